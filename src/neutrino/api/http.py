@@ -1,0 +1,109 @@
+"""Request/response plumbing shared by every endpoint: JSON in and out, the caller's context
+from ``X-Auth-Token``, the list query from the query string, ``If-Match``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from starlette.responses import Response
+
+from neutrino.common.errors import BadRequest, NotAuthenticated
+from neutrino.domain.listing import ListQuery
+from neutrino.service.container import Services
+from neutrino.service.context import RequestContext
+
+PAGING_KEYS = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"})
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def context(request: Request) -> RequestContext:
+    token = request.headers.get("x-auth-token")
+    if not token:
+        raise NotAuthenticated("The request you have made requires authentication.")
+    return services(request).identity.context_for_token(token)
+
+
+async def json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("Body contains invalid data") from None
+
+
+async def member_body(request: Request, member: str) -> dict[str, Any]:
+    body = await json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get(member), dict):
+        raise BadRequest(f"Unable to find '{member}' in request body")
+    return body[member]  # type: ignore[no-any-return]
+
+
+def if_match(request: Request) -> int | None:
+    header = request.headers.get("if-match")
+    if not header:
+        return None
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "revision_number":
+            try:
+                return int(value)
+            except ValueError:
+                break
+    raise BadRequest("If-Match header must be of the form 'revision_number=N'")
+
+
+def list_query(request: Request) -> ListQuery:
+    params = request.query_params
+    query = ListQuery()
+    for key in params:
+        if key in PAGING_KEYS:
+            continue
+        values = params.getlist(key)
+        query.filters[key] = values
+    query.fields = [f for v in params.getlist("fields") for f in v.split(",") if f]
+    keys = params.getlist("sort_key")
+    dirs = params.getlist("sort_dir")
+    if dirs and len(dirs) != len(keys):
+        raise BadRequest("The number of sort_keys and sort_dirs must be same")
+    for i, key in enumerate(keys):
+        direction = dirs[i] if dirs else "asc"
+        if direction not in ("asc", "desc"):
+            raise BadRequest(f"{direction} is invalid value for sort_dirs, valid value is "
+                             f"'asc' and 'desc'")
+        query.sorts.append((key, direction == "asc"))
+    limit = params.get("limit")
+    if limit is not None:
+        try:
+            n = int(limit)
+        except ValueError:
+            raise BadRequest(f"Limit must be an integer 0 or greater and not '{limit}'") from None
+        if n < 0:
+            raise BadRequest(f"Limit must be an integer 0 or greater and not '{limit}'")
+        query.limit = n or None
+    query.marker = params.get("marker")
+    query.page_reverse = params.get("page_reverse", "false").lower() == "true"
+    return query
+
+
+def select_fields(items: list[dict[str, Any]], fields: list[str]) -> list[dict[str, Any]]:
+    if not fields:
+        return items
+    return [{k: item[k] for k in fields if k in item} for item in items]

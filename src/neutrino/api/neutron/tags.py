@@ -1,0 +1,72 @@
+"""``/v2.0/{networks,subnets,ports}/{id}/tags[/{tag}]`` (extension ``standard-attr-tag``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from neutrino.api.http import context, json_body, json_response, no_content, services
+from neutrino.common.errors import NotFound
+from neutrino.service.container import Services
+from neutrino.service.context import RequestContext
+
+router = APIRouter()
+COLLECTIONS = ("networks", "subnets", "ports")
+
+
+def _resource(svc: Services, ctx: RequestContext, collection: str, rid: str) -> dict[str, Any]:
+    if collection not in COLLECTIONS:
+        raise NotFound("The resource could not be found.")
+    service: Any = getattr(svc, collection)
+    return service.get(ctx, rid)  # type: ignore[no-any-return]
+
+
+@router.get("/v2.0/{collection}/{rid}/tags")
+async def list_tags(request: Request, collection: str, rid: str) -> Response:
+    ctx = context(request)
+    return json_response({"tags": _resource(services(request), ctx, collection, rid)["tags"]})
+
+
+@router.get("/v2.0/{collection}/{rid}/tags/{tag}")
+async def check_tag(request: Request, collection: str, rid: str, tag: str) -> Response:
+    ctx = context(request)
+    if tag not in _resource(services(request), ctx, collection, rid)["tags"]:
+        raise NotFound(f"Tag {tag} could not be found for {collection.rstrip('s')} {rid}.")
+    return no_content()
+
+
+@router.put("/v2.0/{collection}/{rid}/tags")
+async def replace_tags(request: Request, collection: str, rid: str) -> Response:
+    ctx = context(request)
+    svc = services(request)
+    resource = _resource(svc, ctx, collection, rid)
+    body = await json_body(request)
+    tags = svc.tags.replace(ctx, collection, resource, body.get("tags") if isinstance(body, dict)
+                            else None)
+    return json_response({"tags": tags})
+
+
+@router.put("/v2.0/{collection}/{rid}/tags/{tag}")
+async def add_tag(request: Request, collection: str, rid: str, tag: str) -> Response:
+    ctx = context(request)
+    svc = services(request)
+    svc.tags.add(ctx, collection, _resource(svc, ctx, collection, rid), tag)
+    return Response(status_code=201)
+
+
+@router.delete("/v2.0/{collection}/{rid}/tags")
+async def remove_all(request: Request, collection: str, rid: str) -> Response:
+    ctx = context(request)
+    svc = services(request)
+    svc.tags.remove(ctx, collection, _resource(svc, ctx, collection, rid), None)
+    return no_content()
+
+
+@router.delete("/v2.0/{collection}/{rid}/tags/{tag}")
+async def remove_tag(request: Request, collection: str, rid: str, tag: str) -> Response:
+    ctx = context(request)
+    svc = services(request)
+    svc.tags.remove(ctx, collection, _resource(svc, ctx, collection, rid), tag)
+    return no_content()

@@ -1,0 +1,130 @@
+"""The one error tree of neutrino.
+
+Every error a request can meet is a ``NeutrinoError``: it knows its HTTP status and the Neutron
+``type`` that goes into the ``{"NeutronError": {...}}`` envelope, so the API has a single handler
+and no layer below it ever thinks about HTTP. The class name *is* the Neutron type unless a class
+sets ``neutron_type`` (Neutron reports generic webob failures as ``HTTPBadRequest`` and friends).
+
+    NeutrinoError
+    ├── BadRequest (400)            InvalidInput, HTTPBadRequest-typed body errors, ...
+    ├── NotAuthenticated (401)
+    ├── Forbidden (403)             PolicyNotAuthorized
+    ├── NotFound (404)              NetworkNotFound, SubnetNotFound, PortNotFound, ...
+    ├── MethodNotAllowed (405)
+    ├── Conflict (409)              InUse, IpAddressGenerationFailure, MacAddressInUse, ...
+    ├── PreconditionFailed (412)    RevisionNumberConstraintFailed
+    └── ServiceUnavailable (503)
+"""
+
+from __future__ import annotations
+
+
+class NeutrinoError(Exception):
+    status = 500
+    neutron_type: str | None = None
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    @property
+    def type(self) -> str:
+        return self.neutron_type or type(self).__name__
+
+
+class BadRequest(NeutrinoError):
+    status = 400
+    neutron_type = "HTTPBadRequest"
+
+
+class InvalidInput(BadRequest):
+    neutron_type = "InvalidInput"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Invalid input for operation: {reason}.")
+
+
+class NotAuthenticated(NeutrinoError):
+    status = 401
+
+
+class Forbidden(NeutrinoError):
+    status = 403
+    neutron_type = "HTTPForbidden"
+
+
+class PolicyNotAuthorized(Forbidden):
+    neutron_type = "PolicyNotAuthorized"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"({action}) is disallowed by policy")
+
+
+class NotFound(NeutrinoError):
+    status = 404
+    neutron_type = "HTTPNotFound"
+
+
+class ResourceNotFound(NotFound):
+    """``<Kind> <id> could not be found.`` with type ``<Kind>NotFound``."""
+
+    neutron_type = None
+
+    def __init__(self, kind: str, resource_id: str) -> None:
+        super().__init__(f"{kind} {resource_id} could not be found.")
+        self.kind = kind
+
+    @property
+    def type(self) -> str:
+        return f"{self.kind.replace(' ', '')}NotFound"
+
+
+class MethodNotAllowed(NeutrinoError):
+    status = 405
+    neutron_type = "HTTPMethodNotAllowed"
+
+
+class Conflict(NeutrinoError):
+    status = 409
+    neutron_type = "HTTPConflict"
+
+
+class NamedConflict(Conflict):
+    """A 409 whose Neutron type is given explicitly (``NetworkInUse``, ``MacAddressInUse``...)."""
+
+    neutron_type = None
+
+    def __init__(self, neutron_type: str, message: str) -> None:
+        super().__init__(message)
+        self._type = neutron_type
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+
+class NamedBadRequest(BadRequest):
+    """A 400 whose Neutron type is given explicitly."""
+
+    neutron_type = None
+
+    def __init__(self, neutron_type: str, message: str) -> None:
+        super().__init__(message)
+        self._type = neutron_type
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+
+class PreconditionFailed(NeutrinoError):
+    status = 412
+    neutron_type = "RevisionNumberConstraintFailed"
+
+
+class RetryableConflict(NeutrinoError):
+    """A write lost a race (unique key, serialization failure); the unit of work retries it."""
+
+    status = 409
+    neutron_type = "HTTPConflict"

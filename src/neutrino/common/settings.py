@@ -1,0 +1,95 @@
+"""Settings: defaults < config file (TOML, ``NEUTRINO_CONFIG``) < environment (``NEUTRINO_*``).
+
+Nothing here touches a database or the network; the app factory and the CLI read a ``Settings``
+and pass it down.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_state_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/neutrino")
+    return Path.home() / ".local" / "state" / "neutrino"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEUTRINO_", extra="ignore")
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    db: str = ""  # empty: sqlite:///<state_dir>/neutrino.db
+    listen: str = "127.0.0.1:9696"
+    public_url: str = ""  # empty: http://<listen>; what the catalog advertises
+    region: str = "RegionOne"
+
+    # Identity
+    token_key: str = ""  # empty: read or create <state_dir>/token.key
+    token_ttl_seconds: int = 4 * 3600
+    admin_password: str = ""
+    external_keystone_url: str = ""  # validate tokens against another Keystone instead
+
+    # Networking
+    base_mac: str = "fa:16:3e:00:00:00"
+    underlay_mtu: int = 1500
+    tenant_network_type: str = "vxlan"
+    vxlan_vni_ranges: str = "1:65535"
+    vlan_ranges: str = "physnet1:100:200"  # physnet:min:max[,physnet:min:max]
+    flat_networks: str = "public,physnet1"  # comma separated physnets, "*" for any
+    ipam_window: int = 16
+
+    # Quotas (-1 = unlimited)
+    quota_network: int = 100
+    quota_subnet: int = 100
+    quota_port: int = 500
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("NEUTRINO_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        return self.db or f"sqlite:///{self.state_dir / 'neutrino.db'}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host, _, port = self.listen.rpartition(":")
+        if host in ("0.0.0.0", "", "::"):
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"
+
+    def signing_key(self) -> bytes:
+        """The token signing key: shared by every replica that must accept the same tokens."""
+        if self.token_key:
+            return self.token_key.encode()
+        path = self.state_dir / "token.key"
+        if not path.exists():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()

@@ -1,0 +1,202 @@
+"""Request-body attributes: the declarative spec of each resource and the parser that applies it.
+
+A resource declares ``{wire_name: Attr}``; ``parse_create``/``parse_update`` turn a request body
+into a dict of converted values or raise the exact 400 Neutron would (unknown attribute,
+read-only attribute, missing required attribute, invalid value). Converters are plain
+functions ``value -> value`` that raise ``Invalid(reason)``; the parser adds the attribute name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from neutrino.common.errors import BadRequest
+from neutrino.common.ids import is_uuid
+
+
+class Invalid(Exception):
+    """A converter's complaint; becomes ``Invalid input for <attr>. Reason: <reason>``."""
+
+
+Converter = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Attr:
+    convert: Converter | None = None
+    allow_post: bool = True
+    allow_put: bool = True
+    required: bool = False
+    admin_only: bool = False
+
+
+def parse_create(body: Mapping[str, Any], spec: Mapping[str, Attr]) -> dict[str, Any]:
+    _reject_unknown(body, spec)
+    out: dict[str, Any] = {}
+    for name, attr in spec.items():
+        if name in body:
+            if not attr.allow_post:
+                raise BadRequest(f"Attribute '{name}' not allowed in POST")
+            out[name] = _convert(name, attr, body[name])
+        elif attr.required:
+            raise BadRequest(f"Failed to parse request. Required attribute '{name}' not specified")
+    return out
+
+
+def parse_update(body: Mapping[str, Any], spec: Mapping[str, Attr]) -> dict[str, Any]:
+    _reject_unknown(body, spec)
+    out: dict[str, Any] = {}
+    for name, value in body.items():
+        attr = spec[name]
+        if not attr.allow_put:
+            raise BadRequest(f"Cannot update read-only attribute {name}")
+        out[name] = _convert(name, attr, value)
+    return out
+
+
+def _reject_unknown(body: Mapping[str, Any], spec: Mapping[str, Attr]) -> None:
+    unknown = [k for k in body if k not in spec]
+    if unknown:
+        raise BadRequest("Unrecognized attribute(s) '" + ", ".join(unknown) + "'")
+
+
+def _convert(name: str, attr: Attr, value: Any) -> Any:
+    if attr.convert is None:
+        return value
+    try:
+        return attr.convert(value)
+    except Invalid as exc:
+        raise BadRequest(f"Invalid input for {name}. Reason: {exc}") from None
+
+
+# --- converters -------------------------------------------------------------------------------
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "false", "0"):
+        return value.lower() in ("true", "1")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise Invalid(f"'{value}' cannot be converted to boolean")
+
+
+def to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise Invalid(f"'{value}' is not an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"'{value}' is not an integer") from None
+
+
+def string(max_len: int | None = 255) -> Converter:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str):
+            raise Invalid(f"'{value}' is not a valid string")
+        if max_len is not None and len(value) > max_len:
+            raise Invalid(f"'{value}' exceeds maximum length of {max_len}")
+        return value
+
+    return convert
+
+
+def nullable(convert: Converter) -> Converter:
+    def wrapped(value: Any) -> Any:
+        return None if value is None else convert(value)
+
+    return wrapped
+
+
+def uuid(value: Any) -> str:
+    if not is_uuid(value):
+        raise Invalid(f"'{value}' is not a valid UUID")
+    return str(value)
+
+
+def project_id(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 255:
+        raise Invalid(f"'{value}' is not a valid project id")
+    return value
+
+
+def one_of(*choices: Any) -> Converter:
+    def convert(value: Any) -> Any:
+        if value not in choices:
+            raise Invalid(f"'{value}' is not in {list(choices)}")
+        return value
+
+    return convert
+
+
+_MAC = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
+
+
+def mac(value: Any) -> str:
+    if not isinstance(value, str) or not _MAC.match(value):
+        raise Invalid(f"'{value}' is not a valid MAC address")
+    octets = value.replace("-", ":").lower()
+    if octets == "00:00:00:00:00:00" or int(octets[:2], 16) & 1:
+        raise Invalid(f"'{value}' is not a valid MAC address")
+    return octets
+
+
+def ip_address(value: Any) -> str:
+    try:
+        addr = ipaddress.ip_address(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"'{value}' is not a valid IP address") from None
+    if isinstance(value, str) and not _is_canonical_input(value, addr):
+        raise Invalid(f"'{value}' is not an accepted IP address, '{addr}' is recommended")
+    return str(addr)
+
+
+def _is_canonical_input(text: str, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # Neutron refuses IPv4 spellings with leading zeros ("010.0.0.1"): ambiguous octal.
+    if addr.version == 4:
+        return all(p == "0" or not p.startswith("0") for p in text.split("."))
+    return True
+
+
+def cidr(value: Any) -> str:
+    """A network in CIDR notation, normalized (host bits must be zero for subnets: caller)."""
+    if not isinstance(value, str) or "/" not in value:
+        raise Invalid(f"'{value}' is not a valid IP subnet")
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise Invalid(f"'{value}' is not a valid IP subnet") from None
+
+
+def list_of(convert: Converter) -> Converter:
+    def wrapped(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise Invalid(f"'{value}' is not a list")
+        return [convert(v) for v in value]
+
+    return wrapped
+
+
+def dict_value(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(f"'{value}' is not a dictionary")
+    return value
+
+
+def any_value(value: Any) -> Any:
+    return value
+
+
+STANDARD = {
+    "name": Attr(string(255)),
+    "description": Attr(string(255)),
+    "project_id": Attr(project_id, allow_put=False),
+    "tenant_id": Attr(project_id, allow_put=False),
+}

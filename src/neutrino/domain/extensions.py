@@ -1,0 +1,58 @@
+"""The API extensions neutrino implements, exactly; ``GET /v2.0/extensions`` lists these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+UPDATED = "2026-11-22T00:00:00-00:00"
+
+
+@dataclass(frozen=True)
+class Extension:
+    alias: str
+    name: str
+    description: str
+
+    def view(self) -> dict[str, Any]:
+        return {"name": self.name, "alias": self.alias, "description": self.description,
+                "updated": UPDATED, "links": []}
+
+
+EXTENSIONS: tuple[Extension, ...] = (
+    Extension("binding", "Port Binding", "Expose port bindings of a virtual port to external "
+              "application"),
+    Extension("external-net", "Neutron external network", "Adds external network attribute to "
+              "network resource."),
+    Extension("filter-validation", "Filter parameters validation",
+              "Provides validation on filter parameters."),
+    Extension("ip-substring-filtering", "IP address substring filtering",
+              "Provides IP address substring filtering when listing ports"),
+    Extension("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
+    Extension("net-mtu-writable", "Network MTU (writable)",
+              "Provides a writable MTU attribute for a network resource."),
+    Extension("pagination", "Pagination support", "Extension that indicates that pagination is "
+              "enabled."),
+    Extension("project-id", "project_id field enabled", "Extension that indicates that "
+              "project_id field is enabled."),
+    Extension("provider", "Provider Network", "Expose mapping of virtual networks to physical "
+              "networks"),
+    Extension("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
+    Extension("standard-attr-description", "standard-attr-description",
+              "Extension to add descriptions to standard attributes"),
+    Extension("standard-attr-revisions", "Resource revision numbers",
+              "This extension will display the revision number of neutron resources."),
+    Extension("standard-attr-tag", "Tag support for resources with standard attribute: subnet, "
+              "network, port", "Enables to set tag on resources with standard attribute."),
+    Extension("standard-attr-timestamp", "Resource timestamps",
+              "Adds created_at and updated_at fields to all Neutron resources that have Neutron "
+              "standard attributes."),
+    Extension("revision-if-match", "If-Match constraints based on revision_number",
+              "Extension indicating that If-Match based on revision_number is supported."),
+    Extension("port-security", "Port Security", "Provides port security"),
+    Extension("allowed-address-pairs", "Allowed Address Pairs",
+              "Provides allowed address pairs"),
+    Extension("extra_dhcp_opt", "Neutron Extra DHCP options",
+              "Extra options configuration for DHCP. For example PXE boot options to DHCP "
+              "clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)"),
+)

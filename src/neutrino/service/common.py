@@ -1,0 +1,40 @@
+"""Helpers every resource service shares: project resolution, If-Match, timestamps, views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import BadRequest, PreconditionFailed
+from neutrino.service.context import RequestContext
+
+
+def owner_project(ctx: RequestContext, body: Mapping[str, Any]) -> str:
+    """The project a new resource belongs to: the caller's unless an admin names another."""
+    project = body.get("project_id")
+    tenant = body.get("tenant_id")
+    if project is not None and tenant is not None and project != tenant:
+        raise BadRequest("Both project_id and tenant_id were specified and do not match.")
+    wanted = project if project is not None else tenant
+    if wanted is None or wanted == ctx.project_id:
+        return ctx.project_id
+    if not ctx.is_admin:
+        raise BadRequest("Specifying 'project_id' or 'tenant_id' other than the authenticated "
+                         "project in request requires admin privileges")
+    return str(wanted)
+
+
+def check_revision(current: int, if_match: int | None) -> None:
+    if if_match is not None and if_match != current:
+        raise PreconditionFailed(f"Constrained to {if_match}, but current revision is {current}")
+
+
+def standard_view(row: Mapping[str, Any], tags: list[str]) -> dict[str, Any]:
+    return {
+        "description": row["description"],
+        "tags": tags,
+        "created_at": clock.iso_seconds(row["created_at"]),
+        "updated_at": clock.iso_seconds(row["updated_at"]),
+        "revision_number": row["revision_number"],
+    }

@@ -1,0 +1,42 @@
+"""The services of one running controller, built once by the app factory from ``Settings``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neutrino.common.settings import Settings
+from neutrino.domain.segments import SegmentConfig
+from neutrino.service.identity import IdentityService
+from neutrino.service.networks import NetworkService
+from neutrino.service.ports import PortService
+from neutrino.service.subnets import SubnetService
+from neutrino.service.tags import TagService
+from neutrino.service.tokens import TokenAuthority
+from neutrino.store.uow import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    identity: IdentityService
+    networks: NetworkService
+    subnets: SubnetService
+    ports: PortService
+    tags: TagService
+
+    @classmethod
+    def build(cls, settings: Settings, store: Store) -> Services:
+        tokens = TokenAuthority(settings.signing_key(), settings.token_ttl_seconds)
+        segments = SegmentConfig.parse(settings.vxlan_vni_ranges, settings.vlan_ranges,
+                                       settings.flat_networks, settings.tenant_network_type,
+                                       settings.underlay_mtu)
+        return cls(
+            settings=settings,
+            store=store,
+            identity=IdentityService(store, settings, tokens),
+            networks=NetworkService(store, segments),
+            subnets=SubnetService(store),
+            ports=PortService(store, settings),
+            tags=TagService(store),
+        )

@@ -1,0 +1,311 @@
+"""Networks: create (with segment allocation), show, list, update, delete.
+
+Segments: a tenant network gets the configured tenant type (VXLAN by default) with the lowest
+free VNI; admins may ask for flat/vlan/vxlan explicitly with ``provider:*``. The
+``segment_allocations`` primary key makes two networks on one segment impossible even under
+concurrent creates (the loser retries and sees the segment taken).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import (
+    BadRequest,
+    InvalidInput,
+    NamedConflict,
+    PolicyNotAuthorized,
+    ResourceNotFound,
+)
+from neutrino.common.ids import new_id
+from neutrino.domain import segments as seg
+from neutrino.domain.attributes import (
+    STANDARD,
+    Attr,
+    any_value,
+    list_of,
+    nullable,
+    parse_create,
+    parse_update,
+    string,
+    to_bool,
+    to_int,
+)
+from neutrino.domain.listing import ListQuery
+from neutrino.service.common import check_revision, owner_project, standard_view
+from neutrino.service.context import RequestContext
+from neutrino.store import networks as repo
+from neutrino.store import ports as port_repo
+from neutrino.store import subnets as subnet_repo
+from neutrino.store import tags as tag_repo
+from neutrino.store.uow import Store, Tx
+
+ADMIN_ONLY = ("provider:network_type", "provider:physical_network", "provider:segmentation_id",
+              "router:external", "is_default")
+SPEC: dict[str, Attr] = {
+    **STANDARD,
+    "admin_state_up": Attr(to_bool),
+    "shared": Attr(to_bool),
+    "mtu": Attr(to_int),
+    "port_security_enabled": Attr(to_bool),
+    "router:external": Attr(to_bool, admin_only=True),
+    "is_default": Attr(to_bool, admin_only=True),
+    "provider:network_type": Attr(nullable(string(32)), admin_only=True),
+    "provider:physical_network": Attr(nullable(string(64)), admin_only=True),
+    "provider:segmentation_id": Attr(nullable(to_int), admin_only=True),
+    "availability_zone_hints": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(list_of(string(255)), allow_put=False),
+    "dns_domain": Attr(any_value),
+}
+MIN_MTU = 68
+
+
+class NetworkService:
+    def __init__(self, store: Store, segments: seg.SegmentConfig) -> None:
+        self.store = store
+        self.segments = segments
+
+    # --- views
+
+    def view(self, row: Any, subnet_ids: list[str], tags: list[str], ctx: RequestContext
+             ) -> dict[str, Any]:
+        out = {
+            "id": row["id"],
+            "name": row["name"],
+            "tenant_id": row["project_id"],
+            "project_id": row["project_id"],
+            "admin_state_up": row["admin_state_up"],
+            "mtu": row["mtu"],
+            "status": row["status"],
+            "subnets": subnet_ids,
+            "shared": row["shared"],
+            "availability_zone_hints": [],
+            "availability_zones": [],
+            "router:external": row["router_external"],
+            "port_security_enabled": row["port_security_enabled"],
+            "is_default": row["is_default"],
+            "l2_adjacency": True,
+            **standard_view(row, tags),
+        }
+        if ctx.is_admin:
+            out["provider:network_type"] = row["network_type"]
+            out["provider:physical_network"] = row["physical_network"]
+            out["provider:segmentation_id"] = row["segmentation_id"]
+        return out
+
+    def _load(self, conn: Any, ctx: RequestContext, network_id: str) -> Any:
+        row = repo.find(conn, network_id)
+        if row is None or not (ctx.owns(row["project_id"]) or row["shared"]
+                               or row["router_external"]):
+            raise ResourceNotFound("Network", network_id)
+        return row
+
+    def _render_one(self, conn: Any, ctx: RequestContext, network_id: str) -> dict[str, Any]:
+        row = repo.get(conn, network_id)
+        subs = repo.subnet_ids(conn, [network_id]).get(network_id, [])
+        return self.view(row, subs, tag_repo.tags_of(conn, [network_id]).get(network_id, []), ctx)
+
+    # --- operations
+
+    def get(self, ctx: RequestContext, network_id: str) -> dict[str, Any]:
+        with self.store.read() as conn:
+            self._load(conn, ctx, network_id)
+            return self._render_one(conn, ctx, network_id)
+
+    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            ids = [r["id"] for r in rows]
+            subs = repo.subnet_ids(conn, ids)
+            tags = tag_repo.tags_of(conn, ids)
+            return [self.view(r, subs.get(r["id"], []), tags.get(r["id"], []), ctx) for r in rows]
+
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [body])[0]
+
+    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+        ctx.require_write("create_network")
+        parsed = [self._parse_create(ctx, b) for b in bodies]
+        return self.store.write(self._create_tx, ctx, parsed)
+
+    def _parse_create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+        attrs = parse_create(body, SPEC)
+        _check_admin_only(ctx, attrs, "create_network")
+        if attrs.get("shared") and not ctx.is_admin:
+            raise PolicyNotAuthorized("rule:create_network and rule:create_network:shared")
+        return attrs
+
+    def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
+                   ) -> list[dict[str, Any]]:
+        created = []
+        for attrs in items:
+            network_id = new_id()
+            now = clock.now()
+            project = owner_project(ctx, attrs)
+            net_type, physnet, seg_id = self._allocate_segment(tx, network_id, attrs)
+            max_mtu = self.segments.mtu_for(net_type)
+            mtu = attrs.get("mtu", max_mtu)
+            _check_mtu(mtu, max_mtu)
+            repo.insert_row(tx.conn, {
+                "id": network_id, "project_id": project, "name": attrs.get("name", ""),
+                "description": attrs.get("description", ""), "created_at": now,
+                "updated_at": now, "revision_number": 1,
+                "admin_state_up": attrs.get("admin_state_up", True), "status": "ACTIVE",
+                "shared": attrs.get("shared", False), "mtu": mtu,
+                "port_security_enabled": attrs.get("port_security_enabled", True),
+                "router_external": attrs.get("router:external", False),
+                "is_default": attrs.get("is_default", False),
+                "network_type": net_type, "physical_network": physnet,
+                "segmentation_id": seg_id,
+            })
+            if net_type is not None:
+                repo.insert_segment(tx.conn, network_id, net_type, physnet or "", seg_id or 0)
+            if attrs.get("tags"):
+                tag_repo.replace_tags(tx.conn, "networks", network_id, attrs["tags"])
+            tx.record("network", network_id, "create", project, network_id)
+            created.append(self._render_one(tx.conn, ctx, network_id))
+        return created
+
+    def _allocate_segment(self, tx: Tx, network_id: str, attrs: dict[str, Any]
+                          ) -> tuple[str | None, str | None, int | None]:
+        net_type = attrs.get("provider:network_type")
+        physnet = attrs.get("provider:physical_network")
+        seg_id = attrs.get("provider:segmentation_id")
+        cfg = self.segments
+        if net_type is None:
+            if physnet is not None or seg_id is not None:
+                raise InvalidInput("provider:network_type required")
+            net_type = cfg.tenant_network_type
+            if net_type == "local":
+                return None, None, None
+        if net_type == "flat":
+            if physnet is None:
+                raise InvalidInput("physical_network required for flat provider network")
+            if seg_id is not None:
+                raise InvalidInput("segmentation_id specified for flat provider network")
+            if not cfg.flat_allowed(physnet):
+                raise InvalidInput(
+                    f"physical_network '{physnet}' unknown for flat provider network")
+            if repo.segment_owner(tx.conn, "flat", physnet, 0):
+                raise NamedConflict("FlatNetworkInUse",
+                                    f"Unable to create the flat network. Physical network "
+                                    f"{physnet} is in use.")
+            return "flat", physnet, None
+        if net_type == "vlan":
+            if physnet is None:
+                if not cfg.vlan_ranges:
+                    raise InvalidInput("physical_network required for VLAN provider network")
+                physnet = next(iter(cfg.vlan_ranges))
+            if physnet not in cfg.vlan_ranges:
+                raise InvalidInput(
+                    f"physical_network '{physnet}' unknown for VLAN provider network")
+            return "vlan", physnet, self._pick_id(tx, "vlan", physnet, seg_id,
+                                                  cfg.vlan_ranges[physnet], seg.MAX_VLAN)
+        if net_type == "vxlan":
+            if physnet is not None:
+                raise InvalidInput("provider:physical_network specified for vxlan network")
+            return "vxlan", None, self._pick_id(tx, "vxlan", "", seg_id, cfg.vni_ranges,
+                                                seg.MAX_VXLAN_VNI)
+        raise InvalidInput(f"network_type value '{net_type}' not supported")
+
+    def _pick_id(self, tx: Tx, net_type: str, physnet: str, wanted: int | None,
+                 ranges: tuple[tuple[int, int], ...], maximum: int) -> int:
+        if wanted is not None:
+            if not 1 <= wanted <= maximum:
+                raise InvalidInput(f"segmentation_id out of range (1 through {maximum})")
+            if repo.segment_owner(tx.conn, net_type, physnet, wanted):
+                raise NamedConflict(
+                    "VlanIdInUse" if net_type == "vlan" else "TunnelIdInUse",
+                    f"Unable to create the network. The {net_type} segment {wanted} "
+                    f"is in use.")
+            return wanted
+        free = seg.first_free(ranges, repo.used_segment_ids(tx.conn, net_type, physnet))
+        if free is None:
+            raise NamedConflict("NoNetworkAvailable",
+                                "Unable to create the network. No tenant network is available "
+                                "for allocation.")
+        return free
+
+    def update(self, ctx: RequestContext, network_id: str, body: dict[str, Any],
+               if_match: int | None = None) -> dict[str, Any]:
+        ctx.require_write("update_network")
+        attrs = parse_update(body, SPEC)
+        _check_admin_only(ctx, attrs, "update_network")
+        return self.store.write(self._update_tx, ctx, network_id, attrs, if_match)
+
+    def _update_tx(self, tx: Tx, ctx: RequestContext, network_id: str, attrs: dict[str, Any],
+                   if_match: int | None) -> dict[str, Any]:
+        row = self._load(tx.conn, ctx, network_id)
+        if not ctx.owns(row["project_id"]):
+            raise PolicyNotAuthorized("rule:update_network")
+        check_revision(row["revision_number"], if_match)
+        values: dict[str, Any] = {}
+        for wire, column in (("name", "name"), ("description", "description"),
+                             ("admin_state_up", "admin_state_up"), ("shared", "shared"),
+                             ("port_security_enabled", "port_security_enabled"),
+                             ("router:external", "router_external"),
+                             ("is_default", "is_default"), ("mtu", "mtu")):
+            if wire in attrs:
+                values[column] = attrs[wire]
+        if "shared" in attrs and attrs["shared"] != row["shared"] and not ctx.is_admin:
+            raise PolicyNotAuthorized("rule:update_network and rule:update_network:shared")
+        if "mtu" in values:
+            _check_mtu(values["mtu"], self.segments.mtu_for(row["network_type"]))
+        for key in ("provider:network_type", "provider:physical_network",
+                    "provider:segmentation_id"):
+            current = {"provider:network_type": row["network_type"],
+                       "provider:physical_network": row["physical_network"],
+                       "provider:segmentation_id": row["segmentation_id"]}[key]
+            if key in attrs and attrs[key] != current:
+                raise InvalidInput("Plugin does not support updating provider attributes")
+        changed = {k: v for k, v in values.items() if row[k] != v}
+        if changed:
+            changed["revision_number"] = row["revision_number"] + 1
+            changed["updated_at"] = clock.now()
+            repo.update_row(tx.conn, network_id, changed)
+            tx.record("network", network_id, "update", row["project_id"], network_id)
+        return self._render_one(tx.conn, ctx, network_id)
+
+    def delete(self, ctx: RequestContext, network_id: str, if_match: int | None = None) -> None:
+        ctx.require_write("delete_network")
+        self.store.write(self._delete_tx, ctx, network_id, if_match)
+
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, network_id: str,
+                   if_match: int | None) -> None:
+        row = self._load(tx.conn, ctx, network_id)
+        if not ctx.owns(row["project_id"]):
+            raise ResourceNotFound("Network", network_id)
+        check_revision(row["revision_number"], if_match)
+        in_use = [pid for pid, owner in repo.port_ids_on(tx.conn, network_id)
+                  if owner != "network:dhcp"]
+        if in_use:
+            raise NamedConflict(
+                "NetworkInUse",
+                f"Unable to complete operation on network {network_id}. There are one or more "
+                f"ports still in use on the network, id for these ports is: {','.join(in_use)}.")
+        port_repo.delete_on_network(tx.conn, network_id)
+        for subnet_id in repo.subnet_ids(tx.conn, [network_id]).get(network_id, []):
+            subnet_repo.delete_row(tx.conn, subnet_id)
+            tag_repo.delete_all(tx.conn, subnet_id)
+            tx.record("subnet", subnet_id, "delete", row["project_id"], network_id)
+        repo.delete_row(tx.conn, network_id)
+        tag_repo.delete_all(tx.conn, network_id)
+        tx.record("network", network_id, "delete", row["project_id"], network_id)
+
+
+def _check_admin_only(ctx: RequestContext, attrs: dict[str, Any], action: str) -> None:
+    if ctx.is_admin:
+        return
+    for name in ADMIN_ONLY:
+        if name in attrs:
+            raise PolicyNotAuthorized(f"rule:{action} and rule:{action}:{name}")
+
+
+def _check_mtu(mtu: int, maximum: int) -> None:
+    if mtu > maximum:
+        raise InvalidInput(f"Requested MTU is too big, maximum is {maximum}")
+    if mtu < MIN_MTU:
+        raise BadRequest(f"Invalid input for mtu. Reason: '{mtu}' is too small - must be at "
+                         f"least '{MIN_MTU}'.")

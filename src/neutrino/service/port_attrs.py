@@ -1,0 +1,131 @@
+"""Port request attributes: the spec and the validation of the structured ones
+(fixed_ips, allowed_address_pairs, extra_dhcp_opts, binding:profile)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from neutrino.common.errors import BadRequest, NamedBadRequest
+from neutrino.domain.attributes import (
+    STANDARD,
+    Attr,
+    Invalid,
+    dict_value,
+    ip_address,
+    list_of,
+    mac,
+    nullable,
+    one_of,
+    string,
+    to_bool,
+    uuid,
+)
+
+VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder",
+              "smart-nic", "vdpa", "remote-managed")
+FIXED_IP_KEYS = frozenset({"subnet_id", "ip_address"})
+
+
+def fixed_ips(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        raise Invalid(f"'{value}' is not a list")
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise Invalid(f"'{item}' is not a dictionary")
+        unknown = set(item) - FIXED_IP_KEYS
+        if unknown:
+            raise Invalid(f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
+        entry: dict[str, str] = {}
+        if "subnet_id" in item:
+            entry["subnet_id"] = uuid(item["subnet_id"])
+        if "ip_address" in item:
+            entry["ip_address"] = ip_address(item["ip_address"])
+        out.append(entry)
+    return out
+
+
+def address_pairs(value: Any) -> list[dict[str, str | None]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Invalid(f"'{value}' is not a list")
+    out: list[dict[str, str | None]] = []
+    seen = set()
+    for item in value:
+        if not isinstance(item, dict) or "ip_address" not in item:
+            raise NamedBadRequest("AllowedAddressPairsMissingIP",
+                                  "AllowedAddressPair must contain ip_address")
+        unknown = set(item) - {"ip_address", "mac_address"}
+        if unknown:
+            raise Invalid(f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
+        raw = item["ip_address"]
+        try:
+            ip = str(ipaddress.ip_network(raw, strict=False)) if "/" in str(raw) \
+                else str(ipaddress.ip_address(raw))
+        except ValueError:
+            raise Invalid(f"'{raw}' is not a valid IP address") from None
+        pair_mac = mac(item["mac_address"]) if item.get("mac_address") else None
+        key = (ip, pair_mac)
+        if key in seen:
+            raise NamedBadRequest("DuplicateAddressPairInRequest",
+                                  f"Request contains duplicate address pair: mac_address "
+                                  f"{pair_mac} ip_address {ip}.")
+        seen.add(key)
+        out.append({"ip_address": ip, "mac_address": pair_mac})
+    return out
+
+
+def dhcp_opts(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Invalid(f"'{value}' is not a list")
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or "opt_name" not in item:
+            raise Invalid(f"'{item}' is not a valid extra DHCP option")
+        unknown = set(item) - {"opt_name", "opt_value", "ip_version"}
+        if unknown:
+            raise Invalid(f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
+        version = int(item.get("ip_version") or 4)
+        if version not in (4, 6):
+            raise Invalid(f"'{version}' is not in [4, 6]")
+        name = string(64)(item["opt_name"])
+        opt_value = item.get("opt_value")
+        out.append({"opt_name": name, "opt_value": None if opt_value is None
+                    else string(255)(str(opt_value)), "ip_version": version})
+    return out
+
+
+def binding_profile(value: Any) -> dict[str, Any]:
+    return dict_value(value)
+
+
+SPEC: dict[str, Attr] = {
+    **STANDARD,
+    "network_id": Attr(uuid, allow_put=False, required=True),
+    "admin_state_up": Attr(to_bool),
+    "mac_address": Attr(mac),
+    "fixed_ips": Attr(fixed_ips),
+    "device_id": Attr(string(255)),
+    "device_owner": Attr(string(255)),
+    "security_groups": Attr(nullable(list_of(uuid))),
+    "port_security_enabled": Attr(to_bool),
+    "binding:host_id": Attr(nullable(string(255)), admin_only=True),
+    "binding:profile": Attr(binding_profile, admin_only=True),
+    "binding:vnic_type": Attr(one_of(*VNIC_TYPES)),
+    "allowed_address_pairs": Attr(address_pairs),
+    "extra_dhcp_opts": Attr(dhcp_opts),
+    "dns_name": Attr(nullable(string(255))),
+    "tags": Attr(list_of(string(255)), allow_put=False),
+    "status": Attr(string(16), allow_post=False),
+}
+ADMIN_ONLY = tuple(name for name, attr in SPEC.items() if attr.admin_only)
+
+
+def check_no_nulls(attrs: dict[str, Any]) -> None:
+    for key in ("name", "device_id", "device_owner"):
+        if key in attrs and attrs[key] is None:
+            raise BadRequest(f"Invalid input for {key}. Reason: 'None' is not a valid string")

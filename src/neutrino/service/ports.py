@@ -1,0 +1,331 @@
+"""Ports: create (MAC + fixed IPs + bindings in one transaction), show, list, update, delete.
+
+Everything a port create decides (its MAC, its addresses from IPAM, its security-group
+bindings, its binding) is written in the same transaction as the port row and the change-log
+entry. A duplicate MAC or IP from a concurrent create surfaces as a unique-key violation and
+the whole create is retried (``Store.write``); a MAC the caller asked for that is taken is a
+409 ``MacAddressInUse``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from neutrino.common import clock
+from neutrino.common.errors import (
+    NamedConflict,
+    PolicyNotAuthorized,
+    ResourceNotFound,
+)
+from neutrino.common.ids import new_id
+from neutrino.common.settings import Settings
+from neutrino.domain.attributes import parse_create, parse_update
+from neutrino.domain.listing import ListQuery
+from neutrino.domain.macs import random_mac
+from neutrino.service import ipam
+from neutrino.service.common import check_revision, owner_project
+from neutrino.service.context import RequestContext
+from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
+from neutrino.store import networks as network_repo
+from neutrino.store import ports as repo
+from neutrino.store import tags as tag_repo
+from neutrino.store.uow import Store, Tx
+
+MAC_ATTEMPTS = 16
+EMPTY_JSON = "{}"
+
+
+def _json(text: str) -> Any:
+    return {} if text == EMPTY_JSON else orjson.loads(text)
+
+
+class PortService:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.base_mac = settings.base_mac
+        self.window = settings.ipam_window
+
+    # --- views
+
+    def _render(self, conn: Any, ctx: RequestContext, rows: list[Any]) -> list[dict[str, Any]]:
+        ids = [r["id"] for r in rows]
+        fixed = repo.fixed_ips_of(conn, ids)
+        groups = repo.security_groups_of(conn, ids)
+        pairs = repo.address_pairs_of(conn, ids)
+        opts = repo.dhcp_opts_of(conn, ids)
+        tags = tag_repo.tags_of(conn, ids)
+        admin = ctx.is_admin
+        out = []
+        for r in rows:
+            pid = r["id"]
+            port = {
+                "id": pid,
+                "name": r["name"],
+                "network_id": r["network_id"],
+                "tenant_id": r["project_id"],
+                "mac_address": r["mac_address"],
+                "admin_state_up": r["admin_state_up"],
+                "status": r["status"],
+                "device_id": r["device_id"],
+                "device_owner": r["device_owner"],
+                "fixed_ips": [{"subnet_id": s, "ip_address": a} for s, a in fixed.get(pid, ())],
+                "allowed_address_pairs": [{"ip_address": ip, "mac_address": m}
+                                          for ip, m in pairs.get(pid, ())],
+                "extra_dhcp_opts": [{"opt_name": n, "opt_value": v, "ip_version": ver}
+                                    for n, v, ver in opts.get(pid, ())],
+                "security_groups": [g for (g,) in groups.get(pid, ())],
+                "description": r["description"],
+                "binding:vnic_type": r["binding_vnic_type"],
+                "port_security_enabled": r["port_security_enabled"],
+                "dns_name": r["dns_name"],
+                "ip_allocation": "immediate",
+                "tags": tags.get(pid, []),
+                "created_at": r["created_at"].isoformat(timespec="seconds") + "Z",
+                "updated_at": r["updated_at"].isoformat(timespec="seconds") + "Z",
+                "revision_number": r["revision_number"],
+                "project_id": r["project_id"],
+            }
+            if admin:
+                port["binding:profile"] = _json(r["binding_profile"])
+                port["binding:host_id"] = r["binding_host_id"]
+                port["binding:vif_type"] = r["binding_vif_type"]
+                port["binding:vif_details"] = _json(r["binding_vif_details"])
+            out.append(port)
+        return out
+
+    def _visible(self, conn: Any, ctx: RequestContext, row: Any) -> bool:
+        if ctx.owns(row["project_id"]):
+            return True
+        net = network_repo.find(conn, row["network_id"])
+        return net is not None and net["project_id"] == ctx.project_id
+
+    def _load(self, conn: Any, ctx: RequestContext, port_id: str) -> Any:
+        row = repo.find(conn, port_id)
+        if row is None or not self._visible(conn, ctx, row):
+            raise ResourceNotFound("Port", port_id)
+        return row
+
+    # --- reads
+
+    def get(self, ctx: RequestContext, port_id: str) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return self._render(conn, ctx, [self._load(conn, ctx, port_id)])[0]
+
+    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            return self._render(conn, ctx, rows)
+
+    # --- create
+
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [body])[0]
+
+    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+        ctx.require_write("create_port")
+        parsed = []
+        for body in bodies:
+            attrs = parse_create(body, SPEC)
+            check_no_nulls(attrs)
+            _check_admin_only(ctx, attrs, "create_port")
+            parsed.append(attrs)
+        return self.store.write(self._create_tx, ctx, parsed)
+
+    def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
+                   ) -> list[dict[str, Any]]:
+        created = []
+        for attrs in items:
+            created.append(self._create_one(tx, ctx, attrs))
+        rows = [repo.get(tx.conn, pid) for pid in created]
+        return self._render(tx.conn, ctx, rows)
+
+    def _create_one(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
+        conn = tx.conn
+        network_id = attrs["network_id"]
+        # Row lock on PostgreSQL: ports of one network are allocated one at a time, so MAC and
+        # IP picks don't collide; the unique keys remain the backstop.
+        net = network_repo.find(conn, network_id)
+        if net is None or not (ctx.owns(net["project_id"]) or net["shared"]):
+            raise ResourceNotFound("Network", network_id)
+        if self.store.is_postgres:
+            network_repo.get(conn, network_id, for_update=True)
+        project = owner_project(ctx, attrs)
+        port_id = new_id()
+        mac = attrs.get("mac_address") or self._free_mac(tx, network_id)
+        if "mac_address" in attrs and repo.mac_in_use(conn, network_id, mac):
+            raise NamedConflict("MacAddressInUse",
+                                f"Unable to complete operation for network {network_id}. "
+                                f"The mac address {mac} is in use.")
+        port_security = attrs.get("port_security_enabled", net["port_security_enabled"])
+        groups = attrs.get("security_groups") or []
+        pairs = attrs.get("allowed_address_pairs", [])
+        _check_port_security(port_security, groups, pairs)
+        now = clock.now()
+        host = attrs.get("binding:host_id") or ""
+        repo.insert_row(conn, {
+            "id": port_id, "project_id": project, "name": attrs.get("name", ""),
+            "description": attrs.get("description", ""), "created_at": now, "updated_at": now,
+            "revision_number": 1, "network_id": network_id, "mac_address": mac,
+            "admin_state_up": attrs.get("admin_state_up", True), "status": "DOWN",
+            "device_id": attrs.get("device_id", ""),
+            "device_owner": attrs.get("device_owner", ""),
+            "port_security_enabled": port_security,
+            "binding_host_id": host,
+            "binding_vnic_type": attrs.get("binding:vnic_type", "normal"),
+            "binding_vif_type": _vif_type(host),
+            "binding_vif_details": EMPTY_JSON,
+            "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
+            "dns_name": attrs.get("dns_name") or "",
+        })
+        ipam.allocate(tx, network_id, attrs.get("fixed_ips"), mac, port_id=port_id,
+                      device_owner=attrs.get("device_owner", ""), window=self.window)
+        repo.replace_security_groups(conn, port_id, groups)
+        repo.replace_address_pairs(conn, port_id, _pairs_with_mac(pairs, mac))
+        repo.replace_dhcp_opts(conn, port_id, attrs.get("extra_dhcp_opts", []))
+        if attrs.get("tags"):
+            tag_repo.replace_tags(conn, "ports", port_id, attrs["tags"])
+        tx.record("port", port_id, "create", project, network_id)
+        return port_id
+
+    def _free_mac(self, tx: Tx, network_id: str) -> str:
+        for _ in range(MAC_ATTEMPTS):
+            candidate = random_mac(self.base_mac)
+            if not repo.mac_in_use(tx.conn, network_id, candidate):
+                return candidate
+        raise NamedConflict("MacAddressGenerationFailure",
+                            f"Unable to generate unique mac on network {network_id}.")
+
+    # --- update
+
+    def update(self, ctx: RequestContext, port_id: str, body: dict[str, Any],
+               if_match: int | None = None) -> dict[str, Any]:
+        ctx.require_write("update_port")
+        attrs = parse_update(body, SPEC)
+        check_no_nulls(attrs)
+        _check_admin_only(ctx, attrs, "update_port")
+        return self.store.write(self._update_tx, ctx, port_id, attrs, if_match)
+
+    def _update_tx(self, tx: Tx, ctx: RequestContext, port_id: str, attrs: dict[str, Any],
+                   if_match: int | None) -> dict[str, Any]:
+        conn = tx.conn
+        row = self._load(conn, ctx, port_id)
+        check_revision(row["revision_number"], if_match)
+        if "mac_address" in attrs and attrs["mac_address"] != row["mac_address"]:
+            if not ctx.is_admin:
+                raise PolicyNotAuthorized("rule:update_port and rule:update_port:mac_address")
+            if row["binding_vif_type"] not in ("unbound", "binding_failed"):
+                raise NamedConflict("PortBound", f"Unable to complete operation on port "
+                                    f"{port_id}, port is already bound.")
+            if repo.mac_in_use(conn, row["network_id"], attrs["mac_address"]):
+                raise NamedConflict("MacAddressInUse",
+                                    f"Unable to complete operation for network "
+                                    f"{row['network_id']}. The mac address "
+                                    f"{attrs['mac_address']} is in use.")
+        values: dict[str, Any] = {}
+        for wire, column in (("name", "name"), ("description", "description"),
+                             ("admin_state_up", "admin_state_up"), ("device_id", "device_id"),
+                             ("device_owner", "device_owner"), ("mac_address", "mac_address"),
+                             ("port_security_enabled", "port_security_enabled"),
+                             ("binding:vnic_type", "binding_vnic_type")):
+            if wire in attrs:
+                values[column] = attrs[wire]
+        if "dns_name" in attrs:
+            values["dns_name"] = attrs["dns_name"] or ""
+        if "binding:host_id" in attrs:
+            host = attrs["binding:host_id"] or ""
+            values["binding_host_id"] = host
+            values["binding_vif_type"] = _vif_type(host)
+        if "binding:profile" in attrs:
+            values["binding_profile"] = orjson.dumps(attrs["binding:profile"]).decode()
+
+        mac = values.get("mac_address", row["mac_address"])
+        current_groups = [g for (g,) in repo.security_groups_of(conn, [port_id]).get(port_id, [])]
+        current_pairs = repo.address_pairs_of(conn, [port_id]).get(port_id, [])
+        port_security = values.get("port_security_enabled", row["port_security_enabled"])
+        groups = attrs["security_groups"] or [] if "security_groups" in attrs else current_groups
+        pairs = (attrs["allowed_address_pairs"] if "allowed_address_pairs" in attrs
+                 else [{"ip_address": ip, "mac_address": m} for ip, m in current_pairs])
+        _check_port_security(port_security, groups, pairs)
+
+        changed = {k: v for k, v in values.items() if row[k] != v}
+        if "fixed_ips" in attrs:
+            current = [{"subnet_id": s, "ip_address": a}
+                       for s, a in repo.fixed_ips_of(conn, [port_id]).get(port_id, [])]
+            ipam.reallocate(tx, row["network_id"], port_id, current, attrs["fixed_ips"], mac,
+                            device_owner=values.get("device_owner", row["device_owner"]),
+                            window=self.window)
+        if "security_groups" in attrs:
+            repo.replace_security_groups(conn, port_id, groups)
+        if "allowed_address_pairs" in attrs:
+            repo.replace_address_pairs(conn, port_id, _pairs_with_mac(pairs, mac))
+        if "extra_dhcp_opts" in attrs:
+            _merge_dhcp_opts(conn, port_id, attrs["extra_dhcp_opts"])
+        touched = changed or any(k in attrs for k in (
+            "fixed_ips", "security_groups", "allowed_address_pairs", "extra_dhcp_opts"))
+        if touched:
+            changed["revision_number"] = row["revision_number"] + 1
+            changed["updated_at"] = clock.now()
+            repo.update_row(conn, port_id, changed)
+            tx.record("port", port_id, "update", row["project_id"], row["network_id"])
+        return self._render(conn, ctx, [repo.get(conn, port_id)])[0]
+
+    # --- delete
+
+    def delete(self, ctx: RequestContext, port_id: str, if_match: int | None = None) -> None:
+        ctx.require_write("delete_port")
+        self.store.write(self._delete_tx, ctx, port_id, if_match)
+
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, port_id: str,
+                   if_match: int | None) -> None:
+        row = self._load(tx.conn, ctx, port_id)
+        check_revision(row["revision_number"], if_match)
+        repo.delete_row(tx.conn, port_id)
+        tag_repo.delete_all(tx.conn, port_id)
+        tx.record("port", port_id, "delete", row["project_id"], row["network_id"])
+
+
+def _vif_type(host: str) -> str:
+    # No agent reports yet: a port with a host cannot be bound (the agent issue binds it).
+    return "binding_failed" if host else "unbound"
+
+
+def _check_admin_only(ctx: RequestContext, attrs: dict[str, Any], action: str) -> None:
+    if ctx.is_admin:
+        return
+    for name in ADMIN_ONLY:
+        if name in attrs:
+            raise PolicyNotAuthorized(f"rule:{action} and rule:{action}:{name}")
+
+
+def _check_port_security(enabled: bool, groups: list[str], pairs: list[Any]) -> None:
+    if enabled:
+        return
+    if groups:
+        raise NamedConflict("PortSecurityAndIPRequiredForSecurityGroups",
+                            "Port security must be enabled and port must have an IP address "
+                            "in order to use security groups.")
+    if pairs:
+        raise NamedConflict("AddressPairAndPortSecurityRequired",
+                            "Port Security must be enabled in order to have allowed address "
+                            "pairs on a port.")
+
+
+def _pairs_with_mac(pairs: list[dict[str, Any]], mac: str) -> list[dict[str, str]]:
+    return [{"ip_address": p["ip_address"], "mac_address": p.get("mac_address") or mac}
+            for p in pairs]
+
+
+def _merge_dhcp_opts(conn: Any, port_id: str, updates: list[dict[str, Any]]) -> None:
+    """Neutron semantics: options are merged by (name, version); a null value deletes one."""
+    current = {(n, ver): v for n, v, ver in repo.dhcp_opts_of(conn, [port_id]).get(port_id, [])}
+    for opt in updates:
+        key = (opt["opt_name"], opt["ip_version"])
+        if opt["opt_value"] is None:
+            current.pop(key, None)
+        else:
+            current[key] = opt["opt_value"]
+    repo.replace_dhcp_opts(conn, port_id, [
+        {"opt_name": n, "ip_version": ver, "opt_value": v} for (n, ver), v in current.items()])

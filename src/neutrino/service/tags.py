@@ -1,0 +1,70 @@
+"""The tag sub-resource (``/v2.0/<collection>/<id>/tags``) for networks, subnets and ports.
+
+Visibility and ownership come from the resource itself: the caller passes the resource as it
+sees it (``get`` of the resource's service), so a project cannot tag what it cannot see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common.errors import BadRequest, NotFound, PolicyNotAuthorized
+from neutrino.service.context import RequestContext
+from neutrino.store import tags as repo
+from neutrino.store.uow import Store, Tx
+
+MAX_TAG_LEN = 255
+
+
+def _check_tag(tag: Any) -> str:
+    if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LEN or "," in tag \
+            or "/" in tag:
+        raise BadRequest(f"Invalid input for tags. Reason: '{tag}' is not a valid tag.")
+    return tag
+
+
+class TagService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _owner_check(self, ctx: RequestContext, resource: dict[str, Any]) -> None:
+        ctx.require_write("update_tags")
+        if not ctx.owns(resource["project_id"]):
+            raise PolicyNotAuthorized("rule:update_tags")
+
+    def replace(self, ctx: RequestContext, kind: str, resource: dict[str, Any], tags: Any
+                ) -> list[str]:
+        self._owner_check(ctx, resource)
+        if not isinstance(tags, list):
+            raise BadRequest("Invalid input for tags. Reason: not a list.")
+        clean = sorted({_check_tag(t) for t in tags})
+        self.store.write(self._replace_tx, kind, resource, clean)
+        return clean
+
+    def _replace_tx(self, tx: Tx, kind: str, resource: dict[str, Any], tags: list[str]) -> None:
+        repo.replace_tags(tx.conn, kind, resource["id"], tags)
+        tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"])
+
+    def add(self, ctx: RequestContext, kind: str, resource: dict[str, Any], tag: str) -> None:
+        self._owner_check(ctx, resource)
+        _check_tag(tag)
+
+        def tx_fn(tx: Tx) -> None:
+            repo.add_tag(tx.conn, kind, resource["id"], tag)
+            tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"])
+
+        self.store.write(tx_fn)
+
+    def remove(self, ctx: RequestContext, kind: str, resource: dict[str, Any],
+               tag: str | None) -> None:
+        self._owner_check(ctx, resource)
+
+        def tx_fn(tx: Tx) -> None:
+            if tag is None:
+                repo.delete_all(tx.conn, resource["id"])
+            elif not repo.remove_tag(tx.conn, resource["id"], tag):
+                raise NotFound(f"Tag {tag} could not be found for {kind.rstrip('s')} "
+                               f"{resource['id']}.")
+            tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"])
+
+        self.store.write(tx_fn)

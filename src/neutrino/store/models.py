@@ -1,0 +1,265 @@
+"""Tables. SQLAlchemy ``Mapped[]`` declarations used for the schema (and Alembic); queries go
+through Core on ``Model.__table__`` because the API renders rows straight into wire dicts and
+the ORM's identity map would only cost time on 10,000-port lists.
+
+Shapes follow the domain, not Neutron's wire format: one segment per network lives on the
+network row (``segment_allocations`` guards its uniqueness), fixed IPs live in
+``ip_allocations`` whose primary key (subnet, address) is what makes IPAM race-safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+UUID_LEN = 36
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StandardAttrs:
+    """Neutron's standard attributes, shared by every top-level networking resource."""
+
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Network(StandardAttrs, Base):
+    __tablename__ = "networks"
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    mtu: Mapped[int] = mapped_column(Integer)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    router_external: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    network_type: Mapped[str | None] = mapped_column(String(32))
+    physical_network: Mapped[str | None] = mapped_column(String(64))
+    segmentation_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class SegmentAllocation(Base):
+    """One row per allocated segment; the primary key forbids two networks on one segment.
+    Flat segments use segmentation_id 0 and physnets-less types use physical_network ''."""
+
+    __tablename__ = "segment_allocations"
+    network_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    physical_network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segmentation_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network_id: Mapped[str] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), index=True
+    )
+
+
+class Subnet(StandardAttrs, Base):
+    __tablename__ = "subnets"
+    network_id: Mapped[str] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), index=True
+    )
+    ip_version: Mapped[int] = mapped_column(Integer)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway_ip: Mapped[str | None] = mapped_column(String(64))
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    ipv6_ra_mode: Mapped[str | None] = mapped_column(String(32))
+    ipv6_address_mode: Mapped[str | None] = mapped_column(String(32))
+    subnetpool_id: Mapped[str | None] = mapped_column(String(UUID_LEN))
+    segment_id: Mapped[str | None] = mapped_column(String(UUID_LEN))
+
+
+class AllocationPool(Base):
+    __tablename__ = "subnet_allocation_pools"
+    subnet_id: Mapped[str] = mapped_column(
+        ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_ip: Mapped[str] = mapped_column(String(64))
+
+
+class DnsNameserver(Base):
+    __tablename__ = "subnet_dns_nameservers"
+    subnet_id: Mapped[str] = mapped_column(
+        ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(128), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class HostRoute(Base):
+    __tablename__ = "subnet_host_routes"
+    subnet_id: Mapped[str] = mapped_column(
+        ForeignKey("subnets.id", ondelete="CASCADE"), primary_key=True
+    )
+    destination: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nexthop: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Port(StandardAttrs, Base):
+    __tablename__ = "ports"
+    __table_args__ = (UniqueConstraint("network_id", "mac_address"),)
+    network_id: Mapped[str] = mapped_column(
+        ForeignKey("networks.id", ondelete="RESTRICT"), index=True
+    )
+    mac_address: Mapped[str] = mapped_column(String(32))
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    binding_host_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    binding_vnic_type: Mapped[str] = mapped_column(String(64), default="normal")
+    binding_vif_type: Mapped[str] = mapped_column(String(64), default="unbound")
+    binding_vif_details: Mapped[str] = mapped_column(Text, default="{}")
+    binding_profile: Mapped[str] = mapped_column(Text, default="{}")
+    dns_name: Mapped[str] = mapped_column(String(255), default="")
+
+
+class IpAllocation(Base):
+    """A fixed IP. The primary key (subnet_id, ip_address) is the IPAM race guard."""
+
+    __tablename__ = "ip_allocations"
+    subnet_id: Mapped[str] = mapped_column(
+        ForeignKey("subnets.id", ondelete="RESTRICT"), primary_key=True
+    )
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
+    network_id: Mapped[str] = mapped_column(String(UUID_LEN), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PortSecurityGroup(Base):
+    __tablename__ = "port_security_groups"
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    security_group_id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True, index=True)
+
+
+class AllowedAddressPair(Base):
+    __tablename__ = "port_allowed_address_pairs"
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mac_address: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ExtraDhcpOpt(Base):
+    __tablename__ = "port_extra_dhcp_opts"
+    port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
+    )
+    opt_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ip_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opt_value: Mapped[str] = mapped_column(String(255))
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    resource_id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource_type: Mapped[str] = mapped_column(String(32))
+
+
+class Quota(Base):
+    __tablename__ = "quotas"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    limit: Mapped[int] = mapped_column(Integer)
+
+
+class Change(Base):
+    """The change log: one row per committed change, in commit order (see unit of work)."""
+
+    __tablename__ = "changes"
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str] = mapped_column(String(UUID_LEN))
+    op: Mapped[str] = mapped_column(String(16))
+    project_id: Mapped[str] = mapped_column(String(64), default="")
+    network_id: Mapped[str | None] = mapped_column(String(UUID_LEN))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+class Domain(Base):
+    __tablename__ = "domains"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_project_id: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    email: Mapped[str | None] = mapped_column(String(255))
+
+
+class Role(Base):
+    __tablename__ = "roles"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignments"
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role_id: Mapped[str] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Revocation(Base):
+    """Token revocation events: a token is revoked if its audit id, user or project is named
+    here by an event newer than the token."""
+
+    __tablename__ = "revocations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # audit | user | project
+    value: Mapped[str] = mapped_column(String(64))
+    issued_before: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+Index("ix_changes_resource", Change.resource_type, Change.resource_id)

@@ -1,0 +1,139 @@
+"""Network rows, their segment allocations and the queries the network service needs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, update
+
+from neutrino.common.errors import ResourceNotFound
+from neutrino.domain.attributes import to_bool, to_int
+from neutrino.domain.listing import ListQuery
+from neutrino.store.models import Network, Port, SegmentAllocation, Subnet
+from neutrino.store.query import Column, check_keys, compile_list
+from neutrino.store.tags import tag_filters
+
+networks = Network.__table__
+segments = SegmentAllocation.__table__
+subnets = Subnet.__table__
+ports = Port.__table__
+
+
+def _bool(v: str) -> bool:
+    return to_bool(v)
+
+
+def _nullable_int(v: str) -> int | None:
+    return None if v in ("", "None", "null") else to_int(v)
+
+
+def _nullable_str(v: str) -> str | None:
+    return None if v in ("", "None", "null") else v
+
+
+c = networks.c
+COLUMNS: dict[str, Column] = {
+    "id": Column(c.id),
+    "name": Column(c.name),
+    "description": Column(c.description),
+    "project_id": Column(c.project_id),
+    "tenant_id": Column(c.project_id),
+    "admin_state_up": Column(c.admin_state_up, _bool),
+    "status": Column(c.status),
+    "shared": Column(c.shared, _bool),
+    "mtu": Column(c.mtu, to_int),
+    "port_security_enabled": Column(c.port_security_enabled, _bool),
+    "router:external": Column(c.router_external, _bool),
+    "is_default": Column(c.is_default, _bool),
+    "provider:network_type": Column(c.network_type, _nullable_str),
+    "provider:physical_network": Column(c.physical_network, _nullable_str),
+    "provider:segmentation_id": Column(c.segmentation_id, _nullable_int),
+    "revision_number": Column(c.revision_number, to_int),
+    "created_at": Column(c.created_at),
+    "updated_at": Column(c.updated_at),
+}
+HOOKS: dict[str, Any] = dict(tag_filters(networks))
+
+
+def visible_clause(project_id: str) -> Any:
+    return or_(c.project_id == project_id, c.shared.is_(True), c.router_external.is_(True))
+
+
+def get(conn: Connection, network_id: str, *, for_update: bool = False) -> RowMapping:
+    stmt = select(networks).where(c.id == network_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        raise ResourceNotFound("Network", network_id)
+    return row
+
+
+def find(conn: Connection, network_id: str) -> RowMapping | None:
+    return conn.execute(select(networks).where(c.id == network_id)).mappings().first()
+
+
+def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
+    check_keys(query, COLUMNS, HOOKS)
+    stmt = select(networks)
+    if visible_to is not None:
+        stmt = stmt.where(visible_clause(visible_to))
+    stmt = compile_list(conn, stmt, networks, query, COLUMNS, HOOKS, kind="Network")
+    return list(conn.execute(stmt).mappings())
+
+
+def subnet_ids(conn: Connection, network_ids: Iterable[str] | None) -> dict[str, list[str]]:
+    stmt = select(subnets.c.network_id, subnets.c.id).order_by(subnets.c.created_at, subnets.c.id)
+    if network_ids is not None:
+        ids = list(network_ids)
+        if len(ids) <= 500:
+            stmt = stmt.where(subnets.c.network_id.in_(ids))
+    out: dict[str, list[str]] = defaultdict(list)
+    for net_id, sub_id in conn.execute(stmt):
+        out[net_id].append(sub_id)
+    return out
+
+
+def insert_row(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(networks).values(**values))
+
+
+def update_row(conn: Connection, network_id: str, values: dict[str, Any]) -> None:
+    conn.execute(update(networks).where(c.id == network_id).values(**values))
+
+
+def bump_revision(conn: Connection, network_id: str, when: Any) -> None:
+    conn.execute(update(networks).where(c.id == network_id).values(
+        revision_number=c.revision_number + 1, updated_at=when))
+
+
+def delete_row(conn: Connection, network_id: str) -> None:
+    conn.execute(delete(segments).where(segments.c.network_id == network_id))
+    conn.execute(delete(networks).where(c.id == network_id))
+
+
+def used_segment_ids(conn: Connection, network_type: str, physnet: str) -> set[int]:
+    return set(conn.execute(select(segments.c.segmentation_id).where(
+        segments.c.network_type == network_type,
+        segments.c.physical_network == physnet)).scalars())
+
+
+def segment_owner(conn: Connection, network_type: str, physnet: str, seg_id: int) -> str | None:
+    return conn.execute(select(segments.c.network_id).where(
+        segments.c.network_type == network_type,
+        segments.c.physical_network == physnet,
+        segments.c.segmentation_id == seg_id)).scalar()
+
+
+def insert_segment(conn: Connection, network_id: str, network_type: str, physnet: str,
+                   seg_id: int) -> None:
+    conn.execute(insert(segments).values(network_type=network_type, physical_network=physnet,
+                                         segmentation_id=seg_id, network_id=network_id))
+
+
+def port_ids_on(conn: Connection, network_id: str) -> list[tuple[str, str]]:
+    """(port id, device_owner) of every port on the network."""
+    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        select(ports.c.id, ports.c.device_owner).where(ports.c.network_id == network_id))]

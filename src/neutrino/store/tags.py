@@ -1,0 +1,78 @@
+"""Tags of any standard-attribute resource (the ``standard-attr-tag`` extension)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, exists, func, insert, select
+
+from neutrino.store.models import Tag
+
+tags = Tag.__table__
+
+
+def tags_of(conn: Connection, resource_ids: Iterable[str]) -> dict[str, list[str]]:
+    ids = list(resource_ids)
+    out: dict[str, list[str]] = defaultdict(list)
+    if not ids:
+        return out
+    stmt = select(tags.c.resource_id, tags.c.tag)
+    if len(ids) <= 500:
+        stmt = stmt.where(tags.c.resource_id.in_(ids))
+    for rid, tag in conn.execute(stmt.order_by(tags.c.tag)):
+        out[rid].append(tag)
+    return out
+
+
+def replace_tags(conn: Connection, resource_type: str, resource_id: str, new: list[str]) -> None:
+    conn.execute(delete(tags).where(tags.c.resource_id == resource_id))
+    if new:
+        conn.execute(insert(tags), [
+            {"resource_id": resource_id, "tag": t, "resource_type": resource_type}
+            for t in sorted(set(new))
+        ])
+
+
+def add_tag(conn: Connection, resource_type: str, resource_id: str, tag: str) -> None:
+    present = conn.execute(select(tags.c.tag).where(
+        tags.c.resource_id == resource_id, tags.c.tag == tag)).first()
+    if present is None:
+        conn.execute(insert(tags).values(resource_id=resource_id, tag=tag,
+                                         resource_type=resource_type))
+
+
+def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
+    result = conn.execute(delete(tags).where(tags.c.resource_id == resource_id, tags.c.tag == tag))
+    return bool(result.rowcount)
+
+
+def delete_all(conn: Connection, resource_id: str) -> None:
+    conn.execute(delete(tags).where(tags.c.resource_id == resource_id))
+
+
+def tag_filters(table: Table) -> dict[str, object]:
+    """Filter hooks for ``tags``, ``tags-any``, ``not-tags``, ``not-tags-any`` (comma lists)."""
+
+    def _split(values: list[str]) -> list[str]:
+        return [t for v in values for t in str(v).split(",") if t]
+
+    def _count_of(wanted: list[str]) -> object:
+        return (select(func.count()).select_from(tags)
+                .where(tags.c.resource_id == table.c.id, tags.c.tag.in_(wanted))
+                .scalar_subquery())
+
+    def all_of(values: list[str]) -> ColumnElement[bool]:
+        wanted = sorted(set(_split(values)))
+        return _count_of(wanted) == len(wanted)  # type: ignore[return-value,operator]
+
+    def any_of(values: list[str]) -> ColumnElement[bool]:
+        return exists().where(and_(tags.c.resource_id == table.c.id,
+                                   tags.c.tag.in_(_split(values))))
+
+    return {
+        "tags": all_of,
+        "tags-any": any_of,
+        "not-tags": lambda v: ~all_of(v),
+        "not-tags-any": lambda v: ~any_of(v),
+    }

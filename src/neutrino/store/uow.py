@@ -1,0 +1,140 @@
+"""Unit of work: one transaction per API call, the change log, retry on conflict.
+
+``Store.write(fn, ...)`` runs ``fn(tx, ...)`` inside one transaction and commits once. ``tx.record``
+appends to the change log inside that same transaction, so a change is visible to watchers
+exactly when (and only if) its data is committed; there are no post-commit side effects.
+
+Retry: a unique-key or serialization failure means a concurrent writer won a race (two ports
+picked the same free IP on PostgreSQL); the whole function is run again on a fresh transaction,
+up to ``RETRIES`` times with jittered backoff. Service functions must therefore be pure
+functions of the database (no side effects outside ``tx``).
+
+Ordering: on SQLite writers are serialized, so change revisions are in commit order. On
+PostgreSQL a sequence is not commit-ordered, so ``record`` first takes a transaction-scoped
+advisory lock that serializes change-log appends until commit.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from neutrino.common import clock
+from neutrino.common.errors import Conflict, RetryableConflict
+from neutrino.store.engine import Engines
+from neutrino.store.models import Base, Change
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+RETRIES = 8
+CHANGELOG_LOCK_KEY = 0x6E657574  # "neut"
+changes = Change.__table__
+
+
+class Tx:
+    """A write transaction: the connection plus the change-log appender."""
+
+    def __init__(self, conn: Connection, is_postgres: bool) -> None:
+        self.conn = conn
+        self._is_postgres = is_postgres
+        self._locked = False
+        self.recorded = 0
+
+    def record(
+        self,
+        resource_type: str,
+        resource_id: str,
+        op: str,
+        project_id: str = "",
+        network_id: str | None = None,
+    ) -> None:
+        if self._is_postgres and not self._locked:
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGELOG_LOCK_KEY})
+            self._locked = True
+        self.conn.execute(
+            insert(changes).values(
+                resource_type=resource_type,
+                resource_id=resource_id,
+                op=op,
+                project_id=project_id,
+                network_id=network_id,
+                created_at=clock.now(),
+            )
+        )
+        self.recorded += 1
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engines = Engines(url)
+        self.is_postgres = not self.engines.is_sqlite
+        self._changed = threading.Condition()
+        self._listeners: list[Callable[[], None]] = []
+
+    def create_all(self) -> None:
+        """Create the schema directly (tests); production uses Alembic (``neutrino db upgrade``)."""
+        Base.metadata.create_all(self.engines.write)
+
+    def dispose(self) -> None:
+        self.engines.dispose()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engines.read.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(RETRIES):
+            try:
+                with self.engines.write_lock(), self.engines.write.connect() as conn:
+                    with conn.begin():
+                        tx = Tx(conn, self.is_postgres)
+                        result = fn(tx, *args, **kwargs)
+                if tx.recorded:
+                    self._notify()
+                return result
+            except (IntegrityError, OperationalError, RetryableConflict) as exc:
+                if not _retryable(exc) or attempt == RETRIES - 1:
+                    if isinstance(exc, IntegrityError):
+                        raise Conflict("The request conflicts with a concurrent change.") from exc
+                    raise
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    # --- change notification (in-process; PostgreSQL LISTEN/NOTIFY joins with the agent work)
+
+    def current_revision(self) -> int:
+        with self.read() as conn:
+            return conn.execute(select(func.coalesce(func.max(changes.c.revision), 0))).scalar_one()
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                rev = self.current_revision()
+                remaining = deadline - time.monotonic()
+                if rev > since or remaining <= 0:
+                    return rev
+                self._changed.wait(remaining)
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, (IntegrityError, RetryableConflict)):
+        return True
+    if isinstance(exc, DBAPIError):
+        msg = str(exc.orig).lower()
+        return "locked" in msg or "serializ" in msg or "deadlock" in msg
+    return False
