@@ -18,7 +18,7 @@ from neutrino import __version__
 from neutrino.api import errors
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
-from neutrino.api.neutron import root, tags
+from neutrino.api.neutron import quotas, root, tags
 from neutrino.api.neutron.resources import collection_router
 from neutrino.common.settings import Settings
 from neutrino.service.container import Services
@@ -68,5 +68,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(collection_router("subnets", "subnet", lambda s: s.subnets))
     app.include_router(collection_router("ports", "port", lambda s: s.ports))
     app.include_router(tags.router)
+    app.include_router(quotas.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -76,8 +76,9 @@ def list_query(request: Request) -> ListQuery:
     for key in params:
         if key in PAGING_KEYS:
             continue
-        values = params.getlist(key)
-        query.filters[key] = values
+        values = [v for v in params.getlist(key) if v]  # Neutron ignores empty values
+        if values:
+            query.filters[key] = values
     query.fields = [f for v in params.getlist("fields") for f in v.split(",") if f]
     keys = params.getlist("sort_key")
     dirs = params.getlist("sort_dir")

@@ -70,7 +70,7 @@ def _convert(name: str, attr: Attr, value: Any) -> Any:
     try:
         return attr.convert(value)
     except Invalid as exc:
-        raise BadRequest(f"Invalid input for {name}. Reason: {exc}") from None
+        raise BadRequest(f"Invalid input for {name}. Reason: {exc}.") from None
 
 
 # --- converters -------------------------------------------------------------------------------

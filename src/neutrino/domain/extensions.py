@@ -49,6 +49,10 @@ EXTENSIONS: tuple[Extension, ...] = (
               "standard attributes."),
     Extension("revision-if-match", "If-Match constraints based on revision_number",
               "Extension indicating that If-Match based on revision_number is supported."),
+    Extension("quotas", "Quota management support", "Expose functions for quotas management "
+              "per project"),
+    Extension("quota_details", "Quota details management support",
+              "Expose functions for quotas usage statistics per project"),
     Extension("port-security", "Port Security", "Provides port security"),
     Extension("allowed-address-pairs", "Allowed Address Pairs",
               "Provides allowed address pairs"),

@@ -9,6 +9,7 @@ from neutrino.domain.segments import SegmentConfig
 from neutrino.service.identity import IdentityService
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
+from neutrino.service.quotas import QuotaService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
 from neutrino.service.tokens import TokenAuthority
@@ -24,6 +25,7 @@ class Services:
     subnets: SubnetService
     ports: PortService
     tags: TagService
+    quotas: QuotaService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -31,12 +33,14 @@ class Services:
         segments = SegmentConfig.parse(settings.vxlan_vni_ranges, settings.vlan_ranges,
                                        settings.flat_networks, settings.tenant_network_type,
                                        settings.underlay_mtu)
+        quotas = QuotaService(store, settings)
         return cls(
             settings=settings,
             store=store,
             identity=IdentityService(store, settings, tokens),
-            networks=NetworkService(store, segments),
+            networks=NetworkService(store, segments, quotas),
             subnets=SubnetService(store),
-            ports=PortService(store, settings),
+            ports=PortService(store, settings, quotas),
             tags=TagService(store),
+            quotas=quotas,
         )

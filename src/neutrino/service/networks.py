@@ -35,6 +35,7 @@ from neutrino.domain.attributes import (
 from neutrino.domain.listing import ListQuery
 from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
+from neutrino.service.quotas import QuotaService
 from neutrino.store import networks as repo
 from neutrino.store import ports as port_repo
 from neutrino.store import subnets as subnet_repo
@@ -62,9 +63,10 @@ MIN_MTU = 68
 
 
 class NetworkService:
-    def __init__(self, store: Store, segments: seg.SegmentConfig) -> None:
+    def __init__(self, store: Store, segments: seg.SegmentConfig, quotas: QuotaService) -> None:
         self.store = store
         self.segments = segments
+        self.quotas = quotas
 
     # --- views
 
@@ -140,6 +142,8 @@ class NetworkService:
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
                    ) -> list[dict[str, Any]]:
         created = []
+        for project, count in _per_project(ctx, items).items():
+            self.quotas.check(tx, project, "network", count)
         for attrs in items:
             network_id = new_id()
             now = clock.now()
@@ -293,6 +297,14 @@ class NetworkService:
         repo.delete_row(tx.conn, network_id)
         tag_repo.delete_all(tx.conn, network_id)
         tx.record("network", network_id, "delete", row["project_id"], network_id)
+
+
+def _per_project(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for attrs in items:
+        project = owner_project(ctx, attrs)
+        counts[project] = counts.get(project, 0) + 1
+    return counts
 
 
 def _check_admin_only(ctx: RequestContext, attrs: dict[str, Any], action: str) -> None:

@@ -27,6 +27,7 @@ from neutrino.domain.macs import random_mac
 from neutrino.service import ipam
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
+from neutrino.service.quotas import QuotaService
 from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
 from neutrino.store import networks as network_repo
 from neutrino.store import ports as repo
@@ -42,8 +43,9 @@ def _json(text: str) -> Any:
 
 
 class PortService:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, quotas: QuotaService) -> None:
         self.store = store
+        self.quotas = quotas
         self.base_mac = settings.base_mac
         self.window = settings.ipam_window
 
@@ -136,9 +138,13 @@ class PortService:
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
                    ) -> list[dict[str, Any]]:
-        created = []
+        counts: dict[str, int] = {}
         for attrs in items:
-            created.append(self._create_one(tx, ctx, attrs))
+            project = owner_project(ctx, attrs)
+            counts[project] = counts.get(project, 0) + 1
+        for project, count in counts.items():
+            self.quotas.check(tx, project, "port", count)
+        created = [self._create_one(tx, ctx, attrs) for attrs in items]
         rows = [repo.get(tx.conn, pid) for pid in created]
         return self._render(tx.conn, ctx, rows)
 

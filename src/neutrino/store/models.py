@@ -132,9 +132,12 @@ class Port(StandardAttrs, Base):
 
 
 class IpAllocation(Base):
-    """A fixed IP. The primary key (subnet_id, ip_address) is the IPAM race guard."""
+    """A fixed IP. The primary key (subnet_id, ip_address) is the IPAM race guard; ``ip_key``
+    is the address as fixed-width hex (string order = numeric order), indexed with the subnet
+    so IPAM reads the used addresses of a pool range in order without loading them all."""
 
     __tablename__ = "ip_allocations"
+    __table_args__ = (Index("ix_ip_allocations_subnet_key", "subnet_id", "ip_key", unique=True),)
     subnet_id: Mapped[str] = mapped_column(
         ForeignKey("subnets.id", ondelete="RESTRICT"), primary_key=True
     )
@@ -142,6 +145,7 @@ class IpAllocation(Base):
     port_id: Mapped[str] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"), index=True)
     network_id: Mapped[str] = mapped_column(String(UUID_LEN), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    ip_key: Mapped[str] = mapped_column(String(32))
 
 
 class PortSecurityGroup(Base):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -50,18 +51,12 @@ def collection_router(collection: str, member: str,
     async def list_(request: Request) -> Response:
         ctx = context(request)
         query = list_query(request)
-        limit = query.limit
-        if limit is not None:
-            query.limit = limit + 1  # one extra row tells whether a next page exists
         items = service(request).list(ctx, query)
-        body: dict[str, Any] = {}
-        if limit is not None:
-            more = len(items) > limit
-            items = items[:limit]
-            if query.page_reverse:
-                items.reverse()
-            body[f"{collection}_links"] = _links(request, path, items, limit, query, more)
-        body[collection] = select_fields(items, query.fields)
+        if query.page_reverse:
+            items.reverse()  # fetched backwards from the marker; shown in the asked order
+        body: dict[str, Any] = {collection: select_fields(items, query.fields)}
+        if query.limit is not None:
+            body[f"{collection}_links"] = _links(request, items, query)
         return json_response(body)
 
     @router.get(path + "/{resource_id}")
@@ -102,27 +97,22 @@ def collection_router(collection: str, member: str,
     return router
 
 
-def _links(request: Request, path: str, items: list[dict[str, Any]], limit: int,
-           query: ListQuery, more: bool) -> list[dict[str, str]]:
-    base = str(request.base_url).rstrip("/") + path
+def _links(request: Request, items: list[dict[str, Any]], query: ListQuery
+           ) -> list[dict[str, str]]:
+    """Neutron's links: a full page always has ``next`` (so a client learns the end from an
+    empty page); ``previous`` is there unless a reverse page came back short. The marker is
+    the first/last item shown, or absent when the page is empty."""
+    assert query.limit is not None
+    base = str(request.url).split("?", 1)[0]
     keep = [(k, v) for k, v in request.query_params.multi_items()
-            if k not in ("marker", "page_reverse", "limit")]
+            if k not in ("marker", "page_reverse")]
+    short = len(items) < query.limit
     links = []
-    if not items:
-        return links
-
-    def href(marker: str, reverse: bool) -> str:
-        params = [*keep, ("limit", str(limit)), ("marker", marker)]
-        if reverse:
-            params.append(("page_reverse", "True"))
-        return base + "?" + "&".join(f"{k}={v}" for k, v in params)
-
-    if query.page_reverse:
-        if more:
-            links.append({"rel": "previous", "href": href(items[0]["id"], True)})
-        links.append({"rel": "next", "href": href(items[-1]["id"], False)})
-    else:
-        if more:
-            links.append({"rel": "next", "href": href(items[-1]["id"], False)})
-        links.append({"rel": "previous", "href": href(items[0]["id"], True)})
+    if not (short and not query.page_reverse):
+        params = keep + ([("marker", items[-1]["id"])] if items else [])
+        links.append({"rel": "next", "href": f"{base}?{urlencode(params)}"})
+    if not (short and query.page_reverse):
+        params = keep + ([("marker", items[0]["id"])] if items else [])
+        params.append(("page_reverse", "True"))
+        links.append({"rel": "previous", "href": f"{base}?{urlencode(params)}"})
     return links

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Start a neutrino API server for the benchmarks without the ``neutrino serve`` CLI.
+
+The fallback ``bench/compare.py`` uses when the CLI cannot start a server (it is what the
+CLI does too): migrate a (fresh) database, bootstrap the admin with ``--admin-password`` (or
+``NEUTRINO_ADMIN_PASSWORD``), then serve the app with uvicorn (httptools + uvloop, no access
+log) on ``--listen``. One process, one event loop.
+
+    python bench/serve_neutrino.py --listen 127.0.0.1:19696 --state-dir /tmp/nb
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--listen", default="127.0.0.1:19696")
+    ap.add_argument("--state-dir", required=True, type=Path)
+    ap.add_argument("--db", default="", help="database URL (default: SQLite in the state dir)")
+    ap.add_argument("--admin-password", default=os.environ.get("NEUTRINO_ADMIN_PASSWORD", ""))
+    args = ap.parse_args(argv)
+    if not args.admin_password:
+        ap.error("--admin-password or NEUTRINO_ADMIN_PASSWORD is required")
+
+    import uvicorn
+
+    from neutrino.api.app import create_app
+    from neutrino.common.settings import Settings
+    from neutrino.service.container import Services
+    from neutrino.store import migrate
+    from neutrino.store.uow import Store
+
+    settings = Settings(state_dir=args.state_dir, db=args.db, listen=args.listen,
+                        admin_password=args.admin_password)
+    migrate.upgrade(settings.db_url)
+    store = Store(settings.db_url)
+    try:
+        Services.build(settings, store).identity.bootstrap(args.admin_password)
+    finally:
+        store.dispose()
+    host, _, port = args.listen.rpartition(":")
+    uvicorn.run(create_app(settings), host=host or "127.0.0.1", port=int(port),
+                http="httptools", loop="uvloop", log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

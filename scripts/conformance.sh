@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Runs the tempest conformance harness (../shared/conformance/tempest/run.sh) against a fresh
+# neutrino: bootstraps a throwaway state dir with a known admin password, starts
+# `neutrino serve` on a free loopback port, runs the harness with dynamic credentials, stops
+# the server and prints the harness's summary line ("N passed, N failed, N skipped").
+#
+# Usage: scripts/conformance.sh [--stage N[,N..]] [--db URL] [--concurrency N] [RUN.SH ARGS...]
+#   --stage        staged target (default 1); the workspace is runs/conformance-<stage>
+#   --db           database URL (default: SQLite in the throwaway state dir)
+#   --concurrency  tempest workers (default 2)
+#   anything else is passed to run.sh (e.g. --regex REGEX, --include-list FILE)
+# Environment: NEUTRINO_CONFORMANCE_HARNESS=path/to/run.sh to use another copy of the harness.
+# Exit status: the harness's (0 no failures, 1 failures, 2 harness or endpoint error).
+set -euo pipefail
+
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+STAGE=1 DB="" CONCURRENCY=2 EXTRA=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) STAGE="$2"; shift 2 ;;
+    --stage=*) STAGE="${1#*=}"; shift ;;
+    --db) DB="$2"; shift 2 ;;
+    --db=*) DB="${1#*=}"; shift ;;
+    --concurrency) CONCURRENCY="$2"; shift 2 ;;
+    --concurrency=*) CONCURRENCY="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) EXTRA+=("$1"); shift ;;
+  esac
+done
+
+HARNESS="${NEUTRINO_CONFORMANCE_HARNESS:-$REPO/../shared/conformance/tempest/run.sh}"
+[ -f "$HARNESS" ] || die "conformance harness not found at $HARNESS"
+ensure_venv
+
+WORKSPACE="$REPO/runs/conformance-${STAGE//,/-}"
+mkdir -p "$WORKSPACE"
+STATE="$(mktemp -d "${TMPDIR:-/tmp}/neutrino-conformance.XXXXXX")"
+PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PASSWORD="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')"
+SERVER_LOG="$WORKSPACE/neutrino-server.log"
+SERVER_PID=""
+
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+
+COMMON=(--state-dir "$STATE" --admin-password "$PASSWORD" --listen "127.0.0.1:$PORT")
+[ -n "$DB" ] && COMMON+=(--db "$DB")
+
+log "bootstrapping neutrino (state in $STATE)"
+"$BIN/neutrino" bootstrap "${COMMON[@]}" >"$WORKSPACE/neutrino-bootstrap.log" 2>&1 ||
+  { cat "$WORKSPACE/neutrino-bootstrap.log" >&2; die "neutrino bootstrap failed"; }
+
+log "starting neutrino serve on 127.0.0.1:$PORT (log: $SERVER_LOG)"
+"$BIN/neutrino" serve "${COMMON[@]}" >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+"$PY" - "$PORT" "$SERVER_PID" <<'EOF' || { tail -n 50 "$SERVER_LOG" >&2; die "neutrino did not start"; }
+import os, sys, time, urllib.request
+port, pid = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+            sys.exit(0)
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            sys.exit(1)
+        time.sleep(0.2)
+sys.exit(1)
+EOF
+
+SELECT=(--stage "$STAGE")  # run.sh takes --stage or --include-list, not both
+for arg in "${EXTRA[@]}"; do
+  case "$arg" in --include-list|--include-list=*) SELECT=() ;; esac
+done
+
+log "running the conformance harness, ${SELECT[*]:-selected tests} (workspace $WORKSPACE)"
+set +e
+"$HARNESS" --auth-url "http://127.0.0.1:$PORT/v3" --admin-user admin \
+  --admin-password "$PASSWORD" --admin-project admin "${SELECT[@]}" --extensions auto \
+  --concurrency "$CONCURRENCY" --workspace "$WORKSPACE" "${EXTRA[@]}"
+rc=$?
+set -e
+
+if [ -f "$WORKSPACE/summary.txt" ]; then
+  printf '\nconformance stage %s (%s): %s\n' "$STAGE" "$WORKSPACE" "$(tail -n 1 "$WORKSPACE/summary.txt")"
+fi
+exit "$rc"

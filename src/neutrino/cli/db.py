@@ -1,0 +1,71 @@
+"""``neutrino db``: schema migrations (Alembic) of the controller database.
+
+``ensure_schema`` is also what ``serve`` and ``bootstrap`` run first: SQLite is always brought up
+to date; PostgreSQL only when allowed (several servers may share it, and an operator may want
+to migrate it deliberately with ``neutrino db upgrade``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from neutrino.cli.options import DbOption, StateDirOption, console, fail, load_settings
+from neutrino.store import migrate
+
+app = typer.Typer(help="Database schema: upgrade, show the current revision.",
+                  no_args_is_help=True)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for printing."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def ensure_schema(url: str, *, allow_migrate: bool = True) -> None:
+    """Bring the schema at ``url`` to the newest revision, or fail if not allowed to."""
+    if migrate.is_up_to_date(url):
+        return
+    if not allow_migrate and not url.startswith("sqlite"):
+        raise fail(f"the schema of {redact(url)} is at {migrate.current(url) or 'nothing'}, "
+                   f"this neutrino needs {migrate.head()}: run `neutrino db upgrade` "
+                   "(or start with --migrate)")
+    before = migrate.current(url)
+    migrate.upgrade(url)
+    console.print(f"database {redact(url)}: schema upgraded "
+                  f"{before or 'empty'} -> {migrate.head()}")
+
+
+@app.command()
+def upgrade(
+    db: DbOption = None,
+    state_dir: StateDirOption = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Create or upgrade the database schema to the newest (or the given) revision."""
+    url = load_settings(db=db, state_dir=state_dir).db_url
+    before = migrate.current(url)
+    migrate.upgrade(url, revision)
+    after = migrate.current(url)
+    if before == after:
+        console.print(f"database {redact(url)}: already at {after}")
+    else:
+        console.print(f"database {redact(url)}: upgraded {before or 'empty'} -> {after}")
+
+
+@app.command()
+def current(
+    db: DbOption = None,
+    state_dir: StateDirOption = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Exit with status 1 unless the schema is up to date.")] = False,
+) -> None:
+    """Show the schema revision of the database and the newest one."""
+    url = load_settings(db=db, state_dir=state_dir).db_url
+    now, newest = migrate.current(url), migrate.head()
+    state = "up to date" if now == newest else f"upgrade available: {newest}"
+    console.print(f"{now or 'empty'} ({state})")
+    if check and now != newest:
+        raise typer.Exit(1)

@@ -1,0 +1,52 @@
+"""The ``neutrino`` command: wiring of the command groups (one module each) and root options.
+
+``--config FILE`` sets ``NEUTRINO_CONFIG`` before any command reads its settings.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from neutrino import __version__
+from neutrino.cli import db
+from neutrino.cli.bootstrap import bootstrap
+from neutrino.cli.options import console
+from neutrino.cli.serve import serve
+
+app = typer.Typer(
+    name="neutrino",
+    help="neutrino: a Neutron/Keystone-compatible networking controller.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def root(
+    config: Annotated[Path | None, typer.Option(
+        "--config", metavar="FILE", exists=True, dir_okay=False,
+        help="TOML settings file (sets NEUTRINO_CONFIG; NEUTRINO_* variables and flags win).")
+    ] = None,
+) -> None:
+    if config is not None:
+        os.environ["NEUTRINO_CONFIG"] = str(config.resolve())
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"neutrino {__version__} (Python {platform.python_version()})")
+
+
+app.command()(serve)
+app.command()(bootstrap)
+app.add_typer(db.app, name="db")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,404 @@
+"""Fixed-IP allocation for ports, run inside the caller's write transaction (``tx``).
+
+Owns the rows of ``ip_allocations``: ``allocate`` (port create), ``reallocate`` (port update of
+``fixed_ips``), ``release`` (port delete) and ``add_auto_addresses`` (a new SLAAC subnet gives
+every existing port its EUI-64 address). Semantics are Neutron's: with no request a port gets
+one address from the first IPv4 subnet with room, one from the first DHCPv6-stateful (or
+mode-less) IPv6 subnet with room, and its EUI-64 address on every SLAAC/DHCPv6-stateless subnet
+(router interfaces excepted); explicit requests are checked and served first.
+
+Race safety: an automatic address is a random pick among the first ``window`` free addresses
+of the subnet's pools, then an INSERT. Two concurrent writers picking the same address collide
+on the (subnet_id, ip_address) primary key; the loser's whole transaction is retried by
+``Store.write`` and sees the winner's row. Nothing here locks subnets.
+
+Speed: free addresses are computed from the used ones of the pool range, read in key order
+from an index, ``window``-ish rows at a time, starting at a *floor*: an in-process hint per
+subnet below which every pool address was allocated when last looked at. The hint only says
+where to start reading; the database stays the truth:
+- it is dropped when the subnet's pools change and after ``FLOOR_TTL`` seconds (so addresses
+  freed by another server are found again), and lowered at once by ``release`` in-process;
+- it never rises above an address this transaction inserted (a rollback frees that address);
+- a subnet that looks full from its floor is rescanned from its first pool address before
+  ``IpAddressGenerationFailure`` (409) is raised, so exhaustion is never reported falsely.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import (
+    BadRequest,
+    InvalidInput,
+    NamedBadRequest,
+    NamedConflict,
+    ResourceNotFound,
+)
+from neutrino.domain import ipam as ip
+from neutrino.store import subnets as repo
+from neutrino.store.uow import Tx
+
+FLOOR_TTL = 2.0  # seconds a floor is trusted before a rescan from the pool start
+SCAN_BATCH = 64  # used addresses read per query while looking for free ones
+_rng = random.SystemRandom()
+
+
+@dataclass(frozen=True)
+class SubnetInfo:
+    id: str
+    network_id: str
+    net: ip.Network
+    gateway: int | None
+    auto: bool
+    pools: tuple[ip.Interval, ...]
+
+    @property
+    def version(self) -> int:
+        return self.net.version
+
+
+def load_subnets(conn: Any, network_id: str) -> list[SubnetInfo]:
+    rows = repo.on_network(conn, network_id)
+    pools = repo.pools_of(conn, [r["id"] for r in rows])
+    return [SubnetInfo(
+        id=r["id"], network_id=r["network_id"], net=ip.network(r["cidr"]),
+        gateway=ip.to_int(r["gateway_ip"]) if r["gateway_ip"] else None,
+        auto=ip.is_auto_address(r["ipv6_ra_mode"], r["ipv6_address_mode"]),
+        pools=tuple(sorted((ip.to_int(a), ip.to_int(b)) for a, b in pools.get(r["id"], ()))),
+    ) for r in rows]
+
+
+# --- the floor hints ----------------------------------------------------------------------
+
+
+@dataclass
+class _Floor:
+    pools: tuple[ip.Interval, ...]
+    value: int
+    stamp: float
+
+
+class Floors:
+    """Per-subnet scan start hints (see the module docstring); thread-safe."""
+
+    def __init__(self, ttl: float = FLOOR_TTL) -> None:
+        self.ttl = ttl
+        self._floors: dict[str, _Floor] = {}
+        self._generation: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def get(self, subnet_id: str, pools: tuple[ip.Interval, ...]) -> tuple[int | None, int]:
+        """(floor or None, generation to hand back to ``advance``)."""
+        with self._lock:
+            gen = self._generation[subnet_id]
+            floor = self._floors.get(subnet_id)
+        if floor is None or floor.pools != pools or time.monotonic() - floor.stamp > self.ttl:
+            return None, gen
+        return floor.value, gen
+
+    def advance(self, subnet_id: str, pools: tuple[ip.Interval, ...], value: int, gen: int
+                ) -> None:
+        """Record an observation made since ``gen``, unless a release happened meanwhile."""
+        with self._lock:
+            if self._generation[subnet_id] != gen:
+                return
+            if len(self._floors) > 10_000:
+                self._prune()
+            self._floors[subnet_id] = _Floor(pools, value, time.monotonic())
+
+    def lower(self, subnet_id: str, value: int) -> None:
+        with self._lock:
+            self._generation[subnet_id] += 1
+            floor = self._floors.get(subnet_id)
+            if floor is not None and value < floor.value:
+                floor.value = value
+
+    def forget(self, subnet_id: str) -> None:
+        with self._lock:
+            self._generation[subnet_id] += 1
+            self._floors.pop(subnet_id, None)
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for sid in [s for s, f in self._floors.items() if now - f.stamp > self.ttl]:
+            del self._floors[sid]
+            self._generation.pop(sid, None)
+
+
+FLOORS = Floors()
+# Lowest address each live transaction inserted per subnet: floors never rise above them.
+_inserted: weakref.WeakKeyDictionary[Tx, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def forget(subnet_id: str) -> None:
+    """The subnet's pools changed or it is gone: drop its hint."""
+    FLOORS.forget(subnet_id)
+
+
+def first_free(tx: Tx, subnet: SubnetInfo, count: int, *, use_floor: bool = True
+               ) -> list[ip.Interval]:
+    """The first ``count`` free addresses of the subnet's pools (fewer when it is fuller)."""
+    floor, gen = FLOORS.get(subnet.id, subnet.pools)
+    if not use_floor:
+        floor = None
+    found: list[ip.Interval] = []
+    batch = max(SCAN_BATCH, 2 * count)
+    for lo, hi in subnet.pools:
+        if floor is not None:
+            if hi < floor:
+                continue
+            lo = max(lo, floor)
+        cursor = lo
+        while cursor <= hi and ip.size(found) < count:
+            keys = repo.used_keys(tx.conn, subnet.id, ip.key(cursor, subnet.version),
+                                  ip.key(hi, subnet.version), batch)
+            used = [ip.from_key(k) for k in keys]
+            upper = used[-1] if len(used) == batch else hi
+            found.extend(ip.take(ip.gaps(cursor, upper, used), count - ip.size(found)))
+            cursor = upper + 1
+        if ip.size(found) >= count:
+            break
+    end = max((p[1] for p in subnet.pools), default=-1) + 1
+    observed = found[0][0] if found else end
+    mine = _inserted.get(tx, {}).get(subnet.id)
+    FLOORS.advance(subnet.id, subnet.pools, observed if mine is None else min(observed, mine),
+                   gen)
+    return found
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Want:
+    """One address to allocate: a given one, or any from the first of ``subnets`` with room."""
+
+    subnets: list[SubnetInfo]
+    address: int | None = None
+    explicit: bool = field(default=False)
+
+
+def _in_use(subnet: SubnetInfo, address: int) -> NamedConflict:
+    return NamedConflict("IpAddressAlreadyAllocated",
+                         f"IP address {ip.to_text(address, subnet.version)} already allocated "
+                         f"in subnet {subnet.id}")
+
+
+def _exhausted(network_id: str) -> NamedConflict:
+    return NamedConflict("IpAddressGenerationFailure",
+                         f"No more IP addresses available on network {network_id}.")
+
+
+def _check_format(requested: list[dict[str, Any]]) -> None:
+    seen: set[str] = set()
+    for entry in requested:
+        if not isinstance(entry, dict) or set(entry) - {"subnet_id", "ip_address"}:
+            raise BadRequest(f"Invalid input for fixed_ips. Reason: Invalid data format for "
+                             f"fixed IP: '{entry}'.")
+        address = entry.get("ip_address")
+        if address is not None:
+            if address in seen:
+                raise BadRequest(f"Invalid input for fixed_ips. Reason: Duplicate IP address "
+                                 f"'{address}'.")
+            seen.add(address)
+
+
+def _subnet_for(tx: Tx, subnets: list[SubnetInfo], entry: dict[str, Any], network_id: str,
+                device_owner: str) -> SubnetInfo:
+    """Neutron's ``_get_subnet_for_fixed_ip``: which subnet a fixed_ips entry is about."""
+    if not subnets:
+        raise InvalidInput("IP allocation requires subnets for network")
+    address = entry.get("ip_address")
+    if "subnet_id" in entry:
+        subnet = next((s for s in subnets if s.id == entry["subnet_id"]), None)
+        if subnet is None:
+            if repo.find(tx.conn, entry["subnet_id"]) is None:
+                raise ResourceNotFound("Subnet", entry["subnet_id"])
+            raise InvalidInput(f"Failed to create port on network {network_id}, because "
+                               f"fixed_ips included invalid subnet {entry['subnet_id']}")
+        if address is not None and not ip.valid_for_subnet(subnet.net, ip.to_int(address),
+                                                           device_owner):
+            raise NamedBadRequest("InvalidIpForSubnet", f"IP address {address} is not a valid "
+                                  f"IP for the specified subnet.")
+        return subnet
+    if address is None:
+        raise InvalidInput("IP allocation requires subnet_id or ip_address")
+    for subnet in subnets:
+        if ip.valid_for_subnet(subnet.net, ip.to_int(address), device_owner):
+            return subnet
+    raise NamedBadRequest("InvalidIpForNetwork", f"IP address {address} is not a valid IP for "
+                          f"any of the subnets on the specified network.")
+
+
+def _plan(tx: Tx, subnets: list[SubnetInfo], requested: list[dict[str, Any]] | None, mac: str,
+          network_id: str, device_owner: str, handled: set[str]) -> list[_Want]:
+    """What to allocate, in Neutron's order: explicit addresses, then any-address requests,
+    then EUI-64 addresses on auto-address subnets not ``handled`` already."""
+    router = device_owner in ip.ROUTER_INTERFACE_OWNERS_SNAT
+    wants: list[_Want] = []
+    if requested is None:
+        for group in ([s for s in subnets if s.version == 4],
+                      [s for s in subnets if s.version == 6 and not s.auto]):
+            if group:
+                wants.append(_Want(group))
+    else:
+        _check_format(requested)
+        for entry in requested:
+            subnet = _subnet_for(tx, subnets, entry, network_id, device_owner)
+            if "ip_address" in entry:
+                handled.add(subnet.id)
+                address = ip.to_int(entry["ip_address"])
+                if (subnet.auto and device_owner not in ip.ROUTER_INTERFACE_OWNERS
+                        and address != ip.eui64(subnet.net, mac)):
+                    raise NamedBadRequest(
+                        "AllocationOnAutoAddressSubnet",
+                        f"IPv6 address {entry['ip_address']} cannot be directly assigned to a "
+                        f"port on subnet {subnet.id} as the subnet is configured for automatic "
+                        f"addresses")
+                wants.append(_Want([subnet], address, explicit=True))
+            elif router or not subnet.auto:
+                handled.add(subnet.id)
+                wants.append(_Want([subnet]))
+            # else: its EUI-64 address comes with the auto-address pass below
+    if not router:
+        wants.extend(_Want([s], ip.eui64(s.net, mac)) for s in subnets
+                     if s.auto and s.id not in handled)
+    wants.sort(key=lambda w: not w.explicit)
+    return wants
+
+
+def _execute(tx: Tx, network_id: str, port_id: str, wants: list[_Want], window: int,
+             position: int) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for want in wants:
+        if want.address is not None:
+            subnet, address = want.subnets[0], want.address
+            if repo.holder(tx.conn, subnet.id, ip.to_text(address, subnet.version)):
+                raise _in_use(subnet, address)
+        else:
+            subnet, address = _pick_any(tx, want.subnets, window, network_id)
+        text = ip.to_text(address, subnet.version)
+        repo.insert_allocations(tx.conn, [{
+            "subnet_id": subnet.id, "ip_address": text, "ip_key": ip.key(address, subnet.version),
+            "port_id": port_id, "network_id": network_id, "position": position + len(out)}])
+        _note_insert(tx, subnet.id, address)
+        out.append({"subnet_id": subnet.id, "ip_address": text})
+    return out
+
+
+def _pick_any(tx: Tx, subnets: list[SubnetInfo], window: int, network_id: str
+              ) -> tuple[SubnetInfo, int]:
+    for use_floor in (True, False):
+        for subnet in subnets:
+            picked = ip.pick(first_free(tx, subnet, window, use_floor=use_floor), window, _rng)
+            if picked is not None:
+                return subnet, picked
+    raise _exhausted(network_id)
+
+
+def _note_insert(tx: Tx, subnet_id: str, address: int) -> None:
+    mine = _inserted.setdefault(tx, {})
+    mine[subnet_id] = min(mine.get(subnet_id, address), address)
+
+
+# --- the interface used by the port and subnet services ----------------------------------
+
+
+def allocate(tx: Tx, network_id: str, requested: list[dict[str, Any]] | None, mac: str, *,
+             port_id: str, device_owner: str, window: int) -> list[dict[str, str]]:
+    """Allocate a new port's fixed IPs; returns them in Neutron's order (rows inserted)."""
+    subnets = load_subnets(tx.conn, network_id)
+    wants = _plan(tx, subnets, requested, mac, network_id, device_owner, set())
+    return _execute(tx, network_id, port_id, wants, window, 0)
+
+
+def reallocate(tx: Tx, network_id: str, port_id: str, current: list[dict[str, Any]],
+               requested: list[dict[str, Any]], mac: str, *, device_owner: str, window: int
+               ) -> list[dict[str, str]]:
+    """Port update of ``fixed_ips``: keep what is asked again, release what is not (addresses
+    on auto-address subnets stay unless the port is a router interface), allocate the rest.
+    Returns the port's fixed IPs afterwards."""
+    _check_format(requested)
+    subnets = load_subnets(tx.conn, network_id)
+    by_id = {s.id: s for s in subnets}
+    left_by_ip = {c["ip_address"]: c for c in current}
+    keep: list[dict[str, Any]] = []
+    add: list[dict[str, Any]] = []
+    for entry in requested:
+        if "ip_address" in entry:
+            old = left_by_ip.pop(ip.canonical(entry["ip_address"]), None)
+            if old is None:
+                add.append(entry)
+            else:
+                keep.append(old)
+    left_by_subnet: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for old in left_by_ip.values():
+        left_by_subnet[old["subnet_id"]].append(old)
+    maybe_remove: list[dict[str, Any]] = []
+    for entry in requested:
+        if "ip_address" in entry:
+            continue
+        olds = left_by_subnet.get(entry.get("subnet_id", ""))
+        if not olds:
+            add.append(entry)
+            continue
+        old = olds.pop()
+        if ip.is_eui64(old["ip_address"]):
+            add.append(entry)  # re-derived: the prefix or MAC may have changed
+            maybe_remove.append(old)
+        else:
+            keep.append(old)
+    maybe_remove = [o for olds in left_by_subnet.values() for o in olds] + maybe_remove
+    router = device_owner in ip.ROUTER_INTERFACE_OWNERS_SNAT
+    remove: list[dict[str, Any]] = []
+    for old in maybe_remove:
+        subnet = by_id.get(old["subnet_id"])
+        (remove if router or subnet is None or not subnet.auto else keep).append(old)
+    handled = {o["subnet_id"] for o in keep + remove}
+    wants = _plan(tx, subnets, add, mac, network_id, device_owner, handled)
+    if remove:
+        repo.delete_allocations(tx.conn, port_id,
+                                [(o["subnet_id"], o["ip_address"]) for o in remove])
+        for old in remove:
+            FLOORS.lower(old["subnet_id"], ip.to_int(old["ip_address"]))
+    position = repo.next_positions(tx.conn, [port_id])[port_id]
+    added = _execute(tx, network_id, port_id, wants, window, position)
+    kept = [{"subnet_id": c["subnet_id"], "ip_address": c["ip_address"]}
+            for c in current if any(c is k for k in keep)]
+    return kept + added
+
+
+def release(tx: Tx, port_id: str) -> None:
+    """Free every address of the port (before its row is deleted)."""
+    rows = repo.allocations_of_port(tx.conn, port_id)
+    if rows:
+        repo.delete_allocations(tx.conn, port_id)
+        for r in rows:
+            FLOORS.lower(r["subnet_id"], ip.from_key(r["ip_key"]))
+
+
+def add_auto_addresses(tx: Tx, subnet: SubnetInfo) -> list[tuple[str, str]]:
+    """A new SLAAC/DHCPv6-stateless subnet: give each port on the network (router interfaces
+    excepted) its EUI-64 address there. Returns the (port id, project id) of updated ports."""
+    candidates = [p for p in repo.ports_on_network(tx.conn, subnet.network_id)
+                  if p["device_owner"] not in ip.ROUTER_INTERFACE_OWNERS_SNAT]
+    positions = repo.next_positions(tx.conn, [p["id"] for p in candidates])
+    rows, updated = [], []
+    for port in candidates:
+        address = ip.to_text(ip.eui64(subnet.net, port["mac_address"]), 6)
+        if repo.holder(tx.conn, subnet.id, address):
+            continue  # Neutron skips a port whose address was taken meanwhile
+        rows.append({"subnet_id": subnet.id, "ip_address": address,
+                     "ip_key": ip.key_of(address), "port_id": port["id"],
+                     "network_id": subnet.network_id, "position": positions[port["id"]]})
+        updated.append((port["id"], port["project_id"]))
+    repo.insert_allocations(tx.conn, rows)
+    repo.touch_ports(tx.conn, [pid for pid, _ in updated], clock.now())
+    return updated

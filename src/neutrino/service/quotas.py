@@ -1,0 +1,96 @@
+"""Quotas: per-project limits on networks, subnets and ports (``-1`` = unlimited), the
+Neutron quota API, and the check every create makes inside its own transaction (so a burst of
+concurrent creates cannot overshoot: on SQLite writers are serialized, on PostgreSQL creates in
+one project may overshoot by the number of concurrent transactions — Neutron has the same
+window without its reservation engine)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common.errors import BadRequest, NamedConflict, PolicyNotAuthorized
+from neutrino.common.settings import Settings
+from neutrino.service.context import RequestContext
+from neutrino.store import quotas as repo
+from neutrino.store.uow import Store, Tx
+
+RESOURCES = ("network", "subnet", "port")
+
+
+class QuotaService:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.defaults = {"network": settings.quota_network, "subnet": settings.quota_subnet,
+                         "port": settings.quota_port}
+
+    def check(self, tx: Tx, project_id: str, resource: str, adding: int = 1) -> None:
+        limit = repo.overrides(tx.conn, project_id).get(project_id, {}).get(
+            resource, self.defaults[resource])
+        if limit < 0:
+            return
+        if repo.usage(tx.conn, project_id, resource) + adding > limit:
+            raise NamedConflict("OverQuota", f"Quota exceeded for resources: ['{resource}'].")
+
+    def _limits(self, conn: Any, project_id: str) -> dict[str, int]:
+        return {**self.defaults, **repo.overrides(conn, project_id).get(project_id, {})}
+
+    def _authorize_read(self, ctx: RequestContext, project_id: str) -> None:
+        if not ctx.owns(project_id):
+            raise PolicyNotAuthorized("rule:get_quota")
+
+    def show(self, ctx: RequestContext, project_id: str) -> dict[str, int]:
+        self._authorize_read(ctx, project_id)
+        with self.store.read() as conn:
+            return self._limits(conn, project_id)
+
+    def details(self, ctx: RequestContext, project_id: str) -> dict[str, dict[str, int]]:
+        self._authorize_read(ctx, project_id)
+        with self.store.read() as conn:
+            limits = self._limits(conn, project_id)
+            return {r: {"limit": limits[r], "used": repo.usage(conn, project_id, r),
+                        "reserved": 0} for r in RESOURCES}
+
+    def defaults_for(self, ctx: RequestContext, project_id: str) -> dict[str, int]:
+        self._authorize_read(ctx, project_id)
+        return dict(self.defaults)
+
+    def list(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        ctx.require_admin("get_quota")
+        with self.store.read() as conn:
+            return [{**self.defaults, **limits, "project_id": project, "tenant_id": project}
+                    for project, limits in repo.overrides(conn).items()]
+
+    def update(self, ctx: RequestContext, project_id: str, body: Any) -> dict[str, int]:
+        ctx.require_admin("update_quota")
+        if not isinstance(body, dict):
+            raise BadRequest("Unable to find 'quota' in request body")
+        changes = {}
+        for resource, value in body.items():
+            if resource not in RESOURCES:
+                raise BadRequest(f"Unrecognized attribute(s) '{resource}'")
+            try:
+                limit = int(value)
+            except (TypeError, ValueError):
+                raise BadRequest(f"Invalid input for {resource}. Reason: '{value}' is not an "
+                                 f"integer.") from None
+            if limit < -1:
+                raise BadRequest(f"Invalid input for {resource}. Reason: '{limit}' should be "
+                                 f"greater than or equal to -1.")
+            changes[resource] = limit
+
+        def tx_fn(tx: Tx) -> dict[str, int]:
+            for resource, limit in changes.items():
+                repo.set_limit(tx.conn, project_id, resource, limit)
+            tx.record("quota", project_id, "update", project_id)
+            return self._limits(tx.conn, project_id)
+
+        return self.store.write(tx_fn)
+
+    def reset(self, ctx: RequestContext, project_id: str) -> None:
+        ctx.require_admin("delete_quota")
+
+        def tx_fn(tx: Tx) -> None:
+            repo.reset(tx.conn, project_id)
+            tx.record("quota", project_id, "delete", project_id)
+
+        self.store.write(tx_fn)

@@ -1,0 +1,42 @@
+"""Quota overrides per project and the usage counts quotas are checked against."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
+
+from neutrino.store.models import Network, Port, Quota, Subnet
+
+quotas = Quota.__table__
+COUNTED: dict[str, Table] = {
+    "network": Network.__table__,
+    "subnet": Subnet.__table__,
+    "port": Port.__table__,
+}
+
+
+def overrides(conn: Connection, project_id: str | None = None) -> dict[str, dict[str, int]]:
+    stmt = select(quotas.c.project_id, quotas.c.resource, quotas.c.limit)
+    if project_id is not None:
+        stmt = stmt.where(quotas.c.project_id == project_id)
+    out: dict[str, dict[str, int]] = {}
+    for project, resource, limit in conn.execute(stmt):
+        out.setdefault(project, {})[resource] = limit
+    return out
+
+
+def set_limit(conn: Connection, project_id: str, resource: str, limit: int) -> None:
+    changed = conn.execute(update(quotas).where(
+        quotas.c.project_id == project_id, quotas.c.resource == resource).values(limit=limit))
+    if not changed.rowcount:
+        conn.execute(insert(quotas).values(project_id=project_id, resource=resource,
+                                           limit=limit))
+
+
+def reset(conn: Connection, project_id: str) -> None:
+    conn.execute(delete(quotas).where(quotas.c.project_id == project_id))
+
+
+def usage(conn: Connection, project_id: str, resource: str) -> int:
+    table = COUNTED[resource]
+    return int(conn.execute(select(func.count()).select_from(table)
+                            .where(table.c.project_id == project_id)).scalar_one())

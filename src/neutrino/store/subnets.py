@@ -1,0 +1,280 @@
+"""Subnet rows, their children (allocation pools, DNS servers, host routes) and the fixed-IP
+allocations that IPAM reads and writes.
+
+Lists render in one pass: one SELECT for the subnets (joined with their network for
+visibility and ``router:external``) and one per child table for all listed subnets (no N+1).
+
+Allocations: ``ip_allocations`` has primary key (subnet_id, ip_address), the IPAM race guard,
+and a unique index on (subnet_id, ip_key) where ``ip_key`` is the address as fixed-width hex
+(``neutrino.domain.ipam.key``), so ``used_keys`` reads the used addresses of one pool range in
+numeric order straight from the index and stops after ``limit`` rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    Table,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from neutrino.domain.attributes import Invalid, to_bool, to_int
+from neutrino.domain.listing import ListQuery
+from neutrino.store.models import (
+    AllocationPool,
+    DnsNameserver,
+    HostRoute,
+    IpAllocation,
+    Network,
+    Port,
+    Subnet,
+)
+from neutrino.store.query import Column, FilterHook, check_keys, compile_list
+from neutrino.store.tags import tag_filters
+
+subnets = cast(Table, Subnet.__table__)
+pools = cast(Table, AllocationPool.__table__)
+dns = cast(Table, DnsNameserver.__table__)
+routes = cast(Table, HostRoute.__table__)
+allocs = cast(Table, IpAllocation.__table__)
+networks = cast(Table, Network.__table__)
+ports = cast(Table, Port.__table__)
+IN_LIMIT = 500  # above this many ids, read the whole child table instead of a huge IN list
+
+
+def _nullable_str(v: str) -> str | None:
+    return None if v in ("", "None", "null") else v
+
+
+c = subnets.c
+COLUMNS: dict[str, Column] = {
+    "id": Column(c.id),
+    "name": Column(c.name),
+    "description": Column(c.description),
+    "project_id": Column(c.project_id),
+    "tenant_id": Column(c.project_id),
+    "network_id": Column(c.network_id),
+    "ip_version": Column(c.ip_version, to_int),
+    "cidr": Column(c.cidr),
+    "gateway_ip": Column(c.gateway_ip, _nullable_str),
+    "enable_dhcp": Column(c.enable_dhcp, to_bool),
+    "ipv6_ra_mode": Column(c.ipv6_ra_mode, _nullable_str),
+    "ipv6_address_mode": Column(c.ipv6_address_mode, _nullable_str),
+    "subnetpool_id": Column(c.subnetpool_id, _nullable_str),
+    "revision_number": Column(c.revision_number, to_int),
+    "created_at": Column(c.created_at),
+    "updated_at": Column(c.updated_at),
+}
+
+
+def _network_flag(column: Any) -> FilterHook:
+    def hook(values: list[Any]) -> ColumnElement[bool]:
+        try:
+            wanted = [to_bool(v) for v in values]
+        except Invalid:
+            return false()
+        return column.in_(wanted)  # type: ignore[no-any-return]
+
+    return hook
+
+
+HOOKS: dict[str, Any] = {
+    **tag_filters(subnets),
+    "shared": _network_flag(networks.c.shared),
+    "router:external": _network_flag(networks.c.router_external),
+}
+
+
+def _joined() -> Select[Any]:
+    return select(subnets, networks.c.router_external, networks.c.shared.label("network_shared"),
+                  networks.c.project_id.label("network_project_id")
+                  ).join(networks, networks.c.id == c.network_id)
+
+
+def visible_clause(project_id: str) -> ColumnElement[bool]:
+    """Own subnets, subnets on own networks, and subnets of shared or external networks."""
+    return or_(c.project_id == project_id, networks.c.project_id == project_id,
+               networks.c.shared.is_(True), networks.c.router_external.is_(True))
+
+
+def find(conn: Connection, subnet_id: str) -> RowMapping | None:
+    """The subnet with its network's ``router_external``, ``network_shared`` and
+    ``network_project_id``."""
+    return conn.execute(_joined().where(c.id == subnet_id)).mappings().first()
+
+
+def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
+    check_keys(query, COLUMNS, HOOKS)
+    stmt = _joined()
+    if visible_to is not None:
+        stmt = stmt.where(visible_clause(visible_to))
+    stmt = compile_list(conn, stmt, subnets, query, COLUMNS, HOOKS, kind="Subnet")
+    return list(conn.execute(stmt).mappings())
+
+
+def on_network(conn: Connection, network_id: str) -> list[RowMapping]:
+    """The network's subnets in creation order (the order IPAM tries them in)."""
+    return list(conn.execute(select(subnets).where(c.network_id == network_id)
+                             .order_by(c.created_at, c.id)).mappings())
+
+
+def _children(conn: Connection, table: Any, cols: list[Any], ids: Iterable[str],
+              order: list[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    wanted = list(ids)
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    if not wanted:
+        return out
+    stmt = select(table.c.subnet_id, *cols).order_by(*order)
+    if len(wanted) <= IN_LIMIT:
+        stmt = stmt.where(table.c.subnet_id.in_(wanted))
+    for sid, *rest in conn.execute(stmt):
+        out[sid].append(tuple(rest))
+    return out
+
+
+def pools_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """(first_ip, last_ip) text pairs per subnet (callers sort numerically)."""
+    return _children(conn, pools, [pools.c.first_ip, pools.c.last_ip], ids, [pools.c.subnet_id])
+
+
+def dns_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
+    return _children(conn, dns, [dns.c.address], ids, [dns.c.subnet_id, dns.c.position])
+
+
+def routes_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
+    return _children(conn, routes, [routes.c.destination, routes.c.nexthop], ids,
+                     [routes.c.subnet_id, routes.c.destination, routes.c.nexthop])
+
+
+def insert_row(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(subnets).values(**values))
+
+
+def update_row(conn: Connection, subnet_id: str, values: dict[str, Any]) -> None:
+    conn.execute(update(subnets).where(c.id == subnet_id).values(**values))
+
+
+def replace_pools(conn: Connection, subnet_id: str, items: list[tuple[str, str]]) -> None:
+    conn.execute(delete(pools).where(pools.c.subnet_id == subnet_id))
+    if items:
+        conn.execute(insert(pools), [{"subnet_id": subnet_id, "first_ip": a, "last_ip": b}
+                                     for a, b in items])
+
+
+def replace_dns(conn: Connection, subnet_id: str, servers: Sequence[str]) -> None:
+    conn.execute(delete(dns).where(dns.c.subnet_id == subnet_id))
+    if servers:
+        conn.execute(insert(dns), [{"subnet_id": subnet_id, "address": a, "position": i}
+                                   for i, a in enumerate(servers)])
+
+
+def replace_routes(conn: Connection, subnet_id: str, items: list[tuple[str, str]]) -> None:
+    conn.execute(delete(routes).where(routes.c.subnet_id == subnet_id))
+    if items:
+        conn.execute(insert(routes), [{"subnet_id": subnet_id, "destination": d, "nexthop": n}
+                                      for d, n in items])
+
+
+def delete_row(conn: Connection, subnet_id: str) -> None:
+    """The subnet and everything hanging off it: pools, DNS, routes, IP allocations."""
+    for table in (pools, dns, routes, allocs):
+        conn.execute(delete(table).where(table.c.subnet_id == subnet_id))
+    conn.execute(delete(subnets).where(c.id == subnet_id))
+
+
+def ip_versions_on(conn: Connection, network_id: str) -> set[int]:
+    return set(conn.execute(select(c.ip_version).where(c.network_id == network_id)
+                            .distinct()).scalars())
+
+
+# --- allocations ----------------------------------------------------------------------------
+
+
+def used_keys(conn: Connection, subnet_id: str, lo_key: str, hi_key: str, limit: int
+              ) -> list[str]:
+    """Keys of allocated addresses in ``[lo_key, hi_key]``, ascending, at most ``limit``."""
+    return list(conn.execute(
+        select(allocs.c.ip_key)
+        .where(allocs.c.subnet_id == subnet_id, allocs.c.ip_key >= lo_key,
+               allocs.c.ip_key <= hi_key)
+        .order_by(allocs.c.ip_key).limit(limit)).scalars())
+
+
+def holder(conn: Connection, subnet_id: str, ip_address: str) -> str | None:
+    """The port holding ``ip_address`` on the subnet, if any."""
+    return conn.execute(select(allocs.c.port_id).where(
+        allocs.c.subnet_id == subnet_id, allocs.c.ip_address == ip_address)).scalar()
+
+
+def insert_allocations(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Rows with subnet_id, ip_address, ip_key, port_id, network_id, position."""
+    if rows:
+        conn.execute(insert(allocs), rows)
+
+
+def allocations_of_port(conn: Connection, port_id: str) -> list[RowMapping]:
+    return list(conn.execute(
+        select(allocs.c.subnet_id, allocs.c.ip_address, allocs.c.ip_key, allocs.c.position)
+        .where(allocs.c.port_id == port_id).order_by(allocs.c.position)).mappings())
+
+
+def next_positions(conn: Connection, port_ids: list[str]) -> dict[str, int]:
+    """For each port, one more than its highest fixed-IP position (0 when it has none)."""
+    out = dict.fromkeys(port_ids, 0)
+    if port_ids:
+        for pid, top in conn.execute(
+                select(allocs.c.port_id, func.max(allocs.c.position))
+                .where(allocs.c.port_id.in_(port_ids)).group_by(allocs.c.port_id)):
+            out[pid] = top + 1
+    return out
+
+
+def delete_allocations(conn: Connection, port_id: str,
+                       which: list[tuple[str, str]] | None = None) -> None:
+    """Delete the port's allocations: all, or the given (subnet_id, ip_address) pairs."""
+    stmt = delete(allocs).where(allocs.c.port_id == port_id)
+    if which is None:
+        conn.execute(stmt)
+        return
+    for subnet_id, address in which:
+        conn.execute(stmt.where(allocs.c.subnet_id == subnet_id,
+                                allocs.c.ip_address == address))
+
+
+def allocation_users(conn: Connection, subnet_id: str) -> list[tuple[str, str, str]]:
+    """(port_id, device_owner, ip_address) of every allocation on the subnet."""
+    return [(r[0], r[1], r[2]) for r in conn.execute(
+        select(allocs.c.port_id, ports.c.device_owner, allocs.c.ip_address)
+        .join(ports, ports.c.id == allocs.c.port_id)
+        .where(allocs.c.subnet_id == subnet_id))]
+
+
+def delete_subnet_allocations(conn: Connection, subnet_id: str) -> None:
+    conn.execute(delete(allocs).where(allocs.c.subnet_id == subnet_id))
+
+
+def ports_on_network(conn: Connection, network_id: str) -> list[RowMapping]:
+    return list(conn.execute(
+        select(ports.c.id, ports.c.mac_address, ports.c.device_owner, ports.c.project_id)
+        .where(ports.c.network_id == network_id).order_by(ports.c.created_at, ports.c.id)
+    ).mappings())
+
+
+def touch_ports(conn: Connection, port_ids: list[str], when: Any) -> None:
+    """A port's fixed IPs changed under it: bump its revision and ``updated_at``."""
+    if port_ids:
+        conn.execute(update(ports).where(ports.c.id.in_(port_ids)).values(
+            revision_number=ports.c.revision_number + 1, updated_at=when))

@@ -1,0 +1,81 @@
+"""Concurrency against a real HTTP server: 32 clients creating ports on one /24 get distinct
+addresses and MACs, and everything past the last free address is a clean 409."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+
+from neutrino.api.app import create_app
+from neutrino.common.settings import Settings
+from neutrino.store.uow import Store
+from tests.conftest import ADMIN_PASSWORD
+
+CLIENTS = 32
+
+
+@pytest.fixture
+def live_url(settings: Settings, store: Store) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(settings, store)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    app.state.services.identity.bootstrap(ADMIN_PASSWORD)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _token(url: str) -> str:
+    r = httpx.post(f"{url}/v3/auth/tokens", json={"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"name": "Default"}, "password": ADMIN_PASSWORD}}},
+        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})
+    assert r.status_code == 201
+    return r.headers["X-Subject-Token"]
+
+
+def test_concurrent_port_creates_never_duplicate_and_exhaust_with_409(live_url: str) -> None:
+    headers = {"X-Auth-Token": _token(live_url)}
+    with httpx.Client(base_url=live_url, headers=headers) as c:
+        net = c.post("/v2.0/networks", json={"network": {"name": "race"}}).json()["network"]
+        r = c.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                     "cidr": "192.0.2.0/24"}})
+        assert r.status_code == 201
+
+    def worker(_: int) -> list[tuple[int, dict]]:  # type: ignore[type-arg]
+        out = []
+        with httpx.Client(base_url=live_url, headers=headers, timeout=60) as c:
+            for _ in range(10):
+                r = c.post("/v2.0/ports", json={"port": {"network_id": net["id"]}})
+                out.append((r.status_code, r.json()))
+        return out
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = [x for chunk in pool.map(worker, range(CLIENTS)) for x in chunk]
+
+    statuses = [s for s, _ in results]
+    assert set(statuses) <= {201, 409}, statuses
+    created = [b["port"] for s, b in results if s == 201]
+    assert len(created) == 253  # 192.0.2.2 - .254
+    addresses = [p["fixed_ips"][0]["ip_address"] for p in created]
+    assert len(set(addresses)) == 253
+    assert len({p["mac_address"] for p in created}) == 253
+    assert "192.0.2.1" not in addresses
+    failures = [b for s, b in results if s == 409]
+    assert len(failures) == CLIENTS * 10 - 253
+    assert all(f["NeutronError"]["type"] == "IpAddressGenerationFailure" for f in failures)
