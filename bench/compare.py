@@ -86,8 +86,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 class OurServer:
     """Our controller in a child process on a fresh state dir (removed at the end)."""
 
-    def __init__(self, listen: str, mode: str, workers: int, keep: bool) -> None:
+    def __init__(self, listen: str, mode: str, workers: int, keep: bool, schema: str) -> None:
         self.listen = listen
+        self.schema = schema
         self.url = f"http://{listen}"
         self.mode = mode
         self.workers = workers
@@ -103,10 +104,12 @@ class OurServer:
             cmd = [str(exe), "serve", "--listen", self.listen, "--state-dir", state]
             return [*cmd, "--workers", str(self.workers)] if self.workers > 1 else cmd
         return [sys.executable, str(HERE / "serve_neutrino.py"), "--listen", self.listen,
-                "--state-dir", state]
+                "--state-dir", state, "--schema", self.schema]
 
     def start(self) -> None:
         modes = ["cli", "module"] if self.mode == "auto" else [self.mode]
+        if self.schema == "models":
+            modes = ["module"]
         env = {**os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD}
         for mode in modes:
             log = open(self.state_dir / f"{mode}.log", "wb")  # noqa: SIM115 - child's stdout
@@ -142,14 +145,17 @@ def run_ports(args: argparse.Namespace, label: str, auth_url: str, user: str, pa
            *[x for p in cpu for x in ("--cpu-pattern", p)], *extra]
     print(f"--- {label}: {' '.join(cmd[1:])}", file=sys.stderr)
     out = subprocess.run(cmd, stdout=subprocess.PIPE, check=False)  # stderr passes through
-    if out.returncode != 0:
-        return {"label": label, "error": f"bench/ports.py exited {out.returncode}"}
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    try:
+        res: dict[str, Any] = json.loads(out.stdout)
+    except ValueError:
+        return {"label": label, "error": f"bench/ports.py exited {out.returncode}, no JSON"}
+    res["exit_code"] = out.returncode  # non-zero: see res["failures"]
+    return res
 
 
 def bench_ours(args: argparse.Namespace) -> dict[str, Any]:
     server = OurServer(f"127.0.0.1:{args.port or free_port()}", args.server, args.workers,
-                       args.keep_state)
+                       args.keep_state, args.schema)
     server.start()
     spy: subprocess.Popen[bytes] | None = None
     try:
@@ -170,6 +176,7 @@ def bench_ours(args: argparse.Namespace) -> dict[str, Any]:
             spy.wait(timeout=60)
         server.stop()
     res["server"] = {"mode": server.used, "workers": args.workers, "db": "sqlite (fresh)",
+                     "schema": args.schema,
                      "state_dir": str(server.state_dir) if args.keep_state else None}
     return res
 
@@ -274,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list-repeat", type=int, default=5)
     ap.add_argument("--port", type=int, default=19696, help="our server's port (0: any free)")
     ap.add_argument("--server", choices=["auto", "cli", "module"], default="auto")
+    ap.add_argument("--schema", choices=["migrate", "models"], default="migrate",
+                    help="models: schema from the models, not Alembic (implies --server "
+                         "module; for when a migration lags behind the models)")
     ap.add_argument("--workers", type=int, default=1, help="our server processes (cli only)")
     ap.add_argument("--keep-state", action="store_true", help="keep our state dir")
     ap.add_argument("--py-spy", metavar="FILE",

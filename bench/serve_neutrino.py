@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Start a neutrino API server for the benchmarks without the ``neutrino serve`` CLI.
 
-The fallback ``bench/compare.py`` uses when the CLI cannot start a server (it is what the
-CLI does too): migrate a (fresh) database, bootstrap the admin with ``--admin-password`` (or
-``NEUTRINO_ADMIN_PASSWORD``), then serve the app with uvicorn (httptools + uvloop, no access
-log) on ``--listen``. One process, one event loop.
+The fallback ``bench/compare.py`` uses when the CLI cannot start a server. It does what the
+CLI does: migrate a (fresh) database (``--schema models``: create it straight from the
+models, for when a migration lags behind them), bootstrap the admin with
+``--admin-password`` (or ``NEUTRINO_ADMIN_PASSWORD``), then serve the app with uvicorn
+(httptools + uvloop, no access log) on ``--listen``. One process, one event loop.
 
     python bench/serve_neutrino.py --listen 127.0.0.1:19696 --state-dir /tmp/nb
 """
@@ -24,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--state-dir", required=True, type=Path)
     ap.add_argument("--db", default="", help="database URL (default: SQLite in the state dir)")
     ap.add_argument("--admin-password", default=os.environ.get("NEUTRINO_ADMIN_PASSWORD", ""))
+    ap.add_argument("--schema", choices=["migrate", "models"], default="migrate",
+                    help="create the schema with Alembic (default) or straight from the "
+                         "models (when a migration lags behind the models)")
     args = ap.parse_args(argv)
     if not args.admin_password:
         ap.error("--admin-password or NEUTRINO_ADMIN_PASSWORD is required")
@@ -38,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings(state_dir=args.state_dir, db=args.db, listen=args.listen,
                         admin_password=args.admin_password)
-    migrate.upgrade(settings.db_url)
     store = Store(settings.db_url)
+    if args.schema == "migrate":
+        migrate.upgrade(settings.db_url)
+    else:
+        store.create_all()
     try:
         Services.build(settings, store).identity.bootstrap(args.admin_password)
     finally:

@@ -109,12 +109,13 @@ def test_cli_token_network_subnet_port_lifecycle_as_admin(clouds: Clouds) -> Non
     assert subnets[sub4["id"]]["Subnet"] == "192.0.2.0/24"
     assert subnets[sub6["id"]]["Subnet"] == "2001:db8:1::/64"
 
-    # `subnet set --dns-nameserver` appends to the existing list.
+    # `subnet set --dns-nameserver` sends the new server(s) followed by the existing ones;
+    # the order is significant (resolver order) and must be kept.
     clouds.silent(ADMIN_CLOUD, "subnet", "set", "--name", "cli-sub4b",
                   "--dns-nameserver", "203.0.113.53", sub4["id"])
     shown = os(ADMIN_CLOUD, "subnet", "show", sub4["id"])
     assert shown["name"] == "cli-sub4b"
-    assert shown["dns_nameservers"] == ["198.51.100.53", "203.0.113.53"]
+    assert shown["dns_nameservers"] == ["203.0.113.53", "198.51.100.53"]
 
     # --- ports ----------------------------------------------------------------------------
     port = os(ADMIN_CLOUD, "port", "create", "--network", "cli-net2",

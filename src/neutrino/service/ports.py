@@ -27,11 +27,13 @@ from neutrino.domain.macs import random_mac
 from neutrino.service import ipam
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
-from neutrino.service.quotas import QuotaService
 from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
+from neutrino.service.quotas import QuotaService
 from neutrino.store import networks as network_repo
 from neutrino.store import ports as repo
+from neutrino.store import raw
 from neutrino.store import tags as tag_repo
+from neutrino.store.raw import wire_time
 from neutrino.store.uow import Store, Tx
 
 MAC_ATTEMPTS = 16
@@ -51,51 +53,62 @@ class PortService:
 
     # --- views
 
-    def _render(self, conn: Any, ctx: RequestContext, rows: list[Any]) -> list[dict[str, Any]]:
-        ids = [r["id"] for r in rows]
+    def _render(self, conn: Any, ctx: RequestContext, rows: list[tuple[Any, ...]]
+                ) -> list[dict[str, Any]]:
+        """Wire dicts for port tuples (``repo.PORT_COLUMNS`` order), children fetched in one
+        query per table for all of them."""
+        ids = [r[0] for r in rows]
         fixed = repo.fixed_ips_of(conn, ids)
         groups = repo.security_groups_of(conn, ids)
         pairs = repo.address_pairs_of(conn, ids)
         opts = repo.dhcp_opts_of(conn, ids)
         tags = tag_repo.tags_of(conn, ids)
-        admin = ctx.is_admin
-        out = []
-        for r in rows:
-            pid = r["id"]
-            port = {
-                "id": pid,
-                "name": r["name"],
-                "network_id": r["network_id"],
-                "tenant_id": r["project_id"],
-                "mac_address": r["mac_address"],
-                "admin_state_up": r["admin_state_up"],
-                "status": r["status"],
-                "device_id": r["device_id"],
-                "device_owner": r["device_owner"],
-                "fixed_ips": [{"subnet_id": s, "ip_address": a} for s, a in fixed.get(pid, ())],
-                "allowed_address_pairs": [{"ip_address": ip, "mac_address": m}
-                                          for ip, m in pairs.get(pid, ())],
-                "extra_dhcp_opts": [{"opt_name": n, "opt_value": v, "ip_version": ver}
-                                    for n, v, ver in opts.get(pid, ())],
-                "security_groups": [g for (g,) in groups.get(pid, ())],
-                "description": r["description"],
-                "binding:vnic_type": r["binding_vnic_type"],
-                "port_security_enabled": r["port_security_enabled"],
-                "dns_name": r["dns_name"],
-                "ip_allocation": "immediate",
-                "tags": tags.get(pid, []),
-                "created_at": r["created_at"].isoformat(timespec="seconds") + "Z",
-                "updated_at": r["updated_at"].isoformat(timespec="seconds") + "Z",
-                "revision_number": r["revision_number"],
-                "project_id": r["project_id"],
-            }
-            if admin:
-                port["binding:profile"] = _json(r["binding_profile"])
-                port["binding:host_id"] = r["binding_host_id"]
-                port["binding:vif_type"] = r["binding_vif_type"]
-                port["binding:vif_details"] = _json(r["binding_vif_details"])
-            out.append(port)
-        return out
+        return [self._view(r, fixed.get(r[0], ()), groups.get(r[0], ()), pairs.get(r[0], ()),
+                           opts.get(r[0], ()), tags.get(r[0], []), ctx.is_admin) for r in rows]
+
+    @staticmethod
+    def _view(r: tuple[Any, ...], fixed: Any, groups: Any, pairs: Any, opts: Any,
+              tags: list[str], admin: bool) -> dict[str, Any]:
+        (pid, project, name, description, created, updated, revision, network_id, mac, up,
+         status, device_id, device_owner, port_security, host, vnic_type, vif_type,
+         vif_details, profile, dns_name) = r
+        port = {
+            "id": pid,
+            "name": name,
+            "network_id": network_id,
+            "tenant_id": project,
+            "mac_address": mac,
+            "admin_state_up": bool(up),
+            "status": status,
+            "device_id": device_id,
+            "device_owner": device_owner,
+            "fixed_ips": [{"subnet_id": s, "ip_address": a} for s, a in fixed],
+            "allowed_address_pairs": [{"ip_address": ip, "mac_address": m} for ip, m in pairs],
+            "extra_dhcp_opts": [{"opt_name": n, "opt_value": v, "ip_version": ver}
+                                for n, v, ver in opts],
+            "security_groups": [g for (g,) in groups],
+            "description": description,
+            "binding:vnic_type": vnic_type,
+            "port_security_enabled": bool(port_security),
+            "dns_name": dns_name,
+            "ip_allocation": "immediate",
+            "tags": tags,
+            "created_at": wire_time(created),
+            "updated_at": wire_time(updated),
+            "revision_number": revision,
+            "project_id": project,
+        }
+        if admin:
+            port["binding:profile"] = _json(profile)
+            port["binding:host_id"] = host
+            port["binding:vif_type"] = vif_type
+            port["binding:vif_details"] = _json(vif_details)
+        return port
+
+    def _render_ids(self, conn: Any, ctx: RequestContext, ids: list[str]
+                    ) -> list[dict[str, Any]]:
+        by_id = {r[0]: r for r in repo.rows_by_ids(conn, ids)}
+        return self._render(conn, ctx, [by_id[i] for i in ids])
 
     def _visible(self, conn: Any, ctx: RequestContext, row: Any) -> bool:
         if ctx.owns(row["project_id"]):
@@ -113,7 +126,8 @@ class PortService:
 
     def get(self, ctx: RequestContext, port_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
-            return self._render(conn, ctx, [self._load(conn, ctx, port_id)])[0]
+            self._load(conn, ctx, port_id)
+            return self._render_ids(conn, ctx, [port_id])[0]
 
     def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         with self.store.read() as conn:
@@ -144,11 +158,12 @@ class PortService:
             counts[project] = counts.get(project, 0) + 1
         for project, count in counts.items():
             self.quotas.check(tx, project, "port", count)
-        created = [self._create_one(tx, ctx, attrs) for attrs in items]
-        rows = [repo.get(tx.conn, pid) for pid in created]
-        return self._render(tx.conn, ctx, rows)
+        return [self._create_one(tx, ctx, attrs) for attrs in items]
 
-    def _create_one(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
+    def _create_one(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]
+                    ) -> dict[str, Any]:
+        """Insert one port and return its view, rendered from what was written (a new port
+        has no tags or children beyond these, so nothing needs reading back)."""
         conn = tx.conn
         network_id = attrs["network_id"]
         # Row lock on PostgreSQL: ports of one network are allocated one at a time, so MAC and
@@ -171,7 +186,7 @@ class PortService:
         _check_port_security(port_security, groups, pairs)
         now = clock.now()
         host = attrs.get("binding:host_id") or ""
-        repo.insert_row(conn, {
+        row = {
             "id": port_id, "project_id": project, "name": attrs.get("name", ""),
             "description": attrs.get("description", ""), "created_at": now, "updated_at": now,
             "revision_number": 1, "network_id": network_id, "mac_address": mac,
@@ -185,16 +200,25 @@ class PortService:
             "binding_vif_details": EMPTY_JSON,
             "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
             "dns_name": attrs.get("dns_name") or "",
-        })
-        ipam.allocate(tx, network_id, attrs.get("fixed_ips"), mac, port_id=port_id,
-                      device_owner=attrs.get("device_owner", ""), window=self.window)
-        repo.replace_security_groups(conn, port_id, groups)
-        repo.replace_address_pairs(conn, port_id, _pairs_with_mac(pairs, mac))
-        repo.replace_dhcp_opts(conn, port_id, attrs.get("extra_dhcp_opts", []))
-        if attrs.get("tags"):
-            tag_repo.replace_tags(conn, "ports", port_id, attrs["tags"])
+        }
+        repo.insert_row(conn, row)
+        fixed = ipam.allocate(tx, network_id, attrs.get("fixed_ips"), mac, port_id=port_id,
+                              device_owner=row["device_owner"], window=self.window)
+        pairs = _pairs_with_mac(pairs, mac)
+        opts = attrs.get("extra_dhcp_opts", [])
+        repo.insert_children(conn, port_id, groups, pairs, opts)
+        tags = sorted(set(attrs.get("tags") or ()))
+        if tags:
+            tag_repo.replace_tags(conn, "ports", port_id, tags)
         tx.record("port", port_id, "create", project, network_id)
-        return port_id
+        stamp = raw.db_time(conn, now)
+        values = tuple(stamp if name in ("created_at", "updated_at") else row[name]
+                       for name in repo.PORT_COLUMNS)
+        return self._view(values, [(f["subnet_id"], f["ip_address"]) for f in fixed],
+                          [(g,) for g in dict.fromkeys(groups)],
+                          [(p["ip_address"], p["mac_address"]) for p in pairs],
+                          [(o["opt_name"], o["opt_value"], o["ip_version"]) for o in opts],
+                          tags, ctx.is_admin)
 
     def _free_mac(self, tx: Tx, network_id: str) -> str:
         for _ in range(MAC_ATTEMPTS):
@@ -276,7 +300,7 @@ class PortService:
             changed["updated_at"] = clock.now()
             repo.update_row(conn, port_id, changed)
             tx.record("port", port_id, "update", row["project_id"], row["network_id"])
-        return self._render(conn, ctx, [repo.get(conn, port_id)])[0]
+        return self._render_ids(conn, ctx, [port_id])[0]
 
     # --- delete
 
@@ -288,6 +312,7 @@ class PortService:
                    if_match: int | None) -> None:
         row = self._load(tx.conn, ctx, port_id)
         check_revision(row["revision_number"], if_match)
+        ipam.release(tx, port_id)
         repo.delete_row(tx.conn, port_id)
         tag_repo.delete_all(tx.conn, port_id)
         tx.record("port", port_id, "delete", row["project_id"], row["network_id"])

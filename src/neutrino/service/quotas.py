@@ -24,8 +24,8 @@ class QuotaService:
                          "port": settings.quota_port}
 
     def check(self, tx: Tx, project_id: str, resource: str, adding: int = 1) -> None:
-        limit = repo.overrides(tx.conn, project_id).get(project_id, {}).get(
-            resource, self.defaults[resource])
+        override = repo.limit_of(tx.conn, project_id, resource)
+        limit = self.defaults[resource] if override is None else override
         if limit < 0:
             return
         if repo.usage(tx.conn, project_id, resource) + adding > limit:

@@ -12,8 +12,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    RowMapping,
-    Table,
     and_,
     delete,
     exists,
@@ -25,6 +23,7 @@ from sqlalchemy import (
 from neutrino.common.errors import BadRequest, ResourceNotFound
 from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
+from neutrino.store import raw
 from neutrino.store.models import (
     AllowedAddressPair,
     ExtraDhcpOpt,
@@ -100,73 +99,114 @@ HOOKS: dict[str, Any] = {
 }
 
 
-def find(conn: Connection, port_id: str) -> RowMapping | None:
-    return conn.execute(select(ports).where(c.id == port_id)).mappings().first()
+# Column order of port tuples returned by ``list_rows``/``rows_by_ids`` (see ``F``).
+PORT_COLUMNS = (
+    "id", "project_id", "name", "description", "created_at", "updated_at", "revision_number",
+    "network_id", "mac_address", "admin_state_up", "status", "device_id", "device_owner",
+    "port_security_enabled", "binding_host_id", "binding_vnic_type", "binding_vif_type",
+    "binding_vif_details", "binding_profile", "dns_name",
+)
+F = {name: i for i, name in enumerate(PORT_COLUMNS)}
+_SELECT_PORTS = f"SELECT {', '.join(PORT_COLUMNS)} FROM ports"
 
 
-def get(conn: Connection, port_id: str) -> RowMapping:
+def find(conn: Connection, port_id: str) -> dict[str, Any] | None:
+    found = raw.one(conn, f"{_SELECT_PORTS} WHERE id = ?", (port_id,))
+    return None if found is None else dict(zip(PORT_COLUMNS, found, strict=True))
+
+
+def get(conn: Connection, port_id: str) -> dict[str, Any]:
     row = find(conn, port_id)
     if row is None:
         raise ResourceNotFound("Port", port_id)
     return row
 
 
-def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
+def list_rows(conn: Connection, query: ListQuery, visible_to: str | None
+              ) -> list[tuple[Any, ...]]:
     check_keys(query, COLUMNS, HOOKS)
-    stmt = select(ports)
+    stmt = select(*[ports.c[name] for name in PORT_COLUMNS])
     if visible_to is not None:
         # A project sees its own ports and the ports on networks it owns (Neutron's
         # admin_owner_or_network_owner rule).
         owned_nets = select(networks.c.id).where(networks.c.project_id == visible_to)
         stmt = stmt.where((c.project_id == visible_to) | c.network_id.in_(owned_nets))
     stmt = compile_list(conn, stmt, ports, query, COLUMNS, HOOKS, kind="Port")
-    return list(conn.execute(stmt).mappings())
+    return [tuple(r) for r in conn.execute(stmt)]
 
 
-def _children(conn: Connection, table: Table, cols: list[Any], ids: list[str],
-              order: list[Any]) -> dict[str, list[tuple[Any, ...]]]:
+def rows_by_ids(conn: Connection, ids: list[str]) -> list[tuple[Any, ...]]:
+    marks = ", ".join("?" * len(ids))
+    return raw.rows(conn, f"{_SELECT_PORTS} WHERE id IN ({marks})", ids)
+
+
+def _children(conn: Connection, sql: str, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Child rows grouped by port id; ``sql`` selects port_id first and has one ``{where}``."""
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     if not ids:
         return out
-    stmt = select(table.c.port_id, *cols).order_by(*order)
-    wanted: set[str] | None = None
     if len(ids) <= IN_LIMIT:
-        stmt = stmt.where(table.c.port_id.in_(ids))
-    else:
-        wanted = set(ids)
-    for row in conn.execute(stmt):
-        if wanted is None or row[0] in wanted:
-            out[row[0]].append(tuple(row[1:]))
+        found = raw.rows(conn, sql.format(where=f"WHERE port_id IN ({', '.join('?' * len(ids))})"),
+                         ids)
+        for row in found:
+            out[row[0]].append(row[1:])
+        return out
+    wanted = set(ids)
+    for row in raw.rows(conn, sql.format(where="")):
+        if row[0] in wanted:
+            out[row[0]].append(row[1:])
     return out
 
 
 def fixed_ips_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return _children(conn, ips, [ips.c.subnet_id, ips.c.ip_address], ids,
-                     [ips.c.port_id, ips.c.position])
+    return _children(conn, "SELECT port_id, subnet_id, ip_address FROM ip_allocations {where} "
+                           "ORDER BY port_id, position", ids)
 
 
 def security_groups_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return _children(conn, port_sgs, [port_sgs.c.security_group_id], ids,
-                     [port_sgs.c.security_group_id])
+    return _children(conn, "SELECT port_id, security_group_id FROM port_security_groups "
+                           "{where} ORDER BY port_id, security_group_id", ids)
 
 
 def address_pairs_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return _children(conn, pairs, [pairs.c.ip_address, pairs.c.mac_address], ids,
-                     [pairs.c.port_id])
+    return _children(conn, "SELECT port_id, ip_address, mac_address FROM "
+                           "port_allowed_address_pairs {where}", ids)
 
 
 def dhcp_opts_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return _children(conn, dhcp_opts, [dhcp_opts.c.opt_name, dhcp_opts.c.opt_value,
-                                       dhcp_opts.c.ip_version], ids, [dhcp_opts.c.opt_name])
+    return _children(conn, "SELECT port_id, opt_name, opt_value, ip_version FROM "
+                           "port_extra_dhcp_opts {where} ORDER BY port_id, opt_name", ids)
 
 
 def mac_in_use(conn: Connection, network_id: str, mac: str) -> bool:
-    return conn.execute(select(c.id).where(c.network_id == network_id,
-                                           c.mac_address == mac)).first() is not None
+    return raw.one(conn, "SELECT 1 FROM ports WHERE network_id = ? AND mac_address = ?",
+                   (network_id, mac)) is not None
+
+
+_INSERT_PORT = (f"INSERT INTO ports ({', '.join(PORT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(PORT_COLUMNS))})")
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(ports).values(**values))
+    """Insert a port; ``values`` has every column of ``PORT_COLUMNS`` (timestamps as
+    datetimes)."""
+    params = [values[name] for name in PORT_COLUMNS]
+    params[F["created_at"]] = raw.db_time(conn, values["created_at"])
+    params[F["updated_at"]] = raw.db_time(conn, values["updated_at"])
+    raw.run(conn, _INSERT_PORT, params)
+
+
+def insert_children(conn: Connection, port_id: str, groups: Iterable[str],
+                    pairs_: list[dict[str, str]], opts: list[dict[str, Any]]) -> None:
+    """Children of a new port (nothing to replace yet, so no DELETEs)."""
+    raw.run_many(conn, "INSERT INTO port_security_groups (port_id, security_group_id) "
+                       "VALUES (?, ?)", [(port_id, g) for g in dict.fromkeys(groups)])
+    raw.run_many(conn, "INSERT INTO port_allowed_address_pairs (port_id, ip_address, "
+                       "mac_address) VALUES (?, ?, ?)",
+                 [(port_id, p["ip_address"], p["mac_address"]) for p in pairs_])
+    raw.run_many(conn, "INSERT INTO port_extra_dhcp_opts (port_id, opt_name, opt_value, "
+                       "ip_version) VALUES (?, ?, ?, ?)",
+                 [(port_id, o["opt_name"], o["opt_value"], o["ip_version"]) for o in opts])
 
 
 def update_row(conn: Connection, port_id: str, values: dict[str, Any]) -> None:
@@ -193,9 +233,9 @@ def replace_dhcp_opts(conn: Connection, port_id: str, items: list[dict[str, Any]
 
 
 def delete_row(conn: Connection, port_id: str) -> None:
-    for table in (ips, port_sgs, pairs, dhcp_opts):
-        conn.execute(delete(table).where(table.c.port_id == port_id))
-    conn.execute(delete(ports).where(c.id == port_id))
+    """Delete a port; its fixed IPs, group bindings, pairs and options go with it (ON DELETE
+    CASCADE, enforced on SQLite by ``PRAGMA foreign_keys``)."""
+    raw.run(conn, "DELETE FROM ports WHERE id = ?", (port_id,))
 
 
 def delete_on_network(conn: Connection, network_id: str) -> list[str]:

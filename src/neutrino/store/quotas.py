@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
+from neutrino.store import raw
 from neutrino.store.models import Network, Port, Quota, Subnet
 
 quotas = Quota.__table__
@@ -36,7 +37,13 @@ def reset(conn: Connection, project_id: str) -> None:
     conn.execute(delete(quotas).where(quotas.c.project_id == project_id))
 
 
+def limit_of(conn: Connection, project_id: str, resource: str) -> int | None:
+    found = raw.one(conn, 'SELECT "limit" FROM quotas WHERE project_id = ? AND resource = ?',
+                    (project_id, resource))
+    return None if found is None else int(found[0])
+
+
 def usage(conn: Connection, project_id: str, resource: str) -> int:
-    table = COUNTED[resource]
-    return int(conn.execute(select(func.count()).select_from(table)
-                            .where(table.c.project_id == project_id)).scalar_one())
+    table = COUNTED[resource].name
+    found = raw.one(conn, f"SELECT count(*) FROM {table} WHERE project_id = ?", (project_id,))
+    return int(found[0]) if found else 0

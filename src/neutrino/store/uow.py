@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from neutrino.common import clock
 from neutrino.common.errors import Conflict, RetryableConflict
+from neutrino.store import raw
 from neutrino.store.engine import Engines
 from neutrino.store.models import Base, Change
 
@@ -59,16 +60,10 @@ class Tx:
         if self._is_postgres and not self._locked:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGELOG_LOCK_KEY})
             self._locked = True
-        self.conn.execute(
-            insert(changes).values(
-                resource_type=resource_type,
-                resource_id=resource_id,
-                op=op,
-                project_id=project_id,
-                network_id=network_id,
-                created_at=clock.now(),
-            )
-        )
+        raw.run(self.conn, "INSERT INTO changes (resource_type, resource_id, op, project_id, "
+                           "network_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (resource_type, resource_id, op, project_id, network_id,
+                 raw.db_time(self.conn, clock.now())))
         self.recorded += 1
 
 

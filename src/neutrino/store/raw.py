@@ -1,0 +1,85 @@
+"""Hot-path SQL straight on the DB-API cursor of a SQLAlchemy connection.
+
+SQLAlchemy builds, caches and processes every statement at ~70-250 µs each; sqlite3 itself
+answers a primary-key lookup in ~7 µs. The handful of statements on the hot paths (port
+create/delete, the 10,000-port list) therefore run here as plain parameterized SQL on the
+same DB-API connection — so they share the caller's transaction — and everything else stays
+on SQLAlchemy Core.
+
+SQL is written with ``?`` placeholders and must be portable between SQLite and PostgreSQL;
+for psycopg they become ``%s`` (so a literal percent sign must never appear in the SQL text).
+Values cross in their natural driver types, with two differences smoothed here: SQLite keeps
+booleans as 0/1 and timestamps as text (SQLAlchemy's ``YYYY-MM-DD HH:MM:SS.ffffff`` format, so
+rows written here and by Core read back the same either way).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+def _is_pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+@lru_cache(maxsize=512)
+def _pg_sql(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    cursor.execute(_pg_sql(sql) if _is_pg(conn) else sql, params)
+    return cursor
+
+
+def rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    cursor = execute(conn, sql, params)
+    try:
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cursor.close()
+
+
+def one(conn: Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    cursor = execute(conn, sql, params)
+    try:
+        return cursor.fetchone()  # type: ignore[no-any-return]
+    finally:
+        cursor.close()
+
+
+def run(conn: Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    cursor = execute(conn, sql, params)
+    count = cursor.rowcount
+    cursor.close()
+    return int(count)
+
+
+def run_many(conn: Connection, sql: str, params: Sequence[Sequence[Any]]) -> None:
+    if not params:
+        return
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    cursor.executemany(_pg_sql(sql) if _is_pg(conn) else sql, params)
+    cursor.close()
+
+
+def db_time(conn: Connection, when: dt.datetime) -> Any:
+    """A timestamp as this database stores it."""
+    return when if _is_pg(conn) else when.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def wire_time(value: Any) -> str:
+    """A stored timestamp in Neutron's wire format ``YYYY-MM-DDTHH:MM:SSZ``."""
+    if isinstance(value, str):
+        return f"{value[:10]}T{value[11:19]}Z"
+    return f"{value.isoformat(timespec='seconds')}Z"

@@ -1,0 +1,107 @@
+"""Smoke test for the benchmark script: ``bench/ports.py`` with tiny sizes against a live
+in-process server prints one JSON object with every phase, the right counts and sane values.
+
+Not a timed test: nothing here asserts how fast anything is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from neutrino.api.app import create_app
+from neutrino.common.settings import Settings
+from neutrino.store.uow import Store
+from tests.conftest import ADMIN_PASSWORD
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTS = ROOT / "bench" / "ports.py"
+N, THREADS, BIG, ROUNDS = 5, 2, 20, 3
+
+
+@pytest.fixture
+def live_url(settings: Settings, store: Store) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(settings, store)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    app.state.services.identity.bootstrap(ADMIN_PASSWORD)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def run_ports(url: str, *extra: str) -> tuple[dict, str]:  # type: ignore[type-arg]
+    cmd = [sys.executable, str(PORTS), "--auth-url", f"{url}/v3", "--endpoint", url,
+           "--user", "admin", "--password", ADMIN_PASSWORD, "--project", "admin",
+           "--n", str(N), "--threads", str(THREADS), "--list-big", str(BIG),
+           "--bulk-chunk", "8", "--ovirt-rounds", str(ROUNDS), "--list-repeat", "2",
+           "--cpu-pid", str(os.getpid()), "--label", "smoke", *extra]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.stdout.strip(), out.stderr
+    return json.loads(out.stdout), out.stderr + f"\n(exit {out.returncode})"
+
+
+def test_ports_bench_prints_complete_sane_json(live_url: str) -> None:
+    res, log = run_ports(live_url)
+    assert res["failures"] == [], log
+    assert res["label"] == "smoke"
+    assert res["endpoint"] == live_url
+    assert res["params"]["n"] == N
+    assert len(res["loadavg_before"]) == 3 and len(res["loadavg_after"]) == 3
+    assert res["machine"]["cpu_count"] >= 1
+    assert res["cpu_processes"] == {f"pid:{os.getpid()}": 1}
+
+    for phase, threads in (("sequential", 1), ("concurrent", THREADS)):
+        r = res[phase]
+        assert r["threads"] == threads and r["n"] == N
+        for op in ("create", "delete"):
+            assert r[op]["ok"] == N and r[op]["errors"] == 0, (phase, op, log)
+            assert r[op]["per_s"] > 0
+            assert 0 < r[op]["p50_ms"] <= r[op]["p95_ms"] <= r[op]["p99_ms"] <= r[op]["max_ms"]
+            cpu = r[op]["cpu"]
+            assert set(cpu) >= {"server_cpu_ms_per_op", "client_cpu_ms_per_op",
+                                "machine_busy_cores", "other_busy_cores", "loadavg_1m"}
+            assert cpu["server_cpu_ms_per_op"][f"pid:{os.getpid()}"] >= 0
+        assert r["list"]["count"] == N
+        assert r["list"]["bytes"] > 0 and r["list"]["median_ms"] > 0
+
+    big = res["big"]
+    assert big["fill"]["method"] == "bulk" and big["fill"]["created"] == BIG
+    assert big["fill"]["errors"] == 0
+    assert big["list"]["count"] == BIG  # the small networks were cleaned up before
+    assert big["list"]["median_ms"] > 0
+    ovirt = res["ovirt"]
+    assert ovirt["rounds"] == ROUNDS
+    assert ovirt["ports_listed"] >= BIG
+    assert 0 < ovirt["list_median_ms"] <= ovirt["median_ms"] <= ovirt["max_ms"]
+    assert ovirt["create_median_ms"] > 0
+    assert res["big_cleanup"]["ports_deleted"] == BIG + ROUNDS
+    assert "ovirt" in log  # the human summary went to stderr
+
+
+def test_ports_bench_keep_big_reuses_the_big_network(live_url: str) -> None:
+    first, log = run_ports(live_url, "--keep-big", "--skip-sequential", "--skip-concurrent")
+    assert first["failures"] == [], log
+    assert first["big_cleanup"] == "kept"
+    second, log = run_ports(live_url, "--keep-big", "--skip-sequential", "--skip-concurrent")
+    assert second["failures"] == [], log
+    assert second["big"]["fill"]["created"] == 0  # topped up: nothing missing
+    assert second["big"]["list"]["count"] == BIG  # the oVirt ports of round one were deleted
