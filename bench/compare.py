@@ -86,9 +86,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 class OurServer:
     """Our controller in a child process on a fresh state dir (removed at the end)."""
 
-    def __init__(self, listen: str, mode: str, workers: int, keep: bool, schema: str) -> None:
+    def __init__(self, listen: str, mode: str, workers: int, keep: bool, schema: str,
+                 module_args: list[str] | None = None) -> None:
         self.listen = listen
         self.schema = schema
+        self.module_args = module_args or []
         self.url = f"http://{listen}"
         self.mode = mode
         self.workers = workers
@@ -104,11 +106,11 @@ class OurServer:
             cmd = [str(exe), "serve", "--listen", self.listen, "--state-dir", state]
             return [*cmd, "--workers", str(self.workers)] if self.workers > 1 else cmd
         return [sys.executable, str(HERE / "serve_neutrino.py"), "--listen", self.listen,
-                "--state-dir", state, "--schema", self.schema]
+                "--state-dir", state, "--schema", self.schema, *self.module_args]
 
     def start(self) -> None:
         modes = ["cli", "module"] if self.mode == "auto" else [self.mode]
-        if self.schema == "models":
+        if self.schema == "models" or self.module_args:
             modes = ["module"]
         env = {**os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD}
         for mode in modes:

@@ -191,3 +191,17 @@ def test_discovery_endpoints(api: Caller) -> None:
     assert {"net-mtu", "pagination", "sorting", "filter-validation"} <= aliases
     assert api.get("/v2.0/extensions/net-mtu").json()["extension"]["alias"] == "net-mtu"
     assert api.get("/v2.0/extensions/nope").status_code == 404
+
+
+def test_mtu_below_protocol_minimum_only_without_such_subnets(api: Caller) -> None:
+    tiny = api.network(mtu=67)  # allowed while it has no IPv4 subnet
+    assert tiny["mtu"] == 67
+    net = api.network(mtu=1280)
+    api.subnet(net["id"], "192.0.2.0/24")
+    r = api.put(f"/v2.0/networks/{net['id']}", {"network": {"mtu": 67}})
+    assert r.status_code == 409
+    v6 = api.network(mtu=1280)
+    api.subnet(v6["id"], "2001:db8:1::/64")
+    assert api.put(f"/v2.0/networks/{v6['id']}", {"network": {"mtu": 1279}}).status_code == 409
+    assert api.put(f"/v2.0/networks/{v6['id']}", {"network": {"mtu": 1300}}).status_code == 200
+    assert api.post("/v2.0/networks", {"network": {"mtu": -1}}).status_code == 400

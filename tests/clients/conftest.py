@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.clients.live import live_server
-from tests.conftest import ADMIN_PASSWORD
 
 from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
+from tests.clients.live import live_server
+from tests.conftest import ADMIN_PASSWORD
 
 ADMIN_CLOUD = "neutrino-admin"
 MEMBER_CLOUD = "neutrino-member"

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
-from tests.conftest import ADMIN_PASSWORD
 
 from neutrino.api.app import create_app
 from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
+from tests.conftest import ADMIN_PASSWORD
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.clients.conftest import ADMIN_CLOUD, MEMBER_CLOUD, Clouds
 from tests.conftest import ADMIN_PASSWORD
 
@@ -130,8 +131,8 @@ def test_cli_token_network_subnet_port_lifecycle_as_admin(clouds: Clouds) -> Non
     assert ips(port) == {sub4["id"]: "192.0.2.50", sub6["id"]: EUI64_V6}
 
     auto = os(ADMIN_CLOUD, "port", "create", "--network", net["id"], "cli-port-auto")
-    auto_v4 = ipaddress.ip_address(ips(auto)[sub4["id"]])
-    assert ipaddress.ip_address("192.0.2.10") <= auto_v4 <= ipaddress.ip_address("192.0.2.100")
+    auto_v4 = ipaddress.IPv4Address(ips(auto)[sub4["id"]])
+    assert ipaddress.IPv4Address("192.0.2.10") <= auto_v4 <= ipaddress.IPv4Address("192.0.2.100")
     assert str(auto_v4) != "192.0.2.50"
     assert auto["mac_address"] != MAC
     assert auto["mac_address"].startswith("fa:16:3e:")

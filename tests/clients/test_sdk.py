@@ -13,6 +13,7 @@ import openstack
 import openstack.connection
 import pytest
 from openstack import exceptions
+
 from tests.clients.conftest import ADMIN_CLOUD, MEMBER_CLOUD, Clouds
 
 pytestmark = pytest.mark.clients
@@ -61,7 +62,7 @@ def test_sdk_crud_as_admin(admin: openstack.connection.Connection, clouds: Cloud
     updated = net_api.update_network(net, name="sdk-net2", mtu=1300)
     assert (updated.name, updated.mtu) == ("sdk-net2", 1300)
     assert updated.revision_number > revision
-    assert net_api.find_network("sdk-net2").id == net.id
+    assert net_api.find_network("sdk-net2", ignore_missing=False).id == net.id
 
     sub4 = net_api.create_subnet(network_id=net.id, ip_version=4, cidr="192.0.2.0/24",
                                  gateway_ip="192.0.2.1", dns_nameservers=["198.51.100.53"],
@@ -83,9 +84,9 @@ def test_sdk_crud_as_admin(admin: openstack.connection.Connection, clouds: Cloud
     assert sorted(net_api.get_network(net.id).subnet_ids) == sorted([sub4.id, sub6.id])
     sub4 = net_api.update_subnet(sub4, name="sdk-sub4b",
                                  dns_nameservers=["203.0.113.53", "198.51.100.53"])
-    got = net_api.get_subnet(sub4.id)
-    assert got.name == "sdk-sub4b"
-    assert got.dns_nameservers == ["203.0.113.53", "198.51.100.53"]
+    got_subnet = net_api.get_subnet(sub4.id)
+    assert got_subnet.name == "sdk-sub4b"
+    assert got_subnet.dns_nameservers == ["203.0.113.53", "198.51.100.53"]
 
     port = net_api.create_port(network_id=net.id, name="sdk-port", mac_address=MAC,
                                fixed_ips=[{"subnet_id": sub4.id, "ip_address": "192.0.2.15"}])
@@ -93,8 +94,8 @@ def test_sdk_crud_as_admin(admin: openstack.connection.Connection, clouds: Cloud
     assert port.status == "DOWN"
     assert ips(port) == {sub4.id: "192.0.2.15", sub6.id: EUI64_V6}
     auto = net_api.create_port(network_id=net.id)
-    auto_v4 = ipaddress.ip_address(ips(auto)[sub4.id])
-    assert ipaddress.ip_address("192.0.2.10") <= auto_v4 <= ipaddress.ip_address("192.0.2.20")
+    auto_v4 = ipaddress.IPv4Address(ips(auto)[sub4.id])
+    assert ipaddress.IPv4Address("192.0.2.10") <= auto_v4 <= ipaddress.IPv4Address("192.0.2.20")
     assert str(auto_v4) != "192.0.2.15"
     assert {p.id for p in net_api.ports(network_id=net.id)} == {port.id, auto.id}
     assert [p.id for p in net_api.ports(mac_address=MAC)] == [port.id]
@@ -114,18 +115,20 @@ def test_sdk_crud_as_admin(admin: openstack.connection.Connection, clouds: Cloud
     net_api.delete_network(vlan)
     with pytest.raises(exceptions.NotFoundException):
         net_api.get_network(net.id)
-    assert net_api.find_network("sdk-vlan") is None
+    with pytest.raises(exceptions.NotFoundException):
+        net_api.find_network("sdk-vlan", ignore_missing=False)
 
 
 def test_sdk_member_crud_and_isolation(admin: openstack.connection.Connection,
                                        clouds: Clouds) -> None:
-    project = admin.identity.create_project(name=clouds.member_project, domain_id="default")
-    user = admin.identity.create_user(name=clouds.member_user, password=clouds.member_password,
+    identity: Any = admin.identity  # the v3 proxy (identity_api_version: 3)
+    project = identity.create_project(name=clouds.member_project, domain_id="default")
+    user = identity.create_user(name=clouds.member_user, password=clouds.member_password,
                                       domain_id="default", default_project_id=project.id)
-    role = admin.identity.find_role("member")
-    assert role is not None and role.name == "member"
-    admin.identity.assign_project_role_to_user(project, user, role)
-    assert admin.identity.validate_user_has_project_role(project, user, role)
+    role = identity.find_role("member", ignore_missing=False)
+    assert role.name == "member"
+    identity.assign_project_role_to_user(project, user, role)
+    assert identity.validate_user_has_project_role(project, user, role)
 
     private = admin.network.create_network(name="admin-private")
 

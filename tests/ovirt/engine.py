@@ -312,7 +312,7 @@ class Engine:
         return ImportedNetwork(
             external_id=n["id"], name=n["name"], mtu=n["mtu"], network_type=network_type,
             physical_network=n.get("provider:physical_network"),
-            vlan_id=int(segmentation_id) if network_type == "vlan" else None,
+            vlan_id=int(segmentation_id) if network_type == "vlan" and segmentation_id else None,
             port_security_enabled=n.get("port_security_enabled"))
 
 

@@ -16,6 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+
+from neutrino.api.app import create_app
+from neutrino.common.settings import Settings
+from neutrino.store.uow import Store
 from tests.clients.live import live_server
 from tests.conftest import ADMIN_PASSWORD, Caller, token_caller
 from tests.ovirt.engine import (
@@ -29,10 +33,6 @@ from tests.ovirt.engine import (
     VnicProfile,
     security_groups_changed,
 )
-
-from neutrino.api.app import create_app
-from neutrino.common.settings import Settings
-from neutrino.store.uow import Store
 
 NO_GROUPS = VnicProfile(security_groups=[])
 DEFAULT_GROUPS = VnicProfile(security_groups=None)
@@ -469,7 +469,7 @@ def test_scan_over_2000_ports(unlimited_client: TestClient) -> None:
     nic = new_nic()
     total = 2000
     for start in range(0, total, 500):
-        bodies = [{"network_id": network_id, "device_owner": DEVICE_OWNER,
+        bodies: list[dict[str, Any]] = [{"network_id": network_id, "device_owner": DEVICE_OWNER,
                    "device_id": str(uuid.uuid4()), "name": f"vm{i}"}
                   for i in range(start, start + 500)]
         if start == 1000:  # the vNIC's port sits in the middle of the list

@@ -67,6 +67,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(collection_router("networks", "network", lambda s: s.networks))
     app.include_router(collection_router("subnets", "subnet", lambda s: s.subnets))
     app.include_router(collection_router("ports", "port", lambda s: s.ports))
+    app.include_router(collection_router("agents", "agent", lambda s: s.agents))
     app.include_router(tags.router)
     app.include_router(quotas.router)
     app.add_middleware(RequestIdMiddleware)

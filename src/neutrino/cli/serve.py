@@ -11,6 +11,7 @@ commands (``version``, ``db``) stay quick.
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Annotated, Any
 
@@ -30,6 +31,10 @@ from neutrino.cli.options import (
     load_settings,
 )
 from neutrino.common.settings import Settings
+
+# A worker imports the whole application before it answers the supervisor's first health
+# check; on a busy machine that takes longer than uvicorn's default 5 s.
+WORKER_START_SECONDS = 60
 
 
 def serve(
@@ -66,6 +71,8 @@ def serve(
         uvicorn.run(create_app(settings), **options)
         return
     _export(overrides)
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
+        options["timeout_worker_healthcheck"] = WORKER_START_SECONDS
     uvicorn.run("neutrino.cli.serve:app_from_environment", factory=True, workers=workers,
                 **options)
 

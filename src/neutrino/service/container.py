@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
+from neutrino.service.agents import AgentService
 from neutrino.service.identity import IdentityService
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
@@ -26,6 +27,7 @@ class Services:
     ports: PortService
     tags: TagService
     quotas: QuotaService
+    agents: AgentService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -43,4 +45,5 @@ class Services:
             ports=PortService(store, settings, quotas),
             tags=TagService(store),
             quotas=quotas,
+            agents=AgentService(store),
         )

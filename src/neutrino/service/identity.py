@@ -281,6 +281,11 @@ class IdentityService:
 
         self._write(seed)
 
+    def has_admin(self, admin_user: str = "admin") -> bool:
+        """Whether bootstrap has created the admin user (the CLI bootstraps only once)."""
+        with self._store.read() as conn:
+            return repo.find_one(conn, "user", domain_id="default", name=admin_user) is not None
+
     # --- authentication -----------------------------------------------------------------
 
     def authenticate(self, auth: Any) -> TokenInfo:

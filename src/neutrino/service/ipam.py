@@ -65,14 +65,18 @@ class SubnetInfo:
 
 
 def load_subnets(conn: Any, network_id: str) -> list[SubnetInfo]:
-    rows = repo.on_network(conn, network_id)
-    pools = repo.pools_of(conn, [r["id"] for r in rows])
+    """The network's subnets with their pools, in creation order (one query)."""
+    rows: dict[str, list[Any]] = {}
+    for sid, net_id, cidr, gateway, ra, mode, first, last in repo.ipam_subnets(conn,
+                                                                               network_id):
+        entry = rows.setdefault(sid, [net_id, cidr, gateway, ra, mode, []])
+        if first is not None:
+            entry[5].append((ip.to_int(first), ip.to_int(last)))
     return [SubnetInfo(
-        id=r["id"], network_id=r["network_id"], net=ip.network(r["cidr"]),
-        gateway=ip.to_int(r["gateway_ip"]) if r["gateway_ip"] else None,
-        auto=ip.is_auto_address(r["ipv6_ra_mode"], r["ipv6_address_mode"]),
-        pools=tuple(sorted((ip.to_int(a), ip.to_int(b)) for a, b in pools.get(r["id"], ()))),
-    ) for r in rows]
+        id=sid, network_id=net_id, net=ip.network(cidr),
+        gateway=ip.to_int(gateway) if gateway else None,
+        auto=ip.is_auto_address(ra, mode), pools=tuple(sorted(pools)),
+    ) for sid, (net_id, cidr, gateway, ra, mode, pools) in rows.items()]
 
 
 # --- the floor hints ----------------------------------------------------------------------

@@ -59,7 +59,7 @@ SPEC: dict[str, Attr] = {
     "tags": Attr(list_of(string(255)), allow_put=False),
     "dns_domain": Attr(any_value),
 }
-MIN_MTU = 68
+MIN_MTU = {4: 68, 6: 1280}
 
 
 class NetworkService:
@@ -257,6 +257,8 @@ class NetworkService:
             raise PolicyNotAuthorized("rule:update_network and rule:update_network:shared")
         if "mtu" in values:
             _check_mtu(values["mtu"], self.segments.mtu_for(row["network_type"]))
+            check_mtu_fits_subnets(network_id, values["mtu"],
+                                   subnet_repo.ip_versions_on(tx.conn, network_id))
         for key in ("provider:network_type", "provider:physical_network",
                     "provider:segmentation_id"):
             current = {"provider:network_type": row["network_type"],
@@ -318,6 +320,17 @@ def _check_admin_only(ctx: RequestContext, attrs: dict[str, Any], action: str) -
 def _check_mtu(mtu: int, maximum: int) -> None:
     if mtu > maximum:
         raise InvalidInput(f"Requested MTU is too big, maximum is {maximum}")
-    if mtu < MIN_MTU:
-        raise BadRequest(f"Invalid input for mtu. Reason: '{mtu}' is too small - must be at "
-                         f"least '{MIN_MTU}'.")
+    if mtu < 0:
+        raise BadRequest(f"Invalid input for mtu. Reason: '{mtu}' should be non-negative.")
+
+
+def check_mtu_fits_subnets(network_id: str, mtu: int, ip_versions: set[int]) -> None:
+    """IPv4 needs an MTU of at least 68 and IPv6 of 1280 (RFC 791, RFC 8200); a network may
+    have a smaller MTU only while it has no subnet of that version (409 otherwise)."""
+    for version in sorted(ip_versions):
+        minimum = MIN_MTU[version]
+        if mtu < minimum:
+            raise NamedConflict(
+                "NetworkMTUSubnetConflict",
+                f"MTU {mtu} of network {network_id} is too small for IPv{version} subnets "
+                f"(minimum {minimum}).")

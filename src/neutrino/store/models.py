@@ -202,6 +202,25 @@ class Change(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
+class Agent(Base):
+    """A host agent as it registered (the agent issue fills this through its report API)."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("agent_type", "host"),)
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    agent_type: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(255), default="")
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(String(255), default="")
+    configurations: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    heartbeat_timestamp: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
 # --- identity -------------------------------------------------------------------------------
 
 
@@ -267,3 +286,8 @@ class Revocation(Base):
 
 
 Index("ix_changes_resource", Change.resource_type, Change.resource_id)
+
+
+# Tables of other domains live in their own modules on the same Base; importing them here
+# puts them into ``Base.metadata`` for create_all and Alembic.
+from neutrino.store import models_l3, models_security  # noqa: E402, F401

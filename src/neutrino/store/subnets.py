@@ -22,6 +22,7 @@ from sqlalchemy import (
     RowMapping,
     Select,
     Table,
+    bindparam,
     delete,
     false,
     func,
@@ -200,29 +201,47 @@ def ip_versions_on(conn: Connection, network_id: str) -> set[int]:
                             .distinct()).scalars())
 
 
-# --- allocations ----------------------------------------------------------------------------
+# --- allocations (hot path of every port create: statements are built once) --------------
+
+_IPAM_SUBNETS = (
+    select(c.id, c.network_id, c.cidr, c.gateway_ip, c.ipv6_ra_mode, c.ipv6_address_mode,
+           pools.c.first_ip, pools.c.last_ip)
+    .outerjoin(pools, pools.c.subnet_id == c.id)
+    .where(c.network_id == bindparam("network_id"))
+    .order_by(c.created_at, c.id))
+_USED_KEYS = (
+    select(allocs.c.ip_key)
+    .where(allocs.c.subnet_id == bindparam("subnet_id"), allocs.c.ip_key >= bindparam("lo"),
+           allocs.c.ip_key <= bindparam("hi"))
+    .order_by(allocs.c.ip_key).limit(bindparam("limit")))
+_HOLDER = select(allocs.c.port_id).where(allocs.c.subnet_id == bindparam("subnet_id"),
+                                         allocs.c.ip_address == bindparam("ip_address"))
+_INSERT_ALLOCATION = insert(allocs)
+
+
+def ipam_subnets(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:
+    """(id, network_id, cidr, gateway_ip, ipv6_ra_mode, ipv6_address_mode, first_ip, last_ip)
+    per pool of each subnet of the network (pool columns None for a pool-less subnet), in
+    subnet creation order: one query for everything IPAM needs to know about the subnets."""
+    return [tuple(r) for r in conn.execute(_IPAM_SUBNETS, {"network_id": network_id})]
 
 
 def used_keys(conn: Connection, subnet_id: str, lo_key: str, hi_key: str, limit: int
               ) -> list[str]:
     """Keys of allocated addresses in ``[lo_key, hi_key]``, ascending, at most ``limit``."""
-    return list(conn.execute(
-        select(allocs.c.ip_key)
-        .where(allocs.c.subnet_id == subnet_id, allocs.c.ip_key >= lo_key,
-               allocs.c.ip_key <= hi_key)
-        .order_by(allocs.c.ip_key).limit(limit)).scalars())
+    return list(conn.execute(_USED_KEYS, {"subnet_id": subnet_id, "lo": lo_key, "hi": hi_key,
+                                          "limit": limit}).scalars())
 
 
 def holder(conn: Connection, subnet_id: str, ip_address: str) -> str | None:
     """The port holding ``ip_address`` on the subnet, if any."""
-    return conn.execute(select(allocs.c.port_id).where(
-        allocs.c.subnet_id == subnet_id, allocs.c.ip_address == ip_address)).scalar()
+    return conn.execute(_HOLDER, {"subnet_id": subnet_id, "ip_address": ip_address}).scalar()
 
 
 def insert_allocations(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Rows with subnet_id, ip_address, ip_key, port_id, network_id, position."""
     if rows:
-        conn.execute(insert(allocs), rows)
+        conn.execute(_INSERT_ALLOCATION, rows)
 
 
 def allocations_of_port(conn: Connection, port_id: str) -> list[RowMapping]:

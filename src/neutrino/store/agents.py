@@ -1,0 +1,47 @@
+"""Agent rows (registration and heartbeats arrive with the agent issue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, select, update
+
+from neutrino.common.errors import ResourceNotFound
+from neutrino.domain.attributes import to_bool
+from neutrino.domain.listing import ListQuery
+from neutrino.store.models import Agent
+from neutrino.store.query import Column, check_keys, compile_list
+
+agents = Agent.__table__
+c = agents.c
+COLUMNS: dict[str, Column] = {
+    "id": Column(c.id),
+    "agent_type": Column(c.agent_type),
+    "binary": Column(c.binary),
+    "topic": Column(c.topic),
+    "host": Column(c.host),
+    "admin_state_up": Column(c.admin_state_up, to_bool),
+    "availability_zone": Column(c.availability_zone),
+    "description": Column(c.description),
+}
+
+
+def list_rows(conn: Connection, query: ListQuery) -> list[RowMapping]:
+    check_keys(query, COLUMNS, {})
+    stmt = compile_list(conn, select(agents), agents, query, COLUMNS, {}, kind="Agent")
+    return list(conn.execute(stmt).mappings())
+
+
+def get(conn: Connection, agent_id: str) -> RowMapping:
+    row = conn.execute(select(agents).where(c.id == agent_id)).mappings().first()
+    if row is None:
+        raise ResourceNotFound("Agent", agent_id)
+    return row
+
+
+def update_row(conn: Connection, agent_id: str, values: dict[str, Any]) -> None:
+    conn.execute(update(agents).where(c.id == agent_id).values(**values))
+
+
+def delete_row(conn: Connection, agent_id: str) -> None:
+    conn.execute(delete(agents).where(c.id == agent_id))
