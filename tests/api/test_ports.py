@@ -127,11 +127,13 @@ def test_port_security_pairs_and_dhcp_opts(api: Caller) -> None:
                      ("198.51.100.0/24", "fa:16:3e:aa:bb:cc")}
     assert port["extra_dhcp_opts"] == [{"opt_name": "bootfile-name",
                                         "opt_value": "pxelinux.0", "ip_version": 4}]
-    r = api.put(f"/v2.0/ports/{port['id']}", {"port": {"port_security_enabled": False}})
+    r = api.put(f"/v2.0/ports/{port['id']}", {"port": {"port_security_enabled": False,
+                                                       "security_groups": []}})
     assert r.status_code == 409
     assert r.json()["NeutronError"]["type"] == "AddressPairAndPortSecurityRequired"
     r = api.put(f"/v2.0/ports/{port['id']}", {"port": {"allowed_address_pairs": [],
                                                        "port_security_enabled": False,
+                                                       "security_groups": [],
                                                        "extra_dhcp_opts": [
                                                            {"opt_name": "bootfile-name",
                                                             "opt_value": None}]}})

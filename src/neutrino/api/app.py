@@ -19,6 +19,7 @@ from neutrino.api import errors
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutron import quotas, root, tags
+from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron.resources import collection_router
 from neutrino.common.settings import Settings
 from neutrino.service.container import Services
@@ -67,6 +68,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(collection_router("networks", "network", lambda s: s.networks))
     app.include_router(collection_router("subnets", "subnet", lambda s: s.subnets))
     app.include_router(collection_router("ports", "port", lambda s: s.ports))
+    app.include_router(collection_router("security-groups", "security_group",
+                                         lambda s: s.security_groups))
+    app.include_router(collection_router("security-group-rules", "security_group_rule",
+                                         lambda s: s.security_group_rules, updatable=False))
+    app.include_router(collection_router("routers", "router", lambda s: s.routers))
+    app.include_router(router_actions.router)
     app.include_router(collection_router("agents", "agent", lambda s: s.agents))
     app.include_router(tags.router)
     app.include_router(quotas.router)

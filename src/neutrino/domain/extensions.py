@@ -25,6 +25,13 @@ EXTENSIONS: tuple[Extension, ...] = (
               "application"),
     Extension("external-net", "Neutron external network", "Adds external network attribute to "
               "network resource."),
+    Extension("ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+              "Extension of the router abstraction for specifying whether SNAT should occur "
+              "on the external gateway"),
+    Extension("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    Extension("extraroute-atomic", "Atomically add/remove extra routes",
+              "Edit extra routes of a router on server side by atomically adding/removing "
+              "extra routes"),
     Extension("filter-validation", "Filter parameters validation",
               "Provides validation on filter parameters."),
     Extension("ip-substring-filtering", "IP address substring filtering",
@@ -38,6 +45,8 @@ EXTENSIONS: tuple[Extension, ...] = (
               "project_id field is enabled."),
     Extension("provider", "Provider Network", "Expose mapping of virtual networks to physical "
               "networks"),
+    Extension("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding "
+              "between L2 Neutron networks and access to external networks via a NAT gateway."),
     Extension("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
     Extension("standard-attr-description", "standard-attr-description",
               "Extension to add descriptions to standard attributes"),
@@ -54,6 +63,11 @@ EXTENSIONS: tuple[Extension, ...] = (
               "per project"),
     Extension("quota_details", "Quota details management support",
               "Expose functions for quotas usage statistics per project"),
+    Extension("security-group", "security-group", "The security groups extension."),
+    Extension("security-groups-normalized-cidr", "Normalized CIDR field for security group rules",
+              "Add new field with normalized remote_ip_prefix cidr in SG rule"),
+    Extension("stateful-security-group", "Stateful security group",
+              "Indicates if the security group is stateful or not"),
     Extension("port-security", "Port Security", "Provides port security"),
     Extension("allowed-address-pairs", "Allowed Address Pairs",
               "Provides allowed address pairs"),

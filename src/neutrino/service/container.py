@@ -11,6 +11,8 @@ from neutrino.service.identity import IdentityService
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
 from neutrino.service.quotas import QuotaService
+from neutrino.service.routers import RouterService
+from neutrino.service.security_groups import SecurityGroupRuleService, SecurityGroupService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
 from neutrino.service.tokens import TokenAuthority
@@ -25,8 +27,11 @@ class Services:
     networks: NetworkService
     subnets: SubnetService
     ports: PortService
+    routers: RouterService
     tags: TagService
     quotas: QuotaService
+    security_groups: SecurityGroupService
+    security_group_rules: SecurityGroupRuleService
     agents: AgentService
 
     @classmethod
@@ -43,7 +48,10 @@ class Services:
             networks=NetworkService(store, segments, quotas),
             subnets=SubnetService(store),
             ports=PortService(store, settings, quotas),
+            routers=RouterService(store, settings),
             tags=TagService(store),
             quotas=quotas,
+            security_groups=SecurityGroupService(store),
+            security_group_rules=SecurityGroupRuleService(store),
             agents=AgentService(store),
         )

@@ -25,6 +25,7 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.domain.macs import random_mac
 from neutrino.service import ipam
+from neutrino.service import security_groups as sg_service
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
@@ -32,6 +33,7 @@ from neutrino.service.quotas import QuotaService
 from neutrino.store import networks as network_repo
 from neutrino.store import ports as repo
 from neutrino.store import raw
+from neutrino.store import routers as router_repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.raw import wire_time
 from neutrino.store.uow import Store, Tx
@@ -168,11 +170,11 @@ class PortService:
         network_id = attrs["network_id"]
         # Row lock on PostgreSQL: ports of one network are allocated one at a time, so MAC and
         # IP picks don't collide; the unique keys remain the backstop.
-        net = network_repo.find(conn, network_id)
-        if net is None or not (ctx.owns(net["project_id"]) or net["shared"]):
+        net = network_repo.for_port(conn, network_id)
+        if net is None or not (ctx.owns(net[0]) or net[1]):
             raise ResourceNotFound("Network", network_id)
         if self.store.is_postgres:
-            network_repo.get(conn, network_id, for_update=True)
+            network_repo.lock(conn, network_id)
         project = owner_project(ctx, attrs)
         port_id = new_id()
         mac = attrs.get("mac_address") or self._free_mac(tx, network_id)
@@ -180,10 +182,13 @@ class PortService:
             raise NamedConflict("MacAddressInUse",
                                 f"Unable to complete operation for network {network_id}. "
                                 f"The mac address {mac} is in use.")
-        port_security = attrs.get("port_security_enabled", net["port_security_enabled"])
-        groups = attrs.get("security_groups") or []
+        port_security = attrs.get("port_security_enabled", net[2])
+        # security_groups: omitted -> the project's default group; null or [] -> none.
+        requested = (attrs["security_groups"] or []) if "security_groups" in attrs else None
         pairs = attrs.get("allowed_address_pairs", [])
-        _check_port_security(port_security, groups, pairs)
+        _check_port_security(port_security, requested or [], pairs)
+        groups = sg_service.port_groups_on_create(tx, ctx, project, requested, port_security,
+                                                  attrs.get("device_owner", ""))
         now = clock.now()
         host = attrs.get("binding:host_id") or ""
         row = {
@@ -279,6 +284,9 @@ class PortService:
         pairs = (attrs["allowed_address_pairs"] if "allowed_address_pairs" in attrs
                  else [{"ip_address": ip, "mac_address": m} for ip, m in current_pairs])
         _check_port_security(port_security, groups, pairs)
+        sg_service.ensure_default(tx, row["project_id"])  # as Neutron: recreated on update
+        if "security_groups" in attrs:
+            sg_service.check_port_groups(tx, ctx, row["project_id"], groups)
 
         changed = {k: v for k, v in values.items() if row[k] != v}
         if "fixed_ips" in attrs:
@@ -312,6 +320,10 @@ class PortService:
                    if_match: int | None) -> None:
         row = self._load(tx.conn, ctx, port_id)
         check_revision(row["revision_number"], if_match)
+        if router_repo.router_of_port(tx.conn, port_id) is not None:
+            raise NamedConflict("L3PortInUse", f"Port {port_id} has owner "
+                                f"{row['device_owner']} and therefore cannot be deleted "
+                                f"directly via the port API.")
         ipam.release(tx, port_id)
         repo.delete_row(tx.conn, port_id)
         tag_repo.delete_all(tx.conn, port_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from neutrino.store.models import UUID_LEN, Base, StandardAttrs
+from neutrino.store.models import Base, StandardAttrs
 
 
 class Router(StandardAttrs, Base):

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, upda
 from neutrino.common.errors import ResourceNotFound
 from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
+from neutrino.store import raw
 from neutrino.store.models import Network, Port, SegmentAllocation, Subnet
 from neutrino.store.query import Column, check_keys, compile_list
 from neutrino.store.tags import tag_filters
@@ -73,6 +74,18 @@ def get(conn: Connection, network_id: str, *, for_update: bool = False) -> RowMa
 
 def find(conn: Connection, network_id: str) -> RowMapping | None:
     return conn.execute(select(networks).where(c.id == network_id)).mappings().first()
+
+
+def for_port(conn: Connection, network_id: str) -> tuple[str, bool, bool] | None:
+    """(project_id, shared, port_security_enabled): what a port create needs to know."""
+    found = raw.one(conn, "SELECT project_id, shared, port_security_enabled FROM networks "
+                          "WHERE id = ?", (network_id,))
+    return None if found is None else (found[0], bool(found[1]), bool(found[2]))
+
+
+def lock(conn: Connection, network_id: str) -> None:
+    """Row lock (PostgreSQL): ports of one network are then allocated one at a time."""
+    raw.run(conn, "SELECT id FROM networks WHERE id = ? FOR UPDATE", (network_id,))
 
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:

@@ -75,7 +75,7 @@ def run_many(conn: Connection, sql: str, params: Sequence[Sequence[Any]]) -> Non
 
 def db_time(conn: Connection, when: dt.datetime) -> Any:
     """A timestamp as this database stores it."""
-    return when if _is_pg(conn) else when.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return when if _is_pg(conn) else when.isoformat(" ", "microseconds")
 
 
 def wire_time(value: Any) -> str:

@@ -22,7 +22,7 @@ from neutrino.api.http import (
     no_content,
     select_fields,
 )
-from neutrino.common.errors import BadRequest
+from neutrino.common.errors import BadRequest, MethodNotAllowed
 from neutrino.domain.listing import ListQuery
 from neutrino.service.container import Services
 from neutrino.service.context import RequestContext
@@ -40,9 +40,14 @@ class ResourceService(Protocol):
 
 
 def collection_router(collection: str, member: str,
-                      pick: Callable[[Services], ResourceService]) -> APIRouter:
+                      pick: Callable[[Services], ResourceService],
+                      updatable: bool = True) -> APIRouter:
+    """The REST collection at ``/v2.0/<collection>``; bodies name it with underscores
+    (``security-groups`` -> ``security_groups``). ``updatable=False`` answers PUT with 405
+    (immutable resources such as security-group rules)."""
     router = APIRouter()
     path = f"/v2.0/{collection}"
+    key = collection.replace("-", "_")
 
     def service(request: Request) -> ResourceService:
         return pick(request.app.state.services)
@@ -54,9 +59,9 @@ def collection_router(collection: str, member: str,
         items = service(request).list(ctx, query)
         if query.page_reverse:
             items.reverse()  # fetched backwards from the marker; shown in the asked order
-        body: dict[str, Any] = {collection: select_fields(items, query.fields)}
+        body: dict[str, Any] = {key: select_fields(items, query.fields)}
         if query.limit is not None:
-            body[f"{collection}_links"] = _links(request, items, query)
+            body[f"{key}_links"] = _links(request, items, query)
         return json_response(body)
 
     @router.get(path + "/{resource_id}")
@@ -70,12 +75,12 @@ def collection_router(collection: str, member: str,
     async def create(request: Request) -> Response:
         ctx = context(request)
         body = await json_body(request)
-        if isinstance(body, dict) and isinstance(body.get(collection), list):
-            items = body[collection]
+        if isinstance(body, dict) and isinstance(body.get(key), list):
+            items = body[key]
             bodies = [i.get(member) if isinstance(i, dict) and member in i else i for i in items]
             if not bodies or not all(isinstance(b, dict) for b in bodies):
                 raise BadRequest(f"Unable to find '{member}' in request body")
-            return json_response({collection: service(request).create_bulk(ctx, bodies)}, 201)
+            return json_response({key: service(request).create_bulk(ctx, bodies)}, 201)
         if not isinstance(body, dict) or not isinstance(body.get(member), dict):
             raise BadRequest(f"Unable to find '{member}' in request body")
         created = service(request).create_bulk(ctx, [body[member]])[0]
@@ -84,6 +89,8 @@ def collection_router(collection: str, member: str,
     @router.put(path + "/{resource_id}")
     async def update(request: Request, resource_id: str) -> Response:
         ctx = context(request)
+        if not updatable:
+            raise MethodNotAllowed(f"Method PUT is not allowed on {collection}.")
         body = await member_body(request, member)
         updated = service(request).update(ctx, resource_id, body, if_match(request))
         return json_response({member: updated})

@@ -1,0 +1,393 @@
+"""Security groups and their rules: create, show, list, update (groups only), delete; and the
+security-group side of a port (its default group, validation of the groups it names).
+
+The default group: every project has one named ``default``, created on first need (the
+project lists or creates groups or rules, or creates a port without ``security_groups``) in the
+caller's transaction. ``default_security_groups`` (primary key: project) makes that creation
+race-safe: a concurrent creator hits the key, its whole transaction is retried and then finds
+the group. Only an admin may delete it (tempest's credential cleanup does); the next need
+creates a new one. Its name is fixed and no other group may be called ``default``.
+
+Rules are immutable: created (validated by ``domain.security_groups``, duplicates refused) or
+deleted; each change bumps the group's revision. A project sees its own groups, its own rules
+and every rule of its own groups, whoever created it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import BadRequest, MethodNotAllowed, NamedConflict
+from neutrino.common.ids import new_id
+from neutrino.domain import security_groups as sgd
+from neutrino.domain.attributes import (
+    STANDARD,
+    Attr,
+    list_of,
+    nullable,
+    one_of,
+    parse_create,
+    parse_update,
+    project_id,
+    string,
+    to_bool,
+)
+from neutrino.domain.listing import ListQuery
+from neutrino.service.common import check_revision, owner_project, standard_view
+from neutrino.service.context import RequestContext
+from neutrino.store import security_groups as repo
+from neutrino.store import tags as tag_repo
+from neutrino.store.uow import Store, Tx
+
+GROUP_SPEC: dict[str, Attr] = {
+    **STANDARD,
+    "stateful": Attr(to_bool),
+    "tags": Attr(list_of(string(255)), allow_put=False),
+}
+RULE_SPEC: dict[str, Attr] = {
+    "security_group_id": Attr(string(36), allow_put=False, required=True),
+    "remote_group_id": Attr(nullable(string(255)), allow_put=False),
+    "direction": Attr(one_of("ingress", "egress"), allow_put=False, required=True),
+    "protocol": Attr(sgd.to_protocol, allow_put=False),
+    "port_range_min": Attr(sgd.to_port, allow_put=False),
+    "port_range_max": Attr(sgd.to_port, allow_put=False),
+    "ethertype": Attr(sgd.to_ethertype, allow_put=False),
+    "remote_ip_prefix": Attr(sgd.to_ip_prefix, allow_put=False),
+    "description": Attr(string(255)),
+    "project_id": Attr(project_id, allow_put=False),
+    "tenant_id": Attr(project_id, allow_put=False),
+}
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+def rule_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "project_id": row["project_id"],
+        "security_group_id": row["security_group_id"],
+        "ethertype": row["ethertype"],
+        "direction": row["direction"],
+        "protocol": row["protocol"],
+        "port_range_min": row["port_range_min"],
+        "port_range_max": row["port_range_max"],
+        "remote_ip_prefix": row["remote_ip_prefix"],
+        "normalized_cidr": row["normalized_cidr"],
+        "remote_group_id": row["remote_group_id"],
+        "description": row["description"],
+        "created_at": clock.iso_seconds(row["created_at"]),
+        "updated_at": clock.iso_seconds(row["updated_at"]),
+        "revision_number": row["revision_number"],
+        "tenant_id": row["project_id"],
+    }
+
+
+def group_view(row: Mapping[str, Any], rules: list[Any], tags: list[str]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "stateful": bool(row["stateful"]),
+        "tenant_id": row["project_id"],
+        "project_id": row["project_id"],
+        "shared": False,
+        "security_group_rules": [rule_view(r) for r in rules],
+        **standard_view(row, tags),
+    }
+
+
+def _render_groups(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
+    ids = [row["id"] for row in rows]
+    rules = repo.rules_of(conn, ids)
+    tags = tag_repo.tags_of(conn, ids)
+    return [group_view(row, rules.get(row["id"], []), tags.get(row["id"], [])) for row in rows]
+
+
+# --- the default group and ports (used by the port service inside its transaction) -----------
+
+
+def _insert_group(tx: Tx, group_id: str, project: str, name: str, description: str,
+                  stateful: bool, is_default: bool) -> None:
+    now = clock.now()
+    repo.insert_group(tx.conn, {
+        "id": group_id, "project_id": project, "name": name, "description": description,
+        "created_at": now, "updated_at": now, "revision_number": 1, "stateful": stateful,
+    })
+    if is_default:
+        repo.insert_default(tx.conn, project, group_id)
+    repo.insert_rules(tx.conn, [_rule_row(rule, project, None, now)
+                                for rule in sgd.default_rules(group_id, is_default)])
+    tx.record("security_group", group_id, "create", project)
+
+
+def _rule_row(rule: sgd.Rule, project: str, description: str | None, now: Any
+              ) -> dict[str, Any]:
+    return {
+        "id": new_id(), "project_id": project, "description": description,
+        "created_at": now, "updated_at": now, "revision_number": 0,
+        "security_group_id": rule.security_group_id, "remote_group_id": rule.remote_group_id,
+        "direction": rule.direction, "ethertype": rule.ethertype, "protocol": rule.protocol,
+        "port_range_min": rule.port_range_min, "port_range_max": rule.port_range_max,
+        "remote_ip_prefix": rule.remote_ip_prefix,
+        "normalized_cidr": sgd.normalized_cidr(rule.remote_ip_prefix),
+    }
+
+
+def ensure_default(tx: Tx, project: str) -> str:
+    """The project's default group id, creating the group in this transaction if missing."""
+    found = repo.default_group_id(tx.conn, project)
+    if found is not None:
+        return found
+    group_id = new_id()
+    _insert_group(tx, group_id, project, sgd.DEFAULT_NAME, sgd.DEFAULT_DESCRIPTION,
+                  stateful=True, is_default=True)
+    return group_id
+
+
+def check_port_groups(tx: Tx, ctx: RequestContext, project: str, ids: list[str]) -> None:
+    """Groups a port of ``project`` may use: no repeats, each existing and the project's own
+    (any for an admin), not a mix of stateful and stateless."""
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        raise BadRequest(f"Invalid input for security_groups. Reason: Duplicate items in the "
+                         f"list: '{', '.join(dupes)}'.")
+    found = repo.groups_by_ids(tx.conn, ids)
+    missing = [i for i in ids if i not in found
+               or not (ctx.is_admin or found[i]["project_id"] == project)]
+    if missing:
+        raise sgd.SecurityGroupNotFound(", ".join(missing))
+    if len({bool(row["stateful"]) for row in found.values()}) > 1:
+        raise sgd.mixed_statefulness()
+
+
+def port_groups_on_create(tx: Tx, ctx: RequestContext, project: str,
+                          requested: list[str] | None, port_security: bool,
+                          device_owner: str) -> list[str]:
+    """Omitted (``None``) -> the project's default group, except for ports without port
+    security and network-owned (trusted) ports; a list -> exactly those groups."""
+    if requested is None:
+        if not port_security or device_owner.startswith("network:"):
+            return []
+        return [ensure_default(tx, project)]
+    check_port_groups(tx, ctx, project, requested)
+    return requested
+
+
+# --- groups ----------------------------------------------------------------------------------
+
+
+class SecurityGroupService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _load(self, conn: Any, ctx: RequestContext, group_id: str) -> Any:
+        row = repo.find_group(conn, group_id)
+        if row is None or not ctx.owns(row["project_id"]):
+            raise sgd.SecurityGroupNotFound(group_id)
+        return row
+
+    def _ensure_default_for_list(self, ctx: RequestContext, query: ListQuery) -> None:
+        wanted = query.filters.get("project_id") or query.filters.get("tenant_id")
+        project = str(wanted[0]) if wanted else ctx.project_id
+        if not project or not (ctx.is_admin or project == ctx.project_id):
+            return
+        with self.store.read() as conn:
+            if repo.default_group_id(conn, project) is not None:
+                return
+        self.store.write(ensure_default, project)
+
+    def get(self, ctx: RequestContext, group_id: str) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return _render_groups(conn, [self._load(conn, ctx, group_id)])[0]
+
+    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+        self._ensure_default_for_list(ctx, query)
+        with self.store.read() as conn:
+            rows = repo.list_groups(conn, query, None if ctx.is_admin else ctx.project_id)
+            return _render_groups(conn, rows)
+
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [body])[0]
+
+    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+        ctx.require_write("create_security_group")
+        parsed = []
+        for body in bodies:
+            attrs = parse_create(body, GROUP_SPEC)
+            if str(attrs.get("name", "")).lower() == sgd.DEFAULT_NAME:
+                raise sgd.default_exists()
+            parsed.append(attrs)
+        return self.store.write(self._create_tx, ctx, parsed)
+
+    def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
+                   ) -> list[dict[str, Any]]:
+        ids = []
+        for attrs in items:
+            project = owner_project(ctx, attrs)
+            ensure_default(tx, project)
+            group_id = new_id()
+            _insert_group(tx, group_id, project, attrs.get("name", ""),
+                          attrs.get("description", ""), attrs.get("stateful", True),
+                          is_default=False)
+            if attrs.get("tags"):
+                tag_repo.replace_tags(tx.conn, "security_groups", group_id, attrs["tags"])
+            ids.append(group_id)
+        rows = {i: repo.find_group(tx.conn, i) for i in ids}
+        return _render_groups(tx.conn, [rows[i] for i in ids])
+
+    def update(self, ctx: RequestContext, group_id: str, body: dict[str, Any],
+               if_match: int | None = None) -> dict[str, Any]:
+        ctx.require_write("update_security_group")
+        attrs = parse_update(body, GROUP_SPEC)
+        if "name" in attrs and str(attrs["name"]).lower() == sgd.DEFAULT_NAME:
+            raise sgd.default_exists()
+        return self.store.write(self._update_tx, ctx, group_id, attrs, if_match)
+
+    def _update_tx(self, tx: Tx, ctx: RequestContext, group_id: str, attrs: dict[str, Any],
+                   if_match: int | None) -> dict[str, Any]:
+        row = self._load(tx.conn, ctx, group_id)
+        check_revision(row["revision_number"], if_match)
+        if row["name"] == sgd.DEFAULT_NAME and "name" in attrs:
+            raise NamedConflict("SecurityGroupCannotUpdateDefault",
+                                "Updating default security group not allowed.")
+        if ("stateful" in attrs and attrs["stateful"] != bool(row["stateful"])
+                and repo.ports_using(tx.conn, group_id)):
+            raise sgd.in_use(group_id)
+        changed = {k: attrs[k] for k in ("name", "description", "stateful")
+                   if k in attrs and attrs[k] != row[k]}
+        if changed:
+            changed["revision_number"] = row["revision_number"] + 1
+            changed["updated_at"] = clock.now()
+            repo.update_group(tx.conn, group_id, changed)
+            tx.record("security_group", group_id, "update", row["project_id"])
+        return _render_groups(tx.conn, [repo.find_group(tx.conn, group_id)])[0]
+
+    def delete(self, ctx: RequestContext, group_id: str, if_match: int | None = None) -> None:
+        ctx.require_write("delete_security_group")
+        self.store.write(self._delete_tx, ctx, group_id, if_match)
+
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, group_id: str,
+                   if_match: int | None) -> None:
+        row = self._load(tx.conn, ctx, group_id)
+        check_revision(row["revision_number"], if_match)
+        if repo.ports_using(tx.conn, group_id):
+            raise sgd.in_use(group_id)
+        if row["name"] == sgd.DEFAULT_NAME and not ctx.is_admin:
+            raise NamedConflict("SecurityGroupCannotRemoveDefault",
+                                "Insufficient rights for removing default security group.")
+        repo.delete_group(tx.conn, group_id)
+        tag_repo.delete_all(tx.conn, group_id)
+        tx.record("security_group", group_id, "delete", row["project_id"])
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+class SecurityGroupRuleService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._groups = SecurityGroupService(store)
+
+    def _visible(self, conn: Any, ctx: RequestContext, row: Any) -> bool:
+        if ctx.owns(row["project_id"]):
+            return True
+        group = repo.find_group(conn, row["security_group_id"])
+        return group is not None and group["project_id"] == ctx.project_id
+
+    def _load(self, conn: Any, ctx: RequestContext, rule_id: str) -> Any:
+        row = repo.find_rule(conn, rule_id)
+        if row is None or not self._visible(conn, ctx, row):
+            raise sgd.SecurityGroupRuleNotFound(rule_id)
+        return row
+
+    def get(self, ctx: RequestContext, rule_id: str) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return rule_view(self._load(conn, ctx, rule_id))
+
+    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+        self._groups._ensure_default_for_list(ctx, query)
+        with self.store.read() as conn:
+            rows = repo.list_rules(conn, query, None if ctx.is_admin else ctx.project_id)
+            return [rule_view(row) for row in rows]
+
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [body])[0]
+
+    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+        ctx.require_write("create_security_group_rule")
+        parsed = []
+        for body in bodies:
+            attrs = parse_create(body, RULE_SPEC)
+            project = owner_project(ctx, attrs)
+            rule = sgd.canonical_rule(sgd.Rule(
+                security_group_id=attrs["security_group_id"], direction=attrs["direction"],
+                ethertype=attrs.get("ethertype", "IPv4"), protocol=attrs.get("protocol"),
+                port_range_min=attrs.get("port_range_min"),
+                port_range_max=attrs.get("port_range_max"),
+                remote_ip_prefix=attrs.get("remote_ip_prefix"),
+                remote_group_id=attrs.get("remote_group_id")))
+            parsed.append((rule, project, attrs.get("description", "")))
+        if len({rule.security_group_id for rule, _, _ in parsed}) > 1:
+            raise sgd.invalid("SecurityGroupNotSingleGroupRules",
+                              "Only allowed to update rules for one security profile at a time")
+        if len({project for _, project, _ in parsed}) > 1:
+            raise sgd.invalid("SecurityGroupRulesNotSingleProject",
+                              "Multiple project_ids in bulk security group rule create not "
+                              "allowed")
+        return self.store.write(self._create_tx, ctx, parsed)
+
+    def _create_tx(self, tx: Tx, ctx: RequestContext,
+                   items: list[tuple[sgd.Rule, str, str]]) -> list[dict[str, Any]]:
+        conn = tx.conn
+        first, project, _ = items[0]
+        for rule, _, _ in items:
+            if rule.remote_group_id is not None:
+                self._check_group(conn, ctx, project, rule.remote_group_id)
+        group = self._check_group(conn, ctx, project, first.security_group_id)
+        existing = {sgd.rule_key(row): row["id"]
+                    for row in repo.rules_of(conn, [group["id"]]).get(group["id"], [])}
+        seen: set[tuple[str, ...]] = set()
+        for rule, _, _ in items:
+            key = sgd.rule_key(rule)
+            if key in seen:
+                raise sgd.duplicate_in_post()
+            seen.add(key)
+            if key in existing:
+                raise sgd.rule_exists(existing[key])
+        now = clock.now()
+        rows = [_rule_row(rule, rule_project, description, now)
+                for rule, rule_project, description in items]
+        repo.insert_rules(conn, rows)
+        repo.bump_group(conn, group["id"], now)
+        for row in rows:
+            tx.record("security_group_rule", row["id"], "create", group["project_id"])
+        return [rule_view(repo.find_rule(conn, row["id"])) for row in rows]
+
+    @staticmethod
+    def _check_group(conn: Any, ctx: RequestContext, project: str, group_id: str) -> Any:
+        row = repo.find_group(conn, group_id)
+        if row is None or not (ctx.is_admin or row["project_id"] == project):
+            raise sgd.SecurityGroupNotFound(group_id)
+        return row
+
+    def update(self, ctx: RequestContext, rule_id: str, body: dict[str, Any],
+               if_match: int | None = None) -> dict[str, Any]:
+        raise MethodNotAllowed("Method PUT is not allowed on security group rules.")
+
+    def delete(self, ctx: RequestContext, rule_id: str, if_match: int | None = None) -> None:
+        ctx.require_write("delete_security_group_rule")
+        self.store.write(self._delete_tx, ctx, rule_id, if_match)
+
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, rule_id: str,
+                   if_match: int | None) -> None:
+        row = self._load(tx.conn, ctx, rule_id)
+        check_revision(row["revision_number"], if_match)
+        repo.delete_rule(tx.conn, rule_id)
+        group = repo.find_group(tx.conn, row["security_group_id"])
+        repo.bump_group(tx.conn, row["security_group_id"], clock.now())
+        tx.record("security_group_rule", rule_id, "delete",
+                  group["project_id"] if group is not None else row["project_id"])

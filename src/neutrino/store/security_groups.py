@@ -1,0 +1,175 @@
+"""Security groups, their rules, the per-project default group and the port bindings' use of
+groups. Lists render in two queries: one for the groups, one for all their rules.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, update
+
+from neutrino.domain.attributes import to_bool, to_int
+from neutrino.domain.listing import ListQuery
+from neutrino.store import raw
+from neutrino.store.models import PortSecurityGroup
+from neutrino.store.models_security import (
+    DefaultSecurityGroup,
+    SecurityGroup,
+    SecurityGroupRule,
+)
+from neutrino.store.query import Column, check_keys, compile_list
+from neutrino.store.tags import tag_filters
+
+groups = SecurityGroup.__table__
+rules = SecurityGroupRule.__table__
+defaults = DefaultSecurityGroup.__table__
+port_sgs = PortSecurityGroup.__table__
+IN_LIMIT = 500
+
+
+def _nullable_str(v: str) -> str | None:
+    return None if v in ("", "None", "null") else v
+
+
+def _nullable_int(v: str) -> int | None:
+    return None if v in ("", "None", "null") else to_int(v)
+
+
+g = groups.c
+GROUP_COLUMNS: dict[str, Column] = {
+    "id": Column(g.id),
+    "name": Column(g.name),
+    "description": Column(g.description),
+    "project_id": Column(g.project_id),
+    "tenant_id": Column(g.project_id),
+    "stateful": Column(g.stateful, to_bool),
+    "revision_number": Column(g.revision_number, to_int),
+    "created_at": Column(g.created_at),
+    "updated_at": Column(g.updated_at),
+}
+GROUP_HOOKS: dict[str, Any] = dict(tag_filters(groups))
+
+r = rules.c
+RULE_COLUMNS: dict[str, Column] = {
+    "id": Column(r.id),
+    "security_group_id": Column(r.security_group_id),
+    "direction": Column(r.direction),
+    "ethertype": Column(r.ethertype),
+    "protocol": Column(r.protocol, _nullable_str),
+    "port_range_min": Column(r.port_range_min, _nullable_int),
+    "port_range_max": Column(r.port_range_max, _nullable_int),
+    "remote_ip_prefix": Column(r.remote_ip_prefix, _nullable_str),
+    "remote_group_id": Column(r.remote_group_id, _nullable_str),
+    "normalized_cidr": Column(r.normalized_cidr, _nullable_str),
+    "description": Column(r.description),
+    "project_id": Column(r.project_id),
+    "tenant_id": Column(r.project_id),
+    "revision_number": Column(r.revision_number, to_int),
+    "created_at": Column(r.created_at),
+    "updated_at": Column(r.updated_at),
+}
+
+
+# --- groups --------------------------------------------------------------------------------
+
+
+def find_group(conn: Connection, group_id: str) -> RowMapping | None:
+    return conn.execute(select(groups).where(g.id == group_id)).mappings().first()
+
+
+def groups_by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, RowMapping]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    found = conn.execute(select(groups).where(g.id.in_(wanted))).mappings()
+    return {row["id"]: row for row in found}
+
+
+def list_groups(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
+    check_keys(query, GROUP_COLUMNS, GROUP_HOOKS)
+    stmt = select(groups)
+    if visible_to is not None:
+        stmt = stmt.where(g.project_id == visible_to)
+    stmt = compile_list(conn, stmt, groups, query, GROUP_COLUMNS, GROUP_HOOKS,
+                        kind="Security group")
+    return list(conn.execute(stmt).mappings())
+
+
+def insert_group(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(groups).values(**values))
+
+
+def update_group(conn: Connection, group_id: str, values: dict[str, Any]) -> None:
+    conn.execute(update(groups).where(g.id == group_id).values(**values))
+
+
+def bump_group(conn: Connection, group_id: str, when: Any) -> None:
+    conn.execute(update(groups).where(g.id == group_id).values(
+        revision_number=g.revision_number + 1, updated_at=when))
+
+
+def delete_group(conn: Connection, group_id: str) -> None:
+    """Delete a group; its rules, rules naming it as remote and its default-group mapping go
+    with it (ON DELETE CASCADE)."""
+    conn.execute(delete(groups).where(g.id == group_id))
+
+
+def default_group_id(conn: Connection, project_id: str) -> str | None:
+    """The project's default group: one primary-key lookup (the port-create hot path)."""
+    found = raw.one(conn, "SELECT security_group_id FROM default_security_groups "
+                          "WHERE project_id = ?", (project_id,))
+    return None if found is None else str(found[0])
+
+
+def insert_default(conn: Connection, project_id: str, group_id: str) -> None:
+    conn.execute(insert(defaults).values(project_id=project_id, security_group_id=group_id))
+
+
+def ports_using(conn: Connection, group_id: str) -> list[str]:
+    return list(conn.execute(select(port_sgs.c.port_id).where(
+        port_sgs.c.security_group_id == group_id)).scalars())
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+def rules_of(conn: Connection, group_ids: list[str]) -> dict[str, list[RowMapping]]:
+    """Rules grouped by security group id, for all the given groups in one query."""
+    out: dict[str, list[RowMapping]] = defaultdict(list)
+    if not group_ids:
+        return out
+    stmt = select(rules).order_by(r.security_group_id, r.id)
+    if len(group_ids) <= IN_LIMIT:
+        stmt = stmt.where(r.security_group_id.in_(group_ids))
+    wanted = set(group_ids)
+    for row in conn.execute(stmt).mappings():
+        if row["security_group_id"] in wanted:
+            out[row["security_group_id"]].append(row)
+    return out
+
+
+def find_rule(conn: Connection, rule_id: str) -> RowMapping | None:
+    return conn.execute(select(rules).where(r.id == rule_id)).mappings().first()
+
+
+def list_rules(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
+    """Rules; a project sees its own rules and every rule of its own groups."""
+    check_keys(query, RULE_COLUMNS, {})
+    stmt = select(rules)
+    if visible_to is not None:
+        own_groups = select(g.id).where(g.project_id == visible_to)
+        stmt = stmt.where(or_(r.project_id == visible_to, r.security_group_id.in_(own_groups)))
+    stmt = compile_list(conn, stmt, rules, query, RULE_COLUMNS, {},
+                        kind="Security group rule")
+    return list(conn.execute(stmt).mappings())
+
+
+def insert_rules(conn: Connection, values: list[dict[str, Any]]) -> None:
+    if values:
+        conn.execute(insert(rules), values)
+
+
+def delete_rule(conn: Connection, rule_id: str) -> None:
+    conn.execute(delete(rules).where(r.id == rule_id))
