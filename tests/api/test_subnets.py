@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import event
 
+from neutrino.domain import ipam as ip
+from neutrino.service import ipam
 from tests.conftest import Caller
 
 SAMPLES = Path("/work/shared/reference/samples")
@@ -570,3 +572,95 @@ def test_list_queries_do_not_grow_with_subnets(api: Caller) -> None:
     for i in range(1, 25):
         api.subnet(net["id"], f"10.120.{i}.0/24", dns_nameservers=["8.8.8.8"])
     assert listed() == few
+
+
+# --- IPAM internals: the scan floors (service level, same app and database) ----------------
+
+
+def _services(api: Caller) -> Any:
+    return api.client.app.state.services  # type: ignore[attr-defined]
+
+
+def _first_free(api: Caller, network_id: str, *, use_floor: bool = True) -> list[Any]:
+    def fn(tx: Any) -> list[Any]:
+        [subnet] = ipam.load_subnets(tx.conn, network_id)
+        return ipam.first_free(tx, subnet, 4, use_floor=use_floor)
+
+    return _services(api).store.write(fn)  # type: ignore[no-any-return]
+
+
+def test_floor_skips_the_allocated_prefix_and_release_lowers_it(api: Caller,
+                                                               monkeypatch: Any) -> None:
+    net = api.network()
+    sub = api.subnet(net["id"], "10.130.0.0/24")
+    r = api.post("/v2.0/ports", {"ports": [{"network_id": net["id"]} for _ in range(120)]})
+    assert r.status_code == 201
+    ports = r.json()["ports"]
+    rows_read: list[int] = []
+    real = ipam.repo.used_keys
+
+    def counting(*args: Any) -> list[str]:
+        keys = real(*args)
+        rows_read.append(len(keys))
+        return keys
+
+    monkeypatch.setattr(ipam.repo, "used_keys", counting)
+    api.port(net["id"])
+    assert sum(rows_read) < 40  # not the 120 allocated addresses below the free ones
+    lowest = min(ports, key=lambda p: ip.to_int(p["fixed_ips"][0]["ip_address"]))
+    freed = lowest["fixed_ips"][0]["ip_address"]
+    _services(api).store.write(lambda tx: ipam.release(tx, lowest["id"]))
+    assert _first_free(api, net["id"])[0][0] == ip.to_int(freed)
+    assert sub["id"] in {s["id"] for s in api.get("/v2.0/subnets").json()["subnets"]}
+
+
+def test_a_stale_floor_never_causes_a_false_exhaustion(api: Caller) -> None:
+    net = api.network()
+    api.subnet(net["id"], "10.131.0.0/29")
+    ports = [api.port(net["id"]) for _ in range(5)]
+    victim = ports[0]["fixed_ips"][0]
+    # Freed behind the floor's back (as by another server): no in-process release.
+    _services(api).store.write(lambda tx: ipam.repo.delete_allocations(
+        tx.conn, ports[0]["id"], [(victim["subnet_id"], victim["ip_address"])]))
+    assert _first_free(api, net["id"]) == []  # the floor still says "full"...
+    again = api.port(net["id"])  # ...but the create rescans before answering 409
+    assert again["fixed_ips"][0]["ip_address"] == victim["ip_address"]
+
+
+def test_a_rolled_back_allocation_does_not_raise_the_floor(api: Caller) -> None:
+    net = api.network()
+    api.subnet(net["id"], "10.132.0.0/24")
+    holder = api.port(net["id"], fixed_ips=[{"ip_address": "10.132.0.200"}])
+
+    class Rollback(Exception):
+        pass
+
+    picked: list[str] = []
+
+    def fn(tx: Any) -> None:
+        got = ipam.allocate(tx, net["id"], None, holder["mac_address"], port_id=holder["id"],
+                            device_owner="", window=1)
+        picked.append(got[0]["ip_address"])
+        _first_free(api, net["id"])  # another scan in the same transaction sees it as used
+        assert ipam.first_free(tx, ipam.load_subnets(tx.conn, net["id"])[0], 1)[0][0] > \
+            ip.to_int(got[0]["ip_address"])
+        raise Rollback
+
+    try:
+        _services(api).store.write(fn)
+    except Rollback:
+        pass
+    assert picked == ["10.132.0.2"]  # window 1: the first free address
+    assert _first_free(api, net["id"])[0][0] == ip.to_int("10.132.0.2")
+
+
+def test_readdress_follows_a_new_mac(api: Caller) -> None:
+    net = api.network()
+    slaac = api.subnet(net["id"], "2001:db8:133::/64", ipv6_address_mode="slaac")
+    port = api.port(net["id"], mac_address="fa:16:3e:00:00:01")
+    _services(api).store.write(lambda tx: ipam.readdress(tx, net["id"], port["id"],
+                                                         "fa:16:3e:00:00:02"))
+    rows = _services(api).store.write(lambda tx: ipam.repo.allocations_of_port(tx.conn,
+                                                                              port["id"]))
+    assert [(r["subnet_id"], r["ip_address"]) for r in rows] == [
+        (slaac["id"], "2001:db8:133:0:f816:3eff:fe00:2")]

@@ -53,6 +53,12 @@ def to_int(address: str) -> int:
     return int(ipaddress.ip_address(address))
 
 
+def parse(address: str) -> tuple[int, int]:
+    """(value, version) of an address."""
+    value = ipaddress.ip_address(address)
+    return int(value), value.version
+
+
 def to_text(value: int, version: int) -> str:
     if version == 4:
         return str(ipaddress.IPv4Address(value))

@@ -42,6 +42,7 @@ from neutrino.common.errors import (
     ResourceNotFound,
 )
 from neutrino.domain import ipam as ip
+from neutrino.domain.attributes import Invalid, ip_address, uuid
 from neutrino.store import subnets as repo
 from neutrino.store.uow import Tx
 
@@ -132,8 +133,7 @@ class Floors:
     def _prune(self) -> None:
         now = time.monotonic()
         for sid in [s for s, f in self._floors.items() if now - f.stamp > self.ttl]:
-            del self._floors[sid]
-            self._generation.pop(sid, None)
+            del self._floors[sid]  # generations stay: a scan in flight may still compare
 
 
 FLOORS = Floors()
@@ -201,17 +201,30 @@ def _exhausted(network_id: str) -> NamedConflict:
 
 
 def _check_format(requested: list[dict[str, Any]]) -> None:
+    """The shape Neutron's ``fixed_ips`` validator accepts (the port spec checks it too)."""
     seen: set[str] = set()
     for entry in requested:
         if not isinstance(entry, dict) or set(entry) - {"subnet_id", "ip_address"}:
-            raise BadRequest(f"Invalid input for fixed_ips. Reason: Invalid data format for "
-                             f"fixed IP: '{entry}'.")
-        address = entry.get("ip_address")
-        if address is not None:
-            if address in seen:
-                raise BadRequest(f"Invalid input for fixed_ips. Reason: Duplicate IP address "
-                                 f"'{address}'.")
-            seen.add(address)
+            raise _bad_fixed_ips(f"Invalid data format for fixed IP: '{entry}'")
+        try:
+            if "subnet_id" in entry:
+                uuid(entry["subnet_id"])
+            if "ip_address" in entry:
+                address = ip_address(entry["ip_address"])
+                if address in seen:
+                    raise Invalid(f"Duplicate IP address '{entry['ip_address']}'")
+                seen.add(address)
+        except Invalid as exc:
+            raise _bad_fixed_ips(str(exc)) from None
+
+
+def _bad_fixed_ips(reason: str) -> BadRequest:
+    return BadRequest(f"Invalid input for fixed_ips. Reason: {reason}.")
+
+
+def _fits(subnet: SubnetInfo, address: str, device_owner: str) -> bool:
+    value, version = ip.parse(address)
+    return version == subnet.version and ip.valid_for_subnet(subnet.net, value, device_owner)
 
 
 def _subnet_for(tx: Tx, subnets: list[SubnetInfo], entry: dict[str, Any], network_id: str,
@@ -227,15 +240,14 @@ def _subnet_for(tx: Tx, subnets: list[SubnetInfo], entry: dict[str, Any], networ
                 raise ResourceNotFound("Subnet", entry["subnet_id"])
             raise InvalidInput(f"Failed to create port on network {network_id}, because "
                                f"fixed_ips included invalid subnet {entry['subnet_id']}")
-        if address is not None and not ip.valid_for_subnet(subnet.net, ip.to_int(address),
-                                                           device_owner):
+        if address is not None and not _fits(subnet, address, device_owner):
             raise NamedBadRequest("InvalidIpForSubnet", f"IP address {address} is not a valid "
                                   f"IP for the specified subnet.")
         return subnet
     if address is None:
         raise InvalidInput("IP allocation requires subnet_id or ip_address")
     for subnet in subnets:
-        if ip.valid_for_subnet(subnet.net, ip.to_int(address), device_owner):
+        if _fits(subnet, address, device_owner):
             return subnet
     raise NamedBadRequest("InvalidIpForNetwork", f"IP address {address} is not a valid IP for "
                           f"any of the subnets on the specified network.")
@@ -406,3 +418,24 @@ def add_auto_addresses(tx: Tx, subnet: SubnetInfo) -> list[tuple[str, str]]:
     repo.insert_allocations(tx.conn, rows)
     repo.touch_ports(tx.conn, [pid for pid, _ in updated], clock.now())
     return updated
+
+
+def readdress(tx: Tx, network_id: str, port_id: str, mac: str) -> None:
+    """The port's MAC changed: its EUI-64 addresses on auto-address subnets follow the new
+    MAC (same positions), as Neutron re-derives them."""
+    auto = {s.id: s for s in load_subnets(tx.conn, network_id) if s.auto}
+    stale = [r for r in repo.allocations_of_port(tx.conn, port_id)
+             if r["subnet_id"] in auto and ip.is_eui64(r["ip_address"])]
+    if not stale:
+        return
+    repo.delete_allocations(tx.conn, port_id, [(r["subnet_id"], r["ip_address"]) for r in stale])
+    for r in stale:
+        subnet = auto[r["subnet_id"]]
+        address = ip.eui64(subnet.net, mac)
+        if repo.holder(tx.conn, subnet.id, ip.to_text(address, 6)):
+            raise _in_use(subnet, address)
+        repo.insert_allocations(tx.conn, [{
+            "subnet_id": subnet.id, "ip_address": ip.to_text(address, 6),
+            "ip_key": ip.key(address, 6), "port_id": port_id, "network_id": network_id,
+            "position": r["position"]}])
+        _note_insert(tx, subnet.id, address)

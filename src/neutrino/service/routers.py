@@ -197,7 +197,7 @@ class RouterService:
             row = self._load(conn, ctx, router_id)
             return self._render(conn, [row])[0]
 
-    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+    def list(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
             rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
             return self._render(conn, rows)
@@ -207,8 +207,8 @@ class RouterService:
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]
 
-    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+    def create_bulk(self, ctx: RequestContext, bodies: Items
+                    ) -> Items:
         ctx.require_write("create_router")
         parsed = []
         for body in bodies:
@@ -217,8 +217,8 @@ class RouterService:
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
-    def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
-                   ) -> list[dict[str, Any]]:
+    def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items
+                   ) -> Items:
         created = []
         for attrs in items:
             router_id = new_id()
@@ -253,7 +253,7 @@ class RouterService:
                    if_match: int | None) -> dict[str, Any]:
         row = self._load(tx.conn, ctx, router_id, for_update=True)
         check_revision(row["revision_number"], if_match)
-        values = {k: attrs[k] for k in ("name", "description", "admin_state_up")
+        values: dict[str, Any] = {k: attrs[k] for k in ("name", "description", "admin_state_up")
                   if k in attrs and attrs[k] != row[k]}
         touched = bool(values)
         if "external_gateway_info" in attrs:

@@ -132,7 +132,7 @@ def list_rows(conn: Connection, query: ListQuery, visible_to: str | None
         owned_nets = select(networks.c.id).where(networks.c.project_id == visible_to)
         stmt = stmt.where((c.project_id == visible_to) | c.network_id.in_(owned_nets))
     stmt = compile_list(conn, stmt, ports, query, COLUMNS, HOOKS, kind="Port")
-    return [tuple(r) for r in conn.execute(stmt)]
+    return raw.select_rows(conn, stmt)
 
 
 def rows_by_ids(conn: Connection, ids: list[str]) -> list[tuple[Any, ...]]:
