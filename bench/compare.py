@@ -177,10 +177,23 @@ def bench_ours(args: argparse.Namespace) -> dict[str, Any]:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
         server.stop()
+    res["source"] = source_version()
     res["server"] = {"mode": server.used, "workers": args.workers, "db": "sqlite (fresh)",
                      "schema": args.schema,
                      "state_dir": str(server.state_dir) if args.keep_state else None}
     return res
+
+
+def source_version() -> dict[str, Any]:
+    """Which code was measured: HEAD and whether src/ differs from it (read-only git)."""
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True,
+                                  check=False, timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "src_modified": bool(git("status", "--porcelain", "--", "src"))}
 
 
 def reference_up(auth_url: str) -> bool:

@@ -18,10 +18,12 @@ sets ``neutron_type`` (Neutron reports generic webob failures as ``HTTPBadReques
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class NeutrinoError(Exception):
     status = 500
-    neutron_type: str | None = None
+    neutron_type: ClassVar[str | None] = None
 
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
@@ -35,11 +37,11 @@ class NeutrinoError(Exception):
 
 class BadRequest(NeutrinoError):
     status = 400
-    neutron_type = "HTTPBadRequest"
+    neutron_type: ClassVar[str | None] = "HTTPBadRequest"
 
 
 class InvalidInput(BadRequest):
-    neutron_type = "InvalidInput"
+    neutron_type: ClassVar[str | None] = "InvalidInput"
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"Invalid input for operation: {reason}.")
@@ -51,11 +53,11 @@ class NotAuthenticated(NeutrinoError):
 
 class Forbidden(NeutrinoError):
     status = 403
-    neutron_type = "HTTPForbidden"
+    neutron_type: ClassVar[str | None] = "HTTPForbidden"
 
 
 class PolicyNotAuthorized(Forbidden):
-    neutron_type = "PolicyNotAuthorized"
+    neutron_type: ClassVar[str | None] = "PolicyNotAuthorized"
 
     def __init__(self, action: str) -> None:
         super().__init__(f"({action}) is disallowed by policy")
@@ -63,13 +65,13 @@ class PolicyNotAuthorized(Forbidden):
 
 class NotFound(NeutrinoError):
     status = 404
-    neutron_type = "HTTPNotFound"
+    neutron_type: ClassVar[str | None] = "HTTPNotFound"
 
 
 class ResourceNotFound(NotFound):
     """``<Kind> <id> could not be found.`` with type ``<Kind>NotFound``."""
 
-    neutron_type = None
+    neutron_type: ClassVar[str | None] = None
 
     def __init__(self, kind: str, resource_id: str) -> None:
         super().__init__(f"{kind} {resource_id} could not be found.")
@@ -82,18 +84,18 @@ class ResourceNotFound(NotFound):
 
 class MethodNotAllowed(NeutrinoError):
     status = 405
-    neutron_type = "HTTPMethodNotAllowed"
+    neutron_type: ClassVar[str | None] = "HTTPMethodNotAllowed"
 
 
 class Conflict(NeutrinoError):
     status = 409
-    neutron_type = "HTTPConflict"
+    neutron_type: ClassVar[str | None] = "HTTPConflict"
 
 
 class NamedConflict(Conflict):
     """A 409 whose Neutron type is given explicitly (``NetworkInUse``, ``MacAddressInUse``...)."""
 
-    neutron_type = None
+    neutron_type: ClassVar[str | None] = None
 
     def __init__(self, neutron_type: str, message: str) -> None:
         super().__init__(message)
@@ -107,7 +109,7 @@ class NamedConflict(Conflict):
 class NamedBadRequest(BadRequest):
     """A 400 whose Neutron type is given explicitly."""
 
-    neutron_type = None
+    neutron_type: ClassVar[str | None] = None
 
     def __init__(self, neutron_type: str, message: str) -> None:
         super().__init__(message)
@@ -120,11 +122,11 @@ class NamedBadRequest(BadRequest):
 
 class PreconditionFailed(NeutrinoError):
     status = 412
-    neutron_type = "RevisionNumberConstraintFailed"
+    neutron_type: ClassVar[str | None] = "RevisionNumberConstraintFailed"
 
 
 class RetryableConflict(NeutrinoError):
     """A write lost a race (unique key, serialization failure); the unit of work retries it."""
 
     status = 409
-    neutron_type = "HTTPConflict"
+    neutron_type: ClassVar[str | None] = "HTTPConflict"

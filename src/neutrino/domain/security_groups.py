@@ -252,8 +252,8 @@ def _protocol_key(protocol: str | None, ethertype: str) -> str:
     return f"{protocol}/{protocol}"
 
 
-def rule_key(rule: Rule | Mapping[str, Any]) -> tuple[str, ...]:
-    """Neutron's identity of a rule, for duplicate detection."""
+def rule_key(rule: Any) -> tuple[str, ...]:
+    """Neutron's identity of a rule (a ``Rule`` or a stored row), for duplicate detection."""
     values: Mapping[str, Any] = rule.__dict__ if isinstance(rule, Rule) else rule
 
     def plain(key: str) -> str:

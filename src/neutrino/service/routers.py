@@ -471,10 +471,11 @@ class RouterService:
         (for the gateway, every subnet of the external network counts)."""
         new_ids = {s["id"] for s in new}
         theirs: dict[str, str] = {}
+        gateways = set(repo.port_ids(conn, router_id, GATEWAY))
         for a in repo.attached_subnets(conn, router_id):
             if a["subnet_id"] in new_ids and not gateway:
                 raise _bad(f"Router already has a port on subnet {a['subnet_id']}")
-            if a["port_id"] in repo.port_ids(conn, router_id, GATEWAY):
+            if a["port_id"] in gateways:
                 for s in subnet_repo.on_network(conn, a["network_id"]):
                     theirs[s["id"]] = s["cidr"]
             else:

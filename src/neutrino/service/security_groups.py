@@ -15,7 +15,6 @@ and every rule of its own groups, whoever created it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from neutrino.common import clock
@@ -64,7 +63,7 @@ RULE_SPEC: dict[str, Attr] = {
 # --- views -----------------------------------------------------------------------------------
 
 
-def rule_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def rule_view(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"],
         "project_id": row["project_id"],
@@ -85,7 +84,7 @@ def rule_view(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def group_view(row: Mapping[str, Any], rules: list[Any], tags: list[str]) -> dict[str, Any]:
+def group_view(row: Any, rules: list[Any], tags: list[str]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -256,8 +255,8 @@ class SecurityGroupService:
         if ("stateful" in attrs and attrs["stateful"] != bool(row["stateful"])
                 and repo.ports_using(tx.conn, group_id)):
             raise sgd.in_use(group_id)
-        changed = {k: attrs[k] for k in ("name", "description", "stateful")
-                   if k in attrs and attrs[k] != row[k]}
+        changed: dict[str, Any] = {k: attrs[k] for k in ("name", "description", "stateful")
+                                   if k in attrs and attrs[k] != row[k]}
         if changed:
             changed["revision_number"] = row["revision_number"] + 1
             changed["updated_at"] = clock.now()

@@ -10,6 +10,7 @@ network row (``segment_allocations`` guards its uniqueness), fixed IPs live in
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -27,7 +29,8 @@ UUID_LEN = 36
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here is a plain Table (no inheritance mapping): say so for the type checker.
+    __table__: ClassVar[Table]  # type: ignore[assignment]
 
 
 class StandardAttrs:

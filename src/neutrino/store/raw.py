@@ -68,7 +68,7 @@ def select_rows(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
     cursor = dbapi.cursor()
     try:
         cursor.execute(str(compiled), args)
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        return list(cursor.fetchall())
     finally:
         cursor.close()
 

@@ -1,9 +1,9 @@
 """The first seed of an identity deployment: domain Default, the standard roles, and an admin
 user holding ``admin`` on an admin project.
 
-Idempotent: every run creates only what is missing, so ``neutrino bootstrap`` and each
-controller start may run it. Run with a new admin password, it resets the password and revokes
-the admin's earlier tokens (through ``RevocationLog``, in the same transaction).
+Idempotent: every run creates only what is missing, so ``neutrino bootstrap`` may run again.
+Run with a new admin password, it resets the password and revokes the admin's earlier tokens
+(through ``RevocationLog``, in the same transaction).
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from neutrino.store.uow import Store, Tx
 DEFAULT_ROLES = ("admin", "member", "reader", "service")
 
 
-def bootstrap(log: RevocationLog, admin_password: str, admin_user: str,
-              admin_project: str) -> None:
+def seed(log: RevocationLog, admin_password: str, admin_user: str, admin_project: str) -> None:
     """Idempotent seed: domain Default, the standard roles, the admin user and project."""
     new_hash = hash_password(admin_password) if admin_password else None
 
-    def seed(tx: Tx) -> None:
+    def run(tx: Tx) -> None:
         conn = tx.conn
         if repo.get(conn, "domain", "default") is None:
             repo.insert_row(conn, "domain", {"id": "default", "name": "Default",
@@ -56,10 +55,10 @@ def bootstrap(log: RevocationLog, admin_password: str, admin_user: str,
         assert role is not None
         repo.assign(conn, project_id, user_id, role["id"])
 
-    log.write(seed)
+    log.write(run)
 
 
-def has_admin(store: Store, admin_user: str) -> bool:
+def admin_exists(store: Store, admin_user: str) -> bool:
     """Whether bootstrap has created the admin user (the CLI bootstraps only once)."""
     with store.read() as conn:
         return repo.find_one(conn, "user", domain_id="default", name=admin_user) is not None

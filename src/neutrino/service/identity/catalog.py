@@ -13,7 +13,7 @@ from typing import Any
 from neutrino.common.settings import Settings
 
 
-def catalog(settings: Settings) -> list[dict[str, Any]]:
+def service_catalog(settings: Settings) -> list[dict[str, Any]]:
     """The service catalog in v3 shape; ids are stable across replicas."""
     base = settings.base_url
     region = settings.region
