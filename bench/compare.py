@@ -5,7 +5,7 @@
    ``neutrino serve --listen 127.0.0.1:<port> --state-dir <tmp>`` with
    ``NEUTRINO_ADMIN_PASSWORD`` set (``--server cli``); if the CLI cannot start a server,
    ``bench/serve_neutrino.py`` does the same steps directly (``--server module``; ``auto``
-   tries the CLI first). Its CPU is metered by the state dir, which only its cmdline has.
+   tries the CLI first). Its CPU is metered by pid, with its worker processes (``--workers``).
 2. Runs ``bench/ports.py`` against it (a separate process, so the client's CPU is its own),
    optionally while ``py-spy record`` samples the server (``--py-spy FILE``).
 3. With ``--with-reference``, runs the same ``bench/ports.py`` against the reference
@@ -127,10 +127,6 @@ class OurServer:
             print(f"our server did not start with --server {mode}:\n{tail}", file=sys.stderr)
         raise SystemExit("could not start our server")
 
-    @property
-    def cpu_pattern(self) -> str:
-        return str(self.state_dir)
-
     def stop(self) -> None:
         if self.proc is not None:
             stop(self.proc)
@@ -170,8 +166,9 @@ def bench_ours(args: argparse.Namespace) -> dict[str, Any]:
                                     "--rate", "200", "--format", fmt, "--output", args.py_spy,
                                     "--nonblocking"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert server.proc is not None  # metered with its worker processes, if any
         res = run_ports(args, "neutrino", f"{server.url}/v3", "admin", PASSWORD, "admin",
-                        args.big, [server.cpu_pattern], ["--keep-big"])
+                        args.big, [], ["--keep-big", "--cpu-pid", str(server.proc.pid)])
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)

@@ -29,11 +29,11 @@ default is 500 ports per project), then create one network and one IPv4 /16 subn
    median/p95; its parts are reported too.
 
 Every phase also records CPU seconds of the server processes (``--cpu-pattern``: cmdline
-substring, summed over matching processes from /proc/<pid>/stat; ``--cpu-pid`` for exact
-pids), of this client, and of the whole machine (/proc/stat), per operation, plus the load
-average. On a shared 2-core box wall-clock rates are noisy; CPU ms per op and the
-``other_busy_cores`` figure tell whether a run was disturbed. Compare servers only in
-back-to-back runs.
+substring, summed over matching processes from /proc/<pid>/stat; ``--cpu-pid``: a pid and
+all its descendants, such as uvicorn's worker processes), of this client, and of the whole
+machine (/proc/stat), per operation, plus the load average. On a shared 2-core box
+wall-clock rates are noisy; CPU ms per op and the ``other_busy_cores`` figure tell whether a
+run was disturbed. Compare servers only in back-to-back runs.
 
 Output: one JSON object on stdout (and ``--json FILE``); a short human summary on stderr.
 Everything the script creates is deleted at the end (``--keep-big`` keeps the big network so
@@ -66,7 +66,7 @@ import httpx
 try:  # the client's JSON parse is part of the oVirt pair: parse fast, like the engine's Jackson
     from orjson import loads as json_loads
 except ImportError:  # pragma: no cover - orjson is a neutrino dependency
-    from json import loads as json_loads
+    from json import loads as json_loads  # type: ignore[assignment]
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 OK = (200, 201, 204)
@@ -99,7 +99,8 @@ def latency_summary(lat: list[float]) -> dict[str, float | None]:
 
 class CpuMeter:
     """CPU seconds used, between two snapshots, by server processes (grouped by cmdline
-    substring or exact pid), by this client process, and by the whole machine."""
+    substring, or by pid together with all its descendants, e.g. uvicorn's workers), by this
+    client process, and by the whole machine."""
 
     def __init__(self, patterns: list[str], pids: list[int]) -> None:
         self.patterns = patterns
@@ -120,6 +121,25 @@ class CpuMeter:
                 found.append(int(entry))
         return found
 
+    def _tree(self, root: int) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+        found, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            if pid != self.me:
+                found.append(pid)
+                todo.extend(children.get(pid, []))
+        return found
+
     @staticmethod
     def _cpu(pid: int) -> float:
         try:
@@ -131,7 +151,7 @@ class CpuMeter:
 
     def groups(self) -> dict[str, list[int]]:
         out = {p: self._matching(p) for p in self.patterns}
-        out.update({f"pid:{pid}": [pid] for pid in self.pids})
+        out.update({f"pid:{pid}": self._tree(pid) for pid in self.pids})
         return out
 
     def snap(self) -> dict[str, Any]:
@@ -495,7 +515,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--cpu-pattern", action="append", default=[],
                     help="cmdline substring of server processes to meter (repeatable)")
     ap.add_argument("--cpu-pid", action="append", type=int, default=[],
-                    help="pid of a server process to meter (repeatable)")
+                    help="pid of a server process to meter with its descendants (repeatable)")
     ap.add_argument("--json", help="also write the JSON result to this file")
     args = ap.parse_args(argv)
     args.n = max(1, min(args.n, 20000))

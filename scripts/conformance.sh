@@ -52,7 +52,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-COMMON=(--state-dir "$STATE" --admin-password "$PASSWORD" --listen "127.0.0.1:$PORT")
+export NEUTRINO_ADMIN_PASSWORD="$PASSWORD"  # not on the command line, where ps shows it
+COMMON=(--state-dir "$STATE" --listen "127.0.0.1:$PORT")
 [ -n "$DB" ] && COMMON+=(--db "$DB")
 
 log "bootstrapping neutrino (state in $STATE)"

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -15,7 +16,7 @@ from neutrino import __version__
 from neutrino.api.app import create_app
 from neutrino.cli import banner
 from neutrino.cli.admin import AdminCredentials
-from neutrino.cli.db import redact
+from neutrino.cli.db import ensure_schema, redact
 from neutrino.cli.main import app
 from neutrino.cli.serve import parse_listen
 from neutrino.common.settings import Settings
@@ -131,3 +132,15 @@ def test_client_snippets(tmp_path: Path) -> None:
     exports = banner.os_exports(settings, creds)
     assert "export OS_AUTH_URL=http://127.0.0.1:9797/v3" in exports
     assert f'OS_PASSWORD="$(cat {tmp_path / "admin-password"})"' in exports
+
+
+def test_ensure_schema_migrates_postgres_only_when_allowed(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        ensure_schema(db_url, allow_migrate=False)  # SQLite is always brought up to date
+        assert migrate.is_up_to_date(db_url)
+        return
+    with pytest.raises(typer.Exit):
+        ensure_schema(db_url, allow_migrate=False)
+    assert migrate.current(db_url) is None
+    ensure_schema(db_url, allow_migrate=True)
+    assert migrate.is_up_to_date(db_url)

@@ -43,7 +43,7 @@ class AgentService:
             "resources_synced": None,
         }
 
-    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+    def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         ctx.require_admin("get_agent")
         with self.store.read() as conn:
             return [self.view(r) for r in repo.list_rows(conn, query)]

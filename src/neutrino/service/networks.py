@@ -115,7 +115,7 @@ class NetworkService:
             self._load(conn, ctx, network_id)
             return self._render_one(conn, ctx, network_id)
 
-    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+    def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         with self.store.read() as conn:
             rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
             ids = [r["id"] for r in rows]

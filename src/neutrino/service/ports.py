@@ -131,7 +131,7 @@ class PortService:
             self._load(conn, ctx, port_id)
             return self._render_ids(conn, ctx, [port_id])[0]
 
-    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+    def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         with self.store.read() as conn:
             rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
             return self._render(conn, ctx, rows)

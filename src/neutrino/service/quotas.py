@@ -54,7 +54,7 @@ class QuotaService:
         self._authorize_read(ctx, project_id)
         return dict(self.defaults)
 
-    def list(self, ctx: RequestContext) -> list[dict[str, Any]]:
+    def search(self, ctx: RequestContext) -> list[dict[str, Any]]:
         ctx.require_admin("get_quota")
         with self.store.read() as conn:
             return [{**self.defaults, **limits, "project_id": project, "tenant_id": project}

@@ -197,7 +197,7 @@ class RouterService:
             row = self._load(conn, ctx, router_id)
             return self._render(conn, [row])[0]
 
-    def list(self, ctx: RequestContext, query: ListQuery) -> Items:
+    def search(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
             rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
             return self._render(conn, rows)

@@ -201,7 +201,7 @@ class SecurityGroupService:
         with self.store.read() as conn:
             return _render_groups(conn, [self._load(conn, ctx, group_id)])[0]
 
-    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+    def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         self._ensure_default_for_list(ctx, query)
         with self.store.read() as conn:
             rows = repo.list_groups(conn, query, None if ctx.is_admin else ctx.project_id)
@@ -306,7 +306,7 @@ class SecurityGroupRuleService:
         with self.store.read() as conn:
             return rule_view(self._load(conn, ctx, rule_id))
 
-    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+    def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         self._groups._ensure_default_for_list(ctx, query)
         with self.store.read() as conn:
             rows = repo.list_rules(conn, query, None if ctx.is_admin else ctx.project_id)

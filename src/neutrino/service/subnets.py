@@ -132,7 +132,7 @@ class SubnetService:
         with self.store.read() as conn:
             return self._render(conn, [self._load(conn, ctx, subnet_id)])[0]
 
-    def list(self, ctx: RequestContext, query: ListQuery) -> Items:
+    def search(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
             rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
             return self._render(conn, rows)
@@ -298,17 +298,17 @@ class SubnetService:
         check_revision(row["revision_number"], if_match)
         auto = ip.is_auto_address(row["ipv6_ra_mode"], row["ipv6_address_mode"])
         users = repo.allocation_users(conn, subnet_id)
-        for _port, owner, _address in users:
+        for _port, owner, _address, _project in users:
             if owner in ip.ROUTER_INTERFACE_OWNERS or not (auto or owner in AUTO_DELETE_OWNERS):
                 raise NamedConflict("SubnetInUse",
                                     f"Unable to complete operation on subnet {subnet_id}: One "
                                     f"or more ports have an IP allocation from this subnet.")
         now = clock.now()
-        touched = sorted({port for port, _, _ in users})
+        touched = {port: project for port, _, _, project in users}
         repo.delete_row(conn, subnet_id)
-        repo.touch_ports(conn, touched, now)
-        for port_id in touched:
-            tx.record("port", port_id, "update", "", row["network_id"])
+        repo.touch_ports(conn, sorted(touched), now)
+        for port_id, port_project in sorted(touched.items()):
+            tx.record("port", port_id, "update", port_project, row["network_id"])
         tag_repo.delete_all(conn, subnet_id)
         ipam.forget(subnet_id)
         network_repo.bump_revision(conn, row["network_id"], now)
@@ -351,7 +351,7 @@ def _check_mtu(network: Any, version: int) -> None:
 
 def _check_gateway_free(conn: Any, subnet_id: str, gateway: str) -> None:
     """Neutron: the gateway cannot move while a router interface holds the current one."""
-    for port_id, owner, address in repo.allocation_users(conn, subnet_id):
+    for port_id, owner, address, _project in repo.allocation_users(conn, subnet_id):
         if address == gateway and owner in ip.ROUTER_INTERFACE_OWNERS:
             raise NamedConflict("GatewayIpInUse", f"Current gateway ip {gateway} already in "
                                 f"use by port {port_id}. Unable to update.")

@@ -273,10 +273,11 @@ def delete_allocations(conn: Connection, port_id: str,
                                 allocs.c.ip_address == address))
 
 
-def allocation_users(conn: Connection, subnet_id: str) -> list[tuple[str, str, str]]:
-    """(port_id, device_owner, ip_address) of every allocation on the subnet."""
-    return [(r[0], r[1], r[2]) for r in conn.execute(
-        select(allocs.c.port_id, ports.c.device_owner, allocs.c.ip_address)
+def allocation_users(conn: Connection, subnet_id: str) -> list[tuple[str, str, str, str]]:
+    """(port_id, device_owner, ip_address, port project_id) of every allocation on the
+    subnet."""
+    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(
+        select(allocs.c.port_id, ports.c.device_owner, allocs.c.ip_address, ports.c.project_id)
         .join(ports, ports.c.id == allocs.c.port_id)
         .where(allocs.c.subnet_id == subnet_id))]
 

@@ -12,7 +12,7 @@ router = APIRouter()
 
 @router.get("/v2.0/quotas")
 async def list_quotas(request: Request) -> Response:
-    return json_response({"quotas": services(request).quotas.list(context(request))})
+    return json_response({"quotas": services(request).quotas.search(context(request))})
 
 
 @router.get("/v2.0/quotas/{project_id}")

@@ -30,7 +30,7 @@ from neutrino.service.context import RequestContext
 
 class ResourceService(Protocol):
     def get(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]: ...
-    def list(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]: ...
+    def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]: ...
     def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
                     ) -> list[dict[str, Any]]: ...
     def update(self, ctx: RequestContext, resource_id: str, body: dict[str, Any],
@@ -56,7 +56,7 @@ def collection_router(collection: str, member: str,
     async def list_(request: Request) -> Response:
         ctx = context(request)
         query = list_query(request)
-        items = service(request).list(ctx, query)
+        items = service(request).search(ctx, query)
         if query.page_reverse:
             items.reverse()  # fetched backwards from the marker; shown in the asked order
         body: dict[str, Any] = {key: select_fields(items, query.fields)}
@@ -77,8 +77,13 @@ def collection_router(collection: str, member: str,
         body = await json_body(request)
         if isinstance(body, dict) and isinstance(body.get(key), list):
             items = body[key]
-            bodies = [i.get(member) if isinstance(i, dict) and member in i else i for i in items]
-            if not bodies or not all(isinstance(b, dict) for b in bodies):
+            bodies: list[dict[str, Any]] = []
+            for item in items:
+                inner = item.get(member) if isinstance(item, dict) and member in item else item
+                if not isinstance(inner, dict):
+                    raise BadRequest(f"Unable to find '{member}' in request body")
+                bodies.append(inner)
+            if not bodies:
                 raise BadRequest(f"Unable to find '{member}' in request body")
             return json_response({key: service(request).create_bulk(ctx, bodies)}, 201)
         if not isinstance(body, dict) or not isinstance(body.get(member), dict):
