@@ -4,7 +4,7 @@ SHELL := /bin/bash
 BIN := .venv/bin
 STAGE ?= 1
 
-.PHONY: help run test check conformance migration migration-reset clean
+.PHONY: help run test check conformance migration migration-reset migration-squash clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ migration: ## autogenerate a schema migration from the models: make migration m=
 
 migration-reset: ## re-create the initial migration from the models (only while it is the only one)
 	./scripts/new-migration.sh --reset-initial
+
+migration-squash: ## replace ALL revisions by one initial migration (pre-release only)
+	./scripts/new-migration.sh --squash
 
 clean: ## remove caches and build output (keeps .venv, state/ and runs/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist src/*.egg-info

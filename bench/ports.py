@@ -18,9 +18,9 @@ default is 500 ports per project), then create one network and one IPv4 /16 subn
    (keep-alive; a server that answers ``Connection: close`` gets a new TCP connection per
    request, which is then part of what it costs) and takes the next job from a shared queue.
 3. ``big``: bring a second network to ``--list-big`` ports (bulk ``POST {"ports": [...]}``
-   in chunks when the endpoint supports it, else single creates over T threads; not timed as
-   a benchmark but reported), then time the FULL ``GET /v2.0/ports`` (no filter, as oVirt
-   sends it), median of 5.
+   in chunks of ``--bulk-chunk``, one request at a time, when the endpoint supports it, else
+   single creates over T threads; not a benchmark, but its time is reported), then time the
+   FULL ``GET /v2.0/ports`` (no filter, as oVirt sends it), median of 5.
 4. ``ovirt``: at that size, ``--ovirt-rounds`` times the vNIC allocate oVirt's engine performs:
    the full ``GET /v2.0/ports``, a client-side scan for device_owner "oVirt" and device_id
    = the vNIC id (not found: it is a new vNIC), then ``POST /v2.0/ports`` with
@@ -364,8 +364,9 @@ def run_phase(api: Api, meter: CpuMeter, net_id: str, n: int, threads: int,
 
 def fill_network(api: Api, net_id: str, have: int, want: int, chunk: int, threads: int
                  ) -> dict[str, Any]:
-    """Bring ``net_id`` to ``want`` ports: bulk POST in chunks (two at a time), or single
-    creates over ``threads`` threads if the endpoint refuses bulk. Says how, and how long."""
+    """Bring ``net_id`` to ``want`` ports: bulk POSTs in chunks, one at a time (concurrent
+    bulks on one subnet make Neutron's IPAM collide and back off), or single creates over
+    ``threads`` threads if the endpoint refuses bulk. Says how, and how long."""
     idx = list(range(have, want))
     if not idx:
         return {"method": "none", "created": 0, "errors": 0, "first_errors": [], "seconds": 0.0}
@@ -386,7 +387,7 @@ def fill_network(api: Api, net_id: str, have: int, want: int, chunk: int, thread
         print(f"  bulk create refused ({e}); creating one by one", file=sys.stderr)
         method = "single"
     if method == "bulk":
-        _, errors, _ = run_parallel(chunks[1:], min(threads, 2), api, bulk)
+        _, errors, _ = run_parallel(chunks[1:], 1, api, bulk)
     else:
         _, _, errors, _ = create_ports(api, net_id, [f"bench-big-{i}" for i in idx], threads)
     return {"method": method, "created": len(idx), "errors": len(errors),

@@ -6,19 +6,25 @@
 # Usage: scripts/new-migration.sh "what changed"
 #        scripts/new-migration.sh --reset-initial
 #            re-create 0001 from the models, only while 0001 is the one revision (pre-release)
+#        scripts/new-migration.sh --squash
+#            replace ALL revisions by one new 0001 made from the models (pre-release only:
+#            databases made with the old revisions cannot be upgraded, and hand-written data
+#            migrations in them are dropped)
 set -euo pipefail
 
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-[ $# -eq 1 ] || die "usage: $0 \"message\" | --reset-initial"
+[ $# -eq 1 ] || die "usage: $0 \"message\" | --reset-initial | --squash"
 ensure_venv dev
 VERSIONS="$REPO/src/neutrino/store/migrations/versions"
 
-if [ "$1" = --reset-initial ]; then
+if [ "$1" = --reset-initial ] || [ "$1" = --squash ]; then
   shopt -s nullglob
   files=("$VERSIONS"/*.py)
-  [ ${#files[@]} -le 1 ] || die "more than one revision exists: write a new migration instead"
+  if [ "$1" = --reset-initial ] && [ ${#files[@]} -gt 1 ]; then
+    die "more than one revision exists: write a new migration (or --squash them all)"
+  fi
   rm -f "${files[@]}"
   message="initial schema"
 else

@@ -174,3 +174,16 @@ def test_member_cannot_use_other_projects_network(api: Caller) -> None:
     port = bob.port(shared["id"])
     assert port["project_id"] == bob.project_id
     assert alice.get(f"/v2.0/ports/{port['id']}").status_code == 404
+
+
+def test_mac_change_moves_eui64_address(api: Caller) -> None:
+    net = api.network()
+    v6 = api.subnet(net["id"], "2001:db8:5::/64", ipv6_ra_mode="slaac",
+                    ipv6_address_mode="slaac")
+    port = api.port(net["id"], mac_address="fa:16:3e:00:00:10")
+    assert port["fixed_ips"] == [{"subnet_id": v6["id"],
+                                  "ip_address": "2001:db8:5:0:f816:3eff:fe00:10"}]
+    r = api.put(f"/v2.0/ports/{port['id']}", {"port": {"mac_address": "fa:16:3e:00:00:11"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["port"]["fixed_ips"] == [{"subnet_id": v6["id"],
+                                              "ip_address": "2001:db8:5:0:f816:3eff:fe00:11"}]

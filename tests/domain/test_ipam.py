@@ -4,6 +4,7 @@ intervals, the window pick (property tests), EUI-64 vectors and the sortable key
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import random
 
 import pytest
@@ -159,7 +160,7 @@ def test_gaps_partition_the_range(lo: int, width: int, used: list[int]) -> None:
     inside_used = {u for u in used_sorted if lo <= u <= hi}
     assert covered | inside_used == set(range(lo, hi + 1))
     assert not covered & inside_used
-    assert all(a[1] < b[0] - 1 for a, b in zip(free, free[1:], strict=False))  # maximal, sorted
+    assert all(a[1] < b[0] - 1 for a, b in itertools.pairwise(free))  # maximal, sorted
 
 
 @st.composite

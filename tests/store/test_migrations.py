@@ -7,6 +7,8 @@ If ``test_upgrade_matches_models`` fails after a model change, write a migration
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
@@ -29,7 +31,18 @@ def test_upgrade_matches_models(db_url: str) -> None:
             diffs = compare_metadata(ctx, Base.metadata)
     finally:
         engine.dispose()
-    assert diffs == [], "schema after upgrade differs from models; run `make migration`"
+    assert not diffs, "schema after upgrade differs from models (run `make migration`):\n" + \
+        "\n".join(_describe(d) for d in diffs)
+
+
+def _describe(diff: Any) -> str:
+    """One line per autogenerate difference: the operation and what it names."""
+    if isinstance(diff, list):  # column modifications come as a list of tuples
+        return "; ".join(_describe(d) for d in diff)
+    op, *args = diff
+    names = [getattr(a, "name", None) or getattr(a, "key", None) or str(a)
+             for a in args if a is not None and not isinstance(a, dict)]
+    return f"{op}: {', '.join(map(str, names))}"
 
 
 def test_upgrade_creates_every_table(db_url: str) -> None:

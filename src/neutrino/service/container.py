@@ -46,7 +46,7 @@ class Services:
             store=store,
             identity=IdentityService(store, settings, tokens),
             networks=NetworkService(store, segments, quotas),
-            subnets=SubnetService(store),
+            subnets=SubnetService(store, quotas),
             ports=PortService(store, settings, quotas),
             routers=RouterService(store, settings),
             tags=TagService(store),

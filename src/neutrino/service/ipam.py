@@ -30,7 +30,7 @@ import threading
 import time
 import weakref
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from neutrino.common import clock
@@ -186,7 +186,7 @@ class _Want:
 
     subnets: list[SubnetInfo]
     address: int | None = None
-    explicit: bool = field(default=False)
+    explicit: bool = False
 
 
 def _in_use(subnet: SubnetInfo, address: int) -> NamedConflict:
@@ -296,17 +296,26 @@ def _execute(tx: Tx, network_id: str, port_id: str, wants: list[_Want], window: 
     for want in wants:
         if want.address is not None:
             subnet, address = want.subnets[0], want.address
-            if repo.holder(tx.conn, subnet.id, ip.to_text(address, subnet.version)):
-                raise _in_use(subnet, address)
         else:
             subnet, address = _pick_any(tx, want.subnets, window, network_id)
-        text = ip.to_text(address, subnet.version)
-        repo.insert_allocations(tx.conn, [{
-            "subnet_id": subnet.id, "ip_address": text, "ip_key": ip.key(address, subnet.version),
-            "port_id": port_id, "network_id": network_id, "position": position + len(out)}])
-        _note_insert(tx, subnet.id, address)
+        text = _insert(tx, subnet, address, port_id, position + len(out),
+                       check=want.address is not None)
         out.append({"subnet_id": subnet.id, "ip_address": text})
     return out
+
+
+def _insert(tx: Tx, subnet: SubnetInfo, address: int, port_id: str, position: int, *,
+            check: bool = True) -> str:
+    """Insert one allocation (a given address is first checked to be free: 409)."""
+    text = ip.to_text(address, subnet.version)
+    if check and repo.holder(tx.conn, subnet.id, text):
+        raise _in_use(subnet, address)
+    repo.insert_allocations(tx.conn, [{
+        "subnet_id": subnet.id, "ip_address": text, "ip_key": ip.key(address, subnet.version),
+        "port_id": port_id, "network_id": subnet.network_id, "position": position}])
+    mine = _inserted.setdefault(tx, {})
+    mine[subnet.id] = min(mine.get(subnet.id, address), address)
+    return text
 
 
 def _pick_any(tx: Tx, subnets: list[SubnetInfo], window: int, network_id: str
@@ -317,11 +326,6 @@ def _pick_any(tx: Tx, subnets: list[SubnetInfo], window: int, network_id: str
             if picked is not None:
                 return subnet, picked
     raise _exhausted(network_id)
-
-
-def _note_insert(tx: Tx, subnet_id: str, address: int) -> None:
-    mine = _inserted.setdefault(tx, {})
-    mine[subnet_id] = min(mine.get(subnet_id, address), address)
 
 
 # --- the interface used by the port and subnet services ----------------------------------
@@ -406,16 +410,13 @@ def add_auto_addresses(tx: Tx, subnet: SubnetInfo) -> list[tuple[str, str]]:
     candidates = [p for p in repo.ports_on_network(tx.conn, subnet.network_id)
                   if p["device_owner"] not in ip.ROUTER_INTERFACE_OWNERS_SNAT]
     positions = repo.next_positions(tx.conn, [p["id"] for p in candidates])
-    rows, updated = [], []
+    updated = []
     for port in candidates:
-        address = ip.to_text(ip.eui64(subnet.net, port["mac_address"]), 6)
-        if repo.holder(tx.conn, subnet.id, address):
+        address = ip.eui64(subnet.net, port["mac_address"])
+        if repo.holder(tx.conn, subnet.id, ip.to_text(address, 6)):
             continue  # Neutron skips a port whose address was taken meanwhile
-        rows.append({"subnet_id": subnet.id, "ip_address": address,
-                     "ip_key": ip.key_of(address), "port_id": port["id"],
-                     "network_id": subnet.network_id, "position": positions[port["id"]]})
+        _insert(tx, subnet, address, port["id"], positions[port["id"]], check=False)
         updated.append((port["id"], port["project_id"]))
-    repo.insert_allocations(tx.conn, rows)
     repo.touch_ports(tx.conn, [pid for pid, _ in updated], clock.now())
     return updated
 
@@ -426,16 +427,7 @@ def readdress(tx: Tx, network_id: str, port_id: str, mac: str) -> None:
     auto = {s.id: s for s in load_subnets(tx.conn, network_id) if s.auto}
     stale = [r for r in repo.allocations_of_port(tx.conn, port_id)
              if r["subnet_id"] in auto and ip.is_eui64(r["ip_address"])]
-    if not stale:
-        return
     repo.delete_allocations(tx.conn, port_id, [(r["subnet_id"], r["ip_address"]) for r in stale])
     for r in stale:
         subnet = auto[r["subnet_id"]]
-        address = ip.eui64(subnet.net, mac)
-        if repo.holder(tx.conn, subnet.id, ip.to_text(address, 6)):
-            raise _in_use(subnet, address)
-        repo.insert_allocations(tx.conn, [{
-            "subnet_id": subnet.id, "ip_address": ip.to_text(address, 6),
-            "ip_key": ip.key(address, 6), "port_id": port_id, "network_id": network_id,
-            "position": r["position"]}])
-        _note_insert(tx, subnet.id, address)
+        _insert(tx, subnet, ip.eui64(subnet.net, mac), port_id, r["position"])

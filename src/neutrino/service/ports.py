@@ -295,6 +295,8 @@ class PortService:
             ipam.reallocate(tx, row["network_id"], port_id, current, attrs["fixed_ips"], mac,
                             device_owner=values.get("device_owner", row["device_owner"]),
                             window=self.window)
+        elif "mac_address" in changed:
+            ipam.readdress(tx, row["network_id"], port_id, mac)
         if "security_groups" in attrs:
             repo.replace_security_groups(conn, port_id, groups)
         if "allowed_address_pairs" in attrs:

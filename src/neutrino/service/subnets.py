@@ -14,6 +14,10 @@ who can see a subnet but may not change it gets 403, otherwise 404.
 Deleting a subnet is refused (409 SubnetInUse) while a router interface, or, unless the
 subnet is auto-addressed, any port other than DHCP/distributed ones holds an address in it;
 the remaining allocations are removed with it.
+
+Races: on PostgreSQL a create or delete locks the network row (as port creates do), so the
+overlap check and the EUI-64 pass see every concurrent subnet and port; on SQLite writers are
+serialized anyway. ``Store.write`` retries the whole call on a unique-key conflict.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ AUTO_DELETE_OWNERS = frozenset({"network:dhcp", "network:distributed",
                                 "network:floatingip_agent_gateway"})
 IPV6_MIN_MTU = 1280
 IPV4_MIN_MTU = 68
-# Aliases keep ``list`` in signatures from resolving to ``SubnetService.list`` (mypy).
+# Shorthands for the signatures below.
 Items = list[dict[str, Any]]
 Children = list[tuple[Any, ...]]
 Intervals = list[ip.Interval]
@@ -168,6 +172,7 @@ class SubnetService:
             raise ResourceNotFound("Network", network_id)
         if not ctx.owns(network["project_id"]):
             raise PolicyNotAuthorized("rule:create_subnet")
+        self._lock_network(conn, network_id)
         project = owner_project(ctx, attrs)
         net = ip.network(attrs["cidr"])
         sa.validate_subnet(attrs, net, attrs["ip_version"])
@@ -207,6 +212,12 @@ class SubnetService:
         network_repo.bump_revision(conn, network_id, now)
         tx.record("network", network_id, "update", network["project_id"], network_id)
         return subnet_id
+
+    def _lock_network(self, conn: Any, network_id: str) -> None:
+        """PostgreSQL: serialize with port creates and other subnet changes on the network (the
+        overlap check and the EUI-64 pass over existing ports must see them all)."""
+        if self.store.is_postgres:
+            network_repo.get(conn, network_id, for_update=True)
 
     @staticmethod
     def _check_cidr(conn: Any, net: ip.Network, network_id: str) -> None:
@@ -296,6 +307,7 @@ class SubnetService:
         conn = tx.conn
         row = self._load(conn, ctx, subnet_id, "delete_subnet")
         check_revision(row["revision_number"], if_match)
+        self._lock_network(conn, row["network_id"])
         auto = ip.is_auto_address(row["ipv6_ra_mode"], row["ipv6_address_mode"])
         users = repo.allocation_users(conn, subnet_id)
         for _port, owner, _address, _project in users:

@@ -3,7 +3,7 @@
 A token is ``<payload>.<signature>``: the payload is URL-safe base64 of compact JSON claims
 (user, project, role names, issued/expiry time, audit id), the signature an HMAC-SHA256 over it
 with the deployment's key. Any replica holding the key verifies a token without a database
-round trip; revocation is checked against revocation events (see ``identity.revoked``).
+round trip; revocation is checked against revocation events (see ``service.identity.revocation``).
 Roles are captured at issue time, as with Keystone's own tokens; removing a role takes effect
 for new tokens, and revoking the user's tokens makes it immediate.
 """
