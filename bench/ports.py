@@ -618,8 +618,10 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     try:
-        made = attempt("setup", lambda: make_network(api, f"bench-net-{uuid.uuid4().hex[:6]}",
-                                                     args.cidr))
+        made = None
+        if not (args.skip_sequential and args.skip_concurrent):
+            made = attempt("setup", lambda: make_network(
+                api, f"bench-net-{uuid.uuid4().hex[:6]}", args.cidr))
         if made is not None:
             net_id = made[0]["id"]
             if not args.skip_sequential:

@@ -22,6 +22,20 @@ _free_port() {
   "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Clusters whose test run died without cleaning up (killed with SIGKILL): the run's pid is in
+# <dir>/owner; stop and delete those whose owner is gone.
+_pg_reap_orphans() {
+  local dir owner
+  for dir in "${TMPDIR:-/tmp}"/neutrino-pg.*; do
+    [ -f "$dir/owner" ] || continue
+    owner="$(cat "$dir/owner")"
+    [ -n "$owner" ] && [ -d "/proc/$owner" ] && continue
+    log "removing the PostgreSQL left by test run $owner ($dir)"
+    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+  done
+}
+
 pg_start() {
   PG_BIN="$(_pg_bindir)"
   if [ -z "$PG_BIN" ]; then
@@ -30,17 +44,19 @@ pg_start() {
   fi
   [ -n "$PG_BIN" ] || die "no PostgreSQL server binaries under /usr/lib/postgresql"
 
-  PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/neutrino-pg.XXXXXX")"
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || die "user 'postgres' is missing (reinstall postgresql-common)"
-    chown postgres: "$PG_DIR"
     PG_AS=(runuser -u postgres --)
   fi
+  _pg_reap_orphans
+  PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/neutrino-pg.XXXXXX")"
+  echo "$$" >"$PG_DIR/owner"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DIR"; fi
   local port password
   port="$(_free_port)"
   password="$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
   printf '%s\n' "$password" >"$PG_DIR/pwfile"
-  [ "$(id -u)" = 0 ] && chown postgres: "$PG_DIR/pwfile"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DIR/pwfile"; fi
 
   log "starting a private PostgreSQL ($("$PG_BIN/postgres" --version | awk '{print $3}')) on 127.0.0.1:$port"
   "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U neutrino --pwfile="$PG_DIR/pwfile" \

@@ -23,11 +23,11 @@ from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.domain.macs import random_mac
 from neutrino.service import ipam
 from neutrino.service import security_groups as sg_service
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
+from neutrino.service.macs import free_mac
 from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
 from neutrino.service.quotas import QuotaService
 from neutrino.store import networks as network_repo
@@ -38,7 +38,6 @@ from neutrino.store import tags as tag_repo
 from neutrino.store.raw import wire_time
 from neutrino.store.uow import Store, Tx
 
-MAC_ATTEMPTS = 16
 EMPTY_JSON = "{}"
 
 
@@ -177,7 +176,7 @@ class PortService:
             network_repo.lock(conn, network_id)
         project = owner_project(ctx, attrs)
         port_id = new_id()
-        mac = attrs.get("mac_address") or self._free_mac(tx, network_id)
+        mac = attrs.get("mac_address") or free_mac(tx, network_id, self.base_mac)
         if "mac_address" in attrs and repo.mac_in_use(conn, network_id, mac):
             raise NamedConflict("MacAddressInUse",
                                 f"Unable to complete operation for network {network_id}. "
@@ -224,14 +223,6 @@ class PortService:
                           [(p["ip_address"], p["mac_address"]) for p in pairs],
                           [(o["opt_name"], o["opt_value"], o["ip_version"]) for o in opts],
                           tags, ctx.is_admin)
-
-    def _free_mac(self, tx: Tx, network_id: str) -> str:
-        for _ in range(MAC_ATTEMPTS):
-            candidate = random_mac(self.base_mac)
-            if not repo.mac_in_use(tx.conn, network_id, candidate):
-                return candidate
-        raise NamedConflict("MacAddressGenerationFailure",
-                            f"Unable to generate unique mac on network {network_id}.")
 
     # --- update
 

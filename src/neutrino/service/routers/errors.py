@@ -1,0 +1,36 @@
+"""The router API's named errors, worded as Neutron words them.
+
+Owns the error *types and messages* every router module raises, so that one wording lives in
+one place: ``BadRequest`` ("Bad router request: …"), ``InvalidRoutes``, and the 404s whose
+Neutron type is not the generic ``…NotFound`` of a resource. Nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+from neutrino.common.errors import NamedBadRequest, NotFound
+
+
+class NamedNotFound(NotFound):
+    """A 404 whose Neutron type is given explicitly."""
+
+    def __init__(self, neutron_type: str, message: str) -> None:
+        super().__init__(message)
+        self._type = neutron_type
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+
+class NotFoundRouterInterface(NamedNotFound):
+    def __init__(self, router_id: str, port_id: str) -> None:
+        super().__init__("RouterInterfaceNotFound", f"Router {router_id} does not have an "
+                         f"interface with id {port_id}")
+
+
+def bad(message: str) -> NamedBadRequest:
+    return NamedBadRequest("BadRequest", f"Bad router request: {message}.")
+
+
+def invalid_routes(routes: list[dict[str, str]], reason: str) -> NamedBadRequest:
+    return NamedBadRequest("InvalidRoutes", f"Invalid format for routes: {routes}, {reason}.")

@@ -1,0 +1,166 @@
+"""Router interfaces: attaching a router to a subnet, by subnet or by an existing port.
+
+Owns the bodies of the ``add_router_interface`` and ``remove_router_interface`` transactions;
+the facade checks policy and the body's keys, then runs :func:`add_tx` or :func:`remove_tx`.
+
+Adding, as Neutron's l3_db does it:
+- *by subnet*: the subnet must be visible, have a gateway IP, belong to the caller's project and
+  not be an IPv6 subnet that takes RAs from an outside router; a new
+  ``network:router_interface`` port takes the gateway IP, except that a second IPv6 subnet on a
+  network the router already has an IPv6 interface on joins that port instead;
+- *by port*: the caller's port, not bound to any device, with at least one fixed IP and at most
+  one IPv4 subnet, is taken over by the router.
+Either way :func:`.topology.check_overlap` runs first, and the port is linked to the router and
+the router's revision bumped in the same transaction.
+
+Removing by port or by subnet (or both, which must agree) drops the subnet's IP from the port
+and deletes the port once it has none; an interface an extra route needs cannot be removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import NamedBadRequest, NamedConflict, ResourceNotFound
+from neutrino.service import ipam
+from neutrino.service.context import RequestContext
+from neutrino.service.routers.errors import NamedNotFound, NotFoundRouterInterface, bad
+from neutrino.service.routers.ports import RouterPorts
+from neutrino.service.routers.records import bump, load
+from neutrino.service.routers.routes import check_not_needed_by_routes
+from neutrino.service.routers.topology import check_overlap
+from neutrino.service.routers.views import interface_info
+from neutrino.store import ports as port_repo
+from neutrino.store import routers as repo
+from neutrino.store import subnets as subnet_repo
+from neutrino.store.uow import Tx
+
+INTERFACE = repo.INTERFACE
+
+
+def add_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
+           port_id: str | None, subnet_id: str | None) -> dict[str, Any]:
+    router = load(tx.conn, ctx, router_id, for_update=True)
+    if port_id is not None:
+        result = _add_by_port(tx, ctx, router, port_id)
+    else:
+        assert subnet_id is not None
+        result = _add_by_subnet(tx, ctx, ports, router, subnet_id)
+    bump(tx, router_id)
+    return result
+
+
+def _add_by_port(tx: Tx, ctx: RequestContext, router: Any, port_id: str) -> dict[str, Any]:
+    conn = tx.conn
+    port = port_repo.find(conn, port_id)
+    if port is None or not ctx.owns(port["project_id"]):
+        raise ResourceNotFound("Port", port_id)
+    if port["device_id"]:
+        raise NamedConflict("PortInUse", f"Unable to complete operation on port {port_id} "
+                            f"for network {port['network_id']}. Port already has an "
+                            f"attached device {port['device_id']}.")
+    ips = repo.fixed_ips(conn, [port_id]).get(port_id, [])
+    if not ips:
+        raise bad("Router port must have at least one fixed IP")
+    subnets = [subnet_repo.find(conn, s) for s, _ in ips]
+    found = [s for s in subnets if s is not None]
+    check_overlap(conn, router["id"], found)
+    if len([s for s in found if s["ip_version"] == 4]) > 1:
+        raise bad("Cannot have multiple IPv4 subnets on router port")
+    port_repo.update_row(conn, port_id, {
+        "device_id": router["id"], "device_owner": INTERFACE,
+        "revision_number": port["revision_number"] + 1, "updated_at": clock.now()})
+    repo.attach_port(conn, router["id"], port_id, INTERFACE)
+    tx.record("port", port_id, "update", port["project_id"], port["network_id"])
+    subnet_ids = [s for s, _ in ips]
+    return interface_info(router["id"], port, subnet_ids[-1], subnet_ids)
+
+
+def _add_by_subnet(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
+                   subnet_id: str) -> dict[str, Any]:
+    conn = tx.conn
+    subnet = subnet_repo.find(conn, subnet_id)
+    if subnet is None or not (ctx.owns(subnet["project_id"])
+                              or ctx.owns(subnet["network_project_id"])
+                              or subnet["network_shared"] or subnet["router_external"]):
+        raise ResourceNotFound("Subnet", subnet_id)
+    if not subnet["gateway_ip"]:
+        raise bad("Subnet for router interface must have a gateway IP")
+    if not ctx.owns(subnet["project_id"]):
+        raise bad(f"Cannot add interface to router because subnet {subnet_id} is not "
+                  f"owned by project making the request")
+    if (subnet["ip_version"] == 6 and subnet["ipv6_ra_mode"] is None
+            and subnet["ipv6_address_mode"] is not None):
+        raise bad(f"IPv6 subnet {subnet_id} configured to receive RAs from an external "
+                  f"router cannot be added to Neutron Router")
+    check_overlap(conn, router["id"], [subnet])
+    fixed = {"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}
+    if subnet["ip_version"] == 6:
+        existing = _ipv6_interface_on(conn, router["id"], subnet["network_id"])
+        if existing is not None:
+            current = [{"subnet_id": s, "ip_address": a} for s, a in
+                       repo.fixed_ips(conn, [existing["id"]]).get(existing["id"], [])]
+            ipam.reallocate(tx, existing["network_id"], existing["id"], current,
+                            [*current, fixed], existing["mac_address"],
+                            device_owner=INTERFACE, window=ports.window)
+            port_repo.update_row(conn, existing["id"], {
+                "revision_number": existing["revision_number"] + 1,
+                "updated_at": clock.now()})
+            tx.record("port", existing["id"], "update", existing["project_id"],
+                      existing["network_id"])
+            return interface_info(router["id"], existing, subnet_id, [subnet_id])
+    port_id, _ = ports.create(tx, subnet["network_id"], router["project_id"], router["id"],
+                              INTERFACE, [fixed])
+    port = port_repo.get(conn, port_id)
+    return interface_info(router["id"], port, subnet_id, [subnet_id])
+
+
+def _ipv6_interface_on(conn: Any, router_id: str, network_id: str) -> Any:
+    for a in repo.attached_subnets(conn, router_id, INTERFACE):
+        if a["network_id"] == network_id and a["ip_version"] == 6:
+            return port_repo.get(conn, a["port_id"])
+    return None
+
+
+def remove_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
+              port_id: str | None, subnet_id: str | None) -> dict[str, Any]:
+    conn = tx.conn
+    router = load(conn, ctx, router_id, for_update=True)
+    interfaces = set(repo.port_ids(conn, router_id, INTERFACE))
+    if port_id is not None:
+        port = port_repo.find(conn, port_id)
+        if port is None or port_id not in interfaces:
+            raise NotFoundRouterInterface(router_id, port_id)
+        ips = repo.fixed_ips(conn, [port_id]).get(port_id, [])
+        subnet_ids = [s for s, _ in ips]
+        if subnet_id is not None and subnet_id not in subnet_ids:
+            raise NamedBadRequest("SubnetMismatchForPort", f"Subnet on port {port_id} "
+                                  f"does not match the requested subnet {subnet_id}")
+        removed = [subnet_id] if subnet_id is not None else subnet_ids
+    else:
+        assert subnet_id is not None
+        if subnet_repo.find(conn, subnet_id) is None:
+            raise ResourceNotFound("Subnet", subnet_id)
+        holder = next((a for a in repo.attached_subnets(conn, router_id, INTERFACE)
+                       if a["subnet_id"] == subnet_id), None)
+        if holder is None:
+            raise NamedNotFound("RouterInterfaceNotFoundForSubnet",
+                                f"Router {router_id} has no interface on subnet "
+                                f"{subnet_id}")
+        port = port_repo.get(conn, holder["port_id"])
+        ips = repo.fixed_ips(conn, [port["id"]]).get(port["id"], [])
+        removed = [subnet_id]
+    check_not_needed_by_routes(conn, router_id, removed)
+    remaining = [{"subnet_id": s, "ip_address": a} for s, a in ips if s not in removed]
+    if remaining:
+        current = [{"subnet_id": s, "ip_address": a} for s, a in ips]
+        ipam.reallocate(tx, port["network_id"], port["id"], current, remaining,
+                        port["mac_address"], device_owner=INTERFACE, window=ports.window)
+        port_repo.update_row(conn, port["id"], {
+            "revision_number": port["revision_number"] + 1, "updated_at": clock.now()})
+        tx.record("port", port["id"], "update", port["project_id"], port["network_id"])
+    else:
+        ports.delete(tx, port)
+    bump(tx, router["id"])
+    return interface_info(router_id, port, removed[0], removed)

@@ -1,0 +1,67 @@
+"""The router's own ports: creating and deleting the ports a router owns.
+
+A router's ports are ordinary ports on its networks: an interface is a
+``network:router_interface`` port, the gateway a ``network:router_gateway`` port. This module
+owns their life cycle, and nothing else creates or deletes them:
+
+- :meth:`RouterPorts.create` inserts the port with a MAC unused on its network, allocates its
+  fixed IPs through :mod:`neutrino.service.ipam`, links it to the router (``router_ports``) and
+  records the change, all inside the caller's transaction, so a failed attach leaves nothing;
+  on PostgreSQL it first locks the network row, as port creation elsewhere does;
+- :meth:`RouterPorts.delete` releases the IPs, drops the port and its tags, records the change.
+
+MACs come from ``service.macs.free_mac``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.ids import new_id
+from neutrino.common.settings import Settings
+from neutrino.service import ipam
+from neutrino.service.macs import free_mac
+from neutrino.store import networks as network_repo
+from neutrino.store import ports as port_repo
+from neutrino.store import routers as repo
+from neutrino.store import tags as tag_repo
+from neutrino.store.uow import Store, Tx
+
+
+class RouterPorts:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.base_mac = settings.base_mac
+        self.window = settings.ipam_window
+
+    def create(self, tx: Tx, network_id: str, project: str, router_id: str, owner: str,
+               requested: list[dict[str, Any]] | None) -> tuple[str, list[dict[str, str]]]:
+        """Create a router-owned port; return its id and its allocated fixed IPs."""
+        conn = tx.conn
+        if self.store.is_postgres:
+            network_repo.get(conn, network_id, for_update=True)
+        port_id = new_id()
+        now = clock.now()
+        port_repo.insert_row(conn, {
+            "id": port_id, "project_id": project, "name": "", "description": "",
+            "created_at": now, "updated_at": now, "revision_number": 1,
+            "network_id": network_id, "mac_address": free_mac(tx, network_id, self.base_mac),
+            "admin_state_up": True, "status": "DOWN", "device_id": router_id,
+            "device_owner": owner, "port_security_enabled": False, "binding_host_id": "",
+            "binding_vnic_type": "normal", "binding_vif_type": "unbound",
+            "binding_vif_details": "{}", "binding_profile": "{}", "dns_name": "",
+        })
+        mac = port_repo.get(conn, port_id)["mac_address"]
+        fixed = ipam.allocate(tx, network_id, requested, mac, port_id=port_id,
+                              device_owner=owner, window=self.window)
+        repo.attach_port(conn, router_id, port_id, owner)
+        tx.record("port", port_id, "create", project, network_id)
+        return port_id, fixed
+
+    @staticmethod
+    def delete(tx: Tx, port: Any) -> None:
+        ipam.release(tx, port["id"])
+        port_repo.delete_row(tx.conn, port["id"])
+        tag_repo.delete_all(tx.conn, port["id"])
+        tx.record("port", port["id"], "delete", port["project_id"], port["network_id"])

@@ -1,0 +1,182 @@
+"""``RouterService``: the one entry point the API uses for routers.
+
+Owns the router's create, show, list, update and delete, and is the facade for the rest: every
+public method checks the caller's policy and parses the body *before* opening a write, then
+runs one transaction (``Store.write``, which retries it whole on a retryable conflict) whose
+body lives with the concern it changes: :mod:`.gateway`, :mod:`.interfaces`, :mod:`.routes`.
+
+Invariants kept here:
+- a router is created, its gateway set, its tags stored and the change recorded in one
+  transaction; a router's revision is bumped once per update that changes anything;
+- a router with interfaces cannot be deleted (409 ``RouterInUse``); its gateway port goes with
+  it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import NamedBadRequest, NamedConflict
+from neutrino.common.ids import new_id
+from neutrino.common.settings import Settings
+from neutrino.domain.attributes import parse_create, parse_update
+from neutrino.domain.listing import ListQuery
+from neutrino.service.common import check_revision, owner_project
+from neutrino.service.context import RequestContext
+from neutrino.service.routers import interfaces
+from neutrino.service.routers.attributes import (
+    ROUTES_SPEC,
+    SPEC,
+    check_gateway_policy,
+    interface_keys,
+)
+from neutrino.service.routers.gateway import set_gateway
+from neutrino.service.routers.ports import RouterPorts
+from neutrino.service.routers.records import bump, load
+from neutrino.service.routers.routes import change_routes_tx, replace_routes
+from neutrino.service.routers.views import render, render_one
+from neutrino.store import ports as port_repo
+from neutrino.store import routers as repo
+from neutrino.store import tags as tag_repo
+from neutrino.store.uow import Store, Tx
+
+# Aliases keep ``list`` in signatures from resolving to a method of the class (mypy).
+Items = list[dict[str, Any]]
+
+
+class RouterService:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.ports = RouterPorts(store, settings)
+
+    # --- reads
+
+    def get(self, ctx: RequestContext, router_id: str) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = load(conn, ctx, router_id)
+            return render(conn, [row])[0]
+
+    def search(self, ctx: RequestContext, query: ListQuery) -> Items:
+        with self.store.read() as conn:
+            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            return render(conn, rows)
+
+    # --- create
+
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [body])[0]
+
+    def create_bulk(self, ctx: RequestContext, bodies: Items) -> Items:
+        ctx.require_write("create_router")
+        parsed = []
+        for body in bodies:
+            attrs = parse_create(body, SPEC)
+            check_gateway_policy(ctx, attrs, "create_router")
+            parsed.append(attrs)
+        return self.store.write(self._create_tx, ctx, parsed)
+
+    def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
+        created = []
+        for attrs in items:
+            router_id = new_id()
+            now = clock.now()
+            project = owner_project(ctx, attrs)
+            repo.insert_row(tx.conn, {
+                "id": router_id, "project_id": project, "name": attrs.get("name", ""),
+                "description": attrs.get("description", ""), "created_at": now,
+                "updated_at": now, "revision_number": 1,
+                "admin_state_up": attrs.get("admin_state_up", True), "status": "ACTIVE",
+                "gw_port_id": None, "enable_snat": True,
+            })
+            if attrs.get("external_gateway_info"):
+                row = repo.find(tx.conn, router_id)
+                set_gateway(tx, ctx, self.ports, row, attrs["external_gateway_info"])
+            if attrs.get("tags"):
+                tag_repo.replace_tags(tx.conn, "routers", router_id, attrs["tags"])
+            tx.record("router", router_id, "create", project)
+            created.append(render_one(tx.conn, router_id))
+        return created
+
+    # --- update
+
+    def update(self, ctx: RequestContext, router_id: str, body: dict[str, Any],
+               if_match: int | None = None) -> dict[str, Any]:
+        ctx.require_write("update_router")
+        attrs = parse_update(body, SPEC)
+        check_gateway_policy(ctx, attrs, "update_router")
+        return self.store.write(self._update_tx, ctx, router_id, attrs, if_match)
+
+    def _update_tx(self, tx: Tx, ctx: RequestContext, router_id: str, attrs: dict[str, Any],
+                   if_match: int | None) -> dict[str, Any]:
+        row = load(tx.conn, ctx, router_id, for_update=True)
+        check_revision(row["revision_number"], if_match)
+        values: dict[str, Any] = {k: attrs[k] for k in ("name", "description", "admin_state_up")
+                                  if k in attrs and attrs[k] != row[k]}
+        touched = bool(values)
+        if "external_gateway_info" in attrs:
+            touched |= set_gateway(tx, ctx, self.ports, row, attrs["external_gateway_info"])
+        if "routes" in attrs:
+            wanted = [(r["destination"], r["nexthop"]) for r in attrs["routes"]]
+            touched |= replace_routes(tx, router_id, attrs["routes"], wanted)
+        if touched:
+            bump(tx, router_id, values)
+        return render_one(tx.conn, router_id)
+
+    # --- extra routes
+
+    def add_extraroutes(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
+                        ) -> dict[str, Any]:
+        return self._change_routes(ctx, router_id, body, add=True)
+
+    def remove_extraroutes(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
+                           ) -> dict[str, Any]:
+        return self._change_routes(ctx, router_id, body, add=False)
+
+    def _change_routes(self, ctx: RequestContext, router_id: str, body: dict[str, Any],
+                       *, add: bool) -> dict[str, Any]:
+        ctx.require_write("add_extraroutes" if add else "remove_extraroutes")
+        routes = parse_update(body, ROUTES_SPEC)["routes"] if body else None
+        if routes is None:
+            raise NamedBadRequest("HTTPBadRequest", "Failed to parse request. Required "
+                                  "attribute 'routes' not specified")
+        return self.store.write(change_routes_tx, ctx, router_id, routes, add=add)
+
+    # --- interfaces
+
+    def add_interface(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
+                      ) -> dict[str, Any]:
+        ctx.require_write("add_router_interface")
+        by_port, by_subnet = interface_keys(body, removal=False)
+        return self.store.write(interfaces.add_tx, ctx, self.ports, router_id,
+                                body["port_id"] if by_port else None,
+                                body["subnet_id"] if by_subnet else None)
+
+    def remove_interface(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
+                         ) -> dict[str, Any]:
+        ctx.require_write("remove_router_interface")
+        by_port, by_subnet = interface_keys(body, removal=True)
+        return self.store.write(interfaces.remove_tx, ctx, self.ports, router_id,
+                                body["port_id"] if by_port else None,
+                                body["subnet_id"] if by_subnet else None)
+
+    # --- delete
+
+    def delete(self, ctx: RequestContext, router_id: str, if_match: int | None = None) -> None:
+        ctx.require_write("delete_router")
+        self.store.write(self._delete_tx, ctx, router_id, if_match)
+
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, router_id: str,
+                   if_match: int | None) -> None:
+        conn = tx.conn
+        row = load(conn, ctx, router_id, for_update=True)
+        check_revision(row["revision_number"], if_match)
+        if repo.port_ids(conn, router_id, repo.INTERFACE):
+            raise NamedConflict("RouterInUse", f"Router {router_id} still has ports")
+        if row["gw_port_id"]:
+            gw = port_repo.find(conn, row["gw_port_id"])
+            if gw is not None:
+                self.ports.delete(tx, gw)
+        repo.delete_row(conn, router_id)
+        tag_repo.delete_all(conn, router_id)
+        tx.record("router", router_id, "delete", row["project_id"])
