@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino import __version__
 from neutrino.api import errors
+from neutrino.api.agent import v1 as agent_v1
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutron import quotas, root, tags
@@ -77,5 +78,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(collection_router("agents", "agent", lambda s: s.agents))
     app.include_router(tags.router)
     app.include_router(quotas.router)
+    app.include_router(agent_v1.router)
     app.add_middleware(RequestIdMiddleware)
     return app

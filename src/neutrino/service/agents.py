@@ -1,25 +1,34 @@
-"""The Neutron ``agents`` API over registered host agents (admin only).
+"""Host agents: registration/heartbeat reports, and the Neutron ``agents`` API over them.
 
 ``alive`` is derived from the last heartbeat: an agent is alive if it reported within
 ``AGENT_DOWN_TIME`` seconds (Neutron's default is 75 s).
+
+``report`` is both registration and heartbeat: an upsert by (agent_type, host) in one
+transaction. A plain heartbeat only moves ``heartbeat_timestamp`` and records nothing in the
+change log (it must not wake every watcher every few seconds); a new agent, a restart
+(``start_flag``) or a configuration change is recorded, and retries the binding of the host's
+failed ports so ports created before their agent came up get bound.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import orjson
 
 from neutrino.common import clock
-from neutrino.common.errors import MethodNotAllowed
+from neutrino.common.errors import BadRequest, MethodNotAllowed, PolicyNotAuthorized
+from neutrino.common.ids import new_id
 from neutrino.domain.attributes import Attr, parse_update, string, to_bool
 from neutrino.domain.listing import ListQuery
+from neutrino.service import binding
 from neutrino.service.context import RequestContext
 from neutrino.store import agents as repo
 from neutrino.store.uow import Store, Tx
 
-AGENT_DOWN_TIME = dt.timedelta(seconds=75)
+AGENT_DOWN_TIME = binding.AGENT_DOWN_TIME
+AGENT_TYPES = ("L2 agent", "DHCP agent")
+AGENT_ROLES = frozenset({"admin", "service"})
 SPEC = {"admin_state_up": Attr(to_bool), "description": Attr(string(255))}
 
 
@@ -42,6 +51,51 @@ class AgentService:
             "alive": clock.now() - row["heartbeat_timestamp"] < AGENT_DOWN_TIME,
             "resources_synced": None,
         }
+
+    def report(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+        """Register or heartbeat an agent (admin or ``service`` role); returns its view."""
+        require_agent_role(ctx, "report_agent")
+        host, agent_type = body.get("host"), body.get("agent_type")
+        if not isinstance(host, str) or not host or len(host) > 255:
+            raise BadRequest("'host' must be a non-empty string")
+        if agent_type not in AGENT_TYPES:
+            raise BadRequest(f"'agent_type' must be one of {', '.join(AGENT_TYPES)}")
+        config = body.get("configurations") or {}
+        if not isinstance(config, dict):
+            raise BadRequest("'configurations' must be an object")
+        binary = str(body.get("binary") or f"neutrino-{agent_type.split()[0].lower()}-agent")
+        config_text = orjson.dumps(config, option=orjson.OPT_SORT_KEYS).decode()
+        restarted = bool(body.get("start_flag"))
+
+        def tx_fn(tx: Tx) -> dict[str, Any]:
+            now = clock.now()
+            row = repo.find_by_host(tx.conn, agent_type, host)
+            if row is None:
+                agent_id = new_id()
+                repo.insert_row(tx.conn, {
+                    "id": agent_id, "agent_type": agent_type, "binary": binary,
+                    "topic": str(body.get("topic") or ""), "host": host,
+                    "admin_state_up": True,
+                    "availability_zone": body.get("availability_zone") or "nova",
+                    "description": "", "configurations": config_text, "created_at": now,
+                    "started_at": now, "heartbeat_timestamp": now})
+                changed = True
+            else:
+                agent_id = row["id"]
+                values: dict[str, Any] = {"heartbeat_timestamp": now}
+                changed = restarted or row["configurations"] != config_text
+                if changed:
+                    values.update(configurations=config_text, binary=binary)
+                if restarted:
+                    values["started_at"] = now
+                repo.update_row(tx.conn, agent_id, values)
+            if changed:
+                tx.record("agent", agent_id, "update")
+                if agent_type == "L2 agent":
+                    binding.rebind_failed_ports(tx, host)
+            return self.view(repo.get(tx.conn, agent_id))
+
+        return self.store.write(tx_fn)
 
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         ctx.require_admin("get_agent")
@@ -80,3 +134,9 @@ class AgentService:
             tx.record("agent", agent_id, "delete")
 
         self.store.write(tx_fn)
+
+
+def require_agent_role(ctx: RequestContext, action: str) -> None:
+    """The agent API is for agents: admin or the ``service`` role."""
+    if not AGENT_ROLES & ctx.roles:
+        raise PolicyNotAuthorized(f"rule:{action}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
 from neutrino.service.agents import AgentService
+from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
@@ -33,6 +34,7 @@ class Services:
     security_groups: SecurityGroupService
     security_group_rules: SecurityGroupRuleService
     agents: AgentService
+    hostsync: HostSyncService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -41,17 +43,19 @@ class Services:
                                        settings.flat_networks, settings.tenant_network_type,
                                        settings.underlay_mtu)
         quotas = QuotaService(store, settings)
+        ports = PortService(store, settings, quotas)
         return cls(
             settings=settings,
             store=store,
             identity=IdentityService(store, settings, tokens),
             networks=NetworkService(store, segments, quotas),
             subnets=SubnetService(store, quotas),
-            ports=PortService(store, settings, quotas),
+            ports=ports,
             routers=RouterService(store, settings),
             tags=TagService(store),
             quotas=quotas,
             security_groups=SecurityGroupService(store),
             security_group_rules=SecurityGroupRuleService(store),
             agents=AgentService(store),
+            hostsync=HostSyncService(store, ports),
         )

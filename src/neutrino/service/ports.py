@@ -23,7 +23,7 @@ from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import ipam
+from neutrino.service import binding, ipam
 from neutrino.service import security_groups as sg_service
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
@@ -190,6 +190,7 @@ class PortService:
                                                   attrs.get("device_owner", ""))
         now = clock.now()
         host = attrs.get("binding:host_id") or ""
+        vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
         row = {
             "id": port_id, "project_id": project, "name": attrs.get("name", ""),
             "description": attrs.get("description", ""), "created_at": now, "updated_at": now,
@@ -200,8 +201,8 @@ class PortService:
             "port_security_enabled": port_security,
             "binding_host_id": host,
             "binding_vnic_type": attrs.get("binding:vnic_type", "normal"),
-            "binding_vif_type": _vif_type(host),
-            "binding_vif_details": EMPTY_JSON,
+            "binding_vif_type": vif_type,
+            "binding_vif_details": vif_details,
             "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
             "dns_name": attrs.get("dns_name") or "",
         }
@@ -261,9 +262,14 @@ class PortService:
         if "dns_name" in attrs:
             values["dns_name"] = attrs["dns_name"] or ""
         if "binding:host_id" in attrs:
+            # Re-bind on every host update: a port moving hosts is unwired until the new
+            # host's agent reports it (status back to DOWN).
             host = attrs["binding:host_id"] or ""
             values["binding_host_id"] = host
-            values["binding_vif_type"] = _vif_type(host)
+            values["binding_vif_type"], values["binding_vif_details"] = binding.bind(
+                tx, port_id, row["network_id"], host)
+            if host != row["binding_host_id"]:
+                values["status"] = "DOWN"
         if "binding:profile" in attrs:
             values["binding_profile"] = orjson.dumps(attrs["binding:profile"]).decode()
 
@@ -321,11 +327,6 @@ class PortService:
         repo.delete_row(tx.conn, port_id)
         tag_repo.delete_all(tx.conn, port_id)
         tx.record("port", port_id, "delete", row["project_id"], row["network_id"])
-
-
-def _vif_type(host: str) -> str:
-    # No agent reports yet: a port with a host cannot be bound (the agent issue binds it).
-    return "binding_failed" if host else "unbound"
 
 
 def _check_admin_only(ctx: RequestContext, attrs: dict[str, Any], action: str) -> None:

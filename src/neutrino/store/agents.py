@@ -1,10 +1,10 @@
-"""Agent rows (registration and heartbeats arrive with the agent issue)."""
+"""Agent rows: one per (agent_type, host), upserted by registration/heartbeat reports."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from neutrino.common.errors import ResourceNotFound
 from neutrino.domain.attributes import to_bool
@@ -45,3 +45,12 @@ def update_row(conn: Connection, agent_id: str, values: dict[str, Any]) -> None:
 
 def delete_row(conn: Connection, agent_id: str) -> None:
     conn.execute(delete(agents).where(c.id == agent_id))
+
+
+def find_by_host(conn: Connection, agent_type: str, host: str) -> RowMapping | None:
+    return conn.execute(select(agents).where(c.agent_type == agent_type, c.host == host)
+                        ).mappings().first()
+
+
+def insert_row(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(agents).values(**values))

@@ -1,0 +1,117 @@
+"""Pure calculation: host state in, desired L2 kernel objects out.
+
+``compute_l2`` renders the whole desired L2 state of one host from the controller's
+``HostState`` (``neutrino.domain.hoststate``: networks here, ports bound here, l2population
+data) and this host's ``AgentConfig``. It has no side effects and never imports the dataplane;
+the dataplane's L2 manager diffs its result against the kernel.
+
+Rules (DESIGN.md "Data plane", DATAPLANE.md §1):
+
+* A network gets kernel objects only while at least one admin-up port of it is bound here;
+  otherwise it renders nothing, so the manager tears its bridge and VXLAN down. An admin-down
+  port is not attached (the manager releases its tap from the bridge).
+* Per network: bridge ``brq<net[:11]>`` with the network's MTU. A ``vxlan`` network adds
+  ``vxlan-<vni>`` (local = this host's tunnel IP, on the underlay device) with an MTU capped at
+  the underlay MTU minus the VXLAN overhead (1450 on 1500). A ``flat`` network attaches the
+  physical interface mapped to its physnet (its MTU left alone). Networks this host cannot
+  serve (an unmapped physnet; ``vlan``, which this kernel lacks) render nothing.
+* Per local port: ``tap<port[:11]>`` attached to its bridge with the network's MTU.
+* Per VXLAN network present here: one all-zero flood entry per remote VTEP (DHCP and other
+  broadcasts), and per remote port a unicast FDB entry to its VTEP plus a neighbour entry per
+  IPv4 address (the VXLAN ``proxy`` answers ARP from them). Our own VTEP is always skipped.
+* IPv6 neighbour entries are not rendered yet: host-side devices have IPv6 disabled
+  (DATAPLANE.md pitfalls) and the kernel refuses IPv6 neighbours on them (EINVAL). Making
+  ``proxy`` answer ND needs the VXLAN device at ``disable_ipv6=0`` with ``addrgenmode none``
+  (tried by hand: entries accepted, no address assigned); until then remote IPv6 is unresolved.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from neutrino.agent.model import (
+    FLOOD_MAC,
+    VXLAN_OVERHEAD,
+    AgentConfig,
+    AttachmentSpec,
+    BridgeSpec,
+    FdbEntry,
+    L2State,
+    NeighEntry,
+    VxlanSpec,
+)
+from neutrino.domain.hoststate import (
+    HostState,
+    L2Pop,
+    NetworkState,
+    PortState,
+    bridge_name,
+    tap_name,
+    vxlan_name,
+)
+
+__all__ = ["compute_l2"]
+
+
+def compute_l2(state: HostState, config: AgentConfig) -> L2State:
+    """The complete desired L2 state of this host (see the module docstring for the rules)."""
+    networks = {net.id: net for net in state.networks}
+    l2pop = {pop.network_id: pop for pop in state.l2pop}
+    ports_by_net: dict[str, list[PortState]] = defaultdict(list)
+    for port in state.ports:
+        if port.network_id in networks and port.admin_state_up:
+            ports_by_net[port.network_id].append(port)
+
+    bridges: dict[str, BridgeSpec] = {}
+    vxlans: dict[str, VxlanSpec] = {}
+    attachments: dict[str, AttachmentSpec] = {}
+    fdb: set[FdbEntry] = set()
+    neigh: set[NeighEntry] = set()
+
+    for net_id in sorted(ports_by_net):
+        net = networks[net_id]
+        mtu = _network_mtu(net, config)
+        brq = bridge_name(net.id)
+        if net.network_type == "vxlan" and net.segmentation_id is not None:
+            vx = VxlanSpec(name=vxlan_name(net.segmentation_id), vni=net.segmentation_id,
+                           local_ip=config.local_ip, dev=config.underlay_dev, mtu=mtu,
+                           bridge=brq)
+            vxlans[vx.name] = vx
+            if net_id in l2pop:
+                _render_l2pop(vx.name, l2pop[net_id], config.local_ip, fdb, neigh)
+        elif net.network_type == "flat" and net.physical_network in config.physical_interfaces:
+            uplink = config.physical_interfaces[net.physical_network]
+            attachments[uplink] = AttachmentSpec(name=uplink, bridge=brq, mtu=None)
+        else:
+            continue
+        bridges[brq] = BridgeSpec(name=brq, mtu=mtu)
+        for port in ports_by_net[net_id]:
+            tap = tap_name(port.id)
+            attachments[tap] = AttachmentSpec(name=tap, bridge=brq, mtu=mtu)
+
+    return L2State(bridges=bridges, vxlans=vxlans, attachments=attachments,
+                   fdb=frozenset(fdb), neigh=frozenset(neigh))
+
+
+def _network_mtu(net: NetworkState, config: AgentConfig) -> int:
+    """The MTU of a network's devices: its own, capped by what the underlay can carry."""
+    if net.network_type != "vxlan":
+        return net.mtu
+    return min(net.mtu, config.underlay_mtu - VXLAN_OVERHEAD)
+
+
+def _render_l2pop(device: str, pop: L2Pop, local_ip: str,
+                  fdb: set[FdbEntry], neigh: set[NeighEntry]) -> None:
+    """Add the flood, unicast FDB and neighbour entries of one VXLAN network's remote ports."""
+    vteps = set(pop.vteps) | {port.vtep for port in pop.ports}
+    for vtep in vteps - {local_ip}:
+        fdb.add(FdbEntry(device=device, mac=FLOOD_MAC, dst=vtep))
+    for port in pop.ports:
+        if port.vtep == local_ip:
+            continue
+        mac = port.mac_address.lower()
+        fdb.add(FdbEntry(device=device, mac=mac, dst=port.vtep))
+        for ip in port.ip_addresses:
+            if ":" in ip:
+                continue  # see the module docstring: IPv6 neighbours need ND-proxy support
+            neigh.add(NeighEntry(device=device, ip=ip, mac=mac))

@@ -1,0 +1,162 @@
+"""The L2 manager: make the kernel's neutrino-owned L2 objects equal to calc's ``L2State``.
+
+``L2Manager.apply(desired)`` reads what neutrino owns in the kernel (devices named ``brq…``,
+``vxlan-…``, ``tap…``, and the FDB / neighbour entries of its VXLAN devices), computes the
+difference with ``desired`` and writes only that difference:
+
+* a device that matches is never touched, so an agent restart or a periodic full resync over
+  a converged host writes nothing and every ifindex stays the same (no dropped packet);
+* a device that drifted is fixed in place (MTU, master, up); only a VXLAN device whose identity
+  changed (VNI, local IP, underlay device, l2pop flags) is deleted and recreated;
+* owned bridges and VXLAN devices that are not desired are deleted (their FDB and neighbour
+  entries go with them); taps are not ours to delete (whoever plugs a VM creates and removes
+  them), so an undesired tap is only released from its ``brq`` bridge, which unwires it;
+* a desired tap that does not exist yet (VM not plugged) is reported in ``missing`` and
+  picked up by a later apply.
+
+Order: bridges, then VXLAN devices and attachments, then entries, then removals, so a device
+is never enslaved to a missing bridge. Errors propagate as ``DataplaneError``: the caller's
+loop retries retryable ones with backoff and re-applies the whole state, which converges
+because every step is computed from a fresh read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from neutrino.agent.dataplane.base import L2Kernel, Link
+from neutrino.agent.model import (
+    BRIDGE_PREFIX,
+    OWNED_PREFIXES,
+    TAP_PREFIX,
+    VXLAN_PREFIX,
+    AttachmentSpec,
+    FdbEntry,
+    L2State,
+    VxlanSpec,
+)
+
+__all__ = ["ApplyReport", "L2Manager"]
+
+
+@dataclass
+class ApplyReport:
+    """What one ``apply`` changed; ``changes`` is empty when the kernel already matched."""
+
+    changes: list[str] = field(default_factory=list)
+    missing: set[str] = field(default_factory=set)
+    wired: set[str] = field(default_factory=set)
+
+    def note(self, what: str) -> None:
+        self.changes.append(what)
+
+
+class L2Manager:
+    """Applies desired ``L2State`` to one ``L2Kernel`` (see the module docstring)."""
+
+    def __init__(self, kernel: L2Kernel) -> None:
+        self.kernel = kernel
+
+    def apply(self, desired: L2State) -> ApplyReport:
+        report = ApplyReport()
+        links = self.kernel.list_links(OWNED_PREFIXES)
+        for spec in desired.bridges.values():
+            self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
+        for vx in desired.vxlans.values():
+            self._apply_vxlan(vx, links.get(vx.name), report)
+        for att in desired.attachments.values():
+            self._apply_attachment(att, links, report)
+        for vx in desired.vxlans.values():
+            self._apply_entries(vx.name, desired, report)
+        self._remove_undesired(desired, links, report)
+        return report
+
+    # --- devices ---------------------------------------------------------------------------
+
+    def _apply_bridge(self, name: str, mtu: int, link: Link | None, report: ApplyReport) -> None:
+        if link is None or link.mtu != mtu:
+            self.kernel.ensure_bridge(name, mtu)
+            report.note(f"bridge {name} mtu {mtu}")
+        if link is None or not link.up:
+            self.kernel.set_up(name)
+            report.note(f"up {name}")
+
+    def _apply_vxlan(self, vx: VxlanSpec, link: Link | None, report: ApplyReport) -> None:
+        want = (vx.vni, vx.local_ip, vx.dev, False, True)
+        if link is not None and (link.kind != "vxlan" or link.vxlan != want):
+            self.kernel.delete_link(vx.name)
+            report.note(f"delete drifted {vx.name} {link.vxlan}")
+            link = None
+        if link is None or link.mtu != vx.mtu:
+            self.kernel.ensure_vxlan(vx.name, vx.vni, vx.local_ip, vx.dev, vx.mtu)
+            report.note(f"vxlan {vx.name} vni {vx.vni} mtu {vx.mtu}")
+        if link is None or link.master != vx.bridge:
+            self.kernel.attach(vx.name, vx.bridge)
+            report.note(f"attach {vx.name} to {vx.bridge}")
+        if link is None or not link.up:
+            self.kernel.set_up(vx.name)
+            report.note(f"up {vx.name}")
+
+    def _apply_attachment(self, att: AttachmentSpec, links: dict[str, Link],
+                          report: ApplyReport) -> None:
+        link = links.get(att.name)
+        if link is None and not att.name.startswith(OWNED_PREFIXES):
+            link = self.kernel.get_link(att.name)  # a flat network's physical interface
+        if link is None:
+            report.missing.add(att.name)
+            return
+        if att.mtu is not None and link.mtu != att.mtu:
+            self.kernel.set_mtu(att.name, att.mtu)
+            report.note(f"mtu {att.mtu} on {att.name}")
+        if link.master != att.bridge:
+            self.kernel.attach(att.name, att.bridge)
+            report.note(f"attach {att.name} to {att.bridge}")
+        if not link.up:
+            self.kernel.set_up(att.name)
+            report.note(f"up {att.name}")
+        report.wired.add(att.name)
+
+    # --- entries ---------------------------------------------------------------------------
+
+    def _apply_entries(self, device: str, desired: L2State, report: ApplyReport) -> None:
+        want_fdb = {e for e in desired.fdb if e.device == device}
+        have_fdb = self.kernel.list_fdb(device)
+        for fdb in sorted(have_fdb - want_fdb, key=_fdb_order):
+            self.kernel.remove_fdb(fdb)
+            report.note(f"remove {fdb}")
+        for fdb in sorted(want_fdb - have_fdb, key=_fdb_order):
+            self.kernel.ensure_fdb(fdb)
+            report.note(f"add {fdb}")
+        want_neigh = {e for e in desired.neigh if e.device == device}
+        have_neigh = self.kernel.list_neigh(device)
+        wanted_ips = {n.ip for n in want_neigh}
+        for neigh in sorted(have_neigh - want_neigh):
+            if neigh.ip not in wanted_ips:  # else replaced in place below
+                self.kernel.remove_neigh(neigh)
+                report.note(f"remove {neigh}")
+        for neigh in sorted(want_neigh - have_neigh):
+            self.kernel.ensure_neigh(neigh)
+            report.note(f"add {neigh}")
+
+    # --- removals --------------------------------------------------------------------------
+
+    def _remove_undesired(self, desired: L2State, links: dict[str, Link],
+                          report: ApplyReport) -> None:
+        for name, link in sorted(links.items()):
+            if (name.startswith(TAP_PREFIX) and name not in desired.attachments
+                    and link.master is not None and link.master.startswith(BRIDGE_PREFIX)):
+                self.kernel.detach(name)
+                report.note(f"detach {name}")
+        for name in sorted(links):
+            if name.startswith(VXLAN_PREFIX) and name not in desired.vxlans:
+                self.kernel.delete_link(name)
+                report.note(f"delete {name}")
+        for name in sorted(links):
+            if name.startswith(BRIDGE_PREFIX) and name not in desired.bridges:
+                self.kernel.delete_link(name)
+                report.note(f"delete {name}")
+
+
+def _fdb_order(entry: FdbEntry) -> tuple[bool, FdbEntry]:
+    """Unicast entries before flood entries, so a new port is reachable before it floods."""
+    return (entry.is_flood, entry)

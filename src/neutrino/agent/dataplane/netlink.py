@@ -1,0 +1,200 @@
+"""The real L2 kernel of one network namespace, through pyroute2's ``IPRoute(netns=...)``.
+
+``NetlinkKernel`` implements ``base.L2Kernel``: small typed functions over pyroute2's string
+verbs, each turning a ``NetlinkError`` errno into a named ``DataplaneError`` at this edge. It
+owns one netlink socket (opened in the target namespace, ``None`` = the current one) and holds
+no state besides it: every call reads or writes the kernel directly. It does not retry;
+``Busy`` errors are marked retryable for the caller's loop.
+
+Devices are created with the properties DATAPLANE.md §1 proved: bridges with multicast snooping
+off (so they never send IGMP into a tenant network), VXLAN in l2population mode (``nolearning
+proxy``, UDP 4789, on the underlay device), FDB unicast entries ``replace``d with ``NTF_SELF``
+(else they land on the bridge) and flood entries ``append``ed, neighbour entries permanent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from neutrino.agent.dataplane.base import (
+    DataplaneError,
+    Link,
+    LinkExists,
+    LinkNotFound,
+    error_from_errno,
+)
+from neutrino.agent.model import FLOOD_MAC, FdbEntry, NeighEntry
+
+__all__ = ["NetlinkKernel"]
+
+VXLAN_PORT = 4789
+NTF_SELF = 0x02
+NUD_NOARP = 0x40
+NUD_PERMANENT = 0x80
+IFF_UP = 0x1
+
+
+class NetlinkKernel:
+    """``L2Kernel`` over one pyroute2 ``IPRoute`` socket in namespace ``netns``."""
+
+    def __init__(self, netns: str | None = None) -> None:
+        self.netns = netns
+        self._ipr = IPRoute(netns=netns) if netns else IPRoute()
+
+    def close(self) -> None:
+        self._ipr.close()
+
+    def __enter__(self) -> NetlinkKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- links ---------------------------------------------------------------------------
+
+    def ensure_bridge(self, name: str, mtu: int) -> int:
+        link = self.get_link(name)
+        if link is None:
+            self._call("create bridge " + name, "link", "add", ifname=name, kind="bridge",
+                       br_mcast_snooping=0, mtu=mtu)
+            return self._index(name)
+        if link.kind != "bridge":
+            raise LinkExists(f"{name} exists as {link.kind}, not bridge")
+        if link.mtu != mtu:
+            self.set_mtu(name, mtu)
+        return link.index
+
+    def ensure_vxlan(self, name: str, vni: int, local_ip: str, dev: str, mtu: int) -> int:
+        want = (vni, local_ip, dev, False, True)
+        link = self.get_link(name)
+        if link is not None:
+            if link.kind != "vxlan" or link.vxlan != want:
+                raise LinkExists(f"{name} exists as {link.kind} {link.vxlan}, want {want}")
+            if link.mtu != mtu:
+                self.set_mtu(name, mtu)
+            return link.index
+        self._call("create vxlan " + name, "link", "add", ifname=name, kind="vxlan",
+                   vxlan_id=vni, vxlan_local=local_ip, vxlan_port=VXLAN_PORT,
+                   vxlan_link=self._index(dev), vxlan_learning=0, vxlan_proxy=1, mtu=mtu)
+        return self._index(name)
+
+    def attach(self, port_dev: str, bridge: str) -> None:
+        master = self._index(bridge)
+        self._call(f"attach {port_dev} to {bridge}", "link", "set",
+                   index=self._index(port_dev), master=master)
+
+    def detach(self, port_dev: str) -> None:
+        self._call("detach " + port_dev, "link", "set", index=self._index(port_dev), master=0)
+
+    def set_mtu(self, name: str, mtu: int) -> None:
+        self._call(f"set mtu {mtu} on {name}", "link", "set", index=self._index(name), mtu=mtu)
+
+    def set_up(self, name: str) -> None:
+        self._call("set up " + name, "link", "set", index=self._index(name), state="up")
+
+    def delete_link(self, name: str) -> bool:
+        try:
+            self._call("delete " + name, "link", "del", index=self._index(name))
+        except LinkNotFound:
+            return False
+        return True
+
+    def list_links(self, prefixes: tuple[str, ...]) -> dict[str, Link]:
+        msgs = self._call("list links", "link", "dump")
+        names = {m["index"]: m.get("ifname") for m in msgs}
+        links = (_link(m, names) for m in msgs)
+        return {ln.name: ln for ln in links if ln.name.startswith(prefixes)}
+
+    def get_link(self, name: str) -> Link | None:
+        try:
+            msgs = self._call("get " + name, "link", "get", ifname=name)
+        except LinkNotFound:
+            return None
+        names = {m["index"]: m.get("ifname") for m in self._call("list links", "link", "dump")}
+        return _link(msgs[0], names)
+
+    # --- fdb -----------------------------------------------------------------------------
+
+    def list_fdb(self, device: str) -> set[FdbEntry]:
+        msgs = self._call("list fdb of " + device, "fdb", "dump", ifindex=self._index(device))
+        return {FdbEntry(device=device, mac=m.get("lladdr").lower(), dst=m.get("dst"))
+                for m in msgs if m.get("dst") is not None and m.get("lladdr")}
+
+    def ensure_fdb(self, entry: FdbEntry) -> None:
+        index = self._index(entry.device)
+        if entry.mac == FLOOD_MAC:
+            # append: a flood list holds one entry per VTEP; appending a present one is a no-op
+            self._call(f"add flood {entry}", "fdb", "append", ifindex=index, lladdr=entry.mac,
+                       dst=entry.dst, flags=NTF_SELF, state=NUD_PERMANENT | NUD_NOARP)
+        else:
+            self._call(f"add fdb {entry}", "fdb", "replace", ifindex=index, lladdr=entry.mac,
+                       dst=entry.dst, flags=NTF_SELF, state=NUD_PERMANENT | NUD_NOARP)
+
+    def remove_fdb(self, entry: FdbEntry) -> None:
+        with contextlib.suppress(LinkNotFound):  # no such device or entry: already gone
+            self._call(f"remove fdb {entry}", "fdb", "del", ifindex=self._index(entry.device),
+                       lladdr=entry.mac, dst=entry.dst, flags=NTF_SELF)
+
+    # --- neighbours ----------------------------------------------------------------------
+
+    def list_neigh(self, device: str) -> set[NeighEntry]:
+        msgs = self._call("list neigh of " + device, "neigh", "dump",
+                          ifindex=self._index(device))
+        return {NeighEntry(device=device, ip=m.get("dst"), mac=m.get("lladdr").lower())
+                for m in msgs
+                if m["state"] & NUD_PERMANENT and m.get("lladdr") and m.get("dst")}
+
+    def ensure_neigh(self, entry: NeighEntry) -> None:
+        self._call(f"add neigh {entry}", "neigh", "replace", ifindex=self._index(entry.device),
+                   dst=entry.ip, lladdr=entry.mac, state=NUD_PERMANENT, family=_family(entry))
+
+    def remove_neigh(self, entry: NeighEntry) -> None:
+        with contextlib.suppress(LinkNotFound):  # no such device or entry: already gone
+            self._call(f"remove neigh {entry}", "neigh", "del",
+                       ifindex=self._index(entry.device), dst=entry.ip, family=_family(entry))
+
+    # --- the edge ------------------------------------------------------------------------
+
+    def _index(self, name: str) -> int:
+        found = self._call("lookup " + name, "link_lookup", ifname=name)
+        if not found:
+            raise LinkNotFound(f"{name}: no such device")
+        return int(found[0])
+
+    def _call(self, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
+        """Run ``IPRoute.<verb>(*args, **kwargs)``; errno becomes a named ``DataplaneError``."""
+        try:
+            return getattr(self._ipr, verb)(*args, **kwargs)
+        except NetlinkError as exc:
+            raise error_from_errno(exc.code, what) from exc
+        except OSError as exc:  # socket-level failures (ENOBUFS on a full receive buffer)
+            if exc.errno is None:
+                raise DataplaneError(f"{what}: {exc}") from exc
+            raise error_from_errno(exc.errno, what) from exc
+
+
+def _family(entry: NeighEntry) -> int:
+    return socket.AF_INET6 if ":" in entry.ip else socket.AF_INET
+
+
+def _link(msg: Any, names: dict[int, str | None]) -> Link:
+    """A ``Link`` from an RTM_NEWLINK message (``names`` maps ifindex → name for masters)."""
+    info = msg.get_attr("IFLA_LINKINFO")
+    kind = (info.get_attr("IFLA_INFO_KIND") if info else None) or "device"
+    master = msg.get_attr("IFLA_MASTER")
+    vxlan = None
+    if kind == "vxlan":
+        data = info.get_attr("IFLA_INFO_DATA")
+        dev_index = data.get_attr("IFLA_VXLAN_LINK")
+        vxlan = (int(data.get_attr("IFLA_VXLAN_ID")), str(data.get_attr("IFLA_VXLAN_LOCAL")),
+                 names.get(dev_index) if dev_index else None,
+                 bool(data.get_attr("IFLA_VXLAN_LEARNING")),
+                 bool(data.get_attr("IFLA_VXLAN_PROXY")))
+    return Link(name=msg.get_attr("IFLA_IFNAME"), index=msg["index"], kind=kind,
+                mtu=msg.get_attr("IFLA_MTU"), master=names.get(master) if master else None,
+                up=bool(msg["flags"] & IFF_UP), vxlan=vxlan)

@@ -1,0 +1,90 @@
+"""``/agent/v1``: thin HTTP over ``AgentService.report`` and ``HostSyncService``.
+
+- ``POST /agent/v1/agents`` {"agent": {host, agent_type, binary, configurations, start_flag?}}
+  -> 200 {"agent": <Neutron agent view>} (register and heartbeat are the same call).
+- ``GET /agent/v1/hosts/{host}/state?since=R&timeout=S`` -> {"host", "revision", "snapshot",
+  "state"}: a full snapshot now without ``since``; with it, a long-poll (S <= 60 s, default 30)
+  that returns the new full state when something concerning the host changed, else
+  ``snapshot: false, state: null`` and the revision to poll from next.
+- ``POST /agent/v1/ports/{id}/status`` {"port": {status: ACTIVE|DOWN, host}} -> {"port": {id,
+  status, revision_number}}.
+- ``GET /agent/v1/ports/{id}/events?status=ACTIVE&timeout=S`` -> {"event": {port_id, status,
+  plugged, revision, timed_out}}: waits until the port has the status (managers' "vif plugged").
+
+The first three need admin or the ``service`` role; the event needs only visibility of the port.
+Blocking waits run in worker threads bounded by their own limiter, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import anyio
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from neutrino.api.http import context, json_response, member_body, services
+from neutrino.common.errors import BadRequest
+
+router = APIRouter()
+PREFIX = "/agent/v1"
+DEFAULT_TIMEOUT = 30.0
+_limiter: anyio.CapacityLimiter | None = None
+
+
+def _waiters() -> anyio.CapacityLimiter:
+    """Long-polls get their own thread budget, apart from anyio's default pool."""
+    global _limiter
+    if _limiter is None:
+        _limiter = anyio.CapacityLimiter(512)
+    return _limiter
+
+
+def _number(request: Request, name: str, default: float | None) -> float | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise BadRequest(f"'{name}' must be a number, not '{value}'") from None
+    if number < 0:
+        raise BadRequest(f"'{name}' must not be negative")
+    return number
+
+
+@router.post(PREFIX + "/agents")
+async def report(request: Request) -> Response:
+    ctx = context(request)
+    body = await member_body(request, "agent")
+    return json_response({"agent": services(request).agents.report(ctx, body)})
+
+
+@router.get(PREFIX + "/hosts/{host}/state")
+async def host_state(request: Request, host: str) -> Response:
+    ctx = context(request)
+    since = _number(request, "since", None)
+    timeout = _number(request, "timeout", DEFAULT_TIMEOUT)
+    assert timeout is not None
+    call = functools.partial(services(request).hostsync.watch, ctx, host,
+                             None if since is None else int(since), timeout)
+    result = await anyio.to_thread.run_sync(call, limiter=_waiters())
+    return json_response(result.to_dict())
+
+
+@router.post(PREFIX + "/ports/{port_id}/status")
+async def port_status(request: Request, port_id: str) -> Response:
+    ctx = context(request)
+    body = await member_body(request, "port")
+    return json_response({"port": services(request).hostsync.report_status(ctx, port_id, body)})
+
+
+@router.get(PREFIX + "/ports/{port_id}/events")
+async def port_event(request: Request, port_id: str) -> Response:
+    ctx = context(request)
+    timeout = _number(request, "timeout", DEFAULT_TIMEOUT)
+    assert timeout is not None
+    status = request.query_params.get("status", "ACTIVE")
+    call = functools.partial(services(request).hostsync.wait_port, ctx, port_id, status,
+                             timeout)
+    return json_response({"event": await anyio.to_thread.run_sync(call, limiter=_waiters())})

@@ -1,0 +1,191 @@
+"""Host state: the versioned, host-scoped desired state — the contract controller -> agent.
+
+A ``HostState`` says, for one host at one change-log revision, everything its agents must
+build: the networks present on the host (segment, MTU, subnets), the host's bound ports (MAC,
+fixed IPs, the kernel device and bridge names), and l2population data per network (the tunnel
+endpoints of the *other* hosts with ports on that network and each remote port's MAC/IPs).
+
+Invariants:
+- Pure data: frozen dataclasses, tuples sorted by id, so two states built from the same
+  database contents are equal and serialize to the same JSON (``digest`` relies on it).
+- ``revision`` is the change-log revision the state was read at; it is not part of ``digest``
+  (two revisions with the same content have the same digest).
+- Kernel names follow Neutron's: ``tap<port[:11]>``, ``brq<net[:11]>``, ``vxlan-<vni>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+SEGMENT_TYPES = ("flat", "vlan", "vxlan")
+
+
+def tap_name(port_id: str) -> str:
+    return f"tap{port_id[:11]}"
+
+
+def bridge_name(network_id: str) -> str:
+    return f"brq{network_id[:11]}"
+
+
+def vxlan_name(vni: int) -> str:
+    return f"vxlan-{vni}"
+
+
+def _plain(value: Any) -> Any:
+    """Tuples (as ``asdict`` keeps them) to lists: the wire form is plain JSON data."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class HostRoute:
+    destination: str
+    nexthop: str
+
+
+@dataclass(frozen=True)
+class SubnetState:
+    id: str
+    cidr: str
+    ip_version: int
+    gateway_ip: str | None
+    enable_dhcp: bool
+    dns_nameservers: tuple[str, ...] = ()
+    host_routes: tuple[HostRoute, ...] = ()
+    ipv6_ra_mode: str | None = None
+    ipv6_address_mode: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SubnetState:
+        return cls(**{**d, "dns_nameservers": tuple(d.get("dns_nameservers", ())),
+                      "host_routes": tuple(HostRoute(**r) for r in d.get("host_routes", ()))})
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    id: str
+    network_type: str  # flat | vlan | vxlan
+    segmentation_id: int | None
+    physical_network: str | None
+    mtu: int
+    subnets: tuple[SubnetState, ...] = ()
+
+    @property
+    def bridge_name(self) -> str:
+        return bridge_name(self.id)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NetworkState:
+        d = {k: v for k, v in d.items() if k != "bridge_name"}
+        return cls(**{**d, "subnets": tuple(SubnetState.from_dict(s) for s in d["subnets"])})
+
+
+@dataclass(frozen=True)
+class FixedIp:
+    subnet_id: str
+    ip_address: str
+
+
+@dataclass(frozen=True)
+class PortState:
+    """A port bound to this host (binding succeeded)."""
+
+    id: str
+    network_id: str
+    mac_address: str
+    fixed_ips: tuple[FixedIp, ...]
+    admin_state_up: bool
+    device_owner: str = ""
+
+    @property
+    def device_name(self) -> str:
+        return tap_name(self.id)
+
+    @property
+    def bridge_name(self) -> str:
+        return bridge_name(self.network_id)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PortState:
+        d = {k: v for k, v in d.items() if k not in ("device_name", "bridge_name")}
+        return cls(**{**d, "fixed_ips": tuple(FixedIp(**f) for f in d["fixed_ips"])})
+
+
+@dataclass(frozen=True)
+class RemotePort:
+    """A port on another host, reachable through that host's tunnel endpoint."""
+
+    id: str
+    mac_address: str
+    ip_addresses: tuple[str, ...]
+    vtep: str
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RemotePort:
+        return cls(**{**d, "ip_addresses": tuple(d["ip_addresses"])})
+
+
+@dataclass(frozen=True)
+class L2Pop:
+    """l2population for one network: remote VTEPs (flood list) and remote ports (FDB/ARP)."""
+
+    network_id: str
+    vteps: tuple[str, ...] = ()
+    ports: tuple[RemotePort, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> L2Pop:
+        return cls(network_id=d["network_id"], vteps=tuple(d["vteps"]),
+                   ports=tuple(RemotePort.from_dict(p) for p in d["ports"]))
+
+
+@dataclass(frozen=True)
+class HostState:
+    host: str
+    revision: int
+    tunnel_ip: str | None = None
+    networks: tuple[NetworkState, ...] = ()
+    ports: tuple[PortState, ...] = ()
+    l2pop: tuple[L2Pop, ...] = field(default=())
+
+    @property
+    def network_ids(self) -> frozenset[str]:
+        return frozenset(n.id for n in self.networks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Wire form; derived names (device/bridge) are included for the agent's convenience."""
+        out: dict[str, Any] = _plain(asdict(self))
+        for net, net_d in zip(self.networks, out["networks"], strict=True):
+            net_d["bridge_name"] = net.bridge_name
+        for port, port_d in zip(self.ports, out["ports"], strict=True):
+            port_d["device_name"] = port.device_name
+            port_d["bridge_name"] = port.bridge_name
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HostState:
+        return cls(host=d["host"], revision=d["revision"], tunnel_ip=d.get("tunnel_ip"),
+                   networks=tuple(NetworkState.from_dict(n) for n in d["networks"]),
+                   ports=tuple(PortState.from_dict(p) for p in d["ports"]),
+                   l2pop=tuple(L2Pop.from_dict(x) for x in d["l2pop"]))
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> HostState:
+        return cls.from_dict(orjson.loads(data))
+
+    def digest(self) -> str:
+        """Content hash, revision excluded: equal digests mean nothing to do for the agent."""
+        body = self.to_dict()
+        body.pop("revision")
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -1,0 +1,222 @@
+"""Host sync: store -> ``HostState`` per host, the long-poll watch over it, port status reports.
+
+``compute`` reads one host's desired state in one read transaction at change-log revision R.
+``watch(host, since=R)`` answers a full snapshot at once when the caller has nothing (no
+``since``) or a ``since`` this process did not serve (restart, another replica, a gap);
+otherwise it blocks (bounded, <= ``MAX_TIMEOUT``) until a change *concerning the host* commits
+and then returns the new full state (``snapshot: true``), or returns ``state: null`` with an
+advanced revision on timeout.
+
+Incremental: a change concerns a host when its ``network_id`` is one of the networks the host
+had at R or has now, or when an agent changed (tunnel endpoints). Only then is the state
+recomputed, and it is returned only if its content digest differs from the one served at R,
+so a change to network A never wakes hosts without A, and a no-op never wakes anyone.
+
+Served (host, revision) -> (networks, digest) pairs are remembered in a bounded LRU, per
+process: several agents on one host (L2 + DHCP) each keep their own cursor.
+
+Blocking: ``watch`` and ``wait_port`` block the calling thread (``Store.wait_for_change``); the
+API runs them in worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import BadRequest, NamedConflict, ResourceNotFound
+from neutrino.domain.hoststate import (
+    FixedIp,
+    HostRoute,
+    HostState,
+    L2Pop,
+    NetworkState,
+    PortState,
+    RemotePort,
+    SubnetState,
+)
+from neutrino.service.agents import require_agent_role
+from neutrino.service.binding import VIF_BRIDGE, parse_configurations, tunnel_ip_of
+from neutrino.service.context import RequestContext
+from neutrino.service.ports import PortService
+from neutrino.store import hostsync as repo
+from neutrino.store.uow import Store, Tx
+
+MAX_TIMEOUT = 60.0
+SERVED_CACHE = 4096
+PORT_STATUSES = ("ACTIVE", "DOWN")
+GLOBAL_TYPES = frozenset({"agent"})  # changes that may concern any host
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    host: str
+    revision: int
+    state: HostState | None  # None: nothing concerning the host changed before the timeout
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "revision": self.revision,
+                "snapshot": self.state is not None,
+                "state": None if self.state is None else self.state.to_dict()}
+
+
+def concerns(changes: Iterable[tuple[str, str | None]], network_ids: frozenset[str]) -> bool:
+    """Whether any (resource_type, network_id) change may alter a host on these networks."""
+    return any(rtype in GLOBAL_TYPES or (net is not None and net in network_ids)
+               for rtype, net in changes)
+
+
+def compute(conn: Any, host: str, revision: int) -> HostState:
+    """The desired state of ``host`` as the database says now, labelled ``revision``."""
+    port_rows = repo.bound_ports(conn, host)
+    net_ids = sorted({p[1] for p in port_rows})
+    sub_rows = repo.subnets(conn, net_ids)
+    dns, routes = repo.dns_and_routes(conn, [s[0] for s in sub_rows])
+    remote_rows = repo.remote_ports(conn, net_ids, host)
+    ips = repo.fixed_ips(conn, [p[0] for p in port_rows] + [r[0] for r in remote_rows])
+    configs = repo.l2_configurations(conn, {host} | {r[3] for r in remote_rows})
+    tunnels = {h: tunnel_ip_of(parse_configurations(cfg)) for h, cfg in configs.items()}
+
+    subnets_of: dict[str, list[SubnetState]] = {}
+    for sid, net_id, cidr, version, gateway, dhcp, ra_mode, addr_mode in sub_rows:
+        subnets_of.setdefault(net_id, []).append(SubnetState(
+            id=sid, cidr=cidr, ip_version=version, gateway_ip=gateway, enable_dhcp=bool(dhcp),
+            dns_nameservers=tuple(dns.get(sid, ())),
+            host_routes=tuple(HostRoute(d, n) for d, n in routes.get(sid, ())),
+            ipv6_ra_mode=ra_mode, ipv6_address_mode=addr_mode))
+    networks = tuple(NetworkState(id=nid, network_type=ntype or "local", segmentation_id=seg,
+                                  physical_network=physnet, mtu=mtu,
+                                  subnets=tuple(subnets_of.get(nid, ())))
+                     for nid, ntype, seg, physnet, mtu in repo.networks(conn, net_ids))
+    ports = tuple(PortState(id=pid, network_id=nid, mac_address=mac,
+                            fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
+                            admin_state_up=bool(up), device_owner=owner)
+                  for pid, nid, mac, up, owner in port_rows)
+    tunnelled = {n.id for n in networks if n.network_type == "vxlan"}
+    remotes: dict[str, list[RemotePort]] = {}
+    for pid, nid, mac, other in remote_rows:
+        vtep = tunnels.get(other)
+        if nid in tunnelled and vtep:
+            remotes.setdefault(nid, []).append(RemotePort(
+                id=pid, mac_address=mac, ip_addresses=tuple(a for _, a in ips.get(pid, ())),
+                vtep=vtep))
+    l2pop = tuple(L2Pop(network_id=nid, vteps=tuple(sorted({p.vtep for p in remotes[nid]})),
+                        ports=tuple(remotes[nid])) for nid in sorted(remotes))
+    return HostState(host=host, revision=revision, tunnel_ip=tunnels.get(host),
+                     networks=networks, ports=ports, l2pop=l2pop)
+
+
+class HostSyncService:
+    def __init__(self, store: Store, ports: PortService) -> None:
+        self.store = store
+        self.ports = ports
+        self._served: OrderedDict[tuple[str, int], tuple[frozenset[str], str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- served-state memory
+
+    def _remember(self, host: str, revision: int, networks: frozenset[str], digest: str) -> None:
+        with self._lock:
+            self._served[(host, revision)] = (networks, digest)
+            self._served.move_to_end((host, revision))
+            while len(self._served) > SERVED_CACHE:
+                self._served.popitem(last=False)
+
+    def _recall(self, host: str, revision: int) -> tuple[frozenset[str], str] | None:
+        with self._lock:
+            return self._served.get((host, revision))
+
+    # --- host state
+
+    def snapshot(self, ctx: RequestContext, host: str) -> HostState:
+        require_agent_role(ctx, "get_host_state")
+        with self.store.read() as conn:
+            state = compute(conn, host, repo.current_revision(conn))
+        self._remember(host, state.revision, state.network_ids, state.digest())
+        return state
+
+    def watch(self, ctx: RequestContext, host: str, since: int | None, timeout: float
+              ) -> WatchResult:
+        """Blocks up to ``timeout`` seconds (clamped to [0, 60]); see the module docstring."""
+        require_agent_role(ctx, "get_host_state")
+        known = None if since is None else self._recall(host, since)
+        if since is None or known is None:
+            state = self.snapshot(ctx, host)
+            return WatchResult(host, state.revision, state)
+        networks, digest = known
+        cursor = since
+        deadline = time.monotonic() + min(max(timeout, 0.0), MAX_TIMEOUT)
+        while True:
+            with self.store.read() as conn:
+                upto = repo.current_revision(conn)
+                if upto > cursor:
+                    changes = repo.changes_between(conn, cursor, upto)
+                    current = frozenset(repo.host_network_ids(conn, host))
+                    if concerns(changes, networks | current):
+                        state = compute(conn, host, upto)
+                        if state.digest() != digest:
+                            self._remember(host, upto, state.network_ids, state.digest())
+                            return WatchResult(host, upto, state)
+                    cursor = upto
+                elif upto < cursor:  # a revision from another database: start over
+                    state = compute(conn, host, upto)
+                    self._remember(host, upto, state.network_ids, state.digest())
+                    return WatchResult(host, upto, state)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._remember(host, cursor, networks, digest)
+                return WatchResult(host, cursor, None)
+            self.store.wait_for_change(cursor, remaining)
+
+    # --- port status
+
+    def report_status(self, ctx: RequestContext, port_id: str, body: dict[str, Any]
+                      ) -> dict[str, Any]:
+        """The agent on the port's host reports it wired (ACTIVE) or unwired (DOWN). A real
+        change bumps the port's revision and is recorded, so watchers wake."""
+        require_agent_role(ctx, "update_port_status")
+        status, host = body.get("status"), body.get("host")
+        if status not in PORT_STATUSES:
+            raise BadRequest(f"'status' must be one of {', '.join(PORT_STATUSES)}")
+        if not isinstance(host, str) or not host:
+            raise BadRequest("'host' must be a non-empty string")
+
+        def tx_fn(tx: Tx) -> dict[str, Any]:
+            row = repo.port_binding(tx.conn, port_id)
+            if row is None:
+                raise ResourceNotFound("Port", port_id)
+            project, network_id, bound_host, current, revision, vif_type = row
+            if bound_host != host:
+                raise NamedConflict("PortNotBoundToHost",
+                                    f"Port {port_id} is not bound to host {host}.")
+            if status == "ACTIVE" and vif_type != VIF_BRIDGE:
+                raise NamedConflict("PortBindingFailed",
+                                    f"Port {port_id} has no successful binding on {host}.")
+            if current != status:
+                revision += 1
+                repo.set_port_status(tx.conn, port_id, status, revision, clock.now())
+                tx.record("port", port_id, "update", project, network_id)
+            return {"id": port_id, "status": status, "revision_number": revision}
+
+        return self.store.write(tx_fn)
+
+    def wait_port(self, ctx: RequestContext, port_id: str, status: str, timeout: float
+                  ) -> dict[str, Any]:
+        """The watchable "vif plugged" event: block until the port (visible to the caller)
+        has ``status`` or ``timeout`` (clamped to [0, 60]) passes."""
+        if status not in PORT_STATUSES:
+            raise BadRequest(f"'status' must be one of {', '.join(PORT_STATUSES)}")
+        deadline = time.monotonic() + min(max(timeout, 0.0), MAX_TIMEOUT)
+        while True:
+            revision = self.store.current_revision()
+            current = self.ports.get(ctx, port_id)["status"]
+            remaining = deadline - time.monotonic()
+            if current == status or remaining <= 0:
+                return {"port_id": port_id, "status": current, "revision": revision,
+                        "plugged": current == "ACTIVE", "timed_out": current != status}
+            self.store.wait_for_change(revision, remaining)

@@ -1,0 +1,168 @@
+"""Queries behind host state, port binding and agent status reports.
+
+Host-state reads run on every agent wake-up, so they are plain SQL (``raw``) with one query
+per table for the whole host (no N+1): the host's bound ports, their networks, subnets and
+their DNS/routes, fixed IPs, and the remote ports sharing those networks. Agent rows go
+through Core (their timestamps need SQLAlchemy's type processing; they are few).
+
+A port is "on" a host when ``binding_host_id`` names it and its binding succeeded
+(``binding_vif_type = 'bridge'``): a failed binding never reaches an agent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from neutrino.store import raw
+from neutrino.store.models import Agent
+
+BOUND = "bridge"
+L2_AGENT = "L2 agent"
+agents = Agent.__table__
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ",".join("?" * len(items))
+
+
+def l2_agent(conn: Connection, host: str) -> tuple[str, dt.datetime, bool] | None:
+    """(configurations JSON, heartbeat_timestamp, admin_state_up) of the host's L2 agent."""
+    row = conn.execute(select(agents.c.configurations, agents.c.heartbeat_timestamp,
+                              agents.c.admin_state_up).where(
+        agents.c.host == host, agents.c.agent_type == L2_AGENT)).first()
+    return None if row is None else (row[0], row[1], bool(row[2]))
+
+
+def l2_configurations(conn: Connection, hosts: Iterable[str]) -> dict[str, str]:
+    """host -> configurations JSON of its L2 agent."""
+    wanted = sorted(set(hosts))
+    if not wanted:
+        return {}
+    rows = raw.rows(conn, f"SELECT host, configurations FROM agents WHERE agent_type = ? "
+                          f"AND host IN ({_marks(wanted)})", (L2_AGENT, *wanted))
+    return {h: cfg for h, cfg in rows}
+
+
+def network_segment(conn: Connection, network_id: str) -> tuple[str | None, str | None] | None:
+    """(network_type, physical_network) of a network, None if it does not exist."""
+    row = raw.one(conn, "SELECT network_type, physical_network FROM networks WHERE id = ?",
+                  (network_id,))
+    return None if row is None else (row[0], row[1])
+
+
+def host_network_ids(conn: Connection, host: str) -> set[str]:
+    return {r[0] for r in raw.rows(conn, "SELECT DISTINCT network_id FROM ports WHERE "
+                                         "binding_host_id = ? AND binding_vif_type = ?",
+                                   (host, BOUND))}
+
+
+def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
+    """(id, network_id, mac_address, admin_state_up, device_owner) of the host's ports."""
+    return raw.rows(conn, "SELECT id, network_id, mac_address, admin_state_up, device_owner "
+                          "FROM ports WHERE binding_host_id = ? AND binding_vif_type = ? "
+                          "ORDER BY id", (host, BOUND))
+
+
+def networks(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(id, network_type, segmentation_id, physical_network, mtu) ordered by id."""
+    if not ids:
+        return []
+    return raw.rows(conn, f"SELECT id, network_type, segmentation_id, physical_network, mtu "
+                          f"FROM networks WHERE id IN ({_marks(ids)}) ORDER BY id", tuple(ids))
+
+
+def subnets(conn: Connection, network_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(id, network_id, cidr, ip_version, gateway_ip, enable_dhcp, ra_mode, address_mode)."""
+    if not network_ids:
+        return []
+    return raw.rows(conn, f"SELECT id, network_id, cidr, ip_version, gateway_ip, enable_dhcp, "
+                          f"ipv6_ra_mode, ipv6_address_mode FROM subnets "
+                          f"WHERE network_id IN ({_marks(network_ids)}) ORDER BY id",
+                    tuple(network_ids))
+
+
+def dns_and_routes(conn: Connection, subnet_ids: Sequence[str]
+                   ) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]]]:
+    dns: dict[str, list[str]] = defaultdict(list)
+    routes: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    if not subnet_ids:
+        return dns, routes
+    marks = _marks(subnet_ids)
+    for sid, addr in raw.rows(conn, f"SELECT subnet_id, address FROM subnet_dns_nameservers "
+                                    f"WHERE subnet_id IN ({marks}) ORDER BY subnet_id, position",
+                              tuple(subnet_ids)):
+        dns[sid].append(addr)
+    for sid, dest, hop in raw.rows(conn, f"SELECT subnet_id, destination, nexthop FROM "
+                                         f"subnet_host_routes WHERE subnet_id IN ({marks}) "
+                                         f"ORDER BY subnet_id, destination, nexthop",
+                                   tuple(subnet_ids)):
+        routes[sid].append((dest, hop))
+    return dns, routes
+
+
+def fixed_ips(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """port id -> [(subnet_id, ip_address)] in allocation order."""
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    if not port_ids:
+        return out
+    for pid, sid, addr in raw.rows(conn, f"SELECT port_id, subnet_id, ip_address FROM "
+                                         f"ip_allocations WHERE port_id IN ({_marks(port_ids)}) "
+                                         f"ORDER BY port_id, position, ip_address",
+                                   tuple(port_ids)):
+        out[pid].append((sid, addr))
+    return out
+
+
+def remote_ports(conn: Connection, network_ids: Sequence[str], host: str
+                 ) -> list[tuple[Any, ...]]:
+    """(id, network_id, mac_address, binding_host_id) of ports bound on other hosts."""
+    if not network_ids:
+        return []
+    return raw.rows(conn, f"SELECT id, network_id, mac_address, binding_host_id FROM ports "
+                          f"WHERE network_id IN ({_marks(network_ids)}) AND binding_vif_type = ? "
+                          f"AND binding_host_id <> ? ORDER BY id",
+                    (*network_ids, BOUND, host))
+
+
+def current_revision(conn: Connection) -> int:
+    row = raw.one(conn, "SELECT COALESCE(MAX(revision), 0) FROM changes")
+    return int(row[0]) if row else 0
+
+
+def changes_between(conn: Connection, since: int, upto: int
+                    ) -> list[tuple[str, str | None]]:
+    """(resource_type, network_id) of the changes with since < revision <= upto."""
+    return [(r[0], r[1]) for r in raw.rows(
+        conn, "SELECT resource_type, network_id FROM changes WHERE revision > ? "
+              "AND revision <= ?", (since, upto))]
+
+
+def port_binding(conn: Connection, port_id: str) -> tuple[Any, ...] | None:
+    """(project_id, network_id, binding_host_id, status, revision_number, binding_vif_type)."""
+    return raw.one(conn, "SELECT project_id, network_id, binding_host_id, status, "
+                         "revision_number, binding_vif_type FROM ports WHERE id = ?", (port_id,))
+
+
+def set_port_status(conn: Connection, port_id: str, status: str, revision: int,
+                    when: dt.datetime) -> None:
+    raw.run(conn, "UPDATE ports SET status = ?, revision_number = ?, updated_at = ? "
+                  "WHERE id = ?", (status, revision, raw.db_time(conn, when), port_id))
+
+
+def unbound_ports_on(conn: Connection, host: str) -> list[tuple[Any, ...]]:
+    """(id, network_id, project_id, revision_number) of the host's ports whose binding failed."""
+    return raw.rows(conn, "SELECT id, network_id, project_id, revision_number FROM ports "
+                          "WHERE binding_host_id = ? AND binding_vif_type = 'binding_failed'",
+                    (host,))
+
+
+def set_binding(conn: Connection, port_id: str, vif_type: str, vif_details: str,
+                revision: int, when: dt.datetime) -> None:
+    raw.run(conn, "UPDATE ports SET binding_vif_type = ?, binding_vif_details = ?, "
+                  "revision_number = ?, updated_at = ? WHERE id = ?",
+            (vif_type, vif_details, revision, raw.db_time(conn, when), port_id))

@@ -1,0 +1,69 @@
+"""Host sync and binding rules below HTTP: which changes concern a host, which agent
+configurations can serve a segment, watch semantics (cursors, clamps, roles)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from neutrino.common.errors import PolicyNotAuthorized
+from neutrino.service.binding import can_serve, parse_configurations, tunnel_ip_of
+from neutrino.service.context import RequestContext, admin_context
+from neutrino.service.hostsync import concerns
+from tests.api.test_agent_api import register
+from tests.conftest import Caller
+
+
+def test_concerns_only_the_hosts_networks_and_agents() -> None:
+    nets = frozenset({"A"})
+    assert concerns([("port", "A")], nets)
+    assert concerns([("network", "B"), ("subnet", "A")], nets)
+    assert not concerns([("port", "B"), ("security_group", None), ("quota", None)], nets)
+    assert concerns([("agent", None)], nets)
+    assert not concerns([], nets)
+
+
+def test_can_serve_rules() -> None:
+    vx = {"tunnel_ip": "198.51.100.1", "tunnel_types": ["vxlan"]}
+    assert can_serve(vx, "vxlan", None)
+    assert can_serve({"local_ip": "198.51.100.1"}, "vxlan", None)
+    assert not can_serve({"tunnel_types": ["vxlan"]}, "vxlan", None)
+    assert not can_serve({**vx, "tunnel_types": ["geneve"]}, "vxlan", None)
+    mapped = {"interface_mappings": {"physnet1": "eth1"}}
+    assert can_serve(mapped, "flat", "physnet1")
+    assert can_serve({"bridge_mappings": {"physnet1": "br-ex"}}, "vlan", "physnet1")
+    assert not can_serve(mapped, "flat", "public")
+    assert not can_serve({**mapped, "segment_types": ["vxlan"]}, "flat", "physnet1")
+    assert not can_serve(vx, "geneve", None)
+    assert parse_configurations("not json") == {} and parse_configurations("[1]") == {}
+    assert tunnel_ip_of({}) is None
+
+
+def test_watch_requires_agent_role_and_keeps_per_cursor_memory(api: Caller,
+                                                               client: TestClient) -> None:
+    sync = client.app.state.services.hostsync  # type: ignore[attr-defined]
+    member = RequestContext(user_id="u", project_id="p", roles=frozenset({"member"}))
+    with pytest.raises(PolicyNotAuthorized):
+        sync.watch(member, "hv1", None, 0)
+    service_user = RequestContext(user_id="s", project_id="p", roles=frozenset({"service"}))
+    register(api, "hv1")
+    net = api.network()
+    api.port(net["id"], **{"binding:host_id": "hv1"})
+    first = sync.watch(service_user, "hv1", None, 0)
+    assert first.state is not None and len(first.state.ports) == 1
+    # two agents of one host with different cursors both keep long-polling (no snapshot storm)
+    api.port(net["id"], **{"binding:host_id": "hv1"})
+    second = sync.watch(admin_context(), "hv1", first.revision, 5)
+    assert second.state is not None and len(second.state.ports) == 2
+    started = time.monotonic()
+    assert sync.watch(service_user, "hv1", second.revision, 0.3).state is None
+    assert time.monotonic() - started >= 0.3
+    assert sync.watch(service_user, "hv1", first.revision, 0).state is not None
+    # a revision with nothing concerning the host since returns no state on timeout
+    api.network()
+    idle = sync.watch(admin_context(), "hv1", second.revision, 0.2)
+    assert idle.state is None and idle.revision > second.revision
+    # a negative/huge timeout is clamped
+    assert sync.watch(admin_context(), "hv1", idle.revision, -5).state is None
