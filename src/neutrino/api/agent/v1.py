@@ -29,15 +29,15 @@ from neutrino.common.errors import BadRequest
 router = APIRouter()
 PREFIX = "/agent/v1"
 DEFAULT_TIMEOUT = 30.0
-_limiter: anyio.CapacityLimiter | None = None
+MAX_WAITERS = 512
 
 
-def _waiters() -> anyio.CapacityLimiter:
-    """Long-polls get their own thread budget, apart from anyio's default pool."""
-    global _limiter
-    if _limiter is None:
-        _limiter = anyio.CapacityLimiter(512)
-    return _limiter
+def _waiters(request: Request) -> anyio.CapacityLimiter:
+    """Long-polls get their own thread budget per app, apart from anyio's default pool."""
+    limiter = getattr(request.app.state, "agent_waiters", None)
+    if limiter is None:
+        limiter = request.app.state.agent_waiters = anyio.CapacityLimiter(MAX_WAITERS)
+    return limiter  # type: ignore[no-any-return]
 
 
 def _number(request: Request, name: str, default: float | None) -> float | None:
@@ -68,7 +68,7 @@ async def host_state(request: Request, host: str) -> Response:
     assert timeout is not None
     call = functools.partial(services(request).hostsync.watch, ctx, host,
                              None if since is None else int(since), timeout)
-    result = await anyio.to_thread.run_sync(call, limiter=_waiters())
+    result = await anyio.to_thread.run_sync(call, limiter=_waiters(request))
     return json_response(result.to_dict())
 
 
@@ -87,4 +87,4 @@ async def port_event(request: Request, port_id: str) -> Response:
     status = request.query_params.get("status", "ACTIVE")
     call = functools.partial(services(request).hostsync.wait_port, ctx, port_id, status,
                              timeout)
-    return json_response({"event": await anyio.to_thread.run_sync(call, limiter=_waiters())})
+    return json_response({"event": await anyio.to_thread.run_sync(call, limiter=_waiters(request))})
