@@ -10,7 +10,11 @@ Invariants:
   database contents are equal and serialize to the same JSON (``digest`` relies on it).
 - ``revision`` is the change-log revision the state was read at; it is not part of ``digest``
   (two revisions with the same content have the same digest).
-- Kernel names follow Neutron's: ``tap<port[:11]>``, ``brq<net[:11]>``, ``vxlan-<vni>``.
+- Kernel names follow Neutron's: ``tap<port[:11]>``, ``brq<net[:11]>``, ``vxlan-<vni>``,
+  ``qdhcp-<net>`` and ``ns-<port[:11]>`` for DHCP.
+- ``dhcp`` lists the networks this host serves DHCP for: those whose ``network:dhcp`` port is
+  bound here (so the network and that port are also in ``networks``/``ports``), each with the
+  DHCP entries of every other port on the network.
 """
 
 from __future__ import annotations
@@ -34,6 +38,19 @@ def bridge_name(network_id: str) -> str:
 
 def vxlan_name(vni: int) -> str:
     return f"vxlan-{vni}"
+
+
+def dhcp_namespace(network_id: str) -> str:
+    return f"qdhcp-{network_id}"
+
+
+def dhcp_device_name(port_id: str) -> str:
+    return f"ns-{port_id[:11]}"
+
+
+def dhcp_hostname(ip_address: str) -> str:
+    """Neutron's DHCP host name for an address: ``host-192-0-2-11``, ``host-2001-db8--11``."""
+    return "host-" + ip_address.replace(".", "-").replace(":", "-")
 
 
 def _plain(value: Any) -> Any:
@@ -148,6 +165,46 @@ class L2Pop:
 
 
 @dataclass(frozen=True)
+class DhcpOpt:
+    """A port's ``extra_dhcp_opts`` item (dnsmasq option name or number, value, IP version)."""
+
+    opt_name: str
+    opt_value: str
+    ip_version: int = 4
+
+
+@dataclass(frozen=True)
+class DhcpEntry:
+    """One port a DHCP server answers for: its MAC, fixed IPs and extra options."""
+
+    port_id: str
+    mac_address: str
+    fixed_ips: tuple[FixedIp, ...] = ()
+    extra_dhcp_opts: tuple[DhcpOpt, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DhcpEntry:
+        return cls(port_id=d["port_id"], mac_address=d["mac_address"],
+                   fixed_ips=tuple(FixedIp(**f) for f in d["fixed_ips"]),
+                   extra_dhcp_opts=tuple(DhcpOpt(**o) for o in d["extra_dhcp_opts"]))
+
+
+@dataclass(frozen=True)
+class DhcpNetwork:
+    """A network this host serves DHCP for: its DHCP port (bound here) and the entries."""
+
+    network_id: str
+    port: PortState
+    entries: tuple[DhcpEntry, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DhcpNetwork:
+        port = PortState.from_dict(d["port"])
+        return cls(network_id=d["network_id"], port=port,
+                   entries=tuple(DhcpEntry.from_dict(e) for e in d["entries"]))
+
+
+@dataclass(frozen=True)
 class HostState:
     host: str
     revision: int
@@ -155,6 +212,7 @@ class HostState:
     networks: tuple[NetworkState, ...] = ()
     ports: tuple[PortState, ...] = ()
     l2pop: tuple[L2Pop, ...] = field(default=())
+    dhcp: tuple[DhcpNetwork, ...] = ()
 
     @property
     def network_ids(self) -> frozenset[str]:
@@ -168,6 +226,9 @@ class HostState:
         for port, port_d in zip(self.ports, out["ports"], strict=True):
             port_d["device_name"] = port.device_name
             port_d["bridge_name"] = port.bridge_name
+        for served, served_d in zip(self.dhcp, out["dhcp"], strict=True):
+            served_d["port"]["device_name"] = served.port.device_name
+            served_d["port"]["bridge_name"] = served.port.bridge_name
         return out
 
     @classmethod
@@ -175,7 +236,8 @@ class HostState:
         return cls(host=d["host"], revision=d["revision"], tunnel_ip=d.get("tunnel_ip"),
                    networks=tuple(NetworkState.from_dict(n) for n in d["networks"]),
                    ports=tuple(PortState.from_dict(p) for p in d["ports"]),
-                   l2pop=tuple(L2Pop.from_dict(x) for x in d["l2pop"]))
+                   l2pop=tuple(L2Pop.from_dict(x) for x in d["l2pop"]),
+                   dhcp=tuple(DhcpNetwork.from_dict(x) for x in d.get("dhcp", ())))
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())

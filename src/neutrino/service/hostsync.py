@@ -31,6 +31,9 @@ from typing import Any
 from neutrino.common import clock
 from neutrino.common.errors import BadRequest, NamedConflict, ResourceNotFound
 from neutrino.domain.hoststate import (
+    DhcpEntry,
+    DhcpNetwork,
+    DhcpOpt,
     FixedIp,
     HostRoute,
     HostState,
@@ -108,7 +111,31 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
     l2pop = tuple(L2Pop(network_id=nid, vteps=tuple(sorted({p.vtep for p in remotes[nid]})),
                         ports=tuple(remotes[nid])) for nid in sorted(remotes))
     return HostState(host=host, revision=revision, tunnel_ip=tunnels.get(host),
-                     networks=networks, ports=ports, l2pop=l2pop)
+                     networks=networks, ports=ports, l2pop=l2pop, dhcp=dhcp_networks(conn, ports))
+
+
+DHCP_OWNER = "network:dhcp"
+
+
+def dhcp_networks(conn: Any, ports: tuple[PortState, ...]) -> tuple[DhcpNetwork, ...]:
+    """The networks the host serves DHCP for (its bound ``network:dhcp`` ports), each with
+    an entry (MAC, fixed IPs, extra DHCP options) for every other port on the network."""
+    served = {p.network_id: p for p in ports if p.device_owner == DHCP_OWNER}
+    if not served:
+        return ()
+    rows = [r for r in repo.network_ports(conn, sorted(served)) if r[3] != DHCP_OWNER]
+    ids = [r[0] for r in rows]
+    ips = repo.fixed_ips(conn, ids)
+    opts = repo.dhcp_opts(conn, ids)
+    entries: dict[str, list[DhcpEntry]] = {}
+    for pid, nid, mac, _owner in rows:
+        entries.setdefault(nid, []).append(DhcpEntry(
+            port_id=pid, mac_address=mac,
+            fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
+            extra_dhcp_opts=tuple(DhcpOpt(n, v, ver) for n, v, ver in opts.get(pid, ()))))
+    return tuple(DhcpNetwork(network_id=nid, port=served[nid],
+                             entries=tuple(entries.get(nid, ())))
+                 for nid in sorted(served))
 
 
 class HostSyncService:

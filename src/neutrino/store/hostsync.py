@@ -166,3 +166,26 @@ def set_binding(conn: Connection, port_id: str, vif_type: str, vif_details: str,
     raw.run(conn, "UPDATE ports SET binding_vif_type = ?, binding_vif_details = ?, "
                   "revision_number = ?, updated_at = ? WHERE id = ?",
             (vif_type, vif_details, revision, raw.db_time(conn, when), port_id))
+
+
+def network_ports(conn: Connection, network_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(id, network_id, mac_address, device_owner) of every port on the networks (DHCP
+    entries: a DHCP server answers for ports whatever their binding)."""
+    if not network_ids:
+        return []
+    return raw.rows(conn, f"SELECT id, network_id, mac_address, device_owner FROM ports "
+                          f"WHERE network_id IN ({_marks(network_ids)}) ORDER BY id",
+                    tuple(network_ids))
+
+
+def dhcp_opts(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple[str, str, int]]]:
+    """port id -> [(opt_name, opt_value, ip_version)] ordered by name."""
+    out: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    if not port_ids:
+        return out
+    for pid, name, value, version in raw.rows(
+            conn, f"SELECT port_id, opt_name, opt_value, ip_version FROM port_extra_dhcp_opts "
+                  f"WHERE port_id IN ({_marks(port_ids)}) ORDER BY port_id, opt_name, "
+                  f"ip_version", tuple(port_ids)):
+        out[pid].append((name, value, int(version)))
+    return out

@@ -1,0 +1,134 @@
+"""``Controller``: typed calls of the agent API (``/agent/v1``) and a few Neutron v2.0 ones.
+
+Agent API (needs an admin or ``service``-role token):
+
+* ``report_agent`` — register / heartbeat (one call, ``start_flag`` on the first);
+* ``watch_host_state`` — the long-poll: a snapshot without ``since``; with it, the new state
+  when something concerning the host changed, else ``state=None`` and the next revision;
+* ``report_port_status`` — ACTIVE when wired, DOWN when not;
+* ``wait_port`` — the "vif plugged" event a manager waits on.
+
+Neutron resources (networks, subnets, ports): ``create_*``, ``list_*``, ``get_*``,
+``delete_*``, returning the resource dicts of the wire format unchanged. Errors are the
+``ClientError`` tree; nothing is retried here (see ``Session``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from neutrino.client._session import Session
+from neutrino.domain.hoststate import HostState
+
+AGENT = "/agent/v1"
+NEUTRON = "/v2.0"
+POLL_SLACK = 10.0  # HTTP timeout beyond the long-poll's own
+
+
+@dataclass(frozen=True)
+class HostStateWatch:
+    """One answer of the host-state watch; ``state`` None means "no change, poll on"."""
+
+    host: str
+    revision: int
+    snapshot: bool
+    state: HostState | None
+
+
+class Controller:
+    """The controller's API through one ``Session``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- agent API -----------------------------------------------------------------------
+
+    def report_agent(self, host: str, configurations: dict[str, Any], *,
+                     agent_type: str = "L2 agent", binary: str = "neutrino-agent",
+                     start_flag: bool = False) -> dict[str, Any]:
+        body = {"agent": {"host": host, "agent_type": agent_type, "binary": binary,
+                          "configurations": configurations, "start_flag": start_flag}}
+        return self.session.request("POST", f"{AGENT}/agents", json=body)["agent"]  # type: ignore[no-any-return]
+
+    def watch_host_state(self, host: str, since: int | None = None,
+                         timeout: float = 30.0) -> HostStateWatch:
+        params: dict[str, Any] = {"timeout": timeout}
+        if since is not None:
+            params["since"] = since
+        body = self.session.request("GET", f"{AGENT}/hosts/{host}/state", params=params,
+                                    timeout=timeout + POLL_SLACK)
+        raw = body.get("state")
+        return HostStateWatch(host=body["host"], revision=int(body["revision"]),
+                              snapshot=bool(body.get("snapshot")),
+                              state=None if raw is None else HostState.from_dict(raw))
+
+    def report_port_status(self, port_id: str, status: str, host: str) -> dict[str, Any]:
+        body = {"port": {"status": status, "host": host}}
+        return self.session.request(  # type: ignore[no-any-return]
+            "POST", f"{AGENT}/ports/{port_id}/status", json=body)["port"]
+
+    def wait_port(self, port_id: str, status: str = "ACTIVE",
+                  timeout: float = 30.0) -> dict[str, Any]:
+        return self.session.request(  # type: ignore[no-any-return]
+            "GET", f"{AGENT}/ports/{port_id}/events",
+            params={"status": status, "timeout": timeout},
+            timeout=timeout + POLL_SLACK)["event"]
+
+    # --- Neutron v2.0 --------------------------------------------------------------------
+
+    def _create(self, plural: str, singular: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        body = self.session.request("POST", f"{NEUTRON}/{plural}", json={singular: attrs})
+        return body[singular]  # type: ignore[no-any-return]
+
+    def _list(self, plural: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.session.request(  # type: ignore[no-any-return]
+            "GET", f"{NEUTRON}/{plural}", params=filters or None)[plural]
+
+    def _get(self, plural: str, singular: str, rid: str) -> dict[str, Any]:
+        return self.session.request(  # type: ignore[no-any-return]
+            "GET", f"{NEUTRON}/{plural}/{rid}")[singular]
+
+    def _delete(self, plural: str, rid: str) -> None:
+        self.session.request("DELETE", f"{NEUTRON}/{plural}/{rid}")
+
+    def create_network(self, **attrs: Any) -> dict[str, Any]:
+        return self._create("networks", "network", attrs)
+
+    def list_networks(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._list("networks", filters)
+
+    def get_network(self, network_id: str) -> dict[str, Any]:
+        return self._get("networks", "network", network_id)
+
+    def delete_network(self, network_id: str) -> None:
+        self._delete("networks", network_id)
+
+    def create_subnet(self, network_id: str, cidr: str, **attrs: Any) -> dict[str, Any]:
+        attrs.setdefault("ip_version", 6 if ":" in cidr else 4)
+        return self._create("subnets", "subnet", {"network_id": network_id, "cidr": cidr,
+                                                   **attrs})
+
+    def list_subnets(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._list("subnets", filters)
+
+    def get_subnet(self, subnet_id: str) -> dict[str, Any]:
+        return self._get("subnets", "subnet", subnet_id)
+
+    def delete_subnet(self, subnet_id: str) -> None:
+        self._delete("subnets", subnet_id)
+
+    def create_port(self, network_id: str, **attrs: Any) -> dict[str, Any]:
+        return self._create("ports", "port", {"network_id": network_id, **attrs})
+
+    def list_ports(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._list("ports", filters)
+
+    def get_port(self, port_id: str) -> dict[str, Any]:
+        return self._get("ports", "port", port_id)
+
+    def delete_port(self, port_id: str) -> None:
+        self._delete("ports", port_id)
+
+
+__all__ = ["Controller", "HostStateWatch"]

@@ -1,0 +1,155 @@
+"""DHCP scheduling: which hosts serve DHCP for a network, through real ``network:dhcp`` ports.
+
+A network *needs DHCP* when one of its subnets has ``enable_dhcp``. It is then served by up to
+``agents_per_network`` live DHCP agents; each serving host holds one Neutron port with
+``device_owner = network:dhcp``, ``device_id = dhcp<uuid5(host)>-<network>`` (Neutron's
+form), ``binding:host_id`` = that host and a fixed IP on every DHCP-enabled subnet. The agent
+on that host learns about it from its host state (``HostState.dhcp``) and builds the
+``qdhcp-<net>`` namespace and dnsmasq from it.
+
+Invariants (after ``sync_network`` in a transaction):
+- a network without DHCP-enabled subnets has no DHCP ports;
+- every DHCP port has exactly one address on each DHCP-enabled subnet (and keeps automatic
+  EUI-64 addresses, which IPAM manages) and none on non-DHCP, non-automatic subnets;
+- ports are added only on hosts whose DHCP agent is up and alive, least-loaded host first,
+  never two on one host. Existing ports are kept when their agent dies (no rescheduling yet).
+
+No retries here: everything runs inside the caller's transaction (``Store.write`` retries the
+whole transaction on conflicts), so the DHCP ports change in the same commit as the subnet or
+agent change that made them needed. Address exhaustion is not the caller's failure: a host
+that gets no address is skipped (Neutron's DHCP agent would equally fail to create its port).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import NamedConflict
+from neutrino.common.ids import new_id
+from neutrino.common.settings import Settings
+from neutrino.service import binding, ipam
+from neutrino.service.macs import free_mac
+from neutrino.store import dhcp as repo
+from neutrino.store import ports as port_repo
+from neutrino.store import tags as tag_repo
+from neutrino.store.uow import Tx
+
+DHCP_OWNER = repo.DHCP_OWNER
+
+
+def device_id(host: str, network_id: str) -> str:
+    """Neutron's DHCP port device_id: ``dhcp<uuid5(DNS, short host name)>-<network id>``."""
+    host_uuid = uuid.uuid5(uuid.NAMESPACE_DNS, host.split(".")[0])
+    return f"dhcp{host_uuid}-{network_id}"
+
+
+@dataclass(frozen=True)
+class DhcpScheduler:
+    """Keeps DHCP ports in line with subnets and DHCP agents (see the module docstring)."""
+
+    agents_per_network: int = 1
+    base_mac: str = "fa:16:3e:00:00:00"
+    window: int = 16
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DhcpScheduler:
+        return cls(agents_per_network=settings.dhcp_agents_per_network,
+                   base_mac=settings.base_mac, window=settings.ipam_window)
+
+    def live_hosts(self, tx: Tx) -> list[str]:
+        now = clock.now()
+        return [host for host, heartbeat, up in repo.dhcp_agents(tx.conn)
+                if up and now - heartbeat < binding.AGENT_DOWN_TIME]
+
+    def sync_all(self, tx: Tx) -> None:
+        """Schedule every network that needs DHCP (after a DHCP agent registered)."""
+        for network_id in repo.networks_needing_dhcp(tx.conn):
+            self.sync_network(tx, network_id)
+
+    def sync_network(self, tx: Tx, network_id: str) -> None:
+        """Create, readdress or delete the network's DHCP ports to meet the invariants."""
+        wanted = repo.dhcp_subnets(tx.conn, network_id)
+        ports = repo.dhcp_ports(tx.conn, network_id)
+        if not wanted:
+            for port in ports:
+                self._delete_port(tx, network_id, port)
+            return
+        for port in ports:
+            self._readdress(tx, network_id, port, wanted)
+        held = {p[1] for p in ports}
+        missing = self.agents_per_network - len(ports)
+        if missing <= 0:
+            return
+        candidates = [h for h in self.live_hosts(tx) if h not in held]
+        load = repo.dhcp_load(tx.conn, candidates)
+        candidates.sort(key=lambda h: (load.get(h, 0), h))
+        project = repo.network_project(tx.conn, network_id) or ""
+        for host in candidates[:missing]:
+            self._create_port(tx, network_id, host, project, wanted)
+
+    # --- port writes
+
+    def _create_port(self, tx: Tx, network_id: str, host: str, project: str,
+                     subnets: list[str]) -> str | None:
+        conn = tx.conn
+        port_id = new_id()
+        mac = free_mac(tx, network_id, self.base_mac)
+        vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
+        now = clock.now()
+        port_repo.insert_row(conn, {
+            "id": port_id, "project_id": project, "name": "", "description": "",
+            "created_at": now, "updated_at": now, "revision_number": 1,
+            "network_id": network_id, "mac_address": mac, "admin_state_up": True,
+            "status": "DOWN", "device_id": device_id(host, network_id),
+            "device_owner": DHCP_OWNER, "port_security_enabled": False,
+            "binding_host_id": host, "binding_vnic_type": "normal",
+            "binding_vif_type": vif_type, "binding_vif_details": vif_details,
+            "binding_profile": "{}", "dns_name": "",
+        })
+        try:
+            ipam.allocate(tx, network_id, [{"subnet_id": s} for s in subnets], mac,
+                          port_id=port_id, device_owner=DHCP_OWNER, window=self.window)
+        except NamedConflict as exc:
+            if exc.neutron_type != "IpAddressGenerationFailure":
+                raise
+            ipam.release(tx, port_id)
+            port_repo.delete_row(conn, port_id)
+            return None
+        tx.record("port", port_id, "create", project, network_id)
+        return port_id
+
+    def _readdress(self, tx: Tx, network_id: str, port: tuple[Any, ...],
+                   wanted: list[str]) -> None:
+        port_id, _host, mac, project, revision = port
+        current = [{"subnet_id": s, "ip_address": a} for s, a in
+                   port_repo.fixed_ips_of(tx.conn, [port_id]).get(port_id, [])]
+        auto = {s.id for s in ipam.load_subnets(tx.conn, network_id) if s.auto}
+        have = {c["subnet_id"] for c in current}
+        missing = [s for s in wanted if s not in have]
+        extra = [c for c in current if c["subnet_id"] not in wanted
+                 and c["subnet_id"] not in auto]
+        if not missing and not extra:
+            return
+        keep = [c for c in current if c not in extra]
+        try:
+            ipam.reallocate(tx, network_id, port_id, current,
+                            keep + [{"subnet_id": s} for s in missing], mac,
+                            device_owner=DHCP_OWNER, window=self.window)
+        except NamedConflict as exc:
+            if exc.neutron_type != "IpAddressGenerationFailure":
+                raise
+            return
+        port_repo.update_row(tx.conn, port_id, {"revision_number": revision + 1,
+                                                "updated_at": clock.now()})
+        tx.record("port", port_id, "update", project, network_id)
+
+    @staticmethod
+    def _delete_port(tx: Tx, network_id: str, port: tuple[Any, ...]) -> None:
+        port_id, _host, _mac, project, _revision = port
+        ipam.release(tx, port_id)
+        port_repo.delete_row(tx.conn, port_id)
+        tag_repo.delete_all(tx.conn, port_id)
+        tx.record("port", port_id, "delete", project, network_id)
