@@ -139,7 +139,8 @@ def run_ports(args: argparse.Namespace, label: str, auth_url: str, user: str, pa
     cmd = [sys.executable, str(PORTS), "--label", label, "--auth-url", auth_url,
            "--user", user, "--password", password, "--project", project,
            "--n", str(args.n), "--threads", str(args.threads), "--list-big", str(big),
-           "--ovirt-rounds", str(args.ovirt_rounds), "--list-repeat", str(args.list_repeat),
+           "--ovirt-rounds", str(args.ovirt_rounds), "--ovirt-pause", str(args.ovirt_pause),
+           "--list-repeat", str(args.list_repeat),
            *[x for p in cpu for x in ("--cpu-pattern", p)], *extra]
     print(f"--- {label}: {' '.join(cmd[1:])}", file=sys.stderr)
     out = subprocess.run(cmd, stdout=subprocess.PIPE, check=False)  # stderr passes through
@@ -290,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--big", type=int, default=10000, help="ports for big list/oVirt (0: skip)")
     ap.add_argument("--ovirt-rounds", type=int, default=20)
+    ap.add_argument("--ovirt-pause", type=float, default=0.0,
+                    help="seconds between oVirt allocates (see bench/ports.py)")
     ap.add_argument("--list-repeat", type=int, default=5)
     ap.add_argument("--port", type=int, default=19696, help="our server's port (0: any free)")
     ap.add_argument("--server", choices=["auto", "cli", "module"], default="auto")
@@ -317,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                            "params": {"n": args.n, "threads": args.threads, "big": args.big,
                                       "ovirt_rounds": args.ovirt_rounds,
+                                      "ovirt_pause": args.ovirt_pause,
                                       "reference_big": args.reference_big},
                            "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
     order = ["ours", "reference"] if not args.reference_first else ["reference", "ours"]

@@ -23,6 +23,7 @@ from neutrino.domain.attributes import Attr, parse_update, string, to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.service import binding
 from neutrino.service.context import RequestContext
+from neutrino.service.dhcp import DhcpScheduler
 from neutrino.store import agents as repo
 from neutrino.store.uow import Store, Tx
 
@@ -33,8 +34,9 @@ SPEC = {"admin_state_up": Attr(to_bool), "description": Attr(string(255))}
 
 
 class AgentService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, dhcp: DhcpScheduler | None = None) -> None:
         self.store = store
+        self.dhcp = dhcp or DhcpScheduler()
 
     @staticmethod
     def view(row: Any) -> dict[str, Any]:
@@ -93,6 +95,8 @@ class AgentService:
                 tx.record("agent", agent_id, "update")
                 if agent_type == "L2 agent":
                     binding.rebind_failed_ports(tx, host)
+                elif agent_type == "DHCP agent":
+                    self.dhcp.sync_all(tx)
             return self.view(repo.get(tx.conn, agent_id))
 
         return self.store.write(tx_fn)

@@ -113,7 +113,7 @@ class DhcpScheduler:
             ipam.allocate(tx, network_id, [{"subnet_id": s} for s in subnets], mac,
                           port_id=port_id, device_owner=DHCP_OWNER, window=self.window)
         except NamedConflict as exc:
-            if exc.neutron_type != "IpAddressGenerationFailure":
+            if exc.type != "IpAddressGenerationFailure":
                 raise
             ipam.release(tx, port_id)
             port_repo.delete_row(conn, port_id)
@@ -139,7 +139,7 @@ class DhcpScheduler:
                             keep + [{"subnet_id": s} for s in missing], mac,
                             device_owner=DHCP_OWNER, window=self.window)
         except NamedConflict as exc:
-            if exc.neutron_type != "IpAddressGenerationFailure":
+            if exc.type != "IpAddressGenerationFailure":
                 raise
             return
         port_repo.update_row(tx.conn, port_id, {"revision_number": revision + 1,

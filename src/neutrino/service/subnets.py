@@ -42,6 +42,7 @@ from neutrino.service import ipam
 from neutrino.service import subnet_attrs as sa
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
+from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.quotas import QuotaService
 from neutrino.store import networks as network_repo
 from neutrino.store import subnets as repo
@@ -69,9 +70,11 @@ def _bad(message: str) -> NamedBadRequest:
 
 
 class SubnetService:
-    def __init__(self, store: Store, quotas: QuotaService | None = None) -> None:
+    def __init__(self, store: Store, quotas: QuotaService | None = None,
+                 dhcp: DhcpScheduler | None = None) -> None:
         self.store = store
         self.quotas = quotas
+        self.dhcp = dhcp or DhcpScheduler()
 
     # --- views
 
@@ -211,6 +214,7 @@ class SubnetService:
                 tx.record("port", port_id, "update", port_project, network_id)
         network_repo.bump_revision(conn, network_id, now)
         tx.record("network", network_id, "update", network["project_id"], network_id)
+        self.dhcp.sync_network(tx, network_id)
         return subnet_id
 
     def _lock_network(self, conn: Any, network_id: str) -> None:
@@ -272,6 +276,7 @@ class SubnetService:
             changed["updated_at"] = clock.now()
             repo.update_row(conn, subnet_id, changed)
             tx.record("subnet", subnet_id, "update", row["project_id"], row["network_id"])
+            self.dhcp.sync_network(tx, row["network_id"])
         return self._render_one(conn, subnet_id)
 
     @staticmethod
@@ -327,6 +332,7 @@ class SubnetService:
         tx.record("subnet", subnet_id, "delete", row["project_id"], row["network_id"])
         tx.record("network", row["network_id"], "update", row["network_project_id"],
                   row["network_id"])
+        self.dhcp.sync_network(tx, row["network_id"])
 
 
 # --- helpers --------------------------------------------------------------------------------

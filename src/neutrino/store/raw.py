@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 
 def _is_pg(conn: Connection) -> bool:
@@ -32,11 +33,23 @@ def _pg_sql(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
+def _wrapped(conn: Connection, sql: str, params: Any, exc: Exception) -> Exception:
+    """The driver's error as SQLAlchemy's (IntegrityError, OperationalError, ...), so the unit
+    of work retries a lost race whichever layer ran the statement."""
+    return DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
+                               dialect=conn.dialect)
+
+
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
-    cursor.execute(_pg_sql(sql) if _is_pg(conn) else sql, params)
+    text = _pg_sql(sql) if _is_pg(conn) else sql
+    try:
+        cursor.execute(text, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        cursor.close()
+        raise _wrapped(conn, text, params, exc) from exc
     return cursor
 
 
@@ -86,8 +99,13 @@ def run_many(conn: Connection, sql: str, params: Sequence[Sequence[Any]]) -> Non
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
-    cursor.executemany(_pg_sql(sql) if _is_pg(conn) else sql, params)
-    cursor.close()
+    text = _pg_sql(sql) if _is_pg(conn) else sql
+    try:
+        cursor.executemany(text, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, text, params, exc) from exc
+    finally:
+        cursor.close()
 
 
 def db_time(conn: Connection, when: dt.datetime) -> Any:

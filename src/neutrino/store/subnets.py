@@ -22,7 +22,6 @@ from sqlalchemy import (
     RowMapping,
     Select,
     Table,
-    bindparam,
     delete,
     false,
     func,
@@ -34,6 +33,7 @@ from sqlalchemy import (
 
 from neutrino.domain.attributes import Invalid, to_bool, to_int
 from neutrino.domain.listing import ListQuery
+from neutrino.store import raw
 from neutrino.store.models import (
     AllocationPool,
     DnsNameserver,
@@ -203,45 +203,44 @@ def ip_versions_on(conn: Connection, network_id: str) -> set[int]:
 
 # --- allocations (hot path of every port create: statements are built once) --------------
 
+# Raw SQL (store/raw.py): these run on every port create.
 _IPAM_SUBNETS = (
-    select(c.id, c.network_id, c.cidr, c.gateway_ip, c.ipv6_ra_mode, c.ipv6_address_mode,
-           pools.c.first_ip, pools.c.last_ip)
-    .outerjoin(pools, pools.c.subnet_id == c.id)
-    .where(c.network_id == bindparam("network_id"))
-    .order_by(c.created_at, c.id))
-_USED_KEYS = (
-    select(allocs.c.ip_key)
-    .where(allocs.c.subnet_id == bindparam("subnet_id"), allocs.c.ip_key >= bindparam("lo"),
-           allocs.c.ip_key <= bindparam("hi"))
-    .order_by(allocs.c.ip_key).limit(bindparam("limit")))
-_HOLDER = select(allocs.c.port_id).where(allocs.c.subnet_id == bindparam("subnet_id"),
-                                         allocs.c.ip_address == bindparam("ip_address"))
-_INSERT_ALLOCATION = insert(allocs)
+    "SELECT s.id, s.network_id, s.cidr, s.gateway_ip, s.ipv6_ra_mode, s.ipv6_address_mode, "
+    "p.first_ip, p.last_ip FROM subnets s "
+    "LEFT OUTER JOIN subnet_allocation_pools p ON p.subnet_id = s.id "
+    "WHERE s.network_id = ? ORDER BY s.created_at, s.id")
+_USED_KEYS = ("SELECT ip_key FROM ip_allocations WHERE subnet_id = ? AND ip_key >= ? "
+              "AND ip_key <= ? ORDER BY ip_key LIMIT ?")
+_HOLDER = "SELECT port_id FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?"
+_INSERT_ALLOCATION = (
+    "INSERT INTO ip_allocations (subnet_id, ip_address, ip_key, port_id, network_id, position) "
+    "VALUES (?, ?, ?, ?, ?, ?)")
 
 
 def ipam_subnets(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:
     """(id, network_id, cidr, gateway_ip, ipv6_ra_mode, ipv6_address_mode, first_ip, last_ip)
     per pool of each subnet of the network (pool columns None for a pool-less subnet), in
     subnet creation order: one query for everything IPAM needs to know about the subnets."""
-    return [tuple(r) for r in conn.execute(_IPAM_SUBNETS, {"network_id": network_id})]
+    return raw.rows(conn, _IPAM_SUBNETS, (network_id,))
 
 
 def used_keys(conn: Connection, subnet_id: str, lo_key: str, hi_key: str, limit: int
               ) -> list[str]:
     """Keys of allocated addresses in ``[lo_key, hi_key]``, ascending, at most ``limit``."""
-    return list(conn.execute(_USED_KEYS, {"subnet_id": subnet_id, "lo": lo_key, "hi": hi_key,
-                                          "limit": limit}).scalars())
+    return [r[0] for r in raw.rows(conn, _USED_KEYS, (subnet_id, lo_key, hi_key, limit))]
 
 
 def holder(conn: Connection, subnet_id: str, ip_address: str) -> str | None:
     """The port holding ``ip_address`` on the subnet, if any."""
-    return conn.execute(_HOLDER, {"subnet_id": subnet_id, "ip_address": ip_address}).scalar()
+    found = raw.one(conn, _HOLDER, (subnet_id, ip_address))
+    return None if found is None else str(found[0])
 
 
 def insert_allocations(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Rows with subnet_id, ip_address, ip_key, port_id, network_id, position."""
-    if rows:
-        conn.execute(_INSERT_ALLOCATION, rows)
+    raw.run_many(conn, _INSERT_ALLOCATION, [
+        (r["subnet_id"], r["ip_address"], r["ip_key"], r["port_id"], r["network_id"],
+         r["position"]) for r in rows])
 
 
 def allocations_of_port(conn: Connection, port_id: str) -> list[RowMapping]:
