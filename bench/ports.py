@@ -8,7 +8,8 @@ the start and the network endpoint is read from its catalog (``--endpoint`` over
 Method
 ------
 Setup: lift the project's port quota when the endpoint has a quota API (the reference's
-default is 500 ports per project), then create one network and one IPv4 /16 subnet.
+default is 500 ports per project), create one network and one IPv4 /16 subnet, and warm the
+server up (``--warmup`` ports created and deleted, untimed).
 
 1. ``sequential``: create N ports one by one (``POST /v2.0/ports`` with network_id and name),
    list them (``GET /v2.0/ports?network_id=...``, 5 times: median ms and body bytes), delete
@@ -505,6 +506,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--n", type=int, default=500, help="ports per create/delete phase")
     ap.add_argument("--threads", type=int, default=8, help="clients in the concurrent phase")
     ap.add_argument("--list-repeat", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=10,
+                    help="ports created and deleted, untimed, before the sequential phase")
     ap.add_argument("--list-big", type=int, default=10000,
                     help="ports for the big list and oVirt allocate (0: skip)")
     ap.add_argument("--bulk-chunk", type=int, default=500, help="ports per bulk POST")
@@ -606,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         "user": args.user, "project": args.project, "project_id": project_id,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
         "params": {"n": args.n, "threads": args.threads, "list_repeat": args.list_repeat,
-                   "list_big": args.list_big, "bulk_chunk": args.bulk_chunk,
+                   "list_big": args.list_big, "warmup": args.warmup, "bulk_chunk": args.bulk_chunk,
                    "ovirt_rounds": args.ovirt_rounds, "ovirt_pause": args.ovirt_pause},
         "cpu_processes": {k: len(v) for k, v in meter.groups().items()},
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
@@ -631,6 +634,9 @@ def main(argv: list[str] | None = None) -> int:
                 api, f"bench-net-{uuid.uuid4().hex[:6]}", args.cidr))
         if made is not None:
             net_id = made[0]["id"]
+            if args.warmup:  # first requests on a fresh server pay for lazy imports, caches
+                attempt("warmup", lambda: delete_ports(api, create_ports(
+                    api, net_id, [f"warmup-{i}" for i in range(args.warmup)], 1)[0], 1))
             if not args.skip_sequential:
                 print(f"sequential: {args.n} ports ...", file=sys.stderr)
                 res["sequential"] = attempt("sequential", lambda: run_phase(

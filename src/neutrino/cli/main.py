@@ -14,6 +14,7 @@ import typer
 
 from neutrino import __version__
 from neutrino.cli import db
+from neutrino.cli.agent import agent
 from neutrino.cli.bootstrap import bootstrap
 from neutrino.cli.options import console
 from neutrino.cli.serve import serve
@@ -45,6 +46,7 @@ def version() -> None:
 
 app.command()(serve)
 app.command()(bootstrap)
+app.command()(agent)
 app.add_typer(db.app, name="db")
 
 

@@ -1,0 +1,186 @@
+"""The apply loop: the one place that changes this host's kernel, and reports what it did.
+
+What it owns: the dirty flag, the resync and heartbeat timers, the port statuses last
+reported, and the culprits frozen by the last apply. One thread runs ``run``; the watcher
+only sets the dirty flag (``mark_dirty``), so kernel writes never race each other.
+
+A round (``apply_once``): take the watcher's latest ``HostState`` → ``compute_l2`` (pure) →
+``apply_isolating`` (the L2 manager's minimal diff; a bad object is frozen, not fatal) →
+report port statuses: ACTIVE for a port whose tap is wired, DOWN for one that is not (VM not
+plugged, admin down, frozen) or that left this host — each only when it differs from what was
+last reported, so a converged host sends nothing.
+
+Invariants:
+
+* no round before the first snapshot (``state`` None): an agent that starts while the
+  controller is away must not tear down a working host;
+* a round happens when the watcher brought a new state, every ``resync_interval`` seconds (a
+  full re-read of the kernel: drift such as a bridge deleted by hand is repaired), and after a
+  failure, with backoff;
+* a heartbeat (the registration call, ``start_flag`` on the first) every
+  ``heartbeat_interval`` seconds, whatever the rounds do.
+
+Retries: retryable errors — ``Busy`` from the kernel, transport/5xx from the controller — end
+the round early and schedule a retry with jittered backoff; a frozen culprit is retried the
+same way (the next round tries the full state again). A 404/409 on a status report means the
+port is gone or moved: forgotten. Every other exception is a bug or a misconfiguration and
+propagates out of ``run``: die loudly, let the supervisor restart the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from neutrino.agent.calc import compute_l2
+from neutrino.agent.dataplane import ApplyReport, DataplaneError, L2Manager
+from neutrino.agent.isolation import apply_isolating
+from neutrino.agent.model import AgentConfig
+from neutrino.agent.watcher import Backoff
+from neutrino.client import ClientError, Conflict, NotFound
+from neutrino.domain.hoststate import HostState, tap_name
+
+__all__ = ["ACTIVE", "DOWN", "AgentLoop", "ControllerPort"]
+
+log = logging.getLogger(__name__)
+
+ACTIVE, DOWN = "ACTIVE", "DOWN"
+
+
+class ControllerPort(Protocol):
+    """What the loop needs of the controller (``neutrino.client.Controller`` has it)."""
+
+    def report_agent(self, host: str, configurations: dict[str, Any], *,
+                     agent_type: str = ..., binary: str = ...,
+                     start_flag: bool = ...) -> dict[str, Any]: ...
+
+    def report_port_status(self, port_id: str, status: str, host: str) -> dict[str, Any]: ...
+
+
+class AgentLoop:
+    """One host's apply loop (see the module docstring)."""
+
+    def __init__(self, host: str, config: AgentConfig, manager: L2Manager,
+                 controller: ControllerPort, state: Callable[[], HostState | None], *,
+                 configurations: dict[str, Any] | None = None,
+                 resync_interval: float = 30.0, heartbeat_interval: float = 10.0,
+                 backoff: Backoff | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.host = host
+        self.config = config
+        self.manager = manager
+        self.controller = controller
+        self.state = state
+        self.configurations = configurations or {}
+        self.resync_interval = resync_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.backoff = backoff or Backoff()
+        self.clock = clock
+        self.reported: dict[str, str] = {}
+        self.frozen: set[str] = set()
+        self.last_report: ApplyReport | None = None
+        self.rounds = 0
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._started = False
+
+    # --- signals from other threads ----------------------------------------------------------
+
+    def mark_dirty(self) -> None:
+        """The watcher's callback: a new desired state is waiting."""
+        self._dirty.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._dirty.set()
+
+    # --- the pieces of a round ---------------------------------------------------------------
+
+    def heartbeat(self) -> None:
+        """Register (first call, ``start_flag``) or heartbeat. Raises ``ClientError``."""
+        self.controller.report_agent(self.host, self.configurations,
+                                     start_flag=not self._started)
+        self._started = True
+
+    def apply_once(self) -> ApplyReport | None:
+        """One round; None when there is no state yet. Raises retryable errors and bugs."""
+        state = self.state()
+        if state is None:
+            return None
+        desired = compute_l2(state, self.config)
+        report, frozen = apply_isolating(self.manager, desired)
+        if report.changes:
+            log.info("applied revision %s: %s", state.revision, "; ".join(report.changes))
+        self.frozen = frozen
+        self.last_report = report
+        self.rounds += 1
+        self._report_statuses(state, report)
+        return report
+
+    def _report_statuses(self, state: HostState, report: ApplyReport) -> None:
+        here = {p.id for p in state.ports}
+        want = {p.id: ACTIVE if tap_name(p.id) in report.wired else DOWN for p in state.ports}
+        want.update({pid: DOWN for pid in self.reported if pid not in here})
+        for port_id, status in sorted(want.items()):
+            if self.reported.get(port_id) == status and port_id in here:
+                continue
+            try:
+                self.controller.report_port_status(port_id, status, self.host)
+            except (NotFound, Conflict) as exc:
+                log.info("port %s: status %s not taken (%s)", port_id, status, exc.type)
+                self.reported.pop(port_id, None)
+                continue
+            if port_id in here:
+                self.reported[port_id] = status
+            else:
+                self.reported.pop(port_id, None)
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Rounds and heartbeats until ``stop``; see the module docstring for retries."""
+        now = self.clock()
+        next_heartbeat, next_resync = now, now + self.resync_interval
+        retry_at: float | None = None
+        while not self._stop.is_set():
+            now = self.clock()
+            if now >= next_heartbeat:
+                next_heartbeat = now + self.heartbeat_interval
+                try:
+                    self.heartbeat()
+                except ClientError as exc:
+                    if not exc.retryable:
+                        raise
+                    log.warning("heartbeat failed: %s", exc)
+                    next_heartbeat = now + min(self.heartbeat_interval, 1.0)
+            if now >= next_resync:
+                next_resync = now + self.resync_interval
+                self._dirty.set()
+            if retry_at is not None and now >= retry_at:
+                retry_at = None
+                self._dirty.set()
+            if self._dirty.is_set():
+                self._dirty.clear()
+                retry_at = self._round()
+            deadlines = [next_heartbeat, next_resync] + ([retry_at] if retry_at else [])
+            self._dirty.wait(max(0.0, min(deadlines) - self.clock()))
+
+    def _round(self) -> float | None:
+        """Run a round; the time of the retry it needs, or None."""
+        try:
+            self.apply_once()
+        except (DataplaneError, ClientError) as exc:
+            if not exc.retryable:
+                raise
+            delay = self.backoff.next()
+            log.warning("round failed (%s); retrying in %.1fs", exc, delay)
+            return self.clock() + delay
+        if self.frozen:
+            delay = self.backoff.next()
+            log.warning("frozen %s; retrying in %.1fs", sorted(self.frozen), delay)
+            return self.clock() + delay
+        self.backoff.reset()
+        return None

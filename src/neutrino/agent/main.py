@@ -1,0 +1,163 @@
+"""The agent's wiring: settings → session → watcher → loop → dataplane, in two threads.
+
+``AgentSettings`` gathers everything the agent needs: controller credentials (the usual
+``OS_*`` environment: OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME,
+OS_USER_DOMAIN_NAME / OS_PROJECT_DOMAIN_NAME defaulting to ``Default``), the host name, the
+network namespace to manage (``--netns``, the lab; None = this host), the tunnel IP, the
+underlay device and the physical interface mappings. ``Agent`` builds the pieces and runs
+them: the watcher in its own thread (it only sets the loop's dirty flag), the apply loop in
+another (the only kernel writer).
+
+Failure: a thread that dies records its exception, stops the other, and ``Agent.run``
+re-raises it — the agent exits non-zero and its supervisor restarts it (a restart is cheap:
+level-triggered reconciliation rewrites nothing that still matches).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from neutrino.agent.dataplane import L2Kernel, L2Manager
+from neutrino.agent.loop import AgentLoop
+from neutrino.agent.model import AgentConfig
+from neutrino.agent.watcher import Watcher
+from neutrino.client import Controller, Credentials, Session
+
+__all__ = ["Agent", "AgentSettings", "parse_mappings"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_mappings(text: str) -> dict[str, str]:
+    """``physnet1:eth2,physnet2:eth3`` → {physnet: interface}."""
+    out: dict[str, str] = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        physnet, sep, dev = item.partition(":")
+        if not sep or not physnet or not dev:
+            raise ValueError(f"bad interface mapping {item!r} (want PHYSNET:DEVICE)")
+        out[physnet] = dev
+    return out
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Everything an agent process is configured with (see the module docstring)."""
+
+    credentials: Credentials
+    host: str
+    tunnel_ip: str
+    underlay_dev: str = "eth1"
+    underlay_mtu: int = 1500
+    netns: str | None = None
+    interface_mappings: dict[str, str] = field(default_factory=dict)
+    resync_interval: float = 30.0
+    heartbeat_interval: float = 10.0
+    poll_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **flags: Any) -> AgentSettings:
+        """``OS_*`` and ``NEUTRINO_AGENT_*`` variables, flags (not None) on top."""
+        e = dict(os.environ if env is None else env)
+        given = {k: v for k, v in flags.items() if v is not None}
+        host = given.pop("host", None) or e.get("NEUTRINO_AGENT_HOST") or os.uname().nodename
+        tunnel_ip = given.pop("tunnel_ip", None) or e.get("NEUTRINO_AGENT_TUNNEL_IP")
+        if not tunnel_ip:
+            raise KeyError("NEUTRINO_AGENT_TUNNEL_IP")
+        mappings = given.pop("interface_mappings", None)
+        if isinstance(mappings, str) or mappings is None:
+            mappings = parse_mappings(mappings or e.get("NEUTRINO_AGENT_INTERFACE_MAPPINGS", ""))
+        return cls(credentials=Credentials.from_env(e), host=host, tunnel_ip=tunnel_ip,
+                   interface_mappings=mappings, **given)
+
+    def agent_config(self) -> AgentConfig:
+        return AgentConfig(local_ip=self.tunnel_ip, underlay_dev=self.underlay_dev,
+                           underlay_mtu=self.underlay_mtu,
+                           physical_interfaces=dict(self.interface_mappings))
+
+    def configurations(self) -> dict[str, Any]:
+        """What the agent registers with: binding reads ``tunnel_ip`` and the mappings."""
+        return {"tunnel_ip": self.tunnel_ip, "tunnel_types": ["vxlan"],
+                "interface_mappings": dict(self.interface_mappings),
+                "segment_types": ["flat", "vxlan"], "l2_population": True,
+                "netns": self.netns}
+
+
+def netlink_kernel(netns: str | None) -> L2Kernel:
+    from neutrino.agent.dataplane.netlink import NetlinkKernel  # needs pyroute2 and root
+
+    return NetlinkKernel(netns)
+
+
+class Agent:
+    """A running agent: watcher and loop threads over one session and one kernel."""
+
+    def __init__(self, settings: AgentSettings, *, controller: Controller | None = None,
+                 kernel: L2Kernel | None = None,
+                 kernel_factory: Callable[[str | None], L2Kernel] = netlink_kernel) -> None:
+        self.settings = settings
+        self._session = None if controller else Session(settings.credentials)
+        self.controller = controller or Controller(self._session)  # type: ignore[arg-type]
+        self.kernel = kernel if kernel is not None else kernel_factory(settings.netns)
+        self.watcher = Watcher(self.controller, settings.host,
+                               poll_timeout=settings.poll_timeout)
+        self.loop = AgentLoop(settings.host, settings.agent_config(), L2Manager(self.kernel),
+                              self.controller, lambda: self.watcher.state,
+                              configurations=settings.configurations(),
+                              resync_interval=settings.resync_interval,
+                              heartbeat_interval=settings.heartbeat_interval)
+        self.watcher.on_change = self.loop.mark_dirty
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        name = self.settings.host
+        self._threads = [
+            threading.Thread(target=self._guard, args=(lambda: self.watcher.run(self._stop),),
+                             name=f"watcher-{name}", daemon=True),
+            threading.Thread(target=self._guard, args=(self.loop.run,),
+                             name=f"loop-{name}", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _guard(self, target: Callable[[], None]) -> None:
+        try:
+            target()
+        except BaseException as exc:
+            log.exception("agent thread %s died", threading.current_thread().name)
+            self.error = self.error or exc
+        finally:
+            self.stop(join=False)
+
+    def stop(self, join: bool = True) -> None:
+        """Stop both threads; with ``join``, wait for them (the watcher ends its long-poll)."""
+        self._stop.set()
+        self.loop.stop()
+        self._done.set()
+        if join:
+            for thread in self._threads:
+                if thread is not threading.current_thread():
+                    thread.join(self.settings.poll_timeout + 5)
+
+    def close(self) -> None:
+        self.stop()
+        close = getattr(self.kernel, "close", None)
+        if close is not None:
+            close()
+        if self._session is not None:
+            self._session.close()
+
+    def run(self) -> None:
+        """Run until stopped (or a thread dies: its exception is re-raised here)."""
+        self.start()
+        self._done.wait()
+        self.stop()
+        if self.error is not None:
+            raise self.error

@@ -1,0 +1,57 @@
+"""``neutrino agent``: run the L2 host agent in the foreground.
+
+Controller credentials come from the usual ``OS_*`` environment (OS_AUTH_URL, OS_USERNAME,
+OS_PASSWORD, OS_PROJECT_NAME, ...); the flags configure this host. The agent runs until
+interrupted; an unexpected error ends it with a non-zero status (its supervisor restarts it).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Annotated
+
+import typer
+
+from neutrino.cli.options import fail
+
+
+def agent(
+    host: Annotated[str | None, typer.Option(
+        "--host", metavar="NAME", help="Host name the controller binds ports to.")] = None,
+    tunnel_ip: Annotated[str | None, typer.Option(
+        "--tunnel-ip", metavar="IP", help="This host's VXLAN tunnel endpoint.")] = None,
+    netns: Annotated[str | None, typer.Option(
+        "--netns", metavar="NS",
+        help="Manage the hypervisor that is this network namespace (the lab).")] = None,
+    underlay_dev: Annotated[str | None, typer.Option(
+        "--underlay-dev", metavar="DEV", help="Device carrying VXLAN (default eth1).")] = None,
+    mappings: Annotated[str | None, typer.Option(
+        "--interface-mappings", metavar="PHYSNET:DEV,...",
+        help="Physical networks of flat networks and their interfaces.")] = None,
+    resync: Annotated[float | None, typer.Option(
+        "--resync", metavar="SECONDS", help="Full resync period (default 30).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the host agent (wires this host's ports; credentials from OS_* variables)."""
+    from neutrino.agent.main import Agent, AgentSettings
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = AgentSettings.from_env(host=host, tunnel_ip=tunnel_ip, netns=netns,
+                                          underlay_dev=underlay_dev,
+                                          interface_mappings=mappings,
+                                          resync_interval=resync)
+    except KeyError as exc:
+        raise fail(f"missing setting {exc.args[0]} (flag or environment variable)") from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    running = Agent(settings)
+    signal.signal(signal.SIGTERM, lambda *_: running.stop(join=False))
+    try:
+        running.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.close()

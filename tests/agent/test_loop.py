@@ -1,0 +1,240 @@
+"""The watcher and the apply loop against the fake kernel and an in-memory controller:
+snapshot applied, statuses reported once and only on change, drift repaired on resync, a bad
+object frozen without stopping the rest, ``Busy`` retried, a bug propagated."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from neutrino.agent.dataplane import Busy, FakeKernel, L2Manager
+from neutrino.agent.loop import AgentLoop
+from neutrino.agent.model import AgentConfig
+from neutrino.agent.watcher import Backoff, Watcher
+from neutrino.client import HostStateWatch, NotFound, TransportError
+from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState, tap_name
+
+NET = "11111111-aaaa-4bbb-8ccc-000000000001"
+P1 = "22222222-1111-4a1a-9b1b-00000000000a"
+P2 = "33333333-2222-4a2a-9b2b-00000000000b"
+CONFIG = AgentConfig(local_ip="198.51.100.1", underlay_dev="eth1")
+
+
+def port(pid: str, ip: str) -> PortState:
+    return PortState(id=pid, network_id=NET, mac_address="fa:16:3e:00:00:01",
+                     fixed_ips=(FixedIp("s", ip),), admin_state_up=True)
+
+
+def state(*ports: PortState, revision: int = 1) -> HostState:
+    return HostState(host="hv1", revision=revision, tunnel_ip="198.51.100.1",
+                     networks=(NetworkState(NET, "vxlan", 1001, None, 1450),), ports=ports)
+
+
+class FakeController:
+    """The controller as the agent sees it: a host state to watch, status reports recorded."""
+
+    def __init__(self, current: HostState) -> None:
+        self.current = current
+        self.statuses: list[tuple[str, str]] = []
+        self.agents: list[bool] = []
+        self.deleted: set[str] = set()
+        self.fail_watch = 0
+
+    def watch_host_state(self, host: str, since: int | None = None,
+                         timeout: float = 30.0) -> HostStateWatch:
+        if self.fail_watch:
+            self.fail_watch -= 1
+            raise TransportError("connection refused")
+        if since == self.current.revision:
+            time.sleep(min(timeout, 0.01))
+            return HostStateWatch(host, since, False, None)
+        return HostStateWatch(host, self.current.revision, True, self.current)
+
+    def report_agent(self, host: str, configurations: dict[str, Any], *,
+                     agent_type: str = "L2 agent", binary: str = "x",
+                     start_flag: bool = False) -> dict[str, Any]:
+        self.agents.append(start_flag)
+        return {"host": host}
+
+    def report_port_status(self, port_id: str, status: str, host: str) -> dict[str, Any]:
+        if port_id in self.deleted:
+            raise NotFound(404, "PortNotFound", f"Port {port_id} could not be found.")
+        self.statuses.append((port_id, status))
+        return {"id": port_id, "status": status}
+
+
+def make(current: HostState, **kw: Any) -> tuple[FakeKernel, FakeController, Watcher, AgentLoop]:
+    kernel = FakeKernel()
+    kernel.add_device("eth1")
+    ctl = FakeController(current)
+    watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
+    loop = AgentLoop("hv1", CONFIG, L2Manager(kernel), ctl, lambda: watcher.state,
+                     backoff=Backoff(0.001, 0.01), **kw)
+    watcher.on_change = loop.mark_dirty
+    return kernel, ctl, watcher, loop
+
+
+def test_no_round_before_the_first_snapshot() -> None:
+    kernel, _, _, loop = make(state())
+    kernel.ensure_bridge("brqdeadbeef000", 1500)  # someone's leftover: not torn down blindly
+    assert loop.apply_once() is None
+    assert "brqdeadbeef000" in kernel.links
+
+
+def test_snapshot_applied_and_wired_ports_reported_active_once() -> None:
+    kernel, ctl, watcher, loop = make(state(port(P1, "192.0.2.11"), port(P2, "192.0.2.12")))
+    kernel.add_device(tap_name(P1))
+    assert watcher.poll_once() and watcher.in_sync.is_set()
+    report = loop.apply_once()
+    assert report is not None and report.wired == {tap_name(P1)}
+    assert kernel.links[tap_name(P1)].master == "brq" + NET[:11]
+    assert sorted(ctl.statuses) == [(P1, "ACTIVE"), (P2, "DOWN")]
+    writes = kernel.writes
+    loop.apply_once()  # converged: no kernel write, no report
+    assert kernel.writes == writes and len(ctl.statuses) == 2
+    kernel.add_device(tap_name(P2))  # the second VM is plugged
+    loop.apply_once()
+    assert ctl.statuses[-1] == (P2, "ACTIVE") and len(ctl.statuses) == 3
+
+
+def test_removed_port_reported_down_and_forgotten() -> None:
+    kernel, ctl, watcher, loop = make(state(port(P1, "192.0.2.11"), port(P2, "192.0.2.12")))
+    kernel.add_device(tap_name(P1))
+    kernel.add_device(tap_name(P2))
+    watcher.poll_once()
+    loop.apply_once()
+    ctl.current = state(port(P1, "192.0.2.11"), revision=2)  # P2 moved away
+    assert watcher.poll_once()
+    loop.apply_once()
+    assert ctl.statuses[-1] == (P2, "DOWN")
+    assert kernel.links[tap_name(P2)].master is None  # unwired
+    assert P2 not in loop.reported
+    ctl.current = state(revision=3)  # P1 deleted: the report's 404 just forgets it
+    ctl.deleted.add(P1)
+    watcher.poll_once()
+    loop.apply_once()
+    assert loop.reported == {}
+    assert not any(n.startswith(("brq", "vxlan-")) for n in kernel.links)
+
+
+def test_resync_repairs_drift_without_recreating_what_matches() -> None:
+    kernel, ctl, watcher, loop = make(state(port(P1, "192.0.2.11")))
+    kernel.add_device(tap_name(P1))
+    watcher.poll_once()
+    loop.apply_once()
+    vx = kernel.links["vxlan-1001"].index
+    kernel.delete_link("brq" + NET[:11])  # deleted by hand
+    loop.apply_once()
+    assert kernel.links[tap_name(P1)].master == "brq" + NET[:11]
+    assert kernel.links["vxlan-1001"].index == vx
+    assert ctl.statuses == [(P1, "ACTIVE")]  # wired again within the round: no flap
+
+
+def test_a_bad_object_is_frozen_and_the_rest_applied() -> None:
+    kernel, ctl, watcher, loop = make(state(port(P1, "192.0.2.11"), port(P2, "192.0.2.12")))
+    kernel.add_device(tap_name(P1), kind="bridge")  # cannot be enslaved
+    kernel.add_device(tap_name(P2))
+    watcher.poll_once()
+    report = loop.apply_once()
+    assert loop.frozen == {tap_name(P1)}
+    assert report is not None and report.wired == {tap_name(P2)}
+    assert (P2, "ACTIVE") in ctl.statuses and (P1, "DOWN") in ctl.statuses
+    kernel.delete_link(tap_name(P1))  # repaired: the next round wires it
+    kernel.add_device(tap_name(P1))
+    loop.apply_once()
+    assert loop.frozen == set() and ctl.statuses[-1] == (P1, "ACTIVE")
+
+
+class FlakyKernel(FakeKernel):
+    def __init__(self, busy: int) -> None:
+        super().__init__()
+        self.busy = busy
+
+    def ensure_bridge(self, name: str, mtu: int) -> int:
+        if self.busy:
+            self.busy -= 1
+            raise Busy("EBUSY")
+        return super().ensure_bridge(name, mtu)
+
+
+def run_until(loop: AgentLoop, watcher: Watcher, done: Any, timeout: float = 5.0) -> None:
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def guard(fn: Any) -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guard, args=(lambda: watcher.run(stop),)),
+               threading.Thread(target=guard, args=(loop.run,))]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while not done() and not errors and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        loop.stop()
+        for t in threads:
+            t.join(5)
+    if errors:
+        raise errors[0]
+    assert done()
+
+
+def test_run_retries_busy_and_watch_failures_with_backoff() -> None:
+    _, ctl, watcher, _ = make(state(port(P1, "192.0.2.11")))
+    kernel = FlakyKernel(busy=3)
+    kernel.add_device("eth1")
+    kernel.add_device(tap_name(P1))
+    ctl.fail_watch = 2
+    loop = AgentLoop("hv1", CONFIG, L2Manager(kernel), ctl, lambda: watcher.state,
+                     backoff=Backoff(0.001, 0.01), heartbeat_interval=0.05)
+    watcher.on_change = loop.mark_dirty
+    run_until(loop, watcher, lambda: (P1, "ACTIVE") in ctl.statuses and len(ctl.agents) >= 2)
+    assert kernel.busy == 0 and ctl.fail_watch == 0
+    assert ctl.agents[0] is True and not any(ctl.agents[1:])  # start_flag only on the first
+
+
+def test_periodic_resync_repairs_drift_while_running() -> None:
+    kernel, _, watcher, loop = make(state(port(P1, "192.0.2.11")), resync_interval=0.05)
+    kernel.add_device(tap_name(P1))
+    brq = "brq" + NET[:11]
+    deleted_at: list[int] = []
+
+    def repaired() -> bool:
+        if loop.rounds >= 1 and not deleted_at:
+            kernel.delete_link(brq)  # by hand, between two rounds
+            deleted_at.append(loop.rounds)
+        return bool(deleted_at) and loop.rounds > deleted_at[0] + 1 and brq in kernel.links
+
+    run_until(loop, watcher, repaired)
+    assert kernel.links[tap_name(P1)].master == brq
+
+
+def test_unexpected_errors_propagate() -> None:
+    kernel, _, watcher, loop = make(state(port(P1, "192.0.2.11")))
+    watcher.poll_once()
+
+    def boom(*_: Any) -> Any:
+        raise RuntimeError("bug")
+
+    kernel.list_links = boom  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        loop.run()
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    backoff = Backoff(base=1.0, cap=8.0)
+    delays = [backoff.next() for _ in range(10)]
+    assert 0.5 <= delays[0] <= 1.0 and all(d <= 8.0 for d in delays) and delays[-1] >= 4.0
+    backoff.reset()
+    assert backoff.next() <= 1.0
+    assert replace(state(), revision=2).digest() == state().digest()
