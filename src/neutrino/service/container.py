@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
 from neutrino.service.agents import AgentService
+from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
 from neutrino.service.networks import NetworkService
@@ -43,19 +44,20 @@ class Services:
                                        settings.flat_networks, settings.tenant_network_type,
                                        settings.underlay_mtu)
         quotas = QuotaService(store, settings)
+        dhcp = DhcpScheduler.from_settings(settings)
         ports = PortService(store, settings, quotas)
         return cls(
             settings=settings,
             store=store,
             identity=IdentityService(store, settings, tokens),
             networks=NetworkService(store, segments, quotas),
-            subnets=SubnetService(store, quotas),
+            subnets=SubnetService(store, quotas, dhcp=dhcp),
             ports=ports,
             routers=RouterService(store, settings),
             tags=TagService(store),
             quotas=quotas,
             security_groups=SecurityGroupService(store),
             security_group_rules=SecurityGroupRuleService(store),
-            agents=AgentService(store),
+            agents=AgentService(store, dhcp),
             hostsync=HostSyncService(store, ports),
         )

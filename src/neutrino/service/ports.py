@@ -31,8 +31,8 @@ from neutrino.service.macs import free_mac
 from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
 from neutrino.service.quotas import QuotaService
 from neutrino.store import networks as network_repo
+from neutrino.store import port_json, raw
 from neutrino.store import ports as repo
-from neutrino.store import raw
 from neutrino.store import routers as router_repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.raw import wire_time
@@ -134,6 +134,15 @@ class PortService:
         with self.store.read() as conn:
             rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
             return self._render(conn, ctx, rows)
+
+    def search_json(self, ctx: RequestContext, query: ListQuery) -> list[tuple[str, str]] | None:
+        """Whole ports as JSON text rendered by the database, or None where the database
+        can't (then ``search`` serves)."""
+        with self.store.read() as conn:
+            if not port_json.supported(conn):
+                return None
+            return port_json.list_json(conn, query, None if ctx.is_admin else ctx.project_id,
+                                       ctx.is_admin)
 
     # --- create
 

@@ -122,15 +122,19 @@ def get(conn: Connection, port_id: str) -> dict[str, Any]:
     return row
 
 
+def visible_clause(project_id: str) -> ColumnElement[bool]:
+    """A project sees its own ports and the ports on networks it owns (Neutron's
+    admin_owner_or_network_owner rule)."""
+    owned_nets = select(networks.c.id).where(networks.c.project_id == project_id)
+    return (c.project_id == project_id) | c.network_id.in_(owned_nets)
+
+
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None
               ) -> list[tuple[Any, ...]]:
     check_keys(query, COLUMNS, HOOKS)
     stmt = select(*[ports.c[name] for name in PORT_COLUMNS])
     if visible_to is not None:
-        # A project sees its own ports and the ports on networks it owns (Neutron's
-        # admin_owner_or_network_owner rule).
-        owned_nets = select(networks.c.id).where(networks.c.project_id == visible_to)
-        stmt = stmt.where((c.project_id == visible_to) | c.network_id.in_(owned_nets))
+        stmt = stmt.where(visible_clause(visible_to))
     stmt = compile_list(conn, stmt, ports, query, COLUMNS, HOOKS, kind="Port")
     return raw.select_rows(conn, stmt)
 
@@ -170,7 +174,8 @@ def security_groups_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple
 
 def address_pairs_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
     return _children(conn, "SELECT port_id, ip_address, mac_address FROM "
-                           "port_allowed_address_pairs {where}", ids)
+                           "port_allowed_address_pairs {where} "
+                           "ORDER BY port_id, ip_address, mac_address", ids)
 
 
 def dhcp_opts_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
