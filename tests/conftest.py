@@ -160,3 +160,12 @@ def client(settings: Settings, store: Store) -> Iterator[TestClient]:
 def api(client: TestClient) -> Caller:
     return token_caller(client, {"name": "admin", "domain": {"name": "Default"}},
                         ADMIN_PASSWORD, {"name": "admin", "domain": {"name": "Default"}})
+
+
+@pytest.fixture
+def live_url(settings: Settings, store: Store) -> Iterator[str]:
+    """The app served over real HTTP on a free loopback port (see tests/live.py)."""
+    from tests.live import live_server  # here, not at the top: tests.live imports this module
+
+    with live_server(settings, store) as url:
+        yield url

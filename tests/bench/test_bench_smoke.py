@@ -8,44 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import uvicorn
-
-from neutrino.api.app import create_app
-from neutrino.common.settings import Settings
-from neutrino.store.uow import Store
 from tests.conftest import ADMIN_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ROOT / "bench" / "ports.py"
 N, THREADS, BIG, ROUNDS = 5, 2, 20, 3
 
-
-@pytest.fixture
-def live_url(settings: Settings, store: Store) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(settings, store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    app.state.services.identity.bootstrap(ADMIN_PASSWORD)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def run_ports(url: str, *extra: str) -> tuple[dict, str]:  # type: ignore[type-arg]

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,6 @@ from typing import Any
 import pytest
 import yaml
 
-from neutrino.common.settings import Settings
-from neutrino.store.uow import Store
-from tests.clients.live import live_server
 from tests.conftest import ADMIN_PASSWORD
 
 ADMIN_CLOUD = "neutrino-admin"
@@ -96,11 +92,6 @@ def write_clouds_yaml(path: Path, url: str, member_project: str, member_user: st
         MEMBER_CLOUD: cloud(member_user, member_password, member_project),
     }}))
 
-
-@pytest.fixture
-def live_url(settings: Settings, store: Store) -> Iterator[str]:
-    with live_server(settings, store) as url:
-        yield url
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from neutrino.client import Controller, Credentials, Session
 from neutrino.common.settings import Settings
 from neutrino.domain.hoststate import bridge_name, tap_name, vxlan_name
 from neutrino.store.uow import Store
-from tests.clients.live import live_server
 from tests.conftest import ADMIN_PASSWORD
 from tests.kernel.lab import UNDERLAY, NetnsLab, udp_reaches
+from tests.live import live_server
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:

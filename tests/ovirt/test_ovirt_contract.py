@@ -20,7 +20,6 @@ from fastapi.testclient import TestClient
 from neutrino.api.app import create_app
 from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
-from tests.clients.live import live_server
 from tests.conftest import ADMIN_PASSWORD, Caller, token_caller
 from tests.ovirt.engine import (
     DEVICE_OWNER,
@@ -499,11 +498,6 @@ def test_scan_over_2000_ports(unlimited_client: TestClient) -> None:
 
 # --- the whole story over real HTTP ------------------------------------------------------------
 
-
-@pytest.fixture
-def live_url(settings: Settings, store: Store) -> Iterator[str]:
-    with live_server(settings, store) as url:
-        yield url
 
 
 @pytest.mark.parametrize("auth", ["v2.0", "v3"])

@@ -6,6 +6,9 @@ only sets the dirty flag (``mark_dirty``), so kernel writes never race each othe
 
 A round (``apply_once``): take the watcher's latest ``HostState`` → ``compute_l2`` (pure) →
 ``apply_isolating`` (the L2 manager's minimal diff; a bad object is frozen, not fatal) →
+DHCP role (``dhcp`` manager given): ``desired_dhcp`` (pure) → ``dhcp.apply`` — after the L2
+apply, because the DHCP port's tap plugs into the bridge L2 builds; when a network starts being
+served, L2 is applied once more so the DHCP port's tap counts as wired in this round's reports →
 report port statuses: ACTIVE for a port whose tap is wired, DOWN for one that is not (VM not
 plugged, admin down, frozen) or that left this host — each only when it differs from what was
 last reported, so a converged host sends nothing.
@@ -18,7 +21,9 @@ Invariants:
   full re-read of the kernel: drift such as a bridge deleted by hand is repaired), and after a
   failure, with backoff;
 * a heartbeat (the registration call, ``start_flag`` on the first) every
-  ``heartbeat_interval`` seconds, whatever the rounds do.
+  ``heartbeat_interval`` seconds, whatever the rounds do — for the L2 agent and, with the DHCP
+  role, for a "DHCP agent" of the same host (registered second: its DHCP ports bind to the
+  L2 agent).
 
 Retries: retryable errors — ``Busy`` from the kernel, transport/5xx from the controller — end
 the round early and schedule a retry with jittered backoff; a frozen culprit is retried the
@@ -32,22 +37,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from neutrino.agent.calc import compute_l2
 from neutrino.agent.dataplane import ApplyReport, DataplaneError, L2Manager
+from neutrino.agent.dhcp_calc import DhcpConfig, desired_dhcp
 from neutrino.agent.isolation import apply_isolating
 from neutrino.agent.model import AgentConfig
 from neutrino.agent.watcher import Backoff
 from neutrino.client import ClientError, Conflict, NotFound
 from neutrino.domain.hoststate import HostState, tap_name
 
-__all__ = ["ACTIVE", "DOWN", "AgentLoop", "ControllerPort"]
+if TYPE_CHECKING:
+    from neutrino.agent.dataplane.dhcp import DhcpReport
+
+__all__ = ["ACTIVE", "DHCP_AGENT", "DOWN", "AgentLoop", "ControllerPort", "DhcpApplier"]
 
 log = logging.getLogger(__name__)
 
 ACTIVE, DOWN = "ACTIVE", "DOWN"
+DHCP_AGENT = "DHCP agent"
 
 
 class ControllerPort(Protocol):
@@ -60,6 +70,12 @@ class ControllerPort(Protocol):
     def report_port_status(self, port_id: str, status: str, host: str) -> dict[str, Any]: ...
 
 
+class DhcpApplier(Protocol):
+    """The DHCP data plane (``neutrino.agent.dataplane.dhcp.DhcpManager`` is one)."""
+
+    def apply(self, desired: Mapping[str, DhcpConfig]) -> DhcpReport: ...
+
+
 class AgentLoop:
     """One host's apply loop (see the module docstring)."""
 
@@ -68,7 +84,10 @@ class AgentLoop:
                  configurations: dict[str, Any] | None = None,
                  resync_interval: float = 30.0, heartbeat_interval: float = 10.0,
                  backoff: Backoff | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 dhcp: DhcpApplier | None = None,
+                 dhcp_configurations: dict[str, Any] | None = None,
+                 dhcp_namespace_suffix: str = "") -> None:
         self.host = host
         self.config = config
         self.manager = manager
@@ -83,6 +102,11 @@ class AgentLoop:
         self.frozen: set[str] = set()
         self.last_report: ApplyReport | None = None
         self.rounds = 0
+        self.dhcp = dhcp
+        self.dhcp_configurations = dhcp_configurations or {}
+        self.dhcp_namespace_suffix = dhcp_namespace_suffix
+        self.dhcp_served: set[str] = set()
+        self.dhcp_failed: dict[str, DataplaneError] = {}
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._started = False
@@ -100,9 +124,14 @@ class AgentLoop:
     # --- the pieces of a round ---------------------------------------------------------------
 
     def heartbeat(self) -> None:
-        """Register (first call, ``start_flag``) or heartbeat. Raises ``ClientError``."""
+        """Register (first call, ``start_flag``) or heartbeat: the L2 agent, then the DHCP
+        agent when this host has the DHCP role. Raises ``ClientError``."""
         self.controller.report_agent(self.host, self.configurations,
                                      start_flag=not self._started)
+        if self.dhcp is not None:
+            self.controller.report_agent(self.host, self.dhcp_configurations,
+                                         agent_type=DHCP_AGENT, binary="neutrino-dhcp-agent",
+                                         start_flag=not self._started)
         self._started = True
 
     def apply_once(self) -> ApplyReport | None:
@@ -112,6 +141,8 @@ class AgentLoop:
             return None
         desired = compute_l2(state, self.config)
         report, frozen = apply_isolating(self.manager, desired)
+        if self.dhcp is not None and self._apply_dhcp(state):
+            report, frozen = apply_isolating(self.manager, desired)  # DHCP taps now plugged
         if report.changes:
             log.info("applied revision %s: %s", state.revision, "; ".join(report.changes))
         self.frozen = frozen
@@ -119,6 +150,24 @@ class AgentLoop:
         self.rounds += 1
         self._report_statuses(state, report)
         return report
+
+    def _apply_dhcp(self, state: HostState) -> bool:
+        """Converge dnsmasq; True when a network started being served (its tap is new)."""
+        assert self.dhcp is not None
+        result = self.dhcp.apply(desired_dhcp(state,
+                                              namespace_suffix=self.dhcp_namespace_suffix))
+        for network_id, exc in sorted(result.failed.items()):
+            log.log(logging.WARNING if exc.retryable else logging.ERROR,
+                    "DHCP for network %s failed (%s): %s", network_id,
+                    "retrying" if exc.retryable else "next resync", exc)
+        if result.removed:
+            log.info("DHCP stopped for %s", ", ".join(result.removed))
+        new = set(result.applied) - self.dhcp_served
+        if new:
+            log.info("DHCP serving %s", ", ".join(sorted(new)))
+        self.dhcp_served = set(result.applied)
+        self.dhcp_failed = dict(result.failed)
+        return bool(new)
 
     def _report_statuses(self, state: HostState, report: ApplyReport) -> None:
         here = {p.id for p in state.ports}
@@ -178,9 +227,11 @@ class AgentLoop:
             delay = self.backoff.next()
             log.warning("round failed (%s); retrying in %.1fs", exc, delay)
             return self.clock() + delay
-        if self.frozen:
+        retry_dhcp = sorted(n for n, e in self.dhcp_failed.items() if e.retryable)
+        if self.frozen or retry_dhcp:
             delay = self.backoff.next()
-            log.warning("frozen %s; retrying in %.1fs", sorted(self.frozen), delay)
+            log.warning("frozen %s, DHCP pending %s; retrying in %.1fs", sorted(self.frozen),
+                        retry_dhcp, delay)
             return self.clock() + delay
         self.backoff.reset()
         return None

@@ -4,7 +4,10 @@
 ``OS_*`` environment: OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME,
 OS_USER_DOMAIN_NAME / OS_PROJECT_DOMAIN_NAME defaulting to ``Default``), the host name, the
 network namespace to manage (``--netns``, the lab; None = this host), the tunnel IP, the
-underlay device and the physical interface mappings. ``Agent`` builds the pieces and runs
+underlay device and the physical interface mappings, and the DHCP role (``dhcp``: this host
+also registers a "DHCP agent" and runs dnsmasq per served network, with its files under
+``dhcp_state_dir``; under ``--netns`` the ``qdhcp-`` namespaces get the suffix ``-<netns>`` so
+several simulated hosts on one machine stay apart). ``Agent`` builds the pieces and runs
 them: the watcher in its own thread (it only sets the loop's dirty flag), the apply loop in
 another (the only kernel writer).
 
@@ -20,15 +23,18 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from neutrino.agent.dataplane import L2Kernel, L2Manager
-from neutrino.agent.loop import AgentLoop
+from neutrino.agent.loop import AgentLoop, DhcpApplier
 from neutrino.agent.model import AgentConfig
 from neutrino.agent.watcher import Watcher
 from neutrino.client import Controller, Credentials, Session
 
-__all__ = ["Agent", "AgentSettings", "parse_mappings"]
+__all__ = ["DHCP_STATE_ROOT", "Agent", "AgentSettings", "parse_mappings"]
+
+DHCP_STATE_ROOT = Path("/var/lib/neutrino/dhcp")
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,8 @@ class AgentSettings:
     resync_interval: float = 30.0
     heartbeat_interval: float = 10.0
     poll_timeout: float = 30.0
+    dhcp: bool = False
+    dhcp_state_dir: Path | None = None  # default DHCP_STATE_ROOT/<host>
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **flags: Any) -> AgentSettings:
@@ -68,6 +76,8 @@ class AgentSettings:
         tunnel_ip = given.pop("tunnel_ip", None) or e.get("NEUTRINO_AGENT_TUNNEL_IP")
         if not tunnel_ip:
             raise KeyError("NEUTRINO_AGENT_TUNNEL_IP")
+        if given.get("dhcp_state_dir") is None and e.get("NEUTRINO_AGENT_DHCP_STATE_DIR"):
+            given["dhcp_state_dir"] = Path(e["NEUTRINO_AGENT_DHCP_STATE_DIR"])
         mappings = given.pop("interface_mappings", None)
         if isinstance(mappings, str) or mappings is None:
             mappings = parse_mappings(mappings or e.get("NEUTRINO_AGENT_INTERFACE_MAPPINGS", ""))
@@ -86,6 +96,16 @@ class AgentSettings:
                 "segment_types": ["flat", "vxlan"], "l2_population": True,
                 "netns": self.netns}
 
+    def dhcp_configurations(self) -> dict[str, Any]:
+        return {"dhcp_driver": "dnsmasq", "netns": self.netns,
+                "namespace_suffix": self.dhcp_namespace_suffix()}
+
+    def dhcp_namespace_suffix(self) -> str:
+        return f"-{self.netns}" if self.netns else ""
+
+    def dhcp_dir(self) -> Path:
+        return self.dhcp_state_dir or DHCP_STATE_ROOT / self.host
+
 
 def netlink_kernel(netns: str | None) -> L2Kernel:
     from neutrino.agent.dataplane.netlink import NetlinkKernel  # needs pyroute2 and root
@@ -93,23 +113,37 @@ def netlink_kernel(netns: str | None) -> L2Kernel:
     return NetlinkKernel(netns)
 
 
+def dnsmasq_manager(settings: AgentSettings) -> DhcpApplier:
+    from neutrino.agent.dataplane.dhcp import DhcpManager  # needs pyroute2 and root
+
+    return DhcpManager(settings.dhcp_dir(), netns=settings.netns)
+
+
 class Agent:
     """A running agent: watcher and loop threads over one session and one kernel."""
 
     def __init__(self, settings: AgentSettings, *, controller: Controller | None = None,
                  kernel: L2Kernel | None = None,
-                 kernel_factory: Callable[[str | None], L2Kernel] = netlink_kernel) -> None:
+                 kernel_factory: Callable[[str | None], L2Kernel] = netlink_kernel,
+                 dhcp: DhcpApplier | None = None,
+                 dhcp_factory: Callable[[AgentSettings], DhcpApplier] = dnsmasq_manager
+                 ) -> None:
         self.settings = settings
         self._session = None if controller else Session(settings.credentials)
         self.controller = controller or Controller(self._session)  # type: ignore[arg-type]
         self.kernel = kernel if kernel is not None else kernel_factory(settings.netns)
+        if dhcp is None and settings.dhcp:
+            dhcp = dhcp_factory(settings)
         self.watcher = Watcher(self.controller, settings.host,
                                poll_timeout=settings.poll_timeout)
         self.loop = AgentLoop(settings.host, settings.agent_config(), L2Manager(self.kernel),
                               self.controller, lambda: self.watcher.state,
                               configurations=settings.configurations(),
                               resync_interval=settings.resync_interval,
-                              heartbeat_interval=settings.heartbeat_interval)
+                              heartbeat_interval=settings.heartbeat_interval,
+                              dhcp=dhcp if settings.dhcp else None,
+                              dhcp_configurations=settings.dhcp_configurations(),
+                              dhcp_namespace_suffix=settings.dhcp_namespace_suffix())
         self.watcher.on_change = self.loop.mark_dirty
         self.error: BaseException | None = None
         self._stop = threading.Event()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +32,13 @@ def agent(
         help="Physical networks of flat networks and their interfaces.")] = None,
     resync: Annotated[float | None, typer.Option(
         "--resync", metavar="SECONDS", help="Full resync period (default 30).")] = None,
+    dhcp: Annotated[bool, typer.Option(
+        "--dhcp", help="DHCP role: also register a DHCP agent and run dnsmasq per network.")
+    ] = False,
+    dhcp_state_dir: Annotated[Path | None, typer.Option(
+        "--dhcp-state-dir", metavar="DIR",
+        help="dnsmasq files (default /var/lib/neutrino/dhcp/<host>; must not be 0700).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the host agent (wires this host's ports; credentials from OS_* variables)."""
@@ -42,7 +50,8 @@ def agent(
         settings = AgentSettings.from_env(host=host, tunnel_ip=tunnel_ip, netns=netns,
                                           underlay_dev=underlay_dev,
                                           interface_mappings=mappings,
-                                          resync_interval=resync)
+                                          resync_interval=resync, dhcp=dhcp or None,
+                                          dhcp_state_dir=dhcp_state_dir)
     except KeyError as exc:
         raise fail(f"missing setting {exc.args[0]} (flag or environment variable)") from None
     except ValueError as exc:

@@ -92,13 +92,12 @@ class Conflict(NeutrinoError):
     neutron_type: ClassVar[str | None] = "HTTPConflict"
 
 
-class NamedConflict(Conflict):
-    """A 409 whose Neutron type is given explicitly (``NetworkInUse``, ``MacAddressInUse``...)."""
-
-    neutron_type: ClassVar[str | None] = None
+class _NamedType:
+    """For errors whose Neutron type is chosen per raise (``NetworkInUse``,
+    ``MacAddressInUse``...) rather than per class."""
 
     def __init__(self, neutron_type: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message)  # type: ignore[call-arg]
         self._type = neutron_type
 
     @property
@@ -106,18 +105,16 @@ class NamedConflict(Conflict):
         return self._type
 
 
-class NamedBadRequest(BadRequest):
-    """A 400 whose Neutron type is given explicitly."""
+class NamedBadRequest(_NamedType, BadRequest):
+    """A 400 with an explicit Neutron type."""
 
-    neutron_type: ClassVar[str | None] = None
 
-    def __init__(self, neutron_type: str, message: str) -> None:
-        super().__init__(message)
-        self._type = neutron_type
+class NamedNotFound(_NamedType, NotFound):
+    """A 404 with an explicit Neutron type."""
 
-    @property
-    def type(self) -> str:
-        return self._type
+
+class NamedConflict(_NamedType, Conflict):
+    """A 409 with an explicit Neutron type."""
 
 
 class PreconditionFailed(NeutrinoError):

@@ -13,7 +13,14 @@ from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.models import Network, Port, SegmentAllocation, Subnet
-from neutrino.store.query import Column, check_keys, compile_list
+from neutrino.store.query import (
+    Column,
+    check_keys,
+    compile_list,
+    nullable_int,
+    nullable_str,
+    standard_columns,
+)
 from neutrino.store.tags import tag_filters
 
 networks = Network.__table__
@@ -22,38 +29,22 @@ subnets = Subnet.__table__
 ports = Port.__table__
 
 
-def _bool(v: str) -> bool:
-    return to_bool(v)
 
-
-def _nullable_int(v: str) -> int | None:
-    return None if v in ("", "None", "null") else to_int(v)
-
-
-def _nullable_str(v: str) -> str | None:
-    return None if v in ("", "None", "null") else v
 
 
 c = networks.c
 COLUMNS: dict[str, Column] = {
-    "id": Column(c.id),
-    "name": Column(c.name),
-    "description": Column(c.description),
-    "project_id": Column(c.project_id),
-    "tenant_id": Column(c.project_id),
-    "admin_state_up": Column(c.admin_state_up, _bool),
+    **standard_columns(networks),
+    "admin_state_up": Column(c.admin_state_up, to_bool),
     "status": Column(c.status),
-    "shared": Column(c.shared, _bool),
+    "shared": Column(c.shared, to_bool),
     "mtu": Column(c.mtu, to_int),
-    "port_security_enabled": Column(c.port_security_enabled, _bool),
-    "router:external": Column(c.router_external, _bool),
-    "is_default": Column(c.is_default, _bool),
-    "provider:network_type": Column(c.network_type, _nullable_str),
-    "provider:physical_network": Column(c.physical_network, _nullable_str),
-    "provider:segmentation_id": Column(c.segmentation_id, _nullable_int),
-    "revision_number": Column(c.revision_number, to_int),
-    "created_at": Column(c.created_at),
-    "updated_at": Column(c.updated_at),
+    "port_security_enabled": Column(c.port_security_enabled, to_bool),
+    "router:external": Column(c.router_external, to_bool),
+    "is_default": Column(c.is_default, to_bool),
+    "provider:network_type": Column(c.network_type, nullable_str),
+    "provider:physical_network": Column(c.physical_network, nullable_str),
+    "provider:segmentation_id": Column(c.segmentation_id, nullable_int),
 }
 HOOKS: dict[str, Any] = dict(tag_filters(networks))
 

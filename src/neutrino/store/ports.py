@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 from neutrino.common.errors import BadRequest, ResourceNotFound
-from neutrino.domain.attributes import to_bool, to_int
+from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.models import (
@@ -32,7 +32,12 @@ from neutrino.store.models import (
     Port,
     PortSecurityGroup,
 )
-from neutrino.store.query import Column, check_keys, compile_list
+from neutrino.store.query import (
+    Column,
+    check_keys,
+    compile_list,
+    standard_columns,
+)
 from neutrino.store.tags import tag_filters
 
 ports = Port.__table__
@@ -45,11 +50,7 @@ IN_LIMIT = 500  # above this many ids, read the whole child table instead of a h
 
 c = ports.c
 COLUMNS: dict[str, Column] = {
-    "id": Column(c.id),
-    "name": Column(c.name),
-    "description": Column(c.description),
-    "project_id": Column(c.project_id),
-    "tenant_id": Column(c.project_id),
+    **standard_columns(ports),
     "network_id": Column(c.network_id),
     "mac_address": Column(c.mac_address, str.lower),
     "admin_state_up": Column(c.admin_state_up, to_bool),
@@ -61,9 +62,6 @@ COLUMNS: dict[str, Column] = {
     "binding:vnic_type": Column(c.binding_vnic_type),
     "binding:vif_type": Column(c.binding_vif_type),
     "dns_name": Column(c.dns_name),
-    "revision_number": Column(c.revision_number, to_int),
-    "created_at": Column(c.created_at),
-    "updated_at": Column(c.updated_at),
 }
 
 

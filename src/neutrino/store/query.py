@@ -26,6 +26,31 @@ class Column:
 
 
 FilterHook = Callable[[list[Any]], ColumnElement[bool]]
+NULLS = ("", "None", "null")
+
+
+def nullable_str(value: str) -> str | None:
+    """A filter value for a nullable text column (``None``/``null`` match NULL)."""
+    return None if value in NULLS else value
+
+
+def nullable_int(value: str) -> int | None:
+    return None if value in NULLS else int(value)
+
+
+def standard_columns(table: Table) -> dict[str, Column]:
+    """Filters/sort keys every standard-attribute resource has."""
+    c = table.c
+    return {
+        "id": Column(c.id),
+        "name": Column(c.name),
+        "description": Column(c.description),
+        "project_id": Column(c.project_id),
+        "tenant_id": Column(c.project_id),
+        "revision_number": Column(c.revision_number, int),
+        "created_at": Column(c.created_at),
+        "updated_at": Column(c.updated_at),
+    }
 
 
 def compile_list(

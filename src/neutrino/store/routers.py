@@ -11,11 +11,16 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, RowMapping, Table, delete, insert, select, update
 
-from neutrino.domain.attributes import to_bool, to_int
+from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models import IpAllocation, Port, Subnet
 from neutrino.store.models_l3 import Router, RouterPort, RouterRoute
-from neutrino.store.query import Column, check_keys, compile_list
+from neutrino.store.query import (
+    Column,
+    check_keys,
+    compile_list,
+    standard_columns,
+)
 from neutrino.store.tags import tag_filters
 
 routers = cast(Table, Router.__table__)
@@ -30,16 +35,9 @@ GATEWAY = "network:router_gateway"
 
 c = routers.c
 COLUMNS: dict[str, Column] = {
-    "id": Column(c.id),
-    "name": Column(c.name),
-    "description": Column(c.description),
-    "project_id": Column(c.project_id),
-    "tenant_id": Column(c.project_id),
+    **standard_columns(routers),
     "admin_state_up": Column(c.admin_state_up, to_bool),
     "status": Column(c.status),
-    "revision_number": Column(c.revision_number, to_int),
-    "created_at": Column(c.created_at),
-    "updated_at": Column(c.updated_at),
 }
 HOOKS: dict[str, Any] = dict(tag_filters(routers))
 

@@ -19,7 +19,7 @@ from neutrino.store.models_security import (
     SecurityGroup,
     SecurityGroupRule,
 )
-from neutrino.store.query import Column, check_keys, compile_list
+from neutrino.store.query import Column, check_keys, compile_list, nullable_int, nullable_str
 from neutrino.store.tags import tag_filters
 
 groups = SecurityGroup.__table__
@@ -29,12 +29,6 @@ port_sgs = PortSecurityGroup.__table__
 IN_LIMIT = 500
 
 
-def _nullable_str(v: str) -> str | None:
-    return None if v in ("", "None", "null") else v
-
-
-def _nullable_int(v: str) -> int | None:
-    return None if v in ("", "None", "null") else to_int(v)
 
 
 g = groups.c
@@ -57,12 +51,12 @@ RULE_COLUMNS: dict[str, Column] = {
     "security_group_id": Column(r.security_group_id),
     "direction": Column(r.direction),
     "ethertype": Column(r.ethertype),
-    "protocol": Column(r.protocol, _nullable_str),
-    "port_range_min": Column(r.port_range_min, _nullable_int),
-    "port_range_max": Column(r.port_range_max, _nullable_int),
-    "remote_ip_prefix": Column(r.remote_ip_prefix, _nullable_str),
-    "remote_group_id": Column(r.remote_group_id, _nullable_str),
-    "normalized_cidr": Column(r.normalized_cidr, _nullable_str),
+    "protocol": Column(r.protocol, nullable_str),
+    "port_range_min": Column(r.port_range_min, nullable_int),
+    "port_range_max": Column(r.port_range_max, nullable_int),
+    "remote_ip_prefix": Column(r.remote_ip_prefix, nullable_str),
+    "remote_group_id": Column(r.remote_group_id, nullable_str),
+    "normalized_cidr": Column(r.normalized_cidr, nullable_str),
     "description": Column(r.description),
     "project_id": Column(r.project_id),
     "tenant_id": Column(r.project_id),

@@ -43,7 +43,14 @@ from neutrino.store.models import (
     Port,
     Subnet,
 )
-from neutrino.store.query import Column, FilterHook, check_keys, compile_list
+from neutrino.store.query import (
+    Column,
+    FilterHook,
+    check_keys,
+    compile_list,
+    nullable_str,
+    standard_columns,
+)
 from neutrino.store.tags import tag_filters
 
 subnets = cast(Table, Subnet.__table__)
@@ -56,28 +63,18 @@ ports = cast(Table, Port.__table__)
 IN_LIMIT = 500  # above this many ids, read the whole child table instead of a huge IN list
 
 
-def _nullable_str(v: str) -> str | None:
-    return None if v in ("", "None", "null") else v
-
 
 c = subnets.c
 COLUMNS: dict[str, Column] = {
-    "id": Column(c.id),
-    "name": Column(c.name),
-    "description": Column(c.description),
-    "project_id": Column(c.project_id),
-    "tenant_id": Column(c.project_id),
+    **standard_columns(subnets),
     "network_id": Column(c.network_id),
     "ip_version": Column(c.ip_version, to_int),
     "cidr": Column(c.cidr),
-    "gateway_ip": Column(c.gateway_ip, _nullable_str),
+    "gateway_ip": Column(c.gateway_ip, nullable_str),
     "enable_dhcp": Column(c.enable_dhcp, to_bool),
-    "ipv6_ra_mode": Column(c.ipv6_ra_mode, _nullable_str),
-    "ipv6_address_mode": Column(c.ipv6_address_mode, _nullable_str),
-    "subnetpool_id": Column(c.subnetpool_id, _nullable_str),
-    "revision_number": Column(c.revision_number, to_int),
-    "created_at": Column(c.created_at),
-    "updated_at": Column(c.updated_at),
+    "ipv6_ra_mode": Column(c.ipv6_ra_mode, nullable_str),
+    "ipv6_address_mode": Column(c.ipv6_address_mode, nullable_str),
+    "subnetpool_id": Column(c.subnetpool_id, nullable_str),
 }
 
 

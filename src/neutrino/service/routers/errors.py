@@ -7,19 +7,7 @@ Neutron type is not the generic ``…NotFound`` of a resource. Nothing here touc
 
 from __future__ import annotations
 
-from neutrino.common.errors import NamedBadRequest, NotFound
-
-
-class NamedNotFound(NotFound):
-    """A 404 whose Neutron type is given explicitly."""
-
-    def __init__(self, neutron_type: str, message: str) -> None:
-        super().__init__(message)
-        self._type = neutron_type
-
-    @property
-    def type(self) -> str:
-        return self._type
+from neutrino.common.errors import NamedBadRequest, NamedNotFound
 
 
 class NotFoundRouterInterface(NamedNotFound):

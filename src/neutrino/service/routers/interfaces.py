@@ -22,10 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import NamedBadRequest, NamedConflict, ResourceNotFound
+from neutrino.common.errors import NamedBadRequest, NamedConflict, NamedNotFound, ResourceNotFound
 from neutrino.service import ipam
 from neutrino.service.context import RequestContext
-from neutrino.service.routers.errors import NamedNotFound, NotFoundRouterInterface, bad
+from neutrino.service.routers.errors import NotFoundRouterInterface, bad
 from neutrino.service.routers.ports import RouterPorts
 from neutrino.service.routers.records import bump, load
 from neutrino.service.routers.routes import check_not_needed_by_routes

@@ -2,7 +2,7 @@
 test admin password, its catalog advertising the real port (so clients that follow the catalog,
 like openstacksdk and the ``openstack`` CLI, come back to this server).
 
-Shared by tests/clients and tests/ovirt; the fixtures that use it live in each conftest.
+Shared by every test that needs real HTTP (the ``live_url`` fixture in tests/conftest.py).
 """
 
 from __future__ import annotations
