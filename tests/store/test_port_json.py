@@ -51,3 +51,31 @@ def test_database_rendering_matches_python_rendering(api: Caller) -> None:
                 assert decoded == port
                 assert list(decoded) == list(port)  # key order too
                 assert orjson.loads(orjson.dumps(port)) == decoded
+
+
+def test_cached_views_follow_every_kind_of_port_change(api: Caller) -> None:
+    """The cached list stays equal to a fresh rendering through updates, tags, address
+    changes caused by subnets, status reports and deletes."""
+    services: Services = api.client.app.state.services  # type: ignore[attr-defined]
+    net = api.network()
+    sub = api.subnet(net["id"], "192.0.2.0/24")
+    ports = [api.port(net["id"], name=f"p{i}") for i in range(3)]
+
+    def check() -> None:
+        for caller in (api,):
+            fast, slow = _both(services, caller, ListQuery())
+            assert [json.loads(t) for _, t in fast] == slow
+
+    check()  # fills the cache
+    api.put(f"/v2.0/ports/{ports[0]['id']}", {"port": {"name": "renamed"}})
+    check()
+    api.put(f"/v2.0/ports/{ports[1]['id']}/tags/blue")
+    check()
+    api.subnet(net["id"], "2001:db8:9::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    check()  # every port gained an EUI-64 address
+    api.put(f"/v2.0/ports/{ports[2]['id']}", {"port": {"fixed_ips": [
+        {"subnet_id": sub["id"], "ip_address": "192.0.2.77"}]}})
+    check()
+    api.delete(f"/v2.0/ports/{ports[1]['id']}")
+    check()
+    assert len(api.get("/v2.0/ports").json()["ports"]) == 2

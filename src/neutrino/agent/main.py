@@ -171,14 +171,18 @@ class Agent:
             self.stop(join=False)
 
     def stop(self, join: bool = True) -> None:
-        """Stop both threads; with ``join``, wait for them (the watcher ends its long-poll)."""
+        """Stop both threads; with ``join``, wait for the loop (and up to 1 s for the watcher,
+        which ends its long-poll later by itself)."""
         self._stop.set()
         self.loop.stop()
         self._done.set()
         if join:
             for thread in self._threads:
                 if thread is not threading.current_thread():
-                    thread.join(self.settings.poll_timeout + 5)
+                    # the loop may be mid-apply: wait for it; the watcher (a daemon that only
+                    # reads) may sit in a long-poll: do not hold the exit for it
+                    watcher = thread.name.startswith("watcher-")
+                    thread.join(1.0 if watcher else self.settings.poll_timeout + 5)
 
     def close(self) -> None:
         self.stop()

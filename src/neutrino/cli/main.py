@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from neutrino import __version__
-from neutrino.cli import db
+from neutrino.cli import db, lab
 from neutrino.cli.agent import agent
 from neutrino.cli.bootstrap import bootstrap
 from neutrino.cli.options import console
@@ -48,6 +48,7 @@ app.command()(serve)
 app.command()(bootstrap)
 app.command()(agent)
 app.add_typer(db.app, name="db")
+app.add_typer(lab.app, name="lab")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ Agent API (needs an admin or ``service``-role token):
 * ``wait_port`` — the "vif plugged" event a manager waits on.
 
 Neutron resources (networks, subnets, ports): ``create_*``, ``list_*``, ``get_*``,
-``delete_*``, returning the resource dicts of the wire format unchanged. Errors are the
-``ClientError`` tree; nothing is retried here (see ``Session``).
+``delete_*`` (and ``update_port``), returning the resource dicts of the wire format
+unchanged. Errors are the ``ClientError`` tree; nothing is retried here (see ``Session``).
 """
 
 from __future__ import annotations
@@ -126,6 +126,10 @@ class Controller:
 
     def get_port(self, port_id: str) -> dict[str, Any]:
         return self._get("ports", "port", port_id)
+
+    def update_port(self, port_id: str, **attrs: Any) -> dict[str, Any]:
+        body = self.session.request("PUT", f"{NEUTRON}/ports/{port_id}", json={"port": attrs})
+        return body["port"]  # type: ignore[no-any-return]
 
     def delete_port(self, port_id: str) -> None:
         self._delete("ports", port_id)

@@ -8,7 +8,7 @@ child logs to ``logs/<name>.log``; ``children.json`` records pid and restarts pe
 
 A child that exits is restarted after a delay that doubles per quick death (0.5 s up to 10 s;
 reset once it ran 30 s), so a crash loop does not spin. SIGTERM/SIGINT stop every child
-(SIGTERM, then SIGKILL after 5 s) and end the supervisor; dnsmasq processes are not its
+(SIGTERM, then SIGKILL after 3 s) and end the supervisor; dnsmasq processes are not its
 children (the DHCP agent leaves them running across restarts) — ``lab down`` stops those.
 """
 
@@ -28,7 +28,7 @@ from neutrino.lab.state import LabState, write_json
 
 __all__ = ["Child", "agent_argv", "controller_argv", "main"]
 
-STOP_WAIT = 5.0
+STOP_WAIT = 3.0
 MAX_DELAY = 10.0
 STABLE = 30.0
 
@@ -45,7 +45,7 @@ def controller_argv(state: LabState, directory: Path) -> list[str]:
 def agent_argv(state: LabState, directory: Path, host: str) -> list[str]:
     record = state.host(host)
     argv = [*neutrino_argv(), "agent", "--host", record.name, "--netns", record.netns,
-            "--tunnel-ip", record.ip, "--underlay-dev", "eth1", "--resync", "10"]
+            "--tunnel-ip", record.ip, "--underlay-dev", "eth1", "--resync", "5"]
     if record.dhcp:
         argv += ["--dhcp", "--dhcp-state-dir", str(directory / "dhcp" / record.name)]
     return argv

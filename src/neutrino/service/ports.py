@@ -29,6 +29,7 @@ from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
 from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
+from neutrino.service.port_views import PortViewCache
 from neutrino.service.quotas import QuotaService
 from neutrino.store import networks as network_repo
 from neutrino.store import port_json, raw
@@ -49,6 +50,7 @@ class PortService:
     def __init__(self, store: Store, settings: Settings, quotas: QuotaService) -> None:
         self.store = store
         self.quotas = quotas
+        self.views = PortViewCache()
         self.base_mac = settings.base_mac
         self.window = settings.ipam_window
 
@@ -135,14 +137,27 @@ class PortService:
             rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
             return self._render(conn, ctx, rows)
 
-    def search_json(self, ctx: RequestContext, query: ListQuery) -> list[tuple[str, str]] | None:
-        """Whole ports as JSON text rendered by the database, or None where the database
-        can't (then ``search`` serves)."""
-        with self.store.read() as conn:
-            if not port_json.supported(conn):
-                return None
-            return port_json.list_json(conn, query, None if ctx.is_admin else ctx.project_id,
-                                       ctx.is_admin)
+    def search_json(self, ctx: RequestContext, query: ListQuery) -> list[tuple[str, str]]:
+        """Whole ports as JSON text: ids from the list query, texts from the view cache
+        (rendered by SQLite where it can, else by ``_render``)."""
+        admin = ctx.is_admin
+        with self.store.read() as conn:  # one snapshot for ids, change log and renders
+            revision = port_json.change_revision(conn)
+            if revision > self.views.revision:
+                since = max(self.views.revision, 0)
+                changes = port_json.changes_since(conn, since) if self.views.revision >= 0 \
+                    else []
+                self.views.catch_up(revision, changes)
+            ids = port_json.list_ids(conn, query, None if admin else ctx.project_id)
+
+            def render(missing: list[str]) -> dict[str, str]:
+                if port_json.supported(conn):
+                    return port_json.render_ids(conn, missing, admin)
+                return {p["id"]: orjson.dumps(p).decode()
+                        for p in self._render_ids(conn, ctx, missing)}
+
+            texts = self.views.views(ids, admin, revision, render)
+        return list(zip(ids, texts, strict=True))
 
     # --- create
 

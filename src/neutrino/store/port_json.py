@@ -84,6 +84,40 @@ def supported(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
+def list_ids(conn: Connection, query: ListQuery, visible_to: str | None) -> list[str]:
+    """Ids of the ports a list request selects, in list order (filters, sort, keyset page)."""
+    check_keys(query, COLUMNS, HOOKS)
+    stmt: Any = select(c.id)
+    if visible_to is not None:
+        stmt = stmt.where(visible_clause(visible_to))
+    stmt = compile_list(conn, stmt, ports, query, COLUMNS, HOOKS, kind="Port")
+    return [r[0] for r in raw.select_rows(conn, stmt)]
+
+
+def render_ids(conn: Connection, ids: list[str], admin: bool) -> dict[str, str]:
+    """Port JSON for these ids (SQLite only), in chunks that keep the IN list short."""
+    view = ADMIN_VIEW if admin else MEMBER_VIEW
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for rid, text in raw.rows(conn, f"SELECT ports.id, {view} FROM ports "
+                                        f"WHERE ports.id IN ({marks})", chunk):
+            out[rid] = text
+    return out
+
+
+def change_revision(conn: Connection) -> int:
+    found = raw.one(conn, "SELECT max(revision) FROM changes")
+    return int(found[0]) if found and found[0] is not None else 0
+
+
+def changes_since(conn: Connection, revision: int) -> list[tuple[str, str]]:
+    """(resource_type, resource_id) of every change committed after ``revision``."""
+    return [(r[0], r[1]) for r in raw.rows(
+        conn, "SELECT resource_type, resource_id FROM changes WHERE revision > ?", (revision,))]
+
+
 def list_json(conn: Connection, query: ListQuery, visible_to: str | None, admin: bool
               ) -> list[tuple[str, str]]:
     """(port id, port JSON) in list order, with the same filters, sort and keyset pages as

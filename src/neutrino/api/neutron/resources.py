@@ -59,9 +59,7 @@ def collection_router(collection: str, member: str,
         query = list_query(request)
         svc = service(request)
         if not query.fields and hasattr(svc, "search_json"):
-            rendered = svc.search_json(ctx, query)
-            if rendered is not None:
-                return _json_list_response(request, key, rendered, query)
+            return _json_list_response(request, key, svc.search_json(ctx, query), query)
         items = svc.search(ctx, query)
         if query.page_reverse:
             items.reverse()  # fetched backwards from the marker; shown in the asked order

@@ -1,0 +1,310 @@
+"""``Lab``: bring a namespace lab up, tear it down, say what runs (the CLI's ``lab`` verbs).
+
+``up(hosts, network_nodes)`` records the plan in ``lab.json`` first, then builds: the underlay
+namespace ``<prefix>underlay`` with a bridge, hypervisors ``<prefix>hv1..hvN`` and network
+nodes ``<prefix>net1..netM`` (controller host names ``hv1``…, ``net1``…) each with ``eth1`` =
+198.51.100.<i>/24 into it; then starts the supervisor (``neutrino.lab.supervisor``), which runs
+a controller when none is named by the ``OS_*`` environment (or ``OS_CLOUD`` + clouds.yaml)
+and one agent per host; it returns once every agent is registered and alive.
+
+``down()`` works from the record only, and is idempotent: stop the supervisor (and with it the
+agents and the controller), any recorded child still alive, the dnsmasq processes of the
+network nodes (by their pid files), then delete the VM, ``qdhcp-…-<host ns>``, host and
+underlay namespaces (which deletes every device the lab or its agents made), and the record.
+A process is only signalled when its ``/proc/<pid>/cmdline`` still names this lab.
+
+VMs: see ``neutrino.lab.vms``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from neutrino.client import ClientError, Controller, Credentials, Session
+from neutrino.lab import netns
+from neutrino.lab.netns import LabError
+from neutrino.lab.state import HostRecord, LabState, lab_dir, read_json
+
+__all__ = ["Lab", "LabError", "StatusRow", "credentials_from_env"]
+
+UNDERLAY_NET = "198.51.100"
+Progress = Callable[[str], None]
+
+
+def credentials_from_env(env: dict[str, str] | None = None) -> Credentials | None:
+    """The controller the ``OS_*`` environment names (or ``OS_CLOUD`` in a clouds.yaml)."""
+    e = dict(os.environ if env is None else env)
+    if e.get("OS_AUTH_URL"):
+        return Credentials.from_env(e)
+    cloud = e.get("OS_CLOUD")
+    if not cloud:
+        return None
+    import yaml  # only for OS_CLOUD
+
+    for path in (Path("clouds.yaml"), Path.home() / ".config/openstack/clouds.yaml",
+                 Path("/etc/openstack/clouds.yaml")):
+        if path.exists():
+            auth = (yaml.safe_load(path.read_text()) or {}).get("clouds", {}).get(cloud, {})
+            auth = auth.get("auth") if isinstance(auth, dict) else None
+            if auth:
+                return Credentials(
+                    auth_url=auth["auth_url"], username=auth["username"],
+                    password=auth["password"], project_name=auth.get("project_name", "admin"),
+                    user_domain_name=auth.get("user_domain_name", "Default"),
+                    project_domain_name=auth.get("project_domain_name", "Default"))
+    raise LabError(f"OS_CLOUD={cloud} is not in any clouds.yaml")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_of(pid: Any, marker: str) -> int | None:
+    """``pid`` if that process is alive and its command line contains ``marker``."""
+    if not isinstance(pid, int) and not (isinstance(pid, str) and pid.strip().isdigit()):
+        return None
+    try:
+        cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return None
+    return int(pid) if marker.encode() in cmdline else None
+
+
+def stop_process(pid: int, wait: float = 10.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if it is ours
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return
+        if stat.split(") ", 1)[-1].startswith("Z"):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    kind: str
+    name: str
+    namespace: str
+    detail: str
+    state: str
+
+
+class Lab:
+    """One lab, identified by its directory (see the module docstring)."""
+
+    def __init__(self, directory: Path | None = None, *, progress: Progress | None = None
+                 ) -> None:
+        self.dir = lab_dir(directory)
+        self.progress: Progress = progress or (lambda _msg: None)
+
+    # --- records
+
+    def state(self) -> LabState:
+        state = LabState.load(self.dir)
+        if state is None:
+            raise LabError(f"no lab in {self.dir} (run `neutrino lab up`)")
+        return state
+
+    @contextlib.contextmanager
+    def controller(self) -> Iterator[Controller]:
+        session = Session(self.state().creds)
+        try:
+            yield Controller(session)
+        finally:
+            session.close()
+
+    def supervisor_pid(self) -> int | None:
+        pid = (self.dir / "supervisor.pid").read_text() if (
+            self.dir / "supervisor.pid").exists() else None
+        return process_of(pid, "neutrino.lab.supervisor")
+
+    # --- up
+
+    def up(self, hosts: int = 2, network_nodes: int = 1, *, prefix: str = "",
+           credentials: Credentials | None = None, use_env: bool = True,
+           timeout: float = 90.0) -> LabState:
+        """Build the lab (see the module docstring). The controller: ``credentials``, else
+        the environment's (unless not ``use_env``), else one the lab starts."""
+        if hosts < 1 or network_nodes < 0 or hosts + network_nodes > 250:
+            raise LabError("want 1..250 hosts in all")
+        if LabState.load(self.dir) is not None:
+            raise LabError(f"a lab is already recorded in {self.dir} (`neutrino lab down`)")
+        creds = credentials or (credentials_from_env() if use_env else None)
+        listen = None
+        if creds is None:
+            listen = f"127.0.0.1:{free_port()}"
+            creds = Credentials(auth_url=f"http://{listen}/v3", username="admin",
+                                password=secrets.token_urlsafe(18), project_name="admin")
+        names = [(f"hv{i}", False) for i in range(1, hosts + 1)] + [
+            (f"net{j}", True) for j in range(1, network_nodes + 1)]
+        state = LabState(prefix=prefix, underlay=f"{prefix}underlay",
+                         credentials=creds.__dict__.copy(), managed_controller=listen is not None,
+                         listen=listen,
+                         hosts=[HostRecord(name=n, netns=f"{prefix}{n}",
+                                           ip=f"{UNDERLAY_NET}.{i}", dhcp=dhcp)
+                                for i, (n, dhcp) in enumerate(names, start=1)])
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o755)  # dnsmasq (unprivileged) traverses it to its files
+        for sub in ("logs", "dhcp", "vms"):
+            (self.dir / sub).mkdir(exist_ok=True)
+            (self.dir / sub).chmod(0o755)
+        state.save(self.dir)
+        existing = netns.list_namespaces() & set(state.namespaces())
+        if existing:
+            raise LabError(f"namespaces already exist: {', '.join(sorted(existing))}")
+        self.progress(f"underlay {state.underlay}")
+        netns.add_namespace(state.underlay)
+        netns.add_underlay(state.underlay)
+        for i, host in enumerate(state.hosts, start=1):
+            self.progress(f"{'network node' if host.dhcp else 'hypervisor'} {host.name}: "
+                          f"namespace {host.netns}, eth1 {host.ip}/24")
+            netns.add_namespace(host.netns)
+            netns.plug_host(state.underlay, i, host.netns, f"{host.ip}/24")
+        self.progress("controller " + (f"starting on {listen}" if listen else creds.auth_url))
+        log = open(self.dir / "logs" / "supervisor.log", "ab")  # noqa: SIM115 (child keeps it)
+        with log:
+            sup = subprocess.Popen([sys.executable, "-m", "neutrino.lab.supervisor",
+                                    str(self.dir)], stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        (self.dir / "supervisor.pid").write_text(str(sup.pid))  # down finds it at once
+        self._wait_agents(state, time.monotonic() + timeout)
+        return state
+
+    def _wait_agents(self, state: LabState, deadline: float) -> None:
+        want = {(h.name, "L2 agent") for h in state.hosts} | {
+            (h.name, "DHCP agent") for h in state.hosts if h.dhcp}
+        session = Session(state.creds, timeout=5.0)
+        reported = ""
+        started = time.monotonic()
+        try:
+            while True:
+                if self.supervisor_pid() is None and time.monotonic() - started > 3.0:
+                    raise LabError(f"the lab supervisor died; see {self.dir / 'logs'}")
+                try:
+                    agents = session.request("GET", "/v2.0/agents")["agents"]
+                except ClientError as exc:
+                    if not exc.retryable:
+                        raise
+                    agents = []
+                alive = {(a["host"], a["agent_type"]) for a in agents if a.get("alive")}
+                message = f"agents alive: {len(alive & want)}/{len(want)}"
+                if message != reported:
+                    self.progress(message)
+                    reported = message
+                if want <= alive:
+                    return
+                if time.monotonic() > deadline:
+                    raise LabError(f"agents not up after the timeout: {sorted(want - alive)}; "
+                                   f"see {self.dir / 'logs'}")
+                time.sleep(0.2)
+        finally:
+            session.close()
+
+    # --- down
+
+    def down(self) -> list[str]:
+        """Remove everything the recorded lab made; what was removed. Idempotent."""
+        state = LabState.load(self.dir)
+        removed: list[str] = []
+        if state is None:
+            return removed
+        pid = self.supervisor_pid()
+        if pid is not None:
+            self.progress("stopping the supervisor, agents and controller")
+            stop_process(pid)
+            removed.append(f"supervisor {pid}")
+        for name, info in (read_json(self.dir / "children.json") or {}).items():
+            child = process_of(info.get("pid"), "neutrino")
+            if child is not None:
+                stop_process(child)
+                removed.append(f"{name} {child}")
+        for pid_file in sorted(self.dir.glob("dhcp/*/*/pid")):
+            dnsmasq = process_of(pid_file.read_text().strip(), str(pid_file))
+            if dnsmasq is not None:
+                stop_process(dnsmasq, wait=3.0)
+                removed.append(f"dnsmasq {dnsmasq}")
+        host_ns = {h.netns for h in state.hosts}
+        qdhcp = {n for n in netns.list_namespaces() if n.startswith("qdhcp-")
+                 and any(n.endswith(f"-{h}") for h in host_ns)}
+        present = netns.list_namespaces()
+        for name in [*sorted(qdhcp), *state.namespaces()]:
+            if name in present:
+                self.progress(f"namespace {name}")
+                netns.delete_namespace(name)
+                removed.append(f"namespace {name}")
+        for sub in ("dhcp", "vms", "controller"):
+            shutil.rmtree(self.dir / sub, ignore_errors=True)
+        for name in ("children.json", "supervisor.pid", "lab.json"):
+            (self.dir / name).unlink(missing_ok=True)
+        return removed
+
+    # --- status
+
+    def status(self) -> list[StatusRow]:
+        state = self.state()
+        present = netns.list_namespaces()
+        children = read_json(self.dir / "children.json") or {}
+        sup = self.supervisor_pid()
+        rows = [StatusRow("supervisor", "supervisor", "-", f"pid {sup or '-'}",
+                          "running" if sup else "stopped")]
+        agents: dict[tuple[str, str], bool] = {}
+        ports: dict[str, str] = {}
+        try:
+            with self.controller() as api:
+                for a in api.session.request("GET", "/v2.0/agents")["agents"]:
+                    agents[(a["host"], a["agent_type"])] = bool(a.get("alive"))
+                for vm in state.vms.values():
+                    with contextlib.suppress(ClientError):
+                        ports[vm.name] = api.get_port(vm.port_id)["status"]
+            reachable = "reachable"
+        except ClientError as exc:
+            reachable = f"unreachable ({exc})"
+        ctl = children.get("controller", {})
+        rows.append(StatusRow("controller", "managed" if state.managed_controller else "external",
+                              "-", state.creds.auth_url + (f" pid {ctl.get('pid')}" if ctl else ""),
+                              reachable))
+        for host in state.hosts:
+            child = children.get(f"agent-{host.name}", {})
+            alive = process_of(child.get("pid"), "neutrino")
+            types = [t for t in ("L2 agent", "DHCP agent") if agents.get((host.name, t))]
+            detail = (f"{host.ip} pid {alive or '-'} restarts {max(0, child.get('restarts', 0))}"
+                      f" {'+'.join(types) or 'no agent alive'}")
+            ok = host.netns in present and alive is not None and bool(types)
+            rows.append(StatusRow("host", host.name, host.netns, detail,
+                                  "up" if ok else "degraded"))
+        for vm in state.vms.values():
+            address = _vm_address(vm.netns) if vm.netns in present else "-"
+            rows.append(StatusRow("vm", vm.name, vm.netns,
+                                  f"on {vm.host} port {vm.port_id[:8]} {address}",
+                                  ports.get(vm.name, "?")))
+        return rows
+
+
+def _vm_address(namespace: str) -> str:
+    out = netns.run("ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", "eth0",
+                    check=False)
+    found = [w for line in out.splitlines() for i, w in enumerate(line.split())
+             if i > 0 and line.split()[i - 1] == "inet"]
+    return ",".join(found) or "no address"
