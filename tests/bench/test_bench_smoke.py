@@ -1,7 +1,8 @@
 """Smoke test for the benchmark script: ``bench/ports.py`` with tiny sizes against a live
 in-process server prints one JSON object with every phase, the right counts and sane values.
 
-Not a timed test: nothing here asserts how fast anything is.
+Not a timed test: nothing here asserts how fast anything is. ``live_url`` (tests/conftest.py)
+serves the app over real HTTP from this process, so ``--cpu-pid`` meters this very process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from tests.conftest import ADMIN_PASSWORD
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ROOT / "bench" / "ports.py"
 N, THREADS, BIG, ROUNDS = 5, 2, 20, 3
-
 
 
 def run_ports(url: str, *extra: str) -> tuple[dict, str]:  # type: ignore[type-arg]

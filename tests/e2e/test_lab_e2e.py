@@ -81,7 +81,8 @@ def test_dhcp_ping_isolation_and_clean_down(lab_dir: tuple[Path, str]) -> None:
                                                            "net1": True}
     with lab.controller() as api:
         net_a = api.create_network(name="blue", **{"provider:network_type": "vxlan"})
-        api.create_subnet(net_a["id"], "192.0.2.0/24", gateway_ip="192.0.2.1")
+        api.create_subnet(net_a["id"], "192.0.2.0/24", gateway_ip="192.0.2.1",
+                          allocation_pools=[{"start": "192.0.2.10", "end": "192.0.2.100"}])
 
     vm1, lease1 = create_vm(lab, "vm1", "hv1", network=net_a["id"])
     vm2, lease2 = create_vm(lab, "vm2", "hv2", network="blue")
@@ -105,7 +106,10 @@ def test_dhcp_ping_isolation_and_clean_down(lab_dir: tuple[Path, str]) -> None:
     # vm3 (red, the IP of vm2); each network only ever reaches its own VMs
     with lab.controller() as api:
         net_b = api.create_network(name="red", **{"provider:network_type": "vxlan"})
-        api.create_subnet(net_b["id"], "192.0.2.0/24", gateway_ip="192.0.2.1")
+        # red's own DHCP port allocates from a pool apart from blue's addresses, so
+        # the mirrored explicit IPs below are free in red
+        api.create_subnet(net_b["id"], "192.0.2.0/24", gateway_ip="192.0.2.1",
+                          allocation_pools=[{"start": "192.0.2.200", "end": "192.0.2.220"}])
         p3 = api.create_port(net_b["id"], fixed_ips=[{"ip_address": lease2.ip}])
         p4 = api.create_port(net_b["id"], fixed_ips=[{"ip_address": lease1.ip}])
     vm3, lease3 = create_vm(lab, "vm3", "hv1", port_id=p3["id"])

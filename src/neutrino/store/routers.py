@@ -13,6 +13,7 @@ from sqlalchemy import Connection, RowMapping, Table, delete, insert, select, up
 
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
+from neutrino.store import raw
 from neutrino.store.models import IpAllocation, Port, Subnet
 from neutrino.store.models_l3 import Router, RouterPort, RouterRoute
 from neutrino.store.query import (
@@ -92,8 +93,8 @@ def port_ids(conn: Connection, router_id: str, port_type: str | None = None) -> 
 
 
 def router_of_port(conn: Connection, port_id: str) -> str | None:
-    return conn.execute(select(router_ports.c.router_id)
-                        .where(router_ports.c.port_id == port_id)).scalar()
+    found = raw.one(conn, "SELECT router_id FROM router_ports WHERE port_id = ?", (port_id,))
+    return None if found is None else str(found[0])
 
 
 def attached_subnets(conn: Connection, router_id: str, port_type: str | None = None

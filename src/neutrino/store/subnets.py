@@ -240,10 +240,12 @@ def insert_allocations(conn: Connection, rows: list[dict[str, Any]]) -> None:
          r["position"]) for r in rows])
 
 
-def allocations_of_port(conn: Connection, port_id: str) -> list[RowMapping]:
-    return list(conn.execute(
-        select(allocs.c.subnet_id, allocs.c.ip_address, allocs.c.ip_key, allocs.c.position)
-        .where(allocs.c.port_id == port_id).order_by(allocs.c.position)).mappings())
+def allocations_of_port(conn: Connection, port_id: str) -> list[dict[str, Any]]:
+    """The port's fixed IPs (subnet_id, ip_address, ip_key, position), in position order."""
+    return [{"subnet_id": r[0], "ip_address": r[1], "ip_key": r[2], "position": r[3]}
+            for r in raw.rows(conn, "SELECT subnet_id, ip_address, ip_key, position FROM "
+                                    "ip_allocations WHERE port_id = ? ORDER BY position",
+                              (port_id,))]
 
 
 def next_positions(conn: Connection, port_ids: list[str]) -> dict[str, int]:
@@ -260,13 +262,11 @@ def next_positions(conn: Connection, port_ids: list[str]) -> dict[str, int]:
 def delete_allocations(conn: Connection, port_id: str,
                        which: list[tuple[str, str]] | None = None) -> None:
     """Delete the port's allocations: all, or the given (subnet_id, ip_address) pairs."""
-    stmt = delete(allocs).where(allocs.c.port_id == port_id)
     if which is None:
-        conn.execute(stmt)
+        raw.run(conn, "DELETE FROM ip_allocations WHERE port_id = ?", (port_id,))
         return
-    for subnet_id, address in which:
-        conn.execute(stmt.where(allocs.c.subnet_id == subnet_id,
-                                allocs.c.ip_address == address))
+    raw.run_many(conn, "DELETE FROM ip_allocations WHERE port_id = ? AND subnet_id = ? "
+                       "AND ip_address = ?", [(port_id, s, a) for s, a in which])
 
 
 def allocation_users(conn: Connection, subnet_id: str) -> list[tuple[str, str, str, str]]:

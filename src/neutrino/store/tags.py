@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, exists, func, insert, select
 
+from neutrino.store import raw
 from neutrino.store.models import Tag
 
 tags = Tag.__table__
@@ -48,7 +49,7 @@ def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
 
 
 def delete_all(conn: Connection, resource_id: str) -> None:
-    conn.execute(delete(tags).where(tags.c.resource_id == resource_id))
+    raw.run(conn, "DELETE FROM tags WHERE resource_id = ?", (resource_id,))
 
 
 def tag_filters(table: Table) -> dict[str, object]:
