@@ -92,9 +92,13 @@ def up(
     console.print(f"[bold green]lab up[/] in {lab.dir}: "
                   f"{', '.join(h.name for h in state.hosts)}; controller {state.creds.auth_url}")
     if state.managed_controller:
+        # The password stays in lab.json (0600); the line reads it from there.
+        read_password = (f"python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))"
+                         f"[\"credentials\"][\"password\"])' {lab.dir / 'lab.json'}")
         console.print(f"  export OS_AUTH_URL={state.creds.auth_url} OS_USERNAME=admin "
-                      f"OS_PROJECT_NAME=admin OS_PASSWORD=$(jq -r .credentials.password "
-                      f"{lab.dir / 'lab.json'})")
+                      f"OS_PROJECT_NAME=admin OS_USER_DOMAIN_NAME=Default "
+                      f"OS_PROJECT_DOMAIN_NAME=Default OS_PASSWORD=$({read_password})",
+                      soft_wrap=True)
 
 
 @app.command()
