@@ -14,7 +14,8 @@ from neutrino.domain import ipam as ip
 from neutrino.service import ipam
 from tests.conftest import Caller
 
-SAMPLES = Path("/work/shared/reference/samples")
+# The reference Neutron samples live in ../shared beside the repository (as in CI).
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "samples"
 
 
 def _sample_keys(name: str) -> list[str]:
