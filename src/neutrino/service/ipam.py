@@ -16,8 +16,10 @@ Speed: free addresses are computed from the used ones of the pool range, read in
 from an index, ``window``-ish rows at a time, starting at a *floor*: an in-process hint per
 subnet below which every pool address was allocated when last looked at. The hint only says
 where to start reading; the database stays the truth:
-- it is dropped when the subnet's pools change and after ``FLOOR_TTL`` seconds (so addresses
-  freed by another server are found again), and lowered at once by ``release`` in-process;
+- it is dropped when the subnet's pools change, ignored when the change log shows a delete or
+  update on the network since it was observed (so addresses freed by any server, this one or
+  another, are found again: one indexed look at the changes since then), and lowered at once by
+  ``release`` in-process;
 - it never rises above an address this transaction inserted (a rollback frees that address);
 - a subnet that looks full from its floor is rescanned from its first pool address before
   ``IpAddressGenerationFailure`` (409) is raised, so exhaustion is never reported falsely.
@@ -46,7 +48,7 @@ from neutrino.domain.attributes import Invalid, ip_address, uuid
 from neutrino.store import subnets as repo
 from neutrino.store.uow import Tx
 
-FLOOR_TTL = 2.0  # seconds a floor is trusted before a rescan from the pool start
+FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's
 SCAN_BATCH = 64  # used addresses read per query while looking for free ones
 _rng = random.SystemRandom()
 
@@ -88,6 +90,7 @@ class _Floor:
     pools: tuple[ip.Interval, ...]
     value: int
     stamp: float
+    revision: int  # change-log revision the observation was made at
 
 
 class Floors:
@@ -99,24 +102,25 @@ class Floors:
         self._generation: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
 
-    def get(self, subnet_id: str, pools: tuple[ip.Interval, ...]) -> tuple[int | None, int]:
-        """(floor or None, generation to hand back to ``advance``)."""
+    def get(self, subnet_id: str, pools: tuple[ip.Interval, ...]
+            ) -> tuple[int | None, int, int]:
+        """(floor or None, generation to hand back to ``advance``, the floor's revision)."""
         with self._lock:
             gen = self._generation[subnet_id]
             floor = self._floors.get(subnet_id)
         if floor is None or floor.pools != pools or time.monotonic() - floor.stamp > self.ttl:
-            return None, gen
-        return floor.value, gen
+            return None, gen, 0
+        return floor.value, gen, floor.revision
 
-    def advance(self, subnet_id: str, pools: tuple[ip.Interval, ...], value: int, gen: int
-                ) -> None:
+    def advance(self, subnet_id: str, pools: tuple[ip.Interval, ...], value: int, gen: int,
+                revision: int = 0) -> None:
         """Record an observation made since ``gen``, unless a release happened meanwhile."""
         with self._lock:
             if self._generation[subnet_id] != gen:
                 return
             if len(self._floors) > 10_000:
                 self._prune()
-            self._floors[subnet_id] = _Floor(pools, value, time.monotonic())
+            self._floors[subnet_id] = _Floor(pools, value, time.monotonic(), revision)
 
     def lower(self, subnet_id: str, value: int) -> None:
         with self._lock:
@@ -149,8 +153,12 @@ def forget(subnet_id: str) -> None:
 def first_free(tx: Tx, subnet: SubnetInfo, count: int, *, use_floor: bool = True
                ) -> list[ip.Interval]:
     """The first ``count`` free addresses of the subnet's pools (fewer when it is fuller)."""
-    floor, gen = FLOORS.get(subnet.id, subnet.pools)
-    if not use_floor:
+    floor, gen, since = FLOORS.get(subnet.id, subnet.pools)
+    # Any server may have freed addresses of this network since the floor was observed: the
+    # change log says so (a delete or update on the network), and then we rescan.
+    revision, released = repo.release_check(tx.conn, subnet.network_id,
+                                            since if floor is not None else None)
+    if not use_floor or released:
         floor = None
     found: list[ip.Interval] = []
     batch = max(SCAN_BATCH, 2 * count)
@@ -173,7 +181,7 @@ def first_free(tx: Tx, subnet: SubnetInfo, count: int, *, use_floor: bool = True
     observed = found[0][0] if found else end
     mine = _inserted.get(tx, {}).get(subnet.id)
     FLOORS.advance(subnet.id, subnet.pools, observed if mine is None else min(observed, mine),
-                   gen)
+                   gen, revision)
     return found
 
 
