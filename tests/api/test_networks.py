@@ -156,6 +156,9 @@ def test_tags(api: Caller) -> None:
     net = api.network(name="t")
     base = f"/v2.0/networks/{net['id']}/tags"
     assert api.put(base, {"tags": ["red", "blue"]}).json()["tags"] == ["blue", "red"]
+    # a tag change is a change of the network: its revision moves (Neutron's revisions ext.)
+    assert api.get(f"/v2.0/networks/{net['id']}").json()["network"]["revision_number"] \
+        == net["revision_number"] + 1
     assert api.put(base + "/green").status_code == 201
     assert api.get(base + "/green").status_code == 204
     assert api.delete(base + "/red").status_code == 204

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.common import clock
 from neutrino.common.errors import BadRequest, NotFound, PolicyNotAuthorized
 from neutrino.service.context import RequestContext
 from neutrino.store import tags as repo
@@ -21,6 +22,14 @@ def _check_tag(tag: Any) -> str:
             or "/" in tag:
         raise BadRequest(f"Invalid input for tags. Reason: '{tag}' is not a valid tag.")
     return tag
+
+
+def _touched(tx: Tx, kind: str, resource: dict[str, Any]) -> None:
+    """A tag change is a change of the resource: revision and updated_at move (as Neutron's
+    standard-attr revisions do) and the change log records it."""
+    repo.bump_revision(tx.conn, kind, resource["id"], clock.now())
+    tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"],
+              resource.get("network_id") or (resource["id"] if kind == "networks" else None))
 
 
 class TagService:
@@ -43,7 +52,7 @@ class TagService:
 
     def _replace_tx(self, tx: Tx, kind: str, resource: dict[str, Any], tags: list[str]) -> None:
         repo.replace_tags(tx.conn, kind, resource["id"], tags)
-        tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"])
+        _touched(tx, kind, resource)
 
     def add(self, ctx: RequestContext, kind: str, resource: dict[str, Any], tag: str) -> None:
         self._owner_check(ctx, resource)
@@ -51,7 +60,7 @@ class TagService:
 
         def tx_fn(tx: Tx) -> None:
             repo.add_tag(tx.conn, kind, resource["id"], tag)
-            tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"])
+            _touched(tx, kind, resource)
 
         self.store.write(tx_fn)
 
@@ -65,6 +74,6 @@ class TagService:
             elif not repo.remove_tag(tx.conn, resource["id"], tag):
                 raise NotFound(f"Tag {tag} could not be found for {kind.rstrip('s')} "
                                f"{resource['id']}.")
-            tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"])
+            _touched(tx, kind, resource)
 
         self.store.write(tx_fn)
