@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
@@ -24,12 +24,12 @@ from neutrino.store.query import (
 )
 from neutrino.store.tags import tag_filters
 
-routers = cast(Table, Router.__table__)
-router_ports = cast(Table, RouterPort.__table__)
-routes = cast(Table, RouterRoute.__table__)
-ports = cast(Table, Port.__table__)
-ips = cast(Table, IpAllocation.__table__)
-subnets = cast(Table, Subnet.__table__)
+routers = Router.__table__
+router_ports = RouterPort.__table__
+routes = RouterRoute.__table__
+ports = Port.__table__
+ips = IpAllocation.__table__
+subnets = Subnet.__table__
 
 INTERFACE = "network:router_interface"
 GATEWAY = "network:router_gateway"

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
     Select,
-    Table,
     delete,
     false,
     func,
@@ -53,13 +52,13 @@ from neutrino.store.query import (
 )
 from neutrino.store.tags import tag_filters
 
-subnets = cast(Table, Subnet.__table__)
-pools = cast(Table, AllocationPool.__table__)
-dns = cast(Table, DnsNameserver.__table__)
-routes = cast(Table, HostRoute.__table__)
-allocs = cast(Table, IpAllocation.__table__)
-networks = cast(Table, Network.__table__)
-ports = cast(Table, Port.__table__)
+subnets = Subnet.__table__
+pools = AllocationPool.__table__
+dns = DnsNameserver.__table__
+routes = HostRoute.__table__
+allocs = IpAllocation.__table__
+networks = Network.__table__
+ports = Port.__table__
 IN_LIMIT = 500  # above this many ids, read the whole child table instead of a huge IN list
 
 
