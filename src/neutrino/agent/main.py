@@ -24,13 +24,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neutrino.agent.dataplane import L2Kernel, L2Manager
 from neutrino.agent.loop import AgentLoop, DhcpApplier
 from neutrino.agent.model import AgentConfig
 from neutrino.agent.watcher import Watcher
 from neutrino.client import Controller, Credentials, Session
+
+if TYPE_CHECKING:
+    from neutrino.agent.linkwatch import LinkWatcher
 
 __all__ = ["DHCP_STATE_ROOT", "Agent", "AgentSettings", "parse_mappings"]
 
@@ -66,6 +69,7 @@ class AgentSettings:
     poll_timeout: float = 30.0
     dhcp: bool = False
     dhcp_state_dir: Path | None = None  # default DHCP_STATE_ROOT/<host>
+    watch_links: bool = True  # wake on tap plug/unplug (needs the real kernel)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **flags: Any) -> AgentSettings:
@@ -113,6 +117,12 @@ def netlink_kernel(netns: str | None) -> L2Kernel:
     return NetlinkKernel(netns)
 
 
+def link_watcher(netns: str | None, on_change: Callable[[], None]) -> LinkWatcher:
+    from neutrino.agent.linkwatch import LinkWatcher  # needs pyroute2
+
+    return LinkWatcher(netns, on_change)
+
+
 def dnsmasq_manager(settings: AgentSettings) -> DhcpApplier:
     from neutrino.agent.dataplane.dhcp import DhcpManager  # needs pyroute2 and root
 
@@ -145,6 +155,8 @@ class Agent:
                               dhcp_configurations=settings.dhcp_configurations(),
                               dhcp_namespace_suffix=settings.dhcp_namespace_suffix())
         self.watcher.on_change = self.loop.mark_dirty
+        self.link_watcher = (link_watcher(settings.netns, self.loop.mark_dirty)
+                             if settings.watch_links and kernel is None else None)
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -158,6 +170,11 @@ class Agent:
             threading.Thread(target=self._guard, args=(self.loop.run,),
                              name=f"loop-{name}", daemon=True),
         ]
+        if self.link_watcher is not None:
+            watch = self.link_watcher.run
+            self._threads.append(threading.Thread(
+                target=self._guard, args=(lambda: watch(self._stop),),
+                name=f"links-{name}", daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -181,7 +198,7 @@ class Agent:
                 if thread is not threading.current_thread():
                     # the loop may be mid-apply: wait for it; the watcher (a daemon that only
                     # reads) may sit in a long-poll: do not hold the exit for it
-                    watcher = thread.name.startswith("watcher-")
+                    watcher = thread.name.startswith(("watcher-", "links-"))
                     thread.join(1.0 if watcher else self.settings.poll_timeout + 5)
 
     def close(self) -> None:

@@ -45,7 +45,7 @@ def controller_argv(state: LabState, directory: Path) -> list[str]:
 def agent_argv(state: LabState, directory: Path, host: str) -> list[str]:
     record = state.host(host)
     argv = [*neutrino_argv(), "agent", "--host", record.name, "--netns", record.netns,
-            "--tunnel-ip", record.ip, "--underlay-dev", "eth1", "--resync", "5"]
+            "--tunnel-ip", record.ip, "--underlay-dev", "eth1"]
     if record.dhcp:
         argv += ["--dhcp", "--dhcp-state-dir", str(directory / "dhcp" / record.name)]
     return argv
