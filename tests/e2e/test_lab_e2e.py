@@ -158,3 +158,63 @@ def test_cli_up_status_down(lab_dir: tuple[Path, str]) -> None:
         down = neutrino("down")
         assert down.returncode == 0, down.stdout + down.stderr
     assert leftovers(directory, prefix) == ([], [])
+
+
+def link_indexes(namespace: str) -> dict[str, int]:
+    """name -> ifindex of the devices neutrino owns in a hypervisor namespace."""
+    out = subprocess.run(["ip", "-n", namespace, "-o", "link", "show"], capture_output=True,
+                         text=True, check=True).stdout
+    found = {}
+    for line in out.splitlines():
+        index, name = line.split(":", 2)[:2]
+        name = name.strip().split("@")[0]
+        if name.startswith(("brq", "vxlan-", "tap")):
+            found[name] = int(index)
+    return found
+
+
+def restart_agent(directory: Path, name: str) -> None:
+    """SIGKILL a lab agent and wait until its supervisor has started it again."""
+    children = json.loads((directory / "children.json").read_text())
+    before = children[name]["restarts"]
+    os.kill(children[name]["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while json.loads((directory / "children.json").read_text())[name]["restarts"] <= before:
+        assert time.monotonic() < deadline, f"{name} not restarted"
+        time.sleep(0.05)
+
+
+def test_agent_restart_loses_no_packets_and_a_deleted_bridge_comes_back(
+        lab_dir: tuple[Path, str]) -> None:
+    directory, prefix = lab_dir
+    lab = Lab(directory)
+    lab.up(hosts=2, network_nodes=1, prefix=prefix, use_env=False, timeout=60)
+    with lab.controller() as api:
+        net = api.create_network(name="steady", **{"provider:network_type": "vxlan"})
+        api.create_subnet(net["id"], "192.0.2.0/24", gateway_ip="192.0.2.1")
+    vm1, _ = create_vm(lab, "vm1", "hv1", network=net["id"])
+    _, lease2 = create_vm(lab, "vm2", "hv2", network=net["id"])
+    hv1, hv2 = f"{prefix}hv1", f"{prefix}hv2"
+    devices = {hv1: link_indexes(hv1), hv2: link_indexes(hv2)}
+    assert len(devices[hv1]) == 3 and len(devices[hv2]) == 3  # bridge, vxlan, tap on each
+
+    # 100 pps for 6 s while both agents are killed and restarted by the supervisor
+    pinger = subprocess.Popen(["ip", "netns", "exec", vm1.netns, "ping", "-q", "-i", "0.01",
+                               "-c", "600", "-W", "1", lease2.ip],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1.0)
+    restart_agent(directory, "agent-hv1")
+    restart_agent(directory, "agent-hv2")
+    out, _ = pinger.communicate(timeout=30)
+    assert " 600 received" in out, out  # "600 packets transmitted, 600 received, 0% loss"
+    time.sleep(2.0)  # the restarted agents have made their first rounds
+    assert {hv1: link_indexes(hv1), hv2: link_indexes(hv2)} == devices  # nothing recreated
+
+    # a tenant bridge deleted by hand is rebuilt (link watcher wake, no resync wait)
+    bridge = next(n for n in devices[hv2] if n.startswith("brq"))
+    subprocess.run(["ip", "-n", hv2, "link", "del", bridge], check=True)
+    deadline = time.monotonic() + 10
+    while bridge not in link_indexes(hv2):
+        assert time.monotonic() < deadline, "bridge not repaired"
+        time.sleep(0.1)
+    assert ping(lab, "vm1", lease2.ip)
