@@ -15,10 +15,12 @@ proxy``, UDP 4789, on the underlay device), FDB unicast entries ``replace``d wit
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 from typing import Any
 
 from pyroute2 import IPRoute
+from pyroute2 import netns as pr_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import (
@@ -28,6 +30,7 @@ from neutrino.agent.dataplane.base import (
     LinkNotFound,
     error_from_errno,
 )
+from neutrino.agent.dataplane.rtnl import RawLink, dump_links, open_route_socket
 from neutrino.agent.model import FLOOD_MAC, FdbEntry, NeighEntry
 
 __all__ = ["NetlinkKernel"]
@@ -45,9 +48,13 @@ class NetlinkKernel:
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
         self._ipr = IPRoute(netns=netns) if netns else IPRoute()
+        self._dump_sock = _in_namespace(netns)
+        self._seq = 0
+        self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
 
     def close(self) -> None:
         self._ipr.close()
+        self._dump_sock.close()
 
     def __enter__(self) -> NetlinkKernel:
         return self
@@ -102,21 +109,22 @@ class NetlinkKernel:
             self._call("delete " + name, "link", "del", index=self._index(name))
         except LinkNotFound:
             return False
+        finally:
+            self._indexes.pop(name, None)
         return True
 
     def list_links(self, prefixes: tuple[str, ...]) -> dict[str, Link]:
-        msgs = self._call("list links", "link", "dump")
-        names = {m["index"]: m.get("ifname") for m in msgs}
-        links = (_link(m, names) for m in msgs)
-        return {ln.name: ln for ln in links if ln.name.startswith(prefixes)}
+        self._seq += 1
+        try:
+            raw = dump_links(self._dump_sock, self._seq)
+        except OSError as exc:
+            raise error_from_errno(exc.errno or 0, "list links") from exc
+        names = {r.index: r.name for r in raw}
+        self._indexes = {r.name: r.index for r in raw}
+        return {r.name: _from_raw(r, names) for r in raw if r.name.startswith(prefixes)}
 
     def get_link(self, name: str) -> Link | None:
-        try:
-            msgs = self._call("get " + name, "link", "get", ifname=name)
-        except LinkNotFound:
-            return None
-        names = {m["index"]: m.get("ifname") for m in self._call("list links", "link", "dump")}
-        return _link(msgs[0], names)
+        return self.list_links((name,)).get(name)
 
     # --- fdb -----------------------------------------------------------------------------
 
@@ -161,16 +169,23 @@ class NetlinkKernel:
     # --- the edge ------------------------------------------------------------------------
 
     def _index(self, name: str) -> int:
+        # The last dump's index saves a lookup per operation (a round lists links first);
+        # a device replaced since then fails with ENODEV, which drops the whole cache.
+        if name in self._indexes:
+            return self._indexes[name]
         found = self._call("lookup " + name, "link_lookup", ifname=name)
         if not found:
             raise LinkNotFound(f"{name}: no such device")
-        return int(found[0])
+        self._indexes[name] = int(found[0])
+        return self._indexes[name]
 
     def _call(self, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``IPRoute.<verb>(*args, **kwargs)``; errno becomes a named ``DataplaneError``."""
         try:
             return getattr(self._ipr, verb)(*args, **kwargs)
         except NetlinkError as exc:
+            if exc.code in (errno.ENODEV, errno.ENOENT):
+                self._indexes.clear()
             raise error_from_errno(exc.code, what) from exc
         except OSError as exc:  # socket-level failures (ENOBUFS on a full receive buffer)
             if exc.errno is None:
@@ -178,23 +193,26 @@ class NetlinkKernel:
             raise error_from_errno(exc.errno, what) from exc
 
 
+def _in_namespace(netns: str | None) -> socket.socket:
+    """The raw dump socket, opened inside ``netns`` (setns there and back in this thread)."""
+    if netns is None:
+        return open_route_socket()
+    pr_netns.pushns(netns)
+    try:
+        return open_route_socket()
+    finally:
+        pr_netns.popns()
+
+
+def _from_raw(raw: RawLink, names: dict[int, str]) -> Link:
+    vxlan = None
+    if raw.vxlan is not None:
+        vni, local, dev, learning, proxy = raw.vxlan
+        vxlan = (vni, local, names.get(dev) if dev else None, learning, proxy)
+    return Link(name=raw.name, index=raw.index, kind=raw.kind or "device", mtu=raw.mtu,
+                master=names.get(raw.master) if raw.master else None,
+                up=bool(raw.flags & IFF_UP), vxlan=vxlan)
+
+
 def _family(entry: NeighEntry) -> int:
     return socket.AF_INET6 if ":" in entry.ip else socket.AF_INET
-
-
-def _link(msg: Any, names: dict[int, str | None]) -> Link:
-    """A ``Link`` from an RTM_NEWLINK message (``names`` maps ifindex → name for masters)."""
-    info = msg.get_attr("IFLA_LINKINFO")
-    kind = (info.get_attr("IFLA_INFO_KIND") if info else None) or "device"
-    master = msg.get_attr("IFLA_MASTER")
-    vxlan = None
-    if kind == "vxlan":
-        data = info.get_attr("IFLA_INFO_DATA")
-        dev_index = data.get_attr("IFLA_VXLAN_LINK")
-        vxlan = (int(data.get_attr("IFLA_VXLAN_ID")), str(data.get_attr("IFLA_VXLAN_LOCAL")),
-                 names.get(dev_index) if dev_index else None,
-                 bool(data.get_attr("IFLA_VXLAN_LEARNING")),
-                 bool(data.get_attr("IFLA_VXLAN_PROXY")))
-    return Link(name=msg.get_attr("IFLA_IFNAME"), index=msg["index"], kind=kind,
-                mtu=msg.get_attr("IFLA_MTU"), master=names.get(master) if master else None,
-                up=bool(msg["flags"] & IFF_UP), vxlan=vxlan)

@@ -1,0 +1,144 @@
+"""A fast link dump: RTM_GETLINK over a plain netlink socket, parsed for what ``Link`` needs.
+
+Why not pyroute2's ``link("dump")``: it decodes every attribute of every device into Python
+objects, ~1 ms a device here, so listing a hypervisor with 1,000 ports (2,000 devices with
+the VM ends) took seconds, and the agent lists links on every round. This reads only the
+name, MTU, flags, master, kind and the VXLAN fields, and asks the kernel to leave statistics
+out (``RTEXT_FILTER_SKIP_STATS``): a few milliseconds for thousands of devices.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+__all__ = ["RawLink", "dump_links", "open_route_socket", "parse_links"]
+
+RTM_GETLINK = 18
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_EXT_MASK = 3, 4, 10, 18, 29
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 3, 4
+IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_LOCAL6 = 7, 11, 17
+RTEXT_FILTER_SKIP_STATS = 1 << 3
+NLA_TYPE_MASK = 0x3FFF  # without the nested / byte-order flags
+
+_NLMSG = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
+_IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
+_RTA = struct.Struct("=HH")  # rtattr: length, type
+_U32 = struct.Struct("=I")
+
+
+@dataclass(frozen=True)
+class RawLink:
+    index: int
+    name: str
+    flags: int
+    mtu: int
+    master: int  # ifindex, 0 = none
+    kind: str | None
+    # vni, local ip, underlay ifindex, learning, proxy
+    vxlan: tuple[int, str, int, bool, bool] | None
+
+
+def open_route_socket() -> socket.socket:
+    """A NETLINK_ROUTE socket in the caller's current namespace (open it under setns)."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sock.bind((0, 0))
+    return sock
+
+
+def _attrs(data: bytes | memoryview, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(type, value start, value end) of each rtattr in data[start:end]."""
+    while start + _RTA.size <= end:
+        length, kind = _RTA.unpack_from(data, start)
+        if length < _RTA.size:
+            return
+        yield kind & NLA_TYPE_MASK, start + _RTA.size, start + length
+        start += (length + 3) & ~3
+
+
+def _cstr(data: bytes | memoryview, start: int, end: int) -> str:
+    return bytes(data[start:end]).split(b"\0", 1)[0].decode()
+
+
+def _vxlan(data: bytes | memoryview, start: int, end: int) -> tuple[int, str, int, bool, bool]:
+    vni, local, link, learning, proxy = 0, "", 0, False, False
+    for kind, a, b in _attrs(data, start, end):
+        if kind == IFLA_VXLAN_ID:
+            vni = _U32.unpack_from(data, a)[0]
+        elif kind == IFLA_VXLAN_LINK:
+            link = _U32.unpack_from(data, a)[0]
+        elif kind == IFLA_VXLAN_LOCAL:
+            local = str(ipaddress.IPv4Address(bytes(data[a:b])))
+        elif kind == IFLA_VXLAN_LOCAL6:
+            local = str(ipaddress.IPv6Address(bytes(data[a:b])))
+        elif kind == IFLA_VXLAN_LEARNING:
+            learning = bool(data[a])
+        elif kind == IFLA_VXLAN_PROXY:
+            proxy = bool(data[a])
+    return vni, local, link, learning, proxy
+
+
+def _link(data: bytes | memoryview, body: int, end: int) -> RawLink:
+    _family, _type, index, flags, _change = _IFINFO.unpack_from(data, body)
+    name, mtu, master, kind = "", 0, 0, None
+    vxlan = None
+    for attr, a, b in _attrs(data, body + _IFINFO.size, end):
+        if attr == IFLA_IFNAME:
+            name = _cstr(data, a, b)
+        elif attr == IFLA_MTU:
+            mtu = _U32.unpack_from(data, a)[0]
+        elif attr == IFLA_MASTER:
+            master = _U32.unpack_from(data, a)[0]
+        elif attr == IFLA_LINKINFO:
+            info = {k: (x, y) for k, x, y in _attrs(data, a, b)}
+            if IFLA_INFO_KIND in info:
+                kind = _cstr(data, *info[IFLA_INFO_KIND])
+            if kind == "vxlan" and IFLA_INFO_DATA in info:
+                vxlan = _vxlan(data, *info[IFLA_INFO_DATA])
+    return RawLink(index=index, name=name, flags=flags, mtu=mtu, master=master, kind=kind,
+                   vxlan=vxlan)
+
+
+def parse_links(data: bytes, seq: int) -> tuple[list[RawLink], bool]:
+    """The links in one datagram of a dump answering ``seq``, and whether the dump is done.
+    Raises ``OSError`` with the kernel's errno on an error message."""
+    links: list[RawLink] = []
+    view = memoryview(data)
+    offset = 0
+    while offset + _NLMSG.size <= len(data):
+        length, kind, _flags, got_seq, _pid = _NLMSG.unpack_from(view, offset)
+        if length < _NLMSG.size:
+            break
+        if got_seq == seq:
+            if kind == NLMSG_DONE:
+                return links, True
+            if kind == NLMSG_ERROR:
+                code = -struct.unpack_from("=i", view, offset + _NLMSG.size)[0]
+                if code:
+                    raise OSError(code, os.strerror(code))
+            elif kind == 16:  # RTM_NEWLINK
+                links.append(_link(view, offset + _NLMSG.size, offset + length))
+        offset += (length + 3) & ~3
+    return links, False
+
+
+def dump_links(sock: socket.socket, seq: int) -> list[RawLink]:
+    """Every link of the socket's namespace (one RTM_GETLINK dump, statistics skipped)."""
+    ext_mask = _RTA.pack(8, IFLA_EXT_MASK) + _U32.pack(RTEXT_FILTER_SKIP_STATS)
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + ext_mask
+    sock.send(_NLMSG.pack(_NLMSG.size + len(body), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
+                          seq, 0) + body)
+    links: list[RawLink] = []
+    while True:
+        chunk, done = parse_links(sock.recv(1 << 18), seq)
+        links.extend(chunk)
+        if done:
+            return links
