@@ -143,6 +143,8 @@ def resync(lab: Lab, prefix: str, count: int, made: list[str]) -> dict[str, Any]
         api.report_agent(host, {"tunnel_ip": local_ip, "tunnel_types": ["vxlan"]},
                          start_flag=True)
         per_net = count // 2
+        project = api.session.token().project_id
+        api.session.request("PUT", f"/v2.0/quotas/{project}", json={"quota": {"port": -1}})
         for n in range(2):
             net = api.create_network(name=f"bench-resync-{n}", **{"provider:network_type": "vxlan"})
             # IPv6: 500 addresses do not fit a documentation /24
