@@ -7,6 +7,7 @@ One port serves both APIs: Neutron v2.0 under ``/v2.0/...`` and Keystone under `
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,9 +55,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         own_store = store is None
         active = store or Store(settings.db_url)
         app.state.services = Services.build(settings, active)
+        stop = threading.Event()
+        if settings.agent_sweep_interval > 0:
+            threading.Thread(target=app.state.services.liveness.run,
+                             args=(stop, settings.agent_sweep_interval),
+                             name="liveness-sweep", daemon=True).start()
         try:
             yield
         finally:
+            stop.set()
             if own_store:
                 active.dispose()
 

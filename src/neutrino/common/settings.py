@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     vlan_ranges: str = "physnet1:100:200"  # physnet:min:max[,physnet:min:max]
     flat_networks: str = "public,physnet1"  # comma separated physnets, "*" for any
     ipam_window: int = 16
+    agent_sweep_interval: float = 15.0  # s between liveness sweeps (dead agents); 0 = off
     dhcp_agents_per_network: int = 1  # DHCP agents (hosts) serving each DHCP-enabled network
 
     # Quotas (-1 = unlimited)

@@ -10,6 +10,7 @@ from neutrino.service.agents import AgentService
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
+from neutrino.service.liveness import LivenessSweeper
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
 from neutrino.service.quotas import QuotaService
@@ -36,6 +37,7 @@ class Services:
     security_group_rules: SecurityGroupRuleService
     agents: AgentService
     hostsync: HostSyncService
+    liveness: LivenessSweeper
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -60,4 +62,5 @@ class Services:
             security_group_rules=SecurityGroupRuleService(store),
             agents=AgentService(store, dhcp),
             hostsync=HostSyncService(store, ports),
+            liveness=LivenessSweeper(store, dhcp),
         )

@@ -12,7 +12,8 @@ Invariants (after ``sync_network`` in a transaction):
 - every DHCP port has exactly one address on each DHCP-enabled subnet (and keeps automatic
   EUI-64 addresses, which IPAM manages) and none on non-DHCP, non-automatic subnets;
 - ports are added only on hosts whose DHCP agent is up and alive, least-loaded host first,
-  never two on one host. Existing ports are kept when their agent dies (no rescheduling yet).
+  never two on one host. Ports of a dead agent move only through ``reschedule`` (the
+  liveness sweep), and only to a live host that does not serve the network yet.
 
 No retries here: everything runs inside the caller's transaction (``Store.write`` retries the
 whole transaction on conflicts), so the DHCP ports change in the same commit as the subnet or
@@ -89,6 +90,19 @@ class DhcpScheduler:
         project = repo.network_project(tx.conn, network_id) or ""
         for host in candidates[:missing]:
             self._create_port(tx, network_id, host, project, wanted)
+
+    def reschedule(self, tx: Tx, network_id: str, dead_hosts: set[str]) -> bool:
+        """Move the network's DHCP ports off ``dead_hosts``, one per live host that does not
+        serve it yet; True when something moved. Without a free live host nothing moves."""
+        ports = repo.dhcp_ports(tx.conn, network_id)
+        held = {p[1] for p in ports}
+        free = len([h for h in self.live_hosts(tx) if h not in held])
+        stranded = [p for p in ports if p[1] in dead_hosts][:free]
+        for port in stranded:
+            self._delete_port(tx, network_id, port)
+        if stranded:
+            self.sync_network(tx, network_id)
+        return bool(stranded)
 
     # --- port writes
 
