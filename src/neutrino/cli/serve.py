@@ -19,6 +19,7 @@ import typer
 import uvicorn
 
 from neutrino.cli import admin, banner
+from neutrino.cli.allinone import LocalAgent, agent_env
 from neutrino.cli.db import ensure_schema
 from neutrino.cli.options import (
     AdminPasswordOption,
@@ -52,6 +53,12 @@ def serve(
     region: RegionOption = None,
     access_log: Annotated[bool, typer.Option(
         "--access-log/--no-access-log", help="Log every request.")] = False,
+    agent: Annotated[bool, typer.Option(
+        "--agent", help="All-in-one: also run a host agent (L2 + DHCP) for this machine "
+                        "(needs root).")] = False,
+    agent_host: Annotated[str | None, typer.Option(
+        "--agent-host", metavar="NAME",
+        help="Host name of the local agent (default: this machine's name).")] = None,
 ) -> None:
     """Run the API server: upgrade the schema, bootstrap the admin if needed, listen."""
     overrides: dict[str, Any] = {"listen": listen, "db": db, "state_dir": state_dir,
@@ -61,6 +68,32 @@ def serve(
     host, port = parse_listen(settings.listen)
     creds = prepare(settings, allow_migrate=migrate)
     banner.print_endpoints(console, settings, creds, listening=settings.listen)
+    local = _local_agent(settings, creds, host, port, agent_host) if agent else None
+    try:
+        _run(settings, overrides, host, port, workers, access_log)
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def _local_agent(settings: Settings, creds: admin.AdminCredentials, host: str, port: int,
+                 name: str | None) -> LocalAgent:
+    if os.geteuid() != 0:
+        raise fail("--agent builds bridges and namespaces: run it as root")
+    password = creds.password
+    if password is None and admin.password_path(settings).exists():
+        password = admin.password_path(settings).read_text().strip()
+    if not password:
+        raise fail("--agent needs the admin password: pass --admin-password")
+    local = LocalAgent(name or os.uname().nodename, agent_env(host, port, password))
+    console.print(f"Local agent: host [bold]{local.host}[/] (bind ports with "
+                  f"binding:host_id={local.host}), VXLAN on lo, DHCP", soft_wrap=True)
+    local.start()
+    return local
+
+
+def _run(settings: Settings, overrides: dict[str, Any], host: str, port: int, workers: int,
+         access_log: bool) -> None:
 
     options: dict[str, Any] = {"host": host, "port": port, "http": "httptools",
                                "loop": "uvloop", "log_level": "info",
