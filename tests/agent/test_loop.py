@@ -238,3 +238,33 @@ def test_backoff_is_jittered_and_capped() -> None:
     backoff.reset()
     assert backoff.next() <= 1.0
     assert replace(state(), revision=2).digest() == state().digest()
+
+
+def test_statuses_are_reported_again_after_the_controller_was_unreachable() -> None:
+    _, ctl, watcher, _ = make(state(port(P1, "192.0.2.11")))
+    kernel = FakeKernel()
+    kernel.add_device("eth1")
+    kernel.add_device(tap_name(P1))
+    failing = {"left": 0}
+    report_agent = ctl.report_agent
+
+    def flaky_heartbeat(*args: Any, **kw: Any) -> dict[str, Any]:
+        if failing["left"]:
+            failing["left"] -= 1
+            raise TransportError("connection refused")
+        return report_agent(*args, **kw)
+
+    ctl.report_agent = flaky_heartbeat  # type: ignore[method-assign]
+    loop = AgentLoop("hv1", CONFIG, L2Manager(kernel), ctl, lambda: watcher.state,
+                     backoff=Backoff(0.001, 0.01), heartbeat_interval=0.02)
+    watcher.on_change = loop.mark_dirty
+    outage = []
+
+    def reported_twice() -> bool:
+        if ctl.statuses == [(P1, "ACTIVE")] and not outage:
+            outage.append(True)
+            failing["left"] = 2  # the controller is away for two heartbeats, then answers
+        return ctl.statuses == [(P1, "ACTIVE"), (P1, "ACTIVE")]
+
+    run_until(loop, watcher, reported_twice)
+    assert failing["left"] == 0

@@ -194,6 +194,7 @@ class AgentLoop:
         now = self.clock()
         next_heartbeat, next_resync = now, now + self.resync_interval
         retry_at: float | None = None
+        heartbeat_failed = False
         while not self._stop.is_set():
             now = self.clock()
             if now >= next_heartbeat:
@@ -204,7 +205,15 @@ class AgentLoop:
                     if not exc.retryable:
                         raise
                     log.warning("heartbeat failed: %s", exc)
+                    heartbeat_failed = True
                     next_heartbeat = now + min(self.heartbeat_interval, 1.0)
+                else:
+                    if heartbeat_failed:
+                        # while we were unreachable the controller may have marked our ports
+                        # DOWN (liveness sweep): report every status again, now
+                        heartbeat_failed = False
+                        self.reported.clear()
+                        self._dirty.set()
             if now >= next_resync:
                 next_resync = now + self.resync_interval
                 self._dirty.set()
