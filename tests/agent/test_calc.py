@@ -75,6 +75,8 @@ def test_vxlan_network_with_a_local_port() -> None:
                       FdbEntry(vx, "fa:16:3e:00:00:12", HV2),
                       FdbEntry(vx, "fa:16:3e:00:00:13", HV3)}
     assert l2.neigh == {NeighEntry(vx, "192.0.2.12", "fa:16:3e:00:00:12"),
+                        NeighEntry(vx, "2001:db8::12", "fa:16:3e:00:00:12"),
+                        NeighEntry(vx, "fe80::f816:3eff:fe00:12", "fa:16:3e:00:00:12"),
                         NeighEntry(vx, "192.0.2.13", "fa:16:3e:00:00:13")}
 
 

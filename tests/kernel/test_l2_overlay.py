@@ -4,8 +4,9 @@ namespace "hypervisors" joined by an underlay, with a "VM" namespace on each (DA
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -21,7 +22,7 @@ from neutrino.domain.hoststate import (
     PortState,
     RemotePort,
 )
-from tests.kernel.lab import NetnsLab, run, udp_reaches
+from tests.kernel.lab import NetnsLab, run, sysctl, udp_reaches
 
 NET = "3f1c2d9e-aaaa-4bbb-8ccc-000000000001"
 VNI = 1001
@@ -131,3 +132,32 @@ def test_last_port_leaving_tears_down_bridge_and_vxlan(overlay: dict[str, Hyperv
     links = hv.kernel.list_links(OWNED_PREFIXES)
     tap = "tap" + PORTS["hv1"][0][:11]
     assert set(links) == {tap} and links[tap].master is None
+
+
+def test_ipv6_vms_resolve_each_other_through_the_nd_proxy(overlay: dict[str, Hypervisor],
+                                                         lab: NetnsLab) -> None:
+    v6 = {"hv1": "2001:db8::11", "hv2": "2001:db8::12"}
+    for i, role in enumerate(("hv1", "hv2"), start=1):
+        vm = lab.name(f"vm{i}")
+        sysctl(vm, "net/ipv6/conf/eth0/disable_ipv6", "0")
+        run("ip", "-n", vm, "addr", "add", v6[role] + "/64", "dev", "eth0", "nodad")
+    for role, hv in overlay.items():
+        other = "hv2" if role == "hv1" else "hv1"
+        state = host_state(role)
+        (pop,) = state.l2pop
+        (remote_port,) = pop.ports
+        remote_port = replace(remote_port, ip_addresses=(PORTS[other][2], v6[other]))
+        state = replace(state, l2pop=(replace(pop, ports=(remote_port,)),))
+        hv.manager.apply(compute_l2(state, hv.config))
+        assert not hv.manager.apply(compute_l2(state, hv.config)).changes  # read back equal
+
+    neigh = run("ip", "-n", overlay["hv1"].ns, "-6", "neigh", "show", "dev", f"vxlan-{VNI}")
+    assert "2001:db8::12 lladdr fa:16:3e:00:00:12 PERMANENT" in neigh
+    assert "fe80::f816:3eff:fe00:12 lladdr fa:16:3e:00:00:12 PERMANENT" in neigh
+    # the VXLAN device carries IPv6 neighbours without an address of its own
+    assert run("ip", "-n", overlay["hv1"].ns, "-6", "addr", "show", "dev", f"vxlan-{VNI}") == ""
+    ping = subprocess.run(["ip", "netns", "exec", lab.name("vm1"), "ping", "-6", "-c", "2",
+                           "-W", "2", v6["hv2"]], capture_output=True, text=True)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert "fa:16:3e:00:00:12" in run("ip", "-n", lab.name("vm1"), "-6", "neigh", "show",
+                                      v6["hv2"])

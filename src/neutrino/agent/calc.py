@@ -18,15 +18,16 @@ Rules (DESIGN.md "Data plane", DATAPLANE.md §1):
 * Per local port: ``tap<port[:11]>`` attached to its bridge with the network's MTU.
 * Per VXLAN network present here: one all-zero flood entry per remote VTEP (DHCP and other
   broadcasts), and per remote port a unicast FDB entry to its VTEP plus a neighbour entry per
-  IPv4 address (the VXLAN ``proxy`` answers ARP from them). Our own VTEP is always skipped.
-* IPv6 neighbour entries are not rendered yet: host-side devices have IPv6 disabled
-  (DATAPLANE.md pitfalls) and the kernel refuses IPv6 neighbours on them (EINVAL). Making
-  ``proxy`` answer ND needs the VXLAN device at ``disable_ipv6=0`` with ``addrgenmode none``
-  (tried by hand: entries accepted, no address assigned); until then remote IPv6 is unresolved.
+  IP address (the VXLAN ``proxy`` answers ARP and IPv6 neighbour solicitations from them);
+  a remote port with an IPv6 address also gets its EUI-64 link-local address (VMs resolve
+  each other's and routers' link-local addresses). Our own VTEP is always skipped. The VXLAN
+  device carries IPv6 neighbours because the kernel side creates it with ``addrgenmode none``
+  and IPv6 on (no address of its own, so it never talks into the network).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 
 from neutrino.agent.model import (
@@ -100,6 +101,14 @@ def _network_mtu(net: NetworkState, config: AgentConfig) -> int:
     return min(net.mtu, config.underlay_mtu - VXLAN_OVERHEAD)
 
 
+def link_local(mac: str) -> str:
+    """The EUI-64 IPv6 link-local address of a MAC (fa:16:3e:00:00:05 -> fe80::f816:3eff:fe00:5)."""
+    octets = [int(x, 16) for x in mac.split(":")]
+    octets[0] ^= 0x02
+    eui = [*octets[:3], 0xFF, 0xFE, *octets[3:]]
+    return str(ipaddress.IPv6Address(bytes([0xFE, 0x80, 0, 0, 0, 0, 0, 0, *eui])))
+
+
 def _render_l2pop(device: str, pop: L2Pop, local_ip: str,
                   fdb: set[FdbEntry], neigh: set[NeighEntry]) -> None:
     """Add the flood, unicast FDB and neighbour entries of one VXLAN network's remote ports."""
@@ -112,6 +121,6 @@ def _render_l2pop(device: str, pop: L2Pop, local_ip: str,
         mac = port.mac_address.lower()
         fdb.add(FdbEntry(device=device, mac=mac, dst=port.vtep))
         for ip in port.ip_addresses:
-            if ":" in ip:
-                continue  # see the module docstring: IPv6 neighbours need ND-proxy support
             neigh.add(NeighEntry(device=device, ip=ip, mac=mac))
+        if any(":" in ip for ip in port.ip_addresses):
+            neigh.add(NeighEntry(device=device, ip=link_local(mac), mac=mac))

@@ -40,6 +40,7 @@ NTF_SELF = 0x02
 NUD_NOARP = 0x40
 NUD_PERMANENT = 0x80
 IFF_UP = 0x1
+IN6_ADDR_GEN_MODE_NONE = 1
 
 
 class NetlinkKernel:
@@ -88,7 +89,28 @@ class NetlinkKernel:
         self._call("create vxlan " + name, "link", "add", ifname=name, kind="vxlan",
                    vxlan_id=vni, vxlan_local=local_ip, vxlan_port=VXLAN_PORT,
                    vxlan_link=self._index(dev), vxlan_learning=0, vxlan_proxy=1, mtu=mtu)
-        return self._index(name)
+        index = self._index(name)
+        # IPv6 neighbour entries (ND proxy) need IPv6 on the device; addrgenmode none first,
+        # while it is down, so it never gets a link-local address to talk with.
+        self._call("addrgenmode none on " + name, "link", "set", index=index,
+                   IFLA_AF_SPEC={"attrs": [("AF_INET6", {"attrs": [
+                       ("IFLA_INET6_ADDR_GEN_MODE", IN6_ADDR_GEN_MODE_NONE)]})]})
+        self._write_sysctl(f"net/ipv6/conf/{name}/disable_ipv6", "0")
+        return index
+
+    def _write_sysctl(self, key: str, value: str) -> None:
+        """Write /proc/sys/<key> of this kernel's namespace (setns there and back)."""
+        path = f"/proc/sys/{key}"
+        if self.netns is not None:
+            pr_netns.pushns(self.netns)
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as exc:
+            raise error_from_errno(exc.errno or 0, f"write {path}") from exc
+        finally:
+            if self.netns is not None:
+                pr_netns.popns()
 
     def attach(self, port_dev: str, bridge: str) -> None:
         master = self._index(bridge)
