@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,3 +150,43 @@ def test_vm_gets_its_fixed_ip_gateway_dns_and_mtu(lab: NetnsLab, tmp_path: Path,
     assert f"qdhcp-{net_id}" not in run("ip", "netns", "list")
     assert f"tap{dhcp_port[:11]}" not in run("ip", "-n", hv, "link")
     assert not (manager.state_dir / net_id).exists()
+
+
+def test_slaac_subnet_vm_takes_its_eui64_address_from_our_router_advertisements(
+        lab: NetnsLab, qdhcp: tuple[str, DhcpManager]) -> None:
+    net_id, manager = qdhcp
+    hv = lab.ns("hv", ipv6=False)
+    vm = lab.ns("vm", ipv6=True)
+    bridge = bridge_name(net_id)
+    run("ip", "-n", hv, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0")
+    run("ip", "-n", hv, "link", "set", bridge, "up")
+    run("ip", "link", "add", "tapvm", "netns", hv, "type", "veth", "peer", "name", "eth0",
+        "netns", vm, "address", VM_MAC)
+    run("ip", "-n", hv, "link", "set", "tapvm", "master", bridge, "mtu", "1450", "up")
+    manager.netns = hv
+    dhcp_port = "d1d2d3d4-dddd-4ddd-8ddd-0000000000d6"
+    subnet = SubnetState(id="sub6", cidr="2001:db8:1::/64", ip_version=6,
+                         gateway_ip="2001:db8:1::1", enable_dhcp=True,
+                         ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    port = PortState(id=dhcp_port, network_id=net_id, mac_address=DHCP_MAC,
+                     fixed_ips=(FixedIp("sub6", "2001:db8:1:0:f816:3eff:fe00:2"),),
+                     admin_state_up=True, device_owner="network:dhcp")
+    entry = DhcpEntry(port_id="vmport", mac_address=VM_MAC,
+                      fixed_ips=(FixedIp("sub6", "2001:db8:1:0:f816:3eff:fe00:11"),))
+    state = HostState(
+        host="hv", revision=1,
+        networks=(NetworkState(id=net_id, network_type="vxlan", segmentation_id=1001,
+                               physical_network=None, mtu=1450, subnets=(subnet,)),),
+        ports=(port,), dhcp=(DhcpNetwork(network_id=net_id, port=port, entries=(entry,)),))
+    report = manager.apply(desired_dhcp(state))
+    assert report.applied == [net_id] and not report.failed
+
+    run("ip", "-n", vm, "link", "set", "eth0", "up")  # sends router solicitations
+    deadline = time.monotonic() + 20
+    while "2001:db8:1:0:f816:3eff:fe00:11/64" not in (
+            addrs := run("ip", "-n", vm, "-6", "addr", "show", "dev", "eth0")):
+        assert time.monotonic() < deadline, f"no SLAAC address: {addrs}"
+        time.sleep(0.2)
+    # the RA's MTU option sets the IPv6 MTU of the link (the tap side is 1500 here)
+    assert run("ip", "netns", "exec", vm, "sysctl", "-n", "net.ipv6.conf.eth0.mtu").strip() \
+        == "1450"
