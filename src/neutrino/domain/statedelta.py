@@ -1,0 +1,79 @@
+"""Deltas between two wire forms of a host state (``HostState.to_dict()``): what changed.
+
+The host-state watch sends a full snapshot on start and after a gap, and after that only the
+difference from the state the agent already holds, so a change to one port on a host with a
+thousand costs one port's bytes. Generic over the wire form, so new host-state sections
+(security groups, routers) get deltas without code here:
+
+* a list whose items all carry an ``id`` (or, for per-network sections, a ``network_id``)
+  is diffed item by item: ``upsert`` lists new and changed items, ``remove`` the keys of
+  items gone;
+* any other value (scalars, lists without keys) is sent whole under ``set`` when it differs.
+
+Both forms have the same fields (the wire form of one ``HostState`` version); a field only in
+``old`` is kept by ``patch``.
+
+``patch(old, diff(old, new)) == new`` for any two states, item order included: items of a
+keyed list are kept sorted by key, which is the order ``HostState`` lists them in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["diff", "is_empty", "patch"]
+
+KEYS = ("id", "network_id")
+
+
+def _key_name(items: list[Any]) -> str | None:
+    """The key every item of ``items`` has (None: not a keyed list)."""
+    if not items or not all(isinstance(i, dict) for i in items):
+        return None
+    for name in KEYS:
+        if all(name in i for i in items):
+            return name
+    return None
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The delta taking ``old`` to ``new`` (see the module docstring)."""
+    out: dict[str, Any] = {"set": {}, "upsert": {}, "remove": {}}
+    for field, value in new.items():
+        before = old.get(field)
+        if before == value:
+            continue
+        key = _key_name(value) if isinstance(value, list) else None
+        old_key = _key_name(before) if isinstance(before, list) else None
+        if key is None or (before and old_key != key):
+            out["set"][field] = value
+            continue
+        have = {i[key]: i for i in before or ()}
+        want = {i[key]: i for i in value}
+        upsert = [i for k, i in want.items() if have.get(k) != i]
+        remove = sorted(k for k in have if k not in want)
+        if upsert:
+            out["upsert"][field] = {"key": key, "items": upsert}
+        if remove:
+            out["remove"][field] = {"key": key, "keys": remove}
+    return out
+
+
+def is_empty(delta: dict[str, Any]) -> bool:
+    return not (delta["set"] or delta["upsert"] or delta["remove"])
+
+
+def patch(old: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """``old`` with ``delta`` applied (a new dict; ``old`` is not modified)."""
+    new = dict(old)
+    new.update(delta["set"])
+    for field in set(delta["upsert"]) | set(delta["remove"]):
+        spec = delta["upsert"].get(field) or delta["remove"][field]
+        key = spec["key"]
+        items = {i[key]: i for i in old.get(field) or ()}
+        for k in delta["remove"].get(field, {}).get("keys", ()):
+            items.pop(k, None)
+        for item in delta["upsert"].get(field, {}).get("items", ()):
+            items[item[key]] = item
+        new[field] = [items[k] for k in sorted(items)]
+    return new
