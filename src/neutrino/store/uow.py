@@ -21,14 +21,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from neutrino.common import clock
 from neutrino.common.errors import Conflict, RetryableConflict
-from neutrino.store import raw
+from neutrino.store import changefeed, raw
 from neutrino.store.engine import Engines
 from neutrino.store.models import Base, Change
 
@@ -59,6 +59,8 @@ class Tx:
     ) -> None:
         if self._is_postgres and not self._locked:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGELOG_LOCK_KEY})
+            # delivered at commit (not at all on rollback): other processes' watchers wake
+            self.conn.execute(text("SELECT pg_notify(:c, '')"), {"c": changefeed.CHANNEL})
             self._locked = True
         raw.run(self.conn, "INSERT INTO changes (resource_type, resource_id, op, project_id, "
                            "network_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -73,13 +75,23 @@ class Store:
         self.is_postgres = not self.engines.is_sqlite
         self._changed = threading.Condition()
         self._listeners: list[Callable[[], None]] = []
+        self.feed = changefeed.ChangeFeed(self._notify, self.current_revision,
+                                          listen=self._listen if self.is_postgres else None)
 
     def create_all(self) -> None:
         """Create the schema directly (tests); production uses Alembic (``neutrino db upgrade``)."""
         Base.metadata.create_all(self.engines.write)
 
     def dispose(self) -> None:
+        self.feed.stop()
         self.engines.dispose()
+
+    def _listen(self) -> Any:
+        """A psycopg connection of its own, in autocommit mode, for LISTEN."""
+        import psycopg
+
+        url = self.engines.write.url.set(drivername="postgresql")
+        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -105,21 +117,27 @@ class Store:
                 time.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
 
-    # --- change notification (in-process; PostgreSQL LISTEN/NOTIFY joins with the agent work)
+    # --- change notification (in-process here; other processes through ``self.feed``)
 
     def current_revision(self) -> int:
         with self.read() as conn:
             return conn.execute(select(func.coalesce(func.max(changes.c.revision), 0))).scalar_one()
 
     def wait_for_change(self, since: int, timeout: float) -> int:
+        """Block until the change log passes ``since`` (a commit by any process: see
+        ``changefeed``) or ``timeout``; the latest revision."""
         deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                rev = self.current_revision()
-                remaining = deadline - time.monotonic()
-                if rev > since or remaining <= 0:
-                    return rev
-                self._changed.wait(remaining)
+        self.feed.waiting(+1)
+        try:
+            with self._changed:
+                while True:
+                    rev = self.current_revision()
+                    remaining = deadline - time.monotonic()
+                    if rev > since or remaining <= 0:
+                        return rev
+                    self._changed.wait(remaining)
+        finally:
+            self.feed.waiting(-1)
 
     def _notify(self) -> None:
         with self._changed:
