@@ -81,7 +81,7 @@ def test_serve_with_agent_wires_a_local_vm(machine: tuple[str, str, Path]) -> No
             while True:  # the server and then the agent's registration
                 try:
                     agents = api.session.request("GET", "/v2.0/agents")["agents"]
-                except Exception:  # noqa: BLE001 (not listening yet)
+                except Exception:  # not listening yet
                     agents = []
                 if {a["agent_type"] for a in agents if a["host"] == "aio"} >= {
                         "L2 agent", "DHCP agent"}:
