@@ -8,6 +8,8 @@
 #   --stage        staged target (default 1); the workspace is runs/conformance-<stage>
 #   --db           database URL (default: SQLite in the throwaway state dir)
 #   --concurrency  tempest workers (default 2)
+#   --external CIDR  create a flat external network "public" (physnet public) with a subnet
+#                  CIDR before the run and pass --public-network-id auto (stage 3: routers, FIPs)
 #   anything else is passed to run.sh (e.g. --regex REGEX, --include-list FILE)
 # Environment: NEUTRINO_CONFORMANCE_HARNESS=path/to/run.sh to use another copy of the harness.
 # Exit status: the harness's (0 no failures, 1 failures, 2 harness or endpoint error).
@@ -16,7 +18,7 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-STAGE=1 DB="" CONCURRENCY=2 EXTRA=()
+STAGE=1 DB="" CONCURRENCY=2 EXTERNAL="" EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) STAGE="$2"; shift 2 ;;
@@ -25,7 +27,9 @@ while [ $# -gt 0 ]; do
     --db=*) DB="${1#*=}"; shift ;;
     --concurrency) CONCURRENCY="$2"; shift 2 ;;
     --concurrency=*) CONCURRENCY="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --external) EXTERNAL="$2"; shift 2 ;;
+    --external=*) EXTERNAL="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) EXTRA+=("$1"); shift ;;
   esac
 done
@@ -53,6 +57,10 @@ cleanup() {
 trap cleanup EXIT
 
 export NEUTRINO_ADMIN_PASSWORD="$PASSWORD"  # not on the command line, where ps shows it
+# Quotas as in the upstream neutron-tempest-plugin gate (and the reference deployment): the
+# router and floating IP classes create more than Neutron's defaults (10, 50) in one project.
+export NEUTRINO_QUOTA_ROUTER="${NEUTRINO_QUOTA_ROUTER:-100}"
+export NEUTRINO_QUOTA_FLOATINGIP="${NEUTRINO_QUOTA_FLOATINGIP:-500}"
 COMMON=(--state-dir "$STATE" --listen "127.0.0.1:$PORT")
 [ -n "$DB" ] && COMMON+=(--db "$DB")
 
@@ -79,6 +87,33 @@ while time.monotonic() < deadline:
         time.sleep(0.2)
 sys.exit(1)
 EOF
+
+if [ -n "$EXTERNAL" ]; then
+  log "creating the external network public ($EXTERNAL)"
+  "$PY" - "$PORT" "$EXTERNAL" <<'EOF' || die "could not create the external network"
+import json, os, sys, urllib.request
+port, cidr = sys.argv[1], sys.argv[2]
+base = f"http://127.0.0.1:{port}"
+def call(path, body, token=None):
+    req = urllib.request.Request(base + path, json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          **({"X-Auth-Token": token} if token else {})})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.headers.get("X-Subject-Token"), json.load(r)
+scope = {"project": {"name": "admin", "domain": {"id": "default"}}}
+user = {"name": "admin", "domain": {"id": "default"},
+        "password": os.environ["NEUTRINO_ADMIN_PASSWORD"]}
+token, _ = call("/v3/auth/tokens", {"auth": {"identity": {"methods": ["password"],
+                "password": {"user": user}}, "scope": scope}})
+_, net = call("/v2.0/networks", {"network": {
+    "name": "public", "router:external": True, "provider:network_type": "flat",
+    "provider:physical_network": "public"}}, token)
+call("/v2.0/subnets", {"subnet": {"name": "public-subnet", "network_id": net["network"]["id"],
+                                  "cidr": cidr, "ip_version": 4, "enable_dhcp": False}},
+     token)
+EOF
+  EXTRA+=(--public-network-id auto)
+fi
 
 SELECT=(--stage "$STAGE")  # run.sh takes --stage or --include-list, not both
 for arg in "${EXTRA[@]}"; do

@@ -354,6 +354,8 @@ def test_extra_routes(api: Caller) -> None:
     _error(r, 400, "InvalidRoutes")
 
     assert api.put(path, {"router": {"routes": []}}).json()["router"]["routes"] == []
+    api.put(path, {"router": {"routes": routes}})
+    assert api.put(path, {"router": {"routes": None}}).json()["router"]["routes"] == []
     assert _remove(api, router["id"], subnet_id=sub["id"]).status_code == 200
 
 

@@ -14,8 +14,8 @@ GROUP_KEYS = {"id", "name", "stateful", "tenant_id", "project_id", "description"
               "security_group_rules", "tags", "created_at", "updated_at", "revision_number"}
 RULE_KEYS = {"id", "project_id", "security_group_id", "ethertype", "direction", "protocol",
              "port_range_min", "port_range_max", "remote_ip_prefix", "normalized_cidr",
-             "remote_group_id", "description", "created_at", "updated_at", "revision_number",
-             "tenant_id"}
+             "remote_group_id", "remote_address_group_id", "description", "created_at",
+             "updated_at", "revision_number", "tenant_id"}
 
 
 def _group(caller: Caller, **attrs: Any) -> dict[str, Any]:
@@ -162,6 +162,9 @@ def test_rule_create_show_list_delete_and_revision(api: Caller) -> None:
         "security_group_rule"] == rule
     listed = member.get(f"/v2.0/security-group-rules?security_group_id={sg['id']}").json()
     assert rule["id"] in {x["id"] for x in listed["security_group_rules"]}
+    assert rule["remote_address_group_id"] is None
+    assert member.get(f"/v2.0/security-group-rules?security_group_id={sg['id']}"
+                      f"&remote_address_group_id=x").json()["security_group_rules"] == []
     shown = member.get(f"/v2.0/security-groups/{sg['id']}").json()["security_group"]
     assert shown["revision_number"] == 2 and len(shown["security_group_rules"]) == 3
     r = member.put(f"/v2.0/security-group-rules/{rule['id']}",
@@ -394,4 +397,64 @@ def test_default_group_recreated_on_port_update(api: Caller) -> None:
 def test_extensions_are_advertised(api: Caller) -> None:
     aliases = {e["alias"] for e in api.get("/v2.0/extensions").json()["extensions"]}
     assert {"security-group", "security-groups-normalized-cidr",
-            "stateful-security-group"} <= aliases
+            "stateful-security-group", "security-groups-default-rules"} <= aliases
+
+
+# --- quotas ------------------------------------------------------------------------------------
+
+
+def _quota(api: Caller, project_id: str, **limits: Any) -> Any:
+    return api.put(f"/v2.0/quotas/{project_id}", {"quota": limits})
+
+
+def test_security_group_quota(api: Caller) -> None:
+    member = api.as_member()
+    pid = member.project_id
+    quota = member.get(f"/v2.0/quotas/{pid}").json()["quota"]
+    assert (quota["security_group"], quota["security_group_rule"]) == (10, 100)
+    _default(member)
+    assert _quota(api, pid, security_group=2).status_code == 200
+    _group(member, name="one")
+    r = member.post("/v2.0/security-groups", {"security_group": {"name": "two"}})
+    assert r.status_code == 409 and r.json()["NeutronError"] == {
+        "type": "OverQuota", "message": "Quota exceeded for resources: ['security_group'].",
+        "detail": ""}
+    details = member.get(f"/v2.0/quotas/{pid}/details").json()["quota"]
+    assert details["security_group"] == {"limit": 2, "used": 2, "reserved": 0}
+    assert details["security_group_rule"] == {"limit": 100, "used": 6, "reserved": 0}
+    # A limit below what is used needs force, as in Neutron.
+    r = _quota(api, pid, security_group=1)
+    assert r.status_code == 400 and "already used 2" in r.json()["NeutronError"]["message"]
+    assert _quota(api, pid, security_group=0, force=True).status_code == 200
+    assert _quota(api, pid, security_group=2**31).status_code == 400
+    r = api.post("/v2.0/security-groups", {"security_group": {"name": "admin's",
+                                                              "project_id": pid}})
+    assert r.status_code == 409
+
+
+def test_security_group_rule_quota_counts_rules_new_groups_take(api: Caller) -> None:
+    member = api.as_member()
+    pid = member.project_id
+    sg = _group(member)  # and the default group: 2 + 4 rules
+    assert _quota(api, pid, security_group_rule=7).status_code == 200
+    assert _rule(member, sg["id"], protocol="tcp").status_code == 201
+    r = _rule(member, sg["id"], protocol="udp")
+    assert r.status_code == 409 and r.json()["NeutronError"]["message"] == (
+        "Quota exceeded for resources: ['security_group_rule'].")
+    r = member.post("/v2.0/security-group-rules", {"security_group_rules": [
+        {"security_group_rule": {"security_group_id": sg["id"], "direction": "ingress",
+                                 "protocol": p}} for p in ("gre", "esp")]})
+    assert r.status_code == 409
+    r = member.post("/v2.0/security-groups", {"security_group": {"name": "needs-2-rules"}})
+    assert r.status_code == 409 and "security_group_rule" in r.json()["NeutronError"]["message"]
+    assert _quota(api, pid, security_group_rule=-1).status_code == 200
+    assert _rule(member, sg["id"], protocol="udp").status_code == 201
+
+
+def test_implicit_default_group_ignores_quota(api: Caller) -> None:
+    member = api.as_member()
+    assert _quota(api, member.project_id, security_group=0,
+                  security_group_rule=0).status_code == 200
+    net = member.network()
+    port = member.port(net["id"])
+    assert port["security_groups"] == [_default(member)["id"]]

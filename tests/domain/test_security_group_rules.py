@@ -136,11 +136,31 @@ def test_rule_key_matches_neutrons_duplicates() -> None:
     assert sgd.rule_key(row) == sgd.rule_key(base)
 
 
-def test_default_rules() -> None:
-    plain = sgd.default_rules("g", is_default=False)
-    assert [(r.direction, r.ethertype, r.remote_group_id) for r in plain] == [
-        ("egress", "IPv4", None), ("egress", "IPv6", None)]
-    default = sgd.default_rules("g", is_default=True)
-    assert ("ingress", "IPv4", "g") in [(r.direction, r.ethertype, r.remote_group_id)
-                                        for r in default]
-    assert len(default) == 4
+def test_legacy_templates_give_todays_first_rules() -> None:
+    def shape(templates: list[sgd.Template]) -> list[tuple[str, str, str | None]]:
+        return [(r.direction, r.ethertype, r.remote_group_id)
+                for r in sgd.rules_from_templates("g", templates)]
+
+    legacy = list(sgd.LEGACY_TEMPLATES)
+    plain = shape([t for t in legacy if t.used_in_non_default_sg])
+    assert plain == [("egress", "IPv4", None), ("egress", "IPv6", None)]
+    default = shape([t for t in legacy if t.used_in_default_sg])
+    assert sorted(default) == [("egress", "IPv4", None), ("egress", "IPv6", None),
+                               ("ingress", "IPv4", "g"), ("ingress", "IPv6", "g")]
+
+
+def test_templates_overlap_only_for_the_same_kind_of_group() -> None:
+    rule = Rule(sgd.TEMPLATE_GROUP, "ingress", protocol="tcp", port_range_min=22,
+                port_range_max=22)
+    both = sgd.Template(rule, True, True)
+    only_default = sgd.Template(rule, True, False)
+    only_other = sgd.Template(rule, False, True)
+    assert sgd.templates_overlap(both, only_default)
+    assert sgd.templates_overlap(both, only_other)
+    assert not sgd.templates_overlap(only_default, only_other)
+    assert not sgd.templates_overlap(only_default, sgd.Template(
+        Rule(sgd.TEMPLATE_GROUP, "ingress", protocol="6", port_range_min=22,
+             port_range_max=23), True, False))
+    assert sgd.templates_overlap(only_default, sgd.Template(
+        Rule(sgd.TEMPLATE_GROUP, "ingress", protocol="6", port_range_min=22,
+             port_range_max=22), True, False))

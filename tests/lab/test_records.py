@@ -38,10 +38,18 @@ def test_record_round_trips_and_lists_namespaces_in_teardown_order(tmp_path: Pat
 def test_agent_command_lines(tmp_path: Path) -> None:
     state = lab_state()
     hv1 = agent_argv(state, tmp_path, "hv1")
-    assert hv1[-10:] == ["--host", "hv1", "--netns", "nlx-hv1", "--tunnel-ip", "198.51.100.1",
-                         "--underlay-dev", "eth1", "--resync", "5"]
+    assert hv1[-8:] == ["--host", "hv1", "--netns", "nlx-hv1", "--tunnel-ip", "198.51.100.1",
+                        "--underlay-dev", "eth1"]
     net1 = agent_argv(state, tmp_path, "net1")
-    assert net1[-3:] == ["--dhcp", "--dhcp-state-dir", str(tmp_path / "dhcp" / "net1")]
+    at = net1.index("--dhcp")
+    assert net1[at:at + 4] == ["--dhcp", "--dhcp-state-dir", str(tmp_path / "dhcp" / "net1"),
+                               "--l3"]
+    assert "--interface-mappings" not in net1
+    state.external = "nlx-ext"
+    net1 = agent_argv(state, tmp_path, "net1")
+    assert net1[net1.index("--interface-mappings") + 1] == "public:eth2"
+    assert "--interface-mappings" not in agent_argv(state, tmp_path, "hv1")
+    assert state.namespaces()[-2:] == ["nlx-ext", "nlx-underlay"]
     assert "--admin-password" not in controller_argv(state, tmp_path)
     env = credentials_env(state)
     assert (env["OS_AUTH_URL"], env["OS_PASSWORD"]) == (CREDS.auth_url, "pw")

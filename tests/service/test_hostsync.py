@@ -20,8 +20,10 @@ def test_concerns_only_the_hosts_networks_and_agents() -> None:
     nets = frozenset({"A"})
     assert concerns([("port", "A")], nets)
     assert concerns([("network", "B"), ("subnet", "A")], nets)
-    assert not concerns([("port", "B"), ("security_group", None), ("quota", None)], nets)
+    assert not concerns([("port", "B"), ("quota", None)], nets)
     assert concerns([("agent", None)], nets)
+    assert concerns([("security_group", None)], nets)
+    assert concerns([("security_group_rule", None)], nets)
     assert not concerns([], nets)
 
 

@@ -9,6 +9,9 @@ A round (``apply_once``): take the watcher's latest ``HostState`` → ``compute_
 DHCP role (``dhcp`` manager given): ``desired_dhcp`` (pure) → ``dhcp.apply`` — after the L2
 apply, because the DHCP port's tap plugs into the bridge L2 builds; when a network starts being
 served, L2 is applied once more so the DHCP port's tap counts as wired in this round's reports →
+L3 role (``l3`` given, ``agent.l3_role``): routers converged likewise, L2 again for new taps →
+security groups (``security`` given, ``agent.sg_role``): the nft ruleset, after every tap is
+wired; a port whose filter could not be put in place is not reported ACTIVE →
 report port statuses: ACTIVE for a port whose tap is wired, DOWN for one that is not (VM not
 plugged, admin down, frozen) or that left this host — each only when it differs from what was
 last reported, so a converged host sends nothing.
@@ -44,7 +47,9 @@ from neutrino.agent.calc import compute_l2
 from neutrino.agent.dataplane import ApplyReport, DataplaneError, L2Manager
 from neutrino.agent.dhcp_calc import DhcpConfig, desired_dhcp
 from neutrino.agent.isolation import apply_isolating
+from neutrino.agent.l3_role import L3Role
 from neutrino.agent.model import AgentConfig
+from neutrino.agent.sg_role import SecurityRole
 from neutrino.agent.watcher import Backoff
 from neutrino.client import ClientError, Conflict, NotFound
 from neutrino.domain.hoststate import HostState, tap_name
@@ -87,7 +92,9 @@ class AgentLoop:
                  clock: Callable[[], float] = time.monotonic,
                  dhcp: DhcpApplier | None = None,
                  dhcp_configurations: dict[str, Any] | None = None,
-                 dhcp_namespace_suffix: str = "") -> None:
+                 dhcp_namespace_suffix: str = "",
+                 l3: L3Role | None = None,
+                 security: SecurityRole | None = None) -> None:
         self.host = host
         self.config = config
         self.manager = manager
@@ -107,6 +114,8 @@ class AgentLoop:
         self.dhcp_namespace_suffix = dhcp_namespace_suffix
         self.dhcp_served: set[str] = set()
         self.dhcp_failed: dict[str, DataplaneError] = {}
+        self.l3 = l3  # the L3 role (routers), see agent.l3_role
+        self.security = security  # security groups (nft), see agent.sg_role
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._started = False
@@ -132,6 +141,8 @@ class AgentLoop:
             self.controller.report_agent(self.host, self.dhcp_configurations,
                                          agent_type=DHCP_AGENT, binary="neutrino-dhcp-agent",
                                          start_flag=not self._started)
+        if self.l3 is not None:
+            self.l3.heartbeat(self.controller, self.host, not self._started)
         self._started = True
 
     def apply_once(self) -> ApplyReport | None:
@@ -143,6 +154,10 @@ class AgentLoop:
         report, frozen = apply_isolating(self.manager, desired)
         if self.dhcp is not None and self._apply_dhcp(state):
             report, frozen = apply_isolating(self.manager, desired)  # DHCP taps now plugged
+        if self.l3 is not None and self.l3.apply(state):
+            report, frozen = apply_isolating(self.manager, desired)  # router taps now plugged
+        if self.security is not None:
+            self.security.apply(state, report.wired)  # before any port is reported ACTIVE
         if report.changes:
             log.info("applied revision %s: %s", state.revision, "; ".join(report.changes))
         self.frozen = frozen
@@ -237,6 +252,8 @@ class AgentLoop:
             log.warning("round failed (%s); retrying in %.1fs", exc, delay)
             return self.clock() + delay
         retry_dhcp = sorted(n for n, e in self.dhcp_failed.items() if e.retryable)
+        retry_dhcp += self.l3.retryable() if self.l3 is not None else []  # routers too
+        retry_dhcp += self.security.retryable() if self.security is not None else []
         if self.frozen or retry_dhcp:
             delay = self.backoff.next()
             log.warning("frozen %s, DHCP pending %s; retrying in %.1fs", sorted(self.frozen),

@@ -7,9 +7,12 @@ network namespace to manage (``--netns``, the lab; None = this host), the tunnel
 underlay device and the physical interface mappings, and the DHCP role (``dhcp``: this host
 also registers a "DHCP agent" and runs dnsmasq per served network, with its files under
 ``dhcp_state_dir``; under ``--netns`` the ``qdhcp-`` namespaces get the suffix ``-<netns>`` so
-several simulated hosts on one machine stay apart). ``Agent`` builds the pieces and runs
-them: the watcher in its own thread (it only sets the loop's dirty flag), the apply loop in
-another (the only kernel writer).
+several simulated hosts on one machine stay apart) and the L3 role (``l3``: an "L3 agent"
+and a ``qrouter-<id>`` namespace, same suffix, per hosted router). Security groups
+(``security_groups``, on by default, ``--no-security-groups`` to turn off) are enforced with
+nftables in the managed namespace (``agent.sg_role``). ``Agent`` builds the pieces and runs
+them: the watcher in its own thread (it only sets the loop's dirty flag),
+the apply loop in another (the only kernel writer).
 
 Failure: a thread that dies records its exception, stops the other, and ``Agent.run``
 re-raises it — the agent exits non-zero and its supervisor restarts it (a restart is cheap:
@@ -27,8 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from neutrino.agent.dataplane import L2Kernel, L2Manager
+from neutrino.agent.l3_role import L3Role
 from neutrino.agent.loop import AgentLoop, DhcpApplier
 from neutrino.agent.model import AgentConfig
+from neutrino.agent.sg_role import SecurityRole
 from neutrino.agent.watcher import Watcher
 from neutrino.client import Controller, Credentials, Session
 
@@ -69,7 +74,9 @@ class AgentSettings:
     poll_timeout: float = 30.0
     dhcp: bool = False
     dhcp_state_dir: Path | None = None  # default DHCP_STATE_ROOT/<host>
+    l3: bool = False  # L3 role: register an "L3 agent", build qrouter- namespaces
     watch_links: bool = True  # wake on tap plug/unplug (needs the real kernel)
+    security_groups: bool = True  # nft security groups (agent.sg_role; needs the real kernel)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **flags: Any) -> AgentSettings:
@@ -123,6 +130,23 @@ def link_watcher(netns: str | None, on_change: Callable[[], None]) -> LinkWatche
     return LinkWatcher(netns, on_change)
 
 
+def l3_role(settings: AgentSettings, controller: Controller | None = None) -> L3Role:
+    """The L3 role; its ``qrouter-`` namespaces take the same suffix as ``qdhcp-`` ones."""
+    from neutrino.agent.dataplane.l3 import L3Manager  # needs pyroute2 and root
+
+    suffix = settings.dhcp_namespace_suffix()
+    return L3Role(L3Manager(netns=settings.netns, namespace_suffix=suffix),
+                  settings.agent_config(), namespace_suffix=suffix,
+                  configurations={"agent_mode": "legacy", "netns": settings.netns,
+                                  "namespace_suffix": suffix}, reporter=controller)
+
+
+def security_role(settings: AgentSettings) -> SecurityRole:
+    from neutrino.agent.dataplane.nft import NftManager  # needs pyroute2, nft and root
+
+    return SecurityRole(NftManager(netns=settings.netns))
+
+
 def dnsmasq_manager(settings: AgentSettings) -> DhcpApplier:
     from neutrino.agent.dataplane.dhcp import DhcpManager  # needs pyroute2 and root
 
@@ -153,7 +177,10 @@ class Agent:
                               heartbeat_interval=settings.heartbeat_interval,
                               dhcp=dhcp if settings.dhcp else None,
                               dhcp_configurations=settings.dhcp_configurations(),
-                              dhcp_namespace_suffix=settings.dhcp_namespace_suffix())
+                              dhcp_namespace_suffix=settings.dhcp_namespace_suffix(),
+                              l3=l3_role(settings, self.controller) if settings.l3 else None,
+                              security=(security_role(settings) if settings.security_groups
+                                        and kernel is None else None))
         self.watcher.on_change = self.loop.mark_dirty
         self.link_watcher = (link_watcher(settings.netns, self.loop.mark_dirty)
                              if settings.watch_links and kernel is None else None)

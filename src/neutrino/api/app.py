@@ -20,7 +20,7 @@ from neutrino.api import errors
 from neutrino.api.agent import v1 as agent_v1
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
-from neutrino.api.neutron import quotas, root, tags
+from neutrino.api.neutron import floatingips, quotas, root, tags
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron.resources import collection_router
 from neutrino.common.settings import Settings
@@ -78,8 +78,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                                          lambda s: s.security_groups))
     app.include_router(collection_router("security-group-rules", "security_group_rule",
                                          lambda s: s.security_group_rules, updatable=False))
+    app.include_router(collection_router("default-security-group-rules",
+                                         "default_security_group_rule",
+                                         lambda s: s.default_security_group_rules,
+                                         updatable=False))
     app.include_router(collection_router("routers", "router", lambda s: s.routers))
     app.include_router(router_actions.router)
+    app.include_router(collection_router("floatingips", "floatingip",
+                                         lambda s: s.floatingips))
+    app.include_router(floatingips.router)
     app.include_router(collection_router("agents", "agent", lambda s: s.agents))
     app.include_router(tags.router)
     app.include_router(quotas.router)

@@ -39,6 +39,13 @@ def agent(
         "--dhcp-state-dir", metavar="DIR",
         help="dnsmasq files (default /var/lib/neutrino/dhcp/<host>; must not be 0700).")
     ] = None,
+    l3: Annotated[bool, typer.Option(
+        "--l3", help="L3 role: also register an L3 agent and host routers (qrouter- netns).")
+    ] = False,
+    security_groups: Annotated[bool, typer.Option(
+        "--security-groups/--no-security-groups",
+        help="Enforce security groups and anti-spoofing with nftables (default on).")
+    ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the host agent (wires this host's ports; credentials from OS_* variables)."""
@@ -51,7 +58,8 @@ def agent(
                                           underlay_dev=underlay_dev,
                                           interface_mappings=mappings,
                                           resync_interval=resync, dhcp=dhcp or None,
-                                          dhcp_state_dir=dhcp_state_dir)
+                                          dhcp_state_dir=dhcp_state_dir, l3=l3 or None,
+                                          security_groups=security_groups)
     except KeyError as exc:
         raise fail(f"missing setting {exc.args[0]} (flag or environment variable)") from None
     except ValueError as exc:

@@ -72,10 +72,14 @@ def _run(title: str, action: Callable[[Callable[[str], None]], T]) -> T:
 def up(
     hosts: Annotated[int, typer.Option("--hosts", min=1, help="Hypervisors hv1..hvN.")] = 2,
     network_nodes: Annotated[int, typer.Option(
-        "--network-nodes", min=0, help="Network nodes net1..netM (they serve DHCP).")] = 1,
+        "--network-nodes", min=0,
+        help="Network nodes net1..netM (they serve DHCP and host routers).")] = 1,
     prefix: Annotated[str, typer.Option(
         "--prefix", help="Prefix of the lab's namespace names.")] = "",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 90.0,
+    external: Annotated[bool, typer.Option(
+        "--external", help="Also the outside world (ext namespace, 203.0.113.1) and the "
+        "external network 'public' (flat, 203.0.113.0/24) on the network nodes.")] = False,
     directory: DirOption = None,
 ) -> None:
     """Build the lab: underlay, hypervisor namespaces, controller (unless OS_* names one),
@@ -84,7 +88,7 @@ def up(
 
     def action(progress: Callable[[str], None]) -> LabState:
         return Lab(directory, progress=progress).up(hosts, network_nodes, prefix=prefix,
-                                                     timeout=timeout)
+                                                     timeout=timeout, external=external)
 
     _run("lab up", action)
     lab = Lab(directory)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neutrino.client._session import Session
+from neutrino.domain import statedelta
 from neutrino.domain.hoststate import HostState
 
 AGENT = "/agent/v1"
@@ -41,6 +42,7 @@ class Controller:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._bases: dict[str, tuple[int, dict[str, Any]]] = {}  # host -> last state served
 
     # --- agent API -----------------------------------------------------------------------
 
@@ -53,13 +55,25 @@ class Controller:
 
     def watch_host_state(self, host: str, since: int | None = None,
                          timeout: float = 30.0) -> HostStateWatch:
+        """One watch call. The wire form of the last state is kept per host, so after the
+        first snapshot the controller may answer with a delta against it."""
         params: dict[str, Any] = {"timeout": timeout}
+        base = self._bases.get(host)
         if since is not None:
             params["since"] = since
+            if base is not None and base[0] == since:
+                params["delta"] = 1
         body = self.session.request("GET", f"{AGENT}/hosts/{host}/state", params=params,
                                     timeout=timeout + POLL_SLACK)
+        revision = int(body["revision"])
         raw = body.get("state")
-        return HostStateWatch(host=body["host"], revision=int(body["revision"]),
+        if body.get("delta") is not None and base is not None:
+            raw = statedelta.patch(base[1], body["delta"])
+        if raw is not None:
+            self._bases[host] = (revision, raw)
+        elif base is not None and since is not None and base[0] == since:
+            self._bases[host] = (revision, base[1])  # nothing changed: same state, new label
+        return HostStateWatch(host=body["host"], revision=revision,
                               snapshot=bool(body.get("snapshot")),
                               state=None if raw is None else HostState.from_dict(raw))
 
@@ -67,6 +81,11 @@ class Controller:
         body = {"port": {"status": status, "host": host}}
         return self.session.request(  # type: ignore[no-any-return]
             "POST", f"{AGENT}/ports/{port_id}/status", json=body)["port"]
+
+    def report_floatingip_status(self, fip_id: str, status: str) -> dict[str, Any]:
+        body = {"floatingip": {"status": status}}
+        return self.session.request(  # type: ignore[no-any-return]
+            "POST", f"{AGENT}/floatingips/{fip_id}/status", json=body)["floatingip"]
 
     def wait_port(self, port_id: str, status: str = "ACTIVE",
                   timeout: float = 30.0) -> dict[str, Any]:

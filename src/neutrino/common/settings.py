@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     quota_network: int = 100
     quota_subnet: int = 100
     quota_port: int = 500
+    quota_router: int = 10
+    quota_floatingip: int = 50
+    quota_security_group: int = 10
+    quota_security_group_rule: int = 100
 
     @classmethod
     def settings_customise_sources(

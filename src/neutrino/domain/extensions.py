@@ -32,6 +32,12 @@ EXTENSIONS: tuple[Extension, ...] = (
     Extension("extraroute-atomic", "Atomically add/remove extra routes",
               "Edit extra routes of a router on server side by atomically adding/removing "
               "extra routes"),
+    Extension("fip-port-details", "Floating IP Port Details Extension",
+              "Add port_details attribute to Floating IP resource"),
+    Extension("floating-ip-router-writable", "Floating IP Router (writable)",
+              "Provides a writable router_id attribute for a floating IP resource."),
+    Extension("floatingip-pools", "Floating IP Pools Extension",
+              "Provides a floating IP pools API."),
     Extension("filter-validation", "Filter parameters validation",
               "Provides validation on filter parameters."),
     Extension("ip-substring-filtering", "IP address substring filtering",
@@ -47,6 +53,8 @@ EXTENSIONS: tuple[Extension, ...] = (
               "networks"),
     Extension("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding "
               "between L2 Neutron networks and access to external networks via a NAT gateway."),
+    Extension("subnet-external-network", "Subnet External Network",
+              "Informs if the subnet is associated to an external network."),
     Extension("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
     Extension("standard-attr-description", "standard-attr-description",
               "Extension to add descriptions to standard attributes"),
@@ -68,6 +76,9 @@ EXTENSIONS: tuple[Extension, ...] = (
               "Add new field with normalized remote_ip_prefix cidr in SG rule"),
     Extension("stateful-security-group", "Stateful security group",
               "Indicates if the security group is stateful or not"),
+    Extension("security-groups-default-rules", "Default rules for security groups",
+              "Configure set of security group rules used as default rules for every new "
+              "security group"),
     Extension("port-security", "Port Security", "Provides port security"),
     Extension("allowed-address-pairs", "Allowed Address Pairs",
               "Provides allowed address pairs"),

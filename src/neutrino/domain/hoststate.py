@@ -15,6 +15,11 @@ Invariants:
 - ``dhcp`` lists the networks this host serves DHCP for: those whose ``network:dhcp`` port is
   bound here (so the network and that port are also in ``networks``/``ports``), each with the
   DHCP entries of every other port on the network.
+- ``routers`` lists the routers scheduled to this host (``neutrino.domain.l3state``); their
+  ports bound here are also in ``ports`` (the L2 agent wires their taps).
+- Security (``neutrino.domain.sgstate``): each port's ``port_security_enabled``, groups and
+  allowed address pairs; ``security_groups`` defines every group those ports use and
+  ``remote_groups`` lists the member addresses of every group their rules name as remote.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+
+from neutrino.domain.l3state import RouterState
+from neutrino.domain.sgstate import AddressPair, RemoteGroup, SecurityGroupState
 
 SEGMENT_TYPES = ("flat", "vlan", "vxlan")
 
@@ -121,6 +129,11 @@ class PortState:
     fixed_ips: tuple[FixedIp, ...]
     admin_state_up: bool
     device_owner: str = ""
+    # security (domain/sgstate.py); off by default so a state without these fields (an older
+    # controller) never makes the agent filter a port it knows nothing about
+    port_security_enabled: bool = False
+    security_groups: tuple[str, ...] = ()
+    allowed_address_pairs: tuple[AddressPair, ...] = ()
 
     @property
     def device_name(self) -> str:
@@ -133,7 +146,10 @@ class PortState:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PortState:
         d = {k: v for k, v in d.items() if k not in ("device_name", "bridge_name")}
-        return cls(**{**d, "fixed_ips": tuple(FixedIp(**f) for f in d["fixed_ips"])})
+        return cls(**{**d, "fixed_ips": tuple(FixedIp(**f) for f in d["fixed_ips"]),
+                      "security_groups": tuple(d.get("security_groups", ())),
+                      "allowed_address_pairs": tuple(
+                          AddressPair(**a) for a in d.get("allowed_address_pairs", ()))})
 
 
 @dataclass(frozen=True)
@@ -213,6 +229,9 @@ class HostState:
     ports: tuple[PortState, ...] = ()
     l2pop: tuple[L2Pop, ...] = field(default=())
     dhcp: tuple[DhcpNetwork, ...] = ()
+    security_groups: tuple[SecurityGroupState, ...] = ()
+    remote_groups: tuple[RemoteGroup, ...] = ()
+    routers: tuple[RouterState, ...] = ()  # routers scheduled here (domain.l3state)
 
     @property
     def network_ids(self) -> frozenset[str]:
@@ -237,7 +256,12 @@ class HostState:
                    networks=tuple(NetworkState.from_dict(n) for n in d["networks"]),
                    ports=tuple(PortState.from_dict(p) for p in d["ports"]),
                    l2pop=tuple(L2Pop.from_dict(x) for x in d["l2pop"]),
-                   dhcp=tuple(DhcpNetwork.from_dict(x) for x in d.get("dhcp", ())))
+                   dhcp=tuple(DhcpNetwork.from_dict(x) for x in d.get("dhcp", ())),
+                   security_groups=tuple(SecurityGroupState.from_dict(x)
+                                         for x in d.get("security_groups", ())),
+                   remote_groups=tuple(RemoteGroup.from_dict(x)
+                                       for x in d.get("remote_groups", ())),
+                   routers=tuple(RouterState.from_dict(x) for x in d.get("routers", ())))
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())

@@ -14,6 +14,11 @@ checks the rule as a whole in Neutron's order and returns it in canonical form:
 ``rule_key`` is Neutron's duplicate key: protocols compare by (name, number), the any-address
 prefixes compare equal to no prefix, and the prefix otherwise compares as given (host bits
 kept), exactly as Neutron does. ``normalized_cidr`` is the prefix's network.
+
+A ``Template`` is a default security-group rule: a rule without a group (``remote_group_id``
+none or ``PARENT``, the new group itself) plus whether new ``default`` groups, other new groups,
+or both start with it. ``LEGACY_TEMPLATES`` are the four Neutron seeds; ``rules_from_templates``
+makes a new group's first rules.
 """
 
 from __future__ import annotations
@@ -279,11 +284,65 @@ def duplicate_in_post() -> Conflict:
                          "Duplicate Security Group Rule in POST.")
 
 
-def default_rules(group_id: str, is_default: bool) -> list[Rule]:
-    """The rules a new group starts with: egress anywhere (v4, v6); the default group also
-    admits ingress from its own members."""
-    rules = [Rule(group_id, "egress", "IPv4"), Rule(group_id, "egress", "IPv6")]
-    if is_default:
-        rules += [Rule(group_id, "ingress", "IPv4", remote_group_id=group_id),
-                  Rule(group_id, "ingress", "IPv6", remote_group_id=group_id)]
-    return rules
+# --- default rules: the templates every new group's first rules come from ------------------
+
+
+@dataclass(frozen=True)
+class Template:
+    """A default security-group rule (Neutron's ``default_security_group_rules``): a rule
+    without a group, whose ``remote_group_id`` is either none or ``PARENT`` (the new group
+    itself), and which applies to new default groups, new other groups, or both."""
+
+    rule: Rule
+    used_in_default_sg: bool = False
+    used_in_non_default_sg: bool = True
+    description: str = ""
+
+
+PARENT = "PARENT"
+TEMPLATE_GROUP = ""  # the placeholder security_group_id of a template's rule
+LEGACY_EGRESS = "Legacy default SG rule for egress traffic"
+LEGACY_INGRESS = "Legacy default SG rule for ingress traffic"
+# The templates a new deployment starts with (as Neutron seeds them): egress anywhere for
+# every group; ingress from the group's own members for default groups only.
+LEGACY_TEMPLATES: tuple[Template, ...] = (
+    Template(Rule(TEMPLATE_GROUP, "egress", "IPv4"), True, True, LEGACY_EGRESS),
+    Template(Rule(TEMPLATE_GROUP, "egress", "IPv6"), True, True, LEGACY_EGRESS),
+    Template(Rule(TEMPLATE_GROUP, "ingress", "IPv4", remote_group_id=PARENT), True, False,
+             LEGACY_INGRESS),
+    Template(Rule(TEMPLATE_GROUP, "ingress", "IPv6", remote_group_id=PARENT), True, False,
+             LEGACY_INGRESS),
+)
+
+
+class DefaultRuleNotFound(NotFound):
+    neutron_type = "DefaultSecurityGroupRuleNotFound"
+
+    def __init__(self, rule_id: str) -> None:
+        super().__init__(f"Default Security Group rule {rule_id} does not exist")
+
+
+def default_rule_exists(rule_id: str) -> Conflict:
+    return NamedConflict("DefaultSecurityGroupRuleExists",
+                         f"Default Security group rule already exists. Rule id is {rule_id}.")
+
+
+def duplicate_default_in_post() -> Conflict:
+    return NamedConflict("DuplicateDefaultSgRuleInPost",
+                         "Duplicate Default Security Group Rule in POST.")
+
+
+def templates_overlap(a: Template, b: Template) -> bool:
+    """Two templates clash when they say the same rule for the same kind of group."""
+    return rule_key(a.rule) == rule_key(b.rule) and (
+        (a.used_in_default_sg and b.used_in_default_sg)
+        or (a.used_in_non_default_sg and b.used_in_non_default_sg))
+
+
+def rules_from_templates(group_id: str, templates: list[Template]) -> list[Rule]:
+    """The rules a new group starts with: each template's rule in that group, ``PARENT``
+    naming the group itself. The caller picks the templates for the kind of group."""
+    return [replace(t.rule, security_group_id=group_id,
+                    remote_group_id=group_id if t.rule.remote_group_id == PARENT
+                    else t.rule.remote_group_id)
+            for t in templates]

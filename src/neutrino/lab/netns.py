@@ -15,18 +15,28 @@ import subprocess
 from collections.abc import Sequence
 
 __all__ = [
+    "EXTERNAL_BRIDGE",
+    "EXTERNAL_DEV",
+    "EXTERNAL_GATEWAY",
+    "EXTERNAL_PHYSNET",
     "UNDERLAY_BRIDGE",
     "LabError",
+    "add_external",
     "add_namespace",
     "add_underlay",
     "delete_namespace",
     "list_namespaces",
+    "plug_external",
     "plug_host",
     "plug_vm",
     "run",
 ]
 
 UNDERLAY_BRIDGE = "br-ul"
+EXTERNAL_BRIDGE = "br-public"
+EXTERNAL_PHYSNET = "public"
+EXTERNAL_DEV = "eth2"  # a network node's uplink to the external network
+EXTERNAL_GATEWAY = "203.0.113.1/24"  # the outside world's address (and the routers' next hop)
 
 
 class LabError(RuntimeError):
@@ -85,6 +95,29 @@ def plug_host(underlay: str, index: int, host_ns: str, cidr: str, dev: str = "et
     run("ip", "-n", underlay, "link", "set", port, "master", UNDERLAY_BRIDGE, "up")
     if cidr.split("/")[0] not in run("ip", "-n", host_ns, "-4", "addr", "show", "dev", dev):
         run("ip", "-n", host_ns, "addr", "add", cidr, "dev", dev)
+    run("ip", "-n", host_ns, "link", "set", dev, "up")
+
+
+def add_external(namespace: str) -> None:
+    """The outside world: bridge ``br-public`` in ``namespace`` holding 203.0.113.1/24 (the
+    external subnet's gateway, and the host that sees SNAT and floating IPs). Idempotent."""
+    if not _has_link(namespace, EXTERNAL_BRIDGE):
+        run("ip", "-n", namespace, "link", "add", EXTERNAL_BRIDGE, "type", "bridge",
+            "mcast_snooping", "0")
+    if EXTERNAL_GATEWAY.split("/")[0] not in run("ip", "-n", namespace, "-4", "addr", "show",
+                                                  "dev", EXTERNAL_BRIDGE):
+        run("ip", "-n", namespace, "addr", "add", EXTERNAL_GATEWAY, "dev", EXTERNAL_BRIDGE)
+    run("ip", "-n", namespace, "link", "set", EXTERNAL_BRIDGE, "up")
+
+
+def plug_external(external: str, index: int, host_ns: str, dev: str = EXTERNAL_DEV) -> None:
+    """``dev`` in ``host_ns`` (no address: the agent enslaves it to the flat network's
+    bridge), veth-paired to ``pub-<index>`` on ``br-public``. Idempotent."""
+    port = f"pub-{index}"
+    if not _has_link(external, port):
+        run("ip", "-n", external, "link", "add", port, "type", "veth", "peer", "name", dev,
+            "netns", host_ns)
+    run("ip", "-n", external, "link", "set", port, "master", EXTERNAL_BRIDGE, "up")
     run("ip", "-n", host_ns, "link", "set", dev, "up")
 
 

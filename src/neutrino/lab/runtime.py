@@ -3,14 +3,19 @@
 ``up(hosts, network_nodes)`` records the plan in ``lab.json`` first, then builds: the underlay
 namespace ``<prefix>underlay`` with a bridge, hypervisors ``<prefix>hv1..hvN`` and network
 nodes ``<prefix>net1..netM`` (controller host names ``hv1``…, ``net1``…) each with ``eth1`` =
-198.51.100.<i>/24 into it; then starts the supervisor (``neutrino.lab.supervisor``), which runs
-a controller when none is named by the ``OS_*`` environment (or ``OS_CLOUD`` + clouds.yaml)
-and one agent per host; it returns once every agent is registered and alive.
+198.51.100.<i>/24 into it; with ``external``, the outside world ``<prefix>ext`` (bridge
+``br-public``, 203.0.113.1/24) with each network node's ``eth2`` on it; then starts the
+supervisor (``neutrino.lab.supervisor``), which runs a controller when none is named by the
+``OS_*`` environment (or ``OS_CLOUD`` + clouds.yaml) and one agent per host; it returns once
+every agent is registered and alive (network nodes: L2, DHCP and L3 agents) and, with
+``external``, the external network exists (flat, physnet ``public``, ``router:external``,
+subnet 203.0.113.0/24 without DHCP).
 
 ``down()`` works from the record only, and is idempotent: stop the supervisor (and with it the
 agents and the controller), any recorded child still alive, the dnsmasq processes of the
-network nodes (by their pid files), then delete the VM, ``qdhcp-…-<host ns>``, host and
-underlay namespaces (which deletes every device the lab or its agents made), and the record.
+network nodes (by their pid files), then delete the VM, ``qdhcp-…-<host ns>``,
+``qrouter-…-<host ns>``, host, ``ext`` and underlay namespaces (which deletes every device
+the lab or its agents made), and the record.
 A process is only signalled when its ``/proc/<pid>/cmdline`` still names this lab.
 
 VMs: see ``neutrino.lab.vms``.
@@ -144,11 +149,14 @@ class Lab:
 
     def up(self, hosts: int = 2, network_nodes: int = 1, *, prefix: str = "",
            credentials: Credentials | None = None, use_env: bool = True,
-           timeout: float = 90.0) -> LabState:
+           timeout: float = 90.0, external: bool = False) -> LabState:
         """Build the lab (see the module docstring). The controller: ``credentials``, else
-        the environment's (unless not ``use_env``), else one the lab starts."""
+        the environment's (unless not ``use_env``), else one the lab starts. ``external``:
+        also the outside world and the external network (needs a network node)."""
         if hosts < 1 or network_nodes < 0 or hosts + network_nodes > 250:
             raise LabError("want 1..250 hosts in all")
+        if external and network_nodes < 1:
+            raise LabError("--external needs at least one network node")
         if LabState.load(self.dir) is not None:
             raise LabError(f"a lab is already recorded in {self.dir} (`neutrino lab down`)")
         creds = credentials or (credentials_from_env() if use_env else None)
@@ -164,7 +172,8 @@ class Lab:
                          listen=listen,
                          hosts=[HostRecord(name=n, netns=f"{prefix}{n}",
                                            ip=f"{UNDERLAY_NET}.{i}", dhcp=dhcp)
-                                for i, (n, dhcp) in enumerate(names, start=1)])
+                                for i, (n, dhcp) in enumerate(names, start=1)],
+                         external=f"{prefix}ext" if external else None)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)  # dnsmasq (unprivileged) traverses it to its files
         for sub in ("logs", "dhcp", "vms"):
@@ -182,6 +191,14 @@ class Lab:
                           f"namespace {host.netns}, eth1 {host.ip}/24")
             netns.add_namespace(host.netns)
             netns.plug_host(state.underlay, i, host.netns, f"{host.ip}/24")
+        if state.external:
+            self.progress(f"outside world {state.external}: {netns.EXTERNAL_BRIDGE} "
+                          f"{netns.EXTERNAL_GATEWAY}")
+            netns.add_namespace(state.external)
+            netns.add_external(state.external)
+            for i, host in enumerate(state.hosts, start=1):
+                if host.dhcp:
+                    netns.plug_external(state.external, i, host.netns)
         self.progress("controller " + (f"starting on {listen}" if listen else creds.auth_url))
         log = open(self.dir / "logs" / "supervisor.log", "ab")  # noqa: SIM115 (child keeps it)
         with log:
@@ -190,11 +207,37 @@ class Lab:
                                    stderr=subprocess.STDOUT, start_new_session=True)
         (self.dir / "supervisor.pid").write_text(str(sup.pid))  # down finds it at once
         self._wait_agents(state, time.monotonic() + timeout)
+        if state.external:
+            state.external_network_id = self._external_network(state)
+            state.save(self.dir)
         return state
+
+    def _external_network(self, state: LabState) -> str:
+        """The flat ``public`` network (``router:external``) with subnet 203.0.113.0/24
+        (gateway 203.0.113.1 = the outside world, no DHCP); an existing one is reused."""
+        session = Session(state.creds, timeout=10.0)
+        try:
+            found = session.request("GET", "/v2.0/networks",
+                                    params={"name": netns.EXTERNAL_PHYSNET,
+                                            "router:external": "True"})["networks"]
+            if found:
+                return str(found[0]["id"])
+            self.progress("external network public 203.0.113.0/24")
+            net = session.request("POST", "/v2.0/networks", json={"network": {
+                "name": netns.EXTERNAL_PHYSNET, "router:external": True, "shared": False,
+                "provider:network_type": "flat",
+                "provider:physical_network": netns.EXTERNAL_PHYSNET}})["network"]
+            session.request("POST", "/v2.0/subnets", json={"subnet": {
+                "name": "public-subnet", "network_id": net["id"], "ip_version": 4,
+                "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1", "enable_dhcp": False,
+                "allocation_pools": [{"start": "203.0.113.10", "end": "203.0.113.250"}]}})
+            return str(net["id"])
+        finally:
+            session.close()
 
     def _wait_agents(self, state: LabState, deadline: float) -> None:
         want = {(h.name, "L2 agent") for h in state.hosts} | {
-            (h.name, "DHCP agent") for h in state.hosts if h.dhcp}
+            (h.name, t) for h in state.hosts if h.dhcp for t in ("DHCP agent", "L3 agent")}
         session = Session(state.creds, timeout=5.0)
         reported = ""
         started = time.monotonic()
@@ -246,7 +289,7 @@ class Lab:
                 stop_process(dnsmasq, wait=3.0)
                 removed.append(f"dnsmasq {dnsmasq}")
         host_ns = {h.netns for h in state.hosts}
-        qdhcp = {n for n in netns.list_namespaces() if n.startswith("qdhcp-")
+        qdhcp = {n for n in netns.list_namespaces() if n.startswith(("qdhcp-", "qrouter-"))
                  and any(n.endswith(f"-{h}") for h in host_ns)}
         present = netns.list_namespaces()
         for name in [*sorted(qdhcp), *state.namespaces()]:
@@ -288,7 +331,8 @@ class Lab:
         for host in state.hosts:
             child = children.get(f"agent-{host.name}", {})
             alive = process_of(child.get("pid"), "neutrino")
-            types = [t for t in ("L2 agent", "DHCP agent") if agents.get((host.name, t))]
+            types = [t for t in ("L2 agent", "DHCP agent", "L3 agent")
+                     if agents.get((host.name, t))]
             detail = (f"{host.ip} pid {alive or '-'} restarts {max(0, child.get('restarts', 0))}"
                       f" {'+'.join(types) or 'no agent alive'}")
             ok = host.netns in present and alive is not None and bool(types)

@@ -10,6 +10,10 @@ The lab directory (``--dir``, else ``$NEUTRINO_LAB_DIR``, else ``/run/neutrino-l
 * ``dhcp/<host>/``   — each network node's dnsmasq files (world-traversable: dnsmasq drops
   root); ``vms/<name>/`` — each VM's DHCP client script and lease dumps; ``logs/``.
 
+With ``--external`` the record also names the ``ext`` namespace (bridge ``br-public`` with
+203.0.113.1/24, the outside world, and each network node's ``eth2`` on it) and the external
+network the lab created (flat, physnet ``public``, subnet 203.0.113.0/24).
+
 The record is written *before* each thing is made, so a lab that failed halfway is still
 fully removable. Writes are atomic (temp file + rename).
 """
@@ -62,6 +66,8 @@ class LabState:
     listen: str | None = None
     hosts: list[HostRecord] = field(default_factory=list)
     vms: dict[str, VmRecord] = field(default_factory=dict)
+    external: str | None = None  # the "ext" namespace (``--external``): the outside world
+    external_network_id: str | None = None  # the flat ``public`` network made for it
 
     @property
     def creds(self) -> Credentials:
@@ -76,7 +82,7 @@ class LabState:
     def namespaces(self) -> list[str]:
         """Every lab namespace, in teardown order (VMs, hosts, underlay)."""
         return ([v.netns for v in self.vms.values()] + [h.netns for h in self.hosts]
-                + [self.underlay])
+                + ([self.external] if self.external else []) + [self.underlay])
 
     # --- persistence
 
@@ -90,7 +96,9 @@ class LabState:
                    credentials=raw["credentials"], managed_controller=raw["managed_controller"],
                    listen=raw.get("listen"),
                    hosts=[HostRecord(**h) for h in raw["hosts"]],
-                   vms={k: VmRecord(**v) for k, v in raw["vms"].items()})
+                   vms={k: VmRecord(**v) for k, v in raw["vms"].items()},
+                   external=raw.get("external"),
+                   external_network_id=raw.get("external_network_id"))
 
     def save(self, directory: Path) -> None:
         write_json(directory / "lab.json", asdict(self), mode=0o600)

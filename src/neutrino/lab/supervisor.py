@@ -3,7 +3,8 @@
 ``python -m neutrino.lab.supervisor <lab dir>`` reads ``lab.json`` and runs, as children:
 the controller (``neutrino serve`` on the recorded loopback address, when the lab started its
 own; the agents are only started once it accepts connections), then one ``neutrino agent``
-per host (``--netns <ns>``, and ``--dhcp`` with its dnsmasq dir on network nodes). Every
+per host (``--netns <ns>``; on network nodes ``--dhcp`` with its dnsmasq dir and ``--l3``,
+and with an external network ``--interface-mappings public:eth2``). Every
 child logs to ``logs/<name>.log``; ``children.json`` records pid and restarts per child.
 
 A child that exits is restarted after a delay that doubles per quick death (0.5 s up to 10 s;
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from neutrino.lab.netns import EXTERNAL_DEV, EXTERNAL_PHYSNET
 from neutrino.lab.state import LabState, write_json
 
 __all__ = ["Child", "agent_argv", "controller_argv", "main"]
@@ -46,8 +48,10 @@ def agent_argv(state: LabState, directory: Path, host: str) -> list[str]:
     record = state.host(host)
     argv = [*neutrino_argv(), "agent", "--host", record.name, "--netns", record.netns,
             "--tunnel-ip", record.ip, "--underlay-dev", "eth1"]
-    if record.dhcp:
-        argv += ["--dhcp", "--dhcp-state-dir", str(directory / "dhcp" / record.name)]
+    if record.dhcp:  # a network node: DHCP and routers
+        argv += ["--dhcp", "--dhcp-state-dir", str(directory / "dhcp" / record.name), "--l3"]
+        if state.external:
+            argv += ["--interface-mappings", f"{EXTERNAL_PHYSNET}:{EXTERNAL_DEV}"]
     return argv
 
 

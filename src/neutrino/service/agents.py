@@ -21,14 +21,14 @@ from neutrino.common.errors import BadRequest, MethodNotAllowed, PolicyNotAuthor
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import Attr, parse_update, string, to_bool
 from neutrino.domain.listing import ListQuery
-from neutrino.service import binding
+from neutrino.service import binding, l3_scheduler
 from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.store import agents as repo
 from neutrino.store.uow import Store, Tx
 
 AGENT_DOWN_TIME = binding.AGENT_DOWN_TIME
-AGENT_TYPES = ("L2 agent", "DHCP agent")
+AGENT_TYPES = ("L2 agent", "DHCP agent", "L3 agent")
 AGENT_ROLES = frozenset({"admin", "service"})
 SPEC = {"admin_state_up": Attr(to_bool), "description": Attr(string(255))}
 
@@ -97,6 +97,10 @@ class AgentService:
                     binding.rebind_failed_ports(tx, host)
                 elif agent_type == "DHCP agent":
                     self.dhcp.sync_all(tx)
+                elif agent_type == l3_scheduler.L3_AGENT:
+                    l3_scheduler.sync_all(tx)
+            elif agent_type == l3_scheduler.L3_AGENT:
+                l3_scheduler.reschedule_stranded(tx)  # routers of dead L3 agents move
             return self.view(repo.get(tx.conn, agent_id))
 
         return self.store.write(tx_fn)
@@ -121,10 +125,12 @@ class AgentService:
         attrs = parse_update(body, SPEC)
 
         def tx_fn(tx: Tx) -> dict[str, Any]:
-            repo.get(tx.conn, agent_id)
+            row = repo.get(tx.conn, agent_id)
             if attrs:
                 repo.update_row(tx.conn, agent_id, attrs)
                 tx.record("agent", agent_id, "update")
+                if row["agent_type"] == l3_scheduler.L3_AGENT:
+                    l3_scheduler.reschedule_stranded(tx)  # off a disabled agent at once
             return self.view(repo.get(tx.conn, agent_id))
 
         return self.store.write(tx_fn)

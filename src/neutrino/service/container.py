@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
 from neutrino.service.agents import AgentService
+from neutrino.service.default_security_group_rules import DefaultSecurityGroupRuleService
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
@@ -15,6 +16,7 @@ from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import RouterService
+from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_groups import SecurityGroupRuleService, SecurityGroupService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
@@ -31,10 +33,12 @@ class Services:
     subnets: SubnetService
     ports: PortService
     routers: RouterService
+    floatingips: FloatingIpService
     tags: TagService
     quotas: QuotaService
     security_groups: SecurityGroupService
     security_group_rules: SecurityGroupRuleService
+    default_security_group_rules: DefaultSecurityGroupRuleService
     agents: AgentService
     hostsync: HostSyncService
     liveness: LivenessSweeper
@@ -55,11 +59,13 @@ class Services:
             networks=NetworkService(store, segments, quotas),
             subnets=SubnetService(store, quotas, dhcp=dhcp),
             ports=ports,
-            routers=RouterService(store, settings),
+            routers=RouterService(store, settings, quotas),
+            floatingips=FloatingIpService(store, settings, quotas),
             tags=TagService(store),
             quotas=quotas,
-            security_groups=SecurityGroupService(store),
-            security_group_rules=SecurityGroupRuleService(store),
+            security_groups=SecurityGroupService(store, quotas),
+            security_group_rules=SecurityGroupRuleService(store, quotas),
+            default_security_group_rules=DefaultSecurityGroupRuleService(store),
             agents=AgentService(store, dhcp),
             hostsync=HostSyncService(store, ports),
             liveness=LivenessSweeper(store, dhcp),

@@ -8,7 +8,10 @@ and then returns the new full state (``snapshot: true``), or returns ``state: nu
 advanced revision on timeout.
 
 Incremental: a change concerns a host when its ``network_id`` is one of the networks the host
-had at R or has now, or when an agent changed (tunnel endpoints). Only then is the state
+had at R or has now, when an agent changed (tunnel endpoints) or a security group or rule
+changed (treated as global), or when any port changed and a port of the host is in a group
+with a remote-group rule (membership may have moved), or when a router or floating IP changed
+and the host runs an L3 agent (``l3_hoststate.concerns_l3``). Only then is the state
 recomputed, and it is returned only if its content digest differs from the one served at R,
 so a change to network A never wakes hosts without A, and a no-op never wakes anyone.
 
@@ -30,6 +33,7 @@ from typing import Any
 
 from neutrino.common import clock
 from neutrino.common.errors import BadRequest, NamedConflict, ResourceNotFound
+from neutrino.domain import statedelta
 from neutrino.domain.hoststate import (
     DhcpEntry,
     DhcpNetwork,
@@ -43,6 +47,8 @@ from neutrino.domain.hoststate import (
     RemotePort,
     SubnetState,
 )
+from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
+from neutrino.service import l3_hoststate
 from neutrino.service.agents import require_agent_role
 from neutrino.service.binding import VIF_BRIDGE, parse_configurations, tunnel_ip_of
 from neutrino.service.context import RequestContext
@@ -52,8 +58,10 @@ from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
 SERVED_CACHE = 4096
+BODY_CACHE = 256
 PORT_STATUSES = ("ACTIVE", "DOWN")
-GLOBAL_TYPES = frozenset({"agent"})  # changes that may concern any host
+# changes that may concern any host: tunnel endpoints, security-group definitions
+GLOBAL_TYPES = frozenset({"agent", "security_group", "security_group_rule"})
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,12 @@ class WatchResult:
     host: str
     revision: int
     state: HostState | None  # None: nothing concerning the host changed before the timeout
+    delta: dict[str, Any] | None = None  # set: send this instead of the state (statedelta)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.delta is not None:
+            return {"host": self.host, "revision": self.revision, "snapshot": False,
+                    "state": None, "delta": self.delta}
         return {"host": self.host, "revision": self.revision,
                 "snapshot": self.state is not None,
                 "state": None if self.state is None else self.state.to_dict()}
@@ -96,10 +108,17 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
                                   physical_network=physnet, mtu=mtu,
                                   subnets=tuple(subnets_of.get(nid, ())))
                      for nid, ntype, seg, physnet, mtu in repo.networks(conn, net_ids))
+    groups_of = repo.port_groups(conn, [p[0] for p in port_rows])
+    pairs_of = repo.address_pairs(conn, [p[0] for p in port_rows])
     ports = tuple(PortState(id=pid, network_id=nid, mac_address=mac,
                             fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
-                            admin_state_up=bool(up), device_owner=owner)
-                  for pid, nid, mac, up, owner in port_rows)
+                            admin_state_up=bool(up), device_owner=owner,
+                            port_security_enabled=bool(secure),
+                            security_groups=tuple(groups_of.get(pid, ())),
+                            allowed_address_pairs=tuple(
+                                AddressPair(ip, pair_mac or mac)
+                                for ip, pair_mac in pairs_of.get(pid, ())))
+                  for pid, nid, mac, up, owner, secure in port_rows)
     tunnelled = {n.id for n in networks if n.network_type == "vxlan"}
     remotes: dict[str, list[RemotePort]] = {}
     for pid, nid, mac, other in remote_rows:
@@ -110,8 +129,33 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
                 vtep=vtep))
     l2pop = tuple(L2Pop(network_id=nid, vteps=tuple(sorted({p.vtep for p in remotes[nid]})),
                         ports=tuple(remotes[nid])) for nid in sorted(remotes))
+    groups, remote_groups = security(conn, ports)
     return HostState(host=host, revision=revision, tunnel_ip=tunnels.get(host),
-                     networks=networks, ports=ports, l2pop=l2pop, dhcp=dhcp_networks(conn, ports))
+                     networks=networks, ports=ports, l2pop=l2pop, dhcp=dhcp_networks(conn, ports),
+                     security_groups=groups, remote_groups=remote_groups,
+                     routers=l3_hoststate.hosted_routers(conn, host))
+
+
+def security(conn: Any, ports: tuple[PortState, ...]
+             ) -> tuple[tuple[SecurityGroupState, ...], tuple[RemoteGroup, ...]]:
+    """The definitions of the groups the host's ports use, and the member addresses of the
+    groups their rules name as remote (three or four queries, whatever the host's size)."""
+    ids = sorted({g for p in ports for g in p.security_groups})
+    rules: dict[str, list[RuleState]] = {}
+    for (gid, rid, direction, ethertype, proto, pmin, pmax, prefix,
+         remote) in repo.security_group_rules(conn, ids):
+        rules.setdefault(gid, []).append(RuleState(
+            id=rid, direction=direction, ethertype=ethertype, protocol=proto,
+            port_range_min=pmin, port_range_max=pmax, remote_ip_prefix=prefix,
+            remote_group_id=remote))
+    groups = tuple(SecurityGroupState(id=gid, stateful=bool(stateful),
+                                      rules=tuple(rules.get(gid, ())))
+                   for gid, stateful in repo.security_groups(conn, ids))
+    remote_ids = sorted({r.remote_group_id for g in groups for r in g.rules
+                         if r.remote_group_id})
+    members = repo.group_member_addresses(conn, remote_ids)
+    return groups, tuple(RemoteGroup(gid, tuple(sorted(members.get(gid, ()))))
+                         for gid in remote_ids)
 
 
 DHCP_OWNER = "network:dhcp"
@@ -144,6 +188,9 @@ class HostSyncService:
         self.ports = ports
         self._served: OrderedDict[tuple[str, int], tuple[frozenset[str], str]] = OrderedDict()
         self._lock = threading.Lock()
+        # wire forms served lately, for deltas; one per (host, revision), few hosts per API
+        # process are watched at once
+        self._bodies: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
 
     # --- served-state memory
 
@@ -167,9 +214,36 @@ class HostSyncService:
         self._remember(host, state.revision, state.network_ids, state.digest())
         return state
 
-    def watch(self, ctx: RequestContext, host: str, since: int | None, timeout: float
-              ) -> WatchResult:
-        """Blocks up to ``timeout`` seconds (clamped to [0, 60]); see the module docstring."""
+    def watch(self, ctx: RequestContext, host: str, since: int | None, timeout: float, *,
+              delta: bool = False) -> WatchResult:
+        """Blocks up to ``timeout`` seconds (clamped to [0, 60]); see the module docstring.
+        With ``delta``, a new state is sent as the difference from the one served at
+        ``since`` when this process still holds that one (else as a snapshot)."""
+        result = self._watch(ctx, host, since, timeout)
+        before = None if since is None else self._body(host, since)
+        if result.state is None:  # same content, relabelled
+            if before is not None:
+                self._keep_body(host, result.revision, before)
+            return result
+        body = result.state.to_dict()
+        self._keep_body(host, result.revision, body)
+        if delta and before is not None and result.revision != since:
+            return WatchResult(host, result.revision, result.state, statedelta.diff(before, body))
+        return result
+
+    def _body(self, host: str, revision: int) -> dict[str, Any] | None:
+        with self._lock:
+            return self._bodies.get((host, revision))
+
+    def _keep_body(self, host: str, revision: int, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._bodies[(host, revision)] = body
+            self._bodies.move_to_end((host, revision))
+            while len(self._bodies) > BODY_CACHE:
+                self._bodies.popitem(last=False)
+
+    def _watch(self, ctx: RequestContext, host: str, since: int | None, timeout: float
+               ) -> WatchResult:
         require_agent_role(ctx, "get_host_state")
         known = None if since is None else self._recall(host, since)
         if since is None or known is None:
@@ -184,7 +258,10 @@ class HostSyncService:
                 if upto > cursor:
                     changes = repo.changes_between(conn, cursor, upto)
                     current = frozenset(repo.host_network_ids(conn, host))
-                    if concerns(changes, networks | current):
+                    if concerns(changes, networks | current) or (
+                            any(rtype == "port" for rtype, _ in changes)
+                            and repo.host_uses_remote_groups(conn, host)) or (
+                            l3_hoststate.concerns_l3(conn, host, changes)):
                         state = compute(conn, host, upto)
                         if state.digest() != digest:
                             self._remember(host, upto, state.network_ids, state.digest())

@@ -3,7 +3,11 @@
 Segments: a tenant network gets the configured tenant type (VXLAN by default) with the lowest
 free VNI; admins may ask for flat/vlan/vxlan explicitly with ``provider:*``. The
 ``segment_allocations`` primary key makes two networks on one segment impossible even under
-concurrent creates (the loser retries and sees the segment taken).
+concurrent creates (the loser retries and sees the segment taken). Creating a network also
+creates its project's ``default`` security group if missing, in the same transaction (as
+Neutron's ML2 does): one primary-key lookup once the group exists. Deleting an external
+network first deletes its floating IPs that are not associated (as Neutron does); any other
+port on it keeps the network in use (409 ``NetworkInUse``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from neutrino.domain.listing import ListQuery
 from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
+from neutrino.service.routers import fip_rules
+from neutrino.service.security_groups import ensure_default as ensure_default_security_group
 from neutrino.store import networks as repo
 from neutrino.store import ports as port_repo
 from neutrino.store import subnets as subnet_repo
@@ -144,6 +150,7 @@ class NetworkService:
         created = []
         for project, count in _per_project(ctx, items).items():
             self.quotas.check(tx, project, "network", count)
+            ensure_default_security_group(tx, project)  # as Neutron's ML2 does
         for attrs in items:
             network_id = new_id()
             now = clock.now()
@@ -284,6 +291,8 @@ class NetworkService:
         if not ctx.owns(row["project_id"]):
             raise ResourceNotFound("Network", network_id)
         check_revision(row["revision_number"], if_match)
+        if row["router_external"]:
+            fip_rules.delete_disassociated(tx, network_id)  # as Neutron does
         in_use = [pid for pid, owner in repo.port_ids_on(tx.conn, network_id)
                   if owner != "network:dhcp"]
         if in_use:

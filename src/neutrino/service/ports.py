@@ -31,6 +31,7 @@ from neutrino.service.macs import free_mac
 from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
 from neutrino.service.port_views import PortViewCache
 from neutrino.service.quotas import QuotaService
+from neutrino.service.routers import fip_rules
 from neutrino.store import networks as network_repo
 from neutrino.store import port_json, raw
 from neutrino.store import ports as repo
@@ -347,6 +348,7 @@ class PortService:
             raise NamedConflict("L3PortInUse", f"Port {port_id} has owner "
                                 f"{row['device_owner']} and therefore cannot be deleted "
                                 f"directly via the port API.")
+        fip_rules.before_port_delete(tx, row)  # Neutron disassociates its floating IPs
         ipam.release(tx, port_id)
         repo.delete_row(tx.conn, port_id)
         tag_repo.delete_all(tx.conn, port_id)

@@ -1,8 +1,8 @@
-"""Quotas: per-project limits on networks, subnets and ports (``-1`` = unlimited), the
-Neutron quota API, and the check every create makes inside its own transaction (so a burst of
-concurrent creates cannot overshoot: on SQLite writers are serialized, on PostgreSQL creates in
-one project may overshoot by the number of concurrent transactions — Neutron has the same
-window without its reservation engine)."""
+"""Quotas: per-project limits on networks, subnets, ports, routers and floating IPs
+(``-1`` = unlimited), the Neutron quota API, and the check every create makes inside its own
+transaction (so a burst of concurrent creates cannot overshoot: on SQLite writers are
+serialized, on PostgreSQL creates in one project may overshoot by the number of concurrent
+transactions — Neutron has the same window without its reservation engine)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,19 @@ from neutrino.service.context import RequestContext
 from neutrino.store import quotas as repo
 from neutrino.store.uow import Store, Tx
 
-RESOURCES = ("network", "subnet", "port")
+RESOURCES = ("network", "subnet", "port", "router", "floatingip", "security_group",
+             "security_group_rule")
+MAX_LIMIT = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
 
 
 class QuotaService:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.defaults = {"network": settings.quota_network, "subnet": settings.quota_subnet,
-                         "port": settings.quota_port}
+                         "port": settings.quota_port, "router": settings.quota_router,
+                         "floatingip": settings.quota_floatingip,
+                         "security_group": settings.quota_security_group,
+                         "security_group_rule": settings.quota_security_group_rule}
 
     def check(self, tx: Tx, project_id: str, resource: str, adding: int = 1) -> None:
         override = repo.limit_of(tx.conn, project_id, resource)
@@ -64,6 +69,8 @@ class QuotaService:
         ctx.require_admin("update_quota")
         if not isinstance(body, dict):
             raise BadRequest("Unable to find 'quota' in request body")
+        body = dict(body)
+        force = body.pop("force", False) is True  # Neutron: only a literal true skips the check
         changes = {}
         for resource, value in body.items():
             if resource not in RESOURCES:
@@ -76,9 +83,17 @@ class QuotaService:
             if limit < -1:
                 raise BadRequest(f"Invalid input for {resource}. Reason: '{limit}' should be "
                                  f"greater than or equal to -1.")
+            if limit > MAX_LIMIT:
+                raise BadRequest(f"Invalid input for {resource}. Reason: '{limit}' should be "
+                                 f"less than or equal to {MAX_LIMIT}.")
             changes[resource] = limit
 
         def tx_fn(tx: Tx) -> dict[str, int]:
+            for resource, limit in changes.items():
+                used = repo.usage(tx.conn, project_id, resource)
+                if not force and limit != -1 and used > limit:
+                    raise BadRequest(f"Quota limit {limit} for {resource} must be greater than "
+                                     f"or equal to already used {used}")
             for resource, limit in changes.items():
                 repo.set_limit(tx.conn, project_id, resource, limit)
             tx.record("quota", project_id, "update", project_id)

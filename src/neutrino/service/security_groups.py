@@ -8,9 +8,18 @@ race-safe: a concurrent creator hits the key, its whole transaction is retried a
 the group. Only an admin may delete it (tempest's credential cleanup does); the next need
 creates a new one. Its name is fixed and no other group may be called ``default``.
 
+A new group's first rules come from the default-rule templates (``default_security_group_rules``,
+see ``service.default_security_group_rules``): those marked for default groups when the group is
+the project's ``default``, those marked for other groups otherwise. The default group is also
+created with a project's first network (as Neutron's ML2 does).
+
 Rules are immutable: created (validated by ``domain.security_groups``, duplicates refused) or
 deleted; each change bumps the group's revision. A project sees its own groups, its own rules
 and every rule of its own groups, whoever created it.
+
+Quotas (``security_group``, ``security_group_rule``) are checked when a caller creates groups
+or rules, counting the rules a new group takes from the templates. Creating the default group
+on first need is never refused for quota: a port or network create does not fail because of it.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ from neutrino.domain.attributes import (
 from neutrino.domain.listing import ListQuery
 from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
+from neutrino.service.default_security_group_rules import template_of
+from neutrino.service.quotas import QuotaService
 from neutrino.store import security_groups as repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.uow import Store, Tx
@@ -76,6 +87,7 @@ def rule_view(row: Any) -> dict[str, Any]:
         "remote_ip_prefix": row["remote_ip_prefix"],
         "normalized_cidr": row["normalized_cidr"],
         "remote_group_id": row["remote_group_id"],
+        "remote_address_group_id": None,  # no address groups in neutrino
         "description": row["description"],
         "created_at": clock.iso_seconds(row["created_at"]),
         "updated_at": clock.iso_seconds(row["updated_at"]),
@@ -108,7 +120,10 @@ def _render_groups(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
 
 
 def _insert_group(tx: Tx, group_id: str, project: str, name: str, description: str,
-                  stateful: bool, is_default: bool) -> None:
+                  stateful: bool, is_default: bool, templates: list[sgd.Template] | None = None
+                  ) -> None:
+    """Insert a group with its first rules, made from the default-rule templates for its kind
+    (read here unless the caller already has them)."""
     now = clock.now()
     repo.insert_group(tx.conn, {
         "id": group_id, "project_id": project, "name": name, "description": description,
@@ -116,9 +131,15 @@ def _insert_group(tx: Tx, group_id: str, project: str, name: str, description: s
     })
     if is_default:
         repo.insert_default(tx.conn, project, group_id)
+    if templates is None:
+        templates = templates_for(tx, is_default)
     repo.insert_rules(tx.conn, [_rule_row(rule, project, None, now)
-                                for rule in sgd.default_rules(group_id, is_default)])
+                                for rule in sgd.rules_from_templates(group_id, templates)])
     tx.record("security_group", group_id, "create", project)
+
+
+def templates_for(tx: Tx, default_group: bool) -> list[sgd.Template]:
+    return [template_of(row) for row in repo.templates_for(tx.conn, default_group)]
 
 
 def _rule_row(rule: sgd.Rule, project: str, description: str | None, now: Any
@@ -178,8 +199,9 @@ def port_groups_on_create(tx: Tx, ctx: RequestContext, project: str,
 
 
 class SecurityGroupService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, quotas: QuotaService) -> None:
         self.store = store
+        self.quotas = quotas
 
     def _load(self, conn: Any, ctx: RequestContext, group_id: str) -> Any:
         row = repo.find_group(conn, group_id)
@@ -223,14 +245,22 @@ class SecurityGroupService:
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
                    ) -> list[dict[str, Any]]:
+        templates = templates_for(tx, default_group=False)
+        per_project: dict[str, int] = {}
+        for attrs in items:
+            project = owner_project(ctx, attrs)
+            per_project[project] = per_project.get(project, 0) + 1
+        for project, count in per_project.items():
+            self.quotas.check(tx, project, "security_group", count)
+            ensure_default(tx, project)
+            self.quotas.check(tx, project, "security_group_rule", count * len(templates))
         ids = []
         for attrs in items:
             project = owner_project(ctx, attrs)
-            ensure_default(tx, project)
             group_id = new_id()
             _insert_group(tx, group_id, project, attrs.get("name", ""),
                           attrs.get("description", ""), attrs.get("stateful", True),
-                          is_default=False)
+                          is_default=False, templates=templates)
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "security_groups", group_id, attrs["tags"])
             ids.append(group_id)
@@ -286,9 +316,10 @@ class SecurityGroupService:
 
 
 class SecurityGroupRuleService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, quotas: QuotaService) -> None:
         self.store = store
-        self._groups = SecurityGroupService(store)
+        self.quotas = quotas
+        self._groups = SecurityGroupService(store, quotas)
 
     def _visible(self, conn: Any, ctx: RequestContext, row: Any) -> bool:
         if ctx.owns(row["project_id"]):
@@ -357,6 +388,7 @@ class SecurityGroupRuleService:
             seen.add(key)
             if key in existing:
                 raise sgd.rule_exists(existing[key])
+        self.quotas.check(tx, project, "security_group_rule", len(items))
         now = clock.now()
         rows = [_rule_row(rule, rule_project, description, now)
                 for rule, rule_project, description in items]

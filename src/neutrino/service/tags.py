@@ -1,4 +1,5 @@
-"""The tag sub-resource (``/v2.0/<collection>/<id>/tags``) for networks, subnets and ports.
+"""The tag sub-resource (``/v2.0/<collection>/<id>/tags``) for networks, subnets, ports,
+routers and floating IPs.
 
 Visibility and ownership come from the resource itself: the caller passes the resource as it
 sees it (``get`` of the resource's service), so a project cannot tag what it cannot see.
@@ -15,6 +16,7 @@ from neutrino.store import tags as repo
 from neutrino.store.uow import Store, Tx
 
 MAX_TAG_LEN = 255
+TABLES = {"floatingips": "floating_ips"}  # collection -> table, where they differ
 
 
 def _check_tag(tag: Any) -> str:
@@ -27,9 +29,10 @@ def _check_tag(tag: Any) -> str:
 def _touched(tx: Tx, kind: str, resource: dict[str, Any]) -> None:
     """A tag change is a change of the resource: revision and updated_at move (as Neutron's
     standard-attr revisions do) and the change log records it."""
-    repo.bump_revision(tx.conn, kind, resource["id"], clock.now())
+    repo.bump_revision(tx.conn, TABLES.get(kind, kind), resource["id"], clock.now())
+    network_id = resource.get("network_id") or resource.get("floating_network_id")
     tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"],
-              resource.get("network_id") or (resource["id"] if kind == "networks" else None))
+              network_id or (resource["id"] if kind == "networks" else None))
 
 
 class TagService:

@@ -62,10 +62,11 @@ def host_network_ids(conn: Connection, host: str) -> set[str]:
 
 
 def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
-    """(id, network_id, mac_address, admin_state_up, device_owner) of the host's ports."""
-    return raw.rows(conn, "SELECT id, network_id, mac_address, admin_state_up, device_owner "
-                          "FROM ports WHERE binding_host_id = ? AND binding_vif_type = ? "
-                          "ORDER BY id", (host, BOUND))
+    """(id, network_id, mac_address, admin_state_up, device_owner, port_security_enabled)
+    of the host's ports."""
+    return raw.rows(conn, "SELECT id, network_id, mac_address, admin_state_up, device_owner, "
+                          "port_security_enabled FROM ports WHERE binding_host_id = ? "
+                          "AND binding_vif_type = ? ORDER BY id", (host, BOUND))
 
 
 def networks(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -189,3 +190,84 @@ def dhcp_opts(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple
                   f"ip_version", tuple(port_ids)):
         out[pid].append((name, value, int(version)))
     return out
+
+
+# --- security groups (host state's security part; see domain/sgstate.py) ---------------------
+
+
+def port_groups(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[str]]:
+    """port id -> its security group ids, sorted."""
+    out: dict[str, list[str]] = defaultdict(list)
+    if not port_ids:
+        return out
+    for pid, gid in raw.rows(conn, f"SELECT port_id, security_group_id FROM "
+                                   f"port_security_groups WHERE port_id IN ({_marks(port_ids)}) "
+                                   f"ORDER BY port_id, security_group_id", tuple(port_ids)):
+        out[pid].append(gid)
+    return out
+
+
+def address_pairs(conn: Connection, port_ids: Sequence[str]
+                  ) -> dict[str, list[tuple[str, str | None]]]:
+    """port id -> [(ip_address, mac_address)] of its allowed address pairs, sorted."""
+    out: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    if not port_ids:
+        return out
+    for pid, ip, mac in raw.rows(conn, f"SELECT port_id, ip_address, mac_address FROM "
+                                       f"port_allowed_address_pairs WHERE port_id IN "
+                                       f"({_marks(port_ids)}) ORDER BY port_id, ip_address, "
+                                       f"mac_address", tuple(port_ids)):
+        out[pid].append((ip, mac))
+    return out
+
+
+def security_groups(conn: Connection, group_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(id, stateful) of the groups, ordered by id."""
+    if not group_ids:
+        return []
+    return raw.rows(conn, f"SELECT id, stateful FROM security_groups WHERE id IN "
+                          f"({_marks(group_ids)}) ORDER BY id", tuple(group_ids))
+
+
+def security_group_rules(conn: Connection, group_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(security_group_id, id, direction, ethertype, protocol, port_range_min, port_range_max,
+    normalized_cidr, remote_group_id) of the groups' rules, ordered by group and rule id."""
+    if not group_ids:
+        return []
+    return raw.rows(conn, f"SELECT security_group_id, id, direction, ethertype, protocol, "
+                          f"port_range_min, port_range_max, "
+                          f"COALESCE(normalized_cidr, remote_ip_prefix), remote_group_id "
+                          f"FROM security_group_rules WHERE security_group_id IN "
+                          f"({_marks(group_ids)}) ORDER BY security_group_id, id",
+                    tuple(group_ids))
+
+
+def group_member_addresses(conn: Connection, group_ids: Sequence[str]
+                           ) -> dict[str, set[str]]:
+    """group id -> the fixed IPs and allowed-address-pair IPs of every port in it (any host,
+    bound or not): two queries, one per address table."""
+    out: dict[str, set[str]] = defaultdict(set)
+    if not group_ids:
+        return out
+    marks = _marks(group_ids)
+    for gid, addr in raw.rows(conn, f"SELECT g.security_group_id, a.ip_address FROM "
+                                    f"port_security_groups g JOIN ip_allocations a ON "
+                                    f"a.port_id = g.port_id WHERE g.security_group_id IN "
+                                    f"({marks})", tuple(group_ids)):
+        out[gid].add(addr)
+    for gid, addr in raw.rows(conn, f"SELECT g.security_group_id, p.ip_address FROM "
+                                    f"port_security_groups g JOIN port_allowed_address_pairs p "
+                                    f"ON p.port_id = g.port_id WHERE g.security_group_id IN "
+                                    f"({marks})", tuple(group_ids)):
+        out[gid].add(addr)
+    return out
+
+
+def host_uses_remote_groups(conn: Connection, host: str) -> bool:
+    """Whether a port bound to ``host`` is in a group with a remote-group rule (then a port
+    change anywhere may change the host's state)."""
+    return raw.one(conn, "SELECT 1 FROM ports p JOIN port_security_groups g ON g.port_id = p.id "
+                         "JOIN security_group_rules r ON r.security_group_id = "
+                         "g.security_group_id WHERE p.binding_host_id = ? AND "
+                         "p.binding_vif_type = ? AND r.remote_group_id IS NOT NULL LIMIT 1",
+                   (host, BOUND)) is not None

@@ -4,11 +4,17 @@ A router's ports are ordinary ``ports`` rows (device_id = router id); ``router_p
 which of them belong to which router and how (``network:router_interface`` or
 ``network:router_gateway``), as Neutron's ``routerports`` does. Deleting a port row removes
 its ``router_ports`` row (ON DELETE CASCADE); deleting a router removes its routes.
+
+A floating IP owns a port on its external network (``floating_port_id``, device_owner
+``network:floatingip``, project ''); deleting that port deletes the floating IP. While
+associated, ``fixed_port_id``/``fixed_ip_address`` name the internal port and address and
+``router_id`` the router that NATs it (all three NULL when not associated); the unique key
+allows one floating IP per (external network, fixed port, fixed address), as Neutron does.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from neutrino.store.models import Base, StandardAttrs
@@ -45,3 +51,39 @@ class RouterRoute(Base):
     )
     destination: Mapped[str] = mapped_column(String(64), primary_key=True)
     nexthop: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class FloatingIp(StandardAttrs, Base):
+    """A floating IP (``name`` is unused: Neutron floating IPs have none)."""
+
+    __tablename__ = "floating_ips"
+    __table_args__ = (
+        UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address",
+                         name="uq_floating_ips_fixed"),
+    )
+    floating_network_id: Mapped[str] = mapped_column(
+        ForeignKey("networks.id"), index=True
+    )
+    floating_port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), index=True
+    )
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    fixed_port_id: Mapped[str | None] = mapped_column(
+        ForeignKey("ports.id", ondelete="SET NULL"), index=True
+    )
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64))
+    router_id: Mapped[str | None] = mapped_column(
+        ForeignKey("routers.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+
+
+class RouterL3Binding(Base):
+    """The host whose L3 agent hosts a router (at most one; legacy routers, no HA): its
+    router ports are bound there. Deleting the router deletes the row."""
+
+    __tablename__ = "router_l3_bindings"
+    router_id: Mapped[str] = mapped_column(
+        ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True
+    )
+    host: Mapped[str] = mapped_column(String(255), index=True)

@@ -6,12 +6,18 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from neutrino.store import raw
 from neutrino.store.models import Network, Port, Quota, Subnet
+from neutrino.store.models_l3 import FloatingIp, Router
+from neutrino.store.models_security import SecurityGroup, SecurityGroupRule
 
 quotas = Quota.__table__
 COUNTED: dict[str, Table] = {
     "network": Network.__table__,
     "subnet": Subnet.__table__,
     "port": Port.__table__,
+    "router": Router.__table__,
+    "floatingip": FloatingIp.__table__,
+    "security_group": SecurityGroup.__table__,
+    "security_group_rule": SecurityGroupRule.__table__,
 }
 
 

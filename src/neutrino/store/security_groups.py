@@ -1,5 +1,6 @@
-"""Security groups, their rules, the per-project default group and the port bindings' use of
-groups. Lists render in two queries: one for the groups, one for all their rules.
+"""Security groups, their rules, the per-project default group, the default-rule templates and
+the port bindings' use of groups. Lists render in two queries: one for the groups, one for all
+their rules.
 """
 
 from __future__ import annotations
@@ -8,28 +9,47 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    delete,
+    false,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
+from neutrino.domain.security_groups import Template
 from neutrino.store import raw
 from neutrino.store.models import PortSecurityGroup
 from neutrino.store.models_security import (
     DefaultSecurityGroup,
+    DefaultSecurityGroupRule,
     SecurityGroup,
     SecurityGroupRule,
+    template_row,
 )
-from neutrino.store.query import Column, check_keys, compile_list, nullable_int, nullable_str
+from neutrino.store.query import (
+    NULLS,
+    Column,
+    check_keys,
+    compile_list,
+    nullable_int,
+    nullable_str,
+)
 from neutrino.store.tags import tag_filters
 
 groups = SecurityGroup.__table__
 rules = SecurityGroupRule.__table__
 defaults = DefaultSecurityGroup.__table__
+templates = DefaultSecurityGroupRule.__table__
 port_sgs = PortSecurityGroup.__table__
 IN_LIMIT = 500
-
-
-
 
 g = groups.c
 GROUP_COLUMNS: dict[str, Column] = {
@@ -44,6 +64,12 @@ GROUP_COLUMNS: dict[str, Column] = {
     "updated_at": Column(g.updated_at),
 }
 GROUP_HOOKS: dict[str, Any] = dict(tag_filters(groups))
+
+
+def _no_address_group(values: list[Any]) -> ColumnElement[bool]:
+    """Neither rules nor templates name an address group: only a null filter matches."""
+    return true() if all(v in NULLS for v in values) else false()
+
 
 r = rules.c
 RULE_COLUMNS: dict[str, Column] = {
@@ -64,6 +90,7 @@ RULE_COLUMNS: dict[str, Column] = {
     "created_at": Column(r.created_at),
     "updated_at": Column(r.updated_at),
 }
+RULE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group}
 
 
 # --- groups --------------------------------------------------------------------------------
@@ -150,12 +177,12 @@ def find_rule(conn: Connection, rule_id: str) -> RowMapping | None:
 
 def list_rules(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """Rules; a project sees its own rules and every rule of its own groups."""
-    check_keys(query, RULE_COLUMNS, {})
+    check_keys(query, RULE_COLUMNS, RULE_HOOKS)
     stmt = select(rules)
     if visible_to is not None:
         own_groups = select(g.id).where(g.project_id == visible_to)
         stmt = stmt.where(or_(r.project_id == visible_to, r.security_group_id.in_(own_groups)))
-    stmt = compile_list(conn, stmt, rules, query, RULE_COLUMNS, {},
+    stmt = compile_list(conn, stmt, rules, query, RULE_COLUMNS, RULE_HOOKS,
                         kind="Security group rule")
     return list(conn.execute(stmt).mappings())
 
@@ -167,3 +194,63 @@ def insert_rules(conn: Connection, values: list[dict[str, Any]]) -> None:
 
 def delete_rule(conn: Connection, rule_id: str) -> None:
     conn.execute(delete(rules).where(r.id == rule_id))
+
+
+# --- default-rule templates ------------------------------------------------------------------
+
+
+def _strict_bool(value: str) -> bool:
+    low = value.lower()
+    if low not in ("true", "false", "1", "0"):
+        raise ValueError(value)
+    return low in ("true", "1")
+
+
+t = templates.c
+TEMPLATE_COLUMNS: dict[str, Column] = {
+    "id": Column(t.id),
+    "description": Column(t.description),
+    "direction": Column(t.direction),
+    "ethertype": Column(t.ethertype),
+    "protocol": Column(t.protocol, nullable_str),
+    "port_range_min": Column(t.port_range_min, nullable_int),
+    "port_range_max": Column(t.port_range_max, nullable_int),
+    "remote_ip_prefix": Column(t.remote_ip_prefix, nullable_str),
+    "remote_group_id": Column(t.remote_group_id, nullable_str),
+    "used_in_default_sg": Column(t.used_in_default_sg, _strict_bool),
+    "used_in_non_default_sg": Column(t.used_in_non_default_sg, _strict_bool),
+}
+TEMPLATE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group}
+
+
+def list_templates(conn: Connection, query: ListQuery) -> list[RowMapping]:
+    check_keys(query, TEMPLATE_COLUMNS, TEMPLATE_HOOKS)
+    stmt = compile_list(conn, select(templates), templates, query, TEMPLATE_COLUMNS,
+                        TEMPLATE_HOOKS, kind="Default security group rule")
+    return list(conn.execute(stmt).mappings())
+
+
+def templates_for(conn: Connection, default_group: bool) -> list[RowMapping]:
+    """The templates a new default (or other) group takes its rules from."""
+    flag = t.used_in_default_sg if default_group else t.used_in_non_default_sg
+    return list(conn.execute(select(templates).where(flag.is_(True)).order_by(t.id))
+                .mappings())
+
+
+def all_templates(conn: Connection) -> list[RowMapping]:
+    return list(conn.execute(select(templates).order_by(t.id)).mappings())
+
+
+def find_template(conn: Connection, template_id: str) -> RowMapping | None:
+    return conn.execute(select(templates).where(t.id == template_id)).mappings().first()
+
+
+def insert_templates(conn: Connection, items: list[tuple[Template, str]]) -> None:
+    """Insert (template, id) pairs."""
+    if items:
+        conn.execute(insert(templates), [template_row(tpl, tpl_id) for tpl, tpl_id in items])
+
+
+def delete_template(conn: Connection, template_id: str) -> bool:
+    return bool(conn.execute(delete(templates).where(t.id == template_id)).rowcount)
+

@@ -49,7 +49,7 @@ def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
     return bool(result.rowcount)
 
 
-TAGGED_TABLES = frozenset({"networks", "subnets", "ports"})
+TAGGED_TABLES = frozenset({"networks", "subnets", "ports", "routers", "floating_ips"})
 
 
 def bump_revision(conn: Connection, table: str, resource_id: str, when: Any) -> None:

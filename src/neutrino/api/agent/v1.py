@@ -5,13 +5,18 @@
 - ``GET /agent/v1/hosts/{host}/state?since=R&timeout=S`` -> {"host", "revision", "snapshot",
   "state"}: a full snapshot now without ``since``; with it, a long-poll (S <= 60 s, default 30)
   that returns the new full state when something concerning the host changed, else
-  ``snapshot: false, state: null`` and the revision to poll from next.
+  ``snapshot: false, state: null`` and the revision to poll from next. With ``delta=1`` a
+  new state after ``since`` comes as ``"delta"`` (``neutrino.domain.statedelta``) against the
+  state served at ``since``, when this server still holds it (else a snapshot, as always).
 - ``POST /agent/v1/ports/{id}/status`` {"port": {status: ACTIVE|DOWN, host}} -> {"port": {id,
   status, revision_number}}.
 - ``GET /agent/v1/ports/{id}/events?status=ACTIVE&timeout=S`` -> {"event": {port_id, status,
   plugged, revision, timed_out}}: waits until the port has the status (managers' "vif plugged").
+- ``POST /agent/v1/floatingips/{id}/status`` {"floatingip": {status: ACTIVE|DOWN|ERROR}} ->
+  {"floatingip": {id, status}}: an L3 agent has (not) configured the floating IP.
 
-The first three need admin or the ``service`` role; the event needs only visibility of the port.
+All but the event need admin or the ``service`` role; the event needs only visibility of the
+port.
 Blocking waits run in worker threads bounded by their own limiter, never on the event loop.
 """
 
@@ -25,6 +30,7 @@ from starlette.responses import Response
 
 from neutrino.api.http import context, json_response, member_body, services
 from neutrino.common.errors import BadRequest
+from neutrino.service.agents import require_agent_role
 
 router = APIRouter()
 PREFIX = "/agent/v1"
@@ -66,8 +72,9 @@ async def host_state(request: Request, host: str) -> Response:
     since = _number(request, "since", None)
     timeout = _number(request, "timeout", DEFAULT_TIMEOUT)
     assert timeout is not None
+    delta = request.query_params.get("delta", "").lower() in ("1", "true", "yes")
     call = functools.partial(services(request).hostsync.watch, ctx, host,
-                             None if since is None else int(since), timeout)
+                             None if since is None else int(since), timeout, delta=delta)
     result = await anyio.to_thread.run_sync(call, limiter=_waiters(request))
     return json_response(result.to_dict())
 
@@ -77,6 +84,17 @@ async def port_status(request: Request, port_id: str) -> Response:
     ctx = context(request)
     body = await member_body(request, "port")
     return json_response({"port": services(request).hostsync.report_status(ctx, port_id, body)})
+
+
+@router.post(PREFIX + "/floatingips/{fip_id}/status")
+async def floatingip_status(request: Request, fip_id: str) -> Response:
+    ctx = context(request)
+    require_agent_role(ctx, "update_floatingip_status")
+    status = (await member_body(request, "floatingip")).get("status")
+    if not isinstance(status, str):
+        raise BadRequest("'status' must be a string")
+    services(request).floatingips.set_status(fip_id, status)
+    return json_response({"floatingip": {"id": fip_id, "status": status}})
 
 
 @router.get(PREFIX + "/ports/{port_id}/events")

@@ -1,4 +1,5 @@
-"""``/v2.0/{networks,subnets,ports}/{id}/tags[/{tag}]`` (extension ``standard-attr-tag``)."""
+"""``/v2.0/{networks,subnets,ports,routers,floatingips}/{id}/tags[/{tag}]`` (extension
+``standard-attr-tag``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from neutrino.service.container import Services
 from neutrino.service.context import RequestContext
 
 router = APIRouter()
-COLLECTIONS = ("networks", "subnets", "ports")
+COLLECTIONS = ("networks", "subnets", "ports", "routers", "floatingips")
 
 
 def _resource(svc: Services, ctx: RequestContext, collection: str, rid: str) -> dict[str, Any]:

@@ -28,6 +28,16 @@ and :mod:`.interfaces` from :mod:`.routes`):
 - :mod:`.ports` — creating and deleting the router's own ports;
 - :mod:`.records`, :mod:`.views` — loading/bumping the router row; the wire shape;
 - :mod:`.attributes`, :mod:`.errors` — request validation; Neutron-named errors.
+
+Floating IPs live here too, beside the routers that NAT them (a module imports only from
+those listed below it):
+
+- :mod:`.floatingips` — ``FloatingIpService``: floating IPs and their pools;
+- :mod:`.fip_assoc` — which port, fixed address and router an association means;
+- :mod:`.fip_views` — the wire shape (``port_details``, pools);
+- :mod:`.fip_rules` — what floating IPs forbid elsewhere (removing the interface or gateway
+  they need, deleting their port) and the disassociation when a port goes; used by
+  :mod:`.interfaces`, :mod:`.gateway` and the port service.
 """
 
 from neutrino.service.routers.service import RouterService

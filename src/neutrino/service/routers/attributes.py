@@ -74,6 +74,8 @@ def _route(value: Any) -> dict[str, str]:
 
 
 def _routes(value: Any) -> list[dict[str, str]]:
+    if value is None:
+        return []  # Neutron converts a null ``routes`` to an empty list: clears them
     items = list_of(_route)(value)
     seen: set[Route] = set()
     for r in items:

@@ -10,7 +10,9 @@ Invariants:
 - asking again for the same network and the same fixed IPs is not a change (only
   ``enable_snat`` may then differ); any other change replaces the port: the old one is deleted
   before the new one's subnets are checked for overlap and its IPs allocated;
-- a gateway that gets no IP fails the whole request (400), leaving nothing behind.
+- a gateway that gets no IP fails the whole request (400), leaving nothing behind;
+- a gateway floating IPs go through cannot be cleared or moved to another network (409,
+  :mod:`.fip_rules`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from neutrino.common.errors import ResourceNotFound
 from neutrino.service.context import RequestContext
 from neutrino.service.routers.errors import bad
+from neutrino.service.routers.fip_rules import check_gateway_unused
 from neutrino.service.routers.ports import RouterPorts
 from neutrino.service.routers.topology import check_overlap
 from neutrino.store import networks as network_repo
@@ -38,6 +41,7 @@ def set_gateway(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
     if not info:
         if current is None:
             return False
+        check_gateway_unused(conn, router["id"], current["network_id"])
         ports.delete(tx, current)
         repo.update_row(conn, router["id"], {"gw_port_id": None})
         return True
@@ -62,6 +66,8 @@ def set_gateway(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
             repo.update_row(conn, router["id"], {"enable_snat": snat})
             return True
     if current is not None:
+        if current["network_id"] != network_id:
+            check_gateway_unused(conn, router["id"], current["network_id"])
         ports.delete(tx, current)
         repo.update_row(conn, router["id"], {"gw_port_id": None})
     check_overlap(conn, router["id"], subnet_repo.on_network(conn, network_id), gateway=True)

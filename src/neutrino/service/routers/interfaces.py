@@ -14,7 +14,8 @@ Either way :func:`.topology.check_overlap` runs first, and the port is linked to
 the router's revision bumped in the same transaction.
 
 Removing by port or by subnet (or both, which must agree) drops the subnet's IP from the port
-and deletes the port once it has none; an interface an extra route needs cannot be removed.
+and deletes the port once it has none; an interface an extra route or a floating IP
+(:mod:`.fip_rules`) needs cannot be removed.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any
 
 from neutrino.common import clock
 from neutrino.common.errors import NamedBadRequest, NamedConflict, NamedNotFound, ResourceNotFound
-from neutrino.service import ipam
+from neutrino.service import ipam, l3_scheduler
 from neutrino.service.context import RequestContext
 from neutrino.service.routers.errors import NotFoundRouterInterface, bad
+from neutrino.service.routers.fip_rules import check_interface_unused
 from neutrino.service.routers.ports import RouterPorts
 from neutrino.service.routers.records import bump, load
 from neutrino.service.routers.routes import check_not_needed_by_routes
@@ -47,6 +49,7 @@ def add_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
     else:
         assert subnet_id is not None
         result = _add_by_subnet(tx, ctx, ports, router, subnet_id)
+    l3_scheduler.sync_router(tx, router_id)  # schedule the router, bind its new port
     bump(tx, router_id)
     return result
 
@@ -151,6 +154,7 @@ def remove_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
         port = port_repo.get(conn, holder["port_id"])
         ips = repo.fixed_ips(conn, [port["id"]]).get(port["id"], [])
         removed = [subnet_id]
+    check_interface_unused(conn, router_id, removed)
     check_not_needed_by_routes(conn, router_id, removed)
     remaining = [{"subnet_id": s, "ip_address": a} for s, a in ips if s not in removed]
     if remaining:
@@ -162,5 +166,6 @@ def remove_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
         tx.record("port", port["id"], "update", port["project_id"], port["network_id"])
     else:
         ports.delete(tx, port)
+    l3_scheduler.sync_router(tx, router_id)  # unschedule a router left without ports
     bump(tx, router["id"])
     return interface_info(router_id, port, removed[0], removed)

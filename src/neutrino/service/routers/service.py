@@ -22,8 +22,10 @@ from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
+from neutrino.service import l3_scheduler
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
+from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import interfaces
 from neutrino.service.routers.attributes import (
     ROUTES_SPEC,
@@ -46,8 +48,9 @@ Items = list[dict[str, Any]]
 
 
 class RouterService:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, quotas: QuotaService) -> None:
         self.store = store
+        self.quotas = quotas
         self.ports = RouterPorts(store, settings)
 
     # --- reads
@@ -82,6 +85,7 @@ class RouterService:
             router_id = new_id()
             now = clock.now()
             project = owner_project(ctx, attrs)
+            self.quotas.check(tx, project, "router")
             repo.insert_row(tx.conn, {
                 "id": router_id, "project_id": project, "name": attrs.get("name", ""),
                 "description": attrs.get("description", ""), "created_at": now,
@@ -92,6 +96,7 @@ class RouterService:
             if attrs.get("external_gateway_info"):
                 row = repo.find(tx.conn, router_id)
                 set_gateway(tx, ctx, self.ports, row, attrs["external_gateway_info"])
+                l3_scheduler.sync_router(tx, router_id)
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "routers", router_id, attrs["tags"])
             tx.record("router", router_id, "create", project)
@@ -114,8 +119,10 @@ class RouterService:
         values: dict[str, Any] = {k: attrs[k] for k in ("name", "description", "admin_state_up")
                                   if k in attrs and attrs[k] != row[k]}
         touched = bool(values)
-        if "external_gateway_info" in attrs:
-            touched |= set_gateway(tx, ctx, self.ports, row, attrs["external_gateway_info"])
+        if "external_gateway_info" in attrs and set_gateway(
+                tx, ctx, self.ports, row, attrs["external_gateway_info"]):
+            l3_scheduler.sync_router(tx, router_id)  # bind the new gateway port
+            touched = True
         if "routes" in attrs:
             wanted = [(r["destination"], r["nexthop"]) for r in attrs["routes"]]
             touched |= replace_routes(tx, router_id, attrs["routes"], wanted)

@@ -1,0 +1,372 @@
+"""L3 data plane: per hosted router a ``qrouter-<id>`` namespace (DATAPLANE.md §4).
+
+``L3Manager`` owns, for each router it is given (``RouterConfig`` from ``agent.l3_calc``):
+the namespace (found again by its name: ``qrouter-<36-char id><suffix>``), the veth pairs
+``tap<port[:11]>`` (host namespace; the L2 manager enslaves it to the bridge) <->
+``qr-``/``qg-<port[:11]>`` (router namespace: MAC, MTU, addresses, up), IPv4/IPv6 forwarding,
+the routes it installs (``proto static``: default route and extra routes) and the nft table
+``ip neutrino-l3`` (NAT, floating IPs in maps: with unchanged rules a floating IP change is
+element writes in one transaction, not a table replace). It never touches anything else in the host
+namespace.
+
+``apply(desired)`` converges: ``ensure_router`` for each desired router, ``teardown`` (delete
+the namespace: its devices, veth peers, NAT table and conntrack go with it) for every owned
+namespace no longer desired. Minimal diff: every object is read from the kernel and written
+only when it differs, so a converged router (or an agent restart) writes nothing and no
+established flow is disturbed. The NAT table carries a digest of its text as its comment;
+it is replaced (one atomic nft transaction: established connections keep their NAT) only
+when the digest differs. A floating IP that appears as a /32 on ``qg-`` gets a gratuitous
+ARP (one raw frame, sent without waiting); one that disappears gets its conntrack entries
+deleted (flows to it and from its fixed address), so it is dead at once; so do those of a
+floating IP whose fixed address changed (read back from our own DNAT map).
+
+Retries: none inside. Each router is applied independently; a failure is recorded in
+``L3Report.failed`` (``retryable`` for ``Busy`` and a bridge the L2 manager has not made) and
+the caller's loop retries with backoff; one bad router never blocks the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import re
+import socket
+import subprocess
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyroute2 import Conntrack, IPRoute
+from pyroute2 import netns as pr_netns
+from pyroute2.netlink.exceptions import NetlinkError
+
+from neutrino.agent.dataplane.base import DataplaneError, error_from_errno
+from neutrino.agent.l3_calc import NAT_TABLE, RouterConfig, RouterPortConfig, RouteSpec
+
+__all__ = ["L3Manager", "L3Report"]
+
+PREFIX = "qrouter-"
+ROUTER_DEVICES = ("qr-", "qg-")
+RTPROT_STATIC = 4
+IFA_F_NODAD = 0x80
+IFF_UP = 0x1
+SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"}
+_COMMENT = re.compile(r'^\s*comment "([^"]*)"', re.MULTILINE)
+_DNAT_ELEMENTS = re.compile(r"map fip_dnat \{[^}]*?elements = \{([^}]*)\}", re.DOTALL)
+
+
+@dataclass
+class L3Report:
+    applied: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, DataplaneError] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+    new_taps: set[str] = field(default_factory=set)
+
+
+class L3Manager:
+    """Applies desired ``RouterConfig``s (see the module docstring)."""
+
+    def __init__(self, netns: str | None = None, namespace_suffix: str = "",
+                 nft: str = "nft") -> None:
+        self.netns = netns  # the host namespace holding the bridges (None = current)
+        self.suffix = namespace_suffix
+        self.nft = nft
+        self._host: IPRoute | None = None  # opened outside any router namespace
+
+    def close(self) -> None:
+        if self._host is not None:
+            self._host.close()
+            self._host = None
+
+    # --- the API the agent loop calls
+
+    def apply(self, desired: Mapping[str, RouterConfig]) -> L3Report:
+        report = L3Report()
+        for router_id in sorted(desired):
+            try:
+                self.ensure_router(desired[router_id], report)
+                report.applied.append(router_id)
+            except DataplaneError as exc:
+                report.failed[router_id] = exc
+        for router_id in sorted(self.owned() - set(desired)):
+            try:
+                self.teardown(router_id)
+                report.removed.append(router_id)
+            except DataplaneError as exc:
+                report.failed[router_id] = exc
+        return report
+
+    def owned(self) -> set[str]:
+        """Routers whose namespace exists (``qrouter-<id><suffix>``)."""
+        out = set()
+        for name in pr_netns.listnetns():
+            if not name.startswith(PREFIX) or not name.endswith(self.suffix):
+                continue
+            middle = name[len(PREFIX):len(name) - len(self.suffix)]
+            if len(middle) == 36:
+                out.add(middle)
+        return out
+
+    def namespace(self, router_id: str) -> str:
+        return f"{PREFIX}{router_id}{self.suffix}"
+
+    # --- one router
+
+    def ensure_router(self, cfg: RouterConfig, report: L3Report | None = None) -> None:
+        """Build or repair everything for ``cfg``; idempotent."""
+        report = report if report is not None else L3Report()
+        if self._host is None:  # before entering the router namespace
+            self._host = IPRoute(netns=self.netns) if self.netns else IPRoute()
+        ns = cfg.namespace
+        if ns not in pr_netns.listnetns():
+            pr_netns.create(ns)
+            report.changes.append(f"netns {ns}")
+        with _inside(ns):
+            _ensure_sysctls(report)
+            with IPRoute() as ipr:
+                lo = _call(ipr, "get lo", "link", "get", ifname="lo")[0]
+                if not lo["flags"] & IFF_UP:
+                    _call(ipr, "lo up", "link", "set", index=lo["index"], state="up")
+                self._ensure_ports(ipr, cfg, report)
+                added, removed = _ensure_addresses(ipr, cfg, report)
+                removed |= self._ensure_nat(cfg, report)
+                if removed:
+                    _flush_conntrack(removed)
+                    report.changes.append(f"conntrack flushed for {sorted(removed)}")
+                gw = next((p for p in cfg.ports if p.gateway), None)
+                for fip in sorted(added):
+                    if gw is not None:
+                        _send_garp(gw.device, gw.mac_address, fip)
+                _ensure_routes(ipr, cfg, report)  # last: a bad route never blocks NAT
+
+    def teardown(self, router_id: str) -> None:
+        """Delete the router's devices (their host-side taps go with them at once) and its
+        namespace (everything else in it; the kernel frees a namespace asynchronously)."""
+        ns = self.namespace(router_id)
+        if ns in pr_netns.listnetns():
+            with _inside(ns), IPRoute() as ipr:
+                for msg in _call(ipr, "list links", "link", "dump"):
+                    if str(msg.get_attr("IFLA_IFNAME")).startswith(ROUTER_DEVICES):
+                        _call(ipr, "delete router device", "link", "del", index=msg["index"])
+            try:
+                pr_netns.remove(ns)
+            except OSError as exc:
+                raise error_from_errno(exc.errno or errno.EIO, f"remove {ns}") from exc
+
+    # --- devices
+
+    def _ensure_ports(self, ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
+        links = {m.get_attr("IFLA_IFNAME"): m for m in _call(ipr, "list links", "link", "dump")}
+        wanted = {p.device: p for p in cfg.ports}
+        for name in sorted(links):
+            if name.startswith(ROUTER_DEVICES) and name not in wanted:
+                _call(ipr, f"delete {name}", "link", "del", index=links[name]["index"])
+                report.changes.append(f"{cfg.router_id}: delete {name}")
+        missing = [p for p in cfg.ports if p.device not in links]
+        if missing:
+            assert self._host is not None  # opened by ``ensure_router``
+            for port in missing:
+                self._create_veth(self._host, cfg.namespace, port)
+                report.changes.append(f"{cfg.router_id}: veth {port.host_device}"
+                                      f"<->{port.device}")
+                report.new_taps.add(port.host_device)
+            links = {m.get_attr("IFLA_IFNAME"): m
+                     for m in _call(ipr, "list links", "link", "dump")}
+        for port in cfg.ports:
+            link = links.get(port.device)
+            if link is None:
+                raise DataplaneError(f"{port.device} missing in {cfg.namespace}")
+            mac = (link.get_attr("IFLA_ADDRESS") or "").lower()
+            if (mac != port.mac_address or link.get_attr("IFLA_MTU") != port.mtu
+                    or not link["flags"] & IFF_UP):
+                _call(ipr, f"set {port.device}", "link", "set", index=link["index"],
+                      address=port.mac_address, mtu=port.mtu, state="up")
+                report.changes.append(f"{cfg.router_id}: set {port.device}")
+
+    @staticmethod
+    def _create_veth(host: IPRoute, namespace: str, port: RouterPortConfig) -> None:
+        stale = host.link_lookup(ifname=port.host_device)
+        if stale:  # a tap whose router end vanished: start over
+            _call(host, f"delete {port.host_device}", "link", "del", index=stale[0])
+        _call(host, f"create {port.host_device}", "link", "add", ifname=port.host_device,
+              kind="veth", mtu=port.mtu,
+              peer={"ifname": port.device, "net_ns_fd": namespace,
+                    "address": port.mac_address, "mtu": port.mtu})
+        idx = host.link_lookup(ifname=port.host_device)[0]
+        _call(host, f"up {port.host_device}", "link", "set", index=idx, state="up")
+
+    # --- NAT
+
+    def _ensure_nat(self, cfg: RouterConfig, report: L3Report) -> set[str]:
+        """Make the NAT table match; returns the floating IPs whose mapping went away or
+        changed (their connections must be flushed)."""
+        current, mapped = self._nat_current()
+        wanted = dict(cfg.floating_ips)
+        stale = {fip for fip, fixed in mapped.items() if wanted.get(fip) != fixed}
+        if cfg.nat is None:
+            if current is not None:
+                self._nft(f"delete table ip {NAT_TABLE}\n")
+                report.changes.append(f"{cfg.router_id}: delete nat")
+            return stale
+        if current == cfg.nat_digest:  # same rules: only the floating IPs may differ
+            new = {fip: fixed for fip, fixed in wanted.items() if mapped.get(fip) != fixed}
+            if stale or new:
+                self._nft("".join(
+                    [f"delete element ip {NAT_TABLE} fip_dnat {{ {fip} }}\n"
+                     f"delete element ip {NAT_TABLE} fip_snat {{ {mapped[fip]} }}\n"
+                     for fip in sorted(stale)]
+                    + [f"add element ip {NAT_TABLE} fip_dnat {{ {fip} : {fixed} }}\n"
+                       f"add element ip {NAT_TABLE} fip_snat {{ {fixed} : {fip} }}\n"
+                       for fip, fixed in sorted(new.items())]))
+                report.changes.append(f"{cfg.router_id}: floating IPs -{sorted(stale)} "
+                                      f"+{sorted(new)}")
+            return stale
+        # one transaction: make sure the table exists, drop it, load the new one
+        self._nft(f"table ip {NAT_TABLE}\ndelete table ip {NAT_TABLE}\n{cfg.nat}")
+        report.changes.append(f"{cfg.router_id}: nat {cfg.nat_digest}")
+        return stale
+
+    def _nat_current(self) -> tuple[str | None, dict[str, str]]:
+        """The digest comment of our NAT table in the current namespace (None if absent) and
+        its floating IP DNAT map (floating -> fixed)."""
+        result = subprocess.run([self.nft, "list", "table", "ip", NAT_TABLE],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            return None, {}
+        found = _COMMENT.search(result.stdout)
+        elements = _DNAT_ELEMENTS.search(result.stdout)
+        mapped = {}
+        for item in (elements.group(1).split(",") if elements else ()):
+            fip, _, fixed = item.partition(":")
+            if fixed.strip():
+                mapped[fip.strip()] = fixed.strip()
+        return (found.group(1) if found else ""), mapped
+
+    def _nft(self, text: str) -> None:
+        result = subprocess.run([self.nft, "-f", "-"], input=text, capture_output=True,
+                                text=True)
+        if result.returncode != 0:
+            raise DataplaneError(f"nft: {result.stderr.strip()}")
+
+
+# --- helpers (all run inside the router namespace) ---------------------------------------
+
+
+@contextlib.contextmanager
+def _inside(namespace: str) -> Iterator[None]:
+    """Run this thread in ``namespace`` (sockets and children made meanwhile live there)."""
+    try:
+        pr_netns.pushns(namespace)
+    except OSError as exc:
+        raise error_from_errno(exc.errno or errno.ENOENT, f"enter {namespace}") from exc
+    try:
+        yield
+    finally:
+        pr_netns.popns()
+
+
+def _ensure_sysctls(report: L3Report) -> None:
+    for key, value in SYSCTLS.items():
+        path = "/proc/sys/" + key
+        try:
+            with open(path) as f:
+                if f.read().strip() == value:
+                    continue
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as exc:
+            if key.startswith("net/ipv6") and exc.errno == errno.ENOENT:
+                continue  # IPv6 disabled in this kernel
+            raise error_from_errno(exc.errno or errno.EIO, f"sysctl {key}") from exc
+        report.changes.append(f"sysctl {key}={value}")
+
+
+def _ensure_addresses(ipr: IPRoute, cfg: RouterConfig, report: L3Report
+                      ) -> tuple[set[str], set[str]]:
+    """Make each device's global addresses match; returns (added, removed) floating IPs
+    (the /32s on the gateway device)."""
+    added: set[str] = set()
+    removed: set[str] = set()
+    fips = {f for f, _ in cfg.floating_ips}
+    for port in cfg.ports:
+        idx = ipr.link_lookup(ifname=port.device)[0]
+        have = {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
+                for a in _call(ipr, "list addresses", "addr", "dump", index=idx)
+                if a["scope"] == 0}
+        want = set(port.addresses)
+        for cidr in sorted(have - want):
+            address, prefix = cidr.split("/")
+            _call(ipr, f"del {cidr}", "addr", "del", index=idx, address=address,
+                  prefixlen=int(prefix))
+            report.changes.append(f"{cfg.router_id}: del {cidr} {port.device}")
+            if port.gateway and prefix == "32":
+                removed.add(address)
+        for cidr in sorted(want - have):
+            address, prefix = cidr.split("/")
+            extra = {"flags": IFA_F_NODAD} if ":" in address else {}
+            _call(ipr, f"add {cidr}", "addr", "add", index=idx, address=address,
+                  prefixlen=int(prefix), **extra)
+            report.changes.append(f"{cfg.router_id}: add {cidr} {port.device}")
+            if port.gateway and address in fips:
+                added.add(address)
+    return added, removed - fips
+
+
+def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
+    have: dict[RouteSpec, tuple[int, dict[str, Any]]] = {}
+    for family in (int(socket.AF_INET), int(socket.AF_INET6)):
+        for msg in _call(ipr, "list routes", "route", "dump", family=family):
+            if msg["proto"] != RTPROT_STATIC or msg.get_attr("RTA_TABLE") != 254:
+                continue
+            gateway = msg.get_attr("RTA_GATEWAY")
+            dst = msg.get_attr("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
+            if gateway is None:
+                continue
+            spec = RouteSpec(f"{dst}/{msg['dst_len']}", gateway)
+            have[spec] = (family, {"dst": spec.destination, "gateway": gateway})
+    want = set(cfg.routes)
+    for spec in sorted(set(have) - want):
+        old_family, kw = have[spec]
+        _call(ipr, f"del route {spec}", "route", "del", family=old_family,
+              proto=RTPROT_STATIC, **kw)
+        report.changes.append(f"{cfg.router_id}: del route {spec.destination}")
+    for spec in sorted(want - set(have)):
+        family = socket.AF_INET6 if ":" in spec.destination else socket.AF_INET
+        _call(ipr, f"add route {spec}", "route", "replace", family=family,
+              dst=spec.destination, gateway=spec.nexthop, proto=RTPROT_STATIC)
+        report.changes.append(f"{cfg.router_id}: route {spec.destination} via {spec.nexthop}")
+
+
+def _flush_conntrack(addresses: set[str]) -> None:
+    """Delete the connections to these (former floating) addresses and their NATed flows."""
+    with Conntrack() as ct:
+        for entry in list(ct.dump_entries()):
+            if (entry.tuple_orig.daddr in addresses or entry.tuple_reply.daddr in addresses):
+                with contextlib.suppress(NetlinkError):  # already gone
+                    ct.entry("del", tuple_orig=entry.tuple_orig)
+
+
+def _send_garp(device: str, mac: str, address: str) -> None:
+    """One gratuitous ARP request (sender = target = ``address``) out of ``device``."""
+    hw = bytes.fromhex(mac.replace(":", ""))
+    ip = socket.inet_aton(address)
+    frame = (b"\xff" * 6 + hw + b"\x08\x06"  # Ethernet: broadcast, ARP
+             + b"\x00\x01\x08\x00\x06\x04\x00\x01"  # Ethernet/IPv4, request
+             + hw + ip + b"\x00" * 6 + ip)
+    try:
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+            sock.bind((device, 0))
+            sock.send(frame)
+    except OSError:  # a lost GARP only delays the upstream's ARP cache update
+        return
+
+
+def _call(ipr: IPRoute, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return getattr(ipr, verb)(*args, **kwargs)
+    except NetlinkError as exc:
+        raise error_from_errno(exc.code, what) from exc
+    except OSError as exc:
+        raise error_from_errno(exc.errno or errno.EIO, what) from exc
+

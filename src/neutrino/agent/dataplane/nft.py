@@ -1,0 +1,294 @@
+"""The security-group manager: put calc's ``SgRuleset`` into one namespace's kernel.
+
+``NftManager.apply(ruleset)`` does, in this order:
+
+1. br_netfilter per tenant bridge only: the namespace's ``net.bridge.bridge-nf-call-*``
+   sysctls are set to 0 (they default to 1 in every new namespace and would make every
+   bridge, the underlay's included, run netfilter), and each bridge of ``ruleset.bridges``
+   gets ``nf_call_iptables``/``nf_call_ip6tables``/``nf_call_arptables`` 1 (read back each
+   round: drift is repaired). A bridge that is not there yet is skipped (the L2 manager
+   creates it; the next round catches up).
+2. The ruleset: one ``nft -f -`` transaction (``add table; delete table; table { … }`` for
+   each of ``table inet neutrino`` and ``table bridge neutrino``), so the old filter stays
+   until the new one is complete, and a rejected ruleset leaves the old one in place. Only
+   those two tables are ever named: other tables in the namespace are never touched. It is
+   skipped when the text equals the last one applied; then, at most every
+   ``check_interval`` seconds (listing costs ~50 ms with 1,000 ports), the tables are looked
+   up and reloaded if someone deleted them.
+3. Conntrack cleanup: ``sg_calc.conntrack_deletions`` between the last applied ruleset and
+   this one gives the flows that are no longer allowed (rule removed, port left a group, a
+   remote-group member left); their entries in the network's zone are deleted through
+   ctnetlink (pyroute2), so an established flow that is no longer allowed stops now rather
+   than at its conntrack timeout. The first apply of a manager (agent start) has nothing to
+   diff against: it sweeps the table instead and deletes each filtered port's entries that
+   none of its flows admits (rules removed while the agent was down); entries of flows the
+   rules allow are kept, so a restart cuts no allowed connection (only entries of the
+   always-allowed DHCP exchanges may go, which need none).
+
+The namespace is entered with ``ip netns exec`` for ``nft`` and with ``setns`` (pyroute2's
+``pushns``, this thread only) to open the netlink sockets, which stay in that namespace.
+
+Errors: ``NftError`` (a ``DataplaneError``, not retryable: the rendered text was refused —
+a bug, logged with the ``nft`` message) or the netlink errors of ``base``. Nothing is retried
+here; the caller keeps the ports of a failed apply from being reported ACTIVE and retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2 import netns as pr_netns
+from pyroute2.conntrack import Conntrack
+from pyroute2.netlink.exceptions import NetlinkError
+
+from neutrino.agent.dataplane.base import DataplaneError, error_from_errno
+from neutrino.agent.sg_calc import (
+    ANY_FLOW,
+    PORT_PROTOCOLS,
+    TABLE,
+    CtDelete,
+    PortFilter,
+    SgRuleset,
+    conntrack_deletions,
+)
+
+__all__ = ["NftError", "NftManager", "NftReport"]
+
+log = logging.getLogger(__name__)
+
+SYSCTLS = ("net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables",
+           "net/bridge/bridge-nf-call-arptables")
+BRIDGE_FLAGS = ("IFLA_BR_NF_CALL_IPTABLES", "IFLA_BR_NF_CALL_IP6TABLES",
+                "IFLA_BR_NF_CALL_ARPTABLES")
+OWN_TABLES = (f"table inet {TABLE}", f"table bridge {TABLE}")
+
+
+class NftError(DataplaneError):
+    """``nft`` refused the ruleset (the old one stays in force)."""
+
+
+@dataclass
+class NftReport:
+    changes: list[str] = field(default_factory=list)
+    deleted_flows: int = 0
+
+
+class NftManager:
+    """Applies ``SgRuleset``s in namespace ``netns`` (None = the current one)."""
+
+    def __init__(self, netns: str | None = None, nft: str = "nft",
+                 check_interval: float = 10.0) -> None:
+        self.netns = netns
+        self.nft = nft
+        self.check_interval = check_interval
+        self.applied: SgRuleset | None = None
+        self._text: str | None = None
+        self._checked = 0.0  # when the tables were last seen in the kernel
+
+    # --- the API the agent loop calls
+
+    def apply(self, ruleset: SgRuleset) -> NftReport:
+        report = NftReport()
+        with self._ipr() as ipr:
+            self._ensure_sysctls(report)
+            for bridge in ruleset.bridges:
+                self._ensure_bridge_netfilter(ipr, bridge, report)
+        now = time.monotonic()
+        if ruleset.text != self._text or (now - self._checked >= self.check_interval
+                                          and not self._tables_present()):
+            self._load(ruleset.text)
+            self._text = ruleset.text
+            self._checked = now
+            report.changes.append(f"nft ruleset ({len(ruleset.protected)} ports filtered)")
+        deletions = conntrack_deletions(self.applied, ruleset)
+        try:
+            if self.applied is None:  # first apply (agent start): what nothing admits goes
+                report.deleted_flows = self.reconcile_conntrack(ruleset)
+            elif deletions:
+                report.deleted_flows = self.delete_conntrack(deletions)
+        except NetlinkError as exc:
+            raise error_from_errno(exc.code, "conntrack cleanup") from exc
+        except OSError as exc:
+            raise error_from_errno(exc.errno or 0, "conntrack cleanup") from exc
+        if report.deleted_flows:
+            report.changes.append(f"conntrack: {report.deleted_flows} entries deleted")
+        self.applied = ruleset
+        return report
+
+    # --- nft
+
+    def _command(self, *args: str) -> list[str]:
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        return [*prefix, self.nft, *args]
+
+    def _load(self, text: str) -> None:
+        done = subprocess.run(self._command("-f", "-"), input=text, capture_output=True,
+                              text=True)
+        if done.returncode != 0:
+            raise NftError(f"nft refused the ruleset: {done.stderr.strip()[:2000]}")
+
+    def _tables_present(self) -> bool:
+        done = subprocess.run(self._command("list", "tables"), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise NftError(f"nft list tables: {done.stderr.strip()}")
+        listed = set(done.stdout.splitlines())
+        return all(t in listed for t in OWN_TABLES)
+
+    # --- sysctls and bridges
+
+    @contextlib.contextmanager
+    def _entered(self) -> Iterator[None]:
+        if self.netns is None:
+            yield
+            return
+        pr_netns.pushns(self.netns)
+        try:
+            yield
+        finally:
+            pr_netns.popns()
+
+    @contextlib.contextmanager
+    def _ipr(self) -> Iterator[IPRoute]:
+        with self._entered():
+            ipr = IPRoute()
+        try:
+            yield ipr
+        finally:
+            ipr.close()
+
+    def _ensure_sysctls(self, report: NftReport) -> None:
+        with self._entered():
+            for key in SYSCTLS:
+                path = "/proc/sys/" + key
+                try:
+                    with open(path) as f:
+                        if f.read().strip() == "0":
+                            continue
+                    with open(path, "w") as f:
+                        f.write("0")
+                except OSError as exc:
+                    raise error_from_errno(exc.errno or 0, f"sysctl {key}") from exc
+                report.changes.append(f"sysctl {key.rsplit('/', 1)[-1]} = 0")
+
+    def _ensure_bridge_netfilter(self, ipr: IPRoute, bridge: str, report: NftReport) -> None:
+        try:
+            found = ipr.link_lookup(ifname=bridge)
+            if not found:
+                return
+            msg = ipr.link("get", index=found[0])[0]
+            data = msg.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_DATA")
+            if all(data.get_attr(flag) == 1 for flag in BRIDGE_FLAGS):
+                return
+            ipr.link("set", index=found[0], kind="bridge", br_nf_call_iptables=1,
+                     br_nf_call_ip6tables=1, br_nf_call_arptables=1)
+        except NetlinkError as exc:
+            raise error_from_errno(exc.code, f"br_netfilter on {bridge}") from exc
+        report.changes.append(f"br_netfilter on {bridge}")
+
+    # --- conntrack
+
+    def delete_conntrack(self, deletions: list[CtDelete]) -> int:
+        """Delete the entries matching ``deletions``; how many were deleted."""
+        by_host: dict[tuple[int, str], list[CtDelete]] = {}
+        by_net: list[CtDelete] = []
+        for d in deletions:
+            if "/" in d.address:
+                by_net.append(d)
+            else:
+                by_host.setdefault((d.zone, d.address), []).append(d)
+
+        def withdrawn(entry: Any) -> bool:
+            zone, orig = entry.zone or 0, entry.tuple_orig
+            candidates = [*by_host.get((zone, str(orig.saddr)), ()),
+                          *by_host.get((zone, str(orig.daddr)), ()), *by_net]
+            return any(_matches(entry, d) for d in candidates)
+
+        families = {_version(d.address) for d in deletions}
+        return sum(self._sweep(family, withdrawn) for family in families)
+
+    def reconcile_conntrack(self, ruleset: SgRuleset) -> int:
+        """Delete every entry of a filtered port that none of its flows admits (run once, at
+        start: rules removed while the agent was down). Judged by the original direction:
+        the destination port's ingress flows, the source port's egress flows."""
+        ports: dict[tuple[int, str], list[PortFilter]] = {}
+        for pf in ruleset.ports.values():
+            if ANY_FLOW not in pf.flows:
+                for address in pf.addresses:
+                    if "/" not in address:
+                        ports.setdefault((pf.zone, address), []).append(pf)
+
+        def unadmitted(entry: Any) -> bool:
+            zone, orig = entry.zone or 0, entry.tuple_orig
+            for address, direction in ((str(orig.daddr), "ingress"),
+                                       (str(orig.saddr), "egress")):
+                for pf in ports.get((zone, address), ()):
+                    if not any(_matches(entry, CtDelete(zone, address, flow))
+                               for flow in pf.flows if flow.direction == direction):
+                        return True
+            return False
+
+        return sum(self._sweep(family, unadmitted) for family in (4, 6)) if ports else 0
+
+    def _sweep(self, version: int, doomed: Callable[[Any], bool]) -> int:
+        """Dump the namespace's IPv``version`` conntrack table, delete the ``doomed``
+        entries; how many were deleted."""
+        with self._entered():
+            ct = Conntrack(nfgen_family=socket.AF_INET6 if version == 6 else socket.AF_INET)
+            ct.count()  # opens the socket now, inside the namespace
+        count = 0
+        try:
+            for entry in list(ct.dump_entries()):
+                if doomed(entry):
+                    with contextlib.suppress(NetlinkError):  # gone meanwhile
+                        ct.entry("del", tuple_orig=entry.tuple_orig, zone=entry.zone)
+                        count += 1
+        finally:
+            ct.close()
+        return count
+
+
+def _version(address: str) -> int:
+    return 6 if ":" in address else 4
+
+
+def _matches(entry: Any, deletion: CtDelete) -> bool:
+    """Whether a conntrack entry is one ``deletion.flow`` admitted for ``deletion.address``
+    (judged on its original direction: who opened the flow)."""
+    if (entry.zone or 0) != deletion.zone:
+        return False
+    orig = entry.tuple_orig
+    try:
+        src, dst = ipaddress.ip_address(orig.saddr), ipaddress.ip_address(orig.daddr)
+    except ValueError:
+        return False
+    local = ipaddress.ip_network(deletion.address, strict=False)
+    flow = deletion.flow
+    if flow.direction == "any":
+        return src in local or dst in local
+    if src.version != (6 if flow.ethertype == "IPv6" else 4):
+        return False
+    mine, other = (dst, src) if flow.direction == "ingress" else (src, dst)
+    if mine not in local:
+        return False
+    if flow.remote is not None and other not in ipaddress.ip_network(flow.remote):
+        return False
+    if flow.protocol is not None:
+        if orig.proto != flow.protocol:
+            return False
+        ranged = flow.protocol in PORT_PROTOCOLS and flow.port_min is not None
+        if ranged and not (flow.port_min or 0) <= (orig.dport or -1) <= (
+                flow.port_max or flow.port_min or 0):
+            return False
+        typed = flow.protocol in (1, 58) and flow.port_min is not None
+        if typed and orig.icmp_type != flow.port_min:
+            return False
+    return True

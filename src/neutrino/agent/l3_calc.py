@@ -1,0 +1,177 @@
+"""Pure L3 calculation: ``HostState`` -> the desired ``qrouter-`` namespace of each router.
+
+For every admin-up router in ``HostState.routers`` with at least one port, ``desired_routers``
+renders a ``RouterConfig`` (DATAPLANE.md §4):
+
+* the namespace ``qrouter-<id>`` (plus the lab's ``namespace_suffix``), IPv4/IPv6 forwarding on;
+* one veth per router port: ``tap<port[:11]>`` in the host namespace (the L2 manager enslaves it
+  to the network's bridge, as for any bound port) <-> ``qr-<port[:11]>`` (interface) or
+  ``qg-<port[:11]>`` (gateway) in the router namespace, with the port's MAC, the network's MTU
+  (capped by the underlay for VXLAN, as the L2 calc does) and its addresses; the gateway
+  device also carries each floating IP as a /32;
+* routes (proto static): the default route via the gateway subnet's gateway IP (IPv4 and
+  IPv6 when present), then the extra routes;
+* the NAT ruleset ``table ip neutrino-l3`` as one nft text (IPv4 only; only with an IPv4
+  gateway address): maps ``fip_dnat`` (floating -> fixed) and ``fip_snat`` (fixed ->
+  floating) holding the floating IPs, DNAT in prerouting and output, 1:1 SNAT then
+  SNAT of the internal IPv4 subnets to the gateway IP when ``enable_snat`` in postrouting, and
+  the hairpin rule per interface (``iifname qr-X oifname qr-X ct status dnat snat to <qr IP>``,
+  so a VM reaching a floating IP of its own network gets the answer back through the router).
+  The text's first statement is a ``comment`` with the digest of its rules (the text without
+  the map elements): the manager replaces the table only when the kernel's digest differs,
+  and otherwise changes just the map elements (a floating IP (dis)association is two element
+  writes in one transaction).
+
+No I/O; deterministic and sorted, so equal states render equal configs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+
+from neutrino.agent.model import VXLAN_OVERHEAD, AgentConfig
+from neutrino.domain.hoststate import HostState, NetworkState, tap_name
+from neutrino.domain.l3state import (
+    RouterPortState,
+    RouterState,
+    gateway_device,
+    interface_device,
+    router_namespace,
+)
+
+__all__ = ["NAT_TABLE", "RouteSpec", "RouterConfig", "RouterPortConfig", "desired_routers",
+           "render_nat"]
+
+NAT_TABLE = "neutrino-l3"
+DEFAULT_MTU = 1500
+
+
+@dataclass(frozen=True)
+class RouterPortConfig:
+    """A veth: ``host_device`` (host namespace) <-> ``device`` (router namespace)."""
+
+    port_id: str
+    device: str
+    host_device: str
+    mac_address: str
+    mtu: int
+    addresses: tuple[str, ...]  # "192.0.2.1/24" on ``device``
+    gateway: bool = False
+
+
+@dataclass(frozen=True, order=True)
+class RouteSpec:
+    destination: str  # "0.0.0.0/0", "198.51.100.0/24"
+    nexthop: str
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    router_id: str
+    namespace: str
+    ports: tuple[RouterPortConfig, ...]
+    routes: tuple[RouteSpec, ...]
+    nat: str | None  # the whole NAT table as nft text, None = no table
+    nat_digest: str | None
+    floating_ips: tuple[tuple[str, str], ...] = ()  # (floating, fixed), sorted
+    gateway_device: str | None = None
+
+
+def desired_routers(state: HostState, config: AgentConfig | None = None,
+                    namespace_suffix: str = "") -> dict[str, RouterConfig]:
+    """router id -> its ``RouterConfig`` for every router this host hosts."""
+    networks = {n.id: n for n in state.networks}
+    out: dict[str, RouterConfig] = {}
+    for router in state.routers:
+        if not router.admin_state_up or not (router.interfaces or router.gateway):
+            continue
+        out[router.id] = router_config(router, networks, config, namespace_suffix)
+    return out
+
+
+def _mtu(net: NetworkState | None, config: AgentConfig | None) -> int:
+    if net is None:
+        return DEFAULT_MTU
+    if net.network_type != "vxlan" or config is None:
+        return net.mtu
+    return min(net.mtu, config.underlay_mtu - VXLAN_OVERHEAD)
+
+
+def _port(port: RouterPortState, device: str, mtu: int, gateway: bool,
+          extra: tuple[str, ...] = ()) -> RouterPortConfig:
+    addresses = tuple(f"{a.ip_address}/{a.prefixlen}" for a in port.addresses) + extra
+    return RouterPortConfig(port_id=port.id, device=device, host_device=tap_name(port.id),
+                            mac_address=port.mac_address.lower(), mtu=mtu,
+                            addresses=tuple(sorted(addresses)), gateway=gateway)
+
+
+def router_config(router: RouterState, networks: dict[str, NetworkState],
+                  config: AgentConfig | None = None, namespace_suffix: str = "") -> RouterConfig:
+    fips = tuple(sorted((f.floating_ip_address, f.fixed_ip_address)
+                        for f in router.floating_ips if ":" not in f.floating_ip_address))
+    ports = [_port(p, interface_device(p.id), _mtu(networks.get(p.network_id), config), False)
+             for p in router.interfaces]
+    routes: set[RouteSpec] = set()
+    gw_dev = None
+    gw_ip4 = None
+    if router.gateway is not None:
+        gw = router.gateway
+        gw_dev = gateway_device(gw.id)
+        gw_ip4 = next((a.ip_address for a in gw.addresses if a.version == 4), None)
+        extra = tuple(f"{fip}/32" for fip, _ in fips) if gw_ip4 else ()
+        ports.append(_port(gw, gw_dev, _mtu(networks.get(gw.network_id), config), True, extra))
+        for version, default in ((4, "0.0.0.0/0"), (6, "::/0")):
+            hop = next((a.gateway_ip for a in gw.addresses
+                        if a.version == version and a.gateway_ip), None)
+            if hop:
+                routes.add(RouteSpec(default, hop))
+    for r in router.routes:
+        routes.add(RouteSpec(str(ipaddress.ip_network(r.destination, strict=False)), r.nexthop))
+    nat = digest = None
+    if gw_dev is not None and gw_ip4 is not None:
+        rules = render_nat(router, gw_dev, gw_ip4, ())
+        digest = hashlib.sha256(rules.encode()).hexdigest()[:16]
+        nat = render_nat(router, gw_dev, gw_ip4, fips).replace("@DIGEST@", digest, 1)
+    return RouterConfig(router_id=router.id,
+                        namespace=router_namespace(router.id) + namespace_suffix,
+                        ports=tuple(sorted(ports, key=lambda p: p.device)),
+                        routes=tuple(sorted(routes)), nat=nat, nat_digest=digest,
+                        floating_ips=fips if gw_ip4 else (), gateway_device=gw_dev)
+
+
+def render_nat(router: RouterState, gw_dev: str, gw_ip: str,
+               fips: tuple[tuple[str, str], ...]) -> str:
+    """The router's whole NAT table (see the module docstring); ``@DIGEST@`` stands for the
+    digest of the rules (this text without elements), filled in by the caller."""
+    internal = sorted({a.cidr for p in router.interfaces for a in p.addresses
+                       if a.version == 4})
+    dnat = ", ".join(f"{f} : {x}" for f, x in fips)
+    snat = ", ".join(f"{x} : {f}" for f, x in fips)
+    lines = [
+        f"table ip {NAT_TABLE} {{",
+        '    comment "@DIGEST@"',
+        "    map fip_dnat { type ipv4_addr : ipv4_addr;"
+        + (f" elements = {{ {dnat} }}" if fips else "") + " }",
+        "    map fip_snat { type ipv4_addr : ipv4_addr;"
+        + (f" elements = {{ {snat} }}" if fips else "") + " }",
+        "    chain prerouting { type nat hook prerouting priority dstnat; policy accept;",
+        "        dnat to ip daddr map @fip_dnat",
+        "    }",
+        "    chain output { type nat hook output priority -100; policy accept;",
+        "        dnat to ip daddr map @fip_dnat",
+        "    }",
+        "    chain postrouting { type nat hook postrouting priority srcnat; policy accept;",
+        f'        oifname "{gw_dev}" snat to ip saddr map @fip_snat',
+    ]
+    if router.enable_snat and internal:
+        lines.append(f'        oifname "{gw_dev}" ip saddr {{ {", ".join(internal)} }} '
+                     f"snat to {gw_ip}")
+    for port in router.interfaces:
+        qr = interface_device(port.id)
+        ip4 = next((a.ip_address for a in port.addresses if a.version == 4), None)
+        if ip4:
+            lines.append(f'        iifname "{qr}" oifname "{qr}" ct status dnat snat to {ip4}')
+    lines += ["    }", "}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,463 @@
+"""Pure calculation: host state in, the desired nftables security-group ruleset out.
+
+``compute_sg(state)`` renders the whole filter of one host as ``SgRuleset``: the text of one
+``nft -f`` transaction that replaces neutrino's two tables (and nothing else), the bridges
+that need br_netfilter, and per port the *flows* it allows (used to find the conntrack
+entries to delete when an allowance disappears: ``conntrack_deletions``). No side effects;
+the dataplane's ``nft`` manager applies it.
+
+Design B of DATAPLANE.md §2 (this kernel has no nf_conntrack_bridge, so conntrack lives in
+the inet family and the bridge family reads it through the packet mark):
+
+* ``table inet neutrino``: ``prerouting`` (priority raw) puts every packet bridged by a tenant
+  bridge into that network's conntrack zone (``iifname`` is the bridge there: one zone per
+  network, so overlapping CIDRs never share entries) and leaves the underlay's VXLAN
+  (``udp dport 4789``) untracked; ``forward`` turns ``ct state`` into the mark of bridged
+  packets with one map lookup (``0x10000`` established/related, ``0x20000`` invalid, else 0).
+  A VM cannot forge the mark: it is scrubbed when a packet crosses the veth into the
+  hypervisor namespace.
+* ``table bridge neutrino``, two base chains on ``forward``: ``egress`` (priority 100, after
+  br_netfilter's inet pass) runs the sending port's egress chain, which starts with
+  anti-spoofing; ``ingress`` (priority 110) runs the destination port's ingress chain.
+  An ``accept`` ends only its own base chain, so a packet between two VMs of this host passes
+  the sender's egress rules *and* the receiver's ingress rules.
+* Anti-spoofing uses concatenated sets: ``p_mac`` (port . MAC), ``p_ip4``/``p_ip6`` (port .
+  MAC . address, hashed) and ``p_net4``/``p_net6`` (the same with intervals, for allowed
+  address pairs given as CIDRs), so each address is bound to its MAC; IPv6 also admits each
+  MAC's EUI-64 link-local address. One ethertype verdict map sends IPv4, IPv6 and ARP to
+  their own short chain (every other ethertype is dropped). ARP must carry a port's MAC and
+  IPv4 address (or 0.0.0.0, a probe). A VM may not act as a DHCP server or IPv6 router.
+* One chain per security group and direction (``sg-<id>-in``/``sg-<id>-out``), holding only
+  that group's rules, each ending in ``accept``. A port is bound to the chain of its *set* of
+  groups (``in-<h>``/``out-<h>``, shared by every port with the same set) through the verdict
+  maps ``port_in`` (oifname) and ``port_out`` (iifname): est/invalid (stateful groups), the
+  common allowances, a jump to each group's chain, then ``drop``. Binding a port is only set
+  and map elements. A group named as ``remote_group_id`` is a pair of named sets
+  ``rg4-<id>``/``rg6-<id>`` of its members' addresses.
+
+Neutron semantics kept:
+
+* Always allowed (both chains' common part): ARP (after anti-spoofing), DHCP/DHCPv6 client
+  traffic out and server replies in, ND and MLD needed by IPv6 (router solicitation, neighbour
+  solicitation/advertisement out; router advertisement, neighbour solicitation/advertisement
+  and MLD queries in).
+* A group's egress rules are enforced: the default group allows all egress (its two egress
+  rules), a group without egress rules blocks egress except the above.
+* **A port with port security on and no security group** (``security_groups: []``) gets only
+  the always-allowed traffic above: nothing else in or out (replies to nothing — it cannot
+  open a connection, so it has none).
+* Ports with port security disabled, and "trusted" ports (``device_owner`` ``network:…``:
+  DHCP, router interfaces), are not filtered at all. An admin-down port is filtered as usual.
+* A stateless group (``stateful: false``) gets no established/invalid handling: replies need
+  rules of their own. (The API refuses mixing stateful and stateless groups on one port.)
+* Protocol ``0`` (``ip``/``hopopt``) or none means any protocol; the whole port range means
+  no range; for ICMP the range is type (min) and code (max).
+
+Zones: ``zone_of`` hashes the network id into 1..65000 (probing on a collision, networks in
+id order), so a network keeps its zone across agent restarts and other networks coming and
+going (a collision shifts a zone only while both networks are on the host).
+
+Output is deterministic: everything is rendered sorted, so an unchanged state gives the
+same text and the manager skips the apply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from neutrino.domain.hoststate import HostState, PortState, bridge_name, tap_name
+from neutrino.domain.sgstate import RuleState, SecurityGroupState
+
+__all__ = ["ANY_FLOW", "CtDelete", "Flow", "PortFilter", "SgRuleset", "compute_sg",
+           "conntrack_deletions", "protocol_number", "zone_of"]
+
+TABLE = "neutrino"
+CT_EST = 0x10000
+CT_INV = 0x20000
+VXLAN_PORT = 4789
+MAX_ZONE = 65000
+PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})  # tcp udp dccp sctp udplite
+PROTOCOL_NUMBERS = {
+    "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "igmp": 2,
+    "ip": 0, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "icmpv6": 58,
+    "ipv6-nonxt": 59, "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113, "rsvp": 46,
+    "sctp": 132, "tcp": 6, "udp": 17, "udplite": 136, "vrrp": 112,
+}
+ANY_PREFIXES = frozenset({"0.0.0.0/0", "::/0"})
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Flow:
+    """Traffic a port's filter admits (flattened from one rule; a remote group gives one flow
+    per member address). ``direction`` "any" is ``ANY_FLOW``: an unfiltered port."""
+
+    direction: str  # ingress | egress | any
+    ethertype: str  # IPv4 | IPv6 | any
+    protocol: int | None = None
+    port_min: int | None = None
+    port_max: int | None = None
+    remote: str | None = None  # CIDR of the other side, None = anywhere
+
+
+ANY_FLOW = Flow("any", "any")
+
+
+@dataclass(frozen=True)
+class PortFilter:
+    """One port's filter: its device, zone, addresses and the flows it admits."""
+
+    port_id: str
+    device: str
+    zone: int
+    addresses: tuple[str, ...]
+    flows: frozenset[Flow]
+
+
+@dataclass(frozen=True)
+class SgRuleset:
+    """The complete desired filter of one host (see the module docstring)."""
+
+    text: str
+    bridges: tuple[str, ...] = ()  # tenant bridges that need br_netfilter
+    ports: Mapping[str, PortFilter] = field(default_factory=dict)  # every port here, by id
+
+    @property
+    def protected(self) -> frozenset[str]:
+        """Ids of the ports whose filter is part of this ruleset."""
+        return frozenset(p for p, f in self.ports.items() if ANY_FLOW not in f.flows)
+
+
+@dataclass(frozen=True, order=True)
+class CtDelete:
+    """Delete the conntrack entries of ``zone`` that ``flow`` admitted for ``address``."""
+
+    zone: int
+    address: str
+    flow: Flow
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def zone_of(network_ids: Iterable[str]) -> dict[str, int]:
+    """network id -> conntrack zone (see the module docstring)."""
+    zones: dict[str, int] = {}
+    used: set[int] = set()
+    for nid in sorted(set(network_ids)):
+        zone = zlib.crc32(nid.encode()) % MAX_ZONE + 1
+        while zone in used:
+            zone = zone % MAX_ZONE + 1
+        used.add(zone)
+        zones[nid] = zone
+    return zones
+
+
+def protocol_number(protocol: str | None) -> int | None:
+    """A rule's protocol as a number; None for any (None, "any", 0)."""
+    if protocol is None or protocol == "any":
+        return None
+    number = PROTOCOL_NUMBERS[protocol] if protocol in PROTOCOL_NUMBERS else int(protocol)
+    return number or None
+
+
+def link_local(mac: str) -> str:
+    """The EUI-64 link-local address of ``mac``: fa:16:3e:00:00:11 -> fe80::f816:3eff:fe00:11."""
+    b = [int(x, 16) for x in mac.split(":")]
+    eui = [b[0] ^ 2, b[1], b[2], 0xFF, 0xFE, b[3], b[4], b[5]]
+    return str(ipaddress.IPv6Address(bytes([0xFE, 0x80, 0, 0, 0, 0, 0, 0, *eui])))
+
+
+def _networks(addresses: Iterable[str], version: int) -> list[str]:
+    """Collapsed networks (an interval set rejects overlapping elements), hosts bare."""
+    picked = {a for a in addresses if (":" in a) == (version == 6)}
+    if not any("/" in a for a in picked):  # distinct host addresses cannot overlap
+        return sorted(picked)
+    nets: list[Any] = [ipaddress.ip_network(a, strict=False) for a in addresses]
+    out = []
+    for net in ipaddress.collapse_addresses([n for n in nets if n.version == version]):
+        full = net.prefixlen == net.max_prefixlen
+        out.append(str(net.network_address) if full else str(net))
+    return out
+
+
+def _combo(groups: tuple[str, ...]) -> str:
+    if not groups:
+        return "none"
+    return hashlib.sha1(",".join(sorted(groups)).encode()).hexdigest()[:12]
+
+
+def _filtered(port: PortState) -> bool:
+    return port.port_security_enabled and not port.device_owner.startswith("network:")
+
+
+# --- flows (what conntrack cleanup compares) --------------------------------------------------
+
+
+def _rule_flows(rule: RuleState, members: Mapping[str, tuple[str, ...]]) -> list[Flow]:
+    proto = protocol_number(rule.protocol)
+    lo, hi = rule.port_range_min, rule.port_range_max
+    if rule.remote_group_id:
+        version = 6 if rule.ethertype == "IPv6" else 4
+        remotes: list[str | None] = list(_networks(members.get(rule.remote_group_id, ()),
+                                                   version))
+    elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
+        remotes = [rule.remote_ip_prefix]
+    else:
+        remotes = [None]
+    return [Flow(rule.direction, rule.ethertype, proto, lo, hi, r) for r in remotes]
+
+
+def _group_flows(groups: Mapping[str, SecurityGroupState],
+                 members: Mapping[str, tuple[str, ...]]) -> dict[str, frozenset[Flow]]:
+    return {gid: frozenset(f for rule in group.rules for f in _rule_flows(rule, members))
+            for gid, group in groups.items()}
+
+
+def conntrack_deletions(old: SgRuleset | None, new: SgRuleset) -> list[CtDelete]:
+    """The conntrack entries to delete going from ``old`` to ``new``: for every port in both,
+    each flow ``old`` admitted and ``new`` does not (a rule removed, the port left a group, a
+    remote-group member left, port security turned on), for each of its old addresses."""
+    if old is None:
+        return []
+    out: set[CtDelete] = set()
+    for pid, after in new.ports.items():
+        before = old.ports.get(pid)
+        if before is None or ANY_FLOW in after.flows:
+            continue
+        for flow in before.flows - after.flows:
+            for address in before.addresses:
+                out.add(CtDelete(before.zone, address, flow))
+    return sorted(out, key=_ct_key)
+
+
+def _ct_key(d: CtDelete) -> tuple[int, str, str, str, int, int, int, str]:
+    f = d.flow
+    return (d.zone, d.address, f.direction, f.ethertype, f.protocol or -1, f.port_min or -1,
+            f.port_max or -1, f.remote or "")
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _rule_text(rule: RuleState) -> str:
+    v6 = rule.ethertype == "IPv6"
+    fam = "ip6" if v6 else "ip"
+    side = "saddr" if rule.direction == "ingress" else "daddr"
+    parts = ["ether type " + fam]
+    if rule.remote_group_id:
+        parts.append(f"{fam} {side} @rg{6 if v6 else 4}-{rule.remote_group_id}")
+    elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
+        parts.append(f"{fam} {side} {rule.remote_ip_prefix}")
+    proto = protocol_number(rule.protocol)
+    if proto is not None:
+        parts.append(f"meta l4proto {proto}")
+        lo, hi = rule.port_range_min, rule.port_range_max
+        if proto in PORT_PROTOCOLS and (lo is not None or hi is not None):
+            lo, hi = lo or 1, hi or 65535
+            parts.append(f"th dport {lo}" if lo == hi else f"th dport {lo}-{hi}")
+        elif proto in (1, 58) and lo is not None:
+            kind = "icmpv6" if proto == 58 else "icmp"
+            parts.append(f"{kind} type {lo}")
+            if hi is not None:
+                parts.append(f"{kind} code {hi}")
+    return " ".join(parts) + " accept"
+
+
+def _elements(items: Iterable[str]) -> str:
+    listed = sorted(set(items))
+    if not listed:
+        return ""
+    return "\n        elements = { " + ",\n                     ".join(listed) + " }"
+
+
+def _set(name: str, kind: str, items: Iterable[str], interval: bool = False) -> str:
+    flags = " flags interval;" if interval else ""
+    return f"    set {name} {{ type {kind};{flags}{_elements(items)} }}\n"
+
+
+def _map(name: str, items: Iterable[str]) -> str:
+    return f"    map {name} {{ type ifname : verdict;{_elements(items)} }}\n"
+
+
+def _inet_table(zones: Mapping[str, int]) -> str:
+    elements = _elements(f'"{br}" : {zone}' for br, zone in zones.items())
+    return f"""table inet {TABLE}
+delete table inet {TABLE}
+table inet {TABLE} {{
+    map br_zone {{ typeof iifname : ct zone;{elements} }}
+    chain raw {{
+        type filter hook prerouting priority raw; policy accept;
+        udp dport {VXLAN_PORT} iifname != "brq*" notrack
+        ct zone set iifname map @br_zone
+    }}
+    chain raw_out {{
+        type filter hook output priority raw; policy accept;
+        udp dport {VXLAN_PORT} notrack
+    }}
+    chain ct_mark {{
+        type filter hook forward priority filter; policy accept;
+        iifname "brq*" meta mark set ct state map {{ established : {CT_EST:#x}, related : \
+{CT_EST:#x}, invalid : {CT_INV:#x}, new : 0, untracked : 0 }}
+    }}
+}}
+"""
+
+
+_FIXED_CHAINS = """    chain egress {
+        type filter hook forward priority 100; policy accept;
+        iifname vmap @port_out
+    }
+    chain ingress {
+        type filter hook forward priority 110; policy accept;
+        oifname vmap @port_in
+    }
+    chain anti_spoof {
+        iifname . ether saddr != @p_mac drop
+        ether type vmap { ip : goto spoof_ip4, ip6 : goto spoof_ip6, arp : goto spoof_arp }
+        drop
+    }
+    chain spoof_ip4 {
+        ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return
+        udp sport 67 udp dport 68 drop
+        iifname . ether saddr . ip saddr @p_ip4 return
+        iifname . ether saddr . ip saddr @p_net4 return
+        drop
+    }
+    chain spoof_ip6 {
+        ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return
+        icmpv6 type { nd-router-advert, nd-redirect } drop
+        udp sport 547 udp dport 546 drop
+        iifname . ether saddr . ip6 saddr @p_ip6 return
+        iifname . ether saddr . ip6 saddr @p_net6 return
+        drop
+    }
+    chain spoof_arp {
+        iifname . arp saddr ether != @p_mac drop
+        arp saddr ip 0.0.0.0 return
+        iifname . arp saddr ether . arp saddr ip @p_ip4 return
+        iifname . arp saddr ether . arp saddr ip @p_net4 return
+        drop
+    }
+    chain ingress_common {
+        ether type arp accept
+        ether type ip udp sport 67 udp dport 68 accept
+        ether type ip6 udp sport 547 udp dport 546 accept
+        icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert,
+                      mld-listener-query } accept
+    }
+    chain egress_common {
+        ether type arp accept
+        ether type ip udp sport 68 udp dport 67 accept
+        ether type ip6 udp sport 546 udp dport 547 accept
+        icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert,
+                      mld-listener-report, mld2-listener-report } accept
+    }
+"""
+
+
+def _chain(name: str, lines: Iterable[str]) -> str:
+    body = "".join(f"        {line}\n" for line in lines)
+    return f"    chain {name} {{\n{body}    }}\n"
+
+
+def _combo_chain(name: str, common: str, groups: list[SecurityGroupState],
+                 suffix: str) -> str:
+    lines = ["jump anti_spoof"] if suffix == "out" else []
+    if all(g.stateful for g in groups):  # a port without groups counts as stateful
+        lines += [f"meta mark & {CT_INV:#x} == {CT_INV:#x} drop",
+                  f"meta mark & {CT_EST:#x} == {CT_EST:#x} accept"]
+    lines.append(f"jump {common}")
+    lines += [f"jump sg-{g.id}-{suffix}" for g in groups]
+    lines.append("drop")
+    return _chain(name, lines)
+
+
+def compute_sg(state: HostState) -> SgRuleset:
+    """The complete desired security-group ruleset of this host (see the module docstring)."""
+    groups = {g.id: g for g in state.security_groups}
+    members = {r.id: r.addresses for r in state.remote_groups}
+    networks = {n.id for n in state.networks} | {p.network_id for p in state.ports}
+    zones = zone_of(networks)
+
+    protected = sorted((p for p in state.ports if _filtered(p)), key=lambda p: p.id)
+    p_mac: set[str] = set()
+    p_ip4: set[str] = set()
+    p_ip6: set[str] = set()
+    p_net4: set[str] = set()  # allowed-address-pair CIDRs (an interval set; hosts are hashed)
+    p_net6: set[str] = set()
+    port_in: set[str] = set()
+    port_out: set[str] = set()
+    combos: dict[str, tuple[str, ...]] = {}
+    for port in protected:
+        tap = f'"{tap_name(port.id)}"'
+        by_mac: dict[str, list[str]] = defaultdict(list)
+        mac = port.mac_address.lower()
+        by_mac[mac] += [f.ip_address for f in port.fixed_ips]
+        for pair in port.allowed_address_pairs:
+            by_mac[pair.mac_address.lower()].append(pair.ip_address)
+        for m, addresses in by_mac.items():
+            p_mac.add(f"{tap} . {m}")
+            for a in _networks(addresses, 4):
+                (p_net4 if "/" in a else p_ip4).add(f"{tap} . {m} . {a}")
+            for a in _networks([*addresses, link_local(m)], 6):
+                (p_net6 if "/" in a else p_ip6).add(f"{tap} . {m} . {a}")
+        own = tuple(sorted(g for g in dict.fromkeys(port.security_groups) if g in groups))
+        combo = _combo(own)
+        combos[combo] = own
+        port_in.add(f"{tap} : jump in-{combo}")
+        port_out.add(f"{tap} : jump out-{combo}")
+
+    used = sorted({g for own in combos.values() for g in own})
+    remote_ids = sorted({r.remote_group_id for gid in used for r in groups[gid].rules
+                         if r.remote_group_id})
+    parts = [_inet_table({bridge_name(n): z for n, z in zones.items()}),
+             f"table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n",
+             _set("p_mac", "ifname . ether_addr", p_mac),
+             _set("p_ip4", "ifname . ether_addr . ipv4_addr", p_ip4),
+             _set("p_ip6", "ifname . ether_addr . ipv6_addr", p_ip6),
+             _set("p_net4", "ifname . ether_addr . ipv4_addr", p_net4, interval=True),
+             _set("p_net6", "ifname . ether_addr . ipv6_addr", p_net6, interval=True)]
+    for gid in remote_ids:
+        member_addresses = members.get(gid, ())
+        parts.append(_set(f"rg4-{gid}", "ipv4_addr", _networks(member_addresses, 4), interval=True))
+        parts.append(_set(f"rg6-{gid}", "ipv6_addr", _networks(member_addresses, 6), interval=True))
+    parts += [_map("port_in", port_in), _map("port_out", port_out), _FIXED_CHAINS]
+    for gid in used:
+        rules = sorted(groups[gid].rules, key=lambda r: r.id)
+        for direction, suffix in (("ingress", "in"), ("egress", "out")):
+            parts.append(_chain(f"sg-{gid}-{suffix}",
+                                [_rule_text(r) for r in rules if r.direction == direction]))
+    for combo, own in sorted(combos.items()):
+        listed = [groups[g] for g in own]
+        parts.append(_combo_chain(f"in-{combo}", "ingress_common", listed, "in"))
+        parts.append(_combo_chain(f"out-{combo}", "egress_common", listed, "out"))
+    parts.append("}\n")
+
+    group_flows = _group_flows(groups, members)
+    combo_flows: dict[tuple[str, ...], frozenset[Flow]] = {}
+    filters = {}
+    for port in state.ports:
+        if _filtered(port):
+            own = tuple(sorted(g for g in set(port.security_groups) if g in groups))
+            if own not in combo_flows:
+                combo_flows[own] = frozenset().union(*(group_flows[g] for g in own))
+            flows = combo_flows[own]
+        else:
+            flows = frozenset({ANY_FLOW})
+        own_addresses = {f.ip_address for f in port.fixed_ips}
+        own_addresses |= {a.ip_address for a in port.allowed_address_pairs}
+        filters[port.id] = PortFilter(
+            port_id=port.id, device=tap_name(port.id), zone=zones[port.network_id],
+            addresses=tuple(sorted(own_addresses)),
+            flows=flows)
+    bridges = tuple(sorted({bridge_name(p.network_id) for p in protected}))
+    return SgRuleset(text="".join(parts), bridges=bridges, ports=filters)

@@ -1,0 +1,73 @@
+"""The routers part of a host's state: ``HostState.routers`` for the routers scheduled there.
+
+``hosted_routers`` reads, in the caller's read transaction, every router scheduled to the
+host (``router_l3_bindings``) with its ports bound there, their fixed IPs and subnets, its
+extra routes and its associated floating IPs — one query per table for all the routers
+together (no N+1). See ``neutrino.domain.l3state`` for the shape.
+
+``ROUTER_TYPES`` are the change-log resource types that may alter a router's state without
+naming a network the host has (router attributes, extra routes, floating IPs); the host-sync
+watch recomputes an L3 host's state on them (``concerns_l3``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+
+from neutrino.domain.l3state import (
+    ExtraRoute,
+    FloatingIpState,
+    RouterAddress,
+    RouterPortState,
+    RouterState,
+)
+from neutrino.store import hostsync as host_repo
+from neutrino.store import l3 as repo
+
+GATEWAY = "network:router_gateway"
+ROUTER_TYPES = frozenset({"router", "floatingip", "floating_ip"})
+
+
+def concerns_l3(conn: Any, host: str, changes: Iterable[tuple[str, str | None]]) -> bool:
+    """Whether a router-level change may concern ``host`` (it runs an L3 agent)."""
+    return any(rtype in ROUTER_TYPES for rtype, _ in changes) and repo.is_l3_host(conn, host)
+
+
+def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
+    rows = repo.hosted_routers(conn, host)
+    if not rows:
+        return ()
+    ids = [r[0] for r in rows]
+    port_rows = repo.hosted_ports(conn, ids, host)
+    ips = host_repo.fixed_ips(conn, [p[1] for p in port_rows])
+    subnets = repo.subnet_rows(conn, sorted({s for v in ips.values() for s, _ in v}))
+    routes = repo.extra_routes(conn, ids)
+    fips = repo.floating_ips(conn, ids)
+    interfaces: dict[str, list[RouterPortState]] = {}
+    gateways: dict[str, RouterPortState] = {}
+    for router_id, port_id, port_type, network_id, mac in port_rows:
+        addresses = []
+        for subnet_id, address in ips.get(port_id, ()):
+            if subnet_id not in subnets:
+                continue
+            cidr, gateway_ip = subnets[subnet_id]
+            addresses.append(RouterAddress(
+                ip_address=address, prefixlen=ipaddress.ip_network(cidr, strict=False).prefixlen,
+                subnet_id=subnet_id, cidr=cidr, gateway_ip=gateway_ip))
+        port = RouterPortState(id=port_id, network_id=network_id, mac_address=mac,
+                               addresses=tuple(sorted(addresses, key=lambda a: a.ip_address)))
+        if port_type == GATEWAY:
+            gateways[router_id] = port
+        else:
+            interfaces.setdefault(router_id, []).append(port)
+    return tuple(RouterState(
+        id=router_id, admin_state_up=bool(up), enable_snat=bool(snat),
+        interfaces=tuple(interfaces.get(router_id, ())), gateway=gateways.get(router_id),
+        routes=tuple(ExtraRoute(d, n) for d, n in routes.get(router_id, ())),
+        floating_ips=tuple(FloatingIpState(id=f, floating_ip_address=a, fixed_ip_address=x,
+                                           fixed_port_id=p)
+                           for f, a, x, p in fips.get(router_id, ())))
+        for router_id, up, snat, _gw in rows)
+

@@ -1,0 +1,105 @@
+"""L3 scheduling: which host's L3 agent hosts a router, and binding the router's ports there.
+
+A router *needs a host* while it has at least one port (an interface or a gateway). It is then
+scheduled to one live L3 agent (registered, admin up, heartbeat within ``AGENT_DOWN_TIME``),
+preferring hosts whose L2 agent can wire all its networks (the external network's physnet
+mapped), least-loaded host first (ties by name), recorded in ``router_l3_bindings``; each of
+its ports gets ``binding:host_id`` = that host and is bound by the ordinary L2 binding
+(``service.binding.bind``), so the host's L2 agent wires its taps and l2population tells the
+other hosts where the router's MACs live. The agent on that host learns about the router from
+its host state (``HostState.routers``) and builds ``qrouter-<id>`` from it.
+
+When:
+- ``sync_router`` runs inside every transaction that adds or removes a router's port (router
+  interface add/remove, gateway set/clear, router create with a gateway);
+- ``sync_all`` runs when an L3 agent registers, restarts or changes its configuration;
+- ``reschedule_stranded`` runs on every L3 agent heartbeat and when an admin changes an agent
+  (``admin_state_up``): a router whose host's L3 agent is dead or disabled (or that has no
+  host) moves to a live agent. **Downtime** when a router's agent dies:
+  up to ``AGENT_DOWN_TIME`` (75 s) until the agent counts as dead, plus up to one heartbeat
+  interval of a surviving L3 agent (10 s by default) until the move is committed, plus the new
+  agent's apply (tens of ms) — about 75-90 s. The dead host's namespace is not cleaned
+  remotely; if that agent comes back it drops the router (no longer in its host state).
+
+A router without ports is unscheduled (its binding row removed). With no live L3 agent a
+router keeps its current host (possibly dead) and its ports stay as they are.
+
+No retries here: everything runs inside the caller's transaction (``Store.write`` retries the
+whole transaction on conflicts).
+"""
+
+from __future__ import annotations
+
+from neutrino.common import clock
+from neutrino.service import binding
+from neutrino.store import hostsync as host_repo
+from neutrino.store import l3 as repo
+from neutrino.store.uow import Tx
+
+L3_AGENT = repo.L3_AGENT
+
+
+def live_hosts(tx: Tx) -> list[str]:
+    now = clock.now()
+    return [host for host, heartbeat, up in repo.l3_agents(tx.conn)
+            if up and now - heartbeat < binding.AGENT_DOWN_TIME]
+
+
+def sync_router(tx: Tx, router_id: str, live: list[str] | None = None) -> str | None:
+    """Schedule (or unschedule) the router and bind its ports; returns its host."""
+    conn = tx.conn
+    ports = repo.router_ports(conn, router_id)
+    current = repo.router_host(conn, router_id)
+    if not ports:
+        if current is not None:
+            repo.set_router_host(conn, router_id, None)
+        return None
+    live = live_hosts(tx) if live is None else live
+    host = current
+    if current not in live and live:
+        candidates = _able(tx, live, {p[1] for p in ports}) or live
+        load = repo.l3_load(conn, candidates)
+        host = min(candidates, key=lambda h: (load.get(h, 0), h))
+    if host is None:
+        return None
+    if host != current:
+        repo.set_router_host(conn, router_id, host)
+    now = clock.now()
+    for port_id, network_id, bound_host, project, revision in ports:
+        if bound_host == host:
+            continue
+        vif_type, details = binding.bind(tx, port_id, network_id, host)
+        repo.set_port_host(conn, port_id, host, vif_type, details, revision + 1, now)
+        tx.record("port", port_id, "update", project, network_id)
+    return host
+
+
+def _able(tx: Tx, hosts: list[str], network_ids: set[str]) -> list[str]:
+    """The hosts whose L2 agent can wire every one of these networks (an external flat
+    network needs its physnet mapped there)."""
+    configs = host_repo.l2_configurations(tx.conn, hosts)
+    segments = [host_repo.network_segment(tx.conn, n) for n in sorted(network_ids)]
+    return [h for h in hosts if h in configs and all(
+        s is None or binding.can_serve(binding.parse_configurations(configs[h]), *s)
+        for s in segments)]
+
+
+def sync_all(tx: Tx) -> None:
+    """Schedule every router with ports (an L3 agent registered or restarted)."""
+    live = live_hosts(tx)
+    for router_id, _host in repo.routers_with_ports(tx.conn):
+        sync_router(tx, router_id, live)
+
+
+def reschedule_stranded(tx: Tx) -> int:
+    """Move routers whose host has no live L3 agent (or that have none) to a live one;
+    returns how many moved. Cheap when nothing is stranded: two reads."""
+    live = live_hosts(tx)
+    if not live:
+        return 0
+    moved = 0
+    for router_id, host in repo.routers_with_ports(tx.conn):
+        if host not in live:
+            sync_router(tx, router_id, live)
+            moved += 1
+    return moved

@@ -1,0 +1,268 @@
+"""sg_calc: HostState -> nftables ruleset (design B), flows and conntrack deletions; sg_role."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from neutrino.agent.dataplane.base import DataplaneError
+from neutrino.agent.sg_calc import (
+    ANY_FLOW,
+    CtDelete,
+    Flow,
+    SgRuleset,
+    compute_sg,
+    conntrack_deletions,
+    link_local,
+    protocol_number,
+    zone_of,
+)
+from neutrino.agent.sg_role import SecurityRole
+from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState
+from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
+
+NET = "3f1c2d9e-aaaa-4bbb-8ccc-000000000001"
+NET2 = "7b2c3d4e-bbbb-4ccc-8ddd-000000000002"
+G = "11111111-2222-4333-8444-555555555555"
+H = "22222222-3333-4444-8555-666666666666"
+P1, P2, P3 = ("5a0c3e7f-1111-4a1a-9b1b-00000000000a", "9d4b2f6c-2222-4a2a-9b2b-00000000000b",
+              "c7e8a1b2-3333-4a3a-9b3b-00000000000c")
+EGRESS = (RuleState("e4", "egress", "IPv4"), RuleState("e6", "egress", "IPv6"))
+
+
+def port(pid: str, ip: str, mac: str, groups: tuple[str, ...] = (G,), **kw: Any) -> PortState:
+    return PortState(pid, kw.pop("network_id", NET), mac, (FixedIp("s", ip),), True,
+                     port_security_enabled=kw.pop("secure", True), security_groups=groups,
+                     **kw)
+
+
+def state(ports: tuple[PortState, ...], groups: tuple[SecurityGroupState, ...] = (),
+          remotes: tuple[RemoteGroup, ...] = ()) -> HostState:
+    nets = sorted({p.network_id for p in ports})
+    return HostState("hv1", 1, networks=tuple(NetworkState(n, "vxlan", 1001, None, 1450)
+                                              for n in nets),
+                     ports=ports, security_groups=groups, remote_groups=remotes)
+
+
+def chain(text: str, name: str) -> list[str]:
+    """The rule lines of chain ``name`` in rendered ``text``."""
+    lines = text.splitlines()
+    start = lines.index(f"    chain {name} {{")
+    end = lines.index("    }", start)
+    return [line.strip() for line in lines[start + 1:end]]
+
+
+def test_rules_render_neutron_semantics() -> None:
+    rules = (*EGRESS,
+             RuleState("r1", "ingress", "IPv4", "tcp", 22, 22, "192.0.2.0/28"),
+             RuleState("r2", "ingress", "IPv4", "icmp", 8, 0),
+             RuleState("r3", "ingress", "IPv6", "ipv6-icmp", 128, None, "2001:db8::/32"),
+             RuleState("r4", "ingress", "IPv4", "udp", 1000, 2000),
+             RuleState("r5", "ingress", "IPv4", "47"),
+             RuleState("r6", "ingress", "IPv4", "0", remote_ip_prefix="0.0.0.0/0"),
+             RuleState("r7", "ingress", "IPv4", remote_group_id=H),
+             RuleState("r8", "egress", "IPv4", "tcp", 443, 443, "203.0.113.0/24"))
+    text = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),),
+                            (SecurityGroupState(G, True, rules),),
+                            (RemoteGroup(H, ("192.0.2.20", "192.0.2.21", "2001:db8::5")),))).text
+    assert chain(text, f"sg-{G}-in") == [
+        "ether type ip ip saddr 192.0.2.0/28 meta l4proto 6 th dport 22 accept",
+        "ether type ip meta l4proto 1 icmp type 8 icmp code 0 accept",
+        "ether type ip6 ip6 saddr 2001:db8::/32 meta l4proto 58 icmpv6 type 128 accept",
+        "ether type ip meta l4proto 17 th dport 1000-2000 accept",
+        "ether type ip meta l4proto 47 accept",
+        "ether type ip accept",  # protocol 0 from anywhere: all IPv4
+        f"ether type ip ip saddr @rg4-{H} accept",
+    ]
+    assert chain(text, f"sg-{G}-out") == [
+        "ether type ip accept", "ether type ip6 accept",
+        "ether type ip ip daddr 203.0.113.0/24 meta l4proto 6 th dport 443 accept"]
+    # remote group members as interval sets, split by family
+    assert f"set rg4-{H} {{ type ipv4_addr; flags interval;\n        elements = {{ " \
+           "192.0.2.20,\n" in text
+    assert f"set rg6-{H} {{ type ipv6_addr; flags interval;\n        elements = {{ " \
+           "2001:db8::5 }" in text
+    # overlapping members (a pair CIDR holding a fixed IP) are collapsed: no interval clash
+    text = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),),
+                            (SecurityGroupState(G, True, rules),),
+                            (RemoteGroup(H, ("192.0.2.20", "192.0.2.20/30", "192.0.2.24")),)
+                            )).text
+    assert "elements = { 192.0.2.20/30,\n                     192.0.2.24 }" in text
+
+
+def test_ports_bind_through_maps_and_anti_spoofing_sets() -> None:
+    pair = AddressPair("192.0.2.96/29", "fa:16:3e:00:00:99")
+    ports = (port(P1, "192.0.2.11", "FA:16:3E:00:00:11", allowed_address_pairs=(pair,)),
+             port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=()),  # [] but secure
+             port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(), secure=False),
+             port("d0000000-0000-4000-8000-0000000000dd", "192.0.2.2", "fa:16:3e:00:00:02",
+                  groups=(), device_owner="network:dhcp"))
+    ruleset = compute_sg(state(ports, (SecurityGroupState(G, True, EGRESS),)))
+    text = ruleset.text
+    assert ruleset.protected == {P1, P2}
+    assert ruleset.bridges == ("brq3f1c2d9e-aa",)
+    assert '"tap5a0c3e7f-11" . fa:16:3e:00:00:11 . 192.0.2.11' in text  # MAC lower-cased
+    assert '"tap5a0c3e7f-11" . fa:16:3e:00:00:99 . 192.0.2.96/29' in text  # pair: own MAC
+    assert "set p_net4 { type ifname . ether_addr . ipv4_addr; flags interval;" in text
+    assert '"tap5a0c3e7f-11" . fa:16:3e:00:00:99 . fe80::f816:3eff:fe00:99' in text
+    assert '"tap9d4b2f6c-22" : jump in-none' in text
+    assert "tapc7e8a1b2-33" not in text and "tapd0000000-00" not in text  # not filtered
+    assert chain(text, "in-none") == ["meta mark & 0x20000 == 0x20000 drop",
+                                      "meta mark & 0x10000 == 0x10000 accept",
+                                      "jump ingress_common", "drop"]
+    assert chain(text, "out-none")[0] == "jump anti_spoof"
+    assert chain(text, "out-none")[-2:] == ["jump egress_common", "drop"]
+    # the inet table zones the network's bridge; underlay VXLAN untracked
+    assert '"brq3f1c2d9e-aa" : ' in text and "udp dport 4789 notrack" in text
+    assert text.startswith("table inet neutrino\ndelete table inet neutrino\n")
+    assert "table bridge neutrino\ndelete table bridge neutrino\n" in text
+
+
+def test_egress_is_enforced_and_groups_share_chains() -> None:
+    no_egress = SecurityGroupState(H, True, (RuleState("i", "ingress", "IPv4", "tcp", 80, 80),))
+    ports = (port(P1, "192.0.2.11", "fa:16:3e:00:00:11", groups=(G, H)),
+             port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=(H, G)),
+             port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(H,)))
+    text = compute_sg(state(ports, (SecurityGroupState(G, True, EGRESS), no_egress))).text
+    assert chain(text, f"sg-{H}-out") == []  # a group without egress rules allows none
+    combos = {line.split(": jump ")[1].rstrip(",").rstrip(" }") for line in text.splitlines()
+              if ": jump in-" in line}
+    assert len(combos) == 2  # {G, H} (either order) and {H}
+    two = next(c for c in combos if len(chain(text, c)) == 6)
+    assert chain(text, two)[2:] == ["jump ingress_common", f"jump sg-{G}-in",
+                                    f"jump sg-{H}-in", "drop"]
+    only_h = (combos - {two}).pop().replace("in-", "out-")
+    assert chain(text, only_h)[-2:] == [f"jump sg-{H}-out", "drop"]
+
+
+def test_stateless_groups_skip_conntrack_marks() -> None:
+    text = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),),
+                            (SecurityGroupState(G, False, EGRESS),))).text
+    combo = next(line.split("jump ")[1].rstrip(", }") for line in text.splitlines()
+                 if '"tap5a0c3e7f-11" : jump in-' in line)
+    assert chain(text, combo) == ["jump ingress_common", f"jump sg-{G}-in", "drop"]
+
+
+def test_output_is_deterministic() -> None:
+    groups = (SecurityGroupState(G, True, (*EGRESS, RuleState("r", "ingress", "IPv4",
+                                                              remote_group_id=G))),)
+    ports = (port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
+             port(P2, "192.0.2.12", "fa:16:3e:00:00:12"))
+    a = compute_sg(state(ports, groups, (RemoteGroup(G, ("192.0.2.12", "192.0.2.11")),)))
+    b = compute_sg(state(ports[::-1], groups, (RemoteGroup(G, ("192.0.2.11", "192.0.2.12")),)))
+    assert a.text == b.text and a == b
+
+
+def test_zones_are_stable_and_distinct() -> None:
+    one = zone_of([NET])
+    both = zone_of([NET, NET2])
+    assert both[NET] == one[NET] and both[NET2] != both[NET]
+    assert all(1 <= z <= 65000 for z in both.values())
+
+
+def test_helpers() -> None:
+    assert link_local("fa:16:3e:00:00:11") == "fe80::f816:3eff:fe00:11"
+    assert protocol_number("tcp") == 6 and protocol_number("132") == 132
+    assert protocol_number(None) is None and protocol_number("ip") is None
+    assert protocol_number("any") is None
+
+
+def test_state_without_security_fields_filters_nothing() -> None:
+    legacy = {"host": "hv1", "revision": 1, "networks": [], "l2pop": [],
+              "ports": [{"id": P1, "network_id": NET, "mac_address": "fa:16:3e:00:00:11",
+                         "fixed_ips": [], "admin_state_up": True}]}
+    assert compute_sg(HostState.from_dict(legacy)).protected == frozenset()
+
+
+# --- conntrack deletions -----------------------------------------------------------------
+
+
+def test_removed_rule_deletes_its_flows_for_each_port_address() -> None:
+    icmp = RuleState("icmp", "ingress", "IPv4", "icmp", remote_ip_prefix="192.0.2.0/28")
+    ssh = RuleState("ssh", "ingress", "IPv4", "tcp", 22, 22)
+    p1 = port(P1, "192.0.2.11", "fa:16:3e:00:00:11",
+              allowed_address_pairs=(AddressPair("192.0.2.99", "fa:16:3e:00:00:11"),))
+    old = compute_sg(state((p1,), (SecurityGroupState(G, True, (icmp, ssh)),)))
+    new = compute_sg(state((p1,), (SecurityGroupState(G, True, (ssh,)),)))
+    zone = zone_of([NET])[NET]
+    flow = Flow("ingress", "IPv4", 1, None, None, "192.0.2.0/28")
+    assert conntrack_deletions(old, new) == [CtDelete(zone, "192.0.2.11", flow),
+                                             CtDelete(zone, "192.0.2.99", flow)]
+    assert conntrack_deletions(new, new) == [] and conntrack_deletions(None, new) == []
+    assert conntrack_deletions(new, old) == []  # adding a rule deletes nothing
+
+
+def test_remote_member_leaving_and_port_security_turning_on() -> None:
+    rule = RuleState("rg", "ingress", "IPv4", remote_group_id=H)
+    group = SecurityGroupState(G, True, (rule,))
+    p1 = port(P1, "192.0.2.11", "fa:16:3e:00:00:11")
+    old = compute_sg(state((p1,), (group,), (RemoteGroup(H, ("192.0.2.20", "192.0.2.30")),)))
+    new = compute_sg(state((p1,), (group,), (RemoteGroup(H, ("192.0.2.30",)),)))
+    (gone,) = conntrack_deletions(old, new)
+    assert gone.flow.remote == "192.0.2.20" and gone.address == "192.0.2.11"
+    # a port that was unfiltered and becomes filtered loses every flow it had
+    open_ = compute_sg(state((replace(p1, port_security_enabled=False),), (group,)))
+    assert ANY_FLOW in open_.ports[P1].flows
+    (cut,) = conntrack_deletions(open_, new)
+    assert cut.flow == ANY_FLOW
+    assert conntrack_deletions(new, open_) == []  # turning it off cuts nothing
+
+
+# --- sg_role ---------------------------------------------------------------------------------
+
+
+class FakeNft:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.applied: SgRuleset | None = None
+
+    def apply(self, ruleset: SgRuleset) -> object:
+        if self.fail:
+            raise DataplaneError("nft refused")
+        self.applied = ruleset
+        return None
+
+
+def test_role_holds_back_ports_whose_filter_is_not_in_place() -> None:
+    p1 = port(P1, "192.0.2.11", "fa:16:3e:00:00:11")
+    p3 = port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(), secure=False)
+    host = state((p1, p3), (SecurityGroupState(G, True, EGRESS),))
+    ok = SecurityRole(FakeNft())
+    wired = {"tap5a0c3e7f-11", "tapc7e8a1b2-33"}
+    ok.apply(host, wired)
+    assert wired == {"tap5a0c3e7f-11", "tapc7e8a1b2-33"} and ok.retryable() == []
+    bad = SecurityRole(FakeNft(fail=True))
+    bad.apply(host, wired)
+    assert wired == {"tapc7e8a1b2-33"}  # the unfiltered port is still reported ACTIVE
+    assert bad.retryable() == ["security groups"]
+
+
+@pytest.mark.parametrize("owner", ["network:dhcp", "network:router_interface"])
+def test_trusted_ports_are_not_filtered(owner: str) -> None:
+    p1 = port(P1, "192.0.2.1", "fa:16:3e:00:00:01", groups=(G,), device_owner=owner)
+    assert compute_sg(state((p1,), (SecurityGroupState(G, True, EGRESS),))).protected == set()
+
+
+# --- the loop: no ACTIVE before the filter is in place ---------------------------------------
+
+
+def test_loop_reports_active_only_once_the_filter_is_applied() -> None:
+    from tests.agent.test_loop import NET as LOOP_NET
+    from tests.agent.test_loop import make
+
+    secured = replace(port(P1, "192.0.2.11", "fa:16:3e:00:00:11"), network_id=LOOP_NET)
+    host = HostState("hv1", 1, tunnel_ip="198.51.100.1",
+                     networks=(NetworkState(LOOP_NET, "vxlan", 1001, None, 1450),),
+                     ports=(secured,), security_groups=(SecurityGroupState(G, True, EGRESS),))
+    nft = FakeNft(fail=True)
+    kernel, ctl, watcher, loop = make(host, security=SecurityRole(nft))
+    kernel.add_device("tap5a0c3e7f-11")
+    watcher.poll_once()
+    loop.apply_once()
+    assert ctl.statuses == [(P1, "DOWN")]  # wired, but its filter is not in place
+    nft.fail = False
+    loop.apply_once()
+    assert ctl.statuses[-1] == (P1, "ACTIVE") and nft.applied is not None
+    assert P1 in nft.applied.protected
