@@ -10,6 +10,9 @@
 #   --concurrency  tempest workers (default 2)
 #   --external CIDR  create a flat external network "public" (physnet public) with a subnet
 #                  CIDR before the run and pass --public-network-id auto (stage 3: routers, FIPs)
+#   --agents       run real agents too (root): a lab (`neutrino lab up --hosts 1
+#                  --network-nodes 1 --external`) against the server under test, so router and
+#                  DHCP ports go ACTIVE; implies the lab's external network (203.0.113.0/24)
 #   anything else is passed to run.sh (e.g. --regex REGEX, --include-list FILE)
 # Environment: NEUTRINO_CONFORMANCE_HARNESS=path/to/run.sh to use another copy of the harness.
 # Exit status: the harness's (0 no failures, 1 failures, 2 harness or endpoint error).
@@ -18,7 +21,7 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-STAGE=1 DB="" CONCURRENCY=2 EXTERNAL="" EXTRA=()
+STAGE=1 DB="" CONCURRENCY=2 EXTERNAL="" AGENTS=0 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) STAGE="$2"; shift 2 ;;
@@ -27,9 +30,10 @@ while [ $# -gt 0 ]; do
     --db=*) DB="${1#*=}"; shift ;;
     --concurrency) CONCURRENCY="$2"; shift 2 ;;
     --concurrency=*) CONCURRENCY="${1#*=}"; shift ;;
+    --agents) AGENTS=1; shift ;;
     --external) EXTERNAL="$2"; shift 2 ;;
     --external=*) EXTERNAL="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) EXTRA+=("$1"); shift ;;
   esac
 done
@@ -46,7 +50,11 @@ PASSWORD="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')"
 SERVER_LOG="$WORKSPACE/neutrino-server.log"
 SERVER_PID=""
 
+LAB_DIR="$WORKSPACE/lab"
 cleanup() {
+  if [ "$AGENTS" = 1 ] && [ -f "$LAB_DIR/lab.json" ]; then
+    NEUTRINO_LAB_DIR="$LAB_DIR" "$BIN/neutrino" lab down >/dev/null 2>&1 || true
+  fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
@@ -87,6 +95,20 @@ while time.monotonic() < deadline:
         time.sleep(0.2)
 sys.exit(1)
 EOF
+
+if [ "$AGENTS" = 1 ]; then
+  [ "$(id -u)" = 0 ] || die "--agents builds network namespaces: run as root"
+  [ -z "$EXTERNAL" ] || die "--agents brings its own external network; drop --external"
+  log "starting a lab: one hypervisor, one network node (L3, DHCP), external network"
+  rm -rf "$LAB_DIR"
+  NEUTRINO_LAB_DIR="$LAB_DIR" OS_AUTH_URL="http://127.0.0.1:$PORT/v3" OS_USERNAME=admin \
+    OS_PASSWORD="$PASSWORD" OS_PROJECT_NAME=admin OS_USER_DOMAIN_NAME=Default \
+    OS_PROJECT_DOMAIN_NAME=Default \
+    "$BIN/neutrino" lab up --hosts 1 --network-nodes 1 --external \
+    --prefix "nc$("$PY" -c 'import secrets; print(secrets.token_hex(3))')-" \
+    >"$WORKSPACE/lab-up.log" 2>&1 || { tail -n 30 "$WORKSPACE/lab-up.log" >&2; die "lab up failed"; }
+  EXTRA+=(--public-network-id auto)
+fi
 
 if [ -n "$EXTERNAL" ]; then
   log "creating the external network public ($EXTERNAL)"

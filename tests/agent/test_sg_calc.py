@@ -266,3 +266,26 @@ def test_loop_reports_active_only_once_the_filter_is_applied() -> None:
     loop.apply_once()
     assert ctl.statuses[-1] == (P1, "ACTIVE") and nft.applied is not None
     assert P1 in nft.applied.protected
+
+
+def test_a_port_joining_an_existing_group_is_an_element_delta() -> None:
+    groups = (SecurityGroupState(G, True, EGRESS),)
+    one = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),), groups))
+    two = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
+                            port(P2, "192.0.2.12", "fa:16:3e:00:00:12")), groups))
+    assert two.shape == one.shape and two.text != one.text
+    delta = two.element_delta(one)
+    assert delta is not None and "delete" not in delta
+    assert 'add element bridge neutrino p_mac { "tap9d4b2f6c-22" . fa:16:3e:00:00:12 }' in delta
+    assert 'add element bridge neutrino port_in { "tap9d4b2f6c-22" : jump in-' in delta
+    assert "tap5a0c3e7f-11" not in delta  # what is already there is left alone
+
+    back = one.element_delta(two)  # leaving: deleted by key (maps) or element (sets)
+    assert back is not None and "add" not in back
+    assert 'delete element bridge neutrino port_in { "tap9d4b2f6c-22" }' in back
+
+    # a port moving to another group set changes its map value: delete + add of the key
+    moved = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
+                              port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=())), groups))
+    assert moved.shape != two.shape  # a new chain (in-none): the tables are reloaded
+    assert moved.element_delta(two) is None

@@ -11,6 +11,7 @@ sets the desired state of both hosts (ports, groups, rules) and applies it as th
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
 import threading
@@ -38,6 +39,7 @@ from neutrino.domain.hoststate import (
     tap_name,
 )
 from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
+from tests.agent.test_sg_calc import EGRESS, P1, P2, G, port, state
 from tests.kernel.lab import NetnsLab, run, sysctl
 
 NET = "3f1c2d9e-aaaa-4bbb-8ccc-000000000001"
@@ -463,3 +465,32 @@ def test_restart_keeps_allowed_flows_and_cuts_what_was_removed_meanwhile(world: 
             proc.wait()
         for reader in readers:
             reader.join(2)
+
+
+def test_element_deltas_leave_the_kernel_as_a_full_load_would(lab: NetnsLab) -> None:
+    groups = (SecurityGroupState(G, True, EGRESS),)
+    one = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),), groups))
+    two = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
+                            port(P2, "192.0.2.12", "fa:16:3e:00:00:12")), groups))
+    stepwise, direct = lab.ns("a", ipv6=False), lab.ns("b", ipv6=False)
+    incremental = NftManager(stepwise)
+    incremental.apply(one)
+    report = incremental.apply(two)
+    assert any(c.startswith("nft elements") for c in report.changes), report.changes
+    NftManager(direct).apply(two)
+
+    def elements(ns: str, name: str) -> list[str]:
+        out = run("ip", "netns", "exec", ns, "nft", "-j", "list", "set", "bridge", "neutrino",
+                  name) if not name.startswith("port_") else run(
+            "ip", "netns", "exec", ns, "nft", "-j", "list", "map", "bridge", "neutrino", name)
+        found = [obj for obj in json.loads(out)["nftables"] if "set" in obj or "map" in obj]
+        body = found[0].get("set") or found[0]["map"]
+        return sorted(json.dumps(e, sort_keys=True) for e in body.get("elem", []))
+
+    for name in ("p_mac", "p_ip4", "p_ip6", "port_in", "port_out"):
+        assert elements(stepwise, name) == elements(direct, name), name
+    assert len(elements(stepwise, "p_mac")) == 2
+
+    back = incremental.apply(one)  # the port leaves: elements deleted
+    assert any(c.startswith("nft elements") for c in back.changes)
+    assert len(elements(stepwise, "p_mac")) == 1

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -75,7 +76,7 @@ from neutrino.domain.hoststate import HostState, PortState, bridge_name, tap_nam
 from neutrino.domain.sgstate import RuleState, SecurityGroupState
 
 __all__ = ["ANY_FLOW", "CtDelete", "Flow", "PortFilter", "SgRuleset", "compute_sg",
-           "conntrack_deletions", "protocol_number", "zone_of"]
+           "conntrack_deletions", "protocol_number", "shape_of", "zone_of"]
 
 TABLE = "neutrino"
 CT_EST = 0x10000
@@ -129,6 +130,29 @@ class SgRuleset:
     text: str
     bridges: tuple[str, ...] = ()  # tenant bridges that need br_netfilter
     ports: Mapping[str, PortFilter] = field(default_factory=dict)  # every port here, by id
+    shape: str = ""  # ``shape_of(text)``: equal shapes differ only in set/map elements
+    elements: Mapping[str, frozenset[str]] = field(default_factory=dict)  # "family set" ->
+
+    def element_delta(self, old: SgRuleset) -> str | None:
+        """The ``nft -f`` text turning ``old`` (applied) into this one by set and map element
+        changes only, in one transaction; None when the shapes differ (reload the tables)."""
+        if not self.shape or self.shape != old.shape:
+            return None
+        lines = []
+        for key in sorted(self.elements):
+            family, name = key.split(" ")
+            have, want = old.elements.get(key, frozenset()), self.elements[key]
+            gone = sorted(have - want)
+            if gone:  # map elements are deleted by key
+                keys = sorted({e.split(" : ")[0] for e in gone})
+                lines.append(f"delete element {family} {TABLE} {name} {{ {', '.join(keys)} }}")
+        for key in sorted(self.elements):
+            family, name = key.split(" ")
+            have, want = old.elements.get(key, frozenset()), self.elements[key]
+            new = sorted(want - have)
+            if new:
+                lines.append(f"add element {family} {TABLE} {name} {{ {', '.join(new)} }}")
+        return "\n".join(lines) + "\n" if lines else ""
 
     @property
     def protected(self) -> frozenset[str]:
@@ -279,17 +303,31 @@ def _elements(items: Iterable[str]) -> str:
     return "\n        elements = { " + ",\n                     ".join(listed) + " }"
 
 
-def _set(name: str, kind: str, items: Iterable[str], interval: bool = False) -> str:
+def _set(name: str, kind: str, items: Iterable[str], into: dict[str, frozenset[str]],
+         interval: bool = False) -> str:
+    """A bridge-table set; its elements are also recorded in ``into`` (for element deltas)."""
+    items = into[f"bridge {name}"] = frozenset(items)
     flags = " flags interval;" if interval else ""
     return f"    set {name} {{ type {kind};{flags}{_elements(items)} }}\n"
 
 
-def _map(name: str, items: Iterable[str]) -> str:
+def _map(name: str, items: Iterable[str], into: dict[str, frozenset[str]]) -> str:
+    items = into[f"bridge {name}"] = frozenset(items)
     return f"    map {name} {{ type ifname : verdict;{_elements(items)} }}\n"
 
 
-def _inet_table(zones: Mapping[str, int]) -> str:
-    elements = _elements(f'"{br}" : {zone}' for br, zone in zones.items())
+_ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
+
+
+def shape_of(text: str) -> str:
+    """Digest of a ruleset without its set and map elements: two rulesets of the same shape
+    differ only in elements, which ``nft`` can change without reloading the tables."""
+    return hashlib.sha256(_ELEMENTS.sub("", text).encode()).hexdigest()
+
+
+def _inet_table(zones: Mapping[str, int], into: dict[str, frozenset[str]]) -> str:
+    items = into["inet br_zone"] = frozenset(f'"{br}" : {zone}' for br, zone in zones.items())
+    elements = _elements(items)
     return f"""table inet {TABLE}
 delete table inet {TABLE}
 table inet {TABLE} {{
@@ -419,18 +457,21 @@ def compute_sg(state: HostState) -> SgRuleset:
     used = sorted({g for own in combos.values() for g in own})
     remote_ids = sorted({r.remote_group_id for gid in used for r in groups[gid].rules
                          if r.remote_group_id})
-    parts = [_inet_table({bridge_name(n): z for n, z in zones.items()}),
+    sets: dict[str, frozenset[str]] = {}
+    parts = [_inet_table({bridge_name(n): z for n, z in zones.items()}, sets),
              f"table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n",
-             _set("p_mac", "ifname . ether_addr", p_mac),
-             _set("p_ip4", "ifname . ether_addr . ipv4_addr", p_ip4),
-             _set("p_ip6", "ifname . ether_addr . ipv6_addr", p_ip6),
-             _set("p_net4", "ifname . ether_addr . ipv4_addr", p_net4, interval=True),
-             _set("p_net6", "ifname . ether_addr . ipv6_addr", p_net6, interval=True)]
+             _set("p_mac", "ifname . ether_addr", p_mac, sets),
+             _set("p_ip4", "ifname . ether_addr . ipv4_addr", p_ip4, sets),
+             _set("p_ip6", "ifname . ether_addr . ipv6_addr", p_ip6, sets),
+             _set("p_net4", "ifname . ether_addr . ipv4_addr", p_net4, sets, interval=True),
+             _set("p_net6", "ifname . ether_addr . ipv6_addr", p_net6, sets, interval=True)]
     for gid in remote_ids:
         member_addresses = members.get(gid, ())
-        parts.append(_set(f"rg4-{gid}", "ipv4_addr", _networks(member_addresses, 4), interval=True))
-        parts.append(_set(f"rg6-{gid}", "ipv6_addr", _networks(member_addresses, 6), interval=True))
-    parts += [_map("port_in", port_in), _map("port_out", port_out), _FIXED_CHAINS]
+        parts.append(_set(f"rg4-{gid}", "ipv4_addr", _networks(member_addresses, 4), sets,
+                          interval=True))
+        parts.append(_set(f"rg6-{gid}", "ipv6_addr", _networks(member_addresses, 6), sets,
+                          interval=True))
+    parts += [_map("port_in", port_in, sets), _map("port_out", port_out, sets), _FIXED_CHAINS]
     for gid in used:
         rules = sorted(groups[gid].rules, key=lambda r: r.id)
         for direction, suffix in (("ingress", "in"), ("egress", "out")):
@@ -460,4 +501,6 @@ def compute_sg(state: HostState) -> SgRuleset:
             addresses=tuple(sorted(own_addresses)),
             flows=flows)
     bridges = tuple(sorted({bridge_name(p.network_id) for p in protected}))
-    return SgRuleset(text="".join(parts), bridges=bridges, ports=filters)
+    text = "".join(parts)
+    return SgRuleset(text=text, bridges=bridges, ports=filters, shape=shape_of(text),
+                     elements=sets)

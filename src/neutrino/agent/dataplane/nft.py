@@ -14,7 +14,11 @@
    those two tables are ever named: other tables in the namespace are never touched. It is
    skipped when the text equals the last one applied; then, at most every
    ``check_interval`` seconds (listing costs ~50 ms with 1,000 ports), the tables are looked
-   up and reloaded if someone deleted them.
+   up and reloaded if someone deleted them. When the tables hold a ruleset of the same
+   shape (``SgRuleset.shape``: the same chains and sets, other elements), only the element
+   changes are loaded (``SgRuleset.element_delta``, one transaction): binding a port or a
+   remote-group member is a few elements, not a reload of the whole ruleset. A refused delta
+   falls back to the full load.
 3. Conntrack cleanup: ``sg_calc.conntrack_deletions`` between the last applied ruleset and
    this one gives the flows that are no longer allowed (rule removed, port left a group, a
    remote-group member left); their entries in the network's zone are deleted through
@@ -92,6 +96,7 @@ class NftManager:
         self.check_interval = check_interval
         self.applied: SgRuleset | None = None
         self._text: str | None = None
+        self._loaded: SgRuleset | None = None  # the ruleset the kernel holds, as we loaded it
         self._checked = 0.0  # when the tables were last seen in the kernel
 
     # --- the API the agent loop calls
@@ -103,12 +108,12 @@ class NftManager:
             for bridge in ruleset.bridges:
                 self._ensure_bridge_netfilter(ipr, bridge, report)
         now = time.monotonic()
-        if ruleset.text != self._text or (now - self._checked >= self.check_interval
-                                          and not self._tables_present()):
-            self._load(ruleset.text)
+        missing = now - self._checked >= self.check_interval and not self._tables_present()
+        if ruleset.text != self._text or missing:
+            report.changes.append(self._converge(ruleset, reload=missing))
             self._text = ruleset.text
+            self._loaded = ruleset
             self._checked = now
-            report.changes.append(f"nft ruleset ({len(ruleset.protected)} ports filtered)")
         deletions = conntrack_deletions(self.applied, ruleset)
         try:
             if self.applied is None:  # first apply (agent start): what nothing admits goes
@@ -125,6 +130,21 @@ class NftManager:
         return report
 
     # --- nft
+
+    def _converge(self, ruleset: SgRuleset, *, reload: bool) -> str:
+        """Load ``ruleset``: only the set and map elements that changed when the tables are
+        in place with the same shape (a port binding is a few elements: no table reload, no
+        re-parse of the whole ruleset), else the whole ruleset; a refused element delta
+        (the kernel drifted from what we loaded) falls back to the whole ruleset."""
+        delta = None if reload or self._loaded is None else ruleset.element_delta(self._loaded)
+        if delta:
+            try:
+                self._load(delta)
+                return f"nft elements ({delta.count(chr(10))} set changes)"
+            except NftError as exc:
+                log.warning("nft element delta refused, reloading the tables: %s", exc)
+        self._load(ruleset.text)
+        return f"nft ruleset ({len(ruleset.protected)} ports filtered)"
 
     def _command(self, *args: str) -> list[str]:
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
