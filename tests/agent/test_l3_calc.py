@@ -85,7 +85,9 @@ def test_digest_follows_content_and_snat_flag() -> None:
 def test_no_gateway_no_nat_no_default_route_and_skips() -> None:
     cfg = desired_routers(state(router(gateway=None)))[ROUTER]
     assert cfg.nat is None and cfg.routes == () and len(cfg.ports) == 1
-    assert desired_routers(state(router(admin_state_up=False))) == {}
+    down = desired_routers(state(router(admin_state_up=False)))[ROUTER]
+    assert not down.forwarding and down.nat is None and down.routes == ()
+    assert len(down.ports) == len(desired_routers(state(router()))[ROUTER].ports)
     assert desired_routers(state(RouterState(id=ROUTER))) == {}
 
 

@@ -51,3 +51,27 @@ def test_the_client_keeps_its_copy_and_asks_for_deltas(api: Caller, live_url: st
     again = ctl.watch_host_state("hv1")  # a snapshot: the same content
     assert again.state is not None and second.state.digest() == again.state.digest()
     session.close()
+
+
+def test_an_interface_only_router_reaches_its_l3_host_through_the_watch(api: Caller) -> None:
+    register(api, "net1", tunnel_ip="198.51.100.9")
+    register(api, "net1", tunnel_ip="198.51.100.9", agent_type="L3 agent")
+    first = state(api, "net1")
+    net = api.network()
+    subnet = api.subnet(net["id"], "192.0.2.0/24")
+    router = api.create("routers", "router", name="r")
+    r = api.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
+    assert r.status_code == 200, r.text
+    held, revision = first["state"], first["revision"]
+    for _ in range(10):  # follow the watch as the agent does, patching deltas
+        answer = state(api, "net1", since=revision, timeout=1, delta=1)
+        if answer.get("delta"):
+            held = patch(held, answer["delta"])
+        elif answer["state"] is not None:
+            held = answer["state"]
+        revision = answer["revision"]
+        if answer["state"] is None and "delta" not in answer:
+            break
+    fresh = state(api, "net1")["state"]
+    assert [r["id"] for r in fresh["routers"]] == [router["id"]]
+    assert {**held, "revision": 0} == {**fresh, "revision": 0}

@@ -195,6 +195,14 @@ def test_router_routes_nats_and_cleans_up(node: tuple[Node, dict[str, str]]) -> 
     # converged: a second round changes nothing
     assert n.apply(host_state()) == []
 
+    # admin down: the ports stay plugged, nothing is routed; back up, it routes again
+    up = host_state()
+    n.apply(replace(up, routers=(replace(up.routers[0], admin_state_up=False),)))
+    assert n.l3.owned() == {ROUTER}
+    assert not ping(vm["vm1"], "192.0.2.139") and not ping(vm["vm2"], "203.0.113.1")
+    n.apply(up)
+    assert ping(vm["vm1"], "192.0.2.139") and ping(vm["vm2"], "203.0.113.1")
+
     # floating IP: DNAT in, 1:1 SNAT out, hairpin from the same network
     assert any(FIP in c for c in n.apply(host_state(fips=True)))
     assert ping(vm["ext"], FIP)
@@ -268,10 +276,11 @@ def test_restart_adopts_a_converged_router(node: tuple[Node, dict[str, str]]) ->
     assert ping(vm["vm1"], "192.0.2.139")
 
 
-def test_calc_skips_admin_down_and_portless_routers() -> None:
+def test_calc_idles_admin_down_and_skips_portless_routers() -> None:
     state = host_state()
     down = replace(state, routers=(replace(state.routers[0], admin_state_up=False),))
-    assert desired_routers(down) == {}
+    (idle,) = desired_routers(down).values()  # plugged, forwarding nothing
+    assert not idle.forwarding and idle.nat is None and idle.floating_ips == ()
     bare = replace(state, routers=(RouterState(id=str(uuid.uuid4())),))
     assert desired_routers(bare) == {}
     cfg = desired_routers(host_state(fips=True), CONFIG)[ROUTER]

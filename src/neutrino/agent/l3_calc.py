@@ -1,7 +1,9 @@
 """Pure L3 calculation: ``HostState`` -> the desired ``qrouter-`` namespace of each router.
 
-For every admin-up router in ``HostState.routers`` with at least one port, ``desired_routers``
-renders a ``RouterConfig`` (DATAPLANE.md §4):
+For every router in ``HostState.routers`` with at least one port, ``desired_routers`` renders
+a ``RouterConfig`` (DATAPLANE.md §4). An admin-down router keeps its namespace and plugged ports
+(their wire is there, so they are reported ACTIVE) but forwards nothing: forwarding off, no NAT,
+no routes of ours, no floating IPs. An admin-up router gets:
 
 * the namespace ``qrouter-<id>`` (plus the lab's ``namespace_suffix``), IPv4/IPv6 forwarding on;
 * one veth per router port: ``tap<port[:11]>`` in the host namespace (the L2 manager enslaves it
@@ -77,6 +79,9 @@ class RouterConfig:
     nat_digest: str | None
     floating_ips: tuple[tuple[str, str], ...] = ()  # (floating, fixed), sorted
     gateway_device: str | None = None
+    # admin_state_up false: ports plugged (their wire is there) but nothing forwarded,
+    # no NAT, no routes of ours
+    forwarding: bool = True
 
 
 def desired_routers(state: HostState, config: AgentConfig | None = None,
@@ -85,7 +90,7 @@ def desired_routers(state: HostState, config: AgentConfig | None = None,
     networks = {n.id: n for n in state.networks}
     out: dict[str, RouterConfig] = {}
     for router in state.routers:
-        if not router.admin_state_up or not (router.interfaces or router.gateway):
+        if not (router.interfaces or router.gateway):
             continue
         out[router.id] = router_config(router, networks, config, namespace_suffix)
     return out
@@ -130,7 +135,9 @@ def router_config(router: RouterState, networks: dict[str, NetworkState],
     for r in router.routes:
         routes.add(RouteSpec(str(ipaddress.ip_network(r.destination, strict=False)), r.nexthop))
     nat = digest = None
-    if gw_dev is not None and gw_ip4 is not None:
+    if not router.admin_state_up:
+        routes, fips = set(), ()
+    if gw_dev is not None and gw_ip4 is not None and router.admin_state_up:
         rules = render_nat(router, gw_dev, gw_ip4, ())
         digest = hashlib.sha256(rules.encode()).hexdigest()[:16]
         nat = render_nat(router, gw_dev, gw_ip4, fips).replace("@DIGEST@", digest, 1)
@@ -138,7 +145,8 @@ def router_config(router: RouterState, networks: dict[str, NetworkState],
                         namespace=router_namespace(router.id) + namespace_suffix,
                         ports=tuple(sorted(ports, key=lambda p: p.device)),
                         routes=tuple(sorted(routes)), nat=nat, nat_digest=digest,
-                        floating_ips=fips if gw_ip4 else (), gateway_device=gw_dev)
+                        floating_ips=fips if gw_ip4 else (), gateway_device=gw_dev,
+                        forwarding=router.admin_state_up)
 
 
 def render_nat(router: RouterState, gw_dev: str, gw_ip: str,

@@ -123,7 +123,7 @@ class L3Manager:
             pr_netns.create(ns)
             report.changes.append(f"netns {ns}")
         with _inside(ns):
-            _ensure_sysctls(report)
+            _ensure_sysctls(report, cfg.forwarding)
             with IPRoute() as ipr:
                 lo = _call(ipr, "get lo", "link", "get", ifname="lo")[0]
                 if not lo["flags"] & IFF_UP:
@@ -266,8 +266,9 @@ def _inside(namespace: str) -> Iterator[None]:
         pr_netns.popns()
 
 
-def _ensure_sysctls(report: L3Report) -> None:
-    for key, value in SYSCTLS.items():
+def _ensure_sysctls(report: L3Report, forwarding: bool = True) -> None:
+    for key, on in SYSCTLS.items():
+        value = on if forwarding else "0"
         path = "/proc/sys/" + key
         try:
             with open(path) as f:
