@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
+from stats import summary  # bench/stats.py
 
 from neutrino.agent.calc import compute_l2
 from neutrino.agent.dataplane import L2Manager
@@ -62,19 +62,6 @@ from neutrino.lab import Lab
 from neutrino.lab import netns as labns
 
 OWNER = "compute:bench"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    def ms(value: float) -> float:
-        return round(value * 1e3, 1)
-
-    return {"p50_ms": ms(pct(values, 0.5)), "p99_ms": ms(pct(values, 0.99)),
-            "max_ms": ms(max(values)), "mean_ms": ms(statistics.mean(values))}
 
 
 def ip(*args: str) -> None:

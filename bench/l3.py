@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from stats import summary  # bench/stats.py
 
 from neutrino.domain.hoststate import tap_name
 from neutrino.lab import Lab
@@ -68,19 +69,6 @@ while time.perf_counter() < end:
     s.sendall(chunk)
 s.shutdown(socket.SHUT_WR); s.recv(1); print(time.perf_counter() - t0, flush=True)
 """
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    def ms(value: float) -> float:
-        return round(value * 1e3, 1)
-
-    return {"p50_ms": ms(pct(values, 0.5)), "p99_ms": ms(pct(values, 0.99)),
-            "max_ms": ms(max(values)), "mean_ms": ms(statistics.mean(values))}
 
 
 def ip(*args: str) -> None:

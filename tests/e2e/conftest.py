@@ -3,8 +3,17 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from neutrino.lab import Lab
+from neutrino.lab.netns import list_namespaces
 from tests.kernel.lab import skip_reason
 
 
@@ -20,3 +29,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kernel)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def lab_dir() -> Iterator[tuple[Path, str]]:
+    """A lab dir dnsmasq can traverse and a unique namespace prefix; whatever the test
+    leaves is removed (``lab down``, then any namespace with the prefix, its ``qdhcp-`` and
+    ``qrouter-`` namespaces included)."""
+    directory = Path(tempfile.mkdtemp(prefix="neutrino-lab-", dir="/tmp"))
+    directory.chmod(0o755)
+    prefix = f"nl{uuid.uuid4().hex[:6]}-"
+    try:
+        yield directory, prefix
+    finally:
+        try:
+            Lab(directory).down()
+        finally:
+            for name in list_namespaces():
+                if name.startswith(prefix) or (name.startswith(("qdhcp-", "qrouter-"))
+                                               and f"-{prefix}" in name):
+                    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            shutil.rmtree(directory, ignore_errors=True)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +27,6 @@ pytestmark = pytest.mark.skipif(
     or shutil.which("socat") is None, reason="needs busybox (udhcpc), dnsmasq and socat")
 
 EXT_HOST = "203.0.113.1"
-
-
-@pytest.fixture
-def lab_dir() -> Iterator[tuple[Path, str]]:
-    directory = Path(tempfile.mkdtemp(prefix="neutrino-lab-", dir="/tmp"))
-    directory.chmod(0o755)
-    prefix = f"nl{uuid.uuid4().hex[:6]}-"
-    try:
-        yield directory, prefix
-    finally:
-        try:
-            Lab(directory).down()
-        finally:
-            for name in list_namespaces():
-                if name.startswith(prefix) or (name.startswith(("qdhcp-", "qrouter-"))
-                                               and f"-{prefix}" in name):
-                    subprocess.run(["ip", "netns", "del", name], capture_output=True)
-            shutil.rmtree(directory, ignore_errors=True)
 
 
 def until(what: str, check: Callable[[], bool], timeout: float = 15.0) -> float:

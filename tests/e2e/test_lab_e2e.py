@@ -12,10 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,24 +39,6 @@ def leftovers(directory: Path, prefix: str) -> tuple[list[str], list[str]]:
         if str(directory) in cmdline or f"--netns {prefix}" in cmdline:
             procs.append(f"{entry.name}: {cmdline}")
     return spaces, procs
-
-
-@pytest.fixture
-def lab_dir() -> Iterator[tuple[Path, str]]:
-    """A lab dir dnsmasq can traverse and a unique namespace prefix; whatever the test
-    leaves is removed (``lab down``, then any namespace with the prefix)."""
-    directory = Path(tempfile.mkdtemp(prefix="neutrino-lab-", dir="/tmp"))
-    directory.chmod(0o755)
-    prefix = f"nl{uuid.uuid4().hex[:6]}-"
-    try:
-        yield directory, prefix
-    finally:
-        try:
-            Lab(directory).down()
-        finally:
-            for name in leftovers(directory, prefix)[0]:
-                subprocess.run(["ip", "netns", "del", name], capture_output=True)
-            shutil.rmtree(directory, ignore_errors=True)
 
 
 def ping(lab: Lab, vm: str, ip: str) -> bool:

@@ -74,6 +74,22 @@ def udhcpc(vm: str, script: Path, dump: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in bound.splitlines() if "=" in line)
 
 
+def hypervisor_with_vm(lab: NetnsLab, manager: DhcpManager, net_id: str, *, vm_ipv6: bool
+                       ) -> tuple[str, str]:
+    """A hypervisor namespace with the network's bridge and a VM's tap in it (the VM's eth0
+    left down), and the manager pointed at it: (hypervisor, VM) namespaces."""
+    hv = lab.ns("hv", ipv6=False)
+    vm = lab.ns("vm", ipv6=vm_ipv6)
+    bridge = bridge_name(net_id)
+    run("ip", "-n", hv, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0")
+    run("ip", "-n", hv, "link", "set", bridge, "up")
+    run("ip", "link", "add", "tapvm", "netns", hv, "type", "veth", "peer", "name", "eth0",
+        "netns", vm, "address", VM_MAC)
+    run("ip", "-n", hv, "link", "set", "tapvm", "master", bridge, "mtu", "1450", "up")
+    manager.netns = hv  # the hypervisor namespace that holds the bridge
+    return hv, vm
+
+
 @pytest.fixture
 def qdhcp() -> Iterator[tuple[str, DhcpManager]]:
     """A random network id and a manager whose state dir dnsmasq (which drops root to
@@ -94,18 +110,9 @@ def qdhcp() -> Iterator[tuple[str, DhcpManager]]:
 
 def test_vm_gets_its_fixed_ip_gateway_dns_and_mtu(lab: NetnsLab, tmp_path: Path,
                                                   qdhcp: tuple[str, DhcpManager]) -> None:
-    net_id = qdhcp[0]
-    hv = lab.ns("hv", ipv6=False)
-    vm = lab.ns("vm", ipv6=False)
-    bridge = bridge_name(net_id)
-    run("ip", "-n", hv, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0")
-    run("ip", "-n", hv, "link", "set", bridge, "up")
-    run("ip", "link", "add", "tapvm", "netns", hv, "type", "veth", "peer", "name", "eth0",
-        "netns", vm, "address", VM_MAC)
-    run("ip", "-n", hv, "link", "set", "tapvm", "master", bridge, "mtu", "1450", "up")
+    net_id, manager = qdhcp
+    hv, vm = hypervisor_with_vm(lab, manager, net_id, vm_ipv6=False)
     run("ip", "-n", vm, "link", "set", "eth0", "up")
-    manager = qdhcp[1]
-    manager.netns = hv  # the hypervisor namespace that holds the bridge
     dhcp_port = "d1d2d3d4-dddd-4ddd-8ddd-0000000000d0"
     script = tmp_path / "udhcpc.sh"
     script.write_text(SCRIPT)
@@ -155,15 +162,7 @@ def test_vm_gets_its_fixed_ip_gateway_dns_and_mtu(lab: NetnsLab, tmp_path: Path,
 def test_slaac_subnet_vm_takes_its_eui64_address_from_our_router_advertisements(
         lab: NetnsLab, qdhcp: tuple[str, DhcpManager]) -> None:
     net_id, manager = qdhcp
-    hv = lab.ns("hv", ipv6=False)
-    vm = lab.ns("vm", ipv6=True)
-    bridge = bridge_name(net_id)
-    run("ip", "-n", hv, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0")
-    run("ip", "-n", hv, "link", "set", bridge, "up")
-    run("ip", "link", "add", "tapvm", "netns", hv, "type", "veth", "peer", "name", "eth0",
-        "netns", vm, "address", VM_MAC)
-    run("ip", "-n", hv, "link", "set", "tapvm", "master", bridge, "mtu", "1450", "up")
-    manager.netns = hv
+    _, vm = hypervisor_with_vm(lab, manager, net_id, vm_ipv6=True)
     dhcp_port = "d1d2d3d4-dddd-4ddd-8ddd-0000000000d6"
     subnet = SubnetState(id="sub6", cidr="2001:db8:1::/64", ip_version=6,
                          gateway_ip="2001:db8:1::1", enable_dhcp=True,
