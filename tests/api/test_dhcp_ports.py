@@ -46,7 +46,7 @@ def test_subnet_changes_add_readdress_and_remove_the_dhcp_port(api: Caller) -> N
     assert dhcp_ports(api, net["id"]) == []
     on = api.subnet(net["id"], "192.0.2.0/24")
     (port,) = dhcp_ports(api, net["id"])
-    assert [f["subnet_id"] for f in port["fixed_ips"]] == [on["id"]]
+    assert port["fixed_ips"] == [{"subnet_id": on["id"], "ip_address": "192.0.2.2"}]  # lowest
     r = api.put(f"/v2.0/subnets/{off['id']}", {"subnet": {"enable_dhcp": True}})
     assert r.status_code == 200, r.text
     (port,) = dhcp_ports(api, net["id"])

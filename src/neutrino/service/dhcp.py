@@ -11,6 +11,8 @@ Invariants (after ``sync_network`` in a transaction):
 - a network without DHCP-enabled subnets has no DHCP ports;
 - every DHCP port has exactly one address on each DHCP-enabled subnet (and keeps automatic
   EUI-64 addresses, which IPAM manages) and none on non-DHCP, non-automatic subnets;
+- a DHCP port takes the lowest free address of each subnet (no random window: the server's
+  address is predictable, and clients that pick addresses by hand avoid the pool's start);
 - ports are added only on hosts whose DHCP agent is up and alive, least-loaded host first,
   never two on one host. Ports of a dead agent move only through ``reschedule`` (the
   liveness sweep), and only to a live host that does not serve the network yet.
@@ -53,12 +55,11 @@ class DhcpScheduler:
 
     agents_per_network: int = 1
     base_mac: str = "fa:16:3e:00:00:00"
-    window: int = 16
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DhcpScheduler:
         return cls(agents_per_network=settings.dhcp_agents_per_network,
-                   base_mac=settings.base_mac, window=settings.ipam_window)
+                   base_mac=settings.base_mac)
 
     def live_hosts(self, tx: Tx) -> list[str]:
         now = clock.now()
@@ -125,7 +126,7 @@ class DhcpScheduler:
         })
         try:
             ipam.allocate(tx, network_id, [{"subnet_id": s} for s in subnets], mac,
-                          port_id=port_id, device_owner=DHCP_OWNER, window=self.window)
+                          port_id=port_id, device_owner=DHCP_OWNER, window=1)
         except NamedConflict as exc:
             if exc.type != "IpAddressGenerationFailure":
                 raise
@@ -151,7 +152,7 @@ class DhcpScheduler:
         try:
             ipam.reallocate(tx, network_id, port_id, current,
                             keep + [{"subnet_id": s} for s in missing], mac,
-                            device_owner=DHCP_OWNER, window=self.window)
+                            device_owner=DHCP_OWNER, window=1)
         except NamedConflict as exc:
             if exc.type != "IpAddressGenerationFailure":
                 raise
