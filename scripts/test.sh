@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, installing what it needs first:
-#   .venv with neutrino[dev]; Debian's postgresql when missing; a private PostgreSQL server
+#   .venv with neutrino[dev]; Debian's postgresql when missing (and, as root, the packages of
+#   the kernel and e2e tests: iproute2, nftables, dnsmasq-base, busybox, socat); a private PostgreSQL server
 #   (NEUTRINO_TEST_PG_URL, unless already set) so store and API tests run on SQLite AND
 #   PostgreSQL; then ruff, mypy, the import contracts (lint-imports) and pytest (-n 2).
 #
@@ -15,6 +16,9 @@ source "$REPO/scripts/lib/postgres.sh"
 
 set -e
 ensure_venv dev
+if [ "$(id -u)" = 0 ]; then  # the kernel and e2e tests (skipped without root) need these
+  ensure_debian_packages iproute2 nftables dnsmasq-base iputils-ping busybox socat
+fi
 if [ -z "${NEUTRINO_TEST_PG_URL:-}" ]; then
   trap pg_stop EXIT
   pg_start
