@@ -72,6 +72,10 @@ pg_start() {
 
 pg_stop() {
   [ -n "$PG_DIR" ] || return 0
+  if ! "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    warn "the private PostgreSQL had stopped before the end of the run; its log:"
+    tail -n 40 "$PG_DIR/server.log" >&2 || true
+  fi
   "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$PG_DIR"
   PG_DIR=""
