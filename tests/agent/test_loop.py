@@ -268,3 +268,18 @@ def test_statuses_are_reported_again_after_the_controller_was_unreachable() -> N
 
     run_until(loop, watcher, reported_twice)
     assert failing["left"] == 0
+
+
+def test_a_heartbeat_answering_resync_statuses_makes_the_loop_report_again() -> None:
+    kernel, ctl, watcher, loop = make(state(port(P1, "192.0.2.11")))
+    kernel.add_device(tap_name(P1))
+    watcher.poll_once()
+    loop.heartbeat()
+    loop.apply_once()
+    assert ctl.statuses == [(P1, "ACTIVE")]
+    loop.apply_once()
+    assert ctl.statuses == [(P1, "ACTIVE")]  # converged: nothing sent
+    ctl.report_agent = lambda *a, **k: {"resync_statuses": True}  # type: ignore[method-assign]
+    loop.heartbeat()
+    loop.apply_once()
+    assert ctl.statuses == [(P1, "ACTIVE"), (P1, "ACTIVE")]

@@ -75,3 +75,20 @@ def test_an_interface_only_router_reaches_its_l3_host_through_the_watch(api: Cal
     fresh = state(api, "net1")["state"]
     assert [r["id"] for r in fresh["routers"]] == [router["id"]]
     assert {**held, "revision": 0} == {**fresh, "revision": 0}
+
+
+def test_a_client_whose_copy_drifted_gets_a_snapshot(api: Caller, live_url: str) -> None:
+    register(api, "hv1")
+    net = api.network()
+    api.port(net["id"], **{"binding:host_id": "hv1"})
+    session = Session(Credentials(auth_url=f"{live_url}/v3", username="admin",
+                                  password=ADMIN_PASSWORD, project_name="admin"))
+    ctl = Controller(session)
+    first = ctl.watch_host_state("hv1")
+    revision, body = ctl._bases["hv1"]
+    ctl._bases["hv1"] = (revision, {**body, "ports": []})  # our copy lost a port somehow
+    api.port(net["id"], **{"binding:host_id": "hv1"})
+    second = ctl.watch_host_state("hv1", since=first.revision, timeout=5)
+    assert second.snapshot and second.state is not None  # the digest check refetched
+    assert len(second.state.ports) == 2
+    session.close()

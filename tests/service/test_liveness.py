@@ -78,3 +78,12 @@ def test_dhcp_moves_off_a_dead_agent_only_when_a_live_one_is_free(
         assert moved["binding:vif_type"] == "bridge"
         assert len(moved["fixed_ips"]) == 1
         assert sweeper(client).sweep().dhcp_moved == []
+
+
+def test_a_heartbeat_after_the_down_time_asks_the_agent_to_report_again(
+        api: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "resync_statuses" not in register(api, "hv1")  # new
+    assert "resync_statuses" not in register(api, "hv1")  # on time
+    with later(monkeypatch, 80):  # a round longer than the down time, or an outage
+        assert register(api, "hv1")["resync_statuses"] is True
+        assert "resync_statuses" not in register(api, "hv1")

@@ -60,7 +60,8 @@ def parse_link_events(data: bytes) -> Iterator[tuple[int, int, str]]:
                 if alen < _RTA.size:
                     break
                 if atype == IFLA_IFNAME:
-                    name = data[attr + _RTA.size:attr + alen].split(b"\0", 1)[0].decode()
+                    name = data[attr + _RTA.size:attr + alen].split(b"\0", 1)[0].decode(
+                        errors="replace")
                     break
                 attr += (alen + 3) & ~3
             yield kind, index, name
@@ -130,7 +131,8 @@ class LinkWatcher:
                 except OSError as exc:
                     if exc.errno != errno.ENOBUFS:
                         raise
-                    self.on_change()  # events were dropped: let the loop look at everything
+                    self._known = _link_indexes(self.namespace)  # events were dropped
+                    self.on_change()  # let the loop look at everything
                     continue
                 # every event must be seen (it updates the known devices): no short-circuit
                 relevant = [self._relevant(*event) for event in parse_link_events(data)]

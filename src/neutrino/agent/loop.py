@@ -135,8 +135,13 @@ class AgentLoop:
     def heartbeat(self) -> None:
         """Register (first call, ``start_flag``) or heartbeat: the L2 agent, then the DHCP
         agent when this host has the DHCP role. Raises ``ClientError``."""
-        self.controller.report_agent(self.host, self.configurations,
-                                     start_flag=not self._started)
+        reply = self.controller.report_agent(self.host, self.configurations,
+                                             start_flag=not self._started)
+        if reply.get("resync_statuses"):
+            # we were silent past the down time (a long round, an outage): the controller may
+            # have set our ports DOWN; report every status again in the next round
+            self.reported.clear()
+            self._dirty.set()
         if self.dhcp is not None:
             self.controller.report_agent(self.host, self.dhcp_configurations,
                                          agent_type=DHCP_AGENT, binary="neutrino-dhcp-agent",

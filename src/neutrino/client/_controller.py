@@ -69,6 +69,10 @@ class Controller:
         raw = body.get("state")
         if body.get("delta") is not None and base is not None:
             raw = statedelta.patch(base[1], body["delta"])
+            if body.get("digest") and HostState.from_dict(raw).digest() != body["digest"]:
+                # our copy and the one the delta was made against differed: start over
+                del self._bases[host]
+                return self.watch_host_state(host, None, timeout)
         if raw is not None:
             self._bases[host] = (revision, raw)
         elif base is not None and since is not None and base[0] == since:

@@ -82,8 +82,11 @@ class AgentService:
                     "description": "", "configurations": config_text, "created_at": now,
                     "started_at": now, "heartbeat_timestamp": now})
                 changed = True
+                revived = False
             else:
                 agent_id = row["id"]
+                # silent past the down time: the liveness sweep may have set its ports DOWN
+                revived = now - row["heartbeat_timestamp"] >= AGENT_DOWN_TIME
                 values: dict[str, Any] = {"heartbeat_timestamp": now}
                 changed = restarted or row["configurations"] != config_text
                 if changed:
@@ -101,7 +104,10 @@ class AgentService:
                     l3_scheduler.sync_all(tx)
             elif agent_type == l3_scheduler.L3_AGENT:
                 l3_scheduler.reschedule_stranded(tx)  # routers of dead L3 agents move
-            return self.view(repo.get(tx.conn, agent_id))
+            view = self.view(repo.get(tx.conn, agent_id))
+            if revived:
+                view["resync_statuses"] = True  # neutrino's agents re-report port statuses
+            return view
 
         return self.store.write(tx_fn)
 

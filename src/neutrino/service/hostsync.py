@@ -73,8 +73,9 @@ class WatchResult:
 
     def to_dict(self) -> dict[str, Any]:
         if self.delta is not None:
+            assert self.state is not None
             return {"host": self.host, "revision": self.revision, "snapshot": False,
-                    "state": None, "delta": self.delta}
+                    "state": None, "delta": self.delta, "digest": self.state.digest()}
         return {"host": self.host, "revision": self.revision,
                 "snapshot": self.state is not None,
                 "state": None if self.state is None else self.state.to_dict()}

@@ -2,12 +2,13 @@
 
 Run every ``interval`` seconds by each API process (idempotent: two replicas sweeping at once
 do the same writes, the second finds nothing left to do). An agent is dead when its last
-heartbeat is older than ``AGENT_DOWN_TIME`` (75 s) or an admin set it down.
+heartbeat is older than ``AGENT_DOWN_TIME`` (75 s); an agent an admin set down is not dead.
 
 * Dead L2 agent: its host's ACTIVE ports turn DOWN (revision bump, change recorded, so
   managers watching the port see it). Nothing is unbound: the binding names where the VM
-  runs. When the agent comes back it reports its wired ports ACTIVE again (the agent forgets
-  what it reported after a failed heartbeat, so it re-reports everything).
+  runs. When the agent comes back it reports its wired ports ACTIVE again: its next
+  heartbeat answers ``resync_statuses`` (the previous one is older than the down time), and
+  an agent whose heartbeats failed re-reports too.
 * Dead DHCP agent: each network it served moves to a live DHCP agent when one is free — the
   old ``network:dhcp`` port is deleted and ``DhcpScheduler.sync_network`` creates one on the
   least-loaded live host (its address changes: clients renew against the new server; the

@@ -29,18 +29,19 @@ class Engines:
             self._write_lock: threading.Lock | None = threading.Lock()
         else:
             url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-            self.read = self.write = create_engine(
-                url, pool_size=10, max_overflow=20, pool_pre_ping=True
-            )
+            self.write = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # reads see one snapshot: a multi-query read (a host's state, labelled with the
+            # revision read first) never mixes in half of a later commit
+            self.read = self.write.execution_options(isolation_level="REPEATABLE READ")
             self._write_lock = None
 
     def write_lock(self) -> AbstractContextManager[Any]:
         return self._write_lock if self._write_lock is not None else nullcontext()
 
     def dispose(self) -> None:
-        self.read.dispose()
-        if self.write is not self.read:
-            self.write.dispose()
+        self.write.dispose()
+        if self.is_sqlite:  # on PostgreSQL ``read`` shares ``write``'s pool
+            self.read.dispose()
 
 
 def _ensure_parent(url: str) -> None:

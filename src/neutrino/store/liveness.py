@@ -14,10 +14,10 @@ agents = Agent.__table__
 
 
 def stale_hosts(conn: Connection, agent_type: str, before: dt.datetime) -> list[str]:
-    """Hosts whose ``agent_type`` agent last reported before ``before`` (or is admin down)."""
+    """Hosts whose ``agent_type`` agent last reported before ``before`` (an agent an admin
+    set down is not dead: its host keeps working, as in Neutron)."""
     rows = conn.execute(select(agents.c.host).where(
-        agents.c.agent_type == agent_type,
-        (agents.c.heartbeat_timestamp < before) | (agents.c.admin_state_up.is_(False)))
+        agents.c.agent_type == agent_type, agents.c.heartbeat_timestamp < before)
         .order_by(agents.c.host)).all()
     return [r[0] for r in rows]
 

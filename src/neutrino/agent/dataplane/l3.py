@@ -50,7 +50,10 @@ ROUTER_DEVICES = ("qr-", "qg-")
 RTPROT_STATIC = 4
 IFA_F_NODAD = 0x80
 IFF_UP = 0x1
-SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"}
+# accept_ra 0: with forwarding off (an admin-down router) the kernel would otherwise take
+# upstream RAs (SLAAC addresses, default routes) into the router's namespace
+SYSCTLS = {"net/ipv6/conf/all/accept_ra": "0", "net/ipv6/conf/default/accept_ra": "0",
+           "net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"}
 _COMMENT = re.compile(r'^\s*comment "([^"]*)"', re.MULTILINE)
 _DNAT_ELEMENTS = re.compile(r"map fip_dnat \{[^}]*?elements = \{([^}]*)\}", re.DOTALL)
 

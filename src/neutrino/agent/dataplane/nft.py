@@ -108,7 +108,10 @@ class NftManager:
             for bridge in ruleset.bridges:
                 self._ensure_bridge_netfilter(ipr, bridge, report)
         now = time.monotonic()
-        missing = now - self._checked >= self.check_interval and not self._tables_present()
+        missing = False
+        if now - self._checked >= self.check_interval:
+            self._checked = now
+            missing = not self._tables_present()
         if ruleset.text != self._text or missing:
             report.changes.append(self._converge(ruleset, reload=missing))
             self._text = ruleset.text

@@ -9,6 +9,7 @@ out (``RTEXT_FILTER_SKIP_STATS``): a few milliseconds for thousands of devices.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 __all__ = ["RawLink", "dump_links", "open_route_socket", "parse_links"]
 
 RTM_GETLINK = 18
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLM_F_REQUEST, NLM_F_DUMP, NLM_F_DUMP_INTR = 0x1, 0x300, 0x10
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_EXT_MASK = 3, 4, 10, 18, 29
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
@@ -65,7 +66,7 @@ def _attrs(data: bytes | memoryview, start: int, end: int) -> Iterator[tuple[int
 
 
 def _cstr(data: bytes | memoryview, start: int, end: int) -> str:
-    return bytes(data[start:end]).split(b"\0", 1)[0].decode()
+    return bytes(data[start:end]).split(b"\0", 1)[0].decode(errors="replace")
 
 
 def _vxlan(data: bytes | memoryview, start: int, end: int) -> tuple[int, str, int, bool, bool]:
@@ -107,18 +108,27 @@ def _link(data: bytes | memoryview, body: int, end: int) -> RawLink:
                    vxlan=vxlan)
 
 
+class Interrupted(Exception):
+    """The links changed during the dump (``NLM_F_DUMP_INTR``): its view may be torn."""
+
+
 def parse_links(data: bytes, seq: int) -> tuple[list[RawLink], bool]:
     """The links in one datagram of a dump answering ``seq``, and whether the dump is done.
-    Raises ``OSError`` with the kernel's errno on an error message."""
+    Raises ``OSError`` with the kernel's errno on an error message (EIO on a truncated one)
+    and ``Interrupted`` when the kernel flags the dump as inconsistent."""
     links: list[RawLink] = []
     view = memoryview(data)
     offset = 0
+    interrupted = False
     while offset + _NLMSG.size <= len(data):
-        length, kind, _flags, got_seq, _pid = _NLMSG.unpack_from(view, offset)
-        if length < _NLMSG.size:
-            break
+        length, kind, flags, got_seq, _pid = _NLMSG.unpack_from(view, offset)
+        if length < _NLMSG.size or offset + length > len(data):
+            raise OSError(errno.EIO, "truncated netlink message")
+        interrupted |= bool(flags & NLM_F_DUMP_INTR)
         if got_seq == seq:
             if kind == NLMSG_DONE:
+                if interrupted:
+                    raise Interrupted
                 return links, True
             if kind == NLMSG_ERROR:
                 code = -struct.unpack_from("=i", view, offset + _NLMSG.size)[0]
@@ -127,18 +137,31 @@ def parse_links(data: bytes, seq: int) -> tuple[list[RawLink], bool]:
             elif kind == 16:  # RTM_NEWLINK
                 links.append(_link(view, offset + _NLMSG.size, offset + length))
         offset += (length + 3) & ~3
+    if interrupted:
+        raise Interrupted
     return links, False
 
 
-def dump_links(sock: socket.socket, seq: int) -> list[RawLink]:
-    """Every link of the socket's namespace (one RTM_GETLINK dump, statistics skipped)."""
+def dump_links(sock: socket.socket, seq: int, attempts: int = 5) -> list[RawLink]:
+    """Every link of the socket's namespace (one RTM_GETLINK dump, statistics skipped); a
+    dump the kernel flags as interrupted is drained and taken again."""
     ext_mask = _RTA.pack(8, IFLA_EXT_MASK) + _U32.pack(RTEXT_FILTER_SKIP_STATS)
     body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + ext_mask
-    sock.send(_NLMSG.pack(_NLMSG.size + len(body), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
-                          seq, 0) + body)
-    links: list[RawLink] = []
-    while True:
-        chunk, done = parse_links(sock.recv(1 << 18), seq)
-        links.extend(chunk)
-        if done:
+    for attempt in range(attempts):
+        request = seq * attempts + attempt  # a fresh sequence number per attempt
+        sock.send(_NLMSG.pack(_NLMSG.size + len(body), RTM_GETLINK,
+                              NLM_F_REQUEST | NLM_F_DUMP, request, 0) + body)
+        links: list[RawLink] = []
+        interrupted = False
+        while True:
+            try:
+                chunk, done = parse_links(sock.recv(1 << 18), request)
+            except Interrupted:
+                interrupted = True
+                continue  # drain the rest of this dump, then ask again
+            links.extend(chunk)
+            if done:
+                break
+        if not interrupted:
             return links
+    raise OSError(errno.EAGAIN, "link dump interrupted repeatedly")
