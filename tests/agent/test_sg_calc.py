@@ -289,3 +289,31 @@ def test_a_port_joining_an_existing_group_is_an_element_delta() -> None:
                               port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=())), groups))
     assert moved.shape != two.shape  # a new chain (in-none): the tables are reloaded
     assert moved.element_delta(two) is None
+
+
+def test_a_flow_still_admitted_by_another_rule_is_not_cut() -> None:
+    from types import SimpleNamespace
+
+    from neutrino.agent.dataplane.nft import NftManager
+
+    rules = (*EGRESS, RuleState("lb", "ingress", "IPv4", "tcp", 80, 80, remote_group_id=H),
+             RuleState("net", "ingress", "IPv4", "tcp", 80, 80, "198.51.100.0/24"))
+    groups = (SecurityGroupState(G, True, rules),)
+    web = (port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),)
+    before = compute_sg(state(web, groups, (RemoteGroup(H, ("198.51.100.6", "203.0.113.7")),)))
+    after = compute_sg(state(web, groups, (RemoteGroup(H, ()),)))  # both members left "lb"
+    deletions = conntrack_deletions(before, after)
+    assert {d.flow.remote for d in deletions} == {"198.51.100.6", "203.0.113.7"}
+    zone = after.ports[P1].zone
+
+    def entry(src: str) -> SimpleNamespace:
+        return SimpleNamespace(zone=zone, tuple_orig=SimpleNamespace(
+            saddr=src, daddr="192.0.2.11", proto=6, dport=80, icmp_type=None))
+
+    entries = [entry("198.51.100.6"), entry("203.0.113.7")]
+    manager = NftManager("unused")
+    cut: list[str] = []
+    manager._sweep = lambda _v, doomed: len(  # type: ignore[method-assign]
+        [cut.append(e.tuple_orig.saddr) for e in entries if doomed(e)])
+    assert manager.delete_conntrack(deletions, after) == 1
+    assert cut == ["203.0.113.7"]  # 198.51.100.6 is still admitted by the CIDR rule

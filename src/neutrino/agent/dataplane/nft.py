@@ -122,7 +122,7 @@ class NftManager:
             if self.applied is None:  # first apply (agent start): what nothing admits goes
                 report.deleted_flows = self.reconcile_conntrack(ruleset)
             elif deletions:
-                report.deleted_flows = self.delete_conntrack(deletions)
+                report.deleted_flows = self.delete_conntrack(deletions, ruleset)
         except NetlinkError as exc:
             raise error_from_errno(exc.code, "conntrack cleanup") from exc
         except OSError as exc:
@@ -219,8 +219,9 @@ class NftManager:
 
     # --- conntrack
 
-    def delete_conntrack(self, deletions: list[CtDelete]) -> int:
-        """Delete the entries matching ``deletions``; how many were deleted."""
+    def delete_conntrack(self, deletions: list[CtDelete], now: SgRuleset | None = None) -> int:
+        """Delete the entries matching ``deletions`` that no flow of ``now`` (the ruleset
+        just applied) still admits; how many were deleted."""
         by_host: dict[tuple[int, str], list[CtDelete]] = {}
         by_net: list[CtDelete] = []
         for d in deletions:
@@ -229,11 +230,20 @@ class NftManager:
             else:
                 by_host.setdefault((d.zone, d.address), []).append(d)
 
+        admitted_by = _filters_by_address(now) if now is not None else {}
+
+        def still_admitted(entry: Any, d: CtDelete) -> bool:
+            # another rule may admit what the withdrawn one did (a CIDR rule besides a
+            # remote group the peer left): such a connection is not cut
+            return any(_matches(entry, CtDelete(d.zone, d.address, flow))
+                       for pf in admitted_by.get((d.zone, d.address), ())
+                       for flow in pf.flows if flow.direction == d.flow.direction)
+
         def withdrawn(entry: Any) -> bool:
             zone, orig = entry.zone or 0, entry.tuple_orig
             candidates = [*by_host.get((zone, str(orig.saddr)), ()),
                           *by_host.get((zone, str(orig.daddr)), ()), *by_net]
-            return any(_matches(entry, d) for d in candidates)
+            return any(_matches(entry, d) and not still_admitted(entry, d) for d in candidates)
 
         families = {_version(d.address) for d in deletions}
         return sum(self._sweep(family, withdrawn) for family in families)
@@ -242,12 +252,7 @@ class NftManager:
         """Delete every entry of a filtered port that none of its flows admits (run once, at
         start: rules removed while the agent was down). Judged by the original direction:
         the destination port's ingress flows, the source port's egress flows."""
-        ports: dict[tuple[int, str], list[PortFilter]] = {}
-        for pf in ruleset.ports.values():
-            if ANY_FLOW not in pf.flows:
-                for address in pf.addresses:
-                    if "/" not in address:
-                        ports.setdefault((pf.zone, address), []).append(pf)
+        ports = _filters_by_address(ruleset)
 
         def unadmitted(entry: Any) -> bool:
             zone, orig = entry.zone or 0, entry.tuple_orig
@@ -281,6 +286,17 @@ class NftManager:
 
 def _version(address: str) -> int:
     return 6 if ":" in address else 4
+
+
+def _filters_by_address(ruleset: SgRuleset) -> dict[tuple[int, str], list[PortFilter]]:
+    """(zone, address) -> the filters of the filtered ports holding that host address."""
+    ports: dict[tuple[int, str], list[PortFilter]] = {}
+    for pf in ruleset.ports.values():
+        if ANY_FLOW not in pf.flows:
+            for address in pf.addresses:
+                if "/" not in address:
+                    ports.setdefault((pf.zone, address), []).append(pf)
+    return ports
 
 
 def _matches(entry: Any, deletion: CtDelete) -> bool:
