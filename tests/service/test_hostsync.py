@@ -69,3 +69,13 @@ def test_watch_requires_agent_role_and_keeps_per_cursor_memory(api: Caller,
     assert idle.state is None and idle.revision > second.revision
     # a negative/huge timeout is clamped
     assert sync.watch(admin_context(), "hv1", idle.revision, -5).state is None
+
+
+def test_served_bodies_keep_the_last_two_revisions_of_each_host(client: TestClient) -> None:
+    sync = client.app.state.services.hostsync  # type: ignore[attr-defined]
+    for revision in (1, 2, 3):
+        sync._keep_body("hv1", revision, {"revision": revision})
+    sync._keep_body("hv2", 3, {"revision": 3})
+    assert sync._body("hv1", 1) is None
+    assert sync._body("hv1", 2) == {"revision": 2} and sync._body("hv1", 3) == {"revision": 3}
+    assert sync._body("hv2", 3) == {"revision": 3}

@@ -58,7 +58,8 @@ from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
 SERVED_CACHE = 4096
-BODY_CACHE = 256
+BODY_CACHE = 2048
+BODIES_PER_HOST = 2
 PORT_STATUSES = ("ACTIVE", "DOWN")
 # changes that may concern any host: tunnel endpoints, security-group definitions
 GLOBAL_TYPES = frozenset({"agent", "security_group", "security_group_rule"})
@@ -189,9 +190,9 @@ class HostSyncService:
         self.ports = ports
         self._served: OrderedDict[tuple[str, int], tuple[frozenset[str], str]] = OrderedDict()
         self._lock = threading.Lock()
-        # wire forms served lately, for deltas; one per (host, revision), few hosts per API
-        # process are watched at once
+        # wire forms served lately, for deltas (see ``_keep_body``)
         self._bodies: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+        self._body_revisions: dict[str, list[int]] = {}
 
     # --- served-state memory
 
@@ -237,11 +238,22 @@ class HostSyncService:
             return self._bodies.get((host, revision))
 
     def _keep_body(self, host: str, revision: int, body: dict[str, Any]) -> None:
+        """Remember what ``host`` was served at ``revision``: the last ``BODIES_PER_HOST``
+        revisions of each host (a watcher asks with the latest; a second watcher of the host
+        may still hold the one before), ``BODY_CACHE`` in all, least recently used out."""
         with self._lock:
+            revisions = self._body_revisions.setdefault(host, [])
+            if revision not in revisions:
+                revisions.append(revision)
+            while len(revisions) > BODIES_PER_HOST:
+                self._bodies.pop((host, revisions.pop(0)), None)
             self._bodies[(host, revision)] = body
             self._bodies.move_to_end((host, revision))
             while len(self._bodies) > BODY_CACHE:
-                self._bodies.popitem(last=False)
+                (old_host, old_revision), _ = self._bodies.popitem(last=False)
+                kept = self._body_revisions.get(old_host, [])
+                if old_revision in kept:
+                    kept.remove(old_revision)
 
     def _watch(self, ctx: RequestContext, host: str, since: int | None, timeout: float
                ) -> WatchResult:
