@@ -3,6 +3,8 @@ what changed, and patching the agent's copy gives exactly the controller's new s
 
 from __future__ import annotations
 
+from typing import Any
+
 from neutrino.client import Controller, Credentials, Session
 from neutrino.domain.statedelta import patch
 from tests.api.test_agent_api import register, state
@@ -35,12 +37,17 @@ def test_a_port_change_comes_as_a_delta_that_patches_to_the_full_state(api: Call
     assert full["snapshot"] is True and "delta" not in full
 
 
-def test_the_client_keeps_its_copy_and_asks_for_deltas(api: Caller, live_url: str) -> None:
+def host_with_a_port(api: Caller, live_url: str) -> tuple[dict[str, Any], Session]:
+    """hv1 registered with one bound port; an admin session on the live server."""
     register(api, "hv1")
     net = api.network()
     api.port(net["id"], **{"binding:host_id": "hv1"})
-    session = Session(Credentials(auth_url=f"{live_url}/v3", username="admin",
-                                  password=ADMIN_PASSWORD, project_name="admin"))
+    return net, Session(Credentials(auth_url=f"{live_url}/v3", username="admin",
+                                    password=ADMIN_PASSWORD, project_name="admin"))
+
+
+def test_the_client_keeps_its_copy_and_asks_for_deltas(api: Caller, live_url: str) -> None:
+    net, session = host_with_a_port(api, live_url)
     ctl = Controller(session)
     first = ctl.watch_host_state("hv1")
     assert first.snapshot and first.state is not None and len(first.state.ports) == 1
@@ -78,11 +85,7 @@ def test_an_interface_only_router_reaches_its_l3_host_through_the_watch(api: Cal
 
 
 def test_a_client_whose_copy_drifted_gets_a_snapshot(api: Caller, live_url: str) -> None:
-    register(api, "hv1")
-    net = api.network()
-    api.port(net["id"], **{"binding:host_id": "hv1"})
-    session = Session(Credentials(auth_url=f"{live_url}/v3", username="admin",
-                                  password=ADMIN_PASSWORD, project_name="admin"))
+    net, session = host_with_a_port(api, live_url)
     ctl = Controller(session)
     first = ctl.watch_host_state("hv1")
     revision, body = ctl._bases["hv1"]
