@@ -65,32 +65,32 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from neutrino.agent.sg_nft import (
+    FIXED_CHAINS,
+    TABLE,
+    chain,
+    combo_chain,
+    inet_table,
+    nft_map,
+    nft_set,
+    protocol_number,
+    rule_text,
+    shape_of,
+)
 from neutrino.domain.hoststate import HostState, PortState, bridge_name, tap_name
+from neutrino.domain.security_groups import ANY_PREFIXES
 from neutrino.domain.sgstate import RuleState, SecurityGroupState
 
 __all__ = ["ANY_FLOW", "CtDelete", "Flow", "PortFilter", "SgRuleset", "compute_sg",
            "conntrack_deletions", "protocol_number", "shape_of", "zone_of"]
 
-TABLE = "neutrino"
-CT_EST = 0x10000
-CT_INV = 0x20000
-VXLAN_PORT = 4789
 MAX_ZONE = 65000
-PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})  # tcp udp dccp sctp udplite
-PROTOCOL_NUMBERS = {
-    "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "igmp": 2,
-    "ip": 0, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "icmpv6": 58,
-    "ipv6-nonxt": 59, "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113, "rsvp": 46,
-    "sctp": 132, "tcp": 6, "udp": 17, "udplite": 136, "vrrp": 112,
-}
-ANY_PREFIXES = frozenset({"0.0.0.0/0", "::/0"})
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -185,14 +185,6 @@ def zone_of(network_ids: Iterable[str]) -> dict[str, int]:
     return zones
 
 
-def protocol_number(protocol: str | None) -> int | None:
-    """A rule's protocol as a number; None for any (None, "any", 0)."""
-    if protocol is None or protocol == "any":
-        return None
-    number = PROTOCOL_NUMBERS[protocol] if protocol in PROTOCOL_NUMBERS else int(protocol)
-    return number or None
-
-
 def link_local(mac: str) -> str:
     """The EUI-64 link-local address of ``mac``: fa:16:3e:00:00:11 -> fe80::f816:3eff:fe00:11."""
     b = [int(x, 16) for x in mac.split(":")]
@@ -272,153 +264,6 @@ def _ct_key(d: CtDelete) -> tuple[int, str, str, str, int, int, int, str]:
 # --- rendering -------------------------------------------------------------------------------
 
 
-def _rule_text(rule: RuleState) -> str:
-    v6 = rule.ethertype == "IPv6"
-    fam = "ip6" if v6 else "ip"
-    side = "saddr" if rule.direction == "ingress" else "daddr"
-    parts = ["ether type " + fam]
-    if rule.remote_group_id:
-        parts.append(f"{fam} {side} @rg{6 if v6 else 4}-{rule.remote_group_id}")
-    elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
-        parts.append(f"{fam} {side} {rule.remote_ip_prefix}")
-    proto = protocol_number(rule.protocol)
-    if proto is not None:
-        parts.append(f"meta l4proto {proto}")
-        lo, hi = rule.port_range_min, rule.port_range_max
-        if proto in PORT_PROTOCOLS and (lo is not None or hi is not None):
-            lo, hi = lo or 1, hi or 65535
-            parts.append(f"th dport {lo}" if lo == hi else f"th dport {lo}-{hi}")
-        elif proto in (1, 58) and lo is not None:
-            kind = "icmpv6" if proto == 58 else "icmp"
-            parts.append(f"{kind} type {lo}")
-            if hi is not None:
-                parts.append(f"{kind} code {hi}")
-    return " ".join(parts) + " accept"
-
-
-def _elements(items: Iterable[str]) -> str:
-    listed = sorted(set(items))
-    if not listed:
-        return ""
-    return "\n        elements = { " + ",\n                     ".join(listed) + " }"
-
-
-def _set(name: str, kind: str, items: Iterable[str], into: dict[str, frozenset[str]],
-         interval: bool = False) -> str:
-    """A bridge-table set; its elements are also recorded in ``into`` (for element deltas)."""
-    items = into[f"bridge {name}"] = frozenset(items)
-    flags = " flags interval;" if interval else ""
-    return f"    set {name} {{ type {kind};{flags}{_elements(items)} }}\n"
-
-
-def _map(name: str, items: Iterable[str], into: dict[str, frozenset[str]]) -> str:
-    items = into[f"bridge {name}"] = frozenset(items)
-    return f"    map {name} {{ type ifname : verdict;{_elements(items)} }}\n"
-
-
-_ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
-
-
-def shape_of(text: str) -> str:
-    """Digest of a ruleset without its set and map elements: two rulesets of the same shape
-    differ only in elements, which ``nft`` can change without reloading the tables."""
-    return hashlib.sha256(_ELEMENTS.sub("", text).encode()).hexdigest()
-
-
-def _inet_table(zones: Mapping[str, int], into: dict[str, frozenset[str]]) -> str:
-    items = into["inet br_zone"] = frozenset(f'"{br}" : {zone}' for br, zone in zones.items())
-    elements = _elements(items)
-    return f"""table inet {TABLE}
-delete table inet {TABLE}
-table inet {TABLE} {{
-    map br_zone {{ typeof iifname : ct zone;{elements} }}
-    chain raw {{
-        type filter hook prerouting priority raw; policy accept;
-        udp dport {VXLAN_PORT} iifname != "brq*" notrack
-        ct zone set iifname map @br_zone
-    }}
-    chain raw_out {{
-        type filter hook output priority raw; policy accept;
-        udp dport {VXLAN_PORT} notrack
-    }}
-    chain ct_mark {{
-        type filter hook forward priority filter; policy accept;
-        iifname "brq*" meta mark set ct state map {{ established : {CT_EST:#x}, related : \
-{CT_EST:#x}, invalid : {CT_INV:#x}, new : 0, untracked : 0 }}
-    }}
-}}
-"""
-
-
-_FIXED_CHAINS = """    chain egress {
-        type filter hook forward priority 100; policy accept;
-        iifname vmap @port_out
-    }
-    chain ingress {
-        type filter hook forward priority 110; policy accept;
-        oifname vmap @port_in
-    }
-    chain anti_spoof {
-        iifname . ether saddr != @p_mac drop
-        ether type vmap { ip : goto spoof_ip4, ip6 : goto spoof_ip6, arp : goto spoof_arp }
-        drop
-    }
-    chain spoof_ip4 {
-        ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return
-        udp sport 67 udp dport 68 drop
-        iifname . ether saddr . ip saddr @p_ip4 return
-        iifname . ether saddr . ip saddr @p_net4 return
-        drop
-    }
-    chain spoof_ip6 {
-        ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return
-        icmpv6 type { nd-router-advert, nd-redirect } drop
-        udp sport 547 udp dport 546 drop
-        iifname . ether saddr . ip6 saddr @p_ip6 return
-        iifname . ether saddr . ip6 saddr @p_net6 return
-        drop
-    }
-    chain spoof_arp {
-        iifname . arp saddr ether != @p_mac drop
-        arp saddr ip 0.0.0.0 return
-        iifname . arp saddr ether . arp saddr ip @p_ip4 return
-        iifname . arp saddr ether . arp saddr ip @p_net4 return
-        drop
-    }
-    chain ingress_common {
-        ether type arp accept
-        ether type ip udp sport 67 udp dport 68 accept
-        ether type ip6 udp sport 547 udp dport 546 accept
-        icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert,
-                      mld-listener-query } accept
-    }
-    chain egress_common {
-        ether type arp accept
-        ether type ip udp sport 68 udp dport 67 accept
-        ether type ip6 udp sport 546 udp dport 547 accept
-        icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert,
-                      mld-listener-report, mld2-listener-report } accept
-    }
-"""
-
-
-def _chain(name: str, lines: Iterable[str]) -> str:
-    body = "".join(f"        {line}\n" for line in lines)
-    return f"    chain {name} {{\n{body}    }}\n"
-
-
-def _combo_chain(name: str, common: str, groups: list[SecurityGroupState],
-                 suffix: str) -> str:
-    lines = ["jump anti_spoof"] if suffix == "out" else []
-    if all(g.stateful for g in groups):  # a port without groups counts as stateful
-        lines += [f"meta mark & {CT_INV:#x} == {CT_INV:#x} drop",
-                  f"meta mark & {CT_EST:#x} == {CT_EST:#x} accept"]
-    lines.append(f"jump {common}")
-    lines += [f"jump sg-{g.id}-{suffix}" for g in groups]
-    lines.append("drop")
-    return _chain(name, lines)
-
-
 def compute_sg(state: HostState) -> SgRuleset:
     """The complete desired security-group ruleset of this host (see the module docstring)."""
     groups = {g.id: g for g in state.security_groups}
@@ -458,29 +303,29 @@ def compute_sg(state: HostState) -> SgRuleset:
     remote_ids = sorted({r.remote_group_id for gid in used for r in groups[gid].rules
                          if r.remote_group_id})
     sets: dict[str, frozenset[str]] = {}
-    parts = [_inet_table({bridge_name(n): z for n, z in zones.items()}, sets),
+    parts = [inet_table({bridge_name(n): z for n, z in zones.items()}, sets),
              f"table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n",
-             _set("p_mac", "ifname . ether_addr", p_mac, sets),
-             _set("p_ip4", "ifname . ether_addr . ipv4_addr", p_ip4, sets),
-             _set("p_ip6", "ifname . ether_addr . ipv6_addr", p_ip6, sets),
-             _set("p_net4", "ifname . ether_addr . ipv4_addr", p_net4, sets, interval=True),
-             _set("p_net6", "ifname . ether_addr . ipv6_addr", p_net6, sets, interval=True)]
+             nft_set("p_mac", "ifname . ether_addr", p_mac, sets),
+             nft_set("p_ip4", "ifname . ether_addr . ipv4_addr", p_ip4, sets),
+             nft_set("p_ip6", "ifname . ether_addr . ipv6_addr", p_ip6, sets),
+             nft_set("p_net4", "ifname . ether_addr . ipv4_addr", p_net4, sets, interval=True),
+             nft_set("p_net6", "ifname . ether_addr . ipv6_addr", p_net6, sets, interval=True)]
     for gid in remote_ids:
         member_addresses = members.get(gid, ())
-        parts.append(_set(f"rg4-{gid}", "ipv4_addr", _networks(member_addresses, 4), sets,
+        parts.append(nft_set(f"rg4-{gid}", "ipv4_addr", _networks(member_addresses, 4), sets,
                           interval=True))
-        parts.append(_set(f"rg6-{gid}", "ipv6_addr", _networks(member_addresses, 6), sets,
+        parts.append(nft_set(f"rg6-{gid}", "ipv6_addr", _networks(member_addresses, 6), sets,
                           interval=True))
-    parts += [_map("port_in", port_in, sets), _map("port_out", port_out, sets), _FIXED_CHAINS]
+    parts += [nft_map("port_in", port_in, sets), nft_map("port_out", port_out, sets), FIXED_CHAINS]
     for gid in used:
         rules = sorted(groups[gid].rules, key=lambda r: r.id)
         for direction, suffix in (("ingress", "in"), ("egress", "out")):
-            parts.append(_chain(f"sg-{gid}-{suffix}",
-                                [_rule_text(r) for r in rules if r.direction == direction]))
+            parts.append(chain(f"sg-{gid}-{suffix}",
+                                [rule_text(r) for r in rules if r.direction == direction]))
     for combo, own in sorted(combos.items()):
         listed = [groups[g] for g in own]
-        parts.append(_combo_chain(f"in-{combo}", "ingress_common", listed, "in"))
-        parts.append(_combo_chain(f"out-{combo}", "egress_common", listed, "out"))
+        parts.append(combo_chain(f"in-{combo}", "ingress_common", listed, "in"))
+        parts.append(combo_chain(f"out-{combo}", "egress_common", listed, "out"))
     parts.append("}\n")
 
     group_flows = _group_flows(groups, members)

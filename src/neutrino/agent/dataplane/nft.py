@@ -57,13 +57,12 @@ from pyroute2.netlink.exceptions import NetlinkError
 from neutrino.agent.dataplane.base import DataplaneError, error_from_errno
 from neutrino.agent.sg_calc import (
     ANY_FLOW,
-    PORT_PROTOCOLS,
-    TABLE,
     CtDelete,
     PortFilter,
     SgRuleset,
     conntrack_deletions,
 )
+from neutrino.agent.sg_nft import PORT_PROTOCOLS, TABLE
 
 __all__ = ["NftError", "NftManager", "NftReport"]
 

@@ -1,0 +1,178 @@
+"""The nft text of the security-group tables (design B; see ``sg_calc`` for the design).
+
+``sg_calc`` decides what a host's filter holds; this module writes it as ``nft -f`` text:
+one rule line per security-group rule (``rule_text``), named sets and verdict maps whose
+elements are also recorded for element deltas (``nft_set``/``nft_map``), the ``inet`` table
+that zones and marks conntrack (``inet_table``), the fixed base chains (``FIXED_CHAINS``)
+and one chain per group and per set of groups (``chain``/``combo_chain``). ``shape_of`` is
+the ruleset without its elements: equal shapes differ only in set and map elements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+
+from neutrino.domain.security_groups import ANY_PREFIXES, PROTOCOLS
+from neutrino.domain.security_groups import PORT_PROTOCOL_NUMBERS as PORT_PROTOCOLS
+from neutrino.domain.sgstate import RuleState, SecurityGroupState
+
+TABLE = "neutrino"
+CT_EST = 0x10000
+CT_INV = 0x20000
+VXLAN_PORT = 4789
+
+
+def protocol_number(protocol: str | None) -> int | None:
+    """A rule's protocol as a number; None for any (None, "any", 0)."""
+    if protocol is None or protocol == "any":
+        return None
+    return (PROTOCOLS[protocol] if protocol in PROTOCOLS else int(protocol)) or None
+
+
+def rule_text(rule: RuleState) -> str:
+    v6 = rule.ethertype == "IPv6"
+    fam = "ip6" if v6 else "ip"
+    side = "saddr" if rule.direction == "ingress" else "daddr"
+    parts = ["ether type " + fam]
+    if rule.remote_group_id:
+        parts.append(f"{fam} {side} @rg{6 if v6 else 4}-{rule.remote_group_id}")
+    elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
+        parts.append(f"{fam} {side} {rule.remote_ip_prefix}")
+    proto = protocol_number(rule.protocol)
+    if proto is not None:
+        parts.append(f"meta l4proto {proto}")
+        lo, hi = rule.port_range_min, rule.port_range_max
+        if proto in PORT_PROTOCOLS and (lo is not None or hi is not None):
+            lo, hi = lo or 1, hi or 65535
+            parts.append(f"th dport {lo}" if lo == hi else f"th dport {lo}-{hi}")
+        elif proto in (1, 58) and lo is not None:
+            kind = "icmpv6" if proto == 58 else "icmp"
+            parts.append(f"{kind} type {lo}")
+            if hi is not None:
+                parts.append(f"{kind} code {hi}")
+    return " ".join(parts) + " accept"
+
+
+def _elements(items: Iterable[str]) -> str:
+    listed = sorted(set(items))
+    if not listed:
+        return ""
+    return "\n        elements = { " + ",\n                     ".join(listed) + " }"
+
+
+def nft_set(name: str, kind: str, items: Iterable[str], into: dict[str, frozenset[str]],
+         interval: bool = False) -> str:
+    """A bridge-table set; its elements are also recorded in ``into`` (for element deltas)."""
+    items = into[f"bridge {name}"] = frozenset(items)
+    flags = " flags interval;" if interval else ""
+    return f"    set {name} {{ type {kind};{flags}{_elements(items)} }}\n"
+
+
+def nft_map(name: str, items: Iterable[str], into: dict[str, frozenset[str]]) -> str:
+    items = into[f"bridge {name}"] = frozenset(items)
+    return f"    map {name} {{ type ifname : verdict;{_elements(items)} }}\n"
+
+
+_ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
+
+
+def shape_of(text: str) -> str:
+    """Digest of a ruleset without its set and map elements: two rulesets of the same shape
+    differ only in elements, which ``nft`` can change without reloading the tables."""
+    return hashlib.sha256(_ELEMENTS.sub("", text).encode()).hexdigest()
+
+
+def inet_table(zones: Mapping[str, int], into: dict[str, frozenset[str]]) -> str:
+    items = into["inet br_zone"] = frozenset(f'"{br}" : {zone}' for br, zone in zones.items())
+    elements = _elements(items)
+    return f"""table inet {TABLE}
+delete table inet {TABLE}
+table inet {TABLE} {{
+    map br_zone {{ typeof iifname : ct zone;{elements} }}
+    chain raw {{
+        type filter hook prerouting priority raw; policy accept;
+        udp dport {VXLAN_PORT} iifname != "brq*" notrack
+        ct zone set iifname map @br_zone
+    }}
+    chain raw_out {{
+        type filter hook output priority raw; policy accept;
+        udp dport {VXLAN_PORT} notrack
+    }}
+    chain ct_mark {{
+        type filter hook forward priority filter; policy accept;
+        iifname "brq*" meta mark set ct state map {{ established : {CT_EST:#x}, related : \
+{CT_EST:#x}, invalid : {CT_INV:#x}, new : 0, untracked : 0 }}
+    }}
+}}
+"""
+
+
+FIXED_CHAINS = """    chain egress {
+        type filter hook forward priority 100; policy accept;
+        iifname vmap @port_out
+    }
+    chain ingress {
+        type filter hook forward priority 110; policy accept;
+        oifname vmap @port_in
+    }
+    chain anti_spoof {
+        iifname . ether saddr != @p_mac drop
+        ether type vmap { ip : goto spoof_ip4, ip6 : goto spoof_ip6, arp : goto spoof_arp }
+        drop
+    }
+    chain spoof_ip4 {
+        ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return
+        udp sport 67 udp dport 68 drop
+        iifname . ether saddr . ip saddr @p_ip4 return
+        iifname . ether saddr . ip saddr @p_net4 return
+        drop
+    }
+    chain spoof_ip6 {
+        ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return
+        icmpv6 type { nd-router-advert, nd-redirect } drop
+        udp sport 547 udp dport 546 drop
+        iifname . ether saddr . ip6 saddr @p_ip6 return
+        iifname . ether saddr . ip6 saddr @p_net6 return
+        drop
+    }
+    chain spoof_arp {
+        iifname . arp saddr ether != @p_mac drop
+        arp saddr ip 0.0.0.0 return
+        iifname . arp saddr ether . arp saddr ip @p_ip4 return
+        iifname . arp saddr ether . arp saddr ip @p_net4 return
+        drop
+    }
+    chain ingress_common {
+        ether type arp accept
+        ether type ip udp sport 67 udp dport 68 accept
+        ether type ip6 udp sport 547 udp dport 546 accept
+        icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert,
+                      mld-listener-query } accept
+    }
+    chain egress_common {
+        ether type arp accept
+        ether type ip udp sport 68 udp dport 67 accept
+        ether type ip6 udp sport 546 udp dport 547 accept
+        icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert,
+                      mld-listener-report, mld2-listener-report } accept
+    }
+"""
+
+
+def chain(name: str, lines: Iterable[str]) -> str:
+    body = "".join(f"        {line}\n" for line in lines)
+    return f"    chain {name} {{\n{body}    }}\n"
+
+
+def combo_chain(name: str, common: str, groups: list[SecurityGroupState],
+                 suffix: str) -> str:
+    lines = ["jump anti_spoof"] if suffix == "out" else []
+    if all(g.stateful for g in groups):  # a port without groups counts as stateful
+        lines += [f"meta mark & {CT_INV:#x} == {CT_INV:#x} drop",
+                  f"meta mark & {CT_EST:#x} == {CT_EST:#x} accept"]
+    lines.append(f"jump {common}")
+    lines += [f"jump sg-{g.id}-{suffix}" for g in groups]
+    lines.append("drop")
+    return chain(name, lines)
