@@ -17,7 +17,8 @@ from neutrino.service.ports import PortService
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import RouterService
 from neutrino.service.routers.floatingips import FloatingIpService
-from neutrino.service.security_groups import SecurityGroupRuleService, SecurityGroupService
+from neutrino.service.security_group_rules import SecurityGroupRuleService
+from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
 from neutrino.service.tokens import TokenAuthority

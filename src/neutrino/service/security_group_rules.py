@@ -1,0 +1,131 @@
+"""Security-group rules: create (single and bulk), show, list, delete; rules are immutable.
+
+See ``service.security_groups`` for the rules of visibility (a project sees its own rules and
+every rule of its own groups), the default group (created on first need, here too) and
+quotas; validation and duplicates are ``domain.security_groups``'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import MethodNotAllowed
+from neutrino.domain import security_groups as sgd
+from neutrino.domain.attributes import parse_create
+from neutrino.domain.listing import ListQuery
+from neutrino.service.common import check_revision, owner_project
+from neutrino.service.context import RequestContext
+from neutrino.service.quotas import QuotaService
+from neutrino.service.security_groups import RULE_SPEC, SecurityGroupService, rule_row, rule_view
+from neutrino.store import security_groups as repo
+from neutrino.store.uow import Store, Tx
+
+
+class SecurityGroupRuleService:
+    def __init__(self, store: Store, quotas: QuotaService) -> None:
+        self.store = store
+        self.quotas = quotas
+        self._groups = SecurityGroupService(store, quotas)
+
+    def _visible(self, conn: Any, ctx: RequestContext, row: Any) -> bool:
+        if ctx.owns(row["project_id"]):
+            return True
+        group = repo.find_group(conn, row["security_group_id"])
+        return group is not None and group["project_id"] == ctx.project_id
+
+    def _load(self, conn: Any, ctx: RequestContext, rule_id: str) -> Any:
+        row = repo.find_rule(conn, rule_id)
+        if row is None or not self._visible(conn, ctx, row):
+            raise sgd.SecurityGroupRuleNotFound(rule_id)
+        return row
+
+    def get(self, ctx: RequestContext, rule_id: str) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return rule_view(self._load(conn, ctx, rule_id))
+
+    def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+        self._groups._ensure_default_for_list(ctx, query)
+        with self.store.read() as conn:
+            rows = repo.list_rules(conn, query, None if ctx.is_admin else ctx.project_id)
+            return [rule_view(row) for row in rows]
+
+    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+        return self.create_bulk(ctx, [body])[0]
+
+    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+        ctx.require_write("create_security_group_rule")
+        parsed = []
+        for body in bodies:
+            attrs = parse_create(body, RULE_SPEC)
+            project = owner_project(ctx, attrs)
+            rule = sgd.canonical_rule(sgd.Rule(
+                security_group_id=attrs["security_group_id"], direction=attrs["direction"],
+                ethertype=attrs.get("ethertype", "IPv4"), protocol=attrs.get("protocol"),
+                port_range_min=attrs.get("port_range_min"),
+                port_range_max=attrs.get("port_range_max"),
+                remote_ip_prefix=attrs.get("remote_ip_prefix"),
+                remote_group_id=attrs.get("remote_group_id")))
+            parsed.append((rule, project, attrs.get("description", "")))
+        if len({rule.security_group_id for rule, _, _ in parsed}) > 1:
+            raise sgd.invalid("SecurityGroupNotSingleGroupRules",
+                              "Only allowed to update rules for one security profile at a time")
+        if len({project for _, project, _ in parsed}) > 1:
+            raise sgd.invalid("SecurityGroupRulesNotSingleProject",
+                              "Multiple project_ids in bulk security group rule create not "
+                              "allowed")
+        return self.store.write(self._create_tx, ctx, parsed)
+
+    def _create_tx(self, tx: Tx, ctx: RequestContext,
+                   items: list[tuple[sgd.Rule, str, str]]) -> list[dict[str, Any]]:
+        conn = tx.conn
+        first, project, _ = items[0]
+        for rule, _, _ in items:
+            if rule.remote_group_id is not None:
+                self._check_group(conn, ctx, project, rule.remote_group_id)
+        group = self._check_group(conn, ctx, project, first.security_group_id)
+        existing = {sgd.rule_key(row): row["id"]
+                    for row in repo.rules_of(conn, [group["id"]]).get(group["id"], [])}
+        seen: set[tuple[str, ...]] = set()
+        for rule, _, _ in items:
+            key = sgd.rule_key(rule)
+            if key in seen:
+                raise sgd.duplicate_in_post()
+            seen.add(key)
+            if key in existing:
+                raise sgd.rule_exists(existing[key])
+        self.quotas.check(tx, project, "security_group_rule", len(items))
+        now = clock.now()
+        rows = [rule_row(rule, rule_project, description, now)
+                for rule, rule_project, description in items]
+        repo.insert_rules(conn, rows)
+        repo.bump_group(conn, group["id"], now)
+        for row in rows:
+            tx.record("security_group_rule", row["id"], "create", group["project_id"])
+        return [rule_view(repo.find_rule(conn, row["id"])) for row in rows]
+
+    @staticmethod
+    def _check_group(conn: Any, ctx: RequestContext, project: str, group_id: str) -> Any:
+        row = repo.find_group(conn, group_id)
+        if row is None or not (ctx.is_admin or row["project_id"] == project):
+            raise sgd.SecurityGroupNotFound(group_id)
+        return row
+
+    def update(self, ctx: RequestContext, rule_id: str, body: dict[str, Any],
+               if_match: int | None = None) -> dict[str, Any]:
+        raise MethodNotAllowed("Method PUT is not allowed on security group rules.")
+
+    def delete(self, ctx: RequestContext, rule_id: str, if_match: int | None = None) -> None:
+        ctx.require_write("delete_security_group_rule")
+        self.store.write(self._delete_tx, ctx, rule_id, if_match)
+
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, rule_id: str,
+                   if_match: int | None) -> None:
+        row = self._load(tx.conn, ctx, rule_id)
+        check_revision(row["revision_number"], if_match)
+        repo.delete_rule(tx.conn, rule_id)
+        group = repo.find_group(tx.conn, row["security_group_id"])
+        repo.bump_group(tx.conn, row["security_group_id"], clock.now())
+        tx.record("security_group_rule", rule_id, "delete",
+                  group["project_id"] if group is not None else row["project_id"])
