@@ -28,8 +28,6 @@ where to start reading; the database stays the truth:
 from __future__ import annotations
 
 import random
-import threading
-import time
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
@@ -45,10 +43,10 @@ from neutrino.common.errors import (
 )
 from neutrino.domain import ipam as ip
 from neutrino.domain.attributes import Invalid, ip_address, uuid
+from neutrino.service.ipam_floors import Floors
 from neutrino.store import subnets as repo
 from neutrino.store.uow import Tx
 
-FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's
 SCAN_BATCH = 64  # used addresses read per query while looking for free ones
 _rng = random.SystemRandom()
 
@@ -83,61 +81,6 @@ def load_subnets(conn: Any, network_id: str) -> list[SubnetInfo]:
 
 
 # --- the floor hints ----------------------------------------------------------------------
-
-
-@dataclass
-class _Floor:
-    pools: tuple[ip.Interval, ...]
-    value: int
-    stamp: float
-    revision: int  # change-log revision the observation was made at
-
-
-class Floors:
-    """Per-subnet scan start hints (see the module docstring); thread-safe."""
-
-    def __init__(self, ttl: float = FLOOR_TTL) -> None:
-        self.ttl = ttl
-        self._floors: dict[str, _Floor] = {}
-        self._generation: dict[str, int] = defaultdict(int)
-        self._lock = threading.Lock()
-
-    def get(self, subnet_id: str, pools: tuple[ip.Interval, ...]
-            ) -> tuple[int | None, int, int]:
-        """(floor or None, generation to hand back to ``advance``, the floor's revision)."""
-        with self._lock:
-            gen = self._generation[subnet_id]
-            floor = self._floors.get(subnet_id)
-        if floor is None or floor.pools != pools or time.monotonic() - floor.stamp > self.ttl:
-            return None, gen, 0
-        return floor.value, gen, floor.revision
-
-    def advance(self, subnet_id: str, pools: tuple[ip.Interval, ...], value: int, gen: int,
-                revision: int = 0) -> None:
-        """Record an observation made since ``gen``, unless a release happened meanwhile."""
-        with self._lock:
-            if self._generation[subnet_id] != gen:
-                return
-            if len(self._floors) > 10_000:
-                self._prune()
-            self._floors[subnet_id] = _Floor(pools, value, time.monotonic(), revision)
-
-    def lower(self, subnet_id: str, value: int) -> None:
-        with self._lock:
-            self._generation[subnet_id] += 1
-            floor = self._floors.get(subnet_id)
-            if floor is not None and value < floor.value:
-                floor.value = value
-
-    def forget(self, subnet_id: str) -> None:
-        with self._lock:
-            self._generation[subnet_id] += 1
-            self._floors.pop(subnet_id, None)
-
-    def _prune(self) -> None:
-        now = time.monotonic()
-        for sid in [s for s, f in self._floors.items() if now - f.stamp > self.ttl]:
-            del self._floors[sid]  # generations stay: a scan in flight may still compare
 
 
 FLOORS = Floors()
