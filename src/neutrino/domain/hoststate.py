@@ -271,7 +271,12 @@ class HostState:
         return cls.from_dict(orjson.loads(data))
 
     def digest(self) -> str:
-        """Content hash, revision excluded: equal digests mean nothing to do for the agent."""
-        body = self.to_dict()
-        body.pop("revision")
-        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        """Content hash, revision excluded: equal digests mean nothing to do for the agent.
+        Computed once per state (the state is frozen; a wake compares it several times)."""
+        cached: str | None = self.__dict__.get("_digest")
+        if cached is None:
+            body = self.to_dict()
+            body.pop("revision")
+            cached = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            object.__setattr__(self, "_digest", cached)
+        return cached

@@ -71,15 +71,18 @@ class WatchResult:
     revision: int
     state: HostState | None  # None: nothing concerning the host changed before the timeout
     delta: dict[str, Any] | None = None  # set: send this instead of the state (statedelta)
+    body: dict[str, Any] | None = None  # ``state.to_dict()`` when already made
 
     def to_dict(self) -> dict[str, Any]:
         if self.delta is not None:
             assert self.state is not None
             return {"host": self.host, "revision": self.revision, "snapshot": False,
                     "state": None, "delta": self.delta, "digest": self.state.digest()}
+        body = self.body
+        if body is None and self.state is not None:
+            body = self.state.to_dict()
         return {"host": self.host, "revision": self.revision,
-                "snapshot": self.state is not None,
-                "state": None if self.state is None else self.state.to_dict()}
+                "snapshot": self.state is not None, "state": body}
 
 
 def concerns(changes: Iterable[tuple[str, str | None]], network_ids: frozenset[str]) -> bool:
@@ -231,7 +234,7 @@ class HostSyncService:
         self._keep_body(host, result.revision, body)
         if delta and before is not None and result.revision != since:
             return WatchResult(host, result.revision, result.state, statedelta.diff(before, body))
-        return result
+        return WatchResult(host, result.revision, result.state, body=body)
 
     def _body(self, host: str, revision: int) -> dict[str, Any] | None:
         with self._lock:
