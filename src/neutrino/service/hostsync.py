@@ -91,6 +91,19 @@ def concerns(changes: Iterable[tuple[str, str | None]], network_ids: frozenset[s
                for rtype, net in changes)
 
 
+def concerns_host(conn: Any, host: str, changes: list[tuple[str, str | None]],
+                  networks: frozenset[str]) -> bool:
+    """Whether ``changes`` may alter ``host``'s state (see the module docstring); ``networks``
+    are the host's networks when it was last served. Cheapest checks first."""
+    current = frozenset(repo.host_network_ids(conn, host))
+    if concerns(changes, networks | current):
+        return True
+    if (any(rtype == "port" for rtype, _ in changes)
+            and repo.host_uses_remote_groups(conn, host)):
+        return True  # a remote group's membership may have moved
+    return l3_hoststate.concerns_l3(conn, host, changes)
+
+
 def compute(conn: Any, host: str, revision: int) -> HostState:
     """The desired state of ``host`` as the database says now, labelled ``revision``."""
     port_rows = repo.bound_ports(conn, host)
@@ -273,11 +286,7 @@ class HostSyncService:
                 upto = repo.current_revision(conn)
                 if upto > cursor:
                     changes = repo.changes_between(conn, cursor, upto)
-                    current = frozenset(repo.host_network_ids(conn, host))
-                    if concerns(changes, networks | current) or (
-                            any(rtype == "port" for rtype, _ in changes)
-                            and repo.host_uses_remote_groups(conn, host)) or (
-                            l3_hoststate.concerns_l3(conn, host, changes)):
+                    if concerns_host(conn, host, changes, networks):
                         state = compute(conn, host, upto)
                         if state.digest() != digest:
                             self._remember(host, upto, state.network_ids, state.digest())
