@@ -113,8 +113,8 @@ SPEC: dict[str, Attr] = {
     "device_owner": Attr(string(255)),
     "security_groups": Attr(nullable(list_of(uuid))),
     "port_security_enabled": Attr(to_bool),
-    "binding:host_id": Attr(nullable(string(255)), admin_only=True),
-    "binding:profile": Attr(binding_profile, admin_only=True),
+    "binding:host_id": Attr(nullable(string(255))),
+    "binding:profile": Attr(binding_profile),
     "binding:vnic_type": Attr(one_of(*VNIC_TYPES)),
     "allowed_address_pairs": Attr(address_pairs),
     "extra_dhcp_opts": Attr(dhcp_opts),
@@ -122,7 +122,6 @@ SPEC: dict[str, Attr] = {
     "tags": Attr(list_of(string(255)), allow_put=False),
     "status": Attr(string(16), allow_post=False),
 }
-ADMIN_ONLY = tuple(name for name, attr in SPEC.items() if attr.admin_only)
 
 
 def check_no_nulls(attrs: dict[str, Any]) -> None:

@@ -226,7 +226,7 @@ class SecurityGroupService:
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         self._ensure_default_for_list(ctx, query)
         with self.store.read() as conn:
-            rows = repo.list_groups(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_groups(conn, query, ctx.list_scope)
             return _render_groups(conn, rows)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:

@@ -121,8 +121,8 @@ class SubnetService:
 
     @staticmethod
     def _visible(ctx: RequestContext, row: Any) -> bool:
-        return (ctx.owns(row["project_id"]) or ctx.owns(row["network_project_id"])
-                or row["network_shared"] or row["router_external"])
+        return ctx.owns(row["network_project_id"]) or ctx.can_see(
+            row["project_id"], public=row["network_shared"] or row["router_external"])
 
     def _load(self, conn: Any, ctx: RequestContext, subnet_id: str, action: str | None = None
               ) -> Any:
@@ -141,7 +141,7 @@ class SubnetService:
 
     def search(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
-            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_rows(conn, query, ctx.list_scope)
             return self._render(conn, rows)
 
     # --- create
@@ -170,8 +170,8 @@ class SubnetService:
         conn = tx.conn
         network_id = attrs["network_id"]
         network = network_repo.find(conn, network_id)
-        if network is None or not (ctx.owns(network["project_id"]) or network["shared"]
-                                   or network["router_external"]):
+        if network is None or not ctx.can_see(
+                network["project_id"], public=network["shared"] or network["router_external"]):
             raise ResourceNotFound("Network", network_id)
         if not ctx.owns(network["project_id"]):
             raise PolicyNotAuthorized("rule:create_subnet")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     and_,
     delete,
     exists,
+    false,
     insert,
     select,
     update,
@@ -124,6 +125,8 @@ def visible_clause(project_id: str) -> ColumnElement[bool]:
     """A project sees its own ports and the ports on networks it owns (Neutron's
     admin_owner_or_network_owner rule)."""
     owned_nets = select(networks.c.id).where(networks.c.project_id == project_id)
+    if not project_id:  # unscoped: "" would match project-less rows
+        return false()
     return (c.project_id == project_id) | c.network_id.in_(owned_nets)
 
 

@@ -84,9 +84,8 @@ def _add_by_subnet(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
                    subnet_id: str) -> dict[str, Any]:
     conn = tx.conn
     subnet = subnet_repo.find(conn, subnet_id)
-    if subnet is None or not (ctx.owns(subnet["project_id"])
-                              or ctx.owns(subnet["network_project_id"])
-                              or subnet["network_shared"] or subnet["router_external"]):
+    if subnet is None or not (ctx.owns(subnet["network_project_id"]) or ctx.can_see(
+            subnet["project_id"], public=subnet["network_shared"] or subnet["router_external"])):
         raise ResourceNotFound("Subnet", subnet_id)
     if not subnet["gateway_ip"]:
         raise bad("Subnet for router interface must have a gateway IP")

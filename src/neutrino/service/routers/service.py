@@ -22,7 +22,7 @@ from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import l3_scheduler
+from neutrino.service import l3_scheduler, policy
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
@@ -30,7 +30,6 @@ from neutrino.service.routers import interfaces
 from neutrino.service.routers.attributes import (
     ROUTES_SPEC,
     SPEC,
-    check_gateway_policy,
     interface_keys,
 )
 from neutrino.service.routers.gateway import set_gateway
@@ -62,7 +61,7 @@ class RouterService:
 
     def search(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
-            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_rows(conn, query, ctx.list_scope)
             return render(conn, rows)
 
     # --- create
@@ -75,7 +74,7 @@ class RouterService:
         parsed = []
         for body in bodies:
             attrs = parse_create(body, SPEC)
-            check_gateway_policy(ctx, attrs, "create_router")
+            policy.check_router_gateway(ctx, "create_router", attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
@@ -109,7 +108,7 @@ class RouterService:
                if_match: int | None = None) -> dict[str, Any]:
         ctx.require_write("update_router")
         attrs = parse_update(body, SPEC)
-        check_gateway_policy(ctx, attrs, "update_router")
+        policy.check_router_gateway(ctx, "update_router", attrs)
         return self.store.write(self._update_tx, ctx, router_id, attrs, if_match)
 
     def _update_tx(self, tx: Tx, ctx: RequestContext, router_id: str, attrs: dict[str, Any],
