@@ -283,7 +283,7 @@ class Revocation(Base):
 
     __tablename__ = "revocations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # audit | user | project
+    kind: Mapped[str] = mapped_column(String(16))  # audit | user | project | role | grant
     value: Mapped[str] = mapped_column(String(64))
     issued_before: Mapped[dt.datetime] = mapped_column(DateTime)
 

@@ -21,7 +21,7 @@ from typing import Any
 from neutrino.common.errors import BadRequest, Conflict, ResourceNotFound
 from neutrino.service.context import RequestContext
 from neutrino.service.identity.passwords import hash_password
-from neutrino.service.identity.revocation import RevocationLog
+from neutrino.service.identity.revocation import RevocationLog, grant_key
 from neutrino.store import identity as repo
 from neutrino.store.uow import Store, Tx
 
@@ -137,7 +137,8 @@ class Resources:
                 raise ResourceNotFound("Role assignment", f"{project_id}/{user_id}/{role_id}")
 
     def ungrant(self, ctx: RequestContext, project_id: str, user_id: str, role_id: str) -> None:
-        """Removes the assignment; the user's tokens are revoked (they carry the role)."""
+        """Removes the assignment and, as Keystone, revokes the user's tokens scoped to that
+        project (they carry the role); its tokens for other projects stay valid."""
         ctx.require_admin("identity:revoke_grant")
 
         def run(tx: Tx) -> None:
@@ -145,7 +146,7 @@ class Resources:
             if not repo.has_assignment(tx.conn, project_id, user_id, role_id):
                 raise ResourceNotFound("Role assignment", f"{project_id}/{user_id}/{role_id}")
             repo.unassign(tx.conn, project_id, user_id, role_id)
-            self._log.revoke(tx, "user", user_id)
+            self._log.revoke(tx, "grant", grant_key(user_id, project_id))
 
         self._log.write(run)
 
