@@ -40,8 +40,11 @@ UNSET = object()  # an attribute whose default is "not specified": any value giv
 # resource -> attribute -> its default on create (a value equal to it is not checked)
 ADMIN_ONLY: dict[str, dict[str, Any]] = {
     "network": {
-        "shared": False, "router:external": False, "is_default": False,
-        "provider:network_type": UNSET, "provider:physical_network": UNSET,
+        "shared": False,
+        "router:external": False,
+        "is_default": False,
+        "provider:network_type": UNSET,
+        "provider:physical_network": UNSET,
         "provider:segmentation_id": UNSET,
     },
     "port": {"binding:host_id": UNSET, "binding:profile": UNSET},
@@ -53,8 +56,9 @@ NET_OWNER_ONLY = ("mac_address", "port_security_enabled", "allowed_address_pairs
 NETWORK_DEVICE_PREFIX = "network:"
 
 
-def check_admin_only(ctx: RequestContext, resource: str, action: str,
-                     attrs: Mapping[str, Any]) -> None:
+def check_admin_only(
+    ctx: RequestContext, resource: str, action: str, attrs: Mapping[str, Any]
+) -> None:
     """403 when a non-admin gives an admin-only attribute of ``resource``; ``action`` is
     ``create_<resource>`` or ``update_<resource>``."""
     if ctx.is_admin:
@@ -84,8 +88,14 @@ def check_floating_ip(ctx: RequestContext, attrs: Mapping[str, Any]) -> None:
         raise _refused("create_floatingip", "floating_ip_address")
 
 
-def check_port(ctx: RequestContext, action: str, attrs: Mapping[str, Any], *,
-               network_project: str, network_shared: bool) -> None:
+def check_port(
+    ctx: RequestContext,
+    action: str,
+    attrs: Mapping[str, Any],
+    *,
+    network_project: str,
+    network_shared: bool,
+) -> None:
     """The attribute rules of ``create_port``/``update_port`` that depend on who owns the
     port's network (the admin-only ones are ``check_admin_only``'s)."""
     if ctx.is_admin:
@@ -94,8 +104,11 @@ def check_port(ctx: RequestContext, action: str, attrs: Mapping[str, Any], *,
     owner = attrs.get("device_owner")
     if isinstance(owner, str) and owner.startswith(NETWORK_DEVICE_PREFIX) and not net_owner:
         raise _refused(action, "device_owner")
-    if action == "update_port" and "mac_address" in attrs \
-            and not (net_owner and "manager" in ctx.roles):
+    if (
+        action == "update_port"
+        and "mac_address" in attrs
+        and not (net_owner and "manager" in ctx.roles)
+    ):
         raise _refused(action, "mac_address")
     if net_owner:
         return
@@ -109,16 +122,23 @@ def check_port(ctx: RequestContext, action: str, attrs: Mapping[str, Any], *,
             raise _refused(action, "fixed_ips", "fixed_ips:ip_address")
 
 
-def check_router_device(ctx: RequestContext, device_owner: str, device_id: str,
-                        port_project: str, router_project: str | None) -> None:
+def check_router_device(
+    ctx: RequestContext,
+    device_owner: str,
+    device_id: str,
+    port_project: str,
+    router_project: str | None,
+) -> None:
     """Neutron's ``_enforce_device_owner_not_router_intf_or_device_id``: a router interface
     port may not name another project's router (``router_project`` None: no such router)."""
     if ctx.is_admin or device_owner not in ROUTER_INTERFACE_OWNERS or not device_id:
         return
     if router_project is not None and router_project != port_project:
-        raise NamedConflict("DeviceIDNotOwnedByTenant",
-                            f"The following device_id {device_id} is not owned by your "
-                            f"tenant or matches another tenants router.")
+        raise NamedConflict(
+            "DeviceIDNotOwnedByTenant",
+            f"The following device_id {device_id} is not owned by your "
+            f"tenant or matches another tenants router.",
+        )
 
 
 def _refused(action: str, *names: str) -> PolicyNotAuthorized:
