@@ -226,8 +226,7 @@ class PortService:
         requested = (attrs["security_groups"] or []) if "security_groups" in attrs else None
         pairs = attrs.get("allowed_address_pairs", [])
         _check_port_security(port_security, requested or [], pairs)
-        groups = sg_service.port_groups_on_create(tx, ctx, project, requested, port_security,
-                                                  attrs.get("device_owner", ""))
+        groups = sg_service.port_groups_on_create(tx, ctx, project, requested, port_security)
         now = clock.now()
         host = attrs.get("binding:host_id") or ""
         vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
@@ -331,6 +330,8 @@ class PortService:
             sg_service.check_port_groups(tx, ctx, row["project_id"], groups)
 
         changed = {k: v for k, v in values.items() if row[k] != v}
+        if "device_owner" in changed:
+            changed["system_owned"] = False  # a new owner typed by hand is only a claim
         if "fixed_ips" in attrs:
             current = [{"subnet_id": s, "ip_address": a}
                        for s, a in repo.fixed_ips_of(conn, [port_id]).get(port_id, [])]

@@ -183,12 +183,14 @@ def check_port_groups(tx: Tx, ctx: RequestContext, project: str, ids: list[str])
 
 
 def port_groups_on_create(tx: Tx, ctx: RequestContext, project: str,
-                          requested: list[str] | None, port_security: bool,
-                          device_owner: str) -> list[str]:
+                          requested: list[str] | None, port_security: bool) -> list[str]:
     """Omitted (``None``) -> the project's default group, except for ports without port
-    security and network-owned (trusted) ports; a list -> exactly those groups."""
+    security; a list -> exactly those groups. Ports created through the API are never the
+    system's own (those are made by the DHCP and router code), so a ``network:*``
+    ``device_owner`` here is only a claim and the port is filtered like any other: it gets the
+    default group too."""
     if requested is None:
-        if not port_security or device_owner.startswith("network:"):
+        if not port_security:
             return []
         return [ensure_default(tx, project)]
     check_port_groups(tx, ctx, project, requested)

@@ -165,7 +165,7 @@ class FloatingIpService:
             "binding_host_id": "", "binding_vnic_type": "normal",
             "binding_vif_type": "unbound", "binding_vif_details": "{}",
             "binding_profile": "{}", "dns_name": "",
-        })
+        }, system_owned=True)
         mac = port_repo.get(conn, port_id)["mac_address"]
         fixed = ipam.allocate(tx, network_id, [requested] if requested else None, mac,
                               port_id=port_id, device_owner=repo.DEVICE_OWNER,

@@ -71,8 +71,8 @@ def _add_by_port(tx: Tx, ctx: RequestContext, router: Any, port_id: str) -> dict
     check_overlap(conn, router["id"], found)
     if len([s for s in found if s["ip_version"] == 4]) > 1:
         raise bad("Cannot have multiple IPv4 subnets on router port")
-    port_repo.update_row(conn, port_id, {
-        "device_id": router["id"], "device_owner": INTERFACE,
+    port_repo.update_row(conn, port_id, {  # the router takes the port over: it is its own now
+        "device_id": router["id"], "device_owner": INTERFACE, "system_owned": True,
         "revision_number": port["revision_number"] + 1, "updated_at": clock.now()})
     repo.attach_port(conn, router["id"], port_id, INTERFACE)
     tx.record("port", port_id, "update", port["project_id"], port["network_id"])
