@@ -13,6 +13,7 @@ queries to match nothing rather than ``""``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from neutrino.common.errors import PolicyNotAuthorized
@@ -37,6 +38,13 @@ class RequestContext:
 
     def require_write(self, action: str) -> None:
         if not self.can_write:
+            raise PolicyNotAuthorized(f"rule:{action}")
+
+    def require_write_on(self, action: str, show: Callable[[], object]) -> None:
+        """Neutron's order for updating or deleting a resource: a caller who may not write
+        gets 404 for what it cannot see (``show`` raises it) and 403 for what it can."""
+        if not self.can_write:
+            show()
             raise PolicyNotAuthorized(f"rule:{action}")
 
     def require_admin(self, action: str) -> None:

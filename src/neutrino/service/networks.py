@@ -238,7 +238,7 @@ class NetworkService:
 
     def update(self, ctx: RequestContext, network_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_network")
+        ctx.require_write_on("update_network", lambda: self.get(ctx, network_id))
         attrs = parse_update(body, SPEC)
         policy.check_admin_only(ctx, "network", "update_network", attrs)
         return self.store.write(self._update_tx, ctx, network_id, attrs, if_match)
@@ -277,7 +277,7 @@ class NetworkService:
         return self._render_one(tx.conn, ctx, network_id)
 
     def delete(self, ctx: RequestContext, network_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_network")
+        ctx.require_write_on("delete_network", lambda: self.get(ctx, network_id))
         self.store.write(self._delete_tx, ctx, network_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, network_id: str,

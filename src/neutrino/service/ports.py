@@ -268,7 +268,7 @@ class PortService:
 
     def update(self, ctx: RequestContext, port_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_port")
+        ctx.require_write_on("update_port", lambda: self.get(ctx, port_id))
         attrs = parse_update(body, SPEC)
         check_no_nulls(attrs)
         policy.check_admin_only(ctx, "port", "update_port", attrs)
@@ -358,7 +358,7 @@ class PortService:
     # --- delete
 
     def delete(self, ctx: RequestContext, port_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_port")
+        ctx.require_write_on("delete_port", lambda: self.get(ctx, port_id))
         self.store.write(self._delete_tx, ctx, port_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, port_id: str,

@@ -117,7 +117,7 @@ class SecurityGroupRuleService:
         raise MethodNotAllowed("Method PUT is not allowed on security group rules.")
 
     def delete(self, ctx: RequestContext, rule_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_security_group_rule")
+        ctx.require_write_on("delete_security_group_rule", lambda: self.get(ctx, rule_id))
         self.store.write(self._delete_tx, ctx, rule_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, rule_id: str,

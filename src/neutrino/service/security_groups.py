@@ -271,7 +271,7 @@ class SecurityGroupService:
 
     def update(self, ctx: RequestContext, group_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_security_group")
+        ctx.require_write_on("update_security_group", lambda: self.get(ctx, group_id))
         attrs = parse_update(body, GROUP_SPEC)
         if "name" in attrs and str(attrs["name"]).lower() == sgd.DEFAULT_NAME:
             raise sgd.default_exists()
@@ -297,7 +297,7 @@ class SecurityGroupService:
         return _render_groups(tx.conn, [repo.find_group(tx.conn, group_id)])[0]
 
     def delete(self, ctx: RequestContext, group_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_security_group")
+        ctx.require_write_on("delete_security_group", lambda: self.get(ctx, group_id))
         self.store.write(self._delete_tx, ctx, group_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, group_id: str,

@@ -236,7 +236,7 @@ class SubnetService:
 
     def update(self, ctx: RequestContext, subnet_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_subnet")
+        ctx.require_write_on("update_subnet", lambda: self.get(ctx, subnet_id))
         attrs = parse_update(body, SPEC)
         return self.store.write(self._update_tx, ctx, subnet_id, attrs, if_match)
 
@@ -304,7 +304,7 @@ class SubnetService:
     # --- delete
 
     def delete(self, ctx: RequestContext, subnet_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_subnet")
+        ctx.require_write_on("delete_subnet", lambda: self.get(ctx, subnet_id))
         self.store.write(self._delete_tx, ctx, subnet_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, subnet_id: str,

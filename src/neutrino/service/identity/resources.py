@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from neutrino.common.errors import BadRequest, Conflict, ResourceNotFound
+from neutrino.common.errors import BadRequest, Conflict, PolicyNotAuthorized, ResourceNotFound
 from neutrino.service.context import RequestContext
 from neutrino.service.identity.passwords import hash_password
 from neutrino.service.identity.revocation import RevocationLog, grant_key
@@ -102,9 +102,11 @@ class Resources:
         self._log.write(self._delete, "user", user_id)
 
     def list_roles(self, ctx: RequestContext, filters: dict[str, str]) -> list[Row]:
+        _require_some_role(ctx, "identity:list_roles")
         return self._list("role", filters, ("name",))
 
     def get_role(self, ctx: RequestContext, role_id: str) -> Row:
+        _require_some_role(ctx, "identity:get_role")
         return self._get("role", role_id)
 
     def create_role(self, ctx: RequestContext, body: dict[str, Any]) -> Row:
@@ -269,3 +271,9 @@ def _optional(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
         else:
             out[key] = value if value is not None or key != "description" else ""
     return out
+
+
+def _require_some_role(ctx: RequestContext, action: str) -> None:
+    """Reading roles needs a role (any implies reader): not an unscoped token."""
+    if not (ctx.is_admin or "reader" in ctx.roles):
+        raise PolicyNotAuthorized(f"rule:{action}")

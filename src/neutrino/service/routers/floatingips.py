@@ -182,7 +182,7 @@ class FloatingIpService:
 
     def update(self, ctx: RequestContext, fip_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_floatingip")
+        ctx.require_write_on("update_floatingip", lambda: self.get(ctx, fip_id))
         attrs = parse_update(body, SPEC)
         return self.store.write(self._update_tx, ctx, fip_id, attrs, if_match)
 
@@ -225,7 +225,7 @@ class FloatingIpService:
     # --- delete
 
     def delete(self, ctx: RequestContext, fip_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_floatingip")
+        ctx.require_write_on("delete_floatingip", lambda: self.get(ctx, fip_id))
         self.store.write(self._delete_tx, ctx, fip_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, fip_id: str,

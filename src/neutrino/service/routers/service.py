@@ -106,7 +106,7 @@ class RouterService:
 
     def update(self, ctx: RequestContext, router_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_router")
+        ctx.require_write_on("update_router", lambda: self.get(ctx, router_id))
         attrs = parse_update(body, SPEC)
         policy.check_router_gateway(ctx, "update_router", attrs)
         return self.store.write(self._update_tx, ctx, router_id, attrs, if_match)
@@ -141,7 +141,8 @@ class RouterService:
 
     def _change_routes(self, ctx: RequestContext, router_id: str, body: dict[str, Any],
                        *, add: bool) -> dict[str, Any]:
-        ctx.require_write("add_extraroutes" if add else "remove_extraroutes")
+        ctx.require_write_on("add_extraroutes" if add else "remove_extraroutes",
+                             lambda: self.get(ctx, router_id))
         routes = parse_update(body, ROUTES_SPEC)["routes"] if body else None
         if routes is None:
             raise NamedBadRequest("HTTPBadRequest", "Failed to parse request. Required "
@@ -152,7 +153,7 @@ class RouterService:
 
     def add_interface(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
                       ) -> dict[str, Any]:
-        ctx.require_write("add_router_interface")
+        ctx.require_write_on("add_router_interface", lambda: self.get(ctx, router_id))
         by_port, by_subnet = interface_keys(body, removal=False)
         return self.store.write(interfaces.add_tx, ctx, self.ports, router_id,
                                 body["port_id"] if by_port else None,
@@ -160,7 +161,7 @@ class RouterService:
 
     def remove_interface(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
                          ) -> dict[str, Any]:
-        ctx.require_write("remove_router_interface")
+        ctx.require_write_on("remove_router_interface", lambda: self.get(ctx, router_id))
         by_port, by_subnet = interface_keys(body, removal=True)
         return self.store.write(interfaces.remove_tx, ctx, self.ports, router_id,
                                 body["port_id"] if by_port else None,
@@ -169,7 +170,7 @@ class RouterService:
     # --- delete
 
     def delete(self, ctx: RequestContext, router_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_router")
+        ctx.require_write_on("delete_router", lambda: self.get(ctx, router_id))
         self.store.write(self._delete_tx, ctx, router_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, router_id: str,
