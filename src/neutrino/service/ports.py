@@ -28,7 +28,12 @@ from neutrino.service import security_groups as sg_service
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
-from neutrino.service.port_attrs import SPEC, check_no_nulls
+from neutrino.service.port_attrs import (
+    SPEC,
+    check_no_nulls,
+    check_port_security,
+    pairs_with_mac,
+)
 from neutrino.service.port_views import PortViewCache
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
@@ -225,7 +230,7 @@ class PortService:
         # security_groups: omitted -> the project's default group; null or [] -> none.
         requested = (attrs["security_groups"] or []) if "security_groups" in attrs else None
         pairs = attrs.get("allowed_address_pairs", [])
-        _check_port_security(port_security, requested or [], pairs)
+        check_port_security(port_security, requested or [], pairs)
         groups = sg_service.port_groups_on_create(tx, ctx, project, requested, port_security)
         now = clock.now()
         host = attrs.get("binding:host_id") or ""
@@ -248,7 +253,7 @@ class PortService:
         repo.insert_row(conn, row)
         fixed = ipam.allocate(tx, network_id, attrs.get("fixed_ips"), mac, port_id=port_id,
                               device_owner=row["device_owner"], window=self.window)
-        pairs = _pairs_with_mac(pairs, mac)
+        pairs = pairs_with_mac(pairs, mac)
         opts = attrs.get("extra_dhcp_opts", [])
         repo.insert_children(conn, port_id, groups, pairs, opts)
         tags = sorted(set(attrs.get("tags") or ()))
@@ -324,7 +329,7 @@ class PortService:
         groups = attrs["security_groups"] or [] if "security_groups" in attrs else current_groups
         pairs = (attrs["allowed_address_pairs"] if "allowed_address_pairs" in attrs
                  else [{"ip_address": ip, "mac_address": m} for ip, m in current_pairs])
-        _check_port_security(port_security, groups, pairs)
+        check_port_security(port_security, groups, pairs)
         sg_service.ensure_default(tx, row["project_id"])  # as Neutron: recreated on update
         if "security_groups" in attrs:
             sg_service.check_port_groups(tx, ctx, row["project_id"], groups)
@@ -343,7 +348,7 @@ class PortService:
         if "security_groups" in attrs:
             repo.replace_security_groups(conn, port_id, groups)
         if "allowed_address_pairs" in attrs:
-            repo.replace_address_pairs(conn, port_id, _pairs_with_mac(pairs, mac))
+            repo.replace_address_pairs(conn, port_id, pairs_with_mac(pairs, mac))
         if "extra_dhcp_opts" in attrs:
             _merge_dhcp_opts(conn, port_id, attrs["extra_dhcp_opts"])
         touched = changed or any(k in attrs for k in (
@@ -374,24 +379,6 @@ class PortService:
         repo.delete_row(tx.conn, port_id)
         tag_repo.delete_all(tx.conn, port_id)
         tx.record("port", port_id, "delete", row["project_id"], row["network_id"])
-
-
-def _check_port_security(enabled: bool, groups: list[str], pairs: list[Any]) -> None:
-    if enabled:
-        return
-    if groups:
-        raise NamedConflict("PortSecurityAndIPRequiredForSecurityGroups",
-                            "Port security must be enabled and port must have an IP address "
-                            "in order to use security groups.")
-    if pairs:
-        raise NamedConflict("AddressPairAndPortSecurityRequired",
-                            "Port Security must be enabled in order to have allowed address "
-                            "pairs on a port.")
-
-
-def _pairs_with_mac(pairs: list[dict[str, Any]], mac: str) -> list[dict[str, str]]:
-    return [{"ip_address": p["ip_address"], "mac_address": p.get("mac_address") or mac}
-            for p in pairs]
 
 
 def _merge_dhcp_opts(conn: Any, port_id: str, updates: list[dict[str, Any]]) -> None:
