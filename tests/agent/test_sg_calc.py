@@ -98,7 +98,7 @@ def test_ports_bind_through_maps_and_anti_spoofing_sets() -> None:
              port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=()),  # [] but secure
              port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(), secure=False),
              port("d0000000-0000-4000-8000-0000000000dd", "192.0.2.2", "fa:16:3e:00:00:02",
-                  groups=(), device_owner="network:dhcp"))
+                  groups=(), device_owner="network:dhcp", system_owned=True))
     ruleset = compute_sg(state(ports, (SecurityGroupState(G, True, EGRESS),)))
     text = ruleset.text
     assert ruleset.protected == {P1, P2}
@@ -240,9 +240,34 @@ def test_role_holds_back_ports_whose_filter_is_not_in_place() -> None:
 
 
 @pytest.mark.parametrize("owner", ["network:dhcp", "network:router_interface"])
-def test_trusted_ports_are_not_filtered(owner: str) -> None:
-    p1 = port(P1, "192.0.2.1", "fa:16:3e:00:00:01", groups=(G,), device_owner=owner)
+def test_system_owned_ports_are_not_filtered(owner: str) -> None:
+    p1 = port(P1, "192.0.2.1", "fa:16:3e:00:00:01", groups=(G,), device_owner=owner,
+              system_owned=True)
     assert compute_sg(state((p1,), (SecurityGroupState(G, True, EGRESS),))).protected == set()
+
+
+@pytest.mark.parametrize("owner", ["network:dhcp", "network:router_interface", "network:foo"])
+def test_a_claimed_network_owner_is_filtered_with_anti_spoofing(owner: str) -> None:
+    """A port that only claims a ``network:*`` owner (made through the API) is filtered: its
+    groups apply and it may send only from its own MAC and addresses."""
+    claimed = port(P1, "192.0.2.1", "fa:16:3e:00:00:01", groups=(G,), device_owner=owner)
+    system = port(P2, "192.0.2.2", "fa:16:3e:00:00:02", groups=(G,), device_owner=owner,
+                  system_owned=True)
+    ruleset = compute_sg(state((claimed, system), (SecurityGroupState(G, True, EGRESS),)))
+    assert ruleset.protected == {P1}
+    assert '"tap5a0c3e7f-11" . fa:16:3e:00:00:01 . 192.0.2.1' in ruleset.text
+    assert "fa:16:3e:00:00:02 . 192.0.2.2" not in ruleset.text
+
+
+def test_system_owned_survives_the_wire_form() -> None:
+    """The fact travels in the host state the agent receives (and defaults to not owned)."""
+    p1 = port(P1, "192.0.2.1", "fa:16:3e:00:00:01", device_owner="network:dhcp",
+              system_owned=True)
+    host = state((p1,))
+    again = HostState.from_dict(host.to_dict())
+    assert again.ports[0].system_owned is True
+    legacy = {k: v for k, v in host.to_dict()["ports"][0].items() if k != "system_owned"}
+    assert PortState.from_dict(legacy).system_owned is False
 
 
 # --- the loop: no ACTIVE before the filter is in place ---------------------------------------

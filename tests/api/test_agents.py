@@ -13,7 +13,6 @@ def test_agents_api_is_admin_only_and_empty_without_agents(api: Caller) -> None:
     assert api.get(f"/v2.0/agents/{uuid.uuid4()}").status_code == 404
     assert api.post("/v2.0/agents", {"agent": {"host": "x"}}).status_code == 405
     assert api.get("/v2.0/agents?bogus=1").status_code == 400
-    member = api.as_member()
+    member = api.as_member()  # as Neutron: agents do not exist for non-admins
     r = member.get("/v2.0/agents")
-    assert r.status_code == 403
-    assert r.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
+    assert r.status_code == 200 and r.json() == {"agents": []}

@@ -104,3 +104,25 @@ def test_host_state_of_the_dhcp_host_has_the_entries(api: Caller) -> None:
     # another host without the DHCP role gets no DHCP data
     register(api, "hv1")
     assert state(api, "hv1")["state"]["dhcp"] == []
+
+
+def test_only_the_dhcp_code_makes_system_owned_ports(api: Caller) -> None:
+    """The host state marks the scheduler's DHCP port ``system_owned`` (the agent leaves it
+    unfiltered); a port an admin makes by hand with ``device_owner: network:dhcp`` is not, and
+    gets the project's default group like any filtered port."""
+    network_node(api)
+    net = api.network(name="n1")
+    api.subnet(net["id"], "192.0.2.0/24")
+    (made,) = dhcp_ports(api, net["id"])
+    claimed = api.port(net["id"], device_owner="network:dhcp", device_id="by-hand",
+                       **{"binding:host_id": "net1"})
+    assert claimed["security_groups"] != []
+    ports = {p["id"]: p for p in state(api, "net1")["state"]["ports"]}
+    assert ports[made["id"]]["system_owned"] is True
+    assert ports[claimed["id"]]["system_owned"] is False
+    assert ports[claimed["id"]]["port_security_enabled"] is True
+    # a new owner typed on the system's own port takes the mark away: it is only a claim now
+    r = api.put(f"/v2.0/ports/{made['id']}", {"port": {"device_owner": "compute:nova"}})
+    assert r.status_code == 200, r.text
+    ports = {p["id"]: p for p in state(api, "net1")["state"]["ports"]}
+    assert ports[made["id"]]["system_owned"] is False

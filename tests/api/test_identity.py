@@ -289,6 +289,52 @@ def test_grants_list_check_and_remove(api: Any) -> None:
     assert member.get(NETWORK_PROBE).status_code == 401  # the role is gone from its tokens
 
 
+def test_role_removal_revokes_only_tokens_scoped_to_that_project(api: Any,
+                                                                  client: TestClient) -> None:
+    """Keystone: removing a user's role on P revokes that user's tokens for P; its tokens for
+    other projects and its unscoped token stay valid, and another user's token for P too."""
+    roles = role_ids(api)
+    user = new_user(api, "pw-grant")
+    p1, p2 = new_project(api), new_project(api)
+    for project, role in ((p1, "member"), (p2, "reader")):
+        r = api.put(f"/v3/projects/{project['id']}/users/{user['id']}/roles/{roles[role]}")
+        assert r.status_code == 204
+    on_p1, _ = issue(client, token_body({"id": user["id"]}, "pw-grant", {"id": p1["id"]}))
+    on_p2, _ = issue(client, token_body({"id": user["id"]}, "pw-grant", {"id": p2["id"]}))
+    unscoped, _ = issue(client, token_body({"id": user["id"]}, "pw-grant"))
+    other = api.as_role("member", p1["id"])
+    r = api.delete(f"/v3/projects/{p1['id']}/users/{user['id']}/roles/{roles['member']}")
+    assert r.status_code == 204
+    assert client.get(NETWORK_PROBE, headers=hdr(on_p1)).status_code == 401
+    assert client.get(NETWORK_PROBE, headers=hdr(on_p2)).status_code == 200
+    assert client.get("/v3/auth/projects", headers=hdr(unscoped)).status_code == 200
+    assert other.get(NETWORK_PROBE).status_code == 200
+    # P1 needs a role again; the new grant gives a token that works.
+    assert client.post("/v3/auth/tokens", json=token_body(
+        {"id": user["id"]}, "pw-grant", {"id": p1["id"]})).status_code == 401
+    r = api.put(f"/v3/projects/{p1['id']}/users/{user['id']}/roles/{roles['reader']}")
+    assert r.status_code == 204
+    again, _ = issue(client, token_body({"id": user["id"]}, "pw-grant", {"id": p1["id"]}))
+    assert client.get(NETWORK_PROBE, headers=hdr(again)).status_code == 200
+
+
+def test_disabling_a_project_revokes_its_tokens_only(api: Any, client: TestClient) -> None:
+    """Keystone: a disabled project's tokens are revoked; the same user's other projects not."""
+    roles = role_ids(api)
+    user = new_user(api, "pw-proj")
+    p1, p2 = new_project(api), new_project(api)
+    for project in (p1, p2):
+        r = api.put(f"/v3/projects/{project['id']}/users/{user['id']}/roles/{roles['member']}")
+        assert r.status_code == 204
+    on_p1, _ = issue(client, token_body({"id": user["id"]}, "pw-proj", {"id": p1["id"]}))
+    on_p2, _ = issue(client, token_body({"id": user["id"]}, "pw-proj", {"id": p2["id"]}))
+    r = api.client.patch(f"/v3/projects/{p1['id']}", headers=hdr(api.token),
+                         json={"project": {"enabled": False}})
+    assert r.status_code == 200
+    assert client.get(NETWORK_PROBE, headers=hdr(on_p1)).status_code == 401
+    assert client.get(NETWORK_PROBE, headers=hdr(on_p2)).status_code == 200
+
+
 def test_password_change_revokes_and_new_password_works(api: Any, client: TestClient) -> None:
     member = api.as_role("member")
     r = api.client.patch(f"/v3/users/{member.user_id}", headers=hdr(api.token),

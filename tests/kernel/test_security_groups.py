@@ -64,6 +64,8 @@ class Vm:
     secure: bool = True
     pairs: tuple[AddressPair, ...] = ()
     ip6: str | None = None  # same-host IPv6 only: remote IPv6 is not resolved yet (calc.py)
+    owner: str = ""  # device_owner
+    system: bool = False  # made by the controller itself (DHCP, router): never filtered
 
     @property
     def tap(self) -> str:
@@ -91,6 +93,7 @@ def host_state(hv: str, vms: dict[str, Vm], groups: dict[str, tuple[RuleState, .
     def port(vm: Vm) -> PortState:
         ips = (FixedIp("s4", vm.ip), *((FixedIp("s6", vm.ip6),) if vm.ip6 else ()))
         return PortState(vm.port_id, NET, vm.mac, ips, True,
+                         device_owner=vm.owner, system_owned=vm.system,
                          port_security_enabled=vm.secure, security_groups=vm.groups,
                          allowed_address_pairs=vm.pairs)
 
@@ -343,6 +346,24 @@ def test_anti_spoofing_pairs_and_port_security(world: World) -> None:
     time.sleep(0.2)
     assert neigh_mac(vm5, "192.0.2.12") == VMS["vm1"].mac
     run("ip", "-n", vm5, "neigh", "flush", "all")
+
+
+def test_a_claimed_network_owner_is_filtered_only_system_ports_are_not(world: World) -> None:
+    """A port that only claims ``device_owner: network:dhcp`` (made through the API) keeps its
+    anti-spoofing: a foreign source address is dropped. The controller's own DHCP port
+    (``system_owned``) goes unfiltered, as Neutron's trusted ports do."""
+    claimed = replace(VMS["vm1"], owner="network:dhcp")
+    world.apply({**VMS, "vm1": claimed}, DEFAULT_ONLY)
+    vm1 = world.ns["vm1"]
+    assert world.ping("vm1", "192.0.2.15")
+    run("ip", "-n", vm1, "addr", "add", "192.0.2.99/32", "dev", "eth0")
+    try:
+        assert not world.ping("vm1", "192.0.2.15", source="192.0.2.99")
+        world.apply({**VMS, "vm1": replace(claimed, system=True)}, DEFAULT_ONLY)
+        assert world.ping("vm1", "192.0.2.15", source="192.0.2.99", count=2)  # the control
+    finally:
+        run("ip", "-n", vm1, "addr", "del", "192.0.2.99/32", "dev", "eth0")
+    world.apply(VMS, DEFAULT_ONLY)
 
 
 def test_no_security_group_allows_nothing_but_arp(world: World) -> None:

@@ -46,8 +46,11 @@ Neutron semantics kept:
 * **A port with port security on and no security group** (``security_groups: []``) gets only
   the always-allowed traffic above: nothing else in or out (replies to nothing — it cannot
   open a connection, so it has none).
-* Ports with port security disabled, and "trusted" ports (``device_owner`` ``network:…``:
-  DHCP, router interfaces), are not filtered at all. An admin-down port is filtered as usual.
+* Ports with port security disabled, and the ports the controller made itself
+  (``system_owned``: DHCP, router and floating-IP ports; Neutron's "trusted" ports), are not
+  filtered at all. A port that only *claims* a ``network:…`` device owner (anyone may type
+  one on a network they own, an admin anywhere) is filtered like any other port: the claim
+  is no way around anti-spoofing. An admin-down port is filtered as usual.
 * A stateless group (``stateful: false``) gets no established/invalid handling: replies need
   rules of their own. (The API refuses mixing stateful and stateless groups on one port.)
 * Protocol ``0`` (``ip``/``hopopt``) or none means any protocol; the whole port range means
@@ -212,7 +215,7 @@ def _combo(groups: tuple[str, ...]) -> str:
 
 
 def _filtered(port: PortState) -> bool:
-    return port.port_security_enabled and not port.device_owner.startswith("network:")
+    return port.port_security_enabled and not port.system_owned
 
 
 # --- flows (what conntrack cleanup compares) --------------------------------------------------

@@ -31,7 +31,6 @@ class Attr:
     allow_post: bool = True
     allow_put: bool = True
     required: bool = False
-    admin_only: bool = False
 
 
 def parse_create(body: Mapping[str, Any], spec: Mapping[str, Attr]) -> dict[str, Any]:

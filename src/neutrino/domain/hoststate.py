@@ -129,6 +129,9 @@ class PortState:
     fixed_ips: tuple[FixedIp, ...]
     admin_state_up: bool
     device_owner: str = ""
+    # made by the controller itself (DHCP, router, floating-IP port): never filtered; a port
+    # that only claims a ``network:*`` owner is not
+    system_owned: bool = False
     # security (domain/sgstate.py); off by default so a state without these fields (an older
     # controller) never makes the agent filter a port it knows nothing about
     port_security_enabled: bool = False

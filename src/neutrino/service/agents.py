@@ -17,7 +17,12 @@ from typing import Any
 import orjson
 
 from neutrino.common import clock
-from neutrino.common.errors import BadRequest, MethodNotAllowed, PolicyNotAuthorized
+from neutrino.common.errors import (
+    BadRequest,
+    MethodNotAllowed,
+    PolicyNotAuthorized,
+    ResourceNotFound,
+)
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import Attr, parse_update, string, to_bool
 from neutrino.domain.listing import ListQuery
@@ -111,13 +116,17 @@ class AgentService:
 
         return self.store.write(tx_fn)
 
+    # Agents are admin-only (Neutron's get_agent/update_agent/delete_agent): to anyone else
+    # the list is empty and each agent does not exist, as Neutron answers.
+
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
-        ctx.require_admin("get_agent")
+        if not ctx.is_admin:
+            return []
         with self.store.read() as conn:
             return [self.view(r) for r in repo.list_rows(conn, query)]
 
     def get(self, ctx: RequestContext, agent_id: str) -> dict[str, Any]:
-        ctx.require_admin("get_agent")
+        _hidden_unless_admin(ctx, agent_id)
         with self.store.read() as conn:
             return self.view(repo.get(conn, agent_id))
 
@@ -127,7 +136,7 @@ class AgentService:
 
     def update(self, ctx: RequestContext, agent_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_admin("update_agent")
+        _hidden_unless_admin(ctx, agent_id)
         attrs = parse_update(body, SPEC)
 
         def tx_fn(tx: Tx) -> dict[str, Any]:
@@ -142,7 +151,7 @@ class AgentService:
         return self.store.write(tx_fn)
 
     def delete(self, ctx: RequestContext, agent_id: str, if_match: int | None = None) -> None:
-        ctx.require_admin("delete_agent")
+        _hidden_unless_admin(ctx, agent_id)
 
         def tx_fn(tx: Tx) -> None:
             repo.get(tx.conn, agent_id)
@@ -150,6 +159,11 @@ class AgentService:
             tx.record("agent", agent_id, "delete")
 
         self.store.write(tx_fn)
+
+
+def _hidden_unless_admin(ctx: RequestContext, agent_id: str) -> None:
+    if not ctx.is_admin:
+        raise ResourceNotFound("Agent", agent_id)
 
 
 def require_agent_role(ctx: RequestContext, action: str) -> None:

@@ -113,11 +113,13 @@ class DefaultSecurityGroupRuleService:
     def get(self, ctx: RequestContext, template_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
             row = repo.find_template(conn, template_id)
-        if row is None:
+        if row is None or not _may_read(ctx):
             raise sgd.DefaultRuleNotFound(template_id)
         return template_view(row)
 
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+        if not _may_read(ctx):
+            return []
         with self.store.read() as conn:
             return [template_view(row) for row in repo.list_templates(conn, query)]
 
@@ -149,7 +151,9 @@ class DefaultSecurityGroupRuleService:
 
     def delete(self, ctx: RequestContext, template_id: str, if_match: int | None = None
                ) -> None:
-        ctx.require_admin("delete_default_security_group_rule")
+        if not ctx.is_admin:  # 404 to who may not read it, 403 to a reader (as Neutron)
+            self.get(ctx, template_id)
+            ctx.require_admin("delete_default_security_group_rule")
         self.store.write(self._delete_tx, template_id)
 
     @staticmethod
@@ -157,3 +161,9 @@ class DefaultSecurityGroupRuleService:
         if not repo.delete_template(tx.conn, template_id):
             raise sgd.DefaultRuleNotFound(template_id)
         tx.record("default_security_group_rule", template_id, "delete", "")
+
+
+def _may_read(ctx: RequestContext) -> bool:
+    """Neutron's ``get_default_security_group_rule`` is ``role:reader``: any role on a project
+    (roles imply reader), so not an unscoped token."""
+    return ctx.is_admin or "reader" in ctx.roles

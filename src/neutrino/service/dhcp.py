@@ -123,7 +123,7 @@ class DhcpScheduler:
             "binding_host_id": host, "binding_vnic_type": "normal",
             "binding_vif_type": vif_type, "binding_vif_details": vif_details,
             "binding_profile": "{}", "dns_name": "",
-        })
+        }, system_owned=True)
         try:
             ipam.allocate(tx, network_id, [{"subnet_id": s} for s in subnets], mac,
                           port_id=port_id, device_owner=DHCP_OWNER, window=1)

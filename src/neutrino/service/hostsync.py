@@ -132,11 +132,12 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
                             fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
                             admin_state_up=bool(up), device_owner=owner,
                             port_security_enabled=bool(secure),
+                            system_owned=bool(system),
                             security_groups=tuple(groups_of.get(pid, ())),
                             allowed_address_pairs=tuple(
                                 AddressPair(ip, pair_mac or mac)
                                 for ip, pair_mac in pairs_of.get(pid, ())))
-                  for pid, nid, mac, up, owner, secure in port_rows)
+                  for pid, nid, mac, up, owner, secure, system in port_rows)
     tunnelled = {n.id for n in networks if n.network_type == "vxlan"}
     remotes: dict[str, list[RemotePort]] = {}
     for pid, nid, mac, other in remote_rows:

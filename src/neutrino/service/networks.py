@@ -37,6 +37,7 @@ from neutrino.domain.attributes import (
     to_int,
 )
 from neutrino.domain.listing import ListQuery
+from neutrino.service import policy
 from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
@@ -48,19 +49,17 @@ from neutrino.store import subnets as subnet_repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.uow import Store, Tx
 
-ADMIN_ONLY = ("provider:network_type", "provider:physical_network", "provider:segmentation_id",
-              "router:external", "is_default")
 SPEC: dict[str, Attr] = {
     **STANDARD,
     "admin_state_up": Attr(to_bool),
     "shared": Attr(to_bool),
     "mtu": Attr(to_int),
     "port_security_enabled": Attr(to_bool),
-    "router:external": Attr(to_bool, admin_only=True),
-    "is_default": Attr(to_bool, admin_only=True),
-    "provider:network_type": Attr(nullable(string(32)), admin_only=True),
-    "provider:physical_network": Attr(nullable(string(64)), admin_only=True),
-    "provider:segmentation_id": Attr(nullable(to_int), admin_only=True),
+    "router:external": Attr(to_bool),
+    "is_default": Attr(to_bool),
+    "provider:network_type": Attr(nullable(string(32))),
+    "provider:physical_network": Attr(nullable(string(64))),
+    "provider:segmentation_id": Attr(nullable(to_int)),
     "availability_zone_hints": Attr(list_of(string(255)), allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "dns_domain": Attr(any_value),
@@ -104,8 +103,8 @@ class NetworkService:
 
     def _load(self, conn: Any, ctx: RequestContext, network_id: str) -> Any:
         row = repo.find(conn, network_id)
-        if row is None or not (ctx.owns(row["project_id"]) or row["shared"]
-                               or row["router_external"]):
+        if row is None or not ctx.can_see(row["project_id"],
+                                          public=row["shared"] or row["router_external"]):
             raise ResourceNotFound("Network", network_id)
         return row
 
@@ -123,7 +122,7 @@ class NetworkService:
 
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         with self.store.read() as conn:
-            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_rows(conn, query, ctx.list_scope)
             ids = [r["id"] for r in rows]
             subs = repo.subnet_ids(conn, ids)
             tags = tag_repo.tags_of(conn, ids)
@@ -140,9 +139,7 @@ class NetworkService:
 
     def _parse_create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = parse_create(body, SPEC)
-        _check_admin_only(ctx, attrs, "create_network")
-        if attrs.get("shared") and not ctx.is_admin:
-            raise PolicyNotAuthorized("rule:create_network and rule:create_network:shared")
+        policy.check_admin_only(ctx, "network", "create_network", attrs)
         return attrs
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
@@ -241,9 +238,9 @@ class NetworkService:
 
     def update(self, ctx: RequestContext, network_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_network")
+        ctx.require_write_on("update_network", lambda: self.get(ctx, network_id))
         attrs = parse_update(body, SPEC)
-        _check_admin_only(ctx, attrs, "update_network")
+        policy.check_admin_only(ctx, "network", "update_network", attrs)
         return self.store.write(self._update_tx, ctx, network_id, attrs, if_match)
 
     def _update_tx(self, tx: Tx, ctx: RequestContext, network_id: str, attrs: dict[str, Any],
@@ -260,8 +257,6 @@ class NetworkService:
                              ("is_default", "is_default"), ("mtu", "mtu")):
             if wire in attrs:
                 values[column] = attrs[wire]
-        if "shared" in attrs and attrs["shared"] != row["shared"] and not ctx.is_admin:
-            raise PolicyNotAuthorized("rule:update_network and rule:update_network:shared")
         if "mtu" in values:
             _check_mtu(values["mtu"], self.segments.mtu_for(row["network_type"]))
             check_mtu_fits_subnets(network_id, values["mtu"],
@@ -282,14 +277,14 @@ class NetworkService:
         return self._render_one(tx.conn, ctx, network_id)
 
     def delete(self, ctx: RequestContext, network_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_network")
+        ctx.require_write_on("delete_network", lambda: self.get(ctx, network_id))
         self.store.write(self._delete_tx, ctx, network_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, network_id: str,
                    if_match: int | None) -> None:
         row = self._load(tx.conn, ctx, network_id)
-        if not ctx.owns(row["project_id"]):
-            raise ResourceNotFound("Network", network_id)
+        if not ctx.owns(row["project_id"]):  # visible (shared, external) but not ours
+            raise PolicyNotAuthorized("rule:delete_network")
         check_revision(row["revision_number"], if_match)
         if row["router_external"]:
             fip_rules.delete_disassociated(tx, network_id)  # as Neutron does
@@ -316,14 +311,6 @@ def _per_project(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, 
         project = owner_project(ctx, attrs)
         counts[project] = counts.get(project, 0) + 1
     return counts
-
-
-def _check_admin_only(ctx: RequestContext, attrs: dict[str, Any], action: str) -> None:
-    if ctx.is_admin:
-        return
-    for name in ADMIN_ONLY:
-        if name in attrs:
-            raise PolicyNotAuthorized(f"rule:{action} and rule:{action}:{name}")
 
 
 def _check_mtu(mtu: int, maximum: int) -> None:

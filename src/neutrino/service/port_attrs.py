@@ -1,12 +1,13 @@
-"""Port request attributes: the spec and the validation of the structured ones
-(fixed_ips, allowed_address_pairs, extra_dhcp_opts, binding:profile)."""
+"""Port request attributes: the spec, the validation of the structured ones (fixed_ips,
+allowed_address_pairs, extra_dhcp_opts, binding:profile) and the rules tying port security to
+security groups and address pairs."""
 
 from __future__ import annotations
 
 import ipaddress
 from typing import Any
 
-from neutrino.common.errors import BadRequest, NamedBadRequest
+from neutrino.common.errors import BadRequest, NamedBadRequest, NamedConflict
 from neutrino.domain.attributes import (
     STANDARD,
     Attr,
@@ -113,8 +114,8 @@ SPEC: dict[str, Attr] = {
     "device_owner": Attr(string(255)),
     "security_groups": Attr(nullable(list_of(uuid))),
     "port_security_enabled": Attr(to_bool),
-    "binding:host_id": Attr(nullable(string(255)), admin_only=True),
-    "binding:profile": Attr(binding_profile, admin_only=True),
+    "binding:host_id": Attr(nullable(string(255))),
+    "binding:profile": Attr(binding_profile),
     "binding:vnic_type": Attr(one_of(*VNIC_TYPES)),
     "allowed_address_pairs": Attr(address_pairs),
     "extra_dhcp_opts": Attr(dhcp_opts),
@@ -122,10 +123,27 @@ SPEC: dict[str, Attr] = {
     "tags": Attr(list_of(string(255)), allow_put=False),
     "status": Attr(string(16), allow_post=False),
 }
-ADMIN_ONLY = tuple(name for name, attr in SPEC.items() if attr.admin_only)
 
 
 def check_no_nulls(attrs: dict[str, Any]) -> None:
     for key in ("name", "device_id", "device_owner"):
         if key in attrs and attrs[key] is None:
             raise BadRequest(f"Invalid input for {key}. Reason: 'None' is not a valid string")
+
+
+def check_port_security(enabled: bool, groups: list[str], pairs: list[Any]) -> None:
+    if enabled:
+        return
+    if groups:
+        raise NamedConflict("PortSecurityAndIPRequiredForSecurityGroups",
+                            "Port security must be enabled and port must have an IP address "
+                            "in order to use security groups.")
+    if pairs:
+        raise NamedConflict("AddressPairAndPortSecurityRequired",
+                            "Port Security must be enabled in order to have allowed address "
+                            "pairs on a port.")
+
+
+def pairs_with_mac(pairs: list[dict[str, Any]], mac: str) -> list[dict[str, str]]:
+    return [{"ip_address": p["ip_address"], "mac_address": p.get("mac_address") or mac}
+            for p in pairs]

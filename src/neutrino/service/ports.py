@@ -19,16 +19,21 @@ from neutrino.common.errors import (
     PolicyNotAuthorized,
     ResourceNotFound,
 )
-from neutrino.common.ids import new_id
+from neutrino.common.ids import is_uuid, new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import binding, ipam
+from neutrino.service import binding, ipam, policy
 from neutrino.service import security_groups as sg_service
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
-from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
+from neutrino.service.port_attrs import (
+    SPEC,
+    check_no_nulls,
+    check_port_security,
+    pairs_with_mac,
+)
 from neutrino.service.port_views import PortViewCache
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
@@ -118,7 +123,16 @@ class PortService:
         if ctx.owns(row["project_id"]):
             return True
         net = network_repo.find(conn, row["network_id"])
-        return net is not None and net["project_id"] == ctx.project_id
+        return net is not None and ctx.in_project(net["project_id"])
+
+    @staticmethod
+    def _check_router_device(conn: Any, ctx: RequestContext, device_owner: str,
+                             device_id: str, project: str) -> None:
+        if ctx.is_admin or not device_id:
+            return
+        router = router_repo.find(conn, device_id) if is_uuid(device_id) else None
+        policy.check_router_device(ctx, device_owner, device_id, project,
+                                   None if router is None else router["project_id"])
 
     def _load(self, conn: Any, ctx: RequestContext, port_id: str) -> Any:
         row = repo.find(conn, port_id)
@@ -135,7 +149,7 @@ class PortService:
 
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         with self.store.read() as conn:
-            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_rows(conn, query, ctx.list_scope)
             return self._render(conn, ctx, rows)
 
     def search_json(self, ctx: RequestContext, query: ListQuery) -> list[tuple[str, str]]:
@@ -149,7 +163,7 @@ class PortService:
                 changes = port_json.changes_since(conn, since) if self.views.revision >= 0 \
                     else []
                 self.views.catch_up(revision, changes)
-            ids = port_json.list_ids(conn, query, None if admin else ctx.project_id)
+            ids = port_json.list_ids(conn, query, ctx.list_scope)
 
             def render(missing: list[str]) -> dict[str, str]:
                 if port_json.supported(conn):
@@ -172,7 +186,7 @@ class PortService:
         for body in bodies:
             attrs = parse_create(body, SPEC)
             check_no_nulls(attrs)
-            _check_admin_only(ctx, attrs, "create_port")
+            policy.check_admin_only(ctx, "port", "create_port", attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
@@ -195,11 +209,17 @@ class PortService:
         # Row lock on PostgreSQL: ports of one network are allocated one at a time, so MAC and
         # IP picks don't collide; the unique keys remain the backstop.
         net = network_repo.for_port(conn, network_id)
-        if net is None or not (ctx.owns(net[0]) or net[1]):
+        if net is None or not ctx.can_see(net[0], public=net[1] or net[3]):
             raise ResourceNotFound("Network", network_id)
+        if not (ctx.owns(net[0]) or net[1]):  # visible (external) but not for ports
+            raise PolicyNotAuthorized("rule:create_port")
+        policy.check_port(ctx, "create_port", attrs, network_project=net[0],
+                          network_shared=net[1])
+        project = owner_project(ctx, attrs)
+        self._check_router_device(conn, ctx, attrs.get("device_owner", ""),
+                                  attrs.get("device_id", ""), project)
         if self.store.is_postgres:
             network_repo.lock(conn, network_id)
-        project = owner_project(ctx, attrs)
         port_id = new_id()
         mac = attrs.get("mac_address") or free_mac(tx, network_id, self.base_mac)
         if "mac_address" in attrs and repo.mac_in_use(conn, network_id, mac):
@@ -210,9 +230,8 @@ class PortService:
         # security_groups: omitted -> the project's default group; null or [] -> none.
         requested = (attrs["security_groups"] or []) if "security_groups" in attrs else None
         pairs = attrs.get("allowed_address_pairs", [])
-        _check_port_security(port_security, requested or [], pairs)
-        groups = sg_service.port_groups_on_create(tx, ctx, project, requested, port_security,
-                                                  attrs.get("device_owner", ""))
+        check_port_security(port_security, requested or [], pairs)
+        groups = sg_service.port_groups_on_create(tx, ctx, project, requested, port_security)
         now = clock.now()
         host = attrs.get("binding:host_id") or ""
         vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
@@ -234,7 +253,7 @@ class PortService:
         repo.insert_row(conn, row)
         fixed = ipam.allocate(tx, network_id, attrs.get("fixed_ips"), mac, port_id=port_id,
                               device_owner=row["device_owner"], window=self.window)
-        pairs = _pairs_with_mac(pairs, mac)
+        pairs = pairs_with_mac(pairs, mac)
         opts = attrs.get("extra_dhcp_opts", [])
         repo.insert_children(conn, port_id, groups, pairs, opts)
         tags = sorted(set(attrs.get("tags") or ()))
@@ -254,20 +273,25 @@ class PortService:
 
     def update(self, ctx: RequestContext, port_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_port")
+        ctx.require_write_on("update_port", lambda: self.get(ctx, port_id))
         attrs = parse_update(body, SPEC)
         check_no_nulls(attrs)
-        _check_admin_only(ctx, attrs, "update_port")
+        policy.check_admin_only(ctx, "port", "update_port", attrs)
         return self.store.write(self._update_tx, ctx, port_id, attrs, if_match)
 
     def _update_tx(self, tx: Tx, ctx: RequestContext, port_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
         conn = tx.conn
         row = self._load(conn, ctx, port_id)
+        if not ctx.owns(row["project_id"]):  # the network's owner sees it, may not change it
+            raise PolicyNotAuthorized("rule:update_port")
+        net = network_repo.get(conn, row["network_id"])
+        policy.check_port(ctx, "update_port", attrs, network_project=net["project_id"],
+                          network_shared=net["shared"])
+        self._check_router_device(conn, ctx, attrs.get("device_owner", row["device_owner"]),
+                                  attrs.get("device_id") or row["device_id"], row["project_id"])
         check_revision(row["revision_number"], if_match)
         if "mac_address" in attrs and attrs["mac_address"] != row["mac_address"]:
-            if not ctx.is_admin:
-                raise PolicyNotAuthorized("rule:update_port and rule:update_port:mac_address")
             if row["binding_vif_type"] not in ("unbound", "binding_failed"):
                 raise NamedConflict("PortBound", f"Unable to complete operation on port "
                                     f"{port_id}, port is already bound.")
@@ -305,12 +329,14 @@ class PortService:
         groups = attrs["security_groups"] or [] if "security_groups" in attrs else current_groups
         pairs = (attrs["allowed_address_pairs"] if "allowed_address_pairs" in attrs
                  else [{"ip_address": ip, "mac_address": m} for ip, m in current_pairs])
-        _check_port_security(port_security, groups, pairs)
+        check_port_security(port_security, groups, pairs)
         sg_service.ensure_default(tx, row["project_id"])  # as Neutron: recreated on update
         if "security_groups" in attrs:
             sg_service.check_port_groups(tx, ctx, row["project_id"], groups)
 
         changed = {k: v for k, v in values.items() if row[k] != v}
+        if "device_owner" in changed:
+            changed["system_owned"] = False  # a new owner typed by hand is only a claim
         if "fixed_ips" in attrs:
             current = [{"subnet_id": s, "ip_address": a}
                        for s, a in repo.fixed_ips_of(conn, [port_id]).get(port_id, [])]
@@ -322,7 +348,7 @@ class PortService:
         if "security_groups" in attrs:
             repo.replace_security_groups(conn, port_id, groups)
         if "allowed_address_pairs" in attrs:
-            repo.replace_address_pairs(conn, port_id, _pairs_with_mac(pairs, mac))
+            repo.replace_address_pairs(conn, port_id, pairs_with_mac(pairs, mac))
         if "extra_dhcp_opts" in attrs:
             _merge_dhcp_opts(conn, port_id, attrs["extra_dhcp_opts"])
         touched = changed or any(k in attrs for k in (
@@ -337,7 +363,7 @@ class PortService:
     # --- delete
 
     def delete(self, ctx: RequestContext, port_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_port")
+        ctx.require_write_on("delete_port", lambda: self.get(ctx, port_id))
         self.store.write(self._delete_tx, ctx, port_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, port_id: str,
@@ -353,32 +379,6 @@ class PortService:
         repo.delete_row(tx.conn, port_id)
         tag_repo.delete_all(tx.conn, port_id)
         tx.record("port", port_id, "delete", row["project_id"], row["network_id"])
-
-
-def _check_admin_only(ctx: RequestContext, attrs: dict[str, Any], action: str) -> None:
-    if ctx.is_admin:
-        return
-    for name in ADMIN_ONLY:
-        if name in attrs:
-            raise PolicyNotAuthorized(f"rule:{action} and rule:{action}:{name}")
-
-
-def _check_port_security(enabled: bool, groups: list[str], pairs: list[Any]) -> None:
-    if enabled:
-        return
-    if groups:
-        raise NamedConflict("PortSecurityAndIPRequiredForSecurityGroups",
-                            "Port security must be enabled and port must have an IP address "
-                            "in order to use security groups.")
-    if pairs:
-        raise NamedConflict("AddressPairAndPortSecurityRequired",
-                            "Port Security must be enabled in order to have allowed address "
-                            "pairs on a port.")
-
-
-def _pairs_with_mac(pairs: list[dict[str, Any]], mac: str) -> list[dict[str, str]]:
-    return [{"ip_address": p["ip_address"], "mac_address": p.get("mac_address") or mac}
-            for p in pairs]
 
 
 def _merge_dhcp_opts(conn: Any, port_id: str, updates: list[dict[str, Any]]) -> None:

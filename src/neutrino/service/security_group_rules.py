@@ -32,7 +32,7 @@ class SecurityGroupRuleService:
         if ctx.owns(row["project_id"]):
             return True
         group = repo.find_group(conn, row["security_group_id"])
-        return group is not None and group["project_id"] == ctx.project_id
+        return group is not None and ctx.in_project(group["project_id"])
 
     def _load(self, conn: Any, ctx: RequestContext, rule_id: str) -> Any:
         row = repo.find_rule(conn, rule_id)
@@ -47,7 +47,7 @@ class SecurityGroupRuleService:
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         self._groups._ensure_default_for_list(ctx, query)
         with self.store.read() as conn:
-            rows = repo.list_rules(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_rules(conn, query, ctx.list_scope)
             return [rule_view(row) for row in rows]
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +117,7 @@ class SecurityGroupRuleService:
         raise MethodNotAllowed("Method PUT is not allowed on security group rules.")
 
     def delete(self, ctx: RequestContext, rule_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_security_group_rule")
+        ctx.require_write_on("delete_security_group_rule", lambda: self.get(ctx, rule_id))
         self.store.write(self._delete_tx, ctx, rule_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, rule_id: str,

@@ -183,12 +183,14 @@ def check_port_groups(tx: Tx, ctx: RequestContext, project: str, ids: list[str])
 
 
 def port_groups_on_create(tx: Tx, ctx: RequestContext, project: str,
-                          requested: list[str] | None, port_security: bool,
-                          device_owner: str) -> list[str]:
+                          requested: list[str] | None, port_security: bool) -> list[str]:
     """Omitted (``None``) -> the project's default group, except for ports without port
-    security and network-owned (trusted) ports; a list -> exactly those groups."""
+    security; a list -> exactly those groups. Ports created through the API are never the
+    system's own (those are made by the DHCP and router code), so a ``network:*``
+    ``device_owner`` here is only a claim and the port is filtered like any other: it gets the
+    default group too."""
     if requested is None:
-        if not port_security or device_owner.startswith("network:"):
+        if not port_security:
             return []
         return [ensure_default(tx, project)]
     check_port_groups(tx, ctx, project, requested)
@@ -226,7 +228,7 @@ class SecurityGroupService:
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         self._ensure_default_for_list(ctx, query)
         with self.store.read() as conn:
-            rows = repo.list_groups(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_groups(conn, query, ctx.list_scope)
             return _render_groups(conn, rows)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -269,7 +271,7 @@ class SecurityGroupService:
 
     def update(self, ctx: RequestContext, group_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_security_group")
+        ctx.require_write_on("update_security_group", lambda: self.get(ctx, group_id))
         attrs = parse_update(body, GROUP_SPEC)
         if "name" in attrs and str(attrs["name"]).lower() == sgd.DEFAULT_NAME:
             raise sgd.default_exists()
@@ -295,7 +297,7 @@ class SecurityGroupService:
         return _render_groups(tx.conn, [repo.find_group(tx.conn, group_id)])[0]
 
     def delete(self, ctx: RequestContext, group_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_security_group")
+        ctx.require_write_on("delete_security_group", lambda: self.get(ctx, group_id))
         self.store.write(self._delete_tx, ctx, group_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, group_id: str,

@@ -121,8 +121,8 @@ class SubnetService:
 
     @staticmethod
     def _visible(ctx: RequestContext, row: Any) -> bool:
-        return (ctx.owns(row["project_id"]) or ctx.owns(row["network_project_id"])
-                or row["network_shared"] or row["router_external"])
+        return ctx.owns(row["network_project_id"]) or ctx.can_see(
+            row["project_id"], public=row["network_shared"] or row["router_external"])
 
     def _load(self, conn: Any, ctx: RequestContext, subnet_id: str, action: str | None = None
               ) -> Any:
@@ -141,7 +141,7 @@ class SubnetService:
 
     def search(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
-            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_rows(conn, query, ctx.list_scope)
             return self._render(conn, rows)
 
     # --- create
@@ -170,8 +170,8 @@ class SubnetService:
         conn = tx.conn
         network_id = attrs["network_id"]
         network = network_repo.find(conn, network_id)
-        if network is None or not (ctx.owns(network["project_id"]) or network["shared"]
-                                   or network["router_external"]):
+        if network is None or not ctx.can_see(
+                network["project_id"], public=network["shared"] or network["router_external"]):
             raise ResourceNotFound("Network", network_id)
         if not ctx.owns(network["project_id"]):
             raise PolicyNotAuthorized("rule:create_subnet")
@@ -236,7 +236,7 @@ class SubnetService:
 
     def update(self, ctx: RequestContext, subnet_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_subnet")
+        ctx.require_write_on("update_subnet", lambda: self.get(ctx, subnet_id))
         attrs = parse_update(body, SPEC)
         return self.store.write(self._update_tx, ctx, subnet_id, attrs, if_match)
 
@@ -304,7 +304,7 @@ class SubnetService:
     # --- delete
 
     def delete(self, ctx: RequestContext, subnet_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_subnet")
+        ctx.require_write_on("delete_subnet", lambda: self.get(ctx, subnet_id))
         self.store.write(self._delete_tx, ctx, subnet_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, subnet_id: str,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, false, insert, select, update
 
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models import IpAllocation, Network, Port, Subnet
@@ -60,7 +60,7 @@ def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> lis
     check_keys(query, COLUMNS, HOOKS)
     stmt = select(floating_ips)
     if visible_to is not None:
-        stmt = stmt.where(c.project_id == visible_to)
+        stmt = stmt.where(c.project_id == visible_to if visible_to else false())
     stmt = compile_list(conn, stmt, floating_ips, query, COLUMNS, HOOKS, kind="Floating IP")
     return list(conn.execute(stmt).mappings())
 

@@ -62,10 +62,11 @@ def host_network_ids(conn: Connection, host: str) -> set[str]:
 
 
 def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
-    """(id, network_id, mac_address, admin_state_up, device_owner, port_security_enabled)
-    of the host's ports."""
+    """(id, network_id, mac_address, admin_state_up, device_owner, port_security_enabled,
+    system_owned) of the host's ports."""
     return raw.rows(conn, "SELECT id, network_id, mac_address, admin_state_up, device_owner, "
-                          "port_security_enabled FROM ports WHERE binding_host_id = ? "
+                          "port_security_enabled, system_owned FROM ports "
+                          "WHERE binding_host_id = ? "
                           "AND binding_vif_type = ? ORDER BY id", (host, BOUND))
 
 

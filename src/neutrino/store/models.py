@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -132,6 +133,9 @@ class Port(StandardAttrs, Base):
     binding_vif_details: Mapped[str] = mapped_column(Text, default="{}")
     binding_profile: Mapped[str] = mapped_column(Text, default="{}")
     dns_name: Mapped[str] = mapped_column(String(255), default="")
+    # Set only by the controller's own creators (DHCP, router and floating-IP ports): the
+    # agent leaves these unfiltered, never a port that merely claims a ``network:*`` owner.
+    system_owned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IpAllocation(Base):
@@ -283,7 +287,7 @@ class Revocation(Base):
 
     __tablename__ = "revocations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # audit | user | project
+    kind: Mapped[str] = mapped_column(String(16))  # audit | user | project | role | grant
     value: Mapped[str] = mapped_column(String(64))
     issued_before: Mapped[dt.datetime] = mapped_column(DateTime)
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select, update
 
 from neutrino.common.errors import ResourceNotFound
 from neutrino.domain.attributes import to_bool, to_int
@@ -50,6 +50,8 @@ HOOKS: dict[str, Any] = dict(tag_filters(networks))
 
 
 def visible_clause(project_id: str) -> Any:
+    if not project_id:  # unscoped: "" would match project-less rows
+        return false()
     return or_(c.project_id == project_id, c.shared.is_(True), c.router_external.is_(True))
 
 
@@ -67,11 +69,13 @@ def find(conn: Connection, network_id: str) -> RowMapping | None:
     return conn.execute(select(networks).where(c.id == network_id)).mappings().first()
 
 
-def for_port(conn: Connection, network_id: str) -> tuple[str, bool, bool] | None:
-    """(project_id, shared, port_security_enabled): what a port create needs to know."""
-    found = raw.one(conn, "SELECT project_id, shared, port_security_enabled FROM networks "
-                          "WHERE id = ?", (network_id,))
-    return None if found is None else (found[0], bool(found[1]), bool(found[2]))
+def for_port(conn: Connection, network_id: str) -> tuple[str, bool, bool, bool] | None:
+    """(project_id, shared, port_security_enabled, router_external): what a port create
+    needs to know."""
+    found = raw.one(conn, "SELECT project_id, shared, port_security_enabled, router_external "
+                          "FROM networks WHERE id = ?", (network_id,))
+    return None if found is None else (found[0], bool(found[1]), bool(found[2]),
+                                       bool(found[3]))
 
 
 def lock(conn: Connection, network_id: str) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     and_,
     delete,
     exists,
+    false,
     insert,
     select,
     update,
@@ -124,6 +125,8 @@ def visible_clause(project_id: str) -> ColumnElement[bool]:
     """A project sees its own ports and the ports on networks it owns (Neutron's
     admin_owner_or_network_owner rule)."""
     owned_nets = select(networks.c.id).where(networks.c.project_id == project_id)
+    if not project_id:  # unscoped: "" would match project-less rows
+        return false()
     return (c.project_id == project_id) | c.network_id.in_(owned_nets)
 
 
@@ -186,17 +189,19 @@ def mac_in_use(conn: Connection, network_id: str, mac: str) -> bool:
                    (network_id, mac)) is not None
 
 
-_INSERT_PORT = (f"INSERT INTO ports ({', '.join(PORT_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(PORT_COLUMNS))})")
+_INSERT_PORT = (f"INSERT INTO ports ({', '.join(PORT_COLUMNS)}, system_owned) "
+                f"VALUES ({', '.join('?' * len(PORT_COLUMNS))}, ?)")
 
 
-def insert_row(conn: Connection, values: dict[str, Any]) -> None:
+def insert_row(conn: Connection, values: dict[str, Any], *, system_owned: bool = False
+               ) -> None:
     """Insert a port; ``values`` has every column of ``PORT_COLUMNS`` (timestamps as
-    datetimes)."""
+    datetimes). ``system_owned`` only for the ports the controller makes itself (DHCP,
+    router, floating IP): the agent leaves those unfiltered."""
     params = [values[name] for name in PORT_COLUMNS]
     params[F["created_at"]] = raw.db_time(conn, values["created_at"])
     params[F["updated_at"]] = raw.db_time(conn, values["updated_at"])
-    raw.run(conn, _INSERT_PORT, params)
+    raw.run(conn, _INSERT_PORT, [*params, system_owned])
 
 
 def insert_children(conn: Connection, port_id: str, groups: Iterable[str],

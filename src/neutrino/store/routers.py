@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, false, insert, select, update
 
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
@@ -58,7 +58,7 @@ def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> lis
     check_keys(query, COLUMNS, HOOKS)
     stmt = select(routers)
     if visible_to is not None:
-        stmt = stmt.where(c.project_id == visible_to)
+        stmt = stmt.where(c.project_id == visible_to if visible_to else false())
     stmt = compile_list(conn, stmt, routers, query, COLUMNS, HOOKS, kind="Router")
     return list(conn.execute(stmt).mappings())
 

@@ -112,7 +112,7 @@ def list_groups(conn: Connection, query: ListQuery, visible_to: str | None) -> l
     check_keys(query, GROUP_COLUMNS, GROUP_HOOKS)
     stmt = select(groups)
     if visible_to is not None:
-        stmt = stmt.where(g.project_id == visible_to)
+        stmt = stmt.where(g.project_id == visible_to if visible_to else false())
     stmt = compile_list(conn, stmt, groups, query, GROUP_COLUMNS, GROUP_HOOKS,
                         kind="Security group")
     return list(conn.execute(stmt).mappings())
@@ -181,7 +181,8 @@ def list_rules(conn: Connection, query: ListQuery, visible_to: str | None) -> li
     stmt = select(rules)
     if visible_to is not None:
         own_groups = select(g.id).where(g.project_id == visible_to)
-        stmt = stmt.where(or_(r.project_id == visible_to, r.security_group_id.in_(own_groups)))
+        stmt = stmt.where(or_(r.project_id == visible_to, r.security_group_id.in_(own_groups))
+                          if visible_to else false())
     stmt = compile_list(conn, stmt, rules, query, RULE_COLUMNS, RULE_HOOKS,
                         kind="Security group rule")
     return list(conn.execute(stmt).mappings())

@@ -103,6 +103,8 @@ def _joined() -> Select[Any]:
 
 def visible_clause(project_id: str) -> ColumnElement[bool]:
     """Own subnets, subnets on own networks, and subnets of shared or external networks."""
+    if not project_id:  # unscoped: "" would match project-less rows
+        return false()
     return or_(c.project_id == project_id, networks.c.project_id == project_id,
                networks.c.shared.is_(True), networks.c.router_external.is_(True))
 

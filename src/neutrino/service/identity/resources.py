@@ -18,10 +18,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from neutrino.common.errors import BadRequest, Conflict, ResourceNotFound
+from neutrino.common.errors import BadRequest, Conflict, PolicyNotAuthorized, ResourceNotFound
 from neutrino.service.context import RequestContext
 from neutrino.service.identity.passwords import hash_password
-from neutrino.service.identity.revocation import RevocationLog
+from neutrino.service.identity.revocation import RevocationLog, grant_key
 from neutrino.store import identity as repo
 from neutrino.store.uow import Store, Tx
 
@@ -102,9 +102,11 @@ class Resources:
         self._log.write(self._delete, "user", user_id)
 
     def list_roles(self, ctx: RequestContext, filters: dict[str, str]) -> list[Row]:
+        _require_some_role(ctx, "identity:list_roles")
         return self._list("role", filters, ("name",))
 
     def get_role(self, ctx: RequestContext, role_id: str) -> Row:
+        _require_some_role(ctx, "identity:get_role")
         return self._get("role", role_id)
 
     def create_role(self, ctx: RequestContext, body: dict[str, Any]) -> Row:
@@ -137,7 +139,8 @@ class Resources:
                 raise ResourceNotFound("Role assignment", f"{project_id}/{user_id}/{role_id}")
 
     def ungrant(self, ctx: RequestContext, project_id: str, user_id: str, role_id: str) -> None:
-        """Removes the assignment; the user's tokens are revoked (they carry the role)."""
+        """Removes the assignment and, as Keystone, revokes the user's tokens scoped to that
+        project (they carry the role); its tokens for other projects stay valid."""
         ctx.require_admin("identity:revoke_grant")
 
         def run(tx: Tx) -> None:
@@ -145,7 +148,7 @@ class Resources:
             if not repo.has_assignment(tx.conn, project_id, user_id, role_id):
                 raise ResourceNotFound("Role assignment", f"{project_id}/{user_id}/{role_id}")
             repo.unassign(tx.conn, project_id, user_id, role_id)
-            self._log.revoke(tx, "user", user_id)
+            self._log.revoke(tx, "grant", grant_key(user_id, project_id))
 
         self._log.write(run)
 
@@ -268,3 +271,9 @@ def _optional(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
         else:
             out[key] = value if value is not None or key != "description" else ""
     return out
+
+
+def _require_some_role(ctx: RequestContext, action: str) -> None:
+    """Reading roles needs a role (any implies reader): not an unscoped token."""
+    if not (ctx.is_admin or "reader" in ctx.roles):
+        raise PolicyNotAuthorized(f"rule:{action}")

@@ -1,9 +1,15 @@
 """Token revocation: the events that revoke tokens, and this process's in-memory view of them.
 
-Deleting a user or project, disabling one, changing a password, deleting a role, removing a role
-assignment or ``DELETE /v3/auth/tokens`` writes an event to ``revocations`` (kind
-audit/user/project/role, a value, and ``issued_before``): a token is revoked when an event names
-its audit id, user, project or one of its roles and the token was issued at or before the event.
+Identity writes that take rights away write an event to ``revocations`` (a kind, a value and
+``issued_before``); a token is revoked when an event names it and the token was issued at or
+before the event. What each write revokes is Keystone's choice:
+
+- ``DELETE /v3/auth/tokens``: that token (kind ``audit``, its audit id);
+- deleting or disabling a user, changing its password: all its tokens (``user``);
+- deleting or disabling a project: every token scoped to it (``project``);
+- deleting a role: every token carrying it (``role``, by name, implied roles included);
+- removing a user's role on project P: that user's tokens scoped to P only (``grant``, the
+  digest of user and project, ``grant_key``); its tokens for other projects stay valid.
 
 ``RevocationLog`` owns the writing side: identity writes that may revoke go through its
 ``write`` (a ``Store.write`` transaction), and ``revoke`` records an event inside one. Once the
@@ -23,6 +29,7 @@ match has expired.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +42,12 @@ from neutrino.store.uow import Store, Tx
 
 T = TypeVar("T")
 REFRESH_SECONDS = 1.0
+
+
+def grant_key(user_id: str, project_id: str) -> str:
+    """The value of a ``grant`` event: user and project in one fixed-size text (the column
+    holds 64 characters, two ids may not fit)."""
+    return hashlib.sha256(f"{user_id}\n{project_id}".encode()).hexdigest()
 
 
 def _epoch(when: dt.datetime) -> float:
@@ -67,6 +80,7 @@ class RevocationCache:
         keys = [("audit", claims.audit_id), ("user", claims.user_id)]
         if claims.project_id:
             keys.append(("project", claims.project_id))
+            keys.append(("grant", grant_key(claims.user_id, claims.project_id)))
         keys.extend(("role", name[:64]) for name in claims.roles)
         for key in keys:
             when = events.get(key)

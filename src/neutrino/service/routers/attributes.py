@@ -16,7 +16,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from neutrino.common.errors import PolicyNotAuthorized
 from neutrino.common.ids import is_uuid
 from neutrino.domain.attributes import (
     STANDARD,
@@ -27,7 +26,6 @@ from neutrino.domain.attributes import (
     string,
     to_bool,
 )
-from neutrino.service.context import RequestContext
 from neutrino.service.routers.errors import bad
 
 Route = tuple[str, str]
@@ -94,16 +92,6 @@ SPEC: dict[str, Attr] = {
     "tags": Attr(list_of(string(255)), allow_put=False),
 }
 ROUTES_SPEC: dict[str, Attr] = {"routes": Attr(_routes, required=True)}
-
-
-def check_gateway_policy(ctx: RequestContext, attrs: dict[str, Any], action: str) -> None:
-    info = attrs.get("external_gateway_info")
-    if ctx.is_admin or not info:
-        return
-    for key in ("enable_snat", "external_fixed_ips"):
-        if key in info:
-            raise PolicyNotAuthorized(f"rule:{action} and "
-                                      f"rule:{action}:external_gateway_info:{key}")
 
 
 def interface_keys(body: Any, *, removal: bool) -> tuple[bool, bool]:

@@ -119,7 +119,7 @@ def _visible(conn: Any, ctx: RequestContext, port: Any) -> bool:
     if ctx.owns(port["project_id"]):
         return True
     net = network_repo.find(conn, port["network_id"])
-    return net is not None and net["project_id"] == ctx.project_id
+    return net is not None and ctx.in_project(net["project_id"])
 
 
 def _fixed_address(conn: Any, port_id: str, fixed_ip: str | None) -> tuple[str, str]:

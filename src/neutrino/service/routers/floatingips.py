@@ -29,7 +29,7 @@ import ipaddress
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import NamedBadRequest, PolicyNotAuthorized, ResourceNotFound
+from neutrino.common.errors import NamedBadRequest, ResourceNotFound
 from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import (
@@ -44,7 +44,7 @@ from neutrino.domain.attributes import (
     uuid,
 )
 from neutrino.domain.listing import ListQuery
-from neutrino.service import ipam
+from neutrino.service import ipam, policy
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
@@ -93,7 +93,7 @@ class FloatingIpService:
 
     def search(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
-            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_rows(conn, query, ctx.list_scope)
             return render(conn, rows)
 
     def pools(self, ctx: RequestContext) -> Items:
@@ -110,9 +110,7 @@ class FloatingIpService:
         parsed = []
         for body in bodies:
             attrs = parse_create(body, SPEC)
-            if attrs.get("floating_ip_address") and not ctx.is_admin:
-                raise PolicyNotAuthorized("rule:create_floatingip and "
-                                          "rule:create_floatingip:floating_ip_address")
+            policy.check_floating_ip(ctx, attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
@@ -124,8 +122,8 @@ class FloatingIpService:
         project = owner_project(ctx, attrs)
         network_id = attrs["floating_network_id"]
         net = network_repo.find(conn, network_id)
-        if net is None or not (ctx.owns(net["project_id"]) or net["shared"]
-                               or net["router_external"]):
+        if net is None or not ctx.can_see(net["project_id"],
+                                          public=net["shared"] or net["router_external"]):
             raise ResourceNotFound("Network", network_id)
         if not net["router_external"]:
             raise fip_assoc.bad(f"Network {network_id} is not a valid external network")
@@ -167,7 +165,7 @@ class FloatingIpService:
             "binding_host_id": "", "binding_vnic_type": "normal",
             "binding_vif_type": "unbound", "binding_vif_details": "{}",
             "binding_profile": "{}", "dns_name": "",
-        })
+        }, system_owned=True)
         mac = port_repo.get(conn, port_id)["mac_address"]
         fixed = ipam.allocate(tx, network_id, [requested] if requested else None, mac,
                               port_id=port_id, device_owner=repo.DEVICE_OWNER,
@@ -184,7 +182,7 @@ class FloatingIpService:
 
     def update(self, ctx: RequestContext, fip_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_floatingip")
+        ctx.require_write_on("update_floatingip", lambda: self.get(ctx, fip_id))
         attrs = parse_update(body, SPEC)
         return self.store.write(self._update_tx, ctx, fip_id, attrs, if_match)
 
@@ -227,7 +225,7 @@ class FloatingIpService:
     # --- delete
 
     def delete(self, ctx: RequestContext, fip_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_floatingip")
+        ctx.require_write_on("delete_floatingip", lambda: self.get(ctx, fip_id))
         self.store.write(self._delete_tx, ctx, fip_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, fip_id: str,

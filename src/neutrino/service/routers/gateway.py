@@ -47,8 +47,8 @@ def set_gateway(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
         return True
     network_id = info["network_id"]
     net = network_repo.find(conn, network_id)
-    if net is None or not (ctx.owns(net["project_id"]) or net["shared"]
-                           or net["router_external"]):
+    if net is None or not ctx.can_see(net["project_id"],
+                                      public=net["shared"] or net["router_external"]):
         raise ResourceNotFound("Network", network_id)
     if not net["router_external"]:
         raise bad(f"Network {network_id} is not an external network")

@@ -71,8 +71,8 @@ def _add_by_port(tx: Tx, ctx: RequestContext, router: Any, port_id: str) -> dict
     check_overlap(conn, router["id"], found)
     if len([s for s in found if s["ip_version"] == 4]) > 1:
         raise bad("Cannot have multiple IPv4 subnets on router port")
-    port_repo.update_row(conn, port_id, {
-        "device_id": router["id"], "device_owner": INTERFACE,
+    port_repo.update_row(conn, port_id, {  # the router takes the port over: it is its own now
+        "device_id": router["id"], "device_owner": INTERFACE, "system_owned": True,
         "revision_number": port["revision_number"] + 1, "updated_at": clock.now()})
     repo.attach_port(conn, router["id"], port_id, INTERFACE)
     tx.record("port", port_id, "update", port["project_id"], port["network_id"])
@@ -84,9 +84,8 @@ def _add_by_subnet(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
                    subnet_id: str) -> dict[str, Any]:
     conn = tx.conn
     subnet = subnet_repo.find(conn, subnet_id)
-    if subnet is None or not (ctx.owns(subnet["project_id"])
-                              or ctx.owns(subnet["network_project_id"])
-                              or subnet["network_shared"] or subnet["router_external"]):
+    if subnet is None or not (ctx.owns(subnet["network_project_id"]) or ctx.can_see(
+            subnet["project_id"], public=subnet["network_shared"] or subnet["router_external"])):
         raise ResourceNotFound("Subnet", subnet_id)
     if not subnet["gateway_ip"]:
         raise bad("Subnet for router interface must have a gateway IP")

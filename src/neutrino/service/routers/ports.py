@@ -51,7 +51,7 @@ class RouterPorts:
             "device_owner": owner, "port_security_enabled": False, "binding_host_id": "",
             "binding_vnic_type": "normal", "binding_vif_type": "unbound",
             "binding_vif_details": "{}", "binding_profile": "{}", "dns_name": "",
-        })
+        }, system_owned=True)
         mac = port_repo.get(conn, port_id)["mac_address"]
         fixed = ipam.allocate(tx, network_id, requested, mac, port_id=port_id,
                               device_owner=owner, window=self.window)

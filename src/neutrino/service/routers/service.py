@@ -22,7 +22,7 @@ from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import l3_scheduler
+from neutrino.service import l3_scheduler, policy
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
@@ -30,7 +30,6 @@ from neutrino.service.routers import interfaces
 from neutrino.service.routers.attributes import (
     ROUTES_SPEC,
     SPEC,
-    check_gateway_policy,
     interface_keys,
 )
 from neutrino.service.routers.gateway import set_gateway
@@ -62,7 +61,7 @@ class RouterService:
 
     def search(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
-            rows = repo.list_rows(conn, query, None if ctx.is_admin else ctx.project_id)
+            rows = repo.list_rows(conn, query, ctx.list_scope)
             return render(conn, rows)
 
     # --- create
@@ -75,7 +74,7 @@ class RouterService:
         parsed = []
         for body in bodies:
             attrs = parse_create(body, SPEC)
-            check_gateway_policy(ctx, attrs, "create_router")
+            policy.check_router_gateway(ctx, "create_router", attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
@@ -107,9 +106,9 @@ class RouterService:
 
     def update(self, ctx: RequestContext, router_id: str, body: dict[str, Any],
                if_match: int | None = None) -> dict[str, Any]:
-        ctx.require_write("update_router")
+        ctx.require_write_on("update_router", lambda: self.get(ctx, router_id))
         attrs = parse_update(body, SPEC)
-        check_gateway_policy(ctx, attrs, "update_router")
+        policy.check_router_gateway(ctx, "update_router", attrs)
         return self.store.write(self._update_tx, ctx, router_id, attrs, if_match)
 
     def _update_tx(self, tx: Tx, ctx: RequestContext, router_id: str, attrs: dict[str, Any],
@@ -142,7 +141,8 @@ class RouterService:
 
     def _change_routes(self, ctx: RequestContext, router_id: str, body: dict[str, Any],
                        *, add: bool) -> dict[str, Any]:
-        ctx.require_write("add_extraroutes" if add else "remove_extraroutes")
+        ctx.require_write_on("add_extraroutes" if add else "remove_extraroutes",
+                             lambda: self.get(ctx, router_id))
         routes = parse_update(body, ROUTES_SPEC)["routes"] if body else None
         if routes is None:
             raise NamedBadRequest("HTTPBadRequest", "Failed to parse request. Required "
@@ -153,7 +153,7 @@ class RouterService:
 
     def add_interface(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
                       ) -> dict[str, Any]:
-        ctx.require_write("add_router_interface")
+        ctx.require_write_on("add_router_interface", lambda: self.get(ctx, router_id))
         by_port, by_subnet = interface_keys(body, removal=False)
         return self.store.write(interfaces.add_tx, ctx, self.ports, router_id,
                                 body["port_id"] if by_port else None,
@@ -161,7 +161,7 @@ class RouterService:
 
     def remove_interface(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
                          ) -> dict[str, Any]:
-        ctx.require_write("remove_router_interface")
+        ctx.require_write_on("remove_router_interface", lambda: self.get(ctx, router_id))
         by_port, by_subnet = interface_keys(body, removal=True)
         return self.store.write(interfaces.remove_tx, ctx, self.ports, router_id,
                                 body["port_id"] if by_port else None,
@@ -170,7 +170,7 @@ class RouterService:
     # --- delete
 
     def delete(self, ctx: RequestContext, router_id: str, if_match: int | None = None) -> None:
-        ctx.require_write("delete_router")
+        ctx.require_write_on("delete_router", lambda: self.get(ctx, router_id))
         self.store.write(self._delete_tx, ctx, router_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, router_id: str,

@@ -1,0 +1,246 @@
+"""The isolation matrix's cases: who sees what of the world (``isolation_world``) and, for
+every caller, resource and verb, the exact status Neutron or Keystone answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.isolation_uses import Case, identity_cases, use_cases
+from tests.api.isolation_world import (
+    BAD_TOKENS,
+    CALLERS,
+    MEMBER_B,
+    OWNER,
+    READER_A,
+    READER_B,
+)
+
+# --- who sees what ---------------------------------------------------------------------------
+
+# resource key -> (item path, the projects that may see it)
+A, B, NOBODY = frozenset({"a"}), frozenset({"b"}), frozenset()
+ALL = frozenset({"a", "b"})
+ITEMS: dict[str, tuple[str, frozenset[str]]] = {
+    "net_a": ("/v2.0/networks/{net_a}", A),
+    "shared": ("/v2.0/networks/{shared}", ALL),
+    "ext": ("/v2.0/networks/{ext}", ALL),
+    "net_b": ("/v2.0/networks/{net_b}", B),
+    "sub_a": ("/v2.0/subnets/{sub_a}", A),
+    "shared_sub": ("/v2.0/subnets/{shared_sub}", ALL),
+    "ext_sub": ("/v2.0/subnets/{ext_sub}", ALL),
+    "port_a": ("/v2.0/ports/{port_a}", A),
+    "port_a_shared": ("/v2.0/ports/{port_a_shared}", A),
+    "port_b_shared": ("/v2.0/ports/{port_b_shared}", ALL),  # B's, on A's network: A sees it
+    "if_port": ("/v2.0/ports/{if_port}", A),
+    "gw_port": ("/v2.0/ports/{gw_port}", NOBODY),  # project '' on the admin's network
+    "fip_port": ("/v2.0/ports/{fip_port}", NOBODY),
+    "sg_a": ("/v2.0/security-groups/{sg_a}", A),
+    "rule_a": ("/v2.0/security-group-rules/{rule_a}", A),
+    "router_a": ("/v2.0/routers/{router_a}", A),
+    "fip_a": ("/v2.0/floatingips/{fip_a}", A),
+    "dsg_rule": ("/v2.0/default-security-group-rules/{dsg_rule}", ALL),
+    "agent": ("/v2.0/agents/{agent}", NOBODY),
+}
+OWNED_BY = {
+    "net_a": "a",
+    "shared": "a",
+    "ext": "admin",
+    "net_b": "b",
+    "sub_a": "a",
+    "shared_sub": "a",
+    "ext_sub": "admin",
+    "port_a": "a",
+    "port_a_shared": "a",
+    "port_b_shared": "b",
+    "if_port": "a",
+    "gw_port": "admin",
+    "fip_port": "admin",
+    "sg_a": "a",
+    "rule_a": "a",
+    "router_a": "a",
+    "fip_a": "a",
+    "dsg_rule": "admin",
+    "agent": "admin",
+}
+COLLECTIONS = {
+    "networks": ("net_a", "shared", "ext", "net_b"),
+    "subnets": ("sub_a", "shared_sub", "ext_sub"),
+    "ports": ("port_a", "port_a_shared", "port_b_shared", "if_port", "gw_port", "fip_port"),
+    "security-groups": ("sg_a",),
+    "security-group-rules": ("rule_a",),
+    "routers": ("router_a",),
+    "floatingips": ("fip_a",),
+    "default-security-group-rules": ("dsg_rule",),
+    "agents": ("agent",),
+}
+UPDATES: dict[str, Any] = {
+    "net_a": {"network": {"name": "n"}},
+    "shared": {"network": {"name": "n"}},
+    "ext": {"network": {"name": "n"}},
+    "sub_a": {"subnet": {"name": "n"}},
+    "shared_sub": {"subnet": {"name": "n"}},
+    "ext_sub": {"subnet": {"name": "n"}},
+    "port_a": {"port": {"name": "n"}},
+    "port_a_shared": {"port": {"name": "n"}},
+    "port_b_shared": {"port": {"name": "n"}},
+    "if_port": {"port": {"name": "n"}},
+    "gw_port": {"port": {"name": "n"}},
+    "fip_port": {"port": {"name": "n"}},
+    "sg_a": {"security_group": {"name": "n"}},
+    "router_a": {"router": {"name": "n"}},
+    "fip_a": {"floatingip": {"description": "n"}},
+    "agent": {"agent": {"description": "n"}},
+}
+
+
+def project_of(who: str) -> str | None:
+    return {OWNER: "a", READER_A: "a", MEMBER_B: "b", READER_B: "b"}.get(who)
+
+
+def sees(who: str, key: str) -> bool:
+    if who == "admin":
+        return True
+    project = project_of(who)
+    return project is not None and project in ITEMS[key][1]
+
+
+def may_write(who: str, key: str) -> bool:
+    """Owner members (and admin) may change their resources; B may change its port on A's
+    network, but A, the network's owner, may not (Neutron's update_port is the port's)."""
+    return who == "admin" or (who in (OWNER, MEMBER_B) and OWNED_BY[key] == project_of(who))
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+def _expected_item(who: str, key: str, write: bool) -> int:
+    if who in BAD_TOKENS:
+        return 401
+    if not sees(who, key):
+        return 404
+    if not write:
+        return 200
+    return 200 if may_write(who, key) else 403
+
+
+def cases() -> list[Case]:
+    out: list[Case] = []
+    for who in CALLERS:
+        for key, (path, _) in ITEMS.items():
+            out.append(Case(who, "GET", path, _expected_item(who, key, write=False)))
+            if key in UPDATES and not (key == "agent" and who == "admin"):
+                status = _expected_item(who, key, write=True)
+                if key in ("gw_port", "fip_port") and who == "admin":
+                    status = 200
+                out.append(Case(who, "PUT", path, status, UPDATES[key]))
+            if (
+                key != "dsg_rule"
+                and not may_write(who, key)
+                and not (who == OWNER and key == "port_b_shared")
+            ):
+                # deletes only where they must fail (the network's owner may delete B's port)
+                out.append(Case(who, "DELETE", path, _expected_item(who, key, write=True)))
+        for coll, keys in COLLECTIONS.items():
+            if who in BAD_TOKENS:
+                out.append(Case(who, "GET", f"/v2.0/{coll}", 401))
+                continue
+            visible = tuple(k for k in keys if sees(who, k))
+            out.append(Case(who, "GET", f"/v2.0/{coll}", 200, listed=visible, collection=coll))
+            if coll in ("networks", "ports", "subnets"):  # filters cannot widen the view
+                out.append(
+                    Case(
+                        who,
+                        "GET",
+                        f"/v2.0/{coll}?project_id={{project_a}}",
+                        200,
+                        listed=tuple(k for k in visible if OWNED_BY[k] == "a"),
+                        collection=coll,
+                    )
+                )
+                out.append(
+                    Case(
+                        who,
+                        "GET",
+                        f"/v2.0/{coll}?fields=id&fields=name",
+                        200,
+                        listed=visible,
+                        collection=coll,
+                    )
+                )
+        if who not in BAD_TOKENS:
+            out.append(
+                Case(
+                    who,
+                    "GET",
+                    "/v2.0/ports?device_owner=network:router_gateway",
+                    200,
+                    listed=("gw_port",) if who == "admin" else (),
+                    collection="ports",
+                )
+            )
+            out.append(
+                Case(
+                    who,
+                    "GET",
+                    "/v2.0/ports?device_owner=network:floatingip",
+                    200,
+                    listed=("fip_port",) if who == "admin" else (),
+                    collection="ports",
+                )
+            )
+            out.append(
+                Case(
+                    who,
+                    "GET",
+                    "/v2.0/ports?id={gw_port}&id={fip_port}",
+                    200,
+                    listed=("gw_port", "fip_port") if who == "admin" else (),
+                    collection="ports",
+                )
+            )
+        out.extend(_sub_resources(who))
+    out.extend(use_cases())
+    out.extend(identity_cases())
+    return out
+
+
+def _sub_resources(who: str) -> list[Case]:
+    """Tags, quotas, port events and the agent API of A's resources."""
+    bad = who in BAD_TOKENS
+    tag_read = 401 if bad else (200 if sees(who, "net_a") else 404)
+    tag_write = (
+        401 if bad else (404 if not sees(who, "net_a") else 201 if may_write(who, "net_a") else 403)
+    )
+    quota_read = 401 if bad else 200 if who in ("admin", OWNER, READER_A) else 403
+    quota_write = 401 if bad else 200 if who == "admin" else 403
+    events = 401 if bad else 200 if sees(who, "port_a") else 404
+    agent_api = 401 if bad else 200 if who == "admin" else 403
+    return [
+        Case(who, "GET", "/v2.0/networks/{net_a}/tags", tag_read),
+        Case(
+            who,
+            "GET",
+            "/v2.0/networks/{net_a}/tags/secret-tag",
+            204 if tag_read == 200 else tag_read,
+        ),
+        Case(who, "PUT", "/v2.0/networks/{net_a}/tags/other-tag", tag_write),
+        Case(
+            who,
+            "PUT",
+            "/v2.0/networks/{shared}/tags/other-tag",
+            401
+            if bad
+            else 404
+            if not sees(who, "shared")
+            else 201
+            if who in ("admin", OWNER)
+            else 403,
+        ),
+        Case(who, "GET", "/v2.0/quotas/{project_a}", quota_read),
+        Case(who, "PUT", "/v2.0/quotas/{project_a}", quota_write, {"quota": {"network": 20}}),
+        Case(who, "GET", "/agent/v1/ports/{port_a}/events?timeout=0", events),
+        Case(who, "GET", "/agent/v1/hosts/hv-matrix/state", agent_api),
+    ]
+
+
+CASES = cases()
