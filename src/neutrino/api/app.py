@@ -2,14 +2,16 @@
 and builds the services from the ``Settings`` it is given.
 
 One port serves both APIs: Neutron v2.0 under ``/v2.0/...`` and Keystone under ``/v3`` and
-``/v2.0/tokens``; the token catalog tells clients where each lives.
+``/v2.0/tokens``; the token catalog tells clients where each lives. ``extensions`` add more on
+the same port (the web UI, ``neutrino.web.install``): this package may not import ``web``, so
+whoever builds the app (the CLI, a test) passes it in.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -49,7 +51,11 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+AppExtension = Callable[[FastAPI], None]
+
+
+def create_app(settings: Settings, store: Store | None = None,
+               extensions: Sequence[AppExtension] = ()) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
@@ -94,5 +100,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(root.router)
     app.include_router(identity_v3.router)
     app.include_router(identity_v2.router)
+    for extend in extensions:
+        extend(app)
     app.add_middleware(RequestIdMiddleware)
     return app

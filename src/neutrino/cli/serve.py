@@ -99,9 +99,7 @@ def _run(settings: Settings, overrides: dict[str, Any], host: str, port: int, wo
                                "loop": "uvloop", "log_level": "info",
                                "access_log": access_log}
     if workers == 1:
-        from neutrino.api.app import create_app
-
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(build_app(settings), **options)
         return
     _export(overrides)
     if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
@@ -124,11 +122,17 @@ def prepare(settings: Settings, *, allow_migrate: bool) -> admin.AdminCredential
         store.dispose()
 
 
+def build_app(settings: Settings) -> Any:
+    """The API with the web UI on the same port."""
+    from neutrino.api.app import create_app
+    from neutrino.web import install
+
+    return create_app(settings, extensions=(install,))
+
+
 def app_from_environment() -> Any:
     """The app factory each worker process calls (settings from file and environment)."""
-    from neutrino.api.app import create_app
-
-    return create_app(Settings())
+    return build_app(Settings())
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
