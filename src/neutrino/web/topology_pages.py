@@ -1,0 +1,99 @@
+"""``/ui/topology``: the page, its SVG alone (what the live script swaps in), and the long-poll
+that tells the script something changed.
+
+The long-poll waits on the change log (``Store.wait_for_change``) in a worker thread bounded by
+its own limiter, as the agent API's long-polls do, so waiting browsers never hold the event loop
+or anyio's default thread pool. It answers the new revision (or the old one after ``timeout``);
+the script then fetches the SVG of its page again. Long-poll rather than server-sent events:
+one short request per change works through any proxy, and a browser that goes away costs at
+most one ``timeout`` of a thread.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import anyio
+from fastapi import APIRouter, Request
+from markupsafe import Markup
+from starlette.responses import JSONResponse, Response
+
+from neutrino.common.errors import BadRequest
+from neutrino.domain.listing import ListQuery
+from neutrino.service.container import Services
+from neutrino.service.context import RequestContext
+from neutrino.web.render import ENV, guarded, page
+from neutrino.web.session import current, services
+from neutrino.web.topology import lay_out, page_networks, status_class
+
+router = APIRouter()
+MAX_WAIT = 25.0
+MAX_WAITERS = 256
+
+
+def render_svg(svc: Services, ctx: RequestContext, page_number: int) -> str:
+    """The SVG of one page, as the browser gets it."""
+    revision = svc.store.current_revision()
+    networks = svc.networks.search(ctx, ListQuery())
+    shown, _, _ = page_networks(networks, page_number)
+    on_page = ListQuery(filters={"network_id": [n["id"] for n in shown]}) if shown else None
+    subnets = svc.subnets.search(ctx, on_page) if on_page else []
+    ports = svc.ports.search(ctx, on_page) if on_page else []
+    picture = lay_out(
+        networks,
+        subnets,
+        ports,
+        svc.routers.search(ctx, ListQuery()),
+        svc.floatingips.search(ctx, ListQuery()),
+        page_number,
+    )
+    return ENV.get_template("topology_svg.html").render(
+        pic=picture, revision=revision, status_class=status_class
+    )
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() else 1
+
+
+@router.get("/ui/topology")
+@guarded
+async def topology(request: Request) -> Response:
+    me = current(request)
+    svc = services(request)
+    number = _page_number(request)
+    svg = render_svg(svc, me.ctx, number)
+    networks = svc.networks.search(me.ctx, ListQuery())
+    _, number, pages = page_networks(networks, number)
+    pic = {"page": number, "pages": pages, "total_networks": len(networks)}
+    return page(request, me, "topology.html", svg=Markup(svg), pic=pic)
+
+
+@router.get("/ui/topology/svg")
+@guarded
+async def topology_svg(request: Request) -> Response:
+    me = current(request)
+    svg = render_svg(services(request), me.ctx, _page_number(request))
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+def _waiters(request: Request) -> anyio.CapacityLimiter:
+    limiter = getattr(request.app.state, "ui_waiters", None)
+    if limiter is None:
+        limiter = request.app.state.ui_waiters = anyio.CapacityLimiter(MAX_WAITERS)
+    return limiter  # type: ignore[no-any-return]
+
+
+@router.get("/ui/topology/changes")
+@guarded
+async def changes(request: Request) -> Response:
+    current(request)
+    try:
+        since = int(request.query_params.get("since", ""))
+        timeout = min(max(float(request.query_params.get("timeout", MAX_WAIT)), 0.0), MAX_WAIT)
+    except ValueError:
+        raise BadRequest("'since' must be an integer and 'timeout' a number") from None
+    wait = functools.partial(services(request).store.wait_for_change, since, timeout)
+    revision = await anyio.to_thread.run_sync(wait, limiter=_waiters(request))
+    return JSONResponse({"revision": revision}, headers={"Cache-Control": "no-store"})
