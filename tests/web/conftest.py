@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,6 +17,7 @@ from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
 from neutrino.web import install
 from tests.conftest import ADMIN_PASSWORD, Caller, token_caller
+from tests.live import live_server
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -78,3 +82,85 @@ def admin_browser(ui_app_client: TestClient) -> Browser:
     b = Browser(ui_app_client)
     b.login("admin", ADMIN_PASSWORD, "admin")
     return b
+
+
+# --- a real browser: Debian's chromium driven by Playwright --------------------------------
+
+CHROMIUM = os.environ.get("NEUTRINO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One browser per test worker; skips (with the reason) where it cannot run."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e .[dev])")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_ui(settings: Settings, store: Store) -> Iterator[str]:
+    with live_server(settings, store, (install,)) as url:
+        yield url
+
+
+@pytest.fixture
+def live_admin(live_ui: str) -> Iterator[Caller]:
+    with httpx.Client(base_url=live_ui, timeout=30) as http:
+        yield token_caller(
+            http,
+            {"name": "admin", "domain": {"name": "Default"}},  # type: ignore[arg-type]
+            ADMIN_PASSWORD,
+            {"name": "admin", "domain": {"name": "Default"}},
+        )
+
+
+class Tab:
+    """A browser page that records console errors and uncaught exceptions."""
+
+    def __init__(self, page: Any, base: str) -> None:
+        self.page = page
+        self.base = base
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def go(self, path: str) -> Any:
+        return self.page.goto(self.base + path)
+
+    def login(self, user: str, password: str, project: str) -> None:
+        self.go("/ui/login")
+        self.page.get_by_label("User name").fill(user)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_label("Project").fill(project)
+        self.page.get_by_role("button", name="Log in").click()
+        self.page.wait_for_url(self.base + "/ui")
+
+    def clean(self) -> None:
+        """No console error nor uncaught exception since the last check."""
+        found, self.errors = self.errors, []
+        assert found == []
+
+
+@pytest.fixture
+def tab(chromium: Any, live_ui: str) -> Iterator[Tab]:
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        yield Tab(context.new_page(), live_ui)
+    finally:
+        context.close()

@@ -5,13 +5,15 @@ The long-poll waits on the change log (``Store.wait_for_change``) in a worker th
 its own limiter, as the agent API's long-polls do, so waiting browsers never hold the event loop
 or anyio's default thread pool. It answers the new revision (or the old one after ``timeout``);
 the script then fetches the SVG of its page again. Long-poll rather than server-sent events:
-one short request per change works through any proxy, and a browser that goes away costs at
-most one ``timeout`` of a thread.
+one short request per change works through any proxy. The wait runs in one-second slices and
+checks between them whether the browser is still there, so one that went away (a closed tab,
+a server shutting down its connections) holds a thread for at most a second.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 
 import anyio
 from fastapi import APIRouter, Request
@@ -29,6 +31,7 @@ from neutrino.web.topology import lay_out, page_networks, status_class
 router = APIRouter()
 MAX_WAIT = 25.0
 MAX_WAITERS = 256
+SLICE = 1.0
 
 
 def render_svg(svc: Services, ctx: RequestContext, page_number: int) -> str:
@@ -94,6 +97,11 @@ async def changes(request: Request) -> Response:
         timeout = min(max(float(request.query_params.get("timeout", MAX_WAIT)), 0.0), MAX_WAIT)
     except ValueError:
         raise BadRequest("'since' must be an integer and 'timeout' a number") from None
-    wait = functools.partial(services(request).store.wait_for_change, since, timeout)
-    revision = await anyio.to_thread.run_sync(wait, limiter=_waiters(request))
-    return JSONResponse({"revision": revision}, headers={"Cache-Control": "no-store"})
+    store = services(request).store
+    deadline = time.monotonic() + timeout
+    while True:  # in slices, so a browser that left frees its thread within one slice
+        remaining = deadline - time.monotonic()
+        wait = functools.partial(store.wait_for_change, since, max(min(remaining, SLICE), 0))
+        revision = await anyio.to_thread.run_sync(wait, limiter=_waiters(request))
+        if revision > since or remaining <= SLICE or await request.is_disconnected():
+            return JSONResponse({"revision": revision}, headers={"Cache-Control": "no-store"})
