@@ -110,3 +110,13 @@ def test_the_long_poll_answers_when_the_change_log_moves(
     timer.join()
     assert r.json()["revision"] > since and time.monotonic() - started < 15
     assert admin_browser.get("/ui/topology/changes?since=x").status_code == 400
+
+
+def test_names_are_escaped_in_the_svg() -> None:
+    from neutrino.web.topology_svg import render
+
+    hostile = {**net(1), "name": '<script>alert("x")</script>'}
+    pic = lay_out([hostile], [], [port("p&1", "n001")], [], [])
+    svg = render(pic, 7)
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "p&amp;1" in svg
+    assert 'data-revision="7"' in svg and svg.endswith("</svg>")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
@@ -24,9 +25,10 @@ from neutrino.common.errors import BadRequest
 from neutrino.domain.listing import ListQuery
 from neutrino.service.container import Services
 from neutrino.service.context import RequestContext
-from neutrino.web.render import ENV, guarded, page
+from neutrino.web.render import guarded, page
 from neutrino.web.session import current, services
-from neutrino.web.topology import lay_out, page_networks, status_class
+from neutrino.web.topology import lay_out, page_networks
+from neutrino.web.topology_svg import render as svg_text
 
 router = APIRouter()
 MAX_WAIT = 25.0
@@ -34,10 +36,17 @@ MAX_WAITERS = 256
 SLICE = 1.0
 
 
-def render_svg(svc: Services, ctx: RequestContext, page_number: int) -> str:
-    """The SVG of one page, as the browser gets it."""
+def render_svg(
+    svc: Services,
+    ctx: RequestContext,
+    page_number: int,
+    networks: list[dict[str, Any]] | None = None,
+) -> str:
+    """The SVG of one page, as the browser gets it (``networks``: all the caller sees, when
+    the caller has them already)."""
     revision = svc.store.current_revision()
-    networks = svc.networks.search(ctx, ListQuery())
+    if networks is None:
+        networks = svc.networks.search(ctx, ListQuery())
     shown, _, _ = page_networks(networks, page_number)
     on_page = ListQuery(filters={"network_id": [n["id"] for n in shown]}) if shown else None
     subnets = svc.subnets.search(ctx, on_page) if on_page else []
@@ -50,9 +59,7 @@ def render_svg(svc: Services, ctx: RequestContext, page_number: int) -> str:
         svc.floatingips.search(ctx, ListQuery()),
         page_number,
     )
-    return ENV.get_template("topology_svg.html").render(
-        pic=picture, revision=revision, status_class=status_class
-    )
+    return svg_text(picture, revision)
 
 
 def _page_number(request: Request) -> int:
@@ -65,10 +72,9 @@ def _page_number(request: Request) -> int:
 async def topology(request: Request) -> Response:
     me = current(request)
     svc = services(request)
-    number = _page_number(request)
-    svg = render_svg(svc, me.ctx, number)
     networks = svc.networks.search(me.ctx, ListQuery())
-    _, number, pages = page_networks(networks, number)
+    svg = render_svg(svc, me.ctx, _page_number(request), networks)
+    _, number, pages = page_networks(networks, _page_number(request))
     pic = {"page": number, "pages": pages, "total_networks": len(networks)}
     return page(request, me, "topology.html", svg=Markup(svg), pic=pic)
 
