@@ -24,6 +24,7 @@ MAIN_PAGES = [
     "/ui/security-groups",
     "/ui/floatingips",
     "/ui/agents",
+    "/ui/quotas",
     "/ui/topology",
 ]
 
@@ -203,4 +204,26 @@ def test_the_topology_turns_a_port_green_without_reload(tab: Tab, live_admin: Ca
         "c => getComputedStyle(c).fill"
     )
     assert re.fullmatch(r"rgb\(30, 142, 62\)", fill)  # green
+    tab.clean()
+
+
+def test_keyboard_alone_reaches_the_content_and_the_topology_links(
+    tab: Tab, live_admin: Caller
+) -> None:
+    net = live_admin.network(name="by-keyboard")
+    tab.login("admin", ADMIN_PASSWORD, "admin")
+    tab.go("/ui/topology")
+    page = tab.page
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    target = f"/ui/networks/{net['id']}"
+    for _ in range(60):  # header links, switcher, logout, then the picture's shapes
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('href')") == target:
+            break
+    else:
+        raise AssertionError("the network's bar is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**{target}")
+    assert page.locator("#network-name").text_content() == "by-keyboard"
     tab.clean()

@@ -259,3 +259,27 @@ def test_the_project_switcher_rescopes_the_session(
     assert r.status_code == 303
     html = b.get("/ui").text
     assert "selected>second</option>" in html and "/ui/agents" not in html  # member there
+
+
+def test_quotas_are_an_admin_page_with_neutrons_checks(
+    ui_app_client: TestClient, admin_browser: Browser, admin_api: Caller
+) -> None:
+    member = admin_api.as_member()
+    member.network(name="one")
+    page = f"/ui/quotas/{member.project_id}"
+    assert "1 / 100" in admin_browser.get("/ui/quotas").text  # the member's one network
+    r = admin_browser.submit(page, page, {"network": "0", "port": "50"})
+    assert r.status_code == 400
+    field = r.text.split('<label for="f-network">', 1)[1].split("</div>", 1)[0]
+    assert "must be greater than or equal to already used 1" in field
+    r = admin_browser.submit(page, page, {"network": "5", "port": "50"})
+    assert r.status_code == 303
+    limits = admin_api.get(f"/v2.0/quotas/{member.project_id}").json()["quota"]
+    assert limits["network"] == 5 and limits["port"] == 50
+    user = member.get(f"/v3/users/{member.user_id}").json()["user"]["name"]
+    project = member.get(f"/v3/projects/{member.project_id}").json()["project"]["name"]
+    b = Browser(ui_app_client)
+    b.login(user, "pw-" + user[2:], project)
+    assert "/ui/quotas" not in b.get("/ui").text
+    assert b.get("/ui/quotas").status_code == 403
+    assert b.get(page).status_code == 403

@@ -25,6 +25,7 @@ PAGES = {
     "security-groups": "/ui/security-groups",
     "floating-ips": "/ui/floatingips",
     "agents": "/ui/agents",
+    "quotas": "/ui/quotas",
     "topology": "/ui/topology",
 }
 

@@ -9,7 +9,15 @@ from fastapi import FastAPI
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from neutrino.web import auth, networks, pages, routers, security_groups, topology_pages
+from neutrino.web import (
+    auth,
+    networks,
+    pages,
+    quotas,
+    routers,
+    security_groups,
+    topology_pages,
+)
 
 STATIC = {"ui.css": "text/css; charset=utf-8", "ui.js": "text/javascript; charset=utf-8"}
 
@@ -40,7 +48,7 @@ def _static(name: str, kind: str) -> Callable[[], Awaitable[Response]]:
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth, pages, networks, routers, security_groups, topology_pages):
+    for module in (auth, pages, networks, routers, security_groups, quotas, topology_pages):
         app.include_router(module.router)
     for name, kind in STATIC.items():
         app.add_api_route(

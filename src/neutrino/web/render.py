@@ -61,6 +61,7 @@ def field_errors(exc: NeutrinoError, form: dict[str, str]) -> dict[str, str]:
     for name, value in form.items():
         if (
             f"for {name}." in message
+            or f"for {name} " in message
             or f"'{name}'" in message
             or (len(value) >= 3 and value in message)
         ):
