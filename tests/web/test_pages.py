@@ -283,3 +283,22 @@ def test_quotas_are_an_admin_page_with_neutrons_checks(
     assert "/ui/quotas" not in b.get("/ui").text
     assert b.get("/ui/quotas").status_code == 403
     assert b.get(page).status_code == 403
+
+
+def test_the_overview_lists_recent_changes_the_caller_may_know_of(
+    ui_app_client: TestClient, admin_browser: Browser, admin_api: Caller
+) -> None:
+    secret = admin_api.network(name="admins")
+    member = admin_api.as_member()
+    own = member.network(name="members")
+    html = admin_browser.get("/ui").text
+    changes = html.split('id="changes"', 1)[1].split("</table>", 1)[0]
+    assert f'href="/ui/networks/{own["id"]}"' in changes
+    assert f'href="/ui/networks/{secret["id"]}"' in changes
+    user = member.get(f"/v3/users/{member.user_id}").json()["user"]["name"]
+    project = member.get(f"/v3/projects/{member.project_id}").json()["project"]["name"]
+    b = Browser(ui_app_client)
+    b.login(user, "pw-" + user[2:], project)
+    changes = b.get("/ui").text.split('id="changes"', 1)[1].split("</table>", 1)[0]
+    assert f'href="/ui/networks/{own["id"]}"' in changes and ">create<" in changes
+    assert secret["id"][:8] not in changes

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
 from neutrino.service.agents import AgentService
+from neutrino.service.changes import ChangeLogService
 from neutrino.service.default_security_group_rules import DefaultSecurityGroupRuleService
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.hostsync import HostSyncService
@@ -43,6 +44,7 @@ class Services:
     agents: AgentService
     hostsync: HostSyncService
     liveness: LivenessSweeper
+    changes: ChangeLogService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -70,4 +72,5 @@ class Services:
             agents=AgentService(store, dhcp),
             hostsync=HostSyncService(store, ports),
             liveness=LivenessSweeper(store, dhcp),
+            changes=ChangeLogService(store),
         )

@@ -38,7 +38,14 @@ async def overview(request: Request) -> Response:
         "Security groups": len(svc.security_groups.search(me.ctx, everything)),
     }
     agents = svc.agents.search(me.ctx, ListQuery(sorts=[("host", True), ("id", True)]))
-    return page(request, me, "overview.html", counts=counts, agents=agents)
+    return page(
+        request,
+        me,
+        "overview.html",
+        counts=counts,
+        agents=agents,
+        changes=svc.changes.recent(me.ctx),
+    )
 
 
 @router.get("/ui/agents")
