@@ -5,6 +5,19 @@ bindings, its binding) is written in the same transaction as the port row and th
 entry. A duplicate MAC or IP from a concurrent create surfaces as a unique-key violation and
 the whole create is retried (``Store.write``); a MAC the caller asked for that is taken is a
 409 ``MacAddressInUse``.
+
+Locks (PostgreSQL, see ``store.locks``; lock order quota key → network → port → security
+groups → floating IPs):
+- create: the (project, ``port``) quota key before counting, so concurrent creates cannot
+  overshoot; then every target network (``for_change``, in id order) before it is read, so
+  the ports of one network get their MAC and addresses one at a time and a concurrent network
+  or subnet delete either sees the new port or makes the create a 404; then the security
+  groups it binds (``for_use``), so they cannot be deleted under it.
+- update: the port (``for_change``) before it is read: ``If-Match`` compares the committed
+  revision and a second update builds on the first. A ``fixed_ips`` change locks the network
+  first, as a create does.
+- delete: the port (``for_delete``) before it is read: of two deletes, the second sees it gone
+  (404).
 """
 
 from __future__ import annotations
@@ -32,8 +45,8 @@ from neutrino.service.port_attrs import ADMIN_ONLY, SPEC, check_no_nulls
 from neutrino.service.port_views import PortViewCache
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
+from neutrino.store import locks, port_json, raw
 from neutrino.store import networks as network_repo
-from neutrino.store import port_json, raw
 from neutrino.store import ports as repo
 from neutrino.store import routers as router_repo
 from neutrino.store import tags as tag_repo
@@ -182,8 +195,9 @@ class PortService:
         for attrs in items:
             project = owner_project(ctx, attrs)
             counts[project] = counts.get(project, 0) + 1
-        for project, count in counts.items():
+        for project, count in sorted(counts.items()):
             self.quotas.check(tx, project, "port", count)
+        locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
         return [self._create_one(tx, ctx, attrs) for attrs in items]
 
     def _create_one(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]
@@ -192,13 +206,11 @@ class PortService:
         has no tags or children beyond these, so nothing needs reading back)."""
         conn = tx.conn
         network_id = attrs["network_id"]
-        # Row lock on PostgreSQL: ports of one network are allocated one at a time, so MAC and
-        # IP picks don't collide; the unique keys remain the backstop.
+        # The network is locked (``_create_tx``): ports of one network are allocated one at a
+        # time, so MAC and IP picks don't collide; the unique keys remain the backstop.
         net = network_repo.for_port(conn, network_id)
         if net is None or not (ctx.owns(net[0]) or net[1]):
             raise ResourceNotFound("Network", network_id)
-        if self.store.is_postgres:
-            network_repo.lock(conn, network_id)
         project = owner_project(ctx, attrs)
         port_id = new_id()
         mac = attrs.get("mac_address") or free_mac(tx, network_id, self.base_mac)
@@ -263,6 +275,11 @@ class PortService:
     def _update_tx(self, tx: Tx, ctx: RequestContext, port_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
         conn = tx.conn
+        if "fixed_ips" in attrs:  # addresses are picked under the network's lock, as on create
+            found = repo.find(conn, port_id)
+            if found is not None:
+                locks.for_change(conn, "networks", found["network_id"])
+        locks.for_change(conn, "ports", port_id)
         row = self._load(conn, ctx, port_id)
         check_revision(row["revision_number"], if_match)
         if "mac_address" in attrs and attrs["mac_address"] != row["mac_address"]:
@@ -342,6 +359,7 @@ class PortService:
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, port_id: str,
                    if_match: int | None) -> None:
+        locks.for_delete(tx.conn, "ports", port_id)
         row = self._load(tx.conn, ctx, port_id)
         check_revision(row["revision_number"], if_match)
         if router_repo.router_of_port(tx.conn, port_id) is not None:
