@@ -37,8 +37,9 @@ def free_port() -> int:
 
 
 def _admin_engine(url: str):  # type: ignore[no-untyped-def]
-    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                         isolation_level="AUTOCOMMIT")
+    return create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
 
 
 def _neutrino() -> list[str]:
@@ -51,8 +52,15 @@ def _neutrino() -> list[str]:
 class Cluster:
     """``servers`` API servers x ``workers`` processes on one fresh PostgreSQL database."""
 
-    def __init__(self, pg_url: str, state_dir: Path, *, servers: int = 2, workers: int = 2,
-                 password: str = PASSWORD) -> None:
+    def __init__(
+        self,
+        pg_url: str,
+        state_dir: Path,
+        *,
+        servers: int = 2,
+        workers: int = 2,
+        password: str = PASSWORD,
+    ) -> None:
         self.pg_url = pg_url
         self.state_dir = state_dir
         self.servers = servers
@@ -67,9 +75,14 @@ class Cluster:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-        env.update({"NEUTRINO_DB": self.db_url, "NEUTRINO_TOKEN_KEY": TOKEN_KEY,
-                    "NEUTRINO_ADMIN_PASSWORD": self.password,
-                    "NEUTRINO_STATE_DIR": str(self.state_dir)})
+        env.update(
+            {
+                "NEUTRINO_DB": self.db_url,
+                "NEUTRINO_TOKEN_KEY": TOKEN_KEY,
+                "NEUTRINO_ADMIN_PASSWORD": self.password,
+                "NEUTRINO_STATE_DIR": str(self.state_dir),
+            }
+        )
         env.pop("NEUTRINO_CONFIG", None)
         return env
 
@@ -88,18 +101,37 @@ class Cluster:
 
     def _launch(self) -> None:
         env = self._env()
-        subprocess.run([*_neutrino(), "bootstrap"], env=env, check=True, cwd=ROOT,
-                       capture_output=True, timeout=START_SECONDS)
+        subprocess.run(
+            [*_neutrino(), "bootstrap"],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            timeout=START_SECONDS,
+        )
         for i in range(self.servers):
             port = free_port()
             log = self.state_dir / f"server-{i}.log"
             self.logs.append(log)
             with log.open("wb") as out:
-                self.procs.append(subprocess.Popen(
-                    [*_neutrino(), "serve", "--workers", str(self.workers), "--no-migrate",
-                     "--listen", f"127.0.0.1:{port}"],
-                    env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True))
+                self.procs.append(
+                    subprocess.Popen(
+                        [
+                            *_neutrino(),
+                            "serve",
+                            "--workers",
+                            str(self.workers),
+                            "--no-migrate",
+                            "--listen",
+                            f"127.0.0.1:{port}",
+                        ],
+                        env=env,
+                        cwd=ROOT,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
             self.urls.append(f"http://127.0.0.1:{port}")
         for url in self.urls:
             self._wait(url)
@@ -121,15 +153,32 @@ class Cluster:
         out = []
         for log in self.logs:
             if log.exists():
-                out.append(f"--- {log.name}\n" + "\n".join(
-                    log.read_text(errors="replace").splitlines()[-lines:]))
+                out.append(
+                    f"--- {log.name}\n"
+                    + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+                )
         return "\n".join(out)
 
     def token(self, url: str | None = None, project: str = "admin") -> str:
-        r = httpx.post(f"{url or self.urls[0]}/v3/auth/tokens", timeout=30, json={"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": "admin", "domain": {"name": "Default"}, "password": self.password}}},
-            "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}})
+        r = httpx.post(
+            f"{url or self.urls[0]}/v3/auth/tokens",
+            timeout=30,
+            json={
+                "auth": {
+                    "identity": {
+                        "methods": ["password"],
+                        "password": {
+                            "user": {
+                                "name": "admin",
+                                "domain": {"name": "Default"},
+                                "password": self.password,
+                            }
+                        },
+                    },
+                    "scope": {"project": {"name": project, "domain": {"name": "Default"}}},
+                }
+            },
+        )
         r.raise_for_status()
         return r.headers["X-Subject-Token"]
 
@@ -146,6 +195,23 @@ class Cluster:
     def rss_kib(self) -> list[int]:
         """Per server: the resident memory of all of its processes, in KiB."""
         return [sum(_rss(pid) for pid in family) for family in self.pids()]
+
+    def db_stats(self) -> dict[str, int]:
+        """PostgreSQL's counters for the cluster's database: deadlocks detected (each one a
+        transaction the unit of work retried), commits and rollbacks."""
+        engine = _admin_engine(self.pg_url)
+        try:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    text(
+                        "SELECT deadlocks, xact_commit, xact_rollback FROM pg_stat_database "
+                        "WHERE datname = :n"
+                    ),
+                    {"n": self.db_name},
+                ).one()
+        finally:
+            engine.dispose()
+        return {"deadlocks": int(row[0]), "commits": int(row[1]), "rollbacks": int(row[2])}
 
     def stop(self) -> None:
         for proc in self.procs:

@@ -50,8 +50,9 @@ def _lock(conn: Connection, table: str, ids: Iterable[str], mode: str) -> None:
     if not wanted or not enabled(conn):
         return
     marks = ", ".join("?" * len(wanted))
-    raw.rows(conn, f"SELECT id FROM {table} WHERE id IN ({marks}) ORDER BY id {_MODES[mode]}",
-             wanted)
+    raw.rows(
+        conn, f"SELECT id FROM {table} WHERE id IN ({marks}) ORDER BY id {_MODES[mode]}", wanted
+    )
 
 
 def for_delete(conn: Connection, table: str, *ids: str) -> None:
@@ -72,5 +73,6 @@ def for_use(conn: Connection, table: str, ids: Iterable[str]) -> None:
 def key(conn: Connection, name: str) -> None:
     """Serialize the transactions that lock ``name`` until each commits (PostgreSQL)."""
     if enabled(conn):
-        raw.run(conn, "SELECT pg_advisory_xact_lock(CAST(? AS integer), hashtext(?))",
-                (KEY_SPACE, name))
+        raw.run(
+            conn, "SELECT pg_advisory_xact_lock(CAST(? AS integer), hashtext(?))", (KEY_SPACE, name)
+        )
