@@ -275,7 +275,7 @@ class PortService:
     def _update_tx(self, tx: Tx, ctx: RequestContext, port_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
         conn = tx.conn
-        if "fixed_ips" in attrs:  # addresses are picked under the network's lock, as on create
+        if "fixed_ips" in attrs and locks.enabled(conn):  # addresses: under the network's lock
             found = repo.find(conn, port_id)
             if found is not None:
                 locks.for_change(conn, "networks", found["network_id"])

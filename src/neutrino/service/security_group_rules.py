@@ -133,7 +133,7 @@ class SecurityGroupRuleService:
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, rule_id: str,
                    if_match: int | None) -> None:
-        found = repo.find_rule(tx.conn, rule_id)
+        found = repo.find_rule(tx.conn, rule_id) if locks.enabled(tx.conn) else None
         if found is not None:
             locks.for_change(tx.conn, "security_groups", found["security_group_id"])
             locks.for_delete(tx.conn, "security_group_rules", rule_id)

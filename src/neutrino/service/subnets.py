@@ -228,6 +228,8 @@ class SubnetService:
     def _lock_network_of(conn: Any, subnet_id: str) -> None:
         """Serialize with port creates and other subnet changes on the subnet's network
         (PostgreSQL); the subnet is read again afterwards."""
+        if not locks.enabled(conn):
+            return
         network_id = repo.network_of(conn, subnet_id)
         if network_id is not None:
             locks.for_change(conn, "networks", network_id)
