@@ -15,18 +15,20 @@ The loser of a race waits for the winner's commit, then reads its result and ans
 sequential run would (404, 412, 409, 400) — without a retry. Which service locks what, and
 why, is written in each service module's docstring.
 
-Why not SERIALIZABLE with retries: its snapshot is taken at the first statement, so a writer
-that waited on a hot row (the network all ports of a network are allocated on, a project's
-default security group) must abort and start again rather than just read on; with eight
-concurrent creators on one network most attempts would abort, the retries would run out
-(a 409 to the client) and throughput would collapse. Row locks make the outcome
-deterministic, keep the waits as short as the winner's transaction, and never fail a request
-that a sequential run would accept.
+Why not SERIALIZABLE with retries: it would catch the same anomalies, but by aborting. Two
+port creates on one network each read the allocations the other inserts (IPAM's scan of the
+pool), so under SSI one of them fails with a serialization error and runs again, and a
+transaction that waited for a hot row is judged on the snapshot it took before waiting; with
+eight concurrent creators on one network or in one project, retries would pile up, could run
+out (a 409 the client did not earn) and would cost whole re-executions. Row locks make the
+loser wait only as long as the winner's transaction and then go on with the committed state:
+the outcome is deterministic and nothing a sequential run would accept fails.
 
 Retry: a unique-key violation, a deadlock or a serialization failure means a concurrent
-writer won a race the locks do not cover (two ports picked the same free IP on two networks'
-subnets of one pool, two first-time default security groups); the whole function is run
-again on a fresh transaction, up to ``RETRIES`` times with jittered backoff. Service functions
+writer won a race the locks leave to the database (two network creates picking the same free
+VNI, a project's first default security group made twice, an agent's first two reports; on
+SQLite, ``database is locked``); the whole function is run again on a fresh transaction, up to
+``RETRIES`` times with jittered backoff, and then sees the winner's row. Service functions
 must therefore be pure functions of the database (no side effects outside ``tx``).
 
 Ordering: on SQLite writers are serialized, so change revisions are in commit order. On
