@@ -2,22 +2,13 @@
 
 Everything a port create decides (its MAC, its addresses from IPAM, its security-group
 bindings, its binding) is written in the same transaction as the port row and the change-log
-entry. A duplicate MAC or IP from a concurrent create surfaces as a unique-key violation and
-the whole create is retried (``Store.write``); a MAC the caller asked for that is taken is a
-409 ``MacAddressInUse``.
+entry; a MAC the caller asked for that is taken is a 409 ``MacAddressInUse``. A duplicate MAC
+or IP is a unique-key violation, and the whole create is retried (``Store.write``).
 
-Locks (PostgreSQL, see ``store.locks``; lock order quota key → network → port → security
-groups → floating IPs):
-- create: the (project, ``port``) quota key before counting, so concurrent creates cannot
-  overshoot; then every target network (``for_change``, in id order) before it is read, so
-  the ports of one network get their MAC and addresses one at a time and a concurrent network
-  or subnet delete either sees the new port or makes the create a 404; then the security
-  groups it binds (``for_use``), so they cannot be deleted under it.
-- update: the port (``for_change``) before it is read: ``If-Match`` compares the committed
-  revision and a second update builds on the first. A ``fixed_ips`` change locks the network
-  first, as a create does.
-- delete: the port (``for_delete``) before it is read: of two deletes, the second sees it gone
-  (404).
+Locks (PostgreSQL, ``store.locks``): a create takes the project's ``port`` quota key, then its
+networks before reading them (picks one at a time; a racing network or subnet delete sees the
+port, or the create gets 404), then share-locks the groups it binds; an update or delete locks
+the port before reading it (``If-Match`` sees the committed revision; a second delete: 404).
 """
 
 from __future__ import annotations
@@ -206,8 +197,6 @@ class PortService:
         has no tags or children beyond these, so nothing needs reading back)."""
         conn = tx.conn
         network_id = attrs["network_id"]
-        # The network is locked (``_create_tx``): ports of one network are allocated one at a
-        # time, so MAC and IP picks don't collide; the unique keys remain the backstop.
         net = network_repo.for_port(conn, network_id)
         if net is None or not (ctx.owns(net[0]) or net[1]):
             raise ResourceNotFound("Network", network_id)
@@ -275,10 +264,8 @@ class PortService:
     def _update_tx(self, tx: Tx, ctx: RequestContext, port_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
         conn = tx.conn
-        if "fixed_ips" in attrs and locks.enabled(conn):  # addresses: under the network's lock
-            found = repo.find(conn, port_id)
-            if found is not None:
-                locks.for_change(conn, "networks", found["network_id"])
+        if "fixed_ips" in attrs and (found := repo.find(conn, port_id)) is not None:
+            locks.for_change(conn, "networks", found["network_id"])  # addresses: as on create
         locks.for_change(conn, "ports", port_id)
         row = self._load(conn, ctx, port_id)
         check_revision(row["revision_number"], if_match)
