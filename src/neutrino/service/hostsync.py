@@ -54,6 +54,7 @@ from neutrino.service.binding import VIF_BRIDGE, parse_configurations, tunnel_ip
 from neutrino.service.context import RequestContext
 from neutrino.service.ports import PortService
 from neutrino.store import hostsync as repo
+from neutrino.store import locks
 from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
@@ -308,7 +309,8 @@ class HostSyncService:
     def report_status(self, ctx: RequestContext, port_id: str, body: dict[str, Any]
                       ) -> dict[str, Any]:
         """The agent on the port's host reports it wired (ACTIVE) or unwired (DOWN). A real
-        change bumps the port's revision and is recorded, so watchers wake."""
+        change bumps the port's revision and is recorded, so watchers wake. The port is
+        row-locked first (PostgreSQL): a concurrent update or liveness sweep is not lost."""
         require_agent_role(ctx, "update_port_status")
         status, host = body.get("status"), body.get("host")
         if status not in PORT_STATUSES:
@@ -317,6 +319,7 @@ class HostSyncService:
             raise BadRequest("'host' must be a non-empty string")
 
         def tx_fn(tx: Tx) -> dict[str, Any]:
+            locks.for_change(tx.conn, "ports", port_id)  # the revision is built on
             row = repo.port_binding(tx.conn, port_id)
             if row is None:
                 raise ResourceNotFound("Port", port_id)

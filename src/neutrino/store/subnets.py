@@ -115,6 +115,11 @@ def find(conn: Connection, subnet_id: str) -> RowMapping | None:
     return conn.execute(_joined().where(c.id == subnet_id)).mappings().first()
 
 
+def network_of(conn: Connection, subnet_id: str) -> str | None:
+    found = raw.one(conn, "SELECT network_id FROM subnets WHERE id = ?", (subnet_id,))
+    return None if found is None else str(found[0])
+
+
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     check_keys(query, COLUMNS, HOOKS)
     stmt = _joined()
