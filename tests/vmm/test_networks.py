@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from neutrino.client import NotFound
-from neutrino.common.errors import NamedConflict, NeutrinoError
+from neutrino.common.errors import NamedConflict, NamedNotFound, NeutrinoError
 from neutrino.vmm import model as m
 from neutrino.vmm.usecases.base import ADMIN
 from tests.vmm.world import World
@@ -27,7 +27,7 @@ def test_discover_import_once_per_datacenter(world: World) -> None:
     assert err.value.type == "NetworkAlreadyImported" and err.value.status == 409
     dc2 = vmm.inventory.add_datacenter(ADMIN, {"name": "dc2"})["id"]
     assert len(vmm.networks.import_(ADMIN, pid, dc2, [a["id"]])) == 1  # another DC: fine
-    with pytest.raises(NamedConflict, match="has no network"):
+    with pytest.raises(NamedNotFound, match="has no network"):
         vmm.networks.import_(ADMIN, pid, dc, ["no-such-network"])
 
 

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from typing import Any
 
 from neutrino.client import ClientError
-from neutrino.common.errors import InvalidInput, NamedConflict
+from neutrino.common.errors import InvalidInput, NamedConflict, NamedNotFound
 from neutrino.vmm import model as m
 from neutrino.vmm.usecases.base import Caller, UseCase, need, provider_error
 
@@ -136,7 +136,7 @@ class Networks(UseCase):
         wanted = [i for i in offered if i not in have] if external_ids is None else external_ids
         missing = [i for i in wanted if i not in offered]
         if missing:
-            raise NamedConflict(
+            raise NamedNotFound(
                 "ProviderNetworkNotFound",
                 f"provider {provider.name} has no network {', '.join(missing)}",
             )
