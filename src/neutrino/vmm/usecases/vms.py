@@ -215,9 +215,11 @@ class Vms(UseCase):
     ) -> dict[str, Any]:
         bound = self._bind_all(places)
         self._record_ports(places, bound)
-        if self.plug is not None:
-            for place in places:
-                self.plug(vm, host, place.vnic, bound[place.vnic.id])
+        if self.plug is not None and places:
+            plug = self.plug
+            # the host wires vNICs independently: plug them at once, as a hypervisor would
+            with ThreadPoolExecutor(max_workers=min(8, len(places))) as pool:
+                list(pool.map(lambda p: plug(vm, host, p.vnic, bound[p.vnic.id]), places))
         waits = self._wait_all(places, bound) if wait else {}
         return {
             nic_id: {
