@@ -148,9 +148,7 @@ class Networks(UseCase):
             )
         nets = [linked_network(offered[i], provider_id, datacenter_id) for i in wanted]
         with self.store.write() as repo:
-            for net in nets:
-                repo.add(net)
-                repo.add(m.Profile(name=net.name, network_id=net.id))
+            repo.add_all([*nets, *(m.Profile(name=n.name, network_id=n.id) for n in nets)])
         return [view(n) for n in nets]
 
     def create(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
