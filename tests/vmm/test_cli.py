@@ -105,7 +105,12 @@ def test_the_vmm_cli_end_to_end(server: str) -> None:
     cli(u, "vm", "delete", "web")
     cli(u, "network", "remove", "blue", "--from-provider")
     assert "blue" not in {n["name"] for n in provider_api(u).list_networks()}
+    assert "updated" in cli(
+        u, "provider", "set", "prov1", "--password-env", "PROV_PW", "--sync-interval", "60"
+    )
     cli(u, "provider", "remove", "prov1")
+    cli(u, "dc", "remove", "dc1")
+    assert "dc1" not in cli(u, "dc", "list")
 
 
 def test_every_command_has_help() -> None:

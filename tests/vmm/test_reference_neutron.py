@@ -30,35 +30,61 @@ def _reference_running() -> bool:
     return str(body.get("version", {}).get("id", "")).startswith("v3")
 
 
-pytestmark = pytest.mark.skipif(not _reference_running(),
-                                reason=f"reference Keystone/Neutron not running ({AUTH})")
+pytestmark = pytest.mark.skipif(
+    not _reference_running(), reason=f"reference Keystone/Neutron not running ({AUTH})"
+)
 
 
 def test_reference_neutron_as_a_provider(vmm: Vmm) -> None:
-    p = vmm.providers.add(ADMIN, {"name": "reference", "url": URL, "auth_url": AUTH,
-                                  "username": "admin", "password": PASSWORD})
+    p = vmm.providers.add(
+        ADMIN,
+        {
+            "name": "reference",
+            "url": URL,
+            "auth_url": AUTH,
+            "username": "admin",
+            "password": PASSWORD,
+        },
+    )
     check = vmm.providers.test(ADMIN, p["id"])
     assert check.ok, check.message
     dc = vmm.inventory.add_datacenter(ADMIN, {"name": "dc"})
-    net = vmm.networks.create(ADMIN, {"provider_id": p["id"], "datacenter_id": dc["id"],
-                                      "name": "vmm-ref-test",
-                                      "subnets": [{"cidr": "198.51.100.0/24"}]})
+    net = vmm.networks.create(
+        ADMIN,
+        {
+            "provider_id": p["id"],
+            "datacenter_id": dc["id"],
+            "name": "vmm-ref-test",
+            "subnets": [{"cidr": "198.51.100.0/24"}],
+        },
+    )
     client = ProviderClient(_provider(vmm, p["id"]))
     try:
-        assert net["external_id"] not in {n["id"] for n in
-                                          vmm.networks.discover(ADMIN, p["id"], dc["id"])}
+        assert net["external_id"] not in {
+            n["id"] for n in vmm.networks.discover(ADMIN, p["id"], dc["id"])
+        }
         cluster = vmm.inventory.add_cluster(ADMIN, {"name": "c", "datacenter_id": dc["id"]})
-        profile = vmm.inventory.add_profile(ADMIN, {"name": "none", "network_id": net["id"],
-                                                    "security_groups": []})
-        vm = vmm.vms.create(ADMIN, {"name": "ref-vm", "cluster_id": cluster["id"], "nics": [
-            {"name": "eth0", "profile_id": profile["id"]}]})
+        profile = vmm.inventory.add_profile(
+            ADMIN, {"name": "none", "network_id": net["id"], "security_groups": []}
+        )
+        vm = vmm.vms.create(
+            ADMIN,
+            {
+                "name": "ref-vm",
+                "cluster_id": cluster["id"],
+                "nics": [{"name": "eth0", "profile_id": profile["id"]}],
+            },
+        )
         with vmm.store.read() as repo:
             vm_row, nic = repo.get(m.Vm, vm["id"]), repo.find(m.Vnic, vm_id=vm["id"])[0]
             place = vmm.vms._placement(repo, vm_row, nic, None)  # type: ignore[arg-type]
         assert place is not None
         port = ports.allocate(client, place, "compute:neutrino")
-        assert (port["device_id"], port["mac_address"], port["security_groups"]) == \
-            (nic.id, nic.mac, [])
+        assert (port["device_id"], port["mac_address"], port["security_groups"]) == (
+            nic.id,
+            nic.mac,
+            [],
+        )
         assert ports.allocate(client, place, "compute:neutrino")["id"] == port["id"]  # found
         ports.deallocate(client, port["id"])
         assert client.ports_of_device(nic.id) == []

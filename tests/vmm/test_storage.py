@@ -160,13 +160,16 @@ def test_save_and_events(vmm_store: VmmStore) -> None:
 
 def test_add_all_inserts_parents_first_and_keeps_the_keys(vmm_store: VmmStore) -> None:
     dc, p = _dc_with_provider(vmm_store)
-    nets = [m.Network(name=f"n{i}", datacenter_id=dc.id, provider_id=p.id, external_id=str(i))
-            for i in range(3)]
+    nets = [
+        m.Network(name=f"n{i}", datacenter_id=dc.id, provider_id=p.id, external_id=str(i))
+        for i in range(3)
+    ]
     with vmm_store.write() as repo:  # profiles listed before their networks on purpose
         repo.add_all([*(m.Profile(name=n.name, network_id=n.id) for n in nets), *nets])
     with vmm_store.read() as repo:
         assert repo.count(m.Network) == 3 and repo.count(m.Profile) == 3
     with pytest.raises(NamedConflict) as err, vmm_store.write() as repo:
-        repo.add_all([m.Network(name="again", datacenter_id=dc.id, provider_id=p.id,
-                                external_id="1")])
+        repo.add_all(
+            [m.Network(name="again", datacenter_id=dc.id, provider_id=p.id, external_id="1")]
+        )
     assert err.value.type == "NetworkAlreadyImported"

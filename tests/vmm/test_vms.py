@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 
 from neutrino.client import NotFound
-from neutrino.common.errors import NamedConflict, PolicyNotAuthorized, ResourceNotFound
+from neutrino.common.errors import (
+    InvalidInput,
+    NamedConflict,
+    PolicyNotAuthorized,
+    ResourceNotFound,
+)
 from neutrino.vmm.scheduling import NoHostAvailable
 from neutrino.vmm.usecases.base import ADMIN, Caller
+from tests.conftest import ADMIN_PASSWORD
 from tests.vmm.world import World
 
 
@@ -184,3 +190,34 @@ def test_members_see_and_change_only_their_projects_vms(world: World) -> None:
         )
     assert [v["name"] for v in world.vmm.vms.list_vms(ADMIN)] == ["mine"]
     assert blue["id"]
+
+
+def test_datacenter_force_removal_deletes_the_ports(world: World) -> None:
+    [blue] = world.imported("blue")
+    vm = _vm(world, world.profile(blue["id"])["id"])
+    world.vmm.vms.start(ADMIN, vm["id"])
+    port_id = world.vmm.vms.show(ADMIN, vm["id"])["nics"][0]["port_id"]
+    with pytest.raises(NamedConflict) as err:
+        world.vmm.inventory.remove_datacenter(ADMIN, world.dc["id"])
+    assert err.value.type == "DataCenterInUse"
+    world.vmm.inventory.remove_datacenter(
+        ADMIN, world.dc["id"], force=True, drop_port=world.vmm.vms.drop_port
+    )
+    with pytest.raises(NotFound):
+        world.api.get_port(port_id)
+    assert world.vmm.vms.list_vms(ADMIN) == [] and world.vmm.networks.list_networks(ADMIN) == []
+    assert world.vmm.inventory.list_hosts(ADMIN) == []
+    assert world.api.get_network(blue["external_id"])  # the provider keeps its network
+
+
+def test_provider_update_resumes_after_an_auth_failure(world: World) -> None:
+    pid = world.provider["id"]
+    world.vmm.providers.update(ADMIN, pid, {"password": "wrong", "sync_interval": 5})
+    assert world.vmm.sync.run(ADMIN, pid).status == "auth_failed"
+    assert world.vmm.runner.due(10**9) == []
+    shown = world.vmm.providers.update(ADMIN, pid, {"password": ADMIN_PASSWORD})
+    assert shown["sync_status"] == "" and shown["sync_interval"] == 5
+    assert world.vmm.runner.due(10**9) == [pid]
+    assert world.vmm.sync.run(ADMIN, pid).status == "ok"
+    with pytest.raises(InvalidInput):
+        world.vmm.providers.update(ADMIN, pid, {"url": "nope"})

@@ -129,6 +129,40 @@ def provider_sync(provider: str, server: UrlOption = None) -> None:
             console.print(f"{key}: {escape(cell(report[key]))}")
 
 
+@provider_app.command("set")
+def provider_set(
+    provider: str,
+    password_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding a new password.")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Networking API URL.")] = None,
+    auth_url: Annotated[str | None, typer.Option(help="Keystone URL.")] = None,
+    username: Annotated[str | None, typer.Option()] = None,
+    sync_interval: Annotated[int | None, typer.Option(help="Auto-sync seconds (0 = off).")] = None,
+    server: UrlOption = None,
+) -> None:
+    """Change a provider (a new password resumes an auto-sync stopped by an auth failure)."""
+    body: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("url", url),
+            ("auth_url", auth_url),
+            ("username", username),
+            ("sync_interval", sync_interval),
+        )
+        if v is not None
+    }
+    if password_env:
+        if not os.environ.get(password_env):
+            raise fail(f"{password_env} is not set")
+        body["password"] = os.environ[password_env]
+    api = Api(server)
+    p = api.call("PUT", f"/providers/{api.resolve('providers', provider)}", {"provider": body})[
+        "provider"
+    ]
+    console.print(f"provider [bold]{escape(p['name'])}[/] updated")
+
+
 @provider_app.command("remove")
 def provider_remove(provider: str, server: UrlOption = None) -> None:
     """Remove a provider (refused while a vNIC uses it)."""
@@ -155,6 +189,24 @@ def dc_add(
         body["mac_pool"] = mac_pool
     dc = Api(server).call("POST", "/datacenters", {"datacenter": body})["datacenter"]
     console.print(f"data center [bold]{escape(dc['name'])}[/] added ({dc['id']})")
+
+
+@dc_app.command("remove")
+def dc_remove(
+    dc: str,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also its VMs, their ports deleted on the providers.")
+    ] = False,
+    server: UrlOption = None,
+) -> None:
+    """Remove a data center (its clusters, hosts, networks and profiles)."""
+    api = Api(server)
+    api.call(
+        "DELETE",
+        f"/datacenters/{api.resolve('datacenters', dc)}",
+        params={"force": "true" if force else "false"},
+    )
+    console.print(f"data center {escape(dc)} removed")
 
 
 @dc_app.command("list")

@@ -8,9 +8,9 @@ handler into Neutron's envelope; bad JSON and bad input are 400, never a 500.
 
 Resources (``{"provider": {...}}`` / ``{"providers": [...]}`` bodies, Neutron style)::
 
-    providers            GET POST   /{id} GET DELETE   /{id}/test POST   /{id}/sync POST
+    providers            GET POST   /{id} GET PUT DELETE   /{id}/test POST   /{id}/sync POST
                          /{id}/networks GET (discover ?datacenter_id=)   /{id}/import POST
-    datacenters          GET POST
+    datacenters          GET POST   /{id} DELETE (?force=true: its VMs and their ports too)
     clusters             GET POST
     hosts                GET POST   /{id} DELETE
     networks             GET POST (provider_id: create on the provider; none: own)
@@ -125,6 +125,22 @@ def build_router(vmm: Vmm, authenticate: Authenticate) -> APIRouter:
     @router.get("/providers/{pid}")
     async def show_provider(request: Request, pid: str) -> Response:
         return _json({"provider": await run(vmm.providers.show, caller(request), pid)})
+
+    @router.put("/providers/{pid}")
+    async def update_provider(request: Request, pid: str) -> Response:
+        body = await _body(request, "provider")
+        return _json({"provider": await run(vmm.providers.update, caller(request), pid, body)})
+
+    @router.delete("/datacenters/{dcid}")
+    async def remove_datacenter(request: Request, dcid: str) -> Response:
+        await run(
+            vmm.inventory.remove_datacenter,
+            caller(request),
+            dcid,
+            _flag(request, "force", False),
+            vmm.vms.drop_port,
+        )
+        return Response(status_code=204)
 
     @router.delete("/providers/{pid}")
     async def remove_provider(request: Request, pid: str) -> Response:

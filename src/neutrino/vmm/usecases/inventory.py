@@ -53,6 +53,31 @@ class Inventory(UseCase):
         with self.store.read() as repo:
             return [_view(d) for d in repo.find(m.DataCenter, **_by_name(name))]
 
+    def remove_datacenter(
+        self, caller: Caller, datacenter_id: str, force: bool = False, drop_port: Any = None
+    ) -> None:
+        """Remove a data center with its clusters, hosts, networks and profiles. Refused (409)
+        while it has VMs, unless ``force``: then their vNICs' ports are deleted on the
+        providers (``drop_port``, the VM use case's) and the VMs go too."""
+        caller.require_admin("remove_datacenter")
+        with self.store.read() as repo:
+            dc = need(repo, m.DataCenter, datacenter_id)
+            clusters = [c.id for c in repo.find(m.Cluster, datacenter_id=datacenter_id)]
+            vms = repo.find(m.Vm, cluster_id=clusters) if clusters else []
+            nics = repo.find(m.Vnic, vm_id=[v.id for v in vms]) if vms else []
+        if vms and not force:
+            raise NamedConflict(
+                "DataCenterInUse",
+                f"data center {dc.name} has {len(vms)} VM(s): remove them first, or force",
+            )
+        for nic in nics:
+            if drop_port is not None:
+                drop_port(nic)
+        with self.store.write() as repo:
+            for vm in vms:
+                repo.remove(m.Vm, vm.id)
+            repo.remove(m.DataCenter, datacenter_id)
+
     # --- clusters ------------------------------------------------------------------------
 
     def add_cluster(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@
 * migrate — schedule another host, move the bindings, plug there, wait ACTIVE again;
 * hot-plug / unplug / profile change of a vNIC — its port is created, deleted, or (profile on
   another network) deleted and made anew;
-* delete — every port of the VM is deleted (a stopped VM only).
+* delete — every port of the VM is deleted (a stopped VM only); so is every port of a
+  force-removed data center's VMs (``drop_port``).
 """
 
 from __future__ import annotations
@@ -152,13 +153,13 @@ class VmLifecycle(Vms):
                 raise NamedConflict("VmIsRunning", f"VM {vm.name} is running: stop it first")
             nics = repo.find(m.Vnic, vm_id=vm_id)
         for nic in nics:
-            self._drop_port(nic)
+            self.drop_port(nic)
         with self.store.write() as repo:
             repo.remove(m.Vm, vm_id)
 
     # --- vNICs ---------------------------------------------------------------------------
 
-    def _drop_port(self, nic: m.Vnic) -> None:
+    def drop_port(self, nic: m.Vnic) -> None:
         """Delete the vNIC's port on the provider that holds it (404: already gone)."""
         if not nic.port_id or not nic.port_provider_id:
             return
@@ -200,7 +201,7 @@ class VmLifecycle(Vms):
         with self.store.read() as repo:
             current = repo.get(m.Vnic, nic.id)
         if current is not None:
-            self._drop_port(current)
+            self.drop_port(current)
         with self.store.write() as repo:
             repo.remove(m.Vnic, nic.id)
 
@@ -236,7 +237,7 @@ class VmLifecycle(Vms):
         if not plugged or profile.network_id != old_net:
             if self.unplug is not None and vm.status == m.VM_UP and nic.port_id:
                 self.unplug(vm, nic)
-            self._drop_port(nic)
+            self.drop_port(nic)
             nic.port_id = nic.port_provider_id = None
         nic.plugged, nic.profile_id = plugged, profile.id
         with self.store.write() as repo:

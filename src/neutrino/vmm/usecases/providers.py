@@ -72,6 +72,25 @@ class Providers(UseCase):
             repo.add(provider)
         return provider.view()
 
+    def update(self, caller: Caller, provider_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Change any field (a new password, say, after an auth failure stopped the sync:
+        the status is reset so the auto-sync resumes)."""
+        caller.require_admin("update_provider")
+        with self.store.write() as repo:
+            current = need(repo, m.Provider, provider_id)
+            merged = {
+                k: v for k, v in vars(current).items() if k in FIELDS and k != "keystone_version"
+            }
+            if "keystone_version" in body or "auth_url" not in body:
+                merged["keystone_version"] = current.keystone_version
+            merged.update(body)
+            updated = provider_from(merged)
+            updated.id = current.id
+            updated.sync_status, updated.sync_message = "", ""
+            repo.save(updated)
+        self.clients.forget(provider_id)
+        return updated.view()
+
     def list_providers(self, caller: Caller, name: str | None = None) -> list[dict[str, Any]]:
         caller.require_admin("list_providers")
         with self.store.read() as repo:
