@@ -1,14 +1,16 @@
 """The manager side end to end in the lab: two providers (two neutrino controllers, each with
-its own lab: hypervisors, agents, a DHCP network node), the vmm in this process reaching both
-over HTTP, and the lab host plug (``neutrino.lab.vmmplug``) as the hypervisor side.
+its own lab and agents: two hypervisors and a DHCP network node, and one hypervisor), the vmm
+in this process reaching both over HTTP, and the lab host plug (``neutrino.lab.vmmplug``) as
+the hypervisor side.
 
 Proves: providers added and tested (good and three kinds of bad), a network imported from
 each, a network with a subnet created on one from the manager, two VMs started on two hosts
 (ports ACTIVE, DHCP addresses in the VM namespaces, ping between them), a migration under a
 100 pps ping (the loss is printed), a hot-unplug (the port is gone), the profile's security
-groups unset / [] / list reaching the provider exactly, a host whose agent is down refused
-with its reason, auto-sync picking up a network made behind the manager's back and marking
-one deleted, and a provider in use refusing removal (409).
+groups unset / [] / list reaching the provider exactly, a host whose agent is administratively
+down refused with its reason (a stopped agent is declared dead only after 75 s), auto-sync
+picking up a network made behind the manager's back and marking one deleted, and a provider
+in use refusing removal (409).
 """
 
 from __future__ import annotations
