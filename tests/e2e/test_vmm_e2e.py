@@ -8,15 +8,18 @@ each, a network with a subnet created on one from the manager, two VMs started o
 (ports ACTIVE, DHCP addresses in the VM namespaces, ping between them), a migration under a
 100 pps ping (the loss is printed), a hot-unplug (the port is gone), the profile's security
 groups unset / [] / list reaching the provider exactly, a host whose agent is administratively
-down refused with its reason (a stopped agent is declared dead only after 75 s), auto-sync
-picking up a network made behind the manager's back and marking one deleted, and a provider
-in use refusing removal (409).
+down, and then one whose agent is stopped (dead after 75 s without heartbeats), refused with
+its reason, auto-sync picking up a network made behind the manager's back and marking one
+deleted, and a provider in use refusing removal (409).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -345,3 +348,21 @@ def _run(vmm: Vmm, labs: dict[str, Lab]) -> None:
             vmm.providers.remove(ADMIN, pa["id"])
         assert in_use.value.status == 409 and in_use.value.type == "ProviderInUse"
         vmm.providers.remove(ADMIN, pb["id"])  # not in use: fine
+
+        # a host whose agent is stopped (frozen: no heartbeats) is refused once it is dead
+        api_a.session.request(
+            "PUT", f"/v2.0/agents/{agent['id']}", json={"agent": {"admin_state_up": True}}
+        )
+        children = json.loads((labs["a"].dir / "children.json").read_text())
+        pid = int(children["agent-hv1"]["pid"])
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 120
+            while api_a.list_agents(host="hv1", agent_type="L2 agent")[0]["alive"]:
+                assert time.monotonic() < deadline, "the stopped agent still looks alive"
+                time.sleep(2)
+            with pytest.raises(NamedConflict) as refused:
+                vmm.vms.start(ADMIN, vm3["id"], host_id=hosts["hv1"]["id"])
+            assert "a-hv1: its L2 agent on provider lab-a is dead" in refused.value.message
+        finally:
+            os.kill(pid, signal.SIGCONT)
