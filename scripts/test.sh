@@ -17,7 +17,7 @@ source "$REPO/scripts/lib/postgres.sh"
 set -e
 ensure_venv dev
 if [ "$(id -u)" = 0 ]; then  # the kernel and e2e tests (skipped without root) need these
-  ensure_debian_packages iproute2 nftables dnsmasq-base iputils-ping busybox socat
+  ensure_debian_packages iproute2 nftables dnsmasq-base iputils-ping busybox socat libvirt-clients libxml2-utils
 fi
 if [ -z "${NEUTRINO_TEST_PG_URL:-}" ]; then
   trap pg_stop EXIT

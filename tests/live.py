@@ -10,12 +10,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import uvicorn
 
-from neutrino.api.app import create_app
+from neutrino.api.app import Extension, create_app
 from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
 from tests.conftest import ADMIN_PASSWORD
@@ -28,11 +28,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings, store: Store) -> Iterator[str]:
-    """Serve ``store`` over HTTP until the block ends; yields the base URL (no trailing /)."""
+def live_server(settings: Settings, store: Store,
+                extensions: Sequence[Extension] = ()) -> Iterator[str]:
+    """Serve ``store`` over HTTP until the block ends; yields the base URL (no trailing /).
+    ``extensions``: bounded contexts mounted on the same app (the vmm)."""
     port = free_port()
     settings = settings.model_copy(update={"listen": f"127.0.0.1:{port}"})
-    app = create_app(settings, store)
+    app = create_app(settings, store, extensions)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, name=f"neutrino-{port}", daemon=True)

@@ -2,22 +2,27 @@
 and builds the services from the ``Settings`` it is given.
 
 One port serves both APIs: Neutron v2.0 under ``/v2.0/...`` and Keystone under ``/v3`` and
-``/v2.0/tokens``; the token catalog tells clients where each lives.
+``/v2.0/tokens``; the token catalog tells clients where each lives. ``extensions`` are other
+bounded contexts served on the same port (the vmm, ``/vmm/v1``): the composition root (the
+CLI) hands them in, since ``api`` may not import them; they get this app's token check and
+error handler, and are started and stopped by its lifespan.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino import __version__
 from neutrino.api import errors
 from neutrino.api.agent import v1 as agent_v1
+from neutrino.api.http import context
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutron import floatingips, quotas, root, tags
@@ -25,6 +30,7 @@ from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron.resources import collection_router
 from neutrino.common.settings import Settings
 from neutrino.service.container import Services
+from neutrino.service.context import RequestContext
 from neutrino.store.uow import Store
 
 
@@ -49,7 +55,19 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+class Extension(Protocol):
+    """A bounded context served on this app's port (see the module docstring)."""
+
+    def install(self, app: FastAPI, authenticate: Callable[[Request], RequestContext]
+                ) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(settings: Settings, store: Store | None = None,
+               extensions: Sequence[Extension] = ()) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
@@ -60,10 +78,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             threading.Thread(target=app.state.services.liveness.run,
                              args=(stop, settings.agent_sweep_interval),
                              name="liveness-sweep", daemon=True).start()
+        for extension in extensions:
+            extension.start()
         try:
             yield
         finally:
             stop.set()
+            for extension in extensions:
+                extension.stop()
             if own_store:
                 active.dispose()
 
@@ -94,5 +116,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(root.router)
     app.include_router(identity_v3.router)
     app.include_router(identity_v2.router)
+    for extension in extensions:
+        extension.install(app, context)
     app.add_middleware(RequestIdMiddleware)
     return app

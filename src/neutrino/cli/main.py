@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from neutrino import __version__
-from neutrino.cli import db, lab
+from neutrino.cli import db, lab, vmm
 from neutrino.cli.agent import agent
 from neutrino.cli.bootstrap import bootstrap
 from neutrino.cli.options import console
@@ -49,6 +49,7 @@ app.command()(bootstrap)
 app.command()(agent)
 app.add_typer(db.app, name="db")
 app.add_typer(lab.app, name="lab")
+app.add_typer(vmm.app, name="vmm")
 
 
 if __name__ == "__main__":

@@ -99,9 +99,9 @@ def _run(settings: Settings, overrides: dict[str, Any], host: str, port: int, wo
                                "loop": "uvloop", "log_level": "info",
                                "access_log": access_log}
     if workers == 1:
-        from neutrino.api.app import create_app
+        from neutrino.cli.vmm_app import server_app
 
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(server_app(settings), **options)
         return
     _export(overrides)
     if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
@@ -126,9 +126,9 @@ def prepare(settings: Settings, *, allow_migrate: bool) -> admin.AdminCredential
 
 def app_from_environment() -> Any:
     """The app factory each worker process calls (settings from file and environment)."""
-    from neutrino.api.app import create_app
+    from neutrino.cli.vmm_app import server_app
 
-    return create_app(Settings())
+    return server_app(Settings())
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     agent_sweep_interval: float = 15.0  # s between liveness sweeps (dead agents); 0 = off
     dhcp_agents_per_network: int = 1  # DHCP agents (hosts) serving each DHCP-enabled network
 
+    # Manager side (neutrino.vmm, /vmm/v1)
+    vmm_device_owner: str = "compute:neutrino"  # device_owner of the ports of its vNICs
+    vmm_port_wait_timeout: float = 30.0  # s a VM start waits for its ports to be ACTIVE
+
     # Quotas (-1 = unlimited)
     quota_network: int = 100
     quota_subnet: int = 100
