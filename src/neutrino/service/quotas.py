@@ -2,7 +2,11 @@
 (``-1`` = unlimited), the Neutron quota API, and the check every create makes inside its own
 transaction (so a burst of concurrent creates cannot overshoot: on SQLite writers are
 serialized, on PostgreSQL creates in one project may overshoot by the number of concurrent
-transactions — Neutron has the same window without its reservation engine)."""
+transactions — Neutron has the same window without its reservation engine).
+
+Defaults come from the settings (Neutron's: 100 networks, 500 ports, ...) for every project;
+bootstrap gives the admin project (through which a virtualization manager provisions every
+VM's vNIC) unlimited overrides (``seed``), which an admin can change like any other."""
 
 from __future__ import annotations
 
@@ -95,6 +99,23 @@ class QuotaService:
                     raise BadRequest(f"Quota limit {limit} for {resource} must be greater than "
                                      f"or equal to already used {used}")
             for resource, limit in changes.items():
+                repo.set_limit(tx.conn, project_id, resource, limit)
+            tx.record("quota", project_id, "update", project_id)
+            return self._limits(tx.conn, project_id)
+
+        return self.store.write(tx_fn)
+
+    def seed(self, project_id: str, limits: dict[str, int], *, replace: bool) -> dict[str, int]:
+        """Internal callers (bootstrap): set ``limits`` (``-1`` = unlimited) for a project,
+        and with ``replace`` drop its other overrides first. The limits in force after."""
+        unknown = set(limits) - set(RESOURCES)
+        if unknown:
+            raise BadRequest(f"Unrecognized quota resource(s) {sorted(unknown)}")
+
+        def tx_fn(tx: Tx) -> dict[str, int]:
+            if replace:
+                repo.reset(tx.conn, project_id)
+            for resource, limit in limits.items():
                 repo.set_limit(tx.conn, project_id, resource, limit)
             tx.record("quota", project_id, "update", project_id)
             return self._limits(tx.conn, project_id)
