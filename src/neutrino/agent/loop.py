@@ -215,6 +215,7 @@ class AgentLoop:
         next_heartbeat, next_resync = now, now + self.resync_interval
         retry_at: float | None = None
         heartbeat_failed = False
+        retry_in = 0.0
         while not self._stop.is_set():
             now = self.clock()
             if now >= next_heartbeat:
@@ -224,11 +225,17 @@ class AgentLoop:
                 except ClientError as exc:
                     if not exc.retryable:
                         raise
-                    log.warning("heartbeat failed: %s", exc)
+                    # controller away (stopping, restarting): say so once, then retry at
+                    # 1, 2, 4 ... s up to the heartbeat interval, quietly
+                    log.log(logging.DEBUG if heartbeat_failed else logging.WARNING,
+                            "heartbeat failed: %s", exc)
                     heartbeat_failed = True
-                    next_heartbeat = now + min(self.heartbeat_interval, 1.0)
+                    retry_in = min(self.heartbeat_interval, retry_in * 2) if retry_in else 1.0
+                    next_heartbeat = now + min(self.heartbeat_interval, retry_in)
                 else:
+                    retry_in = 0.0
                     if heartbeat_failed:
+                        log.info("heartbeat: controller reachable again")
                         # while we were unreachable the controller may have marked our ports
                         # DOWN (liveness sweep): report every status again, now
                         heartbeat_failed = False
