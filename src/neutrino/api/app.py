@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino import __version__
-from neutrino.api import errors
+from neutrino.api import errors, lifecycle
 from neutrino.api.agent import v1 as agent_v1
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
@@ -60,9 +60,18 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             threading.Thread(target=app.state.services.liveness.run,
                              args=(stop, settings.agent_sweep_interval),
                              name="liveness-sweep", daemon=True).start()
+        hooks = getattr(app.state, "on_exit", [])
+
+        def stopping() -> None:
+            active.close_waits()
+            for hook in hooks:
+                hook()
+
+        undo = lifecycle.on_exit_signals(stopping)
         try:
             yield
         finally:
+            undo()
             stop.set()
             if own_store:
                 active.dispose()

@@ -74,6 +74,7 @@ class Store:
         self.engines = Engines(url)
         self.is_postgres = not self.engines.is_sqlite
         self._changed = threading.Condition()
+        self.closing = False  # set by close_waits: the server is shutting down
         self._listeners: list[Callable[[], None]] = []
         self.feed = changefeed.ChangeFeed(self._notify, self.current_revision,
                                           listen=self._listen if self.is_postgres else None)
@@ -133,11 +134,17 @@ class Store:
                 while True:
                     rev = self.current_revision()
                     remaining = deadline - time.monotonic()
-                    if rev > since or remaining <= 0:
+                    if rev > since or remaining <= 0 or self.closing:
                         return rev
                     self._changed.wait(remaining)
         finally:
             self.feed.waiting(-1)
+
+    def close_waits(self) -> None:
+        """The server is shutting down: every wait for a change ends now (and any later one
+        at once), so long-polls answer instead of holding the shutdown for their timeout."""
+        self.closing = True
+        self._notify()
 
     def _notify(self) -> None:
         with self._changed:
