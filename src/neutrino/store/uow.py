@@ -75,6 +75,8 @@ class Store:
         self.is_postgres = not self.engines.is_sqlite
         self._changed = threading.Condition()
         self.closing = False  # set by close_waits: the server is shutting down
+        # metrics: called with ("read"|"write", seconds) after each transaction
+        self.observe: Callable[[str, float], None] | None = None
         self._listeners: list[Callable[[], None]] = []
         self.feed = changefeed.ChangeFeed(self._notify, self.current_revision,
                                           listen=self._listen if self.is_postgres else None)
@@ -96,11 +98,25 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engines.read.connect() as conn:
-            with conn.begin():
-                yield conn
+        started = time.perf_counter()
+        try:
+            with self.engines.read.connect() as conn:
+                with conn.begin():
+                    yield conn
+        finally:
+            if self.observe is not None:
+                self.observe("read", time.perf_counter() - started)
 
     def write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        started = time.perf_counter()
+        try:
+            return self._write(fn, *args, **kwargs)
+        finally:
+            if self.observe is not None:
+                self.observe("write", time.perf_counter() - started)
+
+    def _write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+               ) -> T:
         for attempt in range(RETRIES):
             try:
                 with self.engines.write_lock(), self.engines.write.connect() as conn:
