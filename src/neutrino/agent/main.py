@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from neutrino.agent.dataplane import L2Kernel, L2Manager
 from neutrino.agent.l3_role import L3Role
 from neutrino.agent.loop import AgentLoop, DhcpApplier
+from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.model import AgentConfig
 from neutrino.agent.sg_role import SecurityRole
 from neutrino.agent.watcher import Watcher
@@ -223,7 +224,10 @@ class Agent:
                               dhcp_namespace_suffix=settings.dhcp_namespace_suffix(),
                               l3=l3_role(settings, self.controller) if settings.l3 else None,
                               security=(security_role(settings) if settings.security_groups
-                                        and kernel is None else None))
+                                        and kernel is None else None),
+                              metrics=AgentMetrics() if settings.metrics_listen else None)
+        if self.loop.metrics is not None and self.loop.security is not None:
+            self.loop.security.on_applied = self.loop.metrics.nft_seconds.observe
         self.watcher.on_change = self.loop.mark_dirty
         self.link_watcher = (link_watcher(settings.netns, self.loop.mark_dirty)
                              if settings.watch_links and kernel is None else None)
@@ -234,6 +238,9 @@ class Agent:
 
     def start(self) -> None:
         name = self.settings.host
+        if self.loop.metrics is not None and self.settings.metrics_listen:
+            port = self.loop.metrics.serve(self.settings.metrics_listen)
+            log.info("metrics on %s (port %d)", self.settings.metrics_listen, port)
         self._threads = [
             threading.Thread(target=self._guard, args=(lambda: self.watcher.run(self._stop),),
                              name=f"watcher-{name}", daemon=True),
@@ -273,6 +280,8 @@ class Agent:
 
     def close(self) -> None:
         self.stop()
+        if self.loop.metrics is not None:
+            self.loop.metrics.close()
         if self.settings.cleanup_on_exit and self._real_kernel:
             self.teardown()
         elif self._real_kernel:
