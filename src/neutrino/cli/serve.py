@@ -95,6 +95,8 @@ def serve(
              if agent else None)
     try:
         _run(settings, overrides, host, port, workers, access_log, local)
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: a clean stop
+        pass
     finally:
         if local is not None:
             local.stop()
