@@ -130,8 +130,9 @@ def cleanup(
     from neutrino.agent.main import AgentSettings
     from neutrino.agent.teardown import TeardownError, teardown
 
+    # cleanup talks to no controller: placeholder credentials and tunnel address
     env = {"NEUTRINO_AGENT_TUNNEL_IP": "0.0.0.0", "OS_AUTH_URL": "http://unused/v3",
-           "OS_USERNAME": "", "OS_PASSWORD": "", "OS_PROJECT_NAME": "",
+           "OS_USERNAME": "unused", "OS_PASSWORD": "unused", "OS_PROJECT_NAME": "unused",
            **{k: v for k, v in os.environ.items()
               if k.startswith("NEUTRINO_") and k != "NEUTRINO_AGENT_INTERFACE_MAPPINGS"}}
     settings = AgentSettings.from_env(

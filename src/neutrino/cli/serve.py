@@ -112,7 +112,7 @@ def _local_agent(settings: Settings, creds: admin.AdminCredentials, host: str, p
                  name: str | None, cleanup: bool) -> LocalAgent:
     if os.geteuid() != 0:
         raise fail("--agent builds bridges and namespaces: run it as root")
-    password = creds.password
+    password = creds.password or settings.admin_password or None  # given again on a restart
     if password is None and admin.password_path(settings).exists():
         password = admin.password_path(settings).read_text().strip()
     if not password:
