@@ -1,8 +1,10 @@
 """``Lab``: bring a namespace lab up, tear it down, say what runs (the CLI's ``lab`` verbs).
 
-``up(hosts, network_nodes)`` records the plan in ``lab.json`` first, then builds: the underlay
-namespace ``<prefix>underlay`` with a bridge, hypervisors ``<prefix>hv1..hvN`` and network
-nodes ``<prefix>net1..netM`` (controller host names ``hv1``…, ``net1``…) each with ``eth1`` =
+``up(hosts, network_nodes)`` checks the tools it needs (``lab.needs``: installs the missing
+Debian packages when it can) before making anything, records the plan in ``lab.json``, then
+builds (prefix ``lab-`` unless given or ``NEUTRINO_LAB_PREFIX``): the underlay namespace
+``<prefix>underlay`` with a bridge, hypervisors ``<prefix>hv1..hvN`` and network nodes
+``<prefix>net1..netM`` (controller host names ``hv1``…, ``net1``…) each with ``eth1`` =
 198.51.100.<i>/24 into it; with ``external``, the outside world ``<prefix>ext`` (bridge
 ``br-public``, 203.0.113.1/24) with each network node's ``eth2`` on it; then starts the
 supervisor (``neutrino.lab.supervisor``), which runs a controller when none is named by the
@@ -10,6 +12,10 @@ supervisor (``neutrino.lab.supervisor``), which runs a controller when none is n
 every agent is registered and alive (network nodes: L2, DHCP and L3 agents) and, with
 ``external``, the external network exists (flat, physnet ``public``, ``router:external``,
 subnet 203.0.113.0/24 without DHCP).
+
+``up(external=True)`` on a running lab (``add_external``) adds the outside world and the
+external network, then stops the network nodes' agents: the supervisor restarts them with the
+command line made again from the record (``--interface-mappings public:eth2``).
 
 ``down()`` works from the record only, and is idempotent: stop the supervisor (and with it the
 agents and the controller), any recorded child still alive, the dnsmasq processes of the
