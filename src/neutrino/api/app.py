@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino import __version__
-from neutrino.api import errors
+from neutrino.api import errors, lifecycle, observability
 from neutrino.api.agent import v1 as agent_v1
 from neutrino.api.http import context
 from neutrino.api.identity import v2 as identity_v2
@@ -28,6 +28,7 @@ from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutron import floatingips, quotas, root, tags
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron.resources import collection_router
+from neutrino.common import logs
 from neutrino.common.settings import Settings
 from neutrino.service.container import Services
 from neutrino.service.context import RequestContext
@@ -35,7 +36,8 @@ from neutrino.store.uow import Store
 
 
 class RequestIdMiddleware:
-    """Adds ``x-openstack-request-id`` to every response (a pure ASGI middleware: cheap)."""
+    """Adds ``x-openstack-request-id`` to every response (a pure ASGI middleware: cheap), and
+    makes it the request id of every log line written while the request is served."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -45,6 +47,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = f"req-{uuid.uuid4()}".encode()
+        token = logs.request_id.set(request_id.decode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -52,7 +55,10 @@ class RequestIdMiddleware:
                 message["headers"].append((b"x-openstack-request-id", request_id))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logs.request_id.reset(token)
 
 
 class Extension(Protocol):
@@ -73,6 +79,7 @@ def create_app(settings: Settings, store: Store | None = None,
         own_store = store is None
         active = store or Store(settings.db_url)
         app.state.services = Services.build(settings, active)
+        observability.watch_store(active)
         stop = threading.Event()
         if settings.agent_sweep_interval > 0:
             threading.Thread(target=app.state.services.liveness.run,
@@ -80,9 +87,18 @@ def create_app(settings: Settings, store: Store | None = None,
                              name="liveness-sweep", daemon=True).start()
         for extension in extensions:
             extension.start()
+        hooks = getattr(app.state, "on_exit", [])
+
+        def stopping() -> None:
+            active.close_waits()
+            for hook in hooks:
+                hook()
+
+        undo = lifecycle.on_exit_signals(stopping)
         try:
             yield
         finally:
+            undo()
             stop.set()
             for extension in extensions:
                 extension.stop()
@@ -118,5 +134,7 @@ def create_app(settings: Settings, store: Store | None = None,
     app.include_router(identity_v2.router)
     for extension in extensions:
         extension.install(app, context)
-    app.add_middleware(RequestIdMiddleware)
+    app.include_router(observability.router)
+    app.add_middleware(observability.ObserveMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: the id is set for the others
     return app

@@ -299,7 +299,7 @@ class HostSyncService:
                     self._remember(host, upto, state.network_ids, state.digest())
                     return WatchResult(host, upto, state)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self.store.closing:  # closing: the server is stopping
                 self._remember(host, cursor, networks, digest)
                 return WatchResult(host, cursor, None)
             self.store.wait_for_change(cursor, remaining)
@@ -349,7 +349,7 @@ class HostSyncService:
             revision = self.store.current_revision()
             current = self.ports.get(ctx, port_id)["status"]
             remaining = deadline - time.monotonic()
-            if current == status or remaining <= 0:
+            if current == status or remaining <= 0 or self.store.closing:
                 return {"port_id": port_id, "status": current, "revision": revision,
                         "plugged": current == "ACTIVE", "timed_out": current != status}
             self.store.wait_for_change(revision, remaining)

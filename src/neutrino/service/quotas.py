@@ -12,6 +12,10 @@ the count at that moment, as Neutron does). Callers check before they lock any r
 order of ``store.locks``), and several keys in a fixed order: projects sorted, a group before
 its rules. A limit update takes the same key, so it is compared against a count that cannot grow
 under it.
+
+Defaults come from the settings (Neutron's: 100 networks, 500 ports, ...) for every project;
+bootstrap gives the admin project (through which a virtualization manager provisions every
+VM's vNIC) unlimited overrides (``seed``), which an admin can change like any other.
 """
 
 from __future__ import annotations
@@ -118,6 +122,23 @@ class QuotaService:
                     raise BadRequest(f"Quota limit {limit} for {resource} must be greater than "
                                      f"or equal to already used {used}")
             for resource, limit in changes.items():
+                repo.set_limit(tx.conn, project_id, resource, limit)
+            tx.record("quota", project_id, "update", project_id)
+            return self._limits(tx.conn, project_id)
+
+        return self.store.write(tx_fn)
+
+    def seed(self, project_id: str, limits: dict[str, int], *, replace: bool) -> dict[str, int]:
+        """Internal callers (bootstrap): set ``limits`` (``-1`` = unlimited) for a project,
+        and with ``replace`` drop its other overrides first. The limits in force after."""
+        unknown = set(limits) - set(RESOURCES)
+        if unknown:
+            raise BadRequest(f"Unrecognized quota resource(s) {sorted(unknown)}")
+
+        def tx_fn(tx: Tx) -> dict[str, int]:
+            if replace:
+                repo.reset(tx.conn, project_id)
+            for resource, limit in limits.items():
                 repo.set_limit(tx.conn, project_id, resource, limit)
             tx.record("quota", project_id, "update", project_id)
             return self._limits(tx.conn, project_id)

@@ -105,6 +105,9 @@ class Store:
         self.engines = Engines(url)
         self.is_postgres = not self.engines.is_sqlite
         self._changed = threading.Condition()
+        self.closing = False  # set by close_waits: the server is shutting down
+        # metrics: called with ("read"|"write", seconds) after each transaction
+        self.observe: Callable[[str, float], None] | None = None
         self._listeners: list[Callable[[], None]] = []
         self.feed = changefeed.ChangeFeed(self._notify, self.current_revision,
                                           listen=self._listen if self.is_postgres else None)
@@ -126,11 +129,25 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engines.read.connect() as conn:
-            with conn.begin():
-                yield conn
+        started = time.perf_counter()
+        try:
+            with self.engines.read.connect() as conn:
+                with conn.begin():
+                    yield conn
+        finally:
+            if self.observe is not None:
+                self.observe("read", time.perf_counter() - started)
 
     def write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        started = time.perf_counter()
+        try:
+            return self._write(fn, *args, **kwargs)
+        finally:
+            if self.observe is not None:
+                self.observe("write", time.perf_counter() - started)
+
+    def _write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+               ) -> T:
         for attempt in range(RETRIES):
             try:
                 with self.engines.write_lock(), self.engines.write.connect() as conn:
@@ -165,11 +182,17 @@ class Store:
                 while True:
                     rev = self.current_revision()
                     remaining = deadline - time.monotonic()
-                    if rev > since or remaining <= 0:
+                    if rev > since or remaining <= 0 or self.closing:
                         return rev
                     self._changed.wait(remaining)
         finally:
             self.feed.waiting(-1)
+
+    def close_waits(self) -> None:
+        """The server is shutting down: every wait for a change ends now (and any later one
+        at once), so long-polls answer instead of holding the shutdown for their timeout."""
+        self.closing = True
+        self._notify()
 
     def _notify(self) -> None:
         with self._changed:
