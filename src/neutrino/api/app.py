@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from neutrino import __version__
 from neutrino.api import errors, lifecycle, observability
 from neutrino.api.agent import v1 as agent_v1
+from neutrino.api.guard import RequestGuard
 from neutrino.api.http import context
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
@@ -135,6 +136,10 @@ def create_app(settings: Settings, store: Store | None = None,
     for extension in extensions:
         extension.install(app, context)
     app.include_router(observability.router)
+    # Outermost last: the request id goes on every answer, a 500 and a 413 included, and the
+    # metrics see what the guard and the error handler answered.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(errors.UnexpectedErrorMiddleware)
     app.add_middleware(observability.ObserveMiddleware)
-    app.add_middleware(RequestIdMiddleware)  # outermost: the id is set for the others
+    app.add_middleware(RequestIdMiddleware)
     return app

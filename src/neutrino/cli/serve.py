@@ -1,7 +1,8 @@
 """``neutrino serve``: the controller's API server (Neutron v2.0 + Keystone on one port).
 
 Before listening it makes the database ready (schema migration, first bootstrap) and prints
-where it listens and how to log in; then it hands over to uvicorn (httptools + uvloop). With
+where it listens and how to log in; then it hands over to uvicorn (httptools + uvloop, with
+the connection limits of ``api.connections``). With
 ``--workers N`` uvicorn forks N processes that each build the app from the environment
 (``app_from_environment``): the flags given here are exported as ``NEUTRINO_*`` variables first.
 
@@ -133,11 +134,14 @@ def _local_agent(settings: Settings, creds: admin.AdminCredentials, host: str, p
 
 def _run(settings: Settings, overrides: dict[str, Any], host: str, port: int, workers: int,
          access_log: bool, local: LocalAgent | None = None) -> None:
+    from neutrino.api import connections
     from neutrino.common.logs import uvicorn_log_config
 
-    options: dict[str, Any] = {"host": host, "port": port, "http": "httptools",
-                               "loop": "uvloop", "log_level": "info",
-                               "access_log": access_log, "log_config": uvicorn_log_config()}
+    connections.raise_open_files_limit()  # before the limits are computed from it
+    options: dict[str, Any] = {"host": host, "port": port, "loop": "uvloop",
+                               "log_level": "info", "access_log": access_log,
+                               "log_config": uvicorn_log_config(),
+                               **connections.server_options(settings)}
     if workers == 1:
         from neutrino.cli.vmm_app import server_app
 
@@ -146,6 +150,7 @@ def _run(settings: Settings, overrides: dict[str, Any], host: str, port: int, wo
             app.state.on_exit = [local.terminate]
         uvicorn.run(app, **options)
         return
+    options["http"] = connections.GuardedHttpProtocol  # picklable; each worker configures it
     _export(overrides)
     _metrics_dir(settings)
     if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
@@ -184,11 +189,14 @@ def prepare(settings: Settings, *, allow_migrate: bool,
 
 def app_from_environment() -> Any:
     """The app factory each worker process calls (settings from file and environment)."""
+    from neutrino.api import connections
     from neutrino.cli.vmm_app import server_app
     from neutrino.common import logs
 
     logs.configure(logging.INFO, json=bool(os.environ.get("NEUTRINO_LOG_JSON")))
-    return server_app(Settings())
+    settings = Settings()
+    connections.configure(settings)
+    return server_app(settings)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     vmm_device_owner: str = "compute:neutrino"  # device_owner of the ports of its vNICs
     vmm_port_wait_timeout: float = 30.0  # s a VM start waits for its ports to be ACTIVE
 
+    # Request and connection limits, per server process (docs/architecture.md says why each)
+    max_body_bytes: int = 1024 * 1024  # larger request bodies are refused (413)
+    max_connections: int = 4096  # open client connections; past it the oldest idle closes
+    header_timeout: float = 10.0  # s for a new connection to send complete request headers
+    keepalive_timeout: float = 5.0  # s an idle keep-alive connection is kept open
+    max_long_polls: int = 512  # concurrent agent watches and port-event waits (more: 503)
+
     # Quotas (-1 = unlimited)
     quota_network: int = 100
     quota_subnet: int = 100
