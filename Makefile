@@ -9,7 +9,7 @@ STAGE ?= 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-run: ## install and run the all-in-one controller (SQLite in ./state)
+run: ## install and run the all-in-one (state in /var/lib/neutrino as root, or NEUTRINO_STATE_DIR)
 	./scripts/run.sh
 
 test: ## the whole suite: ruff, mypy, import contracts, pytest on SQLite and PostgreSQL

@@ -8,7 +8,7 @@ A fresh SQLite database in a temporary folder, filled through the services (the 
 the API makes): one external network with a /24, ``--networks`` tenant networks with a /24
 each and ``--ports`` ports spread evenly over them (bound to one host, half reported ACTIVE),
 and one router per 10 networks with an interface on each of them and its gateway on the
-external network. Then the app with the UI (``create_app`` + ``neutrino.web.install``) is
+external network. Then the app with the UI (``create_app`` + ``neutrino.web.WebUI``) is
 driven in-process by Starlette's ``TestClient`` with a logged-in admin session, so each figure
 is the whole request: cookie check, the service queries, layout and template, the HTML out.
 
@@ -47,7 +47,7 @@ from neutrino.common.settings import Settings
 from neutrino.service.container import Services
 from neutrino.service.context import admin_context
 from neutrino.store.uow import Store
-from neutrino.web import install
+from neutrino.web import WebUI
 
 PASSWORD = "bench-admin-secret"
 PAGES = {"networks_list": "/ui/networks", "topology_page": "/ui/topology",
@@ -114,7 +114,7 @@ def main() -> None:
         store = Store(settings.db_url)
         store.create_all()
         started = time.perf_counter()
-        with TestClient(create_app(settings, store, extensions=(install,))) as client:
+        with TestClient(create_app(settings, store, extensions=[WebUI()])) as client:
             svc: Services = client.app.state.services  # type: ignore[attr-defined]
             svc.identity.bootstrap(PASSWORD)
             made = populate(svc, args.networks, args.ports)

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs neutrino into .venv (first run, or when pyproject.toml changed) and runs the
 # all-in-one: the controller on an embedded SQLite database, plus (as root) a host agent for
-# this machine that wires ports bound to it (bridges, VXLAN, dnsmasq DHCP, nftables):
-#   - state (database, token key, generated admin password) in ./state, or $NEUTRINO_STATE_DIR;
+# this machine that wires ports bound to it (bridges, VXLAN, dnsmasq DHCP, routers with the
+# external network "public" on the veth nt-public, nftables security groups):
+#   - state (database, token key, generated admin password, the agent's DHCP files) in the one
+#     state dir every neutrino command uses: /var/lib/neutrino as root, else
+#     ~/.local/state/neutrino; NEUTRINO_STATE_DIR=DIR puts it elsewhere;
 #   - listens on 127.0.0.1:9696 unless --listen HOST:PORT is given;
 #   - prints where it listens, the admin credentials, a clouds.yaml for the openstack CLI and
 #     the host name to bind ports to;
@@ -15,7 +18,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 ensure_venv
-export NEUTRINO_STATE_DIR="${NEUTRINO_STATE_DIR:-$REPO/state}"
 args=()
 if [ "$(id -u)" = 0 ] && [ -z "${NEUTRINO_NO_AGENT:-}" ]; then
   ensure_debian_packages iproute2 nftables dnsmasq-base

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, installing what it needs first:
 #   .venv with neutrino[dev]; Debian's postgresql when missing (and, as root, the packages of
-#   the kernel and e2e tests: iproute2, nftables, dnsmasq-base, busybox, socat, and chromium for
-#   the web UI's browser tests); a private PostgreSQL server
+#   the kernel and e2e tests: iproute2, nftables, dnsmasq-base, busybox, socat); a private PostgreSQL server
 #   (NEUTRINO_TEST_PG_URL, unless already set) so store and API tests run on SQLite AND
 #   PostgreSQL; then ruff, mypy, the import contracts (lint-imports) and pytest (-n 2).
 #
@@ -18,7 +17,7 @@ source "$REPO/scripts/lib/postgres.sh"
 set -e
 ensure_venv dev
 if [ "$(id -u)" = 0 ]; then  # the kernel, e2e and browser tests (skipped without) need these
-  ensure_debian_packages iproute2 nftables dnsmasq-base iputils-ping busybox socat chromium
+  ensure_debian_packages iproute2 nftables dnsmasq-base iputils-ping busybox socat libvirt-clients libxml2-utils chromium
 fi
 if [ -z "${NEUTRINO_TEST_PG_URL:-}" ]; then
   trap pg_stop EXIT

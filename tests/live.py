@@ -1,6 +1,7 @@
-"""A live neutrino on a free loopback port: uvicorn in a daemon thread, bootstrapped with the
-test admin password, its catalog advertising the real port (so clients that follow the catalog,
-like openstacksdk and the ``openstack`` CLI, come back to this server).
+"""A live neutrino on a free loopback port: uvicorn in a daemon thread with the server's own
+connection limits (``api.connections``), bootstrapped with the test admin password, its
+catalog advertising the real port (so clients that follow the catalog, like openstacksdk and
+the ``openstack`` CLI, come back to this server).
 
 Shared by every test that needs real HTTP (the ``live_url`` fixture in tests/conftest.py).
 """
@@ -15,7 +16,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from neutrino.api.app import AppExtension, create_app
+from neutrino.api.app import Extension, create_app
+from neutrino.api.connections import server_options
 from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
 from tests.conftest import ADMIN_PASSWORD
@@ -29,14 +31,14 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(settings: Settings, store: Store,
-                extensions: Sequence[AppExtension] = ()) -> Iterator[str]:
+                extensions: Sequence[Extension] = ()) -> Iterator[str]:
     """Serve ``store`` over HTTP until the block ends; yields the base URL (no trailing /).
-    ``extensions`` as for ``create_app`` (the web UI's browser tests pass ``install``)."""
+    ``extensions``: bounded contexts mounted on the same app (the vmm)."""
     port = free_port()
     settings = settings.model_copy(update={"listen": f"127.0.0.1:{port}"})
     app = create_app(settings, store, extensions)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+                                           log_level="warning", **server_options(settings)))
     thread = threading.Thread(target=server.run, name=f"neutrino-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

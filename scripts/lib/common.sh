@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Helpers sourced by the scripts in scripts/: logging, Debian packages, the project venv.
 #
-#   ensure_debian_packages PKG...   install the ones that are missing (root or passwordless sudo)
+#   ensure_debian_packages PKG...   install the ones that are missing (root or passwordless sudo);
+#                                   waits up to APT_LOCK_WAIT seconds (300) for another apt/dpkg
 #   ensure_venv [EXTRA]             .venv with `pip install -e .[EXTRA]`, redone when pyproject
 #                                   changes; sets PY and BIN
 #
@@ -26,6 +27,27 @@ as_root() {
   fi
 }
 
+# apt-get, waiting (bounded) while another apt or dpkg holds its locks instead of failing.
+APT_LOCK_WAIT="${APT_LOCK_WAIT:-300}"
+apt_get() {
+  local deadline=$((SECONDS + APT_LOCK_WAIT)) err said=0 rc
+  while true; do
+    err="$(as_root env DEBIAN_FRONTEND=noninteractive apt-get \
+             -o DPkg::Lock::Timeout="$APT_LOCK_WAIT" "$@" 2>&1 >&2)" &&
+      { [ -z "$err" ] || printf '%s\n' "$err" >&2; return 0; }
+    rc=$?
+    if printf '%s' "$err" | grep -qE 'Could not get lock|is held by process|Unable to lock' &&
+       [ "$SECONDS" -lt "$deadline" ]; then
+      [ "$said" = 1 ] || log "another apt/dpkg is running; waiting for its lock (up to ${APT_LOCK_WAIT}s)"
+      said=1
+      sleep 3
+      continue
+    fi
+    printf '%s\n' "$err" >&2
+    return "$rc"
+  done
+}
+
 _APT_UPDATED=0
 ensure_debian_packages() {
   local missing=() pkg
@@ -36,11 +58,11 @@ ensure_debian_packages() {
   command -v apt-get >/dev/null 2>&1 || die "need Debian packages ${missing[*]} (no apt-get here)"
   log "installing Debian packages: ${missing[*]}"
   if [ "$_APT_UPDATED" = 0 ]; then
-    as_root apt-get update -qq >&2 || die "apt-get update failed (run as root, or install: ${missing[*]})"
+    apt_get update -qq || die "apt-get update failed (run as root, or install: ${missing[*]})"
     _APT_UPDATED=1
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >&2 || die "could not install ${missing[*]}"
+  apt_get install -y -qq --no-install-recommends "${missing[@]}" ||
+    die "could not install ${missing[*]}"
 }
 
 # A Python >= 3.11 that can make venvs (installs Debian's python3-venv when that is missing).
@@ -72,9 +94,10 @@ ensure_venv() {
     "$python" -m venv "$VENV" || die "could not create the venv at $VENV"
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    log "installing neutrino${extra:+[$extra]} into $VENV"
+    log "installing neutrino${extra:+[$extra]} and its dependencies into $VENV (first run: a minute or so)"
     "$PY" -m pip install -q --upgrade pip
-    "$PY" -m pip install -q -e "$spec" || die "pip install -e '$spec' failed"
+    # pip's own progress (packages collected, download bars), so a first run is not silent
+    "$PY" -m pip install --progress-bar on -e "$spec" >&2 || die "pip install -e '$spec' failed"
     echo "$want" >"$stamp"
   fi
 }

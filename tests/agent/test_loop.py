@@ -283,3 +283,33 @@ def test_a_heartbeat_answering_resync_statuses_makes_the_loop_report_again() -> 
     loop.heartbeat()
     loop.apply_once()
     assert ctl.statuses == [(P1, "ACTIVE"), (P1, "ACTIVE")]
+
+
+def test_metrics_of_a_round_served_over_http() -> None:
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from neutrino.agent.metrics import AgentMetrics
+
+    metrics = AgentMetrics()
+    kernel, _ctl, watcher, loop = make(state(port(P1, "192.0.2.11"), port(P2, "192.0.2.12")),
+                                       metrics=metrics)
+    kernel.add_device(tap_name(P1))
+    watcher.poll_once()
+    assert loop._round() is None
+    port_no = metrics.serve("127.0.0.1:0")
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port_no}/metrics", timeout=5).text
+    finally:
+        metrics.close()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("neutrino_agent_round_seconds_count", ())] == 1
+    assert samples[("neutrino_agent_ports_wired", ())] == 1  # P2's tap is not there yet
+    assert samples[("neutrino_agent_devices", (("kind", "bridge"),))] == 1
+    assert samples[("neutrino_agent_devices", (("kind", "vxlan"),))] == 1
+    metrics.error("heartbeat", TransportError("connection refused"))
+    assert metrics.registry.get_sample_value("neutrino_agent_errors_total",
+                                             {"kind": "heartbeat"}) == 1
+    assert metrics.registry.get_sample_value("neutrino_agent_last_error_info",
+                                             {"error": "TransportError"}) == 1

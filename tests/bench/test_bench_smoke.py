@@ -1,5 +1,7 @@
-"""Smoke test for the benchmark script: ``bench/ports.py`` with tiny sizes against a live
-in-process server prints one JSON object with every phase, the right counts and sane values.
+"""Smoke tests for the benchmark scripts: ``bench/ports.py`` with tiny sizes against a live
+in-process server prints one JSON object with every phase, the right counts and sane values;
+``bench/load.py`` runs a few seconds against two servers on PostgreSQL (when
+``NEUTRINO_TEST_PG_URL`` is set).
 
 Not a timed test: nothing here asserts how fast anything is. ``live_url`` (tests/conftest.py)
 serves the app over real HTTP from this process, so ``--cpu-pid`` meters this very process.
@@ -13,7 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ADMIN_PASSWORD
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ROOT / "bench" / "ports.py"
@@ -77,3 +81,27 @@ def test_ports_bench_keep_big_reuses_the_big_network(live_url: str) -> None:
     assert second["failures"] == [], log
     assert second["big"]["fill"]["created"] == 0  # topped up: nothing missing
     assert second["big"]["list"]["count"] == BIG  # the oVirt ports of round one were deleted
+
+
+LOAD = ROOT / "bench" / "load.py"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="needs NEUTRINO_TEST_PG_URL")
+def test_load_bench_runs_two_servers_on_postgres_and_prints_sane_json() -> None:
+    cmd = [sys.executable, str(LOAD), "--duration", "4", "--clients", "3", "--servers", "2",
+           "--workers", "1", "--ports", "3", "--networks", "1", "--groups", "1",
+           "--sample-every", "1", "--pg-url", PG_URL]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.stdout.strip(), out.stderr
+    res = json.loads(out.stdout)
+    assert out.returncode == 0 and res["errors"] == 0, (res["error_samples"], out.stderr)
+    assert res["servers"] == 2 and res["clients"] == 3
+    assert res["requests"] == sum(op["count"] for op in res["ops"].values()) > 0
+    assert "port_create" in res["ops"] and "port_list" in res["ops"]
+    for op in res["ops"].values():
+        assert 0 < op["p50_ms"] <= op["p99_ms"] <= op["max_ms"]
+    assert len(res["server_pids"]) == 2
+    assert len(res["rss_series"]) >= 2
+    assert all(len(s["rss_mib"]) == 2 and min(s["rss_mib"]) > 0 for s in res["rss_series"])
+    assert "load:" in out.stderr  # the human summary

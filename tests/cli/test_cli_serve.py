@@ -80,3 +80,41 @@ def test_serve_answers_and_issues_tokens(server: tuple[str, Path, Path]) -> None
     token = r.headers["X-Subject-Token"]
     r = httpx.get(base + "/v2.0/networks", headers={"X-Auth-Token": token}, timeout=10)
     assert r.status_code == 200, r.text
+
+
+def test_metrics_sum_over_workers(tmp_path: Path) -> None:
+    """``--workers 2``: whichever worker answers the scrape reports every worker's requests
+    (prometheus_client's multiprocess mode)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NEUTRINO_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "neutrino.cli.main", "serve", "--listen",
+             f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state"), "--workers", "2"],
+            stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+
+    def root_requests() -> float:
+        text = httpx.get(base + "/metrics", timeout=10).text
+        return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                   if s.name == "neutrino_http_requests_total"
+                   and s.labels.get("route") == "/" and s.labels.get("method") == "GET")
+
+    try:
+        wait_until_up(base + "/", proc, log)
+        before = root_requests()
+        for _ in range(12):  # a new connection each: both workers answer some
+            assert httpx.get(base + "/", timeout=10).status_code == 200
+        assert root_requests() - before == 12
+        assert (tmp_path / "state" / "metrics").is_dir()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

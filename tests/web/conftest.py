@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from neutrino.api.app import create_app
 from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
-from neutrino.web import install
+from neutrino.web import WebUI
 from tests.conftest import ADMIN_PASSWORD, Caller, token_caller
 from tests.live import live_server
 
@@ -57,7 +57,7 @@ class Browser:
 
 
 def ui_client(settings: Settings, store: Store) -> TestClient:
-    return TestClient(create_app(settings, store, extensions=(install,)))
+    return TestClient(create_app(settings, store, extensions=[WebUI()]))
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def live_ui(settings: Settings, store: Store) -> Iterator[str]:
-    with live_server(settings, store, (install,)) as url:
+    with live_server(settings, store, [WebUI()]) as url:
         yield url
 
 

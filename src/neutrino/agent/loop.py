@@ -48,6 +48,7 @@ from neutrino.agent.dataplane import ApplyReport, DataplaneError, L2Manager
 from neutrino.agent.dhcp_calc import DhcpConfig, desired_dhcp
 from neutrino.agent.isolation import apply_isolating
 from neutrino.agent.l3_role import L3Role
+from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.model import AgentConfig
 from neutrino.agent.sg_role import SecurityRole
 from neutrino.agent.watcher import Backoff
@@ -94,7 +95,8 @@ class AgentLoop:
                  dhcp_configurations: dict[str, Any] | None = None,
                  dhcp_namespace_suffix: str = "",
                  l3: L3Role | None = None,
-                 security: SecurityRole | None = None) -> None:
+                 security: SecurityRole | None = None,
+                 metrics: AgentMetrics | None = None) -> None:
         self.host = host
         self.config = config
         self.manager = manager
@@ -116,6 +118,8 @@ class AgentLoop:
         self.dhcp_failed: dict[str, DataplaneError] = {}
         self.l3 = l3  # the L3 role (routers), see agent.l3_role
         self.security = security  # security groups (nft), see agent.sg_role
+        self.metrics = metrics  # agent.metrics: round time, devices, errors (optional)
+        self._desired_sizes = (0, 0)  # bridges, VXLAN devices of the last round
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._started = False
@@ -156,6 +160,7 @@ class AgentLoop:
         if state is None:
             return None
         desired = compute_l2(state, self.config)
+        self._desired_sizes = (len(desired.bridges), len(desired.vxlans))
         report, frozen = apply_isolating(self.manager, desired)
         if self.dhcp is not None and self._apply_dhcp(state):
             report, frozen = apply_isolating(self.manager, desired)  # DHCP taps now plugged
@@ -207,6 +212,20 @@ class AgentLoop:
             else:
                 self.reported.pop(port_id, None)
 
+    def _observe(self, seconds: float) -> None:
+        assert self.metrics is not None
+        report = self.last_report
+        self.metrics.round_done(seconds, wired=len(report.wired) if report else 0,
+                                frozen=len(self.frozen), bridges=self._desired_sizes[0],
+                                vxlans=self._desired_sizes[1],
+                                routers=len(self.l3.hosted) if self.l3 else 0,
+                                dhcp_networks=len(self.dhcp_served))
+        for failed in (*self.dhcp_failed.values(),
+                       *(self.l3.failed.values() if self.l3 else ()),
+                       *([self.security.failed] if self.security and self.security.failed
+                         else [])):
+            self.metrics.error("apply", failed)
+
     # --- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -215,6 +234,7 @@ class AgentLoop:
         next_heartbeat, next_resync = now, now + self.resync_interval
         retry_at: float | None = None
         heartbeat_failed = False
+        retry_in = 0.0
         while not self._stop.is_set():
             now = self.clock()
             if now >= next_heartbeat:
@@ -224,11 +244,19 @@ class AgentLoop:
                 except ClientError as exc:
                     if not exc.retryable:
                         raise
-                    log.warning("heartbeat failed: %s", exc)
+                    # controller away (stopping, restarting): say so once, then retry at
+                    # 1, 2, 4 ... s up to the heartbeat interval, quietly
+                    log.log(logging.DEBUG if heartbeat_failed else logging.WARNING,
+                            "heartbeat failed: %s", exc)
+                    if self.metrics is not None:
+                        self.metrics.error("heartbeat", exc)
                     heartbeat_failed = True
-                    next_heartbeat = now + min(self.heartbeat_interval, 1.0)
+                    retry_in = min(self.heartbeat_interval, retry_in * 2) if retry_in else 1.0
+                    next_heartbeat = now + min(self.heartbeat_interval, retry_in)
                 else:
+                    retry_in = 0.0
                     if heartbeat_failed:
+                        log.info("heartbeat: controller reachable again")
                         # while we were unreachable the controller may have marked our ports
                         # DOWN (liveness sweep): report every status again, now
                         heartbeat_failed = False
@@ -248,14 +276,19 @@ class AgentLoop:
 
     def _round(self) -> float | None:
         """Run a round; the time of the retry it needs, or None."""
+        started = time.perf_counter()
         try:
             self.apply_once()
         except (DataplaneError, ClientError) as exc:
+            if self.metrics is not None:
+                self.metrics.error("round", exc)
             if not exc.retryable:
                 raise
             delay = self.backoff.next()
             log.warning("round failed (%s); retrying in %.1fs", exc, delay)
             return self.clock() + delay
+        if self.metrics is not None:
+            self._observe(time.perf_counter() - started)
         retry_dhcp = sorted(n for n, e in self.dhcp_failed.items() if e.retryable)
         retry_dhcp += self.l3.retryable() if self.l3 is not None else []  # routers too
         retry_dhcp += self.security.retryable() if self.security is not None else []

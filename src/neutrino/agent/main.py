@@ -10,9 +10,17 @@ also registers a "DHCP agent" and runs dnsmasq per served network, with its file
 several simulated hosts on one machine stay apart) and the L3 role (``l3``: an "L3 agent"
 and a ``qrouter-<id>`` namespace, same suffix, per hosted router). Security groups
 (``security_groups``, on by default, ``--no-security-groups`` to turn off) are enforced with
-nftables in the managed namespace (``agent.sg_role``). ``Agent`` builds the pieces and runs
-them: the watcher in its own thread (it only sets the loop's dirty flag),
-the apply loop in another (the only kernel writer).
+nftables in the managed namespace (``agent.sg_role``). ``local_external``
+(``PHYSNET:GATEWAY/PREFIX``, the all-in-one) makes a veth pair for a flat external network on
+a machine without a spare NIC (``dataplane.uplink``) and maps the physnet to it. ``Agent``
+builds the pieces and runs them: the watcher in its own thread (it only sets the loop's dirty
+flag), the apply loop in another (the only kernel writer).
+
+Stopping: with ``cleanup_on_exit`` the agent tears down everything it built when it stops
+(``agent.teardown``); without it (the default of ``neutrino agent``) the data plane keeps
+running, so VMs keep their network across an agent restart or upgrade, and ``neutrino agent
+cleanup`` removes it later. Files live under the state dir (``NEUTRINO_STATE_DIR``, default
+/var/lib/neutrino as root): the DHCP role's in ``<state dir>/dhcp/<host>``.
 
 Failure: a thread that dies records its exception, stops the other, and ``Agent.run``
 re-raises it — the agent exits non-zero and its supervisor restarts it (a restart is cheap:
@@ -32,19 +40,36 @@ from typing import TYPE_CHECKING, Any
 from neutrino.agent.dataplane import L2Kernel, L2Manager
 from neutrino.agent.l3_role import L3Role
 from neutrino.agent.loop import AgentLoop, DhcpApplier
+from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.model import AgentConfig
 from neutrino.agent.sg_role import SecurityRole
 from neutrino.agent.watcher import Watcher
 from neutrino.client import Controller, Credentials, Session
+from neutrino.common.settings import default_state_dir
 
 if TYPE_CHECKING:
     from neutrino.agent.linkwatch import LinkWatcher
 
-__all__ = ["DHCP_STATE_ROOT", "Agent", "AgentSettings", "parse_mappings"]
-
-DHCP_STATE_ROOT = Path("/var/lib/neutrino/dhcp")
+__all__ = ["Agent", "AgentSettings", "parse_mappings", "state_root"]
 
 log = logging.getLogger(__name__)
+
+
+def state_root(env: dict[str, str] | None = None) -> Path:
+    """The state dir every neutrino command shares (``NEUTRINO_STATE_DIR`` or the default)."""
+    given = (os.environ if env is None else env).get("NEUTRINO_STATE_DIR")
+    return Path(given) if given else default_state_dir()
+
+
+def traversable(directory: Path, root: Path) -> None:
+    """Make ``directory`` and its parents up to ``root`` searchable by everyone (``o+x``, not
+    readable): dnsmasq drops root and must reach its files, and the state dir is made 0700."""
+    directory.mkdir(parents=True, exist_ok=True)
+    chain = [directory, *(p for p in directory.parents if p.is_relative_to(root))]
+    for path in chain:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o011 != 0o011:
+            path.chmod(mode | 0o011)
 
 
 def parse_mappings(text: str) -> dict[str, str]:
@@ -73,10 +98,14 @@ class AgentSettings:
     heartbeat_interval: float = 10.0
     poll_timeout: float = 30.0
     dhcp: bool = False
-    dhcp_state_dir: Path | None = None  # default DHCP_STATE_ROOT/<host>
+    dhcp_state_dir: Path | None = None  # default <state dir>/dhcp/<host>
+    state_dir: Path = field(default_factory=state_root)
     l3: bool = False  # L3 role: register an "L3 agent", build qrouter- namespaces
     watch_links: bool = True  # wake on tap plug/unplug (needs the real kernel)
     security_groups: bool = True  # nft security groups (agent.sg_role; needs the real kernel)
+    local_external: str | None = None  # PHYSNET:GATEWAY/PREFIX: make a veth uplink for it
+    cleanup_on_exit: bool = False  # tear down what was built when the agent stops
+    metrics_listen: str | None = None  # HOST:PORT of the agent's Prometheus metrics
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **flags: Any) -> AgentSettings:
@@ -92,8 +121,16 @@ class AgentSettings:
         mappings = given.pop("interface_mappings", None)
         if isinstance(mappings, str) or mappings is None:
             mappings = parse_mappings(mappings or e.get("NEUTRINO_AGENT_INTERFACE_MAPPINGS", ""))
+        local = given.get("local_external")
+        if local:
+            physnet, sep, cidr = local.partition(":")
+            if not physnet or not sep or "/" not in cidr:
+                raise ValueError(f"bad --local-external {local!r} (want PHYSNET:IP/PREFIX)")
+            from neutrino.agent.dataplane.uplink import uplink_names
+
+            mappings = {**mappings, physnet: uplink_names(physnet)[1]}
         return cls(credentials=Credentials.from_env(e), host=host, tunnel_ip=tunnel_ip,
-                   interface_mappings=mappings, **given)
+                   interface_mappings=mappings, state_dir=state_root(e), **given)
 
     def agent_config(self) -> AgentConfig:
         return AgentConfig(local_ip=self.tunnel_ip, underlay_dev=self.underlay_dev,
@@ -115,7 +152,7 @@ class AgentSettings:
         return f"-{self.netns}" if self.netns else ""
 
     def dhcp_dir(self) -> Path:
-        return self.dhcp_state_dir or DHCP_STATE_ROOT / self.host
+        return self.dhcp_state_dir or self.state_dir / "dhcp" / self.host
 
 
 def netlink_kernel(netns: str | None) -> L2Kernel:
@@ -166,7 +203,14 @@ class Agent:
         self._session = None if controller else Session(settings.credentials)
         self.controller = controller or Controller(self._session)  # type: ignore[arg-type]
         self.kernel = kernel if kernel is not None else kernel_factory(settings.netns)
+        self._real_kernel = kernel is None
+        if settings.local_external and self._real_kernel:
+            from neutrino.agent.dataplane.uplink import ensure_uplink
+
+            physnet, _, cidr = settings.local_external.partition(":")
+            ensure_uplink(physnet, cidr, settings.netns)
         if dhcp is None and settings.dhcp:
+            traversable(settings.dhcp_dir(), settings.state_dir)
             dhcp = dhcp_factory(settings)
         self.watcher = Watcher(self.controller, settings.host,
                                poll_timeout=settings.poll_timeout)
@@ -180,7 +224,10 @@ class Agent:
                               dhcp_namespace_suffix=settings.dhcp_namespace_suffix(),
                               l3=l3_role(settings, self.controller) if settings.l3 else None,
                               security=(security_role(settings) if settings.security_groups
-                                        and kernel is None else None))
+                                        and kernel is None else None),
+                              metrics=AgentMetrics() if settings.metrics_listen else None)
+        if self.loop.metrics is not None and self.loop.security is not None:
+            self.loop.security.on_applied = self.loop.metrics.nft_seconds.observe
         self.watcher.on_change = self.loop.mark_dirty
         self.link_watcher = (link_watcher(settings.netns, self.loop.mark_dirty)
                              if settings.watch_links and kernel is None else None)
@@ -191,6 +238,9 @@ class Agent:
 
     def start(self) -> None:
         name = self.settings.host
+        if self.loop.metrics is not None and self.settings.metrics_listen:
+            port = self.loop.metrics.serve(self.settings.metrics_listen)
+            log.info("metrics on %s (port %d)", self.settings.metrics_listen, port)
         self._threads = [
             threading.Thread(target=self._guard, args=(lambda: self.watcher.run(self._stop),),
                              name=f"watcher-{name}", daemon=True),
@@ -230,11 +280,28 @@ class Agent:
 
     def close(self) -> None:
         self.stop()
+        if self.loop.metrics is not None:
+            self.loop.metrics.close()
+        if self.settings.cleanup_on_exit and self._real_kernel:
+            self.teardown()
+        elif self._real_kernel:
+            log.info("stopped; the data plane stays up for the VMs (`neutrino agent cleanup` "
+                     "removes it)")
         close = getattr(self.kernel, "close", None)
         if close is not None:
             close()
         if self._session is not None:
             self._session.close()
+
+    def teardown(self) -> list[str]:
+        """Remove what this agent built (``agent.teardown``), with its own managers."""
+        from neutrino.agent.teardown import teardown
+
+        l3 = self.loop.l3.manager if self.loop.l3 is not None else None
+        nft = self.loop.security.manager if self.loop.security is not None else None
+        removed = teardown(self.settings, self.kernel, dhcp=self.loop.dhcp, l3=l3, nft=nft)
+        log.info("cleanup: removed %s", ", ".join(removed) or "nothing")
+        return removed
 
     def run(self) -> None:
         """Run until stopped (or a thread dies: its exception is re-raised here)."""

@@ -12,6 +12,8 @@ manager then finds nothing to load).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from neutrino.agent.dataplane.base import DataplaneError
@@ -34,6 +36,7 @@ class SecurityApplier(Protocol):
 class SecurityRole:
     def __init__(self, manager: SecurityApplier) -> None:
         self.manager = manager
+        self.on_applied: Callable[[float], None] | None = None  # seconds (agent metrics)
         self.failed: DataplaneError | None = None
         self._rendered: tuple[HostState, SgRuleset] | None = None
 
@@ -43,6 +46,7 @@ class SecurityRole:
         else:
             ruleset = compute_sg(state)
             self._rendered = (state, ruleset)
+        started = time.perf_counter()
         try:
             report = self.manager.apply(ruleset)
         except DataplaneError as exc:
@@ -56,6 +60,8 @@ class SecurityRole:
                       len(pending))
             return
         self.failed = None
+        if self.on_applied is not None:
+            self.on_applied(time.perf_counter() - started)
         changes = getattr(report, "changes", None)
         if changes:
             log.info("security groups: %s", "; ".join(changes))

@@ -2,9 +2,10 @@
 and builds the services from the ``Settings`` it is given.
 
 One port serves both APIs: Neutron v2.0 under ``/v2.0/...`` and Keystone under ``/v3`` and
-``/v2.0/tokens``; the token catalog tells clients where each lives. ``extensions`` add more on
-the same port (the web UI, ``neutrino.web.install``): this package may not import ``web``, so
-whoever builds the app (the CLI, a test) passes it in.
+``/v2.0/tokens``; the token catalog tells clients where each lives. ``extensions`` are other
+bounded contexts served on the same port (the vmm, ``/vmm/v1``): the composition root (the
+CLI) hands them in, since ``api`` may not import them; they get this app's token check and
+error handler, and are started and stopped by its lifespan.
 """
 
 from __future__ import annotations
@@ -13,25 +14,31 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino import __version__
-from neutrino.api import errors
+from neutrino.api import errors, lifecycle, observability
 from neutrino.api.agent import v1 as agent_v1
+from neutrino.api.guard import RequestGuard
+from neutrino.api.http import context
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutron import floatingips, quotas, root, tags
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron.resources import collection_router
+from neutrino.common import logs
 from neutrino.common.settings import Settings
 from neutrino.service.container import Services
+from neutrino.service.context import RequestContext
 from neutrino.store.uow import Store
 
 
 class RequestIdMiddleware:
-    """Adds ``x-openstack-request-id`` to every response (a pure ASGI middleware: cheap)."""
+    """Adds ``x-openstack-request-id`` to every response (a pure ASGI middleware: cheap), and
+    makes it the request id of every log line written while the request is served."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,6 +48,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = f"req-{uuid.uuid4()}".encode()
+        token = logs.request_id.set(request_id.decode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -48,28 +56,53 @@ class RequestIdMiddleware:
                 message["headers"].append((b"x-openstack-request-id", request_id))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logs.request_id.reset(token)
 
 
-AppExtension = Callable[[FastAPI], None]
+class Extension(Protocol):
+    """A bounded context served on this app's port (see the module docstring)."""
+
+    def install(self, app: FastAPI, authenticate: Callable[[Request], RequestContext]
+                ) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def create_app(settings: Settings, store: Store | None = None,
-               extensions: Sequence[AppExtension] = ()) -> FastAPI:
+               extensions: Sequence[Extension] = ()) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
         active = store or Store(settings.db_url)
         app.state.services = Services.build(settings, active)
+        observability.watch_store(active)
         stop = threading.Event()
         if settings.agent_sweep_interval > 0:
             threading.Thread(target=app.state.services.liveness.run,
                              args=(stop, settings.agent_sweep_interval),
                              name="liveness-sweep", daemon=True).start()
+        for extension in extensions:
+            extension.start()
+        hooks = getattr(app.state, "on_exit", [])
+
+        def stopping() -> None:
+            active.close_waits()
+            for hook in hooks:
+                hook()
+
+        undo = lifecycle.on_exit_signals(stopping)
         try:
             yield
         finally:
+            undo()
             stop.set()
+            for extension in extensions:
+                extension.stop()
             if own_store:
                 active.dispose()
 
@@ -100,7 +133,13 @@ def create_app(settings: Settings, store: Store | None = None,
     app.include_router(root.router)
     app.include_router(identity_v3.router)
     app.include_router(identity_v2.router)
-    for extend in extensions:
-        extend(app)
+    for extension in extensions:
+        extension.install(app, context)
+    app.include_router(observability.router)
+    # Outermost last: the request id goes on every answer, a 500 and a 413 included, and the
+    # metrics see what the guard and the error handler answered.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(errors.UnexpectedErrorMiddleware)
+    app.add_middleware(observability.ObserveMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -4,6 +4,11 @@ The password comes from ``--admin-password`` / ``NEUTRINO_ADMIN_PASSWORD``; with
 neutrino generates a password and saves it to ``<state-dir>/admin-password`` (mode 0600), which
 later runs reuse. An explicitly given password is never written to disk: if it differs from a
 saved one, the saved file is removed so it cannot mislead.
+
+Quotas: the first bootstrap gives the admin project unlimited quotas (a virtualization manager
+provisions every VM's vNIC through it; Neutron's default of 500 ports would stop the 501st
+VM). ``parse_quota`` reads ``--admin-quota``: ``unlimited``, ``default`` (the settings'
+defaults, as for any project) or ``RESOURCE=N,...``.
 """
 
 from __future__ import annotations
@@ -37,12 +42,44 @@ def password_path(settings: Settings) -> Path:
     return settings.state_dir / PASSWORD_FILE
 
 
-def bootstrap(services: Services, settings: Settings) -> AdminCredentials:
-    """Seed domain, roles, admin project and user (idempotent), setting the admin password."""
+def parse_quota(spec: str) -> tuple[dict[str, int], bool]:
+    """``--admin-quota`` -> (limits, replace the project's other overrides)."""
+    from neutrino.service.quotas import RESOURCES
+
+    if spec == "unlimited":
+        return dict.fromkeys(RESOURCES, -1), True
+    if spec == "default":
+        return {}, True
+    limits: dict[str, int] = {}
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        resource, sep, value = item.partition("=")
+        if not sep or resource not in RESOURCES or not value.lstrip("-").isdigit() \
+                or int(value) < -1:
+            raise ValueError(f"bad quota {item!r}: want RESOURCE=N (N >= -1) with RESOURCE "
+                             f"one of {', '.join(RESOURCES)}")
+        limits[resource] = int(value)
+    return limits, False
+
+
+def admin_project_id(services: Services) -> str:
+    from neutrino.service.context import admin_context
+
+    found = services.identity.list_projects(admin_context(), {"name": ADMIN_PROJECT})
+    return str(found[0]["id"])
+
+
+def bootstrap(services: Services, settings: Settings, *,
+              admin_quota: str | None = None) -> AdminCredentials:
+    """Seed domain, roles, admin project and user (idempotent), setting the admin password;
+    the admin project's quotas: ``admin_quota`` when given, else unlimited the first time."""
     creds = _password_to_use(settings)
     assert creds.password is not None
+    first = not services.identity.has_admin(ADMIN_USER)
     services.identity.bootstrap(creds.password, admin_user=ADMIN_USER,
                                 admin_project=ADMIN_PROJECT)
+    if admin_quota is not None or first:
+        limits, replace = parse_quota(admin_quota or "unlimited")
+        services.quotas.seed(admin_project_id(services), limits, replace=replace)
     return AdminCredentials(creds.password, creds.password_file, creds.generated,
                             bootstrapped=True)
 

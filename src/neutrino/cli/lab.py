@@ -1,13 +1,16 @@
 """``neutrino lab``: a namespace lab on this machine (hypervisors, agents, VMs); needs root.
 
     neutrino lab up --hosts 2 --network-nodes 1     # underlay, hv1 hv2 net1, agents
+    eval "$(neutrino lab env)"                      # OS_* of the lab's controller
     neutrino lab vm create vm1 --host hv1 --network NET
-    neutrino lab exec vm1 -- ping -c 3 192.0.2.12
+    neutrino lab exec vm1 -- busybox ping -c 3 $(neutrino lab vm ip vm2)
     neutrino lab status
     neutrino lab down
 
 The lab directory (``--dir``, ``NEUTRINO_LAB_DIR``, default /run/neutrino-lab) records what
-was made; ``down`` removes all of it. The work itself lives in ``neutrino.lab``.
+was made; ``down`` removes all of it. Namespaces are named ``<prefix><name>`` with prefix
+``lab-`` (``--prefix`` or ``NEUTRINO_LAB_PREFIX``): ``lab-hv1``, ``lab-net1``, ``lab-vm1``.
+The work itself lives in ``neutrino.lab``.
 """
 
 from __future__ import annotations
@@ -74,12 +77,14 @@ def up(
     network_nodes: Annotated[int, typer.Option(
         "--network-nodes", min=0,
         help="Network nodes net1..netM (they serve DHCP and host routers).")] = 1,
-    prefix: Annotated[str, typer.Option(
-        "--prefix", help="Prefix of the lab's namespace names.")] = "",
+    prefix: Annotated[str | None, typer.Option(
+        "--prefix", envvar="NEUTRINO_LAB_PREFIX",
+        help="Prefix of the lab's namespace names (default lab-).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 90.0,
     external: Annotated[bool, typer.Option(
         "--external", help="Also the outside world (ext namespace, 203.0.113.1) and the "
-        "external network 'public' (flat, 203.0.113.0/24) on the network nodes.")] = False,
+        "external network 'public' (flat, 203.0.113.0/24) on the network nodes; on a "
+        "running lab, adds them.")] = False,
     directory: DirOption = None,
 ) -> None:
     """Build the lab: underlay, hypervisor namespaces, controller (unless OS_* names one),
@@ -94,15 +99,32 @@ def up(
     lab = Lab(directory)
     state = lab.state()
     console.print(f"[bold green]lab up[/] in {lab.dir}: "
-                  f"{', '.join(h.name for h in state.hosts)}; controller {state.creds.auth_url}")
+                  f"{', '.join(h.name for h in state.hosts)}; controller {state.creds.auth_url}"
+                  + (f"; external network public, outside world {state.external}"
+                     if state.external else ""))
     if state.managed_controller:
-        # The password stays in lab.json (0600); the line reads it from there.
-        read_password = (f"python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))"
-                         f"[\"credentials\"][\"password\"])' {lab.dir / 'lab.json'}")
-        console.print(f"  export OS_AUTH_URL={state.creds.auth_url} OS_USERNAME=admin "
-                      f"OS_PROJECT_NAME=admin OS_USER_DOMAIN_NAME=Default "
-                      f"OS_PROJECT_DOMAIN_NAME=Default OS_PASSWORD=$({read_password})",
-                      soft_wrap=True)
+        console.print('  use it:  eval "$(neutrino lab env)"', soft_wrap=True)
+
+
+@app.command()
+def env(directory: DirOption = None) -> None:
+    """Print the export lines of the lab's controller credentials (eval "$(neutrino lab env)")."""
+    import shlex
+
+    from neutrino.lab import Lab, LabError
+
+    try:
+        creds = Lab(directory).state().creds
+    except LabError as exc:
+        raise fail(str(exc)) from None
+    values = {"OS_AUTH_URL": creds.auth_url, "OS_USERNAME": creds.username,
+              "OS_PASSWORD": creds.password, "OS_PROJECT_NAME": creds.project_name,
+              "OS_USER_DOMAIN_NAME": creds.user_domain_name,
+              "OS_PROJECT_DOMAIN_NAME": creds.project_domain_name,
+              "OS_IDENTITY_API_VERSION": "3"}
+    print("unset OS_CLOUD")
+    for key, value in values.items():
+        print(f"export {key}={shlex.quote(value)}")
 
 
 @app.command()
@@ -169,14 +191,27 @@ def vm_delete(name: Annotated[str, typer.Argument()], directory: DirOption = Non
         raise fail(f"no VM {name}")
 
 
+@vm_app.command("ip")
+def vm_ip(name: Annotated[str, typer.Argument(help="VM name.")],
+          directory: DirOption = None) -> None:
+    """Print the VM's IPv4 address (for scripts: ping $(neutrino lab vm ip vm2))."""
+    from neutrino.lab import Lab, LabError
+    from neutrino.lab.vms import vm_address
+
+    try:
+        print(vm_address(Lab(directory), name))
+    except LabError as exc:
+        raise fail(str(exc)) from None
+
+
 @app.command("exec", context_settings={"allow_extra_args": True,
                                        "ignore_unknown_options": True})
 def exec_(
-    name: Annotated[str, typer.Argument(help="VM name.")],
+    name: Annotated[str, typer.Argument(help="VM name, or ext (the outside world).")],
     command: Annotated[list[str], typer.Argument(help="Command (after --).")],
     directory: DirOption = None,
 ) -> None:
-    """Run a command inside a VM: neutrino lab exec vm1 -- ip addr."""
+    """Run a command inside a VM (or ext): neutrino lab exec vm1 -- ip addr."""
     from neutrino.lab import Lab, LabError, exec_vm
 
     try:

@@ -8,9 +8,10 @@ Agent API (needs an admin or ``service``-role token):
 * ``report_port_status`` — ACTIVE when wired, DOWN when not;
 * ``wait_port`` — the "vif plugged" event a manager waits on.
 
-Neutron resources (networks, subnets, ports): ``create_*``, ``list_*``, ``get_*``,
-``delete_*`` (and ``update_port``), returning the resource dicts of the wire format
-unchanged. Errors are the ``ClientError`` tree; nothing is retried here (see ``Session``).
+Neutron resources (networks, subnets, ports; agents listed; the API root): ``create_*``,
+``list_*``, ``get_*``, ``delete_*`` (and ``update_port``), returning the resource dicts of the
+wire format unchanged. Errors are the ``ClientError`` tree; nothing is retried here (see
+``Session``).
 """
 
 from __future__ import annotations
@@ -99,6 +100,14 @@ class Controller:
             timeout=timeout + POLL_SLACK)["event"]
 
     # --- Neutron v2.0 --------------------------------------------------------------------
+
+    def api_root(self) -> dict[str, Any]:
+        """``GET /v2.0/``: the resources the Networking API offers (oVirt's connection test)."""
+        body = self.session.request("GET", f"{NEUTRON}/")
+        return body if isinstance(body, dict) else {}
+
+    def list_agents(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._list("agents", filters)
 
     def _create(self, plural: str, singular: str, attrs: dict[str, Any]) -> dict[str, Any]:
         body = self.session.request("POST", f"{NEUTRON}/{plural}", json={singular: attrs})

@@ -34,9 +34,16 @@ class ClientError(Exception):
 
 
 class TransportError(ClientError):
-    """The controller could not be reached or did not answer in time."""
+    """The controller could not be reached or did not answer in time; ``tls`` when the TLS
+    handshake failed (an untrusted certificate, say: then retrying will not help)."""
 
     retryable = True
+
+    def __init__(self, message: str, *, tls: bool = False) -> None:
+        super().__init__(message)
+        self.tls = tls
+        if tls:
+            self.retryable = False
 
 
 class EndpointNotFound(ClientError):

@@ -1,7 +1,8 @@
 """``Session``: one authenticated HTTP connection to a neutrino (or any Neutron) controller.
 
-What it owns: an ``httpx.Client``, the current Keystone v3 token and the ``network`` endpoint
-read from that token's catalog. Invariants:
+What it owns: an ``httpx.Client``, the current Keystone token (v3, or v2.0 for old providers)
+and the ``network`` endpoint read from that token's catalog (or given: ``Credentials.endpoint``,
+as a manager that was told the Networking URL uses it). Invariants:
 
 * every request carries a token that was valid when sent: the session authenticates lazily on
   first use, and again when the token is within ``refresh_margin`` seconds of ``expires_at``;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -38,7 +40,8 @@ DEFAULT_TIMEOUT = 30.0
 
 @dataclass(frozen=True)
 class Credentials:
-    """Keystone v3 password credentials, project-scoped."""
+    """Keystone password credentials, project-scoped: v3 (default) or v2.0 (``tenantName``;
+    the domains are then unused). ``endpoint`` set: use it instead of the catalog's."""
 
     auth_url: str
     username: str
@@ -48,6 +51,8 @@ class Credentials:
     project_domain_name: str = "Default"
     interface: str = "public"
     region: str | None = None
+    keystone_version: str = "v3"  # or "v2.0"
+    endpoint: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Credentials:
@@ -65,6 +70,10 @@ class Credentials:
                    region=e.get("OS_REGION_NAME") or None)
 
     def auth_body(self) -> dict[str, Any]:
+        if self.keystone_version == "v2.0":
+            return {"auth": {"passwordCredentials": {"username": self.username,
+                                                     "password": self.password},
+                             "tenantName": self.project_name}}
         return {"auth": {
             "identity": {"methods": ["password"], "password": {"user": {
                 "name": self.username, "domain": {"name": self.user_domain_name},
@@ -118,6 +127,8 @@ class Session:
                 self._token = None
 
     def _authenticate(self) -> Token:
+        if self.credentials.keystone_version == "v2.0":
+            return self._authenticate_v2()
         url = self.credentials.auth_url.rstrip("/")
         if not url.endswith("/v3"):
             url += "/v3"
@@ -131,7 +142,29 @@ class Session:
                      project_id=body.get("project", {}).get("id", ""),
                      user_id=body.get("user", {}).get("id", ""))
 
+    def _authenticate_v2(self) -> Token:
+        url = self.credentials.auth_url.rstrip("/")
+        if not url.endswith("/v2.0"):
+            url += "/v2.0"
+        response = self._send("POST", f"{url}/tokens", json=self.credentials.auth_body())
+        if response.status_code != 200:
+            raise error_from_response(response)
+        access = orjson.loads(response.content)["access"]
+        token = access["token"]
+        catalog = [{"type": s.get("type"), "endpoints": [
+            {"interface": interface, "url": ep[key], "region_id": ep.get("region")}
+            for ep in s.get("endpoints", [])
+            for interface, key in (("public", "publicURL"), ("internal", "internalURL"),
+                                   ("admin", "adminURL")) if ep.get(key)]}
+            for s in access.get("serviceCatalog") or []]
+        return Token(value=token["id"], expires_at=_epoch(token["expires"]),
+                     endpoint=self._endpoint(catalog),
+                     project_id=(token.get("tenant") or {}).get("id", ""),
+                     user_id=(access.get("user") or {}).get("id", ""))
+
     def _endpoint(self, catalog: list[dict[str, Any]]) -> str:
+        if self.credentials.endpoint:
+            return self.credentials.endpoint.rstrip("/")
         want, region = self.credentials.interface, self.credentials.region
         for service in catalog:
             if service.get("type") != "network":
@@ -167,7 +200,17 @@ class Session:
         try:
             return self._http.request(method, url, **kwargs, **extra)
         except httpx.TransportError as exc:
-            raise TransportError(f"{method} {url}: {exc!r}") from exc
+            raise TransportError(f"{method} {url}: {exc!r}", tls=_is_tls(exc)) from exc
+
+
+def _is_tls(exc: BaseException) -> bool:
+    """Whether a transport failure was the TLS handshake (certificate, protocol)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "SSL" in str(exc) or "CERTIFICATE" in str(exc)
 
 
 def _epoch(iso: str) -> float:

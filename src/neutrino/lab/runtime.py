@@ -1,8 +1,10 @@
 """``Lab``: bring a namespace lab up, tear it down, say what runs (the CLI's ``lab`` verbs).
 
-``up(hosts, network_nodes)`` records the plan in ``lab.json`` first, then builds: the underlay
-namespace ``<prefix>underlay`` with a bridge, hypervisors ``<prefix>hv1..hvN`` and network
-nodes ``<prefix>net1..netM`` (controller host names ``hv1``…, ``net1``…) each with ``eth1`` =
+``up(hosts, network_nodes)`` checks the tools it needs (``lab.needs``: installs the missing
+Debian packages when it can) before making anything, records the plan in ``lab.json``, then
+builds (prefix ``lab-`` unless given or ``NEUTRINO_LAB_PREFIX``): the underlay namespace
+``<prefix>underlay`` with a bridge, hypervisors ``<prefix>hv1..hvN`` and network nodes
+``<prefix>net1..netM`` (controller host names ``hv1``…, ``net1``…) each with ``eth1`` =
 198.51.100.<i>/24 into it; with ``external``, the outside world ``<prefix>ext`` (bridge
 ``br-public``, 203.0.113.1/24) with each network node's ``eth2`` on it; then starts the
 supervisor (``neutrino.lab.supervisor``), which runs a controller when none is named by the
@@ -10,6 +12,10 @@ supervisor (``neutrino.lab.supervisor``), which runs a controller when none is n
 every agent is registered and alive (network nodes: L2, DHCP and L3 agents) and, with
 ``external``, the external network exists (flat, physnet ``public``, ``router:external``,
 subnet 203.0.113.0/24 without DHCP).
+
+``up(external=True)`` on a running lab (``add_external``) adds the outside world and the
+external network, then stops the network nodes' agents: the supervisor restarts them with the
+command line made again from the record (``--interface-mappings public:eth2``).
 
 ``down()`` works from the record only, and is idempotent: stop the supervisor (and with it the
 agents and the controller), any recorded child still alive, the dnsmasq processes of the
@@ -39,12 +45,18 @@ from typing import Any
 
 from neutrino.client import ClientError, Controller, Credentials, Session
 from neutrino.lab import netns
+from neutrino.lab.needs import ensure_tools
 from neutrino.lab.netns import LabError
 from neutrino.lab.state import HostRecord, LabState, lab_dir, read_json
 
 __all__ = ["Lab", "LabError", "StatusRow", "credentials_from_env"]
 
 UNDERLAY_NET = "198.51.100"
+DEFAULT_PREFIX = "lab-"  # namespaces lab-hv1, lab-net1, ...: never a network's name
+
+
+def default_prefix() -> str:
+    return os.environ.get("NEUTRINO_LAB_PREFIX") or DEFAULT_PREFIX
 Progress = Callable[[str], None]
 
 
@@ -147,7 +159,7 @@ class Lab:
 
     # --- up
 
-    def up(self, hosts: int = 2, network_nodes: int = 1, *, prefix: str = "",
+    def up(self, hosts: int = 2, network_nodes: int = 1, *, prefix: str | None = None,
            credentials: Credentials | None = None, use_env: bool = True,
            timeout: float = 90.0, external: bool = False) -> LabState:
         """Build the lab (see the module docstring). The controller: ``credentials``, else
@@ -157,8 +169,13 @@ class Lab:
             raise LabError("want 1..250 hosts in all")
         if external and network_nodes < 1:
             raise LabError("--external needs at least one network node")
-        if LabState.load(self.dir) is not None:
+        existing_lab = LabState.load(self.dir)
+        if existing_lab is not None:
+            if external and not existing_lab.external and self.supervisor_pid() is not None:
+                return self.add_external(timeout=timeout)
             raise LabError(f"a lab is already recorded in {self.dir} (`neutrino lab down`)")
+        ensure_tools(self.progress)
+        prefix = default_prefix() if prefix is None else prefix
         creds = credentials or (credentials_from_env() if use_env else None)
         listen = None
         if creds is None:
@@ -212,6 +229,32 @@ class Lab:
             state.save(self.dir)
         return state
 
+    def add_external(self, timeout: float = 90.0) -> LabState:
+        """``lab up --external`` on a running lab: the outside world and its network, then
+        the network nodes' agents restarted (the supervisor re-reads the record) with the
+        ``public`` mapping."""
+        state = self.state()
+        if not any(h.dhcp for h in state.hosts):
+            raise LabError("--external needs at least one network node")
+        state.external = f"{state.prefix}ext"
+        state.save(self.dir)
+        self.progress(f"outside world {state.external}: {netns.EXTERNAL_BRIDGE} "
+                      f"{netns.EXTERNAL_GATEWAY}")
+        netns.add_namespace(state.external)
+        netns.add_external(state.external)
+        children = read_json(self.dir / "children.json") or {}
+        for i, host in enumerate(state.hosts, start=1):
+            if host.dhcp:
+                netns.plug_external(state.external, i, host.netns)
+                pid = process_of(children.get(f"agent-{host.name}", {}).get("pid"), "neutrino")
+                if pid is not None:
+                    self.progress(f"restarting the agent of {host.name} with public:eth2")
+                    stop_process(pid)
+        self._wait_mapped(state, time.monotonic() + timeout)
+        state.external_network_id = self._external_network(state)
+        state.save(self.dir)
+        return state
+
     def _external_network(self, state: LabState) -> str:
         """The flat ``public`` network (``router:external``) with subnet 203.0.113.0/24
         (gateway 203.0.113.1 = the outside world, no DHCP); an existing one is reused."""
@@ -232,6 +275,28 @@ class Lab:
                 "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1", "enable_dhcp": False,
                 "allocation_pools": [{"start": "203.0.113.10", "end": "203.0.113.250"}]}})
             return str(net["id"])
+        finally:
+            session.close()
+
+    def _wait_mapped(self, state: LabState, deadline: float) -> None:
+        """Until every network node's L2 agent reports the ``public`` mapping."""
+        want = {h.name for h in state.hosts if h.dhcp}
+        self.progress("waiting for the network nodes' agents")
+        session = Session(state.creds, timeout=5.0)
+        try:
+            while True:
+                with contextlib.suppress(ClientError):
+                    agents = session.request("GET", "/v2.0/agents",
+                                             params={"agent_type": "L2 agent"})["agents"]
+                    mapped = {a["host"] for a in agents if a.get("alive") and
+                              netns.EXTERNAL_PHYSNET in (a.get("configurations") or {}).get(
+                                  "interface_mappings", {})}
+                    if want <= mapped:
+                        return
+                if time.monotonic() > deadline:
+                    raise LabError(f"agents of {sorted(want)} did not come back with the "
+                                   f"external mapping; see {self.dir / 'logs'}")
+                time.sleep(0.2)
         finally:
             session.close()
 

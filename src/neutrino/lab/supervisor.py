@@ -7,7 +7,9 @@ per host (``--netns <ns>``; on network nodes ``--dhcp`` with its dnsmasq dir and
 and with an external network ``--interface-mappings public:eth2``). Every
 child logs to ``logs/<name>.log``; ``children.json`` records pid and restarts per child.
 
-A child that exits is restarted after a delay that doubles per quick death (0.5 s up to 10 s;
+A child that exits is restarted (an agent with its command line made again from the record,
+so ``lab up --external`` on a running lab only has to stop the network nodes' agents) after
+a delay that doubles per quick death (0.5 s up to 10 s;
 reset once it ran 30 s), so a crash loop does not spin. SIGTERM/SIGINT stop every child
 (SIGTERM, then SIGKILL after 3 s) and end the supervisor; dnsmasq processes are not its
 children (the DHCP agent leaves them running across restarts) — ``lab down`` stops those.
@@ -147,6 +149,9 @@ def main(directory: Path) -> int:
                       f"restarting in {child.delay:.1f}s", file=sys.stderr, flush=True)
                 child.proc = None
             if child.proc is None and now >= child.due:
+                fresh = LabState.load(directory)  # `lab up --external` may have changed it
+                if fresh is not None and child.name.startswith("agent-"):
+                    child.argv = agent_argv(fresh, directory, child.name.removeprefix("agent-"))
                 child.restarts += 1
                 child.start()
                 record()

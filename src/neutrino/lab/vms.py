@@ -11,6 +11,7 @@ only into a per-namespace resolv.conf) until it has a lease (retried until the d
 DHCP host entry reaches dnsmasq asynchronously); each event's environment is dumped to
 ``vms/<name>/lease.<event>``, and the lease is returned.
 
+A VM whose creation fails is removed again (namespace, port, record): a retry starts clean.
 ``delete_vm`` deletes the namespace (its veth pair goes with it) and the port if we created
 it. ``exec_vm`` runs a command inside. The VM is recorded before anything is made, so
 ``lab down`` removes half-made VMs too.
@@ -30,9 +31,9 @@ from neutrino.domain.hoststate import tap_name
 from neutrino.lab import netns
 from neutrino.lab.netns import LabError
 from neutrino.lab.runtime import Lab
-from neutrino.lab.state import VmRecord
+from neutrino.lab.state import HostRecord, VmRecord
 
-__all__ = ["UDHCPC_SCRIPT", "Lease", "create_vm", "delete_vm", "exec_vm"]
+__all__ = ["UDHCPC_SCRIPT", "Lease", "create_vm", "delete_vm", "exec_vm", "vm_address"]
 
 OWNER = "compute:lab"
 
@@ -111,6 +112,8 @@ def create_vm(lab: Lab, name: str, host: str, *, port_id: str | None = None,
         hv = state.host(host)
     except KeyError:
         raise LabError(f"no host {host} in this lab") from None
+    if shutil.which("busybox") is None:  # the DHCP client: check before making anything
+        raise LabError("busybox (udhcpc) is not installed")
     deadline = time.monotonic() + timeout
     lab.progress(f"port for {name} on {hv.name}")
     try:
@@ -121,6 +124,17 @@ def create_vm(lab: Lab, name: str, host: str, *, port_id: str | None = None,
                   mac=port["mac_address"], created_port=created)
     state.vms[name] = vm
     state.save(lab.dir)
+    try:
+        return vm, _plug(lab, vm, hv, port, mtu, dhcp, deadline)
+    except BaseException:
+        lab.progress(f"failed: removing {name} (namespace, port)")
+        delete_vm(lab, name)
+        raise
+
+
+def _plug(lab: Lab, vm: VmRecord, hv: HostRecord, port: dict[str, Any], mtu: int,
+          dhcp: bool, deadline: float) -> Lease:
+    """Namespace, veth, binding, ACTIVE, then the DHCP lease (see the module docstring)."""
     lab.progress(f"namespace {vm.netns}: eth0 {vm.mac} <-> {tap_name(vm.port_id)} in {hv.netns}")
     netns.add_namespace(vm.netns)
     netns.plug_vm(hv.netns, tap_name(vm.port_id), vm.netns, vm.mac, mtu)
@@ -129,16 +143,15 @@ def create_vm(lab: Lab, name: str, host: str, *, port_id: str | None = None,
         if port.get("binding:host_id") != hv.name:  # bound after plugging: wired at once
             attrs: dict[str, Any] = {"binding:host_id": hv.name}
             if not port.get("device_owner"):
-                attrs.update(device_owner=OWNER, device_id=name)
+                attrs.update(device_owner=OWNER, device_id=vm.name)
             api.update_port(vm.port_id, **attrs)
         event = api.wait_port(vm.port_id, "ACTIVE", timeout=max(1.0, deadline - time.monotonic()))
     if event.get("status") != "ACTIVE":
         raise LabError(f"port {vm.port_id} not ACTIVE: {event}")
-    lease = Lease("", "", "", (), None, {})
-    if dhcp:
-        lab.progress(f"DHCP in {vm.netns}")
-        lease = run_dhcp_client(lab, vm, deadline)
-    return vm, lease
+    if not dhcp:
+        return Lease("", "", "", (), None, {})
+    lab.progress(f"DHCP in {vm.netns}")
+    return run_dhcp_client(lab, vm, deadline)
 
 
 def run_dhcp_client(lab: Lab, vm: VmRecord, deadline: float) -> Lease:
@@ -198,8 +211,26 @@ def delete_vm(lab: Lab, name: str) -> bool:
 
 def exec_vm(lab: Lab, name: str, argv: Sequence[str], **kwargs: Any
             ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` inside VM ``name`` (output to ours unless ``capture_output``)."""
-    vm = lab.state().vms.get(name)
+    """Run ``argv`` inside VM ``name``, or in the outside world when ``name`` is ``ext``
+    (``lab up --external``); output to ours unless ``capture_output``."""
+    return netns.exec_in(_namespace_of(lab, name), list(argv), **kwargs)
+
+
+def vm_address(lab: Lab, name: str) -> str:
+    """The IPv4 address of VM ``name``'s ``eth0`` (what DHCP gave it)."""
+    out = netns.run("ip", "-n", _namespace_of(lab, name), "-4", "-o", "addr", "show", "dev",
+                    "eth0", check=False).split()
+    found = [out[i + 1].split("/")[0] for i, word in enumerate(out[:-1]) if word == "inet"]
+    if not found:
+        raise LabError(f"{name} has no IPv4 address")
+    return found[0]
+
+
+def _namespace_of(lab: Lab, name: str) -> str:
+    state = lab.state()
+    if name == "ext" and state.external:
+        return state.external
+    vm = state.vms.get(name)
     if vm is None:
         raise LabError(f"no VM {name}")
-    return netns.exec_in(vm.netns, list(argv), **kwargs)
+    return vm.netns

@@ -8,6 +8,10 @@ transaction. A plain heartbeat only moves ``heartbeat_timestamp`` and records no
 change log (it must not wake every watcher every few seconds); a new agent, a restart
 (``start_flag``) or a configuration change is recorded, and retries the binding of the host's
 failed ports so ports created before their agent came up get bound.
+
+Races: two first reports of one agent collide on the (agent_type, host) unique key and the
+loser is retried as a heartbeat (``Store.write``); an admin update or delete row-locks the
+agent first (PostgreSQL, ``store.locks``), so of two deletes the second answers 404.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from neutrino.service import binding, l3_scheduler
 from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.store import agents as repo
+from neutrino.store import locks
 from neutrino.store.uow import Store, Tx
 
 AGENT_DOWN_TIME = binding.AGENT_DOWN_TIME
@@ -140,6 +145,7 @@ class AgentService:
         attrs = parse_update(body, SPEC)
 
         def tx_fn(tx: Tx) -> dict[str, Any]:
+            locks.for_change(tx.conn, "agents", agent_id)
             row = repo.get(tx.conn, agent_id)
             if attrs:
                 repo.update_row(tx.conn, agent_id, attrs)
@@ -154,6 +160,7 @@ class AgentService:
         _hidden_unless_admin(ctx, agent_id)
 
         def tx_fn(tx: Tx) -> None:
+            locks.for_delete(tx.conn, "agents", agent_id)  # of two deletes, the second: 404
             repo.get(tx.conn, agent_id)
             repo.delete_row(tx.conn, agent_id)
             tx.record("agent", agent_id, "delete")

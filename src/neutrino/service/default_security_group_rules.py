@@ -10,6 +10,10 @@ project's group), no address group (neutrino has none), and two flags saying whe
 say the same rule for the same kind of group.
 
 Changing the templates changes only groups created afterwards, as in Neutron.
+
+Races (PostgreSQL): creates take one key lock (``store.locks.key``) before comparing with the
+existing templates, so of two clashing creates the second answers 409; a delete is one
+``DELETE`` whose row count says whether it found the template (the second of two: 404).
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service.context import RequestContext
+from neutrino.store import locks
 from neutrino.store import security_groups as repo
 from neutrino.store.uow import Store, Tx
+
+TEMPLATES_KEY = "default-security-group-rules"
 
 
 def _remote_group(value: Any) -> str | None:
@@ -136,6 +143,7 @@ class DefaultSecurityGroupRuleService:
         return self.store.write(self._create_tx, parsed)
 
     def _create_tx(self, tx: Tx, items: list[sgd.Template]) -> list[dict[str, Any]]:
+        locks.key(tx.conn, TEMPLATES_KEY)  # two clashing templates racing: the second sees one
         for row in repo.all_templates(tx.conn):
             if any(sgd.templates_overlap(template_of(row), new) for new in items):
                 raise sgd.default_rule_exists(row["id"])

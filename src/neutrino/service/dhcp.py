@@ -17,6 +17,11 @@ Invariants (after ``sync_network`` in a transaction):
   never two on one host. Ports of a dead agent move only through ``reschedule`` (the
   liveness sweep), and only to a live host that does not serve the network yet.
 
+Locks (PostgreSQL, ``store.locks``): ``sync_network`` locks the network row first (subnet
+writes hold it already), so two DHCP agents registering at once, or a sync racing with port
+creates and deletes on the network, see each other's DHCP ports: never more than
+``agents_per_network``.
+
 No retries here: everything runs inside the caller's transaction (``Store.write`` retries the
 whole transaction on conflicts), so the DHCP ports change in the same commit as the subnet or
 agent change that made them needed. Address exhaustion is not the caller's failure: a host
@@ -36,6 +41,7 @@ from neutrino.common.settings import Settings
 from neutrino.service import binding, ipam
 from neutrino.service.macs import free_mac
 from neutrino.store import dhcp as repo
+from neutrino.store import locks
 from neutrino.store import ports as port_repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.uow import Tx
@@ -68,11 +74,12 @@ class DhcpScheduler:
 
     def sync_all(self, tx: Tx) -> None:
         """Schedule every network that needs DHCP (after a DHCP agent registered)."""
-        for network_id in repo.networks_needing_dhcp(tx.conn):
+        for network_id in sorted(repo.networks_needing_dhcp(tx.conn)):  # the lock order
             self.sync_network(tx, network_id)
 
     def sync_network(self, tx: Tx, network_id: str) -> None:
         """Create, readdress or delete the network's DHCP ports to meet the invariants."""
+        locks.for_change(tx.conn, "networks", network_id)  # held already by subnet writes
         wanted = repo.dhcp_subnets(tx.conn, network_id)
         ports = repo.dhcp_ports(tx.conn, network_id)
         if not wanted:

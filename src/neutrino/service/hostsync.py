@@ -54,6 +54,7 @@ from neutrino.service.binding import VIF_BRIDGE, parse_configurations, tunnel_ip
 from neutrino.service.context import RequestContext
 from neutrino.service.ports import PortService
 from neutrino.store import hostsync as repo
+from neutrino.store import locks
 from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
@@ -281,7 +282,7 @@ class HostSyncService:
             return WatchResult(host, state.revision, state)
         networks, digest = known
         cursor = since
-        deadline = time.monotonic() + min(max(timeout, 0.0), MAX_TIMEOUT)
+        deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_TIMEOUT)
         while True:
             with self.store.read() as conn:
                 upto = repo.current_revision(conn)
@@ -298,7 +299,7 @@ class HostSyncService:
                     self._remember(host, upto, state.network_ids, state.digest())
                     return WatchResult(host, upto, state)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self.store.closing:  # closing: the server is stopping
                 self._remember(host, cursor, networks, digest)
                 return WatchResult(host, cursor, None)
             self.store.wait_for_change(cursor, remaining)
@@ -308,7 +309,8 @@ class HostSyncService:
     def report_status(self, ctx: RequestContext, port_id: str, body: dict[str, Any]
                       ) -> dict[str, Any]:
         """The agent on the port's host reports it wired (ACTIVE) or unwired (DOWN). A real
-        change bumps the port's revision and is recorded, so watchers wake."""
+        change bumps the port's revision and is recorded, so watchers wake. The port is
+        row-locked first (PostgreSQL): a concurrent update or liveness sweep is not lost."""
         require_agent_role(ctx, "update_port_status")
         status, host = body.get("status"), body.get("host")
         if status not in PORT_STATUSES:
@@ -317,6 +319,7 @@ class HostSyncService:
             raise BadRequest("'host' must be a non-empty string")
 
         def tx_fn(tx: Tx) -> dict[str, Any]:
+            locks.for_change(tx.conn, "ports", port_id)  # the revision is built on
             row = repo.port_binding(tx.conn, port_id)
             if row is None:
                 raise ResourceNotFound("Port", port_id)
@@ -341,12 +344,12 @@ class HostSyncService:
         has ``status`` or ``timeout`` (clamped to [0, 60]) passes."""
         if status not in PORT_STATUSES:
             raise BadRequest(f"'status' must be one of {', '.join(PORT_STATUSES)}")
-        deadline = time.monotonic() + min(max(timeout, 0.0), MAX_TIMEOUT)
+        deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_TIMEOUT)
         while True:
             revision = self.store.current_revision()
             current = self.ports.get(ctx, port_id)["status"]
             remaining = deadline - time.monotonic()
-            if current == status or remaining <= 0:
+            if current == status or remaining <= 0 or self.store.closing:
                 return {"port_id": port_id, "status": current, "revision": revision,
                         "plugged": current == "ACTIVE", "timed_out": current != status}
             self.store.wait_for_change(revision, remaining)

@@ -25,7 +25,10 @@ A router without ports is unscheduled (its binding row removed). With no live L3
 router keeps its current host (possibly dead) and its ports stay as they are.
 
 No retries here: everything runs inside the caller's transaction (``Store.write`` retries the
-whole transaction on conflicts).
+whole transaction on conflicts). ``sync_router`` row-locks the router (PostgreSQL,
+``store.locks``) before it reads the router's ports and binding — router writes hold that lock
+already; heartbeats of two L3 agents rescheduling the same stranded router run one after the
+other (routers in id order), and the second finds it moved.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from neutrino.common import clock
 from neutrino.service import binding
 from neutrino.store import hostsync as host_repo
 from neutrino.store import l3 as repo
+from neutrino.store import locks
 from neutrino.store.uow import Tx
 
 L3_AGENT = repo.L3_AGENT
@@ -48,6 +52,7 @@ def live_hosts(tx: Tx) -> list[str]:
 def sync_router(tx: Tx, router_id: str, live: list[str] | None = None) -> str | None:
     """Schedule (or unschedule) the router and bind its ports; returns its host."""
     conn = tx.conn
+    locks.for_change(conn, "routers", router_id)  # router writes hold it already
     ports = repo.router_ports(conn, router_id)
     current = repo.router_host(conn, router_id)
     if not ports:

@@ -1,7 +1,10 @@
 """The liveness sweep: what the controller does when an agent stops reporting.
 
 Run every ``interval`` seconds by each API process (idempotent: two replicas sweeping at once
-do the same writes, the second finds nothing left to do). An agent is dead when its last
+do the same writes, the second finds nothing left to do). On PostgreSQL a sweep holds a key
+lock (``store.locks.key``) so replicas sweep one after the other, and the ports it sets DOWN
+are row-locked as they are read (a status report racing with it is not lost: whichever
+commits second builds on the first's revision). An agent is dead when its last
 heartbeat is older than ``AGENT_DOWN_TIME`` (75 s); an agent an admin set down is not dead.
 
 * Dead L2 agent: its host's ACTIVE ports turn DOWN (revision bump, change recorded, so
@@ -27,11 +30,13 @@ from neutrino.service import binding
 from neutrino.service.dhcp import DHCP_OWNER, DhcpScheduler
 from neutrino.store import hostsync as hostsync_repo
 from neutrino.store import liveness as repo
+from neutrino.store import locks
 from neutrino.store.dhcp import DHCP_AGENT
 from neutrino.store.hostsync import L2_AGENT
 from neutrino.store.uow import Store, Tx
 
 __all__ = ["LivenessSweeper", "SweepResult"]
+SWEEP_KEY = "liveness-sweep"
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +57,10 @@ class LivenessSweeper:
 
     def _sweep(self, tx: Tx) -> SweepResult:
         result = SweepResult()
+        locks.key(tx.conn, SWEEP_KEY)  # one sweep at a time across processes
         now = clock.now()
         deadline = now - binding.AGENT_DOWN_TIME
-        for port_id, project, network_id, revision in repo.active_ports_on(
-                tx.conn, repo.stale_hosts(tx.conn, L2_AGENT, deadline)):
-            hostsync_repo.set_port_status(tx.conn, port_id, "DOWN", revision + 1, now)
-            tx.record("port", port_id, "update", project, network_id)
-            result.ports_down.append(port_id)
+        # DHCP first: it locks networks, then their ports (the lock order of store.locks)
         dead_dhcp = set(repo.stale_hosts(tx.conn, DHCP_AGENT, deadline))
         if dead_dhcp and self.dhcp.live_hosts(tx):
             networks = sorted({n for _p, n in repo.dhcp_ports_on(tx.conn, DHCP_OWNER,
@@ -66,6 +68,11 @@ class LivenessSweeper:
             for network_id in networks:
                 if self.dhcp.reschedule(tx, network_id, dead_dhcp):
                     result.dhcp_moved.append(network_id)
+        for port_id, project, network_id, revision in repo.active_ports_on(
+                tx.conn, repo.stale_hosts(tx.conn, L2_AGENT, deadline)):
+            hostsync_repo.set_port_status(tx.conn, port_id, "DOWN", revision + 1, now)
+            tx.record("port", port_id, "update", project, network_id)
+            result.ports_down.append(port_id)
         return result
 
     def run(self, stop: threading.Event, interval: float = 15.0) -> None:

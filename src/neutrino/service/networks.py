@@ -8,6 +8,14 @@ creates its project's ``default`` security group if missing, in the same transac
 Neutron's ML2 does): one primary-key lookup once the group exists. Deleting an external
 network first deletes its floating IPs that are not associated (as Neutron does); any other
 port on it keeps the network in use (409 ``NetworkInUse``).
+
+Locks (PostgreSQL, ``store.locks``): a create takes the project's network quota key before
+counting. An update locks the network (``for_change``) before comparing ``If-Match`` and
+building the new revision. A delete locks it (``for_delete``) before anything else: port
+creates, subnet creates and deletes lock the same row first, so the delete's look for ports in
+use and its removal of DHCP ports and subnets see every port committed before it, and no port
+can be added until it commits (the port create then answers 404); of two deletes the second
+answers 404.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
 from neutrino.service.security_groups import ensure_default as ensure_default_security_group
+from neutrino.store import locks
 from neutrino.store import networks as repo
 from neutrino.store import ports as port_repo
 from neutrino.store import subnets as subnet_repo
@@ -145,7 +154,7 @@ class NetworkService:
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
                    ) -> list[dict[str, Any]]:
         created = []
-        for project, count in _per_project(ctx, items).items():
+        for project, count in sorted(_per_project(ctx, items).items()):
             self.quotas.check(tx, project, "network", count)
             ensure_default_security_group(tx, project)  # as Neutron's ML2 does
         for attrs in items:
@@ -245,6 +254,7 @@ class NetworkService:
 
     def _update_tx(self, tx: Tx, ctx: RequestContext, network_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
+        locks.for_change(tx.conn, "networks", network_id)
         row = self._load(tx.conn, ctx, network_id)
         if not ctx.owns(row["project_id"]):
             raise PolicyNotAuthorized("rule:update_network")
@@ -282,6 +292,7 @@ class NetworkService:
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, network_id: str,
                    if_match: int | None) -> None:
+        locks.for_delete(tx.conn, "networks", network_id)
         row = self._load(tx.conn, ctx, network_id)
         if not ctx.owns(row["project_id"]):  # visible (shared, external) but not ours
             raise PolicyNotAuthorized("rule:delete_network")

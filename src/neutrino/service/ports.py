@@ -2,9 +2,13 @@
 
 Everything a port create decides (its MAC, its addresses from IPAM, its security-group
 bindings, its binding) is written in the same transaction as the port row and the change-log
-entry. A duplicate MAC or IP from a concurrent create surfaces as a unique-key violation and
-the whole create is retried (``Store.write``); a MAC the caller asked for that is taken is a
-409 ``MacAddressInUse``.
+entry; a MAC the caller asked for that is taken is a 409 ``MacAddressInUse``. A duplicate MAC
+or IP is a unique-key violation, and the whole create is retried (``Store.write``).
+
+Locks (PostgreSQL, ``store.locks``): a create takes the project's ``port`` quota key, then its
+networks before reading them (picks one at a time; a racing network or subnet delete sees the
+port, or the create gets 404), then share-locks the groups it binds; an update or delete locks
+the port before reading it (``If-Match`` sees the committed revision; a second delete: 404).
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ from neutrino.service.port_attrs import (
 from neutrino.service.port_views import PortViewCache
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
+from neutrino.store import locks, port_json, raw
 from neutrino.store import networks as network_repo
-from neutrino.store import port_json, raw
 from neutrino.store import ports as repo
 from neutrino.store import routers as router_repo
 from neutrino.store import tags as tag_repo
@@ -196,8 +200,9 @@ class PortService:
         for attrs in items:
             project = owner_project(ctx, attrs)
             counts[project] = counts.get(project, 0) + 1
-        for project, count in counts.items():
+        for project, count in sorted(counts.items()):
             self.quotas.check(tx, project, "port", count)
+        locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
         return [self._create_one(tx, ctx, attrs) for attrs in items]
 
     def _create_one(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]
@@ -206,8 +211,6 @@ class PortService:
         has no tags or children beyond these, so nothing needs reading back)."""
         conn = tx.conn
         network_id = attrs["network_id"]
-        # Row lock on PostgreSQL: ports of one network are allocated one at a time, so MAC and
-        # IP picks don't collide; the unique keys remain the backstop.
         net = network_repo.for_port(conn, network_id)
         if net is None or not ctx.can_see(net[0], public=net[1] or net[3]):
             raise ResourceNotFound("Network", network_id)
@@ -218,8 +221,6 @@ class PortService:
         project = owner_project(ctx, attrs)
         self._check_router_device(conn, ctx, attrs.get("device_owner", ""),
                                   attrs.get("device_id", ""), project)
-        if self.store.is_postgres:
-            network_repo.lock(conn, network_id)
         port_id = new_id()
         mac = attrs.get("mac_address") or free_mac(tx, network_id, self.base_mac)
         if "mac_address" in attrs and repo.mac_in_use(conn, network_id, mac):
@@ -282,6 +283,9 @@ class PortService:
     def _update_tx(self, tx: Tx, ctx: RequestContext, port_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
         conn = tx.conn
+        if "fixed_ips" in attrs and (found := repo.find(conn, port_id)) is not None:
+            locks.for_change(conn, "networks", found["network_id"])  # addresses: as on create
+        locks.for_change(conn, "ports", port_id)
         row = self._load(conn, ctx, port_id)
         if not ctx.owns(row["project_id"]):  # the network's owner sees it, may not change it
             raise PolicyNotAuthorized("rule:update_port")
@@ -368,6 +372,7 @@ class PortService:
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, port_id: str,
                    if_match: int | None) -> None:
+        locks.for_delete(tx.conn, "ports", port_id)
         row = self._load(tx.conn, ctx, port_id)
         check_revision(row["revision_number"], if_match)
         if router_repo.router_of_port(tx.conn, port_id) is not None:

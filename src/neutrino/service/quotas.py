@@ -1,8 +1,22 @@
 """Quotas: per-project limits on networks, subnets, ports, routers and floating IPs
 (``-1`` = unlimited), the Neutron quota API, and the check every create makes inside its own
-transaction (so a burst of concurrent creates cannot overshoot: on SQLite writers are
-serialized, on PostgreSQL creates in one project may overshoot by the number of concurrent
-transactions — Neutron has the same window without its reservation engine)."""
+transaction.
+
+A burst of concurrent creates cannot overshoot. On SQLite writers are serialized. On
+PostgreSQL ``check`` first takes the transaction-scoped key lock of (project, resource)
+(``store.locks.key``), then reads the limit and counts: the creates of one resource in one
+project are serialized from their check to their commit, and each counts what the ones before
+it committed. Creates in other projects, or of other resources, do not wait. Nothing is locked
+for an unlimited resource (a limit set on one while creates are under way is compared with
+the count at that moment, as Neutron does). Callers check before they lock any row (the lock
+order of ``store.locks``), and several keys in a fixed order: projects sorted, a group before
+its rules. A limit update takes the same key, so it is compared against a count that cannot grow
+under it.
+
+Defaults come from the settings (Neutron's: 100 networks, 500 ports, ...) for every project;
+bootstrap gives the admin project (through which a virtualization manager provisions every
+VM's vNIC) unlimited overrides (``seed``), which an admin can change like any other.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +25,17 @@ from typing import Any
 from neutrino.common.errors import BadRequest, NamedConflict, PolicyNotAuthorized
 from neutrino.common.settings import Settings
 from neutrino.service.context import RequestContext
+from neutrino.store import locks
 from neutrino.store import quotas as repo
 from neutrino.store.uow import Store, Tx
 
 RESOURCES = ("network", "subnet", "port", "router", "floatingip", "security_group",
              "security_group_rule")
 MAX_LIMIT = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
+
+
+def quota_key(project_id: str, resource: str) -> str:
+    return f"quota:{project_id}:{resource}"
 
 
 class QuotaService:
@@ -29,12 +48,18 @@ class QuotaService:
                          "security_group_rule": settings.quota_security_group_rule}
 
     def check(self, tx: Tx, project_id: str, resource: str, adding: int = 1) -> None:
-        override = repo.limit_of(tx.conn, project_id, resource)
-        limit = self.defaults[resource] if override is None else override
+        limit = self._limit(tx, project_id, resource)
         if limit < 0:
             return
-        if repo.usage(tx.conn, project_id, resource) + adding > limit:
+        if locks.enabled(tx.conn):
+            locks.key(tx.conn, quota_key(project_id, resource))
+            limit = self._limit(tx, project_id, resource)  # as committed before the lock
+        if limit >= 0 and repo.usage(tx.conn, project_id, resource) + adding > limit:
             raise NamedConflict("OverQuota", f"Quota exceeded for resources: ['{resource}'].")
+
+    def _limit(self, tx: Tx, project_id: str, resource: str) -> int:
+        override = repo.limit_of(tx.conn, project_id, resource)
+        return self.defaults[resource] if override is None else override
 
     def _limits(self, conn: Any, project_id: str) -> dict[str, int]:
         return {**self.defaults, **repo.overrides(conn, project_id).get(project_id, {})}
@@ -89,12 +114,31 @@ class QuotaService:
             changes[resource] = limit
 
         def tx_fn(tx: Tx) -> dict[str, int]:
+            for resource in sorted(changes):
+                locks.key(tx.conn, quota_key(project_id, resource))
             for resource, limit in changes.items():
                 used = repo.usage(tx.conn, project_id, resource)
                 if not force and limit != -1 and used > limit:
                     raise BadRequest(f"Quota limit {limit} for {resource} must be greater than "
                                      f"or equal to already used {used}")
             for resource, limit in changes.items():
+                repo.set_limit(tx.conn, project_id, resource, limit)
+            tx.record("quota", project_id, "update", project_id)
+            return self._limits(tx.conn, project_id)
+
+        return self.store.write(tx_fn)
+
+    def seed(self, project_id: str, limits: dict[str, int], *, replace: bool) -> dict[str, int]:
+        """Internal callers (bootstrap): set ``limits`` (``-1`` = unlimited) for a project,
+        and with ``replace`` drop its other overrides first. The limits in force after."""
+        unknown = set(limits) - set(RESOURCES)
+        if unknown:
+            raise BadRequest(f"Unrecognized quota resource(s) {sorted(unknown)}")
+
+        def tx_fn(tx: Tx) -> dict[str, int]:
+            if replace:
+                repo.reset(tx.conn, project_id)
+            for resource, limit in limits.items():
                 repo.set_limit(tx.conn, project_id, resource, limit)
             tx.record("quota", project_id, "update", project_id)
             return self._limits(tx.conn, project_id)

@@ -3,6 +3,12 @@
 See ``service.security_groups`` for the rules of visibility (a project sees its own rules and
 every rule of its own groups), the default group (created on first need, here too) and
 quotas; validation and duplicates are ``domain.security_groups``'.
+
+Locks (PostgreSQL, ``store.locks``): a create takes the project's rule quota key, then locks
+its group (``for_change``: two identical rules racing, one is refused as a duplicate; the
+revision bumps in turn) and share-locks the remote groups it names (``for_use``). A delete
+locks the group, then the rule (``for_delete``), in the same order as a group delete that
+cascades to its rules: of two deletes of one rule the second answers 404.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.security_groups import RULE_SPEC, SecurityGroupService, rule_row, rule_view
+from neutrino.store import locks
 from neutrino.store import security_groups as repo
 from neutrino.store.uow import Store, Tx
 
@@ -81,6 +88,11 @@ class SecurityGroupRuleService:
                    items: list[tuple[sgd.Rule, str, str]]) -> list[dict[str, Any]]:
         conn = tx.conn
         first, project, _ = items[0]
+        self.quotas.check(tx, project, "security_group_rule", len(items))
+        locks.for_change(conn, "security_groups", first.security_group_id)
+        locks.for_use(conn, "security_groups", [r.remote_group_id for r, _, _ in items
+                                                if r.remote_group_id is not None
+                                                and r.remote_group_id != first.security_group_id])
         for rule, _, _ in items:
             if rule.remote_group_id is not None:
                 self._check_group(conn, ctx, project, rule.remote_group_id)
@@ -95,7 +107,6 @@ class SecurityGroupRuleService:
             seen.add(key)
             if key in existing:
                 raise sgd.rule_exists(existing[key])
-        self.quotas.check(tx, project, "security_group_rule", len(items))
         now = clock.now()
         rows = [rule_row(rule, rule_project, description, now)
                 for rule, rule_project, description in items]
@@ -122,6 +133,10 @@ class SecurityGroupRuleService:
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, rule_id: str,
                    if_match: int | None) -> None:
+        found = repo.find_rule(tx.conn, rule_id) if locks.enabled(tx.conn) else None
+        if found is not None:
+            locks.for_change(tx.conn, "security_groups", found["security_group_id"])
+            locks.for_delete(tx.conn, "security_group_rules", rule_id)
         row = self._load(tx.conn, ctx, rule_id)
         check_revision(row["revision_number"], if_match)
         repo.delete_rule(tx.conn, rule_id)

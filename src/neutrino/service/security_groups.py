@@ -20,6 +20,14 @@ and every rule of its own groups, whoever created it.
 Quotas (``security_group``, ``security_group_rule``) are checked when a caller creates groups
 or rules, counting the rules a new group takes from the templates. Creating the default group
 on first need is never refused for quota: a port or network create does not fail because of it.
+
+Locks (PostgreSQL, ``store.locks``): a port that binds groups share-locks them (``for_use``)
+before checking they exist, and a group delete locks the group (``for_delete``) before it
+looks for ports using it: of a delete and a port create racing, either the port is created
+and the delete answers 409 ``SecurityGroupInUse``, or the group is gone and the port create
+answers 404. An update locks the group before comparing ``If-Match`` (``for_change``, or
+``for_delete`` when ``stateful`` changes, which must not happen under a port binding it);
+creates take the project's quota keys (group, then rule) before counting.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.default_security_group_rules import template_of
 from neutrino.service.quotas import QuotaService
+from neutrino.store import locks
 from neutrino.store import security_groups as repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.uow import Store, Tx
@@ -173,6 +182,7 @@ def check_port_groups(tx: Tx, ctx: RequestContext, project: str, ids: list[str])
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise BadRequest(f"Invalid input for security_groups. Reason: Duplicate items in the "
                          f"list: '{', '.join(dupes)}'.")
+    locks.for_use(tx.conn, "security_groups", ids)  # not deleted before this port commits
     found = repo.groups_by_ids(tx.conn, ids)
     missing = [i for i in ids if i not in found
                or not (ctx.is_admin or found[i]["project_id"] == project)]
@@ -192,7 +202,12 @@ def port_groups_on_create(tx: Tx, ctx: RequestContext, project: str,
     if requested is None:
         if not port_security:
             return []
-        return [ensure_default(tx, project)]
+        group_id = ensure_default(tx, project)
+        if locks.enabled(tx.conn):  # an admin may be deleting it: then make a new one
+            locks.for_use(tx.conn, "security_groups", [group_id])
+            if not repo.groups_by_ids(tx.conn, [group_id]):
+                group_id = ensure_default(tx, project)
+        return [group_id]
     check_port_groups(tx, ctx, project, requested)
     return requested
 
@@ -252,7 +267,7 @@ class SecurityGroupService:
         for attrs in items:
             project = owner_project(ctx, attrs)
             per_project[project] = per_project.get(project, 0) + 1
-        for project, count in per_project.items():
+        for project, count in sorted(per_project.items()):
             self.quotas.check(tx, project, "security_group", count)
             ensure_default(tx, project)
             self.quotas.check(tx, project, "security_group_rule", count * len(templates))
@@ -279,6 +294,10 @@ class SecurityGroupService:
 
     def _update_tx(self, tx: Tx, ctx: RequestContext, group_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
+        if "stateful" in attrs:  # no port may bind it while its statefulness changes
+            locks.for_delete(tx.conn, "security_groups", group_id)
+        else:
+            locks.for_change(tx.conn, "security_groups", group_id)
         row = self._load(tx.conn, ctx, group_id)
         check_revision(row["revision_number"], if_match)
         if row["name"] == sgd.DEFAULT_NAME and "name" in attrs:
@@ -302,6 +321,7 @@ class SecurityGroupService:
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, group_id: str,
                    if_match: int | None) -> None:
+        locks.for_delete(tx.conn, "security_groups", group_id)  # waits for ports binding it
         row = self._load(tx.conn, ctx, group_id)
         check_revision(row["revision_number"], if_match)
         if repo.ports_using(tx.conn, group_id):

@@ -15,9 +15,15 @@ Deleting a subnet is refused (409 SubnetInUse) while a router interface, or, unl
 subnet is auto-addressed, any port other than DHCP/distributed ones holds an address in it;
 the remaining allocations are removed with it.
 
-Races: on PostgreSQL a create or delete locks the network row (as port creates do), so the
-overlap check and the EUI-64 pass see every concurrent subnet and port; on SQLite writers are
-serialized anyway. ``Store.write`` retries the whole call on a unique-key conflict.
+Races: on PostgreSQL every create, update and delete locks the network row
+(``store.locks.for_change``, as port creates do) before it reads the network or the subnet,
+after the project's subnet quota key on a create. So the overlap check and the EUI-64 pass see
+every concurrent subnet and port; a delete's look for ports with addresses in the subnet sees
+every port committed before it and no port create can pick an address in it until the delete
+commits (the port create then answers 400/404, never leaving a port with an address of a
+deleted subnet); ``If-Match`` compares the committed revision; of two deletes the second
+answers 404. On SQLite writers are serialized anyway. ``Store.write`` retries the whole call
+on a unique-key conflict.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.quotas import QuotaService
+from neutrino.store import locks
 from neutrino.store import networks as network_repo
 from neutrino.store import subnets as repo
 from neutrino.store import tags as tag_repo
@@ -162,8 +169,9 @@ class SubnetService:
             for attrs in items:
                 project = owner_project(ctx, attrs)
                 counts[project] = counts.get(project, 0) + 1
-            for project, count in counts.items():
+            for project, count in sorted(counts.items()):
                 self.quotas.check(tx, project, "subnet", count)
+        locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
         return [self._render_one(tx.conn, self._create_one(tx, ctx, attrs)) for attrs in items]
 
     def _create_one(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
@@ -175,7 +183,6 @@ class SubnetService:
             raise ResourceNotFound("Network", network_id)
         if not ctx.owns(network["project_id"]):
             raise PolicyNotAuthorized("rule:create_subnet")
-        self._lock_network(conn, network_id)
         project = owner_project(ctx, attrs)
         net = ip.network(attrs["cidr"])
         sa.validate_subnet(attrs, net, attrs["ip_version"])
@@ -217,11 +224,15 @@ class SubnetService:
         self.dhcp.sync_network(tx, network_id)
         return subnet_id
 
-    def _lock_network(self, conn: Any, network_id: str) -> None:
-        """PostgreSQL: serialize with port creates and other subnet changes on the network (the
-        overlap check and the EUI-64 pass over existing ports must see them all)."""
-        if self.store.is_postgres:
-            network_repo.get(conn, network_id, for_update=True)
+    @staticmethod
+    def _lock_network_of(conn: Any, subnet_id: str) -> None:
+        """Serialize with port creates and other subnet changes on the subnet's network
+        (PostgreSQL); the subnet is read again afterwards."""
+        if not locks.enabled(conn):
+            return
+        network_id = repo.network_of(conn, subnet_id)
+        if network_id is not None:
+            locks.for_change(conn, "networks", network_id)
 
     @staticmethod
     def _check_cidr(conn: Any, net: ip.Network, network_id: str) -> None:
@@ -243,6 +254,7 @@ class SubnetService:
     def _update_tx(self, tx: Tx, ctx: RequestContext, subnet_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
         conn = tx.conn
+        self._lock_network_of(conn, subnet_id)
         row = self._load(conn, ctx, subnet_id, "update_subnet")
         check_revision(row["revision_number"], if_match)
         net = ip.network(row["cidr"])
@@ -310,9 +322,9 @@ class SubnetService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, subnet_id: str,
                    if_match: int | None) -> None:
         conn = tx.conn
+        self._lock_network_of(conn, subnet_id)
         row = self._load(conn, ctx, subnet_id, "delete_subnet")
         check_revision(row["revision_number"], if_match)
-        self._lock_network(conn, row["network_id"])
         auto = ip.is_auto_address(row["ipv6_ra_mode"], row["ipv6_address_mode"])
         users = repo.allocation_users(conn, subnet_id)
         for _port, owner, _address, _project in users:

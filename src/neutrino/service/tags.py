@@ -3,6 +3,11 @@ routers and floating IPs.
 
 Visibility and ownership come from the resource itself: the caller passes the resource as it
 sees it (``get`` of the resource's service), so a project cannot tag what it cannot see.
+
+Races: that resource was read before the write began, so each write first bumps the
+resource's revision (which row-locks it until commit, and says whether it still exists): a
+resource deleted meanwhile answers 404 and keeps no orphan tags; concurrent tag writes of one
+resource are serialized by that row lock (PostgreSQL; SQLite serializes writers anyway).
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import BadRequest, NotFound, PolicyNotAuthorized
+from neutrino.common.errors import BadRequest, NotFound, PolicyNotAuthorized, ResourceNotFound
 from neutrino.service.context import RequestContext
 from neutrino.store import tags as repo
 from neutrino.store.uow import Store, Tx
 
 MAX_TAG_LEN = 255
 TABLES = {"floatingips": "floating_ips"}  # collection -> table, where they differ
+KINDS = {"networks": "Network", "subnets": "Subnet", "ports": "Port", "routers": "Router",
+         "floatingips": "Floating IP"}  # collection -> the kind named by a 404
 
 
 def _check_tag(tag: Any) -> str:
@@ -28,8 +35,10 @@ def _check_tag(tag: Any) -> str:
 
 def _touched(tx: Tx, kind: str, resource: dict[str, Any]) -> None:
     """A tag change is a change of the resource: revision and updated_at move (as Neutron's
-    standard-attr revisions do) and the change log records it."""
-    repo.bump_revision(tx.conn, TABLES.get(kind, kind), resource["id"], clock.now())
+    standard-attr revisions do) and the change log records it. Called first in every write:
+    the resource's row stays locked until commit."""
+    if not repo.bump_revision(tx.conn, TABLES.get(kind, kind), resource["id"], clock.now()):
+        raise ResourceNotFound(KINDS.get(kind, kind), resource["id"])
     network_id = resource.get("network_id") or resource.get("floating_network_id")
     tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"],
               network_id or (resource["id"] if kind == "networks" else None))
@@ -54,16 +63,16 @@ class TagService:
         return clean
 
     def _replace_tx(self, tx: Tx, kind: str, resource: dict[str, Any], tags: list[str]) -> None:
-        repo.replace_tags(tx.conn, kind, resource["id"], tags)
         _touched(tx, kind, resource)
+        repo.replace_tags(tx.conn, kind, resource["id"], tags)
 
     def add(self, ctx: RequestContext, kind: str, resource: dict[str, Any], tag: str) -> None:
         self._owner_check(ctx, resource)
         _check_tag(tag)
 
         def tx_fn(tx: Tx) -> None:
-            repo.add_tag(tx.conn, kind, resource["id"], tag)
             _touched(tx, kind, resource)
+            repo.add_tag(tx.conn, kind, resource["id"], tag)
 
         self.store.write(tx_fn)
 
@@ -72,11 +81,11 @@ class TagService:
         self._owner_check(ctx, resource)
 
         def tx_fn(tx: Tx) -> None:
+            _touched(tx, kind, resource)
             if tag is None:
                 repo.delete_all(tx.conn, resource["id"])
             elif not repo.remove_tag(tx.conn, resource["id"], tag):
                 raise NotFound(f"Tag {tag} could not be found for {kind.rstrip('s')} "
                                f"{resource['id']}.")
-            _touched(tx, kind, resource)
 
         self.store.write(tx_fn)

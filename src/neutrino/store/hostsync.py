@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from neutrino.store import raw
+from neutrino.store import locks, raw
 from neutrino.store.models import Agent
 
 BOUND = "bridge"
@@ -157,10 +157,13 @@ def set_port_status(conn: Connection, port_id: str, status: str, revision: int,
 
 
 def unbound_ports_on(conn: Connection, host: str) -> list[tuple[Any, ...]]:
-    """(id, network_id, project_id, revision_number) of the host's ports whose binding failed."""
+    """(id, network_id, project_id, revision_number) of the host's ports whose binding failed,
+    row-locked in id order on PostgreSQL: the revision bumped from here builds on any
+    concurrent update's, and a port rebound meanwhile is skipped."""
+    lock = " FOR NO KEY UPDATE" if locks.enabled(conn) else ""
     return raw.rows(conn, "SELECT id, network_id, project_id, revision_number FROM ports "
-                          "WHERE binding_host_id = ? AND binding_vif_type = 'binding_failed'",
-                    (host,))
+                          "WHERE binding_host_id = ? AND binding_vif_type = 'binding_failed' "
+                          f"ORDER BY id{lock}", (host,))
 
 
 def set_binding(conn: Connection, port_id: str, vif_type: str, vif_details: str,

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from neutrino.store import raw
+from neutrino.store import locks, raw
 from neutrino.store.models import Agent
 
 agents = Agent.__table__
@@ -23,12 +23,15 @@ def stale_hosts(conn: Connection, agent_type: str, before: dt.datetime) -> list[
 
 
 def active_ports_on(conn: Connection, hosts: list[str]) -> list[tuple[Any, ...]]:
-    """(id, project_id, network_id, revision_number) of ACTIVE ports bound to ``hosts``."""
+    """(id, project_id, network_id, revision_number) of ACTIVE ports bound to ``hosts``,
+    row-locked in id order on PostgreSQL (``FOR NO KEY UPDATE``): a port whose status a
+    concurrent report changed is re-read after that commit, and skipped if no longer ACTIVE."""
     if not hosts:
         return []
     marks = ",".join("?" * len(hosts))
+    lock = " FOR NO KEY UPDATE" if locks.enabled(conn) else ""
     return raw.rows(conn, f"SELECT id, project_id, network_id, revision_number FROM ports "
-                          f"WHERE status = ? AND binding_host_id IN ({marks}) ORDER BY id",
+                          f"WHERE status = ? AND binding_host_id IN ({marks}) ORDER BY id{lock}",
                     ("ACTIVE", *hosts))
 
 

@@ -78,11 +78,6 @@ def for_port(conn: Connection, network_id: str) -> tuple[str, bool, bool, bool] 
                                        bool(found[3]))
 
 
-def lock(conn: Connection, network_id: str) -> None:
-    """Row lock (PostgreSQL): ports of one network are then allocated one at a time."""
-    raw.run(conn, "SELECT id FROM networks WHERE id = ? FOR UPDATE", (network_id,))
-
-
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     check_keys(query, COLUMNS, HOOKS)
     stmt = select(networks)

@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 
+from neutrino.common.errors import InvalidInput
 from neutrino.domain.attributes import Invalid, to_bool, to_int
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
@@ -81,8 +82,8 @@ def _network_flag(column: Any) -> FilterHook:
     def hook(values: list[Any]) -> ColumnElement[bool]:
         try:
             wanted = [to_bool(v) for v in values]
-        except Invalid:
-            return false()
+        except Invalid as exc:  # Neutron converts the value: a malformed one is a 400
+            raise InvalidInput(str(exc)) from None
         return column.in_(wanted)  # type: ignore[no-any-return]
 
     return hook
@@ -113,6 +114,11 @@ def find(conn: Connection, subnet_id: str) -> RowMapping | None:
     """The subnet with its network's ``router_external``, ``network_shared`` and
     ``network_project_id``."""
     return conn.execute(_joined().where(c.id == subnet_id)).mappings().first()
+
+
+def network_of(conn: Connection, subnet_id: str) -> str | None:
+    found = raw.one(conn, "SELECT network_id FROM subnets WHERE id = ?", (subnet_id,))
+    return None if found is None else str(found[0])
 
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:

@@ -52,11 +52,13 @@ def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
 TAGGED_TABLES = frozenset({"networks", "subnets", "ports", "routers", "floating_ips"})
 
 
-def bump_revision(conn: Connection, table: str, resource_id: str, when: Any) -> None:
+def bump_revision(conn: Connection, table: str, resource_id: str, when: Any) -> bool:
+    """Bump the tagged resource's revision; False when it no longer exists."""
     if table not in TAGGED_TABLES:  # the name goes into SQL text: only known tables
         raise ValueError(f"not a tagged table: {table}")
-    raw.run(conn, f"UPDATE {table} SET revision_number = revision_number + 1, updated_at = ? "
-                  f"WHERE id = ?", (raw.db_time(conn, when), resource_id))
+    return raw.run(conn, f"UPDATE {table} SET revision_number = revision_number + 1, "
+                         f"updated_at = ? WHERE id = ?",
+                   (raw.db_time(conn, when), resource_id)) > 0
 
 
 def delete_all(conn: Connection, resource_id: str) -> None:

@@ -1,17 +1,42 @@
 """Unit of work: one transaction per API call, the change log, retry on conflict.
 
 ``Store.write(fn, ...)`` runs ``fn(tx, ...)`` inside one transaction and commits once. ``tx.record``
-appends to the change log inside that same transaction, so a change is visible to watchers
+adds to the change log inside that same transaction, so a change is visible to watchers
 exactly when (and only if) its data is committed; there are no post-commit side effects.
 
-Retry: a unique-key or serialization failure means a concurrent writer won a race (two ports
-picked the same free IP on PostgreSQL); the whole function is run again on a fresh transaction,
-up to ``RETRIES`` times with jittered backoff. Service functions must therefore be pure
-functions of the database (no side effects outside ``tx``).
+Concurrent writers (several workers, several API servers on one PostgreSQL). SQLite has one
+writer at a time (``BEGIN IMMEDIATE`` behind a process lock, ``engine``): a transaction always
+reads the latest state, nothing more is needed. PostgreSQL writers run at READ COMMITTED and
+lock what they read to change it (``locks``): a delete locks the row it deletes before it
+looks at it, an ``If-Match`` update the row whose revision it compares, a create the
+(project, resource) quota key before it counts, a port create its network before IPAM picks,
+a subnet delete the network before it looks for allocations, a router interface the router.
+The loser of a race waits for the winner's commit, then reads its result and answers what a
+sequential run would (404, 412, 409, 400) — without a retry. Which service locks what, and
+why, is written in each service module's docstring.
+
+Why not SERIALIZABLE with retries: it would catch the same anomalies, but by aborting. Two
+port creates on one network each read the allocations the other inserts (IPAM's scan of the
+pool), so under SSI one of them fails with a serialization error and runs again, and a
+transaction that waited for a hot row is judged on the snapshot it took before waiting; with
+eight concurrent creators on one network or in one project, retries would pile up, could run
+out (a 409 the client did not earn) and would cost whole re-executions. Row locks make the
+loser wait only as long as the winner's transaction and then go on with the committed state:
+the outcome is deterministic and nothing a sequential run would accept fails.
+
+Retry: a unique-key violation, a deadlock or a serialization failure means a concurrent
+writer won a race the locks leave to the database (two network creates picking the same free
+VNI, a project's first default security group made twice, an agent's first two reports; on
+SQLite, ``database is locked``); the whole function is run again on a fresh transaction, up to
+``RETRIES`` times with jittered backoff, and then sees the winner's row. Service functions
+must therefore be pure functions of the database (no side effects outside ``tx``).
 
 Ordering: on SQLite writers are serialized, so change revisions are in commit order. On
-PostgreSQL a sequence is not commit-ordered, so ``record`` first takes a transaction-scoped
-advisory lock that serializes change-log appends until commit.
+PostgreSQL a sequence is not commit-ordered, so the change-log rows are written at the end of
+the transaction, after ``fn`` returns, under a transaction-scoped advisory lock held until
+commit: appends are serialized (revisions in commit order), the lock is the last one any
+transaction takes (no deadlock with the row locks) and it is held only for the append and the
+commit.
 """
 
 from __future__ import annotations
@@ -36,6 +61,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 RETRIES = 8
+MAX_WAIT = 300.0  # s: no caller waits longer; a bound also for a bogus (NaN, inf) timeout
 CHANGELOG_LOCK_KEY = 0x6E657574  # "neut"
 changes = Change.__table__
 
@@ -46,7 +72,7 @@ class Tx:
     def __init__(self, conn: Connection, is_postgres: bool) -> None:
         self.conn = conn
         self._is_postgres = is_postgres
-        self._locked = False
+        self._pending: list[tuple[str, str, str, str, str | None]] = []
         self.recorded = 0
 
     def record(
@@ -57,16 +83,22 @@ class Tx:
         project_id: str = "",
         network_id: str | None = None,
     ) -> None:
-        if self._is_postgres and not self._locked:
+        self._pending.append((resource_type, resource_id, op, project_id, network_id))
+        self.recorded += 1
+
+    def flush(self) -> None:
+        """Append the recorded changes (at the end of the transaction: see the module)."""
+        if not self._pending:
+            return
+        if self._is_postgres:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGELOG_LOCK_KEY})
             # delivered at commit (not at all on rollback): other processes' watchers wake
             self.conn.execute(text("SELECT pg_notify(:c, '')"), {"c": changefeed.CHANNEL})
-            self._locked = True
-        raw.run(self.conn, "INSERT INTO changes (resource_type, resource_id, op, project_id, "
-                           "network_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (resource_type, resource_id, op, project_id, network_id,
-                 raw.db_time(self.conn, clock.now())))
-        self.recorded += 1
+        when = raw.db_time(self.conn, clock.now())
+        raw.run_many(self.conn, "INSERT INTO changes (resource_type, resource_id, op, "
+                                "project_id, network_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     [(*change, when) for change in self._pending])
+        self._pending.clear()
 
 
 class Store:
@@ -74,6 +106,9 @@ class Store:
         self.engines = Engines(url)
         self.is_postgres = not self.engines.is_sqlite
         self._changed = threading.Condition()
+        self.closing = False  # set by close_waits: the server is shutting down
+        # metrics: called with ("read"|"write", seconds) after each transaction
+        self.observe: Callable[[str, float], None] | None = None
         self._listeners: list[Callable[[], None]] = []
         self.feed = changefeed.ChangeFeed(self._notify, self.current_revision,
                                           listen=self._listen if self.is_postgres else None)
@@ -95,17 +130,32 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engines.read.connect() as conn:
-            with conn.begin():
-                yield conn
+        started = time.perf_counter()
+        try:
+            with self.engines.read.connect() as conn:
+                with conn.begin():
+                    yield conn
+        finally:
+            if self.observe is not None:
+                self.observe("read", time.perf_counter() - started)
 
     def write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        started = time.perf_counter()
+        try:
+            return self._write(fn, *args, **kwargs)
+        finally:
+            if self.observe is not None:
+                self.observe("write", time.perf_counter() - started)
+
+    def _write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+               ) -> T:
         for attempt in range(RETRIES):
             try:
                 with self.engines.write_lock(), self.engines.write.connect() as conn:
                     with conn.begin():
                         tx = Tx(conn, self.is_postgres)
                         result = fn(tx, *args, **kwargs)
+                        tx.flush()
                 if tx.recorded:
                     self._notify()
                 return result
@@ -125,19 +175,25 @@ class Store:
 
     def wait_for_change(self, since: int, timeout: float) -> int:
         """Block until the change log passes ``since`` (a commit by any process: see
-        ``changefeed``) or ``timeout``; the latest revision."""
-        deadline = time.monotonic() + timeout
+        ``changefeed``) or ``timeout`` (at most ``MAX_WAIT``); the latest revision."""
+        deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_WAIT)
         self.feed.waiting(+1)
         try:
             with self._changed:
                 while True:
                     rev = self.current_revision()
                     remaining = deadline - time.monotonic()
-                    if rev > since or remaining <= 0:
+                    if rev > since or remaining <= 0 or self.closing:
                         return rev
                     self._changed.wait(remaining)
         finally:
             self.feed.waiting(-1)
+
+    def close_waits(self) -> None:
+        """The server is shutting down: every wait for a change ends now (and any later one
+        at once), so long-polls answer instead of holding the shutdown for their timeout."""
+        self.closing = True
+        self._notify()
 
     def _notify(self) -> None:
         with self._changed:

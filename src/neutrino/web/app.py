@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from neutrino.service.context import RequestContext
 from neutrino.web import (
     auth,
     networks,
@@ -45,6 +46,22 @@ def _static(name: str, kind: str) -> Callable[[], Awaitable[Response]]:
         return Response(body, media_type=kind, headers={"Cache-Control": "public, max-age=300"})
 
     return serve
+
+
+class WebUI:
+    """The UI as an extension of the API's app (``create_app(..., extensions=[WebUI()])``):
+    routes and the ``/`` redirect at build time; nothing runs beside the app, so ``start`` and
+    ``stop`` have nothing to do. The pages check the session cookie themselves, so the API's
+    ``authenticate`` (for ``X-Auth-Token``) is not used."""
+
+    def install(self, app: FastAPI, authenticate: Callable[[Request], RequestContext]) -> None:
+        install(app)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 def install(app: FastAPI) -> None:

@@ -109,5 +109,10 @@ async def changes(request: Request) -> Response:
         remaining = deadline - time.monotonic()
         wait = functools.partial(store.wait_for_change, since, max(min(remaining, SLICE), 0))
         revision = await anyio.to_thread.run_sync(wait, limiter=_waiters(request))
-        if revision > since or remaining <= SLICE or await request.is_disconnected():
+        if (
+            revision > since
+            or remaining <= SLICE
+            or store.closing  # the server is stopping: answer now
+            or await request.is_disconnected()
+        ):
             return JSONResponse({"revision": revision}, headers={"Cache-Control": "no-store"})

@@ -148,10 +148,18 @@ class L3Manager:
         namespace (everything else in it; the kernel frees a namespace asynchronously)."""
         ns = self.namespace(router_id)
         if ns in pr_netns.listnetns():
-            with _inside(ns), IPRoute() as ipr:
-                for msg in _call(ipr, "list links", "link", "dump"):
-                    if str(msg.get_attr("IFLA_IFNAME")).startswith(ROUTER_DEVICES):
-                        _call(ipr, "delete router device", "link", "del", index=msg["index"])
+            try:
+                with _inside(ns), IPRoute() as ipr:
+                    for msg in _call(ipr, "list links", "link", "dump"):
+                        if str(msg.get_attr("IFLA_IFNAME")).startswith(ROUTER_DEVICES):
+                            _call(ipr, "delete router device", "link", "del",
+                                  index=msg["index"])
+            except DataplaneError as exc:
+                # EINVAL: the name is a file whose namespace is gone (made from another mount
+                # namespace, e.g. under `ip netns exec`, by a process that has exited):
+                # nothing left inside, only the name to remove
+                if exc.code != errno.EINVAL:
+                    raise
             try:
                 pr_netns.remove(ns)
             except OSError as exc:

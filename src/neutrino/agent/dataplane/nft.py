@@ -131,6 +131,15 @@ class NftManager:
         self.applied = ruleset
         return report
 
+    def remove(self) -> bool:
+        """Delete both of our tables (agent teardown); whether any was there."""
+        done = subprocess.run(self._command("list", "tables"), capture_output=True, text=True)
+        present = [t for t in OWN_TABLES if t in set(done.stdout.splitlines())]
+        if present:
+            self._load("".join(f"delete {t}\n" for t in present))
+        self.applied = self._text = self._loaded = None
+        return bool(present)
+
     # --- nft
 
     def _converge(self, ruleset: SgRuleset, *, reload: bool) -> str:

@@ -15,7 +15,10 @@ create or update transaction before the row is written:
   for a port reached through other routers): it must be visible (404) and have its gateway on
   the floating IP's network (409); an association kept across an update keeps its router;
 - one (external network, port, fixed address) has at most one floating IP: 409
-  ``FloatingIPPortAlreadyAssociated`` (the unique key backs this against races).
+  ``FloatingIPPortAlreadyAssociated``. On PostgreSQL the port is locked (``store.locks``,
+  ``for_change``) before it is read, so associations to one port are made one at a time and
+  the second sees the first; a port delete waits for the association and then disassociates
+  it (or the association finds the port gone: 404). The unique key backs this.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 from neutrino.common.errors import NamedBadRequest, NamedConflict, NamedNotFound, ResourceNotFound
 from neutrino.service.context import RequestContext
 from neutrino.store import floatingips as repo
+from neutrino.store import locks
 from neutrino.store import networks as network_repo
 from neutrino.store import ports as port_repo
 from neutrino.store import routers as router_repo
@@ -86,6 +90,7 @@ def resolve(conn: Any, ctx: RequestContext, fip: Any, attrs: dict[str, Any]) -> 
 
 def _association(conn: Any, ctx: RequestContext, fip: Any, port_id: str,
                  fixed_ip: str | None, router_id: str | None = None) -> Association:
+    locks.for_change(conn, "ports", port_id)  # one association at a time; not deleted under it
     port = port_repo.find(conn, port_id)
     if port is None or not _visible(conn, ctx, port):
         raise ResourceNotFound("Port", port_id)

@@ -18,6 +18,12 @@ Status is ``DOWN`` until an L3 agent reports the floating IP configured
 The router is found from the port (:mod:`.fip_assoc`), or named by the caller
 (``router_id``, extension ``floating-ip-router-writable``) for ports behind other routers.
 
+Locks (PostgreSQL, ``store.locks`` and its order): a create takes the project's quota key,
+then the external network (its port's address is picked as any port's is), then the
+associated port (:mod:`.fip_assoc`); an update locks the port it associates first, then the
+floating IP row (``FOR UPDATE``) before comparing ``If-Match``; a delete and a status report
+lock the row before reading it: of two deletes the second answers 404.
+
 Policy (Neutron's defaults): floating IPs are project-scoped (404 for others); members create,
 update and delete their project's; choosing the address (``floating_ip_address``) is
 admin-only. Pools list the IPv4 subnets of every external network, visible to all.
@@ -52,6 +58,7 @@ from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_assoc, fip_rules
 from neutrino.service.routers.fip_views import pool_view, render, render_one
 from neutrino.store import floatingips as repo
+from neutrino.store import locks
 from neutrino.store import networks as network_repo
 from neutrino.store import ports as port_repo
 from neutrino.store import subnets as subnet_repo
@@ -150,8 +157,7 @@ class FloatingIpService:
         """The floating IP's own port and its IPv4 address (Neutron: every subnet when none
         is named, then the first IPv4 address; none is 400 ``ExternalIpAddressExhausted``)."""
         conn = tx.conn
-        if self.store.is_postgres:
-            network_repo.get(conn, network_id, for_update=True)
+        locks.for_change(conn, "networks", network_id)
         requested = {k: v for k, v in (("subnet_id", attrs.get("subnet_id")),
                                        ("ip_address", attrs.get("floating_ip_address"))) if v}
         port_id = new_id()
@@ -189,6 +195,8 @@ class FloatingIpService:
     def _update_tx(self, tx: Tx, ctx: RequestContext, fip_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
         conn = tx.conn
+        if attrs.get("port_id"):  # ports before floating IPs (the lock order of store.locks)
+            locks.for_change(conn, "ports", attrs["port_id"])
         row = _load(conn, ctx, fip_id, for_update=True)
         check_revision(row["revision_number"], if_match)
         assoc = fip_assoc.resolve(conn, ctx, row, attrs)

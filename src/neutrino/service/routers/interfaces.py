@@ -16,6 +16,12 @@ the router's revision bumped in the same transaction.
 Removing by port or by subnet (or both, which must agree) drops the subnet's IP from the port
 and deletes the port once it has none; an interface an extra route or a floating IP
 (:mod:`.fip_rules`) needs cannot be removed.
+
+Locks (PostgreSQL, ``store.locks``): both transactions lock the router row first, before
+reading its interfaces: of two adds of one subnet the second sees the first's interface
+(400), of two removes the second finds none (404). A new interface port locks its network
+(:mod:`.ports`); an existing port taken over is locked (``for_change``) before it is checked,
+so two routers cannot both take it and a port delete cannot pass under it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from neutrino.service.routers.records import bump, load
 from neutrino.service.routers.routes import check_not_needed_by_routes
 from neutrino.service.routers.topology import check_overlap
 from neutrino.service.routers.views import interface_info
+from neutrino.store import locks
 from neutrino.store import ports as port_repo
 from neutrino.store import routers as repo
 from neutrino.store import subnets as subnet_repo
@@ -56,6 +63,7 @@ def add_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
 
 def _add_by_port(tx: Tx, ctx: RequestContext, router: Any, port_id: str) -> dict[str, Any]:
     conn = tx.conn
+    locks.for_change(conn, "ports", port_id)  # not taken by another router, nor deleted
     port = port_repo.find(conn, port_id)
     if port is None or not ctx.owns(port["project_id"]):
         raise ResourceNotFound("Port", port_id)

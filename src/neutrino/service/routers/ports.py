@@ -7,7 +7,8 @@ owns their life cycle, and nothing else creates or deletes them:
 - :meth:`RouterPorts.create` inserts the port with a MAC unused on its network, allocates its
   fixed IPs through :mod:`neutrino.service.ipam`, links it to the router (``router_ports``) and
   records the change, all inside the caller's transaction, so a failed attach leaves nothing;
-  on PostgreSQL it first locks the network row, as port creation elsewhere does;
+  on PostgreSQL it first locks the network row (``store.locks.for_change``), as port
+  creation elsewhere does;
 - :meth:`RouterPorts.delete` releases the IPs, drops the port and its tags, records the change.
 
 MACs come from ``service.macs.free_mac``.
@@ -22,7 +23,7 @@ from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.service import ipam
 from neutrino.service.macs import free_mac
-from neutrino.store import networks as network_repo
+from neutrino.store import locks
 from neutrino.store import ports as port_repo
 from neutrino.store import routers as repo
 from neutrino.store import tags as tag_repo
@@ -39,8 +40,7 @@ class RouterPorts:
                requested: list[dict[str, Any]] | None) -> tuple[str, list[dict[str, str]]]:
         """Create a router-owned port; return its id and its allocated fixed IPs."""
         conn = tx.conn
-        if self.store.is_postgres:
-            network_repo.get(conn, network_id, for_update=True)
+        locks.for_change(conn, "networks", network_id)
         port_id = new_id()
         now = clock.now()
         port_repo.insert_row(conn, {

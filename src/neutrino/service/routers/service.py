@@ -10,6 +10,13 @@ Invariants kept here:
   transaction; a router's revision is bumped once per update that changes anything;
 - a router with interfaces cannot be deleted (409 ``RouterInUse``); its gateway port goes with
   it.
+
+Locks (PostgreSQL, ``store.locks`` and its order): a create takes the project's router quota
+key before counting; every other write (update, gateway, routes, interfaces, delete) locks the
+router row (``SELECT ... FOR UPDATE``, :func:`.records.load`) before reading it, so
+``If-Match`` compares the committed revision, interface and route checks see every committed
+interface, and of two deletes the second answers 404. Ports the router creates lock their
+network after the router (routers come before networks in the lock order).
 """
 
 from __future__ import annotations
@@ -80,11 +87,16 @@ class RouterService:
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
         created = []
+        counts: dict[str, int] = {}
+        for attrs in items:
+            project = owner_project(ctx, attrs)
+            counts[project] = counts.get(project, 0) + 1
+        for project, count in sorted(counts.items()):
+            self.quotas.check(tx, project, "router", count)
         for attrs in items:
             router_id = new_id()
             now = clock.now()
             project = owner_project(ctx, attrs)
-            self.quotas.check(tx, project, "router")
             repo.insert_row(tx.conn, {
                 "id": router_id, "project_id": project, "name": attrs.get("name", ""),
                 "description": attrs.get("description", ""), "created_at": now,

@@ -1,0 +1,1 @@
+"""The vmm's use cases, one module per area; ``Vmm`` (``container``) builds them all."""
