@@ -302,3 +302,22 @@ def test_the_overview_lists_recent_changes_the_caller_may_know_of(
     changes = b.get("/ui").text.split('id="changes"', 1)[1].split("</table>", 1)[0]
     assert f'href="/ui/networks/{own["id"]}"' in changes and ">create<" in changes
     assert secret["id"][:8] not in changes
+
+
+def test_router_extra_routes_through_forms(admin_browser: Browser, admin_api: Caller) -> None:
+    net = admin_api.network(name="inside")
+    sub = admin_api.subnet(net["id"], "198.51.100.0/24")
+    router = admin_api.create("routers", "router", name="r")
+    admin_api.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
+    page = f"/ui/routers/{router['id']}"
+    route = {"destination": "203.0.113.0/25", "nexthop": "198.51.100.7"}
+    assert admin_browser.submit(page, page + "/routes", route).status_code == 303
+    shown = admin_api.get(f"/v2.0/routers/{router['id']}").json()["router"]["routes"]
+    assert shown == [route]
+    assert "203.0.113.0/25" in admin_browser.get(page).text.split('id="routes"', 1)[1]
+    bad = admin_browser.submit(
+        page, page + "/routes", {"destination": "203.0.113.128/25", "nexthop": "192.0.2.9"}
+    )
+    assert bad.status_code == 400 and 'role="alert"' in bad.text and "192.0.2.9" in bad.text
+    assert admin_browser.submit(page, page + "/routes/remove", route).status_code == 303
+    assert admin_api.get(f"/v2.0/routers/{router['id']}").json()["router"]["routes"] == []

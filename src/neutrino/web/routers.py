@@ -1,5 +1,6 @@
 """Routers: list, create, delete, and on the detail page the interfaces (add one on a subnet,
-remove one) and the external gateway (set, clear). Each form is one Neutron call
+remove one), the external gateway (set, clear) and extra routes (add, remove: Neutron's
+``extraroute-atomic`` calls). Each form is one Neutron call
 (``POST /routers``, ``PUT .../add_router_interface``, ``PUT /routers/{id}`` with
 ``external_gateway_info``), so what Neutron refuses comes back with Neutron's message.
 """
@@ -133,6 +134,13 @@ async def _action(request: Request, router_id: str, call: str) -> Response:
                 router_id,
                 {"external_gateway_info": {"network_id": fields.get("network_id", "")}},
             )
+        elif call in ("add_route", "remove_route"):
+            route = {
+                "destination": fields.get("destination", ""),
+                "nexthop": fields.get("nexthop", ""),
+            }
+            change = routers.add_extraroutes if call == "add_route" else routers.remove_extraroutes
+            change(me.ctx, router_id, {"routes": [route]})
         else:
             routers.update(me.ctx, router_id, {"external_gateway_info": {}})
     except NeutrinoError as exc:  # several small forms on one page: one message on top
@@ -162,6 +170,18 @@ async def set_gateway(request: Request, router_id: str) -> Response:
 @guarded
 async def clear_gateway(request: Request, router_id: str) -> Response:
     return await _action(request, router_id, "clear_gateway")
+
+
+@router.post("/ui/routers/{router_id}/routes")
+@guarded
+async def add_route(request: Request, router_id: str) -> Response:
+    return await _action(request, router_id, "add_route")
+
+
+@router.post("/ui/routers/{router_id}/routes/remove")
+@guarded
+async def remove_route(request: Request, router_id: str) -> Response:
+    return await _action(request, router_id, "remove_route")
 
 
 @router.post("/ui/routers/{router_id}/delete")
