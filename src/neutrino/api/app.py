@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino import __version__
-from neutrino.api import errors
+from neutrino.api import errors, openapi
 from neutrino.api.agent import v1 as agent_v1
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
@@ -95,4 +95,5 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(identity_v3.router)
     app.include_router(identity_v2.router)
     app.add_middleware(RequestIdMiddleware)
+    openapi.install(app)
     return app
