@@ -1,6 +1,7 @@
-"""A live neutrino on a free loopback port: uvicorn in a daemon thread, bootstrapped with the
-test admin password, its catalog advertising the real port (so clients that follow the catalog,
-like openstacksdk and the ``openstack`` CLI, come back to this server).
+"""A live neutrino on a free loopback port: uvicorn in a daemon thread with the server's own
+connection limits (``api.connections``), bootstrapped with the test admin password, its
+catalog advertising the real port (so clients that follow the catalog, like openstacksdk and
+the ``openstack`` CLI, come back to this server).
 
 Shared by every test that needs real HTTP (the ``live_url`` fixture in tests/conftest.py).
 """
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from neutrino.api.app import create_app
+from neutrino.api.connections import server_options
 from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
 from tests.conftest import ADMIN_PASSWORD
@@ -34,7 +36,7 @@ def live_server(settings: Settings, store: Store) -> Iterator[str]:
     settings = settings.model_copy(update={"listen": f"127.0.0.1:{port}"})
     app = create_app(settings, store)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+                                           log_level="warning", **server_options(settings)))
     thread = threading.Thread(target=server.run, name=f"neutrino-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

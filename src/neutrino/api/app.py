@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from neutrino import __version__
 from neutrino.api import errors, openapi
 from neutrino.api.agent import v1 as agent_v1
+from neutrino.api.guard import RequestGuard
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutron import floatingips, quotas, root, tags
@@ -94,6 +95,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(root.router)
     app.include_router(identity_v3.router)
     app.include_router(identity_v2.router)
+    # Outermost first: the request id goes on every answer, a 500 included.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(errors.UnexpectedErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
     openapi.install(app)
     return app

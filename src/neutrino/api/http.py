@@ -1,21 +1,30 @@
 """Request/response plumbing shared by every endpoint: JSON in and out, the caller's context
-from ``X-Auth-Token``, the list query from the query string, ``If-Match``.
+from ``X-Auth-Token``, the list query from the query string, ``If-Match``, bounded numeric
+query parameters.
+
+Every request body is parsed by ``json_body``: it refuses NUL characters in any string or key
+of the document (PostgreSQL cannot store them), the body's size having been checked by
+``api.guard`` before it was read.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
 from fastapi import Request
 from starlette.responses import Response
 
-from neutrino.common.errors import BadRequest, NotAuthenticated
+from neutrino.common.errors import BadRequest, NotAuthenticated, excerpt
 from neutrino.domain.listing import ListQuery
 from neutrino.service.container import Services
 from neutrino.service.context import RequestContext
 
 PAGING_KEYS = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"})
+# A limit past the number of rows any table can hold means "everything"; the databases'
+# LIMIT is a signed 64-bit integer.
+MAX_LIMIT = 2**63 - 1
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -44,9 +53,29 @@ async def json_body(request: Request) -> Any:
     if not raw:
         return {}
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise BadRequest("Body contains invalid data") from None
+    # Raw NULs are invalid JSON already; an escaped one can only come from a "\u0000"
+    # escape, so the walk runs only for bodies that hold that text.
+    if b"\\u0000" in raw and _holds_nul(body):
+        raise BadRequest("Body contains invalid data: NUL characters are not allowed")
+    return body
+
+
+def _holds_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 async def member_body(request: Request, member: str) -> dict[str, Any]:
@@ -87,7 +116,7 @@ def list_query(request: Request) -> ListQuery:
     for i, key in enumerate(keys):
         direction = dirs[i] if dirs else "asc"
         if direction not in ("asc", "desc"):
-            raise BadRequest(f"{direction} is invalid value for sort_dirs, valid value is "
+            raise BadRequest(f"{excerpt(direction)} is invalid value for sort_dirs, valid value is "
                              f"'asc' and 'desc'")
         query.sorts.append((key, direction == "asc"))
     limit = params.get("limit")
@@ -95,10 +124,10 @@ def list_query(request: Request) -> ListQuery:
         try:
             n = int(limit)
         except ValueError:
-            raise BadRequest(f"Limit must be an integer 0 or greater and not '{limit}'") from None
+            n = -1
         if n < 0:
-            raise BadRequest(f"Limit must be an integer 0 or greater and not '{limit}'")
-        query.limit = n or None
+            raise BadRequest(f"Limit must be an integer 0 or greater and not '{excerpt(limit)}'")
+        query.limit = min(n, MAX_LIMIT) or None
     query.marker = params.get("marker")
     query.page_reverse = params.get("page_reverse", "false").lower() == "true"
     return query
@@ -108,3 +137,21 @@ def select_fields(items: list[dict[str, Any]], fields: list[str]) -> list[dict[s
     if not fields:
         return items
     return [{k: item[k] for k in fields if k in item} for item in items]
+
+
+def query_number(request: Request, name: str, maximum: float, *, clamp: bool = False
+                 ) -> float | None:
+    """A numeric query parameter (seconds, a revision), or None when absent. It must be a
+    finite number from 0: ``nan``, ``inf`` and ``1e400`` are refused, never computed with.
+    Above ``maximum`` it is refused, or with ``clamp`` taken as ``maximum``."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise BadRequest(f"'{name}' must be a number, not '{excerpt(value)}'") from None
+    if not math.isfinite(number) or number < 0 or (number > maximum and not clamp):
+        raise BadRequest(f"'{name}' must be a number from 0 to {maximum:g}, "
+                         f"not '{excerpt(value)}'")
+    return min(number, maximum)

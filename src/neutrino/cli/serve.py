@@ -1,7 +1,8 @@
 """``neutrino serve``: the controller's API server (Neutron v2.0 + Keystone on one port).
 
 Before listening it makes the database ready (schema migration, first bootstrap) and prints
-where it listens and how to log in; then it hands over to uvicorn (httptools + uvloop). With
+where it listens and how to log in; then it hands over to uvicorn (httptools + uvloop, with
+the connection limits of ``api.connections``). With
 ``--workers N`` uvicorn forks N processes that each build the app from the environment
 (``app_from_environment``): the flags given here are exported as ``NEUTRINO_*`` variables first.
 
@@ -95,14 +96,18 @@ def _local_agent(settings: Settings, creds: admin.AdminCredentials, host: str, p
 def _run(settings: Settings, overrides: dict[str, Any], host: str, port: int, workers: int,
          access_log: bool) -> None:
 
-    options: dict[str, Any] = {"host": host, "port": port, "http": "httptools",
-                               "loop": "uvloop", "log_level": "info",
-                               "access_log": access_log}
+    from neutrino.api import connections
+
+    connections.raise_open_files_limit()  # before the limits are computed from it
+    options: dict[str, Any] = {"host": host, "port": port, "loop": "uvloop",
+                               "log_level": "info", "access_log": access_log,
+                               **connections.server_options(settings)}
     if workers == 1:
         from neutrino.api.app import create_app
 
         uvicorn.run(create_app(settings), **options)
         return
+    options["http"] = connections.GuardedHttpProtocol  # picklable; each worker configures it
     _export(overrides)
     if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
         options["timeout_worker_healthcheck"] = WORKER_START_SECONDS
@@ -126,9 +131,12 @@ def prepare(settings: Settings, *, allow_migrate: bool) -> admin.AdminCredential
 
 def app_from_environment() -> Any:
     """The app factory each worker process calls (settings from file and environment)."""
+    from neutrino.api import connections
     from neutrino.api.app import create_app
 
-    return create_app(Settings())
+    settings = Settings()
+    connections.configure(settings)
+    return create_app(settings)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 
 
@@ -22,3 +23,11 @@ def iso_micro(when: dt.datetime) -> str:
 
 def epoch() -> float:
     return time.time()
+
+
+def bounded_wait(seconds: float, maximum: float) -> float:
+    """A wait in ``[0, maximum]``. NaN is 0 (``min``/``max`` would pass it through, and a NaN
+    deadline never comes: a waiter would spin forever); +inf is ``maximum``."""
+    if math.isnan(seconds):
+        return 0.0
+    return min(max(seconds, 0.0), maximum)

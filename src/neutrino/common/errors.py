@@ -13,12 +13,25 @@ sets ``neutron_type`` (Neutron reports generic webob failures as ``HTTPBadReques
     ├── MethodNotAllowed (405)
     ├── Conflict (409)              InUse, IpAddressGenerationFailure, MacAddressInUse, ...
     ├── PreconditionFailed (412)    RevisionNumberConstraintFailed
+    ├── RequestTooLarge (413)       a body over the configured limit
+    ├── RequestURITooLong (414)
     └── ServiceUnavailable (503)
+
+Messages quote what the client sent through ``excerpt``: a short prefix, never the whole value
+(a 20 MB description must not come back as a 20 MB error).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+EXCERPT_CHARS = 64
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """``str(value)``, cut to ``limit`` characters (then ``...``): how messages quote input."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class NeutrinoError(Exception):
@@ -74,7 +87,7 @@ class ResourceNotFound(NotFound):
     neutron_type: ClassVar[str | None] = None
 
     def __init__(self, kind: str, resource_id: str) -> None:
-        super().__init__(f"{kind} {resource_id} could not be found.")
+        super().__init__(f"{kind} {excerpt(resource_id)} could not be found.")
         self.kind = kind
 
     @property
@@ -120,6 +133,21 @@ class NamedConflict(_NamedType, Conflict):
 class PreconditionFailed(NeutrinoError):
     status = 412
     neutron_type: ClassVar[str | None] = "RevisionNumberConstraintFailed"
+
+
+class RequestTooLarge(NeutrinoError):
+    status = 413
+    neutron_type: ClassVar[str | None] = "HTTPRequestEntityTooLarge"
+
+
+class RequestURITooLong(NeutrinoError):
+    status = 414
+    neutron_type: ClassVar[str | None] = "HTTPRequestURITooLong"
+
+
+class ServiceUnavailable(NeutrinoError):
+    status = 503
+    neutron_type: ClassVar[str | None] = "HTTPServiceUnavailable"
 
 
 class RetryableConflict(NeutrinoError):

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     agent_sweep_interval: float = 15.0  # s between liveness sweeps (dead agents); 0 = off
     dhcp_agents_per_network: int = 1  # DHCP agents (hosts) serving each DHCP-enabled network
 
+    # Request and connection limits, per server process (docs/operations.md says why each)
+    max_body_bytes: int = 1024 * 1024  # larger request bodies are refused (413)
+    max_connections: int = 4096  # open client connections; past it the oldest idle closes
+    header_timeout: float = 10.0  # s for a new connection to send complete request headers
+    keepalive_timeout: float = 5.0  # s an idle keep-alive connection is kept open
+    max_long_polls: int = 512  # concurrent agent watches and port-event waits (more: 503)
+
     # Quotas (-1 = unlimited)
     quota_network: int = 100
     quota_subnet: int = 100

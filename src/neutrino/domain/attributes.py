@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.common.errors import BadRequest
+from neutrino.common.errors import BadRequest, excerpt
 from neutrino.common.ids import is_uuid
 
 
@@ -85,7 +85,7 @@ def parse_update(body: Mapping[str, Any], spec: Mapping[str, Attr]) -> dict[str,
 def _reject_unknown(body: Mapping[str, Any], spec: Mapping[str, Attr]) -> None:
     unknown = [k for k in body if k not in spec]
     if unknown:
-        raise BadRequest("Unrecognized attribute(s) '" + ", ".join(unknown) + "'")
+        raise BadRequest("Unrecognized attribute(s) '" + excerpt(", ".join(unknown), 256) + "'")
 
 
 def _convert(name: str, attr: Attr, value: Any) -> Any:
@@ -100,33 +100,39 @@ def _convert(name: str, attr: Attr, value: Any) -> Any:
 # --- converters -------------------------------------------------------------------------------
 
 
+_TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
+_FALSE = frozenset({"0", "f", "false", "off", "n", "no"})
+
+
 @described({"type": "boolean"})
 def to_bool(value: Any) -> bool:
+    """Neutron's ``convert_to_boolean``: a bool, 0/1, or one of the words oslo's strict
+    ``bool_from_string`` knows (any case); anything else is invalid."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "1", "false", "0"):
-        return value.lower() in ("true", "1")
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise Invalid(f"'{value}' cannot be converted to boolean")
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise Invalid(f"'{excerpt(value)}' cannot be converted to boolean")
 
 
 @described({"type": "integer"})
 def to_int(value: Any) -> int:
     if isinstance(value, bool):
-        raise Invalid(f"'{value}' is not an integer")
+        raise Invalid(f"'{excerpt(value)}' is not an integer")
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise Invalid(f"'{value}' is not an integer") from None
+        raise Invalid(f"'{excerpt(value)}' is not an integer") from None
 
 
 def string(max_len: int | None = 255) -> Converter:
     def convert(value: Any) -> str:
         if not isinstance(value, str):
-            raise Invalid(f"'{value}' is not a valid string")
+            raise Invalid(f"'{excerpt(value)}' is not a valid string")
         if max_len is not None and len(value) > max_len:
-            raise Invalid(f"'{value}' exceeds maximum length of {max_len}")
+            raise Invalid(f"'{excerpt(value)}' exceeds maximum length of {max_len}")
         return value
 
     return described({"type": "string"} if max_len is None
@@ -143,21 +149,24 @@ def nullable(convert: Converter) -> Converter:
 @described({"type": "string", "format": "uuid"})
 def uuid(value: Any) -> str:
     if not is_uuid(value):
-        raise Invalid(f"'{value}' is not a valid UUID")
+        raise Invalid(f"'{excerpt(value)}' is not a valid UUID")
     return str(value)
 
 
-@described({"type": "string", "maxLength": 255})
+PROJECT_ID_LEN = 64  # Keystone's own limit, and the width of every project_id column
+
+
+@described({"type": "string", "maxLength": PROJECT_ID_LEN})
 def project_id(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 255:
-        raise Invalid(f"'{value}' is not a valid project id")
+    if not isinstance(value, str) or len(value) > PROJECT_ID_LEN:
+        raise Invalid(f"'{excerpt(value)}' is not a valid project id")
     return value
 
 
 def one_of(*choices: Any) -> Converter:
     def convert(value: Any) -> Any:
         if value not in choices:
-            raise Invalid(f"'{value}' is not in {list(choices)}")
+            raise Invalid(f"'{excerpt(value)}' is not in {list(choices)}")
         return value
 
     return described({"enum": list(choices)})(convert)
@@ -169,10 +178,10 @@ _MAC = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 @described({"type": "string", "pattern": _MAC.pattern})
 def mac(value: Any) -> str:
     if not isinstance(value, str) or not _MAC.match(value):
-        raise Invalid(f"'{value}' is not a valid MAC address")
+        raise Invalid(f"'{excerpt(value)}' is not a valid MAC address")
     octets = value.replace("-", ":").lower()
     if octets == "00:00:00:00:00:00" or int(octets[:2], 16) & 1:
-        raise Invalid(f"'{value}' is not a valid MAC address")
+        raise Invalid(f"'{excerpt(value)}' is not a valid MAC address")
     return octets
 
 
@@ -181,9 +190,9 @@ def ip_address(value: Any) -> str:
     try:
         addr = ipaddress.ip_address(value)
     except (TypeError, ValueError):
-        raise Invalid(f"'{value}' is not a valid IP address") from None
+        raise Invalid(f"'{excerpt(value)}' is not a valid IP address") from None
     if isinstance(value, str) and not _is_canonical_input(value, addr):
-        raise Invalid(f"'{value}' is not an accepted IP address, '{addr}' is recommended")
+        raise Invalid(f"'{excerpt(value)}' is not an accepted IP address, '{addr}' is recommended")
     return str(addr)
 
 
@@ -198,17 +207,17 @@ def _is_canonical_input(text: str, addr: ipaddress.IPv4Address | ipaddress.IPv6A
 def cidr(value: Any) -> str:
     """A network in CIDR notation, normalized (host bits must be zero for subnets: caller)."""
     if not isinstance(value, str) or "/" not in value:
-        raise Invalid(f"'{value}' is not a valid IP subnet")
+        raise Invalid(f"'{excerpt(value)}' is not a valid IP subnet")
     try:
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError:
-        raise Invalid(f"'{value}' is not a valid IP subnet") from None
+        raise Invalid(f"'{excerpt(value)}' is not a valid IP subnet") from None
 
 
 def list_of(convert: Converter) -> Converter:
     def wrapped(value: Any) -> list[Any]:
         if not isinstance(value, list):
-            raise Invalid(f"'{value}' is not a list")
+            raise Invalid(f"'{excerpt(value)}' is not a list")
         return [convert(v) for v in value]
 
     return described({"type": "array", "items": schema_of(convert)})(wrapped)
@@ -219,7 +228,7 @@ def dict_value(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise Invalid(f"'{value}' is not a dictionary")
+        raise Invalid(f"'{excerpt(value)}' is not a dictionary")
     return value
 
 

@@ -280,7 +280,7 @@ class HostSyncService:
             return WatchResult(host, state.revision, state)
         networks, digest = known
         cursor = since
-        deadline = time.monotonic() + min(max(timeout, 0.0), MAX_TIMEOUT)
+        deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_TIMEOUT)
         while True:
             with self.store.read() as conn:
                 upto = repo.current_revision(conn)
@@ -340,7 +340,7 @@ class HostSyncService:
         has ``status`` or ``timeout`` (clamped to [0, 60]) passes."""
         if status not in PORT_STATUSES:
             raise BadRequest(f"'status' must be one of {', '.join(PORT_STATUSES)}")
-        deadline = time.monotonic() + min(max(timeout, 0.0), MAX_TIMEOUT)
+        deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_TIMEOUT)
         while True:
             revision = self.store.current_revision()
             current = self.ports.get(ctx, port_id)["status"]

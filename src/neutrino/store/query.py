@@ -3,30 +3,59 @@
 
 Pagination never runs on an unordered query: without sort keys the order is ``id`` ascending,
 so markers are stable across pages.
+
+Filter values are converted by their column's ``parse``, as Neutron converts them: a converter
+that raises ``Invalid`` (``?admin_state_up=maybe``, ``?mtu=abc``) is a 400 ``InvalidInput``; a
+plain ``ValueError`` marks a lenient column (``?revision_number=x``: Neutron has no converter
+there, and such a value simply matches nothing). A value the column could not hold (an integer
+outside its type's range, a string longer than its length) matches nothing either and is never
+sent to the database, where it would overflow. Timestamps match to the second, the precision
+the API shows them at.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    SmallInteger,
+    String,
+    Table,
+    and_,
+    false,
+    or_,
+    select,
+)
 
-from neutrino.common.errors import BadRequest, ResourceNotFound
+from neutrino.common.errors import BadRequest, InvalidInput, ResourceNotFound, excerpt
+from neutrino.domain.attributes import Invalid
 from neutrino.domain.listing import ListQuery
+
+Matcher = Callable[[Any, list[Any]], ColumnElement[bool]]
 
 
 @dataclass(frozen=True)
 class Column:
-    """A filterable/sortable wire attribute backed by one column."""
+    """A filterable/sortable wire attribute backed by one column. ``match`` builds the
+    condition from the parsed values when equality (``IN``) is not the meaning."""
 
     column: Any
     parse: Callable[[str], Any] = str
+    match: Matcher | None = None
 
 
 FilterHook = Callable[[list[Any]], ColumnElement[bool]]
 NULLS = ("", "None", "null")
+# The narrowest range each integer type has on the databases we run on (PostgreSQL's).
+_INT_RANGES = ((BigInteger, 63), (SmallInteger, 15), (Integer, 31))
 
 
 def nullable_str(value: str) -> str | None:
@@ -35,7 +64,34 @@ def nullable_str(value: str) -> str | None:
 
 
 def nullable_int(value: str) -> int | None:
-    return None if value in NULLS else int(value)
+    if value in NULLS:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(f"'{excerpt(value)}' is not an integer") from None
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """ISO 8601 (``2024-01-01T00:00:00Z``, an offset, or none for UTC) -> naive UTC, as
+    stored."""
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"'{excerpt(value)}' is not a valid ISO 8601 timestamp") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when
+
+
+def _same_second(column: Any, values: list[dt.datetime]) -> ColumnElement[bool]:
+    second = dt.timedelta(seconds=1)
+    starts = [v.replace(microsecond=0) for v in values]
+    return or_(*(and_(column >= t, column < t + second) for t in starts))
+
+
+def timestamp_column(column: Any) -> Column:
+    return Column(column, parse_timestamp, _same_second)
 
 
 def standard_columns(table: Table) -> dict[str, Column]:
@@ -48,8 +104,8 @@ def standard_columns(table: Table) -> dict[str, Column]:
         "project_id": Column(c.project_id),
         "tenant_id": Column(c.project_id),
         "revision_number": Column(c.revision_number, int),
-        "created_at": Column(c.created_at),
-        "updated_at": Column(c.updated_at),
+        "created_at": timestamp_column(c.created_at),
+        "updated_at": timestamp_column(c.updated_at),
     }
 
 
@@ -67,24 +123,7 @@ def compile_list(
         if key in hooks:
             stmt = stmt.where(hooks[key](values))
             continue
-        col = columns[key]
-        parsed = []
-        for v in values:
-            try:
-                parsed.append(col.parse(v))
-            except (ValueError, TypeError):
-                # A value that cannot match (e.g. "abc" for an integer): nothing is returned.
-                stmt = stmt.where(false())
-                break
-        else:
-            nulls = [p for p in parsed if p is None]
-            rest = [p for p in parsed if p is not None]
-            clauses = []
-            if rest:
-                clauses.append(col.column.in_(rest))
-            if nulls:
-                clauses.append(col.column.is_(None))
-            stmt = stmt.where(or_(*clauses))
+        stmt = stmt.where(_matching(columns[key], values))
 
     sorts = [(columns[k].column, asc) for k, asc in query.sorts]
     if not any(c is table.c.id for c, _ in sorts):
@@ -104,6 +143,39 @@ def compile_list(
     if query.limit is not None:
         stmt = stmt.limit(query.limit)
     return stmt
+
+
+def _matching(col: Column, values: list[Any]) -> ColumnElement[bool]:
+    """Rows whose column equals any of ``values`` (``None``/``null`` matching NULL)."""
+    parsed = []
+    for v in values:
+        try:
+            value = col.parse(v)
+        except Invalid as exc:
+            raise InvalidInput(str(exc)) from None
+        except (ValueError, TypeError):
+            continue  # a lenient column: this value cannot match
+        if value is None or _storable(col.column, value):
+            parsed.append(value)
+    rest = [p for p in parsed if p is not None]
+    clauses = []
+    if rest:
+        clauses.append(col.match(col.column, rest) if col.match else col.column.in_(rest))
+    if len(rest) < len(parsed):
+        clauses.append(col.column.is_(None))
+    return or_(*clauses) if clauses else false()
+
+
+def _storable(column: Any, value: Any) -> bool:
+    """Whether ``column`` could hold ``value`` (else no row can match it)."""
+    kind = column.type
+    if isinstance(value, int) and not isinstance(value, bool):
+        for type_, bits in _INT_RANGES:
+            if isinstance(kind, type_):
+                return -(2**bits) <= value < 2**bits
+    if isinstance(value, str) and isinstance(kind, String) and kind.length is not None:
+        return len(value) <= kind.length
+    return True
 
 
 def _after(sorts: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from neutrino.domain.attributes import to_bool, to_int
+from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.domain.security_groups import Template
 from neutrino.store import raw
@@ -41,6 +41,7 @@ from neutrino.store.query import (
     compile_list,
     nullable_int,
     nullable_str,
+    timestamp_column,
 )
 from neutrino.store.tags import tag_filters
 
@@ -59,9 +60,9 @@ GROUP_COLUMNS: dict[str, Column] = {
     "project_id": Column(g.project_id),
     "tenant_id": Column(g.project_id),
     "stateful": Column(g.stateful, to_bool),
-    "revision_number": Column(g.revision_number, to_int),
-    "created_at": Column(g.created_at),
-    "updated_at": Column(g.updated_at),
+    "revision_number": Column(g.revision_number, int),
+    "created_at": timestamp_column(g.created_at),
+    "updated_at": timestamp_column(g.updated_at),
 }
 GROUP_HOOKS: dict[str, Any] = dict(tag_filters(groups))
 
@@ -86,9 +87,9 @@ RULE_COLUMNS: dict[str, Column] = {
     "description": Column(r.description),
     "project_id": Column(r.project_id),
     "tenant_id": Column(r.project_id),
-    "revision_number": Column(r.revision_number, to_int),
-    "created_at": Column(r.created_at),
-    "updated_at": Column(r.updated_at),
+    "revision_number": Column(r.revision_number, int),
+    "created_at": timestamp_column(r.created_at),
+    "updated_at": timestamp_column(r.updated_at),
 }
 RULE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group}
 
@@ -199,13 +200,6 @@ def delete_rule(conn: Connection, rule_id: str) -> None:
 # --- default-rule templates ------------------------------------------------------------------
 
 
-def _strict_bool(value: str) -> bool:
-    low = value.lower()
-    if low not in ("true", "false", "1", "0"):
-        raise ValueError(value)
-    return low in ("true", "1")
-
-
 t = templates.c
 TEMPLATE_COLUMNS: dict[str, Column] = {
     "id": Column(t.id),
@@ -217,8 +211,8 @@ TEMPLATE_COLUMNS: dict[str, Column] = {
     "port_range_max": Column(t.port_range_max, nullable_int),
     "remote_ip_prefix": Column(t.remote_ip_prefix, nullable_str),
     "remote_group_id": Column(t.remote_group_id, nullable_str),
-    "used_in_default_sg": Column(t.used_in_default_sg, _strict_bool),
-    "used_in_non_default_sg": Column(t.used_in_non_default_sg, _strict_bool),
+    "used_in_default_sg": Column(t.used_in_default_sg, to_bool),
+    "used_in_non_default_sg": Column(t.used_in_non_default_sg, to_bool),
 }
 TEMPLATE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group}
 

@@ -22,7 +22,6 @@ from sqlalchemy import (
     RowMapping,
     Select,
     delete,
-    false,
     func,
     insert,
     or_,
@@ -30,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 
+from neutrino.common.errors import InvalidInput
 from neutrino.domain.attributes import Invalid, to_bool, to_int
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
@@ -81,8 +81,8 @@ def _network_flag(column: Any) -> FilterHook:
     def hook(values: list[Any]) -> ColumnElement[bool]:
         try:
             wanted = [to_bool(v) for v in values]
-        except Invalid:
-            return false()
+        except Invalid as exc:  # Neutron converts the value: a malformed one is a 400
+            raise InvalidInput(str(exc)) from None
         return column.in_(wanted)  # type: ignore[no-any-return]
 
     return hook

@@ -36,6 +36,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 RETRIES = 8
+MAX_WAIT = 300.0  # s: no caller waits longer; a bound also for a bogus (NaN, inf) timeout
 CHANGELOG_LOCK_KEY = 0x6E657574  # "neut"
 changes = Change.__table__
 
@@ -125,8 +126,8 @@ class Store:
 
     def wait_for_change(self, since: int, timeout: float) -> int:
         """Block until the change log passes ``since`` (a commit by any process: see
-        ``changefeed``) or ``timeout``; the latest revision."""
-        deadline = time.monotonic() + timeout
+        ``changefeed``) or ``timeout`` (at most ``MAX_WAIT``); the latest revision."""
+        deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_WAIT)
         self.feed.waiting(+1)
         try:
             with self._changed:

@@ -17,7 +17,13 @@
 
 All but the event need admin or the ``service`` role; the event needs only visibility of the
 port.
-Blocking waits run in worker threads bounded by their own limiter, never on the event loop.
+
+Long-polls (the state watch with ``since``, the port event) block worker threads of their own,
+never the event loop nor the thread pool ordinary requests use. At most
+``Settings.max_long_polls`` run at once in a process; one more is answered 503 at once (the
+agent's watcher backs off and retries) rather than queued behind the others while its client
+times out. ``timeout`` and ``since`` must be finite numbers from 0 (400 otherwise): a timeout
+above ``MAX_TIMEOUT`` is taken as ``MAX_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -28,35 +34,32 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from neutrino.api.http import context, json_response, member_body, services
-from neutrino.common.errors import BadRequest
+from neutrino.api.http import context, json_response, member_body, query_number, services
+from neutrino.common.errors import BadRequest, ServiceUnavailable
 from neutrino.service.agents import require_agent_role
+from neutrino.service.hostsync import MAX_TIMEOUT
 
 router = APIRouter()
 PREFIX = "/agent/v1"
 DEFAULT_TIMEOUT = 30.0
-MAX_WAITERS = 512
+MAX_REVISION = 2**53  # revisions are counted from 1; a float holds every integer up to here
 
 
 def _waiters(request: Request) -> anyio.CapacityLimiter:
-    """Long-polls get their own thread budget per app, apart from anyio's default pool."""
+    """Long-polls get their own thread budget per app, apart from anyio's default pool; a
+    long-poll that would have to queue for it is refused instead."""
     limiter = getattr(request.app.state, "agent_waiters", None)
     if limiter is None:
-        limiter = request.app.state.agent_waiters = anyio.CapacityLimiter(MAX_WAITERS)
+        size = services(request).settings.max_long_polls
+        limiter = request.app.state.agent_waiters = anyio.CapacityLimiter(size)
+    if limiter.available_tokens < 1:
+        raise ServiceUnavailable("Too many long-polls in progress on this server; retry later.")
     return limiter  # type: ignore[no-any-return]
 
 
-def _number(request: Request, name: str, default: float | None) -> float | None:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a number, not '{value}'") from None
-    if number < 0:
-        raise BadRequest(f"'{name}' must not be negative")
-    return number
+def _timeout(request: Request) -> float:
+    timeout = query_number(request, "timeout", MAX_TIMEOUT, clamp=True)
+    return DEFAULT_TIMEOUT if timeout is None else timeout
 
 
 @router.post(PREFIX + "/agents")
@@ -69,9 +72,8 @@ async def report(request: Request) -> Response:
 @router.get(PREFIX + "/hosts/{host}/state")
 async def host_state(request: Request, host: str) -> Response:
     ctx = context(request)
-    since = _number(request, "since", None)
-    timeout = _number(request, "timeout", DEFAULT_TIMEOUT)
-    assert timeout is not None
+    since = query_number(request, "since", MAX_REVISION)
+    timeout = _timeout(request)
     delta = request.query_params.get("delta", "").lower() in ("1", "true", "yes")
     call = functools.partial(services(request).hostsync.watch, ctx, host,
                              None if since is None else int(since), timeout, delta=delta)
@@ -100,8 +102,7 @@ async def floatingip_status(request: Request, fip_id: str) -> Response:
 @router.get(PREFIX + "/ports/{port_id}/events")
 async def port_event(request: Request, port_id: str) -> Response:
     ctx = context(request)
-    timeout = _number(request, "timeout", DEFAULT_TIMEOUT)
-    assert timeout is not None
+    timeout = _timeout(request)
     status = request.query_params.get("status", "ACTIVE")
     call = functools.partial(services(request).hostsync.wait_port, ctx, port_id, status,
                              timeout)

@@ -6,6 +6,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from neutrino.api.http import context, json_body, json_response, no_content, services
+from neutrino.common.errors import InvalidInput
+from neutrino.domain.attributes import Invalid
+from neutrino.domain.attributes import project_id as valid_project_id
 
 router = APIRouter()
 
@@ -35,6 +38,10 @@ async def show_details(request: Request, project_id: str) -> Response:
 @router.put("/v2.0/quotas/{project_id}")
 async def update(request: Request, project_id: str) -> Response:
     ctx = context(request)
+    try:
+        valid_project_id(project_id)  # it is stored: it must fit the column
+    except Invalid as exc:
+        raise InvalidInput(str(exc)) from None
     body = await json_body(request)
     quota = body.get("quota") if isinstance(body, dict) else None
     return json_response({"quota": services(request).quotas.update(ctx, project_id, quota)})

@@ -123,7 +123,7 @@ def collection_operations(c: Collection) -> Operations:
     item = base + "/{resource_id}"
     one = {"type": "object", "required": [c.member]}
     many = {"type": "object", "required": [c.key]}
-    not_allowed = {"responses": responses(405, (401,), result=NEUTRON_ERROR)}
+    not_allowed = {"responses": responses(405, (400, 401), result=NEUTRON_ERROR)}
     ops: Operations = {
         (base, "get"): {"parameters": list_parameters(c.name),
                         "responses": responses(200, READ_ERRORS, result=many)},
