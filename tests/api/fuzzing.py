@@ -33,19 +33,110 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-HUGE = ["9223372036854775808", "-9223372036854775809", "99999999999999999999", "1e400",
-        "-1", "0", "2147483648", "4294967296", "1.5", "-0", "0x10", "1_000", " 1", "NaN",
-        "nan", "inf", "-inf", "Infinity"]
-TEXT = ["", " ", "\x00", "a\x00b", "%00", "null", "None", "true", "maybe", "2", "-1",
-        "é", "日本語", "\U0001f600", "\u202e\u0000", "\ud7ff", "\ufeff", "'", '"', "\\",
-        "' OR 1=1 --", "%", "_", "*", "..", "../..", "a,b", "a=b", "<script>",
-        "2024-01-01T00:00:00Z", "2024-13-45", "192.0.2.1", "::1", "10.0.0.0/8",
-        "fa:16:3e:00:00:01", "00000000-0000-0000-0000-000000000000"]
-JSON_VALUES: list[Any] = [None, True, False, 0, -1, 1, 2**31, 2**63, -(2**63) - 1, 10**30,
-                          1.5, -0.0, 1e308, "", "\x00", "x" * 300, [], {}, [None], {"": None},
-                          [[[]]], {"a": {"b": {"c": {}}}}, "日本語\U0001f600", ["\x00"]]
-RAW_TOKENS = ["NaN", "Infinity", "-Infinity", "1e400", "123456789012345678901234567890",
-              "-0", "1E-400"]
+HUGE = [
+    "9223372036854775808",
+    "-9223372036854775809",
+    "99999999999999999999",
+    "1e400",
+    "-1",
+    "0",
+    "2147483648",
+    "4294967296",
+    "1.5",
+    "-0",
+    "0x10",
+    "1_000",
+    " 1",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+]
+TEXT = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "%00",
+    "null",
+    "None",
+    "true",
+    "maybe",
+    "2",
+    "-1",
+    "é",
+    "日本語",
+    "\U0001f600",
+    "\u202e\u0000",
+    "\ud7ff",
+    "\ufeff",
+    "'",
+    '"',
+    "\\",
+    "' OR 1=1 --",
+    "%",
+    "_",
+    "*",
+    "..",
+    "../..",
+    "a,b",
+    "a=b",
+    "<script>",
+    "2024-01-01T00:00:00Z",
+    "2024-13-45",
+    "192.0.2.1",
+    "::1",
+    "10.0.0.0/8",
+    "fa:16:3e:00:00:01",
+    "00000000-0000-0000-0000-000000000000",
+]
+JSON_VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2**31,
+    2**63,
+    -(2**63) - 1,
+    10**30,
+    1.5,
+    -0.0,
+    1e308,
+    "",
+    "\x00",
+    "x" * 300,
+    [],
+    {},
+    [None],
+    {"": None},
+    [[[]]],
+    {"a": {"b": {"c": {}}}},
+    "日本語\U0001f600",
+    ["\x00"],
+]
+ID_KINDS = {
+    "network_id": "networks",
+    "floating_network_id": "external-networks",
+    "subnet_id": "subnets",
+    "port_id": "ports",
+    "router_id": "routers",
+    "security_group_id": "security-groups",
+    "security_group": "security-groups",
+    "remote_group_id": "security-groups",
+    "device_id": "routers",
+}
+RAW_TOKENS = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e400",
+    "123456789012345678901234567890",
+    "-0",
+    "1E-400",
+]
 
 
 @dataclass
@@ -59,18 +150,29 @@ class FuzzRequest:
 
     def describe(self) -> str:
         body = "" if self.body is None else self.body.decode("utf-8", "backslashreplace")
-        return (f"{self.method} {self.path} query={self.query!r}\n"
-                f"  headers={self.headers!r}\n  body={body}")
+        return (
+            f"{self.method} {self.path} query={self.query!r}\n"
+            f"  headers={self.headers!r}\n  body={body}"
+        )
 
 
 class Fuzzer:
-    def __init__(self, rng: random.Random, document: dict[str, Any], ids: dict[str, list[str]],
-                 tokens: dict[str, str]) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        document: dict[str, Any],
+        ids: dict[str, list[str]],
+        tokens: dict[str, str],
+    ) -> None:
         self.rng = rng
         self.ids = ids  # kind ("networks", "project_id", ...) -> real ids
         self.tokens = tokens
-        self.operations = [(path, method, op) for path, ops in document["paths"].items()
-                           for method, op in ops.items() if not op.get("x-internal")]
+        self.operations = [
+            (path, method, op)
+            for path, ops in document["paths"].items()
+            for method, op in ops.items()
+            if not op.get("x-internal")
+        ]
 
     # --- the request ------------------------------------------------------------------------
 
@@ -84,8 +186,9 @@ class Fuzzer:
             req.query = self._query(op)
         if method in ("post", "put", "patch") or r.random() < 0.05:
             req.body = self._body(op)
-            req.headers["Content-Type"] = r.choice(["application/json"] * 8 + [
-                "text/plain", "application/x-www-form-urlencoded"])
+            req.headers["Content-Type"] = r.choice(
+                ["application/json"] * 8 + ["text/plain", "application/x-www-form-urlencoded"]
+            )
         return req
 
     def _headers(self, path: str, method: str) -> dict[str, str]:
@@ -97,18 +200,27 @@ class Fuzzer:
         elif roll < 0.9:
             headers["X-Auth-Token"] = self.tokens["member"]
         elif roll < 0.95:
-            headers["X-Auth-Token"] = r.choice(["garbage", "a" * 5000, "%00", "gAAAA.b.c",
-                                                self.tokens["admin"][:-3] + "abc"])
+            headers["X-Auth-Token"] = r.choice(
+                ["garbage", "a" * 5000, "%00", "gAAAA.b.c", self.tokens["admin"][:-3] + "abc"]
+            )
         if method in ("put", "delete") and r.random() < 0.3:
-            headers["If-Match"] = r.choice(["revision_number=1", "revision_number=x",
-                                            "revision_number=99999999999999999999",
-                                            "revision_number=-1", "*", "revision_number=",
-                                            "revision_number=1,revision_number=2"])
+            headers["If-Match"] = r.choice(
+                [
+                    "revision_number=1",
+                    "revision_number=x",
+                    "revision_number=99999999999999999999",
+                    "revision_number=-1",
+                    "*",
+                    "revision_number=",
+                    "revision_number=1,revision_number=2",
+                ]
+            )
         if path == "/v3/auth/tokens" and r.random() < 0.9:
             # The run's own tokens only where nothing revokes them.
             own = [self.tokens["admin"], self.tokens["member"]] if method != "delete" else []
-            headers["X-Subject-Token"] = r.choice([*own, self.tokens["victim"], "garbage",
-                                                   "x" * 3000, "%00"])
+            headers["X-Subject-Token"] = r.choice(
+                [*own, self.tokens["victim"], "garbage", "x" * 3000, "%00"]
+            )
         return headers
 
     # --- path ---------------------------------------------------------------------------------
@@ -129,18 +241,45 @@ class Fuzzer:
         roll = r.random()
         kind = collection if name == "resource_id" else name
         if name == "collection":
-            return r.choice(["networks", "subnets", "ports", "routers", "floatingips",
-                             "security-groups", "nope", "..", "%2e%2e"])
+            return r.choice(
+                [
+                    "networks",
+                    "subnets",
+                    "ports",
+                    "routers",
+                    "floatingips",
+                    "security-groups",
+                    "nope",
+                    "..",
+                    "%2e%2e",
+                ]
+            )
         if roll < 0.6 and self.ids.get(kind):
             return r.choice(self.ids[kind])
         if roll < 0.7:
             return str(uuid.UUID(int=r.getrandbits(128)))
-        return r.choice([
-            "x" * r.choice([255, 256, 1000, 4000]), quote("日本語\U0001f600"), "%00", "a%00b",
-            "..", "%2e%2e", "%2F", "%252F", "%", "%zz", "%ff%fe", quote("\u202e"), "-1",
-            "9223372036854775808", "null", "' OR 1=1", quote(r.choice(TEXT), safe=""),
-            quote(self._text(), safe=""),
-        ])
+        return r.choice(
+            [
+                "x" * r.choice([255, 256, 1000, 4000]),
+                quote("日本語\U0001f600"),
+                "%00",
+                "a%00b",
+                "..",
+                "%2e%2e",
+                "%2F",
+                "%252F",
+                "%",
+                "%zz",
+                "%ff%fe",
+                quote("\u202e"),
+                "-1",
+                "9223372036854775808",
+                "null",
+                "' OR 1=1",
+                quote(r.choice(TEXT), safe=""),
+                quote(self._text(), safe=""),
+            ]
+        )
 
     # --- query ----------------------------------------------------------------------------
 
@@ -149,13 +288,28 @@ class Fuzzer:
         params = [p for p in op.get("parameters", []) if p["in"] == "query"]
         out: list[tuple[str, str]] = []
         for _ in range(r.choice([0, 1, 1, 2, 3, 5])):
-            if params and r.random() < 0.85:
+            if params and r.random() < 0.9:
                 p = r.choice(params)
                 for _ in range(r.choice([1, 1, 1, 2, 3])):  # repeated keys
                     out.append((p["name"], self._query_value(p["name"], p["schema"])))
             else:
-                out.append((r.choice(["foo", "", "x" * 300, "\x00", "id\x00", "fields[]",
-                                      "tenant_id ", "limit%00", "日本"]), self._text()))
+                out.append(
+                    (
+                        r.choice(
+                            [
+                                "foo",
+                                "",
+                                "x" * 300,
+                                "id\x00",
+                                "fields[]",
+                                "tenant_id ",
+                                "limit%00",
+                                "日本",
+                            ]
+                        ),
+                        self._text(),
+                    )
+                )
         return out
 
     def _query_value(self, name: str, schema: dict[str, Any]) -> str:
@@ -174,13 +328,30 @@ class Fuzzer:
 
     def _body(self, op: dict[str, Any]) -> bytes:
         r = self.rng
-        schema = op.get("requestBody", {}).get("content", {}).get(
-            "application/json", {}).get("schema", {})
+        schema = (
+            op.get("requestBody", {})
+            .get("content", {})
+            .get("application/json", {})
+            .get("schema", {})
+        )
         roll = r.random()
         if roll < 0.06:
-            return r.choice([b"", b"{", b"[]", b"null", b"42", b'"x"', b"\xff\xfe",
-                             b'{"a":1,}', b"{'a': 1}", b"\x00", b"[" * 5000 + b"]" * 5000,
-                             b'{"a":' * 2000 + b"1" + b"}" * 2000])
+            return r.choice(
+                [
+                    b"",
+                    b"{",
+                    b"[]",
+                    b"null",
+                    b"42",
+                    b'"x"',
+                    b"\xff\xfe",
+                    b'{"a":1,}',
+                    b"{'a': 1}",
+                    b"\x00",
+                    b"[" * 5000 + b"]" * 5000,
+                    b'{"a":' * 2000 + b"1" + b"}" * 2000,
+                ]
+            )
         value = self.instance(schema, depth=0)
         if roll < 0.25:
             return json.dumps(value).encode()
@@ -204,15 +375,17 @@ class Fuzzer:
     def mutate(self, value: Any, depth: int) -> Any:
         r = self.rng
         if isinstance(value, dict):
-            out = {k: (self.mutate(v, depth + 1) if r.random() < 0.35 else v)
-                   for k, v in value.items()}
+            out = {
+                k: (self.mutate(v, depth + 1) if r.random() < 0.35 else v) for k, v in value.items()
+            }
             if r.random() < 0.1:
-                out[r.choice(["", "\x00", "id", "x" * 300, "unknown", "日本"])] = \
-                    r.choice(JSON_VALUES)
+                out[r.choice(["", "\x00", "id", "x" * 300, "unknown", "日本"])] = r.choice(
+                    JSON_VALUES
+                )
             if out and r.random() < 0.1:
                 out.pop(r.choice(list(out)))
             if r.random() < 0.05 and depth == 0 and len(out) == 1:
-                (k, v), = out.items()  # a bulk body from a single one
+                ((k, v),) = out.items()  # a bulk body from a single one
                 return {k + "s": [v] * r.choice([0, 1, 2, 30])}
             return out
         if isinstance(value, list):
@@ -238,8 +411,12 @@ class Fuzzer:
 
     def _text(self) -> str:
         r = self.rng
-        alphabet = string.printable + "\x00\x7f\u00e9\u202e\ufeff\U0001f600日本"
-        return "".join(r.choice(alphabet) for _ in range(r.choice([1, 5, 40])))
+        alphabet = string.printable + "\x7f\u00e9\u202e\ufeff\U0001f600日本"
+        text = "".join(r.choice(alphabet) for _ in range(r.choice([1, 5, 40])))
+        if r.random() < 0.05:  # NUL is refused everywhere up front: not too often
+            cut = r.randrange(len(text) + 1)
+            text = text[:cut] + "\x00" + text[cut:]
+        return text
 
     def _known_or_random_id(self) -> str:
         known = [i for ids in self.ids.values() for i in ids]
@@ -249,15 +426,16 @@ class Fuzzer:
 
     # --- instances of a JSON Schema ----------------------------------------------------------
 
-    def instance(self, schema: dict[str, Any], depth: int) -> Any:
-        """A value of ``schema`` (the subset our document uses), with real ids for UUIDs."""
+    def instance(self, schema: dict[str, Any], depth: int, name: str = "") -> Any:
+        """A value of ``schema`` (the subset our document uses), with real ids for UUIDs: of
+        the kind the property's ``name`` says (``network_id`` -> a network) when known."""
         r = self.rng
         if "$ref" in schema or depth > 6:
             return {}
         for key in ("oneOf", "anyOf"):
             if key in schema:
                 base = {k: v for k, v in schema.items() if k != key}
-                return self.instance({**base, **r.choice(schema[key])}, depth)
+                return self.instance({**base, **r.choice(schema[key])}, depth, name)
         if "enum" in schema:
             return r.choice(schema["enum"])
         if "const" in schema:
@@ -268,11 +446,16 @@ class Fuzzer:
         if kind == "object" or "properties" in schema:
             props = schema.get("properties", {})
             required = set(schema.get("required", []))
-            return {k: self.instance(v, depth + 1) for k, v in props.items()
-                    if k in required or r.random() < 0.4}
+            return {
+                k: self.instance(v, depth + 1, k)
+                for k, v in props.items()
+                if k in required or r.random() < 0.4
+            }
         if kind == "array":
-            return [self.instance(schema.get("items", {}), depth + 1)
-                    for _ in range(r.choice([0, 1, 1, 2]))]
+            return [
+                self.instance(schema.get("items", {}), depth + 1, name)
+                for _ in range(r.choice([0, 1, 1, 2]))
+            ]
         if kind == "boolean":
             return r.random() < 0.5
         if kind == "integer":
@@ -280,12 +463,15 @@ class Fuzzer:
             return r.randint(low, min(high, low + 5000))
         if kind == "null":
             return None
-        return self._string(schema)
+        return self._string(schema, name)
 
-    def _string(self, schema: dict[str, Any]) -> str:
+    def _string(self, schema: dict[str, Any], name: str) -> str:
         r = self.rng
         fmt = schema.get("format")
         if fmt == "uuid":
+            kind = ID_KINDS.get(name.removesuffix("s"), "")
+            if self.ids.get(kind) and r.random() < 0.8:
+                return r.choice(self.ids[kind])
             return self._known_or_random_id()
         if fmt == "ipv4" or "anyOf" in schema:
             return f"192.0.2.{r.randint(1, 254)}"

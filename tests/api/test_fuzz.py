@@ -5,7 +5,8 @@ A live uvicorn server (tests/live.py) on the test's database (SQLite, and Postgr
 ``NEUTRINO_TEST_PG_URL`` is set) holds a few real resources of each kind (``fuzz_world``);
 ``fuzzing.Fuzzer`` makes requests for every public operation of /openapi.json in turn: every
 Neutron collection, member, action and tag route, every Keystone route. One httpx client with a
-single keep-alive connection sends them all; a connection the server closed (a reset, an
+single keep-alive connection sends them all (every ``REPLENISH`` requests the world gets fresh
+resources, since the fuzz deletes them); a connection the server closed (a reset, an
 error mid-response, ``Connection: close``, or a new connection opened where the old one should
 have been reused) counts as dropped.
 
@@ -29,10 +30,11 @@ import pytest
 from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
 from tests.api.fuzz_world import World
-from tests.api.fuzzing import FuzzRequest, Fuzzer
+from tests.api.fuzzing import Fuzzer, FuzzRequest
 
 REQUESTS = int(os.environ.get("NEUTRINO_FUZZ_REQUESTS", "10000"))
 SHOWN = 20  # failures printed in full
+REPLENISH = 500  # requests between two rounds of fresh resources (the fuzz deletes them)
 
 
 @dataclass
@@ -56,14 +58,20 @@ def world(settings: Settings, store: Store) -> Iterator[World]:
 
 def run(world: World, seed: int, count: int) -> Outcome:
     document = httpx.get(world.base + "/openapi.json").json()
-    fuzzer = Fuzzer(random.Random(seed), document, world.ids,
-                    {"admin": world.admin, "member": world.member, "victim": world.victim})
+    fuzzer = Fuzzer(
+        random.Random(seed),
+        document,
+        world.ids,
+        {"admin": world.admin, "member": world.member, "victim": world.victim},
+    )
     out = Outcome()
     streams: list[object] = []  # held, so that no id() of a closed stream is reused
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     started = time.monotonic()
     with httpx.Client(base_url=world.base, limits=limits, timeout=30) as client:
         for index in range(count):
+            if index and index % REPLENISH == 0:
+                world.replenish()
             req = fuzzer.request(index)
             try:
                 response = send(client, req)
@@ -80,8 +88,10 @@ def run(world: World, seed: int, count: int) -> Outcome:
                 streams.append(stream)
                 out.connections += 1
             if response.status_code >= 500:
-                out.failures.append(f"#{index} answered {response.status_code}:\n"
-                                    f"{req.describe()}\n  response={response.text[:500]}")
+                out.failures.append(
+                    f"#{index} answered {response.status_code}:\n"
+                    f"{req.describe()}\n  response={response.text[:500]}"
+                )
             if response.headers.get("connection", "").lower() == "close":
                 out.dropped += 1
                 out.failures.append(f"#{index} Connection: close:\n{req.describe()}")
@@ -90,8 +100,9 @@ def run(world: World, seed: int, count: int) -> Outcome:
 
 
 def send(client: httpx.Client, req: FuzzRequest) -> httpx.Response:
-    return client.request(req.method, req.path, params=req.query, headers=req.headers,
-                          content=req.body)
+    return client.request(
+        req.method, req.path, params=req.query, headers=req.headers, content=req.body
+    )
 
 
 def test_fuzz(world: World, db_url: str) -> None:
@@ -101,10 +112,12 @@ def test_fuzz(world: World, db_url: str) -> None:
     cpu = time.process_time()
     out = run(world, seed, REQUESTS)
     cpu = time.process_time() - cpu
-    print(f"fuzz: {out.sent} requests in {out.seconds:.1f} s ({out.sent / out.seconds:.0f}/s, "
-          f"process CPU {cpu:.1f} s), {len(out.operations)} operations, "
-          f"{out.connections} connection(s), {out.dropped} dropped, statuses "
-          f"{dict(sorted(out.statuses.items()))}")
+    print(
+        f"fuzz: {out.sent} requests in {out.seconds:.1f} s ({out.sent / out.seconds:.0f}/s, "
+        f"process CPU {cpu:.1f} s), {len(out.operations)} operations, "
+        f"{out.connections} connection(s), {out.dropped} dropped, statuses "
+        f"{dict(sorted(out.statuses.items()))}"
+    )
     header = f"seed {seed}: {len(out.failures)} failure(s), the first {SHOWN}:\n\n"
     assert out.failures == [], header + "\n\n".join(out.failures[:SHOWN])
     assert out.dropped == 0
@@ -113,8 +126,12 @@ def test_fuzz(world: World, db_url: str) -> None:
     # Every public operation was exercised, and enough requests got past validation to
     # reach the services (a fuzz that only ever hits 400s proves little).
     document = httpx.get(world.base + "/openapi.json").json()
-    public = {f"{m.upper()} {p}" for p, ops in document["paths"].items()
-              for m, op in ops.items() if not op.get("x-internal")}
+    public = {
+        f"{m.upper()} {p}"
+        for p, ops in document["paths"].items()
+        for m, op in ops.items()
+        if not op.get("x-internal")
+    }
     assert set(out.operations) == public
     succeeded = sum(n for status, n in out.statuses.items() if status < 300)
     assert succeeded > out.sent * 0.05, out.statuses

@@ -34,8 +34,7 @@ def document() -> dict[str, Any]:
 
 
 def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(path, method, op) for path, ops in doc["paths"].items()
-            for method, op in ops.items()]
+    return [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
 
 
 def test_document_is_valid_openapi(document: dict[str, Any]) -> None:
@@ -53,11 +52,15 @@ def test_served_at_openapi_json(client: TestClient, document: dict[str, Any]) ->
 def test_every_public_write_describes_its_body(document: dict[str, Any]) -> None:
     missing = []
     for path, method, op in operations(document):
-        if method not in ("post", "put", "patch") or op.get("x-internal") \
-                or (path, method) in NO_BODY:
+        if (
+            method not in ("post", "put", "patch")
+            or op.get("x-internal")
+            or (path, method) in NO_BODY
+        ):
             continue
-        schema = op.get("requestBody", {}).get("content", {}).get(
-            "application/json", {}).get("schema")
+        schema = (
+            op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        )
         if not schema:
             missing.append((method, path))
     assert missing == []
@@ -66,8 +69,7 @@ def test_every_public_write_describes_its_body(document: dict[str, Any]) -> None
 
 
 def _single(document: dict[str, Any], path: str, member: str) -> dict[str, Any]:
-    schema = document["paths"][path]["post"]["requestBody"]["content"]["application/json"][
-        "schema"]
+    schema = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     return schema["oneOf"][0]["properties"][member]  # type: ignore[no-any-return]
 
 
@@ -79,7 +81,8 @@ def test_bodies_come_from_the_attribute_specs(document: dict[str, Any]) -> None:
     assert port["properties"]["binding:host_id"]["x-admin-only"] is True
     assert "status" not in port["properties"]  # allow_post=False
     update = document["paths"]["/v2.0/ports/{resource_id}"]["put"]["requestBody"]["content"][
-        "application/json"]["schema"]["properties"]["port"]
+        "application/json"
+    ]["schema"]["properties"]["port"]
     assert "network_id" not in update["properties"]  # allow_put=False
     assert "name" in update["properties"]
     subnet = _single(document, "/v2.0/subnets", "subnet")
@@ -90,14 +93,16 @@ def test_bodies_come_from_the_attribute_specs(document: dict[str, Any]) -> None:
         spec = {n for n, a in c.spec.items() if a.allow_post}
         assert set(_single(document, f"/v2.0/{c.name}", c.member)["properties"]) == spec
         bulk = document["paths"][f"/v2.0/{c.name}"]["post"]["requestBody"]["content"][
-            "application/json"]["schema"]["oneOf"][1]
+            "application/json"
+        ]["schema"]["oneOf"][1]
         assert bulk["required"] == [c.key]
 
 
 def test_list_parameters_are_every_filter(document: dict[str, Any]) -> None:
     for collection in filters.collections():
-        params = {p["name"]: p for p in document["paths"][f"/v2.0/{collection}"]["get"][
-            "parameters"]}
+        params = {
+            p["name"]: p for p in document["paths"][f"/v2.0/{collection}"]["get"]["parameters"]
+        }
         for f in filters.filters(collection):
             assert params[f.name]["schema"]["items"]["type"] == f.json_type
         for key in ("fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"):
@@ -112,15 +117,21 @@ def test_list_parameters_are_every_filter(document: dict[str, Any]) -> None:
 def test_keystone_bodies(document: dict[str, Any]) -> None:
     auth = document["paths"]["/v3/auth/tokens"]["post"]
     assert auth["security"] == []
-    identity = auth["requestBody"]["content"]["application/json"]["schema"]["properties"][
-        "auth"]["properties"]["identity"]
+    identity = auth["requestBody"]["content"]["application/json"]["schema"]["properties"]["auth"][
+        "properties"
+    ]["identity"]
     assert identity["properties"]["methods"]["items"]["enum"] == ["password", "token"]
     for kind in ("project", "user", "role"):
         body = document["paths"][f"/v3/{kind}s"]["post"]["requestBody"]["content"][
-            "application/json"]["schema"]
+            "application/json"
+        ]["schema"]
         assert body["properties"][kind]["required"] == ["name"]
-    assert "passwordCredentials" in document["paths"]["/v2.0/tokens"]["post"]["requestBody"][
-        "content"]["application/json"]["schema"]["properties"]["auth"]["properties"]
+    assert (
+        "passwordCredentials"
+        in document["paths"]["/v2.0/tokens"]["post"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]["properties"]["auth"]["properties"]
+    )
     error = document["paths"]["/v3/users"]["post"]["responses"]["409"]
     assert error["content"]["application/json"]["schema"]["$ref"].endswith("KeystoneError")
 
@@ -128,12 +139,14 @@ def test_keystone_bodies(document: dict[str, Any]) -> None:
 def test_responses_name_success_and_the_error_envelope(document: dict[str, Any]) -> None:
     post = document["paths"]["/v2.0/networks"]["post"]["responses"]
     assert "201" in post
-    assert post["409"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "NeutronError")
+    assert post["409"]["content"]["application/json"]["schema"]["$ref"].endswith("NeutronError")
     assert post["401"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "KeystoneError")  # the token check answers in Keystone's envelope
-    assert "content" not in document["paths"]["/v2.0/networks/{resource_id}"]["delete"][
-        "responses"]["204"]
+        "KeystoneError"
+    )  # the token check answers in Keystone's envelope
+    assert (
+        "content"
+        not in document["paths"]["/v2.0/networks/{resource_id}"]["delete"]["responses"]["204"]
+    )
 
 
 def test_agent_api_is_internal_and_only_it(document: dict[str, Any]) -> None:

@@ -24,8 +24,10 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "subnets": (subnets.COLUMNS, subnets.HOOKS),
     "security-groups": (security_groups.GROUP_COLUMNS, security_groups.GROUP_HOOKS),
     "security-group-rules": (security_groups.RULE_COLUMNS, security_groups.RULE_HOOKS),
-    "default-security-group-rules": (security_groups.TEMPLATE_COLUMNS,
-                                     security_groups.TEMPLATE_HOOKS),
+    "default-security-group-rules": (
+        security_groups.TEMPLATE_COLUMNS,
+        security_groups.TEMPLATE_HOOKS,
+    ),
     "routers": (routers.COLUMNS, routers.HOOKS),
     "floatingips": (floatingips.COLUMNS, floatingips.HOOKS),
     "agents": (agents.COLUMNS, {}),

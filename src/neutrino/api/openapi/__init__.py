@@ -37,13 +37,19 @@ def is_keystone(path: str) -> bool:
 
 
 def build(app: FastAPI) -> JsonSchema:
-    doc = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                      description="Neutron v2.0 and Keystone (v3, v2.0 tokens) compatible API.")
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        routes=app.routes,
+        description="Neutron v2.0 and Keystone (v3, v2.0 tokens) compatible API.",
+    )
     components = doc.setdefault("components", {})
-    components.setdefault("schemas", {}).update(NeutronError=NEUTRON_ERROR,
-                                                KeystoneError=KEYSTONE_ERROR)
+    components.setdefault("schemas", {}).update(
+        NeutronError=NEUTRON_ERROR, KeystoneError=KEYSTONE_ERROR
+    )
     components["securitySchemes"] = {
-        "token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}}
+        "token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}
+    }
     doc["tags"] = [
         {"name": "networking", "description": "Neutron v2.0"},
         {"name": "identity", "description": "Keystone v3 and v2.0 tokens"},

@@ -63,8 +63,12 @@ COLLECTIONS = (
     Collection("subnets", "subnet", subnet_attrs.SPEC),
     Collection("security-groups", "security_group", sg.GROUP_SPEC),
     Collection("security-group-rules", "security_group_rule", sg.RULE_SPEC, updatable=False),
-    Collection("default-security-group-rules", "default_security_group_rule",
-               default_security_group_rules.SPEC, updatable=False),
+    Collection(
+        "default-security-group-rules",
+        "default_security_group_rule",
+        default_security_group_rules.SPEC,
+        updatable=False,
+    ),
     Collection("routers", "router", router_attrs.SPEC),
     Collection("floatingips", "floatingip", floatingips.SPEC),
     Collection("agents", "agent", agents.SPEC, creatable=False),
@@ -86,8 +90,7 @@ def attributes_schema(spec: Mapping[str, Attr], *, create: bool) -> JsonSchema:
         properties[name] = prop
         if create and attr.required:
             required.append(name)
-    schema: JsonSchema = {"type": "object", "properties": properties,
-                          "additionalProperties": False}
+    schema: JsonSchema = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required
     return schema
@@ -95,8 +98,11 @@ def attributes_schema(spec: Mapping[str, Attr], *, create: bool) -> JsonSchema:
 
 def create_body(c: Collection) -> JsonSchema:
     single = attributes_schema(c.spec, create=True)
-    bulk = {"type": "object", "required": [c.key], "properties": {
-        c.key: {"type": "array", "minItems": 1, "items": single}}}
+    bulk = {
+        "type": "object",
+        "required": [c.key],
+        "properties": {c.key: {"type": "array", "minItems": 1, "items": single}},
+    }
     return {"oneOf": [member(c.member, single), bulk]}
 
 
@@ -110,12 +116,15 @@ def list_parameters(collection: str) -> list[JsonSchema]:
         params.append(query(f.name, {"type": "array", "items": item}))
         if f.sortable:
             sortable.append(f.name)
-    return [*params, FIELDS,
-            query("sort_key", {"type": "array", "items": {"enum": sortable}}),
-            query("sort_dir", {"type": "array", "items": {"enum": ["asc", "desc"]}}),
-            query("limit", {"type": "integer", "minimum": 0}),
-            query("marker", {"type": "string", "format": "uuid"}),
-            query("page_reverse", {"type": "boolean"})]
+    return [
+        *params,
+        FIELDS,
+        query("sort_key", {"type": "array", "items": {"enum": sortable}}),
+        query("sort_dir", {"type": "array", "items": {"enum": ["asc", "desc"]}}),
+        query("limit", {"type": "integer", "minimum": 0}),
+        query("marker", {"type": "string", "format": "uuid"}),
+        query("page_reverse", {"type": "boolean"}),
+    ]
 
 
 def collection_operations(c: Collection) -> Operations:
@@ -125,39 +134,66 @@ def collection_operations(c: Collection) -> Operations:
     many = {"type": "object", "required": [c.key]}
     not_allowed = {"responses": responses(405, (400, 401), result=NEUTRON_ERROR)}
     ops: Operations = {
-        (base, "get"): {"parameters": list_parameters(c.name),
-                        "responses": responses(200, READ_ERRORS, result=many)},
-        (item, "get"): {"parameters": [FIELDS], "responses": responses(200, READ_ERRORS,
-                                                                       result=one)},
-        (item, "delete"): {"parameters": [IF_MATCH],
-                           "responses": responses(204, (*WRITE_ERRORS, 412))},
+        (base, "get"): {
+            "parameters": list_parameters(c.name),
+            "responses": responses(200, READ_ERRORS, result=many),
+        },
+        (item, "get"): {
+            "parameters": [FIELDS],
+            "responses": responses(200, READ_ERRORS, result=one),
+        },
+        (item, "delete"): {
+            "parameters": [IF_MATCH],
+            "responses": responses(204, (*WRITE_ERRORS, 412)),
+        },
         (base, "post"): not_allowed,
         (item, "put"): not_allowed,
     }
     if c.creatable:
-        ops[(base, "post")] = {"requestBody": body(create_body(c)),
-                               "responses": responses(201, WRITE_ERRORS)}
+        ops[(base, "post")] = {
+            "requestBody": body(create_body(c)),
+            "responses": responses(201, WRITE_ERRORS),
+        }
     if c.updatable:
         update = member(c.member, attributes_schema(c.spec, create=False))
-        ops[(item, "put")] = {"parameters": [IF_MATCH], "requestBody": body(update),
-                              "responses": responses(200, (*WRITE_ERRORS, 412), result=one)}
+        ops[(item, "put")] = {
+            "parameters": [IF_MATCH],
+            "requestBody": body(update),
+            "responses": responses(200, (*WRITE_ERRORS, 412), result=one),
+        }
     return ops
 
 
 def extra_operations() -> Operations:
     """Router actions, tags, quotas and floating-IP pools."""
     router = "/v2.0/routers/{router_id}"
-    interface = {"type": "object", "additionalProperties": False, "minProperties": 1,
-                 "properties": {"subnet_id": {"type": "string", "format": "uuid"},
-                                "port_id": {"type": "string", "format": "uuid"}}}
+    interface = {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            "subnet_id": {"type": "string", "format": "uuid"},
+            "port_id": {"type": "string", "format": "uuid"},
+        },
+    }
     routes = member("router", attributes_schema(router_attrs.ROUTES_SPEC, create=True))
     tags = "/v2.0/{collection}/{rid}/tags"
-    tag_list = {"type": "object", "required": ["tags"], "properties": {
-        "tags": {"type": "array", "items": {"type": "string", "maxLength": 255}}}}
-    limits = {r: {"type": "integer", "minimum": -1, "maximum": quotas.MAX_LIMIT}
-              for r in quotas.RESOURCES}
-    quota = member("quota", {"type": "object", "additionalProperties": False,
-                             "properties": {**limits, "force": {"type": "boolean"}}})
+    tag_list = {
+        "type": "object",
+        "required": ["tags"],
+        "properties": {"tags": {"type": "array", "items": {"type": "string", "maxLength": 255}}},
+    }
+    limits = {
+        r: {"type": "integer", "minimum": -1, "maximum": quotas.MAX_LIMIT} for r in quotas.RESOURCES
+    }
+    quota = member(
+        "quota",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {**limits, "force": {"type": "boolean"}},
+        },
+    )
     ops: Operations = {
         (tags, "get"): {"responses": responses(200, READ_ERRORS)},
         (tags, "put"): {"requestBody": body(tag_list), "responses": responses(200, WRITE_ERRORS)},
@@ -165,15 +201,22 @@ def extra_operations() -> Operations:
         (tags + "/{tag}", "get"): {"responses": responses(204, READ_ERRORS)},
         (tags + "/{tag}", "put"): {"responses": responses(201, WRITE_ERRORS)},
         (tags + "/{tag}", "delete"): {"responses": responses(204, WRITE_ERRORS)},
-        ("/v2.0/quotas/{project_id}", "put"): {"requestBody": body(quota),
-                                               "responses": responses(200, WRITE_ERRORS)},
+        ("/v2.0/quotas/{project_id}", "put"): {
+            "requestBody": body(quota),
+            "responses": responses(200, WRITE_ERRORS),
+        },
         ("/v2.0/quotas/{project_id}", "delete"): {"responses": responses(204, WRITE_ERRORS)},
     }
-    for action, schema in (("add_router_interface", interface),
-                           ("remove_router_interface", interface),
-                           ("add_extraroutes", routes), ("remove_extraroutes", routes)):
-        ops[(f"{router}/{action}", "put")] = {"requestBody": body(schema),
-                                              "responses": responses(200, WRITE_ERRORS)}
+    for action, schema in (
+        ("add_router_interface", interface),
+        ("remove_router_interface", interface),
+        ("add_extraroutes", routes),
+        ("remove_extraroutes", routes),
+    ):
+        ops[(f"{router}/{action}", "put")] = {
+            "requestBody": body(schema),
+            "responses": responses(200, WRITE_ERRORS),
+        }
     return ops
 
 

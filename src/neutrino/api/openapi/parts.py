@@ -14,17 +14,39 @@ WRITE_ERRORS = (400, 401, 403, 404, 409)
 READ_ERRORS = (400, 401, 403, 404)
 
 NEUTRON_ERROR: JsonSchema = {
-    "type": "object", "required": ["NeutronError"], "properties": {"NeutronError": {
-        "type": "object", "required": ["type", "message", "detail"],
-        "properties": {"type": {"type": "string"}, "message": {"type": "string"},
-                       "detail": {"type": "string"}}}}}
+    "type": "object",
+    "required": ["NeutronError"],
+    "properties": {
+        "NeutronError": {
+            "type": "object",
+            "required": ["type", "message", "detail"],
+            "properties": {
+                "type": {"type": "string"},
+                "message": {"type": "string"},
+                "detail": {"type": "string"},
+            },
+        }
+    },
+}
 KEYSTONE_ERROR: JsonSchema = {
-    "type": "object", "required": ["error"], "properties": {"error": {
-        "type": "object", "required": ["code", "title", "message"],
-        "properties": {"code": {"type": "integer"}, "title": {"type": "string"},
-                       "message": {"type": "string"}}}}}
-_ERROR_REFS = {"neutron": {"$ref": "#/components/schemas/NeutronError"},
-               "keystone": {"$ref": "#/components/schemas/KeystoneError"}}
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "title", "message"],
+            "properties": {
+                "code": {"type": "integer"},
+                "title": {"type": "string"},
+                "message": {"type": "string"},
+            },
+        }
+    },
+}
+_ERROR_REFS = {
+    "neutron": {"$ref": "#/components/schemas/NeutronError"},
+    "keystone": {"$ref": "#/components/schemas/KeystoneError"},
+}
 
 
 def query(name: str, schema: JsonSchema) -> JsonSchema:
@@ -52,8 +74,13 @@ def member(name: str, inner: JsonSchema) -> JsonSchema:
     return {"type": "object", "required": [name], "properties": {name: inner}}
 
 
-def responses(success: int, errors: tuple[int, ...], *, keystone: bool = False,
-              result: JsonSchema | None = None) -> JsonSchema:
+def responses(
+    success: int,
+    errors: tuple[int, ...],
+    *,
+    keystone: bool = False,
+    result: JsonSchema | None = None,
+) -> JsonSchema:
     """The success status (with ``result`` unless it is 204) and each error with its envelope:
     401 is always Keystone's (it comes from the token check), the others follow the API."""
     out: JsonSchema = {str(success): {"description": "Success"}}
