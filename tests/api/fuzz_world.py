@@ -32,6 +32,7 @@ class World:
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self._client: httpx.Client | None = None
         self.admin = token(
             base,
             {"name": "admin", "domain": {"name": "Default"}},
@@ -60,14 +61,19 @@ class World:
         self._networking(self.member, "192.0.2.64/26")
         self._external()
 
-    def replenish(self) -> None:
+    def replenish(self, client: httpx.Client) -> None:
         """More of the networking resources, for the ids the fuzz has deleted or broken by
-        now; a create the fuzz made impossible (a quota set to 0, say) is skipped."""
-        for tok, cidr in ((self.admin, "192.0.2.0/26"), (self.member, "192.0.2.64/26")):
-            try:
-                self._networking(tok, cidr)
-            except AssertionError:
-                continue
+        now; a create the fuzz made impossible (a quota set to 0, say) is skipped. Sent
+        through the fuzz's own ``client``, so that its connection never idles meanwhile."""
+        self._client = client
+        try:
+            for tok, cidr in ((self.admin, "192.0.2.0/26"), (self.member, "192.0.2.64/26")):
+                try:
+                    self._networking(tok, cidr)
+                except AssertionError:
+                    continue
+        finally:
+            self._client = None
         for ids in self.ids.values():
             del ids[:-4]  # the newest few of each kind
 
@@ -133,9 +139,8 @@ class World:
         self.ids["rid"].append(fip)
 
     def _call(self, method: str, path: str, body: Any = None, tok: str | None = None) -> Any:
-        r = httpx.request(
-            method, self.base + path, json=body, headers={"X-Auth-Token": tok or self.admin}
-        )
+        send = self._client.request if self._client is not None else httpx.request
+        r = send(method, self.base + path, json=body, headers={"X-Auth-Token": tok or self.admin})
         assert r.status_code < 300, r.text
         return r.json() if r.content else None
 

@@ -71,7 +71,7 @@ def run(world: World, seed: int, count: int) -> Outcome:
     with httpx.Client(base_url=world.base, limits=limits, timeout=30) as client:
         for index in range(count):
             if index and index % REPLENISH == 0:
-                world.replenish()
+                world.replenish(client)
             req = fuzzer.request(index)
             try:
                 response = send(client, req)

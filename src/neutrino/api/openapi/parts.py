@@ -12,6 +12,9 @@ Operations = dict[tuple[str, str], Operation]  # (path, method) -> what to set o
 
 WRITE_ERRORS = (400, 401, 403, 404, 409)
 READ_ERRORS = (400, 401, 403, 404)
+# What the request guard (api/guard.py) may answer on any route before it runs: a NUL
+# character (400), a body over the limit (413), a URL over the limit (414).
+GUARD_ERRORS = (400, 413, 414)
 
 NEUTRON_ERROR: JsonSchema = {
     "type": "object",
@@ -81,12 +84,13 @@ def responses(
     keystone: bool = False,
     result: JsonSchema | None = None,
 ) -> JsonSchema:
-    """The success status (with ``result`` unless it is 204) and each error with its envelope:
-    401 is always Keystone's (it comes from the token check), the others follow the API."""
+    """The success status (with ``result`` unless it is 204) and each error, the guard's
+    included, with its envelope: 401 is always Keystone's (it comes from the token check), the
+    others follow the API."""
     out: JsonSchema = {str(success): {"description": "Success"}}
     if success != 204:
         out[str(success)].update(json_content(result or {"type": "object"}))
-    for status in errors:
+    for status in sorted({*errors, *GUARD_ERRORS} - {success}):
         envelope = _ERROR_REFS["keystone" if keystone or status == 401 else "neutron"]
         out[str(status)] = {"description": "Error", **json_content(envelope)}
     return out
