@@ -153,7 +153,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         """Idle until the next request's headers are complete, and only so long."""
         self._pool.idle[self] = None
         self._pool.idle.move_to_end(self)
-        self._header_bytes = 0
         self._cancel_header_timer()
         self._header_timer = self.loop.call_later(self.limits.header_timeout, self._close)
 
@@ -175,6 +174,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._await_request()
 
     # --- header size
+
+    def on_message_begin(self) -> None:
+        self._header_bytes = 0  # counted per request, pipelined ones included
+        super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
         self._count_header_bytes(len(url), 414)

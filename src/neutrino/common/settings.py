@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     agent_sweep_interval: float = 15.0  # s between liveness sweeps (dead agents); 0 = off
     dhcp_agents_per_network: int = 1  # DHCP agents (hosts) serving each DHCP-enabled network
 
-    # Request and connection limits, per server process (docs/operations.md says why each)
+    # Request and connection limits, per server process (docs/architecture.md says why each)
     max_body_bytes: int = 1024 * 1024  # larger request bodies are refused (413)
     max_connections: int = 4096  # open client connections; past it the oldest idle closes
     header_timeout: float = 10.0  # s for a new connection to send complete request headers

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from neutrino.api.http import context, json_body, json_response, no_content, services
-from neutrino.common.errors import NotFound
+from neutrino.common.errors import NotFound, excerpt
 from neutrino.service.container import Services
 from neutrino.service.context import RequestContext
 
@@ -34,7 +34,8 @@ async def list_tags(request: Request, collection: str, rid: str) -> Response:
 async def check_tag(request: Request, collection: str, rid: str, tag: str) -> Response:
     ctx = context(request)
     if tag not in _resource(services(request), ctx, collection, rid)["tags"]:
-        raise NotFound(f"Tag {tag} could not be found for {collection.rstrip('s')} {rid}.")
+        raise NotFound(f"Tag {excerpt(tag)} could not be found for {collection.rstrip('s')} "
+                       f"{excerpt(rid)}.")
     return no_content()
 
 
