@@ -30,6 +30,8 @@ import httpx
 import orjson
 import pytest
 
+from neutrino.api.connections import RESERVED_FILES
+from neutrino.common.settings import Settings
 from neutrino.service.networks import NetworkService
 from tests.conftest import ADMIN_PASSWORD, Caller
 from tests.live import free_port
@@ -276,6 +278,9 @@ def test_20000_idle_connections_starve_neither_requests_nor_the_database(served:
             assert h.stdout.readline().split() == ["opened", str(IDLE_CONNECTIONS // HOLDERS)]
         idle = sum(_ask(h, "count")[0] for h in holders)
         assert idle >= 1000, "the server closed the idle connections before the test ran"
+        # the cap: the server holds at most max_connections of them (plus its own files)
+        server_files = len(os.listdir(f"/proc/{served.proc.pid}/fd"))
+        assert 1000 < server_files <= Settings().max_connections + RESERVED_FILES
 
         timings = []
         for i in range(5):  # each on a new connection, as a new client comes in
