@@ -411,3 +411,13 @@ def _password_of(caller: Any) -> str:
     """Caller.as_role's password convention: ``pw-`` + the user name's suffix."""
     r = caller.get(f"/v3/users/{caller.user_id}")
     return "pw-" + r.json()["user"]["name"].removeprefix("u-")
+
+
+@pytest.mark.parametrize("domain_id", [{"a": 1}, ["default"], 7, True])
+def test_domain_id_of_another_type_is_a_400(api: Any, domain_id: Any) -> None:
+    # Found by the fuzz suite: a non-string domain_id reached the database (500).
+    for kind, extra in (("project", {}), ("user", {"password": "pw"})):
+        r = api.post(f"/v3/{kind}s", {kind: {"name": f"d-{kind}", "domain_id": domain_id,
+                                             **extra}})
+        assert r.status_code == 400, r.text
+        assert "domain_id" in r.json()["error"]["message"]

@@ -38,3 +38,20 @@ def test_bulk_create_counts_against_quota(api: Caller) -> None:
     r = member.post("/v2.0/networks", {"networks": [{"name": "a"}, {"name": "b"}, {"name": "c"}]})
     assert r.status_code == 409
     assert member.get("/v2.0/networks").json()["networks"] == []
+
+
+def test_project_ids_wider_than_a_uuid(api: Caller) -> None:
+    # Found by the fuzz suite on PostgreSQL: a quota change was logged with the project id as
+    # its resource id (a UUID-wide column), so an id of 37-64 characters was a 500.
+    project = "p" * 64
+    r = api.put(f"/v2.0/quotas/{project}", {"quota": {"port": 7}})
+    assert r.status_code == 200, r.text
+    assert api.get(f"/v2.0/quotas/{project}").json()["quota"]["port"] == 7
+    assert api.delete(f"/v2.0/quotas/{project}").status_code == 204
+    assert api.get(f"/v2.0/quotas/{project}").json()["quota"]["port"] != 7
+
+
+def test_reset_of_an_id_no_project_can_have_is_a_400(api: Caller) -> None:
+    r = api.delete("/v2.0/quotas/" + "x" * 300)
+    assert r.status_code == 400, r.text
+    assert "x" * 300 not in r.text  # the message quotes a short prefix only

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from neutrino import __version__
-from neutrino.api import errors, lifecycle, observability
+from neutrino.api import errors, lifecycle, observability, openapi
 from neutrino.api.agent import v1 as agent_v1
 from neutrino.api.guard import RequestGuard
 from neutrino.api.http import context
@@ -142,4 +142,5 @@ def create_app(settings: Settings, store: Store | None = None,
     app.add_middleware(errors.UnexpectedErrorMiddleware)
     app.add_middleware(observability.ObserveMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    openapi.install(app)
     return app

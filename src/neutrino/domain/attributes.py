@@ -4,12 +4,17 @@ A resource declares ``{wire_name: Attr}``; ``parse_create``/``parse_update`` tur
 into a dict of converted values or raise the exact 400 Neutron would (unknown attribute,
 read-only attribute, missing required attribute, invalid value). Converters are plain
 functions ``value -> value`` that raise ``Invalid(reason)``; the parser adds the attribute name.
+
+Each converter also says, as a JSON Schema, which values it accepts (``described``/
+``schema_of``): the published OpenAPI document is generated from the same specs that validate
+requests, so the two cannot drift. A converter nobody described accepts anything (``{}``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +28,25 @@ class Invalid(Exception):
 
 
 Converter = Callable[[Any], Any]
+JsonSchema = dict[str, Any]
+_SCHEMAS: weakref.WeakKeyDictionary[Converter, JsonSchema] = weakref.WeakKeyDictionary()
+
+
+def described(schema: JsonSchema) -> Callable[[Converter], Converter]:
+    """Record the JSON Schema of the values ``convert`` accepts (a decorator)."""
+
+    def mark(convert: Converter) -> Converter:
+        _SCHEMAS[convert] = schema
+        return convert
+
+    return mark
+
+
+def schema_of(convert: Converter | None) -> JsonSchema:
+    """The JSON Schema of a converter's accepted values; ``{}`` (anything) when undescribed."""
+    if convert is None:
+        return {}
+    return dict(_SCHEMAS.get(convert, {}))
 
 
 @dataclass(frozen=True)
@@ -79,6 +103,7 @@ _TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
 _FALSE = frozenset({"0", "f", "false", "off", "n", "no"})
 
 
+@described({"type": "boolean"})
 def to_bool(value: Any) -> bool:
     """Neutron's ``convert_to_boolean``: a bool, 0/1, or one of the words oslo's strict
     ``bool_from_string`` knows (any case); anything else is invalid."""
@@ -91,6 +116,7 @@ def to_bool(value: Any) -> bool:
     raise Invalid(f"'{excerpt(value)}' cannot be converted to boolean")
 
 
+@described({"type": "integer"})
 def to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise Invalid(f"'{excerpt(value)}' is not an integer")
@@ -108,16 +134,18 @@ def string(max_len: int | None = 255) -> Converter:
             raise Invalid(f"'{excerpt(value)}' exceeds maximum length of {max_len}")
         return value
 
-    return convert
+    return described({"type": "string"} if max_len is None
+                     else {"type": "string", "maxLength": max_len})(convert)
 
 
 def nullable(convert: Converter) -> Converter:
     def wrapped(value: Any) -> Any:
         return None if value is None else convert(value)
 
-    return wrapped
+    return described({"anyOf": [schema_of(convert), {"type": "null"}]})(wrapped)
 
 
+@described({"type": "string", "format": "uuid"})
 def uuid(value: Any) -> str:
     if not is_uuid(value):
         raise Invalid(f"'{excerpt(value)}' is not a valid UUID")
@@ -127,6 +155,7 @@ def uuid(value: Any) -> str:
 PROJECT_ID_LEN = 64  # Keystone's own limit, and the width of every project_id column
 
 
+@described({"type": "string", "maxLength": PROJECT_ID_LEN})
 def project_id(value: Any) -> str:
     if not isinstance(value, str) or len(value) > PROJECT_ID_LEN:
         raise Invalid(f"'{excerpt(value)}' is not a valid project id")
@@ -139,12 +168,13 @@ def one_of(*choices: Any) -> Converter:
             raise Invalid(f"'{excerpt(value)}' is not in {list(choices)}")
         return value
 
-    return convert
+    return described({"enum": list(choices)})(convert)
 
 
 _MAC = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
 
 
+@described({"type": "string", "pattern": _MAC.pattern})
 def mac(value: Any) -> str:
     if not isinstance(value, str) or not _MAC.match(value):
         raise Invalid(f"'{excerpt(value)}' is not a valid MAC address")
@@ -154,6 +184,7 @@ def mac(value: Any) -> str:
     return octets
 
 
+@described({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
 def ip_address(value: Any) -> str:
     try:
         addr = ipaddress.ip_address(value)
@@ -171,6 +202,7 @@ def _is_canonical_input(text: str, addr: ipaddress.IPv4Address | ipaddress.IPv6A
     return True
 
 
+@described({"type": "string", "pattern": "/"})
 def cidr(value: Any) -> str:
     """A network in CIDR notation, normalized (host bits must be zero for subnets: caller)."""
     if not isinstance(value, str) or "/" not in value:
@@ -187,9 +219,10 @@ def list_of(convert: Converter) -> Converter:
             raise Invalid(f"'{excerpt(value)}' is not a list")
         return [convert(v) for v in value]
 
-    return wrapped
+    return described({"type": "array", "items": schema_of(convert)})(wrapped)
 
 
+@described({"anyOf": [{"type": "object"}, {"type": "null"}]})
 def dict_value(value: Any) -> dict[str, Any]:
     if value is None:
         return {}

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from neutrino.common.errors import Conflict, NamedBadRequest, NamedConflict, NotFound
+from neutrino.domain.attributes import described
 
 # Neutron's IP_PROTOCOL_MAP, in its order (the order of the error message).
 PROTOCOLS: dict[str, int] = {
@@ -97,6 +98,8 @@ def _bad_protocol(value: Any) -> NamedBadRequest:
                    f"supported.")
 
 
+@described({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0, "maximum": 255},
+                       {"type": "null"}]})
 def to_protocol(value: Any) -> str | None:
     """None/'any' -> None; a number 0-255 -> its decimal string; a known name -> lower case."""
     if value is None or value == "any":
@@ -120,6 +123,7 @@ def to_protocol(value: Any) -> str | None:
     raise _bad_protocol(value)
 
 
+@described({"enum": list(ETHERTYPES)})
 def to_ethertype(value: Any) -> str:
     if isinstance(value, str):
         for ethertype in ETHERTYPES:
@@ -130,6 +134,7 @@ def to_ethertype(value: Any) -> str:
                   f"are {list(ETHERTYPES)}.")
 
 
+@described({"type": ["integer", "null"], "minimum": 0, "maximum": 65535})
 def to_port(value: Any) -> int | None:
     if value is None:
         return None
@@ -142,6 +147,7 @@ def to_port(value: Any) -> int | None:
     return port
 
 
+@described({"type": ["string", "null"]})
 def to_ip_prefix(value: Any) -> str | None:
     """The prefix as given but with an explicit length (``10.0.0.1`` -> ``10.0.0.1/32``)."""
     if value is None or value == "":

@@ -26,6 +26,7 @@ from neutrino.domain import security_groups as sgd
 from neutrino.domain.attributes import (
     Attr,
     Invalid,
+    described,
     nullable,
     one_of,
     parse_create,
@@ -42,6 +43,7 @@ from neutrino.store.uow import Store, Tx
 TEMPLATES_KEY = "default-security-group-rules"
 
 
+@described({"enum": [sgd.PARENT, None]})
 def _remote_group(value: Any) -> str | None:
     if value is None or value == sgd.PARENT:
         return value  # type: ignore[no-any-return]
@@ -49,6 +51,7 @@ def _remote_group(value: Any) -> str | None:
                   f"'{sgd.PARENT}', the new security group itself")
 
 
+@described({"type": "null"})
 def _no_address_group(value: Any) -> None:
     if value is not None:
         raise Invalid("address groups are not supported")

@@ -12,12 +12,14 @@ from neutrino.domain.attributes import (
     STANDARD,
     Attr,
     Invalid,
+    described,
     dict_value,
     ip_address,
     list_of,
     mac,
     nullable,
     one_of,
+    schema_of,
     string,
     to_bool,
     uuid,
@@ -28,6 +30,10 @@ VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "vi
 FIXED_IP_KEYS = frozenset({"subnet_id", "ip_address"})
 
 
+@described({"type": "array", "items": {
+    "type": "object", "additionalProperties": False,
+    "properties": {"subnet_id": {"type": "string", "format": "uuid"},
+                   "ip_address": schema_of(ip_address)}}})
 def fixed_ips(value: Any) -> list[dict[str, str]]:
     if not isinstance(value, list):
         raise Invalid(f"'{value}' is not a list")
@@ -47,6 +53,10 @@ def fixed_ips(value: Any) -> list[dict[str, str]]:
     return out
 
 
+@described({"anyOf": [{"type": "array", "items": {
+    "type": "object", "required": ["ip_address"], "additionalProperties": False,
+    "properties": {"ip_address": {"type": "string"},
+                   "mac_address": {"type": ["string", "null"]}}}}, {"type": "null"}]})
 def address_pairs(value: Any) -> list[dict[str, str | None]]:
     if value is None:
         return []
@@ -78,6 +88,11 @@ def address_pairs(value: Any) -> list[dict[str, str | None]]:
     return out
 
 
+@described({"anyOf": [{"type": "array", "items": {
+    "type": "object", "required": ["opt_name"], "additionalProperties": False,
+    "properties": {"opt_name": {"type": "string", "maxLength": 64},
+                   "opt_value": {"type": ["string", "null"], "maxLength": 255},
+                   "ip_version": {"enum": [4, 6]}}}}, {"type": "null"}]})
 def dhcp_opts(value: Any) -> list[dict[str, Any]]:
     if value is None:
         return []
@@ -100,6 +115,7 @@ def dhcp_opts(value: Any) -> list[dict[str, Any]]:
     return out
 
 
+@described({"anyOf": [{"type": "object"}, {"type": "null"}]})
 def binding_profile(value: Any) -> dict[str, Any]:
     return dict_value(value)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from neutrino.common.errors import BadRequest, NamedConflict, PolicyNotAuthorized
 from neutrino.common.settings import Settings
+from neutrino.domain import attributes
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import quotas as repo
@@ -123,7 +124,9 @@ class QuotaService:
                                      f"or equal to already used {used}")
             for resource, limit in changes.items():
                 repo.set_limit(tx.conn, project_id, resource, limit)
-            tx.record("quota", project_id, "update", project_id)
+            # A quota has no id of its own: the change names its project (project_id is
+            # 64 wide; resource_id, a UUID's width, cannot hold every project id).
+            tx.record("quota", "", "update", project_id)
             return self._limits(tx.conn, project_id)
 
         return self.store.write(tx_fn)
@@ -147,9 +150,18 @@ class QuotaService:
 
     def reset(self, ctx: RequestContext, project_id: str) -> None:
         ctx.require_admin("delete_quota")
+        _check_project_id(project_id)
 
         def tx_fn(tx: Tx) -> None:
             repo.reset(tx.conn, project_id)
-            tx.record("quota", project_id, "delete", project_id)
+            tx.record("quota", "", "delete", project_id)
 
         self.store.write(tx_fn)
+
+
+def _check_project_id(project_id: str) -> None:
+    """No project has an id longer than the columns hold: refuse it before the query."""
+    try:
+        attributes.project_id(project_id)
+    except attributes.Invalid as exc:
+        raise BadRequest(f"Invalid input for project_id. Reason: {exc}.") from None

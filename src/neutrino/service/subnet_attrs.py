@@ -19,9 +19,11 @@ from neutrino.domain.attributes import (
     STANDARD,
     Attr,
     Invalid,
+    described,
     ip_address,
     list_of,
     nullable,
+    schema_of,
     string,
     to_bool,
     to_int,
@@ -33,6 +35,7 @@ MAX_DNS_NAMESERVERS = 5
 MAX_HOST_ROUTES = 20
 
 
+@described({"type": ["string", "null"]})
 def _cidr(value: Any) -> str | None:
     """``convert_cidr_to_canonical_format``: any spelling ``ipaddress`` reads as an interface
     (host bits kept; ``10.0.0.0`` means /32), else InvalidInput like sample 38."""
@@ -45,6 +48,7 @@ def _cidr(value: Any) -> str | None:
     return f"{iface.ip}/{iface.network.prefixlen}"
 
 
+@described({"enum": [4, 6]})
 def _ip_version(value: Any) -> int:
     version = to_int(value)
     if version not in (4, 6):
@@ -52,16 +56,20 @@ def _ip_version(value: Any) -> int:
     return version
 
 
+@described({"enum": [*ip.IPV6_MODES, None]})
 def _ipv6_mode(value: Any) -> str | None:
     if value is not None and value not in ip.IPV6_MODES:
         raise Invalid(f"{value} is not in valid_values")
     return value  # type: ignore[no-any-return]
 
 
+@described({"anyOf": [{"type": "string", "format": "uuid"},
+                        {"const": PD_POOL_ID}, {"type": "null"}]})
 def _subnetpool_id(value: Any) -> str | None:
     return value if value is None or value == PD_POOL_ID else uuid(value)
 
 
+@described({"type": "integer", "minimum": 0})
 def _non_negative(value: Any) -> int:
     number = to_int(value)
     if number < 0:
@@ -78,6 +86,10 @@ def _dict_with(keys: list[str], value: Any) -> dict[str, Any]:
     return value
 
 
+@described({"anyOf": [{"type": "array", "items": {
+    "type": "object", "required": ["start", "end"], "additionalProperties": False,
+    "properties": {"start": schema_of(ip_address), "end": schema_of(ip_address)}}},
+    {"type": "null"}]})
 def _pools(value: Any) -> list[dict[str, str]]:
     if value is None:
         return []
@@ -87,6 +99,7 @@ def _pools(value: Any) -> list[dict[str, str]]:
             for p in value]
 
 
+@described({"anyOf": [{"type": "array", "items": schema_of(ip_address)}, {"type": "null"}]})
 def _nameservers(value: Any) -> list[str]:
     if value is None:
         return []
@@ -116,6 +129,10 @@ def _route_cidr(value: Any) -> str:
     return str(net)
 
 
+@described({"anyOf": [{"type": "array", "items": {
+    "type": "object", "required": ["destination", "nexthop"], "additionalProperties": False,
+    "properties": {"destination": {"type": "string"}, "nexthop": schema_of(ip_address)}}},
+    {"type": "null"}]})
 def _host_routes(value: Any) -> list[dict[str, str]]:
     if value is None:
         return []

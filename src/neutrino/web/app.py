@@ -66,7 +66,7 @@ class WebUI:
 
 def install(app: FastAPI) -> None:
     for module in (auth, pages, networks, routers, security_groups, quotas, topology_pages):
-        app.include_router(module.router)
+        app.include_router(module.router, include_in_schema=False)  # pages, not API
     for name, kind in STATIC.items():
         app.add_api_route(
             f"/ui/static/{name}", _static(name, kind), methods=["GET"], include_in_schema=False

@@ -14,8 +14,8 @@ from neutrino.api.http import context, json_response, select_fields, services
 router = APIRouter()
 
 
-@router.get("/v2.0/floatingip-pools")
-@router.get("/v2.0/floatingip_pools")
+@router.get("/v2.0/floatingip-pools", operation_id="list_floatingip_pools")
+@router.get("/v2.0/floatingip_pools", operation_id="list_floatingip_pools_underscore")
 async def list_pools(request: Request) -> Response:
     ctx = context(request)
     fields = [f for v in request.query_params.getlist("fields") for f in v.split(",") if f]

@@ -61,7 +61,7 @@ class Resources:
     def create_project(self, ctx: RequestContext, body: dict[str, Any]) -> Row:
         ctx.require_admin("identity:create_project")
         values = {"id": uuid.uuid4().hex, "name": _name(body), "enabled": True,
-                  "description": "", "domain_id": body.get("domain_id") or ctx.domain_id,
+                  "description": "", "domain_id": _domain_id(body, ctx),
                   **_optional(body, PROJECT_FIELDS)}
         return self._log.write(self._create, "project", values)
 
@@ -88,7 +88,7 @@ class Resources:
     def create_user(self, ctx: RequestContext, body: dict[str, Any]) -> Row:
         ctx.require_admin("identity:create_user")
         values = {"id": uuid.uuid4().hex, "name": _name(body), "enabled": True,
-                  "description": "", "domain_id": body.get("domain_id") or ctx.domain_id,
+                  "description": "", "domain_id": _domain_id(body, ctx),
                   "password_hash": None, **_optional(body, USER_FIELDS)}
         return self._log.write(self._create, "user", values)
 
@@ -247,6 +247,14 @@ def _name(body: dict[str, Any]) -> str:
         raise BadRequest("Invalid input for field 'name': a non-empty string of at most "
                          "255 characters is required.")
     return name
+
+
+def _domain_id(body: dict[str, Any], ctx: RequestContext) -> str:
+    """The body's ``domain_id`` (a string), else the caller's domain."""
+    value = body.get("domain_id")
+    if value is not None and not isinstance(value, str):
+        raise BadRequest("Invalid input for field 'domain_id': expected a string.")
+    return value or ctx.domain_id
 
 
 def _optional(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:

@@ -21,8 +21,11 @@ from neutrino.domain.attributes import (
     STANDARD,
     Attr,
     Invalid,
+    described,
+    ip_address,
     list_of,
     nullable,
+    schema_of,
     string,
     to_bool,
 )
@@ -31,6 +34,13 @@ from neutrino.service.routers.errors import bad
 Route = tuple[str, str]
 
 
+@described({"type": "object", "additionalProperties": False, "properties": {
+    "network_id": {"type": "string", "format": "uuid"},
+    "enable_snat": {"type": "boolean"},
+    "external_fixed_ips": {"type": "array", "items": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"subnet_id": {"type": "string", "format": "uuid"},
+                       "ip_address": schema_of(ip_address)}}}}})
 def _gateway_info(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(f"'{value}' is not a dictionary")
@@ -54,6 +64,9 @@ def _gateway_info(value: Any) -> dict[str, Any]:
     return out
 
 
+@described({"type": "object", "required": ["destination", "nexthop"],
+            "additionalProperties": False,
+            "properties": {"destination": {"type": "string"}, "nexthop": schema_of(ip_address)}})
 def _route(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or set(value) != {"destination", "nexthop"}:
         raise Invalid(f"Invalid data format for hostroute: '{value}'")
@@ -71,6 +84,7 @@ def _route(value: Any) -> dict[str, str]:
     return {"destination": str(net), "nexthop": str(addr)}
 
 
+@described({"anyOf": [{"type": "array", "items": schema_of(_route)}, {"type": "null"}]})
 def _routes(value: Any) -> list[dict[str, str]]:
     if value is None:
         return []  # Neutron converts a null ``routes`` to an empty list: clears them

@@ -1,0 +1,232 @@
+"""The Neutron half of the OpenAPI document, generated from what the code really accepts.
+
+- Request bodies come from the attribute specs the services validate with (``Attr`` and the
+  JSON Schema each converter declares, ``domain.attributes.schema_of``): a create body (single
+  or bulk), an update body; admin-only attributes carry ``x-admin-only: true``.
+- List query parameters come from the repositories' filter tables (``store.filters``): every
+  filter with its type (repeat a key to OR values), plus ``fields``, ``sort_key``,
+  ``sort_dir``, ``limit``, ``marker`` and ``page_reverse``.
+- Responses: the success status and Neutron's ``NeutronError`` envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from neutrino.api.openapi.parts import (
+    NEUTRON_ERROR,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Operations,
+    body,
+    header,
+    member,
+    query,
+    responses,
+)
+from neutrino.domain.attributes import Attr, JsonSchema, schema_of
+from neutrino.service import (
+    agents,
+    default_security_group_rules,
+    networks,
+    policy,
+    port_attrs,
+    quotas,
+    subnet_attrs,
+)
+from neutrino.service import security_groups as sg
+from neutrino.service.routers import attributes as router_attrs
+from neutrino.service.routers import floatingips
+from neutrino.store import filters
+
+TAG_COLLECTIONS = ("networks", "subnets", "ports", "routers", "floatingips")
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One ``/v2.0/<name>`` collection: its body member and the spec its service parses."""
+
+    name: str
+    member: str
+    spec: Mapping[str, Attr]
+    creatable: bool = True
+    updatable: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.name.replace("-", "_")
+
+
+COLLECTIONS = (
+    Collection("ports", "port", port_attrs.SPEC),
+    Collection("networks", "network", networks.SPEC),
+    Collection("subnets", "subnet", subnet_attrs.SPEC),
+    Collection("security-groups", "security_group", sg.GROUP_SPEC),
+    Collection("security-group-rules", "security_group_rule", sg.RULE_SPEC, updatable=False),
+    Collection(
+        "default-security-group-rules",
+        "default_security_group_rule",
+        default_security_group_rules.SPEC,
+        updatable=False,
+    ),
+    Collection("routers", "router", router_attrs.SPEC),
+    Collection("floatingips", "floatingip", floatingips.SPEC),
+    Collection("agents", "agent", agents.SPEC, creatable=False),
+)
+IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0-9]+$"})
+FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
+
+
+def attributes_schema(spec: Mapping[str, Attr], *, create: bool, member: str = ""
+                      ) -> JsonSchema:
+    """The object a create (``create=True``) or an update may send for one resource
+    (``member`` names it for the admin-only marks of ``service.policy``)."""
+    admin_only = policy.ADMIN_ONLY.get(member, {})
+    properties: dict[str, JsonSchema] = {}
+    required = []
+    for name, attr in spec.items():
+        if not (attr.allow_post if create else attr.allow_put):
+            continue
+        prop = schema_of(attr.convert)
+        if name in admin_only:
+            prop["x-admin-only"] = True
+        properties[name] = prop
+        if create and attr.required:
+            required.append(name)
+    schema: JsonSchema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def create_body(c: Collection) -> JsonSchema:
+    single = attributes_schema(c.spec, create=True, member=c.member)
+    bulk = {
+        "type": "object",
+        "required": [c.key],
+        "properties": {c.key: {"type": "array", "minItems": 1, "items": single}},
+    }
+    return {"oneOf": [member(c.member, single), bulk]}
+
+
+def list_parameters(collection: str) -> list[JsonSchema]:
+    params = []
+    sortable = []
+    for f in filters.filters(collection):
+        item: JsonSchema = {"type": f.json_type}
+        if f.format:
+            item["format"] = f.format
+        params.append(query(f.name, {"type": "array", "items": item}))
+        if f.sortable:
+            sortable.append(f.name)
+    return [
+        *params,
+        FIELDS,
+        query("sort_key", {"type": "array", "items": {"enum": sortable}}),
+        query("sort_dir", {"type": "array", "items": {"enum": ["asc", "desc"]}}),
+        query("limit", {"type": "integer", "minimum": 0}),
+        query("marker", {"type": "string", "format": "uuid"}),
+        query("page_reverse", {"type": "boolean"}),
+    ]
+
+
+def collection_operations(c: Collection) -> Operations:
+    base = f"/v2.0/{c.name}"
+    item = base + "/{resource_id}"
+    one = {"type": "object", "required": [c.member]}
+    many = {"type": "object", "required": [c.key]}
+    not_allowed = {"responses": responses(405, (400, 401), result=NEUTRON_ERROR)}
+    ops: Operations = {
+        (base, "get"): {
+            "parameters": list_parameters(c.name),
+            "responses": responses(200, READ_ERRORS, result=many),
+        },
+        (item, "get"): {
+            "parameters": [FIELDS],
+            "responses": responses(200, READ_ERRORS, result=one),
+        },
+        (item, "delete"): {
+            "parameters": [IF_MATCH],
+            "responses": responses(204, (*WRITE_ERRORS, 412)),
+        },
+        (base, "post"): not_allowed,
+        (item, "put"): not_allowed,
+    }
+    if c.creatable:
+        ops[(base, "post")] = {
+            "requestBody": body(create_body(c)),
+            "responses": responses(201, WRITE_ERRORS),
+        }
+    if c.updatable:
+        update = member(c.member, attributes_schema(c.spec, create=False, member=c.member))
+        ops[(item, "put")] = {
+            "parameters": [IF_MATCH],
+            "requestBody": body(update),
+            "responses": responses(200, (*WRITE_ERRORS, 412), result=one),
+        }
+    return ops
+
+
+def extra_operations() -> Operations:
+    """Router actions, tags, quotas and floating-IP pools."""
+    router = "/v2.0/routers/{router_id}"
+    interface = {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            "subnet_id": {"type": "string", "format": "uuid"},
+            "port_id": {"type": "string", "format": "uuid"},
+        },
+    }
+    routes = member("router", attributes_schema(router_attrs.ROUTES_SPEC, create=True))
+    tags = "/v2.0/{collection}/{rid}/tags"
+    tag_list = {
+        "type": "object",
+        "required": ["tags"],
+        "properties": {"tags": {"type": "array", "items": {"type": "string", "maxLength": 255}}},
+    }
+    limits = {
+        r: {"type": "integer", "minimum": -1, "maximum": quotas.MAX_LIMIT} for r in quotas.RESOURCES
+    }
+    quota = member(
+        "quota",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {**limits, "force": {"type": "boolean"}},
+        },
+    )
+    ops: Operations = {
+        (tags, "get"): {"responses": responses(200, READ_ERRORS)},
+        (tags, "put"): {"requestBody": body(tag_list), "responses": responses(200, WRITE_ERRORS)},
+        (tags, "delete"): {"responses": responses(204, WRITE_ERRORS)},
+        (tags + "/{tag}", "get"): {"responses": responses(204, READ_ERRORS)},
+        (tags + "/{tag}", "put"): {"responses": responses(201, WRITE_ERRORS)},
+        (tags + "/{tag}", "delete"): {"responses": responses(204, WRITE_ERRORS)},
+        ("/v2.0/quotas/{project_id}", "put"): {
+            "requestBody": body(quota),
+            "responses": responses(200, WRITE_ERRORS),
+        },
+        ("/v2.0/quotas/{project_id}", "delete"): {"responses": responses(204, WRITE_ERRORS)},
+    }
+    for action, schema in (
+        ("add_router_interface", interface),
+        ("remove_router_interface", interface),
+        ("add_extraroutes", routes),
+        ("remove_extraroutes", routes),
+    ):
+        ops[(f"{router}/{action}", "put")] = {
+            "requestBody": body(schema),
+            "responses": responses(200, WRITE_ERRORS),
+        }
+    return ops
+
+
+def operations() -> Operations:
+    ops: Operations = {}
+    for c in COLLECTIONS:
+        ops.update(collection_operations(c))
+    ops.update(extra_operations())
+    return ops
