@@ -210,7 +210,7 @@ def check_gateway_outside(gateway: int | None, pools: Iterable[Interval], versio
 
 
 def overlaps(a: Network, b: Network) -> bool:
-    return a.version == b.version and a.overlaps(b)  # type: ignore[arg-type]
+    return a.version == b.version and a.overlaps(b)
 
 
 # --- free addresses and the pick -------------------------------------------------------------
