@@ -7,7 +7,7 @@ never touches DHCP."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from neutrino.agent.dataplane import DataplaneError, FakeKernel, L2Manager
@@ -183,3 +183,25 @@ def test_host_without_the_role_never_touches_dhcp() -> None:
     loop.apply_once()
     assert dhcp.calls == [] and loop.dhcp_served == set()
     assert (DHCP_PORT, "DOWN") in ctl.statuses and (P1, "ACTIVE") in ctl.statuses
+
+
+def test_vms_are_never_told_a_larger_mtu_than_their_bridge_has() -> None:
+    """A host whose underlay carries less than the controller assumed (1400 here: VXLAN
+    leaves 1350, the network says 1450) caps its bridge; the DHCP server's interface and
+    option 26 (and so the RA MTU dnsmasq reads from that interface) follow the same cap."""
+    kernel = FakeKernel()
+    kernel.add_device("eth1", mtu=1400)
+    kernel.add_device(tap_name(P1))
+    ctl = FakeController(dhcp_state())
+    dhcp = FakeDhcp(kernel)
+    watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
+    config = replace(CONFIG, underlay_mtu=1400)
+    loop = AgentLoop("hv1", config, L2Manager(kernel), ctl, lambda: watcher.state,
+                     backoff=Backoff(0.001, 0.01), dhcp=dhcp)
+    watcher.poll_once()
+    loop.apply_once()
+    bridge_mtu = kernel.links[bridge_name(NET)].mtu
+    assert bridge_mtu == 1350
+    cfg = dhcp.calls[-1][NET]
+    assert cfg.mtu == bridge_mtu
+    assert f"--dhcp-option-force=option:mtu,{bridge_mtu}" in cfg.args

@@ -15,12 +15,12 @@ from neutrino.agent.sg_calc import (
     SgRuleset,
     compute_sg,
     conntrack_deletions,
-    link_local,
     protocol_number,
     zone_of,
 )
 from neutrino.agent.sg_role import SecurityRole
 from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState
+from neutrino.domain.ipam import link_local
 from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
 
 NET = "3f1c2d9e-aaaa-4bbb-8ccc-000000000001"

@@ -27,12 +27,10 @@ Rules (DESIGN.md "Data plane", DATAPLANE.md §1):
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 
 from neutrino.agent.model import (
     FLOOD_MAC,
-    VXLAN_OVERHEAD,
     AgentConfig,
     AttachmentSpec,
     BridgeSpec,
@@ -44,12 +42,13 @@ from neutrino.agent.model import (
 from neutrino.domain.hoststate import (
     HostState,
     L2Pop,
-    NetworkState,
     PortState,
     bridge_name,
     tap_name,
     vxlan_name,
 )
+from neutrino.domain.ipam import link_local
+from neutrino.domain.segments import device_mtu
 
 __all__ = ["compute_l2"]
 
@@ -71,7 +70,7 @@ def compute_l2(state: HostState, config: AgentConfig) -> L2State:
 
     for net_id in sorted(ports_by_net):
         net = networks[net_id]
-        mtu = _network_mtu(net, config)
+        mtu = device_mtu(net.mtu, net.network_type, config.underlay_mtu)
         brq = bridge_name(net.id)
         if net.network_type == "vxlan" and net.segmentation_id is not None:
             vx = VxlanSpec(name=vxlan_name(net.segmentation_id), vni=net.segmentation_id,
@@ -92,21 +91,6 @@ def compute_l2(state: HostState, config: AgentConfig) -> L2State:
 
     return L2State(bridges=bridges, vxlans=vxlans, attachments=attachments,
                    fdb=frozenset(fdb), neigh=frozenset(neigh))
-
-
-def _network_mtu(net: NetworkState, config: AgentConfig) -> int:
-    """The MTU of a network's devices: its own, capped by what the underlay can carry."""
-    if net.network_type != "vxlan":
-        return net.mtu
-    return min(net.mtu, config.underlay_mtu - VXLAN_OVERHEAD)
-
-
-def link_local(mac: str) -> str:
-    """The EUI-64 IPv6 link-local address of a MAC (fa:16:3e:00:00:05 -> fe80::f816:3eff:fe00:5)."""
-    octets = [int(x, 16) for x in mac.split(":")]
-    octets[0] ^= 0x02
-    eui = [*octets[:3], 0xFF, 0xFE, *octets[3:]]
-    return str(ipaddress.IPv6Address(bytes([0xFE, 0x80, 0, 0, 0, 0, 0, 0, *eui])))
 
 
 def _render_l2pop(device: str, pop: L2Pop, local_ip: str,

@@ -36,6 +36,7 @@ from neutrino.domain.hoststate import (
     dhcp_namespace,
     tap_name,
 )
+from neutrino.domain.segments import device_mtu
 
 DOMAIN = "openstacklocal"
 LEASE = "86400s"
@@ -61,10 +62,12 @@ class DhcpConfig:
     opts: tuple[str, ...]
 
 
-def desired_dhcp(state: HostState, domain: str = DOMAIN, namespace_suffix: str = ""
-                 ) -> dict[str, DhcpConfig]:
+def desired_dhcp(state: HostState, domain: str = DOMAIN, namespace_suffix: str = "",
+                 underlay_mtu: int | None = None) -> dict[str, DhcpConfig]:
     """network id -> its ``DhcpConfig`` for every network the host serves DHCP for.
 
+    ``underlay_mtu`` (this host's) caps the MTU told to VMs as it caps the bridge's
+    (``device_mtu``), so a VM never sends frames its bridge cannot carry.
     ``namespace_suffix`` (e.g. ``-hv1``) keeps the ``qdhcp-`` namespaces of several
     simulated hosts on one machine apart (the lab); real hosts leave it empty."""
     networks = {n.id: n for n in state.networks}
@@ -73,7 +76,7 @@ def desired_dhcp(state: HostState, domain: str = DOMAIN, namespace_suffix: str =
         net = networks.get(served.network_id)
         if net is None or not any(s.enable_dhcp for s in net.subnets):
             continue
-        cfg = network_config(net, served, domain)
+        cfg = network_config(net, served, domain, underlay_mtu)
         if namespace_suffix:
             cfg = replace(cfg, namespace=cfg.namespace + namespace_suffix)
         out[served.network_id] = cfg
@@ -136,9 +139,10 @@ def _subnet_opts(subnet: SubnetState, dhcp_ips: dict[str, str]) -> list[str]:
     return lines
 
 
-def network_config(net: NetworkState, served: DhcpNetwork, domain: str = DOMAIN
-                   ) -> DhcpConfig:
+def network_config(net: NetworkState, served: DhcpNetwork, domain: str = DOMAIN,
+                   underlay_mtu: int | None = None) -> DhcpConfig:
     """The ``DhcpConfig`` of one network (see the module docstring)."""
+    mtu = device_mtu(net.mtu, net.network_type, underlay_mtu)
     subnets = {s.id: s for s in net.subnets}
     dhcp_subnets = [s for s in net.subnets if s.enable_dhcp]
     port = served.port
@@ -155,7 +159,7 @@ def network_config(net: NetworkState, served: DhcpNetwork, domain: str = DOMAIN
     if any(s.ip_version == 6 and s.ipv6_ra_mode for s in dhcp_subnets):
         args.insert(0, "--enable-ra")
     if any(s.ip_version == 4 for s in dhcp_subnets):
-        args.append(f"--dhcp-option-force=option:mtu,{net.mtu}")
+        args.append(f"--dhcp-option-force=option:mtu,{mtu}")
 
     hosts: list[str] = []
     addn: list[str] = []
@@ -179,5 +183,5 @@ def network_config(net: NetworkState, served: DhcpNetwork, domain: str = DOMAIN
         network_id=net.id, namespace=dhcp_namespace(net.id),
         interface=dhcp_device_name(port.id), host_device=tap_name(port.id),
         bridge=bridge_name(net.id), mac_address=port.mac_address,
-        addresses=tuple(addresses), mtu=net.mtu, args=tuple(args), hosts=tuple(hosts),
+        addresses=tuple(addresses), mtu=mtu, args=tuple(args), hosts=tuple(hosts),
         addn_hosts=tuple(addn), opts=tuple(opts))

@@ -33,7 +33,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass
 
-from neutrino.agent.model import VXLAN_OVERHEAD, AgentConfig
+from neutrino.agent.model import AgentConfig
 from neutrino.domain.hoststate import HostState, NetworkState, tap_name
 from neutrino.domain.l3state import (
     RouterPortState,
@@ -42,6 +42,7 @@ from neutrino.domain.l3state import (
     interface_device,
     router_namespace,
 )
+from neutrino.domain.segments import device_mtu
 
 __all__ = ["NAT_TABLE", "RouteSpec", "RouterConfig", "RouterPortConfig", "desired_routers",
            "render_nat"]
@@ -99,9 +100,7 @@ def desired_routers(state: HostState, config: AgentConfig | None = None,
 def _mtu(net: NetworkState | None, config: AgentConfig | None) -> int:
     if net is None:
         return DEFAULT_MTU
-    if net.network_type != "vxlan" or config is None:
-        return net.mtu
-    return min(net.mtu, config.underlay_mtu - VXLAN_OVERHEAD)
+    return device_mtu(net.mtu, net.network_type, config.underlay_mtu if config else None)
 
 
 def _port(port: RouterPortState, device: str, mtu: int, gateway: bool,

@@ -11,7 +11,8 @@ subscribes to rtnetlink link events in the managed namespace and calls ``on_chan
   hand, repaired now instead of at the next resync.
 
 It only signals; the loop re-reads the kernel and decides. A lost event costs latency only:
-the periodic resync still converges. Linux-only (pyroute2, a socket in the namespace).
+the periodic resync still converges. Linux-only: the socket and the device list come from
+``dataplane.linkevents``.
 """
 
 from __future__ import annotations
@@ -19,20 +20,17 @@ from __future__ import annotations
 import errno
 import logging
 import select
-import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
 
-from pyroute2 import IPRoute, netns
-
+from neutrino.agent.dataplane.linkevents import link_indexes, subscribe_link_events
 from neutrino.agent.model import OWNED_PREFIXES, TAP_PREFIX
 
 __all__ = ["LinkWatcher", "parse_link_events"]
 
 log = logging.getLogger(__name__)
 
-RTMGRP_LINK = 0x1
 RTM_NEWLINK, RTM_DELLINK = 16, 17
 IFLA_IFNAME = 3
 _NLMSG = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
@@ -68,37 +66,6 @@ def parse_link_events(data: bytes) -> Iterator[tuple[int, int, str]]:
         offset += (length + 3) & ~3
 
 
-def _in_namespace(namespace: str | None, make: Callable[[], object]) -> object:
-    """Run ``make`` with this thread inside ``namespace``: sockets it opens stay there."""
-    if namespace is None:
-        return make()
-    netns.pushns(namespace)
-    try:
-        return make()
-    finally:
-        netns.popns()
-
-
-def _subscribe(namespace: str | None) -> socket.socket:
-    def make() -> socket.socket:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        sock.bind((0, RTMGRP_LINK))
-        return sock
-
-    result = _in_namespace(namespace, make)
-    assert isinstance(result, socket.socket)
-    return result
-
-
-def _link_indexes(namespace: str | None) -> set[int]:
-    ipr = _in_namespace(namespace, IPRoute)
-    assert isinstance(ipr, IPRoute)
-    try:
-        return {link["index"] for link in ipr.get_links()}
-    finally:
-        ipr.close()
-
-
 class LinkWatcher:
     """Calls ``on_change`` on relevant link events in ``namespace`` (None: this one)."""
 
@@ -115,11 +82,11 @@ class LinkWatcher:
         self.ready = threading.Event()  # set once subscribed: later events are seen
 
     def run(self, stop: threading.Event) -> None:
-        sock = _subscribe(self.namespace)
+        sock = subscribe_link_events(self.namespace)
         try:
             # Subscribed first, then listed: a device made in between is in the list and
             # its event is ignored, so wake once now to cover it.
-            self._known = _link_indexes(self.namespace)
+            self._known = link_indexes(self.namespace)
             self.ready.set()
             self.on_change()
             while not stop.is_set():
@@ -131,7 +98,7 @@ class LinkWatcher:
                 except OSError as exc:
                     if exc.errno != errno.ENOBUFS:
                         raise
-                    self._known = _link_indexes(self.namespace)  # events were dropped
+                    self._known = link_indexes(self.namespace)  # events were dropped
                     self.on_change()  # let the loop look at everything
                     continue
                 # every event must be seen (it updates the known devices): no short-circuit

@@ -179,8 +179,8 @@ class AgentLoop:
     def _apply_dhcp(self, state: HostState) -> bool:
         """Converge dnsmasq; True when a network started being served (its tap is new)."""
         assert self.dhcp is not None
-        result = self.dhcp.apply(desired_dhcp(state,
-                                              namespace_suffix=self.dhcp_namespace_suffix))
+        result = self.dhcp.apply(desired_dhcp(state, namespace_suffix=self.dhcp_namespace_suffix,
+                                              underlay_mtu=self.config.underlay_mtu))
         for network_id, exc in sorted(result.failed.items()):
             log.log(logging.WARNING if exc.retryable else logging.ERROR,
                     "DHCP for network %s failed (%s): %s", network_id,

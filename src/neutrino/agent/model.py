@@ -39,10 +39,6 @@ class AgentConfig:
     physical_interfaces: dict[str, str] = field(default_factory=dict)
 
 
-VXLAN_OVERHEAD = 50
-"""Bytes VXLAN over IPv4 adds (outer Ethernet 14 + IP 20 + UDP 8 + VXLAN 8)."""
-
-
 # --- output ------------------------------------------------------------------------------
 
 

@@ -87,6 +87,7 @@ from neutrino.agent.sg_nft import (
     shape_of,
 )
 from neutrino.domain.hoststate import HostState, PortState, bridge_name, tap_name
+from neutrino.domain.ipam import link_local
 from neutrino.domain.security_groups import ANY_PREFIXES
 from neutrino.domain.sgstate import RuleState, SecurityGroupState
 
@@ -186,13 +187,6 @@ def zone_of(network_ids: Iterable[str]) -> dict[str, int]:
         used.add(zone)
         zones[nid] = zone
     return zones
-
-
-def link_local(mac: str) -> str:
-    """The EUI-64 link-local address of ``mac``: fa:16:3e:00:00:11 -> fe80::f816:3eff:fe00:11."""
-    b = [int(x, 16) for x in mac.split(":")]
-    eui = [b[0] ^ 2, b[1], b[2], 0xFF, 0xFE, b[3], b[4], b[5]]
-    return str(ipaddress.IPv6Address(bytes([0xFE, 0x80, 0, 0, 0, 0, 0, 0, *eui])))
 
 
 def _networks(addresses: Iterable[str], version: int) -> list[str]:

@@ -34,6 +34,8 @@ from neutrino.domain.l3state import RouterState
 from neutrino.domain.sgstate import AddressPair, RemoteGroup, SecurityGroupState
 
 SEGMENT_TYPES = ("flat", "vlan", "vxlan")
+VIF_BRIDGE = "bridge"
+"""``binding:vif_type`` of a port bound to a host's Linux bridge: what makes it the host's."""
 
 
 def tap_name(port_id: str) -> str:

@@ -108,6 +108,14 @@ def eui64(net: Network, mac: str) -> int:
     return int(net.network_address) + int.from_bytes(interface_id, "big")
 
 
+LINK_LOCAL = ipaddress.IPv6Network("fe80::/64")
+
+
+def link_local(mac: str) -> str:
+    """The EUI-64 link-local address of ``mac``: fa:16:3e:00:00:11 -> fe80::f816:3eff:fe00:11."""
+    return str(ipaddress.IPv6Address(eui64(LINK_LOCAL, mac)))
+
+
 # --- subnet layout ---------------------------------------------------------------------------
 
 
@@ -202,7 +210,7 @@ def check_gateway_outside(gateway: int | None, pools: Iterable[Interval], versio
 
 
 def overlaps(a: Network, b: Network) -> bool:
-    return a.version == b.version and a.overlaps(b)  # type: ignore[arg-type]
+    return a.version == b.version and a.overlaps(b)
 
 
 # --- free addresses and the pick -------------------------------------------------------------

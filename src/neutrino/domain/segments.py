@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 VXLAN_OVERHEAD = 50  # outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14)
+"""Bytes VXLAN over IPv4 adds: the one place both the controller and the agents read it."""
 MAX_VXLAN_VNI = 2**24 - 1
 MAX_VLAN = 4094
 
@@ -62,3 +63,15 @@ def first_free(ranges: Iterable[tuple[int, int]], used: set[int]) -> int | None:
 
 def in_ranges(ranges: Iterable[tuple[int, int]], value: int) -> bool:
     return any(lo <= value <= hi for lo, hi in ranges)
+
+
+def device_mtu(network_mtu: int, network_type: str | None, underlay_mtu: int | None) -> int:
+    """The MTU a host gives a network's devices, and so tells its VMs (DHCP option 26, RA).
+
+    The network's own MTU, capped for VXLAN by what this host's underlay can carry: the
+    controller checked ``network_mtu`` against *its* underlay setting, a host's may be smaller.
+    Bridge, taps, router ports and the DHCP server all use this one rule, so a VM is never
+    told a larger MTU than its bridge has. ``underlay_mtu`` None: no cap known."""
+    if network_type != "vxlan" or underlay_mtu is None:
+        return network_mtu
+    return min(network_mtu, underlay_mtu - VXLAN_OVERHEAD)

@@ -24,12 +24,11 @@ from typing import Any
 import orjson
 
 from neutrino.common import clock
-from neutrino.domain.hoststate import bridge_name, tap_name
+from neutrino.domain.hoststate import VIF_BRIDGE, bridge_name, tap_name
 from neutrino.store import hostsync as repo
 from neutrino.store.uow import Tx
 
 AGENT_DOWN_TIME = dt.timedelta(seconds=75)
-VIF_BRIDGE = "bridge"
 UNBOUND = ("unbound", "{}")
 FAILED = ("binding_failed", "{}")
 

@@ -35,6 +35,7 @@ from neutrino.common import clock
 from neutrino.common.errors import BadRequest, NamedConflict, ResourceNotFound
 from neutrino.domain import statedelta
 from neutrino.domain.hoststate import (
+    VIF_BRIDGE,
     DhcpEntry,
     DhcpNetwork,
     DhcpOpt,
@@ -50,7 +51,7 @@ from neutrino.domain.hoststate import (
 from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
 from neutrino.service import l3_hoststate
 from neutrino.service.agents import require_agent_role
-from neutrino.service.binding import VIF_BRIDGE, parse_configurations, tunnel_ip_of
+from neutrino.service.binding import parse_configurations, tunnel_ip_of
 from neutrino.service.context import RequestContext
 from neutrino.service.ports import PortService
 from neutrino.store import hostsync as repo

@@ -112,6 +112,7 @@ class SecurityGroupRuleService:
                 for rule, rule_project, description in items]
         repo.insert_rules(conn, rows)
         repo.bump_group(conn, group["id"], now)
+        tx.record("security_group", group["id"], "update", group["project_id"])
         for row in rows:
             tx.record("security_group_rule", row["id"], "create", group["project_id"])
         return [rule_view(repo.find_rule(conn, row["id"])) for row in rows]
@@ -142,5 +143,6 @@ class SecurityGroupRuleService:
         repo.delete_rule(tx.conn, rule_id)
         group = repo.find_group(tx.conn, row["security_group_id"])
         repo.bump_group(tx.conn, row["security_group_id"], clock.now())
-        tx.record("security_group_rule", rule_id, "delete",
-                  group["project_id"] if group is not None else row["project_id"])
+        project = group["project_id"] if group is not None else row["project_id"]
+        tx.record("security_group", row["security_group_id"], "update", project)
+        tx.record("security_group_rule", rule_id, "delete", project)

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from neutrino.domain.hoststate import VIF_BRIDGE
 from neutrino.store import locks, raw
 from neutrino.store.models import Agent
 
-BOUND = "bridge"
 L2_AGENT = "L2 agent"
 agents = Agent.__table__
 
@@ -58,7 +58,7 @@ def network_segment(conn: Connection, network_id: str) -> tuple[str | None, str 
 def host_network_ids(conn: Connection, host: str) -> set[str]:
     return {r[0] for r in raw.rows(conn, "SELECT DISTINCT network_id FROM ports WHERE "
                                          "binding_host_id = ? AND binding_vif_type = ?",
-                                   (host, BOUND))}
+                                   (host, VIF_BRIDGE))}
 
 
 def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
@@ -67,7 +67,7 @@ def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
     return raw.rows(conn, "SELECT id, network_id, mac_address, admin_state_up, device_owner, "
                           "port_security_enabled, system_owned FROM ports "
                           "WHERE binding_host_id = ? "
-                          "AND binding_vif_type = ? ORDER BY id", (host, BOUND))
+                          "AND binding_vif_type = ? ORDER BY id", (host, VIF_BRIDGE))
 
 
 def networks(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -128,7 +128,7 @@ def remote_ports(conn: Connection, network_ids: Sequence[str], host: str
     return raw.rows(conn, f"SELECT id, network_id, mac_address, binding_host_id FROM ports "
                           f"WHERE network_id IN ({_marks(network_ids)}) AND binding_vif_type = ? "
                           f"AND binding_host_id <> ? ORDER BY id",
-                    (*network_ids, BOUND, host))
+                    (*network_ids, VIF_BRIDGE, host))
 
 
 def current_revision(conn: Connection) -> int:
@@ -274,4 +274,4 @@ def host_uses_remote_groups(conn: Connection, host: str) -> bool:
                          "JOIN security_group_rules r ON r.security_group_id = "
                          "g.security_group_id WHERE p.binding_host_id = ? AND "
                          "p.binding_vif_type = ? AND r.remote_group_id IS NOT NULL LIMIT 1",
-                   (host, BOUND)) is not None
+                   (host, VIF_BRIDGE)) is not None

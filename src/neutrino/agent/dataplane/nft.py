@@ -62,7 +62,8 @@ from neutrino.agent.sg_calc import (
     SgRuleset,
     conntrack_deletions,
 )
-from neutrino.agent.sg_nft import PORT_PROTOCOLS, TABLE
+from neutrino.agent.sg_nft import TABLE
+from neutrino.domain.security_groups import PORT_PROTOCOL_NUMBERS as PORT_PROTOCOLS
 
 __all__ = ["NftError", "NftManager", "NftReport"]
 

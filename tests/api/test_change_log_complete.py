@@ -1,0 +1,337 @@
+"""Every write is in the change log: a randomized sequence of API calls, and after each call
+every row it created, changed or deleted must be covered by a change-log entry of that call.
+
+Agents and caches converge from the change log (DESIGN.md), so a write that forgets
+``tx.record`` leaves hosts and caches stale without any other test noticing. Each call is
+bracketed by a snapshot of every resource table (whole rows, keyed by primary key); a row of
+a child table (a port's fixed IPs, a subnet's pools, a tag, ...) belongs to its parent
+resource. A created top-level row needs a ``create`` entry, a deleted one a ``delete`` entry,
+anything else an entry of any op for its resource. Failed calls (4xx) are part of the
+sequence too: they must change nothing unrecorded either.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from neutrino.store.uow import Store
+from tests.conftest import Caller
+
+Owner = tuple[str, str]  # (change-log resource type, resource id)
+
+# table -> (resource type or None: read from the row, how to find the owning resource id)
+TOP: dict[str, str] = {
+    "networks": "network", "subnets": "subnet", "ports": "port",
+    "security_groups": "security_group", "security_group_rules": "security_group_rule",
+    "default_security_group_rules": "default_security_group_rule",
+    "routers": "router", "floating_ips": "floatingip",
+}
+CHILD: dict[str, tuple[str, str]] = {
+    "subnet_allocation_pools": ("subnet", "subnet_id"),
+    "subnet_dns_nameservers": ("subnet", "subnet_id"),
+    "subnet_host_routes": ("subnet", "subnet_id"),
+    "ip_allocations": ("port", "port_id"),
+    "port_security_groups": ("port", "port_id"),
+    "port_allowed_address_pairs": ("port", "port_id"),
+    "port_extra_dhcp_opts": ("port", "port_id"),
+    "router_ports": ("router", "router_id"),
+    "router_routes": ("router", "router_id"),
+    "router_l3_bindings": ("router", "router_id"),
+    "default_security_groups": ("security_group", "security_group_id"),
+    "segment_allocations": ("network", "network_id"),
+    "quotas": ("quota", "project_id"),
+}
+# a top-level row made or removed with its parent (a group's own rules, created with it and
+# cascaded with it) is covered by the parent's create/delete entry
+WITH_PARENT: dict[str, tuple[str, str]] = {
+    "security_group_rules": ("security_group", "security_group_id"),
+}
+# not resources: the log itself, identity (Keystone has its own revocation events), agents'
+# own reports
+NOT_LOGGED = {"changes", "domains", "projects", "users", "roles", "role_assignments",
+              "revocations", "agents"}
+
+Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+
+
+def snapshot(store: Store) -> Snapshot:
+    out: Snapshot = {}
+    with store.read() as conn:
+        for table in [*TOP, *CHILD, "tags"]:
+            rows = [dict(r._mapping) for r in conn.execute(text(f"SELECT * FROM {table}"))]
+            out[table] = {_key(table, r): r for r in rows}
+    return out
+
+
+def _key(table: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    if table in TOP:
+        return (row["id"],)
+    return tuple(sorted((k, str(v)) for k, v in row.items()
+                        if table != "segment_allocations" or k != "network_id"))
+
+
+def _owners(table: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+            ) -> list[Owner]:
+    rows = [r for r in (before, after) if r is not None]
+    if table == "tags":
+        return [(r["resource_type"].rstrip("s"), r["resource_id"]) for r in rows]
+    kind, column = CHILD[table]
+    return [(kind, r[column]) for r in rows if r[column] is not None]
+
+
+def unrecorded(before: Snapshot, after: Snapshot, log: set[tuple[str, str, str]]
+               ) -> list[str]:
+    """What changed between the snapshots without a matching change-log entry."""
+    logged = {(kind, rid) for kind, rid, _op in log}
+    missing: list[str] = []
+    for table, rows_after in after.items():
+        rows_before = before[table]
+        for key in rows_before.keys() | rows_after.keys():
+            old, new = rows_before.get(key), rows_after.get(key)
+            if old == new:
+                continue
+            if table in TOP:
+                kind, rid = TOP[table], key[0]
+                op = "create" if old is None else "delete" if new is None else None
+                ok = (kind, rid, op) in log if op else (kind, rid) in logged
+                if not ok and op and table in WITH_PARENT:
+                    parent, column = WITH_PARENT[table]
+                    ok = (parent, (old or new or {})[column], op) in log
+                if not ok:
+                    missing.append(f"{table} {rid}: {op or 'update'} not logged ({old} -> {new})")
+            elif not any(owner in logged for owner in _owners(table, old, new)):
+                missing.append(f"{table} {key}: changed, no entry for {_owners(table, old, new)}")
+    return missing
+
+
+def log_since(store: Store, revision: int) -> set[tuple[str, str, str]]:
+    with store.read() as conn:
+        return {(r[0], r[1], r[2]) for r in conn.execute(text(
+            "SELECT resource_type, resource_id, op FROM changes WHERE revision > :r"),
+            {"r": revision})}
+
+
+class World:
+    """The resources made so far, and the random calls that use them."""
+
+    def __init__(self, api: Caller, member: Caller, rng: random.Random) -> None:
+        self.api, self.member, self.rng = api, member, rng
+        self.ids: dict[str, list[str]] = {k: [] for k in (
+            "networks", "subnets", "ports", "security_groups", "security_group_rules",
+            "routers", "floatingips", "default_security_group_rules")}
+        self.cidr = 0
+        self.external = ""
+
+    def pick(self, kind: str) -> str:
+        return self.rng.choice(self.ids[kind]) if self.ids[kind] else "missing-id"
+
+    def caller(self) -> Caller:
+        return self.api if self.rng.random() < 0.3 else self.member
+
+    def created(self, kind: str, member: str, r: Any) -> None:
+        if r.status_code == 201:
+            self.ids[kind].append(r.json()[member]["id"])
+
+    def deleted(self, kind: str, rid: str, r: Any) -> None:
+        if r.status_code == 204 and rid in self.ids[kind]:
+            self.ids[kind].remove(rid)
+
+    # --- the calls ---------------------------------------------------------------------
+
+    def network_create(self) -> None:
+        self.created("networks", "network", self.member.post(
+            "/v2.0/networks", {"network": {"name": f"n{self.rng.randrange(99)}"}}))
+
+    def network_update(self) -> None:
+        body = self.rng.choice([{"name": "renamed"}, {"mtu": self.rng.choice([1400, 1450])},
+                                {"admin_state_up": self.rng.random() < 0.5}])
+        self.caller().put(f"/v2.0/networks/{self.pick('networks')}", {"network": body})
+
+    def network_delete(self) -> None:
+        nid = self.pick("networks")
+        self.deleted("networks", nid, self.member.delete(f"/v2.0/networks/{nid}"))
+
+    def subnet_create(self) -> None:
+        self.cidr += 1
+        if self.rng.random() < 0.7:
+            body = {"ip_version": 4, "cidr": f"192.0.2.{(self.cidr % 16) * 16}/28",
+                    "dns_nameservers": ["192.0.2.53"]}
+        else:
+            body = {"ip_version": 6, "cidr": f"2001:db8:{self.cidr:x}::/64",
+                    "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}
+        body["network_id"] = self.pick("networks")
+        self.created("subnets", "subnet", self.member.post("/v2.0/subnets", {"subnet": body}))
+
+    def subnet_update(self) -> None:
+        body = self.rng.choice([{"name": "s"}, {"dns_nameservers": []},
+                                {"host_routes": [{"destination": "198.51.100.0/24",
+                                                  "nexthop": "192.0.2.1"}]},
+                                {"enable_dhcp": self.rng.random() < 0.5}])
+        self.member.put(f"/v2.0/subnets/{self.pick('subnets')}", {"subnet": body})
+
+    def subnet_delete(self) -> None:
+        sid = self.pick("subnets")
+        self.deleted("subnets", sid, self.member.delete(f"/v2.0/subnets/{sid}"))
+
+    def port_create(self) -> None:
+        body: dict[str, Any] = {"network_id": self.pick("networks")}
+        if self.rng.random() < 0.3:
+            body["extra_dhcp_opts"] = [{"opt_name": "mtu", "opt_value": "1400"}]
+        self.created("ports", "port", self.member.post("/v2.0/ports", {"port": body}))
+
+    def port_update(self) -> None:
+        body = self.rng.choice([
+            {"name": "p"}, {"security_groups": [self.pick("security_groups")]},
+            {"security_groups": []}, {"port_security_enabled": False},
+            {"allowed_address_pairs": [{"ip_address": "203.0.113.9"}]},
+            {"extra_dhcp_opts": [{"opt_name": "ntp-server", "opt_value": "192.0.2.123"}]},
+            {"binding:host_id": self.rng.choice(["hv1", "hv2", ""])},
+            {"mac_address": f"fa:16:3e:00:01:{self.rng.randrange(256):02x}"},
+            {"fixed_ips": [{"subnet_id": self.pick("subnets")}]}])
+        caller = self.api if "binding:host_id" in body else self.member
+        caller.put(f"/v2.0/ports/{self.pick('ports')}", {"port": body})
+
+    def port_delete(self) -> None:
+        pid = self.pick("ports")
+        self.deleted("ports", pid, self.member.delete(f"/v2.0/ports/{pid}"))
+
+    def sg_create(self) -> None:
+        self.created("security_groups", "security_group", self.member.post(
+            "/v2.0/security-groups", {"security_group": {"name": "sg"}}))
+
+    def sg_update(self) -> None:
+        self.member.put(f"/v2.0/security-groups/{self.pick('security_groups')}",
+                        {"security_group": {"name": "sg2", "description": "d"}})
+
+    def sg_delete(self) -> None:
+        sid = self.pick("security_groups")
+        self.deleted("security_groups", sid, self.member.delete(f"/v2.0/security-groups/{sid}"))
+
+    def rule_create(self) -> None:
+        body = {"security_group_id": self.pick("security_groups"), "direction": "ingress",
+                "ethertype": "IPv4", "protocol": "tcp",
+                "port_range_min": (low := self.rng.randrange(1, 1000)), "port_range_max": low}
+        if self.rng.random() < 0.4:
+            body["remote_group_id"] = self.pick("security_groups")
+        self.created("security_group_rules", "security_group_rule", self.member.post(
+            "/v2.0/security-group-rules", {"security_group_rule": body}))
+
+    def rule_delete(self) -> None:
+        rid = self.pick("security_group_rules")
+        self.deleted("security_group_rules", rid,
+                     self.member.delete(f"/v2.0/security-group-rules/{rid}"))
+
+    def default_rule(self) -> None:
+        if self.rng.random() < 0.6:
+            self.created("default_security_group_rules", "default_security_group_rule",
+                         self.api.post("/v2.0/default-security-group-rules",
+                                       {"default_security_group_rule": {
+                                           "direction": "ingress", "ethertype": "IPv4",
+                                           "protocol": "udp",
+                                           "port_range_min": self.rng.randrange(1, 999),
+                                           "port_range_max": 999}}))
+        else:
+            rid = self.pick("default_security_group_rules")
+            self.deleted("default_security_group_rules", rid,
+                         self.api.delete(f"/v2.0/default-security-group-rules/{rid}"))
+
+    def router_create(self) -> None:
+        body: dict[str, Any] = {"name": "r"}
+        if self.rng.random() < 0.5:
+            body["external_gateway_info"] = {"network_id": self.external}
+        self.created("routers", "router", self.member.post("/v2.0/routers", {"router": body}))
+
+    def router_update(self) -> None:
+        body = self.rng.choice([
+            {"name": "r2"}, {"external_gateway_info": {}},
+            {"external_gateway_info": {"network_id": self.external}},
+            {"routes": [{"destination": "198.51.100.0/24", "nexthop": "192.0.2.30"}]},
+            {"routes": []}, {"admin_state_up": self.rng.random() < 0.5}])
+        self.member.put(f"/v2.0/routers/{self.pick('routers')}", {"router": body})
+
+    def router_interface(self) -> None:
+        verb = self.rng.choice(["add", "remove"])
+        body = ({"subnet_id": self.pick("subnets")} if self.rng.random() < 0.7
+                else {"port_id": self.pick("ports")})
+        self.member.put(f"/v2.0/routers/{self.pick('routers')}/{verb}_router_interface", body)
+
+    def router_delete(self) -> None:
+        rid = self.pick("routers")
+        self.deleted("routers", rid, self.member.delete(f"/v2.0/routers/{rid}"))
+
+    def fip(self) -> None:
+        choice = self.rng.randrange(3)
+        if choice == 0:
+            body: dict[str, Any] = {"floating_network_id": self.external}
+            if self.rng.random() < 0.5:
+                body["port_id"] = self.pick("ports")
+            self.created("floatingips", "floatingip", self.member.post(
+                "/v2.0/floatingips", {"floatingip": body}))
+        elif choice == 1:
+            port = self.pick("ports") if self.rng.random() < 0.5 else None
+            self.member.put(f"/v2.0/floatingips/{self.pick('floatingips')}",
+                            {"floatingip": {"port_id": port}})
+        else:
+            fid = self.pick("floatingips")
+            self.deleted("floatingips", fid, self.member.delete(f"/v2.0/floatingips/{fid}"))
+
+    def tags(self) -> None:
+        kind = self.rng.choice(["networks", "subnets", "ports", "security_groups", "routers",
+                                "floatingips"])
+        path = f"/v2.0/{kind.replace('_', '-')}/{self.pick(kind)}/tags"
+        tag = self.rng.choice(["red", "blue"])
+        match self.rng.randrange(4):
+            case 0:
+                self.member.put(f"{path}/{tag}")
+            case 1:
+                self.member.delete(f"{path}/{tag}")
+            case 2:
+                self.member.put(path, {"tags": ["green", tag]})
+            case _:
+                self.member.delete(path)
+
+    def quota(self) -> None:
+        path = f"/v2.0/quotas/{self.member.project_id}"
+        if self.rng.random() < 0.7:
+            self.api.put(path, {"quota": {"port": self.rng.randrange(50, 500)}})
+        else:
+            self.api.delete(path)
+
+
+def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
+    w = world
+    return [(6, w.network_create), (3, w.network_update), (2, w.network_delete),
+            (6, w.subnet_create), (3, w.subnet_update), (2, w.subnet_delete),
+            (8, w.port_create), (8, w.port_update), (3, w.port_delete),
+            (3, w.sg_create), (2, w.sg_update), (1, w.sg_delete),
+            (4, w.rule_create), (2, w.rule_delete), (2, w.default_rule),
+            (3, w.router_create), (4, w.router_update), (5, w.router_interface),
+            (1, w.router_delete), (5, w.fip), (4, w.tags), (2, w.quota)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_write_is_in_the_change_log(api: Caller, store: Store, seed: int) -> None:
+    member = api.as_member()
+    ext = api.network(name="public", **{"router:external": True, "shared": True})
+    api.subnet(ext["id"], "203.0.113.0/24")
+    world = World(api, member, random.Random(seed))
+    world.external = ext["id"]
+    calls = _calls(world)
+    weights = [w for w, _ in calls]
+    problems: list[str] = []
+    changed_calls = 0
+    for step in range(160):
+        (name, call), = [(c.__name__, c) for _, c in world.rng.choices(calls, weights)]
+        before, revision = snapshot(store), store.current_revision()
+        call()
+        after = snapshot(store)
+        changed_calls += before != after
+        problems += [f"step {step} {name}: {p}"
+                     for p in unrecorded(before, after, log_since(store, revision))]
+    assert changed_calls > 60  # the sequence did write, or this test proves nothing
+    assert problems == [], "\n".join(p[:900] for p in problems)
