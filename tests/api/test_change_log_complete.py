@@ -110,10 +110,12 @@ def unrecorded(before: Snapshot, after: Snapshot, log: set[tuple[str, str, str]]
 
 
 def log_since(store: Store, revision: int) -> set[tuple[str, str, str]]:
+    """(type, id, op) of the entries after ``revision``; a quota has no id of its own, so its
+    entries name the project in ``project_id`` (service/quotas.py)."""
     with store.read() as conn:
-        return {(r[0], r[1], r[2]) for r in conn.execute(text(
-            "SELECT resource_type, resource_id, op FROM changes WHERE revision > :r"),
-            {"r": revision})}
+        return {(r[0], r[3] if r[0] == "quota" else r[1], r[2]) for r in conn.execute(text(
+            "SELECT resource_type, resource_id, op, project_id FROM changes "
+            "WHERE revision > :r"), {"r": revision})}
 
 
 class World:

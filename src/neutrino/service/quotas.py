@@ -143,7 +143,7 @@ class QuotaService:
                 repo.reset(tx.conn, project_id)
             for resource, limit in limits.items():
                 repo.set_limit(tx.conn, project_id, resource, limit)
-            tx.record("quota", project_id, "update", project_id)
+            tx.record("quota", "", "update", project_id)  # as ``update`` does
             return self._limits(tx.conn, project_id)
 
         return self.store.write(tx_fn)
