@@ -1,0 +1,524 @@
+"""The packet trace: walk one packet through the intended network, hop by hop (pure).
+
+``trace_from_port`` starts at a VM's port, ``trace_from_external`` at an address outside the
+model arriving on an external network. The walk mirrors what the agents build:
+
+1. the source port: bound to a host, admin up (an admin-down port's tap is not on the bridge:
+   ``agent/calc.py``), status ACTIVE (else a warning: the agent has not reported it wired);
+2. its filter (``filters``): anti-spoofing, then egress rules;
+3. on the network: an on-link destination goes to the port owning the address (fixed IP, then
+   allowed address pair; a floating IP belongs to its router's gateway); anything else to the
+   next hop of the source subnet — a host route, else the subnet's gateway — which must be a
+   router interface. Between hosts the packet crosses the segment (VXLAN: the two hosts'
+   tunnel endpoints, which must be known: l2population has no flooding to unknown hosts);
+4. a router (``agent/l3_calc.py``): addressed to one of its own addresses it is delivered
+   there; an admin-down router forwards nothing; DNAT of its floating IPs (IPv4); the longest
+   prefix of its connected subnets, extra routes and the default route via the gateway
+   subnet's gateway; leaving by the gateway, 1:1 SNAT of a floating IP's fixed address, else
+   SNAT of the internal IPv4 subnets to the gateway address when ``enable_snat``; a DNAT'd
+   packet leaving by the interface it came in is SNAT'd to that interface (hairpin);
+5. the destination port: admin state, status, ingress rules, delivery.
+
+Each step adds a ``Hop``; the first drop ends the walk. After a delivery, ``Trace.reply`` says
+how the answer passes the two filters: by conntrack for stateful groups ("allowed only
+because of conntrack"), by a rule of its own for stateless ones.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from neutrino.domain.trace import filters
+from neutrino.domain.trace.model import Network, NetworkModel, Port, Router
+from neutrino.domain.trace.packet import Hop, Packet, Trace
+
+__all__ = ["trace_from_external", "trace_from_port"]
+
+MAX_ROUTERS = 8
+EPHEMERAL_PORT = 40000  # the client port assumed for a stateless reply when none is given
+
+
+def _in(address: str, prefix: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    net = ipaddress.ip_network(prefix, strict=False)
+    return ip.version == net.version and ip in net
+
+
+def _net_label(net: Network | None, network_id: str) -> str:
+    if net is None:
+        return f"network {network_id}"
+    return f"network {net.name} ({net.id})" if net.name else f"network {net.id}"
+
+
+def trace_from_port(model: NetworkModel, port_id: str, packet: Packet) -> Trace:
+    t = Trace(packet)
+    port = model.ports[port_id]
+    src = packet.src or next(
+        (a for a in port.addresses if ipaddress.ip_address(a).version == packet.version), None
+    )
+    if src is None:
+        t.add(
+            "source",
+            port.label(),
+            "drop",
+            f"the port has no IPv{packet.version} address",
+            f"add an IPv{packet.version} subnet to {_net_label(None, port.network_id)}",
+        )
+        return t
+    if not _reachable(t, port, "source"):
+        return t
+    spoof = filters.anti_spoof(port, packet, src)
+    t.add("anti-spoofing", spoof.obj, "pass" if spoof.allowed else "drop", spoof.detail, spoof.fix)
+    if not spoof.allowed:
+        return t
+    egress = filters.check(port, "egress", packet, src, model)
+    t.add(
+        "egress rules", egress.obj, "pass" if egress.allowed else "drop", egress.detail, egress.fix
+    )
+    if egress.allowed:
+        _Walk(model, t, src, port).run(port.network_id, port.host)
+    return t
+
+
+def trace_from_external(model: NetworkModel, network_id: str, src: str, packet: Packet) -> Trace:
+    t = Trace(packet)
+    net = model.networks.get(network_id)
+    t.add(
+        "source",
+        _net_label(net, network_id),
+        "pass",
+        f"{src} outside the model, arriving on the external network",
+    )
+    _Walk(model, t, src, None).run(network_id, None)
+    return t
+
+
+def _reachable(t: Trace, port: Port, step: str) -> bool:
+    """A port's wire: bound to a host, tap on the bridge (admin up); status is a warning."""
+    if port.host is None:
+        t.add(
+            step,
+            port.label(),
+            "drop",
+            "the port is not bound to any host (no "
+            "binding:host_id, or its binding failed): nothing is wired",
+            f"bind it: openstack port set --host HOST {port.id}",
+        )
+        return False
+    if not port.admin_state_up:
+        t.add(
+            step,
+            port.label(),
+            "drop",
+            f"the port is admin down: its tap is not on the bridge on host {port.host}",
+            f"openstack port set --enable {port.id}",
+        )
+        return False
+    if port.status != "ACTIVE":
+        t.add(
+            step,
+            port.label(),
+            "warn",
+            f"status {port.status}: the agent on {port.host} has not reported it wired",
+        )
+    else:
+        t.add(step, port.label(), "pass", f"on host {port.host}, admin up, ACTIVE")
+    return True
+
+
+class _Walk:
+    def __init__(self, model: NetworkModel, t: Trace, src: str, origin: Port | None) -> None:
+        self.m, self.t, self.src, self.origin = model, t, src, origin
+        self.packet = t.packet
+        self.dnat_from: str | None = None  # the floating IP the packet was sent to
+        self.in_port: Port | None = None
+
+    def run(self, network_id: str, host: str | None) -> None:
+        via: str | None = None
+        for _ in range(MAX_ROUTERS + 1):
+            target = self._next(network_id, via)
+            if target is None or not self._l2(network_id, host, target):
+                return
+            if (
+                target.device_id in self.m.routers
+                and not target.filtered
+                and (
+                    target.id in {p.id for p in self.m.interfaces[target.device_id]}
+                    or self.m.gateways.get(target.device_id) is target
+                )
+            ):
+                out = self._router(self.m.routers[target.device_id], target)
+                if out is None:
+                    return
+                network_id, host, via = out
+                continue
+            if via is not None:
+                self.t.add(
+                    "next hop",
+                    target.label(),
+                    "leave",
+                    f"handed to the next hop {via}; beyond it the VM decides",
+                )
+            else:
+                self._deliver(target)
+            return
+        self.t.add(
+            "router",
+            "routers",
+            "drop",
+            f"more than {MAX_ROUTERS} routers: a loop",
+            "check the routers' extra routes",
+        )
+
+    # --- L2 -----------------------------------------------------------------------------
+
+    def _next(self, network_id: str, via: str | None) -> Port | None:
+        """The port the packet is handed to on this network (or None: the walk ended)."""
+        m, dst = self.m, self.packet.dst
+        net = m.networks.get(network_id)
+        label = _net_label(net, network_id)
+        address = via or dst
+        if via is None and m.subnet_for(network_id, dst) is None and not _link_local(dst):
+            address = self._gateway(network_id) or ""
+            if not address:
+                return None
+        owner = m.owner(network_id, address)
+        fip = m.fip_by_address.get(address)
+        if owner is None and fip is not None:
+            gw = m.gateways.get(fip.router_id)
+            if gw is not None and gw.network_id == network_id:
+                owner = gw
+        if owner is None:
+            if net is not None and net.external:
+                self.t.add(
+                    "L2",
+                    label,
+                    "leave",
+                    f"{address} is on external {label}, outside "
+                    f"the model (the upstream gateway or the world beyond)",
+                )
+            else:
+                self.t.add(
+                    "L2",
+                    label,
+                    "drop",
+                    f"no port on {label} has address {address}",
+                    "check the destination address, or create a port with it",
+                )
+            return None
+        return owner
+
+    def _gateway(self, network_id: str) -> str | None:
+        """The next hop for an off-link destination: a host route, else the gateway."""
+        m, dst = self.m, self.packet.dst
+        subnet = m.subnet_for(network_id, self.src) or next(
+            (s for s in m.subnets_of.get(network_id, ()) if s.ip_version == self.packet.version),
+            None,
+        )
+        label = _net_label(m.networks.get(network_id), network_id)
+        if subnet is None:
+            self.t.add(
+                "route",
+                label,
+                "drop",
+                f"{dst} is not on {label}, which has no "
+                f"IPv{self.packet.version} subnet to route from",
+                "add a subnet",
+            )
+            return None
+        routes = sorted(
+            (
+                (ipaddress.ip_network(d, strict=False).prefixlen, hop)
+                for d, hop in subnet.host_routes
+                if _in(dst, d)
+            ),
+            reverse=True,
+        )
+        if routes:
+            hop = routes[0][1]
+            self.t.add(
+                "route",
+                f"subnet {subnet.cidr} ({subnet.id})",
+                "pass",
+                f"{dst} via host route to next hop {hop}",
+            )
+            return hop
+        if not subnet.gateway_ip:
+            self.t.add(
+                "route",
+                f"subnet {subnet.cidr} ({subnet.id})",
+                "drop",
+                f"{dst} is off-link and subnet {subnet.cidr} has no gateway",
+                f"set a gateway: openstack subnet set --gateway IP {subnet.id}, and "
+                f"add a router interface on it",
+            )
+            return None
+        if m.owner(network_id, subnet.gateway_ip) is None:
+            self.t.add(
+                "route",
+                f"subnet {subnet.cidr} ({subnet.id})",
+                "drop",
+                f"{dst} is off-link and the gateway {subnet.gateway_ip} of subnet "
+                f"{subnet.cidr} is no port: no router is attached",
+                f"openstack router add subnet ROUTER {subnet.id}",
+            )
+            return None
+        self.t.add(
+            "route",
+            f"subnet {subnet.cidr} ({subnet.id})",
+            "pass",
+            f"{dst} is off-link: to the gateway {subnet.gateway_ip}",
+        )
+        return subnet.gateway_ip
+
+    def _l2(self, network_id: str, host: str | None, target: Port) -> bool:
+        net = self.m.networks.get(network_id)
+        label = _net_label(net, network_id)
+        if target.host is None or not target.admin_state_up:
+            return _reachable(self.t, target, "L2")
+        segment = f"{net.network_type} {net.segmentation_id or ''}".strip() if net else "?"
+        if host is None:
+            detail = f"from outside on {segment} to host {target.host}"
+        elif host == target.host:
+            detail = f"{segment}, same host {host}"
+        elif net is not None and net.network_type == "vxlan":
+            here, there = self.m.vteps.get(host), self.m.vteps.get(target.host)
+            for h, vtep in ((host, here), (target.host, there)):
+                if not vtep:
+                    self.t.add(
+                        "L2",
+                        label,
+                        "drop",
+                        f"host {h} has no tunnel endpoint (no "
+                        f"live L2 agent reported one): no FDB entry leads there",
+                        f"start the agent on {h} with a tunnel IP",
+                    )
+                    return False
+            detail = f"VXLAN VNI {net.segmentation_id}: {host} ({here}) -> {target.host} ({there})"
+        else:
+            detail = f"{segment}: {host} -> {target.host} over the physical network"
+        self.t.add("L2", label, "pass", detail)
+        return True
+
+    # --- L3 -----------------------------------------------------------------------------
+
+    def _router(self, router: Router, in_port: Port) -> tuple[str, str | None, str | None] | None:
+        m, t = self.m, self.t
+        ports = [*m.interfaces[router.id]]
+        gw = m.gateways.get(router.id)
+        if gw is not None:
+            ports.append(gw)
+        dst = self.packet.dst
+        if any(dst == a for p in ports for a in p.addresses):
+            t.add(
+                "router",
+                router.label(),
+                "deliver",
+                f"{dst} is the router's own address (answered on host {in_port.host})",
+            )
+            return None
+        if not router.admin_state_up:
+            t.add(
+                "router",
+                router.label(),
+                "drop",
+                "the router is admin down: its ports are plugged but it forwards nothing",
+                f"openstack router set --enable {router.id}",
+            )
+            return None
+        t.add("router", router.label(), "pass", f"in by {in_port.label()} on {in_port.host}")
+        fip = m.fip_by_address.get(dst)
+        if fip is not None and fip.router_id == router.id and self.packet.version == 4:
+            self.dnat_from = dst
+            self.packet = self.packet.with_(dst=fip.fixed_ip_address)
+            t.add(
+                "NAT",
+                f"floating IP {fip.floating_ip_address} ({fip.id})",
+                "nat",
+                f"DNAT {dst} -> {fip.fixed_ip_address}",
+            )
+            dst = fip.fixed_ip_address
+        out = self._route(router, ports, gw, dst)
+        if out is None:
+            return None
+        out_port, via = out
+        if gw is not None and out_port is gw:
+            self._snat(router, gw)
+        elif self.dnat_from and out_port is in_port:
+            own = next((a for a in in_port.addresses if ":" not in a), None)
+            if own:
+                self.src = own
+                t.add(
+                    "NAT",
+                    router.label(),
+                    "nat",
+                    f"hairpin: SNAT to {own} (the answer must come back through the router)",
+                )
+        return out_port.network_id, out_port.host, via
+
+    def _route(
+        self, router: Router, ports: list[Port], gw: Port | None, dst: str
+    ) -> tuple[Port, str | None] | None:
+        m = self.m
+        best: tuple[int, int, Port, str | None, str] | None = None
+
+        def offer(prefixlen: int, rank: int, port: Port, via: str | None, what: str) -> None:
+            nonlocal best
+            if best is None or (prefixlen, rank) > best[:2]:
+                best = (prefixlen, rank, port, via, what)
+
+        for p in ports:
+            for sid, _ in p.fixed_ips:
+                s = m.subnets.get(sid)
+                if s is not None and s.contains(dst):
+                    offer(ipaddress.ip_network(s.cidr).prefixlen, 2, p, None, f"connected {s.cidr}")
+        for dest, hop in router.routes:
+            if _in(dst, dest):
+                port = next(
+                    (
+                        p
+                        for p in ports
+                        for sid, _ in p.fixed_ips
+                        if sid in m.subnets and m.subnets[sid].contains(hop)
+                    ),
+                    None,
+                )
+                if port is not None:
+                    offer(
+                        ipaddress.ip_network(dest, strict=False).prefixlen,
+                        1,
+                        port,
+                        hop,
+                        f"extra route {dest} via {hop}",
+                    )
+        if gw is not None:
+            for sid, _ in gw.fixed_ips:
+                s = m.subnets.get(sid)
+                if s is not None and s.gateway_ip and s.ip_version == self.packet.version:
+                    offer(0, 0, gw, s.gateway_ip, f"default via {s.gateway_ip}")
+        if best is None:
+            self.t.add(
+                "route",
+                router.label(),
+                "drop",
+                f"the router has no route to {dst}",
+                f"add an interface on a subnet holding {dst}, an extra route "
+                f"(openstack router set --route destination=CIDR,gateway=IP "
+                f"{router.id}) or an external gateway",
+            )
+            return None
+        _, _, port, via, what = best
+        self.t.add("route", router.label(), "pass", f"{dst}: {what}, out by {port.label()}")
+        return port, via
+
+    def _snat(self, router: Router, gw: Port) -> None:
+        if self.packet.version != 4:
+            self.t.add("NAT", router.label(), "pass", "IPv6 leaves unchanged (no NAT)")
+            return
+        m = self.m
+        own = next(
+            (
+                f
+                for f in m.floating_ips
+                if f.router_id == router.id and f.fixed_ip_address == self.src
+            ),
+            None,
+        )
+        if own is not None:
+            self.t.add(
+                "NAT",
+                f"floating IP {own.floating_ip_address} ({own.id})",
+                "nat",
+                f"SNAT {self.src} -> {own.floating_ip_address} (1:1)",
+            )
+            self.src = own.floating_ip_address
+            return
+        internal = [
+            m.subnets[sid].cidr
+            for p in m.interfaces[router.id]
+            for sid, _ in p.fixed_ips
+            if sid in m.subnets and m.subnets[sid].ip_version == 4
+        ]
+        gw_ip = next((a for a in gw.addresses if ":" not in a), None)
+        if router.enable_snat and gw_ip and any(_in(self.src, c) for c in internal):
+            self.t.add("NAT", router.label(), "nat", f"SNAT {self.src} -> {gw_ip}")
+            self.src = gw_ip
+        else:
+            why = "SNAT is disabled" if not router.enable_snat else "not an internal subnet"
+            self.t.add(
+                "NAT",
+                router.label(),
+                "warn",
+                f"leaves as {self.src} ({why}): the answer needs a route back",
+            )
+
+    # --- delivery ------------------------------------------------------------------------
+
+    def _deliver(self, port: Port) -> None:
+        result = filters.check(port, "ingress", self.packet, self.src, self.m)
+        self.t.add(
+            "ingress rules",
+            result.obj,
+            "pass" if result.allowed else "drop",
+            result.detail,
+            result.fix,
+        )
+        if not result.allowed:
+            return
+        self.t.add(
+            "deliver",
+            port.label(),
+            "deliver",
+            f"delivered to {self.packet.dst} on host {port.host}",
+        )
+        self._reply(port)
+
+    def _reply(self, dst_port: Port) -> None:
+        original = self.t.packet
+        sport = original.sport or EPHEMERAL_PORT
+        for port, direction, src, dst in (
+            (dst_port, "egress", self.packet.dst, self.src),
+            (self.origin, "ingress", original.dst, original.src or self.src),
+        ):
+            if port is None:
+                continue
+            step = f"reply {direction}"
+            if not port.filtered:
+                self.t.reply.append(_hop(step, port.label(), "pass", "not filtered"))
+            elif filters.stateful(port, self.m):
+                self.t.reply.append(
+                    _hop(
+                        step,
+                        port.label(),
+                        "pass",
+                        "the reply is allowed only by conntrack "
+                        "(established): no rule allows it by itself",
+                    )
+                )
+            else:
+                echo = {8: 0, 128: 129}.get(original.echo_type())
+                back = original.with_(
+                    dst=dst,
+                    dport=sport,
+                    sport=original.dport,
+                    icmp_type=echo if original.icmp else None,
+                    src=src,
+                )
+                r = filters.check(port, direction, back, src, self.m)
+                self.t.reply.append(
+                    _hop(
+                        step,
+                        r.obj,
+                        "pass" if r.allowed else "drop",
+                        f"stateless: {r.detail}",
+                        r.fix,
+                    )
+                )
+
+
+def _hop(step: str, obj: str, verdict: str, detail: str, fix: str | None = None) -> Hop:
+    return Hop(step, obj, verdict, detail, fix)
+
+
+def _link_local(address: str) -> bool:
+    return ipaddress.ip_address(address).is_link_local
