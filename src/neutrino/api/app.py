@@ -20,6 +20,7 @@ from neutrino.api import errors
 from neutrino.api.agent import v1 as agent_v1
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
+from neutrino.api.neutrino import trace as trace_api
 from neutrino.api.neutron import floatingips, quotas, root, tags
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron.resources import collection_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(tags.router)
     app.include_router(quotas.router)
     app.include_router(agent_v1.router)
+    app.include_router(trace_api.router)
     app.include_router(root.router)
     app.include_router(identity_v3.router)
     app.include_router(identity_v2.router)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from neutrino.domain.security_groups import ANY_PREFIXES, PORT_PROTOCOL_NUMBERS
 from neutrino.domain.sgstate import RuleState
 from neutrino.domain.trace.model import Group, NetworkModel, Port
-from neutrino.domain.trace.packet import Packet, protocol_number
+from neutrino.domain.trace.packet import Labelled, Packet, protocol_number
 
 __all__ = ["FilterResult", "anti_spoof", "check", "describe_rule", "link_local", "stateful"]
 
@@ -44,7 +44,7 @@ SPOOF_ND = frozenset({134, 137})  # router advertisement, redirect: never from a
 class FilterResult:
     allowed: bool
     detail: str
-    obj: str  # the rule/group/port the verdict came from
+    obj: Labelled  # the group or port the verdict came from
     fix: str | None = None
 
 
@@ -61,7 +61,7 @@ def _in(address: str, prefix: str) -> bool:
 
 
 def anti_spoof(port: Port, packet: Packet, src: str) -> FilterResult:
-    obj = port.label()
+    obj = port
     if not port.filtered:
         return FilterResult(
             True,
@@ -190,10 +190,10 @@ def check(
             if not port.port_security_enabled
             else "the controller made this port"
         )
-        return FilterResult(True, f"not filtered: {why}", port.label())
+        return FilterResult(True, f"not filtered: {why}", port)
     common = _common(direction, packet)
     if common:
-        return FilterResult(True, common, port.label())
+        return FilterResult(True, common, port)
     far = src if direction == "ingress" else packet.dst
     groups = [model.groups[g] for g in port.security_groups if g in model.groups]
     for group in groups:
@@ -202,7 +202,7 @@ def check(
                 return FilterResult(
                     True,
                     f"allowed by {describe_rule(rule)} in {group.label()}",
-                    f"{group.label()}, rule {rule.id}",
+                    group,
                 )
     return _refused(port, direction, packet, far, groups, model)
 
@@ -226,7 +226,7 @@ def _refused(
         return FilterResult(
             False,
             f"port has port security on and no security group: only DHCP/ND/ARP pass, not {what}",
-            port.label(),
+            port,
             f"add a security group to the port (openstack port set "
             f"--security-group GROUP {port.id}) or disable port security",
         )
@@ -234,6 +234,6 @@ def _refused(
     return FilterResult(
         False,
         f"no {direction} rule allows {what} in {names}",
-        groups[0].label(),
+        groups[0],
         f"add: openstack security group rule create {' '.join(args)} {groups[0].id}",
     )

@@ -49,6 +49,10 @@ class Subnet:
     gateway_ip: str | None = None
     host_routes: tuple[tuple[str, str], ...] = ()  # (destination, nexthop)
     name: str = ""
+    owner: str = ""  # the network's project ("" when shared or external)
+
+    def label(self) -> str:
+        return f"subnet {self.cidr} ({self.id})"
 
     def contains(self, address: str) -> bool:
         ip = ipaddress.ip_address(address)
@@ -64,6 +68,16 @@ class Network:
     segmentation_id: int | None = None
     external: bool = False
     admin_state_up: bool = True
+    project_id: str = ""
+    shared: bool = False
+
+    @property
+    def owner(self) -> str:
+        """The project whose object this is, "" when every project may see it."""
+        return "" if self.shared or self.external else self.project_id
+
+    def label(self) -> str:
+        return f"network {self.name} ({self.id})" if self.name else f"network {self.id}"
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,10 @@ class Port:
         """Whether the agent filters it (sg_calc: port security on and not system-owned)."""
         return self.port_security_enabled and not self.system_owned
 
+    @property
+    def owner(self) -> str:
+        return self.project_id
+
     def label(self) -> str:
         return f"port {self.name} ({self.id})" if self.name else f"port {self.id}"
 
@@ -103,6 +121,11 @@ class Group:
     name: str = ""
     stateful: bool = True
     rules: tuple[RuleState, ...] = ()
+    project_id: str = ""
+
+    @property
+    def owner(self) -> str:
+        return self.project_id
 
     def label(self) -> str:
         return f"group {self.name} ({self.id})" if self.name else f"group {self.id}"
@@ -115,6 +138,14 @@ class FloatingIp:
     fixed_ip_address: str
     port_id: str
     router_id: str
+    project_id: str = ""
+
+    @property
+    def owner(self) -> str:
+        return self.project_id
+
+    def label(self) -> str:
+        return f"floating IP {self.floating_ip_address} ({self.id})"
 
 
 @dataclass(frozen=True)
@@ -125,6 +156,11 @@ class Router:
     enable_snat: bool = True
     external_network_id: str | None = None
     routes: tuple[tuple[str, str], ...] = ()  # (destination, nexthop)
+    project_id: str = ""
+
+    @property
+    def owner(self) -> str:
+        return self.project_id
 
     def label(self) -> str:
         return f"router {self.name} ({self.id})" if self.name else f"router {self.id}"
@@ -219,6 +255,8 @@ def from_neutron(
             segmentation_id=n.get("provider:segmentation_id"),
             external=bool(n.get("router:external")),
             admin_state_up=n.get("admin_state_up", True),
+            project_id=n.get("project_id") or "",
+            shared=bool(n.get("shared")),
         )
         for n in networks
     }
@@ -231,6 +269,7 @@ def from_neutron(
             gateway_ip=s.get("gateway_ip"),
             host_routes=tuple((r["destination"], r["nexthop"]) for r in s.get("host_routes") or ()),
             name=s.get("name") or "",
+            owner=nets[s["network_id"]].owner if s["network_id"] in nets else "",
         )
         for s in subnets
     }
@@ -260,6 +299,7 @@ def from_neutron(
             id=g["id"],
             name=g.get("name") or "",
             stateful=g.get("stateful", True),
+            project_id=g.get("project_id") or "",
             rules=tuple(_rule(r) for r in g.get("security_group_rules") or ()),
         )
         for g in groups
@@ -272,6 +312,7 @@ def from_neutron(
             name=r.get("name") or "",
             admin_state_up=r.get("admin_state_up", True),
             enable_snat=gw.get("enable_snat", True) if gw else False,
+            project_id=r.get("project_id") or "",
             external_network_id=gw.get("network_id") if gw else None,
             routes=tuple((x["destination"], x["nexthop"]) for x in r.get("routes") or ()),
         )
@@ -282,6 +323,7 @@ def from_neutron(
             fixed_ip_address=f["fixed_ip_address"],
             port_id=f["port_id"],
             router_id=f["router_id"],
+            project_id=f.get("project_id") or "",
         )
         for f in floating_ips
         if f.get("port_id") and f.get("router_id") and f.get("fixed_ip_address")

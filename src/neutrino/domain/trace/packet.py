@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from neutrino.domain.security_groups import PORT_PROTOCOL_NUMBERS, PROTOCOLS
 
-__all__ = ["Hop", "Packet", "Trace", "protocol_number"]
+__all__ = ["Hop", "Labelled", "Packet", "Trace", "make_hop", "protocol_number"]
 
 VERDICTS = ("pass", "nat", "drop", "deliver", "leave", "warn")
 
@@ -89,6 +90,15 @@ class Packet:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+class Labelled(Protocol):
+    """A model object a hop came from: it says what it is and whose it is."""
+
+    @property
+    def owner(self) -> str: ...
+
+    def label(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Hop:
     step: str
@@ -96,6 +106,7 @@ class Hop:
     verdict: str
     detail: str
     fix: str | None = None
+    owner: str | None = None  # project of ``obj``; "" = every project's; None = no object
 
 
 @dataclass
@@ -114,8 +125,18 @@ class Trace:
     def drop(self) -> Hop | None:
         return next((h for h in self.hops if h.verdict == "drop"), None)
 
-    def add(self, step: str, obj: str, verdict: str, detail: str, fix: str | None = None) -> Hop:
-        assert verdict in VERDICTS, verdict
-        hop = Hop(step, obj, verdict, detail, fix)
+    def add(
+        self, step: str, obj: Labelled | str, verdict: str, detail: str, fix: str | None = None
+    ) -> Hop:
+        hop = make_hop(step, obj, verdict, detail, fix)
         self.hops.append(hop)
         return hop
+
+
+def make_hop(
+    step: str, obj: Labelled | str, verdict: str, detail: str, fix: str | None = None
+) -> Hop:
+    assert verdict in VERDICTS, verdict
+    if isinstance(obj, str):
+        return Hop(step, obj, verdict, detail, fix)
+    return Hop(step, obj.label(), verdict, detail, fix, obj.owner)

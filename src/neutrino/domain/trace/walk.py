@@ -30,7 +30,7 @@ import ipaddress
 
 from neutrino.domain.trace import filters
 from neutrino.domain.trace.model import Network, NetworkModel, Port, Router
-from neutrino.domain.trace.packet import Hop, Packet, Trace
+from neutrino.domain.trace.packet import Packet, Trace, make_hop
 
 __all__ = ["trace_from_external", "trace_from_port"]
 
@@ -59,7 +59,7 @@ def trace_from_port(model: NetworkModel, port_id: str, packet: Packet) -> Trace:
     if src is None:
         t.add(
             "source",
-            port.label(),
+            port,
             "drop",
             f"the port has no IPv{packet.version} address",
             f"add an IPv{packet.version} subnet to {_net_label(None, port.network_id)}",
@@ -85,7 +85,7 @@ def trace_from_external(model: NetworkModel, network_id: str, src: str, packet: 
     net = model.networks.get(network_id)
     t.add(
         "source",
-        _net_label(net, network_id),
+        net or _net_label(net, network_id),
         "pass",
         f"{src} outside the model, arriving on the external network",
     )
@@ -98,7 +98,7 @@ def _reachable(t: Trace, port: Port, step: str) -> bool:
     if port.host is None:
         t.add(
             step,
-            port.label(),
+            port,
             "drop",
             "the port is not bound to any host (no "
             "binding:host_id, or its binding failed): nothing is wired",
@@ -108,7 +108,7 @@ def _reachable(t: Trace, port: Port, step: str) -> bool:
     if not port.admin_state_up:
         t.add(
             step,
-            port.label(),
+            port,
             "drop",
             f"the port is admin down: its tap is not on the bridge on host {port.host}",
             f"openstack port set --enable {port.id}",
@@ -117,12 +117,12 @@ def _reachable(t: Trace, port: Port, step: str) -> bool:
     if port.status != "ACTIVE":
         t.add(
             step,
-            port.label(),
+            port,
             "warn",
             f"status {port.status}: the agent on {port.host} has not reported it wired",
         )
     else:
-        t.add(step, port.label(), "pass", f"on host {port.host}, admin up, ACTIVE")
+        t.add(step, port, "pass", f"on host {port.host}, admin up, ACTIVE")
     return True
 
 
@@ -155,7 +155,7 @@ class _Walk:
             if via is not None:
                 self.t.add(
                     "next hop",
-                    target.label(),
+                    target,
                     "leave",
                     f"handed to the next hop {via}; beyond it the VM decides",
                 )
@@ -177,6 +177,7 @@ class _Walk:
         m, dst = self.m, self.packet.dst
         net = m.networks.get(network_id)
         label = _net_label(net, network_id)
+        where = net or label
         address = via or dst
         if via is None and m.subnet_for(network_id, dst) is None and not _link_local(dst):
             address = self._gateway(network_id) or ""
@@ -192,7 +193,7 @@ class _Walk:
             if net is not None and net.external:
                 self.t.add(
                     "L2",
-                    label,
+                    where,
                     "leave",
                     f"{address} is on external {label}, outside "
                     f"the model (the upstream gateway or the world beyond)",
@@ -200,7 +201,7 @@ class _Walk:
             else:
                 self.t.add(
                     "L2",
-                    label,
+                    where,
                     "drop",
                     f"no port on {label} has address {address}",
                     "check the destination address, or create a port with it",
@@ -216,10 +217,11 @@ class _Walk:
             None,
         )
         label = _net_label(m.networks.get(network_id), network_id)
+        where = m.networks.get(network_id) or label
         if subnet is None:
             self.t.add(
                 "route",
-                label,
+                where,
                 "drop",
                 f"{dst} is not on {label}, which has no "
                 f"IPv{self.packet.version} subnet to route from",
@@ -238,7 +240,7 @@ class _Walk:
             hop = routes[0][1]
             self.t.add(
                 "route",
-                f"subnet {subnet.cidr} ({subnet.id})",
+                subnet,
                 "pass",
                 f"{dst} via host route to next hop {hop}",
             )
@@ -246,7 +248,7 @@ class _Walk:
         if not subnet.gateway_ip:
             self.t.add(
                 "route",
-                f"subnet {subnet.cidr} ({subnet.id})",
+                subnet,
                 "drop",
                 f"{dst} is off-link and subnet {subnet.cidr} has no gateway",
                 f"set a gateway: openstack subnet set --gateway IP {subnet.id}, and "
@@ -256,7 +258,7 @@ class _Walk:
         if m.owner(network_id, subnet.gateway_ip) is None:
             self.t.add(
                 "route",
-                f"subnet {subnet.cidr} ({subnet.id})",
+                subnet,
                 "drop",
                 f"{dst} is off-link and the gateway {subnet.gateway_ip} of subnet "
                 f"{subnet.cidr} is no port: no router is attached",
@@ -265,7 +267,7 @@ class _Walk:
             return None
         self.t.add(
             "route",
-            f"subnet {subnet.cidr} ({subnet.id})",
+            subnet,
             "pass",
             f"{dst} is off-link: to the gateway {subnet.gateway_ip}",
         )
@@ -274,6 +276,7 @@ class _Walk:
     def _l2(self, network_id: str, host: str | None, target: Port) -> bool:
         net = self.m.networks.get(network_id)
         label = _net_label(net, network_id)
+        where = net or label
         if target.host is None or not target.admin_state_up:
             return _reachable(self.t, target, "L2")
         segment = f"{net.network_type} {net.segmentation_id or ''}".strip() if net else "?"
@@ -287,7 +290,7 @@ class _Walk:
                 if not vtep:
                     self.t.add(
                         "L2",
-                        label,
+                        where,
                         "drop",
                         f"host {h} has no tunnel endpoint (no "
                         f"live L2 agent reported one): no FDB entry leads there",
@@ -297,7 +300,7 @@ class _Walk:
             detail = f"VXLAN VNI {net.segmentation_id}: {host} ({here}) -> {target.host} ({there})"
         else:
             detail = f"{segment}: {host} -> {target.host} over the physical network"
-        self.t.add("L2", label, "pass", detail)
+        self.t.add("L2", where, "pass", detail)
         return True
 
     # --- L3 -----------------------------------------------------------------------------
@@ -312,7 +315,7 @@ class _Walk:
         if any(dst == a for p in ports for a in p.addresses):
             t.add(
                 "router",
-                router.label(),
+                router,
                 "deliver",
                 f"{dst} is the router's own address (answered on host {in_port.host})",
             )
@@ -320,20 +323,20 @@ class _Walk:
         if not router.admin_state_up:
             t.add(
                 "router",
-                router.label(),
+                router,
                 "drop",
                 "the router is admin down: its ports are plugged but it forwards nothing",
                 f"openstack router set --enable {router.id}",
             )
             return None
-        t.add("router", router.label(), "pass", f"in by {in_port.label()} on {in_port.host}")
+        t.add("router", router, "pass", f"in by {in_port.label()} on {in_port.host}")
         fip = m.fip_by_address.get(dst)
         if fip is not None and fip.router_id == router.id and self.packet.version == 4:
             self.dnat_from = dst
             self.packet = self.packet.with_(dst=fip.fixed_ip_address)
             t.add(
                 "NAT",
-                f"floating IP {fip.floating_ip_address} ({fip.id})",
+                fip,
                 "nat",
                 f"DNAT {dst} -> {fip.fixed_ip_address}",
             )
@@ -350,7 +353,7 @@ class _Walk:
                 self.src = own
                 t.add(
                     "NAT",
-                    router.label(),
+                    router,
                     "nat",
                     f"hairpin: SNAT to {own} (the answer must come back through the router)",
                 )
@@ -399,7 +402,7 @@ class _Walk:
         if best is None:
             self.t.add(
                 "route",
-                router.label(),
+                router,
                 "drop",
                 f"the router has no route to {dst}",
                 f"add an interface on a subnet holding {dst}, an extra route "
@@ -408,12 +411,12 @@ class _Walk:
             )
             return None
         _, _, port, via, what = best
-        self.t.add("route", router.label(), "pass", f"{dst}: {what}, out by {port.label()}")
+        self.t.add("route", router, "pass", f"{dst}: {what}, out by {port.label()}")
         return port, via
 
     def _snat(self, router: Router, gw: Port) -> None:
         if self.packet.version != 4:
-            self.t.add("NAT", router.label(), "pass", "IPv6 leaves unchanged (no NAT)")
+            self.t.add("NAT", router, "pass", "IPv6 leaves unchanged (no NAT)")
             return
         m = self.m
         own = next(
@@ -427,7 +430,7 @@ class _Walk:
         if own is not None:
             self.t.add(
                 "NAT",
-                f"floating IP {own.floating_ip_address} ({own.id})",
+                own,
                 "nat",
                 f"SNAT {self.src} -> {own.floating_ip_address} (1:1)",
             )
@@ -441,13 +444,13 @@ class _Walk:
         ]
         gw_ip = next((a for a in gw.addresses if ":" not in a), None)
         if router.enable_snat and gw_ip and any(_in(self.src, c) for c in internal):
-            self.t.add("NAT", router.label(), "nat", f"SNAT {self.src} -> {gw_ip}")
+            self.t.add("NAT", router, "nat", f"SNAT {self.src} -> {gw_ip}")
             self.src = gw_ip
         else:
             why = "SNAT is disabled" if not router.enable_snat else "not an internal subnet"
             self.t.add(
                 "NAT",
-                router.label(),
+                router,
                 "warn",
                 f"leaves as {self.src} ({why}): the answer needs a route back",
             )
@@ -467,7 +470,7 @@ class _Walk:
             return
         self.t.add(
             "deliver",
-            port.label(),
+            port,
             "deliver",
             f"delivered to {self.packet.dst} on host {port.host}",
         )
@@ -484,12 +487,12 @@ class _Walk:
                 continue
             step = f"reply {direction}"
             if not port.filtered:
-                self.t.reply.append(_hop(step, port.label(), "pass", "not filtered"))
+                self.t.reply.append(make_hop(step, port, "pass", "not filtered"))
             elif filters.stateful(port, self.m):
                 self.t.reply.append(
-                    _hop(
+                    make_hop(
                         step,
-                        port.label(),
+                        port,
                         "pass",
                         "the reply is allowed only by conntrack "
                         "(established): no rule allows it by itself",
@@ -506,7 +509,7 @@ class _Walk:
                 )
                 r = filters.check(port, direction, back, src, self.m)
                 self.t.reply.append(
-                    _hop(
+                    make_hop(
                         step,
                         r.obj,
                         "pass" if r.allowed else "drop",
@@ -514,10 +517,6 @@ class _Walk:
                         r.fix,
                     )
                 )
-
-
-def _hop(step: str, obj: str, verdict: str, detail: str, fix: str | None = None) -> Hop:
-    return Hop(step, obj, verdict, detail, fix)
 
 
 def _link_local(address: str) -> bool:
