@@ -18,6 +18,7 @@ from neutrino.cli.agent import agent
 from neutrino.cli.bootstrap import bootstrap
 from neutrino.cli.options import console
 from neutrino.cli.serve import serve
+from neutrino.cli.trace import trace
 
 app = typer.Typer(
     name="neutrino",
@@ -47,6 +48,7 @@ def version() -> None:
 app.command()(serve)
 app.command()(bootstrap)
 app.command()(agent)
+app.command()(trace)
 app.add_typer(db.app, name="db")
 app.add_typer(lab.app, name="lab")
 
