@@ -287,11 +287,25 @@ def test_spoofed_source_address_and_mac() -> None:
 
 def test_allowed_address_pair_passes_anti_spoofing_and_receives() -> None:
     pair = [{"ip_address": "192.0.2.48/29"}]
-    m = world(a={"allowed_address_pairs": pair})
+    m = world(a={"allowed_address_pairs": pair}, b={"binding:host_id": "hv1"})
     t = trace_from_port(m, "a", Packet("192.0.2.11", "icmp", src="192.0.2.50"))
     assert t.verdict == "delivered"  # 192.0.2.50 is a member address of default via the pair
+    assert t.reply_verdict == "allowed"
     vip = trace_from_port(m, "b", Packet("192.0.2.50", "icmp"))
     assert vip.verdict == "delivered" and vip.hops[-1].obj.startswith("port a")
+
+
+def test_allowed_address_pair_across_hosts_finds_no_neighbour_entry() -> None:
+    """The VXLAN proxy answers ARP/ND from l2population's entries: fixed IPs only."""
+    m = world(a={"allowed_address_pairs": [{"ip_address": "192.0.2.48/29"}]})
+    vip = trace_from_port(m, "b", Packet("192.0.2.50", "icmp"))
+    assert vip.drop is not None and vip.drop.step == "L2"
+    assert "l2population" in vip.drop.detail
+    out = trace_from_port(m, "a", Packet("192.0.2.11", "icmp", src="192.0.2.50"))
+    assert out.verdict == "delivered" and out.reply_verdict == "dropped"
+    assert out.reply[-1].step == "reply L2" and "192.0.2.50" in out.reply[-1].detail
+    own = trace_from_port(m, "a", Packet("192.0.2.11", "icmp"))
+    assert own.reply_verdict == "allowed"
 
 
 def test_a_vm_may_not_answer_dhcp_or_advertise_routes() -> None:

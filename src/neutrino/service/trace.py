@@ -184,6 +184,7 @@ def trace_dict(trace: Trace, ctx: RequestContext) -> dict[str, Any]:
     packet = {k: v for k, v in asdict(trace.packet).items() if v is not None}
     return {
         "verdict": trace.verdict,
+        "reply_verdict": trace.reply_verdict,
         "packet": packet,
         "hops": [_hop_dict(h, ctx) for h in trace.hops],
         "reply": [_hop_dict(h, ctx) for h in trace.reply],

@@ -122,6 +122,13 @@ class Trace:
         return {"deliver": "delivered", "leave": "left"}.get(last, "dropped")
 
     @property
+    def reply_verdict(self) -> str | None:
+        """``allowed`` or ``dropped`` for the answer to a delivered packet; None otherwise."""
+        if self.verdict != "delivered":
+            return None
+        return "dropped" if any(h.verdict == "drop" for h in self.reply) else "allowed"
+
+    @property
     def drop(self) -> Hop | None:
         return next((h for h in self.hops if h.verdict == "drop"), None)
 

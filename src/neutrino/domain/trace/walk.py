@@ -129,9 +129,12 @@ def _reachable(t: Trace, port: Port, step: str) -> bool:
 class _Walk:
     def __init__(self, model: NetworkModel, t: Trace, src: str, origin: Port | None) -> None:
         self.m, self.t, self.src, self.origin = model, t, src, origin
+        self.origin_src = src
         self.packet = t.packet
         self.dnat_from: str | None = None  # the floating IP the packet was sent to
         self.in_port: Port | None = None
+        self.resolved = ""  # the address the last L2 hop was resolved for (ARP/ND)
+        self.first: tuple[str, Port] | None = None  # (network, port) the origin handed it to
 
     def run(self, network_id: str, host: str | None) -> None:
         via: str | None = None
@@ -139,6 +142,8 @@ class _Walk:
             target = self._next(network_id, via)
             if target is None or not self._l2(network_id, host, target):
                 return
+            if self.first is None:
+                self.first = (network_id, target)
             if (
                 target.device_id in self.m.routers
                 and not target.filtered
@@ -183,9 +188,10 @@ class _Walk:
             address = self._gateway(network_id) or ""
             if not address:
                 return None
+        self.resolved = address
         owner = m.owner(network_id, address)
         fip = m.fip_by_address.get(address)
-        if owner is None and fip is not None:
+        if fip is not None:  # the address lives on the router's gateway, not its own port
             gw = m.gateways.get(fip.router_id)
             if gw is not None and gw.network_id == network_id:
                 owner = gw
@@ -273,6 +279,24 @@ class _Walk:
         )
         return subnet.gateway_ip
 
+    def _neighbour(self, target: Port, address: str, where: Network | str) -> bool:
+        """Across hosts on VXLAN, ARP/ND is answered by the VXLAN device's proxy from
+        l2population's neighbour entries, which list ports' fixed IPs only (agent/calc.py):
+        an allowed-address-pair address (or a floating IP) on another host gets no answer."""
+        if not address or address in target.addresses or _link_local(address):
+            return True
+        self.t.add(
+            "L2",
+            where,
+            "drop",
+            f"{address} belongs to {target.label()} on host {target.host} but is not "
+            f"one of its fixed IPs: across hosts, ARP/ND is answered only from "
+            f"l2population's neighbour entries (fixed IPs), so nothing answers",
+            "use a fixed IP of the port, or keep both ends on one host (the data "
+            "plane has no neighbour entries for allowed address pairs)",
+        )
+        return False
+
     def _l2(self, network_id: str, host: str | None, target: Port) -> bool:
         net = self.m.networks.get(network_id)
         label = _net_label(net, network_id)
@@ -297,6 +321,8 @@ class _Walk:
                         f"start the agent on {h} with a tunnel IP",
                     )
                     return False
+            if not self._neighbour(target, self.resolved, where):
+                return False
             detail = f"VXLAN VNI {net.segmentation_id}: {host} ({here}) -> {target.host} ({there})"
         else:
             detail = f"{segment}: {host} -> {target.host} over the physical network"
@@ -481,7 +507,7 @@ class _Walk:
         sport = original.sport or EPHEMERAL_PORT
         for port, direction, src, dst in (
             (dst_port, "egress", self.packet.dst, self.src),
-            (self.origin, "ingress", original.dst, original.src or self.src),
+            (self.origin, "ingress", original.dst, self.origin_src),
         ):
             if port is None:
                 continue
@@ -517,6 +543,32 @@ class _Walk:
                         r.fix,
                     )
                 )
+        self._reply_neighbour()
+
+    def _reply_neighbour(self) -> None:
+        """The answer goes back to the origin's source address from the port the origin
+        handed the packet to: across hosts on VXLAN that address must be a fixed IP."""
+        if self.origin is None or self.first is None:
+            return
+        network_id, first = self.first
+        net = self.m.networks.get(network_id)
+        if net is None or net.network_type != "vxlan" or first.host == self.origin.host:
+            return
+        src = self.origin_src
+        if src in self.origin.addresses or _link_local(src):
+            return
+        self.t.reply.append(
+            make_hop(
+                "reply L2",
+                net,
+                "drop",
+                f"the answer to {src} leaves {first.label()} on host {first.host}: {src} is not a "
+                f"fixed IP of {self.origin.label()}, and across hosts ARP/ND is answered only "
+                f"from l2population's neighbour entries (fixed IPs), so nothing answers",
+                "use a fixed IP of the port, or keep both ends on one host (the data plane has "
+                "no neighbour entries for allowed address pairs)",
+            )
+        )
 
 
 def _link_local(address: str) -> bool:
