@@ -76,6 +76,18 @@ def _group(api: Any, name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
     return group
 
 
+def _ipv6(lab: Lab, vm: Any) -> str:
+    """The VM's IPv6 fixed IP, configured by hand on its eth0 (the subnet has no DHCP/RA)."""
+    with lab.controller() as api:
+        port = api.get_port(vm.port_id)
+    address = next(f["ip_address"] for f in port["fixed_ips"] if ":" in f["ip_address"])
+    subprocess.run(["ip", "netns", "exec", vm.netns, "sysctl", "-qw",
+                    "net.ipv6.conf.eth0.disable_ipv6=0"], check=True)
+    subprocess.run(["ip", "-n", vm.netns, "addr", "add", f"{address}/64", "dev", "eth0",
+                    "nodad"], check=True)
+    return str(address)
+
+
 def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
     directory, prefix = lab_dir
     lab = Lab(directory)
@@ -88,6 +100,7 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
         green = api.create_network(name="green", **{"provider:network_type": "vxlan"})
         sub_b = api.create_subnet(blue["id"], "192.0.2.0/25", gateway_ip="192.0.2.1")
         sub_g = api.create_subnet(green["id"], "192.0.2.128/25", gateway_ip="192.0.2.129")
+        api.create_subnet(blue["id"], "2001:db8:1::/64", ip_version=6, enable_dhcp=False)
         router = call(api, "POST", "/v2.0/routers", {"router": {
             "name": "r1", "external_gateway_info": {"network_id": ext_net}}})["router"]
         rid = router["id"]
@@ -109,6 +122,7 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
         until("router ports ACTIVE", lambda: {
             p["status"] for p in api.list_ports(device_id=rid)} == {"ACTIVE"}, timeout=30)
     ip1, ip2, ip3 = lease1.ip, lease2.ip, lease3.ip
+    six = {vm.name: _ipv6(lab, vm) for vm in (vm1, vm3)}
     c = Checker(lab)
 
     def q(vm: Any, dst: str, **packet: Any) -> dict[str, Any]:
@@ -133,6 +147,9 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
         c.agree("ingress refused the other way: solo has no ingress rule",
                 q(vm1, ip3, protocol="icmp"), lambda: ping(vm1.netns, ip3), "dropped",
                 "group solo")
+        c.agree("IPv6: refused by solo's missing ingress rule",
+                q(vm1, six["vm3"], protocol="icmp"), lambda: ping(vm1.netns, six["vm3"]),
+                "dropped", "no ingress rule allows ipv6-icmp")
         # cross-subnet through the router, and SNAT out
         c.agree("cross-subnet through r1", q(vm1, ip2, protocol="icmp"),
                 lambda: ping(vm1.netns, ip2), "delivered", "192.0.2.128/25")
@@ -149,6 +166,8 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
             api.update_port(vm3.port_id, security_groups=[default_id])
         c.agree("remote group: vm3 joined default", q(vm3, ip1, protocol="icmp"),
                 lambda: ping(vm3.netns, ip1), "delivered", default_id)
+        c.agree("IPv6: remote group admits vm3", q(vm3, six["vm1"], protocol="icmp"),
+                lambda: ping(vm3.netns, six["vm1"]), "delivered", default_id)
         with lab.controller() as api:
             api.update_port(vm3.port_id, security_groups=[solo["id"]])
         c.agree("remote group: vm3 left default", q(vm3, ip1, protocol="icmp"),
@@ -230,6 +249,7 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
         for listener in listeners:
             listener.close()
         for name, verdict, real in c.results:
-            print(f"agree: {name}: {verdict} (real {'passes' if real else 'dropped'})")
-    assert len(c.results) >= 19
+            print(f"agree: {name}: trace {verdict}, round trip "
+                  f"{'passes' if real else 'dropped'} in trace and lab")
+    assert len(c.results) >= 24
     lab.down()
