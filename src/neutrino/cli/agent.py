@@ -1,8 +1,10 @@
-"""``neutrino agent``: run the L2 host agent in the foreground.
+"""``neutrino agent``: run the L2 host agent in the foreground; ``neutrino agent check``:
+list how this host's kernel differs from its intended state, changing nothing.
 
 Controller credentials come from the usual ``OS_*`` environment (OS_AUTH_URL, OS_USERNAME,
 OS_PASSWORD, OS_PROJECT_NAME, ...); the flags configure this host. The agent runs until
 interrupted; an unexpected error ends it with a non-zero status (its supervisor restarts it).
+``check`` exits 0 when the kernel matches, 3 when it lists differences.
 """
 
 from __future__ import annotations
@@ -16,8 +18,46 @@ import typer
 
 from neutrino.cli.options import fail
 
+app = typer.Typer(help="The host agent (run it, or check its host for drift).")
 
+HostOption = Annotated[str | None, typer.Option(
+    "--host", metavar="NAME", help="Host name the controller binds ports to.")]
+TunnelOption = Annotated[str | None, typer.Option(
+    "--tunnel-ip", metavar="IP", help="This host's VXLAN tunnel endpoint.")]
+NetnsOption = Annotated[str | None, typer.Option(
+    "--netns", metavar="NS", help="The hypervisor that is this network namespace (the lab).")]
+
+
+@app.command()
+def check(host: HostOption = None, tunnel_ip: TunnelOption = None, netns: NetnsOption = None,
+          underlay_dev: Annotated[str | None, typer.Option("--underlay-dev")] = None,
+          mappings: Annotated[str | None, typer.Option("--interface-mappings")] = None,
+          ) -> None:
+    """List every difference between this host's kernel and its intended state (L2)."""
+    from neutrino.agent.check import check as drift_check
+    from neutrino.agent.main import AgentSettings
+    from neutrino.cli.options import console
+    from neutrino.client import ClientError
+
+    try:
+        settings = AgentSettings.from_env(host=host, tunnel_ip=tunnel_ip, netns=netns,
+                                          underlay_dev=underlay_dev,
+                                          interface_mappings=mappings)
+        found = drift_check(settings)
+    except KeyError as exc:
+        raise fail(f"missing setting {exc.args[0]} (flag or environment variable)") from None
+    except (ValueError, ClientError) as exc:
+        raise fail(str(exc)) from None
+    for drift in found:
+        console.print(str(drift), markup=False)
+    console.print(f"{len(found)} difference(s) on {settings.host}", markup=False)
+    if found:
+        raise typer.Exit(3)
+
+
+@app.callback(invoke_without_command=True)
 def agent(
+    ctx: typer.Context,
     host: Annotated[str | None, typer.Option(
         "--host", metavar="NAME", help="Host name the controller binds ports to.")] = None,
     tunnel_ip: Annotated[str | None, typer.Option(
@@ -49,6 +89,8 @@ def agent(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the host agent (wires this host's ports; credentials from OS_* variables)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from neutrino.agent.main import Agent, AgentSettings
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,

@@ -13,8 +13,7 @@ from typing import Annotated
 import typer
 
 from neutrino import __version__
-from neutrino.cli import db, lab
-from neutrino.cli.agent import agent
+from neutrino.cli import agent, db, lab
 from neutrino.cli.bootstrap import bootstrap
 from neutrino.cli.options import console
 from neutrino.cli.serve import serve
@@ -47,7 +46,7 @@ def version() -> None:
 
 app.command()(serve)
 app.command()(bootstrap)
-app.command()(agent)
+app.add_typer(agent.app, name="agent")
 app.command()(trace)
 app.add_typer(db.app, name="db")
 app.add_typer(lab.app, name="lab")
