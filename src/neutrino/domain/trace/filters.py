@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from neutrino.domain.security_groups import ANY_PREFIXES, PORT_PROTOCOL_NUMBERS
 from neutrino.domain.sgstate import RuleState
-from neutrino.domain.trace.model import Group, NetworkModel, Port
+from neutrino.domain.trace.model import Group, NetworkModel, Port, in_prefix
 from neutrino.domain.trace.packet import Labelled, Packet, protocol_number
 
 __all__ = ["FilterResult", "anti_spoof", "check", "describe_rule", "link_local", "stateful"]
@@ -52,12 +52,6 @@ def link_local(mac: str) -> str:
     b = [int(x, 16) for x in mac.split(":")]
     eui = [b[0] ^ 2, b[1], b[2], 0xFF, 0xFE, b[3], b[4], b[5]]
     return str(ipaddress.IPv6Address(bytes([0xFE, 0x80, 0, 0, 0, 0, 0, 0, *eui])))
-
-
-def _in(address: str, prefix: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    net = ipaddress.ip_network(prefix, strict=False)
-    return ip.version == net.version and ip in net
 
 
 def anti_spoof(port: Port, packet: Packet, src: str) -> FilterResult:
@@ -83,7 +77,7 @@ def anti_spoof(port: Port, packet: Packet, src: str) -> FilterResult:
     allowed += [p.ip_address for p in port.allowed_address_pairs if p.mac_address == mac]
     if packet.version == 6:
         allowed.append(link_local(mac))
-    if not any(_in(src, a) for a in allowed):
+    if not any(in_prefix(src, a) for a in allowed):
         listed = ", ".join(allowed) or "none"
         return FilterResult(
             False,
@@ -137,12 +131,12 @@ def rule_matches(rule: RuleState, packet: Packet, far: str, model: NetworkModel)
     if rule.ethertype != packet.ethertype:
         return False
     if rule.remote_group_id:
-        if not any(_in(far, m) for m in model.members.get(rule.remote_group_id, ())):
+        if not any(in_prefix(far, m) for m in model.members.get(rule.remote_group_id, ())):
             return False
     elif (
         rule.remote_ip_prefix
         and rule.remote_ip_prefix not in ANY_PREFIXES
-        and not _in(far, rule.remote_ip_prefix)
+        and not in_prefix(far, rule.remote_ip_prefix)
     ):
         return False
     number = protocol_number(rule.protocol)

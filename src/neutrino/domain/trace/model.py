@@ -34,10 +34,18 @@ __all__ = [
     "Router",
     "Subnet",
     "from_neutron",
+    "in_prefix",
 ]
 
 ROUTER_GATEWAY = "network:router_gateway"
 BOUND = "bridge"  # binding:vif_type of a port whose binding succeeded
+
+
+def in_prefix(address: str, prefix: str) -> bool:
+    """Whether ``address`` is inside ``prefix`` (an address or CIDR; other family: no)."""
+    ip = ipaddress.ip_address(address)
+    net = ipaddress.ip_network(prefix, strict=False)
+    return ip.version == net.version and ip in net
 
 
 @dataclass(frozen=True)

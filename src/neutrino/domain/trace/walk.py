@@ -19,29 +19,24 @@ model arriving on an external network. The walk mirrors what the agents build:
    packet leaving by the interface it came in is SNAT'd to that interface (hairpin);
 5. the destination port: admin state, status, ingress rules, delivery.
 
-Each step adds a ``Hop``; the first drop ends the walk. After a delivery, ``Trace.reply`` says
-how the answer passes the two filters: by conntrack for stateful groups ("allowed only
-because of conntrack"), by a rule of its own for stateless ones.
+Each step adds a ``Hop``; the first drop ends the walk. The router's route lookup and SNAT live
+in ``routing``, the ports' wire checks and the reply in ``ends``, the filters in ``filters``.
+After a delivery, ``Trace.reply`` says how the answer passes the two filters: by conntrack
+for stateful groups ("allowed only because of conntrack"), by a rule of its own for stateless
+ones.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from neutrino.domain.trace import filters
-from neutrino.domain.trace.model import Network, NetworkModel, Port, Router
-from neutrino.domain.trace.packet import Packet, Trace, make_hop
+from neutrino.domain.trace import ends, filters, routing
+from neutrino.domain.trace.model import Network, NetworkModel, Port, Router, in_prefix
+from neutrino.domain.trace.packet import Packet, Trace
 
 __all__ = ["trace_from_external", "trace_from_port"]
 
 MAX_ROUTERS = 8
-EPHEMERAL_PORT = 40000  # the client port assumed for a stateless reply when none is given
-
-
-def _in(address: str, prefix: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    net = ipaddress.ip_network(prefix, strict=False)
-    return ip.version == net.version and ip in net
 
 
 def _net_label(net: Network | None, network_id: str) -> str:
@@ -65,7 +60,7 @@ def trace_from_port(model: NetworkModel, port_id: str, packet: Packet) -> Trace:
             f"add an IPv{packet.version} subnet to {_net_label(None, port.network_id)}",
         )
         return t
-    if not _reachable(t, port, "source"):
+    if not ends.reachable(t, port, "source"):
         return t
     spoof = filters.anti_spoof(port, packet, src)
     t.add("anti-spoofing", spoof.obj, "pass" if spoof.allowed else "drop", spoof.detail, spoof.fix)
@@ -76,7 +71,7 @@ def trace_from_port(model: NetworkModel, port_id: str, packet: Packet) -> Trace:
         "egress rules", egress.obj, "pass" if egress.allowed else "drop", egress.detail, egress.fix
     )
     if egress.allowed:
-        _Walk(model, t, src, port).run(port.network_id, port.host)
+        Walk(model, t, src, port).run(port.network_id, port.host)
     return t
 
 
@@ -89,44 +84,11 @@ def trace_from_external(model: NetworkModel, network_id: str, src: str, packet: 
         "pass",
         f"{src} outside the model, arriving on the external network",
     )
-    _Walk(model, t, src, None).run(network_id, None)
+    Walk(model, t, src, None).run(network_id, None)
     return t
 
 
-def _reachable(t: Trace, port: Port, step: str) -> bool:
-    """A port's wire: bound to a host, tap on the bridge (admin up); status is a warning."""
-    if port.host is None:
-        t.add(
-            step,
-            port,
-            "drop",
-            "the port is not bound to any host (no "
-            "binding:host_id, or its binding failed): nothing is wired",
-            f"bind it: openstack port set --host HOST {port.id}",
-        )
-        return False
-    if not port.admin_state_up:
-        t.add(
-            step,
-            port,
-            "drop",
-            f"the port is admin down: its tap is not on the bridge on host {port.host}",
-            f"openstack port set --enable {port.id}",
-        )
-        return False
-    if port.status != "ACTIVE":
-        t.add(
-            step,
-            port,
-            "warn",
-            f"status {port.status}: the agent on {port.host} has not reported it wired",
-        )
-    else:
-        t.add(step, port, "pass", f"on host {port.host}, admin up, ACTIVE")
-    return True
-
-
-class _Walk:
+class Walk:
     def __init__(self, model: NetworkModel, t: Trace, src: str, origin: Port | None) -> None:
         self.m, self.t, self.src, self.origin = model, t, src, origin
         self.origin_src = src
@@ -238,7 +200,7 @@ class _Walk:
             (
                 (ipaddress.ip_network(d, strict=False).prefixlen, hop)
                 for d, hop in subnet.host_routes
-                if _in(dst, d)
+                if in_prefix(dst, d)
             ),
             reverse=True,
         )
@@ -302,7 +264,7 @@ class _Walk:
         label = _net_label(net, network_id)
         where = net or label
         if target.host is None or not target.admin_state_up:
-            return _reachable(self.t, target, "L2")
+            return ends.reachable(self.t, target, "L2")
         segment = f"{net.network_type} {net.segmentation_id or ''}".strip() if net else "?"
         if host is None:
             detail = f"from outside on {segment} to host {target.host}"
@@ -367,12 +329,12 @@ class _Walk:
                 f"DNAT {dst} -> {fip.fixed_ip_address}",
             )
             dst = fip.fixed_ip_address
-        out = self._route(router, ports, gw, dst)
+        out = routing.route(self.m, t, router, ports, gw, dst)
         if out is None:
             return None
         out_port, via = out
         if gw is not None and out_port is gw:
-            self._snat(router, gw)
+            self.src = routing.snat(self.m, t, router, gw, self.src)
         elif self.dnat_from and out_port is in_port:
             own = next((a for a in in_port.addresses if ":" not in a), None)
             if own:
@@ -384,102 +346,6 @@ class _Walk:
                     f"hairpin: SNAT to {own} (the answer must come back through the router)",
                 )
         return out_port.network_id, out_port.host, via
-
-    def _route(
-        self, router: Router, ports: list[Port], gw: Port | None, dst: str
-    ) -> tuple[Port, str | None] | None:
-        m = self.m
-        best: tuple[int, int, Port, str | None, str] | None = None
-
-        def offer(prefixlen: int, rank: int, port: Port, via: str | None, what: str) -> None:
-            nonlocal best
-            if best is None or (prefixlen, rank) > best[:2]:
-                best = (prefixlen, rank, port, via, what)
-
-        for p in ports:
-            for sid, _ in p.fixed_ips:
-                s = m.subnets.get(sid)
-                if s is not None and s.contains(dst):
-                    offer(ipaddress.ip_network(s.cidr).prefixlen, 2, p, None, f"connected {s.cidr}")
-        for dest, hop in router.routes:
-            if _in(dst, dest):
-                port = next(
-                    (
-                        p
-                        for p in ports
-                        for sid, _ in p.fixed_ips
-                        if sid in m.subnets and m.subnets[sid].contains(hop)
-                    ),
-                    None,
-                )
-                if port is not None:
-                    offer(
-                        ipaddress.ip_network(dest, strict=False).prefixlen,
-                        1,
-                        port,
-                        hop,
-                        f"extra route {dest} via {hop}",
-                    )
-        if gw is not None:
-            for sid, _ in gw.fixed_ips:
-                s = m.subnets.get(sid)
-                if s is not None and s.gateway_ip and s.ip_version == self.packet.version:
-                    offer(0, 0, gw, s.gateway_ip, f"default via {s.gateway_ip}")
-        if best is None:
-            self.t.add(
-                "route",
-                router,
-                "drop",
-                f"the router has no route to {dst}",
-                f"add an interface on a subnet holding {dst}, an extra route "
-                f"(openstack router set --route destination=CIDR,gateway=IP "
-                f"{router.id}) or an external gateway",
-            )
-            return None
-        _, _, port, via, what = best
-        self.t.add("route", router, "pass", f"{dst}: {what}, out by {port.label()}")
-        return port, via
-
-    def _snat(self, router: Router, gw: Port) -> None:
-        if self.packet.version != 4:
-            self.t.add("NAT", router, "pass", "IPv6 leaves unchanged (no NAT)")
-            return
-        m = self.m
-        own = next(
-            (
-                f
-                for f in m.floating_ips
-                if f.router_id == router.id and f.fixed_ip_address == self.src
-            ),
-            None,
-        )
-        if own is not None:
-            self.t.add(
-                "NAT",
-                own,
-                "nat",
-                f"SNAT {self.src} -> {own.floating_ip_address} (1:1)",
-            )
-            self.src = own.floating_ip_address
-            return
-        internal = [
-            m.subnets[sid].cidr
-            for p in m.interfaces[router.id]
-            for sid, _ in p.fixed_ips
-            if sid in m.subnets and m.subnets[sid].ip_version == 4
-        ]
-        gw_ip = next((a for a in gw.addresses if ":" not in a), None)
-        if router.enable_snat and gw_ip and any(_in(self.src, c) for c in internal):
-            self.t.add("NAT", router, "nat", f"SNAT {self.src} -> {gw_ip}")
-            self.src = gw_ip
-        else:
-            why = "SNAT is disabled" if not router.enable_snat else "not an internal subnet"
-            self.t.add(
-                "NAT",
-                router,
-                "warn",
-                f"leaves as {self.src} ({why}): the answer needs a route back",
-            )
 
     # --- delivery ------------------------------------------------------------------------
 
@@ -500,75 +366,7 @@ class _Walk:
             "deliver",
             f"delivered to {self.packet.dst} on host {port.host}",
         )
-        self._reply(port)
-
-    def _reply(self, dst_port: Port) -> None:
-        original = self.t.packet
-        sport = original.sport or EPHEMERAL_PORT
-        for port, direction, src, dst in (
-            (dst_port, "egress", self.packet.dst, self.src),
-            (self.origin, "ingress", original.dst, self.origin_src),
-        ):
-            if port is None:
-                continue
-            step = f"reply {direction}"
-            if not port.filtered:
-                self.t.reply.append(make_hop(step, port, "pass", "not filtered"))
-            elif filters.stateful(port, self.m):
-                self.t.reply.append(
-                    make_hop(
-                        step,
-                        port,
-                        "pass",
-                        "the reply is allowed only by conntrack "
-                        "(established): no rule allows it by itself",
-                    )
-                )
-            else:
-                echo = {8: 0, 128: 129}.get(original.echo_type())
-                back = original.with_(
-                    dst=dst,
-                    dport=sport,
-                    sport=original.dport,
-                    icmp_type=echo if original.icmp else None,
-                    src=src,
-                )
-                r = filters.check(port, direction, back, src, self.m)
-                self.t.reply.append(
-                    make_hop(
-                        step,
-                        r.obj,
-                        "pass" if r.allowed else "drop",
-                        f"stateless: {r.detail}",
-                        r.fix,
-                    )
-                )
-        self._reply_neighbour()
-
-    def _reply_neighbour(self) -> None:
-        """The answer goes back to the origin's source address from the port the origin
-        handed the packet to: across hosts on VXLAN that address must be a fixed IP."""
-        if self.origin is None or self.first is None:
-            return
-        network_id, first = self.first
-        net = self.m.networks.get(network_id)
-        if net is None or net.network_type != "vxlan" or first.host == self.origin.host:
-            return
-        src = self.origin_src
-        if src in self.origin.addresses or _link_local(src):
-            return
-        self.t.reply.append(
-            make_hop(
-                "reply L2",
-                net,
-                "drop",
-                f"the answer to {src} leaves {first.label()} on host {first.host}: {src} is not a "
-                f"fixed IP of {self.origin.label()}, and across hosts ARP/ND is answered only "
-                f"from l2population's neighbour entries (fixed IPs), so nothing answers",
-                "use a fixed IP of the port, or keep both ends on one host (the data plane has "
-                "no neighbour entries for allowed address pairs)",
-            )
-        )
+        ends.reply(self, port)
 
 
 def _link_local(address: str) -> bool:
