@@ -26,6 +26,7 @@ from neutrino.api.guard import RequestGuard
 from neutrino.api.http import context
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
+from neutrino.api.neutrino import trace as trace_api
 from neutrino.api.neutron import floatingips, quotas, root, tags
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron.resources import collection_router
@@ -130,6 +131,7 @@ def create_app(settings: Settings, store: Store | None = None,
     app.include_router(tags.router)
     app.include_router(quotas.router)
     app.include_router(agent_v1.router)
+    app.include_router(trace_api.router)
     app.include_router(root.router)
     app.include_router(identity_v3.router)
     app.include_router(identity_v2.router)

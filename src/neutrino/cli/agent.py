@@ -1,11 +1,14 @@
-"""``neutrino agent``: run the host agent in the foreground; ``neutrino agent cleanup``.
+"""``neutrino agent``: run the host agent in the foreground; ``neutrino agent cleanup``;
+``neutrino agent check``: list how this host's kernel differs from its intended state,
+changing nothing.
 
 Controller credentials come from the usual ``OS_*`` environment (OS_AUTH_URL, OS_USERNAME,
 OS_PASSWORD, OS_PROJECT_NAME, ...); the flags configure this host. The agent runs until
 interrupted; an unexpected error ends it with a non-zero status (its supervisor restarts it).
 When it stops it leaves the data plane running (VMs keep their network) unless
 ``--cleanup-on-exit``; ``neutrino agent cleanup`` removes everything an agent of this host
-built (``agent.teardown``).
+built (``agent.teardown``); ``check`` exits 0 when the kernel matches, 3 when it lists
+differences.
 
 A clean stop ends the process with ``os._exit`` once the logs are flushed: nothing is left to
 finalize (kernel work done, sockets closed), and interpreter teardown of pyroute2 and friends
@@ -40,6 +43,34 @@ LocalExternalOption = Annotated[str | None, typer.Option(
     "--local-external", metavar="PHYSNET:IP/PREFIX",
     help="Make a veth pair nt-PHYSNET (this host, holding IP/PREFIX) <-> ntb-PHYSNET "
          "(mapped to PHYSNET): a flat external network on a machine without a spare NIC.")]
+TunnelOption = Annotated[str | None, typer.Option(
+    "--tunnel-ip", metavar="IP", help="This host's VXLAN tunnel endpoint.")]
+
+
+@app.command()
+def check(host: HostOption = None, tunnel_ip: TunnelOption = None, netns: NetnsOption = None,
+          underlay_dev: Annotated[str | None, typer.Option("--underlay-dev")] = None,
+          mappings: Annotated[str | None, typer.Option("--interface-mappings")] = None,
+          ) -> None:
+    """List every difference between this host's kernel and its intended state (L2)."""
+    from neutrino.agent.check import check as drift_check
+    from neutrino.agent.main import AgentSettings
+    from neutrino.client import ClientError
+
+    try:
+        settings = AgentSettings.from_env(host=host, tunnel_ip=tunnel_ip, netns=netns,
+                                          underlay_dev=underlay_dev,
+                                          interface_mappings=mappings)
+        found = drift_check(settings)
+    except KeyError as exc:
+        raise fail(f"missing setting {exc.args[0]} (flag or environment variable)") from None
+    except (ValueError, ClientError) as exc:
+        raise fail(str(exc)) from None
+    for drift in found:
+        console.print(str(drift), markup=False)
+    console.print(f"{len(found)} difference(s) on {settings.host}", markup=False)
+    if found:
+        raise typer.Exit(3)
 
 
 @app.callback()

@@ -21,6 +21,7 @@ from neutrino.cli import agent, db, lab, vmm
 from neutrino.cli.bootstrap import bootstrap
 from neutrino.cli.options import console
 from neutrino.cli.serve import serve
+from neutrino.cli.trace import trace
 
 if not sys.stdout.isatty() and not os.environ.get("TERMINAL_WIDTH"):
     typer.rich_utils.MAX_WIDTH = 120
@@ -53,6 +54,7 @@ def version() -> None:
 app.command()(serve)
 app.command()(bootstrap)
 app.add_typer(agent.app, name="agent")
+app.command()(trace)
 app.add_typer(db.app, name="db")
 app.add_typer(lab.app, name="lab")
 app.add_typer(vmm.app, name="vmm")

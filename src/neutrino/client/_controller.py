@@ -10,8 +10,8 @@ Agent API (needs an admin or ``service``-role token):
 
 Neutron resources (networks, subnets, ports; agents listed; the API root): ``create_*``,
 ``list_*``, ``get_*``, ``delete_*`` (and ``update_port``), returning the resource dicts of the
-wire format unchanged. Errors are the ``ClientError`` tree; nothing is retried here (see
-``Session``).
+wire format unchanged. ``trace`` asks neutrino's own API why a packet arrives or not. Errors
+are the ``ClientError`` tree; nothing is retried here (see ``Session``).
 """
 
 from __future__ import annotations
@@ -165,6 +165,14 @@ class Controller:
 
     def delete_port(self, port_id: str) -> None:
         self._delete("ports", port_id)
+
+    # --- neutrino's own API --------------------------------------------------------------
+
+    def trace(self, **question: Any) -> dict[str, Any]:
+        """``POST /neutrino/v1/trace``: the path of one packet (``source``, ``destination``,
+        ``protocol``, ``destination_port``, ...); returns the trace (verdict, hops, reply)."""
+        return self.session.request(  # type: ignore[no-any-return]
+            "POST", "/neutrino/v1/trace", json={"trace": question})["trace"]
 
 
 __all__ = ["Controller", "HostStateWatch"]

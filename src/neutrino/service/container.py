@@ -23,6 +23,7 @@ from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
 from neutrino.service.tokens import TokenAuthority
+from neutrino.service.trace import TraceService
 from neutrino.store.uow import Store
 
 
@@ -44,6 +45,7 @@ class Services:
     agents: AgentService
     hostsync: HostSyncService
     liveness: LivenessSweeper
+    trace: TraceService
     changes: ChangeLogService
 
     @classmethod
@@ -55,22 +57,30 @@ class Services:
         quotas = QuotaService(store, settings)
         dhcp = DhcpScheduler.from_settings(settings)
         ports = PortService(store, settings, quotas)
+        networks = NetworkService(store, segments, quotas)
+        subnets = SubnetService(store, quotas, dhcp=dhcp)
+        routers = RouterService(store, settings, quotas)
+        floatingips = FloatingIpService(store, settings, quotas)
+        groups = SecurityGroupService(store, quotas)
+        agents = AgentService(store, dhcp)
         return cls(
             settings=settings,
             store=store,
             identity=IdentityService(store, settings, tokens),
-            networks=NetworkService(store, segments, quotas),
-            subnets=SubnetService(store, quotas, dhcp=dhcp),
+            networks=networks,
+            subnets=subnets,
             ports=ports,
-            routers=RouterService(store, settings, quotas),
-            floatingips=FloatingIpService(store, settings, quotas),
+            routers=routers,
+            floatingips=floatingips,
             tags=TagService(store),
             quotas=quotas,
-            security_groups=SecurityGroupService(store, quotas),
+            security_groups=groups,
             security_group_rules=SecurityGroupRuleService(store, quotas),
             default_security_group_rules=DefaultSecurityGroupRuleService(store),
-            agents=AgentService(store, dhcp),
+            agents=agents,
             hostsync=HostSyncService(store, ports),
             liveness=LivenessSweeper(store, dhcp),
+            trace=TraceService(store, networks, subnets, ports, groups, routers, floatingips,
+                               agents),
             changes=ChangeLogService(store),
         )

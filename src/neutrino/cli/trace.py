@@ -1,0 +1,149 @@
+"""``neutrino trace``: why a packet arrives or not, hop by hop, as the controller's model says.
+
+    neutrino trace --from vm1 --to 192.0.2.12 --proto tcp --dport 22
+    neutrino trace --from PORT_ID --to 2001:db8::5 --proto icmp
+    neutrino trace --from-outside 203.0.113.1 --to 203.0.113.20 --proto icmp
+
+``--from`` takes a lab VM's name (resolved through the lab state, whose controller and
+credentials it then uses) or a port id (credentials from the ``OS_*`` variables).
+``--from-outside ADDR`` starts outside the model on an external network (``--network``, or the
+lab's). The hops print as a table; ``--json`` prints the API's answer. The exit status is 0
+when the packet is delivered or leaves the modelled network, 2 when it is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from neutrino.cli.options import console, fail
+
+COLOURS = {
+    "pass": "green",
+    "deliver": "bold green",
+    "leave": "cyan",
+    "nat": "yellow",
+    "warn": "yellow",
+    "drop": "bold red",
+}
+
+
+def _lab(directory: Path | None) -> Any:
+    from neutrino.lab.state import LabState, lab_dir
+
+    return LabState.load(lab_dir(directory))
+
+
+def _credentials(lab: Any) -> Any:
+    from neutrino.client import Credentials
+
+    if lab is not None:
+        return lab.creds
+    try:
+        return Credentials.from_env()
+    except KeyError as exc:
+        raise fail(
+            f"no lab and no credentials: set {exc.args[0]} (and the other OS_* variables)"
+        ) from None
+
+
+def _table(title: str, hops: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "step", "object", "verdict", "why / fix"):
+        table.add_column(column, overflow="fold")
+    for i, hop in enumerate(hops, start=1):
+        colour = COLOURS.get(hop["verdict"], "white")
+        why = escape(hop["detail"])
+        if hop.get("fix"):
+            why += f"\n[bold]fix:[/] {escape(hop['fix'])}"
+        table.add_row(
+            str(i),
+            escape(hop["step"]),
+            escape(hop["object"]),
+            f"[{colour}]{hop['verdict']}[/]",
+            why,
+        )
+    return table
+
+
+def trace(
+    source: Annotated[
+        str | None, typer.Option("--from", metavar="VM|PORT", help="The sending lab VM or port id.")
+    ] = None,
+    outside: Annotated[
+        str | None,
+        typer.Option(
+            "--from-outside",
+            metavar="ADDR",
+            help="Start outside the model, from ADDR on an external network.",
+        ),
+    ] = None,
+    network: Annotated[
+        str | None,
+        typer.Option("--network", metavar="NET", help="The external network of --from-outside."),
+    ] = None,
+    to: Annotated[str, typer.Option("--to", metavar="ADDR", help="Destination address.")] = "",
+    proto: Annotated[str, typer.Option("--proto", help="tcp, udp, icmp, ...")] = "icmp",
+    dport: Annotated[int | None, typer.Option("--dport", help="Destination port.")] = None,
+    sport: Annotated[int | None, typer.Option("--sport", help="Source port.")] = None,
+    icmp_type: Annotated[int | None, typer.Option("--icmp-type")] = None,
+    icmp_code: Annotated[int | None, typer.Option("--icmp-code")] = None,
+    src_ip: Annotated[
+        str | None,
+        typer.Option("--src-ip", help="A source address other than the port's (spoofing)."),
+    ] = None,
+    src_mac: Annotated[str | None, typer.Option("--src-mac")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", metavar="DIR", envvar="NEUTRINO_LAB_DIR", help="Lab state directory."
+        ),
+    ] = None,
+) -> None:
+    """Trace one packet through the intended network: each hop, its verdict and why."""
+    from neutrino.client import ClientError, Controller, Session
+
+    if not to or (source is None) == (outside is None):
+        raise fail("give --to and exactly one of --from and --from-outside")
+    lab = _lab(directory)
+    if source is not None:
+        vm = lab.vms.get(source) if lab is not None else None
+        origin: dict[str, Any] = {"port_id": vm.port_id if vm is not None else source}
+    else:
+        net = network or (lab.external_network_id if lab is not None else None)
+        if not net:
+            raise fail("--from-outside needs --network (no lab external network)")
+        origin = {"network_id": net, "ip_address": outside}
+    question = {
+        "source": origin,
+        "destination": to,
+        "protocol": proto,
+        "destination_port": dport,
+        "source_port": sport,
+        "icmp_type": icmp_type,
+        "icmp_code": icmp_code,
+        "source_ip": src_ip,
+        "source_mac": src_mac,
+    }
+    try:
+        with Session(_credentials(lab)) as session:
+            result = Controller(session).trace(
+                **{k: v for k, v in question.items() if v is not None}
+            )
+    except ClientError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))  # plain: rich would wrap long lines
+    else:
+        what = f"{result['packet'].get('protocol')} to {to}"
+        console.print(_table(f"trace {escape(what)}: {result['verdict']}", result["hops"]))
+        if result["reply"]:
+            console.print(_table("the reply", result["reply"]))
+    if result["verdict"] == "dropped":
+        raise typer.Exit(2)

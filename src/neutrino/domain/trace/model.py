@@ -1,0 +1,347 @@
+"""The intended network as one read-only model, for the packet trace (pure, no I/O).
+
+A ``NetworkModel`` holds what a trace needs to know about the whole deployment: ports (MAC,
+addresses, port security, allowed address pairs, groups, admin state, status, binding host,
+whether the controller made them itself), networks with their segment, subnets with gateway
+and host routes, security groups with their rules, routers (admin state, SNAT, gateway network,
+extra routes), floating IPs and each host's tunnel endpoint. ``from_neutron`` builds it from
+the Neutron wire dicts the services already render, so the trace reads exactly what the API
+shows.
+
+Indexes (address -> owner per network, group members, router ports) are built once in
+``__post_init__``: a trace is then a handful of dict lookups and rule scans, whatever the size
+of the model. Group members are the fixed IPs and allowed-address-pair IPs/CIDRs of every port
+in the group, as host state gives them to the agents (``domain/sgstate.py``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from neutrino.domain.ipam import ROUTER_INTERFACE_OWNERS
+from neutrino.domain.sgstate import AddressPair, RuleState
+
+__all__ = [
+    "FloatingIp",
+    "Group",
+    "Network",
+    "NetworkModel",
+    "Port",
+    "Router",
+    "Subnet",
+    "from_neutron",
+    "in_prefix",
+]
+
+ROUTER_GATEWAY = "network:router_gateway"
+BOUND = "bridge"  # binding:vif_type of a port whose binding succeeded
+
+
+def in_prefix(address: str, prefix: str) -> bool:
+    """Whether ``address`` is inside ``prefix`` (an address or CIDR; other family: no)."""
+    ip = ipaddress.ip_address(address)
+    net = ipaddress.ip_network(prefix, strict=False)
+    return ip.version == net.version and ip in net
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    network_id: str
+    cidr: str
+    ip_version: int
+    gateway_ip: str | None = None
+    host_routes: tuple[tuple[str, str], ...] = ()  # (destination, nexthop)
+    name: str = ""
+    owner: str = ""  # the network's project ("" when shared or external)
+
+    def label(self) -> str:
+        return f"subnet {self.cidr} ({self.id})"
+
+    def contains(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        net = ipaddress.ip_network(self.cidr)
+        return ip.version == net.version and ip in net
+
+
+@dataclass(frozen=True)
+class Network:
+    id: str
+    name: str = ""
+    network_type: str = "vxlan"
+    segmentation_id: int | None = None
+    external: bool = False
+    admin_state_up: bool = True
+    project_id: str = ""
+    shared: bool = False
+
+    @property
+    def owner(self) -> str:
+        """The project whose object this is, "" when every project may see it."""
+        return "" if self.shared or self.external else self.project_id
+
+    def label(self) -> str:
+        return f"network {self.name} ({self.id})" if self.name else f"network {self.id}"
+
+
+@dataclass(frozen=True)
+class Port:
+    id: str
+    network_id: str
+    mac_address: str
+    fixed_ips: tuple[tuple[str, str], ...] = ()  # (subnet_id, ip_address)
+    name: str = ""
+    project_id: str = ""
+    admin_state_up: bool = True
+    status: str = "ACTIVE"
+    host: str | None = None  # bound host (binding succeeded), None = not bound
+    device_owner: str = ""
+    device_id: str = ""
+    port_security_enabled: bool = True
+    system_owned: bool = False
+    security_groups: tuple[str, ...] = ()
+    allowed_address_pairs: tuple[AddressPair, ...] = ()
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(ip for _, ip in self.fixed_ips)
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the agent filters it (sg_calc: port security on and not system-owned)."""
+        return self.port_security_enabled and not self.system_owned
+
+    @property
+    def owner(self) -> str:
+        return self.project_id
+
+    def label(self) -> str:
+        return f"port {self.name} ({self.id})" if self.name else f"port {self.id}"
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str = ""
+    stateful: bool = True
+    rules: tuple[RuleState, ...] = ()
+    project_id: str = ""
+
+    @property
+    def owner(self) -> str:
+        return self.project_id
+
+    def label(self) -> str:
+        return f"group {self.name} ({self.id})" if self.name else f"group {self.id}"
+
+
+@dataclass(frozen=True)
+class FloatingIp:
+    id: str
+    floating_ip_address: str
+    fixed_ip_address: str
+    port_id: str
+    router_id: str
+    project_id: str = ""
+
+    @property
+    def owner(self) -> str:
+        return self.project_id
+
+    def label(self) -> str:
+        return f"floating IP {self.floating_ip_address} ({self.id})"
+
+
+@dataclass(frozen=True)
+class Router:
+    id: str
+    name: str = ""
+    admin_state_up: bool = True
+    enable_snat: bool = True
+    external_network_id: str | None = None
+    routes: tuple[tuple[str, str], ...] = ()  # (destination, nexthop)
+    project_id: str = ""
+
+    @property
+    def owner(self) -> str:
+        return self.project_id
+
+    def label(self) -> str:
+        return f"router {self.name} ({self.id})" if self.name else f"router {self.id}"
+
+
+@dataclass
+class NetworkModel:
+    networks: Mapping[str, Network]
+    subnets: Mapping[str, Subnet]
+    ports: Mapping[str, Port]
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    routers: Mapping[str, Router] = field(default_factory=dict)
+    floating_ips: tuple[FloatingIp, ...] = ()
+    vteps: Mapping[str, str] = field(default_factory=dict)  # host -> tunnel IP
+
+    def __post_init__(self) -> None:
+        self.subnets_of: dict[str, list[Subnet]] = defaultdict(list)
+        for s in self.subnets.values():
+            self.subnets_of[s.network_id].append(s)
+        self.owners: dict[tuple[str, str], Port] = {}  # (network, fixed IP) -> port
+        self.pair_owners: dict[str, list[tuple[str, Port]]] = defaultdict(list)
+        self.members: dict[str, list[str]] = defaultdict(list)
+        self.interfaces: dict[str, list[Port]] = defaultdict(list)  # router -> qr ports
+        self.gateways: dict[str, Port] = {}  # router -> its gateway port
+        for port in self.ports.values():
+            for ip in port.addresses:
+                self.owners[(port.network_id, str(ipaddress.ip_address(ip)))] = port
+            for pair in port.allowed_address_pairs:
+                self.pair_owners[port.network_id].append((pair.ip_address, port))
+            for gid in set(port.security_groups):
+                self.members[gid] += [
+                    *port.addresses,
+                    *(p.ip_address for p in port.allowed_address_pairs),
+                ]
+            if port.device_owner in ROUTER_INTERFACE_OWNERS and port.device_id:
+                self.interfaces[port.device_id].append(port)
+            elif port.device_owner == ROUTER_GATEWAY and port.device_id:
+                self.gateways[port.device_id] = port
+        self.fip_by_address = {f.floating_ip_address: f for f in self.floating_ips}
+
+    def owner(self, network_id: str, address: str) -> Port | None:
+        """The port that receives ``address`` on the network: a fixed IP, else an allowed
+        address pair (a VIP) of a port there."""
+        found = self.owners.get((network_id, str(ipaddress.ip_address(address))))
+        if found is not None:
+            return found
+        ip = ipaddress.ip_address(address)
+        for pair, port in self.pair_owners.get(network_id, ()):
+            if ip in ipaddress.ip_network(pair, strict=False):
+                return port
+        return None
+
+    def subnet_for(self, network_id: str, address: str) -> Subnet | None:
+        return next((s for s in self.subnets_of.get(network_id, ()) if s.contains(address)), None)
+
+
+def _pairs(items: Iterable[Mapping[str, Any]], mac: str) -> tuple[AddressPair, ...]:
+    return tuple(AddressPair(p["ip_address"], (p.get("mac_address") or mac).lower()) for p in items)
+
+
+def _rule(r: Mapping[str, Any]) -> RuleState:
+    return RuleState(
+        id=r["id"],
+        direction=r["direction"],
+        ethertype=r["ethertype"],
+        protocol=r.get("protocol"),
+        port_range_min=r.get("port_range_min"),
+        port_range_max=r.get("port_range_max"),
+        remote_ip_prefix=r.get("remote_ip_prefix"),
+        remote_group_id=r.get("remote_group_id"),
+    )
+
+
+def from_neutron(
+    networks: Iterable[Mapping[str, Any]],
+    subnets: Iterable[Mapping[str, Any]],
+    ports: Iterable[Mapping[str, Any]],
+    groups: Iterable[Mapping[str, Any]] = (),
+    routers: Iterable[Mapping[str, Any]] = (),
+    floating_ips: Iterable[Mapping[str, Any]] = (),
+    vteps: Mapping[str, str] | None = None,
+    system_owned: Iterable[str] = (),
+) -> NetworkModel:
+    """The model from Neutron wire dicts (as ``GET /v2.0/<collection>`` renders them);
+    ``system_owned`` names the ports the controller made itself (not in the wire form)."""
+    trusted = set(system_owned)
+    nets = {
+        n["id"]: Network(
+            id=n["id"],
+            name=n.get("name") or "",
+            network_type=n.get("provider:network_type") or "vxlan",
+            segmentation_id=n.get("provider:segmentation_id"),
+            external=bool(n.get("router:external")),
+            admin_state_up=n.get("admin_state_up", True),
+            project_id=n.get("project_id") or "",
+            shared=bool(n.get("shared")),
+        )
+        for n in networks
+    }
+    subs = {
+        s["id"]: Subnet(
+            id=s["id"],
+            network_id=s["network_id"],
+            cidr=s["cidr"],
+            ip_version=s["ip_version"],
+            gateway_ip=s.get("gateway_ip"),
+            host_routes=tuple((r["destination"], r["nexthop"]) for r in s.get("host_routes") or ()),
+            name=s.get("name") or "",
+            owner=nets[s["network_id"]].owner if s["network_id"] in nets else "",
+        )
+        for s in subnets
+    }
+    port_map = {}
+    for p in ports:
+        mac = p["mac_address"].lower()
+        bound = p.get("binding:vif_type") == BOUND and p.get("binding:host_id")
+        port_map[p["id"]] = Port(
+            id=p["id"],
+            network_id=p["network_id"],
+            mac_address=mac,
+            fixed_ips=tuple((f["subnet_id"], f["ip_address"]) for f in p.get("fixed_ips", ())),
+            name=p.get("name") or "",
+            project_id=p.get("project_id") or "",
+            admin_state_up=p.get("admin_state_up", True),
+            status=p.get("status", "DOWN"),
+            host=p["binding:host_id"] if bound else None,
+            device_owner=p.get("device_owner") or "",
+            device_id=p.get("device_id") or "",
+            port_security_enabled=p.get("port_security_enabled", True),
+            system_owned=p["id"] in trusted,
+            security_groups=tuple(p.get("security_groups") or ()),
+            allowed_address_pairs=_pairs(p.get("allowed_address_pairs") or (), mac),
+        )
+    group_map = {
+        g["id"]: Group(
+            id=g["id"],
+            name=g.get("name") or "",
+            stateful=g.get("stateful", True),
+            project_id=g.get("project_id") or "",
+            rules=tuple(_rule(r) for r in g.get("security_group_rules") or ()),
+        )
+        for g in groups
+    }
+    router_map = {}
+    for r in routers:
+        gw = r.get("external_gateway_info") or {}
+        router_map[r["id"]] = Router(
+            id=r["id"],
+            name=r.get("name") or "",
+            admin_state_up=r.get("admin_state_up", True),
+            enable_snat=gw.get("enable_snat", True) if gw else False,
+            project_id=r.get("project_id") or "",
+            external_network_id=gw.get("network_id") if gw else None,
+            routes=tuple((x["destination"], x["nexthop"]) for x in r.get("routes") or ()),
+        )
+    fips = tuple(
+        FloatingIp(
+            id=f["id"],
+            floating_ip_address=f["floating_ip_address"],
+            fixed_ip_address=f["fixed_ip_address"],
+            port_id=f["port_id"],
+            router_id=f["router_id"],
+            project_id=f.get("project_id") or "",
+        )
+        for f in floating_ips
+        if f.get("port_id") and f.get("router_id") and f.get("fixed_ip_address")
+    )
+    return NetworkModel(
+        networks=nets,
+        subnets=subs,
+        ports=port_map,
+        groups=group_map,
+        routers=router_map,
+        floating_ips=fips,
+        vteps=dict(vteps or {}),
+    )

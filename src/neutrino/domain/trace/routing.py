@@ -1,0 +1,110 @@
+"""Routing inside a router, for the trace: the route lookup and SNAT (``agent/l3_calc.py``).
+
+Pure functions over the model; each adds its hop to the trace.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from neutrino.domain.trace.model import NetworkModel, Port, Router, in_prefix
+from neutrino.domain.trace.packet import Trace
+
+__all__ = ["route", "snat"]
+
+
+def route(
+    m: NetworkModel, t: Trace, router: Router, ports: list[Port], gw: Port | None, dst: str
+) -> tuple[Port, str | None] | None:
+    """The router's longest-prefix choice for ``dst`` (connected subnets, then extra routes,
+    then the default via the gateway subnet's gateway): the port out and the next hop."""
+    best: tuple[int, int, Port, str | None, str] | None = None
+
+    def offer(prefixlen: int, rank: int, port: Port, via: str | None, what: str) -> None:
+        nonlocal best
+        if best is None or (prefixlen, rank) > best[:2]:
+            best = (prefixlen, rank, port, via, what)
+
+    for p in ports:
+        for sid, _ in p.fixed_ips:
+            s = m.subnets.get(sid)
+            if s is not None and s.contains(dst):
+                offer(ipaddress.ip_network(s.cidr).prefixlen, 2, p, None, f"connected {s.cidr}")
+    for dest, hop in router.routes:
+        if in_prefix(dst, dest):
+            port = next(
+                (
+                    p
+                    for p in ports
+                    for sid, _ in p.fixed_ips
+                    if sid in m.subnets and m.subnets[sid].contains(hop)
+                ),
+                None,
+            )
+            if port is not None:
+                offer(
+                    ipaddress.ip_network(dest, strict=False).prefixlen,
+                    1,
+                    port,
+                    hop,
+                    f"extra route {dest} via {hop}",
+                )
+    if gw is not None:
+        for sid, _ in gw.fixed_ips:
+            s = m.subnets.get(sid)
+            if s is not None and s.gateway_ip and s.ip_version == ipaddress.ip_address(dst).version:
+                offer(0, 0, gw, s.gateway_ip, f"default via {s.gateway_ip}")
+    if best is None:
+        t.add(
+            "route",
+            router,
+            "drop",
+            f"the router has no route to {dst}",
+            f"add an interface on a subnet holding {dst}, an extra route "
+            f"(openstack router set --route destination=CIDR,gateway=IP "
+            f"{router.id}) or an external gateway",
+        )
+        return None
+    _, _, port, via, what = best
+    t.add("route", router, "pass", f"{dst}: {what}, out by {port.label()}")
+    return port, via
+
+
+def snat(m: NetworkModel, t: Trace, router: Router, gw: Port, src: str) -> str:
+    """The source address a packet leaves by the gateway with (l3_calc's postrouting: 1:1
+    SNAT of a floating IP's fixed address, else the internal IPv4 subnets to the gateway
+    address when ``enable_snat``)."""
+    if ipaddress.ip_address(src).version != 4:
+        t.add("NAT", router, "pass", "IPv6 leaves unchanged (no NAT)")
+        return src
+    own = next(
+        (f for f in m.floating_ips if f.router_id == router.id and f.fixed_ip_address == src),
+        None,
+    )
+    if own is not None:
+        t.add(
+            "NAT",
+            own,
+            "nat",
+            f"SNAT {src} -> {own.floating_ip_address} (1:1)",
+        )
+        return own.floating_ip_address
+    internal = [
+        m.subnets[sid].cidr
+        for p in m.interfaces[router.id]
+        for sid, _ in p.fixed_ips
+        if sid in m.subnets and m.subnets[sid].ip_version == 4
+    ]
+    gw_ip = next((a for a in gw.addresses if ":" not in a), None)
+    if router.enable_snat and gw_ip and any(in_prefix(src, c) for c in internal):
+        t.add("NAT", router, "nat", f"SNAT {src} -> {gw_ip}")
+        return gw_ip
+    else:
+        why = "SNAT is disabled" if not router.enable_snat else "not an internal subnet"
+        t.add(
+            "NAT",
+            router,
+            "warn",
+            f"leaves as {src} ({why}): the answer needs a route back",
+        )
+    return src
