@@ -16,8 +16,8 @@ source "$REPO/scripts/lib/postgres.sh"
 
 set -e
 ensure_venv dev
-if [ "$(id -u)" = 0 ]; then  # the kernel and e2e tests (skipped without root) need these
-  ensure_debian_packages iproute2 nftables dnsmasq-base iputils-ping busybox socat libvirt-clients libxml2-utils
+if [ "$(id -u)" = 0 ]; then  # the kernel, e2e and browser tests (skipped without) need these
+  ensure_debian_packages iproute2 nftables dnsmasq-base iputils-ping busybox socat libvirt-clients libxml2-utils chromium
 fi
 if [ -z "${NEUTRINO_TEST_PG_URL:-}" ]; then
   trap pg_stop EXIT

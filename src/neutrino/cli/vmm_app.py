@@ -1,5 +1,6 @@
-"""The server app with the vmm mounted: the composition root that may see both ``api`` and
-``vmm`` (neither may import the other). ``neutrino serve`` builds its app here."""
+"""The server app with the vmm and the web UI mounted: the composition root that may see
+``api``, ``vmm`` and ``web`` (none may import another). ``neutrino serve`` builds its app
+here."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from neutrino.common.settings import Settings
 
 
 def server_app(settings: Settings, store: Any = None) -> Any:
-    """``create_app`` plus the vmm (``/vmm/v1``) on the same database and state dir."""
+    """``create_app`` plus the vmm (``/vmm/v1``) on the same database and state dir, and the
+    web UI (``/ui``)."""
     from neutrino.api.app import create_app
     from neutrino.vmm.routes import VmmExtension
     from neutrino.vmm.usecases.container import Vmm
+    from neutrino.web import WebUI
 
     vmm = Vmm.open(
         settings.db_url,
@@ -20,4 +23,4 @@ def server_app(settings: Settings, store: Any = None) -> Any:
         device_owner=settings.vmm_device_owner,
         wait_timeout=settings.vmm_port_wait_timeout,
     )
-    return create_app(settings, store, extensions=[VmmExtension(vmm)])
+    return create_app(settings, store, extensions=[VmmExtension(vmm), WebUI()])

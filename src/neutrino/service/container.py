@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
 from neutrino.service.agents import AgentService
+from neutrino.service.changes import ChangeLogService
 from neutrino.service.default_security_group_rules import DefaultSecurityGroupRuleService
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.hostsync import HostSyncService
@@ -45,6 +46,7 @@ class Services:
     hostsync: HostSyncService
     liveness: LivenessSweeper
     trace: TraceService
+    changes: ChangeLogService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -80,4 +82,5 @@ class Services:
             liveness=LivenessSweeper(store, dhcp),
             trace=TraceService(store, networks, subnets, ports, groups, routers, floatingips,
                                agents),
+            changes=ChangeLogService(store),
         )

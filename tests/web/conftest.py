@@ -1,0 +1,166 @@
+"""Fixtures of the web UI tests: the app with the UI installed, and browsers-without-a-browser
+(``TestClient``s that keep cookies) logged in through the real login form."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from neutrino.api.app import create_app
+from neutrino.common.settings import Settings
+from neutrino.store.uow import Store
+from neutrino.web import WebUI
+from tests.conftest import ADMIN_PASSWORD, Caller, token_caller
+from tests.live import live_server
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+class Browser:
+    """A cookie-keeping client that submits forms the way a browser does."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.last = ""
+
+    def get(self, path: str, **kw: object):  # type: ignore[no-untyped-def]
+        r = self.client.get(path, **kw)  # type: ignore[arg-type]
+        self.last = r.text
+        return r
+
+    def submit(self, page: str, action: str, fields: dict[str, str], follow: bool = False):  # type: ignore[no-untyped-def]
+        """GET ``page`` (for its CSRF token), then POST ``fields`` to ``action``."""
+        token = csrf_of(self.get(page).text)
+        return self.client.post(
+            action, data={"csrf_token": token, **fields}, follow_redirects=follow
+        )
+
+    def login(self, user: str, password: str, project: str = "") -> None:
+        r = self.submit(
+            "/ui/login",
+            "/ui/login",
+            {"username": user, "password": password, "domain": "Default", "project": project},
+        )
+        assert r.status_code == 303, r.text
+
+
+def ui_client(settings: Settings, store: Store) -> TestClient:
+    return TestClient(create_app(settings, store, extensions=[WebUI()]))
+
+
+@pytest.fixture
+def ui_app_client(settings: Settings, store: Store) -> Iterator[TestClient]:
+    with ui_client(settings, store) as c:
+        c.app.state.services.identity.bootstrap(ADMIN_PASSWORD)  # type: ignore[attr-defined]
+        yield c
+
+
+@pytest.fixture
+def admin_api(ui_app_client: TestClient) -> Caller:
+    return token_caller(
+        ui_app_client,
+        {"name": "admin", "domain": {"name": "Default"}},
+        ADMIN_PASSWORD,
+        {"name": "admin", "domain": {"name": "Default"}},
+    )
+
+
+@pytest.fixture
+def admin_browser(ui_app_client: TestClient) -> Browser:
+    b = Browser(ui_app_client)
+    b.login("admin", ADMIN_PASSWORD, "admin")
+    return b
+
+
+# --- a real browser: Debian's chromium driven by Playwright --------------------------------
+
+CHROMIUM = os.environ.get("NEUTRINO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One browser per test worker; skips (with the reason) where it cannot run."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e .[dev])")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_ui(settings: Settings, store: Store) -> Iterator[str]:
+    with live_server(settings, store, [WebUI()]) as url:
+        yield url
+
+
+@pytest.fixture
+def live_admin(live_ui: str) -> Iterator[Caller]:
+    with httpx.Client(base_url=live_ui, timeout=30) as http:
+        yield token_caller(
+            http,
+            {"name": "admin", "domain": {"name": "Default"}},  # type: ignore[arg-type]
+            ADMIN_PASSWORD,
+            {"name": "admin", "domain": {"name": "Default"}},
+        )
+
+
+class Tab:
+    """A browser page that records console errors and uncaught exceptions."""
+
+    def __init__(self, page: Any, base: str) -> None:
+        self.page = page
+        self.base = base
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def go(self, path: str) -> Any:
+        return self.page.goto(self.base + path)
+
+    def login(self, user: str, password: str, project: str) -> None:
+        self.go("/ui/login")
+        self.page.get_by_label("User name").fill(user)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_label("Project").fill(project)
+        self.page.get_by_role("button", name="Log in").click()
+        self.page.wait_for_url(self.base + "/ui")
+
+    def clean(self) -> None:
+        """No console error nor uncaught exception since the last check."""
+        found, self.errors = self.errors, []
+        assert found == []
+
+
+@pytest.fixture
+def tab(chromium: Any, live_ui: str) -> Iterator[Tab]:
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        yield Tab(context.new_page(), live_ui)
+    finally:
+        context.close()
