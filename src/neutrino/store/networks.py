@@ -22,6 +22,7 @@ from neutrino.store.query import (
     standard_columns,
 )
 from neutrino.store.tags import tag_filters
+from neutrino.store.timestamps import changed_since_filter
 
 networks = Network.__table__
 segments = SegmentAllocation.__table__
@@ -46,7 +47,7 @@ COLUMNS: dict[str, Column] = {
     "provider:physical_network": Column(c.physical_network, nullable_str),
     "provider:segmentation_id": Column(c.segmentation_id, nullable_int),
 }
-HOOKS: dict[str, Any] = dict(tag_filters(networks))
+HOOKS: dict[str, Any] = {**tag_filters(networks), **changed_since_filter(networks)}
 
 
 def visible_clause(project_id: str) -> Any:

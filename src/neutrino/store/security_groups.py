@@ -43,6 +43,7 @@ from neutrino.store.query import (
     nullable_str,
 )
 from neutrino.store.tags import tag_filters
+from neutrino.store.timestamps import changed_since_filter
 
 groups = SecurityGroup.__table__
 rules = SecurityGroupRule.__table__
@@ -63,7 +64,7 @@ GROUP_COLUMNS: dict[str, Column] = {
     "created_at": Column(g.created_at),
     "updated_at": Column(g.updated_at),
 }
-GROUP_HOOKS: dict[str, Any] = dict(tag_filters(groups))
+GROUP_HOOKS: dict[str, Any] = {**tag_filters(groups), **changed_since_filter(groups)}
 
 
 def _no_address_group(values: list[Any]) -> ColumnElement[bool]:
@@ -90,7 +91,8 @@ RULE_COLUMNS: dict[str, Column] = {
     "created_at": Column(r.created_at),
     "updated_at": Column(r.updated_at),
 }
-RULE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group}
+RULE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group,
+                              **changed_since_filter(rules)}
 
 
 # --- groups --------------------------------------------------------------------------------

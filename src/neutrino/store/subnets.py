@@ -51,6 +51,7 @@ from neutrino.store.query import (
     standard_columns,
 )
 from neutrino.store.tags import tag_filters
+from neutrino.store.timestamps import changed_since_filter
 
 subnets = Subnet.__table__
 pools = AllocationPool.__table__
@@ -90,6 +91,7 @@ def _network_flag(column: Any) -> FilterHook:
 
 HOOKS: dict[str, Any] = {
     **tag_filters(subnets),
+    **changed_since_filter(subnets),
     "shared": _network_flag(networks.c.shared),
     "router:external": _network_flag(networks.c.router_external),
 }
