@@ -78,6 +78,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                                          lambda s: s.security_groups))
     app.include_router(collection_router("security-group-rules", "security_group_rule",
                                          lambda s: s.security_group_rules, updatable=False))
+    app.include_router(collection_router("rbac-policies", "rbac_policy", lambda s: s.rbac))
     app.include_router(collection_router("default-security-group-rules",
                                          "default_security_group_rule",
                                          lambda s: s.default_security_group_rules,

@@ -67,6 +67,8 @@ EXTENSIONS: tuple[Extension, ...] = (
               "standard attributes."),
     Extension("revision-if-match", "If-Match constraints based on revision_number",
               "Extension indicating that If-Match based on revision_number is supported."),
+    Extension("rbac-policies", "RBAC Policies", "Allows creation and modification of policies "
+              "that control tenant access to resources."),
     Extension("quotas", "Quota management support", "Expose functions for quotas management "
               "per project"),
     Extension("quota_details", "Quota details management support",

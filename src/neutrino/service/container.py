@@ -15,6 +15,7 @@ from neutrino.service.liveness import LivenessSweeper
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
 from neutrino.service.quotas import QuotaService
+from neutrino.service.rbac import RbacService
 from neutrino.service.routers import RouterService
 from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_group_rules import SecurityGroupRuleService
@@ -37,6 +38,7 @@ class Services:
     floatingips: FloatingIpService
     tags: TagService
     quotas: QuotaService
+    rbac: RbacService
     security_groups: SecurityGroupService
     security_group_rules: SecurityGroupRuleService
     default_security_group_rules: DefaultSecurityGroupRuleService
@@ -64,6 +66,7 @@ class Services:
             floatingips=FloatingIpService(store, settings, quotas),
             tags=TagService(store),
             quotas=quotas,
+            rbac=RbacService(store, quotas),
             security_groups=SecurityGroupService(store, quotas),
             security_group_rules=SecurityGroupRuleService(store, quotas),
             default_security_group_rules=DefaultSecurityGroupRuleService(store),
