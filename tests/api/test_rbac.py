@@ -10,10 +10,24 @@ from tests.conftest import Caller
 RBAC = "/v2.0/rbac-policies"
 
 
-def _policy(caller: Caller, network_id: str, target: str, action: str = "access_as_shared",
-            status: int = 201) -> Any:
-    r = caller.post(RBAC, {"rbac_policy": {"object_type": "network", "object_id": network_id,
-                                           "action": action, "target_tenant": target}})
+def _policy(
+    caller: Caller,
+    network_id: str,
+    target: str,
+    action: str = "access_as_shared",
+    status: int = 201,
+) -> Any:
+    r = caller.post(
+        RBAC,
+        {
+            "rbac_policy": {
+                "object_type": "network",
+                "object_id": network_id,
+                "action": action,
+                "target_tenant": target,
+            }
+        },
+    )
     assert r.status_code == status, r.text
     return r.json()["rbac_policy"] if status == 201 else r.json()["NeutronError"]
 
@@ -74,8 +88,7 @@ def test_shared_flag_is_the_wildcard_policy(api: Caller) -> None:
     api.put(f"/v2.0/networks/{net['id']}", {"network": {"shared": True}})
     wild = api.get(f"{RBAC}?object_id={net['id']}&target_tenant=*").json()["rbac_policies"]
     assert len(wild) == 1
-    assert api.put(f"/v2.0/networks/{net['id']}",
-                   {"network": {"shared": False}}).status_code == 200
+    assert api.put(f"/v2.0/networks/{net['id']}", {"network": {"shared": False}}).status_code == 200
     assert api.get(f"{RBAC}?object_id={net['id']}&target_tenant=*").json()["rbac_policies"] == []
     # deleting the network deletes its policies
     assert api.delete(f"/v2.0/networks/{net['id']}").status_code == 204
@@ -93,28 +106,54 @@ def test_policy_rules_and_validation(api: Caller) -> None:
     pol = _policy(owner, net["id"], other.project_id)
     err = _policy(other, net["id"], other.project_id, status=400)
     assert err["type"] == "InvalidInput"
-    assert _policy(owner, net["id"], other.project_id, status=409)["type"] == \
-        "DuplicateRbacPolicy"
+    assert _policy(owner, net["id"], other.project_id, status=409)["type"] == "DuplicateRbacPolicy"
     bodies = [
-        {"object_type": "router", "object_id": net["id"], "action": "access_as_shared",
-         "target_tenant": "x"},
-        {"object_type": "network", "object_id": net["id"], "action": "access_as_nothing",
-         "target_tenant": "x"},
-        {"object_type": "network", "object_id": net["id"], "action": "access_as_shared",
-         "target_tenant": None},
-        {"object_type": "network", "object_id": net["id"], "action": "access_as_shared",
-         "target_tenant": "1234" * 100},
+        {
+            "object_type": "router",
+            "object_id": net["id"],
+            "action": "access_as_shared",
+            "target_tenant": "x",
+        },
+        {
+            "object_type": "network",
+            "object_id": net["id"],
+            "action": "access_as_nothing",
+            "target_tenant": "x",
+        },
+        {
+            "object_type": "network",
+            "object_id": net["id"],
+            "action": "access_as_shared",
+            "target_tenant": None,
+        },
+        {
+            "object_type": "network",
+            "object_id": net["id"],
+            "action": "access_as_shared",
+            "target_tenant": "1234" * 100,
+        },
         {"object_type": "network", "object_id": net["id"], "action": "access_as_shared"},
-        {"object_type": "network", "object_id": "not-a-uuid", "action": "access_as_shared",
-         "target_tenant": "x"},
-        {"object_type": "network", "object_id": net["id"], "action": "access_as_shared",
-         "target_tenant": "x", "bogus": 1},
+        {
+            "object_type": "network",
+            "object_id": "not-a-uuid",
+            "action": "access_as_shared",
+            "target_tenant": "x",
+        },
+        {
+            "object_type": "network",
+            "object_id": net["id"],
+            "action": "access_as_shared",
+            "target_tenant": "x",
+            "bogus": 1,
+        },
     ]
     for body in bodies:
         r = owner.post(RBAC, {"rbac_policy": body})
         assert r.status_code == 400, (body, r.text)
-    r = owner.post(RBAC, {"rbac_policy": {**bodies[0], "object_type": "network",
-                                          "action": "access_as_nothing"}})
+    r = owner.post(
+        RBAC,
+        {"rbac_policy": {**bodies[0], "object_type": "network", "action": "access_as_nothing"}},
+    )
     assert r.json()["NeutronError"]["type"] == "InvalidActionForType"
     # update: the target moves; object and action are fixed; '*' is the admin's
     third = api.as_member()
@@ -126,8 +165,9 @@ def test_policy_rules_and_validation(api: Caller) -> None:
     assert r.status_code == 400
     r = owner.put(f"{RBAC}/{pol['id']}", {"rbac_policy": {"target_tenant": "*"}})
     assert r.status_code == 403
-    assert other.put(f"{RBAC}/{pol['id']}", {"rbac_policy": {"target_tenant": "y"}}
-                     ).status_code == 404
+    assert (
+        other.put(f"{RBAC}/{pol['id']}", {"rbac_policy": {"target_tenant": "y"}}).status_code == 404
+    )
     assert other.delete(f"{RBAC}/{pol['id']}").status_code == 404
     r = owner.get(f"{RBAC}/no-such-id")
     assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "RbacPolicyNotFound"
@@ -175,11 +215,13 @@ def test_access_as_external(api: Caller) -> None:
     r = member.post("/v2.0/ports", {"port": {"network_id": net["id"]}})
     assert r.status_code == 403
     # the target may gateway a router on it; the policy is then in use
-    router = member.create("routers", "router", name="r",
-                           external_gateway_info={"network_id": net["id"]})
+    router = member.create(
+        "routers", "router", name="r", external_gateway_info={"network_id": net["id"]}
+    )
     assert router["external_gateway_info"]["network_id"] == net["id"]
-    r = third.post("/v2.0/routers", {"router": {"external_gateway_info": {
-        "network_id": net["id"]}}})
+    r = third.post(
+        "/v2.0/routers", {"router": {"external_gateway_info": {"network_id": net["id"]}}}
+    )
     assert r.status_code == 404
     r = api.delete(f"{RBAC}/{pol['id']}")
     assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "RbacPolicyInUse"
@@ -197,29 +239,72 @@ def test_access_as_external(api: Caller) -> None:
 def test_hostile_input_is_4xx(api: Caller) -> None:
     member = api.as_member()
     net = member.network()
-    for body in (None, [], "x", {"rbac_policy": None}, {"rbac_policy": []},
-                 {"rbac_policy": {"object_type": 1, "object_id": net["id"],
-                                  "action": "access_as_shared", "target_tenant": "x"}},
-                 {"rbac_policy": {"object_type": "network", "object_id": net["id"],
-                                  "action": ["access_as_shared"], "target_tenant": "x"}},
-                 {"rbac_policy": {"object_type": "network", "object_id": net["id"],
-                                  "action": "access_as_shared", "target_tenant": {"a": 1}}},
-                 {"rbac_policy": {"object_type": "network", "object_id": net["id"],
-                                  "action": "access_as_shared", "target_tenant": "x",
-                                  "target_project": "y"}},
-                 {"rbac_policy": {"object_type": "network", "object_id": net["id"],
-                                  "action": "access_as_shared", "target_tenant": "a\x00b"}},
-                 {"rbac_policies": [{"object_type": "network"}]}):
+    for body in (
+        None,
+        [],
+        "x",
+        {"rbac_policy": None},
+        {"rbac_policy": []},
+        {
+            "rbac_policy": {
+                "object_type": 1,
+                "object_id": net["id"],
+                "action": "access_as_shared",
+                "target_tenant": "x",
+            }
+        },
+        {
+            "rbac_policy": {
+                "object_type": "network",
+                "object_id": net["id"],
+                "action": ["access_as_shared"],
+                "target_tenant": "x",
+            }
+        },
+        {
+            "rbac_policy": {
+                "object_type": "network",
+                "object_id": net["id"],
+                "action": "access_as_shared",
+                "target_tenant": {"a": 1},
+            }
+        },
+        {
+            "rbac_policy": {
+                "object_type": "network",
+                "object_id": net["id"],
+                "action": "access_as_shared",
+                "target_tenant": "x",
+                "target_project": "y",
+            }
+        },
+        {
+            "rbac_policy": {
+                "object_type": "network",
+                "object_id": net["id"],
+                "action": "access_as_shared",
+                "target_tenant": "a\x00b",
+            }
+        },
+        {"rbac_policies": [{"object_type": "network"}]},
+    ):
         r = member.post(RBAC, body)
         assert 400 <= r.status_code < 500, (body, r.text)
     pol = _policy(member, net["id"], "t")
-    for body in (None, {"rbac_policy": {"target_tenant": None}},
-                 {"rbac_policy": {"target_tenant": "x" * 300}},
-                 {"rbac_policy": {"object_id": net["id"]}}):
+    for body in (
+        None,
+        {"rbac_policy": {"target_tenant": None}},
+        {"rbac_policy": {"target_tenant": "x" * 300}},
+        {"rbac_policy": {"object_id": net["id"]}},
+    ):
         r = member.put(f"{RBAC}/{pol['id']}", body)
         assert 400 <= r.status_code < 500, (body, r.text)
-    for path in (f"{RBAC}?limit=-1", f"{RBAC}?marker=nope", f"{RBAC}?sort_dir=up&sort_key=id",
-                 f"{RBAC}/%00"):
+    for path in (
+        f"{RBAC}?limit=-1",
+        f"{RBAC}?marker=nope",
+        f"{RBAC}?sort_dir=up&sort_key=id",
+        f"{RBAC}/%00",
+    ):
         r = member.get(path)
         assert 400 <= r.status_code < 500, (path, r.text)
     r = member.get(f"{RBAC}?object_id=%ff&target_tenant=%00")  # odd, but only a filter

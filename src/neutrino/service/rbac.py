@@ -64,31 +64,39 @@ SPEC: dict[str, Attr] = {
 
 
 def view(row: Any) -> dict[str, Any]:
-    return {"id": row["id"], "project_id": row["project_id"], "tenant_id": row["project_id"],
-            "object_type": row["object_type"], "object_id": row["object_id"],
-            "action": row["action"], "target_tenant": row["target_project"],
-            "target_project": row["target_project"]}
+    return {
+        "id": row["id"],
+        "project_id": row["project_id"],
+        "tenant_id": row["project_id"],
+        "object_type": row["object_type"],
+        "object_id": row["object_id"],
+        "action": row["action"],
+        "target_tenant": row["target_project"],
+        "target_project": row["target_project"],
+    }
 
 
 def _target(attrs: dict[str, Any], required: bool) -> str | None:
     given = [attrs[k] for k in ("target_tenant", "target_project") if k in attrs]
     if len(set(given)) > 1:
-        raise BadRequest("Both target_tenant and target_project were specified and do not "
-                         "match.")
+        raise BadRequest("Both target_tenant and target_project were specified and do not match.")
     if not given:
         if required:
-            raise BadRequest("Failed to parse request. Required attribute 'target_tenant' not "
-                             "specified")
+            raise BadRequest(
+                "Failed to parse request. Required attribute 'target_tenant' not specified"
+            )
         return None
     if "\x00" in given[0] or not given[0]:
-        raise BadRequest(f"Invalid input for target_tenant. Reason: '{given[0]}' is not a "
-                         f"valid project id.")
+        raise BadRequest(
+            f"Invalid input for target_tenant. Reason: '{given[0]}' is not a valid project id."
+        )
     return str(given[0])
 
 
 def _not_found(policy_id: str) -> NamedNotFound:
-    return NamedNotFound("RbacPolicyNotFound",
-                         f"RBAC policy of type unknown with ID {policy_id} not found")
+    return NamedNotFound(
+        "RbacPolicyNotFound", f"RBAC policy of type unknown with ID {policy_id} not found"
+    )
 
 
 class RbacService:
@@ -98,8 +106,9 @@ class RbacService:
 
     # --- reads
 
-    def _load(self, conn: Any, ctx: RequestContext, policy_id: str, *,
-              for_update: bool = False) -> Any:
+    def _load(
+        self, conn: Any, ctx: RequestContext, policy_id: str, *, for_update: bool = False
+    ) -> Any:
         row = None if "\x00" in policy_id else repo.find(conn, policy_id, for_update=for_update)
         if row is None or not ctx.owns(row["project_id"]):
             raise _not_found(policy_id)
@@ -117,8 +126,9 @@ class RbacService:
 
     # --- create
 
-    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+    def create_bulk(
+        self, ctx: RequestContext, bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         ctx.require_write("create_rbac_policy")
         parsed = [self._parse_create(ctx, b) for b in bodies]
         return self.store.write(self._create_tx, ctx, parsed)
@@ -128,18 +138,22 @@ class RbacService:
         attrs["target"] = _target(attrs, required=True)
         object_type, action = attrs["object_type"], attrs["action"]
         if object_type not in ACTIONS:
-            raise BadRequest(f"Invalid input for object_type. Reason: '{object_type}' is not "
-                             f"in {sorted(ACTIONS)}.")
+            raise BadRequest(
+                f"Invalid input for object_type. Reason: '{object_type}' is not "
+                f"in {sorted(ACTIONS)}."
+            )
         if action not in ACTIONS[object_type]:
             raise NamedBadRequestType(action, object_type)
         if attrs["target"] == WILDCARD and not ctx.is_admin:
-            raise PolicyNotAuthorized("rule:create_rbac_policy and "
-                                      "rule:create_rbac_policy:target_tenant")
+            raise PolicyNotAuthorized(
+                "rule:create_rbac_policy and rule:create_rbac_policy:target_tenant"
+            )
         attrs["project"] = owner_project(ctx, attrs)
         return attrs
 
-    def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
-                   ) -> list[dict[str, Any]]:
+    def _create_tx(
+        self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         counts: dict[str, int] = {}
         for attrs in items:
             counts[attrs["project"]] = counts.get(attrs["project"], 0) + 1
@@ -150,13 +164,21 @@ class RbacService:
         for attrs in items:
             net = self._network(tx.conn, ctx, attrs["object_id"])
             if repo.find_by(tx.conn, net["id"], attrs["action"], attrs["target"]) is not None:
-                raise NamedConflict("DuplicateRbacPolicy",
-                                    "An RBAC policy already exists with those values.")
+                raise NamedConflict(
+                    "DuplicateRbacPolicy", "An RBAC policy already exists with those values."
+                )
             policy_id = new_id()
-            repo.insert_row(tx.conn, {
-                "id": policy_id, "project_id": attrs["project"], "object_type": "network",
-                "object_id": net["id"], "action": attrs["action"],
-                "target_project": attrs["target"]})
+            repo.insert_row(
+                tx.conn,
+                {
+                    "id": policy_id,
+                    "project_id": attrs["project"],
+                    "object_type": "network",
+                    "object_id": net["id"],
+                    "action": attrs["action"],
+                    "target_project": attrs["target"],
+                },
+            )
             sync_flags(tx, net)
             tx.record("rbac_policy", policy_id, "create", attrs["project"], net["id"])
             created.append(view(repo.find(tx.conn, policy_id)))
@@ -165,34 +187,38 @@ class RbacService:
     def _network(self, conn: Any, ctx: RequestContext, network_id: str) -> Any:
         """The policy's network, which the caller must see and, unless admin, own."""
         row = network_repo.find(conn, network_id)
-        if row is None or not ctx.can_see(row["project_id"], public=network_visible(
-                conn, ctx, row)):
+        if row is None or not ctx.can_see(
+            row["project_id"], public=network_visible(conn, ctx, row)
+        ):
             raise ResourceNotFound("Network", network_id)
         if not ctx.owns(row["project_id"]):
-            raise InvalidInput("Only admins can manipulate policies on networks they do not "
-                               "own")
+            raise InvalidInput("Only admins can manipulate policies on networks they do not own")
         return row
 
     # --- update
 
-    def update(self, ctx: RequestContext, policy_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, policy_id: str, body: dict[str, Any], if_match: int | None = None
+    ) -> dict[str, Any]:
         ctx.require_write_on("update_rbac_policy", lambda: self.get(ctx, policy_id))
         attrs = parse_update(body, SPEC)
         target = _target(attrs, required=False)
         if target == WILDCARD and not ctx.is_admin:
-            raise PolicyNotAuthorized("rule:update_rbac_policy and "
-                                      "rule:update_rbac_policy:target_tenant")
+            raise PolicyNotAuthorized(
+                "rule:update_rbac_policy and rule:update_rbac_policy:target_tenant"
+            )
         return self.store.write(self._update_tx, ctx, policy_id, target)
 
-    def _update_tx(self, tx: Tx, ctx: RequestContext, policy_id: str, target: str | None
-                   ) -> dict[str, Any]:
+    def _update_tx(
+        self, tx: Tx, ctx: RequestContext, policy_id: str, target: str | None
+    ) -> dict[str, Any]:
         row = self._locked(tx, ctx, policy_id)
         if target is not None and target != row["target_project"]:
             net = self._network(tx.conn, ctx, row["object_id"])
             if repo.find_by(tx.conn, net["id"], row["action"], target) is not None:
-                raise NamedConflict("DuplicateRbacPolicy",
-                                    "An RBAC policy already exists with those values.")
+                raise NamedConflict(
+                    "DuplicateRbacPolicy", "An RBAC policy already exists with those values."
+                )
             if target != WILDCARD:
                 check_removable(tx.conn, net, row["action"], row["target_project"], target)
             repo.set_target(tx.conn, policy_id, target)
@@ -225,8 +251,10 @@ class NamedBadRequestType(BadRequest):
     neutron_type = "InvalidActionForType"
 
     def __init__(self, action: str, object_type: str) -> None:
-        super().__init__(f"Invalid action '{action}' for object type '{object_type}'. Valid "
-                         f"actions: {list(ACTIONS[object_type])}")
+        super().__init__(
+            f"Invalid action '{action}' for object type '{object_type}'. Valid "
+            f"actions: {list(ACTIONS[object_type])}"
+        )
 
 
 def access(conn: Any, ctx: RequestContext, network_id: str, shared: bool) -> tuple[bool, bool]:
@@ -248,8 +276,7 @@ def shared_with(conn: Any, ctx: RequestContext, row: Any) -> bool:
     return access(conn, ctx, row["id"], bool(row["shared"]))[1]
 
 
-def check_removable(conn: Any, net: Any, action: str, target: str, new_target: str | None
-                    ) -> None:
+def check_removable(conn: Any, net: Any, action: str, target: str, new_target: str | None) -> None:
     """Refuse to take ``action`` away from ``target`` while a project depends on it."""
     owner = net["project_id"]
     if target == owner:
@@ -265,20 +292,30 @@ def check_removable(conn: Any, net: Any, action: str, target: str, new_target: s
             raise NamedConflict(
                 "InvalidSharedSetting",
                 f"Unable to reconfigure sharing settings for network {net['id']}. Multiple "
-                f"tenants are using it.")
+                f"tenants are using it.",
+            )
         return
     if target == WILDCARD and net["is_default"]:
-        raise NamedConflict("RbacPolicyInUse", f"RBAC policy on object {net['id']} cannot be "
-                            f"removed because other objects depend on it.\nDetails: Default "
-                            f"external networks must be shared to everyone.")
+        raise NamedConflict(
+            "RbacPolicyInUse",
+            f"RBAC policy on object {net['id']} cannot be "
+            f"removed because other objects depend on it.\nDetails: Default "
+            f"external networks must be shared to everyone.",
+        )
     users = repo.gateway_projects(conn, net["id"])
-    losing = ({target} & users if target != WILDCARD
-              else users - allowed - ({new_target} if new_target else set()))
+    losing = (
+        {target} & users
+        if target != WILDCARD
+        else users - allowed - ({new_target} if new_target else set())
+    )
     if losing:
-        raise NamedConflict("RbacPolicyInUse", f"RBAC policy on object {net['id']} cannot be "
-                            f"removed because other objects depend on it.\nDetails: There are "
-                            f"routers attached to this network that depend on this policy for "
-                            f"access.")
+        raise NamedConflict(
+            "RbacPolicyInUse",
+            f"RBAC policy on object {net['id']} cannot be "
+            f"removed because other objects depend on it.\nDetails: There are "
+            f"routers attached to this network that depend on this policy for "
+            f"access.",
+        )
 
 
 def sync_flags(tx: Tx, net: Any) -> None:
@@ -287,14 +324,22 @@ def sync_flags(tx: Tx, net: Any) -> None:
     Neutron's RBAC changes do: the network's view changed)."""
     shared = WILDCARD in repo.targets(tx.conn, net["id"], SHARED)
     external = bool(repo.targets(tx.conn, net["id"], EXTERNAL))
-    network_repo.update_row(tx.conn, net["id"], {
-        "shared": shared, "router_external": external,
-        "revision_number": net["revision_number"] + 1, "updated_at": clock.now()})
+    network_repo.update_row(
+        tx.conn,
+        net["id"],
+        {
+            "shared": shared,
+            "router_external": external,
+            "revision_number": net["revision_number"] + 1,
+            "updated_at": clock.now(),
+        },
+    )
     tx.record("network", net["id"], "update", net["project_id"], net["id"])
 
 
-def attach_wildcards(tx: Tx, network_id: str, project: str, *, shared: bool | None,
-                     external: bool | None) -> None:
+def attach_wildcards(
+    tx: Tx, network_id: str, project: str, *, shared: bool | None, external: bool | None
+) -> None:
     """The network API's side of the policies: ``shared``/``router:external`` set true add the
     wildcard policy (owned by the network's project), set false remove it."""
     for action, wanted in ((SHARED, shared), (EXTERNAL, external)):
@@ -302,9 +347,17 @@ def attach_wildcards(tx: Tx, network_id: str, project: str, *, shared: bool | No
             continue
         present = repo.find_by(tx.conn, network_id, action, WILDCARD)
         if wanted and present is None:
-            repo.insert_row(tx.conn, {"id": new_id(), "project_id": project,
-                                      "object_type": "network", "object_id": network_id,
-                                      "action": action, "target_project": WILDCARD})
+            repo.insert_row(
+                tx.conn,
+                {
+                    "id": new_id(),
+                    "project_id": project,
+                    "object_type": "network",
+                    "object_id": network_id,
+                    "action": action,
+                    "target_project": WILDCARD,
+                },
+            )
         elif not wanted and present is not None:
             if action == EXTERNAL:
                 repo.delete_for(tx.conn, network_id, EXTERNAL)

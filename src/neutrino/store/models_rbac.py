@@ -17,8 +17,9 @@ from neutrino.store.models import UUID_LEN, Base
 class RbacPolicy(Base):
     __tablename__ = "rbac_policies"
     __table_args__ = (
-        UniqueConstraint("object_type", "object_id", "action", "target_project",
-                         name="uq_rbac_policies_target"),
+        UniqueConstraint(
+            "object_type", "object_id", "action", "target_project", name="uq_rbac_policies_target"
+        ),
     )
     id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(255), index=True)

@@ -41,16 +41,22 @@ HOOKS: dict[str, Any] = {}
 
 def granted_clause(object_id_column: Any, project_id: str) -> Any:
     """Rows whose object a policy grants to ``project_id``, by name or to all."""
-    return exists().where(p.object_id == object_id_column,
-                          p.target_project.in_([project_id, WILDCARD]))
+    return exists().where(
+        p.object_id == object_id_column, p.target_project.in_([project_id, WILDCARD])
+    )
 
 
 def actions_for(conn: Connection, object_id: str, project_id: str) -> set[str]:
     """The actions granted on the object to the project, by name or by wildcard."""
     if not project_id:
         return set()
-    return set(conn.execute(select(p.action).where(
-        p.object_id == object_id, p.target_project.in_([project_id, WILDCARD]))).scalars())
+    return set(
+        conn.execute(
+            select(p.action).where(
+                p.object_id == object_id, p.target_project.in_([project_id, WILDCARD])
+            )
+        ).scalars()
+    )
 
 
 def shared_to(conn: Connection, project_id: str, object_ids: list[str]) -> set[str]:
@@ -71,14 +77,23 @@ def find(conn: Connection, policy_id: str, *, for_update: bool = False) -> RowMa
 
 
 def find_by(conn: Connection, object_id: str, action: str, target: str) -> RowMapping | None:
-    return conn.execute(select(policies).where(
-        p.object_id == object_id, p.action == action, p.target_project == target)
-    ).mappings().first()
+    return (
+        conn.execute(
+            select(policies).where(
+                p.object_id == object_id, p.action == action, p.target_project == target
+            )
+        )
+        .mappings()
+        .first()
+    )
 
 
 def targets(conn: Connection, object_id: str, action: str) -> set[str]:
-    return set(conn.execute(select(p.target_project).where(
-        p.object_id == object_id, p.action == action)).scalars())
+    return set(
+        conn.execute(
+            select(p.target_project).where(p.object_id == object_id, p.action == action)
+        ).scalars()
+    )
 
 
 def list_rows(conn: Connection, query: ListQuery, owner: str | None) -> list[RowMapping]:
@@ -103,8 +118,9 @@ def delete_row(conn: Connection, policy_id: str) -> None:
     conn.execute(delete(policies).where(p.id == policy_id))
 
 
-def delete_for(conn: Connection, object_id: str, action: str | None = None,
-               target: str | None = None) -> None:
+def delete_for(
+    conn: Connection, object_id: str, action: str | None = None, target: str | None = None
+) -> None:
     stmt = delete(policies).where(p.object_id == object_id)
     if action is not None:
         stmt = stmt.where(p.action == action)
@@ -113,8 +129,9 @@ def delete_for(conn: Connection, object_id: str, action: str | None = None,
     conn.execute(stmt)
 
 
-def port_projects(conn: Connection, network_id: str, *, skip_network_owned: bool = False
-                  ) -> set[str]:
+def port_projects(
+    conn: Connection, network_id: str, *, skip_network_owned: bool = False
+) -> set[str]:
     """The projects that have ports on the network (those ports depend on its sharing)."""
     stmt = select(ports.c.project_id).distinct().where(ports.c.network_id == network_id)
     if skip_network_owned:
@@ -122,15 +139,16 @@ def port_projects(conn: Connection, network_id: str, *, skip_network_owned: bool
     return set(conn.execute(stmt).scalars())
 
 
-
-
-
 def gateway_projects(conn: Connection, network_id: str) -> set[str]:
     """The projects of the routers whose gateway is on the network."""
     from neutrino.store.models_l3 import Router  # here: models_l3 imports models, as we do
 
     routers = Router.__table__
-    return set(conn.execute(
-        select(routers.c.project_id).distinct()
-        .join(ports, ports.c.id == routers.c.gw_port_id)
-        .where(ports.c.network_id == network_id)).scalars())
+    return set(
+        conn.execute(
+            select(routers.c.project_id)
+            .distinct()
+            .join(ports, ports.c.id == routers.c.gw_port_id)
+            .where(ports.c.network_id == network_id)
+        ).scalars()
+    )

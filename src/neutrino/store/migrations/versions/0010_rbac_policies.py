@@ -49,9 +49,16 @@ def upgrade() -> None:
     ):
         for action, flag in (("access_as_shared", shared), ("access_as_external", external)):
             if flag:
-                rows.append({"id": str(uuid.uuid4()), "project_id": project,
-                             "object_type": "network", "object_id": net_id,
-                             "action": action, "target_project": "*"})
+                rows.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "project_id": project,
+                        "object_type": "network",
+                        "object_id": net_id,
+                        "action": action,
+                        "target_project": "*",
+                    }
+                )
     if rows:
         op.bulk_insert(table, rows)
 
