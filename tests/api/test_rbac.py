@@ -310,3 +310,96 @@ def test_hostile_input_is_4xx(api: Caller) -> None:
     r = member.get(f"{RBAC}?object_id=%ff&target_tenant=%00")  # odd, but only a filter
     assert r.status_code == 200 and r.json()["rbac_policies"] == []
     assert member.delete(f"{RBAC}/{'x' * 500}").status_code == 404
+
+
+def test_security_group_shared_to_one_project(api: Caller) -> None:
+    owner, target, third = api.as_member(), api.as_member(), api.as_member()
+    sg = owner.create("security-groups", "security_group", name="web")
+    net = target.network()
+    target.subnet(net["id"], "192.0.2.0/24")
+    r = target.post(
+        "/v2.0/ports", {"port": {"network_id": net["id"], "security_groups": [sg["id"]]}}
+    )
+    assert r.status_code == 404
+    r = owner.post(
+        RBAC,
+        {
+            "rbac_policy": {
+                "object_type": "security_group",
+                "object_id": sg["id"],
+                "action": "access_as_shared",
+                "target_tenant": target.project_id,
+            }
+        },
+    )
+    assert r.status_code == 201, r.text
+    pol = r.json()["rbac_policy"]
+    assert pol["object_type"] == "security_group"
+    # the target sees it (shared to it), binds a port to it, may not change it
+    shown = target.get(f"/v2.0/security-groups/{sg['id']}").json()["security_group"]
+    assert shown["shared"] is True
+    assert (
+        owner.get(f"/v2.0/security-groups/{sg['id']}").json()["security_group"]["shared"] is False
+    )
+    assert sg["id"] in {
+        g["id"] for g in target.get("/v2.0/security-groups").json()["security_groups"]
+    }
+    port = target.port(net["id"], security_groups=[sg["id"]])
+    assert port["security_groups"] == [sg["id"]]
+    r = target.put(f"/v2.0/security-groups/{sg['id']}", {"security_group": {"name": "x"}})
+    assert r.status_code == 403
+    assert target.delete(f"/v2.0/security-groups/{sg['id']}").status_code == 403
+    # a third project neither sees nor uses it
+    assert third.get(f"/v2.0/security-groups/{sg['id']}").status_code == 404
+    net3 = third.network()
+    third.subnet(net3["id"], "198.51.100.0/24")
+    r = third.post(
+        "/v2.0/ports", {"port": {"network_id": net3["id"], "security_groups": [sg["id"]]}}
+    )
+    assert r.status_code == 404
+    # only the owner shares it; the action must be access_as_shared
+    r = target.post(
+        RBAC,
+        {
+            "rbac_policy": {
+                "object_type": "security_group",
+                "object_id": sg["id"],
+                "action": "access_as_shared",
+                "target_tenant": third.project_id,
+            }
+        },
+    )
+    assert r.status_code == 400 and r.json()["NeutronError"]["type"] == "InvalidInput"
+    r = owner.post(
+        RBAC,
+        {
+            "rbac_policy": {
+                "object_type": "security_group",
+                "object_id": sg["id"],
+                "action": "access_as_external",
+                "target_tenant": third.project_id,
+            }
+        },
+    )
+    assert r.status_code == 400
+    assert r.json()["NeutronError"]["type"] == "InvalidActionForType"
+    # removal refused while the target's port uses it
+    r = owner.delete(f"{RBAC}/{pol['id']}")
+    assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "RbacPolicyInUse"
+    assert target.delete(f"/v2.0/ports/{port['id']}").status_code == 204
+    assert owner.delete(f"{RBAC}/{pol['id']}").status_code == 204
+    assert target.get(f"/v2.0/security-groups/{sg['id']}").status_code == 404
+    # deleting the group deletes its policies
+    _ = owner.post(
+        RBAC,
+        {
+            "rbac_policy": {
+                "object_type": "security_group",
+                "object_id": sg["id"],
+                "action": "access_as_shared",
+                "target_tenant": third.project_id,
+            }
+        },
+    )
+    assert owner.delete(f"/v2.0/security-groups/{sg['id']}").status_code == 204
+    assert owner.get(f"{RBAC}?object_id={sg['id']}").json()["rbac_policies"] == []

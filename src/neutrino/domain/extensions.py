@@ -69,6 +69,8 @@ EXTENSIONS: tuple[Extension, ...] = (
               "Extension indicating that If-Match based on revision_number is supported."),
     Extension("rbac-policies", "RBAC Policies", "Allows creation and modification of policies "
               "that control tenant access to resources."),
+    Extension("rbac-security-groups", "Add security_group type to network RBAC",
+              "Add security_group type to network RBAC"),
     Extension("quotas", "Quota management support", "Expose functions for quotas management "
               "per project"),
     Extension("quota_details", "Quota details management support",

@@ -9,6 +9,10 @@ policy exists: creating one makes the network external, deleting the last makes 
 The wildcard policies are mirrored by the ``shared`` and ``router_external`` columns, kept in
 the same transaction (``sync_flags``), so list queries need only look up named policies.
 
+Security groups (``rbac-security-groups``) take ``access_as_shared`` only: the target project
+sees the group (``shared: true`` to it) and may bind its ports to it, but not change it (403);
+removal is refused while a port of the target uses the group (409 ``RbacPolicyInUse``).
+
 Who may: a policy is its owner's (or an admin's) to see, change and delete; anyone else gets
 404. Only an admin may share to ``*`` (403 otherwise, Neutron's ``restrict_wildcard``), and
 only the network's owner or an admin may make a policy on it (400 ``InvalidInput``).
@@ -19,8 +23,9 @@ depends on it: with ports on the network for ``access_as_shared`` (409
 ``RbacPolicyInUse``); another policy still granting the access (the wildcard, or the project
 by name) lets it go. The owner's own ports never depend on a policy.
 
-Locks (PostgreSQL): every write locks the network row (``for_change``) before it reads the
-policies or the ports, the same row a port create locks first: a port create by the target
+Locks (PostgreSQL): every write locks the network row (``for_change``), or the group row
+(``for_delete``, which waits for the ports binding it), before it reads the policies or the
+ports, the same row a port create locks first: a port create by the target
 project and the removal of its access are serialized, and the second sees the first's commit
 (the port create then answers 404, or the removal 409). A create takes the owner's
 ``rbac_policy`` quota key before that.
@@ -40,6 +45,7 @@ from neutrino.common.errors import (
     ResourceNotFound,
 )
 from neutrino.common.ids import new_id
+from neutrino.domain import security_groups as sgd
 from neutrino.domain.attributes import Attr, parse_create, parse_update, project_id, string, uuid
 from neutrino.domain.listing import ListQuery
 from neutrino.service.common import owner_project
@@ -48,10 +54,13 @@ from neutrino.service.quotas import QuotaService
 from neutrino.store import locks
 from neutrino.store import networks as network_repo
 from neutrino.store import rbac as repo
+from neutrino.store import security_groups as group_repo
 from neutrino.store.rbac import EXTERNAL, SHARED, WILDCARD
 from neutrino.store.uow import Store, Tx
 
-ACTIONS = {"network": (EXTERNAL, SHARED)}  # object type -> its actions, as Neutron lists them
+# object type -> its actions, as Neutron lists them; the table each object lives in
+ACTIONS = {"network": (EXTERNAL, SHARED), "security_group": (SHARED,)}
+TABLES = {"network": "networks", "security_group": "security_groups"}
 SPEC: dict[str, Attr] = {
     "object_type": Attr(string(255), allow_put=False, required=True),
     "object_id": Attr(uuid, allow_put=False, required=True),
@@ -159,10 +168,12 @@ class RbacService:
             counts[attrs["project"]] = counts.get(attrs["project"], 0) + 1
         for project, count in sorted(counts.items()):
             self.quotas.check(tx, project, "rbac_policy", count)
-        locks.for_change(tx.conn, "networks", *(a["object_id"] for a in items))
+        for kind in sorted(TABLES):  # the lock order: networks before security groups
+            ids = [a["object_id"] for a in items if a["object_type"] == kind]
+            locks.for_change(tx.conn, TABLES[kind], *ids)
         created = []
         for attrs in items:
-            net = self._network(tx.conn, ctx, attrs["object_id"])
+            net = self._object(tx.conn, ctx, attrs["object_type"], attrs["object_id"])
             if repo.find_by(tx.conn, net["id"], attrs["action"], attrs["target"]) is not None:
                 raise NamedConflict(
                     "DuplicateRbacPolicy", "An RBAC policy already exists with those values."
@@ -173,19 +184,29 @@ class RbacService:
                 {
                     "id": policy_id,
                     "project_id": attrs["project"],
-                    "object_type": "network",
+                    "object_type": attrs["object_type"],
                     "object_id": net["id"],
                     "action": attrs["action"],
                     "target_project": attrs["target"],
                 },
             )
-            sync_flags(tx, net)
-            tx.record("rbac_policy", policy_id, "create", attrs["project"], net["id"])
+            sync_flags(tx, attrs["object_type"], net)
+            tx.record("rbac_policy", policy_id, "create", attrs["project"])
             created.append(view(repo.find(tx.conn, policy_id)))
         return created
 
-    def _network(self, conn: Any, ctx: RequestContext, network_id: str) -> Any:
-        """The policy's network, which the caller must see and, unless admin, own."""
+    def _object(self, conn: Any, ctx: RequestContext, object_type: str, object_id: str) -> Any:
+        """The policy's object, which the caller must see and, unless admin, own."""
+        if object_type == "security_group":
+            group = group_repo.find_group(conn, object_id)
+            if group is None or not (
+                ctx.owns(group["project_id"]) or repo.granted_ids(conn, ctx.project_id, [object_id])
+            ):
+                raise sgd.SecurityGroupNotFound(object_id)
+            if not ctx.owns(group["project_id"]):
+                raise InvalidInput("Only admins can manipulate policies on objects they do not own")
+            return group
+        network_id = object_id
         row = network_repo.find(conn, network_id)
         if row is None or not ctx.can_see(
             row["project_id"], public=network_visible(conn, ctx, row)
@@ -214,16 +235,18 @@ class RbacService:
     ) -> dict[str, Any]:
         row = self._locked(tx, ctx, policy_id)
         if target is not None and target != row["target_project"]:
-            net = self._network(tx.conn, ctx, row["object_id"])
+            net = self._object(tx.conn, ctx, row["object_type"], row["object_id"])
             if repo.find_by(tx.conn, net["id"], row["action"], target) is not None:
                 raise NamedConflict(
                     "DuplicateRbacPolicy", "An RBAC policy already exists with those values."
                 )
             if target != WILDCARD:
-                check_removable(tx.conn, net, row["action"], row["target_project"], target)
+                check_removable(
+                    tx.conn, row["object_type"], net, row["action"], row["target_project"], target
+                )
             repo.set_target(tx.conn, policy_id, target)
-            sync_flags(tx, net)
-            tx.record("rbac_policy", policy_id, "update", row["project_id"], net["id"])
+            sync_flags(tx, row["object_type"], net)
+            tx.record("rbac_policy", policy_id, "update", row["project_id"])
         return view(repo.find(tx.conn, policy_id))
 
     # --- delete
@@ -234,16 +257,25 @@ class RbacService:
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, policy_id: str) -> None:
         row = self._locked(tx, ctx, policy_id)
-        net = network_repo.get(tx.conn, row["object_id"])
-        check_removable(tx.conn, net, row["action"], row["target_project"], None)
+        kind = row["object_type"]
+        net = (
+            network_repo.get(tx.conn, row["object_id"])
+            if kind == "network"
+            else group_repo.find_group(tx.conn, row["object_id"])
+        )
+        check_removable(tx.conn, kind, net, row["action"], row["target_project"], None)
         repo.delete_row(tx.conn, policy_id)
-        sync_flags(tx, net)
-        tx.record("rbac_policy", policy_id, "delete", row["project_id"], net["id"])
+        sync_flags(tx, kind, net)
+        tx.record("rbac_policy", policy_id, "delete", row["project_id"])
 
     def _locked(self, tx: Tx, ctx: RequestContext, policy_id: str) -> Any:
-        """The policy, after its network's row lock (the lock order: networks first)."""
+        """The policy, after its object's row lock (the lock order: objects first). A group is
+        locked as for a delete: that waits for the ports binding it (they take ``for_use``)."""
         row = self._load(tx.conn, ctx, policy_id)
-        locks.for_change(tx.conn, "networks", row["object_id"])
+        if row["object_type"] == "network":
+            locks.for_change(tx.conn, "networks", row["object_id"])
+        else:
+            locks.for_delete(tx.conn, "security_groups", row["object_id"])
         return self._load(tx.conn, ctx, policy_id, for_update=locks.enabled(tx.conn))
 
 
@@ -276,7 +308,9 @@ def shared_with(conn: Any, ctx: RequestContext, row: Any) -> bool:
     return access(conn, ctx, row["id"], bool(row["shared"]))[1]
 
 
-def check_removable(conn: Any, net: Any, action: str, target: str, new_target: str | None) -> None:
+def check_removable(
+    conn: Any, object_type: str, net: Any, action: str, target: str, new_target: str | None
+) -> None:
     """Refuse to take ``action`` away from ``target`` while a project depends on it."""
     owner = net["project_id"]
     if target == owner:
@@ -285,6 +319,15 @@ def check_removable(conn: Any, net: Any, action: str, target: str, new_target: s
     if target != WILDCARD and WILDCARD in remaining:
         return
     allowed = (remaining - {WILDCARD}) | {owner}
+    if object_type == "security_group":  # Neutron's generic check: the ports using the group
+        users = repo.group_port_projects(conn, net["id"])
+        if ({target} & users) if target != WILDCARD else (users - allowed):
+            raise NamedConflict(
+                "RbacPolicyInUse",
+                f"RBAC policy on object {net['id']} cannot be removed because other objects "
+                f"depend on it.\nDetails: tenant_id={target}",
+            )
+        return
     if action == SHARED:
         users = repo.port_projects(conn, net["id"])
         losing = {target} & users if target != WILDCARD else users - allowed
@@ -318,10 +361,12 @@ def check_removable(conn: Any, net: Any, action: str, target: str, new_target: s
         )
 
 
-def sync_flags(tx: Tx, net: Any) -> None:
+def sync_flags(tx: Tx, object_type: str, net: Any) -> None:
     """Mirror the wildcard shared policy into ``shared`` and the existence of any external
     policy into ``router_external``; a change of either bumps the network's revision (as
-    Neutron's RBAC changes do: the network's view changed)."""
+    Neutron's RBAC changes do: the network's view changed). Groups have no such columns."""
+    if object_type != "network":
+        return
     shared = WILDCARD in repo.targets(tx.conn, net["id"], SHARED)
     external = bool(repo.targets(tx.conn, net["id"], EXTERNAL))
     network_repo.update_row(

@@ -69,6 +69,16 @@ def shared_to(conn: Connection, project_id: str, object_ids: list[str]) -> set[s
     return set(conn.execute(stmt).scalars()) & set(object_ids)
 
 
+def granted_ids(conn: Connection, project_id: str, object_ids: list[str],
+                action: str = SHARED) -> set[str]:
+    """Of these objects, those granted to the project by name or to all."""
+    if not project_id or not object_ids:
+        return set()
+    return set(conn.execute(select(p.object_id).where(
+        p.object_id.in_(object_ids), p.action == action,
+        p.target_project.in_([project_id, WILDCARD]))).scalars())
+
+
 def find(conn: Connection, policy_id: str, *, for_update: bool = False) -> RowMapping | None:
     stmt = select(policies).where(p.id == policy_id)
     if for_update:
@@ -137,6 +147,17 @@ def port_projects(
     if skip_network_owned:
         stmt = stmt.where(~ports.c.device_owner.startswith("network:"))
     return set(conn.execute(stmt).scalars())
+
+
+def group_port_projects(conn: Connection, group_id: str) -> set[str]:
+    """The projects whose ports use the security group."""
+    from neutrino.store.models import PortSecurityGroup
+
+    bindings = PortSecurityGroup.__table__
+    return set(conn.execute(
+        select(ports.c.project_id).distinct()
+        .join(bindings, bindings.c.port_id == ports.c.id)
+        .where(bindings.c.security_group_id == group_id)).scalars())
 
 
 def gateway_projects(conn: Connection, network_id: str) -> set[str]:

@@ -42,6 +42,7 @@ from neutrino.store.query import (
     nullable_int,
     nullable_str,
 )
+from neutrino.store.rbac import granted_clause
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -113,8 +114,9 @@ def groups_by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, RowMapping]
 def list_groups(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     check_keys(query, GROUP_COLUMNS, GROUP_HOOKS)
     stmt = select(groups)
-    if visible_to is not None:
-        stmt = stmt.where(g.project_id == visible_to if visible_to else false())
+    if visible_to is not None:  # own groups, and those an RBAC policy shares to the project
+        stmt = stmt.where(or_(g.project_id == visible_to, granted_clause(g.id, visible_to))
+                          if visible_to else false())
     stmt = compile_list(conn, stmt, groups, query, GROUP_COLUMNS, GROUP_HOOKS,
                         kind="Security group")
     return list(conn.execute(stmt).mappings())
