@@ -42,6 +42,8 @@ EXTENSIONS: tuple[Extension, ...] = (
               "Provides validation on filter parameters."),
     Extension("ip-substring-filtering", "IP address substring filtering",
               "Provides IP address substring filtering when listing ports"),
+    Extension("network-ip-availability", "Network IP Availability",
+              "Provides IP availability data for each network and subnet."),
     Extension("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     Extension("net-mtu-writable", "Network MTU (writable)",
               "Provides a writable MTU attribute for a network resource."),

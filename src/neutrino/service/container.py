@@ -11,6 +11,7 @@ from neutrino.service.default_security_group_rules import DefaultSecurityGroupRu
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
+from neutrino.service.ip_availability import IpAvailabilityService
 from neutrino.service.liveness import LivenessSweeper
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
@@ -39,6 +40,7 @@ class Services:
     tags: TagService
     quotas: QuotaService
     rbac: RbacService
+    ip_availability: IpAvailabilityService
     security_groups: SecurityGroupService
     security_group_rules: SecurityGroupRuleService
     default_security_group_rules: DefaultSecurityGroupRuleService
@@ -67,6 +69,7 @@ class Services:
             tags=TagService(store),
             quotas=quotas,
             rbac=RbacService(store, quotas),
+            ip_availability=IpAvailabilityService(store),
             security_groups=SecurityGroupService(store, quotas),
             security_group_rules=SecurityGroupRuleService(store, quotas),
             default_security_group_rules=DefaultSecurityGroupRuleService(store),
