@@ -4,6 +4,7 @@ policy is deleted (refused while the member's port is on it)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.clients.conftest import ADMIN_CLOUD, MEMBER_CLOUD, Clouds
@@ -84,3 +85,43 @@ def test_cli_network_rbac(clouds: Clouds) -> None:
     clouds.silent(ADMIN_CLOUD, "network", "rbac", "delete", policy["id"])
     assert policy["id"] not in {r["ID"] for r in os(ADMIN_CLOUD, "network", "rbac", "list")}
     assert clouds.run(MEMBER_CLOUD, "network", "show", net["id"], check=False).returncode != 0
+
+
+def test_cli_ip_availability_and_availability_zones(clouds: Clouds) -> None:
+    os = clouds.openstack
+    token = os(ADMIN_CLOUD, "token", "issue")["id"]
+    r = httpx.post(
+        f"{clouds.url}/agent/v1/agents",
+        headers={"X-Auth-Token": token},
+        json={
+            "agent": {
+                "host": "hv-cli",
+                "agent_type": "DHCP agent",
+                "binary": "neutrino-agent",
+                "configurations": {},
+                "availability_zone": "az-cli",
+            }
+        },
+    )
+    assert r.status_code == 200, r.text
+    zones = os(ADMIN_CLOUD, "availability", "zone", "list", "--network")
+    assert {(z["Zone Name"], z["Zone Status"]) for z in zones} == {("az-cli", "available")}
+    net = os(ADMIN_CLOUD, "network", "create", "ipa-net")
+    sub = os(
+        ADMIN_CLOUD,
+        "subnet",
+        "create",
+        "--network",
+        net["id"],
+        "--subnet-range",
+        "198.51.100.0/28",
+        "ipa-sub",
+    )
+    os(ADMIN_CLOUD, "port", "create", "--network", net["id"], "ipa-port")
+    listed = os(ADMIN_CLOUD, "ip", "availability", "list")
+    row = next(r for r in listed if r["Network ID"] == net["id"])
+    ports = os(ADMIN_CLOUD, "port", "list", "--network", net["id"])  # ours, and DHCP's
+    assert (row["Total IPs"], row["Used IPs"]) == (13, len(ports))
+    assert len(ports) >= 1
+    shown = os(ADMIN_CLOUD, "ip", "availability", "show", net["id"])
+    assert shown["subnet_ip_availability"][0]["subnet_id"] == sub["id"]

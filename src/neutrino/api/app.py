@@ -20,7 +20,7 @@ from neutrino.api import errors
 from neutrino.api.agent import v1 as agent_v1
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
-from neutrino.api.neutron import floatingips, ip_availability, quotas, root, tags
+from neutrino.api.neutron import floatingips, quotas, readonly, root, tags
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron.resources import collection_router
 from neutrino.common.settings import Settings
@@ -79,7 +79,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(collection_router("security-group-rules", "security_group_rule",
                                          lambda s: s.security_group_rules, updatable=False))
     app.include_router(collection_router("rbac-policies", "rbac_policy", lambda s: s.rbac))
-    app.include_router(ip_availability.router)
+    app.include_router(readonly.router)
     app.include_router(collection_router("default-security-group-rules",
                                          "default_security_group_rule",
                                          lambda s: s.default_security_group_rules,

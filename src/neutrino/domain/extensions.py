@@ -21,6 +21,7 @@ class Extension:
 
 EXTENSIONS: tuple[Extension, ...] = (
     Extension("agent", "agent", "The agent management extension."),
+    Extension("availability_zone", "Availability Zone", "The availability zone extension."),
     Extension("binding", "Port Binding", "Expose port bindings of a virtual port to external "
               "application"),
     Extension("external-net", "Neutron external network", "Adds external network attribute to "

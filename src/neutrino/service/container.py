@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
 from neutrino.service.agents import AgentService
+from neutrino.service.availability_zones import AvailabilityZoneService
 from neutrino.service.default_security_group_rules import DefaultSecurityGroupRuleService
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.hostsync import HostSyncService
@@ -41,6 +42,7 @@ class Services:
     quotas: QuotaService
     rbac: RbacService
     ip_availability: IpAvailabilityService
+    availability_zones: AvailabilityZoneService
     security_groups: SecurityGroupService
     security_group_rules: SecurityGroupRuleService
     default_security_group_rules: DefaultSecurityGroupRuleService
@@ -70,6 +72,7 @@ class Services:
             quotas=quotas,
             rbac=RbacService(store, quotas),
             ip_availability=IpAvailabilityService(store),
+            availability_zones=AvailabilityZoneService(store),
             security_groups=SecurityGroupService(store, quotas),
             security_group_rules=SecurityGroupRuleService(store, quotas),
             default_security_group_rules=DefaultSecurityGroupRuleService(store),

@@ -1,5 +1,6 @@
-"""``/v2.0/network-ip-availabilities`` (extension ``network-ip-availability``): read-only; an
-item is keyed by its ``network_id``, so paging links carry that as the marker."""
+"""Read-only collections without ids of their own: ``/v2.0/network-ip-availabilities``
+(extension ``network-ip-availability``; an item is keyed by its ``network_id``, so paging links
+carry that as the marker) and ``/v2.0/availability_zones`` (extension ``availability_zone``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ async def list_(request: Request) -> Response:
         keyed = [{"id": item["network_id"]} for item in items]
         body["network_ip_availabilities_links"] = _links(request, keyed, query)
     return json_response(body)
+
+
+@router.get("/v2.0/availability_zones")
+async def zones(request: Request) -> Response:
+    ctx = context(request)
+    query = list_query(request)
+    items = services(request).availability_zones.search(ctx, query)
+    return json_response({"availability_zones": select_fields(items, query.fields)})
 
 
 @router.get(PATH + "/{network_id}")
