@@ -40,6 +40,14 @@ ITEMS: dict[str, tuple[str, frozenset[str]]] = {
     "fip_a": ("/v2.0/floatingips/{fip_a}", A),
     "dsg_rule": ("/v2.0/default-security-group-rules/{dsg_rule}", ALL),
     "agent": ("/v2.0/agents/{agent}", NOBODY),
+    # RBAC: A's networks shared by name to B, and to C (a project without callers here)
+    "net_to_b": ("/v2.0/networks/{net_to_b}", ALL),
+    "net_to_c": ("/v2.0/networks/{net_to_c}", A),
+    "sub_to_b": ("/v2.0/subnets/{sub_to_b}", ALL),
+    "sub_to_c": ("/v2.0/subnets/{sub_to_c}", A),
+    "port_b_rbac": ("/v2.0/ports/{port_b_rbac}", ALL),  # B's, on A's network: A sees it
+    "rbac_to_b": ("/v2.0/rbac-policies/{rbac_to_b}", A),  # a policy is its owner's alone
+    "rbac_to_c": ("/v2.0/rbac-policies/{rbac_to_c}", A),
 }
 OWNED_BY = {
     "net_a": "a",
@@ -61,11 +69,27 @@ OWNED_BY = {
     "fip_a": "a",
     "dsg_rule": "admin",
     "agent": "admin",
+    "net_to_b": "a",
+    "net_to_c": "a",
+    "sub_to_b": "a",
+    "sub_to_c": "a",
+    "port_b_rbac": "b",
+    "rbac_to_b": "a",
+    "rbac_to_c": "a",
 }
 COLLECTIONS = {
-    "networks": ("net_a", "shared", "ext", "net_b"),
-    "subnets": ("sub_a", "shared_sub", "ext_sub"),
-    "ports": ("port_a", "port_a_shared", "port_b_shared", "if_port", "gw_port", "fip_port"),
+    "networks": ("net_a", "shared", "ext", "net_b", "net_to_b", "net_to_c"),
+    "subnets": ("sub_a", "shared_sub", "ext_sub", "sub_to_b", "sub_to_c"),
+    "ports": (
+        "port_a",
+        "port_a_shared",
+        "port_b_shared",
+        "if_port",
+        "gw_port",
+        "fip_port",
+        "port_b_rbac",
+    ),
+    "rbac-policies": ("rbac_to_b", "rbac_to_c"),
     "security-groups": ("sg_a",),
     "security-group-rules": ("rule_a",),
     "routers": ("router_a",),
@@ -90,6 +114,13 @@ UPDATES: dict[str, Any] = {
     "router_a": {"router": {"name": "n"}},
     "fip_a": {"floatingip": {"description": "n"}},
     "agent": {"agent": {"description": "n"}},
+    "net_to_b": {"network": {"name": "n"}},
+    "net_to_c": {"network": {"name": "n"}},
+    "sub_to_b": {"subnet": {"name": "n"}},
+    "port_b_rbac": {"port": {"name": "n"}},
+    # the same target again: a write that changes nothing, so the world stays as built
+    "rbac_to_b": {"rbac_policy": {"target_tenant": "{project_b}"}},
+    "rbac_to_c": {"rbac_policy": {"target_tenant": "{project_c}"}},
 }
 
 
@@ -136,7 +167,7 @@ def cases() -> list[Case]:
             if (
                 key != "dsg_rule"
                 and not may_write(who, key)
-                and not (who == OWNER and key == "port_b_shared")
+                and not (who == OWNER and key in ("port_b_shared", "port_b_rbac"))
             ):
                 # deletes only where they must fail (the network's owner may delete B's port)
                 out.append(Case(who, "DELETE", path, _expected_item(who, key, write=True)))
@@ -146,7 +177,7 @@ def cases() -> list[Case]:
                 continue
             visible = tuple(k for k in keys if sees(who, k))
             out.append(Case(who, "GET", f"/v2.0/{coll}", 200, listed=visible, collection=coll))
-            if coll in ("networks", "ports", "subnets"):  # filters cannot widen the view
+            if coll in ("networks", "ports", "subnets", "rbac-policies"):  # cannot widen
                 out.append(
                     Case(
                         who,

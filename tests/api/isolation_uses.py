@@ -92,6 +92,73 @@ def use_cases() -> list[Case]:
             device_id="{router_a}",
         ),
         port_on("net_b", 404, "SecurityGroupNotFound", security_groups=["{sg_a}"]),
+        # RBAC: shared to B by name, B may use it as a shared network; shared to C, B may not
+        port_on("net_to_c", 404, "NetworkNotFound"),
+        port_on("net_to_b", 403, "PolicyNotAuthorized", mac_address="fa:16:3e:12:34:58"),
+        port_on("net_to_b", 201, fixed_ips=[{"subnet_id": "{sub_to_b}"}]),
+        Case(
+            b,
+            "POST",
+            "/v2.0/subnets",
+            404,
+            {"subnet": {"network_id": "{net_to_c}", "cidr": "192.0.2.32/28", "ip_version": 4}},
+            "NetworkNotFound",
+        ),
+        Case(
+            b,
+            "POST",
+            "/v2.0/subnets",
+            403,
+            {"subnet": {"network_id": "{net_to_b}", "cidr": "192.0.2.48/28", "ip_version": 4}},
+            "PolicyNotAuthorized",
+        ),
+        # B may not share A's networks on, nor take its own access away
+        Case(
+            b,
+            "POST",
+            "/v2.0/rbac-policies",
+            400,
+            {
+                "rbac_policy": {
+                    "object_type": "network",
+                    "object_id": "{net_to_b}",
+                    "action": "access_as_shared",
+                    "target_tenant": "{project_b}",
+                }
+            },
+            "InvalidInput",
+        ),
+        Case(
+            b,
+            "POST",
+            "/v2.0/rbac-policies",
+            404,
+            {
+                "rbac_policy": {
+                    "object_type": "network",
+                    "object_id": "{net_to_c}",
+                    "action": "access_as_shared",
+                    "target_tenant": "{project_b}",
+                }
+            },
+            "NetworkNotFound",
+        ),
+        Case(
+            b,
+            "POST",
+            "/v2.0/rbac-policies",
+            403,
+            {
+                "rbac_policy": {
+                    "object_type": "network",
+                    "object_id": "{net_b}",
+                    "action": "access_as_shared",
+                    "target_tenant": "*",
+                }
+            },
+            "PolicyNotAuthorized",
+        ),
+        Case(OWNER, "DELETE", "/v2.0/rbac-policies/{rbac_to_b}", 409, None, "InvalidSharedSetting"),
         # allowed uses, the control: a plain port and one naming only a subnet
         port_on("shared", 201),
         port_on(

@@ -87,7 +87,7 @@ def build(w: World, settings: Settings) -> None:
     )
     for role in w.ok("admin", "GET", "/v3/roles", status=200)["roles"]:
         ids["role_" + role["name"]] = role["id"]
-    for p in ("a", "b"):
+    for p in ("a", "b", "c"):  # c: a third project, without callers (RBAC target)
         ids[f"project_{p}"] = w.ok(
             "admin",
             "POST",
@@ -196,6 +196,29 @@ def build(w: World, settings: Settings) -> None:
         cidr="192.0.2.128/25",
         ip_version=4,
     )
+    # RBAC: A shares a network to B by name (B puts a port on it), another to C only
+    for key, target, cidr in (("to_b", "b", "192.0.2.0/28"), ("to_c", "c", "192.0.2.16/28")):
+        make(OWNER, "networks", "network", f"net_{key}", name=f"net-{key}")
+        make(
+            OWNER,
+            "subnets",
+            "subnet",
+            f"sub_{key}",
+            network_id=ids[f"net_{key}"],
+            cidr=cidr,
+            ip_version=4,
+        )
+        make(
+            OWNER,
+            "rbac-policies",
+            "rbac_policy",
+            f"rbac_{key}",
+            object_type="network",
+            object_id=ids[f"net_{key}"],
+            action="access_as_shared",
+            target_tenant=ids[f"project_{target}"],
+        )
+    make(MEMBER_B, "ports", "port", "port_b_rbac", network_id=ids["net_to_b"], name="pbr")
     # ports: A's on its network and on the shared one, B's on A's shared network and its own
     make(OWNER, "ports", "port", "port_a", network_id=ids["net_a"], name="pa")
     make(OWNER, "ports", "port", "port_a_shared", network_id=ids["shared"], name="pas")

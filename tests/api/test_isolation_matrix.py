@@ -82,11 +82,11 @@ def _foreign_visible(world: World, case: Case, item: dict[str, Any]) -> bool:
     """Another project's item a scoped caller may list: a shared or external network and its
     subnets, a port on a network of the caller's project (Neutron's network-owner rule)."""
     ids = world.ids
-    if case.collection == "networks":
+    if case.collection == "networks":  # shared to B by name: shown shared to B
         return bool(item["shared"] or item["router:external"])
     if case.collection == "subnets":
-        return item["network_id"] in (ids["shared"], ids["ext"])
+        return item["network_id"] in (ids["shared"], ids["ext"], ids["net_to_b"])
     if case.collection == "ports":
-        owned = {"a": (ids["net_a"], ids["shared"]), "b": (ids["net_b"],)}
+        owned = {"a": (ids["net_a"], ids["shared"], ids["net_to_b"]), "b": (ids["net_b"],)}
         return item["network_id"] in owned[str(project_of(case.who))]
     return False

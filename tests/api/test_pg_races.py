@@ -356,6 +356,8 @@ def test_security_group_delete_against_ports_using_it(racer: Racer) -> None:
             stored = racer.call("GET", f"/v2.0/ports/{port['id']}", None, 200)["port"]
             assert stored["security_groups"] == [sg], i
             racer.call("DELETE", f"/v2.0/ports/{port['id']}", None, 204)
+        if deleted.status_code != 204:  # the group outlived the race: make room for the next
+            racer.call("DELETE", f"/v2.0/security-groups/{sg}", None, 204)
 
     rounds(check)
 
@@ -396,5 +398,81 @@ def test_floating_ip_associations_of_one_fixed_ip_one_wins(racer: Racer) -> None
         for f in fips:
             racer.call("DELETE", f"/v2.0/floatingips/{f}", None, 204)
         racer.call("DELETE", f"/v2.0/ports/{port['id']}", None, 204)
+
+    rounds(check)
+
+
+def _member_token(racer: Racer) -> tuple[str, str]:
+    """(project id, token) of a new member of a new project."""
+    suffix = uuid.uuid4().hex[:8]
+    project = racer.call("POST", "/v3/projects", {"project": {"name": f"race-{suffix}"}}, 201)
+    pid = project["project"]["id"]
+    user = racer.call(
+        "POST",
+        "/v3/users",
+        {"user": {"name": f"race-{suffix}", "password": suffix, "domain_id": "default"}},
+        201,
+    )["user"]["id"]
+    roles = {r["name"]: r["id"] for r in racer.call("GET", "/v3/roles", None, 200)["roles"]}
+    racer.call("PUT", f"/v3/projects/{pid}/users/{user}/roles/{roles['member']}", None, 204)
+    r = racer.api.post(
+        "/v3/auth/tokens",
+        json={
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {"user": {"id": user, "password": suffix}},
+                },
+                "scope": {"project": {"id": pid}},
+            }
+        },
+    )
+    assert r.status_code == 201, r.text
+    return pid, r.headers["X-Subject-Token"]
+
+
+def test_rbac_policy_delete_against_port_creates_by_its_target(racer: Racer) -> None:
+    """The target project creates ports on a network shared to it by name while the owner
+    deletes the policy: either the delete wins (and no port of the target is left) or it is
+    refused as in use (409 ``InvalidSharedSetting``) because a port came first."""
+    target, token = _member_token(racer)
+    as_target = {"X-Auth-Token": token}
+
+    def check(i: int) -> None:
+        net_id, _ = _network(racer, "192.0.2.0/24")
+        policy = racer.call(
+            "POST",
+            "/v2.0/rbac-policies",
+            {
+                "rbac_policy": {
+                    "object_type": "network",
+                    "object_id": net_id,
+                    "action": "access_as_shared",
+                    "target_tenant": target,
+                }
+            },
+            201,
+        )["rbac_policy"]
+        body = {"port": {"network_id": net_id}}
+        got = racer.race(
+            [
+                ("DELETE", f"/v2.0/rbac-policies/{policy['id']}", None, None),
+                *[("POST", "/v2.0/ports", body, as_target)] * 3,
+            ]
+        )
+        deleted, creates = got[0], got[1:]
+        created = [r.json()["port"] for r in creates if r.status_code == 201]
+        assert all(r.status_code in (201, 404) for r in creates), (i, [r.text for r in got])
+        left = racer.call("GET", f"/v2.0/ports?network_id={net_id}", None, 200)["ports"]
+        if deleted.status_code == 204:
+            assert not created and not left, (i, [r.text for r in got])
+        else:
+            assert deleted.status_code == 409, (i, deleted.text)
+            assert _error_type(deleted) == "InvalidSharedSetting" and created, i
+            assert {p["id"] for p in left} == {p["id"] for p in created}, i
+            racer.call("GET", f"/v2.0/rbac-policies/{policy['id']}", None, 200)
+        for port in left:
+            racer.call("DELETE", f"/v2.0/ports/{port['id']}", None, 204)
+        racer.call("DELETE", f"/v2.0/networks/{net_id}", None, 204)
 
     rounds(check)

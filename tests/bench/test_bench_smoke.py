@@ -105,3 +105,16 @@ def test_load_bench_runs_two_servers_on_postgres_and_prints_sane_json() -> None:
     assert len(res["rss_series"]) >= 2
     assert all(len(s["rss_mib"]) == 2 and min(s["rss_mib"]) > 0 for s in res["rss_series"])
     assert "load:" in out.stderr  # the human summary
+
+
+def test_rbac_bench_prints_counts(tmp_path: Path) -> None:
+    """``bench/rbac.py`` with 30 networks: every list holds what its caller may see."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "rbac.py"), "--n", "30",
+                          "--rounds", "1"], capture_output=True, text=True, timeout=300,
+                         cwd=ROOT, env=env)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert (res["owner_count"], res["rbac_count"], res["wildcard_count"], res["admin_count"]) \
+        == (30, 30, 30, 60)
+    assert res["rbac_ms"] > 0 and res["rbac_over_owner"] > 0

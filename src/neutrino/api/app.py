@@ -27,7 +27,7 @@ from neutrino.api.http import context
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutrino import trace as trace_api
-from neutrino.api.neutron import floatingips, quotas, root, tags
+from neutrino.api.neutron import floatingips, quotas, readonly, root, tags
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron.resources import collection_router
 from neutrino.common import logs
@@ -118,6 +118,8 @@ def create_app(settings: Settings, store: Store | None = None,
                                          lambda s: s.security_groups))
     app.include_router(collection_router("security-group-rules", "security_group_rule",
                                          lambda s: s.security_group_rules, updatable=False))
+    app.include_router(collection_router("rbac-policies", "rbac_policy", lambda s: s.rbac))
+    app.include_router(readonly.router)
     app.include_router(collection_router("default-security-group-rules",
                                          "default_security_group_rule",
                                          lambda s: s.default_security_group_rules,

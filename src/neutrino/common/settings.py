@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     quota_floatingip: int = 50
     quota_security_group: int = 10
     quota_security_group_rule: int = 100
+    quota_rbac_policy: int = 10
 
     @classmethod
     def settings_customise_sources(

@@ -21,6 +21,7 @@ class Extension:
 
 EXTENSIONS: tuple[Extension, ...] = (
     Extension("agent", "agent", "The agent management extension."),
+    Extension("availability_zone", "Availability Zone", "The availability zone extension."),
     Extension("binding", "Port Binding", "Expose port bindings of a virtual port to external "
               "application"),
     Extension("external-net", "Neutron external network", "Adds external network attribute to "
@@ -42,6 +43,8 @@ EXTENSIONS: tuple[Extension, ...] = (
               "Provides validation on filter parameters."),
     Extension("ip-substring-filtering", "IP address substring filtering",
               "Provides IP address substring filtering when listing ports"),
+    Extension("network-ip-availability", "Network IP Availability",
+              "Provides IP availability data for each network and subnet."),
     Extension("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     Extension("net-mtu-writable", "Network MTU (writable)",
               "Provides a writable MTU attribute for a network resource."),
@@ -67,6 +70,10 @@ EXTENSIONS: tuple[Extension, ...] = (
               "standard attributes."),
     Extension("revision-if-match", "If-Match constraints based on revision_number",
               "Extension indicating that If-Match based on revision_number is supported."),
+    Extension("rbac-policies", "RBAC Policies", "Allows creation and modification of policies "
+              "that control tenant access to resources."),
+    Extension("rbac-security-groups", "Add security_group type to network RBAC",
+              "Add security_group type to network RBAC"),
     Extension("quotas", "Quota management support", "Expose functions for quotas management "
               "per project"),
     Extension("quota_details", "Quota details management support",

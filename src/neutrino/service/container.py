@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
 from neutrino.service.agents import AgentService
+from neutrino.service.availability_zones import AvailabilityZoneService
 from neutrino.service.changes import ChangeLogService
 from neutrino.service.default_security_group_rules import DefaultSecurityGroupRuleService
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
+from neutrino.service.ip_availability import IpAvailabilityService
 from neutrino.service.liveness import LivenessSweeper
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
 from neutrino.service.quotas import QuotaService
+from neutrino.service.rbac import RbacService
 from neutrino.service.routers import RouterService
 from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_group_rules import SecurityGroupRuleService
@@ -39,6 +42,9 @@ class Services:
     floatingips: FloatingIpService
     tags: TagService
     quotas: QuotaService
+    rbac: RbacService
+    ip_availability: IpAvailabilityService
+    availability_zones: AvailabilityZoneService
     security_groups: SecurityGroupService
     security_group_rules: SecurityGroupRuleService
     default_security_group_rules: DefaultSecurityGroupRuleService
@@ -74,6 +80,9 @@ class Services:
             floatingips=floatingips,
             tags=TagService(store),
             quotas=quotas,
+            rbac=RbacService(store, quotas),
+            ip_availability=IpAvailabilityService(store),
+            availability_zones=AvailabilityZoneService(store),
             security_groups=groups,
             security_group_rules=SecurityGroupRuleService(store, quotas),
             default_security_group_rules=DefaultSecurityGroupRuleService(store),

@@ -45,7 +45,7 @@ from neutrino.domain.attributes import (
     to_int,
 )
 from neutrino.domain.listing import ListQuery
-from neutrino.service import policy
+from neutrino.service import policy, rbac
 from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
@@ -54,6 +54,7 @@ from neutrino.service.security_groups import ensure_default as ensure_default_se
 from neutrino.store import locks
 from neutrino.store import networks as repo
 from neutrino.store import ports as port_repo
+from neutrino.store import rbac as rbac_repo
 from neutrino.store import subnets as subnet_repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.uow import Store, Tx
@@ -84,8 +85,8 @@ class NetworkService:
 
     # --- views
 
-    def view(self, row: Any, subnet_ids: list[str], tags: list[str], ctx: RequestContext
-             ) -> dict[str, Any]:
+    def view(self, row: Any, subnet_ids: list[str], tags: list[str], ctx: RequestContext,
+             shared: bool) -> dict[str, Any]:
         out = {
             "id": row["id"],
             "name": row["name"],
@@ -95,7 +96,7 @@ class NetworkService:
             "mtu": row["mtu"],
             "status": row["status"],
             "subnets": subnet_ids,
-            "shared": row["shared"],
+            "shared": shared,
             "availability_zone_hints": [],
             "availability_zones": [],
             "router:external": row["router_external"],
@@ -113,14 +114,15 @@ class NetworkService:
     def _load(self, conn: Any, ctx: RequestContext, network_id: str) -> Any:
         row = repo.find(conn, network_id)
         if row is None or not ctx.can_see(row["project_id"],
-                                          public=row["shared"] or row["router_external"]):
+                                          public=rbac.network_visible(conn, ctx, row)):
             raise ResourceNotFound("Network", network_id)
         return row
 
     def _render_one(self, conn: Any, ctx: RequestContext, network_id: str) -> dict[str, Any]:
         row = repo.get(conn, network_id)
         subs = repo.subnet_ids(conn, [network_id]).get(network_id, [])
-        return self.view(row, subs, tag_repo.tags_of(conn, [network_id]).get(network_id, []), ctx)
+        return self.view(row, subs, tag_repo.tags_of(conn, [network_id]).get(network_id, []), ctx,
+                         rbac.shared_with(conn, ctx, row))
 
     # --- operations
 
@@ -135,7 +137,9 @@ class NetworkService:
             ids = [r["id"] for r in rows]
             subs = repo.subnet_ids(conn, ids)
             tags = tag_repo.tags_of(conn, ids)
-            return [self.view(r, subs.get(r["id"], []), tags.get(r["id"], []), ctx) for r in rows]
+            named = rbac_repo.shared_to(conn, ctx.project_id, ids)  # shared to us by name
+            return [self.view(r, subs.get(r["id"], []), tags.get(r["id"], []), ctx,
+                              r["shared"] or r["id"] in named) for r in rows]
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]
@@ -181,6 +185,8 @@ class NetworkService:
                 repo.insert_segment(tx.conn, network_id, net_type, physnet or "", seg_id or 0)
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "networks", network_id, attrs["tags"])
+            rbac.attach_wildcards(tx, network_id, project, shared=attrs.get("shared"),
+                                  external=attrs.get("router:external"))
             tx.record("network", network_id, "create", project, network_id)
             created.append(self._render_one(tx.conn, ctx, network_id))
         return created
@@ -279,6 +285,10 @@ class NetworkService:
             if key in attrs and attrs[key] != current:
                 raise InvalidInput("Plugin does not support updating provider attributes")
         changed = {k: v for k, v in values.items() if row[k] != v}
+        if changed.get("shared") is False:
+            check_unshare(tx.conn, row)
+        rbac.attach_wildcards(tx, network_id, row["project_id"], shared=changed.get("shared"),
+                              external=changed.get("router_external"))
         if changed:
             changed["revision_number"] = row["revision_number"] + 1
             changed["updated_at"] = clock.now()
@@ -313,7 +323,20 @@ class NetworkService:
             tx.record("subnet", subnet_id, "delete", row["project_id"], network_id)
         repo.delete_row(tx.conn, network_id)
         tag_repo.delete_all(tx.conn, network_id)
+        rbac_repo.delete_for(tx.conn, network_id)
         tx.record("network", network_id, "delete", row["project_id"], network_id)
+
+
+def check_unshare(conn: Any, row: Any) -> None:
+    """Neutron's check before ``shared`` goes false: no port (but the network's own
+    ``network:*`` ports) or subnet of a project that only the wildcard lets in."""
+    users = rbac_repo.port_projects(conn, row["id"], skip_network_owned=True)
+    users |= subnet_repo.projects_on(conn, row["id"])
+    allowed = (rbac_repo.targets(conn, row["id"], rbac_repo.SHARED) - {rbac_repo.WILDCARD})
+    if users - allowed - {row["project_id"]}:
+        raise NamedConflict("InvalidSharedSetting",
+                            f"Unable to reconfigure sharing settings for network {row['name']}. "
+                            f"Multiple tenants are using it.")
 
 
 def _per_project(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, int]:

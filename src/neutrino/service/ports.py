@@ -27,7 +27,7 @@ from neutrino.common.ids import is_uuid, new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import binding, ipam, policy
+from neutrino.service import binding, ipam, policy, rbac
 from neutrino.service import security_groups as sg_service
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
@@ -212,12 +212,14 @@ class PortService:
         conn = tx.conn
         network_id = attrs["network_id"]
         net = network_repo.for_port(conn, network_id)
-        if net is None or not ctx.can_see(net[0], public=net[1] or net[3]):
+        visible, shared = (False, False) if net is None or ctx.owns(net[0]) else \
+            rbac.access(conn, ctx, network_id, net[1])
+        if net is None or not ctx.can_see(net[0], public=visible):
             raise ResourceNotFound("Network", network_id)
-        if not (ctx.owns(net[0]) or net[1]):  # visible (external) but not for ports
+        if not (ctx.owns(net[0]) or shared):  # visible (external) but not for ports
             raise PolicyNotAuthorized("rule:create_port")
         policy.check_port(ctx, "create_port", attrs, network_project=net[0],
-                          network_shared=net[1])
+                          network_shared=shared)
         project = owner_project(ctx, attrs)
         self._check_router_device(conn, ctx, attrs.get("device_owner", ""),
                                   attrs.get("device_id", ""), project)

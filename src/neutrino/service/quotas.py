@@ -1,4 +1,5 @@
-"""Quotas: per-project limits on networks, subnets, ports, routers and floating IPs
+"""Quotas: per-project limits on networks, subnets, ports, routers, floating IPs, security
+groups and their rules, and RBAC policies
 (``-1`` = unlimited), the Neutron quota API, and the check every create makes inside its own
 transaction.
 
@@ -31,7 +32,7 @@ from neutrino.store import quotas as repo
 from neutrino.store.uow import Store, Tx
 
 RESOURCES = ("network", "subnet", "port", "router", "floatingip", "security_group",
-             "security_group_rule")
+             "security_group_rule", "rbac_policy")
 MAX_LIMIT = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
 
 
@@ -46,7 +47,8 @@ class QuotaService:
                          "port": settings.quota_port, "router": settings.quota_router,
                          "floatingip": settings.quota_floatingip,
                          "security_group": settings.quota_security_group,
-                         "security_group_rule": settings.quota_security_group_rule}
+                         "security_group_rule": settings.quota_security_group_rule,
+                         "rbac_policy": settings.quota_rbac_policy}
 
     def check(self, tx: Tx, project_id: str, resource: str, adding: int = 1) -> None:
         limit = self._limit(tx, project_id, resource)

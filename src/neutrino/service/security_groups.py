@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import BadRequest, NamedConflict
+from neutrino.common.errors import BadRequest, NamedConflict, PolicyNotAuthorized
 from neutrino.common.ids import new_id
 from neutrino.domain import security_groups as sgd
 from neutrino.domain.attributes import (
@@ -56,6 +56,7 @@ from neutrino.service.context import RequestContext
 from neutrino.service.default_security_group_rules import template_of
 from neutrino.service.quotas import QuotaService
 from neutrino.store import locks
+from neutrino.store import rbac as rbac_repo
 from neutrino.store import security_groups as repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.uow import Store, Tx
@@ -105,24 +106,28 @@ def rule_view(row: Any) -> dict[str, Any]:
     }
 
 
-def group_view(row: Any, rules: list[Any], tags: list[str]) -> dict[str, Any]:
+def group_view(row: Any, rules: list[Any], tags: list[str], shared: bool = False
+               ) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
         "stateful": bool(row["stateful"]),
         "tenant_id": row["project_id"],
         "project_id": row["project_id"],
-        "shared": False,
+        "shared": shared,
         "security_group_rules": [rule_view(r) for r in rules],
         **standard_view(row, tags),
     }
 
 
-def _render_groups(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
+def _render_groups(conn: Any, rows: list[Any], project: str = "") -> list[dict[str, Any]]:
+    """``shared``: shared to ``project`` (the caller's) by an RBAC policy, by name or to all."""
     ids = [row["id"] for row in rows]
     rules = repo.rules_of(conn, ids)
     tags = tag_repo.tags_of(conn, ids)
-    return [group_view(row, rules.get(row["id"], []), tags.get(row["id"], [])) for row in rows]
+    shared = rbac_repo.granted_ids(conn, project, ids)
+    return [group_view(row, rules.get(row["id"], []), tags.get(row["id"], []),
+                       row["id"] in shared) for row in rows]
 
 
 # --- the default group and ports (used by the port service inside its transaction) -----------
@@ -184,8 +189,9 @@ def check_port_groups(tx: Tx, ctx: RequestContext, project: str, ids: list[str])
                          f"list: '{', '.join(dupes)}'.")
     locks.for_use(tx.conn, "security_groups", ids)  # not deleted before this port commits
     found = repo.groups_by_ids(tx.conn, ids)
+    shared = rbac_repo.granted_ids(tx.conn, project, ids)  # shared to the port's project
     missing = [i for i in ids if i not in found
-               or not (ctx.is_admin or found[i]["project_id"] == project)]
+               or not (ctx.is_admin or found[i]["project_id"] == project or i in shared)]
     if missing:
         raise sgd.SecurityGroupNotFound(", ".join(missing))
     if len({bool(row["stateful"]) for row in found.values()}) > 1:
@@ -220,10 +226,16 @@ class SecurityGroupService:
         self.store = store
         self.quotas = quotas
 
-    def _load(self, conn: Any, ctx: RequestContext, group_id: str) -> Any:
+    def _load(self, conn: Any, ctx: RequestContext, group_id: str, action: str = "") -> Any:
+        """The group if the caller sees it (its own, or shared to its project by an RBAC
+        policy); with ``action``, a group only shared to it is 403: not the caller's to
+        change."""
         row = repo.find_group(conn, group_id)
-        if row is None or not ctx.owns(row["project_id"]):
+        if row is None or not (ctx.owns(row["project_id"]) or rbac_repo.granted_ids(
+                conn, ctx.project_id, [group_id])):
             raise sgd.SecurityGroupNotFound(group_id)
+        if action and not ctx.owns(row["project_id"]):
+            raise PolicyNotAuthorized(f"rule:{action}")
         return row
 
     def _ensure_default_for_list(self, ctx: RequestContext, query: ListQuery) -> None:
@@ -238,13 +250,13 @@ class SecurityGroupService:
 
     def get(self, ctx: RequestContext, group_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
-            return _render_groups(conn, [self._load(conn, ctx, group_id)])[0]
+            return _render_groups(conn, [self._load(conn, ctx, group_id)], ctx.project_id)[0]
 
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         self._ensure_default_for_list(ctx, query)
         with self.store.read() as conn:
             rows = repo.list_groups(conn, query, ctx.list_scope)
-            return _render_groups(conn, rows)
+            return _render_groups(conn, rows, ctx.project_id)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]
@@ -298,7 +310,7 @@ class SecurityGroupService:
             locks.for_delete(tx.conn, "security_groups", group_id)
         else:
             locks.for_change(tx.conn, "security_groups", group_id)
-        row = self._load(tx.conn, ctx, group_id)
+        row = self._load(tx.conn, ctx, group_id, "update_security_group")
         check_revision(row["revision_number"], if_match)
         if row["name"] == sgd.DEFAULT_NAME and "name" in attrs:
             raise NamedConflict("SecurityGroupCannotUpdateDefault",
@@ -313,7 +325,7 @@ class SecurityGroupService:
             changed["updated_at"] = clock.now()
             repo.update_group(tx.conn, group_id, changed)
             tx.record("security_group", group_id, "update", row["project_id"])
-        return _render_groups(tx.conn, [repo.find_group(tx.conn, group_id)])[0]
+        return _render_groups(tx.conn, [repo.find_group(tx.conn, group_id)], ctx.project_id)[0]
 
     def delete(self, ctx: RequestContext, group_id: str, if_match: int | None = None) -> None:
         ctx.require_write_on("delete_security_group", lambda: self.get(ctx, group_id))
@@ -322,7 +334,7 @@ class SecurityGroupService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, group_id: str,
                    if_match: int | None) -> None:
         locks.for_delete(tx.conn, "security_groups", group_id)  # waits for ports binding it
-        row = self._load(tx.conn, ctx, group_id)
+        row = self._load(tx.conn, ctx, group_id, "delete_security_group")
         check_revision(row["revision_number"], if_match)
         if repo.ports_using(tx.conn, group_id):
             raise sgd.in_use(group_id)
@@ -331,6 +343,7 @@ class SecurityGroupService:
                                 "Insufficient rights for removing default security group.")
         repo.delete_group(tx.conn, group_id)
         tag_repo.delete_all(tx.conn, group_id)
+        rbac_repo.delete_for(tx.conn, group_id)
         tx.record("security_group", group_id, "delete", row["project_id"])
 
 

@@ -44,7 +44,7 @@ from neutrino.common.ids import new_id
 from neutrino.domain import ipam as ip
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import ipam
+from neutrino.service import ipam, rbac
 from neutrino.service import subnet_attrs as sa
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
@@ -127,14 +127,15 @@ class SubnetService:
         return self._render(conn, [row])[0]
 
     @staticmethod
-    def _visible(ctx: RequestContext, row: Any) -> bool:
+    def _visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
         return ctx.owns(row["network_project_id"]) or ctx.can_see(
-            row["project_id"], public=row["network_shared"] or row["router_external"])
+            row["project_id"], public=rbac.access(conn, ctx, row["network_id"],
+                                                  row["network_shared"])[0])
 
     def _load(self, conn: Any, ctx: RequestContext, subnet_id: str, action: str | None = None
               ) -> Any:
         row = repo.find(conn, subnet_id)
-        if row is None or not self._visible(ctx, row):
+        if row is None or not self._visible(conn, ctx, row):
             raise ResourceNotFound("Subnet", subnet_id)
         if action and not (ctx.owns(row["project_id"]) or ctx.owns(row["network_project_id"])):
             raise PolicyNotAuthorized(f"rule:{action}")
@@ -179,7 +180,7 @@ class SubnetService:
         network_id = attrs["network_id"]
         network = network_repo.find(conn, network_id)
         if network is None or not ctx.can_see(
-                network["project_id"], public=network["shared"] or network["router_external"]):
+                network["project_id"], public=rbac.network_visible(conn, ctx, network)):
             raise ResourceNotFound("Network", network_id)
         if not ctx.owns(network["project_id"]):
             raise PolicyNotAuthorized("rule:create_subnet")

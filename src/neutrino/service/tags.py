@@ -1,5 +1,5 @@
 """The tag sub-resource (``/v2.0/<collection>/<id>/tags``) for networks, subnets, ports,
-routers and floating IPs.
+routers, floating IPs and security groups.
 
 Visibility and ownership come from the resource itself: the caller passes the resource as it
 sees it (``get`` of the resource's service), so a project cannot tag what it cannot see.
@@ -21,9 +21,16 @@ from neutrino.store import tags as repo
 from neutrino.store.uow import Store, Tx
 
 MAX_TAG_LEN = 255
-TABLES = {"floatingips": "floating_ips"}  # collection -> table, where they differ
+TABLES = {"floatingips": "floating_ips", "security-groups": "security_groups"}
 KINDS = {"networks": "Network", "subnets": "Subnet", "ports": "Port", "routers": "Router",
-         "floatingips": "Floating IP"}  # collection -> the kind named by a 404
+         "floatingips": "Floating IP",
+         "security-groups": "Security group"}  # collection -> the kind named by a 404
+RECORDS = {"security-groups": "security_group"}  # collection -> change-log resource type
+
+
+def _resource_type(kind: str) -> str:
+    """The tags' ``resource_type``: what the resource's own create writes."""
+    return "security_groups" if kind == "security-groups" else kind
 
 
 def _check_tag(tag: Any) -> str:
@@ -40,7 +47,7 @@ def _touched(tx: Tx, kind: str, resource: dict[str, Any]) -> None:
     if not repo.bump_revision(tx.conn, TABLES.get(kind, kind), resource["id"], clock.now()):
         raise ResourceNotFound(KINDS.get(kind, kind), resource["id"])
     network_id = resource.get("network_id") or resource.get("floating_network_id")
-    tx.record(kind.rstrip("s"), resource["id"], "update", resource["project_id"],
+    tx.record(RECORDS.get(kind, kind.rstrip("s")), resource["id"], "update", resource["project_id"],
               network_id or (resource["id"] if kind == "networks" else None))
 
 
@@ -64,7 +71,7 @@ class TagService:
 
     def _replace_tx(self, tx: Tx, kind: str, resource: dict[str, Any], tags: list[str]) -> None:
         _touched(tx, kind, resource)
-        repo.replace_tags(tx.conn, kind, resource["id"], tags)
+        repo.replace_tags(tx.conn, _resource_type(kind), resource["id"], tags)
 
     def add(self, ctx: RequestContext, kind: str, resource: dict[str, Any], tag: str) -> None:
         self._owner_check(ctx, resource)
@@ -72,7 +79,7 @@ class TagService:
 
         def tx_fn(tx: Tx) -> None:
             _touched(tx, kind, resource)
-            repo.add_tag(tx.conn, kind, resource["id"], tag)
+            repo.add_tag(tx.conn, _resource_type(kind), resource["id"], tag)
 
         self.store.write(tx_fn)
 
@@ -85,7 +92,8 @@ class TagService:
             if tag is None:
                 repo.delete_all(tx.conn, resource["id"])
             elif not repo.remove_tag(tx.conn, resource["id"], tag):
-                raise NotFound(f"Tag {tag} could not be found for {kind.rstrip('s')} "
+                raise NotFound(f"Tag {tag} could not be found for "
+                               f"{RECORDS.get(kind, kind.rstrip('s'))} "
                                f"{resource['id']}.")
 
         self.store.write(tx_fn)

@@ -24,6 +24,7 @@ from neutrino.store.query import (
     standard_columns,
 )
 from neutrino.store.tags import tag_filters
+from neutrino.store.timestamps import changed_since_filter
 
 floating_ips = FloatingIp.__table__
 ports = Port.__table__
@@ -46,7 +47,7 @@ COLUMNS: dict[str, Column] = {
     "fixed_ip_address": Column(c.fixed_ip_address, nullable_str),
     "status": Column(c.status),
 }
-HOOKS: dict[str, Any] = dict(tag_filters(floating_ips))
+HOOKS: dict[str, Any] = {**tag_filters(floating_ips), **changed_since_filter(floating_ips)}
 
 
 def find(conn: Connection, fip_id: str, *, for_update: bool = False) -> RowMapping | None:

@@ -21,7 +21,9 @@ from neutrino.store.query import (
     nullable_str,
     standard_columns,
 )
+from neutrino.store.rbac import granted_clause
 from neutrino.store.tags import tag_filters
+from neutrino.store.timestamps import changed_since_filter
 
 networks = Network.__table__
 segments = SegmentAllocation.__table__
@@ -46,13 +48,15 @@ COLUMNS: dict[str, Column] = {
     "provider:physical_network": Column(c.physical_network, nullable_str),
     "provider:segmentation_id": Column(c.segmentation_id, nullable_int),
 }
-HOOKS: dict[str, Any] = dict(tag_filters(networks))
+HOOKS: dict[str, Any] = {**tag_filters(networks), **changed_since_filter(networks)}
 
 
 def visible_clause(project_id: str) -> Any:
+    """Own networks, and those an RBAC policy grants to the project (by name or to all: see
+    ``store.rbac``); ``shared`` mirrors the wildcard share and spares the lookup."""
     if not project_id:  # unscoped: "" would match project-less rows
         return false()
-    return or_(c.project_id == project_id, c.shared.is_(True), c.router_external.is_(True))
+    return or_(c.project_id == project_id, c.shared.is_(True), granted_clause(c.id, project_id))
 
 
 def get(conn: Connection, network_id: str, *, for_update: bool = False) -> RowMapping:

@@ -40,6 +40,7 @@ from neutrino.store.query import (
     standard_columns,
 )
 from neutrino.store.tags import tag_filters
+from neutrino.store.timestamps import changed_since_filter
 
 ports = Port.__table__
 ips = IpAllocation.__table__
@@ -93,6 +94,7 @@ def _security_groups_filter(values: list[str]) -> ColumnElement[bool]:
 
 HOOKS: dict[str, Any] = {
     **tag_filters(ports),
+    **changed_since_filter(ports),
     "fixed_ips": _fixed_ips_filter,
     "security_groups": _security_groups_filter,
 }

@@ -23,6 +23,7 @@ from neutrino.store.query import (
     standard_columns,
 )
 from neutrino.store.tags import tag_filters
+from neutrino.store.timestamps import changed_since_filter
 
 routers = Router.__table__
 router_ports = RouterPort.__table__
@@ -40,7 +41,7 @@ COLUMNS: dict[str, Column] = {
     "admin_state_up": Column(c.admin_state_up, to_bool),
     "status": Column(c.status),
 }
-HOOKS: dict[str, Any] = dict(tag_filters(routers))
+HOOKS: dict[str, Any] = {**tag_filters(routers), **changed_since_filter(routers)}
 
 
 def find(conn: Connection, router_id: str, *, for_update: bool = False) -> RowMapping | None:

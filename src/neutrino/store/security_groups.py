@@ -43,7 +43,9 @@ from neutrino.store.query import (
     nullable_str,
     timestamp_column,
 )
+from neutrino.store.rbac import granted_clause
 from neutrino.store.tags import tag_filters
+from neutrino.store.timestamps import changed_since_filter
 
 groups = SecurityGroup.__table__
 rules = SecurityGroupRule.__table__
@@ -64,7 +66,7 @@ GROUP_COLUMNS: dict[str, Column] = {
     "created_at": timestamp_column(g.created_at),
     "updated_at": timestamp_column(g.updated_at),
 }
-GROUP_HOOKS: dict[str, Any] = dict(tag_filters(groups))
+GROUP_HOOKS: dict[str, Any] = {**tag_filters(groups), **changed_since_filter(groups)}
 
 
 def _no_address_group(values: list[Any]) -> ColumnElement[bool]:
@@ -91,7 +93,8 @@ RULE_COLUMNS: dict[str, Column] = {
     "created_at": timestamp_column(r.created_at),
     "updated_at": timestamp_column(r.updated_at),
 }
-RULE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group}
+RULE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group,
+                              **changed_since_filter(rules)}
 
 
 # --- groups --------------------------------------------------------------------------------
@@ -112,8 +115,9 @@ def groups_by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, RowMapping]
 def list_groups(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     check_keys(query, GROUP_COLUMNS, GROUP_HOOKS)
     stmt = select(groups)
-    if visible_to is not None:
-        stmt = stmt.where(g.project_id == visible_to if visible_to else false())
+    if visible_to is not None:  # own groups, and those an RBAC policy shares to the project
+        stmt = stmt.where(or_(g.project_id == visible_to, granted_clause(g.id, visible_to))
+                          if visible_to else false())
     stmt = compile_list(conn, stmt, groups, query, GROUP_COLUMNS, GROUP_HOOKS,
                         kind="Security group")
     return list(conn.execute(stmt).mappings())

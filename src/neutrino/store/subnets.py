@@ -51,7 +51,9 @@ from neutrino.store.query import (
     nullable_str,
     standard_columns,
 )
+from neutrino.store.rbac import granted_clause
 from neutrino.store.tags import tag_filters
+from neutrino.store.timestamps import changed_since_filter
 
 subnets = Subnet.__table__
 pools = AllocationPool.__table__
@@ -91,6 +93,7 @@ def _network_flag(column: Any) -> FilterHook:
 
 HOOKS: dict[str, Any] = {
     **tag_filters(subnets),
+    **changed_since_filter(subnets),
     "shared": _network_flag(networks.c.shared),
     "router:external": _network_flag(networks.c.router_external),
 }
@@ -103,11 +106,12 @@ def _joined() -> Select[Any]:
 
 
 def visible_clause(project_id: str) -> ColumnElement[bool]:
-    """Own subnets, subnets on own networks, and subnets of shared or external networks."""
+    """Own subnets, subnets on own networks, and subnets of networks an RBAC policy grants
+    to the project (by name or to all: see ``store.rbac``)."""
     if not project_id:  # unscoped: "" would match project-less rows
         return false()
     return or_(c.project_id == project_id, networks.c.project_id == project_id,
-               networks.c.shared.is_(True), networks.c.router_external.is_(True))
+               networks.c.shared.is_(True), granted_clause(c.network_id, project_id))
 
 
 def find(conn: Connection, subnet_id: str) -> RowMapping | None:
@@ -198,6 +202,11 @@ def delete_row(conn: Connection, subnet_id: str) -> None:
     for table in (pools, dns, routes, allocs):
         conn.execute(delete(table).where(table.c.subnet_id == subnet_id))
     conn.execute(delete(subnets).where(c.id == subnet_id))
+
+
+def projects_on(conn: Connection, network_id: str) -> set[str]:
+    return set(conn.execute(select(c.project_id).where(c.network_id == network_id)
+                            .distinct()).scalars())
 
 
 def ip_versions_on(conn: Connection, network_id: str) -> set[int]:

@@ -49,7 +49,8 @@ def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
     return bool(result.rowcount)
 
 
-TAGGED_TABLES = frozenset({"networks", "subnets", "ports", "routers", "floating_ips"})
+TAGGED_TABLES = frozenset({"networks", "subnets", "ports", "routers", "floating_ips",
+                           "security_groups"})
 
 
 def bump_revision(conn: Connection, table: str, resource_id: str, when: Any) -> bool:

@@ -28,9 +28,11 @@ async def versions(request: Request) -> Response:
 @router.get("/v2.0/")
 async def v2_root(request: Request) -> Response:
     base = _base(request)
-    resources = [("subnet", "subnets"), ("network", "networks"), ("port", "ports")]
+    # Neutron lists its core collections here, in this order (subnet pools come between
+    # subnets and ports once they are served); extensions' collections are not listed.
+    resources = [("network", "networks"), ("subnet", "subnets"), ("port", "ports")]
     return json_response({"resources": [
-        {"links": [{"href": f"{base}/v2.0/{c}", "rel": "self"}], "name": m, "collection": c}
+        {"name": m, "collection": c, "links": [{"rel": "self", "href": f"{base}/v2.0/{c}"}]}
         for m, c in resources
     ]})
 

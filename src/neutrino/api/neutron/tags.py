@@ -1,5 +1,5 @@
-"""``/v2.0/{networks,subnets,ports,routers,floatingips}/{id}/tags[/{tag}]`` (extension
-``standard-attr-tag``)."""
+"""``/v2.0/{networks,subnets,ports,routers,floatingips,security-groups}/{id}/tags[/{tag}]``
+(extension ``standard-attr-tag``: every tagged resource Neutron has that neutrino serves)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,17 @@ from neutrino.service.container import Services
 from neutrino.service.context import RequestContext
 
 router = APIRouter()
-COLLECTIONS = ("networks", "subnets", "ports", "routers", "floatingips")
+COLLECTIONS = ("networks", "subnets", "ports", "routers", "floatingips", "security-groups")
+
+
+def _member(collection: str) -> str:
+    return collection.rstrip("s").replace("-", "_")
 
 
 def _resource(svc: Services, ctx: RequestContext, collection: str, rid: str) -> dict[str, Any]:
     if collection not in COLLECTIONS:
         raise NotFound("The resource could not be found.")
-    service: Any = getattr(svc, collection)
+    service: Any = getattr(svc, collection.replace("-", "_"))
     return service.get(ctx, rid)  # type: ignore[no-any-return]
 
 
@@ -34,7 +38,7 @@ async def list_tags(request: Request, collection: str, rid: str) -> Response:
 async def check_tag(request: Request, collection: str, rid: str, tag: str) -> Response:
     ctx = context(request)
     if tag not in _resource(services(request), ctx, collection, rid)["tags"]:
-        raise NotFound(f"Tag {excerpt(tag)} could not be found for {collection.rstrip('s')} "
+        raise NotFound(f"Tag {excerpt(tag)} could not be found for {_member(collection)} "
                        f"{excerpt(rid)}.")
     return no_content()
 

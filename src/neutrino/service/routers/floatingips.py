@@ -50,7 +50,7 @@ from neutrino.domain.attributes import (
     uuid,
 )
 from neutrino.domain.listing import ListQuery
-from neutrino.service import ipam, policy
+from neutrino.service import ipam, policy, rbac
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
@@ -130,7 +130,7 @@ class FloatingIpService:
         network_id = attrs["floating_network_id"]
         net = network_repo.find(conn, network_id)
         if net is None or not ctx.can_see(net["project_id"],
-                                          public=net["shared"] or net["router_external"]):
+                                          public=rbac.network_visible(conn, ctx, net)):
             raise ResourceNotFound("Network", network_id)
         if not net["router_external"]:
             raise fip_assoc.bad(f"Network {network_id} is not a valid external network")

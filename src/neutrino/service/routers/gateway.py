@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.common.errors import ResourceNotFound
+from neutrino.service import rbac
 from neutrino.service.context import RequestContext
 from neutrino.service.routers.errors import bad
 from neutrino.service.routers.fip_rules import check_gateway_unused
@@ -48,7 +49,7 @@ def set_gateway(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
     network_id = info["network_id"]
     net = network_repo.find(conn, network_id)
     if net is None or not ctx.can_see(net["project_id"],
-                                      public=net["shared"] or net["router_external"]):
+                                      public=rbac.network_visible(conn, ctx, net)):
         raise ResourceNotFound("Network", network_id)
     if not net["router_external"]:
         raise bad(f"Network {network_id} is not an external network")

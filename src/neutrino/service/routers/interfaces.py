@@ -30,7 +30,7 @@ from typing import Any
 
 from neutrino.common import clock
 from neutrino.common.errors import NamedBadRequest, NamedConflict, NamedNotFound, ResourceNotFound
-from neutrino.service import ipam, l3_scheduler
+from neutrino.service import ipam, l3_scheduler, rbac
 from neutrino.service.context import RequestContext
 from neutrino.service.routers.errors import NotFoundRouterInterface, bad
 from neutrino.service.routers.fip_rules import check_interface_unused
@@ -93,7 +93,8 @@ def _add_by_subnet(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
     conn = tx.conn
     subnet = subnet_repo.find(conn, subnet_id)
     if subnet is None or not (ctx.owns(subnet["network_project_id"]) or ctx.can_see(
-            subnet["project_id"], public=subnet["network_shared"] or subnet["router_external"])):
+            subnet["project_id"], public=rbac.access(conn, ctx, subnet["network_id"],
+                                                     subnet["network_shared"])[0])):
         raise ResourceNotFound("Subnet", subnet_id)
     if not subnet["gateway_ip"]:
         raise bad("Subnet for router interface must have a gateway IP")

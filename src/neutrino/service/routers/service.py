@@ -43,7 +43,7 @@ from neutrino.service.routers.gateway import set_gateway
 from neutrino.service.routers.ports import RouterPorts
 from neutrino.service.routers.records import bump, load
 from neutrino.service.routers.routes import change_routes_tx, replace_routes
-from neutrino.service.routers.views import render, render_one
+from neutrino.service.routers.views import for_caller, render, render_one
 from neutrino.store import ports as port_repo
 from neutrino.store import routers as repo
 from neutrino.store import tags as tag_repo
@@ -64,12 +64,12 @@ class RouterService:
     def get(self, ctx: RequestContext, router_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
             row = load(conn, ctx, router_id)
-            return render(conn, [row])[0]
+            return for_caller(ctx.is_admin, render(conn, [row]))[0]
 
     def search(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
             rows = repo.list_rows(conn, query, ctx.list_scope)
-            return render(conn, rows)
+            return for_caller(ctx.is_admin, render(conn, rows))
 
     # --- create
 
@@ -83,7 +83,7 @@ class RouterService:
             attrs = parse_create(body, SPEC)
             policy.check_router_gateway(ctx, "create_router", attrs)
             parsed.append(attrs)
-        return self.store.write(self._create_tx, ctx, parsed)
+        return for_caller(ctx.is_admin, self.store.write(self._create_tx, ctx, parsed))
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
         created = []
@@ -121,7 +121,8 @@ class RouterService:
         ctx.require_write_on("update_router", lambda: self.get(ctx, router_id))
         attrs = parse_update(body, SPEC)
         policy.check_router_gateway(ctx, "update_router", attrs)
-        return self.store.write(self._update_tx, ctx, router_id, attrs, if_match)
+        return for_caller(ctx.is_admin, [self.store.write(self._update_tx, ctx, router_id, attrs,
+                                                          if_match)])[0]
 
     def _update_tx(self, tx: Tx, ctx: RequestContext, router_id: str, attrs: dict[str, Any],
                    if_match: int | None) -> dict[str, Any]:
@@ -159,7 +160,8 @@ class RouterService:
         if routes is None:
             raise NamedBadRequest("HTTPBadRequest", "Failed to parse request. Required "
                                   "attribute 'routes' not specified")
-        return self.store.write(change_routes_tx, ctx, router_id, routes, add=add)
+        return for_caller(ctx.is_admin, [self.store.write(change_routes_tx, ctx, router_id,
+                                                          routes, add=add)])[0]
 
     # --- interfaces
 

@@ -2,7 +2,8 @@
 
 Owns the Neutron shape of a router (``tenant_id`` beside ``project_id``, the
 ``external_gateway_info`` built from the gateway port and its fixed IPs, ``routes`` as
-``destination``/``nexthop`` dicts) and of the answer to ``add/remove_router_interface``.
+``destination``/``nexthop`` dicts, ``ha`` for admins) and of the answer to
+``add/remove_router_interface``.
 Rendering is read-only and batched: one query per related table for a whole page of routers,
 never one per router.
 """
@@ -44,6 +45,15 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
             **standard_view(r, tags.get(r["id"], [])),
         })
     return out
+
+
+def for_caller(admin: bool, routers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Attributes Neutron's policy shows to admins only. ``ha``: neutrino's routers are never
+    highly available (one L3 agent hosts each), and admins see that said as Neutron does."""
+    if admin:
+        for router in routers:
+            router["ha"] = False
+    return routers
 
 
 def render_one(conn: Any, router_id: str) -> dict[str, Any]:
