@@ -307,8 +307,10 @@ def test_hostile_input_is_4xx(api: Caller) -> None:
     ):
         r = member.get(path)
         assert 400 <= r.status_code < 500, (path, r.text)
-    r = member.get(f"{RBAC}?object_id=%ff&target_tenant=%00")  # odd, but only a filter
+    r = member.get(f"{RBAC}?object_id=%ff&target_tenant=x")  # odd, but only a filter
     assert r.status_code == 200 and r.json()["rbac_policies"] == []
+    r = member.get(f"{RBAC}?target_tenant=%00")  # the request guard refuses NUL anywhere
+    assert r.status_code == 400 and "NeutronError" in r.json()
     assert member.delete(f"{RBAC}/{'x' * 500}").status_code == 404
 
 

@@ -323,7 +323,7 @@ class NetworkService:
             tx.record("subnet", subnet_id, "delete", row["project_id"], network_id)
         repo.delete_row(tx.conn, network_id)
         tag_repo.delete_all(tx.conn, network_id)
-        rbac_repo.delete_for(tx.conn, network_id)
+        rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, network_id))
         tx.record("network", network_id, "delete", row["project_id"], network_id)
 
 

@@ -392,10 +392,11 @@ def attach_wildcards(
             continue
         present = repo.find_by(tx.conn, network_id, action, WILDCARD)
         if wanted and present is None:
+            policy_id = new_id()
             repo.insert_row(
                 tx.conn,
                 {
-                    "id": new_id(),
+                    "id": policy_id,
                     "project_id": project,
                     "object_type": "network",
                     "object_id": network_id,
@@ -403,8 +404,17 @@ def attach_wildcards(
                     "target_project": WILDCARD,
                 },
             )
+            tx.record("rbac_policy", policy_id, "create", project)
         elif not wanted and present is not None:
-            if action == EXTERNAL:
-                repo.delete_for(tx.conn, network_id, EXTERNAL)
-            else:
+            # ``router:external`` false drops every external policy, not only the wildcard
+            gone = (repo.delete_for(tx.conn, network_id, EXTERNAL) if action == EXTERNAL
+                    else [(present["id"], present["project_id"])])
+            if action != EXTERNAL:
                 repo.delete_row(tx.conn, present["id"])
+            record_deleted(tx, gone)
+
+
+def record_deleted(tx: Tx, policies: list[tuple[str, str]]) -> None:
+    """Log the deletes of policies removed with their object (or by a ``shared`` toggle)."""
+    for policy_id, owner in policies:
+        tx.record("rbac_policy", policy_id, "delete", owner)

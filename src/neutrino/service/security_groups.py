@@ -51,6 +51,7 @@ from neutrino.domain.attributes import (
     to_bool,
 )
 from neutrino.domain.listing import ListQuery
+from neutrino.service import rbac
 from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.default_security_group_rules import template_of
@@ -343,7 +344,7 @@ class SecurityGroupService:
                                 "Insufficient rights for removing default security group.")
         repo.delete_group(tx.conn, group_id)
         tag_repo.delete_all(tx.conn, group_id)
-        rbac_repo.delete_for(tx.conn, group_id)
+        rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, group_id))
         tx.record("security_group", group_id, "delete", row["project_id"])
 
 

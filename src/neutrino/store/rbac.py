@@ -130,13 +130,17 @@ def delete_row(conn: Connection, policy_id: str) -> None:
 
 def delete_for(
     conn: Connection, object_id: str, action: str | None = None, target: str | None = None
-) -> None:
-    stmt = delete(policies).where(p.object_id == object_id)
+) -> list[tuple[str, str]]:
+    """Delete an object's policies (of one action, to one target); the (id, project_id) of
+    each, for the change log."""
+    where = [p.object_id == object_id]
     if action is not None:
-        stmt = stmt.where(p.action == action)
+        where.append(p.action == action)
     if target is not None:
-        stmt = stmt.where(p.target_project == target)
-    conn.execute(stmt)
+        where.append(p.target_project == target)
+    gone = [(r.id, r.project_id) for r in conn.execute(select(p.id, p.project_id).where(*where))]
+    conn.execute(delete(policies).where(*where))
+    return gone
 
 
 def port_projects(
