@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.store import agents, floatingips, networks, ports, routers, security_groups, subnets
+from neutrino.store import (
+    agents,
+    floatingips,
+    networks,
+    ports,
+    rbac,
+    routers,
+    security_groups,
+    subnets,
+)
 from neutrino.store.query import Column
 
 _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
@@ -31,6 +40,7 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "routers": (routers.COLUMNS, routers.HOOKS),
     "floatingips": (floatingips.COLUMNS, floatingips.HOOKS),
     "agents": (agents.COLUMNS, {}),
+    "rbac-policies": (rbac.COLUMNS, rbac.HOOKS),
 }
 
 

@@ -17,8 +17,40 @@ from neutrino.api.http import context, json_body, json_response, services
 
 router = APIRouter()
 
+_PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
+_ICMP = {"type": "integer", "minimum": 0, "maximum": 255}
+_STRING = {"type": "string"}
+# The body ``service.trace.parse_request`` accepts, for the OpenAPI document and its fuzzers.
+BODY = {
+    "type": "object",
+    "required": ["trace"],
+    "properties": {
+        "trace": {
+            "type": "object",
+            "required": ["destination"],
+            "additionalProperties": False,
+            "properties": {
+                "source": {
+                    "type": "object",
+                    "properties": {"port_id": _STRING, "network_id": _STRING,
+                                   "ip_address": _STRING},
+                },
+                "destination": _STRING,
+                "protocol": _STRING,
+                "destination_port": _PORT,
+                "source_port": _PORT,
+                "icmp_type": _ICMP,
+                "icmp_code": _ICMP,
+                "source_ip": _STRING,
+                "source_mac": _STRING,
+            },
+        }
+    },
+}
 
-@router.post("/neutrino/v1/trace")
+
+@router.post("/neutrino/v1/trace", openapi_extra={
+    "requestBody": {"required": True, "content": {"application/json": {"schema": BODY}}}})
 async def trace(request: Request) -> Response:
     ctx = context(request)
     body = await json_body(request)

@@ -33,6 +33,7 @@ from neutrino.service import (
     policy,
     port_attrs,
     quotas,
+    rbac,
     subnet_attrs,
 )
 from neutrino.service import security_groups as sg
@@ -40,7 +41,7 @@ from neutrino.service.routers import attributes as router_attrs
 from neutrino.service.routers import floatingips
 from neutrino.store import filters
 
-TAG_COLLECTIONS = ("networks", "subnets", "ports", "routers", "floatingips")
+TAG_COLLECTIONS = ("networks", "subnets", "ports", "routers", "floatingips", "security-groups")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ COLLECTIONS = (
     Collection("routers", "router", router_attrs.SPEC),
     Collection("floatingips", "floatingip", floatingips.SPEC),
     Collection("agents", "agent", agents.SPEC, creatable=False),
+    Collection("rbac-policies", "rbac_policy", rbac.SPEC),
 )
 IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0-9]+$"})
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
