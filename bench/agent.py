@@ -70,8 +70,25 @@ def ip(*args: str) -> None:
 
 def first_reply(namespace: str, target: str) -> bool:
     """Ping every 5 ms until one reply (or 3 s)."""
-    done = subprocess.run(["ip", "netns", "exec", namespace, "ping", "-q", "-n", "-c", "1",
-                           "-i", "0.005", "-w", "3", target], capture_output=True)
+    done = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            "ping",
+            "-q",
+            "-n",
+            "-c",
+            "1",
+            "-i",
+            "0.005",
+            "-w",
+            "3",
+            target,
+        ],
+        capture_output=True,
+    )
     return done.returncode == 0
 
 
@@ -92,8 +109,13 @@ def plug(hv_ns: str, ns: str, tap: str, mac: str, mtu: int, cidr: str) -> None:
         guest.link("set", index=guest.link_lookup(ifname="lo")[0], state="up")
         fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
         try:
-            hv.link("add", ifname=tap, kind="veth", mtu=mtu,
-                    peer={"ifname": "eth0", "net_ns_fd": fd, "address": mac, "mtu": mtu})
+            hv.link(
+                "add",
+                ifname=tap,
+                kind="veth",
+                mtu=mtu,
+                peer={"ifname": "eth0", "net_ns_fd": fd, "address": mac, "mtu": mtu},
+            )
         finally:
             os.close(fd)
         eth0 = guest.link_lookup(ifname="eth0")[0]
@@ -103,14 +125,22 @@ def plug(hv_ns: str, ns: str, tap: str, mac: str, mtu: int, cidr: str) -> None:
         hv.link("set", index=hv.link_lookup(ifname=tap)[0], state="up")
 
 
-def vm(api: Controller, net: str, host: str, hv_ns: str, ns: str, mtu: int, name: str
-       ) -> tuple[dict[str, Any], float, float]:
+def vm(
+    api: Controller, net: str, host: str, hv_ns: str, ns: str, mtu: int, name: str
+) -> tuple[dict[str, Any], float, float]:
     """Create a bound port and plug a VM for it: (port, t0, plugged time)."""
     t0 = time.perf_counter()
-    port = api.create_port(net, name=name, device_owner=OWNER, device_id=name,
-                           **{"binding:host_id": host})
-    plug(hv_ns, ns, tap_name(port["id"]), port["mac_address"], mtu,
-         port["fixed_ips"][0]["ip_address"] + "/24")
+    port = api.create_port(
+        net, name=name, device_owner=OWNER, device_id=name, **{"binding:host_id": host}
+    )
+    plug(
+        hv_ns,
+        ns,
+        tap_name(port["id"]),
+        port["mac_address"],
+        mtu,
+        port["fixed_ips"][0]["ip_address"] + "/24",
+    )
     return port, t0, time.perf_counter()
 
 
@@ -139,9 +169,13 @@ def latency(lab: Lab, prefix: str, count: int, made: list[str]) -> dict[str, Any
             active.append(t_active - t0)
             after_plug.append(t_active - plugged)
             ping.append(time.perf_counter() - t0)
-    return {"ports": count, "plug": summary(plug), "active": summary(active),
-            "active_after_plug": summary(after_plug),
-            "first_ping": summary(ping)}
+    return {
+        "ports": count,
+        "plug": summary(plug),
+        "active": summary(active),
+        "active_after_plug": summary(after_plug),
+        "first_ping": summary(ping),
+    }
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -160,22 +194,32 @@ def resync(lab: Lab, prefix: str, count: int, made: list[str]) -> dict[str, Any]
         ip("-n", ns, "link", "set", dev, "up")
     config = AgentConfig(local_ip=local_ip, underlay_dev="eth1")
     with lab.controller() as api:
-        api.report_agent(host, {"tunnel_ip": local_ip, "tunnel_types": ["vxlan"]},
-                         start_flag=True)
+        api.report_agent(host, {"tunnel_ip": local_ip, "tunnel_types": ["vxlan"]}, start_flag=True)
         per_net = count // 2
         project = api.session.token().project_id
         api.session.request("PUT", f"/v2.0/quotas/{project}", json={"quota": {"port": -1}})
         for n in range(2):
             net = api.create_network(name=f"bench-resync-{n}", **{"provider:network_type": "vxlan"})
             # IPv6: 500 addresses do not fit a documentation /24
-            api.create_subnet(net["id"], f"2001:db8:{n + 10:x}::/64", ip_version=6,
-                              enable_dhcp=False)
-            body = {"ports": [{"network_id": net["id"], "name": f"rs{n}-{i}",
-                               "device_owner": OWNER, "binding:host_id": host}
-                              for i in range(per_net)]}
+            api.create_subnet(
+                net["id"], f"2001:db8:{n + 10:x}::/64", ip_version=6, enable_dhcp=False
+            )
+            body = {
+                "ports": [
+                    {
+                        "network_id": net["id"],
+                        "name": f"rs{n}-{i}",
+                        "device_owner": OWNER,
+                        "binding:host_id": host,
+                    }
+                    for i in range(per_net)
+                ]
+            }
             created = api.session.request("POST", "/v2.0/ports", json=body)["ports"]
-            batch = "".join(f"link add {tap_name(p['id'])} type veth peer name "
-                            f"r{n}x{i}\n" for i, p in enumerate(created))
+            batch = "".join(
+                f"link add {tap_name(p['id'])} type veth peer name r{n}x{i}\n"
+                for i, p in enumerate(created)
+            )
             subprocess.run(["ip", "-n", ns, "-batch", "-"], input=batch.encode(), check=True)
             batch = "".join(f"link set {tap_name(p['id'])} up\n" for p in created)
             subprocess.run(["ip", "-n", ns, "-batch", "-"], input=batch.encode(), check=True)
@@ -203,9 +247,15 @@ def resync(lab: Lab, prefix: str, count: int, made: list[str]) -> dict[str, Any]
             assert len(fixed.wired) == per_net * 2
         finally:
             kernel.close()
-    return {"ports": per_net * 2, "networks": 2, "fetch_ms": round(t_fetch * 1e3, 1),
-            "calc_ms": round(t_calc * 1e3, 1), "apply_cold_ms": round(t_cold * 1e3, 1),
-            "resync_ms": summary(rounds), "repair_one_bridge_ms": round(t_repair * 1e3, 1)}
+    return {
+        "ports": per_net * 2,
+        "networks": 2,
+        "fetch_ms": round(t_fetch * 1e3, 1),
+        "calc_ms": round(t_calc * 1e3, 1),
+        "apply_cold_ms": round(t_cold * 1e3, 1),
+        "resync_ms": summary(rounds),
+        "repair_one_bridge_ms": round(t_repair * 1e3, 1),
+    }
 
 
 def main() -> int:
@@ -236,11 +286,14 @@ def main() -> int:
     if args.json:
         args.json.write_text(text + "\n")
     lat, rs = result["latency"], result["resync"]
-    print(f"create→ACTIVE p50 {lat['active']['p50_ms']} ms p99 {lat['active']['p99_ms']} ms "
-          f"(plugged→ACTIVE p50 {lat['active_after_plug']['p50_ms']} ms); "
-          f"first ping p50 {lat['first_ping']['p50_ms']} ms p99 {lat['first_ping']['p99_ms']}"
-          f" ms; resync {rs['ports']} ports p50 {rs['resync_ms']['p50_ms']} ms, cold apply "
-          f"{rs['apply_cold_ms']} ms", file=sys.stderr)
+    print(
+        f"create→ACTIVE p50 {lat['active']['p50_ms']} ms p99 {lat['active']['p99_ms']} ms "
+        f"(plugged→ACTIVE p50 {lat['active_after_plug']['p50_ms']} ms); "
+        f"first ping p50 {lat['first_ping']['p50_ms']} ms p99 {lat['first_ping']['p99_ms']}"
+        f" ms; resync {rs['ports']} ports p50 {rs['resync_ms']['p50_ms']} ms, cold apply "
+        f"{rs['apply_cold_ms']} ms",
+        file=sys.stderr,
+    )
     return 0
 
 

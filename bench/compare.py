@@ -86,8 +86,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 class OurServer:
     """Our controller in a child process on a fresh state dir (removed at the end)."""
 
-    def __init__(self, listen: str, mode: str, workers: int, keep: bool, schema: str,
-                 module_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        listen: str,
+        mode: str,
+        workers: int,
+        keep: bool,
+        schema: str,
+        module_args: list[str] | None = None,
+    ) -> None:
         self.listen = listen
         self.schema = schema
         self.module_args = module_args or []
@@ -105,8 +112,17 @@ class OurServer:
             exe = Path(sys.executable).with_name("neutrino")
             cmd = [str(exe), "serve", "--listen", self.listen, "--state-dir", state]
             return [*cmd, "--workers", str(self.workers)] if self.workers > 1 else cmd
-        return [sys.executable, str(HERE / "serve_neutrino.py"), "--listen", self.listen,
-                "--state-dir", state, "--schema", self.schema, *self.module_args]
+        return [
+            sys.executable,
+            str(HERE / "serve_neutrino.py"),
+            "--listen",
+            self.listen,
+            "--state-dir",
+            state,
+            "--schema",
+            self.schema,
+            *self.module_args,
+        ]
 
     def start(self) -> None:
         modes = ["cli", "module"] if self.mode == "auto" else [self.mode]
@@ -115,12 +131,12 @@ class OurServer:
         env = {**os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD}
         for mode in modes:
             log = open(self.state_dir / f"{mode}.log", "wb")  # noqa: SIM115 - child's stdout
-            self.proc = subprocess.Popen(self._command(mode), stdout=log,
-                                         stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+            self.proc = subprocess.Popen(
+                self._command(mode), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+            )
             if wait_ready(self.url, self.proc, 60):
                 self.used = mode
-                print(f"our server ({mode}) up on {self.url}, pid {self.proc.pid}",
-                      file=sys.stderr)
+                print(f"our server ({mode}) up on {self.url}, pid {self.proc.pid}", file=sys.stderr)
                 return
             stop(self.proc)
             tail = (self.state_dir / f"{mode}.log").read_text(errors="replace")[-1500:]
@@ -134,14 +150,45 @@ class OurServer:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
-def run_ports(args: argparse.Namespace, label: str, auth_url: str, user: str, password: str,
-              project: str, big: int, cpu: list[str], extra: list[str]) -> dict[str, Any]:
-    cmd = [sys.executable, str(PORTS), "--label", label, "--auth-url", auth_url,
-           "--user", user, "--password", password, "--project", project,
-           "--n", str(args.n), "--threads", str(args.threads), "--list-big", str(big),
-           "--ovirt-rounds", str(args.ovirt_rounds), "--ovirt-pause", str(args.ovirt_pause),
-           "--list-repeat", str(args.list_repeat),
-           *[x for p in cpu for x in ("--cpu-pattern", p)], *extra]
+def run_ports(
+    args: argparse.Namespace,
+    label: str,
+    auth_url: str,
+    user: str,
+    password: str,
+    project: str,
+    big: int,
+    cpu: list[str],
+    extra: list[str],
+) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        str(PORTS),
+        "--label",
+        label,
+        "--auth-url",
+        auth_url,
+        "--user",
+        user,
+        "--password",
+        password,
+        "--project",
+        project,
+        "--n",
+        str(args.n),
+        "--threads",
+        str(args.threads),
+        "--list-big",
+        str(big),
+        "--ovirt-rounds",
+        str(args.ovirt_rounds),
+        "--ovirt-pause",
+        str(args.ovirt_pause),
+        "--list-repeat",
+        str(args.list_repeat),
+        *[x for p in cpu for x in ("--cpu-pattern", p)],
+        *extra,
+    ]
     print(f"--- {label}: {' '.join(cmd[1:])}", file=sys.stderr)
     out = subprocess.run(cmd, stdout=subprocess.PIPE, check=False)  # stderr passes through
     try:
@@ -153,46 +200,89 @@ def run_ports(args: argparse.Namespace, label: str, auth_url: str, user: str, pa
 
 
 def bench_ours(args: argparse.Namespace) -> dict[str, Any]:
-    server = OurServer(f"127.0.0.1:{args.port or free_port()}", args.server, args.workers,
-                       args.keep_state, args.schema)
+    server = OurServer(
+        f"127.0.0.1:{args.port or free_port()}",
+        args.server,
+        args.workers,
+        args.keep_state,
+        args.schema,
+    )
     source = source_version()  # before the run: HEAD may move while it lasts
     server.start()
     spy: subprocess.Popen[bytes] | None = None
     try:
         if args.py_spy:
             assert server.proc is not None
-            fmt = "flamegraph" if args.py_spy.endswith(".svg") else (
-                "speedscope" if args.py_spy.endswith(".json") else "raw")
-            spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record",
-                                    "--pid", str(server.proc.pid), "--subprocesses",
-                                    "--rate", "200", "--format", fmt, "--output", args.py_spy,
-                                    "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            fmt = (
+                "flamegraph"
+                if args.py_spy.endswith(".svg")
+                else ("speedscope" if args.py_spy.endswith(".json") else "raw")
+            )
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--pid",
+                    str(server.proc.pid),
+                    "--subprocesses",
+                    "--rate",
+                    "200",
+                    "--format",
+                    fmt,
+                    "--output",
+                    args.py_spy,
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         assert server.proc is not None  # metered with its worker processes, if any
-        res = run_ports(args, "neutrino", f"{server.url}/v3", "admin", PASSWORD, "admin",
-                        args.big, [], ["--keep-big", "--cpu-pid", str(server.proc.pid)])
+        res = run_ports(
+            args,
+            "neutrino",
+            f"{server.url}/v3",
+            "admin",
+            PASSWORD,
+            "admin",
+            args.big,
+            [],
+            ["--keep-big", "--cpu-pid", str(server.proc.pid)],
+        )
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
         server.stop()
     res["source"] = source
-    res["server"] = {"mode": server.used, "workers": args.workers, "db": "sqlite (fresh)",
-                     "schema": args.schema,
-                     "state_dir": str(server.state_dir) if args.keep_state else None}
+    res["server"] = {
+        "mode": server.used,
+        "workers": args.workers,
+        "db": "sqlite (fresh)",
+        "schema": args.schema,
+        "state_dir": str(server.state_dir) if args.keep_state else None,
+    }
     return res
 
 
 def source_version() -> dict[str, Any]:
     """Which code was measured: HEAD and whether src/ differs from it (read-only git)."""
+
     def git(*a: str) -> str:
         try:
-            return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True,
-                                  check=False, timeout=30).stdout.strip()
+            return subprocess.run(
+                ["git", "-C", str(ROOT), *a],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            ).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "src_modified": bool(git("status", "--porcelain", "--", "src"))}
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "src_modified": bool(git("status", "--porcelain", "--", "src")),
+    }
 
 
 def reference_up(auth_url: str) -> bool:
@@ -204,13 +294,23 @@ def reference_up(auth_url: str) -> bool:
 
 def bench_reference(args: argparse.Namespace) -> dict[str, Any]:
     if not reference_up(args.reference_auth_url):
-        return {"skipped": f"reference not reachable at {args.reference_auth_url} "
-                           "(cd ../shared/reference && ./up.sh)"}
+        return {
+            "skipped": f"reference not reachable at {args.reference_auth_url} "
+            "(cd ../shared/reference && ./up.sh)"
+        }
     big = args.big if args.reference_big is None else args.reference_big
     extra = ["--keep-big"] if args.reference_keep_big else []
-    return run_ports(args, "reference", args.reference_auth_url, args.reference_user,
-                     args.reference_password, args.reference_project, big, REFERENCE_CPU,
-                     extra)
+    return run_ports(
+        args,
+        "reference",
+        args.reference_auth_url,
+        args.reference_user,
+        args.reference_password,
+        args.reference_project,
+        big,
+        REFERENCE_CPU,
+        extra,
+    )
 
 
 def _get(d: dict[str, Any], *path: str) -> Any:
@@ -231,50 +331,58 @@ def compare(ours: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
     ratios: dict[str, Any] = {}
     for phase in ("sequential", "concurrent"):
         for op in ("create", "delete"):
-            ratios[f"{phase}_{op}_per_s"] = ratio(_get(ours, phase, op, "per_s"),
-                                                  _get(ref, phase, op, "per_s"))
+            ratios[f"{phase}_{op}_per_s"] = ratio(
+                _get(ours, phase, op, "per_s"), _get(ref, phase, op, "per_s")
+            )
         # list latency: how many times faster ours answers
-        ratios[f"{phase}_list_speedup"] = ratio(_get(ref, phase, "list", "median_ms"),
-                                                _get(ours, phase, "list", "median_ms"))
-    ratios["big_list_speedup"] = ratio(_get(ref, "big", "list", "median_ms"),
-                                       _get(ours, "big", "list", "median_ms"))
-    ratios["ovirt_allocate_speedup"] = ratio(_get(ref, "ovirt", "median_ms"),
-                                             _get(ours, "ovirt", "median_ms"))
+        ratios[f"{phase}_list_speedup"] = ratio(
+            _get(ref, phase, "list", "median_ms"), _get(ours, phase, "list", "median_ms")
+        )
+    ratios["big_list_speedup"] = ratio(
+        _get(ref, "big", "list", "median_ms"), _get(ours, "big", "list", "median_ms")
+    )
+    ratios["ovirt_allocate_speedup"] = ratio(
+        _get(ref, "ovirt", "median_ms"), _get(ours, "ovirt", "median_ms")
+    )
     return ratios
 
 
 def targets(ours: dict[str, Any], ratios: dict[str, Any]) -> dict[str, Any]:
     def check(value: Any, limit: float, at_least: bool) -> dict[str, Any]:
         met = None if value is None else (value >= limit if at_least else value < limit)
-        return {"value": value, "target": (">= " if at_least else "< ") + str(limit),
-                "met": met}
+        return {"value": value, "target": (">= " if at_least else "< ") + str(limit), "met": met}
 
     out: dict[str, Any] = {}
     for phase in ("sequential", "concurrent"):
         for op in ("create", "delete"):
-            out[f"{phase}_{op}_ratio"] = check(ratios.get(f"{phase}_{op}_per_s"),
-                                               TARGETS[f"{op}_ratio_min"], True)
-    out["list_big_ms"] = {**check(_get(ours, "big", "list", "median_ms"),
-                                  TARGETS["list_big_ms_max"], False),
-                          "ports": _get(ours, "big", "list", "count")}
-    out["ovirt_allocate_ms"] = {**check(_get(ours, "ovirt", "median_ms"),
-                                        TARGETS["ovirt_allocate_ms_max"], False),
-                                "ports": _get(ours, "ovirt", "ports_listed")}
+            out[f"{phase}_{op}_ratio"] = check(
+                ratios.get(f"{phase}_{op}_per_s"), TARGETS[f"{op}_ratio_min"], True
+            )
+    out["list_big_ms"] = {
+        **check(_get(ours, "big", "list", "median_ms"), TARGETS["list_big_ms_max"], False),
+        "ports": _get(ours, "big", "list", "count"),
+    }
+    out["ovirt_allocate_ms"] = {
+        **check(_get(ours, "ovirt", "median_ms"), TARGETS["ovirt_allocate_ms_max"], False),
+        "ports": _get(ours, "ovirt", "ports_listed"),
+    }
     return out
 
 
 def table(res: dict[str, Any]) -> str:
     ours, ref = res["neutrino"], res.get("reference") or {}
-    rows = [("sequential create /s", ("sequential", "create", "per_s")),
-            ("sequential create p50 ms", ("sequential", "create", "p50_ms")),
-            ("sequential delete /s", ("sequential", "delete", "per_s")),
-            ("list N ports ms", ("sequential", "list", "median_ms")),
-            ("8-thread create /s", ("concurrent", "create", "per_s")),
-            ("8-thread create p95 ms", ("concurrent", "create", "p95_ms")),
-            ("8-thread delete /s", ("concurrent", "delete", "per_s")),
-            ("list big ms", ("big", "list", "median_ms")),
-            ("oVirt allocate median ms", ("ovirt", "median_ms")),
-            ("oVirt allocate p95 ms", ("ovirt", "p95_ms"))]
+    rows = [
+        ("sequential create /s", ("sequential", "create", "per_s")),
+        ("sequential create p50 ms", ("sequential", "create", "p50_ms")),
+        ("sequential delete /s", ("sequential", "delete", "per_s")),
+        ("list N ports ms", ("sequential", "list", "median_ms")),
+        ("8-thread create /s", ("concurrent", "create", "per_s")),
+        ("8-thread create p95 ms", ("concurrent", "create", "p95_ms")),
+        ("8-thread delete /s", ("concurrent", "delete", "per_s")),
+        ("list big ms", ("big", "list", "median_ms")),
+        ("oVirt allocate median ms", ("ovirt", "median_ms")),
+        ("oVirt allocate p95 ms", ("ovirt", "p95_ms")),
+    ]
     lines = [f"{'':28}{'neutrino':>12}{'reference':>12}"]
     for name, path in rows:
         a, b = _get(ours, *path), _get(ref, *path)
@@ -282,50 +390,77 @@ def table(res: dict[str, Any]) -> str:
     lines.append("ratios: " + json.dumps(res.get("ratios", {})))
     for k, v in res.get("targets", {}).items():
         at = f" at {v['ports']} ports" if v.get("ports") else ""
-        lines.append(f"target {k}{at}: {v['value']} ({v['target']}) "
-                     f"{'MET' if v['met'] else 'missed' if v['met'] is False else 'n/a'}")
+        lines.append(
+            f"target {k}{at}: {v['value']} ({v['target']}) "
+            f"{'MET' if v['met'] else 'missed' if v['met'] is False else 'n/a'}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--big", type=int, default=10000, help="ports for big list/oVirt (0: skip)")
     ap.add_argument("--ovirt-rounds", type=int, default=20)
-    ap.add_argument("--ovirt-pause", type=float, default=0.0,
-                    help="seconds between oVirt allocates (see bench/ports.py)")
+    ap.add_argument(
+        "--ovirt-pause",
+        type=float,
+        default=0.0,
+        help="seconds between oVirt allocates (see bench/ports.py)",
+    )
     ap.add_argument("--list-repeat", type=int, default=5)
     ap.add_argument("--port", type=int, default=19696, help="our server's port (0: any free)")
     ap.add_argument("--server", choices=["auto", "cli", "module"], default="auto")
-    ap.add_argument("--schema", choices=["migrate", "models"], default="migrate",
-                    help="models: schema from the models, not Alembic (implies --server "
-                         "module; for when a migration lags behind the models)")
+    ap.add_argument(
+        "--schema",
+        choices=["migrate", "models"],
+        default="migrate",
+        help="models: schema from the models, not Alembic (implies --server "
+        "module; for when a migration lags behind the models)",
+    )
     ap.add_argument("--workers", type=int, default=1, help="our server processes (cli only)")
     ap.add_argument("--keep-state", action="store_true", help="keep our state dir")
-    ap.add_argument("--py-spy", metavar="FILE",
-                    help="sample our server with py-spy (.svg flamegraph, .json speedscope, "
-                         "else raw collapsed stacks)")
+    ap.add_argument(
+        "--py-spy",
+        metavar="FILE",
+        help="sample our server with py-spy (.svg flamegraph, .json speedscope, "
+        "else raw collapsed stacks)",
+    )
     ap.add_argument("--with-reference", action="store_true")
     ap.add_argument("--reference-first", action="store_true", help="run the reference first")
     ap.add_argument("--reference-auth-url", default="http://127.0.0.1:5000/v3")
     ap.add_argument("--reference-user", default="admin")
     ap.add_argument("--reference-password", default="adminpass")
     ap.add_argument("--reference-project", default="admin")
-    ap.add_argument("--reference-big", type=int, default=None,
-                    help="big size on the reference (default: --big; 0 skips)")
-    ap.add_argument("--reference-keep-big", action="store_true",
-                    help="keep the reference's big network for the next run")
+    ap.add_argument(
+        "--reference-big",
+        type=int,
+        default=None,
+        help="big size on the reference (default: --big; 0 skips)",
+    )
+    ap.add_argument(
+        "--reference-keep-big",
+        action="store_true",
+        help="keep the reference's big network for the next run",
+    )
     ap.add_argument("--json", help="also write the JSON result to this file")
     args = ap.parse_args(argv)
 
-    res: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                           "params": {"n": args.n, "threads": args.threads, "big": args.big,
-                                      "ovirt_rounds": args.ovirt_rounds,
-                                      "ovirt_pause": args.ovirt_pause,
-                                      "reference_big": args.reference_big},
-                           "loadavg_before": [round(x, 2) for x in os.getloadavg()]}
+    res: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "params": {
+            "n": args.n,
+            "threads": args.threads,
+            "big": args.big,
+            "ovirt_rounds": args.ovirt_rounds,
+            "ovirt_pause": args.ovirt_pause,
+            "reference_big": args.reference_big,
+        },
+        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+    }
     order = ["ours", "reference"] if not args.reference_first else ["reference", "ours"]
     for who in order:
         if who == "ours":

@@ -79,8 +79,12 @@ def summarize_pstats(path: Path, top: int) -> dict[str, Any]:
         incl[name] = max(incl[name], ct)
         calls += nc
     total = float(st.total_tt)  # type: ignore[attr-defined]
-    return {"profiled_cpu_s": round(total, 3), "function_calls": calls,
-            "top_self": pct_list(own, total, top), "top_inclusive": pct_list(incl, total, top)}
+    return {
+        "profiled_cpu_s": round(total, 3),
+        "function_calls": calls,
+        "top_self": pct_list(own, total, top),
+        "top_inclusive": pct_list(incl, total, top),
+    }
 
 
 def summarize_collapsed(path: Path, top: int) -> dict[str, Any]:
@@ -100,8 +104,11 @@ def summarize_collapsed(path: Path, top: int) -> dict[str, Any]:
         own[frames[-1]] += n
         for f in set(frames):
             incl[f] += n
-    return {"samples": total, "top_self": pct_list(own, total, top),
-            "top_inclusive": pct_list(incl, total, top)}
+    return {
+        "samples": total,
+        "top_self": pct_list(own, total, top),
+        "top_inclusive": pct_list(incl, total, top),
+    }
 
 
 class Profiler:
@@ -117,10 +124,23 @@ class Profiler:
             os.kill(self.pid, signal.SIGUSR1)
             time.sleep(0.2)
         else:
-            spy = subprocess.Popen([str(PY_SPY), "record", "--pid", str(self.pid), "--rate",
-                                    str(self.rate), "--format", "raw", "--output",
-                                    str(self.out / f"{name}.txt"), "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = subprocess.Popen(
+                [
+                    str(PY_SPY),
+                    "record",
+                    "--pid",
+                    str(self.pid),
+                    "--rate",
+                    str(self.rate),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(self.out / f"{name}.txt"),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(1.0)  # let py-spy attach
         s0 = meter.snap()
         ops = work()
@@ -141,17 +161,25 @@ class Profiler:
             raw = self.out / f"{name}.txt"
             res = summarize_collapsed(raw, self.top) if raw.exists() else {"error": "no data"}
         cpu = meter.delta(s0, s1, ops)
-        res = {"ops": ops, "wall_s": round(s1["wall"] - s0["wall"], 2),
-               "server_cpu_ms_per_op": cpu["server_cpu_ms_per_op"][f"pid:{self.pid}"],
-               "other_busy_cores": cpu["other_busy_cores"], **res}
-        print(f"{name}: {ops} ops, {res['server_cpu_ms_per_op']} server CPU ms/op "
-              f"(profiled), other load {cpu['other_busy_cores']} cores", file=sys.stderr)
+        res = {
+            "ops": ops,
+            "wall_s": round(s1["wall"] - s0["wall"], 2),
+            "server_cpu_ms_per_op": cpu["server_cpu_ms_per_op"][f"pid:{self.pid}"],
+            "other_busy_cores": cpu["other_busy_cores"],
+            **res,
+        }
+        print(
+            f"{name}: {ops} ops, {res['server_cpu_ms_per_op']} server CPU ms/op "
+            f"(profiled), other load {cpu['other_busy_cores']} cores",
+            file=sys.stderr,
+        )
         return res
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--big", type=int, default=10000)
     ap.add_argument("--list-repeat", type=int, default=10)
@@ -174,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     assert server.proc is not None
     res: dict[str, Any] = {"params": vars(args), "profiles": {}}
     try:
-        token, tok = keystone_token(f"{server.url}/v3", "admin", PASSWORD, "admin", "Default",
-                                    300)
+        token, tok = keystone_token(f"{server.url}/v3", "admin", PASSWORD, "admin", "Default", 300)
         project_id = tok["project"]["id"]
         api = Api(server.url, token, 300)
         api.main.put(f"/v2.0/quotas/{project_id}", json={"quota": {"port": -1}})
@@ -189,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             def run() -> int:
                 ids.extend(create_ports(api, net["id"], names, threads)[0])
                 return len(names)
+
             return run
 
         def delete(threads: int) -> Callable[[], int]:
@@ -197,12 +225,17 @@ def main(argv: list[str] | None = None) -> int:
                 delete_ports(api, list(ids), threads)
                 ids.clear()
                 return n
+
             return run
 
         def bulk() -> int:
             for i in range(0, args.big, 500):
-                body = {"ports": [{"network_id": big["id"], "name": f"b{j}"}
-                                  for j in range(i, min(i + 500, args.big))]}
+                body = {
+                    "ports": [
+                        {"network_id": big["id"], "name": f"b{j}"}
+                        for j in range(i, min(i + 500, args.big))
+                    ]
+                }
                 Api.call(api.main, "POST", "/v2.0/ports", body, ok=(201,))
             return args.big
 
@@ -216,16 +249,35 @@ def main(argv: list[str] | None = None) -> int:
                 vnic = str(uuid.uuid4())
                 ports = Api.call(api.main, "GET", "/v2.0/ports")[0].json()["ports"]
                 assert not [p for p in ports if p["device_id"] == vnic]
-                Api.call(api.main, "POST", "/v2.0/ports", {"port": {
-                    "admin_state_up": True, "name": vnic[:8], "network_id": big["id"],
-                    "mac_address": "56:6f:" + ":".join(f"{b:02x}" for b in os.urandom(4)),
-                    "device_owner": "oVirt", "device_id": vnic, "binding:host_id": "h1",
-                    "tenant_id": project_id}}, ok=(201,))
+                Api.call(
+                    api.main,
+                    "POST",
+                    "/v2.0/ports",
+                    {
+                        "port": {
+                            "admin_state_up": True,
+                            "name": vnic[:8],
+                            "network_id": big["id"],
+                            "mac_address": "56:6f:" + ":".join(f"{b:02x}" for b in os.urandom(4)),
+                            "device_owner": "oVirt",
+                            "device_id": vnic,
+                            "binding:host_id": "h1",
+                            "tenant_id": project_id,
+                        }
+                    },
+                    ok=(201,),
+                )
             return args.list_repeat
 
         plan: list[tuple[str, Callable[[], int]]] = [
-            ("create", create(1)), ("delete", delete(1)), ("create8", create(8)),
-            ("delete8", delete(8)), ("bulk", bulk), ("list-big", list_big), ("ovirt", ovirt)]
+            ("create", create(1)),
+            ("delete", delete(1)),
+            ("create8", create(8)),
+            ("delete8", delete(8)),
+            ("bulk", bulk),
+            ("list-big", list_big),
+            ("ovirt", ovirt),
+        ]
         for name, work in plan:
             if name in ops:
                 res["profiles"][name] = prof.run(name, work)

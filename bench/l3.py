@@ -77,21 +77,45 @@ def ip(*args: str) -> None:
 
 def reachable(namespace: str, target: str, wait: float) -> bool:
     """Ping every 5 ms until one reply (or ``wait`` seconds)."""
-    done = subprocess.run(["ip", "netns", "exec", namespace, "ping", "-q", "-n", "-c", "1",
-                           "-i", "0.005", "-w", str(wait), target], capture_output=True)
+    done = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            "ping",
+            "-q",
+            "-n",
+            "-c",
+            "1",
+            "-i",
+            "0.005",
+            "-w",
+            str(wait),
+            target,
+        ],
+        capture_output=True,
+    )
     return done.returncode == 0
 
 
 def stream(src: str, dst: str, dst_ip: str, seconds: float) -> float:
     """Gbit/s of one TCP stream from namespace ``src`` to ``dst_ip`` in ``dst``."""
-    receiver = subprocess.Popen(["ip", "netns", "exec", dst, sys.executable, "-c", RECEIVER,
-                                 dst_ip], stdout=subprocess.PIPE, text=True)
+    receiver = subprocess.Popen(
+        ["ip", "netns", "exec", dst, sys.executable, "-c", RECEIVER, dst_ip],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert receiver.stdout is not None
         assert receiver.stdout.readline().strip() == "ready"
-        sent = subprocess.run(["ip", "netns", "exec", src, sys.executable, "-c", SENDER,
-                               dst_ip, str(seconds)], capture_output=True, text=True,
-                              check=True, timeout=seconds + 30)
+        sent = subprocess.run(
+            ["ip", "netns", "exec", src, sys.executable, "-c", SENDER, dst_ip, str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 30,
+        )
         received = int(receiver.stdout.readline())
     finally:
         receiver.wait(10)
@@ -99,21 +123,39 @@ def stream(src: str, dst: str, dst_ip: str, seconds: float) -> float:
 
 
 def build(lab: Lab, prefix: str) -> dict[str, Any]:
-    state = lab.up(hosts=2, network_nodes=1, prefix=prefix, use_env=False, timeout=60,
-                   external=True)
+    state = lab.up(
+        hosts=2, network_nodes=1, prefix=prefix, use_env=False, timeout=60, external=True
+    )
     with lab.controller() as api:
         req = api.session.request
         net = api.create_network(name="bench-l3", **{"provider:network_type": "vxlan"})
-        sub = api.create_subnet(net["id"], "192.0.2.0/24", enable_dhcp=False,
-                                gateway_ip="192.0.2.1")
-        router = req("POST", "/v2.0/routers", json={"router": {
-            "name": "bench", "external_gateway_info": {
-                "network_id": state.external_network_id}}})["router"]
-        req("PUT", f"/v2.0/routers/{router['id']}/add_router_interface",
-            json={"subnet_id": sub["id"]})
-        port = api.create_port(net["id"], name="vm1", device_owner="compute:bench",
-                               device_id="vm1", port_security_enabled=False,
-                               security_groups=[], **{"binding:host_id": "hv1"})
+        sub = api.create_subnet(
+            net["id"], "192.0.2.0/24", enable_dhcp=False, gateway_ip="192.0.2.1"
+        )
+        router = req(
+            "POST",
+            "/v2.0/routers",
+            json={
+                "router": {
+                    "name": "bench",
+                    "external_gateway_info": {"network_id": state.external_network_id},
+                }
+            },
+        )["router"]
+        req(
+            "PUT",
+            f"/v2.0/routers/{router['id']}/add_router_interface",
+            json={"subnet_id": sub["id"]},
+        )
+        port = api.create_port(
+            net["id"],
+            name="vm1",
+            device_owner="compute:bench",
+            device_id="vm1",
+            port_security_enabled=False,
+            security_groups=[],
+            **{"binding:host_id": "hv1"},
+        )
     vm = f"{prefix}vm1"
     labns.add_namespace(vm)
     labns.plug_vm(f"{prefix}hv1", tap_name(port["id"]), vm, port["mac_address"], net["mtu"])
@@ -121,21 +163,31 @@ def build(lab: Lab, prefix: str) -> dict[str, Any]:
     ip("-n", vm, "route", "add", "default", "via", "192.0.2.1")
     if not reachable(vm, EXT, 30):
         raise RuntimeError("the VM does not reach the outside through the router")
-    return {"vm": vm, "port": port["id"], "ext": state.external,
-            "ext_net": state.external_network_id}
+    return {
+        "vm": vm,
+        "port": port["id"],
+        "ext": state.external,
+        "ext_net": state.external_network_id,
+    }
 
 
 def fip_latency(lab: Lab, env: dict[str, Any], count: int) -> dict[str, Any]:
     times = []
     with lab.controller() as api:
         req = api.session.request
-        fip = req("POST", "/v2.0/floatingips", json={"floatingip": {
-            "floating_network_id": env["ext_net"]}})["floatingip"]
+        fip = req(
+            "POST",
+            "/v2.0/floatingips",
+            json={"floatingip": {"floating_network_id": env["ext_net"]}},
+        )["floatingip"]
         address = fip["floating_ip_address"]
         for _ in range(count):
             t0 = time.perf_counter()
-            req("PUT", f"/v2.0/floatingips/{fip['id']}",
-                json={"floatingip": {"port_id": env["port"]}})
+            req(
+                "PUT",
+                f"/v2.0/floatingips/{fip['id']}",
+                json={"floatingip": {"port_id": env["port"]}},
+            )
             if not reachable(env["ext"], address, 10):
                 raise RuntimeError(f"floating IP {address} not reachable")
             times.append(time.perf_counter() - t0)
@@ -147,8 +199,7 @@ def fip_latency(lab: Lab, env: dict[str, Any], count: int) -> dict[str, Any]:
     return {"rounds": count, "associate_to_reachable": summary(times)}
 
 
-def throughput(env: dict[str, Any], prefix: str, seconds: float, made: list[str]
-               ) -> dict[str, Any]:
+def throughput(env: dict[str, Any], prefix: str, seconds: float, made: list[str]) -> dict[str, Any]:
     a, b = f"{prefix}ta", f"{prefix}tb"
     for ns in (a, b):
         labns.add_namespace(ns)
@@ -157,8 +208,10 @@ def throughput(env: dict[str, Any], prefix: str, seconds: float, made: list[str]
     for ns, addr in ((a, "198.51.100.1/24"), (b, "198.51.100.2/24")):
         ip("-n", ns, "addr", "add", addr, "dev", "eth0")
         ip("-n", ns, "link", "set", "eth0", "up")
-    runs = {"router_gbps": [stream(env["vm"], env["ext"], EXT, seconds) for _ in range(2)],
-            "veth_gbps": [stream(a, b, "198.51.100.2", seconds) for _ in range(2)]}
+    runs = {
+        "router_gbps": [stream(env["vm"], env["ext"], EXT, seconds) for _ in range(2)],
+        "veth_gbps": [stream(a, b, "198.51.100.2", seconds) for _ in range(2)],
+    }
     return {"seconds": seconds, **runs}
 
 
@@ -175,8 +228,10 @@ def main() -> int:
     made: list[str] = [f"{prefix}vm1"]
     try:
         env = build(lab, prefix)
-        result = {"fip": fip_latency(lab, env, args.count),
-                  "throughput": throughput(env, prefix, args.seconds, made)}
+        result = {
+            "fip": fip_latency(lab, env, args.count),
+            "throughput": throughput(env, prefix, args.seconds, made),
+        }
     finally:
         try:
             lab.down()
@@ -193,9 +248,12 @@ def main() -> int:
         args.json.write_text(text + "\n")
     fip = result["fip"]["associate_to_reachable"]
     tput = result["throughput"]
-    print(f"FIP associate -> reachable: p50 {fip['p50_ms']} ms, p99 {fip['p99_ms']} ms; "
-          f"VM -> external via router {tput['router_gbps']} Gbit/s, "
-          f"bare veth {tput['veth_gbps']} Gbit/s", file=sys.stderr)
+    print(
+        f"FIP associate -> reachable: p50 {fip['p50_ms']} ms, p99 {fip['p99_ms']} ms; "
+        f"VM -> external via router {tput['router_gbps']} Gbit/s, "
+        f"bare veth {tput['veth_gbps']} Gbit/s",
+        file=sys.stderr,
+    )
     return 0
 
 

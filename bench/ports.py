@@ -94,8 +94,12 @@ def ms(seconds: float) -> float:
 def latency_summary(lat: list[float]) -> dict[str, float | None]:
     if not lat:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
-    return {"p50_ms": ms(percentile(lat, 50)), "p95_ms": ms(percentile(lat, 95)),
-            "p99_ms": ms(percentile(lat, 99)), "max_ms": ms(max(lat))}
+    return {
+        "p50_ms": ms(percentile(lat, 50)),
+        "p95_ms": ms(percentile(lat, 95)),
+        "p99_ms": ms(percentile(lat, 99)),
+        "max_ms": ms(max(lat)),
+    }
 
 
 class CpuMeter:
@@ -160,11 +164,14 @@ class CpuMeter:
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
         t = os.times()
-        return {"procs": procs,
-                "busy": (v[0] + v[1] + v[2] + v[5] + v[6]) / CLK_TCK,  # user nice sys irq softirq
-                "steal": (v[7] if len(v) > 7 else 0) / CLK_TCK,
-                "client": t.user + t.system, "wall": time.perf_counter(),
-                "loadavg": os.getloadavg()[0]}
+        return {
+            "procs": procs,
+            "busy": (v[0] + v[1] + v[2] + v[5] + v[6]) / CLK_TCK,  # user nice sys irq softirq
+            "steal": (v[7] if len(v) > 7 else 0) / CLK_TCK,
+            "client": t.user + t.system,
+            "wall": time.perf_counter(),
+            "loadavg": os.getloadavg()[0],
+        }
 
     @staticmethod
     def delta(a: dict[str, Any], b: dict[str, Any], ops: int) -> dict[str, Any]:
@@ -203,9 +210,11 @@ class Api:
     _main: httpx.Client | None = field(default=None, repr=False)
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base,
-                            headers={"X-Auth-Token": self.token, "Accept": "application/json"},
-                            timeout=self.timeout)
+        return httpx.Client(
+            base_url=self.base,
+            headers={"X-Auth-Token": self.token, "Accept": "application/json"},
+            timeout=self.timeout,
+        )
 
     @property
     def main(self) -> httpx.Client:
@@ -218,8 +227,9 @@ class Api:
             self._main.close()
 
     @staticmethod
-    def call(c: httpx.Client, method: str, path: str, body: Any = None,
-             ok: Iterable[int] = OK) -> tuple[httpx.Response, float]:
+    def call(
+        c: httpx.Client, method: str, path: str, body: Any = None, ok: Iterable[int] = OK
+    ) -> tuple[httpx.Response, float]:
         t0 = time.perf_counter()
         r = c.request(method, path, json=body)
         dt = time.perf_counter() - t0
@@ -228,12 +238,20 @@ class Api:
         return r, dt
 
 
-def keystone_token(auth_url: str, user: str, password: str, project: str, domain: str,
-                   timeout: float) -> tuple[str, dict[str, Any]]:
-    body = {"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "domain": {"name": domain}, "password": password}}},
-        "scope": {"project": {"name": project, "domain": {"name": domain}}}}}
+def keystone_token(
+    auth_url: str, user: str, password: str, project: str, domain: str, timeout: float
+) -> tuple[str, dict[str, Any]]:
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": user, "domain": {"name": domain}, "password": password}
+                },
+            },
+            "scope": {"project": {"name": project, "domain": {"name": domain}}},
+        }
+    }
     r = httpx.post(auth_url.rstrip("/") + "/auth/tokens", json=body, timeout=timeout)
     if r.status_code != 201:
         raise SystemExit(f"keystone auth failed: {r.status_code} {r.text[:300]}")
@@ -250,9 +268,9 @@ def network_endpoint(token: dict[str, Any]) -> str:
     raise SystemExit("no public 'network' endpoint in the token catalog; pass --endpoint")
 
 
-def run_parallel(jobs: list[Any], threads: int, api: Api,
-                 work: Callable[[httpx.Client, Any], Any]
-                 ) -> tuple[list[Any], list[str], float]:
+def run_parallel(
+    jobs: list[Any], threads: int, api: Api, work: Callable[[httpx.Client, Any], Any]
+) -> tuple[list[Any], list[str], float]:
     """Run ``work(client, job)`` for every job over ``threads`` threads (each with its own
     keep-alive client, ``threads == 1`` uses the main client). Returns results in completion
     order, error strings, and the wall time."""
@@ -298,8 +316,9 @@ def run_parallel(jobs: list[Any], threads: int, api: Api,
 # --------------------------------------------------------------------------- phases
 
 
-def create_ports(api: Api, net_id: str, names: list[str], threads: int
-                 ) -> tuple[list[str], list[float], list[str], float]:
+def create_ports(
+    api: Api, net_id: str, names: list[str], threads: int
+) -> tuple[list[str], list[float], list[str], float]:
     def one(c: httpx.Client, name: str) -> tuple[str, float]:
         r, dt = Api.call(c, "POST", "/v2.0/ports", {"port": {"network_id": net_id, "name": name}})
         return r.json()["port"]["id"], dt
@@ -308,8 +327,7 @@ def create_ports(api: Api, net_id: str, names: list[str], threads: int
     return [i for i, _ in res], [d for _, d in res], errors, wall
 
 
-def delete_ports(api: Api, ids: list[str], threads: int
-                 ) -> tuple[list[float], list[str], float]:
+def delete_ports(api: Api, ids: list[str], threads: int) -> tuple[list[float], list[str], float]:
     def one(c: httpx.Client, port_id: str) -> float:
         return Api.call(c, "DELETE", f"/v2.0/ports/{port_id}")[1]
 
@@ -324,17 +342,23 @@ def time_list(api: Api, path: str, repeat: int) -> dict[str, Any]:
         lat.append(dt)
         size = len(r.content)
         count = len(json_loads(r.content)["ports"])
-    return {"count": count, "bytes": size, "repeat": repeat,
-            "median_ms": ms(statistics.median(lat)), "min_ms": ms(min(lat)),
-            "max_ms": ms(max(lat))}
+    return {
+        "count": count,
+        "bytes": size,
+        "repeat": repeat,
+        "median_ms": ms(statistics.median(lat)),
+        "min_ms": ms(min(lat)),
+        "max_ms": ms(max(lat)),
+    }
 
 
 def rate(ok: int, wall: float) -> float:
     return round(ok / wall, 2) if wall > 0 else 0.0
 
 
-def run_phase(api: Api, meter: CpuMeter, net_id: str, n: int, threads: int,
-              list_repeat: int, tag: str) -> dict[str, Any]:
+def run_phase(
+    api: Api, meter: CpuMeter, net_id: str, n: int, threads: int, list_repeat: int, tag: str
+) -> dict[str, Any]:
     names = [f"bench-{tag}-{i}" for i in range(n)]
     s0 = meter.snap()
     ids, clat, cerr, cwall = create_ports(api, net_id, names, threads)
@@ -347,24 +371,38 @@ def run_phase(api: Api, meter: CpuMeter, net_id: str, n: int, threads: int,
     tenths = None
     if len(clat) >= 10:  # median create latency per tenth of the run: does cost grow with N?
         k = len(clat)
-        tenths = [ms(statistics.median(clat[i * k // 10:(i + 1) * k // 10])) for i in range(10)]
+        tenths = [ms(statistics.median(clat[i * k // 10 : (i + 1) * k // 10])) for i in range(10)]
     for e in (cerr + derr)[:5]:
         print(f"  error: {e}", file=sys.stderr)
     return {
-        "threads": threads, "n": n,
-        "create": {"ok": len(ids), "errors": len(cerr), "seconds": round(cwall, 3),
-                   "per_s": rate(len(ids), cwall), **latency_summary(clat),
-                   "p50_ms_by_tenth": tenths, "cpu": meter.delta(s0, s1, len(ids)),
-                   "first_errors": cerr[:3]},
+        "threads": threads,
+        "n": n,
+        "create": {
+            "ok": len(ids),
+            "errors": len(cerr),
+            "seconds": round(cwall, 3),
+            "per_s": rate(len(ids), cwall),
+            **latency_summary(clat),
+            "p50_ms_by_tenth": tenths,
+            "cpu": meter.delta(s0, s1, len(ids)),
+            "first_errors": cerr[:3],
+        },
         "list": listing,
-        "delete": {"ok": len(dlat), "errors": len(derr), "seconds": round(dwall, 3),
-                   "per_s": rate(len(dlat), dwall), **latency_summary(dlat),
-                   "cpu": meter.delta(s2, s3, len(dlat)), "first_errors": derr[:3]},
+        "delete": {
+            "ok": len(dlat),
+            "errors": len(derr),
+            "seconds": round(dwall, 3),
+            "per_s": rate(len(dlat), dwall),
+            **latency_summary(dlat),
+            "cpu": meter.delta(s2, s3, len(dlat)),
+            "first_errors": derr[:3],
+        },
     }
 
 
-def fill_network(api: Api, net_id: str, have: int, want: int, chunk: int, threads: int
-                 ) -> dict[str, Any]:
+def fill_network(
+    api: Api, net_id: str, have: int, want: int, chunk: int, threads: int
+) -> dict[str, Any]:
     """Bring ``net_id`` to ``want`` ports: bulk POSTs in chunks, one at a time (concurrent
     bulks on one subnet make Neutron's IPAM collide and back off), or single creates over
     ``threads`` threads if the endpoint refuses bulk. Says how, and how long."""
@@ -378,7 +416,7 @@ def fill_network(api: Api, net_id: str, have: int, want: int, chunk: int, thread
         r, _ = Api.call(c, "POST", "/v2.0/ports", body, ok=(201,))
         return len(r.json()["ports"])
 
-    chunks = [idx[i:i + chunk] for i in range(0, len(idx), max(1, chunk))]
+    chunks = [idx[i : i + chunk] for i in range(0, len(idx), max(1, chunk))]
     method = "bulk"
     try:
         bulk(api.main, chunks[0])
@@ -391,12 +429,18 @@ def fill_network(api: Api, net_id: str, have: int, want: int, chunk: int, thread
         _, errors, _ = run_parallel(chunks[1:], 1, api, bulk)
     else:
         _, _, errors, _ = create_ports(api, net_id, [f"bench-big-{i}" for i in idx], threads)
-    return {"method": method, "created": len(idx), "errors": len(errors),
-            "first_errors": errors[:3], "seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        "method": method,
+        "created": len(idx),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
-def ovirt_allocate(api: Api, meter: CpuMeter, net_id: str, project_id: str, rounds: int,
-                   host: str, pause: float) -> tuple[dict[str, Any], list[str]]:
+def ovirt_allocate(
+    api: Api, meter: CpuMeter, net_id: str, project_id: str, rounds: int, host: str, pause: float
+) -> tuple[dict[str, Any], list[str]]:
     """oVirt's vNIC allocate: full port list + client-side scan, then the port create.
     ``pause`` seconds between rounds (not timed) model allocations spread out in time, as
     VM starts are: a server whose caches expire between requests shows it here."""
@@ -414,15 +458,24 @@ def ovirt_allocate(api: Api, meter: CpuMeter, net_id: str, project_id: str, roun
         r, t_list = Api.call(c, "GET", "/v2.0/ports")
         t1 = time.perf_counter()
         ports = json_loads(r.content)["ports"]
-        found = [p for p in ports
-                 if p.get("device_owner") == "oVirt" and p.get("device_id") == vnic_id]
+        found = [
+            p for p in ports if p.get("device_owner") == "oVirt" and p.get("device_id") == vnic_id
+        ]
         t2 = time.perf_counter()
         if found:
             raise RuntimeError(f"vNIC {vnic_id} unexpectedly has a port")
-        body = {"port": {"admin_state_up": True, "name": f"nic-{vnic_id[:8]}",
-                         "mac_address": mac, "network_id": net_id, "device_owner": "oVirt",
-                         "device_id": vnic_id, "binding:host_id": host,
-                         "tenant_id": project_id}}
+        body = {
+            "port": {
+                "admin_state_up": True,
+                "name": f"nic-{vnic_id[:8]}",
+                "mac_address": mac,
+                "network_id": net_id,
+                "device_owner": "oVirt",
+                "device_id": vnic_id,
+                "binding:host_id": host,
+                "tenant_id": project_id,
+            }
+        }
         r2, t_post = Api.call(c, "POST", "/v2.0/ports", body, ok=(201,))
         t3 = time.perf_counter()
         created.append(r2.json()["port"]["id"])
@@ -432,13 +485,18 @@ def ovirt_allocate(api: Api, meter: CpuMeter, net_id: str, project_id: str, roun
         scans.append(t2 - t1)
         posts.append(t_post)
     s1 = meter.snap()
-    return {"rounds": rounds, "pause_s": pause, "ports_listed": count,
-            "median_ms": ms(statistics.median(pair)), "p95_ms": ms(percentile(pair, 95)),
-            "max_ms": ms(max(pair)),
-            "list_median_ms": ms(statistics.median(lists)),
-            "parse_scan_median_ms": ms(statistics.median(scans)),
-            "create_median_ms": ms(statistics.median(posts)),
-            "cpu": meter.delta(s0, s1, rounds)}, created
+    return {
+        "rounds": rounds,
+        "pause_s": pause,
+        "ports_listed": count,
+        "median_ms": ms(statistics.median(pair)),
+        "p95_ms": ms(percentile(pair, 95)),
+        "max_ms": ms(max(pair)),
+        "list_median_ms": ms(statistics.median(lists)),
+        "parse_scan_median_ms": ms(statistics.median(scans)),
+        "create_median_ms": ms(statistics.median(posts)),
+        "cpu": meter.delta(s0, s1, rounds),
+    }, created
 
 
 def find_network(api: Api, name: str) -> dict[str, Any] | None:
@@ -448,11 +506,15 @@ def find_network(api: Api, name: str) -> dict[str, Any] | None:
 
 
 def make_network(api: Api, name: str, cidr: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    net = Api.call(api.main, "POST", "/v2.0/networks",
-                   {"network": {"name": name}})[0].json()["network"]
-    sub = Api.call(api.main, "POST", "/v2.0/subnets", {"subnet": {
-        "network_id": net["id"], "ip_version": 4, "cidr": cidr,
-        "name": name + "-v4"}})[0].json()["subnet"]
+    net = Api.call(api.main, "POST", "/v2.0/networks", {"network": {"name": name}})[0].json()[
+        "network"
+    ]
+    sub = Api.call(
+        api.main,
+        "POST",
+        "/v2.0/subnets",
+        {"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": cidr, "name": name + "-v4"}},
+    )[0].json()["subnet"]
     return net, sub
 
 
@@ -466,8 +528,11 @@ def drop_network(api: Api, net_id: str, threads: int) -> dict[str, Any]:
     for s in r.json()["subnets"]:
         Api.call(api.main, "DELETE", f"/v2.0/subnets/{s['id']}", ok=(204, 404, 409))
     Api.call(api.main, "DELETE", f"/v2.0/networks/{net_id}", ok=(204, 404, 409))
-    return {"ports_deleted": len(ids) - len(errors), "errors": len(errors),
-            "seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        "ports_deleted": len(ids) - len(errors),
+        "errors": len(errors),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
 def lift_quota(api: Api, project_id: str) -> str:
@@ -482,20 +547,27 @@ def machine() -> dict[str, Any]:
     model = ""
     try:
         with open("/proc/cpuinfo") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
-                         "")
+            model = next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), ""
+            )
     except OSError:
         pass
-    return {"cpu_count": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
-            "python": platform.python_version(), "hostname": platform.node()}
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "hostname": platform.node(),
+    }
 
 
 # --------------------------------------------------------------------------- main
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--auth-url", required=True, help="Keystone v3 URL, e.g. http://h:5000/v3")
     ap.add_argument("--user", required=True)
     ap.add_argument("--password", required=True)
@@ -506,26 +578,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--n", type=int, default=500, help="ports per create/delete phase")
     ap.add_argument("--threads", type=int, default=8, help="clients in the concurrent phase")
     ap.add_argument("--list-repeat", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=10,
-                    help="ports created and deleted, untimed, before the sequential phase")
-    ap.add_argument("--list-big", type=int, default=10000,
-                    help="ports for the big list and oVirt allocate (0: skip)")
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=10,
+        help="ports created and deleted, untimed, before the sequential phase",
+    )
+    ap.add_argument(
+        "--list-big",
+        type=int,
+        default=10000,
+        help="ports for the big list and oVirt allocate (0: skip)",
+    )
     ap.add_argument("--bulk-chunk", type=int, default=500, help="ports per bulk POST")
     ap.add_argument("--ovirt-rounds", type=int, default=20)
-    ap.add_argument("--ovirt-pause", type=float, default=0.0,
-                    help="seconds between oVirt allocates (not timed; 0: back to back)")
+    ap.add_argument(
+        "--ovirt-pause",
+        type=float,
+        default=0.0,
+        help="seconds between oVirt allocates (not timed; 0: back to back)",
+    )
     ap.add_argument("--big-name", default="bench-big", help="name of the big network")
-    ap.add_argument("--keep-big", action="store_true",
-                    help="leave the big network and its ports (reused by the next run)")
+    ap.add_argument(
+        "--keep-big",
+        action="store_true",
+        help="leave the big network and its ports (reused by the next run)",
+    )
     ap.add_argument("--skip-sequential", action="store_true")
     ap.add_argument("--skip-concurrent", action="store_true")
     ap.add_argument("--cidr", default="10.200.0.0/16")
     ap.add_argument("--big-cidr", default="10.201.0.0/16")
     ap.add_argument("--timeout", type=float, default=300.0, help="per request, seconds")
-    ap.add_argument("--cpu-pattern", action="append", default=[],
-                    help="cmdline substring of server processes to meter (repeatable)")
-    ap.add_argument("--cpu-pid", action="append", type=int, default=[],
-                    help="pid of a server process to meter with its descendants (repeatable)")
+    ap.add_argument(
+        "--cpu-pattern",
+        action="append",
+        default=[],
+        help="cmdline substring of server processes to meter (repeatable)",
+    )
+    ap.add_argument(
+        "--cpu-pid",
+        action="append",
+        type=int,
+        default=[],
+        help="pid of a server process to meter with its descendants (repeatable)",
+    )
     ap.add_argument("--json", help="also write the JSON result to this file")
     args = ap.parse_args(argv)
     args.n = max(1, min(args.n, 20000))
@@ -534,18 +630,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def big_phases(api: Api, meter: CpuMeter, args: argparse.Namespace, project_id: str,
-               res: dict[str, Any], attempt: Callable[[str, Callable[[], Any]], Any]) -> None:
+def big_phases(
+    api: Api,
+    meter: CpuMeter,
+    args: argparse.Namespace,
+    project_id: str,
+    res: dict[str, Any],
+    attempt: Callable[[str, Callable[[], Any]], Any],
+) -> None:
     """Fill the big network, time the full list, run the oVirt allocates, clean up."""
-    big = attempt("big-setup", lambda: find_network(api, args.big_name)
-                  or make_network(api, args.big_name, args.big_cidr)[0])
+    big = attempt(
+        "big-setup",
+        lambda: (
+            find_network(api, args.big_name) or make_network(api, args.big_name, args.big_cidr)[0]
+        ),
+    )
     if big is None:
         return
     r, _ = Api.call(api.main, "GET", f"/v2.0/ports?network_id={big['id']}&fields=id")
     have = len(r.json()["ports"])
     print(f"big: filling to {args.list_big} ports (have {have}) ...", file=sys.stderr)
-    fill = attempt("big-fill", lambda: fill_network(api, big["id"], have, args.list_big,
-                                                   args.bulk_chunk, args.threads))
+    fill = attempt(
+        "big-fill",
+        lambda: fill_network(api, big["id"], have, args.list_big, args.bulk_chunk, args.threads),
+    )
     if fill is not None:
         s0 = meter.snap()
         listing = attempt("big-list", lambda: time_list(api, "/v2.0/ports", args.list_repeat))
@@ -554,9 +662,18 @@ def big_phases(api: Api, meter: CpuMeter, args: argparse.Namespace, project_id: 
             res["big"] = {"fill": fill, "list": listing}
         if args.ovirt_rounds:
             print(f"ovirt: {args.ovirt_rounds} allocates ...", file=sys.stderr)
-            out = attempt("ovirt", lambda: ovirt_allocate(api, meter, big["id"], project_id,
-                                                         args.ovirt_rounds, "bench-host-1",
-                                                         args.ovirt_pause))
+            out = attempt(
+                "ovirt",
+                lambda: ovirt_allocate(
+                    api,
+                    meter,
+                    big["id"],
+                    project_id,
+                    args.ovirt_rounds,
+                    "bench-host-1",
+                    args.ovirt_pause,
+                ),
+            )
             if out is not None:
                 res["ovirt"], created = out
                 if args.keep_big:
@@ -565,13 +682,15 @@ def big_phases(api: Api, meter: CpuMeter, args: argparse.Namespace, project_id: 
         res["big_cleanup"] = "kept"
     else:
         print("big: cleaning up ...", file=sys.stderr)
-        res["big_cleanup"] = attempt("big-cleanup",
-                                     lambda: drop_network(api, big["id"], args.threads))
+        res["big_cleanup"] = attempt(
+            "big-cleanup", lambda: drop_network(api, big["id"], args.threads)
+        )
 
 
 def summary(res: dict[str, Any]) -> str:
-    lines = [f"endpoint {res['endpoint']}  loadavg {res['loadavg_before']} -> "
-             f"{res['loadavg_after']}"]
+    lines = [
+        f"endpoint {res['endpoint']}  loadavg {res['loadavg_before']} -> {res['loadavg_after']}"
+    ]
     for key in ("sequential", "concurrent"):
         r = res.get(key)
         if not r:
@@ -582,35 +701,53 @@ def summary(res: dict[str, Any]) -> str:
             f"(p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms, cpu {c['cpu']['server_cpu_ms_per_op']}"
             f" ms/op)  list {li['count']}: {li['median_ms']} ms {li['bytes']} B  "
             f"delete {d['per_s']:8.1f}/s (p50 {d['p50_ms']} ms)"
-            + (f"  ERRORS {c['errors']}/{d['errors']}" if c["errors"] or d["errors"] else ""))
+            + (f"  ERRORS {c['errors']}/{d['errors']}" if c["errors"] or d["errors"] else "")
+        )
     if res.get("big"):
         b = res["big"]["list"]
-        lines.append(f"big        list {b['count']} ports: median {b['median_ms']} ms, "
-                     f"{b['bytes']} B (fill: {res['big']['fill']['method']} "
-                     f"{res['big']['fill']['seconds']} s)")
+        lines.append(
+            f"big        list {b['count']} ports: median {b['median_ms']} ms, "
+            f"{b['bytes']} B (fill: {res['big']['fill']['method']} "
+            f"{res['big']['fill']['seconds']} s)"
+        )
     if res.get("ovirt"):
         o = res["ovirt"]
-        lines.append(f"ovirt      allocate at {o['ports_listed']} ports: median {o['median_ms']}"
-                     f" ms, p95 {o['p95_ms']} ms (list {o['list_median_ms']}, parse+scan "
-                     f"{o['parse_scan_median_ms']}, create {o['create_median_ms']})")
+        lines.append(
+            f"ovirt      allocate at {o['ports_listed']} ports: median {o['median_ms']}"
+            f" ms, p95 {o['p95_ms']} ms (list {o['list_median_ms']}, parse+scan "
+            f"{o['parse_scan_median_ms']}, create {o['create_median_ms']})"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    token, tok = keystone_token(args.auth_url, args.user, args.password, args.project,
-                                args.domain, args.timeout)
+    token, tok = keystone_token(
+        args.auth_url, args.user, args.password, args.project, args.domain, args.timeout
+    )
     project_id = tok["project"]["id"]
     endpoint = (args.endpoint or network_endpoint(tok)).rstrip("/")
     api = Api(endpoint, token, args.timeout)
     meter = CpuMeter(args.cpu_pattern, args.cpu_pid)
     res: dict[str, Any] = {
-        "label": args.label, "endpoint": endpoint, "auth_url": args.auth_url,
-        "user": args.user, "project": args.project, "project_id": project_id,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
-        "params": {"n": args.n, "threads": args.threads, "list_repeat": args.list_repeat,
-                   "list_big": args.list_big, "warmup": args.warmup, "bulk_chunk": args.bulk_chunk,
-                   "ovirt_rounds": args.ovirt_rounds, "ovirt_pause": args.ovirt_pause},
+        "label": args.label,
+        "endpoint": endpoint,
+        "auth_url": args.auth_url,
+        "user": args.user,
+        "project": args.project,
+        "project_id": project_id,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "params": {
+            "n": args.n,
+            "threads": args.threads,
+            "list_repeat": args.list_repeat,
+            "list_big": args.list_big,
+            "warmup": args.warmup,
+            "bulk_chunk": args.bulk_chunk,
+            "ovirt_rounds": args.ovirt_rounds,
+            "ovirt_pause": args.ovirt_pause,
+        },
         "cpu_processes": {k: len(v) for k, v in meter.groups().items()},
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
     }
@@ -630,22 +767,36 @@ def main(argv: list[str] | None = None) -> int:
     try:
         made = None
         if not (args.skip_sequential and args.skip_concurrent):
-            made = attempt("setup", lambda: make_network(
-                api, f"bench-net-{uuid.uuid4().hex[:6]}", args.cidr))
+            made = attempt(
+                "setup", lambda: make_network(api, f"bench-net-{uuid.uuid4().hex[:6]}", args.cidr)
+            )
         if made is not None:
             net_id = made[0]["id"]
             if args.warmup:  # first requests on a fresh server pay for lazy imports, caches
-                attempt("warmup", lambda: delete_ports(api, create_ports(
-                    api, net_id, [f"warmup-{i}" for i in range(args.warmup)], 1)[0], 1))
+                attempt(
+                    "warmup",
+                    lambda: delete_ports(
+                        api,
+                        create_ports(api, net_id, [f"warmup-{i}" for i in range(args.warmup)], 1)[
+                            0
+                        ],
+                        1,
+                    ),
+                )
             if not args.skip_sequential:
                 print(f"sequential: {args.n} ports ...", file=sys.stderr)
-                res["sequential"] = attempt("sequential", lambda: run_phase(
-                    api, meter, net_id, args.n, 1, args.list_repeat, "seq"))
+                res["sequential"] = attempt(
+                    "sequential",
+                    lambda: run_phase(api, meter, net_id, args.n, 1, args.list_repeat, "seq"),
+                )
             if not args.skip_concurrent:
-                print(f"concurrent ({args.threads} threads): {args.n} ports ...",
-                      file=sys.stderr)
-                res["concurrent"] = attempt("concurrent", lambda: run_phase(
-                    api, meter, net_id, args.n, args.threads, args.list_repeat, "con"))
+                print(f"concurrent ({args.threads} threads): {args.n} ports ...", file=sys.stderr)
+                res["concurrent"] = attempt(
+                    "concurrent",
+                    lambda: run_phase(
+                        api, meter, net_id, args.n, args.threads, args.list_repeat, "con"
+                    ),
+                )
             attempt("cleanup", lambda: drop_network(api, net_id, args.threads))
         if args.list_big:
             big_phases(api, meter, args, project_id, res, attempt)

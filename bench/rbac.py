@@ -47,11 +47,28 @@ from neutrino.store.uow import Store
 
 
 def _rows(project: str, n: int, now: dt.datetime) -> list[dict[str, Any]]:
-    return [{"id": str(uuid.uuid4()), "project_id": project, "name": f"n{i}", "description": "",
-             "created_at": now, "updated_at": now, "revision_number": 1, "admin_state_up": True,
-             "status": "ACTIVE", "shared": False, "mtu": 1450, "port_security_enabled": True,
-             "router_external": False, "is_default": False, "network_type": "vxlan",
-             "physical_network": None, "segmentation_id": None} for i in range(n)]
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "project_id": project,
+            "name": f"n{i}",
+            "description": "",
+            "created_at": now,
+            "updated_at": now,
+            "revision_number": 1,
+            "admin_state_up": True,
+            "status": "ACTIVE",
+            "shared": False,
+            "mtu": 1450,
+            "port_security_enabled": True,
+            "router_external": False,
+            "is_default": False,
+            "network_type": "vxlan",
+            "physical_network": None,
+            "segmentation_id": None,
+        }
+        for i in range(n)
+    ]
 
 
 def _time(fn: Any, rounds: int) -> tuple[float, int]:
@@ -73,10 +90,20 @@ def run(db_url: str, n: int, rounds: int, state: Path) -> dict[str, Any]:
     mine, others = _rows(a, n, now), _rows(c, n, now)
     with store.engines.write.begin() as conn:
         conn.execute(insert(Network.__table__), mine + others)
-        conn.execute(insert(RbacPolicy.__table__), [
-            {"id": str(uuid.uuid4()), "project_id": a, "object_type": "network",
-             "object_id": row["id"], "action": "access_as_shared", "target_project": b}
-            for row in mine])
+        conn.execute(
+            insert(RbacPolicy.__table__),
+            [
+                {
+                    "id": str(uuid.uuid4()),
+                    "project_id": a,
+                    "object_type": "network",
+                    "object_id": row["id"],
+                    "action": "access_as_shared",
+                    "target_project": b,
+                }
+                for row in mine
+            ],
+        )
     if store.is_postgres:
         with store.engines.write.begin() as conn:
             conn.execute(text("ANALYZE"))
@@ -85,18 +112,24 @@ def run(db_url: str, n: int, rounds: int, state: Path) -> dict[str, Any]:
         ctx = RequestContext(user_id="bench", project_id=project, roles=frozenset(roles))
         return lambda: services.networks.search(ctx, ListQuery())
 
-    out: dict[str, Any] = {"backend": "postgresql" if store.is_postgres else "sqlite", "n": n,
-                           "rounds": rounds}
-    for name, project, roles in (("owner", a, {"member", "reader"}),
-                                 ("rbac", b, {"member", "reader"}),
-                                 ("admin", "admin", {"admin", "member", "reader"})):
+    out: dict[str, Any] = {
+        "backend": "postgresql" if store.is_postgres else "sqlite",
+        "n": n,
+        "rounds": rounds,
+    }
+    for name, project, roles in (
+        ("owner", a, {"member", "reader"}),
+        ("rbac", b, {"member", "reader"}),
+        ("admin", "admin", {"admin", "member", "reader"}),
+    ):
         ms, count = _time(lister(project, roles), rounds)
         out[f"{name}_ms"], out[f"{name}_count"] = round(ms, 1), count
     shown = lister(b, {"member"})()
     assert all(item["shared"] for item in shown), "shared to B by name: shown shared to B"
     with store.engines.write.begin() as conn:
-        conn.execute(update(Network.__table__).where(Network.__table__.c.project_id == a)
-                     .values(shared=True))
+        conn.execute(
+            update(Network.__table__).where(Network.__table__.c.project_id == a).values(shared=True)
+        )
     ms, count = _time(lister(b, {"member", "reader"}), rounds)
     out["wildcard_ms"], out["wildcard_count"] = round(ms, 1), count
     out["rbac_over_owner"] = round(out["rbac_ms"] / out["owner_ms"], 2)
@@ -115,13 +148,14 @@ def main() -> None:
             result = run(f"sqlite:///{Path(tmp) / 'bench.db'}", args.n, args.rounds, Path(tmp))
         else:
             name = "neutrino_bench_" + uuid.uuid4().hex[:8]
-            admin = create_engine(args.pg.replace("postgresql://", "postgresql+psycopg://", 1),
-                                  isolation_level="AUTOCOMMIT")
+            admin = create_engine(
+                args.pg.replace("postgresql://", "postgresql+psycopg://", 1),
+                isolation_level="AUTOCOMMIT",
+            )
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             try:
-                result = run(args.pg.rsplit("/", 1)[0] + "/" + name, args.n, args.rounds,
-                             Path(tmp))
+                result = run(args.pg.rsplit("/", 1)[0] + "/" + name, args.n, args.rounds, Path(tmp))
             finally:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

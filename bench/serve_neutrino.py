@@ -53,17 +53,25 @@ class SignalProfiler:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--listen", default="127.0.0.1:19696")
     ap.add_argument("--state-dir", required=True, type=Path)
     ap.add_argument("--db", default="", help="database URL (default: SQLite in the state dir)")
     ap.add_argument("--admin-password", default=os.environ.get("NEUTRINO_ADMIN_PASSWORD", ""))
-    ap.add_argument("--schema", choices=["migrate", "models"], default="migrate",
-                    help="create the schema with Alembic (default) or straight from the "
-                         "models (when a migration lags behind the models)")
-    ap.add_argument("--cprofile-dir", type=Path,
-                    help="enable SIGUSR1/SIGUSR2 cProfile toggling, profiles written here")
+    ap.add_argument(
+        "--schema",
+        choices=["migrate", "models"],
+        default="migrate",
+        help="create the schema with Alembic (default) or straight from the "
+        "models (when a migration lags behind the models)",
+    )
+    ap.add_argument(
+        "--cprofile-dir",
+        type=Path,
+        help="enable SIGUSR1/SIGUSR2 cProfile toggling, profiles written here",
+    )
     args = ap.parse_args(argv)
     if not args.admin_password:
         ap.error("--admin-password or NEUTRINO_ADMIN_PASSWORD is required")
@@ -76,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     from neutrino.store import migrate
     from neutrino.store.uow import Store
 
-    settings = Settings(state_dir=args.state_dir, db=args.db, listen=args.listen,
-                        admin_password=args.admin_password)
+    settings = Settings(
+        state_dir=args.state_dir, db=args.db, listen=args.listen, admin_password=args.admin_password
+    )
     store = Store(settings.db_url)
     if args.schema == "migrate":
         migrate.upgrade(settings.db_url)
@@ -90,8 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.cprofile_dir:
         SignalProfiler(args.cprofile_dir)
     host, _, port = args.listen.rpartition(":")
-    uvicorn.run(create_app(settings), host=host or "127.0.0.1", port=int(port),
-                http="httptools", loop="uvloop", log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host or "127.0.0.1",
+        port=int(port),
+        http="httptools",
+        loop="uvloop",
+        log_level="warning",
+        access_log=False,
+    )
     return 0
 
 

@@ -129,37 +129,74 @@ def namespaces() -> Iterator[Callable[[str], str]]:
 def synthetic(ports: int, groups: int) -> HostState:
     nets = [f"{n:08x}-0000-4000-8000-{n:012x}" for n in range(1, 6)]
     gids = [f"{g:08x}-1111-4000-8000-{g:012x}" for g in range(1, groups + 1)]
-    defs = tuple(SecurityGroupState(g, True, (
-        *EGRESS, ICMP, RuleState("ssh", "ingress", "IPv4", "tcp", 22, 22, "203.0.113.0/24"),
-        RuleState("rg", "ingress", "IPv4", remote_group_id=g))) for g in gids)
+    defs = tuple(
+        SecurityGroupState(
+            g,
+            True,
+            (
+                *EGRESS,
+                ICMP,
+                RuleState("ssh", "ingress", "IPv4", "tcp", 22, 22, "203.0.113.0/24"),
+                RuleState("rg", "ingress", "IPv4", remote_group_id=g),
+            ),
+        )
+        for g in gids
+    )
     items = []
     for i in range(ports):
         ip = f"10.{i // 250}.{i % 250}.{10 + i % 200}"  # synthetic, never on a wire
-        items.append(PortState(
-            f"{i:08x}-2222-4000-8000-{i:012x}", nets[i % len(nets)],
-            f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
-            (FixedIp("s", ip),), True, port_security_enabled=True,
-            security_groups=(gids[i % groups],),
-            allowed_address_pairs=(AddressPair(f"198.18.{i // 250}.{i % 250}/32",
-                                               f"fa:16:3e:{i >> 16 & 255:02x}:"
-                                               f"{i >> 8 & 255:02x}:{i & 255:02x}"),)))
-    members = tuple(RemoteGroup(g, tuple(sorted(
-        {p.fixed_ips[0].ip_address for p in items if p.security_groups[0] == g})))
-        for g in gids)
-    return HostState("bench", 1, networks=tuple(NetworkState(n, "vxlan", 1000 + k, None, 1450)
-                                               for k, n in enumerate(nets)),
-                     ports=tuple(items), security_groups=defs, remote_groups=members)
+        items.append(
+            PortState(
+                f"{i:08x}-2222-4000-8000-{i:012x}",
+                nets[i % len(nets)],
+                f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+                (FixedIp("s", ip),),
+                True,
+                port_security_enabled=True,
+                security_groups=(gids[i % groups],),
+                allowed_address_pairs=(
+                    AddressPair(
+                        f"198.18.{i // 250}.{i % 250}/32",
+                        f"fa:16:3e:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+                    ),
+                ),
+            )
+        )
+    members = tuple(
+        RemoteGroup(
+            g,
+            tuple(sorted({p.fixed_ips[0].ip_address for p in items if p.security_groups[0] == g})),
+        )
+        for g in gids
+    )
+    return HostState(
+        "bench",
+        1,
+        networks=tuple(NetworkState(n, "vxlan", 1000 + k, None, 1450) for k, n in enumerate(nets)),
+        ports=tuple(items),
+        security_groups=defs,
+        remote_groups=members,
+    )
 
 
 def bench_load(ports: int, groups: int, rounds: int) -> dict[str, Any]:
     base = synthetic(ports, groups)
-    fewer = replace(base, security_groups=(
-        replace(base.security_groups[0], rules=base.security_groups[0].rules[:-1]),
-        *base.security_groups[1:]))
-    grown = replace(base, remote_groups=(
-        replace(base.remote_groups[0], addresses=(*base.remote_groups[0].addresses,
-                                                   "10.99.0.1")),
-        *base.remote_groups[1:]))
+    fewer = replace(
+        base,
+        security_groups=(
+            replace(base.security_groups[0], rules=base.security_groups[0].rules[:-1]),
+            *base.security_groups[1:],
+        ),
+    )
+    grown = replace(
+        base,
+        remote_groups=(
+            replace(
+                base.remote_groups[0], addresses=(*base.remote_groups[0].addresses, "10.99.0.1")
+            ),
+            *base.remote_groups[1:],
+        ),
+    )
     out: dict[str, list[float]] = {k: [] for k in ("calc", "cold", "noop", "rule", "member")}
     for _ in range(rounds):
         with namespaces() as make:
@@ -167,14 +204,19 @@ def bench_load(ports: int, groups: int, rounds: int) -> dict[str, Any]:
             t = time.perf_counter()
             ruleset = compute_sg(base)
             out["calc"].append(time.perf_counter() - t)
-            for key, rs in (("cold", ruleset), ("noop", ruleset),
-                            ("rule", compute_sg(fewer)), ("member", compute_sg(grown))):
+            for key, rs in (
+                ("cold", ruleset),
+                ("noop", ruleset),
+                ("rule", compute_sg(fewer)),
+                ("member", compute_sg(grown)),
+            ):
                 t = time.perf_counter()
                 manager.apply(rs)
                 out[key].append(time.perf_counter() - t)
     result: dict[str, Any] = {k: ms(statistics.median(v)) for k, v in out.items()}
-    result.update(ports=ports, groups=groups, rounds=rounds,
-                  ruleset_bytes=len(compute_sg(base).text))
+    result.update(
+        ports=ports, groups=groups, rounds=rounds, ruleset_bytes=len(compute_sg(base).text)
+    )
     return result
 
 
@@ -185,30 +227,81 @@ VTEPS = {"hv1": "198.51.100.1", "hv2": "198.51.100.2"}
 
 
 def vm_port(n: int, groups: tuple[str, ...], secure: bool = True) -> PortState:
-    return PortState(f"b{n:07x}-0000-4000-8000-{n:012x}", NET, f"fa:16:3e:00:01:{n:02x}",
-                     (FixedIp("s", f"192.0.2.{10 + n}"),), True,
-                     port_security_enabled=secure, security_groups=groups)
+    return PortState(
+        f"b{n:07x}-0000-4000-8000-{n:012x}",
+        NET,
+        f"fa:16:3e:00:01:{n:02x}",
+        (FixedIp("s", f"192.0.2.{10 + n}"),),
+        True,
+        port_security_enabled=secure,
+        security_groups=groups,
+    )
 
 
-def host(hv: str, local: list[PortState], remote: list[tuple[PortState, str]],
-         groups: tuple[SecurityGroupState, ...]) -> HostState:
-    members = {g.id: tuple(sorted({p.fixed_ips[0].ip_address
-                                   for p in [*local, *(r for r, _ in remote)]
-                                   if g.id in p.security_groups})) for g in groups}
+def host(
+    hv: str,
+    local: list[PortState],
+    remote: list[tuple[PortState, str]],
+    groups: tuple[SecurityGroupState, ...],
+) -> HostState:
+    members = {
+        g.id: tuple(
+            sorted(
+                {
+                    p.fixed_ips[0].ip_address
+                    for p in [*local, *(r for r, _ in remote)]
+                    if g.id in p.security_groups
+                }
+            )
+        )
+        for g in groups
+    }
     used = {g for p in local for g in p.security_groups}
     return HostState(
-        hv, 1, tunnel_ip=VTEPS[hv], networks=(NetworkState(NET, "vxlan", 1001, None, 1450),),
+        hv,
+        1,
+        tunnel_ip=VTEPS[hv],
+        networks=(NetworkState(NET, "vxlan", 1001, None, 1450),),
         ports=tuple(local),
-        l2pop=(L2Pop(NET, tuple(sorted({v for _, v in remote})),
-                     tuple(RemotePort(p.id, p.mac_address, (p.fixed_ips[0].ip_address,), v)
-                           for p, v in remote)),) if remote else (),
+        l2pop=(
+            L2Pop(
+                NET,
+                tuple(sorted({v for _, v in remote})),
+                tuple(
+                    RemotePort(p.id, p.mac_address, (p.fixed_ips[0].ip_address,), v)
+                    for p, v in remote
+                ),
+            ),
+        )
+        if remote
+        else (),
         security_groups=tuple(g for g in groups if g.id in used),
-        remote_groups=tuple(RemoteGroup(g.id, members[g.id]) for g in groups if g.id in used))
+        remote_groups=tuple(RemoteGroup(g.id, members[g.id]) for g in groups if g.id in used),
+    )
 
 
 def plug(hv: str, vm: str, port: PortState) -> None:
-    sh("ip", "-n", hv, "link", "add", tap_name(port.id), "mtu", "1450", "type", "veth", "peer",
-       "name", "eth0", "netns", vm, "mtu", "1450", "address", port.mac_address)
+    sh(
+        "ip",
+        "-n",
+        hv,
+        "link",
+        "add",
+        tap_name(port.id),
+        "mtu",
+        "1450",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        vm,
+        "mtu",
+        "1450",
+        "address",
+        port.mac_address,
+    )
     sh("ip", "-n", vm, "addr", "add", port.fixed_ips[0].ip_address + "/24", "dev", "eth0")
     sh("ip", "-n", vm, "link", "set", "eth0", "up")
 
@@ -220,8 +313,21 @@ def underlay(make: Callable[[str], str], roles: list[str]) -> dict[str, str]:
     hvs = {}
     for i, role in enumerate(roles, start=1):
         hv = make(role)
-        sh("ip", "-n", ul, "link", "add", f"ul-{i}", "type", "veth", "peer", "name", "eth1",
-           "netns", hv)
+        sh(
+            "ip",
+            "-n",
+            ul,
+            "link",
+            "add",
+            f"ul-{i}",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth1",
+            "netns",
+            hv,
+        )
         sh("ip", "-n", ul, "link", "set", f"ul-{i}", "master", "br-ul", "up")
         sh("ip", "-n", hv, "addr", "add", f"198.51.100.{i}/24", "dev", "eth1")
         sh("ip", "-n", hv, "link", "set", "eth1", "up")
@@ -255,9 +361,26 @@ def bench_enforce(rounds: int) -> dict[str, Any]:
         manager.apply(compute_sg(host("hv1", [target, peer], [], without)))
         dst = target.fixed_ips[0].ip_address
         for _ in range(rounds):
-            ping = subprocess.Popen(["ip", "netns", "exec", vms[peer.id], "ping", "-n", "-D",
-                                     "-i", "0.005", "-W", "1", "-w", "4", dst],
-                                    stdout=subprocess.PIPE, text=True)
+            ping = subprocess.Popen(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    vms[peer.id],
+                    "ping",
+                    "-n",
+                    "-D",
+                    "-i",
+                    "0.005",
+                    "-W",
+                    "1",
+                    "-w",
+                    "4",
+                    dst,
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             time.sleep(0.3)  # ARP resolved, pings being dropped
             t0 = time.time()
             manager.apply(compute_sg(host("hv1", [target, peer], [], with_icmp)))
@@ -276,21 +399,42 @@ def bench_enforce(rounds: int) -> dict[str, Any]:
                 first.append(min(after_add) - t0)
             before_cut = [s for s in stamps if s >= t1]
             cut.append((max(before_cut) - t1) if before_cut else 0.0)
-    return {"rounds": rounds,
-            "apply_p50": ms(pct(apply_t, 0.5)), "apply_p99": ms(pct(apply_t, 0.99)),
-            "first_reply_p50": ms(pct(first, 0.5)) if first else None,
-            "first_reply_p99": ms(pct(first, 0.99)) if first else None,
-            "cut_p50": ms(pct(cut, 0.5)), "cut_p99": ms(pct(cut, 0.99)),
-            "replied_rounds": len(first)}
+    return {
+        "rounds": rounds,
+        "apply_p50": ms(pct(apply_t, 0.5)),
+        "apply_p99": ms(pct(apply_t, 0.99)),
+        "first_reply_p50": ms(pct(first, 0.5)) if first else None,
+        "first_reply_p99": ms(pct(first, 0.99)) if first else None,
+        "cut_p50": ms(pct(cut, 0.5)),
+        "cut_p99": ms(pct(cut, 0.99)),
+        "replied_rounds": len(first),
+    }
 
 
 # --- api: rule change through the controller -> enforcement on the host ---------------------
 
 
 def ping_stamps(ns: str, dst: str, seconds: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(["ip", "netns", "exec", ns, "ping", "-n", "-D", "-i", "0.005",
-                             "-W", "1", "-w", str(seconds), dst], stdout=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "ping",
+            "-n",
+            "-D",
+            "-i",
+            "0.005",
+            "-W",
+            "1",
+            "-w",
+            str(seconds),
+            dst,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def stamps_of(proc: subprocess.Popen[str]) -> list[float]:
@@ -312,18 +456,32 @@ def bench_api(rounds: int) -> dict[str, Any]:
         with lab.controller() as api:
             net = api.create_network(name="bench-sg", **{"provider:network_type": "vxlan"})
             api.create_subnet(net["id"], "192.0.2.0/24", enable_dhcp=False, gateway_ip=None)
-            ports = {"target": api.create_port(net["id"], **{"binding:host_id": "hv1"}),
-                     "peer": api.create_port(net["id"], security_groups=[],
-                                             port_security_enabled=False,
-                                             **{"binding:host_id": "hv1"})}
+            ports = {
+                "target": api.create_port(net["id"], **{"binding:host_id": "hv1"}),
+                "peer": api.create_port(
+                    net["id"],
+                    security_groups=[],
+                    port_security_enabled=False,
+                    **{"binding:host_id": "hv1"},
+                ),
+            }
             for name, port in ports.items():
                 ns = f"{prefix}{name}"
                 labns.add_namespace(ns)
                 made.append(ns)
-                labns.plug_vm(f"{prefix}hv1", tap_name(port["id"]), ns, port["mac_address"],
-                              net["mtu"])
-                sh("ip", "-n", ns, "addr", "add", port["fixed_ips"][0]["ip_address"] + "/24",
-                   "dev", "eth0")
+                labns.plug_vm(
+                    f"{prefix}hv1", tap_name(port["id"]), ns, port["mac_address"], net["mtu"]
+                )
+                sh(
+                    "ip",
+                    "-n",
+                    ns,
+                    "addr",
+                    "add",
+                    port["fixed_ips"][0]["ip_address"] + "/24",
+                    "dev",
+                    "eth0",
+                )
                 if api.wait_port(port["id"], timeout=30)["status"] != "ACTIVE":
                     raise RuntimeError(f"{name} port not ACTIVE")
             group = ports["target"]["security_groups"][0]
@@ -333,15 +491,24 @@ def bench_api(rounds: int) -> dict[str, Any]:
                 pinger = ping_stamps(f"{prefix}peer", dst, 3)
                 time.sleep(0.3)
                 t0 = time.time()
-                rule = api.session.request("POST", "/v2.0/security-group-rules", json={
-                    "security_group_rule": {"security_group_id": group,
-                                            "direction": "ingress", "ethertype": "IPv4",
-                                            "protocol": "icmp",
-                                            "remote_ip_prefix": f"{src}/32"}})
+                rule = api.session.request(
+                    "POST",
+                    "/v2.0/security-group-rules",
+                    json={
+                        "security_group_rule": {
+                            "security_group_id": group,
+                            "direction": "ingress",
+                            "ethertype": "IPv4",
+                            "protocol": "icmp",
+                            "remote_ip_prefix": f"{src}/32",
+                        }
+                    },
+                )
                 time.sleep(1.0)
                 t1 = time.time()
                 api.session.request(
-                    "DELETE", f"/v2.0/security-group-rules/{rule['security_group_rule']['id']}")
+                    "DELETE", f"/v2.0/security-group-rules/{rule['security_group_rule']['id']}"
+                )
                 stamps = stamps_of(pinger)
                 after = [t for t in stamps if t >= t0]
                 if not after:
@@ -355,9 +522,13 @@ def bench_api(rounds: int) -> dict[str, Any]:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         lab.down()
         shutil.rmtree(directory, ignore_errors=True)
-    return {"rounds": rounds, "rule_add_p50": ms(pct(add, 0.5)),
-            "rule_add_p99": ms(pct(add, 0.99)), "rule_delete_cut_p50": ms(pct(cut, 0.5)),
-            "rule_delete_cut_p99": ms(pct(cut, 0.99))}
+    return {
+        "rounds": rounds,
+        "rule_add_p50": ms(pct(add, 0.5)),
+        "rule_add_p99": ms(pct(add, 0.99)),
+        "rule_delete_cut_p50": ms(pct(cut, 0.5)),
+        "rule_delete_cut_p99": ms(pct(cut, 0.99)),
+    }
 
 
 # --- iperf -----------------------------------------------------------------------------------
@@ -367,41 +538,84 @@ def bench_iperf(seconds: int, repeats: int) -> dict[str, Any]:
     if shutil.which("iperf3") is None:
         return {"skipped": "iperf3 not installed"}
     gid = "d0000000-0000-4000-8000-00000000000d"
-    default = (SecurityGroupState(gid, True, (
-        *EGRESS, RuleState("rg", "ingress", "IPv4", remote_group_id=gid))),)
+    default = (
+        SecurityGroupState(
+            gid, True, (*EGRESS, RuleState("rg", "ingress", "IPv4", remote_group_id=gid))
+        ),
+    )
     out: dict[str, Any] = {"seconds": seconds, "repeats": repeats}
     with namespaces() as make:
         hvs = underlay(make, ["hv1", "hv2"])
         for hv in hvs.values():
-            sh("ip", "netns", "exec", hv, "sysctl", "-qw",
-               "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0",
-               "net.bridge.bridge-nf-call-arptables=0")
+            sh(
+                "ip",
+                "netns",
+                "exec",
+                hv,
+                "sysctl",
+                "-qw",
+                "net.bridge.bridge-nf-call-iptables=0",
+                "net.bridge.bridge-nf-call-ip6tables=0",
+                "net.bridge.bridge-nf-call-arptables=0",
+            )
         a, b = vm_port(1, (gid,)), vm_port(2, (gid,))
         vms = {"hv1": make("vm1"), "hv2": make("vm2")}
         plug(hvs["hv1"], vms["hv1"], a)
         plug(hvs["hv2"], vms["hv2"], b)
-        server = subprocess.Popen(["ip", "netns", "exec", vms["hv2"], "iperf3", "-s"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", vms["hv2"], "iperf3", "-s"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(0.5)
             runs: dict[str, list[float]] = {"without": [], "conntrack": [], "with": []}
             for _ in range(repeats):  # interleaved: a busy machine slows every variant alike
                 for label in runs:
                     secure = label == "with"
-                    pa, pb = replace(a, port_security_enabled=secure), \
-                        replace(b, port_security_enabled=secure)
-                    states = {"hv1": host("hv1", [pa], [(pb, VTEPS["hv2"])], default),
-                              "hv2": host("hv2", [pb], [(pa, VTEPS["hv1"])], default)}
+                    pa, pb = (
+                        replace(a, port_security_enabled=secure),
+                        replace(b, port_security_enabled=secure),
+                    )
+                    states = {
+                        "hv1": host("hv1", [pa], [(pb, VTEPS["hv2"])], default),
+                        "hv2": host("hv2", [pb], [(pa, VTEPS["hv1"])], default),
+                    }
                     for hv, st in states.items():
                         l2(hvs[hv], hv, st)
                         # unfiltered ports: only the inet table (zones, ct state -> mark)
                         NftManager(hvs[hv]).apply(compute_sg(st))
                         nf = "0" if label == "without" else "1"
-                        sh("ip", "-n", hvs[hv], "link", "set", f"brq{NET[:11]}", "type",
-                           "bridge", "nf_call_iptables", nf, "nf_call_ip6tables", nf)
-                    done = subprocess.run(["ip", "netns", "exec", vms["hv1"], "iperf3", "-J",
-                                           "-c", b.fixed_ips[0].ip_address, "-t",
-                                           str(seconds)], capture_output=True, text=True)
+                        sh(
+                            "ip",
+                            "-n",
+                            hvs[hv],
+                            "link",
+                            "set",
+                            f"brq{NET[:11]}",
+                            "type",
+                            "bridge",
+                            "nf_call_iptables",
+                            nf,
+                            "nf_call_ip6tables",
+                            nf,
+                        )
+                    done = subprocess.run(
+                        [
+                            "ip",
+                            "netns",
+                            "exec",
+                            vms["hv1"],
+                            "iperf3",
+                            "-J",
+                            "-c",
+                            b.fixed_ips[0].ip_address,
+                            "-t",
+                            str(seconds),
+                        ],
+                        capture_output=True,
+                        text=True,
+                    )
                     if done.returncode != 0:
                         raise RuntimeError(f"iperf3: {done.stdout[-300:]} {done.stderr[-300:]}")
                     bps = json.loads(done.stdout)["end"]["sum_received"]["bits_per_second"]

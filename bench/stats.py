@@ -13,8 +13,13 @@ def pct(values: list[float], q: float) -> float:
 
 def summary(values: list[float]) -> dict[str, float]:
     """p50/p99/max/mean of durations in seconds, as milliseconds with one decimal."""
+
     def ms(value: float) -> float:
         return round(value * 1e3, 1)
 
-    return {"p50_ms": ms(pct(values, 0.5)), "p99_ms": ms(pct(values, 0.99)),
-            "max_ms": ms(max(values)), "mean_ms": ms(statistics.mean(values))}
+    return {
+        "p50_ms": ms(pct(values, 0.5)),
+        "p99_ms": ms(pct(values, 0.99)),
+        "max_ms": ms(max(values)),
+        "mean_ms": ms(statistics.mean(values)),
+    }

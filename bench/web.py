@@ -50,40 +50,87 @@ from neutrino.store.uow import Store
 from neutrino.web import WebUI
 
 PASSWORD = "bench-admin-secret"
-PAGES = {"networks_list": "/ui/networks", "topology_page": "/ui/topology",
-         "topology_svg": "/ui/topology/svg?page=3", "overview": "/ui"}
+PAGES = {
+    "networks_list": "/ui/networks",
+    "topology_page": "/ui/topology",
+    "topology_svg": "/ui/topology/svg?page=3",
+    "overview": "/ui",
+}
 
 
 def populate(svc: Services, networks: int, ports: int) -> dict[str, int]:
     ctx = admin_context()
     project = {"project_id": "bench", "tenant_id": "bench"}
-    svc.agents.report(ctx, {"host": "hv1", "agent_type": "L2 agent", "binary": "neutrino-agent",
-                            "configurations": {"tunnel_types": ["vxlan"],
-                                               "tunnel_ip": "198.51.100.1"}})
-    ext = svc.networks.create_bulk(ctx, [{"name": "public", "router:external": True,
-                                          **project}])[0]
-    svc.subnets.create_bulk(ctx, [{"network_id": ext["id"], "cidr": "203.0.113.0/24",
-                                   "ip_version": 4, "enable_dhcp": False, **project}])
-    nets = svc.networks.create_bulk(ctx, [{"name": f"net-{i:03d}", **project}
-                                          for i in range(networks)])
-    subnets = svc.subnets.create_bulk(ctx, [
-        {"network_id": n["id"], "cidr": f"10.{i // 256}.{i % 256}.0/24", "ip_version": 4,
-         "enable_dhcp": False, **project} for i, n in enumerate(nets)])
+    svc.agents.report(
+        ctx,
+        {
+            "host": "hv1",
+            "agent_type": "L2 agent",
+            "binary": "neutrino-agent",
+            "configurations": {"tunnel_types": ["vxlan"], "tunnel_ip": "198.51.100.1"},
+        },
+    )
+    ext = svc.networks.create_bulk(ctx, [{"name": "public", "router:external": True, **project}])[0]
+    svc.subnets.create_bulk(
+        ctx,
+        [
+            {
+                "network_id": ext["id"],
+                "cidr": "203.0.113.0/24",
+                "ip_version": 4,
+                "enable_dhcp": False,
+                **project,
+            }
+        ],
+    )
+    nets = svc.networks.create_bulk(
+        ctx, [{"name": f"net-{i:03d}", **project} for i in range(networks)]
+    )
+    subnets = svc.subnets.create_bulk(
+        ctx,
+        [
+            {
+                "network_id": n["id"],
+                "cidr": f"10.{i // 256}.{i % 256}.0/24",
+                "ip_version": 4,
+                "enable_dhcp": False,
+                **project,
+            }
+            for i, n in enumerate(nets)
+        ],
+    )
     made = []
     per = ports // networks
     for i, n in enumerate(nets):
-        made += svc.ports.create_bulk(ctx, [
-            {"network_id": n["id"], "name": f"vm-{i:03d}-{j}", "device_owner": "compute:nova",
-             "device_id": f"vm-{i:03d}-{j}", "binding:host_id": "hv1", **project}
-            for j in range(per)])
+        made += svc.ports.create_bulk(
+            ctx,
+            [
+                {
+                    "network_id": n["id"],
+                    "name": f"vm-{i:03d}-{j}",
+                    "device_owner": "compute:nova",
+                    "device_id": f"vm-{i:03d}-{j}",
+                    "binding:host_id": "hv1",
+                    **project,
+                }
+                for j in range(per)
+            ],
+        )
     for port in made[::2]:
         svc.hostsync.report_status(ctx, port["id"], {"status": "ACTIVE", "host": "hv1"})
     routers = 0
     for start in range(0, networks, 10):
-        router = svc.routers.create_bulk(ctx, [{"name": f"r-{start // 10:02d}",
-                                                "external_gateway_info": {
-                                                    "network_id": ext["id"]}, **project}])[0]
-        for subnet in subnets[start:start + 10]:
+        router = svc.routers.create_bulk(
+            ctx,
+            [
+                {
+                    "name": f"r-{start // 10:02d}",
+                    "external_gateway_info": {"network_id": ext["id"]},
+                    **project,
+                }
+            ],
+        )[0]
+        for subnet in subnets[start : start + 10]:
             svc.routers.add_interface(ctx, router["id"], {"subnet_id": subnet["id"]})
         routers += 1
     return {"networks": networks + 1, "ports": len(made), "routers": routers}
@@ -93,9 +140,17 @@ def login(client: TestClient) -> None:
     html = client.get("/ui/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert token is not None
-    r = client.post("/ui/login", data={"csrf_token": token.group(1), "username": "admin",
-                                       "password": PASSWORD, "domain": "Default",
-                                       "project": "admin"}, follow_redirects=False)
+    r = client.post(
+        "/ui/login",
+        data={
+            "csrf_token": token.group(1),
+            "username": "admin",
+            "password": PASSWORD,
+            "domain": "Default",
+            "project": "admin",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
 
 
@@ -107,10 +162,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="neutrino-bench-web-") as tmp:
-        settings = Settings(state_dir=Path(tmp), db=f"sqlite:///{tmp}/neutrino.db",
-                            listen="127.0.0.1:9696", token_key="bench-key",
-                            admin_password=PASSWORD, agent_sweep_interval=0,
-                            quota_network=-1, quota_subnet=-1, quota_port=-1, quota_router=-1)
+        settings = Settings(
+            state_dir=Path(tmp),
+            db=f"sqlite:///{tmp}/neutrino.db",
+            listen="127.0.0.1:9696",
+            token_key="bench-key",
+            admin_password=PASSWORD,
+            agent_sweep_interval=0,
+            quota_network=-1,
+            quota_subnet=-1,
+            quota_port=-1,
+            quota_router=-1,
+        )
         store = Store(settings.db_url)
         store.create_all()
         started = time.perf_counter()
@@ -133,15 +196,21 @@ def main() -> None:
                     cpu.append(time.process_time() - c0)
                     assert r.status_code == 200, path
                     size = len(r.content)
-                figures[name] = {"path": path, "bytes": size, **summary(times),
-                                 "cpu": summary(cpu)}
-                print(f"{name:14} {path:28} p50 {figures[name]['p50_ms']:6.1f} ms  "
-                      f"p99 {figures[name]['p99_ms']:6.1f} ms  "
-                      f"cpu p50 {figures[name]['cpu']['p50_ms']:6.1f} ms  {size // 1024} KiB",
-                      file=sys.stderr)
+                figures[name] = {"path": path, "bytes": size, **summary(times), "cpu": summary(cpu)}
+                print(
+                    f"{name:14} {path:28} p50 {figures[name]['p50_ms']:6.1f} ms  "
+                    f"p99 {figures[name]['p99_ms']:6.1f} ms  "
+                    f"cpu p50 {figures[name]['cpu']['p50_ms']:6.1f} ms  {size // 1024} KiB",
+                    file=sys.stderr,
+                )
         store.dispose()
-    result = {"bench": "web", "data": made, "rounds": args.rounds,
-              "loadavg_after": list(os.getloadavg()), "figures": figures}
+    result = {
+        "bench": "web",
+        "data": made,
+        "rounds": args.rounds,
+        "loadavg_after": list(os.getloadavg()),
+        "figures": figures,
+    }
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

@@ -31,8 +31,9 @@ BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 def _fresh_pg(url: str) -> str:
     """A new empty database on the server named by ``url`` (dropped at teardown)."""
     name = "neutrino_t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
@@ -41,8 +42,9 @@ def _fresh_pg(url: str) -> str:
 
 def _drop_pg(url: str, db_url: str) -> None:
     name = db_url.rsplit("/", 1)[1]
-    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -60,8 +62,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    return Settings(state_dir=tmp_path / "state", db=db_url, listen="127.0.0.1:9696",
-                    token_key="test-key", admin_password=ADMIN_PASSWORD)
+    return Settings(
+        state_dir=tmp_path / "state",
+        db=db_url,
+        listen="127.0.0.1:9696",
+        token_key="test-key",
+        admin_password=ADMIN_PASSWORD,
+    )
 
 
 @pytest.fixture
@@ -107,8 +114,14 @@ class Caller:
 
     def subnet(self, network_id: str, cidr: str, **attrs: Any) -> dict[str, Any]:
         version = 6 if ":" in cidr else 4
-        return self.create("subnets", "subnet", network_id=network_id, cidr=cidr,
-                           ip_version=attrs.pop("ip_version", version), **attrs)
+        return self.create(
+            "subnets",
+            "subnet",
+            network_id=network_id,
+            cidr=cidr,
+            ip_version=attrs.pop("ip_version", version),
+            **attrs,
+        )
 
     def port(self, network_id: str, **attrs: Any) -> dict[str, Any]:
         return self.create("ports", "port", network_id=network_id, **attrs)
@@ -117,12 +130,15 @@ class Caller:
         """A new user with ``role`` on ``project_id`` (or on a new project)."""
         suffix = uuid.uuid4().hex[:8]
         if project_id is None:
-            r = self.post("/v3/projects", {"project": {"name": f"p-{suffix}",
-                                                       "domain_id": "default"}})
+            r = self.post(
+                "/v3/projects", {"project": {"name": f"p-{suffix}", "domain_id": "default"}}
+            )
             assert r.status_code == 201, r.text
             project_id = r.json()["project"]["id"]
-        r = self.post("/v3/users", {"user": {"name": f"u-{suffix}", "password": "pw-" + suffix,
-                                             "domain_id": "default"}})
+        r = self.post(
+            "/v3/users",
+            {"user": {"name": f"u-{suffix}", "password": "pw-" + suffix, "domain_id": "default"}},
+        )
         assert r.status_code == 201, r.text
         user_id = r.json()["user"]["id"]
         roles = {x["name"]: x["id"] for x in self.get("/v3/roles").json()["roles"]}
@@ -137,15 +153,22 @@ class Caller:
         return self.as_role("reader", project_id)
 
 
-def token_caller(client: TestClient, user: dict[str, Any], password: str,
-                 project: dict[str, Any]) -> Caller:
-    body = {"auth": {"identity": {"methods": ["password"], "password": {
-        "user": {**user, "password": password}}}, "scope": {"project": project}}}
+def token_caller(
+    client: TestClient, user: dict[str, Any], password: str, project: dict[str, Any]
+) -> Caller:
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {**user, "password": password}},
+            },
+            "scope": {"project": project},
+        }
+    }
     r = client.post("/v3/auth/tokens", json=body)
     assert r.status_code == 201, r.text
     token = r.json()["token"]
-    return Caller(client, r.headers["X-Subject-Token"], token["project"]["id"],
-                  token["user"]["id"])
+    return Caller(client, r.headers["X-Subject-Token"], token["project"]["id"], token["user"]["id"])
 
 
 @pytest.fixture
@@ -158,8 +181,12 @@ def client(settings: Settings, store: Store) -> Iterator[TestClient]:
 
 @pytest.fixture
 def api(client: TestClient) -> Caller:
-    return token_caller(client, {"name": "admin", "domain": {"name": "Default"}},
-                        ADMIN_PASSWORD, {"name": "admin", "domain": {"name": "Default"}})
+    return token_caller(
+        client,
+        {"name": "admin", "domain": {"name": "Default"}},
+        ADMIN_PASSWORD,
+        {"name": "admin", "domain": {"name": "Default"}},
+    )
 
 
 @pytest.fixture

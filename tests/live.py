@@ -30,15 +30,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings, store: Store,
-                extensions: Sequence[Extension] = ()) -> Iterator[str]:
+def live_server(
+    settings: Settings, store: Store, extensions: Sequence[Extension] = ()
+) -> Iterator[str]:
     """Serve ``store`` over HTTP until the block ends; yields the base URL (no trailing /).
     ``extensions``: bounded contexts mounted on the same app (the vmm)."""
     port = free_port()
     settings = settings.model_copy(update={"listen": f"127.0.0.1:{port}"})
     app = create_app(settings, store, extensions)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", **server_options(settings)))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", **server_options(settings)
+        )
+    )
     thread = threading.Thread(target=server.run, name=f"neutrino-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

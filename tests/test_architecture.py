@@ -22,8 +22,9 @@ def _lint_imports() -> str:
 
 
 def test_import_contracts_are_kept() -> None:
-    result = subprocess.run([_lint_imports(), "--no-cache"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [_lint_imports(), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
 
@@ -31,7 +32,11 @@ def test_import_contracts_are_kept() -> None:
 def test_contracts_cover_the_design() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
     names = {c["name"] for c in config["contracts"]}
-    assert {"layers", "only api and web import fastapi", "only store imports sqlalchemy",
-            "client, agent and vmm reach the controller only over HTTP",
-            "the agent's pure calculations never import the dataplane",
-            "only agent.dataplane imports pyroute2"} <= names
+    assert {
+        "layers",
+        "only api and web import fastapi",
+        "only store imports sqlalchemy",
+        "client, agent and vmm reach the controller only over HTTP",
+        "the agent's pure calculations never import the dataplane",
+        "only agent.dataplane imports pyroute2",
+    } <= names

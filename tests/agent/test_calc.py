@@ -36,30 +36,44 @@ CONFIG = AgentConfig(local_ip=ME, underlay_dev="eth1", physical_interfaces={"phy
 
 
 def vxlan_net(net_id: str = NET, vni: int = 1001, mtu: int = 1450) -> NetworkState:
-    return NetworkState(id=net_id, network_type="vxlan", segmentation_id=vni,
-                        physical_network=None, mtu=mtu)
+    return NetworkState(
+        id=net_id, network_type="vxlan", segmentation_id=vni, physical_network=None, mtu=mtu
+    )
 
 
 def port(port_id: str = P1, net_id: str = NET, *, up: bool = True) -> PortState:
-    return PortState(id=port_id, network_id=net_id, mac_address="FA:16:3E:00:00:11",
-                     fixed_ips=(FixedIp("s", "192.0.2.11"),), admin_state_up=up)
+    return PortState(
+        id=port_id,
+        network_id=net_id,
+        mac_address="FA:16:3E:00:00:11",
+        fixed_ips=(FixedIp("s", "192.0.2.11"),),
+        admin_state_up=up,
+    )
 
 
 def remote(mac: str, ips: tuple[str, ...], vtep: str) -> RemotePort:
     return RemotePort(id=mac, mac_address=mac, ip_addresses=ips, vtep=vtep)
 
 
-def state(networks: tuple[NetworkState, ...] = (), ports: tuple[PortState, ...] = (),
-          l2pop: tuple[L2Pop, ...] = ()) -> HostState:
-    return HostState(host="hv1", revision=1, tunnel_ip=ME, networks=networks, ports=ports,
-                     l2pop=l2pop)
+def state(
+    networks: tuple[NetworkState, ...] = (),
+    ports: tuple[PortState, ...] = (),
+    l2pop: tuple[L2Pop, ...] = (),
+) -> HostState:
+    return HostState(
+        host="hv1", revision=1, tunnel_ip=ME, networks=networks, ports=ports, l2pop=l2pop
+    )
 
 
-L2POP = L2Pop(network_id=NET, vteps=(HV2, HV3), ports=(
-    remote("fa:16:3e:00:00:12", ("192.0.2.12", "2001:db8::12"), HV2),
-    remote("fa:16:3e:00:00:13", ("192.0.2.13",), HV3),
-    remote("fa:16:3e:00:00:14", ("192.0.2.14",), ME),  # ours: skipped
-))
+L2POP = L2Pop(
+    network_id=NET,
+    vteps=(HV2, HV3),
+    ports=(
+        remote("fa:16:3e:00:00:12", ("192.0.2.12", "2001:db8::12"), HV2),
+        remote("fa:16:3e:00:00:13", ("192.0.2.13",), HV3),
+        remote("fa:16:3e:00:00:14", ("192.0.2.14",), ME),  # ours: skipped
+    ),
+)
 
 
 # --- calc ------------------------------------------------------------------------------
@@ -71,13 +85,18 @@ def test_vxlan_network_with_a_local_port() -> None:
     assert l2.vxlans == {"vxlan-1001": VxlanSpec("vxlan-1001", 1001, ME, "eth1", 1450, BRQ)}
     assert l2.attachments == {TAP1: AttachmentSpec(TAP1, BRQ, 1450)}
     vx = "vxlan-1001"
-    assert l2.fdb == {FdbEntry(vx, FLOOD_MAC, HV2), FdbEntry(vx, FLOOD_MAC, HV3),
-                      FdbEntry(vx, "fa:16:3e:00:00:12", HV2),
-                      FdbEntry(vx, "fa:16:3e:00:00:13", HV3)}
-    assert l2.neigh == {NeighEntry(vx, "192.0.2.12", "fa:16:3e:00:00:12"),
-                        NeighEntry(vx, "2001:db8::12", "fa:16:3e:00:00:12"),
-                        NeighEntry(vx, "fe80::f816:3eff:fe00:12", "fa:16:3e:00:00:12"),
-                        NeighEntry(vx, "192.0.2.13", "fa:16:3e:00:00:13")}
+    assert l2.fdb == {
+        FdbEntry(vx, FLOOD_MAC, HV2),
+        FdbEntry(vx, FLOOD_MAC, HV3),
+        FdbEntry(vx, "fa:16:3e:00:00:12", HV2),
+        FdbEntry(vx, "fa:16:3e:00:00:13", HV3),
+    }
+    assert l2.neigh == {
+        NeighEntry(vx, "192.0.2.12", "fa:16:3e:00:00:12"),
+        NeighEntry(vx, "2001:db8::12", "fa:16:3e:00:00:12"),
+        NeighEntry(vx, "fe80::f816:3eff:fe00:12", "fa:16:3e:00:00:12"),
+        NeighEntry(vx, "192.0.2.13", "fa:16:3e:00:00:13"),
+    }
 
 
 def test_smaller_network_mtu_is_kept() -> None:
@@ -91,18 +110,23 @@ def test_networks_without_local_ports_render_nothing() -> None:
     assert not only_down.bridges and not only_down.attachments
 
 
-@pytest.mark.parametrize(("net", "rendered"), [
-    (NetworkState(NET, "flat", None, "physnet1", 1500), True),
-    (NetworkState(NET, "flat", None, "physnet9", 1500), False),  # not mapped on this host
-    (NetworkState(NET, "vlan", 100, "physnet1", 1500), False),   # no VLAN devices here
-])
+@pytest.mark.parametrize(
+    ("net", "rendered"),
+    [
+        (NetworkState(NET, "flat", None, "physnet1", 1500), True),
+        (NetworkState(NET, "flat", None, "physnet9", 1500), False),  # not mapped on this host
+        (NetworkState(NET, "vlan", 100, "physnet1", 1500), False),  # no VLAN devices here
+    ],
+)
 def test_flat_and_unservable_networks(net: NetworkState, rendered: bool) -> None:
     l2 = compute_l2(state((net,), (port(),)), CONFIG)
     assert not l2.vxlans and not l2.fdb
     if rendered:
         assert l2.bridges == {BRQ: BridgeSpec(BRQ, 1500)}
-        assert l2.attachments == {"eth2": AttachmentSpec("eth2", BRQ, None),
-                                  TAP1: AttachmentSpec(TAP1, BRQ, 1500)}
+        assert l2.attachments == {
+            "eth2": AttachmentSpec("eth2", BRQ, None),
+            TAP1: AttachmentSpec(TAP1, BRQ, 1500),
+        }
     else:
         assert not l2.bridges and not l2.attachments
 
@@ -147,9 +171,13 @@ def test_bridge_deleted_by_hand_is_repaired_in_place(kernel: FakeKernel) -> None
 def test_l2pop_changes_are_applied_as_a_diff(kernel: FakeKernel) -> None:
     manager = L2Manager(kernel)
     manager.apply(compute_l2(state((vxlan_net(),), (port(),), (L2POP,)), CONFIG))
-    moved = L2Pop(network_id=NET, vteps=(HV3,), ports=(
-        remote("fa:16:3e:00:00:12", ("192.0.2.12",), HV3),  # migrated to hv3
-    ))
+    moved = L2Pop(
+        network_id=NET,
+        vteps=(HV3,),
+        ports=(
+            remote("fa:16:3e:00:00:12", ("192.0.2.12",), HV3),  # migrated to hv3
+        ),
+    )
     desired = compute_l2(state((vxlan_net(),), (port(),), (moved,)), CONFIG)
     report = manager.apply(desired)
     assert kernel.fdb == desired.fdb and kernel.neigh == desired.neigh

@@ -32,29 +32,56 @@ QG = "66666666-eeee-4eee-8eee-00000000000e"
 
 
 def router(**kw: Any) -> RouterState:
-    qr = RouterPortState(QR, NET, "FA:16:3E:00:01:0A", (
-        RouterAddress("192.0.2.1", 24, "s4", "192.0.2.0/24", "192.0.2.1"),
-        RouterAddress("2001:db8:a::1", 64, "s6", "2001:db8:a::/64", "2001:db8:a::1")))
-    qg = RouterPortState(QG, EXT, "fa:16:3e:00:02:0e", (
-        RouterAddress("203.0.113.10", 24, "se", "203.0.113.0/24", "203.0.113.1"),))
+    qr = RouterPortState(
+        QR,
+        NET,
+        "FA:16:3E:00:01:0A",
+        (
+            RouterAddress("192.0.2.1", 24, "s4", "192.0.2.0/24", "192.0.2.1"),
+            RouterAddress("2001:db8:a::1", 64, "s6", "2001:db8:a::/64", "2001:db8:a::1"),
+        ),
+    )
+    qg = RouterPortState(
+        QG,
+        EXT,
+        "fa:16:3e:00:02:0e",
+        (RouterAddress("203.0.113.10", 24, "se", "203.0.113.0/24", "203.0.113.1"),),
+    )
     return RouterState(**{"id": ROUTER, "interfaces": (qr,), "gateway": qg, **kw})
 
 
 def state(*routers: RouterState, revision: int = 1) -> HostState:
-    ports = (PortState(P1, NET, "fa:16:3e:00:00:01", (FixedIp("s4", "192.0.2.11"),), True),
-             PortState(QR, NET, "fa:16:3e:00:01:0a", (FixedIp("s4", "192.0.2.1"),), True,
-                       "network:router_interface"))
-    return HostState(host="hv1", revision=revision, tunnel_ip="198.51.100.1",
-                     networks=(NetworkState(NET, "vxlan", 1001, None, 1500),
-                               NetworkState(EXT, "flat", None, "public", 1500)),
-                     ports=ports, routers=routers)
+    ports = (
+        PortState(P1, NET, "fa:16:3e:00:00:01", (FixedIp("s4", "192.0.2.11"),), True),
+        PortState(
+            QR,
+            NET,
+            "fa:16:3e:00:01:0a",
+            (FixedIp("s4", "192.0.2.1"),),
+            True,
+            "network:router_interface",
+        ),
+    )
+    return HostState(
+        host="hv1",
+        revision=revision,
+        tunnel_ip="198.51.100.1",
+        networks=(
+            NetworkState(NET, "vxlan", 1001, None, 1500),
+            NetworkState(EXT, "flat", None, "public", 1500),
+        ),
+        ports=ports,
+        routers=routers,
+    )
 
 
 def test_router_renders_devices_addresses_routes_and_nat() -> None:
     fip = FloatingIpState("f", "203.0.113.20", "192.0.2.11", P1)
-    cfg = desired_routers(state(router(floating_ips=(fip,),
-                                       routes=(ExtraRoute("198.18.0.0/15", "192.0.2.9"),))),
-                          CONFIG, "-hv1")[ROUTER]
+    cfg = desired_routers(
+        state(router(floating_ips=(fip,), routes=(ExtraRoute("198.18.0.0/15", "192.0.2.9"),))),
+        CONFIG,
+        "-hv1",
+    )[ROUTER]
     assert cfg.namespace == f"qrouter-{ROUTER}-hv1"
     qg, qr = cfg.ports
     assert (qg.device, qg.host_device, qg.gateway) == (f"qg-{QG[:11]}", tap_name(QG), True)
@@ -62,14 +89,17 @@ def test_router_renders_devices_addresses_routes_and_nat() -> None:
     assert qr.device == f"qr-{QR[:11]}" and qr.mac_address == "fa:16:3e:00:01:0a"
     assert qr.addresses == ("192.0.2.1/24", "2001:db8:a::1/64") and qr.mtu == 1450
     assert [(r.destination, r.nexthop) for r in cfg.routes] == [
-        ("0.0.0.0/0", "203.0.113.1"), ("198.18.0.0/15", "192.0.2.9")]
+        ("0.0.0.0/0", "203.0.113.1"),
+        ("198.18.0.0/15", "192.0.2.9"),
+    ]
     assert cfg.nat is not None and cfg.nat_digest is not None
     assert f'comment "{cfg.nat_digest}"' in cfg.nat
     assert "elements = { 203.0.113.20 : 192.0.2.11 }" in cfg.nat
     assert "elements = { 192.0.2.11 : 203.0.113.20 }" in cfg.nat
     assert f'oifname "qg-{QG[:11]}" ip saddr {{ 192.0.2.0/24 }} snat to 203.0.113.10' in cfg.nat
-    assert (f'iifname "qr-{QR[:11]}" oifname "qr-{QR[:11]}" ct status dnat snat to '
-            f"192.0.2.1") in cfg.nat
+    assert (
+        f'iifname "qr-{QR[:11]}" oifname "qr-{QR[:11]}" ct status dnat snat to 192.0.2.1'
+    ) in cfg.nat
     assert cfg.floating_ips == (("203.0.113.20", "192.0.2.11"),)
 
 
@@ -127,17 +157,22 @@ class FakeL3:
         return report
 
 
-def make(current: HostState) -> tuple[FakeKernel, RecordingController, Watcher, AgentLoop,
-                                      FakeL3]:
+def make(current: HostState) -> tuple[FakeKernel, RecordingController, Watcher, AgentLoop, FakeL3]:
     kernel = FakeKernel()
     kernel.add_device("eth1")
     kernel.add_device(tap_name(P1))
     ctl = RecordingController(current)
     l3 = FakeL3(kernel)
     watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
-    loop = AgentLoop("hv1", CONFIG, L2Manager(kernel), ctl, lambda: watcher.state,
-                     backoff=Backoff(0.001, 0.01),
-                     l3=L3Role(l3, CONFIG, namespace_suffix="-hv1"))
+    loop = AgentLoop(
+        "hv1",
+        CONFIG,
+        L2Manager(kernel),
+        ctl,
+        lambda: watcher.state,
+        backoff=Backoff(0.001, 0.01),
+        l3=L3Role(l3, CONFIG, namespace_suffix="-hv1"),
+    )
     watcher.on_change = loop.mark_dirty
     return kernel, ctl, watcher, loop, l3
 
@@ -187,8 +222,10 @@ def test_floating_ips_reported_active_once() -> None:
     kernel = FakeKernel()
     reporter = Reporter(gone=frozenset({"f-gone"}))
     role = L3Role(FakeL3(kernel), CONFIG, reporter=reporter)
-    fips = (FloatingIpState("f1", "203.0.113.20", "192.0.2.11", P1),
-            FloatingIpState("f-gone", "203.0.113.21", "192.0.2.12", P1))
+    fips = (
+        FloatingIpState("f1", "203.0.113.20", "192.0.2.11", P1),
+        FloatingIpState("f-gone", "203.0.113.21", "192.0.2.12", P1),
+    )
     role.apply(state(router(floating_ips=fips)))
     role.apply(state(router(floating_ips=fips)))
     assert reporter.reports == [("f1", "ACTIVE")] and role.fips_active == {"f1"}

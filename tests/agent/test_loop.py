@@ -25,13 +25,23 @@ CONFIG = AgentConfig(local_ip="198.51.100.1", underlay_dev="eth1")
 
 
 def port(pid: str, ip: str) -> PortState:
-    return PortState(id=pid, network_id=NET, mac_address="fa:16:3e:00:00:01",
-                     fixed_ips=(FixedIp("s", ip),), admin_state_up=True)
+    return PortState(
+        id=pid,
+        network_id=NET,
+        mac_address="fa:16:3e:00:00:01",
+        fixed_ips=(FixedIp("s", ip),),
+        admin_state_up=True,
+    )
 
 
 def state(*ports: PortState, revision: int = 1) -> HostState:
-    return HostState(host="hv1", revision=revision, tunnel_ip="198.51.100.1",
-                     networks=(NetworkState(NET, "vxlan", 1001, None, 1450),), ports=ports)
+    return HostState(
+        host="hv1",
+        revision=revision,
+        tunnel_ip="198.51.100.1",
+        networks=(NetworkState(NET, "vxlan", 1001, None, 1450),),
+        ports=ports,
+    )
 
 
 class FakeController:
@@ -44,8 +54,9 @@ class FakeController:
         self.deleted: set[str] = set()
         self.fail_watch = 0
 
-    def watch_host_state(self, host: str, since: int | None = None,
-                         timeout: float = 30.0) -> HostStateWatch:
+    def watch_host_state(
+        self, host: str, since: int | None = None, timeout: float = 30.0
+    ) -> HostStateWatch:
         if self.fail_watch:
             self.fail_watch -= 1
             raise TransportError("connection refused")
@@ -54,9 +65,15 @@ class FakeController:
             return HostStateWatch(host, since, False, None)
         return HostStateWatch(host, self.current.revision, True, self.current)
 
-    def report_agent(self, host: str, configurations: dict[str, Any], *,
-                     agent_type: str = "L2 agent", binary: str = "x",
-                     start_flag: bool = False) -> dict[str, Any]:
+    def report_agent(
+        self,
+        host: str,
+        configurations: dict[str, Any],
+        *,
+        agent_type: str = "L2 agent",
+        binary: str = "x",
+        start_flag: bool = False,
+    ) -> dict[str, Any]:
         self.agents.append(start_flag)
         return {"host": host}
 
@@ -72,8 +89,15 @@ def make(current: HostState, **kw: Any) -> tuple[FakeKernel, FakeController, Wat
     kernel.add_device("eth1")
     ctl = FakeController(current)
     watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
-    loop = AgentLoop("hv1", CONFIG, L2Manager(kernel), ctl, lambda: watcher.state,
-                     backoff=Backoff(0.001, 0.01), **kw)
+    loop = AgentLoop(
+        "hv1",
+        CONFIG,
+        L2Manager(kernel),
+        ctl,
+        lambda: watcher.state,
+        backoff=Backoff(0.001, 0.01),
+        **kw,
+    )
     watcher.on_change = loop.mark_dirty
     return kernel, ctl, watcher, loop
 
@@ -171,8 +195,10 @@ def run_until(loop: AgentLoop, watcher: Watcher, done: Any, timeout: float = 5.0
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=guard, args=(lambda: watcher.run(stop),)),
-               threading.Thread(target=guard, args=(loop.run,))]
+    threads = [
+        threading.Thread(target=guard, args=(lambda: watcher.run(stop),)),
+        threading.Thread(target=guard, args=(loop.run,)),
+    ]
     for t in threads:
         t.start()
     deadline = time.monotonic() + timeout
@@ -195,8 +221,15 @@ def test_run_retries_busy_and_watch_failures_with_backoff() -> None:
     kernel.add_device("eth1")
     kernel.add_device(tap_name(P1))
     ctl.fail_watch = 2
-    loop = AgentLoop("hv1", CONFIG, L2Manager(kernel), ctl, lambda: watcher.state,
-                     backoff=Backoff(0.001, 0.01), heartbeat_interval=0.05)
+    loop = AgentLoop(
+        "hv1",
+        CONFIG,
+        L2Manager(kernel),
+        ctl,
+        lambda: watcher.state,
+        backoff=Backoff(0.001, 0.01),
+        heartbeat_interval=0.05,
+    )
     watcher.on_change = loop.mark_dirty
     run_until(loop, watcher, lambda: (P1, "ACTIVE") in ctl.statuses and len(ctl.agents) >= 2)
     assert kernel.busy == 0 and ctl.fail_watch == 0
@@ -255,8 +288,15 @@ def test_statuses_are_reported_again_after_the_controller_was_unreachable() -> N
         return report_agent(*args, **kw)
 
     ctl.report_agent = flaky_heartbeat  # type: ignore[method-assign]
-    loop = AgentLoop("hv1", CONFIG, L2Manager(kernel), ctl, lambda: watcher.state,
-                     backoff=Backoff(0.001, 0.01), heartbeat_interval=0.02)
+    loop = AgentLoop(
+        "hv1",
+        CONFIG,
+        L2Manager(kernel),
+        ctl,
+        lambda: watcher.state,
+        backoff=Backoff(0.001, 0.01),
+        heartbeat_interval=0.02,
+    )
     watcher.on_change = loop.mark_dirty
     outage = []
 
@@ -292,8 +332,9 @@ def test_metrics_of_a_round_served_over_http() -> None:
     from neutrino.agent.metrics import AgentMetrics
 
     metrics = AgentMetrics()
-    kernel, _ctl, watcher, loop = make(state(port(P1, "192.0.2.11"), port(P2, "192.0.2.12")),
-                                       metrics=metrics)
+    kernel, _ctl, watcher, loop = make(
+        state(port(P1, "192.0.2.11"), port(P2, "192.0.2.12")), metrics=metrics
+    )
     kernel.add_device(tap_name(P1))
     watcher.poll_once()
     assert loop._round() is None
@@ -302,14 +343,22 @@ def test_metrics_of_a_round_served_over_http() -> None:
         text = httpx.get(f"http://127.0.0.1:{port_no}/metrics", timeout=5).text
     finally:
         metrics.close()
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(text) for s in family.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
     assert samples[("neutrino_agent_round_seconds_count", ())] == 1
     assert samples[("neutrino_agent_ports_wired", ())] == 1  # P2's tap is not there yet
     assert samples[("neutrino_agent_devices", (("kind", "bridge"),))] == 1
     assert samples[("neutrino_agent_devices", (("kind", "vxlan"),))] == 1
     metrics.error("heartbeat", TransportError("connection refused"))
-    assert metrics.registry.get_sample_value("neutrino_agent_errors_total",
-                                             {"kind": "heartbeat"}) == 1
-    assert metrics.registry.get_sample_value("neutrino_agent_last_error_info",
-                                             {"error": "TransportError"}) == 1
+    assert (
+        metrics.registry.get_sample_value("neutrino_agent_errors_total", {"kind": "heartbeat"}) == 1
+    )
+    assert (
+        metrics.registry.get_sample_value(
+            "neutrino_agent_last_error_info", {"error": "TransportError"}
+        )
+        == 1
+    )

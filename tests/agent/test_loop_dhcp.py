@@ -74,31 +74,55 @@ class FakeDhcp:
 
 
 def dhcp_state(*, with_dhcp: bool = True, revision: int = 1) -> HostState:
-    subnet = SubnetState(id="sub4", cidr="192.0.2.0/24", ip_version=4, gateway_ip="192.0.2.1",
-                         enable_dhcp=True)
-    dport = PortState(id=DHCP_PORT, network_id=NET, mac_address="fa:16:3e:00:00:02",
-                      fixed_ips=(FixedIp("sub4", "192.0.2.2"),), admin_state_up=True,
-                      device_owner="network:dhcp")
-    vm = PortState(id=P1, network_id=NET, mac_address="fa:16:3e:00:00:01",
-                   fixed_ips=(FixedIp("sub4", "192.0.2.11"),), admin_state_up=True)
+    subnet = SubnetState(
+        id="sub4", cidr="192.0.2.0/24", ip_version=4, gateway_ip="192.0.2.1", enable_dhcp=True
+    )
+    dport = PortState(
+        id=DHCP_PORT,
+        network_id=NET,
+        mac_address="fa:16:3e:00:00:02",
+        fixed_ips=(FixedIp("sub4", "192.0.2.2"),),
+        admin_state_up=True,
+        device_owner="network:dhcp",
+    )
+    vm = PortState(
+        id=P1,
+        network_id=NET,
+        mac_address="fa:16:3e:00:00:01",
+        fixed_ips=(FixedIp("sub4", "192.0.2.11"),),
+        admin_state_up=True,
+    )
     served = (DhcpNetwork(NET, dport, (DhcpEntry(P1, vm.mac_address, vm.fixed_ips),)),)
-    return HostState(host="hv1", revision=revision, tunnel_ip="198.51.100.1",
-                     networks=(NetworkState(NET, "vxlan", 1001, None, 1450, (subnet,)),),
-                     ports=(dport, vm) if with_dhcp else (vm,),
-                     dhcp=served if with_dhcp else ())
+    return HostState(
+        host="hv1",
+        revision=revision,
+        tunnel_ip="198.51.100.1",
+        networks=(NetworkState(NET, "vxlan", 1001, None, 1450, (subnet,)),),
+        ports=(dport, vm) if with_dhcp else (vm,),
+        dhcp=served if with_dhcp else (),
+    )
 
 
-def make(current: HostState, *, role: bool = True, **kw: Any
-         ) -> tuple[FakeKernel, FakeController, Watcher, AgentLoop, FakeDhcp]:
+def make(
+    current: HostState, *, role: bool = True, **kw: Any
+) -> tuple[FakeKernel, FakeController, Watcher, AgentLoop, FakeDhcp]:
     kernel = FakeKernel()
     kernel.add_device("eth1")
     kernel.add_device(tap_name(P1))
     ctl = FakeController(current)
     dhcp = FakeDhcp(kernel)
     watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
-    loop = AgentLoop("hv1", CONFIG, L2Manager(kernel), ctl, lambda: watcher.state,
-                     backoff=Backoff(0.001, 0.01), dhcp=dhcp if role else None,
-                     dhcp_namespace_suffix="-hv1", **kw)
+    loop = AgentLoop(
+        "hv1",
+        CONFIG,
+        L2Manager(kernel),
+        ctl,
+        lambda: watcher.state,
+        backoff=Backoff(0.001, 0.01),
+        dhcp=dhcp if role else None,
+        dhcp_namespace_suffix="-hv1",
+        **kw,
+    )
     watcher.on_change = loop.mark_dirty
     return kernel, ctl, watcher, loop, dhcp
 
@@ -108,23 +132,41 @@ class RecordingController(FakeController):
         super().__init__(current)
         self.types: list[tuple[str, bool]] = []
 
-    def report_agent(self, host: str, configurations: dict[str, Any], *,
-                     agent_type: str = "L2 agent", binary: str = "x",
-                     start_flag: bool = False) -> dict[str, Any]:
+    def report_agent(
+        self,
+        host: str,
+        configurations: dict[str, Any],
+        *,
+        agent_type: str = "L2 agent",
+        binary: str = "x",
+        start_flag: bool = False,
+    ) -> dict[str, Any]:
         self.types.append((agent_type, start_flag))
-        return super().report_agent(host, configurations, agent_type=agent_type,
-                                    binary=binary, start_flag=start_flag)
+        return super().report_agent(
+            host, configurations, agent_type=agent_type, binary=binary, start_flag=start_flag
+        )
 
 
 def test_dhcp_agent_registers_after_the_l2_agent() -> None:
     ctl = RecordingController(dhcp_state())
     kernel = FakeKernel()
-    loop = AgentLoop("hv1", CONFIG, L2Manager(kernel), ctl, lambda: None,
-                     dhcp=FakeDhcp(kernel), dhcp_configurations={"dhcp_driver": "dnsmasq"})
+    loop = AgentLoop(
+        "hv1",
+        CONFIG,
+        L2Manager(kernel),
+        ctl,
+        lambda: None,
+        dhcp=FakeDhcp(kernel),
+        dhcp_configurations={"dhcp_driver": "dnsmasq"},
+    )
     loop.heartbeat()
     loop.heartbeat()
-    assert ctl.types == [("L2 agent", True), (DHCP_AGENT, True),
-                         ("L2 agent", False), (DHCP_AGENT, False)]
+    assert ctl.types == [
+        ("L2 agent", True),
+        (DHCP_AGENT, True),
+        ("L2 agent", False),
+        (DHCP_AGENT, False),
+    ]
     plain = RecordingController(dhcp_state())
     AgentLoop("hv1", CONFIG, L2Manager(kernel), plain, lambda: None).heartbeat()
     assert plain.types == [("L2 agent", True)]
@@ -196,8 +238,15 @@ def test_vms_are_never_told_a_larger_mtu_than_their_bridge_has() -> None:
     dhcp = FakeDhcp(kernel)
     watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
     config = replace(CONFIG, underlay_mtu=1400)
-    loop = AgentLoop("hv1", config, L2Manager(kernel), ctl, lambda: watcher.state,
-                     backoff=Backoff(0.001, 0.01), dhcp=dhcp)
+    loop = AgentLoop(
+        "hv1",
+        config,
+        L2Manager(kernel),
+        ctl,
+        lambda: watcher.state,
+        backoff=Backoff(0.001, 0.01),
+        dhcp=dhcp,
+    )
     watcher.poll_once()
     loop.apply_once()
     bridge_mtu = kernel.links[bridge_name(NET)].mtu

@@ -36,7 +36,12 @@ def test_links_are_read_and_the_end_of_the_dump_seen() -> None:
     assert finished
     (link,) = links
     assert (link.index, link.name, link.mtu, link.master, link.kind) == (
-        3, "tapaaaaaaaa-11", 1450, 2, "veth")
+        3,
+        "tapaaaaaaaa-11",
+        1450,
+        2,
+        "veth",
+    )
     assert parse_links(newlink(4, "x", seq=SEQ + 1), SEQ) == ([], False)  # another request
 
 

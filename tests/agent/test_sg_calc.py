@@ -27,23 +27,41 @@ NET = "3f1c2d9e-aaaa-4bbb-8ccc-000000000001"
 NET2 = "7b2c3d4e-bbbb-4ccc-8ddd-000000000002"
 G = "11111111-2222-4333-8444-555555555555"
 H = "22222222-3333-4444-8555-666666666666"
-P1, P2, P3 = ("5a0c3e7f-1111-4a1a-9b1b-00000000000a", "9d4b2f6c-2222-4a2a-9b2b-00000000000b",
-              "c7e8a1b2-3333-4a3a-9b3b-00000000000c")
+P1, P2, P3 = (
+    "5a0c3e7f-1111-4a1a-9b1b-00000000000a",
+    "9d4b2f6c-2222-4a2a-9b2b-00000000000b",
+    "c7e8a1b2-3333-4a3a-9b3b-00000000000c",
+)
 EGRESS = (RuleState("e4", "egress", "IPv4"), RuleState("e6", "egress", "IPv6"))
 
 
 def port(pid: str, ip: str, mac: str, groups: tuple[str, ...] = (G,), **kw: Any) -> PortState:
-    return PortState(pid, kw.pop("network_id", NET), mac, (FixedIp("s", ip),), True,
-                     port_security_enabled=kw.pop("secure", True), security_groups=groups,
-                     **kw)
+    return PortState(
+        pid,
+        kw.pop("network_id", NET),
+        mac,
+        (FixedIp("s", ip),),
+        True,
+        port_security_enabled=kw.pop("secure", True),
+        security_groups=groups,
+        **kw,
+    )
 
 
-def state(ports: tuple[PortState, ...], groups: tuple[SecurityGroupState, ...] = (),
-          remotes: tuple[RemoteGroup, ...] = ()) -> HostState:
+def state(
+    ports: tuple[PortState, ...],
+    groups: tuple[SecurityGroupState, ...] = (),
+    remotes: tuple[RemoteGroup, ...] = (),
+) -> HostState:
     nets = sorted({p.network_id for p in ports})
-    return HostState("hv1", 1, networks=tuple(NetworkState(n, "vxlan", 1001, None, 1450)
-                                              for n in nets),
-                     ports=ports, security_groups=groups, remote_groups=remotes)
+    return HostState(
+        "hv1",
+        1,
+        networks=tuple(NetworkState(n, "vxlan", 1001, None, 1450) for n in nets),
+        ports=ports,
+        security_groups=groups,
+        remote_groups=remotes,
+    )
 
 
 def chain(text: str, name: str) -> list[str]:
@@ -51,22 +69,28 @@ def chain(text: str, name: str) -> list[str]:
     lines = text.splitlines()
     start = lines.index(f"    chain {name} {{")
     end = lines.index("    }", start)
-    return [line.strip() for line in lines[start + 1:end]]
+    return [line.strip() for line in lines[start + 1 : end]]
 
 
 def test_rules_render_neutron_semantics() -> None:
-    rules = (*EGRESS,
-             RuleState("r1", "ingress", "IPv4", "tcp", 22, 22, "192.0.2.0/28"),
-             RuleState("r2", "ingress", "IPv4", "icmp", 8, 0),
-             RuleState("r3", "ingress", "IPv6", "ipv6-icmp", 128, None, "2001:db8::/32"),
-             RuleState("r4", "ingress", "IPv4", "udp", 1000, 2000),
-             RuleState("r5", "ingress", "IPv4", "47"),
-             RuleState("r6", "ingress", "IPv4", "0", remote_ip_prefix="0.0.0.0/0"),
-             RuleState("r7", "ingress", "IPv4", remote_group_id=H),
-             RuleState("r8", "egress", "IPv4", "tcp", 443, 443, "203.0.113.0/24"))
-    text = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),),
-                            (SecurityGroupState(G, True, rules),),
-                            (RemoteGroup(H, ("192.0.2.20", "192.0.2.21", "2001:db8::5")),))).text
+    rules = (
+        *EGRESS,
+        RuleState("r1", "ingress", "IPv4", "tcp", 22, 22, "192.0.2.0/28"),
+        RuleState("r2", "ingress", "IPv4", "icmp", 8, 0),
+        RuleState("r3", "ingress", "IPv6", "ipv6-icmp", 128, None, "2001:db8::/32"),
+        RuleState("r4", "ingress", "IPv4", "udp", 1000, 2000),
+        RuleState("r5", "ingress", "IPv4", "47"),
+        RuleState("r6", "ingress", "IPv4", "0", remote_ip_prefix="0.0.0.0/0"),
+        RuleState("r7", "ingress", "IPv4", remote_group_id=H),
+        RuleState("r8", "egress", "IPv4", "tcp", 443, 443, "203.0.113.0/24"),
+    )
+    text = compute_sg(
+        state(
+            (port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),),
+            (SecurityGroupState(G, True, rules),),
+            (RemoteGroup(H, ("192.0.2.20", "192.0.2.21", "2001:db8::5")),),
+        )
+    ).text
     assert chain(text, f"sg-{G}-in") == [
         "ether type ip ip saddr 192.0.2.0/28 meta l4proto 6 th dport 22 accept",
         "ether type ip meta l4proto 1 icmp type 8 icmp code 0 accept",
@@ -77,28 +101,45 @@ def test_rules_render_neutron_semantics() -> None:
         f"ether type ip ip saddr @rg4-{H} accept",
     ]
     assert chain(text, f"sg-{G}-out") == [
-        "ether type ip accept", "ether type ip6 accept",
-        "ether type ip ip daddr 203.0.113.0/24 meta l4proto 6 th dport 443 accept"]
+        "ether type ip accept",
+        "ether type ip6 accept",
+        "ether type ip ip daddr 203.0.113.0/24 meta l4proto 6 th dport 443 accept",
+    ]
     # remote group members as interval sets, split by family
-    assert f"set rg4-{H} {{ type ipv4_addr; flags interval;\n        elements = {{ " \
-           "192.0.2.20,\n" in text
-    assert f"set rg6-{H} {{ type ipv6_addr; flags interval;\n        elements = {{ " \
-           "2001:db8::5 }" in text
+    assert (
+        f"set rg4-{H} {{ type ipv4_addr; flags interval;\n        elements = {{ "
+        "192.0.2.20,\n" in text
+    )
+    assert (
+        f"set rg6-{H} {{ type ipv6_addr; flags interval;\n        elements = {{ "
+        "2001:db8::5 }" in text
+    )
     # overlapping members (a pair CIDR holding a fixed IP) are collapsed: no interval clash
-    text = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),),
-                            (SecurityGroupState(G, True, rules),),
-                            (RemoteGroup(H, ("192.0.2.20", "192.0.2.20/30", "192.0.2.24")),)
-                            )).text
+    text = compute_sg(
+        state(
+            (port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),),
+            (SecurityGroupState(G, True, rules),),
+            (RemoteGroup(H, ("192.0.2.20", "192.0.2.20/30", "192.0.2.24")),),
+        )
+    ).text
     assert "elements = { 192.0.2.20/30,\n                     192.0.2.24 }" in text
 
 
 def test_ports_bind_through_maps_and_anti_spoofing_sets() -> None:
     pair = AddressPair("192.0.2.96/29", "fa:16:3e:00:00:99")
-    ports = (port(P1, "192.0.2.11", "FA:16:3E:00:00:11", allowed_address_pairs=(pair,)),
-             port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=()),  # [] but secure
-             port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(), secure=False),
-             port("d0000000-0000-4000-8000-0000000000dd", "192.0.2.2", "fa:16:3e:00:00:02",
-                  groups=(), device_owner="network:dhcp", system_owned=True))
+    ports = (
+        port(P1, "192.0.2.11", "FA:16:3E:00:00:11", allowed_address_pairs=(pair,)),
+        port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=()),  # [] but secure
+        port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(), secure=False),
+        port(
+            "d0000000-0000-4000-8000-0000000000dd",
+            "192.0.2.2",
+            "fa:16:3e:00:00:02",
+            groups=(),
+            device_owner="network:dhcp",
+            system_owned=True,
+        ),
+    )
     ruleset = compute_sg(state(ports, (SecurityGroupState(G, True, EGRESS),)))
     text = ruleset.text
     assert ruleset.protected == {P1, P2}
@@ -109,9 +150,12 @@ def test_ports_bind_through_maps_and_anti_spoofing_sets() -> None:
     assert '"tap5a0c3e7f-11" . fa:16:3e:00:00:99 . fe80::f816:3eff:fe00:99' in text
     assert '"tap9d4b2f6c-22" : jump in-none' in text
     assert "tapc7e8a1b2-33" not in text and "tapd0000000-00" not in text  # not filtered
-    assert chain(text, "in-none") == ["meta mark & 0x20000 == 0x20000 drop",
-                                      "meta mark & 0x10000 == 0x10000 accept",
-                                      "jump ingress_common", "drop"]
+    assert chain(text, "in-none") == [
+        "meta mark & 0x20000 == 0x20000 drop",
+        "meta mark & 0x10000 == 0x10000 accept",
+        "jump ingress_common",
+        "drop",
+    ]
     assert chain(text, "out-none")[0] == "jump anti_spoof"
     assert chain(text, "out-none")[-2:] == ["jump egress_common", "drop"]
     # the inet table zones the network's bridge; underlay VXLAN untracked
@@ -122,34 +166,54 @@ def test_ports_bind_through_maps_and_anti_spoofing_sets() -> None:
 
 def test_egress_is_enforced_and_groups_share_chains() -> None:
     no_egress = SecurityGroupState(H, True, (RuleState("i", "ingress", "IPv4", "tcp", 80, 80),))
-    ports = (port(P1, "192.0.2.11", "fa:16:3e:00:00:11", groups=(G, H)),
-             port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=(H, G)),
-             port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(H,)))
+    ports = (
+        port(P1, "192.0.2.11", "fa:16:3e:00:00:11", groups=(G, H)),
+        port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=(H, G)),
+        port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(H,)),
+    )
     text = compute_sg(state(ports, (SecurityGroupState(G, True, EGRESS), no_egress))).text
     assert chain(text, f"sg-{H}-out") == []  # a group without egress rules allows none
-    combos = {line.split(": jump ")[1].rstrip(",").rstrip(" }") for line in text.splitlines()
-              if ": jump in-" in line}
+    combos = {
+        line.split(": jump ")[1].rstrip(",").rstrip(" }")
+        for line in text.splitlines()
+        if ": jump in-" in line
+    }
     assert len(combos) == 2  # {G, H} (either order) and {H}
     two = next(c for c in combos if len(chain(text, c)) == 6)
-    assert chain(text, two)[2:] == ["jump ingress_common", f"jump sg-{G}-in",
-                                    f"jump sg-{H}-in", "drop"]
+    assert chain(text, two)[2:] == [
+        "jump ingress_common",
+        f"jump sg-{G}-in",
+        f"jump sg-{H}-in",
+        "drop",
+    ]
     only_h = (combos - {two}).pop().replace("in-", "out-")
     assert chain(text, only_h)[-2:] == [f"jump sg-{H}-out", "drop"]
 
 
 def test_stateless_groups_skip_conntrack_marks() -> None:
-    text = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),),
-                            (SecurityGroupState(G, False, EGRESS),))).text
-    combo = next(line.split("jump ")[1].rstrip(", }") for line in text.splitlines()
-                 if '"tap5a0c3e7f-11" : jump in-' in line)
+    text = compute_sg(
+        state(
+            (port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),), (SecurityGroupState(G, False, EGRESS),)
+        )
+    ).text
+    combo = next(
+        line.split("jump ")[1].rstrip(", }")
+        for line in text.splitlines()
+        if '"tap5a0c3e7f-11" : jump in-' in line
+    )
     assert chain(text, combo) == ["jump ingress_common", f"jump sg-{G}-in", "drop"]
 
 
 def test_output_is_deterministic() -> None:
-    groups = (SecurityGroupState(G, True, (*EGRESS, RuleState("r", "ingress", "IPv4",
-                                                              remote_group_id=G))),)
-    ports = (port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
-             port(P2, "192.0.2.12", "fa:16:3e:00:00:12"))
+    groups = (
+        SecurityGroupState(
+            G, True, (*EGRESS, RuleState("r", "ingress", "IPv4", remote_group_id=G))
+        ),
+    )
+    ports = (
+        port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
+        port(P2, "192.0.2.12", "fa:16:3e:00:00:12"),
+    )
     a = compute_sg(state(ports, groups, (RemoteGroup(G, ("192.0.2.12", "192.0.2.11")),)))
     b = compute_sg(state(ports[::-1], groups, (RemoteGroup(G, ("192.0.2.11", "192.0.2.12")),)))
     assert a.text == b.text and a == b
@@ -170,9 +234,21 @@ def test_helpers() -> None:
 
 
 def test_state_without_security_fields_filters_nothing() -> None:
-    legacy = {"host": "hv1", "revision": 1, "networks": [], "l2pop": [],
-              "ports": [{"id": P1, "network_id": NET, "mac_address": "fa:16:3e:00:00:11",
-                         "fixed_ips": [], "admin_state_up": True}]}
+    legacy = {
+        "host": "hv1",
+        "revision": 1,
+        "networks": [],
+        "l2pop": [],
+        "ports": [
+            {
+                "id": P1,
+                "network_id": NET,
+                "mac_address": "fa:16:3e:00:00:11",
+                "fixed_ips": [],
+                "admin_state_up": True,
+            }
+        ],
+    }
     assert compute_sg(HostState.from_dict(legacy)).protected == frozenset()
 
 
@@ -182,14 +258,20 @@ def test_state_without_security_fields_filters_nothing() -> None:
 def test_removed_rule_deletes_its_flows_for_each_port_address() -> None:
     icmp = RuleState("icmp", "ingress", "IPv4", "icmp", remote_ip_prefix="192.0.2.0/28")
     ssh = RuleState("ssh", "ingress", "IPv4", "tcp", 22, 22)
-    p1 = port(P1, "192.0.2.11", "fa:16:3e:00:00:11",
-              allowed_address_pairs=(AddressPair("192.0.2.99", "fa:16:3e:00:00:11"),))
+    p1 = port(
+        P1,
+        "192.0.2.11",
+        "fa:16:3e:00:00:11",
+        allowed_address_pairs=(AddressPair("192.0.2.99", "fa:16:3e:00:00:11"),),
+    )
     old = compute_sg(state((p1,), (SecurityGroupState(G, True, (icmp, ssh)),)))
     new = compute_sg(state((p1,), (SecurityGroupState(G, True, (ssh,)),)))
     zone = zone_of([NET])[NET]
     flow = Flow("ingress", "IPv4", 1, None, None, "192.0.2.0/28")
-    assert conntrack_deletions(old, new) == [CtDelete(zone, "192.0.2.11", flow),
-                                             CtDelete(zone, "192.0.2.99", flow)]
+    assert conntrack_deletions(old, new) == [
+        CtDelete(zone, "192.0.2.11", flow),
+        CtDelete(zone, "192.0.2.99", flow),
+    ]
     assert conntrack_deletions(new, new) == [] and conntrack_deletions(None, new) == []
     assert conntrack_deletions(new, old) == []  # adding a rule deletes nothing
 
@@ -241,8 +323,9 @@ def test_role_holds_back_ports_whose_filter_is_not_in_place() -> None:
 
 @pytest.mark.parametrize("owner", ["network:dhcp", "network:router_interface"])
 def test_system_owned_ports_are_not_filtered(owner: str) -> None:
-    p1 = port(P1, "192.0.2.1", "fa:16:3e:00:00:01", groups=(G,), device_owner=owner,
-              system_owned=True)
+    p1 = port(
+        P1, "192.0.2.1", "fa:16:3e:00:00:01", groups=(G,), device_owner=owner, system_owned=True
+    )
     assert compute_sg(state((p1,), (SecurityGroupState(G, True, EGRESS),))).protected == set()
 
 
@@ -251,8 +334,9 @@ def test_a_claimed_network_owner_is_filtered_with_anti_spoofing(owner: str) -> N
     """A port that only claims a ``network:*`` owner (made through the API) is filtered: its
     groups apply and it may send only from its own MAC and addresses."""
     claimed = port(P1, "192.0.2.1", "fa:16:3e:00:00:01", groups=(G,), device_owner=owner)
-    system = port(P2, "192.0.2.2", "fa:16:3e:00:00:02", groups=(G,), device_owner=owner,
-                  system_owned=True)
+    system = port(
+        P2, "192.0.2.2", "fa:16:3e:00:00:02", groups=(G,), device_owner=owner, system_owned=True
+    )
     ruleset = compute_sg(state((claimed, system), (SecurityGroupState(G, True, EGRESS),)))
     assert ruleset.protected == {P1}
     assert '"tap5a0c3e7f-11" . fa:16:3e:00:00:01 . 192.0.2.1' in ruleset.text
@@ -261,8 +345,7 @@ def test_a_claimed_network_owner_is_filtered_with_anti_spoofing(owner: str) -> N
 
 def test_system_owned_survives_the_wire_form() -> None:
     """The fact travels in the host state the agent receives (and defaults to not owned)."""
-    p1 = port(P1, "192.0.2.1", "fa:16:3e:00:00:01", device_owner="network:dhcp",
-              system_owned=True)
+    p1 = port(P1, "192.0.2.1", "fa:16:3e:00:00:01", device_owner="network:dhcp", system_owned=True)
     host = state((p1,))
     again = HostState.from_dict(host.to_dict())
     assert again.ports[0].system_owned is True
@@ -278,9 +361,14 @@ def test_loop_reports_active_only_once_the_filter_is_applied() -> None:
     from tests.agent.test_loop import make
 
     secured = replace(port(P1, "192.0.2.11", "fa:16:3e:00:00:11"), network_id=LOOP_NET)
-    host = HostState("hv1", 1, tunnel_ip="198.51.100.1",
-                     networks=(NetworkState(LOOP_NET, "vxlan", 1001, None, 1450),),
-                     ports=(secured,), security_groups=(SecurityGroupState(G, True, EGRESS),))
+    host = HostState(
+        "hv1",
+        1,
+        tunnel_ip="198.51.100.1",
+        networks=(NetworkState(LOOP_NET, "vxlan", 1001, None, 1450),),
+        ports=(secured,),
+        security_groups=(SecurityGroupState(G, True, EGRESS),),
+    )
     nft = FakeNft(fail=True)
     kernel, ctl, watcher, loop = make(host, security=SecurityRole(nft))
     kernel.add_device("tap5a0c3e7f-11")
@@ -296,8 +384,15 @@ def test_loop_reports_active_only_once_the_filter_is_applied() -> None:
 def test_a_port_joining_an_existing_group_is_an_element_delta() -> None:
     groups = (SecurityGroupState(G, True, EGRESS),)
     one = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),), groups))
-    two = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
-                            port(P2, "192.0.2.12", "fa:16:3e:00:00:12")), groups))
+    two = compute_sg(
+        state(
+            (
+                port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
+                port(P2, "192.0.2.12", "fa:16:3e:00:00:12"),
+            ),
+            groups,
+        )
+    )
     assert two.shape == one.shape and two.text != one.text
     delta = two.element_delta(one)
     assert delta is not None and "delete" not in delta
@@ -310,8 +405,15 @@ def test_a_port_joining_an_existing_group_is_an_element_delta() -> None:
     assert 'delete element bridge neutrino port_in { "tap9d4b2f6c-22" }' in back
 
     # a port moving to another group set changes its map value: delete + add of the key
-    moved = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
-                              port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=())), groups))
+    moved = compute_sg(
+        state(
+            (
+                port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
+                port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=()),
+            ),
+            groups,
+        )
+    )
     assert moved.shape != two.shape  # a new chain (in-none): the tables are reloaded
     assert moved.element_delta(two) is None
 
@@ -321,8 +423,11 @@ def test_a_flow_still_admitted_by_another_rule_is_not_cut() -> None:
 
     from neutrino.agent.dataplane.nft import NftManager
 
-    rules = (*EGRESS, RuleState("lb", "ingress", "IPv4", "tcp", 80, 80, remote_group_id=H),
-             RuleState("net", "ingress", "IPv4", "tcp", 80, 80, "198.51.100.0/24"))
+    rules = (
+        *EGRESS,
+        RuleState("lb", "ingress", "IPv4", "tcp", 80, 80, remote_group_id=H),
+        RuleState("net", "ingress", "IPv4", "tcp", 80, 80, "198.51.100.0/24"),
+    )
     groups = (SecurityGroupState(G, True, rules),)
     web = (port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),)
     before = compute_sg(state(web, groups, (RemoteGroup(H, ("198.51.100.6", "203.0.113.7")),)))
@@ -332,13 +437,18 @@ def test_a_flow_still_admitted_by_another_rule_is_not_cut() -> None:
     zone = after.ports[P1].zone
 
     def entry(src: str) -> SimpleNamespace:
-        return SimpleNamespace(zone=zone, tuple_orig=SimpleNamespace(
-            saddr=src, daddr="192.0.2.11", proto=6, dport=80, icmp_type=None))
+        return SimpleNamespace(
+            zone=zone,
+            tuple_orig=SimpleNamespace(
+                saddr=src, daddr="192.0.2.11", proto=6, dport=80, icmp_type=None
+            ),
+        )
 
     entries = [entry("198.51.100.6"), entry("203.0.113.7")]
     manager = NftManager("unused")
     cut: list[str] = []
     manager._sweep = lambda _v, doomed: len(  # type: ignore[method-assign]
-        [cut.append(e.tuple_orig.saddr) for e in entries if doomed(e)])
+        [cut.append(e.tuple_orig.saddr) for e in entries if doomed(e)]
+    )
     assert manager.delete_conntrack(deletions, after) == 1
     assert cut == ["203.0.113.7"]  # 198.51.100.6 is still admitted by the CIDR rule

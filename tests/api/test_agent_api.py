@@ -10,15 +10,31 @@ from typing import Any
 from tests.conftest import Caller
 
 
-def register(api: Caller, host: str, tunnel_ip: str | None = "198.51.100.1",
-             agent_type: str = "L2 agent", **config: Any) -> dict[str, Any]:
-    configurations = {"tunnel_types": ["vxlan"], "interface_mappings": {"physnet1": "eth1"},
-                      **config}
+def register(
+    api: Caller,
+    host: str,
+    tunnel_ip: str | None = "198.51.100.1",
+    agent_type: str = "L2 agent",
+    **config: Any,
+) -> dict[str, Any]:
+    configurations = {
+        "tunnel_types": ["vxlan"],
+        "interface_mappings": {"physnet1": "eth1"},
+        **config,
+    }
     if tunnel_ip:
         configurations["tunnel_ip"] = tunnel_ip
-    r = api.post("/agent/v1/agents", {"agent": {
-        "host": host, "agent_type": agent_type, "binary": "neutrino-agent",
-        "configurations": configurations}})
+    r = api.post(
+        "/agent/v1/agents",
+        {
+            "agent": {
+                "host": host,
+                "agent_type": agent_type,
+                "binary": "neutrino-agent",
+                "configurations": configurations,
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     return r.json()["agent"]  # type: ignore[no-any-return]
 
@@ -61,10 +77,13 @@ def test_member_cannot_use_agent_api(api: Caller) -> None:
     member = api.as_member()
     net = member.network()
     port = member.port(net["id"])
-    for r in (member.post("/agent/v1/agents", {"agent": {"host": "x", "agent_type": "L2 agent"}}),
-              member.get("/agent/v1/hosts/x/state"),
-              member.post(f"/agent/v1/ports/{port['id']}/status",
-                          {"port": {"status": "ACTIVE", "host": "x"}})):
+    for r in (
+        member.post("/agent/v1/agents", {"agent": {"host": "x", "agent_type": "L2 agent"}}),
+        member.get("/agent/v1/hosts/x/state"),
+        member.post(
+            f"/agent/v1/ports/{port['id']}/status", {"port": {"status": "ACTIVE", "host": "x"}}
+        ),
+    ):
         assert r.status_code == 403, r.text
         assert r.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
 
@@ -79,24 +98,26 @@ def test_binding_succeeds_only_with_a_capable_live_agent(api: Caller) -> None:
     assert rebound["binding:vif_type"] == "bridge"
     port = api.port(net["id"], **{"binding:host_id": "hv1"})
     assert port["binding:vif_type"] == "bridge"
-    assert port["binding:vif_details"] == {"bridge_name": f"brq{net['id'][:11]}",
-                                           "tap_name": f"tap{port['id'][:11]}",
-                                           "port_filter": True}
+    assert port["binding:vif_details"] == {
+        "bridge_name": f"brq{net['id'][:11]}",
+        "tap_name": f"tap{port['id'][:11]}",
+        "port_filter": True,
+    }
     # a host whose agent has no tunnel IP cannot serve VXLAN; flat needs the physnet mapped
     register(api, "hv2", tunnel_ip=None)
-    assert api.port(net["id"], **{"binding:host_id": "hv2"})["binding:vif_type"] == \
-        "binding_failed"
-    flat = api.network(**{"provider:network_type": "flat",
-                          "provider:physical_network": "physnet1"})
+    assert api.port(net["id"], **{"binding:host_id": "hv2"})["binding:vif_type"] == "binding_failed"
+    flat = api.network(**{"provider:network_type": "flat", "provider:physical_network": "physnet1"})
     assert api.port(flat["id"], **{"binding:host_id": "hv2"})["binding:vif_type"] == "bridge"
     # no host -> unbound; re-bind on host change
     loose = api.port(net["id"])
     assert loose["binding:vif_type"] == "unbound"
-    moved = api.put(f"/v2.0/ports/{loose['id']}",
-                    {"port": {"binding:host_id": "hv1"}}).json()["port"]
+    moved = api.put(f"/v2.0/ports/{loose['id']}", {"port": {"binding:host_id": "hv1"}}).json()[
+        "port"
+    ]
     assert moved["binding:vif_type"] == "bridge"
-    moved = api.put(f"/v2.0/ports/{loose['id']}",
-                    {"port": {"binding:host_id": "nowhere"}}).json()["port"]
+    moved = api.put(f"/v2.0/ports/{loose['id']}", {"port": {"binding:host_id": "nowhere"}}).json()[
+        "port"
+    ]
     assert moved["binding:vif_type"] == "binding_failed"
     assert moved["binding:vif_details"] == {}
 
@@ -122,11 +143,23 @@ def test_snapshot_of_two_hosts_on_one_vxlan_network(api: Caller) -> None:
     [port] = h1["ports"]
     assert port["id"] == p1["id"] and port["mac_address"] == p1["mac_address"]
     assert port["device_name"] == f"tap{p1['id'][:11]}"
-    assert port["fixed_ips"] == [{"subnet_id": subnet["id"],
-                                  "ip_address": p1["fixed_ips"][0]["ip_address"]}]
-    assert h1["l2pop"] == [{"network_id": net["id"], "vteps": ["198.51.100.12"], "ports": [{
-        "id": p2["id"], "mac_address": p2["mac_address"],
-        "ip_addresses": [p2["fixed_ips"][0]["ip_address"]], "vtep": "198.51.100.12"}]}]
+    assert port["fixed_ips"] == [
+        {"subnet_id": subnet["id"], "ip_address": p1["fixed_ips"][0]["ip_address"]}
+    ]
+    assert h1["l2pop"] == [
+        {
+            "network_id": net["id"],
+            "vteps": ["198.51.100.12"],
+            "ports": [
+                {
+                    "id": p2["id"],
+                    "mac_address": p2["mac_address"],
+                    "ip_addresses": [p2["fixed_ips"][0]["ip_address"]],
+                    "vtep": "198.51.100.12",
+                }
+            ],
+        }
+    ]
     assert s2["state"]["l2pop"][0]["vteps"] == ["198.51.100.11"]
     assert s2["state"]["l2pop"][0]["ports"][0]["mac_address"] == p1["mac_address"]
     assert state(api, "hv3")["state"]["networks"] == []

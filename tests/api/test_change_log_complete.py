@@ -26,10 +26,15 @@ Owner = tuple[str, str]  # (change-log resource type, resource id)
 
 # table -> (resource type or None: read from the row, how to find the owning resource id)
 TOP: dict[str, str] = {
-    "networks": "network", "subnets": "subnet", "ports": "port",
-    "security_groups": "security_group", "security_group_rules": "security_group_rule",
+    "networks": "network",
+    "subnets": "subnet",
+    "ports": "port",
+    "security_groups": "security_group",
+    "security_group_rules": "security_group_rule",
     "default_security_group_rules": "default_security_group_rule",
-    "routers": "router", "floating_ips": "floatingip", "rbac_policies": "rbac_policy",
+    "routers": "router",
+    "floating_ips": "floatingip",
+    "rbac_policies": "rbac_policy",
 }
 CHILD: dict[str, tuple[str, str]] = {
     "subnet_allocation_pools": ("subnet", "subnet_id"),
@@ -53,8 +58,16 @@ WITH_PARENT: dict[str, tuple[str, str]] = {
 }
 # not resources: the log itself, identity (Keystone has its own revocation events), agents'
 # own reports
-NOT_LOGGED = {"changes", "domains", "projects", "users", "roles", "role_assignments",
-              "revocations", "agents"}
+NOT_LOGGED = {
+    "changes",
+    "domains",
+    "projects",
+    "users",
+    "roles",
+    "role_assignments",
+    "revocations",
+    "agents",
+}
 
 Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
 
@@ -71,12 +84,16 @@ def snapshot(store: Store) -> Snapshot:
 def _key(table: str, row: dict[str, Any]) -> tuple[Any, ...]:
     if table in TOP:
         return (row["id"],)
-    return tuple(sorted((k, str(v)) for k, v in row.items()
-                        if table != "segment_allocations" or k != "network_id"))
+    return tuple(
+        sorted(
+            (k, str(v))
+            for k, v in row.items()
+            if table != "segment_allocations" or k != "network_id"
+        )
+    )
 
 
-def _owners(table: str, before: dict[str, Any] | None, after: dict[str, Any] | None
-            ) -> list[Owner]:
+def _owners(table: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Owner]:
     rows = [r for r in (before, after) if r is not None]
     if table == "tags":
         return [(r["resource_type"].rstrip("s"), r["resource_id"]) for r in rows]
@@ -84,8 +101,7 @@ def _owners(table: str, before: dict[str, Any] | None, after: dict[str, Any] | N
     return [(kind, r[column]) for r in rows if r[column] is not None]
 
 
-def unrecorded(before: Snapshot, after: Snapshot, log: set[tuple[str, str, str]]
-               ) -> list[str]:
+def unrecorded(before: Snapshot, after: Snapshot, log: set[tuple[str, str, str]]) -> list[str]:
     """What changed between the snapshots without a matching change-log entry."""
     logged = {(kind, rid) for kind, rid, _op in log}
     missing: list[str] = []
@@ -113,9 +129,16 @@ def log_since(store: Store, revision: int) -> set[tuple[str, str, str]]:
     """(type, id, op) of the entries after ``revision``; a quota has no id of its own, so its
     entries name the project in ``project_id`` (service/quotas.py)."""
     with store.read() as conn:
-        return {(r[0], r[3] if r[0] == "quota" else r[1], r[2]) for r in conn.execute(text(
-            "SELECT resource_type, resource_id, op, project_id FROM changes "
-            "WHERE revision > :r"), {"r": revision})}
+        return {
+            (r[0], r[3] if r[0] == "quota" else r[1], r[2])
+            for r in conn.execute(
+                text(
+                    "SELECT resource_type, resource_id, op, project_id FROM changes "
+                    "WHERE revision > :r"
+                ),
+                {"r": revision},
+            )
+        }
 
 
 class World:
@@ -123,9 +146,19 @@ class World:
 
     def __init__(self, api: Caller, member: Caller, rng: random.Random) -> None:
         self.api, self.member, self.rng = api, member, rng
-        self.ids: dict[str, list[str]] = {k: [] for k in (
-            "networks", "subnets", "ports", "security_groups", "security_group_rules",
-            "routers", "floatingips", "default_security_group_rules")}
+        self.ids: dict[str, list[str]] = {
+            k: []
+            for k in (
+                "networks",
+                "subnets",
+                "ports",
+                "security_groups",
+                "security_group_rules",
+                "routers",
+                "floatingips",
+                "default_security_group_rules",
+            )
+        }
         self.cidr = 0
         self.external = ""
 
@@ -146,13 +179,21 @@ class World:
     # --- the calls ---------------------------------------------------------------------
 
     def network_create(self) -> None:
-        self.created("networks", "network", self.member.post(
-            "/v2.0/networks", {"network": {"name": f"n{self.rng.randrange(99)}"}}))
+        self.created(
+            "networks",
+            "network",
+            self.member.post("/v2.0/networks", {"network": {"name": f"n{self.rng.randrange(99)}"}}),
+        )
 
     def network_update(self) -> None:
-        body = self.rng.choice([{"name": "renamed"}, {"mtu": self.rng.choice([1400, 1450])},
-                                {"admin_state_up": self.rng.random() < 0.5},
-                                {"shared": self.rng.random() < 0.5}])  # a wildcard policy
+        body = self.rng.choice(
+            [
+                {"name": "renamed"},
+                {"mtu": self.rng.choice([1400, 1450])},
+                {"admin_state_up": self.rng.random() < 0.5},
+                {"shared": self.rng.random() < 0.5},
+            ]
+        )  # a wildcard policy
         self.caller().put(f"/v2.0/networks/{self.pick('networks')}", {"network": body})
 
     def network_delete(self) -> None:
@@ -162,19 +203,30 @@ class World:
     def subnet_create(self) -> None:
         self.cidr += 1
         if self.rng.random() < 0.7:
-            body = {"ip_version": 4, "cidr": f"192.0.2.{(self.cidr % 16) * 16}/28",
-                    "dns_nameservers": ["192.0.2.53"]}
+            body = {
+                "ip_version": 4,
+                "cidr": f"192.0.2.{(self.cidr % 16) * 16}/28",
+                "dns_nameservers": ["192.0.2.53"],
+            }
         else:
-            body = {"ip_version": 6, "cidr": f"2001:db8:{self.cidr:x}::/64",
-                    "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}
+            body = {
+                "ip_version": 6,
+                "cidr": f"2001:db8:{self.cidr:x}::/64",
+                "ipv6_ra_mode": "slaac",
+                "ipv6_address_mode": "slaac",
+            }
         body["network_id"] = self.pick("networks")
         self.created("subnets", "subnet", self.member.post("/v2.0/subnets", {"subnet": body}))
 
     def subnet_update(self) -> None:
-        body = self.rng.choice([{"name": "s"}, {"dns_nameservers": []},
-                                {"host_routes": [{"destination": "198.51.100.0/24",
-                                                  "nexthop": "192.0.2.1"}]},
-                                {"enable_dhcp": self.rng.random() < 0.5}])
+        body = self.rng.choice(
+            [
+                {"name": "s"},
+                {"dns_nameservers": []},
+                {"host_routes": [{"destination": "198.51.100.0/24", "nexthop": "192.0.2.1"}]},
+                {"enable_dhcp": self.rng.random() < 0.5},
+            ]
+        )
         self.member.put(f"/v2.0/subnets/{self.pick('subnets')}", {"subnet": body})
 
     def subnet_delete(self) -> None:
@@ -188,14 +240,19 @@ class World:
         self.created("ports", "port", self.member.post("/v2.0/ports", {"port": body}))
 
     def port_update(self) -> None:
-        body = self.rng.choice([
-            {"name": "p"}, {"security_groups": [self.pick("security_groups")]},
-            {"security_groups": []}, {"port_security_enabled": False},
-            {"allowed_address_pairs": [{"ip_address": "203.0.113.9"}]},
-            {"extra_dhcp_opts": [{"opt_name": "ntp-server", "opt_value": "192.0.2.123"}]},
-            {"binding:host_id": self.rng.choice(["hv1", "hv2", ""])},
-            {"mac_address": f"fa:16:3e:00:01:{self.rng.randrange(256):02x}"},
-            {"fixed_ips": [{"subnet_id": self.pick("subnets")}]}])
+        body = self.rng.choice(
+            [
+                {"name": "p"},
+                {"security_groups": [self.pick("security_groups")]},
+                {"security_groups": []},
+                {"port_security_enabled": False},
+                {"allowed_address_pairs": [{"ip_address": "203.0.113.9"}]},
+                {"extra_dhcp_opts": [{"opt_name": "ntp-server", "opt_value": "192.0.2.123"}]},
+                {"binding:host_id": self.rng.choice(["hv1", "hv2", ""])},
+                {"mac_address": f"fa:16:3e:00:01:{self.rng.randrange(256):02x}"},
+                {"fixed_ips": [{"subnet_id": self.pick("subnets")}]},
+            ]
+        )
         caller = self.api if "binding:host_id" in body else self.member
         caller.put(f"/v2.0/ports/{self.pick('ports')}", {"port": body})
 
@@ -204,44 +261,70 @@ class World:
         self.deleted("ports", pid, self.member.delete(f"/v2.0/ports/{pid}"))
 
     def sg_create(self) -> None:
-        self.created("security_groups", "security_group", self.member.post(
-            "/v2.0/security-groups", {"security_group": {"name": "sg"}}))
+        self.created(
+            "security_groups",
+            "security_group",
+            self.member.post("/v2.0/security-groups", {"security_group": {"name": "sg"}}),
+        )
 
     def sg_update(self) -> None:
-        self.member.put(f"/v2.0/security-groups/{self.pick('security_groups')}",
-                        {"security_group": {"name": "sg2", "description": "d"}})
+        self.member.put(
+            f"/v2.0/security-groups/{self.pick('security_groups')}",
+            {"security_group": {"name": "sg2", "description": "d"}},
+        )
 
     def sg_delete(self) -> None:
         sid = self.pick("security_groups")
         self.deleted("security_groups", sid, self.member.delete(f"/v2.0/security-groups/{sid}"))
 
     def rule_create(self) -> None:
-        body = {"security_group_id": self.pick("security_groups"), "direction": "ingress",
-                "ethertype": "IPv4", "protocol": "tcp",
-                "port_range_min": (low := self.rng.randrange(1, 1000)), "port_range_max": low}
+        body = {
+            "security_group_id": self.pick("security_groups"),
+            "direction": "ingress",
+            "ethertype": "IPv4",
+            "protocol": "tcp",
+            "port_range_min": (low := self.rng.randrange(1, 1000)),
+            "port_range_max": low,
+        }
         if self.rng.random() < 0.4:
             body["remote_group_id"] = self.pick("security_groups")
-        self.created("security_group_rules", "security_group_rule", self.member.post(
-            "/v2.0/security-group-rules", {"security_group_rule": body}))
+        self.created(
+            "security_group_rules",
+            "security_group_rule",
+            self.member.post("/v2.0/security-group-rules", {"security_group_rule": body}),
+        )
 
     def rule_delete(self) -> None:
         rid = self.pick("security_group_rules")
-        self.deleted("security_group_rules", rid,
-                     self.member.delete(f"/v2.0/security-group-rules/{rid}"))
+        self.deleted(
+            "security_group_rules", rid, self.member.delete(f"/v2.0/security-group-rules/{rid}")
+        )
 
     def default_rule(self) -> None:
         if self.rng.random() < 0.6:
-            self.created("default_security_group_rules", "default_security_group_rule",
-                         self.api.post("/v2.0/default-security-group-rules",
-                                       {"default_security_group_rule": {
-                                           "direction": "ingress", "ethertype": "IPv4",
-                                           "protocol": "udp",
-                                           "port_range_min": self.rng.randrange(1, 999),
-                                           "port_range_max": 999}}))
+            self.created(
+                "default_security_group_rules",
+                "default_security_group_rule",
+                self.api.post(
+                    "/v2.0/default-security-group-rules",
+                    {
+                        "default_security_group_rule": {
+                            "direction": "ingress",
+                            "ethertype": "IPv4",
+                            "protocol": "udp",
+                            "port_range_min": self.rng.randrange(1, 999),
+                            "port_range_max": 999,
+                        }
+                    },
+                ),
+            )
         else:
             rid = self.pick("default_security_group_rules")
-            self.deleted("default_security_group_rules", rid,
-                         self.api.delete(f"/v2.0/default-security-group-rules/{rid}"))
+            self.deleted(
+                "default_security_group_rules",
+                rid,
+                self.api.delete(f"/v2.0/default-security-group-rules/{rid}"),
+            )
 
     def router_create(self) -> None:
         body: dict[str, Any] = {"name": "r"}
@@ -250,17 +333,25 @@ class World:
         self.created("routers", "router", self.member.post("/v2.0/routers", {"router": body}))
 
     def router_update(self) -> None:
-        body = self.rng.choice([
-            {"name": "r2"}, {"external_gateway_info": {}},
-            {"external_gateway_info": {"network_id": self.external}},
-            {"routes": [{"destination": "198.51.100.0/24", "nexthop": "192.0.2.30"}]},
-            {"routes": []}, {"admin_state_up": self.rng.random() < 0.5}])
+        body = self.rng.choice(
+            [
+                {"name": "r2"},
+                {"external_gateway_info": {}},
+                {"external_gateway_info": {"network_id": self.external}},
+                {"routes": [{"destination": "198.51.100.0/24", "nexthop": "192.0.2.30"}]},
+                {"routes": []},
+                {"admin_state_up": self.rng.random() < 0.5},
+            ]
+        )
         self.member.put(f"/v2.0/routers/{self.pick('routers')}", {"router": body})
 
     def router_interface(self) -> None:
         verb = self.rng.choice(["add", "remove"])
-        body = ({"subnet_id": self.pick("subnets")} if self.rng.random() < 0.7
-                else {"port_id": self.pick("ports")})
+        body = (
+            {"subnet_id": self.pick("subnets")}
+            if self.rng.random() < 0.7
+            else {"port_id": self.pick("ports")}
+        )
         self.member.put(f"/v2.0/routers/{self.pick('routers')}/{verb}_router_interface", body)
 
     def router_delete(self) -> None:
@@ -273,19 +364,24 @@ class World:
             body: dict[str, Any] = {"floating_network_id": self.external}
             if self.rng.random() < 0.5:
                 body["port_id"] = self.pick("ports")
-            self.created("floatingips", "floatingip", self.member.post(
-                "/v2.0/floatingips", {"floatingip": body}))
+            self.created(
+                "floatingips",
+                "floatingip",
+                self.member.post("/v2.0/floatingips", {"floatingip": body}),
+            )
         elif choice == 1:
             port = self.pick("ports") if self.rng.random() < 0.5 else None
-            self.member.put(f"/v2.0/floatingips/{self.pick('floatingips')}",
-                            {"floatingip": {"port_id": port}})
+            self.member.put(
+                f"/v2.0/floatingips/{self.pick('floatingips')}", {"floatingip": {"port_id": port}}
+            )
         else:
             fid = self.pick("floatingips")
             self.deleted("floatingips", fid, self.member.delete(f"/v2.0/floatingips/{fid}"))
 
     def tags(self) -> None:
-        kind = self.rng.choice(["networks", "subnets", "ports", "security_groups", "routers",
-                                "floatingips"])
+        kind = self.rng.choice(
+            ["networks", "subnets", "ports", "security_groups", "routers", "floatingips"]
+        )
         path = f"/v2.0/{kind.replace('_', '-')}/{self.pick(kind)}/tags"
         tag = self.rng.choice(["red", "blue"])
         match self.rng.randrange(4):
@@ -308,13 +404,30 @@ class World:
 
 def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
     w = world
-    return [(6, w.network_create), (3, w.network_update), (2, w.network_delete),
-            (6, w.subnet_create), (3, w.subnet_update), (2, w.subnet_delete),
-            (8, w.port_create), (8, w.port_update), (3, w.port_delete),
-            (3, w.sg_create), (2, w.sg_update), (1, w.sg_delete),
-            (4, w.rule_create), (2, w.rule_delete), (2, w.default_rule),
-            (3, w.router_create), (4, w.router_update), (5, w.router_interface),
-            (1, w.router_delete), (5, w.fip), (4, w.tags), (2, w.quota)]
+    return [
+        (6, w.network_create),
+        (3, w.network_update),
+        (2, w.network_delete),
+        (6, w.subnet_create),
+        (3, w.subnet_update),
+        (2, w.subnet_delete),
+        (8, w.port_create),
+        (8, w.port_update),
+        (3, w.port_delete),
+        (3, w.sg_create),
+        (2, w.sg_update),
+        (1, w.sg_delete),
+        (4, w.rule_create),
+        (2, w.rule_delete),
+        (2, w.default_rule),
+        (3, w.router_create),
+        (4, w.router_update),
+        (5, w.router_interface),
+        (1, w.router_delete),
+        (5, w.fip),
+        (4, w.tags),
+        (2, w.quota),
+    ]
 
 
 def test_every_table_is_classified() -> None:
@@ -337,12 +450,14 @@ def test_every_write_is_in_the_change_log(api: Caller, store: Store, seed: int) 
     problems: list[str] = []
     changed_calls = 0
     for step in range(160):
-        (name, call), = [(c.__name__, c) for _, c in world.rng.choices(calls, weights)]
+        ((name, call),) = [(c.__name__, c) for _, c in world.rng.choices(calls, weights)]
         before, revision = snapshot(store), store.current_revision()
         call()
         after = snapshot(store)
         changed_calls += before != after
-        problems += [f"step {step} {name}: {p}"
-                     for p in unrecorded(before, after, log_since(store, revision))]
+        problems += [
+            f"step {step} {name}: {p}"
+            for p in unrecorded(before, after, log_since(store, revision))
+        ]
     assert changed_calls > 60  # the sequence did write, or this test proves nothing
     assert problems == [], "\n".join(p[:900] for p in problems)

@@ -12,12 +12,25 @@ from tests.conftest import ADMIN_PASSWORD
 CLIENTS = 32
 
 
-
 def _token(url: str) -> str:
-    r = httpx.post(f"{url}/v3/auth/tokens", json={"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "domain": {"name": "Default"}, "password": ADMIN_PASSWORD}}},
-        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})
+    r = httpx.post(
+        f"{url}/v3/auth/tokens",
+        json={
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": "admin",
+                            "domain": {"name": "Default"},
+                            "password": ADMIN_PASSWORD,
+                        }
+                    },
+                },
+                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+            }
+        },
+    )
     assert r.status_code == 201
     return r.headers["X-Subject-Token"]
 
@@ -26,8 +39,10 @@ def test_concurrent_port_creates_never_duplicate_and_exhaust_with_409(live_url: 
     headers = {"X-Auth-Token": _token(live_url)}
     with httpx.Client(base_url=live_url, headers=headers) as c:
         net = c.post("/v2.0/networks", json={"network": {"name": "race"}}).json()["network"]
-        r = c.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
-                                                     "cidr": "192.0.2.0/24"}})
+        r = c.post(
+            "/v2.0/subnets",
+            json={"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "192.0.2.0/24"}},
+        )
         assert r.status_code == 201
 
     def worker(_: int) -> list[tuple[int, dict]]:  # type: ignore[type-arg]

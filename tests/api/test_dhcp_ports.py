@@ -71,7 +71,8 @@ def test_network_delete_removes_dhcp_ports(api: Caller) -> None:
 def test_two_agents_per_network_when_configured(api: Caller) -> None:
     scheduler = api.client.app.state.services.subnets.dhcp  # type: ignore[attr-defined]
     api.client.app.state.services.subnets.dhcp = type(scheduler)(  # type: ignore[attr-defined]
-        agents_per_network=2)
+        agents_per_network=2
+    )
     network_node(api, "net1")
     network_node(api, "net2")
     network_node(api, "net3")
@@ -85,8 +86,9 @@ def test_host_state_of_the_dhcp_host_has_the_entries(api: Caller) -> None:
     network_node(api)
     net = api.network(name="n1")
     sub = api.subnet(net["id"], "192.0.2.0/24", dns_nameservers=["192.0.2.53"])
-    vm = api.port(net["id"], extra_dhcp_opts=[{"opt_name": "tftp-server",
-                                               "opt_value": "192.0.2.9"}])
+    vm = api.port(
+        net["id"], extra_dhcp_opts=[{"opt_name": "tftp-server", "opt_value": "192.0.2.9"}]
+    )
     (dhcp_port,) = dhcp_ports(api, net["id"])
     body = state(api, "net1")["state"]
     (served,) = body["dhcp"]
@@ -96,10 +98,12 @@ def test_host_state_of_the_dhcp_host_has_the_entries(api: Caller) -> None:
     assert served["port"]["device_name"] == "tap" + dhcp_port["id"][:11]
     (entry,) = served["entries"]
     assert entry["port_id"] == vm["id"] and entry["mac_address"] == vm["mac_address"]
-    assert entry["fixed_ips"] == [{"subnet_id": sub["id"],
-                                   "ip_address": vm["fixed_ips"][0]["ip_address"]}]
-    assert entry["extra_dhcp_opts"] == [{"opt_name": "tftp-server", "opt_value": "192.0.2.9",
-                                         "ip_version": 4}]
+    assert entry["fixed_ips"] == [
+        {"subnet_id": sub["id"], "ip_address": vm["fixed_ips"][0]["ip_address"]}
+    ]
+    assert entry["extra_dhcp_opts"] == [
+        {"opt_name": "tftp-server", "opt_value": "192.0.2.9", "ip_version": 4}
+    ]
     assert [n["id"] for n in body["networks"]] == [net["id"]]
     # another host without the DHCP role gets no DHCP data
     register(api, "hv1")
@@ -114,8 +118,9 @@ def test_only_the_dhcp_code_makes_system_owned_ports(api: Caller) -> None:
     net = api.network(name="n1")
     api.subnet(net["id"], "192.0.2.0/24")
     (made,) = dhcp_ports(api, net["id"])
-    claimed = api.port(net["id"], device_owner="network:dhcp", device_id="by-hand",
-                       **{"binding:host_id": "net1"})
+    claimed = api.port(
+        net["id"], device_owner="network:dhcp", device_id="by-hand", **{"binding:host_id": "net1"}
+    )
     assert claimed["security_groups"] != []
     ports = {p["id"]: p for p in state(api, "net1")["state"]["ports"]}
     assert ports[made["id"]]["system_owned"] is True

@@ -9,12 +9,31 @@ from typing import Any
 from tests.conftest import Caller
 
 FIP_KEYS = {
-    "id", "tenant_id", "project_id", "floating_ip_address", "floating_network_id", "router_id",
-    "port_id", "fixed_ip_address", "status", "description", "port_details", "tags",
-    "created_at", "updated_at", "revision_number",
+    "id",
+    "tenant_id",
+    "project_id",
+    "floating_ip_address",
+    "floating_network_id",
+    "router_id",
+    "port_id",
+    "fixed_ip_address",
+    "status",
+    "description",
+    "port_details",
+    "tags",
+    "created_at",
+    "updated_at",
+    "revision_number",
 }
-DETAIL_KEYS = {"name", "network_id", "mac_address", "admin_state_up", "status", "device_id",
-               "device_owner"}
+DETAIL_KEYS = {
+    "name",
+    "network_id",
+    "mac_address",
+    "admin_state_up",
+    "status",
+    "device_id",
+    "device_owner",
+}
 
 
 def _error(r: Any, status: int, kind: str) -> str:
@@ -24,28 +43,29 @@ def _error(r: Any, status: int, kind: str) -> str:
     return str(err["message"])
 
 
-def _external(api: Caller, cidr: str = "203.0.113.0/24") -> tuple[dict[str, Any],
-                                                                   dict[str, Any]]:
+def _external(api: Caller, cidr: str = "203.0.113.0/24") -> tuple[dict[str, Any], dict[str, Any]]:
     net = api.network(**{"router:external": True})
     return net, api.subnet(net["id"], cidr)
 
 
-def _topology(api: Caller, member: Caller, ext_net: dict[str, Any], cidr: str = "10.0.0.0/24"
-              ) -> dict[str, Any]:
+def _topology(
+    api: Caller, member: Caller, ext_net: dict[str, Any], cidr: str = "10.0.0.0/24"
+) -> dict[str, Any]:
     """A member's network + subnet joined by a router whose gateway is on ``ext_net``."""
     net = member.network()
     subnet = member.subnet(net["id"], cidr)
-    router = member.create("routers", "router",
-                           external_gateway_info={"network_id": ext_net["id"]})
-    r = member.put(f"/v2.0/routers/{router['id']}/add_router_interface",
-                   {"subnet_id": subnet["id"]})
+    router = member.create("routers", "router", external_gateway_info={"network_id": ext_net["id"]})
+    r = member.put(
+        f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]}
+    )
     assert r.status_code == 200, r.text
     return {"net": net, "subnet": subnet, "router": router}
 
 
 def _fip(caller: Caller, network_id: str, **attrs: Any) -> Any:
-    return caller.post("/v2.0/floatingips",
-                       {"floatingip": {"floating_network_id": network_id, **attrs}})
+    return caller.post(
+        "/v2.0/floatingips", {"floatingip": {"floating_network_id": network_id, **attrs}}
+    )
 
 
 # --- allocation -------------------------------------------------------------------------------
@@ -71,8 +91,9 @@ def test_allocate_shape_and_hidden_port(api: Caller) -> None:
     assert len(ports) == 1
     port = ports[0]
     assert port["device_owner"] == "network:floatingip" and port["project_id"] == ""
-    assert port["fixed_ips"] == [{"subnet_id": ext_subnet["id"],
-                                  "ip_address": fip["floating_ip_address"]}]
+    assert port["fixed_ips"] == [
+        {"subnet_id": ext_subnet["id"], "ip_address": fip["floating_ip_address"]}
+    ]
     assert member.get(f"/v2.0/ports?device_id={fip['id']}").json()["ports"] == []
 
     # The port cannot be deleted behind the floating IP's back.
@@ -91,8 +112,9 @@ def test_allocate_from_subnet_and_given_address(api: Caller) -> None:
 
     given = _fip(api, ext["id"], floating_ip_address="203.0.113.77").json()["floatingip"]
     assert given["floating_ip_address"] == "203.0.113.77"
-    _error(_fip(api, ext["id"], floating_ip_address="203.0.113.77"), 409,
-           "IpAddressAlreadyAllocated")
+    _error(
+        _fip(api, ext["id"], floating_ip_address="203.0.113.77"), 409, "IpAddressAlreadyAllocated"
+    )
 
     # Deleting releases the address.
     assert api.delete(f"/v2.0/floatingips/{given['id']}").status_code == 204
@@ -104,8 +126,7 @@ def test_allocate_from_subnet_and_given_address(api: Caller) -> None:
 def test_given_address_is_admin_only(api: Caller) -> None:
     ext, _ = _external(api)
     member = api.as_member()
-    _error(_fip(member, ext["id"], floating_ip_address="203.0.113.9"), 403,
-           "PolicyNotAuthorized")
+    _error(_fip(member, ext["id"], floating_ip_address="203.0.113.9"), 403, "PolicyNotAuthorized")
 
 
 def test_allocation_errors(api: Caller) -> None:
@@ -181,20 +202,31 @@ def test_association_errors(api: Caller) -> None:
     # fixed_ip_address without port_id; an address the port does not have.
     _error(_fip(member, ext["id"], fixed_ip_address="10.0.0.50"), 400, "BadRequest")
     other = member.port(topo["net"]["id"])
-    msg = _error(_fip(member, ext["id"], port_id=other["id"], fixed_ip_address="10.0.0.250"),
-                 400, "BadRequest")
+    msg = _error(
+        _fip(member, ext["id"], port_id=other["id"], fixed_ip_address="10.0.0.250"),
+        400,
+        "BadRequest",
+    )
     assert "does not have fixed ip" in msg
     # Unknown port: 404.
-    _error(member.put(f"/v2.0/floatingips/{fip['id']}",
-                      {"floatingip": {"port_id": "3d1b2a3c-0000-4000-8000-000000000000"}}),
-           404, "PortNotFound")
+    _error(
+        member.put(
+            f"/v2.0/floatingips/{fip['id']}",
+            {"floatingip": {"port_id": "3d1b2a3c-0000-4000-8000-000000000000"}},
+        ),
+        404,
+        "PortNotFound",
+    )
 
     # A subnet with no router to the external network: 404.
     lonely = member.network()
     member.subnet(lonely["id"], "10.1.0.0/24")
     unreachable = member.port(lonely["id"])
-    msg = _error(_fip(member, ext["id"], port_id=unreachable["id"]), 404,
-                 "ExternalGatewayForFloatingIPNotFound")
+    msg = _error(
+        _fip(member, ext["id"], port_id=unreachable["id"]),
+        404,
+        "ExternalGatewayForFloatingIPNotFound",
+    )
     assert "is not reachable from subnet" in msg
 
     # DHCP ports cannot have a floating IP.
@@ -206,9 +238,13 @@ def test_port_with_several_ipv4_addresses_needs_fixed_ip(api: Caller) -> None:
     ext, _ = _external(api)
     member = api.as_member()
     topo = _topology(api, member, ext)
-    port = member.port(topo["net"]["id"], fixed_ips=[
-        {"subnet_id": topo["subnet"]["id"], "ip_address": "10.0.0.10"},
-        {"subnet_id": topo["subnet"]["id"], "ip_address": "10.0.0.11"}])
+    port = member.port(
+        topo["net"]["id"],
+        fixed_ips=[
+            {"subnet_id": topo["subnet"]["id"], "ip_address": "10.0.0.10"},
+            {"subnet_id": topo["subnet"]["id"], "ip_address": "10.0.0.11"},
+        ],
+    )
     msg = _error(_fip(member, ext["id"], port_id=port["id"]), 400, "BadRequest")
     assert "multiple fixed IPv4 addresses" in msg
     r = _fip(member, ext["id"], port_id=port["id"], fixed_ip_address="10.0.0.11")
@@ -228,23 +264,24 @@ def test_router_named_by_the_caller(api: Caller) -> None:
     inner_sub = member.subnet(inner_net["id"], "10.20.0.0/24")
     member.subnet(transit["id"], "10.21.0.0/24")
     inner = member.create("routers", "router")
-    outer = member.create("routers", "router",
-                          external_gateway_info={"network_id": ext["id"]})
-    member.put(f"/v2.0/routers/{inner['id']}/add_router_interface",
-               {"subnet_id": inner_sub["id"]})
+    outer = member.create("routers", "router", external_gateway_info={"network_id": ext["id"]})
+    member.put(f"/v2.0/routers/{inner['id']}/add_router_interface", {"subnet_id": inner_sub["id"]})
     for router in (inner, outer):
         port = member.port(transit["id"])
-        r = member.put(f"/v2.0/routers/{router['id']}/add_router_interface",
-                       {"port_id": port["id"]})
+        r = member.put(
+            f"/v2.0/routers/{router['id']}/add_router_interface", {"port_id": port["id"]}
+        )
         assert r.status_code == 200, r.text
     vm = member.port(inner_net["id"])
 
     # Without a router: no router has both the subnet and the gateway.
-    _error(_fip(member, ext["id"], port_id=vm["id"]), 404,
-           "ExternalGatewayForFloatingIPNotFound")
+    _error(_fip(member, ext["id"], port_id=vm["id"]), 404, "ExternalGatewayForFloatingIPNotFound")
     # A router without a gateway on the floating network: 409; router_id without port: 400.
-    _error(_fip(member, ext["id"], port_id=vm["id"], router_id=inner["id"]), 409,
-           "RouterExternalGatewayNotFoundForFloatingIP")
+    _error(
+        _fip(member, ext["id"], port_id=vm["id"], router_id=inner["id"]),
+        409,
+        "RouterExternalGatewayNotFoundForFloatingIP",
+    )
     _error(_fip(member, ext["id"], router_id=outer["id"]), 400, "BadRequest")
     r = _fip(member, ext["id"], port_id=vm["id"], router_id=outer["id"])
     assert r.status_code == 201, r.text
@@ -253,9 +290,11 @@ def test_router_named_by_the_caller(api: Caller) -> None:
     # An update that keeps the association keeps the router.
     r = member.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"description": "x"}})
     assert r.json()["floatingip"]["router_id"] == outer["id"]
-    _error(member.put(f"/v2.0/routers/{outer['id']}",
-                      {"router": {"external_gateway_info": None}}),
-           409, "RouterExternalGatewayInUseByFloatingIp")
+    _error(
+        member.put(f"/v2.0/routers/{outer['id']}", {"router": {"external_gateway_info": None}}),
+        409,
+        "RouterExternalGatewayInUseByFloatingIp",
+    )
 
 
 def test_deleting_the_port_disassociates(api: Caller) -> None:
@@ -282,21 +321,34 @@ def test_router_interface_and_gateway_guards(api: Caller) -> None:
     port = member.port(topo["net"]["id"])
     fip = _fip(member, ext["id"], port_id=port["id"]).json()["floatingip"]
 
-    _error(member.put(f"/v2.0/routers/{router_id}/remove_router_interface",
-                      {"subnet_id": topo["subnet"]["id"]}),
-           409, "RouterInterfaceInUseByFloatingIP")
-    _error(member.put(f"/v2.0/routers/{router_id}",
-                      {"router": {"external_gateway_info": None}}),
-           409, "RouterExternalGatewayInUseByFloatingIp")
+    _error(
+        member.put(
+            f"/v2.0/routers/{router_id}/remove_router_interface",
+            {"subnet_id": topo["subnet"]["id"]},
+        ),
+        409,
+        "RouterInterfaceInUseByFloatingIP",
+    )
+    _error(
+        member.put(f"/v2.0/routers/{router_id}", {"router": {"external_gateway_info": None}}),
+        409,
+        "RouterExternalGatewayInUseByFloatingIp",
+    )
     other_ext, _ = _external(api, "192.0.2.0/24")
-    _error(member.put(f"/v2.0/routers/{router_id}",
-                      {"router": {"external_gateway_info": {"network_id": other_ext["id"]}}}),
-           409, "RouterExternalGatewayInUseByFloatingIp")
+    _error(
+        member.put(
+            f"/v2.0/routers/{router_id}",
+            {"router": {"external_gateway_info": {"network_id": other_ext["id"]}}},
+        ),
+        409,
+        "RouterExternalGatewayInUseByFloatingIp",
+    )
 
     # Once disassociated, both go.
     member.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": None}})
-    r = member.put(f"/v2.0/routers/{router_id}/remove_router_interface",
-                   {"subnet_id": topo["subnet"]["id"]})
+    r = member.put(
+        f"/v2.0/routers/{router_id}/remove_router_interface", {"subnet_id": topo["subnet"]["id"]}
+    )
     assert r.status_code == 200, r.text
     r = member.put(f"/v2.0/routers/{router_id}", {"router": {"external_gateway_info": None}})
     assert r.status_code == 200, r.text
@@ -317,8 +369,7 @@ def test_external_network_delete_takes_unassociated_floating_ips(api: Caller) ->
     # Once nothing is associated (and the router's gateway is gone), the network goes, and
     # the floating IPs with it (as Neutron's delete_disassociated_floatingips).
     member.put(f"/v2.0/floatingips/{held['id']}", {"floatingip": {"port_id": None}})
-    member.put(f"/v2.0/routers/{topo['router']['id']}",
-               {"router": {"external_gateway_info": None}})
+    member.put(f"/v2.0/routers/{topo['router']['id']}", {"router": {"external_gateway_info": None}})
     assert api.delete(f"/v2.0/networks/{ext['id']}").status_code == 204
     assert member.get("/v2.0/floatingips").json()["floatingips"] == []
     assert api.get(f"/v2.0/ports?network_id={ext['id']}").json()["ports"] == []
@@ -334,9 +385,16 @@ def test_pools(api: Caller) -> None:
     api.subnet(private["id"], "10.5.0.0/24")
     member = api.as_member()
     pools = member.get("/v2.0/floatingip-pools").json()["floatingip_pools"]
-    assert pools == [{"subnet_id": ext_subnet["id"], "subnet_name": ext_subnet["name"],
-                      "network_id": ext["id"], "cidr": "203.0.113.0/24",
-                      "project_id": api.project_id, "tenant_id": api.project_id}]
+    assert pools == [
+        {
+            "subnet_id": ext_subnet["id"],
+            "subnet_name": ext_subnet["name"],
+            "network_id": ext["id"],
+            "cidr": "203.0.113.0/24",
+            "project_id": api.project_id,
+            "tenant_id": api.project_id,
+        }
+    ]
     fields = member.get("/v2.0/floatingip_pools?fields=subnet_id").json()["floatingip_pools"]
     assert fields == [{"subnet_id": ext_subnet["id"]}]
     names = {e["alias"] for e in member.get("/v2.0/extensions").json()["extensions"]}
@@ -346,15 +404,16 @@ def test_pools(api: Caller) -> None:
 def test_list_filters_sort_pagination_and_tags(api: Caller) -> None:
     ext, _ = _external(api)
     member = api.as_member()
-    made = [_fip(member, ext["id"], description=f"f{i}").json()["floatingip"]
-            for i in range(3)]
+    made = [_fip(member, ext["id"], description=f"f{i}").json()["floatingip"] for i in range(3)]
     by_addr = sorted(made, key=lambda f: f["floating_ip_address"])
     r = member.get("/v2.0/floatingips?sort_key=floating_ip_address&sort_dir=asc&limit=2")
     page = r.json()
     assert [f["id"] for f in page["floatingips"]] == [f["id"] for f in by_addr[:2]]
     assert page["floatingips_links"][0]["rel"] == "next"
-    one = member.get(f"/v2.0/floatingips?floating_ip_address={made[1]['floating_ip_address']}"
-                     "&fields=id&fields=status").json()["floatingips"]
+    one = member.get(
+        f"/v2.0/floatingips?floating_ip_address={made[1]['floating_ip_address']}"
+        "&fields=id&fields=status"
+    ).json()["floatingips"]
     assert one == [{"id": made[1]["id"], "status": "DOWN"}]
     _error(member.get("/v2.0/floatingips?bogus=1"), 400, "HTTPBadRequest")
 
@@ -382,16 +441,24 @@ def test_projects_are_isolated(api: Caller) -> None:
 
     _error(bob.get(f"/v2.0/floatingips/{fip['id']}"), 404, "FloatingIPNotFound")
     assert bob.get("/v2.0/floatingips").json()["floatingips"] == []
-    _error(bob.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"description": "x"}}),
-           404, "FloatingIPNotFound")
+    _error(
+        bob.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"description": "x"}}),
+        404,
+        "FloatingIPNotFound",
+    )
     _error(bob.delete(f"/v2.0/floatingips/{fip['id']}"), 404, "FloatingIPNotFound")
     # Bob cannot point his floating IP at Alice's port: he cannot see it.
     bobs = _fip(bob, ext["id"]).json()["floatingip"]
-    _error(bob.put(f"/v2.0/floatingips/{bobs['id']}",
-                   {"floatingip": {"port_id": alice_port["id"]}}), 404, "PortNotFound")
+    _error(
+        bob.put(f"/v2.0/floatingips/{bobs['id']}", {"floatingip": {"port_id": alice_port["id"]}}),
+        404,
+        "PortNotFound",
+    )
     # The admin sees all, and may associate across projects.
     assert {f["id"] for f in api.get("/v2.0/floatingips").json()["floatingips"]} >= {
-        fip["id"], bobs["id"]}
+        fip["id"],
+        bobs["id"],
+    }
     reader = api.as_reader(alice.project_id)
     assert reader.get(f"/v2.0/floatingips/{fip['id']}").status_code == 200
     _error(_fip(reader, ext["id"]), 403, "PolicyNotAuthorized")
@@ -404,8 +471,7 @@ def test_quotas(api: Caller) -> None:
     assert details["router"] == {"limit": 10, "used": 0, "reserved": 0}
     assert details["floatingip"] == {"limit": 50, "used": 0, "reserved": 0}
 
-    r = api.put(f"/v2.0/quotas/{member.project_id}", {"quota": {"floatingip": 1,
-                                                                "router": 1}})
+    r = api.put(f"/v2.0/quotas/{member.project_id}", {"quota": {"floatingip": 1, "router": 1}})
     assert r.status_code == 200, r.text
     assert _fip(member, ext["id"]).status_code == 201
     _error(_fip(member, ext["id"]), 409, "OverQuota")

@@ -42,8 +42,14 @@ def host_with_a_port(api: Caller, live_url: str) -> tuple[dict[str, Any], Sessio
     register(api, "hv1")
     net = api.network()
     api.port(net["id"], **{"binding:host_id": "hv1"})
-    return net, Session(Credentials(auth_url=f"{live_url}/v3", username="admin",
-                                    password=ADMIN_PASSWORD, project_name="admin"))
+    return net, Session(
+        Credentials(
+            auth_url=f"{live_url}/v3",
+            username="admin",
+            password=ADMIN_PASSWORD,
+            project_name="admin",
+        )
+    )
 
 
 def test_the_client_keeps_its_copy_and_asks_for_deltas(api: Caller, live_url: str) -> None:

@@ -19,16 +19,23 @@ from neutrino.service.identity import ExternalValidator
 from neutrino.store.uow import Store
 
 PASSWORD = "test-admin-secret"  # tests/conftest.py's ADMIN_PASSWORD
-UNAUTHORIZED = {"error": {"code": 401, "title": "Unauthorized",
-                          "message": "The request you have made requires authentication."}}
+UNAUTHORIZED = {
+    "error": {
+        "code": 401,
+        "title": "Unauthorized",
+        "message": "The request you have made requires authentication.",
+    }
+}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 NETWORK_PROBE = "/v2.0/networks"  # a Neutron endpoint behind token auth
 
 
-def token_body(user: dict[str, Any], password: str, project: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
-    auth: dict[str, Any] = {"identity": {"methods": ["password"], "password": {
-        "user": {**user, "password": password}}}}
+def token_body(
+    user: dict[str, Any], password: str, project: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    auth: dict[str, Any] = {
+        "identity": {"methods": ["password"], "password": {"user": {**user, "password": password}}}
+    }
     if project is not None:
         auth["scope"] = {"project": project}
     return {"auth": auth}
@@ -41,8 +48,11 @@ def issue(client: TestClient, body: dict[str, Any]) -> tuple[str, dict[str, Any]
 
 
 def admin_names_body() -> dict[str, Any]:
-    return token_body({"name": "admin", "domain": {"name": "Default"}}, PASSWORD,
-                      {"name": "admin", "domain": {"name": "Default"}})
+    return token_body(
+        {"name": "admin", "domain": {"name": "Default"}},
+        PASSWORD,
+        {"name": "admin", "domain": {"name": "Default"}},
+    )
 
 
 def hdr(token: str, **extra: str) -> dict[str, str]:
@@ -50,9 +60,17 @@ def hdr(token: str, **extra: str) -> dict[str, str]:
 
 
 def new_user(api: Any, password: str, **attrs: Any) -> dict[str, Any]:
-    r = api.post("/v3/users", {"user": {"name": "u-" + uuid.uuid4().hex[:8],
-                                        "password": password, "domain_id": "default",
-                                        **attrs}})
+    r = api.post(
+        "/v3/users",
+        {
+            "user": {
+                "name": "u-" + uuid.uuid4().hex[:8],
+                "password": password,
+                "domain_id": "default",
+                **attrs,
+            }
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()["user"]  # type: ignore[no-any-return]
 
@@ -85,14 +103,15 @@ def test_token_by_names_has_the_fields_tempest_reads(client: TestClient) -> None
     assert len(body["audit_ids"]) == 1
 
 
-def test_catalog_has_identity_and_network_endpoints(client: TestClient,
-                                                    settings: Settings) -> None:
+def test_catalog_has_identity_and_network_endpoints(client: TestClient, settings: Settings) -> None:
     _, body = issue(client, admin_names_body())
     services = {s["type"]: s for s in body["catalog"]}
     assert services["identity"]["name"] == "keystone"
     assert services["network"]["name"] == "neutron"
-    for kind, url in (("identity", settings.base_url + "/v3"),
-                      ("network", settings.base_url + "/")):
+    for kind, url in (
+        ("identity", settings.base_url + "/v3"),
+        ("network", settings.base_url + "/"),
+    ):
         endpoints = services[kind]["endpoints"]
         assert {e["interface"] for e in endpoints} == {"public", "internal", "admin"}
         for e in endpoints:
@@ -104,22 +123,26 @@ def test_catalog_has_identity_and_network_endpoints(client: TestClient,
 
 
 def test_wrong_password_and_unknown_user_get_keystone_401(client: TestClient) -> None:
-    for user in ({"name": "admin", "domain": {"name": "Default"}},
-                 {"name": "nobody", "domain": {"id": "default"}},
-                 {"id": "does-not-exist"}):
-        r = client.post("/v3/auth/tokens", json=token_body(user, "wrong", {"name": "admin",
-                        "domain": {"name": "Default"}}))
+    for user in (
+        {"name": "admin", "domain": {"name": "Default"}},
+        {"name": "nobody", "domain": {"id": "default"}},
+        {"id": "does-not-exist"},
+    ):
+        r = client.post(
+            "/v3/auth/tokens",
+            json=token_body(user, "wrong", {"name": "admin", "domain": {"name": "Default"}}),
+        )
         assert r.status_code == 401
         assert r.headers["content-type"].startswith("application/json")
         assert r.json() == UNAUTHORIZED
 
 
-def test_user_without_role_on_project_cannot_scope_to_it(api: Any, client: TestClient
-                                                         ) -> None:
+def test_user_without_role_on_project_cannot_scope_to_it(api: Any, client: TestClient) -> None:
     user = new_user(api, "pw-1")
     project = new_project(api)
-    r = client.post("/v3/auth/tokens",
-                    json=token_body({"id": user["id"]}, "pw-1", {"id": project["id"]}))
+    r = client.post(
+        "/v3/auth/tokens", json=token_body({"id": user["id"]}, "pw-1", {"id": project["id"]})
+    )
     assert r.status_code == 401 and r.json() == UNAUTHORIZED
 
 
@@ -127,15 +150,23 @@ def test_unscoped_token_then_token_method_rescope(api: Any, client: TestClient) 
     user = new_user(api, "pw-2")
     project = new_project(api)
     roles = role_ids(api)
-    assert api.put(f"/v3/projects/{project['id']}/users/{user['id']}/roles/"
-                   f"{roles['member']}").status_code == 204
+    assert (
+        api.put(
+            f"/v3/projects/{project['id']}/users/{user['id']}/roles/{roles['member']}"
+        ).status_code
+        == 204
+    )
     unscoped, body = issue(client, token_body({"id": user["id"]}, "pw-2"))
     assert "project" not in body and "catalog" not in body and "roles" not in body
     r = client.get("/v3/auth/projects", headers=hdr(unscoped))
     assert [p["id"] for p in r.json()["projects"]] == [project["id"]]
 
-    rescope = {"auth": {"identity": {"methods": ["token"], "token": {"id": unscoped}},
-                        "scope": {"project": {"id": project["id"]}}}}
+    rescope = {
+        "auth": {
+            "identity": {"methods": ["token"], "token": {"id": unscoped}},
+            "scope": {"project": {"id": project["id"]}},
+        }
+    }
     scoped, body2 = issue(client, rescope)
     assert body2["project"]["id"] == project["id"]
     assert "token" in body2["methods"] and "password" in body2["methods"]
@@ -144,8 +175,9 @@ def test_unscoped_token_then_token_method_rescope(api: Any, client: TestClient) 
     assert client.get(NETWORK_PROBE, headers=hdr(scoped)).status_code == 200
 
 
-def test_expired_token_is_rejected(api: Any, client: TestClient, settings: Settings,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_token_is_rejected(
+    api: Any, client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert client.get(NETWORK_PROBE, headers=hdr(api.token)).status_code == 200
     real = clock.epoch
     monkeypatch.setattr(clock, "epoch", lambda: real() + settings.token_ttl_seconds + 1)
@@ -164,14 +196,20 @@ def test_tampered_token_is_rejected(api: Any, client: TestClient) -> None:
 
 def test_delete_auth_token_revokes_only_that_token(api: Any, client: TestClient) -> None:
     member = api.as_role("member")
-    other, _ = issue(client, token_body({"id": member.user_id},
-                                        _password_of(member), {"id": member.project_id}))
-    r = client.delete("/v3/auth/tokens", headers=hdr(api.token, **{
-        "X-Subject-Token": member.token}))
+    other, _ = issue(
+        client, token_body({"id": member.user_id}, _password_of(member), {"id": member.project_id})
+    )
+    r = client.delete(
+        "/v3/auth/tokens", headers=hdr(api.token, **{"X-Subject-Token": member.token})
+    )
     assert r.status_code == 204 and r.content == b""
     assert client.get(NETWORK_PROBE, headers=hdr(member.token)).status_code == 401
-    assert client.get("/v3/auth/tokens", headers=hdr(api.token, **{
-        "X-Subject-Token": member.token})).status_code == 404
+    assert (
+        client.get(
+            "/v3/auth/tokens", headers=hdr(api.token, **{"X-Subject-Token": member.token})
+        ).status_code
+        == 404
+    )
     assert client.get(NETWORK_PROBE, headers=hdr(other)).status_code == 200
 
 
@@ -196,8 +234,7 @@ def test_validate_token(api: Any, client: TestClient) -> None:
     assert r.json()["token"]["project"]["id"] == member.project_id
     assert client.head("/v3/auth/tokens", headers=h).status_code == 200
     # A member may not validate someone else's token.
-    r = client.get("/v3/auth/tokens", headers=hdr(member.token, **{
-        "X-Subject-Token": api.token}))
+    r = client.get("/v3/auth/tokens", headers=hdr(member.token, **{"X-Subject-Token": api.token}))
     assert r.status_code == 403
     bad = hdr(api.token, **{"X-Subject-Token": member.token + "x"})
     assert client.head("/v3/auth/tokens", headers=bad).status_code == 404
@@ -210,28 +247,46 @@ def test_tempest_dynamic_credentials_sequence(client: TestClient) -> None:
     domain = r.json()["domains"][0]
     assert domain["name"] == "Default"
     name = "tempest-NetworksTest-" + uuid.uuid4().hex[:8]
-    r = client.post("/v3/projects", headers=hdr(admin), json={"project": {
-        "name": name + "-project", "description": "d", "domain_id": domain["id"]}})
+    r = client.post(
+        "/v3/projects",
+        headers=hdr(admin),
+        json={
+            "project": {"name": name + "-project", "description": "d", "domain_id": domain["id"]}
+        },
+    )
     assert r.status_code == 201
     project = r.json()["project"]
     assert project["name"] == name + "-project" and project["domain_id"] == domain["id"]
-    r = client.post("/v3/projects", headers=hdr(admin), json={"project": {
-        "name": name + "-project", "domain_id": domain["id"]}})
+    r = client.post(
+        "/v3/projects",
+        headers=hdr(admin),
+        json={"project": {"name": name + "-project", "domain_id": domain["id"]}},
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == 409
-    r = client.post("/v3/users", headers=hdr(admin), json={"user": {
-        "name": name, "password": "s3cret", "domain_id": domain["id"]}})
+    r = client.post(
+        "/v3/users",
+        headers=hdr(admin),
+        json={"user": {"name": name, "password": "s3cret", "domain_id": domain["id"]}},
+    )
     assert r.status_code == 201
     user = r.json()["user"]
     assert "password" not in user and "password_hash" not in user
-    roles = {x["name"].lower(): x["id"] for x in
-             client.get("/v3/roles", headers=hdr(admin)).json()["roles"]}
+    roles = {
+        x["name"].lower(): x["id"]
+        for x in client.get("/v3/roles", headers=hdr(admin)).json()["roles"]
+    }
     grant = f"/v3/projects/{project['id']}/users/{user['id']}/roles/{roles['admin']}"
     for _ in range(2):  # tempest assigns admin twice
         r = client.put(grant, headers=hdr(admin))
         assert r.status_code == 204 and r.content == b""
-    token, body = issue(client, token_body({"id": user["id"], "domain": {"id": domain["id"]}},
-                                           "s3cret", {"id": project["id"],
-                                                      "domain": {"id": domain["id"]}}))
+    token, body = issue(
+        client,
+        token_body(
+            {"id": user["id"], "domain": {"id": domain["id"]}},
+            "s3cret",
+            {"id": project["id"], "domain": {"id": domain["id"]}},
+        ),
+    )
     assert body["project"]["id"] == project["id"] and body["user"]["id"] == user["id"]
     # The dynamic admin holds admin on its own throw-away project: admin everywhere.
     assert client.get(f"/v3/projects/{project['id']}", headers=hdr(token)).status_code == 200
@@ -248,8 +303,11 @@ def test_tempest_dynamic_credentials_sequence(client: TestClient) -> None:
 def test_project_create_defaults_to_token_domain(api: Any) -> None:
     project = new_project(api)
     assert project["domain_id"] == "default" and project["enabled"] is True
-    r = api.client.patch(f"/v3/projects/{project['id']}", headers=hdr(api.token),
-                         json={"project": {"description": "new"}})
+    r = api.client.patch(
+        f"/v3/projects/{project['id']}",
+        headers=hdr(api.token),
+        json={"project": {"description": "new"}},
+    )
     assert r.status_code == 200 and r.json()["project"]["description"] == "new"
     r = api.get(f"/v3/projects?name={project['name']}")
     assert [p["id"] for p in r.json()["projects"]] == [project["id"]]
@@ -264,8 +322,13 @@ def test_member_is_not_an_identity_admin(api: Any, client: TestClient) -> None:
     assert member.get("/v3/projects").status_code == 403
     assert member.get(f"/v3/users/{api.user_id}").status_code == 403
     assert member.get(f"/v3/projects/{api.project_id}").status_code == 403
-    assert member.put(f"/v3/projects/{member.project_id}/users/{member.user_id}/roles/"
-                      f"{role_ids(api)['admin']}").status_code == 403
+    assert (
+        member.put(
+            f"/v3/projects/{member.project_id}/users/{member.user_id}/roles/"
+            f"{role_ids(api)['admin']}"
+        ).status_code
+        == 403
+    )
     assert member.get(f"/v3/users/{member.user_id}").status_code == 200
     assert member.get(f"/v3/projects/{member.project_id}").status_code == 200
 
@@ -277,20 +340,20 @@ def test_grants_list_check_and_remove(api: Any) -> None:
     assert [r["name"] for r in api.get(base).json()["roles"]] == ["member"]
     r = api.get(f"/v3/role_assignments?scope.project.id={member.project_id}&include_names")
     assert [(a["user"]["id"], a["role"]["name"]) for a in r.json()["role_assignments"]] == [
-        (member.user_id, "member")]
+        (member.user_id, "member")
+    ]
     assert member.get(f"/v3/role_assignments?user.id={member.user_id}").status_code == 200
     assert member.get("/v3/role_assignments").status_code == 403
-    assert api.client.head(f"{base}/{roles['member']}",
-                           headers=hdr(api.token)).status_code == 204
-    assert api.client.head(f"{base}/{roles['reader']}",
-                           headers=hdr(api.token)).status_code == 404
+    assert api.client.head(f"{base}/{roles['member']}", headers=hdr(api.token)).status_code == 204
+    assert api.client.head(f"{base}/{roles['reader']}", headers=hdr(api.token)).status_code == 404
     assert api.delete(f"{base}/{roles['member']}").status_code == 204
     assert api.get(base).json()["roles"] == []
     assert member.get(NETWORK_PROBE).status_code == 401  # the role is gone from its tokens
 
 
-def test_role_removal_revokes_only_tokens_scoped_to_that_project(api: Any,
-                                                                  client: TestClient) -> None:
+def test_role_removal_revokes_only_tokens_scoped_to_that_project(
+    api: Any, client: TestClient
+) -> None:
     """Keystone: removing a user's role on P revokes that user's tokens for P; its tokens for
     other projects and its unscoped token stay valid, and another user's token for P too."""
     roles = role_ids(api)
@@ -310,8 +373,12 @@ def test_role_removal_revokes_only_tokens_scoped_to_that_project(api: Any,
     assert client.get("/v3/auth/projects", headers=hdr(unscoped)).status_code == 200
     assert other.get(NETWORK_PROBE).status_code == 200
     # P1 needs a role again; the new grant gives a token that works.
-    assert client.post("/v3/auth/tokens", json=token_body(
-        {"id": user["id"]}, "pw-grant", {"id": p1["id"]})).status_code == 401
+    assert (
+        client.post(
+            "/v3/auth/tokens", json=token_body({"id": user["id"]}, "pw-grant", {"id": p1["id"]})
+        ).status_code
+        == 401
+    )
     r = api.put(f"/v3/projects/{p1['id']}/users/{user['id']}/roles/{roles['reader']}")
     assert r.status_code == 204
     again, _ = issue(client, token_body({"id": user["id"]}, "pw-grant", {"id": p1["id"]}))
@@ -328,8 +395,9 @@ def test_disabling_a_project_revokes_its_tokens_only(api: Any, client: TestClien
         assert r.status_code == 204
     on_p1, _ = issue(client, token_body({"id": user["id"]}, "pw-proj", {"id": p1["id"]}))
     on_p2, _ = issue(client, token_body({"id": user["id"]}, "pw-proj", {"id": p2["id"]}))
-    r = api.client.patch(f"/v3/projects/{p1['id']}", headers=hdr(api.token),
-                         json={"project": {"enabled": False}})
+    r = api.client.patch(
+        f"/v3/projects/{p1['id']}", headers=hdr(api.token), json={"project": {"enabled": False}}
+    )
     assert r.status_code == 200
     assert client.get(NETWORK_PROBE, headers=hdr(on_p1)).status_code == 401
     assert client.get(NETWORK_PROBE, headers=hdr(on_p2)).status_code == 200
@@ -337,8 +405,11 @@ def test_disabling_a_project_revokes_its_tokens_only(api: Any, client: TestClien
 
 def test_password_change_revokes_and_new_password_works(api: Any, client: TestClient) -> None:
     member = api.as_role("member")
-    r = api.client.patch(f"/v3/users/{member.user_id}", headers=hdr(api.token),
-                         json={"user": {"password": "changed"}})
+    r = api.client.patch(
+        f"/v3/users/{member.user_id}",
+        headers=hdr(api.token),
+        json={"user": {"password": "changed"}},
+    )
     assert r.status_code == 200
     assert member.get(NETWORK_PROBE).status_code == 401
     issue(client, token_body({"id": member.user_id}, "changed", {"id": member.project_id}))
@@ -348,8 +419,9 @@ def test_bootstrap_is_idempotent_and_resets_the_password(client: TestClient) -> 
     identity = client.app.state.services.identity  # type: ignore[attr-defined]
     identity.bootstrap(PASSWORD)
     admin, _ = issue(client, admin_names_body())
-    assert [d["id"] for d in client.get("/v3/domains", headers=hdr(admin)).json()[
-        "domains"]] == ["default"]
+    assert [d["id"] for d in client.get("/v3/domains", headers=hdr(admin)).json()["domains"]] == [
+        "default"
+    ]
     identity.bootstrap("another")
     assert client.post("/v3/auth/tokens", json=admin_names_body()).status_code == 401
     body = admin_names_body()
@@ -358,8 +430,15 @@ def test_bootstrap_is_idempotent_and_resets_the_password(client: TestClient) -> 
 
 
 def test_v2_tokens_and_tenants(client: TestClient, settings: Settings) -> None:
-    r = client.post("/v2.0/tokens", json={"auth": {"passwordCredentials": {
-        "username": "admin", "password": PASSWORD}, "tenantName": "admin"}})
+    r = client.post(
+        "/v2.0/tokens",
+        json={
+            "auth": {
+                "passwordCredentials": {"username": "admin", "password": PASSWORD},
+                "tenantName": "admin",
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     access = r.json()["access"]
     token = access["token"]["id"]
@@ -372,11 +451,14 @@ def test_v2_tokens_and_tenants(client: TestClient, settings: Settings) -> None:
     assert client.get(NETWORK_PROBE, headers=hdr(token)).status_code == 200
     tenants = client.get("/v2.0/tenants", headers=hdr(token)).json()["tenants"]
     assert [t["name"] for t in tenants] == ["admin"]
-    r = client.post("/v2.0/tokens", json={"auth": {"token": {"id": token},
-                                                   "tenantId": tenants[0]["id"]}})
+    r = client.post(
+        "/v2.0/tokens", json={"auth": {"token": {"id": token}, "tenantId": tenants[0]["id"]}}
+    )
     assert r.status_code == 200 and r.json()["access"]["token"]["tenant"]["name"] == "admin"
-    r = client.post("/v2.0/tokens", json={"auth": {"passwordCredentials": {
-        "username": "admin", "password": "bad"}}})
+    r = client.post(
+        "/v2.0/tokens",
+        json={"auth": {"passwordCredentials": {"username": "admin", "password": "bad"}}},
+    )
     assert r.status_code == 401 and r.json() == UNAUTHORIZED
 
 
@@ -388,15 +470,24 @@ def test_version_document(client: TestClient, settings: Settings) -> None:
 
 
 def test_external_keystone_tokens_are_accepted(client: TestClient, tmp_path: Any) -> None:
-    ext_settings = Settings(state_dir=tmp_path / "ext", db=f"sqlite:///{tmp_path}/ext.db",
-                            token_key="another-key", listen="127.0.0.1:5000")
+    ext_settings = Settings(
+        state_dir=tmp_path / "ext",
+        db=f"sqlite:///{tmp_path}/ext.db",
+        token_key="another-key",
+        listen="127.0.0.1:5000",
+    )
     ext_store = Store(ext_settings.db_url)
     ext_store.create_all()
     with TestClient(create_app(ext_settings, ext_store)) as ext:
         ext.app.state.services.identity.bootstrap("ext-pw")  # type: ignore[attr-defined]
-        foreign, _ = issue(ext, token_body({"name": "admin", "domain": {"id": "default"}},
-                                           "ext-pw", {"name": "admin",
-                                                      "domain": {"id": "default"}}))
+        foreign, _ = issue(
+            ext,
+            token_body(
+                {"name": "admin", "domain": {"id": "default"}},
+                "ext-pw",
+                {"name": "admin", "domain": {"id": "default"}},
+            ),
+        )
         identity = client.app.state.services.identity  # type: ignore[attr-defined]
         assert client.get(NETWORK_PROBE, headers=hdr(foreign)).status_code == 401
         identity.external = ExternalValidator("http://external", http=ext)
@@ -417,7 +508,6 @@ def _password_of(caller: Any) -> str:
 def test_domain_id_of_another_type_is_a_400(api: Any, domain_id: Any) -> None:
     # Found by the fuzz suite: a non-string domain_id reached the database (500).
     for kind, extra in (("project", {}), ("user", {"password": "pw"})):
-        r = api.post(f"/v3/{kind}s", {kind: {"name": f"d-{kind}", "domain_id": domain_id,
-                                             **extra}})
+        r = api.post(f"/v3/{kind}s", {kind: {"name": f"d-{kind}", "domain_id": domain_id, **extra}})
         assert r.status_code == 400, r.text
         assert "domain_id" in r.json()["error"]["message"]

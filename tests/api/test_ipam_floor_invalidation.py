@@ -29,19 +29,22 @@ def _address(port: dict[str, object]) -> str:
 
 def _delete_elsewhere(store: Store, port: dict[str, object], log: bool) -> None:
     """Delete a port as another API server would: rows gone, this process's floor untouched."""
+
     def write(tx: Tx) -> None:
         raw.run(tx.conn, "DELETE FROM ip_allocations WHERE port_id = ?", (port["id"],))
         raw.run(tx.conn, "DELETE FROM ports WHERE id = ?", (port["id"],))
         if log:
-            tx.record("port", str(port["id"]), "delete", str(port["project_id"]),
-                      str(port["network_id"]))
+            tx.record(
+                "port", str(port["id"]), "delete", str(port["project_id"]), str(port["network_id"])
+            )
 
     store.write(write)
 
 
 @pytest.mark.parametrize("logged", [True, False])
 def test_an_address_freed_by_another_server_is_reused_when_the_log_says_so(
-        api: Caller, store: Store, logged: bool) -> None:
+    api: Caller, store: Store, logged: bool
+) -> None:
     net = api.network()
     api.subnet(net["id"], "192.0.2.0/28")
     first, *_ = [api.port(net["id"]) for _ in range(3)]

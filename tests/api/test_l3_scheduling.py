@@ -22,8 +22,13 @@ def _network_node(api: Caller, host: str, tunnel_ip: str) -> None:
 
 
 def _external(api: Caller) -> tuple[dict[str, Any], dict[str, Any]]:
-    net = api.network(**{"router:external": True, "provider:network_type": "flat",
-                         "provider:physical_network": "public"})
+    net = api.network(
+        **{
+            "router:external": True,
+            "provider:network_type": "flat",
+            "provider:physical_network": "public",
+        }
+    )
     return net, api.subnet(net["id"], "203.0.113.0/24", gateway_ip="203.0.113.1")
 
 
@@ -38,8 +43,11 @@ def _kill(store: Store, host: str) -> None:
     old = clock.now() - dt.timedelta(seconds=600)
 
     def tx_fn(tx: Tx) -> None:
-        raw.run(tx.conn, "UPDATE agents SET heartbeat_timestamp = ? WHERE host = ? AND "
-                         "agent_type = 'L3 agent'", (raw.db_time(tx.conn, old), host))
+        raw.run(
+            tx.conn,
+            "UPDATE agents SET heartbeat_timestamp = ? WHERE host = ? AND agent_type = 'L3 agent'",
+            (raw.db_time(tx.conn, old), host),
+        )
 
     store.write(tx_fn)
 
@@ -83,13 +91,16 @@ def test_router_change_wakes_the_l3_host(api: Caller) -> None:
     api.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
     first = state(api, "net1")
     assert first["state"]["routers"][0]["routes"] == []
-    r = api.put(f"/v2.0/routers/{router['id']}", {"router": {"routes": [
-        {"destination": "198.51.100.0/24", "nexthop": "192.0.2.9"}]}})
+    r = api.put(
+        f"/v2.0/routers/{router['id']}",
+        {"router": {"routes": [{"destination": "198.51.100.0/24", "nexthop": "192.0.2.9"}]}},
+    )
     assert r.status_code == 200, r.text
     woke = state(api, "net1", since=first["revision"], timeout=5)
     assert woke["snapshot"] is True
     assert woke["state"]["routers"][0]["routes"] == [
-        {"destination": "198.51.100.0/24", "nexthop": "192.0.2.9"}]
+        {"destination": "198.51.100.0/24", "nexthop": "192.0.2.9"}
+    ]
 
 
 def test_least_loaded_and_rescheduled_when_agent_dies(api: Caller, store: Store) -> None:
@@ -104,12 +115,12 @@ def test_least_loaded_and_rescheduled_when_agent_dies(api: Caller, store: Store)
         hosts.append(_router_ports(api, router["id"])[0]["binding:host_id"])
     assert sorted(hosts) == ["net1", "net2"]  # least loaded first
     moved_router = api.get("/v2.0/routers").json()["routers"]
-    on_net1 = next(r for r in moved_router
-                   if _router_ports(api, r["id"])[0]["binding:host_id"] == "net1")
+    on_net1 = next(
+        r for r in moved_router if _router_ports(api, r["id"])[0]["binding:host_id"] == "net1"
+    )
     _kill(store, "net1")
     # a heartbeat of the surviving L3 agent moves net1's router
-    register(api, "net2", tunnel_ip="198.51.100.102", agent_type="L3 agent",
-             agent_mode="legacy")
+    register(api, "net2", tunnel_ip="198.51.100.102", agent_type="L3 agent", agent_mode="legacy")
     ports = _router_ports(api, on_net1["id"])
     assert {p["binding:host_id"] for p in ports} == {"net2"}
     assert len(state(api, "net2")["state"]["routers"]) == 2
@@ -124,8 +135,9 @@ def test_unscheduled_when_last_port_goes(api: Caller) -> None:
     router = api.create("routers", "router")
     rid = router["id"]
     api.put(f"/v2.0/routers/{rid}/add_router_interface", {"subnet_id": sub["id"]})
-    r = api.put(f"/v2.0/routers/{rid}", {"router": {
-        "external_gateway_info": {"network_id": ext["id"]}}})
+    r = api.put(
+        f"/v2.0/routers/{rid}", {"router": {"external_gateway_info": {"network_id": ext["id"]}}}
+    )
     assert r.status_code == 200, r.text
     assert state(api, "net1")["state"]["routers"][0]["gateway"] is not None
     api.put(f"/v2.0/routers/{rid}", {"router": {"external_gateway_info": {}}})
@@ -156,21 +168,25 @@ def test_floating_ip_in_host_state_and_status_from_agent(api: Caller) -> None:
     router = api.create("routers", "router", external_gateway_info={"network_id": ext["id"]})
     api.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
     vm = api.port(net["id"], **{"binding:host_id": "hv1"})
-    fip = api.create("floatingips", "floatingip", floating_network_id=ext["id"],
-                     port_id=vm["id"])
+    fip = api.create("floatingips", "floatingip", floating_network_id=ext["id"], port_id=vm["id"])
     first = state(api, "net1")
     (rs,) = first["state"]["routers"]
-    assert rs["floating_ips"] == [{
-        "id": fip["id"], "floating_ip_address": fip["floating_ip_address"],
-        "fixed_ip_address": vm["fixed_ips"][0]["ip_address"], "fixed_port_id": vm["id"]}]
+    assert rs["floating_ips"] == [
+        {
+            "id": fip["id"],
+            "floating_ip_address": fip["floating_ip_address"],
+            "fixed_ip_address": vm["fixed_ips"][0]["ip_address"],
+            "fixed_port_id": vm["id"],
+        }
+    ]
     assert fip["status"] == "DOWN"
-    r = api.post(f"/agent/v1/floatingips/{fip['id']}/status",
-                 {"floatingip": {"status": "ACTIVE"}})
+    r = api.post(f"/agent/v1/floatingips/{fip['id']}/status", {"floatingip": {"status": "ACTIVE"}})
     assert r.status_code == 200, r.text
     assert api.get(f"/v2.0/floatingips/{fip['id']}").json()["floatingip"]["status"] == "ACTIVE"
     member = api.as_member()
-    r = member.post(f"/agent/v1/floatingips/{fip['id']}/status",
-                    {"floatingip": {"status": "ACTIVE"}})
+    r = member.post(
+        f"/agent/v1/floatingips/{fip['id']}/status", {"floatingip": {"status": "ACTIVE"}}
+    )
     assert r.status_code == 403
     # disassociation wakes the L3 host and drops the floating IP from its state
     since = state(api, "net1")["revision"]

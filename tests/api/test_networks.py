@@ -7,13 +7,28 @@ import uuid
 from tests.conftest import Caller
 
 NETWORK_KEYS = {
-    "id", "name", "tenant_id", "project_id", "admin_state_up", "mtu", "status", "subnets",
-    "shared", "availability_zone_hints", "availability_zones", "router:external",
-    "port_security_enabled", "is_default", "l2_adjacency", "description", "tags",
-    "created_at", "updated_at", "revision_number",
+    "id",
+    "name",
+    "tenant_id",
+    "project_id",
+    "admin_state_up",
+    "mtu",
+    "status",
+    "subnets",
+    "shared",
+    "availability_zone_hints",
+    "availability_zones",
+    "router:external",
+    "port_security_enabled",
+    "is_default",
+    "l2_adjacency",
+    "description",
+    "tags",
+    "created_at",
+    "updated_at",
+    "revision_number",
 }
-PROVIDER_KEYS = {"provider:network_type", "provider:physical_network",
-                 "provider:segmentation_id"}
+PROVIDER_KEYS = {"provider:network_type", "provider:physical_network", "provider:segmentation_id"}
 
 
 def test_member_creates_vxlan_network_with_neutron_shape(api: Caller) -> None:
@@ -31,29 +46,40 @@ def test_member_creates_vxlan_network_with_neutron_shape(api: Caller) -> None:
 
 
 def test_vni_allocation_is_unique_and_explicit_segments_conflict(api: Caller) -> None:
-    vnis = {api.get(f"/v2.0/networks/{api.network()['id']}").json()["network"]
-            ["provider:segmentation_id"] for _ in range(5)}
+    vnis = {
+        api.get(f"/v2.0/networks/{api.network()['id']}").json()["network"][
+            "provider:segmentation_id"
+        ]
+        for _ in range(5)
+    }
     assert len(vnis) == 5
     taken = next(iter(vnis))
-    r = api.post("/v2.0/networks", {"network": {"provider:network_type": "vxlan",
-                                                "provider:segmentation_id": taken}})
+    r = api.post(
+        "/v2.0/networks",
+        {"network": {"provider:network_type": "vxlan", "provider:segmentation_id": taken}},
+    )
     assert r.status_code == 409
-    vlan = api.network(**{"provider:network_type": "vlan",
-                          "provider:physical_network": "physnet1",
-                          "provider:segmentation_id": 150})
+    vlan = api.network(
+        **{
+            "provider:network_type": "vlan",
+            "provider:physical_network": "physnet1",
+            "provider:segmentation_id": 150,
+        }
+    )
     assert vlan["mtu"] == 1500 and vlan["provider:segmentation_id"] == 150
     flat = api.network(**{"provider:network_type": "flat", "provider:physical_network": "public"})
     assert flat["provider:segmentation_id"] is None
-    again = api.post("/v2.0/networks", {"network": {"provider:network_type": "flat",
-                                                    "provider:physical_network": "public"}})
+    again = api.post(
+        "/v2.0/networks",
+        {"network": {"provider:network_type": "flat", "provider:physical_network": "public"}},
+    )
     assert again.status_code == 409
     assert again.json()["NeutronError"]["type"] == "FlatNetworkInUse"
 
 
 def test_provider_attributes_are_admin_only(api: Caller) -> None:
     member = api.as_member()
-    r = member.post("/v2.0/networks", {"network": {"name": "x",
-                                                   "provider:network_type": "vxlan"}})
+    r = member.post("/v2.0/networks", {"network": {"name": "x", "provider:network_type": "vxlan"}})
     assert r.status_code == 403
     assert r.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
     assert member.get("/v2.0/networks").json()["networks"] == []  # nothing half-written
@@ -69,19 +95,24 @@ def test_projects_are_isolated_but_shared_networks_are_visible(api: Caller) -> N
     names = {n["name"] for n in bob.get("/v2.0/networks").json()["networks"]}
     assert names == {"shared"}
     assert bob.delete(f"/v2.0/networks/{private['id']}").status_code == 404
-    assert bob.put(f"/v2.0/networks/{shared['id']}", {"network": {"name": "x"}}).status_code \
-        == 403
+    assert bob.put(f"/v2.0/networks/{shared['id']}", {"network": {"name": "x"}}).status_code == 403
 
 
 def test_update_bumps_revision_and_if_match(api: Caller) -> None:
     net = api.network(name="a")
-    r = api.put(f"/v2.0/networks/{net['id']}", {"network": {"name": "b", "mtu": 1400}},
-                headers={"If-Match": "revision_number=1"})
+    r = api.put(
+        f"/v2.0/networks/{net['id']}",
+        {"network": {"name": "b", "mtu": 1400}},
+        headers={"If-Match": "revision_number=1"},
+    )
     assert r.status_code == 200
     assert r.json()["network"]["revision_number"] == 2
     assert r.json()["network"]["mtu"] == 1400
-    stale = api.put(f"/v2.0/networks/{net['id']}", {"network": {"name": "c"}},
-                    headers={"If-Match": "revision_number=1"})
+    stale = api.put(
+        f"/v2.0/networks/{net['id']}",
+        {"network": {"name": "c"}},
+        headers={"If-Match": "revision_number=1"},
+    )
     assert stale.status_code == 412
     assert stale.json()["NeutronError"]["type"] == "RevisionNumberConstraintFailed"
     assert api.get(f"/v2.0/networks/{net['id']}").json()["network"]["name"] == "b"
@@ -92,11 +123,18 @@ def test_update_bumps_revision_and_if_match(api: Caller) -> None:
 def test_bad_input_errors_match_neutron(api: Caller) -> None:
     r = api.post("/v2.0/networks", {"network": {"name": "x", "foo": 1}})
     assert r.status_code == 400
-    assert r.json() == {"NeutronError": {"type": "HTTPBadRequest",
-                                         "message": "Unrecognized attribute(s) 'foo'",
-                                         "detail": ""}}
-    r = api.client.post("/v2.0/networks", content=b'{"network": {',
-                        headers={"X-Auth-Token": api.token, "Content-Type": "application/json"})
+    assert r.json() == {
+        "NeutronError": {
+            "type": "HTTPBadRequest",
+            "message": "Unrecognized attribute(s) 'foo'",
+            "detail": "",
+        }
+    }
+    r = api.client.post(
+        "/v2.0/networks",
+        content=b'{"network": {',
+        headers={"X-Auth-Token": api.token, "Content-Type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.json()["NeutronError"]["message"] == "Body contains invalid data"
     r = api.post("/v2.0/networks", {})
@@ -105,8 +143,9 @@ def test_bad_input_errors_match_neutron(api: Caller) -> None:
     assert r.status_code == 400
     assert api.get("/v2.0/networks/not-a-uuid").status_code == 404
     assert api.get("/v2.0/foobars").status_code == 404
-    assert api.client.patch("/v2.0/networks/x", headers={"X-Auth-Token": api.token}
-                            ).status_code == 405
+    assert (
+        api.client.patch("/v2.0/networks/x", headers={"X-Auth-Token": api.token}).status_code == 405
+    )
     assert api.get("/v2.0/networks?foo=bar").status_code == 400
     assert api.get("/v2.0/networks").json()["networks"] == []
 
@@ -126,8 +165,7 @@ def test_list_filters_fields_sort_and_pagination(api: Caller) -> None:
     assert sorted(n["name"] for n in r.json()["networks"]) == ["n1", "n3"]
     r = api.get("/v2.0/networks?admin_state_up=False&fields=id&fields=name")
     nets = r.json()["networks"]
-    assert {n["name"] for n in nets} == {"n1", "n3"} and all(set(n) == {"id", "name"}
-                                                             for n in nets)
+    assert {n["name"] for n in nets} == {"n1", "n3"} and all(set(n) == {"id", "name"} for n in nets)
     r = api.get("/v2.0/networks?sort_key=name&sort_dir=desc")
     assert [n["name"] for n in r.json()["networks"]] == ["n4", "n3", "n2", "n1", "n0"]
     seen: list[str] = []
@@ -157,8 +195,10 @@ def test_tags(api: Caller) -> None:
     base = f"/v2.0/networks/{net['id']}/tags"
     assert api.put(base, {"tags": ["red", "blue"]}).json()["tags"] == ["blue", "red"]
     # a tag change is a change of the network: its revision moves (Neutron's revisions ext.)
-    assert api.get(f"/v2.0/networks/{net['id']}").json()["network"]["revision_number"] \
+    assert (
+        api.get(f"/v2.0/networks/{net['id']}").json()["network"]["revision_number"]
         == net["revision_number"] + 1
+    )
     assert api.put(base + "/green").status_code == 201
     assert api.get(base + "/green").status_code == 204
     assert api.delete(base + "/red").status_code == 204

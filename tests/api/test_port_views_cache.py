@@ -15,8 +15,9 @@ from neutrino.store.uow import Store, Tx
 from tests.conftest import Caller
 
 
-def _rename_elsewhere(store: Store, port: dict[str, str], name: str,
-                      logged: tuple[str, str] | None) -> None:
+def _rename_elsewhere(
+    store: Store, port: dict[str, str], name: str, logged: tuple[str, str] | None
+) -> None:
     def write(tx: Tx) -> None:
         raw.run(tx.conn, "UPDATE ports SET name = ? WHERE id = ?", (name, port["id"]))
         if logged is not None:
@@ -29,14 +30,18 @@ def _names(api: Caller) -> dict[str, str]:
     return {p["id"]: p["name"] for p in api.get("/v2.0/ports").json()["ports"]}
 
 
-@pytest.mark.parametrize("entry, seen", [
-    ("port", True),         # that port is dropped from the cache and rendered again
-    ("floatingip", True),   # not known to leave port views alone: everything is dropped
-    ("network", False),     # neutral: the cached view stays (the control that it is cached)
-    (None, False),          # a write that forgets to log: stale, which is why it must log
-])
+@pytest.mark.parametrize(
+    "entry, seen",
+    [
+        ("port", True),  # that port is dropped from the cache and rendered again
+        ("floatingip", True),  # not known to leave port views alone: everything is dropped
+        ("network", False),  # neutral: the cached view stays (the control that it is cached)
+        (None, False),  # a write that forgets to log: stale, which is why it must log
+    ],
+)
 def test_a_port_changed_elsewhere_is_listed_anew_when_the_log_says_so(
-        api: Caller, store: Store, entry: str | None, seen: bool) -> None:
+    api: Caller, store: Store, entry: str | None, seen: bool
+) -> None:
     net = api.network()
     port = api.port(net["id"], name="before")
     other = api.port(net["id"], name="other")

@@ -9,8 +9,15 @@ def test_quota_api_and_enforcement(api: Caller) -> None:
     member = api.as_member()
     pid = member.project_id
     assert member.get(f"/v2.0/quotas/{pid}").json()["quota"] == {
-        "network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50,
-        "security_group": 10, "security_group_rule": 100, "rbac_policy": 10}
+        "network": 100,
+        "subnet": 100,
+        "port": 500,
+        "router": 10,
+        "floatingip": 50,
+        "security_group": 10,
+        "security_group_rule": 100,
+        "rbac_policy": 10,
+    }
     assert member.put(f"/v2.0/quotas/{pid}", {"quota": {"network": 1}}).status_code == 403
     r = api.put(f"/v2.0/quotas/{pid}", {"quota": {"network": 2, "port": -1}})
     assert r.status_code == 200 and r.json()["quota"]["network"] == 2

@@ -9,12 +9,21 @@ from typing import Any
 from tests.conftest import Caller
 
 ROUTER_KEYS = {
-    "id", "name", "tenant_id", "project_id", "admin_state_up", "status",
-    "external_gateway_info", "routes", "description", "tags", "created_at", "updated_at",
+    "id",
+    "name",
+    "tenant_id",
+    "project_id",
+    "admin_state_up",
+    "status",
+    "external_gateway_info",
+    "routes",
+    "description",
+    "tags",
+    "created_at",
+    "updated_at",
     "revision_number",
 }
-INFO_KEYS = {"id", "tenant_id", "project_id", "port_id", "network_id", "subnet_id",
-             "subnet_ids"}
+INFO_KEYS = {"id", "tenant_id", "project_id", "port_id", "network_id", "subnet_id", "subnet_ids"}
 
 
 def _router(caller: Caller, **attrs: Any) -> dict[str, Any]:
@@ -29,8 +38,7 @@ def _remove(caller: Caller, router_id: str, **body: Any) -> Any:
     return caller.put(f"/v2.0/routers/{router_id}/remove_router_interface", body)
 
 
-def _external(api: Caller, cidr: str = "203.0.113.0/24") -> tuple[dict[str, Any],
-                                                                   dict[str, Any]]:
+def _external(api: Caller, cidr: str = "203.0.113.0/24") -> tuple[dict[str, Any], dict[str, Any]]:
     net = api.network(**{"router:external": True})
     return net, api.subnet(net["id"], cidr)
 
@@ -58,8 +66,9 @@ def test_crud_with_neutron_shape(api: Caller) -> None:
 
     shown = member.get(f"/v2.0/routers/{router['id']}").json()["router"]
     assert shown == router
-    r = member.put(f"/v2.0/routers/{router['id']}",
-                   {"router": {"name": "r2", "admin_state_up": False}})
+    r = member.put(
+        f"/v2.0/routers/{router['id']}", {"router": {"name": "r2", "admin_state_up": False}}
+    )
     assert r.status_code == 200, r.text
     updated = r.json()["router"]
     assert updated["name"] == "r2" and updated["admin_state_up"] is False
@@ -67,7 +76,8 @@ def test_crud_with_neutron_shape(api: Caller) -> None:
     listed = member.get("/v2.0/routers", params={"name": "r2"}).json()["routers"]
     assert [x["id"] for x in listed] == [router["id"]]
     assert member.get("/v2.0/routers", params={"fields": "id"}).json()["routers"] == [
-        {"id": router["id"]}]
+        {"id": router["id"]}
+    ]
     assert member.delete(f"/v2.0/routers/{router['id']}").status_code == 204
     _error(member.get(f"/v2.0/routers/{router['id']}"), 404, "RouterNotFound")
 
@@ -106,8 +116,7 @@ def test_interface_by_subnet_takes_gateway_ip(api: Caller) -> None:
     assert port["fixed_ips"] == [{"subnet_id": sub["id"], "ip_address": "10.1.0.1"}]
     found = member.get("/v2.0/ports", params={"device_id": router["id"]}).json()["ports"]
     assert [p["id"] for p in found] == [info["port_id"]]
-    assert member.get(f"/v2.0/routers/{router['id']}").json()["router"][
-        "revision_number"] == 2
+    assert member.get(f"/v2.0/routers/{router['id']}").json()["router"]["revision_number"] == 2
 
     r = _remove(member, router["id"], subnet_id=sub["id"])
     assert r.status_code == 200, r.text
@@ -118,15 +127,18 @@ def test_interface_by_subnet_takes_gateway_ip(api: Caller) -> None:
 
 def test_interface_on_ipv6_stateful_subnet_takes_gateway(api: Caller) -> None:
     net = api.network()
-    sub = api.subnet(net["id"], "2001:db8:1::/64", ipv6_ra_mode="dhcpv6-stateful",
-                     ipv6_address_mode="dhcpv6-stateful")
+    sub = api.subnet(
+        net["id"],
+        "2001:db8:1::/64",
+        ipv6_ra_mode="dhcpv6-stateful",
+        ipv6_address_mode="dhcpv6-stateful",
+    )
     router = _router(api)
     info = _add(api, router["id"], subnet_id=sub["id"]).json()
     port = api.get(f"/v2.0/ports/{info['port_id']}").json()["port"]
     assert port["fixed_ips"][0]["ip_address"] == sub["gateway_ip"]
     # a second IPv6 subnet of the network joins the same port
-    sub2 = api.subnet(net["id"], "2001:db8:2::/64", ipv6_ra_mode="slaac",
-                      ipv6_address_mode="slaac")
+    sub2 = api.subnet(net["id"], "2001:db8:2::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
     info2 = _add(api, router["id"], subnet_id=sub2["id"]).json()
     assert info2["port_id"] == info["port_id"]
     port = api.get(f"/v2.0/ports/{info['port_id']}").json()["port"]
@@ -170,8 +182,9 @@ def test_interface_by_port_refusals(api: Caller) -> None:
     assert msg == "Bad router request: Router port must have at least one fixed IP."
     owned = api.port(net["id"], device_id="vm-1", device_owner="compute:nova")
     _error(_add(api, router["id"], port_id=owned["id"]), 409, "PortInUse")
-    _error(_add(api, router["id"], port_id="8b4d6c1e-0000-4000-8000-000000000000"), 404,
-           "PortNotFound")
+    _error(
+        _add(api, router["id"], port_id="8b4d6c1e-0000-4000-8000-000000000000"), 404, "PortNotFound"
+    )
 
 
 def test_interface_request_validation(api: Caller) -> None:
@@ -181,12 +194,16 @@ def test_interface_request_validation(api: Caller) -> None:
     port = api.port(net["id"])
     msg = _error(_add(api, router["id"]), 400, "BadRequest")
     assert msg == "Bad router request: Either subnet_id or port_id must be specified."
-    msg = _error(_add(api, router["id"], subnet_id=sub["id"], port_id=port["id"]), 400,
-                 "BadRequest")
+    msg = _error(
+        _add(api, router["id"], subnet_id=sub["id"], port_id=port["id"]), 400, "BadRequest"
+    )
     assert "Cannot specify both subnet-id and port-id" in msg
     _error(_add(api, router["id"], subnet_id="nope"), 400, "BadRequest")
-    _error(_add(api, "8b4d6c1e-0000-4000-8000-000000000000", subnet_id=sub["id"]), 404,
-           "RouterNotFound")
+    _error(
+        _add(api, "8b4d6c1e-0000-4000-8000-000000000000", subnet_id=sub["id"]),
+        404,
+        "RouterNotFound",
+    )
 
 
 def test_subnet_without_gateway_twice_and_overlapping(api: Caller) -> None:
@@ -203,8 +220,10 @@ def test_subnet_without_gateway_twice_and_overlapping(api: Caller) -> None:
     msg = _error(_add(api, router["id"], subnet_id=sub1["id"]), 400, "BadRequest")
     assert msg == f"Bad router request: Router already has a port on subnet {sub1['id']}."
     msg = _error(_add(api, router["id"], subnet_id=sub2["id"]), 400, "BadRequest")
-    assert msg == (f"Bad router request: Cidr 10.5.0.0/25 of subnet {sub2['id']} overlaps "
-                   f"with cidr 10.5.0.0/24 of subnet {sub1['id']}.")
+    assert msg == (
+        f"Bad router request: Cidr 10.5.0.0/25 of subnet {sub2['id']} overlaps "
+        f"with cidr 10.5.0.0/24 of subnet {sub1['id']}."
+    )
     # the same CIDR on another router is fine
     assert _add(api, _router(api)["id"], subnet_id=sub2["id"]).status_code == 200
 
@@ -213,12 +232,12 @@ def test_remove_interface_not_found(api: Caller) -> None:
     router = _router(api)
     net = api.network()
     sub = api.subnet(net["id"], "10.6.0.0/24")
-    msg = _error(_remove(api, router["id"], subnet_id=sub["id"]), 404,
-                 "RouterInterfaceNotFoundForSubnet")
+    msg = _error(
+        _remove(api, router["id"], subnet_id=sub["id"]), 404, "RouterInterfaceNotFoundForSubnet"
+    )
     assert msg == f"Router {router['id']} has no interface on subnet {sub['id']}"
     port = api.port(net["id"])
-    msg = _error(_remove(api, router["id"], port_id=port["id"]), 404,
-                 "RouterInterfaceNotFound")
+    msg = _error(_remove(api, router["id"], port_id=port["id"]), 404, "RouterInterfaceNotFound")
     assert msg == f"Router {router['id']} does not have an interface with id {port['id']}"
 
 
@@ -242,8 +261,10 @@ def test_router_ports_guarded_elsewhere(api: Caller) -> None:
     sub = api.subnet(net["id"], "10.8.0.0/24")
     info = _add(api, router["id"], subnet_id=sub["id"]).json()
     msg = _error(api.delete(f"/v2.0/ports/{info['port_id']}"), 409, "L3PortInUse")
-    assert msg == (f"Port {info['port_id']} has owner network:router_interface and therefore "
-                   f"cannot be deleted directly via the port API.")
+    assert msg == (
+        f"Port {info['port_id']} has owner network:router_interface and therefore "
+        f"cannot be deleted directly via the port API."
+    )
     _error(api.delete(f"/v2.0/subnets/{sub['id']}"), 409, "SubnetInUse")
     _error(api.delete(f"/v2.0/networks/{net['id']}"), 409, "NetworkInUse")
     _remove(api, router["id"], subnet_id=sub["id"])
@@ -273,13 +294,14 @@ def test_gateway_on_external_network(api: Caller) -> None:
     _error(api.delete(f"/v2.0/networks/{ext['id']}"), 409, "NetworkInUse")
 
     # clearing removes the port; setting again on update works
-    r = member.put(f"/v2.0/routers/{router['id']}",
-                   {"router": {"external_gateway_info": {}}})
+    r = member.put(f"/v2.0/routers/{router['id']}", {"router": {"external_gateway_info": {}}})
     assert r.status_code == 200, r.text
     assert r.json()["router"]["external_gateway_info"] is None
     assert api.get("/v2.0/ports", params={"device_id": router["id"]}).json()["ports"] == []
-    r = member.put(f"/v2.0/routers/{router['id']}",
-                   {"router": {"external_gateway_info": {"network_id": ext["id"]}}})
+    r = member.put(
+        f"/v2.0/routers/{router['id']}",
+        {"router": {"external_gateway_info": {"network_id": ext["id"]}}},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["router"]["external_gateway_info"]["network_id"] == ext["id"]
     # deleting the router removes its gateway port
@@ -290,23 +312,46 @@ def test_gateway_on_external_network(api: Caller) -> None:
 def test_gateway_refusals_and_admin_only_keys(api: Caller) -> None:
     internal = api.network()
     api.subnet(internal["id"], "10.9.0.0/24")
-    msg = _error(api.post("/v2.0/routers", {"router": {
-        "external_gateway_info": {"network_id": internal["id"]}}}), 400, "BadRequest")
+    msg = _error(
+        api.post(
+            "/v2.0/routers", {"router": {"external_gateway_info": {"network_id": internal["id"]}}}
+        ),
+        400,
+        "BadRequest",
+    )
     assert msg == f"Bad router request: Network {internal['id']} is not an external network."
     ext, ext_sub = _external(api, "198.51.100.0/24")
     member = api.as_member()
-    r = member.post("/v2.0/routers", {"router": {"external_gateway_info": {
-        "network_id": ext["id"], "enable_snat": False}}})
+    r = member.post(
+        "/v2.0/routers",
+        {"router": {"external_gateway_info": {"network_id": ext["id"], "enable_snat": False}}},
+    )
     _error(r, 403, "PolicyNotAuthorized")
-    r = member.post("/v2.0/routers", {"router": {"external_gateway_info": {
-        "network_id": ext["id"], "external_fixed_ips": [{"ip_address": "198.51.100.9"}]}}})
+    r = member.post(
+        "/v2.0/routers",
+        {
+            "router": {
+                "external_gateway_info": {
+                    "network_id": ext["id"],
+                    "external_fixed_ips": [{"ip_address": "198.51.100.9"}],
+                }
+            }
+        },
+    )
     _error(r, 403, "PolicyNotAuthorized")
-    router = _router(api, external_gateway_info={
-        "network_id": ext["id"], "enable_snat": False,
-        "external_fixed_ips": [{"subnet_id": ext_sub["id"], "ip_address": "198.51.100.9"}]})
+    router = _router(
+        api,
+        external_gateway_info={
+            "network_id": ext["id"],
+            "enable_snat": False,
+            "external_fixed_ips": [{"subnet_id": ext_sub["id"], "ip_address": "198.51.100.9"}],
+        },
+    )
     assert router["external_gateway_info"] == {
-        "network_id": ext["id"], "enable_snat": False,
-        "external_fixed_ips": [{"subnet_id": ext_sub["id"], "ip_address": "198.51.100.9"}]}
+        "network_id": ext["id"],
+        "enable_snat": False,
+        "external_fixed_ips": [{"subnet_id": ext_sub["id"], "ip_address": "198.51.100.9"}],
+    }
     # an interface overlapping the gateway network's subnet is refused
     net = api.network()
     sub = api.subnet(net["id"], "198.51.100.0/25")
@@ -328,19 +373,20 @@ def test_extra_routes(api: Caller) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["router"]["routes"] == routes
 
-    for hop, reason in (("10.99.0.5", "the nexthop is not connected with router"),
-                        ("10.10.0.1", "the nexthop is used by router")):
-        r = api.put(path, {"router": {"routes": [{"destination": "192.0.2.0/24",
-                                                  "nexthop": hop}]}})
+    for hop, reason in (
+        ("10.99.0.5", "the nexthop is not connected with router"),
+        ("10.10.0.1", "the nexthop is used by router"),
+    ):
+        r = api.put(path, {"router": {"routes": [{"destination": "192.0.2.0/24", "nexthop": hop}]}})
         assert reason in _error(r, 400, "InvalidRoutes")
-    r = api.put(path, {"router": {"routes": [{"destination": "192.0.2.1/24",
-                                              "nexthop": "10.10.0.5"}]}})
+    r = api.put(
+        path, {"router": {"routes": [{"destination": "192.0.2.1/24", "nexthop": "10.10.0.5"}]}}
+    )
     assert r.status_code == 400
     r = api.put(path, {"router": {"routes": [{"destination": "192.0.2.0/24"}]}})
     assert r.status_code == 400
 
-    _error(_remove(api, router["id"], subnet_id=sub["id"]), 409,
-           "RouterInterfaceInUseByRoute")
+    _error(_remove(api, router["id"], subnet_id=sub["id"]), 409, "RouterInterfaceInUseByRoute")
 
     # extraroute-atomic
     extra = {"destination": "198.51.100.0/24", "nexthop": "10.10.0.6"}
@@ -349,8 +395,10 @@ def test_extra_routes(api: Caller) -> None:
     assert r.json()["router"]["routes"] == [*routes, extra]
     r = api.put(f"{path}/remove_extraroutes", {"router": {"routes": routes}})
     assert r.json()["router"]["routes"] == [extra]
-    r = api.put(f"{path}/add_extraroutes", {"router": {"routes": [
-        {"destination": "203.0.113.0/24", "nexthop": "10.11.0.1"}]}})
+    r = api.put(
+        f"{path}/add_extraroutes",
+        {"router": {"routes": [{"destination": "203.0.113.0/24", "nexthop": "10.11.0.1"}]}},
+    )
     _error(r, 400, "InvalidRoutes")
 
     assert api.put(path, {"router": {"routes": []}}).json()["router"]["routes"] == []
@@ -389,4 +437,5 @@ def test_policy_and_isolation(api: Caller) -> None:
     r = api.post("/v2.0/routers", {"router": {"tenant_id": bob.project_id}})
     assert r.status_code == 201
     assert [x["id"] for x in bob.get("/v2.0/routers").json()["routers"]] == [
-        r.json()["router"]["id"]]
+        r.json()["router"]["id"]
+    ]

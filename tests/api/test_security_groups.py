@@ -10,12 +10,39 @@ import pytest
 
 from tests.conftest import Caller
 
-GROUP_KEYS = {"id", "name", "stateful", "tenant_id", "project_id", "description", "shared",
-              "security_group_rules", "tags", "created_at", "updated_at", "revision_number"}
-RULE_KEYS = {"id", "project_id", "security_group_id", "ethertype", "direction", "protocol",
-             "port_range_min", "port_range_max", "remote_ip_prefix", "normalized_cidr",
-             "remote_group_id", "remote_address_group_id", "description", "created_at",
-             "updated_at", "revision_number", "tenant_id"}
+GROUP_KEYS = {
+    "id",
+    "name",
+    "stateful",
+    "tenant_id",
+    "project_id",
+    "description",
+    "shared",
+    "security_group_rules",
+    "tags",
+    "created_at",
+    "updated_at",
+    "revision_number",
+}
+RULE_KEYS = {
+    "id",
+    "project_id",
+    "security_group_id",
+    "ethertype",
+    "direction",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "normalized_cidr",
+    "remote_group_id",
+    "remote_address_group_id",
+    "description",
+    "created_at",
+    "updated_at",
+    "revision_number",
+    "tenant_id",
+}
 
 
 def _group(caller: Caller, **attrs: Any) -> dict[str, Any]:
@@ -24,8 +51,10 @@ def _group(caller: Caller, **attrs: Any) -> dict[str, Any]:
 
 def _rule(caller: Caller, group_id: str, **attrs: Any) -> Any:
     attrs.setdefault("direction", "ingress")
-    return caller.post("/v2.0/security-group-rules",
-                       {"security_group_rule": {"security_group_id": group_id, **attrs}})
+    return caller.post(
+        "/v2.0/security-group-rules",
+        {"security_group_rule": {"security_group_id": group_id, **attrs}},
+    )
 
 
 def _error(r: Any) -> str:
@@ -46,9 +75,16 @@ def test_create_has_neutron_shape_and_egress_rules(api: Caller) -> None:
     assert sg["stateful"] is True and sg["shared"] is False and sg["revision_number"] == 1
     rules = sg["security_group_rules"]
     assert sorted((r["direction"], r["ethertype"]) for r in rules) == [
-        ("egress", "IPv4"), ("egress", "IPv6")]
-    assert all(set(r) == RULE_KEYS and r["protocol"] is None and r["remote_group_id"] is None
-               and r["security_group_id"] == sg["id"] for r in rules)
+        ("egress", "IPv4"),
+        ("egress", "IPv6"),
+    ]
+    assert all(
+        set(r) == RULE_KEYS
+        and r["protocol"] is None
+        and r["remote_group_id"] is None
+        and r["security_group_id"] == sg["id"]
+        for r in rules
+    )
     shown = member.get(f"/v2.0/security-groups/{sg['id']}").json()["security_group"]
     assert shown == sg
 
@@ -59,10 +95,15 @@ def test_default_group_created_on_first_list_with_member_rules(api: Caller) -> N
     assert [g["name"] for g in groups] == ["default"]
     default = groups[0]
     assert default["description"] == "Default security group"
-    assert sorted((r["direction"], r["ethertype"], r["remote_group_id"])
-                  for r in default["security_group_rules"]) == [
-        ("egress", "IPv4", None), ("egress", "IPv6", None),
-        ("ingress", "IPv4", default["id"]), ("ingress", "IPv6", default["id"])]
+    assert sorted(
+        (r["direction"], r["ethertype"], r["remote_group_id"])
+        for r in default["security_group_rules"]
+    ) == [
+        ("egress", "IPv4", None),
+        ("egress", "IPv6", None),
+        ("ingress", "IPv4", default["id"]),
+        ("ingress", "IPv6", default["id"]),
+    ]
     again = member.get("/v2.0/security-groups").json()["security_groups"]
     assert [g["id"] for g in again] == [default["id"]]  # created once
 
@@ -74,14 +115,14 @@ def test_default_group_is_protected_but_admin_may_delete_it(api: Caller) -> None
     assert r.status_code == 409 and _error(r) == "SecurityGroupCannotRemoveDefault"
     r = member.put(f"/v2.0/security-groups/{default['id']}", {"security_group": {"name": "x"}})
     assert r.status_code == 409 and _error(r) == "SecurityGroupCannotUpdateDefault"
-    r = member.put(f"/v2.0/security-groups/{default['id']}",
-                   {"security_group": {"description": "mine"}})
+    r = member.put(
+        f"/v2.0/security-groups/{default['id']}", {"security_group": {"description": "mine"}}
+    )
     assert r.status_code == 200 and r.json()["security_group"]["description"] == "mine"
     r = member.post("/v2.0/security-groups", {"security_group": {"name": "Default"}})
     assert r.status_code == 409 and _error(r) == "SecurityGroupDefaultAlreadyExists"
     other = _group(member, name="other")
-    r = member.put(f"/v2.0/security-groups/{other['id']}",
-                   {"security_group": {"name": "default"}})
+    r = member.put(f"/v2.0/security-groups/{other['id']}", {"security_group": {"name": "default"}})
     assert r.status_code == 409 and _error(r) == "SecurityGroupDefaultAlreadyExists"
     assert api.delete(f"/v2.0/security-groups/{default['id']}").status_code == 204
     recreated = _default(member)
@@ -90,8 +131,10 @@ def test_default_group_is_protected_but_admin_may_delete_it(api: Caller) -> None
 
 def test_update_name_description_stateful_and_revision(api: Caller) -> None:
     sg = _group(api, name="a")
-    r = api.put(f"/v2.0/security-groups/{sg['id']}",
-                {"security_group": {"name": "b", "description": "c", "stateful": False}})
+    r = api.put(
+        f"/v2.0/security-groups/{sg['id']}",
+        {"security_group": {"name": "b", "description": "c", "stateful": False}},
+    )
     assert r.status_code == 200
     body = r.json()["security_group"]
     assert (body["name"], body["description"], body["stateful"]) == ("b", "c", False)
@@ -103,11 +146,22 @@ def test_update_name_description_stateful_and_revision(api: Caller) -> None:
 
 
 def test_bulk_create_and_list_filters_sort_and_unknown_filter(api: Caller) -> None:
-    r = api.post("/v2.0/security-groups", {"security_groups": [
-        {"security_group": {"name": "bulk-b"}}, {"security_group": {"name": "bulk-a"}}]})
+    r = api.post(
+        "/v2.0/security-groups",
+        {
+            "security_groups": [
+                {"security_group": {"name": "bulk-b"}},
+                {"security_group": {"name": "bulk-a"}},
+            ]
+        },
+    )
     assert r.status_code == 201 and len(r.json()["security_groups"]) == 2
-    names = [g["name"] for g in api.get(
-        "/v2.0/security-groups?sort_key=name&sort_dir=asc").json()["security_groups"]]
+    names = [
+        g["name"]
+        for g in api.get("/v2.0/security-groups?sort_key=name&sort_dir=asc").json()[
+            "security_groups"
+        ]
+    ]
     assert names == sorted(names) and {"bulk-a", "bulk-b", "default"} <= set(names)
     found = api.get("/v2.0/security-groups?name=bulk-a").json()["security_groups"]
     assert [g["name"] for g in found] == ["bulk-a"]
@@ -123,19 +177,22 @@ def test_projects_are_isolated(api: Caller) -> None:
     r = bob.get(f"/v2.0/security-groups/{sg['id']}")
     assert r.status_code == 404 and _error(r) == "SecurityGroupNotFound"
     assert bob.delete(f"/v2.0/security-groups/{sg['id']}").status_code == 404
-    assert bob.put(f"/v2.0/security-groups/{sg['id']}",
-                   {"security_group": {"name": "x"}}).status_code == 404
-    assert sg["id"] not in {g["id"] for g in bob.get("/v2.0/security-groups").json()
-                            ["security_groups"]}
+    assert (
+        bob.put(f"/v2.0/security-groups/{sg['id']}", {"security_group": {"name": "x"}}).status_code
+        == 404
+    )
+    assert sg["id"] not in {
+        g["id"] for g in bob.get("/v2.0/security-groups").json()["security_groups"]
+    }
     r = _rule(bob, sg["id"], protocol="tcp")
     assert r.status_code == 404 and _error(r) == "SecurityGroupNotFound"
     rule_id = sg["security_group_rules"][0]["id"]
     r = bob.get(f"/v2.0/security-group-rules/{rule_id}")
     assert r.status_code == 404 and _error(r) == "SecurityGroupRuleNotFound"
-    assert rule_id not in {x["id"] for x in bob.get("/v2.0/security-group-rules").json()
-                           ["security_group_rules"]}
-    assert sg["id"] in {g["id"] for g in api.get("/v2.0/security-groups").json()
-                        ["security_groups"]}
+    assert rule_id not in {
+        x["id"] for x in bob.get("/v2.0/security-group-rules").json()["security_group_rules"]
+    }
+    assert sg["id"] in {g["id"] for g in api.get("/v2.0/security-groups").json()["security_groups"]}
 
 
 def test_reader_reads_but_cannot_write(api: Caller) -> None:
@@ -151,24 +208,40 @@ def test_reader_reads_but_cannot_write(api: Caller) -> None:
 def test_rule_create_show_list_delete_and_revision(api: Caller) -> None:
     member = api.as_member()
     sg = _group(member, name="rules")
-    r = _rule(member, sg["id"], protocol="tcp", port_range_min=22, port_range_max=22,
-              remote_ip_prefix="0.0.0.0/0")
+    r = _rule(
+        member,
+        sg["id"],
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
+    )
     assert r.status_code == 201
     rule = r.json()["security_group_rule"]
     assert set(rule) == RULE_KEYS
-    assert (rule["ethertype"], rule["protocol"], rule["normalized_cidr"], rule["description"]) \
-        == ("IPv4", "tcp", "0.0.0.0/0", "")
-    assert member.get(f"/v2.0/security-group-rules/{rule['id']}").json()[
-        "security_group_rule"] == rule
+    assert (rule["ethertype"], rule["protocol"], rule["normalized_cidr"], rule["description"]) == (
+        "IPv4",
+        "tcp",
+        "0.0.0.0/0",
+        "",
+    )
+    assert (
+        member.get(f"/v2.0/security-group-rules/{rule['id']}").json()["security_group_rule"] == rule
+    )
     listed = member.get(f"/v2.0/security-group-rules?security_group_id={sg['id']}").json()
     assert rule["id"] in {x["id"] for x in listed["security_group_rules"]}
     assert rule["remote_address_group_id"] is None
-    assert member.get(f"/v2.0/security-group-rules?security_group_id={sg['id']}"
-                      f"&remote_address_group_id=x").json()["security_group_rules"] == []
+    assert (
+        member.get(
+            f"/v2.0/security-group-rules?security_group_id={sg['id']}&remote_address_group_id=x"
+        ).json()["security_group_rules"]
+        == []
+    )
     shown = member.get(f"/v2.0/security-groups/{sg['id']}").json()["security_group"]
     assert shown["revision_number"] == 2 and len(shown["security_group_rules"]) == 3
-    r = member.put(f"/v2.0/security-group-rules/{rule['id']}",
-                   {"security_group_rule": {"description": "x"}})
+    r = member.put(
+        f"/v2.0/security-group-rules/{rule['id']}", {"security_group_rule": {"description": "x"}}
+    )
     assert r.status_code == 405
     assert member.delete(f"/v2.0/security-group-rules/{rule['id']}").status_code == 204
     assert member.get(f"/v2.0/security-group-rules/{rule['id']}").status_code == 404
@@ -179,21 +252,29 @@ def test_normalized_cidr_keeps_given_prefix(api: Caller) -> None:
     rule = _rule(api, sg["id"], remote_ip_prefix="10.0.0.34/24").json()["security_group_rule"]
     assert (rule["remote_ip_prefix"], rule["normalized_cidr"]) == ("10.0.0.34/24", "10.0.0.0/24")
     rule = _rule(api, sg["id"], ethertype="ipv6", remote_ip_prefix="2001:db8::1").json()[
-        "security_group_rule"]
+        "security_group_rule"
+    ]
     assert (rule["ethertype"], rule["remote_ip_prefix"], rule["normalized_cidr"]) == (
-        "IPv6", "2001:db8::1/128", "2001:db8::1/128")
+        "IPv6",
+        "2001:db8::1/128",
+        "2001:db8::1/128",
+    )
 
 
 def test_protocol_numbers_names_any_and_icmp(api: Caller) -> None:
     sg = _group(api)
     assert _rule(api, sg["id"], protocol=17).json()["security_group_rule"]["protocol"] == "17"
-    assert _rule(api, sg["id"], protocol="UDPLITE").json()["security_group_rule"][
-        "protocol"] == "udplite"
+    assert (
+        _rule(api, sg["id"], protocol="UDPLITE").json()["security_group_rule"]["protocol"]
+        == "udplite"
+    )
     r = _rule(api, sg["id"], protocol="any", direction="egress", remote_ip_prefix="10.1.0.0/16")
     assert r.json()["security_group_rule"]["protocol"] is None
     r = _rule(api, sg["id"], protocol="icmp", port_range_min=8, port_range_max=0)
-    assert (r.json()["security_group_rule"]["port_range_min"],
-            r.json()["security_group_rule"]["port_range_max"]) == (8, 0)
+    assert (
+        r.json()["security_group_rule"]["port_range_min"],
+        r.json()["security_group_rule"]["port_range_max"],
+    ) == (8, 0)
     r = _rule(api, sg["id"], protocol="icmp", ethertype="IPv6")
     assert r.json()["security_group_rule"]["protocol"] == "ipv6-icmp"
     r = _rule(api, sg["id"], protocol="tcp", port_range_min=1, port_range_max=65535)
@@ -208,46 +289,90 @@ def test_bad_protocol_message_is_neutrons(api: Caller) -> None:
     assert r.json()["NeutronError"] == {
         "type": "SecurityGroupRuleInvalidProtocol",
         "message": "Security group rule protocol nonsense not supported. Only protocol values "
-                   "(None, 'any', 'ah', 'dccp', 'egp', 'esp', 'gre', 'hopopt', 'icmp', 'igmp', "
-                   "'ip', 'ipip', 'ipv6-encap', 'ipv6-frag', 'ipv6-icmp', 'icmpv6', "
-                   "'ipv6-nonxt', 'ipv6-opts', 'ipv6-route', 'ospf', 'pgm', 'rsvp', 'sctp', "
-                   "'tcp', 'udp', 'udplite', 'vrrp') and integer representations [0 to 255] "
-                   "are supported.",
-        "detail": ""}
+        "(None, 'any', 'ah', 'dccp', 'egp', 'esp', 'gre', 'hopopt', 'icmp', 'igmp', "
+        "'ip', 'ipip', 'ipv6-encap', 'ipv6-frag', 'ipv6-icmp', 'icmpv6', "
+        "'ipv6-nonxt', 'ipv6-opts', 'ipv6-route', 'ospf', 'pgm', 'rsvp', 'sctp', "
+        "'tcp', 'udp', 'udplite', 'vrrp') and integer representations [0 to 255] "
+        "are supported.",
+        "detail": "",
+    }
 
 
-@pytest.mark.parametrize(("attrs", "status", "kind", "text"), [
-    ({"protocol": 256}, 400, "SecurityGroupRuleInvalidProtocol", None),
-    ({"ethertype": "bad"}, 400, "SecurityGroupRuleInvalidEtherType", None),
-    ({"direction": "sideways"}, 400, "HTTPBadRequest", None),
-    ({"protocol": "tcp", "port_range_min": -16, "port_range_max": 80}, 400,
-     "SecurityGroupInvalidPortValue", "Invalid value for port -16"),
-    ({"protocol": "tcp", "port_range_min": 80, "port_range_max": 79}, 400,
-     "SecurityGroupInvalidPortRange", "port_range_min must be <= port_range_max"),
-    ({"protocol": "tcp", "port_range_min": 80, "port_range_max": 65536}, 400,
-     "SecurityGroupInvalidPortValue", "Invalid value for port 65536"),
-    ({"protocol": "tcp", "port_range_max": 6}, 400, "SecurityGroupInvalidPortRange", None),
-    ({"protocol": "icmp", "port_range_min": 1, "port_range_max": 256}, 400,
-     "SecurityGroupInvalidIcmpValue", "Invalid value for ICMP code"),
-    ({"protocol": "icmp", "port_range_min": 300, "port_range_max": 1}, 400,
-     "SecurityGroupInvalidIcmpValue", "Invalid value for ICMP type"),
-    ({"protocol": "icmp", "port_range_max": 6}, 400, "SecurityGroupMissingIcmpType",
-     "ICMP type (port-range-min) is missing"),
-    ({"protocol": "gre", "port_range_min": 1, "port_range_max": 2}, 400,
-     "SecurityGroupInvalidProtocolForPort", "Ports are only supported for DCCP, SCTP, TCP, "
-                                            "UDP, UDPLITE."),
-    ({"port_range_min": 1, "port_range_max": 2}, 400,
-     "SecurityGroupProtocolRequiredWithPorts", None),
-    ({"remote_ip_prefix": "192.168.1.1/33"}, 400, "InvalidCIDR", None),
-    ({"remote_ip_prefix": "bad_prefix"}, 400, "InvalidCIDR", None),
-    ({"ethertype": "IPv6", "remote_ip_prefix": "10.0.0.0/8"}, 400,
-     "SecurityGroupRuleParameterConflict", "Conflicting value ethertype IPv6"),
-    ({"protocol": "ipv6-icmp", "ethertype": "IPv4"}, 400,
-     "SecurityGroupEthertypeConflictWithProtocol", None),
-    ({"remote_group_id": "bad_group_id"}, 404, "SecurityGroupNotFound", None),
-])
-def test_rule_validation_errors(api: Caller, attrs: dict[str, Any], status: int, kind: str,
-                                text: str | None) -> None:
+@pytest.mark.parametrize(
+    ("attrs", "status", "kind", "text"),
+    [
+        ({"protocol": 256}, 400, "SecurityGroupRuleInvalidProtocol", None),
+        ({"ethertype": "bad"}, 400, "SecurityGroupRuleInvalidEtherType", None),
+        ({"direction": "sideways"}, 400, "HTTPBadRequest", None),
+        (
+            {"protocol": "tcp", "port_range_min": -16, "port_range_max": 80},
+            400,
+            "SecurityGroupInvalidPortValue",
+            "Invalid value for port -16",
+        ),
+        (
+            {"protocol": "tcp", "port_range_min": 80, "port_range_max": 79},
+            400,
+            "SecurityGroupInvalidPortRange",
+            "port_range_min must be <= port_range_max",
+        ),
+        (
+            {"protocol": "tcp", "port_range_min": 80, "port_range_max": 65536},
+            400,
+            "SecurityGroupInvalidPortValue",
+            "Invalid value for port 65536",
+        ),
+        ({"protocol": "tcp", "port_range_max": 6}, 400, "SecurityGroupInvalidPortRange", None),
+        (
+            {"protocol": "icmp", "port_range_min": 1, "port_range_max": 256},
+            400,
+            "SecurityGroupInvalidIcmpValue",
+            "Invalid value for ICMP code",
+        ),
+        (
+            {"protocol": "icmp", "port_range_min": 300, "port_range_max": 1},
+            400,
+            "SecurityGroupInvalidIcmpValue",
+            "Invalid value for ICMP type",
+        ),
+        (
+            {"protocol": "icmp", "port_range_max": 6},
+            400,
+            "SecurityGroupMissingIcmpType",
+            "ICMP type (port-range-min) is missing",
+        ),
+        (
+            {"protocol": "gre", "port_range_min": 1, "port_range_max": 2},
+            400,
+            "SecurityGroupInvalidProtocolForPort",
+            "Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.",
+        ),
+        (
+            {"port_range_min": 1, "port_range_max": 2},
+            400,
+            "SecurityGroupProtocolRequiredWithPorts",
+            None,
+        ),
+        ({"remote_ip_prefix": "192.168.1.1/33"}, 400, "InvalidCIDR", None),
+        ({"remote_ip_prefix": "bad_prefix"}, 400, "InvalidCIDR", None),
+        (
+            {"ethertype": "IPv6", "remote_ip_prefix": "10.0.0.0/8"},
+            400,
+            "SecurityGroupRuleParameterConflict",
+            "Conflicting value ethertype IPv6",
+        ),
+        (
+            {"protocol": "ipv6-icmp", "ethertype": "IPv4"},
+            400,
+            "SecurityGroupEthertypeConflictWithProtocol",
+            None,
+        ),
+        ({"remote_group_id": "bad_group_id"}, 404, "SecurityGroupNotFound", None),
+    ],
+)
+def test_rule_validation_errors(
+    api: Caller, attrs: dict[str, Any], status: int, kind: str, text: str | None
+) -> None:
     sg = _group(api)
     r = _rule(api, sg["id"], **attrs)
     assert r.status_code == status, r.text
@@ -262,8 +387,14 @@ def test_remote_prefix_and_group_are_exclusive_and_group_must_exist(api: Caller)
     assert r.status_code == 400 and _error(r) == "SecurityGroupMultipleRemoteEntites"
     r = _rule(api, str(uuid.uuid4()), protocol="tcp")
     assert r.status_code == 404 and _error(r) == "SecurityGroupNotFound"
-    r = _rule(api, sg["id"], protocol="udp", port_range_min=50, port_range_max=55,
-              remote_group_id=other["id"])
+    r = _rule(
+        api,
+        sg["id"],
+        protocol="udp",
+        port_range_min=50,
+        port_range_max=55,
+        remote_group_id=other["id"],
+    )
     assert r.status_code == 201
     assert r.json()["security_group_rule"]["remote_group_id"] == other["id"]
     # Deleting the remote group removes the rules naming it.
@@ -280,13 +411,16 @@ def test_duplicates_conflict(api: Caller) -> None:
     assert r.status_code == 409 and _error(r) == "SecurityGroupRuleExists"
     assert r.json()["NeutronError"]["message"] == (
         f"Security group rule already exists. Rule id is "
-        f"{first.json()['security_group_rule']['id']}.")
+        f"{first.json()['security_group_rule']['id']}."
+    )
     # egress any/any exists from creation; 0.0.0.0/0 is the same as no prefix
     r = _rule(api, sg["id"], direction="egress", remote_ip_prefix="0.0.0.0/0")
     assert r.status_code == 409 and _error(r) == "SecurityGroupRuleExists"
     rule = {"security_group_id": sg["id"], "direction": "ingress", "protocol": "udp"}
-    r = api.post("/v2.0/security-group-rules", {"security_group_rules": [
-        {"security_group_rule": rule}, {"security_group_rule": rule}]})
+    r = api.post(
+        "/v2.0/security-group-rules",
+        {"security_group_rules": [{"security_group_rule": rule}, {"security_group_rule": rule}]},
+    )
     assert r.status_code == 409 and _error(r) == "DuplicateSecurityGroupRuleInPost"
 
 
@@ -298,8 +432,7 @@ def test_admin_rule_in_members_group_is_visible_to_member(api: Caller) -> None:
     rule_id = r.json()["security_group_rule"]["id"]
     admin_sg = _group(api)
     admin_rule = _rule(api, admin_sg["id"], protocol="tcp").json()["security_group_rule"]["id"]
-    ids = {x["id"] for x in member.get("/v2.0/security-group-rules").json()
-           ["security_group_rules"]}
+    ids = {x["id"] for x in member.get("/v2.0/security-group-rules").json()["security_group_rules"]}
     assert rule_id in ids and admin_rule not in ids
     assert member.get(f"/v2.0/security-group-rules/{rule_id}").status_code == 200
 
@@ -327,9 +460,16 @@ def test_port_security_groups_tri_state(api: Caller) -> None:
     chosen = member.port(net["id"], security_groups=[sg["id"]])
     assert chosen["security_groups"] == [sg["id"]]
     assert member.port(net["id"], port_security_enabled=False)["security_groups"] == []
-    r = member.post("/v2.0/ports", {"port": {"network_id": net["id"],
-                                             "port_security_enabled": False,
-                                             "security_groups": [sg["id"]]}})
+    r = member.post(
+        "/v2.0/ports",
+        {
+            "port": {
+                "network_id": net["id"],
+                "port_security_enabled": False,
+                "security_groups": [sg["id"]],
+            }
+        },
+    )
     assert r.status_code == 409
     assert _error(r) == "PortSecurityAndIPRequiredForSecurityGroups"
     # a network:* owner typed through the API is only a claim: the port is filtered like any
@@ -343,8 +483,9 @@ def test_port_with_unknown_or_foreign_group_is_404_and_nothing_written(api: Call
     net = alice.network()
     foreign = _group(bob)
     for wanted in ([str(uuid.uuid4())], [foreign["id"]]):
-        r = alice.post("/v2.0/ports", {"port": {"network_id": net["id"],
-                                                "security_groups": wanted}})
+        r = alice.post(
+            "/v2.0/ports", {"port": {"network_id": net["id"], "security_groups": wanted}}
+        )
         assert r.status_code == 404 and _error(r) == "SecurityGroupNotFound"
     assert alice.get("/v2.0/ports").json()["ports"] == []
 
@@ -371,12 +512,15 @@ def test_stateful_and_stateless_do_not_mix_and_in_use_rules(api: Caller) -> None
     member = api.as_member()
     net = member.network()
     stateful, stateless = _group(member), _group(member, stateful=False)
-    r = member.post("/v2.0/ports", {"port": {"network_id": net["id"], "security_groups": [
-        stateful["id"], stateless["id"]]}})
+    r = member.post(
+        "/v2.0/ports",
+        {"port": {"network_id": net["id"], "security_groups": [stateful["id"], stateless["id"]]}},
+    )
     assert r.status_code == 409 and _error(r) == "SecurityGroupConflict"
     port = member.port(net["id"], security_groups=[stateful["id"]])
-    r = member.put(f"/v2.0/security-groups/{stateful['id']}",
-                   {"security_group": {"stateful": False}})
+    r = member.put(
+        f"/v2.0/security-groups/{stateful['id']}", {"security_group": {"stateful": False}}
+    )
     assert r.status_code == 409 and _error(r) == "SecurityGroupInUse"
     r = member.delete(f"/v2.0/security-groups/{stateful['id']}")
     assert r.status_code == 409 and _error(r) == "SecurityGroupInUse"
@@ -398,8 +542,12 @@ def test_default_group_recreated_on_port_update(api: Caller) -> None:
 
 def test_extensions_are_advertised(api: Caller) -> None:
     aliases = {e["alias"] for e in api.get("/v2.0/extensions").json()["extensions"]}
-    assert {"security-group", "security-groups-normalized-cidr",
-            "stateful-security-group", "security-groups-default-rules"} <= aliases
+    assert {
+        "security-group",
+        "security-groups-normalized-cidr",
+        "stateful-security-group",
+        "security-groups-default-rules",
+    } <= aliases
 
 
 # --- quotas ------------------------------------------------------------------------------------
@@ -419,8 +567,10 @@ def test_security_group_quota(api: Caller) -> None:
     _group(member, name="one")
     r = member.post("/v2.0/security-groups", {"security_group": {"name": "two"}})
     assert r.status_code == 409 and r.json()["NeutronError"] == {
-        "type": "OverQuota", "message": "Quota exceeded for resources: ['security_group'].",
-        "detail": ""}
+        "type": "OverQuota",
+        "message": "Quota exceeded for resources: ['security_group'].",
+        "detail": "",
+    }
     details = member.get(f"/v2.0/quotas/{pid}/details").json()["quota"]
     assert details["security_group"] == {"limit": 2, "used": 2, "reserved": 0}
     assert details["security_group_rule"] == {"limit": 100, "used": 6, "reserved": 0}
@@ -429,8 +579,9 @@ def test_security_group_quota(api: Caller) -> None:
     assert r.status_code == 400 and "already used 2" in r.json()["NeutronError"]["message"]
     assert _quota(api, pid, security_group=0, force=True).status_code == 200
     assert _quota(api, pid, security_group=2**31).status_code == 400
-    r = api.post("/v2.0/security-groups", {"security_group": {"name": "admin's",
-                                                              "project_id": pid}})
+    r = api.post(
+        "/v2.0/security-groups", {"security_group": {"name": "admin's", "project_id": pid}}
+    )
     assert r.status_code == 409
 
 
@@ -442,10 +593,23 @@ def test_security_group_rule_quota_counts_rules_new_groups_take(api: Caller) -> 
     assert _rule(member, sg["id"], protocol="tcp").status_code == 201
     r = _rule(member, sg["id"], protocol="udp")
     assert r.status_code == 409 and r.json()["NeutronError"]["message"] == (
-        "Quota exceeded for resources: ['security_group_rule'].")
-    r = member.post("/v2.0/security-group-rules", {"security_group_rules": [
-        {"security_group_rule": {"security_group_id": sg["id"], "direction": "ingress",
-                                 "protocol": p}} for p in ("gre", "esp")]})
+        "Quota exceeded for resources: ['security_group_rule']."
+    )
+    r = member.post(
+        "/v2.0/security-group-rules",
+        {
+            "security_group_rules": [
+                {
+                    "security_group_rule": {
+                        "security_group_id": sg["id"],
+                        "direction": "ingress",
+                        "protocol": p,
+                    }
+                }
+                for p in ("gre", "esp")
+            ]
+        },
+    )
     assert r.status_code == 409
     r = member.post("/v2.0/security-groups", {"security_group": {"name": "needs-2-rules"}})
     assert r.status_code == 409 and "security_group_rule" in r.json()["NeutronError"]["message"]
@@ -455,8 +619,9 @@ def test_security_group_rule_quota_counts_rules_new_groups_take(api: Caller) -> 
 
 def test_implicit_default_group_ignores_quota(api: Caller) -> None:
     member = api.as_member()
-    assert _quota(api, member.project_id, security_group=0,
-                  security_group_rule=0).status_code == 200
+    assert (
+        _quota(api, member.project_id, security_group=0, security_group_rule=0).status_code == 200
+    )
     net = member.network()
     port = member.port(net["id"])
     assert port["security_groups"] == [_default(member)["id"]]

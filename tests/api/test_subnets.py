@@ -23,11 +23,30 @@ def _sample_keys(name: str) -> list[str]:
     if path.exists():
         raw = json.loads(json.loads(path.read_text())["response"]["body_raw"])
         return list(raw["subnet"])
-    return ["id", "name", "project_id", "network_id", "ip_version", "subnetpool_id",
-            "enable_dhcp", "ipv6_ra_mode", "ipv6_address_mode", "gateway_ip", "cidr",
-            "allocation_pools", "host_routes", "dns_nameservers", "description",
-            "router:external", "service_types", "tags", "created_at", "updated_at",
-            "revision_number", "tenant_id"]
+    return [
+        "id",
+        "name",
+        "project_id",
+        "network_id",
+        "ip_version",
+        "subnetpool_id",
+        "enable_dhcp",
+        "ipv6_ra_mode",
+        "ipv6_address_mode",
+        "gateway_ip",
+        "cidr",
+        "allocation_pools",
+        "host_routes",
+        "dns_nameservers",
+        "description",
+        "router:external",
+        "service_types",
+        "tags",
+        "created_at",
+        "updated_at",
+        "revision_number",
+        "tenant_id",
+    ]
 
 
 def _err(r: Any) -> tuple[int, str, str]:
@@ -50,8 +69,7 @@ def test_create_v4_has_neutrons_shape_and_defaults(api: Caller) -> None:
     sub = r.json()["subnet"]
     assert list(sub) == _sample_keys("12_subnet_create_demo.json")  # keys and their order
     assert sub["project_id"] == sub["tenant_id"] == member.project_id
-    assert (sub["gateway_ip"], sub["enable_dhcp"], sub["revision_number"]) == ("10.10.0.1",
-                                                                               True, 0)
+    assert (sub["gateway_ip"], sub["enable_dhcp"], sub["revision_number"]) == ("10.10.0.1", True, 0)
     assert sub["allocation_pools"] == [{"start": "10.10.0.2", "end": "10.10.0.254"}]
     assert sub["subnetpool_id"] is None and sub["ipv6_ra_mode"] is None
     assert sub["host_routes"] == sub["dns_nameservers"] == sub["tags"] == []
@@ -65,16 +83,21 @@ def test_create_v4_has_neutrons_shape_and_defaults(api: Caller) -> None:
 
 def test_create_v6_modes_and_default_pools(api: Caller) -> None:
     net = api.network()
-    slaac = api.subnet(net["id"], "fd00:10::/64", ipv6_ra_mode="slaac",
-                       ipv6_address_mode="slaac")
+    slaac = api.subnet(net["id"], "fd00:10::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
     assert list(slaac) == _sample_keys("13_subnet_create_ipv6_slaac.json")
     assert slaac["gateway_ip"] == "fd00:10::"
-    assert slaac["allocation_pools"] == [{"start": "fd00:10::1",
-                                          "end": "fd00:10::ffff:ffff:ffff:ffff"}]
-    stateful = api.subnet(net["id"], "2001:db8:1::/64", ipv6_address_mode="dhcpv6-stateful",
-                          gateway_ip="2001:db8:1::1")
-    assert stateful["allocation_pools"] == [{"start": "2001:db8:1::2",
-                                             "end": "2001:db8:1:0:ffff:ffff:ffff:ffff"}]
+    assert slaac["allocation_pools"] == [
+        {"start": "fd00:10::1", "end": "fd00:10::ffff:ffff:ffff:ffff"}
+    ]
+    stateful = api.subnet(
+        net["id"],
+        "2001:db8:1::/64",
+        ipv6_address_mode="dhcpv6-stateful",
+        gateway_ip="2001:db8:1::1",
+    )
+    assert stateful["allocation_pools"] == [
+        {"start": "2001:db8:1::2", "end": "2001:db8:1:0:ffff:ffff:ffff:ffff"}
+    ]
     stateless = api.subnet(net["id"], "2001:DB8:2::/64", ipv6_ra_mode="dhcpv6-stateless")
     assert stateless["cidr"] == "2001:db8:2::/64" and stateless["ipv6_address_mode"] is None
 
@@ -83,18 +106,27 @@ def test_cidr_errors_match_neutron(api: Caller) -> None:
     net = api.network()
     for cidr in ("10.0.0.0/33", "not-a-cidr"):  # samples 38 and 39
         assert _err(_create(api, net["id"], ip_version=4, cidr=cidr)) == (
-            400, "InvalidInput", f"Invalid input for operation: {cidr} is not in a CIDR format.")
+            400,
+            "InvalidInput",
+            f"Invalid input for operation: {cidr} is not in a CIDR format.",
+        )
     assert _err(_create(api, net["id"], ip_version=6, cidr="10.0.0.0/24")) == (
-        400, "InvalidInput",
-        "Invalid input for operation: cidr '10.0.0.0/24' does not match the ip_version '6'.")
+        400,
+        "InvalidInput",
+        "Invalid input for operation: cidr '10.0.0.0/24' does not match the ip_version '6'.",
+    )
     assert _err(_create(api, net["id"], ip_version=5, cidr="10.0.0.0/24"))[0] == 400
-    assert _err(_create(api, net["id"], ip_version=4, cidr="0.0.0.0/0",
-                        enable_dhcp=False)) == (
-        400, "InvalidInput", "Invalid input for operation: 0 is not allowed as CIDR prefix "
-        "length.")
+    assert _err(_create(api, net["id"], ip_version=4, cidr="0.0.0.0/0", enable_dhcp=False)) == (
+        400,
+        "InvalidInput",
+        "Invalid input for operation: 0 is not allowed as CIDR prefix length.",
+    )
     r = _create(api, net["id"], ip_version=4)
-    assert _err(r) == (400, "BadRequest", "Bad subnets request: a subnetpool must be specified "
-                       "in the absence of a cidr.")
+    assert _err(r) == (
+        400,
+        "BadRequest",
+        "Bad subnets request: a subnetpool must be specified in the absence of a cidr.",
+    )
     r = _create(api, net["id"], cidr="10.0.0.0/24")
     assert _err(r)[:2] == (400, "HTTPBadRequest")  # ip_version is required
     normalized = api.subnet(net["id"], "10.0.0.77/24")  # host bits set: the network it names
@@ -104,8 +136,12 @@ def test_cidr_errors_match_neutron(api: Caller) -> None:
 def test_small_prefixes_and_dhcp(api: Caller) -> None:
     net = api.network()
     r = _create(api, net["id"], ip_version=4, cidr="10.9.0.8/32")
-    assert _err(r) == (400, "InvalidInput", "Invalid input for operation: Subnet has a prefix "
-                       "length that is incompatible with DHCP service enabled.")
+    assert _err(r) == (
+        400,
+        "InvalidInput",
+        "Invalid input for operation: Subnet has a prefix "
+        "length that is incompatible with DHCP service enabled.",
+    )
     host = api.subnet(net["id"], "10.9.0.8/32", enable_dhcp=False)
     assert host["allocation_pools"] == [{"start": "10.9.0.8", "end": "10.9.0.8"}]
     assert host["gateway_ip"] == "10.9.0.9"  # Neutron's first-host default, outside a /32
@@ -119,8 +155,11 @@ def test_overlap_is_rejected_with_the_sample_message(api: Caller) -> None:
     net = api.network()
     api.subnet(net["id"], "10.10.0.0/24")
     assert _err(_create(api, net["id"], ip_version=4, cidr="10.10.0.128/25")) == (
-        400, "InvalidInput", f"Invalid input for operation: Requested subnet with cidr: "
-        f"10.10.0.128/25 for network: {net['id']} overlaps with another subnet.")
+        400,
+        "InvalidInput",
+        f"Invalid input for operation: Requested subnet with cidr: "
+        f"10.10.0.128/25 for network: {net['id']} overlaps with another subnet.",
+    )
     other = api.network()
     assert api.subnet(other["id"], "10.10.0.0/24")["cidr"] == "10.10.0.0/24"  # other network
 
@@ -135,32 +174,49 @@ def test_gateway_rules(api: Caller) -> None:
     outside = api.subnet(net["id"], "10.3.0.0/24", gateway_ip="100.0.0.1")  # Neutron allows
     assert outside["gateway_ip"] == "100.0.0.1"
     for gw in ("10.4.0.0", "10.4.0.255"):
-        assert _err(_create(api, net["id"], ip_version=4, cidr="10.4.0.0/24", gateway_ip=gw)) \
-            == (400, "InvalidInput", "Invalid input for operation: Gateway is not valid on "
-                "subnet.")
-    assert _err(_create(api, net["id"], ip_version=4, cidr="10.4.0.0/24",
-                        gateway_ip="2001:db8::1")) == (
-        400, "InvalidInput", "Invalid input for operation: gateway_ip '2001:db8::1' does not "
-        "match the ip_version '4'.")
+        assert _err(_create(api, net["id"], ip_version=4, cidr="10.4.0.0/24", gateway_ip=gw)) == (
+            400,
+            "InvalidInput",
+            "Invalid input for operation: Gateway is not valid on subnet.",
+        )
+    assert _err(
+        _create(api, net["id"], ip_version=4, cidr="10.4.0.0/24", gateway_ip="2001:db8::1")
+    ) == (
+        400,
+        "InvalidInput",
+        "Invalid input for operation: gateway_ip '2001:db8::1' does not match the ip_version '4'.",
+    )
     r = _create(api, net["id"], ip_version=4, cidr="10.4.0.0/24", gateway_ip="10.4.0.1/32")
     assert _err(r)[:2] == (400, "HTTPBadRequest")
-    r = _create(api, net["id"], ip_version=4, cidr="10.4.0.0/24",
-                allocation_pools=[{"start": "10.4.0.1", "end": "10.4.0.5"}])
-    assert _err(r) == (409, "GatewayConflictWithAllocationPools",
-                       "Gateway ip 10.4.0.1 conflicts with allocation pool 10.4.0.1-10.4.0.5.")
+    r = _create(
+        api,
+        net["id"],
+        ip_version=4,
+        cidr="10.4.0.0/24",
+        allocation_pools=[{"start": "10.4.0.1", "end": "10.4.0.5"}],
+    )
+    assert _err(r) == (
+        409,
+        "GatewayConflictWithAllocationPools",
+        "Gateway ip 10.4.0.1 conflicts with allocation pool 10.4.0.1-10.4.0.5.",
+    )
 
 
 def test_allocation_pools(api: Caller) -> None:
     net = api.network()
-    pools = [{"start": "10.5.0.110", "end": "10.5.0.150"}, {"start": "10.5.0.2",
-                                                            "end": "10.5.0.100"}]
+    pools = [
+        {"start": "10.5.0.110", "end": "10.5.0.150"},
+        {"start": "10.5.0.2", "end": "10.5.0.100"},
+    ]
     sub = api.subnet(net["id"], "10.5.0.0/24", allocation_pools=pools)
     assert sub["allocation_pools"] == sorted(pools, key=lambda p: int(p["start"].split(".")[3]))
     bad = {
         "OutOfBoundsAllocationPool": [{"start": "10.6.0.200", "end": "10.6.1.20"}],
         "InvalidAllocationPool": [{"start": "10.6.0.20", "end": "10.6.0.10"}],
-        "OverlappingAllocationPools": [{"start": "10.6.0.20", "end": "10.6.0.40"},
-                                       {"start": "10.6.0.30", "end": "10.6.0.50"}],
+        "OverlappingAllocationPools": [
+            {"start": "10.6.0.20", "end": "10.6.0.40"},
+            {"start": "10.6.0.30", "end": "10.6.0.50"},
+        ],
     }
     for kind, value in bad.items():
         r = _create(api, net["id"], ip_version=4, cidr="10.6.0.0/24", allocation_pools=value)
@@ -188,27 +244,46 @@ def test_dns_nameservers_and_host_routes(api: Caller) -> None:
     for name, attrs in cases.items():
         r = _create(api, net["id"], ip_version=4, cidr="10.101.0.0/24", **attrs)
         assert r.status_code == 400, name
-    r = _create(api, net["id"], ip_version=4, cidr="10.101.0.0/24",
-                dns_nameservers=["8.8.8.8", "8.8.8.8"])
-    assert _err(r)[2] == ("Invalid input for dns_nameservers. Reason: Duplicate nameserver "
-                          "'8.8.8.8'.")
+    r = _create(
+        api, net["id"], ip_version=4, cidr="10.101.0.0/24", dns_nameservers=["8.8.8.8", "8.8.8.8"]
+    )
+    assert _err(r)[2] == (
+        "Invalid input for dns_nameservers. Reason: Duplicate nameserver '8.8.8.8'."
+    )
 
 
 def test_ipv6_mode_rules(api: Caller) -> None:
     net = api.network()
     for ra, mode in (("dhcpv6-stateless", "dhcpv6-stateful"), ("slaac", "dhcpv6-stateless")):
-        r = _create(api, net["id"], ip_version=6, cidr="2001:db8::/64", ipv6_ra_mode=ra,
-                    ipv6_address_mode=mode)
-        assert _err(r) == (400, "InvalidInput", f"Invalid input for operation: ipv6_ra_mode "
-                           f"set to '{ra}' with ipv6_address_mode set to '{mode}' is not "
-                           f"valid. If both attributes are set, they must be the same value.")
+        r = _create(
+            api,
+            net["id"],
+            ip_version=6,
+            cidr="2001:db8::/64",
+            ipv6_ra_mode=ra,
+            ipv6_address_mode=mode,
+        )
+        assert _err(r) == (
+            400,
+            "InvalidInput",
+            f"Invalid input for operation: ipv6_ra_mode "
+            f"set to '{ra}' with ipv6_address_mode set to '{mode}' is not "
+            f"valid. If both attributes are set, they must be the same value.",
+        )
     r = _create(api, net["id"], ip_version=6, cidr="2014::/65", ipv6_address_mode="slaac")
     assert _err(r)[:2] == (400, "InvalidInput") and "/64" in _err(r)[2]
     r = _create(api, net["id"], ip_version=4, cidr="10.0.0.0/24", ipv6_ra_mode="slaac")
-    assert _err(r)[2] == ("Invalid input for operation: ipv6_ra_mode is not valid when "
-                          "ip_version is 4.")
-    r = _create(api, net["id"], ip_version=6, cidr="2001:db8::/64", enable_dhcp=False,
-                ipv6_address_mode="slaac")
+    assert _err(r)[2] == (
+        "Invalid input for operation: ipv6_ra_mode is not valid when ip_version is 4."
+    )
+    r = _create(
+        api,
+        net["id"],
+        ip_version=6,
+        cidr="2001:db8::/64",
+        enable_dhcp=False,
+        ipv6_address_mode="slaac",
+    )
     assert _err(r)[:2] == (400, "InvalidInput")
     r = _create(api, net["id"], ip_version=6, cidr="2001:db8::/64", ipv6_ra_mode="bogus")
     assert r.status_code == 400
@@ -218,12 +293,14 @@ def test_ipv6_mode_rules(api: Caller) -> None:
 
 def test_subnetpools_are_not_available(api: Caller) -> None:
     net = api.network()
-    r = _create(api, net["id"], ip_version=4, subnetpool_id="8f733732-fd46-412a-b388-"
-                "8bbb06873788")
+    r = _create(api, net["id"], ip_version=4, subnetpool_id="8f733732-fd46-412a-b388-8bbb06873788")
     assert _err(r)[:2] == (404, "SubnetPoolNotFound")
     r = _create(api, net["id"], ip_version=4, cidr="10.0.0.0/24", use_default_subnetpool=True)
-    assert _err(r) == (400, "BadRequest", "Bad subnets request: No default subnetpool found "
-                       "for IPv4.")
+    assert _err(r) == (
+        400,
+        "BadRequest",
+        "Bad subnets request: No default subnetpool found for IPv4.",
+    )
     ok = api.subnet(net["id"], "10.0.0.0/24", subnetpool_id=None)
     assert ok["subnetpool_id"] is None
 
@@ -237,14 +314,26 @@ def test_mtu_too_small_for_ipv6(api: Caller) -> None:
 
 def test_bulk_create_is_all_or_nothing(api: Caller) -> None:
     net = api.network()
-    r = api.post("/v2.0/subnets", {"subnets": [
-        {"network_id": net["id"], "ip_version": 4, "cidr": "10.7.0.0/24"},
-        {"network_id": net["id"], "ip_version": 6, "cidr": "2001:db8:7::/64"}]})
+    r = api.post(
+        "/v2.0/subnets",
+        {
+            "subnets": [
+                {"network_id": net["id"], "ip_version": 4, "cidr": "10.7.0.0/24"},
+                {"network_id": net["id"], "ip_version": 6, "cidr": "2001:db8:7::/64"},
+            ]
+        },
+    )
     assert r.status_code == 201
     assert [s["cidr"] for s in r.json()["subnets"]] == ["10.7.0.0/24", "2001:db8:7::/64"]
-    r = api.post("/v2.0/subnets", {"subnets": [
-        {"network_id": net["id"], "ip_version": 4, "cidr": "10.8.0.0/24"},
-        {"network_id": net["id"], "ip_version": 4, "cidr": "10.8.0.0/25"}]})
+    r = api.post(
+        "/v2.0/subnets",
+        {
+            "subnets": [
+                {"network_id": net["id"], "ip_version": 4, "cidr": "10.8.0.0/24"},
+                {"network_id": net["id"], "ip_version": 4, "cidr": "10.8.0.0/25"},
+            ]
+        },
+    )
     assert _err(r)[:2] == (400, "InvalidInput")
     assert api.get("/v2.0/subnets?cidr=10.8.0.0/24").json()["subnets"] == []
 
@@ -270,15 +359,13 @@ def test_policy_on_create_and_visibility(api: Caller) -> None:
     assert _err(r)[:2] == (403, "PolicyNotAuthorized")
     assert bob.delete(f"/v2.0/subnets/{on_shared['id']}").status_code == 403
     assert bob.delete(f"/v2.0/subnets/{own['id']}").status_code == 404
-    r = _create(alice, private["id"], ip_version=4, cidr="10.1.0.0/24",
-                tenant_id=bob.project_id)
+    r = _create(alice, private["id"], ip_version=4, cidr="10.1.0.0/24", tenant_id=bob.project_id)
     assert r.status_code == 400
     on_behalf = api.subnet(private["id"], "10.2.0.0/24", tenant_id=alice.project_id)
     assert on_behalf["project_id"] == alice.project_id
     reader = api.as_reader(alice.project_id)
     assert reader.get(f"/v2.0/subnets/{own['id']}").status_code == 200
-    assert reader.put(f"/v2.0/subnets/{own['id']}", {"subnet": {"name": "x"}}).status_code \
-        == 403
+    assert reader.put(f"/v2.0/subnets/{own['id']}", {"subnet": {"name": "x"}}).status_code == 403
 
 
 # --- update ---------------------------------------------------------------------------------
@@ -289,28 +376,47 @@ def test_update(api: Caller) -> None:
     net = member.network()
     sub = member.subnet(net["id"], "192.168.0.0/24", dns_nameservers=["8.8.4.4", "8.8.8.8"])
     path = f"/v2.0/subnets/{sub['id']}"
-    r = member.put(path, {"subnet": {
-        "name": "new", "gateway_ip": "192.168.0.9", "enable_dhcp": False,
-        "dns_nameservers": ["7.8.8.8", "7.8.4.4"],
-        "host_routes": [{"destination": "10.20.0.0/24", "nexthop": "192.168.0.3"}],
-        "allocation_pools": [{"start": "192.168.0.10", "end": "192.168.0.20"},
-                             {"start": "192.168.0.30", "end": "192.168.0.40"}]}})
+    r = member.put(
+        path,
+        {
+            "subnet": {
+                "name": "new",
+                "gateway_ip": "192.168.0.9",
+                "enable_dhcp": False,
+                "dns_nameservers": ["7.8.8.8", "7.8.4.4"],
+                "host_routes": [{"destination": "10.20.0.0/24", "nexthop": "192.168.0.3"}],
+                "allocation_pools": [
+                    {"start": "192.168.0.10", "end": "192.168.0.20"},
+                    {"start": "192.168.0.30", "end": "192.168.0.40"},
+                ],
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     new = r.json()["subnet"]
     assert (new["name"], new["gateway_ip"], new["enable_dhcp"]) == ("new", "192.168.0.9", False)
     assert new["dns_nameservers"] == ["7.8.8.8", "7.8.4.4"]
-    assert new["allocation_pools"] == [{"start": "192.168.0.10", "end": "192.168.0.20"},
-                                       {"start": "192.168.0.30", "end": "192.168.0.40"}]
+    assert new["allocation_pools"] == [
+        {"start": "192.168.0.10", "end": "192.168.0.20"},
+        {"start": "192.168.0.30", "end": "192.168.0.40"},
+    ]
     assert new["revision_number"] == 1 and member.get(path).json()["subnet"] == new
-    assert member.put(path, {"subnet": {"dns_nameservers": None}}).json()["subnet"][
-        "dns_nameservers"] == []
+    assert (
+        member.put(path, {"subnet": {"dns_nameservers": None}}).json()["subnet"]["dns_nameservers"]
+        == []
+    )
     r = member.put(path, {"subnet": {"gateway_ip": "192.168.0.15"}})
     assert _err(r)[:2] == (409, "GatewayConflictWithAllocationPools")
-    r = member.put(path, {"subnet": {"allocation_pools": [{"start": "192.168.0.1",
-                                                           "end": "192.168.0.254"}]}})
+    r = member.put(
+        path, {"subnet": {"allocation_pools": [{"start": "192.168.0.1", "end": "192.168.0.254"}]}}
+    )
     assert _err(r)[:2] == (409, "GatewayConflictWithAllocationPools")
-    for attr, value in (("cidr", "10.0.0.0/24"), ("ip_version", 6), ("network_id", net["id"]),
-                        ("ipv6_ra_mode", "slaac")):
+    for attr, value in (
+        ("cidr", "10.0.0.0/24"),
+        ("ip_version", 6),
+        ("network_id", net["id"]),
+        ("ipv6_ra_mode", "slaac"),
+    ):
         r = member.put(path, {"subnet": {attr: value}})
         assert _err(r) == (400, "HTTPBadRequest", f"Cannot update read-only attribute {attr}")
     r = member.put(path, {"subnet": {"gateway_ip": "192.168.0.255"}})
@@ -318,8 +424,9 @@ def test_update(api: Caller) -> None:
     r = member.put(path, {"subnet": {"name": "x"}}, headers={"If-Match": "revision_number=1"})
     assert r.status_code == 412
     current = member.get(path).json()["subnet"]["revision_number"]
-    r = member.put(path, {"subnet": {"gateway_ip": None}},
-                   headers={"If-Match": f"revision_number={current}"})
+    r = member.put(
+        path, {"subnet": {"gateway_ip": None}}, headers={"If-Match": f"revision_number={current}"}
+    )
     assert r.json()["subnet"]["gateway_ip"] is None
 
 
@@ -327,22 +434,29 @@ def test_update_keeps_allocations_outside_new_pools(api: Caller) -> None:
     net = api.network()
     sub = api.subnet(net["id"], "10.30.0.0/24")
     port = api.port(net["id"], fixed_ips=[{"ip_address": "10.30.0.200"}])
-    r = api.put(f"/v2.0/subnets/{sub['id']}", {"subnet": {"allocation_pools": [
-        {"start": "10.30.0.10", "end": "10.30.0.12"}]}})
+    r = api.put(
+        f"/v2.0/subnets/{sub['id']}",
+        {"subnet": {"allocation_pools": [{"start": "10.30.0.10", "end": "10.30.0.12"}]}},
+    )
     assert r.status_code == 200  # Neutron: existing allocations are not checked
-    assert api.get(f"/v2.0/ports/{port['id']}").json()["port"]["fixed_ips"][0][
-        "ip_address"] == "10.30.0.200"
+    assert (
+        api.get(f"/v2.0/ports/{port['id']}").json()["port"]["fixed_ips"][0]["ip_address"]
+        == "10.30.0.200"
+    )
     got = {api.port(net["id"])["fixed_ips"][0]["ip_address"] for _ in range(3)}
     assert got == {"10.30.0.10", "10.30.0.11", "10.30.0.12"}  # the new pools are used at once
     assert _err(api.post("/v2.0/ports", {"port": {"network_id": net["id"]}}))[:2] == (
-        409, "IpAddressGenerationFailure")
+        409,
+        "IpAddressGenerationFailure",
+    )
 
 
 def test_gateway_held_by_a_router_interface_cannot_move(api: Caller) -> None:
     net = api.network()
     sub = api.subnet(net["id"], "10.31.0.0/24")
-    api.port(net["id"], device_owner="network:router_interface",
-             fixed_ips=[{"ip_address": "10.31.0.1"}])
+    api.port(
+        net["id"], device_owner="network:router_interface", fixed_ips=[{"ip_address": "10.31.0.1"}]
+    )
     r = api.put(f"/v2.0/subnets/{sub['id']}", {"subnet": {"gateway_ip": "10.31.0.254"}})
     assert _err(r)[:2] == (409, "GatewayIpInUse")
 
@@ -356,13 +470,20 @@ def test_delete_and_subnet_in_use(api: Caller) -> None:
     sub = member.subnet(net["id"], "10.40.0.0/24")
     port = member.port(net["id"])
     r = member.delete(f"/v2.0/subnets/{sub['id']}")
-    assert _err(r) == (409, "SubnetInUse", f"Unable to complete operation on subnet "
-                       f"{sub['id']}: One or more ports have an IP allocation from this subnet.")
+    assert _err(r) == (
+        409,
+        "SubnetInUse",
+        f"Unable to complete operation on subnet "
+        f"{sub['id']}: One or more ports have an IP allocation from this subnet.",
+    )
     assert member.delete(f"/v2.0/ports/{port['id']}").status_code == 204
     before = member.get(f"/v2.0/networks/{net['id']}").json()["network"]["revision_number"]
     assert member.delete(f"/v2.0/subnets/{sub['id']}").status_code == 204
     assert _err(member.get(f"/v2.0/subnets/{sub['id']}")) == (
-        404, "SubnetNotFound", f"Subnet {sub['id']} could not be found.")
+        404,
+        "SubnetNotFound",
+        f"Subnet {sub['id']} could not be found.",
+    )
     after = member.get(f"/v2.0/networks/{net['id']}").json()["network"]
     assert after["subnets"] == [] and after["revision_number"] == before + 1
     assert member.delete(f"/v2.0/subnets/{sub['id']}").status_code == 404
@@ -372,8 +493,11 @@ def test_delete_removes_dhcp_and_slaac_addresses(api: Caller) -> None:
     net = api.network()
     v4 = api.subnet(net["id"], "10.41.0.0/24")
     v4b = api.subnet(net["id"], "10.42.0.0/24")
-    dhcp = api.port(net["id"], device_owner="network:dhcp",
-                    fixed_ips=[{"subnet_id": v4["id"]}, {"subnet_id": v4b["id"]}])
+    dhcp = api.port(
+        net["id"],
+        device_owner="network:dhcp",
+        fixed_ips=[{"subnet_id": v4["id"]}, {"subnet_id": v4b["id"]}],
+    )
     assert api.delete(f"/v2.0/subnets/{v4['id']}").status_code == 204
     left = api.get(f"/v2.0/ports/{dhcp['id']}").json()["port"]
     assert [ip["subnet_id"] for ip in left["fixed_ips"]] == [v4b["id"]]
@@ -388,10 +512,16 @@ def test_delete_removes_dhcp_and_slaac_addresses(api: Caller) -> None:
 
 def test_slaac_subnet_with_router_interface_is_in_use(api: Caller) -> None:
     net = api.network()
-    slaac = api.subnet(net["id"], "fe80::/64", gateway_ip="fe80::1", ipv6_ra_mode="slaac",
-                       ipv6_address_mode="slaac")
-    router = api.port(net["id"], device_owner="network:router_interface",
-                      fixed_ips=[{"ip_address": "fe80::1"}])
+    slaac = api.subnet(
+        net["id"],
+        "fe80::/64",
+        gateway_ip="fe80::1",
+        ipv6_ra_mode="slaac",
+        ipv6_address_mode="slaac",
+    )
+    router = api.port(
+        net["id"], device_owner="network:router_interface", fixed_ips=[{"ip_address": "fe80::1"}]
+    )
     assert router["fixed_ips"] == [{"subnet_id": slaac["id"], "ip_address": "fe80::1"}]
     assert _err(api.delete(f"/v2.0/subnets/{slaac['id']}"))[:2] == (409, "SubnetInUse")
 
@@ -405,8 +535,12 @@ def test_port_gets_one_v4_one_stateful_v6_and_every_eui64(api: Caller) -> None:
     api.subnet(net["id"], "10.61.0.0/24")
     stateful = api.subnet(net["id"], "2001:db8:60::/64", ipv6_address_mode="dhcpv6-stateful")
     slaac = api.subnet(net["id"], "2001:db8:61::/64", ipv6_address_mode="slaac")
-    stateless = api.subnet(net["id"], "2001:db8:62::/64", ipv6_ra_mode="dhcpv6-stateless",
-                           ipv6_address_mode="dhcpv6-stateless")
+    stateless = api.subnet(
+        net["id"],
+        "2001:db8:62::/64",
+        ipv6_ra_mode="dhcpv6-stateless",
+        ipv6_address_mode="dhcpv6-stateless",
+    )
     port = api.port(net["id"], mac_address="fa:16:3e:df:80:e1")
     got = {ip["subnet_id"]: ip["ip_address"] for ip in port["fixed_ips"]}
     assert list(got) == [v4["id"], stateful["id"], slaac["id"], stateless["id"]]
@@ -421,43 +555,74 @@ def test_port_gets_one_v4_one_stateful_v6_and_every_eui64(api: Caller) -> None:
 
 def test_explicit_requests(api: Caller) -> None:
     net = api.network()
-    sub = api.subnet(net["id"], "10.70.0.0/24",
-                     allocation_pools=[{"start": "10.70.0.100", "end": "10.70.0.110"}])
+    sub = api.subnet(
+        net["id"], "10.70.0.0/24", allocation_pools=[{"start": "10.70.0.100", "end": "10.70.0.110"}]
+    )
     slaac = api.subnet(net["id"], "2001:db8:70::/64", ipv6_address_mode="slaac")
-    outside = api.port(net["id"], fixed_ips=[{"subnet_id": sub["id"], "ip_address":
-                                              "10.70.0.10"}])
+    outside = api.port(net["id"], fixed_ips=[{"subnet_id": sub["id"], "ip_address": "10.70.0.10"}])
     assert outside["fixed_ips"][0]["ip_address"] == "10.70.0.10"  # outside the pool is fine
     gateway = api.port(net["id"], fixed_ips=[{"ip_address": "10.70.0.1"}])  # Neutron allows
     assert gateway["fixed_ips"][0] == {"subnet_id": sub["id"], "ip_address": "10.70.0.1"}
     errors = {
-        (400, "InvalidIpForSubnet", "IP address 10.70.0.255 is not a valid IP for the "
-         "specified subnet."): [{"subnet_id": sub["id"], "ip_address": "10.70.0.255"}],
-        (400, "InvalidIpForNetwork", "IP address 192.0.2.7 is not a valid IP for any of the "
-         "subnets on the specified network."): [{"ip_address": "192.0.2.7"}],
-        (409, "IpAddressAlreadyAllocated", f"IP address 10.70.0.10 already allocated in "
-         f"subnet {sub['id']}"): [{"ip_address": "10.70.0.10"}],
-        (404, "SubnetNotFound", "Subnet 8f733732-fd46-412a-b388-8bbb06873788 could not be "
-         "found."): [{"subnet_id": "8f733732-fd46-412a-b388-8bbb06873788"}],
-        (400, "AllocationOnAutoAddressSubnet", f"IPv6 address 2001:db8:70::5 cannot be "
-         f"directly assigned to a port on subnet {slaac['id']} as the subnet is configured "
-         f"for automatic addresses"): [{"ip_address": "2001:db8:70::5"}],
+        (
+            400,
+            "InvalidIpForSubnet",
+            "IP address 10.70.0.255 is not a valid IP for the specified subnet.",
+        ): [{"subnet_id": sub["id"], "ip_address": "10.70.0.255"}],
+        (
+            400,
+            "InvalidIpForNetwork",
+            "IP address 192.0.2.7 is not a valid IP for any of the "
+            "subnets on the specified network.",
+        ): [{"ip_address": "192.0.2.7"}],
+        (
+            409,
+            "IpAddressAlreadyAllocated",
+            f"IP address 10.70.0.10 already allocated in subnet {sub['id']}",
+        ): [{"ip_address": "10.70.0.10"}],
+        (
+            404,
+            "SubnetNotFound",
+            "Subnet 8f733732-fd46-412a-b388-8bbb06873788 could not be found.",
+        ): [{"subnet_id": "8f733732-fd46-412a-b388-8bbb06873788"}],
+        (
+            400,
+            "AllocationOnAutoAddressSubnet",
+            f"IPv6 address 2001:db8:70::5 cannot be "
+            f"directly assigned to a port on subnet {slaac['id']} as the subnet is configured "
+            f"for automatic addresses",
+        ): [{"ip_address": "2001:db8:70::5"}],
     }
     for expected, fixed in errors.items():
         r = api.post("/v2.0/ports", {"port": {"network_id": net["id"], "fixed_ips": fixed}})
         assert _err(r) == expected
     other = api.network()
     foreign = api.subnet(other["id"], "10.71.0.0/24")
-    r = api.post("/v2.0/ports", {"port": {"network_id": net["id"], "fixed_ips": [
-        {"subnet_id": foreign["id"]}]}})
+    r = api.post(
+        "/v2.0/ports",
+        {"port": {"network_id": net["id"], "fixed_ips": [{"subnet_id": foreign["id"]}]}},
+    )
     assert _err(r)[:2] == (400, "InvalidInput")
     empty = api.network()
-    r = api.post("/v2.0/ports", {"port": {"network_id": empty["id"], "fixed_ips": [
-        {"ip_address": "10.0.0.5"}]}})
-    assert _err(r) == (400, "InvalidInput", "Invalid input for operation: IP allocation "
-                       "requires subnets for network.")
+    r = api.post(
+        "/v2.0/ports",
+        {"port": {"network_id": empty["id"], "fixed_ips": [{"ip_address": "10.0.0.5"}]}},
+    )
+    assert _err(r) == (
+        400,
+        "InvalidInput",
+        "Invalid input for operation: IP allocation requires subnets for network.",
+    )
     assert api.port(empty["id"])["fixed_ips"] == []  # no subnet, no request: no address
-    r = api.post("/v2.0/ports", {"port": {"network_id": net["id"], "fixed_ips": [
-        {"ip_address": "10.70.0.20"}, {"ip_address": "10.70.0.20"}]}})
+    r = api.post(
+        "/v2.0/ports",
+        {
+            "port": {
+                "network_id": net["id"],
+                "fixed_ips": [{"ip_address": "10.70.0.20"}, {"ip_address": "10.70.0.20"}],
+            }
+        },
+    )
     assert r.status_code == 400
 
 
@@ -465,11 +630,12 @@ def test_exhaustion_is_409_and_freed_addresses_come_back(api: Caller) -> None:
     net = api.network()
     api.subnet(net["id"], "10.80.0.0/29")  # .2 - .6
     ports = [api.port(net["id"]) for _ in range(5)]
-    assert {p["fixed_ips"][0]["ip_address"] for p in ports} == {f"10.80.0.{i}"
-                                                                 for i in range(2, 7)}
+    assert {p["fixed_ips"][0]["ip_address"] for p in ports} == {f"10.80.0.{i}" for i in range(2, 7)}
     assert _err(api.post("/v2.0/ports", {"port": {"network_id": net["id"]}})) == (
-        409, "IpAddressGenerationFailure",
-        f"No more IP addresses available on network {net['id']}.")
+        409,
+        "IpAddressGenerationFailure",
+        f"No more IP addresses available on network {net['id']}.",
+    )
     freed = ports[2]["fixed_ips"][0]["ip_address"]
     assert api.delete(f"/v2.0/ports/{ports[2]['id']}").status_code == 204
     assert api.port(net["id"])["fixed_ips"][0]["ip_address"] == freed
@@ -489,11 +655,14 @@ def test_new_slaac_subnet_addresses_existing_ports(api: Caller) -> None:
     api.subnet(net["id"], "10.90.0.0/24")
     vm = api.port(net["id"], mac_address="fa:16:3e:00:00:2a")
     router = api.port(net["id"], device_owner="network:router_interface")
-    slaac = api.subnet(net["id"], "2001:db8:90::/64", ipv6_ra_mode="slaac",
-                       ipv6_address_mode="slaac")
+    slaac = api.subnet(
+        net["id"], "2001:db8:90::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac"
+    )
     now = api.get(f"/v2.0/ports/{vm['id']}").json()["port"]
-    assert now["fixed_ips"][1] == {"subnet_id": slaac["id"],
-                                   "ip_address": "2001:db8:90:0:f816:3eff:fe00:2a"}
+    assert now["fixed_ips"][1] == {
+        "subnet_id": slaac["id"],
+        "ip_address": "2001:db8:90:0:f816:3eff:fe00:2a",
+    }
     assert now["revision_number"] == vm["revision_number"] + 1
     assert len(api.get(f"/v2.0/ports/{router['id']}").json()["port"]["fixed_ips"]) == 1
     api.subnet(net["id"], "2001:db8:91::/64", ipv6_address_mode="dhcpv6-stateful")
@@ -507,8 +676,9 @@ def test_port_update_of_fixed_ips(api: Caller) -> None:
     port = api.port(net["id"], fixed_ips=[{"ip_address": "10.95.0.10"}])
     eui = [ip for ip in port["fixed_ips"] if ip["subnet_id"] == slaac["id"]]
     path = f"/v2.0/ports/{port['id']}"
-    r = api.put(path, {"port": {"fixed_ips": [{"subnet_id": sub["id"]},
-                                              {"ip_address": "10.95.0.11"}]}})
+    r = api.put(
+        path, {"port": {"fixed_ips": [{"subnet_id": sub["id"]}, {"ip_address": "10.95.0.11"}]}}
+    )
     ips = r.json()["port"]["fixed_ips"]
     assert eui[0] in ips  # the SLAAC address stays though not asked for
     v4 = sorted(ip["ip_address"] for ip in ips if ip["subnet_id"] == sub["id"])
@@ -568,8 +738,12 @@ def test_list_queries_do_not_grow_with_subnets(api: Caller) -> None:
             event.remove(store.engines.read, "before_cursor_execute", count)
         return len(statements)
 
-    api.subnet(net["id"], "10.120.0.0/24", dns_nameservers=["8.8.8.8"],
-               host_routes=[{"destination": "10.0.0.0/8", "nexthop": "10.120.0.5"}])
+    api.subnet(
+        net["id"],
+        "10.120.0.0/24",
+        dns_nameservers=["8.8.8.8"],
+        host_routes=[{"destination": "10.0.0.0/8", "nexthop": "10.120.0.5"}],
+    )
     few = listed()
     for i in range(1, 25):
         api.subnet(net["id"], f"10.120.{i}.0/24", dns_nameservers=["8.8.8.8"])
@@ -591,8 +765,9 @@ def _first_free(api: Caller, network_id: str, *, use_floor: bool = True) -> list
     return _services(api).store.write(fn)  # type: ignore[no-any-return]
 
 
-def test_floor_skips_the_allocated_prefix_and_release_lowers_it(api: Caller,
-                                                               monkeypatch: Any) -> None:
+def test_floor_skips_the_allocated_prefix_and_release_lowers_it(
+    api: Caller, monkeypatch: Any
+) -> None:
     net = api.network()
     sub = api.subnet(net["id"], "10.130.0.0/22")
     r = api.post("/v2.0/ports", {"ports": [{"network_id": net["id"]} for _ in range(400)]})
@@ -608,7 +783,7 @@ def test_floor_skips_the_allocated_prefix_and_release_lowers_it(api: Caller,
 
     monkeypatch.setattr(ipam.repo, "used_keys", counting)
     api.port(net["id"])  # after a bulk create the floor starts low (it never passes its own
-    rows_read.clear()    # inserts, in case of rollback); this scan raises it
+    rows_read.clear()  # inserts, in case of rollback); this scan raises it
     api.port(net["id"])
     # Only the window's neighbourhood is read (allocations there are interleaved with free
     # addresses), not the 401 allocated addresses below the free ones.
@@ -628,8 +803,11 @@ def test_a_stale_floor_never_causes_a_false_exhaustion(api: Caller) -> None:
     ports.sort(key=lambda p: ip.to_int(p["fixed_ips"][0]["ip_address"]))
     victim = ports[0]["fixed_ips"][0]
     # Freed behind the floor's back (as by another server): no in-process release.
-    _services(api).store.write(lambda tx: ipam.repo.delete_allocations(
-        tx.conn, ports[0]["id"], [(victim["subnet_id"], victim["ip_address"])]))
+    _services(api).store.write(
+        lambda tx: ipam.repo.delete_allocations(
+            tx.conn, ports[0]["id"], [(victim["subnet_id"], victim["ip_address"])]
+        )
+    )
     assert _first_free(api, net["id"]) == []  # the floor still says "full"...
     again = api.port(net["id"])  # ...but the create rescans before answering 409
     assert again["fixed_ips"][0]["ip_address"] == victim["ip_address"]
@@ -646,12 +824,20 @@ def test_a_rolled_back_allocation_does_not_raise_the_floor(api: Caller) -> None:
     picked: list[str] = []
 
     def fn(tx: Any) -> None:
-        got = ipam.allocate(tx, net["id"], None, holder["mac_address"], port_id=holder["id"],
-                            device_owner="", window=1)
+        got = ipam.allocate(
+            tx,
+            net["id"],
+            None,
+            holder["mac_address"],
+            port_id=holder["id"],
+            device_owner="",
+            window=1,
+        )
         picked.append(got[0]["ip_address"])
         # a later scan in the same transaction sees it as used (and would raise the floor)
-        assert ipam.first_free(tx, ipam.load_subnets(tx.conn, net["id"])[0], 1)[0][0] > \
-            ip.to_int(got[0]["ip_address"])
+        assert ipam.first_free(tx, ipam.load_subnets(tx.conn, net["id"])[0], 1)[0][0] > ip.to_int(
+            got[0]["ip_address"]
+        )
         raise Rollback
 
     with contextlib.suppress(Rollback):
@@ -664,9 +850,10 @@ def test_readdress_follows_a_new_mac(api: Caller) -> None:
     net = api.network()
     slaac = api.subnet(net["id"], "2001:db8:133::/64", ipv6_address_mode="slaac")
     port = api.port(net["id"], mac_address="fa:16:3e:00:00:01")
-    _services(api).store.write(lambda tx: ipam.readdress(tx, net["id"], port["id"],
-                                                         "fa:16:3e:00:00:02"))
-    rows = _services(api).store.write(lambda tx: ipam.repo.allocations_of_port(tx.conn,
-                                                                              port["id"]))
+    _services(api).store.write(
+        lambda tx: ipam.readdress(tx, net["id"], port["id"], "fa:16:3e:00:00:02")
+    )
+    rows = _services(api).store.write(lambda tx: ipam.repo.allocations_of_port(tx.conn, port["id"]))
     assert [(r["subnet_id"], r["ip_address"]) for r in rows] == [
-        (slaac["id"], "2001:db8:133:0:f816:3eff:fe00:2")]
+        (slaac["id"], "2001:db8:133:0:f816:3eff:fe00:2")
+    ]

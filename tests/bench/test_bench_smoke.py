@@ -25,11 +25,37 @@ N, THREADS, BIG, ROUNDS = 5, 2, 20, 3
 
 
 def run_ports(url: str, *extra: str) -> tuple[dict, str]:  # type: ignore[type-arg]
-    cmd = [sys.executable, str(PORTS), "--auth-url", f"{url}/v3", "--endpoint", url,
-           "--user", "admin", "--password", ADMIN_PASSWORD, "--project", "admin",
-           "--n", str(N), "--threads", str(THREADS), "--list-big", str(BIG),
-           "--bulk-chunk", "8", "--ovirt-rounds", str(ROUNDS), "--list-repeat", "2",
-           "--cpu-pid", str(os.getpid()), "--label", "smoke", *extra]
+    cmd = [
+        sys.executable,
+        str(PORTS),
+        "--auth-url",
+        f"{url}/v3",
+        "--endpoint",
+        url,
+        "--user",
+        "admin",
+        "--password",
+        ADMIN_PASSWORD,
+        "--project",
+        "admin",
+        "--n",
+        str(N),
+        "--threads",
+        str(THREADS),
+        "--list-big",
+        str(BIG),
+        "--bulk-chunk",
+        "8",
+        "--ovirt-rounds",
+        str(ROUNDS),
+        "--list-repeat",
+        "2",
+        "--cpu-pid",
+        str(os.getpid()),
+        "--label",
+        "smoke",
+        *extra,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.stdout.strip(), out.stderr
     return json.loads(out.stdout), out.stderr + f"\n(exit {out.returncode})"
@@ -53,8 +79,13 @@ def test_ports_bench_prints_complete_sane_json(live_url: str) -> None:
             assert r[op]["per_s"] > 0
             assert 0 < r[op]["p50_ms"] <= r[op]["p95_ms"] <= r[op]["p99_ms"] <= r[op]["max_ms"]
             cpu = r[op]["cpu"]
-            assert set(cpu) >= {"server_cpu_ms_per_op", "client_cpu_ms_per_op",
-                                "machine_busy_cores", "other_busy_cores", "loadavg_1m"}
+            assert set(cpu) >= {
+                "server_cpu_ms_per_op",
+                "client_cpu_ms_per_op",
+                "machine_busy_cores",
+                "other_busy_cores",
+                "loadavg_1m",
+            }
             assert cpu["server_cpu_ms_per_op"][f"pid:{os.getpid()}"] >= 0
         assert r["list"]["count"] == N
         assert r["list"]["bytes"] > 0 and r["list"]["median_ms"] > 0
@@ -89,9 +120,28 @@ LOAD = ROOT / "bench" / "load.py"
 @pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="needs NEUTRINO_TEST_PG_URL")
 def test_load_bench_runs_two_servers_on_postgres_and_prints_sane_json() -> None:
-    cmd = [sys.executable, str(LOAD), "--duration", "4", "--clients", "3", "--servers", "2",
-           "--workers", "1", "--ports", "3", "--networks", "1", "--groups", "1",
-           "--sample-every", "1", "--pg-url", PG_URL]
+    cmd = [
+        sys.executable,
+        str(LOAD),
+        "--duration",
+        "4",
+        "--clients",
+        "3",
+        "--servers",
+        "2",
+        "--workers",
+        "1",
+        "--ports",
+        "3",
+        "--networks",
+        "1",
+        "--groups",
+        "1",
+        "--sample-every",
+        "1",
+        "--pg-url",
+        PG_URL,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.stdout.strip(), out.stderr
     res = json.loads(out.stdout)
@@ -110,11 +160,20 @@ def test_load_bench_runs_two_servers_on_postgres_and_prints_sane_json() -> None:
 def test_rbac_bench_prints_counts(tmp_path: Path) -> None:
     """``bench/rbac.py`` with 30 networks: every list holds what its caller may see."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "rbac.py"), "--n", "30",
-                          "--rounds", "1"], capture_output=True, text=True, timeout=300,
-                         cwd=ROOT, env=env)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "rbac.py"), "--n", "30", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
-    assert (res["owner_count"], res["rbac_count"], res["wildcard_count"], res["admin_count"]) \
-        == (30, 30, 30, 60)
+    assert (res["owner_count"], res["rbac_count"], res["wildcard_count"], res["admin_count"]) == (
+        30,
+        30,
+        30,
+        60,
+    )
     assert res["rbac_ms"] > 0 and res["rbac_over_owner"] > 0

@@ -27,8 +27,14 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NEUTRINO_CONFIG", "NEUTRINO_ADMIN_PASSWORD", "NEUTRINO_DB",
-                 "NEUTRINO_STATE_DIR", "NEUTRINO_LISTEN", "NEUTRINO_PUBLIC_URL"):
+    for name in (
+        "NEUTRINO_CONFIG",
+        "NEUTRINO_ADMIN_PASSWORD",
+        "NEUTRINO_DB",
+        "NEUTRINO_STATE_DIR",
+        "NEUTRINO_LISTEN",
+        "NEUTRINO_PUBLIC_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -64,9 +70,17 @@ def test_config_file_sets_settings(tmp_path: Path) -> None:
 
 
 def _token(settings: Settings, password: str) -> int:
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"name": "Default"}, "password": password}}},
-        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "admin", "domain": {"name": "Default"}, "password": password}
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+        }
+    }
     with TestClient(create_app(settings)) as client:
         r = client.post("/v3/auth/tokens", json=body)
         if r.status_code == 201:
@@ -78,8 +92,9 @@ def _token(settings: Settings, password: str) -> int:
 
 def test_bootstrap_then_token(db_url: str, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    out = invoke("bootstrap", "--db", db_url, "--state-dir", str(state),
-                 "--admin-password", "s3cret-pw")
+    out = invoke(
+        "bootstrap", "--db", db_url, "--state-dir", str(state), "--admin-password", "s3cret-pw"
+    )
     assert "bootstrap done" in out
     assert "auth_url: http://127.0.0.1:9696/v3" in out
     assert not (state / "admin-password").exists()  # a given password is never written
@@ -88,8 +103,9 @@ def test_bootstrap_then_token(db_url: str, tmp_path: Path) -> None:
     assert _token(settings, "wrong") == 401
 
 
-def test_bootstrap_password_from_environment(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bootstrap_password_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NEUTRINO_ADMIN_PASSWORD", "from-env")
     invoke("bootstrap", "--state-dir", str(tmp_path))
     assert _token(Settings(state_dir=tmp_path), "from-env") == 201
@@ -125,9 +141,13 @@ def test_client_snippets(tmp_path: Path) -> None:
     creds = AdminCredentials("pw", tmp_path / "admin-password", generated=True)
     cloud = yaml.safe_load(banner.clouds_yaml(settings, creds))["clouds"]["neutrino"]
     assert cloud["auth"] == {
-        "auth_url": "http://127.0.0.1:9797/v3", "username": "admin", "password": "pw",
-        "project_name": "admin", "user_domain_name": "Default",
-        "project_domain_name": "Default"}
+        "auth_url": "http://127.0.0.1:9797/v3",
+        "username": "admin",
+        "password": "pw",
+        "project_name": "admin",
+        "user_domain_name": "Default",
+        "project_domain_name": "Default",
+    }
     assert cloud["region_name"] == "R2"
     exports = banner.os_exports(settings, creds)
     assert "export OS_AUTH_URL=http://127.0.0.1:9797/v3" in exports

@@ -43,9 +43,21 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "neutrino.cli.main", "serve", "--listen",
-             f"127.0.0.1:{port}", "--state-dir", str(state)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "neutrino.cli.main",
+                "serve",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--state-dir",
+                str(state),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base + "/", proc, log)
@@ -72,9 +84,17 @@ def test_serve_answers_and_issues_tokens(server: tuple[str, Path, Path]) -> None
 
     r = httpx.get(base + "/", timeout=10)
     assert r.status_code == 200, r.text
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"name": "Default"}, "password": password}}},
-        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "admin", "domain": {"name": "Default"}, "password": password}
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+        }
+    }
     r = httpx.post(base + "/v3/auth/tokens", json=body, timeout=10)
     assert r.status_code == 201, r.text
     token = r.headers["X-Subject-Token"]
@@ -89,20 +109,42 @@ def test_metrics_sum_over_workers(tmp_path: Path) -> None:
 
     port = free_port()
     log = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NEUTRINO_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("NEUTRINO_") and k != "PROMETHEUS_MULTIPROC_DIR"
+    }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "neutrino.cli.main", "serve", "--listen",
-             f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state"), "--workers", "2"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "neutrino.cli.main",
+                "serve",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--state-dir",
+                str(tmp_path / "state"),
+                "--workers",
+                "2",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
     base = f"http://127.0.0.1:{port}"
 
     def root_requests() -> float:
         text = httpx.get(base + "/metrics", timeout=10).text
-        return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-                   if s.name == "neutrino_http_requests_total"
-                   and s.labels.get("route") == "/" and s.labels.get("method") == "GET")
+        return sum(
+            s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "neutrino_http_requests_total"
+            and s.labels.get("route") == "/"
+            and s.labels.get("method") == "GET"
+        )
 
     try:
         wait_until_up(base + "/", proc, log)

@@ -11,22 +11,39 @@ import neutrino.client as client
 from neutrino.client import Conflict, Controller, Credentials, NotFound, Session, TransportError
 from tests.conftest import ADMIN_PASSWORD
 
-CREDS = Credentials(auth_url="http://testserver/v3", username="admin",
-                    password=ADMIN_PASSWORD, project_name="admin")
+CREDS = Credentials(
+    auth_url="http://testserver/v3", username="admin", password=ADMIN_PASSWORD, project_name="admin"
+)
 
 
 def test_public_surface_is_pinned() -> None:
-    assert sorted(client.__all__) == sorted([
-        "BadRequest", "ClientError", "Conflict", "Controller", "Credentials",
-        "EndpointNotFound", "Forbidden", "HostStateWatch", "HttpError", "NotFound",
-        "PreconditionFailed", "ServerError", "Session", "Token", "TransportError",
-        "Unauthorized"])
+    assert sorted(client.__all__) == sorted(
+        [
+            "BadRequest",
+            "ClientError",
+            "Conflict",
+            "Controller",
+            "Credentials",
+            "EndpointNotFound",
+            "Forbidden",
+            "HostStateWatch",
+            "HttpError",
+            "NotFound",
+            "PreconditionFailed",
+            "ServerError",
+            "Session",
+            "Token",
+            "TransportError",
+            "Unauthorized",
+        ]
+    )
 
 
 def test_crud_agent_calls_errors_and_reauth(client: TestClient) -> None:
     api = Controller(Session(CREDS, http=client))
-    api.report_agent("hv1", {"tunnel_ip": "198.51.100.1", "tunnel_types": ["vxlan"]},
-                     start_flag=True)
+    api.report_agent(
+        "hv1", {"tunnel_ip": "198.51.100.1", "tunnel_types": ["vxlan"]}, start_flag=True
+    )
     net = api.create_network(name="n1")
     api.create_subnet(net["id"], "192.0.2.0/24")
     port = api.create_port(net["id"], **{"binding:host_id": "hv1"})
@@ -39,7 +56,8 @@ def test_crud_agent_calls_errors_and_reauth(client: TestClient) -> None:
         api.report_port_status(port["id"], "ACTIVE", "hv2")
     assert conflict.value.type == "PortNotBoundToHost" and conflict.value.status == 409
     api.session._token = api.session.token().__class__(  # a revoked/garbage token: re-auth
-        "garbage", api.session.token().expires_at, api.session.token().endpoint, "", "")
+        "garbage", api.session.token().expires_at, api.session.token().endpoint, "", ""
+    )
     api.delete_port(port["id"])
     with pytest.raises(NotFound) as missing:
         api.get_port(port["id"])

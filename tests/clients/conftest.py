@@ -43,11 +43,14 @@ class Clouds:
     def run(self, cloud: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         argv = [openstack_executable(), "--os-cloud", cloud, *args]
         self.calls.append(argv)
-        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=120,
-                              check=False)
+        done = subprocess.run(
+            argv, env=self.env, capture_output=True, text=True, timeout=120, check=False
+        )
         if check and done.returncode != 0:
-            raise AssertionError(f"openstack {' '.join(args)} exited {done.returncode}\n"
-                                 f"stdout: {done.stdout}\nstderr: {done.stderr}")
+            raise AssertionError(
+                f"openstack {' '.join(args)} exited {done.returncode}\n"
+                f"stdout: {done.stdout}\nstderr: {done.stderr}"
+            )
         return done
 
     def openstack(self, cloud: str, *args: str) -> Any:
@@ -56,8 +59,10 @@ class Clouds:
         try:
             return json.loads(done.stdout)
         except json.JSONDecodeError as e:
-            raise AssertionError(f"openstack {' '.join(args)} printed no JSON: {done.stdout!r}"
-                                 f"\nstderr: {done.stderr}") from e
+            raise AssertionError(
+                f"openstack {' '.join(args)} printed no JSON: {done.stdout!r}"
+                f"\nstderr: {done.stderr}"
+            ) from e
 
     def silent(self, cloud: str, *args: str) -> None:
         """Run a command that prints nothing on success (set, delete, role add)."""
@@ -75,23 +80,34 @@ def openstack_executable() -> str:
     return found
 
 
-def write_clouds_yaml(path: Path, url: str, member_project: str, member_user: str,
-                      member_password: str) -> None:
+def write_clouds_yaml(
+    path: Path, url: str, member_project: str, member_user: str, member_password: str
+) -> None:
     def cloud(username: str, password: str, project: str) -> dict[str, Any]:
         return {
-            "auth": {"auth_url": f"{url}/v3", "username": username, "password": password,
-                     "project_name": project, "user_domain_name": "Default",
-                     "project_domain_name": "Default"},
+            "auth": {
+                "auth_url": f"{url}/v3",
+                "username": username,
+                "password": password,
+                "project_name": project,
+                "user_domain_name": "Default",
+                "project_domain_name": "Default",
+            },
             "region_name": "RegionOne",
             "interface": "public",
             "identity_api_version": 3,
         }
 
-    path.write_text(yaml.safe_dump({"clouds": {
-        ADMIN_CLOUD: cloud("admin", ADMIN_PASSWORD, "admin"),
-        MEMBER_CLOUD: cloud(member_user, member_password, member_project),
-    }}))
-
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "clouds": {
+                    ADMIN_CLOUD: cloud("admin", ADMIN_PASSWORD, "admin"),
+                    MEMBER_CLOUD: cloud(member_user, member_password, member_project),
+                }
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -101,8 +117,9 @@ def clouds(live_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cl
     member = ("proj-" + suffix, "user-" + suffix, "pw-" + suffix)
     write_clouds_yaml(path, live_url, *member)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update(OS_CLIENT_CONFIG_FILE=str(path),
-               OS_CLIENT_SECURE_FILE=str(tmp_path / "no-secure.yaml"))
+    env.update(
+        OS_CLIENT_CONFIG_FILE=str(path), OS_CLIENT_SECURE_FILE=str(tmp_path / "no-secure.yaml")
+    )
     # Same isolation for the in-process openstacksdk.
     for key in [k for k in os.environ if k.startswith("OS_")]:
         monkeypatch.delenv(key)

@@ -48,11 +48,17 @@ def test_sdk_crud_as_admin(admin: openstack.connection.Connection, clouds: Cloud
     assert net.provider_network_type == "vxlan"
     assert isinstance(net.provider_segmentation_id, int)
 
-    vlan = net_api.create_network(name="sdk-vlan", provider_network_type="vlan",
-                                  provider_physical_network="physnet1",
-                                  provider_segmentation_id=123)
-    assert (vlan.provider_network_type, vlan.provider_physical_network,
-            vlan.provider_segmentation_id) == ("vlan", "physnet1", 123)
+    vlan = net_api.create_network(
+        name="sdk-vlan",
+        provider_network_type="vlan",
+        provider_physical_network="physnet1",
+        provider_segmentation_id=123,
+    )
+    assert (
+        vlan.provider_network_type,
+        vlan.provider_physical_network,
+        vlan.provider_segmentation_id,
+    ) == ("vlan", "physnet1", 123)
 
     assert {net.id, vlan.id} <= {n.id for n in net_api.networks()}
     assert [n.id for n in net_api.networks(name="sdk-net")] == [net.id]
@@ -64,32 +70,46 @@ def test_sdk_crud_as_admin(admin: openstack.connection.Connection, clouds: Cloud
     assert updated.revision_number > revision
     assert net_api.find_network("sdk-net2", ignore_missing=False).id == net.id
 
-    sub4 = net_api.create_subnet(network_id=net.id, ip_version=4, cidr="192.0.2.0/24",
-                                 gateway_ip="192.0.2.1", dns_nameservers=["198.51.100.53"],
-                                 allocation_pools=[{"start": "192.0.2.10",
-                                                    "end": "192.0.2.20"}],
-                                 name="sdk-sub4")
+    sub4 = net_api.create_subnet(
+        network_id=net.id,
+        ip_version=4,
+        cidr="192.0.2.0/24",
+        gateway_ip="192.0.2.1",
+        dns_nameservers=["198.51.100.53"],
+        allocation_pools=[{"start": "192.0.2.10", "end": "192.0.2.20"}],
+        name="sdk-sub4",
+    )
     assert sub4.cidr == "192.0.2.0/24"
     assert sub4.gateway_ip == "192.0.2.1"
     assert sub4.dns_nameservers == ["198.51.100.53"]
     assert sub4.allocation_pools == [{"start": "192.0.2.10", "end": "192.0.2.20"}]
     assert sub4.is_dhcp_enabled is True
-    sub6 = net_api.create_subnet(network_id=net.id, ip_version=6, cidr="2001:db8:2::/64",
-                                 ipv6_ra_mode="slaac", ipv6_address_mode="slaac",
-                                 name="sdk-sub6")
+    sub6 = net_api.create_subnet(
+        network_id=net.id,
+        ip_version=6,
+        cidr="2001:db8:2::/64",
+        ipv6_ra_mode="slaac",
+        ipv6_address_mode="slaac",
+        name="sdk-sub6",
+    )
     assert (sub6.ipv6_ra_mode, sub6.ipv6_address_mode) == ("slaac", "slaac")
     assert ipaddress.ip_address(sub6.gateway_ip) in ipaddress.ip_network("2001:db8:2::/64")
 
     assert {s.id for s in net_api.subnets(network_id=net.id)} == {sub4.id, sub6.id}
     assert sorted(net_api.get_network(net.id).subnet_ids) == sorted([sub4.id, sub6.id])
-    sub4 = net_api.update_subnet(sub4, name="sdk-sub4b",
-                                 dns_nameservers=["203.0.113.53", "198.51.100.53"])
+    sub4 = net_api.update_subnet(
+        sub4, name="sdk-sub4b", dns_nameservers=["203.0.113.53", "198.51.100.53"]
+    )
     got_subnet = net_api.get_subnet(sub4.id)
     assert got_subnet.name == "sdk-sub4b"
     assert got_subnet.dns_nameservers == ["203.0.113.53", "198.51.100.53"]
 
-    port = net_api.create_port(network_id=net.id, name="sdk-port", mac_address=MAC,
-                               fixed_ips=[{"subnet_id": sub4.id, "ip_address": "192.0.2.15"}])
+    port = net_api.create_port(
+        network_id=net.id,
+        name="sdk-port",
+        mac_address=MAC,
+        fixed_ips=[{"subnet_id": sub4.id, "ip_address": "192.0.2.15"}],
+    )
     assert port.mac_address == MAC
     assert port.status == "DOWN"
     assert ips(port) == {sub4.id: "192.0.2.15", sub6.id: EUI64_V6}
@@ -100,11 +120,11 @@ def test_sdk_crud_as_admin(admin: openstack.connection.Connection, clouds: Cloud
     assert {p.id for p in net_api.ports(network_id=net.id)} == {port.id, auto.id}
     assert [p.id for p in net_api.ports(mac_address=MAC)] == [port.id]
 
-    port = net_api.update_port(port, name="sdk-port2", is_admin_state_up=False,
-                               binding_host_id="host-a")
+    port = net_api.update_port(
+        port, name="sdk-port2", is_admin_state_up=False, binding_host_id="host-a"
+    )
     got = net_api.get_port(port.id)
-    assert (got.name, got.is_admin_state_up, got.binding_host_id) == (
-        "sdk-port2", False, "host-a")
+    assert (got.name, got.is_admin_state_up, got.binding_host_id) == ("sdk-port2", False, "host-a")
 
     net_api.delete_port(port)
     net_api.delete_port(auto)
@@ -119,12 +139,17 @@ def test_sdk_crud_as_admin(admin: openstack.connection.Connection, clouds: Cloud
         net_api.find_network("sdk-vlan", ignore_missing=False)
 
 
-def test_sdk_member_crud_and_isolation(admin: openstack.connection.Connection,
-                                       clouds: Clouds) -> None:
+def test_sdk_member_crud_and_isolation(
+    admin: openstack.connection.Connection, clouds: Clouds
+) -> None:
     identity: Any = admin.identity  # the v3 proxy (identity_api_version: 3)
     project = identity.create_project(name=clouds.member_project, domain_id="default")
-    user = identity.create_user(name=clouds.member_user, password=clouds.member_password,
-                                      domain_id="default", default_project_id=project.id)
+    user = identity.create_user(
+        name=clouds.member_user,
+        password=clouds.member_password,
+        domain_id="default",
+        default_project_id=project.id,
+    )
     role = identity.find_role("member", ignore_missing=False)
     assert role.name == "member"
     identity.assign_project_role_to_user(project, user, role)
@@ -159,9 +184,12 @@ def test_sdk_member_crud_and_isolation(admin: openstack.connection.Connection,
         assert admin.network.get_network(private.id).name == "admin-private"
         # Provider attributes are the admin's to set.
         with pytest.raises(exceptions.ForbiddenException):
-            api.create_network(name="member-vlan", provider_network_type="vlan",
-                               provider_physical_network="physnet1",
-                               provider_segmentation_id=160)
+            api.create_network(
+                name="member-vlan",
+                provider_network_type="vlan",
+                provider_physical_network="physnet1",
+                provider_segmentation_id=160,
+            )
         # The admin sees the member's resources.
         assert [p.id for p in admin.network.ports(project_id=project.id)] == [port.id]
 

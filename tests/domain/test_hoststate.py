@@ -21,17 +21,38 @@ PORT = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
 
 
 def sample(revision: int = 7) -> HostState:
-    subnet = SubnetState(id="s1", cidr="192.0.2.0/24", ip_version=4, gateway_ip="192.0.2.1",
-                         enable_dhcp=True, dns_nameservers=("192.0.2.53",),
-                         host_routes=(HostRoute("203.0.113.0/24", "192.0.2.254"),))
-    v6 = SubnetState(id="s2", cidr="2001:db8::/64", ip_version=6, gateway_ip=None,
-                     enable_dhcp=True, ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    subnet = SubnetState(
+        id="s1",
+        cidr="192.0.2.0/24",
+        ip_version=4,
+        gateway_ip="192.0.2.1",
+        enable_dhcp=True,
+        dns_nameservers=("192.0.2.53",),
+        host_routes=(HostRoute("203.0.113.0/24", "192.0.2.254"),),
+    )
+    v6 = SubnetState(
+        id="s2",
+        cidr="2001:db8::/64",
+        ip_version=6,
+        gateway_ip=None,
+        enable_dhcp=True,
+        ipv6_ra_mode="slaac",
+        ipv6_address_mode="slaac",
+    )
     return HostState(
-        host="hv1", revision=revision, tunnel_ip="198.51.100.1",
+        host="hv1",
+        revision=revision,
+        tunnel_ip="198.51.100.1",
         networks=(NetworkState(NET, "vxlan", 1001, None, 1450, (subnet, v6)),),
         ports=(PortState(PORT, NET, "fa:16:3e:00:00:01", (FixedIp("s1", "192.0.2.10"),), True),),
-        l2pop=(L2Pop(NET, ("198.51.100.2",), (RemotePort(
-            "p2", "fa:16:3e:00:00:02", ("192.0.2.11",), "198.51.100.2"),)),))
+        l2pop=(
+            L2Pop(
+                NET,
+                ("198.51.100.2",),
+                (RemotePort("p2", "fa:16:3e:00:00:02", ("192.0.2.11",), "198.51.100.2"),),
+            ),
+        ),
+    )
 
 
 def test_kernel_names_follow_neutron() -> None:
@@ -48,7 +69,8 @@ def test_json_round_trip_is_lossless() -> None:
     wire = state.to_dict()
     assert wire["ports"][0]["device_name"] == "tapa1b2c3d4-e5"
     assert wire["networks"][0]["subnets"][0]["host_routes"] == [
-        {"destination": "203.0.113.0/24", "nexthop": "192.0.2.254"}]
+        {"destination": "203.0.113.0/24", "nexthop": "192.0.2.254"}
+    ]
     assert HostState.from_json(state.to_json()) == state
     assert HostState.from_dict(wire) == state
     assert HostState.from_json(HostState("hv9", 0).to_json()) == HostState("hv9", 0)

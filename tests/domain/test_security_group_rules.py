@@ -13,10 +13,21 @@ def _kind(exc: pytest.ExceptionInfo[NamedBadRequest]) -> str:
     return exc.value.type
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    (None, None), ("any", None), ("tcp", "tcp"), ("TCP", "tcp"), (6, "6"), ("17", "17"),
-    (0, "0"), (255, "255"), ("icmpv6", "icmpv6"), ("ANY", None),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (None, None),
+        ("any", None),
+        ("tcp", "tcp"),
+        ("TCP", "tcp"),
+        (6, "6"),
+        ("17", "17"),
+        (0, "0"),
+        (255, "255"),
+        ("icmpv6", "icmpv6"),
+        ("ANY", None),
+    ],
+)
 def test_to_protocol_accepts(given: object, expected: str | None) -> None:
     assert sgd.to_protocol(given) == expected
 
@@ -33,9 +44,11 @@ def test_protocol_message_lists_neutrons_values_in_order() -> None:
         sgd.to_protocol("x")
     assert exc.value.message.startswith(
         "Security group rule protocol x not supported. Only protocol values (None, 'any', "
-        "'ah', 'dccp', 'egp', ")
+        "'ah', 'dccp', 'egp', "
+    )
     assert exc.value.message.endswith(
-        "'vrrp') and integer representations [0 to 255] are supported.")
+        "'vrrp') and integer representations [0 to 255] are supported."
+    )
 
 
 def test_ethertype_is_case_insensitive() -> None:
@@ -43,14 +56,25 @@ def test_ethertype_is_case_insensitive() -> None:
     with pytest.raises(NamedBadRequest) as exc:
         sgd.to_ethertype("IPv5")
     assert _kind(exc) == "SecurityGroupRuleInvalidEtherType"
-    assert exc.value.message == ("Security group rule for ethertype 'IPv5' not supported. "
-                                 "Allowed values are ['IPv4', 'IPv6'].")
+    assert exc.value.message == (
+        "Security group rule for ethertype 'IPv5' not supported. "
+        "Allowed values are ['IPv4', 'IPv6']."
+    )
 
 
-@pytest.mark.parametrize(("given", "ok"), [
-    (None, True), (0, True), (65535, True), ("80", True), (-1, False), (65536, False),
-    ("x", False), (True, False),
-])
+@pytest.mark.parametrize(
+    ("given", "ok"),
+    [
+        (None, True),
+        (0, True),
+        (65535, True),
+        ("80", True),
+        (-1, False),
+        (65536, False),
+        ("x", False),
+        (True, False),
+    ],
+)
 def test_to_port(given: object, ok: bool) -> None:
     if ok:
         assert sgd.to_port(given) == (None if given is None else int(given))  # type: ignore[arg-type]
@@ -86,25 +110,40 @@ def test_canonical_ipv6_icmp_and_full_port_range() -> None:
     assert (full.port_range_min, full.port_range_max) == (None, None)
 
 
-@pytest.mark.parametrize(("kw", "kind"), [
-    ({"port_range_min": 1}, "SecurityGroupProtocolRequiredWithPorts"),
-    ({"protocol": "tcp", "port_range_min": 0, "port_range_max": 10},
-     "SecurityGroupInvalidPortValue"),
-    ({"protocol": "udp", "port_range_min": 10, "port_range_max": 9},
-     "SecurityGroupInvalidPortRange"),
-    ({"protocol": "sctp", "port_range_max": 9}, "SecurityGroupInvalidPortRange"),
-    ({"protocol": "icmp", "port_range_min": 256}, "SecurityGroupInvalidIcmpValue"),
-    ({"protocol": "ipv6-icmp", "ethertype": "IPv6", "port_range_max": 1},
-     "SecurityGroupMissingIcmpType"),
-    ({"protocol": "47", "port_range_min": 1, "port_range_max": 1},
-     "SecurityGroupInvalidProtocolForPort"),
-    ({"ethertype": "IPv4", "remote_ip_prefix": "2001:db8::/64"},
-     "SecurityGroupRuleParameterConflict"),
-    ({"protocol": "ipv6-frag"}, "SecurityGroupEthertypeConflictWithProtocol"),
-    ({"protocol": "44"}, "SecurityGroupEthertypeConflictWithProtocol"),
-    ({"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": "x"},
-     "SecurityGroupMultipleRemoteEntites"),
-])
+@pytest.mark.parametrize(
+    ("kw", "kind"),
+    [
+        ({"port_range_min": 1}, "SecurityGroupProtocolRequiredWithPorts"),
+        (
+            {"protocol": "tcp", "port_range_min": 0, "port_range_max": 10},
+            "SecurityGroupInvalidPortValue",
+        ),
+        (
+            {"protocol": "udp", "port_range_min": 10, "port_range_max": 9},
+            "SecurityGroupInvalidPortRange",
+        ),
+        ({"protocol": "sctp", "port_range_max": 9}, "SecurityGroupInvalidPortRange"),
+        ({"protocol": "icmp", "port_range_min": 256}, "SecurityGroupInvalidIcmpValue"),
+        (
+            {"protocol": "ipv6-icmp", "ethertype": "IPv6", "port_range_max": 1},
+            "SecurityGroupMissingIcmpType",
+        ),
+        (
+            {"protocol": "47", "port_range_min": 1, "port_range_max": 1},
+            "SecurityGroupInvalidProtocolForPort",
+        ),
+        (
+            {"ethertype": "IPv4", "remote_ip_prefix": "2001:db8::/64"},
+            "SecurityGroupRuleParameterConflict",
+        ),
+        ({"protocol": "ipv6-frag"}, "SecurityGroupEthertypeConflictWithProtocol"),
+        ({"protocol": "44"}, "SecurityGroupEthertypeConflictWithProtocol"),
+        (
+            {"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": "x"},
+            "SecurityGroupMultipleRemoteEntites",
+        ),
+    ],
+)
 def test_canonical_rule_refuses(kw: dict[str, object], kind: str) -> None:
     with pytest.raises(NamedBadRequest) as exc:
         _canon(**kw)
@@ -122,45 +161,72 @@ def test_rule_key_matches_neutrons_duplicates() -> None:
     same = Rule("sg", "ingress", protocol="6", port_range_min=22, port_range_max=22)
     assert sgd.rule_key(base) == sgd.rule_key(same)
     assert sgd.rule_key(Rule("sg", "egress")) == sgd.rule_key(
-        Rule("sg", "egress", remote_ip_prefix="0.0.0.0/0"))
+        Rule("sg", "egress", remote_ip_prefix="0.0.0.0/0")
+    )
     assert sgd.rule_key(Rule("sg", "ingress", remote_ip_prefix="10.0.0.1/24")) != sgd.rule_key(
-        Rule("sg", "ingress", remote_ip_prefix="10.0.0.0/24"))
+        Rule("sg", "ingress", remote_ip_prefix="10.0.0.0/24")
+    )
     assert sgd.rule_key(Rule("sg", "ingress", "IPv6", protocol="icmp")) == sgd.rule_key(
-        Rule("sg", "ingress", "IPv6", protocol="58"))
+        Rule("sg", "ingress", "IPv6", protocol="58")
+    )
     # As in Neutron, 'hopopt' and 'ip' (both protocol 0) are different rules.
     assert sgd.rule_key(Rule("sg", "ingress", protocol="hopopt")) != sgd.rule_key(
-        Rule("sg", "ingress", protocol="ip"))
-    row = {"security_group_id": "sg", "direction": "ingress", "ethertype": "IPv4",
-           "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
-           "remote_ip_prefix": None, "remote_group_id": None, "id": "r"}
+        Rule("sg", "ingress", protocol="ip")
+    )
+    row = {
+        "security_group_id": "sg",
+        "direction": "ingress",
+        "ethertype": "IPv4",
+        "protocol": "tcp",
+        "port_range_min": 22,
+        "port_range_max": 22,
+        "remote_ip_prefix": None,
+        "remote_group_id": None,
+        "id": "r",
+    }
     assert sgd.rule_key(row) == sgd.rule_key(base)
 
 
 def test_legacy_templates_give_todays_first_rules() -> None:
     def shape(templates: list[sgd.Template]) -> list[tuple[str, str, str | None]]:
-        return [(r.direction, r.ethertype, r.remote_group_id)
-                for r in sgd.rules_from_templates("g", templates)]
+        return [
+            (r.direction, r.ethertype, r.remote_group_id)
+            for r in sgd.rules_from_templates("g", templates)
+        ]
 
     legacy = list(sgd.LEGACY_TEMPLATES)
     plain = shape([t for t in legacy if t.used_in_non_default_sg])
     assert plain == [("egress", "IPv4", None), ("egress", "IPv6", None)]
     default = shape([t for t in legacy if t.used_in_default_sg])
-    assert sorted(default) == [("egress", "IPv4", None), ("egress", "IPv6", None),
-                               ("ingress", "IPv4", "g"), ("ingress", "IPv6", "g")]
+    assert sorted(default) == [
+        ("egress", "IPv4", None),
+        ("egress", "IPv6", None),
+        ("ingress", "IPv4", "g"),
+        ("ingress", "IPv6", "g"),
+    ]
 
 
 def test_templates_overlap_only_for_the_same_kind_of_group() -> None:
-    rule = Rule(sgd.TEMPLATE_GROUP, "ingress", protocol="tcp", port_range_min=22,
-                port_range_max=22)
+    rule = Rule(sgd.TEMPLATE_GROUP, "ingress", protocol="tcp", port_range_min=22, port_range_max=22)
     both = sgd.Template(rule, True, True)
     only_default = sgd.Template(rule, True, False)
     only_other = sgd.Template(rule, False, True)
     assert sgd.templates_overlap(both, only_default)
     assert sgd.templates_overlap(both, only_other)
     assert not sgd.templates_overlap(only_default, only_other)
-    assert not sgd.templates_overlap(only_default, sgd.Template(
-        Rule(sgd.TEMPLATE_GROUP, "ingress", protocol="6", port_range_min=22,
-             port_range_max=23), True, False))
-    assert sgd.templates_overlap(only_default, sgd.Template(
-        Rule(sgd.TEMPLATE_GROUP, "ingress", protocol="6", port_range_min=22,
-             port_range_max=22), True, False))
+    assert not sgd.templates_overlap(
+        only_default,
+        sgd.Template(
+            Rule(sgd.TEMPLATE_GROUP, "ingress", protocol="6", port_range_min=22, port_range_max=23),
+            True,
+            False,
+        ),
+    )
+    assert sgd.templates_overlap(
+        only_default,
+        sgd.Template(
+            Rule(sgd.TEMPLATE_GROUP, "ingress", protocol="6", port_range_min=22, port_range_max=22),
+            True,
+            False,
+        ),
+    )

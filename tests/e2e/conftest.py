@@ -46,7 +46,8 @@ def lab_dir() -> Iterator[tuple[Path, str]]:
             Lab(directory).down()
         finally:
             for name in list_namespaces():
-                if name.startswith(prefix) or (name.startswith(("qdhcp-", "qrouter-"))
-                                               and f"-{prefix}" in name):
+                if name.startswith(prefix) or (
+                    name.startswith(("qdhcp-", "qrouter-")) and f"-{prefix}" in name
+                ):
                     subprocess.run(["ip", "netns", "del", name], capture_output=True)
             shutil.rmtree(directory, ignore_errors=True)

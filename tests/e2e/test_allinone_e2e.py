@@ -297,10 +297,31 @@ def test_all_in_one_routes_a_floating_ip_and_stops_clean(
     # The other choice: --agent-keep leaves the data plane up when serve stops (the agent
     # rebuilds it from the same database first), and `neutrino agent cleanup` removes it.
     kept = subprocess.Popen(
-        ["ip", "netns", "exec", ns, sys.executable, "-m", "neutrino.cli.main", "serve",
-         "--agent", "--agent-keep", "--agent-host", "aio", "--listen", "127.0.0.1:9696",
-         "--state-dir", str(directory / "state"), "--admin-password", PASSWORD],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            sys.executable,
+            "-m",
+            "neutrino.cli.main",
+            "serve",
+            "--agent",
+            "--agent-keep",
+            "--agent-host",
+            "aio",
+            "--listen",
+            "127.0.0.1:9696",
+            "--state-dir",
+            str(directory / "state"),
+            "--admin-password",
+            PASSWORD,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not (set(made) <= netns.list_namespaces() and dnsmasq_pids(directory)):
@@ -317,10 +338,24 @@ def test_all_in_one_routes_a_floating_ip_and_stops_clean(
     assert any(x.startswith("namespace qrouter-") for x in left), left
     assert any(x.startswith("dnsmasq") for x in left) and "device nt-public" in left, left
     cleanup = subprocess.run(
-        ["ip", "netns", "exec", ns, sys.executable, "-m", "neutrino.cli.main", "agent",
-         "cleanup", "--host", "aio"],
-        env={**env, "NEUTRINO_STATE_DIR": str(directory / "state")}, capture_output=True,
-        text=True, timeout=120)
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            sys.executable,
+            "-m",
+            "neutrino.cli.main",
+            "agent",
+            "cleanup",
+            "--host",
+            "aio",
+        ],
+        env={**env, "NEUTRINO_STATE_DIR": str(directory / "state")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
     assert "agent cleanup on aio" in cleanup.stdout
     assert kernel_leftovers(ns, directory, made) == [], cleanup.stdout

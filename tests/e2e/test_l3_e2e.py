@@ -23,8 +23,11 @@ from neutrino.lab.netns import list_namespaces
 from tests.e2e.test_lab_e2e import leftovers
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("busybox") is None or shutil.which("dnsmasq") is None
-    or shutil.which("socat") is None, reason="needs busybox (udhcpc), dnsmasq and socat")
+    shutil.which("busybox") is None
+    or shutil.which("dnsmasq") is None
+    or shutil.which("socat") is None,
+    reason="needs busybox (udhcpc), dnsmasq and socat",
+)
 
 EXT_HOST = "203.0.113.1"
 
@@ -39,8 +42,9 @@ def until(what: str, check: Callable[[], bool], timeout: float = 15.0) -> float:
 
 
 def ping(ns: str, ip: str, count: int = 1) -> bool:
-    done = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", str(count), "-W", "1", ip],
-                          capture_output=True)
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, "ping", "-c", str(count), "-W", "1", ip], capture_output=True
+    )
     return done.returncode == 0
 
 
@@ -49,9 +53,18 @@ class Listener:
 
     def __init__(self, ns: str, port: int) -> None:
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, "socat", f"TCP-LISTEN:{port},reuseaddr,fork",
-             "SYSTEM:echo src=$SOCAT_PEERADDR"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "socat",
+                f"TCP-LISTEN:{port},reuseaddr,fork",
+                "SYSTEM:echo src=$SOCAT_PEERADDR",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def close(self) -> None:
         self.proc.terminate()
@@ -60,9 +73,13 @@ class Listener:
 
 def seen(ns: str, ip: str, port: int) -> str:
     """The source address the listener at ``ip:port`` saw for a connection from ``ns``."""
-    done = subprocess.run(["ip", "netns", "exec", ns, "socat", "-T2", "-",
-                           f"TCP:{ip}:{port},connect-timeout=2"],
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, "socat", "-T2", "-", f"TCP:{ip}:{port},connect-timeout=2"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     return done.stdout.strip().removeprefix("src=")
 
 
@@ -73,8 +90,9 @@ def call(api: Any, method: str, path: str, body: Any = None) -> Any:
 def test_router_snat_floating_ip_and_cleanup(lab_dir: tuple[Path, str]) -> None:
     directory, prefix = lab_dir
     lab = Lab(directory)
-    state = lab.up(hosts=2, network_nodes=1, prefix=prefix, use_env=False, timeout=60,
-                   external=True)
+    state = lab.up(
+        hosts=2, network_nodes=1, prefix=prefix, use_env=False, timeout=60, external=True
+    )
     ext_ns, ext_net = state.external, state.external_network_id
     assert ext_ns is not None and ext_net is not None
     with lab.controller() as api:
@@ -84,13 +102,16 @@ def test_router_snat_floating_ip_and_cleanup(lab_dir: tuple[Path, str]) -> None:
         green = api.create_network(name="green", **{"provider:network_type": "vxlan"})
         sub_b = api.create_subnet(blue["id"], "192.0.2.0/25", gateway_ip="192.0.2.1")
         sub_g = api.create_subnet(green["id"], "192.0.2.128/25", gateway_ip="192.0.2.129")
-        router = call(api, "POST", "/v2.0/routers", {"router": {
-            "name": "r1", "external_gateway_info": {"network_id": ext_net}}})["router"]
+        router = call(
+            api,
+            "POST",
+            "/v2.0/routers",
+            {"router": {"name": "r1", "external_gateway_info": {"network_id": ext_net}}},
+        )["router"]
         rid = router["id"]
         gw_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
         for sub in (sub_b, sub_g):
-            call(api, "PUT", f"/v2.0/routers/{rid}/add_router_interface",
-                 {"subnet_id": sub["id"]})
+            call(api, "PUT", f"/v2.0/routers/{rid}/add_router_interface", {"subnet_id": sub["id"]})
         _allow_inbound(api)
     qrouter = f"qrouter-{rid}-{prefix}net1"
     vm1, lease1 = create_vm(lab, "vm1", "hv1", network=blue["id"])
@@ -99,8 +120,10 @@ def test_router_snat_floating_ip_and_cleanup(lab_dir: tuple[Path, str]) -> None:
     assert lease1.router == "192.0.2.1" and lease2.router == "192.0.2.129"
     until("router namespace", lambda: qrouter in list_namespaces())
     with lab.controller() as api:
-        until("router ports ACTIVE", lambda: {
-            p["status"] for p in api.list_ports(device_id=rid)} == {"ACTIVE"})
+        until(
+            "router ports ACTIVE",
+            lambda: {p["status"] for p in api.list_ports(device_id=rid)} == {"ACTIVE"},
+        )
         assert {p["binding:host_id"] for p in api.list_ports(device_id=rid)} == {"net1"}
 
     listeners = [Listener(ext_ns, 8080), Listener(vm1.netns, 22)]
@@ -124,8 +147,9 @@ def test_router_snat_floating_ip_and_cleanup(lab_dir: tuple[Path, str]) -> None:
             assert seen(vm2.netns, EXT_HOST, 8080) == gw_ip
             assert seen(vm3.netns, address, 22) == "192.0.2.1"  # hairpin via qr- IP
             with lab.controller() as api:
-                call(api, "PUT", f"/v2.0/floatingips/{fip['id']}",
-                     {"floatingip": {"port_id": None}})
+                call(
+                    api, "PUT", f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": None}}
+                )
             until("FIP dead", lambda: not ping(ext_ns, address), timeout=10)
             until("SNAT back", lambda: seen(vm1.netns, EXT_HOST, 8080) == gw_ip)
     finally:
@@ -134,21 +158,24 @@ def test_router_snat_floating_ip_and_cleanup(lab_dir: tuple[Path, str]) -> None:
 
     # 4. removing an interface / the gateway cleans the namespace; deleting the router
     def links() -> str:
-        return subprocess.run(["ip", "-n", qrouter, "-o", "link"], capture_output=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["ip", "-n", qrouter, "-o", "link"], capture_output=True, text=True
+        ).stdout
 
     with lab.controller() as api:
         green_port = api.list_ports(device_id=rid, network_id=green["id"])[0]["id"]
-        call(api, "PUT", f"/v2.0/routers/{rid}/remove_router_interface",
-             {"subnet_id": sub_g["id"]})
+        call(api, "PUT", f"/v2.0/routers/{rid}/remove_router_interface", {"subnet_id": sub_g["id"]})
         until("qr- of green removed", lambda: f"qr-{green_port[:11]}" not in links())
         assert not ping(vm1.netns, lease2.ip)
         call(api, "PUT", f"/v2.0/routers/{rid}", {"router": {"external_gateway_info": {}}})
         until("qg- removed", lambda: "qg-" not in links())
-        assert "default" not in subprocess.run(["ip", "-n", qrouter, "route"],
-                                               capture_output=True, text=True).stdout
-        call(api, "PUT", f"/v2.0/routers/{rid}/remove_router_interface",
-             {"subnet_id": sub_b["id"]})
+        assert (
+            "default"
+            not in subprocess.run(
+                ["ip", "-n", qrouter, "route"], capture_output=True, text=True
+            ).stdout
+        )
+        call(api, "PUT", f"/v2.0/routers/{rid}/remove_router_interface", {"subnet_id": sub_b["id"]})
         call(api, "DELETE", f"/v2.0/routers/{rid}")
     until("router namespace removed", lambda: qrouter not in list_namespaces())
 
@@ -165,12 +192,25 @@ def _allow_inbound(api: Any) -> None:
     except ClientError:
         return
     for group in groups:
-        for rule in ({"protocol": "icmp"}, {"protocol": "tcp", "port_range_min": 22,
-                                            "port_range_max": 22}):
+        for rule in (
+            {"protocol": "icmp"},
+            {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22},
+        ):
             try:
-                call(api, "POST", "/v2.0/security-group-rules", {"security_group_rule": {
-                    "security_group_id": group["id"], "direction": "ingress",
-                    "ethertype": "IPv4", "remote_ip_prefix": "0.0.0.0/0", **rule}})
+                call(
+                    api,
+                    "POST",
+                    "/v2.0/security-group-rules",
+                    {
+                        "security_group_rule": {
+                            "security_group_id": group["id"],
+                            "direction": "ingress",
+                            "ethertype": "IPv4",
+                            "remote_ip_prefix": "0.0.0.0/0",
+                            **rule,
+                        }
+                    },
+                )
             except ClientError:
                 continue
 
@@ -179,8 +219,17 @@ def _associate(lab: Lab, ext_net: str, port_id: str) -> dict[str, Any] | None:
     """A floating IP on ``ext_net`` associated with the port; None without the API."""
     with lab.controller() as api:
         try:
-            return call(api, "POST", "/v2.0/floatingips", {"floatingip": {  # type: ignore
-                "floating_network_id": ext_net, "port_id": port_id}})["floatingip"]
+            return call(
+                api,
+                "POST",
+                "/v2.0/floatingips",
+                {
+                    "floatingip": {  # type: ignore
+                        "floating_network_id": ext_net,
+                        "port_id": port_id,
+                    }
+                },
+            )["floatingip"]
         except ClientError as exc:
             if getattr(exc, "status", None) == 404 or "404" in str(exc):
                 return None
@@ -192,22 +241,44 @@ def test_router_moves_when_its_l3_agent_is_disabled(lab_dir: tuple[Path, str]) -
     (the agent-down path is the same, after the 75 s down time); the old namespace goes."""
     directory, prefix = lab_dir
     lab = Lab(directory)
-    state = lab.up(hosts=1, network_nodes=2, prefix=prefix, use_env=False, timeout=60,
-                   external=True)
+    state = lab.up(
+        hosts=1, network_nodes=2, prefix=prefix, use_env=False, timeout=60, external=True
+    )
     with lab.controller() as api:
         net = api.create_network(name="blue", **{"provider:network_type": "vxlan"})
         sub = api.create_subnet(net["id"], "192.0.2.0/24", gateway_ip="192.0.2.1")
-        rid = call(api, "POST", "/v2.0/routers", {"router": {
-            "external_gateway_info": {"network_id": state.external_network_id}}})["router"]["id"]
+        rid = call(
+            api,
+            "POST",
+            "/v2.0/routers",
+            {"router": {"external_gateway_info": {"network_id": state.external_network_id}}},
+        )["router"]["id"]
         call(api, "PUT", f"/v2.0/routers/{rid}/add_router_interface", {"subnet_id": sub["id"]})
         first = api.list_ports(device_id=rid)[0]["binding:host_id"]
     other = "net2" if first == "net1" else "net1"
     vm1, _ = create_vm(lab, "vm1", "hv1", network=net["id"])
     until("vm1 -> outside", lambda: ping(vm1.netns, EXT_HOST))
     # 100 pps for 8 s across the move: the lost packets measure the outage
-    pinger = subprocess.Popen(["ip", "netns", "exec", vm1.netns, "ping", "-q", "-i", "0.01",
-                               "-c", "800", "-W", "1", EXT_HOST],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pinger = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            vm1.netns,
+            "ping",
+            "-q",
+            "-i",
+            "0.01",
+            "-c",
+            "800",
+            "-W",
+            "1",
+            EXT_HOST,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     time.sleep(1.0)
     with lab.controller() as api:
         agent = call(api, "GET", f"/v2.0/agents?agent_type=L3 agent&host={first}")["agents"][0]
@@ -215,10 +286,13 @@ def test_router_moves_when_its_l3_agent_is_disabled(lab_dir: tuple[Path, str]) -
         assert {p["binding:host_id"] for p in api.list_ports(device_id=rid)} == {other}
     out, _ = pinger.communicate(timeout=30)
     received = int(out.split(" received")[0].rsplit(",", 1)[-1].strip())
-    print(f"router moved {first} -> {other}: {800 - received} of 800 pings lost "
-          f"(~{(800 - received) * 10} ms outage)")
+    print(
+        f"router moved {first} -> {other}: {800 - received} of 800 pings lost "
+        f"(~{(800 - received) * 10} ms outage)"
+    )
     assert received > 400, out
-    until("old namespace removed",
-          lambda: f"qrouter-{rid}-{prefix}{first}" not in list_namespaces())
+    until(
+        "old namespace removed", lambda: f"qrouter-{rid}-{prefix}{first}" not in list_namespaces()
+    )
     assert f"qrouter-{rid}-{prefix}{other}" in list_namespaces()
     assert ping(vm1.netns, EXT_HOST)

@@ -20,14 +20,19 @@ import pytest
 from neutrino.lab import Lab, create_vm, exec_vm
 from neutrino.lab.netns import list_namespaces
 
-pytestmark = pytest.mark.skipif(shutil.which("busybox") is None or shutil.which("dnsmasq") is None,
-                                reason="needs busybox (udhcpc, ping) and dnsmasq")
+pytestmark = pytest.mark.skipif(
+    shutil.which("busybox") is None or shutil.which("dnsmasq") is None,
+    reason="needs busybox (udhcpc, ping) and dnsmasq",
+)
 
 
 def leftovers(directory: Path, prefix: str) -> tuple[list[str], list[str]]:
     """Namespaces and processes that still name this lab."""
-    spaces = sorted(n for n in list_namespaces() if n.startswith(prefix) or
-                    (n.startswith("qdhcp-") and f"-{prefix}" in n))
+    spaces = sorted(
+        n
+        for n in list_namespaces()
+        if n.startswith(prefix) or (n.startswith("qdhcp-") and f"-{prefix}" in n)
+    )
     procs = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -56,12 +61,15 @@ def test_dhcp_ping_isolation_and_clean_down(lab_dir: tuple[Path, str]) -> None:
     started = time.monotonic()
     lab = Lab(directory)
     lab.up(hosts=2, network_nodes=1, prefix=prefix, use_env=False, timeout=60)
-    assert {h.name: h.dhcp for h in lab.state().hosts} == {"hv1": False, "hv2": False,
-                                                           "net1": True}
+    assert {h.name: h.dhcp for h in lab.state().hosts} == {"hv1": False, "hv2": False, "net1": True}
     with lab.controller() as api:
         net_a = api.create_network(name="blue", **{"provider:network_type": "vxlan"})
-        api.create_subnet(net_a["id"], "192.0.2.0/24", gateway_ip="192.0.2.1",
-                          allocation_pools=[{"start": "192.0.2.10", "end": "192.0.2.100"}])
+        api.create_subnet(
+            net_a["id"],
+            "192.0.2.0/24",
+            gateway_ip="192.0.2.1",
+            allocation_pools=[{"start": "192.0.2.10", "end": "192.0.2.100"}],
+        )
 
     vm1, lease1 = create_vm(lab, "vm1", "hv1", network=net_a["id"])
     vm2, lease2 = create_vm(lab, "vm2", "hv2", network="blue")
@@ -72,8 +80,12 @@ def test_dhcp_ping_isolation_and_clean_down(lab_dir: tuple[Path, str]) -> None:
     dhcp_ip = dhcp_port["fixed_ips"][0]["ip_address"]
     for vm, lease in ((vm1, lease1), (vm2, lease2)):
         assert lease.ip == ports[vm.name]["fixed_ips"][0]["ip_address"]
-        assert (lease.mask, lease.router, lease.dns, lease.mtu) == ("24", "192.0.2.1",
-                                                                   (dhcp_ip,), 1450)
+        assert (lease.mask, lease.router, lease.dns, lease.mtu) == (
+            "24",
+            "192.0.2.1",
+            (dhcp_ip,),
+            1450,
+        )
         assert ports[vm.name]["status"] == "ACTIVE"
         link = exec_vm(lab, vm.name, ["ip", "link", "show", "eth0"], capture_output=True).stdout
         assert "mtu 1450" in link
@@ -87,8 +99,12 @@ def test_dhcp_ping_isolation_and_clean_down(lab_dir: tuple[Path, str]) -> None:
         net_b = api.create_network(name="red", **{"provider:network_type": "vxlan"})
         # red's own DHCP port allocates from a pool apart from blue's addresses, so
         # the mirrored explicit IPs below are free in red
-        api.create_subnet(net_b["id"], "192.0.2.0/24", gateway_ip="192.0.2.1",
-                          allocation_pools=[{"start": "192.0.2.200", "end": "192.0.2.220"}])
+        api.create_subnet(
+            net_b["id"],
+            "192.0.2.0/24",
+            gateway_ip="192.0.2.1",
+            allocation_pools=[{"start": "192.0.2.200", "end": "192.0.2.220"}],
+        )
         p3 = api.create_port(net_b["id"], fixed_ips=[{"ip_address": lease2.ip}])
         p4 = api.create_port(net_b["id"], fixed_ips=[{"ip_address": lease1.ip}])
     vm3, lease3 = create_vm(lab, "vm3", "hv1", port_id=p3["id"])
@@ -114,11 +130,17 @@ def test_cli_up_status_down(lab_dir: tuple[Path, str]) -> None:
     env["NEUTRINO_LAB_DIR"] = str(directory)
 
     def neutrino(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "neutrino.cli.main", "lab", *args],
-                              env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "neutrino.cli.main", "lab", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
-    up = neutrino("up", "--hosts", "1", "--network-nodes", "1", "--prefix", prefix,
-                  "--timeout", "60")
+    up = neutrino(
+        "up", "--hosts", "1", "--network-nodes", "1", "--prefix", prefix, "--timeout", "60"
+    )
     assert up.returncode == 0, up.stdout + up.stderr
     assert "lab up" in up.stdout
     assert {f"{prefix}hv1", f"{prefix}net1", f"{prefix}underlay"} <= list_namespaces()
@@ -141,8 +163,9 @@ def test_cli_up_status_down(lab_dir: tuple[Path, str]) -> None:
 
 def link_indexes(namespace: str) -> dict[str, int]:
     """name -> ifindex of the devices neutrino owns in a hypervisor namespace."""
-    out = subprocess.run(["ip", "-n", namespace, "-o", "link", "show"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["ip", "-n", namespace, "-o", "link", "show"], capture_output=True, text=True, check=True
+    ).stdout
     found = {}
     for line in out.splitlines():
         index, name = line.split(":", 2)[:2]
@@ -164,7 +187,8 @@ def restart_agent(directory: Path, name: str) -> None:
 
 
 def test_agent_restart_loses_no_packets_and_a_deleted_bridge_comes_back(
-        lab_dir: tuple[Path, str]) -> None:
+    lab_dir: tuple[Path, str],
+) -> None:
     directory, prefix = lab_dir
     lab = Lab(directory)
     lab.up(hosts=2, network_nodes=1, prefix=prefix, use_env=False, timeout=60)
@@ -178,9 +202,26 @@ def test_agent_restart_loses_no_packets_and_a_deleted_bridge_comes_back(
     assert len(devices[hv1]) == 3 and len(devices[hv2]) == 3  # bridge, vxlan, tap on each
 
     # 100 pps for 6 s while both agents are killed and restarted by the supervisor
-    pinger = subprocess.Popen(["ip", "netns", "exec", vm1.netns, "ping", "-q", "-i", "0.01",
-                               "-c", "600", "-W", "1", lease2.ip],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pinger = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            vm1.netns,
+            "ping",
+            "-q",
+            "-i",
+            "0.01",
+            "-c",
+            "600",
+            "-W",
+            "1",
+            lease2.ip,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     time.sleep(1.0)
     restart_agent(directory, "agent-hv1")
     restart_agent(directory, "agent-hv2")

@@ -34,17 +34,26 @@ def url(settings: Settings, store: Store) -> Iterator[str]:
 
 
 def test_two_hypervisors_wire_ping_restart_and_unwire(url: str) -> None:
-    creds = Credentials(auth_url=f"{url}/v3", username="admin", password=ADMIN_PASSWORD,
-                        project_name="admin")
+    creds = Credentials(
+        auth_url=f"{url}/v3", username="admin", password=ADMIN_PASSWORD, project_name="admin"
+    )
     lab = NetnsLab()
     agents: dict[str, Agent] = {}
     session = Session(creds)
     api = Controller(session)
 
     def start_agent(role: str, ns: str, index: int) -> Agent:
-        agent = Agent(AgentSettings(credentials=creds, host=role, netns=ns,
-                                    tunnel_ip=f"{UNDERLAY}.{index}", resync_interval=2.0,
-                                    heartbeat_interval=2.0, poll_timeout=2.0))
+        agent = Agent(
+            AgentSettings(
+                credentials=creds,
+                host=role,
+                netns=ns,
+                tunnel_ip=f"{UNDERLAY}.{index}",
+                resync_interval=2.0,
+                heartbeat_interval=2.0,
+                poll_timeout=2.0,
+            )
+        )
         agent.start()
         agents[role] = agent
         return agent
@@ -53,20 +62,24 @@ def test_two_hypervisors_wire_ping_restart_and_unwire(url: str) -> None:
         hvs = lab.underlay(["hv1", "hv2"])
         for i, role in enumerate(("hv1", "hv2"), start=1):
             start_agent(role, hvs[role], i)
-        wait_for("agents registered", lambda: len(
-            session.request("GET", "/v2.0/agents")["agents"]) == 2)
+        wait_for(
+            "agents registered", lambda: len(session.request("GET", "/v2.0/agents")["agents"]) == 2
+        )
 
         net = api.create_network(name="e2e", **{"provider:network_type": "vxlan"})
         vni = net["provider:segmentation_id"]
         api.create_subnet(net["id"], "192.0.2.0/24")
-        ports = {role: api.create_port(net["id"], **{"binding:host_id": role})
-                 for role in ("hv1", "hv2")}
+        ports = {
+            role: api.create_port(net["id"], **{"binding:host_id": role}) for role in ("hv1", "hv2")
+        }
         assert all(p["binding:vif_type"] == "bridge" for p in ports.values())
         vms = {}
         for role, p in ports.items():
             ip = p["fixed_ips"][0]["ip_address"]
-            vms[role] = (lab.vm(f"vm-{role}", hvs[role], tap_name(p["id"]), p["mac_address"],
-                                f"{ip}/24"), ip)
+            vms[role] = (
+                lab.vm(f"vm-{role}", hvs[role], tap_name(p["id"]), p["mac_address"], f"{ip}/24"),
+                ip,
+            )
         for p in ports.values():
             event = api.wait_port(p["id"], "ACTIVE", timeout=15)
             assert event["plugged"] is True, event
@@ -82,8 +95,9 @@ def test_two_hypervisors_wire_ping_restart_and_unwire(url: str) -> None:
             assert restarted.loop.last_report is not None
             assert restarted.loop.last_report.changes == []
             after = {n: k1.get_link(n) for n in names}
-        assert {n: ln.index for n, ln in before.items() if ln} == \
-               {n: ln.index for n, ln in after.items() if ln}
+        assert {n: ln.index for n, ln in before.items() if ln} == {
+            n: ln.index for n, ln in after.items() if ln
+        }
         assert all(before.values())
         assert udp_reaches(vms["hv2"][0], vms["hv2"][1], vms["hv1"][0], vms["hv1"][1])
 
@@ -91,10 +105,17 @@ def test_two_hypervisors_wire_ping_restart_and_unwire(url: str) -> None:
         mac2 = ports["hv2"]["mac_address"]
         api.delete_port(ports["hv2"]["id"])
         with NetlinkKernel(hvs["hv1"]) as k1, NetlinkKernel(hvs["hv2"]) as k2:
-            wait_for("FDB entry gone on hv1", lambda: not any(
-                e.mac == mac2 or e.is_flood for e in k1.list_fdb(vxlan_name(vni))))
-            wait_for("network gone on hv2", lambda: k2.get_link(bridge_name(net["id"])) is None
-                     and k2.get_link(vxlan_name(vni)) is None)
+            wait_for(
+                "FDB entry gone on hv1",
+                lambda: not any(e.mac == mac2 or e.is_flood for e in k1.list_fdb(vxlan_name(vni))),
+            )
+            wait_for(
+                "network gone on hv2",
+                lambda: (
+                    k2.get_link(bridge_name(net["id"])) is None
+                    and k2.get_link(vxlan_name(vni)) is None
+                ),
+            )
         assert api.get_port(ports["hv1"]["id"])["status"] == "ACTIVE"
     finally:
         for agent in agents.values():

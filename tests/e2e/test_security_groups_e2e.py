@@ -33,13 +33,19 @@ def url(settings: Settings, store: Store) -> Iterator[str]:
 
 
 def ping(vm: str, ip: str, count: int = 1) -> bool:
-    return subprocess.run(["ip", "netns", "exec", vm, "ping", "-c", str(count), "-i", "0.2",
-                           "-W", "1", "-q", ip], capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["ip", "netns", "exec", vm, "ping", "-c", str(count), "-i", "0.2", "-W", "1", "-q", ip],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
 
 
 def test_groups_rules_membership_and_cut_flows(url: str) -> None:
-    creds = Credentials(auth_url=f"{url}/v3", username="admin", password=ADMIN_PASSWORD,
-                        project_name="admin")
+    creds = Credentials(
+        auth_url=f"{url}/v3", username="admin", password=ADMIN_PASSWORD, project_name="admin"
+    )
     lab = NetnsLab()
     agents: list[Agent] = []
     session = Session(creds)
@@ -52,24 +58,41 @@ def test_groups_rules_membership_and_cut_flows(url: str) -> None:
     try:
         hvs = lab.underlay(["hv1", "hv2"])
         for i, role in enumerate(("hv1", "hv2"), start=1):
-            agent = Agent(AgentSettings(credentials=creds, host=role, netns=hvs[role],
-                                        tunnel_ip=f"{UNDERLAY}.{i}", resync_interval=5.0,
-                                        heartbeat_interval=2.0, poll_timeout=2.0))
+            agent = Agent(
+                AgentSettings(
+                    credentials=creds,
+                    host=role,
+                    netns=hvs[role],
+                    tunnel_ip=f"{UNDERLAY}.{i}",
+                    resync_interval=5.0,
+                    heartbeat_interval=2.0,
+                    poll_timeout=2.0,
+                )
+            )
             agent.start()
             agents.append(agent)
-        wait_for("agents registered", lambda: len(
-            session.request("GET", "/v2.0/agents")["agents"]) == 2)
+        wait_for(
+            "agents registered", lambda: len(session.request("GET", "/v2.0/agents")["agents"]) == 2
+        )
         net = api.create_network(name="sg-e2e", **{"provider:network_type": "vxlan"})
         api.create_subnet(net["id"], "192.0.2.0/24", enable_dhcp=False)
         specs: dict[str, tuple[str, dict[str, Any]]] = {
-            "a": ("hv1", {}), "b": ("hv2", {}), "bare": ("hv1", {"security_groups": []}),
-                 "ext": ("hv2", {"security_groups": [], "port_security_enabled": False})}
+            "a": ("hv1", {}),
+            "b": ("hv2", {}),
+            "bare": ("hv1", {"security_groups": []}),
+            "ext": ("hv2", {"security_groups": [], "port_security_enabled": False}),
+        }
         ports, vms, ips = {}, {}, {}
         for name, (hv, attrs) in specs.items():
             ports[name] = api.create_port(net["id"], **{"binding:host_id": hv}, **attrs)
             ips[name] = ports[name]["fixed_ips"][0]["ip_address"]
-            vms[name] = lab.vm(name, hvs[hv], tap_name(ports[name]["id"]),
-                               ports[name]["mac_address"], f"{ips[name]}/24")
+            vms[name] = lab.vm(
+                name,
+                hvs[hv],
+                tap_name(ports[name]["id"]),
+                ports[name]["mac_address"],
+                f"{ips[name]}/24",
+            )
         assert len(ports["a"]["security_groups"]) == 1  # omitted: the default group
         for p in ports.values():
             assert api.wait_port(p["id"], "ACTIVE", timeout=15)["plugged"]
@@ -83,18 +106,28 @@ def test_groups_rules_membership_and_cut_flows(url: str) -> None:
 
         # 2. a rule admitting ICMP from ext's address: enforced without restarting anything
         web = post("security-groups", "security_group", name="web")
-        api.update_port(ports["a"]["id"],
-                        security_groups=[*ports["a"]["security_groups"], web["id"]])
+        api.update_port(
+            ports["a"]["id"], security_groups=[*ports["a"]["security_groups"], web["id"]]
+        )
         started = time.monotonic()
-        icmp = post("security-group-rules", "security_group_rule", security_group_id=web["id"],
-                    direction="ingress", ethertype="IPv4", protocol="icmp",
-                    remote_ip_prefix=f"{ips['ext']}/32")
+        icmp = post(
+            "security-group-rules",
+            "security_group_rule",
+            security_group_id=web["id"],
+            direction="ingress",
+            ethertype="IPv4",
+            protocol="icmp",
+            remote_ip_prefix=f"{ips['ext']}/32",
+        )
         wait_for("ICMP rule enforced", lambda: ping(vms["ext"], ips["a"]), timeout=10)
         print(f"rule create -> first reply: {time.monotonic() - started:.3f} s")
 
         # 5. deleting the rule stops a running ping within a second
-        pinger = subprocess.Popen(["ip", "netns", "exec", vms["ext"], "ping", "-i", "0.05",
-                                   "-w", "5", ips["a"]], stdout=subprocess.PIPE, text=True)
+        pinger = subprocess.Popen(
+            ["ip", "netns", "exec", vms["ext"], "ping", "-i", "0.05", "-w", "5", ips["a"]],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         replies: list[float] = []
 
         def read() -> None:
@@ -117,11 +150,18 @@ def test_groups_rules_membership_and_cut_flows(url: str) -> None:
 
         # 2b. a remote-group rule follows membership (b joins and leaves "members")
         members = post("security-groups", "security_group", name="members")
-        post("security-group-rules", "security_group_rule", security_group_id=web["id"],
-             direction="ingress", ethertype="IPv4", remote_group_id=members["id"])
+        post(
+            "security-group-rules",
+            "security_group_rule",
+            security_group_id=web["id"],
+            direction="ingress",
+            ethertype="IPv4",
+            remote_group_id=members["id"],
+        )
         assert not ping(vms["ext"], ips["a"])
-        api.update_port(ports["ext"]["id"], port_security_enabled=True,
-                        security_groups=[members["id"]])
+        api.update_port(
+            ports["ext"]["id"], port_security_enabled=True, security_groups=[members["id"]]
+        )
         wait_for("member admitted", lambda: ping(vms["ext"], ips["a"]), timeout=10)
         api.update_port(ports["ext"]["id"], security_groups=[])
         wait_for("member left", lambda: not ping(vms["ext"], ips["a"]), timeout=10)

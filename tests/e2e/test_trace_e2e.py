@@ -25,8 +25,11 @@ from neutrino.lab import Lab, create_vm
 from tests.e2e.test_l3_e2e import EXT_HOST, Listener, call, ping, seen, until
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("busybox") is None or shutil.which("dnsmasq") is None
-    or shutil.which("socat") is None, reason="needs busybox (udhcpc), dnsmasq and socat")
+    shutil.which("busybox") is None
+    or shutil.which("dnsmasq") is None
+    or shutil.which("socat") is None,
+    reason="needs busybox (udhcpc), dnsmasq and socat",
+)
 
 PASSES = ("delivered", "left")
 
@@ -40,15 +43,20 @@ class Checker:
         with self.lab.controller() as api:
             return api.trace(**question)  # type: ignore[no-any-return]
 
-    def agree(self, name: str, question: dict[str, Any], real: Callable[[], bool],
-              expect: str, reason: str) -> dict[str, Any]:
+    def agree(
+        self,
+        name: str,
+        question: dict[str, Any],
+        real: Callable[[], bool],
+        expect: str,
+        reason: str,
+    ) -> dict[str, Any]:
         """The trace's verdict is ``expect`` (``dropped`` also when only the answer is
         lost), its deciding hop mentions ``reason``, and real traffic (a round trip) does the
         same: polled until it agrees, then checked once more."""
         t = self.trace(**question)
         hops = t["hops"] + t["reply"]
-        text = " | ".join(f"{h['step']}:{h['verdict']}:{h['object']}:{h['detail']}"
-                          for h in hops)
+        text = " | ".join(f"{h['step']}:{h['verdict']}:{h['object']}:{h['detail']}" for h in hops)
         passes = t["verdict"] in PASSES and t["reply_verdict"] != "dropped"
         assert passes == (expect in PASSES), f"{name}: trace says {t['verdict']}: {text}"
         if passes:
@@ -56,9 +64,13 @@ class Checker:
         # a drop is decided by its hop; a pass by the rules, routes and NAT along the way
         decisive = [h for h in hops if h["verdict"] == "drop"] or hops
         assert any(reason in f"{h['object']} {h['detail']}" for h in decisive), (
-            f"{name}: no deciding hop names {reason!r}: {text}")
-        until(f"{name}: real traffic {'passes' if passes else 'is dropped'}",
-              lambda: real() == passes, timeout=12)
+            f"{name}: no deciding hop names {reason!r}: {text}"
+        )
+        until(
+            f"{name}: real traffic {'passes' if passes else 'is dropped'}",
+            lambda: real() == passes,
+            timeout=12,
+        )
         time.sleep(1.0)
         assert real() == passes, f"{name}: real traffic changed its mind"
         self.results.append((name, t["verdict"], passes))
@@ -66,13 +78,24 @@ class Checker:
 
 
 def _group(api: Any, name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
-    group = call(api, "POST", "/v2.0/security-groups",
-                 {"security_group": {"name": name}})["security_group"]
+    group = call(api, "POST", "/v2.0/security-groups", {"security_group": {"name": name}})[
+        "security_group"
+    ]
     for old in group["security_group_rules"]:
         call(api, "DELETE", f"/v2.0/security-group-rules/{old['id']}")
     for rule in rules:
-        call(api, "POST", "/v2.0/security-group-rules", {"security_group_rule": {
-            "security_group_id": group["id"], "ethertype": "IPv4", **rule}})
+        call(
+            api,
+            "POST",
+            "/v2.0/security-group-rules",
+            {
+                "security_group_rule": {
+                    "security_group_id": group["id"],
+                    "ethertype": "IPv4",
+                    **rule,
+                }
+            },
+        )
     return group
 
 
@@ -81,18 +104,22 @@ def _ipv6(lab: Lab, vm: Any) -> str:
     with lab.controller() as api:
         port = api.get_port(vm.port_id)
     address = next(f["ip_address"] for f in port["fixed_ips"] if ":" in f["ip_address"])
-    subprocess.run(["ip", "netns", "exec", vm.netns, "sysctl", "-qw",
-                    "net.ipv6.conf.eth0.disable_ipv6=0"], check=True)
-    subprocess.run(["ip", "-n", vm.netns, "addr", "add", f"{address}/64", "dev", "eth0",
-                    "nodad"], check=True)
+    subprocess.run(
+        ["ip", "netns", "exec", vm.netns, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=0"],
+        check=True,
+    )
+    subprocess.run(
+        ["ip", "-n", vm.netns, "addr", "add", f"{address}/64", "dev", "eth0", "nodad"], check=True
+    )
     return str(address)
 
 
 def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
     directory, prefix = lab_dir
     lab = Lab(directory)
-    state = lab.up(hosts=2, network_nodes=1, prefix=prefix, use_env=False, timeout=60,
-                   external=True)
+    state = lab.up(
+        hosts=2, network_nodes=1, prefix=prefix, use_env=False, timeout=60, external=True
+    )
     ext_ns, ext_net = state.external, state.external_network_id
     assert ext_ns is not None and ext_net is not None
     with lab.controller() as api:
@@ -101,15 +128,28 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
         sub_b = api.create_subnet(blue["id"], "192.0.2.0/25", gateway_ip="192.0.2.1")
         sub_g = api.create_subnet(green["id"], "192.0.2.128/25", gateway_ip="192.0.2.129")
         api.create_subnet(blue["id"], "2001:db8:1::/64", ip_version=6, enable_dhcp=False)
-        router = call(api, "POST", "/v2.0/routers", {"router": {
-            "name": "r1", "external_gateway_info": {"network_id": ext_net}}})["router"]
+        router = call(
+            api,
+            "POST",
+            "/v2.0/routers",
+            {"router": {"name": "r1", "external_gateway_info": {"network_id": ext_net}}},
+        )["router"]
         rid = router["id"]
         for sub in (sub_b, sub_g):
-            call(api, "PUT", f"/v2.0/routers/{rid}/add_router_interface",
-                 {"subnet_id": sub["id"]})
-        web = _group(api, "web", [{"direction": "ingress", "protocol": "tcp",
-                                   "port_range_min": 22, "port_range_max": 22,
-                                   "remote_ip_prefix": "192.0.2.128/25"}])
+            call(api, "PUT", f"/v2.0/routers/{rid}/add_router_interface", {"subnet_id": sub["id"]})
+        web = _group(
+            api,
+            "web",
+            [
+                {
+                    "direction": "ingress",
+                    "protocol": "tcp",
+                    "port_range_min": 22,
+                    "port_range_max": 22,
+                    "remote_ip_prefix": "192.0.2.128/25",
+                }
+            ],
+        )
         solo = _group(api, "solo", [{"direction": "egress"}])
         default = call(api, "GET", "/v2.0/security-groups?name=default")["security_groups"]
         default_id = next(g["id"] for g in default if g["project_id"] == router["project_id"])
@@ -119,8 +159,11 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
     with lab.controller() as api:
         api.update_port(vm1.port_id, security_groups=[default_id, web["id"]])
         api.update_port(vm3.port_id, security_groups=[solo["id"]])
-        until("router ports ACTIVE", lambda: {
-            p["status"] for p in api.list_ports(device_id=rid)} == {"ACTIVE"}, timeout=30)
+        until(
+            "router ports ACTIVE",
+            lambda: {p["status"] for p in api.list_ports(device_id=rid)} == {"ACTIVE"},
+            timeout=30,
+        )
     ip1, ip2, ip3 = lease1.ip, lease2.ip, lease3.ip
     six = {vm.name: _ipv6(lab, vm) for vm in (vm1, vm3)}
     c = Checker(lab)
@@ -134,122 +177,259 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
     listeners = [Listener(vm1.netns, 22), Listener(vm1.netns, 80), Listener(ext_ns, 8080)]
     try:
         # groups, same network, both directions and both verdicts
-        c.agree("same net, member to member across subnets", q(vm2, ip1, protocol="icmp"),
-                lambda: ping(vm2.netns, ip1), "delivered", default_id)
-        c.agree("tcp/22 allowed by web from green", q(vm2, ip1, protocol="tcp",
-                                                      destination_port=22),
-                tcp(vm2.netns, ip1, 22), "delivered", "group")
-        c.agree("ingress refused: solo is no member of default", q(vm3, ip1, protocol="icmp"),
-                lambda: ping(vm3.netns, ip1), "dropped", "no ingress rule allows icmp")
-        c.agree("tcp/80 refused from a non-member", q(vm3, ip1, protocol="tcp",
-                                                      destination_port=80),
-                tcp(vm3.netns, ip1, 80), "dropped", "no ingress rule allows tcp/80")
-        c.agree("ingress refused the other way: solo has no ingress rule",
-                q(vm1, ip3, protocol="icmp"), lambda: ping(vm1.netns, ip3), "dropped",
-                "group solo")
-        c.agree("IPv6: refused by solo's missing ingress rule",
-                q(vm1, six["vm3"], protocol="icmp"), lambda: ping(vm1.netns, six["vm3"]),
-                "dropped", "no ingress rule allows ipv6-icmp")
+        c.agree(
+            "same net, member to member across subnets",
+            q(vm2, ip1, protocol="icmp"),
+            lambda: ping(vm2.netns, ip1),
+            "delivered",
+            default_id,
+        )
+        c.agree(
+            "tcp/22 allowed by web from green",
+            q(vm2, ip1, protocol="tcp", destination_port=22),
+            tcp(vm2.netns, ip1, 22),
+            "delivered",
+            "group",
+        )
+        c.agree(
+            "ingress refused: solo is no member of default",
+            q(vm3, ip1, protocol="icmp"),
+            lambda: ping(vm3.netns, ip1),
+            "dropped",
+            "no ingress rule allows icmp",
+        )
+        c.agree(
+            "tcp/80 refused from a non-member",
+            q(vm3, ip1, protocol="tcp", destination_port=80),
+            tcp(vm3.netns, ip1, 80),
+            "dropped",
+            "no ingress rule allows tcp/80",
+        )
+        c.agree(
+            "ingress refused the other way: solo has no ingress rule",
+            q(vm1, ip3, protocol="icmp"),
+            lambda: ping(vm1.netns, ip3),
+            "dropped",
+            "group solo",
+        )
+        c.agree(
+            "IPv6: refused by solo's missing ingress rule",
+            q(vm1, six["vm3"], protocol="icmp"),
+            lambda: ping(vm1.netns, six["vm3"]),
+            "dropped",
+            "no ingress rule allows ipv6-icmp",
+        )
         # cross-subnet through the router, and SNAT out
-        c.agree("cross-subnet through r1", q(vm1, ip2, protocol="icmp"),
-                lambda: ping(vm1.netns, ip2), "delivered", "192.0.2.128/25")
-        c.agree("SNAT out to the outside", q(vm2, EXT_HOST, protocol="icmp"),
-                lambda: ping(vm2.netns, EXT_HOST), "left", "SNAT")
+        c.agree(
+            "cross-subnet through r1",
+            q(vm1, ip2, protocol="icmp"),
+            lambda: ping(vm1.netns, ip2),
+            "delivered",
+            "192.0.2.128/25",
+        )
+        c.agree(
+            "SNAT out to the outside",
+            q(vm2, EXT_HOST, protocol="icmp"),
+            lambda: ping(vm2.netns, EXT_HOST),
+            "left",
+            "SNAT",
+        )
         # egress refused: a group without egress rules
         with lab.controller() as api:
             mute = _group(api, "mute", [])
             api.update_port(vm3.port_id, security_groups=[mute["id"]])
-        c.agree("egress refused: mute has no egress rule", q(vm3, EXT_HOST, protocol="icmp"),
-                lambda: ping(vm3.netns, EXT_HOST), "dropped", "no egress rule allows icmp")
+        c.agree(
+            "egress refused: mute has no egress rule",
+            q(vm3, EXT_HOST, protocol="icmp"),
+            lambda: ping(vm3.netns, EXT_HOST),
+            "dropped",
+            "no egress rule allows icmp",
+        )
         # remote-group membership: vm3 joins default, then leaves it
         with lab.controller() as api:
             api.update_port(vm3.port_id, security_groups=[default_id])
-        c.agree("remote group: vm3 joined default", q(vm3, ip1, protocol="icmp"),
-                lambda: ping(vm3.netns, ip1), "delivered", default_id)
-        c.agree("IPv6: remote group admits vm3", q(vm3, six["vm1"], protocol="icmp"),
-                lambda: ping(vm3.netns, six["vm1"]), "delivered", default_id)
+        c.agree(
+            "remote group: vm3 joined default",
+            q(vm3, ip1, protocol="icmp"),
+            lambda: ping(vm3.netns, ip1),
+            "delivered",
+            default_id,
+        )
+        c.agree(
+            "IPv6: remote group admits vm3",
+            q(vm3, six["vm1"], protocol="icmp"),
+            lambda: ping(vm3.netns, six["vm1"]),
+            "delivered",
+            default_id,
+        )
         with lab.controller() as api:
             api.update_port(vm3.port_id, security_groups=[solo["id"]])
-        c.agree("remote group: vm3 left default", q(vm3, ip1, protocol="icmp"),
-                lambda: ping(vm3.netns, ip1), "dropped", "no ingress rule allows icmp")
+        c.agree(
+            "remote group: vm3 left default",
+            q(vm3, ip1, protocol="icmp"),
+            lambda: ping(vm3.netns, ip1),
+            "dropped",
+            "no ingress rule allows icmp",
+        )
         # spoofed source, then the same address as an allowed address pair
         spoof = "192.0.2.100"
-        subprocess.run(["ip", "-n", vm1.netns, "addr", "add", f"{spoof}/25", "dev", "eth0"],
-                       check=True)
+        subprocess.run(
+            ["ip", "-n", vm1.netns, "addr", "add", f"{spoof}/25", "dev", "eth0"], check=True
+        )
 
         def from_spoof() -> bool:
-            done = subprocess.run(["ip", "netns", "exec", vm1.netns, "ping", "-c", "1", "-W",
-                                   "1", "-I", spoof, ip2], capture_output=True)
+            done = subprocess.run(
+                ["ip", "netns", "exec", vm1.netns, "ping", "-c", "1", "-W", "1", "-I", spoof, ip2],
+                capture_output=True,
+            )
             return done.returncode == 0
 
-        c.agree("spoofed source", q(vm1, ip2, protocol="icmp", source_ip=spoof), from_spoof,
-                "dropped", f"source address {spoof} is not an address of the port")
+        c.agree(
+            "spoofed source",
+            q(vm1, ip2, protocol="icmp", source_ip=spoof),
+            from_spoof,
+            "dropped",
+            f"source address {spoof} is not an address of the port",
+        )
         with lab.controller() as api:
             api.update_port(vm1.port_id, allowed_address_pairs=[{"ip_address": spoof}])
             api.update_port(vm3.port_id, security_groups=[default_id])
 
         def pair_to_vm3() -> bool:
-            done = subprocess.run(["ip", "netns", "exec", vm1.netns, "ping", "-c", "1", "-W",
-                                   "1", "-I", spoof, ip3], capture_output=True)
+            done = subprocess.run(
+                ["ip", "netns", "exec", vm1.netns, "ping", "-c", "1", "-W", "1", "-I", spoof, ip3],
+                capture_output=True,
+            )
             return done.returncode == 0
 
-        c.agree("allowed address pair, same host", q(vm3, spoof, protocol="icmp"),
-                lambda: ping(vm3.netns, spoof), "delivered", default_id)
-        c.agree("allowed address pair as source, same host",
-                q(vm1, ip3, protocol="icmp", source_ip=spoof), pair_to_vm3, "delivered",
-                default_id)
-        c.agree("allowed address pair across hosts: the answer finds no neighbour entry",
-                q(vm1, ip2, protocol="icmp", source_ip=spoof), from_spoof, "dropped",
-                "l2population")
+        c.agree(
+            "allowed address pair, same host",
+            q(vm3, spoof, protocol="icmp"),
+            lambda: ping(vm3.netns, spoof),
+            "delivered",
+            default_id,
+        )
+        c.agree(
+            "allowed address pair as source, same host",
+            q(vm1, ip3, protocol="icmp", source_ip=spoof),
+            pair_to_vm3,
+            "delivered",
+            default_id,
+        )
+        c.agree(
+            "allowed address pair across hosts: the answer finds no neighbour entry",
+            q(vm1, ip2, protocol="icmp", source_ip=spoof),
+            from_spoof,
+            "dropped",
+            "l2population",
+        )
         # port security off on vm3: unfiltered out, and vm1 still refuses it
         with lab.controller() as api:
             api.update_port(vm3.port_id, security_groups=[], port_security_enabled=False)
-        c.agree("port security off: in", q(vm1, ip3, protocol="icmp"),
-                lambda: ping(vm1.netns, ip3), "delivered", "port security is disabled")
-        c.agree("port security off: out, refused by vm1", q(vm3, ip1, protocol="tcp",
-                                                              destination_port=80),
-                tcp(vm3.netns, ip1, 80), "dropped", "no ingress rule allows tcp/80")
+        c.agree(
+            "port security off: in",
+            q(vm1, ip3, protocol="icmp"),
+            lambda: ping(vm1.netns, ip3),
+            "delivered",
+            "port security is disabled",
+        )
+        c.agree(
+            "port security off: out, refused by vm1",
+            q(vm3, ip1, protocol="tcp", destination_port=80),
+            tcp(vm3.netns, ip1, 80),
+            "dropped",
+            "no ingress rule allows tcp/80",
+        )
         # admin-down port and router
         with lab.controller() as api:
             api.update_port(vm3.port_id, admin_state_up=False)
-        c.agree("admin-down port", q(vm1, ip3, protocol="icmp"),
-                lambda: ping(vm1.netns, ip3), "dropped", "admin down")
+        c.agree(
+            "admin-down port",
+            q(vm1, ip3, protocol="icmp"),
+            lambda: ping(vm1.netns, ip3),
+            "dropped",
+            "admin down",
+        )
         with lab.controller() as api:
             api.update_port(vm3.port_id, admin_state_up=True)
             call(api, "PUT", f"/v2.0/routers/{rid}", {"router": {"admin_state_up": False}})
-        c.agree("admin-down router", q(vm1, ip2, protocol="icmp"),
-                lambda: ping(vm1.netns, ip2), "dropped", "admin down")
+        c.agree(
+            "admin-down router",
+            q(vm1, ip2, protocol="icmp"),
+            lambda: ping(vm1.netns, ip2),
+            "dropped",
+            "admin down",
+        )
         with lab.controller() as api:
             call(api, "PUT", f"/v2.0/routers/{rid}", {"router": {"admin_state_up": True}})
-        c.agree("router back up", q(vm1, ip2, protocol="icmp"),
-                lambda: ping(vm1.netns, ip2), "delivered", "192.0.2.128/25")
+        c.agree(
+            "router back up",
+            q(vm1, ip2, protocol="icmp"),
+            lambda: ping(vm1.netns, ip2),
+            "delivered",
+            "192.0.2.128/25",
+        )
         # floating IP in: refused by default, then admitted by a rule in web
         with lab.controller() as api:
-            fip = call(api, "POST", "/v2.0/floatingips", {"floatingip": {
-                "floating_network_id": ext_net, "port_id": vm1.port_id}})["floatingip"]
+            fip = call(
+                api,
+                "POST",
+                "/v2.0/floatingips",
+                {"floatingip": {"floating_network_id": ext_net, "port_id": vm1.port_id}},
+            )["floatingip"]
         address = fip["floating_ip_address"]
-        outside = {"source": {"network_id": ext_net, "ip_address": EXT_HOST},
-                   "destination": address}
-        c.agree("floating IP in, refused by the groups", {**outside, "protocol": "icmp"},
-                lambda: ping(ext_ns, address), "dropped", "no ingress rule allows icmp")
+        outside = {
+            "source": {"network_id": ext_net, "ip_address": EXT_HOST},
+            "destination": address,
+        }
+        c.agree(
+            "floating IP in, refused by the groups",
+            {**outside, "protocol": "icmp"},
+            lambda: ping(ext_ns, address),
+            "dropped",
+            "no ingress rule allows icmp",
+        )
         with lab.controller() as api:
-            call(api, "POST", "/v2.0/security-group-rules", {"security_group_rule": {
-                "security_group_id": web["id"], "direction": "ingress", "ethertype": "IPv4",
-                "protocol": "icmp", "remote_ip_prefix": "203.0.113.0/24"}})
-        t = c.agree("floating IP in, admitted by web", {**outside, "protocol": "icmp"},
-                    lambda: ping(ext_ns, address), "delivered", "web")
+            call(
+                api,
+                "POST",
+                "/v2.0/security-group-rules",
+                {
+                    "security_group_rule": {
+                        "security_group_id": web["id"],
+                        "direction": "ingress",
+                        "ethertype": "IPv4",
+                        "protocol": "icmp",
+                        "remote_ip_prefix": "203.0.113.0/24",
+                    }
+                },
+            )
+        t = c.agree(
+            "floating IP in, admitted by web",
+            {**outside, "protocol": "icmp"},
+            lambda: ping(ext_ns, address),
+            "delivered",
+            "web",
+        )
         assert any(h["step"] == "NAT" and f"DNAT {address}" in h["detail"] for h in t["hops"])
         # missing route: without its gateway the router has no way out
         with lab.controller() as api:
             call(api, "DELETE", f"/v2.0/floatingips/{fip['id']}")
             call(api, "PUT", f"/v2.0/routers/{rid}", {"router": {"external_gateway_info": {}}})
-        c.agree("missing route", q(vm2, EXT_HOST, protocol="icmp"),
-                lambda: ping(vm2.netns, EXT_HOST), "dropped", "has no route to")
+        c.agree(
+            "missing route",
+            q(vm2, EXT_HOST, protocol="icmp"),
+            lambda: ping(vm2.netns, EXT_HOST),
+            "dropped",
+            "has no route to",
+        )
     finally:
         for listener in listeners:
             listener.close()
         for name, verdict, real in c.results:
-            print(f"agree: {name}: trace {verdict}, round trip "
-                  f"{'passes' if real else 'dropped'} in trace and lab")
+            print(
+                f"agree: {name}: trace {verdict}, round trip "
+                f"{'passes' if real else 'dropped'} in trace and lab"
+            )
     assert len(c.results) >= 24
     lab.down()

@@ -65,8 +65,21 @@ class NetnsLab:
         hvs = {}
         for i, role in enumerate(roles, start=1):
             hv = self.ns(role, ipv6=False)
-            run("ip", "-n", ul, "link", "add", f"ul-{i}", "type", "veth",
-                "peer", "name", "eth1", "netns", hv)
+            run(
+                "ip",
+                "-n",
+                ul,
+                "link",
+                "add",
+                f"ul-{i}",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth1",
+                "netns",
+                hv,
+            )
             run("ip", "-n", ul, "link", "set", f"ul-{i}", "master", "br-ul", "up")
             run("ip", "-n", hv, "addr", "add", f"{UNDERLAY}.{i}/24", "dev", "eth1")
             run("ip", "-n", hv, "link", "set", "eth1", "up")
@@ -76,8 +89,27 @@ class NetnsLab:
     def vm(self, role: str, hv: str, tap: str, mac: str, cidr: str, mtu: int = 1450) -> str:
         """A "VM" namespace whose eth0 (``mac``, ``cidr``) is veth-paired to ``tap`` in ``hv``."""
         vm = self.ns(role, ipv6=False)
-        run("ip", "-n", hv, "link", "add", tap, "mtu", str(mtu), "type", "veth", "peer",
-            "name", "eth0", "netns", vm, "mtu", str(mtu), "address", mac)
+        run(
+            "ip",
+            "-n",
+            hv,
+            "link",
+            "add",
+            tap,
+            "mtu",
+            str(mtu),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            vm,
+            "mtu",
+            str(mtu),
+            "address",
+            mac,
+        )
         run("ip", "-n", vm, "addr", "add", cidr, "dev", "eth0")
         run("ip", "-n", vm, "link", "set", "eth0", "up")
         return vm

@@ -30,8 +30,9 @@ from neutrino.domain.hoststate import (
 from tests.kernel.lab import NetnsLab, run
 
 BUSYBOX = shutil.which("busybox")
-pytestmark = pytest.mark.skipif(BUSYBOX is None or shutil.which("dnsmasq") is None,
-                                reason="needs busybox (udhcpc) and dnsmasq")
+pytestmark = pytest.mark.skipif(
+    BUSYBOX is None or shutil.which("dnsmasq") is None, reason="needs busybox (udhcpc) and dnsmasq"
+)
 
 SCRIPT = """#!/bin/sh
 env | sort > "$DUMP.$1"
@@ -50,32 +51,73 @@ DHCP_MAC = "fa:16:3e:00:00:02"
 
 
 def host_state(net_id: str, dhcp_port: str, vm_ip: str) -> HostState:
-    subnet = SubnetState(id="sub4", cidr="192.0.2.0/24", ip_version=4, gateway_ip="192.0.2.1",
-                         enable_dhcp=True)
-    port = PortState(id=dhcp_port, network_id=net_id, mac_address=DHCP_MAC,
-                     fixed_ips=(FixedIp("sub4", "192.0.2.2"),), admin_state_up=True,
-                     device_owner="network:dhcp")
-    entry = DhcpEntry(port_id="vmport", mac_address=VM_MAC,
-                      fixed_ips=(FixedIp("sub4", vm_ip),))
+    subnet = SubnetState(
+        id="sub4", cidr="192.0.2.0/24", ip_version=4, gateway_ip="192.0.2.1", enable_dhcp=True
+    )
+    port = PortState(
+        id=dhcp_port,
+        network_id=net_id,
+        mac_address=DHCP_MAC,
+        fixed_ips=(FixedIp("sub4", "192.0.2.2"),),
+        admin_state_up=True,
+        device_owner="network:dhcp",
+    )
+    entry = DhcpEntry(port_id="vmport", mac_address=VM_MAC, fixed_ips=(FixedIp("sub4", vm_ip),))
     return HostState(
-        host="hv", revision=1,
-        networks=(NetworkState(id=net_id, network_type="vxlan", segmentation_id=1001,
-                               physical_network=None, mtu=1450, subnets=(subnet,)),),
-        ports=(port,), dhcp=(DhcpNetwork(network_id=net_id, port=port, entries=(entry,)),))
+        host="hv",
+        revision=1,
+        networks=(
+            NetworkState(
+                id=net_id,
+                network_type="vxlan",
+                segmentation_id=1001,
+                physical_network=None,
+                mtu=1450,
+                subnets=(subnet,),
+            ),
+        ),
+        ports=(port,),
+        dhcp=(DhcpNetwork(network_id=net_id, port=port, entries=(entry,)),),
+    )
 
 
 def udhcpc(vm: str, script: Path, dump: Path) -> dict[str, str]:
     env = {**os.environ, "DUMP": str(dump)}
-    done = subprocess.run(["ip", "netns", "exec", vm, str(BUSYBOX), "udhcpc", "-i", "eth0", "-f",
-                           "-q", "-n", "-t", "5", "-T", "1", "-O", "mtu", "-s", str(script)],
-                          env=env, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            vm,
+            str(BUSYBOX),
+            "udhcpc",
+            "-i",
+            "eth0",
+            "-f",
+            "-q",
+            "-n",
+            "-t",
+            "5",
+            "-T",
+            "1",
+            "-O",
+            "mtu",
+            "-s",
+            str(script),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     bound = Path(f"{dump}.bound").read_text()
     return dict(line.split("=", 1) for line in bound.splitlines() if "=" in line)
 
 
-def hypervisor_with_vm(lab: NetnsLab, manager: DhcpManager, net_id: str, *, vm_ipv6: bool
-                       ) -> tuple[str, str]:
+def hypervisor_with_vm(
+    lab: NetnsLab, manager: DhcpManager, net_id: str, *, vm_ipv6: bool
+) -> tuple[str, str]:
     """A hypervisor namespace with the network's bridge and a VM's tap in it (the VM's eth0
     left down), and the manager pointed at it: (hypervisor, VM) namespaces."""
     hv = lab.ns("hv", ipv6=False)
@@ -83,8 +125,23 @@ def hypervisor_with_vm(lab: NetnsLab, manager: DhcpManager, net_id: str, *, vm_i
     bridge = bridge_name(net_id)
     run("ip", "-n", hv, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0")
     run("ip", "-n", hv, "link", "set", bridge, "up")
-    run("ip", "link", "add", "tapvm", "netns", hv, "type", "veth", "peer", "name", "eth0",
-        "netns", vm, "address", VM_MAC)
+    run(
+        "ip",
+        "link",
+        "add",
+        "tapvm",
+        "netns",
+        hv,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        vm,
+        "address",
+        VM_MAC,
+    )
     run("ip", "-n", hv, "link", "set", "tapvm", "master", bridge, "mtu", "1450", "up")
     manager.netns = hv  # the hypervisor namespace that holds the bridge
     return hv, vm
@@ -108,8 +165,9 @@ def qdhcp() -> Iterator[tuple[str, DhcpManager]]:
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
-def test_vm_gets_its_fixed_ip_gateway_dns_and_mtu(lab: NetnsLab, tmp_path: Path,
-                                                  qdhcp: tuple[str, DhcpManager]) -> None:
+def test_vm_gets_its_fixed_ip_gateway_dns_and_mtu(
+    lab: NetnsLab, tmp_path: Path, qdhcp: tuple[str, DhcpManager]
+) -> None:
     net_id, manager = qdhcp
     hv, vm = hypervisor_with_vm(lab, manager, net_id, vm_ipv6=False)
     run("ip", "-n", vm, "link", "set", "eth0", "up")
@@ -135,8 +193,7 @@ def test_vm_gets_its_fixed_ip_gateway_dns_and_mtu(lab: NetnsLab, tmp_path: Path,
     index = run("ip", "-n", hv, "-o", "link", "show", f"tap{dhcp_port[:11]}").split(":")[0]
     assert manager.apply(desired_dhcp(host_state(net_id, dhcp_port, "192.0.2.11"))).applied
     assert manager._running_pid(net_id) == pid
-    assert run("ip", "-n", hv, "-o", "link", "show", f"tap{dhcp_port[:11]}").split(":")[0] \
-        == index
+    assert run("ip", "-n", hv, "-o", "link", "show", f"tap{dhcp_port[:11]}").split(":")[0] == index
 
     # a changed host entry is a SIGHUP, not a restart, and takes effect
     manager.apply(desired_dhcp(host_state(net_id, dhcp_port, "192.0.2.12")))
@@ -152,40 +209,70 @@ def test_vm_gets_its_fixed_ip_gateway_dns_and_mtu(lab: NetnsLab, tmp_path: Path,
     # teardown: nothing left
     report = manager.apply({})
     assert report.removed == [net_id]
-    assert not Path(f"/proc/{pid}").exists() or "dnsmasq" not in Path(
-        f"/proc/{pid}/cmdline").read_text()
+    assert (
+        not Path(f"/proc/{pid}").exists()
+        or "dnsmasq" not in Path(f"/proc/{pid}/cmdline").read_text()
+    )
     assert f"qdhcp-{net_id}" not in run("ip", "netns", "list")
     assert f"tap{dhcp_port[:11]}" not in run("ip", "-n", hv, "link")
     assert not (manager.state_dir / net_id).exists()
 
 
 def test_slaac_subnet_vm_takes_its_eui64_address_from_our_router_advertisements(
-        lab: NetnsLab, qdhcp: tuple[str, DhcpManager]) -> None:
+    lab: NetnsLab, qdhcp: tuple[str, DhcpManager]
+) -> None:
     net_id, manager = qdhcp
     _, vm = hypervisor_with_vm(lab, manager, net_id, vm_ipv6=True)
     dhcp_port = "d1d2d3d4-dddd-4ddd-8ddd-0000000000d6"
-    subnet = SubnetState(id="sub6", cidr="2001:db8:1::/64", ip_version=6,
-                         gateway_ip="2001:db8:1::1", enable_dhcp=True,
-                         ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
-    port = PortState(id=dhcp_port, network_id=net_id, mac_address=DHCP_MAC,
-                     fixed_ips=(FixedIp("sub6", "2001:db8:1:0:f816:3eff:fe00:2"),),
-                     admin_state_up=True, device_owner="network:dhcp")
-    entry = DhcpEntry(port_id="vmport", mac_address=VM_MAC,
-                      fixed_ips=(FixedIp("sub6", "2001:db8:1:0:f816:3eff:fe00:11"),))
+    subnet = SubnetState(
+        id="sub6",
+        cidr="2001:db8:1::/64",
+        ip_version=6,
+        gateway_ip="2001:db8:1::1",
+        enable_dhcp=True,
+        ipv6_ra_mode="slaac",
+        ipv6_address_mode="slaac",
+    )
+    port = PortState(
+        id=dhcp_port,
+        network_id=net_id,
+        mac_address=DHCP_MAC,
+        fixed_ips=(FixedIp("sub6", "2001:db8:1:0:f816:3eff:fe00:2"),),
+        admin_state_up=True,
+        device_owner="network:dhcp",
+    )
+    entry = DhcpEntry(
+        port_id="vmport",
+        mac_address=VM_MAC,
+        fixed_ips=(FixedIp("sub6", "2001:db8:1:0:f816:3eff:fe00:11"),),
+    )
     state = HostState(
-        host="hv", revision=1,
-        networks=(NetworkState(id=net_id, network_type="vxlan", segmentation_id=1001,
-                               physical_network=None, mtu=1450, subnets=(subnet,)),),
-        ports=(port,), dhcp=(DhcpNetwork(network_id=net_id, port=port, entries=(entry,)),))
+        host="hv",
+        revision=1,
+        networks=(
+            NetworkState(
+                id=net_id,
+                network_type="vxlan",
+                segmentation_id=1001,
+                physical_network=None,
+                mtu=1450,
+                subnets=(subnet,),
+            ),
+        ),
+        ports=(port,),
+        dhcp=(DhcpNetwork(network_id=net_id, port=port, entries=(entry,)),),
+    )
     report = manager.apply(desired_dhcp(state))
     assert report.applied == [net_id] and not report.failed
 
     run("ip", "-n", vm, "link", "set", "eth0", "up")  # sends router solicitations
     deadline = time.monotonic() + 20
     while "2001:db8:1:0:f816:3eff:fe00:11/64" not in (
-            addrs := run("ip", "-n", vm, "-6", "addr", "show", "dev", "eth0")):
+        addrs := run("ip", "-n", vm, "-6", "addr", "show", "dev", "eth0")
+    ):
         assert time.monotonic() < deadline, f"no SLAAC address: {addrs}"
         time.sleep(0.2)
     # the RA's MTU option sets the IPv6 MTU of the link (the tap side is 1500 here)
-    assert run("ip", "netns", "exec", vm, "sysctl", "-n", "net.ipv6.conf.eth0.mtu").strip() \
-        == "1450"
+    assert (
+        run("ip", "netns", "exec", vm, "sysctl", "-n", "net.ipv6.conf.eth0.mtu").strip() == "1450"
+    )

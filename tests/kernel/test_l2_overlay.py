@@ -39,16 +39,32 @@ def host_state(role: str, *, local_ports: bool = True) -> HostState:
     other = "hv2" if role == "hv1" else "hv1"
     pid, mac, ip = PORTS[role]
     rpid, rmac, rip = PORTS[other]
-    port = PortState(id=pid, network_id=NET, mac_address=mac, admin_state_up=True,
-                     fixed_ips=(FixedIp(subnet_id="s", ip_address=ip),))
+    port = PortState(
+        id=pid,
+        network_id=NET,
+        mac_address=mac,
+        admin_state_up=True,
+        fixed_ips=(FixedIp(subnet_id="s", ip_address=ip),),
+    )
     return HostState(
-        host=role, revision=1, tunnel_ip=VTEP[role],
-        networks=(NetworkState(id=NET, network_type="vxlan", segmentation_id=VNI,
-                               physical_network=None, mtu=1450),),
+        host=role,
+        revision=1,
+        tunnel_ip=VTEP[role],
+        networks=(
+            NetworkState(
+                id=NET, network_type="vxlan", segmentation_id=VNI, physical_network=None, mtu=1450
+            ),
+        ),
         ports=(port,) if local_ports else (),
-        l2pop=(L2Pop(network_id=NET, vteps=(VTEP[other],),
-                     ports=(RemotePort(id=rpid, mac_address=rmac, ip_addresses=(rip,),
-                                       vtep=VTEP[other]),)),),
+        l2pop=(
+            L2Pop(
+                network_id=NET,
+                vteps=(VTEP[other],),
+                ports=(
+                    RemotePort(id=rpid, mac_address=rmac, ip_addresses=(rip,), vtep=VTEP[other]),
+                ),
+            ),
+        ),
     )
 
 
@@ -69,8 +85,13 @@ def overlay(lab: NetnsLab) -> Iterator[dict[str, Hypervisor]]:
         pid, mac, ip = PORTS[role]
         lab.vm(f"vm{i}", hvs[role], "tap" + pid[:11], mac, ip + "/24")
         kernel = NetlinkKernel(hvs[role])
-        out[role] = Hypervisor(role, hvs[role], kernel, L2Manager(kernel),
-                               AgentConfig(local_ip=VTEP[role], underlay_dev="eth1"))
+        out[role] = Hypervisor(
+            role,
+            hvs[role],
+            kernel,
+            L2Manager(kernel),
+            AgentConfig(local_ip=VTEP[role], underlay_dev="eth1"),
+        )
     try:
         yield out
     finally:
@@ -82,8 +103,9 @@ def desired(hv: Hypervisor, *, local_ports: bool = True) -> L2State:
     return compute_l2(host_state(hv.role, local_ports=local_ports), hv.config)
 
 
-def test_vms_reach_each_other_across_vxlan_with_l2pop(overlay: dict[str, Hypervisor],
-                                                      lab: NetnsLab) -> None:
+def test_vms_reach_each_other_across_vxlan_with_l2pop(
+    overlay: dict[str, Hypervisor], lab: NetnsLab
+) -> None:
     vm1, vm2 = lab.name("vm1"), lab.name("vm2")
     assert not udp_reaches(vm1, "192.0.2.11", vm2, "192.0.2.12", tries=2)  # nothing wired yet
     run("ip", "-n", vm1, "neigh", "flush", "all")  # forget the failed ARP attempt
@@ -118,8 +140,10 @@ def test_reapply_is_a_no_op_and_repairs_drift(overlay: dict[str, Hypervisor]) ->
     changes = hv.manager.apply(want).changes
     assert any(c.startswith(f"bridge {BRQ}") for c in changes)
     after = hv.kernel.list_links(OWNED_PREFIXES)
-    assert after[f"vxlan-{VNI}"].master == BRQ and after[f"vxlan-{VNI}"].index == before[
-        f"vxlan-{VNI}"]
+    assert (
+        after[f"vxlan-{VNI}"].master == BRQ
+        and after[f"vxlan-{VNI}"].index == before[f"vxlan-{VNI}"]
+    )
     tap = "tap" + PORTS["hv1"][0][:11]
     assert after[tap].master == BRQ and after[tap].index == before[tap]
     assert hv.manager.apply(want).changes == []
@@ -134,8 +158,9 @@ def test_last_port_leaving_tears_down_bridge_and_vxlan(overlay: dict[str, Hyperv
     assert set(links) == {tap} and links[tap].master is None
 
 
-def test_ipv6_vms_resolve_each_other_through_the_nd_proxy(overlay: dict[str, Hypervisor],
-                                                         lab: NetnsLab) -> None:
+def test_ipv6_vms_resolve_each_other_through_the_nd_proxy(
+    overlay: dict[str, Hypervisor], lab: NetnsLab
+) -> None:
     v6 = {"hv1": "2001:db8::11", "hv2": "2001:db8::12"}
     for i, role in enumerate(("hv1", "hv2"), start=1):
         vm = lab.name(f"vm{i}")
@@ -156,8 +181,10 @@ def test_ipv6_vms_resolve_each_other_through_the_nd_proxy(overlay: dict[str, Hyp
     assert "fe80::f816:3eff:fe00:12 lladdr fa:16:3e:00:00:12 PERMANENT" in neigh
     # the VXLAN device carries IPv6 neighbours without an address of its own
     assert run("ip", "-n", overlay["hv1"].ns, "-6", "addr", "show", "dev", f"vxlan-{VNI}") == ""
-    ping = subprocess.run(["ip", "netns", "exec", lab.name("vm1"), "ping", "-6", "-c", "2",
-                           "-W", "2", v6["hv2"]], capture_output=True, text=True)
+    ping = subprocess.run(
+        ["ip", "netns", "exec", lab.name("vm1"), "ping", "-6", "-c", "2", "-W", "2", v6["hv2"]],
+        capture_output=True,
+        text=True,
+    )
     assert ping.returncode == 0, ping.stdout + ping.stderr
-    assert "fa:16:3e:00:00:12" in run("ip", "-n", lab.name("vm1"), "-6", "neigh", "show",
-                                      v6["hv2"])
+    assert "fa:16:3e:00:00:12" in run("ip", "-n", lab.name("vm1"), "-6", "neigh", "show", v6["hv2"])

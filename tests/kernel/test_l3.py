@@ -38,65 +38,123 @@ from neutrino.domain.l3state import (
 )
 from tests.kernel.lab import NetnsLab, run, udp_socket
 
-NET_A, NET_B, EXT = (f"{c * 8}-aaaa-4bbb-8ccc-00000000000{i}" for i, c in
-                     ((1, "a"), (2, "b"), (3, "e")))
+NET_A, NET_B, EXT = (
+    f"{c * 8}-aaaa-4bbb-8ccc-00000000000{i}" for i, c in ((1, "a"), (2, "b"), (3, "e"))
+)
 ROUTER = "8e7d6c5b-1111-4222-8333-000000000001"
-QR_A, QR_B, QG = "c0ffee00-aaaa-4aaa-8aaa-00000000000a", "c0ffee00-bbbb-4bbb-8bbb-00000000000b", \
-    "beef0000-eeee-4eee-8eee-00000000000e"
-VM1, VM2, VM3 = "11111111-0001-4000-8000-000000000001", "22222222-0002-4000-8000-000000000002", \
-    "33333333-0003-4000-8000-000000000003"
+QR_A, QR_B, QG = (
+    "c0ffee00-aaaa-4aaa-8aaa-00000000000a",
+    "c0ffee00-bbbb-4bbb-8bbb-00000000000b",
+    "beef0000-eeee-4eee-8eee-00000000000e",
+)
+VM1, VM2, VM3 = (
+    "11111111-0001-4000-8000-000000000001",
+    "22222222-0002-4000-8000-000000000002",
+    "33333333-0003-4000-8000-000000000003",
+)
 GW_IP, FIP = "203.0.113.10", "203.0.113.20"
-SUBNETS = {NET_A: ("sa", "192.0.2.0/25", "192.0.2.1"), NET_B: ("sb", "192.0.2.128/25",
-                                                                "192.0.2.129"),
-           EXT: ("se", "203.0.113.0/24", "203.0.113.1")}
-CONFIG = AgentConfig(local_ip="198.51.100.1", underlay_dev="eth1",
-                     physical_interfaces={"public": "eth2"})
+SUBNETS = {
+    NET_A: ("sa", "192.0.2.0/25", "192.0.2.1"),
+    NET_B: ("sb", "192.0.2.128/25", "192.0.2.129"),
+    EXT: ("se", "203.0.113.0/24", "203.0.113.1"),
+}
+CONFIG = AgentConfig(
+    local_ip="198.51.100.1", underlay_dev="eth1", physical_interfaces={"public": "eth2"}
+)
 
 
 def _port(pid: str, net: str, mac: str, ip: str, owner: str = "compute:nova") -> PortState:
-    return PortState(id=pid, network_id=net, mac_address=mac, admin_state_up=True,
-                     fixed_ips=(FixedIp(SUBNETS[net][0], ip),), device_owner=owner)
+    return PortState(
+        id=pid,
+        network_id=net,
+        mac_address=mac,
+        admin_state_up=True,
+        fixed_ips=(FixedIp(SUBNETS[net][0], ip),),
+        device_owner=owner,
+    )
 
 
 def _rport(pid: str, net: str, mac: str, ip: str) -> RouterPortState:
     sid, cidr, gw = SUBNETS[net]
-    return RouterPortState(id=pid, network_id=net, mac_address=mac, addresses=(
-        RouterAddress(ip, int(cidr.split("/")[1]), sid, cidr, gw),))
+    return RouterPortState(
+        id=pid,
+        network_id=net,
+        mac_address=mac,
+        addresses=(RouterAddress(ip, int(cidr.split("/")[1]), sid, cidr, gw),),
+    )
 
 
 def _network(net: str, kind: str, seg: int | None) -> NetworkState:
     sid, cidr, gw = SUBNETS[net]
-    return NetworkState(id=net, network_type=kind, segmentation_id=seg,
-                        physical_network="public" if kind == "flat" else None,
-                        mtu=1500 if kind == "flat" else 1450,
-                        subnets=(SubnetState(sid, cidr, 4, gw, False),))
+    return NetworkState(
+        id=net,
+        network_type=kind,
+        segmentation_id=seg,
+        physical_network="public" if kind == "flat" else None,
+        mtu=1500 if kind == "flat" else 1450,
+        subnets=(SubnetState(sid, cidr, 4, gw, False),),
+    )
 
 
-def host_state(*, interfaces: tuple[str, ...] = (QR_A, QR_B), gateway: bool = True,
-               fips: bool = False, snat: bool = True, routes: tuple[ExtraRoute, ...] = (),
-               router: bool = True, fip_to: tuple[str, str] = ("192.0.2.11", VM1)
-               ) -> HostState:
-    rports = {QR_A: _rport(QR_A, NET_A, "fa:16:3e:00:01:0a", "192.0.2.1"),
-              QR_B: _rport(QR_B, NET_B, "fa:16:3e:00:01:0b", "192.0.2.129")}
+def host_state(
+    *,
+    interfaces: tuple[str, ...] = (QR_A, QR_B),
+    gateway: bool = True,
+    fips: bool = False,
+    snat: bool = True,
+    routes: tuple[ExtraRoute, ...] = (),
+    router: bool = True,
+    fip_to: tuple[str, str] = ("192.0.2.11", VM1),
+) -> HostState:
+    rports = {
+        QR_A: _rport(QR_A, NET_A, "fa:16:3e:00:01:0a", "192.0.2.1"),
+        QR_B: _rport(QR_B, NET_B, "fa:16:3e:00:01:0b", "192.0.2.129"),
+    }
     gw = _rport(QG, EXT, "fa:16:3e:00:02:0e", GW_IP)
-    ports = [_port(VM1, NET_A, "fa:16:3e:00:00:01", "192.0.2.11"),
-             _port(VM3, NET_A, "fa:16:3e:00:00:03", "192.0.2.12"),
-             _port(VM2, NET_B, "fa:16:3e:00:00:02", "192.0.2.139")]
+    ports = [
+        _port(VM1, NET_A, "fa:16:3e:00:00:01", "192.0.2.11"),
+        _port(VM3, NET_A, "fa:16:3e:00:00:03", "192.0.2.12"),
+        _port(VM2, NET_B, "fa:16:3e:00:00:02", "192.0.2.139"),
+    ]
     if router:
-        ports += [_port(p, rports[p].network_id, rports[p].mac_address,
-                        rports[p].addresses[0].ip_address, "network:router_interface")
-                  for p in interfaces]
+        ports += [
+            _port(
+                p,
+                rports[p].network_id,
+                rports[p].mac_address,
+                rports[p].addresses[0].ip_address,
+                "network:router_interface",
+            )
+            for p in interfaces
+        ]
         if gateway:
             ports.append(_port(QG, EXT, gw.mac_address, GW_IP, "network:router_gateway"))
-    routers = (RouterState(
-        id=ROUTER, enable_snat=snat, interfaces=tuple(rports[p] for p in interfaces),
-        gateway=gw if gateway else None, routes=routes,
-        floating_ips=(FloatingIpState("f1", FIP, *fip_to),) if fips else ()),
-    ) if router else ()
-    return HostState(host="net1", revision=1, tunnel_ip="198.51.100.1",
-                     networks=(_network(NET_A, "vxlan", 1001), _network(NET_B, "vxlan", 1002),
-                               _network(EXT, "flat", None)),
-                     ports=tuple(sorted(ports, key=lambda p: p.id)), routers=routers)
+    routers = (
+        (
+            RouterState(
+                id=ROUTER,
+                enable_snat=snat,
+                interfaces=tuple(rports[p] for p in interfaces),
+                gateway=gw if gateway else None,
+                routes=routes,
+                floating_ips=(FloatingIpState("f1", FIP, *fip_to),) if fips else (),
+            ),
+        )
+        if router
+        else ()
+    )
+    return HostState(
+        host="net1",
+        revision=1,
+        tunnel_ip="198.51.100.1",
+        networks=(
+            _network(NET_A, "vxlan", 1001),
+            _network(NET_B, "vxlan", 1002),
+            _network(EXT, "flat", None),
+        ),
+        ports=tuple(sorted(ports, key=lambda p: p.id)),
+        routers=routers,
+    )
 
 
 class Node:
@@ -128,16 +186,30 @@ class Node:
 def node(lab: NetnsLab) -> Iterator[tuple[Node, dict[str, str]]]:
     hv = lab.underlay(["hv1"])["hv1"]
     ext = lab.ns("ext", ipv6=False)
-    run("ip", "link", "add", "eth2", "netns", hv, "type", "veth", "peer", "name", "eth0",
-        "netns", ext)
+    run(
+        "ip",
+        "link",
+        "add",
+        "eth2",
+        "netns",
+        hv,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        ext,
+    )
     run("ip", "-n", ext, "addr", "add", "203.0.113.1/24", "dev", "eth0")
     run("ip", "-n", ext, "link", "set", "eth0", "up")
     run("ip", "-n", hv, "link", "set", "eth2", "up")
     vms = {"ext": ext}
     for role, pid, mac, cidr, gw in (
-            ("vm1", VM1, "fa:16:3e:00:00:01", "192.0.2.11/25", "192.0.2.1"),
-            ("vm3", VM3, "fa:16:3e:00:00:03", "192.0.2.12/25", "192.0.2.1"),
-            ("vm2", VM2, "fa:16:3e:00:00:02", "192.0.2.139/25", "192.0.2.129")):
+        ("vm1", VM1, "fa:16:3e:00:00:01", "192.0.2.11/25", "192.0.2.1"),
+        ("vm3", VM3, "fa:16:3e:00:00:03", "192.0.2.12/25", "192.0.2.1"),
+        ("vm2", VM2, "fa:16:3e:00:00:02", "192.0.2.139/25", "192.0.2.129"),
+    ):
         vms[role] = lab.vm(role, hv, tap_name(pid), mac, cidr)
         run("ip", "-n", vms[role], "route", "add", "default", "via", gw)
     suffix = f"-{lab.suffix}"
@@ -150,13 +222,21 @@ def node(lab: NetnsLab) -> Iterator[tuple[Node, dict[str, str]]]:
 
 
 def ping(ns: str, ip: str) -> bool:
-    done = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip],
-                          capture_output=True)
+    done = subprocess.run(
+        ["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip], capture_output=True
+    )
     return done.returncode == 0
 
 
-def seen_from(src_ns: str, src_ip: str, dst_ns: str, bind_ip: str, to_ip: str,
-              port: int = 40100, tries: int = 3) -> str | None:
+def seen_from(
+    src_ns: str,
+    src_ip: str,
+    dst_ns: str,
+    bind_ip: str,
+    to_ip: str,
+    port: int = 40100,
+    tries: int = 3,
+) -> str | None:
     """Send UDP from ``src_ns`` to ``to_ip``; the source address the receiver in ``dst_ns``
     (bound to ``bind_ip``) sees, or None if nothing arrives."""
     server = udp_socket(dst_ns, bind_ip, port)
@@ -184,12 +264,12 @@ def test_router_routes_nats_and_cleans_up(node: tuple[Node, dict[str, str]]) -> 
 
     # VM -> router -> other subnet
     assert ping(vm["vm1"], "192.0.2.139")
-    assert seen_from(vm["vm1"], "192.0.2.11", vm["vm2"], "192.0.2.139", "192.0.2.139") \
-        == "192.0.2.11"
+    assert (
+        seen_from(vm["vm1"], "192.0.2.11", vm["vm2"], "192.0.2.139", "192.0.2.139") == "192.0.2.11"
+    )
     # SNAT: the outside sees the gateway IP; the fixed IP is not reachable from outside
     assert ping(vm["vm2"], "203.0.113.1")
-    assert seen_from(vm["vm2"], "192.0.2.139", vm["ext"], "203.0.113.1", "203.0.113.1") \
-        == GW_IP
+    assert seen_from(vm["vm2"], "192.0.2.139", vm["ext"], "203.0.113.1", "203.0.113.1") == GW_IP
     assert not ping(vm["ext"], FIP)
 
     # converged: a second round changes nothing
@@ -206,36 +286,35 @@ def test_router_routes_nats_and_cleans_up(node: tuple[Node, dict[str, str]]) -> 
     # floating IP: DNAT in, 1:1 SNAT out, hairpin from the same network
     assert any(FIP in c for c in n.apply(host_state(fips=True)))
     assert ping(vm["ext"], FIP)
-    assert seen_from(vm["ext"], "203.0.113.1", vm["vm1"], "192.0.2.11", FIP, 40200) \
-        == "203.0.113.1"
-    assert seen_from(vm["vm1"], "192.0.2.11", vm["ext"], "203.0.113.1", "203.0.113.1",
-                     40300) == FIP
-    assert seen_from(vm["vm2"], "192.0.2.139", vm["ext"], "203.0.113.1", "203.0.113.1",
-                     40400) == GW_IP
-    assert seen_from(vm["vm3"], "192.0.2.12", vm["vm1"], "192.0.2.11", FIP, 40500) \
-        == "192.0.2.1"
+    assert seen_from(vm["ext"], "203.0.113.1", vm["vm1"], "192.0.2.11", FIP, 40200) == "203.0.113.1"
+    assert seen_from(vm["vm1"], "192.0.2.11", vm["ext"], "203.0.113.1", "203.0.113.1", 40300) == FIP
+    assert (
+        seen_from(vm["vm2"], "192.0.2.139", vm["ext"], "203.0.113.1", "203.0.113.1", 40400) == GW_IP
+    )
+    assert seen_from(vm["vm3"], "192.0.2.12", vm["vm1"], "192.0.2.11", FIP, 40500) == "192.0.2.1"
     assert n.apply(host_state(fips=True)) == []
 
     # re-associated to another fixed address: the same flow (its conntrack entry flushed)
     # now reaches vm3; then back to vm1
     n.apply(host_state(fips=True, fip_to=("192.0.2.12", VM3)))
-    assert seen_from(vm["ext"], "203.0.113.1", vm["vm3"], "192.0.2.12", FIP, 40200) \
-        == "203.0.113.1"
+    assert seen_from(vm["ext"], "203.0.113.1", vm["vm3"], "192.0.2.12", FIP, 40200) == "203.0.113.1"
     n.apply(host_state(fips=True))
-    assert seen_from(vm["ext"], "203.0.113.1", vm["vm1"], "192.0.2.11", FIP, 40200) \
-        == "203.0.113.1"
+    assert seen_from(vm["ext"], "203.0.113.1", vm["vm1"], "192.0.2.11", FIP, 40200) == "203.0.113.1"
 
     # disassociation: the same flow (conntrack entry) dies at once, SNAT is back
     n.apply(host_state())
     assert seen_from(vm["ext"], "203.0.113.1", vm["vm1"], "192.0.2.11", FIP, 40200) is None
     assert not ping(vm["ext"], FIP)
-    assert seen_from(vm["vm1"], "192.0.2.11", vm["ext"], "203.0.113.1", "203.0.113.1",
-                     40300) == GW_IP
+    assert (
+        seen_from(vm["vm1"], "192.0.2.11", vm["ext"], "203.0.113.1", "203.0.113.1", 40300) == GW_IP
+    )
 
     # enable_snat off: the outside sees the fixed IP (routed, not translated)
     n.apply(host_state(snat=False))
-    assert seen_from(vm["vm2"], "192.0.2.139", vm["ext"], "203.0.113.1", "203.0.113.1",
-                     40600) == "192.0.2.139"
+    assert (
+        seen_from(vm["vm2"], "192.0.2.139", vm["ext"], "203.0.113.1", "203.0.113.1", 40600)
+        == "192.0.2.139"
+    )
 
     # extra route installed and removed
     n.apply(host_state(routes=(ExtraRoute("198.18.0.0/15", "192.0.2.140"),)))
@@ -285,6 +364,6 @@ def test_calc_idles_admin_down_and_skips_portless_routers() -> None:
     assert desired_routers(bare) == {}
     cfg = desired_routers(host_state(fips=True), CONFIG)[ROUTER]
     assert cfg.nat is not None and f"{FIP} : 192.0.2.11" in cfg.nat
-    assert f'snat to {GW_IP}' in cfg.nat and "192.0.2.0/25, 192.0.2.128/25" in cfg.nat
+    assert f"snat to {GW_IP}" in cfg.nat and "192.0.2.0/25, 192.0.2.128/25" in cfg.nat
     assert [p.mtu for p in cfg.ports] == [1500, 1450, 1450]  # qg- flat, qr- vxlan capped
     assert socket.inet_aton(FIP)  # documentation range only

@@ -62,7 +62,8 @@ def test_a_new_tap_wakes_once_and_its_removal_wakes_again(watched: tuple[str, Co
 
 
 def test_foreign_devices_do_not_wake_but_a_deleted_bridge_does(
-        watched: tuple[str, Counter]) -> None:
+    watched: tuple[str, Counter],
+) -> None:
     ns, counter = watched
     run("ip", "-n", ns, "link", "add", "eth7", "type", "veth", "peer", "name", "eth8")
     run("ip", "-n", ns, "link", "add", "brqbbbbbbbb-22", "type", "bridge")

@@ -44,11 +44,17 @@ from tests.kernel.lab import NetnsLab, run, sysctl
 
 NET = "3f1c2d9e-aaaa-4bbb-8ccc-000000000001"
 VNI = 1001
-DEFAULT, WEB, MEMBERS = "d0000000-0000-4000-8000-00000000000d", \
-    "e0000000-0000-4000-8000-00000000000e", "f0000000-0000-4000-8000-00000000000f"
+DEFAULT, WEB, MEMBERS = (
+    "d0000000-0000-4000-8000-00000000000d",
+    "e0000000-0000-4000-8000-00000000000e",
+    "f0000000-0000-4000-8000-00000000000f",
+)
 ALLOW_EGRESS = (RuleState("r-e4", "egress", "IPv4"), RuleState("r-e6", "egress", "IPv6"))
-DEFAULT_RULES = (*ALLOW_EGRESS, RuleState("r-i4", "ingress", "IPv4", remote_group_id=DEFAULT),
-                 RuleState("r-i6", "ingress", "IPv6", remote_group_id=DEFAULT))
+DEFAULT_RULES = (
+    *ALLOW_EGRESS,
+    RuleState("r-i4", "ingress", "IPv4", remote_group_id=DEFAULT),
+    RuleState("r-i6", "ingress", "IPv6", remote_group_id=DEFAULT),
+)
 ICMP = RuleState("r-icmp", "ingress", "IPv4", "icmp", remote_ip_prefix="192.0.2.0/28")
 SSH = RuleState("r-ssh", "ingress", "IPv4", "tcp", 22, 22, remote_ip_prefix="192.0.2.0/28")
 
@@ -73,48 +79,107 @@ class Vm:
 
 
 VMS = {
-    "vm1": Vm("vm1", "hv1", "a1000000-0000-4000-8000-000000000001", "fa:16:3e:00:00:11",
-              "192.0.2.11", (DEFAULT,), ip6="2001:db8:a::11"),
-    "vm2": Vm("vm2", "hv1", "a2000000-0000-4000-8000-000000000002", "fa:16:3e:00:00:12",
-              "192.0.2.12", (DEFAULT,), ip6="2001:db8:a::12"),
-    "vm5": Vm("vm5", "hv1", "a5000000-0000-4000-8000-000000000005", "fa:16:3e:00:00:15",
-              "192.0.2.15", (), secure=False, ip6="2001:db8:a::15"),
-    "vm3": Vm("vm3", "hv2", "a3000000-0000-4000-8000-000000000003", "fa:16:3e:00:00:20",
-              "192.0.2.20", (DEFAULT,)),
-    "vm4": Vm("vm4", "hv2", "a4000000-0000-4000-8000-000000000004", "fa:16:3e:00:00:14",
-              "192.0.2.14", (), secure=False),
+    "vm1": Vm(
+        "vm1",
+        "hv1",
+        "a1000000-0000-4000-8000-000000000001",
+        "fa:16:3e:00:00:11",
+        "192.0.2.11",
+        (DEFAULT,),
+        ip6="2001:db8:a::11",
+    ),
+    "vm2": Vm(
+        "vm2",
+        "hv1",
+        "a2000000-0000-4000-8000-000000000002",
+        "fa:16:3e:00:00:12",
+        "192.0.2.12",
+        (DEFAULT,),
+        ip6="2001:db8:a::12",
+    ),
+    "vm5": Vm(
+        "vm5",
+        "hv1",
+        "a5000000-0000-4000-8000-000000000005",
+        "fa:16:3e:00:00:15",
+        "192.0.2.15",
+        (),
+        secure=False,
+        ip6="2001:db8:a::15",
+    ),
+    "vm3": Vm(
+        "vm3",
+        "hv2",
+        "a3000000-0000-4000-8000-000000000003",
+        "fa:16:3e:00:00:20",
+        "192.0.2.20",
+        (DEFAULT,),
+    ),
+    "vm4": Vm(
+        "vm4",
+        "hv2",
+        "a4000000-0000-4000-8000-000000000004",
+        "fa:16:3e:00:00:14",
+        "192.0.2.14",
+        (),
+        secure=False,
+    ),
 }
 VTEPS = {"hv1": "198.51.100.1", "hv2": "198.51.100.2"}
 
 
-def host_state(hv: str, vms: dict[str, Vm], groups: dict[str, tuple[RuleState, ...]],
-               revision: int = 1) -> HostState:
+def host_state(
+    hv: str, vms: dict[str, Vm], groups: dict[str, tuple[RuleState, ...]], revision: int = 1
+) -> HostState:
     """What the controller would send ``hv`` (remote members computed as it does)."""
+
     def port(vm: Vm) -> PortState:
         ips = (FixedIp("s4", vm.ip), *((FixedIp("s6", vm.ip6),) if vm.ip6 else ()))
-        return PortState(vm.port_id, NET, vm.mac, ips, True,
-                         device_owner=vm.owner, system_owned=vm.system,
-                         port_security_enabled=vm.secure, security_groups=vm.groups,
-                         allowed_address_pairs=vm.pairs)
+        return PortState(
+            vm.port_id,
+            NET,
+            vm.mac,
+            ips,
+            True,
+            device_owner=vm.owner,
+            system_owned=vm.system,
+            port_security_enabled=vm.secure,
+            security_groups=vm.groups,
+            allowed_address_pairs=vm.pairs,
+        )
 
     local = [v for v in vms.values() if v.hv == hv]
     remote = [v for v in vms.values() if v.hv != hv]
     used = sorted({g for v in local for g in v.groups})
-    remote_ids = sorted({r.remote_group_id for g in used for r in groups[g]
-                         if r.remote_group_id})
-    members = {g: tuple(sorted({a for v in vms.values() if g in v.groups
-                                for a in (v.ip, v.ip6) if a}
-                               | {p.ip_address for v in vms.values() if g in v.groups
-                                  for p in v.pairs})) for g in remote_ids}
+    remote_ids = sorted({r.remote_group_id for g in used for r in groups[g] if r.remote_group_id})
+    members = {
+        g: tuple(
+            sorted(
+                {a for v in vms.values() if g in v.groups for a in (v.ip, v.ip6) if a}
+                | {p.ip_address for v in vms.values() if g in v.groups for p in v.pairs}
+            )
+        )
+        for g in remote_ids
+    }
     return HostState(
-        host=hv, revision=revision, tunnel_ip=VTEPS[hv],
+        host=hv,
+        revision=revision,
+        tunnel_ip=VTEPS[hv],
         networks=(NetworkState(NET, "vxlan", VNI, None, 1450),),
         ports=tuple(port(v) for v in sorted(local, key=lambda v: v.port_id)),
-        l2pop=(L2Pop(NET, tuple(sorted({VTEPS[v.hv] for v in remote})),
-                     tuple(RemotePort(v.port_id, v.mac, (v.ip,), VTEPS[v.hv])
-                           for v in sorted(remote, key=lambda v: v.port_id))),),
+        l2pop=(
+            L2Pop(
+                NET,
+                tuple(sorted({VTEPS[v.hv] for v in remote})),
+                tuple(
+                    RemotePort(v.port_id, v.mac, (v.ip,), VTEPS[v.hv])
+                    for v in sorted(remote, key=lambda v: v.port_id)
+                ),
+            ),
+        ),
         security_groups=tuple(SecurityGroupState(g, True, groups[g]) for g in used),
-        remote_groups=tuple(RemoteGroup(g, members[g]) for g in remote_ids))
+        remote_groups=tuple(RemoteGroup(g, members[g]) for g in remote_ids),
+    )
 
 
 class World:
@@ -126,14 +191,24 @@ class World:
             self.ns[vm.role] = lab.vm(vm.role, self.hvs[vm.hv], vm.tap, vm.mac, vm.ip + "/24")
             if vm.ip6:
                 sysctl(self.ns[vm.role], "net/ipv6/conf/eth0/disable_ipv6", "0")
-                run("ip", "-n", self.ns[vm.role], "addr", "add", vm.ip6 + "/64", "dev", "eth0",
-                    "nodad")
+                run(
+                    "ip",
+                    "-n",
+                    self.ns[vm.role],
+                    "addr",
+                    "add",
+                    vm.ip6 + "/64",
+                    "dev",
+                    "eth0",
+                    "nodad",
+                )
         self.kernels = {hv: NetlinkKernel(ns) for hv, ns in self.hvs.items()}
         self.nft = {hv: NftManager(ns) for hv, ns in self.hvs.items()}
         self.revision = 0
 
-    def apply(self, vms: dict[str, Vm], groups: dict[str, tuple[RuleState, ...]]
-              ) -> dict[str, NftReport]:
+    def apply(
+        self, vms: dict[str, Vm], groups: dict[str, tuple[RuleState, ...]]
+    ) -> dict[str, NftReport]:
         self.revision += 1
         reports = {}
         for hv in self.hvs:
@@ -148,14 +223,29 @@ class World:
             kernel.close()
 
     def ping(self, src: str, dst_ip: str, source: str | None = None, count: int = 1) -> bool:
-        args = ["ip", "netns", "exec", self.ns[src], "ping", *(["-6"] if ":" in dst_ip else []),
-                "-c", str(count), "-i", "0.2",
-                "-W", "1", "-q", *(["-I", source] if source else []), dst_ip]
+        args = [
+            "ip",
+            "netns",
+            "exec",
+            self.ns[src],
+            "ping",
+            *(["-6"] if ":" in dst_ip else []),
+            "-c",
+            str(count),
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "-q",
+            *(["-I", source] if source else []),
+            dst_ip,
+        ]
         return subprocess.run(args, capture_output=True).returncode == 0
 
 
-def _socket(ns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
-            proto: int = 0) -> socket.socket:
+def _socket(
+    ns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM, proto: int = 0
+) -> socket.socket:
     pr_netns.pushns(ns)
     try:
         return socket.socket(family, kind, proto)
@@ -203,16 +293,27 @@ def tcp_ok(ns: str, ip: str, port: int) -> bool:
         client.close()
 
 
-def send_arp_reply(ns: str, sender_mac: str, sender_ip: str, target_mac: str,
-                   target_ip: str) -> None:
+def send_arp_reply(
+    ns: str, sender_mac: str, sender_ip: str, target_mac: str, target_ip: str
+) -> None:
     """A forged ARP reply ("sender_ip is at sender_mac") out of eth0 of ``ns``."""
     sock = _socket(ns, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
     try:
         sock.bind(("eth0", 0))
-        smac, tmac = bytes.fromhex(sender_mac.replace(":", "")), \
-            bytes.fromhex(target_mac.replace(":", ""))
-        frame = (tmac + smac + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02" + smac
-                 + socket.inet_aton(sender_ip) + tmac + socket.inet_aton(target_ip))
+        smac, tmac = (
+            bytes.fromhex(sender_mac.replace(":", "")),
+            bytes.fromhex(target_mac.replace(":", "")),
+        )
+        frame = (
+            tmac
+            + smac
+            + b"\x08\x06"
+            + b"\x00\x01\x08\x00\x06\x04\x00\x02"
+            + smac
+            + socket.inet_aton(sender_ip)
+            + tmac
+            + socket.inet_aton(target_ip)
+        )
         for _ in range(3):
             sock.send(frame)
             time.sleep(0.05)
@@ -270,21 +371,31 @@ def test_default_group_members_talk_replies_return_strangers_dropped(world: Worl
     with tcp_server(world.ns["vm1"], "192.0.2.11", 8080):
         assert not tcp_ok(world.ns["vm4"], "192.0.2.11", 8080)
         assert tcp_ok(world.ns["vm3"], "192.0.2.11", 8080)
-    zones = run("ip", "netns", "exec", world.hvs["hv1"], "nft", "list", "map", "inet",
-                "neutrino", "br_zone")
+    zones = run(
+        "ip", "netns", "exec", world.hvs["hv1"], "nft", "list", "map", "inet", "neutrino", "br_zone"
+    )
     assert "brq3f1c2d9e-aa" in zones
     flags = run("ip", "-d", "-n", world.hvs["hv1"], "link", "show", "brq3f1c2d9e-aa")
     assert "nf_call_iptables 1" in flags and "nf_call_ip6tables 1" in flags
-    underlay = run("ip", "netns", "exec", world.hvs["hv1"], "sysctl", "-n",
-                   "net.bridge.bridge-nf-call-iptables")
+    underlay = run(
+        "ip",
+        "netns",
+        "exec",
+        world.hvs["hv1"],
+        "sysctl",
+        "-n",
+        "net.bridge.bridge-nf-call-iptables",
+    )
     assert underlay.strip() == "0"
 
 
 def test_remote_cidr_rule_admits_exactly_tcp22_and_icmp(world: World) -> None:
     vms = {**VMS, "vm1": replace(VMS["vm1"], groups=(WEB,))}
     world.apply(vms, {**DEFAULT_ONLY, WEB: (*ALLOW_EGRESS, ICMP, SSH)})
-    with tcp_server(world.ns["vm1"], "192.0.2.11", 22), \
-            tcp_server(world.ns["vm1"], "192.0.2.11", 8080):
+    with (
+        tcp_server(world.ns["vm1"], "192.0.2.11", 22),
+        tcp_server(world.ns["vm1"], "192.0.2.11", 8080),
+    ):
         assert world.ping("vm2", "192.0.2.11", count=2)  # .12 is inside 192.0.2.0/28
         assert world.ping("vm4", "192.0.2.11", count=2)  # .14 too, across VXLAN
         assert tcp_ok(world.ns["vm4"], "192.0.2.11", 22)
@@ -315,8 +426,13 @@ def test_anti_spoofing_pairs_and_port_security(world: World) -> None:
     run("ip", "-n", vm1, "addr", "add", "192.0.2.99/32", "dev", "eth0")
     try:
         assert not world.ping("vm1", "192.0.2.15", source="192.0.2.99")  # foreign source IP
-        world.apply({**VMS, "vm1": replace(VMS["vm1"], pairs=(
-            AddressPair("192.0.2.96/30", VMS["vm1"].mac),))}, DEFAULT_ONLY)
+        world.apply(
+            {
+                **VMS,
+                "vm1": replace(VMS["vm1"], pairs=(AddressPair("192.0.2.96/30", VMS["vm1"].mac),)),
+            },
+            DEFAULT_ONLY,
+        )
         assert world.ping("vm1", "192.0.2.15", source="192.0.2.99", count=2)  # pair passes
         world.apply(VMS, DEFAULT_ONLY)
         assert not world.ping("vm1", "192.0.2.15", source="192.0.2.99")
@@ -375,12 +491,16 @@ def test_no_security_group_allows_nothing_but_arp(world: World) -> None:
     assert neigh_mac(world.ns["vm4"], "192.0.2.11") == VMS["vm1"].mac  # ARP still answered
 
 
-def test_deleting_a_rule_stops_a_running_ping_within_a_second(world: World,
-                                                              tmp_path: object) -> None:
+def test_deleting_a_rule_stops_a_running_ping_within_a_second(
+    world: World, tmp_path: object
+) -> None:
     vms = {**VMS, "vm1": replace(VMS["vm1"], groups=(WEB,))}
     world.apply(vms, {**DEFAULT_ONLY, WEB: (*ALLOW_EGRESS, ICMP, SSH)})
-    ping = subprocess.Popen(["ip", "netns", "exec", world.ns["vm2"], "ping", "-i", "0.05",
-                             "-w", "6", "192.0.2.11"], stdout=subprocess.PIPE, text=True)
+    ping = subprocess.Popen(
+        ["ip", "netns", "exec", world.ns["vm2"], "ping", "-i", "0.05", "-w", "6", "192.0.2.11"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     replies: list[float] = []
 
     def read() -> None:
@@ -416,19 +536,27 @@ def test_ipv6_members_replies_strangers_and_spoofing(world: World) -> None:
     run("ip", "-n", vm1, "addr", "add", "2001:db8:a::99/128", "dev", "eth0", "nodad")
     try:
         assert not world.ping("vm1", "2001:db8:a::15", source="2001:db8:a::99")
-        world.apply({**VMS, "vm1": replace(VMS["vm1"], pairs=(
-            AddressPair("2001:db8:a::99", VMS["vm1"].mac),))}, DEFAULT_ONLY)
+        world.apply(
+            {
+                **VMS,
+                "vm1": replace(VMS["vm1"], pairs=(AddressPair("2001:db8:a::99", VMS["vm1"].mac),)),
+            },
+            DEFAULT_ONLY,
+        )
         assert world.ping("vm1", "2001:db8:a::15", source="2001:db8:a::99", count=2)
     finally:
         run("ip", "-n", vm1, "addr", "del", "2001:db8:a::99/128", "dev", "eth0")
 
 
-def test_manager_owns_only_its_tables_and_a_refused_ruleset_changes_nothing(
-        lab: NetnsLab) -> None:
+def test_manager_owns_only_its_tables_and_a_refused_ruleset_changes_nothing(lab: NetnsLab) -> None:
     ns = lab.ns("own", ipv6=False)
-    subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], check=True, text=True,
-                   input="table inet other {\n chain c {\n type filter hook forward priority 0;"
-                         "\n counter\n }\n}\n")
+    subprocess.run(
+        ["ip", "netns", "exec", ns, "nft", "-f", "-"],
+        check=True,
+        text=True,
+        input="table inet other {\n chain c {\n type filter hook forward priority 0;"
+        "\n counter\n }\n}\n",
+    )
     manager = NftManager(ns)
     state = host_state("hv1", VMS, DEFAULT_ONLY)
     good = compute_sg(state)
@@ -452,10 +580,17 @@ def test_manager_owns_only_its_tables_and_a_refused_ruleset_changes_nothing(
 def test_restart_keeps_allowed_flows_and_cuts_what_was_removed_meanwhile(world: World) -> None:
     vms = {**VMS, "vm1": replace(VMS["vm1"], groups=(WEB,))}
     world.apply(vms, {**DEFAULT_ONLY, WEB: (*ALLOW_EGRESS, ICMP, SSH)})
-    pings = {name: subprocess.Popen(["ip", "netns", "exec", world.ns[src], "ping", "-i", "0.05",
-                                     "-w", "5", dst], stdout=subprocess.PIPE, text=True)
-             for name, src, dst in (("removed", "vm2", "192.0.2.11"),  # ICMP rule goes
-                                    ("allowed", "vm1", "192.0.2.15"))}  # egress stays
+    pings = {
+        name: subprocess.Popen(
+            ["ip", "netns", "exec", world.ns[src], "ping", "-i", "0.05", "-w", "5", dst],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name, src, dst in (
+            ("removed", "vm2", "192.0.2.11"),  # ICMP rule goes
+            ("allowed", "vm1", "192.0.2.15"),
+        )
+    }  # egress stays
     replies: dict[str, list[float]] = {name: [] for name in pings}
 
     def read(name: str) -> None:
@@ -491,8 +626,15 @@ def test_restart_keeps_allowed_flows_and_cuts_what_was_removed_meanwhile(world: 
 def test_element_deltas_leave_the_kernel_as_a_full_load_would(lab: NetnsLab) -> None:
     groups = (SecurityGroupState(G, True, EGRESS),)
     one = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),), groups))
-    two = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
-                            port(P2, "192.0.2.12", "fa:16:3e:00:00:12")), groups))
+    two = compute_sg(
+        state(
+            (
+                port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),
+                port(P2, "192.0.2.12", "fa:16:3e:00:00:12"),
+            ),
+            groups,
+        )
+    )
     stepwise, direct = lab.ns("a", ipv6=False), lab.ns("b", ipv6=False)
     incremental = NftManager(stepwise)
     incremental.apply(one)
@@ -501,9 +643,13 @@ def test_element_deltas_leave_the_kernel_as_a_full_load_would(lab: NetnsLab) -> 
     NftManager(direct).apply(two)
 
     def elements(ns: str, name: str) -> list[str]:
-        out = run("ip", "netns", "exec", ns, "nft", "-j", "list", "set", "bridge", "neutrino",
-                  name) if not name.startswith("port_") else run(
-            "ip", "netns", "exec", ns, "nft", "-j", "list", "map", "bridge", "neutrino", name)
+        out = (
+            run("ip", "netns", "exec", ns, "nft", "-j", "list", "set", "bridge", "neutrino", name)
+            if not name.startswith("port_")
+            else run(
+                "ip", "netns", "exec", ns, "nft", "-j", "list", "map", "bridge", "neutrino", name
+            )
+        )
         found = [obj for obj in json.loads(out)["nftables"] if "set" in obj or "map" in obj]
         body = found[0].get("set") or found[0]["map"]
         return sorted(json.dumps(e, sort_keys=True) for e in body.get("elem", []))

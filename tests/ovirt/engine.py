@@ -151,13 +151,15 @@ class Engine:
 
     def _authenticate_v2(self) -> str:
         p = self.provider
-        auth: dict[str, Any] = {"passwordCredentials": {"username": p.username,
-                                                        "password": p.password}}
+        auth: dict[str, Any] = {
+            "passwordCredentials": {"username": p.username, "password": p.password}
+        }
         if p.tenant_name is not None:
             auth["tenantName"] = p.tenant_name
         body = {"auth": auth}
-        r = self.http.post(p.auth_url.rstrip("/") + "/tokens", json=body,
-                           headers={"Accept": "application/json"})
+        r = self.http.post(
+            p.auth_url.rstrip("/") + "/tokens", json=body, headers={"Accept": "application/json"}
+        )
         self.auth_calls.append(Call("POST", "/tokens", body, r.status_code))
         if r.status_code != 200:
             raise ProviderFailure("POST", p.auth_url + "/tokens", r)
@@ -165,15 +167,28 @@ class Engine:
 
     def _authenticate_v3(self) -> str:
         p = self.provider
-        auth: dict[str, Any] = {"identity": {"methods": ["password"], "password": {"user": {
-            "domain": {"name": p.user_domain_name}, "name": p.username,
-            "password": p.password}}}}
+        auth: dict[str, Any] = {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "domain": {"name": p.user_domain_name},
+                        "name": p.username,
+                        "password": p.password,
+                    }
+                },
+            }
+        }
         if p.project_name:
-            auth["scope"] = {"project": {"domain": {"name": p.project_domain_name},
-                                         "name": p.project_name}}
+            auth["scope"] = {
+                "project": {"domain": {"name": p.project_domain_name}, "name": p.project_name}
+            }
         body = {"auth": auth}
-        r = self.http.post(p.auth_url.rstrip("/") + "/auth/tokens", json=body,
-                           headers={"Accept": "application/json"})
+        r = self.http.post(
+            p.auth_url.rstrip("/") + "/auth/tokens",
+            json=body,
+            headers={"Accept": "application/json"},
+        )
         self.auth_calls.append(Call("POST", "/auth/tokens", body, r.status_code))
         if r.status_code != 201:
             raise ProviderFailure("POST", p.auth_url + "/auth/tokens", r)
@@ -240,16 +255,29 @@ class Engine:
 
     def get_all_subnets(self, network_id: str) -> list[ExternalSubnet]:
         subnets = self.request("GET", "/subnets")["subnets"]
-        return [ExternalSubnet(id=s["id"], cidr=s["cidr"], name=s["name"],
-                               network_id=s["network_id"], ip_version=int(s["ip_version"]),
-                               gateway=s["gateway_ip"], dns_servers=s["dns_nameservers"])
-                for s in subnets if s["network_id"] == network_id]
+        return [
+            ExternalSubnet(
+                id=s["id"],
+                cidr=s["cidr"],
+                name=s["name"],
+                network_id=s["network_id"],
+                ip_version=int(s["ip_version"]),
+                gateway=s["gateway_ip"],
+                dns_servers=s["dns_nameservers"],
+            )
+            for s in subnets
+            if s["network_id"] == network_id
+        ]
 
     def add_subnet(self, subnet: ExternalSubnet) -> dict[str, Any]:
         network = self.get(subnet.network_id)
-        body: dict[str, Any] = {"cidr": subnet.cidr, "ip_version": subnet.ip_version,
-                                "name": subnet.name, "network_id": network["id"],
-                                "enable_dhcp": True}
+        body: dict[str, Any] = {
+            "cidr": subnet.cidr,
+            "ip_version": subnet.ip_version,
+            "name": subnet.name,
+            "network_id": network["id"],
+            "enable_dhcp": True,
+        }
         if subnet.gateway is not None:
             body["gateway_ip"] = subnet.gateway
         if subnet.dns_servers is not None:
@@ -267,16 +295,22 @@ class Engine:
                 return port  # type: ignore[no-any-return]
         return None
 
-    def allocate(self, network_id: str, profile: VnicProfile, nic: VmNic,
-                 host_binding_id: str) -> dict[str, str]:
+    def allocate(
+        self, network_id: str, profile: VnicProfile, nic: VmNic, host_binding_id: str
+    ) -> dict[str, str]:
         port = self.locate_port(nic)
         wanted = profile.security_groups
         if port is None:
             network = self.get(network_id)
             body: dict[str, Any] = {
-                "admin_state_up": True, "name": nic.name, "mac_address": nic.mac_address,
-                "network_id": network["id"], "device_owner": DEVICE_OWNER,
-                "device_id": nic.id, "binding:host_id": host_binding_id}
+                "admin_state_up": True,
+                "name": nic.name,
+                "mac_address": nic.mac_address,
+                "network_id": network["id"],
+                "device_owner": DEVICE_OWNER,
+                "device_id": nic.id,
+                "binding:host_id": host_binding_id,
+            }
             if wanted is not None:
                 body["security_groups"] = wanted
             if network.get("tenant_id") is not None:
@@ -294,8 +328,11 @@ class Engine:
                     update["mac_address"] = nic.mac_address
                 port = self.request("PUT", f"/ports/{port['id']}", {"port": update})["port"]
         assert port is not None
-        properties = {"vnic_id": port["id"], "provider_type": "EXTERNAL_NETWORK",
-                      "plugin_type": self.provider.plugin_type}
+        properties = {
+            "vnic_id": port["id"],
+            "provider_type": "EXTERNAL_NETWORK",
+            "plugin_type": self.provider.plugin_type,
+        }
         if port.get("security_groups"):
             properties["security_groups"] = ",".join(port["security_groups"])
         return properties
@@ -310,10 +347,14 @@ class Engine:
         network_type = n.get("provider:network_type")
         segmentation_id = n.get("provider:segmentation_id")
         return ImportedNetwork(
-            external_id=n["id"], name=n["name"], mtu=n["mtu"], network_type=network_type,
+            external_id=n["id"],
+            name=n["name"],
+            mtu=n["mtu"],
+            network_type=network_type,
             physical_network=n.get("provider:physical_network"),
             vlan_id=int(segmentation_id) if network_type == "vlan" and segmentation_id else None,
-            port_security_enabled=n.get("port_security_enabled"))
+            port_security_enabled=n.get("port_security_enabled"),
+        )
 
 
 def security_groups_changed(existing: list[str] | None, wanted: list[str] | None) -> bool:

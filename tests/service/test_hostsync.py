@@ -43,8 +43,9 @@ def test_can_serve_rules() -> None:
     assert tunnel_ip_of({}) is None
 
 
-def test_watch_requires_agent_role_and_keeps_per_cursor_memory(api: Caller,
-                                                               client: TestClient) -> None:
+def test_watch_requires_agent_role_and_keeps_per_cursor_memory(
+    api: Caller, client: TestClient
+) -> None:
     sync = client.app.state.services.hostsync  # type: ignore[attr-defined]
     member = RequestContext(user_id="u", project_id="p", roles=frozenset({"member"}))
     with pytest.raises(PolicyNotAuthorized):

@@ -20,7 +20,8 @@ from tests.conftest import Caller
 
 @pytest.mark.parametrize("with_network", [True, False])
 def test_a_change_wakes_the_host_only_through_its_network(
-        api: Caller, client: TestClient, store: Store, with_network: bool) -> None:
+    api: Caller, client: TestClient, store: Store, with_network: bool
+) -> None:
     sync = client.app.state.services.hostsync  # type: ignore[attr-defined]
     register(api, "hv1")
     net = api.network()
@@ -32,10 +33,16 @@ def test_a_change_wakes_the_host_only_through_its_network(
     assert [s.gateway_ip for s in served.subnets] == ["192.0.2.1"]
 
     def write(tx: Tx) -> None:
-        raw.run(tx.conn, "UPDATE subnets SET gateway_ip = ? WHERE id = ?",
-                ("192.0.2.254", subnet["id"]))
-        tx.record("subnet", subnet["id"], "update", subnet["project_id"],
-                  net["id"] if with_network else None)
+        raw.run(
+            tx.conn, "UPDATE subnets SET gateway_ip = ? WHERE id = ?", ("192.0.2.254", subnet["id"])
+        )
+        tx.record(
+            "subnet",
+            subnet["id"],
+            "update",
+            subnet["project_id"],
+            net["id"] if with_network else None,
+        )
 
     store.write(write)
     woken = sync.watch(admin_context(), "hv1", first.revision, 0.2)

@@ -18,27 +18,42 @@ def _group(api: Caller, name: str) -> dict[str, Any]:
 
 
 def _rule(api: Caller, group_id: str, **attrs: Any) -> dict[str, Any]:
-    return api.create("security-group-rules", "security_group_rule",
-                      security_group_id=group_id, **attrs)
+    return api.create(
+        "security-group-rules", "security_group_rule", security_group_id=group_id, **attrs
+    )
 
 
-def test_state_carries_ports_groups_rules_and_remote_members(api: Caller,
-                                                             client: TestClient) -> None:
+def test_state_carries_ports_groups_rules_and_remote_members(
+    api: Caller, client: TestClient
+) -> None:
     sync = client.app.state.services.hostsync  # type: ignore[attr-defined]
     register(api, "hv1")
     register(api, "hv2", tunnel_ip="198.51.100.2")
     net = api.network()
     api.subnet(net["id"], "192.0.2.0/24")
     web = _group(api, "web")
-    rule = _rule(api, web["id"], direction="ingress", ethertype="IPv4", protocol="tcp",
-                 port_range_min=22, port_range_max=22, remote_ip_prefix="203.0.113.7/24")
+    rule = _rule(
+        api,
+        web["id"],
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="203.0.113.7/24",
+    )
     _rule(api, web["id"], direction="ingress", ethertype="IPv4", remote_group_id=web["id"])
-    here = api.port(net["id"], security_groups=[web["id"]], **{"binding:host_id": "hv1"},
-                    allowed_address_pairs=[{"ip_address": "192.0.2.200/30"}])
+    here = api.port(
+        net["id"],
+        security_groups=[web["id"]],
+        **{"binding:host_id": "hv1"},
+        allowed_address_pairs=[{"ip_address": "192.0.2.200/30"}],
+    )
     other = api.port(net["id"], security_groups=[web["id"]], **{"binding:host_id": "hv2"})
     bare = api.port(net["id"], security_groups=[], **{"binding:host_id": "hv1"})
-    open_ = api.port(net["id"], security_groups=[], port_security_enabled=False,
-                     **{"binding:host_id": "hv1"})
+    open_ = api.port(
+        net["id"], security_groups=[], port_security_enabled=False, **{"binding:host_id": "hv1"}
+    )
     state = sync.snapshot(admin_context(), "hv1")
     ports = {p.id: p for p in state.ports}
     assert ports[here["id"]].port_security_enabled
@@ -51,17 +66,21 @@ def test_state_carries_ports_groups_rules_and_remote_members(api: Caller,
     assert group.id == web["id"] and group.stateful
     by_id = {r.id: r for r in group.rules}
     ssh = by_id[rule["id"]]
-    assert (ssh.direction, ssh.ethertype, ssh.protocol, ssh.port_range_min,
-            ssh.port_range_max, ssh.remote_ip_prefix) == ("ingress", "IPv4", "tcp", 22, 22,
-                                                          "203.0.113.0/24")
+    assert (
+        ssh.direction,
+        ssh.ethertype,
+        ssh.protocol,
+        ssh.port_range_min,
+        ssh.port_range_max,
+        ssh.remote_ip_prefix,
+    ) == ("ingress", "IPv4", "tcp", 22, 22, "203.0.113.0/24")
     (remote,) = state.remote_groups
     members = {a["ip_address"] for a in here["fixed_ips"] + other["fixed_ips"]}
     assert remote.id == web["id"] and set(remote.addresses) == members | {"192.0.2.200/30"}
     assert HostState.from_json(state.to_json()) == state
 
 
-def test_rule_change_and_remote_membership_wake_the_host(api: Caller,
-                                                         client: TestClient) -> None:
+def test_rule_change_and_remote_membership_wake_the_host(api: Caller, client: TestClient) -> None:
     sync = client.app.state.services.hostsync  # type: ignore[attr-defined]
     ctx = admin_context()
     register(api, "hv1")

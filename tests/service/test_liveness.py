@@ -30,16 +30,18 @@ def sweeper(client: TestClient) -> LivenessSweeper:
     return client.app.state.services.liveness  # type: ignore[attr-defined,no-any-return]
 
 
-def test_ports_of_a_silent_l2_agent_go_down_once(api: Caller, client: TestClient,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ports_of_a_silent_l2_agent_go_down_once(
+    api: Caller, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     register(api, "hv1")
     register(api, "hv2", tunnel_ip="198.51.100.2")
     net = api.network()
     on_hv1 = api.port(net["id"], **{"binding:host_id": "hv1"})
     on_hv2 = api.port(net["id"], **{"binding:host_id": "hv2"})
     for port, host in ((on_hv1, "hv1"), (on_hv2, "hv2")):
-        r = api.post(f"/agent/v1/ports/{port['id']}/status",
-                     {"port": {"status": "ACTIVE", "host": host}})
+        r = api.post(
+            f"/agent/v1/ports/{port['id']}/status", {"port": {"status": "ACTIVE", "host": host}}
+        )
         assert r.status_code == 200, r.text
     revision = api.get(f"/v2.0/ports/{on_hv1['id']}").json()["port"]["revision_number"]
 
@@ -54,13 +56,15 @@ def test_ports_of_a_silent_l2_agent_go_down_once(api: Caller, client: TestClient
     assert api.get(f"/v2.0/ports/{on_hv2['id']}").json()["port"]["status"] == "ACTIVE"
 
     # the agent comes back and reports its wired port again
-    r = api.post(f"/agent/v1/ports/{on_hv1['id']}/status",
-                 {"port": {"status": "ACTIVE", "host": "hv1"}})
+    r = api.post(
+        f"/agent/v1/ports/{on_hv1['id']}/status", {"port": {"status": "ACTIVE", "host": "hv1"}}
+    )
     assert r.status_code == 200 and r.json()["port"]["status"] == "ACTIVE"
 
 
 def test_dhcp_moves_off_a_dead_agent_only_when_a_live_one_is_free(
-        api: Caller, client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Caller, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     network_node(api, "net1")
     net = api.network()
     api.subnet(net["id"], "192.0.2.0/24")
@@ -81,7 +85,8 @@ def test_dhcp_moves_off_a_dead_agent_only_when_a_live_one_is_free(
 
 
 def test_a_heartbeat_after_the_down_time_asks_the_agent_to_report_again(
-        api: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert "resync_statuses" not in register(api, "hv1")  # new
     assert "resync_statuses" not in register(api, "hv1")  # on time
     with later(monkeypatch, 80):  # a round longer than the down time, or an outage

@@ -20,8 +20,13 @@ from neutrino.service.tokens import TokenAuthority
 from neutrino.store.uow import Store
 
 CLAIMS: dict[str, object] = {
-    "user_id": "u1", "user_name": "alice", "domain_id": "default", "project_id": "p1",
-    "project_name": "demo", "project_domain_id": "default", "roles": ["member", "reader"],
+    "user_id": "u1",
+    "user_name": "alice",
+    "domain_id": "default",
+    "project_id": "p1",
+    "project_name": "demo",
+    "project_domain_id": "default",
+    "roles": ["member", "reader"],
 }
 
 
@@ -79,15 +84,21 @@ def _replica(store: Store, settings: Settings) -> IdentityService:
 
 
 def _admin_token(service: IdentityService) -> str:
-    info = service.authenticate({
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "domain": {"id": "default"}, "password": "pw"}}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}})
+    info = service.authenticate(
+        {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "admin", "domain": {"id": "default"}, "password": "pw"}
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+        }
+    )
     return info.token
 
 
-def test_user_revocation_spares_tokens_issued_afterwards(store: Store,
-                                                         settings: Settings) -> None:
+def test_user_revocation_spares_tokens_issued_afterwards(store: Store, settings: Settings) -> None:
     service = _replica(store, settings)
     service.bootstrap("pw")
     old = _admin_token(service)
@@ -99,7 +110,8 @@ def test_user_revocation_spares_tokens_issued_afterwards(store: Store,
 
 
 def test_revocation_reaches_another_replica_within_the_refresh_bound(
-        store: Store, settings: Settings) -> None:
+    store: Store, settings: Settings
+) -> None:
     a, b = _replica(store, settings), _replica(store, settings)
     a.bootstrap("pw")
     token = _admin_token(a)
@@ -112,8 +124,9 @@ def test_revocation_reaches_another_replica_within_the_refresh_bound(
         b.context_for_token(token)  # the other one: within REFRESH_SECONDS
 
 
-def test_token_checks_do_not_query_the_database(store: Store, settings: Settings,
-                                                monkeypatch: Any) -> None:
+def test_token_checks_do_not_query_the_database(
+    store: Store, settings: Settings, monkeypatch: Any
+) -> None:
     service = _replica(store, settings)
     service.bootstrap("pw")
     token = _admin_token(service)

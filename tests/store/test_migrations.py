@@ -27,12 +27,15 @@ def test_upgrade_matches_models(db_url: str) -> None:
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(
-                conn, opts={"compare_type": True, "compare_server_default": True})
+                conn, opts={"compare_type": True, "compare_server_default": True}
+            )
             diffs = compare_metadata(ctx, Base.metadata)
     finally:
         engine.dispose()
-    assert not diffs, "schema after upgrade differs from models (run `make migration`):\n" + \
-        "\n".join(_describe(d) for d in diffs)
+    assert not diffs, (
+        "schema after upgrade differs from models (run `make migration`):\n"
+        + "\n".join(_describe(d) for d in diffs)
+    )
 
 
 def _describe(diff: Any) -> str:
@@ -40,8 +43,11 @@ def _describe(diff: Any) -> str:
     if isinstance(diff, list):  # column modifications come as a list of tuples
         return "; ".join(_describe(d) for d in diff)
     op, *args = diff
-    names = [getattr(a, "name", None) or getattr(a, "key", None) or str(a)
-             for a in args if a is not None and not isinstance(a, dict)]
+    names = [
+        getattr(a, "name", None) or getattr(a, "key", None) or str(a)
+        for a in args
+        if a is not None and not isinstance(a, dict)
+    ]
     return f"{op}: {', '.join(map(str, names))}"
 
 
@@ -76,4 +82,3 @@ def test_downgrade_to_base_and_back(db_url: str) -> None:
 
 def test_single_head_with_sequential_ids() -> None:
     assert migrate.head().isdigit()
-

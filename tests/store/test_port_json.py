@@ -30,17 +30,31 @@ def test_database_rendering_matches_python_rendering(api: Caller) -> None:
     member.subnet(net["id"], "192.0.2.0/24")
     member.subnet(net["id"], "2001:db8:7::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
     member.port(net["id"], name="plain")
-    member.port(net["id"], name="rich", admin_state_up=False, device_owner="oVirt",
-                device_id="vm-1", tags=["b", "a"],
-                allowed_address_pairs=[{"ip_address": "198.51.100.9"},
-                                       {"ip_address": "192.0.2.128/25"}],
-                extra_dhcp_opts=[{"opt_name": "tftp-server", "opt_value": "192.0.2.1"},
-                                 {"opt_name": "bootfile-name", "opt_value": "x.0"}])
-    api.port(net["id"], name="bound", tenant_id=member.project_id,
-             **{"binding:host_id": "hv1", "binding:profile": {"k": [1, 2]}})
-    queries = [ListQuery(), ListQuery(sorts=[("name", False)]),
-               ListQuery(filters={"device_owner": ["oVirt"]}),
-               ListQuery(limit=2, sorts=[("name", True)])]
+    member.port(
+        net["id"],
+        name="rich",
+        admin_state_up=False,
+        device_owner="oVirt",
+        device_id="vm-1",
+        tags=["b", "a"],
+        allowed_address_pairs=[{"ip_address": "198.51.100.9"}, {"ip_address": "192.0.2.128/25"}],
+        extra_dhcp_opts=[
+            {"opt_name": "tftp-server", "opt_value": "192.0.2.1"},
+            {"opt_name": "bootfile-name", "opt_value": "x.0"},
+        ],
+    )
+    api.port(
+        net["id"],
+        name="bound",
+        tenant_id=member.project_id,
+        **{"binding:host_id": "hv1", "binding:profile": {"k": [1, 2]}},
+    )
+    queries = [
+        ListQuery(),
+        ListQuery(sorts=[("name", False)]),
+        ListQuery(filters={"device_owner": ["oVirt"]}),
+        ListQuery(limit=2, sorts=[("name", True)]),
+    ]
     for caller in (api, member):
         for query in queries:
             fast, slow = _both(services, caller, query)
@@ -73,8 +87,10 @@ def test_cached_views_follow_every_kind_of_port_change(api: Caller) -> None:
     check()
     api.subnet(net["id"], "2001:db8:9::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
     check()  # every port gained an EUI-64 address
-    api.put(f"/v2.0/ports/{ports[2]['id']}", {"port": {"fixed_ips": [
-        {"subnet_id": sub["id"], "ip_address": "192.0.2.77"}]}})
+    api.put(
+        f"/v2.0/ports/{ports[2]['id']}",
+        {"port": {"fixed_ips": [{"subnet_id": sub["id"], "ip_address": "192.0.2.77"}]}},
+    )
     check()
     api.delete(f"/v2.0/ports/{ports[1]['id']}")
     check()

@@ -28,8 +28,9 @@ def test_raw_writes_commit_and_roll_back_with_the_unit_of_work(store: Store) -> 
 
     with pytest.raises(RuntimeError):
         store.write(insert_then_fail)
-    store.write(lambda tx: raw.run(tx.conn, "INSERT INTO roles (id, name) VALUES (?, ?)",
-                                   ("r3", "kept")))
+    store.write(
+        lambda tx: raw.run(tx.conn, "INSERT INTO roles (id, name) VALUES (?, ?)", ("r3", "kept"))
+    )
     with store.read() as conn:
         names = {r[0] for r in raw.rows(conn, "SELECT name FROM roles")}
     assert names == {"kept"}

@@ -73,9 +73,14 @@ def compute_l2(state: HostState, config: AgentConfig) -> L2State:
         mtu = device_mtu(net.mtu, net.network_type, config.underlay_mtu)
         brq = bridge_name(net.id)
         if net.network_type == "vxlan" and net.segmentation_id is not None:
-            vx = VxlanSpec(name=vxlan_name(net.segmentation_id), vni=net.segmentation_id,
-                           local_ip=config.local_ip, dev=config.underlay_dev, mtu=mtu,
-                           bridge=brq)
+            vx = VxlanSpec(
+                name=vxlan_name(net.segmentation_id),
+                vni=net.segmentation_id,
+                local_ip=config.local_ip,
+                dev=config.underlay_dev,
+                mtu=mtu,
+                bridge=brq,
+            )
             vxlans[vx.name] = vx
             if net_id in l2pop:
                 _render_l2pop(vx.name, l2pop[net_id], config.local_ip, fdb, neigh)
@@ -89,12 +94,18 @@ def compute_l2(state: HostState, config: AgentConfig) -> L2State:
             tap = tap_name(port.id)
             attachments[tap] = AttachmentSpec(name=tap, bridge=brq, mtu=mtu)
 
-    return L2State(bridges=bridges, vxlans=vxlans, attachments=attachments,
-                   fdb=frozenset(fdb), neigh=frozenset(neigh))
+    return L2State(
+        bridges=bridges,
+        vxlans=vxlans,
+        attachments=attachments,
+        fdb=frozenset(fdb),
+        neigh=frozenset(neigh),
+    )
 
 
-def _render_l2pop(device: str, pop: L2Pop, local_ip: str,
-                  fdb: set[FdbEntry], neigh: set[NeighEntry]) -> None:
+def _render_l2pop(
+    device: str, pop: L2Pop, local_ip: str, fdb: set[FdbEntry], neigh: set[NeighEntry]
+) -> None:
     """Add the flood, unicast FDB and neighbour entries of one VXLAN network's remote ports."""
     vteps = set(pop.vteps) | {port.vtep for port in pop.ports}
     for vtep in vteps - {local_ip}:

@@ -62,8 +62,12 @@ class DhcpConfig:
     opts: tuple[str, ...]
 
 
-def desired_dhcp(state: HostState, domain: str = DOMAIN, namespace_suffix: str = "",
-                 underlay_mtu: int | None = None) -> dict[str, DhcpConfig]:
+def desired_dhcp(
+    state: HostState,
+    domain: str = DOMAIN,
+    namespace_suffix: str = "",
+    underlay_mtu: int | None = None,
+) -> dict[str, DhcpConfig]:
     """network id -> its ``DhcpConfig`` for every network the host serves DHCP for.
 
     ``underlay_mtu`` (this host's) caps the MTU told to VMs as it caps the bridge's
@@ -105,8 +109,10 @@ def _port_tag(port_id: str) -> str:
 def _range_arg(subnet: SubnetState) -> str:
     net = ipaddress.ip_network(subnet.cidr, strict=False)
     size = str(net.netmask) if net.version == 4 else str(net.prefixlen)
-    return (f"--dhcp-range=set:{_subnet_tag(subnet.id)},{net.network_address},"
-            f"{_mode(subnet)},{size},{LEASE}")
+    return (
+        f"--dhcp-range=set:{_subnet_tag(subnet.id)},{net.network_address},"
+        f"{_mode(subnet)},{size},{LEASE}"
+    )
 
 
 def _format_option(version: int, tag: str, name: str, *values: str) -> str:
@@ -121,26 +127,30 @@ def _subnet_opts(subnet: SubnetState, dhcp_ips: dict[str, str]) -> list[str]:
     if subnet.ip_version == 4:
         if subnet.gateway_ip:
             lines.append(_format_option(4, tag, "router", subnet.gateway_ip))
-        dns = list(subnet.dns_nameservers) or ([dhcp_ips[subnet.id]]
-                                               if subnet.id in dhcp_ips else [])
+        dns = list(subnet.dns_nameservers) or (
+            [dhcp_ips[subnet.id]] if subnet.id in dhcp_ips else []
+        )
         if dns:
             lines.append(_format_option(4, tag, "dns-server", *dns))
         if subnet.host_routes:
             routes = [f"{r.destination},{r.nexthop}" for r in subnet.host_routes]
-            if subnet.gateway_ip and not any(r.destination == "0.0.0.0/0"
-                                             for r in subnet.host_routes):
+            if subnet.gateway_ip and not any(
+                r.destination == "0.0.0.0/0" for r in subnet.host_routes
+            ):
                 routes.append(f"0.0.0.0/0,{subnet.gateway_ip}")  # RFC 3442: 121 hides 3
             lines.append(_format_option(4, tag, "classless-static-route", *routes))
     elif subnet.ipv6_address_mode != SLAAC:
         dns = [f"[{a}]" for a in subnet.dns_nameservers] or (
-            [f"[{dhcp_ips[subnet.id]}]"] if subnet.id in dhcp_ips else [])
+            [f"[{dhcp_ips[subnet.id]}]"] if subnet.id in dhcp_ips else []
+        )
         if dns:
             lines.append(_format_option(6, tag, "dns-server", *dns))
     return lines
 
 
-def network_config(net: NetworkState, served: DhcpNetwork, domain: str = DOMAIN,
-                   underlay_mtu: int | None = None) -> DhcpConfig:
+def network_config(
+    net: NetworkState, served: DhcpNetwork, domain: str = DOMAIN, underlay_mtu: int | None = None
+) -> DhcpConfig:
     """The ``DhcpConfig`` of one network (see the module docstring)."""
     mtu = device_mtu(net.mtu, net.network_type, underlay_mtu)
     subnets = {s.id: s for s in net.subnets}
@@ -177,11 +187,21 @@ def network_config(net: NetworkState, served: DhcpNetwork, domain: str = DOMAIN,
         if entry.extra_dhcp_opts:
             tag = _port_tag(entry.port_id)
             args.append(f"--dhcp-mac=set:{tag},{entry.mac_address}")
-            opts.extend(_format_option(o.ip_version, tag, o.opt_name, o.opt_value)
-                        for o in entry.extra_dhcp_opts)
+            opts.extend(
+                _format_option(o.ip_version, tag, o.opt_name, o.opt_value)
+                for o in entry.extra_dhcp_opts
+            )
     return DhcpConfig(
-        network_id=net.id, namespace=dhcp_namespace(net.id),
-        interface=dhcp_device_name(port.id), host_device=tap_name(port.id),
-        bridge=bridge_name(net.id), mac_address=port.mac_address,
-        addresses=tuple(addresses), mtu=mtu, args=tuple(args), hosts=tuple(hosts),
-        addn_hosts=tuple(addn), opts=tuple(opts))
+        network_id=net.id,
+        namespace=dhcp_namespace(net.id),
+        interface=dhcp_device_name(port.id),
+        host_device=tap_name(port.id),
+        bridge=bridge_name(net.id),
+        mac_address=port.mac_address,
+        addresses=tuple(addresses),
+        mtu=mtu,
+        args=tuple(args),
+        hosts=tuple(hosts),
+        addn_hosts=tuple(addn),
+        opts=tuple(opts),
+    )

@@ -43,16 +43,21 @@ log = logging.getLogger(__name__)
 def read_current(kernel: L2Kernel, desired: L2State) -> L2State:
     """What the kernel has now, in ``L2State`` terms (owned devices plus desired uplinks)."""
     links = kernel.list_links(OWNED_PREFIXES)
-    bridges = {n: BridgeSpec(n, ln.mtu) for n, ln in links.items()
-               if n.startswith(BRIDGE_PREFIX) and ln.kind == "bridge"}
+    bridges = {
+        n: BridgeSpec(n, ln.mtu)
+        for n, ln in links.items()
+        if n.startswith(BRIDGE_PREFIX) and ln.kind == "bridge"
+    }
     vxlans: dict[str, VxlanSpec] = {}
     for name, ln in links.items():
         if name.startswith(VXLAN_PREFIX) and ln.vxlan is not None:
             vni, local_ip, dev, _, _ = ln.vxlan
             vxlans[name] = VxlanSpec(name, vni, local_ip, dev or "", ln.mtu, ln.master or "")
-    attachments = {n: AttachmentSpec(n, ln.master, ln.mtu) for n, ln in links.items()
-                   if ln.master and ln.master.startswith(BRIDGE_PREFIX)
-                   and not n.startswith(VXLAN_PREFIX)}
+    attachments = {
+        n: AttachmentSpec(n, ln.master, ln.mtu)
+        for n, ln in links.items()
+        if ln.master and ln.master.startswith(BRIDGE_PREFIX) and not n.startswith(VXLAN_PREFIX)
+    }
     for name in desired.attachments:
         if name not in attachments and not name.startswith(OWNED_PREFIXES):
             uplink = kernel.get_link(name)
@@ -60,8 +65,7 @@ def read_current(kernel: L2Kernel, desired: L2State) -> L2State:
                 attachments[name] = AttachmentSpec(name, uplink.master, None)
     fdb = frozenset(e for v in vxlans for e in kernel.list_fdb(v))
     neigh = frozenset(e for v in vxlans for e in kernel.list_neigh(v))
-    return L2State(bridges=bridges, vxlans=vxlans, attachments=attachments, fdb=fdb,
-                   neigh=neigh)
+    return L2State(bridges=bridges, vxlans=vxlans, attachments=attachments, fdb=fdb, neigh=neigh)
 
 
 def _groups(state: L2State) -> dict[str, set[Hashable]]:
@@ -91,29 +95,35 @@ def freeze(desired: L2State, current: L2State, keys: Iterable[str]) -> L2State:
     """``desired`` with the objects of ``keys`` (and attachments to frozen bridges) replaced
     by the kernel's current ones."""
     frozen = set(keys)
-    frozen |= {a.name for a in (*desired.attachments.values(), *current.attachments.values())
-               if a.bridge in frozen}
+    frozen |= {
+        a.name
+        for a in (*desired.attachments.values(), *current.attachments.values())
+        if a.bridge in frozen
+    }
 
     def vx_key(vx: VxlanSpec) -> str:
         return vx.bridge or vx.name
 
-    dev_key = {vx.name: vx_key(vx) for vx in (*current.vxlans.values(),
-                                             *desired.vxlans.values())}
+    dev_key = {vx.name: vx_key(vx) for vx in (*current.vxlans.values(), *desired.vxlans.values())}
 
     def pick(d: dict, c: dict, key) -> dict:  # type: ignore[no-untyped-def, type-arg]
-        return ({n: s for n, s in d.items() if key(s) not in frozen}
-                | {n: s for n, s in c.items() if key(s) in frozen})
+        return {n: s for n, s in d.items() if key(s) not in frozen} | {
+            n: s for n, s in c.items() if key(s) in frozen
+        }
 
     def entries(d: frozenset, c: frozenset) -> frozenset:  # type: ignore[type-arg]
-        return frozenset({e for e in d if dev_key.get(e.device, e.device) not in frozen}
-                         | {e for e in c if dev_key.get(e.device, e.device) in frozen})
+        return frozenset(
+            {e for e in d if dev_key.get(e.device, e.device) not in frozen}
+            | {e for e in c if dev_key.get(e.device, e.device) in frozen}
+        )
 
-    return L2State(bridges=pick(desired.bridges, current.bridges, lambda s: s.name),
-                   vxlans=pick(desired.vxlans, current.vxlans, vx_key),
-                   attachments=pick(desired.attachments, current.attachments,
-                                    lambda s: s.name),
-                   fdb=entries(desired.fdb, current.fdb),
-                   neigh=entries(desired.neigh, current.neigh))
+    return L2State(
+        bridges=pick(desired.bridges, current.bridges, lambda s: s.name),
+        vxlans=pick(desired.vxlans, current.vxlans, vx_key),
+        attachments=pick(desired.attachments, current.attachments, lambda s: s.name),
+        fdb=entries(desired.fdb, current.fdb),
+        neigh=entries(desired.neigh, current.neigh),
+    )
 
 
 def apply_isolating(manager: L2Manager, desired: L2State) -> tuple[ApplyReport, set[str]]:

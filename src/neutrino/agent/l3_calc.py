@@ -44,8 +44,14 @@ from neutrino.domain.l3state import (
 )
 from neutrino.domain.segments import device_mtu
 
-__all__ = ["NAT_TABLE", "RouteSpec", "RouterConfig", "RouterPortConfig", "desired_routers",
-           "render_nat"]
+__all__ = [
+    "NAT_TABLE",
+    "RouteSpec",
+    "RouterConfig",
+    "RouterPortConfig",
+    "desired_routers",
+    "render_nat",
+]
 
 NAT_TABLE = "neutrino-l3"
 DEFAULT_MTU = 1500
@@ -85,8 +91,9 @@ class RouterConfig:
     forwarding: bool = True
 
 
-def desired_routers(state: HostState, config: AgentConfig | None = None,
-                    namespace_suffix: str = "") -> dict[str, RouterConfig]:
+def desired_routers(
+    state: HostState, config: AgentConfig | None = None, namespace_suffix: str = ""
+) -> dict[str, RouterConfig]:
     """router id -> its ``RouterConfig`` for every router this host hosts."""
     networks = {n.id: n for n in state.networks}
     out: dict[str, RouterConfig] = {}
@@ -103,20 +110,38 @@ def _mtu(net: NetworkState | None, config: AgentConfig | None) -> int:
     return device_mtu(net.mtu, net.network_type, config.underlay_mtu if config else None)
 
 
-def _port(port: RouterPortState, device: str, mtu: int, gateway: bool,
-          extra: tuple[str, ...] = ()) -> RouterPortConfig:
+def _port(
+    port: RouterPortState, device: str, mtu: int, gateway: bool, extra: tuple[str, ...] = ()
+) -> RouterPortConfig:
     addresses = tuple(f"{a.ip_address}/{a.prefixlen}" for a in port.addresses) + extra
-    return RouterPortConfig(port_id=port.id, device=device, host_device=tap_name(port.id),
-                            mac_address=port.mac_address.lower(), mtu=mtu,
-                            addresses=tuple(sorted(addresses)), gateway=gateway)
+    return RouterPortConfig(
+        port_id=port.id,
+        device=device,
+        host_device=tap_name(port.id),
+        mac_address=port.mac_address.lower(),
+        mtu=mtu,
+        addresses=tuple(sorted(addresses)),
+        gateway=gateway,
+    )
 
 
-def router_config(router: RouterState, networks: dict[str, NetworkState],
-                  config: AgentConfig | None = None, namespace_suffix: str = "") -> RouterConfig:
-    fips = tuple(sorted((f.floating_ip_address, f.fixed_ip_address)
-                        for f in router.floating_ips if ":" not in f.floating_ip_address))
-    ports = [_port(p, interface_device(p.id), _mtu(networks.get(p.network_id), config), False)
-             for p in router.interfaces]
+def router_config(
+    router: RouterState,
+    networks: dict[str, NetworkState],
+    config: AgentConfig | None = None,
+    namespace_suffix: str = "",
+) -> RouterConfig:
+    fips = tuple(
+        sorted(
+            (f.floating_ip_address, f.fixed_ip_address)
+            for f in router.floating_ips
+            if ":" not in f.floating_ip_address
+        )
+    )
+    ports = [
+        _port(p, interface_device(p.id), _mtu(networks.get(p.network_id), config), False)
+        for p in router.interfaces
+    ]
     routes: set[RouteSpec] = set()
     gw_dev = None
     gw_ip4 = None
@@ -127,8 +152,9 @@ def router_config(router: RouterState, networks: dict[str, NetworkState],
         extra = tuple(f"{fip}/32" for fip, _ in fips) if gw_ip4 else ()
         ports.append(_port(gw, gw_dev, _mtu(networks.get(gw.network_id), config), True, extra))
         for version, default in ((4, "0.0.0.0/0"), (6, "::/0")):
-            hop = next((a.gateway_ip for a in gw.addresses
-                        if a.version == version and a.gateway_ip), None)
+            hop = next(
+                (a.gateway_ip for a in gw.addresses if a.version == version and a.gateway_ip), None
+            )
             if hop:
                 routes.add(RouteSpec(default, hop))
     for r in router.routes:
@@ -140,29 +166,36 @@ def router_config(router: RouterState, networks: dict[str, NetworkState],
         rules = render_nat(router, gw_dev, gw_ip4, ())
         digest = hashlib.sha256(rules.encode()).hexdigest()[:16]
         nat = render_nat(router, gw_dev, gw_ip4, fips).replace("@DIGEST@", digest, 1)
-    return RouterConfig(router_id=router.id,
-                        namespace=router_namespace(router.id) + namespace_suffix,
-                        ports=tuple(sorted(ports, key=lambda p: p.device)),
-                        routes=tuple(sorted(routes)), nat=nat, nat_digest=digest,
-                        floating_ips=fips if gw_ip4 else (), gateway_device=gw_dev,
-                        forwarding=router.admin_state_up)
+    return RouterConfig(
+        router_id=router.id,
+        namespace=router_namespace(router.id) + namespace_suffix,
+        ports=tuple(sorted(ports, key=lambda p: p.device)),
+        routes=tuple(sorted(routes)),
+        nat=nat,
+        nat_digest=digest,
+        floating_ips=fips if gw_ip4 else (),
+        gateway_device=gw_dev,
+        forwarding=router.admin_state_up,
+    )
 
 
-def render_nat(router: RouterState, gw_dev: str, gw_ip: str,
-               fips: tuple[tuple[str, str], ...]) -> str:
+def render_nat(
+    router: RouterState, gw_dev: str, gw_ip: str, fips: tuple[tuple[str, str], ...]
+) -> str:
     """The router's whole NAT table (see the module docstring); ``@DIGEST@`` stands for the
     digest of the rules (this text without elements), filled in by the caller."""
-    internal = sorted({a.cidr for p in router.interfaces for a in p.addresses
-                       if a.version == 4})
+    internal = sorted({a.cidr for p in router.interfaces for a in p.addresses if a.version == 4})
     dnat = ", ".join(f"{f} : {x}" for f, x in fips)
     snat = ", ".join(f"{x} : {f}" for f, x in fips)
     lines = [
         f"table ip {NAT_TABLE} {{",
         '    comment "@DIGEST@"',
         "    map fip_dnat { type ipv4_addr : ipv4_addr;"
-        + (f" elements = {{ {dnat} }}" if fips else "") + " }",
+        + (f" elements = {{ {dnat} }}" if fips else "")
+        + " }",
         "    map fip_snat { type ipv4_addr : ipv4_addr;"
-        + (f" elements = {{ {snat} }}" if fips else "") + " }",
+        + (f" elements = {{ {snat} }}" if fips else "")
+        + " }",
         "    chain prerouting { type nat hook prerouting priority dstnat; policy accept;",
         "        dnat to ip daddr map @fip_dnat",
         "    }",
@@ -173,8 +206,9 @@ def render_nat(router: RouterState, gw_dev: str, gw_ip: str,
         f'        oifname "{gw_dev}" snat to ip saddr map @fip_snat',
     ]
     if router.enable_snat and internal:
-        lines.append(f'        oifname "{gw_dev}" ip saddr {{ {", ".join(internal)} }} '
-                     f"snat to {gw_ip}")
+        lines.append(
+            f'        oifname "{gw_dev}" ip saddr {{ {", ".join(internal)} }} snat to {gw_ip}'
+        )
     for port in router.interfaces:
         qr = interface_device(port.id)
         ip4 = next((a.ip_address for a in port.addresses if a.version == 4), None)

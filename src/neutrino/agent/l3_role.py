@@ -41,9 +41,15 @@ class L3Applier(Protocol):
 
 
 class Registrar(Protocol):
-    def report_agent(self, host: str, configurations: dict[str, Any], *,
-                     agent_type: str = ..., binary: str = ...,
-                     start_flag: bool = ...) -> dict[str, Any]: ...
+    def report_agent(
+        self,
+        host: str,
+        configurations: dict[str, Any],
+        *,
+        agent_type: str = ...,
+        binary: str = ...,
+        start_flag: bool = ...,
+    ) -> dict[str, Any]: ...
 
 
 class StatusReporter(Protocol):
@@ -51,10 +57,15 @@ class StatusReporter(Protocol):
 
 
 class L3Role:
-    def __init__(self, manager: L3Applier, config: AgentConfig, *,
-                 namespace_suffix: str = "",
-                 configurations: dict[str, Any] | None = None,
-                 reporter: StatusReporter | None = None) -> None:
+    def __init__(
+        self,
+        manager: L3Applier,
+        config: AgentConfig,
+        *,
+        namespace_suffix: str = "",
+        configurations: dict[str, Any] | None = None,
+        reporter: StatusReporter | None = None,
+    ) -> None:
         self.manager = manager
         self.reporter = reporter
         self.fips_active: set[str] = set()
@@ -65,16 +76,25 @@ class L3Role:
         self.failed: dict[str, DataplaneError] = {}
 
     def heartbeat(self, controller: Registrar, host: str, start_flag: bool) -> None:
-        controller.report_agent(host, self.configurations, agent_type=L3_AGENT,
-                                binary="neutrino-l3-agent", start_flag=start_flag)
+        controller.report_agent(
+            host,
+            self.configurations,
+            agent_type=L3_AGENT,
+            binary="neutrino-l3-agent",
+            start_flag=start_flag,
+        )
 
     def apply(self, state: HostState) -> bool:
         """Converge the routers; True when new taps were made (apply L2 again)."""
         result = self.manager.apply(desired_routers(state, self.config, self.namespace_suffix))
         for router_id, exc in sorted(result.failed.items()):
-            log.log(logging.WARNING if exc.retryable else logging.ERROR,
-                    "router %s failed (%s): %s", router_id,
-                    "retrying" if exc.retryable else "next resync", exc)
+            log.log(
+                logging.WARNING if exc.retryable else logging.ERROR,
+                "router %s failed (%s): %s",
+                router_id,
+                "retrying" if exc.retryable else "next resync",
+                exc,
+            )
         if result.changes:
             log.info("routers: %s", "; ".join(result.changes))
         if result.removed:
@@ -87,8 +107,7 @@ class L3Role:
     def _report_floating_ips(self, state: HostState) -> None:
         if self.reporter is None:
             return
-        configured = {f.id for r in state.routers if r.id in self.hosted
-                      for f in r.floating_ips}
+        configured = {f.id for r in state.routers if r.id in self.hosted for f in r.floating_ips}
         self.fips_active &= configured
         for fip_id in sorted(configured - self.fips_active):
             try:

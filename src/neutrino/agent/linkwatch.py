@@ -58,8 +58,11 @@ def parse_link_events(data: bytes) -> Iterator[tuple[int, int, str]]:
                 if alen < _RTA.size:
                     break
                 if atype == IFLA_IFNAME:
-                    name = data[attr + _RTA.size:attr + alen].split(b"\0", 1)[0].decode(
-                        errors="replace")
+                    name = (
+                        data[attr + _RTA.size : attr + alen]
+                        .split(b"\0", 1)[0]
+                        .decode(errors="replace")
+                    )
                     break
                 attr += (alen + 3) & ~3
             yield kind, index, name
@@ -69,10 +72,15 @@ def parse_link_events(data: bytes) -> Iterator[tuple[int, int, str]]:
 class LinkWatcher:
     """Calls ``on_change`` on relevant link events in ``namespace`` (None: this one)."""
 
-    def __init__(self, namespace: str | None, on_change: Callable[[], None], *,
-                 plug_prefixes: tuple[str, ...] = (TAP_PREFIX,),
-                 owned_prefixes: tuple[str, ...] = OWNED_PREFIXES,
-                 poll: float = 0.5) -> None:
+    def __init__(
+        self,
+        namespace: str | None,
+        on_change: Callable[[], None],
+        *,
+        plug_prefixes: tuple[str, ...] = (TAP_PREFIX,),
+        owned_prefixes: tuple[str, ...] = OWNED_PREFIXES,
+        poll: float = 0.5,
+    ) -> None:
         self.namespace = namespace
         self.on_change = on_change
         self.plug_prefixes = plug_prefixes

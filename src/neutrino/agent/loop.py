@@ -69,9 +69,15 @@ DHCP_AGENT = "DHCP agent"
 class ControllerPort(Protocol):
     """What the loop needs of the controller (``neutrino.client.Controller`` has it)."""
 
-    def report_agent(self, host: str, configurations: dict[str, Any], *,
-                     agent_type: str = ..., binary: str = ...,
-                     start_flag: bool = ...) -> dict[str, Any]: ...
+    def report_agent(
+        self,
+        host: str,
+        configurations: dict[str, Any],
+        *,
+        agent_type: str = ...,
+        binary: str = ...,
+        start_flag: bool = ...,
+    ) -> dict[str, Any]: ...
 
     def report_port_status(self, port_id: str, status: str, host: str) -> dict[str, Any]: ...
 
@@ -85,18 +91,26 @@ class DhcpApplier(Protocol):
 class AgentLoop:
     """One host's apply loop (see the module docstring)."""
 
-    def __init__(self, host: str, config: AgentConfig, manager: L2Manager,
-                 controller: ControllerPort, state: Callable[[], HostState | None], *,
-                 configurations: dict[str, Any] | None = None,
-                 resync_interval: float = 30.0, heartbeat_interval: float = 10.0,
-                 backoff: Backoff | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 dhcp: DhcpApplier | None = None,
-                 dhcp_configurations: dict[str, Any] | None = None,
-                 dhcp_namespace_suffix: str = "",
-                 l3: L3Role | None = None,
-                 security: SecurityRole | None = None,
-                 metrics: AgentMetrics | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        config: AgentConfig,
+        manager: L2Manager,
+        controller: ControllerPort,
+        state: Callable[[], HostState | None],
+        *,
+        configurations: dict[str, Any] | None = None,
+        resync_interval: float = 30.0,
+        heartbeat_interval: float = 10.0,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        dhcp: DhcpApplier | None = None,
+        dhcp_configurations: dict[str, Any] | None = None,
+        dhcp_namespace_suffix: str = "",
+        l3: L3Role | None = None,
+        security: SecurityRole | None = None,
+        metrics: AgentMetrics | None = None,
+    ) -> None:
         self.host = host
         self.config = config
         self.manager = manager
@@ -139,17 +153,22 @@ class AgentLoop:
     def heartbeat(self) -> None:
         """Register (first call, ``start_flag``) or heartbeat: the L2 agent, then the DHCP
         agent when this host has the DHCP role. Raises ``ClientError``."""
-        reply = self.controller.report_agent(self.host, self.configurations,
-                                             start_flag=not self._started)
+        reply = self.controller.report_agent(
+            self.host, self.configurations, start_flag=not self._started
+        )
         if reply.get("resync_statuses"):
             # we were silent past the down time (a long round, an outage): the controller may
             # have set our ports DOWN; report every status again in the next round
             self.reported.clear()
             self._dirty.set()
         if self.dhcp is not None:
-            self.controller.report_agent(self.host, self.dhcp_configurations,
-                                         agent_type=DHCP_AGENT, binary="neutrino-dhcp-agent",
-                                         start_flag=not self._started)
+            self.controller.report_agent(
+                self.host,
+                self.dhcp_configurations,
+                agent_type=DHCP_AGENT,
+                binary="neutrino-dhcp-agent",
+                start_flag=not self._started,
+            )
         if self.l3 is not None:
             self.l3.heartbeat(self.controller, self.host, not self._started)
         self._started = True
@@ -179,12 +198,21 @@ class AgentLoop:
     def _apply_dhcp(self, state: HostState) -> bool:
         """Converge dnsmasq; True when a network started being served (its tap is new)."""
         assert self.dhcp is not None
-        result = self.dhcp.apply(desired_dhcp(state, namespace_suffix=self.dhcp_namespace_suffix,
-                                              underlay_mtu=self.config.underlay_mtu))
+        result = self.dhcp.apply(
+            desired_dhcp(
+                state,
+                namespace_suffix=self.dhcp_namespace_suffix,
+                underlay_mtu=self.config.underlay_mtu,
+            )
+        )
         for network_id, exc in sorted(result.failed.items()):
-            log.log(logging.WARNING if exc.retryable else logging.ERROR,
-                    "DHCP for network %s failed (%s): %s", network_id,
-                    "retrying" if exc.retryable else "next resync", exc)
+            log.log(
+                logging.WARNING if exc.retryable else logging.ERROR,
+                "DHCP for network %s failed (%s): %s",
+                network_id,
+                "retrying" if exc.retryable else "next resync",
+                exc,
+            )
         if result.removed:
             log.info("DHCP stopped for %s", ", ".join(result.removed))
         new = set(result.applied) - self.dhcp_served
@@ -215,15 +243,20 @@ class AgentLoop:
     def _observe(self, seconds: float) -> None:
         assert self.metrics is not None
         report = self.last_report
-        self.metrics.round_done(seconds, wired=len(report.wired) if report else 0,
-                                frozen=len(self.frozen), bridges=self._desired_sizes[0],
-                                vxlans=self._desired_sizes[1],
-                                routers=len(self.l3.hosted) if self.l3 else 0,
-                                dhcp_networks=len(self.dhcp_served))
-        for failed in (*self.dhcp_failed.values(),
-                       *(self.l3.failed.values() if self.l3 else ()),
-                       *([self.security.failed] if self.security and self.security.failed
-                         else [])):
+        self.metrics.round_done(
+            seconds,
+            wired=len(report.wired) if report else 0,
+            frozen=len(self.frozen),
+            bridges=self._desired_sizes[0],
+            vxlans=self._desired_sizes[1],
+            routers=len(self.l3.hosted) if self.l3 else 0,
+            dhcp_networks=len(self.dhcp_served),
+        )
+        for failed in (
+            *self.dhcp_failed.values(),
+            *(self.l3.failed.values() if self.l3 else ()),
+            *([self.security.failed] if self.security and self.security.failed else []),
+        ):
             self.metrics.error("apply", failed)
 
     # --- the loop ----------------------------------------------------------------------------
@@ -246,8 +279,11 @@ class AgentLoop:
                         raise
                     # controller away (stopping, restarting): say so once, then retry at
                     # 1, 2, 4 ... s up to the heartbeat interval, quietly
-                    log.log(logging.DEBUG if heartbeat_failed else logging.WARNING,
-                            "heartbeat failed: %s", exc)
+                    log.log(
+                        logging.DEBUG if heartbeat_failed else logging.WARNING,
+                        "heartbeat failed: %s",
+                        exc,
+                    )
                     if self.metrics is not None:
                         self.metrics.error("heartbeat", exc)
                     heartbeat_failed = True
@@ -294,8 +330,12 @@ class AgentLoop:
         retry_dhcp += self.security.retryable() if self.security is not None else []
         if self.frozen or retry_dhcp:
             delay = self.backoff.next()
-            log.warning("frozen %s, DHCP pending %s; retrying in %.1fs", sorted(self.frozen),
-                        retry_dhcp, delay)
+            log.warning(
+                "frozen %s, DHCP pending %s; retrying in %.1fs",
+                sorted(self.frozen),
+                retry_dhcp,
+                delay,
+            )
             return self.clock() + delay
         self.backoff.reset()
         return None

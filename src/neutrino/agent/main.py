@@ -129,24 +129,40 @@ class AgentSettings:
             from neutrino.agent.dataplane.uplink import uplink_names
 
             mappings = {**mappings, physnet: uplink_names(physnet)[1]}
-        return cls(credentials=Credentials.from_env(e), host=host, tunnel_ip=tunnel_ip,
-                   interface_mappings=mappings, state_dir=state_root(e), **given)
+        return cls(
+            credentials=Credentials.from_env(e),
+            host=host,
+            tunnel_ip=tunnel_ip,
+            interface_mappings=mappings,
+            state_dir=state_root(e),
+            **given,
+        )
 
     def agent_config(self) -> AgentConfig:
-        return AgentConfig(local_ip=self.tunnel_ip, underlay_dev=self.underlay_dev,
-                           underlay_mtu=self.underlay_mtu,
-                           physical_interfaces=dict(self.interface_mappings))
+        return AgentConfig(
+            local_ip=self.tunnel_ip,
+            underlay_dev=self.underlay_dev,
+            underlay_mtu=self.underlay_mtu,
+            physical_interfaces=dict(self.interface_mappings),
+        )
 
     def configurations(self) -> dict[str, Any]:
         """What the agent registers with: binding reads ``tunnel_ip`` and the mappings."""
-        return {"tunnel_ip": self.tunnel_ip, "tunnel_types": ["vxlan"],
-                "interface_mappings": dict(self.interface_mappings),
-                "segment_types": ["flat", "vxlan"], "l2_population": True,
-                "netns": self.netns}
+        return {
+            "tunnel_ip": self.tunnel_ip,
+            "tunnel_types": ["vxlan"],
+            "interface_mappings": dict(self.interface_mappings),
+            "segment_types": ["flat", "vxlan"],
+            "l2_population": True,
+            "netns": self.netns,
+        }
 
     def dhcp_configurations(self) -> dict[str, Any]:
-        return {"dhcp_driver": "dnsmasq", "netns": self.netns,
-                "namespace_suffix": self.dhcp_namespace_suffix()}
+        return {
+            "dhcp_driver": "dnsmasq",
+            "netns": self.netns,
+            "namespace_suffix": self.dhcp_namespace_suffix(),
+        }
 
     def dhcp_namespace_suffix(self) -> str:
         return f"-{self.netns}" if self.netns else ""
@@ -172,10 +188,17 @@ def l3_role(settings: AgentSettings, controller: Controller | None = None) -> L3
     from neutrino.agent.dataplane.l3 import L3Manager  # needs pyroute2 and root
 
     suffix = settings.dhcp_namespace_suffix()
-    return L3Role(L3Manager(netns=settings.netns, namespace_suffix=suffix),
-                  settings.agent_config(), namespace_suffix=suffix,
-                  configurations={"agent_mode": "legacy", "netns": settings.netns,
-                                  "namespace_suffix": suffix}, reporter=controller)
+    return L3Role(
+        L3Manager(netns=settings.netns, namespace_suffix=suffix),
+        settings.agent_config(),
+        namespace_suffix=suffix,
+        configurations={
+            "agent_mode": "legacy",
+            "netns": settings.netns,
+            "namespace_suffix": suffix,
+        },
+        reporter=controller,
+    )
 
 
 def security_role(settings: AgentSettings) -> SecurityRole:
@@ -193,12 +216,16 @@ def dnsmasq_manager(settings: AgentSettings) -> DhcpApplier:
 class Agent:
     """A running agent: watcher and loop threads over one session and one kernel."""
 
-    def __init__(self, settings: AgentSettings, *, controller: Controller | None = None,
-                 kernel: L2Kernel | None = None,
-                 kernel_factory: Callable[[str | None], L2Kernel] = netlink_kernel,
-                 dhcp: DhcpApplier | None = None,
-                 dhcp_factory: Callable[[AgentSettings], DhcpApplier] = dnsmasq_manager
-                 ) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        controller: Controller | None = None,
+        kernel: L2Kernel | None = None,
+        kernel_factory: Callable[[str | None], L2Kernel] = netlink_kernel,
+        dhcp: DhcpApplier | None = None,
+        dhcp_factory: Callable[[AgentSettings], DhcpApplier] = dnsmasq_manager,
+    ) -> None:
         self.settings = settings
         self._session = None if controller else Session(settings.credentials)
         self.controller = controller or Controller(self._session)  # type: ignore[arg-type]
@@ -212,25 +239,33 @@ class Agent:
         if dhcp is None and settings.dhcp:
             traversable(settings.dhcp_dir(), settings.state_dir)
             dhcp = dhcp_factory(settings)
-        self.watcher = Watcher(self.controller, settings.host,
-                               poll_timeout=settings.poll_timeout)
-        self.loop = AgentLoop(settings.host, settings.agent_config(), L2Manager(self.kernel),
-                              self.controller, lambda: self.watcher.state,
-                              configurations=settings.configurations(),
-                              resync_interval=settings.resync_interval,
-                              heartbeat_interval=settings.heartbeat_interval,
-                              dhcp=dhcp if settings.dhcp else None,
-                              dhcp_configurations=settings.dhcp_configurations(),
-                              dhcp_namespace_suffix=settings.dhcp_namespace_suffix(),
-                              l3=l3_role(settings, self.controller) if settings.l3 else None,
-                              security=(security_role(settings) if settings.security_groups
-                                        and kernel is None else None),
-                              metrics=AgentMetrics() if settings.metrics_listen else None)
+        self.watcher = Watcher(self.controller, settings.host, poll_timeout=settings.poll_timeout)
+        self.loop = AgentLoop(
+            settings.host,
+            settings.agent_config(),
+            L2Manager(self.kernel),
+            self.controller,
+            lambda: self.watcher.state,
+            configurations=settings.configurations(),
+            resync_interval=settings.resync_interval,
+            heartbeat_interval=settings.heartbeat_interval,
+            dhcp=dhcp if settings.dhcp else None,
+            dhcp_configurations=settings.dhcp_configurations(),
+            dhcp_namespace_suffix=settings.dhcp_namespace_suffix(),
+            l3=l3_role(settings, self.controller) if settings.l3 else None,
+            security=(
+                security_role(settings) if settings.security_groups and kernel is None else None
+            ),
+            metrics=AgentMetrics() if settings.metrics_listen else None,
+        )
         if self.loop.metrics is not None and self.loop.security is not None:
             self.loop.security.on_applied = self.loop.metrics.nft_seconds.observe
         self.watcher.on_change = self.loop.mark_dirty
-        self.link_watcher = (link_watcher(settings.netns, self.loop.mark_dirty)
-                             if settings.watch_links and kernel is None else None)
+        self.link_watcher = (
+            link_watcher(settings.netns, self.loop.mark_dirty)
+            if settings.watch_links and kernel is None
+            else None
+        )
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -242,16 +277,26 @@ class Agent:
             port = self.loop.metrics.serve(self.settings.metrics_listen)
             log.info("metrics on %s (port %d)", self.settings.metrics_listen, port)
         self._threads = [
-            threading.Thread(target=self._guard, args=(lambda: self.watcher.run(self._stop),),
-                             name=f"watcher-{name}", daemon=True),
-            threading.Thread(target=self._guard, args=(self.loop.run,),
-                             name=f"loop-{name}", daemon=True),
+            threading.Thread(
+                target=self._guard,
+                args=(lambda: self.watcher.run(self._stop),),
+                name=f"watcher-{name}",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._guard, args=(self.loop.run,), name=f"loop-{name}", daemon=True
+            ),
         ]
         if self.link_watcher is not None:
             watch = self.link_watcher.run
-            self._threads.append(threading.Thread(
-                target=self._guard, args=(lambda: watch(self._stop),),
-                name=f"links-{name}", daemon=True))
+            self._threads.append(
+                threading.Thread(
+                    target=self._guard,
+                    args=(lambda: watch(self._stop),),
+                    name=f"links-{name}",
+                    daemon=True,
+                )
+            )
         for thread in self._threads:
             thread.start()
 
@@ -285,8 +330,9 @@ class Agent:
         if self.settings.cleanup_on_exit and self._real_kernel:
             self.teardown()
         elif self._real_kernel:
-            log.info("stopped; the data plane stays up for the VMs (`neutrino agent cleanup` "
-                     "removes it)")
+            log.info(
+                "stopped; the data plane stays up for the VMs (`neutrino agent cleanup` removes it)"
+            )
         close = getattr(self.kernel, "close", None)
         if close is not None:
             close()

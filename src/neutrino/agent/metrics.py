@@ -31,27 +31,47 @@ class AgentMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.round_seconds = Histogram("neutrino_agent_round_seconds", "One apply round",
-                                       buckets=BUCKETS, registry=r)
-        self.nft_seconds = Histogram("neutrino_agent_nft_apply_seconds",
-                                     "Applying the security-group ruleset (nft)",
-                                     buckets=BUCKETS, registry=r)
+        self.round_seconds = Histogram(
+            "neutrino_agent_round_seconds", "One apply round", buckets=BUCKETS, registry=r
+        )
+        self.nft_seconds = Histogram(
+            "neutrino_agent_nft_apply_seconds",
+            "Applying the security-group ruleset (nft)",
+            buckets=BUCKETS,
+            registry=r,
+        )
         self.wired = Gauge("neutrino_agent_ports_wired", "Ports wired", registry=r)
-        self.frozen = Gauge("neutrino_agent_ports_frozen", "Objects frozen by the last apply",
-                            registry=r)
+        self.frozen = Gauge(
+            "neutrino_agent_ports_frozen", "Objects frozen by the last apply", registry=r
+        )
         self.devices = Gauge("neutrino_agent_devices", "Devices desired", ["kind"], registry=r)
         self.routers = Gauge("neutrino_agent_routers", "Routers hosted", registry=r)
-        self.dhcp = Gauge("neutrino_agent_dhcp_networks", "Networks served by DHCP",
-                          registry=r)
+        self.dhcp = Gauge("neutrino_agent_dhcp_networks", "Networks served by DHCP", registry=r)
         self.errors = Counter("neutrino_agent_errors", "Errors by kind", ["kind"], registry=r)
-        self.last_error = Gauge("neutrino_agent_last_error_timestamp_seconds",
-                                "When the last error happened", registry=r)
-        self.last_error_info = Gauge("neutrino_agent_last_error_info",
-                                     "The last error's class (value 1)", ["error"], registry=r)
+        self.last_error = Gauge(
+            "neutrino_agent_last_error_timestamp_seconds",
+            "When the last error happened",
+            registry=r,
+        )
+        self.last_error_info = Gauge(
+            "neutrino_agent_last_error_info",
+            "The last error's class (value 1)",
+            ["error"],
+            registry=r,
+        )
         self._server: Any = None
 
-    def round_done(self, seconds: float, *, wired: int, frozen: int, bridges: int,
-                   vxlans: int, routers: int, dhcp_networks: int) -> None:
+    def round_done(
+        self,
+        seconds: float,
+        *,
+        wired: int,
+        frozen: int,
+        bridges: int,
+        vxlans: int,
+        routers: int,
+        dhcp_networks: int,
+    ) -> None:
         self.round_seconds.observe(seconds)
         self.wired.set(wired)
         self.frozen.set(frozen)
@@ -69,8 +89,9 @@ class AgentMetrics:
     def serve(self, listen: str) -> int:
         """Serve on ``HOST:PORT`` (port 0: any free one); the port."""
         host, _, port = listen.rpartition(":")
-        server, _thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1",
-                                            registry=self.registry)
+        server, _thread = start_http_server(
+            int(port), addr=host.strip("[]") or "127.0.0.1", registry=self.registry
+        )
         self._server = server
         return int(server.server_port)
 

@@ -91,8 +91,18 @@ from neutrino.domain.ipam import link_local
 from neutrino.domain.security_groups import ANY_PREFIXES
 from neutrino.domain.sgstate import RuleState, SecurityGroupState
 
-__all__ = ["ANY_FLOW", "CtDelete", "Flow", "PortFilter", "SgRuleset", "compute_sg",
-           "conntrack_deletions", "protocol_number", "shape_of", "zone_of"]
+__all__ = [
+    "ANY_FLOW",
+    "CtDelete",
+    "Flow",
+    "PortFilter",
+    "SgRuleset",
+    "compute_sg",
+    "conntrack_deletions",
+    "protocol_number",
+    "shape_of",
+    "zone_of",
+]
 
 MAX_ZONE = 65000
 
@@ -220,8 +230,7 @@ def _rule_flows(rule: RuleState, members: Mapping[str, tuple[str, ...]]) -> list
     lo, hi = rule.port_range_min, rule.port_range_max
     if rule.remote_group_id:
         version = 6 if rule.ethertype == "IPv6" else 4
-        remotes: list[str | None] = list(_networks(members.get(rule.remote_group_id, ()),
-                                                   version))
+        remotes: list[str | None] = list(_networks(members.get(rule.remote_group_id, ()), version))
     elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
         remotes = [rule.remote_ip_prefix]
     else:
@@ -229,10 +238,13 @@ def _rule_flows(rule: RuleState, members: Mapping[str, tuple[str, ...]]) -> list
     return [Flow(rule.direction, rule.ethertype, proto, lo, hi, r) for r in remotes]
 
 
-def _group_flows(groups: Mapping[str, SecurityGroupState],
-                 members: Mapping[str, tuple[str, ...]]) -> dict[str, frozenset[Flow]]:
-    return {gid: frozenset(f for rule in group.rules for f in _rule_flows(rule, members))
-            for gid, group in groups.items()}
+def _group_flows(
+    groups: Mapping[str, SecurityGroupState], members: Mapping[str, tuple[str, ...]]
+) -> dict[str, frozenset[Flow]]:
+    return {
+        gid: frozenset(f for rule in group.rules for f in _rule_flows(rule, members))
+        for gid, group in groups.items()
+    }
 
 
 def conntrack_deletions(old: SgRuleset | None, new: SgRuleset) -> list[CtDelete]:
@@ -254,8 +266,16 @@ def conntrack_deletions(old: SgRuleset | None, new: SgRuleset) -> list[CtDelete]
 
 def _ct_key(d: CtDelete) -> tuple[int, str, str, str, int, int, int, str]:
     f = d.flow
-    return (d.zone, d.address, f.direction, f.ethertype, f.protocol or -1, f.port_min or -1,
-            f.port_max or -1, f.remote or "")
+    return (
+        d.zone,
+        d.address,
+        f.direction,
+        f.ethertype,
+        f.protocol or -1,
+        f.port_min or -1,
+        f.port_max or -1,
+        f.remote or "",
+    )
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -297,28 +317,36 @@ def compute_sg(state: HostState) -> SgRuleset:
         port_out.add(f"{tap} : jump out-{combo}")
 
     used = sorted({g for own in combos.values() for g in own})
-    remote_ids = sorted({r.remote_group_id for gid in used for r in groups[gid].rules
-                         if r.remote_group_id})
+    remote_ids = sorted(
+        {r.remote_group_id for gid in used for r in groups[gid].rules if r.remote_group_id}
+    )
     sets: dict[str, frozenset[str]] = {}
-    parts = [inet_table({bridge_name(n): z for n, z in zones.items()}, sets),
-             f"table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n",
-             nft_set("p_mac", "ifname . ether_addr", p_mac, sets),
-             nft_set("p_ip4", "ifname . ether_addr . ipv4_addr", p_ip4, sets),
-             nft_set("p_ip6", "ifname . ether_addr . ipv6_addr", p_ip6, sets),
-             nft_set("p_net4", "ifname . ether_addr . ipv4_addr", p_net4, sets, interval=True),
-             nft_set("p_net6", "ifname . ether_addr . ipv6_addr", p_net6, sets, interval=True)]
+    parts = [
+        inet_table({bridge_name(n): z for n, z in zones.items()}, sets),
+        f"table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n",
+        nft_set("p_mac", "ifname . ether_addr", p_mac, sets),
+        nft_set("p_ip4", "ifname . ether_addr . ipv4_addr", p_ip4, sets),
+        nft_set("p_ip6", "ifname . ether_addr . ipv6_addr", p_ip6, sets),
+        nft_set("p_net4", "ifname . ether_addr . ipv4_addr", p_net4, sets, interval=True),
+        nft_set("p_net6", "ifname . ether_addr . ipv6_addr", p_net6, sets, interval=True),
+    ]
     for gid in remote_ids:
         member_addresses = members.get(gid, ())
-        parts.append(nft_set(f"rg4-{gid}", "ipv4_addr", _networks(member_addresses, 4), sets,
-                          interval=True))
-        parts.append(nft_set(f"rg6-{gid}", "ipv6_addr", _networks(member_addresses, 6), sets,
-                          interval=True))
+        parts.append(
+            nft_set(f"rg4-{gid}", "ipv4_addr", _networks(member_addresses, 4), sets, interval=True)
+        )
+        parts.append(
+            nft_set(f"rg6-{gid}", "ipv6_addr", _networks(member_addresses, 6), sets, interval=True)
+        )
     parts += [nft_map("port_in", port_in, sets), nft_map("port_out", port_out, sets), FIXED_CHAINS]
     for gid in used:
         rules = sorted(groups[gid].rules, key=lambda r: r.id)
         for direction, suffix in (("ingress", "in"), ("egress", "out")):
-            parts.append(chain(f"sg-{gid}-{suffix}",
-                                [rule_text(r) for r in rules if r.direction == direction]))
+            parts.append(
+                chain(
+                    f"sg-{gid}-{suffix}", [rule_text(r) for r in rules if r.direction == direction]
+                )
+            )
     for combo, own in sorted(combos.items()):
         listed = [groups[g] for g in own]
         parts.append(combo_chain(f"in-{combo}", "ingress_common", listed, "in"))
@@ -339,10 +367,12 @@ def compute_sg(state: HostState) -> SgRuleset:
         own_addresses = {f.ip_address for f in port.fixed_ips}
         own_addresses |= {a.ip_address for a in port.allowed_address_pairs}
         filters[port.id] = PortFilter(
-            port_id=port.id, device=tap_name(port.id), zone=zones[port.network_id],
+            port_id=port.id,
+            device=tap_name(port.id),
+            zone=zones[port.network_id],
             addresses=tuple(sorted(own_addresses)),
-            flows=flows)
+            flows=flows,
+        )
     bridges = tuple(sorted({bridge_name(p.network_id) for p in protected}))
     text = "".join(parts)
-    return SgRuleset(text=text, bridges=bridges, ports=filters, shape=shape_of(text),
-                     elements=sets)
+    return SgRuleset(text=text, bridges=bridges, ports=filters, shape=shape_of(text), elements=sets)

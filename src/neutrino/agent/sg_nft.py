@@ -62,8 +62,13 @@ def _elements(items: Iterable[str]) -> str:
     return "\n        elements = { " + ",\n                     ".join(listed) + " }"
 
 
-def nft_set(name: str, kind: str, items: Iterable[str], into: dict[str, frozenset[str]],
-         interval: bool = False) -> str:
+def nft_set(
+    name: str,
+    kind: str,
+    items: Iterable[str],
+    into: dict[str, frozenset[str]],
+    interval: bool = False,
+) -> str:
     """A bridge-table set; its elements are also recorded in ``into`` (for element deltas)."""
     items = into[f"bridge {name}"] = frozenset(items)
     flags = " flags interval;" if interval else ""
@@ -166,12 +171,13 @@ def chain(name: str, lines: Iterable[str]) -> str:
     return f"    chain {name} {{\n{body}    }}\n"
 
 
-def combo_chain(name: str, common: str, groups: list[SecurityGroupState],
-                 suffix: str) -> str:
+def combo_chain(name: str, common: str, groups: list[SecurityGroupState], suffix: str) -> str:
     lines = ["jump anti_spoof"] if suffix == "out" else []
     if all(g.stateful for g in groups):  # a port without groups counts as stateful
-        lines += [f"meta mark & {CT_INV:#x} == {CT_INV:#x} drop",
-                  f"meta mark & {CT_EST:#x} == {CT_EST:#x} accept"]
+        lines += [
+            f"meta mark & {CT_INV:#x} == {CT_INV:#x} drop",
+            f"meta mark & {CT_EST:#x} == {CT_EST:#x} accept",
+        ]
     lines.append(f"jump {common}")
     lines += [f"jump sg-{g.id}-{suffix}" for g in groups]
     lines.append("drop")

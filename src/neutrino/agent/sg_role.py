@@ -52,12 +52,13 @@ class SecurityRole:
         except DataplaneError as exc:
             self.failed = exc
             before = self.manager.applied
-            pending = {f.device for pid, f in ruleset.ports.items()
-                       if pid in ruleset.protected
-                       and (before is None or before.ports.get(pid) != f)}
+            pending = {
+                f.device
+                for pid, f in ruleset.ports.items()
+                if pid in ruleset.protected and (before is None or before.ports.get(pid) != f)
+            }
             wired.difference_update(pending)
-            log.error("security groups not applied (%s); %d ports held back", exc,
-                      len(pending))
+            log.error("security groups not applied (%s); %d ports held back", exc, len(pending))
             return
         self.failed = None
         if self.on_applied is not None:

@@ -39,21 +39,23 @@ log = logging.getLogger(__name__)
 class HostStateSource(Protocol):
     """What the watcher needs of the controller (``neutrino.client.Controller`` has it)."""
 
-    def watch_host_state(self, host: str, since: int | None = None,
-                         timeout: float = 30.0) -> HostStateWatch: ...
+    def watch_host_state(
+        self, host: str, since: int | None = None, timeout: float = 30.0
+    ) -> HostStateWatch: ...
 
 
 class Backoff:
     """Exponential backoff with full jitter: delays drawn from [base·2ⁿ/2, base·2ⁿ], ≤ cap."""
 
-    def __init__(self, base: float = 0.5, cap: float = 30.0,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
+    ) -> None:
         self.base, self.cap = base, cap
         self.failures = 0
         self._rng = rng or random.Random()
 
     def next(self) -> float:
-        ceiling = min(self.cap, self.base * (2 ** self.failures))
+        ceiling = min(self.cap, self.base * (2**self.failures))
         self.failures += 1
         return self._rng.uniform(ceiling / 2, ceiling)
 
@@ -64,9 +66,15 @@ class Backoff:
 class Watcher:
     """Long-polls one host's state (see the module docstring)."""
 
-    def __init__(self, source: HostStateSource, host: str, *,
-                 on_change: Callable[[], None] = lambda: None, poll_timeout: float = 30.0,
-                 backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        source: HostStateSource,
+        host: str,
+        *,
+        on_change: Callable[[], None] = lambda: None,
+        poll_timeout: float = 30.0,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.source = source
         self.host = host
         self.on_change = on_change
@@ -85,9 +93,9 @@ class Watcher:
 
     def poll_once(self) -> bool:
         """One watch call; True if it brought a new state. Raises ``ClientError``."""
-        answer = self.source.watch_host_state(self.host, self.revision,
-                                              self.poll_timeout if self.revision is not None
-                                              else 0.0)
+        answer = self.source.watch_host_state(
+            self.host, self.revision, self.poll_timeout if self.revision is not None else 0.0
+        )
         self.revision = answer.revision
         if answer.state is None:
             if self.state is not None:

@@ -66,16 +66,16 @@ class RequestIdMiddleware:
 class Extension(Protocol):
     """A bounded context served on this app's port (see the module docstring)."""
 
-    def install(self, app: FastAPI, authenticate: Callable[[Request], RequestContext]
-                ) -> None: ...
+    def install(self, app: FastAPI, authenticate: Callable[[Request], RequestContext]) -> None: ...
 
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
 
 
-def create_app(settings: Settings, store: Store | None = None,
-               extensions: Sequence[Extension] = ()) -> FastAPI:
+def create_app(
+    settings: Settings, store: Store | None = None, extensions: Sequence[Extension] = ()
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
@@ -84,9 +84,12 @@ def create_app(settings: Settings, store: Store | None = None,
         observability.watch_store(active)
         stop = threading.Event()
         if settings.agent_sweep_interval > 0:
-            threading.Thread(target=app.state.services.liveness.run,
-                             args=(stop, settings.agent_sweep_interval),
-                             name="liveness-sweep", daemon=True).start()
+            threading.Thread(
+                target=app.state.services.liveness.run,
+                args=(stop, settings.agent_sweep_interval),
+                name="liveness-sweep",
+                daemon=True,
+            ).start()
         for extension in extensions:
             extension.start()
         hooks = getattr(app.state, "on_exit", [])
@@ -107,27 +110,43 @@ def create_app(settings: Settings, store: Store | None = None,
             if own_store:
                 active.dispose()
 
-    app = FastAPI(title="neutrino", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app = FastAPI(
+        title="neutrino",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     errors.install(app, settings.base_url + "/v3")
     # Starlette tries routes in order: the hot Neutron collections go first.
     app.include_router(collection_router("ports", "port", lambda s: s.ports))
     app.include_router(collection_router("networks", "network", lambda s: s.networks))
     app.include_router(collection_router("subnets", "subnet", lambda s: s.subnets))
-    app.include_router(collection_router("security-groups", "security_group",
-                                         lambda s: s.security_groups))
-    app.include_router(collection_router("security-group-rules", "security_group_rule",
-                                         lambda s: s.security_group_rules, updatable=False))
+    app.include_router(
+        collection_router("security-groups", "security_group", lambda s: s.security_groups)
+    )
+    app.include_router(
+        collection_router(
+            "security-group-rules",
+            "security_group_rule",
+            lambda s: s.security_group_rules,
+            updatable=False,
+        )
+    )
     app.include_router(collection_router("rbac-policies", "rbac_policy", lambda s: s.rbac))
     app.include_router(readonly.router)
-    app.include_router(collection_router("default-security-group-rules",
-                                         "default_security_group_rule",
-                                         lambda s: s.default_security_group_rules,
-                                         updatable=False))
+    app.include_router(
+        collection_router(
+            "default-security-group-rules",
+            "default_security_group_rule",
+            lambda s: s.default_security_group_rules,
+            updatable=False,
+        )
+    )
     app.include_router(collection_router("routers", "router", lambda s: s.routers))
     app.include_router(router_actions.router)
-    app.include_router(collection_router("floatingips", "floatingip",
-                                         lambda s: s.floatingips))
+    app.include_router(collection_router("floatingips", "floatingip", lambda s: s.floatingips))
     app.include_router(floatingips.router)
     app.include_router(collection_router("agents", "agent", lambda s: s.agents))
     app.include_router(tags.router)

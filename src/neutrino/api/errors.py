@@ -29,45 +29,73 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1024
 _GENERIC = {
-    400: ("HTTPBadRequest", "The server could not comply with the request since it is either "
-          "malformed or otherwise incorrect."),
+    400: (
+        "HTTPBadRequest",
+        "The server could not comply with the request since it is either "
+        "malformed or otherwise incorrect.",
+    ),
     404: ("HTTPNotFound", "The resource could not be found."),
-    405: ("HTTPMethodNotAllowed", "The server could not comply with the request since it is "
-          "either malformed or otherwise incorrect."),
+    405: (
+        "HTTPMethodNotAllowed",
+        "The server could not comply with the request since it is "
+        "either malformed or otherwise incorrect.",
+    ),
 }
-_KEYSTONE_TITLES = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-                    413: "Request Entity Too Large", 414: "Request-URI Too Long",
-                    500: "Internal Server Error", 503: "Service Unavailable"}
+_KEYSTONE_TITLES = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 _INTERNAL_NEUTRON = "Request Failed: internal server error while processing your request."
 _INTERNAL_KEYSTONE = "An unexpected error prevented the server from fulfilling your request."
 
 
-def neutron_error(status: int, type_: str, message: str, detail: str = "",
-                  headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps({"NeutronError": {"type": type_,
-                                          "message": excerpt(message, MAX_MESSAGE_CHARS),
-                                          "detail": excerpt(detail, MAX_MESSAGE_CHARS)}})
+def neutron_error(
+    status: int, type_: str, message: str, detail: str = "", headers: dict[str, str] | None = None
+) -> Response:
+    body = orjson.dumps(
+        {
+            "NeutronError": {
+                "type": type_,
+                "message": excerpt(message, MAX_MESSAGE_CHARS),
+                "detail": excerpt(detail, MAX_MESSAGE_CHARS),
+            }
+        }
+    )
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def keystone_error(status: int, title: str, message: str, headers: dict[str, str] | None = None
-                   ) -> Response:
-    body = orjson.dumps({"error": {"code": status, "title": title,
-                                   "message": excerpt(message, MAX_MESSAGE_CHARS)}})
+def keystone_error(
+    status: int, title: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = orjson.dumps(
+        {"error": {"code": status, "title": title, "message": excerpt(message, MAX_MESSAGE_CHARS)}}
+    )
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def is_identity_path(path: str) -> bool:
-    return path.startswith("/v3") or path.startswith("/identity") or path == "/v2.0/tokens" \
+    return (
+        path.startswith("/v3")
+        or path.startswith("/identity")
+        or path == "/v2.0/tokens"
         or path.startswith("/v2.0/tenants")
+    )
 
 
-def error_response(path: str, exc: NeutrinoError, headers: dict[str, str] | None = None
-                   ) -> Response:
+def error_response(
+    path: str, exc: NeutrinoError, headers: dict[str, str] | None = None
+) -> Response:
     """``exc`` in the envelope the API at ``path`` speaks (401s always in Keystone's)."""
     if is_identity_path(path):
-        return keystone_error(exc.status, _KEYSTONE_TITLES.get(exc.status, "Error"),
-                              exc.message, headers)
+        return keystone_error(
+            exc.status, _KEYSTONE_TITLES.get(exc.status, "Error"), exc.message, headers
+        )
     return neutron_error(exc.status, exc.type, exc.message, exc.detail, headers)
 
 

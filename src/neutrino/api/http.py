@@ -27,10 +27,10 @@ PAGING_KEYS = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker", "p
 MAX_LIMIT = 2**63 - 1
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
-                    headers=headers)
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def no_content() -> Response:
@@ -116,8 +116,10 @@ def list_query(request: Request) -> ListQuery:
     for i, key in enumerate(keys):
         direction = dirs[i] if dirs else "asc"
         if direction not in ("asc", "desc"):
-            raise BadRequest(f"{excerpt(direction)} is invalid value for sort_dirs, valid value is "
-                             f"'asc' and 'desc'")
+            raise BadRequest(
+                f"{excerpt(direction)} is invalid value for sort_dirs, valid value is "
+                f"'asc' and 'desc'"
+            )
         query.sorts.append((key, direction == "asc"))
     limit = params.get("limit")
     if limit is not None:
@@ -139,8 +141,9 @@ def select_fields(items: list[dict[str, Any]], fields: list[str]) -> list[dict[s
     return [{k: item[k] for k in fields if k in item} for item in items]
 
 
-def query_number(request: Request, name: str, maximum: float, *, clamp: bool = False
-                 ) -> float | None:
+def query_number(
+    request: Request, name: str, maximum: float, *, clamp: bool = False
+) -> float | None:
     """A numeric query parameter (seconds, a revision), or None when absent. It must be a
     finite number from 0: ``nan``, ``inf`` and ``1e400`` are refused, never computed with.
     Above ``maximum`` it is refused, or with ``clamp`` taken as ``maximum``."""
@@ -152,6 +155,5 @@ def query_number(request: Request, name: str, maximum: float, *, clamp: bool = F
     except ValueError:
         raise BadRequest(f"'{name}' must be a number, not '{excerpt(value)}'") from None
     if not math.isfinite(number) or number < 0 or (number > maximum and not clamp):
-        raise BadRequest(f"'{name}' must be a number from 0 to {maximum:g}, "
-                         f"not '{excerpt(value)}'")
+        raise BadRequest(f"'{name}' must be a number from 0 to {maximum:g}, not '{excerpt(value)}'")
     return min(number, maximum)

@@ -53,10 +53,16 @@ def parse_quota(spec: str) -> tuple[dict[str, int], bool]:
     limits: dict[str, int] = {}
     for item in filter(None, (x.strip() for x in spec.split(","))):
         resource, sep, value = item.partition("=")
-        if not sep or resource not in RESOURCES or not value.lstrip("-").isdigit() \
-                or int(value) < -1:
-            raise ValueError(f"bad quota {item!r}: want RESOURCE=N (N >= -1) with RESOURCE "
-                             f"one of {', '.join(RESOURCES)}")
+        if (
+            not sep
+            or resource not in RESOURCES
+            or not value.lstrip("-").isdigit()
+            or int(value) < -1
+        ):
+            raise ValueError(
+                f"bad quota {item!r}: want RESOURCE=N (N >= -1) with RESOURCE "
+                f"one of {', '.join(RESOURCES)}"
+            )
         limits[resource] = int(value)
     return limits, False
 
@@ -68,20 +74,19 @@ def admin_project_id(services: Services) -> str:
     return str(found[0]["id"])
 
 
-def bootstrap(services: Services, settings: Settings, *,
-              admin_quota: str | None = None) -> AdminCredentials:
+def bootstrap(
+    services: Services, settings: Settings, *, admin_quota: str | None = None
+) -> AdminCredentials:
     """Seed domain, roles, admin project and user (idempotent), setting the admin password;
     the admin project's quotas: ``admin_quota`` when given, else unlimited the first time."""
     creds = _password_to_use(settings)
     assert creds.password is not None
     first = not services.identity.has_admin(ADMIN_USER)
-    services.identity.bootstrap(creds.password, admin_user=ADMIN_USER,
-                                admin_project=ADMIN_PROJECT)
+    services.identity.bootstrap(creds.password, admin_user=ADMIN_USER, admin_project=ADMIN_PROJECT)
     if admin_quota is not None or first:
         limits, replace = parse_quota(admin_quota or "unlimited")
         services.quotas.seed(admin_project_id(services), limits, replace=replace)
-    return AdminCredentials(creds.password, creds.password_file, creds.generated,
-                            bootstrapped=True)
+    return AdminCredentials(creds.password, creds.password_file, creds.generated, bootstrapped=True)
 
 
 def ensure_admin(services: Services, settings: Settings) -> AdminCredentials:

@@ -28,39 +28,65 @@ import typer
 
 from neutrino.cli.options import console, fail
 
-app = typer.Typer(help="The host agent: wires this host's ports (run as root).",
-                  invoke_without_command=True)
+app = typer.Typer(
+    help="The host agent: wires this host's ports (run as root).", invoke_without_command=True
+)
 
-HostOption = Annotated[str | None, typer.Option(
-    "--host", metavar="NAME", help="Host name the controller binds ports to.")]
-NetnsOption = Annotated[str | None, typer.Option(
-    "--netns", metavar="NS",
-    help="Manage the hypervisor that is this network namespace (the lab).")]
-DhcpDirOption = Annotated[Path | None, typer.Option(
-    "--dhcp-state-dir", metavar="DIR",
-    help="dnsmasq files (default <state dir>/dhcp/<host>; must not be 0700).")]
-LocalExternalOption = Annotated[str | None, typer.Option(
-    "--local-external", metavar="PHYSNET:IP/PREFIX",
-    help="Make a veth pair nt-PHYSNET (this host, holding IP/PREFIX) <-> ntb-PHYSNET "
-         "(mapped to PHYSNET): a flat external network on a machine without a spare NIC.")]
-TunnelOption = Annotated[str | None, typer.Option(
-    "--tunnel-ip", metavar="IP", help="This host's VXLAN tunnel endpoint.")]
+HostOption = Annotated[
+    str | None,
+    typer.Option("--host", metavar="NAME", help="Host name the controller binds ports to."),
+]
+NetnsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--netns",
+        metavar="NS",
+        help="Manage the hypervisor that is this network namespace (the lab).",
+    ),
+]
+DhcpDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dhcp-state-dir",
+        metavar="DIR",
+        help="dnsmasq files (default <state dir>/dhcp/<host>; must not be 0700).",
+    ),
+]
+LocalExternalOption = Annotated[
+    str | None,
+    typer.Option(
+        "--local-external",
+        metavar="PHYSNET:IP/PREFIX",
+        help="Make a veth pair nt-PHYSNET (this host, holding IP/PREFIX) <-> ntb-PHYSNET "
+        "(mapped to PHYSNET): a flat external network on a machine without a spare NIC.",
+    ),
+]
+TunnelOption = Annotated[
+    str | None, typer.Option("--tunnel-ip", metavar="IP", help="This host's VXLAN tunnel endpoint.")
+]
 
 
 @app.command()
-def check(host: HostOption = None, tunnel_ip: TunnelOption = None, netns: NetnsOption = None,
-          underlay_dev: Annotated[str | None, typer.Option("--underlay-dev")] = None,
-          mappings: Annotated[str | None, typer.Option("--interface-mappings")] = None,
-          ) -> None:
+def check(
+    host: HostOption = None,
+    tunnel_ip: TunnelOption = None,
+    netns: NetnsOption = None,
+    underlay_dev: Annotated[str | None, typer.Option("--underlay-dev")] = None,
+    mappings: Annotated[str | None, typer.Option("--interface-mappings")] = None,
+) -> None:
     """List every difference between this host's kernel and its intended state (L2)."""
     from neutrino.agent.check import check as drift_check
     from neutrino.agent.main import AgentSettings
     from neutrino.client import ClientError
 
     try:
-        settings = AgentSettings.from_env(host=host, tunnel_ip=tunnel_ip, netns=netns,
-                                          underlay_dev=underlay_dev,
-                                          interface_mappings=mappings)
+        settings = AgentSettings.from_env(
+            host=host,
+            tunnel_ip=tunnel_ip,
+            netns=netns,
+            underlay_dev=underlay_dev,
+            interface_mappings=mappings,
+        )
         found = drift_check(settings)
     except KeyError as exc:
         raise fail(f"missing setting {exc.args[0]} (flag or environment variable)") from None
@@ -77,36 +103,65 @@ def check(host: HostOption = None, tunnel_ip: TunnelOption = None, netns: NetnsO
 def agent(
     ctx: typer.Context,
     host: HostOption = None,
-    tunnel_ip: Annotated[str | None, typer.Option(
-        "--tunnel-ip", metavar="IP", help="This host's VXLAN tunnel endpoint.")] = None,
+    tunnel_ip: Annotated[
+        str | None,
+        typer.Option("--tunnel-ip", metavar="IP", help="This host's VXLAN tunnel endpoint."),
+    ] = None,
     netns: NetnsOption = None,
-    underlay_dev: Annotated[str | None, typer.Option(
-        "--underlay-dev", metavar="DEV", help="Device carrying VXLAN (default eth1).")] = None,
-    mappings: Annotated[str | None, typer.Option(
-        "--interface-mappings", metavar="PHYSNET:DEV,...",
-        help="Physical networks of flat networks and their interfaces.")] = None,
-    resync: Annotated[float | None, typer.Option(
-        "--resync", metavar="SECONDS", help="Full resync period (default 30).")] = None,
-    dhcp: Annotated[bool, typer.Option(
-        "--dhcp", help="DHCP role: also register a DHCP agent and run dnsmasq per network.")
+    underlay_dev: Annotated[
+        str | None,
+        typer.Option("--underlay-dev", metavar="DEV", help="Device carrying VXLAN (default eth1)."),
+    ] = None,
+    mappings: Annotated[
+        str | None,
+        typer.Option(
+            "--interface-mappings",
+            metavar="PHYSNET:DEV,...",
+            help="Physical networks of flat networks and their interfaces.",
+        ),
+    ] = None,
+    resync: Annotated[
+        float | None,
+        typer.Option("--resync", metavar="SECONDS", help="Full resync period (default 30)."),
+    ] = None,
+    dhcp: Annotated[
+        bool,
+        typer.Option(
+            "--dhcp", help="DHCP role: also register a DHCP agent and run dnsmasq per network."
+        ),
     ] = False,
     dhcp_state_dir: DhcpDirOption = None,
-    l3: Annotated[bool, typer.Option(
-        "--l3", help="L3 role: also register an L3 agent and host routers (qrouter- netns).")
+    l3: Annotated[
+        bool,
+        typer.Option(
+            "--l3", help="L3 role: also register an L3 agent and host routers (qrouter- netns)."
+        ),
     ] = False,
-    security_groups: Annotated[bool, typer.Option(
-        "--security-groups/--no-security-groups",
-        help="Enforce security groups and anti-spoofing with nftables (default on).")
+    security_groups: Annotated[
+        bool,
+        typer.Option(
+            "--security-groups/--no-security-groups",
+            help="Enforce security groups and anti-spoofing with nftables (default on).",
+        ),
     ] = True,
     local_external: LocalExternalOption = None,
-    cleanup_on_exit: Annotated[bool, typer.Option(
-        "--cleanup-on-exit/--keep-on-exit",
-        help="On stop, remove what the agent built (default: keep it, VMs stay connected).")
+    cleanup_on_exit: Annotated[
+        bool,
+        typer.Option(
+            "--cleanup-on-exit/--keep-on-exit",
+            help="On stop, remove what the agent built (default: keep it, VMs stay connected).",
+        ),
     ] = False,
-    metrics_listen: Annotated[str | None, typer.Option(
-        "--metrics-listen", metavar="HOST:PORT",
-        help="Serve the agent's Prometheus metrics there (default: off).")] = None,
-    log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object a line.")
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-listen",
+            metavar="HOST:PORT",
+            help="Serve the agent's Prometheus metrics there (default: off).",
+        ),
+    ] = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log one JSON object a line.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -118,15 +173,21 @@ def agent(
 
     logs.configure(logging.DEBUG if verbose else logging.INFO, json=log_json)
     try:
-        settings = AgentSettings.from_env(host=host, tunnel_ip=tunnel_ip, netns=netns,
-                                          underlay_dev=underlay_dev,
-                                          interface_mappings=mappings,
-                                          resync_interval=resync, dhcp=dhcp or None,
-                                          dhcp_state_dir=dhcp_state_dir, l3=l3 or None,
-                                          security_groups=security_groups,
-                                          local_external=local_external,
-                                          cleanup_on_exit=cleanup_on_exit,
-                                          metrics_listen=metrics_listen)
+        settings = AgentSettings.from_env(
+            host=host,
+            tunnel_ip=tunnel_ip,
+            netns=netns,
+            underlay_dev=underlay_dev,
+            interface_mappings=mappings,
+            resync_interval=resync,
+            dhcp=dhcp or None,
+            dhcp_state_dir=dhcp_state_dir,
+            l3=l3 or None,
+            security_groups=security_groups,
+            local_external=local_external,
+            cleanup_on_exit=cleanup_on_exit,
+            metrics_listen=metrics_listen,
+        )
     except KeyError as exc:
         raise fail(f"missing setting {exc.args[0]} (flag or environment variable)") from None
     except ValueError as exc:
@@ -150,9 +211,13 @@ def cleanup(
     host: HostOption = None,
     netns: NetnsOption = None,
     dhcp_state_dir: DhcpDirOption = None,
-    local_external: Annotated[str, typer.Option(
-        "--local-external", metavar="PHYSNET",
-        help="The physnet whose veth uplink to delete (the all-in-one's: public).")
+    local_external: Annotated[
+        str,
+        typer.Option(
+            "--local-external",
+            metavar="PHYSNET",
+            help="The physnet whose veth uplink to delete (the all-in-one's: public).",
+        ),
     ] = "public",
 ) -> None:
     """Remove everything an agent of this host built: dnsmasq, qdhcp-/qrouter- namespaces,
@@ -162,13 +227,25 @@ def cleanup(
     from neutrino.agent.teardown import TeardownError, teardown
 
     # cleanup talks to no controller: placeholder credentials and tunnel address
-    env = {"NEUTRINO_AGENT_TUNNEL_IP": "0.0.0.0", "OS_AUTH_URL": "http://unused/v3",
-           "OS_USERNAME": "unused", "OS_PASSWORD": "unused", "OS_PROJECT_NAME": "unused",
-           **{k: v for k, v in os.environ.items()
-              if k.startswith("NEUTRINO_") and k != "NEUTRINO_AGENT_INTERFACE_MAPPINGS"}}
+    env = {
+        "NEUTRINO_AGENT_TUNNEL_IP": "0.0.0.0",
+        "OS_AUTH_URL": "http://unused/v3",
+        "OS_USERNAME": "unused",
+        "OS_PASSWORD": "unused",
+        "OS_PROJECT_NAME": "unused",
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("NEUTRINO_") and k != "NEUTRINO_AGENT_INTERFACE_MAPPINGS"
+        },
+    }
     settings = AgentSettings.from_env(
-        env, host=host, netns=netns, dhcp_state_dir=dhcp_state_dir,
-        local_external=f"{local_external.partition(':')[0]}:0.0.0.0/32")
+        env,
+        host=host,
+        netns=netns,
+        dhcp_state_dir=dhcp_state_dir,
+        local_external=f"{local_external.partition(':')[0]}:0.0.0.0/32",
+    )
     with NetlinkKernel(settings.netns) as kernel:
         try:
             removed = teardown(settings, kernel)

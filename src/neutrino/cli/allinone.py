@@ -43,8 +43,13 @@ __all__ = ["EXTERNAL", "LocalAgent", "agent_env", "ensure_public_network"]
 
 PR_SET_PDEATHSIG = 1
 WILDCARDS = ("", "0.0.0.0", "::")
-EXTERNAL = {"name": "public", "physnet": "public", "cidr": "203.0.113.0/24",
-            "gateway": "203.0.113.1", "pool": ("203.0.113.10", "203.0.113.250")}
+EXTERNAL = {
+    "name": "public",
+    "physnet": "public",
+    "cidr": "203.0.113.0/24",
+    "gateway": "203.0.113.1",
+    "pool": ("203.0.113.10", "203.0.113.250"),
+}
 
 
 def agent_env(listen_host: str, port: int, password: str) -> dict[str, str]:
@@ -53,9 +58,14 @@ def agent_env(listen_host: str, port: int, password: str) -> dict[str, str]:
     if ":" in host:
         host = f"[{host}]"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update(OS_AUTH_URL=f"http://{host}:{port}/v3", OS_USERNAME=ADMIN_USER,
-               OS_PASSWORD=password, OS_PROJECT_NAME=ADMIN_PROJECT,
-               OS_USER_DOMAIN_NAME=ADMIN_DOMAIN, OS_PROJECT_DOMAIN_NAME=ADMIN_DOMAIN)
+    env.update(
+        OS_AUTH_URL=f"http://{host}:{port}/v3",
+        OS_USERNAME=ADMIN_USER,
+        OS_PASSWORD=password,
+        OS_PROJECT_NAME=ADMIN_PROJECT,
+        OS_USER_DOMAIN_NAME=ADMIN_DOMAIN,
+        OS_PROJECT_DOMAIN_NAME=ADMIN_DOMAIN,
+    )
     return env
 
 
@@ -66,19 +76,35 @@ def ensure_public_network(services: Services) -> tuple[str, bool]:
     from neutrino.service.context import RequestContext
 
     project = admin_project_id(services)
-    ctx = RequestContext(user_id="", project_id=project, roles=frozenset({"admin"}),
-                         project_name=ADMIN_PROJECT)
+    ctx = RequestContext(
+        user_id="", project_id=project, roles=frozenset({"admin"}), project_name=ADMIN_PROJECT
+    )
     found = services.networks.search(ctx, ListQuery(filters={"name": [EXTERNAL["name"]]}))
     if found:
         return str(found[0]["id"]), False
-    net = services.networks.create(ctx, {
-        "name": EXTERNAL["name"], "router:external": True, "shared": False,
-        "provider:network_type": "flat", "provider:physical_network": EXTERNAL["physnet"]})
+    net = services.networks.create(
+        ctx,
+        {
+            "name": EXTERNAL["name"],
+            "router:external": True,
+            "shared": False,
+            "provider:network_type": "flat",
+            "provider:physical_network": EXTERNAL["physnet"],
+        },
+    )
     start, end = EXTERNAL["pool"]
-    services.subnets.create(ctx, {
-        "name": "public-subnet", "network_id": net["id"], "ip_version": 4,
-        "cidr": EXTERNAL["cidr"], "gateway_ip": EXTERNAL["gateway"], "enable_dhcp": False,
-        "allocation_pools": [{"start": start, "end": end}]})
+    services.subnets.create(
+        ctx,
+        {
+            "name": "public-subnet",
+            "network_id": net["id"],
+            "ip_version": 4,
+            "cidr": EXTERNAL["cidr"],
+            "gateway_ip": EXTERNAL["gateway"],
+            "enable_dhcp": False,
+            "allocation_pools": [{"start": start, "end": end}],
+        },
+    )
     return str(net["id"]), True
 
 
@@ -90,22 +116,44 @@ def _die_with_parent() -> None:
 class LocalAgent:
     """The child agent process of an all-in-one ``serve``."""
 
-    def __init__(self, host: str, env: dict[str, str], *, tunnel_ip: str = "127.0.0.1",
-                 underlay_dev: str = "lo", cleanup: bool = True,
-                 extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        host: str,
+        env: dict[str, str],
+        *,
+        tunnel_ip: str = "127.0.0.1",
+        underlay_dev: str = "lo",
+        cleanup: bool = True,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.host = host
         self.cleanup = cleanup
         gateway = f"{EXTERNAL['gateway']}/{str(EXTERNAL['cidr']).split('/')[1]}"
-        self.argv = [sys.executable, "-m", "neutrino.cli.main", "agent", "--host", host,
-                     "--tunnel-ip", tunnel_ip, "--underlay-dev", underlay_dev, "--dhcp",
-                     "--l3", "--local-external", f"{EXTERNAL['physnet']}:{gateway}",
-                     "--cleanup-on-exit" if cleanup else "--keep-on-exit", *extra]
+        self.argv = [
+            sys.executable,
+            "-m",
+            "neutrino.cli.main",
+            "agent",
+            "--host",
+            host,
+            "--tunnel-ip",
+            tunnel_ip,
+            "--underlay-dev",
+            underlay_dev,
+            "--dhcp",
+            "--l3",
+            "--local-external",
+            f"{EXTERNAL['physnet']}:{gateway}",
+            "--cleanup-on-exit" if cleanup else "--keep-on-exit",
+            *extra,
+        ]
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
-                                     preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
 
     def terminate(self) -> None:
         """Ask the agent to stop (it tears down or not, see ``cleanup``); do not wait."""

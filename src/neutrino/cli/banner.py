@@ -22,8 +22,9 @@ CLOUD_NAME = "neutrino"
 
 def password_text(creds: AdminCredentials) -> str:
     if creds.password is None:
-        return ("set at the first bootstrap "
-                "(change it with `neutrino bootstrap --admin-password ...`)")
+        return (
+            "set at the first bootstrap (change it with `neutrino bootstrap --admin-password ...`)"
+        )
     if creds.password_file is None:
         return "as given (--admin-password / NEUTRINO_ADMIN_PASSWORD)"
     origin = "generated, saved in" if creds.generated else "saved in"
@@ -32,19 +33,21 @@ def password_text(creds: AdminCredentials) -> str:
 
 def clouds_yaml(settings: Settings, creds: AdminCredentials) -> str:
     password = creds.password if creds.password_file else "<admin password>"
-    return "\n".join([
-        "clouds:",
-        f"  {CLOUD_NAME}:",
-        "    auth:",
-        f"      auth_url: {settings.base_url}/v3",
-        f"      username: {ADMIN_USER}",
-        f"      password: {password}",
-        f"      project_name: {ADMIN_PROJECT}",
-        f"      user_domain_name: {ADMIN_DOMAIN}",
-        f"      project_domain_name: {ADMIN_DOMAIN}",
-        f"    region_name: {settings.region}",
-        "    identity_api_version: 3",
-    ])
+    return "\n".join(
+        [
+            "clouds:",
+            f"  {CLOUD_NAME}:",
+            "    auth:",
+            f"      auth_url: {settings.base_url}/v3",
+            f"      username: {ADMIN_USER}",
+            f"      password: {password}",
+            f"      project_name: {ADMIN_PROJECT}",
+            f"      user_domain_name: {ADMIN_DOMAIN}",
+            f"      project_domain_name: {ADMIN_DOMAIN}",
+            f"    region_name: {settings.region}",
+            "    identity_api_version: 3",
+        ]
+    )
 
 
 def os_exports(settings: Settings, creds: AdminCredentials) -> str:
@@ -65,8 +68,9 @@ def os_exports(settings: Settings, creds: AdminCredentials) -> str:
     return "\n".join(f"export {k}={v}" for k, v in values)
 
 
-def print_endpoints(console: Console, settings: Settings, creds: AdminCredentials,
-                    *, listening: str | None = None) -> None:
+def print_endpoints(
+    console: Console, settings: Settings, creds: AdminCredentials, *, listening: str | None = None
+) -> None:
     title = f"neutrino {__version__}" + (f" listening on http://{listening}" if listening else "")
     rows = [
         ("Keystone URL", f"{settings.base_url}/v3"),

@@ -33,19 +33,35 @@ def bootstrap(
     state_dir: StateDirOption = None,
     public_url: PublicUrlOption = None,
     region: RegionOption = None,
-    listen: Annotated[str | None, typer.Option(
-        "--listen", metavar="HOST:PORT",
-        help="Where the server will listen (the default public URL derives from it).")] = None,
-    admin_quota: Annotated[str | None, typer.Option(
-        "--admin-quota", metavar="SPEC",
-        help="Quotas of the admin project: 'unlimited' (the first bootstrap's choice), "
-             "'default' (the same defaults as every project) or RESOURCE=N,... "
-             "(network, subnet, port, router, floatingip, security_group, "
-             "security_group_rule; -1 = unlimited).")] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="HOST:PORT",
+            help="Where the server will listen (the default public URL derives from it).",
+        ),
+    ] = None,
+    admin_quota: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-quota",
+            metavar="SPEC",
+            help="Quotas of the admin project: 'unlimited' (the first bootstrap's choice), "
+            "'default' (the same defaults as every project) or RESOURCE=N,... "
+            "(network, subnet, port, router, floatingip, security_group, "
+            "security_group_rule; -1 = unlimited).",
+        ),
+    ] = None,
 ) -> None:
     """Create the admin user, project and roles (and set the admin password)."""
-    settings = load_settings(admin_password=admin_password, db=db, state_dir=state_dir,
-                             public_url=public_url, region=region, listen=listen)
+    settings = load_settings(
+        admin_password=admin_password,
+        db=db,
+        state_dir=state_dir,
+        public_url=public_url,
+        region=region,
+        listen=listen,
+    )
     if admin_quota is not None:
         try:
             admin.parse_quota(admin_quota)
@@ -57,8 +73,7 @@ def bootstrap(
     ensure_schema(settings.db_url)
     store = Store(settings.db_url)
     try:
-        creds = admin.bootstrap(Services.build(settings, store), settings,
-                                admin_quota=admin_quota)
+        creds = admin.bootstrap(Services.build(settings, store), settings, admin_quota=admin_quota)
     finally:
         store.dispose()
     console.print("[bold green]bootstrap done[/]")

@@ -17,8 +17,7 @@ from neutrino.cli.options import DbOption, StateDirOption, console, fail, load_s
 from neutrino.store import migrate
 from neutrino.vmm.storage import migrate as vmm_migrate
 
-app = typer.Typer(help="Database schema: upgrade, show the current revision.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Database schema: upgrade, show the current revision.", no_args_is_help=True)
 
 
 def redact(url: str) -> str:
@@ -31,14 +30,17 @@ def ensure_schema(url: str, *, allow_migrate: bool = True) -> None:
     if migrate.is_up_to_date(url) and vmm_migrate.is_up_to_date(url):
         return
     if not allow_migrate and not url.startswith("sqlite"):
-        raise fail(f"the schema of {redact(url)} is at {migrate.current(url) or 'nothing'}, "
-                   f"this neutrino needs {migrate.head()}: run `neutrino db upgrade` "
-                   "(or start with --migrate)")
+        raise fail(
+            f"the schema of {redact(url)} is at {migrate.current(url) or 'nothing'}, "
+            f"this neutrino needs {migrate.head()}: run `neutrino db upgrade` "
+            "(or start with --migrate)"
+        )
     before = migrate.current(url)
     if before != migrate.head():
         migrate.upgrade(url)
-        console.print(f"database {redact(url)}: schema upgraded "
-                      f"{before or 'empty'} -> {migrate.head()}")
+        console.print(
+            f"database {redact(url)}: schema upgraded {before or 'empty'} -> {migrate.head()}"
+        )
     _upgrade_vmm(url)
 
 
@@ -47,8 +49,7 @@ def _upgrade_vmm(url: str, revision: str = "head") -> None:
     vmm_migrate.upgrade(url, revision)
     after = vmm_migrate.current(url)
     if before != after:
-        console.print(f"database {redact(url)}: vmm tables upgraded {before or 'empty'} -> "
-                      f"{after}")
+        console.print(f"database {redact(url)}: vmm tables upgraded {before or 'empty'} -> {after}")
 
 
 @app.command()
@@ -74,8 +75,9 @@ def upgrade(
 def current(
     db: DbOption = None,
     state_dir: StateDirOption = None,
-    check: Annotated[bool, typer.Option(
-        "--check", help="Exit with status 1 unless the schema is up to date.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit with status 1 unless the schema is up to date.")
+    ] = False,
 ) -> None:
     """Show the schema revision of the database and the newest one."""
     url = load_settings(db=db, state_dir=state_dir).db_url

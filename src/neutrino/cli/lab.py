@@ -26,17 +26,25 @@ from rich.table import Table
 
 from neutrino.cli.options import console, fail
 
-app = typer.Typer(help="A namespace lab: hypervisors, agents and VMs on this machine.",
-                  no_args_is_help=True)
-vm_app = typer.Typer(help="VMs: namespaces plugged into ports, addressed by DHCP.",
-                     no_args_is_help=True)
+app = typer.Typer(
+    help="A namespace lab: hypervisors, agents and VMs on this machine.", no_args_is_help=True
+)
+vm_app = typer.Typer(
+    help="VMs: namespaces plugged into ports, addressed by DHCP.", no_args_is_help=True
+)
 app.add_typer(vm_app, name="vm")
 
 T = TypeVar("T")
 
-DirOption = Annotated[Path | None, typer.Option(
-    "--dir", metavar="DIR", envvar="NEUTRINO_LAB_DIR",
-    help="Lab state directory (default /run/neutrino-lab).")]
+DirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir",
+        metavar="DIR",
+        envvar="NEUTRINO_LAB_DIR",
+        help="Lab state directory (default /run/neutrino-lab).",
+    ),
+]
 
 
 @contextmanager
@@ -44,6 +52,7 @@ def working(title: str) -> Iterator[Callable[[str], None]]:
     """A spinner showing the current step; each finished step printed with a check mark."""
     steps: list[str] = []
     with console.status(f"[bold]{escape(title)}[/]") as spinner:
+
         def progress(message: str) -> None:
             if steps:
                 console.print(f"  [green]✓[/] {escape(steps[-1])}")
@@ -74,17 +83,32 @@ def _run(title: str, action: Callable[[Callable[[str], None]], T]) -> T:
 @app.command()
 def up(
     hosts: Annotated[int, typer.Option("--hosts", min=1, help="Hypervisors hv1..hvN.")] = 2,
-    network_nodes: Annotated[int, typer.Option(
-        "--network-nodes", min=0,
-        help="Network nodes net1..netM (they serve DHCP and host routers).")] = 1,
-    prefix: Annotated[str | None, typer.Option(
-        "--prefix", envvar="NEUTRINO_LAB_PREFIX",
-        help="Prefix of the lab's namespace names (default lab-).")] = None,
+    network_nodes: Annotated[
+        int,
+        typer.Option(
+            "--network-nodes",
+            min=0,
+            help="Network nodes net1..netM (they serve DHCP and host routers).",
+        ),
+    ] = 1,
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--prefix",
+            envvar="NEUTRINO_LAB_PREFIX",
+            help="Prefix of the lab's namespace names (default lab-).",
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 90.0,
-    external: Annotated[bool, typer.Option(
-        "--external", help="Also the outside world (ext namespace, 203.0.113.1) and the "
-        "external network 'public' (flat, 203.0.113.0/24) on the network nodes; on a "
-        "running lab, adds them.")] = False,
+    external: Annotated[
+        bool,
+        typer.Option(
+            "--external",
+            help="Also the outside world (ext namespace, 203.0.113.1) and the "
+            "external network 'public' (flat, 203.0.113.0/24) on the network nodes; on a "
+            "running lab, adds them.",
+        ),
+    ] = False,
     directory: DirOption = None,
 ) -> None:
     """Build the lab: underlay, hypervisor namespaces, controller (unless OS_* names one),
@@ -92,16 +116,18 @@ def up(
     from neutrino.lab import Lab, LabState
 
     def action(progress: Callable[[str], None]) -> LabState:
-        return Lab(directory, progress=progress).up(hosts, network_nodes, prefix=prefix,
-                                                     timeout=timeout, external=external)
+        return Lab(directory, progress=progress).up(
+            hosts, network_nodes, prefix=prefix, timeout=timeout, external=external
+        )
 
     _run("lab up", action)
     lab = Lab(directory)
     state = lab.state()
-    console.print(f"[bold green]lab up[/] in {lab.dir}: "
-                  f"{', '.join(h.name for h in state.hosts)}; controller {state.creds.auth_url}"
-                  + (f"; external network public, outside world {state.external}"
-                     if state.external else ""))
+    console.print(
+        f"[bold green]lab up[/] in {lab.dir}: "
+        f"{', '.join(h.name for h in state.hosts)}; controller {state.creds.auth_url}"
+        + (f"; external network public, outside world {state.external}" if state.external else "")
+    )
     if state.managed_controller:
         console.print('  use it:  eval "$(neutrino lab env)"', soft_wrap=True)
 
@@ -117,11 +143,15 @@ def env(directory: DirOption = None) -> None:
         creds = Lab(directory).state().creds
     except LabError as exc:
         raise fail(str(exc)) from None
-    values = {"OS_AUTH_URL": creds.auth_url, "OS_USERNAME": creds.username,
-              "OS_PASSWORD": creds.password, "OS_PROJECT_NAME": creds.project_name,
-              "OS_USER_DOMAIN_NAME": creds.user_domain_name,
-              "OS_PROJECT_DOMAIN_NAME": creds.project_domain_name,
-              "OS_IDENTITY_API_VERSION": "3"}
+    values = {
+        "OS_AUTH_URL": creds.auth_url,
+        "OS_USERNAME": creds.username,
+        "OS_PASSWORD": creds.password,
+        "OS_PROJECT_NAME": creds.project_name,
+        "OS_USER_DOMAIN_NAME": creds.user_domain_name,
+        "OS_PROJECT_DOMAIN_NAME": creds.project_domain_name,
+        "OS_IDENTITY_API_VERSION": "3",
+    }
     print("unset OS_CLOUD")
     for key, value in values.items():
         print(f"export {key}={shlex.quote(value)}")
@@ -150,8 +180,13 @@ def status(directory: DirOption = None) -> None:
         table.add_column(column)
     for row in rows:
         color = "green" if row.state in ("up", "running", "reachable", "ACTIVE") else "yellow"
-        table.add_row(row.kind, row.name, row.namespace, escape(row.detail),
-                      f"[{color}]{escape(row.state)}[/]")
+        table.add_row(
+            row.kind,
+            row.name,
+            row.namespace,
+            escape(row.detail),
+            f"[{color}]{escape(row.state)}[/]",
+        )
     console.print(table)
 
 
@@ -160,8 +195,12 @@ def vm_create(
     name: Annotated[str, typer.Argument(help="VM name (its namespace is <prefix><name>).")],
     host: Annotated[str, typer.Option("--host", help="Hypervisor, e.g. hv1.")],
     port: Annotated[str | None, typer.Option("--port", metavar="PORT_ID")] = None,
-    network: Annotated[str | None, typer.Option(
-        "--network", metavar="NET", help="Create a port on this network (id or name).")] = None,
+    network: Annotated[
+        str | None,
+        typer.Option(
+            "--network", metavar="NET", help="Create a port on this network (id or name)."
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option("--timeout")] = 30.0,
     directory: DirOption = None,
 ) -> None:
@@ -172,13 +211,21 @@ def vm_create(
         raise fail("give exactly one of --port and --network")
 
     def action(progress: Callable[[str], None]) -> tuple[VmRecord, Lease]:
-        return create_vm(Lab(directory, progress=progress), name, host, port_id=port,
-                         network=network, timeout=timeout)
+        return create_vm(
+            Lab(directory, progress=progress),
+            name,
+            host,
+            port_id=port,
+            network=network,
+            timeout=timeout,
+        )
 
     vm, lease = _run(f"vm {name}", action)
-    console.print(f"[bold green]{escape(name)}[/] on {vm.host}: port {vm.port_id}, "
-                  f"{lease.ip or 'no DHCP'}"
-                  + (f"/{lease.mask} via {lease.router} mtu {lease.mtu}" if lease.ip else ""))
+    console.print(
+        f"[bold green]{escape(name)}[/] on {vm.host}: port {vm.port_id}, "
+        f"{lease.ip or 'no DHCP'}"
+        + (f"/{lease.mask} via {lease.router} mtu {lease.mtu}" if lease.ip else "")
+    )
 
 
 @vm_app.command("delete")
@@ -186,14 +233,14 @@ def vm_delete(name: Annotated[str, typer.Argument()], directory: DirOption = Non
     """Delete a VM (its namespace, and its port if the lab created it)."""
     from neutrino.lab import Lab, delete_vm
 
-    if not _run(f"vm {name}", lambda progress: delete_vm(Lab(directory, progress=progress),
-                                                         name)):
+    if not _run(f"vm {name}", lambda progress: delete_vm(Lab(directory, progress=progress), name)):
         raise fail(f"no VM {name}")
 
 
 @vm_app.command("ip")
-def vm_ip(name: Annotated[str, typer.Argument(help="VM name.")],
-          directory: DirOption = None) -> None:
+def vm_ip(
+    name: Annotated[str, typer.Argument(help="VM name.")], directory: DirOption = None
+) -> None:
     """Print the VM's IPv4 address (for scripts: ping $(neutrino lab vm ip vm2))."""
     from neutrino.lab import Lab, LabError
     from neutrino.lab.vms import vm_address
@@ -204,8 +251,7 @@ def vm_ip(name: Annotated[str, typer.Argument(help="VM name.")],
         raise fail(str(exc)) from None
 
 
-@app.command("exec", context_settings={"allow_extra_args": True,
-                                       "ignore_unknown_options": True})
+@app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def exec_(
     name: Annotated[str, typer.Argument(help="VM name, or ext (the outside world).")],
     command: Annotated[list[str], typer.Argument(help="Command (after --).")],

@@ -36,9 +36,15 @@ app = typer.Typer(
 
 @app.callback()
 def root(
-    config: Annotated[Path | None, typer.Option(
-        "--config", metavar="FILE", exists=True, dir_okay=False,
-        help="TOML settings file (sets NEUTRINO_CONFIG; NEUTRINO_* variables and flags win).")
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="TOML settings file (sets NEUTRINO_CONFIG; NEUTRINO_* variables and flags win).",
+        ),
     ] = None,
 ) -> None:
     if config is not None:

@@ -18,20 +18,43 @@ from neutrino.common.settings import Settings
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-DbOption = Annotated[str | None, typer.Option(
-    "--db", metavar="URL",
-    help="sqlite:///PATH or postgresql://USER:PASS@HOST/DB (default: SQLite in the state dir).")]
-StateDirOption = Annotated[Path | None, typer.Option(
-    "--state-dir", metavar="DIR",
-    help="Where the SQLite database, token key and generated admin password live.")]
-AdminPasswordOption = Annotated[str | None, typer.Option(
-    "--admin-password", metavar="PASSWORD", envvar="NEUTRINO_ADMIN_PASSWORD",
-    show_envvar=True, help="Admin password (default: generated into <state-dir>/admin-password).")]
-PublicUrlOption = Annotated[str | None, typer.Option(
-    "--public-url", metavar="URL",
-    help="Base URL the catalog advertises (default: http://<listen>).")]
-RegionOption = Annotated[str | None, typer.Option(
-    "--region", metavar="NAME", help="Catalog region (default RegionOne).")]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="URL",
+        help="sqlite:///PATH or postgresql://USER:PASS@HOST/DB (default: SQLite in the state dir).",
+    ),
+]
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        metavar="DIR",
+        help="Where the SQLite database, token key and generated admin password live.",
+    ),
+]
+AdminPasswordOption = Annotated[
+    str | None,
+    typer.Option(
+        "--admin-password",
+        metavar="PASSWORD",
+        envvar="NEUTRINO_ADMIN_PASSWORD",
+        show_envvar=True,
+        help="Admin password (default: generated into <state-dir>/admin-password).",
+    ),
+]
+PublicUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--public-url",
+        metavar="URL",
+        help="Base URL the catalog advertises (default: http://<listen>).",
+    ),
+]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", metavar="NAME", help="Catalog region (default RegionOne).")
+]
 
 
 def load_settings(**overrides: Any) -> Settings:

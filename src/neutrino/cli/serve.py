@@ -51,38 +51,65 @@ WORKER_START_SECONDS = 60
 
 
 def serve(
-    listen: Annotated[str | None, typer.Option(
-        "--listen", metavar="HOST:PORT", help="Address to listen on (default 127.0.0.1:9696).")
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen", metavar="HOST:PORT", help="Address to listen on (default 127.0.0.1:9696)."
+        ),
     ] = None,
     db: DbOption = None,
     state_dir: StateDirOption = None,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
-    migrate: Annotated[bool, typer.Option(
-        "--migrate/--no-migrate",
-        help="Upgrade a PostgreSQL schema if needed (SQLite is always upgraded).")] = True,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Upgrade a PostgreSQL schema if needed (SQLite is always upgraded).",
+        ),
+    ] = True,
     admin_password: AdminPasswordOption = None,
     public_url: PublicUrlOption = None,
     region: RegionOption = None,
-    access_log: Annotated[bool, typer.Option(
-        "--access-log/--no-access-log", help="Log every request.")] = False,
-    agent: Annotated[bool, typer.Option(
-        "--agent", help="All-in-one: also run a host agent for this machine: L2, DHCP, "
-                        "routers, security groups, external network 'public' (needs root).")
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = False,
-    agent_host: Annotated[str | None, typer.Option(
-        "--agent-host", metavar="NAME",
-        help="Host name of the local agent (default: this machine's name).")] = None,
-    agent_cleanup: Annotated[bool, typer.Option(
-        "--agent-cleanup/--agent-keep",
-        help="When serve stops, the local agent removes what it built (default), or keeps "
-             "the data plane running for the VMs.")] = True,
-    log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object a line.")
+    agent: Annotated[
+        bool,
+        typer.Option(
+            "--agent",
+            help="All-in-one: also run a host agent for this machine: L2, DHCP, "
+            "routers, security groups, external network 'public' (needs root).",
+        ),
+    ] = False,
+    agent_host: Annotated[
+        str | None,
+        typer.Option(
+            "--agent-host",
+            metavar="NAME",
+            help="Host name of the local agent (default: this machine's name).",
+        ),
+    ] = None,
+    agent_cleanup: Annotated[
+        bool,
+        typer.Option(
+            "--agent-cleanup/--agent-keep",
+            help="When serve stops, the local agent removes what it built (default), or keeps "
+            "the data plane running for the VMs.",
+        ),
+    ] = True,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log one JSON object a line.")
     ] = False,
 ) -> None:
     """Run the API server: upgrade the schema, bootstrap the admin if needed, listen."""
-    overrides: dict[str, Any] = {"listen": listen, "db": db, "state_dir": state_dir,
-                                 "admin_password": admin_password, "public_url": public_url,
-                                 "region": region}
+    overrides: dict[str, Any] = {
+        "listen": listen,
+        "db": db,
+        "state_dir": state_dir,
+        "admin_password": admin_password,
+        "public_url": public_url,
+        "region": region,
+    }
     settings = load_settings(**overrides)
     host, port = parse_listen(settings.listen)
     from neutrino.common import logs
@@ -92,8 +119,7 @@ def serve(
         os.environ["NEUTRINO_LOG_JSON"] = "1"  # workers configure themselves alike
     creds = prepare(settings, allow_migrate=migrate, external_network=agent)
     banner.print_endpoints(console, settings, creds, listening=settings.listen)
-    local = (_local_agent(settings, creds, host, port, agent_host, agent_cleanup)
-             if agent else None)
+    local = _local_agent(settings, creds, host, port, agent_host, agent_cleanup) if agent else None
     try:
         _run(settings, overrides, host, port, workers, access_log, local)
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: a clean stop
@@ -109,8 +135,14 @@ def serve(
     os._exit(0)
 
 
-def _local_agent(settings: Settings, creds: admin.AdminCredentials, host: str, port: int,
-                 name: str | None, cleanup: bool) -> LocalAgent:
+def _local_agent(
+    settings: Settings,
+    creds: admin.AdminCredentials,
+    host: str,
+    port: int,
+    name: str | None,
+    cleanup: bool,
+) -> LocalAgent:
     if os.geteuid() != 0:
         raise fail("--agent builds bridges and namespaces: run it as root")
     password = creds.password or settings.admin_password or None  # given again on a restart
@@ -120,28 +152,48 @@ def _local_agent(settings: Settings, creds: admin.AdminCredentials, host: str, p
         raise fail("--agent needs the admin password: pass --admin-password")
     env = {**agent_env(host, port, password), "NEUTRINO_STATE_DIR": str(settings.state_dir)}
     local = LocalAgent(name or os.uname().nodename, env, cleanup=cleanup)
-    console.print(f"Local agent: host [bold]{local.host}[/] (bind ports with "
-                  f"binding:host_id={local.host}), VXLAN on lo, DHCP, routers; external "
-                  f"network {EXTERNAL['name']} {EXTERNAL['cidr']} on nt-public "
-                  f"({EXTERNAL['gateway']}, this host)", soft_wrap=True)
-    console.print("On stop the agent " + ("removes what it built (--agent-keep to keep it)"
-                                          if cleanup else "leaves the data plane running "
-                                          "(`neutrino agent cleanup` removes it)"),
-                  soft_wrap=True)
+    console.print(
+        f"Local agent: host [bold]{local.host}[/] (bind ports with "
+        f"binding:host_id={local.host}), VXLAN on lo, DHCP, routers; external "
+        f"network {EXTERNAL['name']} {EXTERNAL['cidr']} on nt-public "
+        f"({EXTERNAL['gateway']}, this host)",
+        soft_wrap=True,
+    )
+    console.print(
+        "On stop the agent "
+        + (
+            "removes what it built (--agent-keep to keep it)"
+            if cleanup
+            else "leaves the data plane running (`neutrino agent cleanup` removes it)"
+        ),
+        soft_wrap=True,
+    )
     local.start()
     return local
 
 
-def _run(settings: Settings, overrides: dict[str, Any], host: str, port: int, workers: int,
-         access_log: bool, local: LocalAgent | None = None) -> None:
+def _run(
+    settings: Settings,
+    overrides: dict[str, Any],
+    host: str,
+    port: int,
+    workers: int,
+    access_log: bool,
+    local: LocalAgent | None = None,
+) -> None:
     from neutrino.api import connections
     from neutrino.common.logs import uvicorn_log_config
 
     connections.raise_open_files_limit()  # before the limits are computed from it
-    options: dict[str, Any] = {"host": host, "port": port, "loop": "uvloop",
-                               "log_level": "info", "access_log": access_log,
-                               "log_config": uvicorn_log_config(),
-                               **connections.server_options(settings)}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "log_level": "info",
+        "access_log": access_log,
+        "log_config": uvicorn_log_config(),
+        **connections.server_options(settings),
+    }
     if workers == 1:
         from neutrino.cli.vmm_app import server_app
 
@@ -155,8 +207,7 @@ def _run(settings: Settings, overrides: dict[str, Any], host: str, port: int, wo
     _metrics_dir(settings)
     if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
         options["timeout_worker_healthcheck"] = WORKER_START_SECONDS
-    uvicorn.run("neutrino.cli.serve:app_from_environment", factory=True, workers=workers,
-                **options)
+    uvicorn.run("neutrino.cli.serve:app_from_environment", factory=True, workers=workers, **options)
 
 
 def _metrics_dir(settings: Settings) -> None:
@@ -167,8 +218,9 @@ def _metrics_dir(settings: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
-def prepare(settings: Settings, *, allow_migrate: bool,
-            external_network: bool = False) -> admin.AdminCredentials:
+def prepare(
+    settings: Settings, *, allow_migrate: bool, external_network: bool = False
+) -> admin.AdminCredentials:
     """Schema up to date, token key present, admin bootstrapped (and, for the all-in-one,
     the external network ``public``): ready to serve."""
     from neutrino.service.container import Services

@@ -47,15 +47,29 @@ class Controller:
 
     # --- agent API -----------------------------------------------------------------------
 
-    def report_agent(self, host: str, configurations: dict[str, Any], *,
-                     agent_type: str = "L2 agent", binary: str = "neutrino-agent",
-                     start_flag: bool = False) -> dict[str, Any]:
-        body = {"agent": {"host": host, "agent_type": agent_type, "binary": binary,
-                          "configurations": configurations, "start_flag": start_flag}}
+    def report_agent(
+        self,
+        host: str,
+        configurations: dict[str, Any],
+        *,
+        agent_type: str = "L2 agent",
+        binary: str = "neutrino-agent",
+        start_flag: bool = False,
+    ) -> dict[str, Any]:
+        body = {
+            "agent": {
+                "host": host,
+                "agent_type": agent_type,
+                "binary": binary,
+                "configurations": configurations,
+                "start_flag": start_flag,
+            }
+        }
         return self.session.request("POST", f"{AGENT}/agents", json=body)["agent"]  # type: ignore[no-any-return]
 
-    def watch_host_state(self, host: str, since: int | None = None,
-                         timeout: float = 30.0) -> HostStateWatch:
+    def watch_host_state(
+        self, host: str, since: int | None = None, timeout: float = 30.0
+    ) -> HostStateWatch:
         """One watch call. The wire form of the last state is kept per host, so after the
         first snapshot the controller may answer with a delta against it."""
         params: dict[str, Any] = {"timeout": timeout}
@@ -64,8 +78,9 @@ class Controller:
             params["since"] = since
             if base is not None and base[0] == since:
                 params["delta"] = 1
-        body = self.session.request("GET", f"{AGENT}/hosts/{host}/state", params=params,
-                                    timeout=timeout + POLL_SLACK)
+        body = self.session.request(
+            "GET", f"{AGENT}/hosts/{host}/state", params=params, timeout=timeout + POLL_SLACK
+        )
         revision = int(body["revision"])
         raw = body.get("state")
         if body.get("delta") is not None and base is not None:
@@ -78,26 +93,34 @@ class Controller:
             self._bases[host] = (revision, raw)
         elif base is not None and since is not None and base[0] == since:
             self._bases[host] = (revision, base[1])  # nothing changed: same state, new label
-        return HostStateWatch(host=body["host"], revision=revision,
-                              snapshot=bool(body.get("snapshot")),
-                              state=None if raw is None else HostState.from_dict(raw))
+        return HostStateWatch(
+            host=body["host"],
+            revision=revision,
+            snapshot=bool(body.get("snapshot")),
+            state=None if raw is None else HostState.from_dict(raw),
+        )
 
     def report_port_status(self, port_id: str, status: str, host: str) -> dict[str, Any]:
         body = {"port": {"status": status, "host": host}}
         return self.session.request(  # type: ignore[no-any-return]
-            "POST", f"{AGENT}/ports/{port_id}/status", json=body)["port"]
+            "POST", f"{AGENT}/ports/{port_id}/status", json=body
+        )["port"]
 
     def report_floatingip_status(self, fip_id: str, status: str) -> dict[str, Any]:
         body = {"floatingip": {"status": status}}
         return self.session.request(  # type: ignore[no-any-return]
-            "POST", f"{AGENT}/floatingips/{fip_id}/status", json=body)["floatingip"]
+            "POST", f"{AGENT}/floatingips/{fip_id}/status", json=body
+        )["floatingip"]
 
-    def wait_port(self, port_id: str, status: str = "ACTIVE",
-                  timeout: float = 30.0) -> dict[str, Any]:
+    def wait_port(
+        self, port_id: str, status: str = "ACTIVE", timeout: float = 30.0
+    ) -> dict[str, Any]:
         return self.session.request(  # type: ignore[no-any-return]
-            "GET", f"{AGENT}/ports/{port_id}/events",
+            "GET",
+            f"{AGENT}/ports/{port_id}/events",
             params={"status": status, "timeout": timeout},
-            timeout=timeout + POLL_SLACK)["event"]
+            timeout=timeout + POLL_SLACK,
+        )["event"]
 
     # --- Neutron v2.0 --------------------------------------------------------------------
 
@@ -115,11 +138,13 @@ class Controller:
 
     def _list(self, plural: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         return self.session.request(  # type: ignore[no-any-return]
-            "GET", f"{NEUTRON}/{plural}", params=filters or None)[plural]
+            "GET", f"{NEUTRON}/{plural}", params=filters or None
+        )[plural]
 
     def _get(self, plural: str, singular: str, rid: str) -> dict[str, Any]:
         return self.session.request(  # type: ignore[no-any-return]
-            "GET", f"{NEUTRON}/{plural}/{rid}")[singular]
+            "GET", f"{NEUTRON}/{plural}/{rid}"
+        )[singular]
 
     def _delete(self, plural: str, rid: str) -> None:
         self.session.request("DELETE", f"{NEUTRON}/{plural}/{rid}")
@@ -138,8 +163,7 @@ class Controller:
 
     def create_subnet(self, network_id: str, cidr: str, **attrs: Any) -> dict[str, Any]:
         attrs.setdefault("ip_version", 6 if ":" in cidr else 4)
-        return self._create("subnets", "subnet", {"network_id": network_id, "cidr": cidr,
-                                                   **attrs})
+        return self._create("subnets", "subnet", {"network_id": network_id, "cidr": cidr, **attrs})
 
     def list_subnets(self, **filters: Any) -> list[dict[str, Any]]:
         return self._list("subnets", filters)
@@ -172,7 +196,8 @@ class Controller:
         """``POST /neutrino/v1/trace``: the path of one packet (``source``, ``destination``,
         ``protocol``, ``destination_port``, ...); returns the trace (verdict, hops, reply)."""
         return self.session.request(  # type: ignore[no-any-return]
-            "POST", "/neutrino/v1/trace", json={"trace": question})["trace"]
+            "POST", "/neutrino/v1/trace", json={"trace": question}
+        )["trace"]
 
 
 __all__ = ["Controller", "HostStateWatch"]

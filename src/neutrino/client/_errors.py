@@ -90,7 +90,11 @@ class ServerError(HttpError):
 
 
 _BY_STATUS: dict[int, type[HttpError]] = {
-    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
     412: PreconditionFailed,
 }
 

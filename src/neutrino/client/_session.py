@@ -61,25 +61,45 @@ class Credentials:
         missing = [k for k in ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD") if not e.get(k)]
         if missing:
             raise KeyError(missing[0])
-        return cls(auth_url=e["OS_AUTH_URL"], username=e["OS_USERNAME"],
-                   password=e["OS_PASSWORD"],
-                   project_name=e.get("OS_PROJECT_NAME") or e.get("OS_TENANT_NAME") or "admin",
-                   user_domain_name=e.get("OS_USER_DOMAIN_NAME") or "Default",
-                   project_domain_name=e.get("OS_PROJECT_DOMAIN_NAME") or "Default",
-                   interface=e.get("OS_INTERFACE") or "public",
-                   region=e.get("OS_REGION_NAME") or None)
+        return cls(
+            auth_url=e["OS_AUTH_URL"],
+            username=e["OS_USERNAME"],
+            password=e["OS_PASSWORD"],
+            project_name=e.get("OS_PROJECT_NAME") or e.get("OS_TENANT_NAME") or "admin",
+            user_domain_name=e.get("OS_USER_DOMAIN_NAME") or "Default",
+            project_domain_name=e.get("OS_PROJECT_DOMAIN_NAME") or "Default",
+            interface=e.get("OS_INTERFACE") or "public",
+            region=e.get("OS_REGION_NAME") or None,
+        )
 
     def auth_body(self) -> dict[str, Any]:
         if self.keystone_version == "v2.0":
-            return {"auth": {"passwordCredentials": {"username": self.username,
-                                                     "password": self.password},
-                             "tenantName": self.project_name}}
-        return {"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": self.username, "domain": {"name": self.user_domain_name},
-                "password": self.password}}},
-            "scope": {"project": {"name": self.project_name,
-                                  "domain": {"name": self.project_domain_name}}}}}
+            return {
+                "auth": {
+                    "passwordCredentials": {"username": self.username, "password": self.password},
+                    "tenantName": self.project_name,
+                }
+            }
+        return {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": self.username,
+                            "domain": {"name": self.user_domain_name},
+                            "password": self.password,
+                        }
+                    },
+                },
+                "scope": {
+                    "project": {
+                        "name": self.project_name,
+                        "domain": {"name": self.project_domain_name},
+                    }
+                },
+            }
+        }
 
 
 @dataclass(frozen=True)
@@ -94,8 +114,14 @@ class Token:
 class Session:
     """Authenticated requests to the network endpoint (see the module docstring)."""
 
-    def __init__(self, credentials: Credentials, *, timeout: float = DEFAULT_TIMEOUT,
-                 refresh_margin: float = 60.0, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        refresh_margin: float = 60.0,
+        http: httpx.Client | None = None,
+    ) -> None:
         self.credentials = credentials
         self.refresh_margin = refresh_margin
         self._http = http or httpx.Client(timeout=timeout)
@@ -136,11 +162,13 @@ class Session:
         if response.status_code != 201:
             raise error_from_response(response)
         body = orjson.loads(response.content)["token"]
-        return Token(value=response.headers["X-Subject-Token"],
-                     expires_at=_epoch(body["expires_at"]),
-                     endpoint=self._endpoint(body.get("catalog") or []),
-                     project_id=body.get("project", {}).get("id", ""),
-                     user_id=body.get("user", {}).get("id", ""))
+        return Token(
+            value=response.headers["X-Subject-Token"],
+            expires_at=_epoch(body["expires_at"]),
+            endpoint=self._endpoint(body.get("catalog") or []),
+            project_id=body.get("project", {}).get("id", ""),
+            user_id=body.get("user", {}).get("id", ""),
+        )
 
     def _authenticate_v2(self) -> Token:
         url = self.credentials.auth_url.rstrip("/")
@@ -151,16 +179,29 @@ class Session:
             raise error_from_response(response)
         access = orjson.loads(response.content)["access"]
         token = access["token"]
-        catalog = [{"type": s.get("type"), "endpoints": [
-            {"interface": interface, "url": ep[key], "region_id": ep.get("region")}
-            for ep in s.get("endpoints", [])
-            for interface, key in (("public", "publicURL"), ("internal", "internalURL"),
-                                   ("admin", "adminURL")) if ep.get(key)]}
-            for s in access.get("serviceCatalog") or []]
-        return Token(value=token["id"], expires_at=_epoch(token["expires"]),
-                     endpoint=self._endpoint(catalog),
-                     project_id=(token.get("tenant") or {}).get("id", ""),
-                     user_id=(access.get("user") or {}).get("id", ""))
+        catalog = [
+            {
+                "type": s.get("type"),
+                "endpoints": [
+                    {"interface": interface, "url": ep[key], "region_id": ep.get("region")}
+                    for ep in s.get("endpoints", [])
+                    for interface, key in (
+                        ("public", "publicURL"),
+                        ("internal", "internalURL"),
+                        ("admin", "adminURL"),
+                    )
+                    if ep.get(key)
+                ],
+            }
+            for s in access.get("serviceCatalog") or []
+        ]
+        return Token(
+            value=token["id"],
+            expires_at=_epoch(token["expires"]),
+            endpoint=self._endpoint(catalog),
+            project_id=(token.get("tenant") or {}).get("id", ""),
+            user_id=(access.get("user") or {}).get("id", ""),
+        )
 
     def _endpoint(self, catalog: list[dict[str, Any]]) -> str:
         if self.credentials.endpoint:
@@ -170,22 +211,41 @@ class Session:
             if service.get("type") != "network":
                 continue
             for ep in service.get("endpoints", []):
-                if ep.get("interface") == want and region in (None, ep.get("region_id"),
-                                                              ep.get("region")):
+                if ep.get("interface") == want and region in (
+                    None,
+                    ep.get("region_id"),
+                    ep.get("region"),
+                ):
                     return str(ep["url"]).rstrip("/")
-        raise EndpointNotFound(f"no {want} network endpoint"
-                               + (f" in region {region}" if region else "") + " in the catalog")
+        raise EndpointNotFound(
+            f"no {want} network endpoint"
+            + (f" in region {region}" if region else "")
+            + " in the catalog"
+        )
 
     # --- requests ----------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, json: Any = None,
-                params: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         """Call ``path`` (relative to the network endpoint); the decoded JSON body (None for
         an empty one). Error answers raise ``HttpError``; see the module docstring for 401."""
         for attempt in (1, 2):
             token = self.token()
-            response = self._send(method, token.endpoint + path, json=json, params=params,
-                                  headers={"X-Auth-Token": token.value}, timeout=timeout)
+            response = self._send(
+                method,
+                token.endpoint + path,
+                json=json,
+                params=params,
+                headers={"X-Auth-Token": token.value},
+                timeout=timeout,
+            )
             if response.status_code == 401 and attempt == 1:
                 self.invalidate(token)
                 continue
@@ -194,8 +254,9 @@ class Session:
             return orjson.loads(response.content) if response.content else None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method: str, url: str, *, timeout: float | None = None,
-              **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, *, timeout: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
             return self._http.request(method, url, **kwargs, **extra)

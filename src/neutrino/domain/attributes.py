@@ -134,8 +134,9 @@ def string(max_len: int | None = 255) -> Converter:
             raise Invalid(f"'{excerpt(value)}' exceeds maximum length of {max_len}")
         return value
 
-    return described({"type": "string"} if max_len is None
-                     else {"type": "string", "maxLength": max_len})(convert)
+    return described(
+        {"type": "string"} if max_len is None else {"type": "string", "maxLength": max_len}
+    )(convert)
 
 
 def nullable(convert: Converter) -> Converter:

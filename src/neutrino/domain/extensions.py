@@ -15,81 +15,161 @@ class Extension:
     description: str
 
     def view(self) -> dict[str, Any]:
-        return {"name": self.name, "alias": self.alias, "description": self.description,
-                "updated": UPDATED, "links": []}
+        return {
+            "name": self.name,
+            "alias": self.alias,
+            "description": self.description,
+            "updated": UPDATED,
+            "links": [],
+        }
 
 
 EXTENSIONS: tuple[Extension, ...] = (
     Extension("agent", "agent", "The agent management extension."),
     Extension("availability_zone", "Availability Zone", "The availability zone extension."),
-    Extension("binding", "Port Binding", "Expose port bindings of a virtual port to external "
-              "application"),
-    Extension("external-net", "Neutron external network", "Adds external network attribute to "
-              "network resource."),
-    Extension("ext-gw-mode", "Neutron L3 Configurable external gateway mode",
-              "Extension of the router abstraction for specifying whether SNAT should occur "
-              "on the external gateway"),
+    Extension(
+        "binding", "Port Binding", "Expose port bindings of a virtual port to external application"
+    ),
+    Extension(
+        "external-net",
+        "Neutron external network",
+        "Adds external network attribute to network resource.",
+    ),
+    Extension(
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur "
+        "on the external gateway",
+    ),
     Extension("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
-    Extension("extraroute-atomic", "Atomically add/remove extra routes",
-              "Edit extra routes of a router on server side by atomically adding/removing "
-              "extra routes"),
-    Extension("fip-port-details", "Floating IP Port Details Extension",
-              "Add port_details attribute to Floating IP resource"),
-    Extension("floating-ip-router-writable", "Floating IP Router (writable)",
-              "Provides a writable router_id attribute for a floating IP resource."),
-    Extension("floatingip-pools", "Floating IP Pools Extension",
-              "Provides a floating IP pools API."),
-    Extension("filter-validation", "Filter parameters validation",
-              "Provides validation on filter parameters."),
-    Extension("ip-substring-filtering", "IP address substring filtering",
-              "Provides IP address substring filtering when listing ports"),
-    Extension("network-ip-availability", "Network IP Availability",
-              "Provides IP availability data for each network and subnet."),
+    Extension(
+        "extraroute-atomic",
+        "Atomically add/remove extra routes",
+        "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+    ),
+    Extension(
+        "fip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+    ),
+    Extension(
+        "floating-ip-router-writable",
+        "Floating IP Router (writable)",
+        "Provides a writable router_id attribute for a floating IP resource.",
+    ),
+    Extension(
+        "floatingip-pools", "Floating IP Pools Extension", "Provides a floating IP pools API."
+    ),
+    Extension(
+        "filter-validation",
+        "Filter parameters validation",
+        "Provides validation on filter parameters.",
+    ),
+    Extension(
+        "ip-substring-filtering",
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+    ),
+    Extension(
+        "network-ip-availability",
+        "Network IP Availability",
+        "Provides IP availability data for each network and subnet.",
+    ),
     Extension("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
-    Extension("net-mtu-writable", "Network MTU (writable)",
-              "Provides a writable MTU attribute for a network resource."),
-    Extension("pagination", "Pagination support", "Extension that indicates that pagination is "
-              "enabled."),
-    Extension("project-id", "project_id field enabled", "Extension that indicates that "
-              "project_id field is enabled."),
-    Extension("provider", "Provider Network", "Expose mapping of virtual networks to physical "
-              "networks"),
-    Extension("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding "
-              "between L2 Neutron networks and access to external networks via a NAT gateway."),
-    Extension("subnet-external-network", "Subnet External Network",
-              "Informs if the subnet is associated to an external network."),
+    Extension(
+        "net-mtu-writable",
+        "Network MTU (writable)",
+        "Provides a writable MTU attribute for a network resource.",
+    ),
+    Extension(
+        "pagination", "Pagination support", "Extension that indicates that pagination is enabled."
+    ),
+    Extension(
+        "project-id",
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+    ),
+    Extension(
+        "provider", "Provider Network", "Expose mapping of virtual networks to physical networks"
+    ),
+    Extension(
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding "
+        "between L2 Neutron networks and access to external networks via a NAT gateway.",
+    ),
+    Extension(
+        "subnet-external-network",
+        "Subnet External Network",
+        "Informs if the subnet is associated to an external network.",
+    ),
     Extension("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
-    Extension("standard-attr-description", "standard-attr-description",
-              "Extension to add descriptions to standard attributes"),
-    Extension("standard-attr-revisions", "Resource revision numbers",
-              "This extension will display the revision number of neutron resources."),
-    Extension("standard-attr-tag", "Tag support for resources with standard attribute: subnet, "
-              "network, port", "Enables to set tag on resources with standard attribute."),
-    Extension("standard-attr-timestamp", "Resource timestamps",
-              "Adds created_at and updated_at fields to all Neutron resources that have Neutron "
-              "standard attributes."),
-    Extension("revision-if-match", "If-Match constraints based on revision_number",
-              "Extension indicating that If-Match based on revision_number is supported."),
-    Extension("rbac-policies", "RBAC Policies", "Allows creation and modification of policies "
-              "that control tenant access to resources."),
-    Extension("rbac-security-groups", "Add security_group type to network RBAC",
-              "Add security_group type to network RBAC"),
-    Extension("quotas", "Quota management support", "Expose functions for quotas management "
-              "per project"),
-    Extension("quota_details", "Quota details management support",
-              "Expose functions for quotas usage statistics per project"),
+    Extension(
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+    ),
+    Extension(
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+    ),
+    Extension(
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute: subnet, network, port",
+        "Enables to set tag on resources with standard attribute.",
+    ),
+    Extension(
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have Neutron "
+        "standard attributes.",
+    ),
+    Extension(
+        "revision-if-match",
+        "If-Match constraints based on revision_number",
+        "Extension indicating that If-Match based on revision_number is supported.",
+    ),
+    Extension(
+        "rbac-policies",
+        "RBAC Policies",
+        "Allows creation and modification of policies that control tenant access to resources.",
+    ),
+    Extension(
+        "rbac-security-groups",
+        "Add security_group type to network RBAC",
+        "Add security_group type to network RBAC",
+    ),
+    Extension(
+        "quotas", "Quota management support", "Expose functions for quotas management per project"
+    ),
+    Extension(
+        "quota_details",
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+    ),
     Extension("security-group", "security-group", "The security groups extension."),
-    Extension("security-groups-normalized-cidr", "Normalized CIDR field for security group rules",
-              "Add new field with normalized remote_ip_prefix cidr in SG rule"),
-    Extension("stateful-security-group", "Stateful security group",
-              "Indicates if the security group is stateful or not"),
-    Extension("security-groups-default-rules", "Default rules for security groups",
-              "Configure set of security group rules used as default rules for every new "
-              "security group"),
+    Extension(
+        "security-groups-normalized-cidr",
+        "Normalized CIDR field for security group rules",
+        "Add new field with normalized remote_ip_prefix cidr in SG rule",
+    ),
+    Extension(
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+    ),
+    Extension(
+        "security-groups-default-rules",
+        "Default rules for security groups",
+        "Configure set of security group rules used as default rules for every new security group",
+    ),
     Extension("port-security", "Port Security", "Provides port security"),
-    Extension("allowed-address-pairs", "Allowed Address Pairs",
-              "Provides allowed address pairs"),
-    Extension("extra_dhcp_opt", "Neutron Extra DHCP options",
-              "Extra options configuration for DHCP. For example PXE boot options to DHCP "
-              "clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)"),
+    Extension("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
+    Extension(
+        "extra_dhcp_opt",
+        "Neutron Extra DHCP options",
+        "Extra options configuration for DHCP. For example PXE boot options to DHCP "
+        "clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+    ),
 )

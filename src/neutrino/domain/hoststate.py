@@ -92,8 +92,13 @@ class SubnetState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SubnetState:
-        return cls(**{**d, "dns_nameservers": tuple(d.get("dns_nameservers", ())),
-                      "host_routes": tuple(HostRoute(**r) for r in d.get("host_routes", ()))})
+        return cls(
+            **{
+                **d,
+                "dns_nameservers": tuple(d.get("dns_nameservers", ())),
+                "host_routes": tuple(HostRoute(**r) for r in d.get("host_routes", ())),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -151,10 +156,16 @@ class PortState:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PortState:
         d = {k: v for k, v in d.items() if k not in ("device_name", "bridge_name")}
-        return cls(**{**d, "fixed_ips": tuple(FixedIp(**f) for f in d["fixed_ips"]),
-                      "security_groups": tuple(d.get("security_groups", ())),
-                      "allowed_address_pairs": tuple(
-                          AddressPair(**a) for a in d.get("allowed_address_pairs", ()))})
+        return cls(
+            **{
+                **d,
+                "fixed_ips": tuple(FixedIp(**f) for f in d["fixed_ips"]),
+                "security_groups": tuple(d.get("security_groups", ())),
+                "allowed_address_pairs": tuple(
+                    AddressPair(**a) for a in d.get("allowed_address_pairs", ())
+                ),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -181,8 +192,11 @@ class L2Pop:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> L2Pop:
-        return cls(network_id=d["network_id"], vteps=tuple(d["vteps"]),
-                   ports=tuple(RemotePort.from_dict(p) for p in d["ports"]))
+        return cls(
+            network_id=d["network_id"],
+            vteps=tuple(d["vteps"]),
+            ports=tuple(RemotePort.from_dict(p) for p in d["ports"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -205,9 +219,12 @@ class DhcpEntry:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DhcpEntry:
-        return cls(port_id=d["port_id"], mac_address=d["mac_address"],
-                   fixed_ips=tuple(FixedIp(**f) for f in d["fixed_ips"]),
-                   extra_dhcp_opts=tuple(DhcpOpt(**o) for o in d["extra_dhcp_opts"]))
+        return cls(
+            port_id=d["port_id"],
+            mac_address=d["mac_address"],
+            fixed_ips=tuple(FixedIp(**f) for f in d["fixed_ips"]),
+            extra_dhcp_opts=tuple(DhcpOpt(**o) for o in d["extra_dhcp_opts"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -221,8 +238,11 @@ class DhcpNetwork:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DhcpNetwork:
         port = PortState.from_dict(d["port"])
-        return cls(network_id=d["network_id"], port=port,
-                   entries=tuple(DhcpEntry.from_dict(e) for e in d["entries"]))
+        return cls(
+            network_id=d["network_id"],
+            port=port,
+            entries=tuple(DhcpEntry.from_dict(e) for e in d["entries"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -257,16 +277,20 @@ class HostState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HostState:
-        return cls(host=d["host"], revision=d["revision"], tunnel_ip=d.get("tunnel_ip"),
-                   networks=tuple(NetworkState.from_dict(n) for n in d["networks"]),
-                   ports=tuple(PortState.from_dict(p) for p in d["ports"]),
-                   l2pop=tuple(L2Pop.from_dict(x) for x in d["l2pop"]),
-                   dhcp=tuple(DhcpNetwork.from_dict(x) for x in d.get("dhcp", ())),
-                   security_groups=tuple(SecurityGroupState.from_dict(x)
-                                         for x in d.get("security_groups", ())),
-                   remote_groups=tuple(RemoteGroup.from_dict(x)
-                                       for x in d.get("remote_groups", ())),
-                   routers=tuple(RouterState.from_dict(x) for x in d.get("routers", ())))
+        return cls(
+            host=d["host"],
+            revision=d["revision"],
+            tunnel_ip=d.get("tunnel_ip"),
+            networks=tuple(NetworkState.from_dict(n) for n in d["networks"]),
+            ports=tuple(PortState.from_dict(p) for p in d["ports"]),
+            l2pop=tuple(L2Pop.from_dict(x) for x in d["l2pop"]),
+            dhcp=tuple(DhcpNetwork.from_dict(x) for x in d.get("dhcp", ())),
+            security_groups=tuple(
+                SecurityGroupState.from_dict(x) for x in d.get("security_groups", ())
+            ),
+            remote_groups=tuple(RemoteGroup.from_dict(x) for x in d.get("remote_groups", ())),
+            routers=tuple(RouterState.from_dict(x) for x in d.get("routers", ())),
+        )
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())

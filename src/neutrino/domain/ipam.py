@@ -32,9 +32,13 @@ from neutrino.common.errors import BadRequest, NamedBadRequest, NamedConflict
 Interval = tuple[int, int]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-ROUTER_INTERFACE_OWNERS = frozenset({
-    "network:router_interface", "network:ha_router_replicated_interface",
-    "network:router_interface_distributed"})
+ROUTER_INTERFACE_OWNERS = frozenset(
+    {
+        "network:router_interface",
+        "network:ha_router_replicated_interface",
+        "network:router_interface_distributed",
+    }
+)
 ROUTER_INTERFACE_OWNERS_SNAT = ROUTER_INTERFACE_OWNERS | {"network:router_centralized_snat"}
 ROUTER_PORT_OWNERS = ROUTER_INTERFACE_OWNERS | {"network:router_gateway"}
 IPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")
@@ -149,8 +153,7 @@ def remove(lo: int, hi: int, point: int | None) -> list[Interval]:
 
 def gateway_invalid(net: Network, gateway: int) -> bool:
     """An IPv4 gateway cannot be the network or broadcast address (outside the cidr is fine)."""
-    return net.version == 4 and gateway in (int(net.network_address),
-                                            int(net.broadcast_address))
+    return net.version == 4 and gateway in (int(net.network_address), int(net.broadcast_address))
 
 
 def valid_for_subnet(net: Network, address: int, device_owner: str = "") -> bool:
@@ -181,17 +184,20 @@ def parse_pools(net: Network, raw: Sequence[Mapping[str, Any]]) -> list[Interval
             raise _invalid_pool(format_range(interval, start.version))
         lo, hi = usable_range(net)
         if interval[0] < lo or interval[1] > hi:
-            raise NamedBadRequest("OutOfBoundsAllocationPool",
-                                  f"The allocation pool {format_range(interval, net.version)} "
-                                  f"spans beyond the subnet cidr {cidr}.")
+            raise NamedBadRequest(
+                "OutOfBoundsAllocationPool",
+                f"The allocation pool {format_range(interval, net.version)} "
+                f"spans beyond the subnet cidr {cidr}.",
+            )
         pools.append(interval)
     for i, left in enumerate(pools):
-        for right in pools[i + 1:]:
+        for right in pools[i + 1 :]:
             if left[0] <= right[1] and right[0] <= left[1]:
                 raise NamedConflict(
                     "OverlappingAllocationPools",
                     f"Found overlapping allocation pools: {format_range(left, net.version)} "
-                    f"{format_range(right, net.version)} for subnet {cidr}.")
+                    f"{format_range(right, net.version)} for subnet {cidr}.",
+                )
     return sorted(pools)
 
 
@@ -204,9 +210,11 @@ def check_gateway_outside(gateway: int | None, pools: Iterable[Interval], versio
         return
     for pool in pools:
         if pool[0] <= gateway <= pool[1]:
-            raise NamedConflict("GatewayConflictWithAllocationPools",
-                                f"Gateway ip {to_text(gateway, version)} conflicts with "
-                                f"allocation pool {format_range(pool, version)}.")
+            raise NamedConflict(
+                "GatewayConflictWithAllocationPools",
+                f"Gateway ip {to_text(gateway, version)} conflicts with "
+                f"allocation pool {format_range(pool, version)}.",
+            )
 
 
 def overlaps(a: Network, b: Network) -> bool:
@@ -247,8 +255,7 @@ def size(intervals: Iterable[Interval]) -> int:
     return sum(last - first + 1 for first, last in intervals)
 
 
-def free_intervals(pools: Iterable[Interval], used: Iterable[int], limit: int
-                   ) -> list[Interval]:
+def free_intervals(pools: Iterable[Interval], used: Iterable[int], limit: int) -> list[Interval]:
     """The first ``limit`` free addresses of ``pools`` (in pool order) given used ones."""
     used_sorted = sorted(set(used))
     out: list[Interval] = []
@@ -259,8 +266,7 @@ def free_intervals(pools: Iterable[Interval], used: Iterable[int], limit: int
     return out
 
 
-def pick(free: Sequence[Interval], window: int, rng: random.Random | None = None
-         ) -> int | None:
+def pick(free: Sequence[Interval], window: int, rng: random.Random | None = None) -> int | None:
     """A random address among the first ``window`` addresses of ``free``; None if empty."""
     candidates = take(free, max(window, 1))
     total = size(candidates)
@@ -273,4 +279,3 @@ def pick(free: Sequence[Interval], window: int, rng: random.Random | None = None
             return first + offset
         offset -= span
     raise AssertionError("unreachable")
-

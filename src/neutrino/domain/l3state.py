@@ -60,8 +60,12 @@ class RouterPortState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RouterPortState:
-        return cls(id=d["id"], network_id=d["network_id"], mac_address=d["mac_address"],
-                   addresses=tuple(RouterAddress(**a) for a in d["addresses"]))
+        return cls(
+            id=d["id"],
+            network_id=d["network_id"],
+            mac_address=d["mac_address"],
+            addresses=tuple(RouterAddress(**a) for a in d["addresses"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,12 @@ class RouterState:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RouterState:
         gateway = d.get("gateway")
-        return cls(id=d["id"], admin_state_up=d.get("admin_state_up", True),
-                   enable_snat=d.get("enable_snat", True),
-                   interfaces=tuple(RouterPortState.from_dict(p) for p in d["interfaces"]),
-                   gateway=None if gateway is None else RouterPortState.from_dict(gateway),
-                   routes=tuple(ExtraRoute(**r) for r in d.get("routes", ())),
-                   floating_ips=tuple(FloatingIpState(**f) for f in d.get("floating_ips", ())))
+        return cls(
+            id=d["id"],
+            admin_state_up=d.get("admin_state_up", True),
+            enable_snat=d.get("enable_snat", True),
+            interfaces=tuple(RouterPortState.from_dict(p) for p in d["interfaces"]),
+            gateway=None if gateway is None else RouterPortState.from_dict(gateway),
+            routes=tuple(ExtraRoute(**r) for r in d.get("routes", ())),
+            floating_ips=tuple(FloatingIpState(**f) for f in d.get("floating_ips", ())),
+        )

@@ -33,10 +33,31 @@ from neutrino.domain.attributes import described
 
 # Neutron's IP_PROTOCOL_MAP, in its order (the order of the error message).
 PROTOCOLS: dict[str, int] = {
-    "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "igmp": 2,
-    "ip": 0, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "icmpv6": 58,
-    "ipv6-nonxt": 59, "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113, "rsvp": 46,
-    "sctp": 132, "tcp": 6, "udp": 17, "udplite": 136, "vrrp": 112,
+    "ah": 51,
+    "dccp": 33,
+    "egp": 8,
+    "esp": 50,
+    "gre": 47,
+    "hopopt": 0,
+    "icmp": 1,
+    "igmp": 2,
+    "ip": 0,
+    "ipip": 4,
+    "ipv6-encap": 41,
+    "ipv6-frag": 44,
+    "ipv6-icmp": 58,
+    "icmpv6": 58,
+    "ipv6-nonxt": 59,
+    "ipv6-opts": 60,
+    "ipv6-route": 43,
+    "ospf": 89,
+    "pgm": 113,
+    "rsvp": 46,
+    "sctp": 132,
+    "tcp": 6,
+    "udp": 17,
+    "udplite": 136,
+    "vrrp": 112,
 }
 # Number -> canonical name; like Neutron the later name wins (0 -> "ip") and icmpv6 is skipped.
 NUMBER_TO_NAME = {str(n): name for name, n in PROTOCOLS.items() if name != "icmpv6"}
@@ -44,8 +65,23 @@ SUPPORTED_PROTOCOLS: tuple[str | None, ...] = (None, "any", *PROTOCOLS)
 PORT_PROTOCOLS = ("dccp", "sctp", "tcp", "udp", "udplite")
 PORT_PROTOCOL_NUMBERS = frozenset(PROTOCOLS[p] for p in PORT_PROTOCOLS)
 ICMP_NUMBERS = frozenset({1, 58})
-IPV6_ONLY = frozenset({"ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt",
-                       "ipv6-opts", "ipv6-route", "41", "44", "58", "59", "60", "43"})
+IPV6_ONLY = frozenset(
+    {
+        "ipv6-encap",
+        "ipv6-frag",
+        "ipv6-icmp",
+        "icmpv6",
+        "ipv6-nonxt",
+        "ipv6-opts",
+        "ipv6-route",
+        "41",
+        "44",
+        "58",
+        "59",
+        "60",
+        "43",
+    }
+)
 ETHERTYPES = ("IPv4", "IPv6")
 ANY_PREFIXES = frozenset({"0.0.0.0/0", "::/0"})
 DEFAULT_NAME = "default"
@@ -78,28 +114,40 @@ def in_use(group_id: str) -> Conflict:
 
 
 def default_exists() -> Conflict:
-    return NamedConflict("SecurityGroupDefaultAlreadyExists",
-                         "Default security group already exists.")
+    return NamedConflict(
+        "SecurityGroupDefaultAlreadyExists", "Default security group already exists."
+    )
 
 
 def mixed_statefulness() -> Conflict:
-    return NamedConflict("SecurityGroupConflict",
-                         "Error Cannot apply both stateful and stateless security groups on "
-                         "the same port at the same time while attempting the operation.")
+    return NamedConflict(
+        "SecurityGroupConflict",
+        "Error Cannot apply both stateful and stateless security groups on "
+        "the same port at the same time while attempting the operation.",
+    )
 
 
 # --- attribute converters --------------------------------------------------------------------
 
 
 def _bad_protocol(value: Any) -> NamedBadRequest:
-    return invalid("SecurityGroupRuleInvalidProtocol",
-                   f"Security group rule protocol {value} not supported. Only protocol values "
-                   f"{SUPPORTED_PROTOCOLS} and integer representations [0 to 255] are "
-                   f"supported.")
+    return invalid(
+        "SecurityGroupRuleInvalidProtocol",
+        f"Security group rule protocol {value} not supported. Only protocol values "
+        f"{SUPPORTED_PROTOCOLS} and integer representations [0 to 255] are "
+        f"supported.",
+    )
 
 
-@described({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0, "maximum": 255},
-                       {"type": "null"}]})
+@described(
+    {
+        "anyOf": [
+            {"type": "string"},
+            {"type": "integer", "minimum": 0, "maximum": 255},
+            {"type": "null"},
+        ]
+    }
+)
 def to_protocol(value: Any) -> str | None:
     """None/'any' -> None; a number 0-255 -> its decimal string; a known name -> lower case."""
     if value is None or value == "any":
@@ -129,9 +177,11 @@ def to_ethertype(value: Any) -> str:
         for ethertype in ETHERTYPES:
             if ethertype.lower() == value.lower():
                 return ethertype
-    raise invalid("SecurityGroupRuleInvalidEtherType",
-                  f"Security group rule for ethertype '{value}' not supported. Allowed values "
-                  f"are {list(ETHERTYPES)}.")
+    raise invalid(
+        "SecurityGroupRuleInvalidEtherType",
+        f"Security group rule for ethertype '{value}' not supported. Allowed values "
+        f"are {list(ETHERTYPES)}.",
+    )
 
 
 @described({"type": ["integer", "null"], "minimum": 0, "maximum": 65535})
@@ -193,16 +243,21 @@ def canonical_rule(rule: Rule) -> Rule:
     if rule.remote_ip_prefix is not None:
         version = ipaddress.ip_interface(rule.remote_ip_prefix).version
         if rule.ethertype != f"IPv{version}":
-            raise invalid("SecurityGroupRuleParameterConflict",
-                          f"Conflicting value ethertype {rule.ethertype} for CIDR "
-                          f"{rule.remote_ip_prefix}")
+            raise invalid(
+                "SecurityGroupRuleParameterConflict",
+                f"Conflicting value ethertype {rule.ethertype} for CIDR {rule.remote_ip_prefix}",
+            )
     if rule.protocol in IPV6_ONLY and rule.ethertype == "IPv4":
-        raise invalid("SecurityGroupEthertypeConflictWithProtocol",
-                      f"Invalid ethertype {rule.ethertype} for protocol {rule.protocol}.")
+        raise invalid(
+            "SecurityGroupEthertypeConflictWithProtocol",
+            f"Invalid ethertype {rule.ethertype} for protocol {rule.protocol}.",
+        )
     if rule.remote_ip_prefix and rule.remote_group_id:
-        raise invalid("SecurityGroupMultipleRemoteEntites",
-                      "Only one of remote_ip_prefix or remote_group_id or "
-                      "remote_address_group_id may be provided.")
+        raise invalid(
+            "SecurityGroupMultipleRemoteEntites",
+            "Only one of remote_ip_prefix or remote_group_id or "
+            "remote_address_group_id may be provided.",
+        )
     return rule
 
 
@@ -221,31 +276,42 @@ def _check_ports(rule: Rule) -> None:
     if low is None and high is None:
         return
     if rule.protocol is None:
-        raise invalid("SecurityGroupProtocolRequiredWithPorts",
-                      "Must also specify protocol if port range is given.")
+        raise invalid(
+            "SecurityGroupProtocolRequiredWithPorts",
+            "Must also specify protocol if port range is given.",
+        )
     number = protocol_number(rule.protocol)
     if number in PORT_PROTOCOL_NUMBERS:
         if low == 0 or high == 0:
             raise invalid("SecurityGroupInvalidPortValue", "Invalid value for port 0")
         if low is None or high is None or low > high:
-            raise invalid("SecurityGroupInvalidPortRange",
-                          "For TCP/UDP protocols, port_range_min must be <= port_range_max")
+            raise invalid(
+                "SecurityGroupInvalidPortRange",
+                "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+            )
     elif number in ICMP_NUMBERS:
-        for value, field, attr in ((low, "type", "port_range_min"),
-                                   (high, "code", "port_range_max")):
+        for value, field, attr in (
+            (low, "type", "port_range_min"),
+            (high, "code", "port_range_max"),
+        ):
             if value is not None and not 0 <= value <= 255:
-                raise invalid("SecurityGroupInvalidIcmpValue",
-                              f"Invalid value for ICMP {field} ({attr}) {value}. It must be 0 "
-                              f"to 255.")
+                raise invalid(
+                    "SecurityGroupInvalidIcmpValue",
+                    f"Invalid value for ICMP {field} ({attr}) {value}. It must be 0 to 255.",
+                )
         if low is None and high is not None:
-            raise invalid("SecurityGroupMissingIcmpType",
-                          f"ICMP code (port-range-max) {high} is provided but ICMP type "
-                          f"(port-range-min) is missing.")
+            raise invalid(
+                "SecurityGroupMissingIcmpType",
+                f"ICMP code (port-range-max) {high} is provided but ICMP type "
+                f"(port-range-min) is missing.",
+            )
     else:
         names = ", ".join(p.upper() for p in PORT_PROTOCOLS)
-        raise invalid("SecurityGroupInvalidProtocolForPort",
-                      f"Ports cannot be specified for protocol {number}. Ports are only "
-                      f"supported for {names}.")
+        raise invalid(
+            "SecurityGroupInvalidProtocolForPort",
+            f"Ports cannot be specified for protocol {number}. Ports are only "
+            f"supported for {names}.",
+        )
 
 
 def _protocol_key(protocol: str | None, ethertype: str) -> str:
@@ -273,21 +339,27 @@ def rule_key(rule: Any) -> tuple[str, ...]:
 
     prefix = values.get("remote_ip_prefix")
     return (
-        plain("direction"), plain("ethertype"), plain("port_range_max"),
-        plain("port_range_min"), _protocol_key(values.get("protocol"), plain("ethertype")),
-        plain("remote_group_id"), "+" if prefix in ANY_PREFIXES else plain("remote_ip_prefix"),
+        plain("direction"),
+        plain("ethertype"),
+        plain("port_range_max"),
+        plain("port_range_min"),
+        _protocol_key(values.get("protocol"), plain("ethertype")),
+        plain("remote_group_id"),
+        "+" if prefix in ANY_PREFIXES else plain("remote_ip_prefix"),
         plain("security_group_id"),
     )
 
 
 def rule_exists(rule_id: str) -> Conflict:
-    return NamedConflict("SecurityGroupRuleExists",
-                         f"Security group rule already exists. Rule id is {rule_id}.")
+    return NamedConflict(
+        "SecurityGroupRuleExists", f"Security group rule already exists. Rule id is {rule_id}."
+    )
 
 
 def duplicate_in_post() -> Conflict:
-    return NamedConflict("DuplicateSecurityGroupRuleInPost",
-                         "Duplicate Security Group Rule in POST.")
+    return NamedConflict(
+        "DuplicateSecurityGroupRuleInPost", "Duplicate Security Group Rule in POST."
+    )
 
 
 # --- default rules: the templates every new group's first rules come from ------------------
@@ -314,10 +386,12 @@ LEGACY_INGRESS = "Legacy default SG rule for ingress traffic"
 LEGACY_TEMPLATES: tuple[Template, ...] = (
     Template(Rule(TEMPLATE_GROUP, "egress", "IPv4"), True, True, LEGACY_EGRESS),
     Template(Rule(TEMPLATE_GROUP, "egress", "IPv6"), True, True, LEGACY_EGRESS),
-    Template(Rule(TEMPLATE_GROUP, "ingress", "IPv4", remote_group_id=PARENT), True, False,
-             LEGACY_INGRESS),
-    Template(Rule(TEMPLATE_GROUP, "ingress", "IPv6", remote_group_id=PARENT), True, False,
-             LEGACY_INGRESS),
+    Template(
+        Rule(TEMPLATE_GROUP, "ingress", "IPv4", remote_group_id=PARENT), True, False, LEGACY_INGRESS
+    ),
+    Template(
+        Rule(TEMPLATE_GROUP, "ingress", "IPv6", remote_group_id=PARENT), True, False, LEGACY_INGRESS
+    ),
 )
 
 
@@ -329,26 +403,36 @@ class DefaultRuleNotFound(NotFound):
 
 
 def default_rule_exists(rule_id: str) -> Conflict:
-    return NamedConflict("DefaultSecurityGroupRuleExists",
-                         f"Default Security group rule already exists. Rule id is {rule_id}.")
+    return NamedConflict(
+        "DefaultSecurityGroupRuleExists",
+        f"Default Security group rule already exists. Rule id is {rule_id}.",
+    )
 
 
 def duplicate_default_in_post() -> Conflict:
-    return NamedConflict("DuplicateDefaultSgRuleInPost",
-                         "Duplicate Default Security Group Rule in POST.")
+    return NamedConflict(
+        "DuplicateDefaultSgRuleInPost", "Duplicate Default Security Group Rule in POST."
+    )
 
 
 def templates_overlap(a: Template, b: Template) -> bool:
     """Two templates clash when they say the same rule for the same kind of group."""
     return rule_key(a.rule) == rule_key(b.rule) and (
         (a.used_in_default_sg and b.used_in_default_sg)
-        or (a.used_in_non_default_sg and b.used_in_non_default_sg))
+        or (a.used_in_non_default_sg and b.used_in_non_default_sg)
+    )
 
 
 def rules_from_templates(group_id: str, templates: list[Template]) -> list[Rule]:
     """The rules a new group starts with: each template's rule in that group, ``PARENT``
     naming the group itself. The caller picks the templates for the kind of group."""
-    return [replace(t.rule, security_group_id=group_id,
-                    remote_group_id=group_id if t.rule.remote_group_id == PARENT
-                    else t.rule.remote_group_id)
-            for t in templates]
+    return [
+        replace(
+            t.rule,
+            security_group_id=group_id,
+            remote_group_id=group_id
+            if t.rule.remote_group_id == PARENT
+            else t.rule.remote_group_id,
+        )
+        for t in templates
+    ]

@@ -52,8 +52,11 @@ class SecurityGroupState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SecurityGroupState:
-        return cls(id=d["id"], stateful=d.get("stateful", True),
-                   rules=tuple(RuleState(**r) for r in d.get("rules", ())))
+        return cls(
+            id=d["id"],
+            stateful=d.get("stateful", True),
+            rules=tuple(RuleState(**r) for r in d.get("rules", ())),
+        )
 
 
 @dataclass(frozen=True)

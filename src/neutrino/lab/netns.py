@@ -67,8 +67,15 @@ def add_namespace(name: str, *, ipv6: bool = False) -> None:
     run("ip", "-n", name, "link", "set", "lo", "up")
     if not ipv6:
         for scope in ("default", "all"):
-            run("ip", "netns", "exec", name, "sysctl", "-qw",
-                f"net.ipv6.conf.{scope}.disable_ipv6=1")
+            run(
+                "ip",
+                "netns",
+                "exec",
+                name,
+                "sysctl",
+                "-qw",
+                f"net.ipv6.conf.{scope}.disable_ipv6=1",
+            )
 
 
 def delete_namespace(name: str) -> None:
@@ -80,8 +87,18 @@ def delete_namespace(name: str) -> None:
 def add_underlay(namespace: str) -> None:
     """The underlay switch: a bridge (no multicast snooping) in ``namespace``. Idempotent."""
     if not _has_link(namespace, UNDERLAY_BRIDGE):
-        run("ip", "-n", namespace, "link", "add", UNDERLAY_BRIDGE, "type", "bridge",
-            "mcast_snooping", "0")
+        run(
+            "ip",
+            "-n",
+            namespace,
+            "link",
+            "add",
+            UNDERLAY_BRIDGE,
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        )
     run("ip", "-n", namespace, "link", "set", UNDERLAY_BRIDGE, "up")
 
 
@@ -90,8 +107,21 @@ def plug_host(underlay: str, index: int, host_ns: str, cidr: str, dev: str = "et
     bridge. Idempotent."""
     port = f"ul-{index}"
     if not _has_link(underlay, port):
-        run("ip", "-n", underlay, "link", "add", port, "type", "veth", "peer", "name", dev,
-            "netns", host_ns)
+        run(
+            "ip",
+            "-n",
+            underlay,
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            dev,
+            "netns",
+            host_ns,
+        )
     run("ip", "-n", underlay, "link", "set", port, "master", UNDERLAY_BRIDGE, "up")
     if cidr.split("/")[0] not in run("ip", "-n", host_ns, "-4", "addr", "show", "dev", dev):
         run("ip", "-n", host_ns, "addr", "add", cidr, "dev", dev)
@@ -102,10 +132,21 @@ def add_external(namespace: str) -> None:
     """The outside world: bridge ``br-public`` in ``namespace`` holding 203.0.113.1/24 (the
     external subnet's gateway, and the host that sees SNAT and floating IPs). Idempotent."""
     if not _has_link(namespace, EXTERNAL_BRIDGE):
-        run("ip", "-n", namespace, "link", "add", EXTERNAL_BRIDGE, "type", "bridge",
-            "mcast_snooping", "0")
-    if EXTERNAL_GATEWAY.split("/")[0] not in run("ip", "-n", namespace, "-4", "addr", "show",
-                                                  "dev", EXTERNAL_BRIDGE):
+        run(
+            "ip",
+            "-n",
+            namespace,
+            "link",
+            "add",
+            EXTERNAL_BRIDGE,
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        )
+    if EXTERNAL_GATEWAY.split("/")[0] not in run(
+        "ip", "-n", namespace, "-4", "addr", "show", "dev", EXTERNAL_BRIDGE
+    ):
         run("ip", "-n", namespace, "addr", "add", EXTERNAL_GATEWAY, "dev", EXTERNAL_BRIDGE)
     run("ip", "-n", namespace, "link", "set", EXTERNAL_BRIDGE, "up")
 
@@ -115,8 +156,21 @@ def plug_external(external: str, index: int, host_ns: str, dev: str = EXTERNAL_D
     bridge), veth-paired to ``pub-<index>`` on ``br-public``. Idempotent."""
     port = f"pub-{index}"
     if not _has_link(external, port):
-        run("ip", "-n", external, "link", "add", port, "type", "veth", "peer", "name", dev,
-            "netns", host_ns)
+        run(
+            "ip",
+            "-n",
+            external,
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            dev,
+            "netns",
+            host_ns,
+        )
     run("ip", "-n", external, "link", "set", port, "master", EXTERNAL_BRIDGE, "up")
     run("ip", "-n", host_ns, "link", "set", dev, "up")
 
@@ -125,17 +179,38 @@ def plug_vm(host_ns: str, tap: str, vm_ns: str, mac: str, mtu: int) -> None:
     """The VM's ``eth0`` (``mac``, ``mtu``) in ``vm_ns``, veth-paired to ``tap`` in
     ``host_ns`` (the agent enslaves the tap to the network's bridge)."""
     if not _has_link(host_ns, tap):
-        run("ip", "-n", host_ns, "link", "add", tap, "mtu", str(mtu), "type", "veth", "peer",
-            "name", "eth0", "netns", vm_ns, "mtu", str(mtu), "address", mac)
+        run(
+            "ip",
+            "-n",
+            host_ns,
+            "link",
+            "add",
+            tap,
+            "mtu",
+            str(mtu),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            vm_ns,
+            "mtu",
+            str(mtu),
+            "address",
+            mac,
+        )
     run("ip", "-n", host_ns, "link", "set", tap, "up")
     run("ip", "-n", vm_ns, "link", "set", "eth0", "up")
 
 
-def exec_in(namespace: str, argv: Sequence[str], **kwargs: object
-            ) -> subprocess.CompletedProcess[str]:
+def exec_in(
+    namespace: str, argv: Sequence[str], **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` inside ``namespace`` (``ip netns exec``), not checked."""
-    return subprocess.run(["ip", "netns", "exec", namespace, *argv], text=True,
-                          check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(
+        ["ip", "netns", "exec", namespace, *argv], text=True, check=False, **kwargs
+    )  # type: ignore[call-overload, no-any-return]
 
 
 def _has_link(namespace: str, name: str) -> bool:

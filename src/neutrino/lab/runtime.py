@@ -57,6 +57,8 @@ DEFAULT_PREFIX = "lab-"  # namespaces lab-hv1, lab-net1, ...: never a network's 
 
 def default_prefix() -> str:
     return os.environ.get("NEUTRINO_LAB_PREFIX") or DEFAULT_PREFIX
+
+
 Progress = Callable[[str], None]
 
 
@@ -70,17 +72,23 @@ def credentials_from_env(env: dict[str, str] | None = None) -> Credentials | Non
         return None
     import yaml  # only for OS_CLOUD
 
-    for path in (Path("clouds.yaml"), Path.home() / ".config/openstack/clouds.yaml",
-                 Path("/etc/openstack/clouds.yaml")):
+    for path in (
+        Path("clouds.yaml"),
+        Path.home() / ".config/openstack/clouds.yaml",
+        Path("/etc/openstack/clouds.yaml"),
+    ):
         if path.exists():
             auth = (yaml.safe_load(path.read_text()) or {}).get("clouds", {}).get(cloud, {})
             auth = auth.get("auth") if isinstance(auth, dict) else None
             if auth:
                 return Credentials(
-                    auth_url=auth["auth_url"], username=auth["username"],
-                    password=auth["password"], project_name=auth.get("project_name", "admin"),
+                    auth_url=auth["auth_url"],
+                    username=auth["username"],
+                    password=auth["password"],
+                    project_name=auth.get("project_name", "admin"),
                     user_domain_name=auth.get("user_domain_name", "Default"),
-                    project_domain_name=auth.get("project_domain_name", "Default"))
+                    project_domain_name=auth.get("project_domain_name", "Default"),
+                )
     raise LabError(f"OS_CLOUD={cloud} is not in any clouds.yaml")
 
 
@@ -131,8 +139,7 @@ class StatusRow:
 class Lab:
     """One lab, identified by its directory (see the module docstring)."""
 
-    def __init__(self, directory: Path | None = None, *, progress: Progress | None = None
-                 ) -> None:
+    def __init__(self, directory: Path | None = None, *, progress: Progress | None = None) -> None:
         self.dir = lab_dir(directory)
         self.progress: Progress = progress or (lambda _msg: None)
 
@@ -153,15 +160,26 @@ class Lab:
             session.close()
 
     def supervisor_pid(self) -> int | None:
-        pid = (self.dir / "supervisor.pid").read_text() if (
-            self.dir / "supervisor.pid").exists() else None
+        pid = (
+            (self.dir / "supervisor.pid").read_text()
+            if (self.dir / "supervisor.pid").exists()
+            else None
+        )
         return process_of(pid, "neutrino.lab.supervisor")
 
     # --- up
 
-    def up(self, hosts: int = 2, network_nodes: int = 1, *, prefix: str | None = None,
-           credentials: Credentials | None = None, use_env: bool = True,
-           timeout: float = 90.0, external: bool = False) -> LabState:
+    def up(
+        self,
+        hosts: int = 2,
+        network_nodes: int = 1,
+        *,
+        prefix: str | None = None,
+        credentials: Credentials | None = None,
+        use_env: bool = True,
+        timeout: float = 90.0,
+        external: bool = False,
+    ) -> LabState:
         """Build the lab (see the module docstring). The controller: ``credentials``, else
         the environment's (unless not ``use_env``), else one the lab starts. ``external``:
         also the outside world and the external network (needs a network node)."""
@@ -180,17 +198,27 @@ class Lab:
         listen = None
         if creds is None:
             listen = f"127.0.0.1:{free_port()}"
-            creds = Credentials(auth_url=f"http://{listen}/v3", username="admin",
-                                password=secrets.token_urlsafe(18), project_name="admin")
+            creds = Credentials(
+                auth_url=f"http://{listen}/v3",
+                username="admin",
+                password=secrets.token_urlsafe(18),
+                project_name="admin",
+            )
         names = [(f"hv{i}", False) for i in range(1, hosts + 1)] + [
-            (f"net{j}", True) for j in range(1, network_nodes + 1)]
-        state = LabState(prefix=prefix, underlay=f"{prefix}underlay",
-                         credentials=creds.__dict__.copy(), managed_controller=listen is not None,
-                         listen=listen,
-                         hosts=[HostRecord(name=n, netns=f"{prefix}{n}",
-                                           ip=f"{UNDERLAY_NET}.{i}", dhcp=dhcp)
-                                for i, (n, dhcp) in enumerate(names, start=1)],
-                         external=f"{prefix}ext" if external else None)
+            (f"net{j}", True) for j in range(1, network_nodes + 1)
+        ]
+        state = LabState(
+            prefix=prefix,
+            underlay=f"{prefix}underlay",
+            credentials=creds.__dict__.copy(),
+            managed_controller=listen is not None,
+            listen=listen,
+            hosts=[
+                HostRecord(name=n, netns=f"{prefix}{n}", ip=f"{UNDERLAY_NET}.{i}", dhcp=dhcp)
+                for i, (n, dhcp) in enumerate(names, start=1)
+            ],
+            external=f"{prefix}ext" if external else None,
+        )
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)  # dnsmasq (unprivileged) traverses it to its files
         for sub in ("logs", "dhcp", "vms"):
@@ -204,13 +232,16 @@ class Lab:
         netns.add_namespace(state.underlay)
         netns.add_underlay(state.underlay)
         for i, host in enumerate(state.hosts, start=1):
-            self.progress(f"{'network node' if host.dhcp else 'hypervisor'} {host.name}: "
-                          f"namespace {host.netns}, eth1 {host.ip}/24")
+            self.progress(
+                f"{'network node' if host.dhcp else 'hypervisor'} {host.name}: "
+                f"namespace {host.netns}, eth1 {host.ip}/24"
+            )
             netns.add_namespace(host.netns)
             netns.plug_host(state.underlay, i, host.netns, f"{host.ip}/24")
         if state.external:
-            self.progress(f"outside world {state.external}: {netns.EXTERNAL_BRIDGE} "
-                          f"{netns.EXTERNAL_GATEWAY}")
+            self.progress(
+                f"outside world {state.external}: {netns.EXTERNAL_BRIDGE} {netns.EXTERNAL_GATEWAY}"
+            )
             netns.add_namespace(state.external)
             netns.add_external(state.external)
             for i, host in enumerate(state.hosts, start=1):
@@ -219,9 +250,13 @@ class Lab:
         self.progress("controller " + (f"starting on {listen}" if listen else creds.auth_url))
         log = open(self.dir / "logs" / "supervisor.log", "ab")  # noqa: SIM115 (child keeps it)
         with log:
-            sup = subprocess.Popen([sys.executable, "-m", "neutrino.lab.supervisor",
-                                    str(self.dir)], stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+            sup = subprocess.Popen(
+                [sys.executable, "-m", "neutrino.lab.supervisor", str(self.dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         (self.dir / "supervisor.pid").write_text(str(sup.pid))  # down finds it at once
         self._wait_agents(state, time.monotonic() + timeout)
         if state.external:
@@ -238,8 +273,9 @@ class Lab:
             raise LabError("--external needs at least one network node")
         state.external = f"{state.prefix}ext"
         state.save(self.dir)
-        self.progress(f"outside world {state.external}: {netns.EXTERNAL_BRIDGE} "
-                      f"{netns.EXTERNAL_GATEWAY}")
+        self.progress(
+            f"outside world {state.external}: {netns.EXTERNAL_BRIDGE} {netns.EXTERNAL_GATEWAY}"
+        )
         netns.add_namespace(state.external)
         netns.add_external(state.external)
         children = read_json(self.dir / "children.json") or {}
@@ -260,20 +296,42 @@ class Lab:
         (gateway 203.0.113.1 = the outside world, no DHCP); an existing one is reused."""
         session = Session(state.creds, timeout=10.0)
         try:
-            found = session.request("GET", "/v2.0/networks",
-                                    params={"name": netns.EXTERNAL_PHYSNET,
-                                            "router:external": "True"})["networks"]
+            found = session.request(
+                "GET",
+                "/v2.0/networks",
+                params={"name": netns.EXTERNAL_PHYSNET, "router:external": "True"},
+            )["networks"]
             if found:
                 return str(found[0]["id"])
             self.progress("external network public 203.0.113.0/24")
-            net = session.request("POST", "/v2.0/networks", json={"network": {
-                "name": netns.EXTERNAL_PHYSNET, "router:external": True, "shared": False,
-                "provider:network_type": "flat",
-                "provider:physical_network": netns.EXTERNAL_PHYSNET}})["network"]
-            session.request("POST", "/v2.0/subnets", json={"subnet": {
-                "name": "public-subnet", "network_id": net["id"], "ip_version": 4,
-                "cidr": "203.0.113.0/24", "gateway_ip": "203.0.113.1", "enable_dhcp": False,
-                "allocation_pools": [{"start": "203.0.113.10", "end": "203.0.113.250"}]}})
+            net = session.request(
+                "POST",
+                "/v2.0/networks",
+                json={
+                    "network": {
+                        "name": netns.EXTERNAL_PHYSNET,
+                        "router:external": True,
+                        "shared": False,
+                        "provider:network_type": "flat",
+                        "provider:physical_network": netns.EXTERNAL_PHYSNET,
+                    }
+                },
+            )["network"]
+            session.request(
+                "POST",
+                "/v2.0/subnets",
+                json={
+                    "subnet": {
+                        "name": "public-subnet",
+                        "network_id": net["id"],
+                        "ip_version": 4,
+                        "cidr": "203.0.113.0/24",
+                        "gateway_ip": "203.0.113.1",
+                        "enable_dhcp": False,
+                        "allocation_pools": [{"start": "203.0.113.10", "end": "203.0.113.250"}],
+                    }
+                },
+            )
             return str(net["id"])
         finally:
             session.close()
@@ -286,23 +344,31 @@ class Lab:
         try:
             while True:
                 with contextlib.suppress(ClientError):
-                    agents = session.request("GET", "/v2.0/agents",
-                                             params={"agent_type": "L2 agent"})["agents"]
-                    mapped = {a["host"] for a in agents if a.get("alive") and
-                              netns.EXTERNAL_PHYSNET in (a.get("configurations") or {}).get(
-                                  "interface_mappings", {})}
+                    agents = session.request(
+                        "GET", "/v2.0/agents", params={"agent_type": "L2 agent"}
+                    )["agents"]
+                    mapped = {
+                        a["host"]
+                        for a in agents
+                        if a.get("alive")
+                        and netns.EXTERNAL_PHYSNET
+                        in (a.get("configurations") or {}).get("interface_mappings", {})
+                    }
                     if want <= mapped:
                         return
                 if time.monotonic() > deadline:
-                    raise LabError(f"agents of {sorted(want)} did not come back with the "
-                                   f"external mapping; see {self.dir / 'logs'}")
+                    raise LabError(
+                        f"agents of {sorted(want)} did not come back with the "
+                        f"external mapping; see {self.dir / 'logs'}"
+                    )
                 time.sleep(0.2)
         finally:
             session.close()
 
     def _wait_agents(self, state: LabState, deadline: float) -> None:
         want = {(h.name, "L2 agent") for h in state.hosts} | {
-            (h.name, t) for h in state.hosts if h.dhcp for t in ("DHCP agent", "L3 agent")}
+            (h.name, t) for h in state.hosts if h.dhcp for t in ("DHCP agent", "L3 agent")
+        }
         session = Session(state.creds, timeout=5.0)
         reported = ""
         started = time.monotonic()
@@ -324,8 +390,10 @@ class Lab:
                 if want <= alive:
                     return
                 if time.monotonic() > deadline:
-                    raise LabError(f"agents not up after the timeout: {sorted(want - alive)}; "
-                                   f"see {self.dir / 'logs'}")
+                    raise LabError(
+                        f"agents not up after the timeout: {sorted(want - alive)}; "
+                        f"see {self.dir / 'logs'}"
+                    )
                 time.sleep(0.2)
         finally:
             session.close()
@@ -354,8 +422,11 @@ class Lab:
                 stop_process(dnsmasq, wait=3.0)
                 removed.append(f"dnsmasq {dnsmasq}")
         host_ns = {h.netns for h in state.hosts}
-        qdhcp = {n for n in netns.list_namespaces() if n.startswith(("qdhcp-", "qrouter-"))
-                 and any(n.endswith(f"-{h}") for h in host_ns)}
+        qdhcp = {
+            n
+            for n in netns.list_namespaces()
+            if n.startswith(("qdhcp-", "qrouter-")) and any(n.endswith(f"-{h}") for h in host_ns)
+        }
         present = netns.list_namespaces()
         for name in [*sorted(qdhcp), *state.namespaces()]:
             if name in present:
@@ -375,8 +446,15 @@ class Lab:
         present = netns.list_namespaces()
         children = read_json(self.dir / "children.json") or {}
         sup = self.supervisor_pid()
-        rows = [StatusRow("supervisor", "supervisor", "-", f"pid {sup or '-'}",
-                          "running" if sup else "stopped")]
+        rows = [
+            StatusRow(
+                "supervisor",
+                "supervisor",
+                "-",
+                f"pid {sup or '-'}",
+                "running" if sup else "stopped",
+            )
+        ]
         agents: dict[tuple[str, str], bool] = {}
         ports: dict[str, str] = {}
         try:
@@ -390,30 +468,49 @@ class Lab:
         except ClientError as exc:
             reachable = f"unreachable ({exc})"
         ctl = children.get("controller", {})
-        rows.append(StatusRow("controller", "managed" if state.managed_controller else "external",
-                              "-", state.creds.auth_url + (f" pid {ctl.get('pid')}" if ctl else ""),
-                              reachable))
+        rows.append(
+            StatusRow(
+                "controller",
+                "managed" if state.managed_controller else "external",
+                "-",
+                state.creds.auth_url + (f" pid {ctl.get('pid')}" if ctl else ""),
+                reachable,
+            )
+        )
         for host in state.hosts:
             child = children.get(f"agent-{host.name}", {})
             alive = process_of(child.get("pid"), "neutrino")
-            types = [t for t in ("L2 agent", "DHCP agent", "L3 agent")
-                     if agents.get((host.name, t))]
-            detail = (f"{host.ip} pid {alive or '-'} restarts {max(0, child.get('restarts', 0))}"
-                      f" {'+'.join(types) or 'no agent alive'}")
+            types = [
+                t for t in ("L2 agent", "DHCP agent", "L3 agent") if agents.get((host.name, t))
+            ]
+            detail = (
+                f"{host.ip} pid {alive or '-'} restarts {max(0, child.get('restarts', 0))}"
+                f" {'+'.join(types) or 'no agent alive'}"
+            )
             ok = host.netns in present and alive is not None and bool(types)
-            rows.append(StatusRow("host", host.name, host.netns, detail,
-                                  "up" if ok else "degraded"))
+            rows.append(
+                StatusRow("host", host.name, host.netns, detail, "up" if ok else "degraded")
+            )
         for vm in state.vms.values():
             address = _vm_address(vm.netns) if vm.netns in present else "-"
-            rows.append(StatusRow("vm", vm.name, vm.netns,
-                                  f"on {vm.host} port {vm.port_id[:8]} {address}",
-                                  ports.get(vm.name, "?")))
+            rows.append(
+                StatusRow(
+                    "vm",
+                    vm.name,
+                    vm.netns,
+                    f"on {vm.host} port {vm.port_id[:8]} {address}",
+                    ports.get(vm.name, "?"),
+                )
+            )
         return rows
 
 
 def _vm_address(namespace: str) -> str:
-    out = netns.run("ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", "eth0",
-                    check=False)
-    found = [w for line in out.splitlines() for i, w in enumerate(line.split())
-             if i > 0 and line.split()[i - 1] == "inet"]
+    out = netns.run("ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", "eth0", check=False)
+    found = [
+        w
+        for line in out.splitlines()
+        for i, w in enumerate(line.split())
+        if i > 0 and line.split()[i - 1] == "inet"
+    ]
     return ",".join(found) or "no address"

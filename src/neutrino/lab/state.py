@@ -81,8 +81,12 @@ class LabState:
 
     def namespaces(self) -> list[str]:
         """Every lab namespace, in teardown order (VMs, hosts, underlay)."""
-        return ([v.netns for v in self.vms.values()] + [h.netns for h in self.hosts]
-                + ([self.external] if self.external else []) + [self.underlay])
+        return (
+            [v.netns for v in self.vms.values()]
+            + [h.netns for h in self.hosts]
+            + ([self.external] if self.external else [])
+            + [self.underlay]
+        )
 
     # --- persistence
 
@@ -92,13 +96,17 @@ class LabState:
         if not path.exists():
             return None
         raw = json.loads(path.read_text())
-        return cls(prefix=raw["prefix"], underlay=raw["underlay"],
-                   credentials=raw["credentials"], managed_controller=raw["managed_controller"],
-                   listen=raw.get("listen"),
-                   hosts=[HostRecord(**h) for h in raw["hosts"]],
-                   vms={k: VmRecord(**v) for k, v in raw["vms"].items()},
-                   external=raw.get("external"),
-                   external_network_id=raw.get("external_network_id"))
+        return cls(
+            prefix=raw["prefix"],
+            underlay=raw["underlay"],
+            credentials=raw["credentials"],
+            managed_controller=raw["managed_controller"],
+            listen=raw.get("listen"),
+            hosts=[HostRecord(**h) for h in raw["hosts"]],
+            vms={k: VmRecord(**v) for k, v in raw["vms"].items()},
+            external=raw.get("external"),
+            external_network_id=raw.get("external_network_id"),
+        )
 
     def save(self, directory: Path) -> None:
         write_json(directory / "lab.json", asdict(self), mode=0o600)

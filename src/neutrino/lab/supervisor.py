@@ -42,14 +42,30 @@ def neutrino_argv() -> list[str]:
 
 
 def controller_argv(state: LabState, directory: Path) -> list[str]:
-    return [*neutrino_argv(), "serve", "--listen", str(state.listen),
-            "--state-dir", str(directory / "controller")]
+    return [
+        *neutrino_argv(),
+        "serve",
+        "--listen",
+        str(state.listen),
+        "--state-dir",
+        str(directory / "controller"),
+    ]
 
 
 def agent_argv(state: LabState, directory: Path, host: str) -> list[str]:
     record = state.host(host)
-    argv = [*neutrino_argv(), "agent", "--host", record.name, "--netns", record.netns,
-            "--tunnel-ip", record.ip, "--underlay-dev", "eth1"]
+    argv = [
+        *neutrino_argv(),
+        "agent",
+        "--host",
+        record.name,
+        "--netns",
+        record.netns,
+        "--tunnel-ip",
+        record.ip,
+        "--underlay-dev",
+        "eth1",
+    ]
     if record.dhcp:  # a network node: DHCP and routers
         argv += ["--dhcp", "--dhcp-state-dir", str(directory / "dhcp" / record.name), "--l3"]
         if state.external:
@@ -59,10 +75,15 @@ def agent_argv(state: LabState, directory: Path, host: str) -> list[str]:
 
 def credentials_env(state: LabState) -> dict[str, str]:
     c = state.credentials
-    return {**os.environ, "OS_AUTH_URL": c["auth_url"], "OS_USERNAME": c["username"],
-            "OS_PASSWORD": c["password"], "OS_PROJECT_NAME": c["project_name"],
-            "OS_USER_DOMAIN_NAME": c["user_domain_name"],
-            "OS_PROJECT_DOMAIN_NAME": c["project_domain_name"]}
+    return {
+        **os.environ,
+        "OS_AUTH_URL": c["auth_url"],
+        "OS_USERNAME": c["username"],
+        "OS_PASSWORD": c["password"],
+        "OS_PROJECT_NAME": c["project_name"],
+        "OS_USER_DOMAIN_NAME": c["user_domain_name"],
+        "OS_PROJECT_DOMAIN_NAME": c["project_domain_name"],
+    }
 
 
 @dataclass
@@ -79,9 +100,14 @@ class Child:
 
     def start(self) -> None:
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.started = time.monotonic()
 
     def stop(self) -> None:
@@ -120,21 +146,32 @@ def main(directory: Path) -> int:
     children: list[Child] = []
 
     def record() -> None:
-        write_json(directory / "children.json", {
-            c.name: {"pid": c.proc.pid if c.proc else None, "restarts": c.restarts}
-            for c in children})
+        write_json(
+            directory / "children.json",
+            {
+                c.name: {"pid": c.proc.pid if c.proc else None, "restarts": c.restarts}
+                for c in children
+            },
+        )
 
     if state.managed_controller:
-        controller = Child("controller", controller_argv(state, directory),
-                           {**os.environ, "NEUTRINO_ADMIN_PASSWORD": env["OS_PASSWORD"]},
-                           logs / "controller.log")
+        controller = Child(
+            "controller",
+            controller_argv(state, directory),
+            {**os.environ, "NEUTRINO_ADMIN_PASSWORD": env["OS_PASSWORD"]},
+            logs / "controller.log",
+        )
         children.append(controller)
         controller.start()
         record()
         wait_listening(str(state.listen), 120.0, stopping)
     for host in state.hosts:
-        child = Child(f"agent-{host.name}", agent_argv(state, directory, host.name), env,
-                      logs / f"agent-{host.name}.log")
+        child = Child(
+            f"agent-{host.name}",
+            agent_argv(state, directory, host.name),
+            env,
+            logs / f"agent-{host.name}.log",
+        )
         children.append(child)
         child.start()
     record()
@@ -145,8 +182,12 @@ def main(directory: Path) -> int:
                 ran = now - child.started
                 child.delay = 0.5 if ran > STABLE else min(MAX_DELAY, child.delay * 2)
                 child.due = now + child.delay
-                print(f"{child.name} exited {child.proc.returncode} after {ran:.1f}s; "
-                      f"restarting in {child.delay:.1f}s", file=sys.stderr, flush=True)
+                print(
+                    f"{child.name} exited {child.proc.returncode} after {ran:.1f}s; "
+                    f"restarting in {child.delay:.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 child.proc = None
             if child.proc is None and now >= child.due:
                 fresh = LabState.load(directory)  # `lab up --external` may have changed it

@@ -84,13 +84,15 @@ def _resolve_network(api: Any, network: str) -> str:
         return str(found[0]["id"])
 
 
-def _port_for(lab: Lab, name: str, port_id: str | None, network: str | None
-              ) -> tuple[dict[str, Any], int, bool, bool]:
+def _port_for(
+    lab: Lab, name: str, port_id: str | None, network: str | None
+) -> tuple[dict[str, Any], int, bool, bool]:
     """(port, network MTU, created, has a DHCP subnet); a new port is not bound yet."""
     with lab.controller() as api:
         if network is not None:
-            port = api.create_port(_resolve_network(api, network), name=name, device_id=name,
-                                   device_owner=OWNER)
+            port = api.create_port(
+                _resolve_network(api, network), name=name, device_id=name, device_owner=OWNER
+            )
             created = True
         elif port_id is not None:
             port = api.get_port(port_id)
@@ -98,13 +100,21 @@ def _port_for(lab: Lab, name: str, port_id: str | None, network: str | None
         else:
             raise LabError("give --port or --network")
         mtu = int(api.get_network(port["network_id"]).get("mtu") or 1500)
-        dhcp = any(api.get_subnet(f["subnet_id"]).get("enable_dhcp")
-                   for f in port.get("fixed_ips", []))
+        dhcp = any(
+            api.get_subnet(f["subnet_id"]).get("enable_dhcp") for f in port.get("fixed_ips", [])
+        )
     return port, mtu, created, dhcp
 
 
-def create_vm(lab: Lab, name: str, host: str, *, port_id: str | None = None,
-              network: str | None = None, timeout: float = 30.0) -> tuple[VmRecord, Lease]:
+def create_vm(
+    lab: Lab,
+    name: str,
+    host: str,
+    *,
+    port_id: str | None = None,
+    network: str | None = None,
+    timeout: float = 30.0,
+) -> tuple[VmRecord, Lease]:
     state = lab.state()
     if name in state.vms:
         raise LabError(f"VM {name} exists")
@@ -120,8 +130,14 @@ def create_vm(lab: Lab, name: str, host: str, *, port_id: str | None = None,
         port, mtu, created, dhcp = _port_for(lab, name, port_id, network)
     except ClientError as exc:
         raise LabError(f"port: {exc}") from exc
-    vm = VmRecord(name=name, netns=f"{state.prefix}{name}", host=hv.name, port_id=port["id"],
-                  mac=port["mac_address"], created_port=created)
+    vm = VmRecord(
+        name=name,
+        netns=f"{state.prefix}{name}",
+        host=hv.name,
+        port_id=port["id"],
+        mac=port["mac_address"],
+        created_port=created,
+    )
     state.vms[name] = vm
     state.save(lab.dir)
     try:
@@ -132,8 +148,15 @@ def create_vm(lab: Lab, name: str, host: str, *, port_id: str | None = None,
         raise
 
 
-def _plug(lab: Lab, vm: VmRecord, hv: HostRecord, port: dict[str, Any], mtu: int,
-          dhcp: bool, deadline: float) -> Lease:
+def _plug(
+    lab: Lab,
+    vm: VmRecord,
+    hv: HostRecord,
+    port: dict[str, Any],
+    mtu: int,
+    dhcp: bool,
+    deadline: float,
+) -> Lease:
     """Namespace, veth, binding, ACTIVE, then the DHCP lease (see the module docstring)."""
     lab.progress(f"namespace {vm.netns}: eth0 {vm.mac} <-> {tap_name(vm.port_id)} in {hv.netns}")
     netns.add_namespace(vm.netns)
@@ -164,27 +187,51 @@ def run_dhcp_client(lab: Lab, vm: VmRecord, deadline: float) -> Lease:
     script.write_text(UDHCPC_SCRIPT)
     script.chmod(0o755)
     dump = directory / "lease"
-    argv = [busybox, "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "3", "-T", "1",
-            "-A", "1", "-O", "mtu", "-s", str(script)]
+    argv = [
+        busybox,
+        "udhcpc",
+        "-i",
+        "eth0",
+        "-f",
+        "-q",
+        "-n",
+        "-t",
+        "3",
+        "-T",
+        "1",
+        "-A",
+        "1",
+        "-O",
+        "mtu",
+        "-s",
+        str(script),
+    ]
     last = ""
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise LabError(f"{vm.name}: no DHCP lease before the timeout: {last}")
         try:
-            done = netns.exec_in(vm.netns, argv, capture_output=True, timeout=max(5.0, remaining),
-                                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                                      "UDHCPC_ENV_DUMP": str(dump)})
+            done = netns.exec_in(
+                vm.netns,
+                argv,
+                capture_output=True,
+                timeout=max(5.0, remaining),
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "UDHCPC_ENV_DUMP": str(dump)},
+            )
         except subprocess.TimeoutExpired:
             continue
         bound = dump.with_name("lease.bound")
         if done.returncode == 0 and bound.exists():
-            env = dict(line.split("=", 1) for line in bound.read_text().splitlines()
-                       if "=" in line)
-            return Lease(ip=env.get("ip", ""), mask=env.get("mask", ""),
-                         router=env.get("router", "").split(" ")[0],
-                         dns=tuple(env.get("dns", "").split()),
-                         mtu=int(env["mtu"]) if env.get("mtu", "").isdigit() else None, env=env)
+            env = dict(line.split("=", 1) for line in bound.read_text().splitlines() if "=" in line)
+            return Lease(
+                ip=env.get("ip", ""),
+                mask=env.get("mask", ""),
+                router=env.get("router", "").split(" ")[0],
+                dns=tuple(env.get("dns", "").split()),
+                mtu=int(env["mtu"]) if env.get("mtu", "").isdigit() else None,
+                env=env,
+            )
         last = (done.stdout + done.stderr).strip()[-300:]
 
 
@@ -209,8 +256,9 @@ def delete_vm(lab: Lab, name: str) -> bool:
     return True
 
 
-def exec_vm(lab: Lab, name: str, argv: Sequence[str], **kwargs: Any
-            ) -> subprocess.CompletedProcess[str]:
+def exec_vm(
+    lab: Lab, name: str, argv: Sequence[str], **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` inside VM ``name``, or in the outside world when ``name`` is ``ext``
     (``lab up --external``); output to ours unless ``capture_output``."""
     return netns.exec_in(_namespace_of(lab, name), list(argv), **kwargs)
@@ -218,8 +266,9 @@ def exec_vm(lab: Lab, name: str, argv: Sequence[str], **kwargs: Any
 
 def vm_address(lab: Lab, name: str) -> str:
     """The IPv4 address of VM ``name``'s ``eth0`` (what DHCP gave it)."""
-    out = netns.run("ip", "-n", _namespace_of(lab, name), "-4", "-o", "addr", "show", "dev",
-                    "eth0", check=False).split()
+    out = netns.run(
+        "ip", "-n", _namespace_of(lab, name), "-4", "-o", "addr", "show", "dev", "eth0", check=False
+    ).split()
     found = [out[i + 1].split("/")[0] for i, word in enumerate(out[:-1]) if word == "inet"]
     if not found:
         raise LabError(f"{name} has no IPv4 address")

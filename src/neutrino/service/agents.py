@@ -51,8 +51,11 @@ class AgentService:
     @staticmethod
     def view(row: Any) -> dict[str, Any]:
         return {
-            "id": row["id"], "agent_type": row["agent_type"], "binary": row["binary"],
-            "topic": row["topic"], "host": row["host"],
+            "id": row["id"],
+            "agent_type": row["agent_type"],
+            "binary": row["binary"],
+            "topic": row["topic"],
+            "host": row["host"],
             "admin_state_up": row["admin_state_up"],
             "availability_zone": row["availability_zone"],
             "description": row["description"],
@@ -84,13 +87,23 @@ class AgentService:
             row = repo.find_by_host(tx.conn, agent_type, host)
             if row is None:
                 agent_id = new_id()
-                repo.insert_row(tx.conn, {
-                    "id": agent_id, "agent_type": agent_type, "binary": binary,
-                    "topic": str(body.get("topic") or ""), "host": host,
-                    "admin_state_up": True,
-                    "availability_zone": body.get("availability_zone") or "nova",
-                    "description": "", "configurations": config_text, "created_at": now,
-                    "started_at": now, "heartbeat_timestamp": now})
+                repo.insert_row(
+                    tx.conn,
+                    {
+                        "id": agent_id,
+                        "agent_type": agent_type,
+                        "binary": binary,
+                        "topic": str(body.get("topic") or ""),
+                        "host": host,
+                        "admin_state_up": True,
+                        "availability_zone": body.get("availability_zone") or "nova",
+                        "description": "",
+                        "configurations": config_text,
+                        "created_at": now,
+                        "started_at": now,
+                        "heartbeat_timestamp": now,
+                    },
+                )
                 changed = True
                 revived = False
             else:
@@ -135,12 +148,14 @@ class AgentService:
         with self.store.read() as conn:
             return self.view(repo.get(conn, agent_id))
 
-    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+    def create_bulk(
+        self, ctx: RequestContext, bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         raise MethodNotAllowed("Agents register themselves; they cannot be created via the API.")
 
-    def update(self, ctx: RequestContext, agent_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, agent_id: str, body: dict[str, Any], if_match: int | None = None
+    ) -> dict[str, Any]:
         _hidden_unless_admin(ctx, agent_id)
         attrs = parse_update(body, SPEC)
 

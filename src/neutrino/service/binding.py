@@ -48,8 +48,9 @@ def tunnel_ip_of(config: dict[str, Any]) -> str | None:
     return str(ip) if ip else None
 
 
-def can_serve(config: dict[str, Any], network_type: str | None,
-              physical_network: str | None) -> bool:
+def can_serve(
+    config: dict[str, Any], network_type: str | None, physical_network: str | None
+) -> bool:
     """Whether an agent with this configuration can wire a segment of this type."""
     if network_type == "vxlan":
         types = config.get("tunnel_types") or config.get("segment_types") or ["vxlan"]
@@ -68,8 +69,11 @@ def can_serve(config: dict[str, Any], network_type: str | None,
 
 
 def vif_details(port_id: str, network_id: str) -> dict[str, Any]:
-    return {"bridge_name": bridge_name(network_id), "tap_name": tap_name(port_id),
-            "port_filter": True}
+    return {
+        "bridge_name": bridge_name(network_id),
+        "tap_name": tap_name(port_id),
+        "port_filter": True,
+    }
 
 
 def bind(tx: Tx, port_id: str, network_id: str, host: str) -> tuple[str, str]:

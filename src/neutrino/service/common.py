@@ -20,8 +20,10 @@ def owner_project(ctx: RequestContext, body: Mapping[str, Any]) -> str:
     if wanted is None or wanted == ctx.project_id:
         return ctx.project_id
     if not ctx.is_admin:
-        raise BadRequest("Specifying 'project_id' or 'tenant_id' other than the authenticated "
-                         "project in request requires admin privileges")
+        raise BadRequest(
+            "Specifying 'project_id' or 'tenant_id' other than the authenticated "
+            "project in request requires admin privileges"
+        )
     return str(wanted)
 
 

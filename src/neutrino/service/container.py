@@ -57,9 +57,13 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
         tokens = TokenAuthority(settings.signing_key(), settings.token_ttl_seconds)
-        segments = SegmentConfig.parse(settings.vxlan_vni_ranges, settings.vlan_ranges,
-                                       settings.flat_networks, settings.tenant_network_type,
-                                       settings.underlay_mtu)
+        segments = SegmentConfig.parse(
+            settings.vxlan_vni_ranges,
+            settings.vlan_ranges,
+            settings.flat_networks,
+            settings.tenant_network_type,
+            settings.underlay_mtu,
+        )
         quotas = QuotaService(store, settings)
         dhcp = DhcpScheduler.from_settings(settings)
         ports = PortService(store, settings, quotas)
@@ -89,7 +93,8 @@ class Services:
             agents=agents,
             hostsync=HostSyncService(store, ports),
             liveness=LivenessSweeper(store, dhcp),
-            trace=TraceService(store, networks, subnets, ports, groups, routers, floatingips,
-                               agents),
+            trace=TraceService(
+                store, networks, subnets, ports, groups, routers, floatingips, agents
+            ),
             changes=ChangeLogService(store),
         )

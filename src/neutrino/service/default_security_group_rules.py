@@ -47,8 +47,10 @@ TEMPLATES_KEY = "default-security-group-rules"
 def _remote_group(value: Any) -> str | None:
     if value is None or value == sgd.PARENT:
         return value  # type: ignore[no-any-return]
-    raise Invalid(f"'{value}' is not supported: a default rule's remote group can only be "
-                  f"'{sgd.PARENT}', the new security group itself")
+    raise Invalid(
+        f"'{value}' is not supported: a default rule's remote group can only be "
+        f"'{sgd.PARENT}', the new security group itself"
+    )
 
 
 @described({"type": "null"})
@@ -77,13 +79,19 @@ SPEC: dict[str, Attr] = {
 def template_of(row: Any) -> sgd.Template:
     return sgd.Template(
         rule=sgd.Rule(
-            security_group_id=sgd.TEMPLATE_GROUP, direction=row["direction"],
-            ethertype=row["ethertype"], protocol=row["protocol"],
-            port_range_min=row["port_range_min"], port_range_max=row["port_range_max"],
-            remote_ip_prefix=row["remote_ip_prefix"], remote_group_id=row["remote_group_id"]),
+            security_group_id=sgd.TEMPLATE_GROUP,
+            direction=row["direction"],
+            ethertype=row["ethertype"],
+            protocol=row["protocol"],
+            port_range_min=row["port_range_min"],
+            port_range_max=row["port_range_max"],
+            remote_ip_prefix=row["remote_ip_prefix"],
+            remote_group_id=row["remote_group_id"],
+        ),
         used_in_default_sg=bool(row["used_in_default_sg"]),
         used_in_non_default_sg=bool(row["used_in_non_default_sg"]),
-        description=row["description"])
+        description=row["description"],
+    )
 
 
 def template_view(row: Any) -> dict[str, Any]:
@@ -105,15 +113,24 @@ def template_view(row: Any) -> dict[str, Any]:
 
 def _parse(body: dict[str, Any]) -> sgd.Template:
     attrs = parse_create(body, SPEC)
-    rule = sgd.canonical_rule(sgd.Rule(
-        security_group_id=sgd.TEMPLATE_GROUP, direction=attrs["direction"],
-        ethertype=attrs.get("ethertype", "IPv4"), protocol=attrs.get("protocol"),
-        port_range_min=attrs.get("port_range_min"), port_range_max=attrs.get("port_range_max"),
-        remote_ip_prefix=attrs.get("remote_ip_prefix"),
-        remote_group_id=attrs.get("remote_group_id")))
-    return sgd.Template(rule, used_in_default_sg=attrs.get("used_in_default_sg", False),
-                        used_in_non_default_sg=attrs.get("used_in_non_default_sg", True),
-                        description=attrs.get("description") or "")
+    rule = sgd.canonical_rule(
+        sgd.Rule(
+            security_group_id=sgd.TEMPLATE_GROUP,
+            direction=attrs["direction"],
+            ethertype=attrs.get("ethertype", "IPv4"),
+            protocol=attrs.get("protocol"),
+            port_range_min=attrs.get("port_range_min"),
+            port_range_max=attrs.get("port_range_max"),
+            remote_ip_prefix=attrs.get("remote_ip_prefix"),
+            remote_group_id=attrs.get("remote_group_id"),
+        )
+    )
+    return sgd.Template(
+        rule,
+        used_in_default_sg=attrs.get("used_in_default_sg", False),
+        used_in_non_default_sg=attrs.get("used_in_non_default_sg", True),
+        description=attrs.get("description") or "",
+    )
 
 
 class DefaultSecurityGroupRuleService:
@@ -136,8 +153,9 @@ class DefaultSecurityGroupRuleService:
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]
 
-    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+    def create_bulk(
+        self, ctx: RequestContext, bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         ctx.require_admin("create_default_security_group_rule")
         parsed = [_parse(body) for body in bodies]
         for i, template in enumerate(parsed):
@@ -156,12 +174,16 @@ class DefaultSecurityGroupRuleService:
             tx.record("default_security_group_rule", template_id, "create", "")
         return [template_view(repo.find_template(tx.conn, i)) for i in ids]
 
-    def update(self, ctx: RequestContext, template_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self,
+        ctx: RequestContext,
+        template_id: str,
+        body: dict[str, Any],
+        if_match: int | None = None,
+    ) -> dict[str, Any]:
         raise MethodNotAllowed("Method PUT is not allowed on default security group rules.")
 
-    def delete(self, ctx: RequestContext, template_id: str, if_match: int | None = None
-               ) -> None:
+    def delete(self, ctx: RequestContext, template_id: str, if_match: int | None = None) -> None:
         if not ctx.is_admin:  # 404 to who may not read it, 403 to a reader (as Neutron)
             self.get(ctx, template_id)
             ctx.require_admin("delete_default_security_group_rule")

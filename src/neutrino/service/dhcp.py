@@ -64,13 +64,15 @@ class DhcpScheduler:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DhcpScheduler:
-        return cls(agents_per_network=settings.dhcp_agents_per_network,
-                   base_mac=settings.base_mac)
+        return cls(agents_per_network=settings.dhcp_agents_per_network, base_mac=settings.base_mac)
 
     def live_hosts(self, tx: Tx) -> list[str]:
         now = clock.now()
-        return [host for host, heartbeat, up in repo.dhcp_agents(tx.conn)
-                if up and now - heartbeat < binding.AGENT_DOWN_TIME]
+        return [
+            host
+            for host, heartbeat, up in repo.dhcp_agents(tx.conn)
+            if up and now - heartbeat < binding.AGENT_DOWN_TIME
+        ]
 
     def sync_all(self, tx: Tx) -> None:
         """Schedule every network that needs DHCP (after a DHCP agent registered)."""
@@ -114,26 +116,50 @@ class DhcpScheduler:
 
     # --- port writes
 
-    def _create_port(self, tx: Tx, network_id: str, host: str, project: str,
-                     subnets: list[str]) -> str | None:
+    def _create_port(
+        self, tx: Tx, network_id: str, host: str, project: str, subnets: list[str]
+    ) -> str | None:
         conn = tx.conn
         port_id = new_id()
         mac = free_mac(tx, network_id, self.base_mac)
         vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
         now = clock.now()
-        port_repo.insert_row(conn, {
-            "id": port_id, "project_id": project, "name": "", "description": "",
-            "created_at": now, "updated_at": now, "revision_number": 1,
-            "network_id": network_id, "mac_address": mac, "admin_state_up": True,
-            "status": "DOWN", "device_id": device_id(host, network_id),
-            "device_owner": DHCP_OWNER, "port_security_enabled": False,
-            "binding_host_id": host, "binding_vnic_type": "normal",
-            "binding_vif_type": vif_type, "binding_vif_details": vif_details,
-            "binding_profile": "{}", "dns_name": "",
-        }, system_owned=True)
+        port_repo.insert_row(
+            conn,
+            {
+                "id": port_id,
+                "project_id": project,
+                "name": "",
+                "description": "",
+                "created_at": now,
+                "updated_at": now,
+                "revision_number": 1,
+                "network_id": network_id,
+                "mac_address": mac,
+                "admin_state_up": True,
+                "status": "DOWN",
+                "device_id": device_id(host, network_id),
+                "device_owner": DHCP_OWNER,
+                "port_security_enabled": False,
+                "binding_host_id": host,
+                "binding_vnic_type": "normal",
+                "binding_vif_type": vif_type,
+                "binding_vif_details": vif_details,
+                "binding_profile": "{}",
+                "dns_name": "",
+            },
+            system_owned=True,
+        )
         try:
-            ipam.allocate(tx, network_id, [{"subnet_id": s} for s in subnets], mac,
-                          port_id=port_id, device_owner=DHCP_OWNER, window=1)
+            ipam.allocate(
+                tx,
+                network_id,
+                [{"subnet_id": s} for s in subnets],
+                mac,
+                port_id=port_id,
+                device_owner=DHCP_OWNER,
+                window=1,
+            )
         except NamedConflict as exc:
             if exc.type != "IpAddressGenerationFailure":
                 raise
@@ -143,29 +169,37 @@ class DhcpScheduler:
         tx.record("port", port_id, "create", project, network_id)
         return port_id
 
-    def _readdress(self, tx: Tx, network_id: str, port: tuple[Any, ...],
-                   wanted: list[str]) -> None:
+    def _readdress(self, tx: Tx, network_id: str, port: tuple[Any, ...], wanted: list[str]) -> None:
         port_id, _host, mac, project, revision = port
-        current = [{"subnet_id": s, "ip_address": a} for s, a in
-                   port_repo.fixed_ips_of(tx.conn, [port_id]).get(port_id, [])]
+        current = [
+            {"subnet_id": s, "ip_address": a}
+            for s, a in port_repo.fixed_ips_of(tx.conn, [port_id]).get(port_id, [])
+        ]
         auto = {s.id for s in ipam.load_subnets(tx.conn, network_id) if s.auto}
         have = {c["subnet_id"] for c in current}
         missing = [s for s in wanted if s not in have]
-        extra = [c for c in current if c["subnet_id"] not in wanted
-                 and c["subnet_id"] not in auto]
+        extra = [c for c in current if c["subnet_id"] not in wanted and c["subnet_id"] not in auto]
         if not missing and not extra:
             return
         keep = [c for c in current if c not in extra]
         try:
-            ipam.reallocate(tx, network_id, port_id, current,
-                            keep + [{"subnet_id": s} for s in missing], mac,
-                            device_owner=DHCP_OWNER, window=1)
+            ipam.reallocate(
+                tx,
+                network_id,
+                port_id,
+                current,
+                keep + [{"subnet_id": s} for s in missing],
+                mac,
+                device_owner=DHCP_OWNER,
+                window=1,
+            )
         except NamedConflict as exc:
             if exc.type != "IpAddressGenerationFailure":
                 raise
             return
-        port_repo.update_row(tx.conn, port_id, {"revision_number": revision + 1,
-                                                "updated_at": clock.now()})
+        port_repo.update_row(
+            tx.conn, port_id, {"revision_number": revision + 1, "updated_at": clock.now()}
+        )
         tx.record("port", port_id, "update", project, network_id)
 
     @staticmethod

@@ -78,30 +78,41 @@ class WatchResult:
     def to_dict(self) -> dict[str, Any]:
         if self.delta is not None:
             assert self.state is not None
-            return {"host": self.host, "revision": self.revision, "snapshot": False,
-                    "state": None, "delta": self.delta, "digest": self.state.digest()}
+            return {
+                "host": self.host,
+                "revision": self.revision,
+                "snapshot": False,
+                "state": None,
+                "delta": self.delta,
+                "digest": self.state.digest(),
+            }
         body = self.body
         if body is None and self.state is not None:
             body = self.state.to_dict()
-        return {"host": self.host, "revision": self.revision,
-                "snapshot": self.state is not None, "state": body}
+        return {
+            "host": self.host,
+            "revision": self.revision,
+            "snapshot": self.state is not None,
+            "state": body,
+        }
 
 
 def concerns(changes: Iterable[tuple[str, str | None]], network_ids: frozenset[str]) -> bool:
     """Whether any (resource_type, network_id) change may alter a host on these networks."""
-    return any(rtype in GLOBAL_TYPES or (net is not None and net in network_ids)
-               for rtype, net in changes)
+    return any(
+        rtype in GLOBAL_TYPES or (net is not None and net in network_ids) for rtype, net in changes
+    )
 
 
-def concerns_host(conn: Any, host: str, changes: list[tuple[str, str | None]],
-                  networks: frozenset[str]) -> bool:
+def concerns_host(
+    conn: Any, host: str, changes: list[tuple[str, str | None]], networks: frozenset[str]
+) -> bool:
     """Whether ``changes`` may alter ``host``'s state (see the module docstring); ``networks``
     are the host's networks when it was last served. Cheapest checks first."""
     current = frozenset(repo.host_network_ids(conn, host))
     if concerns(changes, networks | current):
         return True
-    if (any(rtype == "port" for rtype, _ in changes)
-            and repo.host_uses_remote_groups(conn, host)):
+    if any(rtype == "port" for rtype, _ in changes) and repo.host_uses_remote_groups(conn, host):
         return True  # a remote group's membership may have moved
     return l3_hoststate.concerns_l3(conn, host, changes)
 
@@ -119,64 +130,124 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
 
     subnets_of: dict[str, list[SubnetState]] = {}
     for sid, net_id, cidr, version, gateway, dhcp, ra_mode, addr_mode in sub_rows:
-        subnets_of.setdefault(net_id, []).append(SubnetState(
-            id=sid, cidr=cidr, ip_version=version, gateway_ip=gateway, enable_dhcp=bool(dhcp),
-            dns_nameservers=tuple(dns.get(sid, ())),
-            host_routes=tuple(HostRoute(d, n) for d, n in routes.get(sid, ())),
-            ipv6_ra_mode=ra_mode, ipv6_address_mode=addr_mode))
-    networks = tuple(NetworkState(id=nid, network_type=ntype or "local", segmentation_id=seg,
-                                  physical_network=physnet, mtu=mtu,
-                                  subnets=tuple(subnets_of.get(nid, ())))
-                     for nid, ntype, seg, physnet, mtu in repo.networks(conn, net_ids))
+        subnets_of.setdefault(net_id, []).append(
+            SubnetState(
+                id=sid,
+                cidr=cidr,
+                ip_version=version,
+                gateway_ip=gateway,
+                enable_dhcp=bool(dhcp),
+                dns_nameservers=tuple(dns.get(sid, ())),
+                host_routes=tuple(HostRoute(d, n) for d, n in routes.get(sid, ())),
+                ipv6_ra_mode=ra_mode,
+                ipv6_address_mode=addr_mode,
+            )
+        )
+    networks = tuple(
+        NetworkState(
+            id=nid,
+            network_type=ntype or "local",
+            segmentation_id=seg,
+            physical_network=physnet,
+            mtu=mtu,
+            subnets=tuple(subnets_of.get(nid, ())),
+        )
+        for nid, ntype, seg, physnet, mtu in repo.networks(conn, net_ids)
+    )
     groups_of = repo.port_groups(conn, [p[0] for p in port_rows])
     pairs_of = repo.address_pairs(conn, [p[0] for p in port_rows])
-    ports = tuple(PortState(id=pid, network_id=nid, mac_address=mac,
-                            fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
-                            admin_state_up=bool(up), device_owner=owner,
-                            port_security_enabled=bool(secure),
-                            system_owned=bool(system),
-                            security_groups=tuple(groups_of.get(pid, ())),
-                            allowed_address_pairs=tuple(
-                                AddressPair(ip, pair_mac or mac)
-                                for ip, pair_mac in pairs_of.get(pid, ())))
-                  for pid, nid, mac, up, owner, secure, system in port_rows)
+    ports = tuple(
+        PortState(
+            id=pid,
+            network_id=nid,
+            mac_address=mac,
+            fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
+            admin_state_up=bool(up),
+            device_owner=owner,
+            port_security_enabled=bool(secure),
+            system_owned=bool(system),
+            security_groups=tuple(groups_of.get(pid, ())),
+            allowed_address_pairs=tuple(
+                AddressPair(ip, pair_mac or mac) for ip, pair_mac in pairs_of.get(pid, ())
+            ),
+        )
+        for pid, nid, mac, up, owner, secure, system in port_rows
+    )
     tunnelled = {n.id for n in networks if n.network_type == "vxlan"}
     remotes: dict[str, list[RemotePort]] = {}
     for pid, nid, mac, other in remote_rows:
         vtep = tunnels.get(other)
         if nid in tunnelled and vtep:
-            remotes.setdefault(nid, []).append(RemotePort(
-                id=pid, mac_address=mac, ip_addresses=tuple(a for _, a in ips.get(pid, ())),
-                vtep=vtep))
-    l2pop = tuple(L2Pop(network_id=nid, vteps=tuple(sorted({p.vtep for p in remotes[nid]})),
-                        ports=tuple(remotes[nid])) for nid in sorted(remotes))
+            remotes.setdefault(nid, []).append(
+                RemotePort(
+                    id=pid,
+                    mac_address=mac,
+                    ip_addresses=tuple(a for _, a in ips.get(pid, ())),
+                    vtep=vtep,
+                )
+            )
+    l2pop = tuple(
+        L2Pop(
+            network_id=nid,
+            vteps=tuple(sorted({p.vtep for p in remotes[nid]})),
+            ports=tuple(remotes[nid]),
+        )
+        for nid in sorted(remotes)
+    )
     groups, remote_groups = security(conn, ports)
-    return HostState(host=host, revision=revision, tunnel_ip=tunnels.get(host),
-                     networks=networks, ports=ports, l2pop=l2pop, dhcp=dhcp_networks(conn, ports),
-                     security_groups=groups, remote_groups=remote_groups,
-                     routers=l3_hoststate.hosted_routers(conn, host))
+    return HostState(
+        host=host,
+        revision=revision,
+        tunnel_ip=tunnels.get(host),
+        networks=networks,
+        ports=ports,
+        l2pop=l2pop,
+        dhcp=dhcp_networks(conn, ports),
+        security_groups=groups,
+        remote_groups=remote_groups,
+        routers=l3_hoststate.hosted_routers(conn, host),
+    )
 
 
-def security(conn: Any, ports: tuple[PortState, ...]
-             ) -> tuple[tuple[SecurityGroupState, ...], tuple[RemoteGroup, ...]]:
+def security(
+    conn: Any, ports: tuple[PortState, ...]
+) -> tuple[tuple[SecurityGroupState, ...], tuple[RemoteGroup, ...]]:
     """The definitions of the groups the host's ports use, and the member addresses of the
     groups their rules name as remote (three or four queries, whatever the host's size)."""
     ids = sorted({g for p in ports for g in p.security_groups})
     rules: dict[str, list[RuleState]] = {}
-    for (gid, rid, direction, ethertype, proto, pmin, pmax, prefix,
-         remote) in repo.security_group_rules(conn, ids):
-        rules.setdefault(gid, []).append(RuleState(
-            id=rid, direction=direction, ethertype=ethertype, protocol=proto,
-            port_range_min=pmin, port_range_max=pmax, remote_ip_prefix=prefix,
-            remote_group_id=remote))
-    groups = tuple(SecurityGroupState(id=gid, stateful=bool(stateful),
-                                      rules=tuple(rules.get(gid, ())))
-                   for gid, stateful in repo.security_groups(conn, ids))
-    remote_ids = sorted({r.remote_group_id for g in groups for r in g.rules
-                         if r.remote_group_id})
+    for (
+        gid,
+        rid,
+        direction,
+        ethertype,
+        proto,
+        pmin,
+        pmax,
+        prefix,
+        remote,
+    ) in repo.security_group_rules(conn, ids):
+        rules.setdefault(gid, []).append(
+            RuleState(
+                id=rid,
+                direction=direction,
+                ethertype=ethertype,
+                protocol=proto,
+                port_range_min=pmin,
+                port_range_max=pmax,
+                remote_ip_prefix=prefix,
+                remote_group_id=remote,
+            )
+        )
+    groups = tuple(
+        SecurityGroupState(id=gid, stateful=bool(stateful), rules=tuple(rules.get(gid, ())))
+        for gid, stateful in repo.security_groups(conn, ids)
+    )
+    remote_ids = sorted({r.remote_group_id for g in groups for r in g.rules if r.remote_group_id})
     members = repo.group_member_addresses(conn, remote_ids)
-    return groups, tuple(RemoteGroup(gid, tuple(sorted(members.get(gid, ()))))
-                         for gid in remote_ids)
+    return groups, tuple(
+        RemoteGroup(gid, tuple(sorted(members.get(gid, ())))) for gid in remote_ids
+    )
 
 
 DHCP_OWNER = "network:dhcp"
@@ -194,13 +265,18 @@ def dhcp_networks(conn: Any, ports: tuple[PortState, ...]) -> tuple[DhcpNetwork,
     opts = repo.dhcp_opts(conn, ids)
     entries: dict[str, list[DhcpEntry]] = {}
     for pid, nid, mac, _owner in rows:
-        entries.setdefault(nid, []).append(DhcpEntry(
-            port_id=pid, mac_address=mac,
-            fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
-            extra_dhcp_opts=tuple(DhcpOpt(n, v, ver) for n, v, ver in opts.get(pid, ()))))
-    return tuple(DhcpNetwork(network_id=nid, port=served[nid],
-                             entries=tuple(entries.get(nid, ())))
-                 for nid in sorted(served))
+        entries.setdefault(nid, []).append(
+            DhcpEntry(
+                port_id=pid,
+                mac_address=mac,
+                fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
+                extra_dhcp_opts=tuple(DhcpOpt(n, v, ver) for n, v, ver in opts.get(pid, ())),
+            )
+        )
+    return tuple(
+        DhcpNetwork(network_id=nid, port=served[nid], entries=tuple(entries.get(nid, ())))
+        for nid in sorted(served)
+    )
 
 
 class HostSyncService:
@@ -235,8 +311,15 @@ class HostSyncService:
         self._remember(host, state.revision, state.network_ids, state.digest())
         return state
 
-    def watch(self, ctx: RequestContext, host: str, since: int | None, timeout: float, *,
-              delta: bool = False) -> WatchResult:
+    def watch(
+        self,
+        ctx: RequestContext,
+        host: str,
+        since: int | None,
+        timeout: float,
+        *,
+        delta: bool = False,
+    ) -> WatchResult:
         """Blocks up to ``timeout`` seconds (clamped to [0, 60]); see the module docstring.
         With ``delta``, a new state is sent as the difference from the one served at
         ``since`` when this process still holds that one (else as a snapshot)."""
@@ -274,8 +357,9 @@ class HostSyncService:
                 if old_revision in kept:
                     kept.remove(old_revision)
 
-    def _watch(self, ctx: RequestContext, host: str, since: int | None, timeout: float
-               ) -> WatchResult:
+    def _watch(
+        self, ctx: RequestContext, host: str, since: int | None, timeout: float
+    ) -> WatchResult:
         require_agent_role(ctx, "get_host_state")
         known = None if since is None else self._recall(host, since)
         if since is None or known is None:
@@ -307,8 +391,9 @@ class HostSyncService:
 
     # --- port status
 
-    def report_status(self, ctx: RequestContext, port_id: str, body: dict[str, Any]
-                      ) -> dict[str, Any]:
+    def report_status(
+        self, ctx: RequestContext, port_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         """The agent on the port's host reports it wired (ACTIVE) or unwired (DOWN). A real
         change bumps the port's revision and is recorded, so watchers wake. The port is
         row-locked first (PostgreSQL): a concurrent update or liveness sweep is not lost."""
@@ -326,11 +411,13 @@ class HostSyncService:
                 raise ResourceNotFound("Port", port_id)
             project, network_id, bound_host, current, revision, vif_type = row
             if bound_host != host:
-                raise NamedConflict("PortNotBoundToHost",
-                                    f"Port {port_id} is not bound to host {host}.")
+                raise NamedConflict(
+                    "PortNotBoundToHost", f"Port {port_id} is not bound to host {host}."
+                )
             if status == "ACTIVE" and vif_type != VIF_BRIDGE:
-                raise NamedConflict("PortBindingFailed",
-                                    f"Port {port_id} has no successful binding on {host}.")
+                raise NamedConflict(
+                    "PortBindingFailed", f"Port {port_id} has no successful binding on {host}."
+                )
             if current != status:
                 revision += 1
                 repo.set_port_status(tx.conn, port_id, status, revision, clock.now())
@@ -339,8 +426,9 @@ class HostSyncService:
 
         return self.store.write(tx_fn)
 
-    def wait_port(self, ctx: RequestContext, port_id: str, status: str, timeout: float
-                  ) -> dict[str, Any]:
+    def wait_port(
+        self, ctx: RequestContext, port_id: str, status: str, timeout: float
+    ) -> dict[str, Any]:
         """The watchable "vif plugged" event: block until the port (visible to the caller)
         has ``status`` or ``timeout`` (clamped to [0, 60]) passes."""
         if status not in PORT_STATUSES:
@@ -351,6 +439,11 @@ class HostSyncService:
             current = self.ports.get(ctx, port_id)["status"]
             remaining = deadline - time.monotonic()
             if current == status or remaining <= 0 or self.store.closing:
-                return {"port_id": port_id, "status": current, "revision": revision,
-                        "plugged": current == "ACTIVE", "timed_out": current != status}
+                return {
+                    "port_id": port_id,
+                    "status": current,
+                    "revision": revision,
+                    "plugged": current == "ACTIVE",
+                    "timed_out": current != status,
+                }
             self.store.wait_for_change(revision, remaining)

@@ -68,16 +68,21 @@ class SubnetInfo:
 def load_subnets(conn: Any, network_id: str) -> list[SubnetInfo]:
     """The network's subnets with their pools, in creation order (one query)."""
     rows: dict[str, list[Any]] = {}
-    for sid, net_id, cidr, gateway, ra, mode, first, last in repo.ipam_subnets(conn,
-                                                                               network_id):
+    for sid, net_id, cidr, gateway, ra, mode, first, last in repo.ipam_subnets(conn, network_id):
         entry = rows.setdefault(sid, [net_id, cidr, gateway, ra, mode, []])
         if first is not None:
             entry[5].append((ip.to_int(first), ip.to_int(last)))
-    return [SubnetInfo(
-        id=sid, network_id=net_id, net=ip.network(cidr),
-        gateway=ip.to_int(gateway) if gateway else None,
-        auto=ip.is_auto_address(ra, mode), pools=tuple(sorted(pools)),
-    ) for sid, (net_id, cidr, gateway, ra, mode, pools) in rows.items()]
+    return [
+        SubnetInfo(
+            id=sid,
+            network_id=net_id,
+            net=ip.network(cidr),
+            gateway=ip.to_int(gateway) if gateway else None,
+            auto=ip.is_auto_address(ra, mode),
+            pools=tuple(sorted(pools)),
+        )
+        for sid, (net_id, cidr, gateway, ra, mode, pools) in rows.items()
+    ]
 
 
 # --- the floor hints ----------------------------------------------------------------------
@@ -93,14 +98,16 @@ def forget(subnet_id: str) -> None:
     FLOORS.forget(subnet_id)
 
 
-def first_free(tx: Tx, subnet: SubnetInfo, count: int, *, use_floor: bool = True
-               ) -> list[ip.Interval]:
+def first_free(
+    tx: Tx, subnet: SubnetInfo, count: int, *, use_floor: bool = True
+) -> list[ip.Interval]:
     """The first ``count`` free addresses of the subnet's pools (fewer when it is fuller)."""
     floor, gen, since = FLOORS.get(subnet.id, subnet.pools)
     # Any server may have freed addresses of this network since the floor was observed: the
     # change log says so (a delete or update on the network), and then we rescan.
-    revision, released = repo.release_check(tx.conn, subnet.network_id,
-                                            since if floor is not None else None)
+    revision, released = repo.release_check(
+        tx.conn, subnet.network_id, since if floor is not None else None
+    )
     if not use_floor or released:
         floor = None
     found: list[ip.Interval] = []
@@ -112,8 +119,13 @@ def first_free(tx: Tx, subnet: SubnetInfo, count: int, *, use_floor: bool = True
             lo = max(lo, floor)
         cursor = lo
         while cursor <= hi and ip.size(found) < count:
-            keys = repo.used_keys(tx.conn, subnet.id, ip.key(cursor, subnet.version),
-                                  ip.key(hi, subnet.version), batch)
+            keys = repo.used_keys(
+                tx.conn,
+                subnet.id,
+                ip.key(cursor, subnet.version),
+                ip.key(hi, subnet.version),
+                batch,
+            )
             used = [ip.from_key(k) for k in keys]
             upper = used[-1] if len(used) == batch else hi
             found.extend(ip.take(ip.gaps(cursor, upper, used), count - ip.size(found)))
@@ -123,8 +135,9 @@ def first_free(tx: Tx, subnet: SubnetInfo, count: int, *, use_floor: bool = True
     end = max((p[1] for p in subnet.pools), default=-1) + 1
     observed = found[0][0] if found else end
     mine = _inserted.get(tx, {}).get(subnet.id)
-    FLOORS.advance(subnet.id, subnet.pools, observed if mine is None else min(observed, mine),
-                   gen, revision)
+    FLOORS.advance(
+        subnet.id, subnet.pools, observed if mine is None else min(observed, mine), gen, revision
+    )
     return found
 
 
@@ -141,14 +154,16 @@ class _Want:
 
 
 def _in_use(subnet: SubnetInfo, address: int) -> NamedConflict:
-    return NamedConflict("IpAddressAlreadyAllocated",
-                         f"IP address {ip.to_text(address, subnet.version)} already allocated "
-                         f"in subnet {subnet.id}")
+    return NamedConflict(
+        "IpAddressAlreadyAllocated",
+        f"IP address {ip.to_text(address, subnet.version)} already allocated in subnet {subnet.id}",
+    )
 
 
 def _exhausted(network_id: str) -> NamedConflict:
-    return NamedConflict("IpAddressGenerationFailure",
-                         f"No more IP addresses available on network {network_id}.")
+    return NamedConflict(
+        "IpAddressGenerationFailure", f"No more IP addresses available on network {network_id}."
+    )
 
 
 def _check_format(requested: list[dict[str, Any]]) -> None:
@@ -178,8 +193,9 @@ def _fits(subnet: SubnetInfo, address: str, device_owner: str) -> bool:
     return version == subnet.version and ip.valid_for_subnet(subnet.net, value, device_owner)
 
 
-def _subnet_for(tx: Tx, subnets: list[SubnetInfo], entry: dict[str, Any], network_id: str,
-                device_owner: str) -> SubnetInfo:
+def _subnet_for(
+    tx: Tx, subnets: list[SubnetInfo], entry: dict[str, Any], network_id: str, device_owner: str
+) -> SubnetInfo:
     """Neutron's ``_get_subnet_for_fixed_ip``: which subnet a fixed_ips entry is about."""
     if not subnets:
         raise InvalidInput("IP allocation requires subnets for network")
@@ -189,30 +205,45 @@ def _subnet_for(tx: Tx, subnets: list[SubnetInfo], entry: dict[str, Any], networ
         if subnet is None:
             if repo.find(tx.conn, entry["subnet_id"]) is None:
                 raise ResourceNotFound("Subnet", entry["subnet_id"])
-            raise InvalidInput(f"Failed to create port on network {network_id}, because "
-                               f"fixed_ips included invalid subnet {entry['subnet_id']}")
+            raise InvalidInput(
+                f"Failed to create port on network {network_id}, because "
+                f"fixed_ips included invalid subnet {entry['subnet_id']}"
+            )
         if address is not None and not _fits(subnet, address, device_owner):
-            raise NamedBadRequest("InvalidIpForSubnet", f"IP address {address} is not a valid "
-                                  f"IP for the specified subnet.")
+            raise NamedBadRequest(
+                "InvalidIpForSubnet",
+                f"IP address {address} is not a valid IP for the specified subnet.",
+            )
         return subnet
     if address is None:
         raise InvalidInput("IP allocation requires subnet_id or ip_address")
     for subnet in subnets:
         if _fits(subnet, address, device_owner):
             return subnet
-    raise NamedBadRequest("InvalidIpForNetwork", f"IP address {address} is not a valid IP for "
-                          f"any of the subnets on the specified network.")
+    raise NamedBadRequest(
+        "InvalidIpForNetwork",
+        f"IP address {address} is not a valid IP for any of the subnets on the specified network.",
+    )
 
 
-def _plan(tx: Tx, subnets: list[SubnetInfo], requested: list[dict[str, Any]] | None, mac: str,
-          network_id: str, device_owner: str, handled: set[str]) -> list[_Want]:
+def _plan(
+    tx: Tx,
+    subnets: list[SubnetInfo],
+    requested: list[dict[str, Any]] | None,
+    mac: str,
+    network_id: str,
+    device_owner: str,
+    handled: set[str],
+) -> list[_Want]:
     """What to allocate, in Neutron's order: explicit addresses, then any-address requests,
     then EUI-64 addresses on auto-address subnets not ``handled`` already."""
     router = device_owner in ip.ROUTER_INTERFACE_OWNERS_SNAT
     wants: list[_Want] = []
     if requested is None:
-        for group in ([s for s in subnets if s.version == 4],
-                      [s for s in subnets if s.version == 6 and not s.auto]):
+        for group in (
+            [s for s in subnets if s.version == 4],
+            [s for s in subnets if s.version == 6 and not s.auto],
+        ):
             if group:
                 wants.append(_Want(group))
     else:
@@ -222,55 +253,74 @@ def _plan(tx: Tx, subnets: list[SubnetInfo], requested: list[dict[str, Any]] | N
             if "ip_address" in entry:
                 handled.add(subnet.id)
                 address = ip.to_int(entry["ip_address"])
-                if (subnet.auto and device_owner not in ip.ROUTER_INTERFACE_OWNERS
-                        and address != ip.eui64(subnet.net, mac)):
+                if (
+                    subnet.auto
+                    and device_owner not in ip.ROUTER_INTERFACE_OWNERS
+                    and address != ip.eui64(subnet.net, mac)
+                ):
                     raise NamedBadRequest(
                         "AllocationOnAutoAddressSubnet",
                         f"IPv6 address {entry['ip_address']} cannot be directly assigned to a "
                         f"port on subnet {subnet.id} as the subnet is configured for automatic "
-                        f"addresses")
+                        f"addresses",
+                    )
                 wants.append(_Want([subnet], address, explicit=True))
             elif router or not subnet.auto:
                 handled.add(subnet.id)
                 wants.append(_Want([subnet]))
             # else: its EUI-64 address comes with the auto-address pass below
     if not router:
-        wants.extend(_Want([s], ip.eui64(s.net, mac)) for s in subnets
-                     if s.auto and s.id not in handled)
+        wants.extend(
+            _Want([s], ip.eui64(s.net, mac)) for s in subnets if s.auto and s.id not in handled
+        )
     wants.sort(key=lambda w: not w.explicit)
     return wants
 
 
-def _execute(tx: Tx, network_id: str, port_id: str, wants: list[_Want], window: int,
-             position: int) -> list[dict[str, str]]:
+def _execute(
+    tx: Tx, network_id: str, port_id: str, wants: list[_Want], window: int, position: int
+) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for want in wants:
         if want.address is not None:
             subnet, address = want.subnets[0], want.address
         else:
             subnet, address = _pick_any(tx, want.subnets, window, network_id)
-        text = _insert(tx, subnet, address, port_id, position + len(out),
-                       check=want.address is not None)
+        text = _insert(
+            tx, subnet, address, port_id, position + len(out), check=want.address is not None
+        )
         out.append({"subnet_id": subnet.id, "ip_address": text})
     return out
 
 
-def _insert(tx: Tx, subnet: SubnetInfo, address: int, port_id: str, position: int, *,
-            check: bool = True) -> str:
+def _insert(
+    tx: Tx, subnet: SubnetInfo, address: int, port_id: str, position: int, *, check: bool = True
+) -> str:
     """Insert one allocation (a given address is first checked to be free: 409)."""
     text = ip.to_text(address, subnet.version)
     if check and repo.holder(tx.conn, subnet.id, text):
         raise _in_use(subnet, address)
-    repo.insert_allocations(tx.conn, [{
-        "subnet_id": subnet.id, "ip_address": text, "ip_key": ip.key(address, subnet.version),
-        "port_id": port_id, "network_id": subnet.network_id, "position": position}])
+    repo.insert_allocations(
+        tx.conn,
+        [
+            {
+                "subnet_id": subnet.id,
+                "ip_address": text,
+                "ip_key": ip.key(address, subnet.version),
+                "port_id": port_id,
+                "network_id": subnet.network_id,
+                "position": position,
+            }
+        ],
+    )
     mine = _inserted.setdefault(tx, {})
     mine[subnet.id] = min(mine.get(subnet.id, address), address)
     return text
 
 
-def _pick_any(tx: Tx, subnets: list[SubnetInfo], window: int, network_id: str
-              ) -> tuple[SubnetInfo, int]:
+def _pick_any(
+    tx: Tx, subnets: list[SubnetInfo], window: int, network_id: str
+) -> tuple[SubnetInfo, int]:
     for use_floor in (True, False):
         for subnet in subnets:
             picked = ip.pick(first_free(tx, subnet, window, use_floor=use_floor), window, _rng)
@@ -282,17 +332,33 @@ def _pick_any(tx: Tx, subnets: list[SubnetInfo], window: int, network_id: str
 # --- the interface used by the port and subnet services ----------------------------------
 
 
-def allocate(tx: Tx, network_id: str, requested: list[dict[str, Any]] | None, mac: str, *,
-             port_id: str, device_owner: str, window: int) -> list[dict[str, str]]:
+def allocate(
+    tx: Tx,
+    network_id: str,
+    requested: list[dict[str, Any]] | None,
+    mac: str,
+    *,
+    port_id: str,
+    device_owner: str,
+    window: int,
+) -> list[dict[str, str]]:
     """Allocate a new port's fixed IPs; returns them in Neutron's order (rows inserted)."""
     subnets = load_subnets(tx.conn, network_id)
     wants = _plan(tx, subnets, requested, mac, network_id, device_owner, set())
     return _execute(tx, network_id, port_id, wants, window, 0)
 
 
-def reallocate(tx: Tx, network_id: str, port_id: str, current: list[dict[str, Any]],
-               requested: list[dict[str, Any]], mac: str, *, device_owner: str, window: int
-               ) -> list[dict[str, str]]:
+def reallocate(
+    tx: Tx,
+    network_id: str,
+    port_id: str,
+    current: list[dict[str, Any]],
+    requested: list[dict[str, Any]],
+    mac: str,
+    *,
+    device_owner: str,
+    window: int,
+) -> list[dict[str, str]]:
     """Port update of ``fixed_ips``: keep what is asked again, release what is not (addresses
     on auto-address subnets stay unless the port is a router interface), allocate the rest.
     Returns the port's fixed IPs afterwards."""
@@ -335,14 +401,18 @@ def reallocate(tx: Tx, network_id: str, port_id: str, current: list[dict[str, An
     handled = {o["subnet_id"] for o in keep + remove}
     wants = _plan(tx, subnets, add, mac, network_id, device_owner, handled)
     if remove:
-        repo.delete_allocations(tx.conn, port_id,
-                                [(o["subnet_id"], o["ip_address"]) for o in remove])
+        repo.delete_allocations(
+            tx.conn, port_id, [(o["subnet_id"], o["ip_address"]) for o in remove]
+        )
         for old in remove:
             FLOORS.lower(old["subnet_id"], ip.to_int(old["ip_address"]))
     position = repo.next_positions(tx.conn, [port_id])[port_id]
     added = _execute(tx, network_id, port_id, wants, window, position)
-    kept = [{"subnet_id": c["subnet_id"], "ip_address": c["ip_address"]}
-            for c in current if any(c is k for k in keep)]
+    kept = [
+        {"subnet_id": c["subnet_id"], "ip_address": c["ip_address"]}
+        for c in current
+        if any(c is k for k in keep)
+    ]
     return kept + added
 
 
@@ -358,8 +428,11 @@ def release(tx: Tx, port_id: str) -> None:
 def add_auto_addresses(tx: Tx, subnet: SubnetInfo) -> list[tuple[str, str]]:
     """A new SLAAC/DHCPv6-stateless subnet: give each port on the network (router interfaces
     excepted) its EUI-64 address there. Returns the (port id, project id) of updated ports."""
-    candidates = [p for p in repo.ports_on_network(tx.conn, subnet.network_id)
-                  if p["device_owner"] not in ip.ROUTER_INTERFACE_OWNERS_SNAT]
+    candidates = [
+        p
+        for p in repo.ports_on_network(tx.conn, subnet.network_id)
+        if p["device_owner"] not in ip.ROUTER_INTERFACE_OWNERS_SNAT
+    ]
     positions = repo.next_positions(tx.conn, [p["id"] for p in candidates])
     updated = []
     for port in candidates:
@@ -376,8 +449,11 @@ def readdress(tx: Tx, network_id: str, port_id: str, mac: str) -> None:
     """The port's MAC changed: its EUI-64 addresses on auto-address subnets follow the new
     MAC (same positions), as Neutron re-derives them."""
     auto = {s.id: s for s in load_subnets(tx.conn, network_id) if s.auto}
-    stale = [r for r in repo.allocations_of_port(tx.conn, port_id)
-             if r["subnet_id"] in auto and ip.is_eui64(r["ip_address"])]
+    stale = [
+        r
+        for r in repo.allocations_of_port(tx.conn, port_id)
+        if r["subnet_id"] in auto and ip.is_eui64(r["ip_address"])
+    ]
     repo.delete_allocations(tx.conn, port_id, [(r["subnet_id"], r["ip_address"]) for r in stale])
     for r in stale:
         subnet = auto[r["subnet_id"]]

@@ -36,8 +36,7 @@ class Floors:
         self._generation: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
 
-    def get(self, subnet_id: str, pools: tuple[ip.Interval, ...]
-            ) -> tuple[int | None, int, int]:
+    def get(self, subnet_id: str, pools: tuple[ip.Interval, ...]) -> tuple[int | None, int, int]:
         """(floor or None, generation to hand back to ``advance``, the floor's revision)."""
         with self._lock:
             gen = self._generation[subnet_id]
@@ -46,8 +45,14 @@ class Floors:
             return None, gen, 0
         return floor.value, gen, floor.revision
 
-    def advance(self, subnet_id: str, pools: tuple[ip.Interval, ...], value: int, gen: int,
-                revision: int = 0) -> None:
+    def advance(
+        self,
+        subnet_id: str,
+        pools: tuple[ip.Interval, ...],
+        value: int,
+        gen: int,
+        revision: int = 0,
+    ) -> None:
         """Record an observation made since ``gen``, unless a release happened meanwhile."""
         with self._lock:
             if self._generation[subnet_id] != gen:

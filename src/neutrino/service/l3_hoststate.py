@@ -53,21 +53,37 @@ def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
             if subnet_id not in subnets:
                 continue
             cidr, gateway_ip = subnets[subnet_id]
-            addresses.append(RouterAddress(
-                ip_address=address, prefixlen=ipaddress.ip_network(cidr, strict=False).prefixlen,
-                subnet_id=subnet_id, cidr=cidr, gateway_ip=gateway_ip))
-        port = RouterPortState(id=port_id, network_id=network_id, mac_address=mac,
-                               addresses=tuple(sorted(addresses, key=lambda a: a.ip_address)))
+            addresses.append(
+                RouterAddress(
+                    ip_address=address,
+                    prefixlen=ipaddress.ip_network(cidr, strict=False).prefixlen,
+                    subnet_id=subnet_id,
+                    cidr=cidr,
+                    gateway_ip=gateway_ip,
+                )
+            )
+        port = RouterPortState(
+            id=port_id,
+            network_id=network_id,
+            mac_address=mac,
+            addresses=tuple(sorted(addresses, key=lambda a: a.ip_address)),
+        )
         if port_type == GATEWAY:
             gateways[router_id] = port
         else:
             interfaces.setdefault(router_id, []).append(port)
-    return tuple(RouterState(
-        id=router_id, admin_state_up=bool(up), enable_snat=bool(snat),
-        interfaces=tuple(interfaces.get(router_id, ())), gateway=gateways.get(router_id),
-        routes=tuple(ExtraRoute(d, n) for d, n in routes.get(router_id, ())),
-        floating_ips=tuple(FloatingIpState(id=f, floating_ip_address=a, fixed_ip_address=x,
-                                           fixed_port_id=p)
-                           for f, a, x, p in fips.get(router_id, ())))
-        for router_id, up, snat, _gw in rows)
-
+    return tuple(
+        RouterState(
+            id=router_id,
+            admin_state_up=bool(up),
+            enable_snat=bool(snat),
+            interfaces=tuple(interfaces.get(router_id, ())),
+            gateway=gateways.get(router_id),
+            routes=tuple(ExtraRoute(d, n) for d, n in routes.get(router_id, ())),
+            floating_ips=tuple(
+                FloatingIpState(id=f, floating_ip_address=a, fixed_ip_address=x, fixed_port_id=p)
+                for f, a, x, p in fips.get(router_id, ())
+            ),
+        )
+        for router_id, up, snat, _gw in rows
+    )

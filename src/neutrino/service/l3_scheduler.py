@@ -45,8 +45,11 @@ L3_AGENT = repo.L3_AGENT
 
 def live_hosts(tx: Tx) -> list[str]:
     now = clock.now()
-    return [host for host, heartbeat, up in repo.l3_agents(tx.conn)
-            if up and now - heartbeat < binding.AGENT_DOWN_TIME]
+    return [
+        host
+        for host, heartbeat, up in repo.l3_agents(tx.conn)
+        if up and now - heartbeat < binding.AGENT_DOWN_TIME
+    ]
 
 
 def sync_router(tx: Tx, router_id: str, live: list[str] | None = None) -> str | None:
@@ -84,9 +87,15 @@ def _able(tx: Tx, hosts: list[str], network_ids: set[str]) -> list[str]:
     network needs its physnet mapped there)."""
     configs = host_repo.l2_configurations(tx.conn, hosts)
     segments = [host_repo.network_segment(tx.conn, n) for n in sorted(network_ids)]
-    return [h for h in hosts if h in configs and all(
-        s is None or binding.can_serve(binding.parse_configurations(configs[h]), *s)
-        for s in segments)]
+    return [
+        h
+        for h in hosts
+        if h in configs
+        and all(
+            s is None or binding.can_serve(binding.parse_configurations(configs[h]), *s)
+            for s in segments
+        )
+    ]
 
 
 def sync_all(tx: Tx) -> None:

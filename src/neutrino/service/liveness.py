@@ -63,13 +63,15 @@ class LivenessSweeper:
         # DHCP first: it locks networks, then their ports (the lock order of store.locks)
         dead_dhcp = set(repo.stale_hosts(tx.conn, DHCP_AGENT, deadline))
         if dead_dhcp and self.dhcp.live_hosts(tx):
-            networks = sorted({n for _p, n in repo.dhcp_ports_on(tx.conn, DHCP_OWNER,
-                                                                 sorted(dead_dhcp))})
+            networks = sorted(
+                {n for _p, n in repo.dhcp_ports_on(tx.conn, DHCP_OWNER, sorted(dead_dhcp))}
+            )
             for network_id in networks:
                 if self.dhcp.reschedule(tx, network_id, dead_dhcp):
                     result.dhcp_moved.append(network_id)
         for port_id, project, network_id, revision in repo.active_ports_on(
-                tx.conn, repo.stale_hosts(tx.conn, L2_AGENT, deadline)):
+            tx.conn, repo.stale_hosts(tx.conn, L2_AGENT, deadline)
+        ):
             hostsync_repo.set_port_status(tx.conn, port_id, "DOWN", revision + 1, now)
             tx.record("port", port_id, "update", project, network_id)
             result.ports_down.append(port_id)
@@ -86,5 +88,4 @@ class LivenessSweeper:
             if result.ports_down:
                 log.info("agents down: %d ports set DOWN", len(result.ports_down))
             if result.dhcp_moved:
-                log.info("DHCP moved off dead agents for networks %s",
-                         ", ".join(result.dhcp_moved))
+                log.info("DHCP moved off dead agents for networks %s", ", ".join(result.dhcp_moved))

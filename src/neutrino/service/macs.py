@@ -20,5 +20,6 @@ def free_mac(tx: Tx, network_id: str, base_mac: str) -> str:
         candidate = random_mac(base_mac)
         if not port_repo.mac_in_use(tx.conn, network_id, candidate):
             return candidate
-    raise NamedConflict("MacAddressGenerationFailure",
-                        f"Unable to generate unique mac on network {network_id}.")
+    raise NamedConflict(
+        "MacAddressGenerationFailure", f"Unable to generate unique mac on network {network_id}."
+    )

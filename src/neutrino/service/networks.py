@@ -85,8 +85,9 @@ class NetworkService:
 
     # --- views
 
-    def view(self, row: Any, subnet_ids: list[str], tags: list[str], ctx: RequestContext,
-             shared: bool) -> dict[str, Any]:
+    def view(
+        self, row: Any, subnet_ids: list[str], tags: list[str], ctx: RequestContext, shared: bool
+    ) -> dict[str, Any]:
         out = {
             "id": row["id"],
             "name": row["name"],
@@ -113,16 +114,22 @@ class NetworkService:
 
     def _load(self, conn: Any, ctx: RequestContext, network_id: str) -> Any:
         row = repo.find(conn, network_id)
-        if row is None or not ctx.can_see(row["project_id"],
-                                          public=rbac.network_visible(conn, ctx, row)):
+        if row is None or not ctx.can_see(
+            row["project_id"], public=rbac.network_visible(conn, ctx, row)
+        ):
             raise ResourceNotFound("Network", network_id)
         return row
 
     def _render_one(self, conn: Any, ctx: RequestContext, network_id: str) -> dict[str, Any]:
         row = repo.get(conn, network_id)
         subs = repo.subnet_ids(conn, [network_id]).get(network_id, [])
-        return self.view(row, subs, tag_repo.tags_of(conn, [network_id]).get(network_id, []), ctx,
-                         rbac.shared_with(conn, ctx, row))
+        return self.view(
+            row,
+            subs,
+            tag_repo.tags_of(conn, [network_id]).get(network_id, []),
+            ctx,
+            rbac.shared_with(conn, ctx, row),
+        )
 
     # --- operations
 
@@ -138,14 +145,23 @@ class NetworkService:
             subs = repo.subnet_ids(conn, ids)
             tags = tag_repo.tags_of(conn, ids)
             named = rbac_repo.shared_to(conn, ctx.project_id, ids)  # shared to us by name
-            return [self.view(r, subs.get(r["id"], []), tags.get(r["id"], []), ctx,
-                              r["shared"] or r["id"] in named) for r in rows]
+            return [
+                self.view(
+                    r,
+                    subs.get(r["id"], []),
+                    tags.get(r["id"], []),
+                    ctx,
+                    r["shared"] or r["id"] in named,
+                )
+                for r in rows
+            ]
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]
 
-    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+    def create_bulk(
+        self, ctx: RequestContext, bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         ctx.require_write("create_network")
         parsed = [self._parse_create(ctx, b) for b in bodies]
         return self.store.write(self._create_tx, ctx, parsed)
@@ -155,8 +171,9 @@ class NetworkService:
         policy.check_admin_only(ctx, "network", "create_network", attrs)
         return attrs
 
-    def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
-                   ) -> list[dict[str, Any]]:
+    def _create_tx(
+        self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         created = []
         for project, count in sorted(_per_project(ctx, items).items()):
             self.quotas.check(tx, project, "network", count)
@@ -169,30 +186,46 @@ class NetworkService:
             max_mtu = self.segments.mtu_for(net_type)
             mtu = attrs.get("mtu", max_mtu)
             _check_mtu(mtu, max_mtu)
-            repo.insert_row(tx.conn, {
-                "id": network_id, "project_id": project, "name": attrs.get("name", ""),
-                "description": attrs.get("description", ""), "created_at": now,
-                "updated_at": now, "revision_number": 1,
-                "admin_state_up": attrs.get("admin_state_up", True), "status": "ACTIVE",
-                "shared": attrs.get("shared", False), "mtu": mtu,
-                "port_security_enabled": attrs.get("port_security_enabled", True),
-                "router_external": attrs.get("router:external", False),
-                "is_default": attrs.get("is_default", False),
-                "network_type": net_type, "physical_network": physnet,
-                "segmentation_id": seg_id,
-            })
+            repo.insert_row(
+                tx.conn,
+                {
+                    "id": network_id,
+                    "project_id": project,
+                    "name": attrs.get("name", ""),
+                    "description": attrs.get("description", ""),
+                    "created_at": now,
+                    "updated_at": now,
+                    "revision_number": 1,
+                    "admin_state_up": attrs.get("admin_state_up", True),
+                    "status": "ACTIVE",
+                    "shared": attrs.get("shared", False),
+                    "mtu": mtu,
+                    "port_security_enabled": attrs.get("port_security_enabled", True),
+                    "router_external": attrs.get("router:external", False),
+                    "is_default": attrs.get("is_default", False),
+                    "network_type": net_type,
+                    "physical_network": physnet,
+                    "segmentation_id": seg_id,
+                },
+            )
             if net_type is not None:
                 repo.insert_segment(tx.conn, network_id, net_type, physnet or "", seg_id or 0)
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "networks", network_id, attrs["tags"])
-            rbac.attach_wildcards(tx, network_id, project, shared=attrs.get("shared"),
-                                  external=attrs.get("router:external"))
+            rbac.attach_wildcards(
+                tx,
+                network_id,
+                project,
+                shared=attrs.get("shared"),
+                external=attrs.get("router:external"),
+            )
             tx.record("network", network_id, "create", project, network_id)
             created.append(self._render_one(tx.conn, ctx, network_id))
         return created
 
-    def _allocate_segment(self, tx: Tx, network_id: str, attrs: dict[str, Any]
-                          ) -> tuple[str | None, str | None, int | None]:
+    def _allocate_segment(
+        self, tx: Tx, network_id: str, attrs: dict[str, Any]
+    ) -> tuple[str | None, str | None, int | None]:
         net_type = attrs.get("provider:network_type")
         physnet = attrs.get("provider:physical_network")
         seg_id = attrs.get("provider:segmentation_id")
@@ -210,11 +243,13 @@ class NetworkService:
                 raise InvalidInput("segmentation_id specified for flat provider network")
             if not cfg.flat_allowed(physnet):
                 raise InvalidInput(
-                    f"physical_network '{physnet}' unknown for flat provider network")
+                    f"physical_network '{physnet}' unknown for flat provider network"
+                )
             if repo.segment_owner(tx.conn, "flat", physnet, 0):
-                raise NamedConflict("FlatNetworkInUse",
-                                    f"Unable to create the flat network. Physical network "
-                                    f"{physnet} is in use.")
+                raise NamedConflict(
+                    "FlatNetworkInUse",
+                    f"Unable to create the flat network. Physical network {physnet} is in use.",
+                )
             return "flat", physnet, None
         if net_type == "vlan":
             if physnet is None:
@@ -223,72 +258,114 @@ class NetworkService:
                 physnet = next(iter(cfg.vlan_ranges))
             if physnet not in cfg.vlan_ranges:
                 raise InvalidInput(
-                    f"physical_network '{physnet}' unknown for VLAN provider network")
-            return "vlan", physnet, self._pick_id(tx, "vlan", physnet, seg_id,
-                                                  cfg.vlan_ranges[physnet], seg.MAX_VLAN)
+                    f"physical_network '{physnet}' unknown for VLAN provider network"
+                )
+            return (
+                "vlan",
+                physnet,
+                self._pick_id(tx, "vlan", physnet, seg_id, cfg.vlan_ranges[physnet], seg.MAX_VLAN),
+            )
         if net_type == "vxlan":
             if physnet is not None:
                 raise InvalidInput("provider:physical_network specified for vxlan network")
-            return "vxlan", None, self._pick_id(tx, "vxlan", "", seg_id, cfg.vni_ranges,
-                                                seg.MAX_VXLAN_VNI)
+            return (
+                "vxlan",
+                None,
+                self._pick_id(tx, "vxlan", "", seg_id, cfg.vni_ranges, seg.MAX_VXLAN_VNI),
+            )
         raise InvalidInput(f"network_type value '{net_type}' not supported")
 
-    def _pick_id(self, tx: Tx, net_type: str, physnet: str, wanted: int | None,
-                 ranges: tuple[tuple[int, int], ...], maximum: int) -> int:
+    def _pick_id(
+        self,
+        tx: Tx,
+        net_type: str,
+        physnet: str,
+        wanted: int | None,
+        ranges: tuple[tuple[int, int], ...],
+        maximum: int,
+    ) -> int:
         if wanted is not None:
             if not 1 <= wanted <= maximum:
                 raise InvalidInput(f"segmentation_id out of range (1 through {maximum})")
             if repo.segment_owner(tx.conn, net_type, physnet, wanted):
                 raise NamedConflict(
                     "VlanIdInUse" if net_type == "vlan" else "TunnelIdInUse",
-                    f"Unable to create the network. The {net_type} segment {wanted} "
-                    f"is in use.")
+                    f"Unable to create the network. The {net_type} segment {wanted} is in use.",
+                )
             return wanted
         free = seg.first_free(ranges, repo.used_segment_ids(tx.conn, net_type, physnet))
         if free is None:
-            raise NamedConflict("NoNetworkAvailable",
-                                "Unable to create the network. No tenant network is available "
-                                "for allocation.")
+            raise NamedConflict(
+                "NoNetworkAvailable",
+                "Unable to create the network. No tenant network is available for allocation.",
+            )
         return free
 
-    def update(self, ctx: RequestContext, network_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self,
+        ctx: RequestContext,
+        network_id: str,
+        body: dict[str, Any],
+        if_match: int | None = None,
+    ) -> dict[str, Any]:
         ctx.require_write_on("update_network", lambda: self.get(ctx, network_id))
         attrs = parse_update(body, SPEC)
         policy.check_admin_only(ctx, "network", "update_network", attrs)
         return self.store.write(self._update_tx, ctx, network_id, attrs, if_match)
 
-    def _update_tx(self, tx: Tx, ctx: RequestContext, network_id: str, attrs: dict[str, Any],
-                   if_match: int | None) -> dict[str, Any]:
+    def _update_tx(
+        self,
+        tx: Tx,
+        ctx: RequestContext,
+        network_id: str,
+        attrs: dict[str, Any],
+        if_match: int | None,
+    ) -> dict[str, Any]:
         locks.for_change(tx.conn, "networks", network_id)
         row = self._load(tx.conn, ctx, network_id)
         if not ctx.owns(row["project_id"]):
             raise PolicyNotAuthorized("rule:update_network")
         check_revision(row["revision_number"], if_match)
         values: dict[str, Any] = {}
-        for wire, column in (("name", "name"), ("description", "description"),
-                             ("admin_state_up", "admin_state_up"), ("shared", "shared"),
-                             ("port_security_enabled", "port_security_enabled"),
-                             ("router:external", "router_external"),
-                             ("is_default", "is_default"), ("mtu", "mtu")):
+        for wire, column in (
+            ("name", "name"),
+            ("description", "description"),
+            ("admin_state_up", "admin_state_up"),
+            ("shared", "shared"),
+            ("port_security_enabled", "port_security_enabled"),
+            ("router:external", "router_external"),
+            ("is_default", "is_default"),
+            ("mtu", "mtu"),
+        ):
             if wire in attrs:
                 values[column] = attrs[wire]
         if "mtu" in values:
             _check_mtu(values["mtu"], self.segments.mtu_for(row["network_type"]))
-            check_mtu_fits_subnets(network_id, values["mtu"],
-                                   subnet_repo.ip_versions_on(tx.conn, network_id))
-        for key in ("provider:network_type", "provider:physical_network",
-                    "provider:segmentation_id"):
-            current = {"provider:network_type": row["network_type"],
-                       "provider:physical_network": row["physical_network"],
-                       "provider:segmentation_id": row["segmentation_id"]}[key]
+            check_mtu_fits_subnets(
+                network_id, values["mtu"], subnet_repo.ip_versions_on(tx.conn, network_id)
+            )
+        for key in (
+            "provider:network_type",
+            "provider:physical_network",
+            "provider:segmentation_id",
+        ):
+            current = {
+                "provider:network_type": row["network_type"],
+                "provider:physical_network": row["physical_network"],
+                "provider:segmentation_id": row["segmentation_id"],
+            }[key]
             if key in attrs and attrs[key] != current:
                 raise InvalidInput("Plugin does not support updating provider attributes")
         changed = {k: v for k, v in values.items() if row[k] != v}
         if changed.get("shared") is False:
             check_unshare(tx.conn, row)
-        rbac.attach_wildcards(tx, network_id, row["project_id"], shared=changed.get("shared"),
-                              external=changed.get("router_external"))
+        rbac.attach_wildcards(
+            tx,
+            network_id,
+            row["project_id"],
+            shared=changed.get("shared"),
+            external=changed.get("router_external"),
+        )
         if changed:
             changed["revision_number"] = row["revision_number"] + 1
             changed["updated_at"] = clock.now()
@@ -300,8 +377,9 @@ class NetworkService:
         ctx.require_write_on("delete_network", lambda: self.get(ctx, network_id))
         self.store.write(self._delete_tx, ctx, network_id, if_match)
 
-    def _delete_tx(self, tx: Tx, ctx: RequestContext, network_id: str,
-                   if_match: int | None) -> None:
+    def _delete_tx(
+        self, tx: Tx, ctx: RequestContext, network_id: str, if_match: int | None
+    ) -> None:
         locks.for_delete(tx.conn, "networks", network_id)
         row = self._load(tx.conn, ctx, network_id)
         if not ctx.owns(row["project_id"]):  # visible (shared, external) but not ours
@@ -309,13 +387,15 @@ class NetworkService:
         check_revision(row["revision_number"], if_match)
         if row["router_external"]:
             fip_rules.delete_disassociated(tx, network_id)  # as Neutron does
-        in_use = [pid for pid, owner in repo.port_ids_on(tx.conn, network_id)
-                  if owner != "network:dhcp"]
+        in_use = [
+            pid for pid, owner in repo.port_ids_on(tx.conn, network_id) if owner != "network:dhcp"
+        ]
         if in_use:
             raise NamedConflict(
                 "NetworkInUse",
                 f"Unable to complete operation on network {network_id}. There are one or more "
-                f"ports still in use on the network, id for these ports is: {','.join(in_use)}.")
+                f"ports still in use on the network, id for these ports is: {','.join(in_use)}.",
+            )
         port_repo.delete_on_network(tx.conn, network_id)
         for subnet_id in repo.subnet_ids(tx.conn, [network_id]).get(network_id, []):
             subnet_repo.delete_row(tx.conn, subnet_id)
@@ -332,11 +412,13 @@ def check_unshare(conn: Any, row: Any) -> None:
     ``network:*`` ports) or subnet of a project that only the wildcard lets in."""
     users = rbac_repo.port_projects(conn, row["id"], skip_network_owned=True)
     users |= subnet_repo.projects_on(conn, row["id"])
-    allowed = (rbac_repo.targets(conn, row["id"], rbac_repo.SHARED) - {rbac_repo.WILDCARD})
+    allowed = rbac_repo.targets(conn, row["id"], rbac_repo.SHARED) - {rbac_repo.WILDCARD}
     if users - allowed - {row["project_id"]}:
-        raise NamedConflict("InvalidSharedSetting",
-                            f"Unable to reconfigure sharing settings for network {row['name']}. "
-                            f"Multiple tenants are using it.")
+        raise NamedConflict(
+            "InvalidSharedSetting",
+            f"Unable to reconfigure sharing settings for network {row['name']}. "
+            f"Multiple tenants are using it.",
+        )
 
 
 def _per_project(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, int]:
@@ -363,4 +445,5 @@ def check_mtu_fits_subnets(network_id: str, mtu: int, ip_versions: set[int]) -> 
             raise NamedConflict(
                 "NetworkMTUSubnetConflict",
                 f"MTU {mtu} of network {network_id} is too small for IPv{version} subnets "
-                f"(minimum {minimum}).")
+                f"(minimum {minimum}).",
+            )

@@ -25,15 +25,33 @@ from neutrino.domain.attributes import (
     uuid,
 )
 
-VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder",
-              "smart-nic", "vdpa", "remote-managed")
+VNIC_TYPES = (
+    "normal",
+    "direct",
+    "macvtap",
+    "baremetal",
+    "direct-physical",
+    "virtio-forwarder",
+    "smart-nic",
+    "vdpa",
+    "remote-managed",
+)
 FIXED_IP_KEYS = frozenset({"subnet_id", "ip_address"})
 
 
-@described({"type": "array", "items": {
-    "type": "object", "additionalProperties": False,
-    "properties": {"subnet_id": {"type": "string", "format": "uuid"},
-                   "ip_address": schema_of(ip_address)}}})
+@described(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "subnet_id": {"type": "string", "format": "uuid"},
+                "ip_address": schema_of(ip_address),
+            },
+        },
+    }
+)
 def fixed_ips(value: Any) -> list[dict[str, str]]:
     if not isinstance(value, list):
         raise Invalid(f"'{value}' is not a list")
@@ -53,10 +71,25 @@ def fixed_ips(value: Any) -> list[dict[str, str]]:
     return out
 
 
-@described({"anyOf": [{"type": "array", "items": {
-    "type": "object", "required": ["ip_address"], "additionalProperties": False,
-    "properties": {"ip_address": {"type": "string"},
-                   "mac_address": {"type": ["string", "null"]}}}}, {"type": "null"}]})
+@described(
+    {
+        "anyOf": [
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["ip_address"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "ip_address": {"type": "string"},
+                        "mac_address": {"type": ["string", "null"]},
+                    },
+                },
+            },
+            {"type": "null"},
+        ]
+    }
+)
 def address_pairs(value: Any) -> list[dict[str, str | None]]:
     if value is None:
         return []
@@ -66,33 +99,53 @@ def address_pairs(value: Any) -> list[dict[str, str | None]]:
     seen = set()
     for item in value:
         if not isinstance(item, dict) or "ip_address" not in item:
-            raise NamedBadRequest("AllowedAddressPairsMissingIP",
-                                  "AllowedAddressPair must contain ip_address")
+            raise NamedBadRequest(
+                "AllowedAddressPairsMissingIP", "AllowedAddressPair must contain ip_address"
+            )
         unknown = set(item) - {"ip_address", "mac_address"}
         if unknown:
             raise Invalid(f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
         raw = item["ip_address"]
         try:
-            ip = str(ipaddress.ip_network(raw, strict=False)) if "/" in str(raw) \
+            ip = (
+                str(ipaddress.ip_network(raw, strict=False))
+                if "/" in str(raw)
                 else str(ipaddress.ip_address(raw))
+            )
         except ValueError:
             raise Invalid(f"'{raw}' is not a valid IP address") from None
         pair_mac = mac(item["mac_address"]) if item.get("mac_address") else None
         key = (ip, pair_mac)
         if key in seen:
-            raise NamedBadRequest("DuplicateAddressPairInRequest",
-                                  f"Request contains duplicate address pair: mac_address "
-                                  f"{pair_mac} ip_address {ip}.")
+            raise NamedBadRequest(
+                "DuplicateAddressPairInRequest",
+                f"Request contains duplicate address pair: mac_address {pair_mac} ip_address {ip}.",
+            )
         seen.add(key)
         out.append({"ip_address": ip, "mac_address": pair_mac})
     return out
 
 
-@described({"anyOf": [{"type": "array", "items": {
-    "type": "object", "required": ["opt_name"], "additionalProperties": False,
-    "properties": {"opt_name": {"type": "string", "maxLength": 64},
-                   "opt_value": {"type": ["string", "null"], "maxLength": 255},
-                   "ip_version": {"enum": [4, 6]}}}}, {"type": "null"}]})
+@described(
+    {
+        "anyOf": [
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["opt_name"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "opt_name": {"type": "string", "maxLength": 64},
+                        "opt_value": {"type": ["string", "null"], "maxLength": 255},
+                        "ip_version": {"enum": [4, 6]},
+                    },
+                },
+            },
+            {"type": "null"},
+        ]
+    }
+)
 def dhcp_opts(value: Any) -> list[dict[str, Any]]:
     if value is None:
         return []
@@ -110,8 +163,13 @@ def dhcp_opts(value: Any) -> list[dict[str, Any]]:
             raise Invalid(f"'{version}' is not in [4, 6]")
         name = string(64)(item["opt_name"])
         opt_value = item.get("opt_value")
-        out.append({"opt_name": name, "opt_value": None if opt_value is None
-                    else string(255)(str(opt_value)), "ip_version": version})
+        out.append(
+            {
+                "opt_name": name,
+                "opt_value": None if opt_value is None else string(255)(str(opt_value)),
+                "ip_version": version,
+            }
+        )
     return out
 
 
@@ -151,15 +209,19 @@ def check_port_security(enabled: bool, groups: list[str], pairs: list[Any]) -> N
     if enabled:
         return
     if groups:
-        raise NamedConflict("PortSecurityAndIPRequiredForSecurityGroups",
-                            "Port security must be enabled and port must have an IP address "
-                            "in order to use security groups.")
+        raise NamedConflict(
+            "PortSecurityAndIPRequiredForSecurityGroups",
+            "Port security must be enabled and port must have an IP address "
+            "in order to use security groups.",
+        )
     if pairs:
-        raise NamedConflict("AddressPairAndPortSecurityRequired",
-                            "Port Security must be enabled in order to have allowed address "
-                            "pairs on a port.")
+        raise NamedConflict(
+            "AddressPairAndPortSecurityRequired",
+            "Port Security must be enabled in order to have allowed address pairs on a port.",
+        )
 
 
 def pairs_with_mac(pairs: list[dict[str, Any]], mac: str) -> list[dict[str, str]]:
-    return [{"ip_address": p["ip_address"], "mac_address": p.get("mac_address") or mac}
-            for p in pairs]
+    return [
+        {"ip_address": p["ip_address"], "mac_address": p.get("mac_address") or mac} for p in pairs
+    ]

@@ -22,8 +22,20 @@ from collections.abc import Callable
 
 # Change types that never alter a port's rendering (the port changes they cause, like DHCP
 # ports or router interfaces, are recorded as ``port`` changes of their own).
-NEUTRAL = frozenset({"network", "subnet", "router", "security_group", "security_group_rule",
-                     "agent", "quota", "project", "user", "role"})
+NEUTRAL = frozenset(
+    {
+        "network",
+        "subnet",
+        "router",
+        "security_group",
+        "security_group_rule",
+        "agent",
+        "quota",
+        "project",
+        "user",
+        "role",
+    }
+)
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over
 
 Renderer = Callable[[list[str]], dict[str, str]]
@@ -44,8 +56,11 @@ class PortViewCache:
         with self._lock:
             if revision <= self._revision:
                 return
-            if self._revision < 0 or len(changes) > FULL_DROP_AFTER or any(
-                    kind != "port" and kind not in NEUTRAL for kind, _ in changes):
+            if (
+                self._revision < 0
+                or len(changes) > FULL_DROP_AFTER
+                or any(kind != "port" and kind not in NEUTRAL for kind, _ in changes)
+            ):
                 self._views.clear()
             else:
                 for kind, rid in changes:

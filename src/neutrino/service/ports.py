@@ -66,8 +66,9 @@ class PortService:
 
     # --- views
 
-    def _render(self, conn: Any, ctx: RequestContext, rows: list[tuple[Any, ...]]
-                ) -> list[dict[str, Any]]:
+    def _render(
+        self, conn: Any, ctx: RequestContext, rows: list[tuple[Any, ...]]
+    ) -> list[dict[str, Any]]:
         """Wire dicts for port tuples (``repo.PORT_COLUMNS`` order), children fetched in one
         query per table for all of them."""
         ids = [r[0] for r in rows]
@@ -76,15 +77,51 @@ class PortService:
         pairs = repo.address_pairs_of(conn, ids)
         opts = repo.dhcp_opts_of(conn, ids)
         tags = tag_repo.tags_of(conn, ids)
-        return [self._view(r, fixed.get(r[0], ()), groups.get(r[0], ()), pairs.get(r[0], ()),
-                           opts.get(r[0], ()), tags.get(r[0], []), ctx.is_admin) for r in rows]
+        return [
+            self._view(
+                r,
+                fixed.get(r[0], ()),
+                groups.get(r[0], ()),
+                pairs.get(r[0], ()),
+                opts.get(r[0], ()),
+                tags.get(r[0], []),
+                ctx.is_admin,
+            )
+            for r in rows
+        ]
 
     @staticmethod
-    def _view(r: tuple[Any, ...], fixed: Any, groups: Any, pairs: Any, opts: Any,
-              tags: list[str], admin: bool) -> dict[str, Any]:
-        (pid, project, name, description, created, updated, revision, network_id, mac, up,
-         status, device_id, device_owner, port_security, host, vnic_type, vif_type,
-         vif_details, profile, dns_name) = r
+    def _view(
+        r: tuple[Any, ...],
+        fixed: Any,
+        groups: Any,
+        pairs: Any,
+        opts: Any,
+        tags: list[str],
+        admin: bool,
+    ) -> dict[str, Any]:
+        (
+            pid,
+            project,
+            name,
+            description,
+            created,
+            updated,
+            revision,
+            network_id,
+            mac,
+            up,
+            status,
+            device_id,
+            device_owner,
+            port_security,
+            host,
+            vnic_type,
+            vif_type,
+            vif_details,
+            profile,
+            dns_name,
+        ) = r
         port = {
             "id": pid,
             "name": name,
@@ -97,8 +134,9 @@ class PortService:
             "device_owner": device_owner,
             "fixed_ips": [{"subnet_id": s, "ip_address": a} for s, a in fixed],
             "allowed_address_pairs": [{"ip_address": ip, "mac_address": m} for ip, m in pairs],
-            "extra_dhcp_opts": [{"opt_name": n, "opt_value": v, "ip_version": ver}
-                                for n, v, ver in opts],
+            "extra_dhcp_opts": [
+                {"opt_name": n, "opt_value": v, "ip_version": ver} for n, v, ver in opts
+            ],
             "security_groups": [g for (g,) in groups],
             "description": description,
             "binding:vnic_type": vnic_type,
@@ -118,8 +156,7 @@ class PortService:
             port["binding:vif_details"] = _json(vif_details)
         return port
 
-    def _render_ids(self, conn: Any, ctx: RequestContext, ids: list[str]
-                    ) -> list[dict[str, Any]]:
+    def _render_ids(self, conn: Any, ctx: RequestContext, ids: list[str]) -> list[dict[str, Any]]:
         by_id = {r[0]: r for r in repo.rows_by_ids(conn, ids)}
         return self._render(conn, ctx, [by_id[i] for i in ids])
 
@@ -130,13 +167,15 @@ class PortService:
         return net is not None and ctx.in_project(net["project_id"])
 
     @staticmethod
-    def _check_router_device(conn: Any, ctx: RequestContext, device_owner: str,
-                             device_id: str, project: str) -> None:
+    def _check_router_device(
+        conn: Any, ctx: RequestContext, device_owner: str, device_id: str, project: str
+    ) -> None:
         if ctx.is_admin or not device_id:
             return
         router = router_repo.find(conn, device_id) if is_uuid(device_id) else None
-        policy.check_router_device(ctx, device_owner, device_id, project,
-                                   None if router is None else router["project_id"])
+        policy.check_router_device(
+            ctx, device_owner, device_id, project, None if router is None else router["project_id"]
+        )
 
     def _load(self, conn: Any, ctx: RequestContext, port_id: str) -> Any:
         row = repo.find(conn, port_id)
@@ -164,16 +203,16 @@ class PortService:
             revision = port_json.change_revision(conn)
             if revision > self.views.revision:
                 since = max(self.views.revision, 0)
-                changes = port_json.changes_since(conn, since) if self.views.revision >= 0 \
-                    else []
+                changes = port_json.changes_since(conn, since) if self.views.revision >= 0 else []
                 self.views.catch_up(revision, changes)
             ids = port_json.list_ids(conn, query, ctx.list_scope)
 
             def render(missing: list[str]) -> dict[str, str]:
                 if port_json.supported(conn):
                     return port_json.render_ids(conn, missing, admin)
-                return {p["id"]: orjson.dumps(p).decode()
-                        for p in self._render_ids(conn, ctx, missing)}
+                return {
+                    p["id"]: orjson.dumps(p).decode() for p in self._render_ids(conn, ctx, missing)
+                }
 
             texts = self.views.views(ids, admin, revision, render)
         return list(zip(ids, texts, strict=True))
@@ -183,8 +222,9 @@ class PortService:
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]
 
-    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+    def create_bulk(
+        self, ctx: RequestContext, bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         ctx.require_write("create_port")
         parsed = []
         for body in bodies:
@@ -194,8 +234,9 @@ class PortService:
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
-    def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
-                   ) -> list[dict[str, Any]]:
+    def _create_tx(
+        self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         counts: dict[str, int] = {}
         for attrs in items:
             project = owner_project(ctx, attrs)
@@ -205,30 +246,34 @@ class PortService:
         locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
         return [self._create_one(tx, ctx, attrs) for attrs in items]
 
-    def _create_one(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]
-                    ) -> dict[str, Any]:
+    def _create_one(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> dict[str, Any]:
         """Insert one port and return its view, rendered from what was written (a new port
         has no tags or children beyond these, so nothing needs reading back)."""
         conn = tx.conn
         network_id = attrs["network_id"]
         net = network_repo.for_port(conn, network_id)
-        visible, shared = (False, False) if net is None or ctx.owns(net[0]) else \
-            rbac.access(conn, ctx, network_id, net[1])
+        visible, shared = (
+            (False, False)
+            if net is None or ctx.owns(net[0])
+            else rbac.access(conn, ctx, network_id, net[1])
+        )
         if net is None or not ctx.can_see(net[0], public=visible):
             raise ResourceNotFound("Network", network_id)
         if not (ctx.owns(net[0]) or shared):  # visible (external) but not for ports
             raise PolicyNotAuthorized("rule:create_port")
-        policy.check_port(ctx, "create_port", attrs, network_project=net[0],
-                          network_shared=shared)
+        policy.check_port(ctx, "create_port", attrs, network_project=net[0], network_shared=shared)
         project = owner_project(ctx, attrs)
-        self._check_router_device(conn, ctx, attrs.get("device_owner", ""),
-                                  attrs.get("device_id", ""), project)
+        self._check_router_device(
+            conn, ctx, attrs.get("device_owner", ""), attrs.get("device_id", ""), project
+        )
         port_id = new_id()
         mac = attrs.get("mac_address") or free_mac(tx, network_id, self.base_mac)
         if "mac_address" in attrs and repo.mac_in_use(conn, network_id, mac):
-            raise NamedConflict("MacAddressInUse",
-                                f"Unable to complete operation for network {network_id}. "
-                                f"The mac address {mac} is in use.")
+            raise NamedConflict(
+                "MacAddressInUse",
+                f"Unable to complete operation for network {network_id}. "
+                f"The mac address {mac} is in use.",
+            )
         port_security = attrs.get("port_security_enabled", net[2])
         # security_groups: omitted -> the project's default group; null or [] -> none.
         requested = (attrs["security_groups"] or []) if "security_groups" in attrs else None
@@ -239,10 +284,17 @@ class PortService:
         host = attrs.get("binding:host_id") or ""
         vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
         row = {
-            "id": port_id, "project_id": project, "name": attrs.get("name", ""),
-            "description": attrs.get("description", ""), "created_at": now, "updated_at": now,
-            "revision_number": 1, "network_id": network_id, "mac_address": mac,
-            "admin_state_up": attrs.get("admin_state_up", True), "status": "DOWN",
+            "id": port_id,
+            "project_id": project,
+            "name": attrs.get("name", ""),
+            "description": attrs.get("description", ""),
+            "created_at": now,
+            "updated_at": now,
+            "revision_number": 1,
+            "network_id": network_id,
+            "mac_address": mac,
+            "admin_state_up": attrs.get("admin_state_up", True),
+            "status": "DOWN",
             "device_id": attrs.get("device_id", ""),
             "device_owner": attrs.get("device_owner", ""),
             "port_security_enabled": port_security,
@@ -254,8 +306,15 @@ class PortService:
             "dns_name": attrs.get("dns_name") or "",
         }
         repo.insert_row(conn, row)
-        fixed = ipam.allocate(tx, network_id, attrs.get("fixed_ips"), mac, port_id=port_id,
-                              device_owner=row["device_owner"], window=self.window)
+        fixed = ipam.allocate(
+            tx,
+            network_id,
+            attrs.get("fixed_ips"),
+            mac,
+            port_id=port_id,
+            device_owner=row["device_owner"],
+            window=self.window,
+        )
         pairs = pairs_with_mac(pairs, mac)
         opts = attrs.get("extra_dhcp_opts", [])
         repo.insert_children(conn, port_id, groups, pairs, opts)
@@ -264,26 +323,34 @@ class PortService:
             tag_repo.replace_tags(conn, "ports", port_id, tags)
         tx.record("port", port_id, "create", project, network_id)
         stamp = raw.db_time(conn, now)
-        values = tuple(stamp if name in ("created_at", "updated_at") else row[name]
-                       for name in repo.PORT_COLUMNS)
-        return self._view(values, [(f["subnet_id"], f["ip_address"]) for f in fixed],
-                          [(g,) for g in dict.fromkeys(groups)],
-                          [(p["ip_address"], p["mac_address"]) for p in pairs],
-                          [(o["opt_name"], o["opt_value"], o["ip_version"]) for o in opts],
-                          tags, ctx.is_admin)
+        values = tuple(
+            stamp if name in ("created_at", "updated_at") else row[name]
+            for name in repo.PORT_COLUMNS
+        )
+        return self._view(
+            values,
+            [(f["subnet_id"], f["ip_address"]) for f in fixed],
+            [(g,) for g in dict.fromkeys(groups)],
+            [(p["ip_address"], p["mac_address"]) for p in pairs],
+            [(o["opt_name"], o["opt_value"], o["ip_version"]) for o in opts],
+            tags,
+            ctx.is_admin,
+        )
 
     # --- update
 
-    def update(self, ctx: RequestContext, port_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, port_id: str, body: dict[str, Any], if_match: int | None = None
+    ) -> dict[str, Any]:
         ctx.require_write_on("update_port", lambda: self.get(ctx, port_id))
         attrs = parse_update(body, SPEC)
         check_no_nulls(attrs)
         policy.check_admin_only(ctx, "port", "update_port", attrs)
         return self.store.write(self._update_tx, ctx, port_id, attrs, if_match)
 
-    def _update_tx(self, tx: Tx, ctx: RequestContext, port_id: str, attrs: dict[str, Any],
-                   if_match: int | None) -> dict[str, Any]:
+    def _update_tx(
+        self, tx: Tx, ctx: RequestContext, port_id: str, attrs: dict[str, Any], if_match: int | None
+    ) -> dict[str, Any]:
         conn = tx.conn
         if "fixed_ips" in attrs and (found := repo.find(conn, port_id)) is not None:
             locks.for_change(conn, "networks", found["network_id"])  # addresses: as on create
@@ -292,26 +359,45 @@ class PortService:
         if not ctx.owns(row["project_id"]):  # the network's owner sees it, may not change it
             raise PolicyNotAuthorized("rule:update_port")
         net = network_repo.get(conn, row["network_id"])
-        policy.check_port(ctx, "update_port", attrs, network_project=net["project_id"],
-                          network_shared=net["shared"])
-        self._check_router_device(conn, ctx, attrs.get("device_owner", row["device_owner"]),
-                                  attrs.get("device_id") or row["device_id"], row["project_id"])
+        policy.check_port(
+            ctx,
+            "update_port",
+            attrs,
+            network_project=net["project_id"],
+            network_shared=net["shared"],
+        )
+        self._check_router_device(
+            conn,
+            ctx,
+            attrs.get("device_owner", row["device_owner"]),
+            attrs.get("device_id") or row["device_id"],
+            row["project_id"],
+        )
         check_revision(row["revision_number"], if_match)
         if "mac_address" in attrs and attrs["mac_address"] != row["mac_address"]:
             if row["binding_vif_type"] not in ("unbound", "binding_failed"):
-                raise NamedConflict("PortBound", f"Unable to complete operation on port "
-                                    f"{port_id}, port is already bound.")
+                raise NamedConflict(
+                    "PortBound",
+                    f"Unable to complete operation on port {port_id}, port is already bound.",
+                )
             if repo.mac_in_use(conn, row["network_id"], attrs["mac_address"]):
-                raise NamedConflict("MacAddressInUse",
-                                    f"Unable to complete operation for network "
-                                    f"{row['network_id']}. The mac address "
-                                    f"{attrs['mac_address']} is in use.")
+                raise NamedConflict(
+                    "MacAddressInUse",
+                    f"Unable to complete operation for network "
+                    f"{row['network_id']}. The mac address "
+                    f"{attrs['mac_address']} is in use.",
+                )
         values: dict[str, Any] = {}
-        for wire, column in (("name", "name"), ("description", "description"),
-                             ("admin_state_up", "admin_state_up"), ("device_id", "device_id"),
-                             ("device_owner", "device_owner"), ("mac_address", "mac_address"),
-                             ("port_security_enabled", "port_security_enabled"),
-                             ("binding:vnic_type", "binding_vnic_type")):
+        for wire, column in (
+            ("name", "name"),
+            ("description", "description"),
+            ("admin_state_up", "admin_state_up"),
+            ("device_id", "device_id"),
+            ("device_owner", "device_owner"),
+            ("mac_address", "mac_address"),
+            ("port_security_enabled", "port_security_enabled"),
+            ("binding:vnic_type", "binding_vnic_type"),
+        ):
             if wire in attrs:
                 values[column] = attrs[wire]
         if "dns_name" in attrs:
@@ -322,7 +408,8 @@ class PortService:
             host = attrs["binding:host_id"] or ""
             values["binding_host_id"] = host
             values["binding_vif_type"], values["binding_vif_details"] = binding.bind(
-                tx, port_id, row["network_id"], host)
+                tx, port_id, row["network_id"], host
+            )
             if host != row["binding_host_id"]:
                 values["status"] = "DOWN"
         if "binding:profile" in attrs:
@@ -333,8 +420,11 @@ class PortService:
         current_pairs = repo.address_pairs_of(conn, [port_id]).get(port_id, [])
         port_security = values.get("port_security_enabled", row["port_security_enabled"])
         groups = attrs["security_groups"] or [] if "security_groups" in attrs else current_groups
-        pairs = (attrs["allowed_address_pairs"] if "allowed_address_pairs" in attrs
-                 else [{"ip_address": ip, "mac_address": m} for ip, m in current_pairs])
+        pairs = (
+            attrs["allowed_address_pairs"]
+            if "allowed_address_pairs" in attrs
+            else [{"ip_address": ip, "mac_address": m} for ip, m in current_pairs]
+        )
         check_port_security(port_security, groups, pairs)
         sg_service.ensure_default(tx, row["project_id"])  # as Neutron: recreated on update
         if "security_groups" in attrs:
@@ -344,11 +434,20 @@ class PortService:
         if "device_owner" in changed:
             changed["system_owned"] = False  # a new owner typed by hand is only a claim
         if "fixed_ips" in attrs:
-            current = [{"subnet_id": s, "ip_address": a}
-                       for s, a in repo.fixed_ips_of(conn, [port_id]).get(port_id, [])]
-            ipam.reallocate(tx, row["network_id"], port_id, current, attrs["fixed_ips"], mac,
-                            device_owner=values.get("device_owner", row["device_owner"]),
-                            window=self.window)
+            current = [
+                {"subnet_id": s, "ip_address": a}
+                for s, a in repo.fixed_ips_of(conn, [port_id]).get(port_id, [])
+            ]
+            ipam.reallocate(
+                tx,
+                row["network_id"],
+                port_id,
+                current,
+                attrs["fixed_ips"],
+                mac,
+                device_owner=values.get("device_owner", row["device_owner"]),
+                window=self.window,
+            )
         elif "mac_address" in changed:
             ipam.readdress(tx, row["network_id"], port_id, mac)
         if "security_groups" in attrs:
@@ -357,8 +456,10 @@ class PortService:
             repo.replace_address_pairs(conn, port_id, pairs_with_mac(pairs, mac))
         if "extra_dhcp_opts" in attrs:
             _merge_dhcp_opts(conn, port_id, attrs["extra_dhcp_opts"])
-        touched = changed or any(k in attrs for k in (
-            "fixed_ips", "security_groups", "allowed_address_pairs", "extra_dhcp_opts"))
+        touched = changed or any(
+            k in attrs
+            for k in ("fixed_ips", "security_groups", "allowed_address_pairs", "extra_dhcp_opts")
+        )
         if touched:
             changed["revision_number"] = row["revision_number"] + 1
             changed["updated_at"] = clock.now()
@@ -372,15 +473,17 @@ class PortService:
         ctx.require_write_on("delete_port", lambda: self.get(ctx, port_id))
         self.store.write(self._delete_tx, ctx, port_id, if_match)
 
-    def _delete_tx(self, tx: Tx, ctx: RequestContext, port_id: str,
-                   if_match: int | None) -> None:
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, port_id: str, if_match: int | None) -> None:
         locks.for_delete(tx.conn, "ports", port_id)
         row = self._load(tx.conn, ctx, port_id)
         check_revision(row["revision_number"], if_match)
         if router_repo.router_of_port(tx.conn, port_id) is not None:
-            raise NamedConflict("L3PortInUse", f"Port {port_id} has owner "
-                                f"{row['device_owner']} and therefore cannot be deleted "
-                                f"directly via the port API.")
+            raise NamedConflict(
+                "L3PortInUse",
+                f"Port {port_id} has owner "
+                f"{row['device_owner']} and therefore cannot be deleted "
+                f"directly via the port API.",
+            )
         fip_rules.before_port_delete(tx, row)  # Neutron disassociates its floating IPs
         ipam.release(tx, port_id)
         repo.delete_row(tx.conn, port_id)
@@ -397,5 +500,8 @@ def _merge_dhcp_opts(conn: Any, port_id: str, updates: list[dict[str, Any]]) -> 
             current.pop(key, None)
         else:
             current[key] = opt["opt_value"]
-    repo.replace_dhcp_opts(conn, port_id, [
-        {"opt_name": n, "ip_version": ver, "opt_value": v} for (n, ver), v in current.items()])
+    repo.replace_dhcp_opts(
+        conn,
+        port_id,
+        [{"opt_name": n, "ip_version": ver, "opt_value": v} for (n, ver), v in current.items()],
+    )

@@ -31,8 +31,16 @@ from neutrino.store import locks
 from neutrino.store import quotas as repo
 from neutrino.store.uow import Store, Tx
 
-RESOURCES = ("network", "subnet", "port", "router", "floatingip", "security_group",
-             "security_group_rule", "rbac_policy")
+RESOURCES = (
+    "network",
+    "subnet",
+    "port",
+    "router",
+    "floatingip",
+    "security_group",
+    "security_group_rule",
+    "rbac_policy",
+)
 MAX_LIMIT = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
 
 
@@ -43,12 +51,16 @@ def quota_key(project_id: str, resource: str) -> str:
 class QuotaService:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
-        self.defaults = {"network": settings.quota_network, "subnet": settings.quota_subnet,
-                         "port": settings.quota_port, "router": settings.quota_router,
-                         "floatingip": settings.quota_floatingip,
-                         "security_group": settings.quota_security_group,
-                         "security_group_rule": settings.quota_security_group_rule,
-                         "rbac_policy": settings.quota_rbac_policy}
+        self.defaults = {
+            "network": settings.quota_network,
+            "subnet": settings.quota_subnet,
+            "port": settings.quota_port,
+            "router": settings.quota_router,
+            "floatingip": settings.quota_floatingip,
+            "security_group": settings.quota_security_group,
+            "security_group_rule": settings.quota_security_group_rule,
+            "rbac_policy": settings.quota_rbac_policy,
+        }
 
     def check(self, tx: Tx, project_id: str, resource: str, adding: int = 1) -> None:
         limit = self._limit(tx, project_id, resource)
@@ -80,8 +92,10 @@ class QuotaService:
         self._authorize_read(ctx, project_id)
         with self.store.read() as conn:
             limits = self._limits(conn, project_id)
-            return {r: {"limit": limits[r], "used": repo.usage(conn, project_id, r),
-                        "reserved": 0} for r in RESOURCES}
+            return {
+                r: {"limit": limits[r], "used": repo.usage(conn, project_id, r), "reserved": 0}
+                for r in RESOURCES
+            }
 
     def defaults_for(self, ctx: RequestContext, project_id: str) -> dict[str, int]:
         self._authorize_read(ctx, project_id)
@@ -90,8 +104,10 @@ class QuotaService:
     def search(self, ctx: RequestContext) -> list[dict[str, Any]]:
         ctx.require_admin("get_quota")
         with self.store.read() as conn:
-            return [{**self.defaults, **limits, "project_id": project, "tenant_id": project}
-                    for project, limits in repo.overrides(conn).items()]
+            return [
+                {**self.defaults, **limits, "project_id": project, "tenant_id": project}
+                for project, limits in repo.overrides(conn).items()
+            ]
 
     def update(self, ctx: RequestContext, project_id: str, body: Any) -> dict[str, int]:
         ctx.require_admin("update_quota")
@@ -106,14 +122,19 @@ class QuotaService:
             try:
                 limit = int(value)
             except (TypeError, ValueError):
-                raise BadRequest(f"Invalid input for {resource}. Reason: '{value}' is not an "
-                                 f"integer.") from None
+                raise BadRequest(
+                    f"Invalid input for {resource}. Reason: '{value}' is not an integer."
+                ) from None
             if limit < -1:
-                raise BadRequest(f"Invalid input for {resource}. Reason: '{limit}' should be "
-                                 f"greater than or equal to -1.")
+                raise BadRequest(
+                    f"Invalid input for {resource}. Reason: '{limit}' should be "
+                    f"greater than or equal to -1."
+                )
             if limit > MAX_LIMIT:
-                raise BadRequest(f"Invalid input for {resource}. Reason: '{limit}' should be "
-                                 f"less than or equal to {MAX_LIMIT}.")
+                raise BadRequest(
+                    f"Invalid input for {resource}. Reason: '{limit}' should be "
+                    f"less than or equal to {MAX_LIMIT}."
+                )
             changes[resource] = limit
 
         def tx_fn(tx: Tx) -> dict[str, int]:
@@ -122,8 +143,10 @@ class QuotaService:
             for resource, limit in changes.items():
                 used = repo.usage(tx.conn, project_id, resource)
                 if not force and limit != -1 and used > limit:
-                    raise BadRequest(f"Quota limit {limit} for {resource} must be greater than "
-                                     f"or equal to already used {used}")
+                    raise BadRequest(
+                        f"Quota limit {limit} for {resource} must be greater than "
+                        f"or equal to already used {used}"
+                    )
             for resource, limit in changes.items():
                 repo.set_limit(tx.conn, project_id, resource, limit)
             # A quota has no id of its own: the change names its project (project_id is

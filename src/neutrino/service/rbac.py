@@ -407,8 +407,11 @@ def attach_wildcards(
             tx.record("rbac_policy", policy_id, "create", project)
         elif not wanted and present is not None:
             # ``router:external`` false drops every external policy, not only the wildcard
-            gone = (repo.delete_for(tx.conn, network_id, EXTERNAL) if action == EXTERNAL
-                    else [(present["id"], present["project_id"])])
+            gone = (
+                repo.delete_for(tx.conn, network_id, EXTERNAL)
+                if action == EXTERNAL
+                else [(present["id"], present["project_id"])]
+            )
             if action != EXTERNAL:
                 repo.delete_row(tx.conn, present["id"])
             record_deleted(tx, gone)

@@ -60,45 +60,63 @@ class SecurityGroupRuleService:
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]
 
-    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+    def create_bulk(
+        self, ctx: RequestContext, bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         ctx.require_write("create_security_group_rule")
         parsed = []
         for body in bodies:
             attrs = parse_create(body, RULE_SPEC)
             project = owner_project(ctx, attrs)
-            rule = sgd.canonical_rule(sgd.Rule(
-                security_group_id=attrs["security_group_id"], direction=attrs["direction"],
-                ethertype=attrs.get("ethertype", "IPv4"), protocol=attrs.get("protocol"),
-                port_range_min=attrs.get("port_range_min"),
-                port_range_max=attrs.get("port_range_max"),
-                remote_ip_prefix=attrs.get("remote_ip_prefix"),
-                remote_group_id=attrs.get("remote_group_id")))
+            rule = sgd.canonical_rule(
+                sgd.Rule(
+                    security_group_id=attrs["security_group_id"],
+                    direction=attrs["direction"],
+                    ethertype=attrs.get("ethertype", "IPv4"),
+                    protocol=attrs.get("protocol"),
+                    port_range_min=attrs.get("port_range_min"),
+                    port_range_max=attrs.get("port_range_max"),
+                    remote_ip_prefix=attrs.get("remote_ip_prefix"),
+                    remote_group_id=attrs.get("remote_group_id"),
+                )
+            )
             parsed.append((rule, project, attrs.get("description", "")))
         if len({rule.security_group_id for rule, _, _ in parsed}) > 1:
-            raise sgd.invalid("SecurityGroupNotSingleGroupRules",
-                              "Only allowed to update rules for one security profile at a time")
+            raise sgd.invalid(
+                "SecurityGroupNotSingleGroupRules",
+                "Only allowed to update rules for one security profile at a time",
+            )
         if len({project for _, project, _ in parsed}) > 1:
-            raise sgd.invalid("SecurityGroupRulesNotSingleProject",
-                              "Multiple project_ids in bulk security group rule create not "
-                              "allowed")
+            raise sgd.invalid(
+                "SecurityGroupRulesNotSingleProject",
+                "Multiple project_ids in bulk security group rule create not allowed",
+            )
         return self.store.write(self._create_tx, ctx, parsed)
 
-    def _create_tx(self, tx: Tx, ctx: RequestContext,
-                   items: list[tuple[sgd.Rule, str, str]]) -> list[dict[str, Any]]:
+    def _create_tx(
+        self, tx: Tx, ctx: RequestContext, items: list[tuple[sgd.Rule, str, str]]
+    ) -> list[dict[str, Any]]:
         conn = tx.conn
         first, project, _ = items[0]
         self.quotas.check(tx, project, "security_group_rule", len(items))
         locks.for_change(conn, "security_groups", first.security_group_id)
-        locks.for_use(conn, "security_groups", [r.remote_group_id for r, _, _ in items
-                                                if r.remote_group_id is not None
-                                                and r.remote_group_id != first.security_group_id])
+        locks.for_use(
+            conn,
+            "security_groups",
+            [
+                r.remote_group_id
+                for r, _, _ in items
+                if r.remote_group_id is not None and r.remote_group_id != first.security_group_id
+            ],
+        )
         for rule, _, _ in items:
             if rule.remote_group_id is not None:
                 self._check_group(conn, ctx, project, rule.remote_group_id)
         group = self._check_group(conn, ctx, project, first.security_group_id)
-        existing = {sgd.rule_key(row): row["id"]
-                    for row in repo.rules_of(conn, [group["id"]]).get(group["id"], [])}
+        existing = {
+            sgd.rule_key(row): row["id"]
+            for row in repo.rules_of(conn, [group["id"]]).get(group["id"], [])
+        }
         seen: set[tuple[str, ...]] = set()
         for rule, _, _ in items:
             key = sgd.rule_key(rule)
@@ -108,8 +126,10 @@ class SecurityGroupRuleService:
             if key in existing:
                 raise sgd.rule_exists(existing[key])
         now = clock.now()
-        rows = [rule_row(rule, rule_project, description, now)
-                for rule, rule_project, description in items]
+        rows = [
+            rule_row(rule, rule_project, description, now)
+            for rule, rule_project, description in items
+        ]
         repo.insert_rules(conn, rows)
         repo.bump_group(conn, group["id"], now)
         tx.record("security_group", group["id"], "update", group["project_id"])
@@ -124,16 +144,16 @@ class SecurityGroupRuleService:
             raise sgd.SecurityGroupNotFound(group_id)
         return row
 
-    def update(self, ctx: RequestContext, rule_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, rule_id: str, body: dict[str, Any], if_match: int | None = None
+    ) -> dict[str, Any]:
         raise MethodNotAllowed("Method PUT is not allowed on security group rules.")
 
     def delete(self, ctx: RequestContext, rule_id: str, if_match: int | None = None) -> None:
         ctx.require_write_on("delete_security_group_rule", lambda: self.get(ctx, rule_id))
         self.store.write(self._delete_tx, ctx, rule_id, if_match)
 
-    def _delete_tx(self, tx: Tx, ctx: RequestContext, rule_id: str,
-                   if_match: int | None) -> None:
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, rule_id: str, if_match: int | None) -> None:
         found = repo.find_rule(tx.conn, rule_id) if locks.enabled(tx.conn) else None
         if found is not None:
             locks.for_change(tx.conn, "security_groups", found["security_group_id"])

@@ -107,8 +107,7 @@ def rule_view(row: Any) -> dict[str, Any]:
     }
 
 
-def group_view(row: Any, rules: list[Any], tags: list[str], shared: bool = False
-               ) -> dict[str, Any]:
+def group_view(row: Any, rules: list[Any], tags: list[str], shared: bool = False) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -127,29 +126,52 @@ def _render_groups(conn: Any, rows: list[Any], project: str = "") -> list[dict[s
     rules = repo.rules_of(conn, ids)
     tags = tag_repo.tags_of(conn, ids)
     shared = rbac_repo.granted_ids(conn, project, ids)
-    return [group_view(row, rules.get(row["id"], []), tags.get(row["id"], []),
-                       row["id"] in shared) for row in rows]
+    return [
+        group_view(row, rules.get(row["id"], []), tags.get(row["id"], []), row["id"] in shared)
+        for row in rows
+    ]
 
 
 # --- the default group and ports (used by the port service inside its transaction) -----------
 
 
-def _insert_group(tx: Tx, group_id: str, project: str, name: str, description: str,
-                  stateful: bool, is_default: bool, templates: list[sgd.Template] | None = None
-                  ) -> None:
+def _insert_group(
+    tx: Tx,
+    group_id: str,
+    project: str,
+    name: str,
+    description: str,
+    stateful: bool,
+    is_default: bool,
+    templates: list[sgd.Template] | None = None,
+) -> None:
     """Insert a group with its first rules, made from the default-rule templates for its kind
     (read here unless the caller already has them)."""
     now = clock.now()
-    repo.insert_group(tx.conn, {
-        "id": group_id, "project_id": project, "name": name, "description": description,
-        "created_at": now, "updated_at": now, "revision_number": 1, "stateful": stateful,
-    })
+    repo.insert_group(
+        tx.conn,
+        {
+            "id": group_id,
+            "project_id": project,
+            "name": name,
+            "description": description,
+            "created_at": now,
+            "updated_at": now,
+            "revision_number": 1,
+            "stateful": stateful,
+        },
+    )
     if is_default:
         repo.insert_default(tx.conn, project, group_id)
     if templates is None:
         templates = templates_for(tx, is_default)
-    repo.insert_rules(tx.conn, [rule_row(rule, project, None, now)
-                                for rule in sgd.rules_from_templates(group_id, templates)])
+    repo.insert_rules(
+        tx.conn,
+        [
+            rule_row(rule, project, None, now)
+            for rule in sgd.rules_from_templates(group_id, templates)
+        ],
+    )
     tx.record("security_group", group_id, "create", project)
 
 
@@ -157,14 +179,21 @@ def templates_for(tx: Tx, default_group: bool) -> list[sgd.Template]:
     return [template_of(row) for row in repo.templates_for(tx.conn, default_group)]
 
 
-def rule_row(rule: sgd.Rule, project: str, description: str | None, now: Any
-              ) -> dict[str, Any]:
+def rule_row(rule: sgd.Rule, project: str, description: str | None, now: Any) -> dict[str, Any]:
     return {
-        "id": new_id(), "project_id": project, "description": description,
-        "created_at": now, "updated_at": now, "revision_number": 0,
-        "security_group_id": rule.security_group_id, "remote_group_id": rule.remote_group_id,
-        "direction": rule.direction, "ethertype": rule.ethertype, "protocol": rule.protocol,
-        "port_range_min": rule.port_range_min, "port_range_max": rule.port_range_max,
+        "id": new_id(),
+        "project_id": project,
+        "description": description,
+        "created_at": now,
+        "updated_at": now,
+        "revision_number": 0,
+        "security_group_id": rule.security_group_id,
+        "remote_group_id": rule.remote_group_id,
+        "direction": rule.direction,
+        "ethertype": rule.ethertype,
+        "protocol": rule.protocol,
+        "port_range_min": rule.port_range_min,
+        "port_range_max": rule.port_range_max,
         "remote_ip_prefix": rule.remote_ip_prefix,
         "normalized_cidr": sgd.normalized_cidr(rule.remote_ip_prefix),
     }
@@ -176,8 +205,15 @@ def ensure_default(tx: Tx, project: str) -> str:
     if found is not None:
         return found
     group_id = new_id()
-    _insert_group(tx, group_id, project, sgd.DEFAULT_NAME, sgd.DEFAULT_DESCRIPTION,
-                  stateful=True, is_default=True)
+    _insert_group(
+        tx,
+        group_id,
+        project,
+        sgd.DEFAULT_NAME,
+        sgd.DEFAULT_DESCRIPTION,
+        stateful=True,
+        is_default=True,
+    )
     return group_id
 
 
@@ -186,21 +222,27 @@ def check_port_groups(tx: Tx, ctx: RequestContext, project: str, ids: list[str])
     (any for an admin), not a mix of stateful and stateless."""
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
-        raise BadRequest(f"Invalid input for security_groups. Reason: Duplicate items in the "
-                         f"list: '{', '.join(dupes)}'.")
+        raise BadRequest(
+            f"Invalid input for security_groups. Reason: Duplicate items in the "
+            f"list: '{', '.join(dupes)}'."
+        )
     locks.for_use(tx.conn, "security_groups", ids)  # not deleted before this port commits
     found = repo.groups_by_ids(tx.conn, ids)
     shared = rbac_repo.granted_ids(tx.conn, project, ids)  # shared to the port's project
-    missing = [i for i in ids if i not in found
-               or not (ctx.is_admin or found[i]["project_id"] == project or i in shared)]
+    missing = [
+        i
+        for i in ids
+        if i not in found or not (ctx.is_admin or found[i]["project_id"] == project or i in shared)
+    ]
     if missing:
         raise sgd.SecurityGroupNotFound(", ".join(missing))
     if len({bool(row["stateful"]) for row in found.values()}) > 1:
         raise sgd.mixed_statefulness()
 
 
-def port_groups_on_create(tx: Tx, ctx: RequestContext, project: str,
-                          requested: list[str] | None, port_security: bool) -> list[str]:
+def port_groups_on_create(
+    tx: Tx, ctx: RequestContext, project: str, requested: list[str] | None, port_security: bool
+) -> list[str]:
     """Omitted (``None``) -> the project's default group, except for ports without port
     security; a list -> exactly those groups. Ports created through the API are never the
     system's own (those are made by the DHCP and router code), so a ``network:*``
@@ -232,8 +274,9 @@ class SecurityGroupService:
         policy); with ``action``, a group only shared to it is 403: not the caller's to
         change."""
         row = repo.find_group(conn, group_id)
-        if row is None or not (ctx.owns(row["project_id"]) or rbac_repo.granted_ids(
-                conn, ctx.project_id, [group_id])):
+        if row is None or not (
+            ctx.owns(row["project_id"]) or rbac_repo.granted_ids(conn, ctx.project_id, [group_id])
+        ):
             raise sgd.SecurityGroupNotFound(group_id)
         if action and not ctx.owns(row["project_id"]):
             raise PolicyNotAuthorized(f"rule:{action}")
@@ -262,8 +305,9 @@ class SecurityGroupService:
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]
 
-    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]:
+    def create_bulk(
+        self, ctx: RequestContext, bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         ctx.require_write("create_security_group")
         parsed = []
         for body in bodies:
@@ -273,8 +317,9 @@ class SecurityGroupService:
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
-    def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
-                   ) -> list[dict[str, Any]]:
+    def _create_tx(
+        self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         templates = templates_for(tx, default_group=False)
         per_project: dict[str, int] = {}
         for attrs in items:
@@ -288,25 +333,39 @@ class SecurityGroupService:
         for attrs in items:
             project = owner_project(ctx, attrs)
             group_id = new_id()
-            _insert_group(tx, group_id, project, attrs.get("name", ""),
-                          attrs.get("description", ""), attrs.get("stateful", True),
-                          is_default=False, templates=templates)
+            _insert_group(
+                tx,
+                group_id,
+                project,
+                attrs.get("name", ""),
+                attrs.get("description", ""),
+                attrs.get("stateful", True),
+                is_default=False,
+                templates=templates,
+            )
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "security_groups", group_id, attrs["tags"])
             ids.append(group_id)
         rows = {i: repo.find_group(tx.conn, i) for i in ids}
         return _render_groups(tx.conn, [rows[i] for i in ids])
 
-    def update(self, ctx: RequestContext, group_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, group_id: str, body: dict[str, Any], if_match: int | None = None
+    ) -> dict[str, Any]:
         ctx.require_write_on("update_security_group", lambda: self.get(ctx, group_id))
         attrs = parse_update(body, GROUP_SPEC)
         if "name" in attrs and str(attrs["name"]).lower() == sgd.DEFAULT_NAME:
             raise sgd.default_exists()
         return self.store.write(self._update_tx, ctx, group_id, attrs, if_match)
 
-    def _update_tx(self, tx: Tx, ctx: RequestContext, group_id: str, attrs: dict[str, Any],
-                   if_match: int | None) -> dict[str, Any]:
+    def _update_tx(
+        self,
+        tx: Tx,
+        ctx: RequestContext,
+        group_id: str,
+        attrs: dict[str, Any],
+        if_match: int | None,
+    ) -> dict[str, Any]:
         if "stateful" in attrs:  # no port may bind it while its statefulness changes
             locks.for_delete(tx.conn, "security_groups", group_id)
         else:
@@ -314,13 +373,20 @@ class SecurityGroupService:
         row = self._load(tx.conn, ctx, group_id, "update_security_group")
         check_revision(row["revision_number"], if_match)
         if row["name"] == sgd.DEFAULT_NAME and "name" in attrs:
-            raise NamedConflict("SecurityGroupCannotUpdateDefault",
-                                "Updating default security group not allowed.")
-        if ("stateful" in attrs and attrs["stateful"] != bool(row["stateful"])
-                and repo.ports_using(tx.conn, group_id)):
+            raise NamedConflict(
+                "SecurityGroupCannotUpdateDefault", "Updating default security group not allowed."
+            )
+        if (
+            "stateful" in attrs
+            and attrs["stateful"] != bool(row["stateful"])
+            and repo.ports_using(tx.conn, group_id)
+        ):
             raise sgd.in_use(group_id)
-        changed: dict[str, Any] = {k: attrs[k] for k in ("name", "description", "stateful")
-                                   if k in attrs and attrs[k] != row[k]}
+        changed: dict[str, Any] = {
+            k: attrs[k]
+            for k in ("name", "description", "stateful")
+            if k in attrs and attrs[k] != row[k]
+        }
         if changed:
             changed["revision_number"] = row["revision_number"] + 1
             changed["updated_at"] = clock.now()
@@ -332,16 +398,17 @@ class SecurityGroupService:
         ctx.require_write_on("delete_security_group", lambda: self.get(ctx, group_id))
         self.store.write(self._delete_tx, ctx, group_id, if_match)
 
-    def _delete_tx(self, tx: Tx, ctx: RequestContext, group_id: str,
-                   if_match: int | None) -> None:
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, group_id: str, if_match: int | None) -> None:
         locks.for_delete(tx.conn, "security_groups", group_id)  # waits for ports binding it
         row = self._load(tx.conn, ctx, group_id, "delete_security_group")
         check_revision(row["revision_number"], if_match)
         if repo.ports_using(tx.conn, group_id):
             raise sgd.in_use(group_id)
         if row["name"] == sgd.DEFAULT_NAME and not ctx.is_admin:
-            raise NamedConflict("SecurityGroupCannotRemoveDefault",
-                                "Insufficient rights for removing default security group.")
+            raise NamedConflict(
+                "SecurityGroupCannotRemoveDefault",
+                "Insufficient rights for removing default security group.",
+            )
         repo.delete_group(tx.conn, group_id)
         tag_repo.delete_all(tx.conn, group_id)
         rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, group_id))

@@ -63,8 +63,9 @@ def _ipv6_mode(value: Any) -> str | None:
     return value  # type: ignore[no-any-return]
 
 
-@described({"anyOf": [{"type": "string", "format": "uuid"},
-                        {"const": PD_POOL_ID}, {"type": "null"}]})
+@described(
+    {"anyOf": [{"type": "string", "format": "uuid"}, {"const": PD_POOL_ID}, {"type": "null"}]}
+)
 def _subnetpool_id(value: Any) -> str | None:
     return value if value is None or value == PD_POOL_ID else uuid(value)
 
@@ -81,22 +82,35 @@ def _dict_with(keys: list[str], value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(f"Invalid input. '{value}' must be a dictionary with keys: {keys}")
     if set(value) != set(keys):
-        raise Invalid(f"Validation of dictionary's keys failed. Expected keys: {set(keys)} "
-                      f"Provided keys: {set(value)}")
+        raise Invalid(
+            f"Validation of dictionary's keys failed. Expected keys: {set(keys)} "
+            f"Provided keys: {set(value)}"
+        )
     return value
 
 
-@described({"anyOf": [{"type": "array", "items": {
-    "type": "object", "required": ["start", "end"], "additionalProperties": False,
-    "properties": {"start": schema_of(ip_address), "end": schema_of(ip_address)}}},
-    {"type": "null"}]})
+@described(
+    {
+        "anyOf": [
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["start", "end"],
+                    "additionalProperties": False,
+                    "properties": {"start": schema_of(ip_address), "end": schema_of(ip_address)},
+                },
+            },
+            {"type": "null"},
+        ]
+    }
+)
 def _pools(value: Any) -> list[dict[str, str]]:
     if value is None:
         return []
     if not isinstance(value, list):
         raise Invalid(f"Invalid data format for IP pool: '{value}'")
-    return [{k: ip_address(v) for k, v in _dict_with(["start", "end"], p).items()}
-            for p in value]
+    return [{k: ip_address(v) for k, v in _dict_with(["start", "end"], p).items()} for p in value]
 
 
 @described({"anyOf": [{"type": "array", "items": schema_of(ip_address)}, {"type": "null"}]})
@@ -129,10 +143,25 @@ def _route_cidr(value: Any) -> str:
     return str(net)
 
 
-@described({"anyOf": [{"type": "array", "items": {
-    "type": "object", "required": ["destination", "nexthop"], "additionalProperties": False,
-    "properties": {"destination": {"type": "string"}, "nexthop": schema_of(ip_address)}}},
-    {"type": "null"}]})
+@described(
+    {
+        "anyOf": [
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["destination", "nexthop"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "destination": {"type": "string"},
+                        "nexthop": schema_of(ip_address),
+                    },
+                },
+            },
+            {"type": "null"},
+        ]
+    }
+)
 def _host_routes(value: Any) -> list[dict[str, str]]:
     if value is None:
         return []
@@ -141,8 +170,10 @@ def _host_routes(value: Any) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for route in value:
         route = _dict_with(["destination", "nexthop"], route)
-        clean = {"destination": _route_cidr(route["destination"]),
-                 "nexthop": ip_address(route["nexthop"])}
+        clean = {
+            "destination": _route_cidr(route["destination"]),
+            "nexthop": ip_address(route["nexthop"]),
+        }
         if clean in out:
             raise Invalid(f"Duplicate hostroute '{route}'")
         out.append(clean)
@@ -177,8 +208,12 @@ def _version_of(name: str, value: str, version: int) -> None:
         raise InvalidInput(f"{name} '{value}' does not match the ip_version '{version}'")
 
 
-def validate_subnet(attrs: Mapping[str, Any], net: ip.Network, version: int,
-                    current: Mapping[str, Any] | None = None) -> None:
+def validate_subnet(
+    attrs: Mapping[str, Any],
+    net: ip.Network,
+    version: int,
+    current: Mapping[str, Any] | None = None,
+) -> None:
     """Neutron's ``_validate_subnet``: the checks of a create (``current`` None) or an update
     that need no database, in Neutron's order."""
     _version_of("cidr", str(net), version)
@@ -195,16 +230,22 @@ def validate_subnet(attrs: Mapping[str, Any], net: ip.Network, version: int,
     subject = current["id"] if current else "new subnet"
     servers = attrs.get("dns_nameservers") or []
     if len(servers) > MAX_DNS_NAMESERVERS:
-        raise NamedBadRequest("DNSNameServersExhausted", f"Unable to complete operation for "
-                              f"{subject}. The number of DNS nameservers exceeds the limit "
-                              f"{MAX_DNS_NAMESERVERS}.")
+        raise NamedBadRequest(
+            "DNSNameServersExhausted",
+            f"Unable to complete operation for "
+            f"{subject}. The number of DNS nameservers exceeds the limit "
+            f"{MAX_DNS_NAMESERVERS}.",
+        )
     for server in servers:
         _version_of("dns_nameserver", server, version)
     routes = attrs.get("host_routes") or []
     if len(routes) > MAX_HOST_ROUTES:
-        raise NamedBadRequest("HostRoutesExhausted", f"Unable to complete operation for "
-                              f"{subject}. The number of host routes exceeds the limit "
-                              f"{MAX_HOST_ROUTES}.")
+        raise NamedBadRequest(
+            "HostRoutesExhausted",
+            f"Unable to complete operation for "
+            f"{subject}. The number of host routes exceeds the limit "
+            f"{MAX_HOST_ROUTES}.",
+        )
     for route in routes:
         _version_of("nexthop", route["nexthop"], version)
         _version_of("destination", route["destination"], version)
@@ -214,8 +255,9 @@ def validate_subnet(attrs: Mapping[str, Any], net: ip.Network, version: int,
             if value is not None:
                 raise InvalidInput(f"{name} is not valid when ip_version is 4")
     elif current is not None:
-        if attrs.get("enable_dhcp") is False and (current["ipv6_ra_mode"]
-                                                  or current["ipv6_address_mode"]):
+        if attrs.get("enable_dhcp") is False and (
+            current["ipv6_ra_mode"] or current["ipv6_address_mode"]
+        ):
             raise InvalidInput("Cannot disable enable_dhcp with ipv6 attributes set")
     elif ra or mode:
         _check_ipv6_modes(net, ra, mode, bool(dhcp))
@@ -223,25 +265,30 @@ def validate_subnet(attrs: Mapping[str, Any], net: ip.Network, version: int,
 
 def _check_dhcp_prefix(net: ip.Network) -> None:
     if net.prefixlen > (30 if net.version == 4 else 126):
-        raise InvalidInput("Subnet has a prefix length that is incompatible with DHCP service "
-                           "enabled")
+        raise InvalidInput(
+            "Subnet has a prefix length that is incompatible with DHCP service enabled"
+        )
     if net.is_multicast:
         raise InvalidInput("Multicast IP subnet is not supported if enable_dhcp is True")
     if net.is_loopback:
         raise InvalidInput("Loopback IP subnet is not supported if enable_dhcp is True")
     if net.version == 4 and int(net.network_address) == 0:
-        raise InvalidInput("First IP '0.0.0.0' of network is not supported if enable_dhcp is "
-                           "True.")
+        raise InvalidInput("First IP '0.0.0.0' of network is not supported if enable_dhcp is True.")
 
 
 def _check_ipv6_modes(net: ip.Network, ra: str | None, mode: str | None, dhcp: bool) -> None:
     if not dhcp:
-        raise InvalidInput("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp "
-                           "is set to False")
+        raise InvalidInput(
+            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False"
+        )
     if ra and mode and ra != mode:
-        raise InvalidInput(f"ipv6_ra_mode set to '{ra}' with ipv6_address_mode set to "
-                           f"'{mode}' is not valid. If both attributes are set, they must be "
-                           f"the same value")
+        raise InvalidInput(
+            f"ipv6_ra_mode set to '{ra}' with ipv6_address_mode set to "
+            f"'{mode}' is not valid. If both attributes are set, they must be "
+            f"the same value"
+        )
     if ip.is_auto_address(ra, mode) and net.prefixlen != 64:
-        raise InvalidInput(f"Invalid CIDR {net} for IPv6 address mode. OpenStack uses the "
-                           f"EUI-64 address format, which requires the prefix to be /64")
+        raise InvalidInput(
+            f"Invalid CIDR {net} for IPv6 address mode. OpenStack uses the "
+            f"EUI-64 address format, which requires the prefix to be /64"
+        )

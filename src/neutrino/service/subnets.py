@@ -57,8 +57,9 @@ from neutrino.store import tags as tag_repo
 from neutrino.store.uow import Store, Tx
 
 SPEC = sa.SPEC
-AUTO_DELETE_OWNERS = frozenset({"network:dhcp", "network:distributed",
-                                "network:floatingip_agent_gateway"})
+AUTO_DELETE_OWNERS = frozenset(
+    {"network:dhcp", "network:distributed", "network:floatingip_agent_gateway"}
+)
 IPV6_MIN_MTU = 1280
 IPV4_MIN_MTU = 68
 # Shorthands for the signatures below.
@@ -77,16 +78,18 @@ def _bad(message: str) -> NamedBadRequest:
 
 
 class SubnetService:
-    def __init__(self, store: Store, quotas: QuotaService | None = None,
-                 dhcp: DhcpScheduler | None = None) -> None:
+    def __init__(
+        self, store: Store, quotas: QuotaService | None = None, dhcp: DhcpScheduler | None = None
+    ) -> None:
         self.store = store
         self.quotas = quotas
         self.dhcp = dhcp or DhcpScheduler()
 
     # --- views
 
-    def view(self, row: Any, pools: Children, dns: Children,
-             routes: Children, tags: Sequence[str]) -> dict[str, Any]:
+    def view(
+        self, row: Any, pools: Children, dns: Children, routes: Children, tags: Sequence[str]
+    ) -> dict[str, Any]:
         ordered = sorted((ip.to_int(a), a, b) for a, b in pools)
         return {
             "id": row["id"],
@@ -117,8 +120,16 @@ class SubnetService:
         ids = [r["id"] for r in rows]
         pools, dns = repo.pools_of(conn, ids), repo.dns_of(conn, ids)
         routes, tags = repo.routes_of(conn, ids), tag_repo.tags_of(conn, ids)
-        return [self.view(r, pools.get(r["id"], []), dns.get(r["id"], []),
-                          routes.get(r["id"], []), tags.get(r["id"], [])) for r in rows]
+        return [
+            self.view(
+                r,
+                pools.get(r["id"], []),
+                dns.get(r["id"], []),
+                routes.get(r["id"], []),
+                tags.get(r["id"], []),
+            )
+            for r in rows
+        ]
 
     def _render_one(self, conn: Any, subnet_id: str) -> dict[str, Any]:
         row = repo.find(conn, subnet_id)
@@ -129,11 +140,13 @@ class SubnetService:
     @staticmethod
     def _visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
         return ctx.owns(row["network_project_id"]) or ctx.can_see(
-            row["project_id"], public=rbac.access(conn, ctx, row["network_id"],
-                                                  row["network_shared"])[0])
+            row["project_id"],
+            public=rbac.access(conn, ctx, row["network_id"], row["network_shared"])[0],
+        )
 
-    def _load(self, conn: Any, ctx: RequestContext, subnet_id: str, action: str | None = None
-              ) -> Any:
+    def _load(
+        self, conn: Any, ctx: RequestContext, subnet_id: str, action: str | None = None
+    ) -> Any:
         row = repo.find(conn, subnet_id)
         if row is None or not self._visible(conn, ctx, row):
             raise ResourceNotFound("Subnet", subnet_id)
@@ -157,14 +170,12 @@ class SubnetService:
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]
 
-    def create_bulk(self, ctx: RequestContext, bodies: Items
-                    ) -> Items:
+    def create_bulk(self, ctx: RequestContext, bodies: Items) -> Items:
         ctx.require_write("create_subnet")
         parsed = [_parse_create(body) for body in bodies]
         return self.store.write(self._create_tx, ctx, parsed)
 
-    def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items
-                   ) -> Items:
+    def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
         if self.quotas is not None:
             counts: dict[str, int] = {}
             for attrs in items:
@@ -180,7 +191,8 @@ class SubnetService:
         network_id = attrs["network_id"]
         network = network_repo.find(conn, network_id)
         if network is None or not ctx.can_see(
-                network["project_id"], public=rbac.network_visible(conn, ctx, network)):
+            network["project_id"], public=rbac.network_visible(conn, ctx, network)
+        ):
             raise ResourceNotFound("Network", network_id)
         if not ctx.owns(network["project_id"]):
             raise PolicyNotAuthorized("rule:create_subnet")
@@ -190,8 +202,13 @@ class SubnetService:
         if attrs.get("subnetpool_id") not in (None, sa.PD_POOL_ID):
             raise SubnetPoolNotFound(f"Subnet pool {attrs['subnetpool_id']} could not be found.")
         _check_mtu(network, net.version)
-        gateway = (ip.default_gateway(net) if "gateway_ip" not in attrs
-                   else None if attrs["gateway_ip"] is None else ip.to_int(attrs["gateway_ip"]))
+        gateway = (
+            ip.default_gateway(net)
+            if "gateway_ip" not in attrs
+            else None
+            if attrs["gateway_ip"] is None
+            else ip.to_int(attrs["gateway_ip"])
+        )
         if "allocation_pools" in attrs:
             pools = ip.parse_pools(net, attrs["allocation_pools"])
             ip.check_gateway_outside(gateway, pools, net.version)
@@ -199,17 +216,27 @@ class SubnetService:
             pools = ip.default_pools(net, gateway)
         self._check_cidr(conn, net, network_id)
         subnet_id, now = new_id(), clock.now()
-        repo.insert_row(conn, {
-            "id": subnet_id, "project_id": project, "name": attrs.get("name", ""),
-            "description": attrs.get("description", ""), "created_at": now, "updated_at": now,
-            "revision_number": 0, "network_id": network_id, "ip_version": net.version,
-            "cidr": str(net), "gateway_ip": None if gateway is None else ip.to_text(
-                gateway, net.version),
-            "enable_dhcp": attrs.get("enable_dhcp", True),
-            "ipv6_ra_mode": attrs.get("ipv6_ra_mode"),
-            "ipv6_address_mode": attrs.get("ipv6_address_mode"),
-            "subnetpool_id": None, "segment_id": None,
-        })
+        repo.insert_row(
+            conn,
+            {
+                "id": subnet_id,
+                "project_id": project,
+                "name": attrs.get("name", ""),
+                "description": attrs.get("description", ""),
+                "created_at": now,
+                "updated_at": now,
+                "revision_number": 0,
+                "network_id": network_id,
+                "ip_version": net.version,
+                "cidr": str(net),
+                "gateway_ip": None if gateway is None else ip.to_text(gateway, net.version),
+                "enable_dhcp": attrs.get("enable_dhcp", True),
+                "ipv6_ra_mode": attrs.get("ipv6_ra_mode"),
+                "ipv6_address_mode": attrs.get("ipv6_address_mode"),
+                "subnetpool_id": None,
+                "segment_id": None,
+            },
+        )
         repo.replace_pools(conn, subnet_id, _pool_texts(pools, net.version))
         repo.replace_dns(conn, subnet_id, attrs.get("dns_nameservers") or [])
         repo.replace_routes(conn, subnet_id, _route_pairs(attrs.get("host_routes")))
@@ -241,19 +268,28 @@ class SubnetService:
             raise InvalidInput("0 is not allowed as CIDR prefix length")
         for other in repo.on_network(conn, network_id):
             if ip.overlaps(ip.network(other["cidr"]), net):
-                raise InvalidInput(f"Requested subnet with cidr: {net} for network: "
-                                   f"{network_id} overlaps with another subnet")
+                raise InvalidInput(
+                    f"Requested subnet with cidr: {net} for network: "
+                    f"{network_id} overlaps with another subnet"
+                )
 
     # --- update
 
-    def update(self, ctx: RequestContext, subnet_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, subnet_id: str, body: dict[str, Any], if_match: int | None = None
+    ) -> dict[str, Any]:
         ctx.require_write_on("update_subnet", lambda: self.get(ctx, subnet_id))
         attrs = parse_update(body, SPEC)
         return self.store.write(self._update_tx, ctx, subnet_id, attrs, if_match)
 
-    def _update_tx(self, tx: Tx, ctx: RequestContext, subnet_id: str, attrs: dict[str, Any],
-                   if_match: int | None) -> dict[str, Any]:
+    def _update_tx(
+        self,
+        tx: Tx,
+        ctx: RequestContext,
+        subnet_id: str,
+        attrs: dict[str, Any],
+        if_match: int | None,
+    ) -> dict[str, Any]:
         conn = tx.conn
         self._lock_network_of(conn, subnet_id)
         row = self._load(conn, ctx, subnet_id, "update_subnet")
@@ -266,8 +302,9 @@ class SubnetService:
             gateway = None if attrs["gateway_ip"] is None else ip.to_int(attrs["gateway_ip"])
             if gateway != old_gateway and old_gateway is not None:
                 _check_gateway_free(conn, subnet_id, row["gateway_ip"])
-        values: dict[str, Any] = {k: attrs[k] for k in ("name", "description", "enable_dhcp")
-                                  if k in attrs}
+        values: dict[str, Any] = {
+            k: attrs[k] for k in ("name", "description", "enable_dhcp") if k in attrs
+        }
         if gateway != old_gateway:
             values["gateway_ip"] = None if gateway is None else ip.to_text(gateway, net.version)
         changed = {k: v for k, v in values.items() if row[k] != v}
@@ -275,10 +312,13 @@ class SubnetService:
         if "allocation_pools" in attrs:
             pools = ip.parse_pools(net, attrs["allocation_pools"])
         if gateway != old_gateway or pools is not None:
-            current_pools = [(ip.to_int(a), ip.to_int(b))
-                             for a, b in repo.pools_of(conn, [subnet_id]).get(subnet_id, [])]
-            ip.check_gateway_outside(gateway, pools if pools is not None else current_pools,
-                                     net.version)
+            current_pools = [
+                (ip.to_int(a), ip.to_int(b))
+                for a, b in repo.pools_of(conn, [subnet_id]).get(subnet_id, [])
+            ]
+            ip.check_gateway_outside(
+                gateway, pools if pools is not None else current_pools, net.version
+            )
         if "dns_nameservers" in attrs:
             dns = attrs["dns_nameservers"] or []
         if "host_routes" in attrs:
@@ -293,9 +333,14 @@ class SubnetService:
         return self._render_one(conn, subnet_id)
 
     @staticmethod
-    def _replace_children(conn: Any, subnet_id: str, net: ip.Network,
-                          pools: Intervals | None, dns: Sequence[str] | None,
-                          routes: Pairs | None) -> bool:
+    def _replace_children(
+        conn: Any,
+        subnet_id: str,
+        net: ip.Network,
+        pools: Intervals | None,
+        dns: Sequence[str] | None,
+        routes: Pairs | None,
+    ) -> bool:
         """Write the given child lists; True when any of them differs from what was stored."""
         changed = False
         if pools is not None:
@@ -305,13 +350,15 @@ class SubnetService:
                 ipam.forget(subnet_id)
                 changed = True
         if dns is not None and [(a,) for a in dns] != repo.dns_of(conn, [subnet_id]).get(
-                subnet_id, []):
-                repo.replace_dns(conn, subnet_id, dns)
-                changed = True
+            subnet_id, []
+        ):
+            repo.replace_dns(conn, subnet_id, dns)
+            changed = True
         if routes is not None and sorted(routes) != sorted(
-                repo.routes_of(conn, [subnet_id]).get(subnet_id, [])):
-                repo.replace_routes(conn, subnet_id, routes)
-                changed = True
+            repo.routes_of(conn, [subnet_id]).get(subnet_id, [])
+        ):
+            repo.replace_routes(conn, subnet_id, routes)
+            changed = True
         return changed
 
     # --- delete
@@ -320,8 +367,7 @@ class SubnetService:
         ctx.require_write_on("delete_subnet", lambda: self.get(ctx, subnet_id))
         self.store.write(self._delete_tx, ctx, subnet_id, if_match)
 
-    def _delete_tx(self, tx: Tx, ctx: RequestContext, subnet_id: str,
-                   if_match: int | None) -> None:
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, subnet_id: str, if_match: int | None) -> None:
         conn = tx.conn
         self._lock_network_of(conn, subnet_id)
         row = self._load(conn, ctx, subnet_id, "delete_subnet")
@@ -330,9 +376,11 @@ class SubnetService:
         users = repo.allocation_users(conn, subnet_id)
         for _port, owner, _address, _project in users:
             if owner in ip.ROUTER_INTERFACE_OWNERS or not (auto or owner in AUTO_DELETE_OWNERS):
-                raise NamedConflict("SubnetInUse",
-                                    f"Unable to complete operation on subnet {subnet_id}: One "
-                                    f"or more ports have an IP allocation from this subnet.")
+                raise NamedConflict(
+                    "SubnetInUse",
+                    f"Unable to complete operation on subnet {subnet_id}: One "
+                    f"or more ports have an IP allocation from this subnet.",
+                )
         now = clock.now()
         touched = {port: project for port, _, _, project in users}
         repo.delete_row(conn, subnet_id)
@@ -343,8 +391,9 @@ class SubnetService:
         ipam.forget(subnet_id)
         network_repo.bump_revision(conn, row["network_id"], now)
         tx.record("subnet", subnet_id, "delete", row["project_id"], row["network_id"])
-        tx.record("network", row["network_id"], "update", row["network_project_id"],
-                  row["network_id"])
+        tx.record(
+            "network", row["network_id"], "update", row["network_project_id"], row["network_id"]
+        )
         self.dhcp.sync_network(tx, row["network_id"])
 
 
@@ -376,16 +425,20 @@ def _check_mtu(network: Any, version: int) -> None:
     mtu = network["mtu"]
     minimum = IPV4_MIN_MTU if mtu < IPV4_MIN_MTU else IPV6_MIN_MTU if version == 6 else 0
     if mtu and mtu < minimum:
-        raise NamedConflict("NetworkMTUSubnetConflict", f"MTU of {network['id']} is not "
-                            f"valid, subnet requires a minimum of {minimum}")
+        raise NamedConflict(
+            "NetworkMTUSubnetConflict",
+            f"MTU of {network['id']} is not valid, subnet requires a minimum of {minimum}",
+        )
 
 
 def _check_gateway_free(conn: Any, subnet_id: str, gateway: str) -> None:
     """Neutron: the gateway cannot move while a router interface holds the current one."""
     for port_id, owner, address, _project in repo.allocation_users(conn, subnet_id):
         if address == gateway and owner in ip.ROUTER_INTERFACE_OWNERS:
-            raise NamedConflict("GatewayIpInUse", f"Current gateway ip {gateway} already in "
-                                f"use by port {port_id}. Unable to update.")
+            raise NamedConflict(
+                "GatewayIpInUse",
+                f"Current gateway ip {gateway} already in use by port {port_id}. Unable to update.",
+            )
 
 
 def _pool_texts(pools: list[ip.Interval], version: int) -> list[tuple[str, str]]:
@@ -394,4 +447,3 @@ def _pool_texts(pools: list[ip.Interval], version: int) -> list[tuple[str, str]]
 
 def _route_pairs(routes: list[dict[str, str]] | None) -> list[tuple[str, str]]:
     return [(r["destination"], r["nexthop"]) for r in routes or []]
-

@@ -22,9 +22,14 @@ from neutrino.store.uow import Store, Tx
 
 MAX_TAG_LEN = 255
 TABLES = {"floatingips": "floating_ips", "security-groups": "security_groups"}
-KINDS = {"networks": "Network", "subnets": "Subnet", "ports": "Port", "routers": "Router",
-         "floatingips": "Floating IP",
-         "security-groups": "Security group"}  # collection -> the kind named by a 404
+KINDS = {
+    "networks": "Network",
+    "subnets": "Subnet",
+    "ports": "Port",
+    "routers": "Router",
+    "floatingips": "Floating IP",
+    "security-groups": "Security group",
+}  # collection -> the kind named by a 404
 RECORDS = {"security-groups": "security_group"}  # collection -> change-log resource type
 
 
@@ -34,8 +39,7 @@ def _resource_type(kind: str) -> str:
 
 
 def _check_tag(tag: Any) -> str:
-    if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LEN or "," in tag \
-            or "/" in tag:
+    if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LEN or "," in tag or "/" in tag:
         raise BadRequest(f"Invalid input for tags. Reason: '{tag}' is not a valid tag.")
     return tag
 
@@ -47,8 +51,13 @@ def _touched(tx: Tx, kind: str, resource: dict[str, Any]) -> None:
     if not repo.bump_revision(tx.conn, TABLES.get(kind, kind), resource["id"], clock.now()):
         raise ResourceNotFound(KINDS.get(kind, kind), resource["id"])
     network_id = resource.get("network_id") or resource.get("floating_network_id")
-    tx.record(RECORDS.get(kind, kind.rstrip("s")), resource["id"], "update", resource["project_id"],
-              network_id or (resource["id"] if kind == "networks" else None))
+    tx.record(
+        RECORDS.get(kind, kind.rstrip("s")),
+        resource["id"],
+        "update",
+        resource["project_id"],
+        network_id or (resource["id"] if kind == "networks" else None),
+    )
 
 
 class TagService:
@@ -60,8 +69,9 @@ class TagService:
         if not ctx.owns(resource["project_id"]):
             raise PolicyNotAuthorized("rule:update_tags")
 
-    def replace(self, ctx: RequestContext, kind: str, resource: dict[str, Any], tags: Any
-                ) -> list[str]:
+    def replace(
+        self, ctx: RequestContext, kind: str, resource: dict[str, Any], tags: Any
+    ) -> list[str]:
         self._owner_check(ctx, resource)
         if not isinstance(tags, list):
             raise BadRequest("Invalid input for tags. Reason: not a list.")
@@ -83,8 +93,9 @@ class TagService:
 
         self.store.write(tx_fn)
 
-    def remove(self, ctx: RequestContext, kind: str, resource: dict[str, Any],
-               tag: str | None) -> None:
+    def remove(
+        self, ctx: RequestContext, kind: str, resource: dict[str, Any], tag: str | None
+    ) -> None:
         self._owner_check(ctx, resource)
 
         def tx_fn(tx: Tx) -> None:
@@ -92,8 +103,10 @@ class TagService:
             if tag is None:
                 repo.delete_all(tx.conn, resource["id"])
             elif not repo.remove_tag(tx.conn, resource["id"], tag):
-                raise NotFound(f"Tag {tag} could not be found for "
-                               f"{RECORDS.get(kind, kind.rstrip('s'))} "
-                               f"{resource['id']}.")
+                raise NotFound(
+                    f"Tag {tag} could not be found for "
+                    f"{RECORDS.get(kind, kind.rstrip('s'))} "
+                    f"{resource['id']}."
+                )
 
         self.store.write(tx_fn)

@@ -42,8 +42,9 @@ class TokenAuthority:
         self._key = key
         self.ttl = ttl_seconds
 
-    def issue(self, claims_without_times: dict[str, object], *, expires_at: float | None = None
-              ) -> tuple[str, Claims]:
+    def issue(
+        self, claims_without_times: dict[str, object], *, expires_at: float | None = None
+    ) -> tuple[str, Claims]:
         now = clock.epoch()
         body = dict(claims_without_times)
         body["issued_at"] = now

@@ -48,8 +48,11 @@ def delete_row(conn: Connection, agent_id: str) -> None:
 
 
 def find_by_host(conn: Connection, agent_type: str, host: str) -> RowMapping | None:
-    return conn.execute(select(agents).where(c.agent_type == agent_type, c.host == host)
-                        ).mappings().first()
+    return (
+        conn.execute(select(agents).where(c.agent_type == agent_type, c.host == host))
+        .mappings()
+        .first()
+    )
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:

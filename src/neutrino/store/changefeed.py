@@ -26,8 +26,14 @@ CHANNEL = "neutrino_changes"
 
 
 class ChangeFeed:
-    def __init__(self, wake: Callable[[], None], revision: Callable[[], int], *,
-                 listen: Callable[[], Any] | None = None, poll: float = 0.25) -> None:
+    def __init__(
+        self,
+        wake: Callable[[], None],
+        revision: Callable[[], int],
+        *,
+        listen: Callable[[], Any] | None = None,
+        poll: float = 0.25,
+    ) -> None:
         """``wake`` notifies waiters; ``revision`` reads the latest revision; ``listen`` (on
         PostgreSQL) opens a psycopg connection in autocommit mode."""
         self.wake = wake

@@ -32,9 +32,11 @@ def _marks(items: Sequence[Any]) -> str:
 
 def l2_agent(conn: Connection, host: str) -> tuple[str, dt.datetime, bool] | None:
     """(configurations JSON, heartbeat_timestamp, admin_state_up) of the host's L2 agent."""
-    row = conn.execute(select(agents.c.configurations, agents.c.heartbeat_timestamp,
-                              agents.c.admin_state_up).where(
-        agents.c.host == host, agents.c.agent_type == L2_AGENT)).first()
+    row = conn.execute(
+        select(
+            agents.c.configurations, agents.c.heartbeat_timestamp, agents.c.admin_state_up
+        ).where(agents.c.host == host, agents.c.agent_type == L2_AGENT)
+    ).first()
     return None if row is None else (row[0], row[1], bool(row[2]))
 
 
@@ -43,66 +45,95 @@ def l2_configurations(conn: Connection, hosts: Iterable[str]) -> dict[str, str]:
     wanted = sorted(set(hosts))
     if not wanted:
         return {}
-    rows = raw.rows(conn, f"SELECT host, configurations FROM agents WHERE agent_type = ? "
-                          f"AND host IN ({_marks(wanted)})", (L2_AGENT, *wanted))
+    rows = raw.rows(
+        conn,
+        f"SELECT host, configurations FROM agents WHERE agent_type = ? "
+        f"AND host IN ({_marks(wanted)})",
+        (L2_AGENT, *wanted),
+    )
     return {h: cfg for h, cfg in rows}
 
 
 def network_segment(conn: Connection, network_id: str) -> tuple[str | None, str | None] | None:
     """(network_type, physical_network) of a network, None if it does not exist."""
-    row = raw.one(conn, "SELECT network_type, physical_network FROM networks WHERE id = ?",
-                  (network_id,))
+    row = raw.one(
+        conn, "SELECT network_type, physical_network FROM networks WHERE id = ?", (network_id,)
+    )
     return None if row is None else (row[0], row[1])
 
 
 def host_network_ids(conn: Connection, host: str) -> set[str]:
-    return {r[0] for r in raw.rows(conn, "SELECT DISTINCT network_id FROM ports WHERE "
-                                         "binding_host_id = ? AND binding_vif_type = ?",
-                                   (host, VIF_BRIDGE))}
+    return {
+        r[0]
+        for r in raw.rows(
+            conn,
+            "SELECT DISTINCT network_id FROM ports WHERE "
+            "binding_host_id = ? AND binding_vif_type = ?",
+            (host, VIF_BRIDGE),
+        )
+    }
 
 
 def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
     """(id, network_id, mac_address, admin_state_up, device_owner, port_security_enabled,
     system_owned) of the host's ports."""
-    return raw.rows(conn, "SELECT id, network_id, mac_address, admin_state_up, device_owner, "
-                          "port_security_enabled, system_owned FROM ports "
-                          "WHERE binding_host_id = ? "
-                          "AND binding_vif_type = ? ORDER BY id", (host, VIF_BRIDGE))
+    return raw.rows(
+        conn,
+        "SELECT id, network_id, mac_address, admin_state_up, device_owner, "
+        "port_security_enabled, system_owned FROM ports "
+        "WHERE binding_host_id = ? "
+        "AND binding_vif_type = ? ORDER BY id",
+        (host, VIF_BRIDGE),
+    )
 
 
 def networks(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """(id, network_type, segmentation_id, physical_network, mtu) ordered by id."""
     if not ids:
         return []
-    return raw.rows(conn, f"SELECT id, network_type, segmentation_id, physical_network, mtu "
-                          f"FROM networks WHERE id IN ({_marks(ids)}) ORDER BY id", tuple(ids))
+    return raw.rows(
+        conn,
+        f"SELECT id, network_type, segmentation_id, physical_network, mtu "
+        f"FROM networks WHERE id IN ({_marks(ids)}) ORDER BY id",
+        tuple(ids),
+    )
 
 
 def subnets(conn: Connection, network_ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """(id, network_id, cidr, ip_version, gateway_ip, enable_dhcp, ra_mode, address_mode)."""
     if not network_ids:
         return []
-    return raw.rows(conn, f"SELECT id, network_id, cidr, ip_version, gateway_ip, enable_dhcp, "
-                          f"ipv6_ra_mode, ipv6_address_mode FROM subnets "
-                          f"WHERE network_id IN ({_marks(network_ids)}) ORDER BY id",
-                    tuple(network_ids))
+    return raw.rows(
+        conn,
+        f"SELECT id, network_id, cidr, ip_version, gateway_ip, enable_dhcp, "
+        f"ipv6_ra_mode, ipv6_address_mode FROM subnets "
+        f"WHERE network_id IN ({_marks(network_ids)}) ORDER BY id",
+        tuple(network_ids),
+    )
 
 
-def dns_and_routes(conn: Connection, subnet_ids: Sequence[str]
-                   ) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]]]:
+def dns_and_routes(
+    conn: Connection, subnet_ids: Sequence[str]
+) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]]]:
     dns: dict[str, list[str]] = defaultdict(list)
     routes: dict[str, list[tuple[str, str]]] = defaultdict(list)
     if not subnet_ids:
         return dns, routes
     marks = _marks(subnet_ids)
-    for sid, addr in raw.rows(conn, f"SELECT subnet_id, address FROM subnet_dns_nameservers "
-                                    f"WHERE subnet_id IN ({marks}) ORDER BY subnet_id, position",
-                              tuple(subnet_ids)):
+    for sid, addr in raw.rows(
+        conn,
+        f"SELECT subnet_id, address FROM subnet_dns_nameservers "
+        f"WHERE subnet_id IN ({marks}) ORDER BY subnet_id, position",
+        tuple(subnet_ids),
+    ):
         dns[sid].append(addr)
-    for sid, dest, hop in raw.rows(conn, f"SELECT subnet_id, destination, nexthop FROM "
-                                         f"subnet_host_routes WHERE subnet_id IN ({marks}) "
-                                         f"ORDER BY subnet_id, destination, nexthop",
-                                   tuple(subnet_ids)):
+    for sid, dest, hop in raw.rows(
+        conn,
+        f"SELECT subnet_id, destination, nexthop FROM "
+        f"subnet_host_routes WHERE subnet_id IN ({marks}) "
+        f"ORDER BY subnet_id, destination, nexthop",
+        tuple(subnet_ids),
+    ):
         routes[sid].append((dest, hop))
     return dns, routes
 
@@ -112,23 +143,28 @@ def fixed_ips(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
     if not port_ids:
         return out
-    for pid, sid, addr in raw.rows(conn, f"SELECT port_id, subnet_id, ip_address FROM "
-                                         f"ip_allocations WHERE port_id IN ({_marks(port_ids)}) "
-                                         f"ORDER BY port_id, position, ip_address",
-                                   tuple(port_ids)):
+    for pid, sid, addr in raw.rows(
+        conn,
+        f"SELECT port_id, subnet_id, ip_address FROM "
+        f"ip_allocations WHERE port_id IN ({_marks(port_ids)}) "
+        f"ORDER BY port_id, position, ip_address",
+        tuple(port_ids),
+    ):
         out[pid].append((sid, addr))
     return out
 
 
-def remote_ports(conn: Connection, network_ids: Sequence[str], host: str
-                 ) -> list[tuple[Any, ...]]:
+def remote_ports(conn: Connection, network_ids: Sequence[str], host: str) -> list[tuple[Any, ...]]:
     """(id, network_id, mac_address, binding_host_id) of ports bound on other hosts."""
     if not network_ids:
         return []
-    return raw.rows(conn, f"SELECT id, network_id, mac_address, binding_host_id FROM ports "
-                          f"WHERE network_id IN ({_marks(network_ids)}) AND binding_vif_type = ? "
-                          f"AND binding_host_id <> ? ORDER BY id",
-                    (*network_ids, VIF_BRIDGE, host))
+    return raw.rows(
+        conn,
+        f"SELECT id, network_id, mac_address, binding_host_id FROM ports "
+        f"WHERE network_id IN ({_marks(network_ids)}) AND binding_vif_type = ? "
+        f"AND binding_host_id <> ? ORDER BY id",
+        (*network_ids, VIF_BRIDGE, host),
+    )
 
 
 def current_revision(conn: Connection) -> int:
@@ -136,24 +172,36 @@ def current_revision(conn: Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def changes_between(conn: Connection, since: int, upto: int
-                    ) -> list[tuple[str, str | None]]:
+def changes_between(conn: Connection, since: int, upto: int) -> list[tuple[str, str | None]]:
     """(resource_type, network_id) of the changes with since < revision <= upto."""
-    return [(r[0], r[1]) for r in raw.rows(
-        conn, "SELECT resource_type, network_id FROM changes WHERE revision > ? "
-              "AND revision <= ?", (since, upto))]
+    return [
+        (r[0], r[1])
+        for r in raw.rows(
+            conn,
+            "SELECT resource_type, network_id FROM changes WHERE revision > ? AND revision <= ?",
+            (since, upto),
+        )
+    ]
 
 
 def port_binding(conn: Connection, port_id: str) -> tuple[Any, ...] | None:
     """(project_id, network_id, binding_host_id, status, revision_number, binding_vif_type)."""
-    return raw.one(conn, "SELECT project_id, network_id, binding_host_id, status, "
-                         "revision_number, binding_vif_type FROM ports WHERE id = ?", (port_id,))
+    return raw.one(
+        conn,
+        "SELECT project_id, network_id, binding_host_id, status, "
+        "revision_number, binding_vif_type FROM ports WHERE id = ?",
+        (port_id,),
+    )
 
 
-def set_port_status(conn: Connection, port_id: str, status: str, revision: int,
-                    when: dt.datetime) -> None:
-    raw.run(conn, "UPDATE ports SET status = ?, revision_number = ?, updated_at = ? "
-                  "WHERE id = ?", (status, revision, raw.db_time(conn, when), port_id))
+def set_port_status(
+    conn: Connection, port_id: str, status: str, revision: int, when: dt.datetime
+) -> None:
+    raw.run(
+        conn,
+        "UPDATE ports SET status = ?, revision_number = ?, updated_at = ? WHERE id = ?",
+        (status, revision, raw.db_time(conn, when), port_id),
+    )
 
 
 def unbound_ports_on(conn: Connection, host: str) -> list[tuple[Any, ...]]:
@@ -161,16 +209,29 @@ def unbound_ports_on(conn: Connection, host: str) -> list[tuple[Any, ...]]:
     row-locked in id order on PostgreSQL: the revision bumped from here builds on any
     concurrent update's, and a port rebound meanwhile is skipped."""
     lock = " FOR NO KEY UPDATE" if locks.enabled(conn) else ""
-    return raw.rows(conn, "SELECT id, network_id, project_id, revision_number FROM ports "
-                          "WHERE binding_host_id = ? AND binding_vif_type = 'binding_failed' "
-                          f"ORDER BY id{lock}", (host,))
+    return raw.rows(
+        conn,
+        "SELECT id, network_id, project_id, revision_number FROM ports "
+        "WHERE binding_host_id = ? AND binding_vif_type = 'binding_failed' "
+        f"ORDER BY id{lock}",
+        (host,),
+    )
 
 
-def set_binding(conn: Connection, port_id: str, vif_type: str, vif_details: str,
-                revision: int, when: dt.datetime) -> None:
-    raw.run(conn, "UPDATE ports SET binding_vif_type = ?, binding_vif_details = ?, "
-                  "revision_number = ?, updated_at = ? WHERE id = ?",
-            (vif_type, vif_details, revision, raw.db_time(conn, when), port_id))
+def set_binding(
+    conn: Connection,
+    port_id: str,
+    vif_type: str,
+    vif_details: str,
+    revision: int,
+    when: dt.datetime,
+) -> None:
+    raw.run(
+        conn,
+        "UPDATE ports SET binding_vif_type = ?, binding_vif_details = ?, "
+        "revision_number = ?, updated_at = ? WHERE id = ?",
+        (vif_type, vif_details, revision, raw.db_time(conn, when), port_id),
+    )
 
 
 def network_ports(conn: Connection, network_ids: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -178,9 +239,12 @@ def network_ports(conn: Connection, network_ids: Sequence[str]) -> list[tuple[An
     entries: a DHCP server answers for ports whatever their binding)."""
     if not network_ids:
         return []
-    return raw.rows(conn, f"SELECT id, network_id, mac_address, device_owner FROM ports "
-                          f"WHERE network_id IN ({_marks(network_ids)}) ORDER BY id",
-                    tuple(network_ids))
+    return raw.rows(
+        conn,
+        f"SELECT id, network_id, mac_address, device_owner FROM ports "
+        f"WHERE network_id IN ({_marks(network_ids)}) ORDER BY id",
+        tuple(network_ids),
+    )
 
 
 def dhcp_opts(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple[str, str, int]]]:
@@ -189,9 +253,12 @@ def dhcp_opts(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple
     if not port_ids:
         return out
     for pid, name, value, version in raw.rows(
-            conn, f"SELECT port_id, opt_name, opt_value, ip_version FROM port_extra_dhcp_opts "
-                  f"WHERE port_id IN ({_marks(port_ids)}) ORDER BY port_id, opt_name, "
-                  f"ip_version", tuple(port_ids)):
+        conn,
+        f"SELECT port_id, opt_name, opt_value, ip_version FROM port_extra_dhcp_opts "
+        f"WHERE port_id IN ({_marks(port_ids)}) ORDER BY port_id, opt_name, "
+        f"ip_version",
+        tuple(port_ids),
+    ):
         out[pid].append((name, value, int(version)))
     return out
 
@@ -204,23 +271,32 @@ def port_groups(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[str
     out: dict[str, list[str]] = defaultdict(list)
     if not port_ids:
         return out
-    for pid, gid in raw.rows(conn, f"SELECT port_id, security_group_id FROM "
-                                   f"port_security_groups WHERE port_id IN ({_marks(port_ids)}) "
-                                   f"ORDER BY port_id, security_group_id", tuple(port_ids)):
+    for pid, gid in raw.rows(
+        conn,
+        f"SELECT port_id, security_group_id FROM "
+        f"port_security_groups WHERE port_id IN ({_marks(port_ids)}) "
+        f"ORDER BY port_id, security_group_id",
+        tuple(port_ids),
+    ):
         out[pid].append(gid)
     return out
 
 
-def address_pairs(conn: Connection, port_ids: Sequence[str]
-                  ) -> dict[str, list[tuple[str, str | None]]]:
+def address_pairs(
+    conn: Connection, port_ids: Sequence[str]
+) -> dict[str, list[tuple[str, str | None]]]:
     """port id -> [(ip_address, mac_address)] of its allowed address pairs, sorted."""
     out: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
     if not port_ids:
         return out
-    for pid, ip, mac in raw.rows(conn, f"SELECT port_id, ip_address, mac_address FROM "
-                                       f"port_allowed_address_pairs WHERE port_id IN "
-                                       f"({_marks(port_ids)}) ORDER BY port_id, ip_address, "
-                                       f"mac_address", tuple(port_ids)):
+    for pid, ip, mac in raw.rows(
+        conn,
+        f"SELECT port_id, ip_address, mac_address FROM "
+        f"port_allowed_address_pairs WHERE port_id IN "
+        f"({_marks(port_ids)}) ORDER BY port_id, ip_address, "
+        f"mac_address",
+        tuple(port_ids),
+    ):
         out[pid].append((ip, mac))
     return out
 
@@ -229,8 +305,11 @@ def security_groups(conn: Connection, group_ids: Sequence[str]) -> list[tuple[An
     """(id, stateful) of the groups, ordered by id."""
     if not group_ids:
         return []
-    return raw.rows(conn, f"SELECT id, stateful FROM security_groups WHERE id IN "
-                          f"({_marks(group_ids)}) ORDER BY id", tuple(group_ids))
+    return raw.rows(
+        conn,
+        f"SELECT id, stateful FROM security_groups WHERE id IN ({_marks(group_ids)}) ORDER BY id",
+        tuple(group_ids),
+    )
 
 
 def security_group_rules(conn: Connection, group_ids: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -238,31 +317,41 @@ def security_group_rules(conn: Connection, group_ids: Sequence[str]) -> list[tup
     normalized_cidr, remote_group_id) of the groups' rules, ordered by group and rule id."""
     if not group_ids:
         return []
-    return raw.rows(conn, f"SELECT security_group_id, id, direction, ethertype, protocol, "
-                          f"port_range_min, port_range_max, "
-                          f"COALESCE(normalized_cidr, remote_ip_prefix), remote_group_id "
-                          f"FROM security_group_rules WHERE security_group_id IN "
-                          f"({_marks(group_ids)}) ORDER BY security_group_id, id",
-                    tuple(group_ids))
+    return raw.rows(
+        conn,
+        f"SELECT security_group_id, id, direction, ethertype, protocol, "
+        f"port_range_min, port_range_max, "
+        f"COALESCE(normalized_cidr, remote_ip_prefix), remote_group_id "
+        f"FROM security_group_rules WHERE security_group_id IN "
+        f"({_marks(group_ids)}) ORDER BY security_group_id, id",
+        tuple(group_ids),
+    )
 
 
-def group_member_addresses(conn: Connection, group_ids: Sequence[str]
-                           ) -> dict[str, set[str]]:
+def group_member_addresses(conn: Connection, group_ids: Sequence[str]) -> dict[str, set[str]]:
     """group id -> the fixed IPs and allowed-address-pair IPs of every port in it (any host,
     bound or not): two queries, one per address table."""
     out: dict[str, set[str]] = defaultdict(set)
     if not group_ids:
         return out
     marks = _marks(group_ids)
-    for gid, addr in raw.rows(conn, f"SELECT g.security_group_id, a.ip_address FROM "
-                                    f"port_security_groups g JOIN ip_allocations a ON "
-                                    f"a.port_id = g.port_id WHERE g.security_group_id IN "
-                                    f"({marks})", tuple(group_ids)):
+    for gid, addr in raw.rows(
+        conn,
+        f"SELECT g.security_group_id, a.ip_address FROM "
+        f"port_security_groups g JOIN ip_allocations a ON "
+        f"a.port_id = g.port_id WHERE g.security_group_id IN "
+        f"({marks})",
+        tuple(group_ids),
+    ):
         out[gid].add(addr)
-    for gid, addr in raw.rows(conn, f"SELECT g.security_group_id, p.ip_address FROM "
-                                    f"port_security_groups g JOIN port_allowed_address_pairs p "
-                                    f"ON p.port_id = g.port_id WHERE g.security_group_id IN "
-                                    f"({marks})", tuple(group_ids)):
+    for gid, addr in raw.rows(
+        conn,
+        f"SELECT g.security_group_id, p.ip_address FROM "
+        f"port_security_groups g JOIN port_allowed_address_pairs p "
+        f"ON p.port_id = g.port_id WHERE g.security_group_id IN "
+        f"({marks})",
+        tuple(group_ids),
+    ):
         out[gid].add(addr)
     return out
 
@@ -270,8 +359,14 @@ def group_member_addresses(conn: Connection, group_ids: Sequence[str]
 def host_uses_remote_groups(conn: Connection, host: str) -> bool:
     """Whether a port bound to ``host`` is in a group with a remote-group rule (then a port
     change anywhere may change the host's state)."""
-    return raw.one(conn, "SELECT 1 FROM ports p JOIN port_security_groups g ON g.port_id = p.id "
-                         "JOIN security_group_rules r ON r.security_group_id = "
-                         "g.security_group_id WHERE p.binding_host_id = ? AND "
-                         "p.binding_vif_type = ? AND r.remote_group_id IS NOT NULL LIMIT 1",
-                   (host, VIF_BRIDGE)) is not None
+    return (
+        raw.one(
+            conn,
+            "SELECT 1 FROM ports p JOIN port_security_groups g ON g.port_id = p.id "
+            "JOIN security_group_rules r ON r.security_group_id = "
+            "g.security_group_id WHERE p.binding_host_id = ? AND "
+            "p.binding_vif_type = ? AND r.remote_group_id IS NOT NULL LIMIT 1",
+            (host, VIF_BRIDGE),
+        )
+        is not None
+    )

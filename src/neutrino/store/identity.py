@@ -69,22 +69,27 @@ def delete_row(conn: Connection, kind: str, row_id: str) -> None:
 
 def has_assignment(conn: Connection, project_id: str, user_id: str, role_id: str) -> bool:
     a = assignments.c
-    stmt = select(a.role_id).where(a.project_id == project_id, a.user_id == user_id,
-                                   a.role_id == role_id)
+    stmt = select(a.role_id).where(
+        a.project_id == project_id, a.user_id == user_id, a.role_id == role_id
+    )
     return conn.execute(stmt).first() is not None
 
 
 def assign(conn: Connection, project_id: str, user_id: str, role_id: str) -> None:
     """Idempotent: granting a role twice leaves one assignment."""
     if not has_assignment(conn, project_id, user_id, role_id):
-        conn.execute(insert(assignments).values(project_id=project_id, user_id=user_id,
-                                                role_id=role_id))
+        conn.execute(
+            insert(assignments).values(project_id=project_id, user_id=user_id, role_id=role_id)
+        )
 
 
 def unassign(conn: Connection, project_id: str, user_id: str, role_id: str) -> None:
     a = assignments.c
-    conn.execute(delete(assignments).where(a.project_id == project_id, a.user_id == user_id,
-                                           a.role_id == role_id))
+    conn.execute(
+        delete(assignments).where(
+            a.project_id == project_id, a.user_id == user_id, a.role_id == role_id
+        )
+    )
 
 
 def delete_assignments(conn: Connection, column: str, value: str) -> None:
@@ -95,9 +100,11 @@ def delete_assignments(conn: Connection, column: str, value: str) -> None:
 def list_assignments(conn: Connection, **equal: str) -> list[RowMapping]:
     """Assignments (project_id, user_id, role_id, role_name), filtered by equal columns."""
     a = assignments.c
-    stmt = (select(a.project_id, a.user_id, a.role_id, roles.c.name.label("role_name"))
-            .join(roles, roles.c.id == a.role_id)
-            .order_by(a.project_id, a.user_id, roles.c.name))
+    stmt = (
+        select(a.project_id, a.user_id, a.role_id, roles.c.name.label("role_name"))
+        .join(roles, roles.c.id == a.role_id)
+        .order_by(a.project_id, a.user_id, roles.c.name)
+    )
     for column, value in equal.items():
         stmt = stmt.where(a[column] == value)
     return list(conn.execute(stmt).mappings())
@@ -106,8 +113,12 @@ def list_assignments(conn: Connection, **equal: str) -> list[RowMapping]:
 def roles_on(conn: Connection, user_id: str, project_id: str) -> list[RowMapping]:
     """The roles (id, name) ``user_id`` holds directly on ``project_id``."""
     a = assignments.c
-    stmt = (select(roles.c.id, roles.c.name).join(assignments, a.role_id == roles.c.id)
-            .where(a.user_id == user_id, a.project_id == project_id).order_by(roles.c.name))
+    stmt = (
+        select(roles.c.id, roles.c.name)
+        .join(assignments, a.role_id == roles.c.id)
+        .where(a.user_id == user_id, a.project_id == project_id)
+        .order_by(roles.c.name)
+    )
     return list(conn.execute(stmt).mappings())
 
 
@@ -123,8 +134,9 @@ def projects_of(conn: Connection, user_id: str) -> list[RowMapping]:
 
 
 def add_revocation(conn: Connection, kind: str, value: str, issued_before: dt.datetime) -> None:
-    conn.execute(insert(revocations).values(kind=kind, value=value[:64],
-                                            issued_before=issued_before))
+    conn.execute(
+        insert(revocations).values(kind=kind, value=value[:64], issued_before=issued_before)
+    )
 
 
 def prune_revocations(conn: Connection, older_than: dt.datetime) -> None:

@@ -16,9 +16,11 @@ agents = Agent.__table__
 def stale_hosts(conn: Connection, agent_type: str, before: dt.datetime) -> list[str]:
     """Hosts whose ``agent_type`` agent last reported before ``before`` (an agent an admin
     set down is not dead: its host keeps working, as in Neutron)."""
-    rows = conn.execute(select(agents.c.host).where(
-        agents.c.agent_type == agent_type, agents.c.heartbeat_timestamp < before)
-        .order_by(agents.c.host)).all()
+    rows = conn.execute(
+        select(agents.c.host)
+        .where(agents.c.agent_type == agent_type, agents.c.heartbeat_timestamp < before)
+        .order_by(agents.c.host)
+    ).all()
     return [r[0] for r in rows]
 
 
@@ -30,9 +32,12 @@ def active_ports_on(conn: Connection, hosts: list[str]) -> list[tuple[Any, ...]]
         return []
     marks = ",".join("?" * len(hosts))
     lock = " FOR NO KEY UPDATE" if locks.enabled(conn) else ""
-    return raw.rows(conn, f"SELECT id, project_id, network_id, revision_number FROM ports "
-                          f"WHERE status = ? AND binding_host_id IN ({marks}) ORDER BY id{lock}",
-                    ("ACTIVE", *hosts))
+    return raw.rows(
+        conn,
+        f"SELECT id, project_id, network_id, revision_number FROM ports "
+        f"WHERE status = ? AND binding_host_id IN ({marks}) ORDER BY id{lock}",
+        ("ACTIVE", *hosts),
+    )
 
 
 def dhcp_ports_on(conn: Connection, owner: str, hosts: list[str]) -> list[tuple[str, str]]:
@@ -40,6 +45,12 @@ def dhcp_ports_on(conn: Connection, owner: str, hosts: list[str]) -> list[tuple[
     if not hosts:
         return []
     marks = ",".join("?" * len(hosts))
-    return [(r[0], r[1]) for r in raw.rows(
-        conn, f"SELECT id, network_id FROM ports WHERE device_owner = ? AND "
-              f"binding_host_id IN ({marks}) ORDER BY id", (owner, *hosts))]
+    return [
+        (r[0], r[1])
+        for r in raw.rows(
+            conn,
+            f"SELECT id, network_id FROM ports WHERE device_owner = ? AND "
+            f"binding_host_id IN ({marks}) ORDER BY id",
+            (owner, *hosts),
+        )
+    ]

@@ -79,8 +79,9 @@ def new_revision(message: str, *, autogenerate: bool = True) -> Path:
         upgrade(url)
         with _migration_connection(url) as conn:
             cfg = _config(conn)
-            script = command.revision(cfg, message=message, autogenerate=autogenerate,
-                                      rev_id=_next_rev_id())
+            script = command.revision(
+                cfg, message=message, autogenerate=autogenerate, rev_id=_next_rev_id()
+            )
     if script is None or isinstance(script, list):
         raise RuntimeError("alembic did not write exactly one revision")
     return Path(script.path)

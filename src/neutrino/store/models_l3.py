@@ -35,9 +35,7 @@ class RouterPort(Base):
     port_id: Mapped[str] = mapped_column(
         ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True
     )
-    router_id: Mapped[str] = mapped_column(
-        ForeignKey("routers.id", ondelete="CASCADE"), index=True
-    )
+    router_id: Mapped[str] = mapped_column(ForeignKey("routers.id", ondelete="CASCADE"), index=True)
     port_type: Mapped[str] = mapped_column(String(255))
 
 
@@ -58,12 +56,11 @@ class FloatingIp(StandardAttrs, Base):
 
     __tablename__ = "floating_ips"
     __table_args__ = (
-        UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address",
-                         name="uq_floating_ips_fixed"),
+        UniqueConstraint(
+            "floating_network_id", "fixed_port_id", "fixed_ip_address", name="uq_floating_ips_fixed"
+        ),
     )
-    floating_network_id: Mapped[str] = mapped_column(
-        ForeignKey("networks.id"), index=True
-    )
+    floating_network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
     floating_port_id: Mapped[str] = mapped_column(
         ForeignKey("ports.id", ondelete="CASCADE"), index=True
     )

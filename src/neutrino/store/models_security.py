@@ -78,10 +78,15 @@ class DefaultSecurityGroupRule(Base):
 def template_row(template: Template, template_id: str) -> dict[str, Any]:
     rule = template.rule
     return {
-        "id": template_id, "description": template.description, "direction": rule.direction,
-        "ethertype": rule.ethertype, "protocol": rule.protocol,
-        "port_range_min": rule.port_range_min, "port_range_max": rule.port_range_max,
-        "remote_ip_prefix": rule.remote_ip_prefix, "remote_group_id": rule.remote_group_id,
+        "id": template_id,
+        "description": template.description,
+        "direction": rule.direction,
+        "ethertype": rule.ethertype,
+        "protocol": rule.protocol,
+        "port_range_min": rule.port_range_min,
+        "port_range_max": rule.port_range_max,
+        "remote_ip_prefix": rule.remote_ip_prefix,
+        "remote_group_id": rule.remote_group_id,
         "used_in_default_sg": template.used_in_default_sg,
         "used_in_non_default_sg": template.used_in_non_default_sg,
     }

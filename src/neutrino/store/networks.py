@@ -31,9 +31,6 @@ subnets = Subnet.__table__
 ports = Port.__table__
 
 
-
-
-
 c = networks.c
 COLUMNS: dict[str, Column] = {
     **standard_columns(networks),
@@ -76,10 +73,13 @@ def find(conn: Connection, network_id: str) -> RowMapping | None:
 def for_port(conn: Connection, network_id: str) -> tuple[str, bool, bool, bool] | None:
     """(project_id, shared, port_security_enabled, router_external): what a port create
     needs to know."""
-    found = raw.one(conn, "SELECT project_id, shared, port_security_enabled, router_external "
-                          "FROM networks WHERE id = ?", (network_id,))
-    return None if found is None else (found[0], bool(found[1]), bool(found[2]),
-                                       bool(found[3]))
+    found = raw.one(
+        conn,
+        "SELECT project_id, shared, port_security_enabled, router_external "
+        "FROM networks WHERE id = ?",
+        (network_id,),
+    )
+    return None if found is None else (found[0], bool(found[1]), bool(found[2]), bool(found[3]))
 
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
@@ -112,8 +112,11 @@ def update_row(conn: Connection, network_id: str, values: dict[str, Any]) -> Non
 
 
 def bump_revision(conn: Connection, network_id: str, when: Any) -> None:
-    conn.execute(update(networks).where(c.id == network_id).values(
-        revision_number=c.revision_number + 1, updated_at=when))
+    conn.execute(
+        update(networks)
+        .where(c.id == network_id)
+        .values(revision_number=c.revision_number + 1, updated_at=when)
+    )
 
 
 def delete_row(conn: Connection, network_id: str) -> None:
@@ -122,25 +125,43 @@ def delete_row(conn: Connection, network_id: str) -> None:
 
 
 def used_segment_ids(conn: Connection, network_type: str, physnet: str) -> set[int]:
-    return set(conn.execute(select(segments.c.segmentation_id).where(
-        segments.c.network_type == network_type,
-        segments.c.physical_network == physnet)).scalars())
+    return set(
+        conn.execute(
+            select(segments.c.segmentation_id).where(
+                segments.c.network_type == network_type, segments.c.physical_network == physnet
+            )
+        ).scalars()
+    )
 
 
 def segment_owner(conn: Connection, network_type: str, physnet: str, seg_id: int) -> str | None:
-    return conn.execute(select(segments.c.network_id).where(
-        segments.c.network_type == network_type,
-        segments.c.physical_network == physnet,
-        segments.c.segmentation_id == seg_id)).scalar()
+    return conn.execute(
+        select(segments.c.network_id).where(
+            segments.c.network_type == network_type,
+            segments.c.physical_network == physnet,
+            segments.c.segmentation_id == seg_id,
+        )
+    ).scalar()
 
 
-def insert_segment(conn: Connection, network_id: str, network_type: str, physnet: str,
-                   seg_id: int) -> None:
-    conn.execute(insert(segments).values(network_type=network_type, physical_network=physnet,
-                                         segmentation_id=seg_id, network_id=network_id))
+def insert_segment(
+    conn: Connection, network_id: str, network_type: str, physnet: str, seg_id: int
+) -> None:
+    conn.execute(
+        insert(segments).values(
+            network_type=network_type,
+            physical_network=physnet,
+            segmentation_id=seg_id,
+            network_id=network_id,
+        )
+    )
 
 
 def port_ids_on(conn: Connection, network_id: str) -> list[tuple[str, str]]:
     """(port id, device_owner) of every port on the network."""
-    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-        select(ports.c.id, ports.c.device_owner).where(ports.c.network_id == network_id))]
+    return [
+        tuple(r)
+        for r in conn.execute(  # type: ignore[misc]
+            select(ports.c.id, ports.c.device_owner).where(ports.c.network_id == network_id)
+        )
+    ]

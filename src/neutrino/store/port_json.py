@@ -33,49 +33,68 @@ def _stamp(column: str) -> str:
 
 
 def _children(select_list: str, table: str, order: str) -> str:
-    return (f"(SELECT json_group_array({select_list}) FROM (SELECT * FROM {table} "
-            f"WHERE port_id = ports.id ORDER BY {order}))")
+    return (
+        f"(SELECT json_group_array({select_list}) FROM (SELECT * FROM {table} "
+        f"WHERE port_id = ports.id ORDER BY {order}))"
+    )
 
 
-_COMMON = ", ".join([
-    "'id', ports.id",
-    "'name', ports.name",
-    "'network_id', ports.network_id",
-    "'tenant_id', ports.project_id",
-    "'mac_address', ports.mac_address",
-    f"'admin_state_up', {_bool('admin_state_up')}",
-    "'status', ports.status",
-    "'device_id', ports.device_id",
-    "'device_owner', ports.device_owner",
-    "'fixed_ips', json(" + _children(
-        "json_object('subnet_id', subnet_id, 'ip_address', ip_address)",
-        "ip_allocations", "position") + ")",
-    "'allowed_address_pairs', json(" + _children(
-        "json_object('ip_address', ip_address, 'mac_address', mac_address)",
-        "port_allowed_address_pairs", "ip_address, mac_address") + ")",
-    "'extra_dhcp_opts', json(" + _children(
-        "json_object('opt_name', opt_name, 'opt_value', opt_value, 'ip_version', ip_version)",
-        "port_extra_dhcp_opts", "opt_name") + ")",
-    "'security_groups', json(" + _children(
-        "security_group_id", "port_security_groups", "security_group_id") + ")",
-    "'description', ports.description",
-    "'binding:vnic_type', ports.binding_vnic_type",
-    f"'port_security_enabled', {_bool('port_security_enabled')}",
-    "'dns_name', ports.dns_name",
-    "'ip_allocation', 'immediate'",
-    "'tags', json((SELECT json_group_array(tag) FROM (SELECT tag FROM tags "
-    "WHERE resource_id = ports.id ORDER BY tag)))",
-    f"'created_at', {_stamp('created_at')}",
-    f"'updated_at', {_stamp('updated_at')}",
-    "'revision_number', ports.revision_number",
-    "'project_id', ports.project_id",
-])
-_ADMIN_ONLY = ", ".join([
-    "'binding:profile', json(ports.binding_profile)",
-    "'binding:host_id', ports.binding_host_id",
-    "'binding:vif_type', ports.binding_vif_type",
-    "'binding:vif_details', json(ports.binding_vif_details)",
-])
+_COMMON = ", ".join(
+    [
+        "'id', ports.id",
+        "'name', ports.name",
+        "'network_id', ports.network_id",
+        "'tenant_id', ports.project_id",
+        "'mac_address', ports.mac_address",
+        f"'admin_state_up', {_bool('admin_state_up')}",
+        "'status', ports.status",
+        "'device_id', ports.device_id",
+        "'device_owner', ports.device_owner",
+        "'fixed_ips', json("
+        + _children(
+            "json_object('subnet_id', subnet_id, 'ip_address', ip_address)",
+            "ip_allocations",
+            "position",
+        )
+        + ")",
+        "'allowed_address_pairs', json("
+        + _children(
+            "json_object('ip_address', ip_address, 'mac_address', mac_address)",
+            "port_allowed_address_pairs",
+            "ip_address, mac_address",
+        )
+        + ")",
+        "'extra_dhcp_opts', json("
+        + _children(
+            "json_object('opt_name', opt_name, 'opt_value', opt_value, 'ip_version', ip_version)",
+            "port_extra_dhcp_opts",
+            "opt_name",
+        )
+        + ")",
+        "'security_groups', json("
+        + _children("security_group_id", "port_security_groups", "security_group_id")
+        + ")",
+        "'description', ports.description",
+        "'binding:vnic_type', ports.binding_vnic_type",
+        f"'port_security_enabled', {_bool('port_security_enabled')}",
+        "'dns_name', ports.dns_name",
+        "'ip_allocation', 'immediate'",
+        "'tags', json((SELECT json_group_array(tag) FROM (SELECT tag FROM tags "
+        "WHERE resource_id = ports.id ORDER BY tag)))",
+        f"'created_at', {_stamp('created_at')}",
+        f"'updated_at', {_stamp('updated_at')}",
+        "'revision_number', ports.revision_number",
+        "'project_id', ports.project_id",
+    ]
+)
+_ADMIN_ONLY = ", ".join(
+    [
+        "'binding:profile', json(ports.binding_profile)",
+        "'binding:host_id', ports.binding_host_id",
+        "'binding:vif_type', ports.binding_vif_type",
+        "'binding:vif_details', json(ports.binding_vif_details)",
+    ]
+)
 ADMIN_VIEW = f"json_object({_COMMON}, {_ADMIN_ONLY})"
 MEMBER_VIEW = f"json_object({_COMMON})"
 
@@ -99,10 +118,11 @@ def render_ids(conn: Connection, ids: list[str], admin: bool) -> dict[str, str]:
     view = ADMIN_VIEW if admin else MEMBER_VIEW
     out: dict[str, str] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         marks = ", ".join("?" * len(chunk))
-        for rid, text in raw.rows(conn, f"SELECT ports.id, {view} FROM ports "
-                                        f"WHERE ports.id IN ({marks})", chunk):
+        for rid, text in raw.rows(
+            conn, f"SELECT ports.id, {view} FROM ports WHERE ports.id IN ({marks})", chunk
+        ):
             out[rid] = text
     return out
 
@@ -114,12 +134,17 @@ def change_revision(conn: Connection) -> int:
 
 def changes_since(conn: Connection, revision: int) -> list[tuple[str, str]]:
     """(resource_type, resource_id) of every change committed after ``revision``."""
-    return [(r[0], r[1]) for r in raw.rows(
-        conn, "SELECT resource_type, resource_id FROM changes WHERE revision > ?", (revision,))]
+    return [
+        (r[0], r[1])
+        for r in raw.rows(
+            conn, "SELECT resource_type, resource_id FROM changes WHERE revision > ?", (revision,)
+        )
+    ]
 
 
-def list_json(conn: Connection, query: ListQuery, visible_to: str | None, admin: bool
-              ) -> list[tuple[str, str]]:
+def list_json(
+    conn: Connection, query: ListQuery, visible_to: str | None, admin: bool
+) -> list[tuple[str, str]]:
     """(port id, port JSON) in list order, with the same filters, sort and keyset pages as
     ``ports.list_rows``."""
     check_keys(query, COLUMNS, HOOKS)

@@ -88,8 +88,9 @@ def _fixed_ips_filter(values: list[str]) -> ColumnElement[bool]:
 
 
 def _security_groups_filter(values: list[str]) -> ColumnElement[bool]:
-    return exists().where(and_(port_sgs.c.port_id == c.id,
-                               port_sgs.c.security_group_id.in_(values)))
+    return exists().where(
+        and_(port_sgs.c.port_id == c.id, port_sgs.c.security_group_id.in_(values))
+    )
 
 
 HOOKS: dict[str, Any] = {
@@ -102,10 +103,26 @@ HOOKS: dict[str, Any] = {
 
 # Column order of port tuples returned by ``list_rows``/``rows_by_ids`` (see ``F``).
 PORT_COLUMNS = (
-    "id", "project_id", "name", "description", "created_at", "updated_at", "revision_number",
-    "network_id", "mac_address", "admin_state_up", "status", "device_id", "device_owner",
-    "port_security_enabled", "binding_host_id", "binding_vnic_type", "binding_vif_type",
-    "binding_vif_details", "binding_profile", "dns_name",
+    "id",
+    "project_id",
+    "name",
+    "description",
+    "created_at",
+    "updated_at",
+    "revision_number",
+    "network_id",
+    "mac_address",
+    "admin_state_up",
+    "status",
+    "device_id",
+    "device_owner",
+    "port_security_enabled",
+    "binding_host_id",
+    "binding_vnic_type",
+    "binding_vif_type",
+    "binding_vif_details",
+    "binding_profile",
+    "dns_name",
 )
 F = {name: i for i, name in enumerate(PORT_COLUMNS)}
 _SELECT_PORTS = f"SELECT {', '.join(PORT_COLUMNS)} FROM ports"
@@ -132,8 +149,7 @@ def visible_clause(project_id: str) -> ColumnElement[bool]:
     return (c.project_id == project_id) | c.network_id.in_(owned_nets)
 
 
-def list_rows(conn: Connection, query: ListQuery, visible_to: str | None
-              ) -> list[tuple[Any, ...]]:
+def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[tuple[Any, ...]]:
     check_keys(query, COLUMNS, HOOKS)
     stmt = select(*[ports.c[name] for name in PORT_COLUMNS])
     if visible_to is not None:
@@ -153,8 +169,9 @@ def _children(conn: Connection, sql: str, ids: list[str]) -> dict[str, list[tupl
     if not ids:
         return out
     if len(ids) <= IN_LIMIT:
-        found = raw.rows(conn, sql.format(where=f"WHERE port_id IN ({', '.join('?' * len(ids))})"),
-                         ids)
+        found = raw.rows(
+            conn, sql.format(where=f"WHERE port_id IN ({', '.join('?' * len(ids))})"), ids
+        )
         for row in found:
             out[row[0]].append(row[1:])
         return out
@@ -166,37 +183,58 @@ def _children(conn: Connection, sql: str, ids: list[str]) -> dict[str, list[tupl
 
 
 def fixed_ips_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return _children(conn, "SELECT port_id, subnet_id, ip_address FROM ip_allocations {where} "
-                           "ORDER BY port_id, position", ids)
+    return _children(
+        conn,
+        "SELECT port_id, subnet_id, ip_address FROM ip_allocations {where} "
+        "ORDER BY port_id, position",
+        ids,
+    )
 
 
 def security_groups_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return _children(conn, "SELECT port_id, security_group_id FROM port_security_groups "
-                           "{where} ORDER BY port_id, security_group_id", ids)
+    return _children(
+        conn,
+        "SELECT port_id, security_group_id FROM port_security_groups "
+        "{where} ORDER BY port_id, security_group_id",
+        ids,
+    )
 
 
 def address_pairs_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return _children(conn, "SELECT port_id, ip_address, mac_address FROM "
-                           "port_allowed_address_pairs {where} "
-                           "ORDER BY port_id, ip_address, mac_address", ids)
+    return _children(
+        conn,
+        "SELECT port_id, ip_address, mac_address FROM "
+        "port_allowed_address_pairs {where} "
+        "ORDER BY port_id, ip_address, mac_address",
+        ids,
+    )
 
 
 def dhcp_opts_of(conn: Connection, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return _children(conn, "SELECT port_id, opt_name, opt_value, ip_version FROM "
-                           "port_extra_dhcp_opts {where} ORDER BY port_id, opt_name", ids)
+    return _children(
+        conn,
+        "SELECT port_id, opt_name, opt_value, ip_version FROM "
+        "port_extra_dhcp_opts {where} ORDER BY port_id, opt_name",
+        ids,
+    )
 
 
 def mac_in_use(conn: Connection, network_id: str, mac: str) -> bool:
-    return raw.one(conn, "SELECT 1 FROM ports WHERE network_id = ? AND mac_address = ?",
-                   (network_id, mac)) is not None
+    return (
+        raw.one(
+            conn, "SELECT 1 FROM ports WHERE network_id = ? AND mac_address = ?", (network_id, mac)
+        )
+        is not None
+    )
 
 
-_INSERT_PORT = (f"INSERT INTO ports ({', '.join(PORT_COLUMNS)}, system_owned) "
-                f"VALUES ({', '.join('?' * len(PORT_COLUMNS))}, ?)")
+_INSERT_PORT = (
+    f"INSERT INTO ports ({', '.join(PORT_COLUMNS)}, system_owned) "
+    f"VALUES ({', '.join('?' * len(PORT_COLUMNS))}, ?)"
+)
 
 
-def insert_row(conn: Connection, values: dict[str, Any], *, system_owned: bool = False
-               ) -> None:
+def insert_row(conn: Connection, values: dict[str, Any], *, system_owned: bool = False) -> None:
     """Insert a port; ``values`` has every column of ``PORT_COLUMNS`` (timestamps as
     datetimes). ``system_owned`` only for the ports the controller makes itself (DHCP,
     router, floating IP): the agent leaves those unfiltered."""
@@ -206,17 +244,31 @@ def insert_row(conn: Connection, values: dict[str, Any], *, system_owned: bool =
     raw.run(conn, _INSERT_PORT, [*params, system_owned])
 
 
-def insert_children(conn: Connection, port_id: str, groups: Iterable[str],
-                    pairs_: list[dict[str, str]], opts: list[dict[str, Any]]) -> None:
+def insert_children(
+    conn: Connection,
+    port_id: str,
+    groups: Iterable[str],
+    pairs_: list[dict[str, str]],
+    opts: list[dict[str, Any]],
+) -> None:
     """Children of a new port (nothing to replace yet, so no DELETEs)."""
-    raw.run_many(conn, "INSERT INTO port_security_groups (port_id, security_group_id) "
-                       "VALUES (?, ?)", [(port_id, g) for g in dict.fromkeys(groups)])
-    raw.run_many(conn, "INSERT INTO port_allowed_address_pairs (port_id, ip_address, "
-                       "mac_address) VALUES (?, ?, ?)",
-                 [(port_id, p["ip_address"], p["mac_address"]) for p in pairs_])
-    raw.run_many(conn, "INSERT INTO port_extra_dhcp_opts (port_id, opt_name, opt_value, "
-                       "ip_version) VALUES (?, ?, ?, ?)",
-                 [(port_id, o["opt_name"], o["opt_value"], o["ip_version"]) for o in opts])
+    raw.run_many(
+        conn,
+        "INSERT INTO port_security_groups (port_id, security_group_id) VALUES (?, ?)",
+        [(port_id, g) for g in dict.fromkeys(groups)],
+    )
+    raw.run_many(
+        conn,
+        "INSERT INTO port_allowed_address_pairs (port_id, ip_address, "
+        "mac_address) VALUES (?, ?, ?)",
+        [(port_id, p["ip_address"], p["mac_address"]) for p in pairs_],
+    )
+    raw.run_many(
+        conn,
+        "INSERT INTO port_extra_dhcp_opts (port_id, opt_name, opt_value, "
+        "ip_version) VALUES (?, ?, ?, ?)",
+        [(port_id, o["opt_name"], o["opt_value"], o["ip_version"]) for o in opts],
+    )
 
 
 def update_row(conn: Connection, port_id: str, values: dict[str, Any]) -> None:

@@ -34,11 +34,13 @@ def overrides(conn: Connection, project_id: str | None = None) -> dict[str, dict
 
 
 def set_limit(conn: Connection, project_id: str, resource: str, limit: int) -> None:
-    changed = conn.execute(update(quotas).where(
-        quotas.c.project_id == project_id, quotas.c.resource == resource).values(limit=limit))
+    changed = conn.execute(
+        update(quotas)
+        .where(quotas.c.project_id == project_id, quotas.c.resource == resource)
+        .values(limit=limit)
+    )
     if not changed.rowcount:
-        conn.execute(insert(quotas).values(project_id=project_id, resource=resource,
-                                           limit=limit))
+        conn.execute(insert(quotas).values(project_id=project_id, resource=resource, limit=limit))
 
 
 def reset(conn: Connection, project_id: str) -> None:
@@ -46,8 +48,11 @@ def reset(conn: Connection, project_id: str) -> None:
 
 
 def limit_of(conn: Connection, project_id: str, resource: str) -> int | None:
-    found = raw.one(conn, 'SELECT "limit" FROM quotas WHERE project_id = ? AND resource = ?',
-                    (project_id, resource))
+    found = raw.one(
+        conn,
+        'SELECT "limit" FROM quotas WHERE project_id = ? AND resource = ?',
+        (project_id, resource),
+    )
     return None if found is None else int(found[0])
 
 

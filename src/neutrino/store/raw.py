@@ -36,8 +36,9 @@ def _pg_sql(sql: str) -> str:
 def _wrapped(conn: Connection, sql: str, params: Any, exc: Exception) -> Exception:
     """The driver's error as SQLAlchemy's (IntegrityError, OperationalError, ...), so the unit
     of work retries a lost race whichever layer ran the statement."""
-    return DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
-                               dialect=conn.dialect)
+    return DBAPIError.instance(
+        sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+    )
 
 
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -74,8 +75,11 @@ def select_rows(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
     no per-row type processing, which is most of the cost of a 10,000-row list."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.params
-    args: Any = ([params[k] for k in compiled.positiontup or ()]
-                 if conn.dialect.paramstyle in ("qmark", "numeric") else params)
+    args: Any = (
+        [params[k] for k in compiled.positiontup or ()]
+        if conn.dialect.paramstyle in ("qmark", "numeric")
+        else params
+    )
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()

@@ -69,14 +69,21 @@ def shared_to(conn: Connection, project_id: str, object_ids: list[str]) -> set[s
     return set(conn.execute(stmt).scalars()) & set(object_ids)
 
 
-def granted_ids(conn: Connection, project_id: str, object_ids: list[str],
-                action: str = SHARED) -> set[str]:
+def granted_ids(
+    conn: Connection, project_id: str, object_ids: list[str], action: str = SHARED
+) -> set[str]:
     """Of these objects, those granted to the project by name or to all."""
     if not project_id or not object_ids:
         return set()
-    return set(conn.execute(select(p.object_id).where(
-        p.object_id.in_(object_ids), p.action == action,
-        p.target_project.in_([project_id, WILDCARD]))).scalars())
+    return set(
+        conn.execute(
+            select(p.object_id).where(
+                p.object_id.in_(object_ids),
+                p.action == action,
+                p.target_project.in_([project_id, WILDCARD]),
+            )
+        ).scalars()
+    )
 
 
 def find(conn: Connection, policy_id: str, *, for_update: bool = False) -> RowMapping | None:
@@ -158,10 +165,14 @@ def group_port_projects(conn: Connection, group_id: str) -> set[str]:
     from neutrino.store.models import PortSecurityGroup
 
     bindings = PortSecurityGroup.__table__
-    return set(conn.execute(
-        select(ports.c.project_id).distinct()
-        .join(bindings, bindings.c.port_id == ports.c.id)
-        .where(bindings.c.security_group_id == group_id)).scalars())
+    return set(
+        conn.execute(
+            select(ports.c.project_id)
+            .distinct()
+            .join(bindings, bindings.c.port_id == ports.c.id)
+            .where(bindings.c.security_group_id == group_id)
+        ).scalars()
+    )
 
 
 def gateway_projects(conn: Connection, network_id: str) -> set[str]:

@@ -82,8 +82,9 @@ def delete_row(conn: Connection, router_id: str) -> None:
 
 
 def attach_port(conn: Connection, router_id: str, port_id: str, port_type: str) -> None:
-    conn.execute(insert(router_ports).values(router_id=router_id, port_id=port_id,
-                                             port_type=port_type))
+    conn.execute(
+        insert(router_ports).values(router_id=router_id, port_id=port_id, port_type=port_type)
+    )
 
 
 def port_ids(conn: Connection, router_id: str, port_type: str | None = None) -> list[str]:
@@ -98,17 +99,26 @@ def router_of_port(conn: Connection, port_id: str) -> str | None:
     return None if found is None else str(found[0])
 
 
-def attached_subnets(conn: Connection, router_id: str, port_type: str | None = None
-                     ) -> list[RowMapping]:
+def attached_subnets(
+    conn: Connection, router_id: str, port_type: str | None = None
+) -> list[RowMapping]:
     """(port_id, network_id, subnet_id, ip_address, cidr, ip_version) of every fixed IP of the
     router's ports (of ``port_type`` if given), in port creation order."""
-    stmt = (select(ips.c.port_id, ips.c.network_id, ips.c.subnet_id, ips.c.ip_address,
-                   subnets.c.cidr, subnets.c.ip_version)
-            .join(router_ports, router_ports.c.port_id == ips.c.port_id)
-            .join(subnets, subnets.c.id == ips.c.subnet_id)
-            .join(ports, ports.c.id == ips.c.port_id)
-            .where(router_ports.c.router_id == router_id)
-            .order_by(ports.c.created_at, ports.c.id, ips.c.position))
+    stmt = (
+        select(
+            ips.c.port_id,
+            ips.c.network_id,
+            ips.c.subnet_id,
+            ips.c.ip_address,
+            subnets.c.cidr,
+            subnets.c.ip_version,
+        )
+        .join(router_ports, router_ports.c.port_id == ips.c.port_id)
+        .join(subnets, subnets.c.id == ips.c.subnet_id)
+        .join(ports, ports.c.id == ips.c.port_id)
+        .where(router_ports.c.router_id == router_id)
+        .order_by(ports.c.created_at, ports.c.id, ips.c.position)
+    )
     if port_type is not None:
         stmt = stmt.where(router_ports.c.port_type == port_type)
     return list(conn.execute(stmt).mappings())
@@ -132,8 +142,9 @@ def routes_of(conn: Connection, router_ids: Iterable[str]) -> dict[str, list[tup
 
 def replace_routes(conn: Connection, router_id: str, items: Iterable[tuple[str, str]]) -> None:
     conn.execute(delete(routes).where(routes.c.router_id == router_id))
-    rows = [{"router_id": router_id, "destination": d, "nexthop": n}
-            for d, n in dict.fromkeys(items)]
+    rows = [
+        {"router_id": router_id, "destination": d, "nexthop": n} for d, n in dict.fromkeys(items)
+    ]
     if rows:
         conn.execute(insert(routes), rows)
 
@@ -152,8 +163,11 @@ def fixed_ips(conn: Connection, port_ids_: Iterable[str]) -> dict[str, list[tupl
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
     if not ids:
         return out
-    stmt = (select(ips.c.port_id, ips.c.subnet_id, ips.c.ip_address)
-            .where(ips.c.port_id.in_(ids)).order_by(ips.c.port_id, ips.c.position))
+    stmt = (
+        select(ips.c.port_id, ips.c.subnet_id, ips.c.ip_address)
+        .where(ips.c.port_id.in_(ids))
+        .order_by(ips.c.port_id, ips.c.position)
+    )
     for pid, sid, addr in conn.execute(stmt):
         out[pid].append((sid, addr))
     return out

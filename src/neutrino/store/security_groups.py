@@ -93,8 +93,10 @@ RULE_COLUMNS: dict[str, Column] = {
     "created_at": timestamp_column(r.created_at),
     "updated_at": timestamp_column(r.updated_at),
 }
-RULE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group,
-                              **changed_since_filter(rules)}
+RULE_HOOKS: dict[str, Any] = {
+    "remote_address_group_id": _no_address_group,
+    **changed_since_filter(rules),
+}
 
 
 # --- groups --------------------------------------------------------------------------------
@@ -116,10 +118,14 @@ def list_groups(conn: Connection, query: ListQuery, visible_to: str | None) -> l
     check_keys(query, GROUP_COLUMNS, GROUP_HOOKS)
     stmt = select(groups)
     if visible_to is not None:  # own groups, and those an RBAC policy shares to the project
-        stmt = stmt.where(or_(g.project_id == visible_to, granted_clause(g.id, visible_to))
-                          if visible_to else false())
-    stmt = compile_list(conn, stmt, groups, query, GROUP_COLUMNS, GROUP_HOOKS,
-                        kind="Security group")
+        stmt = stmt.where(
+            or_(g.project_id == visible_to, granted_clause(g.id, visible_to))
+            if visible_to
+            else false()
+        )
+    stmt = compile_list(
+        conn, stmt, groups, query, GROUP_COLUMNS, GROUP_HOOKS, kind="Security group"
+    )
     return list(conn.execute(stmt).mappings())
 
 
@@ -132,8 +138,11 @@ def update_group(conn: Connection, group_id: str, values: dict[str, Any]) -> Non
 
 
 def bump_group(conn: Connection, group_id: str, when: Any) -> None:
-    conn.execute(update(groups).where(g.id == group_id).values(
-        revision_number=g.revision_number + 1, updated_at=when))
+    conn.execute(
+        update(groups)
+        .where(g.id == group_id)
+        .values(revision_number=g.revision_number + 1, updated_at=when)
+    )
 
 
 def delete_group(conn: Connection, group_id: str) -> None:
@@ -144,8 +153,11 @@ def delete_group(conn: Connection, group_id: str) -> None:
 
 def default_group_id(conn: Connection, project_id: str) -> str | None:
     """The project's default group: one primary-key lookup (the port-create hot path)."""
-    found = raw.one(conn, "SELECT security_group_id FROM default_security_groups "
-                          "WHERE project_id = ?", (project_id,))
+    found = raw.one(
+        conn,
+        "SELECT security_group_id FROM default_security_groups WHERE project_id = ?",
+        (project_id,),
+    )
     return None if found is None else str(found[0])
 
 
@@ -154,8 +166,11 @@ def insert_default(conn: Connection, project_id: str, group_id: str) -> None:
 
 
 def ports_using(conn: Connection, group_id: str) -> list[str]:
-    return list(conn.execute(select(port_sgs.c.port_id).where(
-        port_sgs.c.security_group_id == group_id)).scalars())
+    return list(
+        conn.execute(
+            select(port_sgs.c.port_id).where(port_sgs.c.security_group_id == group_id)
+        ).scalars()
+    )
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -186,10 +201,14 @@ def list_rules(conn: Connection, query: ListQuery, visible_to: str | None) -> li
     stmt = select(rules)
     if visible_to is not None:
         own_groups = select(g.id).where(g.project_id == visible_to)
-        stmt = stmt.where(or_(r.project_id == visible_to, r.security_group_id.in_(own_groups))
-                          if visible_to else false())
-    stmt = compile_list(conn, stmt, rules, query, RULE_COLUMNS, RULE_HOOKS,
-                        kind="Security group rule")
+        stmt = stmt.where(
+            or_(r.project_id == visible_to, r.security_group_id.in_(own_groups))
+            if visible_to
+            else false()
+        )
+    stmt = compile_list(
+        conn, stmt, rules, query, RULE_COLUMNS, RULE_HOOKS, kind="Security group rule"
+    )
     return list(conn.execute(stmt).mappings())
 
 
@@ -224,16 +243,22 @@ TEMPLATE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group}
 
 def list_templates(conn: Connection, query: ListQuery) -> list[RowMapping]:
     check_keys(query, TEMPLATE_COLUMNS, TEMPLATE_HOOKS)
-    stmt = compile_list(conn, select(templates), templates, query, TEMPLATE_COLUMNS,
-                        TEMPLATE_HOOKS, kind="Default security group rule")
+    stmt = compile_list(
+        conn,
+        select(templates),
+        templates,
+        query,
+        TEMPLATE_COLUMNS,
+        TEMPLATE_HOOKS,
+        kind="Default security group rule",
+    )
     return list(conn.execute(stmt).mappings())
 
 
 def templates_for(conn: Connection, default_group: bool) -> list[RowMapping]:
     """The templates a new default (or other) group takes its rules from."""
     flag = t.used_in_default_sg if default_group else t.used_in_non_default_sg
-    return list(conn.execute(select(templates).where(flag.is_(True)).order_by(t.id))
-                .mappings())
+    return list(conn.execute(select(templates).where(flag.is_(True)).order_by(t.id)).mappings())
 
 
 def all_templates(conn: Connection) -> list[RowMapping]:
@@ -252,4 +277,3 @@ def insert_templates(conn: Connection, items: list[tuple[Template, str]]) -> Non
 
 def delete_template(conn: Connection, template_id: str) -> bool:
     return bool(conn.execute(delete(templates).where(t.id == template_id)).rowcount)
-

@@ -65,7 +65,6 @@ ports = Port.__table__
 IN_LIMIT = 500  # above this many ids, read the whole child table instead of a huge IN list
 
 
-
 c = subnets.c
 COLUMNS: dict[str, Column] = {
     **standard_columns(subnets),
@@ -100,9 +99,12 @@ HOOKS: dict[str, Any] = {
 
 
 def _joined() -> Select[Any]:
-    return select(subnets, networks.c.router_external, networks.c.shared.label("network_shared"),
-                  networks.c.project_id.label("network_project_id")
-                  ).join(networks, networks.c.id == c.network_id)
+    return select(
+        subnets,
+        networks.c.router_external,
+        networks.c.shared.label("network_shared"),
+        networks.c.project_id.label("network_project_id"),
+    ).join(networks, networks.c.id == c.network_id)
 
 
 def visible_clause(project_id: str) -> ColumnElement[bool]:
@@ -110,8 +112,12 @@ def visible_clause(project_id: str) -> ColumnElement[bool]:
     to the project (by name or to all: see ``store.rbac``)."""
     if not project_id:  # unscoped: "" would match project-less rows
         return false()
-    return or_(c.project_id == project_id, networks.c.project_id == project_id,
-               networks.c.shared.is_(True), granted_clause(c.network_id, project_id))
+    return or_(
+        c.project_id == project_id,
+        networks.c.project_id == project_id,
+        networks.c.shared.is_(True),
+        granted_clause(c.network_id, project_id),
+    )
 
 
 def find(conn: Connection, subnet_id: str) -> RowMapping | None:
@@ -136,12 +142,16 @@ def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> lis
 
 def on_network(conn: Connection, network_id: str) -> list[RowMapping]:
     """The network's subnets in creation order (the order IPAM tries them in)."""
-    return list(conn.execute(select(subnets).where(c.network_id == network_id)
-                             .order_by(c.created_at, c.id)).mappings())
+    return list(
+        conn.execute(
+            select(subnets).where(c.network_id == network_id).order_by(c.created_at, c.id)
+        ).mappings()
+    )
 
 
-def _children(conn: Connection, table: Any, cols: list[Any], ids: Iterable[str],
-              order: list[Any]) -> dict[str, list[tuple[Any, ...]]]:
+def _children(
+    conn: Connection, table: Any, cols: list[Any], ids: Iterable[str], order: list[Any]
+) -> dict[str, list[tuple[Any, ...]]]:
     wanted = list(ids)
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     if not wanted:
@@ -164,8 +174,13 @@ def dns_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[tuple[Any, ..
 
 
 def routes_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
-    return _children(conn, routes, [routes.c.destination, routes.c.nexthop], ids,
-                     [routes.c.subnet_id, routes.c.destination, routes.c.nexthop])
+    return _children(
+        conn,
+        routes,
+        [routes.c.destination, routes.c.nexthop],
+        ids,
+        [routes.c.subnet_id, routes.c.destination, routes.c.nexthop],
+    )
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
@@ -179,22 +194,27 @@ def update_row(conn: Connection, subnet_id: str, values: dict[str, Any]) -> None
 def replace_pools(conn: Connection, subnet_id: str, items: list[tuple[str, str]]) -> None:
     conn.execute(delete(pools).where(pools.c.subnet_id == subnet_id))
     if items:
-        conn.execute(insert(pools), [{"subnet_id": subnet_id, "first_ip": a, "last_ip": b}
-                                     for a, b in items])
+        conn.execute(
+            insert(pools), [{"subnet_id": subnet_id, "first_ip": a, "last_ip": b} for a, b in items]
+        )
 
 
 def replace_dns(conn: Connection, subnet_id: str, servers: Sequence[str]) -> None:
     conn.execute(delete(dns).where(dns.c.subnet_id == subnet_id))
     if servers:
-        conn.execute(insert(dns), [{"subnet_id": subnet_id, "address": a, "position": i}
-                                   for i, a in enumerate(servers)])
+        conn.execute(
+            insert(dns),
+            [{"subnet_id": subnet_id, "address": a, "position": i} for i, a in enumerate(servers)],
+        )
 
 
 def replace_routes(conn: Connection, subnet_id: str, items: list[tuple[str, str]]) -> None:
     conn.execute(delete(routes).where(routes.c.subnet_id == subnet_id))
     if items:
-        conn.execute(insert(routes), [{"subnet_id": subnet_id, "destination": d, "nexthop": n}
-                                      for d, n in items])
+        conn.execute(
+            insert(routes),
+            [{"subnet_id": subnet_id, "destination": d, "nexthop": n} for d, n in items],
+        )
 
 
 def delete_row(conn: Connection, subnet_id: str) -> None:
@@ -205,13 +225,15 @@ def delete_row(conn: Connection, subnet_id: str) -> None:
 
 
 def projects_on(conn: Connection, network_id: str) -> set[str]:
-    return set(conn.execute(select(c.project_id).where(c.network_id == network_id)
-                            .distinct()).scalars())
+    return set(
+        conn.execute(select(c.project_id).where(c.network_id == network_id).distinct()).scalars()
+    )
 
 
 def ip_versions_on(conn: Connection, network_id: str) -> set[int]:
-    return set(conn.execute(select(c.ip_version).where(c.network_id == network_id)
-                            .distinct()).scalars())
+    return set(
+        conn.execute(select(c.ip_version).where(c.network_id == network_id).distinct()).scalars()
+    )
 
 
 # --- allocations (hot path of every port create: statements are built once) --------------
@@ -221,13 +243,17 @@ _IPAM_SUBNETS = (
     "SELECT s.id, s.network_id, s.cidr, s.gateway_ip, s.ipv6_ra_mode, s.ipv6_address_mode, "
     "p.first_ip, p.last_ip FROM subnets s "
     "LEFT OUTER JOIN subnet_allocation_pools p ON p.subnet_id = s.id "
-    "WHERE s.network_id = ? ORDER BY s.created_at, s.id")
-_USED_KEYS = ("SELECT ip_key FROM ip_allocations WHERE subnet_id = ? AND ip_key >= ? "
-              "AND ip_key <= ? ORDER BY ip_key LIMIT ?")
+    "WHERE s.network_id = ? ORDER BY s.created_at, s.id"
+)
+_USED_KEYS = (
+    "SELECT ip_key FROM ip_allocations WHERE subnet_id = ? AND ip_key >= ? "
+    "AND ip_key <= ? ORDER BY ip_key LIMIT ?"
+)
 _HOLDER = "SELECT port_id FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?"
 _INSERT_ALLOCATION = (
     "INSERT INTO ip_allocations (subnet_id, ip_address, ip_key, port_id, network_id, position) "
-    "VALUES (?, ?, ?, ?, ?, ?)")
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 def ipam_subnets(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:
@@ -243,16 +269,18 @@ def release_check(conn: Connection, network_id: str, since: int | None) -> tuple
     if since is None:
         found = raw.one(conn, "SELECT max(revision) FROM changes")
         return (int(found[0]) if found and found[0] is not None else 0), False
-    found = raw.one(conn, "SELECT max(revision), max(CASE WHEN network_id = ? AND op <> 'create' "
-                          "THEN 1 ELSE 0 END) FROM changes WHERE revision > ?",
-                    (network_id, since))
+    found = raw.one(
+        conn,
+        "SELECT max(revision), max(CASE WHEN network_id = ? AND op <> 'create' "
+        "THEN 1 ELSE 0 END) FROM changes WHERE revision > ?",
+        (network_id, since),
+    )
     if found is None or found[0] is None:
         return since, False
     return int(found[0]), bool(found[1])
 
 
-def used_keys(conn: Connection, subnet_id: str, lo_key: str, hi_key: str, limit: int
-              ) -> list[str]:
+def used_keys(conn: Connection, subnet_id: str, lo_key: str, hi_key: str, limit: int) -> list[str]:
     """Keys of allocated addresses in ``[lo_key, hi_key]``, ascending, at most ``limit``."""
     return [r[0] for r in raw.rows(conn, _USED_KEYS, (subnet_id, lo_key, hi_key, limit))]
 
@@ -265,17 +293,34 @@ def holder(conn: Connection, subnet_id: str, ip_address: str) -> str | None:
 
 def insert_allocations(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Rows with subnet_id, ip_address, ip_key, port_id, network_id, position."""
-    raw.run_many(conn, _INSERT_ALLOCATION, [
-        (r["subnet_id"], r["ip_address"], r["ip_key"], r["port_id"], r["network_id"],
-         r["position"]) for r in rows])
+    raw.run_many(
+        conn,
+        _INSERT_ALLOCATION,
+        [
+            (
+                r["subnet_id"],
+                r["ip_address"],
+                r["ip_key"],
+                r["port_id"],
+                r["network_id"],
+                r["position"],
+            )
+            for r in rows
+        ],
+    )
 
 
 def allocations_of_port(conn: Connection, port_id: str) -> list[dict[str, Any]]:
     """The port's fixed IPs (subnet_id, ip_address, ip_key, position), in position order."""
-    return [{"subnet_id": r[0], "ip_address": r[1], "ip_key": r[2], "position": r[3]}
-            for r in raw.rows(conn, "SELECT subnet_id, ip_address, ip_key, position FROM "
-                                    "ip_allocations WHERE port_id = ? ORDER BY position",
-                              (port_id,))]
+    return [
+        {"subnet_id": r[0], "ip_address": r[1], "ip_key": r[2], "position": r[3]}
+        for r in raw.rows(
+            conn,
+            "SELECT subnet_id, ip_address, ip_key, position FROM "
+            "ip_allocations WHERE port_id = ? ORDER BY position",
+            (port_id,),
+        )
+    ]
 
 
 def next_positions(conn: Connection, port_ids: list[str]) -> dict[str, int]:
@@ -283,29 +328,39 @@ def next_positions(conn: Connection, port_ids: list[str]) -> dict[str, int]:
     out = dict.fromkeys(port_ids, 0)
     if port_ids:
         for pid, top in conn.execute(
-                select(allocs.c.port_id, func.max(allocs.c.position))
-                .where(allocs.c.port_id.in_(port_ids)).group_by(allocs.c.port_id)):
+            select(allocs.c.port_id, func.max(allocs.c.position))
+            .where(allocs.c.port_id.in_(port_ids))
+            .group_by(allocs.c.port_id)
+        ):
             out[pid] = top + 1
     return out
 
 
-def delete_allocations(conn: Connection, port_id: str,
-                       which: list[tuple[str, str]] | None = None) -> None:
+def delete_allocations(
+    conn: Connection, port_id: str, which: list[tuple[str, str]] | None = None
+) -> None:
     """Delete the port's allocations: all, or the given (subnet_id, ip_address) pairs."""
     if which is None:
         raw.run(conn, "DELETE FROM ip_allocations WHERE port_id = ?", (port_id,))
         return
-    raw.run_many(conn, "DELETE FROM ip_allocations WHERE port_id = ? AND subnet_id = ? "
-                       "AND ip_address = ?", [(port_id, s, a) for s, a in which])
+    raw.run_many(
+        conn,
+        "DELETE FROM ip_allocations WHERE port_id = ? AND subnet_id = ? AND ip_address = ?",
+        [(port_id, s, a) for s, a in which],
+    )
 
 
 def allocation_users(conn: Connection, subnet_id: str) -> list[tuple[str, str, str, str]]:
     """(port_id, device_owner, ip_address, port project_id) of every allocation on the
     subnet."""
-    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(
-        select(allocs.c.port_id, ports.c.device_owner, allocs.c.ip_address, ports.c.project_id)
-        .join(ports, ports.c.id == allocs.c.port_id)
-        .where(allocs.c.subnet_id == subnet_id))]
+    return [
+        (r[0], r[1], r[2], r[3])
+        for r in conn.execute(
+            select(allocs.c.port_id, ports.c.device_owner, allocs.c.ip_address, ports.c.project_id)
+            .join(ports, ports.c.id == allocs.c.port_id)
+            .where(allocs.c.subnet_id == subnet_id)
+        )
+    ]
 
 
 def delete_subnet_allocations(conn: Connection, subnet_id: str) -> None:
@@ -313,14 +368,20 @@ def delete_subnet_allocations(conn: Connection, subnet_id: str) -> None:
 
 
 def ports_on_network(conn: Connection, network_id: str) -> list[RowMapping]:
-    return list(conn.execute(
-        select(ports.c.id, ports.c.mac_address, ports.c.device_owner, ports.c.project_id)
-        .where(ports.c.network_id == network_id).order_by(ports.c.created_at, ports.c.id)
-    ).mappings())
+    return list(
+        conn.execute(
+            select(ports.c.id, ports.c.mac_address, ports.c.device_owner, ports.c.project_id)
+            .where(ports.c.network_id == network_id)
+            .order_by(ports.c.created_at, ports.c.id)
+        ).mappings()
+    )
 
 
 def touch_ports(conn: Connection, port_ids: list[str], when: Any) -> None:
     """A port's fixed IPs changed under it: bump its revision and ``updated_at``."""
     if port_ids:
-        conn.execute(update(ports).where(ports.c.id.in_(port_ids)).values(
-            revision_number=ports.c.revision_number + 1, updated_at=when))
+        conn.execute(
+            update(ports)
+            .where(ports.c.id.in_(port_ids))
+            .values(revision_number=ports.c.revision_number + 1, updated_at=when)
+        )

@@ -30,18 +30,23 @@ def tags_of(conn: Connection, resource_ids: Iterable[str]) -> dict[str, list[str
 def replace_tags(conn: Connection, resource_type: str, resource_id: str, new: list[str]) -> None:
     conn.execute(delete(tags).where(tags.c.resource_id == resource_id))
     if new:
-        conn.execute(insert(tags), [
-            {"resource_id": resource_id, "tag": t, "resource_type": resource_type}
-            for t in sorted(set(new))
-        ])
+        conn.execute(
+            insert(tags),
+            [
+                {"resource_id": resource_id, "tag": t, "resource_type": resource_type}
+                for t in sorted(set(new))
+            ],
+        )
 
 
 def add_tag(conn: Connection, resource_type: str, resource_id: str, tag: str) -> None:
-    present = conn.execute(select(tags.c.tag).where(
-        tags.c.resource_id == resource_id, tags.c.tag == tag)).first()
+    present = conn.execute(
+        select(tags.c.tag).where(tags.c.resource_id == resource_id, tags.c.tag == tag)
+    ).first()
     if present is None:
-        conn.execute(insert(tags).values(resource_id=resource_id, tag=tag,
-                                         resource_type=resource_type))
+        conn.execute(
+            insert(tags).values(resource_id=resource_id, tag=tag, resource_type=resource_type)
+        )
 
 
 def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
@@ -49,17 +54,24 @@ def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
     return bool(result.rowcount)
 
 
-TAGGED_TABLES = frozenset({"networks", "subnets", "ports", "routers", "floating_ips",
-                           "security_groups"})
+TAGGED_TABLES = frozenset(
+    {"networks", "subnets", "ports", "routers", "floating_ips", "security_groups"}
+)
 
 
 def bump_revision(conn: Connection, table: str, resource_id: str, when: Any) -> bool:
     """Bump the tagged resource's revision; False when it no longer exists."""
     if table not in TAGGED_TABLES:  # the name goes into SQL text: only known tables
         raise ValueError(f"not a tagged table: {table}")
-    return raw.run(conn, f"UPDATE {table} SET revision_number = revision_number + 1, "
-                         f"updated_at = ? WHERE id = ?",
-                   (raw.db_time(conn, when), resource_id)) > 0
+    return (
+        raw.run(
+            conn,
+            f"UPDATE {table} SET revision_number = revision_number + 1, "
+            f"updated_at = ? WHERE id = ?",
+            (raw.db_time(conn, when), resource_id),
+        )
+        > 0
+    )
 
 
 def delete_all(conn: Connection, resource_id: str) -> None:
@@ -73,17 +85,21 @@ def tag_filters(table: Table) -> dict[str, object]:
         return [t for v in values for t in str(v).split(",") if t]
 
     def _count_of(wanted: list[str]) -> object:
-        return (select(func.count()).select_from(tags)
-                .where(tags.c.resource_id == table.c.id, tags.c.tag.in_(wanted))
-                .scalar_subquery())
+        return (
+            select(func.count())
+            .select_from(tags)
+            .where(tags.c.resource_id == table.c.id, tags.c.tag.in_(wanted))
+            .scalar_subquery()
+        )
 
     def all_of(values: list[str]) -> ColumnElement[bool]:
         wanted = sorted(set(_split(values)))
         return _count_of(wanted) == len(wanted)  # type: ignore[return-value,operator]
 
     def any_of(values: list[str]) -> ColumnElement[bool]:
-        return exists().where(and_(tags.c.resource_id == table.c.id,
-                                   tags.c.tag.in_(_split(values))))
+        return exists().where(
+            and_(tags.c.resource_id == table.c.id, tags.c.tag.in_(_split(values)))
+        )
 
     return {
         "tags": all_of,

@@ -95,9 +95,12 @@ class Tx:
             # delivered at commit (not at all on rollback): other processes' watchers wake
             self.conn.execute(text("SELECT pg_notify(:c, '')"), {"c": changefeed.CHANNEL})
         when = raw.db_time(self.conn, clock.now())
-        raw.run_many(self.conn, "INSERT INTO changes (resource_type, resource_id, op, "
-                                "project_id, network_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                     [(*change, when) for change in self._pending])
+        raw.run_many(
+            self.conn,
+            "INSERT INTO changes (resource_type, resource_id, op, "
+            "project_id, network_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(*change, when) for change in self._pending],
+        )
         self._pending.clear()
 
 
@@ -110,8 +113,9 @@ class Store:
         # metrics: called with ("read"|"write", seconds) after each transaction
         self.observe: Callable[[str, float], None] | None = None
         self._listeners: list[Callable[[], None]] = []
-        self.feed = changefeed.ChangeFeed(self._notify, self.current_revision,
-                                          listen=self._listen if self.is_postgres else None)
+        self.feed = changefeed.ChangeFeed(
+            self._notify, self.current_revision, listen=self._listen if self.is_postgres else None
+        )
 
     def create_all(self) -> None:
         """Create the schema directly (tests); production uses Alembic (``neutrino db upgrade``)."""
@@ -147,8 +151,7 @@ class Store:
             if self.observe is not None:
                 self.observe("write", time.perf_counter() - started)
 
-    def _write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
-               ) -> T:
+    def _write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         for attempt in range(RETRIES):
             try:
                 with self.engines.write_lock(), self.engines.write.connect() as conn:

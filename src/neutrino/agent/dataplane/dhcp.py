@@ -63,8 +63,7 @@ class DhcpReport:
 class DhcpManager:
     """Applies desired ``DhcpConfig``s (see the module docstring)."""
 
-    def __init__(self, state_dir: Path, netns: str | None = None,
-                 dnsmasq: str = "dnsmasq") -> None:
+    def __init__(self, state_dir: Path, netns: str | None = None, dnsmasq: str = "dnsmasq") -> None:
         self.state_dir = Path(state_dir)
         self.netns = netns  # the hypervisor namespace holding the bridges (None = current)
         self.dnsmasq = dnsmasq
@@ -159,35 +158,80 @@ class DhcpManager:
                     stale = inner.link_lookup(ifname=cfg.interface)
                     if stale:  # a peer whose tap was deleted by hand: start over
                         _call(inner, f"delete {cfg.interface}", "link", "del", index=stale[0])
-                _call(ipr, f"create {cfg.host_device}", "link", "add",
-                      ifname=cfg.host_device, kind="veth", mtu=cfg.mtu,
-                      peer={"ifname": cfg.interface, "net_ns_fd": cfg.namespace,
-                            "address": cfg.mac_address, "mtu": cfg.mtu})
+                _call(
+                    ipr,
+                    f"create {cfg.host_device}",
+                    "link",
+                    "add",
+                    ifname=cfg.host_device,
+                    kind="veth",
+                    mtu=cfg.mtu,
+                    peer={
+                        "ifname": cfg.interface,
+                        "net_ns_fd": cfg.namespace,
+                        "address": cfg.mac_address,
+                        "mtu": cfg.mtu,
+                    },
+                )
             idx = ipr.link_lookup(ifname=cfg.host_device)[0]
-            _call(ipr, f"set {cfg.host_device}", "link", "set", index=idx, mtu=cfg.mtu,
-                  master=bridge[0], state="up")
+            _call(
+                ipr,
+                f"set {cfg.host_device}",
+                "link",
+                "set",
+                index=idx,
+                mtu=cfg.mtu,
+                master=bridge[0],
+                state="up",
+            )
         with IPRoute(netns=cfg.namespace) as inner:
             found = inner.link_lookup(ifname=cfg.interface)
             if not found:
                 raise LinkNotFound(f"{cfg.interface} missing in {cfg.namespace}")
-            _call(inner, f"set {cfg.interface}", "link", "set", index=found[0],
-                  address=cfg.mac_address, mtu=cfg.mtu, state="up")
+            _call(
+                inner,
+                f"set {cfg.interface}",
+                "link",
+                "set",
+                index=found[0],
+                address=cfg.mac_address,
+                mtu=cfg.mtu,
+                state="up",
+            )
 
     @staticmethod
     def _ensure_addresses(cfg: DhcpConfig) -> None:
         with IPRoute(netns=cfg.namespace) as ipr:
             idx = ipr.link_lookup(ifname=cfg.interface)[0]
-            have = {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
-                    for a in ipr.get_addr(index=idx) if a["scope"] == 0}
+            have = {
+                f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
+                for a in ipr.get_addr(index=idx)
+                if a["scope"] == 0
+            }
             for cidr in sorted(set(cfg.addresses) - have):
                 address, prefix = cidr.split("/")
                 extra = {"flags": 0x80} if ":" in address else {}  # IFA_F_NODAD
-                _call(ipr, f"add {cidr}", "addr", "add", index=idx, address=address,
-                      prefixlen=int(prefix), **extra)
+                _call(
+                    ipr,
+                    f"add {cidr}",
+                    "addr",
+                    "add",
+                    index=idx,
+                    address=address,
+                    prefixlen=int(prefix),
+                    **extra,
+                )
             for cidr in sorted(have - set(cfg.addresses)):
                 address, prefix = cidr.split("/")
-                _call(ipr, f"del {cidr}", "addr", "del", index=idx, address=address,
-                      prefixlen=int(prefix))
+                _call(
+                    ipr,
+                    f"del {cidr}",
+                    "addr",
+                    "del",
+                    index=idx,
+                    address=address,
+                    prefixlen=int(prefix),
+                )
 
     # --- dnsmasq
 
@@ -198,8 +242,11 @@ class DhcpManager:
     def _write_files(cfg: DhcpConfig, directory: Path) -> bool:
         """Write hosts/addn_hosts/opts when they differ; True if any changed."""
         changed = False
-        for name, lines in (("hosts", cfg.hosts), ("addn_hosts", cfg.addn_hosts),
-                            ("opts", cfg.opts)):
+        for name, lines in (
+            ("hosts", cfg.hosts),
+            ("addn_hosts", cfg.addn_hosts),
+            ("opts", cfg.opts),
+        ):
             text = "".join(f"{line}\n" for line in lines)
             path = directory / name
             if _read(path) != text:
@@ -214,30 +261,44 @@ class DhcpManager:
         return changed
 
     def _argv(self, cfg: DhcpConfig, directory: Path) -> list[str]:
-        return [self.dnsmasq, "--no-hosts", "--no-resolv", "--keep-in-foreground",
-                "--conf-file=/dev/null", f"--pid-file={directory / 'pid'}",
-                f"--dhcp-hostsfile={directory / 'hosts'}",
-                f"--addn-hosts={directory / 'addn_hosts'}",
-                f"--dhcp-optsfile={directory / 'opts'}",
-                f"--dhcp-leasefile={directory / 'leases'}",
-                f"--log-facility={directory / 'log'}",
-                "--domain=openstacklocal", f"--interface={cfg.interface}",
-                "--except-interface=lo", "--bind-interfaces", "--dhcp-lease-max=16777216",
-                *cfg.args]
+        return [
+            self.dnsmasq,
+            "--no-hosts",
+            "--no-resolv",
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            f"--pid-file={directory / 'pid'}",
+            f"--dhcp-hostsfile={directory / 'hosts'}",
+            f"--addn-hosts={directory / 'addn_hosts'}",
+            f"--dhcp-optsfile={directory / 'opts'}",
+            f"--dhcp-leasefile={directory / 'leases'}",
+            f"--log-facility={directory / 'log'}",
+            "--domain=openstacklocal",
+            f"--interface={cfg.interface}",
+            "--except-interface=lo",
+            "--bind-interfaces",
+            "--dhcp-lease-max=16777216",
+            *cfg.args,
+        ]
 
     def _start(self, cfg: DhcpConfig, args: list[str]) -> None:
         directory = self._dir(cfg.network_id)
         (directory / "pid").unlink(missing_ok=True)
-        proc = subprocess.Popen(["ip", "netns", "exec", cfg.namespace, *args],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", cfg.namespace, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         self._children[cfg.network_id] = proc
         deadline = time.monotonic() + STOP_WAIT
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise DataplaneError(f"dnsmasq for {cfg.network_id} exited "
-                                     f"{proc.returncode}: {err.strip()}")
+                raise DataplaneError(
+                    f"dnsmasq for {cfg.network_id} exited {proc.returncode}: {err.strip()}"
+                )
             if _read(directory / "pid"):
                 (directory / "args").write_text("\n".join(args))
                 return

@@ -67,8 +67,9 @@ class FakeKernel:
                 self.set_mtu(name, mtu)
             return link.index
         self._get(dev)
-        self._add(Link(name=name, index=0, kind="vxlan", mtu=mtu, master=None, up=False,
-                       vxlan=want))
+        self._add(
+            Link(name=name, index=0, kind="vxlan", mtu=mtu, master=None, up=False, vxlan=want)
+        )
         return self.links[name].index
 
     def attach(self, port_dev: str, bridge: str) -> None:
@@ -113,8 +114,9 @@ class FakeKernel:
     def ensure_fdb(self, entry: FdbEntry) -> None:
         self._get(entry.device)
         if not entry.is_flood:  # replace: one destination per unicast MAC
-            self.fdb = {e for e in self.fdb
-                        if not (e.device == entry.device and e.mac == entry.mac)}
+            self.fdb = {
+                e for e in self.fdb if not (e.device == entry.device and e.mac == entry.mac)
+            }
         self.fdb.add(entry)
         self.writes += 1
 
@@ -129,15 +131,13 @@ class FakeKernel:
 
     def ensure_neigh(self, entry: NeighEntry) -> None:
         self._get(entry.device)
-        self.neigh = {e for e in self.neigh
-                      if not (e.device == entry.device and e.ip == entry.ip)}
+        self.neigh = {e for e in self.neigh if not (e.device == entry.device and e.ip == entry.ip)}
         self.neigh.add(entry)
         self.writes += 1
 
     def remove_neigh(self, entry: NeighEntry) -> None:
         before = len(self.neigh)
-        self.neigh = {e for e in self.neigh
-                      if not (e.device == entry.device and e.ip == entry.ip)}
+        self.neigh = {e for e in self.neigh if not (e.device == entry.device and e.ip == entry.ip)}
         self.writes += before != len(self.neigh)
 
     # --- internals ---------------------------------------------------------------------------

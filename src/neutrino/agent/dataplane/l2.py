@@ -97,8 +97,9 @@ class L2Manager:
             self.kernel.set_up(vx.name)
             report.note(f"up {vx.name}")
 
-    def _apply_attachment(self, att: AttachmentSpec, links: dict[str, Link],
-                          report: ApplyReport) -> None:
+    def _apply_attachment(
+        self, att: AttachmentSpec, links: dict[str, Link], report: ApplyReport
+    ) -> None:
         link = links.get(att.name)
         if link is None and not att.name.startswith(OWNED_PREFIXES):
             link = self.kernel.get_link(att.name)  # a flat network's physical interface
@@ -140,11 +141,16 @@ class L2Manager:
 
     # --- removals --------------------------------------------------------------------------
 
-    def _remove_undesired(self, desired: L2State, links: dict[str, Link],
-                          report: ApplyReport) -> None:
+    def _remove_undesired(
+        self, desired: L2State, links: dict[str, Link], report: ApplyReport
+    ) -> None:
         for name, link in sorted(links.items()):
-            if (name.startswith(TAP_PREFIX) and name not in desired.attachments
-                    and link.master is not None and link.master.startswith(BRIDGE_PREFIX)):
+            if (
+                name.startswith(TAP_PREFIX)
+                and name not in desired.attachments
+                and link.master is not None
+                and link.master.startswith(BRIDGE_PREFIX)
+            ):
                 self.kernel.detach(name)
                 report.note(f"detach {name}")
         for name in sorted(links):

@@ -52,8 +52,12 @@ IFA_F_NODAD = 0x80
 IFF_UP = 0x1
 # accept_ra 0: with forwarding off (an admin-down router) the kernel would otherwise take
 # upstream RAs (SLAAC addresses, default routes) into the router's namespace
-SYSCTLS = {"net/ipv6/conf/all/accept_ra": "0", "net/ipv6/conf/default/accept_ra": "0",
-           "net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"}
+SYSCTLS = {
+    "net/ipv6/conf/all/accept_ra": "0",
+    "net/ipv6/conf/default/accept_ra": "0",
+    "net/ipv4/ip_forward": "1",
+    "net/ipv6/conf/all/forwarding": "1",
+}
 _COMMENT = re.compile(r'^\s*comment "([^"]*)"', re.MULTILINE)
 _DNAT_ELEMENTS = re.compile(r"map fip_dnat \{[^}]*?elements = \{([^}]*)\}", re.DOTALL)
 
@@ -70,8 +74,9 @@ class L3Report:
 class L3Manager:
     """Applies desired ``RouterConfig``s (see the module docstring)."""
 
-    def __init__(self, netns: str | None = None, namespace_suffix: str = "",
-                 nft: str = "nft") -> None:
+    def __init__(
+        self, netns: str | None = None, namespace_suffix: str = "", nft: str = "nft"
+    ) -> None:
         self.netns = netns  # the host namespace holding the bridges (None = current)
         self.suffix = namespace_suffix
         self.nft = nft
@@ -106,7 +111,7 @@ class L3Manager:
         for name in pr_netns.listnetns():
             if not name.startswith(PREFIX) or not name.endswith(self.suffix):
                 continue
-            middle = name[len(PREFIX):len(name) - len(self.suffix)]
+            middle = name[len(PREFIX) : len(name) - len(self.suffix)]
             if len(middle) == 36:
                 out.add(middle)
         return out
@@ -152,8 +157,7 @@ class L3Manager:
                 with _inside(ns), IPRoute() as ipr:
                     for msg in _call(ipr, "list links", "link", "dump"):
                         if str(msg.get_attr("IFLA_IFNAME")).startswith(ROUTER_DEVICES):
-                            _call(ipr, "delete router device", "link", "del",
-                                  index=msg["index"])
+                            _call(ipr, "delete router device", "link", "del", index=msg["index"])
             except DataplaneError as exc:
                 # EINVAL: the name is a file whose namespace is gone (made from another mount
                 # namespace, e.g. under `ip netns exec`, by a process that has exited):
@@ -179,20 +183,29 @@ class L3Manager:
             assert self._host is not None  # opened by ``ensure_router``
             for port in missing:
                 self._create_veth(self._host, cfg.namespace, port)
-                report.changes.append(f"{cfg.router_id}: veth {port.host_device}"
-                                      f"<->{port.device}")
+                report.changes.append(f"{cfg.router_id}: veth {port.host_device}<->{port.device}")
                 report.new_taps.add(port.host_device)
-            links = {m.get_attr("IFLA_IFNAME"): m
-                     for m in _call(ipr, "list links", "link", "dump")}
+            links = {m.get_attr("IFLA_IFNAME"): m for m in _call(ipr, "list links", "link", "dump")}
         for port in cfg.ports:
             link = links.get(port.device)
             if link is None:
                 raise DataplaneError(f"{port.device} missing in {cfg.namespace}")
             mac = (link.get_attr("IFLA_ADDRESS") or "").lower()
-            if (mac != port.mac_address or link.get_attr("IFLA_MTU") != port.mtu
-                    or not link["flags"] & IFF_UP):
-                _call(ipr, f"set {port.device}", "link", "set", index=link["index"],
-                      address=port.mac_address, mtu=port.mtu, state="up")
+            if (
+                mac != port.mac_address
+                or link.get_attr("IFLA_MTU") != port.mtu
+                or not link["flags"] & IFF_UP
+            ):
+                _call(
+                    ipr,
+                    f"set {port.device}",
+                    "link",
+                    "set",
+                    index=link["index"],
+                    address=port.mac_address,
+                    mtu=port.mtu,
+                    state="up",
+                )
                 report.changes.append(f"{cfg.router_id}: set {port.device}")
 
     @staticmethod
@@ -200,10 +213,21 @@ class L3Manager:
         stale = host.link_lookup(ifname=port.host_device)
         if stale:  # a tap whose router end vanished: start over
             _call(host, f"delete {port.host_device}", "link", "del", index=stale[0])
-        _call(host, f"create {port.host_device}", "link", "add", ifname=port.host_device,
-              kind="veth", mtu=port.mtu,
-              peer={"ifname": port.device, "net_ns_fd": namespace,
-                    "address": port.mac_address, "mtu": port.mtu})
+        _call(
+            host,
+            f"create {port.host_device}",
+            "link",
+            "add",
+            ifname=port.host_device,
+            kind="veth",
+            mtu=port.mtu,
+            peer={
+                "ifname": port.device,
+                "net_ns_fd": namespace,
+                "address": port.mac_address,
+                "mtu": port.mtu,
+            },
+        )
         idx = host.link_lookup(ifname=port.host_device)[0]
         _call(host, f"up {port.host_device}", "link", "set", index=idx, state="up")
 
@@ -223,15 +247,23 @@ class L3Manager:
         if current == cfg.nat_digest:  # same rules: only the floating IPs may differ
             new = {fip: fixed for fip, fixed in wanted.items() if mapped.get(fip) != fixed}
             if stale or new:
-                self._nft("".join(
-                    [f"delete element ip {NAT_TABLE} fip_dnat {{ {fip} }}\n"
-                     f"delete element ip {NAT_TABLE} fip_snat {{ {mapped[fip]} }}\n"
-                     for fip in sorted(stale)]
-                    + [f"add element ip {NAT_TABLE} fip_dnat {{ {fip} : {fixed} }}\n"
-                       f"add element ip {NAT_TABLE} fip_snat {{ {fixed} : {fip} }}\n"
-                       for fip, fixed in sorted(new.items())]))
-                report.changes.append(f"{cfg.router_id}: floating IPs -{sorted(stale)} "
-                                      f"+{sorted(new)}")
+                self._nft(
+                    "".join(
+                        [
+                            f"delete element ip {NAT_TABLE} fip_dnat {{ {fip} }}\n"
+                            f"delete element ip {NAT_TABLE} fip_snat {{ {mapped[fip]} }}\n"
+                            for fip in sorted(stale)
+                        ]
+                        + [
+                            f"add element ip {NAT_TABLE} fip_dnat {{ {fip} : {fixed} }}\n"
+                            f"add element ip {NAT_TABLE} fip_snat {{ {fixed} : {fip} }}\n"
+                            for fip, fixed in sorted(new.items())
+                        ]
+                    )
+                )
+                report.changes.append(
+                    f"{cfg.router_id}: floating IPs -{sorted(stale)} +{sorted(new)}"
+                )
             return stale
         # one transaction: make sure the table exists, drop it, load the new one
         self._nft(f"table ip {NAT_TABLE}\ndelete table ip {NAT_TABLE}\n{cfg.nat}")
@@ -241,22 +273,22 @@ class L3Manager:
     def _nat_current(self) -> tuple[str | None, dict[str, str]]:
         """The digest comment of our NAT table in the current namespace (None if absent) and
         its floating IP DNAT map (floating -> fixed)."""
-        result = subprocess.run([self.nft, "list", "table", "ip", NAT_TABLE],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [self.nft, "list", "table", "ip", NAT_TABLE], capture_output=True, text=True
+        )
         if result.returncode != 0:
             return None, {}
         found = _COMMENT.search(result.stdout)
         elements = _DNAT_ELEMENTS.search(result.stdout)
         mapped = {}
-        for item in (elements.group(1).split(",") if elements else ()):
+        for item in elements.group(1).split(",") if elements else ():
             fip, _, fixed = item.partition(":")
             if fixed.strip():
                 mapped[fip.strip()] = fixed.strip()
         return (found.group(1) if found else ""), mapped
 
     def _nft(self, text: str) -> None:
-        result = subprocess.run([self.nft, "-f", "-"], input=text, capture_output=True,
-                                text=True)
+        result = subprocess.run([self.nft, "-f", "-"], input=text, capture_output=True, text=True)
         if result.returncode != 0:
             raise DataplaneError(f"nft: {result.stderr.strip()}")
 
@@ -294,8 +326,9 @@ def _ensure_sysctls(report: L3Report, forwarding: bool = True) -> None:
         report.changes.append(f"sysctl {key}={value}")
 
 
-def _ensure_addresses(ipr: IPRoute, cfg: RouterConfig, report: L3Report
-                      ) -> tuple[set[str], set[str]]:
+def _ensure_addresses(
+    ipr: IPRoute, cfg: RouterConfig, report: L3Report
+) -> tuple[set[str], set[str]]:
     """Make each device's global addresses match; returns (added, removed) floating IPs
     (the /32s on the gateway device)."""
     added: set[str] = set()
@@ -303,22 +336,33 @@ def _ensure_addresses(ipr: IPRoute, cfg: RouterConfig, report: L3Report
     fips = {f for f, _ in cfg.floating_ips}
     for port in cfg.ports:
         idx = ipr.link_lookup(ifname=port.device)[0]
-        have = {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
-                for a in _call(ipr, "list addresses", "addr", "dump", index=idx)
-                if a["scope"] == 0}
+        have = {
+            f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
+            for a in _call(ipr, "list addresses", "addr", "dump", index=idx)
+            if a["scope"] == 0
+        }
         want = set(port.addresses)
         for cidr in sorted(have - want):
             address, prefix = cidr.split("/")
-            _call(ipr, f"del {cidr}", "addr", "del", index=idx, address=address,
-                  prefixlen=int(prefix))
+            _call(
+                ipr, f"del {cidr}", "addr", "del", index=idx, address=address, prefixlen=int(prefix)
+            )
             report.changes.append(f"{cfg.router_id}: del {cidr} {port.device}")
             if port.gateway and prefix == "32":
                 removed.add(address)
         for cidr in sorted(want - have):
             address, prefix = cidr.split("/")
             extra = {"flags": IFA_F_NODAD} if ":" in address else {}
-            _call(ipr, f"add {cidr}", "addr", "add", index=idx, address=address,
-                  prefixlen=int(prefix), **extra)
+            _call(
+                ipr,
+                f"add {cidr}",
+                "addr",
+                "add",
+                index=idx,
+                address=address,
+                prefixlen=int(prefix),
+                **extra,
+            )
             report.changes.append(f"{cfg.router_id}: add {cidr} {port.device}")
             if port.gateway and address in fips:
                 added.add(address)
@@ -340,13 +384,22 @@ def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
     want = set(cfg.routes)
     for spec in sorted(set(have) - want):
         old_family, kw = have[spec]
-        _call(ipr, f"del route {spec}", "route", "del", family=old_family,
-              proto=RTPROT_STATIC, **kw)
+        _call(
+            ipr, f"del route {spec}", "route", "del", family=old_family, proto=RTPROT_STATIC, **kw
+        )
         report.changes.append(f"{cfg.router_id}: del route {spec.destination}")
     for spec in sorted(want - set(have)):
         family = socket.AF_INET6 if ":" in spec.destination else socket.AF_INET
-        _call(ipr, f"add route {spec}", "route", "replace", family=family,
-              dst=spec.destination, gateway=spec.nexthop, proto=RTPROT_STATIC)
+        _call(
+            ipr,
+            f"add route {spec}",
+            "route",
+            "replace",
+            family=family,
+            dst=spec.destination,
+            gateway=spec.nexthop,
+            proto=RTPROT_STATIC,
+        )
         report.changes.append(f"{cfg.router_id}: route {spec.destination} via {spec.nexthop}")
 
 
@@ -354,7 +407,7 @@ def _flush_conntrack(addresses: set[str]) -> None:
     """Delete the connections to these (former floating) addresses and their NATed flows."""
     with Conntrack() as ct:
         for entry in list(ct.dump_entries()):
-            if (entry.tuple_orig.daddr in addresses or entry.tuple_reply.daddr in addresses):
+            if entry.tuple_orig.daddr in addresses or entry.tuple_reply.daddr in addresses:
                 with contextlib.suppress(NetlinkError):  # already gone
                     ct.entry("del", tuple_orig=entry.tuple_orig)
 
@@ -363,9 +416,16 @@ def _send_garp(device: str, mac: str, address: str) -> None:
     """One gratuitous ARP request (sender = target = ``address``) out of ``device``."""
     hw = bytes.fromhex(mac.replace(":", ""))
     ip = socket.inet_aton(address)
-    frame = (b"\xff" * 6 + hw + b"\x08\x06"  # Ethernet: broadcast, ARP
-             + b"\x00\x01\x08\x00\x06\x04\x00\x01"  # Ethernet/IPv4, request
-             + hw + ip + b"\x00" * 6 + ip)
+    frame = (
+        b"\xff" * 6
+        + hw
+        + b"\x08\x06"  # Ethernet: broadcast, ARP
+        + b"\x00\x01\x08\x00\x06\x04\x00\x01"  # Ethernet/IPv4, request
+        + hw
+        + ip
+        + b"\x00" * 6
+        + ip
+    )
     try:
         with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
             sock.bind((device, 0))
@@ -381,4 +441,3 @@ def _call(ipr: IPRoute, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
         raise error_from_errno(exc.code, what) from exc
     except OSError as exc:
         raise error_from_errno(exc.errno or errno.EIO, what) from exc
-

@@ -33,6 +33,7 @@ def _in_namespace(namespace: str | None, make: Callable[[], T]) -> T:
 
 def subscribe_link_events(namespace: str | None) -> socket.socket:
     """A NETLINK_ROUTE socket in ``namespace`` (None: this one) receiving RTM_*LINK events."""
+
     def make() -> socket.socket:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         sock.bind((0, RTMGRP_LINK))

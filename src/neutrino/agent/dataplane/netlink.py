@@ -68,8 +68,15 @@ class NetlinkKernel:
     def ensure_bridge(self, name: str, mtu: int) -> int:
         link = self.get_link(name)
         if link is None:
-            self._call("create bridge " + name, "link", "add", ifname=name, kind="bridge",
-                       br_mcast_snooping=0, mtu=mtu)
+            self._call(
+                "create bridge " + name,
+                "link",
+                "add",
+                ifname=name,
+                kind="bridge",
+                br_mcast_snooping=0,
+                mtu=mtu,
+            )
             return self._index(name)
         if link.kind != "bridge":
             raise LinkExists(f"{name} exists as {link.kind}, not bridge")
@@ -86,15 +93,34 @@ class NetlinkKernel:
             if link.mtu != mtu:
                 self.set_mtu(name, mtu)
             return link.index
-        self._call("create vxlan " + name, "link", "add", ifname=name, kind="vxlan",
-                   vxlan_id=vni, vxlan_local=local_ip, vxlan_port=VXLAN_PORT,
-                   vxlan_link=self._index(dev), vxlan_learning=0, vxlan_proxy=1, mtu=mtu)
+        self._call(
+            "create vxlan " + name,
+            "link",
+            "add",
+            ifname=name,
+            kind="vxlan",
+            vxlan_id=vni,
+            vxlan_local=local_ip,
+            vxlan_port=VXLAN_PORT,
+            vxlan_link=self._index(dev),
+            vxlan_learning=0,
+            vxlan_proxy=1,
+            mtu=mtu,
+        )
         index = self._index(name)
         # IPv6 neighbour entries (ND proxy) need IPv6 on the device; addrgenmode none first,
         # while it is down, so it never gets a link-local address to talk with.
-        self._call("addrgenmode none on " + name, "link", "set", index=index,
-                   IFLA_AF_SPEC={"attrs": [("AF_INET6", {"attrs": [
-                       ("IFLA_INET6_ADDR_GEN_MODE", IN6_ADDR_GEN_MODE_NONE)]})]})
+        self._call(
+            "addrgenmode none on " + name,
+            "link",
+            "set",
+            index=index,
+            IFLA_AF_SPEC={
+                "attrs": [
+                    ("AF_INET6", {"attrs": [("IFLA_INET6_ADDR_GEN_MODE", IN6_ADDR_GEN_MODE_NONE)]})
+                ]
+            },
+        )
         self._write_sysctl(f"net/ipv6/conf/{name}/disable_ipv6", "0")
         return index
 
@@ -114,8 +140,13 @@ class NetlinkKernel:
 
     def attach(self, port_dev: str, bridge: str) -> None:
         master = self._index(bridge)
-        self._call(f"attach {port_dev} to {bridge}", "link", "set",
-                   index=self._index(port_dev), master=master)
+        self._call(
+            f"attach {port_dev} to {bridge}",
+            "link",
+            "set",
+            index=self._index(port_dev),
+            master=master,
+        )
 
     def detach(self, port_dev: str) -> None:
         self._call("detach " + port_dev, "link", "set", index=self._index(port_dev), master=0)
@@ -152,41 +183,82 @@ class NetlinkKernel:
 
     def list_fdb(self, device: str) -> set[FdbEntry]:
         msgs = self._call("list fdb of " + device, "fdb", "dump", ifindex=self._index(device))
-        return {FdbEntry(device=device, mac=m.get("lladdr").lower(), dst=m.get("dst"))
-                for m in msgs if m.get("dst") is not None and m.get("lladdr")}
+        return {
+            FdbEntry(device=device, mac=m.get("lladdr").lower(), dst=m.get("dst"))
+            for m in msgs
+            if m.get("dst") is not None and m.get("lladdr")
+        }
 
     def ensure_fdb(self, entry: FdbEntry) -> None:
         index = self._index(entry.device)
         if entry.mac == FLOOD_MAC:
             # append: a flood list holds one entry per VTEP; appending a present one is a no-op
-            self._call(f"add flood {entry}", "fdb", "append", ifindex=index, lladdr=entry.mac,
-                       dst=entry.dst, flags=NTF_SELF, state=NUD_PERMANENT | NUD_NOARP)
+            self._call(
+                f"add flood {entry}",
+                "fdb",
+                "append",
+                ifindex=index,
+                lladdr=entry.mac,
+                dst=entry.dst,
+                flags=NTF_SELF,
+                state=NUD_PERMANENT | NUD_NOARP,
+            )
         else:
-            self._call(f"add fdb {entry}", "fdb", "replace", ifindex=index, lladdr=entry.mac,
-                       dst=entry.dst, flags=NTF_SELF, state=NUD_PERMANENT | NUD_NOARP)
+            self._call(
+                f"add fdb {entry}",
+                "fdb",
+                "replace",
+                ifindex=index,
+                lladdr=entry.mac,
+                dst=entry.dst,
+                flags=NTF_SELF,
+                state=NUD_PERMANENT | NUD_NOARP,
+            )
 
     def remove_fdb(self, entry: FdbEntry) -> None:
         with contextlib.suppress(LinkNotFound):  # no such device or entry: already gone
-            self._call(f"remove fdb {entry}", "fdb", "del", ifindex=self._index(entry.device),
-                       lladdr=entry.mac, dst=entry.dst, flags=NTF_SELF)
+            self._call(
+                f"remove fdb {entry}",
+                "fdb",
+                "del",
+                ifindex=self._index(entry.device),
+                lladdr=entry.mac,
+                dst=entry.dst,
+                flags=NTF_SELF,
+            )
 
     # --- neighbours ----------------------------------------------------------------------
 
     def list_neigh(self, device: str) -> set[NeighEntry]:
-        msgs = self._call("list neigh of " + device, "neigh", "dump",
-                          ifindex=self._index(device))
-        return {NeighEntry(device=device, ip=m.get("dst"), mac=m.get("lladdr").lower())
-                for m in msgs
-                if m["state"] & NUD_PERMANENT and m.get("lladdr") and m.get("dst")}
+        msgs = self._call("list neigh of " + device, "neigh", "dump", ifindex=self._index(device))
+        return {
+            NeighEntry(device=device, ip=m.get("dst"), mac=m.get("lladdr").lower())
+            for m in msgs
+            if m["state"] & NUD_PERMANENT and m.get("lladdr") and m.get("dst")
+        }
 
     def ensure_neigh(self, entry: NeighEntry) -> None:
-        self._call(f"add neigh {entry}", "neigh", "replace", ifindex=self._index(entry.device),
-                   dst=entry.ip, lladdr=entry.mac, state=NUD_PERMANENT, family=_family(entry))
+        self._call(
+            f"add neigh {entry}",
+            "neigh",
+            "replace",
+            ifindex=self._index(entry.device),
+            dst=entry.ip,
+            lladdr=entry.mac,
+            state=NUD_PERMANENT,
+            family=_family(entry),
+        )
 
     def remove_neigh(self, entry: NeighEntry) -> None:
         with contextlib.suppress(LinkNotFound):  # no such device or entry: already gone
-            self._call(f"remove neigh {entry}", "neigh", "del",
-                       ifindex=self._index(entry.device), dst=entry.ip, family=_family(entry))
+            self._call(
+                f"remove neigh {entry}",
+                "neigh",
+                "del",
+                ifindex=self._index(entry.device),
+                dst=entry.ip,
+                family=_family(entry),
+            )
 
     # --- the edge ------------------------------------------------------------------------
 
@@ -231,9 +303,15 @@ def _from_raw(raw: RawLink, names: dict[int, str]) -> Link:
     if raw.vxlan is not None:
         vni, local, dev, learning, proxy = raw.vxlan
         vxlan = (vni, local, names.get(dev) if dev else None, learning, proxy)
-    return Link(name=raw.name, index=raw.index, kind=raw.kind or "device", mtu=raw.mtu,
-                master=names.get(raw.master) if raw.master else None,
-                up=bool(raw.flags & IFF_UP), vxlan=vxlan)
+    return Link(
+        name=raw.name,
+        index=raw.index,
+        kind=raw.kind or "device",
+        mtu=raw.mtu,
+        master=names.get(raw.master) if raw.master else None,
+        up=bool(raw.flags & IFF_UP),
+        vxlan=vxlan,
+    )
 
 
 def _family(entry: NeighEntry) -> int:

@@ -69,10 +69,16 @@ __all__ = ["NftError", "NftManager", "NftReport"]
 
 log = logging.getLogger(__name__)
 
-SYSCTLS = ("net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables",
-           "net/bridge/bridge-nf-call-arptables")
-BRIDGE_FLAGS = ("IFLA_BR_NF_CALL_IPTABLES", "IFLA_BR_NF_CALL_IP6TABLES",
-                "IFLA_BR_NF_CALL_ARPTABLES")
+SYSCTLS = (
+    "net/bridge/bridge-nf-call-iptables",
+    "net/bridge/bridge-nf-call-ip6tables",
+    "net/bridge/bridge-nf-call-arptables",
+)
+BRIDGE_FLAGS = (
+    "IFLA_BR_NF_CALL_IPTABLES",
+    "IFLA_BR_NF_CALL_IP6TABLES",
+    "IFLA_BR_NF_CALL_ARPTABLES",
+)
 OWN_TABLES = (f"table inet {TABLE}", f"table bridge {TABLE}")
 
 
@@ -89,8 +95,9 @@ class NftReport:
 class NftManager:
     """Applies ``SgRuleset``s in namespace ``netns`` (None = the current one)."""
 
-    def __init__(self, netns: str | None = None, nft: str = "nft",
-                 check_interval: float = 10.0) -> None:
+    def __init__(
+        self, netns: str | None = None, nft: str = "nft", check_interval: float = 10.0
+    ) -> None:
         self.netns = netns
         self.nft = nft
         self.check_interval = check_interval
@@ -163,8 +170,7 @@ class NftManager:
         return [*prefix, self.nft, *args]
 
     def _load(self, text: str) -> None:
-        done = subprocess.run(self._command("-f", "-"), input=text, capture_output=True,
-                              text=True)
+        done = subprocess.run(self._command("-f", "-"), input=text, capture_output=True, text=True)
         if done.returncode != 0:
             raise NftError(f"nft refused the ruleset: {done.stderr.strip()[:2000]}")
 
@@ -220,8 +226,14 @@ class NftManager:
             data = msg.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_DATA")
             if all(data.get_attr(flag) == 1 for flag in BRIDGE_FLAGS):
                 return
-            ipr.link("set", index=found[0], kind="bridge", br_nf_call_iptables=1,
-                     br_nf_call_ip6tables=1, br_nf_call_arptables=1)
+            ipr.link(
+                "set",
+                index=found[0],
+                kind="bridge",
+                br_nf_call_iptables=1,
+                br_nf_call_ip6tables=1,
+                br_nf_call_arptables=1,
+            )
         except NetlinkError as exc:
             raise error_from_errno(exc.code, f"br_netfilter on {bridge}") from exc
         report.changes.append(f"br_netfilter on {bridge}")
@@ -244,14 +256,20 @@ class NftManager:
         def still_admitted(entry: Any, d: CtDelete) -> bool:
             # another rule may admit what the withdrawn one did (a CIDR rule besides a
             # remote group the peer left): such a connection is not cut
-            return any(_matches(entry, CtDelete(d.zone, d.address, flow))
-                       for pf in admitted_by.get((d.zone, d.address), ())
-                       for flow in pf.flows if flow.direction == d.flow.direction)
+            return any(
+                _matches(entry, CtDelete(d.zone, d.address, flow))
+                for pf in admitted_by.get((d.zone, d.address), ())
+                for flow in pf.flows
+                if flow.direction == d.flow.direction
+            )
 
         def withdrawn(entry: Any) -> bool:
             zone, orig = entry.zone or 0, entry.tuple_orig
-            candidates = [*by_host.get((zone, str(orig.saddr)), ()),
-                          *by_host.get((zone, str(orig.daddr)), ()), *by_net]
+            candidates = [
+                *by_host.get((zone, str(orig.saddr)), ()),
+                *by_host.get((zone, str(orig.daddr)), ()),
+                *by_net,
+            ]
             return any(_matches(entry, d) and not still_admitted(entry, d) for d in candidates)
 
         families = {_version(d.address) for d in deletions}
@@ -265,11 +283,13 @@ class NftManager:
 
         def unadmitted(entry: Any) -> bool:
             zone, orig = entry.zone or 0, entry.tuple_orig
-            for address, direction in ((str(orig.daddr), "ingress"),
-                                       (str(orig.saddr), "egress")):
+            for address, direction in ((str(orig.daddr), "ingress"), (str(orig.saddr), "egress")):
                 for pf in ports.get((zone, address), ()):
-                    if not any(_matches(entry, CtDelete(zone, address, flow))
-                               for flow in pf.flows if flow.direction == direction):
+                    if not any(
+                        _matches(entry, CtDelete(zone, address, flow))
+                        for flow in pf.flows
+                        if flow.direction == direction
+                    ):
                         return True
             return False
 
@@ -334,7 +354,8 @@ def _matches(entry: Any, deletion: CtDelete) -> bool:
             return False
         ranged = flow.protocol in PORT_PROTOCOLS and flow.port_min is not None
         if ranged and not (flow.port_min or 0) <= (orig.dport or -1) <= (
-                flow.port_max or flow.port_min or 0):
+            flow.port_max or flow.port_min or 0
+        ):
             return False
         typed = flow.protocol in (1, 58) and flow.port_min is not None
         if typed and orig.icmp_type != flow.port_min:

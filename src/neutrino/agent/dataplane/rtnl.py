@@ -104,8 +104,9 @@ def _link(data: bytes | memoryview, body: int, end: int) -> RawLink:
                 kind = _cstr(data, *info[IFLA_INFO_KIND])
             if kind == "vxlan" and IFLA_INFO_DATA in info:
                 vxlan = _vxlan(data, *info[IFLA_INFO_DATA])
-    return RawLink(index=index, name=name, flags=flags, mtu=mtu, master=master, kind=kind,
-                   vxlan=vxlan)
+    return RawLink(
+        index=index, name=name, flags=flags, mtu=mtu, master=master, kind=kind, vxlan=vxlan
+    )
 
 
 class Interrupted(Exception):
@@ -149,8 +150,12 @@ def dump_links(sock: socket.socket, seq: int, attempts: int = 5) -> list[RawLink
     body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + ext_mask
     for attempt in range(attempts):
         request = seq * attempts + attempt  # a fresh sequence number per attempt
-        sock.send(_NLMSG.pack(_NLMSG.size + len(body), RTM_GETLINK,
-                              NLM_F_REQUEST | NLM_F_DUMP, request, 0) + body)
+        sock.send(
+            _NLMSG.pack(
+                _NLMSG.size + len(body), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, request, 0
+            )
+            + body
+        )
         links: list[RawLink] = []
         interrupted = False
         while True:

@@ -75,8 +75,14 @@ async def host_state(request: Request, host: str) -> Response:
     since = query_number(request, "since", MAX_REVISION)
     timeout = _timeout(request)
     delta = request.query_params.get("delta", "").lower() in ("1", "true", "yes")
-    call = functools.partial(services(request).hostsync.watch, ctx, host,
-                             None if since is None else int(since), timeout, delta=delta)
+    call = functools.partial(
+        services(request).hostsync.watch,
+        ctx,
+        host,
+        None if since is None else int(since),
+        timeout,
+        delta=delta,
+    )
     result = await anyio.to_thread.run_sync(call, limiter=_waiters(request))
     return json_response(result.to_dict())
 
@@ -104,6 +110,5 @@ async def port_event(request: Request, port_id: str) -> Response:
     ctx = context(request)
     timeout = _timeout(request)
     status = request.query_params.get("status", "ACTIVE")
-    call = functools.partial(services(request).hostsync.wait_port, ctx, port_id, status,
-                             timeout)
+    call = functools.partial(services(request).hostsync.wait_port, ctx, port_id, status, timeout)
     return json_response({"event": await anyio.to_thread.run_sync(call, limiter=_waiters(request))})

@@ -27,8 +27,12 @@ def _iso(epoch: float) -> str:
 
 
 def tenant_view(project: dict[str, Any]) -> dict[str, Any]:
-    return {"id": project["id"], "name": project["name"], "enabled": project["enabled"],
-            "description": project["description"]}
+    return {
+        "id": project["id"],
+        "name": project["name"],
+        "enabled": project["enabled"],
+        "description": project["description"],
+    }
 
 
 def catalog_v2(catalog: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
@@ -38,26 +42,49 @@ def catalog_v2(catalog: list[dict[str, Any]], base: str) -> list[dict[str, Any]]
         if service["type"] == "identity":
             urls = {k: f"{base}/v2.0" for k in urls}
         first = service["endpoints"][0]
-        out.append({"type": service["type"], "name": service["name"], "endpoints_links": [],
-                    "endpoints": [{"id": first["id"], "region": first["region"],
-                                   "publicURL": urls["public"], "internalURL": urls["internal"],
-                                   "adminURL": urls["admin"]}]})
+        out.append(
+            {
+                "type": service["type"],
+                "name": service["name"],
+                "endpoints_links": [],
+                "endpoints": [
+                    {
+                        "id": first["id"],
+                        "region": first["region"],
+                        "publicURL": urls["public"],
+                        "internalURL": urls["internal"],
+                        "adminURL": urls["admin"],
+                    }
+                ],
+            }
+        )
     return out
 
 
 def access_view(info: TokenInfo, catalog: list[dict[str, Any]], base: str) -> dict[str, Any]:
     c = info.claims
-    token: dict[str, Any] = {"id": info.token, "issued_at": _iso(c.issued_at),
-                             "expires": _iso(c.expires_at), "audit_ids": [c.audit_id]}
+    token: dict[str, Any] = {
+        "id": info.token,
+        "issued_at": _iso(c.issued_at),
+        "expires": _iso(c.expires_at),
+        "audit_ids": [c.audit_id],
+    }
     if info.project is not None:
         token["tenant"] = tenant_view(info.project)
-    return {"access": {
-        "token": token,
-        "serviceCatalog": catalog_v2(catalog, base) if info.project is not None else [],
-        "user": {"id": c.user_id, "name": c.user_name, "username": c.user_name,
-                 "roles_links": [], "roles": [{"name": r["name"]} for r in info.roles]},
-        "metadata": {"is_admin": 0, "roles": [r["id"] for r in info.roles]},
-    }}
+    return {
+        "access": {
+            "token": token,
+            "serviceCatalog": catalog_v2(catalog, base) if info.project is not None else [],
+            "user": {
+                "id": c.user_id,
+                "name": c.user_name,
+                "username": c.user_name,
+                "roles_links": [],
+                "roles": [{"name": r["name"]} for r in info.roles],
+            },
+            "metadata": {"is_admin": 0, "roles": [r["id"] for r in info.roles]},
+        }
+    }
 
 
 @router.post("/v2.0/tokens")

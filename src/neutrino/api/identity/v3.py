@@ -22,8 +22,7 @@ from neutrino.common.errors import NotAuthenticated, NotFound
 from neutrino.service.identity import IdentityService, TokenInfo
 
 router = APIRouter()
-MEDIA_TYPES = [{"base": "application/json",
-                "type": "application/vnd.openstack.identity-v3+json"}]
+MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
 
 
 def _identity(request: Request) -> IdentityService:
@@ -40,8 +39,7 @@ def _iso(epoch: float) -> str:
 
 def _collection(request: Request, key: str, items: list[dict[str, Any]]) -> Response:
     self_url = str(request.url)
-    return json_response({key: items, "links": {"self": self_url, "previous": None,
-                                                 "next": None}})
+    return json_response({key: items, "links": {"self": self_url, "previous": None, "next": None}})
 
 
 # --- views --------------------------------------------------------------------------------
@@ -50,27 +48,48 @@ def _collection(request: Request, key: str, items: list[dict[str, Any]]) -> Resp
 def token_view(info: TokenInfo, catalog: list[dict[str, Any]]) -> dict[str, Any]:
     c = info.claims
     body: dict[str, Any] = {
-        "methods": list(c.methods), "user": info.user, "audit_ids": [c.audit_id],
-        "expires_at": _iso(c.expires_at), "issued_at": _iso(c.issued_at),
+        "methods": list(c.methods),
+        "user": info.user,
+        "audit_ids": [c.audit_id],
+        "expires_at": _iso(c.expires_at),
+        "issued_at": _iso(c.issued_at),
     }
     if info.project is not None:
         p = info.project
-        body.update(project={"id": p["id"], "name": p["name"], "domain": p["domain"]},
-                    is_domain=False, roles=info.roles, catalog=catalog)
+        body.update(
+            project={"id": p["id"], "name": p["name"], "domain": p["domain"]},
+            is_domain=False,
+            roles=info.roles,
+            catalog=catalog,
+        )
     return body
 
 
 def project_view(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "domain_id": row["domain_id"],
-            "description": row["description"], "enabled": row["enabled"],
-            "parent_id": row["domain_id"], "is_domain": False, "tags": [], "options": {},
-            "links": {"self": f"{base}/projects/{row['id']}"}}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "domain_id": row["domain_id"],
+        "description": row["description"],
+        "enabled": row["enabled"],
+        "parent_id": row["domain_id"],
+        "is_domain": False,
+        "tags": [],
+        "options": {},
+        "links": {"self": f"{base}/projects/{row['id']}"},
+    }
 
 
 def user_view(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    out = {"id": row["id"], "name": row["name"], "domain_id": row["domain_id"],
-           "enabled": row["enabled"], "password_expires_at": None, "options": {},
-           "links": {"self": f"{base}/users/{row['id']}"}}
+    out = {
+        "id": row["id"],
+        "name": row["name"],
+        "domain_id": row["domain_id"],
+        "enabled": row["enabled"],
+        "password_expires_at": None,
+        "options": {},
+        "links": {"self": f"{base}/users/{row['id']}"},
+    }
     for key in ("default_project_id", "description", "email"):
         if row.get(key):
             out[key] = row[key]
@@ -78,14 +97,26 @@ def user_view(base: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def role_view(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "domain_id": None, "description": None,
-            "options": {}, "links": {"self": f"{base}/roles/{row['id']}"}}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "domain_id": None,
+        "description": None,
+        "options": {},
+        "links": {"self": f"{base}/roles/{row['id']}"},
+    }
 
 
 def domain_view(base: str, row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "description": row["description"],
-            "enabled": row["enabled"], "tags": [], "options": {},
-            "links": {"self": f"{base}/domains/{row['id']}"}}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "enabled": row["enabled"],
+        "tags": [],
+        "options": {},
+        "links": {"self": f"{base}/domains/{row['id']}"},
+    }
 
 
 def assignment_view(base: str, row: dict[str, Any], names: bool) -> dict[str, Any]:
@@ -93,8 +124,12 @@ def assignment_view(base: str, row: dict[str, Any], names: bool) -> dict[str, An
     if names:
         role["name"] = row["role_name"]
     url = f"{base}/projects/{row['project_id']}/users/{row['user_id']}/roles/{row['role_id']}"
-    return {"role": role, "user": {"id": row["user_id"]},
-            "scope": {"project": {"id": row["project_id"]}}, "links": {"assignment": url}}
+    return {
+        "role": role,
+        "user": {"id": row["user_id"]},
+        "scope": {"project": {"id": row["project_id"]}},
+        "links": {"assignment": url},
+    }
 
 
 # --- version and auth ----------------------------------------------------------------------
@@ -103,9 +138,17 @@ def assignment_view(base: str, row: dict[str, Any], names: bool) -> dict[str, An
 @router.get("/v3")
 @router.get("/v3/")
 async def version(request: Request) -> Response:
-    return json_response({"version": {
-        "id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
-        "links": [{"rel": "self", "href": _v3(request) + "/"}], "media-types": MEDIA_TYPES}})
+    return json_response(
+        {
+            "version": {
+                "id": "v3.14",
+                "status": "stable",
+                "updated": "2020-04-07T00:00:00Z",
+                "links": [{"rel": "self", "href": _v3(request) + "/"}],
+                "media-types": MEDIA_TYPES,
+            }
+        }
+    )
 
 
 @router.post("/v3/auth/tokens")
@@ -113,8 +156,9 @@ async def issue_token(request: Request) -> Response:
     auth = await member_body(request, "auth")
     identity = _identity(request)
     info = await run_in_threadpool(identity.authenticate, auth)  # argon2: off the loop
-    return json_response({"token": token_view(info, identity.catalog())}, 201,
-                         {"X-Subject-Token": info.token})
+    return json_response(
+        {"token": token_view(info, identity.catalog())}, 201, {"X-Subject-Token": info.token}
+    )
 
 
 def _subject(request: Request) -> str:
@@ -129,8 +173,9 @@ async def validate_token(request: Request) -> Response:
     identity = _identity(request)
     subject = _subject(request)
     info = identity.validate(context(request), subject)
-    return json_response({"token": token_view(info, identity.catalog())}, 200,
-                         {"X-Subject-Token": subject})
+    return json_response(
+        {"token": token_view(info, identity.catalog())}, 200, {"X-Subject-Token": subject}
+    )
 
 
 @router.head("/v3/auth/tokens")
@@ -151,8 +196,12 @@ async def auth_catalog(request: Request) -> Response:
     ctx = context(request)
     if not ctx.project_id:
         raise NotAuthenticated("The service catalog is empty for an unscoped token.")
-    return json_response({"catalog": _identity(request).catalog(),
-                          "links": {"self": str(request.url), "previous": None, "next": None}})
+    return json_response(
+        {
+            "catalog": _identity(request).catalog(),
+            "links": {"self": str(request.url), "previous": None, "next": None},
+        }
+    )
 
 
 @router.get("/v3/auth/projects")
@@ -240,8 +289,7 @@ async def get_user(request: Request, user_id: str) -> Response:
 @router.patch("/v3/users/{user_id}")
 async def update_user(request: Request, user_id: str) -> Response:
     body = await member_body(request, "user")
-    row = await run_in_threadpool(_identity(request).update_user, context(request), user_id,
-                                  body)
+    row = await run_in_threadpool(_identity(request).update_user, context(request), user_id, body)
     return json_response({"user": user_view(_v3(request), row)})
 
 
@@ -290,8 +338,7 @@ async def grant(request: Request, project_id: str, user_id: str, role_id: str) -
 
 
 @router.head(GRANT)
-async def check_grant(request: Request, project_id: str, user_id: str,
-                      role_id: str) -> Response:
+async def check_grant(request: Request, project_id: str, user_id: str, role_id: str) -> Response:
     _identity(request).check_grant(context(request), project_id, user_id, role_id)
     return no_content()
 
@@ -315,5 +362,4 @@ async def list_assignments(request: Request) -> Response:
     params = request.query_params
     names = params.get("include_names", "false").lower() in ("", "true", "1")
     rows = _identity(request).list_assignments(context(request), dict(params))
-    return _collection(request, "role_assignments",
-                       [assignment_view(base, r, names) for r in rows])
+    return _collection(request, "role_assignments", [assignment_view(base, r, names) for r in rows])

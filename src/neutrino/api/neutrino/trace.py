@@ -32,8 +32,11 @@ BODY = {
             "properties": {
                 "source": {
                     "type": "object",
-                    "properties": {"port_id": _STRING, "network_id": _STRING,
-                                   "ip_address": _STRING},
+                    "properties": {
+                        "port_id": _STRING,
+                        "network_id": _STRING,
+                        "ip_address": _STRING,
+                    },
                 },
                 "destination": _STRING,
                 "protocol": _STRING,
@@ -49,8 +52,12 @@ BODY = {
 }
 
 
-@router.post("/neutrino/v1/trace", openapi_extra={
-    "requestBody": {"required": True, "content": {"application/json": {"schema": BODY}}}})
+@router.post(
+    "/neutrino/v1/trace",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": BODY}}}
+    },
+)
 async def trace(request: Request) -> Response:
     ctx = context(request)
     body = await json_body(request)

@@ -32,17 +32,27 @@ from neutrino.service.context import RequestContext
 class ResourceService(Protocol):
     def get(self, ctx: RequestContext, resource_id: str) -> dict[str, Any]: ...
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]: ...
-    def create_bulk(self, ctx: RequestContext, bodies: list[dict[str, Any]]
-                    ) -> list[dict[str, Any]]: ...
-    def update(self, ctx: RequestContext, resource_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]: ...
-    def delete(self, ctx: RequestContext, resource_id: str, if_match: int | None = None
-               ) -> None: ...
+    def create_bulk(
+        self, ctx: RequestContext, bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]: ...
+    def update(
+        self,
+        ctx: RequestContext,
+        resource_id: str,
+        body: dict[str, Any],
+        if_match: int | None = None,
+    ) -> dict[str, Any]: ...
+    def delete(
+        self, ctx: RequestContext, resource_id: str, if_match: int | None = None
+    ) -> None: ...
 
 
-def collection_router(collection: str, member: str,
-                      pick: Callable[[Services], ResourceService],
-                      updatable: bool = True) -> APIRouter:
+def collection_router(
+    collection: str,
+    member: str,
+    pick: Callable[[Services], ResourceService],
+    updatable: bool = True,
+) -> APIRouter:
     """The REST collection at ``/v2.0/<collection>``; bodies name it with underscores
     (``security-groups`` -> ``security_groups``). ``updatable=False`` answers PUT with 405
     (immutable resources such as security-group rules)."""
@@ -113,8 +123,9 @@ def collection_router(collection: str, member: str,
     return router
 
 
-def _json_list_response(request: Request, key: str, rendered: list[tuple[str, str]],
-                        query: ListQuery) -> Response:
+def _json_list_response(
+    request: Request, key: str, rendered: list[tuple[str, str]], query: ListQuery
+) -> Response:
     """A list whose items the database already rendered as JSON text: join, don't re-encode."""
     if query.page_reverse:
         rendered.reverse()
@@ -126,15 +137,15 @@ def _json_list_response(request: Request, key: str, rendered: list[tuple[str, st
     return Response(b"".join(parts), media_type="application/json")
 
 
-def _links(request: Request, items: list[dict[str, Any]], query: ListQuery
-           ) -> list[dict[str, str]]:
+def _links(request: Request, items: list[dict[str, Any]], query: ListQuery) -> list[dict[str, str]]:
     """Neutron's links: a full page always has ``next`` (so a client learns the end from an
     empty page); ``previous`` is there unless a reverse page came back short. The marker is
     the first/last item shown, or absent when the page is empty."""
     assert query.limit is not None
     base = str(request.url).split("?", 1)[0]
-    keep = [(k, v) for k, v in request.query_params.multi_items()
-            if k not in ("marker", "page_reverse")]
+    keep = [
+        (k, v) for k, v in request.query_params.multi_items() if k not in ("marker", "page_reverse")
+    ]
     short = len(items) < query.limit
     links = []
     if not (short and not query.page_reverse):

@@ -18,10 +18,17 @@ def _base(request: Request) -> str:
 
 @router.get("/")
 async def versions(request: Request) -> Response:
-    return json_response({"versions": [{
-        "id": "v2.0", "status": "CURRENT",
-        "links": [{"rel": "self", "href": f"{_base(request)}/v2.0/"}],
-    }]})
+    return json_response(
+        {
+            "versions": [
+                {
+                    "id": "v2.0",
+                    "status": "CURRENT",
+                    "links": [{"rel": "self", "href": f"{_base(request)}/v2.0/"}],
+                }
+            ]
+        }
+    )
 
 
 @router.get("/v2.0")
@@ -31,10 +38,14 @@ async def v2_root(request: Request) -> Response:
     # Neutron lists its core collections here, in this order (subnet pools come between
     # subnets and ports once they are served); extensions' collections are not listed.
     resources = [("network", "networks"), ("subnet", "subnets"), ("port", "ports")]
-    return json_response({"resources": [
-        {"name": m, "collection": c, "links": [{"rel": "self", "href": f"{base}/v2.0/{c}"}]}
-        for m, c in resources
-    ]})
+    return json_response(
+        {
+            "resources": [
+                {"name": m, "collection": c, "links": [{"rel": "self", "href": f"{base}/v2.0/{c}"}]}
+                for m, c in resources
+            ]
+        }
+    )
 
 
 @router.get("/v2.0/extensions")

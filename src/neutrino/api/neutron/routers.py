@@ -32,13 +32,15 @@ async def remove_router_interface(request: Request, router_id: str) -> Response:
 async def add_extraroutes(request: Request, router_id: str) -> Response:
     ctx = context(request)
     body = await member_body(request, "router")
-    return json_response({"router": services(request).routers.add_extraroutes(
-        ctx, router_id, body)})
+    return json_response(
+        {"router": services(request).routers.add_extraroutes(ctx, router_id, body)}
+    )
 
 
 @router.put(MEMBER + "/remove_extraroutes")
 async def remove_extraroutes(request: Request, router_id: str) -> Response:
     ctx = context(request)
     body = await member_body(request, "router")
-    return json_response({"router": services(request).routers.remove_extraroutes(
-        ctx, router_id, body)})
+    return json_response(
+        {"router": services(request).routers.remove_extraroutes(ctx, router_id, body)}
+    )

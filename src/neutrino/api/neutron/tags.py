@@ -38,8 +38,9 @@ async def list_tags(request: Request, collection: str, rid: str) -> Response:
 async def check_tag(request: Request, collection: str, rid: str, tag: str) -> Response:
     ctx = context(request)
     if tag not in _resource(services(request), ctx, collection, rid)["tags"]:
-        raise NotFound(f"Tag {excerpt(tag)} could not be found for {_member(collection)} "
-                       f"{excerpt(rid)}.")
+        raise NotFound(
+            f"Tag {excerpt(tag)} could not be found for {_member(collection)} {excerpt(rid)}."
+        )
     return no_content()
 
 
@@ -49,8 +50,9 @@ async def replace_tags(request: Request, collection: str, rid: str) -> Response:
     svc = services(request)
     resource = _resource(svc, ctx, collection, rid)
     body = await json_body(request)
-    tags = svc.tags.replace(ctx, collection, resource, body.get("tags") if isinstance(body, dict)
-                            else None)
+    tags = svc.tags.replace(
+        ctx, collection, resource, body.get("tags") if isinstance(body, dict) else None
+    )
     return json_response({"tags": tags})
 
 

@@ -80,8 +80,7 @@ IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
 
 
-def attributes_schema(spec: Mapping[str, Attr], *, create: bool, member: str = ""
-                      ) -> JsonSchema:
+def attributes_schema(spec: Mapping[str, Attr], *, create: bool, member: str = "") -> JsonSchema:
     """The object a create (``create=True``) or an update may send for one resource
     (``member`` names it for the admin-only marks of ``service.policy``)."""
     admin_only = policy.ADMIN_ONLY.get(member, {})

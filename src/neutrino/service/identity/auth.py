@@ -56,10 +56,14 @@ def effective_roles(names: list[str]) -> list[str]:
 
 
 def context_of(claims: Claims) -> RequestContext:
-    return RequestContext(user_id=claims.user_id, project_id=claims.project_id,
-                          roles=frozenset(claims.roles), user_name=claims.user_name,
-                          project_name=claims.project_name,
-                          domain_id=claims.project_domain_id or claims.domain_id)
+    return RequestContext(
+        user_id=claims.user_id,
+        project_id=claims.project_id,
+        roles=frozenset(claims.roles),
+        user_name=claims.user_name,
+        project_name=claims.project_name,
+        domain_id=claims.project_domain_id or claims.domain_id,
+    )
 
 
 class Authenticator:
@@ -132,15 +136,17 @@ class Authenticator:
             ctx.require_admin("identity:validate_token")
         with self._store.read() as conn:
             user = repo.get(conn, "user", claims.user_id)
-            project = repo.get(conn, "project", claims.project_id) if claims.project_id \
-                else None
+            project = repo.get(conn, "project", claims.project_id) if claims.project_id else None
             if user is None or (claims.project_id and project is None):
                 raise ResourceNotFound("Token", "(subject)")
             by_name = {r["name"]: r for r in repo.find(conn, "role")}
-            return TokenInfo(subject, claims, self._user_ref(conn, user),
-                             self._project_ref(conn, project) if project else None,
-                             [{"id": by_name[n]["id"], "name": n}
-                              for n in claims.roles if n in by_name])
+            return TokenInfo(
+                subject,
+                claims,
+                self._user_ref(conn, user),
+                self._project_ref(conn, project) if project else None,
+                [{"id": by_name[n]["id"], "name": n} for n in claims.roles if n in by_name],
+            )
 
     def revoke_token(self, ctx: RequestContext, subject: str) -> None:
         """``DELETE /v3/auth/tokens``."""
@@ -163,8 +169,11 @@ class Authenticator:
                 user = repo.get(conn, "user", str(ref["id"]))
             elif ref.get("name"):
                 domain = self._domain_of(conn, ref.get("domain"))
-                user = repo.find_one(conn, "user", domain_id=domain["id"],
-                                     name=str(ref["name"])) if domain else None
+                user = (
+                    repo.find_one(conn, "user", domain_id=domain["id"], name=str(ref["name"]))
+                    if domain
+                    else None
+                )
             else:
                 raise BadRequest("Expecting to find id or name in user.")
         ok = password_matches(user["password_hash"] if user else None, password)
@@ -172,25 +181,35 @@ class Authenticator:
             raise NotAuthenticated(UNAUTHORIZED)
         return user
 
-    def _issue(self, user: Any, scope: Any, methods: list[str],
-               expires_at: float | None) -> TokenInfo:
+    def _issue(
+        self, user: Any, scope: Any, methods: list[str], expires_at: float | None
+    ) -> TokenInfo:
         with self._store.read() as conn:
             project = self._scope_project(conn, user, scope)
-            direct = [r["name"] for r in repo.roles_on(conn, user["id"], project["id"])] \
-                if project else []
+            direct = (
+                [r["name"] for r in repo.roles_on(conn, user["id"], project["id"])]
+                if project
+                else []
+            )
             if project is not None and not direct:
                 raise NotAuthenticated(UNAUTHORIZED)
             by_name = {r["name"]: r for r in repo.find(conn, "role")}
             names = [n for n in effective_roles(direct) if n in by_name]
             user_ref = self._user_ref(conn, user)
             project_ref = self._project_ref(conn, project) if project else None
-        token, claims = self._tokens.issue({
-            "user_id": user["id"], "user_name": user["name"], "domain_id": user["domain_id"],
-            "project_id": project["id"] if project else "",
-            "project_name": project["name"] if project else "",
-            "project_domain_id": project["domain_id"] if project else "",
-            "roles": names, "methods": methods,
-        }, expires_at=expires_at)
+        token, claims = self._tokens.issue(
+            {
+                "user_id": user["id"],
+                "user_name": user["name"],
+                "domain_id": user["domain_id"],
+                "project_id": project["id"] if project else "",
+                "project_name": project["name"] if project else "",
+                "project_domain_id": project["domain_id"] if project else "",
+                "roles": names,
+                "methods": methods,
+            },
+            expires_at=expires_at,
+        )
         roles = [{"id": by_name[n]["id"], "name": n} for n in names]
         return TokenInfo(token, claims, user_ref, project_ref, roles)
 
@@ -209,8 +228,11 @@ class Authenticator:
             project = repo.get(conn, "project", str(ref["id"]))
         elif ref.get("name"):
             domain = self._domain_of(conn, ref.get("domain"))
-            project = repo.find_one(conn, "project", domain_id=domain["id"],
-                                    name=str(ref["name"])) if domain else None
+            project = (
+                repo.find_one(conn, "project", domain_id=domain["id"], name=str(ref["name"]))
+                if domain
+                else None
+            )
         else:
             raise BadRequest("Expecting to find id or name in project.")
         if project is None or not project["enabled"]:
@@ -231,14 +253,21 @@ class Authenticator:
         return {"id": domain_id, "name": domain["name"] if domain else domain_id}
 
     def _user_ref(self, conn: Any, user: Any) -> dict[str, Any]:
-        return {"id": user["id"], "name": user["name"],
-                "domain": self._domain_ref(conn, user["domain_id"]),
-                "password_expires_at": None}
+        return {
+            "id": user["id"],
+            "name": user["name"],
+            "domain": self._domain_ref(conn, user["domain_id"]),
+            "password_expires_at": None,
+        }
 
     def _project_ref(self, conn: Any, project: Any) -> dict[str, Any]:
-        return {"id": project["id"], "name": project["name"],
-                "description": project["description"], "enabled": project["enabled"],
-                "domain": self._domain_ref(conn, project["domain_id"])}
+        return {
+            "id": project["id"],
+            "name": project["name"],
+            "description": project["description"],
+            "enabled": project["enabled"],
+            "domain": self._domain_ref(conn, project["domain_id"]),
+        }
 
 
 def _member(obj: Any, key: str) -> dict[str, Any]:

@@ -25,27 +25,51 @@ def seed(log: RevocationLog, admin_password: str, admin_user: str, admin_project
     def run(tx: Tx) -> None:
         conn = tx.conn
         if repo.get(conn, "domain", "default") is None:
-            repo.insert_row(conn, "domain", {"id": "default", "name": "Default",
-                                             "description": "The default domain",
-                                             "enabled": True})
+            repo.insert_row(
+                conn,
+                "domain",
+                {
+                    "id": "default",
+                    "name": "Default",
+                    "description": "The default domain",
+                    "enabled": True,
+                },
+            )
         for name in DEFAULT_ROLES:
             if repo.find_one(conn, "role", name=name) is None:
                 repo.insert_row(conn, "role", {"id": uuid.uuid4().hex, "name": name})
         project = repo.find_one(conn, "project", domain_id="default", name=admin_project)
         if project is None:
             project_id = uuid.uuid4().hex
-            repo.insert_row(conn, "project", {
-                "id": project_id, "name": admin_project, "domain_id": "default",
-                "description": "Bootstrap project", "enabled": True})
+            repo.insert_row(
+                conn,
+                "project",
+                {
+                    "id": project_id,
+                    "name": admin_project,
+                    "domain_id": "default",
+                    "description": "Bootstrap project",
+                    "enabled": True,
+                },
+            )
         else:
             project_id = project["id"]
         user = repo.find_one(conn, "user", domain_id="default", name=admin_user)
         if user is None:
             user_id = uuid.uuid4().hex
-            repo.insert_row(conn, "user", {
-                "id": user_id, "name": admin_user, "domain_id": "default",
-                "password_hash": new_hash, "enabled": True,
-                "default_project_id": project_id, "description": ""})
+            repo.insert_row(
+                conn,
+                "user",
+                {
+                    "id": user_id,
+                    "name": admin_user,
+                    "domain_id": "default",
+                    "password_hash": new_hash,
+                    "enabled": True,
+                    "default_project_id": project_id,
+                    "description": "",
+                },
+            )
         else:
             user_id = user["id"]
             if admin_password and not password_matches(user["password_hash"], admin_password):

@@ -18,12 +18,24 @@ def service_catalog(settings: Settings) -> list[dict[str, Any]]:
     base = settings.base_url
     region = settings.region
     services = [("identity", "keystone", f"{base}/v3"), ("network", "neutron", f"{base}/")]
-    return [{
-        "id": _stable_id(kind), "type": kind, "name": name,
-        "endpoints": [{"id": _stable_id(f"{kind}/{iface}/{region}"), "interface": iface,
-                       "region": region, "region_id": region, "url": url}
-                      for iface in ("public", "internal", "admin")],
-    } for kind, name, url in services]
+    return [
+        {
+            "id": _stable_id(kind),
+            "type": kind,
+            "name": name,
+            "endpoints": [
+                {
+                    "id": _stable_id(f"{kind}/{iface}/{region}"),
+                    "interface": iface,
+                    "region": region,
+                    "region_id": region,
+                    "url": url,
+                }
+                for iface in ("public", "internal", "admin")
+            ],
+        }
+        for kind, name, url in services
+    ]
 
 
 def _stable_id(name: str) -> str:

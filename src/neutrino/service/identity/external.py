@@ -40,22 +40,29 @@ class ExternalValidator:
         if hit is not None and hit[0] > now:
             return hit[1]
         try:
-            r = self.http.get(f"{self.url}/v3/auth/tokens",
-                              headers={"X-Auth-Token": token, "X-Subject-Token": token})
+            r = self.http.get(
+                f"{self.url}/v3/auth/tokens",
+                headers={"X-Auth-Token": token, "X-Subject-Token": token},
+            )
         except httpx.HTTPError as exc:
             raise IdentityUnavailable(f"Identity service unreachable: {exc}") from None
         if r.status_code != 200:
             raise NotAuthenticated(UNAUTHORIZED)
         body = r.json()["token"]
         project = body.get("project") or {}
-        expires = dt.datetime.strptime(body["expires_at"].split(".")[0].rstrip("Z"),
-                                       "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
+        expires = dt.datetime.strptime(
+            body["expires_at"].split(".")[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S"
+        ).replace(tzinfo=dt.UTC)
         ctx = RequestContext(
-            user_id=body["user"]["id"], user_name=body["user"].get("name", ""),
-            project_id=project.get("id", ""), project_name=project.get("name", ""),
+            user_id=body["user"]["id"],
+            user_name=body["user"].get("name", ""),
+            project_id=project.get("id", ""),
+            project_name=project.get("name", ""),
             domain_id=(project.get("domain") or body["user"].get("domain") or {}).get(
-                "id", "default"),
-            roles=frozenset(r["name"] for r in body.get("roles", [])))
+                "id", "default"
+            ),
+            roles=frozenset(r["name"] for r in body.get("roles", [])),
+        )
         if len(self._cache) > 10_000:
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
         self._cache[token] = (min(expires.timestamp(), now + EXTERNAL_CACHE_SECONDS), ctx)

@@ -60,9 +60,14 @@ class Resources:
 
     def create_project(self, ctx: RequestContext, body: dict[str, Any]) -> Row:
         ctx.require_admin("identity:create_project")
-        values = {"id": uuid.uuid4().hex, "name": _name(body), "enabled": True,
-                  "description": "", "domain_id": _domain_id(body, ctx),
-                  **_optional(body, PROJECT_FIELDS)}
+        values = {
+            "id": uuid.uuid4().hex,
+            "name": _name(body),
+            "enabled": True,
+            "description": "",
+            "domain_id": _domain_id(body, ctx),
+            **_optional(body, PROJECT_FIELDS),
+        }
         return self._log.write(self._create, "project", values)
 
     def update_project(self, ctx: RequestContext, project_id: str, body: dict[str, Any]) -> Row:
@@ -87,9 +92,15 @@ class Resources:
 
     def create_user(self, ctx: RequestContext, body: dict[str, Any]) -> Row:
         ctx.require_admin("identity:create_user")
-        values = {"id": uuid.uuid4().hex, "name": _name(body), "enabled": True,
-                  "description": "", "domain_id": _domain_id(body, ctx),
-                  "password_hash": None, **_optional(body, USER_FIELDS)}
+        values = {
+            "id": uuid.uuid4().hex,
+            "name": _name(body),
+            "enabled": True,
+            "description": "",
+            "domain_id": _domain_id(body, ctx),
+            "password_hash": None,
+            **_optional(body, USER_FIELDS),
+        }
         return self._log.write(self._create, "user", values)
 
     def update_user(self, ctx: RequestContext, user_id: str, body: dict[str, Any]) -> Row:
@@ -111,8 +122,7 @@ class Resources:
 
     def create_role(self, ctx: RequestContext, body: dict[str, Any]) -> Row:
         ctx.require_admin("identity:create_role")
-        return self._log.write(self._create, "role",
-                               {"id": uuid.uuid4().hex, "name": _name(body)})
+        return self._log.write(self._create, "role", {"id": uuid.uuid4().hex, "name": _name(body)})
 
     def delete_role(self, ctx: RequestContext, role_id: str) -> None:
         ctx.require_admin("identity:delete_role")
@@ -129,8 +139,7 @@ class Resources:
 
         self._log.write(run)
 
-    def check_grant(self, ctx: RequestContext, project_id: str, user_id: str,
-                    role_id: str) -> None:
+    def check_grant(self, ctx: RequestContext, project_id: str, user_id: str, role_id: str) -> None:
         if user_id != ctx.user_id:
             ctx.require_admin("identity:check_grant")
         with self._store.read() as conn:
@@ -198,8 +207,10 @@ class Resources:
         if "domain_id" in values and repo.get(conn, "domain", values["domain_id"]) is None:
             raise BadRequest(f"Could not find domain: {values['domain_id']}.")
         self._check_unique(conn, kind, values)
-        if values.get("default_project_id") and \
-                repo.get(conn, "project", values["default_project_id"]) is None:
+        if (
+            values.get("default_project_id")
+            and repo.get(conn, "project", values["default_project_id"]) is None
+        ):
             raise BadRequest(f"Could not find project: {values['default_project_id']}.")
         repo.insert_row(conn, kind, values)
         return self._get_in(conn, kind, values["id"])
@@ -224,11 +235,12 @@ class Resources:
         scope = {"domain_id": values["domain_id"]} if "domain_id" in values else {}
         if repo.find_one(conn, kind, name=values["name"], **scope) is not None:
             where = " in this domain" if scope else ""
-            raise Conflict(f"Conflict occurred attempting to store {kind} - Duplicate entry: "
-                           f"a {kind} named {values['name']!r} already exists{where}.")
+            raise Conflict(
+                f"Conflict occurred attempting to store {kind} - Duplicate entry: "
+                f"a {kind} named {values['name']!r} already exists{where}."
+            )
 
-    def _check_grant_parts(self, conn: Any, project_id: str, user_id: str,
-                           role_id: str) -> None:
+    def _check_grant_parts(self, conn: Any, project_id: str, user_id: str, role_id: str) -> None:
         self._get_in(conn, "project", project_id)
         self._get_in(conn, "user", user_id)
         self._get_in(conn, "role", role_id)
@@ -244,8 +256,10 @@ def _public(row: Any) -> Row:
 def _name(body: dict[str, Any]) -> str:
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
-        raise BadRequest("Invalid input for field 'name': a non-empty string of at most "
-                         "255 characters is required.")
+        raise BadRequest(
+            "Invalid input for field 'name': a non-empty string of at most "
+            "255 characters is required."
+        )
     return name
 
 

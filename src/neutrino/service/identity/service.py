@@ -40,7 +40,9 @@ class IdentityService:
         self.revocations = self._log.cache
         self.external: ExternalValidator | None = (
             ExternalValidator(settings.external_keystone_url)
-            if settings.external_keystone_url else None)
+            if settings.external_keystone_url
+            else None
+        )
         self._auth = Authenticator(store, tokens, self._log)
         self._resources = Resources(store, self._log)
 
@@ -64,8 +66,9 @@ class IdentityService:
 
     # --- bootstrap ----------------------------------------------------------------------
 
-    def bootstrap(self, admin_password: str, *, admin_user: str = "admin",
-                  admin_project: str = "admin") -> None:
+    def bootstrap(
+        self, admin_password: str, *, admin_user: str = "admin", admin_project: str = "admin"
+    ) -> None:
         seed(self._log, admin_password, admin_user, admin_project)
 
     def has_admin(self, admin_user: str = "admin") -> bool:
@@ -141,8 +144,7 @@ class IdentityService:
     def grant(self, ctx: RequestContext, project_id: str, user_id: str, role_id: str) -> None:
         self._resources.grant(ctx, project_id, user_id, role_id)
 
-    def check_grant(self, ctx: RequestContext, project_id: str, user_id: str,
-                    role_id: str) -> None:
+    def check_grant(self, ctx: RequestContext, project_id: str, user_id: str, role_id: str) -> None:
         self._resources.check_grant(ctx, project_id, user_id, role_id)
 
     def ungrant(self, ctx: RequestContext, project_id: str, user_id: str, role_id: str) -> None:

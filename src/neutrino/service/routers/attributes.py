@@ -34,13 +34,27 @@ from neutrino.service.routers.errors import bad
 Route = tuple[str, str]
 
 
-@described({"type": "object", "additionalProperties": False, "properties": {
-    "network_id": {"type": "string", "format": "uuid"},
-    "enable_snat": {"type": "boolean"},
-    "external_fixed_ips": {"type": "array", "items": {
-        "type": "object", "additionalProperties": False,
-        "properties": {"subnet_id": {"type": "string", "format": "uuid"},
-                       "ip_address": schema_of(ip_address)}}}}})
+@described(
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "network_id": {"type": "string", "format": "uuid"},
+            "enable_snat": {"type": "boolean"},
+            "external_fixed_ips": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "subnet_id": {"type": "string", "format": "uuid"},
+                        "ip_address": schema_of(ip_address),
+                    },
+                },
+            },
+        },
+    }
+)
 def _gateway_info(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(f"'{value}' is not a dictionary")
@@ -57,16 +71,21 @@ def _gateway_info(value: Any) -> dict[str, Any]:
     if "external_fixed_ips" in value:
         ips = value["external_fixed_ips"]
         if not isinstance(ips, list) or not all(
-                isinstance(i, dict) and i and set(i) <= {"subnet_id", "ip_address"}
-                for i in ips):
+            isinstance(i, dict) and i and set(i) <= {"subnet_id", "ip_address"} for i in ips
+        ):
             raise Invalid(f"Invalid data format for fixed IP: '{ips}'")
         out["external_fixed_ips"] = [dict(i) for i in ips]
     return out
 
 
-@described({"type": "object", "required": ["destination", "nexthop"],
-            "additionalProperties": False,
-            "properties": {"destination": {"type": "string"}, "nexthop": schema_of(ip_address)}})
+@described(
+    {
+        "type": "object",
+        "required": ["destination", "nexthop"],
+        "additionalProperties": False,
+        "properties": {"destination": {"type": "string"}, "nexthop": schema_of(ip_address)},
+    }
+)
 def _route(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or set(value) != {"destination", "nexthop"}:
         raise Invalid(f"Invalid data format for hostroute: '{value}'")

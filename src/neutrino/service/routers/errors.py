@@ -12,8 +12,10 @@ from neutrino.common.errors import NamedBadRequest, NamedNotFound
 
 class NotFoundRouterInterface(NamedNotFound):
     def __init__(self, router_id: str, port_id: str) -> None:
-        super().__init__("RouterInterfaceNotFound", f"Router {router_id} does not have an "
-                         f"interface with id {port_id}")
+        super().__init__(
+            "RouterInterfaceNotFound",
+            f"Router {router_id} does not have an interface with id {port_id}",
+        )
 
 
 def bad(message: str) -> NamedBadRequest:

@@ -46,8 +46,11 @@ class Association:
     router_id: str | None = None
 
     def values(self) -> dict[str, Any]:
-        return {"fixed_port_id": self.port_id, "fixed_ip_address": self.fixed_ip_address,
-                "router_id": self.router_id}
+        return {
+            "fixed_port_id": self.port_id,
+            "fixed_ip_address": self.fixed_ip_address,
+            "router_id": self.router_id,
+        }
 
 
 NONE = Association()
@@ -68,35 +71,52 @@ def resolve(conn: Any, ctx: RequestContext, fip: Any, attrs: dict[str, Any]) -> 
     if attrs.get("router_id") and not (port_id or keep):
         raise bad("router_id cannot be specified without a port_id")
     if port_id:
-        wanted = _association(conn, ctx, fip, port_id, attrs.get("fixed_ip_address"),
-                              attrs.get("router_id"))
+        wanted = _association(
+            conn, ctx, fip, port_id, attrs.get("fixed_ip_address"), attrs.get("router_id")
+        )
         if port_id == fip["fixed_port_id"]:
             return wanted
-        holder = repo.holder_of(conn, fip["floating_network_id"], port_id,
-                                str(wanted.fixed_ip_address))
+        holder = repo.holder_of(
+            conn, fip["floating_network_id"], port_id, str(wanted.fixed_ip_address)
+        )
         if holder is not None and holder != fip["id"]:
             raise NamedConflict(
                 "FloatingIPPortAlreadyAssociated",
                 f"Cannot associate floating IP {fip['floating_ip_address']} ({fip['id']}) "
                 f"with port {port_id} using fixed IP {wanted.fixed_ip_address}, as that fixed "
                 f"IP already has a floating IP on external network "
-                f"{fip['floating_network_id']}.")
+                f"{fip['floating_network_id']}.",
+            )
         return wanted
     if keep:
-        return _association(conn, ctx, fip, fip["fixed_port_id"], fip["fixed_ip_address"],
-                            attrs.get("router_id") or fip["router_id"])
+        return _association(
+            conn,
+            ctx,
+            fip,
+            fip["fixed_port_id"],
+            fip["fixed_ip_address"],
+            attrs.get("router_id") or fip["router_id"],
+        )
     return NONE
 
 
-def _association(conn: Any, ctx: RequestContext, fip: Any, port_id: str,
-                 fixed_ip: str | None, router_id: str | None = None) -> Association:
+def _association(
+    conn: Any,
+    ctx: RequestContext,
+    fip: Any,
+    port_id: str,
+    fixed_ip: str | None,
+    router_id: str | None = None,
+) -> Association:
     locks.for_change(conn, "ports", port_id)  # one association at a time; not deleted under it
     port = port_repo.find(conn, port_id)
     if port is None or not _visible(conn, ctx, port):
         raise ResourceNotFound("Port", port_id)
     if port["project_id"] != fip["project_id"] and not ctx.is_admin:
-        raise bad(f"Cannot process floating IP association with Port {port_id}, since that "
-                  f"port is owned by a different tenant")
+        raise bad(
+            f"Cannot process floating IP association with Port {port_id}, since that "
+            f"port is owned by a different tenant"
+        )
     if port["device_owner"] in NOT_SERVICED:
         raise bad(f"Port {port_id} is unable to be assigned a floating IP")
     subnet_id, address = _fixed_address(conn, port_id, fixed_ip)
@@ -116,7 +136,8 @@ def _check_router(conn: Any, ctx: RequestContext, router_id: str, network_id: st
         raise NamedConflict(
             "RouterExternalGatewayNotFoundForFloatingIP",
             f"Router {router_id} has no gateway on external network {network_id}, so it "
-            f"cannot serve a floating IP of that network.")
+            f"cannot serve a floating IP of that network.",
+        )
 
 
 def _visible(conn: Any, ctx: RequestContext, port: Any) -> bool:
@@ -131,19 +152,22 @@ def _fixed_address(conn: Any, port_id: str, fixed_ip: str | None) -> tuple[str, 
     ips = repo.fixed_ips(conn, port_id)
     if fixed_ip:
         if ipaddress.ip_address(fixed_ip).version != 4:
-            raise bad(f"Cannot process floating IP association with {fixed_ip}, since that "
-                      f"is not an IPv4 address")
+            raise bad(
+                f"Cannot process floating IP association with {fixed_ip}, since that "
+                f"is not an IPv4 address"
+            )
         for subnet_id, address in ips:
             if address == fixed_ip:
                 return subnet_id, address
         raise bad(f"Port {port_id} does not have fixed ip {fixed_ip}")
     v4 = [(s, a) for s, a in ips if ipaddress.ip_address(a).version == 4]
     if not v4:
-        raise bad(f"Cannot add floating IP to port {port_id} that has no fixed IPv4 "
-                  f"addresses")
+        raise bad(f"Cannot add floating IP to port {port_id} that has no fixed IPv4 addresses")
     if len(v4) > 1:
-        raise bad(f"Port {port_id} has multiple fixed IPv4 addresses.  Must provide a "
-                  f"specific IPv4 address when assigning a floating IP")
+        raise bad(
+            f"Port {port_id} has multiple fixed IPv4 addresses.  Must provide a "
+            f"specific IPv4 address when assigning a floating IP"
+        )
     return v4[0]
 
 
@@ -153,7 +177,8 @@ def _router_for(conn: Any, port: Any, subnet_id: str, external_network_id: str) 
         raise NamedNotFound(
             "ExternalGatewayForFloatingIPNotFound",
             f"External network {external_network_id} is not reachable from subnet "
-            f"{subnet_id}.  Therefore, cannot associate Port {port['id']} with a Floating IP.")
+            f"{subnet_id}.  Therefore, cannot associate Port {port['id']} with a Floating IP.",
+        )
     subnet = subnet_repo.find(conn, subnet_id)
     gateway = subnet["gateway_ip"] if subnet is not None else None
     for router_id, address in candidates:

@@ -45,7 +45,8 @@ def check_interface_unused(conn: Any, router_id: str, subnet_ids: list[str]) -> 
             raise NamedConflict(
                 "RouterInterfaceInUseByFloatingIP",
                 f"Router interface for subnet {subnet_id} on router {router_id} cannot be "
-                f"deleted, as it is required by one or more floating IPs.")
+                f"deleted, as it is required by one or more floating IPs.",
+            )
 
 
 def check_gateway_unused(conn: Any, router_id: str, network_id: str) -> None:
@@ -53,24 +54,39 @@ def check_gateway_unused(conn: Any, router_id: str, network_id: str) -> None:
         raise NamedConflict(
             "RouterExternalGatewayInUseByFloatingIp",
             f"Gateway cannot be updated for router {router_id}, since a gateway to external "
-            f"network {network_id} is required by one or more floating IPs.")
+            f"network {network_id} is required by one or more floating IPs.",
+        )
 
 
 def before_port_delete(tx: Tx, port: Any) -> None:
     """Refuse to delete a floating IP's own port; disassociate the port's floating IPs."""
-    if port["device_owner"] == repo.DEVICE_OWNER \
-            and repo.of_floating_port(tx.conn, port["id"]) is not None:
-        raise NamedConflict("L3PortInUse", f"Port {port['id']} has owner "
-                            f"{port['device_owner']} and therefore cannot be deleted "
-                            f"directly via the port API.")
+    if (
+        port["device_owner"] == repo.DEVICE_OWNER
+        and repo.of_floating_port(tx.conn, port["id"]) is not None
+    ):
+        raise NamedConflict(
+            "L3PortInUse",
+            f"Port {port['id']} has owner "
+            f"{port['device_owner']} and therefore cannot be deleted "
+            f"directly via the port API.",
+        )
     for fip in repo.on_fixed_port(tx.conn, port["id"]):
         disassociate(tx, fip)
 
 
 def disassociate(tx: Tx, fip: Any) -> None:
-    repo.update_row(tx.conn, fip["id"], {
-        "fixed_port_id": None, "fixed_ip_address": None, "router_id": None, "status": "DOWN",
-        "revision_number": fip["revision_number"] + 1, "updated_at": clock.now()})
+    repo.update_row(
+        tx.conn,
+        fip["id"],
+        {
+            "fixed_port_id": None,
+            "fixed_ip_address": None,
+            "router_id": None,
+            "status": "DOWN",
+            "revision_number": fip["revision_number"] + 1,
+            "updated_at": clock.now(),
+        },
+    )
     tx.record("floatingip", fip["id"], "update", fip["project_id"], fip["floating_network_id"])
 
 

@@ -15,8 +15,15 @@ from neutrino.service.common import standard_view
 from neutrino.store import floatingips as repo
 from neutrino.store import tags as tag_repo
 
-DETAIL_KEYS = ("name", "network_id", "mac_address", "admin_state_up", "status", "device_id",
-               "device_owner")
+DETAIL_KEYS = (
+    "name",
+    "network_id",
+    "mac_address",
+    "admin_state_up",
+    "status",
+    "device_id",
+    "device_owner",
+)
 
 
 def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
@@ -25,19 +32,21 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         port = details.get(r["fixed_port_id"] or "")
-        out.append({
-            "id": r["id"],
-            "tenant_id": r["project_id"],
-            "project_id": r["project_id"],
-            "floating_ip_address": r["floating_ip_address"],
-            "floating_network_id": r["floating_network_id"],
-            "router_id": r["router_id"],
-            "port_id": r["fixed_port_id"],
-            "fixed_ip_address": r["fixed_ip_address"],
-            "status": r["status"],
-            "port_details": None if port is None else {k: port[k] for k in DETAIL_KEYS},
-            **standard_view(r, tags.get(r["id"], [])),
-        })
+        out.append(
+            {
+                "id": r["id"],
+                "tenant_id": r["project_id"],
+                "project_id": r["project_id"],
+                "floating_ip_address": r["floating_ip_address"],
+                "floating_network_id": r["floating_network_id"],
+                "router_id": r["router_id"],
+                "port_id": r["fixed_port_id"],
+                "fixed_ip_address": r["fixed_ip_address"],
+                "status": r["status"],
+                "port_details": None if port is None else {k: port[k] for k in DETAIL_KEYS},
+                **standard_view(r, tags.get(r["id"], [])),
+            }
+        )
     return out
 
 
@@ -48,6 +57,11 @@ def render_one(conn: Any, fip_id: str) -> dict[str, Any]:
 
 
 def pool_view(row: Any) -> dict[str, Any]:
-    return {"subnet_id": row["id"], "subnet_name": row["name"], "network_id": row["network_id"],
-            "cidr": row["cidr"], "project_id": row["project_id"],
-            "tenant_id": row["project_id"]}
+    return {
+        "subnet_id": row["id"],
+        "subnet_name": row["name"],
+        "network_id": row["network_id"],
+        "cidr": row["cidr"],
+        "project_id": row["project_id"],
+        "tenant_id": row["project_id"],
+    }

@@ -129,8 +129,9 @@ class FloatingIpService:
         project = owner_project(ctx, attrs)
         network_id = attrs["floating_network_id"]
         net = network_repo.find(conn, network_id)
-        if net is None or not ctx.can_see(net["project_id"],
-                                          public=rbac.network_visible(conn, ctx, net)):
+        if net is None or not ctx.can_see(
+            net["project_id"], public=rbac.network_visible(conn, ctx, net)
+        ):
             raise ResourceNotFound("Network", network_id)
         if not net["router_external"]:
             raise fip_assoc.bad(f"Network {network_id} is not a valid external network")
@@ -139,61 +140,108 @@ class FloatingIpService:
         self.quotas.check(tx, project, "floatingip")
         fip_id = new_id()
         port_id, address = self._create_port(tx, fip_id, network_id, attrs)
-        row = {"id": fip_id, "project_id": project, "floating_network_id": network_id,
-               "floating_ip_address": address, "floating_port_id": port_id,
-               "fixed_port_id": None}
+        row = {
+            "id": fip_id,
+            "project_id": project,
+            "floating_network_id": network_id,
+            "floating_ip_address": address,
+            "floating_port_id": port_id,
+            "fixed_port_id": None,
+        }
         assoc = fip_assoc.resolve(conn, ctx, row, attrs)
         now = clock.now()
-        repo.insert_row(conn, {
-            **row, **assoc.values(), "name": "", "description": attrs.get("description", ""),
-            "created_at": now, "updated_at": now, "revision_number": 1, "status": "DOWN"})
+        repo.insert_row(
+            conn,
+            {
+                **row,
+                **assoc.values(),
+                "name": "",
+                "description": attrs.get("description", ""),
+                "created_at": now,
+                "updated_at": now,
+                "revision_number": 1,
+                "status": "DOWN",
+            },
+        )
         if attrs.get("tags"):
             tag_repo.replace_tags(conn, "floatingips", fip_id, attrs["tags"])
         tx.record("floatingip", fip_id, "create", project, network_id)
         return render_one(conn, fip_id)
 
-    def _create_port(self, tx: Tx, fip_id: str, network_id: str, attrs: dict[str, Any]
-                     ) -> tuple[str, str]:
+    def _create_port(
+        self, tx: Tx, fip_id: str, network_id: str, attrs: dict[str, Any]
+    ) -> tuple[str, str]:
         """The floating IP's own port and its IPv4 address (Neutron: every subnet when none
         is named, then the first IPv4 address; none is 400 ``ExternalIpAddressExhausted``)."""
         conn = tx.conn
         locks.for_change(conn, "networks", network_id)
-        requested = {k: v for k, v in (("subnet_id", attrs.get("subnet_id")),
-                                       ("ip_address", attrs.get("floating_ip_address"))) if v}
+        requested = {
+            k: v
+            for k, v in (
+                ("subnet_id", attrs.get("subnet_id")),
+                ("ip_address", attrs.get("floating_ip_address")),
+            )
+            if v
+        }
         port_id = new_id()
         now = clock.now()
-        port_repo.insert_row(conn, {
-            "id": port_id, "project_id": "", "name": "", "description": "",
-            "created_at": now, "updated_at": now, "revision_number": 1,
-            "network_id": network_id, "mac_address": free_mac(tx, network_id, self.base_mac),
-            "admin_state_up": True, "status": "N/A", "device_id": fip_id,
-            "device_owner": repo.DEVICE_OWNER, "port_security_enabled": False,
-            "binding_host_id": "", "binding_vnic_type": "normal",
-            "binding_vif_type": "unbound", "binding_vif_details": "{}",
-            "binding_profile": "{}", "dns_name": "",
-        }, system_owned=True)
+        port_repo.insert_row(
+            conn,
+            {
+                "id": port_id,
+                "project_id": "",
+                "name": "",
+                "description": "",
+                "created_at": now,
+                "updated_at": now,
+                "revision_number": 1,
+                "network_id": network_id,
+                "mac_address": free_mac(tx, network_id, self.base_mac),
+                "admin_state_up": True,
+                "status": "N/A",
+                "device_id": fip_id,
+                "device_owner": repo.DEVICE_OWNER,
+                "port_security_enabled": False,
+                "binding_host_id": "",
+                "binding_vnic_type": "normal",
+                "binding_vif_type": "unbound",
+                "binding_vif_details": "{}",
+                "binding_profile": "{}",
+                "dns_name": "",
+            },
+            system_owned=True,
+        )
         mac = port_repo.get(conn, port_id)["mac_address"]
-        fixed = ipam.allocate(tx, network_id, [requested] if requested else None, mac,
-                              port_id=port_id, device_owner=repo.DEVICE_OWNER,
-                              window=self.window)
-        v4 = [f["ip_address"] for f in fixed
-              if ipaddress.ip_address(f["ip_address"]).version == 4]
+        fixed = ipam.allocate(
+            tx,
+            network_id,
+            [requested] if requested else None,
+            mac,
+            port_id=port_id,
+            device_owner=repo.DEVICE_OWNER,
+            window=self.window,
+        )
+        v4 = [f["ip_address"] for f in fixed if ipaddress.ip_address(f["ip_address"]).version == 4]
         if not v4:
-            raise NamedBadRequest("ExternalIpAddressExhausted", f"Unable to find any IP "
-                                  f"address on external network {network_id}.")
+            raise NamedBadRequest(
+                "ExternalIpAddressExhausted",
+                f"Unable to find any IP address on external network {network_id}.",
+            )
         tx.record("port", port_id, "create", "", network_id)
         return port_id, v4[0]
 
     # --- update
 
-    def update(self, ctx: RequestContext, fip_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, fip_id: str, body: dict[str, Any], if_match: int | None = None
+    ) -> dict[str, Any]:
         ctx.require_write_on("update_floatingip", lambda: self.get(ctx, fip_id))
         attrs = parse_update(body, SPEC)
         return self.store.write(self._update_tx, ctx, fip_id, attrs, if_match)
 
-    def _update_tx(self, tx: Tx, ctx: RequestContext, fip_id: str, attrs: dict[str, Any],
-                   if_match: int | None) -> dict[str, Any]:
+    def _update_tx(
+        self, tx: Tx, ctx: RequestContext, fip_id: str, attrs: dict[str, Any], if_match: int | None
+    ) -> dict[str, Any]:
         conn = tx.conn
         if attrs.get("port_id"):  # ports before floating IPs (the lock order of store.locks)
             locks.for_change(conn, "ports", attrs["port_id"])
@@ -209,8 +257,7 @@ class FloatingIpService:
             values["revision_number"] = row["revision_number"] + 1
             values["updated_at"] = clock.now()
             repo.update_row(conn, fip_id, values)
-            tx.record("floatingip", fip_id, "update", row["project_id"],
-                      row["floating_network_id"])
+            tx.record("floatingip", fip_id, "update", row["project_id"], row["floating_network_id"])
         return render_one(conn, fip_id)
 
     def set_status(self, fip_id: str, status: str) -> None:
@@ -225,8 +272,9 @@ class FloatingIpService:
                 raise ResourceNotFound(KIND, fip_id)
             if row["status"] != status:
                 repo.set_status(tx.conn, fip_id, status)
-                tx.record("floatingip", fip_id, "update", row["project_id"],
-                          row["floating_network_id"])
+                tx.record(
+                    "floatingip", fip_id, "update", row["project_id"], row["floating_network_id"]
+                )
 
         self.store.write(tx_fn)
 
@@ -236,8 +284,7 @@ class FloatingIpService:
         ctx.require_write_on("delete_floatingip", lambda: self.get(ctx, fip_id))
         self.store.write(self._delete_tx, ctx, fip_id, if_match)
 
-    def _delete_tx(self, tx: Tx, ctx: RequestContext, fip_id: str,
-                   if_match: int | None) -> None:
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, fip_id: str, if_match: int | None) -> None:
         row = _load(tx.conn, ctx, fip_id, for_update=True)
         check_revision(row["revision_number"], if_match)
         fip_rules.delete(tx, row)

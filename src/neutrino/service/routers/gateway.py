@@ -33,12 +33,12 @@ from neutrino.store import subnets as subnet_repo
 from neutrino.store.uow import Tx
 
 
-def set_gateway(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
-                info: dict[str, Any] | None) -> bool:
+def set_gateway(
+    tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any, info: dict[str, Any] | None
+) -> bool:
     """Make the router's gateway match ``info`` (None: no gateway); True if it changed."""
     conn = tx.conn
-    current = (port_repo.find(conn, router["gw_port_id"]) if router["gw_port_id"]
-               else None)
+    current = port_repo.find(conn, router["gw_port_id"]) if router["gw_port_id"] else None
     if not info:
         if current is None:
             return False
@@ -48,19 +48,23 @@ def set_gateway(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
         return True
     network_id = info["network_id"]
     net = network_repo.find(conn, network_id)
-    if net is None or not ctx.can_see(net["project_id"],
-                                      public=rbac.network_visible(conn, ctx, net)):
+    if net is None or not ctx.can_see(
+        net["project_id"], public=rbac.network_visible(conn, ctx, net)
+    ):
         raise ResourceNotFound("Network", network_id)
     if not net["router_external"]:
         raise bad(f"Network {network_id} is not an external network")
     snat = info.get("enable_snat", True)
     requested = info.get("external_fixed_ips")
     if current is not None and current["network_id"] == network_id:
-        ips = [{"subnet_id": s, "ip_address": a}
-               for s, a in repo.fixed_ips(conn, [current["id"]]).get(current["id"], [])]
+        ips = [
+            {"subnet_id": s, "ip_address": a}
+            for s, a in repo.fixed_ips(conn, [current["id"]]).get(current["id"], [])
+        ]
         same_ips = requested is None or (
             len(requested) == len(ips)
-            and all(any(all(i[k] == r[k] for k in r) for i in ips) for r in requested))
+            and all(any(all(i[k] == r[k] for k in r) for i in ips) for r in requested)
+        )
         if same_ips:
             if snat == router["enable_snat"]:
                 return False

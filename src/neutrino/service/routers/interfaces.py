@@ -48,8 +48,14 @@ from neutrino.store.uow import Tx
 INTERFACE = repo.INTERFACE
 
 
-def add_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
-           port_id: str | None, subnet_id: str | None) -> dict[str, Any]:
+def add_tx(
+    tx: Tx,
+    ctx: RequestContext,
+    ports: RouterPorts,
+    router_id: str,
+    port_id: str | None,
+    subnet_id: str | None,
+) -> dict[str, Any]:
     router = load(tx.conn, ctx, router_id, for_update=True)
     if port_id is not None:
         result = _add_by_port(tx, ctx, router, port_id)
@@ -68,9 +74,12 @@ def _add_by_port(tx: Tx, ctx: RequestContext, router: Any, port_id: str) -> dict
     if port is None or not ctx.owns(port["project_id"]):
         raise ResourceNotFound("Port", port_id)
     if port["device_id"]:
-        raise NamedConflict("PortInUse", f"Unable to complete operation on port {port_id} "
-                            f"for network {port['network_id']}. Port already has an "
-                            f"attached device {port['device_id']}.")
+        raise NamedConflict(
+            "PortInUse",
+            f"Unable to complete operation on port {port_id} "
+            f"for network {port['network_id']}. Port already has an "
+            f"attached device {port['device_id']}.",
+        )
     ips = repo.fixed_ips(conn, [port_id]).get(port_id, [])
     if not ips:
         raise bad("Router port must have at least one fixed IP")
@@ -79,50 +88,83 @@ def _add_by_port(tx: Tx, ctx: RequestContext, router: Any, port_id: str) -> dict
     check_overlap(conn, router["id"], found)
     if len([s for s in found if s["ip_version"] == 4]) > 1:
         raise bad("Cannot have multiple IPv4 subnets on router port")
-    port_repo.update_row(conn, port_id, {  # the router takes the port over: it is its own now
-        "device_id": router["id"], "device_owner": INTERFACE, "system_owned": True,
-        "revision_number": port["revision_number"] + 1, "updated_at": clock.now()})
+    port_repo.update_row(
+        conn,
+        port_id,
+        {  # the router takes the port over: it is its own now
+            "device_id": router["id"],
+            "device_owner": INTERFACE,
+            "system_owned": True,
+            "revision_number": port["revision_number"] + 1,
+            "updated_at": clock.now(),
+        },
+    )
     repo.attach_port(conn, router["id"], port_id, INTERFACE)
     tx.record("port", port_id, "update", port["project_id"], port["network_id"])
     subnet_ids = [s for s, _ in ips]
     return interface_info(router["id"], port, subnet_ids[-1], subnet_ids)
 
 
-def _add_by_subnet(tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any,
-                   subnet_id: str) -> dict[str, Any]:
+def _add_by_subnet(
+    tx: Tx, ctx: RequestContext, ports: RouterPorts, router: Any, subnet_id: str
+) -> dict[str, Any]:
     conn = tx.conn
     subnet = subnet_repo.find(conn, subnet_id)
-    if subnet is None or not (ctx.owns(subnet["network_project_id"]) or ctx.can_see(
-            subnet["project_id"], public=rbac.access(conn, ctx, subnet["network_id"],
-                                                     subnet["network_shared"])[0])):
+    if subnet is None or not (
+        ctx.owns(subnet["network_project_id"])
+        or ctx.can_see(
+            subnet["project_id"],
+            public=rbac.access(conn, ctx, subnet["network_id"], subnet["network_shared"])[0],
+        )
+    ):
         raise ResourceNotFound("Subnet", subnet_id)
     if not subnet["gateway_ip"]:
         raise bad("Subnet for router interface must have a gateway IP")
     if not ctx.owns(subnet["project_id"]):
-        raise bad(f"Cannot add interface to router because subnet {subnet_id} is not "
-                  f"owned by project making the request")
-    if (subnet["ip_version"] == 6 and subnet["ipv6_ra_mode"] is None
-            and subnet["ipv6_address_mode"] is not None):
-        raise bad(f"IPv6 subnet {subnet_id} configured to receive RAs from an external "
-                  f"router cannot be added to Neutron Router")
+        raise bad(
+            f"Cannot add interface to router because subnet {subnet_id} is not "
+            f"owned by project making the request"
+        )
+    if (
+        subnet["ip_version"] == 6
+        and subnet["ipv6_ra_mode"] is None
+        and subnet["ipv6_address_mode"] is not None
+    ):
+        raise bad(
+            f"IPv6 subnet {subnet_id} configured to receive RAs from an external "
+            f"router cannot be added to Neutron Router"
+        )
     check_overlap(conn, router["id"], [subnet])
     fixed = {"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}
     if subnet["ip_version"] == 6:
         existing = _ipv6_interface_on(conn, router["id"], subnet["network_id"])
         if existing is not None:
-            current = [{"subnet_id": s, "ip_address": a} for s, a in
-                       repo.fixed_ips(conn, [existing["id"]]).get(existing["id"], [])]
-            ipam.reallocate(tx, existing["network_id"], existing["id"], current,
-                            [*current, fixed], existing["mac_address"],
-                            device_owner=INTERFACE, window=ports.window)
-            port_repo.update_row(conn, existing["id"], {
-                "revision_number": existing["revision_number"] + 1,
-                "updated_at": clock.now()})
-            tx.record("port", existing["id"], "update", existing["project_id"],
-                      existing["network_id"])
+            current = [
+                {"subnet_id": s, "ip_address": a}
+                for s, a in repo.fixed_ips(conn, [existing["id"]]).get(existing["id"], [])
+            ]
+            ipam.reallocate(
+                tx,
+                existing["network_id"],
+                existing["id"],
+                current,
+                [*current, fixed],
+                existing["mac_address"],
+                device_owner=INTERFACE,
+                window=ports.window,
+            )
+            port_repo.update_row(
+                conn,
+                existing["id"],
+                {"revision_number": existing["revision_number"] + 1, "updated_at": clock.now()},
+            )
+            tx.record(
+                "port", existing["id"], "update", existing["project_id"], existing["network_id"]
+            )
             return interface_info(router["id"], existing, subnet_id, [subnet_id])
-    port_id, _ = ports.create(tx, subnet["network_id"], router["project_id"], router["id"],
-                              INTERFACE, [fixed])
+    port_id, _ = ports.create(
+        tx, subnet["network_id"], router["project_id"], router["id"], INTERFACE, [fixed]
+    )
     port = port_repo.get(conn, port_id)
     return interface_info(router["id"], port, subnet_id, [subnet_id])
 
@@ -134,8 +176,14 @@ def _ipv6_interface_on(conn: Any, router_id: str, network_id: str) -> Any:
     return None
 
 
-def remove_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
-              port_id: str | None, subnet_id: str | None) -> dict[str, Any]:
+def remove_tx(
+    tx: Tx,
+    ctx: RequestContext,
+    ports: RouterPorts,
+    router_id: str,
+    port_id: str | None,
+    subnet_id: str | None,
+) -> dict[str, Any]:
     conn = tx.conn
     router = load(conn, ctx, router_id, for_update=True)
     interfaces = set(repo.port_ids(conn, router_id, INTERFACE))
@@ -146,19 +194,28 @@ def remove_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
         ips = repo.fixed_ips(conn, [port_id]).get(port_id, [])
         subnet_ids = [s for s, _ in ips]
         if subnet_id is not None and subnet_id not in subnet_ids:
-            raise NamedBadRequest("SubnetMismatchForPort", f"Subnet on port {port_id} "
-                                  f"does not match the requested subnet {subnet_id}")
+            raise NamedBadRequest(
+                "SubnetMismatchForPort",
+                f"Subnet on port {port_id} does not match the requested subnet {subnet_id}",
+            )
         removed = [subnet_id] if subnet_id is not None else subnet_ids
     else:
         assert subnet_id is not None
         if subnet_repo.find(conn, subnet_id) is None:
             raise ResourceNotFound("Subnet", subnet_id)
-        holder = next((a for a in repo.attached_subnets(conn, router_id, INTERFACE)
-                       if a["subnet_id"] == subnet_id), None)
+        holder = next(
+            (
+                a
+                for a in repo.attached_subnets(conn, router_id, INTERFACE)
+                if a["subnet_id"] == subnet_id
+            ),
+            None,
+        )
         if holder is None:
-            raise NamedNotFound("RouterInterfaceNotFoundForSubnet",
-                                f"Router {router_id} has no interface on subnet "
-                                f"{subnet_id}")
+            raise NamedNotFound(
+                "RouterInterfaceNotFoundForSubnet",
+                f"Router {router_id} has no interface on subnet {subnet_id}",
+            )
         port = port_repo.get(conn, holder["port_id"])
         ips = repo.fixed_ips(conn, [port["id"]]).get(port["id"], [])
         removed = [subnet_id]
@@ -167,10 +224,21 @@ def remove_tx(tx: Tx, ctx: RequestContext, ports: RouterPorts, router_id: str,
     remaining = [{"subnet_id": s, "ip_address": a} for s, a in ips if s not in removed]
     if remaining:
         current = [{"subnet_id": s, "ip_address": a} for s, a in ips]
-        ipam.reallocate(tx, port["network_id"], port["id"], current, remaining,
-                        port["mac_address"], device_owner=INTERFACE, window=ports.window)
-        port_repo.update_row(conn, port["id"], {
-            "revision_number": port["revision_number"] + 1, "updated_at": clock.now()})
+        ipam.reallocate(
+            tx,
+            port["network_id"],
+            port["id"],
+            current,
+            remaining,
+            port["mac_address"],
+            device_owner=INTERFACE,
+            window=ports.window,
+        )
+        port_repo.update_row(
+            conn,
+            port["id"],
+            {"revision_number": port["revision_number"] + 1, "updated_at": clock.now()},
+        )
         tx.record("port", port["id"], "update", port["project_id"], port["network_id"])
     else:
         ports.delete(tx, port)

@@ -36,25 +36,50 @@ class RouterPorts:
         self.base_mac = settings.base_mac
         self.window = settings.ipam_window
 
-    def create(self, tx: Tx, network_id: str, project: str, router_id: str, owner: str,
-               requested: list[dict[str, Any]] | None) -> tuple[str, list[dict[str, str]]]:
+    def create(
+        self,
+        tx: Tx,
+        network_id: str,
+        project: str,
+        router_id: str,
+        owner: str,
+        requested: list[dict[str, Any]] | None,
+    ) -> tuple[str, list[dict[str, str]]]:
         """Create a router-owned port; return its id and its allocated fixed IPs."""
         conn = tx.conn
         locks.for_change(conn, "networks", network_id)
         port_id = new_id()
         now = clock.now()
-        port_repo.insert_row(conn, {
-            "id": port_id, "project_id": project, "name": "", "description": "",
-            "created_at": now, "updated_at": now, "revision_number": 1,
-            "network_id": network_id, "mac_address": free_mac(tx, network_id, self.base_mac),
-            "admin_state_up": True, "status": "DOWN", "device_id": router_id,
-            "device_owner": owner, "port_security_enabled": False, "binding_host_id": "",
-            "binding_vnic_type": "normal", "binding_vif_type": "unbound",
-            "binding_vif_details": "{}", "binding_profile": "{}", "dns_name": "",
-        }, system_owned=True)
+        port_repo.insert_row(
+            conn,
+            {
+                "id": port_id,
+                "project_id": project,
+                "name": "",
+                "description": "",
+                "created_at": now,
+                "updated_at": now,
+                "revision_number": 1,
+                "network_id": network_id,
+                "mac_address": free_mac(tx, network_id, self.base_mac),
+                "admin_state_up": True,
+                "status": "DOWN",
+                "device_id": router_id,
+                "device_owner": owner,
+                "port_security_enabled": False,
+                "binding_host_id": "",
+                "binding_vnic_type": "normal",
+                "binding_vif_type": "unbound",
+                "binding_vif_details": "{}",
+                "binding_profile": "{}",
+                "dns_name": "",
+            },
+            system_owned=True,
+        )
         mac = port_repo.get(conn, port_id)["mac_address"]
-        fixed = ipam.allocate(tx, network_id, requested, mac, port_id=port_id,
-                              device_owner=owner, window=self.window)
+        fixed = ipam.allocate(
+            tx, network_id, requested, mac, port_id=port_id, device_owner=owner, window=self.window
+        )
         repo.attach_port(conn, router_id, port_id, owner)
         tx.record("port", port_id, "create", project, network_id)
         return port_id, fixed

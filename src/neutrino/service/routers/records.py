@@ -30,7 +30,13 @@ def load(conn: Any, ctx: RequestContext, router_id: str, *, for_update: bool = F
 def bump(tx: Tx, router_id: str, values: dict[str, Any] | None = None) -> None:
     row = repo.find(tx.conn, router_id)
     assert row is not None
-    repo.update_row(tx.conn, router_id, {
-        **(values or {}), "revision_number": row["revision_number"] + 1,
-        "updated_at": clock.now()})
+    repo.update_row(
+        tx.conn,
+        router_id,
+        {
+            **(values or {}),
+            "revision_number": row["revision_number"] + 1,
+            "updated_at": clock.now(),
+        },
+    )
     tx.record("router", router_id, "update", row["project_id"])

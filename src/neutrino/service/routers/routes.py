@@ -27,8 +27,9 @@ from neutrino.store.uow import Tx
 Route = tuple[str, str]
 
 
-def replace_routes(tx: Tx, router_id: str, shown: list[dict[str, str]],
-                   wanted: list[Route]) -> bool:
+def replace_routes(
+    tx: Tx, router_id: str, shown: list[dict[str, str]], wanted: list[Route]
+) -> bool:
     """Make the router's routes ``wanted``; True if they changed. ``shown`` is for errors."""
     current = repo.routes_of(tx.conn, [router_id]).get(router_id, [])
     if sorted(set(wanted)) == sorted(current):
@@ -38,8 +39,9 @@ def replace_routes(tx: Tx, router_id: str, shown: list[dict[str, str]],
     return True
 
 
-def _check_routes(conn: Any, router_id: str, shown: list[dict[str, str]],
-                  wanted: list[Route]) -> None:
+def _check_routes(
+    conn: Any, router_id: str, shown: list[dict[str, str]], wanted: list[Route]
+) -> None:
     attached = repo.attached_subnets(conn, router_id)
     nets = [ipaddress.ip_network(a["cidr"]) for a in attached]
     own = {ipaddress.ip_address(a["ip_address"]) for a in attached}
@@ -51,14 +53,18 @@ def _check_routes(conn: Any, router_id: str, shown: list[dict[str, str]],
             raise invalid_routes(shown, "the nexthop is used by router")
 
 
-def change_routes_tx(tx: Tx, ctx: RequestContext, router_id: str,
-                     routes: list[dict[str, str]], *, add: bool) -> dict[str, Any]:
+def change_routes_tx(
+    tx: Tx, ctx: RequestContext, router_id: str, routes: list[dict[str, str]], *, add: bool
+) -> dict[str, Any]:
     """``add_extraroutes`` (``add``) or ``remove_extraroutes``, inside one transaction."""
     load(tx.conn, ctx, router_id, for_update=True)
     current = repo.routes_of(tx.conn, [router_id]).get(router_id, [])
     given = [(r["destination"], r["nexthop"]) for r in routes]
-    wanted = (current + [g for g in given if g not in current] if add
-              else [c for c in current if c not in given])
+    wanted = (
+        current + [g for g in given if g not in current]
+        if add
+        else [c for c in current if c not in given]
+    )
     shown = [{"destination": d, "nexthop": n} for d, n in wanted]
     if replace_routes(tx, router_id, shown, wanted):
         bump(tx, router_id)
@@ -71,8 +77,7 @@ def check_not_needed_by_routes(conn: Any, router_id: str, removed: list[str]) ->
         return
     attached = repo.attached_subnets(conn, router_id)
     gone = [ipaddress.ip_network(a["cidr"]) for a in attached if a["subnet_id"] in removed]
-    kept = [ipaddress.ip_network(a["cidr"]) for a in attached
-            if a["subnet_id"] not in removed]
+    kept = [ipaddress.ip_network(a["cidr"]) for a in attached if a["subnet_id"] not in removed]
     for _dest, hop in routes:
         addr = ipaddress.ip_address(hop)
         needed = any(addr.version == n.version and addr in n for n in gone)
@@ -80,4 +85,5 @@ def check_not_needed_by_routes(conn: Any, router_id: str, removed: list[str]) ->
             raise NamedConflict(
                 "RouterInterfaceInUseByRoute",
                 f"Router interface for subnet {removed[0]} on router {router_id} cannot "
-                f"be deleted, as it is required by one or more routes.")
+                f"be deleted, as it is required by one or more routes.",
+            )

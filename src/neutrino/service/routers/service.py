@@ -97,13 +97,22 @@ class RouterService:
             router_id = new_id()
             now = clock.now()
             project = owner_project(ctx, attrs)
-            repo.insert_row(tx.conn, {
-                "id": router_id, "project_id": project, "name": attrs.get("name", ""),
-                "description": attrs.get("description", ""), "created_at": now,
-                "updated_at": now, "revision_number": 1,
-                "admin_state_up": attrs.get("admin_state_up", True), "status": "ACTIVE",
-                "gw_port_id": None, "enable_snat": True,
-            })
+            repo.insert_row(
+                tx.conn,
+                {
+                    "id": router_id,
+                    "project_id": project,
+                    "name": attrs.get("name", ""),
+                    "description": attrs.get("description", ""),
+                    "created_at": now,
+                    "updated_at": now,
+                    "revision_number": 1,
+                    "admin_state_up": attrs.get("admin_state_up", True),
+                    "status": "ACTIVE",
+                    "gw_port_id": None,
+                    "enable_snat": True,
+                },
+            )
             if attrs.get("external_gateway_info"):
                 row = repo.find(tx.conn, router_id)
                 set_gateway(tx, ctx, self.ports, row, attrs["external_gateway_info"])
@@ -116,23 +125,35 @@ class RouterService:
 
     # --- update
 
-    def update(self, ctx: RequestContext, router_id: str, body: dict[str, Any],
-               if_match: int | None = None) -> dict[str, Any]:
+    def update(
+        self, ctx: RequestContext, router_id: str, body: dict[str, Any], if_match: int | None = None
+    ) -> dict[str, Any]:
         ctx.require_write_on("update_router", lambda: self.get(ctx, router_id))
         attrs = parse_update(body, SPEC)
         policy.check_router_gateway(ctx, "update_router", attrs)
-        return for_caller(ctx.is_admin, [self.store.write(self._update_tx, ctx, router_id, attrs,
-                                                          if_match)])[0]
+        return for_caller(
+            ctx.is_admin, [self.store.write(self._update_tx, ctx, router_id, attrs, if_match)]
+        )[0]
 
-    def _update_tx(self, tx: Tx, ctx: RequestContext, router_id: str, attrs: dict[str, Any],
-                   if_match: int | None) -> dict[str, Any]:
+    def _update_tx(
+        self,
+        tx: Tx,
+        ctx: RequestContext,
+        router_id: str,
+        attrs: dict[str, Any],
+        if_match: int | None,
+    ) -> dict[str, Any]:
         row = load(tx.conn, ctx, router_id, for_update=True)
         check_revision(row["revision_number"], if_match)
-        values: dict[str, Any] = {k: attrs[k] for k in ("name", "description", "admin_state_up")
-                                  if k in attrs and attrs[k] != row[k]}
+        values: dict[str, Any] = {
+            k: attrs[k]
+            for k in ("name", "description", "admin_state_up")
+            if k in attrs and attrs[k] != row[k]
+        }
         touched = bool(values)
         if "external_gateway_info" in attrs and set_gateway(
-                tx, ctx, self.ports, row, attrs["external_gateway_info"]):
+            tx, ctx, self.ports, row, attrs["external_gateway_info"]
+        ):
             l3_scheduler.sync_router(tx, router_id)  # bind the new gateway port
             touched = True
         if "routes" in attrs:
@@ -144,42 +165,61 @@ class RouterService:
 
     # --- extra routes
 
-    def add_extraroutes(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
-                        ) -> dict[str, Any]:
+    def add_extraroutes(
+        self, ctx: RequestContext, router_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         return self._change_routes(ctx, router_id, body, add=True)
 
-    def remove_extraroutes(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
-                           ) -> dict[str, Any]:
+    def remove_extraroutes(
+        self, ctx: RequestContext, router_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         return self._change_routes(ctx, router_id, body, add=False)
 
-    def _change_routes(self, ctx: RequestContext, router_id: str, body: dict[str, Any],
-                       *, add: bool) -> dict[str, Any]:
-        ctx.require_write_on("add_extraroutes" if add else "remove_extraroutes",
-                             lambda: self.get(ctx, router_id))
+    def _change_routes(
+        self, ctx: RequestContext, router_id: str, body: dict[str, Any], *, add: bool
+    ) -> dict[str, Any]:
+        ctx.require_write_on(
+            "add_extraroutes" if add else "remove_extraroutes", lambda: self.get(ctx, router_id)
+        )
         routes = parse_update(body, ROUTES_SPEC)["routes"] if body else None
         if routes is None:
-            raise NamedBadRequest("HTTPBadRequest", "Failed to parse request. Required "
-                                  "attribute 'routes' not specified")
-        return for_caller(ctx.is_admin, [self.store.write(change_routes_tx, ctx, router_id,
-                                                          routes, add=add)])[0]
+            raise NamedBadRequest(
+                "HTTPBadRequest",
+                "Failed to parse request. Required attribute 'routes' not specified",
+            )
+        return for_caller(
+            ctx.is_admin, [self.store.write(change_routes_tx, ctx, router_id, routes, add=add)]
+        )[0]
 
     # --- interfaces
 
-    def add_interface(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
-                      ) -> dict[str, Any]:
+    def add_interface(
+        self, ctx: RequestContext, router_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         ctx.require_write_on("add_router_interface", lambda: self.get(ctx, router_id))
         by_port, by_subnet = interface_keys(body, removal=False)
-        return self.store.write(interfaces.add_tx, ctx, self.ports, router_id,
-                                body["port_id"] if by_port else None,
-                                body["subnet_id"] if by_subnet else None)
+        return self.store.write(
+            interfaces.add_tx,
+            ctx,
+            self.ports,
+            router_id,
+            body["port_id"] if by_port else None,
+            body["subnet_id"] if by_subnet else None,
+        )
 
-    def remove_interface(self, ctx: RequestContext, router_id: str, body: dict[str, Any]
-                         ) -> dict[str, Any]:
+    def remove_interface(
+        self, ctx: RequestContext, router_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         ctx.require_write_on("remove_router_interface", lambda: self.get(ctx, router_id))
         by_port, by_subnet = interface_keys(body, removal=True)
-        return self.store.write(interfaces.remove_tx, ctx, self.ports, router_id,
-                                body["port_id"] if by_port else None,
-                                body["subnet_id"] if by_subnet else None)
+        return self.store.write(
+            interfaces.remove_tx,
+            ctx,
+            self.ports,
+            router_id,
+            body["port_id"] if by_port else None,
+            body["subnet_id"] if by_subnet else None,
+        )
 
     # --- delete
 
@@ -187,8 +227,7 @@ class RouterService:
         ctx.require_write_on("delete_router", lambda: self.get(ctx, router_id))
         self.store.write(self._delete_tx, ctx, router_id, if_match)
 
-    def _delete_tx(self, tx: Tx, ctx: RequestContext, router_id: str,
-                   if_match: int | None) -> None:
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, router_id: str, if_match: int | None) -> None:
         conn = tx.conn
         row = load(conn, ctx, router_id, for_update=True)
         check_revision(row["revision_number"], if_match)

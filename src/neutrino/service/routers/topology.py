@@ -16,8 +16,7 @@ from neutrino.store import routers as repo
 from neutrino.store import subnets as subnet_repo
 
 
-def check_overlap(conn: Any, router_id: str, new: list[Any], *, gateway: bool = False
-                  ) -> None:
+def check_overlap(conn: Any, router_id: str, new: list[Any], *, gateway: bool = False) -> None:
     """Neutron's ``_check_for_dup_router_subnets``: no subnet twice, no overlapping CIDRs
     (for the gateway, every subnet of the external network counts)."""
     new_ids = {s["id"] for s in new}
@@ -35,7 +34,8 @@ def check_overlap(conn: Any, router_id: str, new: list[Any], *, gateway: bool = 
         mine = ipaddress.ip_network(s["cidr"])
         for other_id, cidr in theirs.items():
             other = ipaddress.ip_network(cidr)
-            if other_id != s["id"] and mine.version == other.version \
-                    and mine.overlaps(other):
-                raise bad(f"Cidr {s['cidr']} of subnet {s['id']} overlaps with cidr "
-                          f"{cidr} of subnet {other_id}")
+            if other_id != s["id"] and mine.version == other.version and mine.overlaps(other):
+                raise bad(
+                    f"Cidr {s['cidr']} of subnet {s['id']} overlaps with cidr "
+                    f"{cidr} of subnet {other_id}"
+                )

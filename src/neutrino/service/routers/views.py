@@ -27,23 +27,30 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         gw = gw_ports.get(r["gw_port_id"] or "")
-        info = None if gw is None else {
-            "network_id": gw["network_id"],
-            "external_fixed_ips": [{"subnet_id": s, "ip_address": a}
-                                   for s, a in gw_ips.get(gw["id"], [])],
-            "enable_snat": r["enable_snat"],
-        }
-        out.append({
-            "id": r["id"],
-            "name": r["name"],
-            "tenant_id": r["project_id"],
-            "project_id": r["project_id"],
-            "admin_state_up": r["admin_state_up"],
-            "status": r["status"],
-            "external_gateway_info": info,
-            "routes": [{"destination": d, "nexthop": n} for d, n in routes.get(r["id"], [])],
-            **standard_view(r, tags.get(r["id"], [])),
-        })
+        info = (
+            None
+            if gw is None
+            else {
+                "network_id": gw["network_id"],
+                "external_fixed_ips": [
+                    {"subnet_id": s, "ip_address": a} for s, a in gw_ips.get(gw["id"], [])
+                ],
+                "enable_snat": r["enable_snat"],
+            }
+        )
+        out.append(
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "tenant_id": r["project_id"],
+                "project_id": r["project_id"],
+                "admin_state_up": r["admin_state_up"],
+                "status": r["status"],
+                "external_gateway_info": info,
+                "routes": [{"destination": d, "nexthop": n} for d, n in routes.get(r["id"], [])],
+                **standard_view(r, tags.get(r["id"], [])),
+            }
+        )
     return out
 
 
@@ -62,8 +69,15 @@ def render_one(conn: Any, router_id: str) -> dict[str, Any]:
     return render(conn, [row])[0]
 
 
-def interface_info(router_id: str, port: Any, subnet_id: str, subnet_ids: list[str]
-                   ) -> dict[str, Any]:
-    return {"id": router_id, "tenant_id": port["project_id"], "project_id": port["project_id"],
-            "port_id": port["id"], "network_id": port["network_id"], "subnet_id": subnet_id,
-            "subnet_ids": subnet_ids}
+def interface_info(
+    router_id: str, port: Any, subnet_id: str, subnet_ids: list[str]
+) -> dict[str, Any]:
+    return {
+        "id": router_id,
+        "tenant_id": port["project_id"],
+        "project_id": port["project_id"],
+        "port_id": port["id"],
+        "network_id": port["network_id"],
+        "subnet_id": subnet_id,
+        "subnet_ids": subnet_ids,
+    }

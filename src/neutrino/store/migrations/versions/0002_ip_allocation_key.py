@@ -12,13 +12,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0002'
-down_revision: str | Sequence[str] | None = '0001'
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-ALLOCS = sa.table("ip_allocations", sa.column("subnet_id", sa.String),
-                  sa.column("ip_address", sa.String), sa.column("ip_key", sa.String))
+ALLOCS = sa.table(
+    "ip_allocations",
+    sa.column("subnet_id", sa.String),
+    sa.column("ip_address", sa.String),
+    sa.column("ip_key", sa.String),
+)
 
 
 def _key(address: str) -> str:
@@ -27,19 +31,21 @@ def _key(address: str) -> str:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('ip_allocations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('ip_key', sa.String(length=32), nullable=True))
+    with op.batch_alter_table("ip_allocations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ip_key", sa.String(length=32), nullable=True))
     conn = op.get_bind()
     for subnet_id, address in conn.execute(sa.select(ALLOCS.c.subnet_id, ALLOCS.c.ip_address)):
-        conn.execute(sa.update(ALLOCS).where(ALLOCS.c.subnet_id == subnet_id,
-                                             ALLOCS.c.ip_address == address)
-                     .values(ip_key=_key(address)))
-    with op.batch_alter_table('ip_allocations', schema=None) as batch_op:
-        batch_op.alter_column('ip_key', existing_type=sa.String(length=32), nullable=False)
-        batch_op.create_index('ix_ip_allocations_subnet_key', ['subnet_id', 'ip_key'], unique=True)
+        conn.execute(
+            sa.update(ALLOCS)
+            .where(ALLOCS.c.subnet_id == subnet_id, ALLOCS.c.ip_address == address)
+            .values(ip_key=_key(address))
+        )
+    with op.batch_alter_table("ip_allocations", schema=None) as batch_op:
+        batch_op.alter_column("ip_key", existing_type=sa.String(length=32), nullable=False)
+        batch_op.create_index("ix_ip_allocations_subnet_key", ["subnet_id", "ip_key"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('ip_allocations', schema=None) as batch_op:
-        batch_op.drop_index('ix_ip_allocations_subnet_key')
-        batch_op.drop_column('ip_key')
+    with op.batch_alter_table("ip_allocations", schema=None) as batch_op:
+        batch_op.drop_index("ix_ip_allocations_subnet_key")
+        batch_op.drop_column("ip_key")

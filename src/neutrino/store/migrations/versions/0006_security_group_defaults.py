@@ -44,13 +44,25 @@ def upgrade() -> None:
         sa.Column("used_in_non_default_sg", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.bulk_insert(table, [
-        {"id": str(uuid.uuid4()), "description": text, "direction": direction,
-         "ethertype": ethertype, "protocol": None, "port_range_min": None,
-         "port_range_max": None, "remote_ip_prefix": None, "remote_group_id": remote,
-         "used_in_default_sg": in_default, "used_in_non_default_sg": in_other}
-        for direction, ethertype, remote, in_default, in_other, text in LEGACY
-    ])
+    op.bulk_insert(
+        table,
+        [
+            {
+                "id": str(uuid.uuid4()),
+                "description": text,
+                "direction": direction,
+                "ethertype": ethertype,
+                "protocol": None,
+                "port_range_min": None,
+                "port_range_max": None,
+                "remote_ip_prefix": None,
+                "remote_group_id": remote,
+                "used_in_default_sg": in_default,
+                "used_in_non_default_sg": in_other,
+            }
+            for direction, ethertype, remote, in_default, in_other, text in LEGACY
+        ],
+    )
 
 
 def downgrade() -> None:

@@ -38,19 +38,29 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["floating_port_id"], ["ports.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["router_id"], ["routers.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address",
-                            name="uq_floating_ips_fixed"),
+        sa.UniqueConstraint(
+            "floating_network_id", "fixed_port_id", "fixed_ip_address", name="uq_floating_ips_fixed"
+        ),
     )
     with op.batch_alter_table("floating_ips", schema=None) as batch_op:
-        for column in ("fixed_port_id", "floating_network_id", "floating_port_id",
-                       "project_id", "router_id"):
-            batch_op.create_index(batch_op.f(f"ix_floating_ips_{column}"), [column],
-                                  unique=False)
+        for column in (
+            "fixed_port_id",
+            "floating_network_id",
+            "floating_port_id",
+            "project_id",
+            "router_id",
+        ):
+            batch_op.create_index(batch_op.f(f"ix_floating_ips_{column}"), [column], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("floating_ips", schema=None) as batch_op:
-        for column in ("fixed_port_id", "floating_network_id", "floating_port_id",
-                       "project_id", "router_id"):
+        for column in (
+            "fixed_port_id",
+            "floating_network_id",
+            "floating_port_id",
+            "project_id",
+            "router_id",
+        ):
             batch_op.drop_index(batch_op.f(f"ix_floating_ips_{column}"))
     op.drop_table("floating_ips")
