@@ -16,7 +16,8 @@ test: ## the whole suite: ruff, mypy, import contracts, pytest on SQLite and Pos
 	./scripts/test.sh
 
 check: ## quick static checks only (ruff, mypy, import contracts), in the existing .venv
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -3,7 +3,8 @@
 #   .venv with neutrino[dev]; Debian's postgresql when missing (and, as root, the packages of
 #   the kernel and e2e tests: iproute2, nftables, dnsmasq-base, busybox, socat); a private PostgreSQL server
 #   (NEUTRINO_TEST_PG_URL, unless already set) so store and API tests run on SQLite AND
-#   PostgreSQL; then ruff, mypy, the import contracts (lint-imports) and pytest (-n 2).
+#   PostgreSQL; then ruff (lint and format check), mypy, the import contracts (lint-imports)
+#   and pytest (-n 2).
 #
 # Usage: scripts/test.sh [PYTEST ARGS...]      e.g. scripts/test.sh tests/store -x
 # Every step runs even when an earlier one fails; the exit status is non-zero if any failed.
@@ -33,7 +34,8 @@ step() {
   "$@" || { FAILED+=("$name"); warn "$name failed"; }
 }
 
-step ruff "$BIN/ruff" check src tests
+step ruff "$BIN/ruff" check src tests bench
+step ruff-format "$BIN/ruff" format --check src tests bench
 step mypy "$BIN/mypy"
 step import-contracts "$BIN/lint-imports" --no-cache
 
