@@ -15,8 +15,9 @@ from starlette.responses import RedirectResponse, Response
 
 from neutrino.common.errors import NeutrinoError
 from neutrino.domain.listing import ListQuery
+from neutrino.web.forms import submit
 from neutrino.web.networks import by_name
-from neutrino.web.render import field_errors, guarded, page
+from neutrino.web.render import guarded, page
 from neutrino.web.session import Session, current, form, services
 
 router = APIRouter()
@@ -99,15 +100,19 @@ def _floatingips(
 @guarded
 async def allocate(request: Request) -> Response:
     me = current(request)
-    fields = await form(request)
-    body: dict[str, Any] = {"floating_network_id": fields.get("floating_network_id", "")}
-    if fields.get("port_id"):
-        body["port_id"] = fields["port_id"]
-    try:
-        services(request).floatingips.create_bulk(me.ctx, [body])
-    except NeutrinoError as exc:
-        return _floatingips(request, me, fields, field_errors(exc, fields), exc.status)
-    return RedirectResponse("/ui/floatingips", status_code=303)
+
+    def body(fields: dict[str, str]) -> dict[str, Any]:
+        found: dict[str, Any] = {"floating_network_id": fields.get("floating_network_id", "")}
+        if fields.get("port_id"):
+            found["port_id"] = fields["port_id"]
+        return found
+
+    return await submit(
+        request,
+        lambda f: services(request).floatingips.create_bulk(me.ctx, [body(f)]),
+        lambda _: "/ui/floatingips",
+        lambda f, errors, status: _floatingips(request, me, f, errors, status),
+    )
 
 
 @router.post("/ui/floatingips/{fip_id}/associate")

@@ -14,8 +14,9 @@ from starlette.responses import RedirectResponse, Response
 
 from neutrino.common.errors import NeutrinoError
 from neutrino.domain.listing import ListQuery
+from neutrino.web.forms import submit
 from neutrino.web.networks import by_name
-from neutrino.web.render import field_errors, guarded, page
+from neutrino.web.render import guarded, page
 from neutrino.web.session import Session, current, form, services
 
 router = APIRouter()
@@ -42,26 +43,30 @@ async def list_routers(request: Request) -> Response:
 @guarded
 async def create_router(request: Request) -> Response:
     me = current(request)
-    fields = await form(request)
-    body: dict[str, Any] = {
-        "name": fields.get("name", ""),
-        "admin_state_up": fields.get("admin_state_up") == "on",
-    }
-    svc = services(request)
-    try:
-        created = svc.routers.create_bulk(me.ctx, [body])[0]
-    except NeutrinoError as exc:
-        return page(
+    routers = services(request).routers
+
+    def create(fields: dict[str, str]) -> dict[str, Any]:
+        body = {
+            "name": fields.get("name", ""),
+            "admin_state_up": fields.get("admin_state_up") == "on",
+        }
+        return routers.create_bulk(me.ctx, [body])[0]
+
+    return await submit(
+        request,
+        create,
+        lambda created: f"/ui/routers/{created['id']}",
+        lambda f, errors, status: page(
             request,
             me,
             "routers.html",
-            status=exc.status,
-            routers=svc.routers.search(me.ctx, by_name()),
+            status=status,
+            routers=routers.search(me.ctx, by_name()),
             names={},
-            form=fields,
-            errors=field_errors(exc, fields),
-        )
-    return RedirectResponse(f"/ui/routers/{created['id']}", status_code=303)
+            form=f,
+            errors=errors,
+        ),
+    )
 
 
 @router.get("/ui/routers/{router_id}")
