@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,12 +41,23 @@ class Browser:
         self.last = r.text
         return r
 
-    def submit(self, page: str, action: str, fields: dict[str, str], follow: bool = False):  # type: ignore[no-untyped-def]
+    def submit(self, page: str, action: str, fields: dict[str, Any], follow: bool = False):  # type: ignore[no-untyped-def]
         """GET ``page`` (for its CSRF token), then POST ``fields`` to ``action``."""
         token = csrf_of(self.get(page).text)
         return self.client.post(
             action, data={"csrf_token": token, **fields}, follow_redirects=follow
         )
+
+    def finish(self, job_page: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Follows a job's progress page (``location`` of the 303) until it is over."""
+        assert job_page.startswith("/ui/jobs/"), job_page
+        deadline = time.monotonic() + timeout
+        while True:
+            state: dict[str, Any] = self.client.get(job_page + "/state").json()
+            if state["finished"]:
+                return state
+            assert time.monotonic() < deadline, f"job still running: {state}"
+            time.sleep(0.02)
 
     def login(self, user: str, password: str, project: str = "") -> None:
         r = self.submit(

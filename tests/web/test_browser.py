@@ -76,6 +76,9 @@ def test_admin_builds_a_topology_through_the_forms(tab: Tab, live_admin: Caller)
     page.wait_for_selector("#interfaces td:has-text('192.0.2.1')")
     page.get_by_label("External network").select_option(label="public")
     page.get_by_role("button", name="Set gateway").click()
+    page.wait_for_selector("#job[data-finished='yes']")  # its progress page, then back
+    assert page.locator("#job-progress").get_attribute("value") == "1"
+    page.get_by_role("link", name="Back", exact=True).click()
     page.wait_for_selector("#gateway a:has-text('public')")
     tab.clean()
 

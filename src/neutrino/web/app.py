@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from neutrino.service.context import RequestContext
 from neutrino.web import (
     auth,
+    jobs,
     networks,
     pages,
     quotas,
@@ -65,7 +66,8 @@ class WebUI:
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth, pages, networks, routers, security_groups, quotas, topology_pages):
+    app.state.web_jobs = jobs.Jobs()
+    for module in (auth, pages, networks, routers, security_groups, quotas, topology_pages, jobs):
         app.include_router(module.router, include_in_schema=False)  # pages, not API
     for name, kind in STATIC.items():
         app.add_api_route(

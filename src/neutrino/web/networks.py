@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from neutrino.domain.listing import ListQuery
 from neutrino.web.forms import submit
+from neutrino.web.jobs import delete_selected
 from neutrino.web.render import guarded, page
 from neutrino.web.session import Session, current, form, services
 
@@ -51,6 +52,19 @@ async def list_networks(request: Request) -> Response:
     for subnet in svc.subnets.search(me.ctx, ListQuery()):
         cidrs.setdefault(subnet["network_id"], []).append(subnet["cidr"])
     return page(request, me, "networks.html", networks=networks, cidrs=cidrs)
+
+
+@router.post("/ui/networks/delete")
+@guarded
+async def delete_networks(request: Request) -> Response:
+    svc = services(request)
+    return await delete_selected(
+        request,
+        "network",
+        "/ui/networks",
+        lambda me: {n["id"]: n["name"] for n in svc.networks.search(me.ctx, ListQuery())},
+        lambda me, rid: svc.networks.delete(me.ctx, rid),
+    )
 
 
 @router.get("/ui/networks/new")

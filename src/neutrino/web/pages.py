@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from neutrino.common.errors import NeutrinoError
 from neutrino.domain.listing import ListQuery
 from neutrino.web.forms import submit
+from neutrino.web.jobs import delete_selected
 from neutrino.web.networks import by_name
 from neutrino.web.render import guarded, page
 from neutrino.web.session import Session, current, form, services
@@ -112,6 +113,19 @@ async def allocate(request: Request) -> Response:
         lambda f: services(request).floatingips.create_bulk(me.ctx, [body(f)]),
         lambda _: "/ui/floatingips",
         lambda f, errors, status: _floatingips(request, me, f, errors, status),
+    )
+
+
+@router.post("/ui/floatingips/delete")
+@guarded
+async def release_selected(request: Request) -> Response:
+    fips = services(request).floatingips
+    return await delete_selected(
+        request,
+        "floating IP",
+        "/ui/floatingips",
+        lambda me: {f["id"]: f["floating_ip_address"] for f in fips.search(me.ctx, ListQuery())},
+        lambda me, rid: fips.delete(me.ctx, rid),
     )
 
 

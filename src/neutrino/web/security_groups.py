@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from neutrino.domain.listing import ListQuery
 from neutrino.web.forms import submit
+from neutrino.web.jobs import delete_selected
 from neutrino.web.networks import by_name
 from neutrino.web.render import guarded, page
 from neutrino.web.session import Session, current, form, services
@@ -63,6 +64,19 @@ async def create_group(request: Request) -> Response:
             form=f,
             errors=errors,
         ),
+    )
+
+
+@router.post("/ui/security-groups/delete")
+@guarded
+async def delete_groups(request: Request) -> Response:
+    groups = services(request).security_groups
+    return await delete_selected(
+        request,
+        "security group",
+        "/ui/security-groups",
+        lambda me: {g["id"]: g["name"] for g in groups.search(me.ctx, ListQuery())},
+        lambda me, rid: groups.delete(me.ctx, rid),
     )
 
 
