@@ -9,8 +9,9 @@ leads, and how to draw the refused form again. The CSRF check happens while the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
@@ -19,28 +20,39 @@ from neutrino.common.errors import NeutrinoError
 from neutrino.web.render import field_errors
 from neutrino.web.session import form
 
-T = TypeVar("T")
-
 Fields = dict[str, str]
-Refill = Callable[[Fields, Fields, int], Response]  # (fields, errors, status) -> the form again
+# (fields, errors, status) -> the form again (awaited when it gives an awaitable)
+Refill = Callable[[Fields, Fields, int], Response | Awaitable[Response]]
 
 
 async def submit(
     request: Request,
-    call: Callable[[Fields], T],
-    then: Callable[[T], str],
+    call: Callable[[Fields], Any],  # a result, or an awaitable of one
+    then: Callable[[Any], str],
     refill: Refill,
     errors: Callable[[NeutrinoError, Fields], Fields] = field_errors,
 ) -> Response:
-    """``call(fields)``; on success 303 to ``then(result)``, on a ``NeutrinoError`` the form
+    """``call(fields)`` (awaited when it gives an awaitable: the manager's use cases run in
+    a worker thread); on success 303 to ``then(result)``, on a ``NeutrinoError`` the form
     again via ``refill`` with ``errors(exc, fields)`` (by default the message next to the field
     it names) and the error's status."""
     fields = await form(request)
     try:
-        result = call(fields)
+        made = call(fields)
+        result = await made if inspect.isawaitable(made) else made
     except NeutrinoError as exc:
-        return refill(fields, errors(exc, fields), exc.status)
+        again = refill(fields, errors(exc, fields), exc.status)
+        return await again if inspect.isawaitable(again) else again
     return RedirectResponse(then(result), status_code=303)
+
+
+def named_first(exc: NeutrinoError, fields: Fields) -> Fields:
+    """The vmm's messages start with the attribute they refuse (``url 'x' is not an http(s)
+    URL``, ``password is required``): that field; otherwise as ``field_errors``."""
+    for name in sorted(fields, key=len, reverse=True):
+        if exc.message.startswith(f"{name} "):
+            return {name: exc.message}
+    return field_errors(exc, fields)
 
 
 def on_top(exc: NeutrinoError, fields: Fields) -> Fields:

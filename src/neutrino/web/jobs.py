@@ -44,7 +44,7 @@ WAITING, RUNNING, DONE, FAILED = "waiting", "running", "done", "failed"
 @dataclass
 class Step:
     label: str
-    run: Callable[[], object]
+    run: Callable[[], object]  # what it returns, when a string, is shown as its outcome
     state: str = WAITING
     error_type: str = ""
     message: str = ""
@@ -81,7 +81,7 @@ class Job:
         for step in self.steps:
             step.state = RUNNING
             try:
-                step.run()
+                outcome = step.run()
             except NeutrinoError as exc:
                 step.state, step.error_type, step.message = FAILED, exc.type, exc.message
             except Exception:  # a bug of ours: the server's log has it, the page one line
@@ -90,6 +90,8 @@ class Job:
                 step.message = "Internal error: the server's log has the details."
             else:
                 step.state = DONE
+                if isinstance(outcome, str):
+                    step.message = outcome
         self.finished = True
 
 
