@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from neutrino.service.context import RequestContext
 from neutrino.web import (
+    agents,
     auth,
     jobs,
     networks,
@@ -78,6 +79,7 @@ def install(app: FastAPI, manager: Manager | None = None) -> None:
     app.state.web_manager = manager
     for module in (
         auth,
+        agents,
         pages,
         networks,
         routers,

@@ -1,9 +1,9 @@
-"""The overview, floating IPs and agents pages.
+"""The overview and floating IPs pages.
 
 The overview counts what the caller's project sees and, for an admin, lists the agents with
 their liveness (an agent silent past Neutron's ``agent_down_time`` is dead). Floating IPs are
 allocated from an external network and associated with a port (or released) by the forms of
-their page. Agents are an admin page: a member neither sees the link nor gets the page.
+their page.
 """
 
 from __future__ import annotations
@@ -48,15 +48,6 @@ async def overview(request: Request) -> Response:
         agents=agents,
         changes=svc.changes.recent(me.ctx),
     )
-
-
-@router.get("/ui/agents")
-@guarded
-async def agents(request: Request) -> Response:
-    me = current(request)
-    me.ctx.require_admin("get_agent")
-    found = services(request).agents.search(me.ctx, ListQuery(sorts=[("host", True), ("id", True)]))
-    return page(request, me, "agents.html", agents=found)
 
 
 @router.get("/ui/floatingips")
