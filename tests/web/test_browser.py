@@ -175,6 +175,7 @@ def test_no_console_errors_on_any_page(tab: Tab, live_admin: Caller) -> None:
         assert response.status == 200, path
         tab.page.wait_for_load_state("load")
         assert tab.errors == [], (path, tab.errors)
+        assert tab.low_contrast() == [], path
     tab.page.wait_for_timeout(500)  # the topology's live script has started polling
     tab.clean()
 
@@ -230,3 +231,14 @@ def test_keyboard_alone_reaches_the_content_and_the_topology_links(
     page.wait_for_url(f"**{target}")
     assert page.locator("#network-name").text_content() == "by-keyboard"
     tab.clean()
+
+
+def test_the_contrast_check_catches_faint_text(tab: Tab, live_admin: Caller) -> None:
+    """The check used on every page above can fail: faint grey on white is caught."""
+    tab.login("admin", ADMIN_PASSWORD, "admin")
+    assert tab.low_contrast() == []
+    tab.page.evaluate(
+        "document.querySelector('main').insertAdjacentHTML('beforeend',"
+        " '<p style=\"color:#aaaaaa\">faint words</p>')"
+    )
+    assert [t.rsplit(" ", 1)[0] for t in tab.low_contrast()] == ["faint words"]

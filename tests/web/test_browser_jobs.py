@@ -66,3 +66,33 @@ def test_progress_works_with_javascript_off(
         tab.clean()
     finally:
         context.close()
+
+
+def test_a_bulk_delete_by_keyboard_alone(tab: Tab, live_admin: Caller) -> None:
+    live_admin.network(name="keep")
+    gone = live_admin.network(name="drop")
+    tab.login("admin", ADMIN_PASSWORD, "admin")
+    tab.go("/ui/networks")
+    page = tab.page
+
+    def focused(attr: str) -> str | None:
+        return page.evaluate(f"document.activeElement.getAttribute('{attr}')")  # type: ignore[no-any-return]
+
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if focused("aria-label") == "Select drop":
+            break
+    else:
+        raise AssertionError("the row's checkbox is not reachable with Tab")
+    page.keyboard.press("Space")
+    for _ in range(40):
+        page.keyboard.press("Shift+Tab")
+        if page.evaluate("document.activeElement.textContent") == "Delete selected networks":
+            break
+    else:
+        raise AssertionError("the bulk delete button is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#job[data-finished='yes']", timeout=20000)
+    left = {n["id"] for n in live_admin.get("/v2.0/networks").json()["networks"]}
+    assert gone["id"] not in left and len(left) == 1
+    tab.clean()
