@@ -21,6 +21,7 @@ from neutrino.web.render import field_errors
 from neutrino.web.session import form
 
 Fields = dict[str, str]
+INVALID_INPUT = "Invalid input for operation: "  # what InvalidInput puts before the reason
 # (fields, errors, status) -> the form again (awaited when it gives an awaitable)
 Refill = Callable[[Fields, Fields, int], Response | Awaitable[Response]]
 
@@ -48,9 +49,11 @@ async def submit(
 
 def named_first(exc: NeutrinoError, fields: Fields) -> Fields:
     """The vmm's messages start with the attribute they refuse (``url 'x' is not an http(s)
-    URL``, ``password is required``): that field; otherwise as ``field_errors``."""
+    URL``, ``password is required``), after Neutron's "Invalid input for operation: ": that
+    field; otherwise as ``field_errors``."""
+    reason = exc.message.removeprefix(INVALID_INPUT)
     for name in sorted(fields, key=len, reverse=True):
-        if exc.message.startswith(f"{name} "):
+        if reason.startswith(f"{name} "):
             return {name: exc.message}
     return field_errors(exc, fields)
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from neutrino.common.errors import ResourceNotFound
-from neutrino.web.forms import Fields, named_first, submit
+from neutrino.web.forms import INVALID_INPUT, Fields, named_first, submit
 from neutrino.web.jobs import Step, launch
 from neutrino.web.manager import Manager, manager, run
 from neutrino.web.render import guarded, page
@@ -87,7 +87,9 @@ async def add_cluster(request: Request) -> Response:
         lambda made: f"/ui/datacenters/{made['datacenter_id']}",
         lambda f, errors, status: _datacenters(request, me, mgr, f, errors, status),
         errors=lambda exc, f: {
-            "cluster_name" if exc.message.startswith("name") else "": exc.message
+            "cluster_name"
+            if exc.message.removeprefix(INVALID_INPUT).startswith("name")
+            else "": exc.message
         },
     )
 

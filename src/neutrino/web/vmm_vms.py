@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from neutrino.web.forms import Fields, named_first, submit
+from neutrino.web.forms import INVALID_INPUT, Fields, named_first, submit
 from neutrino.web.jobs import Step, launch
 from neutrino.web.manager import Manager, manager, run
 from neutrino.web.render import guarded, page
@@ -135,7 +135,11 @@ async def add_nic(request: Request, vm_id: str) -> Response:
         ),
         lambda _: f"/ui/vms/{vm_id}",
         lambda f, errors, status: _detail(request, me, mgr, vm_id, f, errors, status),
-        errors=lambda exc, f: {"nic_name" if exc.message.startswith("name") else "": exc.message},
+        errors=lambda exc, f: {
+            "nic_name"
+            if exc.message.removeprefix(INVALID_INPUT).startswith("name")
+            else "": exc.message
+        },
     )
 
 
