@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from neutrino.vmm.usecases.base import ADMIN
 from tests.conftest import ADMIN_PASSWORD
 from tests.web.conftest import Browser, ManagerWorld
 
@@ -72,3 +73,47 @@ def test_without_a_vmm_there_are_no_manager_pages(admin_browser: Browser) -> Non
     for path in ("/ui/vms", "/ui/providers", "/ui/datacenters", "/ui/hosts"):
         r = admin_browser.get(path)
         assert r.status_code == 404 and "runs no manager" in r.text, path
+
+
+def test_bulk_delete_of_vms_keeps_a_running_one_with_its_reason(
+    admin: Browser, live_manager: ManagerWorld
+) -> None:
+    vmm, api = live_manager.vmm, live_manager.api
+    provider = vmm.providers.add(
+        ADMIN,
+        {
+            "name": "self",
+            "url": live_manager.url,
+            "auth_url": live_manager.url + "/v3",
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+        },
+    )
+    dc = vmm.inventory.add_datacenter(ADMIN, {"name": "dc1"})
+    cluster = vmm.inventory.add_cluster(ADMIN, {"name": "c1", "datacenter_id": dc["id"]})
+    vmm.inventory.add_host(
+        ADMIN, {"name": "h1", "cluster_id": cluster["id"], "provider_host": "hv1"}
+    )
+    net = api.create_network(name="red")
+    api.create_subnet(net["id"], "192.0.2.0/24")
+    vmm.networks.import_(ADMIN, provider["id"], dc["id"], [net["id"]])
+    profile = vmm.inventory.list_profiles(ADMIN)[0]["id"]
+    ids = [
+        vmm.vms.create(
+            ADMIN,
+            {
+                "name": name,
+                "cluster_id": cluster["id"],
+                "nics": [{"name": "n", "profile_id": profile}],
+            },
+        )["id"]
+        for name in ("idle", "busy")
+    ]
+    vmm.vms.start(ADMIN, ids[1])
+    assert 'aria-label="Select idle"' in admin.get("/ui/vms").text
+    r = admin.submit("/ui/vms", "/ui/vms/delete", {"id": ids})
+    state = admin.finish(r.headers["location"])
+    assert (state["done"], state["failed"]) == (1, 1)
+    failed = next(s for s in state["steps"] if s["state"] == "failed")
+    assert failed["label"] == "Delete VM busy" and failed["type"] == "VmIsRunning"
+    assert [v["name"] for v in vmm.vms.list_vms(ADMIN)] == ["busy"]

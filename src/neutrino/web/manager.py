@@ -23,6 +23,7 @@ from fastapi import Request
 
 from neutrino.common.errors import NamedNotFound
 from neutrino.service.context import RequestContext
+from neutrino.web.session import Session, current
 
 T = TypeVar("T")
 View = dict[str, Any]
@@ -115,6 +116,15 @@ def manager(request: Request) -> Manager:
     if found is None:
         raise NamedNotFound("PageNotFound", "This server runs no manager (vmm).")
     return found
+
+
+def signed_in(request: Request, admin_action: str = "") -> tuple[Session, Manager]:
+    """The session (admin only when ``admin_action`` is named: 403 otherwise) and the
+    manager; the login redirect or 404 as for any page."""
+    me = current(request)
+    if admin_action:
+        me.ctx.require_admin(admin_action)
+    return me, manager(request)
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

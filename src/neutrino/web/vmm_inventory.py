@@ -14,23 +14,17 @@ from starlette.responses import RedirectResponse, Response
 from neutrino.common.errors import ResourceNotFound
 from neutrino.web.forms import INVALID_INPUT, Fields, named_first, submit
 from neutrino.web.jobs import Step, launch
-from neutrino.web.manager import Manager, manager, run
+from neutrino.web.manager import Manager, run, signed_in
 from neutrino.web.render import guarded, page
-from neutrino.web.session import Session, current, form
+from neutrino.web.session import Session, form
 
 router = APIRouter()
-
-
-def admin(request: Request) -> tuple[Session, Manager]:
-    me = current(request)
-    me.ctx.require_admin("vmm_inventory")
-    return me, manager(request)
 
 
 @router.get("/ui/datacenters")
 @guarded
 async def list_datacenters(request: Request) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_inventory")
     return await _datacenters(request, me, mgr, {}, {})
 
 
@@ -59,7 +53,7 @@ async def _datacenters(
 @router.post("/ui/datacenters")
 @guarded
 async def add_datacenter(request: Request) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_inventory")
     return await submit(
         request,
         lambda f: run(
@@ -76,7 +70,7 @@ async def add_datacenter(request: Request) -> Response:
 @router.post("/ui/clusters")
 @guarded
 async def add_cluster(request: Request) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_inventory")
     return await submit(
         request,
         lambda f: run(
@@ -97,7 +91,7 @@ async def add_cluster(request: Request) -> Response:
 @router.get("/ui/datacenters/{datacenter_id}")
 @guarded
 async def show_datacenter(request: Request, datacenter_id: str) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_inventory")
     caller = mgr.caller(me.ctx)
     dcs = {d["id"]: d for d in await run(mgr.vmm.inventory.list_datacenters, caller)}
     if datacenter_id not in dcs:
@@ -123,7 +117,7 @@ async def show_datacenter(request: Request, datacenter_id: str) -> Response:
 @router.post("/ui/datacenters/{datacenter_id}/delete")
 @guarded
 async def remove_datacenter(request: Request, datacenter_id: str) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_inventory")
     fields = await form(request)
     force = fields.get("force") == "on"
     caller = mgr.caller(me.ctx)
@@ -140,7 +134,7 @@ async def remove_datacenter(request: Request, datacenter_id: str) -> Response:
 @router.get("/ui/hosts")
 @guarded
 async def list_hosts(request: Request) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_inventory")
     return await _hosts(request, me, mgr, {}, {})
 
 
@@ -170,7 +164,7 @@ async def _hosts(
 @router.post("/ui/hosts")
 @guarded
 async def add_host(request: Request) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_inventory")
 
     def body(f: Fields) -> dict[str, str]:
         made = {"name": f.get("name", ""), "cluster_id": f.get("cluster_id", "")}
@@ -190,7 +184,7 @@ async def add_host(request: Request) -> Response:
 @router.post("/ui/hosts/{host_id}/delete")
 @guarded
 async def remove_host(request: Request, host_id: str) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_inventory")
     await form(request)
     await run(mgr.vmm.inventory.remove_host, mgr.caller(me.ctx), host_id)
     return RedirectResponse("/ui/hosts", status_code=303)

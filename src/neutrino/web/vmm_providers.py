@@ -18,9 +18,9 @@ from starlette.responses import RedirectResponse, Response
 from neutrino.common.errors import BadRequest, NeutrinoError
 from neutrino.web.forms import Fields, named_first, submit
 from neutrino.web.jobs import Step, launch
-from neutrino.web.manager import Manager, manager, run
+from neutrino.web.manager import Manager, run, signed_in
 from neutrino.web.render import guarded, page
-from neutrino.web.session import Session, current, form_lists
+from neutrino.web.session import Session, form_lists
 
 router = APIRouter()
 
@@ -54,16 +54,10 @@ def provider_body(fields: Fields, creating: bool) -> dict[str, Any]:
     return body
 
 
-def admin(request: Request) -> tuple[Session, Manager]:
-    me = current(request)
-    me.ctx.require_admin("vmm_providers")
-    return me, manager(request)
-
-
 @router.get("/ui/providers")
 @guarded
 async def list_providers(request: Request) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_providers")
     return await _list(request, me, mgr, {"sync_interval": "300"}, {})
 
 
@@ -80,7 +74,7 @@ async def _list(
 @router.post("/ui/providers")
 @guarded
 async def add_provider(request: Request) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_providers")
     return await submit(
         request,
         lambda f: run(mgr.vmm.providers.add, mgr.caller(me.ctx), provider_body(f, creating=True)),
@@ -93,7 +87,7 @@ async def add_provider(request: Request) -> Response:
 @router.get("/ui/providers/{provider_id}")
 @guarded
 async def show_provider(request: Request, provider_id: str) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_providers")
     return await _detail(request, me, mgr, provider_id, None, {})
 
 
@@ -127,7 +121,7 @@ async def _detail(
 @router.post("/ui/providers/{provider_id}/edit")
 @guarded
 async def edit_provider(request: Request, provider_id: str) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_providers")
     return await submit(
         request,
         lambda f: run(
@@ -145,7 +139,7 @@ async def edit_provider(request: Request, provider_id: str) -> Response:
 @router.post("/ui/providers/{provider_id}/delete")
 @guarded
 async def remove_provider(request: Request, provider_id: str) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_providers")
     await form_lists(request)
     await run(mgr.vmm.providers.remove, mgr.caller(me.ctx), provider_id)
     return RedirectResponse("/ui/providers", status_code=303)
@@ -154,7 +148,7 @@ async def remove_provider(request: Request, provider_id: str) -> Response:
 @router.post("/ui/providers/{provider_id}/test")
 @guarded
 async def test_provider(request: Request, provider_id: str) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_providers")
     await form_lists(request)
     caller = mgr.caller(me.ctx)
     name = (await run(mgr.vmm.providers.show, caller, provider_id))["name"]
@@ -172,7 +166,7 @@ async def test_provider(request: Request, provider_id: str) -> Response:
 @router.get("/ui/providers/{provider_id}/import")
 @guarded
 async def import_dialog(request: Request, provider_id: str) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_providers")
     return await _import_page(
         request, me, mgr, provider_id, request.query_params.get("datacenter_id", ""), ""
     )
@@ -207,7 +201,7 @@ async def _import_page(
 @router.post("/ui/providers/{provider_id}/import")
 @guarded
 async def import_networks(request: Request, provider_id: str) -> Response:
-    me, mgr = admin(request)
+    me, mgr = signed_in(request, "vmm_providers")
     fields = await form_lists(request)
     datacenter_id = fields.get("datacenter_id", [""])[0]
     ids = fields.get("external_id", [])

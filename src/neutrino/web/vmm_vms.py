@@ -15,16 +15,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from neutrino.web.forms import INVALID_INPUT, Fields, named_first, submit
-from neutrino.web.jobs import Step, launch
-from neutrino.web.manager import Manager, manager, run
+from neutrino.web.jobs import Step, delete_selected, launch
+from neutrino.web.manager import Manager, manager, run, signed_in
 from neutrino.web.render import guarded, page
-from neutrino.web.session import Session, current, form
+from neutrino.web.session import Session, form
 
 router = APIRouter()
-
-
-def session(request: Request) -> tuple[Session, Manager]:
-    return current(request), manager(request)
 
 
 async def _choices(mgr: Manager, caller: object) -> dict[str, list[tuple[str, str]]]:
@@ -42,7 +38,7 @@ async def _choices(mgr: Manager, caller: object) -> dict[str, list[tuple[str, st
 @router.get("/ui/vms")
 @guarded
 async def list_vms(request: Request) -> Response:
-    me, mgr = session(request)
+    me, mgr = signed_in(request)
     return await _list(request, me, mgr, {"nic_name": "nic1"}, {})
 
 
@@ -78,7 +74,7 @@ def vm_body(fields: Fields) -> dict[str, Any]:
 @router.post("/ui/vms")
 @guarded
 async def create_vm(request: Request) -> Response:
-    me, mgr = session(request)
+    me, mgr = signed_in(request)
     return await submit(
         request,
         lambda f: run(mgr.vmm.vms.create, mgr.caller(me.ctx), vm_body(f)),
@@ -88,10 +84,25 @@ async def create_vm(request: Request) -> Response:
     )
 
 
+@router.post("/ui/vms/delete")
+@guarded
+async def delete_vms(request: Request) -> Response:
+    """Bulk delete: each VM's ports go on its provider, one step per VM."""
+    mgr = manager(request)
+    vms = mgr.vmm.vms
+    return await delete_selected(
+        request,
+        "VM",
+        "/ui/vms",
+        lambda me: {v["id"]: v["name"] for v in vms.list_vms(mgr.caller(me.ctx))},
+        lambda me, vm_id: vms.delete(mgr.caller(me.ctx), vm_id),
+    )
+
+
 @router.get("/ui/vms/{vm_id}")
 @guarded
 async def show_vm(request: Request, vm_id: str) -> Response:
-    me, mgr = session(request)
+    me, mgr = signed_in(request)
     return await _detail(request, me, mgr, vm_id, {"nic_name": ""}, {})
 
 
@@ -124,7 +135,7 @@ async def _detail(
 @router.post("/ui/vms/{vm_id}/nics")
 @guarded
 async def add_nic(request: Request, vm_id: str) -> Response:
-    me, mgr = session(request)
+    me, mgr = signed_in(request)
     return await submit(
         request,
         lambda f: run(
@@ -146,7 +157,7 @@ async def add_nic(request: Request, vm_id: str) -> Response:
 @router.post("/ui/vms/{vm_id}/nics/{nic_id}/delete")
 @guarded
 async def remove_nic(request: Request, vm_id: str, nic_id: str) -> Response:
-    me, mgr = session(request)
+    me, mgr = signed_in(request)
     await form(request)
     await run(mgr.vmm.vms.remove_nic, mgr.caller(me.ctx), vm_id, nic_id)
     return RedirectResponse(f"/ui/vms/{vm_id}", status_code=303)
@@ -155,7 +166,7 @@ async def remove_nic(request: Request, vm_id: str, nic_id: str) -> Response:
 @router.post("/ui/vms/{vm_id}/delete")
 @guarded
 async def delete_vm(request: Request, vm_id: str) -> Response:
-    me, mgr = session(request)
+    me, mgr = signed_in(request)
     await form(request)
     await run(mgr.vmm.vms.delete, mgr.caller(me.ctx), vm_id)
     return RedirectResponse("/ui/vms", status_code=303)
@@ -165,7 +176,7 @@ async def delete_vm(request: Request, vm_id: str) -> Response:
 @guarded
 async def act(request: Request, vm_id: str, action: str) -> Response:
     """start, stop, migrate: a job each (the ports are bound and waited for)."""
-    me, mgr = session(request)
+    me, mgr = signed_in(request)
     fields = await form(request)
     caller = mgr.caller(me.ctx)
     vms = mgr.vmm.vms
