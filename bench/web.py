@@ -16,7 +16,9 @@ is the whole request: cookie check, the service queries, layout and template, th
 - ``topology_page``: ``GET /ui/topology`` (page 1: the external network and 40 others, their
   routers and ports, as SVG inside the page);
 - ``topology_svg``: ``GET /ui/topology/svg?page=3`` (what the live script fetches);
-- ``overview``: ``GET /ui`` (counts over everything, agents).
+- ``overview``: ``GET /ui`` (counts over everything, agents);
+- ``agents_hosts``: ``GET /ui/agents`` (agents, and per host what it serves, read from every
+  port's binding).
 
 Each is requested ``--rounds`` times after two warm-ups; p50/p99/max/mean of the wall time in
 ms, and the same of the process's CPU time (``cpu``: the client, the app and the database all
@@ -55,6 +57,7 @@ PAGES = {
     "topology_page": "/ui/topology",
     "topology_svg": "/ui/topology/svg?page=3",
     "overview": "/ui",
+    "agents_hosts": "/ui/agents",
 }
 
 

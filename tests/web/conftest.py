@@ -5,19 +5,31 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 
 from neutrino.api.app import create_app
+from neutrino.cli.vmm_app import vmm_caller
+from neutrino.client import Controller
 from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
+from neutrino.vmm.routes import VmmExtension
+from neutrino.vmm.secrets import Cipher
+from neutrino.vmm.storage import migrate
+from neutrino.vmm.storage.repo import VmmStore
+from neutrino.vmm.usecases.container import Vmm
 from neutrino.web import WebUI
+from neutrino.web.manager import Manager
 from tests.conftest import ADMIN_PASSWORD, Caller, token_caller
 from tests.live import live_server
+from tests.vmm.world import TUNNEL_IPS, provider_api
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -40,12 +52,23 @@ class Browser:
         self.last = r.text
         return r
 
-    def submit(self, page: str, action: str, fields: dict[str, str], follow: bool = False):  # type: ignore[no-untyped-def]
+    def submit(self, page: str, action: str, fields: dict[str, Any], follow: bool = False):  # type: ignore[no-untyped-def]
         """GET ``page`` (for its CSRF token), then POST ``fields`` to ``action``."""
         token = csrf_of(self.get(page).text)
         return self.client.post(
             action, data={"csrf_token": token, **fields}, follow_redirects=follow
         )
+
+    def finish(self, job_page: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Follows a job's progress page (``location`` of the 303) until it is over."""
+        assert job_page.startswith("/ui/jobs/"), job_page
+        deadline = time.monotonic() + timeout
+        while True:
+            state: dict[str, Any] = self.client.get(job_page + "/state").json()
+            if state["finished"]:
+                return state
+            assert time.monotonic() < deadline, f"job still running: {state}"
+            time.sleep(0.02)
 
     def login(self, user: str, password: str, project: str = "") -> None:
         r = self.submit(
@@ -130,6 +153,68 @@ def live_admin(live_ui: str) -> Iterator[Caller]:
         )
 
 
+@dataclass
+class ManagerWorld:
+    """A live server with the vmm and the UI's manager pages, its provider being itself."""
+
+    url: str
+    vmm: Vmm
+    api: Controller  # the provider's admin, as the vmm tests use it
+    plugged: list[tuple[str, str]]  # (provider host, port id) the host plug wired
+
+
+@pytest.fixture
+def live_manager(settings: Settings, store: Store, db_url: str) -> Iterator[ManagerWorld]:
+    """Two provider hosts with L2 agents reported (hv1, hv2) and a host plug that does what
+    a hypervisor and its agent do once a VM's tap exists: report the port ACTIVE."""
+    migrate.upgrade(db_url)
+    vmm = Vmm(VmmStore(db_url, Cipher(Fernet.generate_key())), timeout=10, wait_timeout=10)
+    extensions = [VmmExtension(vmm, sync=False), WebUI(Manager(vmm, vmm_caller))]
+    with live_server(settings, store, extensions) as url:
+        api = provider_api(url)
+        for host, ip in TUNNEL_IPS.items():
+            api.report_agent(host, {"tunnel_ip": ip, "tunnel_types": ["vxlan"]}, start_flag=True)
+        world = ManagerWorld(url, vmm, api, [])
+
+        def plug(vm: Any, host: Any, nic: Any, port: dict[str, Any]) -> None:
+            world.plugged.append((host.provider_host, port["id"]))
+            api.report_port_status(port["id"], "ACTIVE", host.provider_host)
+
+        vmm.set_host_plug(plug, lambda vm, nic: None)
+        try:
+            yield world
+        finally:
+            api.session.close()
+
+
+CONTRAST_JS = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || el.closest("svg, .sr-only, .skip, option")) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || style.display === "none") continue;
+    const a = lum(rgb(style.color).slice(0, 3)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) bad.push(n.textContent.trim().slice(0, 40) + " " + ratio.toFixed(2));
+  }
+  return bad;
+}"""
+
+
 class Tab:
     """A browser page that records console errors and uncaught exceptions."""
 
@@ -150,6 +235,11 @@ class Tab:
         self.page.get_by_label("Project").fill(project)
         self.page.get_by_role("button", name="Log in").click()
         self.page.wait_for_url(self.base + "/ui")
+
+    def low_contrast(self) -> list[str]:
+        """Texts on the page whose colour against their background is below WCAG's 4.5:1
+        (computed styles: the first opaque background up the tree; white at the top)."""
+        return self.page.evaluate(CONTRAST_JS)  # type: ignore[no-any-return]
 
     def clean(self) -> None:
         """No console error nor uncaught exception since the last check."""

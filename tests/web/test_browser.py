@@ -76,6 +76,9 @@ def test_admin_builds_a_topology_through_the_forms(tab: Tab, live_admin: Caller)
     page.wait_for_selector("#interfaces td:has-text('192.0.2.1')")
     page.get_by_label("External network").select_option(label="public")
     page.get_by_role("button", name="Set gateway").click()
+    page.wait_for_selector("#job[data-finished='yes']")  # its progress page, then back
+    assert page.locator("#job-progress").get_attribute("value") == "1"
+    page.get_by_role("link", name="Back", exact=True).click()
     page.wait_for_selector("#gateway a:has-text('public')")
     tab.clean()
 
@@ -172,6 +175,7 @@ def test_no_console_errors_on_any_page(tab: Tab, live_admin: Caller) -> None:
         assert response.status == 200, path
         tab.page.wait_for_load_state("load")
         assert tab.errors == [], (path, tab.errors)
+        assert tab.low_contrast() == [], path
     tab.page.wait_for_timeout(500)  # the topology's live script has started polling
     tab.clean()
 
@@ -227,3 +231,14 @@ def test_keyboard_alone_reaches_the_content_and_the_topology_links(
     page.wait_for_url(f"**{target}")
     assert page.locator("#network-name").text_content() == "by-keyboard"
     tab.clean()
+
+
+def test_the_contrast_check_catches_faint_text(tab: Tab, live_admin: Caller) -> None:
+    """The check used on every page above can fail: faint grey on white is caught."""
+    tab.login("admin", ADMIN_PASSWORD, "admin")
+    assert tab.low_contrast() == []
+    tab.page.evaluate(
+        "document.querySelector('main').insertAdjacentHTML('beforeend',"
+        " '<p style=\"color:#aaaaaa\">faint words</p>')"
+    )
+    assert [t.rsplit(" ", 1)[0] for t in tab.low_contrast()] == ["faint words"]

@@ -152,7 +152,9 @@ def test_router_interface_and_gateway_through_forms(
     page = r.headers["location"]
     router_id = page.rsplit("/", 1)[1]
     assert b.submit(page, page + "/interfaces", {"subnet_id": sub["id"]}).status_code == 303
-    assert b.submit(page, page + "/gateway", {"network_id": ext["id"]}).status_code == 303
+    job = b.submit(page, page + "/gateway", {"network_id": ext["id"]})
+    assert job.status_code == 303
+    assert b.finish(job.headers["location"])["done"] == 1
     router = admin_api.get(f"/v2.0/routers/{router_id}").json()["router"]
     assert router["external_gateway_info"]["network_id"] == ext["id"]
     html = b.get(page).text
@@ -160,7 +162,7 @@ def test_router_interface_and_gateway_through_forms(
     again = b.submit(page, page + "/interfaces", {"subnet_id": net["id"]})  # not a subnet
     assert again.status_code in (400, 404) and 'role="alert"' in again.text
     assert "Traceback" not in again.text
-    assert b.submit(page, page + "/gateway/clear", {}).status_code == 303
+    assert b.finish(b.submit(page, page + "/gateway/clear", {}).headers["location"])["done"] == 1
     assert (
         admin_api.get(f"/v2.0/routers/{router_id}").json()["router"]["external_gateway_info"]
         is None

@@ -16,6 +16,7 @@ def server_app(settings: Settings, store: Any = None) -> Any:
     from neutrino.vmm.routes import VmmExtension
     from neutrino.vmm.usecases.container import Vmm
     from neutrino.web import WebUI
+    from neutrino.web.manager import Manager
 
     vmm = Vmm.open(
         settings.db_url,
@@ -23,4 +24,19 @@ def server_app(settings: Settings, store: Any = None) -> Any:
         device_owner=settings.vmm_device_owner,
         wait_timeout=settings.vmm_port_wait_timeout,
     )
-    return create_app(settings, store, extensions=[VmmExtension(vmm), WebUI()])
+    return create_app(
+        settings, store, extensions=[VmmExtension(vmm), WebUI(Manager(vmm, vmm_caller))]
+    )
+
+
+def vmm_caller(ctx: Any) -> Any:
+    """The vmm's ``Caller`` for a web page's verified ``RequestContext`` (the same token
+    check the vmm's routes use), so the UI's manager pages obey the vmm's own policy."""
+    from neutrino.vmm.usecases.base import Caller
+
+    return Caller(
+        user_id=ctx.user_id,
+        project_id=ctx.project_id,
+        is_admin=ctx.is_admin,
+        can_write=ctx.can_write,
+    )

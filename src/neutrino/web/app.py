@@ -11,14 +11,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from neutrino.service.context import RequestContext
 from neutrino.web import (
+    agents,
     auth,
+    jobs,
     networks,
     pages,
     quotas,
     routers,
     security_groups,
     topology_pages,
+    vmm_inventory,
+    vmm_providers,
+    vmm_vms,
 )
+from neutrino.web.manager import Manager
 
 STATIC = {"ui.css": "text/css; charset=utf-8", "ui.js": "text/javascript; charset=utf-8"}
 
@@ -52,10 +58,14 @@ class WebUI:
     """The UI as an extension of the API's app (``create_app(..., extensions=[WebUI()])``):
     routes and the ``/`` redirect at build time; nothing runs beside the app, so ``start`` and
     ``stop`` have nothing to do. The pages check the session cookie themselves, so the API's
-    ``authenticate`` (for ``X-Auth-Token``) is not used."""
+    ``authenticate`` (for ``X-Auth-Token``) is not used. ``manager``: the vmm's use cases,
+    for the manager pages (providers, data centers, hosts, VMs); without it they are absent."""
+
+    def __init__(self, manager: Manager | None = None) -> None:
+        self.manager = manager
 
     def install(self, app: FastAPI, authenticate: Callable[[Request], RequestContext]) -> None:
-        install(app)
+        install(app, self.manager)
 
     def start(self) -> None:
         pass
@@ -64,8 +74,23 @@ class WebUI:
         pass
 
 
-def install(app: FastAPI) -> None:
-    for module in (auth, pages, networks, routers, security_groups, quotas, topology_pages):
+def install(app: FastAPI, manager: Manager | None = None) -> None:
+    app.state.web_jobs = jobs.Jobs()
+    app.state.web_manager = manager
+    for module in (
+        auth,
+        agents,
+        pages,
+        networks,
+        routers,
+        security_groups,
+        quotas,
+        topology_pages,
+        jobs,
+        vmm_providers,
+        vmm_inventory,
+        vmm_vms,
+    ):
         app.include_router(module.router, include_in_schema=False)  # pages, not API
     for name, kind in STATIC.items():
         app.add_api_route(

@@ -12,9 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from neutrino.common.errors import NeutrinoError
 from neutrino.domain.listing import ListQuery
-from neutrino.web.render import field_errors, guarded, page
+from neutrino.web.forms import submit
+from neutrino.web.jobs import delete_selected
+from neutrino.web.render import guarded, page
 from neutrino.web.session import Session, current, form, services
 
 router = APIRouter()
@@ -53,6 +54,19 @@ async def list_networks(request: Request) -> Response:
     return page(request, me, "networks.html", networks=networks, cidrs=cidrs)
 
 
+@router.post("/ui/networks/delete")
+@guarded
+async def delete_networks(request: Request) -> Response:
+    svc = services(request)
+    return await delete_selected(
+        request,
+        "network",
+        "/ui/networks",
+        lambda me: {n["id"]: n["name"] for n in svc.networks.search(me.ctx, ListQuery())},
+        lambda me, rid: svc.networks.delete(me.ctx, rid),
+    )
+
+
 @router.get("/ui/networks/new")
 @guarded
 async def new_network(request: Request) -> Response:
@@ -66,22 +80,16 @@ async def new_network(request: Request) -> Response:
 @guarded
 async def create_network(request: Request) -> Response:
     me = current(request)
-    fields = await form(request)
-    try:
-        created = services(request).networks.create_bulk(
-            me.ctx, [network_body(fields, me, creating=True)]
-        )[0]
-    except NeutrinoError as exc:
-        return page(
-            request,
-            me,
-            "network_form.html",
-            status=exc.status,
-            network=None,
-            form=fields,
-            errors=field_errors(exc, fields),
-        )
-    return RedirectResponse(f"/ui/networks/{created['id']}", status_code=303)
+    return await submit(
+        request,
+        lambda f: services(request).networks.create_bulk(
+            me.ctx, [network_body(f, me, creating=True)]
+        )[0],
+        lambda created: f"/ui/networks/{created['id']}",
+        lambda f, errors, status: page(
+            request, me, "network_form.html", status=status, network=None, form=f, errors=errors
+        ),
+    )
 
 
 @router.get("/ui/networks/{network_id}")
@@ -132,22 +140,21 @@ async def edit_network(request: Request, network_id: str) -> Response:
 @guarded
 async def update_network(request: Request, network_id: str) -> Response:
     me = current(request)
-    fields = await form(request)
     svc = services(request)
-    try:
-        svc.networks.update(me.ctx, network_id, network_body(fields, me, creating=False))
-    except NeutrinoError as exc:
-        network = svc.networks.get(me.ctx, network_id)
-        return page(
+    return await submit(
+        request,
+        lambda f: svc.networks.update(me.ctx, network_id, network_body(f, me, creating=False)),
+        lambda _: f"/ui/networks/{network_id}",
+        lambda f, errors, status: page(
             request,
             me,
             "network_form.html",
-            status=exc.status,
-            network=network,
-            form=fields,
-            errors=field_errors(exc, fields),
-        )
-    return RedirectResponse(f"/ui/networks/{network_id}", status_code=303)
+            status=status,
+            network=svc.networks.get(me.ctx, network_id),
+            form=f,
+            errors=errors,
+        ),
+    )
 
 
 @router.post("/ui/networks/{network_id}/delete")
@@ -181,12 +188,12 @@ def subnet_body(network_id: str, fields: dict[str, str]) -> dict[str, Any]:
 @guarded
 async def create_subnet(request: Request, network_id: str) -> Response:
     me = current(request)
-    fields = await form(request)
-    try:
-        services(request).subnets.create_bulk(me.ctx, [subnet_body(network_id, fields)])
-    except NeutrinoError as exc:
-        return _detail(request, me, network_id, fields, field_errors(exc, fields), exc.status)
-    return RedirectResponse(f"/ui/networks/{network_id}", status_code=303)
+    return await submit(
+        request,
+        lambda f: services(request).subnets.create_bulk(me.ctx, [subnet_body(network_id, f)]),
+        lambda _: f"/ui/networks/{network_id}",
+        lambda f, errors, status: _detail(request, me, network_id, f, errors, status),
+    )
 
 
 @router.post("/ui/subnets/{subnet_id}/delete")

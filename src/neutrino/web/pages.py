@@ -1,9 +1,9 @@
-"""The overview, floating IPs and agents pages.
+"""The overview and floating IPs pages.
 
 The overview counts what the caller's project sees and, for an admin, lists the agents with
 their liveness (an agent silent past Neutron's ``agent_down_time`` is dead). Floating IPs are
 allocated from an external network and associated with a port (or released) by the forms of
-their page. Agents are an admin page: a member neither sees the link nor gets the page.
+their page.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from starlette.responses import RedirectResponse, Response
 
 from neutrino.common.errors import NeutrinoError
 from neutrino.domain.listing import ListQuery
+from neutrino.web.forms import submit
+from neutrino.web.jobs import delete_selected
 from neutrino.web.networks import by_name
-from neutrino.web.render import field_errors, guarded, page
+from neutrino.web.render import guarded, page
 from neutrino.web.session import Session, current, form, services
 
 router = APIRouter()
@@ -46,15 +48,6 @@ async def overview(request: Request) -> Response:
         agents=agents,
         changes=svc.changes.recent(me.ctx),
     )
-
-
-@router.get("/ui/agents")
-@guarded
-async def agents(request: Request) -> Response:
-    me = current(request)
-    me.ctx.require_admin("get_agent")
-    found = services(request).agents.search(me.ctx, ListQuery(sorts=[("host", True), ("id", True)]))
-    return page(request, me, "agents.html", agents=found)
 
 
 @router.get("/ui/floatingips")
@@ -99,15 +92,32 @@ def _floatingips(
 @guarded
 async def allocate(request: Request) -> Response:
     me = current(request)
-    fields = await form(request)
-    body: dict[str, Any] = {"floating_network_id": fields.get("floating_network_id", "")}
-    if fields.get("port_id"):
-        body["port_id"] = fields["port_id"]
-    try:
-        services(request).floatingips.create_bulk(me.ctx, [body])
-    except NeutrinoError as exc:
-        return _floatingips(request, me, fields, field_errors(exc, fields), exc.status)
-    return RedirectResponse("/ui/floatingips", status_code=303)
+
+    def body(fields: dict[str, str]) -> dict[str, Any]:
+        found: dict[str, Any] = {"floating_network_id": fields.get("floating_network_id", "")}
+        if fields.get("port_id"):
+            found["port_id"] = fields["port_id"]
+        return found
+
+    return await submit(
+        request,
+        lambda f: services(request).floatingips.create_bulk(me.ctx, [body(f)]),
+        lambda _: "/ui/floatingips",
+        lambda f, errors, status: _floatingips(request, me, f, errors, status),
+    )
+
+
+@router.post("/ui/floatingips/delete")
+@guarded
+async def release_selected(request: Request) -> Response:
+    fips = services(request).floatingips
+    return await delete_selected(
+        request,
+        "floating IP",
+        "/ui/floatingips",
+        lambda me: {f["id"]: f["floating_ip_address"] for f in fips.search(me.ctx, ListQuery())},
+        lambda me, rid: fips.delete(me.ctx, rid),
+    )
 
 
 @router.post("/ui/floatingips/{fip_id}/associate")

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from neutrino.common.errors import NeutrinoError
 from neutrino.service.quotas import RESOURCES
-from neutrino.web.render import field_errors, guarded, page
-from neutrino.web.session import Session, current, form, services
+from neutrino.web.forms import submit
+from neutrino.web.render import guarded, page
+from neutrino.web.session import Session, current, services
 
 router = APIRouter()
 
@@ -63,10 +63,13 @@ def _form(
 @guarded
 async def update_quota(request: Request, project_id: str) -> Response:
     me = current(request)
-    fields = await form(request)
-    body: dict[str, Any] = {r: fields[r] for r in RESOURCES if fields.get(r, "") != ""}
-    try:
-        services(request).quotas.update(me.ctx, project_id, body)
-    except NeutrinoError as exc:
-        return _form(request, me, project_id, fields, field_errors(exc, fields), exc.status)
-    return RedirectResponse("/ui/quotas", status_code=303)
+
+    def limits(fields: dict[str, str]) -> dict[str, Any]:
+        return {r: fields[r] for r in RESOURCES if fields.get(r, "") != ""}
+
+    return await submit(
+        request,
+        lambda f: services(request).quotas.update(me.ctx, project_id, limits(f)),
+        lambda _: "/ui/quotas",
+        lambda f, errors, status: _form(request, me, project_id, f, errors, status),
+    )

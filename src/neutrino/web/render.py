@@ -11,6 +11,7 @@ it refused, and either puts the message next to that field.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -29,11 +30,18 @@ ENV = Environment(
     lstrip_blocks=True,
 )
 
+ENV.filters["timestamp"] = lambda at: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
 Handler = Callable[..., Awaitable[Response]]
 
 
 def template_globals(request: Request) -> dict[str, Any]:
-    return {"csrf_field": CSRF_FIELD, "csrf_token": csrf_value(request), "path": request.url.path}
+    return {
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_value(request),
+        "path": request.url.path,
+        "vmm": getattr(request.app.state, "web_manager", None) is not None,
+    }
 
 
 def page(

@@ -14,8 +14,10 @@ from starlette.responses import RedirectResponse, Response
 
 from neutrino.common.errors import NeutrinoError
 from neutrino.domain.listing import ListQuery
+from neutrino.web.forms import submit
+from neutrino.web.jobs import Step, delete_selected, launch
 from neutrino.web.networks import by_name
-from neutrino.web.render import field_errors, guarded, page
+from neutrino.web.render import guarded, page
 from neutrino.web.session import Session, current, form, services
 
 router = APIRouter()
@@ -42,26 +44,43 @@ async def list_routers(request: Request) -> Response:
 @guarded
 async def create_router(request: Request) -> Response:
     me = current(request)
-    fields = await form(request)
-    body: dict[str, Any] = {
-        "name": fields.get("name", ""),
-        "admin_state_up": fields.get("admin_state_up") == "on",
-    }
-    svc = services(request)
-    try:
-        created = svc.routers.create_bulk(me.ctx, [body])[0]
-    except NeutrinoError as exc:
-        return page(
+    routers = services(request).routers
+
+    def create(fields: dict[str, str]) -> dict[str, Any]:
+        body = {
+            "name": fields.get("name", ""),
+            "admin_state_up": fields.get("admin_state_up") == "on",
+        }
+        return routers.create_bulk(me.ctx, [body])[0]
+
+    return await submit(
+        request,
+        create,
+        lambda created: f"/ui/routers/{created['id']}",
+        lambda f, errors, status: page(
             request,
             me,
             "routers.html",
-            status=exc.status,
-            routers=svc.routers.search(me.ctx, by_name()),
+            status=status,
+            routers=routers.search(me.ctx, by_name()),
             names={},
-            form=fields,
-            errors=field_errors(exc, fields),
-        )
-    return RedirectResponse(f"/ui/routers/{created['id']}", status_code=303)
+            form=f,
+            errors=errors,
+        ),
+    )
+
+
+@router.post("/ui/routers/delete")
+@guarded
+async def delete_routers(request: Request) -> Response:
+    routers = services(request).routers
+    return await delete_selected(
+        request,
+        "router",
+        "/ui/routers",
+        lambda me: {r["id"]: r["name"] for r in routers.search(me.ctx, ListQuery())},
+        lambda me, rid: routers.delete(me.ctx, rid),
+    )
 
 
 @router.get("/ui/routers/{router_id}")
@@ -128,12 +147,6 @@ async def _action(request: Request, router_id: str, call: str) -> Response:
             routers.add_interface(me.ctx, router_id, {"subnet_id": fields.get("subnet_id", "")})
         elif call == "remove_interface":
             routers.remove_interface(me.ctx, router_id, {"port_id": fields.get("port_id", "")})
-        elif call == "set_gateway":
-            routers.update(
-                me.ctx,
-                router_id,
-                {"external_gateway_info": {"network_id": fields.get("network_id", "")}},
-            )
         elif call in ("add_route", "remove_route"):
             route = {
                 "destination": fields.get("destination", ""),
@@ -141,8 +154,6 @@ async def _action(request: Request, router_id: str, call: str) -> Response:
             }
             change = routers.add_extraroutes if call == "add_route" else routers.remove_extraroutes
             change(me.ctx, router_id, {"routes": [route]})
-        else:
-            routers.update(me.ctx, router_id, {"external_gateway_info": {}})
     except NeutrinoError as exc:  # several small forms on one page: one message on top
         return _detail(request, me, router_id, fields, {"": exc.message}, exc.status)
     return RedirectResponse(f"/ui/routers/{router_id}", status_code=303)
@@ -163,13 +174,40 @@ async def remove_interface(request: Request, router_id: str) -> Response:
 @router.post("/ui/routers/{router_id}/gateway")
 @guarded
 async def set_gateway(request: Request, router_id: str) -> Response:
-    return await _action(request, router_id, "set_gateway")
+    return await _gateway(request, router_id, clear=False)
 
 
 @router.post("/ui/routers/{router_id}/gateway/clear")
 @guarded
 async def clear_gateway(request: Request, router_id: str) -> Response:
-    return await _action(request, router_id, "clear_gateway")
+    return await _gateway(request, router_id, clear=True)
+
+
+async def _gateway(request: Request, router_id: str, clear: bool) -> Response:
+    """Setting or clearing a gateway allocates or frees an address on the external network
+    and (re)plans SNAT and floating IPs: a job, followed on its progress page."""
+    me = current(request)
+    fields = await form(request)
+    svc = services(request)
+    found = svc.routers.get(me.ctx, router_id)
+    name = found["name"] or router_id
+    if clear:
+        label, info = f"Clear the external gateway of router {name}", {}
+    else:
+        network_id = fields.get("network_id", "")
+        try:
+            network = svc.networks.get(me.ctx, network_id)["name"] or network_id
+        except NeutrinoError:  # the update below says what is wrong with it
+            network = network_id
+        label, info = (
+            f"Set router {name}'s gateway on network {network}",
+            {"network_id": network_id},
+        )
+    step = Step(
+        label,
+        lambda: svc.routers.update(me.ctx, router_id, {"external_gateway_info": info}),
+    )
+    return launch(request, me, label, f"/ui/routers/{router_id}", [step])
 
 
 @router.post("/ui/routers/{router_id}/routes")

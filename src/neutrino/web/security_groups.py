@@ -10,10 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from neutrino.common.errors import NeutrinoError
 from neutrino.domain.listing import ListQuery
+from neutrino.web.forms import submit
+from neutrino.web.jobs import delete_selected
 from neutrino.web.networks import by_name
-from neutrino.web.render import field_errors, guarded, page
+from neutrino.web.render import guarded, page
 from neutrino.web.session import Session, current, form, services
 
 router = APIRouter()
@@ -47,23 +48,36 @@ async def list_groups(request: Request) -> Response:
 @guarded
 async def create_group(request: Request) -> Response:
     me = current(request)
-    fields = await form(request)
     svc = services(request).security_groups
-    try:
-        created = svc.create_bulk(
-            me.ctx, [{"name": fields.get("name", ""), "description": fields.get("description", "")}]
-        )[0]
-    except NeutrinoError as exc:
-        return page(
+    return await submit(
+        request,
+        lambda f: svc.create_bulk(
+            me.ctx, [{"name": f.get("name", ""), "description": f.get("description", "")}]
+        )[0],
+        lambda created: f"/ui/security-groups/{created['id']}",
+        lambda f, errors, status: page(
             request,
             me,
             "security_groups.html",
-            status=exc.status,
+            status=status,
             groups=svc.search(me.ctx, by_name()),
-            form=fields,
-            errors=field_errors(exc, fields),
-        )
-    return RedirectResponse(f"/ui/security-groups/{created['id']}", status_code=303)
+            form=f,
+            errors=errors,
+        ),
+    )
+
+
+@router.post("/ui/security-groups/delete")
+@guarded
+async def delete_groups(request: Request) -> Response:
+    groups = services(request).security_groups
+    return await delete_selected(
+        request,
+        "security group",
+        "/ui/security-groups",
+        lambda me: {g["id"]: g["name"] for g in groups.search(me.ctx, ListQuery())},
+        lambda me, rid: groups.delete(me.ctx, rid),
+    )
 
 
 @router.get("/ui/security-groups/{group_id}")
@@ -126,12 +140,14 @@ def rule_body(group_id: str, fields: dict[str, str]) -> dict[str, Any]:
 @guarded
 async def add_rule(request: Request, group_id: str) -> Response:
     me = current(request)
-    fields = await form(request)
-    try:
-        services(request).security_group_rules.create_bulk(me.ctx, [rule_body(group_id, fields)])
-    except NeutrinoError as exc:
-        return _detail(request, me, group_id, fields, field_errors(exc, fields), exc.status)
-    return RedirectResponse(f"/ui/security-groups/{group_id}", status_code=303)
+    return await submit(
+        request,
+        lambda f: services(request).security_group_rules.create_bulk(
+            me.ctx, [rule_body(group_id, f)]
+        ),
+        lambda _: f"/ui/security-groups/{group_id}",
+        lambda f, errors, status: _detail(request, me, group_id, f, errors, status),
+    )
 
 
 @router.post("/ui/security-group-rules/{rule_id}/delete")

@@ -82,14 +82,22 @@ def keep_csrf(request: Request, response: Response) -> Response:
 
 async def form(request: Request) -> dict[str, str]:
     """The POSTed form, after the CSRF check (the first value of each field)."""
+    fields: dict[str, str] = {}
+    for key, values in (await form_lists(request)).items():
+        fields[key] = values[0]
+    return fields
+
+
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """The POSTed form, after the CSRF check, every value of each field (checkbox lists)."""
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:
         raise CsrfRejected()
-    fields: dict[str, str] = {}
+    fields: dict[str, list[str]] = {}
     for key, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
-        fields.setdefault(key, value)
+        fields.setdefault(key, []).append(value)
     expected = request.cookies.get(CSRF_COOKIE, "")
-    given = fields.pop(CSRF_FIELD, "")
+    given = fields.pop(CSRF_FIELD, [""])[0]
     if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
         raise CsrfRejected()
     return fields

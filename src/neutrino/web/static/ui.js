@@ -1,6 +1,9 @@
-// neutrino's only script: live updates of the topology page. Every page works without it.
-// It long-polls /ui/topology/changes?since=REVISION; when the change log moves past the
-// revision the picture was drawn at, it fetches the page's SVG again and swaps it in.
+// neutrino's only script. Every page works without it; it adds two things:
+// - live updates of the topology page: it long-polls /ui/topology/changes?since=REVISION;
+//   when the change log moves past the revision the picture was drawn at, it fetches the
+//   page's SVG again and swaps it in;
+// - a job's progress page moves its bar in place (polling /ui/jobs/ID/state) instead of
+//   refreshing the whole page each second, and reloads it once when the job is over.
 "use strict";
 
 (function () {
@@ -45,4 +48,31 @@
     }
   }
   loop();
+})();
+
+(function () {
+  const section = document.getElementById("job");
+  if (!section || section.dataset.finished === "yes") return;
+  const bar = document.getElementById("job-progress");
+  const count = document.getElementById("job-count");
+  const url = "/ui/jobs/" + encodeURIComponent(section.dataset.job) + "/state";
+
+  async function follow() {
+    for (;;) {
+      await new Promise((done) => setTimeout(done, 250));
+      let body;
+      try {
+        const r = await fetch(url, {credentials: "same-origin", cache: "no-store"});
+        if (r.redirected || !r.ok) { window.location.reload(); return; }
+        body = await r.json();
+      } catch (e) {
+        continue;  // the server is busy or restarting: try again
+      }
+      const moved = body.done + body.failed;
+      bar.value = moved;
+      if (count) count.textContent = moved + " of " + body.total;
+      if (body.finished) { window.location.reload(); return; }
+    }
+  }
+  follow();
 })();
