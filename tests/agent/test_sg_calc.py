@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from neutrino.agent.dataplane import ApplyReport
 from neutrino.agent.dataplane.base import DataplaneError
+from neutrino.agent.roles import Round
 from neutrino.agent.sg_calc import (
     ANY_FLOW,
     CtDelete,
@@ -312,13 +314,13 @@ def test_role_holds_back_ports_whose_filter_is_not_in_place() -> None:
     p3 = port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(), secure=False)
     host = state((p1, p3), (SecurityGroupState(G, True, EGRESS),))
     ok = SecurityRole(FakeNft())
-    wired = {"tap5a0c3e7f-11", "tapc7e8a1b2-33"}
-    ok.apply(host, wired)
-    assert wired == {"tap5a0c3e7f-11", "tapc7e8a1b2-33"} and ok.retryable() == []
+    rnd = Round(host, ApplyReport(wired={"tap5a0c3e7f-11", "tapc7e8a1b2-33"}))
+    ok.apply(rnd)
+    assert rnd.report.wired == {"tap5a0c3e7f-11", "tapc7e8a1b2-33"} and ok.retryable() == []
     bad = SecurityRole(FakeNft(fail=True))
-    bad.apply(host, wired)
-    assert wired == {"tapc7e8a1b2-33"}  # the unfiltered port is still reported ACTIVE
-    assert bad.retryable() == ["security groups"]
+    bad.apply(rnd)
+    assert rnd.report.wired == {"tapc7e8a1b2-33"}  # the unfiltered port is still ACTIVE
+    assert bad.retryable() == ["security groups"] and len(bad.errors()) == 1
 
 
 @pytest.mark.parametrize("owner", ["network:dhcp", "network:router_interface"])
@@ -370,7 +372,7 @@ def test_loop_reports_active_only_once_the_filter_is_applied() -> None:
         security_groups=(SecurityGroupState(G, True, EGRESS),),
     )
     nft = FakeNft(fail=True)
-    kernel, ctl, watcher, loop = make(host, security=SecurityRole(nft))
+    kernel, ctl, watcher, loop = make(host, SecurityRole(nft))
     kernel.add_device("tap5a0c3e7f-11")
     watcher.poll_once()
     loop.apply_once()

@@ -1,11 +1,11 @@
 """The L3 role of an agent: register an "L3 agent" and converge this host's routers.
 
-``L3Role`` is what the apply loop holds when the host is a network node (``--l3``). Each
-heartbeat it registers the host's "L3 agent" (after the L2 agent: the scheduler binds router
-ports to the L2 agent of the same host). Each round, after the L2 apply, ``apply`` renders
-``desired_routers`` (pure) and hands them to the L3 data plane (``dataplane.l3.L3Manager``);
-it returns True when the data plane made new taps, so the loop applies L2 once more and those
-router ports count as wired in this round's status reports. Routers that failed are kept in
+``L3Role`` (an ``agent.roles.Role``) is what the apply loop holds when the host is a network
+node (``--l3``). Each heartbeat the loop registers the host's "L3 agent" with it (after the L2
+agent: the scheduler binds router ports to the L2 agent of the same host). Each round, after
+the L2 role, ``apply`` renders ``desired_routers`` (pure) and hands them to the L3 data plane
+(``dataplane.l3.L3Manager``); the taps it made are handed to ``rnd.wire``, so those router
+ports count as wired in this round's status reports. Routers that failed are kept in
 ``failed``; the loop retries the retryable ones with backoff.
 
 Floating IPs of a router applied without error are reported ``ACTIVE`` (once; the controller
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from neutrino.agent.dataplane import DataplaneError
 from neutrino.agent.l3_calc import RouterConfig, desired_routers
 from neutrino.agent.model import AgentConfig
+from neutrino.agent.roles import Round, log_failures
 from neutrino.client import Conflict, NotFound
 from neutrino.domain.hoststate import HostState
 
@@ -40,23 +41,13 @@ class L3Applier(Protocol):
     def apply(self, desired: Mapping[str, RouterConfig]) -> L3Report: ...
 
 
-class Registrar(Protocol):
-    def report_agent(
-        self,
-        host: str,
-        configurations: dict[str, Any],
-        *,
-        agent_type: str = ...,
-        binary: str = ...,
-        start_flag: bool = ...,
-    ) -> dict[str, Any]: ...
-
-
 class StatusReporter(Protocol):
     def report_floatingip_status(self, fip_id: str, status: str) -> dict[str, Any]: ...
 
 
 class L3Role:
+    agent = (L3_AGENT, "neutrino-l3-agent")
+
     def __init__(
         self,
         manager: L3Applier,
@@ -75,26 +66,11 @@ class L3Role:
         self.hosted: set[str] = set()
         self.failed: dict[str, DataplaneError] = {}
 
-    def heartbeat(self, controller: Registrar, host: str, start_flag: bool) -> None:
-        controller.report_agent(
-            host,
-            self.configurations,
-            agent_type=L3_AGENT,
-            binary="neutrino-l3-agent",
-            start_flag=start_flag,
-        )
-
-    def apply(self, state: HostState) -> bool:
-        """Converge the routers; True when new taps were made (apply L2 again)."""
+    def apply(self, rnd: Round) -> None:
+        """Converge the routers; the taps made are wired in this round."""
+        state = rnd.state
         result = self.manager.apply(desired_routers(state, self.config, self.namespace_suffix))
-        for router_id, exc in sorted(result.failed.items()):
-            log.log(
-                logging.WARNING if exc.retryable else logging.ERROR,
-                "router %s failed (%s): %s",
-                router_id,
-                "retrying" if exc.retryable else "next resync",
-                exc,
-            )
+        log_failures("router", result.failed)
         if result.changes:
             log.info("routers: %s", "; ".join(result.changes))
         if result.removed:
@@ -102,7 +78,8 @@ class L3Role:
         self.hosted = set(result.applied)
         self.failed = dict(result.failed)
         self._report_floating_ips(state)
-        return bool(result.new_taps)
+        if result.new_taps:
+            rnd.wire(set(result.new_taps))
 
     def _report_floating_ips(self, state: HostState) -> None:
         if self.reporter is None:
@@ -119,3 +96,9 @@ class L3Role:
 
     def retryable(self) -> list[str]:
         return sorted(r for r, e in self.failed.items() if e.retryable)
+
+    def errors(self) -> list[DataplaneError]:
+        return list(self.failed.values())
+
+    def gauges(self) -> dict[str, int]:
+        return {"routers": len(self.hosted)}

@@ -14,7 +14,7 @@ nftables in the managed namespace (``agent.sg_role``). ``local_external``
 (``PHYSNET:GATEWAY/PREFIX``, the all-in-one) makes a veth pair for a flat external network on
 a machine without a spare NIC (``dataplane.uplink``) and maps the physnet to it. ``Agent``
 builds the pieces and runs them: the watcher in its own thread (it only sets the loop's dirty
-flag), the apply loop in another (the only kernel writer).
+flag), the apply loop over the roles (``agent.roles``) in another (the only kernel writer).
 
 Stopping: with ``cleanup_on_exit`` the agent tears down everything it built when it stops
 (``agent.teardown``); without it (the default of ``neutrino agent``) the data plane keeps
@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from neutrino.agent.dataplane import L2Kernel, L2Manager
 from neutrino.agent.l3_role import L3Role
-from neutrino.agent.loop import AgentLoop, DhcpApplier
+from neutrino.agent.loop import AgentLoop
 from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.model import AgentConfig
+from neutrino.agent.roles import DhcpRole, L2Role, Role
 from neutrino.agent.sg_role import SecurityRole
 from neutrino.agent.watcher import Watcher
 from neutrino.client import Controller, Credentials, Session
@@ -183,34 +184,46 @@ def link_watcher(netns: str | None, on_change: Callable[[], None]) -> LinkWatche
     return LinkWatcher(netns, on_change)
 
 
-def l3_role(settings: AgentSettings, controller: Controller | None = None) -> L3Role:
-    """The L3 role; its ``qrouter-`` namespaces take the same suffix as ``qdhcp-`` ones."""
-    from neutrino.agent.dataplane.l3 import L3Manager  # needs pyroute2 and root
+def build_roles(
+    settings: AgentSettings, kernel: L2Kernel, controller: Controller, *, real_kernel: bool
+) -> list[Role]:
+    """The roles ``settings`` ask for, in the loop's order (``agent.roles``). The DHCP and L3
+    roles' namespaces take the suffix ``-<netns>`` (several lab hosts on one machine)."""
+    config, suffix = settings.agent_config(), settings.dhcp_namespace_suffix()
+    roles: list[Role] = [L2Role(L2Manager(kernel), config, settings.configurations())]
+    if settings.dhcp:
+        from neutrino.agent.dataplane.dhcp import DhcpManager  # needs pyroute2 and root
 
-    suffix = settings.dhcp_namespace_suffix()
-    return L3Role(
-        L3Manager(netns=settings.netns, namespace_suffix=suffix),
-        settings.agent_config(),
-        namespace_suffix=suffix,
-        configurations={
+        traversable(settings.dhcp_dir(), settings.state_dir)
+        dhcp = DhcpManager(settings.dhcp_dir(), netns=settings.netns)
+        roles.append(
+            DhcpRole(
+                dhcp, config, namespace_suffix=suffix, configurations=settings.dhcp_configurations()
+            )
+        )
+    if settings.l3:
+        from neutrino.agent.dataplane.l3 import L3Manager  # needs pyroute2 and root
+
+        l3 = L3Manager(netns=settings.netns, namespace_suffix=suffix)
+        configurations = {
             "agent_mode": "legacy",
             "netns": settings.netns,
             "namespace_suffix": suffix,
-        },
-        reporter=controller,
-    )
+        }
+        roles.append(
+            L3Role(
+                l3,
+                config,
+                namespace_suffix=suffix,
+                configurations=configurations,
+                reporter=controller,
+            )
+        )
+    if settings.security_groups and real_kernel:
+        from neutrino.agent.dataplane.nft import NftManager  # needs pyroute2, nft and root
 
-
-def security_role(settings: AgentSettings) -> SecurityRole:
-    from neutrino.agent.dataplane.nft import NftManager  # needs pyroute2, nft and root
-
-    return SecurityRole(NftManager(netns=settings.netns))
-
-
-def dnsmasq_manager(settings: AgentSettings) -> DhcpApplier:
-    from neutrino.agent.dataplane.dhcp import DhcpManager  # needs pyroute2 and root
-
-    return DhcpManager(settings.dhcp_dir(), netns=settings.netns)
+        roles.append(SecurityRole(NftManager(netns=settings.netns)))
+    return roles
 
 
 class Agent:
@@ -222,44 +235,33 @@ class Agent:
         *,
         controller: Controller | None = None,
         kernel: L2Kernel | None = None,
-        kernel_factory: Callable[[str | None], L2Kernel] = netlink_kernel,
-        dhcp: DhcpApplier | None = None,
-        dhcp_factory: Callable[[AgentSettings], DhcpApplier] = dnsmasq_manager,
     ) -> None:
         self.settings = settings
         self._session = None if controller else Session(settings.credentials)
         self.controller = controller or Controller(self._session)  # type: ignore[arg-type]
-        self.kernel = kernel if kernel is not None else kernel_factory(settings.netns)
+        self.kernel = kernel if kernel is not None else netlink_kernel(settings.netns)
         self._real_kernel = kernel is None
         if settings.local_external and self._real_kernel:
             from neutrino.agent.dataplane.uplink import ensure_uplink
 
             physnet, _, cidr = settings.local_external.partition(":")
             ensure_uplink(physnet, cidr, settings.netns)
-        if dhcp is None and settings.dhcp:
-            traversable(settings.dhcp_dir(), settings.state_dir)
-            dhcp = dhcp_factory(settings)
         self.watcher = Watcher(self.controller, settings.host, poll_timeout=settings.poll_timeout)
+        self.roles = build_roles(
+            settings, self.kernel, self.controller, real_kernel=self._real_kernel
+        )
         self.loop = AgentLoop(
             settings.host,
-            settings.agent_config(),
-            L2Manager(self.kernel),
             self.controller,
             lambda: self.watcher.state,
-            configurations=settings.configurations(),
+            self.roles,
             resync_interval=settings.resync_interval,
             heartbeat_interval=settings.heartbeat_interval,
-            dhcp=dhcp if settings.dhcp else None,
-            dhcp_configurations=settings.dhcp_configurations(),
-            dhcp_namespace_suffix=settings.dhcp_namespace_suffix(),
-            l3=l3_role(settings, self.controller) if settings.l3 else None,
-            security=(
-                security_role(settings) if settings.security_groups and kernel is None else None
-            ),
             metrics=AgentMetrics() if settings.metrics_listen else None,
         )
-        if self.loop.metrics is not None and self.loop.security is not None:
-            self.loop.security.on_applied = self.loop.metrics.nft_seconds.observe
+        for role in self.roles:
+            if isinstance(role, SecurityRole) and self.loop.metrics is not None:
+                role.on_applied = self.loop.metrics.nft_seconds.observe
         self.watcher.on_change = self.loop.mark_dirty
         self.link_watcher = (
             link_watcher(settings.netns, self.loop.mark_dirty)
@@ -333,9 +335,10 @@ class Agent:
             log.info(
                 "stopped; the data plane stays up for the VMs (`neutrino agent cleanup` removes it)"
             )
-        close = getattr(self.kernel, "close", None)
-        if close is not None:
-            close()
+        for owner in (self.kernel, *(getattr(role, "manager", None) for role in self.roles)):
+            close = getattr(owner, "close", None)  # netlink and nft sockets
+            if close is not None:
+                close()
         if self._session is not None:
             self._session.close()
 
@@ -343,9 +346,10 @@ class Agent:
         """Remove what this agent built (``agent.teardown``), with its own managers."""
         from neutrino.agent.teardown import teardown
 
-        l3 = self.loop.l3.manager if self.loop.l3 is not None else None
-        nft = self.loop.security.manager if self.loop.security is not None else None
-        removed = teardown(self.settings, self.kernel, dhcp=self.loop.dhcp, l3=l3, nft=nft)
+        dhcp = next((r.manager for r in self.roles if isinstance(r, DhcpRole)), None)
+        l3 = next((r.manager for r in self.roles if isinstance(r, L3Role)), None)
+        nft = next((r.manager for r in self.roles if isinstance(r, SecurityRole)), None)
+        removed = teardown(self.settings, self.kernel, dhcp=dhcp, l3=l3, nft=nft)
         log.info("cleanup: removed %s", ", ".join(removed) or "nothing")
         return removed
 

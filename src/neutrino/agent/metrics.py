@@ -1,7 +1,8 @@
 """The agent's own Prometheus metrics, served on an optional local port (``--metrics-listen``).
 
 ``AgentMetrics`` holds a registry of its own (several agents in one process, as in tests,
-stay apart) and is fed by the apply loop and the security-group role:
+stay apart) and is fed by the apply loop (each role's ``gauges``) and the security-group
+role:
 
 * ``neutrino_agent_round_seconds`` (histogram): one apply round, all roles;
 * ``neutrino_agent_ports_wired``, ``neutrino_agent_ports_frozen``, ``neutrino_agent_devices``
@@ -18,6 +19,7 @@ stay apart) and is fed by the apply loop and the security-group role:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -61,24 +63,19 @@ class AgentMetrics:
         )
         self._server: Any = None
 
-    def round_done(
-        self,
-        seconds: float,
-        *,
-        wired: int,
-        frozen: int,
-        bridges: int,
-        vxlans: int,
-        routers: int,
-        dhcp_networks: int,
-    ) -> None:
+    def round_done(self, seconds: float, figures: Mapping[str, int]) -> None:
+        """A round took ``seconds``; ``figures`` are the roles' gauges (``Role.gauges``)."""
         self.round_seconds.observe(seconds)
-        self.wired.set(wired)
-        self.frozen.set(frozen)
-        self.devices.labels("bridge").set(bridges)
-        self.devices.labels("vxlan").set(vxlans)
-        self.routers.set(routers)
-        self.dhcp.set(dhcp_networks)
+        gauges = {
+            "wired": self.wired,
+            "frozen": self.frozen,
+            "bridges": self.devices.labels("bridge"),
+            "vxlans": self.devices.labels("vxlan"),
+            "routers": self.routers,
+            "dhcp_networks": self.dhcp,
+        }
+        for name, gauge in gauges.items():
+            gauge.set(figures.get(name, 0))
 
     def error(self, kind: str, exc: BaseException) -> None:
         self.errors.labels(kind).inc()

@@ -1,12 +1,12 @@
 """The security-group step of an apply round: ``compute_sg`` (pure) → the nft manager.
 
-``SecurityRole.apply(state, wired)`` runs after the L2 (and DHCP/L3) applies of a round and
-before port statuses are reported: it renders the host's ruleset and applies it. When the
+``SecurityRole`` (an ``agent.roles.Role``) runs after the L2 (and DHCP/L3) roles of a round
+and before port statuses are reported: it renders the host's ruleset and applies it. When the
 apply fails, the taps of the ports whose filter is not in force as rendered are removed from
-``wired``, so none of them is reported ACTIVE before its filter is in place; the error is
-kept for ``retryable`` and the loop retries with backoff. The ruleset is rendered again only
-when the watcher brought a new state object (a resync round reuses the last rendering; the
-manager then finds nothing to load).
+the round's wired taps, so none of them is reported ACTIVE before its filter is in place; the
+error is kept for ``retryable`` and the loop retries with backoff. The ruleset is rendered
+again only when the watcher brought a new state object (a resync round reuses the last
+rendering; the manager then finds nothing to load).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from neutrino.agent.dataplane.base import DataplaneError
+from neutrino.agent.roles import Round
 from neutrino.agent.sg_calc import SgRuleset, compute_sg
 from neutrino.domain.hoststate import HostState
 
@@ -34,13 +35,17 @@ class SecurityApplier(Protocol):
 
 
 class SecurityRole:
+    agent = None  # nothing to register: the L2 agent's ports are the ones filtered
+
     def __init__(self, manager: SecurityApplier) -> None:
         self.manager = manager
+        self.configurations: dict[str, Any] = {}
         self.on_applied: Callable[[float], None] | None = None  # seconds (agent metrics)
         self.failed: DataplaneError | None = None
         self._rendered: tuple[HostState, SgRuleset] | None = None
 
-    def apply(self, state: HostState, wired: set[str]) -> None:
+    def apply(self, rnd: Round) -> None:
+        state, wired = rnd.state, rnd.report.wired
         if self._rendered is not None and self._rendered[0] is state:
             ruleset = self._rendered[1]  # same state object (resync, retry): same ruleset
         else:
@@ -70,3 +75,9 @@ class SecurityRole:
     def retryable(self) -> list[str]:
         """What to retry (non-empty while the last apply failed)."""
         return ["security groups"] if self.failed is not None else []
+
+    def errors(self) -> list[DataplaneError]:
+        return [self.failed] if self.failed is not None else []
+
+    def gauges(self) -> dict[str, int]:
+        return {}

@@ -40,6 +40,7 @@ from pyroute2 import netns as pr_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import DataplaneError, LinkNotFound, error_from_errno
+from neutrino.agent.dataplane.netns import argv, route
 from neutrino.agent.dhcp_calc import DhcpConfig
 
 __all__ = ["BridgeMissing", "DhcpManager", "DhcpReport"]
@@ -123,7 +124,7 @@ class DhcpManager:
             self._stop(network_id, pid)
         port_dev = _read(self._dir(network_id) / "device")
         if port_dev:
-            with self._ipr(self.netns) as ipr:
+            with route(self.netns) as ipr:
                 idx = ipr.link_lookup(ifname=port_dev)
                 if idx:
                     _call(ipr, f"delete {port_dev}", "link", "del", index=idx[0])
@@ -135,26 +136,22 @@ class DhcpManager:
     # --- kernel objects
 
     @staticmethod
-    def _ipr(netns: str | None) -> IPRoute:
-        return IPRoute(netns=netns) if netns else IPRoute()
-
-    @staticmethod
     def _ensure_namespace(name: str) -> None:
         if name not in pr_netns.listnetns():
             pr_netns.create(name)
-        with IPRoute(netns=name) as ipr:
+        with route(name) as ipr:
             lo = ipr.link_lookup(ifname="lo")
             _call(ipr, "lo up", "link", "set", index=lo[0], state="up")
 
     def _ensure_link(self, cfg: DhcpConfig) -> None:
         (self._dir(cfg.network_id) / "device").write_text(cfg.host_device)
         (self._dir(cfg.network_id) / "namespace").write_text(cfg.namespace)
-        with self._ipr(self.netns) as ipr:
+        with route(self.netns) as ipr:
             bridge = ipr.link_lookup(ifname=cfg.bridge)
             if not bridge:
                 raise BridgeMissing(f"bridge {cfg.bridge} does not exist yet")
             if not ipr.link_lookup(ifname=cfg.host_device):
-                with IPRoute(netns=cfg.namespace) as inner:
+                with route(cfg.namespace) as inner:
                     stale = inner.link_lookup(ifname=cfg.interface)
                     if stale:  # a peer whose tap was deleted by hand: start over
                         _call(inner, f"delete {cfg.interface}", "link", "del", index=stale[0])
@@ -184,7 +181,7 @@ class DhcpManager:
                 master=bridge[0],
                 state="up",
             )
-        with IPRoute(netns=cfg.namespace) as inner:
+        with route(cfg.namespace) as inner:
             found = inner.link_lookup(ifname=cfg.interface)
             if not found:
                 raise LinkNotFound(f"{cfg.interface} missing in {cfg.namespace}")
@@ -201,7 +198,7 @@ class DhcpManager:
 
     @staticmethod
     def _ensure_addresses(cfg: DhcpConfig) -> None:
-        with IPRoute(netns=cfg.namespace) as ipr:
+        with route(cfg.namespace) as ipr:
             idx = ipr.link_lookup(ifname=cfg.interface)[0]
             have = {
                 f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
@@ -285,7 +282,7 @@ class DhcpManager:
         directory = self._dir(cfg.network_id)
         (directory / "pid").unlink(missing_ok=True)
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", cfg.namespace, *args],
+            argv(cfg.namespace, args),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

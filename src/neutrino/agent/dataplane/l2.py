@@ -71,6 +71,16 @@ class L2Manager:
         self._remove_undesired(desired, links, report)
         return report
 
+    def wire(self, desired: L2State, taps: set[str]) -> ApplyReport:
+        """Attach only ``taps`` (made since ``apply``: a DHCP or router port) as ``desired``
+        says: one link dump, not a whole apply."""
+        report = ApplyReport()
+        wanted = sorted(taps & desired.attachments.keys())
+        links = self.kernel.list_links(OWNED_PREFIXES) if wanted else {}
+        for name in wanted:
+            self._apply_attachment(desired.attachments[name], links, report)
+        return report
+
     # --- devices ---------------------------------------------------------------------------
 
     def _apply_bridge(self, name: str, mtu: int, link: Link | None, report: ApplyReport) -> None:

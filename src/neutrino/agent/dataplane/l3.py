@@ -31,8 +31,7 @@ import contextlib
 import errno
 import re
 import socket
-import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +40,8 @@ from pyroute2 import netns as pr_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import DataplaneError, error_from_errno
+from neutrino.agent.dataplane.netns import inside, route
+from neutrino.agent.dataplane.nftables import Nft, NftError
 from neutrino.agent.l3_calc import NAT_TABLE, RouterConfig, RouterPortConfig, RouteSpec
 
 __all__ = ["L3Manager", "L3Report"]
@@ -125,12 +126,12 @@ class L3Manager:
         """Build or repair everything for ``cfg``; idempotent."""
         report = report if report is not None else L3Report()
         if self._host is None:  # before entering the router namespace
-            self._host = IPRoute(netns=self.netns) if self.netns else IPRoute()
+            self._host = route(self.netns)
         ns = cfg.namespace
         if ns not in pr_netns.listnetns():
             pr_netns.create(ns)
             report.changes.append(f"netns {ns}")
-        with _inside(ns):
+        with inside(ns), Nft(ns, self.nft) as nft:
             _ensure_sysctls(report, cfg.forwarding)
             with IPRoute() as ipr:
                 lo = _call(ipr, "get lo", "link", "get", ifname="lo")[0]
@@ -138,7 +139,7 @@ class L3Manager:
                     _call(ipr, "lo up", "link", "set", index=lo["index"], state="up")
                 self._ensure_ports(ipr, cfg, report)
                 added, removed = _ensure_addresses(ipr, cfg, report)
-                removed |= self._ensure_nat(cfg, report)
+                removed |= _ensure_nat(nft, cfg, report)
                 if removed:
                     _flush_conntrack(removed)
                     report.changes.append(f"conntrack flushed for {sorted(removed)}")
@@ -154,7 +155,7 @@ class L3Manager:
         ns = self.namespace(router_id)
         if ns in pr_netns.listnetns():
             try:
-                with _inside(ns), IPRoute() as ipr:
+                with inside(ns), IPRoute() as ipr:
                     for msg in _call(ipr, "list links", "link", "dump"):
                         if str(msg.get_attr("IFLA_IFNAME")).startswith(ROUTER_DEVICES):
                             _call(ipr, "delete router device", "link", "del", index=msg["index"])
@@ -231,82 +232,61 @@ class L3Manager:
         idx = host.link_lookup(ifname=port.host_device)[0]
         _call(host, f"up {port.host_device}", "link", "set", index=idx, state="up")
 
-    # --- NAT
-
-    def _ensure_nat(self, cfg: RouterConfig, report: L3Report) -> set[str]:
-        """Make the NAT table match; returns the floating IPs whose mapping went away or
-        changed (their connections must be flushed)."""
-        current, mapped = self._nat_current()
-        wanted = dict(cfg.floating_ips)
-        stale = {fip for fip, fixed in mapped.items() if wanted.get(fip) != fixed}
-        if cfg.nat is None:
-            if current is not None:
-                self._nft(f"delete table ip {NAT_TABLE}\n")
-                report.changes.append(f"{cfg.router_id}: delete nat")
-            return stale
-        if current == cfg.nat_digest:  # same rules: only the floating IPs may differ
-            new = {fip: fixed for fip, fixed in wanted.items() if mapped.get(fip) != fixed}
-            if stale or new:
-                self._nft(
-                    "".join(
-                        [
-                            f"delete element ip {NAT_TABLE} fip_dnat {{ {fip} }}\n"
-                            f"delete element ip {NAT_TABLE} fip_snat {{ {mapped[fip]} }}\n"
-                            for fip in sorted(stale)
-                        ]
-                        + [
-                            f"add element ip {NAT_TABLE} fip_dnat {{ {fip} : {fixed} }}\n"
-                            f"add element ip {NAT_TABLE} fip_snat {{ {fixed} : {fip} }}\n"
-                            for fip, fixed in sorted(new.items())
-                        ]
-                    )
-                )
-                report.changes.append(
-                    f"{cfg.router_id}: floating IPs -{sorted(stale)} +{sorted(new)}"
-                )
-            return stale
-        # one transaction: make sure the table exists, drop it, load the new one
-        self._nft(f"table ip {NAT_TABLE}\ndelete table ip {NAT_TABLE}\n{cfg.nat}")
-        report.changes.append(f"{cfg.router_id}: nat {cfg.nat_digest}")
-        return stale
-
-    def _nat_current(self) -> tuple[str | None, dict[str, str]]:
-        """The digest comment of our NAT table in the current namespace (None if absent) and
-        its floating IP DNAT map (floating -> fixed)."""
-        result = subprocess.run(
-            [self.nft, "list", "table", "ip", NAT_TABLE], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            return None, {}
-        found = _COMMENT.search(result.stdout)
-        elements = _DNAT_ELEMENTS.search(result.stdout)
-        mapped = {}
-        for item in elements.group(1).split(",") if elements else ():
-            fip, _, fixed = item.partition(":")
-            if fixed.strip():
-                mapped[fip.strip()] = fixed.strip()
-        return (found.group(1) if found else ""), mapped
-
-    def _nft(self, text: str) -> None:
-        result = subprocess.run([self.nft, "-f", "-"], input=text, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise DataplaneError(f"nft: {result.stderr.strip()}")
-
 
 # --- helpers (all run inside the router namespace) ---------------------------------------
 
 
-@contextlib.contextmanager
-def _inside(namespace: str) -> Iterator[None]:
-    """Run this thread in ``namespace`` (sockets and children made meanwhile live there)."""
+def _ensure_nat(nft: Nft, cfg: RouterConfig, report: L3Report) -> set[str]:
+    """Make the NAT table match; returns the floating IPs whose mapping went away or
+    changed (their connections must be flushed)."""
+    current, mapped = _nat_current(nft)
+    wanted = dict(cfg.floating_ips)
+    stale = {fip for fip, fixed in mapped.items() if wanted.get(fip) != fixed}
+    if cfg.nat is None:
+        if current is not None:
+            nft.run(f"delete table ip {NAT_TABLE}\n")
+            report.changes.append(f"{cfg.router_id}: delete nat")
+        return stale
+    if current == cfg.nat_digest:  # same rules: only the floating IPs may differ
+        new = {fip: fixed for fip, fixed in wanted.items() if mapped.get(fip) != fixed}
+        if stale or new:
+            nft.run(
+                "".join(
+                    [
+                        f"delete element ip {NAT_TABLE} fip_dnat {{ {fip} }}\n"
+                        f"delete element ip {NAT_TABLE} fip_snat {{ {mapped[fip]} }}\n"
+                        for fip in sorted(stale)
+                    ]
+                    + [
+                        f"add element ip {NAT_TABLE} fip_dnat {{ {fip} : {fixed} }}\n"
+                        f"add element ip {NAT_TABLE} fip_snat {{ {fixed} : {fip} }}\n"
+                        for fip, fixed in sorted(new.items())
+                    ]
+                )
+            )
+            report.changes.append(f"{cfg.router_id}: floating IPs -{sorted(stale)} +{sorted(new)}")
+        return stale
+    # one transaction: make sure the table exists, drop it, load the new one
+    nft.run(f"table ip {NAT_TABLE}\ndelete table ip {NAT_TABLE}\n{cfg.nat}")
+    report.changes.append(f"{cfg.router_id}: nat {cfg.nat_digest}")
+    return stale
+
+
+def _nat_current(nft: Nft) -> tuple[str | None, dict[str, str]]:
+    """The digest comment of our NAT table (None if absent) and its floating IP DNAT map
+    (floating -> fixed)."""
     try:
-        pr_netns.pushns(namespace)
-    except OSError as exc:
-        raise error_from_errno(exc.errno or errno.ENOENT, f"enter {namespace}") from exc
-    try:
-        yield
-    finally:
-        pr_netns.popns()
+        listing = nft.run(f"list table ip {NAT_TABLE}")
+    except NftError:
+        return None, {}
+    found = _COMMENT.search(listing)
+    elements = _DNAT_ELEMENTS.search(listing)
+    mapped = {}
+    for item in elements.group(1).split(",") if elements else ():
+        fip, _, fixed = item.partition(":")
+        if fixed.strip():
+            mapped[fip.strip()] = fixed.strip()
+    return (found.group(1) if found else ""), mapped
 
 
 def _ensure_sysctls(report: L3Report, forwarding: bool = True) -> None:

@@ -1,4 +1,4 @@
-"""The real L2 kernel of one network namespace, through pyroute2's ``IPRoute(netns=...)``.
+"""The real L2 kernel of one network namespace, through a pyroute2 ``IPRoute`` opened there.
 
 ``NetlinkKernel`` implements ``base.L2Kernel``: small typed functions over pyroute2's string
 verbs, each turning a ``NetlinkError`` errno into a named ``DataplaneError`` at this edge. It
@@ -19,8 +19,6 @@ import errno
 import socket
 from typing import Any
 
-from pyroute2 import IPRoute
-from pyroute2 import netns as pr_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import (
@@ -30,6 +28,7 @@ from neutrino.agent.dataplane.base import (
     LinkNotFound,
     error_from_errno,
 )
+from neutrino.agent.dataplane.netns import inside, route
 from neutrino.agent.dataplane.rtnl import RawLink, dump_links, open_route_socket
 from neutrino.agent.model import FLOOD_MAC, FdbEntry, NeighEntry
 
@@ -48,8 +47,9 @@ class NetlinkKernel:
 
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
-        self._ipr = IPRoute(netns=netns) if netns else IPRoute()
-        self._dump_sock = _in_namespace(netns)
+        self._ipr = route(netns)
+        with inside(netns):
+            self._dump_sock = open_route_socket()
         self._seq = 0
         self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
 
@@ -127,16 +127,11 @@ class NetlinkKernel:
     def _write_sysctl(self, key: str, value: str) -> None:
         """Write /proc/sys/<key> of this kernel's namespace (setns there and back)."""
         path = f"/proc/sys/{key}"
-        if self.netns is not None:
-            pr_netns.pushns(self.netns)
         try:
-            with open(path, "w") as f:
+            with inside(self.netns), open(path, "w") as f:
                 f.write(value)
         except OSError as exc:
             raise error_from_errno(exc.errno or 0, f"write {path}") from exc
-        finally:
-            if self.netns is not None:
-                pr_netns.popns()
 
     def attach(self, port_dev: str, bridge: str) -> None:
         master = self._index(bridge)
@@ -285,17 +280,6 @@ class NetlinkKernel:
             if exc.errno is None:
                 raise DataplaneError(f"{what}: {exc}") from exc
             raise error_from_errno(exc.errno, what) from exc
-
-
-def _in_namespace(netns: str | None) -> socket.socket:
-    """The raw dump socket, opened inside ``netns`` (setns there and back in this thread)."""
-    if netns is None:
-        return open_route_socket()
-    pr_netns.pushns(netns)
-    try:
-        return open_route_socket()
-    finally:
-        pr_netns.popns()
 
 
 def _from_raw(raw: RawLink, names: dict[int, str]) -> Link:
