@@ -2,8 +2,9 @@
 
 ``NetlinkKernel`` implements ``base.L2Kernel``: small typed functions over pyroute2's string
 verbs, each turning a ``NetlinkError`` errno into a named ``DataplaneError`` at this edge. It
-owns one netlink socket (opened in the target namespace, ``None`` = the current one) and holds
-no state besides it: every call reads or writes the kernel directly. It does not retry;
+owns its netlink sockets (opened in the target namespace, ``None`` = the current one: one
+``IPRoute`` per calling thread, as pyroute2 binds a socket to the thread that first uses it)
+and holds no state besides them: every call reads or writes the kernel directly. It does not retry;
 ``Busy`` errors are marked retryable for the caller's loop.
 
 Devices are created with the properties DATAPLANE.md §1 proved: bridges with multicast snooping
@@ -17,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+import threading
 from typing import Any
 
+from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import (
@@ -35,7 +38,7 @@ from neutrino.agent.model import FLOOD_MAC, FdbEntry, NeighEntry
 __all__ = ["NetlinkKernel"]
 
 VXLAN_PORT = 4789
-NTF_SELF = 0x02
+NTF_SELF, NTF_MASTER = 0x02, 0x04
 NUD_NOARP = 0x40
 NUD_PERMANENT = 0x80
 IFF_UP = 0x1
@@ -47,15 +50,23 @@ class NetlinkKernel:
 
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
-        self._ipr = route(netns)
+        self._iprs: dict[int, IPRoute] = {}  # by thread
         with inside(netns):
             self._dump_sock = open_route_socket()
         self._seq = 0
         self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
 
     def close(self) -> None:
-        self._ipr.close()
+        for ipr in self._iprs.values():
+            ipr.close()
         self._dump_sock.close()
+
+    @property
+    def _ipr(self) -> IPRoute:
+        thread = threading.get_ident()
+        if thread not in self._iprs:
+            self._iprs[thread] = route(self.netns)
+        return self._iprs[thread]
 
     def __enter__(self) -> NetlinkKernel:
         return self
@@ -208,6 +219,18 @@ class NetlinkKernel:
                 dst=entry.dst,
                 flags=NTF_SELF,
                 state=NUD_PERMANENT | NUD_NOARP,
+            )
+
+    def forget_learned(self, device: str, mac: str) -> None:
+        with contextlib.suppress(LinkNotFound):  # nothing learned: nothing to forget
+            index = self._index(device)
+            self._call(
+                f"forget {mac} on {device}",
+                "fdb",
+                "del",
+                ifindex=index,
+                lladdr=mac,
+                flags=NTF_MASTER,
             )
 
     def remove_fdb(self, entry: FdbEntry) -> None:

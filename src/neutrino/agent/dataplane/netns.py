@@ -65,7 +65,8 @@ def inside(namespace: str | None) -> Iterator[None]:
 
 
 def route(namespace: str | None) -> IPRoute:
-    """An rtnetlink socket in ``namespace`` (None: this thread's)."""
+    """An rtnetlink socket in ``namespace`` (None: this thread's), for this thread only:
+    pyroute2 opens another socket, in the thread's own namespace, for any other thread."""
     with inside(namespace):
         return IPRoute()
 
