@@ -350,3 +350,19 @@ def test_metrics_of_a_round_served_over_http() -> None:
         )
         == 1
     )
+
+
+def test_a_port_wired_here_is_unlearned_from_the_tunnel_port() -> None:
+    """A VM migrated here was learned by the bridge behind the VXLAN port; wiring its tap
+    drops that entry (once: a converged round writes nothing)."""
+    kernel, _ctl, watcher, loop = make(state(port(P1, "192.0.2.11")))
+    kernel.learned.add(("vxlan-1001", "fa:16:3e:00:00:01"))
+    watcher.poll_once()
+    loop.apply_once()  # the VM is not plugged yet: still remote as far as the bridge knows
+    assert kernel.learned == {("vxlan-1001", "fa:16:3e:00:00:01")}
+    kernel.add_device(tap_name(P1))
+    loop.apply_once()
+    assert kernel.learned == set()
+    writes = kernel.writes
+    loop.apply_once()
+    assert kernel.writes == writes

@@ -132,6 +132,10 @@ class L2Kernel(Protocol):
 
     def ensure_fdb(self, entry: FdbEntry) -> None: ...
 
+    def forget_learned(self, device: str, mac: str) -> None:
+        """Drop the entry the bridge learned for ``mac`` on its port ``device`` (if any)."""
+        ...
+
     def remove_fdb(self, entry: FdbEntry) -> None: ...
 
     def list_neigh(self, device: str) -> set[NeighEntry]:

@@ -12,7 +12,9 @@ difference with ``desired`` and writes only that difference:
   entries go with them); taps are not ours to delete (whoever plugs a VM creates and removes
   them), so an undesired tap is only released from its ``brq`` bridge, which unwires it;
 * a desired tap that does not exist yet (VM not plugged) is reported in ``missing`` and
-  picked up by a later apply.
+  picked up by a later apply; when it is attached, its port's MAC is unlearned from the
+  network's VXLAN port of the bridge: a VM that was remote (migrated here) would else stay
+  reachable only through the tunnel, to the host it left, until it sends a frame itself.
 
 Order: bridges, then VXLAN devices and attachments, then entries, then removals, so a device
 is never enslaved to a missing bridge. Errors propagate as ``DataplaneError``: the caller's
@@ -64,8 +66,11 @@ class L2Manager:
             self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
         for vx in desired.vxlans.values():
             self._apply_vxlan(vx, links.get(vx.name), report)
+        vxlan_of = {vx.bridge: vx.name for vx in desired.vxlans.values()}
         for att in desired.attachments.values():
-            self._apply_attachment(att, links, report)
+            attached = self._apply_attachment(att, links, report)
+            if attached and att.mac and att.bridge in vxlan_of:
+                self.kernel.forget_learned(vxlan_of[att.bridge], att.mac)
         for vx in desired.vxlans.values():
             self._apply_entries(vx.name, desired, report)
         self._remove_undesired(desired, links, report)
@@ -109,13 +114,14 @@ class L2Manager:
 
     def _apply_attachment(
         self, att: AttachmentSpec, links: dict[str, Link], report: ApplyReport
-    ) -> None:
+    ) -> bool:
+        """Wire ``att``; True when it was not attached to its bridge before."""
         link = links.get(att.name)
         if link is None and not att.name.startswith(OWNED_PREFIXES):
             link = self.kernel.get_link(att.name)  # a flat network's physical interface
         if link is None:
             report.missing.add(att.name)
-            return
+            return False
         if att.mtu is not None and link.mtu != att.mtu:
             self.kernel.set_mtu(att.name, att.mtu)
             report.note(f"mtu {att.mtu} on {att.name}")
@@ -126,6 +132,7 @@ class L2Manager:
             self.kernel.set_up(att.name)
             report.note(f"up {att.name}")
         report.wired.add(att.name)
+        return link.master != att.bridge
 
     # --- entries ---------------------------------------------------------------------------
 
