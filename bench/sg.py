@@ -13,7 +13,8 @@ remote group), one allowed address pair per port. In a fresh namespace: ``calc``
 (``compute_sg``), ``cold`` (first ``NftManager.apply``: both tables), ``noop`` (the same state
 again: skipped after one ``nft list tables``), ``rule`` (one rule removed: the whole ruleset
 replaced atomically, conntrack cleanup included) and ``member`` (a port added to a remote
-group); median of ``--rounds``.
+group); median of ``--rounds``. ``--nft process`` loads through an ``nft -f -`` process per
+load instead of libnftables in-process (``dataplane.nftables``), to compare the two.
 
 ``enforce`` ("time from a rule change to enforcement on the host, p50/p99"): one hypervisor
 namespace, two VMs on one bridge wired by the real L2 manager, the target in a group without
@@ -39,6 +40,7 @@ run is the least disturbed). Skipped when iperf3 is not installed.
 Output: JSON on stdout (``--json FILE`` too), a summary on stderr.
 
     sudo .venv/bin/python bench/sg.py [--ports 1000] [--groups 10] [--enforce-rounds 30]
+        [--nft library|process]
 """
 
 from __future__ import annotations
@@ -179,7 +181,7 @@ def synthetic(ports: int, groups: int) -> HostState:
     )
 
 
-def bench_load(ports: int, groups: int, rounds: int) -> dict[str, Any]:
+def bench_load(ports: int, groups: int, rounds: int, nft: str = "library") -> dict[str, Any]:
     base = synthetic(ports, groups)
     fewer = replace(
         base,
@@ -200,7 +202,7 @@ def bench_load(ports: int, groups: int, rounds: int) -> dict[str, Any]:
     out: dict[str, list[float]] = {k: [] for k in ("calc", "cold", "noop", "rule", "member")}
     for _ in range(rounds):
         with namespaces() as make:
-            manager = NftManager(make("load"))
+            manager = NftManager(make("load"), in_process=nft == "library")
             t = time.perf_counter()
             ruleset = compute_sg(base)
             out["calc"].append(time.perf_counter() - t)
@@ -213,9 +215,14 @@ def bench_load(ports: int, groups: int, rounds: int) -> dict[str, Any]:
                 t = time.perf_counter()
                 manager.apply(rs)
                 out[key].append(time.perf_counter() - t)
+            manager.close()
     result: dict[str, Any] = {k: ms(statistics.median(v)) for k, v in out.items()}
     result.update(
-        ports=ports, groups=groups, rounds=rounds, ruleset_bytes=len(compute_sg(base).text)
+        ports=ports,
+        groups=groups,
+        rounds=rounds,
+        ruleset_bytes=len(compute_sg(base).text),
+        nft=nft,
     )
     return result
 
@@ -643,10 +650,16 @@ def main() -> int:
     parser.add_argument("--api-rounds", type=int, default=20)
     parser.add_argument("--only", choices=("load", "enforce", "api", "iperf"))
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument(
+        "--nft",
+        choices=("library", "process"),
+        default="library",
+        help="load rulesets through libnftables in-process (default) or an nft process each",
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {}
     if args.only in (None, "load"):
-        result["load"] = bench_load(args.ports, args.groups, args.rounds)
+        result["load"] = bench_load(args.ports, args.groups, args.rounds, args.nft)
         log(f"load: {result['load']}")
     if args.only in (None, "enforce"):
         result["enforce"] = bench_enforce(args.enforce_rounds)
