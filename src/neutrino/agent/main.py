@@ -196,29 +196,15 @@ def build_roles(
 
         traversable(settings.dhcp_dir(), settings.state_dir)
         dhcp = DhcpManager(settings.dhcp_dir(), netns=settings.netns)
-        roles.append(
-            DhcpRole(
-                dhcp, config, namespace_suffix=suffix, configurations=settings.dhcp_configurations()
-            )
-        )
+        dhcp_conf = settings.dhcp_configurations()
+        roles.append(DhcpRole(dhcp, config, namespace_suffix=suffix, configurations=dhcp_conf))
     if settings.l3:
         from neutrino.agent.dataplane.l3 import L3Manager  # needs pyroute2 and root
 
         l3 = L3Manager(netns=settings.netns, namespace_suffix=suffix)
-        configurations = {
-            "agent_mode": "legacy",
-            "netns": settings.netns,
-            "namespace_suffix": suffix,
-        }
-        roles.append(
-            L3Role(
-                l3,
-                config,
-                namespace_suffix=suffix,
-                configurations=configurations,
-                reporter=controller,
-            )
-        )
+        router = L3Role(l3, config, namespace_suffix=suffix, reporter=controller)
+        router.configurations.update(netns=settings.netns, namespace_suffix=suffix)
+        roles.append(router)
     if settings.security_groups and real_kernel:
         from neutrino.agent.dataplane.nft import NftManager  # needs pyroute2, nft and root
 
@@ -278,27 +264,17 @@ class Agent:
         if self.loop.metrics is not None and self.settings.metrics_listen:
             port = self.loop.metrics.serve(self.settings.metrics_listen)
             log.info("metrics on %s (port %d)", self.settings.metrics_listen, port)
-        self._threads = [
-            threading.Thread(
-                target=self._guard,
-                args=(lambda: self.watcher.run(self._stop),),
-                name=f"watcher-{name}",
-                daemon=True,
-            ),
-            threading.Thread(
-                target=self._guard, args=(self.loop.run,), name=f"loop-{name}", daemon=True
-            ),
-        ]
+        runs = {
+            f"watcher-{name}": lambda: self.watcher.run(self._stop),
+            f"loop-{name}": self.loop.run,
+        }
         if self.link_watcher is not None:
             watch = self.link_watcher.run
-            self._threads.append(
-                threading.Thread(
-                    target=self._guard,
-                    args=(lambda: watch(self._stop),),
-                    name=f"links-{name}",
-                    daemon=True,
-                )
-            )
+            runs[f"links-{name}"] = lambda: watch(self._stop)
+        self._threads = [
+            threading.Thread(target=self._guard, args=(run,), name=n, daemon=True)
+            for n, run in runs.items()
+        ]
         for thread in self._threads:
             thread.start()
 

@@ -39,8 +39,8 @@ from pyroute2 import Conntrack, IPRoute
 from pyroute2 import netns as pr_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
-from neutrino.agent.dataplane.base import DataplaneError, error_from_errno
-from neutrino.agent.dataplane.netns import inside, route
+from neutrino.agent.dataplane.base import DataplaneError, KeyedReport, error_from_errno
+from neutrino.agent.dataplane.netns import call, ensure_sysctl, inside, route, sync_addresses
 from neutrino.agent.dataplane.nftables import Nft, NftError
 from neutrino.agent.l3_calc import NAT_TABLE, RouterConfig, RouterPortConfig, RouteSpec
 
@@ -49,7 +49,6 @@ __all__ = ["L3Manager", "L3Report"]
 PREFIX = "qrouter-"
 ROUTER_DEVICES = ("qr-", "qg-")
 RTPROT_STATIC = 4
-IFA_F_NODAD = 0x80
 IFF_UP = 0x1
 # accept_ra 0: with forwarding off (an admin-down router) the kernel would otherwise take
 # upstream RAs (SLAAC addresses, default routes) into the router's namespace
@@ -64,10 +63,7 @@ _DNAT_ELEMENTS = re.compile(r"map fip_dnat \{[^}]*?elements = \{([^}]*)\}", re.D
 
 
 @dataclass
-class L3Report:
-    applied: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failed: dict[str, DataplaneError] = field(default_factory=dict)
+class L3Report(KeyedReport):
     changes: list[str] = field(default_factory=list)
     new_taps: set[str] = field(default_factory=set)
 
@@ -92,18 +88,8 @@ class L3Manager:
 
     def apply(self, desired: Mapping[str, RouterConfig]) -> L3Report:
         report = L3Report()
-        for router_id in sorted(desired):
-            try:
-                self.ensure_router(desired[router_id], report)
-                report.applied.append(router_id)
-            except DataplaneError as exc:
-                report.failed[router_id] = exc
-        for router_id in sorted(self.owned() - set(desired)):
-            try:
-                self.teardown(router_id)
-                report.removed.append(router_id)
-            except DataplaneError as exc:
-                report.failed[router_id] = exc
+        ensure = lambda r: self.ensure_router(desired[r], report)  # noqa: E731
+        report.converge(desired, self.owned(), ensure, self.teardown)
         return report
 
     def owned(self) -> set[str]:
@@ -134,9 +120,9 @@ class L3Manager:
         with inside(ns), Nft(ns, self.nft) as nft:
             _ensure_sysctls(report, cfg.forwarding)
             with IPRoute() as ipr:
-                lo = _call(ipr, "get lo", "link", "get", ifname="lo")[0]
+                lo = call(ipr, "get lo", "link", "get", ifname="lo")[0]
                 if not lo["flags"] & IFF_UP:
-                    _call(ipr, "lo up", "link", "set", index=lo["index"], state="up")
+                    call(ipr, "lo up", "link", "set", index=lo["index"], state="up")
                 self._ensure_ports(ipr, cfg, report)
                 added, removed = _ensure_addresses(ipr, cfg, report)
                 removed |= _ensure_nat(nft, cfg, report)
@@ -156,9 +142,9 @@ class L3Manager:
         if ns in pr_netns.listnetns():
             try:
                 with inside(ns), IPRoute() as ipr:
-                    for msg in _call(ipr, "list links", "link", "dump"):
+                    for msg in call(ipr, "list links", "link", "dump"):
                         if str(msg.get_attr("IFLA_IFNAME")).startswith(ROUTER_DEVICES):
-                            _call(ipr, "delete router device", "link", "del", index=msg["index"])
+                            call(ipr, "delete router device", "link", "del", index=msg["index"])
             except DataplaneError as exc:
                 # EINVAL: the name is a file whose namespace is gone (made from another mount
                 # namespace, e.g. under `ip netns exec`, by a process that has exited):
@@ -173,11 +159,11 @@ class L3Manager:
     # --- devices
 
     def _ensure_ports(self, ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
-        links = {m.get_attr("IFLA_IFNAME"): m for m in _call(ipr, "list links", "link", "dump")}
+        links = {m.get_attr("IFLA_IFNAME"): m for m in call(ipr, "list links", "link", "dump")}
         wanted = {p.device: p for p in cfg.ports}
         for name in sorted(links):
             if name.startswith(ROUTER_DEVICES) and name not in wanted:
-                _call(ipr, f"delete {name}", "link", "del", index=links[name]["index"])
+                call(ipr, f"delete {name}", "link", "del", index=links[name]["index"])
                 report.changes.append(f"{cfg.router_id}: delete {name}")
         missing = [p for p in cfg.ports if p.device not in links]
         if missing:
@@ -186,7 +172,7 @@ class L3Manager:
                 self._create_veth(self._host, cfg.namespace, port)
                 report.changes.append(f"{cfg.router_id}: veth {port.host_device}<->{port.device}")
                 report.new_taps.add(port.host_device)
-            links = {m.get_attr("IFLA_IFNAME"): m for m in _call(ipr, "list links", "link", "dump")}
+            links = {m.get_attr("IFLA_IFNAME"): m for m in call(ipr, "list links", "link", "dump")}
         for port in cfg.ports:
             link = links.get(port.device)
             if link is None:
@@ -197,7 +183,7 @@ class L3Manager:
                 or link.get_attr("IFLA_MTU") != port.mtu
                 or not link["flags"] & IFF_UP
             ):
-                _call(
+                call(
                     ipr,
                     f"set {port.device}",
                     "link",
@@ -213,8 +199,8 @@ class L3Manager:
     def _create_veth(host: IPRoute, namespace: str, port: RouterPortConfig) -> None:
         stale = host.link_lookup(ifname=port.host_device)
         if stale:  # a tap whose router end vanished: start over
-            _call(host, f"delete {port.host_device}", "link", "del", index=stale[0])
-        _call(
+            call(host, f"delete {port.host_device}", "link", "del", index=stale[0])
+        call(
             host,
             f"create {port.host_device}",
             "link",
@@ -230,7 +216,7 @@ class L3Manager:
             },
         )
         idx = host.link_lookup(ifname=port.host_device)[0]
-        _call(host, f"up {port.host_device}", "link", "set", index=idx, state="up")
+        call(host, f"up {port.host_device}", "link", "set", index=idx, state="up")
 
 
 # --- helpers (all run inside the router namespace) ---------------------------------------
@@ -292,18 +278,8 @@ def _nat_current(nft: Nft) -> tuple[str | None, dict[str, str]]:
 def _ensure_sysctls(report: L3Report, forwarding: bool = True) -> None:
     for key, on in SYSCTLS.items():
         value = on if forwarding else "0"
-        path = "/proc/sys/" + key
-        try:
-            with open(path) as f:
-                if f.read().strip() == value:
-                    continue
-            with open(path, "w") as f:
-                f.write(value)
-        except OSError as exc:
-            if key.startswith("net/ipv6") and exc.errno == errno.ENOENT:
-                continue  # IPv6 disabled in this kernel
-            raise error_from_errno(exc.errno or errno.EIO, f"sysctl {key}") from exc
-        report.changes.append(f"sysctl {key}={value}")
+        if ensure_sysctl(key, value, optional=key.startswith("net/ipv6")):  # IPv6 may be off
+            report.changes.append(f"sysctl {key}={value}")
 
 
 def _ensure_addresses(
@@ -316,43 +292,19 @@ def _ensure_addresses(
     fips = {f for f, _ in cfg.floating_ips}
     for port in cfg.ports:
         idx = ipr.link_lookup(ifname=port.device)[0]
-        have = {
-            f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
-            for a in _call(ipr, "list addresses", "addr", "dump", index=idx)
-            if a["scope"] == 0
-        }
-        want = set(port.addresses)
-        for cidr in sorted(have - want):
-            address, prefix = cidr.split("/")
-            _call(
-                ipr, f"del {cidr}", "addr", "del", index=idx, address=address, prefixlen=int(prefix)
-            )
-            report.changes.append(f"{cfg.router_id}: del {cidr} {port.device}")
-            if port.gateway and prefix == "32":
-                removed.add(address)
-        for cidr in sorted(want - have):
-            address, prefix = cidr.split("/")
-            extra = {"flags": IFA_F_NODAD} if ":" in address else {}
-            _call(
-                ipr,
-                f"add {cidr}",
-                "addr",
-                "add",
-                index=idx,
-                address=address,
-                prefixlen=int(prefix),
-                **extra,
-            )
-            report.changes.append(f"{cfg.router_id}: add {cidr} {port.device}")
-            if port.gateway and address in fips:
-                added.add(address)
+        new, gone = sync_addresses(ipr, idx, port.addresses)
+        report.changes += [f"{cfg.router_id}: del {c} {port.device}" for c in sorted(gone)]
+        report.changes += [f"{cfg.router_id}: add {c} {port.device}" for c in sorted(new)]
+        if port.gateway:
+            removed |= {c.split("/")[0] for c in gone if c.endswith("/32")}
+            added |= {c.split("/")[0] for c in new} & fips
     return added, removed - fips
 
 
 def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
     have: dict[RouteSpec, tuple[int, dict[str, Any]]] = {}
     for family in (int(socket.AF_INET), int(socket.AF_INET6)):
-        for msg in _call(ipr, "list routes", "route", "dump", family=family):
+        for msg in call(ipr, "list routes", "route", "dump", family=family):
             if msg["proto"] != RTPROT_STATIC or msg.get_attr("RTA_TABLE") != 254:
                 continue
             gateway = msg.get_attr("RTA_GATEWAY")
@@ -364,13 +316,11 @@ def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
     want = set(cfg.routes)
     for spec in sorted(set(have) - want):
         old_family, kw = have[spec]
-        _call(
-            ipr, f"del route {spec}", "route", "del", family=old_family, proto=RTPROT_STATIC, **kw
-        )
+        call(ipr, f"del route {spec}", "route", "del", family=old_family, proto=RTPROT_STATIC, **kw)
         report.changes.append(f"{cfg.router_id}: del route {spec.destination}")
     for spec in sorted(want - set(have)):
         family = socket.AF_INET6 if ":" in spec.destination else socket.AF_INET
-        _call(
+        call(
             ipr,
             f"add route {spec}",
             "route",
@@ -412,12 +362,3 @@ def _send_garp(device: str, mac: str, address: str) -> None:
             sock.send(frame)
     except OSError:  # a lost GARP only delays the upstream's ARP cache update
         return
-
-
-def _call(ipr: IPRoute, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return getattr(ipr, verb)(*args, **kwargs)
-    except NetlinkError as exc:
-        raise error_from_errno(exc.code, what) from exc
-    except OSError as exc:
-        raise error_from_errno(exc.errno or errno.EIO, what) from exc

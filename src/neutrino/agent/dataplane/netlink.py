@@ -16,22 +16,19 @@ proxy``, UDP 4789, on the underlay device), FDB unicast entries ``replace``d wit
 from __future__ import annotations
 
 import contextlib
-import errno
 import socket
 import threading
 from typing import Any
 
 from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import (
-    DataplaneError,
     Link,
     LinkExists,
     LinkNotFound,
     error_from_errno,
 )
-from neutrino.agent.dataplane.netns import inside, route
+from neutrino.agent.dataplane.netns import call, ensure_sysctl, inside, route
 from neutrino.agent.dataplane.rtnl import RawLink, dump_links, open_route_socket
 from neutrino.agent.model import FLOOD_MAC, FdbEntry, NeighEntry
 
@@ -137,12 +134,8 @@ class NetlinkKernel:
 
     def _write_sysctl(self, key: str, value: str) -> None:
         """Write /proc/sys/<key> of this kernel's namespace (setns there and back)."""
-        path = f"/proc/sys/{key}"
-        try:
-            with inside(self.netns), open(path, "w") as f:
-                f.write(value)
-        except OSError as exc:
-            raise error_from_errno(exc.errno or 0, f"write {path}") from exc
+        with inside(self.netns):
+            ensure_sysctl(key, value)
 
     def attach(self, port_dev: str, bridge: str) -> None:
         master = self._index(bridge)
@@ -294,15 +287,10 @@ class NetlinkKernel:
     def _call(self, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``IPRoute.<verb>(*args, **kwargs)``; errno becomes a named ``DataplaneError``."""
         try:
-            return getattr(self._ipr, verb)(*args, **kwargs)
-        except NetlinkError as exc:
-            if exc.code in (errno.ENODEV, errno.ENOENT):
-                self._indexes.clear()
-            raise error_from_errno(exc.code, what) from exc
-        except OSError as exc:  # socket-level failures (ENOBUFS on a full receive buffer)
-            if exc.errno is None:
-                raise DataplaneError(f"{what}: {exc}") from exc
-            raise error_from_errno(exc.errno, what) from exc
+            return call(self._ipr, what, verb, *args, **kwargs)
+        except LinkNotFound:  # ENODEV / ENOENT: a device may have been replaced
+            self._indexes.clear()
+            raise
 
 
 def _from_raw(raw: RawLink, names: dict[int, str]) -> Link:

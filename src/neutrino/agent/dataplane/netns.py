@@ -6,7 +6,9 @@ afterwards. Sockets opened meanwhile live in that namespace for good, files unde
 ``/proc/sys/net`` opened meanwhile are that namespace's, and processes started meanwhile
 start there. ``route(namespace)`` is an ``IPRoute`` opened that way; ``argv(namespace, cmd)``
 is the command line that runs ``cmd`` there (``ip netns exec``: a long-lived child such as
-dnsmasq also needs the namespace's own /sys and /etc mounts).
+dnsmasq also needs the namespace's own /sys and /etc mounts). Once inside, the managers
+share ``call`` (a pyroute2 verb, errno → named error), ``ensure_sysctl`` and
+``sync_addresses``.
 
 Why not pyroute2's ways: ``IPRoute(netns=...)`` forks a helper process per socket (several
 per DHCP network and round), and ``pushns``/``popns`` keep one stack for the whole process
@@ -23,15 +25,18 @@ import contextlib
 import ctypes
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import error_from_errno
 
-__all__ = ["argv", "inside", "route"]
+__all__ = ["argv", "call", "ensure_sysctl", "inside", "route", "sync_addresses"]
 
 CLONE_NEWNET = 0x40000000
+IFA_F_NODAD = 0x80
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -74,3 +79,47 @@ def route(namespace: str | None) -> IPRoute:
 def argv(namespace: str | None, command: list[str]) -> list[str]:
     """``command`` run in ``namespace`` (None: as is)."""
     return ["ip", "netns", "exec", namespace, *command] if namespace else command
+
+
+def call(ipr: IPRoute, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
+    """``ipr.<verb>(*args, **kwargs)``; errno becomes a named ``DataplaneError``."""
+    try:
+        return getattr(ipr, verb)(*args, **kwargs)
+    except NetlinkError as exc:
+        raise error_from_errno(exc.code, what) from exc
+    except OSError as exc:  # socket-level failures (ENOBUFS on a full receive buffer)
+        raise error_from_errno(exc.errno or errno.EIO, what) from exc
+
+
+def ensure_sysctl(key: str, value: str, *, optional: bool = False) -> bool:
+    """Set /proc/sys/``key`` of this thread's namespace to ``value`` unless it has it; whether
+    it was written. ``optional``: a key this kernel lacks (IPv6 off) is left alone."""
+    path = f"/proc/sys/{key}"
+    try:
+        with open(path) as f:
+            if f.read().strip() == value:
+                return False
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as exc:
+        if optional and exc.errno == errno.ENOENT:
+            return False
+        raise error_from_errno(exc.errno or errno.EIO, f"sysctl {key}") from exc
+    return True
+
+
+def sync_addresses(ipr: IPRoute, index: int, want: Iterable[str]) -> tuple[set[str], set[str]]:
+    """Make device ``index``'s global addresses (``address/prefix``) be ``want`` (IPv6 ones
+    without DAD: the controller allocated them); the CIDRs (added, removed)."""
+    dump = call(ipr, "list addresses", "addr", "dump", index=index)
+    have = {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in dump if a["scope"] == 0}
+    wanted = set(want)
+    for cidr in sorted(have - wanted):
+        address, prefix = cidr.split("/")
+        call(ipr, f"del {cidr}", "addr", "del", index=index, address=address, prefixlen=int(prefix))
+    for cidr in sorted(wanted - have):
+        address, prefix = cidr.split("/")
+        extra = {"flags": IFA_F_NODAD} if ":" in address else {}
+        kw = {"index": index, "address": address, "prefixlen": int(prefix), **extra}
+        call(ipr, f"add {cidr}", "addr", "add", **kw)
+    return wanted - have, have - wanted

@@ -54,7 +54,7 @@ from pyroute2.conntrack import Conntrack
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import error_from_errno
-from neutrino.agent.dataplane.netns import inside, route
+from neutrino.agent.dataplane.netns import ensure_sysctl, inside, route
 from neutrino.agent.dataplane.nftables import Nft, NftError
 from neutrino.agent.sg_calc import (
     ANY_FLOW,
@@ -177,16 +177,8 @@ class NftManager:
     def _ensure_sysctls(self, report: NftReport) -> None:
         with inside(self.netns):
             for key in SYSCTLS:
-                path = "/proc/sys/" + key
-                try:
-                    with open(path) as f:
-                        if f.read().strip() == "0":
-                            continue
-                    with open(path, "w") as f:
-                        f.write("0")
-                except OSError as exc:
-                    raise error_from_errno(exc.errno or 0, f"sysctl {key}") from exc
-                report.changes.append(f"sysctl {key.rsplit('/', 1)[-1]} = 0")
+                if ensure_sysctl(key, "0"):
+                    report.changes.append(f"sysctl {key.rsplit('/', 1)[-1]} = 0")
 
     def _ensure_bridge_netfilter(self, ipr: IPRoute, bridge: str, report: NftReport) -> None:
         try:
