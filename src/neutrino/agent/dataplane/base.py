@@ -161,7 +161,8 @@ class L2Kernel(Protocol):
     def ensure_fdb(self, entry: FdbEntry) -> None: ...
 
     def forget_learned(self, device: str, mac: str) -> None:
-        """Drop the entry the bridge learned for ``mac`` on its port ``device`` (if any)."""
+        """Drop the entry the bridge learned for ``mac`` on its port ``device`` (if any; a
+        backend may skip the call when the device's last ``list_fdb`` showed none)."""
         ...
 
     def remove_fdb(self, entry: FdbEntry) -> None: ...

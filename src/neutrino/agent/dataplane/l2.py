@@ -67,12 +67,13 @@ class L2Manager:
         for vx in desired.vxlans.values():
             self._apply_vxlan(vx, links.get(vx.name), report)
         vxlan_of = {vx.bridge: vx.name for vx in desired.vxlans.values()}
+        fresh: dict[str, set[str]] = {vx.name: set() for vx in desired.vxlans.values()}
         for att in desired.attachments.values():
             attached = self._apply_attachment(att, links, report)
             if attached and att.mac and att.bridge in vxlan_of:
-                self.kernel.forget_learned(vxlan_of[att.bridge], att.mac)
+                fresh[vxlan_of[att.bridge]].add(att.mac)  # a VM that may have been remote
         for vx in desired.vxlans.values():
-            self._apply_entries(vx.name, desired, report)
+            self._apply_entries(vx.name, desired, report, fresh[vx.name])
         self._remove_undesired(desired, links, report)
         return report
 
@@ -136,9 +137,13 @@ class L2Manager:
 
     # --- entries ---------------------------------------------------------------------------
 
-    def _apply_entries(self, device: str, desired: L2State, report: ApplyReport) -> None:
+    def _apply_entries(
+        self, device: str, desired: L2State, report: ApplyReport, fresh: set[str]
+    ) -> None:
         want_fdb = {e for e in desired.fdb if e.device == device}
         have_fdb = self.kernel.list_fdb(device)
+        for mac in sorted(fresh):  # just wired here: not behind the tunnel any more
+            self.kernel.forget_learned(device, mac)
         for fdb in sorted(have_fdb - want_fdb, key=_fdb_order):
             self.kernel.remove_fdb(fdb)
             report.note(f"remove {fdb}")

@@ -52,6 +52,7 @@ class NetlinkKernel:
             self._dump_sock = open_route_socket()
         self._seq = 0
         self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
+        self._learned: dict[str, set[str]] = {}  # device -> MACs its bridge learned, ditto
 
     def close(self) -> None:
         for ipr in self._iprs.values():
@@ -182,6 +183,9 @@ class NetlinkKernel:
 
     def list_fdb(self, device: str) -> set[FdbEntry]:
         msgs = self._call("list fdb of " + device, "fdb", "dump", ifindex=self._index(device))
+        self._learned[device] = {
+            m.get("lladdr").lower() for m in msgs if m.get("master") and m.get("lladdr")
+        }
         return {
             FdbEntry(device=device, mac=m.get("lladdr").lower(), dst=m.get("dst"))
             for m in msgs
@@ -215,6 +219,8 @@ class NetlinkKernel:
             )
 
     def forget_learned(self, device: str, mac: str) -> None:
+        if mac not in self._learned.get(device, {mac}):
+            return  # not learned as of this round's dump: no call
         with contextlib.suppress(LinkNotFound):  # nothing learned: nothing to forget
             index = self._index(device)
             self._call(
