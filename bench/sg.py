@@ -16,6 +16,10 @@ replaced atomically, conntrack cleanup included) and ``member`` (a port added to
 group); median of ``--rounds``. ``--nft process`` loads through an ``nft -f -`` process per
 load instead of libnftables in-process (``dataplane.nftables``), to compare the two.
 
+``nft-call``: one element change (a port binding's share of the nft step) through
+libnftables in-process and through an ``nft -f -`` process, alternated call by call
+(``--nft-calls`` each) so both see the same load; p50/p90 per call.
+
 ``enforce`` ("time from a rule change to enforcement on the host, p50/p99"): one hypervisor
 namespace, two VMs on one bridge wired by the real L2 manager, the target in a group without
 ICMP. Each round adds an ICMP rule — ``apply`` is host state in → calc → nft applied, and
@@ -225,6 +229,32 @@ def bench_load(ports: int, groups: int, rounds: int, nft: str = "library") -> di
         nft=nft,
     )
     return result
+
+
+def bench_nft_call(calls: int) -> dict[str, Any]:
+    """One element change (what a port binding costs the agent's nft step) through
+    libnftables in-process and through an ``nft -f -`` process, alternated call by call in one
+    namespace so both see the same machine load; median and p90 per call."""
+    from neutrino.agent.dataplane.nftables import Nft
+
+    table = "table inet ntbench"
+    out: dict[str, list[float]] = {"library": [], "process": []}
+    with namespaces() as make:
+        ns = make("nftcall")
+        modes = {"library": Nft(ns), "process": Nft(ns, in_process=False)}
+        modes["library"].run(f"{table} {{\n set s {{ type ipv4_addr; }}\n}}\n")
+        for i in range(calls):
+            for mode, nft in modes.items():
+                verb = "add" if i % 2 == 0 else "delete"
+                t = time.perf_counter()
+                net = "192.0.2" if mode == "library" else "198.51.100"
+                nft.run(f"{verb} element inet ntbench s {{ {net}.{i // 2 % 200 + 1} }}\n")
+                out[mode].append(time.perf_counter() - t)
+        modes["library"].close()
+    return {
+        mode: {"p50_ms": ms(statistics.median(v)), "p90_ms": ms(sorted(v)[int(len(v) * 0.9)])}
+        for mode, v in out.items()
+    } | {"calls": calls}
 
 
 # --- a small lab -----------------------------------------------------------------------------
@@ -648,7 +678,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--iperf-repeats", type=int, default=3)
     parser.add_argument("--api-rounds", type=int, default=20)
-    parser.add_argument("--only", choices=("load", "enforce", "api", "iperf"))
+    parser.add_argument("--only", choices=("load", "nft-call", "enforce", "api", "iperf"))
+    parser.add_argument("--nft-calls", type=int, default=200)
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument(
         "--nft",
@@ -661,6 +692,9 @@ def main() -> int:
     if args.only in (None, "load"):
         result["load"] = bench_load(args.ports, args.groups, args.rounds, args.nft)
         log(f"load: {result['load']}")
+    if args.only in (None, "nft-call"):
+        result["nft_call"] = bench_nft_call(args.nft_calls)
+        log(f"nft call: {result['nft_call']}")
     if args.only in (None, "enforce"):
         result["enforce"] = bench_enforce(args.enforce_rounds)
         log(f"enforce: {result['enforce']}")
