@@ -11,9 +11,8 @@ from typing import Any
 
 from neutrino.agent.dataplane import DataplaneError, FakeKernel
 from neutrino.agent.l3_calc import RouterConfig, desired_routers
-from neutrino.agent.l3_role import L3_AGENT, L3Role
 from neutrino.agent.loop import AgentLoop
-from neutrino.agent.roles import Round
+from neutrino.agent.roles import L3_AGENT, L3Role, Round
 from neutrino.agent.watcher import Backoff, Watcher
 from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState, tap_name
 from neutrino.domain.l3state import (

@@ -1,4 +1,4 @@
-"""sg_calc: HostState -> nftables ruleset (design B), flows and conntrack deletions; sg_role."""
+"""sg_calc: HostState -> nftables ruleset (design B), flows, conntrack deletions; the SG role."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from neutrino.agent.dataplane import ApplyReport
 from neutrino.agent.dataplane.base import DataplaneError
-from neutrino.agent.roles import Round
+from neutrino.agent.roles import Round, SecurityRole
 from neutrino.agent.sg_calc import (
     ANY_FLOW,
     CtDelete,
@@ -20,7 +20,6 @@ from neutrino.agent.sg_calc import (
     protocol_number,
     zone_of,
 )
-from neutrino.agent.sg_role import SecurityRole
 from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState
 from neutrino.domain.ipam import link_local
 from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
@@ -294,7 +293,7 @@ def test_remote_member_leaving_and_port_security_turning_on() -> None:
     assert conntrack_deletions(new, open_) == []  # turning it off cuts nothing
 
 
-# --- sg_role ---------------------------------------------------------------------------------
+# --- the role --------------------------------------------------------------------------------
 
 
 class FakeNft:

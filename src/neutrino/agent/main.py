@@ -10,7 +10,7 @@ also registers a "DHCP agent" and runs dnsmasq per served network, with its file
 several simulated hosts on one machine stay apart) and the L3 role (``l3``: an "L3 agent"
 and a ``qrouter-<id>`` namespace, same suffix, per hosted router). Security groups
 (``security_groups``, on by default, ``--no-security-groups`` to turn off) are enforced with
-nftables in the managed namespace (``agent.sg_role``). ``local_external``
+nftables in the managed namespace (``agent.roles.SecurityRole``). ``local_external``
 (``PHYSNET:GATEWAY/PREFIX``, the all-in-one) makes a veth pair for a flat external network on
 a machine without a spare NIC (``dataplane.uplink``) and maps the physnet to it. ``Agent``
 builds the pieces and runs them: the watcher in its own thread (it only sets the loop's dirty
@@ -38,12 +38,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from neutrino.agent.dataplane import L2Kernel, L2Manager
-from neutrino.agent.l3_role import L3Role
 from neutrino.agent.loop import AgentLoop
 from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.model import AgentConfig
-from neutrino.agent.roles import DhcpRole, L2Role, Role
-from neutrino.agent.sg_role import SecurityRole
+from neutrino.agent.roles import DhcpRole, L2Role, L3Role, Role, SecurityRole
 from neutrino.agent.watcher import Watcher
 from neutrino.client import Controller, Credentials, Session
 from neutrino.common.settings import default_state_dir
@@ -103,7 +101,7 @@ class AgentSettings:
     state_dir: Path = field(default_factory=state_root)
     l3: bool = False  # L3 role: register an "L3 agent", build qrouter- namespaces
     watch_links: bool = True  # wake on tap plug/unplug (needs the real kernel)
-    security_groups: bool = True  # nft security groups (agent.sg_role; needs the real kernel)
+    security_groups: bool = True  # nft security groups (agent.roles; needs the real kernel)
     local_external: str | None = None  # PHYSNET:GATEWAY/PREFIX: make a veth uplink for it
     cleanup_on_exit: bool = False  # tear down what was built when the agent stops
     metrics_listen: str | None = None  # HOST:PORT of the agent's Prometheus metrics

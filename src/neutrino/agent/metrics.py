@@ -27,6 +27,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 __all__ = ["AgentMetrics"]
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+FIGURES = {  # a round's figure (``Role.gauges``, "wired" from the loop) -> its gauge
+    "wired": ("neutrino_agent_ports_wired", "Ports wired"),
+    "frozen": ("neutrino_agent_ports_frozen", "Objects frozen by the last apply"),
+    "routers": ("neutrino_agent_routers", "Routers hosted"),
+    "dhcp_networks": ("neutrino_agent_dhcp_networks", "Networks served by DHCP"),
+}
 
 
 class AgentMetrics:
@@ -42,13 +48,11 @@ class AgentMetrics:
             buckets=BUCKETS,
             registry=r,
         )
-        self.wired = Gauge("neutrino_agent_ports_wired", "Ports wired", registry=r)
-        self.frozen = Gauge(
-            "neutrino_agent_ports_frozen", "Objects frozen by the last apply", registry=r
-        )
-        self.devices = Gauge("neutrino_agent_devices", "Devices desired", ["kind"], registry=r)
-        self.routers = Gauge("neutrino_agent_routers", "Routers hosted", registry=r)
-        self.dhcp = Gauge("neutrino_agent_dhcp_networks", "Networks served by DHCP", registry=r)
+        devices = Gauge("neutrino_agent_devices", "Devices desired", ["kind"], registry=r)
+        self.figures = {key: Gauge(*about, registry=r) for key, about in FIGURES.items()} | {
+            "bridges": devices.labels("bridge"),
+            "vxlans": devices.labels("vxlan"),
+        }
         self.errors = Counter("neutrino_agent_errors", "Errors by kind", ["kind"], registry=r)
         self.last_error = Gauge(
             "neutrino_agent_last_error_timestamp_seconds",
@@ -66,15 +70,7 @@ class AgentMetrics:
     def round_done(self, seconds: float, figures: Mapping[str, int]) -> None:
         """A round took ``seconds``; ``figures`` are the roles' gauges (``Role.gauges``)."""
         self.round_seconds.observe(seconds)
-        gauges = {
-            "wired": self.wired,
-            "frozen": self.frozen,
-            "bridges": self.devices.labels("bridge"),
-            "vxlans": self.devices.labels("vxlan"),
-            "routers": self.routers,
-            "dhcp_networks": self.dhcp,
-        }
-        for name, gauge in gauges.items():
+        for name, gauge in self.figures.items():
             gauge.set(figures.get(name, 0))
 
     def error(self, kind: str, exc: BaseException) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from pyroute2 import netns as pr_netns
 
 from neutrino.agent.dataplane.base import DataplaneError, KeyedReport, LinkNotFound
-from neutrino.agent.dataplane.netns import argv, call, route, sync_addresses
+from neutrino.agent.dataplane.netns import add_veth, argv, call, route, sync_addresses
 from neutrino.agent.dhcp_calc import DhcpConfig
 
 __all__ = ["BridgeMissing", "DhcpManager", "DhcpReport"]
@@ -139,21 +139,8 @@ class DhcpManager:
                     stale = inner.link_lookup(ifname=cfg.interface)
                     if stale:  # a peer whose tap was deleted by hand: start over
                         call(inner, f"delete {cfg.interface}", "link", "del", index=stale[0])
-                call(
-                    ipr,
-                    f"create {cfg.host_device}",
-                    "link",
-                    "add",
-                    ifname=cfg.host_device,
-                    kind="veth",
-                    mtu=cfg.mtu,
-                    peer={
-                        "ifname": cfg.interface,
-                        "net_ns_fd": cfg.namespace,
-                        "address": cfg.mac_address,
-                        "mtu": cfg.mtu,
-                    },
-                )
+                peer = (cfg.interface, cfg.namespace, cfg.mac_address, cfg.mtu)
+                add_veth(ipr, cfg.host_device, *peer)
             idx = ipr.link_lookup(ifname=cfg.host_device)[0]
             call(
                 ipr,

@@ -40,7 +40,14 @@ from pyroute2 import netns as pr_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import DataplaneError, KeyedReport, error_from_errno
-from neutrino.agent.dataplane.netns import call, ensure_sysctl, inside, route, sync_addresses
+from neutrino.agent.dataplane.netns import (
+    add_veth,
+    call,
+    ensure_sysctl,
+    inside,
+    route,
+    sync_addresses,
+)
 from neutrino.agent.dataplane.nftables import Nft, NftError
 from neutrino.agent.l3_calc import NAT_TABLE, RouterConfig, RouterPortConfig, RouteSpec
 
@@ -200,22 +207,7 @@ class L3Manager:
         stale = host.link_lookup(ifname=port.host_device)
         if stale:  # a tap whose router end vanished: start over
             call(host, f"delete {port.host_device}", "link", "del", index=stale[0])
-        call(
-            host,
-            f"create {port.host_device}",
-            "link",
-            "add",
-            ifname=port.host_device,
-            kind="veth",
-            mtu=port.mtu,
-            peer={
-                "ifname": port.device,
-                "net_ns_fd": namespace,
-                "address": port.mac_address,
-                "mtu": port.mtu,
-            },
-        )
-        idx = host.link_lookup(ifname=port.host_device)[0]
+        idx = add_veth(host, port.host_device, port.device, namespace, port.mac_address, port.mtu)
         call(host, f"up {port.host_device}", "link", "set", index=idx, state="up")
 
 

@@ -8,7 +8,7 @@ start there. ``route(namespace)`` is an ``IPRoute`` opened that way; ``argv(name
 is the command line that runs ``cmd`` there (``ip netns exec``: a long-lived child such as
 dnsmasq also needs the namespace's own /sys and /etc mounts). Once inside, the managers
 share ``call`` (a pyroute2 verb, errno → named error), ``ensure_sysctl`` and
-``sync_addresses``.
+``sync_addresses`` and ``add_veth``.
 
 Why not pyroute2's ways: ``IPRoute(netns=...)`` forks a helper process per socket (several
 per DHCP network and round), and ``pushns``/``popns`` keep one stack for the whole process
@@ -33,7 +33,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import error_from_errno
 
-__all__ = ["argv", "call", "ensure_sysctl", "inside", "route", "sync_addresses"]
+__all__ = ["add_veth", "argv", "call", "ensure_sysctl", "inside", "route", "sync_addresses"]
 
 CLONE_NEWNET = 0x40000000
 IFA_F_NODAD = 0x80
@@ -123,3 +123,11 @@ def sync_addresses(ipr: IPRoute, index: int, want: Iterable[str]) -> tuple[set[s
         kw = {"index": index, "address": address, "prefixlen": int(prefix), **extra}
         call(ipr, f"add {cidr}", "addr", "add", **kw)
     return wanted - have, have - wanted
+
+
+def add_veth(ipr: IPRoute, device: str, peer: str, namespace: str, mac: str, mtu: int) -> int:
+    """A veth pair: ``device`` in ``ipr``'s namespace, ``peer`` (with ``mac``) moved into
+    ``namespace``, both with ``mtu``; ``device``'s ifindex."""
+    spec = {"ifname": peer, "net_ns_fd": namespace, "address": mac, "mtu": mtu}
+    call(ipr, f"create {device}", "link", "add", ifname=device, kind="veth", mtu=mtu, peer=spec)
+    return int(ipr.link_lookup(ifname=device)[0])
