@@ -13,7 +13,12 @@ remote group), one allowed address pair per port. In a fresh namespace: ``calc``
 (``compute_sg``), ``cold`` (first ``NftManager.apply``: both tables), ``noop`` (the same state
 again: skipped after one ``nft list tables``), ``rule`` (one rule removed: the whole ruleset
 replaced atomically, conntrack cleanup included) and ``member`` (a port added to a remote
-group); median of ``--rounds``.
+group); median of ``--rounds``. ``--nft process`` loads through an ``nft -f -`` process per
+load instead of libnftables in-process (``dataplane.nftables``), to compare the two.
+
+``nft-call``: one element change (a port binding's share of the nft step) through
+libnftables in-process and through an ``nft -f -`` process, alternated call by call
+(``--nft-calls`` each) so both see the same load; p50/p90 per call.
 
 ``enforce`` ("time from a rule change to enforcement on the host, p50/p99"): one hypervisor
 namespace, two VMs on one bridge wired by the real L2 manager, the target in a group without
@@ -39,6 +44,7 @@ run is the least disturbed). Skipped when iperf3 is not installed.
 Output: JSON on stdout (``--json FILE`` too), a summary on stderr.
 
     sudo .venv/bin/python bench/sg.py [--ports 1000] [--groups 10] [--enforce-rounds 30]
+        [--nft library|process]
 """
 
 from __future__ import annotations
@@ -179,7 +185,7 @@ def synthetic(ports: int, groups: int) -> HostState:
     )
 
 
-def bench_load(ports: int, groups: int, rounds: int) -> dict[str, Any]:
+def bench_load(ports: int, groups: int, rounds: int, nft: str = "library") -> dict[str, Any]:
     base = synthetic(ports, groups)
     fewer = replace(
         base,
@@ -200,7 +206,7 @@ def bench_load(ports: int, groups: int, rounds: int) -> dict[str, Any]:
     out: dict[str, list[float]] = {k: [] for k in ("calc", "cold", "noop", "rule", "member")}
     for _ in range(rounds):
         with namespaces() as make:
-            manager = NftManager(make("load"))
+            manager = NftManager(make("load"), in_process=nft == "library")
             t = time.perf_counter()
             ruleset = compute_sg(base)
             out["calc"].append(time.perf_counter() - t)
@@ -213,11 +219,42 @@ def bench_load(ports: int, groups: int, rounds: int) -> dict[str, Any]:
                 t = time.perf_counter()
                 manager.apply(rs)
                 out[key].append(time.perf_counter() - t)
+            manager.close()
     result: dict[str, Any] = {k: ms(statistics.median(v)) for k, v in out.items()}
     result.update(
-        ports=ports, groups=groups, rounds=rounds, ruleset_bytes=len(compute_sg(base).text)
+        ports=ports,
+        groups=groups,
+        rounds=rounds,
+        ruleset_bytes=len(compute_sg(base).text),
+        nft=nft,
     )
     return result
+
+
+def bench_nft_call(calls: int) -> dict[str, Any]:
+    """One element change (what a port binding costs the agent's nft step) through
+    libnftables in-process and through an ``nft -f -`` process, alternated call by call in one
+    namespace so both see the same machine load; median and p90 per call."""
+    from neutrino.agent.dataplane.nftables import Nft
+
+    table = "table inet ntbench"
+    out: dict[str, list[float]] = {"library": [], "process": []}
+    with namespaces() as make:
+        ns = make("nftcall")
+        modes = {"library": Nft(ns), "process": Nft(ns, in_process=False)}
+        modes["library"].run(f"{table} {{\n set s {{ type ipv4_addr; }}\n}}\n")
+        for i in range(calls):
+            for mode, nft in modes.items():
+                verb = "add" if i % 2 == 0 else "delete"
+                t = time.perf_counter()
+                net = "192.0.2" if mode == "library" else "198.51.100"
+                nft.run(f"{verb} element inet ntbench s {{ {net}.{i // 2 % 200 + 1} }}\n")
+                out[mode].append(time.perf_counter() - t)
+        modes["library"].close()
+    return {
+        mode: {"p50_ms": ms(statistics.median(v)), "p90_ms": ms(sorted(v)[int(len(v) * 0.9)])}
+        for mode, v in out.items()
+    } | {"calls": calls}
 
 
 # --- a small lab -----------------------------------------------------------------------------
@@ -641,13 +678,23 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--iperf-repeats", type=int, default=3)
     parser.add_argument("--api-rounds", type=int, default=20)
-    parser.add_argument("--only", choices=("load", "enforce", "api", "iperf"))
+    parser.add_argument("--only", choices=("load", "nft-call", "enforce", "api", "iperf"))
+    parser.add_argument("--nft-calls", type=int, default=200)
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument(
+        "--nft",
+        choices=("library", "process"),
+        default="library",
+        help="load rulesets through libnftables in-process (default) or an nft process each",
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {}
     if args.only in (None, "load"):
-        result["load"] = bench_load(args.ports, args.groups, args.rounds)
+        result["load"] = bench_load(args.ports, args.groups, args.rounds, args.nft)
         log(f"load: {result['load']}")
+    if args.only in (None, "nft-call"):
+        result["nft_call"] = bench_nft_call(args.nft_calls)
+        log(f"nft call: {result['nft_call']}")
     if args.only in (None, "enforce"):
         result["enforce"] = bench_enforce(args.enforce_rounds)
         log(f"enforce: {result['enforce']}")

@@ -83,7 +83,7 @@ def test_vxlan_network_with_a_local_port() -> None:
     l2 = compute_l2(state((vxlan_net(mtu=1500),), (port(),), (L2POP,)), CONFIG)
     assert l2.bridges == {BRQ: BridgeSpec(BRQ, 1450)}  # capped to the underlay's 1500 - 50
     assert l2.vxlans == {"vxlan-1001": VxlanSpec("vxlan-1001", 1001, ME, "eth1", 1450, BRQ)}
-    assert l2.attachments == {TAP1: AttachmentSpec(TAP1, BRQ, 1450)}
+    assert l2.attachments == {TAP1: AttachmentSpec(TAP1, BRQ, 1450, "fa:16:3e:00:00:11")}
     vx = "vxlan-1001"
     assert l2.fdb == {
         FdbEntry(vx, FLOOD_MAC, HV2),
@@ -125,7 +125,7 @@ def test_flat_and_unservable_networks(net: NetworkState, rendered: bool) -> None
         assert l2.bridges == {BRQ: BridgeSpec(BRQ, 1500)}
         assert l2.attachments == {
             "eth2": AttachmentSpec("eth2", BRQ, None),
-            TAP1: AttachmentSpec(TAP1, BRQ, 1500),
+            TAP1: AttachmentSpec(TAP1, BRQ, 1500, "fa:16:3e:00:00:11"),
         }
     else:
         assert not l2.bridges and not l2.attachments

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from neutrino.agent.dataplane import DataplaneError, FakeKernel, L2Manager
+from neutrino.agent.dataplane import DataplaneError, FakeKernel
 from neutrino.agent.l3_calc import RouterConfig, desired_routers
-from neutrino.agent.l3_role import L3_AGENT, L3Role
 from neutrino.agent.loop import AgentLoop
+from neutrino.agent.roles import L3_AGENT, L3Role, Round
 from neutrino.agent.watcher import Backoff, Watcher
 from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState, tap_name
 from neutrino.domain.l3state import (
@@ -22,7 +22,7 @@ from neutrino.domain.l3state import (
     RouterPortState,
     RouterState,
 )
-from tests.agent.test_loop import CONFIG, NET, P1, run_until
+from tests.agent.test_loop import CONFIG, NET, P1, agent_loop, run_until
 from tests.agent.test_loop_dhcp import RecordingController
 
 EXT = "eeeeeeee-aaaa-4bbb-8ccc-000000000009"
@@ -164,16 +164,7 @@ def make(current: HostState) -> tuple[FakeKernel, RecordingController, Watcher, 
     ctl = RecordingController(current)
     l3 = FakeL3(kernel)
     watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
-    loop = AgentLoop(
-        "hv1",
-        CONFIG,
-        L2Manager(kernel),
-        ctl,
-        lambda: watcher.state,
-        backoff=Backoff(0.001, 0.01),
-        l3=L3Role(l3, CONFIG, namespace_suffix="-hv1"),
-    )
-    watcher.on_change = loop.mark_dirty
+    loop = agent_loop(kernel, ctl, watcher, L3Role(l3, CONFIG, namespace_suffix="-hv1"))
     return kernel, ctl, watcher, loop, l3
 
 
@@ -187,7 +178,11 @@ def test_l3_agent_registers_after_l2_and_router_port_active_in_one_round() -> No
     assert kernel.links[tap_name(QR)].master == f"brq{NET[:11]}"
     assert sorted(ctl.statuses) == sorted([(P1, "ACTIVE"), (QR, "ACTIVE")])
     assert l3.calls[0][ROUTER].namespace == f"qrouter-{ROUTER}-hv1"
-    assert loop.l3 is not None and loop.l3.hosted == {ROUTER}
+    assert loop.roles[1].gauges() == {"routers": 1}
+    assert isinstance(loop.roles[1], L3Role) and loop.roles[1].hosted == {ROUTER}
+    writes = kernel.writes
+    loop.apply_once()  # converged: the router's tap is not wired again
+    assert kernel.writes == writes and len(ctl.statuses) == 2
 
 
 def test_retryable_router_failure_is_retried() -> None:
@@ -226,9 +221,9 @@ def test_floating_ips_reported_active_once() -> None:
         FloatingIpState("f1", "203.0.113.20", "192.0.2.11", P1),
         FloatingIpState("f-gone", "203.0.113.21", "192.0.2.12", P1),
     )
-    role.apply(state(router(floating_ips=fips)))
-    role.apply(state(router(floating_ips=fips)))
+    role.apply(Round(state(router(floating_ips=fips))))
+    role.apply(Round(state(router(floating_ips=fips))))
     assert reporter.reports == [("f1", "ACTIVE")] and role.fips_active == {"f1"}
-    role.apply(state(router()))  # disassociated: forgotten (the controller set DOWN)
-    role.apply(state(router(floating_ips=fips[:1])))
+    role.apply(Round(state(router())))  # disassociated: forgotten (the controller set DOWN)
+    role.apply(Round(state(router(floating_ips=fips[:1]))))
     assert reporter.reports == [("f1", "ACTIVE"), ("f1", "ACTIVE")]

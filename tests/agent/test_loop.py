@@ -14,6 +14,7 @@ import pytest
 from neutrino.agent.dataplane import Busy, FakeKernel, L2Manager
 from neutrino.agent.loop import AgentLoop
 from neutrino.agent.model import AgentConfig
+from neutrino.agent.roles import L2Role, Role
 from neutrino.agent.watcher import Backoff, Watcher
 from neutrino.client import HostStateWatch, NotFound, TransportError
 from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState, tap_name
@@ -84,22 +85,26 @@ class FakeController:
         return {"id": port_id, "status": status}
 
 
-def make(current: HostState, **kw: Any) -> tuple[FakeKernel, FakeController, Watcher, AgentLoop]:
+def agent_loop(
+    kernel: FakeKernel, ctl: Any, watcher: Watcher, *roles: Role, **kw: Any
+) -> AgentLoop:
+    """A loop over the L2 role (first, as in the agent) and ``roles``, wired to ``watcher``."""
+    l2 = L2Role(L2Manager(kernel), kw.pop("config", CONFIG))
+    loop = AgentLoop(
+        "hv1", ctl, lambda: watcher.state, [l2, *roles], backoff=Backoff(0.001, 0.01), **kw
+    )
+    watcher.on_change = loop.mark_dirty
+    return loop
+
+
+def make(
+    current: HostState, *roles: Role, **kw: Any
+) -> tuple[FakeKernel, FakeController, Watcher, AgentLoop]:
     kernel = FakeKernel()
     kernel.add_device("eth1")
     ctl = FakeController(current)
     watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
-    loop = AgentLoop(
-        "hv1",
-        CONFIG,
-        L2Manager(kernel),
-        ctl,
-        lambda: watcher.state,
-        backoff=Backoff(0.001, 0.01),
-        **kw,
-    )
-    watcher.on_change = loop.mark_dirty
-    return kernel, ctl, watcher, loop
+    return kernel, ctl, watcher, agent_loop(kernel, ctl, watcher, *roles, **kw)
 
 
 def test_no_round_before_the_first_snapshot() -> None:
@@ -164,13 +169,14 @@ def test_a_bad_object_is_frozen_and_the_rest_applied() -> None:
     kernel.add_device(tap_name(P2))
     watcher.poll_once()
     report = loop.apply_once()
-    assert loop.frozen == {tap_name(P1)}
+    assert loop.roles[0].frozen == {tap_name(P1)}  # type: ignore[attr-defined]
     assert report is not None and report.wired == {tap_name(P2)}
     assert (P2, "ACTIVE") in ctl.statuses and (P1, "DOWN") in ctl.statuses
     kernel.delete_link(tap_name(P1))  # repaired: the next round wires it
     kernel.add_device(tap_name(P1))
     loop.apply_once()
-    assert loop.frozen == set() and ctl.statuses[-1] == (P1, "ACTIVE")
+    assert loop.roles[0].frozen == set()  # type: ignore[attr-defined]
+    assert ctl.statuses[-1] == (P1, "ACTIVE")
 
 
 class FlakyKernel(FakeKernel):
@@ -221,16 +227,7 @@ def test_run_retries_busy_and_watch_failures_with_backoff() -> None:
     kernel.add_device("eth1")
     kernel.add_device(tap_name(P1))
     ctl.fail_watch = 2
-    loop = AgentLoop(
-        "hv1",
-        CONFIG,
-        L2Manager(kernel),
-        ctl,
-        lambda: watcher.state,
-        backoff=Backoff(0.001, 0.01),
-        heartbeat_interval=0.05,
-    )
-    watcher.on_change = loop.mark_dirty
+    loop = agent_loop(kernel, ctl, watcher, heartbeat_interval=0.05)
     run_until(loop, watcher, lambda: (P1, "ACTIVE") in ctl.statuses and len(ctl.agents) >= 2)
     assert kernel.busy == 0 and ctl.fail_watch == 0
     assert ctl.agents[0] is True and not any(ctl.agents[1:])  # start_flag only on the first
@@ -288,16 +285,7 @@ def test_statuses_are_reported_again_after_the_controller_was_unreachable() -> N
         return report_agent(*args, **kw)
 
     ctl.report_agent = flaky_heartbeat  # type: ignore[method-assign]
-    loop = AgentLoop(
-        "hv1",
-        CONFIG,
-        L2Manager(kernel),
-        ctl,
-        lambda: watcher.state,
-        backoff=Backoff(0.001, 0.01),
-        heartbeat_interval=0.02,
-    )
-    watcher.on_change = loop.mark_dirty
+    loop = agent_loop(kernel, ctl, watcher, heartbeat_interval=0.02)
     outage = []
 
     def reported_twice() -> bool:
@@ -362,3 +350,19 @@ def test_metrics_of_a_round_served_over_http() -> None:
         )
         == 1
     )
+
+
+def test_a_port_wired_here_is_unlearned_from_the_tunnel_port() -> None:
+    """A VM migrated here was learned by the bridge behind the VXLAN port; wiring its tap
+    drops that entry (once: a converged round writes nothing)."""
+    kernel, _ctl, watcher, loop = make(state(port(P1, "192.0.2.11")))
+    kernel.learned.add(("vxlan-1001", "fa:16:3e:00:00:01"))
+    watcher.poll_once()
+    loop.apply_once()  # the VM is not plugged yet: still remote as far as the bridge knows
+    assert kernel.learned == {("vxlan-1001", "fa:16:3e:00:00:01")}
+    kernel.add_device(tap_name(P1))
+    loop.apply_once()
+    assert kernel.learned == set()
+    writes = kernel.writes
+    loop.apply_once()
+    assert kernel.writes == writes

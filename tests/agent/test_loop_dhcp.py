@@ -13,7 +13,8 @@ from typing import Any
 from neutrino.agent.dataplane import DataplaneError, FakeKernel, L2Manager
 from neutrino.agent.dataplane.base import LinkNotFound
 from neutrino.agent.dhcp_calc import DhcpConfig
-from neutrino.agent.loop import DHCP_AGENT, AgentLoop
+from neutrino.agent.loop import AgentLoop
+from neutrino.agent.roles import DHCP_AGENT, DhcpRole, L2Role
 from neutrino.agent.watcher import Backoff, Watcher
 from neutrino.domain.hoststate import (
     DhcpEntry,
@@ -26,7 +27,7 @@ from neutrino.domain.hoststate import (
     bridge_name,
     tap_name,
 )
-from tests.agent.test_loop import CONFIG, NET, P1, FakeController, run_until
+from tests.agent.test_loop import CONFIG, NET, P1, FakeController, agent_loop, run_until
 
 DHCP_PORT = "44444444-dddd-4ddd-8ddd-0000000000d0"
 
@@ -112,19 +113,12 @@ def make(
     ctl = FakeController(current)
     dhcp = FakeDhcp(kernel)
     watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
-    loop = AgentLoop(
-        "hv1",
-        CONFIG,
-        L2Manager(kernel),
-        ctl,
-        lambda: watcher.state,
-        backoff=Backoff(0.001, 0.01),
-        dhcp=dhcp if role else None,
-        dhcp_namespace_suffix="-hv1",
-        **kw,
-    )
-    watcher.on_change = loop.mark_dirty
-    return kernel, ctl, watcher, loop, dhcp
+    roles = [DhcpRole(dhcp, CONFIG, namespace_suffix="-hv1")] if role else []
+    return kernel, ctl, watcher, agent_loop(kernel, ctl, watcher, *roles, **kw), dhcp
+
+
+def served(loop: AgentLoop) -> set[str]:
+    return next((r.served for r in loop.roles if isinstance(r, DhcpRole)), set())
 
 
 class RecordingController(FakeController):
@@ -150,15 +144,8 @@ class RecordingController(FakeController):
 def test_dhcp_agent_registers_after_the_l2_agent() -> None:
     ctl = RecordingController(dhcp_state())
     kernel = FakeKernel()
-    loop = AgentLoop(
-        "hv1",
-        CONFIG,
-        L2Manager(kernel),
-        ctl,
-        lambda: None,
-        dhcp=FakeDhcp(kernel),
-        dhcp_configurations={"dhcp_driver": "dnsmasq"},
-    )
+    l2, dhcp = L2Role(L2Manager(kernel), CONFIG), FakeDhcp(kernel)
+    loop = AgentLoop("hv1", ctl, lambda: None, [l2, DhcpRole(dhcp, CONFIG)])
     loop.heartbeat()
     loop.heartbeat()
     assert ctl.types == [
@@ -168,22 +155,26 @@ def test_dhcp_agent_registers_after_the_l2_agent() -> None:
         (DHCP_AGENT, False),
     ]
     plain = RecordingController(dhcp_state())
-    AgentLoop("hv1", CONFIG, L2Manager(kernel), plain, lambda: None).heartbeat()
+    AgentLoop("hv1", plain, lambda: None, [l2]).heartbeat()
     assert plain.types == [("L2 agent", True)]
 
 
 def test_dhcp_applied_after_l2_and_its_port_active_in_the_same_round() -> None:
     kernel, ctl, watcher, loop, dhcp = make(dhcp_state())
+    manager = loop.roles[0].manager  # type: ignore[attr-defined]
+    full_applies: list[object] = []
+    apply = manager.apply
+    manager.apply = lambda desired: full_applies.append(desired) or apply(desired)
     watcher.poll_once()
     report = loop.apply_once()
-    assert report is not None
+    assert report is not None and len(full_applies) == 1  # the DHCP tap: wired, not re-applied
     (desired,) = dhcp.calls
     cfg = desired[NET]
     assert cfg.namespace == f"qdhcp-{NET}-hv1" and cfg.bridge == bridge_name(NET)
     assert kernel.links[tap_name(DHCP_PORT)].master == bridge_name(NET)
     assert tap_name(DHCP_PORT) in report.wired
     assert sorted(ctl.statuses) == sorted([(DHCP_PORT, "ACTIVE"), (P1, "ACTIVE")])
-    assert loop.dhcp_served == {NET} and loop.dhcp_failed == {}
+    assert served(loop) == {NET} and loop.roles[1].errors() == []
     writes = kernel.writes
     loop.apply_once()  # converged: DHCP applied again (level-triggered), nothing rewritten
     assert len(dhcp.calls) == 2 and kernel.writes == writes and len(ctl.statuses) == 2
@@ -196,7 +187,7 @@ def test_network_no_longer_served_is_removed() -> None:
     ctl.current = dhcp_state(with_dhcp=False, revision=2)
     watcher.poll_once()
     loop.apply_once()
-    assert dhcp.calls[-1] == {} and dhcp.served == set() and loop.dhcp_served == set()
+    assert dhcp.calls[-1] == {} and dhcp.served == set() and served(loop) == set()
     assert ctl.statuses[-1] == (DHCP_PORT, "DOWN")
 
 
@@ -213,7 +204,8 @@ def test_non_retryable_dhcp_failure_waits_for_the_resync() -> None:
     dhcp.fail = [DataplaneError("dnsmasq exited 1")]
     watcher.poll_once()
     assert loop._round() is None  # no backoff retry scheduled
-    assert set(loop.dhcp_failed) == {NET} and NET not in dhcp.served
+    assert len(loop.roles[1].errors()) == 1 and NET not in dhcp.served
+    assert loop.roles[1].retryable() == []
     assert (P1, "ACTIVE") in ctl.statuses and (DHCP_PORT, "DOWN") in ctl.statuses
     assert loop._round() is None  # the resync (any later round) applies it
     assert NET in dhcp.served and ctl.statuses[-1] == (DHCP_PORT, "ACTIVE")
@@ -223,7 +215,7 @@ def test_host_without_the_role_never_touches_dhcp() -> None:
     _kernel, ctl, watcher, loop, dhcp = make(dhcp_state(), role=False)
     watcher.poll_once()
     loop.apply_once()
-    assert dhcp.calls == [] and loop.dhcp_served == set()
+    assert dhcp.calls == [] and served(loop) == set()
     assert (DHCP_PORT, "DOWN") in ctl.statuses and (P1, "ACTIVE") in ctl.statuses
 
 
@@ -238,15 +230,7 @@ def test_vms_are_never_told_a_larger_mtu_than_their_bridge_has() -> None:
     dhcp = FakeDhcp(kernel)
     watcher = Watcher(ctl, "hv1", poll_timeout=0.01, backoff=Backoff(0.001, 0.01))
     config = replace(CONFIG, underlay_mtu=1400)
-    loop = AgentLoop(
-        "hv1",
-        config,
-        L2Manager(kernel),
-        ctl,
-        lambda: watcher.state,
-        backoff=Backoff(0.001, 0.01),
-        dhcp=dhcp,
-    )
+    loop = agent_loop(kernel, ctl, watcher, DhcpRole(dhcp, config), config=config)
     watcher.poll_once()
     loop.apply_once()
     bridge_mtu = kernel.links[bridge_name(NET)].mtu

@@ -1,4 +1,4 @@
-"""sg_calc: HostState -> nftables ruleset (design B), flows and conntrack deletions; sg_role."""
+"""sg_calc: HostState -> nftables ruleset (design B), flows, conntrack deletions; the SG role."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from neutrino.agent.dataplane import ApplyReport
 from neutrino.agent.dataplane.base import DataplaneError
+from neutrino.agent.roles import Round, SecurityRole
 from neutrino.agent.sg_calc import (
     ANY_FLOW,
     CtDelete,
@@ -18,7 +20,6 @@ from neutrino.agent.sg_calc import (
     protocol_number,
     zone_of,
 )
-from neutrino.agent.sg_role import SecurityRole
 from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState
 from neutrino.domain.ipam import link_local
 from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
@@ -292,7 +293,7 @@ def test_remote_member_leaving_and_port_security_turning_on() -> None:
     assert conntrack_deletions(new, open_) == []  # turning it off cuts nothing
 
 
-# --- sg_role ---------------------------------------------------------------------------------
+# --- the role --------------------------------------------------------------------------------
 
 
 class FakeNft:
@@ -312,13 +313,13 @@ def test_role_holds_back_ports_whose_filter_is_not_in_place() -> None:
     p3 = port(P3, "192.0.2.13", "fa:16:3e:00:00:13", groups=(), secure=False)
     host = state((p1, p3), (SecurityGroupState(G, True, EGRESS),))
     ok = SecurityRole(FakeNft())
-    wired = {"tap5a0c3e7f-11", "tapc7e8a1b2-33"}
-    ok.apply(host, wired)
-    assert wired == {"tap5a0c3e7f-11", "tapc7e8a1b2-33"} and ok.retryable() == []
+    rnd = Round(host, ApplyReport(wired={"tap5a0c3e7f-11", "tapc7e8a1b2-33"}))
+    ok.apply(rnd)
+    assert rnd.report.wired == {"tap5a0c3e7f-11", "tapc7e8a1b2-33"} and ok.retryable() == []
     bad = SecurityRole(FakeNft(fail=True))
-    bad.apply(host, wired)
-    assert wired == {"tapc7e8a1b2-33"}  # the unfiltered port is still reported ACTIVE
-    assert bad.retryable() == ["security groups"]
+    bad.apply(rnd)
+    assert rnd.report.wired == {"tapc7e8a1b2-33"}  # the unfiltered port is still ACTIVE
+    assert bad.retryable() == ["security groups"] and len(bad.errors()) == 1
 
 
 @pytest.mark.parametrize("owner", ["network:dhcp", "network:router_interface"])
@@ -370,7 +371,7 @@ def test_loop_reports_active_only_once_the_filter_is_applied() -> None:
         security_groups=(SecurityGroupState(G, True, EGRESS),),
     )
     nft = FakeNft(fail=True)
-    kernel, ctl, watcher, loop = make(host, security=SecurityRole(nft))
+    kernel, ctl, watcher, loop = make(host, SecurityRole(nft))
     kernel.add_device("tap5a0c3e7f-11")
     watcher.poll_once()
     loop.apply_once()

@@ -188,3 +188,48 @@ def test_ipv6_vms_resolve_each_other_through_the_nd_proxy(
     )
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert "fa:16:3e:00:00:12" in run("ip", "-n", lab.name("vm1"), "-6", "neigh", "show", v6["hv2"])
+
+
+def test_a_vm_migrated_here_is_reached_on_its_local_tap_at_once(
+    overlay: dict[str, Hypervisor], lab: NetnsLab
+) -> None:
+    """vm1 moves from hv1 to hv2 and stays silent (no announcement): hv2's bridge had learned
+    its MAC on the VXLAN port while it was remote, so without the agent unlearning it, vm2's
+    frames would keep going into the tunnel towards hv1 until vm1 spoke first."""
+    hv1, hv2 = overlay["hv1"], overlay["hv2"]
+    for hv in overlay.values():
+        hv.manager.apply(desired(hv))
+    vm1, vm2 = lab.name("vm1"), lab.name("vm2")
+    assert udp_reaches(vm2, "192.0.2.12", vm1, "192.0.2.11")  # vm2 now has vm1 in its ARP cache
+    pid, mac, ip = PORTS["hv1"]
+    learned = run("bridge", "-n", hv2.ns, "fdb", "show", "dev", f"vxlan-{VNI}")
+    assert f"{mac} master {BRQ}" in learned  # the bridge learned vm1 behind the tunnel
+
+    tap = "tap" + pid[:11]
+    run("ip", "-n", hv1.ns, "link", "del", tap)  # vm1 leaves hv1 (its eth0 goes with the pair)
+    run(
+        "ip",
+        "-n",
+        hv2.ns,
+        "link",
+        "add",
+        tap,
+        "mtu",
+        "1450",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+    )
+    run("ip", "-n", hv2.ns, "link", "set", "eth0", "netns", vm1, "address", mac)
+    run("ip", "-n", vm1, "addr", "add", ip + "/24", "dev", "eth0")
+    run("ip", "-n", vm1, "link", "set", "eth0", "up")
+    both = host_state("hv2")
+    moved = replace(both.ports[0], id=pid, mac_address=mac)
+    hv2.manager.apply(compute_l2(replace(both, ports=(*both.ports, moved), l2pop=()), hv2.config))
+    hv1.manager.apply(desired(hv1, local_ports=False))
+
+    fdb = run("bridge", "-n", hv2.ns, "fdb", "show", "dev", f"vxlan-{VNI}")
+    assert mac not in fdb  # neither the l2pop entry nor the learned one is left
+    assert udp_reaches(vm2, "192.0.2.12", vm1, "192.0.2.11", tries=2)

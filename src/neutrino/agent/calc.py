@@ -92,7 +92,7 @@ def compute_l2(state: HostState, config: AgentConfig) -> L2State:
         bridges[brq] = BridgeSpec(name=brq, mtu=mtu)
         for port in ports_by_net[net_id]:
             tap = tap_name(port.id)
-            attachments[tap] = AttachmentSpec(name=tap, bridge=brq, mtu=mtu)
+            attachments[tap] = AttachmentSpec(tap, brq, mtu, port.mac_address.lower())
 
     return L2State(
         bridges=bridges,

@@ -11,8 +11,10 @@ subscribes to rtnetlink link events in the managed namespace and calls ``on_chan
   hand, repaired now instead of at the next resync.
 
 It only signals; the loop re-reads the kernel and decides. A lost event costs latency only:
-the periodic resync still converges. Linux-only: the socket and the device list come from
-``dataplane.linkevents``.
+the periodic resync still converges. Linux-only: the socket, its parser and the device list
+come from ``dataplane.rtnl``. A plain socket and our parser instead of pyroute2's
+``get``: pyroute2 0.9 reads ahead into its own buffers, so ``select`` on its descriptor can
+miss messages it already read.
 """
 
 from __future__ import annotations
@@ -20,53 +22,21 @@ from __future__ import annotations
 import errno
 import logging
 import select
-import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from neutrino.agent.dataplane.linkevents import link_indexes, subscribe_link_events
+from neutrino.agent.dataplane.rtnl import (
+    RTM_DELLINK,
+    RTM_NEWLINK,
+    link_indexes,
+    parse_link_events,
+    subscribe_link_events,
+)
 from neutrino.agent.model import OWNED_PREFIXES, TAP_PREFIX
 
 __all__ = ["LinkWatcher", "parse_link_events"]
 
 log = logging.getLogger(__name__)
-
-RTM_NEWLINK, RTM_DELLINK = 16, 17
-IFLA_IFNAME = 3
-_NLMSG = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
-_IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
-_RTA = struct.Struct("=HH")  # rtattr: length, type
-
-
-def parse_link_events(data: bytes) -> Iterator[tuple[int, int, str]]:
-    """(message type, ifindex, name) for each RTM_NEWLINK/RTM_DELLINK in a netlink datagram.
-
-    A plain socket and this parser instead of pyroute2's ``get``: pyroute2 0.9 reads ahead
-    into its own buffers, so ``select`` on its descriptor can miss messages it already read.
-    """
-    offset = 0
-    while offset + _NLMSG.size <= len(data):
-        length, kind, _flags, _seq, _pid = _NLMSG.unpack_from(data, offset)
-        if length < _NLMSG.size:
-            return
-        if kind in (RTM_NEWLINK, RTM_DELLINK):
-            body = offset + _NLMSG.size
-            _family, _type, index, _iflags, _change = _IFINFO.unpack_from(data, body)
-            name, attr, end = "", body + _IFINFO.size, offset + length
-            while attr + _RTA.size <= end:
-                alen, atype = _RTA.unpack_from(data, attr)
-                if alen < _RTA.size:
-                    break
-                if atype == IFLA_IFNAME:
-                    name = (
-                        data[attr + _RTA.size : attr + alen]
-                        .split(b"\0", 1)[0]
-                        .decode(errors="replace")
-                    )
-                    break
-                attr += (alen + 3) & ~3
-            yield kind, index, name
-        offset += (length + 3) & ~3
 
 
 class LinkWatcher:

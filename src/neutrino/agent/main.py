@@ -10,11 +10,11 @@ also registers a "DHCP agent" and runs dnsmasq per served network, with its file
 several simulated hosts on one machine stay apart) and the L3 role (``l3``: an "L3 agent"
 and a ``qrouter-<id>`` namespace, same suffix, per hosted router). Security groups
 (``security_groups``, on by default, ``--no-security-groups`` to turn off) are enforced with
-nftables in the managed namespace (``agent.sg_role``). ``local_external``
+nftables in the managed namespace (``agent.roles.SecurityRole``). ``local_external``
 (``PHYSNET:GATEWAY/PREFIX``, the all-in-one) makes a veth pair for a flat external network on
 a machine without a spare NIC (``dataplane.uplink``) and maps the physnet to it. ``Agent``
 builds the pieces and runs them: the watcher in its own thread (it only sets the loop's dirty
-flag), the apply loop in another (the only kernel writer).
+flag), the apply loop over the roles (``agent.roles``) in another (the only kernel writer).
 
 Stopping: with ``cleanup_on_exit`` the agent tears down everything it built when it stops
 (``agent.teardown``); without it (the default of ``neutrino agent``) the data plane keeps
@@ -38,11 +38,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from neutrino.agent.dataplane import L2Kernel, L2Manager
-from neutrino.agent.l3_role import L3Role
-from neutrino.agent.loop import AgentLoop, DhcpApplier
+from neutrino.agent.loop import AgentLoop
 from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.model import AgentConfig
-from neutrino.agent.sg_role import SecurityRole
+from neutrino.agent.roles import DhcpRole, L2Role, L3Role, Role, SecurityRole
 from neutrino.agent.watcher import Watcher
 from neutrino.client import Controller, Credentials, Session
 from neutrino.common.settings import default_state_dir
@@ -102,7 +101,7 @@ class AgentSettings:
     state_dir: Path = field(default_factory=state_root)
     l3: bool = False  # L3 role: register an "L3 agent", build qrouter- namespaces
     watch_links: bool = True  # wake on tap plug/unplug (needs the real kernel)
-    security_groups: bool = True  # nft security groups (agent.sg_role; needs the real kernel)
+    security_groups: bool = True  # nft security groups (agent.roles; needs the real kernel)
     local_external: str | None = None  # PHYSNET:GATEWAY/PREFIX: make a veth uplink for it
     cleanup_on_exit: bool = False  # tear down what was built when the agent stops
     metrics_listen: str | None = None  # HOST:PORT of the agent's Prometheus metrics
@@ -183,34 +182,32 @@ def link_watcher(netns: str | None, on_change: Callable[[], None]) -> LinkWatche
     return LinkWatcher(netns, on_change)
 
 
-def l3_role(settings: AgentSettings, controller: Controller | None = None) -> L3Role:
-    """The L3 role; its ``qrouter-`` namespaces take the same suffix as ``qdhcp-`` ones."""
-    from neutrino.agent.dataplane.l3 import L3Manager  # needs pyroute2 and root
+def build_roles(
+    settings: AgentSettings, kernel: L2Kernel, controller: Controller, *, real_kernel: bool
+) -> list[Role]:
+    """The roles ``settings`` ask for, in the loop's order (``agent.roles``). The DHCP and L3
+    roles' namespaces take the suffix ``-<netns>`` (several lab hosts on one machine)."""
+    config, suffix = settings.agent_config(), settings.dhcp_namespace_suffix()
+    roles: list[Role] = [L2Role(L2Manager(kernel), config, settings.configurations())]
+    if settings.dhcp:
+        from neutrino.agent.dataplane.dhcp import DhcpManager  # needs pyroute2 and root
 
-    suffix = settings.dhcp_namespace_suffix()
-    return L3Role(
-        L3Manager(netns=settings.netns, namespace_suffix=suffix),
-        settings.agent_config(),
-        namespace_suffix=suffix,
-        configurations={
-            "agent_mode": "legacy",
-            "netns": settings.netns,
-            "namespace_suffix": suffix,
-        },
-        reporter=controller,
-    )
+        traversable(settings.dhcp_dir(), settings.state_dir)
+        dhcp = DhcpManager(settings.dhcp_dir(), netns=settings.netns)
+        dhcp_conf = settings.dhcp_configurations()
+        roles.append(DhcpRole(dhcp, config, namespace_suffix=suffix, configurations=dhcp_conf))
+    if settings.l3:
+        from neutrino.agent.dataplane.l3 import L3Manager  # needs pyroute2 and root
 
+        l3 = L3Manager(netns=settings.netns, namespace_suffix=suffix)
+        router = L3Role(l3, config, namespace_suffix=suffix, reporter=controller)
+        router.configurations.update(netns=settings.netns, namespace_suffix=suffix)
+        roles.append(router)
+    if settings.security_groups and real_kernel:
+        from neutrino.agent.dataplane.nft import NftManager  # needs pyroute2, nft and root
 
-def security_role(settings: AgentSettings) -> SecurityRole:
-    from neutrino.agent.dataplane.nft import NftManager  # needs pyroute2, nft and root
-
-    return SecurityRole(NftManager(netns=settings.netns))
-
-
-def dnsmasq_manager(settings: AgentSettings) -> DhcpApplier:
-    from neutrino.agent.dataplane.dhcp import DhcpManager  # needs pyroute2 and root
-
-    return DhcpManager(settings.dhcp_dir(), netns=settings.netns)
+        roles.append(SecurityRole(NftManager(netns=settings.netns)))
+    return roles
 
 
 class Agent:
@@ -222,44 +219,33 @@ class Agent:
         *,
         controller: Controller | None = None,
         kernel: L2Kernel | None = None,
-        kernel_factory: Callable[[str | None], L2Kernel] = netlink_kernel,
-        dhcp: DhcpApplier | None = None,
-        dhcp_factory: Callable[[AgentSettings], DhcpApplier] = dnsmasq_manager,
     ) -> None:
         self.settings = settings
         self._session = None if controller else Session(settings.credentials)
         self.controller = controller or Controller(self._session)  # type: ignore[arg-type]
-        self.kernel = kernel if kernel is not None else kernel_factory(settings.netns)
+        self.kernel = kernel if kernel is not None else netlink_kernel(settings.netns)
         self._real_kernel = kernel is None
         if settings.local_external and self._real_kernel:
             from neutrino.agent.dataplane.uplink import ensure_uplink
 
             physnet, _, cidr = settings.local_external.partition(":")
             ensure_uplink(physnet, cidr, settings.netns)
-        if dhcp is None and settings.dhcp:
-            traversable(settings.dhcp_dir(), settings.state_dir)
-            dhcp = dhcp_factory(settings)
         self.watcher = Watcher(self.controller, settings.host, poll_timeout=settings.poll_timeout)
+        self.roles = build_roles(
+            settings, self.kernel, self.controller, real_kernel=self._real_kernel
+        )
         self.loop = AgentLoop(
             settings.host,
-            settings.agent_config(),
-            L2Manager(self.kernel),
             self.controller,
             lambda: self.watcher.state,
-            configurations=settings.configurations(),
+            self.roles,
             resync_interval=settings.resync_interval,
             heartbeat_interval=settings.heartbeat_interval,
-            dhcp=dhcp if settings.dhcp else None,
-            dhcp_configurations=settings.dhcp_configurations(),
-            dhcp_namespace_suffix=settings.dhcp_namespace_suffix(),
-            l3=l3_role(settings, self.controller) if settings.l3 else None,
-            security=(
-                security_role(settings) if settings.security_groups and kernel is None else None
-            ),
             metrics=AgentMetrics() if settings.metrics_listen else None,
         )
-        if self.loop.metrics is not None and self.loop.security is not None:
-            self.loop.security.on_applied = self.loop.metrics.nft_seconds.observe
+        for role in self.roles:
+            if isinstance(role, SecurityRole) and self.loop.metrics is not None:
+                role.on_applied = self.loop.metrics.nft_seconds.observe
         self.watcher.on_change = self.loop.mark_dirty
         self.link_watcher = (
             link_watcher(settings.netns, self.loop.mark_dirty)
@@ -276,27 +262,17 @@ class Agent:
         if self.loop.metrics is not None and self.settings.metrics_listen:
             port = self.loop.metrics.serve(self.settings.metrics_listen)
             log.info("metrics on %s (port %d)", self.settings.metrics_listen, port)
-        self._threads = [
-            threading.Thread(
-                target=self._guard,
-                args=(lambda: self.watcher.run(self._stop),),
-                name=f"watcher-{name}",
-                daemon=True,
-            ),
-            threading.Thread(
-                target=self._guard, args=(self.loop.run,), name=f"loop-{name}", daemon=True
-            ),
-        ]
+        runs = {
+            f"watcher-{name}": lambda: self.watcher.run(self._stop),
+            f"loop-{name}": self.loop.run,
+        }
         if self.link_watcher is not None:
             watch = self.link_watcher.run
-            self._threads.append(
-                threading.Thread(
-                    target=self._guard,
-                    args=(lambda: watch(self._stop),),
-                    name=f"links-{name}",
-                    daemon=True,
-                )
-            )
+            runs[f"links-{name}"] = lambda: watch(self._stop)
+        self._threads = [
+            threading.Thread(target=self._guard, args=(run,), name=n, daemon=True)
+            for n, run in runs.items()
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -333,9 +309,10 @@ class Agent:
             log.info(
                 "stopped; the data plane stays up for the VMs (`neutrino agent cleanup` removes it)"
             )
-        close = getattr(self.kernel, "close", None)
-        if close is not None:
-            close()
+        for owner in (self.kernel, *(getattr(role, "manager", None) for role in self.roles)):
+            close = getattr(owner, "close", None)  # netlink and nft sockets
+            if close is not None:
+                close()
         if self._session is not None:
             self._session.close()
 
@@ -343,9 +320,10 @@ class Agent:
         """Remove what this agent built (``agent.teardown``), with its own managers."""
         from neutrino.agent.teardown import teardown
 
-        l3 = self.loop.l3.manager if self.loop.l3 is not None else None
-        nft = self.loop.security.manager if self.loop.security is not None else None
-        removed = teardown(self.settings, self.kernel, dhcp=self.loop.dhcp, l3=l3, nft=nft)
+        dhcp = next((r.manager for r in self.roles if isinstance(r, DhcpRole)), None)
+        l3 = next((r.manager for r in self.roles if isinstance(r, L3Role)), None)
+        nft = next((r.manager for r in self.roles if isinstance(r, SecurityRole)), None)
+        removed = teardown(self.settings, self.kernel, dhcp=dhcp, l3=l3, nft=nft)
         log.info("cleanup: removed %s", ", ".join(removed) or "nothing")
         return removed
 

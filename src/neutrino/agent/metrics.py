@@ -1,7 +1,8 @@
 """The agent's own Prometheus metrics, served on an optional local port (``--metrics-listen``).
 
 ``AgentMetrics`` holds a registry of its own (several agents in one process, as in tests,
-stay apart) and is fed by the apply loop and the security-group role:
+stay apart) and is fed by the apply loop (each role's ``gauges``) and the security-group
+role:
 
 * ``neutrino_agent_round_seconds`` (histogram): one apply round, all roles;
 * ``neutrino_agent_ports_wired``, ``neutrino_agent_ports_frozen``, ``neutrino_agent_devices``
@@ -18,6 +19,7 @@ stay apart) and is fed by the apply loop and the security-group role:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -25,6 +27,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 __all__ = ["AgentMetrics"]
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+FIGURES = {  # a round's figure (``Role.gauges``, "wired" from the loop) -> its gauge
+    "wired": ("neutrino_agent_ports_wired", "Ports wired"),
+    "frozen": ("neutrino_agent_ports_frozen", "Objects frozen by the last apply"),
+    "routers": ("neutrino_agent_routers", "Routers hosted"),
+    "dhcp_networks": ("neutrino_agent_dhcp_networks", "Networks served by DHCP"),
+}
 
 
 class AgentMetrics:
@@ -40,13 +48,11 @@ class AgentMetrics:
             buckets=BUCKETS,
             registry=r,
         )
-        self.wired = Gauge("neutrino_agent_ports_wired", "Ports wired", registry=r)
-        self.frozen = Gauge(
-            "neutrino_agent_ports_frozen", "Objects frozen by the last apply", registry=r
-        )
-        self.devices = Gauge("neutrino_agent_devices", "Devices desired", ["kind"], registry=r)
-        self.routers = Gauge("neutrino_agent_routers", "Routers hosted", registry=r)
-        self.dhcp = Gauge("neutrino_agent_dhcp_networks", "Networks served by DHCP", registry=r)
+        devices = Gauge("neutrino_agent_devices", "Devices desired", ["kind"], registry=r)
+        self.figures = {key: Gauge(*about, registry=r) for key, about in FIGURES.items()} | {
+            "bridges": devices.labels("bridge"),
+            "vxlans": devices.labels("vxlan"),
+        }
         self.errors = Counter("neutrino_agent_errors", "Errors by kind", ["kind"], registry=r)
         self.last_error = Gauge(
             "neutrino_agent_last_error_timestamp_seconds",
@@ -61,24 +67,11 @@ class AgentMetrics:
         )
         self._server: Any = None
 
-    def round_done(
-        self,
-        seconds: float,
-        *,
-        wired: int,
-        frozen: int,
-        bridges: int,
-        vxlans: int,
-        routers: int,
-        dhcp_networks: int,
-    ) -> None:
+    def round_done(self, seconds: float, figures: Mapping[str, int]) -> None:
+        """A round took ``seconds``; ``figures`` are the roles' gauges (``Role.gauges``)."""
         self.round_seconds.observe(seconds)
-        self.wired.set(wired)
-        self.frozen.set(frozen)
-        self.devices.labels("bridge").set(bridges)
-        self.devices.labels("vxlan").set(vxlans)
-        self.routers.set(routers)
-        self.dhcp.set(dhcp_networks)
+        for name, gauge in self.figures.items():
+            gauge.set(figures.get(name, 0))
 
     def error(self, kind: str, exc: BaseException) -> None:
         self.errors.labels(kind).inc()

@@ -64,11 +64,13 @@ class VxlanSpec:
 
 @dataclass(frozen=True)
 class AttachmentSpec:
-    """Device ``name`` enslaved to ``bridge``; ``mtu`` None means leave the MTU alone."""
+    """Device ``name`` enslaved to ``bridge``; ``mtu`` None means leave the MTU alone; ``mac``
+    is the port's (a VM's tap), None for an uplink."""
 
     name: str
     bridge: str
     mtu: int | None
+    mac: str | None = None
 
 
 @dataclass(frozen=True, order=True)

@@ -27,8 +27,8 @@ from neutrino.agent.dataplane import DataplaneError, L2Kernel, L2Manager
 from neutrino.agent.model import L2State
 
 if TYPE_CHECKING:
-    from neutrino.agent.loop import DhcpApplier
     from neutrino.agent.main import AgentSettings
+    from neutrino.agent.roles import DhcpApplier
 
 __all__ = ["TeardownError", "teardown"]
 

@@ -3,7 +3,10 @@
 * ``base``    — the ``L2Kernel`` protocol, ``Link`` and the error tree (errno → named errors);
 * ``netlink`` — ``NetlinkKernel``, the real kernel of one namespace through pyroute2;
 * ``fake``    — ``FakeKernel``, the same interface in memory for unit tests;
-* ``l2``      — ``L2Manager``, which applies calc's desired ``L2State`` as a minimal diff.
+* ``l2``      — ``L2Manager``, which applies calc's desired ``L2State`` as a minimal diff;
+* ``netns``   — the one way into a namespace, and the helpers the other managers share;
+* ``nftables``, ``nft``, ``dhcp``, ``l3`` — nft without a process, the security-group, DHCP
+  and router managers.
 
 ``netlink`` is not imported here, so importing the package (or the fake) needs no pyroute2.
 """

@@ -18,7 +18,8 @@ kernel as after one call and does not recreate anything.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from neutrino.agent.model import FdbEntry, NeighEntry
@@ -76,6 +77,33 @@ def error_from_errno(code: int, what: str) -> DataplaneError:
     return cls(f"{what}: {errno.errorcode.get(code, str(code))}", code)
 
 
+@dataclass
+class KeyedReport:
+    """One ``apply`` of a manager of independent objects (DHCP networks, routers): each is
+    applied on its own, so one that fails (kept in ``failed``) never blocks the others."""
+
+    applied: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, DataplaneError] = field(default_factory=dict)
+
+    def converge(
+        self,
+        desired: Collection[str],
+        owned: set[str],
+        ensure: Callable[[str], None],
+        remove: Callable[[str], None],
+    ) -> None:
+        """``ensure`` each desired key, then ``remove`` each owned one no longer desired."""
+        steps = [(k, ensure, self.applied) for k in sorted(desired)]
+        steps += [(k, remove, self.removed) for k in sorted(owned - set(desired))]
+        for key, action, done in steps:
+            try:
+                action(key)
+                done.append(key)
+            except DataplaneError as exc:
+                self.failed[key] = exc
+
+
 @dataclass(frozen=True)
 class Link:
     """A network device as listed by ``L2Kernel.list_links``.
@@ -131,6 +159,11 @@ class L2Kernel(Protocol):
         ...
 
     def ensure_fdb(self, entry: FdbEntry) -> None: ...
+
+    def forget_learned(self, device: str, mac: str) -> None:
+        """Drop the entry the bridge learned for ``mac`` on its port ``device`` (if any; a
+        backend may skip the call when the device's last ``list_fdb`` showed none)."""
+        ...
 
     def remove_fdb(self, entry: FdbEntry) -> None: ...
 

@@ -32,14 +32,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
-from pyroute2.netlink.exceptions import NetlinkError
 
-from neutrino.agent.dataplane.base import DataplaneError, LinkNotFound, error_from_errno
+from neutrino.agent.dataplane.base import DataplaneError, KeyedReport, LinkNotFound
+from neutrino.agent.dataplane.netns import add_veth, argv, call, route, sync_addresses
 from neutrino.agent.dhcp_calc import DhcpConfig
 
 __all__ = ["BridgeMissing", "DhcpManager", "DhcpReport"]
@@ -53,11 +51,8 @@ class BridgeMissing(LinkNotFound):
     retryable = True
 
 
-@dataclass
-class DhcpReport:
-    applied: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failed: dict[str, DataplaneError] = field(default_factory=dict)
+class DhcpReport(KeyedReport):
+    """Networks applied, removed and failed."""
 
 
 class DhcpManager:
@@ -73,18 +68,8 @@ class DhcpManager:
 
     def apply(self, desired: Mapping[str, DhcpConfig]) -> DhcpReport:
         report = DhcpReport()
-        for network_id in sorted(desired):
-            try:
-                self.ensure_network(desired[network_id])
-                report.applied.append(network_id)
-            except DataplaneError as exc:
-                report.failed[network_id] = exc
-        for network_id in sorted(self.owned() - set(desired)):
-            try:
-                self.teardown(network_id)
-                report.removed.append(network_id)
-            except DataplaneError as exc:
-                report.failed[network_id] = exc
+        ensure = lambda n: self.ensure_network(desired[n])  # noqa: E731
+        report.converge(desired, self.owned(), ensure, self.teardown)
         return report
 
     def owned(self) -> set[str]:
@@ -123,10 +108,10 @@ class DhcpManager:
             self._stop(network_id, pid)
         port_dev = _read(self._dir(network_id) / "device")
         if port_dev:
-            with self._ipr(self.netns) as ipr:
+            with route(self.netns) as ipr:
                 idx = ipr.link_lookup(ifname=port_dev)
                 if idx:
-                    _call(ipr, f"delete {port_dev}", "link", "del", index=idx[0])
+                    call(ipr, f"delete {port_dev}", "link", "del", index=idx[0])
         namespace = _read(self._dir(network_id) / "namespace") or f"qdhcp-{network_id}"
         if namespace in pr_netns.listnetns():
             pr_netns.remove(namespace)
@@ -135,46 +120,29 @@ class DhcpManager:
     # --- kernel objects
 
     @staticmethod
-    def _ipr(netns: str | None) -> IPRoute:
-        return IPRoute(netns=netns) if netns else IPRoute()
-
-    @staticmethod
     def _ensure_namespace(name: str) -> None:
         if name not in pr_netns.listnetns():
             pr_netns.create(name)
-        with IPRoute(netns=name) as ipr:
+        with route(name) as ipr:
             lo = ipr.link_lookup(ifname="lo")
-            _call(ipr, "lo up", "link", "set", index=lo[0], state="up")
+            call(ipr, "lo up", "link", "set", index=lo[0], state="up")
 
     def _ensure_link(self, cfg: DhcpConfig) -> None:
         (self._dir(cfg.network_id) / "device").write_text(cfg.host_device)
         (self._dir(cfg.network_id) / "namespace").write_text(cfg.namespace)
-        with self._ipr(self.netns) as ipr:
+        with route(self.netns) as ipr:
             bridge = ipr.link_lookup(ifname=cfg.bridge)
             if not bridge:
                 raise BridgeMissing(f"bridge {cfg.bridge} does not exist yet")
             if not ipr.link_lookup(ifname=cfg.host_device):
-                with IPRoute(netns=cfg.namespace) as inner:
+                with route(cfg.namespace) as inner:
                     stale = inner.link_lookup(ifname=cfg.interface)
                     if stale:  # a peer whose tap was deleted by hand: start over
-                        _call(inner, f"delete {cfg.interface}", "link", "del", index=stale[0])
-                _call(
-                    ipr,
-                    f"create {cfg.host_device}",
-                    "link",
-                    "add",
-                    ifname=cfg.host_device,
-                    kind="veth",
-                    mtu=cfg.mtu,
-                    peer={
-                        "ifname": cfg.interface,
-                        "net_ns_fd": cfg.namespace,
-                        "address": cfg.mac_address,
-                        "mtu": cfg.mtu,
-                    },
-                )
+                        call(inner, f"delete {cfg.interface}", "link", "del", index=stale[0])
+                peer = (cfg.interface, cfg.namespace, cfg.mac_address, cfg.mtu)
+                add_veth(ipr, cfg.host_device, *peer)
             idx = ipr.link_lookup(ifname=cfg.host_device)[0]
-            _call(
+            call(
                 ipr,
                 f"set {cfg.host_device}",
                 "link",
@@ -184,11 +152,11 @@ class DhcpManager:
                 master=bridge[0],
                 state="up",
             )
-        with IPRoute(netns=cfg.namespace) as inner:
+        with route(cfg.namespace) as inner:
             found = inner.link_lookup(ifname=cfg.interface)
             if not found:
                 raise LinkNotFound(f"{cfg.interface} missing in {cfg.namespace}")
-            _call(
+            call(
                 inner,
                 f"set {cfg.interface}",
                 "link",
@@ -201,37 +169,8 @@ class DhcpManager:
 
     @staticmethod
     def _ensure_addresses(cfg: DhcpConfig) -> None:
-        with IPRoute(netns=cfg.namespace) as ipr:
-            idx = ipr.link_lookup(ifname=cfg.interface)[0]
-            have = {
-                f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
-                for a in ipr.get_addr(index=idx)
-                if a["scope"] == 0
-            }
-            for cidr in sorted(set(cfg.addresses) - have):
-                address, prefix = cidr.split("/")
-                extra = {"flags": 0x80} if ":" in address else {}  # IFA_F_NODAD
-                _call(
-                    ipr,
-                    f"add {cidr}",
-                    "addr",
-                    "add",
-                    index=idx,
-                    address=address,
-                    prefixlen=int(prefix),
-                    **extra,
-                )
-            for cidr in sorted(have - set(cfg.addresses)):
-                address, prefix = cidr.split("/")
-                _call(
-                    ipr,
-                    f"del {cidr}",
-                    "addr",
-                    "del",
-                    index=idx,
-                    address=address,
-                    prefixlen=int(prefix),
-                )
+        with route(cfg.namespace) as ipr:
+            sync_addresses(ipr, ipr.link_lookup(ifname=cfg.interface)[0], cfg.addresses)
 
     # --- dnsmasq
 
@@ -285,7 +224,7 @@ class DhcpManager:
         directory = self._dir(cfg.network_id)
         (directory / "pid").unlink(missing_ok=True)
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", cfg.namespace, *args],
+            argv(cfg.namespace, args),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -342,10 +281,3 @@ def _read(path: Path) -> str:
         return path.read_text()
     except (FileNotFoundError, NotADirectoryError):
         return ""
-
-
-def _call(ipr: IPRoute, what: str, *args: object, **kwargs: object) -> None:
-    try:
-        getattr(ipr, str(args[0]))(*args[1:], **kwargs)
-    except NetlinkError as exc:
-        raise error_from_errno(exc.code, what) from exc

@@ -57,22 +57,15 @@ def l2_drift(kernel: L2Kernel, desired: L2State) -> list[Drift]:
     for vx in desired.vxlans.values():
         if vx.name not in links:
             continue  # the device is reported missing; its entries go with it
-        want_fdb = {e for e in desired.fdb if e.device == vx.name}
-        have_fdb = kernel.list_fdb(vx.name)
-        out += [
-            Drift(f"fdb {e.device} {e.mac} dst {e.dst}", "missing") for e in want_fdb - have_fdb
-        ]
-        out += [Drift(f"fdb {e.device} {e.mac} dst {e.dst}", "extra") for e in have_fdb - want_fdb]
-        want_neigh = {e for e in desired.neigh if e.device == vx.name}
-        have_neigh = kernel.list_neigh(vx.name)
-        out += [
-            Drift(f"neigh {e.device} {e.ip} lladdr {e.mac}", "missing")
-            for e in want_neigh - have_neigh
-        ]
-        out += [
-            Drift(f"neigh {e.device} {e.ip} lladdr {e.mac}", "extra")
-            for e in have_neigh - want_neigh
-        ]
+        fdb = {f"fdb {e.device} {e.mac} dst {e.dst}" for e in desired.fdb if e.device == vx.name}
+        fdb_have = {f"fdb {e.device} {e.mac} dst {e.dst}" for e in kernel.list_fdb(vx.name)}
+        neigh = {
+            f"neigh {e.device} {e.ip} lladdr {e.mac}" for e in desired.neigh if e.device == vx.name
+        }
+        neigh_have = {f"neigh {e.device} {e.ip} lladdr {e.mac}" for e in kernel.list_neigh(vx.name)}
+        for want, have in ((fdb, fdb_have), (neigh, neigh_have)):
+            out += [Drift(obj, "missing") for obj in want - have]
+            out += [Drift(obj, "extra") for obj in have - want]
     for name, link in links.items():
         if (
             name.startswith(TAP_PREFIX)

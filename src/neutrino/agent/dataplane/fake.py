@@ -34,6 +34,7 @@ class FakeKernel:
         self.links: dict[str, Link] = {}
         self.fdb: set[FdbEntry] = set()
         self.neigh: set[NeighEntry] = set()
+        self.learned: set[tuple[str, str]] = set()  # (bridge port, mac) a bridge learned
         self.writes = 0
         self._next_index = 2  # 1 is lo
 
@@ -119,6 +120,11 @@ class FakeKernel:
             }
         self.fdb.add(entry)
         self.writes += 1
+
+    def forget_learned(self, device: str, mac: str) -> None:
+        if (device, mac) in self.learned:
+            self.learned.discard((device, mac))
+            self.writes += 1
 
     def remove_fdb(self, entry: FdbEntry) -> None:
         if entry in self.fdb:

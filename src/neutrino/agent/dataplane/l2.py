@@ -12,7 +12,9 @@ difference with ``desired`` and writes only that difference:
   entries go with them); taps are not ours to delete (whoever plugs a VM creates and removes
   them), so an undesired tap is only released from its ``brq`` bridge, which unwires it;
 * a desired tap that does not exist yet (VM not plugged) is reported in ``missing`` and
-  picked up by a later apply.
+  picked up by a later apply; when it is attached, its port's MAC is unlearned from the
+  network's VXLAN port of the bridge: a VM that was remote (migrated here) would else stay
+  reachable only through the tunnel, to the host it left, until it sends a frame itself.
 
 Order: bridges, then VXLAN devices and attachments, then entries, then removals, so a device
 is never enslaved to a missing bridge. Errors propagate as ``DataplaneError``: the caller's
@@ -64,11 +66,25 @@ class L2Manager:
             self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
         for vx in desired.vxlans.values():
             self._apply_vxlan(vx, links.get(vx.name), report)
+        vxlan_of = {vx.bridge: vx.name for vx in desired.vxlans.values()}
+        fresh: dict[str, set[str]] = {vx.name: set() for vx in desired.vxlans.values()}
         for att in desired.attachments.values():
-            self._apply_attachment(att, links, report)
+            attached = self._apply_attachment(att, links, report)
+            if attached and att.mac and att.bridge in vxlan_of:
+                fresh[vxlan_of[att.bridge]].add(att.mac)  # a VM that may have been remote
         for vx in desired.vxlans.values():
-            self._apply_entries(vx.name, desired, report)
+            self._apply_entries(vx.name, desired, report, fresh[vx.name])
         self._remove_undesired(desired, links, report)
+        return report
+
+    def wire(self, desired: L2State, taps: set[str]) -> ApplyReport:
+        """Attach only ``taps`` (made since ``apply``: a DHCP or router port) as ``desired``
+        says: one link dump, not a whole apply."""
+        report = ApplyReport()
+        wanted = sorted(taps & desired.attachments.keys())
+        links = self.kernel.list_links(OWNED_PREFIXES) if wanted else {}
+        for name in wanted:
+            self._apply_attachment(desired.attachments[name], links, report)
         return report
 
     # --- devices ---------------------------------------------------------------------------
@@ -99,13 +115,14 @@ class L2Manager:
 
     def _apply_attachment(
         self, att: AttachmentSpec, links: dict[str, Link], report: ApplyReport
-    ) -> None:
+    ) -> bool:
+        """Wire ``att``; True when it was not attached to its bridge before."""
         link = links.get(att.name)
         if link is None and not att.name.startswith(OWNED_PREFIXES):
             link = self.kernel.get_link(att.name)  # a flat network's physical interface
         if link is None:
             report.missing.add(att.name)
-            return
+            return False
         if att.mtu is not None and link.mtu != att.mtu:
             self.kernel.set_mtu(att.name, att.mtu)
             report.note(f"mtu {att.mtu} on {att.name}")
@@ -116,12 +133,17 @@ class L2Manager:
             self.kernel.set_up(att.name)
             report.note(f"up {att.name}")
         report.wired.add(att.name)
+        return link.master != att.bridge
 
     # --- entries ---------------------------------------------------------------------------
 
-    def _apply_entries(self, device: str, desired: L2State, report: ApplyReport) -> None:
+    def _apply_entries(
+        self, device: str, desired: L2State, report: ApplyReport, fresh: set[str]
+    ) -> None:
         want_fdb = {e for e in desired.fdb if e.device == device}
         have_fdb = self.kernel.list_fdb(device)
+        for mac in sorted(fresh):  # just wired here: not behind the tunnel any more
+            self.kernel.forget_learned(device, mac)
         for fdb in sorted(have_fdb - want_fdb, key=_fdb_order):
             self.kernel.remove_fdb(fdb)
             report.note(f"remove {fdb}")

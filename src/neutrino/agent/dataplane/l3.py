@@ -31,8 +31,7 @@ import contextlib
 import errno
 import re
 import socket
-import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +39,16 @@ from pyroute2 import Conntrack, IPRoute
 from pyroute2 import netns as pr_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
-from neutrino.agent.dataplane.base import DataplaneError, error_from_errno
+from neutrino.agent.dataplane.base import DataplaneError, KeyedReport, error_from_errno
+from neutrino.agent.dataplane.netns import (
+    add_veth,
+    call,
+    ensure_sysctl,
+    inside,
+    route,
+    sync_addresses,
+)
+from neutrino.agent.dataplane.nftables import Nft, NftError
 from neutrino.agent.l3_calc import NAT_TABLE, RouterConfig, RouterPortConfig, RouteSpec
 
 __all__ = ["L3Manager", "L3Report"]
@@ -48,7 +56,6 @@ __all__ = ["L3Manager", "L3Report"]
 PREFIX = "qrouter-"
 ROUTER_DEVICES = ("qr-", "qg-")
 RTPROT_STATIC = 4
-IFA_F_NODAD = 0x80
 IFF_UP = 0x1
 # accept_ra 0: with forwarding off (an admin-down router) the kernel would otherwise take
 # upstream RAs (SLAAC addresses, default routes) into the router's namespace
@@ -63,10 +70,7 @@ _DNAT_ELEMENTS = re.compile(r"map fip_dnat \{[^}]*?elements = \{([^}]*)\}", re.D
 
 
 @dataclass
-class L3Report:
-    applied: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failed: dict[str, DataplaneError] = field(default_factory=dict)
+class L3Report(KeyedReport):
     changes: list[str] = field(default_factory=list)
     new_taps: set[str] = field(default_factory=set)
 
@@ -91,18 +95,8 @@ class L3Manager:
 
     def apply(self, desired: Mapping[str, RouterConfig]) -> L3Report:
         report = L3Report()
-        for router_id in sorted(desired):
-            try:
-                self.ensure_router(desired[router_id], report)
-                report.applied.append(router_id)
-            except DataplaneError as exc:
-                report.failed[router_id] = exc
-        for router_id in sorted(self.owned() - set(desired)):
-            try:
-                self.teardown(router_id)
-                report.removed.append(router_id)
-            except DataplaneError as exc:
-                report.failed[router_id] = exc
+        ensure = lambda r: self.ensure_router(desired[r], report)  # noqa: E731
+        report.converge(desired, self.owned(), ensure, self.teardown)
         return report
 
     def owned(self) -> set[str]:
@@ -125,20 +119,20 @@ class L3Manager:
         """Build or repair everything for ``cfg``; idempotent."""
         report = report if report is not None else L3Report()
         if self._host is None:  # before entering the router namespace
-            self._host = IPRoute(netns=self.netns) if self.netns else IPRoute()
+            self._host = route(self.netns)
         ns = cfg.namespace
         if ns not in pr_netns.listnetns():
             pr_netns.create(ns)
             report.changes.append(f"netns {ns}")
-        with _inside(ns):
+        with inside(ns), Nft(ns, self.nft) as nft:
             _ensure_sysctls(report, cfg.forwarding)
             with IPRoute() as ipr:
-                lo = _call(ipr, "get lo", "link", "get", ifname="lo")[0]
+                lo = call(ipr, "get lo", "link", "get", ifname="lo")[0]
                 if not lo["flags"] & IFF_UP:
-                    _call(ipr, "lo up", "link", "set", index=lo["index"], state="up")
+                    call(ipr, "lo up", "link", "set", index=lo["index"], state="up")
                 self._ensure_ports(ipr, cfg, report)
                 added, removed = _ensure_addresses(ipr, cfg, report)
-                removed |= self._ensure_nat(cfg, report)
+                removed |= _ensure_nat(nft, cfg, report)
                 if removed:
                     _flush_conntrack(removed)
                     report.changes.append(f"conntrack flushed for {sorted(removed)}")
@@ -154,10 +148,10 @@ class L3Manager:
         ns = self.namespace(router_id)
         if ns in pr_netns.listnetns():
             try:
-                with _inside(ns), IPRoute() as ipr:
-                    for msg in _call(ipr, "list links", "link", "dump"):
+                with inside(ns), IPRoute() as ipr:
+                    for msg in call(ipr, "list links", "link", "dump"):
                         if str(msg.get_attr("IFLA_IFNAME")).startswith(ROUTER_DEVICES):
-                            _call(ipr, "delete router device", "link", "del", index=msg["index"])
+                            call(ipr, "delete router device", "link", "del", index=msg["index"])
             except DataplaneError as exc:
                 # EINVAL: the name is a file whose namespace is gone (made from another mount
                 # namespace, e.g. under `ip netns exec`, by a process that has exited):
@@ -172,11 +166,11 @@ class L3Manager:
     # --- devices
 
     def _ensure_ports(self, ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
-        links = {m.get_attr("IFLA_IFNAME"): m for m in _call(ipr, "list links", "link", "dump")}
+        links = {m.get_attr("IFLA_IFNAME"): m for m in call(ipr, "list links", "link", "dump")}
         wanted = {p.device: p for p in cfg.ports}
         for name in sorted(links):
             if name.startswith(ROUTER_DEVICES) and name not in wanted:
-                _call(ipr, f"delete {name}", "link", "del", index=links[name]["index"])
+                call(ipr, f"delete {name}", "link", "del", index=links[name]["index"])
                 report.changes.append(f"{cfg.router_id}: delete {name}")
         missing = [p for p in cfg.ports if p.device not in links]
         if missing:
@@ -185,7 +179,7 @@ class L3Manager:
                 self._create_veth(self._host, cfg.namespace, port)
                 report.changes.append(f"{cfg.router_id}: veth {port.host_device}<->{port.device}")
                 report.new_taps.add(port.host_device)
-            links = {m.get_attr("IFLA_IFNAME"): m for m in _call(ipr, "list links", "link", "dump")}
+            links = {m.get_attr("IFLA_IFNAME"): m for m in call(ipr, "list links", "link", "dump")}
         for port in cfg.ports:
             link = links.get(port.device)
             if link is None:
@@ -196,7 +190,7 @@ class L3Manager:
                 or link.get_attr("IFLA_MTU") != port.mtu
                 or not link["flags"] & IFF_UP
             ):
-                _call(
+                call(
                     ipr,
                     f"set {port.device}",
                     "link",
@@ -212,118 +206,72 @@ class L3Manager:
     def _create_veth(host: IPRoute, namespace: str, port: RouterPortConfig) -> None:
         stale = host.link_lookup(ifname=port.host_device)
         if stale:  # a tap whose router end vanished: start over
-            _call(host, f"delete {port.host_device}", "link", "del", index=stale[0])
-        _call(
-            host,
-            f"create {port.host_device}",
-            "link",
-            "add",
-            ifname=port.host_device,
-            kind="veth",
-            mtu=port.mtu,
-            peer={
-                "ifname": port.device,
-                "net_ns_fd": namespace,
-                "address": port.mac_address,
-                "mtu": port.mtu,
-            },
-        )
-        idx = host.link_lookup(ifname=port.host_device)[0]
-        _call(host, f"up {port.host_device}", "link", "set", index=idx, state="up")
-
-    # --- NAT
-
-    def _ensure_nat(self, cfg: RouterConfig, report: L3Report) -> set[str]:
-        """Make the NAT table match; returns the floating IPs whose mapping went away or
-        changed (their connections must be flushed)."""
-        current, mapped = self._nat_current()
-        wanted = dict(cfg.floating_ips)
-        stale = {fip for fip, fixed in mapped.items() if wanted.get(fip) != fixed}
-        if cfg.nat is None:
-            if current is not None:
-                self._nft(f"delete table ip {NAT_TABLE}\n")
-                report.changes.append(f"{cfg.router_id}: delete nat")
-            return stale
-        if current == cfg.nat_digest:  # same rules: only the floating IPs may differ
-            new = {fip: fixed for fip, fixed in wanted.items() if mapped.get(fip) != fixed}
-            if stale or new:
-                self._nft(
-                    "".join(
-                        [
-                            f"delete element ip {NAT_TABLE} fip_dnat {{ {fip} }}\n"
-                            f"delete element ip {NAT_TABLE} fip_snat {{ {mapped[fip]} }}\n"
-                            for fip in sorted(stale)
-                        ]
-                        + [
-                            f"add element ip {NAT_TABLE} fip_dnat {{ {fip} : {fixed} }}\n"
-                            f"add element ip {NAT_TABLE} fip_snat {{ {fixed} : {fip} }}\n"
-                            for fip, fixed in sorted(new.items())
-                        ]
-                    )
-                )
-                report.changes.append(
-                    f"{cfg.router_id}: floating IPs -{sorted(stale)} +{sorted(new)}"
-                )
-            return stale
-        # one transaction: make sure the table exists, drop it, load the new one
-        self._nft(f"table ip {NAT_TABLE}\ndelete table ip {NAT_TABLE}\n{cfg.nat}")
-        report.changes.append(f"{cfg.router_id}: nat {cfg.nat_digest}")
-        return stale
-
-    def _nat_current(self) -> tuple[str | None, dict[str, str]]:
-        """The digest comment of our NAT table in the current namespace (None if absent) and
-        its floating IP DNAT map (floating -> fixed)."""
-        result = subprocess.run(
-            [self.nft, "list", "table", "ip", NAT_TABLE], capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            return None, {}
-        found = _COMMENT.search(result.stdout)
-        elements = _DNAT_ELEMENTS.search(result.stdout)
-        mapped = {}
-        for item in elements.group(1).split(",") if elements else ():
-            fip, _, fixed = item.partition(":")
-            if fixed.strip():
-                mapped[fip.strip()] = fixed.strip()
-        return (found.group(1) if found else ""), mapped
-
-    def _nft(self, text: str) -> None:
-        result = subprocess.run([self.nft, "-f", "-"], input=text, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise DataplaneError(f"nft: {result.stderr.strip()}")
+            call(host, f"delete {port.host_device}", "link", "del", index=stale[0])
+        idx = add_veth(host, port.host_device, port.device, namespace, port.mac_address, port.mtu)
+        call(host, f"up {port.host_device}", "link", "set", index=idx, state="up")
 
 
 # --- helpers (all run inside the router namespace) ---------------------------------------
 
 
-@contextlib.contextmanager
-def _inside(namespace: str) -> Iterator[None]:
-    """Run this thread in ``namespace`` (sockets and children made meanwhile live there)."""
+def _ensure_nat(nft: Nft, cfg: RouterConfig, report: L3Report) -> set[str]:
+    """Make the NAT table match; returns the floating IPs whose mapping went away or
+    changed (their connections must be flushed)."""
+    current, mapped = _nat_current(nft)
+    wanted = dict(cfg.floating_ips)
+    stale = {fip for fip, fixed in mapped.items() if wanted.get(fip) != fixed}
+    if cfg.nat is None:
+        if current is not None:
+            nft.run(f"delete table ip {NAT_TABLE}\n")
+            report.changes.append(f"{cfg.router_id}: delete nat")
+        return stale
+    if current == cfg.nat_digest:  # same rules: only the floating IPs may differ
+        new = {fip: fixed for fip, fixed in wanted.items() if mapped.get(fip) != fixed}
+        if stale or new:
+            nft.run(
+                "".join(
+                    [
+                        f"delete element ip {NAT_TABLE} fip_dnat {{ {fip} }}\n"
+                        f"delete element ip {NAT_TABLE} fip_snat {{ {mapped[fip]} }}\n"
+                        for fip in sorted(stale)
+                    ]
+                    + [
+                        f"add element ip {NAT_TABLE} fip_dnat {{ {fip} : {fixed} }}\n"
+                        f"add element ip {NAT_TABLE} fip_snat {{ {fixed} : {fip} }}\n"
+                        for fip, fixed in sorted(new.items())
+                    ]
+                )
+            )
+            report.changes.append(f"{cfg.router_id}: floating IPs -{sorted(stale)} +{sorted(new)}")
+        return stale
+    # one transaction: make sure the table exists, drop it, load the new one
+    nft.run(f"table ip {NAT_TABLE}\ndelete table ip {NAT_TABLE}\n{cfg.nat}")
+    report.changes.append(f"{cfg.router_id}: nat {cfg.nat_digest}")
+    return stale
+
+
+def _nat_current(nft: Nft) -> tuple[str | None, dict[str, str]]:
+    """The digest comment of our NAT table (None if absent) and its floating IP DNAT map
+    (floating -> fixed)."""
     try:
-        pr_netns.pushns(namespace)
-    except OSError as exc:
-        raise error_from_errno(exc.errno or errno.ENOENT, f"enter {namespace}") from exc
-    try:
-        yield
-    finally:
-        pr_netns.popns()
+        listing = nft.run(f"list table ip {NAT_TABLE}")
+    except NftError:
+        return None, {}
+    found = _COMMENT.search(listing)
+    elements = _DNAT_ELEMENTS.search(listing)
+    mapped = {}
+    for item in elements.group(1).split(",") if elements else ():
+        fip, _, fixed = item.partition(":")
+        if fixed.strip():
+            mapped[fip.strip()] = fixed.strip()
+    return (found.group(1) if found else ""), mapped
 
 
 def _ensure_sysctls(report: L3Report, forwarding: bool = True) -> None:
     for key, on in SYSCTLS.items():
         value = on if forwarding else "0"
-        path = "/proc/sys/" + key
-        try:
-            with open(path) as f:
-                if f.read().strip() == value:
-                    continue
-            with open(path, "w") as f:
-                f.write(value)
-        except OSError as exc:
-            if key.startswith("net/ipv6") and exc.errno == errno.ENOENT:
-                continue  # IPv6 disabled in this kernel
-            raise error_from_errno(exc.errno or errno.EIO, f"sysctl {key}") from exc
-        report.changes.append(f"sysctl {key}={value}")
+        if ensure_sysctl(key, value, optional=key.startswith("net/ipv6")):  # IPv6 may be off
+            report.changes.append(f"sysctl {key}={value}")
 
 
 def _ensure_addresses(
@@ -336,43 +284,19 @@ def _ensure_addresses(
     fips = {f for f, _ in cfg.floating_ips}
     for port in cfg.ports:
         idx = ipr.link_lookup(ifname=port.device)[0]
-        have = {
-            f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
-            for a in _call(ipr, "list addresses", "addr", "dump", index=idx)
-            if a["scope"] == 0
-        }
-        want = set(port.addresses)
-        for cidr in sorted(have - want):
-            address, prefix = cidr.split("/")
-            _call(
-                ipr, f"del {cidr}", "addr", "del", index=idx, address=address, prefixlen=int(prefix)
-            )
-            report.changes.append(f"{cfg.router_id}: del {cidr} {port.device}")
-            if port.gateway and prefix == "32":
-                removed.add(address)
-        for cidr in sorted(want - have):
-            address, prefix = cidr.split("/")
-            extra = {"flags": IFA_F_NODAD} if ":" in address else {}
-            _call(
-                ipr,
-                f"add {cidr}",
-                "addr",
-                "add",
-                index=idx,
-                address=address,
-                prefixlen=int(prefix),
-                **extra,
-            )
-            report.changes.append(f"{cfg.router_id}: add {cidr} {port.device}")
-            if port.gateway and address in fips:
-                added.add(address)
+        new, gone = sync_addresses(ipr, idx, port.addresses)
+        report.changes += [f"{cfg.router_id}: del {c} {port.device}" for c in sorted(gone)]
+        report.changes += [f"{cfg.router_id}: add {c} {port.device}" for c in sorted(new)]
+        if port.gateway:
+            removed |= {c.split("/")[0] for c in gone if c.endswith("/32")}
+            added |= {c.split("/")[0] for c in new} & fips
     return added, removed - fips
 
 
 def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
     have: dict[RouteSpec, tuple[int, dict[str, Any]]] = {}
     for family in (int(socket.AF_INET), int(socket.AF_INET6)):
-        for msg in _call(ipr, "list routes", "route", "dump", family=family):
+        for msg in call(ipr, "list routes", "route", "dump", family=family):
             if msg["proto"] != RTPROT_STATIC or msg.get_attr("RTA_TABLE") != 254:
                 continue
             gateway = msg.get_attr("RTA_GATEWAY")
@@ -384,13 +308,11 @@ def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
     want = set(cfg.routes)
     for spec in sorted(set(have) - want):
         old_family, kw = have[spec]
-        _call(
-            ipr, f"del route {spec}", "route", "del", family=old_family, proto=RTPROT_STATIC, **kw
-        )
+        call(ipr, f"del route {spec}", "route", "del", family=old_family, proto=RTPROT_STATIC, **kw)
         report.changes.append(f"{cfg.router_id}: del route {spec.destination}")
     for spec in sorted(want - set(have)):
         family = socket.AF_INET6 if ":" in spec.destination else socket.AF_INET
-        _call(
+        call(
             ipr,
             f"add route {spec}",
             "route",
@@ -432,12 +354,3 @@ def _send_garp(device: str, mac: str, address: str) -> None:
             sock.send(frame)
     except OSError:  # a lost GARP only delays the upstream's ARP cache update
         return
-
-
-def _call(ipr: IPRoute, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return getattr(ipr, verb)(*args, **kwargs)
-    except NetlinkError as exc:
-        raise error_from_errno(exc.code, what) from exc
-    except OSError as exc:
-        raise error_from_errno(exc.errno or errno.EIO, what) from exc

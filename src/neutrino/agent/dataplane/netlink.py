@@ -1,9 +1,10 @@
-"""The real L2 kernel of one network namespace, through pyroute2's ``IPRoute(netns=...)``.
+"""The real L2 kernel of one network namespace, through a pyroute2 ``IPRoute`` opened there.
 
 ``NetlinkKernel`` implements ``base.L2Kernel``: small typed functions over pyroute2's string
 verbs, each turning a ``NetlinkError`` errno into a named ``DataplaneError`` at this edge. It
-owns one netlink socket (opened in the target namespace, ``None`` = the current one) and holds
-no state besides it: every call reads or writes the kernel directly. It does not retry;
+owns its netlink sockets (opened in the target namespace, ``None`` = the current one: one
+``IPRoute`` per calling thread, as pyroute2 binds a socket to the thread that first uses it)
+and holds no state besides them: every call reads or writes the kernel directly. It does not retry;
 ``Busy`` errors are marked retryable for the caller's loop.
 
 Devices are created with the properties DATAPLANE.md §1 proved: bridges with multicast snooping
@@ -15,28 +16,26 @@ proxy``, UDP 4789, on the underlay device), FDB unicast entries ``replace``d wit
 from __future__ import annotations
 
 import contextlib
-import errno
 import socket
+import threading
 from typing import Any
 
 from pyroute2 import IPRoute
-from pyroute2 import netns as pr_netns
-from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import (
-    DataplaneError,
     Link,
     LinkExists,
     LinkNotFound,
     error_from_errno,
 )
+from neutrino.agent.dataplane.netns import call, ensure_sysctl, inside, route
 from neutrino.agent.dataplane.rtnl import RawLink, dump_links, open_route_socket
 from neutrino.agent.model import FLOOD_MAC, FdbEntry, NeighEntry
 
 __all__ = ["NetlinkKernel"]
 
 VXLAN_PORT = 4789
-NTF_SELF = 0x02
+NTF_SELF, NTF_MASTER = 0x02, 0x04
 NUD_NOARP = 0x40
 NUD_PERMANENT = 0x80
 IFF_UP = 0x1
@@ -48,14 +47,24 @@ class NetlinkKernel:
 
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
-        self._ipr = IPRoute(netns=netns) if netns else IPRoute()
-        self._dump_sock = _in_namespace(netns)
+        self._iprs: dict[int, IPRoute] = {}  # by thread
+        with inside(netns):
+            self._dump_sock = open_route_socket()
         self._seq = 0
         self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
+        self._learned: dict[str, set[str]] = {}  # device -> MACs its bridge learned, ditto
 
     def close(self) -> None:
-        self._ipr.close()
+        for ipr in self._iprs.values():
+            ipr.close()
         self._dump_sock.close()
+
+    @property
+    def _ipr(self) -> IPRoute:
+        thread = threading.get_ident()
+        if thread not in self._iprs:
+            self._iprs[thread] = route(self.netns)
+        return self._iprs[thread]
 
     def __enter__(self) -> NetlinkKernel:
         return self
@@ -126,17 +135,8 @@ class NetlinkKernel:
 
     def _write_sysctl(self, key: str, value: str) -> None:
         """Write /proc/sys/<key> of this kernel's namespace (setns there and back)."""
-        path = f"/proc/sys/{key}"
-        if self.netns is not None:
-            pr_netns.pushns(self.netns)
-        try:
-            with open(path, "w") as f:
-                f.write(value)
-        except OSError as exc:
-            raise error_from_errno(exc.errno or 0, f"write {path}") from exc
-        finally:
-            if self.netns is not None:
-                pr_netns.popns()
+        with inside(self.netns):
+            ensure_sysctl(key, value)
 
     def attach(self, port_dev: str, bridge: str) -> None:
         master = self._index(bridge)
@@ -183,6 +183,9 @@ class NetlinkKernel:
 
     def list_fdb(self, device: str) -> set[FdbEntry]:
         msgs = self._call("list fdb of " + device, "fdb", "dump", ifindex=self._index(device))
+        self._learned[device] = {
+            m.get("lladdr").lower() for m in msgs if m.get("master") and m.get("lladdr")
+        }
         return {
             FdbEntry(device=device, mac=m.get("lladdr").lower(), dst=m.get("dst"))
             for m in msgs
@@ -213,6 +216,20 @@ class NetlinkKernel:
                 dst=entry.dst,
                 flags=NTF_SELF,
                 state=NUD_PERMANENT | NUD_NOARP,
+            )
+
+    def forget_learned(self, device: str, mac: str) -> None:
+        if mac not in self._learned.get(device, {mac}):
+            return  # not learned as of this round's dump: no call
+        with contextlib.suppress(LinkNotFound):  # nothing learned: nothing to forget
+            index = self._index(device)
+            self._call(
+                f"forget {mac} on {device}",
+                "fdb",
+                "del",
+                ifindex=index,
+                lladdr=mac,
+                flags=NTF_MASTER,
             )
 
     def remove_fdb(self, entry: FdbEntry) -> None:
@@ -276,26 +293,10 @@ class NetlinkKernel:
     def _call(self, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``IPRoute.<verb>(*args, **kwargs)``; errno becomes a named ``DataplaneError``."""
         try:
-            return getattr(self._ipr, verb)(*args, **kwargs)
-        except NetlinkError as exc:
-            if exc.code in (errno.ENODEV, errno.ENOENT):
-                self._indexes.clear()
-            raise error_from_errno(exc.code, what) from exc
-        except OSError as exc:  # socket-level failures (ENOBUFS on a full receive buffer)
-            if exc.errno is None:
-                raise DataplaneError(f"{what}: {exc}") from exc
-            raise error_from_errno(exc.errno, what) from exc
-
-
-def _in_namespace(netns: str | None) -> socket.socket:
-    """The raw dump socket, opened inside ``netns`` (setns there and back in this thread)."""
-    if netns is None:
-        return open_route_socket()
-    pr_netns.pushns(netns)
-    try:
-        return open_route_socket()
-    finally:
-        pr_netns.popns()
+            return call(self._ipr, what, verb, *args, **kwargs)
+        except LinkNotFound:  # ENODEV / ENOENT: a device may have been replaced
+            self._indexes.clear()
+            raise
 
 
 def _from_raw(raw: RawLink, names: dict[int, str]) -> Link:

@@ -8,7 +8,8 @@
    gets ``nf_call_iptables``/``nf_call_ip6tables``/``nf_call_arptables`` 1 (read back each
    round: drift is repaired). A bridge that is not there yet is skipped (the L2 manager
    creates it; the next round catches up).
-2. The ruleset: one ``nft -f -`` transaction (``add table; delete table; table { … }`` for
+2. The ruleset: one nft transaction (``dataplane.nftables``: libnftables in this process,
+   ``nft -f -`` when the library cannot be loaded) (``add table; delete table; table { … }`` for
    each of ``table inet neutrino`` and ``table bridge neutrino``), so the old filter stays
    until the new one is complete, and a rejected ruleset leaves the old one in place. Only
    those two tables are ever named: other tables in the namespace are never touched. It is
@@ -29,8 +30,8 @@
    rules allow are kept, so a restart cuts no allowed connection (only entries of the
    always-allowed DHCP exchanges may go, which need none).
 
-The namespace is entered with ``ip netns exec`` for ``nft`` and with ``setns`` (pyroute2's
-``pushns``, this thread only) to open the netlink sockets, which stay in that namespace.
+The namespace is entered with ``netns.inside`` (this thread only) to open the netlink sockets
+(nft's included), which stay in that namespace.
 
 Errors: ``NftError`` (a ``DataplaneError``, not retryable: the rendered text was refused —
 a bug, logged with the ``nft`` message) or the netlink errors of ``base``. Nothing is retried
@@ -43,18 +44,18 @@ import contextlib
 import ipaddress
 import logging
 import socket
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyroute2 import IPRoute
-from pyroute2 import netns as pr_netns
 from pyroute2.conntrack import Conntrack
 from pyroute2.netlink.exceptions import NetlinkError
 
-from neutrino.agent.dataplane.base import DataplaneError, error_from_errno
+from neutrino.agent.dataplane.base import error_from_errno
+from neutrino.agent.dataplane.netns import ensure_sysctl, inside, route
+from neutrino.agent.dataplane.nftables import Nft, NftError
 from neutrino.agent.sg_calc import (
     ANY_FLOW,
     CtDelete,
@@ -82,10 +83,6 @@ BRIDGE_FLAGS = (
 OWN_TABLES = (f"table inet {TABLE}", f"table bridge {TABLE}")
 
 
-class NftError(DataplaneError):
-    """``nft`` refused the ruleset (the old one stays in force)."""
-
-
 @dataclass
 class NftReport:
     changes: list[str] = field(default_factory=list)
@@ -96,10 +93,14 @@ class NftManager:
     """Applies ``SgRuleset``s in namespace ``netns`` (None = the current one)."""
 
     def __init__(
-        self, netns: str | None = None, nft: str = "nft", check_interval: float = 10.0
+        self,
+        netns: str | None = None,
+        nft: str = "nft",
+        check_interval: float = 10.0,
+        in_process: bool = True,
     ) -> None:
         self.netns = netns
-        self.nft = nft
+        self.nft = Nft(netns, nft, in_process)
         self.check_interval = check_interval
         self.applied: SgRuleset | None = None
         self._text: str | None = None
@@ -110,7 +111,7 @@ class NftManager:
 
     def apply(self, ruleset: SgRuleset) -> NftReport:
         report = NftReport()
-        with self._ipr() as ipr:
+        with route(self.netns) as ipr:
             self._ensure_sysctls(report)
             for bridge in ruleset.bridges:
                 self._ensure_bridge_netfilter(ipr, bridge, report)
@@ -141,12 +142,14 @@ class NftManager:
 
     def remove(self) -> bool:
         """Delete both of our tables (agent teardown); whether any was there."""
-        done = subprocess.run(self._command("list", "tables"), capture_output=True, text=True)
-        present = [t for t in OWN_TABLES if t in set(done.stdout.splitlines())]
+        present = [t for t in OWN_TABLES if t in set(self.nft.run("list tables").splitlines())]
         if present:
-            self._load("".join(f"delete {t}\n" for t in present))
+            self.nft.run("".join(f"delete {t}\n" for t in present))
         self.applied = self._text = self._loaded = None
         return bool(present)
+
+    def close(self) -> None:
+        self.nft.close()
 
     # --- nft
 
@@ -158,64 +161,24 @@ class NftManager:
         delta = None if reload or self._loaded is None else ruleset.element_delta(self._loaded)
         if delta:
             try:
-                self._load(delta)
+                self.nft.run(delta)
                 return f"nft elements ({delta.count(chr(10))} set changes)"
             except NftError as exc:
                 log.warning("nft element delta refused, reloading the tables: %s", exc)
-        self._load(ruleset.text)
+        self.nft.run(ruleset.text)
         return f"nft ruleset ({len(ruleset.protected)} ports filtered)"
 
-    def _command(self, *args: str) -> list[str]:
-        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
-        return [*prefix, self.nft, *args]
-
-    def _load(self, text: str) -> None:
-        done = subprocess.run(self._command("-f", "-"), input=text, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise NftError(f"nft refused the ruleset: {done.stderr.strip()[:2000]}")
-
     def _tables_present(self) -> bool:
-        done = subprocess.run(self._command("list", "tables"), capture_output=True, text=True)
-        if done.returncode != 0:
-            raise NftError(f"nft list tables: {done.stderr.strip()}")
-        listed = set(done.stdout.splitlines())
+        listed = set(self.nft.run("list tables").splitlines())
         return all(t in listed for t in OWN_TABLES)
 
     # --- sysctls and bridges
 
-    @contextlib.contextmanager
-    def _entered(self) -> Iterator[None]:
-        if self.netns is None:
-            yield
-            return
-        pr_netns.pushns(self.netns)
-        try:
-            yield
-        finally:
-            pr_netns.popns()
-
-    @contextlib.contextmanager
-    def _ipr(self) -> Iterator[IPRoute]:
-        with self._entered():
-            ipr = IPRoute()
-        try:
-            yield ipr
-        finally:
-            ipr.close()
-
     def _ensure_sysctls(self, report: NftReport) -> None:
-        with self._entered():
+        with inside(self.netns):
             for key in SYSCTLS:
-                path = "/proc/sys/" + key
-                try:
-                    with open(path) as f:
-                        if f.read().strip() == "0":
-                            continue
-                    with open(path, "w") as f:
-                        f.write("0")
-                except OSError as exc:
-                    raise error_from_errno(exc.errno or 0, f"sysctl {key}") from exc
-                report.changes.append(f"sysctl {key.rsplit('/', 1)[-1]} = 0")
+                if ensure_sysctl(key, "0"):
+                    report.changes.append(f"sysctl {key.rsplit('/', 1)[-1]} = 0")
 
     def _ensure_bridge_netfilter(self, ipr: IPRoute, bridge: str, report: NftReport) -> None:
         try:
@@ -298,7 +261,7 @@ class NftManager:
     def _sweep(self, version: int, doomed: Callable[[Any], bool]) -> int:
         """Dump the namespace's IPv``version`` conntrack table, delete the ``doomed``
         entries; how many were deleted."""
-        with self._entered():
+        with inside(self.netns):
             ct = Conntrack(nfgen_family=socket.AF_INET6 if version == 6 else socket.AF_INET)
             ct.count()  # opens the socket now, inside the namespace
         count = 0

@@ -5,6 +5,9 @@ objects, ~1 ms a device here, so listing a hypervisor with 1,000 ports (2,000 de
 the VM ends) took seconds, and the agent lists links on every round. This reads only the
 name, MTU, flags, master, kind and the VXLAN fields, and asks the kernel to leave statistics
 out (``RTEXT_FILTER_SKIP_STATS``): a few milliseconds for thousands of devices.
+
+The link watcher's side is here too: ``subscribe_link_events`` (a socket in a namespace
+receiving RTM_*LINK events), ``parse_link_events`` and ``link_indexes`` (every ifindex).
 """
 
 from __future__ import annotations
@@ -17,9 +20,19 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["RawLink", "dump_links", "open_route_socket", "parse_links"]
+from neutrino.agent.dataplane.netns import inside
 
-RTM_GETLINK = 18
+__all__ = [
+    "RawLink",
+    "dump_links",
+    "link_indexes",
+    "open_route_socket",
+    "parse_link_events",
+    "parse_links",
+    "subscribe_link_events",
+]
+
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 NLM_F_REQUEST, NLM_F_DUMP, NLM_F_DUMP_INTR = 0x1, 0x300, 0x10
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_EXT_MASK = 3, 4, 10, 18, 29
@@ -27,6 +40,7 @@ IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 3, 4
 IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_LOCAL6 = 7, 11, 17
 RTEXT_FILTER_SKIP_STATS = 1 << 3
+RTMGRP_LINK = 0x1
 NLA_TYPE_MASK = 0x3FFF  # without the nested / byte-order flags
 
 _NLMSG = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
@@ -135,12 +149,26 @@ def parse_links(data: bytes, seq: int) -> tuple[list[RawLink], bool]:
                 code = -struct.unpack_from("=i", view, offset + _NLMSG.size)[0]
                 if code:
                     raise OSError(code, os.strerror(code))
-            elif kind == 16:  # RTM_NEWLINK
+            elif kind == RTM_NEWLINK:
                 links.append(_link(view, offset + _NLMSG.size, offset + length))
         offset += (length + 3) & ~3
     if interrupted:
         raise Interrupted
     return links, False
+
+
+def parse_link_events(data: bytes) -> Iterator[tuple[int, int, str]]:
+    """(message type, ifindex, name) of each RTM_NEWLINK/RTM_DELLINK in a datagram of link
+    events (a subscribed socket: the link watcher's)."""
+    offset = 0
+    while offset + _NLMSG.size <= len(data):
+        length, kind, _flags, _seq, _pid = _NLMSG.unpack_from(data, offset)
+        if length < _NLMSG.size:
+            return
+        if kind in (RTM_NEWLINK, RTM_DELLINK):
+            link = _link(data, offset + _NLMSG.size, offset + length)
+            yield kind, link.index, link.name
+        offset += (length + 3) & ~3
 
 
 def dump_links(sock: socket.socket, seq: int, attempts: int = 5) -> list[RawLink]:
@@ -170,3 +198,19 @@ def dump_links(sock: socket.socket, seq: int, attempts: int = 5) -> list[RawLink
         if not interrupted:
             return links
     raise OSError(errno.EAGAIN, "link dump interrupted repeatedly")
+
+
+def subscribe_link_events(namespace: str | None) -> socket.socket:
+    """A NETLINK_ROUTE socket in ``namespace`` (None: this one) receiving RTM_*LINK events."""
+    with inside(namespace):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    sock.bind((0, RTMGRP_LINK))
+    return sock
+
+
+def link_indexes(namespace: str | None) -> set[int]:
+    """The ifindex of every device in ``namespace`` (None: this one)."""
+    with inside(namespace):
+        sock = open_route_socket()
+    with sock:
+        return {link.index for link in dump_links(sock, 1)}

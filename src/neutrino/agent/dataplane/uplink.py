@@ -15,10 +15,10 @@ Both work in namespace ``netns`` (None = the current one). Names: ``uplink_names
 
 from __future__ import annotations
 
-from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import error_from_errno
+from neutrino.agent.dataplane.netns import route
 
 __all__ = ["HOST_PREFIX", "NETWORK_PREFIX", "ensure_uplink", "remove_uplink", "uplink_names"]
 
@@ -32,16 +32,12 @@ def uplink_names(physnet: str) -> tuple[str, str]:
     return (HOST_PREFIX + physnet)[:IFNAMSIZ], (NETWORK_PREFIX + physnet)[:IFNAMSIZ]
 
 
-def _ipr(netns: str | None) -> IPRoute:
-    return IPRoute(netns=netns) if netns else IPRoute()
-
-
 def ensure_uplink(physnet: str, gateway_cidr: str, netns: str | None = None) -> str:
     """Make (or repair) ``physnet``'s pair; the network end's name (to map the physnet to)."""
     host_dev, net_dev = uplink_names(physnet)
     address, _, prefix = gateway_cidr.partition("/")
     try:
-        with _ipr(netns) as ipr:
+        with route(netns) as ipr:
             if not ipr.link_lookup(ifname=host_dev):
                 ipr.link("add", ifname=host_dev, kind="veth", peer=net_dev)
             host_idx = ipr.link_lookup(ifname=host_dev)[0]
@@ -60,7 +56,7 @@ def remove_uplink(physnet: str, netns: str | None = None) -> bool:
     """Delete ``physnet``'s pair; whether there was one."""
     host_dev, _ = uplink_names(physnet)
     try:
-        with _ipr(netns) as ipr:
+        with route(netns) as ipr:
             found = ipr.link_lookup(ifname=host_dev)
             if not found:
                 return False

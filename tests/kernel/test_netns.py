@@ -1,0 +1,71 @@
+"""Entering namespaces (``dataplane.netns``) and nft without a process
+(``dataplane.nftables``), on the real kernel."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from neutrino.agent.dataplane import LinkNotFound
+from neutrino.agent.dataplane import nftables as nftables_module
+from neutrino.agent.dataplane.netns import inside, route
+from neutrino.agent.dataplane.nftables import Nft, NftError
+from tests.kernel.lab import NetnsLab, run
+
+TABLE = "table inet neutrino_test"
+
+
+def test_threads_enter_namespaces_independently(lab: NetnsLab) -> None:
+    """Two threads inside two namespaces at once each see their own devices, and each comes
+    back to where it was (setns is per thread; nothing is shared between them)."""
+    spaces = {role: lab.ns(role) for role in ("a", "b")}
+    for role, ns in spaces.items():
+        run("ip", "-n", ns, "link", "add", f"only-{role}", "type", "veth", "peer", "name", "x")
+    before = route(None)
+    seen: dict[str, set[str]] = {}
+    barrier = threading.Barrier(2)
+
+    def look(role: str) -> None:
+        with inside(spaces[role]):
+            barrier.wait()  # both threads are inside their namespace now
+            with route(None) as ipr:
+                seen[role] = {str(link.get_attr("IFLA_IFNAME")) for link in ipr.get_links()}
+            barrier.wait()
+
+    threads = [threading.Thread(target=look, args=(role,)) for role in spaces]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert "only-a" in seen["a"] and "only-b" not in seen["a"]
+    assert "only-b" in seen["b"] and "only-a" not in seen["b"]
+    with before, route(None) as after:  # this thread never moved
+        assert {ln["index"] for ln in before.get_links()} == {
+            ln["index"] for ln in after.get_links()
+        }
+    with pytest.raises(LinkNotFound), inside(lab.name("missing")):
+        pass
+
+
+@pytest.mark.parametrize("in_process", [True, False])
+def test_nft_loads_lists_and_refuses_in_either_mode(lab: NetnsLab, in_process: bool) -> None:
+    ns = lab.ns("nft")
+    with Nft(ns, in_process=in_process) as nft:
+        assert nft.in_process is in_process
+        nft.run(f"{TABLE} {{\n set s {{ type ipv4_addr; }}\n}}\n")
+        assert TABLE in nft.run("list tables").splitlines()
+        with pytest.raises(NftError, match="syntax error"):
+            nft.run("bogus\n")
+        assert TABLE in run("ip", "netns", "exec", ns, "nft", "list", "tables")  # in ns only
+
+
+def test_nft_falls_back_to_a_process_without_the_library(
+    lab: NetnsLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nftables_module, "_library", lambda: None)
+    ns = lab.ns("nofile")
+    with Nft(ns) as nft:
+        assert not nft.in_process
+        nft.run(f"{TABLE} {{ }}\n")
+        assert TABLE in nft.run("list tables")
