@@ -63,9 +63,9 @@ def l2_drift(kernel: L2Kernel, desired: L2State) -> list[Drift]:
             f"neigh {e.device} {e.ip} lladdr {e.mac}" for e in desired.neigh if e.device == vx.name
         }
         neigh_have = {f"neigh {e.device} {e.ip} lladdr {e.mac}" for e in kernel.list_neigh(vx.name)}
-        for want, have in ((fdb, fdb_have), (neigh, neigh_have)):
-            out += [Drift(obj, "missing") for obj in want - have]
-            out += [Drift(obj, "extra") for obj in have - want]
+        for intended, present in ((fdb, fdb_have), (neigh, neigh_have)):
+            out += [Drift(obj, "missing") for obj in intended - present]
+            out += [Drift(obj, "extra") for obj in present - intended]
     for name, link in links.items():
         if (
             name.startswith(TAP_PREFIX)
