@@ -8,9 +8,11 @@ the real Keystone-compatible endpoints.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +198,47 @@ def live_url(settings: Settings, store: Store) -> Iterator[str]:
 
     with live_server(settings, store) as url:
         yield url
+
+
+# --- Playwright's loop and pyroute2 in one test worker --------------------------------------
+# Playwright's sync API (the session-scoped ``chromium`` fixture of tests/web) leaves its
+# asyncio loop marked as running on the worker's main thread between its calls, and
+# pyroute2's synchronous IPRoute refuses to work in a thread where a loop runs. So once a
+# worker has run a browser test, every later kernel or agent test on it failed. Tests that do
+# not use the browser run with the mark cleared, and it is put back before Playwright runs
+# again (its session teardown comes with the last item's teardown, hence ``nextitem``).
+
+
+@contextlib.contextmanager
+def _no_running_loop() -> Iterator[None]:
+    loop = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(loop)
+
+
+def _uses_browser(item: pytest.Item) -> bool:
+    return "chromium" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    with contextlib.nullcontext() if _uses_browser(item) else _no_running_loop():
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    with contextlib.nullcontext() if _uses_browser(item) else _no_running_loop():
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
+    clear = not _uses_browser(item) and nextitem is not None
+    with _no_running_loop() if clear else contextlib.nullcontext():
+        yield
