@@ -1,10 +1,12 @@
 """Metrics and request logs: ``/metrics`` for Prometheus, one log line per failed request.
 
 ``ObserveMiddleware`` (pure ASGI, inside the request-id middleware so its lines carry the id)
-times every HTTP request and counts it by method, route template (``/v2.0/ports/{port_id}``,
-never the raw path: bounded label values; ``unmatched`` for 404s outside any route) and
-status; a request that failed is logged once — 4xx at INFO, 5xx at ERROR (the error handler
-logs the traceback of an unexpected exception just before, with the same request id).
+times every HTTP request — from the read that brought its first byte (stamped by
+``api.connections``) to the write of its response's last byte — and counts it by method,
+route template (``/v2.0/ports/{port_id}``, never the raw path: bounded label values;
+``unmatched`` for 404s outside any route) and status; a request that failed is logged once
+— 4xx at INFO, 5xx at ERROR (the error handler logs the traceback of an unexpected exception
+just before, with the same request id).
 Long-polls (``GET /agent/v1/hosts/{host}/state?since=…``, port events) are counted while held.
 
 ``/metrics`` (text exposition format, no token: scrape it from a trusted network) adds, read
@@ -58,7 +60,8 @@ def latency_buckets() -> tuple[float, ...]:
     requests live; a coarse tail up to a minute for long-polls and stalls. A quantile is
     interpolated linearly inside the bucket holding its rank (Prometheus'
     ``histogram_quantile``), so its error is a fraction of that bucket's 12 % width: about
-    1 % on smooth latencies, at worst the width itself when every sample sits on one edge
+    1 % on smooth latencies, at worst the width itself; in a sparse tail (p99 of a few
+    hundred requests) the gap between two neighbouring samples can weigh more
     (``tests/api/test_metrics_buckets.py`` measures it). Each (method, route, status) series
     costs one line per bucket in a scrape (~60): the price of a histogram one can trust.
     """
