@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -40,9 +38,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
+from served import ROOT, admin_token, serve
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench-limits-secret"
 FIFTY_MB = 50 * 1024 * 1024
 
@@ -116,12 +113,6 @@ def sizes() -> dict[str, int]:
 # --- live ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def proc_status(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -193,49 +184,17 @@ def ask(holder: subprocess.Popen[str], command: str) -> tuple[int, int]:
 
 def live(idle: int, header_timeout: float) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-limits-"))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
-    env.update(NEUTRINO_ADMIN_PASSWORD=PASSWORD, NEUTRINO_HEADER_TIMEOUT=str(header_timeout))
-    log = (tmp / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "neutrino.cli.main",
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--state-dir",
-            str(tmp / "state"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
+    server = serve(
+        tmp / "serve.log",
+        settings={
+            "NEUTRINO_ADMIN_PASSWORD": PASSWORD,
+            "NEUTRINO_HEADER_TIMEOUT": str(header_timeout),
+        },
+        args=["--state-dir", str(tmp / "state")],
     )
-    url = f"http://127.0.0.1:{port}"
+    proc, port = server.proc, server.port
     try:
-        while True:
-            try:
-                httpx.get(url + "/", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": "admin",
-                            "domain": {"name": "Default"},
-                            "password": PASSWORD,
-                        }
-                    },
-                },
-                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
-            }
-        }
-        token = httpx.post(url + "/v3/auth/tokens", json=body).headers["X-Subject-Token"]
+        token = admin_token(server.url, PASSWORD)
         out: dict[str, Any] = {}
 
         Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
@@ -287,8 +246,7 @@ def live(idle: int, header_timeout: float) -> dict[str, Any]:
         out["request_ms_after"] = median_request_ms(port, token)
         return out
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        server.stop(grace=60)
 
 
 def main() -> None:

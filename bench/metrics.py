@@ -1,58 +1,111 @@
 #!/usr/bin/env python3
-"""Does ``/metrics`` tell the truth? Server-side latency histogram vs the client's own clock.
+"""Does ``/metrics`` tell the truth? The server's latency histogram against its clients' clocks.
 
-Starts ``neutrino serve`` (the real CLI: uvicorn, httptools, uvloop; a throwaway state dir
-and SQLite database) on a free loopback port, takes a token, creates one network and one /16
-subnet, then creates ``--n`` ports one by one (``POST /v2.0/ports``) and deletes them
-(``DELETE /v2.0/ports/{id}``), timing every request with ``time.perf_counter`` from the
-first byte sent to the last byte of the response read. The timed requests go through a
-minimal HTTP/1.1 client on one keep-alive socket (request bytes built before the clock
-starts, the response read by its Content-Length): a general-purpose client such as httpx
-adds about a millisecond of its own Python per request on this machine, which is client
-time, not server time. ``/metrics`` is scraped before and after and parsed
-with prometheus_client's text parser; for each route the server's figures come from the
-deltas of ``neutrino_http_request_duration_seconds``: mean = sum/count, p50/p95 by linear
-interpolation inside the histogram's buckets (what Prometheus' ``histogram_quantile`` does).
+For each combination of ``--db`` (``sqlite``; ``postgres`` on a fresh database of the server
+``--pg-url`` or ``NEUTRINO_TEST_PG_URL`` names), ``--client`` and ``--concurrency``, a fresh
+``neutrino serve`` (the real CLI, one process: uvicorn, httptools, uvloop; ``bench/served.py``
+or ``bench/pgcluster.py``) gets one network with a /16 subnet; then ``--n`` ports are created
+(``POST /v2.0/ports``) and deleted (``DELETE /v2.0/ports/{id}``), shared among
+``concurrency`` client processes, each on one keep-alive connection of its own, every request
+timed by the client with ``time.perf_counter``. ``/metrics`` is scraped before and after and
+parsed with prometheus_client's text parser; the server's figures are the deltas of
+``neutrino_http_request_duration_seconds`` for each route.
 
-The server's clock starts when the request reaches the app and stops when the response is
-handed to uvicorn; the client's also holds the HTTP round trip over loopback and httpx. So
-the server's figures are expected a little lower; ``agreement`` is server/client.
+Clients:
 
-Output: one JSON object on stdout; a summary on stderr.
+- ``raw``: HTTP/1.1 written by hand on a socket (request bytes built before the clock starts;
+  the clock stops when the response's last byte, by its Content-Length, has been read): a few
+  microseconds of client code per request;
+- ``httpx``: ``httpx.Client.post``/``delete``, timed around the call: what an ordinary Python
+  client sees, its own ~0.5-1 ms of Python per request included (that time is the client's,
+  not the server's).
 
-    python bench/metrics.py --n 800
+Quantiles (p50, p90, p99):
+
+- server: from the histogram's buckets as Prometheus' ``histogram_quantile`` computes them
+  (``bench/histogram.py``: the bucket holding rank ``q * count``, linear interpolation inside
+  it); the mean is exact (``_sum / _count``);
+- client: exact, linear between the order statistics around ``q * (n - 1)``; and, as
+  ``client_bucketed``, the client's samples read through the server's buckets the same way:
+  ``client_bucketed / client`` is the error of the bucket estimate alone, ``server /
+  client_bucketed`` the difference of the clocks alone. ``ratio`` is server / client.
+
+The server's clock runs from the read that brought a request's first byte to the write of its
+response's last byte (``api.connections`` stamps the first, ``api.observability`` the
+second). What it cannot see: the kernel's loopback delivery and the wake-up of the server
+before that read, of the client after that write, and (with concurrency) the time a request
+waits in its socket while the event loop is busy with another one.
+
+``--realtime P`` (root): SCHED_FIFO for the server (priority P+1) and the clients (P), so
+that other processes on a shared machine cannot add run-queue waits, which land outside the
+server's clock, to the clients' figures; ``--nice`` otherwise.
+
+Output: one JSON list on stdout (one object a run); a table on stderr.
+
+    python bench/metrics.py --n 800 --db sqlite,postgres --client raw,httpx --concurrency 1,4
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import multiprocessing as mp
 import os
-import secrets
+import queue
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from histogram import Buckets, bucketize, histogram_quantile, sample_quantile
 from prometheus_client.parser import text_string_to_metric_families
+from served import admin_token, serve
 
-ROOT = Path(__file__).resolve().parents[1]
 METRIC = "neutrino_http_request_duration_seconds"
+PASSWORD = "bench-metrics-secret"
+QUANTILES = (0.5, 0.9, 0.99)
+ROUTES = {
+    "create": ("POST", "/v2.0/ports", "201"),
+    "delete": ("DELETE", "/v2.0/ports/{resource_id}", "204"),
+}
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# --- servers --------------------------------------------------------------------------------
 
 
-def scrape(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = client.get("/metrics").text
+@contextmanager
+def server_for(db: str, pg_url: str | None, state: Path, workers: int) -> Iterator[tuple[str, str]]:
+    """A fresh server (``workers`` processes) on ``db``: (url, admin token)."""
+    if db == "sqlite":
+        server = serve(
+            state / "serve.log",
+            settings={"NEUTRINO_ADMIN_PASSWORD": PASSWORD},
+            args=["--state-dir", str(state / "state"), "--workers", str(workers)],
+            new_session=True,
+        )
+        try:
+            yield server.url, admin_token(server.url, PASSWORD)
+        finally:
+            server.stop()
+        return
+    if not pg_url:
+        raise SystemExit("--db postgres needs --pg-url or NEUTRINO_TEST_PG_URL")
+    from pgcluster import Cluster  # SQLAlchemy and psycopg only when needed
+
+    with Cluster(pg_url, state, servers=1, workers=workers, password=PASSWORD) as cluster:
+        yield cluster.urls[0], cluster.token()
+
+
+def scrape(url: str) -> Samples:
+    text = httpx.get(f"{url}/metrics", timeout=30).text
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -60,226 +113,237 @@ def scrape(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]]
     }
 
 
-def server_figures(
-    before: dict[Any, float], after: dict[Any, float], method: str, route: str, status: str
-) -> dict[str, float]:
+def server_buckets(
+    before: Samples, after: Samples, method: str, route: str, status: str
+) -> tuple[Buckets, float]:
+    """The route's bucket counts and sum over the run (deltas of two scrapes)."""
+    labels = {"method": method, "route": route, "status": status}
+
     def delta(name: str, **extra: str) -> float:
-        labels = tuple(
-            sorted({"method": method, "route": route, "status": status, **extra}.items())
-        )
-        return after.get((name, labels), 0.0) - before.get((name, labels), 0.0)
+        key = (name, tuple(sorted({**labels, **extra}.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
 
-    count = delta(f"{METRIC}_count")
-    total = delta(f"{METRIC}_sum")
     bounds = sorted(
-        {
-            float(dict(k[1])["le"])
-            for k in after
-            if k[0] == f"{METRIC}_bucket" and dict(k[1]).get("route") == route
-        }
+        float(dict(key[1])["le"])
+        for key in after
+        if key[0] == f"{METRIC}_bucket" and {k: v for k, v in key[1] if k != "le"} == labels
     )
-    buckets = [(b, delta(f"{METRIC}_bucket", le=_le(b))) for b in bounds]
-    return {
-        "count": count,
-        "mean_ms": 1000 * total / count if count else 0.0,
-        "p50_ms": 1000 * quantile(0.5, buckets),
-        "p95_ms": 1000 * quantile(0.95, buckets),
-    }
+    le = {b: "+Inf" if math.isinf(b) else repr(b) for b in bounds}
+    return [(b, delta(f"{METRIC}_bucket", le=le[b])) for b in bounds], delta(f"{METRIC}_sum")
 
 
-def _le(bound: float) -> str:
-    return "+Inf" if bound == float("inf") else repr(bound)
-
-
-def quantile(q: float, buckets: list[tuple[float, float]]) -> float:
-    """Linear interpolation inside the bucket holding rank q * count (histogram_quantile)."""
-    total = buckets[-1][1]
-    rank = q * total
-    lower, below = 0.0, 0.0
-    for bound, cumulative in buckets:
-        if cumulative >= rank:
-            if bound == float("inf"):
-                return lower
-            inside = cumulative - below
-            return lower + (bound - lower) * ((rank - below) / inside if inside else 0.0)
-        lower, below = bound, cumulative
-    return lower
+# --- clients --------------------------------------------------------------------------------
 
 
 class RawHttp:
-    """HTTP/1.1 over one keep-alive socket: ``request`` -> (status, body, seconds)."""
+    """HTTP/1.1 on one keep-alive socket: ``request`` -> (status, body, seconds)."""
 
-    def __init__(self, port: int, token: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
+    def __init__(self, url: str, token: str) -> None:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.token = token
         self.buffer = b""
 
-    def request(
-        self, method: str, path: str, body: dict[str, Any] | None = None
-    ) -> tuple[int, bytes, float]:
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, float]:
         payload = json.dumps(body).encode() if body is not None else b""
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: {self.token}"
-            f"\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}"
-            f"\r\n\r\n"
-        ).encode()
+        message = (
+            f"{method} {path} HTTP/1.1\r\nHost: bench\r\nX-Auth-Token: {self.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload
         started = time.perf_counter()
-        self.sock.sendall(head + payload)
+        self.sock.sendall(message)
         while b"\r\n\r\n" not in self.buffer:
-            self.buffer += self.sock.recv(65536)
-        header, _, rest = self.buffer.partition(b"\r\n\r\n")
+            self.buffer += self._recv()
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
         length = 0
-        for line in header.split(b"\r\n")[1:]:
+        for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
         while len(rest) < length:
-            rest += self.sock.recv(65536)
+            rest += self._recv()
         seconds = time.perf_counter() - started
         self.buffer = rest[length:]
-        return int(header.split(b" ", 2)[1]), rest[:length], seconds
+        return int(head.split(b" ", 2)[1]), rest[:length], seconds
 
-    def close(self) -> None:
-        self.sock.close()
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        return chunk
 
 
-def client_figures(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "count": len(ordered),
-        "mean_ms": 1000 * statistics.fmean(ordered),
-        "p50_ms": 1000 * ordered[len(ordered) // 2],
-        "p95_ms": 1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+class HttpxHttp:
+    """The same interface over ``httpx.Client`` (its own time included in ``seconds``)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.client = httpx.Client(base_url=url, headers={"X-Auth-Token": token}, timeout=60)
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, float]:
+        started = time.perf_counter()
+        r = self.client.request(method, path, json=body)
+        return r.status_code, r.content, time.perf_counter() - started
+
+
+CLIENTS: dict[str, Callable[[str, str], RawHttp | HttpxHttp]] = {"raw": RawHttp, "httpx": HttpxHttp}
+
+
+def client_process(
+    kind: str, url: str, token: str, network: str, count: int, name: str, start: Any, out: Any
+) -> None:
+    """One client: connect, wait for the others, create ``count`` ports, wait, delete them."""
+    http = CLIENTS[kind](url, token)
+    created, deleted, ids = [], [], []
+    start.wait()
+    for i in range(count):
+        body = {"port": {"network_id": network, "name": f"{name}-{i}"}}
+        status, answer, seconds = http.request("POST", "/v2.0/ports", body)
+        if status != 201:
+            raise RuntimeError(f"create: {status} {answer[:300]!r}")
+        created.append(seconds)
+        ids.append(json.loads(answer)["port"]["id"])
+    start.wait()
+    for port_id in ids:
+        status, answer, seconds = http.request("DELETE", f"/v2.0/ports/{port_id}")
+        if status != 204:
+            raise RuntimeError(f"delete: {status} {answer[:300]!r}")
+        deleted.append(seconds)
+    out.put({"create": created, "delete": deleted})
+
+
+def drive(
+    kind: str, concurrency: int, n: int, url: str, token: str, realtime: int
+) -> dict[str, list[float]]:
+    """``n`` creates and deletes among ``concurrency`` client processes: their samples."""
+    headers = {"X-Auth-Token": token}
+    net = httpx.post(f"{url}/v2.0/networks", json={"network": {"name": "m"}}, headers=headers)
+    network = net.json()["network"]["id"]
+    subnet = {"network_id": network, "cidr": "10.0.0.0/16", "ip_version": 4}
+    httpx.post(f"{url}/v2.0/subnets", json={"subnet": subnet}, headers=headers).raise_for_status()
+    if realtime:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(realtime))  # clients below it
+    ctx = mp.get_context("fork")
+    start, out = ctx.Barrier(concurrency, timeout=300), ctx.Queue()
+    shares = [n // concurrency + (i < n % concurrency) for i in range(concurrency)]
+    procs = [
+        ctx.Process(target=client_process, args=(kind, url, token, network, k, f"c{i}", start, out))
+        for i, k in enumerate(shares)
+    ]
+    for p in procs:
+        p.start()
+    results: list[dict[str, list[float]]] = []
+    try:
+        while len(results) < len(procs):
+            try:
+                results.append(out.get(timeout=1))
+            except queue.Empty:
+                if any(p.exitcode for p in procs):
+                    raise RuntimeError("a client failed (its traceback is above)") from None
+    finally:
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+    return {phase: [s for r in results for s in r[phase]] for phase in ROUTES}
+
+
+# --- one run --------------------------------------------------------------------------------
+
+
+def figures(
+    seconds: list[float] | None = None, buckets: Buckets | None = None, total: float = 0.0
+) -> dict[str, float]:
+    """count, mean and quantiles (ms): exact from samples, or read off buckets."""
+    if buckets is not None:
+        count = buckets[-1][1]
+        out = {"count": count, "mean_ms": 1000 * total / count if count else math.nan}
+        return out | {
+            f"p{round(q * 100)}_ms": 1000 * histogram_quantile(q, buckets) for q in QUANTILES
+        }
+    assert seconds is not None
+    out = {"count": len(seconds), "mean_ms": 1000 * statistics.fmean(seconds)}
+    return out | {f"p{round(q * 100)}_ms": 1000 * sample_quantile(seconds, q) for q in QUANTILES}
+
+
+def run(db: str, kind: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
+    if args.realtime:  # the server (forked while this holds it) above its clients
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.realtime + 1))
+    with (
+        tempfile.TemporaryDirectory(prefix="neutrino-bench-metrics-") as state,
+        server_for(db, args.pg_url, Path(state), args.workers) as (url, token),
+    ):
+        before = scrape(url)
+        samples = drive(kind, concurrency, args.n, url, token, args.realtime)
+        after = scrape(url)
+    result: dict[str, Any] = {
+        "db": db,
+        "client": kind,
+        "concurrency": concurrency,
+        "workers": args.workers,
+        "n": args.n,
     }
+    for phase, labels in ROUTES.items():
+        buckets, total = server_buckets(before, after, *labels)
+        server = figures(buckets=buckets, total=total)
+        client = figures(samples[phase])
+        bucketed = figures(
+            buckets=bucketize(samples[phase], [b for b, _ in buckets]), total=sum(samples[phase])
+        )
+        keys = ("mean_ms", *(f"p{round(q * 100)}_ms" for q in QUANTILES))
+        result[phase] = {
+            "server": server,
+            "client": client,
+            "client_bucketed": bucketed,
+            "ratio": {k: round(server[k] / client[k], 3) for k in keys},
+            "bucket_error": {k: round(bucketed[k] / client[k] - 1, 3) for k in keys},
+        }
+    return result
+
+
+def table_row(r: dict[str, Any], phase: str) -> str:
+    f = r[phase]
+    cells = " | ".join(
+        f"{f['client'][k]:.2f} / {f['server'][k]:.2f} ({f['ratio'][k]:.2f})"
+        for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms")
+    )
+    run_ = f"{r['db']} | {r['client']} | {r['concurrency']}"
+    return f"| {run_} | {phase} | {f['server']['count']:.0f} | {cells} |"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=800, help="ports to create and delete")
-    parser.add_argument(
-        "--nice",
-        type=int,
-        default=-10,
-        help="niceness for this client and the server it starts (root: "
-        "negative values keep other load from adding wakeup delays "
-        "that no server-side clock can see); 0 leaves it",
-    )
-    args = parser.parse_args()
-    if args.nice:
-        try:
-            os.nice(args.nice)
-        except PermissionError:
-            print("not root: running at the default priority", file=sys.stderr)
-    port, password = free_port(), secrets.token_urlsafe(12)
-    state = Path(tempfile.mkdtemp(prefix="neutrino-bench-metrics-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "NEUTRINO_"))}
-    env["PYTHONPATH"] = str(ROOT / "src")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "neutrino.cli.main",
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--state-dir",
-            str(state),
-            "--admin-password",
-            password,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=30) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    client.get("/")
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-            auth = {
-                "auth": {
-                    "identity": {
-                        "methods": ["password"],
-                        "password": {
-                            "user": {
-                                "name": "admin",
-                                "domain": {"name": "Default"},
-                                "password": password,
-                            }
-                        },
-                    },
-                    "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=800, help="ports to create and delete per run")
+    ap.add_argument("--db", default="sqlite", help="comma-separated: sqlite, postgres")
+    ap.add_argument("--client", default="raw", help="comma-separated: raw, httpx")
+    ap.add_argument("--concurrency", default="1", help="comma-separated client processes")
+    ap.add_argument("--workers", type=int, default=1, help="serve --workers")
+    ap.add_argument("--pg-url", default=os.environ.get("NEUTRINO_TEST_PG_URL"))
+    ap.add_argument("--realtime", type=int, default=0, help="SCHED_FIFO priority (root)")
+    ap.add_argument("--nice", type=int, default=0, help="niceness when not --realtime")
+    args = ap.parse_args()
+    if args.nice and not args.realtime:
+        os.nice(args.nice)
+    runs = []
+    for db in args.db.split(","):
+        for kind in args.client.split(","):
+            for concurrency in (int(c) for c in args.concurrency.split(",")):
+                runs.append(run(db, kind, concurrency, args))
+                runs[-1] |= {
+                    "realtime": args.realtime,
+                    "nice": os.nice(0),
+                    "loadavg": os.getloadavg(),
                 }
-            }
-            client.headers["X-Auth-Token"] = client.post("/v3/auth/tokens", json=auth).headers[
-                "X-Subject-Token"
-            ]
-            net = client.post("/v2.0/networks", json={"network": {"name": "m"}}).json()
-            client.post(
-                "/v2.0/subnets",
-                json={
-                    "subnet": {
-                        "network_id": net["network"]["id"],
-                        "cidr": "10.0.0.0/16",
-                        "ip_version": 4,
-                    }
-                },
-            )
-            before = scrape(client)
-            raw = RawHttp(port, client.headers["X-Auth-Token"])
-            created, deleted, ids = [], [], []
-            try:
-                for i in range(args.n):
-                    status, body, seconds = raw.request(
-                        "POST",
-                        "/v2.0/ports",
-                        {"port": {"network_id": net["network"]["id"], "name": f"p{i}"}},
-                    )
-                    assert status == 201, body
-                    created.append(seconds)
-                    ids.append(json.loads(body)["port"]["id"])
-                for port_id in ids:
-                    status, body, seconds = raw.request("DELETE", f"/v2.0/ports/{port_id}")
-                    assert status == 204, body
-                    deleted.append(seconds)
-            finally:
-                raw.close()
-            after = scrape(client)
-    finally:
-        server.terminate()
-        server.wait(30)
-    result: dict[str, Any] = {"n": args.n, "nice": os.nice(0), "loadavg": os.getloadavg()}
-    for name, method, route, status, samples in (
-        ("create", "POST", "/v2.0/ports", "201", created),
-        ("delete", "DELETE", "/v2.0/ports/{resource_id}", "204", deleted),
-    ):
-        server_side = server_figures(before, after, method, route, status)
-        client_side = client_figures(samples)
-        result[name] = {
-            "server": server_side,
-            "client": client_side,
-            "agreement": {
-                k: round(server_side[k] / client_side[k], 3)
-                for k in ("mean_ms", "p50_ms", "p95_ms")
-            },
-        }
-        print(
-            f"{name}: server mean {server_side['mean_ms']:.2f} ms p50 "
-            f"{server_side['p50_ms']:.2f} p95 {server_side['p95_ms']:.2f} "
-            f"(count {server_side['count']:.0f}) | client mean {client_side['mean_ms']:.2f} "
-            f"p50 {client_side['p50_ms']:.2f} p95 {client_side['p95_ms']:.2f} | "
-            f"server/client {result[name]['agreement']}",
-            file=sys.stderr,
-        )
-    print(json.dumps(result))
+    print(json.dumps(runs))
+    print(
+        "| db | client | conc. | request | count "
+        "| p50 client / server ms (ratio) | p90 | p99 | mean |",
+        file=sys.stderr,
+    )
+    print("|---|---|---|---|---|---|---|---|---|", file=sys.stderr)
+    for r in runs:
+        for phase in ROUTES:
+            print(table_row(r, phase), file=sys.stderr)
     return 0
 
 

@@ -7,46 +7,32 @@ by one server is valid on every other) and the same admin password. ``stop()`` e
 servers it started (by process group, which holds the uvicorn supervisor and its workers) and
 drops the database. ``rss_kib()`` sums the resident memory of each server's processes.
 
-Importable both as ``bench.pgcluster`` (tests) and as ``pgcluster`` (scripts in ``bench/``).
+Importable both as ``bench.pgcluster`` (tests) and as ``pgcluster`` (scripts in ``bench/``);
+the servers are started and stopped by ``bench/served.py``.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-import httpx
 from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parents[1]
+if __package__:  # bench.pgcluster
+    from bench.served import ROOT, START_SECONDS, Server, admin_token, child_env, launch
+else:  # pgcluster, from a script in bench/
+    from served import ROOT, START_SECONDS, Server, admin_token, child_env, launch
+
 PASSWORD = "cluster-admin-secret"
 TOKEN_KEY = "cluster-token-key-" + "k" * 32
-START_SECONDS = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _admin_engine(url: str):  # type: ignore[no-untyped-def]
     return create_engine(
         url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
     )
-
-
-def _neutrino() -> list[str]:
-    exe = Path(sys.executable).parent / "neutrino"
-    if exe.exists():
-        return [str(exe)]
-    return [sys.executable, "-c", "from neutrino.cli.main import app; app()"]
 
 
 class Cluster:
@@ -68,23 +54,27 @@ class Cluster:
         self.password = password
         self.db_name = "neutrino_c_" + uuid.uuid4().hex[:12]
         self.db_url = pg_url.rsplit("/", 1)[0] + "/" + self.db_name
-        self.urls: list[str] = []
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.logs: list[Path] = []
+        self.started: list[Server] = []
 
-    def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-        env.update(
-            {
-                "NEUTRINO_DB": self.db_url,
-                "NEUTRINO_TOKEN_KEY": TOKEN_KEY,
-                "NEUTRINO_ADMIN_PASSWORD": self.password,
-                "NEUTRINO_STATE_DIR": str(self.state_dir),
-            }
-        )
-        env.pop("NEUTRINO_CONFIG", None)
-        return env
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.started]
+
+    @property
+    def procs(self) -> list[subprocess.Popen[bytes]]:
+        return [server.proc for server in self.started]
+
+    @property
+    def logs(self) -> list[Path]:
+        return [server.log for server in self.started]
+
+    def _settings(self) -> dict[str, str]:
+        return {
+            "NEUTRINO_DB": self.db_url,
+            "NEUTRINO_TOKEN_KEY": TOKEN_KEY,
+            "NEUTRINO_ADMIN_PASSWORD": self.password,
+            "NEUTRINO_STATE_DIR": str(self.state_dir),
+        }
 
     def start(self) -> Cluster:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -100,87 +90,32 @@ class Cluster:
         return self
 
     def _launch(self) -> None:
-        env = self._env()
+        settings = self._settings()
         subprocess.run(
-            [*_neutrino(), "bootstrap"],
-            env=env,
+            [sys.executable, "-m", "neutrino.cli.main", "bootstrap"],
+            env=child_env(settings),
             check=True,
             cwd=ROOT,
             capture_output=True,
             timeout=START_SECONDS,
         )
         for i in range(self.servers):
-            port = free_port()
-            log = self.state_dir / f"server-{i}.log"
-            self.logs.append(log)
-            with log.open("wb") as out:
-                self.procs.append(
-                    subprocess.Popen(
-                        [
-                            *_neutrino(),
-                            "serve",
-                            "--workers",
-                            str(self.workers),
-                            "--no-migrate",
-                            "--listen",
-                            f"127.0.0.1:{port}",
-                        ],
-                        env=env,
-                        cwd=ROOT,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
+            self.started.append(
+                launch(
+                    self.state_dir / f"server-{i}.log",
+                    settings=settings,
+                    args=["--workers", str(self.workers), "--no-migrate"],
+                    new_session=True,  # the uvicorn supervisor and its workers, stopped as one
                 )
-            self.urls.append(f"http://127.0.0.1:{port}")
-        for url in self.urls:
-            self._wait(url)
-
-    def _wait(self, url: str) -> None:
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.procs):
-                raise RuntimeError("a server exited:\n" + self.log_tail())
-            try:
-                if httpx.get(f"{url}/", timeout=2).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{url} did not answer in {START_SECONDS:.0f} s:\n" + self.log_tail())
+            )
+        for server in self.started:
+            server.wait_ready()
 
     def log_tail(self, lines: int = 40) -> str:
-        out = []
-        for log in self.logs:
-            if log.exists():
-                out.append(
-                    f"--- {log.name}\n"
-                    + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-                )
-        return "\n".join(out)
+        return "\n".join(f"--- {s.log.name}\n{s.log_tail(lines)}" for s in self.started)
 
     def token(self, url: str | None = None, project: str = "admin") -> str:
-        r = httpx.post(
-            f"{url or self.urls[0]}/v3/auth/tokens",
-            timeout=30,
-            json={
-                "auth": {
-                    "identity": {
-                        "methods": ["password"],
-                        "password": {
-                            "user": {
-                                "name": "admin",
-                                "domain": {"name": "Default"},
-                                "password": self.password,
-                            }
-                        },
-                    },
-                    "scope": {"project": {"name": project, "domain": {"name": "Default"}}},
-                }
-            },
-        )
-        r.raise_for_status()
-        return r.headers["X-Subject-Token"]
+        return admin_token(url or self.urls[0], self.password, project)
 
     def pids(self) -> list[list[int]]:
         """Per server: the supervisor's pid and its workers'."""
@@ -214,15 +149,10 @@ class Cluster:
         return {"deadlocks": int(row[0]), "commits": int(row[1]), "rollbacks": int(row[2])}
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        for server in self.started:
+            server.terminate()  # all at once: their graceful shutdowns overlap
+        for server in self.started:
+            server.stop(grace=20)
         engine = _admin_engine(self.pg_url)
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, installing what it needs first:
 #   .venv with neutrino[dev]; Debian's postgresql when missing (and, as root, the packages of
-#   the kernel and e2e tests: iproute2, nftables, dnsmasq-base, busybox, socat); a private PostgreSQL server
+#   the kernel, e2e and browser tests: iproute2, nftables, dnsmasq-base, iputils-ping, busybox,
+#   socat, libvirt-clients, libxml2-utils, chromium); a private PostgreSQL server
 #   (NEUTRINO_TEST_PG_URL, unless already set) so store and API tests run on SQLite AND
 #   PostgreSQL; then ruff (lint and format check), mypy, the import contracts (lint-imports)
 #   and pytest (-n 2).

@@ -95,8 +95,8 @@ ensure_venv() {
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "installing neutrino${extra:+[$extra]} and its dependencies into $VENV (first run: a minute or so)"
-    "$PY" -m pip install -q --upgrade pip
     # pip's own progress (packages collected, download bars), so a first run is not silent
+    "$PY" -m pip install --progress-bar on --upgrade pip >&2 || die "could not upgrade pip"
     "$PY" -m pip install --progress-bar on -e "$spec" >&2 || die "pip install -e '$spec' failed"
     echo "$want" >"$stamp"
   fi

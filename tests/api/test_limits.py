@@ -15,7 +15,6 @@ reads the body or queues behind the idle connections does.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -29,12 +28,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from bench.served import admin_token, serve
 
 from neutrino.api.connections import RESERVED_FILES
 from neutrino.common.settings import Settings
 from neutrino.service.networks import NetworkService
 from tests.conftest import ADMIN_PASSWORD, Caller
-from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER_TIMEOUT = 4.0
@@ -60,73 +59,23 @@ class Served:
         raise KeyError(field)
 
 
-def _admin_token(url: str) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": "admin",
-                        "domain": {"name": "Default"},
-                        "password": ADMIN_PASSWORD,
-                    }
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
-        }
-    }
-    r = httpx.post(url + "/v3/auth/tokens", json=body, timeout=30)
-    assert r.status_code == 201, r.text
-    return r.headers["X-Subject-Token"]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("limits")
-    port, log = free_port(), tmp / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEUTRINO_")}
-    env.update(
-        NEUTRINO_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        NEUTRINO_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
-        NEUTRINO_AGENT_SWEEP_INTERVAL="0.5",
+    server = serve(
+        tmp / "serve.log",
+        settings={
+            "NEUTRINO_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "NEUTRINO_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
+            "NEUTRINO_AGENT_SWEEP_INTERVAL": "0.5",
+        },
+        args=["--state-dir", str(tmp / "state")],
     )
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "neutrino.cli.main",
-                "serve",
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--state-dir",
-                str(tmp / "state"),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                httpx.get(url + "/", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-        yield Served(url, "127.0.0.1", port, proc, log, _admin_token(url))
+        token = admin_token(server.url, ADMIN_PASSWORD)
+        yield Served(server.url, server.host, server.port, server.proc, server.log, token)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 def _read_response(sock: socket.socket, data: bytes = b"") -> tuple[int, dict[str, str], bytes]:

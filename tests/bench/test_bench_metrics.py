@@ -1,7 +1,7 @@
 """Smoke test for ``bench/metrics.py``: against a real ``neutrino serve`` it prints one JSON
-object whose server-side figures (from ``/metrics``) counted exactly the requests the client
-made. Not a timed test: how close the two clocks are is a benchmark figure
-(docs/performance.md), not asserted here."""
+list whose server-side figures (from ``/metrics``) counted exactly the requests its clients
+made, both clients and two client processes. Not a timed test: how close the two clocks are
+is a benchmark figure (docs/performance.md), not asserted here."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_metrics_bench_counts_every_request() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "metrics.py"), "--n", "12", "--nice", "0"],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "metrics.py"),
+            *("--n", "12", "--db", "sqlite", "--client", "raw,httpx", "--concurrency", "2"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -25,9 +29,14 @@ def test_metrics_bench_counts_every_request() -> None:
         env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout)
-    for phase in ("create", "delete"):
-        assert result[phase]["server"]["count"] == 12 == result[phase]["client"]["count"]
-        server, client = result[phase]["server"], result[phase]["client"]
-        assert server["mean_ms"] > 0 and client["mean_ms"] > 0
-        assert 0 < server["p50_ms"] <= server["p95_ms"]
+    runs = json.loads(out.stdout)
+    assert [(r["client"], r["concurrency"]) for r in runs] == [("raw", 2), ("httpx", 2)]
+    for run in runs:
+        for phase in ("create", "delete"):
+            figures = run[phase]
+            assert figures["server"]["count"] == 12 == figures["client"]["count"]
+            for side in ("server", "client", "client_bucketed"):
+                f = figures[side]
+                assert 0 < f["p50_ms"] <= f["p90_ms"] <= f["p99_ms"], (side, f)
+            assert figures["ratio"]["mean_ms"] > 0
+    assert "| sqlite | raw | 2 | create | 12 |" in out.stderr

@@ -17,6 +17,12 @@ database layer could not open its files. ``GuardedHttpProtocol`` adds, per serve
 Requests in progress are never cut: long-polls are bounded apart (``api.agent.v1``), the body
 size by ``api.guard``. All of it runs on the event loop thread; no locks.
 
+It also stamps each request with the moment its first bytes were read off the socket (the
+``neutrino.received`` scope extension, ``{"at": time.perf_counter()}``): the latency
+histogram (``api.observability``) starts its clock there, so the time uvicorn spends parsing
+and the wait until the event loop runs the request's task are the server's, as the client
+sees them.
+
 ``serve`` calls ``raise_open_files_limit`` first (soft limit up to the hard one) and builds
 uvicorn's options with ``server_options``. With several workers uvicorn pickles its config, so
 the workers use the module's own ``GuardedHttpProtocol`` and set its ``limits`` from their
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -41,6 +48,7 @@ MAX_HEADER_BYTES = 64 * 1024  # request line and headers together
 # Descriptors kept free for what is not a client: database connections and files, logs, the
 # listening socket, LISTEN/NOTIFY.
 RESERVED_FILES = 256
+RECEIVED = "neutrino.received"  # the scope extension: {"at": perf_counter() at first byte}
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._refused = False
         self._header_bytes = 0
         self._header_timer: asyncio.TimerHandle | None = None
+        self._received_at = 0.0
 
     # --- connection lifetime
 
@@ -173,11 +182,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.cycle is None or self.cycle.response_complete:  # no pipelined request started
             self._await_request()
 
+    # --- when a request arrived
+
+    def data_received(self, data: bytes) -> None:
+        # Stamped before parsing: a request starts in the read that holds its first byte (a
+        # pipelined one too: it waits from then on, behind the one before it).
+        self._received_at = time.perf_counter()
+        super().data_received(data)
+
     # --- header size
 
     def on_message_begin(self) -> None:
         self._header_bytes = 0  # counted per request, pipelined ones included
         super().on_message_begin()
+        self.scope["extensions"] = {RECEIVED: {"at": self._received_at}}
 
     def on_url(self, url: bytes) -> None:
         self._count_header_bytes(len(url), 414)
