@@ -146,10 +146,10 @@ def test_progress_saved_by_one_process_is_read_by_another(store: Store, other: S
 def test_a_slow_step_keeps_beating_and_a_dead_runner_shows_interrupted(
     store: Store, other: Store
 ) -> None:
-    stale = dt.timedelta(seconds=0.6)
+    stale = dt.timedelta(seconds=1.0)  # ten beats of 0.1 s: generous on a busy machine
     here, there = WebJobService(store), WebJobService(other, stale_after=stale)
     # a live runner whose step outlasts the stale threshold: its heartbeat keeps it running
-    slow = [Step("slow", lambda: time.sleep(1.5))]
+    slow = [Step("slow", lambda: time.sleep(2.5))]
     alive = here.create(ALICE, "Slow", "/ui", ["slow"])
     threading.Thread(target=Runner(here, alive, slow, heartbeat=0.1).run, daemon=True).start()
     # a runner that died after starting its first step: saved once, never again
@@ -164,7 +164,7 @@ def test_a_slow_step_keeps_beating_and_a_dead_runner_shows_interrupted(
         finished=False,
     )
     assert not there.get(ALICE, dead).interrupted  # not yet stale
-    time.sleep(1.0)
+    time.sleep(1.5)
     running = there.get(ALICE, alive)
     assert not running.finished and not running.interrupted
     view = there.get(ALICE, dead)
