@@ -57,7 +57,7 @@ WITH_PARENT: dict[str, tuple[str, str]] = {
     "security_group_rules": ("security_group", "security_group_id"),
 }
 # not resources: the log itself, identity (Keystone has its own revocation events), agents'
-# own reports
+# own reports, the web UI's jobs (progress of its forms, not Neutron objects)
 NOT_LOGGED = {
     "changes",
     "domains",
@@ -67,6 +67,7 @@ NOT_LOGGED = {
     "role_assignments",
     "revocations",
     "agents",
+    "web_jobs",
 }
 
 Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]

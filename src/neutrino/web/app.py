@@ -75,7 +75,6 @@ class WebUI:
 
 
 def install(app: FastAPI, manager: Manager | None = None) -> None:
-    app.state.web_jobs = jobs.Jobs()
     app.state.web_manager = manager
     for module in (
         auth,
