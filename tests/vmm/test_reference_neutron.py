@@ -87,7 +87,7 @@ def test_reference_neutron_as_a_provider(vmm: Vmm) -> None:
         )
         assert ports.allocate(client, place, "compute:neutrino")["id"] == port["id"]  # found
         ports.deallocate(client, port["id"])
-        assert client.ports_of_device(nic.id) == []
+        assert client.ports_of_devices([nic.id]) == []
         vmm.vms.delete(ADMIN, vm["id"])
     finally:
         vmm.networks.remove(ADMIN, net["id"], from_provider=True)
