@@ -104,7 +104,20 @@ class ProviderClient:
                 f"Keystone at {p.auth_url} refused user '{p.username}' "
                 f"on project '{p.project}' (wrong password or name?)",
             )
-        except (HttpError, EndpointNotFound, KeyError, ValueError, TypeError) as exc:
+        except HttpError as exc:
+            if exc.status == 404 and p.keystone_version == "v2.0":
+                # Keystone itself dropped v2.0 (in its Queens release); only old ones have it
+                return ConnectionCheck(
+                    "not_keystone",
+                    f"{p.auth_url} has no Keystone v2.0 identity API (HTTP 404): "
+                    "current Keystones serve v3 only, choose v3",
+                )
+            return ConnectionCheck(
+                "not_keystone",
+                f"{p.auth_url} did not answer as a Keystone "
+                f"{p.keystone_version} identity API ({_short(exc)})",
+            )
+        except (EndpointNotFound, KeyError, ValueError, TypeError) as exc:
             return ConnectionCheck(
                 "not_keystone",
                 f"{p.auth_url} did not answer as a Keystone "
@@ -175,6 +188,7 @@ def _transport(what: str, url: str, exc: TransportError) -> ConnectionCheck:
 
 def _short(exc: BaseException) -> str:
     if isinstance(exc, HttpError):
-        return f"HTTP {exc.status} {exc.type}"
+        kind = "" if exc.type == f"HTTP{exc.status}" else f" {exc.type}"
+        return f"HTTP {exc.status}{kind}"
     text = str(exc.__cause__ or exc) if isinstance(exc, ClientError) else str(exc)
     return (text or type(exc).__name__)[:200]
