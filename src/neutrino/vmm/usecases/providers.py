@@ -12,6 +12,7 @@ from typing import Any
 from neutrino.common.errors import InvalidInput, NamedConflict
 from neutrino.vmm import model as m
 from neutrino.vmm.provider import ConnectionCheck, ProviderClient
+from neutrino.vmm.storage import leases
 from neutrino.vmm.usecases.base import Caller, UseCase, need
 
 FIELDS = {
@@ -132,6 +133,7 @@ class Providers(UseCase):
                 )
             repo.remove(m.Provider, provider_id)
         self.clients.forget(provider_id)
+        leases.forget(self.store, leases.sync_lease(provider_id))
 
 
 def _vm_name(repo: Any, vnic: m.Vnic) -> str:
