@@ -193,3 +193,55 @@ def test_fuzz_vmm(vmm_url: str, db_url: str) -> None:
     public = {f"{m.upper()} {p}" for p, ms in document["paths"].items() for m in ms}
     assert set(operations) == public
     assert sum(n for s, n in statuses.items() if s < 300) > REQUESTS * 0.03, statuses
+
+
+def test_hostile_strings_are_400_on_every_database(
+    settings: Settings, store: Store, vmm: Vmm
+) -> None:
+    """What SQLite stores but PostgreSQL refuses (a NUL, a string past its column) is a 400
+    before it reaches either (on PostgreSQL these were 500s)."""
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import token_caller
+
+    app = create_app(settings, store, extensions=[VmmExtension(vmm, sync=False)])
+    with TestClient(app) as client:
+        client.app.state.services.identity.bootstrap(ADMIN_PASSWORD)  # type: ignore[attr-defined]
+        admin = token_caller(
+            client,
+            {"name": "admin", "domain": {"name": "Default"}},
+            ADMIN_PASSWORD,
+            {"name": "admin", "domain": {"name": "Default"}},
+        )
+        good = {
+            "name": "p",
+            "url": "http://127.0.0.1:9",
+            "auth_url": "http://127.0.0.1:9/v3",
+            "username": "u",
+            "password": "pw",
+        }
+        long_url = "http://127.0.0.1/" + "a" * 1100
+        for change in (
+            {"name": "a\u0000b"},
+            {"username": "u\u0000"},
+            {"url": long_url},
+            {"auth_url": long_url},
+            {"username": "u" * 300},
+            {"project": "p" * 300},
+            {"user_domain": "d" * 300},
+        ):
+            r = admin.post(f"{PREFIX}/providers", {"provider": {**good, **change}})
+            assert r.status_code == 400, (change, r.text)
+            assert r.json()["NeutronError"]["message"], r.text
+        assert (
+            admin.post(f"{PREFIX}/datacenters", {"datacenter": {"na\u0000me": "x"}}).status_code
+            == 400
+        )
+        dc = admin.post(f"{PREFIX}/datacenters", {"datacenter": {"name": "dc"}}).json()
+        cluster = {"name": "c", "datacenter_id": dc["datacenter"]["id"]}
+        made = admin.post(f"{PREFIX}/clusters", {"cluster": cluster})
+        assert made.status_code == 201, made.text
+        vm = {"name": "vm", "cluster_id": made.json()["cluster"]["id"], "project_id": "x" * 65}
+        r = admin.post(f"{PREFIX}/vms", {"vm": vm})
+        assert r.status_code == 400 and "project_id" in r.text, r.text
+        assert admin.post(f"{PREFIX}/providers", {"provider": good}).status_code == 201

@@ -74,6 +74,8 @@ async def _body(request: Request, member: str | None = None) -> dict[str, Any]:
         body = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
         raise BadRequest("Body contains invalid data") from None
+    if b"\\u0000" in raw and _holds_nul(body):  # PostgreSQL's text cannot hold one
+        raise BadRequest("Body contains invalid data: NUL characters are not allowed")
     if member is None:
         if not isinstance(body, dict):
             raise BadRequest("Body must be a JSON object")
@@ -81,6 +83,21 @@ async def _body(request: Request, member: str | None = None) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get(member), dict):
         raise BadRequest(f"Unable to find '{member}' in request body")
     return body[member]  # type: ignore[no-any-return]
+
+
+def _holds_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:

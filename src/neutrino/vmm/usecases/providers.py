@@ -39,6 +39,7 @@ def provider_from(body: dict[str, Any]) -> m.Provider:
     for key in ("username", "password"):
         if not isinstance(body.get(key), str) or not body[key]:
             raise InvalidInput(f"{key} is required")
+    m.check_text(body["username"], "username")
     auth_url = m.check_url(body.get("auth_url"), "auth_url")
     text = {
         k: body.get(k, d)
@@ -50,7 +51,9 @@ def provider_from(body: dict[str, Any]) -> m.Provider:
         )
     }
     for key, value in text.items():
-        if not isinstance(value, str):
+        if key != "description":
+            m.check_text(value, key)
+        elif not isinstance(value, str):
             raise InvalidInput(f"{key} must be a string")
     return m.Provider(
         name=m.check_name(body.get("name")),

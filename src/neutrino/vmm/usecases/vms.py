@@ -85,7 +85,7 @@ class Vms(VmPorts):
         project = caller.project_id
         if body.get("project_id") and body["project_id"] != project:
             caller.require_admin("create_vm_for_another_project")
-            project = str(body["project_id"])
+            project = m.check_text(body["project_id"], "project_id", 64)
         vm = m.Vm(
             name=m.check_name(body.get("name")),
             cluster_id=str(body.get("cluster_id")),
