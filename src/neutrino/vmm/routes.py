@@ -37,6 +37,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from neutrino.common.errors import BadRequest, InvalidInput
+from neutrino.common.text import holds_nul
 from neutrino.vmm import schemas
 from neutrino.vmm.usecases.base import Caller
 from neutrino.vmm.usecases.container import Vmm
@@ -74,7 +75,7 @@ async def _body(request: Request, member: str | None = None) -> dict[str, Any]:
         body = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
         raise BadRequest("Body contains invalid data") from None
-    if b"\\u0000" in raw and _holds_nul(body):  # PostgreSQL's text cannot hold one
+    if b"\\u0000" in raw and holds_nul(body):  # PostgreSQL's text cannot hold one
         raise BadRequest("Body contains invalid data: NUL characters are not allowed")
     if member is None:
         if not isinstance(body, dict):
@@ -83,21 +84,6 @@ async def _body(request: Request, member: str | None = None) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get(member), dict):
         raise BadRequest(f"Unable to find '{member}' in request body")
     return body[member]  # type: ignore[no-any-return]
-
-
-def _holds_nul(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:
