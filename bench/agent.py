@@ -105,6 +105,11 @@ def plug(hv_ns: str, ns: str, tap: str, mac: str, mtu: int, cidr: str) -> None:
     a handful of ``ip`` processes): the VM's namespace, ``eth0`` (MAC, MTU, address) veth-
     paired to ``tap`` in the hypervisor, both up."""
     pr_netns.create(ns)
+    wire(hv_ns, ns, tap, mac, mtu, cidr)
+
+
+def wire(hv_ns: str, ns: str, tap: str, mac: str, mtu: int, cidr: str) -> None:
+    """``plug`` into the existing namespace ``ns`` (a manager made it beforehand)."""
     with _socket_in(hv_ns) as hv, _socket_in(ns) as guest:
         guest.link("set", index=guest.link_lookup(ifname="lo")[0], state="up")
         fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)

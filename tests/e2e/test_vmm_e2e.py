@@ -70,6 +70,9 @@ class Plugs:
         self.labs = labs  # provider_host prefix "a-"/"b-" is not needed: hosts are per lab
         self.by_host: dict[str, LabHostPlug] = {}
 
+    def prepare(self, vm: Any, host: Any, nic: Any) -> None:
+        self.by_host[host.name].prepare(vm, host, nic)
+
     def plug(self, vm: Any, host: Any, nic: Any, port: dict[str, Any]) -> None:
         self.by_host[host.name].plug(vm, host, nic, port)
 
@@ -164,7 +167,7 @@ def _run(vmm: Vmm, labs: dict[str, Lab]) -> None:
         )
     plugs = Plugs({"a": LabHostPlug(labs["a"]), "b": LabHostPlug(labs["b"])})
     plugs.by_host = {"a-hv1": plugs.labs["a"], "a-hv2": plugs.labs["a"]}
-    vmm.set_host_plug(plugs.plug, plugs.unplug)
+    vmm.set_host_plug(plugs.plug, plugs.unplug, plugs.prepare)
 
     # import one network from each provider; create one with a subnet from the manager
     with labs["a"].controller() as api_a, labs["b"].controller() as api_b:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from neutrino.client import NotFound
@@ -140,10 +142,11 @@ def test_auth_failure_stops_the_automatic_sync(world: World) -> None:
         assert p is not None
         p.password, p.sync_interval = "changed-behind-our-back", 1
         repo.save(p)
-    assert world.vmm.runner.due(10**9) == [world.provider["id"]]
+    assert [p.id for p in world.vmm.runner.candidates()] == [world.provider["id"]]
     [report] = world.vmm.runner.run_due()
     assert report.status == "auth_failed" and "stopped" in report.message
     shown = world.vmm.providers.show(ADMIN, world.provider["id"])
     assert shown["sync_status"] == "auth_failed"
     assert shown["events"][0]["kind"] == "sync_auth_failed"
-    assert world.vmm.runner.due(10**9) == []  # no retrying forever
+    assert world.vmm.runner.candidates() == []  # no retrying forever
+    assert world.vmm.runner.run_due(time.time() + 10) == []

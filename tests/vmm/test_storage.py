@@ -57,7 +57,7 @@ def test_both_histories_live_in_one_database(db_url: str) -> None:
     migrate.upgrade(db_url)
     assert controller_migrate.is_up_to_date(db_url)
     assert migrate.is_up_to_date(db_url)
-    assert migrate.current(db_url) == migrate.head() == "vmm_0001"
+    assert migrate.current(db_url) == migrate.head() == "vmm_0002"
     assert controller_migrate.current(db_url) != migrate.current(db_url)
     migrate.downgrade(db_url, "base")
     assert migrate.current(db_url) is None

@@ -17,6 +17,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from neutrino.common.errors import BadRequest, NotAuthenticated, excerpt
+from neutrino.common.text import holds_nul
 from neutrino.domain.listing import ListQuery
 from neutrino.service.container import Services
 from neutrino.service.context import RequestContext
@@ -58,24 +59,9 @@ async def json_body(request: Request) -> Any:
         raise BadRequest("Body contains invalid data") from None
     # Raw NULs are invalid JSON already; an escaped one can only come from a "\u0000"
     # escape, so the walk runs only for bodies that hold that text.
-    if b"\\u0000" in raw and _holds_nul(body):
+    if b"\\u0000" in raw and holds_nul(body):
         raise BadRequest("Body contains invalid data: NUL characters are not allowed")
     return body
-
-
-def _holds_nul(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 async def member_body(request: Request, member: str) -> dict[str, Any]:

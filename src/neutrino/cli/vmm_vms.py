@@ -256,6 +256,20 @@ def wait_ports(api: Api, vm_id: str, timeout: float) -> None:
             time.sleep(0.2)
 
 
+def run_vm(action: str, vm: str, host: str | None, timeout: float, server: str | None) -> None:
+    """Start or migrate (``action``) ``vm``, on ``host`` or where the vmm schedules it, then
+    show its ports' progress until they are ACTIVE."""
+    api = Api(server)
+    vid = api.resolve("vms", vm)
+    body: dict[str, Any] = {"wait": False}
+    if host:
+        body["host_id"] = api.resolve("hosts", host)
+    placed = api.call("POST", f"/vms/{vid}/{action}", body)["vm"]
+    where = "placed on" if action == "start" else "moving to"
+    console.print(f"VM {escape(vm)} {where} [bold]{escape(placed['host'])}[/]")
+    wait_ports(api, vid, timeout)
+
+
 @vm_app.command("start")
 def vm_start(
     vm: str,
@@ -264,14 +278,7 @@ def vm_start(
     server: ServerOption = None,
 ) -> None:
     """Start a VM: schedule, create its ports, wait until they are ACTIVE."""
-    api = Api(server)
-    vid = api.resolve("vms", vm)
-    body: dict[str, Any] = {"wait": False}
-    if host:
-        body["host_id"] = api.resolve("hosts", host)
-    started = api.call("POST", f"/vms/{vid}/start", body)["vm"]
-    console.print(f"VM {escape(vm)} placed on [bold]{escape(started['host'])}[/]")
-    wait_ports(api, vid, timeout)
+    run_vm("start", vm, host, timeout, server)
 
 
 @vm_app.command("stop")
@@ -290,14 +297,7 @@ def vm_migrate(
     server: ServerOption = None,
 ) -> None:
     """Migrate a running VM: its port bindings move to the new host."""
-    api = Api(server)
-    vid = api.resolve("vms", vm)
-    body: dict[str, Any] = {"wait": False}
-    if host:
-        body["host_id"] = api.resolve("hosts", host)
-    moved = api.call("POST", f"/vms/{vid}/migrate", body)["vm"]
-    console.print(f"VM {escape(vm)} moving to [bold]{escape(moved['host'])}[/]")
-    wait_ports(api, vid, timeout)
+    run_vm("migrate", vm, host, timeout, server)
 
 
 @vm_app.command("delete")

@@ -1,6 +1,7 @@
 """The vmm's host plug in a namespace lab: what VDSM's hook (or libvirt) does on a real host.
 
-Each vNIC gets a namespace ``<lab prefix><vm>-<nic>`` whose ``eth0`` (the vNIC's MAC) is
+Each vNIC gets a namespace ``<lab prefix><vm>-<nic>`` (made by ``prepare`` while the port is
+being created) whose ``eth0`` (the vNIC's MAC) is
 veth-paired to the tap the port's binding names (``vif_details.tap_name``) in the namespace
 of the lab host the vmm host stands for (its ``provider_host``). On a migration the tap end
 moves from the old host's namespace to the new one (the VM keeps its ``eth0``, address and
@@ -29,13 +30,17 @@ class LabHostPlug:
     def namespace(self, vm_name: str, nic_name: str) -> str:
         return f"{self.lab.state().prefix}{vm_name}-{nic_name}"
 
+    def prepare(self, vm: Any, host: Any, nic: Any) -> None:
+        """The guest side, made while the vmm creates the port (it needs no port)."""
+        netns.add_namespace(self.namespace(vm.name, nic.name))
+
     def plug(self, vm: Any, host: Any, nic: Any, port: dict[str, Any]) -> None:
         state = self.lab.state()
         hv = state.host(host.provider_host)
         details = port.get("binding:vif_details") or {}
         tap = str(details.get("tap_name") or tap_name(port["id"]))
         ns = self.namespace(vm.name, nic.name)
-        netns.add_namespace(ns)
+        netns.add_namespace(ns)  # idempotent: made already by ``prepare``
         moved = False
         for other in state.hosts:  # a migration: the VM's side stays, its tap moves over
             if (

@@ -143,9 +143,16 @@ def check_name(value: Any, what: str = "name") -> str:
     return value.strip()
 
 
+def check_text(value: Any, what: str, limit: int = 255) -> str:
+    """A string that fits its column (PostgreSQL refuses a longer one)."""
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidInput(f"{what} must be a string of at most {limit} characters")
+    return value
+
+
 def check_url(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be a URL")
+    if not isinstance(value, str) or len(value) > 1024:
+        raise InvalidInput(f"{what} must be a URL of at most 1024 characters")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInput(f"{what} '{value}' is not an http(s) URL")

@@ -7,6 +7,8 @@ gave, not the catalog's) and adds what a manager needs on top of plain calls:
 * ``check()`` — oVirt's "test connection": a token, then ``GET /v2.0/``; the answer names
   what is wrong (``unreachable``, ``tls_error``, ``bad_credentials``, ``not_keystone``,
   ``not_networking``) instead of a stack trace;
+* ``ports_of_devices`` / ``create_ports`` — the vNICs' ports in one filtered list, and a bulk
+  create (one round trip for a VM's ports);
 * ``wait_active(port_id)`` — waits for the port's ACTIVE event on neutrino's event API
   (``/agent/v1/ports/{id}/events``); on a provider without that API (its 404 is not a
   ``PortNotFound``) it remembers so and polls the port's status until the deadline.
@@ -102,7 +104,20 @@ class ProviderClient:
                 f"Keystone at {p.auth_url} refused user '{p.username}' "
                 f"on project '{p.project}' (wrong password or name?)",
             )
-        except (HttpError, EndpointNotFound, KeyError, ValueError, TypeError) as exc:
+        except HttpError as exc:
+            if exc.status == 404 and p.keystone_version == "v2.0":
+                # Keystone itself dropped v2.0 (in its Queens release); only old ones have it
+                return ConnectionCheck(
+                    "not_keystone",
+                    f"{p.auth_url} has no Keystone v2.0 identity API (HTTP 404): "
+                    "current Keystones serve v3 only, choose v3",
+                )
+            return ConnectionCheck(
+                "not_keystone",
+                f"{p.auth_url} did not answer as a Keystone "
+                f"{p.keystone_version} identity API ({_short(exc)})",
+            )
+        except (EndpointNotFound, KeyError, ValueError, TypeError) as exc:
             return ConnectionCheck(
                 "not_keystone",
                 f"{p.auth_url} did not answer as a Keystone "
@@ -151,10 +166,18 @@ class ProviderClient:
                 return PortWait(status, status == "ACTIVE", time.monotonic() - start, False)
             time.sleep(POLL_INTERVAL)
 
-    def ports_of_device(self, device_id: str) -> list[dict[str, Any]]:
-        """The provider's ports whose ``device_id`` is this vNIC's id (a filtered list, where
-        oVirt lists every port and scans them)."""
-        return self.api.list_ports(device_id=device_id)
+    def ports_of_devices(self, device_ids: list[str]) -> list[dict[str, Any]]:
+        """The provider's ports whose ``device_id`` is one of these vNIC ids, in one filtered
+        list (a repeated filter matches any of its values), where oVirt lists every port."""
+        return self.api.list_ports(device_id=list(device_ids)) if device_ids else []
+
+    def create_ports(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create several ports in one bulk ``POST /v2.0/ports`` (all or none); the ports in
+        the order of ``bodies``."""
+        if len(bodies) == 1:
+            return [self.api.create_port(**bodies[0])]
+        answer = self.api.session.request("POST", "/v2.0/ports", json={"ports": bodies})
+        return list(answer["ports"])
 
 
 def _transport(what: str, url: str, exc: TransportError) -> ConnectionCheck:
@@ -165,6 +188,7 @@ def _transport(what: str, url: str, exc: TransportError) -> ConnectionCheck:
 
 def _short(exc: BaseException) -> str:
     if isinstance(exc, HttpError):
-        return f"HTTP {exc.status} {exc.type}"
+        kind = "" if exc.type == f"HTTP{exc.status}" else f" {exc.type}"
+        return f"HTTP {exc.status}{kind}"
     text = str(exc.__cause__ or exc) if isinstance(exc, ClientError) else str(exc)
     return (text or type(exc).__name__)[:200]

@@ -20,7 +20,8 @@ Resources (``{"provider": {...}}`` / ``{"providers": [...]}`` bodies, Neutron st
     vms/{id}/nics        GET POST   /{nic} PUT DELETE
 
 Provider calls block (a start waits for ports), so every endpoint runs its use case in a
-worker thread.
+worker thread. Each route's OpenAPI operation (body, answers, who may call it) is in
+``schemas``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ from typing import Any, Protocol
 import anyio
 import orjson
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from neutrino.common.errors import BadRequest, InvalidInput
+from neutrino.common.text import holds_nul
+from neutrino.vmm import schemas
 from neutrino.vmm.usecases.base import Caller
 from neutrino.vmm.usecases.container import Vmm
 from neutrino.vmm.usecases.sync import report_view
@@ -71,6 +75,8 @@ async def _body(request: Request, member: str | None = None) -> dict[str, Any]:
         body = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
         raise BadRequest("Body contains invalid data") from None
+    if b"\\u0000" in raw and holds_nul(body):  # PostgreSQL's text cannot hold one
+        raise BadRequest("Body contains invalid data: NUL characters are not allowed")
     if member is None:
         if not isinstance(body, dict):
             raise BadRequest("Body must be a JSON object")
@@ -307,7 +313,19 @@ def build_router(vmm: Vmm, authenticate: Authenticate) -> APIRouter:
         await run(vmm.vms.remove_nic, caller(request), vid, nic)
         return Response(status_code=204)
 
+    describe(router)
     return router
+
+
+def describe(router: APIRouter) -> None:
+    """Give each route its OpenAPI operation (``schemas``) under ``x-operation``, which the
+    server's document builder puts in place."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            for method in route.methods or ():
+                op = schemas.operation(route.path, method)
+                if op is not None:
+                    route.openapi_extra = {"x-operation": op}
 
 
 class VmmExtension:

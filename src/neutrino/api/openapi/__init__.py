@@ -5,7 +5,8 @@ FastAPI alone knows only the paths and their path ids. ``install`` replaces ``ap
 with ``build``: FastAPI's document, then for each operation what the code really accepts and
 answers, from :mod:`.neutron` (generated from the attribute specs and filter tables) and
 :mod:`.identity` (Keystone); operations neither names (version documents, read-only lists)
-get the generic read responses.
+get the generic read responses. An extension's route (the vmm's ``/vmm/v1``) may describe
+itself under ``x-operation`` (its ``openapi_extra``); that description is used the same way.
 
 Every operation needs ``X-Auth-Token`` (security scheme ``token``) except the version
 documents and token issue. The agent API (``/agent/v1``) is tagged ``internal`` with
@@ -29,6 +30,8 @@ from neutrino.api.openapi.parts import (
 from neutrino.domain.attributes import JsonSchema
 
 INTERNAL_PREFIX = "/agent/v1"
+VMM_PREFIX = "/vmm/v1"
+SELF_DESCRIBED = "x-operation"  # an extension route's own description (see ``_described``)
 PUBLIC_PATHS = frozenset({"/", "/v2.0", "/v2.0/", "/v3", "/v3/"})  # version documents
 
 
@@ -54,12 +57,33 @@ def build(app: FastAPI) -> JsonSchema:
         {"name": "networking", "description": "Neutron v2.0"},
         {"name": "identity", "description": "Keystone v3 and v2.0 tokens"},
         {"name": "internal", "description": "The agent API: for neutrino's own agents only"},
+        {"name": "vmm", "description": "The manager side: providers, networks, VMs (/vmm/v1)"},
     ]
     overrides = {**neutron.operations(), **identity.operations()}
     for path, methods in doc["paths"].items():
         for method, op in methods.items():
-            _refine(path, op, overrides.get((path, method)))
+            described = op.pop(SELF_DESCRIBED, None)
+            _refine(path, op, overrides.get((path, method)) or _described(op, described))
     return doc
+
+
+def _described(op: Operation, described: JsonSchema | None) -> Operation | None:
+    """An extension's route that describes itself (``x-operation``: summary, description,
+    parameters, request body, success status and result, error statuses), as an override."""
+    if described is None:
+        return None
+    for key in ("summary", "description"):
+        if key in described:
+            op[key] = described[key]
+    out: Operation = {
+        "parameters": described.get("parameters", []),
+        "responses": responses(
+            described["success"], tuple(described["errors"]), result=described.get("result")
+        ),
+    }
+    if "requestBody" in described:
+        out["requestBody"] = described["requestBody"]
+    return out
 
 
 def _refine(path: str, op: Operation, override: Operation | None) -> None:
@@ -81,6 +105,8 @@ def _refine(path: str, op: Operation, override: Operation | None) -> None:
     if path.startswith(INTERNAL_PREFIX):
         op["tags"] = ["internal"]
         op["x-internal"] = True
+    elif path.startswith(VMM_PREFIX):
+        op["tags"] = ["vmm"]
     else:
         op["tags"] = ["identity" if is_keystone(path) else "networking"]
 

@@ -196,3 +196,15 @@ events = Table(
     Column("kind", String(64), nullable=False),
     Column("message", Text, nullable=False),
 )
+
+# Who runs a periodic job (a provider's auto-sync) among every process on this database: see
+# ``storage/leases.py``. ``last_run`` is when the job last started (epoch seconds), ``expires_at``
+# when its runner's claim lapses (0 = released).
+leases = Table(
+    "vmm_leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("last_run", Float, nullable=False),
+)

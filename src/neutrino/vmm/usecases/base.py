@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
+import httpx
+
 from neutrino.client import ClientError, HttpError, TransportError
 from neutrino.common.errors import (
     NeutrinoError,
@@ -93,10 +95,13 @@ def need(repo: Repo, kind: type[T], rid: str) -> T:
 
 
 class Clients:
-    """One ``ProviderClient`` per provider, kept while the provider's fields stay the same."""
+    """One ``ProviderClient`` per provider, kept while the provider's fields stay the same.
+    ``transport`` (an httpx transport) carries every provider call when set: a test confines
+    them to loopback with it."""
 
-    def __init__(self, timeout: float = 30.0) -> None:
+    def __init__(self, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
         self.timeout = timeout
+        self.transport = transport
         self._clients: dict[str, ProviderClient] = {}
         self._lock = threading.Lock()
 
@@ -107,7 +112,11 @@ class Clients:
                 return client
             if client is not None:
                 client.close()
-            client = self._clients[provider.id] = ProviderClient(provider, timeout=self.timeout)
+            http = None
+            if self.transport is not None:
+                http = httpx.Client(timeout=self.timeout, transport=self.transport)
+            client = ProviderClient(provider, timeout=self.timeout, http=http)
+            self._clients[provider.id] = client
             return client
 
     def forget(self, provider_id: str) -> None:

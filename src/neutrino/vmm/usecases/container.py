@@ -43,10 +43,16 @@ class Vmm:
         return cls(VmmStore(db_url, Cipher.from_state_dir(state_dir)), **options)  # type: ignore[arg-type]
 
     def set_host_plug(
-        self, plug: Callable[..., None] | None, unplug: Callable[..., None] | None
+        self,
+        plug: Callable[..., None] | None,
+        unplug: Callable[..., None] | None,
+        prepare: Callable[..., None] | None = None,
     ) -> None:
-        """The hypervisor side (the lab's namespaces, a libvirt host...)."""
+        """The hypervisor side (the lab's namespaces, a libvirt host...): ``prepare(vm, host,
+        vnic)`` makes a vNIC's guest side while its port is being made (optional), ``plug(vm,
+        host, vnic, port)`` wires it to the bound port, ``unplug(vm, vnic)`` takes it away."""
         self.vms.plug, self.vms.unplug, self.sync.unplug = plug, unplug, unplug
+        self.vms.prepare = prepare
 
     def close(self) -> None:
         self.runner.stop()

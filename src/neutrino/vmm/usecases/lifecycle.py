@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, replace
 from typing import Any
 
 from neutrino.client import ClientError, HttpError
@@ -99,13 +100,22 @@ class VmLifecycle(Vms):
             if vm.status == m.VM_UP:
                 raise NamedConflict("VmIsRunning", f"VM {vm.name} is running already")
             nics = repo.find(m.Vnic, vm_id=vm_id, plugged=True)
-            host = self._schedule(repo, vm, nics, host_id)
-            places = [p for n in nics if (p := self._placement(repo, vm, n, host))]
-        result = self._run_ports(vm, host, places, wait)
-        with self.store.write() as repo:
-            vm = self._vm(repo, caller, vm_id)
-            vm.status, vm.host_id = m.VM_UP, host.id
-            repo.save(vm)
+            unbound = [p for n in nics if (p := self._placement(repo, vm, n, None))]
+        # the ports' lookup does not depend on the host: it runs while the VM is scheduled
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            found = pool.submit(self._lookup_all, unbound)
+            with self.store.read() as repo:
+                host = self._schedule(repo, vm, nics, host_id)
+            existing = found.result()
+        places = [replace(p, provider_host=host.provider_host) for p in unbound]
+
+        def running(repo: Repo) -> None:
+            row = self._vm(repo, caller, vm_id)
+            row.status, row.host_id = m.VM_UP, host.id
+            repo.save(row)
+
+        result = self._run_ports(vm, host, places, wait, existing, then=running)
+        vm.status, vm.host_id = m.VM_UP, host.id
         return {**asdict(vm), "host": host.name, "ports": result}
 
     def stop(self, caller: Caller, vm_id: str) -> dict[str, Any]:
@@ -138,11 +148,14 @@ class VmLifecycle(Vms):
             nics = repo.find(m.Vnic, vm_id=vm_id, plugged=True)
             host = self._schedule(repo, vm, nics, host_id, exclude=vm.host_id)
             places = [p for n in nics if (p := self._placement(repo, vm, n, host))]
-        result = self._run_ports(vm, host, places, wait)
-        with self.store.write() as repo:
-            vm = self._vm(repo, caller, vm_id)
-            vm.host_id = host.id
-            repo.save(vm)
+
+        def moved(repo: Repo) -> None:
+            row = self._vm(repo, caller, vm_id)
+            row.host_id = host.id
+            repo.save(row)
+
+        result = self._run_ports(vm, host, places, wait, then=moved)
+        vm.host_id = host.id
         return {**asdict(vm), "host": host.name, "ports": result}
 
     def delete(self, caller: Caller, vm_id: str) -> None:

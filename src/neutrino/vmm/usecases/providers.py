@@ -12,6 +12,7 @@ from typing import Any
 from neutrino.common.errors import InvalidInput, NamedConflict
 from neutrino.vmm import model as m
 from neutrino.vmm.provider import ConnectionCheck, ProviderClient
+from neutrino.vmm.storage import leases
 from neutrino.vmm.usecases.base import Caller, UseCase, need
 
 FIELDS = {
@@ -38,6 +39,7 @@ def provider_from(body: dict[str, Any]) -> m.Provider:
     for key in ("username", "password"):
         if not isinstance(body.get(key), str) or not body[key]:
             raise InvalidInput(f"{key} is required")
+    m.check_text(body["username"], "username")
     auth_url = m.check_url(body.get("auth_url"), "auth_url")
     text = {
         k: body.get(k, d)
@@ -49,7 +51,9 @@ def provider_from(body: dict[str, Any]) -> m.Provider:
         )
     }
     for key, value in text.items():
-        if not isinstance(value, str):
+        if key != "description":
+            m.check_text(value, key)
+        elif not isinstance(value, str):
             raise InvalidInput(f"{key} must be a string")
     return m.Provider(
         name=m.check_name(body.get("name")),
@@ -132,6 +136,7 @@ class Providers(UseCase):
                 )
             repo.remove(m.Provider, provider_id)
         self.clients.forget(provider_id)
+        leases.forget(self.store, leases.sync_lease(provider_id))
 
 
 def _vm_name(repo: Any, vnic: m.Vnic) -> str:

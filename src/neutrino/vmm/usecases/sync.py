@@ -16,25 +16,30 @@ to it in every data center:
   at the next interval.
 
 ``SyncRunner`` is the background thread: it wakes every second and runs the providers that
-are due, one at a time.
+are due, one at a time, each run claimed first in ``vmm_leases`` so that however many API
+workers and servers share the database, one of them syncs a provider once per interval.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino.client import ClientError, Unauthorized
 from neutrino.vmm import model as m
+from neutrino.vmm.storage import leases
 from neutrino.vmm.usecases import ports
 from neutrino.vmm.usecases.base import Caller, UseCase, need
 
 log = logging.getLogger(__name__)
 AUTH_FAILED, FAILED, OK = "auth_failed", "error", "ok"
+RUN_TTL = 300.0  # a runner that dies mid-run holds its claim this long
 
 
 @dataclass
@@ -157,13 +162,18 @@ def _event_lines(report: SyncReport) -> list[str]:
 
 
 class SyncRunner:
-    """Runs each provider's sync every ``sync_interval`` seconds, in one daemon thread."""
+    """Runs each provider's sync every ``sync_interval`` seconds, in one daemon thread per
+    process, and once per interval among all processes on the database: each run is claimed
+    first (``storage.leases``), so with several API workers or servers exactly one of them
+    syncs a given provider at a time, and the next run comes one interval after the last
+    one started, wherever it ran."""
 
-    def __init__(self, sync: Sync, admin: Caller, tick: float = 1.0) -> None:
+    def __init__(self, sync: Sync, admin: Caller, tick: float = 1.0, run_ttl: float = RUN_TTL):
         self.sync = sync
         self.admin = admin
         self.tick = tick
-        self._last: dict[str, float] = {}
+        self.run_ttl = run_ttl
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -176,30 +186,36 @@ class SyncRunner:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def due(self, now: float) -> list[str]:
+    def candidates(self) -> list[m.Provider]:
+        """Providers with automatic sync on (and not stopped by an authentication failure)."""
         with self.sync.store.read() as repo:
             providers = repo.find(m.Provider)
-        return [
-            p.id
-            for p in providers
-            if p.sync_interval > 0
-            and p.sync_status != AUTH_FAILED
-            and now - self._last.get(p.id, 0.0) >= p.sync_interval
-        ]
+        return [p for p in providers if p.sync_interval > 0 and p.sync_status != AUTH_FAILED]
 
-    def run_due(self) -> list[SyncReport]:
+    def run_due(self, now: float | None = None) -> list[SyncReport]:
+        """Sync every provider that is due and whose run this process could claim."""
         reports: list[SyncReport] = []
-        for pid in self.due(time.monotonic()):
-            self._last[pid] = time.monotonic()
+        for provider in self.candidates():
+            name = leases.sync_lease(provider.id)
+            store = self.sync.store
+            if not leases.claim(
+                store, name, self.holder, provider.sync_interval, self.run_ttl, now
+            ):
+                continue
             try:
-                reports.append(self.sync.run(self.admin, pid))
+                reports.append(self.sync.run(self.admin, provider.id))
             except Exception as exc:  # a provider removed meanwhile, a database hiccup
-                log.warning("vmm sync of provider %s failed: %s", pid, exc)
+                log.warning("vmm sync of provider %s failed: %s", provider.id, exc)
+            finally:
+                leases.release(store, name, self.holder)
         return reports
 
     def _loop(self) -> None:
         while not self._stop.wait(self.tick):
-            self.run_due()
+            try:
+                self.run_due()
+            except Exception as exc:  # the database away for a moment: try at the next tick
+                log.warning("vmm sync round failed: %s", exc)
 
 
 def report_view(report: SyncReport) -> dict[str, Any]:

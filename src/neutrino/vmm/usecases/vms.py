@@ -3,16 +3,15 @@ and unplug, delete.
 
 Members manage the VMs of their project; admins all. A vNIC gets the lowest free MAC of its
 data center's pool. Port calls go through ``ports``; waiting for ACTIVE is the provider's
-event (or polling), all of a VM's ports at once. ``plug`` (optional) is the hypervisor side:
-called with each vNIC's port once bound, it wires the VM on the host (the lab plugs a
-namespace; a real host would use the libvirt XML). Transactions never span provider calls:
-a start reads the VM, calls the providers, then records ports and the host in one write.
+event (or polling), all of a VM's ports at once (``vmports``). ``plug`` (optional) is the
+hypervisor side: called with each vNIC's port once bound, it wires the VM on the host (the
+lab plugs a namespace; a real host would use the libvirt XML); ``prepare`` (optional) makes
+the guest side before the port exists. Transactions never span provider calls: a start reads
+the VM, calls the providers, then records ports and the host in one write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
@@ -20,21 +19,15 @@ from neutrino.client import ClientError
 from neutrino.common.errors import InvalidInput, NamedConflict, ResourceNotFound
 from neutrino.vmm import libvirt, macpool
 from neutrino.vmm import model as m
-from neutrino.vmm.provider import PortWait
 from neutrino.vmm.storage.repo import Repo
 from neutrino.vmm.usecases import ports
-from neutrino.vmm.usecases.base import Caller, UseCase, need, provider_error
+from neutrino.vmm.usecases.base import Caller, need
+from neutrino.vmm.usecases.vmports import VmPorts
 
-Plug = Callable[[m.Vm, m.Host, m.Vnic, dict[str, Any]], None]
 MAC_TRIES = 5
 
 
-class Vms(UseCase):
-    device_owner = m.DEFAULT_DEVICE_OWNER
-    wait_timeout = 30.0
-    plug: Plug | None = None
-    unplug: Callable[[m.Vm, m.Vnic], None] | None = None
-
+class Vms(VmPorts):
     # --- reads ---------------------------------------------------------------------------
 
     def _vm(self, repo: Repo, caller: Caller, vm_id: str) -> m.Vm:
@@ -92,7 +85,7 @@ class Vms(UseCase):
         project = caller.project_id
         if body.get("project_id") and body["project_id"] != project:
             caller.require_admin("create_vm_for_another_project")
-            project = str(body["project_id"])
+            project = m.check_text(body["project_id"], "project_id", 64)
         vm = m.Vm(
             name=m.check_name(body.get("name")),
             cluster_id=str(body.get("cluster_id")),
@@ -139,93 +132,3 @@ class Vms(UseCase):
                         raise
             # another allocation took this MAC first: pick again in a new transaction
         raise NamedConflict("MacAddressInUse", "could not allocate a MAC address (contention)")
-
-    # --- placement helpers -----------------------------------------------------------------
-
-    def _placement(
-        self, repo: Repo, vm: m.Vm, nic: m.Vnic, host: m.Host | None
-    ) -> ports.Placement | None:
-        """None for a vNIC on a network of the manager's own (no provider port)."""
-        profile = need(repo, m.Profile, nic.profile_id)
-        net = need(repo, m.Network, profile.network_id)
-        if net.provider_id is None:
-            return None
-        provider = need(repo, m.Provider, net.provider_id)
-        return ports.Placement(vm, nic, profile, net, provider, host.provider_host if host else "")
-
-    def _bind_all(self, places: list[ports.Placement]) -> dict[str, dict[str, Any]]:
-        """Create/update every port; vNIC id -> port. A port the provider cannot bind on the
-        host (``binding_failed``) fails the whole call."""
-        out: dict[str, dict[str, Any]] = {}
-        for place in places:
-            client = self.clients.of(place.provider)
-            try:
-                port = ports.allocate(client, place, self.device_owner)
-            except ClientError as exc:
-                raise provider_error(place.provider, exc) from None
-            out[place.vnic.id] = port
-            if place.provider_host and port.get("binding:vif_type") in (
-                "binding_failed",
-                "unbound",
-            ):
-                raise NamedConflict(
-                    "PortBindingFailed",
-                    f"provider {place.provider.name} could not bind vNIC "
-                    f"{place.vnic.name} on {place.provider_host}",
-                )
-        return out
-
-    def _wait_all(
-        self, places: list[ports.Placement], bound: dict[str, dict[str, Any]]
-    ) -> dict[str, PortWait]:
-        def wait(place: ports.Placement) -> tuple[str, PortWait]:
-            client = self.clients.of(place.provider)
-            try:
-                return place.vnic.id, client.wait_active(
-                    bound[place.vnic.id]["id"], self.wait_timeout
-                )
-            except ClientError as exc:
-                raise provider_error(place.provider, exc) from None
-
-        if not places:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(8, len(places))) as pool:
-            waits = dict(pool.map(wait, places))
-        late = [p.vnic.name for p in places if not waits[p.vnic.id].active]
-        if late:
-            raise NamedConflict(
-                "PortNotActive",
-                f"port(s) of vNIC(s) {', '.join(late)} not ACTIVE after {self.wait_timeout:g} s",
-            )
-        return waits
-
-    def _record_ports(
-        self, places: list[ports.Placement], bound: dict[str, dict[str, Any]]
-    ) -> None:
-        with self.store.write() as repo:
-            for place in places:
-                nic = repo.get(m.Vnic, place.vnic.id)
-                if nic is not None:
-                    nic.port_id = bound[place.vnic.id]["id"]
-                    nic.port_provider_id = place.provider.id
-                    repo.save(nic)
-
-    def _run_ports(
-        self, vm: m.Vm, host: m.Host, places: list[ports.Placement], wait: bool
-    ) -> dict[str, Any]:
-        bound = self._bind_all(places)
-        self._record_ports(places, bound)
-        if self.plug is not None and places:
-            plug = self.plug
-            # the host wires vNICs independently: plug them at once, as a hypervisor would
-            with ThreadPoolExecutor(max_workers=min(8, len(places))) as pool:
-                list(pool.map(lambda p: plug(vm, host, p.vnic, bound[p.vnic.id]), places))
-        waits = self._wait_all(places, bound) if wait else {}
-        return {
-            nic_id: {
-                "port_id": port["id"],
-                "status": waits[nic_id].status if nic_id in waits else port.get("status"),
-                "waited": waits[nic_id].waited if nic_id in waits else None,
-            }
-            for nic_id, port in bound.items()
-        }
