@@ -36,14 +36,22 @@ def test_create_show_defaults_and_compaction(api: Caller) -> None:
     made = pool(api, ["10.0.0.128/25", "10.0.0.0/25", "10.1.0.0/16"], description="d")
     assert made["prefixes"] == ["10.0.0.0/24", "10.1.0.0/16"]
     assert made["ip_version"] == 4
-    assert (made["min_prefixlen"], made["max_prefixlen"], made["default_prefixlen"]) == (8, 32, 8)
+    assert (made["min_prefixlen"], made["max_prefixlen"], made["default_prefixlen"]) == (
+        "8",
+        "32",
+        "8",
+    )
     assert made["shared"] is False and made["is_default"] is False
     assert made["default_quota"] is None and made["address_scope_id"] is None
     assert made["revision_number"] == 0 and made["tags"] == [] and made["description"] == "d"
     shown = api.get(f"{POOLS}/{made['id']}").json()["subnetpool"]
     assert shown == made
     v6 = pool(api, ["2001:db8::/48"])
-    assert (v6["min_prefixlen"], v6["max_prefixlen"], v6["default_prefixlen"]) == (64, 128, 64)
+    assert (v6["min_prefixlen"], v6["max_prefixlen"], v6["default_prefixlen"]) == (
+        "64",
+        "128",
+        "64",
+    )
 
 
 @pytest.mark.parametrize(
@@ -58,7 +66,7 @@ def test_create_show_defaults_and_compaction(api: Caller) -> None:
         ),
         (["10.0.0.0/8"], {"max_prefixlen": 33}, "IllegalSubnetPoolPrefixBounds"),
         (["10.0.0.0/8"], {"default_prefixlen": 4}, "IllegalSubnetPoolPrefixBounds"),
-        (["10.0.0.1/8"], {}, "HTTPBadRequest"),
+        (["10.0.0.1"], {}, "HTTPBadRequest"),
         (["not-a-cidr"], {}, "HTTPBadRequest"),
         (["10.0.0.0/8"], {"min_prefixlen": -1}, "HTTPBadRequest"),
         (["10.0.0.0/8"], {"default_quota": "x"}, "HTTPBadRequest"),
@@ -68,6 +76,17 @@ def test_create_refused(api: Caller, prefixes: list[str], attrs: Any, kind: str)
     err = pool(api, prefixes, 400, **attrs)
     assert err["type"] == kind, err
     assert api.get(POOLS).json()["subnetpools"] == []
+
+
+def test_host_bits_name_their_network_and_update_answers_integers(api: Caller) -> None:
+    made = pool(api, ["10.11.12.13/24"])
+    assert made["prefixes"] == ["10.11.12.0/24"]
+    r = api.put(
+        f"{POOLS}/{made['id']}", {"subnetpool": {"min_prefixlen": 16, "default_prefixlen": 20}}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["subnetpool"]["min_prefixlen"] == 16  # Neutron's update answer
+    assert api.get(f"{POOLS}/{made['id']}").json()["subnetpool"]["min_prefixlen"] == "16"
 
 
 def test_bounds_message_is_neutrons(api: Caller) -> None:
@@ -233,6 +252,20 @@ def test_member_policy_and_sharing(api: Caller) -> None:
     assert other.delete(f"/v2.0/subnets/{sub['id']}").status_code == 204
     assert owner.delete(f"/v2.0/rbac-policies/{policy['id']}").status_code == 204
     assert other.get(f"{POOLS}/{mine['id']}").status_code == 404
+    # a pool in an address scope is shared only with projects the scope is shared with
+    s = scope(owner)
+    scoped = pool(owner, ["10.9.0.0/16"], address_scope_id=s["id"])
+    body = {
+        "object_type": "subnetpool",
+        "object_id": scoped["id"],
+        "action": "access_as_shared",
+        "target_tenant": other.project_id,
+    }
+    r = owner.post("/v2.0/rbac-policies", {"rbac_policy": body})
+    assert r.status_code == 400 and r.json()["NeutronError"]["type"] == "RbacPolicyInitError"
+    scope_body = {**body, "object_type": "address_scope", "object_id": s["id"]}
+    assert owner.post("/v2.0/rbac-policies", {"rbac_policy": scope_body}).status_code == 201
+    assert owner.post("/v2.0/rbac-policies", {"rbac_policy": body}).status_code == 201
 
 
 def test_affinity_rules(api: Caller) -> None:

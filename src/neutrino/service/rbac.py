@@ -91,7 +91,6 @@ def view(row: Any) -> dict[str, Any]:
         "object_id": row["object_id"],
         "action": row["action"],
         "target_tenant": row["target_project"],
-        "target_project": row["target_project"],
     }
 
 
@@ -184,6 +183,8 @@ class RbacService:
         created = []
         for attrs in items:
             net = self._object(tx.conn, ctx, attrs["object_type"], attrs["object_id"])
+            if attrs["object_type"] in rbac_objects.TABLES:
+                rbac_objects.check_create(tx.conn, attrs["object_type"], net, attrs["target"])
             if repo.find_by(tx.conn, net["id"], attrs["action"], attrs["target"]) is not None:
                 raise NamedConflict(
                     "DuplicateRbacPolicy", "An RBAC policy already exists with those values."

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import InvalidInput, NamedConflict
+from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.service import subnetpool_attrs as spa
 from neutrino.service.context import RequestContext
@@ -106,3 +106,17 @@ def share_to_all(tx: Tx, object_type: str, object_id: str, project: str) -> None
         },
     )
     tx.record("rbac_policy", policy_id, "create", project)
+
+
+def check_create(conn: Any, object_type: str, row: Any, target: str) -> None:
+    """Neutron refuses to share a pool tied to an address scope with a project the scope is
+    not shared with (by name or to all)."""
+    scope_id = row["address_scope_id"] if object_type == "subnetpool" else None
+    if scope_id is None:
+        return
+    if not repo.targets(conn, scope_id, SHARED) & {target, WILDCARD}:
+        raise NamedBadRequest(
+            "RbacPolicyInitError",
+            f"Failed to create RBAC policy on object {row['id']} because target project "
+            f"doesn't have access to associated address scope.",
+        )

@@ -31,14 +31,15 @@ from neutrino.domain.attributes import (
 
 @described({"type": "string", "pattern": "/"})
 def prefix(value: Any) -> str:
-    """Neutron's ``type:subnet``: a CIDR whose host bits are zero."""
-    if not isinstance(value, str) or "/" not in value:
-        raise Invalid(f"'{excerpt(value)}' is not a valid IP subnet")
+    """Neutron's ``type:subnet``: a CIDR (host bits allowed: the network they name is kept);
+    a bare address is refused with the CIDR it would mean."""
     try:
-        net = ipaddress.ip_network(value, strict=False)
+        net = ipaddress.ip_network(value, strict=False) if isinstance(value, str) else None
     except ValueError:
-        raise Invalid(f"'{excerpt(value)}' is not a valid IP subnet") from None
-    if str(net) != value and str(ipaddress.ip_interface(value)) != str(net):
+        net = None
+    if net is None:
+        raise Invalid(f"'{excerpt(value)}' is not a valid IP subnet")
+    if "/" not in value:
         raise Invalid(f"'{excerpt(value)}' isn't a recommended CIDR, use '{net}' instead")
     return str(net)
 

@@ -52,9 +52,10 @@ def view(row: Any, prefixes: list[str], tags: list[str], shared: bool) -> dict[s
         "project_id": row["project_id"],
         "prefixes": prefixes,
         "ip_version": row["ip_version"],
-        "default_prefixlen": row["default_prefixlen"],
-        "min_prefixlen": row["min_prefixlen"],
-        "max_prefixlen": row["max_prefixlen"],
+        # strings, as Neutron renders them (its update answer aside: ``_update_tx``)
+        "default_prefixlen": str(row["default_prefixlen"]),
+        "min_prefixlen": str(row["min_prefixlen"]),
+        "max_prefixlen": str(row["max_prefixlen"]),
         "default_quota": row["default_quota"],
         "is_default": bool(row["is_default"]),
         "shared": shared,
@@ -189,7 +190,8 @@ class SubnetPoolService:
                 )
         _check_scope(tx, ctx, merged["address_scope_id"], pool_id, merged)
         self._save(tx, row, merged, old)
-        return render(tx.conn, [repo.find(tx.conn, pool_id)], ctx.project_id)[0]
+        out = render(tx.conn, [repo.find(tx.conn, pool_id)], ctx.project_id)[0]
+        return {**out, **{k: int(out[k]) for k in spa.BOUNDS}}  # Neutron's update: integers
 
     def _save(self, tx: Tx, row: Any, merged: dict[str, Any], old: list[str]) -> None:
         """Write what changed: one revision bump and one log entry per call."""
