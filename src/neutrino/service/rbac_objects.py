@@ -34,10 +34,9 @@ def find(conn: Any, object_type: str, object_id: str) -> Any:
 def owned_object(conn: Any, ctx: RequestContext, object_type: str, object_id: str) -> Any:
     """The policy's object, which the caller must see and, unless admin, own."""
     row = find(conn, object_type, object_id)
-    if row is None or not (
-        ctx.owns(row["project_id"])
-        or row["shared"]
-        or repo.granted_ids(conn, ctx.project_id, [object_id])
+    if row is None or not ctx.can_see(
+        row["project_id"],
+        public=bool(row["shared"]) or bool(repo.granted_ids(conn, ctx.project_id, [object_id])),
     ):
         if object_type == "subnetpool":
             raise spa.pool_not_found(object_id)

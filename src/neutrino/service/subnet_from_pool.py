@@ -50,10 +50,12 @@ def affinity_error() -> NamedBadRequest:
 
 
 def visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
-    return (
-        ctx.owns(row["project_id"])
-        or bool(row["shared"])
-        or bool(rbac_repo.granted_ids(conn, ctx.project_id, [row["id"]]))
+    """A pool (or scope) is seen by its project, an admin, and a caller with a project when
+    it is shared to all or to that project."""
+    return ctx.can_see(
+        row["project_id"],
+        public=bool(row["shared"])
+        or bool(rbac_repo.granted_ids(conn, ctx.project_id, [row["id"]])),
     )
 
 
