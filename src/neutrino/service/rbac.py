@@ -70,7 +70,7 @@ ACTIONS = {
     "address_scope": (SHARED,),
 }
 # in lock order (see store.locks)
-TABLES = {"network": "networks", "security_group": "security_groups", **rbac_objects.TABLES}
+TABLES = {"network": "networks", **rbac_objects.TABLES, "security_group": "security_groups"}
 SPEC: dict[str, Attr] = {
     "object_type": Attr(string(255), allow_put=False, required=True),
     "object_id": Attr(uuid, allow_put=False, required=True),
