@@ -35,10 +35,23 @@ def interval(net: Network) -> Interval:
     return int(net.network_address), int(net.broadcast_address)
 
 
+def stored_interval(cidr: str) -> Interval:
+    """The interval of a canonical CIDR as the store keeps them (network address, no host
+    bits): parsing only the address is several times cheaper than a full network, and
+    allocation reads every subnet a pool has handed out."""
+    address, _, length = cidr.partition("/")
+    first = int(ipaddress.ip_address(address))
+    return first, first + (1 << ((128 if ":" in address else 32) - int(length))) - 1
+
+
 def span(nets: Iterable[Network]) -> list[Interval]:
     """The union of ``nets`` as sorted, disjoint, non-adjacent intervals."""
+    return merge(interval(n) for n in nets)
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
     out: list[Interval] = []
-    for first, last in sorted(interval(n) for n in nets):
+    for first, last in sorted(intervals):
         if out and first <= out[-1][1] + 1:
             if last > out[-1][1]:
                 out[-1] = (out[-1][0], last)
@@ -92,8 +105,9 @@ def overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
     return subtract(a, b) != list(a)
 
 
-def free(prefixes: Iterable[Network], allocated: Iterable[Network]) -> list[Interval]:
-    return subtract(span(prefixes), span(allocated))
+def free(prefixes: Iterable[str], allocated: Iterable[str]) -> list[Interval]:
+    """A pool's free space from its stored prefixes and the cidrs it has handed out."""
+    return subtract(merge(map(stored_interval, prefixes)), merge(map(stored_interval, allocated)))
 
 
 def allocate_any(free_space: Sequence[Interval], prefixlen: int, version: int) -> Network | None:

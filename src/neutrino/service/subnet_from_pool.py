@@ -109,7 +109,7 @@ def carve(tx: Tx, pool: Any, attrs: dict[str, Any], project: str) -> str:
                 "SubnetPoolQuotaExceeded", "Per-project subnet pool prefix quota exceeded."
             )
     prefixes = repo.prefixes_of(tx.conn, [pool["id"]]).get(pool["id"], [])
-    free = px.free((px.network(c) for c in prefixes), (px.network(c) for c, _ in handed))
+    free = px.free(prefixes, (c for c, _ in handed))
     if wanted is not None:
         if not px.allocate_specific(free, wanted):
             raise _allocation_error(
