@@ -366,3 +366,76 @@ def test_extensions_and_root(api: Caller) -> None:
     } <= aliases
     root = [r["collection"] for r in api.get("/v2.0/").json()["resources"]]
     assert root == ["networks", "subnets", "subnetpools", "ports"]
+
+
+# --- hostile input: 4xx with Neutron's envelope, never a 500 ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"prefixes": "10.0.0.0/8"},
+        {"prefixes": [1, None]},
+        {"prefixes": [{"cidr": "10.0.0.0/8"}]},
+        {"prefixes": ["10.0.0.0/8", "10.0.0.0/8"]},
+        {"prefixes": ["10.0.0.0/99"]},
+        {"prefixes": ["10.0.0.0/8"], "default_quota": 2**40},
+        {"prefixes": ["10.0.0.0/8"], "min_prefixlen": 2**70},
+        {"prefixes": ["10.0.0.0/8"], "max_prefixlen": 2**40},
+        {"prefixes": ["10.0.0.0/8"], "default_prefixlen": True},
+        {"prefixes": ["10.0.0.0/8"], "address_scope_id": "not-a-uuid"},
+        {"prefixes": ["10.0.0.0/8"], "address_scope_id": "\u00e9" * 40},
+        {"prefixes": ["10.0.0.0/8"], "is_default": "perhaps"},
+        {"prefixes": ["10.0.0.0/8"], "name": ""},
+        {"prefixes": ["10.0.0.0/8"], "name": "x" * 256},
+        {"prefixes": ["10.0.0.0/8"], "unknown": 1},
+        {"prefixes": ["10.0.0.0/8"], "ip_version": 4},
+    ],
+)
+def test_hostile_pool_bodies(api: Caller, attrs: dict[str, Any]) -> None:
+    body = {"subnetpool": {"name": "p", **attrs}}
+    r = api.post(POOLS, body)
+    assert r.status_code == 400, r.text
+    assert set(r.json()["NeutronError"]) == {"type", "message", "detail"}
+
+
+def test_hostile_requests_around_pools(api: Caller) -> None:
+    p = pool(api, ["10.0.0.0/16"])
+    net = api.network()["id"]
+    for attrs in (
+        {"subnetpool_id": p["id"], "prefixlen": 2**40},
+        {"subnetpool_id": p["id"], "prefixlen": -1},
+        {"subnetpool_id": p["id"], "prefixlen": "x"},
+        {"subnetpool_id": "not-a-uuid"},
+        {"subnetpool_id": p["id"], "cidr": "10.0.0.0/16", "prefixlen": 24},
+        {"subnetpool_id": p["id"], "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.9"}]},
+    ):
+        r = api.post("/v2.0/subnets", {"subnet": {"network_id": net, "ip_version": 4, **attrs}})
+        assert r.status_code == 400, (attrs, r.text)
+    for body in (
+        {"prefixes": [None]},
+        {"prefixes": "10.1.0.0/16"},
+        {},
+        None,
+        "x",
+        {"prefixes": [[]]},
+    ):
+        r = api.put(f"{POOLS}/{p['id']}/add_prefixes", body)
+        assert r.status_code == 400, (body, r.text)
+    huge = [f"10.{i // 256}.{i % 256}.0/24" for i in range(2000)]
+    r = api.put(f"{POOLS}/{p['id']}/add_prefixes", {"prefixes": huge})
+    assert r.status_code == 200, r.text
+    assert r.json()["prefixes"] == [
+        "10.0.0.0/14",
+        "10.4.0.0/15",
+        "10.6.0.0/16",
+        "10.7.0.0/17",
+        "10.7.128.0/18",
+        "10.7.192.0/20",
+    ]
+    assert api.get(f"{POOLS}/{'x' * 300}").status_code == 404
+    assert api.get(f"{POOLS}?default_quota=99999999999999999999").status_code == 200
+    assert api.get(f"{POOLS}?min_prefixlen=abc").status_code == 400
+    assert api.get(f"{SCOPES}/{'x' * 300}").status_code == 404
+    r = api.put(f"{POOLS}/{p['id']}", {"subnetpool": {"shared": True}})
+    assert r.status_code == 400  # not updatable

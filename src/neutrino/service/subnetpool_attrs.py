@@ -80,11 +80,22 @@ def ip_version(value: Any) -> int:
     return version
 
 
+INT_MAX = 2**31 - 1  # the columns' width (Neutron's too)
+
+
+@described({"type": "integer", "minimum": 0, "maximum": INT_MAX})
+def quota(value: Any) -> int:
+    number = non_negative(value)
+    if number > INT_MAX:
+        raise Invalid(f"'{value}' is too large - must be no larger than '{INT_MAX}'")
+    return number
+
+
 POOL_SPEC: dict[str, Attr] = {
     **STANDARD,
     "name": Attr(not_empty_name, required=True),
     "prefixes": Attr(prefix_list, required=True),
-    "default_quota": Attr(non_negative),
+    "default_quota": Attr(quota),
     "default_prefixlen": Attr(non_negative),
     "min_prefixlen": Attr(non_negative),
     "max_prefixlen": Attr(non_negative),
