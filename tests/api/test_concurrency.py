@@ -3,6 +3,7 @@ addresses and MACs, and everything past the last free address is a clean 409."""
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -82,7 +83,14 @@ def test_sixteen_clients_carving_one_pool_never_overlap(live_url: str) -> None:
         with httpx.Client(base_url=live_url, headers=headers, timeout=60) as c:
             net = c.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
             for _ in range(3):
-                sub = {"network_id": net["id"], "ip_version": 4, "subnetpool_id": pool["id"]}
+                # each for its own project: creates of one project queue on its quota key,
+                # so only distinct projects test the pool's own lock
+                sub = {
+                    "network_id": net["id"],
+                    "ip_version": 4,
+                    "subnetpool_id": pool["id"],
+                    "project_id": uuid.uuid4().hex,
+                }
                 r = c.post("/v2.0/subnets", json={"subnet": {**sub, "prefixlen": 28}})
                 out.append((r.status_code, r.json()))
         return out

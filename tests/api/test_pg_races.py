@@ -493,8 +493,17 @@ def test_sixteen_creators_from_one_pool_never_overlap(racer: Racer) -> None:
 
     def check(i: int) -> None:
         pool = _pool(racer, ["198.51.100.0/25", "198.51.100.128/27"], default_prefixlen=28)
+        # each for its own project: one project's creates queue on its quota key, so only
+        # distinct projects race on the pool's own lock
         bodies = [
-            {"subnet": {"network_id": n, "ip_version": 4, "subnetpool_id": pool["id"]}}
+            {
+                "subnet": {
+                    "network_id": n,
+                    "ip_version": 4,
+                    "subnetpool_id": pool["id"],
+                    "project_id": uuid.uuid4().hex,
+                }
+            }
             for n in nets
         ]
         got = racer.race([("POST", "/v2.0/subnets", b, None) for b in bodies])
@@ -517,7 +526,15 @@ def test_one_cidr_from_a_pool_goes_to_one_subnet(racer: Racer) -> None:
         pool = _pool(racer, ["203.0.113.0/24"])
         body = {"ip_version": 4, "subnetpool_id": pool["id"], "cidr": f"203.0.113.{i * 8}/29"}
         got = racer.race(
-            [("POST", "/v2.0/subnets", {"subnet": {**body, "network_id": n}}, None) for n in nets]
+            [
+                (
+                    "POST",
+                    "/v2.0/subnets",
+                    {"subnet": {**body, "network_id": n, "project_id": uuid.uuid4().hex}},
+                    None,
+                )
+                for n in nets
+            ]
         )
         assert statuses(got) == {201: 1, 409: 5}, (i, [r.text for r in got])
         (won,) = [r.json()["subnet"] for r in got if r.status_code == 201]
