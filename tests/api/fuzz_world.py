@@ -98,7 +98,24 @@ class World:
             tok,
         )
         self._call("PUT", f"/v2.0/networks/{net}/tags/t1", tok=tok)
+        scope = self._post("/v2.0/address-scopes", "address_scope", {"ip_version": 4}, tok)
+        pool = self._post(
+            "/v2.0/subnetpools",
+            "subnetpool",
+            {"name": "sp", "prefixes": ["10.0.0.0/8"], "default_prefixlen": 24},
+            tok,
+        )
+        pool_net = self._post("/v2.0/networks", "network", {"name": "pn"}, tok)
+        self._post(
+            "/v2.0/subnets",
+            "subnet",
+            {"network_id": pool_net, "ip_version": 4, "subnetpool_id": pool},
+            tok,
+        )
         for kind, rid in (
+            ("subnetpools", pool),
+            ("pool_id", pool),
+            ("address-scopes", scope),
             ("networks", net),
             ("subnets", subnet),
             ("ports", port),

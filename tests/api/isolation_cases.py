@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.api.isolation_pools import pool_cases
 from tests.api.isolation_uses import Case, identity_cases, use_cases
 from tests.api.isolation_world import (
     BAD_TOKENS,
@@ -48,6 +49,12 @@ ITEMS: dict[str, tuple[str, frozenset[str]]] = {
     "port_b_rbac": ("/v2.0/ports/{port_b_rbac}", ALL),  # B's, on A's network: A sees it
     "rbac_to_b": ("/v2.0/rbac-policies/{rbac_to_b}", A),  # a policy is its owner's alone
     "rbac_to_c": ("/v2.0/rbac-policies/{rbac_to_c}", A),
+    # subnet pools and address scopes: private, shared to B by a policy, shared to all
+    "pool_a": ("/v2.0/subnetpools/{pool_a}", A),
+    "pool_to_b": ("/v2.0/subnetpools/{pool_to_b}", ALL),
+    "pool_shared": ("/v2.0/subnetpools/{pool_shared}", ALL),
+    "scope_a": ("/v2.0/address-scopes/{scope_a}", A),
+    "scope_shared": ("/v2.0/address-scopes/{scope_shared}", ALL),
 }
 OWNED_BY = {
     "net_a": "a",
@@ -76,6 +83,11 @@ OWNED_BY = {
     "port_b_rbac": "b",
     "rbac_to_b": "a",
     "rbac_to_c": "a",
+    "pool_a": "a",
+    "pool_to_b": "a",
+    "pool_shared": "admin",
+    "scope_a": "a",
+    "scope_shared": "admin",
 }
 COLLECTIONS = {
     "networks": ("net_a", "shared", "ext", "net_b", "net_to_b", "net_to_c"),
@@ -96,6 +108,8 @@ COLLECTIONS = {
     "floatingips": ("fip_a",),
     "default-security-group-rules": ("dsg_rule",),
     "agents": ("agent",),
+    "subnetpools": ("pool_a", "pool_to_b", "pool_shared"),
+    "address-scopes": ("scope_a", "scope_shared"),
 }
 UPDATES: dict[str, Any] = {
     "net_a": {"network": {"name": "n"}},
@@ -121,6 +135,11 @@ UPDATES: dict[str, Any] = {
     # the same target again: a write that changes nothing, so the world stays as built
     "rbac_to_b": {"rbac_policy": {"target_tenant": "{project_b}"}},
     "rbac_to_c": {"rbac_policy": {"target_tenant": "{project_c}"}},
+    "pool_a": {"subnetpool": {"name": "n"}},
+    "pool_to_b": {"subnetpool": {"name": "n"}},
+    "pool_shared": {"subnetpool": {"name": "n"}},
+    "scope_a": {"address_scope": {"name": "n"}},
+    "scope_shared": {"address_scope": {"name": "n"}},
 }
 
 
@@ -177,7 +196,7 @@ def cases() -> list[Case]:
                 continue
             visible = tuple(k for k in keys if sees(who, k))
             out.append(Case(who, "GET", f"/v2.0/{coll}", 200, listed=visible, collection=coll))
-            if coll in ("networks", "ports", "subnets", "rbac-policies"):  # cannot widen
+            if coll in ("networks", "ports", "subnets", "rbac-policies", "subnetpools"):
                 out.append(
                     Case(
                         who,
@@ -231,6 +250,7 @@ def cases() -> list[Case]:
             )
         out.extend(_sub_resources(who))
     out.extend(use_cases())
+    out.extend(pool_cases())
     out.extend(identity_cases())
     return out
 

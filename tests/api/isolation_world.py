@@ -219,6 +219,30 @@ def build(w: World, settings: Settings) -> None:
             target_tenant=ids[f"project_{target}"],
         )
     make(MEMBER_B, "ports", "port", "port_b_rbac", network_id=ids["net_to_b"], name="pbr")
+    # subnet pools and address scopes: A's own, A's shared to B by a policy, the admin's shared
+    make(OWNER, "address-scopes", "address_scope", "scope_a", name="sa", ip_version=4)
+    make("admin", "address-scopes", "address_scope", "scope_shared", ip_version=4, shared=True)
+    make(OWNER, "subnetpools", "subnetpool", "pool_a", name="pa", prefixes=["10.100.0.0/16"])
+    make(OWNER, "subnetpools", "subnetpool", "pool_to_b", name="pb", prefixes=["10.101.0.0/16"])
+    make(
+        "admin",
+        "subnetpools",
+        "subnetpool",
+        "pool_shared",
+        name="ps",
+        prefixes=["10.102.0.0/16"],
+        shared=True,
+    )
+    make(
+        OWNER,
+        "rbac-policies",
+        "rbac_policy",
+        "rbac_pool_to_b",
+        object_type="subnetpool",
+        object_id=ids["pool_to_b"],
+        action="access_as_shared",
+        target_tenant=ids["project_b"],
+    )
     # ports: A's on its network and on the shared one, B's on A's shared network and its own
     make(OWNER, "ports", "port", "port_a", network_id=ids["net_a"], name="pa")
     make(OWNER, "ports", "port", "port_a_shared", network_id=ids["shared"], name="pas")

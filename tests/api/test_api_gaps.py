@@ -55,7 +55,12 @@ def test_router_ha_false_for_admins_only(api: Caller) -> None:
 
 def test_v2_root_lists_core_collections_in_neutrons_order(api: Caller) -> None:
     body = api.client.get("/v2.0/").json()
-    assert [r["collection"] for r in body["resources"]] == ["networks", "subnets", "ports"]
+    assert [r["collection"] for r in body["resources"]] == [
+        "networks",
+        "subnets",
+        "subnetpools",
+        "ports",
+    ]
     first = body["resources"][0]
     assert first["name"] == "network"
     assert first["links"] == [{"rel": "self", "href": "http://testserver/v2.0/networks"}]

@@ -35,6 +35,8 @@ TOP: dict[str, str] = {
     "routers": "router",
     "floating_ips": "floatingip",
     "rbac_policies": "rbac_policy",
+    "subnetpools": "subnetpool",
+    "address_scopes": "address_scope",
 }
 CHILD: dict[str, tuple[str, str]] = {
     "subnet_allocation_pools": ("subnet", "subnet_id"),
@@ -50,6 +52,7 @@ CHILD: dict[str, tuple[str, str]] = {
     "default_security_groups": ("security_group", "security_group_id"),
     "segment_allocations": ("network", "network_id"),
     "quotas": ("quota", "project_id"),
+    "subnetpool_prefixes": ("subnetpool", "subnetpool_id"),
 }
 # a top-level row made or removed with its parent (a group's own rules, created with it and
 # cascaded with it) is covered by the parent's create/delete entry
@@ -158,6 +161,8 @@ class World:
                 "routers",
                 "floatingips",
                 "default_security_group_rules",
+                "subnetpools",
+                "address_scopes",
             )
         }
         self.cidr = 0
@@ -216,6 +221,8 @@ class World:
                 "ipv6_ra_mode": "slaac",
                 "ipv6_address_mode": "slaac",
             }
+        if self.rng.random() < 0.3:  # from a pool instead (it may be an IPv6 pool: a 400)
+            body = {"ip_version": 4, "subnetpool_id": self.pick("subnetpools"), "prefixlen": 28}
         body["network_id"] = self.pick("networks")
         self.created("subnets", "subnet", self.member.post("/v2.0/subnets", {"subnet": body}))
 
@@ -381,7 +388,15 @@ class World:
 
     def tags(self) -> None:
         kind = self.rng.choice(
-            ["networks", "subnets", "ports", "security_groups", "routers", "floatingips"]
+            [
+                "networks",
+                "subnets",
+                "ports",
+                "security_groups",
+                "routers",
+                "floatingips",
+                "subnetpools",
+            ]
         )
         path = f"/v2.0/{kind.replace('_', '-')}/{self.pick(kind)}/tags"
         tag = self.rng.choice(["red", "blue"])
@@ -394,6 +409,51 @@ class World:
                 self.member.put(path, {"tags": ["green", tag]})
             case _:
                 self.member.delete(path)
+
+    def pool(self) -> None:
+        pid = self.pick("subnetpools")
+        match self.rng.randrange(6):
+            case 0 | 1:
+                body: dict[str, Any] = {"name": "p", "prefixes": [f"10.{self.cidr % 250}.0.0/16"]}
+                if self.rng.random() < 0.3:
+                    body["address_scope_id"] = self.pick("address_scopes")
+                self.cidr += 1
+                r = self.member.post("/v2.0/subnetpools", {"subnetpool": body})
+                self.created("subnetpools", "subnetpool", r)
+            case 2:
+                body = self.rng.choice(
+                    [{"name": "q"}, {"min_prefixlen": 12}, {"address_scope_id": None}]
+                )
+                self.member.put(f"/v2.0/subnetpools/{pid}", {"subnetpool": body})
+            case 3:
+                verb = self.rng.choice(["add", "remove"])
+                body = {"prefixes": [f"172.{16 + self.rng.randrange(4)}.0.0/16"]}
+                self.member.put(f"/v2.0/subnetpools/{pid}/{verb}_prefixes", body)
+            case 4:
+                self.deleted("subnetpools", pid, self.member.delete(f"/v2.0/subnetpools/{pid}"))
+            case _:
+                target = self.rng.choice([self.api.project_id, "*"])
+                body = {
+                    "object_type": "subnetpool",
+                    "object_id": pid,
+                    "action": "access_as_shared",
+                    "target_tenant": target,
+                }
+                self.caller().post("/v2.0/rbac-policies", {"rbac_policy": body})
+
+    def scope(self) -> None:
+        sid = self.pick("address_scopes")
+        match self.rng.randrange(3):
+            case 0:
+                body = {"name": "s", "ip_version": 4, "shared": self.rng.random() < 0.3}
+                r = self.api.post("/v2.0/address-scopes", {"address_scope": body})
+                self.created("address_scopes", "address_scope", r)
+            case 1:
+                body = {"name": "t"} if self.rng.random() < 0.5 else {"shared": True}
+                self.api.put(f"/v2.0/address-scopes/{sid}", {"address_scope": body})
+            case _:
+                r = self.api.delete(f"/v2.0/address-scopes/{sid}")
+                self.deleted("address_scopes", sid, r)
 
     def quota(self) -> None:
         path = f"/v2.0/quotas/{self.member.project_id}"
@@ -428,6 +488,8 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (5, w.fip),
         (4, w.tags),
         (2, w.quota),
+        (5, w.pool),
+        (2, w.scope),
     ]
 
 

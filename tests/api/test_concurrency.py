@@ -3,6 +3,7 @@ addresses and MACs, and everything past the last free address is a clean 409."""
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -67,3 +68,36 @@ def test_concurrent_port_creates_never_duplicate_and_exhaust_with_409(live_url: 
     failures = [b for s, b in results if s == 409]
     assert len(failures) == CLIENTS * 10 - 253
     assert all(f["NeutronError"]["type"] == "IpAddressGenerationFailure" for f in failures)
+
+
+def test_sixteen_clients_carving_one_pool_never_overlap(live_url: str) -> None:
+    """Room for 24 /28s, 16 clients creating 3 subnets each (on their own networks): 24
+    distinct cidrs, then a clean 409 ``SubnetAllocationError``."""
+    headers = {"X-Auth-Token": _token(live_url)}
+    with httpx.Client(base_url=live_url, headers=headers) as c:
+        body = {"subnetpool": {"name": "p", "prefixes": ["198.51.100.0/24", "192.0.2.0/25"]}}
+        pool = c.post("/v2.0/subnetpools", json=body).json()["subnetpool"]
+
+    def worker(_: int) -> list[tuple[int, dict]]:  # type: ignore[type-arg]
+        out = []
+        with httpx.Client(base_url=live_url, headers=headers, timeout=60) as c:
+            net = c.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
+            for _ in range(3):
+                # each for its own project: creates of one project queue on its quota key,
+                # so only distinct projects test the pool's own lock
+                sub = {
+                    "network_id": net["id"],
+                    "ip_version": 4,
+                    "subnetpool_id": pool["id"],
+                    "project_id": uuid.uuid4().hex,
+                }
+                r = c.post("/v2.0/subnets", json={"subnet": {**sub, "prefixlen": 28}})
+                out.append((r.status_code, r.json()))
+        return out
+
+    with ThreadPoolExecutor(16) as workers:
+        results = [x for chunk in workers.map(worker, range(16)) for x in chunk]
+    made = [body["subnet"]["cidr"] for status, body in results if status == 201]
+    refused = [body["NeutronError"]["type"] for status, body in results if status == 409]
+    assert len(made) == 24 and len(set(made)) == 24, made
+    assert refused == ["SubnetAllocationError"] * 24, results

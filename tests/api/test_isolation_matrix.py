@@ -80,8 +80,11 @@ def test_isolation(world: World, case: Case) -> None:
 
 def _foreign_visible(world: World, case: Case, item: dict[str, Any]) -> bool:
     """Another project's item a scoped caller may list: a shared or external network and its
-    subnets, a port on a network of the caller's project (Neutron's network-owner rule)."""
+    subnets, a shared subnet pool or address scope, a port on a network of the caller's
+    project (Neutron's network-owner rule)."""
     ids = world.ids
+    if case.collection in ("subnetpools", "address-scopes"):  # to all, or to B by name
+        return bool(item["shared"])
     if case.collection == "networks":  # shared to B by name: shown shared to B
         return bool(item["shared"] or item["router:external"])
     if case.collection == "subnets":

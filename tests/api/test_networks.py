@@ -22,6 +22,8 @@ NETWORK_KEYS = {
     "port_security_enabled",
     "is_default",
     "l2_adjacency",
+    "ipv4_address_scope",
+    "ipv6_address_scope",
     "description",
     "tags",
     "created_at",

@@ -7,7 +7,11 @@ delete wins and the others see 404; of two updates of one revision (``If-Match``
 the others get 412; a quota of 3 lets exactly 3 of 8 concurrent creates through; one fixed IP
 goes to exactly one port; one subnet gets one router interface; a subnet (network, security
 group) deleted while ports are created on it is either refused as in use or leaves no port
-behind that references it. Every round must be correct: one wrong round fails the test.
+behind that references it; 16 subnet creates from one pool never get overlapping cidrs and
+the pool's exhaustion answers 409; a pool deleted while subnets are carved from it is either
+refused or leaves no subnet naming it; of overlapping pools joining one address scope, and of
+default pools of one ip_version, one wins. Every round must be correct: one wrong round fails
+the test.
 
 Runs only with ``NEUTRINO_TEST_PG_URL`` (the servers are real ``neutrino serve`` processes,
 see ``bench/pgcluster.py``). SQLite serializes writers and has no multi-server setup.
@@ -474,5 +478,136 @@ def test_rbac_policy_delete_against_port_creates_by_its_target(racer: Racer) -> 
         for port in left:
             racer.call("DELETE", f"/v2.0/ports/{port['id']}", None, 204)
         racer.call("DELETE", f"/v2.0/networks/{net_id}", None, 204)
+
+    rounds(check)
+
+
+def _pool(racer: Racer, prefixes: list[str], **extra: Any) -> dict[str, Any]:
+    body = {"subnetpool": {"name": "race", "prefixes": prefixes, **extra}}
+    return racer.call("POST", "/v2.0/subnetpools", body, 201)["subnetpool"]  # type: ignore[no-any-return]
+
+
+def test_sixteen_creators_from_one_pool_never_overlap(racer: Racer) -> None:
+    """Room for 10 /28s: 10 creates win with 10 distinct cidrs, 6 are told it is exhausted."""
+    nets = [_network(racer)[0] for _ in range(16)]
+
+    def check(i: int) -> None:
+        pool = _pool(racer, ["198.51.100.0/25", "198.51.100.128/27"], default_prefixlen=28)
+        # each for its own project: one project's creates queue on its quota key, so only
+        # distinct projects race on the pool's own lock
+        bodies = [
+            {
+                "subnet": {
+                    "network_id": n,
+                    "ip_version": 4,
+                    "subnetpool_id": pool["id"],
+                    "project_id": uuid.uuid4().hex,
+                }
+            }
+            for n in nets
+        ]
+        got = racer.race([("POST", "/v2.0/subnets", b, None) for b in bodies])
+        assert statuses(got) == {201: 10, 409: 6}, (i, [r.text for r in got])
+        assert all(_error_type(r) == "SubnetAllocationError" for r in got if r.status_code == 409)
+        cidrs = [r.json()["subnet"]["cidr"] for r in got if r.status_code == 201]
+        assert len(set(cidrs)) == 10, (i, cidrs)
+        for r in got:
+            if r.status_code == 201:
+                racer.call("DELETE", f"/v2.0/subnets/{r.json()['subnet']['id']}", None, 204)
+        racer.call("DELETE", f"/v2.0/subnetpools/{pool['id']}", None, 204)
+
+    rounds(check)
+
+
+def test_one_cidr_from_a_pool_goes_to_one_subnet(racer: Racer) -> None:
+    nets = [_network(racer)[0] for _ in range(6)]
+
+    def check(i: int) -> None:
+        pool = _pool(racer, ["203.0.113.0/24"])
+        body = {"ip_version": 4, "subnetpool_id": pool["id"], "cidr": f"203.0.113.{i * 8}/29"}
+        got = racer.race(
+            [
+                (
+                    "POST",
+                    "/v2.0/subnets",
+                    {"subnet": {**body, "network_id": n, "project_id": uuid.uuid4().hex}},
+                    None,
+                )
+                for n in nets
+            ]
+        )
+        assert statuses(got) == {201: 1, 409: 5}, (i, [r.text for r in got])
+        (won,) = [r.json()["subnet"] for r in got if r.status_code == 201]
+        racer.call("DELETE", f"/v2.0/subnets/{won['id']}", None, 204)
+        racer.call("DELETE", f"/v2.0/subnetpools/{pool['id']}", None, 204)
+
+    rounds(check)
+
+
+def test_pool_delete_against_subnet_creates_from_it(racer: Racer) -> None:
+    """Either the delete wins (the creates answer 404) or it is refused (400): never a subnet
+    naming a deleted pool."""
+    nets = [_network(racer)[0] for _ in range(3)]
+
+    def check(i: int) -> None:
+        pool = _pool(racer, ["192.0.2.0/24"], default_prefixlen=26)
+        creates: list[Request] = [
+            (
+                "POST",
+                "/v2.0/subnets",
+                {"subnet": {"network_id": n, "ip_version": 4, "subnetpool_id": pool["id"]}},
+                None,
+            )
+            for n in nets
+        ]
+        got = racer.race([("DELETE", f"/v2.0/subnetpools/{pool['id']}", None, None), *creates])
+        deleted, made = got[0], [r for r in got[1:] if r.status_code == 201]
+        assert deleted.status_code in (204, 400), (i, deleted.text)
+        assert all(r.status_code in (201, 404) for r in got[1:]), (i, [r.text for r in got])
+        if deleted.status_code == 204:
+            assert not made, i
+        else:
+            assert made and _error_type(deleted) == "SubnetPoolDeleteError", i
+        for r in made:
+            racer.call("DELETE", f"/v2.0/subnets/{r.json()['subnet']['id']}", None, 204)
+        if deleted.status_code != 204:
+            racer.call("DELETE", f"/v2.0/subnetpools/{pool['id']}", None, 204)
+
+    rounds(check)
+
+
+def test_overlapping_pools_joining_one_scope_one_wins(racer: Racer) -> None:
+    def check(i: int) -> None:
+        body = {"address_scope": {"name": "race", "ip_version": 4}}
+        scope = racer.call("POST", "/v2.0/address-scopes", body, 201)["address_scope"]
+        pools = [
+            {
+                "subnetpool": {
+                    "name": "race",
+                    "prefixes": [f"10.{i}.{n}.0/24", f"10.{i}.100.0/24"],
+                    "address_scope_id": scope["id"],
+                }
+            }
+            for n in range(4)
+        ]
+        got = racer.race([("POST", "/v2.0/subnetpools", b, None) for b in pools])
+        assert statuses(got) == {201: 1, 409: 3}, (i, [r.text for r in got])
+        assert all(
+            _error_type(r) == "AddressScopePrefixConflict" for r in got[1:] if r.status_code == 409
+        )
+        (won,) = [r.json()["subnetpool"] for r in got if r.status_code == 201]
+        racer.call("DELETE", f"/v2.0/subnetpools/{won['id']}", None, 204)
+        racer.call("DELETE", f"/v2.0/address-scopes/{scope['id']}", None, 204)
+
+    rounds(check)
+
+
+def test_one_default_pool_per_ip_version(racer: Racer) -> None:
+    def check(i: int) -> None:
+        body = {"subnetpool": {"name": "race", "prefixes": ["2001:db8::/48"], "is_default": True}}
+        got = racer.race([("POST", "/v2.0/subnetpools", body, None)] * 4)
+        assert statuses(got) == {201: 1, 400: 3}, (i, [r.text for r in got])
+        (won,) = [r.json()["subnetpool"] for r in got if r.status_code == 201]
+        racer.call("DELETE", f"/v2.0/subnetpools/{won['id']}", None, 204)
 
     rounds(check)

@@ -17,6 +17,8 @@ def test_quota_api_and_enforcement(api: Caller) -> None:
         "security_group": 10,
         "security_group_rule": 100,
         "rbac_policy": 10,
+        "subnetpool": -1,
+        "address_scope": -1,
     }
     assert member.put(f"/v2.0/quotas/{pid}", {"quota": {"network": 1}}).status_code == 403
     r = api.put(f"/v2.0/quotas/{pid}", {"quota": {"network": 2, "port": -1}})

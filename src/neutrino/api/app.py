@@ -29,6 +29,7 @@ from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutrino import trace as trace_api
 from neutrino.api.neutron import floatingips, quotas, readonly, root, tags
 from neutrino.api.neutron import routers as router_actions
+from neutrino.api.neutron import subnetpools as subnetpool_actions
 from neutrino.api.neutron.resources import collection_router
 from neutrino.common import logs
 from neutrino.common.settings import Settings
@@ -135,6 +136,11 @@ def create_app(
         )
     )
     app.include_router(collection_router("rbac-policies", "rbac_policy", lambda s: s.rbac))
+    app.include_router(collection_router("subnetpools", "subnetpool", lambda s: s.subnetpools))
+    app.include_router(subnetpool_actions.router)
+    app.include_router(
+        collection_router("address-scopes", "address_scope", lambda s: s.address_scopes)
+    )
     app.include_router(readonly.router)
     app.include_router(
         collection_router(

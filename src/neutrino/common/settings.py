@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     quota_security_group: int = 10
     quota_security_group_rule: int = 100
     quota_rbac_policy: int = 10
+    quota_subnetpool: int = -1  # Neutron registers both with its quota_default, -1
+    quota_address_scope: int = -1
 
     @classmethod
     def settings_customise_sources(

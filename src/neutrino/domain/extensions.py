@@ -148,6 +148,26 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Quota details management support",
         "Expose functions for quotas usage statistics per project",
     ),
+    Extension("address-scope", "Address scope", "Address scopes extension."),
+    Extension(
+        "default-subnetpools",
+        "Default Subnetpools",
+        "Provides ability to mark and use a subnetpool as the default.",
+    ),
+    Extension(
+        "rbac-address-scope", "Add address_scope type to RBAC", "Add address_scope type to RBAC"
+    ),
+    Extension("rbac-subnetpool", "Add subnetpool type to RBAC", "Add subnetpool type to RBAC"),
+    Extension(
+        "subnet_allocation",
+        "Subnet Allocation",
+        "Enables allocation of subnets from a subnet pool",
+    ),
+    Extension(
+        "subnetpool-prefix-ops",
+        "Subnet Pool Prefix Operations",
+        "Provides support for adjusting the prefix list of subnet pools",
+    ),
     Extension("security-group", "security-group", "The security groups extension."),
     Extension(
         "security-groups-normalized-cidr",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
+from neutrino.service.address_scopes import AddressScopeService
 from neutrino.service.agents import AgentService
 from neutrino.service.availability_zones import AvailabilityZoneService
 from neutrino.service.changes import ChangeLogService
@@ -23,6 +24,7 @@ from neutrino.service.routers import RouterService
 from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_group_rules import SecurityGroupRuleService
 from neutrino.service.security_groups import SecurityGroupService
+from neutrino.service.subnetpools import SubnetPoolService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
 from neutrino.service.tokens import TokenAuthority
@@ -43,6 +45,8 @@ class Services:
     tags: TagService
     quotas: QuotaService
     rbac: RbacService
+    subnetpools: SubnetPoolService
+    address_scopes: AddressScopeService
     ip_availability: IpAvailabilityService
     availability_zones: AvailabilityZoneService
     security_groups: SecurityGroupService
@@ -85,6 +89,8 @@ class Services:
             tags=TagService(store),
             quotas=quotas,
             rbac=RbacService(store, quotas),
+            subnetpools=SubnetPoolService(store, quotas),
+            address_scopes=AddressScopeService(store, quotas),
             ip_availability=IpAvailabilityService(store),
             availability_zones=AvailabilityZoneService(store),
             security_groups=groups,

@@ -55,6 +55,7 @@ from neutrino.store import locks
 from neutrino.store import networks as repo
 from neutrino.store import ports as port_repo
 from neutrino.store import rbac as rbac_repo
+from neutrino.store import subnetpools as pool_repo
 from neutrino.store import subnets as subnet_repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.uow import Store, Tx
@@ -86,7 +87,13 @@ class NetworkService:
     # --- views
 
     def view(
-        self, row: Any, subnet_ids: list[str], tags: list[str], ctx: RequestContext, shared: bool
+        self,
+        row: Any,
+        subnet_ids: list[str],
+        tags: list[str],
+        ctx: RequestContext,
+        shared: bool,
+        scopes: dict[int, str] | None = None,
     ) -> dict[str, Any]:
         out = {
             "id": row["id"],
@@ -104,6 +111,8 @@ class NetworkService:
             "port_security_enabled": row["port_security_enabled"],
             "is_default": row["is_default"],
             "l2_adjacency": True,
+            "ipv4_address_scope": (scopes or {}).get(4),
+            "ipv6_address_scope": (scopes or {}).get(6),
             **standard_view(row, tags),
         }
         if ctx.is_admin:
@@ -129,6 +138,7 @@ class NetworkService:
             tag_repo.tags_of(conn, [network_id]).get(network_id, []),
             ctx,
             rbac.shared_with(conn, ctx, row),
+            pool_repo.network_scopes(conn, [network_id]).get(network_id),
         )
 
     # --- operations
@@ -145,6 +155,7 @@ class NetworkService:
             subs = repo.subnet_ids(conn, ids)
             tags = tag_repo.tags_of(conn, ids)
             named = rbac_repo.shared_to(conn, ctx.project_id, ids)  # shared to us by name
+            scopes = pool_repo.network_scopes(conn, ids)
             return [
                 self.view(
                     r,
@@ -152,6 +163,7 @@ class NetworkService:
                     tags.get(r["id"], []),
                     ctx,
                     r["shared"] or r["id"] in named,
+                    scopes.get(r["id"]),
                 )
                 for r in rows
             ]

@@ -48,6 +48,8 @@ ADMIN_ONLY: dict[str, dict[str, Any]] = {
         "provider:segmentation_id": UNSET,
     },
     "port": {"binding:host_id": UNSET, "binding:profile": UNSET},
+    "subnetpool": {"shared": False, "is_default": False},
+    "address_scope": {"shared": False},
 }
 # external_gateway_info members only an admin may give (create and update of routers)
 ADMIN_ONLY_GATEWAY = ("enable_snat", "external_fixed_ips")

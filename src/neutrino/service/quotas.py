@@ -40,6 +40,8 @@ RESOURCES = (
     "security_group",
     "security_group_rule",
     "rbac_policy",
+    "subnetpool",
+    "address_scope",
 )
 MAX_LIMIT = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE
 
@@ -60,6 +62,8 @@ class QuotaService:
             "security_group": settings.quota_security_group,
             "security_group_rule": settings.quota_security_group_rule,
             "rbac_policy": settings.quota_rbac_policy,
+            "subnetpool": settings.quota_subnetpool,
+            "address_scope": settings.quota_address_scope,
         }
 
     def check(self, tx: Tx, project_id: str, resource: str, adding: int = 1) -> None:

@@ -9,6 +9,9 @@ policy exists: creating one makes the network external, deleting the last makes 
 The wildcard policies are mirrored by the ``shared`` and ``router_external`` columns, kept in
 the same transaction (``sync_flags``), so list queries need only look up named policies.
 
+Subnet pools and address scopes (``rbac-subnetpool``, ``rbac-address-scope``) work like
+security groups; what is specific to them lives in ``service.rbac_objects``.
+
 Security groups (``rbac-security-groups``) take ``access_as_shared`` only: the target project
 sees the group (``shared: true`` to it) and may bind its ports to it, but not change it (403);
 removal is refused while a port of the target uses the group (409 ``RbacPolicyInUse``).
@@ -48,6 +51,7 @@ from neutrino.common.ids import new_id
 from neutrino.domain import security_groups as sgd
 from neutrino.domain.attributes import Attr, parse_create, parse_update, project_id, string, uuid
 from neutrino.domain.listing import ListQuery
+from neutrino.service import rbac_objects
 from neutrino.service.common import owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
@@ -59,8 +63,14 @@ from neutrino.store.rbac import EXTERNAL, SHARED, WILDCARD
 from neutrino.store.uow import Store, Tx
 
 # object type -> its actions, as Neutron lists them; the table each object lives in
-ACTIONS = {"network": (EXTERNAL, SHARED), "security_group": (SHARED,)}
-TABLES = {"network": "networks", "security_group": "security_groups"}
+ACTIONS = {
+    "network": (EXTERNAL, SHARED),
+    "security_group": (SHARED,),
+    "subnetpool": (SHARED,),
+    "address_scope": (SHARED,),
+}
+# in lock order (see store.locks)
+TABLES = {"network": "networks", **rbac_objects.TABLES, "security_group": "security_groups"}
 SPEC: dict[str, Attr] = {
     "object_type": Attr(string(255), allow_put=False, required=True),
     "object_id": Attr(uuid, allow_put=False, required=True),
@@ -81,7 +91,6 @@ def view(row: Any) -> dict[str, Any]:
         "object_id": row["object_id"],
         "action": row["action"],
         "target_tenant": row["target_project"],
-        "target_project": row["target_project"],
     }
 
 
@@ -168,12 +177,14 @@ class RbacService:
             counts[attrs["project"]] = counts.get(attrs["project"], 0) + 1
         for project, count in sorted(counts.items()):
             self.quotas.check(tx, project, "rbac_policy", count)
-        for kind in sorted(TABLES):  # the lock order: networks before security groups
+        for kind in TABLES:  # in the lock order
             ids = [a["object_id"] for a in items if a["object_type"] == kind]
             locks.for_change(tx.conn, TABLES[kind], *ids)
         created = []
         for attrs in items:
             net = self._object(tx.conn, ctx, attrs["object_type"], attrs["object_id"])
+            if attrs["object_type"] in rbac_objects.TABLES:
+                rbac_objects.check_create(tx.conn, attrs["object_type"], net, attrs["target"])
             if repo.find_by(tx.conn, net["id"], attrs["action"], attrs["target"]) is not None:
                 raise NamedConflict(
                     "DuplicateRbacPolicy", "An RBAC policy already exists with those values."
@@ -197,6 +208,8 @@ class RbacService:
 
     def _object(self, conn: Any, ctx: RequestContext, object_type: str, object_id: str) -> Any:
         """The policy's object, which the caller must see and, unless admin, own."""
+        if object_type in rbac_objects.TABLES:
+            return rbac_objects.owned_object(conn, ctx, object_type, object_id)
         if object_type == "security_group":
             group = group_repo.find_group(conn, object_id)
             if group is None or not (
@@ -240,7 +253,11 @@ class RbacService:
                 raise NamedConflict(
                     "DuplicateRbacPolicy", "An RBAC policy already exists with those values."
                 )
-            if target != WILDCARD:
+            if target != WILDCARD and row["object_type"] in rbac_objects.TABLES:
+                rbac_objects.check_removable(
+                    tx.conn, row["object_type"], net, row["target_project"]
+                )
+            elif target != WILDCARD:
                 check_removable(
                     tx.conn, row["object_type"], net, row["action"], row["target_project"], target
                 )
@@ -258,12 +275,16 @@ class RbacService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, policy_id: str) -> None:
         row = self._locked(tx, ctx, policy_id)
         kind = row["object_type"]
-        net = (
-            network_repo.get(tx.conn, row["object_id"])
-            if kind == "network"
-            else group_repo.find_group(tx.conn, row["object_id"])
-        )
-        check_removable(tx.conn, kind, net, row["action"], row["target_project"], None)
+        if kind in rbac_objects.TABLES:
+            net = rbac_objects.find(tx.conn, kind, row["object_id"])
+            rbac_objects.check_removable(tx.conn, kind, net, row["target_project"])
+        else:
+            net = (
+                network_repo.get(tx.conn, row["object_id"])
+                if kind == "network"
+                else group_repo.find_group(tx.conn, row["object_id"])
+            )
+            check_removable(tx.conn, kind, net, row["action"], row["target_project"], None)
         repo.delete_row(tx.conn, policy_id)
         sync_flags(tx, kind, net)
         tx.record("rbac_policy", policy_id, "delete", row["project_id"])
@@ -274,6 +295,8 @@ class RbacService:
         row = self._load(tx.conn, ctx, policy_id)
         if row["object_type"] == "network":
             locks.for_change(tx.conn, "networks", row["object_id"])
+        elif row["object_type"] in rbac_objects.TABLES:
+            locks.for_change(tx.conn, rbac_objects.TABLES[row["object_type"]], row["object_id"])
         else:
             locks.for_delete(tx.conn, "security_groups", row["object_id"])
         return self._load(tx.conn, ctx, policy_id, for_update=locks.enabled(tx.conn))
@@ -365,6 +388,8 @@ def sync_flags(tx: Tx, object_type: str, net: Any) -> None:
     """Mirror the wildcard shared policy into ``shared`` and the existence of any external
     policy into ``router_external``; a change of either bumps the network's revision (as
     Neutron's RBAC changes do: the network's view changed). Groups have no such columns."""
+    if object_type in rbac_objects.TABLES:
+        rbac_objects.sync_shared(tx, object_type, net)
     if object_type != "network":
         return
     shared = WILDCARD in repo.targets(tx.conn, net["id"], SHARED)

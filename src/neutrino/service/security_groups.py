@@ -409,7 +409,10 @@ class SecurityGroupService:
                 "SecurityGroupCannotRemoveDefault",
                 "Insufficient rights for removing default security group.",
             )
+        remote_rules = repo.rules_naming(tx.conn, group_id)
         repo.delete_group(tx.conn, group_id)
+        for rule_id, rule_project in remote_rules:  # cascaded: other groups' rules naming it
+            tx.record("security_group_rule", rule_id, "delete", rule_project)
         tag_repo.delete_all(tx.conn, group_id)
         rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, group_id))
         tx.record("security_group", group_id, "delete", row["project_id"])

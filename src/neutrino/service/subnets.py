@@ -1,10 +1,12 @@
 """Subnets: create (validation, gateway, allocation pools), show, list, update, delete.
 
-One transaction per call (``Store.write``), like networks: a create validates the request the
-way Neutron does (formats first, then who may create on the network, then the semantic checks
-and the overlap with the network's other subnets), inserts the subnet and its pools, DNS
-servers and host routes, gives existing ports their EUI-64 address when the subnet is
-SLAAC/DHCPv6-stateless, bumps the network's revision and appends the changes to the log.
+One transaction per call (``Store.write``), like networks: a create takes its cidr from a
+subnet pool when asked (``service.subnet_from_pool``, which also owns the network/pool affinity
+rules), validates the request the way Neutron does (formats first, then who may create on the
+network, then the semantic checks and the overlap with the network's other subnets), inserts
+the subnet and its pools, DNS servers and host routes, gives existing ports their EUI-64
+address when the subnet is SLAAC/DHCPv6-stateless, bumps the network's revision and appends
+the changes to the log.
 
 Policy (Neutron's defaults): a subnet is visible to its project, to the network's owner and to
 everyone when the network is shared or external; only the network's owner (or an admin) may
@@ -36,7 +38,6 @@ from neutrino.common.errors import (
     InvalidInput,
     NamedBadRequest,
     NamedConflict,
-    NotFound,
     PolicyNotAuthorized,
     ResourceNotFound,
 )
@@ -46,6 +47,8 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import ipam, rbac
 from neutrino.service import subnet_attrs as sa
+from neutrino.service import subnet_from_pool as from_pool
+from neutrino.service import subnetpool_attrs as spa
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
@@ -67,10 +70,6 @@ Items = list[dict[str, Any]]
 Children = list[tuple[Any, ...]]
 Intervals = list[ip.Interval]
 Pairs = list[tuple[str, str]]
-
-
-class SubnetPoolNotFound(NotFound):
-    neutron_type = "SubnetPoolNotFound"
 
 
 def _bad(message: str) -> NamedBadRequest:
@@ -197,10 +196,13 @@ class SubnetService:
         if not ctx.owns(network["project_id"]):
             raise PolicyNotAuthorized("rule:create_subnet")
         project = owner_project(ctx, attrs)
+        pool = from_pool.pool_for(tx, ctx, attrs)
+        if pool is not None:
+            attrs["cidr"] = from_pool.carve(tx, pool, attrs, project)
+        elif not attrs.get("cidr"):  # prefix delegation, which neutrino does not do
+            raise spa.pool_not_found(attrs.get("subnetpool_id") or sa.PD_POOL_ID)
         net = ip.network(attrs["cidr"])
         sa.validate_subnet(attrs, net, attrs["ip_version"])
-        if attrs.get("subnetpool_id") not in (None, sa.PD_POOL_ID):
-            raise SubnetPoolNotFound(f"Subnet pool {attrs['subnetpool_id']} could not be found.")
         _check_mtu(network, net.version)
         gateway = (
             ip.default_gateway(net)
@@ -215,6 +217,7 @@ class SubnetService:
         else:
             pools = ip.default_pools(net, gateway)
         self._check_cidr(conn, net, network_id)
+        from_pool.check_affinity(conn, network_id, net.version, pool)
         subnet_id, now = new_id(), clock.now()
         repo.insert_row(
             conn,
@@ -233,7 +236,7 @@ class SubnetService:
                 "enable_dhcp": attrs.get("enable_dhcp", True),
                 "ipv6_ra_mode": attrs.get("ipv6_ra_mode"),
                 "ipv6_address_mode": attrs.get("ipv6_address_mode"),
-                "subnetpool_id": None,
+                "subnetpool_id": None if pool is None else pool["id"],
                 "segment_id": None,
             },
         )
@@ -406,18 +409,15 @@ def _parse_create(body: dict[str, Any]) -> dict[str, Any]:
     if has_cidr and attrs.get("prefixlen") is not None:
         raise _bad("cidr and prefixlen must not be supplied together")
     pool = attrs.get("subnetpool_id")
-    if attrs.get("use_default_subnetpool") and pool is not None:
+    from_default = attrs.get("use_default_subnetpool")
+    if from_default and pool is not None:
         raise _bad("subnetpool_id and use_default_subnetpool cannot both be specified")
-    if attrs.get("use_default_subnetpool") and pool is None:
-        version = ip.network(attrs["cidr"]).version if has_cidr else attrs["ip_version"]
-        raise _bad(f"No default subnetpool found for IPv{version}")
-    if not has_cidr:
-        if pool is None:
-            raise _bad("a subnetpool must be specified in the absence of a cidr")
-        raise SubnetPoolNotFound(f"Subnet pool {pool} could not be found.")
-    if attrs.get("allocation_pools") is not None and pool not in (None, sa.PD_POOL_ID):
+    if not has_cidr and pool is None and not from_default:
+        raise _bad("a subnetpool must be specified in the absence of a cidr")
+    if not has_cidr and attrs.get("allocation_pools"):
         raise _bad("allocation_pools allowed only for specific subnet requests")
-    attrs["cidr"] = str(ip.network(attrs["cidr"]))  # host bits set: the network it names
+    if has_cidr:
+        attrs["cidr"] = str(ip.network(attrs["cidr"]))  # host bits set: the network it names
     return attrs
 
 

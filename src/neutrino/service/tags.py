@@ -1,5 +1,5 @@
 """The tag sub-resource (``/v2.0/<collection>/<id>/tags``) for networks, subnets, ports,
-routers, floating IPs and security groups.
+routers, floating IPs, security groups and subnet pools.
 
 Visibility and ownership come from the resource itself: the caller passes the resource as it
 sees it (``get`` of the resource's service), so a project cannot tag what it cannot see.
@@ -29,8 +29,12 @@ KINDS = {
     "routers": "Router",
     "floatingips": "Floating IP",
     "security-groups": "Security group",
+    "subnetpools": "Subnetpool",
 }  # collection -> the kind named by a 404
-RECORDS = {"security-groups": "security_group"}  # collection -> change-log resource type
+RECORDS = {
+    "security-groups": "security_group",
+    "subnetpools": "subnetpool",
+}  # collection -> change-log resource type
 
 
 def _resource_type(kind: str) -> str:

@@ -23,6 +23,7 @@ from neutrino.store import (
     rbac,
     routers,
     security_groups,
+    subnetpools,
     subnets,
 )
 from neutrino.store.query import Column
@@ -41,6 +42,8 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "floatingips": (floatingips.COLUMNS, floatingips.HOOKS),
     "agents": (agents.COLUMNS, {}),
     "rbac-policies": (rbac.COLUMNS, rbac.HOOKS),
+    "subnetpools": (subnetpools.COLUMNS, subnetpools.HOOKS),
+    "address-scopes": (subnetpools.SCOPE_COLUMNS, subnetpools.SCOPE_HOOKS),
 }
 
 

@@ -19,9 +19,10 @@ Lock strengths (PostgreSQL's row-lock modes):
   (a project's usage count of a resource, checked against its quota before an insert).
 
 Lock order (deadlocks are detected by PostgreSQL after ``deadlock_timeout`` and retried by
-``Store.write``, but cost a second each): quota keys → routers → networks → subnets → ports →
-security groups → floating IPs → the change-log lock, which ``Tx`` takes only when it
-flushes, just before commit. Several rows of one table are locked in id order.
+``Store.write``, but cost a second each): quota keys → routers → networks → subnets → subnet
+pools → address scopes → ports → security groups → floating IPs → the change-log lock, which
+``Tx`` takes only when it flushes, just before commit. Several rows of one table are locked
+in id order.
 """
 
 from __future__ import annotations

@@ -293,8 +293,15 @@ class Revocation(Base):
 
 
 Index("ix_changes_resource", Change.resource_type, Change.resource_id)
+Index("ix_subnets_subnetpool", Subnet.subnetpool_id)
 
 
 # Tables of other domains live in their own modules on the same Base; importing them here
 # puts them into ``Base.metadata`` for create_all and Alembic.
-from neutrino.store import models_l3, models_rbac, models_security, models_web  # noqa: E402, F401
+from neutrino.store import (  # noqa: E402, F401
+    models_l3,
+    models_pools,
+    models_rbac,
+    models_security,
+    models_web,
+)

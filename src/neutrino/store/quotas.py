@@ -7,6 +7,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 from neutrino.store import raw
 from neutrino.store.models import Network, Port, Quota, Subnet
 from neutrino.store.models_l3 import FloatingIp, Router
+from neutrino.store.models_pools import AddressScope, SubnetPool
 from neutrino.store.models_rbac import RbacPolicy
 from neutrino.store.models_security import SecurityGroup, SecurityGroupRule
 
@@ -20,6 +21,8 @@ COUNTED: dict[str, Table] = {
     "security_group": SecurityGroup.__table__,
     "security_group_rule": SecurityGroupRule.__table__,
     "rbac_policy": RbacPolicy.__table__,
+    "subnetpool": SubnetPool.__table__,
+    "address_scope": AddressScope.__table__,
 }
 
 

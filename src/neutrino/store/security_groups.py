@@ -151,6 +151,14 @@ def delete_group(conn: Connection, group_id: str) -> None:
     conn.execute(delete(groups).where(g.id == group_id))
 
 
+def rules_naming(conn: Connection, group_id: str) -> list[tuple[str, str]]:
+    """(id, project_id) of other groups' rules naming the group as remote (they go with it)."""
+    stmt = select(r.id, r.project_id).where(
+        r.remote_group_id == group_id, r.security_group_id != group_id
+    )
+    return [(rule_id, project) for rule_id, project in conn.execute(stmt)]
+
+
 def default_group_id(conn: Connection, project_id: str) -> str | None:
     """The project's default group: one primary-key lookup (the port-create hot path)."""
     found = raw.one(

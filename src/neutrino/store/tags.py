@@ -55,7 +55,7 @@ def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
 
 
 TAGGED_TABLES = frozenset(
-    {"networks", "subnets", "ports", "routers", "floating_ips", "security_groups"}
+    {"networks", "subnets", "ports", "routers", "floating_ips", "security_groups", "subnetpools"}
 )
 
 

@@ -35,9 +35,14 @@ async def versions(request: Request) -> Response:
 @router.get("/v2.0/")
 async def v2_root(request: Request) -> Response:
     base = _base(request)
-    # Neutron lists its core collections here, in this order (subnet pools come between
-    # subnets and ports once they are served); extensions' collections are not listed.
-    resources = [("network", "networks"), ("subnet", "subnets"), ("port", "ports")]
+    # Neutron lists its core collections here, in this order; extensions' collections are
+    # not listed.
+    resources = [
+        ("network", "networks"),
+        ("subnet", "subnets"),
+        ("subnetpool", "subnetpools"),
+        ("port", "ports"),
+    ]
     return json_response(
         {
             "resources": [

@@ -1,4 +1,5 @@
-"""``/v2.0/{networks,subnets,ports,routers,floatingips,security-groups}/{id}/tags[/{tag}]``
+"""``/v2.0/{networks,subnets,ports,routers,floatingips,security-groups,subnetpools}/{id}/tags``
+(and ``.../tags/{tag}``)
 (extension ``standard-attr-tag``: every tagged resource Neutron has that neutrino serves)."""
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from neutrino.service.container import Services
 from neutrino.service.context import RequestContext
 
 router = APIRouter()
-COLLECTIONS = ("networks", "subnets", "ports", "routers", "floatingips", "security-groups")
+COLLECTIONS = (
+    "networks",
+    "subnets",
+    "ports",
+    "routers",
+    "floatingips",
+    "security-groups",
+    "subnetpools",
+)
 
 
 def _member(collection: str) -> str:

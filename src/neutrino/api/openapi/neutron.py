@@ -35,13 +35,22 @@ from neutrino.service import (
     quotas,
     rbac,
     subnet_attrs,
+    subnetpool_attrs,
 )
 from neutrino.service import security_groups as sg
 from neutrino.service.routers import attributes as router_attrs
 from neutrino.service.routers import floatingips
 from neutrino.store import filters
 
-TAG_COLLECTIONS = ("networks", "subnets", "ports", "routers", "floatingips", "security-groups")
+TAG_COLLECTIONS = (
+    "networks",
+    "subnets",
+    "ports",
+    "routers",
+    "floatingips",
+    "security-groups",
+    "subnetpools",
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,8 @@ COLLECTIONS = (
     Collection("floatingips", "floatingip", floatingips.SPEC),
     Collection("agents", "agent", agents.SPEC, creatable=False),
     Collection("rbac-policies", "rbac_policy", rbac.SPEC),
+    Collection("subnetpools", "subnetpool", subnetpool_attrs.POOL_SPEC),
+    Collection("address-scopes", "address_scope", subnetpool_attrs.SCOPE_SPEC),
 )
 IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0-9]+$"})
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
@@ -170,7 +181,7 @@ def collection_operations(c: Collection) -> Operations:
 
 
 def extra_operations() -> Operations:
-    """Router actions, tags, quotas and floating-IP pools."""
+    """Router and subnet-pool actions, tags, quotas and floating-IP pools."""
     router = "/v2.0/routers/{router_id}"
     interface = {
         "type": "object",
@@ -212,6 +223,16 @@ def extra_operations() -> Operations:
         },
         ("/v2.0/quotas/{project_id}", "delete"): {"responses": responses(204, WRITE_ERRORS)},
     }
+    pool_prefixes = {
+        "type": "object",
+        "required": ["prefixes"],
+        "properties": {"prefixes": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+    }
+    for action in ("add_prefixes", "remove_prefixes"):
+        ops[(f"/v2.0/subnetpools/{{pool_id}}/{action}", "put")] = {
+            "requestBody": body(pool_prefixes),
+            "responses": responses(200, WRITE_ERRORS),
+        }
     for action, schema in (
         ("add_router_interface", interface),
         ("remove_router_interface", interface),

@@ -1,0 +1,166 @@
+"""Address scopes (``/v2.0/address-scopes``, extension ``address-scope``): create, show,
+list, update, delete. A scope groups subnet pools of one ip_version whose prefixes must not
+overlap (checked when a pool joins, ``service.subnetpools``); a network's
+``ipv4_address_scope``/``ipv6_address_scope`` is the scope of its subnets' pool.
+
+Policy (Neutron's defaults): a scope is its project's (or an admin's) to change and delete;
+every project sees scopes shared to all (``shared``: admin-only, and never undone: 400) or to
+it by an RBAC policy (``rbac-address-scope``). A scope some pool uses cannot be deleted (409).
+
+Races (PostgreSQL): update and delete lock the scope's row (``for_change``/``for_delete``),
+the row a pool joining the scope locks: a delete waits for the join and then sees the pool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import NamedBadRequest, NamedConflict, PolicyNotAuthorized
+from neutrino.common.ids import new_id
+from neutrino.domain.attributes import parse_create, parse_update
+from neutrino.domain.listing import ListQuery
+from neutrino.service import policy, rbac, rbac_objects
+from neutrino.service import subnetpool_attrs as spa
+from neutrino.service.common import check_revision, owner_project
+from neutrino.service.context import RequestContext
+from neutrino.service.quotas import QuotaService
+from neutrino.service.subnet_from_pool import visible
+from neutrino.store import locks
+from neutrino.store import rbac as rbac_repo
+from neutrino.store import subnetpools as repo
+from neutrino.store.uow import Store, Tx
+
+SPEC = spa.SCOPE_SPEC
+
+
+def view(row: Any, shared: bool) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "tenant_id": row["project_id"],
+        "project_id": row["project_id"],
+        "shared": shared,
+        "ip_version": row["ip_version"],
+        "created_at": clock.iso_seconds(row["created_at"]),
+        "updated_at": clock.iso_seconds(row["updated_at"]),
+        "revision_number": row["revision_number"],
+    }
+
+
+def render(conn: Any, rows: list[Any], project: str) -> list[dict[str, Any]]:
+    granted = rbac_repo.granted_ids(conn, project, [r["id"] for r in rows])
+    return [view(r, bool(r["shared"]) or r["id"] in granted) for r in rows]
+
+
+class AddressScopeService:
+    def __init__(self, store: Store, quotas: QuotaService) -> None:
+        self.store = store
+        self.quotas = quotas
+
+    def _load(self, conn: Any, ctx: RequestContext, scope_id: str, action: str = "") -> Any:
+        row = None if "\x00" in scope_id else repo.find_scope(conn, scope_id)
+        if row is None or not visible(conn, ctx, row):
+            raise spa.scope_not_found(scope_id)
+        if action and not ctx.owns(row["project_id"]):
+            raise PolicyNotAuthorized(f"rule:{action}")
+        return row
+
+    def get(self, ctx: RequestContext, scope_id: str) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return render(conn, [self._load(conn, ctx, scope_id)], ctx.project_id)[0]
+
+    def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            return render(conn, repo.list_scopes(conn, query, ctx.list_scope), ctx.project_id)
+
+    def create_bulk(
+        self, ctx: RequestContext, bodies: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        ctx.require_write("create_address_scope")
+        parsed = []
+        for body in bodies:
+            attrs = parse_create(body, SPEC)
+            policy.check_admin_only(ctx, "address_scope", "create_address_scope", attrs)
+            attrs["project"] = owner_project(ctx, attrs)
+            parsed.append(attrs)
+        return self.store.write(self._create_tx, ctx, parsed)
+
+    def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
+        counts: dict[str, int] = {}
+        for attrs in items:
+            counts[attrs["project"]] = counts.get(attrs["project"], 0) + 1
+        for project, count in sorted(counts.items()):
+            self.quotas.check(tx, project, "address_scope", count)
+        ids = []
+        for attrs in items:
+            scope_id, now = new_id(), clock.now()
+            repo.insert_scope(
+                tx.conn,
+                {
+                    "id": scope_id,
+                    "project_id": attrs["project"],
+                    "name": attrs.get("name", ""),
+                    "description": "",
+                    "created_at": now,
+                    "updated_at": now,
+                    "revision_number": 0,
+                    "ip_version": attrs["ip_version"],
+                    "shared": bool(attrs.get("shared")),
+                },
+            )
+            if attrs.get("shared"):
+                rbac_objects.share_to_all(tx, "address_scope", scope_id, attrs["project"])
+            tx.record("address_scope", scope_id, "create", attrs["project"])
+            ids.append(scope_id)
+        return render(tx.conn, [repo.find_scope(tx.conn, i) for i in ids], ctx.project_id)
+
+    def update(
+        self, ctx: RequestContext, scope_id: str, body: dict[str, Any], if_match: int | None = None
+    ) -> dict[str, Any]:
+        ctx.require_write_on("update_address_scope", lambda: self.get(ctx, scope_id))
+        attrs = parse_update(body, SPEC)
+        policy.check_admin_only(ctx, "address_scope", "update_address_scope", attrs)
+        return self.store.write(self._update_tx, ctx, scope_id, attrs, if_match)
+
+    def _update_tx(
+        self, tx: Tx, ctx: RequestContext, scope_id: str, attrs: dict[str, Any], if_match: Any
+    ) -> dict[str, Any]:
+        locks.for_change(tx.conn, "address_scopes", scope_id)
+        row = self._load(tx.conn, ctx, scope_id, "update_address_scope")
+        check_revision(row["revision_number"], if_match)
+        if row["shared"] and attrs.get("shared") is False:
+            raise NamedBadRequest(
+                "AddressScopeUpdateError",
+                f"Unable to update address scope {scope_id} : Shared address scope can't be "
+                f"unshared.",
+            )
+        if attrs.get("shared") and not row["shared"]:
+            rbac_objects.share_to_all(tx, "address_scope", scope_id, row["project_id"])
+        changed: dict[str, Any] = {
+            k: attrs[k] for k in ("name", "shared") if k in attrs and attrs[k] != row[k]
+        }
+        if changed:
+            changed["revision_number"] = row["revision_number"] + 1
+            changed["updated_at"] = clock.now()
+            repo.update_scope(tx.conn, scope_id, changed)
+            tx.record("address_scope", scope_id, "update", row["project_id"])
+        return render(tx.conn, [repo.find_scope(tx.conn, scope_id)], ctx.project_id)[0]
+
+    def delete(self, ctx: RequestContext, scope_id: str, if_match: int | None = None) -> None:
+        ctx.require_write_on("delete_address_scope", lambda: self.get(ctx, scope_id))
+        self.store.write(self._delete_tx, ctx, scope_id, if_match)
+
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, scope_id: str, if_match: Any) -> None:
+        locks.for_delete(tx.conn, "address_scopes", scope_id)
+        row = self._load(tx.conn, ctx, scope_id, "delete_address_scope")
+        check_revision(row["revision_number"], if_match)
+        if repo.scope_in_use(tx.conn, scope_id):
+            raise NamedConflict(
+                "AddressScopeInUse",
+                f"Unable to complete operation on address scope {scope_id}. There are one or "
+                f"more subnet pools in use on the address scope.",
+            )
+        repo.delete_scope(tx.conn, scope_id)
+        rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, scope_id))
+        tx.record("address_scope", scope_id, "delete", row["project_id"])

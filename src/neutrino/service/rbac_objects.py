@@ -1,0 +1,121 @@
+"""RBAC for subnet pools and address scopes (``rbac-subnetpool``, ``rbac-address-scope``):
+``access_as_shared`` only, as for security groups.
+
+A wildcard policy is what ``shared: true`` means on both; the ``shared`` column mirrors it
+(``sync_shared``), kept in the same transaction, so lists need look up only named policies.
+A policy's removal is refused (409 ``RbacPolicyInUse``) while the project losing access uses
+the object: a subnet of that project carved from the pool, or a pool of that project in the
+scope (Neutron's ``get_bound_project_ids``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common import clock
+from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
+from neutrino.common.ids import new_id
+from neutrino.service import subnetpool_attrs as spa
+from neutrino.service.context import RequestContext
+from neutrino.store import rbac as repo
+from neutrino.store import subnetpools as pool_repo
+from neutrino.store.rbac import SHARED, WILDCARD
+from neutrino.store.uow import Tx
+
+TABLES = {"subnetpool": "subnetpools", "address_scope": "address_scopes"}
+
+
+def find(conn: Any, object_type: str, object_id: str) -> Any:
+    if object_type == "subnetpool":
+        return pool_repo.find(conn, object_id)
+    return pool_repo.find_scope(conn, object_id)
+
+
+def owned_object(conn: Any, ctx: RequestContext, object_type: str, object_id: str) -> Any:
+    """The policy's object, which the caller must see and, unless admin, own."""
+    row = find(conn, object_type, object_id)
+    if row is None or not ctx.can_see(
+        row["project_id"],
+        public=bool(row["shared"]) or bool(repo.granted_ids(conn, ctx.project_id, [object_id])),
+    ):
+        if object_type == "subnetpool":
+            raise spa.pool_not_found(object_id)
+        raise spa.scope_not_found(object_id)
+    if not ctx.owns(row["project_id"]):
+        raise InvalidInput("Only admins can manipulate policies on objects they do not own")
+    return row
+
+
+def users(conn: Any, object_type: str, object_id: str) -> set[str]:
+    if object_type == "subnetpool":
+        return pool_repo.subnet_projects(conn, object_id)
+    return pool_repo.scope_pool_projects(conn, object_id)
+
+
+def check_removable(conn: Any, object_type: str, row: Any, target: str) -> None:
+    owner = row["project_id"]
+    if target == owner:
+        return
+    remaining = repo.targets(conn, row["id"], SHARED) - {target}
+    if target != WILDCARD and WILDCARD in remaining:
+        return
+    allowed = (remaining - {WILDCARD}) | {owner}
+    using = users(conn, object_type, row["id"])
+    if ({target} & using) if target != WILDCARD else (using - allowed):
+        raise NamedConflict(
+            "RbacPolicyInUse",
+            f"RBAC policy on object {row['id']} cannot be removed because other objects "
+            f"depend on it.\nDetails: tenant_id={target}",
+        )
+
+
+def sync_shared(tx: Tx, object_type: str, row: Any) -> bool:
+    """Mirror the wildcard policy into ``shared`` (a change of the object: its revision
+    moves and the log records it); True when it changed."""
+    shared = WILDCARD in repo.targets(tx.conn, row["id"], SHARED)
+    if shared == bool(row["shared"]):
+        return False
+    values = {
+        "shared": shared,
+        "revision_number": row["revision_number"] + 1,
+        "updated_at": clock.now(),
+    }
+    if object_type == "subnetpool":
+        pool_repo.update_row(tx.conn, row["id"], values)
+    else:
+        pool_repo.update_scope(tx.conn, row["id"], values)
+    tx.record(object_type, row["id"], "update", row["project_id"])
+    return True
+
+
+def share_to_all(tx: Tx, object_type: str, object_id: str, project: str) -> None:
+    """``shared: true`` on a pool or scope: its wildcard policy, owned by its project."""
+    if repo.find_by(tx.conn, object_id, SHARED, WILDCARD) is not None:
+        return
+    policy_id = new_id()
+    repo.insert_row(
+        tx.conn,
+        {
+            "id": policy_id,
+            "project_id": project,
+            "object_type": object_type,
+            "object_id": object_id,
+            "action": SHARED,
+            "target_project": WILDCARD,
+        },
+    )
+    tx.record("rbac_policy", policy_id, "create", project)
+
+
+def check_create(conn: Any, object_type: str, row: Any, target: str) -> None:
+    """Neutron refuses to share a pool tied to an address scope with a project the scope is
+    not shared with (by name or to all)."""
+    scope_id = row["address_scope_id"] if object_type == "subnetpool" else None
+    if scope_id is None:
+        return
+    if not repo.targets(conn, scope_id, SHARED) & {target, WILDCARD}:
+        raise NamedBadRequest(
+            "RbacPolicyInitError",
+            f"Failed to create RBAC policy on object {row['id']} because target project "
+            f"doesn't have access to associated address scope.",
+        )
