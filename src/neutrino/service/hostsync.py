@@ -51,7 +51,7 @@ from neutrino.store import locks
 from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
-SERVED_CACHE = 4096
+SERVED_CACHE = 16384  # (host, revision) pairs: two for each of 8,192 watching agents
 BODY_CACHE = 2048
 BODIES_PER_HOST = 2
 TAIL = 20_000  # change-log rows kept in memory for the watchers
@@ -139,6 +139,16 @@ def concerns_host(
     return l3_hoststate.concerns_l3(conn, host, changes)
 
 
+@dataclass(eq=False)
+class _Parked:
+    """A watch asleep until its host may have changed."""
+
+    host: str
+    served: Served
+    cursor: int
+    woken: asyncio.Future[None]
+
+
 class ChangeTail:
     """The newest change-log rows, read once per commit for every watcher of the process.
 
@@ -194,6 +204,8 @@ class HostSyncService:
         self.store = store
         self.ports = ports
         self.tail = ChangeTail(store)
+        self._parked: dict[asyncio.AbstractEventLoop, set[_Parked]] = {}
+        self._dispatchers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
         self._served: OrderedDict[tuple[str, int], Served] = OrderedDict()
         self._lock = threading.Lock()
         # wire forms served lately, for deltas (see ``_keep_body``)
@@ -264,7 +276,6 @@ class HostSyncService:
         cursor = since
         deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_TIMEOUT)
         while True:
-            seen = self.store.changed.generation
             await self.tail.refresh()
             found = self.tail.after(cursor)
             if found is None or may_concern(found[1], host, served):
@@ -278,7 +289,43 @@ class HostSyncService:
             if remaining <= 0 or self.store.closing:  # closing: the server is stopping
                 self._remember(host, cursor, served)
                 return self._send(host, since, None, delta, cursor)
-            await self.store.wait_async(seen, remaining)
+            cursor = await self._park(host, served, cursor, remaining)
+
+    async def _park(self, host: str, served: Served, cursor: int, timeout: float) -> int:
+        """Sleep until a change may concern ``host`` (or ``timeout``); the cursor the loop's
+        dispatcher advanced it to meanwhile. Sleepers cost no wake-up for a change that
+        does not concern them: ``_dispatch`` sorts it for all of them in one pass."""
+        loop = asyncio.get_running_loop()
+        parked = _Parked(host, served, cursor, loop.create_future())
+        group = self._parked.setdefault(loop, set())
+        group.add(parked)
+        dispatcher = self._dispatchers.get(loop)
+        if dispatcher is None or dispatcher.done():
+            self._dispatchers[loop] = loop.create_task(self._dispatch(group))
+        try:
+            await asyncio.wait_for(parked.woken, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            group.discard(parked)
+        return parked.cursor
+
+    async def _dispatch(self, group: set[_Parked]) -> None:
+        while group:
+            seen = self.store.changed.generation
+            await self.tail.refresh()
+            for parked in list(group):
+                found = self.tail.after(parked.cursor)
+                if (
+                    self.store.closing
+                    or found is None
+                    or may_concern(found[1], parked.host, parked.served)
+                ):
+                    if not parked.woken.done():
+                        parked.woken.set_result(None)
+                else:
+                    parked.cursor = found[0]
+            await self.store.wait_async(seen, 1.0)
 
     def _step(
         self, host: str, cursor: int, served: Served, found: tuple[int, list[Change]] | None
