@@ -189,10 +189,12 @@ class ChangeTail:
             self._read_at = max(self._read_at, generation)
 
     def after(self, cursor: int) -> tuple[int, list[Change]] | None:
-        """(latest revision, changes after ``cursor``), or None when the rows do not reach
-        back that far."""
-        if self.base is None or cursor < self.base or cursor > self.latest:
+        """(revision looked up to, changes after ``cursor``), or None when the rows do not
+        reach back that far."""
+        if self.base is None or cursor < self.base:
             return None
+        if cursor >= self.latest:  # a database read already saw past our rows: nothing yet
+            return cursor, []
         first = next(
             (i for i in range(len(self.rows) - 1, -1, -1) if self.rows[i][0] <= cursor), -1
         )
