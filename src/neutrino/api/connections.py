@@ -45,7 +45,7 @@ RESERVED_FILES = 256
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    max_connections: int = 16384
+    max_connections: int = 8192
     header_timeout: float = 10.0
     max_header_bytes: int = MAX_HEADER_BYTES
 

@@ -51,7 +51,7 @@ from neutrino.store import locks
 from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
-SERVED_CACHE = 16384  # (host, revision) pairs: two for each of 8,192 watching agents
+SERVED_CACHE = 16384  # (host, revision) pairs: two or more for each watching agent
 BODY_CACHE = 2048
 BODIES_PER_HOST = 2
 TAIL = 20_000  # change-log rows kept in memory for the watchers
