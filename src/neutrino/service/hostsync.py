@@ -347,8 +347,9 @@ class HostSyncService:
                 if not (moved and concerns_host(conn, host, moved, served.networks)):
                     return upto
                 state = compute(conn, host, upto)
-                if state.digest() == served.digest:
+                if state.digest(body := state.to_dict()) == served.digest:
                     return upto
+                self._keep_body(host, upto, body)  # made once: ``_send`` finds it
         self._remember(host, upto, Served.of(state))
         return state
 
@@ -369,7 +370,7 @@ class HostSyncService:
             if before is not None:
                 self._keep_body(host, revision, before)
             return WatchResult(host, revision, None)
-        body = state.to_dict()
+        body = self._body(host, state.revision) or state.to_dict()
         self._keep_body(host, state.revision, body)
         if delta and before is not None and state.revision != since:
             return WatchResult(host, state.revision, state, statedelta.diff(before, body))
