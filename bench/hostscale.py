@@ -38,6 +38,7 @@ from neutrino.service.context import admin_context
 from neutrino.store.uow import Store
 
 PROJECT = {"project_id": "bench", "tenant_id": "bench"}
+TUNNELS = {"hv1": "198.51.100.1", "hv2": "198.51.100.2"}
 
 
 def register(svc: Services, host: str, tunnel_ip: str) -> None:
@@ -47,6 +48,7 @@ def register(svc: Services, host: str, tunnel_ip: str) -> None:
 
 
 def bind(svc: Services, network_id: str, host: str, n: int, first: int) -> None:
+    register(svc, host, TUNNELS[host])  # the heartbeat: a port binds only to a live agent
     ports = [
         {
             "network_id": network_id,
@@ -83,8 +85,8 @@ def run(sizes: list[int], changes: int) -> dict[str, Any]:
         store = Store(settings.db_url)
         store.create_all()
         svc = Services.build(settings, store)
-        register(svc, "hv1", "198.51.100.1")
-        register(svc, "hv2", "198.51.100.2")
+        for host, tunnel in TUNNELS.items():
+            register(svc, host, tunnel)
         net = svc.networks.create_bulk(ctx, [{"name": "scale", **PROJECT}])[0]
         cidr = {"cidr": "10.0.0.0/16", "ip_version": 4, "enable_dhcp": False}
         svc.subnets.create_bulk(ctx, [{"network_id": net["id"], **cidr, **PROJECT}])

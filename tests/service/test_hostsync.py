@@ -14,20 +14,28 @@ from neutrino.common.errors import PolicyNotAuthorized
 from neutrino.service import hostsync
 from neutrino.service.binding import can_serve, parse_configurations, tunnel_ip_of
 from neutrino.service.context import RequestContext, admin_context
-from neutrino.service.hostsync import WatchResult, concerns
+from neutrino.service.hostsync import Served, WatchResult, may_concern
 from tests.api.test_agent_api import register
 from tests.conftest import Caller
 
 
-def test_concerns_only_the_hosts_networks_and_agents() -> None:
-    nets = frozenset({"A"})
-    assert concerns([("port", "A")], nets)
-    assert concerns([("network", "B"), ("subnet", "A")], nets)
-    assert not concerns([("port", "B"), ("quota", None)], nets)
-    assert concerns([("agent", None)], nets)
-    assert concerns([("security_group", None)], nets)
-    assert concerns([("security_group_rule", None)], nets)
-    assert not concerns([], nets)
+def test_changes_concern_the_hosts_networks_ports_and_agents_but_no_status() -> None:
+    served = Served(frozenset({"A"}), "digest", remote_groups=False)
+
+    def may(*changes: tuple[str, str, str | None, str | None]) -> bool:
+        return may_concern([(i, *c) for i, c in enumerate(changes)], "hv1", served)
+
+    assert may(("port", "update", "A", "hv2"))
+    assert may(("network", "update", "B", None), ("subnet", "create", "A", None))
+    assert not may(("port", "create", "B", "hv2"), ("quota", "update", None, None))
+    assert may(("port", "create", "B", "hv1"))  # bound here: its network comes with it
+    assert not may(("port", "status", "A", "hv1"))  # no host state carries a status
+    assert may(("agent", "update", None, None))
+    assert may(("security_group", "create", None, None))
+    assert may(("security_group_rule", "delete", None, None))
+    assert not may()
+    grouped = Served(frozenset({"A"}), "digest", remote_groups=True)
+    assert may_concern([(1, "port", "create", "B", "hv2")], "hv1", grouped)
 
 
 def test_can_serve_rules() -> None:

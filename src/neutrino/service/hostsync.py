@@ -19,9 +19,9 @@ commit, ``ChangeTail`` reads the new change-log rows once for all the watchers o
 - a port change concerns the host the port is bound to now, and any host whose served state
   resolves remote groups (membership may have moved).
 
-Only then is the state recomputed (``concerns_host`` checks once more against the database),
-and it is returned only if its content digest differs from the one served at R: a change to
-network A never wakes hosts without A, and a no-op never wakes anyone.
+Only then is the state recomputed (``service.hoststate``), and it is returned only if its
+content digest differs from the one served at R: a change to network A never wakes hosts
+without A, and a no-op never wakes anyone.
 
 Served (host, revision) -> ``Served`` are remembered in a bounded LRU, per process: several
 agents on one host (L2 + DHCP) each keep their own cursor.
@@ -105,13 +105,6 @@ class WatchResult:
         }
 
 
-def concerns(changes: Iterable[tuple[str, str | None]], network_ids: frozenset[str]) -> bool:
-    """Whether any (resource_type, network_id) change may alter a host on these networks."""
-    return any(
-        rtype in GLOBAL_TYPES or (net is not None and net in network_ids) for rtype, net in changes
-    )
-
-
 def may_concern(changes: Iterable[Change], host: str, served: Served) -> bool:
     """The in-memory sort of new changes for one watcher (see the module docstring)."""
     for _, rtype, op, net, bound in changes:
@@ -126,17 +119,11 @@ def may_concern(changes: Iterable[Change], host: str, served: Served) -> bool:
     return False
 
 
-def concerns_host(
-    conn: Any, host: str, changes: list[tuple[str, str | None]], networks: frozenset[str]
-) -> bool:
-    """Whether ``changes`` may alter ``host``'s state (see the module docstring); ``networks``
-    are the host's networks when it was last served. Cheapest checks first."""
-    current = frozenset(repo.host_network_ids(conn, host))
-    if concerns(changes, networks | current):
+def concerns(conn: Any, host: str, served: Served, changes: list[Change]) -> bool:
+    """``may_concern``, with routers and floating IPs only for a host running an L3 agent."""
+    if may_concern((c for c in changes if c[1] not in l3_hoststate.ROUTER_TYPES), host, served):
         return True
-    if any(rtype == "port" for rtype, _ in changes) and repo.host_uses_remote_groups(conn, host):
-        return True  # a remote group's membership may have moved
-    return l3_hoststate.concerns_l3(conn, host, changes)
+    return l3_hoststate.concerns_l3(conn, host, [(c[1], c[3]) for c in changes])
 
 
 @dataclass(eq=False)
@@ -343,8 +330,7 @@ class HostSyncService:
             if upto < cursor:
                 state = compute(conn, host, upto)
             else:
-                moved = [(c[1], c[3]) for c in changes if c[2] != STATUS_OP]
-                if not (moved and concerns_host(conn, host, moved, served.networks)):
+                if not concerns(conn, host, served, changes):
                     return upto
                 state = compute(conn, host, upto)
                 if state.digest(body := state.to_dict()) == served.digest:
