@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import sys
 import tempfile
@@ -66,6 +67,8 @@ def bind(svc: Services, network_id: str, host: str, n: int, first: int) -> None:
 def cpu_and_wall(call: Any) -> tuple[Any, float, float]:
     cpu, wall = time.process_time(), time.perf_counter()
     result = call()
+    if inspect.isawaitable(result):  # the watch is a coroutine since issue 14
+        result = asyncio.run(result)
     return result, time.process_time() - cpu, time.perf_counter() - wall
 
 
@@ -95,14 +98,15 @@ def run(sizes: list[int], changes: int) -> dict[str, Any]:
         for size in sizes:
             bind(svc, net["id"], "hv1", size - bound, bound + 1)
             bound = size
-            first = asyncio.run(svc.hostsync.watch(ctx, "hv1", None, 0))
+            first, _, _ = cpu_and_wall(lambda: svc.hostsync.watch(ctx, "hv1", None, 0))
             assert first.state is not None and len(first.state.ports) == size
             since = first.revision
             writes, watches, walls = [], [], []
             for _ in range(changes):
                 _, write_cpu, write_wall = cpu_and_wall(lambda: bind(svc, net["id"], "hv1", 1, 0))
-                watch = svc.hostsync.watch(ctx, "hv1", since, 5, delta=True)
-                result, watch_cpu, watch_wall = cpu_and_wall(lambda: asyncio.run(watch))  # noqa: B023
+                result, watch_cpu, watch_wall = cpu_and_wall(
+                    lambda: svc.hostsync.watch(ctx, "hv1", since, 5, delta=True)  # noqa: B023
+                )
                 assert result.state is not None and result.delta is not None
                 since = result.revision
                 writes.append(write_cpu)
