@@ -8,6 +8,8 @@ state only when the entry names the network. That is why every write must pass t
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -27,7 +29,7 @@ def test_a_change_wakes_the_host_only_through_its_network(
     net = api.network()
     subnet = api.subnet(net["id"], "192.0.2.0/24")
     api.port(net["id"], **{"binding:host_id": "hv1"})
-    first = sync.watch(admin_context(), "hv1", None, 0)
+    first = asyncio.run(sync.watch(admin_context(), "hv1", None, 0))
     assert first.state is not None
     (served,) = first.state.networks
     assert [s.gateway_ip for s in served.subnets] == ["192.0.2.1"]
@@ -45,7 +47,7 @@ def test_a_change_wakes_the_host_only_through_its_network(
         )
 
     store.write(write)
-    woken = sync.watch(admin_context(), "hv1", first.revision, 0.2)
+    woken = asyncio.run(sync.watch(admin_context(), "hv1", first.revision, 0.2))
     assert woken.revision > first.revision
     if with_network:
         assert woken.state is not None

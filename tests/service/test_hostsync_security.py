@@ -3,6 +3,7 @@ members, and the wake-ups a rule change or a membership change causes."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -91,24 +92,24 @@ def test_rule_change_and_remote_membership_wake_the_host(api: Caller, client: Te
     web, db = _group(api, "web"), _group(api, "db")
     _rule(api, web["id"], direction="ingress", ethertype="IPv4", remote_group_id=db["id"])
     api.port(net_a["id"], security_groups=[web["id"]], **{"binding:host_id": "hv1"})
-    first = sync.watch(ctx, "hv1", None, 0)
+    first = asyncio.run(sync.watch(ctx, "hv1", None, 0))
     assert first.state is not None and first.state.remote_groups[0].addresses == ()
     # a port joins the remote group on another host and another network: hv1 wakes
     member = api.port(net_b["id"], security_groups=[db["id"]], **{"binding:host_id": "hv2"})
-    woke = sync.watch(ctx, "hv1", first.revision, 2)
+    woke = asyncio.run(sync.watch(ctx, "hv1", first.revision, 2))
     assert woke.state is not None
     assert woke.state.remote_groups[0].addresses == (member["fixed_ips"][0]["ip_address"],)
     # it leaves the group: hv1 wakes again, the address is gone
     r = api.put(f"/v2.0/ports/{member['id']}", {"port": {"security_groups": []}})
     assert r.status_code == 200, r.text
-    left = sync.watch(ctx, "hv1", woke.revision, 2)
+    left = asyncio.run(sync.watch(ctx, "hv1", woke.revision, 2))
     assert left.state is not None and left.state.remote_groups[0].addresses == ()
     # a rule added to the host's group (no network id in the change log) wakes it
     _rule(api, web["id"], direction="ingress", ethertype="IPv6", protocol="ipv6-icmp")
-    ruled = sync.watch(ctx, "hv1", left.revision, 2)
+    ruled = asyncio.run(sync.watch(ctx, "hv1", left.revision, 2))
     assert ruled.state is not None
     assert len(ruled.state.security_groups[0].rules) == len(left.state.security_groups[0].rules) + 1
     # a group nobody here uses changes: no wake-up
     other = _group(api, "other")
     _rule(api, other["id"], direction="egress", ethertype="IPv4", protocol="udp")
-    assert sync.watch(ctx, "hv1", ruled.revision, 0.2).state is None
+    assert asyncio.run(sync.watch(ctx, "hv1", ruled.revision, 0.2)).state is None

@@ -53,7 +53,7 @@ RECEIVED = "neutrino.received"  # the scope extension: {"at": perf_counter() at 
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    max_connections: int = 4096
+    max_connections: int = 8192
     header_timeout: float = 10.0
     max_header_bytes: int = MAX_HEADER_BYTES
 

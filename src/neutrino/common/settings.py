@@ -57,10 +57,10 @@ class Settings(BaseSettings):
 
     # Request and connection limits, per server process (docs/architecture.md says why each)
     max_body_bytes: int = 1024 * 1024  # larger request bodies are refused (413)
-    max_connections: int = 4096  # open client connections; past it the oldest idle closes
+    max_connections: int = 8192  # open client connections; past it the oldest idle closes
     header_timeout: float = 10.0  # s for a new connection to send complete request headers
     keepalive_timeout: float = 5.0  # s an idle keep-alive connection is kept open
-    max_long_polls: int = 512  # concurrent agent watches and port-event waits (more: 503)
+    max_long_polls: int = 6144  # concurrent agent watches and port-event waits (more: 503)
 
     # Quotas (-1 = unlimited)
     quota_network: int = 100

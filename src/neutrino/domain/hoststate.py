@@ -299,12 +299,13 @@ class HostState:
     def from_json(cls, data: bytes | str) -> HostState:
         return cls.from_dict(orjson.loads(data))
 
-    def digest(self) -> str:
+    def digest(self, body: dict[str, Any] | None = None) -> str:
         """Content hash, revision excluded: equal digests mean nothing to do for the agent.
-        Computed once per state (the state is frozen; a wake compares it several times)."""
+        Computed once per state (the state is frozen; a wake compares it several times);
+        ``body`` is this state's ``to_dict()`` when the caller made it already."""
         cached: str | None = self.__dict__.get("_digest")
         if cached is None:
-            body = self.to_dict()
+            body = dict(self.to_dict() if body is None else body)
             body.pop("revision")
             cached = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
             object.__setattr__(self, "_digest", cached)

@@ -1,29 +1,35 @@
-"""Host sync: store -> ``HostState`` per host, the long-poll watch over it, port status reports.
+"""Host sync: the long-poll watch of a host's state, and port status reports.
 
-``compute`` reads one host's desired state in one read transaction at change-log revision R.
-``watch(host, since=R)`` answers a full snapshot at once when the caller has nothing (no
-``since``) or a ``since`` this process did not serve (restart, another replica, a gap);
-otherwise it blocks (bounded, <= ``MAX_TIMEOUT``) until a change *concerning the host* commits
-and then returns the new full state (``snapshot: true``), or returns ``state: null`` with an
-advanced revision on timeout.
+``watch(host, since=R)`` answers a full snapshot (``hoststate.compute``) at once when the
+caller has nothing (no ``since``) or a ``since`` this process did not serve (restart, another
+replica, a gap); otherwise it waits (bounded, <= ``MAX_TIMEOUT``) until a change *concerning
+the host* commits and then returns the new full state (``snapshot: true``, or with ``delta``
+the difference from the state served at R), or ``state: null`` with an advanced revision on
+timeout.
 
-Incremental: a change concerns a host when its ``network_id`` is one of the networks the host
-had at R or has now, when an agent changed (tunnel endpoints) or a security group or rule
-changed (treated as global), or when any port changed and a port of the host is in a group
-with a remote-group rule (membership may have moved), or when a router or floating IP changed
-and the host runs an L3 agent (``l3_hoststate.concerns_l3``). Only then is the state
-recomputed, and it is returned only if its content digest differs from the one served at R,
-so a change to network A never wakes hosts without A, and a no-op never wakes anyone.
+Waiting costs no thread: a watch awaits ``Store.wait_async`` on the event loop, and the
+database is read in worker threads only to look at new changes and to compute a state. On a
+commit, ``ChangeTail`` reads the new change-log rows once for all the watchers of the process
+(one query, whatever their number), and each watcher sorts them in memory (``may_concern``):
 
-Served (host, revision) -> (networks, digest) pairs are remembered in a bounded LRU, per
-process: several agents on one host (L2 + DHCP) each keep their own cursor.
+- a port's status report (op ``status``) concerns nobody: no host state carries a status;
+- agents and security groups or rules concern every host (tunnel endpoints, rule sets);
+  routers and floating IPs every L3 host (``l3_hoststate.concerns_l3`` in the database);
+- a change naming a network concerns the hosts that had it when last served;
+- a port change concerns the host the port is bound to now, and any host whose served state
+  resolves remote groups (membership may have moved).
 
-Blocking: ``watch`` and ``wait_port`` block the calling thread (``Store.wait_for_change``); the
-API runs them in worker threads, never on the event loop.
+Only then is the state recomputed (``service.hoststate``), and it is returned only if its
+content digest differs from the one served at R: a change to network A never wakes hosts
+without A, and a no-op never wakes anyone.
+
+Served (host, revision) -> ``Served`` are remembered in a bounded LRU, per process: several
+agents on one host (L2 + DHCP) each keep their own cursor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import OrderedDict
@@ -34,37 +40,39 @@ from typing import Any
 from neutrino.common import clock
 from neutrino.common.errors import BadRequest, NamedConflict, ResourceNotFound
 from neutrino.domain import statedelta
-from neutrino.domain.hoststate import (
-    VIF_BRIDGE,
-    DhcpEntry,
-    DhcpNetwork,
-    DhcpOpt,
-    FixedIp,
-    HostRoute,
-    HostState,
-    L2Pop,
-    NetworkState,
-    PortState,
-    RemotePort,
-    SubnetState,
-)
-from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
+from neutrino.domain.hoststate import VIF_BRIDGE, HostState
 from neutrino.service import l3_hoststate
 from neutrino.service.agents import require_agent_role
-from neutrino.service.binding import parse_configurations, tunnel_ip_of
 from neutrino.service.context import RequestContext
+from neutrino.service.hoststate import compute
 from neutrino.service.ports import PortService
 from neutrino.store import hostsync as repo
 from neutrino.store import locks
 from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
-SERVED_CACHE = 4096
+SERVED_CACHE = 16384  # (host, revision) pairs: two or more for each watching agent
 BODY_CACHE = 2048
 BODIES_PER_HOST = 2
+TAIL = 20_000  # change-log rows kept in memory for the watchers
 PORT_STATUSES = ("ACTIVE", "DOWN")
+STATUS_OP = "status"  # a port status report: changes no host's state
 # changes that may concern any host: tunnel endpoints, security-group definitions
 GLOBAL_TYPES = frozenset({"agent", "security_group", "security_group_rule"})
+Change = tuple[int, str, str, str | None, str | None]  # see ``repo.changes_after``
+
+
+@dataclass(frozen=True)
+class Served:
+    """What a host was handed at a revision, as much as the watch needs to sort changes."""
+
+    networks: frozenset[str]
+    digest: str
+    remote_groups: bool
+
+    @classmethod
+    def of(cls, state: HostState) -> Served:
+        return cls(state.network_ids, state.digest(), bool(state.remote_groups))
 
 
 @dataclass(frozen=True)
@@ -97,193 +105,97 @@ class WatchResult:
         }
 
 
-def concerns(changes: Iterable[tuple[str, str | None]], network_ids: frozenset[str]) -> bool:
-    """Whether any (resource_type, network_id) change may alter a host on these networks."""
-    return any(
-        rtype in GLOBAL_TYPES or (net is not None and net in network_ids) for rtype, net in changes
-    )
+def may_concern(changes: Iterable[Change], host: str, served: Served) -> bool:
+    """The in-memory sort of new changes for one watcher (see the module docstring)."""
+    for _, rtype, op, net, bound in changes:
+        if op == STATUS_OP:
+            continue
+        if rtype in GLOBAL_TYPES or rtype in l3_hoststate.ROUTER_TYPES:
+            return True
+        if (net is not None and net in served.networks) or (
+            rtype == "port" and (bound == host or served.remote_groups)
+        ):
+            return True
+    return False
 
 
-def concerns_host(
-    conn: Any, host: str, changes: list[tuple[str, str | None]], networks: frozenset[str]
-) -> bool:
-    """Whether ``changes`` may alter ``host``'s state (see the module docstring); ``networks``
-    are the host's networks when it was last served. Cheapest checks first."""
-    current = frozenset(repo.host_network_ids(conn, host))
-    if concerns(changes, networks | current):
+def concerns(conn: Any, host: str, served: Served, changes: list[Change]) -> bool:
+    """``may_concern``, with routers and floating IPs only for a host running an L3 agent."""
+    if may_concern((c for c in changes if c[1] not in l3_hoststate.ROUTER_TYPES), host, served):
         return True
-    if any(rtype == "port" for rtype, _ in changes) and repo.host_uses_remote_groups(conn, host):
-        return True  # a remote group's membership may have moved
-    return l3_hoststate.concerns_l3(conn, host, changes)
+    return l3_hoststate.concerns_l3(conn, host, [(c[1], c[3]) for c in changes])
 
 
-def compute(conn: Any, host: str, revision: int) -> HostState:
-    """The desired state of ``host`` as the database says now, labelled ``revision``."""
-    port_rows = repo.bound_ports(conn, host)
-    net_ids = sorted({p[1] for p in port_rows})
-    sub_rows = repo.subnets(conn, net_ids)
-    dns, routes = repo.dns_and_routes(conn, [s[0] for s in sub_rows])
-    remote_rows = repo.remote_ports(conn, net_ids, host)
-    ips = repo.fixed_ips(conn, [p[0] for p in port_rows] + [r[0] for r in remote_rows])
-    configs = repo.l2_configurations(conn, {host} | {r[3] for r in remote_rows})
-    tunnels = {h: tunnel_ip_of(parse_configurations(cfg)) for h, cfg in configs.items()}
+@dataclass(eq=False)
+class _Parked:
+    """A watch asleep until its host may have changed."""
 
-    subnets_of: dict[str, list[SubnetState]] = {}
-    for sid, net_id, cidr, version, gateway, dhcp, ra_mode, addr_mode in sub_rows:
-        subnets_of.setdefault(net_id, []).append(
-            SubnetState(
-                id=sid,
-                cidr=cidr,
-                ip_version=version,
-                gateway_ip=gateway,
-                enable_dhcp=bool(dhcp),
-                dns_nameservers=tuple(dns.get(sid, ())),
-                host_routes=tuple(HostRoute(d, n) for d, n in routes.get(sid, ())),
-                ipv6_ra_mode=ra_mode,
-                ipv6_address_mode=addr_mode,
-            )
+    host: str
+    served: Served
+    cursor: int
+    woken: asyncio.Future[None]
+
+
+class ChangeTail:
+    """The newest change-log rows, read once per commit for every watcher of the process.
+
+    ``rows`` hold every change with ``base < revision <= latest``, oldest first, at most
+    ``TAIL``; a watcher further behind reads the database itself. Reads run in a worker
+    thread, one at a time per event loop; the others await it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rows: list[Change] = []
+        self.base: int | None = None
+        self.latest = 0
+        self._read_at = -1  # the ``store.changed`` generation the rows are at least as new as
+        self._lock = threading.Lock()
+        self._reading: dict[asyncio.AbstractEventLoop, asyncio.Future[None]] = {}
+
+    async def refresh(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._read_at < self.store.changed.generation:
+            reading = self._reading.get(loop)
+            if reading is None or reading.done():
+                reading = self._reading[loop] = asyncio.ensure_future(asyncio.to_thread(self._read))
+            await asyncio.shield(reading)
+
+    def _read(self) -> None:
+        with self._lock:
+            generation = self.store.changed.generation
+            with self.store.read() as conn:
+                if self.base is None:
+                    self.base = self.latest = repo.current_revision(conn)
+                new = [tuple(r) for r in repo.changes_after(conn, self.latest)]
+            if new:
+                self.rows.extend(new)  # type: ignore[arg-type]
+                self.latest = new[-1][0]
+            if len(self.rows) > TAIL:
+                self.base = self.rows[-TAIL - 1][0]
+                del self.rows[:-TAIL]
+            self._read_at = max(self._read_at, generation)
+
+    def after(self, cursor: int) -> tuple[int, list[Change]] | None:
+        """(revision looked up to, changes after ``cursor``), or None when the rows do not
+        reach back that far."""
+        if self.base is None or cursor < self.base:
+            return None
+        if cursor >= self.latest:  # a database read already saw past our rows: nothing yet
+            return cursor, []
+        first = next(
+            (i for i in range(len(self.rows) - 1, -1, -1) if self.rows[i][0] <= cursor), -1
         )
-    networks = tuple(
-        NetworkState(
-            id=nid,
-            network_type=ntype or "local",
-            segmentation_id=seg,
-            physical_network=physnet,
-            mtu=mtu,
-            subnets=tuple(subnets_of.get(nid, ())),
-        )
-        for nid, ntype, seg, physnet, mtu in repo.networks(conn, net_ids)
-    )
-    groups_of = repo.port_groups(conn, [p[0] for p in port_rows])
-    pairs_of = repo.address_pairs(conn, [p[0] for p in port_rows])
-    ports = tuple(
-        PortState(
-            id=pid,
-            network_id=nid,
-            mac_address=mac,
-            fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
-            admin_state_up=bool(up),
-            device_owner=owner,
-            port_security_enabled=bool(secure),
-            system_owned=bool(system),
-            security_groups=tuple(groups_of.get(pid, ())),
-            allowed_address_pairs=tuple(
-                AddressPair(ip, pair_mac or mac) for ip, pair_mac in pairs_of.get(pid, ())
-            ),
-        )
-        for pid, nid, mac, up, owner, secure, system in port_rows
-    )
-    tunnelled = {n.id for n in networks if n.network_type == "vxlan"}
-    remotes: dict[str, list[RemotePort]] = {}
-    for pid, nid, mac, other in remote_rows:
-        vtep = tunnels.get(other)
-        if nid in tunnelled and vtep:
-            remotes.setdefault(nid, []).append(
-                RemotePort(
-                    id=pid,
-                    mac_address=mac,
-                    ip_addresses=tuple(a for _, a in ips.get(pid, ())),
-                    vtep=vtep,
-                )
-            )
-    l2pop = tuple(
-        L2Pop(
-            network_id=nid,
-            vteps=tuple(sorted({p.vtep for p in remotes[nid]})),
-            ports=tuple(remotes[nid]),
-        )
-        for nid in sorted(remotes)
-    )
-    groups, remote_groups = security(conn, ports)
-    return HostState(
-        host=host,
-        revision=revision,
-        tunnel_ip=tunnels.get(host),
-        networks=networks,
-        ports=ports,
-        l2pop=l2pop,
-        dhcp=dhcp_networks(conn, ports),
-        security_groups=groups,
-        remote_groups=remote_groups,
-        routers=l3_hoststate.hosted_routers(conn, host),
-    )
-
-
-def security(
-    conn: Any, ports: tuple[PortState, ...]
-) -> tuple[tuple[SecurityGroupState, ...], tuple[RemoteGroup, ...]]:
-    """The definitions of the groups the host's ports use, and the member addresses of the
-    groups their rules name as remote (three or four queries, whatever the host's size)."""
-    ids = sorted({g for p in ports for g in p.security_groups})
-    rules: dict[str, list[RuleState]] = {}
-    for (
-        gid,
-        rid,
-        direction,
-        ethertype,
-        proto,
-        pmin,
-        pmax,
-        prefix,
-        remote,
-    ) in repo.security_group_rules(conn, ids):
-        rules.setdefault(gid, []).append(
-            RuleState(
-                id=rid,
-                direction=direction,
-                ethertype=ethertype,
-                protocol=proto,
-                port_range_min=pmin,
-                port_range_max=pmax,
-                remote_ip_prefix=prefix,
-                remote_group_id=remote,
-            )
-        )
-    groups = tuple(
-        SecurityGroupState(id=gid, stateful=bool(stateful), rules=tuple(rules.get(gid, ())))
-        for gid, stateful in repo.security_groups(conn, ids)
-    )
-    remote_ids = sorted({r.remote_group_id for g in groups for r in g.rules if r.remote_group_id})
-    members = repo.group_member_addresses(conn, remote_ids)
-    return groups, tuple(
-        RemoteGroup(gid, tuple(sorted(members.get(gid, ())))) for gid in remote_ids
-    )
-
-
-DHCP_OWNER = "network:dhcp"
-
-
-def dhcp_networks(conn: Any, ports: tuple[PortState, ...]) -> tuple[DhcpNetwork, ...]:
-    """The networks the host serves DHCP for (its bound ``network:dhcp`` ports), each with
-    an entry (MAC, fixed IPs, extra DHCP options) for every other port on the network."""
-    served = {p.network_id: p for p in ports if p.device_owner == DHCP_OWNER}
-    if not served:
-        return ()
-    rows = [r for r in repo.network_ports(conn, sorted(served)) if r[3] != DHCP_OWNER]
-    ids = [r[0] for r in rows]
-    ips = repo.fixed_ips(conn, ids)
-    opts = repo.dhcp_opts(conn, ids)
-    entries: dict[str, list[DhcpEntry]] = {}
-    for pid, nid, mac, _owner in rows:
-        entries.setdefault(nid, []).append(
-            DhcpEntry(
-                port_id=pid,
-                mac_address=mac,
-                fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
-                extra_dhcp_opts=tuple(DhcpOpt(n, v, ver) for n, v, ver in opts.get(pid, ())),
-            )
-        )
-    return tuple(
-        DhcpNetwork(network_id=nid, port=served[nid], entries=tuple(entries.get(nid, ())))
-        for nid in sorted(served)
-    )
+        return self.latest, self.rows[first + 1 :]
 
 
 class HostSyncService:
     def __init__(self, store: Store, ports: PortService) -> None:
         self.store = store
         self.ports = ports
-        self._served: OrderedDict[tuple[str, int], tuple[frozenset[str], str]] = OrderedDict()
+        self.tail = ChangeTail(store)
+        self._parked: dict[asyncio.AbstractEventLoop, set[_Parked]] = {}
+        self._dispatchers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._served: OrderedDict[tuple[str, int], Served] = OrderedDict()
         self._lock = threading.Lock()
         # wire forms served lately, for deltas (see ``_keep_body``)
         self._bodies: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
@@ -291,49 +203,16 @@ class HostSyncService:
 
     # --- served-state memory
 
-    def _remember(self, host: str, revision: int, networks: frozenset[str], digest: str) -> None:
+    def _remember(self, host: str, revision: int, served: Served) -> None:
         with self._lock:
-            self._served[(host, revision)] = (networks, digest)
+            self._served[(host, revision)] = served
             self._served.move_to_end((host, revision))
             while len(self._served) > SERVED_CACHE:
                 self._served.popitem(last=False)
 
-    def _recall(self, host: str, revision: int) -> tuple[frozenset[str], str] | None:
+    def _recall(self, host: str, revision: int) -> Served | None:
         with self._lock:
             return self._served.get((host, revision))
-
-    # --- host state
-
-    def snapshot(self, ctx: RequestContext, host: str) -> HostState:
-        require_agent_role(ctx, "get_host_state")
-        with self.store.read() as conn:
-            state = compute(conn, host, repo.current_revision(conn))
-        self._remember(host, state.revision, state.network_ids, state.digest())
-        return state
-
-    def watch(
-        self,
-        ctx: RequestContext,
-        host: str,
-        since: int | None,
-        timeout: float,
-        *,
-        delta: bool = False,
-    ) -> WatchResult:
-        """Blocks up to ``timeout`` seconds (clamped to [0, 60]); see the module docstring.
-        With ``delta``, a new state is sent as the difference from the one served at
-        ``since`` when this process still holds that one (else as a snapshot)."""
-        result = self._watch(ctx, host, since, timeout)
-        before = None if since is None else self._body(host, since)
-        if result.state is None:  # same content, relabelled
-            if before is not None:
-                self._keep_body(host, result.revision, before)
-            return result
-        body = result.state.to_dict()
-        self._keep_body(host, result.revision, body)
-        if delta and before is not None and result.revision != since:
-            return WatchResult(host, result.revision, result.state, statedelta.diff(before, body))
-        return WatchResult(host, result.revision, result.state, body=body)
 
     def _body(self, host: str, revision: int) -> dict[str, Any] | None:
         with self._lock:
@@ -357,37 +236,131 @@ class HostSyncService:
                 if old_revision in kept:
                     kept.remove(old_revision)
 
-    def _watch(
-        self, ctx: RequestContext, host: str, since: int | None, timeout: float
-    ) -> WatchResult:
+    # --- host state
+
+    def snapshot(self, ctx: RequestContext, host: str) -> HostState:
         require_agent_role(ctx, "get_host_state")
-        known = None if since is None else self._recall(host, since)
-        if since is None or known is None:
-            state = self.snapshot(ctx, host)
-            return WatchResult(host, state.revision, state)
-        networks, digest = known
+        with self.store.read() as conn:
+            state = compute(conn, host, repo.current_revision(conn))
+        self._remember(host, state.revision, Served.of(state))
+        return state
+
+    async def watch(
+        self,
+        ctx: RequestContext,
+        host: str,
+        since: int | None,
+        timeout: float,
+        *,
+        delta: bool = False,
+    ) -> WatchResult:
+        """Waits up to ``timeout`` seconds (clamped to [0, 60]); see the module docstring.
+        With ``delta``, a new state is sent as the difference from the one served at
+        ``since`` when this process still holds that one (else as a snapshot)."""
+        require_agent_role(ctx, "get_host_state")
+        served = None if since is None else self._recall(host, since)
+        if since is None or served is None:
+            state = await asyncio.to_thread(self.snapshot, ctx, host)
+            return await asyncio.to_thread(self._send, host, since, state, delta)
         cursor = since
         deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_TIMEOUT)
         while True:
-            with self.store.read() as conn:
-                upto = repo.current_revision(conn)
-                if upto > cursor:
-                    changes = repo.changes_between(conn, cursor, upto)
-                    if concerns_host(conn, host, changes, networks):
-                        state = compute(conn, host, upto)
-                        if state.digest() != digest:
-                            self._remember(host, upto, state.network_ids, state.digest())
-                            return WatchResult(host, upto, state)
-                    cursor = upto
-                elif upto < cursor:  # a revision from another database: start over
-                    state = compute(conn, host, upto)
-                    self._remember(host, upto, state.network_ids, state.digest())
-                    return WatchResult(host, upto, state)
+            await self.tail.refresh()
+            found = self.tail.after(cursor)
+            if found is None or may_concern(found[1], host, served):
+                step = await asyncio.to_thread(self._step, host, cursor, served, found)
+                if isinstance(step, HostState):
+                    return await asyncio.to_thread(self._send, host, since, step, delta)
+                cursor = step
+            else:
+                cursor = found[0]
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.store.closing:  # closing: the server is stopping
-                self._remember(host, cursor, networks, digest)
-                return WatchResult(host, cursor, None)
-            self.store.wait_for_change(cursor, remaining)
+                self._remember(host, cursor, served)
+                return self._send(host, since, None, delta, cursor)
+            cursor = await self._park(host, served, cursor, remaining)
+
+    async def _park(self, host: str, served: Served, cursor: int, timeout: float) -> int:
+        """Sleep until a change may concern ``host`` (or ``timeout``); the cursor the loop's
+        dispatcher advanced it to meanwhile. Sleepers cost no wake-up for a change that
+        does not concern them: ``_dispatch`` sorts it for all of them in one pass."""
+        loop = asyncio.get_running_loop()
+        parked = _Parked(host, served, cursor, loop.create_future())
+        group = self._parked.setdefault(loop, set())
+        group.add(parked)
+        dispatcher = self._dispatchers.get(loop)
+        if dispatcher is None or dispatcher.done():
+            self._dispatchers[loop] = loop.create_task(self._dispatch(group))
+        try:
+            await asyncio.wait_for(parked.woken, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            group.discard(parked)
+        return parked.cursor
+
+    async def _dispatch(self, group: set[_Parked]) -> None:
+        while group:
+            seen = self.store.changed.generation
+            await self.tail.refresh()
+            for parked in list(group):
+                found = self.tail.after(parked.cursor)
+                if (
+                    self.store.closing
+                    or found is None
+                    or may_concern(found[1], parked.host, parked.served)
+                ):
+                    if not parked.woken.done():
+                        parked.woken.set_result(None)
+                else:
+                    parked.cursor = found[0]
+            await self.store.wait_async(seen, 1.0)
+
+    def _step(
+        self, host: str, cursor: int, served: Served, found: tuple[int, list[Change]] | None
+    ) -> HostState | int:
+        """A new state for ``host`` if the changes after ``cursor`` altered it (or a revision
+        from another database came: start over), else the revision looked up to."""
+        with self.store.read() as conn:
+            if found is None:
+                rows = repo.changes_after(conn, cursor)
+                upto = rows[-1][0] if rows else repo.current_revision(conn)
+                found = (upto, [tuple(r) for r in rows])  # type: ignore[misc]
+            upto, changes = found
+            if upto < cursor:
+                state = compute(conn, host, upto)
+            else:
+                if not concerns(conn, host, served, changes):
+                    return upto
+                state = compute(conn, host, upto)
+                if state.digest(body := state.to_dict()) == served.digest:
+                    return upto
+                self._keep_body(host, upto, body)  # made once: ``_send`` finds it
+        self._remember(host, upto, Served.of(state))
+        return state
+
+    def _send(
+        self,
+        host: str,
+        since: int | None,
+        state: HostState | None,
+        delta: bool,
+        revision: int | None = None,
+    ) -> WatchResult:
+        """The answer, keeping its wire form for later deltas: a delta against what was
+        served at ``since`` when asked for and held, else the state (or ``None``: the same
+        content, relabelled ``revision``)."""
+        before = None if since is None else self._body(host, since)
+        if state is None:
+            assert revision is not None
+            if before is not None:
+                self._keep_body(host, revision, before)
+            return WatchResult(host, revision, None)
+        body = self._body(host, state.revision) or state.to_dict()
+        self._keep_body(host, state.revision, body)
+        if delta and before is not None and state.revision != since:
+            return WatchResult(host, state.revision, state, statedelta.diff(before, body))
+        return WatchResult(host, state.revision, state, body=body)
 
     # --- port status
 
@@ -421,22 +394,22 @@ class HostSyncService:
             if current != status:
                 revision += 1
                 repo.set_port_status(tx.conn, port_id, status, revision, clock.now())
-                tx.record("port", port_id, "update", project, network_id)
+                tx.record("port", port_id, STATUS_OP, project, network_id)
             return {"id": port_id, "status": status, "revision_number": revision}
 
         return self.store.write(tx_fn)
 
-    def wait_port(
+    async def wait_port(
         self, ctx: RequestContext, port_id: str, status: str, timeout: float
     ) -> dict[str, Any]:
-        """The watchable "vif plugged" event: block until the port (visible to the caller)
+        """The watchable "vif plugged" event: wait until the port (visible to the caller)
         has ``status`` or ``timeout`` (clamped to [0, 60]) passes."""
         if status not in PORT_STATUSES:
             raise BadRequest(f"'status' must be one of {', '.join(PORT_STATUSES)}")
         deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_TIMEOUT)
         while True:
-            revision = self.store.current_revision()
-            current = self.ports.get(ctx, port_id)["status"]
+            seen = self.store.changed.generation
+            revision, current = await asyncio.to_thread(self._port_status, ctx, port_id)
             remaining = deadline - time.monotonic()
             if current == status or remaining <= 0 or self.store.closing:
                 return {
@@ -446,4 +419,8 @@ class HostSyncService:
                     "plugged": current == "ACTIVE",
                     "timed_out": current != status,
                 }
-            self.store.wait_for_change(revision, remaining)
+            await self.store.wait_async(seen, remaining)
+
+    def _port_status(self, ctx: RequestContext, port_id: str) -> tuple[int, str]:
+        revision = self.store.current_revision()
+        return revision, self.ports.get(ctx, port_id)["status"]

@@ -172,16 +172,16 @@ def current_revision(conn: Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def changes_between(conn: Connection, since: int, upto: int) -> list[tuple[str, str | None]]:
-    """(resource_type, network_id) of the changes with since < revision <= upto."""
-    return [
-        (r[0], r[1])
-        for r in raw.rows(
-            conn,
-            "SELECT resource_type, network_id FROM changes WHERE revision > ? AND revision <= ?",
-            (since, upto),
-        )
-    ]
+def changes_after(conn: Connection, since: int) -> list[tuple[Any, ...]]:
+    """(revision, resource_type, op, network_id, the port's binding host now) of the changes
+    after ``since``, oldest first (the host is None but for a port that still exists)."""
+    return raw.rows(
+        conn,
+        "SELECT c.revision, c.resource_type, c.op, c.network_id, p.binding_host_id "
+        "FROM changes c LEFT JOIN ports p ON c.resource_type = 'port' AND p.id = c.resource_id "
+        "WHERE c.revision > ? ORDER BY c.revision",
+        (since,),
+    )
 
 
 def port_binding(conn: Connection, port_id: str) -> tuple[Any, ...] | None:

@@ -42,7 +42,6 @@ commit.
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +52,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from neutrino.common import clock
 from neutrino.common.errors import Conflict, RetryableConflict
+from neutrino.common.wakeup import Wakeup
 from neutrino.store import changefeed, raw
 from neutrino.store.engine import Engines
 from neutrino.store.models import Base, Change
@@ -108,7 +108,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engines = Engines(url)
         self.is_postgres = not self.engines.is_sqlite
-        self._changed = threading.Condition()
+        self.changed = Wakeup()  # notified after each commit that recorded a change
         self.closing = False  # set by close_waits: the server is shutting down
         # metrics: called with ("read"|"write", seconds) after each transaction
         self.observe: Callable[[str, float], None] | None = None
@@ -182,13 +182,22 @@ class Store:
         deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_WAIT)
         self.feed.waiting(+1)
         try:
-            with self._changed:
-                while True:
-                    rev = self.current_revision()
-                    remaining = deadline - time.monotonic()
-                    if rev > since or remaining <= 0 or self.closing:
-                        return rev
-                    self._changed.wait(remaining)
+            while True:
+                seen = self.changed.generation
+                rev = self.current_revision()
+                remaining = deadline - time.monotonic()
+                if rev > since or remaining <= 0 or self.closing:
+                    return rev
+                self.changed.wait_blocking(seen, remaining)
+        finally:
+            self.feed.waiting(-1)
+
+    async def wait_async(self, seen: int, timeout: float) -> None:
+        """Await, on the event loop, a commit after ``changed.generation`` was ``seen``, at
+        most ``timeout`` seconds (or ``close_waits``): no thread is held while waiting."""
+        self.feed.waiting(+1)
+        try:
+            await self.changed.wait(seen, clock.bounded_wait(timeout, MAX_WAIT))
         finally:
             self.feed.waiting(-1)
 
@@ -199,8 +208,7 @@ class Store:
         self._notify()
 
     def _notify(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
+        self.changed.notify()
 
 
 def _retryable(exc: Exception) -> bool:

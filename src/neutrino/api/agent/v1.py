@@ -18,19 +18,19 @@
 All but the event need admin or the ``service`` role; the event needs only visibility of the
 port.
 
-Long-polls (the state watch with ``since``, the port event) block worker threads of their own,
-never the event loop nor the thread pool ordinary requests use. At most
+Long-polls (the state watch with ``since``, the port event) wait on the event loop and hold
+no thread while waiting (``HostSyncService``); their short database reads run in asyncio's
+executor, apart from the thread pool ordinary requests use. At most
 ``Settings.max_long_polls`` run at once in a process; one more is answered 503 at once (the
-agent's watcher backs off and retries) rather than queued behind the others while its client
-times out. ``timeout`` and ``since`` must be finite numbers from 0 (400 otherwise): a timeout
-above ``MAX_TIMEOUT`` is taken as ``MAX_TIMEOUT``.
+agent's watcher backs off and retries). ``timeout`` and ``since`` must be finite numbers
+from 0 (400 otherwise): a timeout above ``MAX_TIMEOUT`` is taken as ``MAX_TIMEOUT``.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -45,16 +45,18 @@ DEFAULT_TIMEOUT = 30.0
 MAX_REVISION = 2**53  # revisions are counted from 1; a float holds every integer up to here
 
 
-def _waiters(request: Request) -> anyio.CapacityLimiter:
-    """Long-polls get their own thread budget per app, apart from anyio's default pool; a
-    long-poll that would have to queue for it is refused instead."""
-    limiter = getattr(request.app.state, "agent_waiters", None)
-    if limiter is None:
-        size = services(request).settings.max_long_polls
-        limiter = request.app.state.agent_waiters = anyio.CapacityLimiter(size)
-    if limiter.available_tokens < 1:
+@asynccontextmanager
+async def _long_poll(request: Request) -> AsyncIterator[None]:
+    """Counts this app's long-polls; one past ``max_long_polls`` is refused, not queued."""
+    state = request.app.state
+    held = getattr(state, "long_polls", 0)
+    if held >= services(request).settings.max_long_polls:
         raise ServiceUnavailable("Too many long-polls in progress on this server; retry later.")
-    return limiter  # type: ignore[no-any-return]
+    state.long_polls = held + 1
+    try:
+        yield
+    finally:
+        state.long_polls -= 1
 
 
 def _timeout(request: Request) -> float:
@@ -75,15 +77,9 @@ async def host_state(request: Request, host: str) -> Response:
     since = query_number(request, "since", MAX_REVISION)
     timeout = _timeout(request)
     delta = request.query_params.get("delta", "").lower() in ("1", "true", "yes")
-    call = functools.partial(
-        services(request).hostsync.watch,
-        ctx,
-        host,
-        None if since is None else int(since),
-        timeout,
-        delta=delta,
-    )
-    result = await anyio.to_thread.run_sync(call, limiter=_waiters(request))
+    cursor = None if since is None else int(since)
+    async with _long_poll(request):
+        result = await services(request).hostsync.watch(ctx, host, cursor, timeout, delta=delta)
     return json_response(result.to_dict())
 
 
@@ -110,5 +106,6 @@ async def port_event(request: Request, port_id: str) -> Response:
     ctx = context(request)
     timeout = _timeout(request)
     status = request.query_params.get("status", "ACTIVE")
-    call = functools.partial(services(request).hostsync.wait_port, ctx, port_id, status, timeout)
-    return json_response({"event": await anyio.to_thread.run_sync(call, limiter=_waiters(request))})
+    async with _long_poll(request):
+        event = await services(request).hostsync.wait_port(ctx, port_id, status, timeout)
+    return json_response({"event": event})

@@ -1,0 +1,192 @@
+"""A host's desired state (``HostState``) computed from the store in one read transaction.
+
+``compute`` reads everything one host needs — its bound ports with their groups and address
+pairs, their networks and subnets, the remote ports of those networks (l2population), the
+DHCP entries of the networks it serves, the routers it hosts — with a fixed number of
+queries whatever the host's size (no N+1), and labels it with the change-log revision the
+caller read at. ``hostsync`` decides when to call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.domain.hoststate import (
+    DhcpEntry,
+    DhcpNetwork,
+    DhcpOpt,
+    FixedIp,
+    HostRoute,
+    HostState,
+    L2Pop,
+    NetworkState,
+    PortState,
+    RemotePort,
+    SubnetState,
+)
+from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
+from neutrino.service import l3_hoststate
+from neutrino.service.binding import parse_configurations, tunnel_ip_of
+from neutrino.store import hostsync as repo
+
+
+def compute(conn: Any, host: str, revision: int) -> HostState:
+    """The desired state of ``host`` as the database says now, labelled ``revision``."""
+    port_rows = repo.bound_ports(conn, host)
+    net_ids = sorted({p[1] for p in port_rows})
+    sub_rows = repo.subnets(conn, net_ids)
+    dns, routes = repo.dns_and_routes(conn, [s[0] for s in sub_rows])
+    remote_rows = repo.remote_ports(conn, net_ids, host)
+    ips = repo.fixed_ips(conn, [p[0] for p in port_rows] + [r[0] for r in remote_rows])
+    configs = repo.l2_configurations(conn, {host} | {r[3] for r in remote_rows})
+    tunnels = {h: tunnel_ip_of(parse_configurations(cfg)) for h, cfg in configs.items()}
+
+    subnets_of: dict[str, list[SubnetState]] = {}
+    for sid, net_id, cidr, version, gateway, dhcp, ra_mode, addr_mode in sub_rows:
+        subnets_of.setdefault(net_id, []).append(
+            SubnetState(
+                id=sid,
+                cidr=cidr,
+                ip_version=version,
+                gateway_ip=gateway,
+                enable_dhcp=bool(dhcp),
+                dns_nameservers=tuple(dns.get(sid, ())),
+                host_routes=tuple(HostRoute(d, n) for d, n in routes.get(sid, ())),
+                ipv6_ra_mode=ra_mode,
+                ipv6_address_mode=addr_mode,
+            )
+        )
+    networks = tuple(
+        NetworkState(
+            id=nid,
+            network_type=ntype or "local",
+            segmentation_id=seg,
+            physical_network=physnet,
+            mtu=mtu,
+            subnets=tuple(subnets_of.get(nid, ())),
+        )
+        for nid, ntype, seg, physnet, mtu in repo.networks(conn, net_ids)
+    )
+    groups_of = repo.port_groups(conn, [p[0] for p in port_rows])
+    pairs_of = repo.address_pairs(conn, [p[0] for p in port_rows])
+    ports = tuple(
+        PortState(
+            id=pid,
+            network_id=nid,
+            mac_address=mac,
+            fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
+            admin_state_up=bool(up),
+            device_owner=owner,
+            port_security_enabled=bool(secure),
+            system_owned=bool(system),
+            security_groups=tuple(groups_of.get(pid, ())),
+            allowed_address_pairs=tuple(
+                AddressPair(ip, pair_mac or mac) for ip, pair_mac in pairs_of.get(pid, ())
+            ),
+        )
+        for pid, nid, mac, up, owner, secure, system in port_rows
+    )
+    tunnelled = {n.id for n in networks if n.network_type == "vxlan"}
+    remotes: dict[str, list[RemotePort]] = {}
+    for pid, nid, mac, other in remote_rows:
+        vtep = tunnels.get(other)
+        if nid in tunnelled and vtep:
+            remotes.setdefault(nid, []).append(
+                RemotePort(
+                    id=pid,
+                    mac_address=mac,
+                    ip_addresses=tuple(a for _, a in ips.get(pid, ())),
+                    vtep=vtep,
+                )
+            )
+    l2pop = tuple(
+        L2Pop(
+            network_id=nid,
+            vteps=tuple(sorted({p.vtep for p in remotes[nid]})),
+            ports=tuple(remotes[nid]),
+        )
+        for nid in sorted(remotes)
+    )
+    groups, remote_groups = security(conn, ports)
+    return HostState(
+        host=host,
+        revision=revision,
+        tunnel_ip=tunnels.get(host),
+        networks=networks,
+        ports=ports,
+        l2pop=l2pop,
+        dhcp=dhcp_networks(conn, ports),
+        security_groups=groups,
+        remote_groups=remote_groups,
+        routers=l3_hoststate.hosted_routers(conn, host),
+    )
+
+
+def security(
+    conn: Any, ports: tuple[PortState, ...]
+) -> tuple[tuple[SecurityGroupState, ...], tuple[RemoteGroup, ...]]:
+    """The definitions of the groups the host's ports use, and the member addresses of the
+    groups their rules name as remote (three or four queries, whatever the host's size)."""
+    ids = sorted({g for p in ports for g in p.security_groups})
+    rules: dict[str, list[RuleState]] = {}
+    for (
+        gid,
+        rid,
+        direction,
+        ethertype,
+        proto,
+        pmin,
+        pmax,
+        prefix,
+        remote,
+    ) in repo.security_group_rules(conn, ids):
+        rules.setdefault(gid, []).append(
+            RuleState(
+                id=rid,
+                direction=direction,
+                ethertype=ethertype,
+                protocol=proto,
+                port_range_min=pmin,
+                port_range_max=pmax,
+                remote_ip_prefix=prefix,
+                remote_group_id=remote,
+            )
+        )
+    groups = tuple(
+        SecurityGroupState(id=gid, stateful=bool(stateful), rules=tuple(rules.get(gid, ())))
+        for gid, stateful in repo.security_groups(conn, ids)
+    )
+    remote_ids = sorted({r.remote_group_id for g in groups for r in g.rules if r.remote_group_id})
+    members = repo.group_member_addresses(conn, remote_ids)
+    return groups, tuple(
+        RemoteGroup(gid, tuple(sorted(members.get(gid, ())))) for gid in remote_ids
+    )
+
+
+DHCP_OWNER = "network:dhcp"
+
+
+def dhcp_networks(conn: Any, ports: tuple[PortState, ...]) -> tuple[DhcpNetwork, ...]:
+    """The networks the host serves DHCP for (its bound ``network:dhcp`` ports), each with
+    an entry (MAC, fixed IPs, extra DHCP options) for every other port on the network."""
+    served = {p.network_id: p for p in ports if p.device_owner == DHCP_OWNER}
+    if not served:
+        return ()
+    rows = [r for r in repo.network_ports(conn, sorted(served)) if r[3] != DHCP_OWNER]
+    ids = [r[0] for r in rows]
+    ips = repo.fixed_ips(conn, ids)
+    opts = repo.dhcp_opts(conn, ids)
+    entries: dict[str, list[DhcpEntry]] = {}
+    for pid, nid, mac, _owner in rows:
+        entries.setdefault(nid, []).append(
+            DhcpEntry(
+                port_id=pid,
+                mac_address=mac,
+                fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
+                extra_dhcp_opts=tuple(DhcpOpt(n, v, ver) for n, v, ver in opts.get(pid, ())),
+            )
+        )
+    return tuple(
+        DhcpNetwork(network_id=nid, port=served[nid], entries=tuple(entries.get(nid, ())))
+        for nid in sorted(served)
+    )
