@@ -54,8 +54,9 @@ from neutrino.service.agents import require_agent_role
 from neutrino.service.binding import parse_configurations, tunnel_ip_of
 from neutrino.service.context import RequestContext
 from neutrino.service.ports import PortService
+from neutrino.store import changelog, locks
 from neutrino.store import hostsync as repo
-from neutrino.store import locks
+from neutrino.store.changes import Interest, Resource, kinds
 from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
@@ -65,6 +66,22 @@ BODIES_PER_HOST = 2
 PORT_STATUSES = ("ACTIVE", "DOWN")
 # changes that may concern any host: tunnel endpoints, security-group definitions
 GLOBAL_TYPES = frozenset({"agent", "security_group", "security_group_rule"})
+# The rest concern the hosts of the network they name, or L3 hosts (routers, floating IPs);
+# policies change who sees a network (its own update is logged), quotas and templates nothing.
+INTEREST = Interest(
+    "host state",
+    invalidating=kinds(
+        Resource.AGENT,
+        Resource.SECURITY_GROUP,
+        Resource.SECURITY_GROUP_RULE,
+        Resource.NETWORK,
+        Resource.SUBNET,
+        Resource.PORT,
+        Resource.ROUTER,
+        Resource.FLOATINGIP,
+    ),
+    ignored=kinds(Resource.RBAC_POLICY, Resource.QUOTA, Resource.DEFAULT_SECURITY_GROUP_RULE),
+)
 
 
 @dataclass(frozen=True)
@@ -307,7 +324,7 @@ class HostSyncService:
     def snapshot(self, ctx: RequestContext, host: str) -> HostState:
         require_agent_role(ctx, "get_host_state")
         with self.store.read() as conn:
-            state = compute(conn, host, repo.current_revision(conn))
+            state = compute(conn, host, changelog.latest(conn))
         self._remember(host, state.revision, state.network_ids, state.digest())
         return state
 
@@ -370,9 +387,13 @@ class HostSyncService:
         deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_TIMEOUT)
         while True:
             with self.store.read() as conn:
-                upto = repo.current_revision(conn)
+                upto = changelog.latest(conn)
                 if upto > cursor:
-                    changes = repo.changes_between(conn, cursor, upto)
+                    changes = [
+                        (c.resource_type, c.network_id)
+                        for c in changelog.since(conn, cursor, upto)
+                        if not INTEREST.ignores(c.resource_type, c.op)
+                    ]
                     if concerns_host(conn, host, changes, networks):
                         state = compute(conn, host, upto)
                         if state.digest() != digest:
@@ -409,7 +430,7 @@ class HostSyncService:
             row = repo.port_binding(tx.conn, port_id)
             if row is None:
                 raise ResourceNotFound("Port", port_id)
-            project, network_id, bound_host, current, revision, vif_type = row
+            _project, _network_id, bound_host, current, revision, vif_type = row
             if bound_host != host:
                 raise NamedConflict(
                     "PortNotBoundToHost", f"Port {port_id} is not bound to host {host}."
@@ -419,9 +440,7 @@ class HostSyncService:
                     "PortBindingFailed", f"Port {port_id} has no successful binding on {host}."
                 )
             if current != status:
-                revision += 1
-                repo.set_port_status(tx.conn, port_id, status, revision, clock.now())
-                tx.record("port", port_id, "update", project, network_id)
+                revision = tx.updated(Resource.PORT, port_id, {"status": status})
             return {"id": port_id, "status": status, "revision_number": revision}
 
         return self.store.write(tx_fn)

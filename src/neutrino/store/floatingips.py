@@ -78,12 +78,6 @@ def delete_row(conn: Connection, fip_id: str) -> None:
     conn.execute(delete(floating_ips).where(c.id == fip_id))
 
 
-def set_status(conn: Connection, fip_id: str, status: str) -> bool:
-    """The operational status an L3 agent reports; True if the row exists."""
-    done = conn.execute(update(floating_ips).where(c.id == fip_id).values(status=status))
-    return bool(done.rowcount)
-
-
 # --- associations
 
 

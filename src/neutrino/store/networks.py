@@ -111,14 +111,6 @@ def update_row(conn: Connection, network_id: str, values: dict[str, Any]) -> Non
     conn.execute(update(networks).where(c.id == network_id).values(**values))
 
 
-def bump_revision(conn: Connection, network_id: str, when: Any) -> None:
-    conn.execute(
-        update(networks)
-        .where(c.id == network_id)
-        .values(revision_number=c.revision_number + 1, updated_at=when)
-    )
-
-
 def delete_row(conn: Connection, network_id: str) -> None:
     conn.execute(delete(segments).where(segments.c.network_id == network_id))
     conn.execute(delete(networks).where(c.id == network_id))

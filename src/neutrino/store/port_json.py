@@ -127,21 +127,6 @@ def render_ids(conn: Connection, ids: list[str], admin: bool) -> dict[str, str]:
     return out
 
 
-def change_revision(conn: Connection) -> int:
-    found = raw.one(conn, "SELECT max(revision) FROM changes")
-    return int(found[0]) if found and found[0] is not None else 0
-
-
-def changes_since(conn: Connection, revision: int) -> list[tuple[str, str]]:
-    """(resource_type, resource_id) of every change committed after ``revision``."""
-    return [
-        (r[0], r[1])
-        for r in raw.rows(
-            conn, "SELECT resource_type, resource_id FROM changes WHERE revision > ?", (revision,)
-        )
-    ]
-
-
 def list_json(
     conn: Connection, query: ListQuery, visible_to: str | None, admin: bool
 ) -> list[tuple[str, str]]:

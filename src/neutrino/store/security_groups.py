@@ -137,14 +137,6 @@ def update_group(conn: Connection, group_id: str, values: dict[str, Any]) -> Non
     conn.execute(update(groups).where(g.id == group_id).values(**values))
 
 
-def bump_group(conn: Connection, group_id: str, when: Any) -> None:
-    conn.execute(
-        update(groups)
-        .where(g.id == group_id)
-        .values(revision_number=g.revision_number + 1, updated_at=when)
-    )
-
-
 def delete_group(conn: Connection, group_id: str) -> None:
     """Delete a group; its rules, rules naming it as remote and its default-group mapping go
     with it (ON DELETE CASCADE)."""

@@ -11,17 +11,17 @@ import datetime as dt
 
 from sqlalchemy import Connection, func, select
 
-from neutrino.store.models import Agent, Change, Port
+from neutrino.store import changelog
+from neutrino.store.models import Agent, Port
 
 __all__ = ["agents_alive", "port_statuses", "revision"]
 
 agents = Agent.__table__
 ports = Port.__table__
-changes = Change.__table__
 
 
 def revision(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(changes.c.revision), 0))).scalar_one())
+    return changelog.latest(conn)
 
 
 def agents_alive(conn: Connection, since: dt.datetime) -> dict[str, int]:

@@ -263,23 +263,6 @@ def ipam_subnets(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:
     return raw.rows(conn, _IPAM_SUBNETS, (network_id,))
 
 
-def release_check(conn: Connection, network_id: str, since: int | None) -> tuple[int, bool]:
-    """(latest change-log revision visible, whether a change other than a create touched the
-    network after ``since``): a delete or update may have freed addresses."""
-    if since is None:
-        found = raw.one(conn, "SELECT max(revision) FROM changes")
-        return (int(found[0]) if found and found[0] is not None else 0), False
-    found = raw.one(
-        conn,
-        "SELECT max(revision), max(CASE WHEN network_id = ? AND op <> 'create' "
-        "THEN 1 ELSE 0 END) FROM changes WHERE revision > ?",
-        (network_id, since),
-    )
-    if found is None or found[0] is None:
-        return since, False
-    return int(found[0]), bool(found[1])
-
-
 def used_keys(conn: Connection, subnet_id: str, lo_key: str, hi_key: str, limit: int) -> list[str]:
     """Keys of allocated addresses in ``[lo_key, hi_key]``, ascending, at most ``limit``."""
     return [r[0] for r in raw.rows(conn, _USED_KEYS, (subnet_id, lo_key, hi_key, limit))]
@@ -375,13 +358,3 @@ def ports_on_network(conn: Connection, network_id: str) -> list[RowMapping]:
             .order_by(ports.c.created_at, ports.c.id)
         ).mappings()
     )
-
-
-def touch_ports(conn: Connection, port_ids: list[str], when: Any) -> None:
-    """A port's fixed IPs changed under it: bump its revision and ``updated_at``."""
-    if port_ids:
-        conn.execute(
-            update(ports)
-            .where(ports.c.id.in_(port_ids))
-            .values(revision_number=ports.c.revision_number + 1, updated_at=when)
-        )

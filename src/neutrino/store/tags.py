@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, exists, func, insert, select
 
@@ -52,26 +51,6 @@ def add_tag(conn: Connection, resource_type: str, resource_id: str, tag: str) ->
 def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
     result = conn.execute(delete(tags).where(tags.c.resource_id == resource_id, tags.c.tag == tag))
     return bool(result.rowcount)
-
-
-TAGGED_TABLES = frozenset(
-    {"networks", "subnets", "ports", "routers", "floating_ips", "security_groups"}
-)
-
-
-def bump_revision(conn: Connection, table: str, resource_id: str, when: Any) -> bool:
-    """Bump the tagged resource's revision; False when it no longer exists."""
-    if table not in TAGGED_TABLES:  # the name goes into SQL text: only known tables
-        raise ValueError(f"not a tagged table: {table}")
-    return (
-        raw.run(
-            conn,
-            f"UPDATE {table} SET revision_number = revision_number + 1, "
-            f"updated_at = ? WHERE id = ?",
-            (raw.db_time(conn, when), resource_id),
-        )
-        > 0
-    )
 
 
 def delete_all(conn: Connection, resource_id: str) -> None:
