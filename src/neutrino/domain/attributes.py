@@ -49,12 +49,21 @@ def schema_of(convert: Converter | None) -> JsonSchema:
     return dict(_SCHEMAS.get(convert, {}))
 
 
+UNSET: Any = object()  # an admin-only attribute without a default: any value given counts
+
+
 @dataclass(frozen=True)
 class Attr:
+    """One attribute of a body. ``admin_only``: only an admin may give it (Neutron's default
+    policy, enforced by ``service.policy.check_admin_only``); on create a value equal to
+    ``default`` is not checked (``shared: false`` passes), on update any value is."""
+
     convert: Converter | None = None
     allow_post: bool = True
     allow_put: bool = True
     required: bool = False
+    admin_only: bool = False
+    default: Any = UNSET
 
 
 def parse_create(body: Mapping[str, Any], spec: Mapping[str, Attr]) -> dict[str, Any]:

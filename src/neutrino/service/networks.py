@@ -63,14 +63,14 @@ from neutrino.store.uow import Store, Tx
 SPEC: dict[str, Attr] = {
     **STANDARD,
     "admin_state_up": Attr(to_bool),
-    "shared": Attr(to_bool),
+    "shared": Attr(to_bool, admin_only=True, default=False),
     "mtu": Attr(to_int),
     "port_security_enabled": Attr(to_bool),
-    "router:external": Attr(to_bool),
-    "is_default": Attr(to_bool),
-    "provider:network_type": Attr(nullable(string(32))),
-    "provider:physical_network": Attr(nullable(string(64))),
-    "provider:segmentation_id": Attr(nullable(to_int)),
+    "router:external": Attr(to_bool, admin_only=True, default=False),
+    "is_default": Attr(to_bool, admin_only=True, default=False),
+    "provider:network_type": Attr(nullable(string(32)), admin_only=True),
+    "provider:physical_network": Attr(nullable(string(64)), admin_only=True),
+    "provider:segmentation_id": Attr(nullable(to_int), admin_only=True),
     "availability_zone_hints": Attr(list_of(string(255)), allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "dns_domain": Attr(any_value),
@@ -169,7 +169,7 @@ class NetworkService:
 
     def _parse_create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = parse_create(body, SPEC)
-        policy.check_admin_only(ctx, "network", "create_network", attrs)
+        policy.check_admin_only(ctx, "create_network", SPEC, attrs)
         return attrs
 
     def _create_tx(
@@ -309,7 +309,7 @@ class NetworkService:
     ) -> dict[str, Any]:
         ctx.require_write_on("update_network", lambda: self.get(ctx, network_id))
         attrs = parse_update(body, SPEC)
-        policy.check_admin_only(ctx, "network", "update_network", attrs)
+        policy.check_admin_only(ctx, "update_network", SPEC, attrs)
         return self.store.write(self._update_tx, ctx, network_id, attrs, if_match)
 
     def _update_tx(

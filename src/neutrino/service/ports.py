@@ -231,7 +231,7 @@ class PortService:
         for body in bodies:
             attrs = parse_create(body, SPEC)
             check_no_nulls(attrs)
-            policy.check_admin_only(ctx, "port", "create_port", attrs)
+            policy.check_admin_only(ctx, "create_port", SPEC, attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
@@ -346,7 +346,7 @@ class PortService:
         ctx.require_write_on("update_port", lambda: self.get(ctx, port_id))
         attrs = parse_update(body, SPEC)
         check_no_nulls(attrs)
-        policy.check_admin_only(ctx, "port", "update_port", attrs)
+        policy.check_admin_only(ctx, "update_port", SPEC, attrs)
         return self.store.write(self._update_tx, ctx, port_id, attrs, if_match)
 
     def _update_tx(
