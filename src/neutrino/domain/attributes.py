@@ -17,7 +17,7 @@ import re
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from neutrino.common.errors import BadRequest, excerpt
 from neutrino.common.ids import is_uuid
@@ -29,13 +29,15 @@ class Invalid(Exception):
 
 Converter = Callable[[Any], Any]
 JsonSchema = dict[str, Any]
+C = TypeVar("C", bound=Converter)
 _SCHEMAS: weakref.WeakKeyDictionary[Converter, JsonSchema] = weakref.WeakKeyDictionary()
 
 
-def described(schema: JsonSchema) -> Callable[[Converter], Converter]:
-    """Record the JSON Schema of the values ``convert`` accepts (a decorator)."""
+def described(schema: JsonSchema) -> Callable[[C], C]:
+    """Record the JSON Schema of the values ``convert`` accepts (a decorator that keeps the
+    converter's own signature for the type checker)."""
 
-    def mark(convert: Converter) -> Converter:
+    def mark(convert: C) -> C:
         _SCHEMAS[convert] = schema
         return convert
 

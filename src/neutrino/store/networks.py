@@ -153,7 +153,7 @@ def port_ids_on(conn: Connection, network_id: str) -> list[tuple[str, str]]:
     """(port id, device_owner) of every port on the network."""
     return [
         tuple(r)
-        for r in conn.execute(  # type: ignore[misc]
+        for r in conn.execute(
             select(ports.c.id, ports.c.device_owner).where(ports.c.network_id == network_id)
         )
     ]

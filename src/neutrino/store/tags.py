@@ -73,7 +73,7 @@ def tag_filters(table: Table) -> dict[str, object]:
 
     def all_of(values: list[str]) -> ColumnElement[bool]:
         wanted = sorted(set(_split(values)))
-        return _count_of(wanted) == len(wanted)  # type: ignore[return-value,operator]
+        return _count_of(wanted) == len(wanted)  # type: ignore[return-value]
 
     def any_of(values: list[str]) -> ColumnElement[bool]:
         return exists().where(
