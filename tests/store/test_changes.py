@@ -14,8 +14,9 @@ import neutrino.service.hostsync
 import neutrino.service.ipam_floors
 import neutrino.service.port_views
 from neutrino.common import clock
+from neutrino.service.changes import INTERESTS
 from neutrino.store import changelog, raw
-from neutrino.store.changes import ALL_KINDS, INTERESTS, Op, Resource, kind_of, kinds
+from neutrino.store.changes import ALL_KINDS, Op, Resource, kind_of, kinds
 from neutrino.store.uow import Store, Tx
 
 SERVICE = Path(neutrino.service.port_views.__file__).parent

@@ -52,11 +52,12 @@ from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, Securit
 from neutrino.service import l3_hoststate
 from neutrino.service.agents import require_agent_role
 from neutrino.service.binding import parse_configurations, tunnel_ip_of
+from neutrino.service.changes import Interest
 from neutrino.service.context import RequestContext
 from neutrino.service.ports import PortService
 from neutrino.store import changelog, locks
 from neutrino.store import hostsync as repo
-from neutrino.store.changes import Interest, Resource, kinds
+from neutrino.store.changes import Resource, kinds
 from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0

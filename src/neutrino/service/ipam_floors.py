@@ -16,7 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from neutrino.domain import ipam as ip
-from neutrino.store.changes import Interest, Op, Resource, kinds
+from neutrino.service.changes import Interest
+from neutrino.store.changes import Op, Resource, kinds
 
 # What may free a network's addresses: a change other than a create that names the network.
 # Routers, groups, policies, quotas and agents name none (what they do to ports is logged as

@@ -20,8 +20,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from neutrino.service.changes import Interest
 from neutrino.store.changelog import Logged
-from neutrino.store.changes import Interest, Resource, kinds
+from neutrino.store.changes import Resource, kinds
 
 # A port change drops that port's views; any other invalidating kind drops everything. The
 # ignored ones never alter a port's rendering (the port changes they cause, like DHCP ports or

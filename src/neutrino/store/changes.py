@@ -1,5 +1,4 @@
-"""The change model: what a write records in the change log, and which caches each change
-invalidates.
+"""The change model: what a write records in the change log.
 
 A change is a ``ChangeKind``: a ``Resource`` (its change-log type, its table, the column that
 names the network whose hosts it concerns) and an ``Op``. Service code records changes only
@@ -13,16 +12,12 @@ never a project or network id of the caller's choosing:
 - ``created(resource, row)`` / ``deleted(resource, row)`` take the row as inserted / as it was
   before the delete (a mapping with ``id``, ``project_id`` and the resource's network column).
 
-Caches that read the log (``service.port_views``, the IPAM floors, host sync) each declare an
-``Interest``: every kind is either invalidating or ignored. ``tests/store/test_changes.py``
-fails when a kind exists that some cache has not classified, so a new resource cannot be
-forgotten by a cache; at run time an unclassified kind counts as invalidating (safe).
+Caches that read the log declare which kinds invalidate them (``service.changes.Interest``).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -80,28 +75,5 @@ def kind_of(resource_type: str, op: str) -> ChangeKind | None:
     return _BY_NAME.get((resource_type, op))
 
 
-def kinds(*resources: Resource, ops: Iterable[Op] = tuple(Op)) -> frozenset[ChangeKind]:
-    ops = tuple(ops)
+def kinds(*resources: Resource, ops: tuple[Op, ...] = tuple(Op)) -> frozenset[ChangeKind]:
     return frozenset(ChangeKind(r, o) for r in resources for o in ops)
-
-
-@dataclass(frozen=True)
-class Interest:
-    """Which change kinds invalidate a cache (``invalidating``) and which it may ignore."""
-
-    cache: str
-    invalidating: frozenset[ChangeKind]
-    ignored: frozenset[ChangeKind]
-
-    def __post_init__(self) -> None:
-        INTERESTS.append(self)
-
-    def unclassified(self) -> frozenset[ChangeKind]:
-        return ALL_KINDS - self.invalidating - self.ignored
-
-    def ignores(self, resource_type: str, op: str) -> bool:
-        kind = kind_of(resource_type, op)
-        return kind is not None and kind in self.ignored
-
-
-INTERESTS: list[Interest] = []  # every cache's declaration, checked by a test

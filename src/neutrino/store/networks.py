@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select
 
 from neutrino.common.errors import ResourceNotFound
 from neutrino.domain.attributes import to_bool, to_int
@@ -105,10 +105,6 @@ def subnet_ids(conn: Connection, network_ids: Iterable[str] | None) -> dict[str,
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(networks).values(**values))
-
-
-def update_row(conn: Connection, network_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(networks).where(c.id == network_id).values(**values))
 
 
 def delete_row(conn: Connection, network_id: str) -> None:

@@ -27,7 +27,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    update,
 )
 
 from neutrino.common.errors import InvalidInput
@@ -187,10 +186,6 @@ def insert_row(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(subnets).values(**values))
 
 
-def update_row(conn: Connection, subnet_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(subnets).where(c.id == subnet_id).values(**values))
-
-
 def replace_pools(conn: Connection, subnet_id: str, items: list[tuple[str, str]]) -> None:
     conn.execute(delete(pools).where(pools.c.subnet_id == subnet_id))
     if items:
@@ -344,10 +339,6 @@ def allocation_users(conn: Connection, subnet_id: str) -> list[tuple[str, str, s
             .where(allocs.c.subnet_id == subnet_id)
         )
     ]
-
-
-def delete_subnet_allocations(conn: Connection, subnet_id: str) -> None:
-    conn.execute(delete(allocs).where(allocs.c.subnet_id == subnet_id))
 
 
 def ports_on_network(conn: Connection, network_id: str) -> list[RowMapping]:

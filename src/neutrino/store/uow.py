@@ -58,7 +58,7 @@ from neutrino.common.errors import Conflict, RetryableConflict
 from neutrino.store import changefeed, changelog, raw
 from neutrino.store.changes import Op, Resource
 from neutrino.store.engine import Engines
-from neutrino.store.models import Base, Change
+from neutrino.store.models import Base
 
 Row = Mapping[Any, Any]  # a row at hand: a RowMapping or a dict of its columns
 P = ParamSpec("P")
@@ -67,7 +67,6 @@ T = TypeVar("T")
 RETRIES = 8
 MAX_WAIT = 300.0  # s: no caller waits longer; a bound also for a bogus (NaN, inf) timeout
 CHANGELOG_LOCK_KEY = 0x6E657574  # "neut"
-changes = Change.__table__
 
 
 class Tx:
