@@ -95,7 +95,7 @@ def test_updated_sets_bumps_stamps_and_names_the_rows_own_network(store: Store) 
 
 def test_updated_refuses_a_column_the_table_does_not_have(store: Store) -> None:
     store.write(_network, "n1")
-    with pytest.raises(AssertionError):
+    with pytest.raises(ValueError, match="has no column"):
         store.write(lambda tx: tx.updated(Resource.NETWORK, "n1", {"name; DROP": "x"}))
 
 

@@ -99,9 +99,10 @@ class Tx:
             self._append(resource, target, Op.UPDATE)
             return None
         row_id = target if isinstance(target, str) else target["id"]
-        columns = Base.metadata.tables[resource.table].c
-        sets = [f"{name} = ?, " for name in values if name in columns]  # names go into SQL
-        assert len(sets) == len(values), (resource, sorted(values))
+        unknown = set(values) - set(Base.metadata.tables[resource.table].c.keys())
+        if unknown:  # the names go into SQL text: only the table's own columns
+            raise ValueError(f"{resource.table} has no column {sorted(unknown)}")
+        sets = [f"{name} = ?, " for name in values]
         params = [self._db(v) for v in values.values()]
         found = raw.one(
             self.conn,
