@@ -1,8 +1,10 @@
 """Every write is in the change log: a randomized sequence of API calls, and after each call
 every row it created, changed or deleted must be covered by a change-log entry of that call.
 
-Agents and caches converge from the change log (DESIGN.md), so a write that forgets
-``tx.record`` leaves hosts and caches stale without any other test noticing. Each call is
+Agents and caches converge from the change log (DESIGN.md), so a write that forgets to record
+its change (``Tx.created``/``updated``/``deleted``) leaves hosts and caches stale without any
+other test noticing; an entry naming the wrong network wakes the wrong hosts, so each entry
+must also be of a known kind and name its row's own network and project. Each call is
 bracketed by a snapshot of every resource table (whole rows, keyed by primary key); a row of
 a child table (a port's fixed IPs, a subnet's pools, a tag, ...) belongs to its parent
 resource. A created top-level row needs a ``create`` entry, a deleted one a ``delete`` entry,
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from neutrino.store.changes import kind_of
 from neutrino.store.uow import Store
 from tests.conftest import Caller
 
@@ -132,17 +135,42 @@ def unrecorded(before: Snapshot, after: Snapshot, log: set[tuple[str, str, str]]
 def log_since(store: Store, revision: int) -> set[tuple[str, str, str]]:
     """(type, id, op) of the entries after ``revision``; a quota has no id of its own, so its
     entries name the project in ``project_id`` (service/quotas.py)."""
+    return {(t, p if t == "quota" else i, op) for t, i, op, p, _ in entries_since(store, revision)}
+
+
+def entries_since(store: Store, revision: int) -> list[tuple[str, str, str, str, str | None]]:
     with store.read() as conn:
-        return {
-            (r[0], r[3] if r[0] == "quota" else r[1], r[2])
+        return [
+            tuple(r)  # type: ignore[misc]
             for r in conn.execute(
                 text(
-                    "SELECT resource_type, resource_id, op, project_id FROM changes "
+                    "SELECT resource_type, resource_id, op, project_id, network_id FROM changes "
                     "WHERE revision > :r"
                 ),
                 {"r": revision},
             )
-        }
+        ]
+
+
+def misnamed(before: Snapshot, after: Snapshot, entries: list[Any]) -> list[str]:
+    """Entries of an unknown kind, or naming another network than their row's (the network
+    whose hosts must wake) or another project."""
+    wrong: list[str] = []
+    for rtype, rid, op, project, network in entries:
+        kind = kind_of(rtype, op)
+        if kind is None:
+            wrong.append(f"unknown kind {rtype} {op}")
+            continue
+        table = kind.resource.table
+        row = after.get(table, {}).get((rid,)) or before.get(table, {}).get((rid,))
+        if row is None:
+            continue  # made and removed within the call (a floating IP that failed)
+        column = kind.resource.network_column
+        if column is not None and row[column] != network:
+            wrong.append(f"{rtype} {rid} {op}: network {network}, row has {row[column]}")
+        if kind.resource.owned and row["project_id"] != project:
+            wrong.append(f"{rtype} {rid} {op}: project {project}, row has {row['project_id']}")
+    return wrong
 
 
 class World:
@@ -518,9 +546,11 @@ def test_every_write_is_in_the_change_log(api: Caller, store: Store, seed: int) 
         call()
         after = snapshot(store)
         changed_calls += before != after
+        entries = entries_since(store, revision)
         problems += [
             f"step {step} {name}: {p}"
             for p in unrecorded(before, after, log_since(store, revision))
+            + misnamed(before, after, entries)
         ]
     assert changed_calls > 60  # the sequence did write, or this test proves nothing
     assert problems == [], "\n".join(p[:900] for p in problems)

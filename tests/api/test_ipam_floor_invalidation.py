@@ -34,7 +34,7 @@ def _delete_elsewhere(store: Store, port: dict[str, object], log: bool) -> None:
         raw.run(tx.conn, "DELETE FROM ip_allocations WHERE port_id = ?", (port["id"],))
         raw.run(tx.conn, "DELETE FROM ports WHERE id = ?", (port["id"],))
         if log:
-            tx.record(
+            tx._record(
                 "port", str(port["id"]), "delete", str(port["project_id"]), str(port["network_id"])
             )
 

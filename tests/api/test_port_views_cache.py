@@ -21,7 +21,7 @@ def _rename_elsewhere(
     def write(tx: Tx) -> None:
         raw.run(tx.conn, "UPDATE ports SET name = ? WHERE id = ?", (name, port["id"]))
         if logged is not None:
-            tx.record(logged[0], logged[1], "update", port["project_id"], port["network_id"])
+            tx._record(logged[0], logged[1], "update", port["project_id"], port["network_id"])
 
     store.write(write)
 

@@ -2,8 +2,9 @@
 
 A subnet's gateway is changed behind the API's back, as another server would, and logged
 with or without the network it belongs to: a host bound on that network is handed a new
-state only when the entry names the network. That is why every write must pass the right
-``network_id`` to ``tx.record`` (the write-log test checks that something is recorded).
+state only when the entry names the network. That is why the write calls (``Tx.updated`` and
+co.) read the network from the row itself; ``tx._record`` writes the entry by hand here, as a
+faulty writer would (the write-log test checks every entry names its row's network).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def test_a_change_wakes_the_host_only_through_its_network(
         raw.run(
             tx.conn, "UPDATE subnets SET gateway_ip = ? WHERE id = ?", ("192.0.2.254", subnet["id"])
         )
-        tx.record(
+        tx._record(
             "subnet",
             subnet["id"],
             "update",

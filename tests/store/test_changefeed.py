@@ -27,7 +27,7 @@ def test_a_commit_in_another_store_wakes_a_waiter(settings: Settings, store: Sto
         time.sleep(0.5)  # the waiter is asleep (and, on PostgreSQL, listening)
 
         def change(tx: Tx) -> None:
-            tx.record("network", "n1", "create", "p", "n1")
+            tx._record("network", "n1", "create", "p", "n1")
 
         other.write(change)
         waiter.join(20)
@@ -36,7 +36,7 @@ def test_a_commit_in_another_store_wakes_a_waiter(settings: Settings, store: Sto
 
         # a rolled-back transaction wakes no one
         def failing(tx: Tx) -> None:
-            tx.record("network", "n2", "create", "p", "n2")
+            tx._record("network", "n2", "create", "p", "n2")
             raise RuntimeError("rolled back")
 
         t0 = time.monotonic()

@@ -50,8 +50,8 @@ def test_change_log_rows_are_written_when_the_transaction_ends(store: Store) -> 
     seen: list[int] = []
 
     def fn(tx: Tx) -> None:
-        tx.record("network", "n1", "create", "p", "n1")
-        tx.record("network", "n1", "update", "p", "n1")
+        tx._record("network", "n1", "create", "p", "n1")
+        tx._record("network", "n1", "update", "p", "n1")
         seen.append(count(tx.conn))  # not yet: appended after fn, just before commit
 
     store.write(fn)

@@ -17,7 +17,7 @@ import re
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from neutrino.common.errors import BadRequest, excerpt
 from neutrino.common.ids import is_uuid
@@ -29,13 +29,15 @@ class Invalid(Exception):
 
 Converter = Callable[[Any], Any]
 JsonSchema = dict[str, Any]
+C = TypeVar("C", bound=Converter)
 _SCHEMAS: weakref.WeakKeyDictionary[Converter, JsonSchema] = weakref.WeakKeyDictionary()
 
 
-def described(schema: JsonSchema) -> Callable[[Converter], Converter]:
-    """Record the JSON Schema of the values ``convert`` accepts (a decorator)."""
+def described(schema: JsonSchema) -> Callable[[C], C]:
+    """Record the JSON Schema of the values ``convert`` accepts (a decorator that keeps the
+    converter's own signature for the type checker)."""
 
-    def mark(convert: Converter) -> Converter:
+    def mark(convert: C) -> C:
         _SCHEMAS[convert] = schema
         return convert
 
@@ -49,12 +51,21 @@ def schema_of(convert: Converter | None) -> JsonSchema:
     return dict(_SCHEMAS.get(convert, {}))
 
 
+UNSET: Any = object()  # an admin-only attribute without a default: any value given counts
+
+
 @dataclass(frozen=True)
 class Attr:
+    """One attribute of a body. ``admin_only``: only an admin may give it (Neutron's default
+    policy, enforced by ``service.policy.check_admin_only``); on create a value equal to
+    ``default`` is not checked (``shared: false`` passes), on update any value is."""
+
     convert: Converter | None = None
     allow_post: bool = True
     allow_put: bool = True
     required: bool = False
+    admin_only: bool = False
+    default: Any = UNSET
 
 
 def parse_create(body: Mapping[str, Any], spec: Mapping[str, Attr]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from neutrino.service.subnet_from_pool import visible
 from neutrino.store import locks
 from neutrino.store import rbac as rbac_repo
 from neutrino.store import subnetpools as repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 SPEC = spa.SCOPE_SPEC
@@ -81,7 +82,7 @@ class AddressScopeService:
         parsed = []
         for body in bodies:
             attrs = parse_create(body, SPEC)
-            policy.check_admin_only(ctx, "address_scope", "create_address_scope", attrs)
+            policy.check_admin_only(ctx, "create_address_scope", SPEC, attrs)
             attrs["project"] = owner_project(ctx, attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
@@ -111,7 +112,7 @@ class AddressScopeService:
             )
             if attrs.get("shared"):
                 rbac_objects.share_to_all(tx, "address_scope", scope_id, attrs["project"])
-            tx.record("address_scope", scope_id, "create", attrs["project"])
+            tx.created(Resource.ADDRESS_SCOPE, scope_id)
             ids.append(scope_id)
         return render(tx.conn, [repo.find_scope(tx.conn, i) for i in ids], ctx.project_id)
 
@@ -120,7 +121,7 @@ class AddressScopeService:
     ) -> dict[str, Any]:
         ctx.require_write_on("update_address_scope", lambda: self.get(ctx, scope_id))
         attrs = parse_update(body, SPEC)
-        policy.check_admin_only(ctx, "address_scope", "update_address_scope", attrs)
+        policy.check_admin_only(ctx, "update_address_scope", SPEC, attrs)
         return self.store.write(self._update_tx, ctx, scope_id, attrs, if_match)
 
     def _update_tx(
@@ -141,10 +142,7 @@ class AddressScopeService:
             k: attrs[k] for k in ("name", "shared") if k in attrs and attrs[k] != row[k]
         }
         if changed:
-            changed["revision_number"] = row["revision_number"] + 1
-            changed["updated_at"] = clock.now()
-            repo.update_scope(tx.conn, scope_id, changed)
-            tx.record("address_scope", scope_id, "update", row["project_id"])
+            tx.updated(Resource.ADDRESS_SCOPE, scope_id, changed)
         return render(tx.conn, [repo.find_scope(tx.conn, scope_id)], ctx.project_id)[0]
 
     def delete(self, ctx: RequestContext, scope_id: str, if_match: int | None = None) -> None:
@@ -161,6 +159,6 @@ class AddressScopeService:
                 f"Unable to complete operation on address scope {scope_id}. There are one or "
                 f"more subnet pools in use on the address scope.",
             )
+        tx.deleted(Resource.ADDRESS_SCOPE, row)
         repo.delete_scope(tx.conn, scope_id)
         rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, scope_id))
-        tx.record("address_scope", scope_id, "delete", row["project_id"])

@@ -35,6 +35,7 @@ from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.store import agents as repo
 from neutrino.store import locks
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 AGENT_DOWN_TIME = binding.AGENT_DOWN_TIME
@@ -118,7 +119,7 @@ class AgentService:
                     values["started_at"] = now
                 repo.update_row(tx.conn, agent_id, values)
             if changed:
-                tx.record("agent", agent_id, "update")
+                tx.updated(Resource.AGENT, {"id": agent_id})
                 if agent_type == "L2 agent":
                     binding.rebind_failed_ports(tx, host)
                 elif agent_type == "DHCP agent":
@@ -164,7 +165,7 @@ class AgentService:
             row = repo.get(tx.conn, agent_id)
             if attrs:
                 repo.update_row(tx.conn, agent_id, attrs)
-                tx.record("agent", agent_id, "update")
+                tx.updated(Resource.AGENT, row)
                 if row["agent_type"] == l3_scheduler.L3_AGENT:
                     l3_scheduler.reschedule_stranded(tx)  # off a disabled agent at once
             return self.view(repo.get(tx.conn, agent_id))
@@ -176,9 +177,8 @@ class AgentService:
 
         def tx_fn(tx: Tx) -> None:
             locks.for_delete(tx.conn, "agents", agent_id)  # of two deletes, the second: 404
-            repo.get(tx.conn, agent_id)
+            tx.deleted(Resource.AGENT, repo.get(tx.conn, agent_id))
             repo.delete_row(tx.conn, agent_id)
-            tx.record("agent", agent_id, "delete")
 
         self.store.write(tx_fn)
 

@@ -26,6 +26,7 @@ import orjson
 from neutrino.common import clock
 from neutrino.domain.hoststate import VIF_BRIDGE, bridge_name, tap_name
 from neutrino.store import hostsync as repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Tx
 
 AGENT_DOWN_TIME = dt.timedelta(seconds=75)
@@ -96,12 +97,12 @@ def rebind_failed_ports(tx: Tx, host: str) -> int:
     """Retry the binding of the host's ``binding_failed`` ports (after its agent registered);
     each port that binds gets a new revision and a change-log entry. Returns how many bound."""
     bound = 0
-    now = clock.now()
-    for port_id, network_id, project_id, revision in repo.unbound_ports_on(tx.conn, host):
+    for port_id, network_id, _project_id, _revision in repo.unbound_ports_on(tx.conn, host):
         vif_type, details = bind(tx, port_id, network_id, host)
         if vif_type != VIF_BRIDGE:
             continue
-        repo.set_binding(tx.conn, port_id, vif_type, details, revision + 1, now)
-        tx.record("port", port_id, "update", project_id, network_id)
+        tx.updated(
+            Resource.PORT, port_id, {"binding_vif_type": vif_type, "binding_vif_details": details}
+        )
         bound += 1
     return bound

@@ -38,6 +38,7 @@ from neutrino.domain.listing import ListQuery
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import security_groups as repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 TEMPLATES_KEY = "default-security-group-rules"
@@ -171,7 +172,7 @@ class DefaultSecurityGroupRuleService:
         ids = [new_id() for _ in items]
         repo.insert_templates(tx.conn, list(zip(items, ids, strict=True)))
         for template_id in ids:
-            tx.record("default_security_group_rule", template_id, "create", "")
+            tx.created(Resource.DEFAULT_SECURITY_GROUP_RULE, template_id)
         return [template_view(repo.find_template(tx.conn, i)) for i in ids]
 
     def update(
@@ -193,7 +194,7 @@ class DefaultSecurityGroupRuleService:
     def _delete_tx(tx: Tx, template_id: str) -> None:
         if not repo.delete_template(tx.conn, template_id):
             raise sgd.DefaultRuleNotFound(template_id)
-        tx.record("default_security_group_rule", template_id, "delete", "")
+        tx.deleted(Resource.DEFAULT_SECURITY_GROUP_RULE, {"id": template_id})
 
 
 def _may_read(ctx: RequestContext) -> bool:

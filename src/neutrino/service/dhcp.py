@@ -44,6 +44,7 @@ from neutrino.store import dhcp as repo
 from neutrino.store import locks
 from neutrino.store import ports as port_repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Tx
 
 DHCP_OWNER = repo.DHCP_OWNER
@@ -124,32 +125,29 @@ class DhcpScheduler:
         mac = free_mac(tx, network_id, self.base_mac)
         vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
         now = clock.now()
-        port_repo.insert_row(
-            conn,
-            {
-                "id": port_id,
-                "project_id": project,
-                "name": "",
-                "description": "",
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 1,
-                "network_id": network_id,
-                "mac_address": mac,
-                "admin_state_up": True,
-                "status": "DOWN",
-                "device_id": device_id(host, network_id),
-                "device_owner": DHCP_OWNER,
-                "port_security_enabled": False,
-                "binding_host_id": host,
-                "binding_vnic_type": "normal",
-                "binding_vif_type": vif_type,
-                "binding_vif_details": vif_details,
-                "binding_profile": "{}",
-                "dns_name": "",
-            },
-            system_owned=True,
-        )
+        row = {
+            "id": port_id,
+            "project_id": project,
+            "name": "",
+            "description": "",
+            "created_at": now,
+            "updated_at": now,
+            "revision_number": 1,
+            "network_id": network_id,
+            "mac_address": mac,
+            "admin_state_up": True,
+            "status": "DOWN",
+            "device_id": device_id(host, network_id),
+            "device_owner": DHCP_OWNER,
+            "port_security_enabled": False,
+            "binding_host_id": host,
+            "binding_vnic_type": "normal",
+            "binding_vif_type": vif_type,
+            "binding_vif_details": vif_details,
+            "binding_profile": "{}",
+            "dns_name": "",
+        }
+        port_repo.insert_row(conn, row, system_owned=True)
         try:
             ipam.allocate(
                 tx,
@@ -166,11 +164,11 @@ class DhcpScheduler:
             ipam.release(tx, port_id)
             port_repo.delete_row(conn, port_id)
             return None
-        tx.record("port", port_id, "create", project, network_id)
+        tx.created(Resource.PORT, row)
         return port_id
 
     def _readdress(self, tx: Tx, network_id: str, port: tuple[Any, ...], wanted: list[str]) -> None:
-        port_id, _host, mac, project, revision = port
+        port_id, _host, mac, _project, _revision = port
         current = [
             {"subnet_id": s, "ip_address": a}
             for s, a in port_repo.fixed_ips_of(tx.conn, [port_id]).get(port_id, [])
@@ -197,15 +195,12 @@ class DhcpScheduler:
             if exc.type != "IpAddressGenerationFailure":
                 raise
             return
-        port_repo.update_row(
-            tx.conn, port_id, {"revision_number": revision + 1, "updated_at": clock.now()}
-        )
-        tx.record("port", port_id, "update", project, network_id)
+        tx.updated(Resource.PORT, port_id)
 
     @staticmethod
     def _delete_port(tx: Tx, network_id: str, port: tuple[Any, ...]) -> None:
-        port_id, _host, _mac, project, _revision = port
+        port_id = port[0]
+        tx.deleted(Resource.PORT, port_id)
         ipam.release(tx, port_id)
         port_repo.delete_row(tx.conn, port_id)
         tag_repo.delete_all(tx.conn, port_id)
-        tx.record("port", port_id, "delete", project, network_id)

@@ -43,11 +43,13 @@ from neutrino.domain import statedelta
 from neutrino.domain.hoststate import VIF_BRIDGE, HostState
 from neutrino.service import l3_hoststate
 from neutrino.service.agents import require_agent_role
+from neutrino.service.changes import Interest
 from neutrino.service.context import RequestContext
 from neutrino.service.hoststate import compute
 from neutrino.service.ports import PortService
+from neutrino.store import changelog, locks
 from neutrino.store import hostsync as repo
-from neutrino.store import locks
+from neutrino.store.changes import Op, Resource, kinds
 from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
@@ -56,10 +58,31 @@ BODY_CACHE = 2048
 BODIES_PER_HOST = 2
 TAIL = 20_000  # change-log rows kept in memory for the watchers
 PORT_STATUSES = ("ACTIVE", "DOWN")
-STATUS_OP = "status"  # a port status report: changes no host's state
 # changes that may concern any host: tunnel endpoints, security-group definitions
 GLOBAL_TYPES = frozenset({"agent", "security_group", "security_group_rule"})
-Change = tuple[int, str, str, str | None, str | None]  # see ``repo.changes_after``
+# An agent's status report changes no host's state (status is not in it): it wakes no watch.
+STATUS_REPORTS = kinds(*Resource, ops=(Op.STATUS,))
+# The rest concern the hosts of the network they name, or L3 hosts (routers, floating IPs);
+# policies change who sees a network (its own update is logged), quotas and templates nothing.
+INTEREST = Interest(
+    "host state",
+    invalidating=kinds(
+        Resource.AGENT,
+        Resource.SECURITY_GROUP,
+        Resource.SECURITY_GROUP_RULE,
+        Resource.NETWORK,
+        Resource.SUBNET,
+        Resource.PORT,
+        Resource.ROUTER,
+        Resource.FLOATINGIP,
+        ops=(Op.CREATE, Op.UPDATE, Op.DELETE),
+    ),
+    ignored=kinds(Resource.RBAC_POLICY, Resource.QUOTA, Resource.DEFAULT_SECURITY_GROUP_RULE)
+    | STATUS_REPORTS,
+)
+
+
+Change = tuple[int, str, str, str | None, str | None]  # see ``changelog.with_hosts``
 
 
 @dataclass(frozen=True)
@@ -108,7 +131,7 @@ class WatchResult:
 def may_concern(changes: Iterable[Change], host: str, served: Served) -> bool:
     """The in-memory sort of new changes for one watcher (see the module docstring)."""
     for _, rtype, op, net, bound in changes:
-        if op == STATUS_OP:
+        if INTEREST.ignores(rtype, op):
             continue
         if rtype in GLOBAL_TYPES or rtype in l3_hoststate.ROUTER_TYPES:
             return True
@@ -165,10 +188,10 @@ class ChangeTail:
             generation = self.store.changed.generation
             with self.store.read() as conn:
                 if self.base is None:
-                    self.base = self.latest = repo.current_revision(conn)
-                new = [tuple(r) for r in repo.changes_after(conn, self.latest)]
+                    self.base = self.latest = changelog.latest(conn)
+                new = [tuple(r) for r in changelog.with_hosts(conn, self.latest)]
             if new:
-                self.rows.extend(new)  # type: ignore[arg-type]
+                self.rows.extend(new)
                 self.latest = new[-1][0]
             if len(self.rows) > TAIL:
                 self.base = self.rows[-TAIL - 1][0]
@@ -241,7 +264,7 @@ class HostSyncService:
     def snapshot(self, ctx: RequestContext, host: str) -> HostState:
         require_agent_role(ctx, "get_host_state")
         with self.store.read() as conn:
-            state = compute(conn, host, repo.current_revision(conn))
+            state = compute(conn, host, changelog.latest(conn))
         self._remember(host, state.revision, Served.of(state))
         return state
 
@@ -323,9 +346,9 @@ class HostSyncService:
         from another database came: start over), else the revision looked up to."""
         with self.store.read() as conn:
             if found is None:
-                rows = repo.changes_after(conn, cursor)
-                upto = rows[-1][0] if rows else repo.current_revision(conn)
-                found = (upto, [tuple(r) for r in rows])  # type: ignore[misc]
+                rows = changelog.with_hosts(conn, cursor)
+                upto = rows[-1][0] if rows else changelog.latest(conn)
+                found = (upto, [tuple(r) for r in rows])
             upto, changes = found
             if upto < cursor:
                 state = compute(conn, host, upto)
@@ -382,7 +405,7 @@ class HostSyncService:
             row = repo.port_binding(tx.conn, port_id)
             if row is None:
                 raise ResourceNotFound("Port", port_id)
-            project, network_id, bound_host, current, revision, vif_type = row
+            _project, _network_id, bound_host, current, revision, vif_type = row
             if bound_host != host:
                 raise NamedConflict(
                     "PortNotBoundToHost", f"Port {port_id} is not bound to host {host}."
@@ -392,9 +415,7 @@ class HostSyncService:
                     "PortBindingFailed", f"Port {port_id} has no successful binding on {host}."
                 )
             if current != status:
-                revision += 1
-                repo.set_port_status(tx.conn, port_id, status, revision, clock.now())
-                tx.record("port", port_id, STATUS_OP, project, network_id)
+                revision = tx.updated(Resource.PORT, port_id, {"status": status}, Op.STATUS)
             return {"id": port_id, "status": status, "revision_number": revision}
 
         return self.store.write(tx_fn)

@@ -16,8 +16,9 @@ Speed: free addresses are computed from the used ones of the pool range, read in
 from an index, ``window``-ish rows at a time, starting at a *floor*: an in-process hint per
 subnet below which every pool address was allocated when last looked at. The hint only says
 where to start reading; the database stays the truth:
-- it is dropped when the subnet's pools change, ignored when the change log shows a delete or
-  update on the network since it was observed (so addresses freed by any server, this one or
+- it is dropped when the subnet's pools change, ignored when the change log shows a change
+  of a kind its ``INTEREST`` does not ignore (a delete or update) on the network since it was
+  observed (so addresses freed by any server, this one or
   another, are found again: one indexed look at the changes since then), and lowered at once by
   ``release`` in-process;
 - it never rises above an address this transaction inserted (a rollback frees that address);
@@ -33,7 +34,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import (
     BadRequest,
     InvalidInput,
@@ -43,8 +43,10 @@ from neutrino.common.errors import (
 )
 from neutrino.domain import ipam as ip
 from neutrino.domain.attributes import Invalid, ip_address, uuid
-from neutrino.service.ipam_floors import Floors
+from neutrino.service.ipam_floors import INTEREST, Floors
+from neutrino.store import changelog
 from neutrino.store import subnets as repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Tx
 
 SCAN_BATCH = 64  # used addresses read per query while looking for free ones
@@ -105,8 +107,10 @@ def first_free(
     floor, gen, since = FLOORS.get(subnet.id, subnet.pools)
     # Any server may have freed addresses of this network since the floor was observed: the
     # change log says so (a delete or update on the network), and then we rescan.
-    revision, released = repo.release_check(
-        tx.conn, subnet.network_id, since if floor is not None else None
+    revision, released = (
+        (changelog.latest(tx.conn), False)
+        if floor is None
+        else changelog.touched(tx.conn, subnet.network_id, since, INTEREST.ignored)
     )
     if not use_floor or released:
         floor = None
@@ -425,24 +429,21 @@ def release(tx: Tx, port_id: str) -> None:
             FLOORS.lower(r["subnet_id"], ip.from_key(r["ip_key"]))
 
 
-def add_auto_addresses(tx: Tx, subnet: SubnetInfo) -> list[tuple[str, str]]:
+def add_auto_addresses(tx: Tx, subnet: SubnetInfo) -> None:
     """A new SLAAC/DHCPv6-stateless subnet: give each port on the network (router interfaces
-    excepted) its EUI-64 address there. Returns the (port id, project id) of updated ports."""
+    excepted) its EUI-64 address there (each such port is updated)."""
     candidates = [
         p
         for p in repo.ports_on_network(tx.conn, subnet.network_id)
         if p["device_owner"] not in ip.ROUTER_INTERFACE_OWNERS_SNAT
     ]
     positions = repo.next_positions(tx.conn, [p["id"] for p in candidates])
-    updated = []
     for port in candidates:
         address = ip.eui64(subnet.net, port["mac_address"])
         if repo.holder(tx.conn, subnet.id, ip.to_text(address, 6)):
             continue  # Neutron skips a port whose address was taken meanwhile
         _insert(tx, subnet, address, port["id"], positions[port["id"]], check=False)
-        updated.append((port["id"], port["project_id"]))
-    repo.touch_ports(tx.conn, [pid for pid, _ in updated], clock.now())
-    return updated
+        tx.updated(Resource.PORT, port["id"])
 
 
 def readdress(tx: Tx, network_id: str, port_id: str, mac: str) -> None:

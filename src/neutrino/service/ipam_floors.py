@@ -4,7 +4,8 @@ A floor says "below this address every pool address was allocated when last look
 with the pools and the change-log revision of that look. ``service.ipam`` owns when a floor
 is valid (module docstring there); this is the thread-safe store of them: ``get`` hands out a
 floor with a generation, ``advance`` records a new observation unless a ``lower`` (an address
-released here) or ``forget`` (pools changed) happened since that generation.
+released here) or ``forget`` (pools changed) happened since that generation. ``INTEREST``
+declares which logged changes invalidate a floor.
 """
 
 from __future__ import annotations
@@ -15,7 +16,28 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from neutrino.domain import ipam as ip
+from neutrino.service.changes import Interest
+from neutrino.store.changes import Op, Resource, kinds
 
+# What may free a network's addresses: a change that names the network, other than a create
+# or a status report.
+# Routers, groups, policies, quotas and agents name none (what they do to ports is logged as
+# port changes of their own).
+_SCOPED = (Resource.NETWORK, Resource.SUBNET, Resource.PORT, Resource.FLOATINGIP)
+INTEREST = Interest(
+    "IPAM floors",
+    invalidating=kinds(*_SCOPED, ops=(Op.UPDATE, Op.DELETE)),
+    ignored=kinds(*_SCOPED, ops=(Op.CREATE, Op.STATUS))
+    | kinds(
+        Resource.ROUTER,
+        Resource.SECURITY_GROUP,
+        Resource.SECURITY_GROUP_RULE,
+        Resource.DEFAULT_SECURITY_GROUP_RULE,
+        Resource.RBAC_POLICY,
+        Resource.QUOTA,
+        Resource.AGENT,
+    ),
+)
 FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's
 
 

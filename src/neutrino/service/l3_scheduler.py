@@ -38,6 +38,7 @@ from neutrino.service import binding
 from neutrino.store import hostsync as host_repo
 from neutrino.store import l3 as repo
 from neutrino.store import locks
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Tx
 
 L3_AGENT = repo.L3_AGENT
@@ -72,13 +73,12 @@ def sync_router(tx: Tx, router_id: str, live: list[str] | None = None) -> str | 
         return None
     if host != current:
         repo.set_router_host(conn, router_id, host)
-    now = clock.now()
-    for port_id, network_id, bound_host, project, revision in ports:
+    for port_id, network_id, bound_host, _project, _revision in ports:
         if bound_host == host:
             continue
         vif_type, details = binding.bind(tx, port_id, network_id, host)
-        repo.set_port_host(conn, port_id, host, vif_type, details, revision + 1, now)
-        tx.record("port", port_id, "update", project, network_id)
+        binds = {"binding_vif_type": vif_type, "binding_vif_details": details}
+        tx.updated(Resource.PORT, port_id, {"binding_host_id": host, **binds})
     return host
 
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from neutrino.common import clock
 from neutrino.service import binding
 from neutrino.service.dhcp import DHCP_OWNER, DhcpScheduler
-from neutrino.store import hostsync as hostsync_repo
 from neutrino.store import liveness as repo
 from neutrino.store import locks
+from neutrino.store.changes import Op, Resource
 from neutrino.store.dhcp import DHCP_AGENT
 from neutrino.store.hostsync import L2_AGENT
 from neutrino.store.uow import Store, Tx
@@ -69,11 +69,10 @@ class LivenessSweeper:
             for network_id in networks:
                 if self.dhcp.reschedule(tx, network_id, dead_dhcp):
                     result.dhcp_moved.append(network_id)
-        for port_id, project, network_id, revision in repo.active_ports_on(
+        for port_id, _project, _network_id, _revision in repo.active_ports_on(
             tx.conn, repo.stale_hosts(tx.conn, L2_AGENT, deadline)
         ):
-            hostsync_repo.set_port_status(tx.conn, port_id, "DOWN", revision + 1, now)
-            tx.record("port", port_id, "update", project, network_id)
+            tx.updated(Resource.PORT, port_id, {"status": "DOWN"}, Op.STATUS)
             result.ports_down.append(port_id)
         return result
 

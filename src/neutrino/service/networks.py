@@ -58,19 +58,20 @@ from neutrino.store import rbac as rbac_repo
 from neutrino.store import subnetpools as pool_repo
 from neutrino.store import subnets as subnet_repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 SPEC: dict[str, Attr] = {
     **STANDARD,
     "admin_state_up": Attr(to_bool),
-    "shared": Attr(to_bool),
+    "shared": Attr(to_bool, admin_only=True, default=False),
     "mtu": Attr(to_int),
     "port_security_enabled": Attr(to_bool),
-    "router:external": Attr(to_bool),
-    "is_default": Attr(to_bool),
-    "provider:network_type": Attr(nullable(string(32))),
-    "provider:physical_network": Attr(nullable(string(64))),
-    "provider:segmentation_id": Attr(nullable(to_int)),
+    "router:external": Attr(to_bool, admin_only=True, default=False),
+    "is_default": Attr(to_bool, admin_only=True, default=False),
+    "provider:network_type": Attr(nullable(string(32)), admin_only=True),
+    "provider:physical_network": Attr(nullable(string(64)), admin_only=True),
+    "provider:segmentation_id": Attr(nullable(to_int), admin_only=True),
     "availability_zone_hints": Attr(list_of(string(255)), allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "dns_domain": Attr(any_value),
@@ -180,7 +181,7 @@ class NetworkService:
 
     def _parse_create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         attrs = parse_create(body, SPEC)
-        policy.check_admin_only(ctx, "network", "create_network", attrs)
+        policy.check_admin_only(ctx, "create_network", SPEC, attrs)
         return attrs
 
     def _create_tx(
@@ -198,28 +199,26 @@ class NetworkService:
             max_mtu = self.segments.mtu_for(net_type)
             mtu = attrs.get("mtu", max_mtu)
             _check_mtu(mtu, max_mtu)
-            repo.insert_row(
-                tx.conn,
-                {
-                    "id": network_id,
-                    "project_id": project,
-                    "name": attrs.get("name", ""),
-                    "description": attrs.get("description", ""),
-                    "created_at": now,
-                    "updated_at": now,
-                    "revision_number": 1,
-                    "admin_state_up": attrs.get("admin_state_up", True),
-                    "status": "ACTIVE",
-                    "shared": attrs.get("shared", False),
-                    "mtu": mtu,
-                    "port_security_enabled": attrs.get("port_security_enabled", True),
-                    "router_external": attrs.get("router:external", False),
-                    "is_default": attrs.get("is_default", False),
-                    "network_type": net_type,
-                    "physical_network": physnet,
-                    "segmentation_id": seg_id,
-                },
-            )
+            row = {
+                "id": network_id,
+                "project_id": project,
+                "name": attrs.get("name", ""),
+                "description": attrs.get("description", ""),
+                "created_at": now,
+                "updated_at": now,
+                "revision_number": 1,
+                "admin_state_up": attrs.get("admin_state_up", True),
+                "status": "ACTIVE",
+                "shared": attrs.get("shared", False),
+                "mtu": mtu,
+                "port_security_enabled": attrs.get("port_security_enabled", True),
+                "router_external": attrs.get("router:external", False),
+                "is_default": attrs.get("is_default", False),
+                "network_type": net_type,
+                "physical_network": physnet,
+                "segmentation_id": seg_id,
+            }
+            repo.insert_row(tx.conn, row)
             if net_type is not None:
                 repo.insert_segment(tx.conn, network_id, net_type, physnet or "", seg_id or 0)
             if attrs.get("tags"):
@@ -231,7 +230,7 @@ class NetworkService:
                 shared=attrs.get("shared"),
                 external=attrs.get("router:external"),
             )
-            tx.record("network", network_id, "create", project, network_id)
+            tx.created(Resource.NETWORK, row)
             created.append(self._render_one(tx.conn, ctx, network_id))
         return created
 
@@ -322,7 +321,7 @@ class NetworkService:
     ) -> dict[str, Any]:
         ctx.require_write_on("update_network", lambda: self.get(ctx, network_id))
         attrs = parse_update(body, SPEC)
-        policy.check_admin_only(ctx, "network", "update_network", attrs)
+        policy.check_admin_only(ctx, "update_network", SPEC, attrs)
         return self.store.write(self._update_tx, ctx, network_id, attrs, if_match)
 
     def _update_tx(
@@ -379,10 +378,7 @@ class NetworkService:
             external=changed.get("router_external"),
         )
         if changed:
-            changed["revision_number"] = row["revision_number"] + 1
-            changed["updated_at"] = clock.now()
-            repo.update_row(tx.conn, network_id, changed)
-            tx.record("network", network_id, "update", row["project_id"], network_id)
+            tx.updated(Resource.NETWORK, network_id, changed)
         return self._render_one(tx.conn, ctx, network_id)
 
     def delete(self, ctx: RequestContext, network_id: str, if_match: int | None = None) -> None:
@@ -410,13 +406,13 @@ class NetworkService:
             )
         port_repo.delete_on_network(tx.conn, network_id)
         for subnet_id in repo.subnet_ids(tx.conn, [network_id]).get(network_id, []):
+            tx.deleted(Resource.SUBNET, subnet_id)
             subnet_repo.delete_row(tx.conn, subnet_id)
             tag_repo.delete_all(tx.conn, subnet_id)
-            tx.record("subnet", subnet_id, "delete", row["project_id"], network_id)
         repo.delete_row(tx.conn, network_id)
         tag_repo.delete_all(tx.conn, network_id)
         rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, network_id))
-        tx.record("network", network_id, "delete", row["project_id"], network_id)
+        tx.deleted(Resource.NETWORK, row)
 
 
 def check_unshare(conn: Any, row: Any) -> None:

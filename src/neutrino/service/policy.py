@@ -5,14 +5,15 @@ services' business (``RequestContext.require_write``, ``owns``, ``can_see``); th
 the rules Neutron attaches to single attributes of a request body, as its default policy
 (``neutron/conf/policies``) writes them:
 
-* **Admin-only attributes** (``ADMIN_ONLY``): provider attributes, ``shared``,
-  ``router:external`` and ``is_default`` of networks, port bindings (``binding:host_id``,
-  ``binding:profile``), a router gateway's ``enable_snat`` and ``external_fixed_ips``, a
-  floating IP's ``floating_ip_address`` (also a project manager's). Neutron checks an
-  attribute on create only when it is given with a value other than its default
-  (``shared: false`` passes), and on update whenever the body names it. (Attributes Neutron
-  guards that neutrino does not accept at all, such as segments or a router's ``ha``, are
-  refused as unknown before policy.)
+* **Admin-only attributes** (marked ``admin_only`` in each resource's attribute ``SPEC``, the
+  one source of truth, which the OpenAPI document reads too): provider attributes,
+  ``shared``, ``router:external`` and ``is_default`` of networks, port bindings
+  (``binding:host_id``, ``binding:profile``); and here, a router gateway's ``enable_snat``
+  and ``external_fixed_ips``, a floating IP's ``floating_ip_address`` (also a project
+  manager's). Neutron checks an attribute on create only when it is given with a value other
+  than its default (``shared: false`` passes), and on update whenever the body names it.
+  (Attributes Neutron guards that neutrino does not accept at all, such as segments or a
+  router's ``ha``, are refused as unknown before policy.)
 * **Network-owner attributes of ports** (``check_port``): on a network the caller's project
   does not own (another project's shared network), only an admin may give ``mac_address``,
   ``fixed_ips`` (except entries naming only a ``subnet_id`` on create, Neutron's
@@ -32,25 +33,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from neutrino.common.errors import NamedConflict, PolicyNotAuthorized
+from neutrino.domain.attributes import Attr
 from neutrino.domain.ipam import ROUTER_INTERFACE_OWNERS
 from neutrino.service.context import RequestContext
 
-UNSET = object()  # an attribute whose default is "not specified": any value given counts
-
-# resource -> attribute -> its default on create (a value equal to it is not checked)
-ADMIN_ONLY: dict[str, dict[str, Any]] = {
-    "network": {
-        "shared": False,
-        "router:external": False,
-        "is_default": False,
-        "provider:network_type": UNSET,
-        "provider:physical_network": UNSET,
-        "provider:segmentation_id": UNSET,
-    },
-    "port": {"binding:host_id": UNSET, "binding:profile": UNSET},
-    "subnetpool": {"shared": False, "is_default": False},
-    "address_scope": {"shared": False},
-}
 # external_gateway_info members only an admin may give (create and update of routers)
 ADMIN_ONLY_GATEWAY = ("enable_snat", "external_fixed_ips")
 # Port attributes only an admin or the network's owner may give.
@@ -59,19 +45,17 @@ NETWORK_DEVICE_PREFIX = "network:"
 
 
 def check_admin_only(
-    ctx: RequestContext, resource: str, action: str, attrs: Mapping[str, Any]
+    ctx: RequestContext, action: str, spec: Mapping[str, Attr], attrs: Mapping[str, Any]
 ) -> None:
-    """403 when a non-admin gives an admin-only attribute of ``resource``; ``action`` is
+    """403 when a non-admin gives an attribute ``spec`` marks admin-only; ``action`` is
     ``create_<resource>`` or ``update_<resource>``."""
     if ctx.is_admin:
         return
     creating = action.startswith("create_")
-    for name, default in ADMIN_ONLY[resource].items():
-        if name not in attrs:
-            continue
-        if creating and default is not UNSET and attrs[name] == default:
-            continue
-        raise _refused(action, name)
+    for name, value in attrs.items():
+        attr = spec[name]
+        if attr.admin_only and not (creating and value == attr.default):
+            raise _refused(action, name)
 
 
 def check_router_gateway(ctx: RequestContext, action: str, attrs: Mapping[str, Any]) -> None:

@@ -7,7 +7,7 @@ what changed since the revision its cache reflects:
 
 - every write that changes what a port looks like records a ``port`` change for it in the same
   transaction (that is the contract agents rely on too), so those ports are dropped;
-- a change of a type not known to leave port views alone drops everything (safe default);
+- a change of a kind ``INTEREST`` does not ignore drops everything (safe default);
 - the list itself reads ids and the change log in one snapshot (one read transaction), renders
   the ports it misses, and stores them only if no newer list moved the cache on meanwhile, so
   a render from an older snapshot never overwrites a newer invalidation.
@@ -20,21 +20,30 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-# Change types that never alter a port's rendering (the port changes they cause, like DHCP
-# ports or router interfaces, are recorded as ``port`` changes of their own).
-NEUTRAL = frozenset(
-    {
-        "network",
-        "subnet",
-        "router",
-        "security_group",
-        "security_group_rule",
-        "agent",
-        "quota",
-        "project",
-        "user",
-        "role",
-    }
+from neutrino.service.changes import Interest
+from neutrino.store.changelog import Logged
+from neutrino.store.changes import Resource, kinds
+
+# A port change drops that port's views; any other invalidating kind drops everything. The
+# ignored ones never alter a port's rendering (the port changes they cause, like DHCP ports or
+# router interfaces, are logged as port changes of their own).
+INTEREST = Interest(
+    "port views",
+    invalidating=kinds(
+        Resource.PORT,
+        Resource.FLOATINGIP,
+        Resource.RBAC_POLICY,
+        Resource.DEFAULT_SECURITY_GROUP_RULE,
+    ),
+    ignored=kinds(
+        Resource.NETWORK,
+        Resource.SUBNET,
+        Resource.ROUTER,
+        Resource.SECURITY_GROUP,
+        Resource.SECURITY_GROUP_RULE,
+        Resource.AGENT,
+        Resource.QUOTA,
+    ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over
 
@@ -51,22 +60,26 @@ class PortViewCache:
     def revision(self) -> int:
         return self._revision
 
-    def catch_up(self, revision: int, changes: list[tuple[str, str]]) -> None:
+    def catch_up(self, revision: int, changes: list[Logged]) -> None:
         """Apply the changes committed after our revision, up to ``revision``."""
+        port = Resource.PORT.type
         with self._lock:
             if revision <= self._revision:
                 return
             if (
                 self._revision < 0
                 or len(changes) > FULL_DROP_AFTER
-                or any(kind != "port" and kind not in NEUTRAL for kind, _ in changes)
+                or any(
+                    c.resource_type != port and not INTEREST.ignores(c.resource_type, c.op)
+                    for c in changes
+                )
             ):
                 self._views.clear()
             else:
-                for kind, rid in changes:
-                    if kind == "port":
-                        self._views.pop((rid, True), None)
-                        self._views.pop((rid, False), None)
+                for change in changes:
+                    if change.resource_type == port:
+                        self._views.pop((change.resource_id, True), None)
+                        self._views.pop((change.resource_id, False), None)
             self._revision = revision
 
     def views(self, ids: list[str], admin: bool, revision: int, render: Renderer) -> list[str]:

@@ -41,11 +41,12 @@ from neutrino.service.port_attrs import (
 from neutrino.service.port_views import PortViewCache
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
-from neutrino.store import locks, port_json, raw
+from neutrino.store import changelog, locks, port_json, raw
 from neutrino.store import networks as network_repo
 from neutrino.store import ports as repo
 from neutrino.store import routers as router_repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.raw import wire_time
 from neutrino.store.uow import Store, Tx
 
@@ -200,10 +201,10 @@ class PortService:
         (rendered by SQLite where it can, else by ``_render``)."""
         admin = ctx.is_admin
         with self.store.read() as conn:  # one snapshot for ids, change log and renders
-            revision = port_json.change_revision(conn)
+            revision = changelog.latest(conn)
             if revision > self.views.revision:
                 since = max(self.views.revision, 0)
-                changes = port_json.changes_since(conn, since) if self.views.revision >= 0 else []
+                changes = changelog.since(conn, since) if self.views.revision >= 0 else []
                 self.views.catch_up(revision, changes)
             ids = port_json.list_ids(conn, query, ctx.list_scope)
 
@@ -230,7 +231,7 @@ class PortService:
         for body in bodies:
             attrs = parse_create(body, SPEC)
             check_no_nulls(attrs)
-            policy.check_admin_only(ctx, "port", "create_port", attrs)
+            policy.check_admin_only(ctx, "create_port", SPEC, attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
@@ -321,7 +322,7 @@ class PortService:
         tags = sorted(set(attrs.get("tags") or ()))
         if tags:
             tag_repo.replace_tags(conn, "ports", port_id, tags)
-        tx.record("port", port_id, "create", project, network_id)
+        tx.created(Resource.PORT, row)
         stamp = raw.db_time(conn, now)
         values = tuple(
             stamp if name in ("created_at", "updated_at") else row[name]
@@ -345,7 +346,7 @@ class PortService:
         ctx.require_write_on("update_port", lambda: self.get(ctx, port_id))
         attrs = parse_update(body, SPEC)
         check_no_nulls(attrs)
-        policy.check_admin_only(ctx, "port", "update_port", attrs)
+        policy.check_admin_only(ctx, "update_port", SPEC, attrs)
         return self.store.write(self._update_tx, ctx, port_id, attrs, if_match)
 
     def _update_tx(
@@ -461,10 +462,7 @@ class PortService:
             for k in ("fixed_ips", "security_groups", "allowed_address_pairs", "extra_dhcp_opts")
         )
         if touched:
-            changed["revision_number"] = row["revision_number"] + 1
-            changed["updated_at"] = clock.now()
-            repo.update_row(conn, port_id, changed)
-            tx.record("port", port_id, "update", row["project_id"], row["network_id"])
+            tx.updated(Resource.PORT, port_id, changed)
         return self._render_ids(conn, ctx, [port_id])[0]
 
     # --- delete
@@ -488,7 +486,7 @@ class PortService:
         ipam.release(tx, port_id)
         repo.delete_row(tx.conn, port_id)
         tag_repo.delete_all(tx.conn, port_id)
-        tx.record("port", port_id, "delete", row["project_id"], row["network_id"])
+        tx.deleted(Resource.PORT, row)
 
 
 def _merge_dhcp_opts(conn: Any, port_id: str, updates: list[dict[str, Any]]) -> None:

@@ -29,6 +29,7 @@ from neutrino.domain import attributes
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import quotas as repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 RESOURCES = (
@@ -153,9 +154,7 @@ class QuotaService:
                     )
             for resource, limit in changes.items():
                 repo.set_limit(tx.conn, project_id, resource, limit)
-            # A quota has no id of its own: the change names its project (project_id is
-            # 64 wide; resource_id, a UUID's width, cannot hold every project id).
-            tx.record("quota", "", "update", project_id)
+            tx.updated(Resource.QUOTA, _quota(project_id))
             return self._limits(tx.conn, project_id)
 
         return self.store.write(tx_fn)
@@ -172,7 +171,7 @@ class QuotaService:
                 repo.reset(tx.conn, project_id)
             for resource, limit in limits.items():
                 repo.set_limit(tx.conn, project_id, resource, limit)
-            tx.record("quota", "", "update", project_id)  # as ``update`` does
+            tx.updated(Resource.QUOTA, _quota(project_id))  # as ``update`` does
             return self._limits(tx.conn, project_id)
 
         return self.store.write(tx_fn)
@@ -183,7 +182,7 @@ class QuotaService:
 
         def tx_fn(tx: Tx) -> None:
             repo.reset(tx.conn, project_id)
-            tx.record("quota", "", "delete", project_id)
+            tx.deleted(Resource.QUOTA, _quota(project_id))
 
         self.store.write(tx_fn)
 
@@ -194,3 +193,9 @@ def _check_project_id(project_id: str) -> None:
         attributes.project_id(project_id)
     except attributes.Invalid as exc:
         raise BadRequest(f"Invalid input for project_id. Reason: {exc}.") from None
+
+
+def _quota(project_id: str) -> dict[str, str]:
+    """A project's limits as a change-log row: no id of their own, the change names the project
+    (project_id is 64 wide; resource_id, a UUID's width, cannot hold every project id)."""
+    return {"id": "", "project_id": project_id}

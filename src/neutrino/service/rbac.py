@@ -38,7 +38,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import (
     BadRequest,
     InvalidInput,
@@ -59,6 +58,7 @@ from neutrino.store import locks
 from neutrino.store import networks as network_repo
 from neutrino.store import rbac as repo
 from neutrino.store import security_groups as group_repo
+from neutrino.store.changes import Resource
 from neutrino.store.rbac import EXTERNAL, SHARED, WILDCARD
 from neutrino.store.uow import Store, Tx
 
@@ -202,7 +202,7 @@ class RbacService:
                 },
             )
             sync_flags(tx, attrs["object_type"], net)
-            tx.record("rbac_policy", policy_id, "create", attrs["project"])
+            tx.created(Resource.RBAC_POLICY, policy_id)
             created.append(view(repo.find(tx.conn, policy_id)))
         return created
 
@@ -263,7 +263,7 @@ class RbacService:
                 )
             repo.set_target(tx.conn, policy_id, target)
             sync_flags(tx, row["object_type"], net)
-            tx.record("rbac_policy", policy_id, "update", row["project_id"])
+            tx.updated(Resource.RBAC_POLICY, row)
         return view(repo.find(tx.conn, policy_id))
 
     # --- delete
@@ -285,9 +285,9 @@ class RbacService:
                 else group_repo.find_group(tx.conn, row["object_id"])
             )
             check_removable(tx.conn, kind, net, row["action"], row["target_project"], None)
+        tx.deleted(Resource.RBAC_POLICY, row)
         repo.delete_row(tx.conn, policy_id)
         sync_flags(tx, kind, net)
-        tx.record("rbac_policy", policy_id, "delete", row["project_id"])
 
     def _locked(self, tx: Tx, ctx: RequestContext, policy_id: str) -> Any:
         """The policy, after its object's row lock (the lock order: objects first). A group is
@@ -394,17 +394,7 @@ def sync_flags(tx: Tx, object_type: str, net: Any) -> None:
         return
     shared = WILDCARD in repo.targets(tx.conn, net["id"], SHARED)
     external = bool(repo.targets(tx.conn, net["id"], EXTERNAL))
-    network_repo.update_row(
-        tx.conn,
-        net["id"],
-        {
-            "shared": shared,
-            "router_external": external,
-            "revision_number": net["revision_number"] + 1,
-            "updated_at": clock.now(),
-        },
-    )
-    tx.record("network", net["id"], "update", net["project_id"], net["id"])
+    tx.updated(Resource.NETWORK, net["id"], {"shared": shared, "router_external": external})
 
 
 def attach_wildcards(
@@ -429,7 +419,7 @@ def attach_wildcards(
                     "target_project": WILDCARD,
                 },
             )
-            tx.record("rbac_policy", policy_id, "create", project)
+            tx.created(Resource.RBAC_POLICY, policy_id)
         elif not wanted and present is not None:
             # ``router:external`` false drops every external policy, not only the wildcard
             gone = (
@@ -445,4 +435,4 @@ def attach_wildcards(
 def record_deleted(tx: Tx, policies: list[tuple[str, str]]) -> None:
     """Log the deletes of policies removed with their object (or by a ``shared`` toggle)."""
     for policy_id, owner in policies:
-        tx.record("rbac_policy", policy_id, "delete", owner)
+        tx.deleted(Resource.RBAC_POLICY, {"id": policy_id, "project_id": owner})

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.service import subnetpool_attrs as spa
 from neutrino.service.context import RequestContext
 from neutrino.store import rbac as repo
 from neutrino.store import subnetpools as pool_repo
+from neutrino.store.changes import Resource
 from neutrino.store.rbac import SHARED, WILDCARD
 from neutrino.store.uow import Tx
 
@@ -75,16 +75,8 @@ def sync_shared(tx: Tx, object_type: str, row: Any) -> bool:
     shared = WILDCARD in repo.targets(tx.conn, row["id"], SHARED)
     if shared == bool(row["shared"]):
         return False
-    values = {
-        "shared": shared,
-        "revision_number": row["revision_number"] + 1,
-        "updated_at": clock.now(),
-    }
-    if object_type == "subnetpool":
-        pool_repo.update_row(tx.conn, row["id"], values)
-    else:
-        pool_repo.update_scope(tx.conn, row["id"], values)
-    tx.record(object_type, row["id"], "update", row["project_id"])
+    resource = Resource.SUBNETPOOL if object_type == "subnetpool" else Resource.ADDRESS_SCOPE
+    tx.updated(resource, row["id"], {"shared": shared})
     return True
 
 
@@ -104,7 +96,7 @@ def share_to_all(tx: Tx, object_type: str, object_id: str, project: str) -> None
             "target_project": WILDCARD,
         },
     )
-    tx.record("rbac_policy", policy_id, "create", project)
+    tx.created(Resource.RBAC_POLICY, policy_id)
 
 
 def check_create(conn: Any, object_type: str, row: Any, target: str) -> None:

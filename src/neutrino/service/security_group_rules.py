@@ -26,6 +26,7 @@ from neutrino.service.quotas import QuotaService
 from neutrino.service.security_groups import RULE_SPEC, SecurityGroupService, rule_row, rule_view
 from neutrino.store import locks
 from neutrino.store import security_groups as repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 
@@ -131,10 +132,9 @@ class SecurityGroupRuleService:
             for rule, rule_project, description in items
         ]
         repo.insert_rules(conn, rows)
-        repo.bump_group(conn, group["id"], now)
-        tx.record("security_group", group["id"], "update", group["project_id"])
+        tx.updated(Resource.SECURITY_GROUP, group["id"])
         for row in rows:
-            tx.record("security_group_rule", row["id"], "create", group["project_id"])
+            tx.created(Resource.SECURITY_GROUP_RULE, row)
         return [rule_view(repo.find_rule(conn, row["id"])) for row in rows]
 
     @staticmethod
@@ -160,9 +160,6 @@ class SecurityGroupRuleService:
             locks.for_delete(tx.conn, "security_group_rules", rule_id)
         row = self._load(tx.conn, ctx, rule_id)
         check_revision(row["revision_number"], if_match)
+        tx.deleted(Resource.SECURITY_GROUP_RULE, row)
         repo.delete_rule(tx.conn, rule_id)
-        group = repo.find_group(tx.conn, row["security_group_id"])
-        repo.bump_group(tx.conn, row["security_group_id"], clock.now())
-        project = group["project_id"] if group is not None else row["project_id"]
-        tx.record("security_group", row["security_group_id"], "update", project)
-        tx.record("security_group_rule", rule_id, "delete", project)
+        tx.updated(Resource.SECURITY_GROUP, row["security_group_id"])

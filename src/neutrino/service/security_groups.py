@@ -60,6 +60,7 @@ from neutrino.store import locks
 from neutrino.store import rbac as rbac_repo
 from neutrino.store import security_groups as repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 GROUP_SPEC: dict[str, Attr] = {
@@ -172,7 +173,7 @@ def _insert_group(
             for rule in sgd.rules_from_templates(group_id, templates)
         ],
     )
-    tx.record("security_group", group_id, "create", project)
+    tx.created(Resource.SECURITY_GROUP, group_id)
 
 
 def templates_for(tx: Tx, default_group: bool) -> list[sgd.Template]:
@@ -388,10 +389,7 @@ class SecurityGroupService:
             if k in attrs and attrs[k] != row[k]
         }
         if changed:
-            changed["revision_number"] = row["revision_number"] + 1
-            changed["updated_at"] = clock.now()
-            repo.update_group(tx.conn, group_id, changed)
-            tx.record("security_group", group_id, "update", row["project_id"])
+            tx.updated(Resource.SECURITY_GROUP, group_id, changed)
         return _render_groups(tx.conn, [repo.find_group(tx.conn, group_id)], ctx.project_id)[0]
 
     def delete(self, ctx: RequestContext, group_id: str, if_match: int | None = None) -> None:
@@ -410,12 +408,12 @@ class SecurityGroupService:
                 "Insufficient rights for removing default security group.",
             )
         remote_rules = repo.rules_naming(tx.conn, group_id)
+        tx.deleted(Resource.SECURITY_GROUP, row)
         repo.delete_group(tx.conn, group_id)
         for rule_id, rule_project in remote_rules:  # cascaded: other groups' rules naming it
-            tx.record("security_group_rule", rule_id, "delete", rule_project)
+            tx.deleted(Resource.SECURITY_GROUP_RULE, {"id": rule_id, "project_id": rule_project})
         tag_repo.delete_all(tx.conn, group_id)
         rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, group_id))
-        tx.record("security_group", group_id, "delete", row["project_id"])
 
 
 # --- rules -----------------------------------------------------------------------------------

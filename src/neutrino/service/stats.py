@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from neutrino.common import clock
 from neutrino.service.binding import AGENT_DOWN_TIME
+from neutrino.store import changelog
 from neutrino.store import stats as repo
 from neutrino.store.uow import Store
 
@@ -23,7 +24,7 @@ class ControllerCounts:
 def controller_counts(store: Store) -> ControllerCounts:
     with store.read() as conn:
         return ControllerCounts(
-            revision=repo.revision(conn),
+            revision=changelog.latest(conn),
             agents_alive=repo.agents_alive(conn, clock.now() - AGENT_DOWN_TIME),
             ports=repo.port_statuses(conn),
         )

@@ -99,8 +99,8 @@ POOL_SPEC: dict[str, Attr] = {
     "default_prefixlen": Attr(non_negative),
     "min_prefixlen": Attr(non_negative),
     "max_prefixlen": Attr(non_negative),
-    "is_default": Attr(to_bool),
-    "shared": Attr(to_bool, allow_put=False),
+    "is_default": Attr(to_bool, admin_only=True, default=False),
+    "shared": Attr(to_bool, allow_put=False, admin_only=True, default=False),
     "address_scope_id": Attr(nullable(uuid)),
     "tags": Attr(list_of(string(255)), allow_put=False),
 }
@@ -108,7 +108,7 @@ SCOPE_SPEC: dict[str, Attr] = {
     "name": Attr(string(255)),
     "project_id": STANDARD["project_id"],
     "tenant_id": STANDARD["tenant_id"],
-    "shared": Attr(to_bool),
+    "shared": Attr(to_bool, admin_only=True, default=False),
     "ip_version": Attr(ip_version, allow_put=False, required=True),
 }
 BOUNDS = ("min_prefixlen", "max_prefixlen", "default_prefixlen")

@@ -39,6 +39,7 @@ from neutrino.store import locks
 from neutrino.store import rbac as rbac_repo
 from neutrino.store import subnetpools as repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 SPEC = spa.POOL_SPEC
@@ -109,7 +110,7 @@ class SubnetPoolService:
         parsed = []
         for body in bodies:
             attrs = parse_create(body, SPEC)
-            policy.check_admin_only(ctx, "subnetpool", "create_subnetpool", attrs)
+            policy.check_admin_only(ctx, "create_subnetpool", SPEC, attrs)
             attrs["project"] = owner_project(ctx, attrs)
             attrs.update(spa.read_pool(attrs))
             parsed.append(attrs)
@@ -152,7 +153,7 @@ class SubnetPoolService:
                 tag_repo.replace_tags(tx.conn, "subnetpools", pool_id, attrs["tags"])
             if attrs.get("shared"):
                 rbac_objects.share_to_all(tx, "subnetpool", pool_id, attrs["project"])
-            tx.record("subnetpool", pool_id, "create", attrs["project"])
+            tx.created(Resource.SUBNETPOOL, pool_id)
             ids.append(pool_id)
         return render(tx.conn, [repo.find(tx.conn, i) for i in ids], ctx.project_id)
 
@@ -163,7 +164,7 @@ class SubnetPoolService:
     ) -> dict[str, Any]:
         ctx.require_write_on("update_subnetpool", lambda: self.get(ctx, pool_id))
         attrs = parse_update(body, SPEC)
-        policy.check_admin_only(ctx, "subnetpool", "update_subnetpool", attrs)
+        policy.check_admin_only(ctx, "update_subnetpool", SPEC, attrs)
         return self.store.write(self._update_tx, ctx, pool_id, attrs, if_match)
 
     def _update_tx(
@@ -202,10 +203,7 @@ class SubnetPoolService:
             return
         if new_prefixes is not None:
             repo.replace_prefixes(tx.conn, row["id"], new_prefixes)
-        changed["revision_number"] = row["revision_number"] + 1
-        changed["updated_at"] = clock.now()
-        repo.update_row(tx.conn, row["id"], changed)
-        tx.record("subnetpool", row["id"], "update", row["project_id"])
+        tx.updated(Resource.SUBNETPOOL, row["id"], changed)
 
     def add_prefixes(self, ctx: RequestContext, pool_id: str, body: Any) -> dict[str, Any]:
         ctx.require_write_on("add_prefixes", lambda: self.get(ctx, pool_id))
@@ -249,10 +247,10 @@ class SubnetPoolService:
                 "SubnetPoolDeleteError",
                 "Unable to delete subnet pool: Subnet pool has existing allocations.",
             )
+        tx.deleted(Resource.SUBNETPOOL, row)
         repo.delete_row(tx.conn, pool_id)
         tag_repo.delete_all(tx.conn, pool_id)
         rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, pool_id))
-        tx.record("subnetpool", pool_id, "delete", row["project_id"])
 
 
 def _without(tx: Tx, pool_id: str, old: list[str], removing: list[str]) -> list[str]:

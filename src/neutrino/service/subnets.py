@@ -57,6 +57,7 @@ from neutrino.store import locks
 from neutrino.store import networks as network_repo
 from neutrino.store import subnets as repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 SPEC = sa.SPEC
@@ -219,39 +220,35 @@ class SubnetService:
         self._check_cidr(conn, net, network_id)
         from_pool.check_affinity(conn, network_id, net.version, pool)
         subnet_id, now = new_id(), clock.now()
-        repo.insert_row(
-            conn,
-            {
-                "id": subnet_id,
-                "project_id": project,
-                "name": attrs.get("name", ""),
-                "description": attrs.get("description", ""),
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 0,
-                "network_id": network_id,
-                "ip_version": net.version,
-                "cidr": str(net),
-                "gateway_ip": None if gateway is None else ip.to_text(gateway, net.version),
-                "enable_dhcp": attrs.get("enable_dhcp", True),
-                "ipv6_ra_mode": attrs.get("ipv6_ra_mode"),
-                "ipv6_address_mode": attrs.get("ipv6_address_mode"),
-                "subnetpool_id": None if pool is None else pool["id"],
-                "segment_id": None,
-            },
-        )
+        row = {
+            "id": subnet_id,
+            "project_id": project,
+            "name": attrs.get("name", ""),
+            "description": attrs.get("description", ""),
+            "created_at": now,
+            "updated_at": now,
+            "revision_number": 0,
+            "network_id": network_id,
+            "ip_version": net.version,
+            "cidr": str(net),
+            "gateway_ip": None if gateway is None else ip.to_text(gateway, net.version),
+            "enable_dhcp": attrs.get("enable_dhcp", True),
+            "ipv6_ra_mode": attrs.get("ipv6_ra_mode"),
+            "ipv6_address_mode": attrs.get("ipv6_address_mode"),
+            "subnetpool_id": None if pool is None else pool["id"],
+            "segment_id": None,
+        }
+        repo.insert_row(conn, row)
         repo.replace_pools(conn, subnet_id, _pool_texts(pools, net.version))
         repo.replace_dns(conn, subnet_id, attrs.get("dns_nameservers") or [])
         repo.replace_routes(conn, subnet_id, _route_pairs(attrs.get("host_routes")))
         if attrs.get("tags"):
             tag_repo.replace_tags(conn, "subnets", subnet_id, attrs["tags"])
-        tx.record("subnet", subnet_id, "create", project, network_id)
+        tx.created(Resource.SUBNET, row)
         if ip.is_auto_address(attrs.get("ipv6_ra_mode"), attrs.get("ipv6_address_mode")):
             info = ipam.SubnetInfo(subnet_id, network_id, net, gateway, True, tuple(pools))
-            for port_id, port_project in ipam.add_auto_addresses(tx, info):
-                tx.record("port", port_id, "update", port_project, network_id)
-        network_repo.bump_revision(conn, network_id, now)
-        tx.record("network", network_id, "update", network["project_id"], network_id)
+            ipam.add_auto_addresses(tx, info)
+        tx.updated(Resource.NETWORK, network_id)
         self.dhcp.sync_network(tx, network_id)
         return subnet_id
 
@@ -328,10 +325,7 @@ class SubnetService:
             routes = _route_pairs(attrs["host_routes"])
         children = self._replace_children(conn, subnet_id, net, pools, dns, routes)
         if changed or children:
-            changed["revision_number"] = row["revision_number"] + 1
-            changed["updated_at"] = clock.now()
-            repo.update_row(conn, subnet_id, changed)
-            tx.record("subnet", subnet_id, "update", row["project_id"], row["network_id"])
+            tx.updated(Resource.SUBNET, subnet_id, changed)
             self.dhcp.sync_network(tx, row["network_id"])
         return self._render_one(conn, subnet_id)
 
@@ -384,19 +378,13 @@ class SubnetService:
                     f"Unable to complete operation on subnet {subnet_id}: One "
                     f"or more ports have an IP allocation from this subnet.",
                 )
-        now = clock.now()
-        touched = {port: project for port, _, _, project in users}
         repo.delete_row(conn, subnet_id)
-        repo.touch_ports(conn, sorted(touched), now)
-        for port_id, port_project in sorted(touched.items()):
-            tx.record("port", port_id, "update", port_project, row["network_id"])
+        for port_id in sorted({port for port, _, _, _ in users}):
+            tx.updated(Resource.PORT, port_id)
         tag_repo.delete_all(conn, subnet_id)
         ipam.forget(subnet_id)
-        network_repo.bump_revision(conn, row["network_id"], now)
-        tx.record("subnet", subnet_id, "delete", row["project_id"], row["network_id"])
-        tx.record(
-            "network", row["network_id"], "update", row["network_project_id"], row["network_id"]
-        )
+        tx.deleted(Resource.SUBNET, row)
+        tx.updated(Resource.NETWORK, row["network_id"])
         self.dhcp.sync_network(tx, row["network_id"])
 
 

@@ -14,14 +14,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import BadRequest, NotFound, PolicyNotAuthorized, ResourceNotFound
 from neutrino.service.context import RequestContext
 from neutrino.store import tags as repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 MAX_TAG_LEN = 255
-TABLES = {"floatingips": "floating_ips", "security-groups": "security_groups"}
+RESOURCES = {
+    "networks": Resource.NETWORK,
+    "subnets": Resource.SUBNET,
+    "ports": Resource.PORT,
+    "routers": Resource.ROUTER,
+    "floatingips": Resource.FLOATINGIP,
+    "security-groups": Resource.SECURITY_GROUP,
+    "subnetpools": Resource.SUBNETPOOL,
+}  # collection -> the tagged resource
 KINDS = {
     "networks": "Network",
     "subnets": "Subnet",
@@ -31,10 +39,6 @@ KINDS = {
     "security-groups": "Security group",
     "subnetpools": "Subnetpool",
 }  # collection -> the kind named by a 404
-RECORDS = {
-    "security-groups": "security_group",
-    "subnetpools": "subnetpool",
-}  # collection -> change-log resource type
 
 
 def _resource_type(kind: str) -> str:
@@ -52,16 +56,8 @@ def _touched(tx: Tx, kind: str, resource: dict[str, Any]) -> None:
     """A tag change is a change of the resource: revision and updated_at move (as Neutron's
     standard-attr revisions do) and the change log records it. Called first in every write:
     the resource's row stays locked until commit."""
-    if not repo.bump_revision(tx.conn, TABLES.get(kind, kind), resource["id"], clock.now()):
+    if tx.updated(RESOURCES[kind], resource["id"]) is None:
         raise ResourceNotFound(KINDS.get(kind, kind), resource["id"])
-    network_id = resource.get("network_id") or resource.get("floating_network_id")
-    tx.record(
-        RECORDS.get(kind, kind.rstrip("s")),
-        resource["id"],
-        "update",
-        resource["project_id"],
-        network_id or (resource["id"] if kind == "networks" else None),
-    )
 
 
 class TagService:
@@ -108,9 +104,7 @@ class TagService:
                 repo.delete_all(tx.conn, resource["id"])
             elif not repo.remove_tag(tx.conn, resource["id"], tag):
                 raise NotFound(
-                    f"Tag {tag} could not be found for "
-                    f"{RECORDS.get(kind, kind.rstrip('s'))} "
-                    f"{resource['id']}."
+                    f"Tag {tag} could not be found for {RESOURCES[kind].type} {resource['id']}."
                 )
 
         self.store.write(tx_fn)

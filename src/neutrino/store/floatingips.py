@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, false, insert, select
 
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models import IpAllocation, Network, Port, Subnet
@@ -70,18 +70,8 @@ def insert_row(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(floating_ips).values(**values))
 
 
-def update_row(conn: Connection, fip_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(floating_ips).where(c.id == fip_id).values(**values))
-
-
 def delete_row(conn: Connection, fip_id: str) -> None:
     conn.execute(delete(floating_ips).where(c.id == fip_id))
-
-
-def set_status(conn: Connection, fip_id: str, status: str) -> bool:
-    """The operational status an L3 agent reports; True if the row exists."""
-    done = conn.execute(update(floating_ips).where(c.id == fip_id).values(status=status))
-    return bool(done.rowcount)
 
 
 # --- associations

@@ -167,23 +167,6 @@ def remote_ports(conn: Connection, network_ids: Sequence[str], host: str) -> lis
     )
 
 
-def current_revision(conn: Connection) -> int:
-    row = raw.one(conn, "SELECT COALESCE(MAX(revision), 0) FROM changes")
-    return int(row[0]) if row else 0
-
-
-def changes_after(conn: Connection, since: int) -> list[tuple[Any, ...]]:
-    """(revision, resource_type, op, network_id, the port's binding host now) of the changes
-    after ``since``, oldest first (the host is None but for a port that still exists)."""
-    return raw.rows(
-        conn,
-        "SELECT c.revision, c.resource_type, c.op, c.network_id, p.binding_host_id "
-        "FROM changes c LEFT JOIN ports p ON c.resource_type = 'port' AND p.id = c.resource_id "
-        "WHERE c.revision > ? ORDER BY c.revision",
-        (since,),
-    )
-
-
 def port_binding(conn: Connection, port_id: str) -> tuple[Any, ...] | None:
     """(project_id, network_id, binding_host_id, status, revision_number, binding_vif_type)."""
     return raw.one(
@@ -191,16 +174,6 @@ def port_binding(conn: Connection, port_id: str) -> tuple[Any, ...] | None:
         "SELECT project_id, network_id, binding_host_id, status, "
         "revision_number, binding_vif_type FROM ports WHERE id = ?",
         (port_id,),
-    )
-
-
-def set_port_status(
-    conn: Connection, port_id: str, status: str, revision: int, when: dt.datetime
-) -> None:
-    raw.run(
-        conn,
-        "UPDATE ports SET status = ?, revision_number = ?, updated_at = ? WHERE id = ?",
-        (status, revision, raw.db_time(conn, when), port_id),
     )
 
 
@@ -215,22 +188,6 @@ def unbound_ports_on(conn: Connection, host: str) -> list[tuple[Any, ...]]:
         "WHERE binding_host_id = ? AND binding_vif_type = 'binding_failed' "
         f"ORDER BY id{lock}",
         (host,),
-    )
-
-
-def set_binding(
-    conn: Connection,
-    port_id: str,
-    vif_type: str,
-    vif_details: str,
-    revision: int,
-    when: dt.datetime,
-) -> None:
-    raw.run(
-        conn,
-        "UPDATE ports SET binding_vif_type = ?, binding_vif_details = ?, "
-        "revision_number = ?, updated_at = ? WHERE id = ?",
-        (vif_type, vif_details, revision, raw.db_time(conn, when), port_id),
     )
 
 

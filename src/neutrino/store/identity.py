@@ -16,13 +16,13 @@ from sqlalchemy import Connection, RowMapping, Table, delete, func, insert, sele
 from neutrino.store.models import Domain, Project, Revocation, Role, RoleAssignment, User
 
 TABLES: dict[str, Table] = {
-    "domain": Domain.__table__,  # type: ignore[dict-item]
-    "project": Project.__table__,  # type: ignore[dict-item]
-    "user": User.__table__,  # type: ignore[dict-item]
-    "role": Role.__table__,  # type: ignore[dict-item]
+    "domain": Domain.__table__,
+    "project": Project.__table__,
+    "user": User.__table__,
+    "role": Role.__table__,
 }
-assignments: Table = RoleAssignment.__table__  # type: ignore[assignment]
-revocations: Table = Revocation.__table__  # type: ignore[assignment]
+assignments: Table = RoleAssignment.__table__
+revocations: Table = Revocation.__table__
 roles: Table = TABLES["role"]
 projects: Table = TABLES["project"]
 

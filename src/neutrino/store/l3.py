@@ -74,23 +74,6 @@ def router_ports(conn: Connection, router_id: str) -> list[tuple[Any, ...]]:
     )
 
 
-def set_port_host(
-    conn: Connection,
-    port_id: str,
-    host: str,
-    vif_type: str,
-    vif_details: str,
-    revision: int,
-    when: dt.datetime,
-) -> None:
-    raw.run(
-        conn,
-        "UPDATE ports SET binding_host_id = ?, binding_vif_type = ?, "
-        "binding_vif_details = ?, revision_number = ?, updated_at = ? WHERE id = ?",
-        (host, vif_type, vif_details, revision, raw.db_time(conn, when), port_id),
-    )
-
-
 def routers_with_ports(conn: Connection) -> list[tuple[str, str | None]]:
     """(router_id, scheduled host or None) of every router with at least one port."""
     return [

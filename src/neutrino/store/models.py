@@ -31,7 +31,7 @@ UUID_LEN = 36
 
 class Base(DeclarativeBase):
     # Every model here is a plain Table (no inheritance mapping): say so for the type checker.
-    __table__: ClassVar[Table]  # type: ignore[assignment]
+    __table__: ClassVar[Table]
 
 
 class StandardAttrs:

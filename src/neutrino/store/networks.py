@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select
 
 from neutrino.common.errors import ResourceNotFound
 from neutrino.domain.attributes import to_bool, to_int
@@ -107,18 +107,6 @@ def insert_row(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(networks).values(**values))
 
 
-def update_row(conn: Connection, network_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(networks).where(c.id == network_id).values(**values))
-
-
-def bump_revision(conn: Connection, network_id: str, when: Any) -> None:
-    conn.execute(
-        update(networks)
-        .where(c.id == network_id)
-        .values(revision_number=c.revision_number + 1, updated_at=when)
-    )
-
-
 def delete_row(conn: Connection, network_id: str) -> None:
     conn.execute(delete(segments).where(segments.c.network_id == network_id))
     conn.execute(delete(networks).where(c.id == network_id))
@@ -161,7 +149,7 @@ def port_ids_on(conn: Connection, network_id: str) -> list[tuple[str, str]]:
     """(port id, device_owner) of every port on the network."""
     return [
         tuple(r)
-        for r in conn.execute(  # type: ignore[misc]
+        for r in conn.execute(
             select(ports.c.id, ports.c.device_owner).where(ports.c.network_id == network_id)
         )
     ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, literal_column, select
+from sqlalchemy import Connection, select
 
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
@@ -125,31 +125,3 @@ def render_ids(conn: Connection, ids: list[str], admin: bool) -> dict[str, str]:
         ):
             out[rid] = text
     return out
-
-
-def change_revision(conn: Connection) -> int:
-    found = raw.one(conn, "SELECT max(revision) FROM changes")
-    return int(found[0]) if found and found[0] is not None else 0
-
-
-def changes_since(conn: Connection, revision: int) -> list[tuple[str, str]]:
-    """(resource_type, resource_id) of every change committed after ``revision``."""
-    return [
-        (r[0], r[1])
-        for r in raw.rows(
-            conn, "SELECT resource_type, resource_id FROM changes WHERE revision > ?", (revision,)
-        )
-    ]
-
-
-def list_json(
-    conn: Connection, query: ListQuery, visible_to: str | None, admin: bool
-) -> list[tuple[str, str]]:
-    """(port id, port JSON) in list order, with the same filters, sort and keyset pages as
-    ``ports.list_rows``."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt: Any = select(c.id, literal_column(ADMIN_VIEW if admin else MEMBER_VIEW))
-    if visible_to is not None:
-        stmt = stmt.where(visible_clause(visible_to))
-    stmt = compile_list(conn, stmt, ports, query, COLUMNS, HOOKS, kind="Port")
-    return [(r[0], r[1]) for r in raw.select_rows(conn, stmt)]

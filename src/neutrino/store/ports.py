@@ -18,7 +18,6 @@ from sqlalchemy import (
     false,
     insert,
     select,
-    update,
 )
 
 from neutrino.common.errors import BadRequest, ResourceNotFound
@@ -269,10 +268,6 @@ def insert_children(
         "ip_version) VALUES (?, ?, ?, ?)",
         [(port_id, o["opt_name"], o["opt_value"], o["ip_version"]) for o in opts],
     )
-
-
-def update_row(conn: Connection, port_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(ports).where(c.id == port_id).values(**values))
 
 
 def replace_security_groups(conn: Connection, port_id: str, groups: Iterable[str]) -> None:

@@ -172,7 +172,7 @@ def _storable(column: Any, value: Any) -> bool:
     if isinstance(value, int) and not isinstance(value, bool):
         for type_, bits in _INT_RANGES:
             if isinstance(kind, type_):
-                return -(2**bits) <= value < 2**bits
+                return bool(-(2**bits) <= value < 2**bits)
     if isinstance(value, str) and isinstance(kind, String) and kind.length is not None:
         return len(value) <= kind.length
     return True

@@ -19,7 +19,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    update,
 )
 
 from neutrino.domain.attributes import to_bool
@@ -131,18 +130,6 @@ def list_groups(conn: Connection, query: ListQuery, visible_to: str | None) -> l
 
 def insert_group(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(groups).values(**values))
-
-
-def update_group(conn: Connection, group_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(groups).where(g.id == group_id).values(**values))
-
-
-def bump_group(conn: Connection, group_id: str, when: Any) -> None:
-    conn.execute(
-        update(groups)
-        .where(g.id == group_id)
-        .values(revision_number=g.revision_number + 1, updated_at=when)
-    )
 
 
 def delete_group(conn: Connection, group_id: str) -> None:

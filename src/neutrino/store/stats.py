@@ -1,7 +1,8 @@
-"""Counts for the controller's metrics: the change-log revision, agents alive, ports by status.
+"""Counts for the controller's metrics: agents alive, ports by status (the change-log revision
+is ``changelog.latest``).
 
-Three cheap aggregate queries (the ports one is one ``GROUP BY`` over the status column), read
-on each ``/metrics`` scrape. (Database time is measured per transaction by the unit of work:
+Cheap aggregate queries (the ports one is one ``GROUP BY`` over the status column), read on
+each ``/metrics`` scrape. (Database time is measured per transaction by the unit of work:
 ``Store.observe``.)
 """
 
@@ -11,17 +12,12 @@ import datetime as dt
 
 from sqlalchemy import Connection, func, select
 
-from neutrino.store.models import Agent, Change, Port
+from neutrino.store.models import Agent, Port
 
-__all__ = ["agents_alive", "port_statuses", "revision"]
+__all__ = ["agents_alive", "port_statuses"]
 
 agents = Agent.__table__
 ports = Port.__table__
-changes = Change.__table__
-
-
-def revision(conn: Connection) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(changes.c.revision), 0))).scalar_one())
 
 
 def agents_alive(conn: Connection, since: dt.datetime) -> dict[str, int]:

@@ -27,7 +27,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    update,
 )
 
 from neutrino.common.errors import InvalidInput
@@ -187,10 +186,6 @@ def insert_row(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(subnets).values(**values))
 
 
-def update_row(conn: Connection, subnet_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(subnets).where(c.id == subnet_id).values(**values))
-
-
 def replace_pools(conn: Connection, subnet_id: str, items: list[tuple[str, str]]) -> None:
     conn.execute(delete(pools).where(pools.c.subnet_id == subnet_id))
     if items:
@@ -261,23 +256,6 @@ def ipam_subnets(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:
     per pool of each subnet of the network (pool columns None for a pool-less subnet), in
     subnet creation order: one query for everything IPAM needs to know about the subnets."""
     return raw.rows(conn, _IPAM_SUBNETS, (network_id,))
-
-
-def release_check(conn: Connection, network_id: str, since: int | None) -> tuple[int, bool]:
-    """(latest change-log revision visible, whether a change other than a create touched the
-    network after ``since``): a delete or update may have freed addresses."""
-    if since is None:
-        found = raw.one(conn, "SELECT max(revision) FROM changes")
-        return (int(found[0]) if found and found[0] is not None else 0), False
-    found = raw.one(
-        conn,
-        "SELECT max(revision), max(CASE WHEN network_id = ? AND op <> 'create' "
-        "THEN 1 ELSE 0 END) FROM changes WHERE revision > ?",
-        (network_id, since),
-    )
-    if found is None or found[0] is None:
-        return since, False
-    return int(found[0]), bool(found[1])
 
 
 def used_keys(conn: Connection, subnet_id: str, lo_key: str, hi_key: str, limit: int) -> list[str]:
@@ -363,10 +341,6 @@ def allocation_users(conn: Connection, subnet_id: str) -> list[tuple[str, str, s
     ]
 
 
-def delete_subnet_allocations(conn: Connection, subnet_id: str) -> None:
-    conn.execute(delete(allocs).where(allocs.c.subnet_id == subnet_id))
-
-
 def ports_on_network(conn: Connection, network_id: str) -> list[RowMapping]:
     return list(
         conn.execute(
@@ -375,13 +349,3 @@ def ports_on_network(conn: Connection, network_id: str) -> list[RowMapping]:
             .order_by(ports.c.created_at, ports.c.id)
         ).mappings()
     )
-
-
-def touch_ports(conn: Connection, port_ids: list[str], when: Any) -> None:
-    """A port's fixed IPs changed under it: bump its revision and ``updated_at``."""
-    if port_ids:
-        conn.execute(
-            update(ports)
-            .where(ports.c.id.in_(port_ids))
-            .values(revision_number=ports.c.revision_number + 1, updated_at=when)
-        )

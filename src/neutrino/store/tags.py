@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, exists, func, insert, select
 
@@ -54,26 +53,6 @@ def remove_tag(conn: Connection, resource_id: str, tag: str) -> bool:
     return bool(result.rowcount)
 
 
-TAGGED_TABLES = frozenset(
-    {"networks", "subnets", "ports", "routers", "floating_ips", "security_groups", "subnetpools"}
-)
-
-
-def bump_revision(conn: Connection, table: str, resource_id: str, when: Any) -> bool:
-    """Bump the tagged resource's revision; False when it no longer exists."""
-    if table not in TAGGED_TABLES:  # the name goes into SQL text: only known tables
-        raise ValueError(f"not a tagged table: {table}")
-    return (
-        raw.run(
-            conn,
-            f"UPDATE {table} SET revision_number = revision_number + 1, "
-            f"updated_at = ? WHERE id = ?",
-            (raw.db_time(conn, when), resource_id),
-        )
-        > 0
-    )
-
-
 def delete_all(conn: Connection, resource_id: str) -> None:
     raw.run(conn, "DELETE FROM tags WHERE resource_id = ?", (resource_id,))
 
@@ -94,7 +73,7 @@ def tag_filters(table: Table) -> dict[str, object]:
 
     def all_of(values: list[str]) -> ColumnElement[bool]:
         wanted = sorted(set(_split(values)))
-        return _count_of(wanted) == len(wanted)  # type: ignore[return-value,operator]
+        return _count_of(wanted) == len(wanted)  # type: ignore[return-value]
 
     def any_of(values: list[str]) -> ColumnElement[bool]:
         return exists().where(

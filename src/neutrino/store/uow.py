@@ -1,8 +1,9 @@
 """Unit of work: one transaction per API call, the change log, retry on conflict.
 
-``Store.write(fn, ...)`` runs ``fn(tx, ...)`` inside one transaction and commits once. ``tx.record``
-adds to the change log inside that same transaction, so a change is visible to watchers
-exactly when (and only if) its data is committed; there are no post-commit side effects.
+``Store.write(fn, ...)`` runs ``fn(tx, ...)`` inside one transaction and commits once.
+``tx.created``/``updated``/``deleted`` (the change model: ``changes``) add to the change log
+inside that same transaction, so a change is visible to watchers exactly when (and only if)
+its data is committed; there are no post-commit side effects.
 
 Concurrent writers (several workers, several API servers on one PostgreSQL). SQLite has one
 writer at a time (``BEGIN IMMEDIATE`` behind a process lock, ``engine``): a transaction always
@@ -41,33 +42,36 @@ commit.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from neutrino.common import clock
 from neutrino.common.errors import Conflict, RetryableConflict
 from neutrino.common.wakeup import Wakeup
-from neutrino.store import changefeed, raw
+from neutrino.store import changefeed, changelog, raw
+from neutrino.store.changes import Op, Resource
 from neutrino.store.engine import Engines
-from neutrino.store.models import Base, Change
+from neutrino.store.models import Base
 
+Row = Mapping[Any, Any]  # a row at hand: a RowMapping or a dict of its columns
 P = ParamSpec("P")
 T = TypeVar("T")
 
 RETRIES = 8
 MAX_WAIT = 300.0  # s: no caller waits longer; a bound also for a bogus (NaN, inf) timeout
 CHANGELOG_LOCK_KEY = 0x6E657574  # "neut"
-changes = Change.__table__
 
 
 class Tx:
-    """A write transaction: the connection plus the change-log appender."""
+    """A write transaction: the connection plus the change-log appender. Changes are recorded
+    only through ``created``/``updated``/``deleted`` (the model and its rules: ``changes``)."""
 
     def __init__(self, conn: Connection, is_postgres: bool) -> None:
         self.conn = conn
@@ -75,16 +79,77 @@ class Tx:
         self._pending: list[tuple[str, str, str, str, str | None]] = []
         self.recorded = 0
 
-    def record(
+    def created(self, resource: Resource, target: str | Row) -> None:
+        """The row ``target`` (its id, or the row as inserted) was created."""
+        self._append(resource, target, Op.CREATE)
+
+    def deleted(self, resource: Resource, target: str | Row) -> None:
+        """The row ``target`` (its id, before the delete, or the row as it was) is deleted."""
+        self._append(resource, target, Op.DELETE)
+
+    def updated(
         self,
-        resource_type: str,
-        resource_id: str,
-        op: str,
-        project_id: str = "",
-        network_id: str | None = None,
-    ) -> None:
-        self._pending.append((resource_type, resource_id, op, project_id, network_id))
+        resource: Resource,
+        target: str | Row,
+        values: Mapping[str, Any] = {},
+        op: Op = Op.UPDATE,
+    ) -> int | None:
+        """Set ``values`` on the row (its id, or the row at hand), bump its revision and
+        ``updated_at`` and record an update (or ``Op.STATUS``: only its status changed), in
+        one statement; the new revision, or None when the row does not exist (nothing is
+        recorded then). On a resource without revisions it only records: its service wrote
+        what changed."""
+        if op not in (Op.UPDATE, Op.STATUS):
+            raise ValueError(f"not an update: {op}")
+        if not resource.revised:
+            assert not values, resource
+            self._append(resource, target, op)
+            return None
+        row_id = target if isinstance(target, str) else target["id"]
+        unknown = set(values) - set(Base.metadata.tables[resource.table].c.keys())
+        if unknown:  # the names go into SQL text: only the table's own columns
+            raise ValueError(f"{resource.table} has no column {sorted(unknown)}")
+        sets = [f"{name} = ?, " for name in values]
+        params = [self._db(v) for v in values.values()]
+        found = raw.one(
+            self.conn,
+            f"UPDATE {resource.table} SET {''.join(sets)}revision_number = revision_number + 1, "
+            f"updated_at = ? WHERE id = ? RETURNING project_id, "
+            f"{resource.network_column or 'NULL'}, revision_number",
+            (*params, self._db(clock.now()), row_id),
+        )
+        if found is not None:
+            self._record(resource.type, row_id, op.value, found[0], found[1])
+        return None if found is None else int(found[2])
+
+    def _append(self, resource: Resource, target: str | Row, op: Op) -> None:
+        """Project and network come from the row: the one given, or read by its id."""
+        if isinstance(target, str):
+            project = "project_id" if resource.owned else "''"
+            found = raw.one(
+                self.conn,
+                f"SELECT id, {project}, {resource.network_column or 'NULL'} "
+                f"FROM {resource.table} WHERE id = ?",
+                (target,),
+            )
+            assert found is not None, (resource, target)
+            target = {"id": found[0], "project_id": found[1], "net": found[2]}
+            network = "net" if resource.network_column else None
+        else:
+            network = resource.network_column
+        project = target["project_id"] if resource.owned else ""
+        self._record(
+            resource.type, target["id"], op.value, project, target[network] if network else None
+        )
+
+    def _record(self, rtype: str, rid: str, op: str, project: str, network: str | None) -> None:
+        """The low-level appender: free strings, so never called from service code (tests
+        use it to log a change as a faulty writer would)."""
+        self._pending.append((rtype, rid, op, project, network))
         self.recorded += 1
+
+    def _db(self, value: Any) -> Any:
+        return raw.db_time(self.conn, value) if isinstance(value, dt.datetime) else value
 
     def flush(self) -> None:
         """Append the recorded changes (at the end of the transaction: see the module)."""
@@ -174,7 +239,7 @@ class Store:
 
     def current_revision(self) -> int:
         with self.read() as conn:
-            return conn.execute(select(func.coalesce(func.max(changes.c.revision), 0))).scalar_one()
+            return changelog.latest(conn)
 
     def wait_for_change(self, since: int, timeout: float) -> int:
         """Block until the change log passes ``since`` (a commit by any process: see

@@ -30,7 +30,6 @@ from neutrino.service import (
     agents,
     default_security_group_rules,
     networks,
-    policy,
     port_attrs,
     quotas,
     rbac,
@@ -91,17 +90,16 @@ IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
 
 
-def attributes_schema(spec: Mapping[str, Attr], *, create: bool, member: str = "") -> JsonSchema:
-    """The object a create (``create=True``) or an update may send for one resource
-    (``member`` names it for the admin-only marks of ``service.policy``)."""
-    admin_only = policy.ADMIN_ONLY.get(member, {})
+def attributes_schema(spec: Mapping[str, Attr], *, create: bool) -> JsonSchema:
+    """The object a create (``create=True``) or an update may send for one resource (with
+    the spec's admin-only marks)."""
     properties: dict[str, JsonSchema] = {}
     required = []
     for name, attr in spec.items():
         if not (attr.allow_post if create else attr.allow_put):
             continue
         prop = schema_of(attr.convert)
-        if name in admin_only:
+        if attr.admin_only:
             prop["x-admin-only"] = True
         properties[name] = prop
         if create and attr.required:
@@ -113,7 +111,7 @@ def attributes_schema(spec: Mapping[str, Attr], *, create: bool, member: str = "
 
 
 def create_body(c: Collection) -> JsonSchema:
-    single = attributes_schema(c.spec, create=True, member=c.member)
+    single = attributes_schema(c.spec, create=True)
     bulk = {
         "type": "object",
         "required": [c.key],
@@ -171,7 +169,7 @@ def collection_operations(c: Collection) -> Operations:
             "responses": responses(201, WRITE_ERRORS),
         }
     if c.updatable:
-        update = member(c.member, attributes_schema(c.spec, create=False, member=c.member))
+        update = member(c.member, attributes_schema(c.spec, create=False))
         ops[(item, "put")] = {
             "parameters": [IF_MATCH],
             "requestBody": body(update),

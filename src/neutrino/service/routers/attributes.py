@@ -107,7 +107,7 @@ def _route(value: Any) -> dict[str, str]:
 def _routes(value: Any) -> list[dict[str, str]]:
     if value is None:
         return []  # Neutron converts a null ``routes`` to an empty list: clears them
-    items = list_of(_route)(value)
+    items: list[dict[str, str]] = list_of(_route)(value)
     seen: set[Route] = set()
     for r in items:
         key = (r["destination"], r["nexthop"])

@@ -22,13 +22,13 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import NamedConflict
 from neutrino.service import ipam
 from neutrino.store import floatingips as repo
 from neutrino.store import ports as port_repo
 from neutrino.store import subnets as subnet_repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Tx
 
 
@@ -75,19 +75,8 @@ def before_port_delete(tx: Tx, port: Any) -> None:
 
 
 def disassociate(tx: Tx, fip: Any) -> None:
-    repo.update_row(
-        tx.conn,
-        fip["id"],
-        {
-            "fixed_port_id": None,
-            "fixed_ip_address": None,
-            "router_id": None,
-            "status": "DOWN",
-            "revision_number": fip["revision_number"] + 1,
-            "updated_at": clock.now(),
-        },
-    )
-    tx.record("floatingip", fip["id"], "update", fip["project_id"], fip["floating_network_id"])
+    gone = {"fixed_port_id": None, "fixed_ip_address": None, "router_id": None}
+    tx.updated(Resource.FLOATINGIP, fip["id"], {**gone, "status": "DOWN"})
 
 
 def delete_disassociated(tx: Tx, network_id: str) -> None:
@@ -99,13 +88,12 @@ def delete_disassociated(tx: Tx, network_id: str) -> None:
 def delete(tx: Tx, fip: Any) -> None:
     """Delete a floating IP row and its own port (releasing the address)."""
     conn = tx.conn
-    network_id = fip["floating_network_id"]
+    tx.deleted(Resource.FLOATINGIP, fip)
     repo.delete_row(conn, fip["id"])
     tag_repo.delete_all(conn, fip["id"])
     port = port_repo.find(conn, fip["floating_port_id"])
     if port is not None:
+        tx.deleted(Resource.PORT, port)
         ipam.release(tx, port["id"])
         port_repo.delete_row(conn, port["id"])
         tag_repo.delete_all(conn, port["id"])
-        tx.record("port", port["id"], "delete", "", network_id)
-    tx.record("floatingip", fip["id"], "delete", fip["project_id"], network_id)

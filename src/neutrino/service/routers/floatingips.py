@@ -63,6 +63,7 @@ from neutrino.store import networks as network_repo
 from neutrino.store import ports as port_repo
 from neutrino.store import subnets as subnet_repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 Items = list[dict[str, Any]]
@@ -165,7 +166,7 @@ class FloatingIpService:
         )
         if attrs.get("tags"):
             tag_repo.replace_tags(conn, "floatingips", fip_id, attrs["tags"])
-        tx.record("floatingip", fip_id, "create", project, network_id)
+        tx.created(Resource.FLOATINGIP, row)
         return render_one(conn, fip_id)
 
     def _create_port(
@@ -227,7 +228,7 @@ class FloatingIpService:
                 "ExternalIpAddressExhausted",
                 f"Unable to find any IP address on external network {network_id}.",
             )
-        tx.record("port", port_id, "create", "", network_id)
+        tx.created(Resource.PORT, port_id)
         return port_id, v4[0]
 
     # --- update
@@ -254,10 +255,7 @@ class FloatingIpService:
         if values.get("router_id", row["router_id"]) is None and row["router_id"] is not None:
             values["status"] = "DOWN"
         if values:
-            values["revision_number"] = row["revision_number"] + 1
-            values["updated_at"] = clock.now()
-            repo.update_row(conn, fip_id, values)
-            tx.record("floatingip", fip_id, "update", row["project_id"], row["floating_network_id"])
+            tx.updated(Resource.FLOATINGIP, fip_id, values)
         return render_one(conn, fip_id)
 
     def set_status(self, fip_id: str, status: str) -> None:
@@ -271,10 +269,7 @@ class FloatingIpService:
             if row is None:
                 raise ResourceNotFound(KIND, fip_id)
             if row["status"] != status:
-                repo.set_status(tx.conn, fip_id, status)
-                tx.record(
-                    "floatingip", fip_id, "update", row["project_id"], row["floating_network_id"]
-                )
+                tx.updated(Resource.FLOATINGIP, fip_id, {"status": status})
 
         self.store.write(tx_fn)
 

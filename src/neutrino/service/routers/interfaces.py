@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import NamedBadRequest, NamedConflict, NamedNotFound, ResourceNotFound
 from neutrino.service import ipam, l3_scheduler, rbac
 from neutrino.service.context import RequestContext
@@ -43,6 +42,7 @@ from neutrino.store import locks
 from neutrino.store import ports as port_repo
 from neutrino.store import routers as repo
 from neutrino.store import subnets as subnet_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Tx
 
 INTERFACE = repo.INTERFACE
@@ -88,19 +88,9 @@ def _add_by_port(tx: Tx, ctx: RequestContext, router: Any, port_id: str) -> dict
     check_overlap(conn, router["id"], found)
     if len([s for s in found if s["ip_version"] == 4]) > 1:
         raise bad("Cannot have multiple IPv4 subnets on router port")
-    port_repo.update_row(
-        conn,
-        port_id,
-        {  # the router takes the port over: it is its own now
-            "device_id": router["id"],
-            "device_owner": INTERFACE,
-            "system_owned": True,
-            "revision_number": port["revision_number"] + 1,
-            "updated_at": clock.now(),
-        },
-    )
+    owner = {"device_id": router["id"], "device_owner": INTERFACE}
+    tx.updated(Resource.PORT, port_id, {**owner, "system_owned": True})  # the router's now
     repo.attach_port(conn, router["id"], port_id, INTERFACE)
-    tx.record("port", port_id, "update", port["project_id"], port["network_id"])
     subnet_ids = [s for s, _ in ips]
     return interface_info(router["id"], port, subnet_ids[-1], subnet_ids)
 
@@ -153,14 +143,7 @@ def _add_by_subnet(
                 device_owner=INTERFACE,
                 window=ports.window,
             )
-            port_repo.update_row(
-                conn,
-                existing["id"],
-                {"revision_number": existing["revision_number"] + 1, "updated_at": clock.now()},
-            )
-            tx.record(
-                "port", existing["id"], "update", existing["project_id"], existing["network_id"]
-            )
+            tx.updated(Resource.PORT, existing["id"])
             return interface_info(router["id"], existing, subnet_id, [subnet_id])
     port_id, _ = ports.create(
         tx, subnet["network_id"], router["project_id"], router["id"], INTERFACE, [fixed]
@@ -234,12 +217,7 @@ def remove_tx(
             device_owner=INTERFACE,
             window=ports.window,
         )
-        port_repo.update_row(
-            conn,
-            port["id"],
-            {"revision_number": port["revision_number"] + 1, "updated_at": clock.now()},
-        )
-        tx.record("port", port["id"], "update", port["project_id"], port["network_id"])
+        tx.updated(Resource.PORT, port["id"])
     else:
         ports.delete(tx, port)
     l3_scheduler.sync_router(tx, router_id)  # unschedule a router left without ports

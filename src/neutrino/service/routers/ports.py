@@ -27,6 +27,7 @@ from neutrino.store import locks
 from neutrino.store import ports as port_repo
 from neutrino.store import routers as repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 
@@ -81,12 +82,12 @@ class RouterPorts:
             tx, network_id, requested, mac, port_id=port_id, device_owner=owner, window=self.window
         )
         repo.attach_port(conn, router_id, port_id, owner)
-        tx.record("port", port_id, "create", project, network_id)
+        tx.created(Resource.PORT, port_id)
         return port_id, fixed
 
     @staticmethod
     def delete(tx: Tx, port: Any) -> None:
+        tx.deleted(Resource.PORT, port)
         ipam.release(tx, port["id"])
         port_repo.delete_row(tx.conn, port["id"])
         tag_repo.delete_all(tx.conn, port["id"])
-        tx.record("port", port["id"], "delete", port["project_id"], port["network_id"])

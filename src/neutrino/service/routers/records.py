@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import ResourceNotFound
 from neutrino.service.context import RequestContext
 from neutrino.store import routers as repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Tx
 
 
@@ -28,15 +28,4 @@ def load(conn: Any, ctx: RequestContext, router_id: str, *, for_update: bool = F
 
 
 def bump(tx: Tx, router_id: str, values: dict[str, Any] | None = None) -> None:
-    row = repo.find(tx.conn, router_id)
-    assert row is not None
-    repo.update_row(
-        tx.conn,
-        router_id,
-        {
-            **(values or {}),
-            "revision_number": row["revision_number"] + 1,
-            "updated_at": clock.now(),
-        },
-    )
-    tx.record("router", router_id, "update", row["project_id"])
+    tx.updated(Resource.ROUTER, router_id, values or {})

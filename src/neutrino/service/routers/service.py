@@ -47,6 +47,7 @@ from neutrino.service.routers.views import for_caller, render, render_one
 from neutrino.store import ports as port_repo
 from neutrino.store import routers as repo
 from neutrino.store import tags as tag_repo
+from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 # Aliases keep ``list`` in signatures from resolving to a method of the class (mypy).
@@ -119,7 +120,7 @@ class RouterService:
                 l3_scheduler.sync_router(tx, router_id)
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "routers", router_id, attrs["tags"])
-            tx.record("router", router_id, "create", project)
+            tx.created(Resource.ROUTER, router_id)
             created.append(render_one(tx.conn, router_id))
         return created
 
@@ -237,6 +238,6 @@ class RouterService:
             gw = port_repo.find(conn, row["gw_port_id"])
             if gw is not None:
                 self.ports.delete(tx, gw)
+        tx.deleted(Resource.ROUTER, row)
         repo.delete_row(conn, router_id)
         tag_repo.delete_all(conn, router_id)
-        tx.record("router", router_id, "delete", row["project_id"])
