@@ -63,7 +63,8 @@ GLOBAL_TYPES = frozenset({"agent", "security_group", "security_group_rule"})
 # An agent's status report changes no host's state (status is not in it): it wakes no watch.
 STATUS_REPORTS = kinds(*Resource, ops=(Op.STATUS,))
 # The rest concern the hosts of the network they name, or L3 hosts (routers, floating IPs);
-# policies change who sees a network (its own update is logged), quotas and templates nothing.
+# policies change who sees a network (its own update is logged); quotas, templates, pools and
+# scopes nothing.
 INTEREST = Interest(
     "host state",
     invalidating=kinds(
@@ -77,7 +78,13 @@ INTEREST = Interest(
         Resource.FLOATINGIP,
         ops=(Op.CREATE, Op.UPDATE, Op.DELETE),
     ),
-    ignored=kinds(Resource.RBAC_POLICY, Resource.QUOTA, Resource.DEFAULT_SECURITY_GROUP_RULE)
+    ignored=kinds(
+        Resource.RBAC_POLICY,
+        Resource.QUOTA,
+        Resource.DEFAULT_SECURITY_GROUP_RULE,
+        Resource.SUBNETPOOL,  # pools and scopes are API-only: no host state names them
+        Resource.ADDRESS_SCOPE,
+    )
     | STATUS_REPORTS,
 )
 

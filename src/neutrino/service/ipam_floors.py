@@ -36,6 +36,8 @@ INTEREST = Interest(
         Resource.RBAC_POLICY,
         Resource.QUOTA,
         Resource.AGENT,
+        Resource.SUBNETPOOL,  # a pool hands out subnets, not addresses
+        Resource.ADDRESS_SCOPE,
     ),
 )
 FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's

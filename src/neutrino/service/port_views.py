@@ -43,6 +43,8 @@ INTEREST = Interest(
         Resource.SECURITY_GROUP_RULE,
         Resource.AGENT,
         Resource.QUOTA,
+        Resource.SUBNETPOOL,
+        Resource.ADDRESS_SCOPE,
     ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over
