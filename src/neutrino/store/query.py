@@ -139,7 +139,7 @@ def compile_list(
             raise ResourceNotFound(kind, query.marker)
         stmt = stmt.where(_after(sorts, list(marker)))
 
-    stmt = stmt.order_by(*[c.asc() if asc else c.desc() for c, asc in sorts])
+    stmt = stmt.order_by(*[_ordered(c, asc) for c, asc in sorts])
     if query.limit is not None:
         stmt = stmt.limit(query.limit)
     return stmt
@@ -179,13 +179,28 @@ def _storable(column: Any, value: Any) -> bool:
 
 
 def _after(sorts: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after the marker in the given order (lexicographic keyset)."""
+    """Rows strictly after the marker in the given order (lexicographic keyset). NULL sorts
+    as the smallest value on both databases (``_ordered``), so a nullable sort key pages too."""
     clauses = []
     for i, (col, asc) in enumerate(sorts):
-        equal_prefix = [sorts[j][0] == values[j] for j in range(i)]
-        cmp = col > values[i] if asc else col < values[i]
-        clauses.append(and_(*equal_prefix, cmp))
+        equal_prefix = [_equal(sorts[j][0], values[j]) for j in range(i)]
+        clauses.append(and_(*equal_prefix, _beyond(col, asc, values[i])))
     return or_(*clauses)
+
+
+def _equal(col: Any, value: Any) -> ColumnElement[bool]:
+    return col.is_(None) if value is None else col == value  # type: ignore[no-any-return]
+
+
+def _beyond(col: Any, asc: bool, value: Any) -> ColumnElement[bool]:
+    if value is None:
+        return col.is_not(None) if asc else false()
+    return col > value if asc else or_(col < value, col.is_(None))
+
+
+def _ordered(col: Any, asc: bool) -> Any:
+    """SQLite puts NULLs first and PostgreSQL last by default: say it, so pages agree."""
+    return col.asc().nulls_first() if asc else col.desc().nulls_last()
 
 
 def check_keys(query: ListQuery, columns: Mapping[str, Column], hooks: Mapping[str, Any]) -> None:
