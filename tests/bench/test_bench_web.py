@@ -26,7 +26,13 @@ def test_web_bench_prints_every_page() -> None:
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert res["data"] == {"networks": 5, "ports": 8, "routers": 1}
-    assert set(res["figures"]) == {"networks_list", "topology_page", "topology_svg", "overview"}
+    assert set(res["figures"]) == {
+        "networks_list",
+        "topology_page",
+        "topology_svg",
+        "overview",
+        "agents_hosts",
+    }
     for fig in res["figures"].values():
         assert 0 < fig["p50_ms"] <= fig["max_ms"] and fig["bytes"] > 500
         assert fig["cpu"]["p50_ms"] >= 0

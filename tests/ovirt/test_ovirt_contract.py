@@ -94,7 +94,13 @@ def test_connection_test_is_get_v2_root(engine: Engine) -> None:
     root = engine.test_connection()
     assert engine.log() == [("GET", "/v2.0/")]
     collections = {r["collection"]: r["name"] for r in root["resources"]}
-    assert collections == {"networks": "network", "subnets": "subnet", "ports": "port"}
+    # what oVirt reads, plus subnet pools: Neutron's root lists its four core collections
+    assert collections == {
+        "networks": "network",
+        "subnets": "subnet",
+        "ports": "port",
+        "subnetpools": "subnetpool",
+    }
 
 
 def test_v2_token_with_tenant_name_is_scoped_and_works(
