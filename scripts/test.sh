@@ -2,7 +2,8 @@
 # Runs the whole test suite, installing what it needs first:
 #   .venv with neutrino[dev]; Debian's postgresql when missing (and, as root, the packages of
 #   the kernel, e2e and browser tests: iproute2, nftables, dnsmasq-base, iputils-ping, busybox,
-#   socat, libvirt-clients, libxml2-utils, chromium); a private PostgreSQL server
+#   socat, keepalived, conntrackd, conntrack, iperf3, libvirt-clients, libxml2-utils,
+#   chromium); a private PostgreSQL server
 #   (NEUTRINO_TEST_PG_URL, unless already set) so store and API tests run on SQLite AND
 #   PostgreSQL; then ruff (lint and format check), mypy, the import contracts (lint-imports)
 #   and pytest (-n 2).
@@ -19,7 +20,7 @@ source "$REPO/scripts/lib/postgres.sh"
 set -e
 ensure_venv dev
 if [ "$(id -u)" = 0 ]; then  # the kernel, e2e and browser tests (skipped without) need these
-  ensure_debian_packages iproute2 nftables dnsmasq-base iputils-ping busybox socat libvirt-clients libxml2-utils chromium
+  ensure_debian_packages iproute2 nftables dnsmasq-base iputils-ping busybox socat keepalived conntrackd conntrack iperf3 libvirt-clients libxml2-utils chromium
 fi
 if [ -z "${NEUTRINO_TEST_PG_URL:-}" ]; then
   trap pg_stop EXIT
