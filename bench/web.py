@@ -45,6 +45,7 @@ from fastapi.testclient import TestClient
 from stats import summary  # bench/stats.py
 
 from neutrino.api.app import create_app
+from neutrino.cli.serve import freeze_heap
 from neutrino.common.settings import Settings
 from neutrino.service.container import Services
 from neutrino.service.context import admin_context
@@ -180,7 +181,9 @@ def main() -> None:
         store = Store(settings.db_url)
         store.create_all()
         started = time.perf_counter()
-        with TestClient(create_app(settings, store, extensions=[WebUI()])) as client:
+        app = create_app(settings, store, extensions=[WebUI()])
+        freeze_heap()  # as `neutrino serve` does once the app is built
+        with TestClient(app) as client:
             svc: Services = client.app.state.services  # type: ignore[attr-defined]
             svc.identity.bootstrap(PASSWORD)
             made = populate(svc, args.networks, args.ports)

@@ -35,6 +35,7 @@ from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.store import agents as repo
 from neutrino.store import locks
+from neutrino.store import ports as port_repo
 from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
@@ -143,6 +144,14 @@ class AgentService:
             return []
         with self.store.read() as conn:
             return [self.view(r) for r in repo.list_rows(conn, query)]
+
+    def bound_ports(self, ctx: RequestContext) -> list[tuple[str, str, str, str, str]]:
+        """What every host serves, as ``store.ports.bound`` reads it (admin only, like the
+        agents: it names the hosts)."""
+        if not ctx.is_admin:
+            return []
+        with self.store.read() as conn:
+            return port_repo.bound(conn)
 
     def get(self, ctx: RequestContext, agent_id: str) -> dict[str, Any]:
         _hidden_unless_admin(ctx, agent_id)

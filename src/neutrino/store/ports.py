@@ -300,3 +300,14 @@ def delete_on_network(conn: Connection, network_id: str) -> list[str]:
     for port_id in ids:
         delete_row(conn, port_id)
     return ids
+
+
+def bound(conn: Connection) -> list[tuple[str, str, str, str, str]]:
+    """``(host, device_owner, network_id, device_id, status)`` of every port bound to a host:
+    what each host serves, without rendering whole ports."""
+    rows = conn.execute(
+        select(c.binding_host_id, c.device_owner, c.network_id, c.device_id, c.status).where(
+            c.binding_host_id != ""
+        )
+    )
+    return [tuple(r) for r in rows]  # type: ignore[misc]

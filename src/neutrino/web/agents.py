@@ -36,10 +36,12 @@ class HostRow:
 
 def host_rows(
     agents: list[dict[str, Any]],
-    ports: list[dict[str, Any]],
+    bound: list[tuple[str, str, str, str, str]],
     network_names: dict[str, str],
     router_names: dict[str, str],
 ) -> list[HostRow]:
+    """One row per host from its agents and the ports bound to it (``bound``:
+    ``(host, device_owner, network_id, device_id, status)``)."""
     rows: dict[str, HostRow] = {}
 
     def row(name: str) -> HostRow:
@@ -47,20 +49,15 @@ def host_rows(
 
     for agent in agents:
         row(agent["host"]).agents.append(agent)
-    for port in ports:
-        host = port.get("binding:host_id") or ""
-        if not host:
-            continue
-        owner = port.get("device_owner") or ""
+    for host, owner, network_id, device_id, status in bound:
         here = row(host)
         if owner == "network:dhcp":
-            here.dhcp[port["network_id"]] = network_names.get(port["network_id"], "")
+            here.dhcp[network_id] = network_names.get(network_id, "")
         elif owner.startswith("network:router"):
-            rid = port["device_id"]
-            here.routers[rid] = router_names.get(rid, "")
+            here.routers[device_id] = router_names.get(device_id, "")
         elif not owner.startswith("network:"):
             here.vm_ports += 1
-            here.active_ports += port.get("status") == "ACTIVE"
+            here.active_ports += status == "ACTIVE"
     return sorted(rows.values(), key=lambda r: r.name)
 
 
@@ -71,11 +68,11 @@ async def agents(request: Request) -> Response:
     me.ctx.require_admin("get_agent")
     svc = services(request)
     found = svc.agents.search(me.ctx, ListQuery(sorts=[("host", True), ("id", True)]))
-    everything = ListQuery()
+    names = ListQuery(fields=["id", "name"])
     rows = host_rows(
         found,
-        svc.ports.search(me.ctx, everything),
-        {n["id"]: n["name"] for n in svc.networks.search(me.ctx, everything)},
-        {r["id"]: r["name"] for r in svc.routers.search(me.ctx, everything)},
+        svc.agents.bound_ports(me.ctx),
+        {n["id"]: n["name"] for n in svc.networks.search(me.ctx, names)},
+        {r["id"]: r["name"] for r in svc.routers.search(me.ctx, names)},
     )
     return page(request, me, "agents.html", agents=found, hosts=rows)
