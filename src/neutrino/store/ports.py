@@ -310,4 +310,4 @@ def bound(conn: Connection) -> list[tuple[str, str, str, str, str]]:
             c.binding_host_id != ""
         )
     )
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
