@@ -256,7 +256,8 @@ def cases() -> list[Case]:
 
 
 def _sub_resources(who: str) -> list[Case]:
-    """Tags, quotas, port events and the agent API of A's resources."""
+    """Tags, quotas, port events, the agent API and the DHCP agent scheduler of A's
+    resources."""
     bad = who in BAD_TOKENS
     tag_read = 401 if bad else (200 if sees(who, "net_a") else 404)
     tag_write = (
@@ -291,6 +292,24 @@ def _sub_resources(who: str) -> list[Case]:
         Case(who, "PUT", "/v2.0/quotas/{project_a}", quota_write, {"quota": {"network": 20}}),
         Case(who, "GET", "/agent/v1/ports/{port_a}/events?timeout=0", events),
         Case(who, "GET", "/agent/v1/hosts/hv-matrix/state", agent_api),
+        # the DHCP agent scheduler is the admin's: the world's agent is an L2 agent, so the
+        # admin's add is refused (InvalidDHCPAgent) and the world stays as built
+        Case(who, "GET", "/v2.0/agents/{agent}/dhcp-networks", agent_api),
+        Case(who, "GET", "/v2.0/networks/{net_a}/dhcp-agents", agent_api),
+        Case(
+            who,
+            "POST",
+            "/v2.0/agents/{agent}/dhcp-networks",
+            404 if who == "admin" else agent_api,
+            {"network_id": "{net_a}"},
+            "InvalidDHCPAgent" if who == "admin" else None,
+        ),
+        Case(
+            who,
+            "DELETE",
+            "/v2.0/agents/{agent}/dhcp-networks/{net_a}",
+            409 if who == "admin" else agent_api,
+        ),
     ]
 
 

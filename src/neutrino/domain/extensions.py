@@ -28,6 +28,11 @@ EXTENSIONS: tuple[Extension, ...] = (
     Extension("agent", "agent", "The agent management extension."),
     Extension("availability_zone", "Availability Zone", "The availability zone extension."),
     Extension(
+        "dhcp_agent_scheduler",
+        "DHCP Agent Scheduler",
+        "Schedule networks among dhcp agents",
+    ),
+    Extension(
         "binding", "Port Binding", "Expose port bindings of a virtual port to external application"
     ),
     Extension(

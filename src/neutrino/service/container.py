@@ -12,6 +12,7 @@ from neutrino.service.availability_zones import AvailabilityZoneService
 from neutrino.service.changes import ChangeLogService
 from neutrino.service.default_security_group_rules import DefaultSecurityGroupRuleService
 from neutrino.service.dhcp import DhcpScheduler
+from neutrino.service.dhcp_agents import DhcpAgentService
 from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
 from neutrino.service.ip_availability import IpAvailabilityService
@@ -53,6 +54,7 @@ class Services:
     security_group_rules: SecurityGroupRuleService
     default_security_group_rules: DefaultSecurityGroupRuleService
     agents: AgentService
+    dhcp_agents: DhcpAgentService
     hostsync: HostSyncService
     liveness: LivenessSweeper
     trace: TraceService
@@ -97,6 +99,7 @@ class Services:
             security_group_rules=SecurityGroupRuleService(store, quotas),
             default_security_group_rules=DefaultSecurityGroupRuleService(store),
             agents=agents,
+            dhcp_agents=DhcpAgentService(store, dhcp, agents, networks),
             hostsync=HostSyncService(store, ports),
             liveness=LivenessSweeper(store, dhcp),
             trace=TraceService(

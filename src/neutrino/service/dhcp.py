@@ -13,9 +13,12 @@ Invariants (after ``sync_network`` in a transaction):
   EUI-64 addresses, which IPAM manages) and none on non-DHCP, non-automatic subnets;
 - a DHCP port takes the lowest free address of each subnet (no random window: the server's
   address is predictable, and clients that pick addresses by hand avoid the pool's start);
-- ports are added only on hosts whose DHCP agent is up and alive, least-loaded host first,
-  never two on one host. Ports of a dead agent move only through ``reschedule`` (the
-  liveness sweep), and only to a live host that does not serve the network yet.
+- the hosts serving a network are its bindings (``dhcp_bindings``), and each holds exactly
+  one DHCP port on it; the scheduler binds a network to up to ``agents_per_network`` hosts
+  whose DHCP agent is up and alive, least-loaded host first, when the network needs DHCP.
+  An admin may bind more, or unbind one (extension ``dhcp_agent_scheduler``: ``add`` and
+  ``remove``). Bindings to a dead agent move only through ``reschedule`` (the liveness
+  sweep), and only to a live host that does not serve the network yet.
 
 Locks (PostgreSQL, ``store.locks``): ``sync_network`` locks the network row first (subnet
 writes hold it already), so two DHCP agents registering at once, or a sync racing with port
@@ -81,39 +84,69 @@ class DhcpScheduler:
             self.sync_network(tx, network_id)
 
     def sync_network(self, tx: Tx, network_id: str) -> None:
-        """Create, readdress or delete the network's DHCP ports to meet the invariants."""
-        locks.for_change(tx.conn, "networks", network_id)  # held already by subnet writes
-        wanted = repo.dhcp_subnets(tx.conn, network_id)
-        ports = repo.dhcp_ports(tx.conn, network_id)
+        """Bind, create, readdress or delete the network's DHCP ports to meet the
+        invariants."""
+        conn = tx.conn
+        locks.for_change(conn, "networks", network_id)  # held already by subnet writes
+        wanted = repo.dhcp_subnets(conn, network_id)
+        ports = repo.dhcp_ports(conn, network_id)
         if not wanted:
             for port in ports:
                 self._delete_port(tx, network_id, port)
             return
+        hosts = repo.bound_hosts(conn, network_id)
+        missing = self.agents_per_network - len(hosts)
+        if missing > 0:
+            candidates = [h for h in self.live_hosts(tx) if h not in hosts]
+            load = repo.dhcp_load(conn, candidates)
+            candidates.sort(key=lambda h: (load.get(h, 0), h))
+            for host in candidates[:missing]:
+                repo.bind(conn, network_id, host)
+                hosts.append(host)
+        served: set[str] = set()
         for port in ports:
-            self._readdress(tx, network_id, port, wanted)
-        held = {p[1] for p in ports}
-        missing = self.agents_per_network - len(ports)
-        if missing <= 0:
-            return
-        candidates = [h for h in self.live_hosts(tx) if h not in held]
-        load = repo.dhcp_load(tx.conn, candidates)
-        candidates.sort(key=lambda h: (load.get(h, 0), h))
-        project = repo.network_project(tx.conn, network_id) or ""
-        for host in candidates[:missing]:
-            self._create_port(tx, network_id, host, project, wanted)
+            if port[1] in hosts and port[1] not in served:
+                served.add(port[1])
+                self._readdress(tx, network_id, port, wanted)
+            else:  # its host no longer serves the network
+                self._delete_port(tx, network_id, port)
+        project = repo.network_project(conn, network_id) or ""
+        for host in hosts:
+            if host not in served:
+                self._create_port(tx, network_id, host, project, wanted)
 
     def reschedule(self, tx: Tx, network_id: str, dead_hosts: set[str]) -> bool:
-        """Move the network's DHCP ports off ``dead_hosts``, one per live host that does not
-        serve it yet; True when something moved. Without a free live host nothing moves."""
-        ports = repo.dhcp_ports(tx.conn, network_id)
-        held = {p[1] for p in ports}
-        free = len([h for h in self.live_hosts(tx) if h not in held])
-        stranded = [p for p in ports if p[1] in dead_hosts][:free]
-        for port in stranded:
-            self._delete_port(tx, network_id, port)
+        """Move the network off ``dead_hosts``, one per live host that does not serve it
+        yet; True when something moved. Without a free live host nothing moves."""
+        hosts = repo.bound_hosts(tx.conn, network_id)
+        free = len([h for h in self.live_hosts(tx) if h not in hosts])
+        stranded = [h for h in hosts if h in dead_hosts][:free]
+        for host in stranded:
+            repo.unbind(tx.conn, network_id, host)
         if stranded:
             self.sync_network(tx, network_id)
         return bool(stranded)
+
+    def add(self, tx: Tx, network_id: str, host: str) -> bool:
+        """An admin's choice: the host serves the network (beyond ``agents_per_network``
+        if need be). False when it already did."""
+        locks.for_change(tx.conn, "networks", network_id)
+        if host in repo.bound_hosts(tx.conn, network_id):
+            return False
+        repo.bind(tx.conn, network_id, host)
+        self.sync_network(tx, network_id)
+        return True
+
+    def remove(self, tx: Tx, network_id: str, host: str) -> bool:
+        """An admin's choice: the host stops serving the network; its DHCP port goes. False
+        when the host did not serve it."""
+        locks.for_change(tx.conn, "networks", network_id)
+        if not repo.unbind(tx.conn, network_id, host):
+            return False
+        for port in repo.dhcp_ports(tx.conn, network_id):
+            if port[1] == host:
+                self._delete_port(tx, network_id, port)
+        return True
 
     # --- port writes
 

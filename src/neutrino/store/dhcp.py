@@ -1,7 +1,8 @@
 """Queries behind DHCP scheduling: live DHCP agents, DHCP-enabled subnets, DHCP ports.
 
-A network "needs DHCP" when at least one of its subnets has ``enable_dhcp``; it is served by
-its ``network:dhcp`` ports, one per serving host (``binding_host_id``). Agent rows go through
+A network "needs DHCP" when at least one of its subnets has ``enable_dhcp``. The hosts that
+serve it are its bindings (``dhcp_bindings``); each holds one ``network:dhcp`` port on it
+(``binding_host_id``) while it needs DHCP. Agent rows go through
 Core (their timestamps need SQLAlchemy's type processing); the rest is plain SQL.
 """
 
@@ -11,14 +12,15 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from neutrino.store import raw
-from neutrino.store.models import Agent
+from neutrino.store.models import Agent, DhcpBinding
 
 DHCP_AGENT = "DHCP agent"
 DHCP_OWNER = "network:dhcp"
 agents = Agent.__table__
+bindings = DhcpBinding.__table__
 
 
 def dhcp_agents(conn: Connection) -> list[tuple[str, dt.datetime, bool]]:
@@ -68,17 +70,43 @@ def dhcp_ports(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:
 
 
 def dhcp_load(conn: Connection, hosts: Sequence[str]) -> dict[str, int]:
-    """host -> how many DHCP ports it holds (the scheduler's load measure)."""
+    """host -> how many networks it serves (the scheduler's load measure)."""
     if not hosts:
         return {}
-    marks = ",".join("?" * len(hosts))
-    rows = raw.rows(
-        conn,
-        f"SELECT binding_host_id, COUNT(*) FROM ports WHERE device_owner = ? "
-        f"AND binding_host_id IN ({marks}) GROUP BY binding_host_id",
-        (DHCP_OWNER, *hosts),
+    rows = conn.execute(
+        select(bindings.c.host, func.count())
+        .where(bindings.c.host.in_(hosts))
+        .group_by(bindings.c.host)
     )
     return {h: int(n) for h, n in rows}
+
+
+def bound_hosts(conn: Connection, network_id: str) -> list[str]:
+    """Hosts serving the network, by name."""
+    rows = conn.execute(
+        select(bindings.c.host).where(bindings.c.network_id == network_id).order_by(bindings.c.host)
+    )
+    return [r[0] for r in rows]
+
+
+def networks_of_host(conn: Connection, host: str) -> list[str]:
+    """Networks the host serves, by id."""
+    rows = conn.execute(
+        select(bindings.c.network_id).where(bindings.c.host == host).order_by(bindings.c.network_id)
+    )
+    return [r[0] for r in rows]
+
+
+def bind(conn: Connection, network_id: str, host: str) -> None:
+    conn.execute(insert(bindings).values(network_id=network_id, host=host))
+
+
+def unbind(conn: Connection, network_id: str, host: str) -> bool:
+    """Remove the binding; False when there was none."""
+    gone = conn.execute(
+        delete(bindings).where(bindings.c.network_id == network_id, bindings.c.host == host)
+    )
+    return bool(gone.rowcount)
 
 
 def network_project(conn: Connection, network_id: str) -> str | None:

@@ -228,6 +228,18 @@ class Agent(Base):
     heartbeat_timestamp: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
+class DhcpBinding(Base):
+    """A network served by the DHCP agent of a host (extension ``dhcp_agent_scheduler``):
+    chosen by the scheduler or by an admin. The host gets a ``network:dhcp`` port on the
+    network while the network has a DHCP-enabled subnet."""
+
+    __tablename__ = "dhcp_bindings"
+    network_id: Mapped[str] = mapped_column(
+        ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True
+    )
+    host: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
 # --- identity -------------------------------------------------------------------------------
 
 

@@ -226,6 +226,18 @@ def extra_operations() -> Operations:
         "required": ["prefixes"],
         "properties": {"prefixes": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
     }
+    scheduled = {
+        "type": "object",
+        "required": ["network_id"],
+        "properties": {"network_id": {"type": "string", "minLength": 1}},
+    }
+    ops[("/v2.0/agents/{agent_id}/dhcp-networks", "post")] = {
+        "requestBody": body(scheduled),
+        "responses": responses(201, WRITE_ERRORS),
+    }
+    ops[("/v2.0/agents/{agent_id}/dhcp-networks/{network_id}", "delete")] = {
+        "responses": responses(204, WRITE_ERRORS)
+    }
     for action in ("add_prefixes", "remove_prefixes"):
         ops[(f"/v2.0/subnetpools/{{pool_id}}/{action}", "put")] = {
             "requestBody": body(pool_prefixes),
