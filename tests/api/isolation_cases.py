@@ -292,6 +292,7 @@ def _sub_resources(who: str) -> list[Case]:
         Case(who, "PUT", "/v2.0/quotas/{project_a}", quota_write, {"quota": {"network": 20}}),
         Case(who, "GET", "/agent/v1/ports/{port_a}/events?timeout=0", events),
         Case(who, "GET", "/agent/v1/hosts/hv-matrix/state", agent_api),
+        Case(who, "GET", "/v2.0/service-providers", 401 if bad else 200),
         # the DHCP agent scheduler is the admin's: the world's agent is an L2 agent, so the
         # admin's add is refused (InvalidDHCPAgent) and the world stays as built
         Case(who, "GET", "/v2.0/agents/{agent}/dhcp-networks", agent_api),

@@ -76,6 +76,11 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Provides IP address substring filtering when listing ports",
     ),
     Extension(
+        "service-type",
+        "Neutron Service Type Management",
+        "API for retrieving service providers for Neutron advanced services",
+    ),
+    Extension(
         "network-ip-availability",
         "Network IP Availability",
         "Provides IP availability data for each network and subnet.",

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common.errors import BadRequest
-from neutrino.domain.listing import ListQuery
+from neutrino.domain.listing import ListQuery, in_memory
 from neutrino.service.context import RequestContext
 from neutrino.store import agents as repo
 from neutrino.store.uow import Store
@@ -24,14 +23,7 @@ class AvailabilityZoneService:
         self.store = store
 
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
-        for key in query.filters:
-            if key not in KEYS:
-                raise BadRequest(f"[{key}] is invalid attribute for filtering")
-        for key, _ in query.sorts:
-            if key not in KEYS:
-                raise BadRequest(f"{key} is invalid attribute for sort_keys")
-        if query.marker is not None:
-            raise BadRequest("Availability zones have no id: marker is not supported")
+        in_memory([], query, KEYS, "Availability zones")  # the query's errors, for anyone
         if not ctx.roles:
             return []
         with self.store.read() as conn:
@@ -47,11 +39,4 @@ class AvailabilityZoneService:
             {"name": name, "resource": resource, "state": "available" if ok else "unavailable"}
             for (name, resource), ok in up.items()
         ]
-        items = [
-            i for i in items if all(str(i[k]) in map(str, vs) for k, vs in query.filters.items())
-        ]
-        for key, asc in reversed([*query.sorts, ("name", True), ("resource", True)]):
-            items.sort(key=lambda item, k=key: item[k], reverse=not asc)  # type: ignore[misc]
-        if query.page_reverse:
-            items.reverse()
-        return items[: query.limit] if query.limit is not None else items
+        return in_memory(items, query, KEYS, "Availability zones")

@@ -25,6 +25,7 @@ from neutrino.service.routers import RouterService
 from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_group_rules import SecurityGroupRuleService
 from neutrino.service.security_groups import SecurityGroupService
+from neutrino.service.service_providers import ServiceProviderService
 from neutrino.service.subnetpools import SubnetPoolService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
@@ -50,6 +51,7 @@ class Services:
     address_scopes: AddressScopeService
     ip_availability: IpAvailabilityService
     availability_zones: AvailabilityZoneService
+    service_providers: ServiceProviderService
     security_groups: SecurityGroupService
     security_group_rules: SecurityGroupRuleService
     default_security_group_rules: DefaultSecurityGroupRuleService
@@ -95,6 +97,7 @@ class Services:
             address_scopes=AddressScopeService(store, quotas),
             ip_availability=IpAvailabilityService(store),
             availability_zones=AvailabilityZoneService(store),
+            service_providers=ServiceProviderService(),
             security_groups=groups,
             security_group_rules=SecurityGroupRuleService(store, quotas),
             default_security_group_rules=DefaultSecurityGroupRuleService(store),

@@ -1,6 +1,7 @@
 """Read-only collections without ids of their own: ``/v2.0/network-ip-availabilities``
 (extension ``network-ip-availability``; an item is keyed by its ``network_id``, so paging links
-carry that as the marker) and ``/v2.0/availability_zones`` (extension ``availability_zone``)."""
+carry that as the marker), ``/v2.0/availability_zones`` (extension ``availability_zone``) and
+``/v2.0/service-providers`` (extension ``service-type``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ async def zones(request: Request) -> Response:
     query = list_query(request)
     items = services(request).availability_zones.search(ctx, query)
     return json_response({"availability_zones": select_fields(items, query.fields)})
+
+
+@router.get("/v2.0/service-providers")
+async def service_providers(request: Request) -> Response:
+    ctx = context(request)
+    query = list_query(request)
+    items = services(request).service_providers.search(ctx, query)
+    return json_response({"service_providers": select_fields(items, query.fields)})
 
 
 @router.get(PATH + "/{network_id}")

@@ -1,6 +1,7 @@
 """``openstack network agent add/remove network --dhcp`` and the lists that follow them
 (``network agent list --network``, ``network list --agent``) against a live neutrino: an
-admin moves a network from one DHCP agent to another."""
+admin moves a network from one DHCP agent to another; and ``network service provider
+list``."""
 
 from __future__ import annotations
 
@@ -62,3 +63,8 @@ def test_cli_moves_a_network_between_dhcp_agents(clouds: Clouds) -> None:
     )
     assert again.status_code == 409, again.text
     assert again.json()["NeutronError"]["type"] == "NetworkHostedByDHCPAgent"
+
+
+def test_cli_service_providers(clouds: Clouds) -> None:
+    listed = clouds.openstack(ADMIN_CLOUD, "network", "service", "provider", "list")
+    assert listed == [{"Service Type": "L3_ROUTER_NAT", "Name": "single_node", "Default": True}]

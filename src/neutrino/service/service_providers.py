@@ -1,0 +1,22 @@
+"""``GET /v2.0/service-providers`` (extension ``service-type``): the drivers behind the
+advanced services, as Neutron lists them. neutrino has one, its own routers: a router lives in
+a namespace on one network node (``L3_ROUTER_NAT``, ``single_node``, the default). Any caller
+holding a role may list them (Neutron's ``regular_user``); they have no id, so the list
+filters and sorts but does not page by marker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.domain.listing import ListQuery, in_memory
+from neutrino.service.context import RequestContext
+
+KEYS = ("service_type", "name", "default")
+PROVIDERS = ({"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": True},)
+
+
+class ServiceProviderService:
+    def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
+        found = in_memory([dict(p) for p in PROVIDERS], query, KEYS, "Service providers")
+        return found if ctx.roles else []
