@@ -24,6 +24,7 @@ from neutrino.api.app import create_app
 from neutrino.common.settings import Settings
 from neutrino.store.models import Base
 from neutrino.store.uow import Store
+from tests.rootns import RootWatch
 
 ADMIN_PASSWORD = "test-admin-secret"
 PG_URL = os.environ.get("NEUTRINO_TEST_PG_URL", "")
@@ -242,3 +243,36 @@ def pytest_runtest_teardown(
     clear = not _uses_browser(item) and nextitem is not None
     with _no_running_loop() if clear else contextlib.nullcontext():
         yield
+
+
+# --- nothing of ours left in the namespace the tests run in ----------------------------------
+# Kernel tests build in namespaces of their own. A device or nft table of ours (tests/rootns.py)
+# that appears in the run's own namespace during a test and is still there after it fails that
+# test; one that appears during the session (a thread outliving its test) fails the last one.
+
+
+@pytest.fixture(scope="session")
+def _root_watch() -> Iterator[RootWatch | None]:
+    watch = RootWatch.open()
+    start = watch.ours() if watch is not None else frozenset()
+    yield watch
+    if watch is not None:
+        left = watch.ours() - start
+        watch.close()
+        if left:
+            pytest.fail(f"left in the tests' own network namespace during the run: {sorted(left)}")
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_in_root(_root_watch: RootWatch | None) -> Iterator[None]:
+    if _root_watch is None:
+        yield
+        return
+    before = _root_watch.ours()
+    yield
+    left = _root_watch.ours() - before
+    if left:
+        pytest.fail(
+            "left in the tests' own network namespace by this test (or one running beside it "
+            f"on another worker): {sorted(left)}; build in a namespace of the test's own"
+        )

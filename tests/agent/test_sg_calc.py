@@ -453,3 +453,105 @@ def test_a_flow_still_admitted_by_another_rule_is_not_cut() -> None:
     )
     assert manager.delete_conntrack(deletions, after) == 1
     assert cut == ["203.0.113.7"]  # 198.51.100.6 is still admitted by the CIDR rule
+
+
+# --- stateless groups ----------------------------------------------------------------------
+
+
+def test_stateless_ports_are_untracked_both_ways_stateful_ones_win_a_shared_mac() -> None:
+    pair = AddressPair("192.0.2.96/29", "fa:16:3e:00:00:99")
+    other = port(P3, "198.51.100.13", "FA:16:3E:00:00:12", network_id=NET2, groups=(H,))
+    ruleset = compute_sg(
+        state(
+            (
+                port(P1, "192.0.2.11", "fa:16:3e:00:00:11", allowed_address_pairs=(pair,)),
+                port(P2, "192.0.2.12", "fa:16:3e:00:00:12"),  # the same MAC as P3, on NET
+                other,
+            ),
+            (SecurityGroupState(G, False, EGRESS), SecurityGroupState(H, True, EGRESS)),
+        )
+    )
+    assert ruleset.elements["bridge raw_src"] == {
+        '"tap5a0c3e7f-11" : goto from_stateless',
+        '"tap9d4b2f6c-22" : goto from_stateless',
+        '"tapc7e8a1b2-33" : accept',
+    }
+    assert ruleset.elements["bridge raw_dst"] == {
+        "fa:16:3e:00:00:11 : goto untrack",
+        "fa:16:3e:00:00:99 : goto untrack",  # a pair's MAC is the port's too
+        "fa:16:3e:00:00:12 : accept",  # P2 (stateless) and P3 (stateful) share it: tracked
+    }
+    text = ruleset.text
+    assert "map raw_dst { type ether_addr : verdict;" in text
+    bridge_table = text[text.index("table bridge neutrino {") :]
+    assert chain(bridge_table, "raw") == [
+        "type filter hook prerouting priority -300; policy accept;",
+        "iifname vmap @raw_src",
+        "ether daddr vmap @raw_dst",
+    ]
+    assert chain(text, "from_stateless") == ["ether daddr vmap @raw_dst", "notrack"]
+    assert chain(text, "untrack") == ["notrack"]
+    # the inet table does not zone (and so track again) what the bridge table untracked
+    assert "ct state != untracked ct zone set iifname map @br_zone" in text
+    # NET holds stateless ports only: no br_netfilter; NET2 has a stateful port
+    assert ruleset.bridges == ("brq7b2c3d4e-bb",)
+    assert ruleset.plain_bridges == ("brq3f1c2d9e-aa",)
+
+
+def test_tracking_per_bridge_follows_the_stateful_ports() -> None:
+    stateless = SecurityGroupState(G, False, EGRESS)
+
+    def bridges(*ports: PortState) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        ruleset = compute_sg(state(ports, (stateless, SecurityGroupState(H, True, EGRESS))))
+        return ruleset.bridges, ruleset.plain_bridges
+
+    one = port(P1, "192.0.2.11", "fa:16:3e:00:00:11")
+    assert bridges(one) == ((), ("brq3f1c2d9e-aa",))
+    # a stateful neighbour on the same bridge turns br_netfilter on for it
+    assert bridges(one, port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=(H,))) == (
+        ("brq3f1c2d9e-aa",),
+        (),
+    )
+    # a port without groups (port security on) stays tracked, as today
+    assert bridges(one, port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=())) == (
+        ("brq3f1c2d9e-aa",),
+        (),
+    )
+    # unfiltered ports need nothing: their bridge goes without br_netfilter
+    unfiltered = port(P3, "198.51.100.3", "fa:16:3e:00:00:13", network_id=NET2, secure=False)
+    assert bridges(one, unfiltered) == ((), ("brq3f1c2d9e-aa", "brq7b2c3d4e-bb"))
+    # a mix the API refuses stays tracked (and keeps today's chains)
+    mixed = compute_sg(
+        state(
+            (port(P1, "192.0.2.11", "fa:16:3e:00:00:11", groups=(G, H)),),
+            (stateless, SecurityGroupState(H, True, EGRESS)),
+        )
+    )
+    assert mixed.elements["bridge raw_src"] == {'"tap5a0c3e7f-11" : accept'}
+    assert mixed.bridges == ("brq3f1c2d9e-aa",)
+
+
+def test_binding_a_stateless_port_is_an_element_delta() -> None:
+    """Binding a stateless port next to others is an element change of the raw maps, not a
+    reload (the raw chains are always there, even on a host without stateless ports)."""
+    groups = (SecurityGroupState(G, True, EGRESS), SecurityGroupState(H, False, EGRESS))
+    one = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11", groups=(H,)),), groups))
+    two = compute_sg(
+        state(
+            (
+                port(P1, "192.0.2.11", "fa:16:3e:00:00:11", groups=(H,)),
+                port(P2, "192.0.2.12", "fa:16:3e:00:00:12", groups=(H,)),
+            ),
+            groups,
+        )
+    )
+    delta = two.element_delta(one)
+    assert delta is not None
+    assert 'add element bridge neutrino raw_src { "tap9d4b2f6c-22" : goto from_stateless }' in delta
+    assert "add element bridge neutrino raw_dst { fa:16:3e:00:00:12 : goto untrack }" in delta
+    stateful_only = compute_sg(state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),), groups))
+    bridge_table = stateful_only.text[stateful_only.text.index("table bridge neutrino {") :]
+    assert chain(bridge_table, "raw")[1:] == [
+        "iifname vmap @raw_src",
+        "ether daddr vmap @raw_dst",
+    ]

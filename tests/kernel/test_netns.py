@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -69,3 +71,42 @@ def test_nft_falls_back_to_a_process_without_the_library(
         assert not nft.in_process
         nft.run(f"{TABLE} {{ }}\n")
         assert TABLE in nft.run("list tables")
+
+
+REUSE = """
+import sys, threading
+from neutrino.agent.dataplane.netlink import NetlinkKernel
+kernel = NetlinkKernel(sys.argv[1])
+seen = []
+def use(build):
+    seen.append(threading.get_ident())
+    if build:
+        kernel.ensure_bridge("brqreuse0000-1", 1500)
+    else:
+        kernel.set_up("lo")
+for build in (False,) * 7 + (True,):
+    thread = threading.Thread(target=use, args=(build,))
+    thread.start()
+    thread.join()
+kernel.close()
+print("reused" if seen[-1] in seen[:-1] else "fresh")
+"""
+
+
+def test_a_kernel_used_by_successive_threads_builds_in_its_own_namespace(
+    lab: NetnsLab,
+) -> None:
+    """Threads that come and go (their ids reused) each get a socket in the kernel's namespace:
+    nothing lands in the namespace the process runs in. Run in a process of its own inside a
+    throwaway namespace standing for the host's, so a regression builds there, not here."""
+    host, target = lab.ns("host", ipv6=False), lab.ns("target", ipv6=False)
+    done = subprocess.run(
+        ["ip", "netns", "exec", host, sys.executable, "-c", REUSE, target],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "reused"  # the case that mattered did happen
+    assert "brqreuse0000-1" in run("ip", "-n", target, "link", "show")
+    assert "brqreuse0000-1" not in run("ip", "-n", host, "link", "show")

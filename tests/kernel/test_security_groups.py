@@ -129,9 +129,14 @@ VTEPS = {"hv1": "198.51.100.1", "hv2": "198.51.100.2"}
 
 
 def host_state(
-    hv: str, vms: dict[str, Vm], groups: dict[str, tuple[RuleState, ...]], revision: int = 1
+    hv: str,
+    vms: dict[str, Vm],
+    groups: dict[str, tuple[RuleState, ...]],
+    revision: int = 1,
+    stateless: frozenset[str] = frozenset(),
 ) -> HostState:
-    """What the controller would send ``hv`` (remote members computed as it does)."""
+    """What the controller would send ``hv`` (remote members computed as it does); the groups
+    named in ``stateless`` are ``stateful: false``."""
 
     def port(vm: Vm) -> PortState:
         ips = (FixedIp("s4", vm.ip), *((FixedIp("s6", vm.ip6),) if vm.ip6 else ()))
@@ -177,7 +182,7 @@ def host_state(
                 ),
             ),
         ),
-        security_groups=tuple(SecurityGroupState(g, True, groups[g]) for g in used),
+        security_groups=tuple(SecurityGroupState(g, g not in stateless, groups[g]) for g in used),
         remote_groups=tuple(RemoteGroup(g, members[g]) for g in remote_ids),
     )
 
@@ -207,12 +212,15 @@ class World:
         self.revision = 0
 
     def apply(
-        self, vms: dict[str, Vm], groups: dict[str, tuple[RuleState, ...]]
+        self,
+        vms: dict[str, Vm],
+        groups: dict[str, tuple[RuleState, ...]],
+        stateless: frozenset[str] = frozenset(),
     ) -> dict[str, NftReport]:
         self.revision += 1
         reports = {}
         for hv in self.hvs:
-            state = host_state(hv, vms, groups, self.revision)
+            state = host_state(hv, vms, groups, self.revision, stateless)
             config = AgentConfig(local_ip=VTEPS[hv], underlay_dev="eth1")
             L2Manager(self.kernels[hv]).apply(compute_l2(state, config))
             reports[hv] = self.nft[hv].apply(compute_sg(state))

@@ -52,7 +52,10 @@ Neutron semantics kept:
   one on a network they own, an admin anywhere) is filtered like any other port: the claim
   is no way around anti-spoofing. An admin-down port is filtered as usual.
 * A stateless group (``stateful: false``) gets no established/invalid handling: replies need
-  rules of their own. (The API refuses mixing stateful and stateless groups on one port.)
+  rules of their own. A port whose groups are all stateless skips conntrack: its packets, both
+  ways, are ``notrack`` in the bridge table's ``raw`` chain (``sg_nft.RAW_CHAINS``) unless the
+  other end is a stateful port here; a bridge without stateful ports gets no br_netfilter at
+  all (``plain_bridges``). (The API refuses mixing both kinds on a port; a mix stays tracked.)
 * Protocol ``0`` (``ip``/``hopopt``) or none means any protocol; the whole port range means
   no range; for ICMP the range is type (min) and code (max).
 
@@ -67,24 +70,26 @@ same text and the manager skips the apply.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from neutrino.agent.sg_nft import (
     FIXED_CHAINS,
+    RAW_CHAINS,
     TABLE,
     chain,
+    collapsed,
     combo_chain,
     inet_table,
     nft_map,
     nft_set,
     protocol_number,
+    raw_maps,
     rule_text,
     shape_of,
+    untracked,
 )
 from neutrino.domain.hoststate import HostState, PortState, bridge_name, tap_name
 from neutrino.domain.ipam import link_local
@@ -143,6 +148,7 @@ class SgRuleset:
 
     text: str
     bridges: tuple[str, ...] = ()  # tenant bridges that need br_netfilter
+    plain_bridges: tuple[str, ...] = ()  # the host's other tenant bridges: br_netfilter off
     ports: Mapping[str, PortFilter] = field(default_factory=dict)  # every port here, by id
     shape: str = ""  # ``shape_of(text)``: equal shapes differ only in set/map elements
     elements: Mapping[str, frozenset[str]] = field(default_factory=dict)  # "family set" ->
@@ -199,19 +205,6 @@ def zone_of(network_ids: Iterable[str]) -> dict[str, int]:
     return zones
 
 
-def _networks(addresses: Iterable[str], version: int) -> list[str]:
-    """Collapsed networks (an interval set rejects overlapping elements), hosts bare."""
-    picked = {a for a in addresses if (":" in a) == (version == 6)}
-    if not any("/" in a for a in picked):  # distinct host addresses cannot overlap
-        return sorted(picked)
-    nets: list[Any] = [ipaddress.ip_network(a, strict=False) for a in addresses]
-    out = []
-    for net in ipaddress.collapse_addresses([n for n in nets if n.version == version]):
-        full = net.prefixlen == net.max_prefixlen
-        out.append(str(net.network_address) if full else str(net))
-    return out
-
-
 def _combo(groups: tuple[str, ...]) -> str:
     if not groups:
         return "none"
@@ -230,7 +223,7 @@ def _rule_flows(rule: RuleState, members: Mapping[str, tuple[str, ...]]) -> list
     lo, hi = rule.port_range_min, rule.port_range_max
     if rule.remote_group_id:
         version = 6 if rule.ethertype == "IPv6" else 4
-        remotes: list[str | None] = list(_networks(members.get(rule.remote_group_id, ()), version))
+        remotes: list[str | None] = list(collapsed(members.get(rule.remote_group_id, ()), version))
     elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
         remotes = [rule.remote_ip_prefix]
     else:
@@ -296,6 +289,7 @@ def compute_sg(state: HostState) -> SgRuleset:
     p_net6: set[str] = set()
     port_in: set[str] = set()
     port_out: set[str] = set()
+    raw: list[tuple[str, tuple[str, ...], bool]] = []  # (device, MACs, untracked)
     combos: dict[str, tuple[str, ...]] = {}
     for port in protected:
         tap = f'"{tap_name(port.id)}"'
@@ -306,15 +300,16 @@ def compute_sg(state: HostState) -> SgRuleset:
             by_mac[pair.mac_address.lower()].append(pair.ip_address)
         for m, addresses in by_mac.items():
             p_mac.add(f"{tap} . {m}")
-            for a in _networks(addresses, 4):
+            for a in collapsed(addresses, 4):
                 (p_net4 if "/" in a else p_ip4).add(f"{tap} . {m} . {a}")
-            for a in _networks([*addresses, link_local(m)], 6):
+            for a in collapsed([*addresses, link_local(m)], 6):
                 (p_net6 if "/" in a else p_ip6).add(f"{tap} . {m} . {a}")
         own = tuple(sorted(g for g in dict.fromkeys(port.security_groups) if g in groups))
         combo = _combo(own)
         combos[combo] = own
         port_in.add(f"{tap} : jump in-{combo}")
         port_out.add(f"{tap} : jump out-{combo}")
+        raw.append((tap, tuple(by_mac), untracked(groups[g] for g in own)))
 
     used = sorted({g for own in combos.values() for g in own})
     remote_ids = sorted(
@@ -333,12 +328,18 @@ def compute_sg(state: HostState) -> SgRuleset:
     for gid in remote_ids:
         member_addresses = members.get(gid, ())
         parts.append(
-            nft_set(f"rg4-{gid}", "ipv4_addr", _networks(member_addresses, 4), sets, interval=True)
+            nft_set(f"rg4-{gid}", "ipv4_addr", collapsed(member_addresses, 4), sets, interval=True)
         )
         parts.append(
-            nft_set(f"rg6-{gid}", "ipv6_addr", _networks(member_addresses, 6), sets, interval=True)
+            nft_set(f"rg6-{gid}", "ipv6_addr", collapsed(member_addresses, 6), sets, interval=True)
         )
-    parts += [nft_map("port_in", port_in, sets), nft_map("port_out", port_out, sets), FIXED_CHAINS]
+    parts += [
+        nft_map("port_in", port_in, sets),
+        nft_map("port_out", port_out, sets),
+        raw_maps(raw, sets),
+        RAW_CHAINS,
+        FIXED_CHAINS,
+    ]
     for gid in used:
         rules = sorted(groups[gid].rules, key=lambda r: r.id)
         for direction, suffix in (("ingress", "in"), ("egress", "out")):
@@ -373,6 +374,15 @@ def compute_sg(state: HostState) -> SgRuleset:
             addresses=tuple(sorted(own_addresses)),
             flows=flows,
         )
-    bridges = tuple(sorted({bridge_name(p.network_id) for p in protected}))
+    tracked = {p.network_id for p, (_, _, skip) in zip(protected, raw, strict=True) if not skip}
+    bridges = tuple(sorted(bridge_name(n) for n in tracked))
+    plain = tuple(sorted(bridge_name(n) for n in networks - tracked))
     text = "".join(parts)
-    return SgRuleset(text=text, bridges=bridges, ports=filters, shape=shape_of(text), elements=sets)
+    return SgRuleset(
+        text=text,
+        bridges=bridges,
+        plain_bridges=plain,
+        ports=filters,
+        shape=shape_of(text),
+        elements=sets,
+    )

@@ -1,18 +1,22 @@
 """The nft text of the security-group tables (design B; see ``sg_calc`` for the design).
 
 ``sg_calc`` decides what a host's filter holds; this module writes it as ``nft -f`` text:
-one rule line per security-group rule (``rule_text``), named sets and verdict maps whose
-elements are also recorded for element deltas (``nft_set``/``nft_map``), the ``inet`` table
-that zones and marks conntrack (``inet_table``), the fixed base chains (``FIXED_CHAINS``)
-and one chain per group and per set of groups (``chain``/``combo_chain``). ``shape_of`` is
-the ruleset without its elements: equal shapes differ only in set and map elements.
+one rule line per security-group rule (``rule_text``), addresses as set elements
+(``collapsed``), named sets and verdict maps whose elements are also recorded for element
+deltas (``nft_set``/``nft_map``), the ``inet`` table that zones and marks conntrack
+(``inet_table``), the fixed base chains (``FIXED_CHAINS``), the bridge family's raw chains
+and maps that keep stateless ports out of conntrack (``RAW_CHAINS``/``raw_maps``) and one
+chain per group and per set of groups (``chain``/``combo_chain``). ``shape_of`` is the
+ruleset without its elements: equal shapes differ only in set and map elements.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from neutrino.domain.security_groups import ANY_PREFIXES, PROTOCOLS
 from neutrino.domain.security_groups import PORT_PROTOCOL_NUMBERS as PORT_PROTOCOLS
@@ -55,6 +59,20 @@ def rule_text(rule: RuleState) -> str:
     return " ".join(parts) + " accept"
 
 
+def collapsed(addresses: Iterable[str], version: int) -> list[str]:
+    """The IPv``version`` addresses as collapsed networks (an interval set refuses overlapping
+    elements), host addresses bare."""
+    picked = {a for a in addresses if (":" in a) == (version == 6)}
+    if not any("/" in a for a in picked):  # distinct host addresses cannot overlap
+        return sorted(picked)
+    nets: list[Any] = [ipaddress.ip_network(a, strict=False) for a in addresses]
+    out = []
+    for net in ipaddress.collapse_addresses([n for n in nets if n.version == version]):
+        full = net.prefixlen == net.max_prefixlen
+        out.append(str(net.network_address) if full else str(net))
+    return out
+
+
 def _elements(items: Iterable[str]) -> str:
     listed = sorted(set(items))
     if not listed:
@@ -75,9 +93,30 @@ def nft_set(
     return f"    set {name} {{ type {kind};{flags}{_elements(items)} }}\n"
 
 
-def nft_map(name: str, items: Iterable[str], into: dict[str, frozenset[str]]) -> str:
+def nft_map(
+    name: str, items: Iterable[str], into: dict[str, frozenset[str]], key: str = "ifname"
+) -> str:
+    """A bridge-table verdict map keyed by ``key``; elements recorded as ``nft_set`` does."""
     items = into[f"bridge {name}"] = frozenset(items)
-    return f"    map {name} {{ type ifname : verdict;{_elements(items)} }}\n"
+    return f"    map {name} {{ type {key} : verdict;{_elements(items)} }}\n"
+
+
+def raw_maps(
+    ports: Iterable[tuple[str, Iterable[str], bool]], into: dict[str, frozenset[str]]
+) -> str:
+    """The ``raw_src`` and ``raw_dst`` maps of ``RAW_CHAINS`` for the filtered ports, given as
+    (quoted device, MACs, untracked). A MAC two ports claim (on two networks) goes to the
+    stateful one: tracking a stateless port's packets costs speed, untracking a stateful
+    port's would cost its replies."""
+    src: set[str] = set()
+    dst: dict[str, str] = {}
+    for device, macs, skip in ports:
+        src.add(f"{device} : {'goto from_stateless' if skip else 'accept'}")
+        for mac in macs:
+            dst[mac] = "goto untrack" if skip and dst.get(mac) != "accept" else "accept"
+    return nft_map("raw_src", src, into) + nft_map(
+        "raw_dst", (f"{m} : {v}" for m, v in dst.items()), into, key="ether_addr"
+    )
 
 
 _ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
@@ -99,7 +138,7 @@ table inet {TABLE} {{
     chain raw {{
         type filter hook prerouting priority raw; policy accept;
         udp dport {VXLAN_PORT} iifname != "brq*" notrack
-        ct zone set iifname map @br_zone
+        ct state != untracked ct zone set iifname map @br_zone
     }}
     chain raw_out {{
         type filter hook output priority raw; policy accept;
@@ -113,6 +152,26 @@ table inet {TABLE} {{
 }}
 """
 
+
+# Stateless ports skip conntrack (bridge family, before br_netfilter's inet pass at priority
+# 0): ``raw_src`` maps a filtered port's device to ``accept`` (stateful: tracked) or to
+# ``from_stateless``; ``raw_dst`` maps each filtered port's MACs to ``accept`` or ``untrack``.
+# A packet is untracked when it comes from or goes to a stateless port and neither end is a
+# stateful port of this host, so a stateful port keeps its replies whoever it talks to. The
+# inet ``raw`` chain leaves untracked packets alone (a zone would track them again).
+RAW_CHAINS = """    chain raw {
+        type filter hook prerouting priority -300; policy accept;
+        iifname vmap @raw_src
+        ether daddr vmap @raw_dst
+    }
+    chain from_stateless {
+        ether daddr vmap @raw_dst
+        notrack
+    }
+    chain untrack {
+        notrack
+    }
+"""
 
 FIXED_CHAINS = """    chain egress {
         type filter hook forward priority 100; policy accept;
@@ -169,6 +228,13 @@ FIXED_CHAINS = """    chain egress {
 def chain(name: str, lines: Iterable[str]) -> str:
     body = "".join(f"        {line}\n" for line in lines)
     return f"    chain {name} {{\n{body}    }}\n"
+
+
+def untracked(groups: Iterable[SecurityGroupState]) -> bool:
+    """Whether a port in ``groups`` skips conntrack: only when it has groups and every one of
+    them is stateless (no groups, or a mix the API refuses anyway, keeps it tracked)."""
+    listed = list(groups)
+    return bool(listed) and not any(g.stateful for g in listed)
 
 
 def combo_chain(name: str, common: str, groups: list[SecurityGroupState], suffix: str) -> str:

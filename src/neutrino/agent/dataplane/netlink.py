@@ -2,10 +2,15 @@
 
 ``NetlinkKernel`` implements ``base.L2Kernel``: small typed functions over pyroute2's string
 verbs, each turning a ``NetlinkError`` errno into a named ``DataplaneError`` at this edge. It
-owns its netlink sockets (opened in the target namespace, ``None`` = the current one: one
-``IPRoute`` per calling thread, as pyroute2 binds a socket to the thread that first uses it)
-and holds no state besides them: every call reads or writes the kernel directly. It does not retry;
+owns its netlink sockets (opened in the target namespace, ``None`` = the current one) and holds
+no state besides them: every call reads or writes the kernel directly. It does not retry;
 ``Busy`` errors are marked retryable for the caller's loop.
+
+One ``IPRoute`` per calling thread, as pyroute2 binds a socket to the thread that first uses
+it, held in a ``threading.local`` and never keyed by thread id: a new thread often gets a dead
+one's id, and an ``IPRoute`` used by another thread than its own opens a fresh socket in that
+thread's namespace (the host's) while link indexes still come from our namespace's dump, which
+built bridges and VXLAN devices in the host namespace.
 
 Devices are created with the properties DATAPLANE.md §1 proved: bridges with multicast snooping
 off (so they never send IGMP into a tenant network), VXLAN in l2population mode (``nolearning
@@ -47,7 +52,8 @@ class NetlinkKernel:
 
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
-        self._iprs: dict[int, IPRoute] = {}  # by thread
+        self._local = threading.local()  # .ipr: this thread's IPRoute
+        self._iprs: list[IPRoute] = []  # every thread's, to close
         with inside(netns):
             self._dump_sock = open_route_socket()
         self._seq = 0
@@ -55,16 +61,17 @@ class NetlinkKernel:
         self._learned: dict[str, set[str]] = {}  # device -> MACs its bridge learned, ditto
 
     def close(self) -> None:
-        for ipr in self._iprs.values():
+        for ipr in self._iprs:
             ipr.close()
         self._dump_sock.close()
 
     @property
     def _ipr(self) -> IPRoute:
-        thread = threading.get_ident()
-        if thread not in self._iprs:
-            self._iprs[thread] = route(self.netns)
-        return self._iprs[thread]
+        ipr: IPRoute | None = getattr(self._local, "ipr", None)
+        if ipr is None:
+            ipr = self._local.ipr = route(self.netns)
+            self._iprs.append(ipr)
+        return ipr
 
     def __enter__(self) -> NetlinkKernel:
         return self

@@ -5,8 +5,9 @@
 1. br_netfilter per tenant bridge only: the namespace's ``net.bridge.bridge-nf-call-*``
    sysctls are set to 0 (they default to 1 in every new namespace and would make every
    bridge, the underlay's included, run netfilter), and each bridge of ``ruleset.bridges``
-   gets ``nf_call_iptables``/``nf_call_ip6tables``/``nf_call_arptables`` 1 (read back each
-   round: drift is repaired). A bridge that is not there yet is skipped (the L2 manager
+   gets ``nf_call_iptables``/``nf_call_ip6tables``/``nf_call_arptables`` 1, each of
+   ``ruleset.plain_bridges`` (no stateful port: nothing there needs conntrack) 0 (read back
+   each round: drift is repaired). A bridge that is not there yet is skipped (the L2 manager
    creates it; the next round catches up).
 2. The ruleset: one nft transaction (``dataplane.nftables``: libnftables in this process,
    ``nft -f -`` when the library cannot be loaded) (``add table; delete table; table { … }`` for
@@ -114,7 +115,9 @@ class NftManager:
         with route(self.netns) as ipr:
             self._ensure_sysctls(report)
             for bridge in ruleset.bridges:
-                self._ensure_bridge_netfilter(ipr, bridge, report)
+                self._ensure_bridge_netfilter(ipr, bridge, report, on=True)
+            for bridge in ruleset.plain_bridges:
+                self._ensure_bridge_netfilter(ipr, bridge, report, on=False)
         now = time.monotonic()
         missing = False
         if now - self._checked >= self.check_interval:
@@ -180,26 +183,29 @@ class NftManager:
                 if ensure_sysctl(key, "0"):
                     report.changes.append(f"sysctl {key.rsplit('/', 1)[-1]} = 0")
 
-    def _ensure_bridge_netfilter(self, ipr: IPRoute, bridge: str, report: NftReport) -> None:
+    def _ensure_bridge_netfilter(
+        self, ipr: IPRoute, bridge: str, report: NftReport, *, on: bool
+    ) -> None:
+        state = "on" if on else "off"
         try:
             found = ipr.link_lookup(ifname=bridge)
             if not found:
                 return
             msg = ipr.link("get", index=found[0])[0]
             data = msg.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_DATA")
-            if all(data.get_attr(flag) == 1 for flag in BRIDGE_FLAGS):
+            if all(data.get_attr(flag) == int(on) for flag in BRIDGE_FLAGS):
                 return
             ipr.link(
                 "set",
                 index=found[0],
                 kind="bridge",
-                br_nf_call_iptables=1,
-                br_nf_call_ip6tables=1,
-                br_nf_call_arptables=1,
+                br_nf_call_iptables=int(on),
+                br_nf_call_ip6tables=int(on),
+                br_nf_call_arptables=int(on),
             )
         except NetlinkError as exc:
-            raise error_from_errno(exc.code, f"br_netfilter on {bridge}") from exc
-        report.changes.append(f"br_netfilter on {bridge}")
+            raise error_from_errno(exc.code, f"br_netfilter {state}: {bridge}") from exc
+        report.changes.append(f"br_netfilter {state}: {bridge}")
 
     # --- conntrack
 
