@@ -27,12 +27,13 @@ from typing import Any
 from neutrino.common.errors import BadRequest, PolicyNotAuthorized
 from neutrino.domain.listing import ListQuery
 from neutrino.domain.security_groups import PROTOCOLS
-from neutrino.domain.trace import NetworkModel, Packet, from_neutron
+from neutrino.domain.trace import NetworkModel, Packet, from_neutron, kernel
 from neutrino.domain.trace.packet import Hop, Trace
 from neutrino.domain.trace.walk import trace_from_external, trace_from_port
 from neutrino.service.agents import AgentService
 from neutrino.service.binding import parse_configurations, tunnel_ip_of
 from neutrino.service.context import RequestContext, admin_context
+from neutrino.service.kernel_checks import KernelChecks
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
 from neutrino.service.routers import RouterService
@@ -55,8 +56,10 @@ FIELDS = frozenset(
         "icmp_code",
         "source_ip",
         "source_mac",
+        "verify",
     }
 )
+VERIFY_TIMEOUT = 10.0  # seconds the agents have to answer a ``verify``
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 PORT_PROTOCOLS = frozenset({"tcp", "udp", "sctp", "dccp", "udplite"})
 REDACTED = "an object of another project"
@@ -68,6 +71,7 @@ class TraceRequest:
     port_id: str | None = None
     network_id: str | None = None  # an outside source: its external network and address
     address: str | None = None
+    verify: bool = False  # cross-check each hop against the agents' kernels
 
 
 def _bad(message: str) -> BadRequest:
@@ -144,11 +148,14 @@ def parse_request(body: Any) -> TraceRequest:
         src=src_ip,
         src_mac=src_mac and src_mac.lower(),
     )
+    verify = t.get("verify", False)
+    if not isinstance(verify, bool):
+        raise _bad("verify must be true or false")
     source = t.get("source")
     if not isinstance(source, dict) or not source:
         raise _bad("source must be {port_id} or {network_id, ip_address}")
     if set(source) == {"port_id"}:
-        return TraceRequest(packet, port_id=_id(source["port_id"], "source.port_id"))
+        return TraceRequest(packet, port_id=_id(source["port_id"], "source.port_id"), verify=verify)
     if set(source) == {"network_id", "ip_address"}:
         address = _ip(source["ip_address"], "source.ip_address")
         if ipaddress.ip_address(address).version != version:
@@ -157,6 +164,7 @@ def parse_request(body: Any) -> TraceRequest:
             packet.with_(src=address),
             network_id=_id(source["network_id"], "source.network_id"),
             address=address,
+            verify=verify,
         )
     raise _bad("source must be {port_id} or {network_id, ip_address}")
 
@@ -204,6 +212,7 @@ class TraceService:
         agents: AgentService,
     ) -> None:
         self.store = store
+        self.checks = KernelChecks()  # the agents' answers to ``verify`` (this process)
         self.networks, self.subnets, self.ports = networks, subnets, ports
         self.groups, self.routers, self.floatingips, self.agents = (
             groups,
@@ -235,6 +244,8 @@ class TraceService:
 
     def trace(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
         request = parse_request(body)
+        if request.verify and not ctx.is_admin:
+            raise PolicyNotAuthorized("rule:trace_verify")  # it shows every project's kernel
         if request.port_id is not None:
             self.ports.get(ctx, request.port_id)  # 404 unless the caller may see it
             model = self.load()
@@ -248,7 +259,36 @@ class TraceService:
             ):
                 raise _bad(f"source.network_id {request.network_id} is not an external network")
             trace = trace_from_external(model, request.network_id, request.address, request.packet)
-        return trace_dict(trace, ctx)
+        answer = trace_dict(trace, ctx)
+        if request.verify:
+            answer["verify"] = self.verify(trace)
+        return answer
+
+    def verify(self, trace: Trace, timeout: float = VERIFY_TIMEOUT) -> dict[str, Any]:
+        """Ask the agents of the hosts the path crosses for their kernel's differences and
+        name the first hop relying on one (``domain.trace.kernel``)."""
+        hosts = kernel.hosts_of(trace.hops)
+        answers = self.checks.ask(hosts, timeout) if hosts else {}
+        differences = {h: a for h, a in answers.items() if a is not None}
+        silent = sorted(h for h, a in answers.items() if a is None)
+        out: dict[str, Any] = {
+            "hosts": {h: "answered" if h in differences else "no answer" for h in hosts},
+            "differences": {h: len(a) for h, a in differences.items()},
+        }
+        found = kernel.first_difference(trace.hops, differences)
+        if found is not None:
+            index, lines = found
+            hop = trace.hops[index]
+            out.update(
+                verdict="differs",
+                hop=index + 1,
+                step=hop.step,
+                object=hop.obj,
+                detail=lines,
+            )
+        else:
+            out["verdict"] = "unverified" if silent or not hosts else "agrees"
+        return out
 
     def _check_outside(self, ctx: RequestContext, request: TraceRequest) -> None:
         if ctx.is_admin:
