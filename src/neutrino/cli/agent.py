@@ -108,7 +108,7 @@ def check(
     except (ValueError, ClientError) as exc:
         raise fail(str(exc)) from None
     for drift in found:
-        console.print(str(drift), markup=False)
+        console.print(str(drift), markup=False, soft_wrap=True)  # one line each: grep-able
     console.print(f"{len(found)} difference(s) on {settings.host}", markup=False)
     if found:
         raise typer.Exit(3)

@@ -337,8 +337,7 @@ class Walk:
                 f"DNAT {dst} -> {fip.fixed_ip_address}",
             )
             dst = fip.fixed_ip_address
-        out = routing.route(self.m, t, router, ports, gw, dst)
-        t.rely(since, "route", kernel.refs_router(router, in_port.host, ["route"]))
+        out = routing.route(self.m, t, router, ports, gw, dst, in_port.host)
         if out is None:
             return None
         out_port, via = out
