@@ -7,8 +7,9 @@ loop and never instead of it (the loop's repair is unchanged):
   the kernel should already match), the loop calls ``DriftReport.observe``: the differences
   found are what that resync is about to repair — drift made by hand or by something else
   on the host. Their count and the first ``SAMPLE`` lines go into the L2 agent's
-  ``configurations["drift"]`` (sent with the next heartbeat: ``GET /v2.0/agents`` shows it)
-  and into the metrics (``neutrino_agent_drift_differences``,
+  ``configurations["drift"]`` (sent with the next heartbeat: ``GET /v2.0/agents`` shows it;
+  it changes only when the drift does, since each change of an agent's configurations is a
+  logged change) and into the metrics (``neutrino_agent_drift_differences``,
   ``neutrino_agent_drift_checked_timestamp_seconds``).
 * **The checks** (a trace's ``verify``, ``service/kernel_checks.py``): ``CheckAnswerer.run``
   long-polls ``GET /agent/v1/hosts/{host}/checks`` in a thread of its own and answers each
@@ -78,11 +79,9 @@ class DriftReport:
             log.warning("drift before resync (%d): %s", len(found), "; ".join(found[:SAMPLE]))
         self.last = found
         now = dt.datetime.now(dt.UTC)
-        self.configurations["drift"] = {
-            "differences": len(found),
-            "checked_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "sample": found[:SAMPLE],
-        }
+        # no timestamp here: a changed configuration is a logged agent change, so the status
+        # changes only when the drift does (the time is in the metrics)
+        self.configurations["drift"] = {"differences": len(found), "sample": found[:SAMPLE]}
         if self.metrics is not None:
             self.metrics.drift(len(found), now.timestamp())
 

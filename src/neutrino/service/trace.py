@@ -13,8 +13,13 @@ object belongs to another project is redacted for a non-admin: the verdict stays
 the reason and the fix do not.
 
 The model is read through the services' own list renders (the Neutron wire form the API
-shows), one read per collection; a change racing the trace can make two collections disagree
-for that one answer, which a re-run settles.
+shows), one read per collection, and kept per change-log revision (``trace_model``): a trace
+after no change reads no collection. A change racing the build can make two collections
+disagree for that one model, which the next change's rebuild settles.
+
+``verify`` (admins only: it shows every project's kernel) asks the agents of the hosts the
+path crosses for their kernel's differences (``kernel_checks``) and names the first hop that
+relies on one (``domain.trace.kernel``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from neutrino.service.routers import RouterService
 from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.subnets import SubnetService
+from neutrino.service.trace_model import ModelCache
 from neutrino.store import trace as repo
 from neutrino.store.uow import Store
 
@@ -213,6 +219,8 @@ class TraceService:
     ) -> None:
         self.store = store
         self.checks = KernelChecks()  # the agents' answers to ``verify`` (this process)
+        self.models = ModelCache(store)
+        self.verify_timeout = VERIFY_TIMEOUT
         self.networks, self.subnets, self.ports = networks, subnets, ports
         self.groups, self.routers, self.floatingips, self.agents = (
             groups,
@@ -221,8 +229,12 @@ class TraceService:
             agents,
         )
 
+    def model(self) -> NetworkModel:
+        """The whole intended network as of the latest change (``trace_model``)."""
+        return self.models.get(self.load)
+
     def load(self) -> NetworkModel:
-        """The whole intended network, as an admin sees it."""
+        """The whole intended network, as an admin sees it, read now."""
         admin, everything = admin_context(), ListQuery()
         vteps = {}
         for agent in self.agents.search(admin, ListQuery()):
@@ -248,12 +260,12 @@ class TraceService:
             raise PolicyNotAuthorized("rule:trace_verify")  # it shows every project's kernel
         if request.port_id is not None:
             self.ports.get(ctx, request.port_id)  # 404 unless the caller may see it
-            model = self.load()
+            model = self.model()
             trace = trace_from_port(model, request.port_id, request.packet)
         else:
             assert request.network_id is not None and request.address is not None
             self._check_outside(ctx, request)
-            model = self.load()
+            model = self.model()
             if request.network_id not in model.networks or (
                 not model.networks[request.network_id].external
             ):
@@ -264,11 +276,11 @@ class TraceService:
             answer["verify"] = self.verify(trace)
         return answer
 
-    def verify(self, trace: Trace, timeout: float = VERIFY_TIMEOUT) -> dict[str, Any]:
+    def verify(self, trace: Trace) -> dict[str, Any]:
         """Ask the agents of the hosts the path crosses for their kernel's differences and
         name the first hop relying on one (``domain.trace.kernel``)."""
         hosts = kernel.hosts_of(trace.hops)
-        answers = self.checks.ask(hosts, timeout) if hosts else {}
+        answers = self.checks.ask(hosts, self.verify_timeout) if hosts else {}
         differences = {h: a for h, a in answers.items() if a is not None}
         silent = sorted(h for h, a in answers.items() if a is None)
         out: dict[str, Any] = {
