@@ -2,14 +2,15 @@
 
 The controller never connects to an agent: agents only ever call the controller (one
 direction, one auth, the agent API's limits). So a question for the kernel goes the way the
-host state does, on a long-poll the agent already keeps open:
+host state does: on a long-poll the agent keeps open (a second one, beside its watch):
 
 1. ``ask(hosts, timeout)`` (a worker thread of the trace request) files one check per host
    and waits, at most ``timeout`` seconds, for all the answers;
 2. each agent's checker thread long-polls ``GET /agent/v1/hosts/{host}/checks``
-   (``pending``: it returns at once when checks wait, else when one is filed or at the
-   timeout), runs its drift check (``agent/check.py``: read only) and posts the differences
-   to ``POST /agent/v1/hosts/{host}/checks/{id}`` (``answer``);
+   (``pending``: it returns at once when checks wait, else when one is filed — a
+   ``common.wakeup.Wakeup`` notified by ``ask``, so a waiting long-poll holds no thread and
+   costs nothing until then — or at the timeout), runs its drift check (``agent/check.py``:
+   read only) and posts the differences to ``POST /agent/v1/hosts/{host}/checks/{id}`` (``answer``);
 3. ``ask`` returns each host's differences, None for a host that did not answer in time.
 
 Limits: at most ``MAX_DIFFERENCES`` lines of at most ``MAX_LINE`` characters per answer (the
@@ -22,7 +23,6 @@ as not answering). Nothing is written to the database.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino.common.errors import BadRequest, NotFound
+from neutrino.common.wakeup import Wakeup
 
 __all__ = ["MAX_DIFFERENCES", "MAX_LINE", "KernelChecks"]
 
 MAX_DIFFERENCES = 5000
 MAX_LINE = 1024
-POLL_STEP = 0.05  # how often a waiting long-poll looks for new checks (no thread held)
 
 
 @dataclass
@@ -53,6 +53,7 @@ class KernelChecks:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._checks: dict[str, _Check] = {}
+        self._filed = Wakeup()
 
     def ask(self, hosts: list[str], timeout: float) -> dict[str, list[str] | None]:
         """File one check per host; each host's differences, None if it did not answer."""
@@ -62,6 +63,7 @@ class KernelChecks:
                 check = _Check(uuid.uuid4().hex, host)
                 self._checks[check.id] = check
                 filed[host] = check
+        self._filed.notify()
         deadline = time.monotonic() + timeout
         try:
             for check in filed.values():
@@ -84,10 +86,12 @@ class KernelChecks:
         is filed, else ``[]`` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
+            seen = self._filed.generation  # before the look: a check filed after it wakes us
             found = self._take(host)
-            if found or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if found or left <= 0:
                 return found
-            await asyncio.sleep(POLL_STEP)
+            await self._filed.wait(seen, left)
 
     def answer(self, host: str, check_id: str, body: Any) -> None:
         """Record an agent's answer (``{"differences": [str, ...]}``)."""
