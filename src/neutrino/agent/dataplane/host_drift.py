@@ -23,6 +23,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
@@ -51,21 +52,21 @@ def _lines(obj: str, want: Iterable[str], have: Iterable[str]) -> list[Drift]:
     ]
 
 
-def _device(obj: str, link: object, mac: str, mtu: int) -> list[Drift]:
+def _device(obj: str, link: Any, mac: str, mtu: int) -> list[Drift]:
     out = []
-    have_mac = (link.get_attr("IFLA_ADDRESS") or "").lower()  # type: ignore[attr-defined]
+    have_mac = (link.get_attr("IFLA_ADDRESS") or "").lower()
     if have_mac != mac.lower():
         out.append(Drift(obj, "mac", mac.lower(), have_mac))
-    have_mtu = link.get_attr("IFLA_MTU")  # type: ignore[attr-defined]
+    have_mtu = link.get_attr("IFLA_MTU")
     if have_mtu != mtu:
         out.append(Drift(obj, "mtu", str(mtu), str(have_mtu)))
-    if not link["flags"] & IFF_UP:  # type: ignore[index]
+    if not link["flags"] & IFF_UP:
         out.append(Drift(obj, "down", "up", "down"))
     return out
 
 
-def _addresses(ipr: object, index: int) -> set[str]:
-    dump = call(ipr, "list addresses", "addr", "dump", index=index)  # type: ignore[arg-type]
+def _addresses(ipr: IPRoute, index: int) -> set[str]:
+    dump = call(ipr, "list addresses", "addr", "dump", index=index)
     return {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in dump if a["scope"] == 0}
 
 
@@ -115,10 +116,10 @@ def dhcp_drift(manager: DhcpManager, desired: Mapping[str, DhcpConfig]) -> list[
 # --- routers --------------------------------------------------------------------------------
 
 
-def _routes(ipr: object) -> set[RouteSpec]:
+def _routes(ipr: IPRoute) -> set[RouteSpec]:
     have = set()
     for family in (int(socket.AF_INET), int(socket.AF_INET6)):
-        for msg in call(ipr, "list routes", "route", "dump", family=family):  # type: ignore[arg-type]
+        for msg in call(ipr, "list routes", "route", "dump", family=family):
             if msg["proto"] != RTPROT_STATIC or msg.get_attr("RTA_TABLE") != 254:
                 continue
             gateway = msg.get_attr("RTA_GATEWAY")

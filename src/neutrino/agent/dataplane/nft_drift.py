@@ -85,8 +85,8 @@ def _kernel_element(item: Any) -> str:
 
 
 def _read(netns: str | None, family: str, nft: str = "nft") -> list[dict[str, Any]] | None:
-    """The table's JSON listing (``nft -j``: the in-process library lists text only), or
-    None when the table is not there."""
+    """The table's JSON listing, or None when the table is not there. ``nft -j`` runs as a
+    process: the in-process ``Nft`` context is set up for text, and a check is rare."""
     done = subprocess.run(
         argv(netns, [nft, "-j", "list", "table", family, TABLE]), capture_output=True, text=True
     )
