@@ -18,7 +18,8 @@ body limit of every request applies too); an answer to a check nobody waits for 
 from another host, is refused (404). Checks live in this process's memory: the agent must
 long-poll the server process the trace request reached (true for the all-in-one and a single
 ``serve`` process; with several processes a host whose agent polls another one is reported
-as not answering). Nothing is written to the database.
+as not answering). Nothing is written to the database. At shutdown ``close`` ends the waiting
+long-polls at once, as ``Store.close_waits`` does for the others.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class KernelChecks:
         self._lock = threading.Lock()
         self._checks: dict[str, _Check] = {}
         self._filed = Wakeup()
+        self.closing = False  # the server is shutting down: long-polls answer at once
 
     def ask(self, hosts: list[str], timeout: float) -> dict[str, list[str] | None]:
         """File one check per host; each host's differences, None if it did not answer."""
@@ -89,9 +91,14 @@ class KernelChecks:
             seen = self._filed.generation  # before the look: a check filed after it wakes us
             found = self._take(host)
             left = deadline - time.monotonic()
-            if found or left <= 0:
+            if found or left <= 0 or self.closing:
                 return found
             await self._filed.wait(seen, left)
+
+    def close(self) -> None:
+        """End every waiting long-poll now (and any later one at once): server shutdown."""
+        self.closing = True
+        self._filed.notify()
 
     def answer(self, host: str, check_id: str, body: Any) -> None:
         """Record an agent's answer (``{"differences": [str, ...]}``)."""
