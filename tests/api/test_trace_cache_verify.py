@@ -13,6 +13,7 @@ the trace ``unverified``.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from typing import Any
@@ -125,9 +126,17 @@ def test_verify_names_the_hop_relying_on_a_difference(api: Caller) -> None:
     assert agrees["verdict"] == "agrees", agrees
 
 
-def test_a_silent_agent_leaves_the_trace_unverified(api: Caller) -> None:
+def test_a_silent_or_dead_agent_leaves_the_trace_unverified(api: Caller, store: Store) -> None:
     w = _world(api.as_member(), api)
     _services(api).trace.verify_timeout = 0.3
     t = _trace(api, {"port_id": w["a"]["id"]}, w["b_ip"], protocol="icmp", verify=True)
     assert t["verify"]["verdict"] == "unverified"
     assert t["verify"]["hosts"] == {"hv1": "no answer", "hv2": "no answer"}
+    long_ago = dt.datetime(2000, 1, 1)  # hv2's agent silent for years: dead, not waited for
+    store.write(
+        lambda tx: raw.run(
+            tx.conn, "UPDATE agents SET heartbeat_timestamp = ? WHERE host = 'hv2'", (long_ago,)
+        )
+    )
+    t = _trace(api, {"port_id": w["a"]["id"]}, w["b_ip"], protocol="icmp", verify=True)
+    assert t["verify"]["hosts"] == {"hv1": "no answer", "hv2": "no agent"}

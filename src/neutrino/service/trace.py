@@ -280,11 +280,20 @@ class TraceService:
         """Ask the agents of the hosts the path crosses for their kernel's differences and
         name the first hop relying on one (``domain.trace.kernel``)."""
         hosts = kernel.hosts_of(trace.hops)
-        answers = self.checks.ask(hosts, self.verify_timeout) if hosts else {}
+        live = {
+            a["host"]
+            for a in self.agents.search(admin_context(), ListQuery())
+            if a.get("alive") and a.get("agent_type") == "L2 agent"
+        }
+        asked = [h for h in hosts if h in live]  # a host without a live agent: not waited for
+        answers = self.checks.ask(asked, self.verify_timeout) if asked else {}
         differences = {h: a for h, a in answers.items() if a is not None}
-        silent = sorted(h for h, a in answers.items() if a is None)
+        silent = sorted(set(hosts) - set(differences))
         out: dict[str, Any] = {
-            "hosts": {h: "answered" if h in differences else "no answer" for h in hosts},
+            "hosts": {
+                h: "answered" if h in differences else "no answer" if h in live else "no agent"
+                for h in hosts
+            },
             "differences": {h: len(a) for h, a in differences.items()},
         }
         found = kernel.first_difference(trace.hops, differences)
