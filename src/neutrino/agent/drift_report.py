@@ -5,8 +5,10 @@ loop and never instead of it (the loop's repair is unchanged):
 
 * **The report.** Just before each periodic resync round (when no new state is waiting, so
   the kernel should already match), the loop calls ``DriftReport.observe``: the differences
-  found are what that resync is about to repair — drift made by hand or by something else
-  on the host. Their count and the first ``SAMPLE`` lines go into the L2 agent's
+  found are drift made by hand or by something else on the host, which that resync repairs
+  (all but nft set elements changed by hand, which wait for the next reload of the tables,
+  as before: the repair is unchanged). A new drift list is logged once, as a warning. Their
+  count and the first ``SAMPLE`` lines go into the L2 agent's
   ``configurations["drift"]`` (sent with the next heartbeat: ``GET /v2.0/agents`` shows it;
   it changes only when the drift does, since each change of an agent's configurations is a
   logged change) and into the metrics (``neutrino_agent_drift_differences``,
@@ -75,7 +77,7 @@ class DriftReport:
         except Exception:  # a report must never stop the loop that repairs
             log.exception("drift check failed")
             return
-        if found:
+        if found and found != self.last:  # said once; the same drift again is not news
             log.warning("drift before resync (%d): %s", len(found), "; ".join(found[:SAMPLE]))
         self.last = found
         now = dt.datetime.now(dt.UTC)
