@@ -14,7 +14,8 @@ gateway and a floating IP per tenth port, 4 hosts with tunnel endpoints.
 
 Timed (median and p99 over ``--rounds`` each, ``time.perf_counter``):
 
-* ``model``: ``from_neutron`` (indexes included) — what the service pays per request;
+* ``model``: ``from_neutron`` (indexes included) — what a model rebuild costs (the service
+  keeps the model per change-log revision: ``bench/trace_service.py``);
 * ``same_net``: a trace between two ports of one network (allowed by a remote-group rule);
 * ``routed``: a trace across the router (two L2 hops, a route, the ingress rules);
 * ``refused``: a trace refused at the destination's ingress (every rule of the group scanned,

@@ -4,6 +4,7 @@ VM name resolved through a lab state file, the table, ``--json``, the exit statu
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from neutrino.cli.main import app
 from neutrino.client import Controller, Credentials, Session
+from neutrino.domain.hoststate import tap_name
 from neutrino.lab.state import LabState, VmRecord
 from tests.conftest import ADMIN_PASSWORD
 
@@ -122,3 +124,40 @@ def test_trace_by_lab_vm_name(live_url: str, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     body = json.loads(r.output)
     assert body["verdict"] == "delivered" and a["id"] in body["hops"][0]["object"]
+
+
+def _play_agent(creds: Credentials, differences: list[str]) -> threading.Thread:
+    """The agent of hv1, answering the next kernel check with ``differences``."""
+
+    def run() -> None:
+        with Session(creds) as session:
+            api = Controller(session)
+            for _ in range(20):
+                ids = api.poll_checks("hv1", timeout=1.0)
+                for check_id in ids:
+                    api.answer_check("hv1", check_id, differences)
+                if ids:
+                    return
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_trace_verify_names_the_hop_and_sets_the_exit_status(live_url: str) -> None:
+    creds, a, b = _world(live_url)
+    b_ip = b["fixed_ips"][0]["ip_address"]
+    args = ["trace", "--from", a["id"], "--to", b_ip, "--verify"]
+    line = f"missing nft bridge port_in {tap_name(b['id'])} : jump in-0123456789"
+    agent = _play_agent(creds, [line])
+    differs = runner.invoke(app, args, env=_env(creds))
+    agent.join(30)
+    assert differs.exit_code == 4, differs.output
+    assert "kernel differs at hop 5 (ingress rules" in differs.output, differs.output
+    assert f"hv1: {line}" in differs.output
+    agent = _play_agent(creds, [])
+    agrees = runner.invoke(app, args, env=_env(creds))
+    agent.join(30)
+    assert agrees.exit_code == 0, agrees.output
+    assert "kernel agrees with every hop" in agrees.output
+    assert "hv1 (answered)" in agrees.output

@@ -48,6 +48,7 @@ def test_agent_check_lists_exactly_the_drift(live_url: str) -> None:
             state = api.watch_host_state("hv1").state
         assert state is not None
         args = ["agent", "check", "--host", "hv1", "--netns", hv, "--tunnel-ip", f"{UNDERLAY}.1"]
+        args.append("--no-security-groups")  # L2 alone here; the lab test checks them all
         before = runner.invoke(app, args, env=env)
         assert before.exit_code == 3, before.output
         vni = net["provider:segmentation_id"]

@@ -13,6 +13,7 @@ import pytest
 import neutrino.service.hostsync
 import neutrino.service.ipam_floors
 import neutrino.service.port_views
+import neutrino.service.trace_model
 from neutrino.common import clock
 from neutrino.service.changes import INTERESTS
 from neutrino.store import changelog, raw
@@ -20,7 +21,7 @@ from neutrino.store.changes import ALL_KINDS, Op, Resource, kind_of, kinds
 from neutrino.store.uow import Store, Tx
 
 SERVICE = Path(neutrino.service.port_views.__file__).parent
-CACHES = {"port views", "IPAM floors", "host state"}
+CACHES = {"port views", "IPAM floors", "host state", "trace model"}
 
 
 def test_every_cache_classifies_every_kind() -> None:

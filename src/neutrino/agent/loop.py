@@ -16,8 +16,9 @@ Invariants:
 * no round before the first snapshot (``state`` None): an agent that starts while the
   controller is away must not tear down a working host;
 * a round happens when the watcher brought a new state, every ``resync_interval`` seconds (a
-  full re-read of the kernel: drift such as a bridge deleted by hand is repaired), and after a
-  failure, with backoff;
+  full re-read of the kernel: drift such as a bridge deleted by hand is repaired; just before
+  it, with no new state waiting, ``before_resync`` — the drift report — sees the kernel as
+  it was left), and after a failure, with backoff;
 * a heartbeat every ``heartbeat_interval`` seconds, whatever the rounds do: each role with
   an agent registers it (``start_flag`` on the first), the L2 agent first.
 
@@ -99,6 +100,7 @@ class AgentLoop:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._started = False
+        self.before_resync: Callable[[], None] | None = None
 
     # --- signals from other threads ----------------------------------------------------------
 
@@ -218,6 +220,8 @@ class AgentLoop:
                         self._dirty.set()
             if now >= next_resync:
                 next_resync = now + self.resync_interval
+                if not self._dirty.is_set() and self.before_resync is not None:
+                    self.before_resync()  # the drift report, before the repair
                 self._dirty.set()
             if retry_at is not None and now >= retry_at:
                 retry_at = None

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from neutrino.agent.dataplane import L2Kernel, L2Manager
+from neutrino.agent.drift_report import CheckAnswerer, DriftReport
 from neutrino.agent.loop import AgentLoop
 from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.model import AgentConfig
@@ -105,6 +106,7 @@ class AgentSettings:
     local_external: str | None = None  # PHYSNET:GATEWAY/PREFIX: make a veth uplink for it
     cleanup_on_exit: bool = False  # tear down what was built when the agent stops
     metrics_listen: str | None = None  # HOST:PORT of the agent's Prometheus metrics
+    drift_report: bool = True  # check the kernel before each periodic resync; answer checks
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **flags: Any) -> AgentSettings:
@@ -115,6 +117,8 @@ class AgentSettings:
         tunnel_ip = given.pop("tunnel_ip", None) or e.get("NEUTRINO_AGENT_TUNNEL_IP")
         if not tunnel_ip:
             raise KeyError("NEUTRINO_AGENT_TUNNEL_IP")
+        if given.get("resync_interval") is None and e.get("NEUTRINO_AGENT_RESYNC_INTERVAL"):
+            given["resync_interval"] = float(e["NEUTRINO_AGENT_RESYNC_INTERVAL"])
         if given.get("dhcp_state_dir") is None and e.get("NEUTRINO_AGENT_DHCP_STATE_DIR"):
             given["dhcp_state_dir"] = Path(e["NEUTRINO_AGENT_DHCP_STATE_DIR"])
         mappings = given.pop("interface_mappings", None)
@@ -247,6 +251,17 @@ class Agent:
             if isinstance(role, SecurityRole) and self.loop.metrics is not None:
                 role.on_applied = self.loop.metrics.nft_seconds.observe
         self.watcher.on_change = self.loop.mark_dirty
+        self.checks: CheckAnswerer | None = None
+        if settings.drift_report and self._real_kernel:
+            l2 = self.roles[0].configurations  # the L2 agent's status carries the report
+            report = DriftReport(settings, l2, self.loop.metrics)
+            self.loop.before_resync = lambda: report.observe(self.watcher.state)
+            self.checks = CheckAnswerer(
+                settings,
+                self.controller,
+                lambda: self.watcher.state,
+                poll_timeout=settings.poll_timeout,
+            )
         self.link_watcher = (
             link_watcher(settings.netns, self.loop.mark_dirty)
             if settings.watch_links and kernel is None
@@ -269,6 +284,9 @@ class Agent:
         if self.link_watcher is not None:
             watch = self.link_watcher.run
             runs[f"links-{name}"] = lambda: watch(self._stop)
+        if self.checks is not None:
+            answer = self.checks.run
+            runs[f"checks-{name}"] = lambda: answer(self._stop)
         self._threads = [
             threading.Thread(target=self._guard, args=(run,), name=n, daemon=True)
             for n, run in runs.items()
@@ -296,7 +314,7 @@ class Agent:
                 if thread is not threading.current_thread():
                     # the loop may be mid-apply: wait for it; the watcher (a daemon that only
                     # reads) may sit in a long-poll: do not hold the exit for it
-                    watcher = thread.name.startswith(("watcher-", "links-"))
+                    watcher = thread.name.startswith(("watcher-", "links-", "checks-"))
                     thread.join(1.0 if watcher else self.settings.poll_timeout + 5)
 
     def close(self) -> None:

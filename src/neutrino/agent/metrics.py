@@ -9,6 +9,9 @@ role:
   (by kind: bridge, vxlan), ``neutrino_agent_routers``, ``neutrino_agent_dhcp_networks``
   (gauges, as of the last round);
 * ``neutrino_agent_nft_apply_seconds`` (histogram): putting the security-group ruleset in place;
+* ``neutrino_agent_drift_differences`` and ``neutrino_agent_drift_checked_timestamp_seconds``
+  (gauges): the differences the drift check found before the last periodic resync, and when
+  (``agent.drift_report``);
 * ``neutrino_agent_errors`` (counter, by kind) and ``neutrino_agent_last_error_timestamp_seconds``
   with ``neutrino_agent_last_error_info{error="…"}``: the class of the last error.
 
@@ -65,6 +68,16 @@ class AgentMetrics:
             ["error"],
             registry=r,
         )
+        self.drift_differences = Gauge(
+            "neutrino_agent_drift_differences",
+            "Kernel differences found before the last periodic resync",
+            registry=r,
+        )
+        self.drift_checked = Gauge(
+            "neutrino_agent_drift_checked_timestamp_seconds",
+            "When the last drift check ran",
+            registry=r,
+        )
         self._server: Any = None
 
     def round_done(self, seconds: float, figures: Mapping[str, int]) -> None:
@@ -72,6 +85,10 @@ class AgentMetrics:
         self.round_seconds.observe(seconds)
         for name, gauge in self.figures.items():
             gauge.set(figures.get(name, 0))
+
+    def drift(self, differences: int, when: float) -> None:
+        self.drift_differences.set(differences)
+        self.drift_checked.set(when)
 
     def error(self, kind: str, exc: BaseException) -> None:
         self.errors.labels(kind).inc()

@@ -97,6 +97,7 @@ def create_app(
 
         def stopping() -> None:
             active.close_waits()
+            app.state.services.trace.checks.close()  # the agents' kernel-check long-polls
             for hook in hooks:
                 hook()
 

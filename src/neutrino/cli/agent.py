@@ -73,8 +73,19 @@ def check(
     netns: NetnsOption = None,
     underlay_dev: Annotated[str | None, typer.Option("--underlay-dev")] = None,
     mappings: Annotated[str | None, typer.Option("--interface-mappings")] = None,
+    dhcp: Annotated[bool, typer.Option("--dhcp", help="Check the DHCP role too.")] = False,
+    dhcp_state_dir: DhcpDirOption = None,
+    l3: Annotated[bool, typer.Option("--l3", help="Check the L3 role too.")] = False,
+    security_groups: Annotated[
+        bool,
+        typer.Option(
+            "--security-groups/--no-security-groups",
+            help="Check the nft security-group tables (default on, as the agent).",
+        ),
+    ] = True,
 ) -> None:
-    """List every difference between this host's kernel and its intended state (L2)."""
+    """List every difference between this host's kernel and its intended state: devices,
+    FDB and neighbour entries, nft tables and sets, dnsmasq (``--dhcp``), routers (``--l3``)."""
     from neutrino.agent.check import check as drift_check
     from neutrino.agent.main import AgentSettings
     from neutrino.client import ClientError
@@ -86,6 +97,10 @@ def check(
             netns=netns,
             underlay_dev=underlay_dev,
             interface_mappings=mappings,
+            dhcp=dhcp or None,
+            dhcp_state_dir=dhcp_state_dir,
+            l3=l3 or None,
+            security_groups=security_groups,
         )
         found = drift_check(settings)
     except KeyError as exc:
@@ -93,7 +108,7 @@ def check(
     except (ValueError, ClientError) as exc:
         raise fail(str(exc)) from None
     for drift in found:
-        console.print(str(drift), markup=False)
+        console.print(str(drift), markup=False, soft_wrap=True)  # one line each: grep-able
     console.print(f"{len(found)} difference(s) on {settings.host}", markup=False)
     if found:
         raise typer.Exit(3)

@@ -7,8 +7,11 @@
 ``--from`` takes a lab VM's name (resolved through the lab state, whose controller and
 credentials it then uses) or a port id (credentials from the ``OS_*`` variables).
 ``--from-outside ADDR`` starts outside the model on an external network (``--network``, or the
-lab's). The hops print as a table; ``--json`` prints the API's answer. The exit status is 0
-when the packet is delivered or leaves the modelled network, 2 when it is dropped.
+lab's). The hops print as a table; ``--json`` prints the API's answer. ``--verify`` (an
+admin's) also asks the agents of the hosts on the path whether their kernel has what each hop
+relies on, and names the first hop where it does not. The exit status is 0 when the packet is
+delivered or leaves the modelled network, 2 when it is dropped, 4 when ``--verify`` found the
+kernel differing from the model (or a host did not answer).
 """
 
 from __future__ import annotations
@@ -99,6 +102,10 @@ def trace(
     ] = None,
     src_mac: Annotated[str | None, typer.Option("--src-mac")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Cross-check each hop against the agents' kernels (admin)."),
+    ] = False,
     directory: Annotated[
         Path | None,
         typer.Option(
@@ -130,6 +137,7 @@ def trace(
         "icmp_code": icmp_code,
         "source_ip": src_ip,
         "source_mac": src_mac,
+        "verify": verify or None,
     }
     try:
         with Session(_credentials(lab)) as session:
@@ -145,5 +153,25 @@ def trace(
         console.print(_table(f"trace {escape(what)}: {result['verdict']}", result["hops"]))
         if result["reply"]:
             console.print(_table("the reply", result["reply"]))
+        if "verify" in result:
+            _print_verify(result["verify"])
     if result["verdict"] == "dropped":
         raise typer.Exit(2)
+    if "verify" in result and result["verify"]["verdict"] != "agrees":
+        raise typer.Exit(4)
+
+
+def _print_verify(found: dict[str, Any]) -> None:
+    hosts = ", ".join(f"{h} ({state})" for h, state in sorted(found["hosts"].items()))
+    if found["verdict"] == "differs":
+        console.print(
+            f"[bold red]kernel differs[/] at hop {found['hop']} ({escape(found['step'])}, "
+            f"{escape(found['object'])}):"
+        )
+        for line in found["detail"]:
+            console.print(f"  {line}", markup=False, soft_wrap=True)
+    elif found["verdict"] == "agrees":
+        console.print("[green]kernel agrees[/] with every hop")
+    else:
+        console.print("[yellow]unverified[/]: not every host answered")
+    console.print(f"hosts: {escape(hosts) or 'none'}")

@@ -112,6 +112,21 @@ class Controller:
             "POST", f"{AGENT}/floatingips/{fip_id}/status", json=body
         )["floatingip"]
 
+    def poll_checks(self, host: str, timeout: float = 30.0) -> list[str]:
+        """Long-poll the drift checks the controller asks of ``host`` (``--verify``): ids."""
+        body = self.session.request(
+            "GET",
+            f"{AGENT}/hosts/{host}/checks",
+            params={"timeout": timeout},
+            timeout=timeout + POLL_SLACK,
+        )
+        return [str(c["id"]) for c in body.get("checks", [])]
+
+    def answer_check(self, host: str, check_id: str, differences: list[str]) -> None:
+        """The answer to check ``check_id``: the host's differences, as the check prints them."""
+        body = {"check": {"differences": differences}}
+        self.session.request("POST", f"{AGENT}/hosts/{host}/checks/{check_id}", json=body)
+
     def wait_port(
         self, port_id: str, status: str = "ACTIVE", timeout: float = 30.0
     ) -> dict[str, Any]:

@@ -13,8 +13,13 @@ object belongs to another project is redacted for a non-admin: the verdict stays
 the reason and the fix do not.
 
 The model is read through the services' own list renders (the Neutron wire form the API
-shows), one read per collection; a change racing the trace can make two collections disagree
-for that one answer, which a re-run settles.
+shows), one read per collection, and kept per change-log revision (``trace_model``): a trace
+after no change reads no collection. A change racing the build can make two collections
+disagree for that one model, which the next change's rebuild settles.
+
+``verify`` (admins only: it shows every project's kernel) asks the agents of the hosts the
+path crosses for their kernel's differences (``kernel_checks``) and names the first hop that
+relies on one (``domain.trace.kernel``).
 """
 
 from __future__ import annotations
@@ -27,18 +32,20 @@ from typing import Any
 from neutrino.common.errors import BadRequest, PolicyNotAuthorized
 from neutrino.domain.listing import ListQuery
 from neutrino.domain.security_groups import PROTOCOLS
-from neutrino.domain.trace import NetworkModel, Packet, from_neutron
+from neutrino.domain.trace import NetworkModel, Packet, from_neutron, kernel
 from neutrino.domain.trace.packet import Hop, Trace
 from neutrino.domain.trace.walk import trace_from_external, trace_from_port
 from neutrino.service.agents import AgentService
 from neutrino.service.binding import parse_configurations, tunnel_ip_of
 from neutrino.service.context import RequestContext, admin_context
+from neutrino.service.kernel_checks import KernelChecks
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
 from neutrino.service.routers import RouterService
 from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.subnets import SubnetService
+from neutrino.service.trace_model import ModelCache
 from neutrino.store import trace as repo
 from neutrino.store.uow import Store
 
@@ -55,8 +62,10 @@ FIELDS = frozenset(
         "icmp_code",
         "source_ip",
         "source_mac",
+        "verify",
     }
 )
+VERIFY_TIMEOUT = 10.0  # seconds the agents have to answer a ``verify``
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 PORT_PROTOCOLS = frozenset({"tcp", "udp", "sctp", "dccp", "udplite"})
 REDACTED = "an object of another project"
@@ -68,6 +77,7 @@ class TraceRequest:
     port_id: str | None = None
     network_id: str | None = None  # an outside source: its external network and address
     address: str | None = None
+    verify: bool = False  # cross-check each hop against the agents' kernels
 
 
 def _bad(message: str) -> BadRequest:
@@ -144,11 +154,14 @@ def parse_request(body: Any) -> TraceRequest:
         src=src_ip,
         src_mac=src_mac and src_mac.lower(),
     )
+    verify = t.get("verify", False)
+    if not isinstance(verify, bool):
+        raise _bad("verify must be true or false")
     source = t.get("source")
     if not isinstance(source, dict) or not source:
         raise _bad("source must be {port_id} or {network_id, ip_address}")
     if set(source) == {"port_id"}:
-        return TraceRequest(packet, port_id=_id(source["port_id"], "source.port_id"))
+        return TraceRequest(packet, port_id=_id(source["port_id"], "source.port_id"), verify=verify)
     if set(source) == {"network_id", "ip_address"}:
         address = _ip(source["ip_address"], "source.ip_address")
         if ipaddress.ip_address(address).version != version:
@@ -157,6 +170,7 @@ def parse_request(body: Any) -> TraceRequest:
             packet.with_(src=address),
             network_id=_id(source["network_id"], "source.network_id"),
             address=address,
+            verify=verify,
         )
     raise _bad("source must be {port_id} or {network_id, ip_address}")
 
@@ -204,6 +218,9 @@ class TraceService:
         agents: AgentService,
     ) -> None:
         self.store = store
+        self.checks = KernelChecks()  # the agents' answers to ``verify`` (this process)
+        self.models = ModelCache(store)
+        self.verify_timeout = VERIFY_TIMEOUT
         self.networks, self.subnets, self.ports = networks, subnets, ports
         self.groups, self.routers, self.floatingips, self.agents = (
             groups,
@@ -212,8 +229,12 @@ class TraceService:
             agents,
         )
 
+    def model(self) -> NetworkModel:
+        """The whole intended network as of the latest change (``trace_model``)."""
+        return self.models.get(self.load)
+
     def load(self) -> NetworkModel:
-        """The whole intended network, as an admin sees it."""
+        """The whole intended network, as an admin sees it, read now."""
         admin, everything = admin_context(), ListQuery()
         vteps = {}
         for agent in self.agents.search(admin, ListQuery()):
@@ -235,20 +256,60 @@ class TraceService:
 
     def trace(self, ctx: RequestContext, body: Any) -> dict[str, Any]:
         request = parse_request(body)
+        if request.verify and not ctx.is_admin:
+            raise PolicyNotAuthorized("rule:trace_verify")  # it shows every project's kernel
         if request.port_id is not None:
             self.ports.get(ctx, request.port_id)  # 404 unless the caller may see it
-            model = self.load()
+            model = self.model()
             trace = trace_from_port(model, request.port_id, request.packet)
         else:
             assert request.network_id is not None and request.address is not None
             self._check_outside(ctx, request)
-            model = self.load()
+            model = self.model()
             if request.network_id not in model.networks or (
                 not model.networks[request.network_id].external
             ):
                 raise _bad(f"source.network_id {request.network_id} is not an external network")
             trace = trace_from_external(model, request.network_id, request.address, request.packet)
-        return trace_dict(trace, ctx)
+        answer = trace_dict(trace, ctx)
+        if request.verify:
+            answer["verify"] = self.verify(trace)
+        return answer
+
+    def verify(self, trace: Trace) -> dict[str, Any]:
+        """Ask the agents of the hosts the path crosses for their kernel's differences and
+        name the first hop relying on one (``domain.trace.kernel``)."""
+        hosts = kernel.hosts_of(trace.hops)
+        live = {
+            a["host"]
+            for a in self.agents.search(admin_context(), ListQuery())
+            if a.get("alive") and a.get("agent_type") == "L2 agent"
+        }
+        asked = [h for h in hosts if h in live]  # a host without a live agent: not waited for
+        answers = self.checks.ask(asked, self.verify_timeout) if asked else {}
+        differences = {h: a for h, a in answers.items() if a is not None}
+        silent = sorted(set(hosts) - set(differences))
+        out: dict[str, Any] = {
+            "hosts": {
+                h: "answered" if h in differences else "no answer" if h in live else "no agent"
+                for h in hosts
+            },
+            "differences": {h: len(a) for h, a in differences.items()},
+        }
+        found = kernel.first_difference(trace.hops, differences)
+        if found is not None:
+            index, lines = found
+            hop = trace.hops[index]
+            out.update(
+                verdict="differs",
+                hop=index + 1,
+                step=hop.step,
+                object=hop.obj,
+                detail=lines,
+            )
+        else:
+            out["verdict"] = "unverified" if silent or not hosts else "agrees"
+        return out
 
     def _check_outside(self, ctx: RequestContext, request: TraceRequest) -> None:
         if ctx.is_admin:

@@ -174,6 +174,14 @@ class DhcpManager:
 
     # --- dnsmasq
 
+    def running_pid(self, network_id: str) -> int | None:
+        """The pid of this network's live dnsmasq, or None (read only: the drift check)."""
+        return self._running_pid(network_id)
+
+    def command(self, cfg: DhcpConfig) -> list[str]:
+        """The dnsmasq command line ``cfg`` is served with."""
+        return self._argv(cfg, self._dir(cfg.network_id))
+
     def _dir(self, network_id: str) -> Path:
         return self.state_dir / network_id
 

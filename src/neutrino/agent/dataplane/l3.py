@@ -217,7 +217,7 @@ class L3Manager:
 def _ensure_nat(nft: Nft, cfg: RouterConfig, report: L3Report) -> set[str]:
     """Make the NAT table match; returns the floating IPs whose mapping went away or
     changed (their connections must be flushed)."""
-    current, mapped = _nat_current(nft)
+    current, mapped = nat_current(nft)
     wanted = dict(cfg.floating_ips)
     stale = {fip for fip, fixed in mapped.items() if wanted.get(fip) != fixed}
     if cfg.nat is None:
@@ -250,7 +250,7 @@ def _ensure_nat(nft: Nft, cfg: RouterConfig, report: L3Report) -> set[str]:
     return stale
 
 
-def _nat_current(nft: Nft) -> tuple[str | None, dict[str, str]]:
+def nat_current(nft: Nft) -> tuple[str | None, dict[str, str]]:
     """The digest comment of our NAT table (None if absent) and its floating IP DNAT map
     (floating -> fixed)."""
     try:

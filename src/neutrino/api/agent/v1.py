@@ -15,6 +15,10 @@
 - ``POST /agent/v1/floatingips/{id}/status`` {"floatingip": {status: ACTIVE|DOWN|ERROR}} ->
   {"floatingip": {id, status}}: an L3 agent has (not) configured the floating IP.
 
+- ``GET /agent/v1/hosts/{host}/checks?timeout=S`` -> {"checks": [{"id"}]}: a long-poll (S <=
+  60 s) for the drift checks a trace's ``verify`` asks of the host (``service.kernel_checks``);
+  ``POST /agent/v1/hosts/{host}/checks/{id}`` {"check": {"differences": [str]}} -> 204.
+
 All but the event need admin or the ``service`` role; the event needs only visibility of the
 port.
 
@@ -81,6 +85,25 @@ async def host_state(request: Request, host: str) -> Response:
     async with _long_poll(request):
         result = await services(request).hostsync.watch(ctx, host, cursor, timeout, delta=delta)
     return json_response(result.to_dict())
+
+
+@router.get(PREFIX + "/hosts/{host}/checks")
+async def host_checks(request: Request, host: str) -> Response:
+    ctx = context(request)
+    require_agent_role(ctx, "get_host_checks")
+    timeout = _timeout(request)
+    async with _long_poll(request):
+        found = await services(request).trace.checks.pending(host, timeout)
+    return json_response({"checks": [{"id": c} for c in found]})
+
+
+@router.post(PREFIX + "/hosts/{host}/checks/{check_id}")
+async def host_check_answer(request: Request, host: str, check_id: str) -> Response:
+    ctx = context(request)
+    require_agent_role(ctx, "answer_host_check")
+    body = await member_body(request, "check")
+    services(request).trace.checks.answer(host, check_id, body)
+    return Response(status_code=204)
 
 
 @router.post(PREFIX + "/ports/{port_id}/status")

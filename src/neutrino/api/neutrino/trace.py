@@ -46,6 +46,7 @@ BODY = {
                 "icmp_code": _ICMP,
                 "source_ip": _STRING,
                 "source_mac": _STRING,
+                "verify": {"type": "boolean"},
             },
         }
     },

@@ -107,6 +107,9 @@ class Hop:
     detail: str
     fix: str | None = None
     owner: str | None = None  # project of ``obj``; "" = every project's; None = no object
+    # the kernel objects this hop relies on (``kernel.KernelRef``: host and drift-object
+    # prefix), for ``--verify``; not part of the API's answer
+    refs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -138,6 +141,12 @@ class Trace:
         hop = make_hop(step, obj, verdict, detail, fix)
         self.hops.append(hop)
         return hop
+
+    def rely(self, since: int, step: str, refs: list[tuple[str, str]]) -> None:
+        """Hops ``step`` added from index ``since`` on rely on the kernel objects ``refs``."""
+        for i in range(since, len(self.hops)):
+            if self.hops[i].step == step and refs:
+                self.hops[i] = replace(self.hops[i], refs=self.hops[i].refs + tuple(refs))
 
 
 def make_hop(

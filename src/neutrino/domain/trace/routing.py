@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from neutrino.domain.l3state import gateway_device, interface_device
 from neutrino.domain.trace.model import NetworkModel, Port, Router, in_prefix
 from neutrino.domain.trace.packet import Trace
 
@@ -14,11 +15,20 @@ __all__ = ["route", "snat"]
 
 
 def route(
-    m: NetworkModel, t: Trace, router: Router, ports: list[Port], gw: Port | None, dst: str
+    m: NetworkModel,
+    t: Trace,
+    router: Router,
+    ports: list[Port],
+    gw: Port | None,
+    dst: str,
+    host: str | None = None,
 ) -> tuple[Port, str | None] | None:
     """The router's longest-prefix choice for ``dst`` (connected subnets, then extra routes,
-    then the default via the gateway subnet's gateway): the port out and the next hop."""
+    then the default via the gateway subnet's gateway): the port out and the next hop. The
+    hop relies on the kernel route it names on ``host`` (a connected one: the interface's
+    address; others: the static route the L3 agent installs)."""
     best: tuple[int, int, Port, str | None, str] | None = None
+    kernel_route: dict[tuple[int, str | None], str] = {}
 
     def offer(prefixlen: int, rank: int, port: Port, via: str | None, what: str) -> None:
         nonlocal best
@@ -30,6 +40,8 @@ def route(
             s = m.subnets.get(sid)
             if s is not None and s.contains(dst):
                 offer(ipaddress.ip_network(s.cidr).prefixlen, 2, p, None, f"connected {s.cidr}")
+                device = gateway_device(p.id) if p is gw else interface_device(p.id)
+                kernel_route[id(p), None] = f"address {device}"
     for dest, hop in router.routes:
         if in_prefix(dst, dest):
             port = next(
@@ -42,18 +54,16 @@ def route(
                 None,
             )
             if port is not None:
-                offer(
-                    ipaddress.ip_network(dest, strict=False).prefixlen,
-                    1,
-                    port,
-                    hop,
-                    f"extra route {dest} via {hop}",
-                )
+                net = ipaddress.ip_network(dest, strict=False)
+                offer(net.prefixlen, 1, port, hop, f"extra route {dest} via {hop}")
+                kernel_route[id(port), hop] = f"route {net} via {hop}"
     if gw is not None:
         for sid, _ in gw.fixed_ips:
             s = m.subnets.get(sid)
             if s is not None and s.gateway_ip and s.ip_version == ipaddress.ip_address(dst).version:
                 offer(0, 0, gw, s.gateway_ip, f"default via {s.gateway_ip}")
+                default = "::/0" if ":" in s.gateway_ip else "0.0.0.0/0"
+                kernel_route[id(gw), s.gateway_ip] = f"route {default} via {s.gateway_ip}"
     if best is None:
         t.add(
             "route",
@@ -66,7 +76,11 @@ def route(
         )
         return None
     _, _, port, via, what = best
+    since = len(t.hops)
     t.add("route", router, "pass", f"{dst}: {what}, out by {port.label()}")
+    if host is not None:
+        used = kernel_route.get((id(port), via), "route")
+        t.rely(since, "route", [(host, f"router {router.id} {used}")])
     return port, via
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from neutrino.domain.trace import ends, filters, routing
+from neutrino.domain.trace import ends, filters, kernel, routing
 from neutrino.domain.trace.model import Network, NetworkModel, Port, Router, in_prefix
 from neutrino.domain.trace.packet import Packet, Trace
 
@@ -62,14 +62,17 @@ def trace_from_port(model: NetworkModel, port_id: str, packet: Packet) -> Trace:
         return t
     if not ends.reachable(t, port, "source"):
         return t
+    t.rely(0, "source", kernel.refs_delivery(port))
     spoof = filters.anti_spoof(port, packet, src)
     t.add("anti-spoofing", spoof.obj, "pass" if spoof.allowed else "drop", spoof.detail, spoof.fix)
+    t.rely(0, "anti-spoofing", kernel.refs_spoof(port))
     if not spoof.allowed:
         return t
     egress = filters.check(port, "egress", packet, src, model)
     t.add(
         "egress rules", egress.obj, "pass" if egress.allowed else "drop", egress.detail, egress.fix
     )
+    t.rely(0, "egress rules", kernel.refs_egress(port, model))
     if egress.allowed:
         Walk(model, t, src, port).run(port.network_id, port.host)
     return t
@@ -288,7 +291,9 @@ class Walk:
             detail = f"VXLAN VNI {net.segmentation_id}: {host} ({here}) -> {target.host} ({there})"
         else:
             detail = f"{segment}: {host} -> {target.host} over the physical network"
+        since = len(self.t.hops)
         self.t.add("L2", where, "pass", detail)
+        self.t.rely(since, "L2", kernel.refs_l2(net, host, target, self.resolved))
         return True
 
     # --- L3 -----------------------------------------------------------------------------
@@ -317,7 +322,10 @@ class Walk:
                 f"openstack router set --enable {router.id}",
             )
             return None
+        since = len(t.hops)
         t.add("router", router, "pass", f"in by {in_port.label()} on {in_port.host}")
+        here = ("netns", "forwarding", "device", "address")
+        t.rely(since, "router", kernel.refs_router(router, in_port.host, here))
         fip = m.fip_by_address.get(dst)
         if fip is not None and fip.router_id == router.id and self.packet.version == 4:
             self.dnat_from = dst
@@ -329,7 +337,7 @@ class Walk:
                 f"DNAT {dst} -> {fip.fixed_ip_address}",
             )
             dst = fip.fixed_ip_address
-        out = routing.route(self.m, t, router, ports, gw, dst)
+        out = routing.route(self.m, t, router, ports, gw, dst, in_port.host)
         if out is None:
             return None
         out_port, via = out
@@ -345,12 +353,14 @@ class Walk:
                     "nat",
                     f"hairpin: SNAT to {own} (the answer must come back through the router)",
                 )
+        t.rely(since, "NAT", kernel.refs_router(router, in_port.host, ["nat"]))
         return out_port.network_id, out_port.host, via
 
     # --- delivery ------------------------------------------------------------------------
 
     def _deliver(self, port: Port) -> None:
         result = filters.check(port, "ingress", self.packet, self.src, self.m)
+        since = len(self.t.hops)
         self.t.add(
             "ingress rules",
             result.obj,
@@ -358,6 +368,7 @@ class Walk:
             result.detail,
             result.fix,
         )
+        self.t.rely(since, "ingress rules", kernel.refs_ingress(port, self.m))
         if not result.allowed:
             return
         self.t.add(
@@ -366,6 +377,7 @@ class Walk:
             "deliver",
             f"delivered to {self.packet.dst} on host {port.host}",
         )
+        self.t.rely(since, "deliver", kernel.refs_delivery(port))
         ends.reply(self, port)
 
 

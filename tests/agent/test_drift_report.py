@@ -1,0 +1,109 @@
+"""The agent's drift report and check answers (agent/drift_report.py), with a fake drift check
+and a fake controller: what goes into the status and metrics, what is answered, and that
+neither a failing check nor an absent controller stops anything."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from neutrino.agent.dataplane.drift import Drift
+from neutrino.agent.drift_report import SAMPLE, CheckAnswerer, DriftReport
+from neutrino.agent.metrics import AgentMetrics
+from neutrino.client import TransportError
+from neutrino.domain.hoststate import HostState
+
+STATE = HostState(host="hv1", revision=3)
+FOUND = [
+    Drift(f"fdb vxlan-5 fa:16:3e:00:00:{i:02x} dst 198.51.100.2", "missing") for i in range(25)
+]
+
+
+class Settings:
+    host = "hv1"
+
+
+def test_the_report_goes_to_the_status_and_the_metrics() -> None:
+    configurations: dict[str, Any] = {"tunnel_ip": "198.51.100.1"}
+    metrics = AgentMetrics()
+    report = DriftReport(Settings(), configurations, metrics, check=lambda s, st: FOUND)  # type: ignore[arg-type]
+    report.observe(None)  # no state yet: nothing checked
+    assert "drift" not in configurations
+    report.observe(STATE)
+    assert configurations["drift"] == {
+        "differences": 25,
+        "sample": [str(d) for d in FOUND[:SAMPLE]],
+    }
+    assert metrics.registry.get_sample_value("neutrino_agent_drift_differences") == 25
+    assert metrics.registry.get_sample_value("neutrino_agent_drift_checked_timestamp_seconds")
+    report.check = lambda s, st: []  # repaired
+    report.observe(STATE)
+    assert configurations["drift"] == {"differences": 0, "sample": []}
+
+
+def test_a_failing_check_keeps_the_last_report() -> None:
+    configurations: dict[str, Any] = {}
+
+    def broken(s: Any, st: Any) -> list[Drift]:
+        raise OSError("nft went away")
+
+    report = DriftReport(Settings(), configurations, check=lambda s, st: FOUND[:1])  # type: ignore[arg-type]
+    report.observe(STATE)
+    report.check = broken
+    report.observe(STATE)  # logged, not raised
+    assert configurations["drift"]["differences"] == 1
+
+
+class FakeController:
+    def __init__(self, stop: threading.Event, polls: list[Any]) -> None:
+        self.stop, self.polls = stop, polls
+        self.answers: list[tuple[str, str, list[str]]] = []
+
+    def poll_checks(self, host: str, timeout: float) -> list[str]:
+        if not self.polls:
+            self.stop.set()
+            return []
+        item = self.polls.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return list(item)
+
+    def answer_check(self, host: str, check_id: str, differences: list[str]) -> None:
+        self.answers.append((host, check_id, differences))
+
+
+def test_checks_are_answered_with_the_differences_of_the_moment() -> None:
+    stop = threading.Event()
+    away = TransportError("connection refused")
+    controller = FakeController(stop, [["c1", "c2"], away, [], ["c3"]])
+    states: list[HostState | None] = [STATE]
+    answerer = CheckAnswerer(
+        Settings(),  # type: ignore[arg-type]
+        controller,  # type: ignore[arg-type]
+        lambda: states[0],
+        check=lambda s, st: FOUND[:2],
+    )
+    answerer.run(stop)
+    lines = [str(d) for d in FOUND[:2]]
+    assert controller.answers == [("hv1", "c1", lines), ("hv1", "c2", lines), ("hv1", "c3", lines)]
+
+
+def test_no_state_or_a_failed_check_leaves_the_check_unanswered() -> None:
+    stop = threading.Event()
+    controller = FakeController(stop, [["c1"], ["c2"]])
+    states: list[HostState | None] = [None]
+
+    def check(s: Any, st: Any) -> list[Drift]:
+        raise RuntimeError("boom")
+
+    answerer = CheckAnswerer(Settings(), controller, lambda: states[0], check=check)  # type: ignore[arg-type]
+    original = answerer.controller.poll_checks
+
+    def poll(host: str, timeout: float) -> list[str]:
+        found = original(host, timeout)
+        states[0] = STATE  # the second check has a state, and its check fails
+        return found
+
+    answerer.controller.poll_checks = poll  # type: ignore[method-assign]
+    answerer.run(stop)
+    assert controller.answers == []
