@@ -18,6 +18,8 @@ from neutrino.service.ip_availability import IpAvailabilityService
 from neutrino.service.liveness import LivenessSweeper
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
+from neutrino.service.qos import QosPolicyService
+from neutrino.service.qos_rules import QosRuleService
 from neutrino.service.quotas import QuotaService
 from neutrino.service.rbac import RbacService
 from neutrino.service.routers import RouterService
@@ -47,6 +49,8 @@ class Services:
     rbac: RbacService
     subnetpools: SubnetPoolService
     address_scopes: AddressScopeService
+    qos_policies: QosPolicyService
+    qos_rules: QosRuleService
     ip_availability: IpAvailabilityService
     availability_zones: AvailabilityZoneService
     security_groups: SecurityGroupService
@@ -91,6 +95,8 @@ class Services:
             rbac=RbacService(store, quotas),
             subnetpools=SubnetPoolService(store, quotas),
             address_scopes=AddressScopeService(store, quotas),
+            qos_policies=QosPolicyService(store),
+            qos_rules=QosRuleService(store),
             ip_availability=IpAvailabilityService(store),
             availability_zones=AvailabilityZoneService(store),
             security_groups=groups,
