@@ -1,0 +1,56 @@
+"""The QoS role: bandwidth limits on the host's port devices (``qos_calc`` → ``dataplane.qos``).
+
+It registers no agent of its own: the L2 agent's ``configurations`` carry the rule types it
+enforces (``qos_calc.configurations``), which is what the controller's ``/v2.0/qos/rule-types``
+and its refusal of unsupported rules read. It runs after the other roles, on the taps L2 found
+(a port whose tap is not plugged yet waits for the link watcher's next round); a device the
+kernel refused is kept with its error and retried when retryable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from neutrino.agent.dataplane.base import DataplaneError
+from neutrino.agent.qos_calc import PortShaping, desired_shaping
+from neutrino.agent.roles import Round, log_failures
+
+log = logging.getLogger(__name__)
+
+
+class QosApplier(Protocol):
+    """The QoS data plane (``dataplane.qos.QosManager`` is one)."""
+
+    def apply(self, desired: Mapping[str, PortShaping]) -> Any: ...
+
+
+class QosRole:
+    agent = None  # reported in the L2 agent's configurations
+
+    def __init__(self, manager: QosApplier) -> None:
+        self.manager = manager
+        self.configurations: dict[str, Any] = {}
+        self.shaped: set[str] = set()
+        self.failed: dict[str, DataplaneError] = {}
+
+    def apply(self, rnd: Round) -> None:
+        desired = {
+            d: s for d, s in desired_shaping(rnd.state).items() if d not in rnd.report.missing
+        }
+        report = self.manager.apply(desired)
+        log_failures("QoS on", report.failed)
+        if report.changes:
+            log.info("QoS: %s", "; ".join(report.changes))
+        self.shaped = set(report.applied)
+        self.failed = dict(report.failed)
+
+    def retryable(self) -> list[str]:
+        return sorted(d for d, e in self.failed.items() if e.retryable)
+
+    def errors(self) -> list[DataplaneError]:
+        return list(self.failed.values())
+
+    def gauges(self) -> dict[str, int]:
+        return {"qos_ports": len(self.shaped)}
