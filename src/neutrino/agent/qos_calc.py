@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neutrino.domain.hoststate import HostState, PortState
+from neutrino.domain.l3state import gateway_device, router_namespace
 from neutrino.domain.qosstate import EGRESS, INGRESS
 
 KERNEL_HZ = 250
@@ -115,3 +116,60 @@ def configurations() -> dict[str, object]:
             ]
         }
     }
+
+
+# --- floating IPs (qos-fip): in the router's namespace, on its gateway device ------------------
+
+
+@dataclass(frozen=True)
+class FipShaping:
+    """One floating IP's buckets: ``from_vm`` for what leaves through it (matched on its
+    address as source after SNAT), ``to_vm`` for what arrives for it (its address as
+    destination, before DNAT)."""
+
+    address: str
+    to_vm: Tbf | None = None
+    from_vm: Tbf | None = None
+
+
+@dataclass(frozen=True)
+class RouterShaping:
+    """The shaping of a router's gateway device (``qg-``): an htb class per limited floating
+    IP way, unmatched traffic unshaped. ``fips`` empty: nothing of ours on the device."""
+
+    namespace: str
+    device: str
+    ifb: str
+    fips: tuple[FipShaping, ...] = ()
+
+
+def desired_fip_shaping(state: HostState, namespace_suffix: str = "") -> dict[str, RouterShaping]:
+    """Router id -> its gateway's shaping, for every hosted router with a gateway (those
+    without limited floating IPs too, so a limit removed is cleared)."""
+    out = {}
+    for router in state.routers:
+        if router.gateway is None:
+            continue
+        fips = []
+        for fip in router.floating_ips:
+            limits = {b.direction: b for b in fip.bandwidth_limits if b.max_kbps > 0}
+            if limits:
+                to_vm, from_vm = limits.get(INGRESS), limits.get(EGRESS)
+                fips.append(
+                    FipShaping(
+                        address=fip.floating_ip_address,
+                        to_vm=None
+                        if to_vm is None
+                        else bucket(to_vm.max_kbps, to_vm.max_burst_kbps),
+                        from_vm=None
+                        if from_vm is None
+                        else bucket(from_vm.max_kbps, from_vm.max_burst_kbps),
+                    )
+                )
+        out[router.id] = RouterShaping(
+            namespace=router_namespace(router.id) + namespace_suffix,
+            device=gateway_device(router.gateway.id),
+            ifb=ifb_name(router.gateway.id),
+            fips=tuple(sorted(fips, key=lambda f: f.address)),
+        )
+    return out

@@ -157,6 +157,25 @@ def delete_rule(conn: Connection, rule_id: str) -> None:
 # --- what the agents are told ----------------------------------------------------------------
 
 
+def floatingip_limits(
+    conn: Connection, fip_ids: list[str]
+) -> dict[str, list[tuple[str, int, int]]]:
+    """Floating IP id -> [(direction, max_kbps, max_burst_kbps)] of its policy (one query)."""
+    out: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+    if not fip_ids:
+        return out
+    f = FloatingIp.__table__.c
+    stmt = (
+        select(f.id, r.direction, r.max_kbps, r.max_burst_kbps)
+        .join(rules, r.qos_policy_id == f.qos_policy_id)
+        .where(f.id.in_(sorted(set(fip_ids))))
+        .order_by(f.id, r.direction)
+    )
+    for fid, direction, kbps, burst in conn.execute(stmt):
+        out[fid].append((direction, kbps, burst))
+    return out
+
+
 def limits_of(conn: Connection, policy_ids: list[str]) -> dict[str, list[tuple[str, int, int]]]:
     """Policy id -> [(direction, max_kbps, max_burst_kbps)] (host state, one query)."""
     out: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
