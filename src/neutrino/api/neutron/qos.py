@@ -33,10 +33,10 @@ POLICY = "/v2.0/qos/policies/{policy_id}"
 ALIAS = "/v2.0/qos/alias-bandwidth-limit-rules/{rule_id}"
 
 
-def _rule_type(collection: str) -> str:
-    if collection not in RULE_COLLECTIONS:
+def _rule_type(rule_kind: str) -> str:
+    if rule_kind not in RULE_COLLECTIONS:
         raise NotFound("The resource could not be found.")
-    return RULE_COLLECTIONS[collection]
+    return RULE_COLLECTIONS[rule_kind]
 
 
 # --- tags of policies (the generic tag routes take one path segment as the collection);
@@ -90,52 +90,52 @@ async def rule_type(request: Request, rule_type: str) -> Response:
     return json_response({"rule_type": services(request).qos_rules.rule_type(ctx, rule_type)})
 
 
-@router.get(POLICY + "/{collection}")
-async def list_rules(request: Request, policy_id: str, collection: str) -> Response:
+@router.get(POLICY + "/{rule_kind}")
+async def list_rules(request: Request, policy_id: str, rule_kind: str) -> Response:
     ctx = context(request)
-    kind = _rule_type(collection)
+    kind = _rule_type(rule_kind)
     query = list_query(request)
     items = services(request).qos_rules.search(ctx, kind, policy_id, query)
     if query.page_reverse:
         items.reverse()
-    body: dict[str, Any] = {collection: select_fields(items, query.fields)}
+    body: dict[str, Any] = {rule_kind: select_fields(items, query.fields)}
     if query.limit is not None:
-        body[f"{collection}_links"] = _links(request, items, query)
+        body[f"{rule_kind}_links"] = _links(request, items, query)
     return json_response(body)
 
 
-@router.post(POLICY + "/{collection}")
-async def create_rule(request: Request, policy_id: str, collection: str) -> Response:
+@router.post(POLICY + "/{rule_kind}")
+async def create_rule(request: Request, policy_id: str, rule_kind: str) -> Response:
     ctx = context(request)
-    kind = _rule_type(collection)
-    body = await member_body(request, collection[:-1])
+    kind = _rule_type(rule_kind)
+    body = await member_body(request, rule_kind[:-1])
     created = services(request).qos_rules.create(ctx, kind, policy_id, body)
-    return json_response({collection[:-1]: created}, 201)
+    return json_response({rule_kind[:-1]: created}, 201)
 
 
-@router.get(POLICY + "/{collection}/{rule_id}")
-async def show_rule(request: Request, policy_id: str, collection: str, rule_id: str) -> Response:
+@router.get(POLICY + "/{rule_kind}/{rule_id}")
+async def show_rule(request: Request, policy_id: str, rule_kind: str, rule_id: str) -> Response:
     ctx = context(request)
-    kind = _rule_type(collection)
+    kind = _rule_type(rule_kind)
     item = services(request).qos_rules.get(ctx, kind, policy_id, rule_id)
-    return json_response({collection[:-1]: select_fields([item], list_query(request).fields)[0]})
+    return json_response({rule_kind[:-1]: select_fields([item], list_query(request).fields)[0]})
 
 
-@router.put(POLICY + "/{collection}/{rule_id}")
-async def update_rule(request: Request, policy_id: str, collection: str, rule_id: str) -> Response:
+@router.put(POLICY + "/{rule_kind}/{rule_id}")
+async def update_rule(request: Request, policy_id: str, rule_kind: str, rule_id: str) -> Response:
     ctx = context(request)
-    kind = _rule_type(collection)
-    body = await member_body(request, collection[:-1])
+    kind = _rule_type(rule_kind)
+    body = await member_body(request, rule_kind[:-1])
     updated = services(request).qos_rules.update(
         ctx, kind, policy_id, rule_id, body, if_match(request)
     )
-    return json_response({collection[:-1]: updated})
+    return json_response({rule_kind[:-1]: updated})
 
 
-@router.delete(POLICY + "/{collection}/{rule_id}")
-async def delete_rule(request: Request, policy_id: str, collection: str, rule_id: str) -> Response:
+@router.delete(POLICY + "/{rule_kind}/{rule_id}")
+async def delete_rule(request: Request, policy_id: str, rule_kind: str, rule_id: str) -> Response:
     ctx = context(request)
-    kind = _rule_type(collection)
+    kind = _rule_type(rule_kind)
     services(request).qos_rules.delete(ctx, kind, policy_id, rule_id, if_match(request))
     return no_content()
 
