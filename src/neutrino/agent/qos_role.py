@@ -60,14 +60,18 @@ class QosRole:
         desired = {
             d: s for d, s in desired_shaping(rnd.state).items() if d not in rnd.report.missing
         }
-        report = self.manager.apply(desired)
-        self.shaped = set(report.applied)
-        self.failed = dict(report.failed)
-        changes = list(report.changes)
-        if self.routers is not None:
-            fips = self.routers.apply(desired_fip_shaping(rnd.state, self.namespace_suffix))
-            self.failed.update({f"router {r}": e for r, e in fips.failed.items()})
-            changes += fips.changes
+        self.failed, changes = {}, []
+        try:  # a kernel without tc (or ifb) fails this role alone, never the round
+            report = self.manager.apply(desired)
+            self.shaped = set(report.applied)
+            self.failed.update(report.failed)
+            changes += report.changes
+            if self.routers is not None:
+                fips = self.routers.apply(desired_fip_shaping(rnd.state, self.namespace_suffix))
+                self.failed.update({f"router {r}": e for r, e in fips.failed.items()})
+                changes += fips.changes
+        except DataplaneError as exc:
+            self.failed["QoS"] = exc
         log_failures("QoS on", self.failed)
         if changes:
             log.info("QoS: %s", "; ".join(changes))
