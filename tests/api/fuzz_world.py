@@ -60,6 +60,7 @@ class World:
         self._networking(self.admin, "192.0.2.0/26")
         self._networking(self.member, "192.0.2.64/26")
         self._external()
+        self._qos()
 
     def replenish(self, client: httpx.Client) -> None:
         """More of the networking resources, for the ids the fuzz has deleted or broken by
@@ -154,6 +155,35 @@ class World:
         )
         self.ids.update({"external-networks": [net], "floatingips": [fip]})
         self.ids["rid"].append(fip)
+
+    def _qos(self) -> None:
+        """A QoS policy with a bandwidth-limit rule (an agent reporting the rule type first),
+        on the first port."""
+        body = {
+            "agent": {
+                "host": "fuzz-hv",
+                "agent_type": "L2 agent",
+                "configurations": {"qos_rule_types": {"bandwidth_limit": []}},
+            }
+        }
+        self._call("POST", "/agent/v1/agents", body)
+        policy = self._post("/v2.0/qos/policies", "policy", {"name": "q", "shared": True})
+        rule = self._post(
+            f"/v2.0/qos/policies/{policy}/bandwidth_limit_rules",
+            "bandwidth_limit_rule",
+            {"max_kbps": 1000},
+        )
+        port = self.ids["ports"][0]
+        self._call("PUT", f"/v2.0/ports/{port}", {"port": {"qos_policy_id": policy}})
+        self.ids.update(
+            {
+                "qos": [policy],
+                "policy_id": [policy],
+                "rule_id": [rule],
+                "rule_kind": ["bandwidth_limit_rules"],
+                "rule_type": ["bandwidth_limit"],
+            }
+        )
 
     def _call(self, method: str, path: str, body: Any = None, tok: str | None = None) -> Any:
         send = self._client.request if self._client is not None else httpx.request

@@ -55,6 +55,9 @@ ITEMS: dict[str, tuple[str, frozenset[str]]] = {
     "pool_shared": ("/v2.0/subnetpools/{pool_shared}", ALL),
     "scope_a": ("/v2.0/address-scopes/{scope_a}", A),
     "scope_shared": ("/v2.0/address-scopes/{scope_shared}", ALL),
+    # QoS policies: read by their project (or all when shared), written by the admin only
+    "qos_a": ("/v2.0/qos/policies/{qos_a}", A),
+    "qos_shared": ("/v2.0/qos/policies/{qos_shared}", ALL),
 }
 OWNED_BY = {
     "net_a": "a",
@@ -88,6 +91,8 @@ OWNED_BY = {
     "pool_shared": "admin",
     "scope_a": "a",
     "scope_shared": "admin",
+    "qos_a": "a",
+    "qos_shared": "admin",
 }
 COLLECTIONS = {
     "networks": ("net_a", "shared", "ext", "net_b", "net_to_b", "net_to_c"),
@@ -110,6 +115,7 @@ COLLECTIONS = {
     "agents": ("agent",),
     "subnetpools": ("pool_a", "pool_to_b", "pool_shared"),
     "address-scopes": ("scope_a", "scope_shared"),
+    "qos/policies": ("qos_a", "qos_shared"),
 }
 UPDATES: dict[str, Any] = {
     "net_a": {"network": {"name": "n"}},
@@ -140,6 +146,8 @@ UPDATES: dict[str, Any] = {
     "pool_shared": {"subnetpool": {"name": "n"}},
     "scope_a": {"address_scope": {"name": "n"}},
     "scope_shared": {"address_scope": {"name": "n"}},
+    "qos_a": {"policy": {"name": "n"}},
+    "qos_shared": {"policy": {"name": "n"}},
 }
 
 
@@ -157,7 +165,12 @@ def sees(who: str, key: str) -> bool:
 def may_write(who: str, key: str) -> bool:
     """Owner members (and admin) may change their resources; B may change its port on A's
     network, but A, the network's owner, may not (Neutron's update_port is the port's)."""
+    if key in ADMIN_WRITES:
+        return who == "admin"
     return who == "admin" or (who in (OWNER, MEMBER_B) and OWNED_BY[key] == project_of(who))
+
+
+ADMIN_WRITES = frozenset({"qos_a", "qos_shared"})  # Neutron: QoS policies are the admin's
 
 
 # --- cases -----------------------------------------------------------------------------------

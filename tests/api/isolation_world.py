@@ -243,6 +243,9 @@ def build(w: World, settings: Settings) -> None:
         action="access_as_shared",
         target_tenant=ids["project_b"],
     )
+    # QoS policies (written by the admin only): A's, and one shared to all
+    make("admin", "qos/policies", "policy", "qos_a", name="qa", project_id=ids["project_a"])
+    make("admin", "qos/policies", "policy", "qos_shared", name="qs", shared=True)
     # ports: A's on its network and on the shared one, B's on A's shared network and its own
     make(OWNER, "ports", "port", "port_a", network_id=ids["net_a"], name="pa")
     make(OWNER, "ports", "port", "port_a_shared", network_id=ids["shared"], name="pas")

@@ -40,6 +40,7 @@ TOP: dict[str, str] = {
     "rbac_policies": "rbac_policy",
     "subnetpools": "subnetpool",
     "address_scopes": "address_scope",
+    "qos_policies": "qos_policy",
 }
 CHILD: dict[str, tuple[str, str]] = {
     "subnet_allocation_pools": ("subnet", "subnet_id"),
@@ -56,6 +57,7 @@ CHILD: dict[str, tuple[str, str]] = {
     "segment_allocations": ("network", "network_id"),
     "quotas": ("quota", "project_id"),
     "subnetpool_prefixes": ("subnetpool", "subnetpool_id"),
+    "qos_bandwidth_limit_rules": ("qos_policy", "qos_policy_id"),
 }
 # a top-level row made or removed with its parent (a group's own rules, created with it and
 # cascaded with it) is covered by the parent's create/delete entry
@@ -191,6 +193,8 @@ class World:
                 "default_security_group_rules",
                 "subnetpools",
                 "address_scopes",
+                "qos_policies",
+                "qos_rules",
             )
         }
         self.cidr = 0
@@ -483,6 +487,44 @@ class World:
                 r = self.api.delete(f"/v2.0/address-scopes/{sid}")
                 self.deleted("address_scopes", sid, r)
 
+    def qos(self) -> None:
+        qid = self.pick("qos_policies")
+        rules = f"/v2.0/qos/policies/{qid}/bandwidth_limit_rules"
+        match self.rng.randrange(8):
+            case 0:
+                body = {"name": "q", "shared": self.rng.random() < 0.5}
+                if self.rng.random() < 0.5:
+                    body["project_id"] = self.member.project_id
+                r = self.api.post("/v2.0/qos/policies", {"policy": body})
+                self.created("qos_policies", "policy", r)
+            case 1:
+                body = self.rng.choice([{"name": "r"}, {"shared": True}, {"is_default": True}])
+                self.api.put(f"/v2.0/qos/policies/{qid}", {"policy": body})
+            case 2:
+                r = self.api.delete(f"/v2.0/qos/policies/{qid}")
+                self.deleted("qos_policies", qid, r)
+            case 3:
+                direction = self.rng.choice(["egress", "ingress"])
+                body = {"max_kbps": 1000, "direction": direction}
+                r = self.api.post(rules, {"bandwidth_limit_rule": body})
+                if r.status_code == 201:
+                    self.ids["qos_rules"].append(f"{qid}/{r.json()['bandwidth_limit_rule']['id']}")
+            case 4 | 5:
+                kind = self.rng.choice(["networks", "ports", "floatingips"])
+                member = kind.rstrip("s")
+                value = qid if self.rng.random() < 0.7 else None
+                self.caller().put(
+                    f"/v2.0/{kind}/{self.pick(kind)}", {member: {"qos_policy_id": value}}
+                )
+            case 6:
+                self.api.put(self._rule(), {"bandwidth_limit_rule": {"max_kbps": 5}})
+            case _:
+                self.api.delete(self._rule())
+
+    def _rule(self) -> str:
+        policy_rule = self.pick("qos_rules").replace("/", "/bandwidth_limit_rules/")
+        return f"/v2.0/qos/policies/{policy_rule}"
+
     def quota(self) -> None:
         path = f"/v2.0/quotas/{self.member.project_id}"
         if self.rng.random() < 0.7:
@@ -518,6 +560,7 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (2, w.quota),
         (5, w.pool),
         (2, w.scope),
+        (5, w.qos),
     ]
 
 
@@ -532,6 +575,17 @@ def test_every_table_is_classified() -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_every_write_is_in_the_change_log(api: Caller, store: Store, seed: int) -> None:
     member = api.as_member()
+    r = api.post(
+        "/agent/v1/agents",
+        {
+            "agent": {
+                "host": "h",
+                "agent_type": "L2 agent",
+                "configurations": {"qos_rule_types": {"bandwidth_limit": []}},
+            }
+        },
+    )
+    assert r.status_code == 200, r.text  # an agent enforcing bandwidth limits: rules allowed
     ext = api.network(name="public", **{"router:external": True, "shared": True})
     api.subnet(ext["id"], "203.0.113.0/24")
     world = World(api, member, random.Random(seed))

@@ -20,6 +20,7 @@ FIP_KEYS = {
     "status",
     "description",
     "port_details",
+    "qos_policy_id",
     "tags",
     "created_at",
     "updated_at",

@@ -65,7 +65,8 @@ def test_isolation(world: World, case: Case) -> None:
         assert r.json()["NeutronError"]["type"] == case.error, r.text
     if case.listed is not None:
         body = r.json()
-        found = {x["id"] for x in body[case.collection.replace("-", "_")]}
+        key = _body_key(case.collection)
+        found = {x["id"] for x in body[key]}
         world_ids = {world.ids[k]: k for k in COLLECTIONS[case.collection]}
         seen = {world_ids[i] for i in found if i in world_ids}
         assert seen == set(case.listed), (seen, case.listed)
@@ -73,9 +74,13 @@ def test_isolation(world: World, case: Case) -> None:
             assert found == set(), found  # nothing project-owned, nothing project-less
         elif case.who != "admin":
             project = world.ids["project_" + str(project_of(case.who))]
-            for item in body[case.collection.replace("-", "_")]:
+            for item in body[key]:
                 if item.get("project_id", project) != project:
                     assert _foreign_visible(world, case, item), item
+
+
+def _body_key(collection: str) -> str:
+    return collection.rsplit("/", 1)[-1].replace("-", "_")
 
 
 def _foreign_visible(world: World, case: Case, item: dict[str, Any]) -> bool:
@@ -83,7 +88,7 @@ def _foreign_visible(world: World, case: Case, item: dict[str, Any]) -> bool:
     subnets, a shared subnet pool or address scope, a port on a network of the caller's
     project (Neutron's network-owner rule)."""
     ids = world.ids
-    if case.collection in ("subnetpools", "address-scopes"):  # to all, or to B by name
+    if case.collection in ("subnetpools", "address-scopes", "qos/policies"):  # to all/by name
         return bool(item["shared"])
     if case.collection == "networks":  # shared to B by name: shown shared to B
         return bool(item["shared"] or item["router:external"])

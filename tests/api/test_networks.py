@@ -24,6 +24,7 @@ NETWORK_KEYS = {
     "l2_adjacency",
     "ipv4_address_scope",
     "ipv6_address_scope",
+    "qos_policy_id",
     "description",
     "tags",
     "created_at",

@@ -18,6 +18,7 @@ from neutrino.store import filters
 # Write operations that take no body at all; every other POST/PUT/PATCH must describe one.
 NO_BODY = {
     ("/v2.0/{collection}/{rid}/tags/{tag}", "put"),
+    ("/v2.0/qos/policies/{policy_id}/tags/{tag}", "put"),
     ("/v3/projects/{project_id}/users/{user_id}/roles/{role_id}", "put"),
     ("/v2.0/agents", "post"),  # 405: agents register themselves
     ("/v2.0/security-group-rules/{resource_id}", "put"),  # 405: immutable

@@ -19,6 +19,7 @@ MEMBER_PORT_KEYS = {
     "device_owner",
     "fixed_ips",
     "allowed_address_pairs",
+    "qos_policy_id",
     "extra_dhcp_opts",
     "security_groups",
     "description",

@@ -37,11 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from neutrino.agent import qos_calc
 from neutrino.agent.dataplane import L2Kernel, L2Manager
 from neutrino.agent.drift_report import CheckAnswerer, DriftReport
 from neutrino.agent.loop import AgentLoop
 from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.model import AgentConfig
+from neutrino.agent.qos_role import QosRole
 from neutrino.agent.roles import DhcpRole, L2Role, L3Role, Role, SecurityRole
 from neutrino.agent.watcher import Watcher
 from neutrino.client import Controller, Credentials, Session
@@ -103,6 +105,7 @@ class AgentSettings:
     l3: bool = False  # L3 role: register an "L3 agent", build qrouter- namespaces
     watch_links: bool = True  # wake on tap plug/unplug (needs the real kernel)
     security_groups: bool = True  # nft security groups (agent.roles; needs the real kernel)
+    qos: bool = True  # bandwidth limits with tc (agent.qos_role; needs the real kernel)
     local_external: str | None = None  # PHYSNET:GATEWAY/PREFIX: make a veth uplink for it
     cleanup_on_exit: bool = False  # tear down what was built when the agent stops
     metrics_listen: str | None = None  # HOST:PORT of the agent's Prometheus metrics
@@ -192,7 +195,10 @@ def build_roles(
     """The roles ``settings`` ask for, in the loop's order (``agent.roles``). The DHCP and L3
     roles' namespaces take the suffix ``-<netns>`` (several lab hosts on one machine)."""
     config, suffix = settings.agent_config(), settings.dhcp_namespace_suffix()
-    roles: list[Role] = [L2Role(L2Manager(kernel), config, settings.configurations())]
+    l2_conf = settings.configurations()
+    if settings.qos and real_kernel:
+        l2_conf.update(qos_calc.configurations())  # the rule types the QoS role enforces
+    roles: list[Role] = [L2Role(L2Manager(kernel), config, l2_conf)]
     if settings.dhcp:
         from neutrino.agent.dataplane.dhcp import DhcpManager  # needs pyroute2 and root
 
@@ -211,6 +217,12 @@ def build_roles(
         from neutrino.agent.dataplane.nft import NftManager  # needs pyroute2, nft and root
 
         roles.append(SecurityRole(NftManager(netns=settings.netns)))
+    if settings.qos and real_kernel:
+        from neutrino.agent.dataplane.qos import QosManager  # runs tc and ip as root
+        from neutrino.agent.dataplane.qos_fip import RouterQosManager
+
+        routers = RouterQosManager() if settings.l3 else None
+        roles.append(QosRole(QosManager(netns=settings.netns), routers, suffix))
     return roles
 
 

@@ -27,7 +27,7 @@ from neutrino.api.http import context
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutrino import trace as trace_api
-from neutrino.api.neutron import dhcp_agents, floatingips, quotas, readonly, root, tags
+from neutrino.api.neutron import dhcp_agents, floatingips, qos, quotas, readonly, root, tags
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron import subnetpools as subnetpool_actions
 from neutrino.api.neutron.resources import collection_router
@@ -141,6 +141,10 @@ def create_app(
     app.include_router(subnetpool_actions.router)
     app.include_router(
         collection_router("address-scopes", "address_scope", lambda s: s.address_scopes)
+    )
+    app.include_router(qos.router)  # before the policies' members: ``{id}/tags`` is its
+    app.include_router(
+        collection_router("qos/policies", "policy", lambda s: s.qos_policies, key="policies")
     )
     app.include_router(readonly.router)
     app.include_router(

@@ -178,6 +178,25 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Subnet Pool Prefix Operations",
         "Provides support for adjusting the prefix list of subnet pools",
     ),
+    Extension("qos", "Quality of Service", "The Quality of Service extension."),
+    Extension(
+        "qos-bw-limit-direction",
+        "Direction for QoS bandwidth limit rule",
+        "Allow to configure QoS bandwidth limit rule with specific direction: ingress or egress",
+    ),
+    Extension("qos-default", "QoS default policy", "Expose the QoS default policy per project"),
+    Extension("qos-fip", "Floating IP QoS", "The floating IP Quality of Service extension"),
+    Extension(
+        "qos-rule-type-details",
+        "Details of QoS rule types",
+        "Expose details about QoS rule types supported by loaded backend drivers",
+    ),
+    Extension(
+        "qos-rules-alias",
+        "Quality of Service rules alias API",
+        "API to enable GET, PUT and DELETE operations on QoS policy rules without specifying "
+        "policy ID",
+    ),
     Extension("security-group", "security-group", "The security groups extension."),
     Extension(
         "security-groups-normalized-cidr",

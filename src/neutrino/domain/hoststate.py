@@ -17,6 +17,8 @@ Invariants:
   DHCP entries of every other port on the network.
 - ``routers`` lists the routers scheduled to this host (``neutrino.domain.l3state``); their
   ports bound here are also in ``ports`` (the L2 agent wires their taps).
+- QoS (``neutrino.domain.qosstate``): each port's bandwidth limits, resolved from its
+  effective policy by the controller.
 - Security (``neutrino.domain.sgstate``): each port's ``port_security_enabled``, groups and
   allowed address pairs; ``security_groups`` defines every group those ports use and
   ``remote_groups`` lists the member addresses of every group their rules name as remote.
@@ -31,6 +33,7 @@ from typing import Any
 import orjson
 
 from neutrino.domain.l3state import RouterState
+from neutrino.domain.qosstate import BandwidthLimit
 from neutrino.domain.sgstate import AddressPair, RemoteGroup, SecurityGroupState
 
 SEGMENT_TYPES = ("flat", "vlan", "vxlan")
@@ -144,6 +147,8 @@ class PortState:
     port_security_enabled: bool = False
     security_groups: tuple[str, ...] = ()
     allowed_address_pairs: tuple[AddressPair, ...] = ()
+    # QoS (domain/qosstate.py): the limits of the port's effective policy, by direction
+    bandwidth_limits: tuple[BandwidthLimit, ...] = ()
 
     @property
     def device_name(self) -> str:
@@ -163,6 +168,9 @@ class PortState:
                 "security_groups": tuple(d.get("security_groups", ())),
                 "allowed_address_pairs": tuple(
                     AddressPair(**a) for a in d.get("allowed_address_pairs", ())
+                ),
+                "bandwidth_limits": tuple(
+                    BandwidthLimit(**b) for b in d.get("bandwidth_limits", ())
                 ),
             }
         )

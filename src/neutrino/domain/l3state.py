@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from neutrino.domain.qosstate import BandwidthLimit
+
 
 def router_namespace(router_id: str) -> str:
     return f"qrouter-{router_id}"
@@ -83,6 +85,13 @@ class FloatingIpState:
     floating_ip_address: str
     fixed_ip_address: str
     fixed_port_id: str
+    # QoS (domain/qosstate.py): the limits of the floating IP's own policy (qos-fip)
+    bandwidth_limits: tuple[BandwidthLimit, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FloatingIpState:
+        limits = tuple(BandwidthLimit(**b) for b in d.get("bandwidth_limits", ()))
+        return cls(**{**d, "bandwidth_limits": limits})
 
 
 @dataclass(frozen=True)
@@ -105,5 +114,5 @@ class RouterState:
             interfaces=tuple(RouterPortState.from_dict(p) for p in d["interfaces"]),
             gateway=None if gateway is None else RouterPortState.from_dict(gateway),
             routes=tuple(ExtraRoute(**r) for r in d.get("routes", ())),
-            floating_ips=tuple(FloatingIpState(**f) for f in d.get("floating_ips", ())),
+            floating_ips=tuple(FloatingIpState.from_dict(f) for f in d.get("floating_ips", ())),
         )

@@ -19,6 +19,8 @@ from neutrino.service.ip_availability import IpAvailabilityService
 from neutrino.service.liveness import LivenessSweeper
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
+from neutrino.service.qos import QosPolicyService
+from neutrino.service.qos_rules import QosRuleService
 from neutrino.service.quotas import QuotaService
 from neutrino.service.rbac import RbacService
 from neutrino.service.routers import RouterService
@@ -49,6 +51,8 @@ class Services:
     rbac: RbacService
     subnetpools: SubnetPoolService
     address_scopes: AddressScopeService
+    qos_policies: QosPolicyService
+    qos_rules: QosRuleService
     ip_availability: IpAvailabilityService
     availability_zones: AvailabilityZoneService
     service_providers: ServiceProviderService
@@ -95,6 +99,8 @@ class Services:
             rbac=RbacService(store, quotas),
             subnetpools=SubnetPoolService(store, quotas),
             address_scopes=AddressScopeService(store, quotas),
+            qos_policies=QosPolicyService(store),
+            qos_rules=QosRuleService(store),
             ip_availability=IpAvailabilityService(store),
             availability_zones=AvailabilityZoneService(store),
             service_providers=ServiceProviderService(),

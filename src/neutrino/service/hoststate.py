@@ -24,6 +24,7 @@ from neutrino.domain.hoststate import (
     RemotePort,
     SubnetState,
 )
+from neutrino.domain.qosstate import BandwidthLimit
 from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
 from neutrino.service import l3_hoststate
 from neutrino.service.binding import parse_configurations, tunnel_ip_of
@@ -69,6 +70,9 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
     )
     groups_of = repo.port_groups(conn, [p[0] for p in port_rows])
     pairs_of = repo.address_pairs(conn, [p[0] for p in port_rows])
+    limits_of: dict[str, list[BandwidthLimit]] = {}
+    for pid, direction, kbps, burst in repo.bandwidth_limits(conn, host):
+        limits_of.setdefault(pid, []).append(BandwidthLimit(direction, kbps, burst))
     ports = tuple(
         PortState(
             id=pid,
@@ -83,6 +87,7 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
             allowed_address_pairs=tuple(
                 AddressPair(ip, pair_mac or mac) for ip, pair_mac in pairs_of.get(pid, ())
             ),
+            bandwidth_limits=tuple(limits_of.get(pid, ())),
         )
         for pid, nid, mac, up, owner, secure, system in port_rows
     )

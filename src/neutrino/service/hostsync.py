@@ -59,7 +59,9 @@ BODIES_PER_HOST = 2
 TAIL = 20_000  # change-log rows kept in memory for the watchers
 PORT_STATUSES = ("ACTIVE", "DOWN")
 # changes that may concern any host: tunnel endpoints, security-group definitions
-GLOBAL_TYPES = frozenset({"agent", "security_group", "security_group_rule"})
+# and QoS policies (their rules shape the ports, networks and floating IPs that name them: the
+# digest decides which hosts really changed)
+GLOBAL_TYPES = frozenset({"agent", "security_group", "security_group_rule", "qos_policy"})
 # An agent's status report changes no host's state (status is not in it): it wakes no watch.
 STATUS_REPORTS = kinds(*Resource, ops=(Op.STATUS,))
 # The rest concern the hosts of the network they name, or L3 hosts (routers, floating IPs);
@@ -76,6 +78,7 @@ INTEREST = Interest(
         Resource.PORT,
         Resource.ROUTER,
         Resource.FLOATINGIP,
+        Resource.QOS_POLICY,
         ops=(Op.CREATE, Op.UPDATE, Op.DELETE),
     ),
     ignored=kinds(

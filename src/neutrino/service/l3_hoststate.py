@@ -23,8 +23,10 @@ from neutrino.domain.l3state import (
     RouterPortState,
     RouterState,
 )
+from neutrino.domain.qosstate import BandwidthLimit
 from neutrino.store import hostsync as host_repo
 from neutrino.store import l3 as repo
+from neutrino.store import qos as qos_repo
 
 GATEWAY = "network:router_gateway"
 ROUTER_TYPES = frozenset({"router", "floatingip", "floating_ip"})
@@ -45,6 +47,7 @@ def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
     subnets = repo.subnet_rows(conn, sorted({s for v in ips.values() for s, _ in v}))
     routes = repo.extra_routes(conn, ids)
     fips = repo.floating_ips(conn, ids)
+    limits = qos_repo.floatingip_limits(conn, [f[0] for v in fips.values() for f in v])
     interfaces: dict[str, list[RouterPortState]] = {}
     gateways: dict[str, RouterPortState] = {}
     for router_id, port_id, port_type, network_id, mac in port_rows:
@@ -81,7 +84,13 @@ def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
             gateway=gateways.get(router_id),
             routes=tuple(ExtraRoute(d, n) for d, n in routes.get(router_id, ())),
             floating_ips=tuple(
-                FloatingIpState(id=f, floating_ip_address=a, fixed_ip_address=x, fixed_port_id=p)
+                FloatingIpState(
+                    id=f,
+                    floating_ip_address=a,
+                    fixed_ip_address=x,
+                    fixed_port_id=p,
+                    bandwidth_limits=tuple(BandwidthLimit(*b) for b in limits.get(f, ())),
+                )
                 for f, a, x, p in fips.get(router_id, ())
             ),
         )

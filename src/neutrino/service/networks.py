@@ -43,9 +43,10 @@ from neutrino.domain.attributes import (
     string,
     to_bool,
     to_int,
+    uuid,
 )
 from neutrino.domain.listing import ListQuery
-from neutrino.service import policy, rbac
+from neutrino.service import policy, qos, rbac
 from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
@@ -75,6 +76,7 @@ SPEC: dict[str, Attr] = {
     "availability_zone_hints": Attr(list_of(string(255)), allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "dns_domain": Attr(any_value),
+    "qos_policy_id": Attr(nullable(uuid)),
 }
 MIN_MTU = {4: 68, 6: 1280}
 
@@ -114,6 +116,7 @@ class NetworkService:
             "l2_adjacency": True,
             "ipv4_address_scope": (scopes or {}).get(4),
             "ipv6_address_scope": (scopes or {}).get(6),
+            "qos_policy_id": row["qos_policy_id"],
             **standard_view(row, tags),
         }
         if ctx.is_admin:
@@ -217,6 +220,13 @@ class NetworkService:
                 "network_type": net_type,
                 "physical_network": physnet,
                 "segmentation_id": seg_id,
+                "qos_policy_id": (
+                    qos.attach(tx, ctx, attrs["qos_policy_id"])
+                    if "qos_policy_id" in attrs
+                    else None
+                    if attrs.get("router:external")
+                    else qos.default_for(tx.conn, project)  # Neutron's qos-default
+                ),
             }
             repo.insert_row(tx.conn, row)
             if net_type is not None:
@@ -350,6 +360,8 @@ class NetworkService:
         ):
             if wire in attrs:
                 values[column] = attrs[wire]
+        if "qos_policy_id" in attrs and attrs["qos_policy_id"] != row["qos_policy_id"]:
+            values["qos_policy_id"] = qos.attach(tx, ctx, attrs["qos_policy_id"])
         if "mtu" in values:
             _check_mtu(values["mtu"], self.segments.mtu_for(row["network_type"]))
             check_mtu_fits_subnets(

@@ -194,6 +194,7 @@ SPEC: dict[str, Attr] = {
     "allowed_address_pairs": Attr(address_pairs),
     "extra_dhcp_opts": Attr(dhcp_opts),
     "dns_name": Attr(nullable(string(255))),
+    "qos_policy_id": Attr(nullable(uuid)),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "status": Attr(string(16), allow_post=False),
 }

@@ -45,6 +45,7 @@ INTEREST = Interest(
         Resource.QUOTA,
         Resource.SUBNETPOOL,
         Resource.ADDRESS_SCOPE,
+        Resource.QOS_POLICY,  # a port shows only the id of its policy, set by a port update
     ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over

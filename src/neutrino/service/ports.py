@@ -27,7 +27,7 @@ from neutrino.common.ids import is_uuid, new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import binding, ipam, policy, rbac
+from neutrino.service import binding, ipam, policy, qos, rbac
 from neutrino.service import security_groups as sg_service
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
@@ -122,6 +122,7 @@ class PortService:
             vif_details,
             profile,
             dns_name,
+            qos_policy_id,
         ) = r
         port = {
             "id": pid,
@@ -142,6 +143,7 @@ class PortService:
             "description": description,
             "binding:vnic_type": vnic_type,
             "port_security_enabled": bool(port_security),
+            "qos_policy_id": qos_policy_id,
             "dns_name": dns_name,
             "ip_allocation": "immediate",
             "tags": tags,
@@ -305,6 +307,7 @@ class PortService:
             "binding_vif_details": vif_details,
             "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
             "dns_name": attrs.get("dns_name") or "",
+            "qos_policy_id": qos.attach(tx, ctx, attrs.get("qos_policy_id")),
         }
         repo.insert_row(conn, row)
         fixed = ipam.allocate(
@@ -403,6 +406,8 @@ class PortService:
                 values[column] = attrs[wire]
         if "dns_name" in attrs:
             values["dns_name"] = attrs["dns_name"] or ""
+        if "qos_policy_id" in attrs and attrs["qos_policy_id"] != row["qos_policy_id"]:
+            values["qos_policy_id"] = qos.attach(tx, ctx, attrs["qos_policy_id"])
         if "binding:host_id" in attrs:
             # Re-bind on every host update: a port moving hosts is unwired until the new
             # host's agent reports it (status back to DOWN).

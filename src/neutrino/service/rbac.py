@@ -68,6 +68,7 @@ ACTIONS = {
     "security_group": (SHARED,),
     "subnetpool": (SHARED,),
     "address_scope": (SHARED,),
+    "qos_policy": (SHARED,),
 }
 # in lock order (see store.locks)
 TABLES = {"network": "networks", **rbac_objects.TABLES, "security_group": "security_groups"}

@@ -1,11 +1,13 @@
-"""RBAC for subnet pools and address scopes (``rbac-subnetpool``, ``rbac-address-scope``):
-``access_as_shared`` only, as for security groups.
+"""RBAC for subnet pools, address scopes and QoS policies (``rbac-subnetpool``,
+``rbac-address-scope``, object type ``qos_policy``): ``access_as_shared`` only, as for
+security groups.
 
 A wildcard policy is what ``shared: true`` means on both; the ``shared`` column mirrors it
 (``sync_shared``), kept in the same transaction, so lists need look up only named policies.
 A policy's removal is refused (409 ``RbacPolicyInUse``) while the project losing access uses
-the object: a subnet of that project carved from the pool, or a pool of that project in the
-scope (Neutron's ``get_bound_project_ids``).
+the object: a subnet of that project carved from the pool, a pool of that project in the
+scope, or a network, port or floating IP of that project using the QoS policy (Neutron's
+``get_bound_project_ids``).
 """
 
 from __future__ import annotations
@@ -14,20 +16,33 @@ from typing import Any
 
 from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
+from neutrino.service import qos_attrs
 from neutrino.service import subnetpool_attrs as spa
 from neutrino.service.context import RequestContext
+from neutrino.store import qos as qos_repo
 from neutrino.store import rbac as repo
 from neutrino.store import subnetpools as pool_repo
 from neutrino.store.changes import Resource
 from neutrino.store.rbac import SHARED, WILDCARD
 from neutrino.store.uow import Tx
 
-TABLES = {"subnetpool": "subnetpools", "address_scope": "address_scopes"}
+TABLES = {
+    "subnetpool": "subnetpools",
+    "address_scope": "address_scopes",
+    "qos_policy": "qos_policies",
+}
+RESOURCES = {
+    "subnetpool": Resource.SUBNETPOOL,
+    "address_scope": Resource.ADDRESS_SCOPE,
+    "qos_policy": Resource.QOS_POLICY,
+}
 
 
 def find(conn: Any, object_type: str, object_id: str) -> Any:
     if object_type == "subnetpool":
         return pool_repo.find(conn, object_id)
+    if object_type == "qos_policy":
+        return qos_repo.find(conn, object_id)
     return pool_repo.find_scope(conn, object_id)
 
 
@@ -40,6 +55,8 @@ def owned_object(conn: Any, ctx: RequestContext, object_type: str, object_id: st
     ):
         if object_type == "subnetpool":
             raise spa.pool_not_found(object_id)
+        if object_type == "qos_policy":
+            raise qos_attrs.policy_not_found(object_id)
         raise spa.scope_not_found(object_id)
     if not ctx.owns(row["project_id"]):
         raise InvalidInput("Only admins can manipulate policies on objects they do not own")
@@ -49,6 +66,8 @@ def owned_object(conn: Any, ctx: RequestContext, object_type: str, object_id: st
 def users(conn: Any, object_type: str, object_id: str) -> set[str]:
     if object_type == "subnetpool":
         return pool_repo.subnet_projects(conn, object_id)
+    if object_type == "qos_policy":
+        return qos_repo.user_projects(conn, object_id)
     return pool_repo.scope_pool_projects(conn, object_id)
 
 
@@ -75,13 +94,13 @@ def sync_shared(tx: Tx, object_type: str, row: Any) -> bool:
     shared = WILDCARD in repo.targets(tx.conn, row["id"], SHARED)
     if shared == bool(row["shared"]):
         return False
-    resource = Resource.SUBNETPOOL if object_type == "subnetpool" else Resource.ADDRESS_SCOPE
-    tx.updated(resource, row["id"], {"shared": shared})
+    tx.updated(RESOURCES[object_type], row["id"], {"shared": shared})
     return True
 
 
 def share_to_all(tx: Tx, object_type: str, object_id: str, project: str) -> None:
-    """``shared: true`` on a pool or scope: its wildcard policy, owned by its project."""
+    """``shared: true`` on a pool, scope or QoS policy: its wildcard policy, owned by its
+    project."""
     if repo.find_by(tx.conn, object_id, SHARED, WILDCARD) is not None:
         return
     policy_id = new_id()

@@ -29,6 +29,7 @@ RESOURCES = {
     "floatingips": Resource.FLOATINGIP,
     "security-groups": Resource.SECURITY_GROUP,
     "subnetpools": Resource.SUBNETPOOL,
+    "qos/policies": Resource.QOS_POLICY,
 }  # collection -> the tagged resource
 KINDS = {
     "networks": "Network",
@@ -38,12 +39,13 @@ KINDS = {
     "floatingips": "Floating IP",
     "security-groups": "Security group",
     "subnetpools": "Subnetpool",
+    "qos/policies": "QoS policy",
 }  # collection -> the kind named by a 404
 
 
 def _resource_type(kind: str) -> str:
     """The tags' ``resource_type``: what the resource's own create writes."""
-    return "security_groups" if kind == "security-groups" else kind
+    return {"security-groups": "security_groups", "qos/policies": "qos_policies"}.get(kind, kind)
 
 
 def _check_tag(tag: Any) -> str:

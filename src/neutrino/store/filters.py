@@ -20,6 +20,7 @@ from neutrino.store import (
     floatingips,
     networks,
     ports,
+    qos,
     rbac,
     routers,
     security_groups,
@@ -44,6 +45,8 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "rbac-policies": (rbac.COLUMNS, rbac.HOOKS),
     "subnetpools": (subnetpools.COLUMNS, subnetpools.HOOKS),
     "address-scopes": (subnetpools.SCOPE_COLUMNS, subnetpools.SCOPE_HOOKS),
+    "qos/policies": (qos.COLUMNS, qos.HOOKS),
+    "qos/policies/{policy_id}/{rule_kind}": (qos.RULE_COLUMNS, qos.RULE_HOOKS),
 }
 
 

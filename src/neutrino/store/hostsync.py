@@ -87,6 +87,20 @@ def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
     )
 
 
+def bandwidth_limits(conn: Connection, host: str) -> list[tuple[Any, ...]]:
+    """(port id, direction, max_kbps, max_burst_kbps) of the host's ports' effective QoS
+    policy: the port's own, else its network's unless the network owns the port."""
+    return raw.rows(
+        conn,
+        "SELECT p.id, r.direction, r.max_kbps, r.max_burst_kbps FROM ports p "
+        "JOIN networks n ON n.id = p.network_id "
+        "JOIN qos_bandwidth_limit_rules r ON r.qos_policy_id = COALESCE(p.qos_policy_id, "
+        "CASE WHEN p.device_owner LIKE 'network:%' THEN NULL ELSE n.qos_policy_id END) "
+        "WHERE p.binding_host_id = ? AND p.binding_vif_type = ? ORDER BY p.id, r.direction",
+        (host, VIF_BRIDGE),
+    )
+
+
 def networks(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """(id, network_type, segmentation_id, physical_network, mtu) ordered by id."""
     if not ids:

@@ -58,6 +58,7 @@ class Network(StandardAttrs, Base):
     network_type: Mapped[str | None] = mapped_column(String(32))
     physical_network: Mapped[str | None] = mapped_column(String(64))
     segmentation_id: Mapped[int | None] = mapped_column(Integer)
+    qos_policy_id: Mapped[str | None] = mapped_column(String(UUID_LEN), index=True)
 
 
 class SegmentAllocation(Base):
@@ -136,6 +137,7 @@ class Port(StandardAttrs, Base):
     # Set only by the controller's own creators (DHCP, router and floating-IP ports): the
     # agent leaves these unfiltered, never a port that merely claims a ``network:*`` owner.
     system_owned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    qos_policy_id: Mapped[str | None] = mapped_column(String(UUID_LEN), index=True)
 
 
 class IpAllocation(Base):
@@ -313,6 +315,7 @@ Index("ix_subnets_subnetpool", Subnet.subnetpool_id)
 from neutrino.store import (  # noqa: E402, F401
     models_l3,
     models_pools,
+    models_qos,
     models_rbac,
     models_security,
     models_web,

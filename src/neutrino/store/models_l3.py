@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from neutrino.store.models import Base, StandardAttrs
+from neutrino.store.models import UUID_LEN, Base, StandardAttrs
 
 
 class Router(StandardAttrs, Base):
@@ -73,6 +73,7 @@ class FloatingIp(StandardAttrs, Base):
         ForeignKey("routers.id", ondelete="SET NULL"), index=True
     )
     status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    qos_policy_id: Mapped[str | None] = mapped_column(String(UUID_LEN), index=True)
 
 
 class RouterL3Binding(Base):

@@ -77,6 +77,7 @@ _COMMON = ", ".join(
         "'description', ports.description",
         "'binding:vnic_type', ports.binding_vnic_type",
         f"'port_security_enabled', {_bool('port_security_enabled')}",
+        "'qos_policy_id', ports.qos_policy_id",
         "'dns_name', ports.dns_name",
         "'ip_allocation', 'immediate'",
         "'tags', json((SELECT json_group_array(tag) FROM (SELECT tag FROM tags "

@@ -52,13 +52,15 @@ def collection_router(
     member: str,
     pick: Callable[[Services], ResourceService],
     updatable: bool = True,
+    key: str | None = None,
 ) -> APIRouter:
     """The REST collection at ``/v2.0/<collection>``; bodies name it with underscores
-    (``security-groups`` -> ``security_groups``). ``updatable=False`` answers PUT with 405
-    (immutable resources such as security-group rules)."""
+    (``security-groups`` -> ``security_groups``) unless ``key`` names it (``qos/policies``:
+    ``policies``). ``updatable=False`` answers PUT with 405 (immutable resources such as
+    security-group rules)."""
     router = APIRouter()
     path = f"/v2.0/{collection}"
-    key = collection.replace("-", "_")
+    key = key or collection.replace("-", "_")
 
     def service(request: Request) -> ResourceService:
         return pick(request.app.state.services)

@@ -23,17 +23,19 @@ COLLECTIONS = (
     "floatingips",
     "security-groups",
     "subnetpools",
+    "qos/policies",  # routed by ``api.neutron.qos``
 )
+SERVICES = {"qos/policies": "qos_policies"}  # the service of a collection not named after it
 
 
 def _member(collection: str) -> str:
-    return collection.rstrip("s").replace("-", "_")
+    return collection.rsplit("/", 1)[-1].rstrip("s").replace("-", "_")
 
 
 def _resource(svc: Services, ctx: RequestContext, collection: str, rid: str) -> dict[str, Any]:
     if collection not in COLLECTIONS:
         raise NotFound("The resource could not be found.")
-    service: Any = getattr(svc, collection.replace("-", "_"))
+    service: Any = getattr(svc, SERVICES.get(collection, collection.replace("-", "_")))
     return service.get(ctx, rid)  # type: ignore[no-any-return]
 
 

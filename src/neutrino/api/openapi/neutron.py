@@ -31,6 +31,7 @@ from neutrino.service import (
     default_security_group_rules,
     networks,
     port_attrs,
+    qos_attrs,
     quotas,
     rbac,
     subnet_attrs,
@@ -61,10 +62,11 @@ class Collection:
     spec: Mapping[str, Attr]
     creatable: bool = True
     updatable: bool = True
+    plural: str = ""  # the bodies' plural when not the path's (``qos/policies``: policies)
 
     @property
     def key(self) -> str:
-        return self.name.replace("-", "_")
+        return self.plural or self.name.replace("-", "_")
 
 
 COLLECTIONS = (
@@ -85,6 +87,7 @@ COLLECTIONS = (
     Collection("rbac-policies", "rbac_policy", rbac.SPEC),
     Collection("subnetpools", "subnetpool", subnetpool_attrs.POOL_SPEC),
     Collection("address-scopes", "address_scope", subnetpool_attrs.SCOPE_SPEC),
+    Collection("qos/policies", "policy", qos_attrs.POLICY_SPEC, plural="policies"),
 )
 IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0-9]+$"})
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
@@ -261,4 +264,43 @@ def operations() -> Operations:
     for c in COLLECTIONS:
         ops.update(collection_operations(c))
     ops.update(extra_operations())
+    ops.update(qos_operations())
     return ops
+
+
+def qos_operations() -> Operations:
+    """A policy's rules (by kind, and by the alias), and its tags."""
+    rules = "/v2.0/qos/policies/{policy_id}/{rule_kind}"
+    rule = rules + "/{rule_id}"
+    alias = "/v2.0/qos/alias-bandwidth-limit-rules/{rule_id}"
+    create = member("bandwidth_limit_rule", attributes_schema(qos_attrs.RULE_SPEC, create=True))
+    update = attributes_schema(qos_attrs.RULE_UPDATE_SPEC, create=False)
+    tags = "/v2.0/qos/policies/{policy_id}/tags"
+    tag_list = {
+        "type": "object",
+        "required": ["tags"],
+        "properties": {"tags": {"type": "array", "items": {"type": "string", "maxLength": 255}}},
+    }
+    return {
+        (rules, "get"): {
+            "parameters": list_parameters(rules.removeprefix("/v2.0/")),
+            "responses": responses(200, READ_ERRORS),
+        },
+        (rules, "post"): {"requestBody": body(create), "responses": responses(201, WRITE_ERRORS)},
+        (rule, "get"): {"parameters": [FIELDS], "responses": responses(200, READ_ERRORS)},
+        (rule, "put"): {
+            "requestBody": body(member("bandwidth_limit_rule", update)),
+            "responses": responses(200, WRITE_ERRORS),
+        },
+        (rule, "delete"): {"responses": responses(204, WRITE_ERRORS)},
+        (alias, "put"): {
+            "requestBody": body(member("alias_bandwidth_limit_rule", update)),
+            "responses": responses(200, WRITE_ERRORS),
+        },
+        (alias, "delete"): {"responses": responses(204, WRITE_ERRORS)},
+        (tags, "put"): {"requestBody": body(tag_list), "responses": responses(200, WRITE_ERRORS)},
+        (tags, "delete"): {"responses": responses(204, WRITE_ERRORS)},
+        (tags + "/{tag}", "put"): {"responses": responses(201, WRITE_ERRORS)},
+        (tags + "/{tag}", "delete"): {"responses": responses(204, WRITE_ERRORS)},
+        (tags + "/{tag}", "get"): {"responses": responses(204, READ_ERRORS)},
+    }

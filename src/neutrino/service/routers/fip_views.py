@@ -44,6 +44,7 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
                 "fixed_ip_address": r["fixed_ip_address"],
                 "status": r["status"],
                 "port_details": None if port is None else {k: port[k] for k in DETAIL_KEYS},
+                "qos_policy_id": r["qos_policy_id"],
                 **standard_view(r, tags.get(r["id"], [])),
             }
         )

@@ -50,7 +50,7 @@ from neutrino.domain.attributes import (
     uuid,
 )
 from neutrino.domain.listing import ListQuery
-from neutrino.service import ipam, policy, rbac
+from neutrino.service import ipam, policy, qos, rbac
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
@@ -81,6 +81,7 @@ SPEC: dict[str, Attr] = {
     "tenant_id": Attr(project_id, allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "router_id": Attr(nullable(uuid)),  # floating-ip-router-writable
+    "qos_policy_id": Attr(nullable(uuid)),  # qos-fip
     "status": Attr(allow_post=False, allow_put=False),
     "id": Attr(allow_post=False, allow_put=False),
 }
@@ -162,6 +163,7 @@ class FloatingIpService:
                 "updated_at": now,
                 "revision_number": 1,
                 "status": "DOWN",
+                "qos_policy_id": qos.attach(tx, ctx, attrs.get("qos_policy_id")),
             },
         )
         if attrs.get("tags"):
@@ -252,6 +254,8 @@ class FloatingIpService:
         values = {k: v for k, v in assoc.values().items() if row[k] != v}
         if "description" in attrs and attrs["description"] != row["description"]:
             values["description"] = attrs["description"]
+        if "qos_policy_id" in attrs and attrs["qos_policy_id"] != row["qos_policy_id"]:
+            values["qos_policy_id"] = qos.attach(tx, ctx, attrs["qos_policy_id"])
         if values.get("router_id", row["router_id"]) is None and row["router_id"] is not None:
             values["status"] = "DOWN"
         if values:

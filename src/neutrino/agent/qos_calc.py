@@ -1,0 +1,175 @@
+"""QoS calculation (pure): the traffic shaping each bound port's device needs.
+
+The kernel mechanism (``dataplane.qos`` applies it; ``docs/qos.md`` explains it):
+
+* a VM's **ingress** (what it receives) leaves the host through the port's device (the tap):
+  a ``tbf`` qdisc at the root of the tap shapes it;
+* a VM's **egress** (what it sends) enters the host through the tap, where this kernel can
+  only redirect (no ``police`` action, no ``matchall``): a ``u32`` match-all filter on the
+  tap's ``ingress`` qdisc redirects every packet to an ``ifb`` device of the port
+  (``qos-<port[:11]>``), whose root ``tbf`` shapes it before it comes back to the bridge.
+
+Token bucket sizes follow Neutron: a rule's ``max_burst_kbps`` 0 means 80% of ``max_kbps``
+(in kilobits, so 0.8 s of traffic at the rate); the bucket is never smaller than what one
+timer tick (HZ 250) lets through nor than a 64 KiB GSO packet, so a low rate still passes
+full-size packets. ``latency`` bounds the queue (its bytes follow from it and the rate).
+
+The agent reports the rule type it enforces (``configurations``), with its parameters as
+Neutron's ``qos-rule-type-details`` shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neutrino.domain.hoststate import HostState, PortState
+from neutrino.domain.l3state import gateway_device, router_namespace
+from neutrino.domain.qosstate import EGRESS, INGRESS
+
+KERNEL_HZ = 250
+MIN_BURST_BYTES = 65536  # a GSO super-packet passes the bucket whole
+DEFAULT_BURST_RATIO = 0.8  # Neutron's default burst: 80% of the rate, in kilobits
+LATENCY_MS = 50
+INT_MAX = 2**31 - 1
+IFB_PREFIX = "qos-"
+
+
+def ifb_name(port_id: str) -> str:
+    return f"{IFB_PREFIX}{port_id[:11]}"
+
+
+@dataclass(frozen=True)
+class Tbf:
+    """A token bucket: ``rate`` in bits per second, ``burst`` in bytes."""
+
+    rate: int
+    burst: int
+    latency_ms: int = LATENCY_MS
+
+
+@dataclass(frozen=True)
+class PortShaping:
+    """What one port's device needs: ``to_vm`` at the tap's root (the VM's ingress), and
+    ``from_vm`` on the port's ifb device (the VM's egress). None: no limit that way."""
+
+    device: str
+    ifb: str
+    to_vm: Tbf | None = None
+    from_vm: Tbf | None = None
+
+
+def bucket(max_kbps: int, max_burst_kbps: int = 0) -> Tbf:
+    """The token bucket of a bandwidth-limit rule (see the module docstring)."""
+    rate = max_kbps * 1000
+    burst_kbit = max_burst_kbps or int(max_kbps * DEFAULT_BURST_RATIO)
+    burst = max(burst_kbit * 1000 // 8, rate // 8 // KERNEL_HZ, MIN_BURST_BYTES)
+    return Tbf(rate=rate, burst=burst)
+
+
+def port_shaping(port: PortState) -> PortShaping | None:
+    """The port's shaping, or None when its policy sets no limit (or limits to 0 kbps,
+    which Neutron treats as no limit)."""
+    by_direction = {b.direction: b for b in port.bandwidth_limits if b.max_kbps > 0}
+    if not by_direction:
+        return None
+    to_vm, from_vm = by_direction.get(INGRESS), by_direction.get(EGRESS)
+    return PortShaping(
+        device=port.device_name,
+        ifb=ifb_name(port.id),
+        to_vm=None if to_vm is None else bucket(to_vm.max_kbps, to_vm.max_burst_kbps),
+        from_vm=None if from_vm is None else bucket(from_vm.max_kbps, from_vm.max_burst_kbps),
+    )
+
+
+def desired_shaping(state: HostState) -> dict[str, PortShaping]:
+    """Device name -> its shaping, for every bound port with a limit."""
+    out = {}
+    for port in state.ports:
+        shaping = port_shaping(port)
+        if shaping is not None:
+            out[shaping.device] = shaping
+    return out
+
+
+def configurations() -> dict[str, object]:
+    """What the agent reports: the rule types it enforces and their parameters
+    (``service.qos_attrs.CONFIG_KEY``)."""
+    kbps_range = {"start": 0, "end": INT_MAX}
+    return {
+        "qos_rule_types": {
+            "bandwidth_limit": [
+                {
+                    "parameter_name": "max_kbps",
+                    "parameter_type": "range",
+                    "parameter_values": kbps_range,
+                },
+                {
+                    "parameter_name": "max_burst_kbps",
+                    "parameter_type": "range",
+                    "parameter_values": kbps_range,
+                },
+                {
+                    "parameter_name": "direction",
+                    "parameter_type": "choices",
+                    "parameter_values": [EGRESS, INGRESS],
+                },
+            ]
+        }
+    }
+
+
+# --- floating IPs (qos-fip): in the router's namespace, on its gateway device ------------------
+
+
+@dataclass(frozen=True)
+class FipShaping:
+    """One floating IP's buckets: ``from_vm`` for what leaves through it (matched on its
+    address as source after SNAT), ``to_vm`` for what arrives for it (its address as
+    destination, before DNAT)."""
+
+    address: str
+    to_vm: Tbf | None = None
+    from_vm: Tbf | None = None
+
+
+@dataclass(frozen=True)
+class RouterShaping:
+    """The shaping of a router's gateway device (``qg-``): an htb class per limited floating
+    IP way, unmatched traffic unshaped. ``fips`` empty: nothing of ours on the device."""
+
+    namespace: str
+    device: str
+    ifb: str
+    fips: tuple[FipShaping, ...] = ()
+
+
+def desired_fip_shaping(state: HostState, namespace_suffix: str = "") -> dict[str, RouterShaping]:
+    """Router id -> its gateway's shaping, for every hosted router with a gateway (those
+    without limited floating IPs too, so a limit removed is cleared)."""
+    out = {}
+    for router in state.routers:
+        if router.gateway is None:
+            continue
+        fips = []
+        for fip in router.floating_ips:
+            limits = {b.direction: b for b in fip.bandwidth_limits if b.max_kbps > 0}
+            if limits:
+                to_vm, from_vm = limits.get(INGRESS), limits.get(EGRESS)
+                fips.append(
+                    FipShaping(
+                        address=fip.floating_ip_address,
+                        to_vm=None
+                        if to_vm is None
+                        else bucket(to_vm.max_kbps, to_vm.max_burst_kbps),
+                        from_vm=None
+                        if from_vm is None
+                        else bucket(from_vm.max_kbps, from_vm.max_burst_kbps),
+                    )
+                )
+        out[router.id] = RouterShaping(
+            namespace=router_namespace(router.id) + namespace_suffix,
+            device=gateway_device(router.gateway.id),
+            ifb=ifb_name(router.gateway.id),
+            fips=tuple(sorted(fips, key=lambda f: f.address)),
+        )
+    return out

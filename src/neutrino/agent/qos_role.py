@@ -1,0 +1,86 @@
+"""The QoS role: bandwidth limits on the host's port devices (``qos_calc`` → ``dataplane.qos``),
+and on an L3 host the floating IPs' limits in its routers' namespaces
+(``dataplane.qos_fip``), after the L3 role made them.
+
+It registers no agent of its own: the L2 agent's ``configurations`` carry the rule types it
+enforces (``qos_calc.configurations``), which is what the controller's
+``/v2.0/qos/rule-types`` and its refusal of unsupported rules read. It runs after the other
+roles, on the taps L2 found (a port whose tap is not plugged yet waits for the link watcher's
+next round); a device or router the kernel refused is kept with its error and retried when
+retryable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from neutrino.agent.dataplane.base import DataplaneError
+from neutrino.agent.qos_calc import (
+    PortShaping,
+    RouterShaping,
+    desired_fip_shaping,
+    desired_shaping,
+)
+from neutrino.agent.roles import Round, log_failures
+
+log = logging.getLogger(__name__)
+
+
+class QosApplier(Protocol):
+    """The QoS data plane (``dataplane.qos.QosManager`` is one)."""
+
+    def apply(self, desired: Mapping[str, PortShaping]) -> Any: ...
+
+
+class RouterQosApplier(Protocol):
+    """Floating-IP limits (``dataplane.qos_fip.RouterQosManager`` is one)."""
+
+    def apply(self, desired: Mapping[str, RouterShaping]) -> Any: ...
+
+
+class QosRole:
+    agent = None  # reported in the L2 agent's configurations
+
+    def __init__(
+        self,
+        manager: QosApplier,
+        routers: RouterQosApplier | None = None,
+        namespace_suffix: str = "",
+    ) -> None:
+        self.manager = manager
+        self.routers = routers  # on an L3 host: floating IPs' limits in its routers
+        self.namespace_suffix = namespace_suffix
+        self.configurations: dict[str, Any] = {}
+        self.shaped: set[str] = set()
+        self.failed: dict[str, DataplaneError] = {}
+
+    def apply(self, rnd: Round) -> None:
+        desired = {
+            d: s for d, s in desired_shaping(rnd.state).items() if d not in rnd.report.missing
+        }
+        self.failed, changes = {}, []
+        try:  # a kernel without tc (or ifb) fails this role alone, never the round
+            report = self.manager.apply(desired)
+            self.shaped = set(report.applied)
+            self.failed.update(report.failed)
+            changes += report.changes
+            if self.routers is not None:
+                fips = self.routers.apply(desired_fip_shaping(rnd.state, self.namespace_suffix))
+                self.failed.update({f"router {r}": e for r, e in fips.failed.items()})
+                changes += fips.changes
+        except DataplaneError as exc:
+            self.failed["QoS"] = exc
+        log_failures("QoS on", self.failed)
+        if changes:
+            log.info("QoS: %s", "; ".join(changes))
+
+    def retryable(self) -> list[str]:
+        return sorted(d for d, e in self.failed.items() if e.retryable)
+
+    def errors(self) -> list[DataplaneError]:
+        return list(self.failed.values())
+
+    def gauges(self) -> dict[str, int]:
+        return {"qos_ports": len(self.shaped)}

@@ -1,0 +1,165 @@
+"""QoS routes beyond the policies' generic collection (``/v2.0/qos/policies``, made by
+``collection_router`` in the app): each policy's rules by type
+(``/v2.0/qos/policies/{id}/bandwidth_limit_rules`` and Neutron's other rule collections,
+which answer that no agent supports them), the rule-type alias
+(``/v2.0/qos/alias-bandwidth-limit-rules/{id}``), the rule types
+(``/v2.0/qos/rule-types[/{type}]``) and the policies' tags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from neutrino.api.http import (
+    context,
+    if_match,
+    json_response,
+    list_query,
+    member_body,
+    no_content,
+    select_fields,
+    services,
+)
+from neutrino.api.neutron import tags
+from neutrino.api.neutron.resources import _links
+from neutrino.common.errors import NotFound
+from neutrino.service.qos_attrs import RULE_COLLECTIONS
+
+router = APIRouter()
+POLICY = "/v2.0/qos/policies/{policy_id}"
+ALIAS = "/v2.0/qos/alias-bandwidth-limit-rules/{rule_id}"
+
+
+def _rule_type(rule_kind: str) -> str:
+    if rule_kind not in RULE_COLLECTIONS:
+        raise NotFound("The resource could not be found.")
+    return RULE_COLLECTIONS[rule_kind]
+
+
+# --- tags of policies (the generic tag routes take one path segment as the collection);
+# before the rule routes, whose ``{collection}`` would take ``tags``
+
+TAGGED = "qos/policies"
+
+
+@router.get(POLICY + "/tags")
+async def list_tags(request: Request, policy_id: str) -> Response:
+    return await tags.list_tags(request, TAGGED, policy_id)
+
+
+@router.get(POLICY + "/tags/{tag}")
+async def check_tag(request: Request, policy_id: str, tag: str) -> Response:
+    return await tags.check_tag(request, TAGGED, policy_id, tag)
+
+
+@router.put(POLICY + "/tags")
+async def replace_tags(request: Request, policy_id: str) -> Response:
+    return await tags.replace_tags(request, TAGGED, policy_id)
+
+
+@router.put(POLICY + "/tags/{tag}")
+async def add_tag(request: Request, policy_id: str, tag: str) -> Response:
+    return await tags.add_tag(request, TAGGED, policy_id, tag)
+
+
+@router.delete(POLICY + "/tags")
+async def remove_all(request: Request, policy_id: str) -> Response:
+    return await tags.remove_all(request, TAGGED, policy_id)
+
+
+@router.delete(POLICY + "/tags/{tag}")
+async def remove_tag(request: Request, policy_id: str, tag: str) -> Response:
+    return await tags.remove_tag(request, TAGGED, policy_id, tag)
+
+
+@router.get("/v2.0/qos/rule-types")
+async def rule_types(request: Request) -> Response:
+    ctx = context(request)
+    fields = list_query(request).fields
+    return json_response(
+        {"rule_types": select_fields(services(request).qos_rules.rule_types(ctx), fields)}
+    )
+
+
+@router.get("/v2.0/qos/rule-types/{rule_type}")
+async def rule_type(request: Request, rule_type: str) -> Response:
+    ctx = context(request)
+    return json_response({"rule_type": services(request).qos_rules.rule_type(ctx, rule_type)})
+
+
+@router.get(POLICY + "/{rule_kind}")
+async def list_rules(request: Request, policy_id: str, rule_kind: str) -> Response:
+    ctx = context(request)
+    kind = _rule_type(rule_kind)
+    query = list_query(request)
+    items = services(request).qos_rules.search(ctx, kind, policy_id, query)
+    if query.page_reverse:
+        items.reverse()
+    body: dict[str, Any] = {rule_kind: select_fields(items, query.fields)}
+    if query.limit is not None:
+        body[f"{rule_kind}_links"] = _links(request, items, query)
+    return json_response(body)
+
+
+@router.post(POLICY + "/{rule_kind}")
+async def create_rule(request: Request, policy_id: str, rule_kind: str) -> Response:
+    ctx = context(request)
+    kind = _rule_type(rule_kind)
+    body = await member_body(request, rule_kind[:-1])
+    created = services(request).qos_rules.create(ctx, kind, policy_id, body)
+    return json_response({rule_kind[:-1]: created}, 201)
+
+
+@router.get(POLICY + "/{rule_kind}/{rule_id}")
+async def show_rule(request: Request, policy_id: str, rule_kind: str, rule_id: str) -> Response:
+    ctx = context(request)
+    kind = _rule_type(rule_kind)
+    item = services(request).qos_rules.get(ctx, kind, policy_id, rule_id)
+    return json_response({rule_kind[:-1]: select_fields([item], list_query(request).fields)[0]})
+
+
+@router.put(POLICY + "/{rule_kind}/{rule_id}")
+async def update_rule(request: Request, policy_id: str, rule_kind: str, rule_id: str) -> Response:
+    ctx = context(request)
+    kind = _rule_type(rule_kind)
+    body = await member_body(request, rule_kind[:-1])
+    updated = services(request).qos_rules.update(
+        ctx, kind, policy_id, rule_id, body, if_match(request)
+    )
+    return json_response({rule_kind[:-1]: updated})
+
+
+@router.delete(POLICY + "/{rule_kind}/{rule_id}")
+async def delete_rule(request: Request, policy_id: str, rule_kind: str, rule_id: str) -> Response:
+    ctx = context(request)
+    kind = _rule_type(rule_kind)
+    services(request).qos_rules.delete(ctx, kind, policy_id, rule_id, if_match(request))
+    return no_content()
+
+
+@router.get(ALIAS)
+async def show_alias(request: Request, rule_id: str) -> Response:
+    ctx = context(request)
+    item = services(request).qos_rules.get_alias(ctx, rule_id)
+    return json_response({"alias_bandwidth_limit_rule": item})
+
+
+@router.put(ALIAS)
+async def update_alias(request: Request, rule_id: str) -> Response:
+    ctx = context(request)
+    svc = services(request).qos_rules
+    body = await member_body(request, "alias_bandwidth_limit_rule")
+    policy_id = svc.policy_of(ctx, rule_id)
+    updated = svc.update(ctx, "bandwidth_limit", policy_id, rule_id, body)
+    return json_response({"alias_bandwidth_limit_rule": updated})
+
+
+@router.delete(ALIAS)
+async def delete_alias(request: Request, rule_id: str) -> Response:
+    ctx = context(request)
+    svc = services(request).qos_rules
+    svc.delete(ctx, "bandwidth_limit", svc.policy_of(ctx, rule_id), rule_id)
+    return no_content()

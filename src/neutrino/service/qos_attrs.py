@@ -1,0 +1,99 @@
+"""QoS request attributes, errors and the rule types neutrino knows (Neutron's ``qos``,
+``qos-bw-limit-direction``, ``qos-default``, ``qos-rule-type-details``).
+
+Rule types: Neutron defines five; neutrino's agents enforce ``bandwidth_limit`` (tc on the
+port's device, ``agent.qos_calc``). What a deployment supports is what its agents report in
+their ``configurations`` (``qos_rule_types``: type -> its supported parameters): a rule of a
+type no agent reports is refused (409 ``QosRuleNotSupported``), as Neutron refuses a rule its
+drivers cannot enforce.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.common.errors import NamedConflict, NamedNotFound
+from neutrino.domain.attributes import (
+    STANDARD,
+    Attr,
+    Invalid,
+    described,
+    list_of,
+    string,
+    to_bool,
+    to_int,
+)
+
+INT_MAX = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE, the columns' width
+BANDWIDTH_LIMIT = "bandwidth_limit"
+# Neutron's rule types; only the first has rules here (the others: refused, lists empty)
+RULE_TYPES = (
+    BANDWIDTH_LIMIT,
+    "dscp_marking",
+    "minimum_bandwidth",
+    "packet_rate_limit",
+    "minimum_packet_rate",
+)
+# the sub-collection of each rule type under /v2.0/qos/policies/{id}/
+RULE_COLLECTIONS = {
+    "bandwidth_limit_rules": BANDWIDTH_LIMIT,
+    "dscp_marking_rules": "dscp_marking",
+    "minimum_bandwidth_rules": "minimum_bandwidth",
+    "packet_rate_limit_rules": "packet_rate_limit",
+    "minimum_packet_rate_rules": "minimum_packet_rate",
+}
+DIRECTIONS = ("egress", "ingress")
+CONFIG_KEY = "qos_rule_types"  # in an agent's configurations
+
+
+@described({"type": "integer", "minimum": 0, "maximum": INT_MAX})
+def kbps(value: Any) -> int:
+    number = to_int(value)
+    if not 0 <= number <= INT_MAX:
+        raise Invalid(f"'{value}' is not in range 0 through {INT_MAX}")
+    return number
+
+
+@described({"enum": list(DIRECTIONS)})
+def direction(value: Any) -> str:
+    if value not in DIRECTIONS:
+        raise Invalid(f"{value!r} is not in {list(DIRECTIONS)}")
+    return str(value)
+
+
+POLICY_SPEC: dict[str, Attr] = {
+    **STANDARD,
+    "name": Attr(string(255)),
+    "shared": Attr(to_bool),
+    "is_default": Attr(to_bool),
+    "tags": Attr(list_of(string(255)), allow_put=False),
+}
+RULE_SPEC: dict[str, Attr] = {
+    "max_kbps": Attr(kbps, required=True),
+    "max_burst_kbps": Attr(kbps),
+    "direction": Attr(direction),
+}
+RULE_UPDATE_SPEC: dict[str, Attr] = {**RULE_SPEC, "max_kbps": Attr(kbps)}
+
+
+def policy_not_found(policy_id: str) -> NamedNotFound:
+    return NamedNotFound("QosPolicyNotFound", f"QoS policy {policy_id} could not be found.")
+
+
+def rule_not_found(rule_id: str, policy_id: str) -> NamedNotFound:
+    return NamedNotFound(
+        "QosRuleNotFound", f"QoS rule {rule_id} for policy {policy_id} could not be found."
+    )
+
+
+def not_supported(rule_type: str) -> NamedConflict:
+    return NamedConflict(
+        "QosRuleNotSupported",
+        f"Rule {rule_type} is not supported by any agent of this deployment",
+    )
+
+
+def in_use(policy_id: str, object_type: str, object_id: str) -> NamedConflict:
+    return NamedConflict(
+        "QosPolicyInUse", f"QoS Policy {policy_id} is used by {object_type} {object_id}."
+    )

@@ -1,0 +1,228 @@
+"""QoS policy rules (``/v2.0/qos/policies/{id}/<type>_rules``, extension ``qos`` with
+``qos-bw-limit-direction``; the alias ``/v2.0/qos/alias-bandwidth-limit-rules/{id}``,
+``qos-rules-alias``), and the rule types (``/v2.0/qos/rule-types``,
+``qos-rule-type-details``).
+
+Only bandwidth-limit rules exist here: at most one per direction per policy (a second is 409
+``QoSRulesConflict``, also as a unique key, so a race ends the same way). A rule of another of
+Neutron's types is refused as no agent supports it (409 ``QosRuleNotSupported``); so is a
+bandwidth limit while no agent reports the type (``qos_attrs`` says where they report it).
+
+Rules are read by whoever sees the policy and written by admins only (Neutron's defaults). A
+rule's write is a change of its policy: the policy's row is locked first (``for_change``) and
+its revision moves, which also wakes the agents whose ports use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from neutrino.common.errors import NamedConflict, NotFound, PolicyNotAuthorized
+from neutrino.common.ids import new_id
+from neutrino.domain.attributes import parse_create, parse_update
+from neutrino.domain.listing import ListQuery
+from neutrino.service import qos
+from neutrino.service import qos_attrs as qa
+from neutrino.service.context import RequestContext
+from neutrino.store import agents as agent_repo
+from neutrino.store import locks
+from neutrino.store import qos as repo
+from neutrino.store.changes import Resource
+from neutrino.store.uow import Store, Tx
+
+
+def reported_types(conn: Any) -> dict[str, list[tuple[str, Any]]]:
+    """Rule type -> [(agent binary, its supported parameters)] from the agents' reports."""
+    out: dict[str, list[tuple[str, Any]]] = {}
+    for row in agent_repo.list_rows(conn, ListQuery()):
+        try:
+            config = orjson.loads(row["configurations"])
+        except orjson.JSONDecodeError:
+            continue
+        types = config.get(qa.CONFIG_KEY) if isinstance(config, dict) else None
+        if not isinstance(types, dict):
+            continue
+        for rule_type, params in types.items():
+            if rule_type in qa.RULE_TYPES:
+                drivers = out.setdefault(rule_type, [])
+                if all(name != row["binary"] for name, _ in drivers):
+                    drivers.append((row["binary"], params))
+    return out
+
+
+class QosRuleService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- rule types
+
+    def rule_types(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            return [{"type": t} for t in sorted(reported_types(conn))]
+
+    def rule_type(self, ctx: RequestContext, rule_type: str) -> dict[str, Any]:
+        if rule_type not in qa.RULE_TYPES:
+            raise NotFound(f"Rule type {rule_type[:64]} could not be found.")
+        with self.store.read() as conn:
+            drivers = reported_types(conn).get(rule_type, [])
+        return {
+            "type": rule_type,
+            "drivers": [{"name": n, "supported_parameters": p} for n, p in drivers],
+        }
+
+    # --- reads
+
+    def _policy(self, conn: Any, ctx: RequestContext, policy_id: str) -> Any:
+        return qos.load(conn, ctx, policy_id)
+
+    def search(
+        self, ctx: RequestContext, rule_type: str, policy_id: str, query: ListQuery
+    ) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            self._policy(conn, ctx, policy_id)
+            if rule_type != qa.BANDWIDTH_LIMIT:
+                return []
+            return [qos.rule_view(r) for r in repo.list_rules(conn, policy_id, query)]
+
+    def get(
+        self, ctx: RequestContext, rule_type: str, policy_id: str, rule_id: str
+    ) -> dict[str, Any]:
+        with self.store.read() as conn:
+            self._policy(conn, ctx, policy_id)
+            row = repo.find_rule(conn, rule_id) if rule_type == qa.BANDWIDTH_LIMIT else None
+            if row is None or row["qos_policy_id"] != policy_id:
+                raise qa.rule_not_found(rule_id, policy_id)
+            return qos.rule_view(row)
+
+    def get_alias(self, ctx: RequestContext, rule_id: str) -> dict[str, Any]:
+        """``GET /v2.0/qos/alias-bandwidth-limit-rules/{id}``: the rule by its id alone."""
+        with self.store.read() as conn:
+            row = None if "\x00" in rule_id else repo.find_rule(conn, rule_id)
+            if row is None:
+                raise _alias_not_found(rule_id)
+            try:
+                self._policy(conn, ctx, row["qos_policy_id"])
+            except NotFound:
+                raise _alias_not_found(rule_id) from None
+        return qos.rule_view(row)
+
+    def policy_of(self, ctx: RequestContext, rule_id: str) -> str:
+        with self.store.read() as conn:
+            row = None if "\x00" in rule_id else repo.find_rule(conn, rule_id)
+            if row is None:
+                raise _alias_not_found(rule_id)
+            return str(row["qos_policy_id"])
+
+    # --- writes
+
+    def _writable(self, ctx: RequestContext, action: str, policy_id: str) -> None:
+        if not ctx.is_admin:
+            with self.store.read() as conn:
+                self._policy(conn, ctx, policy_id)  # 404 for what the caller cannot see
+            raise PolicyNotAuthorized(f"rule:{action}")
+
+    def create(
+        self, ctx: RequestContext, rule_type: str, policy_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._writable(ctx, f"create_policy_{rule_type}_rule", policy_id)
+        if rule_type != qa.BANDWIDTH_LIMIT:
+            with self.store.read() as conn:
+                self._policy(conn, ctx, policy_id)
+            raise qa.not_supported(rule_type)
+        attrs = parse_create(body, qa.RULE_SPEC)
+        return self.store.write(self._create_tx, ctx, policy_id, attrs)
+
+    def _create_tx(
+        self, tx: Tx, ctx: RequestContext, policy_id: str, attrs: dict[str, Any]
+    ) -> dict[str, Any]:
+        locks.for_change(tx.conn, "qos_policies", policy_id)
+        self._policy(tx.conn, ctx, policy_id)
+        if qa.BANDWIDTH_LIMIT not in reported_types(tx.conn):
+            raise qa.not_supported(qa.BANDWIDTH_LIMIT)
+        direction = attrs.get("direction", "egress")
+        _check_direction_free(tx.conn, policy_id, direction, None)
+        row = {
+            "id": new_id(),
+            "qos_policy_id": policy_id,
+            "max_kbps": attrs["max_kbps"],
+            "max_burst_kbps": attrs.get("max_burst_kbps", 0),
+            "direction": direction,
+        }
+        repo.insert_rule(tx.conn, row)
+        tx.updated(Resource.QOS_POLICY, policy_id)
+        return qos.rule_view(row)
+
+    def update(
+        self,
+        ctx: RequestContext,
+        rule_type: str,
+        policy_id: str,
+        rule_id: str,
+        body: dict[str, Any],
+        if_match: int | None = None,
+    ) -> dict[str, Any]:
+        self._writable(ctx, f"update_policy_{rule_type}_rule", policy_id)
+        if rule_type != qa.BANDWIDTH_LIMIT:
+            self.get(ctx, rule_type, policy_id, rule_id)  # 404: no such rules here
+        attrs = parse_update(body, qa.RULE_UPDATE_SPEC)
+        return self.store.write(self._update_tx, ctx, policy_id, rule_id, attrs, if_match)
+
+    def _update_tx(
+        self,
+        tx: Tx,
+        ctx: RequestContext,
+        policy_id: str,
+        rule_id: str,
+        attrs: dict[str, Any],
+        if_match: int | None,
+    ) -> dict[str, Any]:
+        locks.for_change(tx.conn, "qos_policies", policy_id)
+        self._policy(tx.conn, ctx, policy_id)  # rules have no revision: If-Match is not theirs
+        row = repo.find_rule(tx.conn, rule_id)
+        if row is None or row["qos_policy_id"] != policy_id:
+            raise qa.rule_not_found(rule_id, policy_id)
+        if "direction" in attrs and attrs["direction"] != row["direction"]:
+            _check_direction_free(tx.conn, policy_id, attrs["direction"], rule_id)
+        changed = {k: v for k, v in attrs.items() if row[k] != v}
+        if changed:
+            repo.update_rule(tx.conn, rule_id, changed)
+            tx.updated(Resource.QOS_POLICY, policy_id)
+        return qos.rule_view({**row, **changed})
+
+    def delete(
+        self,
+        ctx: RequestContext,
+        rule_type: str,
+        policy_id: str,
+        rule_id: str,
+        if_match: int | None = None,
+    ) -> None:
+        self._writable(ctx, f"delete_policy_{rule_type}_rule", policy_id)
+        if rule_type != qa.BANDWIDTH_LIMIT:
+            self.get(ctx, rule_type, policy_id, rule_id)
+        self.store.write(self._delete_tx, ctx, policy_id, rule_id)
+
+    def _delete_tx(self, tx: Tx, ctx: RequestContext, policy_id: str, rule_id: str) -> None:
+        locks.for_change(tx.conn, "qos_policies", policy_id)
+        self._policy(tx.conn, ctx, policy_id)
+        row = repo.find_rule(tx.conn, rule_id)
+        if row is None or row["qos_policy_id"] != policy_id:
+            raise qa.rule_not_found(rule_id, policy_id)
+        repo.delete_rule(tx.conn, rule_id)
+        tx.updated(Resource.QOS_POLICY, policy_id)
+
+
+def _check_direction_free(conn: Any, policy_id: str, direction: str, rule_id: str | None) -> None:
+    other = repo.rule_in_direction(conn, policy_id, direction)
+    if other is not None and other["id"] != rule_id:
+        raise NamedConflict(
+            "QoSRulesConflict",
+            f"Rule {qa.BANDWIDTH_LIMIT} conflicts with rule {other['id']} which already "
+            f"exists in QoS Policy {policy_id}.",
+        )
+
+
+def _alias_not_found(rule_id: str) -> NotFound:
+    return NotFound(f"QoS rule {rule_id[:64]} could not be found.")

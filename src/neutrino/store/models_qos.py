@@ -1,0 +1,35 @@
+"""QoS policies and their bandwidth-limit rules (on the shared ``Base``; imported by
+``models``).
+
+A policy is a standard-attribute resource; its rules are children (no revision of their own:
+a rule change moves the policy's revision, as Neutron's do). At most one bandwidth-limit rule
+per direction per policy (the unique key). Networks, ports and floating IPs name the policy
+they use in their own ``qos_policy_id`` column (no foreign key: a delete checks use under the
+policy's row lock, ``service.qos``); ``shared`` mirrors a wildcard ``access_as_shared`` RBAC
+policy, as on networks.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from neutrino.store.models import UUID_LEN, Base, StandardAttrs
+
+
+class QosPolicy(StandardAttrs, Base):
+    __tablename__ = "qos_policies"
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class QosBandwidthLimitRule(Base):
+    __tablename__ = "qos_bandwidth_limit_rules"
+    __table_args__ = (UniqueConstraint("qos_policy_id", "direction"),)
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    qos_policy_id: Mapped[str] = mapped_column(
+        ForeignKey("qos_policies.id", ondelete="CASCADE"), index=True
+    )
+    max_kbps: Mapped[int] = mapped_column(Integer)
+    max_burst_kbps: Mapped[int] = mapped_column(Integer, default=0)
+    direction: Mapped[str] = mapped_column(String(16))
