@@ -15,6 +15,7 @@ from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
 from neutrino.service.ip_availability import IpAvailabilityService
+from neutrino.service.l3_agents import L3AgentsService
 from neutrino.service.liveness import LivenessSweeper
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
@@ -54,6 +55,7 @@ class Services:
     default_security_group_rules: DefaultSecurityGroupRuleService
     agents: AgentService
     hostsync: HostSyncService
+    l3_agents: L3AgentsService
     liveness: LivenessSweeper
     trace: TraceService
     changes: ChangeLogService
@@ -73,10 +75,10 @@ class Services:
         ports = PortService(store, settings, quotas)
         networks = NetworkService(store, segments, quotas)
         subnets = SubnetService(store, quotas, dhcp=dhcp)
-        routers = RouterService(store, settings, quotas)
+        routers = RouterService(store, settings, quotas, networks, subnets)
         floatingips = FloatingIpService(store, settings, quotas)
         groups = SecurityGroupService(store, quotas)
-        agents = AgentService(store, dhcp)
+        agents = AgentService(store, dhcp, routers.ports.ha)
         return cls(
             settings=settings,
             store=store,
@@ -98,6 +100,7 @@ class Services:
             default_security_group_rules=DefaultSecurityGroupRuleService(store),
             agents=agents,
             hostsync=HostSyncService(store, ports),
+            l3_agents=L3AgentsService(store),
             liveness=LivenessSweeper(store, dhcp),
             trace=TraceService(
                 store, networks, subnets, ports, groups, routers, floatingips, agents

@@ -84,6 +84,10 @@ INTEREST = Interest(
         Resource.DEFAULT_SECURITY_GROUP_RULE,
         Resource.SUBNETPOOL,  # pools and scopes are API-only: no host state names them
         Resource.ADDRESS_SCOPE,
+        # which hosts run a router and which is VRRP master: the router's ports (re)bound
+        # and its HA ports are logged as port changes of their own; keepalived, not the host
+        # state, decides who is master
+        Resource.ROUTER_L3_AGENT,
     )
     | STATUS_REPORTS,
 )
