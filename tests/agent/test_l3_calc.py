@@ -18,6 +18,7 @@ from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortStat
 from neutrino.domain.l3state import (
     ExtraRoute,
     FloatingIpState,
+    HaState,
     RouterAddress,
     RouterPortState,
     RouterState,
@@ -227,3 +228,19 @@ def test_floating_ips_reported_active_once() -> None:
     role.apply(Round(state(router())))  # disassociated: forgotten (the controller set DOWN)
     role.apply(Round(state(router(floating_ips=fips[:1]))))
     assert reporter.reports == [("f1", "ACTIVE"), ("f1", "ACTIVE")]
+
+
+def test_ha_router_is_not_built_as_a_legacy_one() -> None:
+    """Every host of an HA router gets it in its state: without keepalived (not built yet)
+    none of them may give its ports their addresses (two masters)."""
+    ha_port = RouterPortState(
+        "77777777-aaaa-4aaa-8aaa-00000000000a",
+        "88888888-aaaa-4aaa-8aaa-00000000000a",
+        "fa:16:3e:00:03:0a",
+        (RouterAddress("169.254.192.5", 18, "sh", "169.254.192.0/18", None),),
+    )
+    ha = HaState(vr_id=1, port=ha_port, peers=("169.254.192.6",))
+    assert desired_routers(state(router(ha=ha))) == {}
+    assert set(desired_routers(state(router()))) == {ROUTER}
+    # the wire form carries it
+    assert RouterState.from_dict(state(router(ha=ha)).to_dict()["routers"][0]).ha == ha

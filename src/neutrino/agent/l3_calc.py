@@ -24,6 +24,9 @@ no routes of ours, no floating IPs. An admin-up router gets:
   and otherwise changes just the map elements (a floating IP (dis)association is two element
   writes in one transaction).
 
+HA routers (``RouterState.ha``) are skipped: the keepalived data plane is not built yet
+(docs/l3-ha.md).
+
 No I/O; deterministic and sorted, so equal states render equal configs.
 """
 
@@ -99,6 +102,11 @@ def desired_routers(
     out: dict[str, RouterConfig] = {}
     for router in state.routers:
         if not (router.interfaces or router.gateway):
+            continue
+        if router.ha is not None:
+            # An HA router is listed on every host that hosts it: built here as a legacy
+            # router it would hold its addresses on all of them at once. Until this agent
+            # runs keepalived for it (docs/l3-ha.md, "Not built yet"), it is not built.
             continue
         out[router.id] = router_config(router, networks, config, namespace_suffix)
     return out
