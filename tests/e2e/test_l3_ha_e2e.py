@@ -114,7 +114,6 @@ def _fail_over(
     assert old is not None
     traffic = Traffic(vm, ext_ns, seconds=PINGS // 100)
     time.sleep(FAIL_AFTER)
-    failed_at = time.monotonic()
     fail(old)
     new = ""
 
@@ -127,7 +126,7 @@ def _fail_over(
     lost, survived, stream_out = traffic.finish()
     print(
         f"\nL3 HA {label}: {lost} of {PINGS} pings lost ({lost * 10} ms at 100 pps), "
-        f"reported active after {took + (time.monotonic() - failed_at) * 0:.2f} s, "
+        f"the other node reported active {took:.2f} s after, "
         f"TCP stream {'survived' if survived else 'BROKE'}; load {os.getloadavg()[0]:.1f}"
     )
     assert lost < MAX_LOST, f"{label}: {lost} pings lost"
