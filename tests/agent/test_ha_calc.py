@@ -4,9 +4,16 @@ VRRP state reporter against a recording controller."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
-from neutrino.agent.ha_calc import ADVERT_INT, HaInstance, render_keepalived, render_notify
+from neutrino.agent.ha_calc import (
+    ADVERT_INT,
+    HaInstance,
+    render_conntrackd,
+    render_keepalived,
+    render_notify,
+)
 from neutrino.agent.ha_report import HaReporter
 from neutrino.client import Conflict, TransportError
 
@@ -55,6 +62,21 @@ def test_notify_script_records_the_state(tmp_path: Path) -> None:
         assert state.read_text().strip() == word
     with_ct = render_notify(str(state), ["conntrackd", "-C", "/c.conf"])
     assert "MASTER) conntrackd -C /c.conf -c;" in with_ct
+
+
+def test_conntrackd_config_only_with_one_peer() -> None:
+    assert render_conntrackd(INSTANCE, "/d") is None  # two peers: no unicast channel
+    text = render_conntrackd(replace(INSTANCE, peers=("169.254.192.6",)), "/d")
+    assert text is not None
+    for line in (
+        "IPv4_address 169.254.192.5",
+        "IPv4_Destination_Address 169.254.192.6",
+        "Interface ha-77777777-aa",
+        "Path /d/conntrackd.ctl",
+        "LockFile /d/conntrackd.lock",
+        "Mode FTFW {",
+    ):
+        assert line in text, line
 
 
 class States:

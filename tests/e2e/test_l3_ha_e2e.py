@@ -33,8 +33,9 @@ pytestmark = pytest.mark.skipif(
     shutil.which("busybox") is None
     or shutil.which("dnsmasq") is None
     or shutil.which("keepalived") is None
-    or shutil.which("iperf3") is None,
-    reason="needs busybox (udhcpc), dnsmasq, keepalived and iperf3",
+    or shutil.which("iperf3") is None
+    or shutil.which("conntrackd") is None,
+    reason="needs busybox (udhcpc), dnsmasq, keepalived, conntrackd and iperf3",
 )
 
 MAX_LOST = 300  # the bound: 3 s at 100 pps
@@ -108,12 +109,15 @@ class Traffic:
 
 
 def _fail_over(
-    api: Any, rid: str, vm: str, ext_ns: str, fail: Any, label: str
+    api: Any, rid: str, vm: str, ext_ns: str, fail: Any, label: str, synced: Any = None
 ) -> tuple[str, str, int]:
     old = _active(api, rid)
     assert old is not None
     traffic = Traffic(vm, ext_ns, seconds=PINGS // 100)
     time.sleep(FAIL_AFTER)
+    if synced is not None:  # conntrackd: the standby holds the stream's connection already
+        standby = next(h for h in _agents(api, rid) if h != old)
+        assert "dport=5201" in synced(standby), "the TCP stream is not in the standby's cache"
     fail(old)
     new = ""
 
@@ -165,7 +169,17 @@ def test_ha_router_fails_over_and_old_master_rejoins_as_backup(
             for pid in _pids(directory, host, rid):
                 os.kill(pid, signal.SIGKILL)
 
-        old, new, _ = _fail_over(api, rid, vm, ext_ns, kill_keepalived, "keepalived killed")
+        def external_cache(host: str) -> str:
+            d = _ha_dir(directory, host, rid)
+            return subprocess.run(
+                ["conntrackd", "-C", str(d / "conntrackd.conf"), "-e"],
+                capture_output=True,
+                text=True,
+            ).stdout
+
+        old, new, _ = _fail_over(
+            api, rid, vm, ext_ns, kill_keepalived, "keepalived killed", external_cache
+        )
         # the old master's agent drops the dead keepalived's addresses, starts another: backup
         until(
             "old master back as standby",

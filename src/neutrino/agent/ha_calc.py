@@ -33,12 +33,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["ADVERT_INT", "HaInstance", "render_keepalived", "render_notify"]
+__all__ = [
+    "ADVERT_INT",
+    "CONNTRACKD_PORT",
+    "HaInstance",
+    "render_conntrackd",
+    "render_keepalived",
+    "render_notify",
+]
 
 ADVERT_INT = 0.5  # seconds between VRRP adverts (VRRPv3: centisecond resolution)
 PRIORITY = 50
 VIP_NET = "169.254.0.0/24"  # the instance's primary VIP: 169.254.0.<vr_id>, on the HA port
 RTPROT_KEEPALIVED = 18
+CONNTRACKD_PORT = 3780
 
 
 @dataclass(frozen=True)
@@ -121,3 +129,52 @@ def render_notify(state_file: str, conntrackd: Sequence[str] = ()) -> str:
             "esac",
         ]
     return "\n".join(lines) + "\nexit 0\n"
+
+
+def render_conntrackd(instance: HaInstance, directory: str) -> str | None:
+    """conntrackd's configuration: FTFW (reliable) sync of the router's connections to the
+    other host over UDP on the HA port, both directions (every host keeps the others' table
+    in its external cache; the new master commits it). None unless the router has exactly
+    one peer: conntrackd's unicast channel has one destination, and its multicast one would
+    need a group address outside the ranges this project may use (docs/l3-ha.md)."""
+    if len(instance.peers) != 1:
+        return None
+    lines = [
+        "Sync {",
+        "    Mode FTFW {",
+        "        DisableExternalCache Off",
+        "    }",
+        "    UDP {",
+        f"        IPv4_address {instance.ha_address}",
+        f"        IPv4_Destination_Address {instance.peers[0]}",
+        f"        Port {CONNTRACKD_PORT}",
+        f"        Interface {instance.ha_device}",
+        "        Checksum on",
+        "    }",
+        "}",
+        "General {",
+        "    HashSize 8192",
+        "    HashLimit 65536",
+        "    Syslog off",
+        f"    LogFile {directory}/conntrackd.log",
+        f"    LockFile {directory}/conntrackd.lock",
+        "    UNIX {",
+        f"        Path {directory}/conntrackd.ctl",
+        "    }",
+        "    NetlinkBufferSize 2097152",
+        "    NetlinkBufferSizeMaxGrowth 8388608",
+        "    Filter From Userspace {",
+        "        Protocol Accept {",
+        "            TCP",
+        "            UDP",
+        "            ICMP",
+        "        }",
+        "        Address Ignore {",
+        "            IPv4_address 127.0.0.1",
+        f"            IPv4_address {instance.ha_address}",
+        f"            IPv4_address {instance.peers[0]}",
+        "        }",
+        "    }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ command line made again from the record (``--interface-mappings public:eth2``).
 
 ``down()`` works from the record only, and is idempotent: stop the supervisor (and with it the
 agents and the controller), any recorded child still alive, the dnsmasq processes of the
-network nodes (by their pid files) and their HA routers' keepalived (by theirs), then
+network nodes (by their pid files) and their HA routers' keepalived and conntrackd (by theirs), then
 delete the VM, ``qdhcp-…-<host ns>``,
 ``qrouter-…-<host ns>``, host, ``ext`` and underlay namespaces (which deletes every device
 the lab or its agents made), and the record.
@@ -422,12 +422,16 @@ class Lab:
             if dnsmasq is not None:
                 stop_process(dnsmasq, wait=3.0)
                 removed.append(f"dnsmasq {dnsmasq}")
-        for pid_file in sorted(self.dir.glob("agents/ha/*/*/pid")):
-            conf = str(pid_file.parent / "keepalived.conf")
-            keepalived = process_of(pid_file.read_text().strip(), conf)
-            if keepalived is not None:
-                stop_process(keepalived, wait=3.0)
-                removed.append(f"keepalived {keepalived}")
+        for pattern, conf_name in (
+            ("pid", "keepalived.conf"),
+            ("conntrackd.pid", "conntrackd.conf"),
+        ):
+            for pid_file in sorted(self.dir.glob(f"agents/ha/*/*/{pattern}")):
+                conf = str(pid_file.parent / conf_name)
+                daemon = process_of(pid_file.read_text().strip(), conf)
+                if daemon is not None:
+                    stop_process(daemon, wait=3.0)
+                    removed.append(f"{conf_name.split('.')[0]} {daemon}")
         host_ns = {h.netns for h in state.hosts}
         qdhcp = {
             n
