@@ -157,6 +157,9 @@ class FakeL3:
             report.applied.append(router_id)
         return report
 
+    def pin_router_macs(self, desired: Mapping[str, RouterConfig]) -> list[str]:
+        return []
+
 
 def make(current: HostState) -> tuple[FakeKernel, RecordingController, Watcher, AgentLoop, FakeL3]:
     kernel = FakeKernel()

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from neutrino.common.settings import Settings
 from neutrino.store.uow import Store
 from tests.api.test_agent_api import register, state
 from tests.api.test_l3_scheduling import _external, _kill, _network_node, _router_ports
@@ -78,6 +81,13 @@ def test_active_report_moves_ports_and_shows_in_l3_agents(api: Caller, store: St
     # the old master's report after it rejoins
     assert _report(api, router["id"], bound, "standby").status_code == 200
     assert _agents(api, router["id"]) == {other: "active", bound: "standby"}
+    # the backup's status report of a port it wires is taken as a no-op, not refused
+    port = moved[0]
+    r = api.post(
+        f"/agent/v1/ports/{port['id']}/status", {"port": {"status": "DOWN", "host": bound}}
+    )
+    assert r.status_code == 200 and r.json()["port"]["status"] == port["status"], r.text
+    assert api.get(f"/v2.0/ports/{port['id']}").json()["port"]["status"] == port["status"]
     # a dead active agent is shown standby while another lives
     _kill(store, other)
     assert _agents(api, router["id"])[other] == "standby"
@@ -128,3 +138,32 @@ def test_deleting_an_ha_router_deletes_its_ha_ports(api: Caller) -> None:
     assert api.delete(f"/v2.0/routers/{rid}").status_code == 204  # the gateway still set
     assert _router_ports(api, rid) == []
     assert api.get(f"/v2.0/ports?device_owner={HA_OWNER}").json()["ports"] == []
+
+
+class TestServerDefaults:
+    """``l3_ha`` makes routers HA unless the body says otherwise; ``max_l3_agents_per_router``
+    caps their agents."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"l3_ha": True, "max_l3_agents_per_router": 2})
+
+    def test_default_ha_and_agent_cap(self, api: Caller) -> None:
+        for i in (1, 2, 3):
+            _network_node(api, f"net{i}", f"198.51.100.10{i}")
+        net = api.network()
+        sub = api.subnet(net["id"], "192.0.2.0/24")
+        router = api.create("routers", "router")
+        legacy = api.create("routers", "router", ha=False)
+        assert router["ha"] is True and legacy["ha"] is False
+        for r in (router, legacy):
+            body = {"subnet_id": sub["id"]} if r is router else {"subnet_id": _sub(api)}
+            res = api.put(f"/v2.0/routers/{r['id']}/add_router_interface", body)
+            assert res.status_code == 200, res.text
+        assert len(_agents(api, router["id"])) == 2
+        assert list(_agents(api, legacy["id"]).values()) == [None]
+
+
+def _sub(api: Caller) -> str:
+    net = api.network()
+    return str(api.subnet(net["id"], "198.51.100.0/24")["id"])

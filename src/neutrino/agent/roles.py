@@ -193,6 +193,10 @@ class L3Applier(Protocol):
 
     def apply(self, desired: Mapping[str, RouterConfig]) -> L3Report: ...
 
+    def pin_router_macs(self, desired: Mapping[str, RouterConfig]) -> list[str]:
+        """HA routers: pin their MACs to their taps once the taps are on bridges."""
+        ...
+
 
 class StatusReporter(Protocol):
     def report_floatingip_status(self, fip_id: str, status: str) -> dict[str, Any]: ...
@@ -246,9 +250,8 @@ class L3Role:
             self.ha.poll()
         if result.new_taps:
             rnd.wire(set(result.new_taps))
-        pin = getattr(self.manager, "pin_router_macs", None)  # taps are on bridges now
-        if pin is not None and any(c.ha is not None for c in desired.values()):
-            pinned = pin(desired)
+        if any(c.ha is not None for c in desired.values()):  # taps are on bridges now
+            pinned = self.manager.pin_router_macs(desired)
             if pinned:
                 log.info("routers: %s", "; ".join(pinned))
 

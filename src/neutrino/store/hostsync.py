@@ -183,6 +183,20 @@ def port_binding(conn: Connection, port_id: str) -> tuple[Any, ...] | None:
     )
 
 
+def hosts_ha_router_of(conn: Connection, port_id: str, host: str) -> bool:
+    """Whether ``host`` hosts the HA router the port belongs to (as interface or gateway)."""
+    return (
+        raw.one(
+            conn,
+            "SELECT 1 FROM router_ports rp JOIN routers r ON r.id = rp.router_id AND r.ha "
+            "JOIN router_l3_bindings b ON b.router_id = rp.router_id "
+            "WHERE rp.port_id = ? AND rp.port_type <> ? AND b.host = ?",
+            (port_id, HA_INTERFACE, host),
+        )
+        is not None
+    )
+
+
 def unbound_ports_on(conn: Connection, host: str) -> list[tuple[Any, ...]]:
     """(id, network_id, project_id, revision_number) of the host's ports whose binding failed,
     row-locked in id order on PostgreSQL: the revision bumped from here builds on any
