@@ -18,6 +18,7 @@ from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortStat
 from neutrino.domain.l3state import (
     ExtraRoute,
     FloatingIpState,
+    HaState,
     RouterAddress,
     RouterPortState,
     RouterState,
@@ -156,6 +157,9 @@ class FakeL3:
             report.applied.append(router_id)
         return report
 
+    def pin_router_macs(self, desired: Mapping[str, RouterConfig]) -> list[str]:
+        return []
+
 
 def make(current: HostState) -> tuple[FakeKernel, RecordingController, Watcher, AgentLoop, FakeL3]:
     kernel = FakeKernel()
@@ -227,3 +231,41 @@ def test_floating_ips_reported_active_once() -> None:
     role.apply(Round(state(router())))  # disassociated: forgotten (the controller set DOWN)
     role.apply(Round(state(router(floating_ips=fips[:1]))))
     assert reporter.reports == [("f1", "ACTIVE"), ("f1", "ACTIVE")]
+
+
+HA_PORT = RouterPortState(
+    "77777777-aaaa-4aaa-8aaa-00000000000a",
+    "88888888-aaaa-4aaa-8aaa-00000000000a",
+    "fa:16:3e:00:03:0a",
+    (RouterAddress("169.254.192.5", 18, "sh", "169.254.192.0/18", None),),
+)
+
+
+def test_ha_router_hands_its_addresses_and_routes_to_keepalived() -> None:
+    fip = FloatingIpState("f", "203.0.113.20", "192.0.2.11", P1)
+    ha = HaState(vr_id=7, port=HA_PORT, peers=("169.254.192.6",))
+    cfg = desired_routers(state(router(ha=ha, floating_ips=(fip,))))[ROUTER]
+    by_dev = {p.device: p for p in cfg.ports}
+    assert set(by_dev) == {"ha-77777777-aa", "qg-66666666-ee", "qr-55555555-aa"}
+    assert by_dev["ha-77777777-aa"].addresses == ("169.254.192.5/18",)
+    assert not by_dev["ha-77777777-aa"].vip
+    for dev in ("qg-66666666-ee", "qr-55555555-aa"):
+        assert by_dev[dev].addresses == () and by_dev[dev].vip
+    assert cfg.routes == ()  # keepalived's
+    assert cfg.nat is not None and "203.0.113.20 : 192.0.2.11" in cfg.nat  # NAT as legacy
+    assert cfg.ha is not None
+    assert cfg.ha.vips == (
+        ("192.0.2.1/24", "qr-55555555-aa"),
+        ("203.0.113.10/24", "qg-66666666-ee"),
+        ("203.0.113.20/32", "qg-66666666-ee"),
+    )  # IPv4 only: an HA namespace has IPv6 off
+    assert cfg.ha.routes == (("0.0.0.0/0", "203.0.113.1", "qg-66666666-ee"),)
+    assert (cfg.ha.vr_id, cfg.ha.ha_address, cfg.ha.peers) == (7, "169.254.192.5", ha.peers)
+    # the wire form carries it
+    assert RouterState.from_dict(state(router(ha=ha)).to_dict()["routers"][0]).ha == ha
+
+
+def test_ha_router_admin_down_has_no_routes_for_keepalived() -> None:
+    ha = HaState(vr_id=1, port=HA_PORT, peers=())
+    cfg = desired_routers(state(router(ha=ha, admin_state_up=False)))[ROUTER]
+    assert cfg.ha is not None and cfg.ha.routes == () and not cfg.forwarding

@@ -24,6 +24,15 @@ no routes of ours, no floating IPs. An admin-up router gets:
   and otherwise changes just the map elements (a floating IP (dis)association is two element
   writes in one transaction).
 
+An HA router (``RouterState.ha``) renders the same namespace, devices and NAT table on every
+host of the router, plus its HA port (``ha-<port[:11]>`` with its 169.254.192.0/18 address);
+its interface and gateway addresses, floating IPs and routes go to keepalived instead
+(``RouterConfig.ha``, ``agent.ha_calc``): those devices' addresses are marked ``vip`` and
+left to keepalived, and ``routes`` is empty (keepalived installs them on the master). IPv6
+is off in an HA router's namespace (``ipv6`` false): keepalived here moves IPv4 addresses
+only, and a backup's IPv6 link-local traffic would teach the external bridge the router's
+MAC at the wrong host.
+
 No I/O; deterministic and sorted, so equal states render equal configs.
 """
 
@@ -31,14 +40,16 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from neutrino.agent.ha_calc import HaInstance
 from neutrino.agent.model import AgentConfig
 from neutrino.domain.hoststate import HostState, NetworkState, tap_name
 from neutrino.domain.l3state import (
     RouterPortState,
     RouterState,
     gateway_device,
+    ha_device,
     interface_device,
     router_namespace,
 )
@@ -68,6 +79,7 @@ class RouterPortConfig:
     mtu: int
     addresses: tuple[str, ...]  # "192.0.2.1/24" on ``device``
     gateway: bool = False
+    vip: bool = False  # the addresses are keepalived's (an HA router): never synced here
 
 
 @dataclass(frozen=True, order=True)
@@ -89,6 +101,7 @@ class RouterConfig:
     # admin_state_up false: ports plugged (their wire is there) but nothing forwarded,
     # no NAT, no routes of ours
     forwarding: bool = True
+    ha: HaInstance | None = None  # an HA router: keepalived's part (agent.ha_calc)
 
 
 def desired_routers(
@@ -162,6 +175,10 @@ def router_config(
     nat = digest = None
     if not router.admin_state_up:
         routes, fips = set(), ()
+    ha = None
+    if router.ha is not None:
+        ports, ha = _ha_ports(router, ports, routes, networks, config)
+        routes = set()
     if gw_dev is not None and gw_ip4 is not None and router.admin_state_up:
         rules = render_nat(router, gw_dev, gw_ip4, ())
         digest = hashlib.sha256(rules.encode()).hexdigest()[:16]
@@ -176,7 +193,47 @@ def router_config(
         floating_ips=fips if gw_ip4 else (),
         gateway_device=gw_dev,
         forwarding=router.admin_state_up,
+        ha=ha,
     )
+
+
+def _ha_ports(
+    router: RouterState,
+    ports: list[RouterPortConfig],
+    routes: set[RouteSpec],
+    networks: dict[str, NetworkState],
+    config: AgentConfig | None,
+) -> tuple[list[RouterPortConfig], HaInstance]:
+    """An HA router's devices (addresses handed to keepalived) plus its HA port, and the
+    keepalived instance (the floating IPs are among the gateway's addresses already). IPv4
+    only (the module docstring says why)."""
+    assert router.ha is not None
+    ha = router.ha
+    vips: list[tuple[str, str]] = []
+    out = []
+    for port in ports:
+        v4 = tuple(a for a in port.addresses if ":" not in a)
+        vips += [(a, port.device) for a in v4]
+        out.append(replace(port, addresses=(), vip=True))
+    device = ha_device(ha.port.id)
+    own = next(a for a in ha.port.addresses if a.version == 4)
+    out.append(_port(ha.port, device, _mtu(networks.get(ha.port.network_id), config), False))
+    gw = next((p.device for p in ports if p.gateway), "")
+    route_list = tuple(
+        (r.destination, r.nexthop, gw if r.destination == "0.0.0.0/0" else "")
+        for r in sorted(routes)
+        if ":" not in r.destination
+    )
+    instance = HaInstance(
+        router_id=router.id,
+        vr_id=ha.vr_id,
+        ha_device=device,
+        ha_address=own.ip_address,
+        peers=ha.peers,
+        vips=tuple(vips),
+        routes=route_list if router.admin_state_up else (),
+    )
+    return sorted(out, key=lambda p: p.device), instance
 
 
 def render_nat(

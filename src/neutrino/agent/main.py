@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from neutrino.agent import qos_calc
 from neutrino.agent.dataplane import L2Kernel, L2Manager
 from neutrino.agent.drift_report import CheckAnswerer, DriftReport
+from neutrino.agent.ha_report import POLL_INTERVAL, HaReporter
 from neutrino.agent.loop import AgentLoop
 from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.model import AgentConfig
@@ -207,10 +208,13 @@ def build_roles(
         dhcp_conf = settings.dhcp_configurations()
         roles.append(DhcpRole(dhcp, config, namespace_suffix=suffix, configurations=dhcp_conf))
     if settings.l3:
+        from neutrino.agent.dataplane.keepalived import KeepalivedManager
         from neutrino.agent.dataplane.l3 import L3Manager  # needs pyroute2 and root
 
-        l3 = L3Manager(netns=settings.netns, namespace_suffix=suffix)
-        router = L3Role(l3, config, namespace_suffix=suffix, reporter=controller)
+        keepalived = KeepalivedManager(settings.state_dir / "ha" / settings.host)
+        l3 = L3Manager(netns=settings.netns, namespace_suffix=suffix, keepalived=keepalived)
+        ha = HaReporter(l3, controller, settings.host)
+        router = L3Role(l3, config, namespace_suffix=suffix, reporter=controller, ha=ha)
         router.configurations.update(netns=settings.netns, namespace_suffix=suffix)
         roles.append(router)
     if settings.security_groups and real_kernel:
@@ -299,12 +303,22 @@ class Agent:
         if self.checks is not None:
             answer = self.checks.run
             runs[f"checks-{name}"] = lambda: answer(self._stop)
+        ha = next((r.ha for r in self.roles if isinstance(r, L3Role) and r.ha), None)
+        if ha is not None:
+            runs[f"ha-{name}"] = lambda: self._poll_ha(ha)
         self._threads = [
             threading.Thread(target=self._guard, args=(run,), name=n, daemon=True)
             for n, run in runs.items()
         ]
         for thread in self._threads:
             thread.start()
+
+    def _poll_ha(self, ha: HaReporter) -> None:
+        """Report HA routers' VRRP changes as they happen; a dead keepalived wakes the loop
+        (which drops what it left and starts another)."""
+        while not self._stop.wait(POLL_INTERVAL):
+            if ha.poll():
+                self.loop.mark_dirty()
 
     def _guard(self, target: Callable[[], None]) -> None:
         try:
@@ -326,7 +340,7 @@ class Agent:
                 if thread is not threading.current_thread():
                     # the loop may be mid-apply: wait for it; the watcher (a daemon that only
                     # reads) may sit in a long-poll: do not hold the exit for it
-                    watcher = thread.name.startswith(("watcher-", "links-", "checks-"))
+                    watcher = thread.name.startswith(("watcher-", "links-", "checks-", "ha-"))
                     thread.join(1.0 if watcher else self.settings.poll_timeout + 5)
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from neutrino.agent.calc import compute_l2
 from neutrino.agent.dataplane import ApplyReport, DataplaneError, L2Manager
 from neutrino.agent.dhcp_calc import DhcpConfig, desired_dhcp
+from neutrino.agent.ha_report import HaReporter
 from neutrino.agent.isolation import apply_isolating
 from neutrino.agent.l3_calc import RouterConfig, desired_routers
 from neutrino.agent.model import AgentConfig, L2State
@@ -192,6 +193,10 @@ class L3Applier(Protocol):
 
     def apply(self, desired: Mapping[str, RouterConfig]) -> L3Report: ...
 
+    def pin_router_macs(self, desired: Mapping[str, RouterConfig]) -> list[str]:
+        """HA routers: pin their MACs to their taps once the taps are on bridges."""
+        ...
+
 
 class StatusReporter(Protocol):
     def report_floatingip_status(self, fip_id: str, status: str) -> dict[str, Any]: ...
@@ -215,9 +220,11 @@ class L3Role:
         namespace_suffix: str = "",
         configurations: dict[str, Any] | None = None,
         reporter: StatusReporter | None = None,
+        ha: HaReporter | None = None,
     ) -> None:
         self.manager = manager
         self.reporter = reporter
+        self.ha = ha  # HA routers' VRRP states (agent.ha_report)
         self.fips_active: set[str] = set()
         self.config = config
         self.namespace_suffix = namespace_suffix
@@ -228,7 +235,8 @@ class L3Role:
     def apply(self, rnd: Round) -> None:
         """Converge the routers; the taps made are wired in this round."""
         state = rnd.state
-        result = self.manager.apply(desired_routers(state, self.config, self.namespace_suffix))
+        desired = desired_routers(state, self.config, self.namespace_suffix)
+        result = self.manager.apply(desired)
         log_failures("router", result.failed)
         if result.changes:
             log.info("routers: %s", "; ".join(result.changes))
@@ -237,8 +245,15 @@ class L3Role:
         self.hosted = set(result.applied)
         self.failed = dict(result.failed)
         self._report_floating_ips(state)
+        if self.ha is not None:
+            self.ha.track({r for r, c in desired.items() if c.ha is not None} & self.hosted)
+            self.ha.poll()
         if result.new_taps:
             rnd.wire(set(result.new_taps))
+        if any(c.ha is not None for c in desired.values()):  # taps are on bridges now
+            pinned = self.manager.pin_router_macs(desired)
+            if pinned:
+                log.info("routers: %s", "; ".join(pinned))
 
     def _report_floating_ips(self, state: HostState) -> None:
         if self.reporter is None:

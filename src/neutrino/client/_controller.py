@@ -127,6 +127,18 @@ class Controller:
         body = {"check": {"differences": differences}}
         self.session.request("POST", f"{AGENT}/hosts/{host}/checks/{check_id}", json=body)
 
+    def report_router_ha_state(self, router_id: str, host: str, ha_state: str) -> dict[str, Any]:
+        """keepalived on ``host`` made the HA router master (``active``) or backup."""
+        body = {"router": {"host": host, "ha_state": ha_state}}
+        return self.session.request(  # type: ignore[no-any-return]
+            "POST", f"{AGENT}/routers/{router_id}/ha_state", json=body
+        )["router"]
+
+    def l3_agents_hosting(self, router_id: str) -> list[dict[str, Any]]:
+        return self.session.request(  # type: ignore[no-any-return]
+            "GET", f"/v2.0/routers/{router_id}/l3-agents"
+        )["agents"]
+
     def wait_port(
         self, port_id: str, status: str = "ACTIVE", timeout: float = 30.0
     ) -> dict[str, Any]:

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     ipam_window: int = 16
     agent_sweep_interval: float = 15.0  # s between liveness sweeps (dead agents); 0 = off
     dhcp_agents_per_network: int = 1  # DHCP agents (hosts) serving each DHCP-enabled network
+    l3_ha: bool = False  # routers created without ``ha`` are HA (docs/l3-ha.md)
+    max_l3_agents_per_router: int = 3  # L3 agents hosting each HA router (at least 2)
 
     # Manager side (neutrino.vmm, /vmm/v1)
     vmm_device_owner: str = "compute:neutrino"  # device_owner of the ports of its vNICs

@@ -47,6 +47,7 @@ EXTENSIONS: tuple[Extension, ...] = (
         "on the external gateway",
     ),
     Extension("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    Extension("l3-ha", "HA Router extension", "Adds HA capability to routers."),
     Extension(
         "extraroute-atomic",
         "Atomically add/remove extra routes",

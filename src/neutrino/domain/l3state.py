@@ -12,6 +12,11 @@ floating IPs by floating address), so equal database contents give equal states 
 Only ports bound on the host with a successful binding are listed: a port whose binding
 failed is not wired there, so the router does not use it.
 
+An HA router (``RouterState.ha`` set) is listed on every host that hosts it, with every
+interface and gateway port whatever host they are bound to, plus the host's own HA port
+(``ha-<port[:11]>``, on the project's HA network) and the VRRP router id: the agent runs
+keepalived, which gives the port addresses to the master only (``neutrino.agent.ha_calc``).
+
 Kernel names follow Neutron's: ``qrouter-<router id>``, ``qr-<port[:11]>`` (interfaces) and
 ``qg-<port[:11]>`` (gateway) inside it, ``tap<port[:11]>`` for the host end on the bridge.
 """
@@ -34,6 +39,10 @@ def interface_device(port_id: str) -> str:
 
 def gateway_device(port_id: str) -> str:
     return f"qg-{port_id[:11]}"
+
+
+def ha_device(port_id: str) -> str:
+    return f"ha-{port_id[:11]}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,24 @@ class FloatingIpState:
 
 
 @dataclass(frozen=True)
+class HaState:
+    """What an HA router needs beyond a legacy one: its VRRP router id and this host's HA
+    port (its address is the VRRP source; the other hosts' are its peers)."""
+
+    vr_id: int
+    port: RouterPortState
+    peers: tuple[str, ...] = ()  # the other hosts' HA addresses, sorted
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HaState:
+        return cls(
+            vr_id=d["vr_id"],
+            port=RouterPortState.from_dict(d["port"]),
+            peers=tuple(d.get("peers", ())),
+        )
+
+
+@dataclass(frozen=True)
 class RouterState:
     id: str
     admin_state_up: bool = True
@@ -103,10 +130,12 @@ class RouterState:
     gateway: RouterPortState | None = None
     routes: tuple[ExtraRoute, ...] = ()
     floating_ips: tuple[FloatingIpState, ...] = ()
+    ha: HaState | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RouterState:
         gateway = d.get("gateway")
+        ha = d.get("ha")
         return cls(
             id=d["id"],
             admin_state_up=d.get("admin_state_up", True),
@@ -115,4 +144,5 @@ class RouterState:
             gateway=None if gateway is None else RouterPortState.from_dict(gateway),
             routes=tuple(ExtraRoute(**r) for r in d.get("routes", ())),
             floating_ips=tuple(FloatingIpState.from_dict(f) for f in d.get("floating_ips", ())),
+            ha=None if ha is None else HaState.from_dict(ha),
         )

@@ -19,7 +19,8 @@ command line made again from the record (``--interface-mappings public:eth2``).
 
 ``down()`` works from the record only, and is idempotent: stop the supervisor (and with it the
 agents and the controller), any recorded child still alive, the dnsmasq processes of the
-network nodes (by their pid files), then delete the VM, ``qdhcp-…-<host ns>``,
+network nodes (by their pid files) and their HA routers' keepalived and conntrackd (by theirs), then
+delete the VM, ``qdhcp-…-<host ns>``,
 ``qrouter-…-<host ns>``, host, ``ext`` and underlay namespaces (which deletes every device
 the lab or its agents made), and the record.
 A process is only signalled when its ``/proc/<pid>/cmdline`` still names this lab.
@@ -421,6 +422,16 @@ class Lab:
             if dnsmasq is not None:
                 stop_process(dnsmasq, wait=3.0)
                 removed.append(f"dnsmasq {dnsmasq}")
+        for pattern, conf_name in (
+            ("pid", "keepalived.conf"),
+            ("conntrackd.pid", "conntrackd.conf"),
+        ):
+            for pid_file in sorted(self.dir.glob(f"agents/ha/*/*/{pattern}")):
+                conf = str(pid_file.parent / conf_name)
+                daemon = process_of(pid_file.read_text().strip(), conf)
+                if daemon is not None:
+                    stop_process(daemon, wait=3.0)
+                    removed.append(f"{conf_name.split('.')[0]} {daemon}")
         host_ns = {h.netns for h in state.hosts}
         qdhcp = {
             n
@@ -433,7 +444,7 @@ class Lab:
                 self.progress(f"namespace {name}")
                 netns.delete_namespace(name)
                 removed.append(f"namespace {name}")
-        for sub in ("dhcp", "vms", "controller"):
+        for sub in ("dhcp", "vms", "controller", "agents"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
         for name in ("children.json", "supervisor.pid", "lab.json"):
             (self.dir / name).unlink(missing_ok=True)

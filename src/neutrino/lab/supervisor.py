@@ -135,6 +135,8 @@ def main(directory: Path) -> int:
     logs = directory / "logs"
     logs.mkdir(exist_ok=True)
     env = credentials_env(state)
+    # the agents' files (HA routers' keepalived) inside the lab, never a shared state dir
+    env["NEUTRINO_STATE_DIR"] = str(directory / "agents")
     stopping: list[bool] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

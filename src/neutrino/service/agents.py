@@ -33,6 +33,7 @@ from neutrino.domain.listing import ListQuery
 from neutrino.service import binding, l3_scheduler
 from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
+from neutrino.service.l3_ha import HaConfig
 from neutrino.store import agents as repo
 from neutrino.store import locks
 from neutrino.store import ports as port_repo
@@ -46,9 +47,12 @@ SPEC = {"admin_state_up": Attr(to_bool), "description": Attr(string(255))}
 
 
 class AgentService:
-    def __init__(self, store: Store, dhcp: DhcpScheduler | None = None) -> None:
+    def __init__(
+        self, store: Store, dhcp: DhcpScheduler | None = None, ha: HaConfig | None = None
+    ) -> None:
         self.store = store
         self.dhcp = dhcp or DhcpScheduler()
+        self.ha = ha or HaConfig()
 
     @staticmethod
     def view(row: Any) -> dict[str, Any]:
@@ -126,9 +130,9 @@ class AgentService:
                 elif agent_type == "DHCP agent":
                     self.dhcp.sync_all(tx)
                 elif agent_type == l3_scheduler.L3_AGENT:
-                    l3_scheduler.sync_all(tx)
+                    l3_scheduler.sync_all(tx, self.ha)
             elif agent_type == l3_scheduler.L3_AGENT:
-                l3_scheduler.reschedule_stranded(tx)  # routers of dead L3 agents move
+                l3_scheduler.reschedule_stranded(tx, self.ha)  # routers of dead L3 agents move
             view = self.view(repo.get(tx.conn, agent_id))
             if revived:
                 view["resync_statuses"] = True  # neutrino's agents re-report port statuses
@@ -176,7 +180,7 @@ class AgentService:
                 repo.update_row(tx.conn, agent_id, attrs)
                 tx.updated(Resource.AGENT, row)
                 if row["agent_type"] == l3_scheduler.L3_AGENT:
-                    l3_scheduler.reschedule_stranded(tx)  # off a disabled agent at once
+                    l3_scheduler.reschedule_stranded(tx, self.ha)  # off a disabled agent at once
             return self.view(repo.get(tx.conn, agent_id))
 
         return self.store.write(tx_fn)

@@ -16,6 +16,7 @@ from neutrino.service.dhcp_agents import DhcpAgentService
 from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
 from neutrino.service.ip_availability import IpAvailabilityService
+from neutrino.service.l3_agents import L3AgentsService
 from neutrino.service.liveness import LivenessSweeper
 from neutrino.service.networks import NetworkService
 from neutrino.service.ports import PortService
@@ -62,6 +63,7 @@ class Services:
     agents: AgentService
     dhcp_agents: DhcpAgentService
     hostsync: HostSyncService
+    l3_agents: L3AgentsService
     liveness: LivenessSweeper
     trace: TraceService
     changes: ChangeLogService
@@ -81,10 +83,10 @@ class Services:
         ports = PortService(store, settings, quotas)
         networks = NetworkService(store, segments, quotas)
         subnets = SubnetService(store, quotas, dhcp=dhcp)
-        routers = RouterService(store, settings, quotas)
+        routers = RouterService(store, settings, quotas, networks, subnets)
         floatingips = FloatingIpService(store, settings, quotas)
         groups = SecurityGroupService(store, quotas)
-        agents = AgentService(store, dhcp)
+        agents = AgentService(store, dhcp, routers.ports.ha)
         return cls(
             settings=settings,
             store=store,
@@ -110,6 +112,7 @@ class Services:
             agents=agents,
             dhcp_agents=DhcpAgentService(store, dhcp, agents, networks),
             hostsync=HostSyncService(store, ports),
+            l3_agents=L3AgentsService(store),
             liveness=LivenessSweeper(store, dhcp),
             trace=TraceService(
                 store, networks, subnets, ports, groups, routers, floatingips, agents

@@ -87,6 +87,10 @@ INTEREST = Interest(
         Resource.DEFAULT_SECURITY_GROUP_RULE,
         Resource.SUBNETPOOL,  # pools and scopes are API-only: no host state names them
         Resource.ADDRESS_SCOPE,
+        # which hosts run a router and which is VRRP master: the router's ports (re)bound
+        # and its HA ports are logged as port changes of their own; keepalived, not the host
+        # state, decides who is master
+        Resource.ROUTER_L3_AGENT,
     )
     | STATUS_REPORTS,
 )
@@ -401,7 +405,8 @@ class HostSyncService:
         self, ctx: RequestContext, port_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """The agent on the port's host reports it wired (ACTIVE) or unwired (DOWN). A real
-        change bumps the port's revision and is recorded, so watchers wake. The port is
+        change bumps the port's revision and is recorded, so watchers wake. A host of the
+        port's HA router other than the one it is bound to is answered without a change. The port is
         row-locked first (PostgreSQL): a concurrent update or liveness sweep is not lost."""
         require_agent_role(ctx, "update_port_status")
         status, host = body.get("status"), body.get("host")
@@ -416,6 +421,9 @@ class HostSyncService:
             if row is None:
                 raise ResourceNotFound("Port", port_id)
             _project, _network_id, bound_host, current, revision, vif_type = row
+            if bound_host != host and repo.hosts_ha_router_of(tx.conn, port_id, host):
+                # a backup of its HA router wires it too; the master's report is the one kept
+                return {"id": port_id, "status": current, "revision_number": revision}
             if bound_host != host:
                 raise NamedConflict(
                     "PortNotBoundToHost", f"Port {port_id} is not bound to host {host}."

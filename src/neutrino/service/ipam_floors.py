@@ -36,6 +36,7 @@ INTEREST = Interest(
         Resource.RBAC_POLICY,
         Resource.QUOTA,
         Resource.AGENT,
+        Resource.ROUTER_L3_AGENT,  # scheduling and VRRP states: ports move by their own changes
         Resource.SUBNETPOOL,  # a pool hands out subnets, not addresses
         Resource.ADDRESS_SCOPE,
         Resource.QOS_POLICY,  # bandwidth, not addresses

@@ -19,6 +19,7 @@ from typing import Any
 from neutrino.domain.l3state import (
     ExtraRoute,
     FloatingIpState,
+    HaState,
     RouterAddress,
     RouterPortState,
     RouterState,
@@ -29,6 +30,7 @@ from neutrino.store import l3 as repo
 from neutrino.store import qos as qos_repo
 
 GATEWAY = "network:router_gateway"
+HA_INTERFACE = repo.HA_INTERFACE
 ROUTER_TYPES = frozenset({"router", "floatingip", "floating_ip"})
 
 
@@ -48,8 +50,11 @@ def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
     routes = repo.extra_routes(conn, ids)
     fips = repo.floating_ips(conn, ids)
     limits = qos_repo.floatingip_limits(conn, [f[0] for v in fips.values() for f in v])
+    ha_ids = [r[0] for r in rows if r[4]]
+    peers = _ha_peers(conn, ha_ids) if ha_ids else {}
     interfaces: dict[str, list[RouterPortState]] = {}
     gateways: dict[str, RouterPortState] = {}
+    ha_ports: dict[str, RouterPortState] = {}
     for router_id, port_id, port_type, network_id, mac in port_rows:
         addresses = []
         for subnet_id, address in ips.get(port_id, ()):
@@ -73,26 +78,62 @@ def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
         )
         if port_type == GATEWAY:
             gateways[router_id] = port
+        elif port_type == HA_INTERFACE:
+            ha_ports[router_id] = port
         else:
             interfaces.setdefault(router_id, []).append(port)
-    return tuple(
-        RouterState(
-            id=router_id,
-            admin_state_up=bool(up),
-            enable_snat=bool(snat),
-            interfaces=tuple(interfaces.get(router_id, ())),
-            gateway=gateways.get(router_id),
-            routes=tuple(ExtraRoute(d, n) for d, n in routes.get(router_id, ())),
-            floating_ips=tuple(
-                FloatingIpState(
-                    id=f,
-                    floating_ip_address=a,
-                    fixed_ip_address=x,
-                    fixed_port_id=p,
-                    bandwidth_limits=tuple(BandwidthLimit(*b) for b in limits.get(f, ())),
-                )
-                for f, a, x, p in fips.get(router_id, ())
-            ),
+    out = []
+    for router_id, up, snat, _gw, ha, vr_id in rows:
+        ha_state = _ha(router_id, vr_id, ha_ports.get(router_id), peers) if ha else None
+        if ha and ha_state is None:
+            continue  # an HA router without its HA port here yet: not built (no VRRP)
+        out.append(
+            RouterState(
+                id=router_id,
+                admin_state_up=bool(up),
+                enable_snat=bool(snat),
+                interfaces=tuple(interfaces.get(router_id, ())),
+                gateway=gateways.get(router_id),
+                routes=tuple(ExtraRoute(d, n) for d, n in routes.get(router_id, ())),
+                floating_ips=tuple(
+                    FloatingIpState(
+                        id=f,
+                        floating_ip_address=a,
+                        fixed_ip_address=x,
+                        fixed_port_id=p,
+                        bandwidth_limits=tuple(BandwidthLimit(*b) for b in limits.get(f, ())),
+                    )
+                    for f, a, x, p in fips.get(router_id, ())
+                ),
+                ha=ha_state,
+            )
         )
-        for router_id, up, snat, _gw in rows
+    return tuple(out)
+
+
+def _ha(
+    router_id: str,
+    vr_id: int | None,
+    port: RouterPortState | None,
+    peers: dict[str, list[str]],
+) -> HaState | None:
+    """None until the host's HA port is bound here (the router waits for it: without it
+    there is no VRRP, and two masters would answer)."""
+    if port is None or not port.addresses or vr_id is None:
+        return None
+    own = {a.ip_address for a in port.addresses}
+    return HaState(
+        vr_id=int(vr_id),
+        port=port,
+        peers=tuple(sorted(a for a in peers.get(router_id, ()) if a not in own)),
     )
+
+
+def _ha_peers(conn: Any, router_ids: list[str]) -> dict[str, list[str]]:
+    """router id -> the IPv4 addresses of all its HA ports."""
+    rows = repo.ha_port_hosts(conn, router_ids)
+    ips = host_repo.fixed_ips(conn, [r[1] for r in rows])
+    out: dict[str, list[str]] = {}
+    for router_id, port_id, _host in rows:
+        out.setdefault(router_id, []).extend(a for _, a in ips.get(port_id, ()) if ":" not in a)
+    return out

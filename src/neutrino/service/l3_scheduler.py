@@ -24,6 +24,15 @@ When:
 A router without ports is unscheduled (its binding row removed). With no live L3 agent a
 router keeps its current host (possibly dead) and its ports stay as they are.
 
+**HA routers** (``routers.ha``, ``service.l3_ha``) are scheduled to up to
+``max_l3_agents_per_router`` live L3 agents (the same preference order), one binding row and
+one HA port each; a host once added is kept, dead or alive (keepalived on the others takes
+over in seconds, and a host that comes back rejoins as backup), and more are added as live
+agents appear. The router's interface and gateway ports are bound to one of those hosts: the
+one whose agent last reported itself ``active`` (VRRP master), else the one they are bound
+to already, else the first; every hosting agent builds them all. ``reschedule_stranded``
+leaves HA routers alone unless they have fewer hosts than wanted.
+
 No retries here: everything runs inside the caller's transaction (``Store.write`` retries the
 whole transaction on conflicts). ``sync_router`` row-locks the router (PostgreSQL,
 ``store.locks``) before it reads the router's ports and binding — router writes hold that lock
@@ -34,7 +43,8 @@ other (routers in id order), and the second finds it moved.
 from __future__ import annotations
 
 from neutrino.common import clock
-from neutrino.service import binding
+from neutrino.service import binding, l3_ha
+from neutrino.service.l3_ha import HaConfig
 from neutrino.store import hostsync as host_repo
 from neutrino.store import l3 as repo
 from neutrino.store import locks
@@ -53,15 +63,31 @@ def live_hosts(tx: Tx) -> list[str]:
     ]
 
 
-def sync_router(tx: Tx, router_id: str, live: list[str] | None = None) -> str | None:
-    """Schedule (or unschedule) the router and bind its ports; returns its host."""
+DEFAULT_HA = HaConfig()
+
+
+def sync_router(
+    tx: Tx, router_id: str, live: list[str] | None = None, ha: HaConfig = DEFAULT_HA
+) -> str | None:
+    """Schedule (or unschedule) the router and bind its ports; returns the host they are
+    bound to."""
     conn = tx.conn
     locks.for_change(conn, "routers", router_id)  # router writes hold it already
     ports = repo.router_ports(conn, router_id)
-    current = repo.router_host(conn, router_id)
+    mode = repo.router_ha(conn, router_id)
+    if mode is not None and mode[0]:
+        return _sync_ha(tx, router_id, ports, live, ha)
+    hosts = repo.router_hosts(conn, router_id)
+    if len(hosts) > 1 or repo.ha_ports(conn, router_id):  # was HA: back to one host
+        l3_ha.sync_ha_ports(tx, router_id, [], ha)
+        repo.set_router_host(conn, router_id, None)
+        _record(tx, router_id)
+        hosts = []
+    current = hosts[0] if hosts else None
     if not ports:
         if current is not None:
             repo.set_router_host(conn, router_id, None)
+            _record(tx, router_id)
         return None
     live = live_hosts(tx) if live is None else live
     host = current
@@ -73,13 +99,61 @@ def sync_router(tx: Tx, router_id: str, live: list[str] | None = None) -> str | 
         return None
     if host != current:
         repo.set_router_host(conn, router_id, host)
+        _record(tx, router_id)
+    bind_ports(tx, ports, host)
+    return host
+
+
+def bind_ports(tx: Tx, ports: list[tuple[object, ...]], host: str) -> None:
+    """Bind the router's ports to ``host`` (those bound elsewhere)."""
     for port_id, network_id, bound_host, _project, _revision in ports:
         if bound_host == host:
             continue
-        vif_type, details = binding.bind(tx, port_id, network_id, host)
+        vif_type, details = binding.bind(tx, str(port_id), str(network_id), host)
         binds = {"binding_vif_type": vif_type, "binding_vif_details": details}
-        tx.updated(Resource.PORT, port_id, {"binding_host_id": host, **binds})
-    return host
+        tx.updated(Resource.PORT, str(port_id), {"binding_host_id": host, **binds})
+
+
+def _record(tx: Tx, router_id: str) -> None:
+    tx.updated(Resource.ROUTER_L3_AGENT, {"id": router_id, "project_id": ""})
+
+
+def _sync_ha(
+    tx: Tx,
+    router_id: str,
+    ports: list[tuple[object, ...]],
+    live: list[str] | None,
+    ha: HaConfig,
+) -> str | None:
+    conn = tx.conn
+    hosts = repo.router_hosts(conn, router_id)
+    if not ports:
+        if hosts:
+            l3_ha.sync_ha_ports(tx, router_id, [], ha)
+            repo.set_router_host(conn, router_id, None)
+            _record(tx, router_id)
+        return None
+    live = live_hosts(tx) if live is None else live
+    wanted = max(ha.max_agents, 2)
+    free = [h for h in live if h not in hosts]
+    if len(hosts) < wanted and free:
+        candidates = _able(tx, free, {str(p[1]) for p in ports}) or free
+        load = repo.l3_load(conn, candidates)
+        for host in sorted(candidates, key=lambda h: (load.get(h, 0), h))[: wanted - len(hosts)]:
+            repo.add_router_host(conn, router_id, host)
+            hosts.append(host)
+        _record(tx, router_id)
+    if not hosts:
+        return None
+    l3_ha.sync_ha_ports(tx, router_id, hosts, ha)
+    bound = {str(p[2]) for p in ports} & set(hosts)
+    target = (
+        l3_ha.active_host(tx, router_id)
+        or next((h for h in hosts if h in bound), None)
+        or next((h for h in hosts if h in live), hosts[0])
+    )
+    bind_ports(tx, ports, target)
+    return target
 
 
 def _able(tx: Tx, hosts: list[str], network_ids: set[str]) -> list[str]:
@@ -98,22 +172,29 @@ def _able(tx: Tx, hosts: list[str], network_ids: set[str]) -> list[str]:
     ]
 
 
-def sync_all(tx: Tx) -> None:
+def sync_all(tx: Tx, ha: HaConfig = DEFAULT_HA) -> None:
     """Schedule every router with ports (an L3 agent registered or restarted)."""
     live = live_hosts(tx)
-    for router_id, _host in repo.routers_with_ports(tx.conn):
-        sync_router(tx, router_id, live)
+    for router_id, _hosts in repo.routers_with_ports(tx.conn):
+        sync_router(tx, router_id, live, ha)
 
 
-def reschedule_stranded(tx: Tx) -> int:
-    """Move routers whose host has no live L3 agent (or that have none) to a live one;
-    returns how many moved. Cheap when nothing is stranded: two reads."""
+def reschedule_stranded(tx: Tx, ha: HaConfig = DEFAULT_HA) -> int:
+    """Move legacy routers whose host has no live L3 agent (or that have none) to a live
+    one, and give HA routers with fewer hosts than wanted the live agents they lack; returns
+    how many routers changed. Cheap when nothing is stranded: a few reads."""
     live = live_hosts(tx)
     if not live:
         return 0
     moved = 0
-    for router_id, host in repo.routers_with_ports(tx.conn):
-        if host not in live:
-            sync_router(tx, router_id, live)
+    wanted = max(ha.max_agents, 2)
+    ha_ids = repo.ha_router_ids(tx.conn)
+    for router_id, hosts in repo.routers_with_ports(tx.conn):
+        if router_id in ha_ids:
+            if len(hosts) < wanted and set(live) - set(hosts):
+                sync_router(tx, router_id, live, ha)
+                moved += 1
+        elif not hosts or hosts[0] not in live:
+            sync_router(tx, router_id, live, ha)
             moved += 1
     return moved

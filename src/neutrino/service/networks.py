@@ -190,59 +190,64 @@ class NetworkService:
     def _create_tx(
         self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        created = []
         for project, count in sorted(_per_project(ctx, items).items()):
             self.quotas.check(tx, project, "network", count)
             ensure_default_security_group(tx, project)  # as Neutron's ML2 does
-        for attrs in items:
-            network_id = new_id()
-            now = clock.now()
-            project = owner_project(ctx, attrs)
-            net_type, physnet, seg_id = self._allocate_segment(tx, network_id, attrs)
-            max_mtu = self.segments.mtu_for(net_type)
-            mtu = attrs.get("mtu", max_mtu)
-            _check_mtu(mtu, max_mtu)
-            row = {
-                "id": network_id,
-                "project_id": project,
-                "name": attrs.get("name", ""),
-                "description": attrs.get("description", ""),
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 1,
-                "admin_state_up": attrs.get("admin_state_up", True),
-                "status": "ACTIVE",
-                "shared": attrs.get("shared", False),
-                "mtu": mtu,
-                "port_security_enabled": attrs.get("port_security_enabled", True),
-                "router_external": attrs.get("router:external", False),
-                "is_default": attrs.get("is_default", False),
-                "network_type": net_type,
-                "physical_network": physnet,
-                "segmentation_id": seg_id,
-                "qos_policy_id": (
-                    qos.attach(tx, ctx, attrs["qos_policy_id"])
-                    if "qos_policy_id" in attrs
-                    else None
-                    if attrs.get("router:external")
-                    else qos.default_for(tx.conn, project)  # Neutron's qos-default
-                ),
-            }
-            repo.insert_row(tx.conn, row)
-            if net_type is not None:
-                repo.insert_segment(tx.conn, network_id, net_type, physnet or "", seg_id or 0)
-            if attrs.get("tags"):
-                tag_repo.replace_tags(tx.conn, "networks", network_id, attrs["tags"])
-            rbac.attach_wildcards(
-                tx,
-                network_id,
-                project,
-                shared=attrs.get("shared"),
-                external=attrs.get("router:external"),
-            )
-            tx.created(Resource.NETWORK, row)
-            created.append(self._render_one(tx.conn, ctx, network_id))
-        return created
+        return [self._render_one(tx.conn, ctx, self._insert(tx, ctx, attrs)) for attrs in items]
+
+    def create_system_tx(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
+        """A network neutrino makes for itself inside the caller's transaction (an L3 HA
+        network): no quota, no default security group, no QoS policy; returns its id."""
+        return self._insert(tx, ctx, {"qos_policy_id": None, **attrs})
+
+    def _insert(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
+        network_id = new_id()
+        now = clock.now()
+        project = owner_project(ctx, attrs)
+        net_type, physnet, seg_id = self._allocate_segment(tx, network_id, attrs)
+        max_mtu = self.segments.mtu_for(net_type)
+        mtu = attrs.get("mtu", max_mtu)
+        _check_mtu(mtu, max_mtu)
+        row = {
+            "id": network_id,
+            "project_id": project,
+            "name": attrs.get("name", ""),
+            "description": attrs.get("description", ""),
+            "created_at": now,
+            "updated_at": now,
+            "revision_number": 1,
+            "admin_state_up": attrs.get("admin_state_up", True),
+            "status": "ACTIVE",
+            "shared": attrs.get("shared", False),
+            "mtu": mtu,
+            "port_security_enabled": attrs.get("port_security_enabled", True),
+            "router_external": attrs.get("router:external", False),
+            "is_default": attrs.get("is_default", False),
+            "network_type": net_type,
+            "physical_network": physnet,
+            "segmentation_id": seg_id,
+            "qos_policy_id": (
+                qos.attach(tx, ctx, attrs["qos_policy_id"])
+                if "qos_policy_id" in attrs
+                else None
+                if attrs.get("router:external")
+                else qos.default_for(tx.conn, project)  # Neutron's qos-default
+            ),
+        }
+        repo.insert_row(tx.conn, row)
+        if net_type is not None:
+            repo.insert_segment(tx.conn, network_id, net_type, physnet or "", seg_id or 0)
+        if attrs.get("tags"):
+            tag_repo.replace_tags(tx.conn, "networks", network_id, attrs["tags"])
+        rbac.attach_wildcards(
+            tx,
+            network_id,
+            project,
+            shared=attrs.get("shared"),
+            external=attrs.get("router:external"),
+        )
+        tx.created(Resource.NETWORK, row)
+        return network_id
 
     def _allocate_segment(
         self, tx: Tx, network_id: str, attrs: dict[str, Any]

@@ -42,6 +42,7 @@ INTEREST = Interest(
         Resource.SECURITY_GROUP,
         Resource.SECURITY_GROUP_RULE,
         Resource.AGENT,
+        Resource.ROUTER_L3_AGENT,  # scheduling and VRRP states: ports move by their own changes
         Resource.QUOTA,
         Resource.SUBNETPOOL,
         Resource.ADDRESS_SCOPE,

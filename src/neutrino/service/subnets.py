@@ -186,6 +186,12 @@ class SubnetService:
         locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
         return [self._render_one(tx.conn, self._create_one(tx, ctx, attrs)) for attrs in items]
 
+    def create_system_tx(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
+        """A subnet neutrino makes for itself inside the caller's transaction (an L3 HA
+        network's): no quota; returns its id."""
+        locks.for_change(tx.conn, "networks", attrs["network_id"])
+        return self._create_one(tx, ctx, attrs)
+
     def _create_one(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
         conn = tx.conn
         network_id = attrs["network_id"]

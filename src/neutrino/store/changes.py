@@ -53,6 +53,9 @@ class Resource(enum.Enum):
     RBAC_POLICY = ("rbac_policy", "rbac_policies", None, False)
     QUOTA = ("quota", "quotas", None, False)  # id "": a project's limits as a whole
     AGENT = ("agent", "agents", None, False)  # no project
+    # a router's L3 agents (scheduling) and each one's VRRP state (``ha_state``): no project
+    # of its own, no revision; recorded with the router's id
+    ROUTER_L3_AGENT = ("router_l3_agent", "router_l3_bindings", None, False)
 
     def __init__(self, type_: str, table: str, network_column: str | None, revised: bool) -> None:
         self.type = type_
@@ -63,7 +66,11 @@ class Resource(enum.Enum):
     @property
     def owned(self) -> bool:
         """Whether its rows have a ``project_id`` (agents and rule templates have none)."""
-        return self not in (Resource.AGENT, Resource.DEFAULT_SECURITY_GROUP_RULE)
+        return self not in (
+            Resource.AGENT,
+            Resource.DEFAULT_SECURITY_GROUP_RULE,
+            Resource.ROUTER_L3_AGENT,
+        )
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from neutrino.store import locks, raw
 from neutrino.store.models import Agent
 
 L2_AGENT = "L2 agent"
+HA_INTERFACE = "network:router_ha_interface"
 agents = Agent.__table__
 
 
@@ -76,14 +77,19 @@ def host_network_ids(conn: Connection, host: str) -> set[str]:
 
 def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
     """(id, network_id, mac_address, admin_state_up, device_owner, port_security_enabled,
-    system_owned) of the host's ports."""
+    system_owned) of the host's ports: those bound to it, and the interface and gateway ports
+    of the HA routers it hosts (bound to the router's last master; every host of the router
+    wires them, and only the VRRP master gives them addresses)."""
     return raw.rows(
         conn,
         "SELECT id, network_id, mac_address, admin_state_up, device_owner, "
         "port_security_enabled, system_owned FROM ports "
-        "WHERE binding_host_id = ? "
-        "AND binding_vif_type = ? ORDER BY id",
-        (host, VIF_BRIDGE),
+        "WHERE binding_vif_type = ? AND (binding_host_id = ? OR id IN ("
+        "SELECT rp.port_id FROM router_l3_bindings b "
+        "JOIN routers r ON r.id = b.router_id AND r.ha "
+        "JOIN router_ports rp ON rp.router_id = b.router_id AND rp.port_type <> ? "
+        "WHERE b.host = ?)) ORDER BY id",
+        (VIF_BRIDGE, host, HA_INTERFACE, host),
     )
 
 
@@ -188,6 +194,20 @@ def port_binding(conn: Connection, port_id: str) -> tuple[Any, ...] | None:
         "SELECT project_id, network_id, binding_host_id, status, "
         "revision_number, binding_vif_type FROM ports WHERE id = ?",
         (port_id,),
+    )
+
+
+def hosts_ha_router_of(conn: Connection, port_id: str, host: str) -> bool:
+    """Whether ``host`` hosts the HA router the port belongs to (as interface or gateway)."""
+    return (
+        raw.one(
+            conn,
+            "SELECT 1 FROM router_ports rp JOIN routers r ON r.id = rp.router_id AND r.ha "
+            "JOIN router_l3_bindings b ON b.router_id = rp.router_id "
+            "WHERE rp.port_id = ? AND rp.port_type <> ? AND b.host = ?",
+            (port_id, HA_INTERFACE, host),
+        )
+        is not None
     )
 
 

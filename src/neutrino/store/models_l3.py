@@ -14,20 +14,27 @@ allows one floating IP per (external network, fixed port, fixed address), as Neu
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from neutrino.store.models import UUID_LEN, Base, StandardAttrs
 
 
 class Router(StandardAttrs, Base):
+    """``ha``: highly available (``l3-ha``): hosted by several L3 agents at once, VRRP
+    (keepalived) deciding which one forwards; ``ha_vr_id`` its VRRP router id, unique among
+    the HA routers of its project (they share the project's HA network)."""
+
     __tablename__ = "routers"
+    __table_args__ = (Index("uq_routers_ha_vr_id", "project_id", "ha_vr_id", unique=True),)
     admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
     gw_port_id: Mapped[str | None] = mapped_column(
         ForeignKey("ports.id", ondelete="SET NULL"), index=True
     )
     enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    ha: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ha_vr_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class RouterPort(Base):
@@ -77,11 +84,13 @@ class FloatingIp(StandardAttrs, Base):
 
 
 class RouterL3Binding(Base):
-    """The host whose L3 agent hosts a router (at most one; legacy routers, no HA): its
-    router ports are bound there. Deleting the router deletes the row."""
+    """A host whose L3 agent hosts a router: one row for a legacy router (its ports are
+    bound there), one per agent for an HA router (``ha_state`` as its agent last reported
+    it: ``active``, ``standby``, NULL before any report). Deleting the router deletes them."""
 
     __tablename__ = "router_l3_bindings"
     router_id: Mapped[str] = mapped_column(
         ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True
     )
-    host: Mapped[str] = mapped_column(String(255), index=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    ha_state: Mapped[str | None] = mapped_column(String(16))

@@ -40,6 +40,7 @@ from pyroute2 import netns as pr_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from neutrino.agent.dataplane.base import DataplaneError, KeyedReport, error_from_errno
+from neutrino.agent.dataplane.keepalived import KeepalivedManager
 from neutrino.agent.dataplane.netns import (
     add_veth,
     call,
@@ -65,6 +66,13 @@ SYSCTLS = {
     "net/ipv4/ip_forward": "1",
     "net/ipv6/conf/all/forwarding": "1",
 }
+# an HA router's namespace: no IPv6 (l3_calc says why); set before its devices move in
+HA_SYSCTLS = {
+    "net/ipv6/conf/default/disable_ipv6": "1",
+    "net/ipv6/conf/all/disable_ipv6": "1",
+}
+RTPROT_KEEPALIVED = 18
+NTF_MASTER, NUD_NOARP = 0x04, 0x40  # a static bridge FDB entry
 _COMMENT = re.compile(r'^\s*comment "([^"]*)"', re.MULTILINE)
 _DNAT_ELEMENTS = re.compile(r"map fip_dnat \{[^}]*?elements = \{([^}]*)\}", re.DOTALL)
 
@@ -79,11 +87,16 @@ class L3Manager:
     """Applies desired ``RouterConfig``s (see the module docstring)."""
 
     def __init__(
-        self, netns: str | None = None, namespace_suffix: str = "", nft: str = "nft"
+        self,
+        netns: str | None = None,
+        namespace_suffix: str = "",
+        nft: str = "nft",
+        keepalived: KeepalivedManager | None = None,
     ) -> None:
         self.netns = netns  # the host namespace holding the bridges (None = current)
         self.suffix = namespace_suffix
         self.nft = nft
+        self.keepalived = keepalived  # None: HA routers cannot be built here
         self._host: IPRoute | None = None  # opened outside any router namespace
 
     def close(self) -> None:
@@ -110,6 +123,50 @@ class L3Manager:
                 out.add(middle)
         return out
 
+    def pin_router_macs(self, desired: Mapping[str, RouterConfig]) -> list[str]:
+        """Pin each HA router port's MAC to its tap on the host's bridge (a static bridge
+        entry; returns what it pinned). Every host of an HA router has a port with that MAC:
+        a host's bridge must never learn it behind the tunnel (from the master's broadcasts)
+        or, once this host is master, it would drop the frames coming for it. Taps not yet
+        on a bridge are skipped (the next apply pins them)."""
+        if self._host is None:
+            self._host = route(self.netns)
+        host = self._host
+        pinned = []
+        for cfg in desired.values():
+            if cfg.ha is None:
+                continue
+            for port in cfg.ports:
+                if not port.vip:
+                    continue
+                found = host.link_lookup(ifname=port.host_device)
+                if not found:
+                    continue
+                link = call(host, "get tap", "link", "get", index=found[0])[0]
+                if not link.get_attr("IFLA_MASTER"):
+                    continue
+                if _pinned(host, found[0], port.mac_address):
+                    continue
+                call(
+                    host,
+                    f"pin {port.mac_address} to {port.host_device}",
+                    "fdb",
+                    "replace",
+                    ifindex=found[0],
+                    lladdr=port.mac_address,
+                    master=link.get_attr("IFLA_MASTER"),
+                    flags=NTF_MASTER,
+                    state=NUD_NOARP,
+                )
+                pinned.append(f"{cfg.router_id}: pin {port.mac_address} to {port.host_device}")
+        return pinned
+
+    def ha_state(self, router_id: str) -> str | None:
+        return None if self.keepalived is None else self.keepalived.state(router_id)
+
+    def ha_running(self, router_id: str) -> bool:
+        return self.keepalived is not None and self.keepalived.running_pid(router_id) is not None
+
     def namespace(self, router_id: str) -> str:
         return f"{PREFIX}{router_id}{self.suffix}"
 
@@ -124,8 +181,12 @@ class L3Manager:
         if ns not in pr_netns.listnetns():
             pr_netns.create(ns)
             report.changes.append(f"netns {ns}")
+        if cfg.ha is not None and self.keepalived is None:
+            raise DataplaneError(f"{cfg.router_id} is an HA router: this agent has no keepalived")
         with inside(ns), Nft(ns, self.nft) as nft:
             _ensure_sysctls(report, cfg.forwarding)
+            if cfg.ha is not None:
+                _ensure_sysctls(report, True, HA_SYSCTLS)
             with IPRoute() as ipr:
                 lo = call(ipr, "get lo", "link", "get", ifname="lo")[0]
                 if not lo["flags"] & IFF_UP:
@@ -141,11 +202,26 @@ class L3Manager:
                     if gw is not None:
                         _send_garp(gw.device, gw.mac_address, fip)
                 _ensure_routes(ipr, cfg, report)  # last: a bad route never blocks NAT
+                if cfg.ha is not None:
+                    assert self.keepalived is not None
+                    if self.keepalived.running_pid(cfg.router_id) is None:
+                        # a keepalived that died (SIGKILL) left its addresses and routes:
+                        # without it this host must not hold them (two masters)
+                        _drop_vips(ipr, cfg, report)
+        if cfg.ha is not None:
+            assert self.keepalived is not None
+            if self.keepalived.ensure(ns, cfg.ha):
+                report.changes.append(f"{cfg.router_id}: keepalived VR {cfg.ha.vr_id}")
+        elif self.keepalived is not None and self.keepalived.running_pid(cfg.router_id):
+            self.keepalived.stop(cfg.router_id)  # no longer HA
+            report.changes.append(f"{cfg.router_id}: keepalived stopped")
 
     def teardown(self, router_id: str) -> None:
         """Delete the router's devices (their host-side taps go with them at once) and its
         namespace (everything else in it; the kernel frees a namespace asynchronously)."""
         ns = self.namespace(router_id)
+        if self.keepalived is not None:
+            self.keepalived.stop(router_id)  # first: it removes its addresses as it leaves
         if ns in pr_netns.listnetns():
             try:
                 with inside(ns), IPRoute() as ipr:
@@ -267,8 +343,10 @@ def nat_current(nft: Nft) -> tuple[str | None, dict[str, str]]:
     return (found.group(1) if found else ""), mapped
 
 
-def _ensure_sysctls(report: L3Report, forwarding: bool = True) -> None:
-    for key, on in SYSCTLS.items():
+def _ensure_sysctls(
+    report: L3Report, forwarding: bool = True, sysctls: Mapping[str, str] = SYSCTLS
+) -> None:
+    for key, on in sysctls.items():
         value = on if forwarding else "0"
         if ensure_sysctl(key, value, optional=key.startswith("net/ipv6")):  # IPv6 may be off
             report.changes.append(f"sysctl {key}={value}")
@@ -283,6 +361,8 @@ def _ensure_addresses(
     removed: set[str] = set()
     fips = {f for f, _ in cfg.floating_ips}
     for port in cfg.ports:
+        if port.vip:  # keepalived's (an HA router)
+            continue
         idx = ipr.link_lookup(ifname=port.device)[0]
         new, gone = sync_addresses(ipr, idx, port.addresses)
         report.changes += [f"{cfg.router_id}: del {c} {port.device}" for c in sorted(gone)]
@@ -323,6 +403,35 @@ def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
             proto=RTPROT_STATIC,
         )
         report.changes.append(f"{cfg.router_id}: route {spec.destination} via {spec.nexthop}")
+
+
+def _pinned(ipr: IPRoute, index: int, mac: str) -> bool:
+    for msg in call(ipr, "list fdb", "fdb", "dump", ifindex=index):
+        if (msg.get_attr("NDA_LLADDR") or "").lower() == mac and msg["state"] & NUD_NOARP:
+            return True
+    return False
+
+
+def _drop_vips(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
+    """Remove keepalived's addresses (the global ones on the VIP devices) and routes."""
+    for port in cfg.ports:
+        if port.vip:
+            idx = ipr.link_lookup(ifname=port.device)[0]
+            _, gone = sync_addresses(ipr, idx, ())
+            report.changes += [f"{cfg.router_id}: drop VIP {c}" for c in sorted(gone)]
+    for msg in call(ipr, "list routes", "route", "dump", family=socket.AF_INET):
+        if msg["proto"] == RTPROT_KEEPALIVED and msg.get_attr("RTA_TABLE") == 254:
+            with contextlib.suppress(DataplaneError):
+                call(
+                    ipr,
+                    "del keepalived route",
+                    "route",
+                    "del",
+                    family=socket.AF_INET,
+                    dst=msg.get_attr("RTA_DST") or "0.0.0.0",
+                    dst_len=msg["dst_len"],
+                    proto=RTPROT_KEEPALIVED,
+                )
 
 
 def _flush_conntrack(addresses: set[str]) -> None:

@@ -12,6 +12,9 @@
   status, revision_number}}.
 - ``GET /agent/v1/ports/{id}/events?status=ACTIVE&timeout=S`` -> {"event": {port_id, status,
   plugged, revision, timed_out}}: waits until the port has the status (managers' "vif plugged").
+- ``POST /agent/v1/routers/{id}/ha_state`` {"router": {host, ha_state: active|standby}} ->
+  {"router": {id, host, ha_state, changed}}: keepalived on that host made the HA router
+  master (``active``) or backup (``standby``).
 - ``POST /agent/v1/floatingips/{id}/status`` {"floatingip": {status: ACTIVE|DOWN|ERROR}} ->
   {"floatingip": {id, status}}: an L3 agent has (not) configured the floating IP.
 
@@ -122,6 +125,15 @@ async def floatingip_status(request: Request, fip_id: str) -> Response:
         raise BadRequest("'status' must be a string")
     services(request).floatingips.set_status(fip_id, status)
     return json_response({"floatingip": {"id": fip_id, "status": status}})
+
+
+@router.post(PREFIX + "/routers/{router_id}/ha_state")
+async def router_ha_state(request: Request, router_id: str) -> Response:
+    ctx = context(request)
+    body = await member_body(request, "router")
+    return json_response(
+        {"router": services(request).l3_agents.report_ha_state(ctx, router_id, body)}
+    )
 
 
 @router.get(PREFIX + "/ports/{port_id}/events")

@@ -14,6 +14,13 @@ router = APIRouter()
 MEMBER = "/v2.0/routers/{router_id}"
 
 
+@router.get(MEMBER + "/l3-agents")
+async def l3_agents(request: Request, router_id: str) -> Response:
+    """The L3 agents hosting the router (``l3_agent_scheduler``; ``ha_state`` with l3-ha)."""
+    ctx = context(request)
+    return json_response({"agents": services(request).l3_agents.hosting(ctx, router_id)})
+
+
 @router.put(MEMBER + "/add_router_interface")
 async def add_router_interface(request: Request, router_id: str) -> Response:
     ctx = context(request)

@@ -8,7 +8,8 @@ an IP address, no route twice), and which keys an ``add/remove_router_interface`
 next hop is reachable is the business of :mod:`.routes`.
 
 Policy kept here too, since it is decided from the body alone: setting ``enable_snat`` or
-``external_fixed_ips`` of the gateway is admin-only (Neutron's default rules).
+``external_fixed_ips`` of the gateway is admin-only (Neutron's default rules), and so is
+``ha`` (``service.policy.check_admin_only``).
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ SPEC: dict[str, Attr] = {
     "admin_state_up": Attr(to_bool),
     "external_gateway_info": Attr(nullable(_gateway_info)),
     "routes": Attr(_routes, allow_post=False),
+    # l3-ha: admin-only, as Neutron's policy; unset on create takes the server's ``l3_ha``
+    "ha": Attr(to_bool, admin_only=True),
     "tags": Attr(list_of(string(255)), allow_put=False),
 }
 ROUTES_SPEC: dict[str, Attr] = {"routes": Attr(_routes, required=True)}

@@ -62,7 +62,7 @@ def add_tx(
     else:
         assert subnet_id is not None
         result = _add_by_subnet(tx, ctx, ports, router, subnet_id)
-    l3_scheduler.sync_router(tx, router_id)  # schedule the router, bind its new port
+    l3_scheduler.sync_router(tx, router_id, ha=ports.ha)  # schedule it, bind its new port
     bump(tx, router_id)
     return result
 
@@ -220,6 +220,6 @@ def remove_tx(
         tx.updated(Resource.PORT, port["id"])
     else:
         ports.delete(tx, port)
-    l3_scheduler.sync_router(tx, router_id)  # unschedule a router left without ports
+    l3_scheduler.sync_router(tx, router_id, ha=ports.ha)  # unschedule it if left without ports
     bump(tx, router["id"])
     return interface_info(router_id, port, removed[0], removed)

@@ -22,6 +22,7 @@ from neutrino.common import clock
 from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.service import ipam
+from neutrino.service.l3_ha import HaConfig
 from neutrino.service.macs import free_mac
 from neutrino.store import locks
 from neutrino.store import ports as port_repo
@@ -36,6 +37,12 @@ class RouterPorts:
         self.store = store
         self.base_mac = settings.base_mac
         self.window = settings.ipam_window
+        self.ha = HaConfig(
+            default_ha=settings.l3_ha,
+            max_agents=settings.max_l3_agents_per_router,
+            base_mac=settings.base_mac,
+            window=settings.ipam_window,
+        )
 
     def create(
         self,

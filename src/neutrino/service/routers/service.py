@@ -21,7 +21,7 @@ network after the router (routers come before networks in the lock order).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from neutrino.common import clock
 from neutrino.common.errors import NamedBadRequest, NamedConflict
@@ -29,7 +29,7 @@ from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import l3_scheduler, policy
+from neutrino.service import l3_ha, l3_scheduler, policy
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
@@ -50,15 +50,32 @@ from neutrino.store import tags as tag_repo
 from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
+if TYPE_CHECKING:  # they import this package's fip rules
+    from neutrino.service.networks import NetworkService
+    from neutrino.service.subnets import SubnetService
+
 # Aliases keep ``list`` in signatures from resolving to a method of the class (mypy).
 Items = list[dict[str, Any]]
 
 
+# who makes the HA networks: the server itself, as an admin of no project
+SYSTEM = RequestContext(user_id="neutrino", project_id="", roles=frozenset({"admin"}))
+
+
 class RouterService:
-    def __init__(self, store: Store, settings: Settings, quotas: QuotaService) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        quotas: QuotaService,
+        networks: NetworkService | None = None,
+        subnets: SubnetService | None = None,
+    ) -> None:
         self.store = store
         self.quotas = quotas
         self.ports = RouterPorts(store, settings)
+        self.networks = networks
+        self.subnets = subnets
 
     # --- reads
 
@@ -83,6 +100,10 @@ class RouterService:
         for body in bodies:
             attrs = parse_create(body, SPEC)
             policy.check_router_gateway(ctx, "create_router", attrs)
+            policy.check_admin_only(ctx, "create_router", SPEC, attrs)
+            attrs.setdefault("ha", self.ports.ha.default_ha)
+            if attrs["ha"] and self.networks is None:
+                raise NamedBadRequest("BadRequest", "L3 HA is not available on this server")
             parsed.append(attrs)
         return for_caller(ctx.is_admin, self.store.write(self._create_tx, ctx, parsed))
 
@@ -112,12 +133,16 @@ class RouterService:
                     "status": "ACTIVE",
                     "gw_port_id": None,
                     "enable_snat": True,
+                    "ha": attrs["ha"],
+                    "ha_vr_id": l3_ha.allocate_vr_id(tx, project) if attrs["ha"] else None,
                 },
             )
+            if attrs["ha"]:
+                self._ensure_ha_network(tx, project)
             if attrs.get("external_gateway_info"):
                 row = repo.find(tx.conn, router_id)
                 set_gateway(tx, ctx, self.ports, row, attrs["external_gateway_info"])
-                l3_scheduler.sync_router(tx, router_id)
+                l3_scheduler.sync_router(tx, router_id, ha=self.ports.ha)
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "routers", router_id, attrs["tags"])
             tx.created(Resource.ROUTER, router_id)
@@ -132,6 +157,7 @@ class RouterService:
         ctx.require_write_on("update_router", lambda: self.get(ctx, router_id))
         attrs = parse_update(body, SPEC)
         policy.check_router_gateway(ctx, "update_router", attrs)
+        policy.check_admin_only(ctx, "update_router", SPEC, attrs)
         return for_caller(
             ctx.is_admin, [self.store.write(self._update_tx, ctx, router_id, attrs, if_match)]
         )[0]
@@ -151,18 +177,66 @@ class RouterService:
             for k in ("name", "description", "admin_state_up")
             if k in attrs and attrs[k] != row[k]
         }
+        resync = False
+        if "ha" in attrs and attrs["ha"] != bool(row["ha"]):
+            values.update(self._change_ha(tx, row, attrs))
+            resync = True
         touched = bool(values)
         if "external_gateway_info" in attrs and set_gateway(
             tx, ctx, self.ports, row, attrs["external_gateway_info"]
         ):
-            l3_scheduler.sync_router(tx, router_id)  # bind the new gateway port
+            resync = True  # bind the new gateway port
             touched = True
         if "routes" in attrs:
             wanted = [(r["destination"], r["nexthop"]) for r in attrs["routes"]]
             touched |= replace_routes(tx, router_id, attrs["routes"], wanted)
         if touched:
             bump(tx, router_id, values)
+        if resync:
+            l3_scheduler.sync_router(tx, router_id, ha=self.ports.ha)
         return render_one(tx.conn, router_id)
+
+    def _change_ha(self, tx: Tx, row: Any, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Neutron's rule: a router changes HA mode only while administratively down (the
+        new mode's agents take over from nothing)."""
+        if attrs.get("admin_state_up", row["admin_state_up"]):
+            raise NamedBadRequest(
+                "BadRequest",
+                "Cannot change HA attribute of active routers. Please set router "
+                "admin_state_up to False prior to upgrade",
+            )
+        if not attrs["ha"]:
+            return {"ha": False, "ha_vr_id": None}
+        if self.networks is None:
+            raise NamedBadRequest("BadRequest", "L3 HA is not available on this server")
+        self._ensure_ha_network(tx, row["project_id"])
+        return {"ha": True, "ha_vr_id": l3_ha.allocate_vr_id(tx, row["project_id"])}
+
+    def _ensure_ha_network(self, tx: Tx, project: str) -> str:
+        """The project's HA network (``service.l3_ha``), made with its subnet if missing."""
+        found = l3_ha.ha_network(tx, project)
+        if found is not None:
+            return found
+        assert self.networks is not None and self.subnets is not None
+        network_id = self.networks.create_system_tx(
+            tx,
+            SYSTEM,
+            {"name": l3_ha.network_name(project), "tenant_id": "", "admin_state_up": True},
+        )
+        self.subnets.create_system_tx(
+            tx,
+            SYSTEM,
+            {
+                "network_id": network_id,
+                "name": f"HA subnet tenant {project}",
+                "tenant_id": "",
+                "cidr": l3_ha.HA_CIDR,
+                "ip_version": 4,
+                "enable_dhcp": False,
+                "gateway_ip": None,
+            },
+        )
+        return network_id
 
     # --- extra routes
 
@@ -234,6 +308,7 @@ class RouterService:
         check_revision(row["revision_number"], if_match)
         if repo.port_ids(conn, router_id, repo.INTERFACE):
             raise NamedConflict("RouterInUse", f"Router {router_id} still has ports")
+        l3_ha.sync_ha_ports(tx, router_id, [], self.ports.ha)  # an HA router's HA ports
         if row["gw_port_id"]:
             gw = port_repo.find(conn, row["gw_port_id"])
             if gw is not None:

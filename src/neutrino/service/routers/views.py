@@ -49,17 +49,17 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
                 "external_gateway_info": info,
                 "routes": [{"destination": d, "nexthop": n} for d, n in routes.get(r["id"], [])],
                 **standard_view(r, tags.get(r["id"], [])),
+                "ha": bool(r["ha"]),
             }
         )
     return out
 
 
 def for_caller(admin: bool, routers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Attributes Neutron's policy shows to admins only. ``ha``: neutrino's routers are never
-    highly available (one L3 agent hosts each), and admins see that said as Neutron does."""
-    if admin:
+    """Attributes Neutron's policy shows to admins only: ``ha``."""
+    if not admin:
         for router in routers:
-            router["ha"] = False
+            router.pop("ha", None)
     return routers
 
 
