@@ -65,7 +65,8 @@ WITH_PARENT: dict[str, tuple[str, str]] = {
     "security_group_rules": ("security_group", "security_group_id"),
 }
 # not resources: the log itself, identity (Keystone has its own revocation events), agents'
-# own reports, the web UI's jobs (progress of its forms, not Neutron objects)
+# own reports, the web UI's jobs (progress of its forms, not Neutron objects), DHCP
+# scheduling (what it changes on hosts are the DHCP ports, which are logged)
 NOT_LOGGED = {
     "changes",
     "domains",
@@ -76,6 +77,7 @@ NOT_LOGGED = {
     "revocations",
     "agents",
     "web_jobs",
+    "dhcp_bindings",
 }
 
 Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]

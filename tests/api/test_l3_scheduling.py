@@ -177,6 +177,7 @@ def test_floating_ip_in_host_state_and_status_from_agent(api: Caller) -> None:
             "floating_ip_address": fip["floating_ip_address"],
             "fixed_ip_address": vm["fixed_ips"][0]["ip_address"],
             "fixed_port_id": vm["id"],
+            "bandwidth_limits": [],  # no QoS policy on the floating IP
         }
     ]
     assert fip["status"] == "DOWN"

@@ -103,13 +103,9 @@ class DhcpScheduler:
             for host in candidates[:missing]:
                 repo.bind(conn, network_id, host)
                 hosts.append(host)
-        served: set[str] = set()
-        for port in ports:
-            if port[1] in hosts and port[1] not in served:
-                served.add(port[1])
-                self._readdress(tx, network_id, port, wanted)
-            else:  # its host no longer serves the network
-                self._delete_port(tx, network_id, port)
+        for port in ports:  # a DHCP port someone made by hand is kept, and readdressed too
+            self._readdress(tx, network_id, port, wanted)
+        served = {p[1] for p in ports}
         project = repo.network_project(conn, network_id) or ""
         for host in hosts:
             if host not in served:
@@ -123,6 +119,9 @@ class DhcpScheduler:
         stranded = [h for h in hosts if h in dead_hosts][:free]
         for host in stranded:
             repo.unbind(tx.conn, network_id, host)
+        for port in repo.dhcp_ports(tx.conn, network_id):
+            if port[1] in stranded:
+                self._delete_port(tx, network_id, port)
         if stranded:
             self.sync_network(tx, network_id)
         return bool(stranded)
