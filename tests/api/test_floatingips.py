@@ -20,6 +20,7 @@ FIP_KEYS = {
     "status",
     "description",
     "port_details",
+    "port_forwardings",
     "tags",
     "created_at",
     "updated_at",

@@ -76,6 +76,7 @@ INTEREST = Interest(
         Resource.PORT,
         Resource.ROUTER,
         Resource.FLOATINGIP,
+        Resource.PORT_FORWARDING,
         ops=(Op.CREATE, Op.UPDATE, Op.DELETE),
     ),
     ignored=kinds(

@@ -27,7 +27,7 @@ from neutrino.store import hostsync as host_repo
 from neutrino.store import l3 as repo
 
 GATEWAY = "network:router_gateway"
-ROUTER_TYPES = frozenset({"router", "floatingip", "floating_ip"})
+ROUTER_TYPES = frozenset({"router", "floatingip", "floating_ip", "port_forwarding"})
 
 
 def concerns_l3(conn: Any, host: str, changes: Iterable[tuple[str, str | None]]) -> bool:

@@ -45,6 +45,7 @@ INTEREST = Interest(
         Resource.QUOTA,
         Resource.SUBNETPOOL,
         Resource.ADDRESS_SCOPE,
+        Resource.PORT_FORWARDING,  # not shown in a port
     ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over

@@ -51,6 +51,8 @@ class Resource(enum.Enum):
     RBAC_POLICY = ("rbac_policy", "rbac_policies", None, False)
     QUOTA = ("quota", "quotas", None, False)  # id "": a project's limits as a whole
     AGENT = ("agent", "agents", None, False)  # no project
+    # no network column: router-level, like floating IPs' routers (every L3 host checks it)
+    PORT_FORWARDING = ("port_forwarding", "port_forwardings", None, False)
 
     def __init__(self, type_: str, table: str, network_column: str | None, revised: bool) -> None:
         self.type = type_
