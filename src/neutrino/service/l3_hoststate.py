@@ -2,12 +2,13 @@
 
 ``hosted_routers`` reads, in the caller's read transaction, every router scheduled to the
 host (``router_l3_bindings``) with its ports bound there, their fixed IPs and subnets, its
-extra routes and its associated floating IPs — one query per table for all the routers
+extra routes, its associated floating IPs and the port forwardings of the floating IPs it
+serves — one query per table for all the routers
 together (no N+1). See ``neutrino.domain.l3state`` for the shape.
 
 ``ROUTER_TYPES`` are the change-log resource types that may alter a router's state without
-naming a network the host has (router attributes, extra routes, floating IPs); the host-sync
-watch recomputes an L3 host's state on them (``concerns_l3``).
+naming a network the host has (router attributes, extra routes, floating IPs, port
+forwardings); the host-sync watch recomputes an L3 host's state on them (``concerns_l3``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from typing import Any
 from neutrino.domain.l3state import (
     ExtraRoute,
     FloatingIpState,
+    PortForwardingState,
     RouterAddress,
     RouterPortState,
     RouterState,
 )
 from neutrino.store import hostsync as host_repo
 from neutrino.store import l3 as repo
+from neutrino.store import port_forwardings as pf_repo
 
 GATEWAY = "network:router_gateway"
 ROUTER_TYPES = frozenset({"router", "floatingip", "floating_ip", "port_forwarding"})
@@ -45,6 +48,7 @@ def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
     subnets = repo.subnet_rows(conn, sorted({s for v in ips.values() for s, _ in v}))
     routes = repo.extra_routes(conn, ids)
     fips = repo.floating_ips(conn, ids)
+    forwardings = pf_repo.on_routers(conn, ids)
     interfaces: dict[str, list[RouterPortState]] = {}
     gateways: dict[str, RouterPortState] = {}
     for router_id, port_id, port_type, network_id, mac in port_rows:
@@ -84,6 +88,22 @@ def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
                 FloatingIpState(id=f, floating_ip_address=a, fixed_ip_address=x, fixed_port_id=p)
                 for f, a, x, p in fips.get(router_id, ())
             ),
+            port_forwardings=tuple(_forwarding(f) for f in forwardings.get(router_id, ())),
         )
         for router_id, up, snat, _gw in rows
+    )
+
+
+def _forwarding(row: tuple[Any, ...]) -> PortForwardingState:
+    pid, fip_id, address, proto, ext_lo, ext_hi, internal, int_lo, int_hi = row
+    return PortForwardingState(
+        id=str(pid),
+        floatingip_id=str(fip_id),
+        floating_ip_address=str(address),
+        protocol=str(proto),
+        external_port_start=int(ext_lo),
+        external_port_end=int(ext_hi),
+        internal_ip_address=str(internal),
+        internal_port_start=int(int_lo),
+        internal_port_end=int(int_hi),
     )

@@ -128,9 +128,9 @@ def delete_row(conn: Connection, pf_id: str) -> None:
 
 
 def on_routers(conn: Connection, router_ids: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
-    """router id -> [(pf id, floating address, protocol, external start, external end,
-    internal address, internal start, internal end)] of the forwardings of the floating IPs
-    the routers serve, sorted (one query for all the routers of a host)."""
+    """router id -> [(pf id, floating IP id, floating address, protocol, external start,
+    external end, internal address, internal start, internal end)] of the forwardings of
+    the floating IPs the routers serve, sorted (one query for all the routers of a host)."""
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     if not router_ids:
         return out
@@ -139,6 +139,7 @@ def on_routers(conn: Connection, router_ids: Sequence[str]) -> dict[str, list[tu
         select(
             f.router_id,
             c.id,
+            f.id,
             f.floating_ip_address,
             c.protocol,
             c.external_port_start,
