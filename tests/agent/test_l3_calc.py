@@ -145,6 +145,31 @@ def test_port_forwardings_render_per_protocol_maps_and_the_address() -> None:
     assert "pf_tcp" in str(plain.nat) and "elements" not in str(plain.nat)
 
 
+def test_forwardings_read_back_from_the_nft_listing() -> None:
+    """The manager diffs the kernel's map elements against the desired ones: what nft lists
+    (elements over several lines) parses back to the forwardings rendered."""
+    from neutrino.agent.dataplane.l3 import _forwardings
+
+    listing = (
+        "table ip neutrino-l3 {\n\tmap pf_tcp {\n"
+        "\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
+        "\t\telements = { 203.0.113.30 . 2200 : 192.0.2.11 . 22,\n"
+        "\t\t\t     203.0.113.30 . 8080 : 192.0.2.11 . 80 }\n\t}\n"
+        "\tmap pf_udp {\n\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n\t}\n}\n"
+    )
+    cfg = desired_routers(
+        state(
+            router(
+                port_forwardings=(
+                    pf("a", "tcp", (8080, 8080), "192.0.2.11", (80, 80)),
+                    pf("d", "tcp", (2200, 2200), "192.0.2.11", (22, 22)),
+                )
+            )
+        )
+    )[ROUTER]
+    assert _forwardings(listing) == set(cfg.forwardings)
+
+
 def test_port_forwardings_need_an_up_router_with_an_ipv4_gateway() -> None:
     forwardings = (pf("a", "tcp", (8080, 8080), "192.0.2.11", (80, 80)),)
     down = desired_routers(state(router(admin_state_up=False, port_forwardings=forwardings)))

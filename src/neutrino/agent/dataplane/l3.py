@@ -311,8 +311,8 @@ def _forwardings(listing: str) -> set[Forwarding]:
             continue
         for item in match.group(2).split(","):
             outside, _, inside = item.partition(":")
-            fip, _, ext = outside.partition(".")
-            internal, _, port = inside.partition(".")
+            fip, _, ext = outside.partition(" . ")
+            internal, _, port = inside.partition(" . ")
             if port.strip():
                 out.add(Forwarding(fip.strip(), proto, int(ext), internal.strip(), int(port)))
     return out
