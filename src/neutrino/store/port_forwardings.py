@@ -3,8 +3,9 @@ the floating IP views and the routers' host state need.
 
 List filters are Neutron's: ``id``, ``protocol``, ``internal_port_id``, ``description``,
 ``external_port`` (a single port: start = end = the value) and ``external_port_range``
-(``"start:end"``); ``internal_ip_address`` and ``internal_port`` are refused (400
-``PortForwardingNotSupportFilterField``, as Neutron). Sort keys: the columns behind those.
+(``"start:end"``, a hook); ``internal_ip_address`` and ``internal_port`` are refused (400
+``PortForwardingNotSupportFilterField``, as Neutron). Sort keys: the columns (``external_port``
+sorts by the range's start).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, delete, insert, or_, select
 from sqlalchemy import update as sql_update
 
-from neutrino.common.errors import NamedBadRequest
+from neutrino.common.errors import InvalidInput, NamedBadRequest
 from neutrino.domain import port_forwarding as pfd
 from neutrino.domain.attributes import Invalid
 from neutrino.domain.listing import ListQuery
@@ -43,8 +44,15 @@ def _single(value: str) -> int:
         raise Invalid(f"'{value[:64]}' is not an integer") from None
 
 
-def _same_range(column: Any, values: list[tuple[int, int]]) -> ColumnElement[bool]:
-    return or_(*(and_(c.external_port_start == s, c.external_port_end == e) for s, e in values))
+def _same_range(values: list[str]) -> ColumnElement[bool]:
+    """``external_port_range=start:end`` (or a single port): exactly that range."""
+    ranges = []
+    for value in values:
+        try:
+            ranges.append(_range(value))
+        except Invalid as exc:
+            raise InvalidInput(str(exc)) from None
+    return or_(*(and_(c.external_port_start == s, c.external_port_end == e) for s, e in ranges))
 
 
 def _one_port(column: Any, values: list[int]) -> ColumnElement[bool]:
@@ -57,9 +65,8 @@ COLUMNS: dict[str, Column] = {
     "internal_port_id": Column(c.internal_port_id),
     "description": Column(c.description),
     "external_port": Column(c.external_port_start, _single, _one_port),
-    "external_port_range": Column(c.external_port_start, _range, _same_range),
 }
-HOOKS: dict[str, Any] = {}
+HOOKS: dict[str, Any] = {"external_port_range": _same_range}
 
 
 def list_rows(conn: Connection, fip_id: str, query: ListQuery) -> list[RowMapping]:
