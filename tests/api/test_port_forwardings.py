@@ -349,3 +349,14 @@ def test_missing_floating_ip_and_bad_bodies(world: dict[str, Any]) -> None:
     assert r.status_code == 400
     r = member.put(_url(world["fip"], "x"), {"port_forwarding": {"description": "d"}})
     _error(r, 404, "PortForwardingNotFound")
+
+
+def test_the_family_is_advertised(api: Caller) -> None:
+    names = {e["alias"] for e in api.get("/v2.0/extensions").json()["extensions"]}
+    assert {
+        "floating-ip-port-forwarding",
+        "floating-ip-port-forwarding-description",
+        "floating-ip-port-forwarding-port-ranges",
+        "floating-ip-port-forwarding-detail",
+        "expose-port-forwarding-in-fip",
+    } <= names
