@@ -31,7 +31,6 @@ the caller's loop retries with backoff; one bad router never blocks the others.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import re
 import socket
@@ -39,10 +38,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroute2 import Conntrack, IPRoute
+from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
-from pyroute2.netlink.exceptions import NetlinkError
 
+from neutrino.agent.dataplane import conntrack
 from neutrino.agent.dataplane.base import DataplaneError, KeyedReport, error_from_errno
 from neutrino.agent.dataplane.netns import (
     add_veth,
@@ -80,7 +79,6 @@ SYSCTLS = {
 _COMMENT = re.compile(r'^\s*comment "([^"]*)"', re.MULTILINE)
 _DNAT_ELEMENTS = re.compile(r"map fip_dnat \{[^}]*?elements = \{([^}]*)\}", re.DOTALL)
 _PF_ELEMENTS = re.compile(r"map pf_(\w+) \{[^}]*?elements = \{([^}]*)\}", re.DOTALL)
-IP_PROTO = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
 
 
 @dataclass
@@ -149,10 +147,10 @@ class L3Manager:
                 stale, unforwarded = _ensure_nat(nft, cfg, report)
                 removed |= stale
                 if removed:
-                    _flush_conntrack(removed)
+                    conntrack.flush_addresses(removed)
                     report.changes.append(f"conntrack flushed for {sorted(removed)}")
                 if unforwarded:
-                    _flush_forwardings(unforwarded)
+                    conntrack.flush_forwardings(unforwarded)
                     report.changes.append(f"conntrack flushed for {len(unforwarded)} forwardings")
                 gw = next((p for p in cfg.ports if p.gateway), None)
                 for fip in sorted(added):
@@ -374,27 +372,6 @@ def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
             proto=RTPROT_STATIC,
         )
         report.changes.append(f"{cfg.router_id}: route {spec.destination} via {spec.nexthop}")
-
-
-def _flush_conntrack(addresses: set[str]) -> None:
-    """Delete the connections to these (former floating) addresses and their NATed flows."""
-    with Conntrack() as ct:
-        for entry in list(ct.dump_entries()):
-            if entry.tuple_orig.daddr in addresses or entry.tuple_reply.daddr in addresses:
-                with contextlib.suppress(NetlinkError):  # already gone
-                    ct.entry("del", tuple_orig=entry.tuple_orig)
-
-
-def _flush_forwardings(gone: set[Forwarding]) -> None:
-    """Delete the connections that came in through these forwardings (original direction:
-    to the floating address and external port, of that protocol), so they are cut at once."""
-    keys = {(f.floating_ip_address, IP_PROTO[f.protocol], f.external_port) for f in gone}
-    with Conntrack() as ct:
-        for entry in list(ct.dump_entries()):
-            orig = entry.tuple_orig
-            if (orig.daddr, orig.proto, orig.dport) in keys:
-                with contextlib.suppress(NetlinkError):  # already gone
-                    ct.entry("del", tuple_orig=orig)
 
 
 def _send_garp(device: str, mac: str, address: str) -> None:

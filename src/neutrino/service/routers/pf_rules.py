@@ -49,7 +49,7 @@ class Target:
 def target(conn: Any, ctx: RequestContext, fip: Any, port_id: str, address: str) -> Target:
     """The router that serves ``fip`` for (port, address), checking the rules above."""
     port = port_repo.find(conn, port_id)
-    if port is None or not fip_assoc._visible(conn, ctx, port):
+    if port is None or not fip_assoc.port_visible(conn, ctx, port):
         raise ResourceNotFound("Port", port_id)
     bound = fip_repo.on_fixed_port(conn, port_id)
     if bound:
@@ -72,7 +72,7 @@ def target(conn: Any, ctx: RequestContext, fip: Any, port_id: str, address: str)
             f"port {port_id}, as its fixed_ips are {shown}"
         )
     try:
-        router_id = fip_assoc._router_for(conn, port, subnet_id, fip["floating_network_id"])
+        router_id = fip_assoc.router_for(conn, port, subnet_id, fip["floating_network_id"])
     except NamedNotFound:
         raise bad(
             f"External network {fip['floating_network_id']} is not reachable from subnet "
