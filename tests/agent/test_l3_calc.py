@@ -19,6 +19,7 @@ from neutrino.domain.l3state import (
     ExtraRoute,
     FloatingIpState,
     HaState,
+    PortForwardingState,
     RouterAddress,
     RouterPortState,
     RouterState,
@@ -102,6 +103,80 @@ def test_router_renders_devices_addresses_routes_and_nat() -> None:
         f'iifname "qr-{QR[:11]}" oifname "qr-{QR[:11]}" ct status dnat snat to 192.0.2.1'
     ) in cfg.nat
     assert cfg.floating_ips == (("203.0.113.20", "192.0.2.11"),)
+
+
+def pf(pid: str, proto: str, ext: tuple[int, int], internal: str, port: tuple[int, int]) -> Any:
+    return PortForwardingState(pid, "fip-" + pid, "203.0.113.30", proto, *ext, internal, *port)
+
+
+def test_port_forwardings_render_per_protocol_maps_and_the_address() -> None:
+    forwardings = (
+        pf("a", "tcp", (8080, 8080), "192.0.2.11", (80, 80)),
+        pf("b", "udp", (8080, 8080), "192.0.2.12", (53, 53)),
+        pf("c", "tcp", (9000, 9002), "192.0.2.12", (7000, 7002)),  # N-N
+        pf("d", "tcp", (2200, 2201), "192.0.2.11", (22, 22)),  # 1-N
+    )
+    cfg = desired_routers(state(router(port_forwardings=forwardings)))[ROUTER]
+    plain = desired_routers(state(router()))[ROUTER]
+    qg = next(p for p in cfg.ports if p.gateway)
+    assert qg.addresses == ("203.0.113.10/24", "203.0.113.30/32")
+    assert cfg.forwarded_ips == ("203.0.113.30",)
+    assert cfg.floating_ips == ()
+    assert [
+        (f.protocol, f.external_port, f.internal_ip_address, f.internal_port)
+        for f in cfg.forwardings
+    ] == [
+        ("tcp", 2200, "192.0.2.11", 22),
+        ("tcp", 2201, "192.0.2.11", 22),
+        ("tcp", 8080, "192.0.2.11", 80),
+        ("tcp", 9000, "192.0.2.12", 7000),
+        ("tcp", 9001, "192.0.2.12", 7001),
+        ("tcp", 9002, "192.0.2.12", 7002),
+        ("udp", 8080, "192.0.2.12", 53),
+    ]
+    nat = str(cfg.nat)
+    assert "203.0.113.30 . 8080 : 192.0.2.11 . 80" in nat
+    assert (
+        "map pf_udp { type ipv4_addr . inet_service : ipv4_addr . inet_service; "
+        "elements = { 203.0.113.30 . 8080 : 192.0.2.12 . 53 } }" in nat
+    )
+    assert nat.count("dnat to ip daddr . tcp dport map @pf_tcp") == 2  # prerouting and output
+    # forwardings are map elements: the rules and their digest do not move
+    assert cfg.nat_digest == plain.nat_digest
+    assert "pf_tcp" in str(plain.nat) and "elements" not in str(plain.nat)
+
+
+def test_forwardings_read_back_from_the_nft_listing() -> None:
+    """The manager diffs the kernel's map elements against the desired ones: what nft lists
+    (elements over several lines) parses back to the forwardings rendered."""
+    from neutrino.agent.dataplane.l3 import _forwardings
+
+    listing = (
+        "table ip neutrino-l3 {\n\tmap pf_tcp {\n"
+        "\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n"
+        "\t\telements = { 203.0.113.30 . 2200 : 192.0.2.11 . 22,\n"
+        "\t\t\t     203.0.113.30 . 8080 : 192.0.2.11 . 80 }\n\t}\n"
+        "\tmap pf_udp {\n\t\ttype ipv4_addr . inet_service : ipv4_addr . inet_service\n\t}\n}\n"
+    )
+    cfg = desired_routers(
+        state(
+            router(
+                port_forwardings=(
+                    pf("a", "tcp", (8080, 8080), "192.0.2.11", (80, 80)),
+                    pf("d", "tcp", (2200, 2200), "192.0.2.11", (22, 22)),
+                )
+            )
+        )
+    )[ROUTER]
+    assert _forwardings(listing) == set(cfg.forwardings)
+
+
+def test_port_forwardings_need_an_up_router_with_an_ipv4_gateway() -> None:
+    forwardings = (pf("a", "tcp", (8080, 8080), "192.0.2.11", (80, 80)),)
+    down = desired_routers(state(router(admin_state_up=False, port_forwardings=forwardings)))
+    assert down[ROUTER].forwardings == () and down[ROUTER].forwarded_ips == ()
+    no_gw = desired_routers(state(router(gateway=None, port_forwardings=forwardings)))
+    assert no_gw[ROUTER].forwardings == () and no_gw[ROUTER].nat is None
 
 
 def test_digest_follows_content_and_snat_flag() -> None:
@@ -197,7 +272,12 @@ def test_retryable_router_failure_is_retried() -> None:
 
 
 def test_state_round_trip_keeps_routers() -> None:
-    s = state(router(floating_ips=(FloatingIpState("f", "203.0.113.20", "192.0.2.11", P1),)))
+    s = state(
+        router(
+            floating_ips=(FloatingIpState("f", "203.0.113.20", "192.0.2.11", P1),),
+            port_forwardings=(pf("a", "udp", (5000, 5001), "192.0.2.11", (53, 54)),),
+        )
+    )
     again = HostState.from_json(s.to_json())
     assert again == s and again.digest() == s.digest()
     assert replace(s, routers=()).digest() != s.digest()
@@ -231,6 +311,11 @@ def test_floating_ips_reported_active_once() -> None:
     role.apply(Round(state(router())))  # disassociated: forgotten (the controller set DOWN)
     role.apply(Round(state(router(floating_ips=fips[:1]))))
     assert reporter.reports == [("f1", "ACTIVE"), ("f1", "ACTIVE")]
+    # a floating IP holding port forwardings is configured too
+    role.apply(
+        Round(state(router(port_forwardings=(pf("p", "tcp", (1, 1), "192.0.2.11", (2, 2)),))))
+    )
+    assert reporter.reports[-1] == ("fip-p", "ACTIVE")
 
 
 HA_PORT = RouterPortState(

@@ -155,6 +155,23 @@ class World:
         )
         self.ids.update({"external-networks": [net], "floatingips": [fip]})
         self.ids["rid"].append(fip)
+        # a second floating IP forwarding a port to another port of the same network
+        target = self._call(
+            "POST", "/v2.0/ports", {"port": {"network_id": self.ids["networks"][0]}}
+        )["port"]
+        forwarded = self._post("/v2.0/floatingips", "floatingip", {"floating_network_id": net})
+        pf = self._post(
+            f"/v2.0/floatingips/{forwarded}/port_forwardings",
+            "port_forwarding",
+            {
+                "protocol": "tcp",
+                "internal_port_id": target["id"],
+                "internal_ip_address": target["fixed_ips"][0]["ip_address"],
+                "internal_port": 80,
+                "external_port": 8080,
+            },
+        )
+        self.ids.update({"fip_id": [forwarded], "pf_id": [pf]})
 
     def _qos(self) -> None:
         """A QoS policy with a bandwidth-limit rule (an agent reporting the rule type first),

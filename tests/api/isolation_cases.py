@@ -39,6 +39,8 @@ ITEMS: dict[str, tuple[str, frozenset[str]]] = {
     "rule_a": ("/v2.0/security-group-rules/{rule_a}", A),
     "router_a": ("/v2.0/routers/{router_a}", A),
     "fip_a": ("/v2.0/floatingips/{fip_a}", A),
+    "fip_pf": ("/v2.0/floatingips/{fip_pf}", A),
+    "pf_a": ("/v2.0/floatingips/{fip_pf}/port_forwardings/{pf_a}", A),
     "dsg_rule": ("/v2.0/default-security-group-rules/{dsg_rule}", ALL),
     "agent": ("/v2.0/agents/{agent}", NOBODY),
     # RBAC: A's networks shared by name to B, and to C (a project without callers here)
@@ -77,6 +79,8 @@ OWNED_BY = {
     "rule_a": "a",
     "router_a": "a",
     "fip_a": "a",
+    "fip_pf": "a",
+    "pf_a": "a",
     "dsg_rule": "admin",
     "agent": "admin",
     "net_to_b": "a",
@@ -110,7 +114,7 @@ COLLECTIONS = {
     "security-groups": ("sg_a",),
     "security-group-rules": ("rule_a",),
     "routers": ("router_a",),
-    "floatingips": ("fip_a",),
+    "floatingips": ("fip_a", "fip_pf"),
     "default-security-group-rules": ("dsg_rule",),
     "agents": ("agent",),
     "subnetpools": ("pool_a", "pool_to_b", "pool_shared"),
@@ -133,6 +137,8 @@ UPDATES: dict[str, Any] = {
     "sg_a": {"security_group": {"name": "n"}},
     "router_a": {"router": {"name": "n"}},
     "fip_a": {"floatingip": {"description": "n"}},
+    "fip_pf": {"floatingip": {"description": "n"}},
+    "pf_a": {"port_forwarding": {"description": "n"}},
     "agent": {"agent": {"description": "n"}},
     "net_to_b": {"network": {"name": "n"}},
     "net_to_c": {"network": {"name": "n"}},
@@ -280,6 +286,11 @@ def _sub_resources(who: str) -> list[Case]:
     quota_write = 401 if bad else 200 if who == "admin" else 403
     events = 401 if bad else 200 if sees(who, "port_a") else 404
     agent_api = 401 if bad else 200 if who == "admin" else 403
+    pf_read = 401 if bad else 200 if sees(who, "fip_pf") else 404
+    # a writer of A's gets past policy to the body's check (not A's port address: 400)
+    pf_create = (
+        401 if bad else 404 if not sees(who, "fip_pf") else 400 if may_write(who, "fip_pf") else 403
+    )
     return [
         Case(who, "GET", "/v2.0/networks/{net_a}/tags", tag_read),
         Case(
@@ -323,6 +334,23 @@ def _sub_resources(who: str) -> list[Case]:
             "DELETE",
             "/v2.0/agents/{agent}/dhcp-networks/{net_a}",
             409 if who == "admin" else agent_api,
+        ),
+        # a floating IP's port forwardings are the floating IP's project's
+        Case(who, "GET", "/v2.0/floatingips/{fip_pf}/port_forwardings", pf_read),
+        Case(
+            who,
+            "POST",
+            "/v2.0/floatingips/{fip_pf}/port_forwardings",
+            pf_create,
+            {
+                "port_forwarding": {
+                    "protocol": "udp",
+                    "internal_port_id": "{pf_port}",
+                    "internal_ip_address": "192.0.2.250",
+                    "internal_port": 53,
+                    "external_port": 53,
+                }
+            },
         ),
     ]
 

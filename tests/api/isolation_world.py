@@ -302,6 +302,25 @@ def build(w: World, settings: Settings) -> None:
         "ports"
     ]
     ids["fip_port"] = fport["id"]
+    # A's floating IP without a port, forwarding tcp 8080 to another of A's ports
+    make(OWNER, "ports", "port", "pf_port", network_id=ids["net_a"], name="pfp")
+    make(OWNER, "floatingips", "floatingip", "fip_pf", floating_network_id=ids["ext"])
+    pf_target = w.ok(OWNER, "GET", "/v2.0/ports/{pf_port}", status=200)["port"]
+    ids["pf_a"] = w.ok(
+        OWNER,
+        "POST",
+        "/v2.0/floatingips/{fip_pf}/port_forwardings",
+        {
+            "port_forwarding": {
+                "protocol": "tcp",
+                "internal_port_id": ids["pf_port"],
+                "internal_ip_address": pf_target["fixed_ips"][0]["ip_address"],
+                "internal_port": 80,
+                "external_port": 8080,
+            }
+        },
+        status=201,
+    )["port_forwarding"]["id"]
     w.ok(OWNER, "PUT", "/v2.0/networks/{net_a}/tags/secret-tag", status=201)
     make(
         "admin",

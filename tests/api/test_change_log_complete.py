@@ -41,6 +41,7 @@ TOP: dict[str, str] = {
     "subnetpools": "subnetpool",
     "address_scopes": "address_scope",
     "qos_policies": "qos_policy",
+    "port_forwardings": "port_forwarding",
 }
 CHILD: dict[str, tuple[str, str]] = {
     "subnet_allocation_pools": ("subnet", "subnet_id"),
@@ -197,10 +198,13 @@ class World:
                 "address_scopes",
                 "qos_policies",
                 "qos_rules",
+                "port_forwardings",  # "<floating IP id>/<forwarding id>"
             )
         }
         self.cidr = 0
         self.external = ""
+        self.routed_ports: list[str] = []
+        self.free_fips: list[str] = []
 
     def pick(self, kind: str) -> str:
         return self.rng.choice(self.ids[kind]) if self.ids[kind] else "missing-id"
@@ -420,6 +424,67 @@ class World:
             fid = self.pick("floatingips")
             self.deleted("floatingips", fid, self.member.delete(f"/v2.0/floatingips/{fid}"))
 
+    def forwardable(self) -> None:
+        """A routed network of the member's with ports and free floating IPs, so that port
+        forwardings can be made (and then broken by the random calls)."""
+        net = self.member.network()
+        subnet = self.member.subnet(net["id"], "198.51.100.0/24")
+        router = self.member.create(
+            "routers", "router", external_gateway_info={"network_id": self.external}
+        )
+        self.member.put(
+            f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]}
+        )
+        self.ids["networks"].append(net["id"])
+        self.ids["subnets"].append(subnet["id"])
+        self.ids["routers"].append(router["id"])
+        for _ in range(3):
+            port = self.member.port(net["id"])["id"]
+            self.ids["ports"].append(port)
+            self.routed_ports.append(port)
+            r = self.member.post(
+                "/v2.0/floatingips", {"floatingip": {"floating_network_id": self.external}}
+            )
+            self.created("floatingips", "floatingip", r)
+            self.free_fips.append(r.json()["floatingip"]["id"])
+
+    def forwarding(self) -> None:
+        match self.rng.randrange(5):
+            case 0 | 1 | 2:
+                fid, pid = self.pick("floatingips"), self.pick("ports")
+                if self.rng.random() < 0.7 and self.free_fips:  # mostly ones that can work
+                    fid = self.rng.choice(self.free_fips)
+                    pid = self.rng.choice(self.routed_ports)
+                found = self.member.get(f"/v2.0/ports/{pid}")
+                ips = found.json()["port"]["fixed_ips"] if found.status_code == 200 else []
+                body = {
+                    "protocol": self.rng.choice(["tcp", "udp"]),
+                    "internal_port_id": pid,
+                    "internal_ip_address": ips[0]["ip_address"] if ips else "192.0.2.9",
+                    "internal_port": self.rng.randrange(1, 20),
+                    "external_port": self.rng.randrange(1, 20),
+                }
+                r = self.member.post(
+                    f"/v2.0/floatingips/{fid}/port_forwardings", {"port_forwarding": body}
+                )
+                if r.status_code == 201:
+                    self.ids["port_forwardings"].append(
+                        f"{fid}/{r.json()['port_forwarding']['id']}"
+                    )
+            case 3:
+                fid, _, pf = self.pick("port_forwardings").partition("/")
+                body = self.rng.choice(
+                    [{"description": "d"}, {"external_port": self.rng.randrange(1, 20)}]
+                )
+                self.member.put(
+                    f"/v2.0/floatingips/{fid}/port_forwardings/{pf}", {"port_forwarding": body}
+                )
+            case _:
+                key = self.pick("port_forwardings")
+                fid, _, pf = key.partition("/")
+                r = self.member.delete(f"/v2.0/floatingips/{fid}/port_forwardings/{pf}")
+                self.deleted("port_forwardings", key, r)
+
     def tags(self) -> None:
         kind = self.rng.choice(
             [
@@ -558,6 +623,7 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (5, w.router_interface),
         (1, w.router_delete),
         (5, w.fip),
+        (8, w.forwarding),
         (4, w.tags),
         (2, w.quota),
         (5, w.pool),
@@ -592,6 +658,7 @@ def test_every_write_is_in_the_change_log(api: Caller, store: Store, seed: int) 
     api.subnet(ext["id"], "203.0.113.0/24")
     world = World(api, member, random.Random(seed))
     world.external = ext["id"]
+    world.forwardable()
     calls = _calls(world)
     weights = [w for w, _ in calls]
     problems: list[str] = []

@@ -21,6 +21,7 @@ FIP_KEYS = {
     "description",
     "port_details",
     "qos_policy_id",
+    "port_forwardings",
     "tags",
     "created_at",
     "updated_at",

@@ -10,19 +10,22 @@ no routes of ours, no floating IPs. An admin-up router gets:
   to the network's bridge, as for any bound port) <-> ``qr-<port[:11]>`` (interface) or
   ``qg-<port[:11]>`` (gateway) in the router namespace, with the port's MAC, the network's MTU
   (capped by the underlay for VXLAN, as the L2 calc does) and its addresses; the gateway
-  device also carries each floating IP as a /32;
+  device also carries each floating IP (associated, or holding port forwardings) as a /32;
 * routes (proto static): the default route via the gateway subnet's gateway IP (IPv4 and
   IPv6 when present), then the extra routes;
 * the NAT ruleset ``table ip neutrino-l3`` as one nft text (IPv4 only; only with an IPv4
   gateway address): maps ``fip_dnat`` (floating -> fixed) and ``fip_snat`` (fixed ->
-  floating) holding the floating IPs, DNAT in prerouting and output, 1:1 SNAT then
+  floating) holding the floating IPs, and ``pf_tcp``/``pf_udp`` (floating . external port ->
+  internal . internal port) holding the port forwardings, one element per external port (a
+  range is unrolled: port i -> port i, or every port -> the one internal port); DNAT of the
+  forwardings then of the floating IPs in prerouting and output, 1:1 SNAT then
   SNAT of the internal IPv4 subnets to the gateway IP when ``enable_snat`` in postrouting, and
   the hairpin rule per interface (``iifname qr-X oifname qr-X ct status dnat snat to <qr IP>``,
   so a VM reaching a floating IP of its own network gets the answer back through the router).
   The text's first statement is a ``comment`` with the digest of its rules (the text without
   the map elements): the manager replaces the table only when the kernel's digest differs,
   and otherwise changes just the map elements (a floating IP (dis)association is two element
-  writes in one transaction).
+  writes in one transaction, a port forwarding one per external port).
 
 An HA router (``RouterState.ha``) renders the same namespace, devices and NAT table on every
 host of the router, plus its HA port (``ha-<port[:11]>`` with its 169.254.192.0/18 address);
@@ -53,6 +56,7 @@ from neutrino.domain.l3state import (
     interface_device,
     router_namespace,
 )
+from neutrino.domain.port_forwarding import PROTOCOLS, Forwarding, unroll
 from neutrino.domain.segments import device_mtu
 
 __all__ = [
@@ -97,6 +101,9 @@ class RouterConfig:
     nat: str | None  # the whole NAT table as nft text, None = no table
     nat_digest: str | None
     floating_ips: tuple[tuple[str, str], ...] = ()  # (floating, fixed), sorted
+    # port forwardings, one element per external port, sorted; their floating addresses
+    forwardings: tuple[Forwarding, ...] = ()
+    forwarded_ips: tuple[str, ...] = ()
     gateway_device: str | None = None
     # admin_state_up false: ports plugged (their wire is there) but nothing forwarded,
     # no NAT, no routes of ours
@@ -151,6 +158,20 @@ def router_config(
             if ":" not in f.floating_ip_address
         )
     )
+    forwardings = tuple(
+        sorted(
+            fwd
+            for pf in router.port_forwardings
+            if ":" not in pf.floating_ip_address and pf.protocol in PROTOCOLS
+            for fwd in unroll(
+                pf.floating_ip_address,
+                pf.protocol,
+                (pf.external_port_start, pf.external_port_end),
+                pf.internal_ip_address,
+                (pf.internal_port_start, pf.internal_port_end),
+            )
+        )
+    )
     ports = [
         _port(p, interface_device(p.id), _mtu(networks.get(p.network_id), config), False)
         for p in router.interfaces
@@ -162,7 +183,8 @@ def router_config(
         gw = router.gateway
         gw_dev = gateway_device(gw.id)
         gw_ip4 = next((a.ip_address for a in gw.addresses if a.version == 4), None)
-        extra = tuple(f"{fip}/32" for fip, _ in fips) if gw_ip4 else ()
+        on_gw = sorted({fip for fip, _ in fips} | {f.floating_ip_address for f in forwardings})
+        extra = tuple(f"{fip}/32" for fip in on_gw) if gw_ip4 else ()
         ports.append(_port(gw, gw_dev, _mtu(networks.get(gw.network_id), config), True, extra))
         for version, default in ((4, "0.0.0.0/0"), (6, "::/0")):
             hop = next(
@@ -174,7 +196,7 @@ def router_config(
         routes.add(RouteSpec(str(ipaddress.ip_network(r.destination, strict=False)), r.nexthop))
     nat = digest = None
     if not router.admin_state_up:
-        routes, fips = set(), ()
+        routes, fips, forwardings = set(), (), ()
     ha = None
     if router.ha is not None:
         ports, ha = _ha_ports(router, ports, routes, networks, config)
@@ -182,7 +204,9 @@ def router_config(
     if gw_dev is not None and gw_ip4 is not None and router.admin_state_up:
         rules = render_nat(router, gw_dev, gw_ip4, ())
         digest = hashlib.sha256(rules.encode()).hexdigest()[:16]
-        nat = render_nat(router, gw_dev, gw_ip4, fips).replace("@DIGEST@", digest, 1)
+        nat = render_nat(router, gw_dev, gw_ip4, fips, forwardings).replace("@DIGEST@", digest, 1)
+    else:
+        forwardings = ()
     return RouterConfig(
         router_id=router.id,
         namespace=router_namespace(router.id) + namespace_suffix,
@@ -191,6 +215,8 @@ def router_config(
         nat=nat,
         nat_digest=digest,
         floating_ips=fips if gw_ip4 else (),
+        forwardings=forwardings,
+        forwarded_ips=tuple(sorted({f.floating_ip_address for f in forwardings})),
         gateway_device=gw_dev,
         forwarding=router.admin_state_up,
         ha=ha,
@@ -236,8 +262,23 @@ def _ha_ports(
     return sorted(out, key=lambda p: p.device), instance
 
 
+def forwarding_map(protocol: str) -> str:
+    return f"pf_{protocol}"
+
+
+def forwarding_element(f: Forwarding) -> str:
+    """``floating . external port : internal . internal port``, as nft lists it."""
+    return (
+        f"{f.floating_ip_address} . {f.external_port} : {f.internal_ip_address} . {f.internal_port}"
+    )
+
+
 def render_nat(
-    router: RouterState, gw_dev: str, gw_ip: str, fips: tuple[tuple[str, str], ...]
+    router: RouterState,
+    gw_dev: str,
+    gw_ip: str,
+    fips: tuple[tuple[str, str], ...],
+    forwardings: tuple[Forwarding, ...] = (),
 ) -> str:
     """The router's whole NAT table (see the module docstring); ``@DIGEST@`` stands for the
     digest of the rules (this text without elements), filled in by the caller."""
@@ -253,11 +294,25 @@ def render_nat(
         "    map fip_snat { type ipv4_addr : ipv4_addr;"
         + (f" elements = {{ {snat} }}" if fips else "")
         + " }",
+    ]
+    for proto in PROTOCOLS:
+        elements = ", ".join(forwarding_element(f) for f in forwardings if f.protocol == proto)
+        lines.append(
+            f"    map {forwarding_map(proto)} {{ type ipv4_addr . inet_service : "
+            f"ipv4_addr . inet_service;"
+            + (f" elements = {{ {elements} }}" if elements else "")
+            + " }"
+        )
+    to_inside = [
+        f"        dnat to ip daddr . {proto} dport map @{forwarding_map(proto)}"
+        for proto in PROTOCOLS
+    ] + ["        dnat to ip daddr map @fip_dnat"]
+    lines += [
         "    chain prerouting { type nat hook prerouting priority dstnat; policy accept;",
-        "        dnat to ip daddr map @fip_dnat",
+        *to_inside,
         "    }",
         "    chain output { type nat hook output priority -100; policy accept;",
-        "        dnat to ip daddr map @fip_dnat",
+        *to_inside,
         "    }",
         "    chain postrouting { type nat hook postrouting priority srcnat; policy accept;",
         f'        oifname "{gw_dev}" snat to ip saddr map @fip_snat',

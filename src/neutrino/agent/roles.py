@@ -206,7 +206,8 @@ class L3Role:
     """Routers of a network node (``--l3``): ``desired_routers`` (pure) → the L3 manager.
 
     The taps it made go to ``rnd.wire``, so router ports count as wired in this round. Floating
-    IPs of a router applied without error are reported ``ACTIVE`` once (the controller sets
+    IPs of a router applied without error (associated, or holding port forwardings) are
+    reported ``ACTIVE`` once (the controller sets
     ``DOWN`` itself on disassociation); a 404/409 answer means the floating IP is gone: it is
     forgotten; other client errors propagate (retryable ones end the round, retried)."""
 
@@ -259,6 +260,12 @@ class L3Role:
         if self.reporter is None:
             return
         configured = {f.id for r in state.routers if r.id in self.hosted for f in r.floating_ips}
+        configured |= {  # a floating IP that holds port forwardings is configured as well
+            p.floatingip_id
+            for r in state.routers
+            if r.id in self.hosted
+            for p in r.port_forwardings
+        }
         self.fips_active &= configured
         for fip_id in sorted(configured - self.fips_active):
             try:

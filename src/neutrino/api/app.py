@@ -27,7 +27,16 @@ from neutrino.api.http import context
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutrino import trace as trace_api
-from neutrino.api.neutron import dhcp_agents, floatingips, qos, quotas, readonly, root, tags
+from neutrino.api.neutron import (
+    dhcp_agents,
+    floatingips,
+    port_forwardings,
+    qos,
+    quotas,
+    readonly,
+    root,
+    tags,
+)
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron import subnetpools as subnetpool_actions
 from neutrino.api.neutron.resources import collection_router
@@ -159,6 +168,7 @@ def create_app(
     app.include_router(router_actions.router)
     app.include_router(collection_router("floatingips", "floatingip", lambda s: s.floatingips))
     app.include_router(floatingips.router)
+    app.include_router(port_forwardings.router)
     app.include_router(collection_router("agents", "agent", lambda s: s.agents))
     app.include_router(dhcp_agents.router)
     app.include_router(tags.router)

@@ -59,6 +59,32 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Add port_details attribute to Floating IP resource",
     ),
     Extension(
+        "floating-ip-port-forwarding",
+        "Floating IP Port Forwarding",
+        "Allow port forwarding from floating IP port to an internal port",
+    ),
+    Extension(
+        "expose-port-forwarding-in-fip",
+        "Expose Floating IP port forwardings",
+        "Expose port forwarding fields in floating IP response",
+    ),
+    Extension(
+        "floating-ip-port-forwarding-description",
+        "Floating IP Port Forwarding new attribute description",
+        "Add a description field to Port Forwarding rules",
+    ),
+    Extension(
+        "floating-ip-port-forwarding-port-ranges",
+        "Floating IP Port Forwarding support port ranges",
+        "Add suport to port ranges",
+    ),
+    Extension(
+        "floating-ip-port-forwarding-detail",
+        "Floating IP port forwarding detail",
+        "Allow list floating ip return more port forwarding data, include'id' and "
+        "'internal_port_id'",
+    ),
+    Extension(
         "floating-ip-router-writable",
         "Floating IP Router (writable)",
         "Provides a writable router_id attribute for a floating IP resource.",

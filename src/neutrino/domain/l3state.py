@@ -4,11 +4,13 @@ A ``RouterState`` is part of ``HostState.routers`` (the controller -> agent cont
 router's interfaces (``network:router_interface`` ports) and gateway
 (``network:router_gateway`` port), each with its MAC, network and addresses (IP, prefix length,
 the subnet's CIDR and gateway IP — for the gateway port that gateway IP is the upstream
-router, the default route's next hop), ``enable_snat``, the extra routes and the associated
-floating IPs (floating address <-> fixed address).
+router, the default route's next hop), ``enable_snat``, the extra routes, the associated
+floating IPs (floating address <-> fixed address) and the port forwardings of the floating
+IPs it serves (floating address, protocol, external ports -> internal address and ports).
 
 Invariants: pure frozen data, tuples sorted (ports and addresses by id/address, routes,
-floating IPs by floating address), so equal database contents give equal states and digests.
+floating IPs by floating address, forwardings by address, protocol and port), so equal
+database contents give equal states and digests.
 Only ports bound on the host with a successful binding are listed: a port whose binding
 failed is not wired there, so the router does not use it.
 
@@ -122,6 +124,23 @@ class HaState:
 
 
 @dataclass(frozen=True)
+class PortForwardingState:
+    """A port forwarding of a floating IP this router serves: ``protocol`` traffic to
+    ``floating_ip_address`` on the external ports goes to ``internal_ip_address`` on the
+    internal ports (a range maps port i to port i, or all to one internal port)."""
+
+    id: str
+    floatingip_id: str
+    floating_ip_address: str
+    protocol: str
+    external_port_start: int
+    external_port_end: int
+    internal_ip_address: str
+    internal_port_start: int
+    internal_port_end: int
+
+
+@dataclass(frozen=True)
 class RouterState:
     id: str
     admin_state_up: bool = True
@@ -131,6 +150,7 @@ class RouterState:
     routes: tuple[ExtraRoute, ...] = ()
     floating_ips: tuple[FloatingIpState, ...] = ()
     ha: HaState | None = None
+    port_forwardings: tuple[PortForwardingState, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RouterState:
@@ -145,4 +165,5 @@ class RouterState:
             routes=tuple(ExtraRoute(**r) for r in d.get("routes", ())),
             floating_ips=tuple(FloatingIpState.from_dict(f) for f in d.get("floating_ips", ())),
             ha=None if ha is None else HaState.from_dict(ha),
+            port_forwardings=tuple(PortForwardingState(**p) for p in d.get("port_forwardings", ())),
         )

@@ -26,6 +26,7 @@ from neutrino.service.quotas import QuotaService
 from neutrino.service.rbac import RbacService
 from neutrino.service.routers import RouterService
 from neutrino.service.routers.floatingips import FloatingIpService
+from neutrino.service.routers.port_forwardings import PortForwardingService
 from neutrino.service.security_group_rules import SecurityGroupRuleService
 from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.service_providers import ServiceProviderService
@@ -47,6 +48,7 @@ class Services:
     ports: PortService
     routers: RouterService
     floatingips: FloatingIpService
+    port_forwardings: PortForwardingService
     tags: TagService
     quotas: QuotaService
     rbac: RbacService
@@ -96,6 +98,7 @@ class Services:
             ports=ports,
             routers=routers,
             floatingips=floatingips,
+            port_forwardings=PortForwardingService(store),
             tags=TagService(store),
             quotas=quotas,
             rbac=RbacService(store, quotas),

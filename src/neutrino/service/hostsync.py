@@ -79,6 +79,7 @@ INTEREST = Interest(
         Resource.ROUTER,
         Resource.FLOATINGIP,
         Resource.QOS_POLICY,
+        Resource.PORT_FORWARDING,
         ops=(Op.CREATE, Op.UPDATE, Op.DELETE),
     ),
     ignored=kinds(

@@ -40,6 +40,7 @@ INTEREST = Interest(
         Resource.SUBNETPOOL,  # a pool hands out subnets, not addresses
         Resource.ADDRESS_SCOPE,
         Resource.QOS_POLICY,  # bandwidth, not addresses
+        Resource.PORT_FORWARDING,  # forwards to addresses, allocates none
     ),
 )
 FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's

@@ -2,12 +2,13 @@
 
 ``hosted_routers`` reads, in the caller's read transaction, every router scheduled to the
 host (``router_l3_bindings``) with its ports bound there, their fixed IPs and subnets, its
-extra routes and its associated floating IPs — one query per table for all the routers
+extra routes, its associated floating IPs and the port forwardings of the floating IPs it
+serves — one query per table for all the routers
 together (no N+1). See ``neutrino.domain.l3state`` for the shape.
 
 ``ROUTER_TYPES`` are the change-log resource types that may alter a router's state without
-naming a network the host has (router attributes, extra routes, floating IPs); the host-sync
-watch recomputes an L3 host's state on them (``concerns_l3``).
+naming a network the host has (router attributes, extra routes, floating IPs, port
+forwardings); the host-sync watch recomputes an L3 host's state on them (``concerns_l3``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from neutrino.domain.l3state import (
     ExtraRoute,
     FloatingIpState,
     HaState,
+    PortForwardingState,
     RouterAddress,
     RouterPortState,
     RouterState,
@@ -27,11 +29,12 @@ from neutrino.domain.l3state import (
 from neutrino.domain.qosstate import BandwidthLimit
 from neutrino.store import hostsync as host_repo
 from neutrino.store import l3 as repo
+from neutrino.store import port_forwardings as pf_repo
 from neutrino.store import qos as qos_repo
 
 GATEWAY = "network:router_gateway"
 HA_INTERFACE = repo.HA_INTERFACE
-ROUTER_TYPES = frozenset({"router", "floatingip", "floating_ip"})
+ROUTER_TYPES = frozenset({"router", "floatingip", "floating_ip", "port_forwarding"})
 
 
 def concerns_l3(conn: Any, host: str, changes: Iterable[tuple[str, str | None]]) -> bool:
@@ -52,6 +55,7 @@ def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
     limits = qos_repo.floatingip_limits(conn, [f[0] for v in fips.values() for f in v])
     ha_ids = [r[0] for r in rows if r[4]]
     peers = _ha_peers(conn, ha_ids) if ha_ids else {}
+    forwardings = pf_repo.on_routers(conn, ids)
     interfaces: dict[str, list[RouterPortState]] = {}
     gateways: dict[str, RouterPortState] = {}
     ha_ports: dict[str, RouterPortState] = {}
@@ -106,6 +110,7 @@ def hosted_routers(conn: Any, host: str) -> tuple[RouterState, ...]:
                     for f, a, x, p in fips.get(router_id, ())
                 ),
                 ha=ha_state,
+                port_forwardings=tuple(_forwarding(f) for f in forwardings.get(router_id, ())),
             )
         )
     return tuple(out)
@@ -137,3 +142,18 @@ def _ha_peers(conn: Any, router_ids: list[str]) -> dict[str, list[str]]:
     for router_id, port_id, _host in rows:
         out.setdefault(router_id, []).extend(a for _, a in ips.get(port_id, ()) if ":" not in a)
     return out
+
+
+def _forwarding(row: tuple[Any, ...]) -> PortForwardingState:
+    pid, fip_id, address, proto, ext_lo, ext_hi, internal, int_lo, int_hi = row
+    return PortForwardingState(
+        id=str(pid),
+        floatingip_id=str(fip_id),
+        floating_ip_address=str(address),
+        protocol=str(proto),
+        external_port_start=int(ext_lo),
+        external_port_end=int(ext_hi),
+        internal_ip_address=str(internal),
+        internal_port_start=int(int_lo),
+        internal_port_end=int(int_hi),
+    )

@@ -47,6 +47,7 @@ INTEREST = Interest(
         Resource.SUBNETPOOL,
         Resource.ADDRESS_SCOPE,
         Resource.QOS_POLICY,  # a port shows only the id of its policy, set by a port update
+        Resource.PORT_FORWARDING,  # not shown in a port
     ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over

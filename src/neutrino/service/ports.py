@@ -40,7 +40,7 @@ from neutrino.service.port_attrs import (
 )
 from neutrino.service.port_views import PortViewCache
 from neutrino.service.quotas import QuotaService
-from neutrino.service.routers import fip_rules
+from neutrino.service.routers import fip_rules, pf_rules
 from neutrino.store import changelog, locks, port_json, raw
 from neutrino.store import networks as network_repo
 from neutrino.store import ports as repo
@@ -454,6 +454,8 @@ class PortService:
                 device_owner=values.get("device_owner", row["device_owner"]),
                 window=self.window,
             )
+            kept = repo.fixed_ips_of(conn, [port_id]).get(port_id, [])
+            pf_rules.forget_port(tx, port_id, [a for _, a in kept])  # forwardings to gone IPs
         elif "mac_address" in changed:
             ipam.readdress(tx, row["network_id"], port_id, mac)
         if "security_groups" in attrs:
@@ -488,6 +490,7 @@ class PortService:
                 f"directly via the port API.",
             )
         fip_rules.before_port_delete(tx, row)  # Neutron disassociates its floating IPs
+        pf_rules.forget_port(tx, port_id)  # and deletes the forwardings to it
         ipam.release(tx, port_id)
         repo.delete_row(tx.conn, port_id)
         tag_repo.delete_all(tx.conn, port_id)

@@ -56,6 +56,8 @@ class Resource(enum.Enum):
     # a router's L3 agents (scheduling) and each one's VRRP state (``ha_state``): no project
     # of its own, no revision; recorded with the router's id
     ROUTER_L3_AGENT = ("router_l3_agent", "router_l3_bindings", None, False)
+    # no network column: router-level, like floating IPs' routers (every L3 host checks it)
+    PORT_FORWARDING = ("port_forwarding", "port_forwardings", None, False)
 
     def __init__(self, type_: str, table: str, network_column: str | None, revised: bool) -> None:
         self.type = type_

@@ -65,6 +65,11 @@ def collections() -> list[str]:
 def filters(collection: str) -> list[Filter]:
     """Every filter ``GET /v2.0/<collection>`` accepts, columns first, then hooks."""
     columns, hooks = _LISTS[collection]
+    return describe(columns, hooks)
+
+
+def describe(columns: Mapping[str, Column], hooks: Mapping[str, Any]) -> list[Filter]:
+    """The filters of one list (a sub-collection's too) from its tables."""
     out = [_describe(name, col) for name, col in columns.items()]
     out += [Filter(name, "string", sortable=False) for name in hooks if name not in columns]
     return out

@@ -94,3 +94,38 @@ class RouterL3Binding(Base):
     )
     host: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
     ha_state: Mapped[str | None] = mapped_column(String(16))
+
+
+class PortForwarding(Base):
+    """A floating IP port forwarding (``floating-ip-port-forwarding``): ``protocol`` traffic to
+    the floating IP's external port range goes to ``internal_ip_address`` (a fixed IP of
+    ``internal_port_id``) on the internal range. Single ports are ranges of one port. The
+    project is the floating IP's (it never changes). Not a standard-attribute resource in
+    Neutron: no revision, no timestamps. Deleting the floating IP or the internal port deletes
+    the row (the services delete them first, to log the change)."""
+
+    __tablename__ = "port_forwardings"
+    __table_args__ = (
+        UniqueConstraint(
+            "floatingip_id",
+            "protocol",
+            "external_port_start",
+            "external_port_end",
+            name="uq_port_forwardings_external",
+        ),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    floatingip_id: Mapped[str] = mapped_column(
+        ForeignKey("floating_ips.id", ondelete="CASCADE"), index=True
+    )
+    internal_port_id: Mapped[str] = mapped_column(
+        ForeignKey("ports.id", ondelete="CASCADE"), index=True
+    )
+    internal_ip_address: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[str] = mapped_column(String(16))
+    external_port_start: Mapped[int] = mapped_column(Integer)
+    external_port_end: Mapped[int] = mapped_column(Integer)
+    internal_port_start: Mapped[int] = mapped_column(Integer)
+    internal_port_end: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(255), default="")

@@ -144,7 +144,7 @@ def _router(cfg: RouterConfig) -> list[Drift]:
         want_fwd = "1" if cfg.forwarding else "0"
         if forwarding != want_fwd:
             out.append(Drift(f"{obj} forwarding", "sysctl", want_fwd, forwarding))
-        digest, mapped = nat_current(nft)
+        digest, mapped, _forwarded = nat_current(nft)
         with IPRoute() as ipr:
             links = {m.get_attr("IFLA_IFNAME"): m for m in call(ipr, "links", "link", "dump")}
             wanted = {p.device for p in cfg.ports}

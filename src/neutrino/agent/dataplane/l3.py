@@ -18,7 +18,11 @@ it is replaced (one atomic nft transaction: established connections keep their N
 when the digest differs. A floating IP that appears as a /32 on ``qg-`` gets a gratuitous
 ARP (one raw frame, sent without waiting); one that disappears gets its conntrack entries
 deleted (flows to it and from its fixed address), so it is dead at once; so do those of a
-floating IP whose fixed address changed (read back from our own DNAT map).
+floating IP whose fixed address changed (read back from our own DNAT map). Port forwardings
+live in the ``pf_tcp``/``pf_udp`` maps (one element per external port); a forwarding removed
+or changed gets the conntrack entries of its (floating address, protocol, external port)
+deleted, so an established connection through it is cut, not left running on the old
+mapping.
 
 Retries: none inside. Each router is applied independently; a failure is recorded in
 ``L3Report.failed`` (``retryable`` for ``Busy`` and a bridge the L2 manager has not made) and
@@ -35,10 +39,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroute2 import Conntrack, IPRoute
+from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
-from pyroute2.netlink.exceptions import NetlinkError
 
+from neutrino.agent.dataplane import conntrack
 from neutrino.agent.dataplane.base import DataplaneError, KeyedReport, error_from_errno
 from neutrino.agent.dataplane.keepalived import KeepalivedManager
 from neutrino.agent.dataplane.netns import (
@@ -50,7 +54,15 @@ from neutrino.agent.dataplane.netns import (
     sync_addresses,
 )
 from neutrino.agent.dataplane.nftables import Nft, NftError
-from neutrino.agent.l3_calc import NAT_TABLE, RouterConfig, RouterPortConfig, RouteSpec
+from neutrino.agent.l3_calc import (
+    NAT_TABLE,
+    RouterConfig,
+    RouterPortConfig,
+    RouteSpec,
+    forwarding_element,
+    forwarding_map,
+)
+from neutrino.domain.port_forwarding import PROTOCOLS, Forwarding
 
 __all__ = ["L3Manager", "L3Report"]
 
@@ -75,6 +87,7 @@ RTPROT_KEEPALIVED = 18
 NTF_MASTER, NUD_NOARP = 0x04, 0x40  # a static bridge FDB entry
 _COMMENT = re.compile(r'^\s*comment "([^"]*)"', re.MULTILINE)
 _DNAT_ELEMENTS = re.compile(r"map fip_dnat \{[^}]*?elements = \{([^}]*)\}", re.DOTALL)
+_PF_ELEMENTS = re.compile(r"map pf_(\w+) \{[^}]*?elements = \{([^}]*)\}", re.DOTALL)
 
 
 @dataclass
@@ -193,10 +206,14 @@ class L3Manager:
                     call(ipr, "lo up", "link", "set", index=lo["index"], state="up")
                 self._ensure_ports(ipr, cfg, report)
                 added, removed = _ensure_addresses(ipr, cfg, report)
-                removed |= _ensure_nat(nft, cfg, report)
+                stale, unforwarded = _ensure_nat(nft, cfg, report)
+                removed |= stale
                 if removed:
-                    _flush_conntrack(removed)
+                    conntrack.flush_addresses(removed)
                     report.changes.append(f"conntrack flushed for {sorted(removed)}")
+                if unforwarded:
+                    conntrack.flush_forwardings(unforwarded)
+                    report.changes.append(f"conntrack flushed for {len(unforwarded)} forwardings")
                 gw = next((p for p in cfg.ports if p.gateway), None)
                 for fip in sorted(added):
                     if gw is not None:
@@ -290,20 +307,24 @@ class L3Manager:
 # --- helpers (all run inside the router namespace) ---------------------------------------
 
 
-def _ensure_nat(nft: Nft, cfg: RouterConfig, report: L3Report) -> set[str]:
+def _ensure_nat(nft: Nft, cfg: RouterConfig, report: L3Report) -> tuple[set[str], set[Forwarding]]:
     """Make the NAT table match; returns the floating IPs whose mapping went away or
-    changed (their connections must be flushed)."""
-    current, mapped = nat_current(nft)
+    changed and the forwardings (one external port each) that went away or changed: their
+    connections must be flushed."""
+    current, mapped, forwarded = nat_current(nft)
     wanted = dict(cfg.floating_ips)
     stale = {fip for fip, fixed in mapped.items() if wanted.get(fip) != fixed}
+    wanted_pf = set(cfg.forwardings)
+    gone = forwarded - wanted_pf
     if cfg.nat is None:
         if current is not None:
             nft.run(f"delete table ip {NAT_TABLE}\n")
             report.changes.append(f"{cfg.router_id}: delete nat")
-        return stale
-    if current == cfg.nat_digest:  # same rules: only the floating IPs may differ
+        return stale, forwarded
+    if current == cfg.nat_digest:  # same rules: only the map elements may differ
         new = {fip: fixed for fip, fixed in wanted.items() if mapped.get(fip) != fixed}
-        if stale or new:
+        added = wanted_pf - forwarded
+        if stale or new or gone or added:
             nft.run(
                 "".join(
                     [
@@ -312,27 +333,40 @@ def _ensure_nat(nft: Nft, cfg: RouterConfig, report: L3Report) -> set[str]:
                         for fip in sorted(stale)
                     ]
                     + [
+                        f"delete element ip {NAT_TABLE} {forwarding_map(f.protocol)} "
+                        f"{{ {f.floating_ip_address} . {f.external_port} }}\n"
+                        for f in sorted(gone)
+                    ]
+                    + [
                         f"add element ip {NAT_TABLE} fip_dnat {{ {fip} : {fixed} }}\n"
                         f"add element ip {NAT_TABLE} fip_snat {{ {fixed} : {fip} }}\n"
                         for fip, fixed in sorted(new.items())
                     ]
+                    + [
+                        f"add element ip {NAT_TABLE} {forwarding_map(f.protocol)} "
+                        f"{{ {forwarding_element(f)} }}\n"
+                        for f in sorted(added)
+                    ]
                 )
             )
-            report.changes.append(f"{cfg.router_id}: floating IPs -{sorted(stale)} +{sorted(new)}")
-        return stale
+            report.changes.append(
+                f"{cfg.router_id}: floating IPs -{sorted(stale)} +{sorted(new)}, "
+                f"forwarded ports -{len(gone)} +{len(added)}"
+            )
+        return stale, gone
     # one transaction: make sure the table exists, drop it, load the new one
     nft.run(f"table ip {NAT_TABLE}\ndelete table ip {NAT_TABLE}\n{cfg.nat}")
     report.changes.append(f"{cfg.router_id}: nat {cfg.nat_digest}")
-    return stale
+    return stale, gone
 
 
-def nat_current(nft: Nft) -> tuple[str | None, dict[str, str]]:
-    """The digest comment of our NAT table (None if absent) and its floating IP DNAT map
-    (floating -> fixed)."""
+def nat_current(nft: Nft) -> tuple[str | None, dict[str, str], set[Forwarding]]:
+    """The digest comment of our NAT table (None if absent), its floating IP DNAT map
+    (floating -> fixed) and its forwardings."""
     try:
         listing = nft.run(f"list table ip {NAT_TABLE}")
     except NftError:
-        return None, {}
+        return None, {}, set()
     found = _COMMENT.search(listing)
     elements = _DNAT_ELEMENTS.search(listing)
     mapped = {}
@@ -340,7 +374,23 @@ def nat_current(nft: Nft) -> tuple[str | None, dict[str, str]]:
         fip, _, fixed = item.partition(":")
         if fixed.strip():
             mapped[fip.strip()] = fixed.strip()
-    return (found.group(1) if found else ""), mapped
+    return (found.group(1) if found else ""), mapped, _forwardings(listing)
+
+
+def _forwardings(listing: str) -> set[Forwarding]:
+    """The elements of the ``pf_<protocol>`` maps: ``fip . port : internal . port``."""
+    out = set()
+    for match in _PF_ELEMENTS.finditer(listing):
+        proto = match.group(1)
+        if proto not in PROTOCOLS:
+            continue
+        for item in match.group(2).split(","):
+            outside, _, inside = item.partition(":")
+            fip, _, ext = outside.partition(" . ")
+            internal, _, port = inside.partition(" . ")
+            if port.strip():
+                out.add(Forwarding(fip.strip(), proto, int(ext), internal.strip(), int(port)))
+    return out
 
 
 def _ensure_sysctls(
@@ -359,7 +409,7 @@ def _ensure_addresses(
     (the /32s on the gateway device)."""
     added: set[str] = set()
     removed: set[str] = set()
-    fips = {f for f, _ in cfg.floating_ips}
+    fips = {f for f, _ in cfg.floating_ips} | set(cfg.forwarded_ips)
     for port in cfg.ports:
         if port.vip:  # keepalived's (an HA router)
             continue
@@ -432,15 +482,6 @@ def _drop_vips(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
                     dst_len=msg["dst_len"],
                     proto=RTPROT_KEEPALIVED,
                 )
-
-
-def _flush_conntrack(addresses: set[str]) -> None:
-    """Delete the connections to these (former floating) addresses and their NATed flows."""
-    with Conntrack() as ct:
-        for entry in list(ct.dump_entries()):
-            if entry.tuple_orig.daddr in addresses or entry.tuple_reply.daddr in addresses:
-                with contextlib.suppress(NetlinkError):  # already gone
-                    ct.entry("del", tuple_orig=entry.tuple_orig)
 
 
 def _send_garp(device: str, mac: str, address: str) -> None:

@@ -24,7 +24,7 @@ from neutrino.api.http import (
     services,
 )
 from neutrino.api.neutron import tags
-from neutrino.api.neutron.resources import _links
+from neutrino.api.neutron.resources import page_links
 from neutrino.common.errors import NotFound
 from neutrino.service.qos_attrs import RULE_COLLECTIONS
 
@@ -100,7 +100,7 @@ async def list_rules(request: Request, policy_id: str, rule_kind: str) -> Respon
         items.reverse()
     body: dict[str, Any] = {rule_kind: select_fields(items, query.fields)}
     if query.limit is not None:
-        body[f"{rule_kind}_links"] = _links(request, items, query)
+        body[f"{rule_kind}_links"] = page_links(request, items, query)
     return json_response(body)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from neutrino.api.http import context, json_response, list_query, select_fields, services
-from neutrino.api.neutron.resources import _links
+from neutrino.api.neutron.resources import page_links
 
 router = APIRouter()
 PATH = "/v2.0/network-ip-availabilities"
@@ -25,7 +25,7 @@ async def list_(request: Request) -> Response:
     body = {"network_ip_availabilities": select_fields(items, query.fields)}
     if query.limit is not None:
         keyed = [{"id": item["network_id"]} for item in items]
-        body["network_ip_availabilities_links"] = _links(request, keyed, query)
+        body["network_ip_availabilities_links"] = page_links(request, keyed, query)
     return json_response(body)
 
 

@@ -77,7 +77,7 @@ def collection_router(
             items.reverse()  # fetched backwards from the marker; shown in the asked order
         body: dict[str, Any] = {key: select_fields(items, query.fields)}
         if query.limit is not None:
-            body[f"{key}_links"] = _links(request, items, query)
+            body[f"{key}_links"] = page_links(request, items, query)
         return json_response(body)
 
     @router.get(path + "/{resource_id}")
@@ -133,13 +133,15 @@ def _json_list_response(
         rendered.reverse()
     parts = [f'{{"{key}":['.encode(), ",".join(text for _, text in rendered).encode(), b"]"]
     if query.limit is not None:
-        links = _links(request, [{"id": rid} for rid, _ in rendered], query)
+        links = page_links(request, [{"id": rid} for rid, _ in rendered], query)
         parts.append(f',"{key}_links":'.encode() + orjson.dumps(links))
     parts.append(b"}")
     return Response(b"".join(parts), media_type="application/json")
 
 
-def _links(request: Request, items: list[dict[str, Any]], query: ListQuery) -> list[dict[str, str]]:
+def page_links(
+    request: Request, items: list[dict[str, Any]], query: ListQuery
+) -> list[dict[str, str]]:
     """Neutron's links: a full page always has ``next`` (so a client learns the end from an
     empty page); ``previous`` is there unless a reverse page came back short. The marker is
     the first/last item shown, or absent when the page is empty."""

@@ -40,7 +40,9 @@ from neutrino.service import (
 from neutrino.service import security_groups as sg
 from neutrino.service.routers import attributes as router_attrs
 from neutrino.service.routers import floatingips
+from neutrino.service.routers import port_forwardings as pf
 from neutrino.store import filters
+from neutrino.store import port_forwardings as pf_repo
 
 TAG_COLLECTIONS = (
     "networks",
@@ -124,9 +126,13 @@ def create_body(c: Collection) -> JsonSchema:
 
 
 def list_parameters(collection: str) -> list[JsonSchema]:
+    return _list_parameters(filters.filters(collection))
+
+
+def _list_parameters(described: list[filters.Filter]) -> list[JsonSchema]:
     params = []
     sortable = []
-    for f in filters.filters(collection):
+    for f in described:
         item: JsonSchema = {"type": f.json_type}
         if f.format:
             item["format"] = f.format
@@ -259,12 +265,41 @@ def extra_operations() -> Operations:
     return ops
 
 
+def forwarding_operations() -> Operations:
+    """``/v2.0/floatingips/{fip_id}/port_forwardings``: a sub-collection, single creates."""
+    base = "/v2.0/floatingips/{fip_id}/port_forwardings"
+    item = base + "/{pf_id}"
+    one = {"type": "object", "required": ["port_forwarding"]}
+    return {
+        (base, "get"): {
+            "parameters": _list_parameters(filters.describe(pf_repo.COLUMNS, pf_repo.HOOKS)),
+            "responses": responses(200, READ_ERRORS, result={"type": "object"}),
+        },
+        (base, "post"): {
+            "requestBody": body(member("port_forwarding", attributes_schema(pf.SPEC, create=True))),
+            "responses": responses(201, WRITE_ERRORS, result=one),
+        },
+        (item, "get"): {
+            "parameters": [FIELDS],
+            "responses": responses(200, READ_ERRORS, result=one),
+        },
+        (item, "put"): {
+            "requestBody": body(
+                member("port_forwarding", attributes_schema(pf.SPEC, create=False))
+            ),
+            "responses": responses(200, WRITE_ERRORS, result=one),
+        },
+        (item, "delete"): {"responses": responses(204, WRITE_ERRORS)},
+    }
+
+
 def operations() -> Operations:
     ops: Operations = {}
     for c in COLLECTIONS:
         ops.update(collection_operations(c))
     ops.update(extra_operations())
     ops.update(qos_operations())
+    ops.update(forwarding_operations())
     return ops
 
 

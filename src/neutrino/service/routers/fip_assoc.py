@@ -110,7 +110,7 @@ def _association(
 ) -> Association:
     locks.for_change(conn, "ports", port_id)  # one association at a time; not deleted under it
     port = port_repo.find(conn, port_id)
-    if port is None or not _visible(conn, ctx, port):
+    if port is None or not port_visible(conn, ctx, port):
         raise ResourceNotFound("Port", port_id)
     if port["project_id"] != fip["project_id"] and not ctx.is_admin:
         raise bad(
@@ -123,7 +123,7 @@ def _association(
     if router_id:
         _check_router(conn, ctx, router_id, fip["floating_network_id"])
     else:
-        router_id = _router_for(conn, port, subnet_id, fip["floating_network_id"])
+        router_id = router_for(conn, port, subnet_id, fip["floating_network_id"])
     return Association(port_id, address, router_id)
 
 
@@ -140,7 +140,7 @@ def _check_router(conn: Any, ctx: RequestContext, router_id: str, network_id: st
         )
 
 
-def _visible(conn: Any, ctx: RequestContext, port: Any) -> bool:
+def port_visible(conn: Any, ctx: RequestContext, port: Any) -> bool:
     """As the port API sees it: own ports and ports on own networks."""
     if ctx.owns(port["project_id"]):
         return True
@@ -171,7 +171,7 @@ def _fixed_address(conn: Any, port_id: str, fixed_ip: str | None) -> tuple[str, 
     return v4[0]
 
 
-def _router_for(conn: Any, port: Any, subnet_id: str, external_network_id: str) -> str:
+def router_for(conn: Any, port: Any, subnet_id: str, external_network_id: str) -> str:
     candidates = repo.routers_for(conn, port["network_id"], subnet_id, external_network_id)
     if not candidates:
         raise NamedNotFound(

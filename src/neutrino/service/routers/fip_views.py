@@ -3,7 +3,8 @@
 Owns the Neutron shape of a floating IP (``tenant_id`` beside ``project_id``, ``port_id`` for
 the ``fixed_port_id`` column, ``port_details`` of the ``fip-port-details`` extension: the
 associated port's name, network, MAC, admin state, status, device id and owner, or null) and
-of a ``floatingip_pools`` entry. Rendering is read-only and batched: one query per related
+of a ``floatingip_pools`` entry. ``port_forwardings`` (``expose-port-forwarding-in-fip``) lists
+the floating IP's forwardings in short. Rendering is read-only and batched: one query per related
 table for a whole page, never one per floating IP.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from neutrino.service.common import standard_view
 from neutrino.store import floatingips as repo
+from neutrino.store import port_forwardings as pf_repo
 from neutrino.store import tags as tag_repo
 
 DETAIL_KEYS = (
@@ -29,6 +31,7 @@ DETAIL_KEYS = (
 def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
     tags = tag_repo.tags_of(conn, [r["id"] for r in rows])
     details = repo.port_details(conn, [r["fixed_port_id"] for r in rows])
+    forwardings = pf_repo.of_floating_ips(conn, [r["id"] for r in rows])
     out = []
     for r in rows:
         port = details.get(r["fixed_port_id"] or "")
@@ -45,9 +48,27 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
                 "status": r["status"],
                 "port_details": None if port is None else {k: port[k] for k in DETAIL_KEYS},
                 "qos_policy_id": r["qos_policy_id"],
+                "port_forwardings": [_forwarding(f) for f in forwardings.get(r["id"], ())],
                 **standard_view(r, tags.get(r["id"], [])),
             }
         )
+    return out
+
+
+def _forwarding(row: Any) -> dict[str, Any]:
+    """A forwarding as a floating IP shows it (``expose-port-forwarding-in-fip`` with
+    ``floating-ip-port-forwarding-detail``: ``id`` and ``internal_port_id`` too); the single
+    ports only where they are single, as Neutron."""
+    out = {
+        "id": row["id"],
+        "protocol": row["protocol"],
+        "internal_ip_address": row["internal_ip_address"],
+        "internal_port_id": row["internal_port_id"],
+    }
+    if row["external_port_start"] == row["external_port_end"]:
+        out["external_port"] = row["external_port_start"]
+    if row["internal_port_start"] == row["internal_port_end"]:
+        out["internal_port"] = row["internal_port_start"]
     return out
 
 

@@ -55,11 +55,12 @@ from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
 from neutrino.service.quotas import QuotaService
-from neutrino.service.routers import fip_assoc, fip_rules
+from neutrino.service.routers import fip_assoc, fip_rules, pf_rules
 from neutrino.service.routers.fip_views import pool_view, render, render_one
 from neutrino.store import floatingips as repo
 from neutrino.store import locks
 from neutrino.store import networks as network_repo
+from neutrino.store import port_forwardings as pf_repo
 from neutrino.store import ports as port_repo
 from neutrino.store import subnets as subnet_repo
 from neutrino.store import tags as tag_repo
@@ -250,7 +251,13 @@ class FloatingIpService:
             locks.for_change(conn, "ports", attrs["port_id"])
         row = _load(conn, ctx, fip_id, for_update=True)
         check_revision(row["revision_number"], if_match)
-        assoc = fip_assoc.resolve(conn, ctx, row, attrs)
+        forwarded = pf_repo.exists_for(conn, fip_id)
+        if forwarded and attrs.get("port_id"):
+            pf_rules.check_fip_free(conn, fip_id)
+        if forwarded:  # its router is its forwardings': an update cannot move or clear it
+            assoc = fip_assoc.Association(None, None, row["router_id"])
+        else:
+            assoc = fip_assoc.resolve(conn, ctx, row, attrs)
         values = {k: v for k, v in assoc.values().items() if row[k] != v}
         if "description" in attrs and attrs["description"] != row["description"]:
             values["description"] = attrs["description"]
@@ -286,6 +293,7 @@ class FloatingIpService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, fip_id: str, if_match: int | None) -> None:
         row = _load(tx.conn, ctx, fip_id, for_update=True)
         check_revision(row["revision_number"], if_match)
+        pf_rules.check_fip_free(tx.conn, fip_id)
         fip_rules.delete(tx, row)
 
 
