@@ -46,12 +46,15 @@ INTEREST = Interest(
         Resource.SECURITY_GROUP_RULE,
         Resource.AGENT,
         Resource.RBAC_POLICY,
+        Resource.ROUTER_L3_AGENT,  # where a router lives, so which host a hop names
+        Resource.PORT_FORWARDING,  # a floating IP's NAT
     ),
     ignored=kinds(
         Resource.DEFAULT_SECURITY_GROUP_RULE,
         Resource.QUOTA,
         Resource.SUBNETPOOL,
         Resource.ADDRESS_SCOPE,
+        Resource.QOS_POLICY,  # shapes bandwidth, passes or drops nothing
     ),
 )
 
