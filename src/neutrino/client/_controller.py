@@ -21,7 +21,7 @@ from typing import Any
 
 from neutrino.client._session import Session
 from neutrino.domain import statedelta
-from neutrino.domain.hoststate import HostState
+from neutrino.domain.hoststate import HostState, body_digest
 
 AGENT = "/agent/v1"
 NEUTRON = "/v2.0"
@@ -85,7 +85,7 @@ class Controller:
         raw = body.get("state")
         if body.get("delta") is not None and base is not None:
             raw = statedelta.patch(base[1], body["delta"])
-            if body.get("digest") and HostState.from_dict(raw).digest() != body["digest"]:
+            if body.get("digest") and body_digest(raw) != body["digest"]:
                 # our copy and the one the delta was made against differed: start over
                 del self._bases[host]
                 return self.watch_host_state(host, None, timeout)

@@ -305,8 +305,13 @@ class HostState:
         ``body`` is this state's ``to_dict()`` when the caller made it already."""
         cached: str | None = self.__dict__.get("_digest")
         if cached is None:
-            body = dict(self.to_dict() if body is None else body)
-            body.pop("revision")
-            cached = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            cached = body_digest(self.to_dict() if body is None else body)
             object.__setattr__(self, "_digest", cached)
         return cached
+
+
+def body_digest(body: dict[str, Any]) -> str:
+    """``HostState.digest`` of a state's wire form, without building the state (the watch
+    and the agent hold the wire form; building a 5,000-port state costs ~40 ms)."""
+    content = {k: v for k, v in body.items() if k != "revision"}
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -62,16 +62,33 @@ def network_segment(conn: Connection, network_id: str) -> tuple[str | None, str 
     return None if row is None else (row[0], row[1])
 
 
-def host_network_ids(conn: Connection, host: str) -> set[str]:
+def host_network_ids(conn: Connection, host: str, among: Sequence[str]) -> set[str]:
+    """Those of the networks ``among`` that have a port bound to ``host``."""
+    if not among:
+        return set()
     return {
         r[0]
         for r in raw.rows(
             conn,
-            "SELECT DISTINCT network_id FROM ports WHERE "
-            "binding_host_id = ? AND binding_vif_type = ?",
-            (host, VIF_BRIDGE),
+            f"SELECT DISTINCT network_id FROM ports WHERE binding_host_id = ? "
+            f"AND binding_vif_type = ? AND network_id IN ({_marks(among)})",
+            (host, VIF_BRIDGE, *among),
         )
     }
+
+
+def ports_by_id(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``bound_ports``' columns, then binding_host_id and binding_vif_type, of the ports
+    ``ids`` that exist (whatever their binding), ordered by id."""
+    if not ids:
+        return []
+    return raw.rows(
+        conn,
+        f"SELECT id, network_id, mac_address, admin_state_up, device_owner, "
+        f"port_security_enabled, system_owned, binding_host_id, binding_vif_type FROM ports "
+        f"WHERE id IN ({_marks(ids)}) ORDER BY id",
+        tuple(ids),
+    )
 
 
 def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
@@ -311,19 +328,3 @@ def group_member_addresses(conn: Connection, group_ids: Sequence[str]) -> dict[s
     ):
         out[gid].add(addr)
     return out
-
-
-def host_uses_remote_groups(conn: Connection, host: str) -> bool:
-    """Whether a port bound to ``host`` is in a group with a remote-group rule (then a port
-    change anywhere may change the host's state)."""
-    return (
-        raw.one(
-            conn,
-            "SELECT 1 FROM ports p JOIN port_security_groups g ON g.port_id = p.id "
-            "JOIN security_group_rules r ON r.security_group_id = "
-            "g.security_group_id WHERE p.binding_host_id = ? AND "
-            "p.binding_vif_type = ? AND r.remote_group_id IS NOT NULL LIMIT 1",
-            (host, VIF_BRIDGE),
-        )
-        is not None
-    )
