@@ -32,11 +32,11 @@ an item equal to the one in ``base`` is not sent. ``tests/service/test_hostdelta
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from neutrino.domain.hoststate import VIF_BRIDGE, HostState, PortState
-from neutrino.domain.sgstate import RemoteGroup
 from neutrino.service.changetail import Change
 from neutrino.service.hoststate import (
     DHCP_OWNER,
@@ -86,9 +86,17 @@ def advance(
         | {r[1] for r in rows.values()}
         | {old_ports[pid]["network_id"] for pid in ops if pid in old_ports}
     )
+    # l2pop lists remote ports only: a port here now that was here (or is new) leaves it be
+    remote = logged - {p.network_id for p in here.values()}
+    remote |= {
+        rows[pid][1]
+        for pid in rows
+        if pid not in here or (pid not in old_ports and ops[pid] != {"create"})
+    }
     _ports(delta, old_ports, here, ops)
-    present = _networks(conn, delta, host, base, nets)
-    _per_network(conn, delta, host, base, nets, present)
+    present = _networks(conn, delta, host, base, old_ports, here, ops)
+    remote |= present.keys() - {n["id"] for n in base["networks"]}  # gained: all of it new
+    _per_network(conn, delta, host, base, nets, remote, present)
     groups = _groups(conn, delta, base, old_ports, here, ops)
     _members(conn, delta, base, groups, changed, ops)
     return delta
@@ -126,42 +134,49 @@ def _ports(
         delta["remove"]["ports"] = {"key": "id", "keys": gone}
 
 
-def _networks(conn: Any, delta: Delta, host: str, base: Item, nets: set[str]) -> dict[str, Item]:
-    """Networks gained and lost; the present ones among ``nets`` (id -> wire item)."""
+def _networks(
+    conn: Any,
+    delta: Delta,
+    host: str,
+    base: Item,
+    old_ports: dict[str, Item],
+    here: dict[str, PortState],
+    ops: dict[str, set[str]],
+) -> dict[str, Item]:
+    """Networks gained (a changed port here is the first on it) and lost (a port that left
+    was the last); the networks present after (id -> wire item)."""
     had = {n["id"]: n for n in base["networks"]}
-    still = repo.host_network_ids(conn, host, sorted(nets))
-    gained = _items("networks", network_states(conn, sorted(still - set(had))))
+    kept = {p.network_id for p in here.values()}
+    left = {old_ports[p]["network_id"] for p in ops if p in old_ports and p not in here}
+    gone = {n for n in left - kept if not repo.has_port_on(conn, host, n)}
+    gained = _items("networks", network_states(conn, sorted(kept - set(had))))
     _put(delta, "networks", "id", base["networks"], gained)
-    gone = (nets & set(had)) - still
     for field in ("networks", "l2pop", "dhcp"):
         key = "id" if field == "networks" else "network_id"
         _drop(delta, field, key, base[field], gone)
-    return {n["id"]: n for n in gained} | {n: had[n] for n in still if n in had}
+    return {n["id"]: n for n in gained} | {n: item for n, item in had.items() if n not in gone}
 
 
 def _per_network(
-    conn: Any, delta: Delta, host: str, base: Item, nets: set[str], present: dict[str, Item]
+    conn: Any,
+    delta: Delta,
+    host: str,
+    base: Item,
+    nets: set[str],
+    remote: set[str],
+    present: dict[str, Item],
 ) -> None:
-    """The l2pop and DHCP items of the present networks a changed port is on."""
-    tunnelled = sorted(n for n, item in present.items() if item["network_type"] == "vxlan")
+    """The l2pop items of the present networks whose remote ports may have changed, and the
+    DHCP items of the present networks a changed port is on."""
+    tunnelled = sorted(n for n in remote & present.keys() if present[n]["network_type"] == "vxlan")
     pops = _items("l2pop", l2pop_states(conn, tunnelled, host))
     _put(delta, "l2pop", "network_id", base["l2pop"], pops)
-    _drop(
-        delta,
-        "l2pop",
-        "network_id",
-        base["l2pop"],
-        set(tunnelled) - {p["network_id"] for p in pops},
-    )
+    empty = set(tunnelled) - {p["network_id"] for p in pops}
+    _drop(delta, "l2pop", "network_id", base["l2pop"], empty)
     served = [d for d in base["dhcp"] if d["network_id"] in nets and d["network_id"] in present]
     ports = [PortState.from_dict(d["port"]) for d in served]
-    _put(
-        delta,
-        "dhcp",
-        "network_id",
-        base["dhcp"],
-        _items("dhcp", dhcp_networks(conn, ports)),
-    )
+    dhcp = _items("dhcp", dhcp_networks(conn, ports))
+    _put(delta, "dhcp", "network_id", base["dhcp"], dhcp)
 
 
 def _groups(
@@ -209,15 +224,18 @@ def _members(
 
 
 def _joined(group: Item, ports: Iterable[PortState]) -> Item:
-    """``group``'s wire item with the addresses of the new ``ports`` in it added."""
-    added = {
-        address
-        for p in ports
-        if group["id"] in p.security_groups
-        for address in [f.ip_address for f in p.fixed_ips]
-        + [a.ip_address for a in p.allowed_address_pairs]
-    }
-    if added <= set(group["addresses"]):
-        return group
-    addresses = tuple(sorted(added.union(group["addresses"])))
-    return _items("remote_groups", [RemoteGroup(group["id"], addresses)])[0]
+    """``group``'s wire item with the addresses of the new ``ports`` in it added (kept
+    sorted by insertion: the group may have thousands of members)."""
+    addresses: list[str] = group["addresses"]
+    joined = addresses
+    for p in ports:
+        if group["id"] not in p.security_groups:
+            continue
+        for address in [f.ip_address for f in p.fixed_ips] + [
+            a.ip_address for a in p.allowed_address_pairs
+        ]:
+            at = bisect.bisect_left(joined, address)
+            if at == len(joined) or joined[at] != address:
+                joined = list(joined) if joined is addresses else joined
+                joined.insert(at, address)
+    return group if joined is addresses else {**group, "addresses": joined}

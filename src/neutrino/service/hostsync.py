@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino.common import clock
@@ -96,9 +96,9 @@ class Fresh:
     body served at ``since`` when it was built from that one (``service.hostdelta``)."""
 
     revision: int
-    body: dict[str, Any]
+    body: dict[str, Any] = field(repr=False)  # a whole host: never in a log line
     digest: str
-    delta: dict[str, Any] | None = None
+    delta: dict[str, Any] | None = field(default=None, repr=False)
     since: int | None = None
 
 
@@ -106,8 +106,10 @@ class Fresh:
 class WatchResult:
     host: str
     revision: int
-    body: dict[str, Any] | None  # None: nothing concerning the host changed before the timeout
-    delta: dict[str, Any] | None = None  # set: send this instead of the body (statedelta)
+    # None: nothing concerning the host changed before the timeout; not in the repr (a whole
+    # host: asyncio's SIGINT handler reprs the task holding it, 50 ms at 1,000 ports)
+    body: dict[str, Any] | None = field(repr=False)
+    delta: dict[str, Any] | None = field(default=None, repr=False)  # set: send this instead
     digest: str | None = None
 
     @property

@@ -62,19 +62,17 @@ def network_segment(conn: Connection, network_id: str) -> tuple[str | None, str 
     return None if row is None else (row[0], row[1])
 
 
-def host_network_ids(conn: Connection, host: str, among: Sequence[str]) -> set[str]:
-    """Those of the networks ``among`` that have a port bound to ``host``."""
-    if not among:
-        return set()
-    return {
-        r[0]
-        for r in raw.rows(
+def has_port_on(conn: Connection, host: str, network_id: str) -> bool:
+    """Whether a port of ``network_id`` is bound to ``host`` (stops at the first)."""
+    return (
+        raw.one(
             conn,
-            f"SELECT DISTINCT network_id FROM ports WHERE binding_host_id = ? "
-            f"AND binding_vif_type = ? AND network_id IN ({_marks(among)})",
-            (host, VIF_BRIDGE, *among),
+            "SELECT 1 FROM ports WHERE binding_host_id = ? AND binding_vif_type = ? "
+            "AND network_id = ? LIMIT 1",
+            (host, VIF_BRIDGE, network_id),
         )
-    }
+        is not None
+    )
 
 
 def ports_by_id(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
