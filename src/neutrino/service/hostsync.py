@@ -42,7 +42,7 @@ from typing import Any
 from neutrino.common import clock
 from neutrino.common.errors import BadRequest, NamedConflict, ResourceNotFound
 from neutrino.domain import statedelta
-from neutrino.domain.hoststate import VIF_BRIDGE, HostState, body_digest
+from neutrino.domain.hoststate import VIF_BRIDGE, HostState
 from neutrino.service import hostdelta, l3_hoststate
 from neutrino.service.agents import require_agent_role
 from neutrino.service.changes import Interest
@@ -284,7 +284,7 @@ class HostSyncService:
             if upto >= cursor and not concerns(conn, host, served, changes):
                 return upto
             base = self.memory.body(host, since) if upto >= cursor else None
-            fresh = None if base is None else self._advance(conn, host, since, base)
+            fresh = None if base is None else self._advance(conn, host, since, base, served)
             if isinstance(fresh, int):
                 return max(fresh, upto)
             if fresh is None:
@@ -297,7 +297,7 @@ class HostSyncService:
         return fresh
 
     def _advance(
-        self, conn: Any, host: str, since: int, base: dict[str, Any]
+        self, conn: Any, host: str, since: int, base: dict[str, Any], served: Served
     ) -> Fresh | int | None:
         """The state built from the changes logged since ``since`` (read in this transaction,
         so the items and the revision agree); the revision looked up to when they changed
@@ -312,7 +312,8 @@ class HostSyncService:
         if not delta["upsert"] and not delta["remove"]:
             return label
         body = statedelta.patch(base, delta)
-        return Fresh(label, body, body_digest(body), delta, since)
+        digest = statedelta.advance_digest(served.digest, base, delta)
+        return Fresh(label, body, digest, delta, since)
 
     def _send(
         self,
