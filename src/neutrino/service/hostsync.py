@@ -27,8 +27,7 @@ many, a gap, a body this process does not hold), recomputed whole (``service.hos
 and compared by digest. A change to network A never wakes hosts without A, and a no-op
 never wakes anyone.
 
-Served (host, revision) -> ``Served`` and the wire forms are remembered per process
-(``hostserved``): several agents on one host (L2 + DHCP) each keep their own cursor.
+What each host was served is remembered per process (``hostserved``), per cursor.
 """
 
 from __future__ import annotations
@@ -325,14 +324,13 @@ class HostSyncService:
     ) -> WatchResult:
         """The answer, keeping its wire form for later deltas: a delta against what was
         served at ``since`` when asked for and held, else the state (or ``None``: the same
-        content, relabelled ``revision``)."""
+        content, relabelled ``revision``). ``fresh`` is kept already (``_keep``)."""
         before = None if since is None else self.memory.body(host, since)
         if fresh is None:
             assert revision is not None
             if before is not None:
                 self.memory.keep_body(host, revision, before)
             return WatchResult(host, revision, None)
-        self.memory.keep_body(host, fresh.revision, fresh.body)
         if delta and before is not None and fresh.revision != since:
             made = fresh.delta if fresh.since == since else None
             change = made if made is not None else statedelta.diff(before, fresh.body)
