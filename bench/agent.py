@@ -160,6 +160,7 @@ def latency(lab: Lab, prefix: str, count: int, made: list[str]) -> dict[str, Any
         assert api.wait_port(peer["id"], timeout=30)["status"] == "ACTIVE"
         peer_ip = peer["fixed_ips"][0]["ip_address"]
         plug, active, after_plug, ping = [], [], [], []
+        cpu_before = cpu_of_children(lab.dir)
         for i in range(count):
             ns = f"{prefix}v{i}"
             made.append(ns)
@@ -174,13 +175,35 @@ def latency(lab: Lab, prefix: str, count: int, made: list[str]) -> dict[str, Any
             active.append(t_active - t0)
             after_plug.append(t_active - plugged)
             ping.append(time.perf_counter() - t0)
+        cpu_after = cpu_of_children(lab.dir)
     return {
         "ports": count,
+        # CPU ms per port of each lab process (controller: the create and wait calls too)
+        "cpu_ms_per_port": {
+            name: round((cpu_after[name] - cpu_before[name]) * 1000 / count, 1)
+            for name in cpu_after
+            if name in cpu_before
+        },
         "plug": summary(plug),
         "active": summary(active),
         "active_after_plug": summary(after_plug),
         "first_ping": summary(ping),
     }
+
+
+def cpu_of_children(directory: Path) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process the lab supervises: wall
+    times on a loaded machine measure the queue for a core, CPU times the work."""
+    children = json.loads((directory / "children.json").read_text())
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, child in children.items():
+        try:
+            fields = Path(f"/proc/{child['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, TypeError):
+            continue
+        out[name] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return out
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

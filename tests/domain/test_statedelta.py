@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from neutrino.domain.hoststate import FixedIp, HostState, L2Pop, PortState, RemotePort
-from neutrino.domain.statedelta import diff, is_empty, patch
+from neutrino.domain.sgstate import RemoteGroup
+from neutrino.domain.statedelta import advance_digest, diff, digest, is_empty, patch
 
 NET = "11111111-1111-4111-8111-111111111111"
 
@@ -77,3 +78,67 @@ state = st.fixed_dictionaries(
 def test_patch_of_diff_is_the_new_state(old: dict[str, Any], new: dict[str, Any]) -> None:
     assert patch(old, diff(old, new)) == new
     assert is_empty(diff(old, new)) == (old == new)
+
+
+ids = st.sampled_from([f"{c}{NET[1:]}" for c in "0123456789"])
+port_state = st.builds(
+    lambda pid, ip, up, groups: PortState(
+        id=pid,
+        network_id=NET,
+        mac_address="fa:16:3e:00:00:01",
+        fixed_ips=(FixedIp("s", f"192.0.2.{ip}"),),
+        admin_state_up=up,
+        security_groups=groups,
+    ),
+    ids,
+    st.integers(1, 9),
+    st.booleans(),
+    st.lists(st.sampled_from("gh"), unique=True).map(tuple),
+)
+host_state = st.builds(
+    lambda ports, remotes, tunnel: HostState(
+        host="hv1",
+        revision=1,
+        tunnel_ip=tunnel,
+        ports=tuple(sorted({p.id: p for p in ports}.values(), key=lambda p: p.id)),
+        l2pop=(L2Pop(NET, ("198.51.100.2",), tuple(remotes)),) if remotes else (),
+        remote_groups=(
+            RemoteGroup("g", tuple(sorted({p.fixed_ips[0].ip_address for p in ports}))),
+        ),
+    ),
+    st.lists(port_state, max_size=6),
+    st.lists(
+        st.builds(RemotePort, ids, st.just("fa:16:3e:00:00:02"), st.just(()), st.just("v")),
+        max_size=2,
+        unique_by=lambda r: r.id,
+    ).map(lambda rs: sorted(rs, key=lambda r: r.id)),
+    st.none() | st.just("198.51.100.1"),
+)
+
+
+@given(host_state, host_state)
+def test_a_state_patched_in_place_equals_the_state_parsed_whole(
+    old: HostState, new: HostState
+) -> None:
+    """The agent's copy is patched item by item (``HostState.patched``): the same state as
+    parsing the patched wire form whole, unchanged items kept as the very same objects."""
+    delta = diff(old.to_dict(), new.to_dict())
+    patched = old.patched(delta)
+    assert patched == HostState.from_dict(patch(old.to_dict(), delta)) == new
+    kept = {p.id: p for p in old.ports}
+    assert all(kept.get(p.id) is p for p in patched.ports if kept.get(p.id) == p)
+
+
+@given(state, state)
+def test_the_digest_follows_a_delta_item_by_item(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """``advance_digest`` (hashing only the items a delta names) gives the digest of the
+    patched state; equal content, equal digest; the revision is not content."""
+    delta = diff(old, new)
+    assert advance_digest(digest(old), old, delta) == digest(new)
+    assert (digest(old) == digest(new)) == ({**old, "revision": 0} == {**new, "revision": 0})
+
+
+@given(host_state, host_state)
+def test_host_state_digests_follow_deltas(old: HostState, new: HostState) -> None:
+    before, after = old.to_dict(), new.to_dict()
+    assert advance_digest(old.digest(), before, diff(before, after)) == new.digest()

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from neutrino.common.errors import PolicyNotAuthorized
-from neutrino.service import hostsync
+from neutrino.service import hostdelta, hostsync
 from neutrino.service.binding import can_serve, parse_configurations, tunnel_ip_of
 from neutrino.service.context import RequestContext, admin_context
 from neutrino.service.hostsync import Served, WatchResult, may_concern
@@ -86,11 +86,12 @@ def test_watch_requires_agent_role_and_keeps_per_cursor_memory(
 def test_served_bodies_keep_the_last_two_revisions_of_each_host(client: TestClient) -> None:
     sync = client.app.state.services.hostsync  # type: ignore[attr-defined]
     for revision in (1, 2, 3):
-        sync._keep_body("hv1", revision, {"revision": revision})
-    sync._keep_body("hv2", 3, {"revision": 3})
-    assert sync._body("hv1", 1) is None
-    assert sync._body("hv1", 2) == {"revision": 2} and sync._body("hv1", 3) == {"revision": 3}
-    assert sync._body("hv2", 3) == {"revision": 3}
+        sync.memory.keep_body("hv1", revision, {"revision": revision})
+    sync.memory.keep_body("hv2", 3, {"revision": 3})
+    memory = sync.memory
+    assert memory.body("hv1", 1) is None
+    assert memory.body("hv1", 2) == {"revision": 2} and memory.body("hv1", 3) == {"revision": 3}
+    assert memory.body("hv2", 3) == {"revision": 3}
 
 
 def test_a_status_report_wakes_no_host(
@@ -107,12 +108,17 @@ def test_a_status_report_wakes_no_host(
     api.port(net["id"], **{"binding:host_id": "hv2"})
     ctx = admin_context()
     first = {h: asyncio.run(sync.watch(ctx, h, None, 0)) for h in ("hv1", "hv2")}
-    computed: list[str] = []
-    real_compute = hostsync.compute
+    computed: list[str] = []  # hosts whose state was made, whole or from the changes
+    real_compute, real_advance = hostsync.compute, hostdelta.advance
     monkeypatch.setattr(
         hostsync,
         "compute",
         lambda conn, host, rev: computed.append(host) or real_compute(conn, host, rev),
+    )
+    monkeypatch.setattr(
+        hostdelta,
+        "advance",
+        lambda conn, host, *a: computed.append(host) or real_advance(conn, host, *a),
     )
 
     async def watch_while(host: str, since: int, act: Callable[[], object]) -> WatchResult:

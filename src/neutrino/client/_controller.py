@@ -21,7 +21,7 @@ from typing import Any
 
 from neutrino.client._session import Session
 from neutrino.domain import statedelta
-from neutrino.domain.hoststate import HostState
+from neutrino.domain.hoststate import HostState, body_digest
 
 AGENT = "/agent/v1"
 NEUTRON = "/v2.0"
@@ -43,7 +43,8 @@ class Controller:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._bases: dict[str, tuple[int, dict[str, Any]]] = {}  # host -> last state served
+        # host -> (revision, wire form, state, digest) of the last state served
+        self._bases: dict[str, tuple[int, dict[str, Any], HostState, str]] = {}
 
     # --- agent API -----------------------------------------------------------------------
 
@@ -83,21 +84,26 @@ class Controller:
         )
         revision = int(body["revision"])
         raw = body.get("state")
+        state = None if raw is None else HostState.from_dict(raw)
+        digest = None if raw is None else body_digest(raw)
         if body.get("delta") is not None and base is not None:
-            raw = statedelta.patch(base[1], body["delta"])
-            if body.get("digest") and HostState.from_dict(raw).digest() != body["digest"]:
+            delta = body["delta"]
+            digest = statedelta.advance_digest(base[3], base[1], delta)  # the items it names
+            if body.get("digest") and digest != body["digest"]:
                 # our copy and the one the delta was made against differed: start over
                 del self._bases[host]
                 return self.watch_host_state(host, None, timeout)
-        if raw is not None:
-            self._bases[host] = (revision, raw)
+            raw = statedelta.patch(base[1], delta)
+            state = base[2].patched(delta)  # only the items the delta names are parsed
+        if raw is not None and state is not None and digest is not None:
+            self._bases[host] = (revision, raw, state, digest)
         elif base is not None and since is not None and base[0] == since:
-            self._bases[host] = (revision, base[1])  # nothing changed: same state, new label
+            self._bases[host] = (revision, *base[1:])  # nothing changed: same state, new label
         return HostStateWatch(
             host=body["host"],
             revision=revision,
             snapshot=bool(body.get("snapshot")),
-            state=None if raw is None else HostState.from_dict(raw),
+            state=state,
         )
 
     def report_port_status(self, port_id: str, status: str, host: str) -> dict[str, Any]:

@@ -26,12 +26,12 @@ Invariants:
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import orjson
 
+from neutrino.domain import statedelta
 from neutrino.domain.l3state import RouterState
 from neutrino.domain.qosstate import BandwidthLimit
 from neutrino.domain.sgstate import AddressPair, RemoteGroup, SecurityGroupState
@@ -300,6 +300,31 @@ class HostState:
             routers=tuple(RouterState.from_dict(x) for x in d.get("routers", ())),
         )
 
+    def patched(self, delta: dict[str, Any]) -> HostState:
+        """This state with a ``statedelta`` applied: the items it names are parsed, the
+        others kept as they are (the agent's copy of a 5,000-port host is not rebuilt for
+        one port). ``HostState.from_dict(patch(self.to_dict(), delta))`` by another road."""
+        changes: dict[str, Any] = {}
+        for name, value in delta["set"].items():
+            kind = _SECTIONS.get(name)
+            if kind is not None:
+                changes[name] = tuple(kind.from_dict(v) for v in value)
+            elif name in ("host", "revision", "tunnel_ip"):
+                changes[name] = value
+        for name in set(delta["upsert"]) | set(delta["remove"]):
+            kind = _SECTIONS.get(name)
+            if kind is None:
+                continue  # a section this agent does not know (a newer controller)
+            spec = delta["upsert"].get(name) or delta["remove"][name]
+            key = spec["key"]
+            items = {getattr(i, key): i for i in changes.get(name, getattr(self, name))}
+            for gone in delta["remove"].get(name, {}).get("keys", ()):
+                items.pop(gone, None)
+            for item in delta["upsert"].get(name, {}).get("items", ()):
+                items[item[key]] = kind.from_dict(item)
+            changes[name] = tuple(items[k] for k in sorted(items))
+        return replace(self, **changes)
+
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())
 
@@ -313,8 +338,23 @@ class HostState:
         ``body`` is this state's ``to_dict()`` when the caller made it already."""
         cached: str | None = self.__dict__.get("_digest")
         if cached is None:
-            body = dict(self.to_dict() if body is None else body)
-            body.pop("revision")
-            cached = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            cached = body_digest(self.to_dict() if body is None else body)
             object.__setattr__(self, "_digest", cached)
         return cached
+
+
+def body_digest(body: dict[str, Any]) -> str:
+    """``HostState.digest`` of a state's wire form, without building the state
+    (``statedelta.digest``: kept up to date item by item with ``advance_digest``)."""
+    return statedelta.digest(body)
+
+
+_SECTIONS: dict[str, Any] = {
+    "networks": NetworkState,
+    "ports": PortState,
+    "l2pop": L2Pop,
+    "dhcp": DhcpNetwork,
+    "security_groups": SecurityGroupState,
+    "remote_groups": RemoteGroup,
+    "routers": RouterState,
+}

@@ -15,13 +15,22 @@ Both forms have the same fields (the wire form of one ``HostState`` version); a 
 
 ``patch(old, diff(old, new)) == new`` for any two states, item order included: items of a
 keyed list are kept sorted by key, which is the order ``HostState`` lists them in.
+
+The digest (``digest``) is a sum, modulo 2²⁵⁶, of one hash per list item (and per other
+field), ``revision`` left out: so the digest of a patched state follows from the old digest
+and the items the delta replaces (``advance_digest``), without hashing the thousands of items
+it keeps — what lets a watch answer a 5,000-port host as fast as a 50-port one. It checks
+that two copies agree (not a defence against a forger).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-__all__ = ["diff", "is_empty", "patch"]
+import orjson
+
+__all__ = ["advance_digest", "diff", "digest", "is_empty", "patch"]
 
 KEYS = ("id", "network_id")
 
@@ -77,3 +86,46 @@ def patch(old: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
             items[item[key]] = item
         new[field] = [items[k] for k in sorted(items)]
     return new
+
+
+_MOD = 1 << 256
+
+
+def _hash(field: str, value: Any) -> int:
+    data = orjson.dumps([field, value], option=orjson.OPT_SORT_KEYS)
+    return int.from_bytes(hashlib.blake2b(data, digest_size=32).digest(), "big")
+
+
+def _part(field: str, value: Any) -> int:
+    """A field's share of the digest: its items' hashes for a list of objects (none for an
+    empty list), else the hash of the value."""
+    if isinstance(value, list) and all(isinstance(i, dict) for i in value):
+        return sum(_hash(field, i) for i in value)
+    return _hash(field, value)
+
+
+def digest(state: dict[str, Any]) -> str:
+    """The content digest of a wire form (``revision`` excluded): equal content, equal digest."""
+    total = sum(_part(f, v) for f, v in state.items() if f != "revision")
+    return f"{total % _MOD:064x}"
+
+
+def advance_digest(old_digest: str, old: dict[str, Any], delta: dict[str, Any]) -> str:
+    """``digest(patch(old, delta))`` from ``digest(old)``: only the items the delta names are
+    hashed (those it replaces or removes in ``old``, those it brings)."""
+    total = int(old_digest, 16)
+    for field, value in delta["set"].items():
+        if field != "revision":
+            total += _part(field, value) - (_part(field, old[field]) if field in old else 0)
+    for field in set(delta["upsert"]) | set(delta["remove"]):
+        spec = delta["upsert"].get(field) or delta["remove"][field]
+        key = spec["key"]
+        items = delta["upsert"].get(field, {}).get("items", ())
+        keys = {i[key] for i in items} | set(delta["remove"].get(field, {}).get("keys", ()))
+        before = old.get(field, [])
+        if not isinstance(before, list) or not all(isinstance(i, dict) for i in before):
+            total -= _part(field, before)  # was no list of objects: replaced whole
+            before = []
+        total -= sum(_hash(field, i) for i in before if i.get(key) in keys)
+        total += sum(_hash(field, i) for i in items)
+    return f"{total % _MOD:064x}"

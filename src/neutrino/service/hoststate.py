@@ -5,10 +5,16 @@ pairs, their networks and subnets, the remote ports of those networks (l2populat
 DHCP entries of the networks it serves, the routers it hosts — with a fixed number of
 queries whatever the host's size (no N+1), and labels it with the change-log revision the
 caller read at. ``hostsync`` decides when to call it.
+
+Each section is built by a function over the keys it is asked for (``port_states``,
+``network_states``, ``l2pop_states``, ``group_states``, ``remote_group_states``,
+``dhcp_networks``): ``compute`` asks for all of a host's keys, ``service.hostdelta`` only
+for the keys a change touched, so both build an item the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from neutrino.domain.hoststate import (
@@ -30,50 +36,46 @@ from neutrino.service import l3_hoststate
 from neutrino.service.binding import parse_configurations, tunnel_ip_of
 from neutrino.store import hostsync as repo
 
+DHCP_OWNER = "network:dhcp"
+
 
 def compute(conn: Any, host: str, revision: int) -> HostState:
     """The desired state of ``host`` as the database says now, labelled ``revision``."""
     port_rows = repo.bound_ports(conn, host)
-    net_ids = sorted({p[1] for p in port_rows})
-    sub_rows = repo.subnets(conn, net_ids)
-    dns, routes = repo.dns_and_routes(conn, [s[0] for s in sub_rows])
-    remote_rows = repo.remote_ports(conn, net_ids, host)
-    ips = repo.fixed_ips(conn, [p[0] for p in port_rows] + [r[0] for r in remote_rows])
-    configs = repo.l2_configurations(conn, {host} | {r[3] for r in remote_rows})
-    tunnels = {h: tunnel_ip_of(parse_configurations(cfg)) for h, cfg in configs.items()}
-
-    subnets_of: dict[str, list[SubnetState]] = {}
-    for sid, net_id, cidr, version, gateway, dhcp, ra_mode, addr_mode in sub_rows:
-        subnets_of.setdefault(net_id, []).append(
-            SubnetState(
-                id=sid,
-                cidr=cidr,
-                ip_version=version,
-                gateway_ip=gateway,
-                enable_dhcp=bool(dhcp),
-                dns_nameservers=tuple(dns.get(sid, ())),
-                host_routes=tuple(HostRoute(d, n) for d, n in routes.get(sid, ())),
-                ipv6_ra_mode=ra_mode,
-                ipv6_address_mode=addr_mode,
-            )
-        )
-    networks = tuple(
-        NetworkState(
-            id=nid,
-            network_type=ntype or "local",
-            segmentation_id=seg,
-            physical_network=physnet,
-            mtu=mtu,
-            subnets=tuple(subnets_of.get(nid, ())),
-        )
-        for nid, ntype, seg, physnet, mtu in repo.networks(conn, net_ids)
+    ports = port_states(conn, port_rows)
+    networks = network_states(conn, sorted({p.network_id for p in ports}))
+    tunnelled = [n.id for n in networks if n.network_type == "vxlan"]
+    groups = group_states(conn, sorted({g for p in ports for g in p.security_groups}))
+    return HostState(
+        host=host,
+        revision=revision,
+        tunnel_ip=tunnels_of(conn, [host]).get(host),
+        networks=networks,
+        ports=ports,
+        l2pop=l2pop_states(conn, tunnelled, host),
+        dhcp=dhcp_networks(conn, ports),
+        security_groups=groups,
+        remote_groups=remote_group_states(conn, remote_group_ids(groups)),
+        routers=l3_hoststate.hosted_routers(conn, host),
     )
-    groups_of = repo.port_groups(conn, [p[0] for p in port_rows])
-    pairs_of = repo.address_pairs(conn, [p[0] for p in port_rows])
+
+
+def tunnels_of(conn: Any, hosts: Iterable[str]) -> dict[str, str | None]:
+    """host -> the tunnel endpoint its L2 agent reports."""
+    configs = repo.l2_configurations(conn, hosts)
+    return {h: tunnel_ip_of(parse_configurations(cfg)) for h, cfg in configs.items()}
+
+
+def port_states(conn: Any, rows: Sequence[tuple[Any, ...]]) -> tuple[PortState, ...]:
+    """The ``PortState`` of each row of ``repo.bound_ports`` (its first seven columns)."""
+    ids = [r[0] for r in rows]
+    ips = repo.fixed_ips(conn, ids)
+    groups_of = repo.port_groups(conn, ids)
+    pairs_of = repo.address_pairs(conn, ids)
     limits_of: dict[str, list[BandwidthLimit]] = {}
-    for pid, direction, kbps, burst in repo.bandwidth_limits(conn, host):
+    for pid, direction, kbps, burst in repo.bandwidth_limits(conn, ids):
         limits_of.setdefault(pid, []).append(BandwidthLimit(direction, kbps, burst))
-    ports = tuple(
+    return tuple(
         PortState(
             id=pid,
             network_id=nid,
@@ -89,13 +91,52 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
             ),
             bandwidth_limits=tuple(limits_of.get(pid, ())),
         )
-        for pid, nid, mac, up, owner, secure, system in port_rows
+        for pid, nid, mac, up, owner, secure, system, *_ in rows
     )
-    tunnelled = {n.id for n in networks if n.network_type == "vxlan"}
+
+
+def network_states(conn: Any, net_ids: Sequence[str]) -> tuple[NetworkState, ...]:
+    """The networks (segment, MTU, subnets with their DNS servers and routes), by id."""
+    sub_rows = repo.subnets(conn, net_ids)
+    dns, routes = repo.dns_and_routes(conn, [s[0] for s in sub_rows])
+    subnets_of: dict[str, list[SubnetState]] = {}
+    for sid, net_id, cidr, version, gateway, dhcp, ra_mode, addr_mode in sub_rows:
+        subnets_of.setdefault(net_id, []).append(
+            SubnetState(
+                id=sid,
+                cidr=cidr,
+                ip_version=version,
+                gateway_ip=gateway,
+                enable_dhcp=bool(dhcp),
+                dns_nameservers=tuple(dns.get(sid, ())),
+                host_routes=tuple(HostRoute(d, n) for d, n in routes.get(sid, ())),
+                ipv6_ra_mode=ra_mode,
+                ipv6_address_mode=addr_mode,
+            )
+        )
+    return tuple(
+        NetworkState(
+            id=nid,
+            network_type=ntype or "local",
+            segmentation_id=seg,
+            physical_network=physnet,
+            mtu=mtu,
+            subnets=tuple(subnets_of.get(nid, ())),
+        )
+        for nid, ntype, seg, physnet, mtu in repo.networks(conn, net_ids)
+    )
+
+
+def l2pop_states(conn: Any, net_ids: Sequence[str], host: str) -> tuple[L2Pop, ...]:
+    """l2population of the (VXLAN) networks ``net_ids``: the ports bound on other hosts with
+    a tunnel endpoint; a network without any has no item."""
+    remote_rows = repo.remote_ports(conn, net_ids, host)
+    ips = repo.fixed_ips(conn, [r[0] for r in remote_rows])
+    tunnels = tunnels_of(conn, {r[3] for r in remote_rows})
     remotes: dict[str, list[RemotePort]] = {}
     for pid, nid, mac, other in remote_rows:
         vtep = tunnels.get(other)
-        if nid in tunnelled and vtep:
+        if vtep:
             remotes.setdefault(nid, []).append(
                 RemotePort(
                     id=pid,
@@ -104,7 +145,7 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
                     vtep=vtep,
                 )
             )
-    l2pop = tuple(
+    return tuple(
         L2Pop(
             network_id=nid,
             vteps=tuple(sorted({p.vtep for p in remotes[nid]})),
@@ -112,27 +153,10 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
         )
         for nid in sorted(remotes)
     )
-    groups, remote_groups = security(conn, ports)
-    return HostState(
-        host=host,
-        revision=revision,
-        tunnel_ip=tunnels.get(host),
-        networks=networks,
-        ports=ports,
-        l2pop=l2pop,
-        dhcp=dhcp_networks(conn, ports),
-        security_groups=groups,
-        remote_groups=remote_groups,
-        routers=l3_hoststate.hosted_routers(conn, host),
-    )
 
 
-def security(
-    conn: Any, ports: tuple[PortState, ...]
-) -> tuple[tuple[SecurityGroupState, ...], tuple[RemoteGroup, ...]]:
-    """The definitions of the groups the host's ports use, and the member addresses of the
-    groups their rules name as remote (three or four queries, whatever the host's size)."""
-    ids = sorted({g for p in ports for g in p.security_groups})
+def group_states(conn: Any, ids: Sequence[str]) -> tuple[SecurityGroupState, ...]:
+    """The definitions (rules) of the groups ``ids`` (two queries, whatever their number)."""
     rules: dict[str, list[RuleState]] = {}
     for (
         gid,
@@ -157,23 +181,27 @@ def security(
                 remote_group_id=remote,
             )
         )
-    groups = tuple(
+    return tuple(
         SecurityGroupState(id=gid, stateful=bool(stateful), rules=tuple(rules.get(gid, ())))
         for gid, stateful in repo.security_groups(conn, ids)
     )
-    remote_ids = sorted({r.remote_group_id for g in groups for r in g.rules if r.remote_group_id})
-    members = repo.group_member_addresses(conn, remote_ids)
-    return groups, tuple(
-        RemoteGroup(gid, tuple(sorted(members.get(gid, ())))) for gid in remote_ids
-    )
 
 
-DHCP_OWNER = "network:dhcp"
+def remote_group_ids(groups: Iterable[SecurityGroupState]) -> list[str]:
+    """The groups the rules of ``groups`` name as remote, sorted."""
+    return sorted({r.remote_group_id for g in groups for r in g.rules if r.remote_group_id})
 
 
-def dhcp_networks(conn: Any, ports: tuple[PortState, ...]) -> tuple[DhcpNetwork, ...]:
-    """The networks the host serves DHCP for (its bound ``network:dhcp`` ports), each with
-    an entry (MAC, fixed IPs, extra DHCP options) for every other port on the network."""
+def remote_group_states(conn: Any, ids: Sequence[str]) -> tuple[RemoteGroup, ...]:
+    """The member addresses (fixed IPs and address pairs, any host) of the groups ``ids``."""
+    members = repo.group_member_addresses(conn, ids)
+    return tuple(RemoteGroup(gid, tuple(sorted(members.get(gid, ())))) for gid in ids)
+
+
+def dhcp_networks(conn: Any, ports: Iterable[PortState]) -> tuple[DhcpNetwork, ...]:
+    """The networks the host serves DHCP for (its bound ``network:dhcp`` ports among
+    ``ports``), each with an entry (MAC, fixed IPs, extra DHCP options) for every other port
+    on the network."""
     served = {p.network_id: p for p in ports if p.device_owner == DHCP_OWNER}
     if not served:
         return ()

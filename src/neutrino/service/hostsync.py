@@ -8,9 +8,10 @@ the difference from the state served at R), or ``state: null`` with an advanced 
 timeout.
 
 Waiting costs no thread: a watch awaits ``Store.wait_async`` on the event loop, and the
-database is read in worker threads only to look at new changes and to compute a state. On a
-commit, ``ChangeTail`` reads the new change-log rows once for all the watchers of the process
-(one query, whatever their number), and each watcher sorts them in memory (``may_concern``):
+database is read in worker threads only to look at new changes and to make a state. On a
+commit, ``ChangeTail`` (``service.changetail``) reads the new change-log rows once for all
+the watchers of the process (one query, whatever their number), and each watcher sorts them
+in memory (``may_concern``):
 
 - a port's status report (op ``status``) concerns nobody: no host state carries a status;
 - agents and security groups or rules concern every host (tunnel endpoints, rule sets);
@@ -19,32 +20,34 @@ commit, ``ChangeTail`` reads the new change-log rows once for all the watchers o
 - a port change concerns the host the port is bound to now, and any host whose served state
   resolves remote groups (membership may have moved).
 
-Only then is the state recomputed (``service.hoststate``), and it is returned only if its
-content digest differs from the one served at R: a change to network A never wakes hosts
-without A, and a no-op never wakes anyone.
+Only then is the new state made: from the changed items alone (``service.hostdelta``: the
+change-log rows since the revision the host holds, applied to the wire form this process
+served it, which ``hostserved`` keeps), or, when the changes demand it (not only ports, too
+many, a gap, a body this process does not hold), recomputed whole (``service.hoststate``)
+and compared by digest. A change to network A never wakes hosts without A, and a no-op
+never wakes anyone.
 
-Served (host, revision) -> ``Served`` are remembered in a bounded LRU, per process: several
-agents on one host (L2 + DHCP) each keep their own cursor.
+What each host was served is remembered per process (``hostserved``), per cursor.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino.common import clock
 from neutrino.common.errors import BadRequest, NamedConflict, ResourceNotFound
 from neutrino.domain import statedelta
 from neutrino.domain.hoststate import VIF_BRIDGE, HostState
-from neutrino.service import l3_hoststate
+from neutrino.service import hostdelta, l3_hoststate
 from neutrino.service.agents import require_agent_role
 from neutrino.service.changes import Interest
+from neutrino.service.changetail import Change, ChangeTail
 from neutrino.service.context import RequestContext
+from neutrino.service.hostserved import Served, ServedMemory
 from neutrino.service.hoststate import compute
 from neutrino.service.ports import PortService
 from neutrino.store import changelog, locks
@@ -53,10 +56,7 @@ from neutrino.store.changes import Op, Resource, kinds
 from neutrino.store.uow import Store, Tx
 
 MAX_TIMEOUT = 60.0
-SERVED_CACHE = 16384  # (host, revision) pairs: two or more for each watching agent
-BODY_CACHE = 2048
-BODIES_PER_HOST = 2
-TAIL = 20_000  # change-log rows kept in memory for the watchers
+MAX_LOGGED = 256  # changes since the served state: more, and the state is recomputed whole
 PORT_STATUSES = ("ACTIVE", "DOWN")
 # changes that may concern any host: tunnel endpoints, security-group definitions
 # and QoS policies (their rules shape the ports, networks and floating IPs that name them: the
@@ -97,55 +97,53 @@ INTEREST = Interest(
 )
 
 
-Change = tuple[int, str, str, str | None, str | None]  # see ``changelog.with_hosts``
-
-
 @dataclass(frozen=True)
-class Served:
-    """What a host was handed at a revision, as much as the watch needs to sort changes."""
+class Fresh:
+    """A new state of a host at ``revision``: its wire form and digest, and ``delta`` from the
+    body served at ``since`` when it was built from that one (``service.hostdelta``)."""
 
-    networks: frozenset[str]
+    revision: int
+    body: dict[str, Any] = field(repr=False)  # a whole host: never in a log line
     digest: str
-    remote_groups: bool
-
-    @classmethod
-    def of(cls, state: HostState) -> Served:
-        return cls(state.network_ids, state.digest(), bool(state.remote_groups))
+    delta: dict[str, Any] | None = field(default=None, repr=False)
+    since: int | None = None
 
 
 @dataclass(frozen=True)
 class WatchResult:
     host: str
     revision: int
-    state: HostState | None  # None: nothing concerning the host changed before the timeout
-    delta: dict[str, Any] | None = None  # set: send this instead of the state (statedelta)
-    body: dict[str, Any] | None = None  # ``state.to_dict()`` when already made
+    # None: nothing concerning the host changed before the timeout; not in the repr (a whole
+    # host: asyncio's SIGINT handler reprs the task holding it, 50 ms at 1,000 ports)
+    body: dict[str, Any] | None = field(repr=False)
+    delta: dict[str, Any] | None = field(default=None, repr=False)  # set: send this instead
+    digest: str | None = None
+
+    @property
+    def state(self) -> HostState | None:
+        return None if self.body is None else HostState.from_dict(self.body)
 
     def to_dict(self) -> dict[str, Any]:
         if self.delta is not None:
-            assert self.state is not None
             return {
                 "host": self.host,
                 "revision": self.revision,
                 "snapshot": False,
                 "state": None,
                 "delta": self.delta,
-                "digest": self.state.digest(),
+                "digest": self.digest,
             }
-        body = self.body
-        if body is None and self.state is not None:
-            body = self.state.to_dict()
         return {
             "host": self.host,
             "revision": self.revision,
-            "snapshot": self.state is not None,
-            "state": body,
+            "snapshot": self.body is not None,
+            "state": self.body,
         }
 
 
 def may_concern(changes: Iterable[Change], host: str, served: Served) -> bool:
     """The in-memory sort of new changes for one watcher (see the module docstring)."""
-    for _, rtype, op, net, bound in changes:
+    for _, rtype, op, net, bound, *_ in changes:
         if INTEREST.ignores(rtype, op):
             continue
         if rtype in GLOBAL_TYPES or rtype in l3_hoststate.ROUTER_TYPES:
@@ -174,114 +172,32 @@ class _Parked:
     woken: asyncio.Future[None]
 
 
-class ChangeTail:
-    """The newest change-log rows, read once per commit for every watcher of the process.
-
-    ``rows`` hold every change with ``base < revision <= latest``, oldest first, at most
-    ``TAIL``; a watcher further behind reads the database itself. Reads run in a worker
-    thread, one at a time per event loop; the others await it."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.rows: list[Change] = []
-        self.base: int | None = None
-        self.latest = 0
-        self._read_at = -1  # the ``store.changed`` generation the rows are at least as new as
-        self._lock = threading.Lock()
-        self._reading: dict[asyncio.AbstractEventLoop, asyncio.Future[None]] = {}
-
-    async def refresh(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._read_at < self.store.changed.generation:
-            reading = self._reading.get(loop)
-            if reading is None or reading.done():
-                reading = self._reading[loop] = asyncio.ensure_future(asyncio.to_thread(self._read))
-            await asyncio.shield(reading)
-
-    def _read(self) -> None:
-        with self._lock:
-            generation = self.store.changed.generation
-            with self.store.read() as conn:
-                if self.base is None:
-                    self.base = self.latest = changelog.latest(conn)
-                new = [tuple(r) for r in changelog.with_hosts(conn, self.latest)]
-            if new:
-                self.rows.extend(new)
-                self.latest = new[-1][0]
-            if len(self.rows) > TAIL:
-                self.base = self.rows[-TAIL - 1][0]
-                del self.rows[:-TAIL]
-            self._read_at = max(self._read_at, generation)
-
-    def after(self, cursor: int) -> tuple[int, list[Change]] | None:
-        """(revision looked up to, changes after ``cursor``), or None when the rows do not
-        reach back that far."""
-        if self.base is None or cursor < self.base:
-            return None
-        if cursor >= self.latest:  # a database read already saw past our rows: nothing yet
-            return cursor, []
-        first = next(
-            (i for i in range(len(self.rows) - 1, -1, -1) if self.rows[i][0] <= cursor), -1
-        )
-        return self.latest, self.rows[first + 1 :]
-
-
 class HostSyncService:
     def __init__(self, store: Store, ports: PortService) -> None:
         self.store = store
         self.ports = ports
         self.tail = ChangeTail(store)
+        self.memory = ServedMemory()
         self._parked: dict[asyncio.AbstractEventLoop, set[_Parked]] = {}
         self._dispatchers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
-        self._served: OrderedDict[tuple[str, int], Served] = OrderedDict()
-        self._lock = threading.Lock()
-        # wire forms served lately, for deltas (see ``_keep_body``)
-        self._bodies: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
-        self._body_revisions: dict[str, list[int]] = {}
-
-    # --- served-state memory
-
-    def _remember(self, host: str, revision: int, served: Served) -> None:
-        with self._lock:
-            self._served[(host, revision)] = served
-            self._served.move_to_end((host, revision))
-            while len(self._served) > SERVED_CACHE:
-                self._served.popitem(last=False)
-
-    def _recall(self, host: str, revision: int) -> Served | None:
-        with self._lock:
-            return self._served.get((host, revision))
-
-    def _body(self, host: str, revision: int) -> dict[str, Any] | None:
-        with self._lock:
-            return self._bodies.get((host, revision))
-
-    def _keep_body(self, host: str, revision: int, body: dict[str, Any]) -> None:
-        """Remember what ``host`` was served at ``revision``: the last ``BODIES_PER_HOST``
-        revisions of each host (a watcher asks with the latest; a second watcher of the host
-        may still hold the one before), ``BODY_CACHE`` in all, least recently used out."""
-        with self._lock:
-            revisions = self._body_revisions.setdefault(host, [])
-            if revision not in revisions:
-                revisions.append(revision)
-            while len(revisions) > BODIES_PER_HOST:
-                self._bodies.pop((host, revisions.pop(0)), None)
-            self._bodies[(host, revision)] = body
-            self._bodies.move_to_end((host, revision))
-            while len(self._bodies) > BODY_CACHE:
-                (old_host, old_revision), _ = self._bodies.popitem(last=False)
-                kept = self._body_revisions.get(old_host, [])
-                if old_revision in kept:
-                    kept.remove(old_revision)
 
     # --- host state
 
     def snapshot(self, ctx: RequestContext, host: str) -> HostState:
         require_agent_role(ctx, "get_host_state")
+        return HostState.from_dict(self._snapshot(host).body)
+
+    def _snapshot(self, host: str) -> Fresh:
         with self.store.read() as conn:
             state = compute(conn, host, changelog.latest(conn))
-        self._remember(host, state.revision, Served.of(state))
-        return state
+        body = state.to_dict()
+        fresh = Fresh(state.revision, body, state.digest(body))
+        self._keep(host, fresh)
+        return fresh
+
+    def _keep(self, host: str, fresh: Fresh) -> None:
+        self.memory.keep_body(host, fresh.revision, fresh.body)
+        self.memory.remember(host, fresh.revision, Served.of(fresh.body, fresh.digest))
 
     async def watch(
         self,
@@ -296,25 +212,25 @@ class HostSyncService:
         With ``delta``, a new state is sent as the difference from the one served at
         ``since`` when this process still holds that one (else as a snapshot)."""
         require_agent_role(ctx, "get_host_state")
-        served = None if since is None else self._recall(host, since)
+        served = None if since is None else self.memory.recall(host, since)
         if since is None or served is None:
-            state = await asyncio.to_thread(self.snapshot, ctx, host)
-            return await asyncio.to_thread(self._send, host, since, state, delta)
+            fresh = await asyncio.to_thread(self._snapshot, host)
+            return await asyncio.to_thread(self._send, host, since, fresh, delta)
         cursor = since
         deadline = time.monotonic() + clock.bounded_wait(timeout, MAX_TIMEOUT)
         while True:
             await self.tail.refresh()
             found = self.tail.after(cursor)
             if found is None or may_concern(found[1], host, served):
-                step = await asyncio.to_thread(self._step, host, cursor, served, found)
-                if isinstance(step, HostState):
+                step = await asyncio.to_thread(self._step, host, since, cursor, served, found)
+                if isinstance(step, Fresh):
                     return await asyncio.to_thread(self._send, host, since, step, delta)
                 cursor = step
             else:
                 cursor = found[0]
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.store.closing:  # closing: the server is stopping
-                self._remember(host, cursor, served)
+                self.memory.remember(host, cursor, served)
                 return self._send(host, since, None, delta, cursor)
             cursor = await self._park(host, served, cursor, remaining)
 
@@ -355,50 +271,79 @@ class HostSyncService:
             await self.store.wait_async(seen, 1.0)
 
     def _step(
-        self, host: str, cursor: int, served: Served, found: tuple[int, list[Change]] | None
-    ) -> HostState | int:
+        self,
+        host: str,
+        since: int,
+        cursor: int,
+        served: Served,
+        found: tuple[int, list[Change]] | None,
+    ) -> Fresh | int:
         """A new state for ``host`` if the changes after ``cursor`` altered it (or a revision
-        from another database came: start over), else the revision looked up to."""
+        from another database came: start over), else the revision looked up to. The new
+        state is built from the changes since ``since`` when this process holds what it
+        served there (``hostdelta``), else recomputed whole."""
         with self.store.read() as conn:
             if found is None:
                 rows = changelog.with_hosts(conn, cursor)
                 upto = rows[-1][0] if rows else changelog.latest(conn)
                 found = (upto, [tuple(r) for r in rows])
             upto, changes = found
-            if upto < cursor:
+            if upto >= cursor and not concerns(conn, host, served, changes):
+                return upto
+            base = self.memory.body(host, since) if upto >= cursor else None
+            fresh = None if base is None else self._advance(conn, host, since, base, served)
+            if isinstance(fresh, int):
+                return max(fresh, upto)
+            if fresh is None:
                 state = compute(conn, host, upto)
-            else:
-                if not concerns(conn, host, served, changes):
+                body = state.to_dict()
+                fresh = Fresh(upto, body, state.digest(body))
+                if upto >= cursor and fresh.digest == served.digest:
                     return upto
-                state = compute(conn, host, upto)
-                if state.digest(body := state.to_dict()) == served.digest:
-                    return upto
-                self._keep_body(host, upto, body)  # made once: ``_send`` finds it
-        self._remember(host, upto, Served.of(state))
-        return state
+        self._keep(host, fresh)
+        return fresh
+
+    def _advance(
+        self, conn: Any, host: str, since: int, base: dict[str, Any], served: Served
+    ) -> Fresh | int | None:
+        """The state built from the changes logged since ``since`` (read in this transaction,
+        so the items and the revision agree); the revision looked up to when they changed
+        nothing; None: they need a full recompute."""
+        rows = changelog.with_hosts(conn, since)
+        if not rows or len(rows) > MAX_LOGGED:
+            return None
+        label = int(rows[-1][0])
+        delta = hostdelta.advance(conn, host, base, rows, label)
+        if delta is None:
+            return None
+        if not delta["upsert"] and not delta["remove"]:
+            return label
+        body = statedelta.patch(base, delta)
+        digest = statedelta.advance_digest(served.digest, base, delta)
+        return Fresh(label, body, digest, delta, since)
 
     def _send(
         self,
         host: str,
         since: int | None,
-        state: HostState | None,
+        fresh: Fresh | None,
         delta: bool,
         revision: int | None = None,
     ) -> WatchResult:
         """The answer, keeping its wire form for later deltas: a delta against what was
         served at ``since`` when asked for and held, else the state (or ``None``: the same
-        content, relabelled ``revision``)."""
-        before = None if since is None else self._body(host, since)
-        if state is None:
+        content, relabelled ``revision``). ``fresh`` is kept already (``_keep``)."""
+        before = None if since is None else self.memory.body(host, since)
+        if fresh is None:
             assert revision is not None
             if before is not None:
-                self._keep_body(host, revision, before)
+                self.memory.keep_body(host, revision, before)
             return WatchResult(host, revision, None)
-        body = self._body(host, state.revision) or state.to_dict()
-        self._keep_body(host, state.revision, body)
-        if delta and before is not None and state.revision != since:
-            return WatchResult(host, state.revision, state, statedelta.diff(before, body))
-        return WatchResult(host, state.revision, state, body=body)
+        if delta and before is not None and fresh.revision != since:
+            made = fresh.delta if fresh.since == since else None
+            change = made if made is not None else statedelta.diff(before, fresh.body)
+            return WatchResult(host, fresh.revision, fresh.body, change, fresh.digest)
+        return WatchResult(host, fresh.revision, fresh.body)
 
     # --- port status
 

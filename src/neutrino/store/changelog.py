@@ -40,12 +40,13 @@ def since(conn: Connection, revision: int, upto: int | None = None) -> list[Logg
 
 
 def with_hosts(conn: Connection, revision: int) -> list[tuple[Any, ...]]:
-    """(revision, resource_type, op, network_id, the port's binding host now) of the changes
-    after ``revision``, oldest first (the host is None but for a port that still exists): what
-    host sync's watchers sort changes by."""
+    """(revision, resource_type, op, network_id, the port's binding host now, resource_id) of
+    the changes after ``revision``, oldest first (the host is None but for a port that still
+    exists): what host sync's watchers sort changes by, and build deltas from."""
     return raw.rows(
         conn,
-        "SELECT c.revision, c.resource_type, c.op, c.network_id, p.binding_host_id "
+        "SELECT c.revision, c.resource_type, c.op, c.network_id, p.binding_host_id, "
+        "c.resource_id "
         "FROM changes c LEFT JOIN ports p ON c.resource_type = 'port' AND p.id = c.resource_id "
         "WHERE c.revision > ? ORDER BY c.revision",
         (revision,),

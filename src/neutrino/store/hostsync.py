@@ -63,16 +63,31 @@ def network_segment(conn: Connection, network_id: str) -> tuple[str | None, str 
     return None if row is None else (row[0], row[1])
 
 
-def host_network_ids(conn: Connection, host: str) -> set[str]:
-    return {
-        r[0]
-        for r in raw.rows(
+def has_port_on(conn: Connection, host: str, network_id: str) -> bool:
+    """Whether a port of ``network_id`` is bound to ``host`` (stops at the first)."""
+    return (
+        raw.one(
             conn,
-            "SELECT DISTINCT network_id FROM ports WHERE "
-            "binding_host_id = ? AND binding_vif_type = ?",
-            (host, VIF_BRIDGE),
+            "SELECT 1 FROM ports WHERE binding_host_id = ? AND binding_vif_type = ? "
+            "AND network_id = ? LIMIT 1",
+            (host, VIF_BRIDGE, network_id),
         )
-    }
+        is not None
+    )
+
+
+def ports_by_id(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """``bound_ports``' columns, then binding_host_id and binding_vif_type, of the ports
+    ``ids`` that exist (whatever their binding), ordered by id."""
+    if not ids:
+        return []
+    return raw.rows(
+        conn,
+        f"SELECT id, network_id, mac_address, admin_state_up, device_owner, "
+        f"port_security_enabled, system_owned, binding_host_id, binding_vif_type FROM ports "
+        f"WHERE id IN ({_marks(ids)}) ORDER BY id",
+        tuple(ids),
+    )
 
 
 def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
@@ -93,17 +108,19 @@ def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
     )
 
 
-def bandwidth_limits(conn: Connection, host: str) -> list[tuple[Any, ...]]:
-    """(port id, direction, max_kbps, max_burst_kbps) of the host's ports' effective QoS
-    policy: the port's own, else its network's unless the network owns the port."""
+def bandwidth_limits(conn: Connection, port_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(port id, direction, max_kbps, max_burst_kbps) of these ports' effective QoS policy:
+    the port's own, else its network's unless the network owns the port."""
+    if not port_ids:
+        return []
     return raw.rows(
         conn,
         "SELECT p.id, r.direction, r.max_kbps, r.max_burst_kbps FROM ports p "
         "JOIN networks n ON n.id = p.network_id "
         "JOIN qos_bandwidth_limit_rules r ON r.qos_policy_id = COALESCE(p.qos_policy_id, "
         "CASE WHEN p.device_owner LIKE 'network:%' THEN NULL ELSE n.qos_policy_id END) "
-        "WHERE p.binding_host_id = ? AND p.binding_vif_type = ? ORDER BY p.id, r.direction",
-        (host, VIF_BRIDGE),
+        f"WHERE p.id IN ({_marks(port_ids)}) ORDER BY p.id, r.direction",
+        tuple(port_ids),
     )
 
 
@@ -345,19 +362,3 @@ def group_member_addresses(conn: Connection, group_ids: Sequence[str]) -> dict[s
     ):
         out[gid].add(addr)
     return out
-
-
-def host_uses_remote_groups(conn: Connection, host: str) -> bool:
-    """Whether a port bound to ``host`` is in a group with a remote-group rule (then a port
-    change anywhere may change the host's state)."""
-    return (
-        raw.one(
-            conn,
-            "SELECT 1 FROM ports p JOIN port_security_groups g ON g.port_id = p.id "
-            "JOIN security_group_rules r ON r.security_group_id = "
-            "g.security_group_id WHERE p.binding_host_id = ? AND "
-            "p.binding_vif_type = ? AND r.remote_group_id IS NOT NULL LIMIT 1",
-            (host, VIF_BRIDGE),
-        )
-        is not None
-    )
