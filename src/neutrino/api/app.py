@@ -30,6 +30,7 @@ from neutrino.api.neutrino import trace as trace_api
 from neutrino.api.neutron import floatingips, quotas, readonly, root, tags
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron import subnetpools as subnetpool_actions
+from neutrino.api.neutron import trunks as trunk_actions
 from neutrino.api.neutron.resources import collection_router
 from neutrino.common import logs
 from neutrino.common.settings import Settings
@@ -141,6 +142,8 @@ def create_app(
     app.include_router(
         collection_router("address-scopes", "address_scope", lambda s: s.address_scopes)
     )
+    app.include_router(collection_router("trunks", "trunk", lambda s: s.trunks))
+    app.include_router(trunk_actions.router)
     app.include_router(readonly.router)
     app.include_router(
         collection_router(

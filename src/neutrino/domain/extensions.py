@@ -192,4 +192,6 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Extra options configuration for DHCP. For example PXE boot options to DHCP "
         "clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
     ),
+    Extension("trunk", "Trunk Extension", "Provides support for trunk ports"),
+    Extension("trunk-details", "Trunk port details", "Expose trunk port details"),
 )

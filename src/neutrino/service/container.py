@@ -29,6 +29,7 @@ from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
 from neutrino.service.tokens import TokenAuthority
 from neutrino.service.trace import TraceService
+from neutrino.service.trunks import TrunkService
 from neutrino.store.uow import Store
 
 
@@ -57,6 +58,7 @@ class Services:
     liveness: LivenessSweeper
     trace: TraceService
     changes: ChangeLogService
+    trunks: TrunkService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -103,4 +105,5 @@ class Services:
                 store, networks, subnets, ports, groups, routers, floatingips, agents
             ),
             changes=ChangeLogService(store),
+            trunks=TrunkService(store),
         )

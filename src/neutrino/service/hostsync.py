@@ -84,6 +84,10 @@ INTEREST = Interest(
         Resource.DEFAULT_SECURITY_GROUP_RULE,
         Resource.SUBNETPOOL,  # pools and scopes are API-only: no host state names them
         Resource.ADDRESS_SCOPE,
+        # a trunk's effect on hosts is its sub-ports' bindings, logged as port changes; a
+        # segment's (the first one) lives on its network's row, logged as a network change
+        Resource.TRUNK,
+        Resource.SEGMENT,
     )
     | STATUS_REPORTS,
 )

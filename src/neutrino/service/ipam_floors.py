@@ -38,6 +38,8 @@ INTEREST = Interest(
         Resource.AGENT,
         Resource.SUBNETPOOL,  # a pool hands out subnets, not addresses
         Resource.ADDRESS_SCOPE,
+        Resource.TRUNK,  # trunks move bindings, never addresses
+        Resource.SEGMENT,  # a segment's subnets are subnet changes of their own
     ),
 )
 FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's

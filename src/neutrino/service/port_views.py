@@ -34,6 +34,7 @@ INTEREST = Interest(
         Resource.FLOATINGIP,
         Resource.RBAC_POLICY,
         Resource.DEFAULT_SECURITY_GROUP_RULE,
+        Resource.TRUNK,  # a parent port shows its trunk's sub-ports (``trunk_details``)
     ),
     ignored=kinds(
         Resource.NETWORK,
@@ -45,6 +46,7 @@ INTEREST = Interest(
         Resource.QUOTA,
         Resource.SUBNETPOOL,
         Resource.ADDRESS_SCOPE,
+        Resource.SEGMENT,
     ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over

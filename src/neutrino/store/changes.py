@@ -48,6 +48,8 @@ class Resource(enum.Enum):
     )
     SUBNETPOOL = ("subnetpool", "subnetpools", None, True)
     ADDRESS_SCOPE = ("address_scope", "address_scopes", None, True)
+    TRUNK = ("trunk", "trunks", None, True)
+    SEGMENT = ("segment", "network_segments", "network_id", True)
     RBAC_POLICY = ("rbac_policy", "rbac_policies", None, False)
     QUOTA = ("quota", "quotas", None, False)  # id "": a project's limits as a whole
     AGENT = ("agent", "agents", None, False)  # no project

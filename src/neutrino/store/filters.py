@@ -25,6 +25,7 @@ from neutrino.store import (
     security_groups,
     subnetpools,
     subnets,
+    trunks,
 )
 from neutrino.store.query import Column
 
@@ -44,6 +45,7 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "rbac-policies": (rbac.COLUMNS, rbac.HOOKS),
     "subnetpools": (subnetpools.COLUMNS, subnetpools.HOOKS),
     "address-scopes": (subnetpools.SCOPE_COLUMNS, subnetpools.SCOPE_HOOKS),
+    "trunks": (trunks.COLUMNS, trunks.HOOKS),
 }
 
 

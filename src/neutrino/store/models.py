@@ -303,5 +303,6 @@ from neutrino.store import (  # noqa: E402, F401
     models_pools,
     models_rbac,
     models_security,
+    models_trunks,
     models_web,
 )

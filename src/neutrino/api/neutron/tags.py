@@ -1,4 +1,4 @@
-"""``/v2.0/{networks,subnets,ports,routers,floatingips,security-groups,subnetpools}/{id}/tags``
+"""``/v2.0/{networks,subnets,ports,routers,floatingips,security-groups,subnetpools,trunks}/{id}/tags``
 (and ``.../tags/{tag}``)
 (extension ``standard-attr-tag``: every tagged resource Neutron has that neutrino serves)."""
 
@@ -23,6 +23,7 @@ COLLECTIONS = (
     "floatingips",
     "security-groups",
     "subnetpools",
+    "trunks",
 )
 
 
