@@ -144,6 +144,7 @@ def create_app(
     )
     app.include_router(collection_router("trunks", "trunk", lambda s: s.trunks))
     app.include_router(trunk_actions.router)
+    app.include_router(collection_router("segments", "segment", lambda s: s.segments))
     app.include_router(readonly.router)
     app.include_router(
         collection_router(

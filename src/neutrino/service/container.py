@@ -24,6 +24,8 @@ from neutrino.service.routers import RouterService
 from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_group_rules import SecurityGroupRuleService
 from neutrino.service.security_groups import SecurityGroupService
+from neutrino.service.segment_alloc import SegmentAllocator
+from neutrino.service.segments import SegmentService
 from neutrino.service.subnetpools import SubnetPoolService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
@@ -59,6 +61,7 @@ class Services:
     trace: TraceService
     changes: ChangeLogService
     trunks: TrunkService
+    segments: SegmentService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -106,4 +109,5 @@ class Services:
             ),
             changes=ChangeLogService(store),
             trunks=TrunkService(store),
+            segments=SegmentService(store, SegmentAllocator(segments)),
         )

@@ -23,6 +23,7 @@ from neutrino.store import (
     rbac,
     routers,
     security_groups,
+    segments,
     subnetpools,
     subnets,
     trunks,
@@ -46,6 +47,7 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "subnetpools": (subnetpools.COLUMNS, subnetpools.HOOKS),
     "address-scopes": (subnetpools.SCOPE_COLUMNS, subnetpools.SCOPE_HOOKS),
     "trunks": (trunks.COLUMNS, trunks.HOOKS),
+    "segments": (segments.COLUMNS, segments.HOOKS),
 }
 
 

@@ -33,6 +33,7 @@ from neutrino.service import (
     port_attrs,
     quotas,
     rbac,
+    segments,
     subnet_attrs,
     subnetpool_attrs,
     trunks,
@@ -88,6 +89,7 @@ COLLECTIONS = (
     Collection("subnetpools", "subnetpool", subnetpool_attrs.POOL_SPEC),
     Collection("address-scopes", "address_scope", subnetpool_attrs.SCOPE_SPEC),
     Collection("trunks", "trunk", trunks.SPEC),
+    Collection("segments", "segment", segments.SPEC),
 )
 IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0-9]+$"})
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
