@@ -113,7 +113,18 @@ class World:
             {"network_id": pool_net, "ip_version": 4, "subnetpool_id": pool},
             tok,
         )
+        parent = self._post("/v2.0/ports", "port", {"network_id": net}, tok)
+        child = self._post("/v2.0/ports", "port", {"network_id": net}, tok)
+        sub = {"port_id": child, "segmentation_type": "vlan", "segmentation_id": 10}
+        trunk = self._post("/v2.0/trunks", "trunk", {"port_id": parent, "sub_ports": [sub]}, tok)
+        segment = self._post(
+            "/v2.0/segments", "segment", {"network_id": net, "network_type": "vxlan"}
+        )
         for kind, rid in (
+            ("trunks", trunk),
+            ("trunk_id", trunk),
+            ("segments", segment),
+            ("rid", trunk),
             ("subnetpools", pool),
             ("pool_id", pool),
             ("address-scopes", scope),

@@ -19,6 +19,7 @@ NETWORK = {
     "provider:network_type": "vxlan",
     "provider:physical_network": "physnet1",
     "provider:segmentation_id": 4000,
+    "segments": [{"provider:network_type": "vxlan"}],
 }
 PORT: dict[str, Any] = {"binding:host_id": "hv1", "binding:profile": {"a": "b"}}
 

@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from neutrino.store.changes import kind_of
 from neutrino.store.uow import Store
+from tests.api.test_agent_api import register
 from tests.conftest import Caller
 
 Owner = tuple[str, str]  # (change-log resource type, resource id)
@@ -42,6 +43,8 @@ TOP: dict[str, str] = {
     "address_scopes": "address_scope",
     "qos_policies": "qos_policy",
     "port_forwardings": "port_forwarding",
+    "trunks": "trunk",
+    "network_segments": "segment",
 }
 CHILD: dict[str, tuple[str, str]] = {
     "subnet_allocation_pools": ("subnet", "subnet_id"),
@@ -59,6 +62,7 @@ CHILD: dict[str, tuple[str, str]] = {
     "quotas": ("quota", "project_id"),
     "subnetpool_prefixes": ("subnetpool", "subnetpool_id"),
     "qos_bandwidth_limit_rules": ("qos_policy", "qos_policy_id"),
+    "trunk_subports": ("trunk", "trunk_id"),
 }
 # a top-level row made or removed with its parent (a group's own rules, created with it and
 # cascaded with it) is covered by the parent's create/delete entry
@@ -199,6 +203,7 @@ class World:
                 "qos_policies",
                 "qos_rules",
                 "port_forwardings",  # "<floating IP id>/<forwarding id>"
+                "trunks",
             )
         }
         self.cidr = 0
@@ -495,6 +500,7 @@ class World:
                 "routers",
                 "floatingips",
                 "subnetpools",
+                "trunks",
             ]
         )
         path = f"/v2.0/{kind.replace('_', '-')}/{self.pick(kind)}/tags"
@@ -592,6 +598,34 @@ class World:
         policy_rule = self.pick("qos_rules").replace("/", "/bandwidth_limit_rules/")
         return f"/v2.0/qos/policies/{policy_rule}"
 
+    def trunk(self) -> None:
+        tid = self.pick("trunks")
+        sub = {"port_id": self.pick("ports"), "segmentation_type": "vlan"}
+        sub["segmentation_id"] = self.rng.randrange(1, 20)
+        match self.rng.randrange(6):
+            case 0 | 1:
+                body: dict[str, Any] = {"port_id": self.pick("ports")}
+                if self.rng.random() < 0.5:
+                    body["sub_ports"] = [sub]
+                r = self.member.post("/v2.0/trunks", {"trunk": body})
+                self.created("trunks", "trunk", r)
+            case 2:
+                body = self.rng.choice([{"name": "t"}, {"admin_state_up": self.rng.random() < 0.7}])
+                self.member.put(f"/v2.0/trunks/{tid}", {"trunk": body})
+            case 3:
+                self.member.put(f"/v2.0/trunks/{tid}/add_subports", {"sub_ports": [sub]})
+            case 4:
+                body = {"sub_ports": [{"port_id": sub["port_id"]}]}
+                self.member.put(f"/v2.0/trunks/{tid}/remove_subports", body)
+            case _:
+                self.deleted("trunks", tid, self.member.delete(f"/v2.0/trunks/{tid}"))
+
+    def port_bind(self) -> None:
+        """A port moves host: a trunk's sub-ports follow their parent."""
+        host = self.rng.choice(["hv1", "hv2", ""])
+        body = {"port": {"binding:host_id": host}}
+        self.api.put(f"/v2.0/ports/{self.pick('ports')}", body)
+
     def quota(self) -> None:
         path = f"/v2.0/quotas/{self.member.project_id}"
         if self.rng.random() < 0.7:
@@ -629,6 +663,8 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (5, w.pool),
         (2, w.scope),
         (5, w.qos),
+        (6, w.trunk),
+        (3, w.port_bind),
     ]
 
 
@@ -659,6 +695,8 @@ def test_every_write_is_in_the_change_log(api: Caller, store: Store, seed: int) 
     world = World(api, member, random.Random(seed))
     world.external = ext["id"]
     world.forwardable()
+    register(api, "hv1", vlan_unavailable="no 8021q")  # sub-ports fail to bind here
+    register(api, "hv2", trunk_segmentation_types=["vlan"])
     calls = _calls(world)
     weights = [w for w, _ in calls]
     problems: list[str] = []

@@ -153,13 +153,19 @@ class AgentSettings:
             physical_interfaces=dict(self.interface_mappings),
         )
 
-    def configurations(self) -> dict[str, Any]:
-        """What the agent registers with: binding reads ``tunnel_ip`` and the mappings."""
+    def configurations(self, vlan_unavailable: str = "not probed") -> dict[str, Any]:
+        """What the agent registers with: binding reads ``tunnel_ip``, the mappings and the
+        segment types. VLAN is not served yet (the wiring needs a kernel with 8021q or bridge
+        VLAN filtering, which the kernels here lack): ``vlan_unavailable`` says why, from
+        the probe at start (``dataplane.vlan_probe``), and the controller shows it on every
+        VLAN port and trunk sub-port it cannot bind here."""
         return {
             "tunnel_ip": self.tunnel_ip,
             "tunnel_types": ["vxlan"],
             "interface_mappings": dict(self.interface_mappings),
             "segment_types": ["flat", "vxlan"],
+            "trunk_segmentation_types": [],
+            "vlan_unavailable": vlan_unavailable,
             "l2_population": True,
             "netns": self.netns,
         }
@@ -190,13 +196,26 @@ def link_watcher(netns: str | None, on_change: Callable[[], None]) -> LinkWatche
     return LinkWatcher(netns, on_change)
 
 
+def vlan_reason(settings: AgentSettings, real_kernel: bool) -> str:
+    """Why this host does not serve VLAN segments and trunk sub-ports (what the kernel
+    refused, or that VLAN wiring is not built yet where the kernel could tag)."""
+    if not real_kernel:
+        return "not probed (no real kernel)"
+    from neutrino.agent.dataplane.vlan_probe import probe  # needs pyroute2 and root
+
+    found = probe(settings.netns)
+    if not found.usable:
+        return found.reason
+    return "the kernel can tag VLANs, but this agent does not wire VLAN segments yet"
+
+
 def build_roles(
     settings: AgentSettings, kernel: L2Kernel, controller: Controller, *, real_kernel: bool
 ) -> list[Role]:
     """The roles ``settings`` ask for, in the loop's order (``agent.roles``). The DHCP and L3
     roles' namespaces take the suffix ``-<netns>`` (several lab hosts on one machine)."""
     config, suffix = settings.agent_config(), settings.dhcp_namespace_suffix()
-    l2_conf = settings.configurations()
+    l2_conf = settings.configurations(vlan_reason(settings, real_kernel))
     if settings.qos and real_kernel:
         l2_conf.update(qos_calc.configurations())  # the rule types the QoS role enforces
     roles: list[Role] = [L2Role(L2Manager(kernel), config, l2_conf)]

@@ -39,6 +39,7 @@ from neutrino.api.neutron import (
 )
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron import subnetpools as subnetpool_actions
+from neutrino.api.neutron import trunks as trunk_actions
 from neutrino.api.neutron.resources import collection_router
 from neutrino.common import logs
 from neutrino.common.settings import Settings
@@ -155,6 +156,9 @@ def create_app(
     app.include_router(
         collection_router("qos/policies", "policy", lambda s: s.qos_policies, key="policies")
     )
+    app.include_router(collection_router("trunks", "trunk", lambda s: s.trunks))
+    app.include_router(trunk_actions.router)
+    app.include_router(collection_router("segments", "segment", lambda s: s.segments))
     app.include_router(readonly.router)
     app.include_router(
         collection_router(

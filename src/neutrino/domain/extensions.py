@@ -248,4 +248,27 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Extra options configuration for DHCP. For example PXE boot options to DHCP "
         "clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
     ),
+    Extension("trunk", "Trunk Extension", "Provides support for trunk ports"),
+    Extension("segment", "Segment", "Segments extension."),
+    Extension(
+        "standard-attr-segment",
+        "Standard Attribute Segment Extension",
+        "Add standard attributes to Segment resource",
+    ),
+    Extension(
+        "multi-provider",
+        "Multi Provider Network",
+        "Expose mapping of virtual networks to multiple physical networks",
+    ),
+    Extension(
+        "subnet-segmentid-writable",
+        "Subnet SegmentID (writable)",
+        "Provides a writable segment_id attribute for a subnet resource.",
+    ),
+    Extension(
+        "l2_adjacency",
+        "L2 network adjacency",
+        "Display whether a network has L2 adjacency (guaranteed L2 connectivity between its ports)",
+    ),
+    Extension("trunk-details", "Trunk port details", "Expose trunk port details"),
 )

@@ -30,7 +30,7 @@ from neutrino.common.errors import (
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import Attr, parse_update, string, to_bool
 from neutrino.domain.listing import ListQuery
-from neutrino.service import binding, l3_scheduler
+from neutrino.service import binding, l3_scheduler, trunk_binding
 from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.l3_ha import HaConfig
@@ -127,6 +127,7 @@ class AgentService:
                 tx.updated(Resource.AGENT, {"id": agent_id})
                 if agent_type == "L2 agent":
                     binding.rebind_failed_ports(tx, host)
+                    trunk_binding.host_rebound(tx, host)
                 elif agent_type == "DHCP agent":
                     self.dhcp.sync_all(tx)
                 elif agent_type == l3_scheduler.L3_AGENT:

@@ -5,7 +5,14 @@ Rules (the Linux-bridge mechanism driver, in Neutron's terms):
 - a host whose L2 agent is registered, administratively up, alive (heartbeat within
   ``AGENT_DOWN_TIME``) and configured for the network's segment -> ``bridge`` with
   ``{"bridge_name": "brq<net[:11]>", "tap_name": "tap<port[:11]>", "port_filter": true}``;
-- otherwise ``binding_failed``.
+- otherwise ``binding_failed``, with the reason in ``binding:vif_details``
+  (``{"binding_failure_reason": "..."}``; Neutron logs it, we show it to the admin).
+
+A trunk's sub-port (``bind_subport``) is bound to its parent's host like any port, and
+further needs VLAN on that host: the agent reports whether its kernel can tag (8021q or
+bridge VLAN filtering, detected at start) as ``trunk_segmentation_types`` and, when it cannot,
+``vlan_unavailable`` (why); a VLAN network needs the same (``segment_types`` without
+``vlan``).
 
 An agent "can serve" a segment when: vxlan — it reports a ``tunnel_ip`` and lists ``vxlan`` in
 ``tunnel_types`` (or ``segment_types``; absent means vxlan when a tunnel IP is set); flat and
@@ -26,12 +33,18 @@ import orjson
 from neutrino.common import clock
 from neutrino.domain.hoststate import VIF_BRIDGE, bridge_name, tap_name
 from neutrino.store import hostsync as repo
+from neutrino.store import trunks as trunk_repo
 from neutrino.store.changes import Resource
 from neutrino.store.uow import Tx
 
 AGENT_DOWN_TIME = dt.timedelta(seconds=75)
 UNBOUND = ("unbound", "{}")
 FAILED = ("binding_failed", "{}")
+REASON = "binding_failure_reason"
+
+
+def failed(reason: str) -> tuple[str, str]:
+    return "binding_failed", orjson.dumps({REASON: reason}).decode()
 
 
 def parse_configurations(text: str | dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +66,32 @@ def can_serve(
     config: dict[str, Any], network_type: str | None, physical_network: str | None
 ) -> bool:
     """Whether an agent with this configuration can wire a segment of this type."""
+    return refusal(config, network_type, physical_network) is None
+
+
+def refusal(
+    config: dict[str, Any], network_type: str | None, physical_network: str | None
+) -> str | None:
+    """Why an agent with this configuration cannot wire a segment of this type (None: it
+    can)."""
+    if not _serves(config, network_type, physical_network):
+        if network_type == "vlan" and config.get("vlan_unavailable"):
+            return f"the host cannot tag VLANs: {config['vlan_unavailable']}"
+        return f"the host's L2 agent has no mapping for a {network_type} segment" + (
+            f" on physical network {physical_network}" if physical_network else ""
+        )
+    return None
+
+
+def trunk_refusal(config: dict[str, Any]) -> str | None:
+    """Why this agent cannot carry trunk sub-ports (None: it can, with VLAN tags)."""
+    if "vlan" in (config.get("trunk_segmentation_types") or []):
+        return None
+    why = config.get("vlan_unavailable") or "the agent does not report VLAN trunking"
+    return f"the host cannot carry trunk sub-ports: {why}"
+
+
+def _serves(config: dict[str, Any], network_type: str | None, physical_network: str | None) -> bool:
     if network_type == "vxlan":
         types = config.get("tunnel_types") or config.get("segment_types") or ["vxlan"]
         return tunnel_ip_of(config) is not None and "vxlan" in types
@@ -77,19 +116,28 @@ def vif_details(port_id: str, network_id: str) -> dict[str, Any]:
     }
 
 
-def bind(tx: Tx, port_id: str, network_id: str, host: str) -> tuple[str, str]:
-    """(binding_vif_type, binding_vif_details JSON) for a port on ``host``, read in ``tx``."""
+def bind(
+    tx: Tx, port_id: str, network_id: str, host: str, *, subport: bool = False
+) -> tuple[str, str]:
+    """(binding_vif_type, binding_vif_details JSON) for a port on ``host``, read in ``tx``;
+    ``subport``: the port is a trunk's sub-port (its frames are VLAN-tagged on the parent)."""
     if not host:
         return UNBOUND
     agent = repo.l2_agent(tx.conn, host)
     if agent is None:
-        return FAILED
+        return failed(f"no L2 agent is registered on host {host}")
     config_text, heartbeat, admin_up = agent
-    if not admin_up or clock.now() - heartbeat >= AGENT_DOWN_TIME:
-        return FAILED
+    if not admin_up:
+        return failed(f"the L2 agent on host {host} is administratively down")
+    if clock.now() - heartbeat >= AGENT_DOWN_TIME:
+        return failed(f"the L2 agent on host {host} is not alive")
     segment = repo.network_segment(tx.conn, network_id)
-    if segment is None or not can_serve(parse_configurations(config_text), *segment):
+    if segment is None:
         return FAILED
+    config = parse_configurations(config_text)
+    why = refusal(config, *segment) or (trunk_refusal(config) if subport else None)
+    if why is not None:
+        return failed(why)
     return VIF_BRIDGE, orjson.dumps(vif_details(port_id, network_id)).decode()
 
 
@@ -98,7 +146,8 @@ def rebind_failed_ports(tx: Tx, host: str) -> int:
     each port that binds gets a new revision and a change-log entry. Returns how many bound."""
     bound = 0
     for port_id, network_id, _project_id, _revision in repo.unbound_ports_on(tx.conn, host):
-        vif_type, details = bind(tx, port_id, network_id, host)
+        subport = trunk_repo.trunk_of_subport(tx.conn, port_id) is not None
+        vif_type, details = bind(tx, port_id, network_id, host, subport=subport)
         if vif_type != VIF_BRIDGE:
             continue
         tx.updated(

@@ -29,12 +29,15 @@ from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.routers.port_forwardings import PortForwardingService
 from neutrino.service.security_group_rules import SecurityGroupRuleService
 from neutrino.service.security_groups import SecurityGroupService
+from neutrino.service.segment_alloc import SegmentAllocator
+from neutrino.service.segments import SegmentService
 from neutrino.service.service_providers import ServiceProviderService
 from neutrino.service.subnetpools import SubnetPoolService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.tags import TagService
 from neutrino.service.tokens import TokenAuthority
 from neutrino.service.trace import TraceService
+from neutrino.service.trunks import TrunkService
 from neutrino.store.uow import Store
 
 
@@ -69,6 +72,8 @@ class Services:
     liveness: LivenessSweeper
     trace: TraceService
     changes: ChangeLogService
+    trunks: TrunkService
+    segments: SegmentService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -121,4 +126,6 @@ class Services:
                 store, networks, subnets, ports, groups, routers, floatingips, agents
             ),
             changes=ChangeLogService(store),
+            trunks=TrunkService(store),
+            segments=SegmentService(store, SegmentAllocator(segments)),
         )

@@ -92,6 +92,10 @@ INTEREST = Interest(
         # and its HA ports are logged as port changes of their own; keepalived, not the host
         # state, decides who is master
         Resource.ROUTER_L3_AGENT,
+        # a trunk's effect on hosts is its sub-ports' bindings, logged as port changes; a
+        # segment's (the first one) lives on its network's row, logged as a network change
+        Resource.TRUNK,
+        Resource.SEGMENT,
     )
     | STATUS_REPORTS,
 )

@@ -41,6 +41,8 @@ INTEREST = Interest(
         Resource.ADDRESS_SCOPE,
         Resource.QOS_POLICY,  # bandwidth, not addresses
         Resource.PORT_FORWARDING,  # forwards to addresses, allocates none
+        Resource.TRUNK,  # trunks move bindings, never addresses
+        Resource.SEGMENT,  # a segment's subnets are subnet changes of their own
     ),
 )
 FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's

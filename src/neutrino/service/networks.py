@@ -36,6 +36,7 @@ from neutrino.domain.attributes import (
     STANDARD,
     Attr,
     any_value,
+    dict_value,
     list_of,
     nullable,
     parse_create,
@@ -47,15 +48,18 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service import policy, qos, rbac
+from neutrino.service import segments as segment_svc
 from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
 from neutrino.service.security_groups import ensure_default as ensure_default_security_group
+from neutrino.service.segment_alloc import Segment, SegmentAllocator
 from neutrino.store import locks
 from neutrino.store import networks as repo
 from neutrino.store import ports as port_repo
 from neutrino.store import rbac as rbac_repo
+from neutrino.store import segments as seg_repo
 from neutrino.store import subnetpools as pool_repo
 from neutrino.store import subnets as subnet_repo
 from neutrino.store import tags as tag_repo
@@ -77,7 +81,9 @@ SPEC: dict[str, Attr] = {
     "tags": Attr(list_of(string(255)), allow_put=False),
     "dns_domain": Attr(any_value),
     "qos_policy_id": Attr(nullable(uuid)),
+    "segments": Attr(list_of(dict_value), admin_only=True),
 }
+PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
 MIN_MTU = {4: 68, 6: 1280}
 
 
@@ -85,6 +91,7 @@ class NetworkService:
     def __init__(self, store: Store, segments: seg.SegmentConfig, quotas: QuotaService) -> None:
         self.store = store
         self.segments = segments
+        self.allocator = SegmentAllocator(segments)
         self.quotas = quotas
 
     # --- views
@@ -97,6 +104,7 @@ class NetworkService:
         ctx: RequestContext,
         shared: bool,
         scopes: dict[int, str] | None = None,
+        segments: list[Any] | None = None,
     ) -> dict[str, Any]:
         out = {
             "id": row["id"],
@@ -119,7 +127,9 @@ class NetworkService:
             "qos_policy_id": row["qos_policy_id"],
             **standard_view(row, tags),
         }
-        if ctx.is_admin:
+        if ctx.is_admin and segments:  # multi-provider: the list replaces the provider keys
+            out["segments"] = [segment_svc.provider_view(s) for s in segments]
+        elif ctx.is_admin:
             out["provider:network_type"] = row["network_type"]
             out["provider:physical_network"] = row["physical_network"]
             out["provider:segmentation_id"] = row["segmentation_id"]
@@ -143,6 +153,7 @@ class NetworkService:
             ctx,
             rbac.shared_with(conn, ctx, row),
             pool_repo.network_scopes(conn, [network_id]).get(network_id),
+            seg_repo.multi(conn, [network_id]).get(network_id) if ctx.is_admin else None,
         )
 
     # --- operations
@@ -160,6 +171,7 @@ class NetworkService:
             tags = tag_repo.tags_of(conn, ids)
             named = rbac_repo.shared_to(conn, ctx.project_id, ids)  # shared to us by name
             scopes = pool_repo.network_scopes(conn, ids)
+            multi = seg_repo.multi(conn, ids) if ctx.is_admin else {}
             return [
                 self.view(
                     r,
@@ -168,6 +180,7 @@ class NetworkService:
                     ctx,
                     r["shared"] or r["id"] in named,
                     scopes.get(r["id"]),
+                    multi.get(r["id"]),
                 )
                 for r in rows
             ]
@@ -204,7 +217,8 @@ class NetworkService:
         network_id = new_id()
         now = clock.now()
         project = owner_project(ctx, attrs)
-        net_type, physnet, seg_id = self._allocate_segment(tx, network_id, attrs)
+        chosen = self._choose_segments(tx, attrs)
+        net_type, physnet, seg_id = chosen[0]
         max_mtu = self.segments.mtu_for(net_type)
         mtu = attrs.get("mtu", max_mtu)
         _check_mtu(mtu, max_mtu)
@@ -235,8 +249,10 @@ class NetworkService:
             ),
         }
         repo.insert_row(tx.conn, row)
-        if net_type is not None:
-            repo.insert_segment(tx.conn, network_id, net_type, physnet or "", seg_id or 0)
+        for segment in chosen:
+            if segment[0] is not None:
+                self.allocator.reserve(tx, network_id, segment)
+                segment_svc.add(tx, network_id, project, segment)
         if attrs.get("tags"):
             tag_repo.replace_tags(tx.conn, "networks", network_id, attrs["tags"])
         rbac.attach_wildcards(
@@ -249,83 +265,26 @@ class NetworkService:
         tx.created(Resource.NETWORK, row)
         return network_id
 
-    def _allocate_segment(
-        self, tx: Tx, network_id: str, attrs: dict[str, Any]
-    ) -> tuple[str | None, str | None, int | None]:
-        net_type = attrs.get("provider:network_type")
-        physnet = attrs.get("provider:physical_network")
-        seg_id = attrs.get("provider:segmentation_id")
-        cfg = self.segments
-        if net_type is None:
-            if physnet is not None or seg_id is not None:
-                raise InvalidInput("provider:network_type required")
-            net_type = cfg.tenant_network_type
-            if net_type == "local":
-                return None, None, None
-        if net_type == "flat":
-            if physnet is None:
-                raise InvalidInput("physical_network required for flat provider network")
-            if seg_id is not None:
-                raise InvalidInput("segmentation_id specified for flat provider network")
-            if not cfg.flat_allowed(physnet):
-                raise InvalidInput(
-                    f"physical_network '{physnet}' unknown for flat provider network"
-                )
-            if repo.segment_owner(tx.conn, "flat", physnet, 0):
-                raise NamedConflict(
-                    "FlatNetworkInUse",
-                    f"Unable to create the flat network. Physical network {physnet} is in use.",
-                )
-            return "flat", physnet, None
-        if net_type == "vlan":
-            if physnet is None:
-                if not cfg.vlan_ranges:
-                    raise InvalidInput("physical_network required for VLAN provider network")
-                physnet = next(iter(cfg.vlan_ranges))
-            if physnet not in cfg.vlan_ranges:
-                raise InvalidInput(
-                    f"physical_network '{physnet}' unknown for VLAN provider network"
-                )
-            return (
-                "vlan",
-                physnet,
-                self._pick_id(tx, "vlan", physnet, seg_id, cfg.vlan_ranges[physnet], seg.MAX_VLAN),
-            )
-        if net_type == "vxlan":
-            if physnet is not None:
-                raise InvalidInput("provider:physical_network specified for vxlan network")
-            return (
-                "vxlan",
-                None,
-                self._pick_id(tx, "vxlan", "", seg_id, cfg.vni_ranges, seg.MAX_VXLAN_VNI),
-            )
-        raise InvalidInput(f"network_type value '{net_type}' not supported")
-
-    def _pick_id(
-        self,
-        tx: Tx,
-        net_type: str,
-        physnet: str,
-        wanted: int | None,
-        ranges: tuple[tuple[int, int], ...],
-        maximum: int,
-    ) -> int:
-        if wanted is not None:
-            if not 1 <= wanted <= maximum:
-                raise InvalidInput(f"segmentation_id out of range (1 through {maximum})")
-            if repo.segment_owner(tx.conn, net_type, physnet, wanted):
-                raise NamedConflict(
-                    "VlanIdInUse" if net_type == "vlan" else "TunnelIdInUse",
-                    f"Unable to create the network. The {net_type} segment {wanted} is in use.",
-                )
-            return wanted
-        free = seg.first_free(ranges, repo.used_segment_ids(tx.conn, net_type, physnet))
-        if free is None:
-            raise NamedConflict(
-                "NoNetworkAvailable",
-                "Unable to create the network. No tenant network is available for allocation.",
-            )
-        return free
+    def _choose_segments(self, tx: Tx, attrs: dict[str, Any]) -> list[Segment]:
+        """The provider segment, or each of a multi-provider network's ``segments`` (the first
+        one goes on the network row)."""
+        wanted = attrs.get("segments")
+        if wanted is None:
+            return [self.allocator.choose(tx, attrs)]
+        if any(k in attrs for k in PROVIDER):
+            raise InvalidInput("Segments and provider values cannot both be set.")
+        if not wanted:
+            return [self.allocator.choose(tx, {})]
+        chosen: list[Segment] = []
+        for item in wanted:
+            unknown = [k for k in item if k not in PROVIDER]
+            if unknown:
+                raise InvalidInput(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+            segment = self.allocator.choose(tx, item, tuple(chosen))
+            if segment in chosen:
+                raise InvalidInput("Duplicate segment entry in request.")
+            chosen.append(segment)
+        return chosen
 
     def update(
         self,
@@ -384,6 +343,8 @@ class NetworkService:
             }[key]
             if key in attrs and attrs[key] != current:
                 raise InvalidInput("Plugin does not support updating provider attributes")
+        if "segments" in attrs:
+            raise InvalidInput("Plugin does not support updating network segments")
         changed = {k: v for k, v in values.items() if row[k] != v}
         if changed.get("shared") is False:
             check_unshare(tx.conn, row)
@@ -426,6 +387,7 @@ class NetworkService:
             tx.deleted(Resource.SUBNET, subnet_id)
             subnet_repo.delete_row(tx.conn, subnet_id)
             tag_repo.delete_all(tx.conn, subnet_id)
+        segment_svc.forget_network(tx, network_id)
         repo.delete_row(tx.conn, network_id)
         tag_repo.delete_all(tx.conn, network_id)
         rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, network_id))

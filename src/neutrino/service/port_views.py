@@ -34,6 +34,7 @@ INTEREST = Interest(
         Resource.FLOATINGIP,
         Resource.RBAC_POLICY,
         Resource.DEFAULT_SECURITY_GROUP_RULE,
+        Resource.TRUNK,  # a parent port shows its trunk's sub-ports (``trunk_details``)
     ),
     ignored=kinds(
         Resource.NETWORK,
@@ -48,6 +49,7 @@ INTEREST = Interest(
         Resource.ADDRESS_SCOPE,
         Resource.QOS_POLICY,  # a port shows only the id of its policy, set by a port update
         Resource.PORT_FORWARDING,  # not shown in a port
+        Resource.SEGMENT,
     ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over

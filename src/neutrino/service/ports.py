@@ -27,7 +27,7 @@ from neutrino.common.ids import is_uuid, new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import binding, ipam, policy, qos, rbac
+from neutrino.service import binding, ipam, policy, qos, rbac, trunk_binding
 from neutrino.service import security_groups as sg_service
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
@@ -46,6 +46,7 @@ from neutrino.store import networks as network_repo
 from neutrino.store import ports as repo
 from neutrino.store import routers as router_repo
 from neutrino.store import tags as tag_repo
+from neutrino.store import trunks as trunk_repo
 from neutrino.store.changes import Resource
 from neutrino.store.raw import wire_time
 from neutrino.store.uow import Store, Tx
@@ -78,7 +79,8 @@ class PortService:
         pairs = repo.address_pairs_of(conn, ids)
         opts = repo.dhcp_opts_of(conn, ids)
         tags = tag_repo.tags_of(conn, ids)
-        return [
+        trunks = trunk_repo.details_of(conn, ids)
+        out = [
             self._view(
                 r,
                 fixed.get(r[0], ()),
@@ -90,6 +92,10 @@ class PortService:
             )
             for r in rows
         ]
+        for port in out:
+            if port["id"] in trunks:  # only a trunk's parent has the key, as in Neutron
+                port["trunk_details"] = trunks[port["id"]]
+        return out
 
     @staticmethod
     def _view(
@@ -211,11 +217,20 @@ class PortService:
             ids = port_json.list_ids(conn, query, ctx.list_scope)
 
             def render(missing: list[str]) -> dict[str, str]:
+                # SQLite's renderer knows no trunks: their parents (rare) go the Python way
+                parents = trunk_repo.parents_among(conn, missing)
                 if port_json.supported(conn):
-                    return port_json.render_ids(conn, missing, admin)
-                return {
-                    p["id"]: orjson.dumps(p).decode() for p in self._render_ids(conn, ctx, missing)
-                }
+                    texts = port_json.render_ids(
+                        conn, [i for i in missing if i not in parents], admin
+                    )
+                    missing = [i for i in missing if i in parents]
+                else:
+                    texts = {}
+                texts.update(
+                    (p["id"], orjson.dumps(p).decode())
+                    for p in (self._render_ids(conn, ctx, missing) if missing else [])
+                )
+                return texts
 
             texts = self.views.views(ids, admin, revision, render)
         return list(zip(ids, texts, strict=True))
@@ -470,6 +485,8 @@ class PortService:
         )
         if touched:
             tx.updated(Resource.PORT, port_id, changed)
+        if "binding_vif_type" in changed or "binding_host_id" in changed:
+            trunk_binding.port_rebound(tx, port_id)  # its trunk's sub-ports and status follow
         return self._render_ids(conn, ctx, [port_id])[0]
 
     # --- delete
@@ -489,6 +506,7 @@ class PortService:
                 f"{row['device_owner']} and therefore cannot be deleted "
                 f"directly via the port API.",
             )
+        trunk_binding.check_port_delete(tx.conn, port_id)
         fip_rules.before_port_delete(tx, row)  # Neutron disassociates its floating IPs
         pf_rules.forget_port(tx, port_id)  # and deletes the forwardings to it
         ipam.release(tx, port_id)

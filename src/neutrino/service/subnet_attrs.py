@@ -196,6 +196,7 @@ SPEC: dict[str, Attr] = {
     "ipv6_ra_mode": Attr(_ipv6_mode, allow_put=False),
     "ipv6_address_mode": Attr(_ipv6_mode, allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
+    "segment_id": Attr(nullable(uuid), admin_only=True),
 }
 
 

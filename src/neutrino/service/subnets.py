@@ -45,7 +45,8 @@ from neutrino.common.ids import new_id
 from neutrino.domain import ipam as ip
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import ipam, rbac
+from neutrino.service import ipam, policy, rbac
+from neutrino.service import segments as segment_svc
 from neutrino.service import subnet_attrs as sa
 from neutrino.service import subnet_from_pool as from_pool
 from neutrino.service import subnetpool_attrs as spa
@@ -88,10 +89,16 @@ class SubnetService:
     # --- views
 
     def view(
-        self, row: Any, pools: Children, dns: Children, routes: Children, tags: Sequence[str]
+        self,
+        row: Any,
+        pools: Children,
+        dns: Children,
+        routes: Children,
+        tags: Sequence[str],
+        admin: bool = True,
     ) -> dict[str, Any]:
         ordered = sorted((ip.to_int(a), a, b) for a, b in pools)
-        return {
+        out = {
             "id": row["id"],
             "name": row["name"],
             "project_id": row["project_id"],
@@ -109,14 +116,18 @@ class SubnetService:
             "description": row["description"],
             "router:external": row["router_external"],
             "service_types": [],
+            "segment_id": row["segment_id"],  # the admin's only (Neutron's policy)
             "tags": tags,
             "created_at": clock.iso_seconds(row["created_at"]),
             "updated_at": clock.iso_seconds(row["updated_at"]),
             "revision_number": row["revision_number"],
             "tenant_id": row["project_id"],
         }
+        if not admin:
+            del out["segment_id"]
+        return out
 
-    def _render(self, conn: Any, rows: Sequence[Any]) -> Items:
+    def _render(self, conn: Any, rows: Sequence[Any], admin: bool) -> Items:
         ids = [r["id"] for r in rows]
         pools, dns = repo.pools_of(conn, ids), repo.dns_of(conn, ids)
         routes, tags = repo.routes_of(conn, ids), tag_repo.tags_of(conn, ids)
@@ -127,15 +138,16 @@ class SubnetService:
                 dns.get(r["id"], []),
                 routes.get(r["id"], []),
                 tags.get(r["id"], []),
+                admin,
             )
             for r in rows
         ]
 
-    def _render_one(self, conn: Any, subnet_id: str) -> dict[str, Any]:
+    def _render_one(self, conn: Any, subnet_id: str, admin: bool) -> dict[str, Any]:
         row = repo.find(conn, subnet_id)
         if row is None:
             raise ResourceNotFound("Subnet", subnet_id)
-        return self._render(conn, [row])[0]
+        return self._render(conn, [row], admin)[0]
 
     @staticmethod
     def _visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
@@ -158,12 +170,12 @@ class SubnetService:
 
     def get(self, ctx: RequestContext, subnet_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
-            return self._render(conn, [self._load(conn, ctx, subnet_id)])[0]
+            return self._render(conn, [self._load(conn, ctx, subnet_id)], ctx.is_admin)[0]
 
     def search(self, ctx: RequestContext, query: ListQuery) -> Items:
         with self.store.read() as conn:
             rows = repo.list_rows(conn, query, ctx.list_scope)
-            return self._render(conn, rows)
+            return self._render(conn, rows, ctx.is_admin)
 
     # --- create
 
@@ -173,6 +185,8 @@ class SubnetService:
     def create_bulk(self, ctx: RequestContext, bodies: Items) -> Items:
         ctx.require_write("create_subnet")
         parsed = [_parse_create(body) for body in bodies]
+        for attrs in parsed:
+            policy.check_admin_only(ctx, "create_subnet", SPEC, attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
@@ -184,7 +198,10 @@ class SubnetService:
             for project, count in sorted(counts.items()):
                 self.quotas.check(tx, project, "subnet", count)
         locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
-        return [self._render_one(tx.conn, self._create_one(tx, ctx, attrs)) for attrs in items]
+        return [
+            self._render_one(tx.conn, self._create_one(tx, ctx, attrs), ctx.is_admin)
+            for attrs in items
+        ]
 
     def create_system_tx(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
         """A subnet neutrino makes for itself inside the caller's transaction (an L3 HA
@@ -225,6 +242,7 @@ class SubnetService:
             pools = ip.default_pools(net, gateway)
         self._check_cidr(conn, net, network_id)
         from_pool.check_affinity(conn, network_id, net.version, pool)
+        segment_svc.check_subnet_segment(conn, network_id, attrs.get("segment_id"), update=False)
         subnet_id, now = new_id(), clock.now()
         row = {
             "id": subnet_id,
@@ -242,7 +260,7 @@ class SubnetService:
             "ipv6_ra_mode": attrs.get("ipv6_ra_mode"),
             "ipv6_address_mode": attrs.get("ipv6_address_mode"),
             "subnetpool_id": None if pool is None else pool["id"],
-            "segment_id": None,
+            "segment_id": attrs.get("segment_id"),
         }
         repo.insert_row(conn, row)
         repo.replace_pools(conn, subnet_id, _pool_texts(pools, net.version))
@@ -286,6 +304,7 @@ class SubnetService:
     ) -> dict[str, Any]:
         ctx.require_write_on("update_subnet", lambda: self.get(ctx, subnet_id))
         attrs = parse_update(body, SPEC)
+        policy.check_admin_only(ctx, "update_subnet", SPEC, attrs)
         return self.store.write(self._update_tx, ctx, subnet_id, attrs, if_match)
 
     def _update_tx(
@@ -302,6 +321,10 @@ class SubnetService:
         check_revision(row["revision_number"], if_match)
         net = ip.network(row["cidr"])
         sa.validate_subnet(attrs, net, row["ip_version"], current=row)
+        if "segment_id" in attrs:
+            segment_svc.check_subnet_segment(
+                conn, row["network_id"], attrs["segment_id"], row["segment_id"], update=True
+            )
         old_gateway = ip.to_int(row["gateway_ip"]) if row["gateway_ip"] else None
         gateway = old_gateway
         if "gateway_ip" in attrs:
@@ -309,7 +332,7 @@ class SubnetService:
             if gateway != old_gateway and old_gateway is not None:
                 _check_gateway_free(conn, subnet_id, row["gateway_ip"])
         values: dict[str, Any] = {
-            k: attrs[k] for k in ("name", "description", "enable_dhcp") if k in attrs
+            k: attrs[k] for k in ("name", "description", "enable_dhcp", "segment_id") if k in attrs
         }
         if gateway != old_gateway:
             values["gateway_ip"] = None if gateway is None else ip.to_text(gateway, net.version)
@@ -333,7 +356,7 @@ class SubnetService:
         if changed or children:
             tx.updated(Resource.SUBNET, subnet_id, changed)
             self.dhcp.sync_network(tx, row["network_id"])
-        return self._render_one(conn, subnet_id)
+        return self._render_one(conn, subnet_id, ctx.is_admin)
 
     @staticmethod
     def _replace_children(

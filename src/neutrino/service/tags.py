@@ -1,5 +1,5 @@
 """The tag sub-resource (``/v2.0/<collection>/<id>/tags``) for networks, subnets, ports,
-routers, floating IPs, security groups and subnet pools.
+routers, floating IPs, security groups, subnet pools and trunks.
 
 Visibility and ownership come from the resource itself: the caller passes the resource as it
 sees it (``get`` of the resource's service), so a project cannot tag what it cannot see.
@@ -30,6 +30,7 @@ RESOURCES = {
     "security-groups": Resource.SECURITY_GROUP,
     "subnetpools": Resource.SUBNETPOOL,
     "qos/policies": Resource.QOS_POLICY,
+    "trunks": Resource.TRUNK,
 }  # collection -> the tagged resource
 KINDS = {
     "networks": "Network",
@@ -40,6 +41,7 @@ KINDS = {
     "security-groups": "Security group",
     "subnetpools": "Subnetpool",
     "qos/policies": "QoS policy",
+    "trunks": "Trunk",
 }  # collection -> the kind named by a 404
 
 

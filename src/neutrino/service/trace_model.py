@@ -48,6 +48,8 @@ INTEREST = Interest(
         Resource.RBAC_POLICY,
         Resource.ROUTER_L3_AGENT,  # where a router lives, so which host a hop names
         Resource.PORT_FORWARDING,  # a floating IP's NAT
+        Resource.SEGMENT,  # a network's segments are its L2
+        Resource.TRUNK,  # sub-ports' bindings
     ),
     ignored=kinds(
         Resource.DEFAULT_SECURITY_GROUP_RULE,

@@ -50,6 +50,8 @@ class Resource(enum.Enum):
     ADDRESS_SCOPE = ("address_scope", "address_scopes", None, True)
     # a rule's change is an update of its policy (rules have no revision of their own)
     QOS_POLICY = ("qos_policy", "qos_policies", None, True)
+    TRUNK = ("trunk", "trunks", None, True)
+    SEGMENT = ("segment", "network_segments", "network_id", True)
     RBAC_POLICY = ("rbac_policy", "rbac_policies", None, False)
     QUOTA = ("quota", "quotas", None, False)  # id "": a project's limits as a whole
     AGENT = ("agent", "agents", None, False)  # no project

@@ -24,8 +24,10 @@ from neutrino.store import (
     rbac,
     routers,
     security_groups,
+    segments,
     subnetpools,
     subnets,
+    trunks,
 )
 from neutrino.store.query import Column
 
@@ -47,6 +49,8 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "address-scopes": (subnetpools.SCOPE_COLUMNS, subnetpools.SCOPE_HOOKS),
     "qos/policies": (qos.COLUMNS, qos.HOOKS),
     "qos/policies/{policy_id}/{rule_kind}": (qos.RULE_COLUMNS, qos.RULE_HOOKS),
+    "trunks": (trunks.COLUMNS, trunks.HOOKS),
+    "segments": (segments.COLUMNS, segments.HOOKS),
 }
 
 

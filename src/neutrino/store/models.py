@@ -318,5 +318,6 @@ from neutrino.store import (  # noqa: E402, F401
     models_qos,
     models_rbac,
     models_security,
+    models_trunks,
     models_web,
 )

@@ -1,4 +1,4 @@
-"""``/v2.0/{networks,subnets,ports,routers,floatingips,security-groups,subnetpools}/{id}/tags``
+"""``/v2.0/{networks,subnets,ports,routers,floatingips,security-groups,subnetpools,trunks}/{id}/tags``
 (and ``.../tags/{tag}``)
 (extension ``standard-attr-tag``: every tagged resource Neutron has that neutrino serves)."""
 
@@ -24,6 +24,7 @@ COLLECTIONS = (
     "security-groups",
     "subnetpools",
     "qos/policies",  # routed by ``api.neutron.qos``
+    "trunks",
 )
 SERVICES = {"qos/policies": "qos_policies"}  # the service of a collection not named after it
 

@@ -34,8 +34,10 @@ from neutrino.service import (
     qos_attrs,
     quotas,
     rbac,
+    segments,
     subnet_attrs,
     subnetpool_attrs,
+    trunks,
 )
 from neutrino.service import security_groups as sg
 from neutrino.service.routers import attributes as router_attrs
@@ -52,6 +54,7 @@ TAG_COLLECTIONS = (
     "floatingips",
     "security-groups",
     "subnetpools",
+    "trunks",
 )
 
 
@@ -90,6 +93,8 @@ COLLECTIONS = (
     Collection("subnetpools", "subnetpool", subnetpool_attrs.POOL_SPEC),
     Collection("address-scopes", "address_scope", subnetpool_attrs.SCOPE_SPEC),
     Collection("qos/policies", "policy", qos_attrs.POLICY_SPEC, plural="policies"),
+    Collection("trunks", "trunk", trunks.SPEC),
+    Collection("segments", "segment", segments.SPEC),
 )
 IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0-9]+$"})
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
@@ -252,6 +257,13 @@ def extra_operations() -> Operations:
             "requestBody": body(pool_prefixes),
             "responses": responses(200, WRITE_ERRORS),
         }
+    trunk = "/v2.0/trunks/{trunk_id}"
+    for action in ("add_subports", "remove_subports"):
+        ops[(f"{trunk}/{action}", "put")] = {
+            "requestBody": body(attributes_schema(trunks.ACTION_SPEC, create=True)),
+            "responses": responses(200, WRITE_ERRORS),
+        }
+    ops[(f"{trunk}/get_subports", "get")] = {"responses": responses(200, READ_ERRORS)}
     for action, schema in (
         ("add_router_interface", interface),
         ("remove_router_interface", interface),
