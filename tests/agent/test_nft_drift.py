@@ -24,6 +24,7 @@ MAC = "fa:16:3e:00:00:01"
         ("192.0.2.64/26", {"prefix": {"addr": "192.0.2.64", "len": 26}}),
         ('"tapabc" : jump in-abc', ["tapabc", {"jump": {"target": "in-abc"}}]),
         ('"brqabc" : 123', ["brqabc", 123]),
+        (f"{MAC} : accept", [MAC, {"accept": None}]),  # a verdict map (stateless groups)
         (f'"tapabc" . {MAC.upper()}', {"concat": ["tapabc", MAC]}),
     ],
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.client import Controller, Credentials, Session
+from neutrino.domain.hoststate import HostState, body_digest
 from neutrino.domain.statedelta import patch
 from tests.api.test_agent_api import register, state
 from tests.conftest import ADMIN_PASSWORD, Caller
@@ -94,8 +95,9 @@ def test_a_client_whose_copy_drifted_gets_a_snapshot(api: Caller, live_url: str)
     net, session = host_with_a_port(api, live_url)
     ctl = Controller(session)
     first = ctl.watch_host_state("hv1")
-    revision, body = ctl._bases["hv1"]
-    ctl._bases["hv1"] = (revision, {**body, "ports": []})  # our copy lost a port somehow
+    revision, body, *_ = ctl._bases["hv1"]
+    drifted = {**body, "ports": []}  # our copy lost a port somehow (and its digest with it)
+    ctl._bases["hv1"] = (revision, drifted, HostState.from_dict(drifted), body_digest(drifted))
     api.port(net["id"], **{"binding:host_id": "hv1"})
     second = ctl.watch_host_state("hv1", since=first.revision, timeout=5)
     assert second.snapshot and second.state is not None  # the digest check refetched

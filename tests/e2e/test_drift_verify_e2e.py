@@ -86,7 +86,16 @@ def test_drift_lists_exactly_the_faults_and_verify_names_the_hop(
         timeout=20,
     )
     hosts = [h.name for h in state.hosts]
-    until("a converged lab: no drift", lambda: all(_check(lab, directory, h) == [] for h in hosts))
+    drift: dict[str, list[str]] = {}
+
+    def converged() -> bool:
+        drift.update({h: _check(lab, directory, h) for h in hosts})
+        return not any(drift.values())
+
+    try:
+        until("a converged lab: no drift", converged)
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}; the drift left: {drift}") from None
 
     # the faults
     tap1 = tap_name(vm1.port_id)

@@ -118,9 +118,9 @@ def bandwidth_limits(conn: Connection, port_ids: Sequence[str]) -> list[tuple[An
         "SELECT p.id, r.direction, r.max_kbps, r.max_burst_kbps FROM ports p "
         "JOIN networks n ON n.id = p.network_id "
         "JOIN qos_bandwidth_limit_rules r ON r.qos_policy_id = COALESCE(p.qos_policy_id, "
-        "CASE WHEN p.device_owner LIKE 'network:%' THEN NULL ELSE n.qos_policy_id END) "
+        "CASE WHEN p.device_owner LIKE ? THEN NULL ELSE n.qos_policy_id END) "
         f"WHERE p.id IN ({_marks(port_ids)}) ORDER BY p.id, r.direction",
-        tuple(port_ids),
+        ("network:%", *port_ids),  # a parameter: psycopg reads a literal % as a placeholder
     )
 
 

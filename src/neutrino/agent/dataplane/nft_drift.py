@@ -74,6 +74,9 @@ def _json_part(value: Any) -> str:
         for verdict in ("jump", "goto"):
             if verdict in value:
                 return f"{verdict} {value[verdict]['target']}"
+        for verdict in ("accept", "drop", "continue", "return", "notrack"):
+            if value == {verdict: None}:  # a plain verdict: {"accept": null}
+                return verdict
         return json.dumps(value, sort_keys=True)
     return _part(str(value))
 
