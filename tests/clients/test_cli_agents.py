@@ -67,4 +67,7 @@ def test_cli_moves_a_network_between_dhcp_agents(clouds: Clouds) -> None:
 
 def test_cli_service_providers(clouds: Clouds) -> None:
     listed = clouds.openstack(ADMIN_CLOUD, "network", "service", "provider", "list")
-    assert listed == [{"Service Type": "L3_ROUTER_NAT", "Name": "single_node", "Default": True}]
+    assert listed == [
+        {"Service Type": "L3_ROUTER_NAT", "Name": "ha", "Default": False},
+        {"Service Type": "L3_ROUTER_NAT", "Name": "single_node", "Default": True},
+    ]

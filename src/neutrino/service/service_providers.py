@@ -1,6 +1,7 @@
 """``GET /v2.0/service-providers`` (extension ``service-type``): the drivers behind the
-advanced services, as Neutron lists them. neutrino has one, its own routers: a router lives in
-a namespace on one network node (``L3_ROUTER_NAT``, ``single_node``, the default). Any caller
+advanced services, as Neutron lists them. neutrino's are its routers (``L3_ROUTER_NAT``): in a
+namespace on one network node (``single_node``, the default), or with ``ha`` on several, one
+of them master by VRRP (``ha``, docs/l3-ha.md). Any caller
 holding a role may list them (Neutron's ``regular_user``); they have no id, so the list
 filters and sorts but does not page by marker.
 """
@@ -13,7 +14,10 @@ from neutrino.domain.listing import ListQuery, in_memory
 from neutrino.service.context import RequestContext
 
 KEYS = ("service_type", "name", "default")
-PROVIDERS = ({"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": True},)
+PROVIDERS = (
+    {"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": True},
+    {"service_type": "L3_ROUTER_NAT", "name": "ha", "default": False},
+)
 
 
 class ServiceProviderService:
