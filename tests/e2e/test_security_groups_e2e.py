@@ -42,6 +42,33 @@ def ping(vm: str, ip: str, count: int = 1) -> bool:
     )
 
 
+def start_two_agents(
+    creds: Credentials, lab: NetnsLab, session: Session, agents: list[Agent]
+) -> dict[str, str]:
+    """Agents on hypervisors hv1 and hv2 of ``lab``'s underlay, appended to ``agents`` as
+    they start (the caller stops them, a partial list included); returns the hypervisors'
+    namespaces once both agents registered."""
+    hvs = lab.underlay(["hv1", "hv2"])
+    for i, role in enumerate(("hv1", "hv2"), start=1):
+        agent = Agent(
+            AgentSettings(
+                credentials=creds,
+                host=role,
+                netns=hvs[role],
+                tunnel_ip=f"{UNDERLAY}.{i}",
+                resync_interval=5.0,
+                heartbeat_interval=2.0,
+                poll_timeout=2.0,
+            )
+        )
+        agent.start()
+        agents.append(agent)
+    wait_for(
+        "agents registered", lambda: len(session.request("GET", "/v2.0/agents")["agents"]) == 2
+    )
+    return hvs
+
+
 def test_groups_rules_membership_and_cut_flows(url: str) -> None:
     creds = Credentials(
         auth_url=f"{url}/v3", username="admin", password=ADMIN_PASSWORD, project_name="admin"
@@ -56,24 +83,7 @@ def test_groups_rules_membership_and_cut_flows(url: str) -> None:
         return body[singular]  # type: ignore[no-any-return]
 
     try:
-        hvs = lab.underlay(["hv1", "hv2"])
-        for i, role in enumerate(("hv1", "hv2"), start=1):
-            agent = Agent(
-                AgentSettings(
-                    credentials=creds,
-                    host=role,
-                    netns=hvs[role],
-                    tunnel_ip=f"{UNDERLAY}.{i}",
-                    resync_interval=5.0,
-                    heartbeat_interval=2.0,
-                    poll_timeout=2.0,
-                )
-            )
-            agent.start()
-            agents.append(agent)
-        wait_for(
-            "agents registered", lambda: len(session.request("GET", "/v2.0/agents")["agents"]) == 2
-        )
+        hvs = start_two_agents(creds, lab, session, agents)
         net = api.create_network(name="sg-e2e", **{"provider:network_type": "vxlan"})
         api.create_subnet(net["id"], "192.0.2.0/24", enable_dhcp=False)
         specs: dict[str, tuple[str, dict[str, Any]]] = {

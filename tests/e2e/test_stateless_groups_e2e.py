@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.main import Agent, AgentSettings
+from neutrino.agent.main import Agent
 from neutrino.client import Controller, Credentials, Session
 from neutrino.common.settings import Settings
 from neutrino.domain.hoststate import tap_name
 from neutrino.store.uow import Store
 from tests.conftest import ADMIN_PASSWORD
 from tests.e2e.test_overlay_e2e import wait_for
-from tests.e2e.test_security_groups_e2e import ping
-from tests.kernel.lab import UNDERLAY, NetnsLab
+from tests.e2e.test_security_groups_e2e import ping, start_two_agents
+from tests.kernel.lab import NetnsLab
 from tests.live import live_server
 
 
@@ -54,24 +54,7 @@ def test_stateless_group_needs_reply_rules_and_leaves_conntrack_empty(url: str) 
         return body[singular]  # type: ignore[no-any-return]
 
     try:
-        hvs = lab.underlay(["hv1", "hv2"])
-        for i, role in enumerate(("hv1", "hv2"), start=1):
-            agent = Agent(
-                AgentSettings(
-                    credentials=creds,
-                    host=role,
-                    netns=hvs[role],
-                    tunnel_ip=f"{UNDERLAY}.{i}",
-                    resync_interval=5.0,
-                    heartbeat_interval=2.0,
-                    poll_timeout=2.0,
-                )
-            )
-            agent.start()
-            agents.append(agent)
-        wait_for(
-            "agents registered", lambda: len(session.request("GET", "/v2.0/agents")["agents"]) == 2
-        )
+        hvs = start_two_agents(creds, lab, session, agents)
         net = api.create_network(name="stateless-e2e", **{"provider:network_type": "vxlan"})
         api.create_subnet(net["id"], "192.0.2.0/24", enable_dhcp=False)
         stateless = post("security-groups", "security_group", name="sl", stateful=False)
