@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.test_qos import agent as register_qos_agent
 from tests.conftest import ADMIN_PASSWORD, Caller
 from tests.web.conftest import Tab
 
@@ -23,6 +24,7 @@ MAIN_PAGES = [
     "/ui/routers",
     "/ui/security-groups",
     "/ui/floatingips",
+    "/ui/qos",
     "/ui/agents",
     "/ui/quotas",
     "/ui/topology",
@@ -135,6 +137,37 @@ def test_a_bad_cidr_shows_the_validation_message(tab: Tab, live_admin: Caller) -
     assert tab.page.get_by_label("CIDR").input_value() == "10.0.0.300/24"  # kept to fix
 
 
+def test_a_bandwidth_limit_set_in_the_browser_reaches_the_port(
+    tab: Tab, live_admin: Caller
+) -> None:
+    register_qos_agent(live_admin)
+    net = live_admin.network(name="n")
+    live_admin.subnet(net["id"], "192.0.2.0/24")
+    port = live_admin.port(net["id"], name="vm1")
+    tab.login("admin", ADMIN_PASSWORD, "admin")
+    tab.go("/ui/qos")
+    tab.page.get_by_label("Name").fill("silver")
+    tab.page.get_by_role("button", name="Create policy").click()
+    tab.page.get_by_label("Direction").select_option("ingress")
+    tab.page.get_by_label("Limit (kbit/s)").fill("2000")
+    tab.page.get_by_role("button", name="Add limit").click()
+    assert tab.page.locator("#qos-rules tbody tr td").nth(1).text_content() == "2000"
+    assert tab.errors == []
+    tab.page.get_by_label("Limit (kbit/s)").fill("lots")
+    tab.page.get_by_role("button", name="Add limit").click()
+    assert "max_kbps" in (tab.page.locator("[role=alert]").first.text_content() or "")
+    assert ["400" in e for e in tab.errors] == [True]  # the refused form's own status only
+    tab.errors.clear()
+    tab.go(f"/ui/ports/{port['id']}")
+    tab.page.get_by_label("QoS policy").select_option(label="silver")
+    tab.page.get_by_role("button", name="Save").click()
+    assert tab.page.locator("#port-qos").text_content() == "silver"
+    shown = live_admin.get(f"/v2.0/ports/{port['id']}").json()["port"]
+    rules = live_admin.get(f"/v2.0/qos/policies/{shown['qos_policy_id']}").json()["policy"]
+    assert [(r["direction"], r["max_kbps"]) for r in rules["rules"]] == [("ingress", 2000)]
+    assert tab.errors == []
+
+
 def test_a_member_sees_neither_other_projects_nor_admin_pages(tab: Tab, live_admin: Caller) -> None:
     live_admin.network(name="admins-only")
     member = live_admin.as_member()
@@ -161,6 +194,10 @@ def test_no_console_errors_on_any_page(tab: Tab, live_admin: Caller) -> None:
     router = live_admin.create("routers", "router", name="r1")
     live_admin.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": sub["id"]})
     group = live_admin.create("security-groups", "security_group", name="g1")
+    policy = live_admin.create("qos/policies", "policy", name="q1")
+    ext = live_admin.network(name="ext", **{"router:external": True})
+    live_admin.subnet(ext["id"], "203.0.113.0/24")
+    fip = live_admin.create("floatingips", "floatingip", floating_network_id=ext["id"])
     tab.login("admin", ADMIN_PASSWORD, "admin")
     for path in [
         *MAIN_PAGES,
@@ -170,6 +207,8 @@ def test_no_console_errors_on_any_page(tab: Tab, live_admin: Caller) -> None:
         f"/ui/routers/{router['id']}",
         f"/ui/ports/{port['id']}",
         f"/ui/security-groups/{group['id']}",
+        f"/ui/qos/{policy['id']}",
+        f"/ui/floatingips/{fip['id']}",
     ]:
         response = tab.go(path)
         assert response.status == 200, path

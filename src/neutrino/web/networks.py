@@ -211,5 +211,7 @@ async def delete_subnet(request: Request, subnet_id: str) -> Response:
 @guarded
 async def show_port(request: Request, port_id: str) -> Response:
     me = current(request)
-    port = services(request).ports.get(me.ctx, port_id)
-    return page(request, me, "port.html", port=port)
+    svc = services(request)
+    port = svc.ports.get(me.ctx, port_id)
+    policies = [(p["id"], p["name"] or p["id"]) for p in svc.qos_policies.search(me.ctx, by_name())]
+    return page(request, me, "port.html", port=port, qos_choices=policies, qos_names=dict(policies))

@@ -1,6 +1,7 @@
-"""Routers: list, create, delete, and on the detail page the interfaces (add one on a subnet,
-remove one), the external gateway (set, clear) and extra routes (add, remove: Neutron's
-``extraroute-atomic`` calls). Each form is one Neutron call
+"""Routers: list, create (admins may make it HA), delete, and on the detail page the interfaces
+(add one on a subnet, remove one), the external gateway (set, clear), extra routes (add,
+remove: Neutron's ``extraroute-atomic`` calls) and, for admins, the L3 agents hosting it with
+their active/standby state. Each form is one Neutron call
 (``POST /routers``, ``PUT .../add_router_interface``, ``PUT /routers/{id}`` with
 ``external_gateway_info``), so what Neutron refuses comes back with Neutron's message.
 """
@@ -51,6 +52,8 @@ async def create_router(request: Request) -> Response:
             "name": fields.get("name", ""),
             "admin_state_up": fields.get("admin_state_up") == "on",
         }
+        if me.ctx.is_admin:  # ``ha`` is admin-only: a member's form has no such box
+            body["ha"] = fields.get("ha") == "on"
         return routers.create_bulk(me.ctx, [body])[0]
 
     return await submit(
@@ -122,6 +125,8 @@ def _detail(
     externals = [
         (n["id"], n["name"] or n["id"]) for n in networks.values() if n.get("router:external")
     ]
+    # which L3 agents host it, with each one's VRRP state for an HA router (admin-only data)
+    hosting = svc.l3_agents.hosting(me.ctx, router_id) if me.ctx.is_admin else []
     return page(
         request,
         me,
@@ -133,6 +138,7 @@ def _detail(
         subnets=subnets,
         subnet_choices=choices,
         externals=externals,
+        hosting=hosting,
         form=fields,
         errors=errors,
     )
