@@ -167,3 +167,27 @@ def test_a_member_gets_no_ha_box_and_no_agent_table(ui_app_client: Any, admin_ap
     assert 'id="l3-agents"' not in html and 'id="router-ha"' not in html
     r = b.submit("/ui/routers", "/ui/routers", {"name": "sneaky", "ha": "on"})
     assert r.status_code == 303  # the box is ignored for a member, not sent to Neutron
+
+
+def test_a_networks_segments_and_a_trunk_parents_sub_ports_are_shown(
+    admin_browser: Browser, admin_api: Caller
+) -> None:
+    net = admin_api.network(name="multi")
+    first = net["provider:segmentation_id"]
+    second = admin_api.create("segments", "segment", network_id=net["id"], network_type="vxlan")
+    html = admin_browser.get(f"/ui/networks/{net['id']}").text
+    shown = html.split('id="network-segments">', 1)[1].split("</dd>", 1)[0]
+    assert shown == f"vxlan {first}; vxlan {second['segmentation_id']}"
+
+    admin_api.subnet(net["id"], "192.0.2.0/24")
+    parent, child = admin_api.port(net["id"]), admin_api.port(net["id"])
+    admin_api.create(
+        "trunks",
+        "trunk",
+        port_id=parent["id"],
+        sub_ports=[{"port_id": child["id"], "segmentation_type": "vlan", "segmentation_id": 42}],
+    )
+    html = admin_browser.get(f"/ui/ports/{parent['id']}").text
+    rows = html.split('id="subports"', 1)[1].split("</table>", 1)[0]
+    assert "<td>42</td>" in rows and child["id"] in rows
+    assert 'id="subports"' not in admin_browser.get(f"/ui/ports/{child['id']}").text
