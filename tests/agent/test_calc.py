@@ -25,6 +25,7 @@ from neutrino.domain.hoststate import (
     PortState,
     RemotePort,
 )
+from neutrino.domain.sgstate import AddressPair
 
 NET = "3f1c2d9e-aaaa-4bbb-8ccc-000000000001"
 NET2 = "7b2e4c1a-dddd-4eee-8fff-000000000002"
@@ -97,6 +98,32 @@ def test_vxlan_network_with_a_local_port() -> None:
         NeighEntry(vx, "fe80::f816:3eff:fe00:12", "fa:16:3e:00:00:12"),
         NeighEntry(vx, "192.0.2.13", "fa:16:3e:00:00:13"),
     }
+
+
+def test_announced_addresses_get_fdb_and_neighbour_entries() -> None:
+    vip = AddressPair("192.0.2.100", "fa:16:3e:00:00:99")  # a VIP moved to another MAC
+    fip = AddressPair("203.0.113.7", "fa:16:3e:00:00:12")
+    pop = L2Pop(
+        network_id=NET,
+        vteps=(HV2,),
+        ports=(
+            RemotePort(
+                id="p2",
+                mac_address="fa:16:3e:00:00:12",
+                ip_addresses=("192.0.2.12",),
+                vtep=HV2,
+                announced=(vip, fip),
+            ),
+        ),
+    )
+    l2 = compute_l2(state((vxlan_net(),), (port(),), (pop,)), CONFIG)
+    vx = "vxlan-1001"
+    assert l2.neigh == {
+        NeighEntry(vx, "192.0.2.12", "fa:16:3e:00:00:12"),
+        NeighEntry(vx, "192.0.2.100", "fa:16:3e:00:00:99"),
+        NeighEntry(vx, "203.0.113.7", "fa:16:3e:00:00:12"),
+    }
+    assert FdbEntry(vx, "fa:16:3e:00:00:99", HV2) in l2.fdb
 
 
 def test_smaller_network_mtu_is_kept() -> None:

@@ -158,6 +158,7 @@ def test_snapshot_of_two_hosts_on_one_vxlan_network(api: Caller) -> None:
                     "mac_address": p2["mac_address"],
                     "ip_addresses": [p2["fixed_ips"][0]["ip_address"]],
                     "vtep": "198.51.100.12",
+                    "announced": [],
                 }
             ],
         }

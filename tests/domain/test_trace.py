@@ -308,6 +308,15 @@ def test_allowed_address_pair_across_hosts_finds_no_neighbour_entry() -> None:
     assert own.reply_verdict == "allowed"
 
 
+def test_a_one_address_pair_is_announced_across_hosts() -> None:
+    """l2population lists a one-address pair (and a gateway's floating IPs) like a fixed IP."""
+    m = world(a={"allowed_address_pairs": [{"ip_address": "192.0.2.50"}]})
+    vip = trace_from_port(m, "b", Packet("192.0.2.50", "icmp"))
+    assert vip.verdict == "delivered" and vip.hops[-1].obj.startswith("port a")
+    out = trace_from_port(m, "a", Packet("192.0.2.11", "icmp", src="192.0.2.50"))
+    assert out.verdict == "delivered" and out.reply_verdict == "allowed"
+
+
 def test_a_vm_may_not_answer_dhcp_or_advertise_routes() -> None:
     t = trace_from_port(world(), "a", Packet("192.0.2.11", "udp", sport=67, dport=68))
     assert t.drop is not None and "may not answer DHCP" in t.drop.detail

@@ -1,6 +1,7 @@
 """The whole path for real: a live controller, two agents (threads) each managing a namespace
 hypervisor, VMs plugged into ports created through ``neutrino.client``. Ports go ACTIVE, VMs
-reach each other across VXLAN, an agent restart recreates nothing, a port delete unwires it."""
+reach each other across VXLAN (and a VIP moved onto one of them, through its allowed address
+pair), an agent restart recreates nothing, a port delete unwires it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from neutrino.common.settings import Settings
 from neutrino.domain.hoststate import bridge_name, tap_name, vxlan_name
 from neutrino.store.uow import Store
 from tests.conftest import ADMIN_PASSWORD
-from tests.kernel.lab import UNDERLAY, NetnsLab, udp_reaches
+from tests.kernel.lab import UNDERLAY, NetnsLab, run, udp_reaches
 from tests.live import live_server
 
 
@@ -84,6 +85,17 @@ def test_two_hypervisors_wire_ping_restart_and_unwire(url: str) -> None:
             event = api.wait_port(p["id"], "ACTIVE", timeout=15)
             assert event["plugged"] is True, event
         assert udp_reaches(vms["hv1"][0], vms["hv1"][1], vms["hv2"][0], vms["hv2"][1])
+
+        # a VIP on hv2's VM (an allowed address pair): hv1's VXLAN device answers its ARP
+        vip = "192.0.2.100"
+        run("ip", "-n", vms["hv2"][0], "addr", "add", f"{vip}/24", "dev", "eth0")
+        api.update_port(ports["hv2"]["id"], allowed_address_pairs=[{"ip_address": vip}])
+        with NetlinkKernel(hvs["hv1"]) as k1:
+            wait_for(
+                "the VIP's neighbour entry on hv1",
+                lambda: any(n.ip == vip for n in k1.list_neigh(vxlan_name(vni))),
+            )
+        assert udp_reaches(vms["hv1"][0], vms["hv1"][1], vms["hv2"][0], vip)
 
         # restart hv1's agent: it converges without recreating anything
         names = (bridge_name(net["id"]), vxlan_name(vni), tap_name(ports["hv1"]["id"]))

@@ -18,7 +18,9 @@ Rules (DESIGN.md "Data plane", DATAPLANE.md §1):
 * Per local port: ``tap<port[:11]>`` attached to its bridge with the network's MTU.
 * Per VXLAN network present here: one all-zero flood entry per remote VTEP (DHCP and other
   broadcasts), and per remote port a unicast FDB entry to its VTEP plus a neighbour entry per
-  IP address (the VXLAN ``proxy`` answers ARP and IPv6 neighbour solicitations from them);
+  IP address (the VXLAN ``proxy`` answers ARP and IPv6 neighbour solicitations from them),
+  and the same for each address it announces (a one-address allowed address pair, with the
+  pair's MAC; a router gateway's floating IPs);
   a remote port with an IPv6 address also gets its EUI-64 link-local address (VMs resolve
   each other's and routers' link-local addresses). Our own VTEP is always skipped. The VXLAN
   device carries IPv6 neighbours because the kernel side creates it with ``addrgenmode none``
@@ -117,5 +119,8 @@ def _render_l2pop(
         fdb.add(FdbEntry(device=device, mac=mac, dst=port.vtep))
         for ip in port.ip_addresses:
             neigh.add(NeighEntry(device=device, ip=ip, mac=mac))
+        for pair in port.announced:  # a VIP, a floating IP: answered like a fixed IP
+            fdb.add(FdbEntry(device=device, mac=pair.mac_address, dst=port.vtep))
+            neigh.add(NeighEntry(device=device, ip=pair.ip_address, mac=pair.mac_address))
         if any(":" in ip for ip in port.ip_addresses):
             neigh.add(NeighEntry(device=device, ip=link_local(mac), mac=mac))

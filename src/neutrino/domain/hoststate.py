@@ -178,16 +178,30 @@ class PortState:
 
 @dataclass(frozen=True)
 class RemotePort:
-    """A port on another host, reachable through that host's tunnel endpoint."""
+    """A port on another host, reachable through that host's tunnel endpoint.
+
+    ``announced``: more addresses that answer at this port, each with its MAC: its
+    allowed address pairs that name one address (a VIP a VM takes over), and for a router's
+    gateway port the floating IPs its router holds. The VXLAN device answers ARP and neighbour
+    solicitations itself (``proxy``) and drops those it has no entry for, so an address
+    missing here cannot be reached from another host. A pair naming a whole CIDR cannot be
+    listed: its addresses are not known."""
 
     id: str
     mac_address: str
     ip_addresses: tuple[str, ...]
     vtep: str
+    announced: tuple[AddressPair, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RemotePort:
-        return cls(**{**d, "ip_addresses": tuple(d["ip_addresses"])})
+        return cls(
+            **{
+                **d,
+                "ip_addresses": tuple(d["ip_addresses"]),
+                "announced": tuple(AddressPair(**a) for a in d.get("announced", ())),
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ for the keys a change touched, so both build an item the same way.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ from neutrino.service.binding import parse_configurations, tunnel_ip_of
 from neutrino.store import hostsync as repo
 
 DHCP_OWNER = "network:dhcp"
+GATEWAY_OWNER = "network:router_gateway"
 
 
 def compute(conn: Any, host: str, revision: int) -> HostState:
@@ -131,18 +133,29 @@ def l2pop_states(conn: Any, net_ids: Sequence[str], host: str) -> tuple[L2Pop, .
     """l2population of the (VXLAN) networks ``net_ids``: the ports bound on other hosts with
     a tunnel endpoint; a network without any has no item."""
     remote_rows = repo.remote_ports(conn, net_ids, host)
-    ips = repo.fixed_ips(conn, [r[0] for r in remote_rows])
+    ids = [r[0] for r in remote_rows]
+    ips, pairs = repo.fixed_ips(conn, ids), repo.address_pairs(conn, ids)
+    gateways = [r[5] for r in remote_rows if r[4] == GATEWAY_OWNER]
+    fips = repo.router_floating_ips(conn, gateways)
     tunnels = tunnels_of(conn, {r[3] for r in remote_rows})
     remotes: dict[str, list[RemotePort]] = {}
-    for pid, nid, mac, other in remote_rows:
+    for pid, nid, mac, other, owner, device in remote_rows:
         vtep = tunnels.get(other)
         if vtep:
+            announced = [
+                AddressPair(ip_address=_host_address(a), mac_address=(m or mac).lower())
+                for a, m in pairs.get(pid, ())
+                if _host_address(a)
+            ]
+            if owner == GATEWAY_OWNER:
+                announced += [AddressPair(a, mac.lower()) for a in fips.get((device, nid), ())]
             remotes.setdefault(nid, []).append(
                 RemotePort(
                     id=pid,
                     mac_address=mac,
                     ip_addresses=tuple(a for _, a in ips.get(pid, ())),
                     vtep=vtep,
+                    announced=tuple(announced),
                 )
             )
     return tuple(
@@ -153,6 +166,13 @@ def l2pop_states(conn: Any, net_ids: Sequence[str], host: str) -> tuple[L2Pop, .
         )
         for nid in sorted(remotes)
     )
+
+
+def _host_address(pair: str) -> str:
+    """The one address an allowed address pair names ("192.0.2.9", "192.0.2.9/32"), or ""
+    for a wider CIDR."""
+    network = ipaddress.ip_network(pair, strict=False)
+    return str(network.network_address) if network.num_addresses == 1 else ""
 
 
 def group_states(conn: Any, ids: Sequence[str]) -> tuple[SecurityGroupState, ...]:

@@ -163,6 +163,8 @@ def concerns(conn: Any, host: str, served: Served, changes: list[Change]) -> boo
     """``may_concern``, with routers and floating IPs only for a host running an L3 agent."""
     if may_concern((c for c in changes if c[1] not in l3_hoststate.ROUTER_TYPES), host, served):
         return True
+    if any(c[1] == Resource.FLOATINGIP.type and c[3] in served.networks for c in changes):
+        return True  # a floating IP is announced (l2pop) on its network's other hosts too
     return l3_hoststate.concerns_l3(conn, host, [(c[1], c[3]) for c in changes])
 
 

@@ -192,12 +192,14 @@ def fixed_ips(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple
 
 
 def remote_ports(conn: Connection, network_ids: Sequence[str], host: str) -> list[tuple[Any, ...]]:
-    """(id, network_id, mac_address, binding_host_id) of ports bound on other hosts."""
+    """(id, network_id, mac_address, binding_host_id, device_owner, device_id) of ports bound
+    on other hosts."""
     if not network_ids:
         return []
     return raw.rows(
         conn,
-        f"SELECT id, network_id, mac_address, binding_host_id FROM ports "
+        f"SELECT id, network_id, mac_address, binding_host_id, device_owner, device_id "
+        f"FROM ports "
         f"WHERE network_id IN ({_marks(network_ids)}) AND binding_vif_type = ? "
         f"AND binding_host_id <> ? ORDER BY id",
         (*network_ids, VIF_BRIDGE, host),
@@ -306,6 +308,24 @@ def address_pairs(
         tuple(port_ids),
     ):
         out[pid].append((ip, mac))
+    return out
+
+
+def router_floating_ips(
+    conn: Connection, router_ids: Sequence[str]
+) -> dict[tuple[str, str], list[str]]:
+    """(router id, floating network id) -> the floating addresses the router holds there
+    (associated, or carrying port forwardings), sorted."""
+    out: dict[tuple[str, str], list[str]] = defaultdict(list)
+    if not router_ids:
+        return out
+    for rid, net, address in raw.rows(
+        conn,
+        f"SELECT router_id, floating_network_id, floating_ip_address FROM floating_ips "
+        f"WHERE router_id IN ({_marks(router_ids)}) ORDER BY floating_ip_address",
+        tuple(router_ids),
+    ):
+        out[(rid, net)].append(address)
     return out
 
 

@@ -4,7 +4,7 @@
 not on the bridge — and status ACTIVE, else a warning). ``reply`` evaluates the answer to a
 delivered packet: by conntrack for stateful groups ("allowed only by conntrack"), by a rule of
 its own for stateless ones, and across hosts on VXLAN the answer's neighbour lookup, which
-l2population answers for fixed IPs only.
+l2population answers for fixed IPs and one-address allowed address pairs only.
 """
 
 from __future__ import annotations
@@ -116,17 +116,18 @@ def _reply_neighbour(w: Walk) -> None:
     if net is None or net.network_type != "vxlan" or first.host == w.origin.host:
         return
     src = w.origin_src
-    if src in w.origin.addresses or _link_local(src):
+    if _link_local(src) or w.m.announced(w.origin, src):
         return
     w.t.reply.append(
         make_hop(
             "reply L2",
             net,
             "drop",
-            f"the answer to {src} leaves {first.label()} on host {first.host}: {src} is not a "
-            f"fixed IP of {w.origin.label()}, and across hosts ARP/ND is answered only "
-            f"from l2population's neighbour entries (fixed IPs), so nothing answers",
-            "use a fixed IP of the port, or keep both ends on one host (the data plane has "
-            "no neighbour entries for allowed address pairs)",
+            f"the answer to {src} leaves {first.label()} on host {first.host}: {src} is "
+            f"neither a fixed IP nor a one-address allowed address pair of "
+            f"{w.origin.label()}, and across hosts ARP/ND is answered only from "
+            f"l2population's neighbour entries, so nothing answers",
+            f"add {src} itself as an allowed address pair of the port (openstack port set "
+            f"--allowed-address ip-address={src} {w.origin.id}), or keep both ends on one host",
         )
     )

@@ -221,6 +221,26 @@ class NetworkModel:
                 return port
         return None
 
+    def announced(self, port: Port, address: str) -> bool:
+        """Whether l2population lists ``address`` for ``port`` (its VTEP answers ARP/ND for
+        it on other hosts, agent/calc.py): a fixed IP, a one-address allowed address pair,
+        or for a router's gateway port a floating IP of that router. A pair naming a wider
+        CIDR is not listed: its addresses are not known."""
+        ip = ipaddress.ip_address(address)
+        if any(ipaddress.ip_address(a) == ip for a in port.addresses):
+            return True
+        for pair in port.allowed_address_pairs:
+            net = ipaddress.ip_network(pair.ip_address, strict=False)
+            if net.num_addresses == 1 and net.network_address == ip:
+                return True
+        fip = self.fip_by_address.get(str(ip))
+        return (
+            port.device_owner == ROUTER_GATEWAY
+            and fip is not None
+            and bool(fip.router_id)
+            and fip.router_id == port.device_id
+        )
+
     def subnet_for(self, network_id: str, address: str) -> Subnet | None:
         return next((s for s in self.subnets_of.get(network_id, ()) if s.contains(address)), None)
 

@@ -246,19 +246,21 @@ class Walk:
 
     def _neighbour(self, target: Port, address: str, where: Network | str) -> bool:
         """Across hosts on VXLAN, ARP/ND is answered by the VXLAN device's proxy from
-        l2population's neighbour entries, which list ports' fixed IPs only (agent/calc.py):
-        an allowed-address-pair address (or a floating IP) on another host gets no answer."""
-        if not address or address in target.addresses or _link_local(address):
+        l2population's neighbour entries (``NetworkModel.announced``): an address of a
+        wider allowed-address-pair CIDR on another host gets no answer."""
+        if not address or _link_local(address) or self.m.announced(target, address):
             return True
         self.t.add(
             "L2",
             where,
             "drop",
-            f"{address} belongs to {target.label()} on host {target.host} but is not "
-            f"one of its fixed IPs: across hosts, ARP/ND is answered only from "
-            f"l2population's neighbour entries (fixed IPs), so nothing answers",
-            "use a fixed IP of the port, or keep both ends on one host (the data "
-            "plane has no neighbour entries for allowed address pairs)",
+            f"{address} belongs to {target.label()} on host {target.host} through an allowed "
+            f"address pair CIDR: across hosts, ARP/ND is answered only from "
+            f"l2population's neighbour entries (fixed IPs and one-address pairs), so "
+            f"nothing answers",
+            f"add {address} itself as an allowed address pair of the port (openstack port set "
+            f"--allowed-address ip-address={address} {target.id}), or keep both ends on one "
+            f"host",
         )
         return False
 
