@@ -88,3 +88,29 @@ def test_two_brokers_on_one_database(store: Store) -> None:
     finally:
         polled.close()
         other.dispose()
+
+
+def test_a_long_poll_for_another_host_writes_nothing(store: Store) -> None:
+    """Woken by a check for hv1, hv2's long-poll (in another broker) neither takes it nor
+    writes: the filing names the hosts it is for."""
+    other = Store(str(store.engines.write.url.render_as_string(hide_password=False)))
+    writes: list[float] = []
+    other.observe = lambda kind, seconds: writes.append(seconds) if kind == "write" else None
+    asking, polled = KernelChecks(store), KernelChecks(other)
+    result: dict[str, object] = {}
+    try:
+
+        async def agent() -> list[str]:
+            loop = asyncio.get_running_loop()
+            asker = threading.Thread(target=lambda: result.update(asking.ask(["hv1"], 1.0)))
+            loop.call_later(0.2, asker.start)
+            found = await polled.pending("hv2", timeout=2.0)
+            await loop.run_in_executor(None, asker.join)
+            return found
+
+        assert asyncio.run(agent()) == []
+        assert result == {"hv1": None}  # nobody answered for hv1
+        assert writes == []
+    finally:
+        polled.close()
+        other.dispose()

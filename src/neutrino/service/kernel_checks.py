@@ -15,8 +15,9 @@ trace request and the agent's long-poll may reach different server processes (``
    gets each check) at once if any wait, else when woken, else ``[]`` at the timeout. It is
    woken by ``ask`` in this process, and for checks filed by another process by one poller
    thread per process (``FILED_POLL``: one ``SELECT MAX(seq)`` while any long-poll waits,
-   whatever the number of agents), so a waiting long-poll holds no thread and issues no query
-   of its own;
+   whatever the number of agents, and when it moved one read of the hosts with untaken
+   checks), so a waiting long-poll holds no thread and issues no query of its own; a woken
+   one looks (a read) only when its host is among those named, and writes only to take;
 3. the agent runs its drift check (``agent/check.py``: read only) and posts the differences
    to ``POST /agent/v1/hosts/{host}/checks/{id}`` (``answer``), through any process;
 4. ``ask`` deletes its rows and returns each host's differences, None for a host that did not
@@ -63,7 +64,8 @@ class KernelChecks:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._filed = Wakeup()  # a check may wait: long-polls look again
+        self._filed = Wakeup()  # a check may wait: long-polls of ``_named`` hosts look again
+        self._named: set[str] = set()  # hosts with untaken checks, as last seen
         self._answered = Wakeup()  # an answer arrived through this process
         self._lock = threading.Lock()
         self._waiters = 0
@@ -78,6 +80,8 @@ class KernelChecks:
         self.store.write(
             lambda tx: repo.file(tx.conn, list(filed.items()), now, now - STALE),
         )
+        with self._lock:
+            self._named |= set(hosts)
         self._filed.notify()
         deadline = time.monotonic() + timeout
         got: dict[str, str] = {}
@@ -95,6 +99,11 @@ class KernelChecks:
         return {host: json.loads(got[cid]) if cid in got else None for cid, host in filed.items()}
 
     def _take(self, host: str) -> list[str]:
+        """Take ``host``'s waiting checks: a read first, the write only when some wait."""
+        with self.store.read() as conn:
+            if not repo.waiting_hosts(conn, host):
+                return []
+
         def take(tx: Tx) -> list[str]:
             return repo.take(tx.conn, host)
 
@@ -105,14 +114,16 @@ class KernelChecks:
         is filed (by any process), else ``[]`` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         self._waiting(+1)
+        look = True  # at the start, then when woken for this host
         try:
             while True:
                 seen = self._filed.generation  # before the look: a check filed after wakes us
-                found = await asyncio.to_thread(self._take, host)
+                found = await asyncio.to_thread(self._take, host) if look else []
                 left = deadline - time.monotonic()
                 if found or left <= 0 or self.closing:
                     return found
                 await self._filed.wait(seen, left)
+                look = host in self._named
         finally:
             self._waiting(-1)
 
@@ -132,12 +143,18 @@ class KernelChecks:
             try:
                 with self.store.read() as conn:
                     latest = repo.latest(conn)
+                    if latest == last:
+                        continue
+                    named = repo.waiting_hosts(conn)
             except Exception:  # the database is away: the long-polls time out as usual
                 continue
-            if latest != last:
-                if last != -1:
-                    self._filed.notify()
-                last = latest
+            with self._lock:
+                self._named = named
+            # the first look too: a check filed before it (after a long-poll's own look, before
+            # this thread's first poll) must wake that long-poll; a long-poll for a host not
+            # named goes back to waiting without a query
+            self._filed.notify()
+            last = latest
 
     def close(self) -> None:
         """End every waiting long-poll now (and any later one at once): server shutdown."""

@@ -26,6 +26,20 @@ def file(conn: Connection, checks: Sequence[tuple[str, str]], now: float, older:
     )
 
 
+def waiting_hosts(conn: Connection, host: str | None = None) -> set[str]:
+    """The hosts (or just ``host``, if given) with checks nobody took yet: a read, so a
+    long-poll with nothing to take writes nothing."""
+    if host is None:
+        rows = raw.rows(conn, "SELECT DISTINCT host FROM kernel_checks WHERE taken = ?", (False,))
+    else:
+        rows = raw.rows(
+            conn,
+            "SELECT DISTINCT host FROM kernel_checks WHERE host = ? AND taken = ?",
+            (host, False),
+        )
+    return {r[0] for r in rows}
+
+
 def take(conn: Connection, host: str) -> list[str]:
     """The ids of ``host``'s checks nobody took yet, now taken."""
     rows = raw.rows(
