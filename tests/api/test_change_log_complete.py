@@ -83,6 +83,7 @@ NOT_LOGGED = {
     "agents",
     "web_jobs",
     "dhcp_bindings",
+    "kernel_checks",  # a trace's verify in flight (service.kernel_checks)
 }
 
 Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]

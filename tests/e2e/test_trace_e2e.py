@@ -433,9 +433,76 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
             "web",
         )
         assert any(h["step"] == "NAT" and f"DNAT {address}" in h["detail"] for h in t["hops"])
-        # missing route: without its gateway the router has no way out
+        # port forwardings: a second floating IP forwards tcp/2222 to vm1's 22 (which web
+        # now admits from outside) and tcp/8081 to its 80 (which nothing admits); vm1's own
+        # floating IP goes first (a port with one takes no forwarding)
         with lab.controller() as api:
             call(api, "DELETE", f"/v2.0/floatingips/{fip['id']}")
+            held = call(
+                api, "POST", "/v2.0/floatingips", {"floatingip": {"floating_network_id": ext_net}}
+            )["floatingip"]
+            forwardings = [
+                call(
+                    api,
+                    "POST",
+                    f"/v2.0/floatingips/{held['id']}/port_forwardings",
+                    {
+                        "port_forwarding": {
+                            "protocol": "tcp",
+                            "internal_ip_address": ip1,
+                            "internal_port_id": vm1.port_id,
+                            "external_port": external,
+                            "internal_port": internal,
+                        }
+                    },
+                )["port_forwarding"]
+                for external, internal in ((2222, 22), (8081, 80))
+            ]
+            call(
+                api,
+                "POST",
+                "/v2.0/security-group-rules",
+                {
+                    "security_group_rule": {
+                        "security_group_id": web["id"],
+                        "direction": "ingress",
+                        "ethertype": "IPv4",
+                        "protocol": "tcp",
+                        "port_range_min": 22,
+                        "port_range_max": 22,
+                        "remote_ip_prefix": "203.0.113.0/24",
+                    }
+                },
+            )
+        held_ip = held["floating_ip_address"]
+        to_held = {"source": outside["source"], "destination": held_ip, "protocol": "tcp"}
+        t = c.agree(
+            "port forwarding in: tcp/2222 to vm1's 22",
+            {**to_held, "destination_port": 2222},
+            tcp(ext_ns, held_ip, 2222),
+            "delivered",
+            "(port forwarding)",
+        )
+        assert any(f"-> {ip1}:22 (port forwarding)" in h["detail"] for h in t["hops"])
+        c.agree(
+            "port forwarding in, refused by the groups: tcp/8081 to vm1's 80",
+            {**to_held, "destination_port": 8081},
+            tcp(ext_ns, held_ip, 8081),
+            "dropped",
+            "no ingress rule allows tcp/80",
+        )
+        c.agree(
+            "no port forwarding for tcp/2223: the router refuses it",
+            {**to_held, "destination_port": 2223},
+            tcp(ext_ns, held_ip, 2223),
+            "dropped",
+            "no port forwarding",
+        )
+        # missing route: without its gateway the router has no way out
+        with lab.controller() as api:
+            for pf in forwardings:
+                call(api, "DELETE", f"/v2.0/floatingips/{held['id']}/port_forwardings/{pf['id']}")
+            call(api, "DELETE", f"/v2.0/floatingips/{held['id']}")
             call(api, "PUT", f"/v2.0/routers/{rid}", {"router": {"external_gateway_info": {}}})
         c.agree(
             "missing route",
@@ -452,5 +519,5 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
                 f"agree: {name}: trace {verdict}, round trip "
                 f"{'passes' if real else 'dropped'} in trace and lab"
             )
-    assert len(c.results) >= 24
+    assert len(c.results) >= 27
     lab.down()

@@ -33,6 +33,7 @@ from neutrino.common.errors import BadRequest, PolicyNotAuthorized
 from neutrino.domain.listing import ListQuery
 from neutrino.domain.security_groups import PROTOCOLS
 from neutrino.domain.trace import NetworkModel, Packet, from_neutron, kernel
+from neutrino.domain.trace.model import PortForwarding
 from neutrino.domain.trace.packet import Hop, Trace
 from neutrino.domain.trace.walk import trace_from_external, trace_from_port
 from neutrino.service.agents import AgentService
@@ -218,7 +219,7 @@ class TraceService:
         agents: AgentService,
     ) -> None:
         self.store = store
-        self.checks = KernelChecks()  # the agents' answers to ``verify`` (this process)
+        self.checks = KernelChecks(store)  # the agents' answers to ``verify`` (any process)
         self.models = ModelCache(store)
         self.verify_timeout = VERIFY_TIMEOUT
         self.networks, self.subnets, self.ports = networks, subnets, ports
@@ -243,6 +244,11 @@ class TraceService:
                 vteps[agent["host"]] = tunnel
         with self.store.read() as conn:
             system = repo.system_owned_ports(conn)
+            forwardings = [
+                PortForwarding(r[0], r[1], r[2], r[3], (r[4], r[5]), r[6], (r[7], r[8]), r[9])
+                for r in repo.port_forwardings(conn)
+                if ":" not in r[1]  # IPv4 only, as the L3 agent installs them
+            ]
         return from_neutron(
             self.networks.search(admin, everything),
             self.subnets.search(admin, everything),
@@ -252,6 +258,7 @@ class TraceService:
             self.floatingips.search(admin, everything),
             vteps=vteps,
             system_owned=system,
+            forwardings=forwardings,
         )
 
     def trace(self, ctx: RequestContext, body: Any) -> dict[str, Any]:

@@ -65,9 +65,11 @@ def reply(w: Walk, dst_port: Port) -> None:
     """How the answer to a delivered packet passes the two filters (``Trace.reply``)."""
     original = w.t.packet
     sport = original.sport or EPHEMERAL_PORT
-    for port, direction, src, dst in (
-        (dst_port, "egress", w.packet.dst, w.src),
-        (w.origin, "ingress", original.dst, w.origin_src),
+    # the answer's source port is the one the packet reached: after a port forwarding's
+    # DNAT, the internal port on the destination's side, the external one at the origin
+    for port, direction, src, dst, answering in (
+        (dst_port, "egress", w.packet.dst, w.src, w.packet.dport),
+        (w.origin, "ingress", original.dst, w.origin_src, original.dport),
     ):
         if port is None:
             continue
@@ -89,7 +91,7 @@ def reply(w: Walk, dst_port: Port) -> None:
             back = original.with_(
                 dst=dst,
                 dport=sport,
-                sport=original.dport,
+                sport=answering,
                 icmp_type=echo if original.icmp else None,
                 src=src,
             )

@@ -31,6 +31,7 @@ __all__ = [
     "Network",
     "NetworkModel",
     "Port",
+    "PortForwarding",
     "Router",
     "Subnet",
     "from_neutron",
@@ -157,6 +158,44 @@ class FloatingIp:
 
 
 @dataclass(frozen=True)
+class PortForwarding:
+    """A floating IP's forwarding of ``protocol`` external ports to an internal address; the
+    ranges are (start, end), N-N (port i -> port i) or 1-N (all -> one), as ``l3_calc``
+    unrolls them."""
+
+    id: str
+    floating_ip_address: str
+    router_id: str
+    protocol: str
+    external: tuple[int, int]
+    internal_ip_address: str
+    internal: tuple[int, int]
+    project_id: str = ""
+
+    @property
+    def owner(self) -> str:
+        return self.project_id
+
+    def internal_port(self, protocol: str, port: int | None) -> int | None:
+        """The internal port ``protocol``/``port`` is sent on to, None if not forwarded."""
+        if protocol != self.protocol or port is None:
+            return None
+        if not self.external[0] <= port <= self.external[1]:
+            return None
+        single = self.internal[0] == self.internal[1]
+        return self.internal[0] if single else self.internal[0] + port - self.external[0]
+
+    def label(self) -> str:
+        outside, inside = (
+            f"{a}:{b}" if a != b else str(a) for a, b in (self.external, self.internal)
+        )
+        return (
+            f"port forwarding {self.protocol} {self.floating_ip_address}:{outside} -> "
+            f"{self.internal_ip_address}:{inside} ({self.id})"
+        )
+
+
+@dataclass(frozen=True)
 class Router:
     id: str
     name: str = ""
@@ -182,6 +221,7 @@ class NetworkModel:
     groups: Mapping[str, Group] = field(default_factory=dict)
     routers: Mapping[str, Router] = field(default_factory=dict)
     floating_ips: tuple[FloatingIp, ...] = ()
+    forwardings: tuple[PortForwarding, ...] = ()
     vteps: Mapping[str, str] = field(default_factory=dict)  # host -> tunnel IP
 
     def __post_init__(self) -> None:
@@ -208,6 +248,19 @@ class NetworkModel:
             elif port.device_owner == ROUTER_GATEWAY and port.device_id:
                 self.gateways[port.device_id] = port
         self.fip_by_address = {f.floating_ip_address: f for f in self.floating_ips}
+        # floating address -> its forwardings (one router holds them all: the service's rule)
+        self.forwarded: dict[str, list[PortForwarding]] = defaultdict(list)
+        for pf in self.forwardings:
+            self.forwarded[pf.floating_ip_address].append(pf)
+
+    def router_of_floating(self, address: str) -> str | None:
+        """The router whose gateway holds floating ``address`` (associated, or holding port
+        forwardings: both are /32s on the gateway device), None if none does."""
+        fip = self.fip_by_address.get(address)
+        if fip is not None:
+            return fip.router_id
+        held = self.forwarded.get(address)
+        return held[0].router_id if held else None
 
     def owner(self, network_id: str, address: str) -> Port | None:
         """The port that receives ``address`` on the network: a fixed IP, else an allowed
@@ -271,9 +324,11 @@ def from_neutron(
     floating_ips: Iterable[Mapping[str, Any]] = (),
     vteps: Mapping[str, str] | None = None,
     system_owned: Iterable[str] = (),
+    forwardings: Iterable[PortForwarding] = (),
 ) -> NetworkModel:
     """The model from Neutron wire dicts (as ``GET /v2.0/<collection>`` renders them);
-    ``system_owned`` names the ports the controller made itself (not in the wire form)."""
+    ``system_owned`` names the ports the controller made itself (not in the wire form), and
+    ``forwardings`` the floating IPs' port forwardings of a router (IPv4, tcp/udp)."""
     trusted = set(system_owned)
     nets = {
         n["id"]: Network(
@@ -363,5 +418,6 @@ def from_neutron(
         groups=group_map,
         routers=router_map,
         floating_ips=fips,
+        forwardings=tuple(forwardings),
         vteps=dict(vteps or {}),
     )

@@ -1,4 +1,5 @@
-"""Routing inside a router, for the trace: the route lookup and SNAT (``agent/l3_calc.py``).
+"""Routing inside a router, for the trace: DNAT (port forwardings, then floating IPs), the
+route lookup and SNAT (``agent/l3_calc.py``).
 
 Pure functions over the model; each adds its hop to the trace.
 """
@@ -9,9 +10,9 @@ import ipaddress
 
 from neutrino.domain.l3state import gateway_device, interface_device
 from neutrino.domain.trace.model import NetworkModel, Port, Router, in_prefix
-from neutrino.domain.trace.packet import Trace
+from neutrino.domain.trace.packet import Packet, Trace
 
-__all__ = ["route", "snat"]
+__all__ = ["dnat", "route", "snat"]
 
 
 def route(
@@ -122,3 +123,53 @@ def snat(m: NetworkModel, t: Trace, router: Router, gw: Port, src: str) -> str:
             f"leaves as {src} ({why}): the answer needs a route back",
         )
     return src
+
+
+def dnat(m: NetworkModel, t: Trace, router: Router, packet: Packet) -> Packet | None:
+    """The packet after DNAT of a floating IP of this router, in the NAT table's order
+    (``l3_calc``): a port forwarding matching protocol and port first, else the floating IP's
+    association. A floating IP with forwardings has no association (the API refuses both),
+    so a packet no forwarding matches is the router's own: answered for ICMP, refused
+    otherwise (None: the walk ends there)."""
+    dst = packet.dst
+    proto = {6: "tcp", 17: "udp"}.get(packet.number or 0, "")
+    for pf in m.forwarded.get(dst, ()):
+        port = pf.internal_port(proto, packet.dport)
+        if pf.router_id == router.id and port is not None:
+            t.add(
+                "NAT",
+                pf,
+                "nat",
+                f"DNAT {dst}:{packet.dport} -> {pf.internal_ip_address}:{port} (port forwarding)",
+            )
+            return packet.with_(dst=pf.internal_ip_address, dport=port)
+    fip = m.fip_by_address.get(dst)
+    if fip is not None and fip.router_id == router.id:
+        t.add("NAT", fip, "nat", f"DNAT {dst} -> {fip.fixed_ip_address}")
+        return packet.with_(dst=fip.fixed_ip_address)
+    held = m.forwarded.get(dst, [])
+    if packet.icmp:
+        t.add(
+            "router",
+            router,
+            "deliver",
+            f"{dst} holds port forwardings only ({len(held)}), none for icmp: the "
+            f"router's own address answers",
+        )
+        return None
+    forwarded = ", ".join(
+        f"{pf.protocol}/{pf.external[0]}"
+        + (f"-{pf.external[1]}" if pf.external[1] != pf.external[0] else "")
+        for pf in held
+    )
+    t.add(
+        "NAT",
+        router,
+        "drop",
+        f"no port forwarding of floating IP {dst} matches {packet.describe()} "
+        f"(it forwards {forwarded}); nothing listens on the router's own address",
+        f"openstack floating ip port forwarding create --protocol {proto or 'tcp'} "
+        f"--external-protocol-port {packet.dport} --internal-protocol-port PORT "
+        f"--internal-ip-address ADDRESS --port PORT_ID {dst}",
+    )
+    return None

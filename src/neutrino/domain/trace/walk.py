@@ -12,7 +12,8 @@ model arriving on an external network. The walk mirrors what the agents build:
    router interface. Between hosts the packet crosses the segment (VXLAN: the two hosts'
    tunnel endpoints, which must be known: l2population has no flooding to unknown hosts);
 4. a router (``agent/l3_calc.py``): addressed to one of its own addresses it is delivered
-   there; an admin-down router forwards nothing; DNAT of its floating IPs (IPv4); the longest
+   there; an admin-down router forwards nothing; DNAT (IPv4) of its floating IPs' port
+   forwardings (protocol and port), then of its floating IPs; the longest
    prefix of its connected subnets, extra routes and the default route via the gateway
    subnet's gateway; leaving by the gateway, 1:1 SNAT of a floating IP's fixed address, else
    SNAT of the internal IPv4 subnets to the gateway address when ``enable_snat``; a DNAT'd
@@ -155,9 +156,9 @@ class Walk:
                 return None
         self.resolved = address
         owner = m.owner(network_id, address)
-        fip = m.fip_by_address.get(address)
-        if fip is not None:  # the address lives on the router's gateway, not its own port
-            gw = m.gateways.get(fip.router_id)
+        holder = m.router_of_floating(address)
+        if holder is not None:  # the address lives on the router's gateway, not its own port
+            gw = m.gateways.get(holder)
             if gw is not None and gw.network_id == network_id:
                 owner = gw
         if owner is None:
@@ -328,17 +329,12 @@ class Walk:
         t.add("router", router, "pass", f"in by {in_port.label()} on {in_port.host}")
         here = ("netns", "forwarding", "device", "address")
         t.rely(since, "router", kernel.refs_router(router, in_port.host, here))
-        fip = m.fip_by_address.get(dst)
-        if fip is not None and fip.router_id == router.id and self.packet.version == 4:
-            self.dnat_from = dst
-            self.packet = self.packet.with_(dst=fip.fixed_ip_address)
-            t.add(
-                "NAT",
-                fip,
-                "nat",
-                f"DNAT {dst} -> {fip.fixed_ip_address}",
-            )
-            dst = fip.fixed_ip_address
+        if self.packet.version == 4 and m.router_of_floating(dst) == router.id:
+            translated = routing.dnat(m, t, router, self.packet)
+            if translated is None:
+                return None
+            self.dnat_from, self.packet = dst, translated
+            dst = translated.dst
         out = routing.route(self.m, t, router, ports, gw, dst, in_port.host)
         if out is None:
             return None
