@@ -146,7 +146,6 @@ class AgentSettings:
         )
 
     def agent_config(self, vlan: bool = False) -> AgentConfig:
-        """``vlan``: the kernel makes VLAN sub-interfaces (the probe at start said so)."""
         return AgentConfig(
             local_ip=self.tunnel_ip,
             underlay_dev=self.underlay_dev,
@@ -156,12 +155,9 @@ class AgentSettings:
         )
 
     def configurations(self, vlan_unavailable: str = "not probed") -> dict[str, Any]:
-        """What the agent registers with: binding reads ``tunnel_ip``, the mappings and the
-        segment types. ``vlan_unavailable`` is why this host cannot tag VLANs (the probe at
-        start, ``dataplane.vlan_probe``), "" when it can: then ``vlan`` is a segment type
-        (on the physical networks of ``interface_mappings``) and trunk sub-ports are carried
-        with VLAN tags; else the controller shows the reason on every VLAN port and trunk
-        sub-port it cannot bind here."""
+        """What the agent registers with (binding reads the tunnel IP, mappings and segment
+        types). ``vlan_unavailable``: why the kernel cannot tag (``dataplane.vlan_probe``),
+        shown on every VLAN port and sub-port not bound here; "" serves both."""
         vlan = not vlan_unavailable
         config: dict[str, Any] = {
             "tunnel_ip": self.tunnel_ip,
@@ -203,9 +199,8 @@ def link_watcher(netns: str | None, on_change: Callable[[], None]) -> LinkWatche
 
 
 def vlan_reason(settings: AgentSettings, real_kernel: bool) -> str:
-    """Why this host does not serve VLAN segments and trunk sub-ports ("" when it does):
-    what the kernel refused. The wiring uses 8021q sub-interfaces; a kernel with only a
-    VLAN-filtering bridge is not served."""
+    """Why this host serves no VLAN segments and trunk sub-ports ("" when it does): the
+    wiring uses 8021q sub-interfaces, a VLAN-filtering bridge alone is not enough."""
     if not real_kernel:
         return "not probed (no real kernel)"
     from neutrino.agent.dataplane.vlan_probe import probe  # needs pyroute2 and root
