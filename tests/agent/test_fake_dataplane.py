@@ -18,6 +18,7 @@ from neutrino.agent.dataplane import (
     L2Kernel,
     LinkExists,
     LinkNotFound,
+    NotSupported,
 )
 from neutrino.agent.model import FLOOD_MAC, OWNED_PREFIXES, FdbEntry, NeighEntry
 from tests.kernel.lab import NetnsLab, run, skip_reason
@@ -117,6 +118,40 @@ def test_list_links_only_owned(backend: Backend, k: L2Kernel) -> None:
     assert set(links) == {"tapport1", "brqnet", VX}
     assert links["tapport1"].mtu == 1450
     assert len({ln.index for ln in links.values()}) == 3
+
+
+def test_vlan_sub_interfaces(backend: Backend, k: L2Kernel) -> None:
+    backend.add_device("tapparent1")
+    try:
+        k.ensure_vlan("tapsub1", "tapparent1", 200)
+    except NotSupported:
+        assert not isinstance(k, FakeKernel)
+        pytest.skip("this kernel has no 8021q (the refusal is checked below)")
+    assert k.ensure_vlan("tapsub1", "tapparent1", 200) == k.get_link("tapsub1").index  # type: ignore[union-attr]
+    with pytest.raises(LinkExists):
+        k.ensure_vlan("tapsub1", "tapparent1", 201)
+    with pytest.raises(LinkNotFound):
+        k.ensure_vlan("tapsub2", "tapnosuch", 200)
+    listed = k.list_links(OWNED_PREFIXES)["tapsub1"]
+    assert listed.kind == "vlan" and listed.vlan == (200, "tapparent1")
+    k.ensure_bridge("brqnet", 1500)
+    k.attach("tapsub1", "brqnet")
+    k.delete_link("tapparent1")  # its VLANs go with it
+    assert k.get_link("tapsub1") is None
+
+
+def test_a_kernel_without_8021q_refuses_vlans(backend: Backend, k: L2Kernel) -> None:
+    backend.add_device("tapparent1")
+    kernel = FakeKernel(vlan=False) if isinstance(k, FakeKernel) else k
+    if kernel is not k:
+        kernel.add_device("tapparent1")  # type: ignore[attr-defined]
+    try:
+        kernel.ensure_vlan("tapsub1", "tapparent1", 200)
+    except NotSupported:
+        assert kernel.get_link("tapsub1") is None
+        return
+    kernel.delete_link("tapsub1")
+    pytest.skip("this kernel has 8021q")
 
 
 def test_name_longer_than_ifnamsiz_is_refused(k: L2Kernel) -> None:

@@ -64,6 +64,28 @@ def test_notify_script_records_the_state(tmp_path: Path) -> None:
     assert "MASTER) conntrackd -C /c.conf -c;" in with_ct
 
 
+def test_ipv6_link_locals_and_forwarding_follow_the_master(tmp_path: Path) -> None:
+    v6 = replace(
+        INSTANCE,
+        vips=(*INSTANCE.vips, ("2001:db8:a::1/64", "qr-55555555-aa")),
+        link_locals=(("fe80::f816:3eff:fe00:10a/64", "qr-55555555-aa"),),
+    )
+    text = render_keepalived(v6, "/n")
+    excluded = text.split("virtual_ipaddress_excluded {")[1].split("}")[0]
+    assert "        2001:db8:a::1/64 dev qr-55555555-aa\n" in excluded
+    assert "        fe80::f816:3eff:fe00:10a/64 dev qr-55555555-aa scope link\n" in excluded
+    assert "fe80" not in render_keepalived(INSTANCE, "/n")  # an IPv4-only router
+    script = render_notify(str(tmp_path / "state"), ipv6=True)
+    assert "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding" in script
+    fake = tmp_path / "forwarding"
+    test_script = tmp_path / "notify.sh"
+    test_script.write_text(script.replace("/proc/sys/net/ipv6/conf/all/forwarding", str(fake)))
+    for word, value in (("MASTER", "1"), ("BACKUP", "0"), ("FAULT", "0")):
+        subprocess.run(["sh", str(test_script), "INSTANCE", "VR_3", word, "50"], check=True)
+        assert fake.read_text().strip() == value, word
+    assert "forwarding" not in render_notify(str(tmp_path / "state"))
+
+
 def test_conntrackd_config_only_with_one_peer() -> None:
     assert render_conntrackd(INSTANCE, "/d") is None  # two peers: no unicast channel
     text = render_conntrackd(replace(INSTANCE, peers=("169.254.192.6",)), "/d")

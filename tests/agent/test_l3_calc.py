@@ -341,13 +341,37 @@ def test_ha_router_hands_its_addresses_and_routes_to_keepalived() -> None:
     assert cfg.ha is not None
     assert cfg.ha.vips == (
         ("192.0.2.1/24", "qr-55555555-aa"),
+        ("2001:db8:a::1/64", "qr-55555555-aa"),
         ("203.0.113.10/24", "qg-66666666-ee"),
         ("203.0.113.20/32", "qg-66666666-ee"),
-    )  # IPv4 only: an HA namespace has IPv6 off
+    )
+    assert cfg.ha.ipv6 and cfg.ha.link_locals == (  # EUI-64 of each device's MAC
+        ("fe80::f816:3eff:fe00:20e/64", "qg-66666666-ee"),
+        ("fe80::f816:3eff:fe00:10a/64", "qr-55555555-aa"),
+    )
     assert cfg.ha.routes == (("0.0.0.0/0", "203.0.113.1", "qg-66666666-ee"),)
     assert (cfg.ha.vr_id, cfg.ha.ha_address, cfg.ha.peers) == (7, "169.254.192.5", ha.peers)
     # the wire form carries it
     assert RouterState.from_dict(state(router(ha=ha)).to_dict()["routers"][0]).ha == ha
+
+
+def test_ipv6_ha_router_gives_keepalived_its_v6_routes_and_a_v4_one_no_link_locals() -> None:
+    ha = HaState(vr_id=7, port=HA_PORT, peers=("169.254.192.6",))
+    gw = router().gateway
+    assert gw is not None
+    v6_gw = RouterAddress("2001:db8:e::10", 64, "se6", "2001:db8:e::/64", "2001:db8:e::1")
+    dual = router(ha=ha, gateway=replace(gw, addresses=(*gw.addresses, v6_gw)))
+    cfg = desired_routers(state(dual))[ROUTER]
+    assert cfg.ha is not None and ("2001:db8:e::10/64", "qg-66666666-ee") in cfg.ha.vips
+    assert cfg.ha.routes == (
+        ("0.0.0.0/0", "203.0.113.1", "qg-66666666-ee"),
+        ("::/0", "2001:db8:e::1", "qg-66666666-ee"),
+    )
+    qr = router().interfaces[0]
+    v4_only = router(ha=ha, interfaces=(replace(qr, addresses=qr.addresses[:1]),))
+    cfg = desired_routers(state(v4_only))[ROUTER]
+    assert cfg.ha is not None and not cfg.ha.ipv6 and cfg.ha.link_locals == ()
+    assert all(":" not in cidr for cidr, _ in cfg.ha.vips)
 
 
 def test_ha_router_admin_down_has_no_routes_for_keepalived() -> None:

@@ -366,3 +366,18 @@ def test_a_port_wired_here_is_unlearned_from_the_tunnel_port() -> None:
     writes = kernel.writes
     loop.apply_once()
     assert kernel.writes == writes
+
+
+def test_a_trunks_sub_ports_are_wired_and_reported_before_their_parent() -> None:
+    """P2 sorts after P1 and is P1's sub-port here: only the sub-ports-first order reports
+    it before its parent, so the controller never sees the parent wired while its sub-port
+    is not yet (the trunk would flicker DEGRADED)."""
+    sub = replace(port(P2, "192.0.2.12"), trunk_parent=P1, vlan_id=200)
+    config = AgentConfig(local_ip="198.51.100.1", underlay_dev="eth1", vlan=True)
+    kernel, ctl, watcher, loop = make(state(port(P1, "192.0.2.11"), sub), config=config)
+    kernel.add_device(tap_name(P1))
+    watcher.poll_once()
+    report = loop.apply_once()
+    assert report is not None and report.wired == {tap_name(P1), tap_name(P2)}
+    assert kernel.links[tap_name(P2)].vlan == (200, tap_name(P1))
+    assert ctl.statuses == [(P2, "ACTIVE"), (P1, "ACTIVE")]

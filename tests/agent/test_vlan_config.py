@@ -33,3 +33,15 @@ def test_no_probe_without_a_real_kernel() -> None:
 def test_an_agent_that_reports_vlan_can_carry_sub_ports() -> None:
     config = {**settings().configurations(), "trunk_segmentation_types": ["vlan"]}
     assert binding.trunk_refusal(config) is None
+
+
+def test_a_tagging_kernel_makes_the_agent_serve_vlan() -> None:
+    """The probe found 8021q (no reason): VLAN is a segment type, sub-ports are carried, and
+    calc's config wires VLANs; the controller binds both."""
+    config = settings().configurations("")
+    assert "vlan" in config["segment_types"] and config["trunk_segmentation_types"] == ["vlan"]
+    assert "vlan_unavailable" not in config
+    assert binding.refusal(config, "vlan", "physnet1") is None
+    assert binding.refusal(config, "vlan", "physnet9") is not None  # no mapping for it
+    assert binding.trunk_refusal(config) is None
+    assert settings().agent_config(vlan=True).vlan and not settings().agent_config().vlan

@@ -167,3 +167,31 @@ class TestServerDefaults:
 def _sub(api: Caller) -> str:
     net = api.network()
     return str(api.subnet(net["id"], "198.51.100.0/24")["id"])
+
+
+def _ha_networks(api: Caller, project: str) -> list[dict[str, Any]]:
+    name = f"HA network tenant {project}"
+    return list(api.get(f"/v2.0/networks?name={name}").json()["networks"])
+
+
+def test_the_ha_network_goes_with_the_projects_last_ha_router(api: Caller) -> None:
+    """Neutron's rule: deleting (or making legacy) the last HA router of a project deletes
+    the project's HA network and its subnet; while another HA router remains it stays."""
+    one = api.create("routers", "router", ha=True)
+    two = api.create("routers", "router", ha=True)
+    legacy = api.create("routers", "router", ha=False)
+    project = one["tenant_id"]
+    (net,) = _ha_networks(api, project)
+    assert api.delete(f"/v2.0/routers/{one['id']}").status_code == 204
+    assert [n["id"] for n in _ha_networks(api, project)] == [net["id"]]  # two still needs it
+    body = {"router": {"ha": False, "admin_state_up": False}}
+    r = api.put(f"/v2.0/routers/{two['id']}", body)
+    assert r.status_code == 200, r.text
+    assert _ha_networks(api, project) == []
+    assert api.get(f"/v2.0/subnets?network_id={net['id']}").json()["subnets"] == []
+    assert api.delete(f"/v2.0/routers/{legacy['id']}").status_code == 204  # no HA network: fine
+    three = api.create("routers", "router", ha=True)  # a new HA router makes a new one
+    (again,) = _ha_networks(api, project)
+    assert again["id"] != net["id"]
+    assert api.delete(f"/v2.0/routers/{three['id']}").status_code == 204
+    assert _ha_networks(api, project) == []

@@ -611,3 +611,35 @@ def test_one_default_pool_per_ip_version(racer: Racer) -> None:
         racer.call("DELETE", f"/v2.0/subnetpools/{won['id']}", None, 204)
 
     rounds(check)
+
+
+def test_last_ha_router_delete_against_ha_router_creates(racer: Racer) -> None:
+    """The project's HA network goes with its last HA router; HA routers created meanwhile
+    never lose it: afterwards there is exactly one HA network (with its subnet) while an HA
+    router exists, and none once the last one is deleted."""
+    body = {"router": {"name": "race-ha", "ha": True}}
+
+    def ha_networks(tenant: str) -> list[dict[str, Any]]:
+        name = f"HA network tenant {tenant}"
+        return list(racer.call("GET", f"/v2.0/networks?name={name}", None, 200)["networks"])
+
+    def check(i: int) -> None:
+        first = racer.call("POST", "/v2.0/routers", body, 201)["router"]
+        tenant = first["tenant_id"]
+        assert len(ha_networks(tenant)) == 1, i
+        got = racer.race(
+            [
+                ("DELETE", f"/v2.0/routers/{first['id']}", None, None),
+                *[("POST", "/v2.0/routers", body, None)] * 2,
+            ]
+        )
+        assert [r.status_code for r in got] == [204, 201, 201], (i, [r.text for r in got])
+        nets = ha_networks(tenant)
+        assert len(nets) == 1, (i, nets)
+        subnets = racer.call("GET", f"/v2.0/subnets?network_id={nets[0]['id']}", None, 200)
+        assert len(subnets["subnets"]) == 1, i
+        for r in got[1:]:
+            racer.call("DELETE", f"/v2.0/routers/{r.json()['router']['id']}", None, 204)
+        assert ha_networks(tenant) == [], i
+
+    rounds(check)

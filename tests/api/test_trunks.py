@@ -294,3 +294,55 @@ def test_vlan_network_binding_names_the_missing_kernel_support(api: Caller) -> N
     port = api.port(r.json()["network"]["id"], **{"binding:host_id": "hv1"})
     assert port["binding:vif_type"] == "binding_failed"
     assert "8021q refused" in port["binding:vif_details"]["binding_failure_reason"]
+
+
+def test_a_tagging_agent_binds_vlan_ports_and_its_reports_drive_the_trunk(api: Caller) -> None:
+    """An agent whose kernel tags (``segment_types`` with ``vlan``, ``trunk_segmentation_types``
+    ``["vlan"]``, as the agent registers after a good probe): a VLAN network's port binds, the
+    host state gives each sub-port its parent and tag, and the trunk follows the agent's
+    reports: DEGRADED while the parent is wired and a sub-port is not, ACTIVE when both are."""
+    register(
+        api,
+        "hv1",
+        segment_types=["flat", "vlan", "vxlan"],
+        trunk_segmentation_types=["vlan"],
+    )
+    r = api.post(
+        "/v2.0/networks",
+        {
+            "network": {
+                "provider:network_type": "vlan",
+                "provider:physical_network": "physnet1",
+                "mtu": 1450,  # not above the (VXLAN) parent's
+            }
+        },
+    )
+    assert r.status_code == 201, r.text
+    vlan_net = r.json()["network"]
+    parent = api.port(api.network()["id"])
+    sub = api.port(vlan_net["id"])
+    made = trunk(api, parent["id"], sub_ports=[vlan(sub["id"], 7)])
+    api.put(f"/v2.0/ports/{parent['id']}", {"port": {"binding:host_id": "hv1"}})
+    shown = api.get(f"/v2.0/ports/{sub['id']}").json()["port"]
+    assert shown["binding:vif_type"] == "bridge", shown["binding:vif_details"]
+    ports = {p["id"]: p for p in api.get("/agent/v1/hosts/hv1/state").json()["state"]["ports"]}
+    assert ports[sub["id"]]["trunk_parent"] == parent["id"] and ports[sub["id"]]["vlan_id"] == 7
+    assert ports[parent["id"]]["trunk_parent"] is None
+
+    def report(port_id: str, status: str) -> None:
+        path = f"/agent/v1/ports/{port_id}/status"
+        r = api.post(path, {"port": {"status": status, "host": "hv1"}})
+        assert r.status_code == 200, r.text
+
+    def status() -> str:
+        return str(api.get(f"{TRUNKS}/{made['id']}").json()["trunk"]["status"])
+
+    assert status() == "ACTIVE"  # bound, nothing wired yet
+    report(parent["id"], "ACTIVE")
+    assert status() == "DEGRADED"
+    report(sub["id"], "ACTIVE")
+    assert status() == "ACTIVE"
+    report(sub["id"], "DOWN")
+    assert status() == "DEGRADED"
+    report(parent["id"], "DOWN")
+    assert status() == "ACTIVE"

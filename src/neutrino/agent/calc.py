@@ -13,9 +13,17 @@ Rules (DESIGN.md "Data plane", DATAPLANE.md §1):
 * Per network: bridge ``brq<net[:11]>`` with the network's MTU. A ``vxlan`` network adds
   ``vxlan-<vni>`` (local = this host's tunnel IP, on the underlay device) with an MTU capped at
   the underlay MTU minus the VXLAN overhead (1450 on 1500). A ``flat`` network attaches the
-  physical interface mapped to its physnet (its MTU left alone). Networks this host cannot
-  serve (an unmapped physnet; ``vlan``, which this kernel lacks) render nothing.
+  physical interface mapped to its physnet (its MTU left alone); a ``vlan`` network attaches
+  that interface's 802.1Q sub-interface ``<physical>.<vid>`` (made by the agent; Neutron's
+  linuxbridge ``physical_interface_mappings`` model). Networks this host cannot serve (an
+  unmapped physnet; ``vlan`` on a kernel without 8021q, ``AgentConfig.vlan`` false) render
+  nothing.
 * Per local port: ``tap<port[:11]>`` attached to its bridge with the network's MTU.
+* A trunk's sub-port (``trunk_parent``/``vlan_id`` set) is not a VM's tap: its
+  ``tap<sub-port[:11]>`` is a VLAN sub-interface of the parent's tap with the sub-port's tag,
+  made by the agent and attached to the sub-port network's bridge (Neutron linuxbridge's
+  trunk driver). It is rendered only while the parent is wired here and the kernel can tag;
+  the controller never binds a sub-port to a host that cannot.
 * Per VXLAN network present here: one all-zero flood entry per remote VTEP (DHCP and other
   broadcasts), and per remote port a unicast FDB entry to its VTEP plus a neighbour entry per
   IP address (the VXLAN ``proxy`` answers ARP and IPv6 neighbour solicitations from them),
@@ -39,6 +47,7 @@ from neutrino.agent.model import (
     FdbEntry,
     L2State,
     NeighEntry,
+    VlanSpec,
     VxlanSpec,
 )
 from neutrino.domain.hoststate import (
@@ -47,6 +56,7 @@ from neutrino.domain.hoststate import (
     PortState,
     bridge_name,
     tap_name,
+    vlan_subinterface_name,
     vxlan_name,
 )
 from neutrino.domain.ipam import link_local
@@ -67,6 +77,7 @@ def compute_l2(state: HostState, config: AgentConfig) -> L2State:
     bridges: dict[str, BridgeSpec] = {}
     vxlans: dict[str, VxlanSpec] = {}
     attachments: dict[str, AttachmentSpec] = {}
+    vlans: dict[str, VlanSpec] = {}
     fdb: set[FdbEntry] = set()
     neigh: set[NeighEntry] = set()
 
@@ -89,6 +100,16 @@ def compute_l2(state: HostState, config: AgentConfig) -> L2State:
         elif net.network_type == "flat" and net.physical_network in config.physical_interfaces:
             uplink = config.physical_interfaces[net.physical_network]
             attachments[uplink] = AttachmentSpec(name=uplink, bridge=brq, mtu=None)
+        elif (
+            net.network_type == "vlan"
+            and config.vlan
+            and net.segmentation_id is not None
+            and net.physical_network in config.physical_interfaces
+        ):
+            physical = config.physical_interfaces[net.physical_network]
+            uplink = vlan_subinterface_name(physical, net.segmentation_id)
+            vlans[uplink] = VlanSpec(uplink, physical, net.segmentation_id)
+            attachments[uplink] = AttachmentSpec(name=uplink, bridge=brq, mtu=None)
         else:
             continue
         bridges[brq] = BridgeSpec(name=brq, mtu=mtu)
@@ -96,13 +117,34 @@ def compute_l2(state: HostState, config: AgentConfig) -> L2State:
             tap = tap_name(port.id)
             attachments[tap] = AttachmentSpec(tap, brq, mtu, port.mac_address.lower())
 
+    _render_subports(state.ports, config, attachments, vlans)
     return L2State(
         bridges=bridges,
         vxlans=vxlans,
         attachments=attachments,
         fdb=frozenset(fdb),
         neigh=frozenset(neigh),
+        vlans=vlans,
+        vlan_uplinks=frozenset(config.physical_interfaces.values()) if config.vlan else frozenset(),
     )
+
+
+def _render_subports(
+    ports: tuple[PortState, ...],
+    config: AgentConfig,
+    attachments: dict[str, AttachmentSpec],
+    vlans: dict[str, VlanSpec],
+) -> None:
+    """Make each trunk sub-port's tap a VLAN sub-interface of its parent's tap, or drop its
+    attachment when that cannot be (no 8021q, or the parent is not wired here)."""
+    for port in ports:
+        if port.trunk_parent is None or port.vlan_id is None:
+            continue
+        tap, parent = tap_name(port.id), tap_name(port.trunk_parent)
+        if config.vlan and tap in attachments and parent in attachments:
+            vlans[tap] = VlanSpec(tap, parent, port.vlan_id)
+        else:
+            attachments.pop(tap, None)
 
 
 def _render_l2pop(

@@ -16,14 +16,20 @@ network) elects one master, which alone holds them. The rendered configuration:
   network whose hosts know each other's ports (l2population), no multicast needed;
 * ``virtual_ipaddress``: one link-local address per router on the HA port (so the instance
   always has a primary VIP, as Neutron does), then ``virtual_ipaddress_excluded`` (not in
-  the adverts, no limit on their number): every interface and gateway address and each
-  floating IP as a /32 on the gateway device;
-* ``virtual_routes``: the default route via the gateway subnet's gateway and the extra
-  routes, installed by the master only (``protocol`` 18, keepalived's, so the agent's own
-  route sync, which owns ``proto static``, never touches them);
+  the adverts, no limit on their number, and of either family, which is how Neutron carries
+  IPv6 too): every interface and gateway address (IPv4 and IPv6) and each floating IP as a
+  /32 on the gateway device; a router that routes IPv6 also gets each device's EUI-64
+  link-local address there (``scope link``), so only the master answers, and advertises
+  itself, at the address VMs and the upstream router use as the next hop;
+* ``virtual_routes``: the default routes (IPv4 and IPv6) via the gateway subnets' gateways
+  and the extra routes, installed by the master only (``protocol`` 18, keepalived's, so the
+  agent's own route sync, which owns ``proto static``, never touches them);
 * ``notify``: a script that writes the new state (``MASTER``/``BACKUP``/``FAULT``) to a file
-  the agent reads and reports (``ha_state``), and, when a conntrackd configuration is given,
-  drives conntrackd (commit the backup's copy of the connections on becoming master).
+  the agent reads and reports (``ha_state``), turns IPv6 forwarding on for a master and off
+  otherwise when the router routes IPv6 (a forwarding device joins ff02::2 and reports it
+  with MLD from the router's MAC: a backup must stay silent), and, when a conntrackd
+  configuration is given, drives conntrackd (commit the backup's copy of the connections on
+  becoming master).
 
 No I/O; deterministic: equal inputs render equal text.
 """
@@ -60,6 +66,13 @@ class HaInstance:
     peers: tuple[str, ...]
     vips: tuple[tuple[str, str], ...]  # ("192.0.2.1/24", "qr-…") in order
     routes: tuple[tuple[str, str, str], ...]  # (destination, nexthop, device or "")
+    # the router routes IPv6: its devices' link-local addresses (("fe80::…/64", "qr-…")),
+    # also keepalived's; empty for an IPv4-only router
+    link_locals: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ipv6(self) -> bool:
+        return bool(self.link_locals)
 
 
 def render_keepalived(instance: HaInstance, notify_script: str) -> str:
@@ -91,6 +104,7 @@ def render_keepalived(instance: HaInstance, notify_script: str) -> str:
         "    }",
         "    virtual_ipaddress_excluded {",
         *[f"        {cidr} dev {dev}" for cidr, dev in i.vips],
+        *[f"        {cidr} dev {dev} scope link" for cidr, dev in i.link_locals],
         "    }",
         "    virtual_routes {",
         *[
@@ -106,16 +120,23 @@ def render_keepalived(instance: HaInstance, notify_script: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_notify(state_file: str, conntrackd: Sequence[str] = ()) -> str:
+def render_notify(state_file: str, conntrackd: Sequence[str] = (), *, ipv6: bool = False) -> str:
     """The notify script keepalived runs with ``<type> <name> <state> <priority>``: record
     the state (written to a temporary file, then renamed: the agent never reads half a
-    word), then run the conntrackd commands for it (``conntrackd`` = the command prefix,
-    e.g. ``conntrackd -C <conf>``; empty: none)."""
+    word), set IPv6 forwarding (``ipv6``: on for a master only; keepalived runs it in the
+    router's namespace, whose ``/proc/sys/net`` it writes), then run the conntrackd commands
+    for it (``conntrackd`` = the command prefix, e.g. ``conntrackd -C <conf>``; empty:
+    none)."""
     lines = [
         "#!/bin/sh",
         "# written by the neutrino agent: keepalived's notify script for one HA router",
         f'echo "$3" > "{state_file}.tmp" && mv "{state_file}.tmp" "{state_file}"',
     ]
+    if ipv6:
+        forwarding = "/proc/sys/net/ipv6/conf/all/forwarding"
+        lines.append(
+            f'if [ "$3" = MASTER ]; then echo 1 > {forwarding}; else echo 0 > {forwarding}; fi'
+        )
     if conntrackd:
         ct = " ".join(conntrackd)
         lines += [

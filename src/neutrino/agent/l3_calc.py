@@ -32,9 +32,11 @@ host of the router, plus its HA port (``ha-<port[:11]>`` with its 169.254.192.0/
 its interface and gateway addresses, floating IPs and routes go to keepalived instead
 (``RouterConfig.ha``, ``agent.ha_calc``): those devices' addresses are marked ``vip`` and
 left to keepalived, and ``routes`` is empty (keepalived installs them on the master). IPv6
-is off in an HA router's namespace (``ipv6`` false): keepalived here moves IPv4 addresses
-only, and a backup's IPv6 link-local traffic would teach the external bridge the router's
-MAC at the wrong host.
+addresses are keepalived's too, with each device's link-local address (``HaInstance.ipv6``);
+the namespace then keeps IPv6 on without automatic link-local addresses and IPv6
+forwarding is keepalived's notify script's (on for the master only), so a backup sends
+nothing from the router's MACs (which would teach the external bridge the router at the
+wrong host). An IPv4-only HA router's namespace has IPv6 off altogether.
 
 No I/O; deterministic and sorted, so equal states render equal configs.
 """
@@ -48,6 +50,7 @@ from dataclasses import dataclass, replace
 from neutrino.agent.ha_calc import HaInstance
 from neutrino.agent.model import AgentConfig
 from neutrino.domain.hoststate import HostState, NetworkState, tap_name
+from neutrino.domain.ipam import link_local
 from neutrino.domain.l3state import (
     RouterPortState,
     RouterState,
@@ -231,24 +234,29 @@ def _ha_ports(
     config: AgentConfig | None,
 ) -> tuple[list[RouterPortConfig], HaInstance]:
     """An HA router's devices (addresses handed to keepalived) plus its HA port, and the
-    keepalived instance (the floating IPs are among the gateway's addresses already). IPv4
-    only (the module docstring says why)."""
+    keepalived instance (the floating IPs are among the gateway's addresses already); a
+    router with an IPv6 address also hands over each device's link-local address."""
     assert router.ha is not None
     ha = router.ha
     vips: list[tuple[str, str]] = []
     out = []
     for port in ports:
         v4 = tuple(a for a in port.addresses if ":" not in a)
-        vips += [(a, port.device) for a in v4]
+        v6 = tuple(a for a in port.addresses if ":" in a)
+        vips += [(a, port.device) for a in v4 + v6]
         out.append(replace(port, addresses=(), vip=True))
+    ipv6 = any(":" in a for a, _ in vips)
+    link_locals = tuple(
+        (f"{link_local(p.mac_address)}/64", p.device) for p in sorted(ports, key=lambda p: p.device)
+    )
     device = ha_device(ha.port.id)
     own = next(a for a in ha.port.addresses if a.version == 4)
     out.append(_port(ha.port, device, _mtu(networks.get(ha.port.network_id), config), False))
     gw = next((p.device for p in ports if p.gateway), "")
     route_list = tuple(
-        (r.destination, r.nexthop, gw if r.destination == "0.0.0.0/0" else "")
+        (r.destination, r.nexthop, gw if r.destination in ("0.0.0.0/0", "::/0") else "")
         for r in sorted(routes)
-        if ":" not in r.destination
+        if ipv6 or ":" not in r.destination
     )
     instance = HaInstance(
         router_id=router.id,
@@ -258,6 +266,7 @@ def _ha_ports(
         peers=ha.peers,
         vips=tuple(vips),
         routes=route_list if router.admin_state_up else (),
+        link_locals=link_locals if ipv6 else (),
     )
     return sorted(out, key=lambda p: p.device), instance
 

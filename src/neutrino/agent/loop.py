@@ -155,7 +155,10 @@ class AgentLoop:
         here = {p.id for p in state.ports}
         want = {p.id: ACTIVE if tap_name(p.id) in report.wired else DOWN for p in state.ports}
         want.update({pid: DOWN for pid in self.reported if pid not in here})
-        for port_id, status in sorted(want.items()):
+        # trunk sub-ports before the rest: the controller judges a trunk DEGRADED when its
+        # parent is wired and a sub-port is not, so a parent reported last never flickers it
+        subports = {p.id for p in state.ports if p.trunk_parent is not None}
+        for port_id, status in sorted(want.items(), key=lambda i: (i[0] not in subports, i[0])):
             if self.reported.get(port_id) == status and port_id in here:
                 continue
             try:

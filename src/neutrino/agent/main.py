@@ -145,30 +145,32 @@ class AgentSettings:
             **given,
         )
 
-    def agent_config(self) -> AgentConfig:
+    def agent_config(self, vlan: bool = False) -> AgentConfig:
         return AgentConfig(
             local_ip=self.tunnel_ip,
             underlay_dev=self.underlay_dev,
             underlay_mtu=self.underlay_mtu,
             physical_interfaces=dict(self.interface_mappings),
+            vlan=vlan,
         )
 
     def configurations(self, vlan_unavailable: str = "not probed") -> dict[str, Any]:
-        """What the agent registers with: binding reads ``tunnel_ip``, the mappings and the
-        segment types. VLAN is not served yet (the wiring needs a kernel with 8021q or bridge
-        VLAN filtering, which the kernels here lack): ``vlan_unavailable`` says why, from
-        the probe at start (``dataplane.vlan_probe``), and the controller shows it on every
-        VLAN port and trunk sub-port it cannot bind here."""
-        return {
+        """What the agent registers with (binding reads the tunnel IP, mappings and segment
+        types). ``vlan_unavailable``: why the kernel cannot tag (``dataplane.vlan_probe``),
+        shown on every VLAN port and sub-port not bound here; "" serves both."""
+        vlan = not vlan_unavailable
+        config: dict[str, Any] = {
             "tunnel_ip": self.tunnel_ip,
             "tunnel_types": ["vxlan"],
             "interface_mappings": dict(self.interface_mappings),
-            "segment_types": ["flat", "vxlan"],
-            "trunk_segmentation_types": [],
-            "vlan_unavailable": vlan_unavailable,
+            "segment_types": ["flat", "vlan", "vxlan"] if vlan else ["flat", "vxlan"],
+            "trunk_segmentation_types": ["vlan"] if vlan else [],
             "l2_population": True,
             "netns": self.netns,
         }
+        if not vlan:
+            config["vlan_unavailable"] = vlan_unavailable
+        return config
 
     def dhcp_configurations(self) -> dict[str, Any]:
         return {
@@ -197,16 +199,18 @@ def link_watcher(netns: str | None, on_change: Callable[[], None]) -> LinkWatche
 
 
 def vlan_reason(settings: AgentSettings, real_kernel: bool) -> str:
-    """Why this host does not serve VLAN segments and trunk sub-ports (what the kernel
-    refused, or that VLAN wiring is not built yet where the kernel could tag)."""
+    """Why this host serves no VLAN segments and trunk sub-ports ("" when it does): the
+    wiring uses 8021q sub-interfaces, a VLAN-filtering bridge alone is not enough."""
     if not real_kernel:
         return "not probed (no real kernel)"
     from neutrino.agent.dataplane.vlan_probe import probe  # needs pyroute2 and root
 
     found = probe(settings.netns)
-    if not found.usable:
-        return found.reason
-    return "the kernel can tag VLANs, but this agent does not wire VLAN segments yet"
+    if found.sub_interfaces:
+        return ""
+    if found.vlan_filtering:
+        return "the kernel lacks 8021q (type vlan), which this agent wires VLANs with"
+    return found.reason
 
 
 def build_roles(
@@ -214,8 +218,9 @@ def build_roles(
 ) -> list[Role]:
     """The roles ``settings`` ask for, in the loop's order (``agent.roles``). The DHCP and L3
     roles' namespaces take the suffix ``-<netns>`` (several lab hosts on one machine)."""
-    config, suffix = settings.agent_config(), settings.dhcp_namespace_suffix()
-    l2_conf = settings.configurations(vlan_reason(settings, real_kernel))
+    no_vlan = vlan_reason(settings, real_kernel)
+    config, suffix = settings.agent_config(vlan=not no_vlan), settings.dhcp_namespace_suffix()
+    l2_conf = settings.configurations(no_vlan)
     if settings.qos and real_kernel:
         l2_conf.update(qos_calc.configurations())  # the rule types the QoS role enforces
     roles: list[Role] = [L2Role(L2Manager(kernel), config, l2_conf)]

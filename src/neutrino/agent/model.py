@@ -4,8 +4,10 @@ Input. calc reads ``neutrino.domain.hoststate.HostState`` (the controller → ag
 which also owns the kernel naming functions) plus this host's static ``AgentConfig``.
 
 Output. ``L2State`` is the complete desired set of kernel L2 objects owned by neutrino on one
-host: bridges ``brq<net[:11]>``, VXLAN devices ``vxlan-<vni>``, port attachments (``tap<port[:11]>``
-or a flat network's physical interface) and the FDB / neighbour entries of each VXLAN device.
+host: bridges ``brq<net[:11]>``, VXLAN devices ``vxlan-<vni>``, VLAN sub-interfaces (a VLAN
+network's ``<physical>.<vid>``, a trunk sub-port's ``tap<sub-port[:11]>`` on its parent's tap),
+port attachments (``tap<port[:11]>``, a flat network's physical interface, a VLAN
+sub-interface) and the FDB / neighbour entries of each VXLAN device.
 All specs are frozen values, so the dataplane manager can compare desired with current by
 equality and touch only what differs.
 
@@ -37,6 +39,9 @@ class AgentConfig:
     underlay_dev: str
     underlay_mtu: int = 1500
     physical_interfaces: dict[str, str] = field(default_factory=dict)
+    # the kernel makes VLAN sub-interfaces (8021q, probed at start): VLAN provider networks
+    # and trunk sub-ports are wired only then
+    vlan: bool = False
 
 
 # --- output ------------------------------------------------------------------------------
@@ -60,6 +65,17 @@ class VxlanSpec:
     dev: str
     mtu: int
     bridge: str
+
+
+@dataclass(frozen=True)
+class VlanSpec:
+    """An 802.1Q sub-interface ``name`` of device ``link`` with tag ``vlan_id``: a VLAN
+    provider network's ``<physical>.<vid>`` or a trunk sub-port's ``tap<sub-port[:11]>`` on
+    its parent's tap. Either is then an attachment of its network's bridge."""
+
+    name: str
+    link: str
+    vlan_id: int
 
 
 @dataclass(frozen=True)
@@ -104,3 +120,6 @@ class L2State:
     attachments: dict[str, AttachmentSpec] = field(default_factory=dict)
     fdb: frozenset[FdbEntry] = frozenset()
     neigh: frozenset[NeighEntry] = frozenset()
+    vlans: dict[str, VlanSpec] = field(default_factory=dict)
+    # the physical interfaces whose VLAN sub-interfaces on a ``brq`` bridge are neutrino's
+    vlan_uplinks: frozenset[str] = frozenset()

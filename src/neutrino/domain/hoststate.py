@@ -11,7 +11,10 @@ Invariants:
 - ``revision`` is the change-log revision the state was read at; it is not part of ``digest``
   (two revisions with the same content have the same digest).
 - Kernel names follow Neutron's: ``tap<port[:11]>``, ``brq<net[:11]>``, ``vxlan-<vni>``,
-  ``qdhcp-<net>`` and ``ns-<port[:11]>`` for DHCP.
+  ``<physical interface>.<vid>`` for a VLAN provider network's uplink, ``qdhcp-<net>`` and
+  ``ns-<port[:11]>`` for DHCP. A trunk's sub-port is a port like any other (its own
+  ``tap<sub-port[:11]>``, a VLAN sub-interface of its parent's tap) and says which parent and
+  tag in ``trunk_parent``/``vlan_id``.
 - ``dhcp`` lists the networks this host serves DHCP for: those whose ``network:dhcp`` port is
   bound here (so the network and that port are also in ``networks``/``ports``), each with the
   DHCP entries of every other port on the network.
@@ -51,6 +54,13 @@ def bridge_name(network_id: str) -> str:
 
 def vxlan_name(vni: int) -> str:
     return f"vxlan-{vni}"
+
+
+def vlan_subinterface_name(interface: str, vlan_id: int) -> str:
+    """``<interface>.<vid>``, a physical interface's VLAN sub-interface (a VLAN provider
+    network's uplink); the interface name is cut so the whole fits IFNAMSIZ (15 bytes)."""
+    suffix = f".{vlan_id}"
+    return interface[: 15 - len(suffix)] + suffix
 
 
 def dhcp_namespace(network_id: str) -> str:
@@ -149,6 +159,10 @@ class PortState:
     allowed_address_pairs: tuple[AddressPair, ...] = ()
     # QoS (domain/qosstate.py): the limits of the port's effective policy, by direction
     bandwidth_limits: tuple[BandwidthLimit, ...] = ()
+    # a trunk's sub-port: the parent port (bound to this host too) and the 802.1Q tag that
+    # carries this port's frames on the parent's wire; None for every other port
+    trunk_parent: str | None = None
+    vlan_id: int | None = None
 
     @property
     def device_name(self) -> str:

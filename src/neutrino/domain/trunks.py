@@ -8,17 +8,21 @@ needs the network). No (type, id) twice in one request; against the trunk's curr
 the database's unique key decides.
 
 Status (Neutron's ``status_police`` states), from the bindings the controller decides in the
-same transaction as the change that moves them:
+same transaction as the change that moves them, and the agent's wiring reports:
 
 - ``DOWN``: the parent port is not bound to a host (or its binding failed: no driver there);
 - ``ERROR``: the parent is bound but a sub-port's binding failed (the host's agent cannot carry
   the sub-port's VLAN: see ``service.binding``); adding sub-ports is then refused until the
   user removes the failed ones, as in Neutron;
-- ``ACTIVE``: the parent is bound and every sub-port bound with it.
+- ``DEGRADED``: every port is bound, the parent is wired (its port ``ACTIVE``, reported by the
+  agent on its host) and a sub-port is not (its VLAN sub-interface could not be made, or is
+  not yet: the agent reports a trunk's sub-ports before its parent, so a trunk wired in one
+  round goes straight to ``ACTIVE``);
+- ``ACTIVE``: the parent is bound and every sub-port bound with it, and either nothing is
+  wired yet (no VM plugged) or everything is.
 
-``BUILD`` (between a bind and the agent's acknowledgement) and ``DEGRADED`` (some sub-ports
-wired, some not, as an agent reports) need an agent that wires trunks, which the kernels this
-project runs on cannot do yet (no 8021q): they are never shown.
+Neutron's ``BUILD`` (between a bind and its agent's first report) is not shown: a bound trunk
+is ``ACTIVE`` until its agent says otherwise.
 """
 
 from __future__ import annotations
@@ -104,10 +108,19 @@ def segmentation(subport: dict[str, Any]) -> tuple[str, int]:
     return seg_type, seg_id
 
 
-def status(parent_bound: bool, subport_vif_types: Iterable[str]) -> str:
-    """The trunk's status from its parent's binding and its sub-ports' (see the docstring)."""
+def status(
+    parent_bound: bool,
+    subport_vif_types: Iterable[str],
+    *,
+    parent_wired: bool = False,
+    subports_wired: Iterable[bool] = (),
+) -> str:
+    """The trunk's status from its parent's binding and its sub-ports', and (``*_wired``:
+    port status ``ACTIVE``) the agent's reports (see the module docstring)."""
     if not parent_bound:
         return DOWN
     if any(vif == "binding_failed" for vif in subport_vif_types):
         return ERROR
+    if parent_wired and not all(subports_wired):
+        return DEGRADED
     return ACTIVE

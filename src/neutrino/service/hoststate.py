@@ -74,6 +74,7 @@ def port_states(conn: Any, rows: Sequence[tuple[Any, ...]]) -> tuple[PortState, 
     ips = repo.fixed_ips(conn, ids)
     groups_of = repo.port_groups(conn, ids)
     pairs_of = repo.address_pairs(conn, ids)
+    tags = repo.subport_tags(conn, ids)
     limits_of: dict[str, list[BandwidthLimit]] = {}
     for pid, direction, kbps, burst in repo.bandwidth_limits(conn, ids):
         limits_of.setdefault(pid, []).append(BandwidthLimit(direction, kbps, burst))
@@ -92,6 +93,8 @@ def port_states(conn: Any, rows: Sequence[tuple[Any, ...]]) -> tuple[PortState, 
                 AddressPair(ip, pair_mac or mac) for ip, pair_mac in pairs_of.get(pid, ())
             ),
             bandwidth_limits=tuple(limits_of.get(pid, ())),
+            trunk_parent=tags[pid][0] if pid in tags else None,
+            vlan_id=tags[pid][1] if pid in tags else None,
         )
         for pid, nid, mac, up, owner, secure, system, *_ in rows
     )

@@ -42,7 +42,7 @@ from neutrino.common import clock
 from neutrino.common.errors import BadRequest, NamedConflict, ResourceNotFound
 from neutrino.domain import statedelta
 from neutrino.domain.hoststate import VIF_BRIDGE, HostState
-from neutrino.service import hostdelta, l3_hoststate
+from neutrino.service import hostdelta, l3_hoststate, trunk_binding
 from neutrino.service.agents import require_agent_role
 from neutrino.service.changes import Interest
 from neutrino.service.changetail import Change, ChangeTail
@@ -386,6 +386,7 @@ class HostSyncService:
                 )
             if current != status:
                 revision = tx.updated(Resource.PORT, port_id, {"status": status}, Op.STATUS)
+                trunk_binding.port_status_changed(tx, port_id)
             return {"id": port_id, "status": status, "revision_number": revision}
 
         return self.store.write(tx_fn)

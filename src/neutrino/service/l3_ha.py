@@ -10,7 +10,11 @@ addresses. What the controller keeps for that:
   named ``HA network tenant <project>`` and owned by no project (project ``''``, as Neutron
   does, so the project neither sees it nor pays quota for it), an ordinary tenant network
   (VXLAN here) with one subnet ``169.254.192.0/18`` without gateway or DHCP. Its addresses
-  exist only inside the router namespaces the agents make;
+  exist only inside the router namespaces the agents make. It is deleted with the project's
+  last HA router (deleted, or made legacy), as Neutron does. Both sides take the project's
+  ``ha_network_lock`` first (an advisory lock on PostgreSQL; SQLite serializes writers), so
+  a router created meanwhile either is seen (the network stays) or waits and, finding none,
+  makes a new one: it never keeps a router on a deleted network;
 - **a VRRP router id** per HA router (``routers.ha_vr_id``, 1..254), the smallest free one
   among the project's HA routers (they share the HA network, so the ids must differ); a unique
   index makes two concurrent creates in one project collide and retry;
@@ -74,6 +78,22 @@ def allocate_vr_id(tx: Tx, project: str) -> int:
         "No more Virtual Router Identifier (VRID) available when creating router "
         f"for tenant {project}.",
     )
+
+
+def ha_network_lock(tx: Tx, project: str) -> None:
+    """Serialize the writers that make or delete ``project``'s HA network (see above)."""
+    locks.key(tx.conn, f"ha-network {project}")
+
+
+def other_ha_routers(tx: Tx, project: str, router_id: str) -> bool:
+    """Whether ``project`` has HA routers besides ``router_id`` (committed ones: run it
+    after ``ha_network_lock``)."""
+    row = raw.one(
+        tx.conn,
+        "SELECT 1 FROM routers WHERE project_id = ? AND ha AND id <> ? LIMIT 1",
+        (project, router_id),
+    )
+    return row is not None
 
 
 def ha_network(tx: Tx, project: str) -> str | None:

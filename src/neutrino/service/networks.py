@@ -363,6 +363,10 @@ class NetworkService:
         ctx.require_write_on("delete_network", lambda: self.get(ctx, network_id))
         self.store.write(self._delete_tx, ctx, network_id, if_match)
 
+    def delete_system_tx(self, tx: Tx, ctx: RequestContext, network_id: str) -> None:
+        """Delete a network the server made for itself (an HA network), inside ``tx``."""
+        self._delete_tx(tx, ctx, network_id, None)
+
     def _delete_tx(
         self, tx: Tx, ctx: RequestContext, network_id: str, if_match: int | None
     ) -> None:

@@ -52,7 +52,7 @@ def sync(tx: Tx, trunk_id: str) -> str:
         return rules.DOWN
     parent = port_repo.get(tx.conn, trunk["port_id"])
     host = parent["binding_host_id"] if parent["binding_vif_type"] == VIF_BRIDGE else ""
-    vif_types = []
+    vif_types, wired = [], []
     for port_id, _type, _id in repo.subports_of(tx.conn, [trunk_id]).get(trunk_id, []):
         port = port_repo.get(tx.conn, port_id)
         values: dict[str, Any] = {}
@@ -67,7 +67,9 @@ def sync(tx: Tx, trunk_id: str) -> str:
         if changed:
             tx.updated(Resource.PORT, port_id, changed)
         vif_types.append(values.get("binding_vif_type", port["binding_vif_type"]))
-    status = rules.status(bool(host), vif_types)
+        wired.append(values.get("status", port["status"]) == "ACTIVE")
+    parent_wired = bool(host) and parent["status"] == "ACTIVE"
+    status = rules.status(bool(host), vif_types, parent_wired=parent_wired, subports_wired=wired)
     if status != trunk["status"]:
         tx.updated(Resource.TRUNK, trunk_id, {"status": status})
     return status
@@ -91,6 +93,12 @@ def release(tx: Tx, port_ids: list[str]) -> None:
         changed = {k: v for k, v in values.items() if port[k] != v}
         if changed:
             tx.updated(Resource.PORT, port_id, changed)
+
+
+def port_status_changed(tx: Tx, port_id: str) -> None:
+    """An agent reported a port wired or unwired: a trunk it parents or belongs to may change
+    between ``ACTIVE`` and ``DEGRADED`` (``sync`` rebinds nothing that is bound already)."""
+    port_rebound(tx, port_id)
 
 
 def port_rebound(tx: Tx, port_id: str) -> None:

@@ -191,6 +191,20 @@ def fixed_ips(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple
     return out
 
 
+def subport_tags(conn: Connection, port_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """sub-port id -> (its trunk's parent port, its VLAN tag), for the trunk sub-ports among
+    ``port_ids``."""
+    if not port_ids:
+        return {}
+    rows = raw.rows(
+        conn,
+        f"SELECT s.port_id, t.port_id, s.segmentation_id FROM trunk_subports s "
+        f"JOIN trunks t ON t.id = s.trunk_id WHERE s.port_id IN ({_marks(port_ids)})",
+        tuple(port_ids),
+    )
+    return {sub: (parent, int(tag)) for sub, parent, tag in rows}
+
+
 def remote_ports(conn: Connection, network_ids: Sequence[str], host: str) -> list[tuple[Any, ...]]:
     """(id, network_id, mac_address, binding_host_id, device_owner, device_id) of ports bound
     on other hosts."""

@@ -108,7 +108,8 @@ class KeyedReport:
 class Link:
     """A network device as listed by ``L2Kernel.list_links``.
 
-    ``vxlan`` holds (vni, local_ip, underlay dev name, learning, proxy) for VXLAN devices.
+    ``vxlan`` holds (vni, local_ip, underlay dev name, learning, proxy) for VXLAN devices;
+    ``vlan`` (tag, name of the device it is on) for 802.1Q sub-interfaces.
     """
 
     name: str
@@ -118,6 +119,7 @@ class Link:
     master: str | None
     up: bool
     vxlan: tuple[int, str, str | None, bool, bool] | None = None
+    vlan: tuple[int, str | None] | None = None
 
 
 class L2Kernel(Protocol):
@@ -130,6 +132,12 @@ class L2Kernel(Protocol):
     def ensure_vxlan(self, name: str, vni: int, local_ip: str, dev: str, mtu: int) -> int:
         """Create an l2pop VXLAN device (nolearning, proxy, dstport 4789); LinkExists if a
         device of that name exists with another configuration."""
+        ...
+
+    def ensure_vlan(self, name: str, link: str, vlan_id: int) -> int:
+        """Create 802.1Q sub-interface ``name`` of ``link`` with tag ``vlan_id``;
+        LinkNotFound when ``link`` is missing, LinkExists if ``name`` exists otherwise,
+        NotSupported on a kernel without 8021q."""
         ...
 
     def attach(self, port_dev: str, bridge: str) -> None:

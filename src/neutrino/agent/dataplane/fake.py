@@ -8,7 +8,9 @@ two in step:
   never recreated unless deleted;
 * deleting a bridge releases its ports; deleting any device drops its FDB and neighbour
   entries and those of nothing else;
-* a VXLAN device needs its underlay device to exist; a bridge's port must not be a bridge.
+* a VXLAN device needs its underlay device to exist; a bridge's port must not be a bridge;
+* a VLAN sub-interface needs the device it is on, and goes when that device is deleted;
+  ``FakeKernel(vlan=False)`` refuses VLAN sub-interfaces as a kernel without 8021q does.
 
 Tests can seed devices the agent does not create (an underlay ``eth1``, a VM's ``tap…``)
 with ``add_device``, and count kernel writes in ``writes`` to prove a re-apply is a no-op.
@@ -19,7 +21,13 @@ from __future__ import annotations
 import errno
 from dataclasses import replace
 
-from neutrino.agent.dataplane.base import DataplaneError, Link, LinkExists, LinkNotFound
+from neutrino.agent.dataplane.base import (
+    DataplaneError,
+    Link,
+    LinkExists,
+    LinkNotFound,
+    NotSupported,
+)
 from neutrino.agent.model import FdbEntry, NeighEntry
 
 __all__ = ["FakeKernel"]
@@ -30,7 +38,8 @@ IFNAMSIZ = 15
 class FakeKernel:
     """``L2Kernel`` in memory (see the module docstring for what it models)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, vlan: bool = True) -> None:
+        self.vlan_supported = vlan
         self.links: dict[str, Link] = {}
         self.fdb: set[FdbEntry] = set()
         self.neigh: set[NeighEntry] = set()
@@ -73,6 +82,19 @@ class FakeKernel:
         )
         return self.links[name].index
 
+    def ensure_vlan(self, name: str, link: str, vlan_id: int) -> int:
+        found = self.links.get(name)
+        if found is not None:
+            if found.kind != "vlan" or found.vlan != (vlan_id, link):
+                raise LinkExists(f"{name} exists as {found.kind} {found.vlan}, want vlan")
+            return found.index
+        lower = self._get(link)
+        if not self.vlan_supported:
+            raise NotSupported(f"create vlan {name}: EOPNOTSUPP", errno.EOPNOTSUPP)
+        spec = Link(name, 0, "vlan", lower.mtu, None, False, vlan=(vlan_id, link))
+        self._add(spec)
+        return self.links[name].index
+
     def attach(self, port_dev: str, bridge: str) -> None:
         port, master = self._get(port_dev), self._get(bridge)
         if master.kind != "bridge" or port.kind == "bridge" or port_dev == bridge:
@@ -94,7 +116,11 @@ class FakeKernel:
         self.writes += 1
         del self.links[name]
         for other in list(self.links.values()):
-            if other.master == name:
+            if other.name not in self.links:
+                continue  # deleted meanwhile with a device it was on
+            if other.vlan is not None and other.vlan[1] == name:
+                self.delete_link(other.name)  # the kernel deletes a device's VLANs with it
+            elif other.master == name:
                 self.links[other.name] = replace(other, master=None)
         self.fdb = {e for e in self.fdb if e.device != name}
         self.neigh = {e for e in self.neigh if e.device != name}

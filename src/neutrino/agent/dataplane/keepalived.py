@@ -71,7 +71,7 @@ class KeepalivedManager:
         ct_changed = self._ensure_conntrackd(namespace, instance.router_id, ct_conf)
         ct_cmd = [self.conntrackd, "-C", str(d / "conntrackd.conf")] if ct_conf else []
         notify = d / "notify.sh"
-        script = render_notify(str(d / "state"), ct_cmd)
+        script = render_notify(str(d / "state"), ct_cmd, ipv6=instance.ipv6)
         if _read(notify) != script:
             notify.write_text(script)
         notify.chmod(0o755)

@@ -11,15 +11,21 @@ difference with ``desired`` and writes only that difference:
 * owned bridges and VXLAN devices that are not desired are deleted (their FDB and neighbour
   entries go with them); taps are not ours to delete (whoever plugs a VM creates and removes
   them), so an undesired tap is only released from its ``brq`` bridge, which unwires it;
+* VLAN sub-interfaces (a VLAN network's ``<physical>.<vid>``, a trunk sub-port's tap on its
+  parent's tap) are made before the attachments that enslave them, recreated when their tag
+  or lower device changed, and deleted when not desired: a sub-port's tap of kind ``vlan`` is
+  neutrino's (unlike a VM's tap), and so is a ``vlan`` sub-interface of a mapped physical
+  interface (``L2State.vlan_uplinks``) enslaved to a ``brq`` bridge; a VLAN whose lower
+  device is missing (the parent's tap, before its VM is plugged) is reported in ``missing``;
 * a desired tap that does not exist yet (VM not plugged) is reported in ``missing`` and
   picked up by a later apply; when it is attached, its port's MAC is unlearned from the
   network's VXLAN port of the bridge: a VM that was remote (migrated here) would else stay
   reachable only through the tunnel, to the host it left, until it sends a frame itself.
 
-Order: bridges, then VXLAN devices and attachments, then entries, then removals, so a device
-is never enslaved to a missing bridge. Errors propagate as ``DataplaneError``: the caller's
-loop retries retryable ones with backoff and re-applies the whole state, which converges
-because every step is computed from a fresh read.
+Order: bridges, then VXLAN and VLAN devices, then attachments, then entries, then removals
+(VLANs before bridges), so a device is never enslaved to a missing bridge. Errors propagate
+as ``DataplaneError``: the caller's loop retries retryable ones with backoff and re-applies
+the whole state, which converges because every step is computed from a fresh read.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from neutrino.agent.model import (
     AttachmentSpec,
     FdbEntry,
     L2State,
+    VlanSpec,
     VxlanSpec,
 )
 
@@ -66,6 +73,8 @@ class L2Manager:
             self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
         for vx in desired.vxlans.values():
             self._apply_vxlan(vx, links.get(vx.name), report)
+        for vlan in desired.vlans.values():
+            self._apply_vlan(vlan, links, report)
         vxlan_of = {vx.bridge: vx.name for vx in desired.vxlans.values()}
         fresh: dict[str, set[str]] = {vx.name: set() for vx in desired.vxlans.values()}
         for att in desired.attachments.values():
@@ -81,8 +90,12 @@ class L2Manager:
         """Attach only ``taps`` (made since ``apply``: a DHCP or router port) as ``desired``
         says: one link dump, not a whole apply."""
         report = ApplyReport()
-        wanted = sorted(taps & desired.attachments.keys())
+        # a parent's tap just made carries its trunk's sub-ports: their VLANs come with it
+        riding = {v.name for v in desired.vlans.values() if v.link in taps}
+        wanted = sorted((taps | riding) & desired.attachments.keys())
         links = self.kernel.list_links(OWNED_PREFIXES) if wanted else {}
+        for name in sorted(riding):
+            self._apply_vlan(desired.vlans[name], links, report)
         for name in wanted:
             self._apply_attachment(desired.attachments[name], links, report)
         return report
@@ -112,6 +125,30 @@ class L2Manager:
         if link is None or not link.up:
             self.kernel.set_up(vx.name)
             report.note(f"up {vx.name}")
+
+    def _apply_vlan(self, spec: VlanSpec, links: dict[str, Link], report: ApplyReport) -> None:
+        link = self._find(spec.name, links)
+        if link is not None and (link.kind != "vlan" or link.vlan != (spec.vlan_id, spec.link)):
+            self.kernel.delete_link(spec.name)
+            report.note(f"delete drifted {spec.name} {link.kind} {link.vlan}")
+            links.pop(spec.name, None)
+            link = None
+        if link is not None:
+            return
+        if self._find(spec.link, links) is None:
+            report.missing.add(spec.name)  # its parent's tap is not plugged yet
+            return
+        self.kernel.ensure_vlan(spec.name, spec.link, spec.vlan_id)
+        report.note(f"vlan {spec.name} on {spec.link} tag {spec.vlan_id}")
+        made = self.kernel.get_link(spec.name)
+        if made is not None:
+            links[spec.name] = made
+
+    def _find(self, name: str, links: dict[str, Link]) -> Link | None:
+        """A device from this apply's dump (owned names), else asked of the kernel."""
+        if name.startswith(OWNED_PREFIXES):
+            return links.get(name)
+        return self.kernel.get_link(name)
 
     def _apply_attachment(
         self, att: AttachmentSpec, links: dict[str, Link], report: ApplyReport
@@ -167,8 +204,14 @@ class L2Manager:
         self, desired: L2State, links: dict[str, Link], report: ApplyReport
     ) -> None:
         for name, link in sorted(links.items()):
+            if name.startswith(TAP_PREFIX) and link.kind == "vlan" and name not in desired.vlans:
+                self.kernel.delete_link(name)  # a sub-port's tap: made by us
+                report.note(f"delete {name}")
+        self._remove_uplink_vlans(desired, report)
+        for name, link in sorted(links.items()):
             if (
                 name.startswith(TAP_PREFIX)
+                and link.kind != "vlan"
                 and name not in desired.attachments
                 and link.master is not None
                 and link.master.startswith(BRIDGE_PREFIX)
@@ -181,6 +224,24 @@ class L2Manager:
                 report.note(f"delete {name}")
         for name in sorted(links):
             if name.startswith(BRIDGE_PREFIX) and name not in desired.bridges:
+                self.kernel.delete_link(name)
+                report.note(f"delete {name}")
+
+    def _remove_uplink_vlans(self, desired: L2State, report: ApplyReport) -> None:
+        """Delete the VLAN sub-interfaces of mapped physical interfaces that we enslaved to a
+        ``brq`` bridge and no VLAN network wants any more (an operator's own are left)."""
+        if not desired.vlan_uplinks:
+            return
+        prefixes = tuple(sorted({up[:10] for up in desired.vlan_uplinks}))
+        for name, link in sorted(self.kernel.list_links(prefixes).items()):
+            if (
+                link.kind == "vlan"
+                and link.vlan is not None
+                and link.vlan[1] in desired.vlan_uplinks
+                and link.master is not None
+                and link.master.startswith(BRIDGE_PREFIX)
+                and name not in desired.vlans
+            ):
                 self.kernel.delete_link(name)
                 report.note(f"delete {name}")
 

@@ -78,11 +78,19 @@ SYSCTLS = {
     "net/ipv4/ip_forward": "1",
     "net/ipv6/conf/all/forwarding": "1",
 }
-# an HA router's namespace: no IPv6 (l3_calc says why); set before its devices move in
+# an HA router's namespace (l3_calc says why), set before its devices move in: IPv4 only,
+# no IPv6 at all; routing IPv6, no automatic link-local address (addr_gen_mode 1, none:
+# keepalived adds the master's) and forwarding left to keepalived's notify script
 HA_SYSCTLS = {
     "net/ipv6/conf/default/disable_ipv6": "1",
     "net/ipv6/conf/all/disable_ipv6": "1",
 }
+HA6_SYSCTLS = {
+    "net/ipv6/conf/default/addr_gen_mode": "1",
+    "net/ipv6/conf/default/disable_ipv6": "0",
+    "net/ipv6/conf/all/disable_ipv6": "0",
+}
+FORWARDING6 = "net/ipv6/conf/all/forwarding"
 RTPROT_KEEPALIVED = 18
 NTF_MASTER, NUD_NOARP = 0x04, 0x40  # a static bridge FDB entry
 _COMMENT = re.compile(r'^\s*comment "([^"]*)"', re.MULTILINE)
@@ -197,8 +205,16 @@ class L3Manager:
         if cfg.ha is not None and self.keepalived is None:
             raise DataplaneError(f"{cfg.router_id} is an HA router: this agent has no keepalived")
         with inside(ns), Nft(ns, self.nft) as nft:
-            _ensure_sysctls(report, cfg.forwarding)
-            if cfg.ha is not None:
+            if cfg.ha is not None and cfg.ha.ipv6:
+                # devices already here (an IPv4-only router that gained IPv6) first: they
+                # would make their link-local addresses the moment IPv6 is turned on
+                devices = {f"net/ipv6/conf/{p.device}/addr_gen_mode": "1" for p in cfg.ports}
+                _ensure_sysctls(report, True, {**devices, **HA6_SYSCTLS})
+                own = {k: v for k, v in SYSCTLS.items() if k != FORWARDING6}
+                _ensure_sysctls(report, cfg.forwarding, own)  # the notify script's
+            else:
+                _ensure_sysctls(report, cfg.forwarding)
+            if cfg.ha is not None and not cfg.ha.ipv6:
                 _ensure_sysctls(report, True, HA_SYSCTLS)
             with IPRoute() as ipr:
                 lo = call(ipr, "get lo", "link", "get", ifname="lo")[0]

@@ -140,6 +140,23 @@ class NetlinkKernel:
         self._write_sysctl(f"net/ipv6/conf/{name}/disable_ipv6", "0")
         return index
 
+    def ensure_vlan(self, name: str, link: str, vlan_id: int) -> int:
+        found = self.get_link(name)
+        if found is not None:
+            if found.kind != "vlan" or found.vlan != (vlan_id, link):
+                raise LinkExists(f"{name} exists as {found.kind} {found.vlan}, want vlan")
+            return found.index
+        self._call(
+            f"create vlan {name} ({link} tag {vlan_id})",
+            "link",
+            "add",
+            ifname=name,
+            kind="vlan",
+            link=self._index(link),
+            vlan_id=vlan_id,
+        )
+        return self._index(name)
+
     def _write_sysctl(self, key: str, value: str) -> None:
         """Write /proc/sys/<key> of this kernel's namespace (setns there and back)."""
         with inside(self.netns):
@@ -311,6 +328,9 @@ def _from_raw(raw: RawLink, names: dict[int, str]) -> Link:
     if raw.vxlan is not None:
         vni, local, dev, learning, proxy = raw.vxlan
         vxlan = (vni, local, names.get(dev) if dev else None, learning, proxy)
+    vlan = None
+    if raw.vlan is not None:
+        vlan = (raw.vlan[0], names.get(raw.vlan[1]))
     return Link(
         name=raw.name,
         index=raw.index,
@@ -319,6 +339,7 @@ def _from_raw(raw: RawLink, names: dict[int, str]) -> Link:
         master=names.get(raw.master) if raw.master else None,
         up=bool(raw.flags & IFF_UP),
         vxlan=vxlan,
+        vlan=vlan,
     )
 
 

@@ -35,8 +35,9 @@ __all__ = [
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 NLM_F_REQUEST, NLM_F_DUMP, NLM_F_DUMP_INTR = 0x1, 0x300, 0x10
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_EXT_MASK = 3, 4, 10, 18, 29
+IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO, IFLA_EXT_MASK = 3, 4, 5, 10, 18, 29
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_VLAN_ID = 1
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 3, 4
 IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_LOCAL6 = 7, 11, 17
 RTEXT_FILTER_SKIP_STATS = 1 << 3
@@ -47,6 +48,7 @@ _NLMSG = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
 _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
 _RTA = struct.Struct("=HH")  # rtattr: length, type
 _U32 = struct.Struct("=I")
+_U16 = struct.Struct("=H")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class RawLink:
     kind: str | None
     # vni, local ip, underlay ifindex, learning, proxy
     vxlan: tuple[int, str, int, bool, bool] | None
+    # an 802.1Q sub-interface: (tag, the ifindex of the device it is on)
+    vlan: tuple[int, int] | None = None
 
 
 def open_route_socket() -> socket.socket:
@@ -103,8 +107,8 @@ def _vxlan(data: bytes | memoryview, start: int, end: int) -> tuple[int, str, in
 
 def _link(data: bytes | memoryview, body: int, end: int) -> RawLink:
     _family, _type, index, flags, _change = _IFINFO.unpack_from(data, body)
-    name, mtu, master, kind = "", 0, 0, None
-    vxlan = None
+    name, mtu, master, kind, lower = "", 0, 0, None, 0
+    vxlan, vlan_id = None, None
     for attr, a, b in _attrs(data, body + _IFINFO.size, end):
         if attr == IFLA_IFNAME:
             name = _cstr(data, a, b)
@@ -112,14 +116,28 @@ def _link(data: bytes | memoryview, body: int, end: int) -> RawLink:
             mtu = _U32.unpack_from(data, a)[0]
         elif attr == IFLA_MASTER:
             master = _U32.unpack_from(data, a)[0]
+        elif attr == IFLA_LINK:
+            lower = _U32.unpack_from(data, a)[0]
         elif attr == IFLA_LINKINFO:
             info = {k: (x, y) for k, x, y in _attrs(data, a, b)}
             if IFLA_INFO_KIND in info:
                 kind = _cstr(data, *info[IFLA_INFO_KIND])
             if kind == "vxlan" and IFLA_INFO_DATA in info:
                 vxlan = _vxlan(data, *info[IFLA_INFO_DATA])
+            if kind == "vlan" and IFLA_INFO_DATA in info:
+                for sub, x, _y in _attrs(data, *info[IFLA_INFO_DATA]):
+                    if sub == IFLA_VLAN_ID:
+                        vlan_id = _U16.unpack_from(data, x)[0]
+    vlan = (vlan_id, lower) if vlan_id is not None else None
     return RawLink(
-        index=index, name=name, flags=flags, mtu=mtu, master=master, kind=kind, vxlan=vxlan
+        index=index,
+        name=name,
+        flags=flags,
+        mtu=mtu,
+        master=master,
+        kind=kind,
+        vxlan=vxlan,
+        vlan=vlan,
     )
 
 

@@ -206,6 +206,8 @@ class RouterService:
                 "admin_state_up to False prior to upgrade",
             )
         if not attrs["ha"]:
+            l3_ha.sync_ha_ports(tx, row["id"], [], self.ports.ha)  # before their network goes
+            self._drop_ha_network(tx, row["project_id"], row["id"])
             return {"ha": False, "ha_vr_id": None}
         if self.networks is None:
             raise NamedBadRequest("BadRequest", "L3 HA is not available on this server")
@@ -214,6 +216,7 @@ class RouterService:
 
     def _ensure_ha_network(self, tx: Tx, project: str) -> str:
         """The project's HA network (``service.l3_ha``), made with its subnet if missing."""
+        l3_ha.ha_network_lock(tx, project)
         found = l3_ha.ha_network(tx, project)
         if found is not None:
             return found
@@ -237,6 +240,16 @@ class RouterService:
             },
         )
         return network_id
+
+    def _drop_ha_network(self, tx: Tx, project: str, router_id: str) -> None:
+        """Delete the project's HA network when ``router_id`` was its last HA router (its HA
+        ports are gone by now)."""
+        l3_ha.ha_network_lock(tx, project)
+        if l3_ha.other_ha_routers(tx, project, router_id):
+            return
+        network_id = l3_ha.ha_network(tx, project)
+        if network_id is not None and self.networks is not None:
+            self.networks.delete_system_tx(tx, SYSTEM, network_id)
 
     # --- extra routes
 
@@ -316,3 +329,5 @@ class RouterService:
         tx.deleted(Resource.ROUTER, row)
         repo.delete_row(conn, router_id)
         tag_repo.delete_all(conn, router_id)
+        if row["ha"]:
+            self._drop_ha_network(tx, row["project_id"], router_id)
