@@ -46,6 +46,7 @@ from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.trace_model import ModelCache
+from neutrino.store import address_groups as address_group_repo
 from neutrino.store import trace as repo
 from neutrino.store.uow import Store
 
@@ -243,6 +244,7 @@ class TraceService:
                 vteps[agent["host"]] = tunnel
         with self.store.read() as conn:
             system = repo.system_owned_ports(conn)
+            address_groups = address_group_repo.everything(conn)
         return from_neutron(
             self.networks.search(admin, everything),
             self.subnets.search(admin, everything),
@@ -252,6 +254,7 @@ class TraceService:
             self.floatingips.search(admin, everything),
             vteps=vteps,
             system_owned=system,
+            address_groups=address_groups,
         )
 
     def trace(self, ctx: RequestContext, body: Any) -> dict[str, Any]:

@@ -68,6 +68,13 @@ def addresses_of(conn: Connection, group_ids: Sequence[str]) -> dict[str, list[s
     return out
 
 
+def everything(conn: Connection) -> list[dict[str, Any]]:
+    """Every group as ``{"id", "addresses"}`` (the packet trace's model)."""
+    ids = list(conn.execute(select(g.id).order_by(g.id)).scalars())
+    found = addresses_of(conn, ids)
+    return [{"id": i, "addresses": found.get(i, [])} for i in ids]
+
+
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(groups).values(**values))
 
