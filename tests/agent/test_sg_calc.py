@@ -22,7 +22,13 @@ from neutrino.agent.sg_calc import (
 )
 from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState
 from neutrino.domain.ipam import link_local
-from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
+from neutrino.domain.sgstate import (
+    AddressGroupState,
+    AddressPair,
+    RemoteGroup,
+    RuleState,
+    SecurityGroupState,
+)
 
 NET = "3f1c2d9e-aaaa-4bbb-8ccc-000000000001"
 NET2 = "7b2c3d4e-bbbb-4ccc-8ddd-000000000002"
@@ -555,3 +561,60 @@ def test_binding_a_stateless_port_is_an_element_delta() -> None:
         "iifname vmap @raw_src",
         "ether daddr vmap @raw_dst",
     ]
+
+
+# --- address groups --------------------------------------------------------------------------
+
+AG = "33333333-4444-4555-8666-777777777777"
+
+
+def test_address_group_rules_match_its_cidrs_and_a_removed_cidr_cuts_its_flows() -> None:
+    rules = (
+        *EGRESS,
+        RuleState("a4", "ingress", "IPv4", "tcp", 22, 22, remote_address_group_id=AG),
+        RuleState("a6", "ingress", "IPv6", remote_address_group_id=AG),
+    )
+    p1 = port(P1, "192.0.2.11", "fa:16:3e:00:00:11")
+    cidrs = ("198.51.100.0/25", "198.51.100.128/25", "203.0.113.9/32", "2001:db8:1::/48")
+
+    def with_cidrs(addresses: tuple[str, ...]) -> HostState:
+        return replace(
+            state((p1,), (SecurityGroupState(G, True, rules),)),
+            address_groups=(AddressGroupState(AG, addresses),),
+        )
+
+    old = compute_sg(with_cidrs(cidrs))
+    assert chain(old.text, f"sg-{G}-in") == [
+        f"ether type ip ip saddr @ag4-{AG} meta l4proto 6 th dport 22 accept",
+        f"ether type ip6 ip6 saddr @ag6-{AG} accept",
+    ]
+    # adjacent CIDRs collapse (an interval set refuses overlaps), a /32 is a bare host
+    assert (
+        f"set ag4-{AG} {{ type ipv4_addr; flags interval;\n        elements = {{ "
+        "198.51.100.0/24,\n                     203.0.113.9 }" in old.text
+    )
+    assert f"set ag6-{AG} {{ type ipv6_addr; flags interval;\n        elements = {{ " in old.text
+    assert "2001:db8:1::/48 }" in old.text
+    new = compute_sg(with_cidrs(("198.51.100.0/24", "2001:db8:1::/48")))
+    (gone,) = conntrack_deletions(old, new)
+    assert gone.flow.remote == "203.0.113.9" and gone.address == "192.0.2.11"
+    # a group named by no rule of a used group renders no set; an unknown one an empty set
+    bare = compute_sg(
+        replace(
+            state((p1,), (SecurityGroupState(G, True, EGRESS),)),
+            address_groups=(AddressGroupState(AG, cidrs),),
+        )
+    )
+    assert f"ag4-{AG}" not in bare.text
+    empty = compute_sg(state((p1,), (SecurityGroupState(G, True, rules),)))
+    assert f"set ag4-{AG} {{ type ipv4_addr; flags interval; }}" in empty.text
+    assert empty.elements[f"bridge ag4-{AG}"] == frozenset()
+
+
+def test_address_groups_survive_the_wire_form() -> None:
+    st = replace(
+        state((port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),)),
+        address_groups=(AddressGroupState(AG, ("192.0.2.0/24",)),),
+    )
+    assert HostState.from_dict(st.to_dict()) == st
+    assert st.patched({"set": {}, "upsert": {}, "remove": {}}) == st

@@ -57,6 +57,9 @@ ITEMS: dict[str, tuple[str, frozenset[str]]] = {
     "pool_shared": ("/v2.0/subnetpools/{pool_shared}", ALL),
     "scope_a": ("/v2.0/address-scopes/{scope_a}", A),
     "scope_shared": ("/v2.0/address-scopes/{scope_shared}", ALL),
+    # address groups: private, shared to B by a policy
+    "ag_a": ("/v2.0/address-groups/{ag_a}", A),
+    "ag_to_b": ("/v2.0/address-groups/{ag_to_b}", ALL),
     # QoS policies: read by their project (or all when shared), written by the admin only
     "qos_a": ("/v2.0/qos/policies/{qos_a}", A),
     "qos_shared": ("/v2.0/qos/policies/{qos_shared}", ALL),
@@ -97,6 +100,8 @@ OWNED_BY = {
     "scope_shared": "admin",
     "qos_a": "a",
     "qos_shared": "admin",
+    "ag_a": "a",
+    "ag_to_b": "a",
 }
 COLLECTIONS = {
     "networks": ("net_a", "shared", "ext", "net_b", "net_to_b", "net_to_c"),
@@ -120,6 +125,7 @@ COLLECTIONS = {
     "subnetpools": ("pool_a", "pool_to_b", "pool_shared"),
     "address-scopes": ("scope_a", "scope_shared"),
     "qos/policies": ("qos_a", "qos_shared"),
+    "address-groups": ("ag_a", "ag_to_b"),
 }
 UPDATES: dict[str, Any] = {
     "net_a": {"network": {"name": "n"}},
@@ -154,6 +160,8 @@ UPDATES: dict[str, Any] = {
     "scope_shared": {"address_scope": {"name": "n"}},
     "qos_a": {"policy": {"name": "n"}},
     "qos_shared": {"policy": {"name": "n"}},
+    "ag_a": {"address_group": {"name": "n"}},
+    "ag_to_b": {"address_group": {"name": "n"}},
 }
 
 

@@ -1,5 +1,6 @@
-"""The isolation matrix's "use" cases for subnet pools and address scopes: project B using
-A's pools and scopes (private, or shared to B by a policy) and the admin-only attributes.
+"""The isolation matrix's "use" cases for subnet pools, address scopes and address groups:
+project B using A's pools, scopes and groups (private, or shared to B by a policy) and the
+admin-only attributes.
 Every case must fail, so the world stays as built."""
 
 from __future__ import annotations
@@ -117,4 +118,42 @@ def pool_cases() -> list[Case]:
         # tags of pools: the owner's
         Case(b, "PUT", pools + "/{pool_to_b}/tags/t", 403),
         Case(b, "PUT", pools + "/{pool_a}/tags/t", 404),
+        *address_group_cases(),
+    ]
+
+
+def address_group_cases() -> list[Case]:
+    b = MEMBER_B
+    groups = "/v2.0/address-groups"
+    rule = {"direction": "ingress", "security_group_id": "{sg_b}"}
+    return [
+        # the address actions are the owner's: 404 unseen, 403 seen
+        Case(b, "PUT", groups + "/{ag_a}/add_addresses", 404, {"addresses": ["10.0.0.0/8"]}),
+        Case(b, "PUT", groups + "/{ag_to_b}/add_addresses", 403, {"addresses": ["10.0.0.0/8"]}),
+        Case(
+            b,
+            "PUT",
+            groups + "/{ag_to_b}/remove_addresses",
+            403,
+            {"addresses": ["192.0.2.16/28"]},
+        ),
+        # a rule of B's may not name A's private group
+        Case(
+            b,
+            "POST",
+            "/v2.0/security-group-rules",
+            404,
+            {"security_group_rule": {**rule, "remote_address_group_id": "{ag_a}"}},
+            "AddressGroupNotFound",
+        ),
+        # B may not share what is A's (seen or not)
+        Case(b, "POST", "/v2.0/rbac-policies", 404, _rbac("address_group", "ag_a", "{project_b}")),
+        Case(
+            b,
+            "POST",
+            "/v2.0/rbac-policies",
+            400,
+            _rbac("address_group", "ag_to_b", "{project_b}"),
+            "InvalidInput",
+        ),
     ]

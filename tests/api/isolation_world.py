@@ -243,6 +243,19 @@ def build(w: World, settings: Settings) -> None:
         action="access_as_shared",
         target_tenant=ids["project_b"],
     )
+    # address groups: A's own, and A's shared to B by a policy
+    make(OWNER, "address-groups", "address_group", "ag_a", addresses=["192.0.2.0/28"])
+    make(OWNER, "address-groups", "address_group", "ag_to_b", addresses=["192.0.2.16/28"])
+    make(
+        OWNER,
+        "rbac-policies",
+        "rbac_policy",
+        "rbac_ag_to_b",
+        object_type="address_group",
+        object_id=ids["ag_to_b"],
+        action="access_as_shared",
+        target_tenant=ids["project_b"],
+    )
     # QoS policies (written by the admin only): A's, and one shared to all
     make("admin", "qos/policies", "policy", "qos_a", name="qa", project_id=ids["project_a"])
     make("admin", "qos/policies", "policy", "qos_shared", name="qs", shared=True)

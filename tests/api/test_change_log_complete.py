@@ -41,6 +41,7 @@ TOP: dict[str, str] = {
     "rbac_policies": "rbac_policy",
     "subnetpools": "subnetpool",
     "address_scopes": "address_scope",
+    "address_groups": "address_group",
     "qos_policies": "qos_policy",
     "port_forwardings": "port_forwarding",
     "trunks": "trunk",
@@ -61,6 +62,7 @@ CHILD: dict[str, tuple[str, str]] = {
     "segment_allocations": ("network", "network_id"),
     "quotas": ("quota", "project_id"),
     "subnetpool_prefixes": ("subnetpool", "subnetpool_id"),
+    "address_group_addresses": ("address_group", "address_group_id"),
     "qos_bandwidth_limit_rules": ("qos_policy", "qos_policy_id"),
     "trunk_subports": ("trunk", "trunk_id"),
 }
@@ -201,6 +203,7 @@ class World:
                 "default_security_group_rules",
                 "subnetpools",
                 "address_scopes",
+                "address_groups",
                 "qos_policies",
                 "qos_rules",
                 "port_forwardings",  # "<floating IP id>/<forwarding id>"
@@ -340,6 +343,8 @@ class World:
         }
         if self.rng.random() < 0.4:
             body["remote_group_id"] = self.pick("security_groups")
+        elif self.rng.random() < 0.3:
+            body["remote_address_group_id"] = self.pick("address_groups")
         self.created(
             "security_group_rules",
             "security_group_rule",
@@ -561,6 +566,33 @@ class World:
                 r = self.api.delete(f"/v2.0/address-scopes/{sid}")
                 self.deleted("address_scopes", sid, r)
 
+    def address_group(self) -> None:
+        gid = self.pick("address_groups")
+        url = f"/v2.0/address-groups/{gid}"
+        cidr = f"198.51.100.{self.rng.randrange(0, 256, 64)}/26"
+        match self.rng.randrange(6):
+            case 0 | 1:
+                body = {"name": "a", "addresses": [cidr]}
+                r = self.member.post("/v2.0/address-groups", {"address_group": body})
+                self.created("address_groups", "address_group", r)
+            case 2:
+                self.caller().put(url, {"address_group": {"name": "b"}})
+            case 3:
+                self.member.put(f"{url}/add_addresses", {"addresses": [cidr]})
+            case 4:
+                self.member.put(f"{url}/remove_addresses", {"addresses": [cidr]})
+            case _:
+                if self.rng.random() < 0.5:
+                    body = {
+                        "object_type": "address_group",
+                        "object_id": gid,
+                        "action": "access_as_shared",
+                        "target_tenant": self.rng.choice([self.api.project_id, "*"]),
+                    }
+                    self.api.post("/v2.0/rbac-policies", {"rbac_policy": body})
+                else:
+                    self.deleted("address_groups", gid, self.member.delete(url))
+
     def qos(self) -> None:
         qid = self.pick("qos_policies")
         rules = f"/v2.0/qos/policies/{qid}/bandwidth_limit_rules"
@@ -663,6 +695,7 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (2, w.quota),
         (5, w.pool),
         (2, w.scope),
+        (4, w.address_group),
         (5, w.qos),
         (6, w.trunk),
         (3, w.port_bind),

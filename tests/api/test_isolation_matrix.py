@@ -85,10 +85,10 @@ def _body_key(collection: str) -> str:
 
 def _foreign_visible(world: World, case: Case, item: dict[str, Any]) -> bool:
     """Another project's item a scoped caller may list: a shared or external network and its
-    subnets, a shared subnet pool or address scope, a port on a network of the caller's
-    project (Neutron's network-owner rule)."""
+    subnets, a shared subnet pool, address scope or address group (to all or by name), a port
+    on a network of the caller's project (Neutron's network-owner rule)."""
     ids = world.ids
-    if case.collection in ("subnetpools", "address-scopes", "qos/policies"):  # to all/by name
+    if case.collection in ("subnetpools", "address-scopes", "address-groups", "qos/policies"):
         return bool(item["shared"])
     if case.collection == "networks":  # shared to B by name: shown shared to B
         return bool(item["shared"] or item["router:external"])

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from neutrino.domain.sgstate import RuleState
 from neutrino.domain.trace import NetworkModel, Packet, from_neutron, trace_from_port
 from neutrino.domain.trace.filters import link_local
 from neutrino.domain.trace.walk import trace_from_external
@@ -482,3 +483,19 @@ def test_protocol_and_port_matching(protocol: str, kw: dict[str, Any], rule_id: 
         assert t.verdict == "delivered" and f"rule {rule_id}" in t.hops[-2].detail
     else:
         assert t.drop is not None and t.drop.step == "ingress rules"
+
+
+def test_a_remote_address_group_admits_only_its_cidrs() -> None:
+    base = world()
+    ssh = base.groups["sg-ssh"]
+    web = RuleState("ag-i4", "ingress", "IPv4", "tcp", 80, 80, remote_address_group_id="ag-1")
+    groups = {**base.groups, "sg-ssh": replace(ssh, rules=(*ssh.rules, web))}
+    packet = Packet("192.0.2.70", "tcp", dport=80)
+    inside = replace(base, groups=groups, address_groups={"ag-1": ("192.0.2.0/28",)})
+    t = trace_from_port(inside, "a", packet)
+    assert t.verdict == "delivered", t.drop
+    assert "rule ag-i4" in t.hops[-2].detail and "address group ag-1" in t.hops[-2].detail
+    outside = replace(inside, address_groups={"ag-1": ("198.51.100.0/24", "2001:db8::/32")})
+    t = trace_from_port(outside, "a", packet)
+    assert t.drop is not None and t.drop.step == "ingress rules"
+    assert "no ingress rule allows tcp/80 from 192.0.2.10 in group ssh" in t.drop.detail

@@ -1,5 +1,6 @@
 """Security groups end to end: a live controller, two agents (threads) managing namespace
-hypervisors, groups and rules changed through the API, enforcement checked with ping.
+hypervisors, groups, rules and address groups changed through the API, enforcement checked
+with ping.
 
 VMs: ``a`` (hv1) and ``b`` (hv2) with the attribute omitted (the project's default group),
 ``bare`` (hv1) with ``security_groups: []``, ``ext`` (hv2) with port security disabled (the
@@ -175,6 +176,27 @@ def test_groups_rules_membership_and_cut_flows(url: str) -> None:
         wait_for("member admitted", lambda: ping(vms["ext"], ips["a"]), timeout=10)
         api.update_port(ports["ext"]["id"], security_groups=[])
         wait_for("member left", lambda: not ping(vms["ext"], ips["a"]), timeout=10)
+
+        # 2c. a remote address group: ext's address in it is admitted, out of it dropped
+        api.update_port(ports["ext"]["id"], port_security_enabled=False)
+        group = post("address-groups", "address_group", name="ag", addresses=[f"{ips['ext']}/32"])
+        post(
+            "security-group-rules",
+            "security_group_rule",
+            security_group_id=web["id"],
+            direction="ingress",
+            ethertype="IPv4",
+            protocol="icmp",
+            remote_address_group_id=group["id"],
+        )
+        wait_for("address in the group admitted", lambda: ping(vms["ext"], ips["a"]), timeout=10)
+        actions = f"/v2.0/address-groups/{group['id']}"
+        session.request("PUT", f"{actions}/add_addresses", json={"addresses": ["198.51.100.0/24"]})
+        session.request(
+            "PUT", f"{actions}/remove_addresses", json={"addresses": [f"{ips['ext']}/32"]}
+        )
+        wait_for("address out of the group dropped", lambda: not ping(vms["ext"], ips["a"]), 10)
+        assert ping(vms["b"], ips["a"])  # the default group's own rule still admits b
     finally:
         for agent in agents:
             agent.close()

@@ -33,7 +33,8 @@ the inet family and the bridge family reads it through the packet mark):
   maps ``port_in`` (oifname) and ``port_out`` (iifname): est/invalid (stateful groups), the
   common allowances, a jump to each group's chain, then ``drop``. Binding a port is only set
   and map elements. A group named as ``remote_group_id`` is a pair of named sets
-  ``rg4-<id>``/``rg6-<id>`` of its members' addresses.
+  ``rg4-<id>``/``rg6-<id>`` of its members' addresses; an address group named as
+  ``remote_address_group_id`` the pair ``ag4-<id>``/``ag6-<id>`` of its CIDRs.
 
 Neutron semantics kept:
 
@@ -219,11 +220,14 @@ def _filtered(port: PortState) -> bool:
 
 
 def _rule_flows(rule: RuleState, members: Mapping[str, tuple[str, ...]]) -> list[Flow]:
+    """``members``: the addresses of remote groups and of address groups, by id (both ids
+    are UUIDs: they never collide)."""
     proto = protocol_number(rule.protocol)
     lo, hi = rule.port_range_min, rule.port_range_max
-    if rule.remote_group_id:
+    remote_set = rule.remote_group_id or rule.remote_address_group_id
+    if remote_set:
         version = 6 if rule.ethertype == "IPv6" else 4
-        remotes: list[str | None] = list(collapsed(members.get(rule.remote_group_id, ()), version))
+        remotes: list[str | None] = list(collapsed(members.get(remote_set, ()), version))
     elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
         remotes = [rule.remote_ip_prefix]
     else:
@@ -278,6 +282,7 @@ def compute_sg(state: HostState) -> SgRuleset:
     """The complete desired security-group ruleset of this host (see the module docstring)."""
     groups = {g.id: g for g in state.security_groups}
     members = {r.id: r.addresses for r in state.remote_groups}
+    cidrs = {a.id: a.addresses for a in state.address_groups}
     networks = {n.id for n in state.networks} | {p.network_id for p in state.ports}
     zones = zone_of(networks)
 
@@ -333,6 +338,25 @@ def compute_sg(state: HostState) -> SgRuleset:
         parts.append(
             nft_set(f"rg6-{gid}", "ipv6_addr", collapsed(member_addresses, 6), sets, interval=True)
         )
+    address_ids = sorted(
+        {
+            r.remote_address_group_id
+            for gid in used
+            for r in groups[gid].rules
+            if r.remote_address_group_id
+        }
+    )
+    for aid in address_ids:
+        for version in (4, 6):
+            parts.append(
+                nft_set(
+                    f"ag{version}-{aid}",
+                    f"ipv{version}_addr",
+                    collapsed(cidrs.get(aid, ()), version),
+                    sets,
+                    interval=True,
+                )
+            )
     parts += [
         nft_map("port_in", port_in, sets),
         nft_map("port_out", port_out, sets),
@@ -354,7 +378,7 @@ def compute_sg(state: HostState) -> SgRuleset:
         parts.append(combo_chain(f"out-{combo}", "egress_common", listed, "out"))
     parts.append("}\n")
 
-    group_flows = _group_flows(groups, members)
+    group_flows = _group_flows(groups, {**cidrs, **members})
     combo_flows: dict[tuple[str, ...], frozenset[Flow]] = {}
     filters = {}
     for port in state.ports:

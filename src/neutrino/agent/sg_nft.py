@@ -42,6 +42,8 @@ def rule_text(rule: RuleState) -> str:
     parts = ["ether type " + fam]
     if rule.remote_group_id:
         parts.append(f"{fam} {side} @rg{6 if v6 else 4}-{rule.remote_group_id}")
+    elif rule.remote_address_group_id:
+        parts.append(f"{fam} {side} @ag{6 if v6 else 4}-{rule.remote_address_group_id}")
     elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
         parts.append(f"{fam} {side} {rule.remote_ip_prefix}")
     proto = protocol_number(rule.protocol)

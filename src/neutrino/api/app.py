@@ -27,6 +27,7 @@ from neutrino.api.http import context
 from neutrino.api.identity import v2 as identity_v2
 from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutrino import trace as trace_api
+from neutrino.api.neutron import address_groups as address_group_actions
 from neutrino.api.neutron import (
     dhcp_agents,
     floatingips,
@@ -152,6 +153,10 @@ def create_app(
     app.include_router(
         collection_router("address-scopes", "address_scope", lambda s: s.address_scopes)
     )
+    app.include_router(
+        collection_router("address-groups", "address_group", lambda s: s.address_groups)
+    )
+    app.include_router(address_group_actions.router)
     app.include_router(qos.router)  # before the policies' members: ``{id}/tags`` is its
     app.include_router(
         collection_router("qos/policies", "policy", lambda s: s.qos_policies, key="policies")

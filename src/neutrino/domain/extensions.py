@@ -186,6 +186,17 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Expose functions for quotas usage statistics per project",
     ),
     Extension("address-scope", "Address scope", "Address scopes extension."),
+    Extension("address-group", "Address group", "Support address group"),
+    Extension(
+        "rbac-address-group",
+        "Add address_group type to RBAC",
+        "Add address_group type to network RBAC",
+    ),
+    Extension(
+        "security-groups-remote-address-group",
+        "Remote address group id field for security group rules",
+        "Add new field of remote address group id in SG rules",
+    ),
     Extension(
         "default-subnetpools",
         "Default Subnetpools",

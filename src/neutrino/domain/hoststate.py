@@ -37,7 +37,12 @@ import orjson
 from neutrino.domain import statedelta
 from neutrino.domain.l3state import RouterState
 from neutrino.domain.qosstate import BandwidthLimit
-from neutrino.domain.sgstate import AddressPair, RemoteGroup, SecurityGroupState
+from neutrino.domain.sgstate import (
+    AddressGroupState,
+    AddressPair,
+    RemoteGroup,
+    SecurityGroupState,
+)
 
 SEGMENT_TYPES = ("flat", "vlan", "vxlan")
 VIF_BRIDGE = "bridge"
@@ -292,6 +297,7 @@ class HostState:
     dhcp: tuple[DhcpNetwork, ...] = ()
     security_groups: tuple[SecurityGroupState, ...] = ()
     remote_groups: tuple[RemoteGroup, ...] = ()
+    address_groups: tuple[AddressGroupState, ...] = ()  # named by the rules (``sgstate``)
     routers: tuple[RouterState, ...] = ()  # routers scheduled here (domain.l3state)
 
     @property
@@ -325,6 +331,9 @@ class HostState:
                 SecurityGroupState.from_dict(x) for x in d.get("security_groups", ())
             ),
             remote_groups=tuple(RemoteGroup.from_dict(x) for x in d.get("remote_groups", ())),
+            address_groups=tuple(
+                AddressGroupState.from_dict(x) for x in d.get("address_groups", ())
+            ),
             routers=tuple(RouterState.from_dict(x) for x in d.get("routers", ())),
         )
 
@@ -384,5 +393,6 @@ _SECTIONS: dict[str, Any] = {
     "dhcp": DhcpNetwork,
     "security_groups": SecurityGroupState,
     "remote_groups": RemoteGroup,
+    "address_groups": AddressGroupState,
     "routers": RouterState,
 }

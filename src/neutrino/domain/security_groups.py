@@ -227,6 +227,7 @@ class Rule:
     port_range_max: int | None = None
     remote_ip_prefix: str | None = None
     remote_group_id: str | None = None
+    remote_address_group_id: str | None = None
 
 
 def protocol_number(protocol: str | None) -> int | None:
@@ -252,7 +253,13 @@ def canonical_rule(rule: Rule) -> Rule:
             "SecurityGroupEthertypeConflictWithProtocol",
             f"Invalid ethertype {rule.ethertype} for protocol {rule.protocol}.",
         )
-    if rule.remote_ip_prefix and rule.remote_group_id:
+    if (
+        sum(
+            bool(r)
+            for r in (rule.remote_ip_prefix, rule.remote_group_id, rule.remote_address_group_id)
+        )
+        > 1
+    ):
         raise invalid(
             "SecurityGroupMultipleRemoteEntites",
             "Only one of remote_ip_prefix or remote_group_id or "
@@ -345,6 +352,7 @@ def rule_key(rule: Any) -> tuple[str, ...]:
         plain("port_range_min"),
         _protocol_key(values.get("protocol"), plain("ethertype")),
         plain("remote_group_id"),
+        plain("remote_address_group_id"),
         "+" if prefix in ANY_PREFIXES else plain("remote_ip_prefix"),
         plain("security_group_id"),
     )

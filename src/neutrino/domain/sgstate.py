@@ -8,7 +8,9 @@
   a name or a decimal number, ``remote_ip_prefix`` normalized to its network);
 * ``remote_groups``: for every group named as ``remote_group_id`` by one of those rules, the
   addresses of its members — the fixed IPs and allowed-address-pair IPs/CIDRs of every port in
-  the group, on any host.
+  the group, on any host;
+* ``address_groups``: for every address group named as ``remote_address_group_id`` by one of
+  those rules, its CIDRs (``AddressGroupState``).
 
 Invariants: frozen values, tuples sorted (groups and rules by id, addresses by string), so the
 same database contents always give equal states and the same ``HostState.digest``.
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AddressPair", "RemoteGroup", "RuleState", "SecurityGroupState"]
+__all__ = ["AddressGroupState", "AddressPair", "RemoteGroup", "RuleState", "SecurityGroupState"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class RuleState:
     port_range_max: int | None = None
     remote_ip_prefix: str | None = None
     remote_group_id: str | None = None
+    remote_address_group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,4 +71,16 @@ class RemoteGroup:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RemoteGroup:
+        return cls(id=d["id"], addresses=tuple(d.get("addresses", ())))
+
+
+@dataclass(frozen=True)
+class AddressGroupState:
+    """The CIDRs (v4 and v6, normalised) of an address group a rule names as its remote."""
+
+    id: str
+    addresses: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AddressGroupState:
         return cls(id=d["id"], addresses=tuple(d.get("addresses", ())))

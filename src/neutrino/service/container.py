@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from neutrino.common.settings import Settings
 from neutrino.domain.segments import SegmentConfig
+from neutrino.service.address_groups import AddressGroupService
 from neutrino.service.address_scopes import AddressScopeService
 from neutrino.service.agents import AgentService
 from neutrino.service.availability_zones import AvailabilityZoneService
@@ -57,6 +58,7 @@ class Services:
     rbac: RbacService
     subnetpools: SubnetPoolService
     address_scopes: AddressScopeService
+    address_groups: AddressGroupService
     qos_policies: QosPolicyService
     qos_rules: QosRuleService
     ip_availability: IpAvailabilityService
@@ -109,6 +111,7 @@ class Services:
             rbac=RbacService(store, quotas),
             subnetpools=SubnetPoolService(store, quotas),
             address_scopes=AddressScopeService(store, quotas),
+            address_groups=AddressGroupService(store),
             qos_policies=QosPolicyService(store),
             qos_rules=QosRuleService(store),
             ip_availability=IpAvailabilityService(store),

@@ -23,7 +23,8 @@ For each changed port, with its row as it is now (or none: deleted):
   when every changed port was created since ``base`` (the hot path: a VM's new port), its
   addresses are added to the groups it joined; otherwise (a port updated or deleted may
   have left a group, and its old addresses are not logged) each remote group present is
-  read again (one query, its members' size).
+  read again (one query, its members' size); ``address_groups`` follow the rules present too
+  (a newly named one is read, one no rule names any more goes).
 
 Items are rebuilt by ``service.hoststate``'s section builders, the ones ``compute`` uses, and
 an item equal to the one in ``base`` is not sent. ``tests/service/test_hostdelta.py`` checks
@@ -40,6 +41,7 @@ from neutrino.domain.hoststate import VIF_BRIDGE, HostState, PortState
 from neutrino.service.changetail import Change
 from neutrino.service.hoststate import (
     DHCP_OWNER,
+    address_group_states,
     dhcp_networks,
     group_states,
     l2pop_states,
@@ -221,6 +223,19 @@ def _members(
         items = []
     items += _items("remote_groups", remote_group_states(conn, sorted(fresh)))
     _put(delta, "remote_groups", "id", base["remote_groups"], sorted(items, key=lambda i: i["id"]))
+    # address groups: only the rules present decide; their addresses move by a change of the
+    # group (a whole recompute), never by a port's
+    had_ag = base.get("address_groups", [])
+    named = sorted({r.get("remote_address_group_id") for g in groups for r in g["rules"]} - {None})
+    _drop(delta, "address_groups", "id", had_ag, {a["id"] for a in had_ag} - set(named))
+    new_ag = [a for a in named if a not in {x["id"] for x in had_ag}]
+    _put(
+        delta,
+        "address_groups",
+        "id",
+        had_ag,
+        _items("address_groups", address_group_states(conn, new_ag)),
+    )
 
 
 def _joined(group: Item, ports: Iterable[PortState]) -> Item:

@@ -8,6 +8,7 @@ caller read at. ``hostsync`` decides when to call it.
 
 Each section is built by a function over the keys it is asked for (``port_states``,
 ``network_states``, ``l2pop_states``, ``group_states``, ``remote_group_states``,
+``address_group_states``,
 ``dhcp_networks``): ``compute`` asks for all of a host's keys, ``service.hostdelta`` only
 for the keys a change touched, so both build an item the same way.
 """
@@ -32,9 +33,16 @@ from neutrino.domain.hoststate import (
     SubnetState,
 )
 from neutrino.domain.qosstate import BandwidthLimit
-from neutrino.domain.sgstate import AddressPair, RemoteGroup, RuleState, SecurityGroupState
+from neutrino.domain.sgstate import (
+    AddressGroupState,
+    AddressPair,
+    RemoteGroup,
+    RuleState,
+    SecurityGroupState,
+)
 from neutrino.service import l3_hoststate
 from neutrino.service.binding import parse_configurations, tunnel_ip_of
+from neutrino.store import address_groups as address_group_repo
 from neutrino.store import hostsync as repo
 
 DHCP_OWNER = "network:dhcp"
@@ -58,6 +66,7 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
         dhcp=dhcp_networks(conn, ports),
         security_groups=groups,
         remote_groups=remote_group_states(conn, remote_group_ids(groups)),
+        address_groups=address_group_states(conn, address_group_ids(groups)),
         routers=l3_hoststate.hosted_routers(conn, host),
     )
 
@@ -191,6 +200,7 @@ def group_states(conn: Any, ids: Sequence[str]) -> tuple[SecurityGroupState, ...
         pmax,
         prefix,
         remote,
+        remote_addresses,
     ) in repo.security_group_rules(conn, ids):
         rules.setdefault(gid, []).append(
             RuleState(
@@ -202,6 +212,7 @@ def group_states(conn: Any, ids: Sequence[str]) -> tuple[SecurityGroupState, ...
                 port_range_max=pmax,
                 remote_ip_prefix=prefix,
                 remote_group_id=remote,
+                remote_address_group_id=remote_addresses,
             )
         )
     return tuple(
@@ -219,6 +230,19 @@ def remote_group_states(conn: Any, ids: Sequence[str]) -> tuple[RemoteGroup, ...
     """The member addresses (fixed IPs and address pairs, any host) of the groups ``ids``."""
     members = repo.group_member_addresses(conn, ids)
     return tuple(RemoteGroup(gid, tuple(sorted(members.get(gid, ())))) for gid in ids)
+
+
+def address_group_ids(groups: Iterable[SecurityGroupState]) -> list[str]:
+    """The address groups the rules of ``groups`` name as remote, sorted."""
+    return sorted(
+        {r.remote_address_group_id for g in groups for r in g.rules if r.remote_address_group_id}
+    )
+
+
+def address_group_states(conn: Any, ids: Sequence[str]) -> tuple[AddressGroupState, ...]:
+    """The CIDRs of the address groups ``ids`` (one query)."""
+    found = address_group_repo.addresses_of(conn, ids)
+    return tuple(AddressGroupState(gid, tuple(found.get(gid, ()))) for gid in ids)
 
 
 def dhcp_networks(conn: Any, ports: Iterable[PortState]) -> tuple[DhcpNetwork, ...]:

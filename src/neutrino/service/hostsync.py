@@ -58,10 +58,13 @@ from neutrino.store.uow import Store, Tx
 MAX_TIMEOUT = 60.0
 MAX_LOGGED = 256  # changes since the served state: more, and the state is recomputed whole
 PORT_STATUSES = ("ACTIVE", "DOWN")
-# changes that may concern any host: tunnel endpoints, security-group definitions
+# changes that may concern any host: tunnel endpoints, security-group definitions and the
+# address groups their rules name,
 # and QoS policies (their rules shape the ports, networks and floating IPs that name them: the
 # digest decides which hosts really changed)
-GLOBAL_TYPES = frozenset({"agent", "security_group", "security_group_rule", "qos_policy"})
+GLOBAL_TYPES = frozenset(
+    {"agent", "security_group", "security_group_rule", "qos_policy", "address_group"}
+)
 # An agent's status report changes no host's state (status is not in it): it wakes no watch.
 STATUS_REPORTS = kinds(*Resource, ops=(Op.STATUS,))
 # The rest concern the hosts of the network they name, or L3 hosts (routers, floating IPs);
@@ -80,6 +83,7 @@ INTEREST = Interest(
         Resource.FLOATINGIP,
         Resource.QOS_POLICY,
         Resource.PORT_FORWARDING,
+        Resource.ADDRESS_GROUP,
         ops=(Op.CREATE, Op.UPDATE, Op.DELETE),
     ),
     ignored=kinds(

@@ -39,6 +39,7 @@ INTEREST = Interest(
         Resource.ROUTER_L3_AGENT,  # scheduling and VRRP states: ports move by their own changes
         Resource.SUBNETPOOL,  # a pool hands out subnets, not addresses
         Resource.ADDRESS_SCOPE,
+        Resource.ADDRESS_GROUP,  # names addresses for rules, allocates none
         Resource.QOS_POLICY,  # bandwidth, not addresses
         Resource.PORT_FORWARDING,  # forwards to addresses, allocates none
         Resource.TRUNK,  # trunks move bindings, never addresses

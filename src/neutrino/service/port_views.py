@@ -47,6 +47,7 @@ INTEREST = Interest(
         Resource.QUOTA,
         Resource.SUBNETPOOL,
         Resource.ADDRESS_SCOPE,
+        Resource.ADDRESS_GROUP,  # a port shows its groups' ids, not their rules' remotes
         Resource.QOS_POLICY,  # a port shows only the id of its policy, set by a port update
         Resource.PORT_FORWARDING,  # not shown in a port
         Resource.SEGMENT,

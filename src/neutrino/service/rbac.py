@@ -68,6 +68,7 @@ ACTIONS = {
     "security_group": (SHARED,),
     "subnetpool": (SHARED,),
     "address_scope": (SHARED,),
+    "address_group": (SHARED,),
     "qos_policy": (SHARED,),
 }
 # in lock order (see store.locks)

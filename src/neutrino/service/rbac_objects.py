@@ -1,12 +1,14 @@
-"""RBAC for subnet pools, address scopes and QoS policies (``rbac-subnetpool``,
-``rbac-address-scope``, object type ``qos_policy``): ``access_as_shared`` only, as for
+"""RBAC for subnet pools, address scopes, address groups and QoS policies
+(``rbac-subnetpool``, ``rbac-address-scope``, ``rbac-address-group``, object type
+``qos_policy``): ``access_as_shared`` only, as for
 security groups.
 
 A wildcard policy is what ``shared: true`` means on both; the ``shared`` column mirrors it
 (``sync_shared``), kept in the same transaction, so lists need look up only named policies.
 A policy's removal is refused (409 ``RbacPolicyInUse``) while the project losing access uses
 the object: a subnet of that project carved from the pool, a pool of that project in the
-scope, or a network, port or floating IP of that project using the QoS policy (Neutron's
+scope, a security-group rule of that project naming the address group, or a network, port or
+floating IP of that project using the QoS policy (Neutron's
 ``get_bound_project_ids``).
 """
 
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
+from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict, NamedNotFound
 from neutrino.common.ids import new_id
 from neutrino.service import qos_attrs
 from neutrino.service import subnetpool_attrs as spa
 from neutrino.service.context import RequestContext
+from neutrino.store import address_groups as group_repo
 from neutrino.store import qos as qos_repo
 from neutrino.store import rbac as repo
 from neutrino.store import subnetpools as pool_repo
@@ -26,12 +29,14 @@ from neutrino.store.changes import Resource
 from neutrino.store.rbac import SHARED, WILDCARD
 from neutrino.store.uow import Tx
 
-TABLES = {
+TABLES = {  # in the lock order
     "subnetpool": "subnetpools",
     "address_scope": "address_scopes",
+    "address_group": "address_groups",
     "qos_policy": "qos_policies",
 }
 RESOURCES = {
+    "address_group": Resource.ADDRESS_GROUP,
     "subnetpool": Resource.SUBNETPOOL,
     "address_scope": Resource.ADDRESS_SCOPE,
     "qos_policy": Resource.QOS_POLICY,
@@ -39,6 +44,8 @@ RESOURCES = {
 
 
 def find(conn: Any, object_type: str, object_id: str) -> Any:
+    if object_type == "address_group":
+        return group_repo.find(conn, object_id)
     if object_type == "subnetpool":
         return pool_repo.find(conn, object_id)
     if object_type == "qos_policy":
@@ -53,6 +60,10 @@ def owned_object(conn: Any, ctx: RequestContext, object_type: str, object_id: st
         row["project_id"],
         public=bool(row["shared"]) or bool(repo.granted_ids(conn, ctx.project_id, [object_id])),
     ):
+        if object_type == "address_group":
+            raise NamedNotFound(
+                "AddressGroupNotFound", f"Address group {object_id} could not be found."
+            )
         if object_type == "subnetpool":
             raise spa.pool_not_found(object_id)
         if object_type == "qos_policy":
@@ -64,6 +75,8 @@ def owned_object(conn: Any, ctx: RequestContext, object_type: str, object_id: st
 
 
 def users(conn: Any, object_type: str, object_id: str) -> set[str]:
+    if object_type == "address_group":
+        return group_repo.rule_projects(conn, object_id)
     if object_type == "subnetpool":
         return pool_repo.subnet_projects(conn, object_id)
     if object_type == "qos_policy":

@@ -6,7 +6,9 @@ quotas; validation and duplicates are ``domain.security_groups``'.
 
 Locks (PostgreSQL, ``store.locks``): a create takes the project's rule quota key, then locks
 its group (``for_change``: two identical rules racing, one is refused as a duplicate; the
-revision bumps in turn) and share-locks the remote groups it names (``for_use``). A delete
+revision bumps in turn) and share-locks the remote groups it names (``for_use``); before all
+that it share-locks the address groups it names (``for_use``: an address-group delete waits,
+then sees the rule and answers 409). A delete
 locks the group, then the rule (``for_delete``), in the same order as a group delete that
 cascades to its rules: of two deletes of one rule the second answers 404.
 """
@@ -20,11 +22,14 @@ from neutrino.common.errors import MethodNotAllowed
 from neutrino.domain import security_groups as sgd
 from neutrino.domain.attributes import parse_create
 from neutrino.domain.listing import ListQuery
+from neutrino.service import address_groups
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.security_groups import RULE_SPEC, SecurityGroupService, rule_row, rule_view
+from neutrino.store import address_groups as ag_repo
 from neutrino.store import locks
+from neutrino.store import rbac as rbac_repo
 from neutrino.store import security_groups as repo
 from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
@@ -79,6 +84,7 @@ class SecurityGroupRuleService:
                     port_range_max=attrs.get("port_range_max"),
                     remote_ip_prefix=attrs.get("remote_ip_prefix"),
                     remote_group_id=attrs.get("remote_group_id"),
+                    remote_address_group_id=attrs.get("remote_address_group_id"),
                 )
             )
             parsed.append((rule, project, attrs.get("description", "")))
@@ -100,6 +106,10 @@ class SecurityGroupRuleService:
         conn = tx.conn
         first, project, _ = items[0]
         self.quotas.check(tx, project, "security_group_rule", len(items))
+        address_groups = sorted(
+            {r.remote_address_group_id for r, _, _ in items if r.remote_address_group_id}
+        )
+        locks.for_use(conn, "address_groups", address_groups)  # before groups: the lock order
         locks.for_change(conn, "security_groups", first.security_group_id)
         locks.for_use(
             conn,
@@ -113,6 +123,8 @@ class SecurityGroupRuleService:
         for rule, _, _ in items:
             if rule.remote_group_id is not None:
                 self._check_group(conn, ctx, project, rule.remote_group_id)
+        for address_group in address_groups:
+            self._check_address_group(conn, ctx, project, address_group)
         group = self._check_group(conn, ctx, project, first.security_group_id)
         existing = {
             sgd.rule_key(row): row["id"]
@@ -143,6 +155,18 @@ class SecurityGroupRuleService:
         if row is None or not (ctx.is_admin or row["project_id"] == project):
             raise sgd.SecurityGroupNotFound(group_id)
         return row
+
+    @staticmethod
+    def _check_address_group(conn: Any, ctx: RequestContext, project: str, group_id: str) -> None:
+        """The rule's project must see the address group: its own, or shared to it."""
+        row = None if "\x00" in group_id else ag_repo.find(conn, group_id)
+        if row is None or not (
+            ctx.is_admin
+            or row["project_id"] == project
+            or row["shared"]
+            or rbac_repo.granted_ids(conn, project, [group_id])
+        ):
+            raise address_groups.not_found(group_id)
 
     def update(
         self, ctx: RequestContext, rule_id: str, body: dict[str, Any], if_match: int | None = None

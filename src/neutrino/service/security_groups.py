@@ -49,6 +49,7 @@ from neutrino.domain.attributes import (
     project_id,
     string,
     to_bool,
+    uuid,
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service import rbac
@@ -71,6 +72,7 @@ GROUP_SPEC: dict[str, Attr] = {
 RULE_SPEC: dict[str, Attr] = {
     "security_group_id": Attr(string(36), allow_put=False, required=True),
     "remote_group_id": Attr(nullable(string(255)), allow_put=False),
+    "remote_address_group_id": Attr(nullable(uuid), allow_put=False),
     "direction": Attr(one_of("ingress", "egress"), allow_put=False, required=True),
     "protocol": Attr(sgd.to_protocol, allow_put=False),
     "port_range_min": Attr(sgd.to_port, allow_put=False),
@@ -99,7 +101,7 @@ def rule_view(row: Any) -> dict[str, Any]:
         "remote_ip_prefix": row["remote_ip_prefix"],
         "normalized_cidr": row["normalized_cidr"],
         "remote_group_id": row["remote_group_id"],
-        "remote_address_group_id": None,  # no address groups in neutrino
+        "remote_address_group_id": row["remote_address_group_id"],
         "description": row["description"],
         "created_at": clock.iso_seconds(row["created_at"]),
         "updated_at": clock.iso_seconds(row["updated_at"]),
@@ -190,6 +192,7 @@ def rule_row(rule: sgd.Rule, project: str, description: str | None, now: Any) ->
         "revision_number": 0,
         "security_group_id": rule.security_group_id,
         "remote_group_id": rule.remote_group_id,
+        "remote_address_group_id": rule.remote_address_group_id,
         "direction": rule.direction,
         "ethertype": rule.ethertype,
         "protocol": rule.protocol,

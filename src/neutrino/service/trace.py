@@ -47,6 +47,7 @@ from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.trace_model import ModelCache
+from neutrino.store import address_groups as address_group_repo
 from neutrino.store import trace as repo
 from neutrino.store.uow import Store
 
@@ -249,6 +250,7 @@ class TraceService:
                 for r in repo.port_forwardings(conn)
                 if ":" not in r[1]  # IPv4 only, as the L3 agent installs them
             ]
+            address_groups = address_group_repo.everything(conn)
         return from_neutron(
             self.networks.search(admin, everything),
             self.subnets.search(admin, everything),
@@ -259,6 +261,7 @@ class TraceService:
             vteps=vteps,
             system_owned=system,
             forwardings=forwardings,
+            address_groups=address_groups,
         )
 
     def trace(self, ctx: RequestContext, body: Any) -> dict[str, Any]:

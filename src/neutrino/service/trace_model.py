@@ -50,6 +50,7 @@ INTEREST = Interest(
         Resource.PORT_FORWARDING,  # a floating IP's NAT
         Resource.SEGMENT,  # a network's segments are its L2
         Resource.TRUNK,  # sub-ports' bindings
+        Resource.ADDRESS_GROUP,  # the addresses a rule's remote address group admits
     ),
     ignored=kinds(
         Resource.DEFAULT_SECURITY_GROUP_RULE,

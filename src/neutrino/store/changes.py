@@ -48,6 +48,8 @@ class Resource(enum.Enum):
     )
     SUBNETPOOL = ("subnetpool", "subnetpools", None, True)
     ADDRESS_SCOPE = ("address_scope", "address_scopes", None, True)
+    # its addresses are a child table: a change of them is an update of the group
+    ADDRESS_GROUP = ("address_group", "address_groups", None, True)
     # a rule's change is an update of its policy (rules have no revision of their own)
     QOS_POLICY = ("qos_policy", "qos_policies", None, True)
     TRUNK = ("trunk", "trunks", None, True)

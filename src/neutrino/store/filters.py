@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neutrino.store import (
+    address_groups,
     agents,
     floatingips,
     networks,
@@ -47,6 +48,7 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "rbac-policies": (rbac.COLUMNS, rbac.HOOKS),
     "subnetpools": (subnetpools.COLUMNS, subnetpools.HOOKS),
     "address-scopes": (subnetpools.SCOPE_COLUMNS, subnetpools.SCOPE_HOOKS),
+    "address-groups": (address_groups.COLUMNS, address_groups.HOOKS),
     "qos/policies": (qos.COLUMNS, qos.HOOKS),
     "qos/policies/{policy_id}/{rule_kind}": (qos.RULE_COLUMNS, qos.RULE_HOOKS),
     "trunks": (trunks.COLUMNS, trunks.HOOKS),

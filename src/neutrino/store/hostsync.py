@@ -356,14 +356,16 @@ def security_groups(conn: Connection, group_ids: Sequence[str]) -> list[tuple[An
 
 def security_group_rules(conn: Connection, group_ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """(security_group_id, id, direction, ethertype, protocol, port_range_min, port_range_max,
-    normalized_cidr, remote_group_id) of the groups' rules, ordered by group and rule id."""
+    normalized_cidr, remote_group_id, remote_address_group_id) of the groups' rules, ordered by
+    group and rule id."""
     if not group_ids:
         return []
     return raw.rows(
         conn,
         f"SELECT security_group_id, id, direction, ethertype, protocol, "
         f"port_range_min, port_range_max, "
-        f"COALESCE(normalized_cidr, remote_ip_prefix), remote_group_id "
+        f"COALESCE(normalized_cidr, remote_ip_prefix), remote_group_id, "
+        f"remote_address_group_id "
         f"FROM security_group_rules WHERE security_group_id IN "
         f"({_marks(group_ids)}) ORDER BY security_group_id, id",
         tuple(group_ids),

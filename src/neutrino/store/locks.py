@@ -20,9 +20,9 @@ Lock strengths (PostgreSQL's row-lock modes):
 
 Lock order (deadlocks are detected by PostgreSQL after ``deadlock_timeout`` and retried by
 ``Store.write``, but cost a second each): quota keys → routers → networks → subnets → subnet
-pools → address scopes → ports → security groups → floating IPs → the change-log lock, which
-``Tx`` takes only when it flushes, just before commit. Several rows of one table are locked
-in id order.
+pools → address scopes → address groups → ports → security groups → floating IPs → the
+change-log lock, which ``Tx`` takes only when it flushes, just before commit. Several rows of
+one table are locked in id order.
 """
 
 from __future__ import annotations

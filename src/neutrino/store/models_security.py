@@ -51,6 +51,8 @@ class SecurityGroupRule(Base):
     remote_group_id: Mapped[str | None] = mapped_column(
         ForeignKey("security_groups.id", ondelete="CASCADE"), index=True
     )
+    # an address group (``models_address_groups``); not a foreign key, see there
+    remote_address_group_id: Mapped[str | None] = mapped_column(String(UUID_LEN), index=True)
     direction: Mapped[str] = mapped_column(String(16))
     ethertype: Mapped[str] = mapped_column(String(8))
     protocol: Mapped[str | None] = mapped_column(String(40))

@@ -69,7 +69,7 @@ GROUP_HOOKS: dict[str, Any] = {**tag_filters(groups), **changed_since_filter(gro
 
 
 def _no_address_group(values: list[Any]) -> ColumnElement[bool]:
-    """Neither rules nor templates name an address group: only a null filter matches."""
+    """Templates never name an address group: only a null filter matches."""
     return true() if all(v in NULLS for v in values) else false()
 
 
@@ -84,6 +84,7 @@ RULE_COLUMNS: dict[str, Column] = {
     "port_range_max": Column(r.port_range_max, nullable_int),
     "remote_ip_prefix": Column(r.remote_ip_prefix, nullable_str),
     "remote_group_id": Column(r.remote_group_id, nullable_str),
+    "remote_address_group_id": Column(r.remote_address_group_id, nullable_str),
     "normalized_cidr": Column(r.normalized_cidr, nullable_str),
     "description": Column(r.description),
     "project_id": Column(r.project_id),
@@ -92,10 +93,7 @@ RULE_COLUMNS: dict[str, Column] = {
     "created_at": timestamp_column(r.created_at),
     "updated_at": timestamp_column(r.updated_at),
 }
-RULE_HOOKS: dict[str, Any] = {
-    "remote_address_group_id": _no_address_group,
-    **changed_since_filter(rules),
-}
+RULE_HOOKS: dict[str, Any] = {**changed_since_filter(rules)}
 
 
 # --- groups --------------------------------------------------------------------------------

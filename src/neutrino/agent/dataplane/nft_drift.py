@@ -8,7 +8,8 @@ with the ruleset the security-group manager would load:
 * a chain missing or extra (``nft chain bridge in-…``), by name;
 * every set and map element the ruleset holds (the port bindings ``p_mac``, ``p_ip4``/``6``,
   ``p_net4``/``6``, the verdict maps ``port_in``/``port_out``, the remote-group sets
-  ``rg4-…``/``rg6-…``, the zone map ``br_zone``): missing or extra, one ``Drift`` each
+  ``rg4-…``/``rg6-…``, the address-group sets ``ag4-…``/``ag6-…``, the zone map ``br_zone``):
+  missing or extra, one ``Drift`` each
   (``nft bridge p_ip4 tap… . fa:16:… . 192.0.2.5``). A set missing as a whole is one line.
 
 Elements are compared in one normal form on both sides (quotes dropped, addresses in

@@ -27,6 +27,7 @@ from neutrino.api.openapi.parts import (
 )
 from neutrino.domain.attributes import Attr, JsonSchema, schema_of
 from neutrino.service import (
+    address_groups,
     agents,
     default_security_group_rules,
     networks,
@@ -92,6 +93,7 @@ COLLECTIONS = (
     Collection("rbac-policies", "rbac_policy", rbac.SPEC),
     Collection("subnetpools", "subnetpool", subnetpool_attrs.POOL_SPEC),
     Collection("address-scopes", "address_scope", subnetpool_attrs.SCOPE_SPEC),
+    Collection("address-groups", "address_group", address_groups.SPEC),
     Collection("qos/policies", "policy", qos_attrs.POLICY_SPEC, plural="policies"),
     Collection("trunks", "trunk", trunks.SPEC),
     Collection("segments", "segment", segments.SPEC),
@@ -255,6 +257,17 @@ def extra_operations() -> Operations:
     for action in ("add_prefixes", "remove_prefixes"):
         ops[(f"/v2.0/subnetpools/{{pool_id}}/{action}", "put")] = {
             "requestBody": body(pool_prefixes),
+            "responses": responses(200, WRITE_ERRORS),
+        }
+    group_addresses = {
+        "type": "object",
+        "required": ["addresses"],
+        "properties": {"addresses": {"type": "array", "items": {"type": "string"}}},
+        "additionalProperties": False,
+    }
+    for action in ("add_addresses", "remove_addresses"):
+        ops[(f"/v2.0/address-groups/{{group_id}}/{action}", "put")] = {
+            "requestBody": body(group_addresses),
             "responses": responses(200, WRITE_ERRORS),
         }
     trunk = "/v2.0/trunks/{trunk_id}"

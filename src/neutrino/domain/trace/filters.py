@@ -13,7 +13,8 @@ evaluated on one packet instead of compiled:
 * Always allowed, before any group: DHCP client traffic out and server replies in, and the
   ICMPv6 neighbour discovery and MLD types the chains list.
 * Then each rule of each of the port's groups, in the direction's chain: ethertype, remote
-  (``remote_ip_prefix``, or a ``remote_group_id``'s member addresses) on the far side's
+  (``remote_ip_prefix``, a ``remote_group_id``'s member addresses, or a
+  ``remote_address_group_id``'s CIDRs) on the far side's
   address, protocol (none or 0 = any), the destination port range for port protocols, ICMP
   type (``port_range_min``) and code (``port_range_max``). First match accepts; none drops.
 * Stateful groups (all of a port's groups, or no group) accept replies by conntrack
@@ -118,6 +119,8 @@ def describe_rule(rule: RuleState) -> str:
     side = "from" if rule.direction == "ingress" else "to"
     if rule.remote_group_id:
         parts.append(f"{side} members of group {rule.remote_group_id}")
+    elif rule.remote_address_group_id:
+        parts.append(f"{side} address group {rule.remote_address_group_id}")
     elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
         parts.append(f"{side} {rule.remote_ip_prefix}")
     else:
@@ -132,6 +135,10 @@ def rule_matches(rule: RuleState, packet: Packet, far: str, model: NetworkModel)
         return False
     if rule.remote_group_id:
         if not any(in_prefix(far, m) for m in model.members.get(rule.remote_group_id, ())):
+            return False
+    elif rule.remote_address_group_id:
+        cidrs = model.address_groups.get(rule.remote_address_group_id, ())
+        if not any(in_prefix(far, c) for c in cidrs):
             return False
     elif (
         rule.remote_ip_prefix

@@ -223,6 +223,7 @@ class NetworkModel:
     floating_ips: tuple[FloatingIp, ...] = ()
     forwardings: tuple[PortForwarding, ...] = ()
     vteps: Mapping[str, str] = field(default_factory=dict)  # host -> tunnel IP
+    address_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # id -> CIDRs
 
     def __post_init__(self) -> None:
         self.subnets_of: dict[str, list[Subnet]] = defaultdict(list)
@@ -312,6 +313,7 @@ def _rule(r: Mapping[str, Any]) -> RuleState:
         port_range_max=r.get("port_range_max"),
         remote_ip_prefix=r.get("remote_ip_prefix"),
         remote_group_id=r.get("remote_group_id"),
+        remote_address_group_id=r.get("remote_address_group_id"),
     )
 
 
@@ -325,6 +327,7 @@ def from_neutron(
     vteps: Mapping[str, str] | None = None,
     system_owned: Iterable[str] = (),
     forwardings: Iterable[PortForwarding] = (),
+    address_groups: Iterable[Mapping[str, Any]] = (),
 ) -> NetworkModel:
     """The model from Neutron wire dicts (as ``GET /v2.0/<collection>`` renders them);
     ``system_owned`` names the ports the controller made itself (not in the wire form), and
@@ -420,4 +423,5 @@ def from_neutron(
         floating_ips=fips,
         forwardings=tuple(forwardings),
         vteps=dict(vteps or {}),
+        address_groups={a["id"]: tuple(a.get("addresses") or ()) for a in address_groups},
     )
