@@ -201,6 +201,38 @@ def live_url(settings: Settings, store: Store) -> Iterator[str]:
         yield url
 
 
+# --- the longest tests first -----------------------------------------------------------------
+# xdist (``-n 2``, ``--dist load``) hands the tests out in collection order: the e2e labs and
+# the kernel tests, a fifth of the suite's time in a few dozen tests, came after the API tests,
+# so a run could end with one worker deep in a lab while the other had nothing left. Started
+# first, they run beside the quick tests, which then fill both workers to the end. Whole
+# modules move (a stable sort by file), so module-scoped fixtures still see their tests
+# together. The order within each group is kept: it is what everyone is used to read.
+
+# Besides tests/e2e and tests/kernel: files that take a minute or more on a loaded machine
+# (a server process of their own, a browser, a fuzz run; see docs/development.md).
+SLOW_FILES = (
+    "tests/api/test_fuzz.py",
+    "tests/api/test_schemathesis.py",
+    "tests/api/test_limits.py",
+    "tests/cli/test_cli_serve.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    path = Path(str(item.path)).as_posix()
+    if "/tests/e2e/" in path:
+        return 0
+    if "/tests/kernel/" in path or path.endswith(SLOW_FILES):
+        return 1
+    return 2
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_start_rank)  # stable: modules stay whole, their order kept
+
+
 # --- Playwright's loop and pyroute2 in one test worker --------------------------------------
 # Playwright's sync API (the session-scoped ``chromium`` fixture of tests/web) leaves its
 # asyncio loop marked as running on the worker's main thread between its calls, and
