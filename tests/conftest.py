@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from neutrino.api.app import create_app
@@ -25,6 +27,14 @@ from neutrino.common.settings import Settings
 from neutrino.store.models import Base
 from neutrino.store.uow import Store
 from tests.rootns import RootWatch
+
+# Hypothesis's timing checks (a test example over 200 ms, input generation "too slow") fail
+# property tests on a loaded machine while proving nothing about the code: off for the suite.
+# Examples, shrinking and every other health check stay as they were.
+hypothesis_settings.register_profile(
+    "suite", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("suite")
 
 ADMIN_PASSWORD = "test-admin-secret"
 PG_URL = os.environ.get("NEUTRINO_TEST_PG_URL", "")
