@@ -65,7 +65,9 @@ def test_metrics_sum_over_workers(tmp_path: Path) -> None:
         )
 
     try:
-        child.wait_ready()
+        # the master migrates, then two spawned workers import everything again: on a loaded
+        # machine (load 15-25 here) that alone took 70-120 s, the usual start timeout
+        child.wait_ready(timeout=360)
         before = version_requests()
         for _ in range(12):  # a new connection each: both workers answer some
             assert httpx.get(base + "/v2.0", timeout=30).status_code == 200
