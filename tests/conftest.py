@@ -212,15 +212,15 @@ def live_url(settings: Settings, store: Store) -> Iterator[str]:
 
 
 # --- the longest tests first -----------------------------------------------------------------
-# xdist (``-n 2``, ``--dist load``) hands the tests out in collection order: the e2e labs and
-# the kernel tests, a fifth of the suite's time in a few dozen tests, came after the API tests,
-# so a run could end with one worker deep in a lab while the other had nothing left. Started
-# first, they run beside the quick tests, which then fill both workers to the end. Whole
-# modules move (a stable sort by file), so module-scoped fixtures still see their tests
-# together. The order within each group is kept: it is what everyone is used to read.
+# xdist (``-n 2 --dist loadfile --no-loadscope-reorder``, see pyproject.toml) gives the next
+# file to whichever worker is free, in collection order. The e2e labs and the kernel tests,
+# minutes each on a loaded machine, came after the API tests, so a run could end with one
+# worker deep in a lab while the other had nothing left. Started first, they run beside the
+# quick tests, which then fill both workers to the end. Whole modules move (a stable sort by
+# file), so module-scoped fixtures still see their tests together.
 
 # Besides tests/e2e and tests/kernel: files that take a minute or more on a loaded machine
-# (a server process of their own, a browser, a fuzz run; see docs/development.md).
+# (a server process of their own, a fuzz run; see docs/development.md).
 SLOW_FILES = (
     "tests/api/test_fuzz.py",
     "tests/api/test_schemathesis.py",
