@@ -32,6 +32,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """The controller's database: SQLite only. These tests prove the data plane (devices,
+    rules, traffic) an agent builds from what the API says; the store and API suites prove the
+    database behaviour on SQLite and PostgreSQL, so running each lab twice proved nothing
+    more and doubled the suite's longest tests."""
+    return f"sqlite:///{tmp_path / 'neutrino.db'}"
+
+
+@pytest.fixture
 def lab_dir() -> Iterator[tuple[Path, str]]:
     """A lab dir dnsmasq can traverse and a unique namespace prefix; whatever the test
     leaves is removed (``lab down``, then any namespace with the prefix, its ``qdhcp-`` and

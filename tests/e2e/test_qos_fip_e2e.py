@@ -122,7 +122,11 @@ def test_floating_ip_limit_applies_to_that_address_only(lab_dir: tuple[Path, str
 
         until("limit in the router", shaped, timeout=20)
         limited = (iperf(vms[0].netns, EXT_HOST), iperf(vms[0].netns, EXT_HOST, reverse=True))
-        other = (iperf(vms[1].netns, EXT_HOST), iperf(vms[1].netns, EXT_HOST, reverse=True))
+        # only asserted far above the limit: 2 s tell (the limited ones get 4)
+        other = (
+            iperf(vms[1].netns, EXT_HOST, seconds=2),
+            iperf(vms[1].netns, EXT_HOST, reverse=True, seconds=2),
+        )
         print(
             f"\nload {load:.1f}; Mbit/s out / in: limited FIP {limited[0]:.1f} / "
             f"{limited[1]:.1f}, other FIP of the router {other[0]:.0f} / {other[1]:.0f}"
