@@ -313,8 +313,8 @@ Index("ix_subnets_subnetpool", Subnet.subnetpool_id)
 # Tables of other domains live in their own modules on the same Base; importing them here
 # puts them into ``Base.metadata`` for create_all and Alembic.
 from neutrino.store import (  # noqa: E402, F401
-    models_checks,
     models_address_groups,
+    models_checks,
     models_l3,
     models_pools,
     models_qos,

@@ -2,7 +2,7 @@
 host asked; see ``store/models_checks.py``).
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-03 18:45:00
 """
 
