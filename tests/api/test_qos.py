@@ -306,3 +306,20 @@ def test_hostile_policy_bodies(api: Caller, body: Any) -> None:
     r = api.post(POLICIES, body)
     assert r.status_code == 400, r.text
     assert r.json()["NeutronError"]["type"]
+
+
+def test_tags_at_neutrons_policies_path(api: Caller) -> None:
+    """Neutron's tag extension serves QoS policies' tags at ``/v2.0/policies/{id}/tags``
+    (tempest's TagQosPolicyTestJSON and TagFilterQosPolicyTestJSON use it)."""
+    made = policy(api)
+    tagged = f"/v2.0/policies/{made['id']}/tags"
+    assert api.put(tagged, {"tags": ["red", "blue"]}).json() == {"tags": ["blue", "red"]}
+    assert api.put(f"{tagged}/green").status_code == 201
+    assert api.get(tagged).json() == {"tags": ["blue", "green", "red"]}
+    assert api.get(f"{POLICIES}/{made['id']}/tags/green").status_code == 204
+    assert [p["id"] for p in api.get(f"{POLICIES}?tags=green").json()["policies"]] == [made["id"]]
+    assert api.delete(f"{tagged}/red").status_code == 204
+    assert api.delete(tagged).status_code == 204
+    assert api.get(f"{POLICIES}/{made['id']}").json()["policy"]["tags"] == []
+    r = api.get("/v2.0/policies/00000000-0000-0000-0000-000000000000/tags")
+    assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "QosPolicyNotFound"
