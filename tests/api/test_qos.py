@@ -323,3 +323,18 @@ def test_tags_at_neutrons_policies_path(api: Caller) -> None:
     assert api.get(f"{POLICIES}/{made['id']}").json()["policy"]["tags"] == []
     r = api.get("/v2.0/policies/00000000-0000-0000-0000-000000000000/tags")
     assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "QosPolicyNotFound"
+
+
+def test_member_bodies_are_validated_before_the_policy_check(api: Caller) -> None:
+    """Neutron validates a body before its policy and lookup checks: a member's too-long name,
+    description or project id is a 400, not a 403 or a 404 (tempest's QosNegativeTestJSON)."""
+    member = api.as_member()
+    for attrs in ({"name": "z" * 256}, {"description": "z" * 256}, {"project_id": "z" * 256}):
+        assert policy(member, 400, **attrs)["type"] in ("HTTPBadRequest", "BadRequest")
+    assert policy(member, 403)["type"] == "PolicyNotAuthorized"
+    foreign = policy(api)  # the admin's own project: the member cannot see it
+    for attrs in ({"name": "z" * 256}, {"description": "z" * 256}):
+        r = member.put(f"{POLICIES}/{foreign['id']}", {"policy": attrs})
+        assert r.status_code == 400, r.text
+    r = member.put(f"{POLICIES}/{foreign['id']}", {"policy": {"name": "ok"}})
+    assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "QosPolicyNotFound"

@@ -131,13 +131,12 @@ class QosPolicyService:
     def create_bulk(
         self, ctx: RequestContext, bodies: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
+        # the body is validated before the policy check (400 before 403), as Neutron does
+        parsed = [parse_create(body, SPEC) for body in bodies]
         ctx.require_admin("create_policy")
-        parsed = []
-        for body in bodies:
-            attrs = parse_create(body, SPEC)
+        for attrs in parsed:
             policy.check_admin_only(ctx, "create_policy", SPEC, attrs)
             attrs["project"] = owner_project(ctx, attrs)
-            parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
@@ -170,10 +169,10 @@ class QosPolicyService:
     def update(
         self, ctx: RequestContext, policy_id: str, body: dict[str, Any], if_match: int | None = None
     ) -> dict[str, Any]:
+        attrs = parse_update(body, SPEC)  # 400 before 404 and 403, as in Neutron
         if not ctx.is_admin:
             self.get(ctx, policy_id)  # 404 for what the caller cannot see
             raise PolicyNotAuthorized("rule:update_policy")
-        attrs = parse_update(body, SPEC)
         return self.store.write(self._update_tx, ctx, policy_id, attrs, if_match)
 
     def _update_tx(
