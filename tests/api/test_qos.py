@@ -138,6 +138,12 @@ def test_unsupported_rule_types_are_refused(api: Caller) -> None:
     }
     assert api.get("/v2.0/qos/rule-types/dscp_marking").json()["rule_type"]["drivers"] == []
     assert api.get("/v2.0/qos/rule-types/nope").status_code == 404
+    member = api.as_member()
+    assert member.get("/v2.0/qos/rule-types").json() == {
+        "rule_types": [{"type": "bandwidth_limit"}]
+    }
+    r = member.get("/v2.0/qos/rule-types/bandwidth_limit")
+    assert r.status_code == 403 and r.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
     rule(api, made["id"], max_kbps=1000)
     for kind, body in (
         ("dscp_marking", {"dscp_mark": 16}),

@@ -64,6 +64,9 @@ class QosRuleService:
             return [{"type": t} for t in sorted(reported_types(conn))]
 
     def rule_type(self, ctx: RequestContext, rule_type: str) -> dict[str, Any]:
+        # the details name the deployment's drivers: admin only (Neutron's get_rule_type);
+        # the list of types stays open to all
+        ctx.require_admin("get_rule_type")
         if rule_type not in qa.RULE_TYPES:
             raise NotFound(f"Rule type {rule_type[:64]} could not be found.")
         with self.store.read() as conn:
