@@ -346,3 +346,17 @@ def test_member_bodies_are_validated_before_the_policy_check(api: Caller) -> Non
         assert r.status_code == 400, r.text
     r = member.put(f"{POLICIES}/{foreign['id']}", {"policy": {"name": "ok"}})
     assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "QosPolicyNotFound"
+
+
+def test_unsharing_counts_the_owners_own_users(api: Caller) -> None:
+    """``shared`` back to false removes the wildcard policy; Neutron refuses it while any
+    project without a named policy uses the policy, the owner included (tempest's
+    RbacSharedQosPoliciesTest.test_policy_sharing_with_wildcard)."""
+    made = policy(api, shared=True)
+    net = api.network(qos_policy_id=made["id"])  # the owner's own network
+    r = api.put(f"{POLICIES}/{made['id']}", {"policy": {"shared": False}})
+    assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "RbacPolicyInUse"
+    assert api.get(f"{POLICIES}/{made['id']}").json()["policy"]["shared"] is True
+    assert api.delete(f"/v2.0/networks/{net['id']}").status_code == 204
+    r = api.put(f"{POLICIES}/{made['id']}", {"policy": {"shared": False}})
+    assert r.status_code == 200 and r.json()["policy"]["shared"] is False
