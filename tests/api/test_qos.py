@@ -360,3 +360,31 @@ def test_unsharing_counts_the_owners_own_users(api: Caller) -> None:
     assert api.delete(f"/v2.0/networks/{net['id']}").status_code == 204
     r = api.put(f"{POLICIES}/{made['id']}", {"policy": {"shared": False}})
     assert r.status_code == 200 and r.json()["policy"]["shared"] is False
+
+
+def test_a_project_removes_only_policies_it_sees(api: Caller) -> None:
+    """An admin's private policy on a project's network or port: the project may not detach
+    or replace it (403 ``PolicyRemoveAuthorizationError``) until the policy is shared
+    (tempest's test_attach_and_detach_a_policy_by_a_project)."""
+    agent(api)
+    member = api.as_member()
+    private = policy(api)
+    net = member.network()
+    port = member.port(net["id"])
+    for path, key in (
+        (f"/v2.0/networks/{net['id']}", "network"),
+        (f"/v2.0/ports/{port['id']}", "port"),
+    ):
+        assert api.put(path, {key: {"qos_policy_id": private["id"]}}).status_code == 200
+        r = member.put(path, {key: {"qos_policy_id": None}})
+        assert r.status_code == 403, r.text
+        assert r.json()["NeutronError"]["type"] == "PolicyRemoveAuthorizationError"
+        assert member.get(path).json()[key]["qos_policy_id"] == private["id"]
+    api.put(f"{POLICIES}/{private['id']}", {"policy": {"shared": True}})
+    own = policy(api, project_id=member.project_id)
+    r = member.put(f"/v2.0/networks/{net['id']}", {"network": {"qos_policy_id": own["id"]}})
+    assert r.status_code == 200 and r.json()["network"]["qos_policy_id"] == own["id"]
+    r = member.put(f"/v2.0/ports/{port['id']}", {"port": {"qos_policy_id": None}})
+    assert r.status_code == 200 and r.json()["port"]["qos_policy_id"] is None
+    r = member.delete(f"{POLICIES}/{private['id']}")
+    assert r.status_code == 403

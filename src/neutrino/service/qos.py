@@ -4,7 +4,8 @@ list, update, delete; and the attachment of a policy to a network, port or float
 Policy (Neutron's defaults): only an admin creates, changes and deletes policies (and their
 rules, ``service.qos_rules``); a project reads its own policies and those shared with it (to
 all by ``shared``, or by name with an RBAC policy of object type ``qos_policy``). Anyone may
-attach a policy they can see to what they own.
+attach a policy they can see to what they own, and replace or remove only a policy they see
+on their network or port.
 
 Invariants:
 - at most one ``is_default`` policy per project (409 ``QoSPolicyDefaultAlreadyExists``); a
@@ -24,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import NamedConflict, PolicyNotAuthorized
+from neutrino.common.errors import NamedConflict, NamedForbidden, PolicyNotAuthorized
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
@@ -108,6 +109,20 @@ def attach(tx: Tx, ctx: RequestContext, policy_id: str | None) -> str | None:
     locks.for_use(tx.conn, "qos_policies", policy_id)
     load(tx.conn, ctx, policy_id)
     return policy_id
+
+
+def replace(tx: Tx, ctx: RequestContext, old: str | None, new: str | None) -> str | None:
+    """A network's or port's ``qos_policy_id`` changing from ``old`` to ``new``: the caller
+    must see the policy it removes (Neutron: a project cannot drop an admin's private policy
+    from its own network, 403 ``PolicyRemoveAuthorizationError``), then ``attach`` the new."""
+    if old is not None:
+        row = repo.find(tx.conn, old)
+        if row is not None and not visible(tx.conn, ctx, row):
+            raise NamedForbidden(
+                "PolicyRemoveAuthorizationError",
+                f"Failed to remove provided policy {old} because you are not authorized.",
+            )
+    return attach(tx, ctx, new)
 
 
 def default_for(conn: Any, project_id: str) -> str | None:
