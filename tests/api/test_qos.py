@@ -138,6 +138,12 @@ def test_unsupported_rule_types_are_refused(api: Caller) -> None:
     }
     assert api.get("/v2.0/qos/rule-types/dscp_marking").json()["rule_type"]["drivers"] == []
     assert api.get("/v2.0/qos/rule-types/nope").status_code == 404
+    member = api.as_member()
+    assert member.get("/v2.0/qos/rule-types").json() == {
+        "rule_types": [{"type": "bandwidth_limit"}]
+    }
+    r = member.get("/v2.0/qos/rule-types/bandwidth_limit")
+    assert r.status_code == 403 and r.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
     rule(api, made["id"], max_kbps=1000)
     for kind, body in (
         ("dscp_marking", {"dscp_mark": 16}),
@@ -170,7 +176,9 @@ def test_policy_permissions_and_sharing(api: Caller) -> None:
     assert other.put(f"{POLICIES}/{private['id']}", {"policy": {"name": "x"}}).status_code == 404
     assert member.delete(f"{POLICIES}/{private['id']}").status_code == 403
     assert rule(member, private["id"], 403, max_kbps=1)["type"] == "PolicyNotAuthorized"
-    assert rule(other, private["id"], 404, max_kbps=1)["type"] == "QosPolicyNotFound"
+    # a create is refused before the policy is looked up (Neutron): 403 even where unseen
+    assert rule(other, private["id"], 403, max_kbps=1)["type"] == "PolicyNotAuthorized"
+    assert rule(other, "nope", 403, max_kbps=1)["type"] == "PolicyNotAuthorized"
     rules = other.get(f"{POLICIES}/{shared['id']}/bandwidth_limit_rules").json()
     assert len(rules["bandwidth_limit_rules"]) == 1
     # attaching: own or shared policies only
@@ -306,3 +314,77 @@ def test_hostile_policy_bodies(api: Caller, body: Any) -> None:
     r = api.post(POLICIES, body)
     assert r.status_code == 400, r.text
     assert r.json()["NeutronError"]["type"]
+
+
+def test_tags_at_neutrons_policies_path(api: Caller) -> None:
+    """Neutron's tag extension serves QoS policies' tags at ``/v2.0/policies/{id}/tags``
+    (tempest's TagQosPolicyTestJSON and TagFilterQosPolicyTestJSON use it)."""
+    made = policy(api)
+    tagged = f"/v2.0/policies/{made['id']}/tags"
+    assert api.put(tagged, {"tags": ["red", "blue"]}).json() == {"tags": ["blue", "red"]}
+    assert api.put(f"{tagged}/green").status_code == 201
+    assert api.get(tagged).json() == {"tags": ["blue", "green", "red"]}
+    assert api.get(f"{POLICIES}/{made['id']}/tags/green").status_code == 204
+    assert [p["id"] for p in api.get(f"{POLICIES}?tags=green").json()["policies"]] == [made["id"]]
+    assert api.delete(f"{tagged}/red").status_code == 204
+    assert api.delete(tagged).status_code == 204
+    assert api.get(f"{POLICIES}/{made['id']}").json()["policy"]["tags"] == []
+    r = api.get("/v2.0/policies/00000000-0000-0000-0000-000000000000/tags")
+    assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "QosPolicyNotFound"
+
+
+def test_member_bodies_are_validated_before_the_policy_check(api: Caller) -> None:
+    """Neutron validates a body before its policy and lookup checks: a member's too-long name,
+    description or project id is a 400, not a 403 or a 404 (tempest's QosNegativeTestJSON)."""
+    member = api.as_member()
+    for attrs in ({"name": "z" * 256}, {"description": "z" * 256}, {"project_id": "z" * 256}):
+        assert policy(member, 400, **attrs)["type"] in ("HTTPBadRequest", "BadRequest")
+    assert policy(member, 403)["type"] == "PolicyNotAuthorized"
+    foreign = policy(api)  # the admin's own project: the member cannot see it
+    for attrs in ({"name": "z" * 256}, {"description": "z" * 256}):
+        r = member.put(f"{POLICIES}/{foreign['id']}", {"policy": attrs})
+        assert r.status_code == 400, r.text
+    r = member.put(f"{POLICIES}/{foreign['id']}", {"policy": {"name": "ok"}})
+    assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "QosPolicyNotFound"
+
+
+def test_unsharing_counts_the_owners_own_users(api: Caller) -> None:
+    """``shared`` back to false removes the wildcard policy; Neutron refuses it while any
+    project without a named policy uses the policy, the owner included (tempest's
+    RbacSharedQosPoliciesTest.test_policy_sharing_with_wildcard)."""
+    made = policy(api, shared=True)
+    net = api.network(qos_policy_id=made["id"])  # the owner's own network
+    r = api.put(f"{POLICIES}/{made['id']}", {"policy": {"shared": False}})
+    assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "RbacPolicyInUse"
+    assert api.get(f"{POLICIES}/{made['id']}").json()["policy"]["shared"] is True
+    assert api.delete(f"/v2.0/networks/{net['id']}").status_code == 204
+    r = api.put(f"{POLICIES}/{made['id']}", {"policy": {"shared": False}})
+    assert r.status_code == 200 and r.json()["policy"]["shared"] is False
+
+
+def test_a_project_removes_only_policies_it_sees(api: Caller) -> None:
+    """An admin's private policy on a project's network or port: the project may not detach
+    or replace it (403 ``PolicyRemoveAuthorizationError``) until the policy is shared
+    (tempest's test_attach_and_detach_a_policy_by_a_project)."""
+    agent(api)
+    member = api.as_member()
+    private = policy(api)
+    net = member.network()
+    port = member.port(net["id"])
+    for path, key in (
+        (f"/v2.0/networks/{net['id']}", "network"),
+        (f"/v2.0/ports/{port['id']}", "port"),
+    ):
+        assert api.put(path, {key: {"qos_policy_id": private["id"]}}).status_code == 200
+        r = member.put(path, {key: {"qos_policy_id": None}})
+        assert r.status_code == 403, r.text
+        assert r.json()["NeutronError"]["type"] == "PolicyRemoveAuthorizationError"
+        assert member.get(path).json()[key]["qos_policy_id"] == private["id"]
+    api.put(f"{POLICIES}/{private['id']}", {"policy": {"shared": True}})
+    own = policy(api, project_id=member.project_id)
+    r = member.put(f"/v2.0/networks/{net['id']}", {"network": {"qos_policy_id": own["id"]}})
+    assert r.status_code == 200 and r.json()["network"]["qos_policy_id"] == own["id"]
+    r = member.put(f"/v2.0/ports/{port['id']}", {"port": {"qos_policy_id": None}})
+    assert r.status_code == 200 and r.json()["port"]["qos_policy_id"] is None
+    r = member.delete(f"{POLICIES}/{private['id']}")
+    assert r.status_code == 403

@@ -309,6 +309,25 @@ def test_gateway_on_external_network(api: Caller) -> None:
     assert api.get("/v2.0/ports", params={"device_id": router["id"]}).json()["ports"] == []
 
 
+def test_gateway_on_external_network_without_subnets(api: Caller) -> None:
+    """Neutron plugs a gateway on an external network without subnets with no IPs (tempest's
+    ExternalNetworksRBACTestJSON.test_regular_client_shares_with_another); where the subnets
+    are full the request fails and leaves nothing behind."""
+    bare = api.network(**{"router:external": True})
+    router = _router(api.as_member(), external_gateway_info={"network_id": bare["id"]})
+    gw = router["external_gateway_info"]
+    assert gw["network_id"] == bare["id"] and gw["external_fixed_ips"] == []
+    ports = api.get("/v2.0/ports", params={"device_id": router["id"]}).json()["ports"]
+    assert [(p["device_owner"], p["fixed_ips"]) for p in ports] == [("network:router_gateway", [])]
+    full = api.network(**{"router:external": True})
+    api.subnet(full["id"], "198.51.100.0/30")  # one usable address beside the gateway's
+    _router(api, external_gateway_info={"network_id": full["id"]})
+    r = api.post("/v2.0/routers", {"router": {"external_gateway_info": {"network_id": full["id"]}}})
+    _error(r, 409, "IpAddressGenerationFailure")
+    on_full = api.get("/v2.0/ports", params={"network_id": full["id"]}).json()["ports"]
+    assert len(on_full) == 1
+
+
 def test_gateway_refusals_and_admin_only_keys(api: Caller) -> None:
     internal = api.network()
     api.subnet(internal["id"], "10.9.0.0/24")

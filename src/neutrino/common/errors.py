@@ -130,6 +130,10 @@ class NamedConflict(_NamedType, Conflict):
     """A 409 with an explicit Neutron type."""
 
 
+class NamedForbidden(_NamedType, Forbidden):
+    """A 403 with an explicit Neutron type."""
+
+
 class PreconditionFailed(NeutrinoError):
     status = 412
     neutron_type: ClassVar[str | None] = "RevisionNumberConstraintFailed"

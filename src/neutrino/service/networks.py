@@ -325,7 +325,9 @@ class NetworkService:
             if wire in attrs:
                 values[column] = attrs[wire]
         if "qos_policy_id" in attrs and attrs["qos_policy_id"] != row["qos_policy_id"]:
-            values["qos_policy_id"] = qos.attach(tx, ctx, attrs["qos_policy_id"])
+            values["qos_policy_id"] = qos.replace(
+                tx, ctx, row["qos_policy_id"], attrs["qos_policy_id"]
+            )
         if "mtu" in values:
             _check_mtu(values["mtu"], self.segments.mtu_for(row["network_type"]))
             check_mtu_fits_subnets(

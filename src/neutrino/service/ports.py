@@ -422,7 +422,9 @@ class PortService:
         if "dns_name" in attrs:
             values["dns_name"] = attrs["dns_name"] or ""
         if "qos_policy_id" in attrs and attrs["qos_policy_id"] != row["qos_policy_id"]:
-            values["qos_policy_id"] = qos.attach(tx, ctx, attrs["qos_policy_id"])
+            values["qos_policy_id"] = qos.replace(
+                tx, ctx, row["qos_policy_id"], attrs["qos_policy_id"]
+            )
         if "binding:host_id" in attrs:
             # Re-bind on every host update: a port moving hosts is unwired until the new
             # host's agent reports it (status back to DOWN).

@@ -4,7 +4,8 @@ list, update, delete; and the attachment of a policy to a network, port or float
 Policy (Neutron's defaults): only an admin creates, changes and deletes policies (and their
 rules, ``service.qos_rules``); a project reads its own policies and those shared with it (to
 all by ``shared``, or by name with an RBAC policy of object type ``qos_policy``). Anyone may
-attach a policy they can see to what they own.
+attach a policy they can see to what they own, and replace or remove only a policy they see
+on their network or port.
 
 Invariants:
 - at most one ``is_default`` policy per project (409 ``QoSPolicyDefaultAlreadyExists``); a
@@ -24,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import NamedConflict, PolicyNotAuthorized
+from neutrino.common.errors import NamedConflict, NamedForbidden, PolicyNotAuthorized
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
@@ -110,6 +111,20 @@ def attach(tx: Tx, ctx: RequestContext, policy_id: str | None) -> str | None:
     return policy_id
 
 
+def replace(tx: Tx, ctx: RequestContext, old: str | None, new: str | None) -> str | None:
+    """A network's or port's ``qos_policy_id`` changing from ``old`` to ``new``: the caller
+    must see the policy it removes (Neutron: a project cannot drop an admin's private policy
+    from its own network, 403 ``PolicyRemoveAuthorizationError``), then ``attach`` the new."""
+    if old is not None:
+        row = repo.find(tx.conn, old)
+        if row is not None and not visible(tx.conn, ctx, row):
+            raise NamedForbidden(
+                "PolicyRemoveAuthorizationError",
+                f"Failed to remove provided policy {old} because you are not authorized.",
+            )
+    return attach(tx, ctx, new)
+
+
 def default_for(conn: Any, project_id: str) -> str | None:
     """The project's default policy id (a new network's when it names none)."""
     row = repo.default_of(conn, project_id)
@@ -131,13 +146,12 @@ class QosPolicyService:
     def create_bulk(
         self, ctx: RequestContext, bodies: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
+        # the body is validated before the policy check (400 before 403), as Neutron does
+        parsed = [parse_create(body, SPEC) for body in bodies]
         ctx.require_admin("create_policy")
-        parsed = []
-        for body in bodies:
-            attrs = parse_create(body, SPEC)
+        for attrs in parsed:
             policy.check_admin_only(ctx, "create_policy", SPEC, attrs)
             attrs["project"] = owner_project(ctx, attrs)
-            parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
@@ -170,10 +184,10 @@ class QosPolicyService:
     def update(
         self, ctx: RequestContext, policy_id: str, body: dict[str, Any], if_match: int | None = None
     ) -> dict[str, Any]:
+        attrs = parse_update(body, SPEC)  # 400 before 404 and 403, as in Neutron
         if not ctx.is_admin:
             self.get(ctx, policy_id)  # 404 for what the caller cannot see
             raise PolicyNotAuthorized("rule:update_policy")
-        attrs = parse_update(body, SPEC)
         return self.store.write(self._update_tx, ctx, policy_id, attrs, if_match)
 
     def _update_tx(

@@ -8,7 +8,8 @@ Only bandwidth-limit rules exist here: at most one per direction per policy (a s
 Neutron's types is refused as no agent supports it (409 ``QosRuleNotSupported``); so is a
 bandwidth limit while no agent reports the type (``qos_attrs`` says where they report it).
 
-Rules are read by whoever sees the policy and written by admins only (Neutron's defaults). A
+Rules are read by whoever sees the policy and written by admins only (Neutron's defaults: a
+member's create is 403 at once, an update or delete of a rule it cannot see 404). A
 rule's write is a change of its policy: the policy's row is locked first (``for_change``) and
 its revision moves, which also wakes the agents whose ports use it.
 """
@@ -63,6 +64,9 @@ class QosRuleService:
             return [{"type": t} for t in sorted(reported_types(conn))]
 
     def rule_type(self, ctx: RequestContext, rule_type: str) -> dict[str, Any]:
+        # the details name the deployment's drivers: admin only (Neutron's get_rule_type);
+        # the list of types stays open to all
+        ctx.require_admin("get_rule_type")
         if rule_type not in qa.RULE_TYPES:
             raise NotFound(f"Rule type {rule_type[:64]} could not be found.")
         with self.store.read() as conn:
@@ -126,7 +130,10 @@ class QosRuleService:
     def create(
         self, ctx: RequestContext, rule_type: str, policy_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        self._writable(ctx, f"create_policy_{rule_type}_rule", policy_id)
+        if not ctx.is_admin:
+            # Neutron checks a create against the body alone, before loading the policy:
+            # 403 even for a policy the caller cannot see (update and delete load it: 404)
+            raise PolicyNotAuthorized(f"rule:create_policy_{rule_type}_rule")
         if rule_type != qa.BANDWIDTH_LIMIT:
             with self.store.read() as conn:
                 self._policy(conn, ctx, policy_id)

@@ -8,8 +8,9 @@ A wildcard policy is what ``shared: true`` means on both; the ``shared`` column 
 A policy's removal is refused (409 ``RbacPolicyInUse``) while the project losing access uses
 the object: a subnet of that project carved from the pool, a pool of that project in the
 scope, a security-group rule of that project naming the address group, or a network, port or
-floating IP of that project using the QoS policy (Neutron's
-``get_bound_project_ids``).
+floating IP of that project using the QoS policy (Neutron's ``get_bound_project_ids``). For
+the wildcard (``shared`` back to false) that includes the owner's own users, which no named
+policy covers: Neutron refuses that too.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ def check_removable(conn: Any, object_type: str, row: Any, target: str) -> None:
     remaining = repo.targets(conn, row["id"], SHARED) - {target}
     if target != WILDCARD and WILDCARD in remaining:
         return
-    allowed = (remaining - {WILDCARD}) | {owner}
+    # Neutron's check for the wildcard: every project using the object must keep a policy
+    # naming it; the owner has none, so its own subnets, pools or networks count too
+    allowed = remaining - {WILDCARD}
     using = users(conn, object_type, row["id"])
     if ({target} & using) if target != WILDCARD else (using - allowed):
         raise NamedConflict(

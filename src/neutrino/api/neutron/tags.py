@@ -1,6 +1,10 @@
 """``/v2.0/{networks,subnets,ports,routers,floatingips,security-groups,subnetpools,trunks}/{id}/tags``
 (and ``.../tags/{tag}``)
-(extension ``standard-attr-tag``: every tagged resource Neutron has that neutrino serves)."""
+(extension ``standard-attr-tag``: every tagged resource Neutron has that neutrino serves).
+
+QoS policies' tags are at ``/v2.0/policies/{id}/tags``, where Neutron's tag extension puts
+them (its collection name, without the ``qos/`` prefix; tempest and the clients use it), and
+also under ``/v2.0/qos/policies/{id}/tags``."""
 
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ COLLECTIONS = (
     "trunks",
 )
 SERVICES = {"qos/policies": "qos_policies"}  # the service of a collection not named after it
+ALIASES = {"policies": "qos/policies"}  # Neutron's tag path -> the collection
+
+
+def _canonical(collection: str) -> str:
+    return ALIASES.get(collection, collection)
 
 
 def _member(collection: str) -> str:
@@ -42,12 +51,14 @@ def _resource(svc: Services, ctx: RequestContext, collection: str, rid: str) -> 
 
 @router.get("/v2.0/{collection}/{rid}/tags")
 async def list_tags(request: Request, collection: str, rid: str) -> Response:
+    collection = _canonical(collection)
     ctx = context(request)
     return json_response({"tags": _resource(services(request), ctx, collection, rid)["tags"]})
 
 
 @router.get("/v2.0/{collection}/{rid}/tags/{tag}")
 async def check_tag(request: Request, collection: str, rid: str, tag: str) -> Response:
+    collection = _canonical(collection)
     ctx = context(request)
     if tag not in _resource(services(request), ctx, collection, rid)["tags"]:
         raise NotFound(
@@ -58,6 +69,7 @@ async def check_tag(request: Request, collection: str, rid: str, tag: str) -> Re
 
 @router.put("/v2.0/{collection}/{rid}/tags")
 async def replace_tags(request: Request, collection: str, rid: str) -> Response:
+    collection = _canonical(collection)
     ctx = context(request)
     svc = services(request)
     resource = _resource(svc, ctx, collection, rid)
@@ -70,6 +82,7 @@ async def replace_tags(request: Request, collection: str, rid: str) -> Response:
 
 @router.put("/v2.0/{collection}/{rid}/tags/{tag}")
 async def add_tag(request: Request, collection: str, rid: str, tag: str) -> Response:
+    collection = _canonical(collection)
     ctx = context(request)
     svc = services(request)
     svc.tags.add(ctx, collection, _resource(svc, ctx, collection, rid), tag)
@@ -78,6 +91,7 @@ async def add_tag(request: Request, collection: str, rid: str, tag: str) -> Resp
 
 @router.delete("/v2.0/{collection}/{rid}/tags")
 async def remove_all(request: Request, collection: str, rid: str) -> Response:
+    collection = _canonical(collection)
     ctx = context(request)
     svc = services(request)
     svc.tags.remove(ctx, collection, _resource(svc, ctx, collection, rid), None)
@@ -86,6 +100,7 @@ async def remove_all(request: Request, collection: str, rid: str) -> Response:
 
 @router.delete("/v2.0/{collection}/{rid}/tags/{tag}")
 async def remove_tag(request: Request, collection: str, rid: str, tag: str) -> Response:
+    collection = _canonical(collection)
     ctx = context(request)
     svc = services(request)
     svc.tags.remove(ctx, collection, _resource(svc, ctx, collection, rid), tag)

@@ -10,7 +10,9 @@ Invariants:
 - asking again for the same network and the same fixed IPs is not a change (only
   ``enable_snat`` may then differ); any other change replaces the port: the old one is deleted
   before the new one's subnets are checked for overlap and its IPs allocated;
-- a gateway that gets no IP fails the whole request (400), leaving nothing behind;
+- a gateway on an external network without subnets gets a port without IPs, as in Neutron
+  (the agent then plugs it without NAT or floating IPs); where subnets exist, IPAM's errors
+  (no free address: 409) fail the whole request, leaving nothing behind;
 - a gateway floating IPs go through cannot be cleared or moved to another network (409,
   :mod:`.fip_rules`).
 """
@@ -76,8 +78,6 @@ def set_gateway(
         ports.delete(tx, current)
         repo.update_row(conn, router["id"], {"gw_port_id": None})
     check_overlap(conn, router["id"], subnet_repo.on_network(conn, network_id), gateway=True)
-    port_id, fixed = ports.create(tx, network_id, "", router["id"], repo.GATEWAY, requested)
-    if not fixed:
-        raise bad(f"No IPs available for external network {network_id}")
+    port_id = ports.create(tx, network_id, "", router["id"], repo.GATEWAY, requested)[0]
     repo.update_row(conn, router["id"], {"gw_port_id": port_id, "enable_snat": snat})
     return True
