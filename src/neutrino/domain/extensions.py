@@ -271,4 +271,5 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Display whether a network has L2 adjacency (guaranteed L2 connectivity between its ports)",
     ),
     Extension("trunk-details", "Trunk port details", "Expose trunk port details"),
+    Extension("l3_agent_scheduler", "L3 Agent Scheduler", "Schedule routers among l3 agents"),
 )

@@ -67,6 +67,18 @@ def router_hosts(conn: Connection, router_id: str) -> list[str]:
     ]
 
 
+def routers_of_host(conn: Connection, host: str) -> list[str]:
+    """The ids of the routers ``host`` hosts, by id."""
+    return [
+        str(r[0])
+        for r in raw.rows(
+            conn,
+            "SELECT router_id FROM router_l3_bindings WHERE host = ? ORDER BY router_id",
+            (host,),
+        )
+    ]
+
+
 def set_router_host(conn: Connection, router_id: str, host: str | None) -> None:
     """Bind the router to ``host`` alone (None: unschedule it)."""
     raw.run(conn, "DELETE FROM router_l3_bindings WHERE router_id = ?", (router_id,))

@@ -252,6 +252,18 @@ def extra_operations() -> Operations:
     ops[("/v2.0/agents/{agent_id}/dhcp-networks/{network_id}", "delete")] = {
         "responses": responses(204, WRITE_ERRORS)
     }
+    hosted = {
+        "type": "object",
+        "required": ["router_id"],
+        "properties": {"router_id": {"type": "string", "minLength": 1}},
+    }
+    ops[("/v2.0/agents/{agent_id}/l3-routers", "post")] = {
+        "requestBody": body(hosted),
+        "responses": responses(201, WRITE_ERRORS),
+    }
+    ops[("/v2.0/agents/{agent_id}/l3-routers/{router_id}", "delete")] = {
+        "responses": responses(204, WRITE_ERRORS)
+    }
     for action in ("add_prefixes", "remove_prefixes"):
         ops[(f"/v2.0/subnetpools/{{pool_id}}/{action}", "put")] = {
             "requestBody": body(pool_prefixes),
