@@ -219,7 +219,7 @@ def extra_operations() -> Operations:
         {
             "type": "object",
             "additionalProperties": False,
-            "properties": {**limits, "force": {"type": "boolean"}},
+            "properties": {**limits, "force": {"type": "boolean"}, "check_limit": {}},
         },
     )
     ops: Operations = {
