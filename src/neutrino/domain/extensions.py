@@ -303,4 +303,19 @@ EXTENSIONS: tuple[Extension, ...] = (
         "By default, the Neutron quota engine checks the resource usage before applying a new "
         "quota limit",
     ),
+    Extension(
+        "availability_zone_filter",
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+    ),
+    Extension(
+        "network_availability_zone",
+        "Network Availability Zone",
+        "Availability zone support for network.",
+    ),
+    Extension(
+        "router_availability_zone",
+        "Router Availability Zone",
+        "Availability zone support for router.",
+    ),
 )

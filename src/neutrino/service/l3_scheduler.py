@@ -52,6 +52,7 @@ from __future__ import annotations
 from neutrino.common import clock
 from neutrino.service import binding, l3_ha
 from neutrino.service.l3_ha import HaConfig
+from neutrino.store import agents as agent_repo
 from neutrino.store import hostsync as host_repo
 from neutrino.store import l3 as repo
 from neutrino.store import locks
@@ -98,8 +99,9 @@ def sync_router(
         return None
     live = live_hosts(tx) if live is None else live
     host = current
-    if current not in live and live:
-        candidates = _able(tx, live, {p[1] for p in ports}) or live
+    zoned = _in_zones(tx, router_id, live) if current not in live else []
+    if zoned:
+        candidates = _able(tx, zoned, {p[1] for p in ports}) or zoned
         load = repo.l3_load(conn, candidates)
         host = min(candidates, key=lambda h: (load.get(h, 0), h))
     if host is None:
@@ -142,7 +144,7 @@ def _sync_ha(
         return None
     live = live_hosts(tx) if live is None else live
     wanted = max(ha.max_agents, 2)
-    free = [h for h in live if h not in hosts]
+    free = _in_zones(tx, router_id, [h for h in live if h not in hosts])
     if len(hosts) < wanted and free:
         candidates = _able(tx, free, {str(p[1]) for p in ports}) or free
         load = repo.l3_load(conn, candidates)
@@ -161,6 +163,17 @@ def _sync_ha(
     )
     bind_ports(tx, ports, target)
     return target
+
+
+def _in_zones(tx: Tx, router_id: str, hosts: list[str]) -> list[str]:
+    """The hosts whose L3 agent is in one of the router's ``availability_zone_hints`` (all
+    of them when it has none): the scheduler honours hints strictly, as Neutron's AZ-aware
+    schedulers do."""
+    hints = agent_repo.zone_list(repo.router_hints(tx.conn, router_id))
+    if not hints:
+        return hosts
+    zones = agent_repo.agent_zones(tx.conn, L3_AGENT)
+    return [h for h in hosts if zones.get(h) in hints]
 
 
 def _able(tx: Tx, hosts: list[str], network_ids: set[str]) -> list[str]:
