@@ -343,6 +343,23 @@ def _sub_resources(who: str) -> list[Case]:
             "/v2.0/agents/{agent}/dhcp-networks/{net_a}",
             409 if who == "admin" else agent_api,
         ),
+        # so is the L3 agent scheduler: the world's L2 agent cannot host a router
+        # (InvalidL3Agent) and removing a router it does not host changes nothing (204)
+        Case(who, "GET", "/v2.0/agents/{agent}/l3-routers", agent_api),
+        Case(
+            who,
+            "POST",
+            "/v2.0/agents/{agent}/l3-routers",
+            404 if who == "admin" else agent_api,
+            {"router_id": "{router_a}"},
+            "InvalidL3Agent" if who == "admin" else None,
+        ),
+        Case(
+            who,
+            "DELETE",
+            "/v2.0/agents/{agent}/l3-routers/{router_a}",
+            204 if who == "admin" else agent_api,
+        ),
         # a floating IP's port forwardings are the floating IP's project's
         Case(who, "GET", "/v2.0/floatingips/{fip_pf}/port_forwardings", pf_read),
         Case(

@@ -22,6 +22,8 @@ ROUTER_KEYS = {
     "created_at",
     "updated_at",
     "revision_number",
+    "availability_zone_hints",  # router_availability_zone
+    "availability_zones",
 }
 INFO_KEYS = {"id", "tenant_id", "project_id", "port_id", "network_id", "subnet_id", "subnet_ids"}
 

@@ -1,7 +1,8 @@
-"""``openstack network agent add/remove network --dhcp`` and the lists that follow them
-(``network agent list --network``, ``network list --agent``) against a live neutrino: an
-admin moves a network from one DHCP agent to another; and ``network service provider
-list``."""
+"""``openstack network agent add/remove network --dhcp`` and ``add/remove router --l3`` and
+the lists that follow them (``network agent list --network``/``--router``, ``network list
+--agent``, ``router list --agent``) against a live neutrino: an admin moves a network from one
+DHCP agent to another and a router from one L3 agent to another; and ``network service
+provider list``."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from tests.clients.conftest import ADMIN_CLOUD, Clouds
 pytestmark = pytest.mark.clients
 
 
-def register_dhcp_agent(clouds: Clouds, token: str, host: str) -> dict[str, Any]:
+def register_dhcp_agent(
+    clouds: Clouds, token: str, host: str, agent_type: str = "DHCP agent"
+) -> dict[str, Any]:
     r = httpx.post(
         f"{clouds.url}/agent/v1/agents",
         headers={"X-Auth-Token": token},
         json={
             "agent": {
                 "host": host,
-                "agent_type": "DHCP agent",
+                "agent_type": agent_type,
                 "binary": "neutrino-agent",
                 "configurations": {},
             }
@@ -63,6 +66,36 @@ def test_cli_moves_a_network_between_dhcp_agents(clouds: Clouds) -> None:
     )
     assert again.status_code == 409, again.text
     assert again.json()["NeutronError"]["type"] == "NetworkHostedByDHCPAgent"
+
+
+def test_cli_moves_a_router_between_l3_agents(clouds: Clouds) -> None:
+    os = clouds.openstack
+    token = os(ADMIN_CLOUD, "token", "issue")["id"]
+    agents = {h: register_dhcp_agent(clouds, token, f"l3-{h}", agent_type="L3 agent") for h in "ab"}
+    router = os(ADMIN_CLOUD, "router", "create", "moved")
+
+    def hosts() -> set[str]:
+        listed = os(ADMIN_CLOUD, "network", "agent", "list", "--router", router["id"])
+        return {a["Host"] for a in listed}
+
+    assert hosts() == set()  # no port yet: not scheduled
+    source, target = agents["a"]["id"], agents["b"]["id"]
+    clouds.silent(ADMIN_CLOUD, "network", "agent", "add", "router", "--l3", source, router["id"])
+    assert hosts() == {"l3-a"}
+    clouds.silent(ADMIN_CLOUD, "network", "agent", "remove", "router", "--l3", source, router["id"])
+    assert hosts() == set()
+    clouds.silent(ADMIN_CLOUD, "network", "agent", "add", "router", "--l3", target, router["id"])
+    assert hosts() == {"l3-b"}
+    on_target = os(ADMIN_CLOUD, "router", "list", "--agent", target)
+    assert [r["ID"] for r in on_target] == [router["id"]]
+    assert os(ADMIN_CLOUD, "router", "list", "--agent", source) == []
+    again = httpx.post(
+        f"{clouds.url}/v2.0/agents/{source}/l3-routers",
+        headers={"X-Auth-Token": token},
+        json={"router_id": router["id"]},
+    )
+    assert again.status_code == 409, again.text
+    assert again.json()["NeutronError"]["type"] == "RouterHostedByL3Agent"
 
 
 def test_cli_service_providers(clouds: Clouds) -> None:

@@ -31,6 +31,7 @@ from neutrino.api.neutron import address_groups as address_group_actions
 from neutrino.api.neutron import (
     dhcp_agents,
     floatingips,
+    l3_agent_scheduler,
     port_forwardings,
     qos,
     quotas,
@@ -180,6 +181,7 @@ def create_app(
     app.include_router(port_forwardings.router)
     app.include_router(collection_router("agents", "agent", lambda s: s.agents))
     app.include_router(dhcp_agents.router)
+    app.include_router(l3_agent_scheduler.router)
     app.include_router(tags.router)
     app.include_router(quotas.router)
     app.include_router(agent_v1.router)

@@ -282,4 +282,51 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Display whether a network has L2 adjacency (guaranteed L2 connectivity between its ports)",
     ),
     Extension("trunk-details", "Trunk port details", "Expose trunk port details"),
+    Extension("l3_agent_scheduler", "L3 Agent Scheduler", "Schedule routers among l3 agents"),
+    Extension(
+        "port-mac-address-regenerate",
+        "Neutron Port MAC address regenerate",
+        "Network port MAC address regenerate",
+    ),
+    Extension(
+        "aap-reject-multicast",
+        "Allowed address pairs reject multicast extension",
+        "Reject multicast addresses in Allowed Address Pairs",
+    ),
+    Extension(
+        "agent_sort_key",
+        "Agents Sort Key",
+        "Enabling the keyword sort_key for sorting in agents.",
+    ),
+    Extension(
+        "port-security-groups-filtering",
+        "Port filtering on security groups",
+        "Provides security groups filtering when listing ports",
+    ),
+    Extension(
+        "quota-check-limit",
+        "Quota engine limit check",
+        "Support for checking the resource usage before applying a new quota limit",
+    ),
+    Extension(
+        "quota-check-limit-default",
+        "Quota engine limit check by default",
+        "By default, the Neutron quota engine checks the resource usage before applying a new "
+        "quota limit",
+    ),
+    Extension(
+        "availability_zone_filter",
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+    ),
+    Extension(
+        "network_availability_zone",
+        "Network Availability Zone",
+        "Availability zone support for network.",
+    ),
+    Extension(
+        "router_availability_zone",
+        "Router Availability Zone",
+        "Availability zone support for router.",
+    ),
 )

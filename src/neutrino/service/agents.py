@@ -133,7 +133,9 @@ class AgentService:
                 elif agent_type == l3_scheduler.L3_AGENT:
                     l3_scheduler.sync_all(tx, self.ha)
             elif agent_type == l3_scheduler.L3_AGENT:
-                l3_scheduler.reschedule_stranded(tx, self.ha)  # routers of dead L3 agents move
+                # routers of dead L3 agents move; unhosted ones wait for a change (an admin
+                # may have taken them off), unless this agent is back from the dead
+                l3_scheduler.reschedule_stranded(tx, self.ha, unhosted=revived)
             view = self.view(repo.get(tx.conn, agent_id))
             if revived:
                 view["resync_statuses"] = True  # neutrino's agents re-report port statuses

@@ -123,7 +123,7 @@ class Services:
             agents=agents,
             dhcp_agents=DhcpAgentService(store, dhcp, agents, networks),
             hostsync=HostSyncService(store, ports),
-            l3_agents=L3AgentsService(store),
+            l3_agents=L3AgentsService(store, routers, routers.ports.ha),
             liveness=LivenessSweeper(store, dhcp),
             trace=TraceService(
                 store, networks, subnets, ports, groups, routers, floatingips, agents

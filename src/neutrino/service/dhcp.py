@@ -15,7 +15,8 @@ Invariants (after ``sync_network`` in a transaction):
   address is predictable, and clients that pick addresses by hand avoid the pool's start);
 - the hosts serving a network are its bindings (``dhcp_bindings``), and each holds exactly
   one DHCP port on it; the scheduler binds a network to up to ``agents_per_network`` hosts
-  whose DHCP agent is up and alive, least-loaded host first, when the network needs DHCP.
+  whose DHCP agent is up and alive, least-loaded host first, when the network needs DHCP;
+  a network with ``availability_zone_hints`` only to agents in those zones.
   An admin may bind more, or unbind one (extension ``dhcp_agent_scheduler``: ``add`` and
   ``remove``). Bindings to a dead agent move only through ``reschedule`` (the liveness
   sweep), and only to a live host that does not serve the network yet.
@@ -43,6 +44,7 @@ from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.service import binding, ipam
 from neutrino.service.macs import free_mac
+from neutrino.store import agents as agent_repo
 from neutrino.store import dhcp as repo
 from neutrino.store import locks
 from neutrino.store import ports as port_repo
@@ -98,6 +100,10 @@ class DhcpScheduler:
         missing = self.agents_per_network - len(hosts)
         if missing > 0:
             candidates = [h for h in self.live_hosts(tx) if h not in hosts]
+            hints = repo.network_hints(conn, network_id)
+            if hints:  # network_availability_zone: only agents of the hinted zones
+                zones = agent_repo.agent_zones(conn, repo.DHCP_AGENT)
+                candidates = [h for h in candidates if zones.get(h) in hints]
             load = repo.dhcp_load(conn, candidates)
             candidates.sort(key=lambda h: (load.get(h, 0), h))
             for host in candidates[:missing]:

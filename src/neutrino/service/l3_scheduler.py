@@ -14,8 +14,15 @@ When:
   interface add/remove, gateway set/clear, router create with a gateway);
 - ``sync_all`` runs when an L3 agent registers, restarts or changes its configuration;
 - ``reschedule_stranded`` runs on every L3 agent heartbeat and when an admin changes an agent
-  (``admin_state_up``): a router whose host's L3 agent is dead or disabled (or that has no
-  host) moves to a live agent. **Downtime** when a router's agent dies:
+  (``admin_state_up``): a router whose host's L3 agent is dead or disabled moves to a live
+  agent. A router with no host at all (none was live when it got its ports, or an admin took
+  it off its agent) and an HA router with fewer hosts than wanted are scheduled only on an
+  admin's change of an agent and when an agent comes back from the dead, not on an ordinary
+  heartbeat: a router an admin removed stays unhosted until a change of its ports, an agent's
+  (re)start or another admin call schedules it, as Neutron's does.
+- ``add_host``/``remove_host`` are an admin's choice (extension ``l3_agent_scheduler``): a
+  legacy router moves to the given agent's host with its ports; an HA router gains (or loses)
+  a host and its HA port. **Downtime** when a router's agent dies:
   up to ``AGENT_DOWN_TIME`` (75 s) until the agent counts as dead, plus up to one heartbeat
   interval of a surviving L3 agent (10 s by default) until the move is committed, plus the new
   agent's apply (tens of ms) — about 75-90 s. The dead host's namespace is not cleaned
@@ -45,6 +52,7 @@ from __future__ import annotations
 from neutrino.common import clock
 from neutrino.service import binding, l3_ha
 from neutrino.service.l3_ha import HaConfig
+from neutrino.store import agents as agent_repo
 from neutrino.store import hostsync as host_repo
 from neutrino.store import l3 as repo
 from neutrino.store import locks
@@ -91,8 +99,9 @@ def sync_router(
         return None
     live = live_hosts(tx) if live is None else live
     host = current
-    if current not in live and live:
-        candidates = _able(tx, live, {p[1] for p in ports}) or live
+    zoned = _in_zones(tx, router_id, live) if current not in live else []
+    if zoned:
+        candidates = _able(tx, zoned, {p[1] for p in ports}) or zoned
         load = repo.l3_load(conn, candidates)
         host = min(candidates, key=lambda h: (load.get(h, 0), h))
     if host is None:
@@ -135,7 +144,7 @@ def _sync_ha(
         return None
     live = live_hosts(tx) if live is None else live
     wanted = max(ha.max_agents, 2)
-    free = [h for h in live if h not in hosts]
+    free = _in_zones(tx, router_id, [h for h in live if h not in hosts])
     if len(hosts) < wanted and free:
         candidates = _able(tx, free, {str(p[1]) for p in ports}) or free
         load = repo.l3_load(conn, candidates)
@@ -154,6 +163,17 @@ def _sync_ha(
     )
     bind_ports(tx, ports, target)
     return target
+
+
+def _in_zones(tx: Tx, router_id: str, hosts: list[str]) -> list[str]:
+    """The hosts whose L3 agent is in one of the router's ``availability_zone_hints`` (all
+    of them when it has none): the scheduler honours hints strictly, as Neutron's AZ-aware
+    schedulers do."""
+    hints = agent_repo.zone_list(repo.router_hints(tx.conn, router_id))
+    if not hints:
+        return hosts
+    zones = agent_repo.agent_zones(tx.conn, L3_AGENT)
+    return [h for h in hosts if zones.get(h) in hints]
 
 
 def _able(tx: Tx, hosts: list[str], network_ids: set[str]) -> list[str]:
@@ -179,10 +199,11 @@ def sync_all(tx: Tx, ha: HaConfig = DEFAULT_HA) -> None:
         sync_router(tx, router_id, live, ha)
 
 
-def reschedule_stranded(tx: Tx, ha: HaConfig = DEFAULT_HA) -> int:
-    """Move legacy routers whose host has no live L3 agent (or that have none) to a live
-    one, and give HA routers with fewer hosts than wanted the live agents they lack; returns
-    how many routers changed. Cheap when nothing is stranded: a few reads."""
+def reschedule_stranded(tx: Tx, ha: HaConfig = DEFAULT_HA, unhosted: bool = True) -> int:
+    """Move legacy routers whose host has no live L3 agent to a live one; with ``unhosted``,
+    also schedule routers that have no host and give HA routers with fewer hosts than wanted
+    the live agents they lack. Returns how many routers changed. Cheap when nothing is
+    stranded: a few reads."""
     live = live_hosts(tx)
     if not live:
         return 0
@@ -191,10 +212,65 @@ def reschedule_stranded(tx: Tx, ha: HaConfig = DEFAULT_HA) -> int:
     ha_ids = repo.ha_router_ids(tx.conn)
     for router_id, hosts in repo.routers_with_ports(tx.conn):
         if router_id in ha_ids:
-            if len(hosts) < wanted and set(live) - set(hosts):
+            if unhosted and len(hosts) < wanted and set(live) - set(hosts):
                 sync_router(tx, router_id, live, ha)
                 moved += 1
-        elif not hosts or hosts[0] not in live:
+        elif (unhosted and not hosts) or (hosts and hosts[0] not in live):
             sync_router(tx, router_id, live, ha)
             moved += 1
     return moved
+
+
+def add_host(tx: Tx, router_id: str, host: str, ha: HaConfig = DEFAULT_HA) -> str | None:
+    """An admin's choice: ``host`` hosts the router. A legacy router already hosted elsewhere
+    is refused: returns that host (the caller names its agent); None otherwise, also when
+    ``host`` hosted it already. An HA router gains the host and its HA port (beyond
+    ``max_l3_agents_per_router`` if need be); its ports stay with the master."""
+    conn = tx.conn
+    locks.for_change(conn, "routers", router_id)
+    hosts = repo.router_hosts(conn, router_id)
+    if host in hosts:
+        return None
+    mode = repo.router_ha(conn, router_id)
+    ports = repo.router_ports(conn, router_id)
+    if mode is not None and mode[0]:
+        repo.add_router_host(conn, router_id, host)
+        hosts.append(host)
+        l3_ha.sync_ha_ports(tx, router_id, hosts, ha)
+        bound = {str(p[2]) for p in ports} & set(hosts)
+        if ports and not bound:
+            bind_ports(tx, ports, l3_ha.active_host(tx, router_id) or host)
+    elif hosts:
+        return hosts[0]
+    else:
+        repo.set_router_host(conn, router_id, host)
+        bind_ports(tx, ports, host)
+    _record(tx, router_id)
+    return None
+
+
+def remove_host(tx: Tx, router_id: str, host: str, ha: HaConfig = DEFAULT_HA) -> None:
+    """An admin's choice: ``host`` no longer hosts the router (nothing when it did not). A
+    legacy router is left unhosted, its ports unbound (and DOWN: nothing forwards for them);
+    an HA router loses the host's HA port, and its ports move to a host that still has it
+    when they were bound there. The port changes are what wake the old host (the binding
+    row's own change wakes nobody), which then drops the router."""
+    conn = tx.conn
+    locks.for_change(conn, "routers", router_id)
+    hosts = repo.router_hosts(conn, router_id)
+    if host not in hosts:
+        return
+    repo.remove_router_host(conn, router_id, host)
+    hosts.remove(host)
+    mode = repo.router_ha(conn, router_id)
+    if mode is not None and mode[0]:
+        l3_ha.sync_ha_ports(tx, router_id, hosts, ha)
+        ports = repo.router_ports(conn, router_id)
+        if hosts and any(str(p[2]) == host for p in ports):
+            bind_ports(tx, ports, l3_ha.active_host(tx, router_id) or hosts[0])
+    else:
+        vif_type, details = binding.UNBOUND
+        for port_id, *_ in repo.router_ports(conn, router_id):
+            values = {"binding_host_id": "", "binding_vif_type": vif_type, "status": "DOWN"}
+            tx.updated(Resource.PORT, str(port_id), {**values, "binding_vif_details": details})
+    _record(tx, router_id)

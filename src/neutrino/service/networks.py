@@ -47,6 +47,7 @@ from neutrino.domain.attributes import (
     uuid,
 )
 from neutrino.domain.listing import ListQuery
+from neutrino.service import availability_zones as az
 from neutrino.service import policy, qos, rbac
 from neutrino.service import segments as segment_svc
 from neutrino.service.common import check_revision, owner_project, standard_view
@@ -55,6 +56,8 @@ from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
 from neutrino.service.security_groups import ensure_default as ensure_default_security_group
 from neutrino.service.segment_alloc import Segment, SegmentAllocator
+from neutrino.store import agents as agent_repo
+from neutrino.store import dhcp as dhcp_repo
 from neutrino.store import locks
 from neutrino.store import networks as repo
 from neutrino.store import ports as port_repo
@@ -77,7 +80,7 @@ SPEC: dict[str, Attr] = {
     "provider:network_type": Attr(nullable(string(32)), admin_only=True),
     "provider:physical_network": Attr(nullable(string(64)), admin_only=True),
     "provider:segmentation_id": Attr(nullable(to_int), admin_only=True),
-    "availability_zone_hints": Attr(list_of(string(255)), allow_put=False),
+    "availability_zone_hints": Attr(az.hints, allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "dns_domain": Attr(any_value),
     "qos_policy_id": Attr(nullable(uuid)),
@@ -105,6 +108,7 @@ class NetworkService:
         shared: bool,
         scopes: dict[int, str] | None = None,
         segments: list[Any] | None = None,
+        zones: list[str] | None = None,
     ) -> dict[str, Any]:
         out = {
             "id": row["id"],
@@ -116,8 +120,8 @@ class NetworkService:
             "status": row["status"],
             "subnets": subnet_ids,
             "shared": shared,
-            "availability_zone_hints": [],
-            "availability_zones": [],
+            "availability_zone_hints": agent_repo.zone_list(row["availability_zone_hints"]),
+            "availability_zones": zones or [],
             "router:external": row["router_external"],
             "port_security_enabled": row["port_security_enabled"],
             "is_default": row["is_default"],
@@ -154,6 +158,7 @@ class NetworkService:
             rbac.shared_with(conn, ctx, row),
             pool_repo.network_scopes(conn, [network_id]).get(network_id),
             seg_repo.multi(conn, [network_id]).get(network_id) if ctx.is_admin else None,
+            dhcp_repo.network_zones(conn, [network_id]).get(network_id),
         )
 
     # --- operations
@@ -172,6 +177,7 @@ class NetworkService:
             named = rbac_repo.shared_to(conn, ctx.project_id, ids)  # shared to us by name
             scopes = pool_repo.network_scopes(conn, ids)
             multi = seg_repo.multi(conn, ids) if ctx.is_admin else {}
+            zones = dhcp_repo.network_zones(conn, ids)
             return [
                 self.view(
                     r,
@@ -181,6 +187,7 @@ class NetworkService:
                     r["shared"] or r["id"] in named,
                     scopes.get(r["id"]),
                     multi.get(r["id"]),
+                    zones.get(r["id"]),
                 )
                 for r in rows
             ]
@@ -219,6 +226,8 @@ class NetworkService:
         project = owner_project(ctx, attrs)
         chosen = self._choose_segments(tx, attrs)
         net_type, physnet, seg_id = chosen[0]
+        hints = attrs.get("availability_zone_hints") or []
+        az.check_hints(tx.conn, dhcp_repo.DHCP_AGENT, hints)
         max_mtu = self.segments.mtu_for(net_type)
         mtu = attrs.get("mtu", max_mtu)
         _check_mtu(mtu, max_mtu)
@@ -240,6 +249,7 @@ class NetworkService:
             "network_type": net_type,
             "physical_network": physnet,
             "segmentation_id": seg_id,
+            "availability_zone_hints": az.hints_text(hints),
             "qos_policy_id": (
                 qos.attach(tx, ctx, attrs["qos_policy_id"])
                 if "qos_policy_id" in attrs

@@ -114,7 +114,8 @@ def address_pairs(value: Any) -> list[dict[str, str | None]]:
             )
         except ValueError:
             raise Invalid(f"'{raw}' is not a valid IP address") from None
-        pair_mac = mac(item["mac_address"]) if item.get("mac_address") else None
+        _not_multicast(ip)
+        pair_mac = mac(item["mac_address"]) if item.get("mac_address") else None  # unicast
         key = (ip, pair_mac)
         if key in seen:
             raise NamedBadRequest(
@@ -124,6 +125,22 @@ def address_pairs(value: Any) -> list[dict[str, str | None]]:
         seen.add(key)
         out.append({"ip_address": ip, "mac_address": pair_mac})
     return out
+
+
+_MULTICAST = {4: ipaddress.ip_network("224.0.0.0/4"), 6: ipaddress.ip_network("ff00::/8")}
+
+
+def _not_multicast(ip: str) -> None:
+    """Neutron's ``aap-reject-multicast``: no multicast address, and no prefix overlapping the
+    multicast range (``0.0.0.0/0`` aside, as Neutron's check has it; ``::/0`` is refused)."""
+    net = ipaddress.ip_network(ip)
+    if "/" not in ip:
+        if net.network_address.is_multicast:
+            raise Invalid(f"IP {ip} is a multicast address, which is not supported.")
+        return
+    mcast = _MULTICAST[net.version]
+    if str(net) != "0.0.0.0/0" and net.overlaps(mcast):
+        raise Invalid(f"Subnet {ip} overlaps with multicast range {mcast}, which is not supported.")
 
 
 @described(
@@ -182,7 +199,7 @@ SPEC: dict[str, Attr] = {
     **STANDARD,
     "network_id": Attr(uuid, allow_put=False, required=True),
     "admin_state_up": Attr(to_bool),
-    "mac_address": Attr(mac),
+    "mac_address": Attr(nullable(mac)),  # null: a new one (port-mac-address-regenerate)
     "fixed_ips": Attr(fixed_ips),
     "device_id": Attr(string(255)),
     "device_owner": Attr(string(255)),

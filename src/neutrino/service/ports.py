@@ -393,6 +393,8 @@ class PortService:
             row["project_id"],
         )
         check_revision(row["revision_number"], if_match)
+        if "mac_address" in attrs and attrs["mac_address"] is None:  # regenerate, as Neutron
+            attrs = {**attrs, "mac_address": free_mac(tx, row["network_id"], self.base_mac)}
         if "mac_address" in attrs and attrs["mac_address"] != row["mac_address"]:
             if row["binding_vif_type"] not in ("unbound", "binding_failed"):
                 raise NamedConflict(

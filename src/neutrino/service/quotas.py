@@ -120,6 +120,9 @@ class QuotaService:
             raise BadRequest("Unable to find 'quota' in request body")
         body = dict(body)
         force = body.pop("force", False) is True  # Neutron: only a literal true skips the check
+        # quota-check-limit: the usage is checked anyway (quota-check-limit-default), so the
+        # flag is accepted and has nothing left to do, as in Neutron since 2025.1
+        body.pop("check_limit", None)
         changes = {}
         for resource, value in body.items():
             if resource not in RESOURCES:

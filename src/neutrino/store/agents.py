@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from neutrino.common.errors import ResourceNotFound
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
+from neutrino.store import raw
 from neutrino.store.models import Agent
 from neutrino.store.query import Column, check_keys, compile_list
 
@@ -57,3 +59,24 @@ def find_by_host(conn: Connection, agent_type: str, host: str) -> RowMapping | N
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(agents).values(**values))
+
+
+def agent_zones(conn: Connection, agent_type: str) -> dict[str, str]:
+    """host -> availability zone of every agent of that type that has one."""
+    return {
+        str(h): str(z)
+        for h, z in raw.rows(
+            conn,
+            "SELECT host, availability_zone FROM agents WHERE agent_type = ? "
+            "AND availability_zone IS NOT NULL AND availability_zone <> ''",
+            (agent_type,),
+        )
+    }
+
+
+def zone_list(text: str | None) -> list[str]:
+    """A stored hints column as the list it holds."""
+    if not text:
+        return []
+    value = orjson.loads(text)
+    return [str(v) for v in value] if isinstance(value, list) else []

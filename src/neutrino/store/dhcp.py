@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from neutrino.store import agents as agents_repo
 from neutrino.store import raw
 from neutrino.store.models import Agent, DhcpBinding
 
@@ -31,6 +32,29 @@ def dhcp_agents(conn: Connection) -> list[tuple[str, dt.datetime, bool]]:
         .order_by(agents.c.host)
     ).all()
     return [(r[0], r[1], bool(r[2])) for r in rows]
+
+
+def network_zones(conn: Connection, network_ids: Sequence[str]) -> dict[str, list[str]]:
+    """network id -> the sorted zones of the DHCP agents serving it (``availability_zones``)."""
+    if not network_ids:
+        return {}
+    out: dict[str, list[str]] = {}
+    for nid, zone in raw.rows(
+        conn,
+        f"SELECT DISTINCT b.network_id, a.availability_zone FROM dhcp_bindings b "
+        f"JOIN agents a ON a.host = b.host AND a.agent_type = ? "
+        f"WHERE a.availability_zone IS NOT NULL AND a.availability_zone <> '' "
+        f"AND b.network_id IN ({','.join('?' * len(network_ids))}) "
+        f"ORDER BY b.network_id, a.availability_zone",
+        (DHCP_AGENT, *network_ids),
+    ):
+        out.setdefault(str(nid), []).append(str(zone))
+    return out
+
+
+def network_hints(conn: Connection, network_id: str) -> list[str]:
+    row = raw.one(conn, "SELECT availability_zone_hints FROM networks WHERE id = ?", (network_id,))
+    return agents_repo.zone_list(row[0] if row else "")
 
 
 def dhcp_subnets(conn: Connection, network_id: str) -> list[str]:

@@ -67,6 +67,40 @@ def router_hosts(conn: Connection, router_id: str) -> list[str]:
     ]
 
 
+def routers_of_host(conn: Connection, host: str) -> list[str]:
+    """The ids of the routers ``host`` hosts, by id."""
+    return [
+        str(r[0])
+        for r in raw.rows(
+            conn,
+            "SELECT router_id FROM router_l3_bindings WHERE host = ? ORDER BY router_id",
+            (host,),
+        )
+    ]
+
+
+def router_zones(conn: Connection, router_ids: Sequence[str]) -> dict[str, list[str]]:
+    """router id -> the sorted zones of the L3 agents hosting it (``availability_zones``)."""
+    out: dict[str, list[str]] = {}
+    if not router_ids:
+        return out
+    for rid, zone in raw.rows(
+        conn,
+        f"SELECT DISTINCT b.router_id, a.availability_zone FROM router_l3_bindings b "
+        f"JOIN agents a ON a.host = b.host AND a.agent_type = ? "
+        f"WHERE a.availability_zone IS NOT NULL AND a.availability_zone <> '' "
+        f"AND b.router_id IN ({_marks(router_ids)}) ORDER BY b.router_id, a.availability_zone",
+        (L3_AGENT, *router_ids),
+    ):
+        out.setdefault(str(rid), []).append(str(zone))
+    return out
+
+
+def router_hints(conn: Connection, router_id: str) -> str:
+    row = raw.one(conn, "SELECT availability_zone_hints FROM routers WHERE id = ?", (router_id,))
+    return str(row[0] or "") if row else ""
+
+
 def set_router_host(conn: Connection, router_id: str, host: str | None) -> None:
     """Bind the router to ``host`` alone (None: unschedule it)."""
     raw.run(conn, "DELETE FROM router_l3_bindings WHERE router_id = ?", (router_id,))

@@ -59,6 +59,8 @@ class Network(StandardAttrs, Base):
     physical_network: Mapped[str | None] = mapped_column(String(64))
     segmentation_id: Mapped[int | None] = mapped_column(Integer)
     qos_policy_id: Mapped[str | None] = mapped_column(String(UUID_LEN), index=True)
+    # a JSON list, at most 255 characters as in Neutron (network_availability_zone)
+    availability_zone_hints: Mapped[str | None] = mapped_column(String(255), default="")
 
 
 class SegmentAllocation(Base):

@@ -35,6 +35,8 @@ class Router(StandardAttrs, Base):
     enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
     ha: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     ha_vr_id: Mapped[int | None] = mapped_column(Integer)
+    # a JSON list, at most 255 characters as in Neutron (router_availability_zone)
+    availability_zone_hints: Mapped[str | None] = mapped_column(String(255), default="")
 
 
 class RouterPort(Base):

@@ -221,7 +221,7 @@ def extra_operations() -> Operations:
         {
             "type": "object",
             "additionalProperties": False,
-            "properties": {**limits, "force": {"type": "boolean"}},
+            "properties": {**limits, "force": {"type": "boolean"}, "check_limit": {}},
         },
     )
     ops: Operations = {
@@ -252,6 +252,18 @@ def extra_operations() -> Operations:
         "responses": responses(201, WRITE_ERRORS),
     }
     ops[("/v2.0/agents/{agent_id}/dhcp-networks/{network_id}", "delete")] = {
+        "responses": responses(204, WRITE_ERRORS)
+    }
+    hosted = {
+        "type": "object",
+        "required": ["router_id"],
+        "properties": {"router_id": {"type": "string", "minLength": 1}},
+    }
+    ops[("/v2.0/agents/{agent_id}/l3-routers", "post")] = {
+        "requestBody": body(hosted),
+        "responses": responses(201, WRITE_ERRORS),
+    }
+    ops[("/v2.0/agents/{agent_id}/l3-routers/{router_id}", "delete")] = {
         "responses": responses(204, WRITE_ERRORS)
     }
     for action in ("add_prefixes", "remove_prefixes"):

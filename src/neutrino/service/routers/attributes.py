@@ -30,6 +30,7 @@ from neutrino.domain.attributes import (
     string,
     to_bool,
 )
+from neutrino.service import availability_zones as az
 from neutrino.service.routers.errors import bad
 
 Route = tuple[str, str]
@@ -126,6 +127,7 @@ SPEC: dict[str, Attr] = {
     # l3-ha: admin-only, as Neutron's policy; unset on create takes the server's ``l3_ha``
     "ha": Attr(to_bool, admin_only=True),
     "tags": Attr(list_of(string(255)), allow_put=False),
+    "availability_zone_hints": Attr(az.hints, allow_put=False),
 }
 ROUTES_SPEC: dict[str, Attr] = {"routes": Attr(_routes, required=True)}
 

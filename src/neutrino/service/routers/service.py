@@ -29,6 +29,7 @@ from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
+from neutrino.service import availability_zones as az
 from neutrino.service import l3_ha, l3_scheduler, policy
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
@@ -119,6 +120,8 @@ class RouterService:
             router_id = new_id()
             now = clock.now()
             project = owner_project(ctx, attrs)
+            hints = attrs.get("availability_zone_hints") or []
+            az.check_hints(tx.conn, l3_scheduler.L3_AGENT, hints)
             repo.insert_row(
                 tx.conn,
                 {
@@ -135,6 +138,7 @@ class RouterService:
                     "enable_snat": True,
                     "ha": attrs["ha"],
                     "ha_vr_id": l3_ha.allocate_vr_id(tx, project) if attrs["ha"] else None,
+                    "availability_zone_hints": az.hints_text(hints),
                 },
             )
             if attrs["ha"]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.service.common import standard_view
+from neutrino.store import agents as agent_repo
+from neutrino.store import l3 as l3_repo
 from neutrino.store import routers as repo
 from neutrino.store import tags as tag_repo
 
@@ -24,6 +26,7 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
     gw_ids = [r["gw_port_id"] for r in rows if r["gw_port_id"]]
     gw_ports = repo.gateway_ports(conn, gw_ids)
     gw_ips = repo.fixed_ips(conn, gw_ids)
+    zones = l3_repo.router_zones(conn, ids)
     out = []
     for r in rows:
         gw = gw_ports.get(r["gw_port_id"] or "")
@@ -50,6 +53,8 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
                 "routes": [{"destination": d, "nexthop": n} for d, n in routes.get(r["id"], [])],
                 **standard_view(r, tags.get(r["id"], [])),
                 "ha": bool(r["ha"]),
+                "availability_zone_hints": agent_repo.zone_list(r["availability_zone_hints"]),
+                "availability_zones": zones.get(r["id"], []),
             }
         )
     return out
