@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -84,10 +85,49 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def schema_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The schema made once per test process, to copy: an SQLite file, and a PostgreSQL
+    database to clone (``CREATE DATABASE ... TEMPLATE``). ``create_all`` took 0.15 to 0.7 s of
+    every test's setup, the largest share after the app itself."""
+    path = tmp_path_factory.mktemp("schema") / "template.db"
+    made = Store(f"sqlite:///{path}")
+    Base.metadata.create_all(made.engines.write)
+    made.dispose()
+    templates = {"sqlite": str(path)}
+    if PG_URL:
+        url = _fresh_pg(PG_URL)
+        made = Store(url)
+        Base.metadata.create_all(made.engines.write)
+        made.dispose()
+        templates["postgres"] = url.rsplit("/", 1)[1]
+    yield templates
+    if PG_URL:
+        _drop_pg(PG_URL, PG_URL.rsplit("/", 1)[0] + "/" + templates["postgres"])
+
+
+def _from_template(db_url: str, templates: dict[str, str]) -> None:
+    """Give the (still unused) database at ``db_url`` the template's schema."""
+    if db_url.startswith("sqlite:///"):
+        target = Path(db_url.removeprefix("sqlite:///"))
+        if not target.exists():
+            shutil.copyfile(templates["sqlite"], target)
+        return
+    name = db_url.rsplit("/", 1)[1]
+    admin = create_engine(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgres"]}"'))
+    admin.dispose()
+
+
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
+def store(settings: Settings, schema_templates: dict[str, str]) -> Iterator[Store]:
+    _from_template(settings.db_url, schema_templates)
     s = Store(settings.db_url)
-    Base.metadata.create_all(s.engines.write)
+    Base.metadata.create_all(s.engines.write)  # a no-op on the copy: every table is there
     yield s
     s.dispose()
 
