@@ -3,7 +3,7 @@
 router should be served from, as a JSON list (at most 255 characters, as Neutron).
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0021
 Create Date: 2026-12-03 18:45:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | Sequence[str] | None = "0017"
+down_revision: str | Sequence[str] | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
