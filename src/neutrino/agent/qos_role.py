@@ -55,19 +55,31 @@ class QosRole:
         self.configurations: dict[str, Any] = {}
         self.shaped: set[str] = set()
         self.failed: dict[str, DataplaneError] = {}
+        self._applied: tuple[object, object] | None = None
 
     def apply(self, rnd: Round) -> None:
         desired = {
             d: s for d, s in desired_shaping(rnd.state).items() if d not in rnd.report.missing
         }
+        fip_desired = (
+            desired_fip_shaping(rnd.state, self.namespace_suffix) if self.routers else None
+        )
+        if (
+            not rnd.full
+            and not self.failed
+            and self._applied == (desired, fip_desired)
+            and not desired.keys() & rnd.report.attached  # a tap made anew has no shaping
+        ):
+            return  # the same shaping as applied: the resync still reads tc back
+        self._applied = (desired, fip_desired)
         self.failed, changes = {}, []
         try:  # a kernel without tc (or ifb) fails this role alone, never the round
             report = self.manager.apply(desired)
             self.shaped = set(report.applied)
             self.failed.update(report.failed)
             changes += report.changes
-            if self.routers is not None:
-                fips = self.routers.apply(desired_fip_shaping(rnd.state, self.namespace_suffix))
+            if self.routers is not None and fip_desired is not None:
+                fips = self.routers.apply(fip_desired)
                 self.failed.update({f"router {r}": e for r, e in fips.failed.items()})
                 changes += fips.changes
         except DataplaneError as exc:

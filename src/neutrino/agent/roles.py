@@ -73,6 +73,7 @@ class Round:
     state: HostState
     report: ApplyReport = field(default_factory=ApplyReport)
     wire: Callable[[set[str]], None] = lambda taps: None
+    full: bool = True  # read the kernel whole (a resync); else converge from what changed
 
 
 class Role(Protocol):
@@ -89,6 +90,12 @@ class Role(Protocol):
     def errors(self) -> list[DataplaneError]: ...
 
     def gauges(self) -> dict[str, int]: ...
+
+
+def unchanged(inputs: tuple[object, ...], last: tuple[object, ...] | None) -> bool:
+    """Whether a role's inputs are the very objects of its last apply: ``HostState.patched``
+    keeps every section a delta did not touch, so identity is the test."""
+    return last is not None and all(a is b for a, b in zip(inputs, last, strict=True))
 
 
 def log_failures(what: str, failed: Mapping[str, DataplaneError]) -> None:
@@ -111,15 +118,20 @@ class L2Role:
         self.configurations = configurations or {}
         self.frozen: set[str] = set()  # culprits of the last apply (agent.isolation)
         self.desired = L2State()
+        self.applied: L2State | None = None  # what the last apply wrote in full
 
     def apply(self, rnd: Round) -> None:
         desired = self.desired = compute_l2(rnd.state, self.config)
-        rnd.report, self.frozen = apply_isolating(self.manager, desired)
+        applied, self.applied = self.applied, None  # unknown until this apply is done
+        trusted = None if rnd.full or self.frozen else applied
+        rnd.report, self.frozen = apply_isolating(self.manager, desired, trusted)
+        self.applied = None if self.frozen else desired
 
         def wire(taps: set[str]) -> None:
             done = self.manager.wire(desired, taps - self.frozen)
             rnd.report.changes += done.changes
             rnd.report.wired |= done.wired
+            rnd.report.attached |= done.attached
 
         rnd.wire = wire
 
@@ -162,8 +174,13 @@ class DhcpRole:
         self.configurations = configurations or {}
         self.served: set[str] = set()
         self.failed: dict[str, DataplaneError] = {}
+        self._inputs: tuple[object, ...] | None = None
 
     def apply(self, rnd: Round) -> None:
+        inputs = (rnd.state.networks, rnd.state.dhcp)
+        if not rnd.full and not self.failed and unchanged(inputs, self._inputs):
+            return  # nothing it serves changed: the resync still checks the dnsmasqs
+        self._inputs = inputs
         desired = desired_dhcp(
             rnd.state, namespace_suffix=self.namespace_suffix, underlay_mtu=self.config.underlay_mtu
         )
@@ -232,10 +249,17 @@ class L3Role:
         self.configurations = configurations or {"agent_mode": "legacy"}
         self.hosted: set[str] = set()
         self.failed: dict[str, DataplaneError] = {}
+        self._inputs: tuple[object, ...] | None = None
 
     def apply(self, rnd: Round) -> None:
         """Converge the routers; the taps made are wired in this round."""
         state = rnd.state
+        inputs = (state.networks, state.routers)
+        if not rnd.full and not self.failed and unchanged(inputs, self._inputs):
+            if self.ha is not None:
+                self.ha.poll()
+            return  # no router or network changed: the resync still reads the kernel
+        self._inputs = inputs
         desired = desired_routers(state, self.config, self.namespace_suffix)
         result = self.manager.apply(desired)
         log_failures("router", result.failed)
@@ -290,7 +314,7 @@ class SecurityApplier(Protocol):
 
     applied: SgRuleset | None
 
-    def apply(self, ruleset: SgRuleset) -> Any: ...
+    def apply(self, ruleset: SgRuleset, *, full: bool = ...) -> Any: ...
 
 
 class SecurityRole:
@@ -320,7 +344,7 @@ class SecurityRole:
             self._rendered = (state, ruleset)
         started = time.perf_counter()
         try:
-            report = self.manager.apply(ruleset)
+            report = self.manager.apply(ruleset, full=rnd.full)
         except DataplaneError as exc:
             self.failed = exc
             before = self.manager.applied

@@ -16,6 +16,12 @@ difference with ``desired`` and writes only that difference:
   network's VXLAN port of the bridge: a VM that was remote (migrated here) would else stay
   reachable only through the tunnel, to the host it left, until it sends a frame itself.
 
+Between resyncs (``apply(desired, applied)``, ``applied`` being what the last apply wrote) the
+links are still read (one dump, cheap), but the FDB and neighbour entries of a VXLAN device that
+is unchanged and in place are not: only the difference between ``applied`` and ``desired`` is
+written. Those dumps were most of an agent's round (a bridge FDB dump returns every tap's local
+entries); the periodic resync and a failed round read them again and repair any drift.
+
 Order: bridges, then VXLAN devices and attachments, then entries, then removals, so a device
 is never enslaved to a missing bridge. Errors propagate as ``DataplaneError``: the caller's
 loop retries retryable ones with backoff and re-applies the whole state, which converges
@@ -48,6 +54,7 @@ class ApplyReport:
     changes: list[str] = field(default_factory=list)
     missing: set[str] = field(default_factory=set)
     wired: set[str] = field(default_factory=set)
+    attached: set[str] = field(default_factory=set)  # wired now, by this apply
 
     def note(self, what: str) -> None:
         self.changes.append(what)
@@ -59,13 +66,20 @@ class L2Manager:
     def __init__(self, kernel: L2Kernel) -> None:
         self.kernel = kernel
 
-    def apply(self, desired: L2State) -> ApplyReport:
+    def apply(self, desired: L2State, applied: L2State | None = None) -> ApplyReport:
+        """Converge to ``desired``. With ``applied`` (what the last apply wrote, between
+        resyncs) a VXLAN device that did not change gets only the FDB and neighbour entries
+        that differ between the two, trusted and not dumped (the dumps are most of a round)."""
         report = ApplyReport()
         links = self.kernel.list_links(OWNED_PREFIXES)
         for spec in desired.bridges.values():
             self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
-        for vx in desired.vxlans.values():
-            self._apply_vxlan(vx, links.get(vx.name), report)
+        old_vx = applied.vxlans if applied is not None else {}
+        trusted = {  # unchanged, and found in place: its entries are the ones applied
+            vx.name
+            for vx in desired.vxlans.values()
+            if self._apply_vxlan(vx, links.get(vx.name), report) and old_vx.get(vx.name) == vx
+        }
         vxlan_of = {vx.bridge: vx.name for vx in desired.vxlans.values()}
         fresh: dict[str, set[str]] = {vx.name: set() for vx in desired.vxlans.values()}
         for att in desired.attachments.values():
@@ -73,7 +87,10 @@ class L2Manager:
             if attached and att.mac and att.bridge in vxlan_of:
                 fresh[vxlan_of[att.bridge]].add(att.mac)  # a VM that may have been remote
         for vx in desired.vxlans.values():
-            self._apply_entries(vx.name, desired, report, fresh[vx.name])
+            if vx.name not in trusted:
+                self._apply_entries(vx.name, desired, report, fresh[vx.name])
+        if applied is not None and trusted:
+            self._apply_entry_changes(trusted, applied, desired, report, fresh)
         self._remove_undesired(desired, links, report)
         return report
 
@@ -97,7 +114,8 @@ class L2Manager:
             self.kernel.set_up(name)
             report.note(f"up {name}")
 
-    def _apply_vxlan(self, vx: VxlanSpec, link: Link | None, report: ApplyReport) -> None:
+    def _apply_vxlan(self, vx: VxlanSpec, link: Link | None, report: ApplyReport) -> bool:
+        """Converge one VXLAN device; True when it was there already (not made anew)."""
         want = (vx.vni, vx.local_ip, vx.dev, False, True)
         if link is not None and (link.kind != "vxlan" or link.vxlan != want):
             self.kernel.delete_link(vx.name)
@@ -112,6 +130,7 @@ class L2Manager:
         if link is None or not link.up:
             self.kernel.set_up(vx.name)
             report.note(f"up {vx.name}")
+        return link is not None
 
     def _apply_attachment(
         self, att: AttachmentSpec, links: dict[str, Link], report: ApplyReport
@@ -129,6 +148,7 @@ class L2Manager:
         if link.master != att.bridge:
             self.kernel.attach(att.name, att.bridge)
             report.note(f"attach {att.name} to {att.bridge}")
+            report.attached.add(att.name)
         if not link.up:
             self.kernel.set_up(att.name)
             report.note(f"up {att.name}")
@@ -160,6 +180,36 @@ class L2Manager:
         for neigh in sorted(want_neigh - have_neigh):
             self.kernel.ensure_neigh(neigh)
             report.note(f"add {neigh}")
+
+    def _apply_entry_changes(
+        self,
+        devices: set[str],
+        old: L2State,
+        new: L2State,
+        report: ApplyReport,
+        fresh: dict[str, set[str]],
+    ) -> None:
+        """``_apply_entries`` for ``devices`` from the difference of two desired states."""
+        for device in sorted(devices):
+            for mac in sorted(fresh[device]):
+                self.kernel.forget_learned(device, mac)
+        for fdb in sorted(old.fdb - new.fdb, key=_fdb_order):
+            if fdb.device in devices:
+                self.kernel.remove_fdb(fdb)
+                report.note(f"remove {fdb}")
+        for fdb in sorted(new.fdb - old.fdb, key=_fdb_order):
+            if fdb.device in devices:
+                self.kernel.ensure_fdb(fdb)
+                report.note(f"add {fdb}")
+        wanted_ips = {(n.device, n.ip) for n in new.neigh}
+        for neigh in sorted(old.neigh - new.neigh):
+            if neigh.device in devices and (neigh.device, neigh.ip) not in wanted_ips:
+                self.kernel.remove_neigh(neigh)  # else replaced in place below
+                report.note(f"remove {neigh}")
+        for neigh in sorted(new.neigh - old.neigh):
+            if neigh.device in devices:
+                self.kernel.ensure_neigh(neigh)
+                report.note(f"add {neigh}")
 
     # --- removals --------------------------------------------------------------------------
 

@@ -146,6 +146,7 @@ class NetlinkKernel:
             ensure_sysctl(key, value)
 
     def attach(self, port_dev: str, bridge: str) -> None:
+        self._learned.clear()  # what a bridge learned is only known again from a dump
         master = self._index(bridge)
         self._call(
             f"attach {port_dev} to {bridge}",

@@ -110,14 +110,21 @@ class NftManager:
 
     # --- the API the agent loop calls
 
-    def apply(self, ruleset: SgRuleset) -> NftReport:
+    def apply(self, ruleset: SgRuleset, *, full: bool = True) -> NftReport:
+        """Steps 1-3 of the module docstring; not ``full`` (between resyncs), step 1 only
+        when the bridges changed since the last apply."""
         report = NftReport()
-        with route(self.netns) as ipr:
-            self._ensure_sysctls(report)
-            for bridge in ruleset.bridges:
-                self._ensure_bridge_netfilter(ipr, bridge, report, on=True)
-            for bridge in ruleset.plain_bridges:
-                self._ensure_bridge_netfilter(ipr, bridge, report, on=False)
+        last = self.applied
+        if (
+            full
+            or last is None
+            or (last.bridges, last.plain_bridges)
+            != (
+                ruleset.bridges,
+                ruleset.plain_bridges,
+            )
+        ):
+            self._ensure_netfilter(ruleset, report)
         now = time.monotonic()
         missing = False
         if now - self._checked >= self.check_interval:
@@ -176,6 +183,14 @@ class NftManager:
         return all(t in listed for t in OWN_TABLES)
 
     # --- sysctls and bridges
+
+    def _ensure_netfilter(self, ruleset: SgRuleset, report: NftReport) -> None:
+        with route(self.netns) as ipr:
+            self._ensure_sysctls(report)
+            for bridge in ruleset.bridges:
+                self._ensure_bridge_netfilter(ipr, bridge, report, on=True)
+            for bridge in ruleset.plain_bridges:
+                self._ensure_bridge_netfilter(ipr, bridge, report, on=False)
 
     def _ensure_sysctls(self, report: NftReport) -> None:
         with inside(self.netns):
