@@ -87,10 +87,8 @@ class L2Manager:
             if attached and att.mac and att.bridge in vxlan_of:
                 fresh[vxlan_of[att.bridge]].add(att.mac)  # a VM that may have been remote
         for vx in desired.vxlans.values():
-            if vx.name not in trusted:
-                self._apply_entries(vx.name, desired, report, fresh[vx.name])
-        if applied is not None and trusted:
-            self._apply_entry_changes(trusted, applied, desired, report, fresh)
+            have = applied if vx.name in trusted else None
+            self._apply_entries(vx.name, desired, have, report, fresh[vx.name])
         self._remove_undesired(desired, links, report)
         return report
 
@@ -158,10 +156,20 @@ class L2Manager:
     # --- entries ---------------------------------------------------------------------------
 
     def _apply_entries(
-        self, device: str, desired: L2State, report: ApplyReport, fresh: set[str]
+        self,
+        device: str,
+        desired: L2State,
+        trusted: L2State | None,
+        report: ApplyReport,
+        fresh: set[str],
     ) -> None:
+        """Entries of ``device``: from the kernel's, or from ``trusted`` (applied before)."""
         want_fdb = {e for e in desired.fdb if e.device == device}
-        have_fdb = self.kernel.list_fdb(device)
+        if trusted is None:
+            have_fdb, have_neigh = self.kernel.list_fdb(device), self.kernel.list_neigh(device)
+        else:
+            have_fdb = {e for e in trusted.fdb if e.device == device}
+            have_neigh = {e for e in trusted.neigh if e.device == device}
         for mac in sorted(fresh):  # just wired here: not behind the tunnel any more
             self.kernel.forget_learned(device, mac)
         for fdb in sorted(have_fdb - want_fdb, key=_fdb_order):
@@ -171,7 +179,6 @@ class L2Manager:
             self.kernel.ensure_fdb(fdb)
             report.note(f"add {fdb}")
         want_neigh = {e for e in desired.neigh if e.device == device}
-        have_neigh = self.kernel.list_neigh(device)
         wanted_ips = {n.ip for n in want_neigh}
         for neigh in sorted(have_neigh - want_neigh):
             if neigh.ip not in wanted_ips:  # else replaced in place below
@@ -180,36 +187,6 @@ class L2Manager:
         for neigh in sorted(want_neigh - have_neigh):
             self.kernel.ensure_neigh(neigh)
             report.note(f"add {neigh}")
-
-    def _apply_entry_changes(
-        self,
-        devices: set[str],
-        old: L2State,
-        new: L2State,
-        report: ApplyReport,
-        fresh: dict[str, set[str]],
-    ) -> None:
-        """``_apply_entries`` for ``devices`` from the difference of two desired states."""
-        for device in sorted(devices):
-            for mac in sorted(fresh[device]):
-                self.kernel.forget_learned(device, mac)
-        for fdb in sorted(old.fdb - new.fdb, key=_fdb_order):
-            if fdb.device in devices:
-                self.kernel.remove_fdb(fdb)
-                report.note(f"remove {fdb}")
-        for fdb in sorted(new.fdb - old.fdb, key=_fdb_order):
-            if fdb.device in devices:
-                self.kernel.ensure_fdb(fdb)
-                report.note(f"add {fdb}")
-        wanted_ips = {(n.device, n.ip) for n in new.neigh}
-        for neigh in sorted(old.neigh - new.neigh):
-            if neigh.device in devices and (neigh.device, neigh.ip) not in wanted_ips:
-                self.kernel.remove_neigh(neigh)  # else replaced in place below
-                report.note(f"remove {neigh}")
-        for neigh in sorted(new.neigh - old.neigh):
-            if neigh.device in devices:
-                self.kernel.ensure_neigh(neigh)
-                report.note(f"add {neigh}")
 
     # --- removals --------------------------------------------------------------------------
 

@@ -58,7 +58,6 @@ class NetlinkKernel:
             self._dump_sock = open_route_socket()
         self._seq = 0
         self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
-        self._learned: dict[str, set[str]] = {}  # device -> MACs its bridge learned, ditto
 
     def close(self) -> None:
         for ipr in self._iprs:
@@ -146,7 +145,6 @@ class NetlinkKernel:
             ensure_sysctl(key, value)
 
     def attach(self, port_dev: str, bridge: str) -> None:
-        self._learned.clear()  # what a bridge learned is only known again from a dump
         master = self._index(bridge)
         self._call(
             f"attach {port_dev} to {bridge}",
@@ -191,9 +189,6 @@ class NetlinkKernel:
 
     def list_fdb(self, device: str) -> set[FdbEntry]:
         msgs = self._call("list fdb of " + device, "fdb", "dump", ifindex=self._index(device))
-        self._learned[device] = {
-            m.get("lladdr").lower() for m in msgs if m.get("master") and m.get("lladdr")
-        }
         return {
             FdbEntry(device=device, mac=m.get("lladdr").lower(), dst=m.get("dst"))
             for m in msgs
@@ -227,15 +222,14 @@ class NetlinkKernel:
             )
 
     def forget_learned(self, device: str, mac: str) -> None:
-        if mac not in self._learned.get(device, {mac}):
-            return  # not learned as of this round's dump: no call
-        with contextlib.suppress(LinkNotFound):  # nothing learned: nothing to forget
-            index = self._index(device)
-            self._call(
+        # ``call``, not ``_call``: "nothing learned" (ENOENT) is no reason to drop the indexes
+        with contextlib.suppress(LinkNotFound):
+            call(
+                self._ipr,
                 f"forget {mac} on {device}",
                 "fdb",
                 "del",
-                ifindex=index,
+                ifindex=self._index(device),
                 lladdr=mac,
                 flags=NTF_MASTER,
             )
