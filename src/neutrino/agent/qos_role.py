@@ -23,7 +23,7 @@ from neutrino.agent.qos_calc import (
     desired_fip_shaping,
     desired_shaping,
 )
-from neutrino.agent.roles import Round, log_failures
+from neutrino.agent.roles import KeyedRole, Round, log_failures
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class RouterQosApplier(Protocol):
     def apply(self, desired: Mapping[str, RouterShaping]) -> Any: ...
 
 
-class QosRole:
+class QosRole(KeyedRole):
     agent = None  # reported in the L2 agent's configurations
 
     def __init__(
@@ -55,7 +55,6 @@ class QosRole:
         self.configurations: dict[str, Any] = {}
         self.shaped: set[str] = set()
         self.failed: dict[str, DataplaneError] = {}
-        self._applied: tuple[object, object] | None = None
 
     def apply(self, rnd: Round) -> None:
         desired = {
@@ -64,14 +63,8 @@ class QosRole:
         fip_desired = (
             desired_fip_shaping(rnd.state, self.namespace_suffix) if self.routers else None
         )
-        if (
-            not rnd.full
-            and not self.failed
-            and self._applied == (desired, fip_desired)
-            and not desired.keys() & rnd.report.attached  # a tap made anew has no shaping
-        ):
-            return  # the same shaping as applied: the resync still reads tc back
-        self._applied = (desired, fip_desired)
+        if self.unchanged(rnd, desired, fip_desired) and not desired.keys() & rnd.report.attached:
+            return  # the same shaping, no tap made anew: the resync still reads tc back
         self.failed, changes = {}, []
         try:  # a kernel without tc (or ifb) fails this role alone, never the round
             report = self.manager.apply(desired)
@@ -87,12 +80,6 @@ class QosRole:
         log_failures("QoS on", self.failed)
         if changes:
             log.info("QoS: %s", "; ".join(changes))
-
-    def retryable(self) -> list[str]:
-        return sorted(d for d, e in self.failed.items() if e.retryable)
-
-    def errors(self) -> list[DataplaneError]:
-        return list(self.failed.values())
 
     def gauges(self) -> dict[str, int]:
         return {"qos_ports": len(self.shaped)}

@@ -51,6 +51,7 @@ __all__ = [
     "L3_AGENT",
     "DhcpApplier",
     "DhcpRole",
+    "KeyedRole",
     "L2Role",
     "L3Applier",
     "L3Role",
@@ -92,10 +93,27 @@ class Role(Protocol):
     def gauges(self) -> dict[str, int]: ...
 
 
-def unchanged(inputs: tuple[object, ...], last: tuple[object, ...] | None) -> bool:
-    """Whether a role's inputs are the very objects of its last apply: ``HostState.patched``
-    keeps every section a delta did not touch, so identity is the test."""
-    return last is not None and all(a is b for a, b in zip(inputs, last, strict=True))
+class KeyedRole:
+    """What the DHCP, L3 and QoS roles share: failures kept by key (network, router, device),
+    and skipping a round between resyncs whose inputs equal those of the last apply."""
+
+    failed: dict[str, DataplaneError]
+    _inputs: tuple[object, ...] | None = None
+
+    def unchanged(self, rnd: Round, *inputs: object) -> bool:
+        """True when this round has nothing to do (not ``full``, nothing failed, the same
+        inputs: ``HostState.patched`` keeps the very objects of untouched sections, so the
+        comparison is mostly by identity); else remembers ``inputs`` for the next round."""
+        if not rnd.full and not self.failed and inputs == self._inputs:
+            return True
+        self._inputs = inputs
+        return False
+
+    def retryable(self) -> list[str]:
+        return sorted(key for key, exc in self.failed.items() if exc.retryable)
+
+    def errors(self) -> list[DataplaneError]:
+        return list(self.failed.values())
 
 
 def log_failures(what: str, failed: Mapping[str, DataplaneError]) -> None:
@@ -155,7 +173,7 @@ class DhcpApplier(Protocol):
     def apply(self, desired: Mapping[str, DhcpConfig]) -> DhcpReport: ...
 
 
-class DhcpRole:
+class DhcpRole(KeyedRole):
     """dnsmasq per served network: ``desired_dhcp`` → DHCP manager (``qdhcp-`` namespaces)."""
 
     agent = (DHCP_AGENT, "neutrino-dhcp-agent")
@@ -174,13 +192,10 @@ class DhcpRole:
         self.configurations = configurations or {}
         self.served: set[str] = set()
         self.failed: dict[str, DataplaneError] = {}
-        self._inputs: tuple[object, ...] | None = None
 
     def apply(self, rnd: Round) -> None:
-        inputs = (rnd.state.networks, rnd.state.dhcp)
-        if not rnd.full and not self.failed and unchanged(inputs, self._inputs):
+        if self.unchanged(rnd, rnd.state.networks, rnd.state.dhcp):
             return  # nothing it serves changed: the resync still checks the dnsmasqs
-        self._inputs = inputs
         desired = desired_dhcp(
             rnd.state, namespace_suffix=self.namespace_suffix, underlay_mtu=self.config.underlay_mtu
         )
@@ -194,12 +209,6 @@ class DhcpRole:
             rnd.wire({desired[n].host_device for n in new})  # a new tap: wire it now
         self.served = set(result.applied)
         self.failed = dict(result.failed)
-
-    def retryable(self) -> list[str]:
-        return sorted(n for n, e in self.failed.items() if e.retryable)
-
-    def errors(self) -> list[DataplaneError]:
-        return list(self.failed.values())
 
     def gauges(self) -> dict[str, int]:
         return {"dhcp_networks": len(self.served)}
@@ -219,7 +228,7 @@ class StatusReporter(Protocol):
     def report_floatingip_status(self, fip_id: str, status: str) -> dict[str, Any]: ...
 
 
-class L3Role:
+class L3Role(KeyedRole):
     """Routers of a network node (``--l3``): ``desired_routers`` (pure) → the L3 manager.
 
     The taps it made go to ``rnd.wire``, so router ports count as wired in this round. Floating
@@ -249,17 +258,14 @@ class L3Role:
         self.configurations = configurations or {"agent_mode": "legacy"}
         self.hosted: set[str] = set()
         self.failed: dict[str, DataplaneError] = {}
-        self._inputs: tuple[object, ...] | None = None
 
     def apply(self, rnd: Round) -> None:
         """Converge the routers; the taps made are wired in this round."""
         state = rnd.state
-        inputs = (state.networks, state.routers)
-        if not rnd.full and not self.failed and unchanged(inputs, self._inputs):
+        if self.unchanged(rnd, state.networks, state.routers):
             if self.ha is not None:
                 self.ha.poll()
             return  # no router or network changed: the resync still reads the kernel
-        self._inputs = inputs
         desired = desired_routers(state, self.config, self.namespace_suffix)
         result = self.manager.apply(desired)
         log_failures("router", result.failed)
@@ -298,12 +304,6 @@ class L3Role:
                 log.info("floating IP %s: status not taken (%s)", fip_id, exc.type)
                 continue
             self.fips_active.add(fip_id)
-
-    def retryable(self) -> list[str]:
-        return sorted(r for r, e in self.failed.items() if e.retryable)
-
-    def errors(self) -> list[DataplaneError]:
-        return list(self.failed.values())
 
     def gauges(self) -> dict[str, int]:
         return {"routers": len(self.hosted)}

@@ -58,6 +58,7 @@ class NetlinkKernel:
             self._dump_sock = open_route_socket()
         self._seq = 0
         self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
+        self._learned: dict[str, set[str]] = {}  # device -> MACs its bridge learned, this apply
 
     def close(self) -> None:
         for ipr in self._iprs:
@@ -173,6 +174,7 @@ class NetlinkKernel:
         return True
 
     def list_links(self, prefixes: tuple[str, ...]) -> dict[str, Link]:
+        self._learned.clear()  # an apply starts here: what was learned is known from its dumps
         self._seq += 1
         try:
             raw = dump_links(self._dump_sock, self._seq)
@@ -189,6 +191,9 @@ class NetlinkKernel:
 
     def list_fdb(self, device: str) -> set[FdbEntry]:
         msgs = self._call("list fdb of " + device, "fdb", "dump", ifindex=self._index(device))
+        self._learned[device] = {
+            m.get("lladdr").lower() for m in msgs if m.get("master") and m.get("lladdr")
+        }
         return {
             FdbEntry(device=device, mac=m.get("lladdr").lower(), dst=m.get("dst"))
             for m in msgs
@@ -222,14 +227,15 @@ class NetlinkKernel:
             )
 
     def forget_learned(self, device: str, mac: str) -> None:
-        # ``call``, not ``_call``: "nothing learned" (ENOENT) is no reason to drop the indexes
-        with contextlib.suppress(LinkNotFound):
-            call(
-                self._ipr,
+        if mac not in self._learned.get(device, {mac}):
+            return  # not learned as of this apply's dump (none: call)
+        with contextlib.suppress(LinkNotFound):  # nothing learned: nothing to forget
+            index = self._index(device)
+            self._call(
                 f"forget {mac} on {device}",
                 "fdb",
                 "del",
-                ifindex=self._index(device),
+                ifindex=index,
                 lladdr=mac,
                 flags=NTF_MASTER,
             )
