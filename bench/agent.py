@@ -263,7 +263,8 @@ def resync(lab: Lab, prefix: str, count: int, made: list[str]) -> dict[str, Any]
         try:
             t_fetch, watch = timed(lambda: api.watch_host_state(host))
             state = watch.state
-            assert state is not None and len(state.ports) == per_net * 2
+            assert state is not None, "no host state"
+            assert len(state.ports) == per_net * 2, (len(state.ports), per_net * 2)
             t_calc, desired = timed(lambda: compute_l2(state, config))
             t_cold, report = timed(lambda: manager.apply(desired))
             assert len(report.wired) == per_net * 2, len(report.wired)

@@ -101,7 +101,6 @@ class NftManager:
         self.netns = netns
         self.nft = Nft(netns, nft, in_process)
         self.applied: SgRuleset | None = None
-        self._text: str | None = None
         self._loaded: SgRuleset | None = None  # the ruleset the kernel holds, as we loaded it
 
     # --- the API the agent loop calls
@@ -114,9 +113,8 @@ class NftManager:
         if full or last is None or (last.bridges, last.plain_bridges) != bridges:
             self._ensure_netfilter(ruleset, report)
         missing = full and not self._tables_present()
-        if ruleset.text != self._text or missing:
+        if self._loaded is None or ruleset.text != self._loaded.text or missing:
             report.changes.append(self._converge(ruleset, reload=missing))
-            self._text = ruleset.text
             self._loaded = ruleset
         deletions = conntrack_deletions(self.applied, ruleset)
         try:
@@ -138,7 +136,7 @@ class NftManager:
         present = [t for t in OWN_TABLES if t in set(self.nft.run("list tables").splitlines())]
         if present:
             self.nft.run("".join(f"delete {t}\n" for t in present))
-        self.applied = self._text = self._loaded = None
+        self.applied = self._loaded = None
         return bool(present)
 
     def close(self) -> None:
