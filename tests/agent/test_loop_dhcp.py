@@ -164,7 +164,9 @@ def test_dhcp_applied_after_l2_and_its_port_active_in_the_same_round() -> None:
     manager = loop.roles[0].manager  # type: ignore[attr-defined]
     full_applies: list[object] = []
     apply = manager.apply
-    manager.apply = lambda desired: full_applies.append(desired) or apply(desired)
+    manager.apply = lambda desired, applied=None: (
+        full_applies.append(desired) or apply(desired, applied)
+    )
     watcher.poll_once()
     report = loop.apply_once()
     assert report is not None and len(full_applies) == 1  # the DHCP tap: wired, not re-applied

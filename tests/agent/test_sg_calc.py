@@ -307,7 +307,7 @@ class FakeNft:
         self.fail = fail
         self.applied: SgRuleset | None = None
 
-    def apply(self, ruleset: SgRuleset) -> object:
+    def apply(self, ruleset: SgRuleset, *, full: bool = True) -> object:
         if self.fail:
             raise DataplaneError("nft refused")
         self.applied = ruleset

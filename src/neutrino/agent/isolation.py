@@ -126,11 +126,14 @@ def freeze(desired: L2State, current: L2State, keys: Iterable[str]) -> L2State:
     )
 
 
-def apply_isolating(manager: L2Manager, desired: L2State) -> tuple[ApplyReport, set[str]]:
-    """Apply ``desired``; on a non-retryable error, freeze the culprit keys and apply the
-    rest. Returns the final report and the culprits (empty when everything applied)."""
+def apply_isolating(
+    manager: L2Manager, desired: L2State, applied: L2State | None = None
+) -> tuple[ApplyReport, set[str]]:
+    """Apply ``desired`` (from ``applied``: ``L2Manager.apply``); on a non-retryable error,
+    freeze the culprit keys and apply the rest, reading the kernel whole. Returns the final
+    report and the culprits (empty when everything applied)."""
     try:
-        return manager.apply(desired), set()
+        return manager.apply(desired, applied), set()
     except DataplaneError as exc:
         if exc.retryable:
             raise

@@ -19,6 +19,9 @@ Invariants:
   full re-read of the kernel: drift such as a bridge deleted by hand is repaired; just before
   it, with no new state waiting, ``before_resync`` — the drift report — sees the kernel as
   it was left), and after a failure, with backoff;
+* only the first round, a resync and a retry are ``full``; in the rounds between, each role
+  converges from what changed since its last apply and trusts the kernel to hold that apply
+  (``Round.full``): the same result, without reading back what nobody changed;
 * a heartbeat every ``heartbeat_interval`` seconds, whatever the rounds do: each role with
   an agent registers it (``start_flag`` on the first), the L2 agent first.
 
@@ -100,6 +103,7 @@ class AgentLoop:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._started = False
+        self._full = True  # the next round reads the kernel whole (start, resync, retry)
         self.before_resync: Callable[[], None] | None = None
 
     # --- signals from other threads ----------------------------------------------------------
@@ -135,12 +139,13 @@ class AgentLoop:
                 self._dirty.set()
         self._started = True
 
-    def apply_once(self) -> ApplyReport | None:
-        """One round; None when there is no state yet. Raises retryable errors and bugs."""
+    def apply_once(self, *, full: bool = True) -> ApplyReport | None:
+        """One round (``full``: read the kernel whole, else converge from what changed);
+        None when there is no state yet. Raises retryable errors and bugs."""
         state = self.state()
         if state is None:
             return None
-        rnd = Round(state)
+        rnd = Round(state, full=full)
         for role in self.roles:
             role.apply(rnd)
         report = rnd.report
@@ -225,6 +230,7 @@ class AgentLoop:
                 next_resync = now + self.resync_interval
                 if not self._dirty.is_set() and self.before_resync is not None:
                     self.before_resync()  # the drift report, before the repair
+                self._full = True
                 self._dirty.set()
             if retry_at is not None and now >= retry_at:
                 retry_at = None
@@ -238,13 +244,15 @@ class AgentLoop:
     def _round(self) -> float | None:
         """Run a round; the time of the retry it needs, or None."""
         started = time.perf_counter()
+        full, self._full = self._full, False
         try:
-            self.apply_once()
+            self.apply_once(full=full)
         except (DataplaneError, ClientError) as exc:
             if self.metrics is not None:
                 self.metrics.error("round", exc)
             if not exc.retryable:
                 raise
+            self._full = True
             delay = self.backoff.next()
             log.warning("round failed (%s); retrying in %.1fs", exc, delay)
             return self.clock() + delay
@@ -252,6 +260,7 @@ class AgentLoop:
             self._observe(time.perf_counter() - started)
         pending = [key for role in self.roles for key in role.retryable()]
         if pending:
+            self._full = True
             delay = self.backoff.next()
             log.warning("pending %s; retrying in %.1fs", pending, delay)
             return self.clock() + delay

@@ -23,7 +23,7 @@ from neutrino.agent.qos_calc import (
     desired_fip_shaping,
     desired_shaping,
 )
-from neutrino.agent.roles import Round, log_failures
+from neutrino.agent.roles import KeyedRole, Round, log_failures
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class RouterQosApplier(Protocol):
     def apply(self, desired: Mapping[str, RouterShaping]) -> Any: ...
 
 
-class QosRole:
+class QosRole(KeyedRole):
     agent = None  # reported in the L2 agent's configurations
 
     def __init__(
@@ -60,14 +60,19 @@ class QosRole:
         desired = {
             d: s for d, s in desired_shaping(rnd.state).items() if d not in rnd.report.missing
         }
+        fip_desired = (
+            desired_fip_shaping(rnd.state, self.namespace_suffix) if self.routers else None
+        )
+        if self.unchanged(rnd, desired, fip_desired) and not desired.keys() & rnd.report.attached:
+            return  # the same shaping, no tap made anew: the resync still reads tc back
         self.failed, changes = {}, []
         try:  # a kernel without tc (or ifb) fails this role alone, never the round
             report = self.manager.apply(desired)
             self.shaped = set(report.applied)
             self.failed.update(report.failed)
             changes += report.changes
-            if self.routers is not None:
-                fips = self.routers.apply(desired_fip_shaping(rnd.state, self.namespace_suffix))
+            if self.routers is not None and fip_desired is not None:
+                fips = self.routers.apply(fip_desired)
                 self.failed.update({f"router {r}": e for r, e in fips.failed.items()})
                 changes += fips.changes
         except DataplaneError as exc:
@@ -75,12 +80,6 @@ class QosRole:
         log_failures("QoS on", self.failed)
         if changes:
             log.info("QoS: %s", "; ".join(changes))
-
-    def retryable(self) -> list[str]:
-        return sorted(d for d, e in self.failed.items() if e.retryable)
-
-    def errors(self) -> list[DataplaneError]:
-        return list(self.failed.values())
 
     def gauges(self) -> dict[str, int]:
         return {"qos_ports": len(self.shaped)}

@@ -51,6 +51,7 @@ __all__ = [
     "L3_AGENT",
     "DhcpApplier",
     "DhcpRole",
+    "KeyedRole",
     "L2Role",
     "L3Applier",
     "L3Role",
@@ -73,6 +74,7 @@ class Round:
     state: HostState
     report: ApplyReport = field(default_factory=ApplyReport)
     wire: Callable[[set[str]], None] = lambda taps: None
+    full: bool = True  # read the kernel whole (a resync); else converge from what changed
 
 
 class Role(Protocol):
@@ -89,6 +91,29 @@ class Role(Protocol):
     def errors(self) -> list[DataplaneError]: ...
 
     def gauges(self) -> dict[str, int]: ...
+
+
+class KeyedRole:
+    """What the DHCP, L3 and QoS roles share: failures kept by key (network, router, device),
+    and skipping a round between resyncs whose inputs equal those of the last apply."""
+
+    failed: dict[str, DataplaneError]
+    _inputs: tuple[object, ...] | None = None
+
+    def unchanged(self, rnd: Round, *inputs: object) -> bool:
+        """True when this round has nothing to do (not ``full``, nothing failed, the same
+        inputs: ``HostState.patched`` keeps the very objects of untouched sections, so the
+        comparison is mostly by identity); else remembers ``inputs`` for the next round."""
+        if not rnd.full and not self.failed and inputs == self._inputs:
+            return True
+        self._inputs = inputs
+        return False
+
+    def retryable(self) -> list[str]:
+        return sorted(key for key, exc in self.failed.items() if exc.retryable)
+
+    def errors(self) -> list[DataplaneError]:
+        return list(self.failed.values())
 
 
 def log_failures(what: str, failed: Mapping[str, DataplaneError]) -> None:
@@ -111,15 +136,20 @@ class L2Role:
         self.configurations = configurations or {}
         self.frozen: set[str] = set()  # culprits of the last apply (agent.isolation)
         self.desired = L2State()
+        self.applied: L2State | None = None  # what the last apply wrote in full
 
     def apply(self, rnd: Round) -> None:
         desired = self.desired = compute_l2(rnd.state, self.config)
-        rnd.report, self.frozen = apply_isolating(self.manager, desired)
+        applied, self.applied = self.applied, None  # unknown until this apply is done
+        trusted = None if rnd.full or self.frozen else applied
+        rnd.report, self.frozen = apply_isolating(self.manager, desired, trusted)
+        self.applied = None if self.frozen else desired
 
         def wire(taps: set[str]) -> None:
             done = self.manager.wire(desired, taps - self.frozen)
             rnd.report.changes += done.changes
             rnd.report.wired |= done.wired
+            rnd.report.attached |= done.attached
 
         rnd.wire = wire
 
@@ -143,7 +173,7 @@ class DhcpApplier(Protocol):
     def apply(self, desired: Mapping[str, DhcpConfig]) -> DhcpReport: ...
 
 
-class DhcpRole:
+class DhcpRole(KeyedRole):
     """dnsmasq per served network: ``desired_dhcp`` → DHCP manager (``qdhcp-`` namespaces)."""
 
     agent = (DHCP_AGENT, "neutrino-dhcp-agent")
@@ -164,6 +194,8 @@ class DhcpRole:
         self.failed: dict[str, DataplaneError] = {}
 
     def apply(self, rnd: Round) -> None:
+        if self.unchanged(rnd, rnd.state.networks, rnd.state.dhcp):
+            return  # nothing it serves changed: the resync still checks the dnsmasqs
         desired = desired_dhcp(
             rnd.state, namespace_suffix=self.namespace_suffix, underlay_mtu=self.config.underlay_mtu
         )
@@ -177,12 +209,6 @@ class DhcpRole:
             rnd.wire({desired[n].host_device for n in new})  # a new tap: wire it now
         self.served = set(result.applied)
         self.failed = dict(result.failed)
-
-    def retryable(self) -> list[str]:
-        return sorted(n for n, e in self.failed.items() if e.retryable)
-
-    def errors(self) -> list[DataplaneError]:
-        return list(self.failed.values())
 
     def gauges(self) -> dict[str, int]:
         return {"dhcp_networks": len(self.served)}
@@ -202,7 +228,7 @@ class StatusReporter(Protocol):
     def report_floatingip_status(self, fip_id: str, status: str) -> dict[str, Any]: ...
 
 
-class L3Role:
+class L3Role(KeyedRole):
     """Routers of a network node (``--l3``): ``desired_routers`` (pure) → the L3 manager.
 
     The taps it made go to ``rnd.wire``, so router ports count as wired in this round. Floating
@@ -236,6 +262,10 @@ class L3Role:
     def apply(self, rnd: Round) -> None:
         """Converge the routers; the taps made are wired in this round."""
         state = rnd.state
+        if self.unchanged(rnd, state.networks, state.routers):
+            if self.ha is not None:
+                self.ha.poll()
+            return  # no router or network changed: the resync still reads the kernel
         desired = desired_routers(state, self.config, self.namespace_suffix)
         result = self.manager.apply(desired)
         log_failures("router", result.failed)
@@ -275,12 +305,6 @@ class L3Role:
                 continue
             self.fips_active.add(fip_id)
 
-    def retryable(self) -> list[str]:
-        return sorted(r for r, e in self.failed.items() if e.retryable)
-
-    def errors(self) -> list[DataplaneError]:
-        return list(self.failed.values())
-
     def gauges(self) -> dict[str, int]:
         return {"routers": len(self.hosted)}
 
@@ -290,7 +314,7 @@ class SecurityApplier(Protocol):
 
     applied: SgRuleset | None
 
-    def apply(self, ruleset: SgRuleset) -> Any: ...
+    def apply(self, ruleset: SgRuleset, *, full: bool = ...) -> Any: ...
 
 
 class SecurityRole:
@@ -320,7 +344,7 @@ class SecurityRole:
             self._rendered = (state, ruleset)
         started = time.perf_counter()
         try:
-            report = self.manager.apply(ruleset)
+            report = self.manager.apply(ruleset, full=rnd.full)
         except DataplaneError as exc:
             self.failed = exc
             before = self.manager.applied

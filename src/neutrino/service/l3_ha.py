@@ -105,11 +105,6 @@ def ha_network(tx: Tx, project: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def ha_subnet_id(tx: Tx, network_id: str) -> str | None:
-    row = raw.one(tx.conn, "SELECT id FROM subnets WHERE network_id = ?", (network_id,))
-    return None if row is None else str(row[0])
-
-
 def sync_ha_ports(tx: Tx, router_id: str, hosts: list[str], config: HaConfig) -> None:
     """One HA port per host of the router, bound there; the ports of hosts that no longer
     host it deleted (none at all when ``hosts`` is empty)."""

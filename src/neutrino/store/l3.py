@@ -50,12 +50,6 @@ def is_l3_host(conn: Connection, host: str) -> bool:
     )
 
 
-def router_host(conn: Connection, router_id: str) -> str | None:
-    """The host of a legacy router (the first by name of an HA router's)."""
-    hosts = router_hosts(conn, router_id)
-    return hosts[0] if hosts else None
-
-
 def router_hosts(conn: Connection, router_id: str) -> list[str]:
     return [
         str(r[0])
@@ -112,14 +106,6 @@ def add_router_host(conn: Connection, router_id: str, host: str) -> None:
     raw.run(
         conn,
         "INSERT INTO router_l3_bindings (router_id, host) VALUES (?, ?)",
-        (router_id, host),
-    )
-
-
-def remove_router_host(conn: Connection, router_id: str, host: str) -> None:
-    raw.run(
-        conn,
-        "DELETE FROM router_l3_bindings WHERE router_id = ? AND host = ?",
         (router_id, host),
     )
 

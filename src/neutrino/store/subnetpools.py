@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, func, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select, update
 
 from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
@@ -181,11 +181,6 @@ def network_scopes(conn: Connection, network_ids: list[str]) -> dict[str, dict[i
     return out
 
 
-def count_pools_of(conn: Connection, project_id: str) -> int:
-    stmt = select(func.count()).select_from(pools).where(p.project_id == project_id)
-    return int(conn.execute(stmt).scalar_one())
-
-
 # --- address scopes --------------------------------------------------------------------------
 
 
@@ -205,10 +200,6 @@ def list_scopes(conn: Connection, query: ListQuery, visible_to: str | None) -> l
 
 def insert_scope(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(scopes).values(**values))
-
-
-def update_scope(conn: Connection, scope_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(scopes).where(s.id == scope_id).values(**values))
 
 
 def delete_scope(conn: Connection, scope_id: str) -> None:

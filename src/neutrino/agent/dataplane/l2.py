@@ -22,6 +22,12 @@ difference with ``desired`` and writes only that difference:
   network's VXLAN port of the bridge: a VM that was remote (migrated here) would else stay
   reachable only through the tunnel, to the host it left, until it sends a frame itself.
 
+Between resyncs (``apply(desired, applied)``, ``applied`` being what the last apply wrote) the
+links are still read (one dump, cheap), but the FDB and neighbour entries of a VXLAN device that
+is unchanged and in place are not: only the difference between ``applied`` and ``desired`` is
+written. Those dumps were most of an agent's round (a bridge FDB dump returns every tap's local
+entries); the periodic resync and a failed round read them again and repair any drift.
+
 Order: bridges, then VXLAN and VLAN devices, then attachments, then entries, then removals
 (VLANs before bridges), so a device is never enslaved to a missing bridge. Errors propagate
 as ``DataplaneError``: the caller's loop retries retryable ones with backoff and re-applies
@@ -55,6 +61,7 @@ class ApplyReport:
     changes: list[str] = field(default_factory=list)
     missing: set[str] = field(default_factory=set)
     wired: set[str] = field(default_factory=set)
+    attached: set[str] = field(default_factory=set)  # wired now, by this apply
 
     def note(self, what: str) -> None:
         self.changes.append(what)
@@ -66,13 +73,20 @@ class L2Manager:
     def __init__(self, kernel: L2Kernel) -> None:
         self.kernel = kernel
 
-    def apply(self, desired: L2State) -> ApplyReport:
+    def apply(self, desired: L2State, applied: L2State | None = None) -> ApplyReport:
+        """Converge to ``desired``. With ``applied`` (what the last apply wrote, between
+        resyncs) a VXLAN device that did not change gets only the FDB and neighbour entries
+        that differ between the two, trusted and not dumped (the dumps are most of a round)."""
         report = ApplyReport()
         links = self.kernel.list_links(OWNED_PREFIXES)
         for spec in desired.bridges.values():
             self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
-        for vx in desired.vxlans.values():
-            self._apply_vxlan(vx, links.get(vx.name), report)
+        old_vx = applied.vxlans if applied is not None else {}
+        trusted = {  # unchanged, and found in place: its entries are the ones applied
+            vx.name
+            for vx in desired.vxlans.values()
+            if self._apply_vxlan(vx, links.get(vx.name), report) and old_vx.get(vx.name) == vx
+        }
         for vlan in desired.vlans.values():
             self._apply_vlan(vlan, links, report)
         vxlan_of = {vx.bridge: vx.name for vx in desired.vxlans.values()}
@@ -82,7 +96,8 @@ class L2Manager:
             if attached and att.mac and att.bridge in vxlan_of:
                 fresh[vxlan_of[att.bridge]].add(att.mac)  # a VM that may have been remote
         for vx in desired.vxlans.values():
-            self._apply_entries(vx.name, desired, report, fresh[vx.name])
+            have = applied if vx.name in trusted else None
+            self._apply_entries(vx.name, desired, have, report, fresh[vx.name])
         self._remove_undesired(desired, links, report)
         return report
 
@@ -110,7 +125,8 @@ class L2Manager:
             self.kernel.set_up(name)
             report.note(f"up {name}")
 
-    def _apply_vxlan(self, vx: VxlanSpec, link: Link | None, report: ApplyReport) -> None:
+    def _apply_vxlan(self, vx: VxlanSpec, link: Link | None, report: ApplyReport) -> bool:
+        """Converge one VXLAN device; True when it was there already (not made anew)."""
         want = (vx.vni, vx.local_ip, vx.dev, False, True)
         if link is not None and (link.kind != "vxlan" or link.vxlan != want):
             self.kernel.delete_link(vx.name)
@@ -125,6 +141,7 @@ class L2Manager:
         if link is None or not link.up:
             self.kernel.set_up(vx.name)
             report.note(f"up {vx.name}")
+        return link is not None
 
     def _apply_vlan(self, spec: VlanSpec, links: dict[str, Link], report: ApplyReport) -> None:
         link = self._find(spec.name, links)
@@ -166,6 +183,7 @@ class L2Manager:
         if link.master != att.bridge:
             self.kernel.attach(att.name, att.bridge)
             report.note(f"attach {att.name} to {att.bridge}")
+            report.attached.add(att.name)
         if not link.up:
             self.kernel.set_up(att.name)
             report.note(f"up {att.name}")
@@ -175,10 +193,20 @@ class L2Manager:
     # --- entries ---------------------------------------------------------------------------
 
     def _apply_entries(
-        self, device: str, desired: L2State, report: ApplyReport, fresh: set[str]
+        self,
+        device: str,
+        desired: L2State,
+        trusted: L2State | None,
+        report: ApplyReport,
+        fresh: set[str],
     ) -> None:
+        """Entries of ``device``: from the kernel's, or from ``trusted`` (applied before)."""
         want_fdb = {e for e in desired.fdb if e.device == device}
-        have_fdb = self.kernel.list_fdb(device)
+        if trusted is None:
+            have_fdb, have_neigh = self.kernel.list_fdb(device), self.kernel.list_neigh(device)
+        else:
+            have_fdb = {e for e in trusted.fdb if e.device == device}
+            have_neigh = {e for e in trusted.neigh if e.device == device}
         for mac in sorted(fresh):  # just wired here: not behind the tunnel any more
             self.kernel.forget_learned(device, mac)
         for fdb in sorted(have_fdb - want_fdb, key=_fdb_order):
@@ -188,7 +216,6 @@ class L2Manager:
             self.kernel.ensure_fdb(fdb)
             report.note(f"add {fdb}")
         want_neigh = {e for e in desired.neigh if e.device == device}
-        have_neigh = self.kernel.list_neigh(device)
         wanted_ips = {n.ip for n in want_neigh}
         for neigh in sorted(have_neigh - want_neigh):
             if neigh.ip not in wanted_ips:  # else replaced in place below

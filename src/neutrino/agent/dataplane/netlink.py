@@ -58,7 +58,7 @@ class NetlinkKernel:
             self._dump_sock = open_route_socket()
         self._seq = 0
         self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
-        self._learned: dict[str, set[str]] = {}  # device -> MACs its bridge learned, ditto
+        self._learned: dict[str, set[str]] = {}  # device -> MACs its bridge learned, this apply
 
     def close(self) -> None:
         for ipr in self._iprs:
@@ -191,6 +191,7 @@ class NetlinkKernel:
         return True
 
     def list_links(self, prefixes: tuple[str, ...]) -> dict[str, Link]:
+        self._learned.clear()  # an apply starts here: what was learned is known from its dumps
         self._seq += 1
         try:
             raw = dump_links(self._dump_sock, self._seq)
@@ -244,7 +245,7 @@ class NetlinkKernel:
 
     def forget_learned(self, device: str, mac: str) -> None:
         if mac not in self._learned.get(device, {mac}):
-            return  # not learned as of this round's dump: no call
+            return  # not learned as of this apply's dump (none: call)
         with contextlib.suppress(LinkNotFound):  # nothing learned: nothing to forget
             index = self._index(device)
             self._call(

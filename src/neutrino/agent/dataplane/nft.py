@@ -14,9 +14,9 @@
    each of ``table inet neutrino`` and ``table bridge neutrino``), so the old filter stays
    until the new one is complete, and a rejected ruleset leaves the old one in place. Only
    those two tables are ever named: other tables in the namespace are never touched. It is
-   skipped when the text equals the last one applied; then, at most every
-   ``check_interval`` seconds (listing costs ~50 ms with 1,000 ports), the tables are looked
-   up and reloaded if someone deleted them. When the tables hold a ruleset of the same
+   skipped when the text equals the last one applied; then, in a ``full`` apply only (the
+   agent's resync: listing costs ~50 ms with 1,000 ports), the tables are looked up and
+   reloaded if someone deleted them. When the tables hold a ruleset of the same
    shape (``SgRuleset.shape``: the same chains and sets, other elements), only the element
    changes are loaded (``SgRuleset.element_delta``, one transaction): binding a port or a
    remote-group member is a few elements, not a reload of the whole ruleset. A refused delta
@@ -45,7 +45,6 @@ import contextlib
 import ipaddress
 import logging
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,37 +96,26 @@ class NftManager:
         self,
         netns: str | None = None,
         nft: str = "nft",
-        check_interval: float = 10.0,
         in_process: bool = True,
     ) -> None:
         self.netns = netns
         self.nft = Nft(netns, nft, in_process)
-        self.check_interval = check_interval
         self.applied: SgRuleset | None = None
-        self._text: str | None = None
         self._loaded: SgRuleset | None = None  # the ruleset the kernel holds, as we loaded it
-        self._checked = 0.0  # when the tables were last seen in the kernel
 
     # --- the API the agent loop calls
 
-    def apply(self, ruleset: SgRuleset) -> NftReport:
+    def apply(self, ruleset: SgRuleset, *, full: bool = True) -> NftReport:
+        """Steps 1-3 of the module docstring; not ``full`` (between resyncs), step 1 only
+        when the bridges changed and no check that the tables are still there."""
         report = NftReport()
-        with route(self.netns) as ipr:
-            self._ensure_sysctls(report)
-            for bridge in ruleset.bridges:
-                self._ensure_bridge_netfilter(ipr, bridge, report, on=True)
-            for bridge in ruleset.plain_bridges:
-                self._ensure_bridge_netfilter(ipr, bridge, report, on=False)
-        now = time.monotonic()
-        missing = False
-        if now - self._checked >= self.check_interval:
-            self._checked = now
-            missing = not self._tables_present()
-        if ruleset.text != self._text or missing:
+        last, bridges = self.applied, (ruleset.bridges, ruleset.plain_bridges)
+        if full or last is None or (last.bridges, last.plain_bridges) != bridges:
+            self._ensure_netfilter(ruleset, report)
+        missing = full and not self._tables_present()
+        if self._loaded is None or ruleset.text != self._loaded.text or missing:
             report.changes.append(self._converge(ruleset, reload=missing))
-            self._text = ruleset.text
             self._loaded = ruleset
-            self._checked = now
         deletions = conntrack_deletions(self.applied, ruleset)
         try:
             if self.applied is None:  # first apply (agent start): what nothing admits goes
@@ -148,7 +136,7 @@ class NftManager:
         present = [t for t in OWN_TABLES if t in set(self.nft.run("list tables").splitlines())]
         if present:
             self.nft.run("".join(f"delete {t}\n" for t in present))
-        self.applied = self._text = self._loaded = None
+        self.applied = self._loaded = None
         return bool(present)
 
     def close(self) -> None:
@@ -176,6 +164,14 @@ class NftManager:
         return all(t in listed for t in OWN_TABLES)
 
     # --- sysctls and bridges
+
+    def _ensure_netfilter(self, ruleset: SgRuleset, report: NftReport) -> None:
+        with route(self.netns) as ipr:
+            self._ensure_sysctls(report)
+            for bridge in ruleset.bridges:
+                self._ensure_bridge_netfilter(ipr, bridge, report, on=True)
+            for bridge in ruleset.plain_bridges:
+                self._ensure_bridge_netfilter(ipr, bridge, report, on=False)
 
     def _ensure_sysctls(self, report: NftReport) -> None:
         with inside(self.netns):

@@ -46,10 +46,6 @@ class IdentityService:
         self._auth = Authenticator(store, tokens, self._log)
         self._resources = Resources(store, self._log)
 
-    @property
-    def revocations_age(self) -> float:
-        return self._log.max_age
-
     # --- every request ------------------------------------------------------------------
 
     def verify(self, token: str) -> Claims:
