@@ -110,6 +110,14 @@ def add_router_host(conn: Connection, router_id: str, host: str) -> None:
     )
 
 
+def remove_router_host(conn: Connection, router_id: str, host: str) -> None:
+    raw.run(
+        conn,
+        "DELETE FROM router_l3_bindings WHERE router_id = ? AND host = ?",
+        (router_id, host),
+    )
+
+
 def ha_states(conn: Connection, router_id: str) -> dict[str, str | None]:
     """host -> reported VRRP state (``active``, ``standby`` or None) of the router's agents."""
     return {
