@@ -63,7 +63,7 @@ def advance(
 ) -> Delta | None:
     """The delta from ``base`` to ``host``'s state at ``revision``; None: recompute it."""
     ops: dict[str, set[str]] = {}
-    logged: set[str] = set()  # a deleted port's network is only in the log
+    logged: dict[str, set[str]] = {}  # a deleted port's network is only in the log
     for _, rtype, op, net, _bound, resource_id, *_ in changes:
         if op == "status":  # an agent's report: no host state carries a status
             continue
@@ -71,7 +71,7 @@ def advance(
             return None
         ops.setdefault(resource_id, set()).add(op)
         if net is not None:
-            logged.add(net)
+            logged.setdefault(resource_id, set()).add(net)
     delta: Delta = {"set": {"revision": revision}, "upsert": {}, "remove": {}}
     if not ops:
         return delta
@@ -83,17 +83,21 @@ def advance(
             return None
     changed = {p.id: p for p in port_states(conn, list(rows.values()))}
     here = {pid: changed[pid] for pid, r in rows.items() if r[7] == host and r[8] == VIF_BRIDGE}
-    nets = (
-        logged
-        | {r[1] for r in rows.values()}
-        | {old_ports[pid]["network_id"] for pid in ops if pid in old_ports}
-    )
-    # l2pop lists remote ports only: a port here now that was here (or is new) leaves it be
-    remote = logged - {p.network_id for p in here.values()}
-    remote |= {
-        rows[pid][1]
-        for pid in rows
-        if pid not in here or (pid not in old_ports and ops[pid] != {"create"})
+
+    def networks_of(pid: str) -> set[str]:
+        """Every network the port was or is on, as logged, as it is, as it was served."""
+        now = {rows[pid][1]} if pid in rows else set()
+        was = {old_ports[pid]["network_id"]} if pid in old_ports else set()
+        return logged.get(pid, set()) | now | was
+
+    nets = {n for pid in ops for n in networks_of(pid)}
+    # l2pop lists remote ports only: a port here now that was here (or is new) leaves it be;
+    # any other change (a remote port's, one arriving or leaving) may change its network's
+    remote = {
+        n
+        for pid in ops
+        if not (pid in here and (pid in old_ports or ops[pid] == {"create"}))
+        for n in networks_of(pid)
     }
     _ports(delta, old_ports, here, ops)
     present = _networks(conn, delta, host, base, old_ports, here, ops)
