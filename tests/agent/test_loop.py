@@ -249,6 +249,49 @@ def test_periodic_resync_repairs_drift_while_running() -> None:
     assert kernel.links[tap_name(P1)].master == brq
 
 
+class RoundKinds:
+    """A role that records whether each round was full."""
+
+    agent = None
+    configurations: dict[str, Any] = {}
+
+    def __init__(self) -> None:
+        self.full: list[bool] = []
+
+    def apply(self, rnd: Any) -> None:
+        self.full.append(rnd.full)
+
+    def retryable(self) -> list[str]:
+        return []
+
+    def errors(self) -> list[Any]:
+        return []
+
+    def gauges(self) -> dict[str, int]:
+        return {}
+
+
+def test_mark_full_makes_the_next_round_read_the_kernel_whole() -> None:
+    """A dead keepalived changes the kernel, not the host state: the round it asks for must
+    not be one that trusts the last apply (the L3 role would skip its routers)."""
+    kinds = RoundKinds()
+    kernel, _, watcher, loop = make(state(port(P1, "192.0.2.11")), kinds)
+    kernel.add_device(tap_name(P1))
+    asked: list[str] = []
+
+    def three_rounds() -> bool:
+        if len(kinds.full) == 1 and not asked:
+            asked.append("dirty")
+            loop.mark_dirty()  # woken with nothing new: a round that trusts the last apply
+        elif len(kinds.full) == 2 and asked == ["dirty"]:
+            asked.append("full")
+            loop.mark_full()
+        return len(kinds.full) >= 3
+
+    run_until(loop, watcher, three_rounds)
+    assert kinds.full == [True, False, True]
+
+
 def test_unexpected_errors_propagate() -> None:
     kernel, _, watcher, loop = make(state(port(P1, "192.0.2.11")))
     watcher.poll_once()

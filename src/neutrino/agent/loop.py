@@ -21,7 +21,9 @@ Invariants:
   it was left), and after a failure, with backoff;
 * only the first round, a resync and a retry are ``full``; in the rounds between, each role
   converges from what changed since its last apply and trusts the kernel to hold that apply
-  (``Round.full``): the same result, without reading back what nobody changed;
+  (``Round.full``): the same result, without reading back what nobody changed. A host with
+  HA routers is the exception: keepalived moves their addresses and MACs by itself, so every
+  round there is full (and a dead keepalived asks for one at once, ``mark_full``);
 * a heartbeat every ``heartbeat_interval`` seconds, whatever the rounds do: each role with
   an agent registers it (``start_flag`` on the first), the L2 agent first.
 
@@ -112,6 +114,13 @@ class AgentLoop:
         """The watcher's callback: a new desired state is waiting."""
         self._dirty.set()
 
+    def mark_full(self) -> None:
+        """Something changed the kernel behind the roles' backs (a router's keepalived died
+        and left its addresses): the next round reads the kernel whole, as a resync does,
+        instead of trusting what the last apply wrote."""
+        self._full = True
+        self._dirty.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._dirty.set()
@@ -145,6 +154,9 @@ class AgentLoop:
         state = self.state()
         if state is None:
             return None
+        # keepalived moves an HA router's addresses and MACs without the agent: a host
+        # running one trusts nothing the last apply wrote
+        full = full or any(r.ha is not None for r in state.routers)
         rnd = Round(state, full=full)
         for role in self.roles:
             role.apply(rnd)

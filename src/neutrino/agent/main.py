@@ -339,10 +339,11 @@ class Agent:
 
     def _poll_ha(self, ha: HaReporter) -> None:
         """Report HA routers' VRRP changes as they happen; a dead keepalived wakes the loop
-        (which drops what it left and starts another)."""
+        for a full round (which drops what it left and starts another: the host state did not
+        change, so a round between resyncs would skip the routers)."""
         while not self._stop.wait(POLL_INTERVAL):
             if ha.poll():
-                self.loop.mark_dirty()
+                self.loop.mark_full()
 
     def _guard(self, target: Callable[[], None]) -> None:
         try:
