@@ -120,6 +120,9 @@ class World:
         segment = self._post(
             "/v2.0/segments", "segment", {"network_id": net, "network_type": "vxlan"}
         )
+        address_group = self._post(
+            "/v2.0/address-groups", "address_group", {"addresses": ["198.51.100.0/28"]}, tok
+        )
         for kind, rid in (
             ("trunks", trunk),
             ("trunk_id", trunk),
@@ -128,6 +131,8 @@ class World:
             ("subnetpools", pool),
             ("pool_id", pool),
             ("address-scopes", scope),
+            ("address-groups", address_group),
+            ("group_id", address_group),
             ("networks", net),
             ("subnets", subnet),
             ("ports", port),
