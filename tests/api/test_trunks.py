@@ -5,6 +5,7 @@ and tags."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -124,6 +125,8 @@ def test_bad_segmentation(
         ["nope"],
         [{"segmentation_type": "vlan", "segmentation_id": 3}],
         [{"port_id": "not-a-uuid", "segmentation_type": "vlan", "segmentation_id": 3}],
+        # An unhashable type next to a plain id once reached the uniqueness check: a 500.
+        [{"port_id": str(uuid.uuid4()), "segmentation_type": {"a": [1]}, "segmentation_id": 3}],
     ],
 )
 def test_hostile_subports_body(api: Caller, nets: dict[str, Any], subs: Any) -> None:
@@ -134,6 +137,9 @@ def test_hostile_subports_body(api: Caller, nets: dict[str, Any], subs: Any) -> 
     )
     r = api.put(f"{TRUNKS}/{made['id']}/add_subports", {"sub_ports": subs})
     assert r.status_code == 400, r.text
+    # Removing checks the body's shape, then each port: a well-formed stranger is a 404.
+    r = api.put(f"{TRUNKS}/{made['id']}/remove_subports", {"sub_ports": subs})
+    assert r.status_code in (400, 404), r.text
     for body in (None, [], {"sub_ports": subs, "x": 1}, {}):
         r = api.put(f"{TRUNKS}/{made['id']}/add_subports", body)
         assert r.status_code == 400, (body, r.text)

@@ -70,11 +70,12 @@ def subports_body(data: Any) -> list[dict[str, Any]]:
                     f"Invalid subport details '{excerpt(subport)}': missing segmentation "
                     f"information. Must specify both segmentation_id and segmentation_type"
                 )
-            if seg_id is not None and _hashable(seg_id) and seg_id in used.get(seg_type, set()):
-                raise InvalidInput(
-                    f"Segmentation ID '{excerpt(seg_id)}' for '{port_id}' is not unique"
-                )
+            # Only plain values can repeat; a malformed pair is refused later, by segmentation().
             if seg_id is not None and _hashable(seg_id) and _hashable(seg_type):
+                if seg_id in used.get(seg_type, set()):
+                    raise InvalidInput(
+                        f"Segmentation ID '{excerpt(seg_id)}' for '{port_id}' is not unique"
+                    )
                 used.setdefault(seg_type, set()).add(seg_id)
         out.append(dict(subport))
     return out
