@@ -185,6 +185,8 @@ def may_write(who: str, key: str) -> bool:
 
 
 ADMIN_WRITES = frozenset({"qos_a", "qos_shared"})  # Neutron: QoS policies are the admin's
+# Neutron: an address group shared through RBAC is not found by a stranger's update or delete
+HIDDEN_FROM_WRITERS = frozenset({"ag_to_b"})
 
 
 # --- cases -----------------------------------------------------------------------------------
@@ -197,7 +199,11 @@ def _expected_item(who: str, key: str, write: bool) -> int:
         return 404
     if not write:
         return 200
-    return 200 if may_write(who, key) else 403
+    if may_write(who, key):
+        return 200
+    if key in HIDDEN_FROM_WRITERS and project_of(who) != OWNED_BY[key]:
+        return 404
+    return 403
 
 
 def cases() -> list[Case]:

@@ -88,6 +88,13 @@ def test_update_and_actions(api: Caller) -> None:
     r = api.put(f"{url}/remove_addresses", {"addresses": ["192.0.2.0/24"]})
     assert r.status_code == 200
     assert sorted(r.json()["address_group"]["addresses"]) == ["198.51.100.0/24", "2001:db8::/48"]
+    # an action takes a bare address as its host prefix (a create does not)
+    r = api.put(f"{url}/remove_addresses", {"addresses": ["203.0.113.200"]})
+    assert r.status_code == 404 and "203.0.113.200/32" in r.json()["NeutronError"]["message"]
+    r = api.put(f"{url}/add_addresses", {"addresses": ["203.0.113.200", "2001:db8:1::1"]})
+    assert r.status_code == 200, r.text
+    assert {"203.0.113.200/32", "2001:db8:1::1/128"} <= set(r.json()["address_group"]["addresses"])
+    assert group(api, 400, addresses=["203.0.113.7"])["type"] == "HTTPBadRequest"
     for body in ({}, {"addresses": "x"}, {"addresses": ["nope"]}, [1], {"addresses": [], "x": 1}):
         assert api.put(f"{url}/add_addresses", body).status_code == 400, body
     assert api.put(f"{GROUPS}/{'0' * 8}/add_addresses", {"addresses": []}).status_code == 404
@@ -143,10 +150,13 @@ def test_member_policy_and_rbac_sharing(api: Caller) -> None:
     assert seen["shared"] is True and seen["addresses"] == ["192.0.2.0/24"]
     assert owner.get(url).json()["address_group"]["shared"] is False
     assert [g["id"] for g in other.get(GROUPS).json()["address_groups"]] == [mine["id"]]
+    # as Neutron (tempest's RbacSharedAddressGroupTest): updating or deleting a group shared
+    # to the caller is a 404, its actions a 403
     r = other.put(url, {"address_group": {"name": "x"}})
-    assert r.status_code == 403
+    assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "AddressGroupNotFound"
     assert other.put(f"{url}/add_addresses", {"addresses": ["10.0.0.0/8"]}).status_code == 403
-    assert other.delete(url).status_code == 403
+    assert other.delete(url).status_code == 404
+    assert owner.get(url).json()["address_group"]["name"] == mine["name"]
     used = rule(other, sg, remote_address_group_id=mine["id"])
     r = owner.delete(f"/v2.0/rbac-policies/{policy['id']}")
     assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "RbacPolicyInUse"

@@ -144,14 +144,25 @@ def load_visible(conn: Any, ctx: RequestContext, group_id: str) -> Any:
 
 
 def _action_addresses(body: Any) -> list[str]:
-    """The body of ``add_addresses``/``remove_addresses``: ``{"addresses": [cidr, ...]}``."""
+    """The body of ``add_addresses``/``remove_addresses``: ``{"addresses": [cidr, ...]}``.
+    Unlike a create, an action takes a bare address as its host prefix, as Neutron does (it
+    normalises the action's list itself instead of validating it as ``type:subnet``)."""
     wanted = body.get("addresses") if isinstance(body, dict) else None
     if not isinstance(wanted, list) or set(body) != {"addresses"}:
         raise BadRequest("Request body contains invalid data")
     try:
-        return sorted(set(address_list(wanted)))
+        return sorted(set(address_list([_host_prefixed(a) for a in wanted])))
     except Invalid as exc:
         raise BadRequest(f"Invalid input for addresses. Reason: {exc}.") from None
+
+
+def _host_prefixed(value: Any) -> Any:
+    if not isinstance(value, str) or "/" in value:
+        return value
+    try:
+        return f"{value}/{ipaddress.ip_address(value).max_prefixlen}"
+    except ValueError:
+        return value  # refused by address_list with the usual message
 
 
 class AddressGroupService:
@@ -161,8 +172,18 @@ class AddressGroupService:
     def _load(self, conn: Any, ctx: RequestContext, group_id: str, action: str = "") -> Any:
         row = load_visible(conn, ctx, group_id)
         if action and not ctx.owns(row["project_id"]):
+            if action in ("update_address_group", "delete_address_group"):
+                # Neutron checks "may the caller see it" on the row as loaded for the update's
+                # policy, without ``shared``: a group shared through RBAC is not found (404).
+                # Its actions load the whole group, so there the caller gets a 403.
+                raise not_found(group_id)
             raise PolicyNotAuthorized(f"rule:{action}")
         return row
+
+    def _owned(self, ctx: RequestContext, group_id: str) -> None:
+        """404 unless the caller's project owns the group (see ``_load``)."""
+        with self.store.read() as conn:
+            self._load(conn, ctx, group_id, "update_address_group")
 
     def get(self, ctx: RequestContext, group_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
@@ -213,7 +234,7 @@ class AddressGroupService:
     def update(
         self, ctx: RequestContext, group_id: str, body: dict[str, Any], if_match: int | None = None
     ) -> dict[str, Any]:
-        ctx.require_write_on("update_address_group", lambda: self.get(ctx, group_id))
+        ctx.require_write_on("update_address_group", lambda: self._owned(ctx, group_id))
         attrs = parse_update(body, SPEC)
         return self.store.write(self._update_tx, ctx, group_id, attrs, if_match)
 
@@ -270,7 +291,7 @@ class AddressGroupService:
     # --- delete
 
     def delete(self, ctx: RequestContext, group_id: str, if_match: int | None = None) -> None:
-        ctx.require_write_on("delete_address_group", lambda: self.get(ctx, group_id))
+        ctx.require_write_on("delete_address_group", lambda: self._owned(ctx, group_id))
         self.store.write(self._delete_tx, ctx, group_id, if_match)
 
     def _delete_tx(self, tx: Tx, ctx: RequestContext, group_id: str, if_match: Any) -> None:
