@@ -48,6 +48,22 @@ def ping(ns: str, ip: str, count: int = 1) -> bool:
     return done.returncode == 0
 
 
+def ipv6_by_hand(api: Any, vm: Any, gateway: str | None = None) -> str:
+    """Configure the VM's IPv6 fixed IP on its eth0 as an image would where the subnet has no
+    DHCPv6 or RA modes (the lab's VMs start with IPv6 off), and a default route via
+    ``gateway`` if given; returns the address."""
+    port = api.get_port(vm.port_id)
+    address = next(f["ip_address"] for f in port["fixed_ips"] if ":" in f["ip_address"])
+    sysctl = ["sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=0"]
+    subprocess.run(["ip", "netns", "exec", vm.netns, *sysctl], check=True)
+    commands = [["addr", "add", f"{address}/64", "dev", "eth0", "nodad"]]
+    if gateway:
+        commands.append(["-6", "route", "add", "default", "via", gateway])
+    for cmd in commands:
+        subprocess.run(["ip", "-n", vm.netns, *cmd], check=True)
+    return str(address)
+
+
 class Listener:
     """``socat`` in ``ns`` on tcp ``port`` answering each connection with its peer address."""
 

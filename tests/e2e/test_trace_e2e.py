@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from neutrino.lab import Lab, create_vm
-from tests.e2e.test_l3_e2e import EXT_HOST, Listener, call, ping, seen, until
+from tests.e2e.test_l3_e2e import EXT_HOST, Listener, call, ipv6_by_hand, ping, seen, until
 
 pytestmark = pytest.mark.skipif(
     shutil.which("busybox") is None
@@ -99,21 +99,6 @@ def _group(api: Any, name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
     return group
 
 
-def _ipv6(lab: Lab, vm: Any) -> str:
-    """The VM's IPv6 fixed IP, configured by hand on its eth0 (the subnet has no DHCP/RA)."""
-    with lab.controller() as api:
-        port = api.get_port(vm.port_id)
-    address = next(f["ip_address"] for f in port["fixed_ips"] if ":" in f["ip_address"])
-    subprocess.run(
-        ["ip", "netns", "exec", vm.netns, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=0"],
-        check=True,
-    )
-    subprocess.run(
-        ["ip", "-n", vm.netns, "addr", "add", f"{address}/64", "dev", "eth0", "nodad"], check=True
-    )
-    return str(address)
-
-
 def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
     directory, prefix = lab_dir
     lab = Lab(directory)
@@ -164,8 +149,8 @@ def test_trace_agrees_with_real_traffic(lab_dir: tuple[Path, str]) -> None:
             lambda: {p["status"] for p in api.list_ports(device_id=rid)} == {"ACTIVE"},
             timeout=30,
         )
+        six = {vm.name: ipv6_by_hand(api, vm) for vm in (vm1, vm3)}
     ip1, ip2, ip3 = lease1.ip, lease2.ip, lease3.ip
-    six = {vm.name: _ipv6(lab, vm) for vm in (vm1, vm3)}
     c = Checker(lab)
 
     def q(vm: Any, dst: str, **packet: Any) -> dict[str, Any]:
