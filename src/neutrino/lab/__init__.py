@@ -4,6 +4,8 @@
 * ``state``      — the on-disk record of what a lab made (``lab.json`` in the lab dir);
 * ``supervisor`` — the detached process that runs (and restarts) the controller and agents;
 * ``runtime``    — ``Lab``: ``up``, ``down``, ``status``;
+* ``teardown``   — stopping the lab's processes, removing its namespaces and record;
+* ``status``     — what runs and in what state;
 * ``vms``        — VMs: ``create_vm`` (port, namespace, DHCP), ``delete_vm``, ``exec_vm``.
 
 The lab uses the controller named by the ``OS_*`` environment, or starts its own. It only

@@ -17,13 +17,8 @@ subnet 203.0.113.0/24 without DHCP).
 external network, then stops the network nodes' agents: the supervisor restarts them with the
 command line made again from the record (``--interface-mappings public:eth2``).
 
-``down()`` works from the record only, and is idempotent: stop the supervisor (and with it the
-agents and the controller), any recorded child still alive, the dnsmasq processes of the
-network nodes (by their pid files) and their HA routers' keepalived and conntrackd (by theirs), then
-delete the VM, ``qdhcp-…-<host ns>``,
-``qrouter-…-<host ns>``, host, ``ext`` and underlay namespaces (which deletes every device
-the lab or its agents made), and the record.
-A process is only signalled when its ``/proc/<pid>/cmdline`` still names this lab.
+``down()`` (``neutrino.lab.teardown``) works from the record only and is idempotent;
+``status()`` (``neutrino.lab.status``) says what runs.
 
 VMs: see ``neutrino.lab.vms``.
 """
@@ -33,22 +28,21 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from neutrino.client import ClientError, Controller, Credentials, Session
-from neutrino.lab import netns
+from neutrino.lab import netns, teardown
+from neutrino.lab import status as lab_status
 from neutrino.lab.needs import ensure_tools
 from neutrino.lab.netns import LabError
 from neutrino.lab.state import HostRecord, LabState, lab_dir, read_json
+from neutrino.lab.status import StatusRow
+from neutrino.lab.teardown import process_of, stop_process
 
 __all__ = ["Lab", "LabError", "StatusRow", "credentials_from_env"]
 
@@ -97,44 +91,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def process_of(pid: Any, marker: str) -> int | None:
-    """``pid`` if that process is alive and its command line contains ``marker``."""
-    if not isinstance(pid, int) and not (isinstance(pid, str) and pid.strip().isdigit()):
-        return None
-    try:
-        cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes().replace(b"\0", b" ")
-    except OSError:
-        return None
-    return int(pid) if marker.encode() in cmdline else None
-
-
-def stop_process(pid: int, wait: float = 10.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # reap it if it is ours
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return
-        if stat.split(") ", 1)[-1].startswith("Z"):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    kind: str
-    name: str
-    namespace: str
-    detail: str
-    state: str
 
 
 class Lab:
@@ -399,129 +355,11 @@ class Lab:
         finally:
             session.close()
 
-    # --- down
+    # --- down and status
 
     def down(self) -> list[str]:
         """Remove everything the recorded lab made; what was removed. Idempotent."""
-        state = LabState.load(self.dir)
-        removed: list[str] = []
-        if state is None:
-            return removed
-        pid = self.supervisor_pid()
-        if pid is not None:
-            self.progress("stopping the supervisor, agents and controller")
-            stop_process(pid)
-            removed.append(f"supervisor {pid}")
-        for name, info in (read_json(self.dir / "children.json") or {}).items():
-            child = process_of(info.get("pid"), "neutrino")
-            if child is not None:
-                stop_process(child)
-                removed.append(f"{name} {child}")
-        for pid_file in sorted(self.dir.glob("dhcp/*/*/pid")):
-            dnsmasq = process_of(pid_file.read_text().strip(), str(pid_file))
-            if dnsmasq is not None:
-                stop_process(dnsmasq, wait=3.0)
-                removed.append(f"dnsmasq {dnsmasq}")
-        for pattern, conf_name in (
-            ("pid", "keepalived.conf"),
-            ("conntrackd.pid", "conntrackd.conf"),
-        ):
-            for pid_file in sorted(self.dir.glob(f"agents/ha/*/*/{pattern}")):
-                conf = str(pid_file.parent / conf_name)
-                daemon = process_of(pid_file.read_text().strip(), conf)
-                if daemon is not None:
-                    stop_process(daemon, wait=3.0)
-                    removed.append(f"{conf_name.split('.')[0]} {daemon}")
-        host_ns = {h.netns for h in state.hosts}
-        qdhcp = {
-            n
-            for n in netns.list_namespaces()
-            if n.startswith(("qdhcp-", "qrouter-")) and any(n.endswith(f"-{h}") for h in host_ns)
-        }
-        present = netns.list_namespaces()
-        for name in [*sorted(qdhcp), *state.namespaces()]:
-            if name in present:
-                self.progress(f"namespace {name}")
-                netns.delete_namespace(name)
-                removed.append(f"namespace {name}")
-        for sub in ("dhcp", "vms", "controller", "agents"):
-            shutil.rmtree(self.dir / sub, ignore_errors=True)
-        for name in ("children.json", "supervisor.pid", "lab.json"):
-            (self.dir / name).unlink(missing_ok=True)
-        return removed
-
-    # --- status
+        return teardown.remove(self)
 
     def status(self) -> list[StatusRow]:
-        state = self.state()
-        present = netns.list_namespaces()
-        children = read_json(self.dir / "children.json") or {}
-        sup = self.supervisor_pid()
-        rows = [
-            StatusRow(
-                "supervisor",
-                "supervisor",
-                "-",
-                f"pid {sup or '-'}",
-                "running" if sup else "stopped",
-            )
-        ]
-        agents: dict[tuple[str, str], bool] = {}
-        ports: dict[str, str] = {}
-        try:
-            with self.controller() as api:
-                for a in api.session.request("GET", "/v2.0/agents")["agents"]:
-                    agents[(a["host"], a["agent_type"])] = bool(a.get("alive"))
-                for vm in state.vms.values():
-                    with contextlib.suppress(ClientError):
-                        ports[vm.name] = api.get_port(vm.port_id)["status"]
-            reachable = "reachable"
-        except ClientError as exc:
-            reachable = f"unreachable ({exc})"
-        ctl = children.get("controller", {})
-        rows.append(
-            StatusRow(
-                "controller",
-                "managed" if state.managed_controller else "external",
-                "-",
-                state.creds.auth_url + (f" pid {ctl.get('pid')}" if ctl else ""),
-                reachable,
-            )
-        )
-        for host in state.hosts:
-            child = children.get(f"agent-{host.name}", {})
-            alive = process_of(child.get("pid"), "neutrino")
-            types = [
-                t for t in ("L2 agent", "DHCP agent", "L3 agent") if agents.get((host.name, t))
-            ]
-            detail = (
-                f"{host.ip} pid {alive or '-'} restarts {max(0, child.get('restarts', 0))}"
-                f" {'+'.join(types) or 'no agent alive'}"
-            )
-            ok = host.netns in present and alive is not None and bool(types)
-            rows.append(
-                StatusRow("host", host.name, host.netns, detail, "up" if ok else "degraded")
-            )
-        for vm in state.vms.values():
-            address = _vm_address(vm.netns) if vm.netns in present else "-"
-            rows.append(
-                StatusRow(
-                    "vm",
-                    vm.name,
-                    vm.netns,
-                    f"on {vm.host} port {vm.port_id[:8]} {address}",
-                    ports.get(vm.name, "?"),
-                )
-            )
-        return rows
-
-
-def _vm_address(namespace: str) -> str:
-    out = netns.run("ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", "eth0", check=False)
-    found = [
-        w
-        for line in out.splitlines()
-        for i, w in enumerate(line.split())
-        if i > 0 and line.split()[i - 1] == "inet"
-    ]
-    return ",".join(found) or "no address"
+        return lab_status.rows(self)
