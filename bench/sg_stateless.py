@@ -72,8 +72,12 @@ def pair_entries(hv_ns: str, a: str, b: str) -> int:
 
 
 def iperf(vm_ns: str, server: str, seconds: int) -> float:
+    """One TCP stream; the client on CPU 0 and the server on CPU 1 (``-A 0,1``) so every
+    variant gets the same placement (on 2 cores, where the scheduler put the two ends moved a
+    5-second run by ±20%), and the first second (slow start) left out (``-O 1``)."""
+    cmd = ["iperf3", "-J", "-c", server, "-t", str(seconds), "-O", "1", "-A", "0,1"]
     done = subprocess.run(
-        ["ip", "netns", "exec", vm_ns, "iperf3", "-J", "-c", server, "-t", str(seconds)],
+        ["ip", "netns", "exec", vm_ns, *cmd],
         capture_output=True,
         text=True,
     )
