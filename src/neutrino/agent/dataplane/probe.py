@@ -5,8 +5,9 @@
 1. one ``nft monitor`` per namespace of ``places`` (a child process each, read by a thread
    that stamps every line with its arrival time);
 2. the throwaway table of each namespace (``domain.trace.probe.probe_table``, loaded with
-   ``nft -f``); the probe is sent only once every monitor has printed its own namespace's
-   ``add table`` line, so no monitor can miss the probe's first trace;
+   ``nft -f``); the probe is sent only once every monitor has printed a change of its own
+   namespace's table (a monitor that subscribed after the table was added is shown an empty
+   chain added to it), so no monitor can miss the probe's first trace;
 3. the probe itself, sent from ``inject``: a raw ``AF_PACKET`` frame on the interface when a
    destination MAC is known (the source VM's side of its tap: the frame enters the path
    exactly where the VM's would), else a raw IP socket whose kernel resolves the neighbour;
@@ -22,6 +23,7 @@ It returns the trace lines of the probe, in arrival order, and how long each pha
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import subprocess
 import threading
@@ -65,7 +67,7 @@ class _Monitor:
         self.lines: list[tuple[float, str]] = []
         self.ready = threading.Event()
         self.process = subprocess.Popen(
-            ["ip", "netns", "exec", place.netns, "nft", "monitor"],
+            ["ip", "netns", "exec", place.netns, "stdbuf", "-oL", "nft", "monitor"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -76,7 +78,7 @@ class _Monitor:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            if line.startswith("add table ") and line.split()[-1] == self.table:
+            if line.startswith("add ") and f" {self.table} " in f"{line.strip()} ":
                 self.ready.set()
             if line.startswith("trace id "):
                 self.lines.append((time.monotonic(), line))  # list.append: atomic
@@ -101,6 +103,22 @@ def _nft(netns: str, text: str) -> None:
     )
     if done.returncode != 0:
         raise ProbeError(f"nft in {netns}: {done.stderr.strip()}")
+
+
+def _await_monitors(monitors: Sequence[_Monitor], name: str) -> None:
+    """Wait until every monitor has shown a change of its own table: a monitor started just
+    before the table was added may have subscribed too late to see that, so an empty chain
+    is added to the table (it goes with it) until the monitor shows one."""
+    deadline = time.monotonic() + READY
+    for count in itertools.count():
+        late = [m for m in monitors if not m.ready.wait(0.1 if count else 0.2)]
+        if not late:
+            return
+        if time.monotonic() > deadline:
+            raise ProbeError(f"nft monitor in {late[0].place.netns} saw nothing")
+        for monitor in late:
+            place = monitor.place
+            _nft(place.netns, f"add chain {place.family} {name} ping{count}\n")
 
 
 def _send(injection: Injection, probe: ProbePacket) -> None:
@@ -163,9 +181,7 @@ def send_probe(
         for place in places:
             _nft(place.netns, probe_table(place, probe.match(), name, taps))
             installed.append(place)
-        for monitor in monitors:
-            if not monitor.ready.wait(READY):
-                raise ProbeError(f"nft monitor in {monitor.place.netns} saw nothing")
+        _await_monitors(monitors, name)
         run.timings["setup"] = time.monotonic() - begun
         sent = time.monotonic()
         _send(injection, probe)

@@ -15,12 +15,15 @@ the parts that need no kernel:
   ...``) as an ``Event``.
 * ``fate(events, name)``: what became of the probe: ``delivered`` (reached a tap), ``left`` (by
   a router's gateway), ``answered`` (by a router), ``dropped`` (by a rule: which table, chain,
-  rule, where) or ``lost`` (it vanished: the last place it was seen).
+  rule, where), ``flooded`` (one L2 hop replicated it to several hosts over VXLAN: the
+  sender had no unicast entry for its MAC, whatever became of the copies) or ``lost`` (it
+  vanished: the last place it was seen).
 * ``finding(hops, verdict, fate)``: the model's hop the real fate names, and whether the two
   agree. A drop in neutrino's bridge table names the anti-spoofing, egress or ingress hop by
   its chain; a probe lost in a router's namespace before its forward hook names the router's
   route hop; one lost on a bridge names the L2 hop of the segment it was on (the count of routers
-  it crossed). The model's hops come as the API shows them (``step``, ``object``, ``verdict``).
+  it crossed), as does a flooded one. The model's hops come as the API shows them (``step``,
+  ``object``, ``verdict``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ __all__ = ["Event", "Fate", "Place", "fate", "finding", "parse_event", "probe_ta
 
 TRACE = re.compile(r"^trace id (\S+) (\S+) (\S+) (\S+) (.*)$")
 VERDICT = re.compile(r"\(verdict (\w+)")
+VERDICT_TAIL = re.compile(r"\s*\(verdict [^)]*\)\s*$")
 OIF = re.compile(r'\boif "([^"]+)"')
+IIF = re.compile(r'\biif "([^"]+)"')
+TTL = re.compile(r"\b(?:ip ttl|ip6 hoplimit) (\d+)")
 SPOOF_CHAINS = ("anti_spoof", "spoof_ip4", "spoof_ip6", "spoof_arp")
 UUID = re.compile(r"\(([0-9a-f]{8}-[0-9a-f-]{27})\)")
 
@@ -60,15 +66,15 @@ def probe_table(place: Place, match: str, name: str, taps: Iterable[str]) -> str
     head = "type filter hook {} priority {}; policy accept;"
     if place.role == "host":
         chains = {
-            "pre": (head.format("prerouting", -500), trace),
-            "fwd": (head.format("forward", 500), f"{match} oifname {{ {vms} }} drop"),
+            "trace_in": (head.format("prerouting", -500), trace),
+            "forwarded": (head.format("forward", 500), f"{match} oifname {{ {vms} }} drop"),
         }
     else:
         chains = {
-            "pre": (head.format("prerouting", -500), trace),
-            "fwd": (head.format("forward", 500), f"{match} counter"),
-            "inp": (head.format("input", 500), f"{match} drop"),
-            "post": (head.format("postrouting", 500), f'{match} oifname "qg-*" drop'),
+            "trace_in": (head.format("prerouting", -500), trace),
+            "forwarded": (head.format("forward", 500), f"{match} counter"),
+            "to_router": (head.format("input", 500), f"{match} drop"),
+            "leaving": (head.format("postrouting", 500), f'{match} oifname "qg-*" drop'),
         }
     body = "".join(f"  chain {c} {{ {h} {r}; }}\n" for c, (h, r) in chains.items())
     return f"table {place.family} {name} {{\n{body}}}\n"
@@ -92,8 +98,7 @@ class Event:
 
     @property
     def rule(self) -> str:
-        text = self.text.removeprefix("rule ")
-        return VERDICT.sub("", text).strip().rstrip("(").strip()
+        return VERDICT_TAIL.sub("", self.text.removeprefix("rule ")).strip()
 
 
 def parse_event(place: Place, line: str) -> Event | None:
@@ -106,7 +111,7 @@ def parse_event(place: Place, line: str) -> Event | None:
 
 @dataclass
 class Fate:
-    outcome: str  # delivered | left | answered | dropped | lost | unseen
+    outcome: str  # delivered | left | answered | dropped | flooded | lost | unseen
     place: Place | None = None
     table: str = ""
     chain: str = ""
@@ -131,9 +136,57 @@ def _place_name(place: Place) -> str:
     return f"{place.role} {place.label}"
 
 
+def ordered(events: Sequence[Event]) -> list[Event]:
+    """The events in the probe's path order. The monitors of several namespaces are read
+    apart, so their lines' arrival order is not the packet's. Each namespace's pass (one trace
+    id) is ordered by the TTL its first packet line shows (a router lowers it after its
+    prerouting hook), then: the pass entering from a local device first, one entering from a
+    VXLAN device next, a router's last (its prerouting pass has the TTL it came in with)."""
+    return [e for group in sorted(_passes(events), key=_key) for e in group]
+
+
+def _passes(events: Sequence[Event]) -> list[list[Event]]:
+    passes: dict[tuple[str, str], list[Event]] = {}
+    for e in events:
+        passes.setdefault((e.place.netns, e.trace_id), []).append(e)
+    return list(passes.values())
+
+
+def _key(group: list[Event]) -> tuple[int, int]:
+    """(minus the TTL, rank): see ``ordered``."""
+    line = next((e.text for e in group if e.text.startswith("packet:")), "")
+    ttl = TTL.search(line)
+    iif = IIF.search(line)
+    if group[0].place.role == "router":
+        rank = 2
+    else:
+        rank = 1 if iif and iif.group(1).startswith("vxlan") else 0
+    return (-int(ttl.group(1)) if ttl else 0, rank)
+
+
+def _flooded(events: Sequence[Event]) -> tuple[list[Place], int] | None:
+    """The hosts one L2 hop replicated the probe to over VXLAN, when more than one (the
+    sender had no unicast entry for the destination MAC and used the flooding entries), and
+    the routers crossed before; None when every hop was unicast."""
+    groups = _passes(events)
+    arrivals: dict[int, list[Place]] = {}
+    for group in groups:
+        ttl, rank = _key(group)
+        place = group[0].place
+        if rank == 1 and place not in arrivals.setdefault(ttl, []):
+            arrivals[ttl].append(place)
+    for ttl, places in sorted(arrivals.items()):
+        if len(places) > 1:
+            routers = {g[0].place for g in groups if _key(g)[1] == 2 and _key(g)[0] < ttl}
+            return places, len(routers)
+    return None
+
+
 def fate(events: Sequence[Event], name: str) -> Fate:
-    """What became of the probe (see the module docstring); ``events`` in arrival order,
-    ``name`` the throwaway tables' name."""
+    """What became of the probe (see the module docstring); ``name`` is the throwaway
+    tables' name."""
+    events = ordered(events)
+    flood = _flooded(events)
     path: list[str] = []
     routers: list[str] = []
     oif: dict[str, str] = {}
@@ -149,11 +202,13 @@ def fate(events: Sequence[Event], name: str) -> Fate:
             if found:
                 oif[e.trace_id] = found.group(1)
         first_chain.setdefault((e.trace_id, e.table), e.chain)
-        if e.verdict != "drop":
+        if e.verdict != "drop" or flood is not None:
             continue
         crossed = len(routers) - (1 if e.place.role == "router" else 0)
         if e.table == name:
-            outcome = {"fwd": "delivered", "inp": "answered", "post": "left"}[e.chain]
+            outcome = {"forwarded": "delivered", "to_router": "answered", "leaving": "left"}[
+                e.chain
+            ]
             return Fate(
                 outcome, e.place, device=oif.get(e.trace_id, ""), routers=crossed, path=path
             )
@@ -169,6 +224,11 @@ def fate(events: Sequence[Event], name: str) -> Fate:
         )
     if not events:
         return Fate("unseen")
+    if flood is not None:
+        to, crossed = flood
+        return Fate(
+            "flooded", to[0], device=", ".join(p.label for p in to), routers=crossed, path=path
+        )
     last = events[-1]
     chains = {e.chain for e in events if e.place == last.place and e.table == name}
     crossed = len(routers) - (1 if last.place.role == "router" else 0)
@@ -192,6 +252,8 @@ def _named_hop(hops: Sequence[dict[str, Any]], f: Fate) -> int:
                 return _index(hops, "ingress", last=True)
             return _index(hops, "egress")
         return _index(hops, "router" if f.place and f.place.role == "router" else "L2", f.routers)
+    if f.outcome == "flooded":
+        return _index(hops, "L2", f.routers)
     if f.outcome == "lost":
         assert f.place is not None
         if f.place.role == "router":
@@ -204,9 +266,10 @@ def _named_hop(hops: Sequence[dict[str, Any]], f: Fate) -> int:
 
 
 def _delivered_to(hops: Sequence[dict[str, Any]]) -> str | None:
-    """The port id of the model's delivery hop, if it names one."""
+    """The port id of the model's delivery hop (or of the next hop a packet leaves the
+    modelled network by, e.g. a VM an extra route names), if it names one."""
     for hop in reversed(hops):
-        if hop["verdict"] == "deliver":
+        if hop["verdict"] in ("deliver", "leave"):
             found = UUID.search(hop["object"])
             return found.group(1) if found else None
     return None
@@ -220,8 +283,8 @@ def finding(hops: Sequence[dict[str, Any]], verdict: str, f: Fate) -> dict[str, 
     named = _named_hop(hops, f)
     if f.outcome == "delivered":
         port = _delivered_to(hops)
-        same = verdict == "delivered" and (port is None or f.device == f"tap{port[:11]}")
-        agree = same
+        to_port = port is not None and f.device == f"tap{port[:11]}"
+        agree = to_port or (verdict == "delivered" and port is None)
     elif f.outcome in ("left", "answered"):
         agree = verdict in ("left", "delivered")
     else:
@@ -243,6 +306,12 @@ def _detail(f: Fate, verdict: str) -> list[str]:
     if f.outcome == "lost":
         hooks = f" (our hooks seen there: {f.chain})" if f.chain else ""
         return [f"{where}: the probe vanished after this namespace{hooks}", said]
+    if f.outcome == "flooded":
+        return [
+            f"the probe was replicated over VXLAN to hosts {f.device}: sent as unknown "
+            "unicast, with no forwarding entry for its destination MAC",
+            said,
+        ]
     if f.outcome == "unseen":
         return ["the probe was seen nowhere: it never entered the source host's bridge", said]
     return [f"{where}: {f.outcome} {f.device}".rstrip(), said]
