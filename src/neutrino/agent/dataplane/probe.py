@@ -83,9 +83,12 @@ class _Monitor:
             if line.startswith("trace id "):
                 self.lines.append((time.monotonic(), line))  # list.append: atomic
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.process.terminate()
+
+    def stop(self) -> None:
+        self.terminate()
         try:
             self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -95,14 +98,29 @@ class _Monitor:
 
 
 def _nft(netns: str, text: str) -> None:
-    done = subprocess.run(
-        ["ip", "netns", "exec", netns, "nft", "-f", "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise ProbeError(f"nft in {netns}: {done.stderr.strip()}")
+    _nft_all([(netns, text)])
+
+
+def _nft_all(loads: Sequence[tuple[str, str]]) -> list[str]:
+    """``nft -f`` of each (namespace, text), all at once; the namespaces where it worked.
+    Raises ``ProbeError`` naming a failure once every load has ended."""
+    started = [
+        (netns, text, subprocess.Popen(
+            ["ip", "netns", "exec", netns, "nft", "-f", "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+        for netns, text in loads
+    ]  # fmt: skip
+    done, failed = [], []
+    for netns, text, process in started:
+        _, err = process.communicate(text)
+        if process.returncode == 0:
+            done.append(netns)
+        else:
+            failed.append(f"nft in {netns}: {err.strip()}")
+    if failed:
+        raise ProbeError("; ".join(failed))
+    return done
 
 
 def _await_monitors(monitors: Sequence[_Monitor], name: str) -> None:
@@ -178,9 +196,10 @@ def send_probe(
     try:
         for place in places:
             monitors.append(_Monitor(place, name))
-        for place in places:
-            _nft(place.netns, probe_table(place, probe.match(), name, taps))
-            installed.append(place)
+        # every load is started before any is waited for: one that fails still has its
+        # namespace in ``installed`` (deleting a table that is not there is harmless)
+        installed.extend(places)
+        _nft_all([(p.netns, probe_table(p, probe.match(), name, taps)) for p in places])
         _await_monitors(monitors, name)
         run.timings["setup"] = time.monotonic() - begun
         sent = time.monotonic()
@@ -189,9 +208,10 @@ def send_probe(
         run.timings["flight"] = time.monotonic() - sent
     finally:
         cleanup = time.monotonic()
-        for place in installed:
-            with contextlib.suppress(ProbeError):
-                _nft(place.netns, f"delete table {place.family} {name}\n")
+        with contextlib.suppress(ProbeError):
+            _nft_all([(p.netns, f"delete table {p.family} {name}\n") for p in installed])
+        for monitor in monitors:
+            monitor.terminate()  # all at once; then each waited for
         for monitor in monitors:
             monitor.stop()
         run.timings["cleanup"] = time.monotonic() - cleanup
