@@ -45,10 +45,9 @@ SEEN = (
 )
 
 
-def _probe(directory: Path, dst: str) -> dict[str, Any]:
-    done = runner.invoke(
-        app, ["trace", "--from", "vm1", "--to", dst, "--verify", "--json", "--dir", str(directory)]
-    )
+def _probe(directory: Path, dst: str, *more: str) -> dict[str, Any]:
+    args = ["trace", "--from", "vm1", "--to", dst, "--verify", "--json", "--dir", str(directory)]
+    done = runner.invoke(app, [*args, *more])
     assert done.exit_code in (0, 2, 4), done.output
     found: dict[str, Any] = json.loads(done.output)["verify"]["probe"]
     return found
@@ -114,6 +113,10 @@ def test_probe_names_the_hop_of_each_fault(
     assert found["fate"]["outcome"] == "delivered", found
     assert found["fate"]["device"] == tap_name(vm2.port_id), found
     assert found["fate"]["path"][:2] == ["host hv1", f"host {node.name}"], found
+    # TCP and UDP too: a wrong checksum would be conntrack-invalid, and dropped as such
+    for proto in ("tcp", "udp"):
+        found = _probe(directory, lease2.ip, "--proto", proto, "--dport", "22")
+        assert (found["verdict"], found["fate"]["outcome"]) == ("agrees", "delivered"), found
 
     # an nft set element deleted by hand: the anti-spoofing chain drops the probe
     tap1 = tap_name(vm1.port_id)
@@ -134,6 +137,7 @@ def test_probe_names_the_hop_of_each_fault(
     assert _check(lab, directory, "hv1") == [
         f"missing nft bridge p_ip4 {tap1} . {vm1.mac} . {lease1.ip}"
     ]
+    assert _check(lab, directory, "hv2") == [] and _check(lab, directory, node.name) == []
     _sh(
         "ip",
         "netns",
