@@ -75,7 +75,9 @@ def probe(state: LabState, vm_name: str | None, answer: dict[str, Any]) -> dict[
     """Send the probe of trace ``answer`` (the API's) from lab VM ``vm_name``; the finding."""
     from neutrino.agent.dataplane.probe import Injection, ProbeError, send_probe
 
-    vm = state.vms.get(vm_name) if vm_name is not None else None
+    vm = state.vms.get(vm_name or "") or next(
+        (v for v in state.vms.values() if v.port_id == vm_name), None
+    )  # a lab VM by its name or its port's id
     packet = answer["packet"]
     if vm is None:
         return _unavailable("the source is not a lab VM: only a lab VM's namespace is reachable")
