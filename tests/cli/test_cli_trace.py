@@ -161,3 +161,4 @@ def test_trace_verify_names_the_hop_and_sets_the_exit_status(live_url: str) -> N
     assert agrees.exit_code == 0, agrees.output
     assert "kernel agrees with every hop" in agrees.output
     assert "hv1 (answered)" in agrees.output
+    assert "no probe" in agrees.output and "kernel state compared only" in agrees.output

@@ -9,7 +9,9 @@ credentials it then uses) or a port id (credentials from the ``OS_*`` variables)
 ``--from-outside ADDR`` starts outside the model on an external network (``--network``, or the
 lab's). The hops print as a table; ``--json`` prints the API's answer. ``--verify`` (an
 admin's) also asks the agents of the hosts on the path whether their kernel has what each hop
-relies on, and names the first hop where it does not. The exit status is 0 when the packet is
+relies on, and names the first hop where it does not; in a lab it also sends a real probe
+packet from the source VM and names the hop where its fate parts from the model's (``lab.probe``:
+elsewhere it says that no probe was possible). The exit status is 0 when the packet is
 delivered or leaves the modelled network, 2 when it is dropped, 4 when ``--verify`` found the
 kernel differing from the model (or a host did not answer).
 """
@@ -146,6 +148,8 @@ def trace(
             )
     except ClientError as exc:
         raise fail(str(exc)) from None
+    if "verify" in result:
+        result["verify"]["probe"] = _probe(lab, source, result)
     if as_json:
         typer.echo(json.dumps(result, indent=2))  # plain: rich would wrap long lines
     else:
@@ -157,8 +161,23 @@ def trace(
             _print_verify(result["verify"])
     if result["verdict"] == "dropped":
         raise typer.Exit(2)
-    if "verify" in result and result["verify"]["verdict"] != "agrees":
+    if "verify" in result and (
+        result["verify"]["verdict"] != "agrees" or result["verify"]["probe"]["verdict"] == "differs"
+    ):
         raise typer.Exit(4)
+
+
+def _probe(lab: Any, source: str | None, result: dict[str, Any]) -> dict[str, Any]:
+    """A real probe packet down the path when the lab owns the namespaces (``lab.probe``);
+    otherwise the kernel-state comparison stands alone, and the answer says why."""
+    if lab is None:
+        return {
+            "verdict": "unavailable",
+            "reason": "no lab: the hosts' namespaces are out of reach (kernel state compared only)",
+        }
+    from neutrino.lab.probe import probe
+
+    return probe(lab, source, result)
 
 
 def _print_verify(found: dict[str, Any]) -> None:
@@ -175,3 +194,22 @@ def _print_verify(found: dict[str, Any]) -> None:
     else:
         console.print("[yellow]unverified[/]: not every host answered")
     console.print(f"hosts: {escape(hosts) or 'none'}")
+    _print_probe(found["probe"])
+
+
+def _print_probe(found: dict[str, Any]) -> None:
+    if found["verdict"] == "unavailable":
+        console.print(f"[yellow]no probe[/]: {escape(found['reason'])}; kernel state compared only")
+        return
+    fate = found["fate"]
+    path = " -> ".join(fate["path"]) or "nowhere"
+    if found["verdict"] == "differs":
+        console.print(
+            f"[bold red]probe differs[/] at hop {found['hop']} ({escape(found['step'])}, "
+            f"{escape(found['object'])}):"
+        )
+        for line in found["detail"]:
+            console.print(f"  {line}", markup=False, soft_wrap=True)
+    else:
+        console.print(f"[green]probe agrees[/]: {fate['outcome']}")
+    console.print(f"probe path: {escape(path)} ({found['milliseconds']['total']} ms)")
