@@ -66,6 +66,8 @@ def test_port_name_assignment_and_update(api: Caller) -> None:
     assert updated["dns_assignment"][0]["hostname"] == "vm-2.example.org."
     assert updated["dns_assignment"][0]["fqdn"] == "vm-2.example.org."
     assert updated["dns_domain"] == "test.org."  # not given: kept
+    listed = member.get(f"/v2.0/ports?id={port['id']}").json()["ports"]
+    assert listed[0]["dns_assignment"] == updated["dns_assignment"]  # an FQDN, listed too
 
     cleared = member.put(f"/v2.0/ports/{port['id']}", {"port": {"dns_name": ""}}).json()["port"]
     assert cleared["revision_number"] > updated["revision_number"]
