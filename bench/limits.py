@@ -78,8 +78,9 @@ def realistic_port(i: int) -> dict[str, Any]:
 
 def maximal_port(i: int) -> dict[str, Any]:
     port = realistic_port(i)
-    for key in ("name", "description", "device_id", "device_owner", "binding:host_id", "dns_name"):
+    for key in ("name", "description", "device_id", "device_owner", "binding:host_id"):
         port[key] = "x" * 255
+    port["dns_name"] = ".".join(["x" * 63] * 4)  # 255 characters: the longest valid name
     port["tags"] = ["t" * 255] * 5
     return port
 

@@ -69,6 +69,9 @@ export NEUTRINO_ADMIN_PASSWORD="$PASSWORD"  # not on the command line, where ps 
 # router and floating IP classes create more than Neutron's defaults (10, 50) in one project.
 export NEUTRINO_QUOTA_ROUTER="${NEUTRINO_QUOTA_ROUTER:-100}"
 export NEUTRINO_QUOTA_FLOATINGIP="${NEUTRINO_QUOTA_FLOATINGIP:-500}"
+# A DNS domain of its own, as the gate sets one: under Neutron's default (openstacklocal.)
+# ports' dns_name is dropped, and the dns-integration tests expect the names kept.
+export NEUTRINO_DNS_DOMAIN="${NEUTRINO_DNS_DOMAIN:-openstackgate.local.}"
 COMMON=(--state-dir "$STATE" --listen "127.0.0.1:$PORT")
 [ -n "$DB" ] && COMMON+=(--db "$DB")
 

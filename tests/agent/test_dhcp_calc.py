@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from neutrino.agent.dhcp_calc import desired_dhcp
 from neutrino.domain.hoststate import (
     DhcpEntry,
@@ -202,3 +204,34 @@ def test_namespace_suffix_for_several_simulated_hosts() -> None:
         NET
     ]
     assert cfg.namespace == f"qdhcp-{NET}-hv1"
+
+
+def test_port_names_and_the_domain_follow_the_host_state() -> None:
+    """A named port is served under its name, an FQDN name as given (no trailing dot in
+    dnsmasq's files), an unnamed one as ``host-<ip>``; ``--domain`` is the controller's domain
+    without its dot, and no domain at all when the controller has none."""
+    v4 = SubnetState(id="s4", cidr="192.0.2.0/24", ip_version=4, gateway_ip=None, enable_dhcp=True)
+    entries = (
+        DhcpEntry(VM, "fa:16:3e:00:00:11", (FixedIp("s4", "192.0.2.11"),), dns_name="web-1"),
+        DhcpEntry("p2", "fa:16:3e:00:00:12", (FixedIp("s4", "192.0.2.12"),), dns_name="db.x.org."),
+        DhcpEntry("p3", "fa:16:3e:00:00:13", (FixedIp("s4", "192.0.2.13"),)),
+    )
+    base = state((v4,), (FixedIp("s4", "192.0.2.2"),), entries)
+    named = replace(base, dhcp=(replace(base.dhcp[0], dns_domain="x.org."),))
+    cfg = desired_dhcp(named)[NET]
+    assert cfg.domain == "x.org"
+    assert cfg.hosts == (
+        "fa:16:3e:00:00:11,web-1.x.org,192.0.2.11",
+        "fa:16:3e:00:00:12,db.x.org,192.0.2.12",
+        "fa:16:3e:00:00:13,host-192-0-2-13.x.org,192.0.2.13",
+    )
+    assert cfg.addn_hosts == (
+        "192.0.2.11 web-1.x.org web-1",
+        "192.0.2.12 db.x.org db.x.org",
+        "192.0.2.13 host-192-0-2-13.x.org host-192-0-2-13",
+    )
+    bare = desired_dhcp(replace(base, dhcp=(replace(base.dhcp[0], dns_domain=""),)))[NET]
+    assert bare.domain == ""
+    assert bare.hosts[2] == "fa:16:3e:00:00:13,host-192-0-2-13,192.0.2.13"
+    default = desired_dhcp(base)[NET]  # an older controller's state: Neutron's default domain
+    assert default.domain == "openstacklocal"

@@ -21,6 +21,8 @@ FIP_KEYS = {
     "description",
     "port_details",
     "qos_policy_id",
+    "dns_name",
+    "dns_domain",
     "port_forwardings",
     "tags",
     "created_at",

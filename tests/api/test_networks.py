@@ -25,6 +25,7 @@ NETWORK_KEYS = {
     "ipv4_address_scope",
     "ipv6_address_scope",
     "qos_policy_id",
+    "dns_domain",
     "description",
     "tags",
     "created_at",

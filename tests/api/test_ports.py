@@ -26,6 +26,8 @@ MEMBER_PORT_KEYS = {
     "binding:vnic_type",
     "port_security_enabled",
     "dns_name",
+    "dns_domain",
+    "dns_assignment",
     "ip_allocation",
     "tags",
     "created_at",

@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,65 @@ def test_slaac_subnet_vm_takes_its_eui64_address_from_our_router_advertisements(
     assert (
         run("ip", "netns", "exec", vm, "sysctl", "-n", "net.ipv6.conf.eth0.mtu").strip() == "1450"
     )
+
+
+def named_state(net_id: str, dhcp_port: str, names: dict[str, str]) -> HostState:
+    """``host_state`` under the domain ``example.org.`` with the VM's port named
+    ``names["vm"]`` and a second port, never leased, named ``names["db"]`` (192.0.2.12)."""
+    state = host_state(net_id, dhcp_port, "192.0.2.11")
+    served = state.dhcp[0]
+    vm = replace(served.entries[0], dns_name=names["vm"])
+    db = DhcpEntry(
+        port_id="dbport",
+        mac_address="fa:16:3e:00:00:12",
+        fixed_ips=(FixedIp("sub4", "192.0.2.12"),),
+        dns_name=names["db"],
+    )
+    named = replace(served, entries=(vm, db), dns_domain="example.org.")
+    return replace(state, dhcp=(named,))
+
+
+def lookup(vm: str, name: str, server: str) -> str:
+    """busybox nslookup of ``name`` at ``server`` from inside the VM: its output."""
+    done = subprocess.run(
+        ["ip", "netns", "exec", vm, str(BUSYBOX), "nslookup", name, server],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    return done.stdout + done.stderr
+
+
+def test_vm_lease_carries_its_name_and_dnsmasq_answers_port_names(
+    lab: NetnsLab, tmp_path: Path, qdhcp: tuple[str, DhcpManager]
+) -> None:
+    """Ports' DNS names reach dnsmasq: the VM's lease holds its hostname and the domain, and
+    a DNS query at the DHCP port's address resolves every port's name on the network (its
+    own and one never leased); a renamed port answers under its new name after a SIGHUP."""
+    net_id, manager = qdhcp
+    _, vm = hypervisor_with_vm(lab, manager, net_id, vm_ipv6=False)
+    run("ip", "-n", vm, "link", "set", "eth0", "up")
+    dhcp_port = "d1d2d3d4-dddd-4ddd-8ddd-0000000000d7"
+    script = tmp_path / "udhcpc.sh"
+    script.write_text(SCRIPT)
+    script.chmod(0o755)
+
+    cfg = desired_dhcp(named_state(net_id, dhcp_port, {"vm": "web-1", "db": "db-1"}))
+    assert "--domain=example.org" in manager.command(cfg[net_id])
+    assert manager.apply(cfg).applied == [net_id]
+    pid = manager._running_pid(net_id)
+    lease = udhcpc(vm, script, tmp_path / "env")
+    assert lease["ip"] == "192.0.2.11"
+    assert lease["hostname"] == "web-1"
+    assert lease["domain"] == "example.org"
+
+    for name, address in (("web-1.example.org", "192.0.2.11"), ("db-1.example.org", "192.0.2.12")):
+        answer = lookup(vm, name, "192.0.2.2")
+        assert address in answer.split("Name:")[-1], answer
+
+    # a rename (a port update) is a rewritten addn-hosts file and a SIGHUP, no restart
+    manager.apply(desired_dhcp(named_state(net_id, dhcp_port, {"vm": "web-1", "db": "db-2"})))
+    assert manager._running_pid(net_id) == pid
+    assert "192.0.2.12" in lookup(vm, "db-2.example.org", "192.0.2.2").split("Name:")[-1]
+    gone = lookup(vm, "db-1.example.org", "192.0.2.2")
+    assert "192.0.2.12" not in gone.split("Name:")[-1], gone

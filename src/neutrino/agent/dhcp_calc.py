@@ -7,11 +7,18 @@ this host), ``desired_dhcp`` renders a ``DhcpConfig``: the ``qdhcp-<net>`` names
 
 * ``args``  — dnsmasq's command line (ranges per DHCP-enabled subnet, RA, MTU option 26,
   per-port tags): a change means a restart;
-* ``hosts`` — dhcp-hostsfile lines ``mac,host-<ip>.<domain>,<ip>`` WITHOUT ``set:`` tags
+* ``domain`` — dnsmasq's ``--domain`` (the controller's ``dns_domain`` without its trailing
+  dot; none when it is empty): DHCP option 15, and the domain of the names it serves;
+* ``hosts`` — dhcp-hostsfile lines ``mac,<fqdn>,<ip>`` WITHOUT ``set:`` tags
   (dnsmasq 2.90 segfaults on SIGHUP with tagged hostsfile lines, DATAPLANE.md §3);
   per-port tags come from ``--dhcp-mac=set:port-<id>,<mac>`` on the command line instead;
-* ``addn_hosts`` and ``opts`` — DNS names and per-subnet/per-port DHCP options
+* ``addn_hosts`` and ``opts`` — DNS names ``<ip> <fqdn> <hostname>`` (so dnsmasq answers
+  for every port of the network, leased or not) and per-subnet/per-port DHCP options
   (router, DNS servers, classless static routes 121, extra_dhcp_opts).
+
+Names are the ports' ``dns_assignment`` as the API shows it (``domain.dns.DnsConfig``): the
+port's ``dns_name`` when it has one and names are in use, else ``host-<ip-with-dashes>``, in
+the controller's domain; written without the trailing dot.
   ``hosts``, ``addn_hosts`` and ``opts`` change with a SIGHUP.
 
 IPv6 per subnet mode: ``slaac`` -> RA only (``ra-only``, addresses by SLAAC, no host lines);
@@ -25,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, replace
 
+from neutrino.domain.dns import DnsConfig
 from neutrino.domain.hoststate import (
     DhcpNetwork,
     HostState,
@@ -32,13 +40,11 @@ from neutrino.domain.hoststate import (
     SubnetState,
     bridge_name,
     dhcp_device_name,
-    dhcp_hostname,
     dhcp_namespace,
     tap_name,
 )
 from neutrino.domain.segments import device_mtu
 
-DOMAIN = "openstacklocal"
 LEASE = "86400s"
 STATELESS = "dhcpv6-stateless"
 SLAAC = "slaac"
@@ -56,6 +62,7 @@ class DhcpConfig:
     mac_address: str
     addresses: tuple[str, ...]  # "192.0.2.2/24" on ``interface``
     mtu: int
+    domain: str  # dnsmasq's --domain, "" for none
     args: tuple[str, ...]
     hosts: tuple[str, ...]
     addn_hosts: tuple[str, ...]
@@ -64,7 +71,6 @@ class DhcpConfig:
 
 def desired_dhcp(
     state: HostState,
-    domain: str = DOMAIN,
     namespace_suffix: str = "",
     underlay_mtu: int | None = None,
 ) -> dict[str, DhcpConfig]:
@@ -80,7 +86,7 @@ def desired_dhcp(
         net = networks.get(served.network_id)
         if net is None or not any(s.enable_dhcp for s in net.subnets):
             continue
-        cfg = network_config(net, served, domain, underlay_mtu)
+        cfg = network_config(net, served, underlay_mtu)
         if namespace_suffix:
             cfg = replace(cfg, namespace=cfg.namespace + namespace_suffix)
         out[served.network_id] = cfg
@@ -149,7 +155,7 @@ def _subnet_opts(subnet: SubnetState, dhcp_ips: dict[str, str]) -> list[str]:
 
 
 def network_config(
-    net: NetworkState, served: DhcpNetwork, domain: str = DOMAIN, underlay_mtu: int | None = None
+    net: NetworkState, served: DhcpNetwork, underlay_mtu: int | None = None
 ) -> DhcpConfig:
     """The ``DhcpConfig`` of one network (see the module docstring)."""
     mtu = device_mtu(net.mtu, net.network_type, underlay_mtu)
@@ -171,6 +177,7 @@ def network_config(
     if any(s.ip_version == 4 for s in dhcp_subnets):
         args.append(f"--dhcp-option-force=option:mtu,{mtu}")
 
+    dns = DnsConfig(served.dns_domain)
     hosts: list[str] = []
     addn: list[str] = []
     opts = [line for s in dhcp_subnets for line in _subnet_opts(s, dhcp_ips)]
@@ -179,11 +186,12 @@ def network_config(
             subnet = subnets.get(f.subnet_id)
             if subnet is None or not subnet.enable_dhcp:
                 continue
-            name = dhcp_hostname(f.ip_address)
-            addn.append(f"{f.ip_address} {name}.{domain} {name}")
+            names = dns.names_of(f.ip_address, entry.dns_name)
+            hostname, fqdn = names["hostname"].rstrip("."), names["fqdn"].rstrip(".")
+            addn.append(f"{f.ip_address} {fqdn} {hostname}")
             if _mode(subnet) == "static":
                 addr = f.ip_address if subnet.ip_version == 4 else f"[{f.ip_address}]"
-                hosts.append(f"{entry.mac_address},{name}.{domain},{addr}")
+                hosts.append(f"{entry.mac_address},{fqdn},{addr}")
         if entry.extra_dhcp_opts:
             tag = _port_tag(entry.port_id)
             args.append(f"--dhcp-mac=set:{tag},{entry.mac_address}")
@@ -200,6 +208,7 @@ def network_config(
         mac_address=port.mac_address,
         addresses=tuple(addresses),
         mtu=mtu,
+        domain=served.dns_domain.rstrip("."),
         args=tuple(args),
         hosts=tuple(hosts),
         addn_hosts=tuple(addn),

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     dhcp_agents_per_network: int = 1  # DHCP agents (hosts) serving each DHCP-enabled network
     l3_ha: bool = False  # routers created without ``ha`` are HA (docs/l3-ha.md)
     max_l3_agents_per_router: int = 3  # L3 agents hosting each HA router (at least 2)
+    # ports' DNS names (dns-integration): unset or the default, every port is host-<address>
+    dns_domain: str = "openstacklocal."
 
     # Manager side (neutrino.vmm, /vmm/v1)
     vmm_device_owner: str = "compute:neutrino"  # device_owner of the ports of its vNICs

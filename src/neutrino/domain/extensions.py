@@ -35,6 +35,12 @@ EXTENSIONS: tuple[Extension, ...] = (
     Extension(
         "binding", "Port Binding", "Expose port bindings of a virtual port to external application"
     ),
+    Extension("dns-integration", "DNS Integration", "Provides integration with DNS."),
+    Extension(
+        "dns-domain-ports",
+        "dns_domain for ports",
+        "Allows the DNS domain to be specified for a network port.",
+    ),
     Extension(
         "external-net",
         "Neutron external network",

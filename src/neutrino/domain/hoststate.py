@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from neutrino.domain import statedelta
+from neutrino.domain.dns import DEFAULT_DOMAIN, host_label
 from neutrino.domain.l3state import RouterState
 from neutrino.domain.qosstate import BandwidthLimit
 from neutrino.domain.sgstate import (
@@ -78,7 +79,7 @@ def dhcp_device_name(port_id: str) -> str:
 
 def dhcp_hostname(ip_address: str) -> str:
     """Neutron's DHCP host name for an address: ``host-192-0-2-11``, ``host-2001-db8--11``."""
-    return "host-" + ip_address.replace(".", "-").replace(":", "-")
+    return host_label(ip_address)
 
 
 def _plain(value: Any) -> Any:
@@ -251,12 +252,14 @@ class DhcpOpt:
 
 @dataclass(frozen=True)
 class DhcpEntry:
-    """One port a DHCP server answers for: its MAC, fixed IPs and extra options."""
+    """One port a DHCP server answers for: its MAC, fixed IPs and extra options, and its
+    ``dns_name`` ("" when it has none or names are not in use: then ``host-<address>``)."""
 
     port_id: str
     mac_address: str
     fixed_ips: tuple[FixedIp, ...] = ()
     extra_dhcp_opts: tuple[DhcpOpt, ...] = ()
+    dns_name: str = ""
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DhcpEntry:
@@ -265,16 +268,19 @@ class DhcpEntry:
             mac_address=d["mac_address"],
             fixed_ips=tuple(FixedIp(**f) for f in d["fixed_ips"]),
             extra_dhcp_opts=tuple(DhcpOpt(**o) for o in d["extra_dhcp_opts"]),
+            dns_name=d.get("dns_name", ""),
         )
 
 
 @dataclass(frozen=True)
 class DhcpNetwork:
-    """A network this host serves DHCP for: its DHCP port (bound here) and the entries."""
+    """A network this host serves DHCP for: its DHCP port (bound here), the entries, and
+    the controller's DNS domain (``domain.dns``) its names are in."""
 
     network_id: str
     port: PortState
     entries: tuple[DhcpEntry, ...] = ()
+    dns_domain: str = DEFAULT_DOMAIN
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DhcpNetwork:
@@ -283,6 +289,7 @@ class DhcpNetwork:
             network_id=d["network_id"],
             port=port,
             entries=tuple(DhcpEntry.from_dict(e) for e in d["entries"]),
+            dns_domain=d.get("dns_domain", DEFAULT_DOMAIN),
         )
 
 

@@ -37,6 +37,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from neutrino.domain.dns import DnsConfig
 from neutrino.domain.hoststate import VIF_BRIDGE, HostState, PortState
 from neutrino.service.changetail import Change
 from neutrino.service.hoststate import (
@@ -59,9 +60,15 @@ Delta = dict[str, Any]
 
 
 def advance(
-    conn: Any, host: str, base: Item, changes: Iterable[Change], revision: int
+    conn: Any,
+    host: str,
+    base: Item,
+    changes: Iterable[Change],
+    revision: int,
+    dns: DnsConfig = DnsConfig(),
 ) -> Delta | None:
-    """The delta from ``base`` to ``host``'s state at ``revision``; None: recompute it."""
+    """The delta from ``base`` to ``host``'s state at ``revision``; None: recompute it
+    (``dns``: the controller's domain, as ``hoststate.compute`` takes it)."""
     ops: dict[str, set[str]] = {}
     logged: dict[str, set[str]] = {}  # a deleted port's network is only in the log
     for _, rtype, op, net, _bound, resource_id, *_ in changes:
@@ -102,7 +109,7 @@ def advance(
     _ports(delta, old_ports, here, ops)
     present = _networks(conn, delta, host, base, old_ports, here, ops)
     remote |= present.keys() - {n["id"] for n in base["networks"]}  # gained: all of it new
-    _per_network(conn, delta, host, base, nets, remote, present)
+    _per_network(conn, delta, host, base, nets, remote, present, dns)
     groups = _groups(conn, delta, base, old_ports, here, ops)
     _members(conn, delta, base, groups, changed, ops)
     return delta
@@ -171,6 +178,7 @@ def _per_network(
     nets: set[str],
     remote: set[str],
     present: dict[str, Item],
+    dns: DnsConfig,
 ) -> None:
     """The l2pop items of the present networks whose remote ports may have changed, and the
     DHCP items of the present networks a changed port is on."""
@@ -181,7 +189,7 @@ def _per_network(
     _drop(delta, "l2pop", "network_id", base["l2pop"], empty)
     served = [d for d in base["dhcp"] if d["network_id"] in nets and d["network_id"] in present]
     ports = [PortState.from_dict(d["port"]) for d in served]
-    dhcp = _items("dhcp", dhcp_networks(conn, ports))
+    dhcp = _items("dhcp", dhcp_networks(conn, ports, dns))
     _put(delta, "dhcp", "network_id", base["dhcp"], dhcp)
 
 

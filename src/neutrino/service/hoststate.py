@@ -19,6 +19,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from neutrino.domain.dns import DnsConfig
 from neutrino.domain.hoststate import (
     DhcpEntry,
     DhcpNetwork,
@@ -49,8 +50,9 @@ DHCP_OWNER = "network:dhcp"
 GATEWAY_OWNER = "network:router_gateway"
 
 
-def compute(conn: Any, host: str, revision: int) -> HostState:
-    """The desired state of ``host`` as the database says now, labelled ``revision``."""
+def compute(conn: Any, host: str, revision: int, dns: DnsConfig = DnsConfig()) -> HostState:
+    """The desired state of ``host`` as the database says now, labelled ``revision``
+    (``dns``: the controller's domain, which its DHCP servers answer names in)."""
     port_rows = repo.bound_ports(conn, host)
     ports = port_states(conn, port_rows)
     networks = network_states(conn, sorted({p.network_id for p in ports}))
@@ -63,7 +65,7 @@ def compute(conn: Any, host: str, revision: int) -> HostState:
         networks=networks,
         ports=ports,
         l2pop=l2pop_states(conn, tunnelled, host),
-        dhcp=dhcp_networks(conn, ports),
+        dhcp=dhcp_networks(conn, ports, dns),
         security_groups=groups,
         remote_groups=remote_group_states(conn, remote_group_ids(groups)),
         address_groups=address_group_states(conn, address_group_ids(groups)),
@@ -245,10 +247,13 @@ def address_group_states(conn: Any, ids: Sequence[str]) -> tuple[AddressGroupSta
     return tuple(AddressGroupState(gid, tuple(found.get(gid, ()))) for gid in ids)
 
 
-def dhcp_networks(conn: Any, ports: Iterable[PortState]) -> tuple[DhcpNetwork, ...]:
+def dhcp_networks(
+    conn: Any, ports: Iterable[PortState], dns: DnsConfig = DnsConfig()
+) -> tuple[DhcpNetwork, ...]:
     """The networks the host serves DHCP for (its bound ``network:dhcp`` ports among
-    ``ports``), each with an entry (MAC, fixed IPs, extra DHCP options) for every other port
-    on the network."""
+    ``ports``), each with the controller's DNS domain and an entry (MAC, fixed IPs, extra
+    DHCP options, DNS name when names are in use: ``domain.dns``) for every other port on
+    the network."""
     served = {p.network_id: p for p in ports if p.device_owner == DHCP_OWNER}
     if not served:
         return ()
@@ -257,16 +262,22 @@ def dhcp_networks(conn: Any, ports: Iterable[PortState]) -> tuple[DhcpNetwork, .
     ips = repo.fixed_ips(conn, ids)
     opts = repo.dhcp_opts(conn, ids)
     entries: dict[str, list[DhcpEntry]] = {}
-    for pid, nid, mac, _owner in rows:
+    for pid, nid, mac, _owner, dns_name in rows:
         entries.setdefault(nid, []).append(
             DhcpEntry(
                 port_id=pid,
                 mac_address=mac,
                 fixed_ips=tuple(FixedIp(s, a) for s, a in ips.get(pid, ())),
                 extra_dhcp_opts=tuple(DhcpOpt(n, v, ver) for n, v, ver in opts.get(pid, ())),
+                dns_name=dns_name if dns.names_enabled else "",
             )
         )
     return tuple(
-        DhcpNetwork(network_id=nid, port=served[nid], entries=tuple(entries.get(nid, ())))
+        DhcpNetwork(
+            network_id=nid,
+            port=served[nid],
+            entries=tuple(entries.get(nid, ())),
+            dns_domain=dns.domain,
+        )
         for nid in sorted(served)
     )

@@ -199,7 +199,7 @@ class HostSyncService:
 
     def _snapshot(self, host: str) -> Fresh:
         with self.store.read() as conn:
-            state = compute(conn, host, changelog.latest(conn))
+            state = compute(conn, host, changelog.latest(conn), self.ports.dns)
         body = state.to_dict()
         fresh = Fresh(state.revision, body, state.digest(body))
         self._keep(host, fresh)
@@ -305,7 +305,7 @@ class HostSyncService:
             if isinstance(fresh, int):
                 return max(fresh, upto)
             if fresh is None:
-                state = compute(conn, host, upto)
+                state = compute(conn, host, upto, self.ports.dns)
                 body = state.to_dict()
                 fresh = Fresh(upto, body, state.digest(body))
                 if upto >= cursor and fresh.digest == served.digest:
@@ -323,7 +323,7 @@ class HostSyncService:
         if not rows or len(rows) > MAX_LOGGED:
             return None
         label = int(rows[-1][0])
-        delta = hostdelta.advance(conn, host, base, rows, label)
+        delta = hostdelta.advance(conn, host, base, rows, label, self.ports.dns)
         if delta is None:
             return None
         if not delta["upsert"] and not delta["remove"]:

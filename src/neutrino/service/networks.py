@@ -31,11 +31,11 @@ from neutrino.common.errors import (
     ResourceNotFound,
 )
 from neutrino.common.ids import new_id
+from neutrino.domain import dns
 from neutrino.domain import segments as seg
 from neutrino.domain.attributes import (
     STANDARD,
     Attr,
-    any_value,
     dict_value,
     list_of,
     nullable,
@@ -82,7 +82,7 @@ SPEC: dict[str, Attr] = {
     "provider:segmentation_id": Attr(nullable(to_int), admin_only=True),
     "availability_zone_hints": Attr(az.hints, allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
-    "dns_domain": Attr(any_value),
+    "dns_domain": Attr(dns.dns_domain),  # dns-integration: stored and shown (domain.dns)
     "qos_policy_id": Attr(nullable(uuid)),
     "segments": Attr(list_of(dict_value), admin_only=True),
 }
@@ -129,6 +129,7 @@ class NetworkService:
             "ipv4_address_scope": (scopes or {}).get(4),
             "ipv6_address_scope": (scopes or {}).get(6),
             "qos_policy_id": row["qos_policy_id"],
+            "dns_domain": row["dns_domain"],
             **standard_view(row, tags),
         }
         if ctx.is_admin and segments:  # multi-provider: the list replaces the provider keys
@@ -250,6 +251,7 @@ class NetworkService:
             "physical_network": physnet,
             "segmentation_id": seg_id,
             "availability_zone_hints": az.hints_text(hints),
+            "dns_domain": attrs.get("dns_domain", ""),
             "qos_policy_id": (
                 qos.attach(tx, ctx, attrs["qos_policy_id"])
                 if "qos_policy_id" in attrs
@@ -331,6 +333,7 @@ class NetworkService:
             ("router:external", "router_external"),
             ("is_default", "is_default"),
             ("mtu", "mtu"),
+            ("dns_domain", "dns_domain"),
         ):
             if wire in attrs:
                 values[column] = attrs[wire]

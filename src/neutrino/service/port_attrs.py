@@ -8,6 +8,7 @@ import ipaddress
 from typing import Any
 
 from neutrino.common.errors import BadRequest, NamedBadRequest, NamedConflict
+from neutrino.domain import dns
 from neutrino.domain.attributes import (
     STANDARD,
     Attr,
@@ -210,7 +211,8 @@ SPEC: dict[str, Attr] = {
     "binding:vnic_type": Attr(one_of(*VNIC_TYPES)),
     "allowed_address_pairs": Attr(address_pairs),
     "extra_dhcp_opts": Attr(dhcp_opts),
-    "dns_name": Attr(nullable(string(255))),
+    "dns_name": Attr(dns.dns_name),  # dns-integration
+    "dns_domain": Attr(dns.dns_domain),  # dns-domain-ports
     "qos_policy_id": Attr(nullable(uuid)),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "status": Attr(string(16), allow_post=False),

@@ -26,6 +26,7 @@ from neutrino.common.errors import (
 from neutrino.common.ids import is_uuid, new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
+from neutrino.domain.dns import DnsConfig
 from neutrino.domain.listing import ListQuery
 from neutrino.service import binding, ipam, policy, qos, rbac, trunk_binding
 from neutrino.service import security_groups as sg_service
@@ -65,6 +66,7 @@ class PortService:
         self.views = PortViewCache()
         self.base_mac = settings.base_mac
         self.window = settings.ipam_window
+        self.dns = DnsConfig.parse(settings.dns_domain)
 
     # --- views
 
@@ -97,8 +99,8 @@ class PortService:
                 port["trunk_details"] = trunks[port["id"]]
         return out
 
-    @staticmethod
     def _view(
+        self,
         r: tuple[Any, ...],
         fixed: Any,
         groups: Any,
@@ -129,6 +131,7 @@ class PortService:
             profile,
             dns_name,
             qos_policy_id,
+            dns_domain,
         ) = r
         port = {
             "id": pid,
@@ -151,6 +154,8 @@ class PortService:
             "port_security_enabled": bool(port_security),
             "qos_policy_id": qos_policy_id,
             "dns_name": dns_name,
+            "dns_domain": dns_domain,
+            "dns_assignment": self.dns.assignment((a for _, a in fixed), dns_name),
             "ip_allocation": "immediate",
             "tags": tags,
             "created_at": wire_time(created),
@@ -221,7 +226,7 @@ class PortService:
                 parents = trunk_repo.parents_among(conn, missing)
                 if port_json.supported(conn):
                     texts = port_json.render_ids(
-                        conn, [i for i in missing if i not in parents], admin
+                        conn, [i for i in missing if i not in parents], admin, self.dns
                     )
                     missing = [i for i in missing if i in parents]
                 else:
@@ -321,7 +326,7 @@ class PortService:
             "binding_vif_type": vif_type,
             "binding_vif_details": vif_details,
             "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
-            "dns_name": attrs.get("dns_name") or "",
+            **self._dns_values(attrs),
             "qos_policy_id": qos.attach(tx, ctx, attrs.get("qos_policy_id")),
         }
         repo.insert_row(conn, row)
@@ -355,6 +360,16 @@ class PortService:
             tags,
             ctx.is_admin,
         )
+
+    def _dns_values(self, attrs: dict[str, Any], update: bool = False) -> dict[str, str]:
+        """The ``dns_name``/``dns_domain`` columns a write sets: on create both (empty when
+        not given), on update those given; always empty while the controller's domain is the
+        default one (Neutron drops them then; ``domain.dns``)."""
+        keys = [k for k in ("dns_name", "dns_domain") if k in attrs or not update]
+        if not self.dns.names_enabled:
+            return {} if update else dict.fromkeys(keys, "")
+        self.dns.check_name(attrs.get("dns_name", ""))
+        return {k: attrs.get(k, "") for k in keys}
 
     # --- update
 
@@ -421,8 +436,7 @@ class PortService:
         ):
             if wire in attrs:
                 values[column] = attrs[wire]
-        if "dns_name" in attrs:
-            values["dns_name"] = attrs["dns_name"] or ""
+        values.update(self._dns_values(attrs, update=True))
         if "qos_policy_id" in attrs and attrs["qos_policy_id"] != row["qos_policy_id"]:
             values["qos_policy_id"] = qos.replace(
                 tx, ctx, row["qos_policy_id"], attrs["qos_policy_id"]

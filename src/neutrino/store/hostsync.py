@@ -259,13 +259,13 @@ def unbound_ports_on(conn: Connection, host: str) -> list[tuple[Any, ...]]:
 
 
 def network_ports(conn: Connection, network_ids: Sequence[str]) -> list[tuple[Any, ...]]:
-    """(id, network_id, mac_address, device_owner) of every port on the networks (DHCP
-    entries: a DHCP server answers for ports whatever their binding)."""
+    """(id, network_id, mac_address, device_owner, dns_name) of every port on the networks
+    (DHCP entries: a DHCP server answers for ports whatever their binding)."""
     if not network_ids:
         return []
     return raw.rows(
         conn,
-        f"SELECT id, network_id, mac_address, device_owner FROM ports "
+        f"SELECT id, network_id, mac_address, device_owner, dns_name FROM ports "
         f"WHERE network_id IN ({_marks(network_ids)}) ORDER BY id",
         tuple(network_ids),
     )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -61,6 +62,7 @@ class Network(StandardAttrs, Base):
     qos_policy_id: Mapped[str | None] = mapped_column(String(UUID_LEN), index=True)
     # a JSON list, at most 255 characters as in Neutron (network_availability_zone)
     availability_zone_hints: Mapped[str | None] = mapped_column(String(255), default="")
+    dns_domain: Mapped[str] = mapped_column(String(255), default="", server_default=text("''"))
 
 
 class SegmentAllocation(Base):
@@ -136,6 +138,7 @@ class Port(StandardAttrs, Base):
     binding_vif_details: Mapped[str] = mapped_column(Text, default="{}")
     binding_profile: Mapped[str] = mapped_column(Text, default="{}")
     dns_name: Mapped[str] = mapped_column(String(255), default="")
+    dns_domain: Mapped[str] = mapped_column(String(255), default="", server_default=text("''"))
     # Set only by the controller's own creators (DHCP, router and floating-IP ports): the
     # agent leaves these unfiltered, never a port that merely claims a ``network:*`` owner.
     system_owned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -13,10 +13,12 @@ only when the caller asked for whole ports (no ``fields=``).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from neutrino.domain.dns import DnsConfig
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.ports import COLUMNS, HOOKS, c, ports, visible_clause
@@ -79,6 +81,8 @@ _COMMON = ", ".join(
         f"'port_security_enabled', {_bool('port_security_enabled')}",
         "'qos_policy_id', ports.qos_policy_id",
         "'dns_name', ports.dns_name",
+        "'dns_domain', ports.dns_domain",
+        "'dns_assignment', json({dns_assignment})",
         "'ip_allocation', 'immediate'",
         "'tags', json((SELECT json_group_array(tag) FROM (SELECT tag FROM tags "
         "WHERE resource_id = ports.id ORDER BY tag)))",
@@ -96,8 +100,37 @@ _ADMIN_ONLY = ", ".join(
         "'binding:vif_details', json(ports.binding_vif_details)",
     ]
 )
-ADMIN_VIEW = f"json_object({_COMMON}, {_ADMIN_ONLY})"
-MEMBER_VIEW = f"json_object({_COMMON})"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _dns_assignment(dns: DnsConfig) -> str:
+    """``DnsConfig.assignment`` in SQL: per fixed IP, the port's name (when names are in
+    use and it has one) or ``host-<address>``, and its FQDN."""
+    label = "'host-' || replace(replace(ip_address, '.', '-'), ':', '-')"
+    suffix = f"'.' || {_literal(dns.domain)}" if dns.domain else "''"
+    hostname, fqdn = label, f"{label} || {suffix}"
+    if dns.names_enabled:
+        named = "ports.dns_name != ''"
+        hostname = f"CASE WHEN {named} THEN ports.dns_name ELSE {label} END"
+        fqdn = (
+            f"CASE WHEN {named} THEN (CASE WHEN substr(ports.dns_name, -1) = '.' "
+            f"THEN ports.dns_name ELSE ports.dns_name || {suffix} END) ELSE {label} || {suffix} END"
+        )
+    return _children(
+        f"json_object('hostname', {hostname}, 'ip_address', ip_address, 'fqdn', {fqdn})",
+        "ip_allocations",
+        "position",
+    )
+
+
+@functools.cache
+def view(admin: bool, dns: DnsConfig) -> str:
+    """The SELECT expression of one port's JSON (admin or member view)."""
+    common = _COMMON.replace("{dns_assignment}", _dns_assignment(dns))
+    return f"json_object({common}, {_ADMIN_ONLY})" if admin else f"json_object({common})"
 
 
 def supported(conn: Connection) -> bool:
@@ -114,15 +147,17 @@ def list_ids(conn: Connection, query: ListQuery, visible_to: str | None) -> list
     return [r[0] for r in raw.select_rows(conn, stmt)]
 
 
-def render_ids(conn: Connection, ids: list[str], admin: bool) -> dict[str, str]:
+def render_ids(
+    conn: Connection, ids: list[str], admin: bool, dns: DnsConfig = DnsConfig()
+) -> dict[str, str]:
     """Port JSON for these ids (SQLite only), in chunks that keep the IN list short."""
-    view = ADMIN_VIEW if admin else MEMBER_VIEW
+    expression = view(admin, dns)
     out: dict[str, str] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ", ".join("?" * len(chunk))
         for rid, text in raw.rows(
-            conn, f"SELECT ports.id, {view} FROM ports WHERE ports.id IN ({marks})", chunk
+            conn, f"SELECT ports.id, {expression} FROM ports WHERE ports.id IN ({marks})", chunk
         ):
             out[rid] = text
     return out

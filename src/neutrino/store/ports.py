@@ -123,8 +123,10 @@ PORT_COLUMNS = (
     "binding_profile",
     "dns_name",
     "qos_policy_id",
+    "dns_domain",
 )
-OPTIONAL = frozenset({"qos_policy_id"})  # None when an insert's values leave it out
+# what a column holds when an insert's values leave it out
+OPTIONAL: dict[str, Any] = {"qos_policy_id": None, "dns_domain": ""}
 F = {name: i for i, name in enumerate(PORT_COLUMNS)}
 _SELECT_PORTS = f"SELECT {', '.join(PORT_COLUMNS)} FROM ports"
 
@@ -239,7 +241,10 @@ def insert_row(conn: Connection, values: dict[str, Any], *, system_owned: bool =
     """Insert a port; ``values`` has every column of ``PORT_COLUMNS`` (timestamps as
     datetimes). ``system_owned`` only for the ports the controller makes itself (DHCP,
     router, floating IP): the agent leaves those unfiltered."""
-    params = [values.get(name) if name in OPTIONAL else values[name] for name in PORT_COLUMNS]
+    params = [
+        values.get(name, OPTIONAL[name]) if name in OPTIONAL else values[name]
+        for name in PORT_COLUMNS
+    ]
     params[F["created_at"]] = raw.db_time(conn, values["created_at"])
     params[F["updated_at"]] = raw.db_time(conn, values["updated_at"])
     raw.run(conn, _INSERT_PORT, [*params, system_owned])

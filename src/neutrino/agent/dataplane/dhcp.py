@@ -220,7 +220,7 @@ class DhcpManager:
             f"--dhcp-optsfile={directory / 'opts'}",
             f"--dhcp-leasefile={directory / 'leases'}",
             f"--log-facility={directory / 'log'}",
-            "--domain=openstacklocal",
+            *([f"--domain={cfg.domain}"] if cfg.domain else []),
             f"--interface={cfg.interface}",
             "--except-interface=lo",
             "--bind-interfaces",

@@ -49,6 +49,8 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
                 "port_details": None if port is None else {k: port[k] for k in DETAIL_KEYS},
                 "qos_policy_id": r["qos_policy_id"],
                 "port_forwardings": [_forwarding(f) for f in forwardings.get(r["id"], ())],
+                "dns_name": "",  # dns-integration without an external DNS service
+                "dns_domain": "",
                 **standard_view(r, tags.get(r["id"], [])),
             }
         )

@@ -38,6 +38,7 @@ from neutrino.common import clock
 from neutrino.common.errors import NamedBadRequest, ResourceNotFound
 from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
+from neutrino.domain import dns
 from neutrino.domain.attributes import (
     Attr,
     ip_address,
@@ -83,6 +84,10 @@ SPEC: dict[str, Attr] = {
     "tags": Attr(list_of(string(255)), allow_put=False),
     "router_id": Attr(nullable(uuid)),  # floating-ip-router-writable
     "qos_policy_id": Attr(nullable(uuid)),  # qos-fip
+    # dns-integration: checked, then kept nowhere (Neutron stores them only for an external
+    # DNS service, which neutrino has not: the floating IP shows "")
+    "dns_name": Attr(dns.fip_dns_name, allow_put=False),
+    "dns_domain": Attr(dns.dns_domain, allow_put=False),
     "status": Attr(allow_post=False, allow_put=False),
     "id": Attr(allow_post=False, allow_put=False),
 }
