@@ -1,15 +1,17 @@
 """QoS request attributes, errors and the rule types neutrino knows (Neutron's ``qos``,
 ``qos-bw-limit-direction``, ``qos-default``, ``qos-rule-type-details``).
 
-Rule types: Neutron defines five; neutrino's agents enforce ``bandwidth_limit`` (tc on the
-port's device, ``agent.qos_calc``). What a deployment supports is what its agents report in
-their ``configurations`` (``qos_rule_types``: type -> its supported parameters): a rule of a
-type no agent reports is refused (409 ``QosRuleNotSupported``), as Neutron refuses a rule its
-drivers cannot enforce.
+Rule types: Neutron defines five; neutrino has rules of those in ``KINDS`` (each with its
+attributes, its view and what makes two rules of a policy duplicates, Neutron's
+``QoSRulesConflict``). What a deployment supports is what its agents report in their
+``configurations`` (``qos_rule_types``: type -> its supported parameters): a rule of a type
+no agent reports is refused (409 ``QosRuleNotSupported``), as Neutron refuses a rule its
+drivers cannot enforce. ``packet_rate_limit`` has no rules here (refused alike).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from neutrino.common.errors import NamedConflict, NamedNotFound
@@ -23,13 +25,15 @@ from neutrino.domain.attributes import (
     to_bool,
     to_int,
 )
+from neutrino.domain.qosstate import VALID_DSCP_MARKS
 
 INT_MAX = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE, the columns' width
 BANDWIDTH_LIMIT = "bandwidth_limit"
-# Neutron's rule types; only the first has rules here (the others: refused, lists empty)
+DSCP_MARKING = "dscp_marking"
+# Neutron's rule types (those without an entry in ``KINDS``: refused, their lists empty)
 RULE_TYPES = (
     BANDWIDTH_LIMIT,
-    "dscp_marking",
+    DSCP_MARKING,
     "minimum_bandwidth",
     "packet_rate_limit",
     "minimum_packet_rate",
@@ -61,6 +65,14 @@ def direction(value: Any) -> str:
     return str(value)
 
 
+@described({"enum": list(VALID_DSCP_MARKS)})
+def dscp_mark(value: Any) -> int:
+    number = to_int(value)
+    if number not in VALID_DSCP_MARKS:
+        raise Invalid(f"{number} is not in valid_values")  # Neutron's words
+    return number
+
+
 POLICY_SPEC: dict[str, Attr] = {
     **STANDARD,
     "name": Attr(string(255)),
@@ -74,6 +86,45 @@ RULE_SPEC: dict[str, Attr] = {
     "direction": Attr(direction),
 }
 RULE_UPDATE_SPEC: dict[str, Attr] = {**RULE_SPEC, "max_kbps": Attr(kbps)}
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """One rule type's API: its create and update attributes, the defaults a create fills in,
+    and the attributes two rules of one policy must share to be duplicates (none: one rule
+    of the type per policy)."""
+
+    type: str
+    spec: dict[str, Attr]
+    update_spec: dict[str, Attr]
+    defaults: dict[str, Any]
+    duplicate_by: tuple[str, ...]
+
+    @property
+    def member(self) -> str:
+        return f"{self.type}_rule"
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(self.spec)
+
+
+KINDS: dict[str, RuleKind] = {
+    BANDWIDTH_LIMIT: RuleKind(
+        BANDWIDTH_LIMIT,
+        RULE_SPEC,
+        RULE_UPDATE_SPEC,
+        {"max_burst_kbps": 0, "direction": "egress"},
+        ("direction",),
+    ),
+    DSCP_MARKING: RuleKind(
+        DSCP_MARKING,
+        {"dscp_mark": Attr(dscp_mark, required=True)},
+        {"dscp_mark": Attr(dscp_mark)},
+        {},
+        (),
+    ),
+}
 
 
 def policy_not_found(policy_id: str) -> NamedNotFound:

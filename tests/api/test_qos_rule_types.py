@@ -1,0 +1,151 @@
+"""QoS rule types beyond bandwidth limits on SQLite and PostgreSQL: DSCP-marking rules
+(Neutron's marks, one per policy, the aliases, admin-only writes, the rule type's details)
+and what reaches the agents' host state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from neutrino.domain.qosstate import VALID_DSCP_MARKS
+from tests.api.test_agent_api import register
+from tests.api.test_qos import POLICIES, agent, policy
+from tests.conftest import Caller
+
+DSCP_PARAMS = [
+    {
+        "parameter_name": "dscp_mark",
+        "parameter_type": "choices",
+        "parameter_values": list(VALID_DSCP_MARKS),
+    }
+]
+ALL_TYPES = {"dscp_marking": DSCP_PARAMS, "bandwidth_limit": []}
+
+
+def rule(caller: Caller, kind: str, policy_id: str, status: int = 201, **attrs: Any) -> Any:
+    r = caller.post(f"{POLICIES}/{policy_id}/{kind}_rules", {f"{kind}_rule": attrs})
+    assert r.status_code == status, r.text
+    return r.json()[f"{kind}_rule"] if status == 201 else r.json()["NeutronError"]
+
+
+def test_dscp_rule_crud_alias_and_policy_view(api: Caller) -> None:
+    agent(api, types=ALL_TYPES)
+    made = policy(api)
+    mark = rule(api, "dscp_marking", made["id"], dscp_mark=56)
+    assert mark == {"id": mark["id"], "dscp_mark": 56}
+    url = f"{POLICIES}/{made['id']}/dscp_marking_rules"
+    assert api.get(f"{url}/{mark['id']}").json() == {"dscp_marking_rule": mark}
+    assert api.get(url).json() == {"dscp_marking_rules": [mark]}
+    assert api.get(f"{url}?dscp_mark=8").json() == {"dscp_marking_rules": []}
+    # one DSCP rule per policy, whatever its mark (Neutron's QoSRulesConflict)
+    err = rule(api, "dscp_marking", made["id"], 409, dscp_mark=48)
+    assert err["type"] == "QoSRulesConflict" and mark["id"] in err["message"]
+    # a DSCP rule and bandwidth limits live side by side
+    rule(api, "bandwidth_limit", made["id"], max_kbps=1000)
+    shown = api.get(f"{POLICIES}/{made['id']}").json()["policy"]
+    assert sorted(r["type"] for r in shown["rules"]) == ["bandwidth_limit", "dscp_marking"]
+    (dscp,) = [r for r in shown["rules"] if r["type"] == "dscp_marking"]
+    assert dscp == {**mark, "qos_policy_id": made["id"], "type": "dscp_marking"}
+    assert shown["revision_number"] == 2
+    r = api.put(f"{url}/{mark['id']}", {"dscp_marking_rule": {"dscp_mark": 48}})
+    assert r.status_code == 200 and r.json()["dscp_marking_rule"]["dscp_mark"] == 48
+    alias = f"/v2.0/qos/alias-dscp-marking-rules/{mark['id']}"
+    assert api.get(alias).json() == {"alias_dscp_marking_rule": {**mark, "dscp_mark": 48}}
+    r = api.put(alias, {"alias_dscp_marking_rule": {"dscp_mark": 10}})
+    assert r.status_code == 200 and r.json()["alias_dscp_marking_rule"]["dscp_mark"] == 10
+    # the bandwidth-limit alias does not find a DSCP rule, nor the reverse
+    assert api.get(f"/v2.0/qos/alias-bandwidth-limit-rules/{mark['id']}").status_code == 404
+    assert api.delete(alias).status_code == 204
+    r = api.get(f"{url}/{mark['id']}")
+    assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "QosRuleNotFound"
+    assert api.get(alias).status_code == 404
+
+
+@pytest.mark.parametrize("bad", [58, 2, 42, 50, -8, 64, "x", None, []])
+def test_dscp_marks_outside_neutrons_list_are_400(api: Caller, bad: Any) -> None:
+    agent(api, types=ALL_TYPES)
+    made = policy(api)
+    err = rule(api, "dscp_marking", made["id"], 400, dscp_mark=bad)
+    assert "dscp_mark" in err["message"]
+
+
+def test_every_valid_mark_is_accepted_and_required(api: Caller) -> None:
+    agent(api, types=ALL_TYPES)
+    made = policy(api)
+    assert "dscp_mark" in rule(api, "dscp_marking", made["id"], 400)["message"]
+    mark = rule(api, "dscp_marking", made["id"], dscp_mark="0")  # Neutron converts to int
+    url = f"{POLICIES}/{made['id']}/dscp_marking_rules/{mark['id']}"
+    for value in VALID_DSCP_MARKS:
+        r = api.put(url, {"dscp_marking_rule": {"dscp_mark": value}})
+        assert r.status_code == 200 and r.json()["dscp_marking_rule"]["dscp_mark"] == value
+    r = api.put(url, {"dscp_marking_rule": {"dscp_mark": 54}})
+    assert r.status_code == 400, r.text
+
+
+def test_dscp_policy_writes_and_reads_by_members(api: Caller) -> None:
+    agent(api, types=ALL_TYPES)
+    member = api.as_member()
+    theirs = policy(api, project_id=member.project_id)
+    mine = policy(api)
+    r = member.post(
+        f"{POLICIES}/{theirs['id']}/dscp_marking_rules", {"dscp_marking_rule": {"dscp_mark": 8}}
+    )
+    assert r.status_code == 403 and r.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
+    mark = rule(api, "dscp_marking", theirs["id"], dscp_mark=8)
+    url = f"{POLICIES}/{theirs['id']}/dscp_marking_rules/{mark['id']}"
+    assert member.get(url).json() == {"dscp_marking_rule": mark}
+    assert member.put(url, {"dscp_marking_rule": {"dscp_mark": 10}}).status_code == 403
+    assert member.delete(url).status_code == 403
+    # a policy the member cannot see: 404 for update, 403 for create (Neutron's order)
+    hidden = f"{POLICIES}/{mine['id']}/dscp_marking_rules"
+    assert member.get(hidden).status_code == 404
+    assert member.put(f"{hidden}/{mark['id']}", {"dscp_marking_rule": {}}).status_code == 404
+    # tempest's negative cases: no such policy, no such rule
+    assert rule(api, "dscp_marking", "policy", 404, dscp_mark=16)["type"] == "QosPolicyNotFound"
+    r = api.put(f"{POLICIES}/nope/dscp_marking_rules/{mark['id']}", {"dscp_marking_rule": {}})
+    assert r.status_code == 404
+    r = api.put(f"{POLICIES}/{mine['id']}/dscp_marking_rules/nope", {"dscp_marking_rule": {}})
+    assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "QosRuleNotFound"
+
+
+def test_dscp_rule_type_is_what_agents_report(api: Caller) -> None:
+    made = policy(api)
+    agent(api)  # reports bandwidth limits only: DSCP is refused
+    err = rule(api, "dscp_marking", made["id"], 409, dscp_mark=16)
+    assert err["type"] == "QosRuleNotSupported"
+    agent(api, "hv2", types=ALL_TYPES)
+    types = api.as_member().get("/v2.0/qos/rule-types").json()["rule_types"]
+    assert types == [{"type": "bandwidth_limit"}, {"type": "dscp_marking"}]
+    detail = api.get("/v2.0/qos/rule-types/dscp_marking").json()["rule_type"]
+    assert detail == {
+        "type": "dscp_marking",
+        "drivers": [{"name": "neutrino-agent", "supported_parameters": DSCP_PARAMS}],
+    }
+    rule(api, "dscp_marking", made["id"], dscp_mark=16)
+
+
+def host_ports(api: Caller, host: str) -> dict[str, Any]:
+    r = api.get(f"/agent/v1/hosts/{host}/state")
+    assert r.status_code == 200, r.text
+    return {p["id"]: p for p in r.json()["state"]["ports"]}
+
+
+def test_the_effective_policys_mark_reaches_the_host_state(api: Caller) -> None:
+    register(api, "hv1", qos_rule_types=ALL_TYPES)
+    net_policy, port_policy = policy(api, name="net"), policy(api, name="port")
+    rule(api, "dscp_marking", net_policy["id"], dscp_mark=26)
+    net = api.network(qos_policy_id=net_policy["id"])
+    api.subnet(net["id"], "192.0.2.0/24")
+    vm = api.port(net["id"], **{"binding:host_id": "hv1", "device_owner": "compute:nova"})
+    own = api.port(net["id"], **{"binding:host_id": "hv1", "qos_policy_id": port_policy["id"]})
+    dhcp = api.port(net["id"], **{"binding:host_id": "hv1", "device_owner": "network:dhcp"})
+    ports = host_ports(api, "hv1")
+    assert ports[vm["id"]]["dscp_mark"] == 26  # the network's policy
+    assert ports[own["id"]]["dscp_mark"] is None  # its own policy, which marks nothing
+    assert ports[dhcp["id"]]["dscp_mark"] is None  # the network's own ports: not by its policy
+    mark = rule(api, "dscp_marking", port_policy["id"], dscp_mark=46)
+    assert host_ports(api, "hv1")[own["id"]]["dscp_mark"] == 46
+    url = f"{POLICIES}/{port_policy['id']}/dscp_marking_rules/{mark['id']}"
+    assert api.delete(url).status_code == 204
+    assert host_ports(api, "hv1")[own["id"]]["dscp_mark"] is None
