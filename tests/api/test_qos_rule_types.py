@@ -4,6 +4,7 @@ and what reaches the agents' host state."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -149,3 +150,107 @@ def test_the_effective_policys_mark_reaches_the_host_state(api: Caller) -> None:
     url = f"{POLICIES}/{port_policy['id']}/dscp_marking_rules/{mark['id']}"
     assert api.delete(url).status_code == 204
     assert host_ports(api, "hv1")[own["id"]]["dscp_mark"] is None
+
+
+MIN_BW = {"minimum_bandwidth": [], "bandwidth_limit": []}
+
+
+def test_minimum_bandwidth_rules(api: Caller) -> None:
+    agent(api, types=MIN_BW)
+    made = policy(api)
+    assert "min_kbps" in rule(api, "minimum_bandwidth", made["id"], 400)["message"]
+    bad = rule(api, "minimum_bandwidth", made["id"], 400, min_kbps=1, direction="any")
+    assert "direction" in bad["message"]
+    out = rule(api, "minimum_bandwidth", made["id"], min_kbps=1138)
+    assert out == {"id": out["id"], "min_kbps": 1138, "direction": "egress"}
+    err = rule(api, "minimum_bandwidth", made["id"], 409, min_kbps=5, direction="egress")
+    assert err["type"] == "QoSRulesConflict"
+    into = rule(api, "minimum_bandwidth", made["id"], min_kbps=201, direction="ingress")
+    url = f"{POLICIES}/{made['id']}/minimum_bandwidth_rules"
+    assert [
+        r["id"] for r in api.get(f"{url}?sort_key=min_kbps").json()["minimum_bandwidth_rules"]
+    ] == [into["id"], out["id"]]
+    r = api.put(f"{url}/{into['id']}", {"minimum_bandwidth_rule": {"direction": "egress"}})
+    assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "QoSRulesConflict"
+    # a limit below a guaranteed minimum of its direction, either way round
+    err = rule(api, "bandwidth_limit", made["id"], 409, max_kbps=1000, direction="egress")
+    assert err["type"] == "QoSRuleParameterConflict"
+    assert err["message"] == (
+        f"Unable to add the rule with value 1000 to the policy {made['id']} as the existing "
+        "rule of type minimum_bandwidth has value 1138."
+    )
+    limit = rule(api, "bandwidth_limit", made["id"], max_kbps=300, direction="ingress")
+    r = api.put(f"{url}/{into['id']}", {"minimum_bandwidth_rule": {"min_kbps": 301}})
+    assert r.status_code == 409  # no direction given: every direction's limit counts
+    r = api.put(f"{url}/{into['id']}", {"minimum_bandwidth_rule": {"min_kbps": 300}})
+    assert r.status_code == 200, r.text
+    alias = f"/v2.0/qos/alias-minimum-bandwidth-rules/{into['id']}"
+    r = api.put(alias, {"alias_minimum_bandwidth_rule": {"min_kbps": 250}})
+    assert r.status_code == 200 and r.json()["alias_minimum_bandwidth_rule"]["min_kbps"] == 250
+    shown = api.get(f"{POLICIES}/{made['id']}").json()["policy"]["rules"]
+    assert sorted(r["type"] for r in shown) == [
+        "bandwidth_limit",
+        "minimum_bandwidth",
+        "minimum_bandwidth",
+    ]
+    assert limit["id"] in {r["id"] for r in shown}
+    assert api.delete(alias).status_code == 204
+    assert api.as_member().post(url, {"minimum_bandwidth_rule": {"min_kbps": 1}}).status_code == 403
+
+
+def group_id(port_id: str, *rule_ids: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(port_id), ":".join(sorted(rule_ids))))
+
+
+def test_ports_resource_request(api: Caller) -> None:
+    register(api, "hv1", qos_rule_types=MIN_BW)
+    made = policy(api)
+    net = api.network()
+    api.subnet(net["id"], "192.0.2.0/24")
+    vm = api.port(net["id"], **{"binding:host_id": "hv1", "binding:vnic_type": "direct"})
+    plain = api.port(net["id"])
+    assert vm["resource_request"] is None and plain["resource_request"] is None
+    eg = rule(api, "minimum_bandwidth", made["id"], min_kbps=1000)
+    ig = rule(api, "minimum_bandwidth", made["id"], min_kbps=2000, direction="ingress")
+    rule(api, "bandwidth_limit", made["id"], max_kbps=5000)  # no resource of its own
+    r = api.put(f"/v2.0/ports/{vm['id']}", {"port": {"qos_policy_id": made["id"]}})
+    wanted = {
+        "request_groups": [
+            {
+                "id": group_id(vm["id"], eg["id"], ig["id"]),
+                "required": ["CUSTOM_NETWORK_TUNNEL_PROVIDER", "CUSTOM_VNIC_TYPE_DIRECT"],
+                "resources": {
+                    "NET_BW_EGR_KILOBIT_PER_SEC": 1000,
+                    "NET_BW_IGR_KILOBIT_PER_SEC": 2000,
+                },
+            }
+        ],
+        "same_subtree": [group_id(vm["id"], eg["id"], ig["id"])],
+    }
+    assert r.json()["port"]["resource_request"] == wanted
+    assert api.get(f"/v2.0/ports/{vm['id']}").json()["port"]["resource_request"] == wanted
+    listed = {p["id"]: p for p in api.get("/v2.0/ports").json()["ports"]}  # the JSON path
+    assert listed[vm["id"]]["resource_request"] == wanted
+    assert listed[plain["id"]]["resource_request"] is None
+    fields = api.get(f"/v2.0/ports?id={vm['id']}&fields=id&fields=resource_request").json()
+    assert fields == {"ports": [{"id": vm["id"], "resource_request": wanted}]}
+    # a member never sees it (admin only, as in Neutron)
+    member = api.as_member()
+    assert all("resource_request" not in p for p in member.get("/v2.0/ports").json()["ports"])
+    # a network's policy reaches its ports without one of their own; a physnet's trait
+    flat = api.network(
+        **{"provider:network_type": "flat", "provider:physical_network": "physnet1"},
+        qos_policy_id=made["id"],
+    )
+    on_flat = api.port(flat["id"])
+    (made_group,) = on_flat["resource_request"]["request_groups"]
+    assert made_group["required"] == ["CUSTOM_PHYSNET_PHYSNET1", "CUSTOM_VNIC_TYPE_NORMAL"]
+    # the rule's change shows at once (the port's own view cache does not hold it)
+    url = f"{POLICIES}/{made['id']}/minimum_bandwidth_rules/{ig['id']}"
+    assert api.delete(url).status_code == 204
+    listed = {p["id"]: p for p in api.get("/v2.0/ports").json()["ports"]}
+    assert listed[vm["id"]]["resource_request"]["request_groups"][0]["resources"] == {
+        "NET_BW_EGR_KILOBIT_PER_SEC": 1000
+    }
+    r = api.put(f"/v2.0/ports/{vm['id']}", {"port": {"qos_policy_id": None}})
+    assert r.json()["port"]["resource_request"] is None

@@ -17,8 +17,11 @@ full-size packets. ``latency`` bounds the queue (its bytes follow from it and th
 **DSCP marking** (``desired_marks``): what a VM sends gets its policy's DSCP mark, IPv4 and
 IPv6 alike, in nftables (``dataplane.dscp``) as the frames enter the bridge from the tap.
 
-The agent reports the rule types it enforces (``configurations``), with their parameters as
-Neutron's ``qos-rule-type-details`` shows them.
+The agent reports the rule types it serves (``configurations``), with their parameters as
+Neutron's ``qos-rule-type-details`` shows them: those it enforces, and the minimum rules,
+which it does not enforce (no guarantee in the kernel) but which ports may carry for a
+scheduler's placement, as Neutron's Open vSwitch driver reports minimum packet rates it never
+enforces either; ``qos_placement_only_rule_types`` names those.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ DEFAULT_BURST_RATIO = 0.8  # Neutron's default burst: 80% of the rate, in kilobi
 LATENCY_MS = 50
 INT_MAX = 2**31 - 1
 IFB_PREFIX = "qos-"
+PLACEMENT_ONLY_KEY = "qos_placement_only_rule_types"
 
 
 def ifb_name(port_id: str) -> str:
@@ -129,7 +133,21 @@ def configurations() -> dict[str, object]:
                     "parameter_values": list(VALID_DSCP_MARKS),
                 }
             ],
-        }
+            "minimum_bandwidth": [
+                {
+                    "parameter_name": "min_kbps",
+                    "parameter_type": "range",
+                    "parameter_values": kbps_range,
+                },
+                {
+                    "parameter_name": "direction",
+                    "parameter_type": "choices",
+                    "parameter_values": [EGRESS, INGRESS],
+                },
+            ],
+        },
+        # accepted for scheduling (the ports' resource_request), enforced by nothing here
+        PLACEMENT_ONLY_KEY: ["minimum_bandwidth"],
     }
 
 

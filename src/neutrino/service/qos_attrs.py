@@ -30,11 +30,12 @@ from neutrino.domain.qosstate import VALID_DSCP_MARKS
 INT_MAX = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE, the columns' width
 BANDWIDTH_LIMIT = "bandwidth_limit"
 DSCP_MARKING = "dscp_marking"
+MINIMUM_BANDWIDTH = "minimum_bandwidth"
 # Neutron's rule types (those without an entry in ``KINDS``: refused, their lists empty)
 RULE_TYPES = (
     BANDWIDTH_LIMIT,
     DSCP_MARKING,
-    "minimum_bandwidth",
+    MINIMUM_BANDWIDTH,
     "packet_rate_limit",
     "minimum_packet_rate",
 )
@@ -124,6 +125,13 @@ KINDS: dict[str, RuleKind] = {
         {},
         (),
     ),
+    MINIMUM_BANDWIDTH: RuleKind(
+        MINIMUM_BANDWIDTH,
+        {"min_kbps": Attr(kbps, required=True), "direction": Attr(direction)},
+        {"min_kbps": Attr(kbps), "direction": Attr(direction)},
+        {"direction": "egress"},
+        ("direction",),
+    ),
 }
 
 
@@ -141,6 +149,16 @@ def not_supported(rule_type: str) -> NamedConflict:
     return NamedConflict(
         "QosRuleNotSupported",
         f"Rule {rule_type} is not supported by any agent of this deployment",
+    )
+
+
+def parameter_conflict(
+    value: Any, policy_id: str, existing_rule: str, existing_value: Any
+) -> NamedConflict:
+    return NamedConflict(
+        "QoSRuleParameterConflict",
+        f"Unable to add the rule with value {value} to the policy {policy_id} as the existing "
+        f"rule of type {existing_rule} has value {existing_value}.",
     )
 
 

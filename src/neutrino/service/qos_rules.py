@@ -230,7 +230,9 @@ def _check_conflicts(
     conn: Any, kind: qa.RuleKind, policy_id: str, rule: dict[str, Any], given: dict[str, Any]
 ) -> None:
     """Neutron's checks of a rule (``rule``: its values after the write; ``given``: what the
-    request set) against the policy's other rules: a duplicate is ``QoSRulesConflict``."""
+    request set, a create's defaults included) against the policy's other rules: a limit
+    below a guaranteed minimum (``_check_limits``), a duplicate (``QoSRulesConflict``)."""
+    _check_limits(conn, policy_id, given)
     for other in repo.policy_rules(conn, kind.type, policy_id):
         if other["id"] != rule["id"] and all(other[f] == rule[f] for f in kind.duplicate_by):
             raise NamedConflict(
@@ -238,6 +240,30 @@ def _check_conflicts(
                 f"Rule {kind.type} conflicts with rule {other['id']} which already "
                 f"exists in QoS Policy {policy_id}.",
             )
+
+
+def _check_limits(conn: Any, policy_id: str, given: dict[str, Any]) -> None:
+    """A guaranteed minimum above the same direction's limit, either way round, is 409
+    ``QoSRuleParameterConflict`` (Neutron's check: with no direction in the request, every
+    direction's rule counts)."""
+    direction = given.get("direction")
+    # (the rule type to compare with, the request's value, the other rule's value)
+    for kind, mine, theirs in (
+        (qa.MINIMUM_BANDWIDTH, "max_kbps", "min_kbps"),
+        (qa.BANDWIDTH_LIMIT, "min_kbps", "max_kbps"),
+    ):
+        if mine not in given:
+            continue
+        for other in repo.policy_rules(conn, kind, policy_id):
+            if direction and other["direction"] != direction:
+                continue
+            limit, minimum = (
+                (int(given[mine]), int(other[theirs]))
+                if mine == "max_kbps"
+                else (int(other[theirs]), int(given[mine]))
+            )
+            if minimum > limit:
+                raise qa.parameter_conflict(given[mine], policy_id, kind, other[theirs])
 
 
 def _alias_not_found(rule_id: str) -> NotFound:

@@ -34,7 +34,12 @@ from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models import Network, Port
 from neutrino.store.models_l3 import FloatingIp
-from neutrino.store.models_qos import QosBandwidthLimitRule, QosDscpMarkingRule, QosPolicy
+from neutrino.store.models_qos import (
+    QosBandwidthLimitRule,
+    QosDscpMarkingRule,
+    QosMinimumBandwidthRule,
+    QosPolicy,
+)
 from neutrino.store.query import Column, check_keys, compile_list, standard_columns
 from neutrino.store.rbac import granted_clause
 from neutrino.store.tags import tag_filters
@@ -48,6 +53,7 @@ r = rules.c
 RULE_TABLES: dict[str, Table] = {
     "bandwidth_limit": rules,
     "dscp_marking": QosDscpMarkingRule.__table__,
+    "minimum_bandwidth": QosMinimumBandwidthRule.__table__,
 }
 
 COLUMNS: dict[str, Column] = {
@@ -249,3 +255,42 @@ def port_dscp_marks(conn: Connection, port_ids: Sequence[str]) -> dict[str, int]
         .where(p.id.in_(sorted(set(port_ids))))
     )
     return {pid: mark for pid, mark in conn.execute(stmt)}
+
+
+# --- what placement is asked (service.port_resources) ----------------------------------------
+
+
+def any_rules(conn: Connection, rule_types: list[str]) -> bool:
+    """Whether any policy has a rule of these types (one cheap query each)."""
+    for rule_type in rule_types:
+        table = RULE_TABLES[rule_type]
+        if conn.execute(select(table.c.id).limit(1)).first() is not None:
+            return True
+    return False
+
+
+def network_policies(conn: Connection, network_ids: set[str]) -> dict[str, tuple[Any, Any]]:
+    """Network id -> (its qos_policy_id, its first segment's physical network)."""
+    n = Network.__table__.c
+    out: dict[str, tuple[Any, Any]] = {}
+    ids = sorted(network_ids)
+    for start in range(0, len(ids), 500):
+        stmt = select(n.id, n.qos_policy_id, n.physical_network).where(
+            n.id.in_(ids[start : start + 500])
+        )
+        out.update((nid, (policy, physnet)) for nid, policy, physnet in conn.execute(stmt))
+    return out
+
+
+def rules_by_policy(
+    conn: Connection, rule_type: str, policy_ids: set[str]
+) -> dict[str, list[RowMapping]]:
+    """Policy id -> its rules of ``rule_type``, by id."""
+    out: dict[str, list[RowMapping]] = defaultdict(list)
+    if not policy_ids:
+        return out
+    table = RULE_TABLES[rule_type]
+    stmt = select(table).where(table.c.qos_policy_id.in_(sorted(policy_ids)))
+    for row in conn.execute(stmt.order_by(table.c.id)).mappings():
+        out[row["qos_policy_id"]].append(row)
+    return out

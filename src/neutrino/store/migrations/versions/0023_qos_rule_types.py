@@ -31,7 +31,7 @@ def _rule_table(name: str, *columns: sa.Column[Any], unique: tuple[str, ...]) ->
         batch_op.create_index(batch_op.f(f"ix_{name}_qos_policy_id"), ["qos_policy_id"])
 
 
-TABLES = ("qos_dscp_marking_rules",)
+TABLES = ("qos_dscp_marking_rules", "qos_minimum_bandwidth_rules")
 
 
 def upgrade() -> None:
@@ -39,6 +39,12 @@ def upgrade() -> None:
         "qos_dscp_marking_rules",
         sa.Column("dscp_mark", sa.Integer(), nullable=False),
         unique=("qos_policy_id",),
+    )
+    _rule_table(
+        "qos_minimum_bandwidth_rules",
+        sa.Column("min_kbps", sa.Integer(), nullable=False),
+        sa.Column("direction", sa.String(length=16), nullable=False),
+        unique=("qos_policy_id", "direction"),
     )
 
 
