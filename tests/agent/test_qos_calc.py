@@ -74,9 +74,17 @@ def test_one_direction_only() -> None:
 def test_reported_rule_types() -> None:
     params = configurations()["qos_rule_types"]
     assert isinstance(params, dict)
-    assert list(params) == ["bandwidth_limit", "dscp_marking", "minimum_bandwidth"]
+    assert list(params) == [
+        "bandwidth_limit",
+        "dscp_marking",
+        "minimum_bandwidth",
+        "minimum_packet_rate",
+    ]
     # the minimums are for scheduling only: the agent says it does not enforce them
-    assert configurations()["qos_placement_only_rule_types"] == ["minimum_bandwidth"]
+    assert configurations()["qos_placement_only_rule_types"] == [
+        "minimum_bandwidth",
+        "minimum_packet_rate",
+    ]
     names = [p["parameter_name"] for p in params["bandwidth_limit"]]
     assert names == ["max_kbps", "max_burst_kbps", "direction"]
     (dscp,) = params["dscp_marking"]

@@ -254,3 +254,78 @@ def test_ports_resource_request(api: Caller) -> None:
     }
     r = api.put(f"/v2.0/ports/{vm['id']}", {"port": {"qos_policy_id": None}})
     assert r.json()["port"]["resource_request"] is None
+
+
+MIN_PPS = {"minimum_packet_rate": [], "minimum_bandwidth": []}
+
+
+def test_minimum_packet_rate_rules(api: Caller) -> None:
+    agent(api, types=MIN_PPS)
+    made = policy(api)
+    assert "min_kpps" in rule(api, "minimum_packet_rate", made["id"], 400)["message"]
+    bad = rule(api, "minimum_packet_rate", made["id"], 400, min_kpps=1, direction="up")
+    assert "direction" in bad["message"]
+    eg = rule(api, "minimum_packet_rate", made["id"], min_kpps=1138)
+    assert eg == {"id": eg["id"], "min_kpps": 1138, "direction": "egress"}
+    err = rule(api, "minimum_packet_rate", made["id"], 409, min_kpps=2)
+    assert err["type"] == "QoSRulesConflict"
+    # "any" and a direction do not mix, whichever came first
+    err = rule(api, "minimum_packet_rate", made["id"], 409, min_kpps=201, direction="any")
+    assert err["type"] == "QoSRuleParameterConflict"
+    assert err["message"] == (
+        f"Unable to add the rule with value any to the policy {made['id']} as the existing "
+        "rule of type minimum_packet_rate has value egress."
+    )
+    ig = rule(api, "minimum_packet_rate", made["id"], min_kpps=300, direction="ingress")
+    url = f"{POLICIES}/{made['id']}/minimum_packet_rate_rules"
+    r = api.put(f"{url}/{ig['id']}", {"minimum_packet_rate_rule": {"direction": "any"}})
+    assert r.status_code == 409 and r.json()["NeutronError"]["type"] == "QoSRuleParameterConflict"
+    assert api.delete(f"{url}/{ig['id']}").status_code == 204
+    r = api.put(
+        f"{url}/{eg['id']}", {"minimum_packet_rate_rule": {"min_kpps": 350, "direction": "any"}}
+    )
+    assert r.json()["minimum_packet_rate_rule"] == {**eg, "min_kpps": 350, "direction": "any"}
+    err = rule(api, "minimum_packet_rate", made["id"], 409, min_kpps=1, direction="egress")
+    assert err["type"] == "QoSRuleParameterConflict"
+    alias = f"/v2.0/qos/alias-minimum-packet-rate-rules/{eg['id']}"
+    assert api.get(alias).json()["alias_minimum_packet_rate_rule"]["direction"] == "any"
+    r = api.put(alias, {"alias_minimum_packet_rate_rule": {"min_kpps": 5}})
+    assert r.status_code == 200 and r.json()["alias_minimum_packet_rate_rule"]["min_kpps"] == 5
+    shown = api.get(f"{POLICIES}/{made['id']}").json()["policy"]["rules"]
+    assert [(r["type"], r["min_kpps"]) for r in shown] == [("minimum_packet_rate", 5)]
+    r = api.as_member().post(url, {"minimum_packet_rate_rule": {"min_kpps": 1}})
+    assert r.status_code == 403
+    assert api.delete(alias).status_code == 204 and api.get(alias).status_code == 404
+
+
+def test_resource_request_with_bandwidth_and_packet_rate_groups(api: Caller) -> None:
+    register(api, "hv1", qos_rule_types=MIN_PPS)
+    made = policy(api)
+    net = api.network()
+    port = api.port(net["id"], qos_policy_id=made["id"])
+    assert port["resource_request"] is None  # a policy without minimum rules
+    pps = rule(api, "minimum_packet_rate", made["id"], min_kpps=1000, direction="any")
+    wanted_pps = {
+        "id": group_id(port["id"], pps["id"]),
+        "required": ["CUSTOM_VNIC_TYPE_NORMAL"],
+        "resources": {"NET_PACKET_RATE_KILOPACKET_PER_SEC": 1000},
+    }
+    shown = api.get(f"/v2.0/ports/{port['id']}").json()["port"]["resource_request"]
+    assert shown == {"request_groups": [wanted_pps], "same_subtree": [wanted_pps["id"]]}
+    bw = rule(api, "minimum_bandwidth", made["id"], min_kbps=10000)
+    wanted_bw = {
+        "id": group_id(port["id"], bw["id"]),
+        "required": ["CUSTOM_NETWORK_TUNNEL_PROVIDER", "CUSTOM_VNIC_TYPE_NORMAL"],
+        "resources": {"NET_BW_EGR_KILOBIT_PER_SEC": 10000},
+    }
+    listed = {p["id"]: p for p in api.get("/v2.0/ports").json()["ports"]}
+    assert listed[port["id"]]["resource_request"] == {
+        "request_groups": [wanted_bw, wanted_pps],
+        "same_subtree": [wanted_bw["id"], wanted_pps["id"]],
+    }
+    url = f"{POLICIES}/{made['id']}/minimum_packet_rate_rules/{pps['id']}"
+    api.put(url, {"minimum_packet_rate_rule": {"direction": "egress"}})
+    groups = api.get(f"/v2.0/ports/{port['id']}").json()["port"]["resource_request"]
+    assert groups["request_groups"][1]["resources"] == {
+        "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC": 1000
+    }

@@ -145,9 +145,21 @@ def configurations() -> dict[str, object]:
                     "parameter_values": [EGRESS, INGRESS],
                 },
             ],
+            "minimum_packet_rate": [
+                {
+                    "parameter_name": "min_kpps",
+                    "parameter_type": "range",
+                    "parameter_values": kbps_range,
+                },
+                {
+                    "parameter_name": "direction",
+                    "parameter_type": "choices",
+                    "parameter_values": ["any", INGRESS, EGRESS],
+                },
+            ],
         },
         # accepted for scheduling (the ports' resource_request), enforced by nothing here
-        PLACEMENT_ONLY_KEY: ["minimum_bandwidth"],
+        PLACEMENT_ONLY_KEY: ["minimum_bandwidth", "minimum_packet_rate"],
     }
 
 

@@ -41,7 +41,10 @@ PACKET_RATE = {
     "any": "NET_PACKET_RATE_KILOPACKET_PER_SEC",
 }
 # rule type -> (its amount's attribute, resource class by direction)
-MINIMUMS = {qa.MINIMUM_BANDWIDTH: ("min_kbps", BANDWIDTH)}
+MINIMUMS = {
+    qa.MINIMUM_BANDWIDTH: ("min_kbps", BANDWIDTH),
+    qa.MINIMUM_PACKET_RATE: ("min_kpps", PACKET_RATE),
+}
 
 
 def trait(prefix: str, name: str) -> str:

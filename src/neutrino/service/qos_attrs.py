@@ -31,13 +31,14 @@ INT_MAX = 2**31 - 1  # Neutron's DB_INTEGER_MAX_VALUE, the columns' width
 BANDWIDTH_LIMIT = "bandwidth_limit"
 DSCP_MARKING = "dscp_marking"
 MINIMUM_BANDWIDTH = "minimum_bandwidth"
+MINIMUM_PACKET_RATE = "minimum_packet_rate"
 # Neutron's rule types (those without an entry in ``KINDS``: refused, their lists empty)
 RULE_TYPES = (
     BANDWIDTH_LIMIT,
     DSCP_MARKING,
     MINIMUM_BANDWIDTH,
     "packet_rate_limit",
-    "minimum_packet_rate",
+    MINIMUM_PACKET_RATE,
 )
 # the sub-collection of each rule type under /v2.0/qos/policies/{id}/
 RULE_COLLECTIONS = {
@@ -48,6 +49,7 @@ RULE_COLLECTIONS = {
     "minimum_packet_rate_rules": "minimum_packet_rate",
 }
 DIRECTIONS = ("egress", "ingress")
+PPS_DIRECTIONS = ("any", "ingress", "egress")  # minimum packet rates: "any" too
 CONFIG_KEY = "qos_rule_types"  # in an agent's configurations
 
 
@@ -72,6 +74,13 @@ def dscp_mark(value: Any) -> int:
     if number not in VALID_DSCP_MARKS:
         raise Invalid(f"{number} is not in valid_values")  # Neutron's words
     return number
+
+
+@described({"enum": list(PPS_DIRECTIONS)})
+def pps_direction(value: Any) -> str:
+    if value not in PPS_DIRECTIONS:
+        raise Invalid(f"{value!r} is not in {list(PPS_DIRECTIONS)}")
+    return str(value)
 
 
 POLICY_SPEC: dict[str, Attr] = {
@@ -129,6 +138,13 @@ KINDS: dict[str, RuleKind] = {
         MINIMUM_BANDWIDTH,
         {"min_kbps": Attr(kbps, required=True), "direction": Attr(direction)},
         {"min_kbps": Attr(kbps), "direction": Attr(direction)},
+        {"direction": "egress"},
+        ("direction",),
+    ),
+    MINIMUM_PACKET_RATE: RuleKind(
+        MINIMUM_PACKET_RATE,
+        {"min_kpps": Attr(kbps, required=True), "direction": Attr(pps_direction)},
+        {"min_kpps": Attr(kbps), "direction": Attr(pps_direction)},
         {"direction": "egress"},
         ("direction",),
     ),

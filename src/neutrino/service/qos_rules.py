@@ -233,6 +233,8 @@ def _check_conflicts(
     request set, a create's defaults included) against the policy's other rules: a limit
     below a guaranteed minimum (``_check_limits``), a duplicate (``QoSRulesConflict``)."""
     _check_limits(conn, policy_id, given)
+    if kind.type == qa.MINIMUM_PACKET_RATE:
+        _check_any_direction(conn, policy_id, rule)
     for other in repo.policy_rules(conn, kind.type, policy_id):
         if other["id"] != rule["id"] and all(other[f] == rule[f] for f in kind.duplicate_by):
             raise NamedConflict(
@@ -264,6 +266,15 @@ def _check_limits(conn: Any, policy_id: str, given: dict[str, Any]) -> None:
             )
             if minimum > limit:
                 raise qa.parameter_conflict(given[mine], policy_id, kind, other[theirs])
+
+
+def _check_any_direction(conn: Any, policy_id: str, rule: dict[str, Any]) -> None:
+    """Minimum packet rates: a rule for ``any`` direction and one for a direction do not mix
+    in a policy (409 ``QoSRuleParameterConflict``, Neutron's check)."""
+    for other in repo.policy_rules(conn, qa.MINIMUM_PACKET_RATE, policy_id):
+        mine, theirs = rule["direction"], other["direction"]
+        if other["id"] != rule["id"] and mine != theirs and "any" in (mine, theirs):
+            raise qa.parameter_conflict(mine, policy_id, qa.MINIMUM_PACKET_RATE, theirs)
 
 
 def _alias_not_found(rule_id: str) -> NotFound:

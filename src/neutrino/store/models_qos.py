@@ -2,11 +2,11 @@
 
 A policy is a standard-attribute resource; its rules are children, one table per rule type
 (no revision of their own: a rule change moves the policy's revision, as Neutron's do). The
-unique keys are Neutron's duplicate rules: one bandwidth-limit and one minimum-bandwidth rule
-per direction per policy, one DSCP-marking rule per policy. Networks, ports and floating IPs
-name the policy they use in their own ``qos_policy_id`` column (no foreign key: a delete
-checks use under the policy's row lock, ``service.qos``); ``shared`` mirrors a wildcard
-``access_as_shared`` RBAC policy, as on networks.
+unique keys are Neutron's duplicate rules: one bandwidth-limit, one minimum-bandwidth and one
+minimum-packet-rate rule per direction per policy, one DSCP-marking rule per policy.
+Networks, ports and floating IPs name the policy they use in their own ``qos_policy_id``
+column (no foreign key: a delete checks use under the policy's row lock, ``service.qos``);
+``shared`` mirrors a wildcard ``access_as_shared`` RBAC policy, as on networks.
 """
 
 from __future__ import annotations
@@ -58,4 +58,18 @@ class QosMinimumBandwidthRule(Base):
         ForeignKey("qos_policies.id", ondelete="CASCADE"), index=True
     )
     min_kbps: Mapped[int] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(16))
+
+
+class QosMinimumPacketRateRule(Base):
+    """At most one per direction (``any``, ``egress``, ``ingress``) per policy; ``any`` and a
+    direction do not mix (``service.qos_rules``)."""
+
+    __tablename__ = "qos_minimum_packet_rate_rules"
+    __table_args__ = (UniqueConstraint("qos_policy_id", "direction"),)
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    qos_policy_id: Mapped[str] = mapped_column(
+        ForeignKey("qos_policies.id", ondelete="CASCADE"), index=True
+    )
+    min_kpps: Mapped[int] = mapped_column(Integer)
     direction: Mapped[str] = mapped_column(String(16))

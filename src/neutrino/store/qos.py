@@ -38,6 +38,7 @@ from neutrino.store.models_qos import (
     QosBandwidthLimitRule,
     QosDscpMarkingRule,
     QosMinimumBandwidthRule,
+    QosMinimumPacketRateRule,
     QosPolicy,
 )
 from neutrino.store.query import Column, check_keys, compile_list, standard_columns
@@ -54,6 +55,7 @@ RULE_TABLES: dict[str, Table] = {
     "bandwidth_limit": rules,
     "dscp_marking": QosDscpMarkingRule.__table__,
     "minimum_bandwidth": QosMinimumBandwidthRule.__table__,
+    "minimum_packet_rate": QosMinimumPacketRateRule.__table__,
 }
 
 COLUMNS: dict[str, Column] = {

@@ -31,7 +31,11 @@ def _rule_table(name: str, *columns: sa.Column[Any], unique: tuple[str, ...]) ->
         batch_op.create_index(batch_op.f(f"ix_{name}_qos_policy_id"), ["qos_policy_id"])
 
 
-TABLES = ("qos_dscp_marking_rules", "qos_minimum_bandwidth_rules")
+TABLES = (
+    "qos_dscp_marking_rules",
+    "qos_minimum_bandwidth_rules",
+    "qos_minimum_packet_rate_rules",
+)
 
 
 def upgrade() -> None:
@@ -43,6 +47,12 @@ def upgrade() -> None:
     _rule_table(
         "qos_minimum_bandwidth_rules",
         sa.Column("min_kbps", sa.Integer(), nullable=False),
+        sa.Column("direction", sa.String(length=16), nullable=False),
+        unique=("qos_policy_id", "direction"),
+    )
+    _rule_table(
+        "qos_minimum_packet_rate_rules",
+        sa.Column("min_kpps", sa.Integer(), nullable=False),
         sa.Column("direction", sa.String(length=16), nullable=False),
         unique=("qos_policy_id", "direction"),
     )
