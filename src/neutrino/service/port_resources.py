@@ -24,8 +24,9 @@ on a deployment without minimum rules pays one trivial query.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,17 +48,22 @@ MINIMUMS = {
 }
 
 
+@functools.cache
 def trait(prefix: str, name: str) -> str:
     """A custom placement trait (os-traits' normalization: non-alphanumerics to ``_``)."""
     return "CUSTOM_" + re.sub("[^0-9A-Za-z]+", "_", prefix + name).upper()
 
 
-def group(port_id: str, rules: list[Any], amount: str, classes: dict[str, str]) -> dict[str, Any]:
-    name = ":".join(r["id"] for r in rules)
-    return {
-        "id": str(uuid.uuid5(uuid.UUID(port_id), name)),
-        "resources": {classes[r["direction"]]: r[amount] for r in rules},
-    }
+def group_id(port_id: str, name: str) -> str:
+    """``uuid.uuid5(UUID(port_id), name)`` without building UUID objects (a tenth of the
+    time: an admin's list computes one per port)."""
+    digest = bytearray(
+        hashlib.sha1(bytes.fromhex(port_id.replace("-", "")) + name.encode()).digest()
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def any_minimums(conn: Any) -> bool:
@@ -78,24 +84,30 @@ def requests(conn: Any, ports: Iterable[tuple[str, str, str | None, str]]) -> di
         kind: repo.rules_by_policy(conn, kind, {p for p in policy_of.values() if p})
         for kind in MINIMUMS
     }
+    # per policy and kind: (the rules' ids joined, the resources), computed once
+    made: dict[tuple[str, str], tuple[str, dict[str, int]]] = {}
+    for kind, (amount, classes) in MINIMUMS.items():
+        for policy, mine in rules[kind].items():
+            resources = {classes[r["direction"]]: r[amount] for r in mine}
+            made[(kind, policy)] = (":".join(r["id"] for r in mine), resources)
     for pid, net, _, vnic in listed:
         policy = policy_of[pid]
         if policy is None:
             continue
         vnic_trait = trait("VNIC_TYPE_", vnic or "normal")
         groups = []
-        for kind, (amount, classes) in MINIMUMS.items():
-            mine = rules[kind].get(policy, [])
-            if not mine:
+        for kind in MINIMUMS:
+            if (kind, policy) not in made:
                 continue
-            made = group(pid, mine, amount, classes)
+            name, resources = made[(kind, policy)]
             if kind == qa.MINIMUM_BANDWIDTH:
                 physnet = networks.get(net, (None, None))[1]
-                net_trait = trait("PHYSNET_", physnet) if physnet else TUNNEL_TRAIT
-                made["required"] = [net_trait, vnic_trait]
+                required = [trait("PHYSNET_", physnet) if physnet else TUNNEL_TRAIT, vnic_trait]
             else:
-                made["required"] = [vnic_trait]
-            groups.append(made)
+                required = [vnic_trait]
+            groups.append(
+                {"id": group_id(pid, name), "required": required, "resources": dict(resources)}
+            )
         if groups:
             out[pid] = {"request_groups": groups, "same_subtree": [g["id"] for g in groups]}
     return out
