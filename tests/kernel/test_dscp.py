@@ -56,8 +56,9 @@ def udp_dport(version: int, packet: bytes) -> int | None:
     return None
 
 
-def send(ns: str, version: int) -> None:
-    """Three datagrams from the VM in ``ns`` to its peer, with ECN bits ECT(0)."""
+def send(ns: str, version: int, v4: str = "192.0.2.12", v6: str = V6["vm2"]) -> None:
+    """Three datagrams from the VM in ``ns`` to its peer (``v4`` or ``v6``), with ECN bits
+    ECT(0)."""
     pr_netns.pushns(ns)
     try:
         family = socket.AF_INET if version == 4 else socket.AF_INET6
@@ -67,10 +68,10 @@ def send(ns: str, version: int) -> None:
     with sock:
         if version == 4:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, ECT0)
-            target = ("192.0.2.12", PORT)
+            target = (v4, PORT)
         else:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, ECT0)
-            target = (V6["vm2"], PORT)
+            target = (v6, PORT)
         for _ in range(3):
             sock.sendto(b"dscp-probe", target)
 
