@@ -3,12 +3,15 @@ the bucket sizes (Neutron's default burst, the floors that keep full-size packet
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from neutrino.agent.qos_calc import (
     MIN_BURST_BYTES,
     PortShaping,
     Tbf,
     bucket,
     configurations,
+    desired_marks,
     desired_shaping,
     ifb_name,
 )
@@ -70,9 +73,30 @@ def test_one_direction_only() -> None:
 
 def test_reported_rule_types() -> None:
     params = configurations()["qos_rule_types"]
-    assert isinstance(params, dict) and list(params) == ["bandwidth_limit"]
+    assert isinstance(params, dict)
+    assert list(params) == [
+        "bandwidth_limit",
+        "dscp_marking",
+        "minimum_bandwidth",
+        "minimum_packet_rate",
+    ]
+    # the minimums are for scheduling only: the agent says it does not enforce them
+    assert configurations()["qos_placement_only_rule_types"] == [
+        "minimum_bandwidth",
+        "minimum_packet_rate",
+    ]
     names = [p["parameter_name"] for p in params["bandwidth_limit"]]
     assert names == ["max_kbps", "max_burst_kbps", "direction"]
+    (dscp,) = params["dscp_marking"]
+    assert dscp["parameter_type"] == "choices" and dscp["parameter_values"][:3] == [0, 8, 10]
+
+
+def test_marks_of_the_ports_with_one() -> None:
+    marked = replace(port(), id="m" * 36, dscp_mark=46)
+    zero = replace(port(), id="z" * 36, dscp_mark=0)  # 0 is a mark too: it clears the VM's
+    state = HostState(host="h", revision=1, ports=(port(), marked, zero))
+    assert desired_marks(state) == {"tapmmmmmmmmmmm": 46, "tapzzzzzzzzzzz": 0}
+    assert HostState.from_json(state.to_json()) == state
 
 
 def test_host_state_round_trip_keeps_limits() -> None:

@@ -81,3 +81,30 @@ def test_floating_ips_by_router_and_a_failing_kernel() -> None:
     broken = QosRole(Broken())
     broken.apply(Round(state=HostState(host="h", revision=1)))
     assert [str(e) for e in broken.errors()] == ["tc: no such namespace"]
+
+
+def test_dscp_marks_go_to_their_applier_and_a_resync_forces_them() -> None:
+    class Marks:
+        def __init__(self) -> None:
+            self.calls: list[tuple[dict[str, int], bool]] = []
+
+        def apply(self, marks: Mapping[str, int], force: bool = False) -> list[str]:
+            self.calls.append((dict(marks), force))
+            if marks.get("tapbbbbbbbbbbb") == 8:
+                raise DataplaneError("nft: refused")
+            return ["marked"]
+
+    plain = {**limited_port("a" * 36).__dict__, "bandwidth_limits": ()}
+    marked = PortState(**{**plain, "dscp_mark": 46})
+    state = HostState(host="h", revision=1, ports=(marked,))
+    marks = Marks()
+    role = QosRole(Recorder(), marks=marks)
+    rnd = Round(state=state, full=False)
+    rnd.report.missing.add("tapaaaaaaaaaaa")  # a mark waits for no tap: nft matches the name
+    role.apply(rnd)
+    role.apply(Round(state=state, full=False))  # the same marks: nothing to do
+    role.apply(Round(state=state, full=True))
+    assert marks.calls == [({"tapaaaaaaaaaaa": 46}, False), ({"tapaaaaaaaaaaa": 46}, True)]
+    other = PortState(**{**limited_port("b" * 36).__dict__, "dscp_mark": 8})
+    role.apply(Round(state=HostState(host="h", revision=2, ports=(marked, other)), full=False))
+    assert [str(e) for e in role.errors()] == ["nft: refused"]

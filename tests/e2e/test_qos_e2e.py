@@ -1,7 +1,8 @@
 """QoS end to end with real traffic: a live controller, an agent managing a namespace
 hypervisor, two VMs on one network; iperf3 through a port limited to 100 Mbit/s in each
 direction (Neutron's egress = what the VM sends, ingress = what it receives), then the rules
-removed and full speed back.
+removed and full speed back; then a DSCP-marking rule on the same policy marks what the VM
+sends (read off the receiving VM's wire) until it is deleted.
 
 The bound is the issue's (90-105 Mbit/s): iperf3 measures TCP goodput, which at a 100 Mbit/s
 token bucket is about 95 Mbit/s (headers take the rest), whatever the machine's load: the
@@ -31,6 +32,7 @@ from neutrino.store.uow import Store
 from tests.conftest import ADMIN_PASSWORD
 from tests.e2e.test_overlay_e2e import wait_for
 from tests.kernel.lab import UNDERLAY, NetnsLab
+from tests.kernel.test_dscp import packet_socket, seen, send
 from tests.live import live_server
 
 LIMIT_KBPS = 100_000
@@ -97,7 +99,10 @@ def test_port_bandwidth_limit_with_iperf3(url: str) -> None:
         )
         agent.start()
         wait_for("agent registered", lambda: bool(call("GET", "/v2.0/agents")["agents"]))
-        assert call("GET", "/v2.0/qos/rule-types")["rule_types"] == [{"type": "bandwidth_limit"}]
+        assert call("GET", "/v2.0/qos/rule-types")["rule_types"] == [
+            {"type": t}
+            for t in ("bandwidth_limit", "dscp_marking", "minimum_bandwidth", "minimum_packet_rate")
+        ]
         net = api.create_network(name="qos-e2e", **{"provider:network_type": "vxlan"})
         api.create_subnet(net["id"], "192.0.2.0/24", enable_dhcp=False)
         ports, vms, ips = {}, {}, {}
@@ -159,6 +164,23 @@ def test_port_bandwidth_limit_with_iperf3(url: str) -> None:
             assert 90.0 <= rate <= 105.0, limited
         for rate in restored:
             assert rate >= 2 * LIMIT_KBPS / 1000, restored
+
+        # a DSCP rule on the same policy: the agent marks what VM a sends, until it goes
+        marks = f"/v2.0/qos/policies/{policy['id']}/dscp_marking_rules"
+        mark = call("POST", marks, {"dscp_marking_rule": {"dscp_mark": 46}})["dscp_marking_rule"]
+
+        def dscp_seen() -> int:
+            """The DSCP of VM a's probe as VM b receives it (-1: none arrived)."""
+            with packet_socket(vms["b"], "eth0") as sniffer:
+                send(vms["a"], 4, v4=ips["b"])
+                try:
+                    return seen(sniffer, 4)[0]
+                except AssertionError:
+                    return -1
+
+        wait_for("the mark on the wire", lambda: dscp_seen() == 46)
+        call("DELETE", f"{marks}/{mark['id']}")
+        wait_for("the mark removed", lambda: dscp_seen() == 0)
     finally:
         if server is not None:
             server.kill()

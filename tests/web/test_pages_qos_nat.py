@@ -191,3 +191,26 @@ def test_a_networks_segments_and_a_trunk_parents_sub_ports_are_shown(
     rows = html.split('id="subports"', 1)[1].split("</table>", 1)[0]
     assert "<td>42</td>" in rows and child["id"] in rows
     assert 'id="subports"' not in admin_browser.get(f"/ui/ports/{child['id']}").text
+
+
+def test_a_policys_other_rule_types_are_shown_and_deleted_by_type(
+    admin_browser: Browser, admin_api: Caller
+) -> None:
+    b = admin_browser
+    qos_agent(admin_api, types={"dscp_marking": [], "minimum_bandwidth": []})
+    policy = admin_api.post("/v2.0/qos/policies", {"policy": {"name": "marks"}}).json()["policy"]
+    base = f"/v2.0/qos/policies/{policy['id']}"
+    mark = admin_api.post(f"{base}/dscp_marking_rules", {"dscp_marking_rule": {"dscp_mark": 46}})
+    floor = admin_api.post(
+        f"{base}/minimum_bandwidth_rules", {"minimum_bandwidth_rule": {"min_kbps": 1000}}
+    )
+    assert mark.status_code == floor.status_code == 201
+    page = f"/ui/qos/{policy['id']}"
+    text = b.get(page).text
+    assert "dscp_mark 46" in text and "min_kbps 1000, direction egress" in text
+    assert "No rules: traffic is not limited." in text  # no bandwidth limit among them
+    mark_id = mark.json()["dscp_marking_rule"]["id"]
+    r = b.submit(page, f"{page}/rules/{mark_id}/delete", {"type": "dscp_marking"})
+    assert r.status_code == 303
+    left = admin_api.get(base).json()["policy"]["rules"]
+    assert [x["type"] for x in left] == ["minimum_bandwidth"]

@@ -246,11 +246,13 @@ def build_roles(
 
         roles.append(SecurityRole(NftManager(netns=settings.netns)))
     if settings.qos and real_kernel:
+        from neutrino.agent.dataplane.dscp import DscpManager
         from neutrino.agent.dataplane.qos import QosManager  # runs tc and ip as root
         from neutrino.agent.dataplane.qos_fip import RouterQosManager
 
         routers = RouterQosManager() if settings.l3 else None
-        roles.append(QosRole(QosManager(netns=settings.netns), routers, suffix))
+        marks = DscpManager(netns=settings.netns)
+        roles.append(QosRole(QosManager(netns=settings.netns), routers, suffix, marks))
     return roles
 
 

@@ -14,8 +14,14 @@ Token bucket sizes follow Neutron: a rule's ``max_burst_kbps`` 0 means 80% of ``
 timer tick (HZ 250) lets through nor than a 64 KiB GSO packet, so a low rate still passes
 full-size packets. ``latency`` bounds the queue (its bytes follow from it and the rate).
 
-The agent reports the rule type it enforces (``configurations``), with its parameters as
-Neutron's ``qos-rule-type-details`` shows them.
+**DSCP marking** (``desired_marks``): what a VM sends gets its policy's DSCP mark, IPv4 and
+IPv6 alike, in nftables (``dataplane.dscp``) as the frames enter the bridge from the tap.
+
+The agent reports the rule types it serves (``configurations``), with their parameters as
+Neutron's ``qos-rule-type-details`` shows them: those it enforces, and the minimum rules,
+which it does not enforce (no guarantee in the kernel) but which ports may carry for a
+scheduler's placement, as Neutron's Open vSwitch driver reports minimum packet rates it never
+enforces either; ``qos_placement_only_rule_types`` names those.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 
 from neutrino.domain.hoststate import HostState, PortState
 from neutrino.domain.l3state import gateway_device, router_namespace
-from neutrino.domain.qosstate import EGRESS, INGRESS
+from neutrino.domain.qosstate import EGRESS, INGRESS, VALID_DSCP_MARKS
 
 KERNEL_HZ = 250
 MIN_BURST_BYTES = 65536  # a GSO super-packet passes the bucket whole
@@ -32,6 +38,7 @@ DEFAULT_BURST_RATIO = 0.8  # Neutron's default burst: 80% of the rate, in kilobi
 LATENCY_MS = 50
 INT_MAX = 2**31 - 1
 IFB_PREFIX = "qos-"
+PLACEMENT_ONLY_KEY = "qos_placement_only_rule_types"
 
 
 def ifb_name(port_id: str) -> str:
@@ -91,6 +98,11 @@ def desired_shaping(state: HostState) -> dict[str, PortShaping]:
     return out
 
 
+def desired_marks(state: HostState) -> dict[str, int]:
+    """Device name -> the DSCP mark of what the VM sends, for every bound port with one."""
+    return {p.device_name: p.dscp_mark for p in state.ports if p.dscp_mark is not None}
+
+
 def configurations() -> dict[str, object]:
     """What the agent reports: the rule types it enforces and their parameters
     (``service.qos_attrs.CONFIG_KEY``)."""
@@ -113,8 +125,41 @@ def configurations() -> dict[str, object]:
                     "parameter_type": "choices",
                     "parameter_values": [EGRESS, INGRESS],
                 },
-            ]
-        }
+            ],
+            "dscp_marking": [
+                {
+                    "parameter_name": "dscp_mark",
+                    "parameter_type": "choices",
+                    "parameter_values": list(VALID_DSCP_MARKS),
+                }
+            ],
+            "minimum_bandwidth": [
+                {
+                    "parameter_name": "min_kbps",
+                    "parameter_type": "range",
+                    "parameter_values": kbps_range,
+                },
+                {
+                    "parameter_name": "direction",
+                    "parameter_type": "choices",
+                    "parameter_values": [EGRESS, INGRESS],
+                },
+            ],
+            "minimum_packet_rate": [
+                {
+                    "parameter_name": "min_kpps",
+                    "parameter_type": "range",
+                    "parameter_values": kbps_range,
+                },
+                {
+                    "parameter_name": "direction",
+                    "parameter_type": "choices",
+                    "parameter_values": ["any", INGRESS, EGRESS],
+                },
+            ],
+        },
+        # accepted for scheduling (the ports' resource_request), enforced by nothing here
+        PLACEMENT_ONLY_KEY: ["minimum_bandwidth", "minimum_packet_rate"],
     }
 
 

@@ -1,6 +1,6 @@
 """The QoS role: bandwidth limits on the host's port devices (``qos_calc`` → ``dataplane.qos``),
-and on an L3 host the floating IPs' limits in its routers' namespaces
-(``dataplane.qos_fip``), after the L3 role made them.
+the DSCP marks of what VMs send (``dataplane.dscp``), and on an L3 host the floating IPs'
+limits in its routers' namespaces (``dataplane.qos_fip``), after the L3 role made them.
 
 It registers no agent of its own: the L2 agent's ``configurations`` carry the rule types it
 enforces (``qos_calc.configurations``), which is what the controller's
@@ -21,6 +21,7 @@ from neutrino.agent.qos_calc import (
     PortShaping,
     RouterShaping,
     desired_fip_shaping,
+    desired_marks,
     desired_shaping,
 )
 from neutrino.agent.roles import KeyedRole, Round, log_failures
@@ -40,6 +41,12 @@ class RouterQosApplier(Protocol):
     def apply(self, desired: Mapping[str, RouterShaping]) -> Any: ...
 
 
+class DscpApplier(Protocol):
+    """DSCP marks (``dataplane.dscp.DscpManager`` is one): the changes it made."""
+
+    def apply(self, marks: Mapping[str, int], force: bool = False) -> list[str]: ...
+
+
 class QosRole(KeyedRole):
     agent = None  # reported in the L2 agent's configurations
 
@@ -48,8 +55,10 @@ class QosRole(KeyedRole):
         manager: QosApplier,
         routers: RouterQosApplier | None = None,
         namespace_suffix: str = "",
+        marks: DscpApplier | None = None,
     ) -> None:
         self.manager = manager
+        self.marks = marks  # DSCP marking (None: not enforced by this agent)
         self.routers = routers  # on an L3 host: floating IPs' limits in its routers
         self.namespace_suffix = namespace_suffix
         self.configurations: dict[str, Any] = {}
@@ -63,7 +72,10 @@ class QosRole(KeyedRole):
         fip_desired = (
             desired_fip_shaping(rnd.state, self.namespace_suffix) if self.routers else None
         )
-        if self.unchanged(rnd, desired, fip_desired) and not desired.keys() & rnd.report.attached:
+        # a mark names its tap, present or not: the kernel matches the name when it comes
+        marks = desired_marks(rnd.state) if self.marks else None
+        unchanged = self.unchanged(rnd, desired, fip_desired, marks)
+        if unchanged and not desired.keys() & rnd.report.attached:
             return  # the same shaping, no tap made anew: the resync still reads tc back
         self.failed, changes = {}, []
         try:  # a kernel without tc (or ifb) fails this role alone, never the round
@@ -77,6 +89,11 @@ class QosRole(KeyedRole):
                 changes += fips.changes
         except DataplaneError as exc:
             self.failed["QoS"] = exc
+        try:
+            if self.marks is not None and marks is not None:
+                changes += self.marks.apply(marks, force=rnd.full)
+        except DataplaneError as exc:
+            self.failed["DSCP"] = exc
         log_failures("QoS on", self.failed)
         if changes:
             log.info("QoS: %s", "; ".join(changes))

@@ -10,7 +10,8 @@ broad name match:
 2. L3: every ``qrouter-<router id><suffix>`` namespace (devices, NAT table, conntrack with it);
 3. L2: bridges ``brq…`` and VXLAN devices ``vxlan-…`` deleted, VM taps detached (the taps
    belong to the VMs, not to us);
-4. security groups: the nft tables ``inet neutrino`` and ``bridge neutrino``;
+4. security groups: the nft tables ``inet neutrino`` and ``bridge neutrino``; DSCP marks:
+   the table ``bridge neutrino_dscp``;
 5. the all-in-one's external veth pair (``dataplane.uplink``), when one is configured.
 
 Each step runs even when an earlier one failed; the failures are raised together at the end
@@ -95,6 +96,16 @@ def teardown(
         if (nft or NftManager(netns=settings.netns)).remove():
             removed.append("nft tables neutrino")
 
+    def dscp_step() -> None:
+        from neutrino.agent.dataplane.dscp import DscpManager
+
+        marks = DscpManager(netns=settings.netns)
+        try:
+            if marks.remove():
+                removed.append("nft table neutrino_dscp")
+        finally:
+            marks.close()
+
     def uplink_step() -> None:
         if settings.local_external and remove_uplink(
             settings.local_external.partition(":")[0], settings.netns
@@ -105,6 +116,7 @@ def teardown(
     step("routers", l3_step)
     step("L2", l2_step)
     step("security groups", nft_step)
+    step("DSCP marks", dscp_step)
     step("external uplink", uplink_step)
     if failed:
         raise TeardownError("; ".join(failed))

@@ -241,6 +241,29 @@ EXTENSIONS: tuple[Extension, ...] = (
         "API to enable GET, PUT and DELETE operations on QoS policy rules without specifying "
         "policy ID",
     ),
+    Extension(
+        "qos-bw-minimum-ingress",
+        "Ingress direction for QoS minimum bandwidth rule",
+        "Allow to configure QoS minimum bandwidth rule with ingress direction.",
+    ),
+    Extension(
+        "qos-pps-minimum",
+        "QoS minimum packet rate rule",
+        "Allow to configure QoS minimum packet rate rule.",
+    ),
+    Extension(
+        "qos-pps-minimum-rule-alias",
+        "QoS minimum packet rate rule alias",
+        "API to enable GET, PUT and DELETE operations on QoS minimum packet rate rule without "
+        "specifying policy ID",
+    ),
+    Extension("port-resource-request", "Port Resource Request", "Expose resource request to Port"),
+    Extension(
+        "port-resource-request-groups",
+        "Port Resource Request Groups",
+        "Support requesting multiple groups of resources and traits from the same RP subtree "
+        "in resource_request",
+    ),
     Extension("security-group", "security-group", "The security groups extension."),
     Extension(
         "security-groups-normalized-cidr",

@@ -20,8 +20,8 @@ Invariants:
   DHCP entries of every other port on the network.
 - ``routers`` lists the routers scheduled to this host (``neutrino.domain.l3state``); their
   ports bound here are also in ``ports`` (the L2 agent wires their taps).
-- QoS (``neutrino.domain.qosstate``): each port's bandwidth limits, resolved from its
-  effective policy by the controller.
+- QoS (``neutrino.domain.qosstate``): each port's bandwidth limits and DSCP mark, resolved
+  from its effective policy by the controller.
 - Security (``neutrino.domain.sgstate``): each port's ``port_security_enabled``, groups and
   allowed address pairs; ``security_groups`` defines every group those ports use and
   ``remote_groups`` lists the member addresses of every group their rules name as remote.
@@ -165,6 +165,8 @@ class PortState:
     allowed_address_pairs: tuple[AddressPair, ...] = ()
     # QoS (domain/qosstate.py): the limits of the port's effective policy, by direction
     bandwidth_limits: tuple[BandwidthLimit, ...] = ()
+    # and the DSCP mark of what the VM sends (None: its packets keep theirs)
+    dscp_mark: int | None = None
     # a trunk's sub-port: the parent port (bound to this host too) and the 802.1Q tag that
     # carries this port's frames on the parent's wire; None for every other port
     trunk_parent: str | None = None

@@ -45,6 +45,7 @@ from neutrino.service import l3_hoststate
 from neutrino.service.binding import parse_configurations, tunnel_ip_of
 from neutrino.store import address_groups as address_group_repo
 from neutrino.store import hostsync as repo
+from neutrino.store import qos as qos_repo
 
 DHCP_OWNER = "network:dhcp"
 GATEWAY_OWNER = "network:router_gateway"
@@ -86,6 +87,7 @@ def port_states(conn: Any, rows: Sequence[tuple[Any, ...]]) -> tuple[PortState, 
     groups_of = repo.port_groups(conn, ids)
     pairs_of = repo.address_pairs(conn, ids)
     tags = repo.subport_tags(conn, ids)
+    marks = qos_repo.port_dscp_marks(conn, ids)
     limits_of: dict[str, list[BandwidthLimit]] = {}
     for pid, direction, kbps, burst in repo.bandwidth_limits(conn, ids):
         limits_of.setdefault(pid, []).append(BandwidthLimit(direction, kbps, burst))
@@ -104,6 +106,7 @@ def port_states(conn: Any, rows: Sequence[tuple[Any, ...]]) -> tuple[PortState, 
                 AddressPair(ip, pair_mac or mac) for ip, pair_mac in pairs_of.get(pid, ())
             ),
             bandwidth_limits=tuple(limits_of.get(pid, ())),
+            dscp_mark=marks.get(pid),
             trunk_parent=tags[pid][0] if pid in tags else None,
             vlan_id=tags[pid][1] if pid in tags else None,
         )

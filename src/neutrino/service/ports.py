@@ -28,7 +28,7 @@ from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.dns import DnsConfig
 from neutrino.domain.listing import ListQuery
-from neutrino.service import binding, ipam, policy, qos, rbac, trunk_binding
+from neutrino.service import binding, ipam, policy, port_resources, qos, rbac, trunk_binding
 from neutrino.service import security_groups as sg_service
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
@@ -71,10 +71,11 @@ class PortService:
     # --- views
 
     def _render(
-        self, conn: Any, ctx: RequestContext, rows: list[tuple[Any, ...]]
+        self, conn: Any, ctx: RequestContext, rows: list[tuple[Any, ...]], placement: bool = True
     ) -> list[dict[str, Any]]:
         """Wire dicts for port tuples (``repo.PORT_COLUMNS`` order), children fetched in one
-        query per table for all of them."""
+        query per table for all of them; ``placement`` False leaves the admin's
+        ``resource_request`` out (the view cache's texts, which get it appended)."""
         ids = [r[0] for r in rows]
         fixed = repo.fixed_ips_of(conn, ids)
         groups = repo.security_groups_of(conn, ids)
@@ -97,6 +98,10 @@ class PortService:
         for port in out:
             if port["id"] in trunks:  # only a trunk's parent has the key, as in Neutron
                 port["trunk_details"] = trunks[port["id"]]
+        if ctx.is_admin and placement:  # placement's view of the port: admin only (Neutron)
+            wanted = port_resources.requests(conn, [_placement_key(r) for r in rows])
+            for port in out:
+                port[port_resources.KEY] = wanted[port["id"]]
         return out
 
     def _view(
@@ -170,9 +175,11 @@ class PortService:
             port["binding:vif_details"] = _json(vif_details)
         return port
 
-    def _render_ids(self, conn: Any, ctx: RequestContext, ids: list[str]) -> list[dict[str, Any]]:
+    def _render_ids(
+        self, conn: Any, ctx: RequestContext, ids: list[str], placement: bool = True
+    ) -> list[dict[str, Any]]:
         by_id = {r[0]: r for r in repo.rows_by_ids(conn, ids)}
-        return self._render(conn, ctx, [by_id[i] for i in ids])
+        return self._render(conn, ctx, [by_id[i] for i in ids], placement)
 
     def _visible(self, conn: Any, ctx: RequestContext, row: Any) -> bool:
         if ctx.owns(row["project_id"]):
@@ -233,11 +240,18 @@ class PortService:
                     texts = {}
                 texts.update(
                     (p["id"], orjson.dumps(p).decode())
-                    for p in (self._render_ids(conn, ctx, missing) if missing else [])
+                    for p in (self._render_ids(conn, ctx, missing, False) if missing else [])
                 )
                 return texts
 
             texts = self.views.views(ids, admin, revision, render)
+            if admin:
+                # outside the cached text: it follows the policies' rules, which the view
+                # cache does not watch (an admin's list without minimum rules pays one query)
+                wanted: dict[str, Any] = {}
+                if ids and port_resources.any_minimums(conn):
+                    wanted = port_resources.requests(conn, repo.placement_keys(conn, ids))
+                texts = [with_key(t, wanted.get(i)) for i, t in zip(ids, texts, strict=True)]
         return list(zip(ids, texts, strict=True))
 
     # --- create
@@ -351,7 +365,7 @@ class PortService:
             stamp if name in ("created_at", "updated_at") else row[name]
             for name in repo.PORT_COLUMNS
         )
-        return self._view(
+        view = self._view(
             values,
             [(f["subnet_id"], f["ip_address"]) for f in fixed],
             [(g,) for g in dict.fromkeys(groups)],
@@ -360,6 +374,10 @@ class PortService:
             tags,
             ctx.is_admin,
         )
+        if ctx.is_admin:
+            wanted = port_resources.requests(conn, [_placement_key(values)])
+            view[port_resources.KEY] = wanted[port_id]
+        return view
 
     def _dns_values(self, attrs: dict[str, Any], update: bool = False) -> dict[str, str]:
         """The ``dns_name``/``dns_domain`` columns a write sets: on create both (empty when
@@ -547,3 +565,14 @@ def _merge_dhcp_opts(conn: Any, port_id: str, updates: list[dict[str, Any]]) -> 
         port_id,
         [{"opt_name": n, "ip_version": ver, "opt_value": v} for (n, ver), v in current.items()],
     )
+
+
+def _placement_key(row: tuple[Any, ...]) -> tuple[str, str, str | None, str]:
+    """(id, network id, own policy id, vNIC type) of a port tuple (``repo.PORT_COLUMNS``)."""
+    f = repo.F
+    return row[0], row[f["network_id"]], row[f["qos_policy_id"]], row[f["binding_vnic_type"]]
+
+
+def with_key(text: str, request: Any) -> str:
+    """A port's JSON object text with ``resource_request`` appended (as its last key)."""
+    return f'{text[:-1]},"{port_resources.KEY}":{orjson.dumps(request).decode()}}}'

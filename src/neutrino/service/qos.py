@@ -44,17 +44,12 @@ from neutrino.store.uow import Store, Tx
 SPEC = qa.POLICY_SPEC
 
 
-def rule_view(row: Any) -> dict[str, Any]:
-    """A bandwidth-limit rule as its own sub-resource shows it."""
-    return {
-        "id": row["id"],
-        "max_kbps": row["max_kbps"],
-        "max_burst_kbps": row["max_burst_kbps"],
-        "direction": row["direction"],
-    }
+def rule_view(row: Any, rule_type: str = qa.BANDWIDTH_LIMIT) -> dict[str, Any]:
+    """A rule as its own sub-resource shows it: its id and its type's attributes."""
+    return {"id": row["id"], **{f: row[f] for f in qa.KINDS[rule_type].fields}}
 
 
-def view(row: Any, rules: list[Any], tags: list[str], shared: bool) -> dict[str, Any]:
+def view(row: Any, rules: list[tuple[str, Any]], tags: list[str], shared: bool) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -63,7 +58,7 @@ def view(row: Any, rules: list[Any], tags: list[str], shared: bool) -> dict[str,
         "shared": shared,
         "is_default": bool(row["is_default"]),
         "rules": [
-            {**rule_view(r), "qos_policy_id": row["id"], "type": qa.BANDWIDTH_LIMIT} for r in rules
+            {**rule_view(r, kind), "qos_policy_id": row["id"], "type": kind} for kind, r in rules
         ],
         **standard_view(row, tags),
     }

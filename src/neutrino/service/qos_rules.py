@@ -1,12 +1,14 @@
 """QoS policy rules (``/v2.0/qos/policies/{id}/<type>_rules``, extension ``qos`` with
-``qos-bw-limit-direction``; the alias ``/v2.0/qos/alias-bandwidth-limit-rules/{id}``,
+``qos-bw-limit-direction``; the aliases ``/v2.0/qos/alias-<type>-rules/{id}``,
 ``qos-rules-alias``), and the rule types (``/v2.0/qos/rule-types``,
 ``qos-rule-type-details``).
 
-Only bandwidth-limit rules exist here: at most one per direction per policy (a second is 409
-``QoSRulesConflict``, also as a unique key, so a race ends the same way). A rule of another of
-Neutron's types is refused as no agent supports it (409 ``QosRuleNotSupported``); so is a
-bandwidth limit while no agent reports the type (``qos_attrs`` says where they report it).
+The rule types with rules here are those of ``qos_attrs.KINDS``; a rule of another of
+Neutron's types is refused as no agent supports it (409 ``QosRuleNotSupported``), and so is
+a rule of a known type while no agent reports the type (``qos_attrs`` says where they report
+it). Conflicts are Neutron's: two rules of a policy that duplicate each other (same type and,
+where the type has one, same direction) are 409 ``QoSRulesConflict``, also as a unique key,
+so a race ends the same way.
 
 Rules are read by whoever sees the policy and written by admins only (Neutron's defaults: a
 member's create is 403 at once, an update or delete of a rule it cannot see 404). A
@@ -86,35 +88,36 @@ class QosRuleService:
     ) -> list[dict[str, Any]]:
         with self.store.read() as conn:
             self._policy(conn, ctx, policy_id)
-            if rule_type != qa.BANDWIDTH_LIMIT:
+            if rule_type not in qa.KINDS:
                 return []
-            return [qos.rule_view(r) for r in repo.list_rules(conn, policy_id, query)]
+            rows = repo.list_rules(conn, rule_type, policy_id, query)
+            return [qos.rule_view(r, rule_type) for r in rows]
 
     def get(
         self, ctx: RequestContext, rule_type: str, policy_id: str, rule_id: str
     ) -> dict[str, Any]:
         with self.store.read() as conn:
             self._policy(conn, ctx, policy_id)
-            row = repo.find_rule(conn, rule_id) if rule_type == qa.BANDWIDTH_LIMIT else None
+            row = _find(conn, rule_type, rule_id)
             if row is None or row["qos_policy_id"] != policy_id:
                 raise qa.rule_not_found(rule_id, policy_id)
-            return qos.rule_view(row)
+            return qos.rule_view(row, rule_type)
 
-    def get_alias(self, ctx: RequestContext, rule_id: str) -> dict[str, Any]:
-        """``GET /v2.0/qos/alias-bandwidth-limit-rules/{id}``: the rule by its id alone."""
+    def get_alias(self, ctx: RequestContext, rule_type: str, rule_id: str) -> dict[str, Any]:
+        """``GET /v2.0/qos/alias-<type>-rules/{id}``: the rule by its id alone."""
         with self.store.read() as conn:
-            row = None if "\x00" in rule_id else repo.find_rule(conn, rule_id)
+            row = _find(conn, rule_type, rule_id)
             if row is None:
                 raise _alias_not_found(rule_id)
             try:
                 self._policy(conn, ctx, row["qos_policy_id"])
             except NotFound:
                 raise _alias_not_found(rule_id) from None
-        return qos.rule_view(row)
+        return qos.rule_view(row, rule_type)
 
-    def policy_of(self, ctx: RequestContext, rule_id: str) -> str:
+    def policy_of(self, ctx: RequestContext, rule_type: str, rule_id: str) -> str:
         with self.store.read() as conn:
-            row = None if "\x00" in rule_id else repo.find_rule(conn, rule_id)
+            row = _find(conn, rule_type, rule_id)
             if row is None:
                 raise _alias_not_found(rule_id)
             return str(row["qos_policy_id"])
@@ -134,32 +137,26 @@ class QosRuleService:
             # Neutron checks a create against the body alone, before loading the policy:
             # 403 even for a policy the caller cannot see (update and delete load it: 404)
             raise PolicyNotAuthorized(f"rule:create_policy_{rule_type}_rule")
-        if rule_type != qa.BANDWIDTH_LIMIT:
+        if rule_type not in qa.KINDS:
             with self.store.read() as conn:
                 self._policy(conn, ctx, policy_id)
             raise qa.not_supported(rule_type)
-        attrs = parse_create(body, qa.RULE_SPEC)
-        return self.store.write(self._create_tx, ctx, policy_id, attrs)
+        kind = qa.KINDS[rule_type]
+        attrs = {**kind.defaults, **parse_create(body, kind.spec)}
+        return self.store.write(self._create_tx, ctx, kind, policy_id, attrs)
 
     def _create_tx(
-        self, tx: Tx, ctx: RequestContext, policy_id: str, attrs: dict[str, Any]
+        self, tx: Tx, ctx: RequestContext, kind: qa.RuleKind, policy_id: str, attrs: dict[str, Any]
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "qos_policies", policy_id)
         self._policy(tx.conn, ctx, policy_id)
-        if qa.BANDWIDTH_LIMIT not in reported_types(tx.conn):
-            raise qa.not_supported(qa.BANDWIDTH_LIMIT)
-        direction = attrs.get("direction", "egress")
-        _check_direction_free(tx.conn, policy_id, direction, None)
-        row = {
-            "id": new_id(),
-            "qos_policy_id": policy_id,
-            "max_kbps": attrs["max_kbps"],
-            "max_burst_kbps": attrs.get("max_burst_kbps", 0),
-            "direction": direction,
-        }
-        repo.insert_rule(tx.conn, row)
+        if kind.type not in reported_types(tx.conn):
+            raise qa.not_supported(kind.type)
+        row = {"id": new_id(), "qos_policy_id": policy_id, **attrs}
+        _check_conflicts(tx.conn, kind, policy_id, row, attrs)
+        repo.insert_rule(tx.conn, kind.type, row)
         tx.updated(Resource.QOS_POLICY, policy_id)
-        return qos.rule_view(row)
+        return qos.rule_view(row, kind.type)
 
     def update(
         self,
@@ -171,32 +168,32 @@ class QosRuleService:
         if_match: int | None = None,
     ) -> dict[str, Any]:
         self._writable(ctx, f"update_policy_{rule_type}_rule", policy_id)
-        if rule_type != qa.BANDWIDTH_LIMIT:
+        if rule_type not in qa.KINDS:
             self.get(ctx, rule_type, policy_id, rule_id)  # 404: no such rules here
-        attrs = parse_update(body, qa.RULE_UPDATE_SPEC)
-        return self.store.write(self._update_tx, ctx, policy_id, rule_id, attrs, if_match)
+        kind = qa.KINDS[rule_type]
+        attrs = parse_update(body, kind.update_spec)
+        return self.store.write(self._update_tx, ctx, kind, policy_id, rule_id, attrs)
 
     def _update_tx(
         self,
         tx: Tx,
         ctx: RequestContext,
+        kind: qa.RuleKind,
         policy_id: str,
         rule_id: str,
         attrs: dict[str, Any],
-        if_match: int | None,
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "qos_policies", policy_id)
         self._policy(tx.conn, ctx, policy_id)  # rules have no revision: If-Match is not theirs
-        row = repo.find_rule(tx.conn, rule_id)
+        row = repo.find_rule(tx.conn, kind.type, rule_id)
         if row is None or row["qos_policy_id"] != policy_id:
             raise qa.rule_not_found(rule_id, policy_id)
-        if "direction" in attrs and attrs["direction"] != row["direction"]:
-            _check_direction_free(tx.conn, policy_id, attrs["direction"], rule_id)
+        _check_conflicts(tx.conn, kind, policy_id, {**row, **attrs}, attrs)
         changed = {k: v for k, v in attrs.items() if row[k] != v}
         if changed:
-            repo.update_rule(tx.conn, rule_id, changed)
+            repo.update_rule(tx.conn, kind.type, rule_id, changed)
             tx.updated(Resource.QOS_POLICY, policy_id)
-        return qos.rule_view({**row, **changed})
+        return qos.rule_view({**row, **changed}, kind.type)
 
     def delete(
         self,
@@ -207,28 +204,77 @@ class QosRuleService:
         if_match: int | None = None,
     ) -> None:
         self._writable(ctx, f"delete_policy_{rule_type}_rule", policy_id)
-        if rule_type != qa.BANDWIDTH_LIMIT:
+        if rule_type not in qa.KINDS:
             self.get(ctx, rule_type, policy_id, rule_id)
-        self.store.write(self._delete_tx, ctx, policy_id, rule_id)
+        self.store.write(self._delete_tx, ctx, rule_type, policy_id, rule_id)
 
-    def _delete_tx(self, tx: Tx, ctx: RequestContext, policy_id: str, rule_id: str) -> None:
+    def _delete_tx(
+        self, tx: Tx, ctx: RequestContext, rule_type: str, policy_id: str, rule_id: str
+    ) -> None:
         locks.for_change(tx.conn, "qos_policies", policy_id)
         self._policy(tx.conn, ctx, policy_id)
-        row = repo.find_rule(tx.conn, rule_id)
+        row = repo.find_rule(tx.conn, rule_type, rule_id)
         if row is None or row["qos_policy_id"] != policy_id:
             raise qa.rule_not_found(rule_id, policy_id)
-        repo.delete_rule(tx.conn, rule_id)
+        repo.delete_rule(tx.conn, rule_type, rule_id)
         tx.updated(Resource.QOS_POLICY, policy_id)
 
 
-def _check_direction_free(conn: Any, policy_id: str, direction: str, rule_id: str | None) -> None:
-    other = repo.rule_in_direction(conn, policy_id, direction)
-    if other is not None and other["id"] != rule_id:
-        raise NamedConflict(
-            "QoSRulesConflict",
-            f"Rule {qa.BANDWIDTH_LIMIT} conflicts with rule {other['id']} which already "
-            f"exists in QoS Policy {policy_id}.",
-        )
+def _find(conn: Any, rule_type: str, rule_id: str) -> Any:
+    if rule_type not in qa.KINDS or "\x00" in rule_id:
+        return None
+    return repo.find_rule(conn, rule_type, rule_id)
+
+
+def _check_conflicts(
+    conn: Any, kind: qa.RuleKind, policy_id: str, rule: dict[str, Any], given: dict[str, Any]
+) -> None:
+    """Neutron's checks of a rule (``rule``: its values after the write; ``given``: what the
+    request set, a create's defaults included) against the policy's other rules: a limit
+    below a guaranteed minimum (``_check_limits``), a duplicate (``QoSRulesConflict``)."""
+    _check_limits(conn, policy_id, given)
+    if kind.type == qa.MINIMUM_PACKET_RATE:
+        _check_any_direction(conn, policy_id, rule)
+    for other in repo.policy_rules(conn, kind.type, policy_id):
+        if other["id"] != rule["id"] and all(other[f] == rule[f] for f in kind.duplicate_by):
+            raise NamedConflict(
+                "QoSRulesConflict",
+                f"Rule {kind.type} conflicts with rule {other['id']} which already "
+                f"exists in QoS Policy {policy_id}.",
+            )
+
+
+def _check_limits(conn: Any, policy_id: str, given: dict[str, Any]) -> None:
+    """A guaranteed minimum above the same direction's limit, either way round, is 409
+    ``QoSRuleParameterConflict`` (Neutron's check: with no direction in the request, every
+    direction's rule counts)."""
+    direction = given.get("direction")
+    # (the rule type to compare with, the request's value, the other rule's value)
+    for kind, mine, theirs in (
+        (qa.MINIMUM_BANDWIDTH, "max_kbps", "min_kbps"),
+        (qa.BANDWIDTH_LIMIT, "min_kbps", "max_kbps"),
+    ):
+        if mine not in given:
+            continue
+        for other in repo.policy_rules(conn, kind, policy_id):
+            if direction and other["direction"] != direction:
+                continue
+            limit, minimum = (
+                (int(given[mine]), int(other[theirs]))
+                if mine == "max_kbps"
+                else (int(other[theirs]), int(given[mine]))
+            )
+            if minimum > limit:
+                raise qa.parameter_conflict(given[mine], policy_id, kind, other[theirs])
+
+
+def _check_any_direction(conn: Any, policy_id: str, rule: dict[str, Any]) -> None:
+    """Minimum packet rates: a rule for ``any`` direction and one for a direction do not mix
+    in a policy (409 ``QoSRuleParameterConflict``, Neutron's check)."""
+    for other in repo.policy_rules(conn, qa.MINIMUM_PACKET_RATE, policy_id):
+        mine, theirs = rule["direction"], other["direction"]
+        if other["id"] != rule["id"] and mine != theirs and "any" in (mine, theirs):
+            raise qa.parameter_conflict(mine, policy_id, qa.MINIMUM_PACKET_RATE, theirs)
 
 
 def _alias_not_found(rule_id: str) -> NotFound:

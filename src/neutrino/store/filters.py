@@ -50,7 +50,7 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "address-scopes": (subnetpools.SCOPE_COLUMNS, subnetpools.SCOPE_HOOKS),
     "address-groups": (address_groups.COLUMNS, address_groups.HOOKS),
     "qos/policies": (qos.COLUMNS, qos.HOOKS),
-    "qos/policies/{policy_id}/{rule_kind}": (qos.RULE_COLUMNS, qos.RULE_HOOKS),
+    "qos/policies/{policy_id}/{rule_kind}": (qos.ANY_RULE_COLUMNS, qos.RULE_HOOKS),
     "trunks": (trunks.COLUMNS, trunks.HOOKS),
     "segments": (segments.COLUMNS, segments.HOOKS),
 }

@@ -1,12 +1,12 @@
-"""QoS policies and their bandwidth-limit rules (on the shared ``Base``; imported by
-``models``).
+"""QoS policies and their rules (on the shared ``Base``; imported by ``models``).
 
-A policy is a standard-attribute resource; its rules are children (no revision of their own:
-a rule change moves the policy's revision, as Neutron's do). At most one bandwidth-limit rule
-per direction per policy (the unique key). Networks, ports and floating IPs name the policy
-they use in their own ``qos_policy_id`` column (no foreign key: a delete checks use under the
-policy's row lock, ``service.qos``); ``shared`` mirrors a wildcard ``access_as_shared`` RBAC
-policy, as on networks.
+A policy is a standard-attribute resource; its rules are children, one table per rule type
+(no revision of their own: a rule change moves the policy's revision, as Neutron's do). The
+unique keys are Neutron's duplicate rules: one bandwidth-limit, one minimum-bandwidth and one
+minimum-packet-rate rule per direction per policy, one DSCP-marking rule per policy.
+Networks, ports and floating IPs name the policy they use in their own ``qos_policy_id``
+column (no foreign key: a delete checks use under the policy's row lock, ``service.qos``);
+``shared`` mirrors a wildcard ``access_as_shared`` RBAC policy, as on networks.
 """
 
 from __future__ import annotations
@@ -32,4 +32,44 @@ class QosBandwidthLimitRule(Base):
     )
     max_kbps: Mapped[int] = mapped_column(Integer)
     max_burst_kbps: Mapped[int] = mapped_column(Integer, default=0)
+    direction: Mapped[str] = mapped_column(String(16))
+
+
+class QosDscpMarkingRule(Base):
+    """At most one per policy (Neutron's DSCP rules have no direction: they mark what the VM
+    sends)."""
+
+    __tablename__ = "qos_dscp_marking_rules"
+    __table_args__ = (UniqueConstraint("qos_policy_id"),)
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    qos_policy_id: Mapped[str] = mapped_column(
+        ForeignKey("qos_policies.id", ondelete="CASCADE"), index=True
+    )
+    dscp_mark: Mapped[int] = mapped_column(Integer)
+
+
+class QosMinimumBandwidthRule(Base):
+    """At most one per direction per policy; the direction defaults to egress."""
+
+    __tablename__ = "qos_minimum_bandwidth_rules"
+    __table_args__ = (UniqueConstraint("qos_policy_id", "direction"),)
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    qos_policy_id: Mapped[str] = mapped_column(
+        ForeignKey("qos_policies.id", ondelete="CASCADE"), index=True
+    )
+    min_kbps: Mapped[int] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(16))
+
+
+class QosMinimumPacketRateRule(Base):
+    """At most one per direction (``any``, ``egress``, ``ingress``) per policy; ``any`` and a
+    direction do not mix (``service.qos_rules``)."""
+
+    __tablename__ = "qos_minimum_packet_rate_rules"
+    __table_args__ = (UniqueConstraint("qos_policy_id", "direction"),)
+    id: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
+    qos_policy_id: Mapped[str] = mapped_column(
+        ForeignKey("qos_policies.id", ondelete="CASCADE"), index=True
+    )
+    min_kpps: Mapped[int] = mapped_column(Integer)
     direction: Mapped[str] = mapped_column(String(16))

@@ -166,6 +166,20 @@ def rows_by_ids(conn: Connection, ids: list[str]) -> list[tuple[Any, ...]]:
     return raw.rows(conn, f"{_SELECT_PORTS} WHERE id IN ({marks})", ids)
 
 
+def placement_keys(conn: Connection, ids: list[str]) -> list[tuple[Any, ...]]:
+    """(id, network_id, qos_policy_id, binding_vnic_type) of these ports, in chunks of
+    ``IN_LIMIT`` (``service.port_resources``)."""
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), IN_LIMIT):
+        chunk = ids[start : start + IN_LIMIT]
+        sql = (
+            "SELECT id, network_id, qos_policy_id, binding_vnic_type FROM ports "
+            f"WHERE id IN ({', '.join('?' * len(chunk))})"
+        )
+        out += raw.rows(conn, sql, chunk)
+    return out
+
+
 def _children(conn: Connection, sql: str, ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
     """Child rows grouped by port id; ``sql`` selects port_id first and has one ``{where}``."""
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)

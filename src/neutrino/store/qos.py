@@ -1,4 +1,4 @@
-"""QoS policies, their bandwidth-limit rules, and who uses a policy.
+"""QoS policies, their rules (a table per rule type), and who uses a policy.
 
 A project sees its own policies, those shared to all (``shared``, the mirror of the wildcard
 RBAC policy) and those an RBAC policy shares to it by name (``granted_clause``), as for subnet
@@ -12,15 +12,35 @@ attach locks the row ``for_use`` first (``service.qos``), so a delete never miss
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    RowMapping,
+    Table,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models import Network, Port
 from neutrino.store.models_l3 import FloatingIp
-from neutrino.store.models_qos import QosBandwidthLimitRule, QosPolicy
+from neutrino.store.models_qos import (
+    QosBandwidthLimitRule,
+    QosDscpMarkingRule,
+    QosMinimumBandwidthRule,
+    QosMinimumPacketRateRule,
+    QosPolicy,
+)
 from neutrino.store.query import Column, check_keys, compile_list, standard_columns
 from neutrino.store.rbac import granted_clause
 from neutrino.store.tags import tag_filters
@@ -30,6 +50,13 @@ policies = QosPolicy.__table__
 rules = QosBandwidthLimitRule.__table__
 q = policies.c
 r = rules.c
+# rule type -> its table (Neutron's rule types that have rules here)
+RULE_TABLES: dict[str, Table] = {
+    "bandwidth_limit": rules,
+    "dscp_marking": QosDscpMarkingRule.__table__,
+    "minimum_bandwidth": QosMinimumBandwidthRule.__table__,
+    "minimum_packet_rate": QosMinimumPacketRateRule.__table__,
+}
 
 COLUMNS: dict[str, Column] = {
     **standard_columns(policies),
@@ -38,13 +65,25 @@ COLUMNS: dict[str, Column] = {
 }
 HOOKS: dict[str, Any] = {**tag_filters(policies), **changed_since_filter(policies)}
 
-RULE_COLUMNS: dict[str, Column] = {
-    "id": Column(r.id),
-    "max_kbps": Column(r.max_kbps, to_int),
-    "max_burst_kbps": Column(r.max_burst_kbps, to_int),
-    "direction": Column(r.direction),
-}
+
+def _rule_columns(table: Table) -> dict[str, Column]:
+    """A rule table's filters and sort keys: every column but the policy's id (the path's)."""
+    return {
+        c.name: Column(c, to_int) if isinstance(c.type, Integer) else Column(c)
+        for c in table.c
+        if c.name != "qos_policy_id"
+    }
+
+
+RULE_COLUMNS: dict[str, dict[str, Column]] = {k: _rule_columns(t) for k, t in RULE_TABLES.items()}
 RULE_HOOKS: dict[str, Any] = {}
+# the filters of ``/v2.0/qos/policies/{id}/{rule_kind}`` in the OpenAPI document: every kind's
+# (a kind refuses another's with a 400)
+ANY_RULE_COLUMNS: dict[str, Column] = {
+    name: column for columns in RULE_COLUMNS.values() for name, column in columns.items()
+}
+
+NETWORK_OWNED = "network:%"  # a bound parameter, never SQL text (psycopg reads % itself)
 
 # table -> the wire name Neutron's QosPolicyInUse gives it
 USERS = (
@@ -83,7 +122,8 @@ def insert_row(conn: Connection, values: dict[str, Any]) -> None:
 def delete_row(conn: Connection, policy_id: str) -> None:
     """Delete a policy; its rules go with it (ON DELETE CASCADE, and explicitly for SQLite
     connections without foreign keys)."""
-    conn.execute(delete(rules).where(r.qos_policy_id == policy_id))
+    for table in RULE_TABLES.values():
+        conn.execute(delete(table).where(table.c.qos_policy_id == policy_id))
     conn.execute(delete(policies).where(q.id == policy_id))
 
 
@@ -114,44 +154,53 @@ def user_projects(conn: Connection, policy_id: str) -> set[str]:
 # --- rules -----------------------------------------------------------------------------------
 
 
-def rules_of(conn: Connection, policy_ids: list[str]) -> dict[str, list[RowMapping]]:
-    out: dict[str, list[RowMapping]] = defaultdict(list)
+def rules_of(conn: Connection, policy_ids: list[str]) -> dict[str, list[tuple[str, RowMapping]]]:
+    """Policy id -> its rules as (rule type, row), by type then direction then id."""
+    out: dict[str, list[tuple[str, RowMapping]]] = defaultdict(list)
     if not policy_ids:
         return out
-    stmt = select(rules).order_by(r.direction, r.id)
-    if len(policy_ids) <= 500:
-        stmt = stmt.where(r.qos_policy_id.in_(policy_ids))
-    for row in conn.execute(stmt).mappings():
-        out[row["qos_policy_id"]].append(row)
+    for rule_type, table in RULE_TABLES.items():
+        stmt = select(table).order_by(*[c for c in table.c if c.name == "direction"], table.c.id)
+        if len(policy_ids) <= 500:
+            stmt = stmt.where(table.c.qos_policy_id.in_(policy_ids))
+        for row in conn.execute(stmt).mappings():
+            out[row["qos_policy_id"]].append((rule_type, row))
     return out
 
 
-def find_rule(conn: Connection, rule_id: str) -> RowMapping | None:
-    return conn.execute(select(rules).where(r.id == rule_id)).mappings().first()
+def find_rule(conn: Connection, rule_type: str, rule_id: str) -> RowMapping | None:
+    table = RULE_TABLES[rule_type]
+    return conn.execute(select(table).where(table.c.id == rule_id)).mappings().first()
 
 
-def list_rules(conn: Connection, policy_id: str, query: ListQuery) -> list[RowMapping]:
-    check_keys(query, RULE_COLUMNS, RULE_HOOKS)
-    stmt = select(rules).where(r.qos_policy_id == policy_id)
-    stmt = compile_list(conn, stmt, rules, query, RULE_COLUMNS, RULE_HOOKS, kind="QoS rule")
+def list_rules(
+    conn: Connection, rule_type: str, policy_id: str, query: ListQuery
+) -> list[RowMapping]:
+    table, columns = RULE_TABLES[rule_type], RULE_COLUMNS[rule_type]
+    check_keys(query, columns, RULE_HOOKS)
+    stmt = select(table).where(table.c.qos_policy_id == policy_id)
+    stmt = compile_list(conn, stmt, table, query, columns, RULE_HOOKS, kind="QoS rule")
     return list(conn.execute(stmt).mappings())
 
 
-def rule_in_direction(conn: Connection, policy_id: str, direction: str) -> RowMapping | None:
-    stmt = select(rules).where(r.qos_policy_id == policy_id, r.direction == direction)
-    return conn.execute(stmt).mappings().first()
+def policy_rules(conn: Connection, rule_type: str, policy_id: str) -> list[RowMapping]:
+    table = RULE_TABLES[rule_type]
+    stmt = select(table).where(table.c.qos_policy_id == policy_id).order_by(table.c.id)
+    return list(conn.execute(stmt).mappings())
 
 
-def insert_rule(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(rules).values(**values))
+def insert_rule(conn: Connection, rule_type: str, values: dict[str, Any]) -> None:
+    conn.execute(insert(RULE_TABLES[rule_type]).values(**values))
 
 
-def update_rule(conn: Connection, rule_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(rules).where(r.id == rule_id).values(**values))
+def update_rule(conn: Connection, rule_type: str, rule_id: str, values: dict[str, Any]) -> None:
+    table = RULE_TABLES[rule_type]
+    conn.execute(update(table).where(table.c.id == rule_id).values(**values))
 
 
-def delete_rule(conn: Connection, rule_id: str) -> None:
-    conn.execute(delete(rules).where(r.id == rule_id))
+def delete_rule(conn: Connection, rule_type: str, rule_id: str) -> None:
+    table = RULE_TABLES[rule_type]
+    conn.execute(delete(table).where(table.c.id == rule_id))
 
 
 # --- what the agents are told ----------------------------------------------------------------
@@ -186,4 +235,64 @@ def limits_of(conn: Connection, policy_ids: list[str]) -> dict[str, list[tuple[s
     )
     for pid, direction, kbps, burst in conn.execute(stmt.order_by(r.direction)):
         out[pid].append((direction, kbps, burst))
+    return out
+
+
+def port_dscp_marks(conn: Connection, port_ids: Sequence[str]) -> dict[str, int]:
+    """Port id -> the DSCP mark of its effective policy (the port's own, else its network's
+    unless the network owns the port: the rule ``bandwidth_limits`` of ``store.hostsync``
+    follows), for the ports that have one (host state, one query)."""
+    if not port_ids:
+        return {}
+    p, n = Port.__table__.c, Network.__table__.c
+    dscp = RULE_TABLES["dscp_marking"].c
+    effective = func.coalesce(
+        p.qos_policy_id,
+        case((p.device_owner.like(NETWORK_OWNED), None), else_=n.qos_policy_id),
+    )
+    stmt = (
+        select(p.id, dscp.dscp_mark)
+        .join(Network.__table__, n.id == p.network_id)
+        .join(RULE_TABLES["dscp_marking"], dscp.qos_policy_id == effective)
+        .where(p.id.in_(sorted(set(port_ids))))
+    )
+    return {pid: mark for pid, mark in conn.execute(stmt)}
+
+
+# --- what placement is asked (service.port_resources) ----------------------------------------
+
+
+def any_rules(conn: Connection, rule_types: list[str]) -> bool:
+    """Whether any policy has a rule of these types (one cheap query each)."""
+    for rule_type in rule_types:
+        table = RULE_TABLES[rule_type]
+        if conn.execute(select(table.c.id).limit(1)).first() is not None:
+            return True
+    return False
+
+
+def network_policies(conn: Connection, network_ids: set[str]) -> dict[str, tuple[Any, Any]]:
+    """Network id -> (its qos_policy_id, its first segment's physical network)."""
+    n = Network.__table__.c
+    out: dict[str, tuple[Any, Any]] = {}
+    ids = sorted(network_ids)
+    for start in range(0, len(ids), 500):
+        stmt = select(n.id, n.qos_policy_id, n.physical_network).where(
+            n.id.in_(ids[start : start + 500])
+        )
+        out.update((nid, (policy, physnet)) for nid, policy, physnet in conn.execute(stmt))
+    return out
+
+
+def rules_by_policy(
+    conn: Connection, rule_type: str, policy_ids: set[str]
+) -> dict[str, list[RowMapping]]:
+    """Policy id -> its rules of ``rule_type``, by id."""
+    out: dict[str, list[RowMapping]] = defaultdict(list)
+    if not policy_ids:
+        return out
+    table = RULE_TABLES[rule_type]
+    stmt = select(table).where(table.c.qos_policy_id.in_(sorted(policy_ids)))
+    for row in conn.execute(stmt.order_by(table.c.id)).mappings():
+        out[row["qos_policy_id"]].append(row)
     return out

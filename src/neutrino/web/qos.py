@@ -1,5 +1,6 @@
-"""QoS policies: list and create them (admins), show one with its bandwidth-limit rules, add
-and remove a rule, and choose a port's policy on the port page.
+"""QoS policies: list and create them (admins), show one with its rules (bandwidth limits in
+a table of their own, the other types' rules by type with their values), add a bandwidth limit,
+remove any rule, and choose a port's policy on the port page.
 
 Creating policies and rules is admin-only in Neutron, so members see the policies shared with
 them and the forms only where the call could succeed; a refused call still comes back with
@@ -96,7 +97,19 @@ def _detail(
     status: int = 200,
 ) -> Response:
     policy = services(request).qos_policies.get(me.ctx, policy_id)
-    rules = sorted(policy["rules"], key=lambda r: (r["direction"], r["id"]))
+    limits = [r for r in policy["rules"] if r["type"] == BANDWIDTH_LIMIT]
+    rules = sorted(limits, key=lambda r: (r["direction"], r["id"]))
+    others = [
+        {
+            "id": r["id"],
+            "type": r["type"],
+            "settings": ", ".join(
+                f"{k} {v}" for k, v in r.items() if k not in ("id", "type", "qos_policy_id")
+            ),
+        }
+        for r in sorted(policy["rules"], key=lambda r: (r["type"], r["id"]))
+        if r["type"] != BANDWIDTH_LIMIT
+    ]
     return page(
         request,
         me,
@@ -104,6 +117,7 @@ def _detail(
         status=status,
         policy=policy,
         rules=rules,
+        others=others,
         form=fields,
         errors=errors,
     )
@@ -137,8 +151,9 @@ async def add_rule(request: Request, policy_id: str) -> Response:
 @guarded
 async def delete_rule(request: Request, policy_id: str, rule_id: str) -> Response:
     me = current(request)
-    await form(request)
-    services(request).qos_rules.delete(me.ctx, BANDWIDTH_LIMIT, policy_id, rule_id)
+    fields = await form(request)
+    kind = fields.get("type") or BANDWIDTH_LIMIT
+    services(request).qos_rules.delete(me.ctx, kind, policy_id, rule_id)
     return RedirectResponse(f"/ui/qos/{policy_id}", status_code=303)
 
 

@@ -1,8 +1,7 @@
 """QoS routes beyond the policies' generic collection (``/v2.0/qos/policies``, made by
 ``collection_router`` in the app): each policy's rules by type
-(``/v2.0/qos/policies/{id}/bandwidth_limit_rules`` and Neutron's other rule collections,
-which answer that no agent supports them), the rule-type alias
-(``/v2.0/qos/alias-bandwidth-limit-rules/{id}``), the rule types
+(``/v2.0/qos/policies/{id}/bandwidth_limit_rules`` and Neutron's other rule collections),
+the rules by their id alone (``/v2.0/qos/alias-<type>-rules/{id}``), the rule types
 (``/v2.0/qos/rule-types[/{type}]``) and the policies' tags.
 """
 
@@ -26,11 +25,12 @@ from neutrino.api.http import (
 from neutrino.api.neutron import tags
 from neutrino.api.neutron.resources import page_links
 from neutrino.common.errors import NotFound
-from neutrino.service.qos_attrs import RULE_COLLECTIONS
+from neutrino.service.qos_attrs import KINDS, RULE_COLLECTIONS
 
 router = APIRouter()
 POLICY = "/v2.0/qos/policies/{policy_id}"
-ALIAS = "/v2.0/qos/alias-bandwidth-limit-rules/{rule_id}"
+# the aliases' paths: rule type -> /v2.0/qos/alias-<type with dashes>-rules/{rule_id}
+ALIASES = {t: f"/v2.0/qos/alias-{t.replace('_', '-')}-rules/{{rule_id}}" for t in KINDS}
 
 
 def _rule_type(rule_kind: str) -> str:
@@ -140,26 +140,33 @@ async def delete_rule(request: Request, policy_id: str, rule_kind: str, rule_id:
     return no_content()
 
 
-@router.get(ALIAS)
-async def show_alias(request: Request, rule_id: str) -> Response:
-    ctx = context(request)
-    item = services(request).qos_rules.get_alias(ctx, rule_id)
-    return json_response({"alias_bandwidth_limit_rule": item})
+def _alias_routes(rule_type: str) -> None:
+    """GET, PUT and DELETE of a rule of ``rule_type`` by its id alone (``qos-rules-alias``)."""
+    path, member = ALIASES[rule_type], f"alias_{rule_type}_rule"
+
+    async def show_alias(request: Request, rule_id: str) -> Response:
+        item = services(request).qos_rules.get_alias(context(request), rule_type, rule_id)
+        return json_response({member: item})
+
+    async def update_alias(request: Request, rule_id: str) -> Response:
+        ctx = context(request)
+        svc = services(request).qos_rules
+        body = await member_body(request, member)
+        policy_id = svc.policy_of(ctx, rule_type, rule_id)
+        updated = svc.update(ctx, rule_type, policy_id, rule_id, body)
+        return json_response({member: updated})
+
+    async def delete_alias(request: Request, rule_id: str) -> Response:
+        ctx = context(request)
+        svc = services(request).qos_rules
+        svc.delete(ctx, rule_type, svc.policy_of(ctx, rule_type, rule_id), rule_id)
+        return no_content()
+
+    name = rule_type.replace("_", "-")
+    router.get(path, name=f"show-alias-{name}")(show_alias)
+    router.put(path, name=f"update-alias-{name}")(update_alias)
+    router.delete(path, name=f"delete-alias-{name}")(delete_alias)
 
 
-@router.put(ALIAS)
-async def update_alias(request: Request, rule_id: str) -> Response:
-    ctx = context(request)
-    svc = services(request).qos_rules
-    body = await member_body(request, "alias_bandwidth_limit_rule")
-    policy_id = svc.policy_of(ctx, rule_id)
-    updated = svc.update(ctx, "bandwidth_limit", policy_id, rule_id, body)
-    return json_response({"alias_bandwidth_limit_rule": updated})
-
-
-@router.delete(ALIAS)
-async def delete_alias(request: Request, rule_id: str) -> Response:
-    ctx = context(request)
-    svc = services(request).qos_rules
-    svc.delete(ctx, "bandwidth_limit", svc.policy_of(ctx, rule_id), rule_id)
-    return no_content()
+for _type in KINDS:
+    _alias_routes(_type)

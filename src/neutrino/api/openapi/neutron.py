@@ -344,9 +344,11 @@ def qos_operations() -> Operations:
     """A policy's rules (by kind, and by the alias), and its tags."""
     rules = "/v2.0/qos/policies/{policy_id}/{rule_kind}"
     rule = rules + "/{rule_id}"
-    alias = "/v2.0/qos/alias-bandwidth-limit-rules/{rule_id}"
-    create = member("bandwidth_limit_rule", attributes_schema(qos_attrs.RULE_SPEC, create=True))
-    update = attributes_schema(qos_attrs.RULE_UPDATE_SPEC, create=False)
+    kinds = qos_attrs.KINDS.values()
+    create = {"anyOf": [member(k.member, attributes_schema(k.spec, create=True)) for k in kinds]}
+    update = {
+        "anyOf": [member(k.member, attributes_schema(k.update_spec, create=False)) for k in kinds]
+    }
     tags = "/v2.0/qos/policies/{policy_id}/tags"
     tag_list = {
         "type": "object",
@@ -360,19 +362,26 @@ def qos_operations() -> Operations:
         },
         (rules, "post"): {"requestBody": body(create), "responses": responses(201, WRITE_ERRORS)},
         (rule, "get"): {"parameters": [FIELDS], "responses": responses(200, READ_ERRORS)},
-        (rule, "put"): {
-            "requestBody": body(member("bandwidth_limit_rule", update)),
-            "responses": responses(200, WRITE_ERRORS),
-        },
+        (rule, "put"): {"requestBody": body(update), "responses": responses(200, WRITE_ERRORS)},
         (rule, "delete"): {"responses": responses(204, WRITE_ERRORS)},
-        (alias, "put"): {
-            "requestBody": body(member("alias_bandwidth_limit_rule", update)),
-            "responses": responses(200, WRITE_ERRORS),
-        },
-        (alias, "delete"): {"responses": responses(204, WRITE_ERRORS)},
+        **alias_operations(),
         (tags, "put"): {"requestBody": body(tag_list), "responses": responses(200, WRITE_ERRORS)},
         (tags, "delete"): {"responses": responses(204, WRITE_ERRORS)},
         (tags + "/{tag}", "put"): {"responses": responses(201, WRITE_ERRORS)},
         (tags + "/{tag}", "delete"): {"responses": responses(204, WRITE_ERRORS)},
         (tags + "/{tag}", "get"): {"responses": responses(204, READ_ERRORS)},
     }
+
+
+def alias_operations() -> Operations:
+    """The rules by their id alone (``qos-rules-alias``): an update body per rule type."""
+    ops: Operations = {}
+    for kind in qos_attrs.KINDS.values():
+        alias = f"/v2.0/qos/alias-{kind.type.replace('_', '-')}-rules/{{rule_id}}"
+        update = attributes_schema(kind.update_spec, create=False)
+        ops[(alias, "put")] = {
+            "requestBody": body(member(f"alias_{kind.member}", update)),
+            "responses": responses(200, WRITE_ERRORS),
+        }
+        ops[(alias, "delete")] = {"responses": responses(204, WRITE_ERRORS)}
+    return ops
