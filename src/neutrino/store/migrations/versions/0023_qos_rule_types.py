@@ -1,7 +1,7 @@
 """qos rule types beyond bandwidth limits
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0025
 Create Date: 2026-12-03 23:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | Sequence[str] | None = "0019"
+down_revision: str | Sequence[str] | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
