@@ -329,4 +329,8 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Router Availability Zone",
         "Availability zone support for router.",
     ),
+    Extension(
+        "flavors", "Neutron Service Flavors", "Flavor specification for Neutron advanced services."
+    ),
+    Extension("l3-flavors", "Router Flavor Extension", "Flavor support for routers."),
 )
