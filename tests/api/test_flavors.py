@@ -94,7 +94,7 @@ def test_a_profile_deleted_with_its_flavor_binding_and_bulk_create(api: Caller) 
         },
     )
     assert r.status_code == 201, r.text
-    a, b = r.json()["flavors"]
+    a, _b = r.json()["flavors"]
     sp = profile(api, driver=SINGLE)
     bind(api, a["id"], sp["id"])
     assert api.delete(f"{FLAVORS}/{a['id']}").status_code == 204  # bindings go with it
@@ -214,7 +214,7 @@ def test_list_filters_fields_sorting_paging(api: Caller) -> None:
     }
     first = get(f"{FLAVORS}?sort_key=name&limit=2").json()
     assert [f["name"] for f in first["flavors"]] == ["a", "b"]
-    nxt = [link for link in first["flavors_links"] if link["rel"] == "next"][0]["href"]
+    nxt = next(link for link in first["flavors_links"] if link["rel"] == "next")["href"]
     assert names(get(nxt.split("testserver", 1)[-1])) == ["c"]
     for bad in ("?enabled=maybe", "?bogus=1", "?sort_key=service_profiles", "?limit=x"):
         r = get(FLAVORS + bad)

@@ -333,4 +333,9 @@ EXTENSIONS: tuple[Extension, ...] = (
         "flavors", "Neutron Service Flavors", "Flavor specification for Neutron advanced services."
     ),
     Extension("l3-flavors", "Router Flavor Extension", "Flavor support for routers."),
+    Extension(
+        "subnet-service-types",
+        "Subnet service types",
+        "Provides ability to set the subnet service_types field",
+    ),
 )
