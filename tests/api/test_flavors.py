@@ -295,3 +295,37 @@ def test_router_flavor_refusals(api: Caller) -> None:
 def test_extensions_advertised(api: Caller) -> None:
     aliases = {e["alias"] for e in api.get("/v2.0/extensions").json()["extensions"]}
     assert {"flavors", "l3-flavors"} <= aliases
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", f"{FLAVORS}/%00", None),
+        ("GET", f"{FLAVORS}/{'x' * 5000}", None),
+        ("PUT", f"{FLAVORS}/{'x' * 300}", {"flavor": {"name": "n"}}),
+        ("DELETE", f"{PROFILES}/{'y' * 300}", None),
+        ("POST", FLAVORS, {"flavor": {"service_type": "x" * 100_000}}),
+        ("POST", FLAVORS, {"flavor": {"service_type": ["L3_ROUTER_NAT"]}}),
+        ("POST", FLAVORS, {"flavor": {"service_type": {"a": 1}}}),
+        ("POST", FLAVORS, {"flavor": []}),
+        ("POST", FLAVORS, {"flavors": [1]}),
+        ("POST", PROFILES, {"service_profile": {"driver": "d" * 2000}}),
+        ("POST", PROFILES, {"service_profile": {"metainfo": "m" * 5000}}),
+        ("POST", PROFILES, {"service_profile": {"driver": ["x"]}}),
+        ("POST", f"{FLAVORS}/{L3_ID}/service_profiles", {"service_profile": []}),
+        ("POST", f"{FLAVORS}/{L3_ID}/service_profiles", {"service_profile": {"id": None}}),
+        ("POST", f"{FLAVORS}/{'z' * 300}/service_profiles", {"service_profile": {"id": L3_ID}}),
+        ("DELETE", f"{FLAVORS}/{'z' * 300}/service_profiles/{'w' * 300}", None),
+        ("POST", "/v2.0/routers", {"router": {"flavor_id": "f" * 10_000}}),
+        ("POST", "/v2.0/routers", {"router": {"flavor_id": {"id": L3_ID}}}),
+        ("GET", f"{FLAVORS}?id={'i' * 100}&name={'n' * 1000}&enabled=1", None),
+        ("GET", f"{FLAVORS}?sort_key=name&marker={'m' * 100}", None),
+        ("GET", f"{PROFILES}?driver={'d' * 5000}", None),
+    ],
+)
+def test_hostile_input_is_a_4xx(api: Caller, method: str, path: str, body: Any) -> None:
+    r = api.client.request(method, path, json=body, headers={"X-Auth-Token": api.token})
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert set(r.json()["NeutronError"]) == {"type", "message", "detail"}
+        assert len(r.json()["NeutronError"]["message"]) < 1100
