@@ -123,7 +123,13 @@ class World:
         address_group = self._post(
             "/v2.0/address-groups", "address_group", {"addresses": ["198.51.100.0/28"]}, tok
         )
+        flavor = self._post("/v2.0/flavors", "flavor", {"service_type": "L3_ROUTER_NAT"})
+        profile = self._post("/v2.0/service_profiles", "service_profile", {"metainfo": "m"})
         for kind, rid in (
+            ("flavors", flavor),
+            ("flavor_id", flavor),
+            ("service_profiles", profile),
+            ("profile_id", profile),
             ("trunks", trunk),
             ("trunk_id", trunk),
             ("segments", segment),

@@ -63,6 +63,10 @@ ITEMS: dict[str, tuple[str, frozenset[str]]] = {
     # QoS policies: read by their project (or all when shared), written by the admin only
     "qos_a": ("/v2.0/qos/policies/{qos_a}", A),
     "qos_shared": ("/v2.0/qos/policies/{qos_shared}", ALL),
+    # service flavors: read by every caller holding a role, written by the admin; service
+    # profiles: the admin's alone
+    "flavor": ("/v2.0/flavors/{flavor}", ALL),
+    "service_profile": ("/v2.0/service_profiles/{service_profile}", NOBODY),
 }
 OWNED_BY = {
     "net_a": "a",
@@ -102,6 +106,8 @@ OWNED_BY = {
     "qos_shared": "admin",
     "ag_a": "a",
     "ag_to_b": "a",
+    "flavor": "admin",
+    "service_profile": "admin",
 }
 COLLECTIONS = {
     "networks": ("net_a", "shared", "ext", "net_b", "net_to_b", "net_to_c"),
@@ -126,6 +132,8 @@ COLLECTIONS = {
     "address-scopes": ("scope_a", "scope_shared"),
     "qos/policies": ("qos_a", "qos_shared"),
     "address-groups": ("ag_a", "ag_to_b"),
+    "flavors": ("flavor",),
+    "service_profiles": ("service_profile",),
 }
 UPDATES: dict[str, Any] = {
     "net_a": {"network": {"name": "n"}},
@@ -162,6 +170,8 @@ UPDATES: dict[str, Any] = {
     "qos_shared": {"policy": {"name": "n"}},
     "ag_a": {"address_group": {"name": "n"}},
     "ag_to_b": {"address_group": {"name": "n"}},
+    "flavor": {"flavor": {"name": "n"}},
+    "service_profile": {"service_profile": {"description": "n"}},
 }
 
 
@@ -184,7 +194,8 @@ def may_write(who: str, key: str) -> bool:
     return who == "admin" or (who in (OWNER, MEMBER_B) and OWNED_BY[key] == project_of(who))
 
 
-ADMIN_WRITES = frozenset({"qos_a", "qos_shared"})  # Neutron: QoS policies are the admin's
+# Neutron: QoS policies, flavors and service profiles are the admin's
+ADMIN_WRITES = frozenset({"qos_a", "qos_shared", "flavor", "service_profile"})
 # Neutron: an address group shared through RBAC is not found by a stranger's update or delete
 HIDDEN_FROM_WRITERS = frozenset({"ag_to_b"})
 

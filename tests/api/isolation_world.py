@@ -362,6 +362,12 @@ def build(w: World, settings: Settings) -> None:
         status=200,
     )
     ids["agent"] = agent["agent"]["id"]
+    flavor = w.ok("admin", "POST", "/v2.0/flavors", {"flavor": {"service_type": "L3_ROUTER_NAT"}})
+    ids["flavor"] = flavor["flavor"]["id"]
+    profile = w.ok(
+        "admin", "POST", "/v2.0/service_profiles", {"service_profile": {"metainfo": "m"}}
+    )
+    ids["service_profile"] = profile["service_profile"]["id"]
     w.ok("admin", "PUT", "/v2.0/quotas/{project_a}", {"quota": {"network": 20}}, status=200)
 
 

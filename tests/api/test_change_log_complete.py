@@ -46,6 +46,8 @@ TOP: dict[str, str] = {
     "port_forwardings": "port_forwarding",
     "trunks": "trunk",
     "network_segments": "segment",
+    "flavors": "flavor",
+    "serviceprofiles": "service_profile",
 }
 CHILD: dict[str, tuple[str, str]] = {
     "subnet_allocation_pools": ("subnet", "subnet_id"),
@@ -65,6 +67,8 @@ CHILD: dict[str, tuple[str, str]] = {
     "address_group_addresses": ("address_group", "address_group_id"),
     "qos_bandwidth_limit_rules": ("qos_policy", "qos_policy_id"),
     "trunk_subports": ("trunk", "trunk_id"),
+    "flavorserviceprofilebindings": ("flavor", "flavor_id"),
+    "subnet_service_types": ("subnet", "subnet_id"),
 }
 # a top-level row made or removed with its parent (a group's own rules, created with it and
 # cascaded with it) is covered by the parent's create/delete entry
@@ -208,6 +212,8 @@ class World:
                 "qos_rules",
                 "port_forwardings",  # "<floating IP id>/<forwarding id>"
                 "trunks",
+                "flavors",
+                "service_profiles",
             )
         }
         self.cidr = 0
@@ -280,6 +286,7 @@ class World:
                 {"dns_nameservers": []},
                 {"host_routes": [{"destination": "198.51.100.0/24", "nexthop": "192.0.2.1"}]},
                 {"enable_dhcp": self.rng.random() < 0.5},
+                {"service_types": self.rng.choice([[], ["compute:nova"]])},
             ]
         )
         self.member.put(f"/v2.0/subnets/{self.pick('subnets')}", {"subnet": body})
@@ -653,6 +660,39 @@ class World:
             case _:
                 self.deleted("trunks", tid, self.member.delete(f"/v2.0/trunks/{tid}"))
 
+    def flavor(self) -> None:
+        fid, sid = self.pick("flavors"), self.pick("service_profiles")
+        driver = "neutron.services.l3_router.service_providers.single_node.SingleNodeDriver"
+        match self.rng.randrange(7):
+            case 0:
+                body = {"name": "f", "service_type": "L3_ROUTER_NAT"}
+                self.created("flavors", "flavor", self.api.post("/v2.0/flavors", {"flavor": body}))
+            case 1:
+                body = {"driver": driver, "enabled": self.rng.random() < 0.8}
+                r = self.api.post("/v2.0/service_profiles", {"service_profile": body})
+                self.created("service_profiles", "service_profile", r)
+            case 2:
+                body = {"service_profile": {"id": sid}}
+                self.api.post(f"/v2.0/flavors/{fid}/service_profiles", body)
+            case 3:
+                self.api.delete(f"/v2.0/flavors/{fid}/service_profiles/{sid}")
+            case 4:
+                self.api.put(f"/v2.0/flavors/{fid}", {"flavor": {"enabled": True, "name": "g"}})
+                self.api.put(
+                    f"/v2.0/service_profiles/{sid}", {"service_profile": {"metainfo": "m"}}
+                )
+            case 5:
+                r = self.member.post("/v2.0/routers", {"router": {"flavor_id": fid}})
+                self.created("routers", "router", r)
+            case _:
+                kind, path = self.rng.choice(
+                    [
+                        ("flavors", f"/v2.0/flavors/{fid}"),
+                        ("service_profiles", f"/v2.0/service_profiles/{sid}"),
+                    ]
+                )
+                self.deleted(kind, fid if kind == "flavors" else sid, self.api.delete(path))
+
     def port_bind(self) -> None:
         """A port moves host: a trunk's sub-ports follow their parent."""
         host = self.rng.choice(["hv1", "hv2", ""])
@@ -699,6 +739,7 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (5, w.qos),
         (6, w.trunk),
         (3, w.port_bind),
+        (4, w.flavor),
     ]
 
 

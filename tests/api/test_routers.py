@@ -24,6 +24,7 @@ ROUTER_KEYS = {
     "revision_number",
     "availability_zone_hints",  # router_availability_zone
     "availability_zones",
+    "flavor_id",  # l3-flavors
 }
 INFO_KEYS = {"id", "tenant_id", "project_id", "port_id", "network_id", "subnet_id", "subnet_ids"}
 

@@ -39,6 +39,7 @@ from neutrino.api.neutron import (
     root,
     tags,
 )
+from neutrino.api.neutron import flavors as flavor_actions
 from neutrino.api.neutron import routers as router_actions
 from neutrino.api.neutron import subnetpools as subnetpool_actions
 from neutrino.api.neutron import trunks as trunk_actions
@@ -165,6 +166,11 @@ def create_app(
     app.include_router(collection_router("trunks", "trunk", lambda s: s.trunks))
     app.include_router(trunk_actions.router)
     app.include_router(collection_router("segments", "segment", lambda s: s.segments))
+    app.include_router(collection_router("flavors", "flavor", lambda s: s.flavors))
+    app.include_router(flavor_actions.router)
+    app.include_router(
+        collection_router("service_profiles", "service_profile", lambda s: s.service_profiles)
+    )
     app.include_router(readonly.router)
     app.include_router(
         collection_router(

@@ -154,6 +154,10 @@ class ServiceUnavailable(NeutrinoError):
     neutron_type: ClassVar[str | None] = "HTTPServiceUnavailable"
 
 
+class NamedServiceUnavailable(_NamedType, ServiceUnavailable):
+    """A 503 with an explicit Neutron type (``FlavorDisabled``, ``ServiceProfileDisabled``)."""
+
+
 class RetryableConflict(NeutrinoError):
     """A write lost a race (unique key, serialization failure); the unit of work retries it."""
 

@@ -358,4 +358,13 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Router Availability Zone",
         "Availability zone support for router.",
     ),
+    Extension(
+        "flavors", "Neutron Service Flavors", "Flavor specification for Neutron advanced services."
+    ),
+    Extension("l3-flavors", "Router Flavor Extension", "Flavor support for routers."),
+    Extension(
+        "subnet-service-types",
+        "Subnet service types",
+        "Provides ability to set the subnet service_types field",
+    ),
 )

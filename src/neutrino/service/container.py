@@ -14,6 +14,7 @@ from neutrino.service.changes import ChangeLogService
 from neutrino.service.default_security_group_rules import DefaultSecurityGroupRuleService
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.dhcp_agents import DhcpAgentService
+from neutrino.service.flavors import FlavorService, ServiceProfileService
 from neutrino.service.hostsync import HostSyncService
 from neutrino.service.identity import IdentityService
 from neutrino.service.ip_availability import IpAvailabilityService
@@ -76,6 +77,8 @@ class Services:
     changes: ChangeLogService
     trunks: TrunkService
     segments: SegmentService
+    flavors: FlavorService
+    service_profiles: ServiceProfileService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -92,7 +95,8 @@ class Services:
         ports = PortService(store, settings, quotas)
         networks = NetworkService(store, segments, quotas)
         subnets = SubnetService(store, quotas, dhcp=dhcp)
-        routers = RouterService(store, settings, quotas, networks, subnets)
+        flavors = FlavorService(store)
+        routers = RouterService(store, settings, quotas, networks, subnets, flavors)
         floatingips = FloatingIpService(store, settings, quotas)
         groups = SecurityGroupService(store, quotas)
         agents = AgentService(store, dhcp, routers.ports.ha)
@@ -131,4 +135,6 @@ class Services:
             changes=ChangeLogService(store),
             trunks=TrunkService(store),
             segments=SegmentService(store, SegmentAllocator(segments)),
+            flavors=flavors,
+            service_profiles=ServiceProfileService(store),
         )

@@ -100,6 +100,10 @@ INTEREST = Interest(
         # segment's (the first one) lives on its network's row, logged as a network change
         Resource.TRUNK,
         Resource.SEGMENT,
+        # API-only catalogue entries; the provider a router's flavor picks (``ha``) is its
+        # own column, logged as a router change
+        Resource.FLAVOR,
+        Resource.SERVICE_PROFILE,
     )
     | STATUS_REPORTS,
 )

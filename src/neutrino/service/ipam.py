@@ -40,11 +40,14 @@ from neutrino.common.errors import (
     NamedBadRequest,
     NamedConflict,
     ResourceNotFound,
+    excerpt,
 )
 from neutrino.domain import ipam as ip
+from neutrino.domain import service_types as st
 from neutrino.domain.attributes import Invalid, ip_address, uuid
 from neutrino.service.ipam_floors import INTEREST, Floors
 from neutrino.store import changelog
+from neutrino.store import subnet_service_types as type_repo
 from neutrino.store import subnets as repo
 from neutrino.store.changes import Resource
 from neutrino.store.uow import Tx
@@ -61,6 +64,8 @@ class SubnetInfo:
     gateway: int | None
     auto: bool
     pools: tuple[ip.Interval, ...]
+    service_types: tuple[str, ...] = ()  # subnet-service-types: ``domain.service_types``
+    dhcp: bool = True
 
     @property
     def version(self) -> int:
@@ -68,12 +73,16 @@ class SubnetInfo:
 
 
 def load_subnets(conn: Any, network_id: str) -> list[SubnetInfo]:
-    """The network's subnets with their pools, in creation order (one query)."""
+    """The network's subnets with their pools and service types, in creation order (two
+    queries)."""
     rows: dict[str, list[Any]] = {}
-    for sid, net_id, cidr, gateway, ra, mode, first, last in repo.ipam_subnets(conn, network_id):
-        entry = rows.setdefault(sid, [net_id, cidr, gateway, ra, mode, []])
+    for sid, net_id, cidr, gateway, ra, mode, dhcp, first, last in repo.ipam_subnets(
+        conn, network_id
+    ):
+        entry = rows.setdefault(sid, [net_id, cidr, gateway, ra, mode, [], dhcp])
         if first is not None:
             entry[5].append((ip.to_int(first), ip.to_int(last)))
+    types = type_repo.on_network(conn, network_id)
     return [
         SubnetInfo(
             id=sid,
@@ -82,9 +91,24 @@ def load_subnets(conn: Any, network_id: str) -> list[SubnetInfo]:
             gateway=ip.to_int(gateway) if gateway else None,
             auto=ip.is_auto_address(ra, mode),
             pools=tuple(sorted(pools)),
+            service_types=tuple(types.get(sid, ())),
+            dhcp=bool(dhcp),
         )
-        for sid, (net_id, cidr, gateway, ra, mode, pools) in rows.items()
+        for sid, (net_id, cidr, gateway, ra, mode, pools, dhcp) in rows.items()
     ]
+
+
+def candidates(subnets: list[SubnetInfo], device_owner: str, network_id: str) -> list[SubnetInfo]:
+    """The subnets that may address a port of ``device_owner``, those with service types
+    first (Neutron's ``_ipam_get_subnets``); 409 when the network has subnets but none fits."""
+    fit = [s for s in subnets if st.serves(s.service_types, s.dhcp, device_owner)]
+    if subnets and not fit:
+        raise NamedConflict(
+            "IpAddressGenerationFailureNoMatchingSubnet",
+            f"No valid service subnet for the given device owner, network {network_id}, "
+            f"service type {excerpt(device_owner)}.",
+        )
+    return sorted(fit, key=lambda s: not s.service_types)
 
 
 # --- the floor hints ----------------------------------------------------------------------
@@ -347,7 +371,7 @@ def allocate(
     window: int,
 ) -> list[dict[str, str]]:
     """Allocate a new port's fixed IPs; returns them in Neutron's order (rows inserted)."""
-    subnets = load_subnets(tx.conn, network_id)
+    subnets = candidates(load_subnets(tx.conn, network_id), device_owner, network_id)
     wants = _plan(tx, subnets, requested, mac, network_id, device_owner, set())
     return _execute(tx, network_id, port_id, wants, window, 0)
 
@@ -403,7 +427,8 @@ def reallocate(
         subnet = by_id.get(old["subnet_id"])
         (remove if router or subnet is None or not subnet.auto else keep).append(old)
     handled = {o["subnet_id"] for o in keep + remove}
-    wants = _plan(tx, subnets, add, mac, network_id, device_owner, handled)
+    usable = candidates(subnets, device_owner, network_id)
+    wants = _plan(tx, usable, add, mac, network_id, device_owner, handled)
     if remove:
         repo.delete_allocations(
             tx.conn, port_id, [(o["subnet_id"], o["ip_address"]) for o in remove]
@@ -432,13 +457,14 @@ def release(tx: Tx, port_id: str) -> None:
 def add_auto_addresses(tx: Tx, subnet: SubnetInfo) -> None:
     """A new SLAAC/DHCPv6-stateless subnet: give each port on the network (router interfaces
     excepted) its EUI-64 address there (each such port is updated)."""
-    candidates = [
+    served = [
         p
         for p in repo.ports_on_network(tx.conn, subnet.network_id)
         if p["device_owner"] not in ip.ROUTER_INTERFACE_OWNERS_SNAT
+        and st.serves(subnet.service_types, subnet.dhcp, p["device_owner"])
     ]
-    positions = repo.next_positions(tx.conn, [p["id"] for p in candidates])
-    for port in candidates:
+    positions = repo.next_positions(tx.conn, [p["id"] for p in served])
+    for port in served:
         address = ip.eui64(subnet.net, port["mac_address"])
         if repo.holder(tx.conn, subnet.id, ip.to_text(address, 6)):
             continue  # Neutron skips a port whose address was taken meanwhile

@@ -44,6 +44,8 @@ INTEREST = Interest(
         Resource.PORT_FORWARDING,  # forwards to addresses, allocates none
         Resource.TRUNK,  # trunks move bindings, never addresses
         Resource.SEGMENT,  # a segment's subnets are subnet changes of their own
+        Resource.FLAVOR,  # API-only catalogue entries: allocate nothing
+        Resource.SERVICE_PROFILE,
     ),
 )
 FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's

@@ -51,6 +51,8 @@ INTEREST = Interest(
         Resource.QOS_POLICY,  # a port shows only the id of its policy, set by a port update
         Resource.PORT_FORWARDING,  # not shown in a port
         Resource.SEGMENT,
+        Resource.FLAVOR,  # API-only catalogue entries: no port shows them
+        Resource.SERVICE_PROFILE,
     ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over

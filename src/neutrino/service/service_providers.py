@@ -18,6 +18,14 @@ PROVIDERS = (
     {"service_type": "L3_ROUTER_NAT", "name": "single_node", "default": True},
     {"service_type": "L3_ROUTER_NAT", "name": "ha", "default": False},
 )
+# driver -> provider name: what a service profile's ``driver`` may name (``service.flavors``).
+# Neutron does not show drivers in this list; its L3 providers of the same names have these
+# driver paths, so a profile written for Neutron names neutrino's provider unchanged.
+_NEUTRON_L3 = "neutron.services.l3_router.service_providers."
+DRIVERS = {
+    _NEUTRON_L3 + "single_node.SingleNodeDriver": "single_node",
+    _NEUTRON_L3 + "ha.HaDriver": "ha",
+}
 
 
 class ServiceProviderService:

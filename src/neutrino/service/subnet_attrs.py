@@ -29,6 +29,7 @@ from neutrino.domain.attributes import (
     to_int,
     uuid,
 )
+from neutrino.domain.service_types import service_types
 
 PD_POOL_ID = "prefix_delegation"
 MAX_DNS_NAMESERVERS = 5
@@ -197,6 +198,7 @@ SPEC: dict[str, Attr] = {
     "ipv6_address_mode": Attr(_ipv6_mode, allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "segment_id": Attr(nullable(uuid), admin_only=True),
+    "service_types": Attr(service_types),  # subnet-service-types (``domain.service_types``)
 }
 
 

@@ -56,6 +56,7 @@ from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.quotas import QuotaService
 from neutrino.store import locks
 from neutrino.store import networks as network_repo
+from neutrino.store import subnet_service_types as type_repo
 from neutrino.store import subnets as repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.changes import Resource
@@ -96,6 +97,7 @@ class SubnetService:
         routes: Children,
         tags: Sequence[str],
         admin: bool = True,
+        service_types: Sequence[str] = (),
     ) -> dict[str, Any]:
         ordered = sorted((ip.to_int(a), a, b) for a, b in pools)
         out = {
@@ -115,7 +117,7 @@ class SubnetService:
             "dns_nameservers": [a for (a,) in dns],
             "description": row["description"],
             "router:external": row["router_external"],
-            "service_types": [],
+            "service_types": list(service_types),
             "segment_id": row["segment_id"],  # the admin's only (Neutron's policy)
             "tags": tags,
             "created_at": clock.iso_seconds(row["created_at"]),
@@ -131,6 +133,7 @@ class SubnetService:
         ids = [r["id"] for r in rows]
         pools, dns = repo.pools_of(conn, ids), repo.dns_of(conn, ids)
         routes, tags = repo.routes_of(conn, ids), tag_repo.tags_of(conn, ids)
+        types = type_repo.of(conn, ids)
         return [
             self.view(
                 r,
@@ -139,6 +142,7 @@ class SubnetService:
                 routes.get(r["id"], []),
                 tags.get(r["id"], []),
                 admin,
+                types.get(r["id"], []),
             )
             for r in rows
         ]
@@ -268,9 +272,19 @@ class SubnetService:
         repo.replace_routes(conn, subnet_id, _route_pairs(attrs.get("host_routes")))
         if attrs.get("tags"):
             tag_repo.replace_tags(conn, "subnets", subnet_id, attrs["tags"])
+        type_repo.replace(conn, subnet_id, attrs.get("service_types") or [])
         tx.created(Resource.SUBNET, row)
         if ip.is_auto_address(attrs.get("ipv6_ra_mode"), attrs.get("ipv6_address_mode")):
-            info = ipam.SubnetInfo(subnet_id, network_id, net, gateway, True, tuple(pools))
+            info = ipam.SubnetInfo(
+                subnet_id,
+                network_id,
+                net,
+                gateway,
+                True,
+                tuple(pools),
+                tuple(attrs.get("service_types") or ()),
+                row["enable_dhcp"],
+            )
             ipam.add_auto_addresses(tx, info)
         tx.updated(Resource.NETWORK, network_id)
         self.dhcp.sync_network(tx, network_id)
@@ -353,6 +367,11 @@ class SubnetService:
         if "host_routes" in attrs:
             routes = _route_pairs(attrs["host_routes"])
         children = self._replace_children(conn, subnet_id, net, pools, dns, routes)
+        if "service_types" in attrs and sorted(attrs["service_types"]) != type_repo.of(
+            conn, [subnet_id]
+        ).get(subnet_id, []):
+            type_repo.replace(conn, subnet_id, attrs["service_types"])
+            children = True
         if changed or children:
             tx.updated(Resource.SUBNET, subnet_id, changed)
             self.dhcp.sync_network(tx, row["network_id"])
@@ -407,6 +426,7 @@ class SubnetService:
                     f"Unable to complete operation on subnet {subnet_id}: One "
                     f"or more ports have an IP allocation from this subnet.",
                 )
+        type_repo.remove(conn, subnet_id)
         repo.delete_row(conn, subnet_id)
         for port_id in sorted({port for port, _, _, _ in users}):
             tx.updated(Resource.PORT, port_id)

@@ -58,6 +58,8 @@ INTEREST = Interest(
         Resource.SUBNETPOOL,
         Resource.ADDRESS_SCOPE,
         Resource.QOS_POLICY,  # shapes bandwidth, passes or drops nothing
+        Resource.FLAVOR,  # API-only catalogue entries
+        Resource.SERVICE_PROFILE,
     ),
 )
 

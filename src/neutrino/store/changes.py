@@ -62,6 +62,10 @@ class Resource(enum.Enum):
     ROUTER_L3_AGENT = ("router_l3_agent", "router_l3_bindings", None, False)
     # no network column: router-level, like floating IPs' routers (every L3 host checks it)
     PORT_FORWARDING = ("port_forwarding", "port_forwardings", None, False)
+    # service flavors and profiles: no project, no revision (Neutron's); a flavor's profile
+    # bindings are a child table: binding or unbinding is an update of the flavor
+    FLAVOR = ("flavor", "flavors", None, False)
+    SERVICE_PROFILE = ("service_profile", "serviceprofiles", None, False)
 
     def __init__(self, type_: str, table: str, network_column: str | None, revised: bool) -> None:
         self.type = type_
@@ -76,6 +80,8 @@ class Resource(enum.Enum):
             Resource.AGENT,
             Resource.DEFAULT_SECURITY_GROUP_RULE,
             Resource.ROUTER_L3_AGENT,
+            Resource.FLAVOR,
+            Resource.SERVICE_PROFILE,
         )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from neutrino.store import (
     address_groups,
     agents,
+    flavors,
     floatingips,
     networks,
     ports,
@@ -53,6 +54,8 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "qos/policies/{policy_id}/{rule_kind}": (qos.ANY_RULE_COLUMNS, qos.RULE_HOOKS),
     "trunks": (trunks.COLUMNS, trunks.HOOKS),
     "segments": (segments.COLUMNS, segments.HOOKS),
+    "flavors": (flavors.FLAVOR_COLUMNS, flavors.HOOKS),
+    "service_profiles": (flavors.PROFILE_COLUMNS, flavors.HOOKS),
 }
 
 

@@ -37,6 +37,8 @@ class Router(StandardAttrs, Base):
     ha_vr_id: Mapped[int | None] = mapped_column(Integer)
     # a JSON list, at most 255 characters as in Neutron (router_availability_zone)
     availability_zone_hints: Mapped[str | None] = mapped_column(String(255), default="")
+    # l3-flavors: the flavor it was made with (``models_flavors``; not a foreign key, see there)
+    flavor_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class RouterPort(Base):

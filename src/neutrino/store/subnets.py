@@ -236,7 +236,7 @@ def ip_versions_on(conn: Connection, network_id: str) -> set[int]:
 # Raw SQL (store/raw.py): these run on every port create.
 _IPAM_SUBNETS = (
     "SELECT s.id, s.network_id, s.cidr, s.gateway_ip, s.ipv6_ra_mode, s.ipv6_address_mode, "
-    "p.first_ip, p.last_ip FROM subnets s "
+    "s.enable_dhcp, p.first_ip, p.last_ip FROM subnets s "
     "LEFT OUTER JOIN subnet_allocation_pools p ON p.subnet_id = s.id "
     "WHERE s.network_id = ? ORDER BY s.created_at, s.id"
 )
@@ -252,7 +252,8 @@ _INSERT_ALLOCATION = (
 
 
 def ipam_subnets(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:
-    """(id, network_id, cidr, gateway_ip, ipv6_ra_mode, ipv6_address_mode, first_ip, last_ip)
+    """(id, network_id, cidr, gateway_ip, ipv6_ra_mode, ipv6_address_mode, enable_dhcp,
+    first_ip, last_ip)
     per pool of each subnet of the network (pool columns None for a pool-less subnet), in
     subnet creation order: one query for everything IPAM needs to know about the subnets."""
     return raw.rows(conn, _IPAM_SUBNETS, (network_id,))

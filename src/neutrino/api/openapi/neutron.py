@@ -30,6 +30,7 @@ from neutrino.service import (
     address_groups,
     agents,
     default_security_group_rules,
+    flavor_attrs,
     networks,
     port_attrs,
     qos_attrs,
@@ -97,6 +98,8 @@ COLLECTIONS = (
     Collection("qos/policies", "policy", qos_attrs.POLICY_SPEC, plural="policies"),
     Collection("trunks", "trunk", trunks.SPEC),
     Collection("segments", "segment", segments.SPEC),
+    Collection("flavors", "flavor", flavor_attrs.FLAVOR_SPEC),
+    Collection("service_profiles", "service_profile", flavor_attrs.PROFILE_SPEC),
 )
 IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0-9]+$"})
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
@@ -289,6 +292,14 @@ def extra_operations() -> Operations:
             "responses": responses(200, WRITE_ERRORS),
         }
     ops[(f"{trunk}/get_subports", "get")] = {"responses": responses(200, READ_ERRORS)}
+    bindings = "/v2.0/flavors/{flavor_id}/service_profiles"
+    ops[(bindings, "post")] = {
+        "requestBody": body(
+            member("service_profile", attributes_schema(flavor_attrs.BINDING_SPEC, create=True))
+        ),
+        "responses": responses(201, WRITE_ERRORS),
+    }
+    ops[(bindings + "/{profile_id}", "delete")] = {"responses": responses(204, WRITE_ERRORS)}
     for action, schema in (
         ("add_router_interface", interface),
         ("remove_router_interface", interface),

@@ -119,6 +119,15 @@ def _routes(value: Any) -> list[dict[str, str]]:
     return items
 
 
+@described({"type": ["string", "null"]})
+def _flavor_id(value: Any) -> str | None:
+    """``l3-flavors``: Neutron validates nothing here; the flavor's lookup answers 404 for
+    what names no flavor (``null`` included). Only a string (or null) can name one."""
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"'{value}' is not a valid string")
+    return value
+
+
 SPEC: dict[str, Attr] = {
     **STANDARD,
     "admin_state_up": Attr(to_bool),
@@ -128,6 +137,7 @@ SPEC: dict[str, Attr] = {
     "ha": Attr(to_bool, admin_only=True),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "availability_zone_hints": Attr(az.hints, allow_put=False),
+    "flavor_id": Attr(_flavor_id, allow_put=False),
 }
 ROUTES_SPEC: dict[str, Attr] = {"routes": Attr(_routes, required=True)}
 

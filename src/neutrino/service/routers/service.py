@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from neutrino.common import clock
-from neutrino.common.errors import NamedBadRequest, NamedConflict
+from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
@@ -52,6 +52,7 @@ from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
 if TYPE_CHECKING:  # they import this package's fip rules
+    from neutrino.service.flavors import FlavorService
     from neutrino.service.networks import NetworkService
     from neutrino.service.subnets import SubnetService
 
@@ -71,8 +72,10 @@ class RouterService:
         quotas: QuotaService,
         networks: NetworkService | None = None,
         subnets: SubnetService | None = None,
+        flavors: FlavorService | None = None,
     ) -> None:
         self.store = store
+        self.flavors = flavors
         self.quotas = quotas
         self.ports = RouterPorts(store, settings)
         self.networks = networks
@@ -102,6 +105,9 @@ class RouterService:
             attrs = parse_create(body, SPEC)
             policy.check_router_gateway(ctx, "create_router", attrs)
             policy.check_admin_only(ctx, "create_router", SPEC, attrs)
+            if "flavor_id" in attrs and self.flavors is None:
+                raise NamedBadRequest("BadRequest", "Router flavors are not available here")
+            attrs["ha_given"] = "ha" in attrs
             attrs.setdefault("ha", self.ports.ha.default_ha)
             if attrs["ha"] and self.networks is None:
                 raise NamedBadRequest("BadRequest", "L3 HA is not available on this server")
@@ -117,6 +123,8 @@ class RouterService:
         for project, count in sorted(counts.items()):
             self.quotas.check(tx, project, "router", count)
         for attrs in items:
+            if "flavor_id" in attrs:
+                self._apply_flavor(tx, attrs)
             router_id = new_id()
             now = clock.now()
             project = owner_project(ctx, attrs)
@@ -139,6 +147,7 @@ class RouterService:
                     "ha": attrs["ha"],
                     "ha_vr_id": l3_ha.allocate_vr_id(tx, project) if attrs["ha"] else None,
                     "availability_zone_hints": az.hints_text(hints),
+                    "flavor_id": attrs.get("flavor_id"),
                 },
             )
             if attrs["ha"]:
@@ -152,6 +161,16 @@ class RouterService:
             tx.created(Resource.ROUTER, router_id)
             created.append(render_one(tx.conn, router_id))
         return created
+
+    def _apply_flavor(self, tx: Tx, attrs: dict[str, Any]) -> None:
+        """``l3-flavors``: the flavor's provider decides ``ha``; an ``ha`` the provider does
+        not support is refused (Neutron's driver controller)."""
+        assert self.flavors is not None
+        provider = self.flavors.provider_for(tx, attrs["flavor_id"])
+        ha = provider == "ha"
+        if attrs["ha_given"] and attrs["ha"] != ha:
+            raise InvalidInput(f"Provider {provider} does not support ha={attrs['ha']}")
+        attrs["ha"] = ha
 
     # --- update
 
@@ -183,6 +202,11 @@ class RouterService:
         }
         resync = False
         if "ha" in attrs and attrs["ha"] != bool(row["ha"]):
+            if row["flavor_id"]:
+                raise InvalidInput(
+                    "Changing the 'ha' and 'distributed' attributes on a router associated "
+                    "with a flavor is not supported"
+                )
             values.update(self._change_ha(tx, row, attrs))
             resync = True
         touched = bool(values)

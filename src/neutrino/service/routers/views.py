@@ -55,6 +55,7 @@ def render(conn: Any, rows: list[Any]) -> list[dict[str, Any]]:
                 "ha": bool(r["ha"]),
                 "availability_zone_hints": agent_repo.zone_list(r["availability_zone_hints"]),
                 "availability_zones": zones.get(r["id"], []),
+                "flavor_id": r["flavor_id"],
             }
         )
     return out

@@ -1,0 +1,56 @@
+"""Subnets' service types (``models_flavors.SubnetServiceType``): read for a page of
+subnets or for one network (IPAM), and replaced as a whole."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, delete, insert, select
+
+from neutrino.store.models import Subnet
+from neutrino.store.models_flavors import SubnetServiceType
+
+types = SubnetServiceType.__table__
+subnets = Subnet.__table__
+IN_LIMIT = 500
+
+
+def of(conn: Connection, subnet_ids: Iterable[str]) -> dict[str, list[str]]:
+    """subnet id -> its service types, sorted."""
+    ids = list(subnet_ids)
+    out: dict[str, list[str]] = defaultdict(list)
+    if not ids:
+        return out
+    stmt = select(types.c.subnet_id, types.c.service_type).order_by(types.c.service_type)
+    if len(ids) <= IN_LIMIT:
+        stmt = stmt.where(types.c.subnet_id.in_(ids))
+    wanted = set(ids)
+    for subnet_id, service_type in conn.execute(stmt):
+        if subnet_id in wanted:
+            out[subnet_id].append(service_type)
+    return out
+
+
+def on_network(conn: Connection, network_id: str) -> dict[str, list[str]]:
+    """subnet id -> its service types, for the subnets of one network that have any."""
+    stmt = (
+        select(types.c.subnet_id, types.c.service_type)
+        .join(subnets, subnets.c.id == types.c.subnet_id)
+        .where(subnets.c.network_id == network_id)
+        .order_by(types.c.service_type)
+    )
+    out: dict[str, list[str]] = defaultdict(list)
+    for subnet_id, service_type in conn.execute(stmt):
+        out[subnet_id].append(service_type)
+    return out
+
+
+def replace(conn: Connection, subnet_id: str, values: Sequence[str]) -> None:
+    conn.execute(delete(types).where(types.c.subnet_id == subnet_id))
+    if values:
+        conn.execute(insert(types), [{"subnet_id": subnet_id, "service_type": v} for v in values])
+
+
+def remove(conn: Connection, subnet_id: str) -> None:
+    conn.execute(delete(types).where(types.c.subnet_id == subnet_id))
