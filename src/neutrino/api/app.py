@@ -165,6 +165,18 @@ def create_app(
     app.include_router(collection_router("trunks", "trunk", lambda s: s.trunks))
     app.include_router(trunk_actions.router)
     app.include_router(collection_router("segments", "segment", lambda s: s.segments))
+    # Neutron serves its collections under either spelling; clients use both for this one
+    # (openstacksdk underscores, tempest hyphens): the twin is left out of the document
+    for path, documented in (("network_segment_ranges", True), ("network-segment-ranges", False)):
+        app.include_router(
+            collection_router(
+                path,
+                "network_segment_range",
+                lambda s: s.segment_ranges,
+                key=path.replace("-", "_"),
+            ),
+            include_in_schema=documented,
+        )
     app.include_router(readonly.router)
     app.include_router(
         collection_router(

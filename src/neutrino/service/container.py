@@ -31,6 +31,7 @@ from neutrino.service.routers.port_forwardings import PortForwardingService
 from neutrino.service.security_group_rules import SecurityGroupRuleService
 from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.segment_alloc import SegmentAllocator
+from neutrino.service.segment_ranges import SegmentRangeService, sync_defaults
 from neutrino.service.segments import SegmentService
 from neutrino.service.service_providers import ServiceProviderService
 from neutrino.service.subnetpools import SubnetPoolService
@@ -76,6 +77,7 @@ class Services:
     changes: ChangeLogService
     trunks: TrunkService
     segments: SegmentService
+    segment_ranges: SegmentRangeService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -87,6 +89,7 @@ class Services:
             settings.tenant_network_type,
             settings.underlay_mtu,
         )
+        sync_defaults(store, segments)  # the configured ranges, as ``default`` rows
         quotas = QuotaService(store, settings)
         dhcp = DhcpScheduler.from_settings(settings)
         ports = PortService(store, settings, quotas)
@@ -131,4 +134,5 @@ class Services:
             changes=ChangeLogService(store),
             trunks=TrunkService(store),
             segments=SegmentService(store, SegmentAllocator(segments)),
+            segment_ranges=SegmentRangeService(store),
         )

@@ -100,6 +100,8 @@ INTEREST = Interest(
         # segment's (the first one) lives on its network's row, logged as a network change
         Resource.TRUNK,
         Resource.SEGMENT,
+        # ranges only choose ids for networks yet to be made (logged as network changes)
+        Resource.NETWORK_SEGMENT_RANGE,
     )
     | STATUS_REPORTS,
 )

@@ -44,6 +44,7 @@ INTEREST = Interest(
         Resource.PORT_FORWARDING,  # forwards to addresses, allocates none
         Resource.TRUNK,  # trunks move bindings, never addresses
         Resource.SEGMENT,  # a segment's subnets are subnet changes of their own
+        Resource.NETWORK_SEGMENT_RANGE,  # segmentation ids, not addresses
     ),
 )
 FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's

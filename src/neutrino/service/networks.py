@@ -224,7 +224,7 @@ class NetworkService:
         network_id = new_id()
         now = clock.now()
         project = owner_project(ctx, attrs)
-        chosen = self._choose_segments(tx, attrs)
+        chosen = self._choose_segments(tx, attrs, project)
         net_type, physnet, seg_id = chosen[0]
         hints = attrs.get("availability_zone_hints") or []
         az.check_hints(tx.conn, dhcp_repo.DHCP_AGENT, hints)
@@ -275,22 +275,22 @@ class NetworkService:
         tx.created(Resource.NETWORK, row)
         return network_id
 
-    def _choose_segments(self, tx: Tx, attrs: dict[str, Any]) -> list[Segment]:
+    def _choose_segments(self, tx: Tx, attrs: dict[str, Any], project: str) -> list[Segment]:
         """The provider segment, or each of a multi-provider network's ``segments`` (the first
         one goes on the network row)."""
         wanted = attrs.get("segments")
         if wanted is None:
-            return [self.allocator.choose(tx, attrs)]
+            return [self.allocator.choose(tx, attrs, project=project)]
         if any(k in attrs for k in PROVIDER):
             raise InvalidInput("Segments and provider values cannot both be set.")
         if not wanted:
-            return [self.allocator.choose(tx, {})]
+            return [self.allocator.choose(tx, {}, project=project)]
         chosen: list[Segment] = []
         for item in wanted:
             unknown = [k for k in item if k not in PROVIDER]
             if unknown:
                 raise InvalidInput(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
-            segment = self.allocator.choose(tx, item, tuple(chosen))
+            segment = self.allocator.choose(tx, item, tuple(chosen), project)
             if segment in chosen:
                 raise InvalidInput("Duplicate segment entry in request.")
             chosen.append(segment)

@@ -51,6 +51,7 @@ INTEREST = Interest(
         Resource.QOS_POLICY,  # a port shows only the id of its policy, set by a port update
         Resource.PORT_FORWARDING,  # not shown in a port
         Resource.SEGMENT,
+        Resource.NETWORK_SEGMENT_RANGE,  # ranges pick ids for new networks, ports show none
     ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over

@@ -58,6 +58,7 @@ INTEREST = Interest(
         Resource.SUBNETPOOL,
         Resource.ADDRESS_SCOPE,
         Resource.QOS_POLICY,  # shapes bandwidth, passes or drops nothing
+        Resource.NETWORK_SEGMENT_RANGE,  # ids for networks to come; a network carries its own
     ),
 )
 

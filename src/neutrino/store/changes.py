@@ -62,6 +62,8 @@ class Resource(enum.Enum):
     ROUTER_L3_AGENT = ("router_l3_agent", "router_l3_bindings", None, False)
     # no network column: router-level, like floating IPs' routers (every L3 host checks it)
     PORT_FORWARDING = ("port_forwarding", "port_forwardings", None, False)
+    # the ids tenant networks draw from; project '' on shared ranges
+    NETWORK_SEGMENT_RANGE = ("network_segment_range", "network_segment_ranges", None, True)
 
     def __init__(self, type_: str, table: str, network_column: str | None, revised: bool) -> None:
         self.type = type_

@@ -25,6 +25,7 @@ from neutrino.store import (
     rbac,
     routers,
     security_groups,
+    segment_ranges,
     segments,
     subnetpools,
     subnets,
@@ -53,6 +54,7 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "qos/policies/{policy_id}/{rule_kind}": (qos.RULE_COLUMNS, qos.RULE_HOOKS),
     "trunks": (trunks.COLUMNS, trunks.HOOKS),
     "segments": (segments.COLUMNS, segments.HOOKS),
+    "network_segment_ranges": (segment_ranges.COLUMNS, segment_ranges.HOOKS),
 }
 
 

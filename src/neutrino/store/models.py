@@ -322,6 +322,7 @@ from neutrino.store import (  # noqa: E402, F401
     models_qos,
     models_rbac,
     models_security,
+    models_segment_ranges,
     models_trunks,
     models_web,
 )

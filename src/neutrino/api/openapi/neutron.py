@@ -35,6 +35,7 @@ from neutrino.service import (
     qos_attrs,
     quotas,
     rbac,
+    segment_ranges,
     segments,
     subnet_attrs,
     subnetpool_attrs,
@@ -56,6 +57,7 @@ TAG_COLLECTIONS = (
     "security-groups",
     "subnetpools",
     "trunks",
+    "network_segment_ranges",
 )
 
 
@@ -97,6 +99,7 @@ COLLECTIONS = (
     Collection("qos/policies", "policy", qos_attrs.POLICY_SPEC, plural="policies"),
     Collection("trunks", "trunk", trunks.SPEC),
     Collection("segments", "segment", segments.SPEC),
+    Collection("network_segment_ranges", "network_segment_range", segment_ranges.SPEC),
 )
 IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0-9]+$"})
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
