@@ -63,6 +63,8 @@ ITEMS: dict[str, tuple[str, frozenset[str]]] = {
     # QoS policies: read by their project (or all when shared), written by the admin only
     "qos_a": ("/v2.0/qos/policies/{qos_a}", A),
     "qos_shared": ("/v2.0/qos/policies/{qos_shared}", ALL),
+    # network segment ranges: the admin's alone, A's own range included
+    "range_a": ("/v2.0/network_segment_ranges/{range_a}", NOBODY),
 }
 OWNED_BY = {
     "net_a": "a",
@@ -102,6 +104,7 @@ OWNED_BY = {
     "qos_shared": "admin",
     "ag_a": "a",
     "ag_to_b": "a",
+    "range_a": "admin",
 }
 COLLECTIONS = {
     "networks": ("net_a", "shared", "ext", "net_b", "net_to_b", "net_to_c"),
@@ -126,6 +129,7 @@ COLLECTIONS = {
     "address-scopes": ("scope_a", "scope_shared"),
     "qos/policies": ("qos_a", "qos_shared"),
     "address-groups": ("ag_a", "ag_to_b"),
+    "network_segment_ranges": ("range_a",),
 }
 UPDATES: dict[str, Any] = {
     "net_a": {"network": {"name": "n"}},
@@ -162,6 +166,7 @@ UPDATES: dict[str, Any] = {
     "qos_shared": {"policy": {"name": "n"}},
     "ag_a": {"address_group": {"name": "n"}},
     "ag_to_b": {"address_group": {"name": "n"}},
+    "range_a": {"network_segment_range": {"name": "n"}},
 }
 
 

@@ -46,6 +46,7 @@ TOP: dict[str, str] = {
     "port_forwardings": "port_forwarding",
     "trunks": "trunk",
     "network_segments": "segment",
+    "network_segment_ranges": "network_segment_range",
 }
 CHILD: dict[str, tuple[str, str]] = {
     "subnet_allocation_pools": ("subnet", "subnet_id"),
@@ -208,6 +209,7 @@ class World:
                 "qos_rules",
                 "port_forwardings",  # "<floating IP id>/<forwarding id>"
                 "trunks",
+                "segment_ranges",
             )
         }
         self.cidr = 0
@@ -653,6 +655,27 @@ class World:
             case _:
                 self.deleted("trunks", tid, self.member.delete(f"/v2.0/trunks/{tid}"))
 
+    def segment_range(self) -> None:
+        """The admin's ranges: made, resized, tagged, deleted (member networks draw from
+        them meanwhile)."""
+        rid = self.pick("segment_ranges")
+        path = f"/v2.0/network_segment_ranges/{rid}"
+        lo = 1000 + 10 * self.rng.randrange(20)
+        match self.rng.randrange(5):
+            case 0 | 1:
+                body: dict[str, Any] = {"network_type": "vxlan", "minimum": lo, "maximum": lo + 3}
+                if self.rng.random() < 0.6:
+                    body |= {"shared": False, "project_id": self.member.project_id}
+                r = self.api.post("/v2.0/network_segment_ranges", {"network_segment_range": body})
+                self.created("segment_ranges", "network_segment_range", r)
+            case 2:
+                body = self.rng.choice([{"name": "r"}, {"minimum": lo, "maximum": lo + 5}])
+                self.api.put(path, {"network_segment_range": body})
+            case 3:
+                self.api.put(f"{path}/tags/{self.rng.choice(['red', 'blue'])}")
+            case _:
+                self.deleted("segment_ranges", rid, self.api.delete(path))
+
     def port_bind(self) -> None:
         """A port moves host: a trunk's sub-ports follow their parent."""
         host = self.rng.choice(["hv1", "hv2", ""])
@@ -699,6 +722,7 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (5, w.qos),
         (6, w.trunk),
         (3, w.port_bind),
+        (3, w.segment_range),
     ]
 
 
