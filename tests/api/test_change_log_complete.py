@@ -66,6 +66,8 @@ CHILD: dict[str, tuple[str, str]] = {
     "address_group_addresses": ("address_group", "address_group_id"),
     "qos_bandwidth_limit_rules": ("qos_policy", "qos_policy_id"),
     "trunk_subports": ("trunk", "trunk_id"),
+    # a project's auto-allocated network: made and removed with it
+    "auto_allocated_topologies": ("network", "network_id"),
 }
 # a top-level row made or removed with its parent (a group's own rules, created with it and
 # cascaded with it) is covered by the parent's create/delete entry
@@ -676,6 +678,14 @@ class World:
             case _:
                 self.deleted("segment_ranges", rid, self.api.delete(path))
 
+    def auto_allocate(self) -> None:
+        """Get-me-a-network: built (or refused: no default pool/network yet), deleted."""
+        path = f"/v2.0/auto-allocated-topology/{self.member.project_id}"
+        if self.rng.random() < 0.7:
+            self.member.get(path)
+        else:
+            self.member.delete(path)
+
     def port_bind(self) -> None:
         """A port moves host: a trunk's sub-ports follow their parent."""
         host = self.rng.choice(["hv1", "hv2", ""])
@@ -723,6 +733,7 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (6, w.trunk),
         (3, w.port_bind),
         (3, w.segment_range),
+        (2, w.auto_allocate),
     ]
 
 
@@ -748,7 +759,9 @@ def test_every_write_is_in_the_change_log(api: Caller, store: Store, seed: int) 
         },
     )
     assert r.status_code == 200, r.text  # an agent enforcing bandwidth limits: rules allowed
-    ext = api.network(name="public", **{"router:external": True, "shared": True})
+    ext = api.network(
+        name="public", **{"router:external": True, "shared": True, "is_default": True}
+    )
     api.subnet(ext["id"], "203.0.113.0/24")
     world = World(api, member, random.Random(seed))
     world.external = ext["id"]

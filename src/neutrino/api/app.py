@@ -29,6 +29,7 @@ from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutrino import trace as trace_api
 from neutrino.api.neutron import address_groups as address_group_actions
 from neutrino.api.neutron import (
+    auto_allocate,
     dhcp_agents,
     floatingips,
     l3_agent_scheduler,
@@ -178,6 +179,7 @@ def create_app(
             include_in_schema=documented,
         )
     app.include_router(readonly.router)
+    app.include_router(auto_allocate.router)
     app.include_router(
         collection_router(
             "default-security-group-rules",

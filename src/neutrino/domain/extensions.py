@@ -262,6 +262,11 @@ EXTENSIONS: tuple[Extension, ...] = (
     Extension("trunk", "Trunk Extension", "Provides support for trunk ports"),
     Extension("segment", "Segment", "Segments extension."),
     Extension(
+        "auto-allocated-topology",
+        "Auto Allocated Topology Services",
+        "Auto Allocated Topology Services.",
+    ),
+    Extension(
         "network-segment-range",
         "Neutron Network Segment Range",
         "Provides support for the network segment range management",

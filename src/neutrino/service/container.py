@@ -9,6 +9,7 @@ from neutrino.domain.segments import SegmentConfig
 from neutrino.service.address_groups import AddressGroupService
 from neutrino.service.address_scopes import AddressScopeService
 from neutrino.service.agents import AgentService
+from neutrino.service.auto_allocate import AutoAllocateService
 from neutrino.service.availability_zones import AvailabilityZoneService
 from neutrino.service.changes import ChangeLogService
 from neutrino.service.default_security_group_rules import DefaultSecurityGroupRuleService
@@ -78,6 +79,7 @@ class Services:
     trunks: TrunkService
     segments: SegmentService
     segment_ranges: SegmentRangeService
+    auto_allocate: AutoAllocateService
 
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
@@ -135,4 +137,5 @@ class Services:
             trunks=TrunkService(store),
             segments=SegmentService(store, SegmentAllocator(segments)),
             segment_ranges=SegmentRangeService(store),
+            auto_allocate=AutoAllocateService(store, networks, subnets, routers),
         )

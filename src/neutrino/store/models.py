@@ -316,6 +316,7 @@ Index("ix_subnets_subnetpool", Subnet.subnetpool_id)
 # puts them into ``Base.metadata`` for create_all and Alembic.
 from neutrino.store import (  # noqa: E402, F401
     models_address_groups,
+    models_auto_allocate,
     models_checks,
     models_l3,
     models_pools,

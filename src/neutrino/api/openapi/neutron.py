@@ -292,6 +292,12 @@ def extra_operations() -> Operations:
             "responses": responses(200, WRITE_ERRORS),
         }
     ops[(f"{trunk}/get_subports", "get")] = {"responses": responses(200, READ_ERRORS)}
+    topology = "/v2.0/auto-allocated-topology/{project_id}"
+    ops[(topology, "get")] = {
+        "parameters": [FIELDS],
+        "responses": responses(200, (*READ_ERRORS, 409)),
+    }
+    ops[(topology, "delete")] = {"responses": responses(204, WRITE_ERRORS)}
     for action, schema in (
         ("add_router_interface", interface),
         ("remove_router_interface", interface),
