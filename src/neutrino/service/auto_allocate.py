@@ -10,7 +10,8 @@ any other ``fields`` is a 400. ``DELETE`` removes what the build made (a router 
 project deleted by hand is skipped) and answers 204 even when there is nothing.
 
 Neutron's rules: the project is the caller's (``None`` in the path means the caller's; another
-project needs an admin: 403 ``NotAuthorized``). Missing prerequisites are 409
+project needs an admin: 403 ``NotAuthorized``); a reader may ``GET`` (Neutron's policy) but
+not ``DELETE`` (403 ``PolicyNotAuthorized``). Missing prerequisites are 409
 ``AutoAllocationFailure``: no default external network ("No default router:external
 network"), no default pool ("No default subnetpools defined" on a dry run, "Unable to provide
 project private network" on a build, like a subnet that cannot be carved), a router that
@@ -151,6 +152,7 @@ class AutoAllocateService:
 
     def delete(self, ctx: RequestContext, project: str) -> None:
         project = self._project(ctx, project)
+        ctx.require_write("delete_auto_allocated_topology")  # readers may only look
         with self.store.read() as conn:
             found = repo.find(conn, project)
         if found is None:
