@@ -120,6 +120,12 @@ class World:
         segment = self._post(
             "/v2.0/segments", "segment", {"network_id": net, "network_type": "vxlan"}
         )
+        span = 100_000 + uuid.uuid4().int % 1_000_000 * 16  # one world per caller: no overlap
+        segment_range = self._post(
+            "/v2.0/network_segment_ranges",
+            "network_segment_range",
+            {"network_type": "vxlan", "minimum": span, "maximum": span + 10},
+        )
         address_group = self._post(
             "/v2.0/address-groups", "address_group", {"addresses": ["198.51.100.0/28"]}, tok
         )
@@ -133,6 +139,7 @@ class World:
             ("trunks", trunk),
             ("trunk_id", trunk),
             ("segments", segment),
+            ("network_segment_ranges", segment_range),
             ("rid", trunk),
             ("subnetpools", pool),
             ("pool_id", pool),

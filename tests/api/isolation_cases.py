@@ -67,6 +67,8 @@ ITEMS: dict[str, tuple[str, frozenset[str]]] = {
     # profiles: the admin's alone
     "flavor": ("/v2.0/flavors/{flavor}", ALL),
     "service_profile": ("/v2.0/service_profiles/{service_profile}", NOBODY),
+    # network segment ranges: the admin's alone, A's own range included
+    "range_a": ("/v2.0/network_segment_ranges/{range_a}", NOBODY),
 }
 OWNED_BY = {
     "net_a": "a",
@@ -108,6 +110,7 @@ OWNED_BY = {
     "ag_to_b": "a",
     "flavor": "admin",
     "service_profile": "admin",
+    "range_a": "admin",
 }
 COLLECTIONS = {
     "networks": ("net_a", "shared", "ext", "net_b", "net_to_b", "net_to_c"),
@@ -134,6 +137,7 @@ COLLECTIONS = {
     "address-groups": ("ag_a", "ag_to_b"),
     "flavors": ("flavor",),
     "service_profiles": ("service_profile",),
+    "network_segment_ranges": ("range_a",),
 }
 UPDATES: dict[str, Any] = {
     "net_a": {"network": {"name": "n"}},
@@ -172,6 +176,7 @@ UPDATES: dict[str, Any] = {
     "ag_to_b": {"address_group": {"name": "n"}},
     "flavor": {"flavor": {"name": "n"}},
     "service_profile": {"service_profile": {"description": "n"}},
+    "range_a": {"network_segment_range": {"name": "n"}},
 }
 
 

@@ -52,7 +52,23 @@ def use_cases() -> list[Case]:
         body = {"port": {"network_id": "{" + net + "}", **attrs}}
         return Case(b, "POST", port, status, body, error)
 
+    topology = "/v2.0/auto-allocated-topology/{project_a}"
     out = [
+        # A's own topology: A's callers may look (no default external network here: 409),
+        # only its members and the admin remove it, B neither
+        *(
+            Case(who, "GET", topology + "?fields=dry-run", status, None, error)
+            for who, status, error in (
+                ("admin", 409, "AutoAllocationFailure"),
+                (OWNER, 409, "AutoAllocationFailure"),
+                (READER_A, 409, "AutoAllocationFailure"),
+                (MEMBER_B, 403, "NotAuthorized"),
+                (READER_B, 403, "NotAuthorized"),
+            )
+        ),
+        Case(READER_A, "DELETE", topology, 403, None, "PolicyNotAuthorized"),
+        Case(MEMBER_B, "DELETE", topology, 403, None, "NotAuthorized"),
+        Case(OWNER, "DELETE", topology, 204),
         port_on("net_a", 404, "NetworkNotFound"),
         port_on("ext", 403, "PolicyNotAuthorized"),
         port_on("shared", 403, "PolicyNotAuthorized", mac_address="fa:16:3e:12:34:56"),

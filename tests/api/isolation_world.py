@@ -222,6 +222,17 @@ def build(w: World, settings: Settings) -> None:
     # subnet pools and address scopes: A's own, A's shared to B by a policy, the admin's shared
     make(OWNER, "address-scopes", "address_scope", "scope_a", name="sa", ip_version=4)
     make("admin", "address-scopes", "address_scope", "scope_shared", ip_version=4, shared=True)
+    make(  # A's own segment range: still the admin's alone to see and change
+        "admin",
+        "network_segment_ranges",
+        "network_segment_range",
+        "range_a",
+        shared=False,
+        project_id=ids["project_a"],
+        network_type="vxlan",
+        minimum=3000,
+        maximum=3009,
+    )
     make(OWNER, "subnetpools", "subnetpool", "pool_a", name="pa", prefixes=["10.100.0.0/16"])
     make(OWNER, "subnetpools", "subnetpool", "pool_to_b", name="pb", prefixes=["10.101.0.0/16"])
     make(

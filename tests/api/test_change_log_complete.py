@@ -48,6 +48,7 @@ TOP: dict[str, str] = {
     "network_segments": "segment",
     "flavors": "flavor",
     "serviceprofiles": "service_profile",
+    "network_segment_ranges": "network_segment_range",
 }
 CHILD: dict[str, tuple[str, str]] = {
     "subnet_allocation_pools": ("subnet", "subnet_id"),
@@ -69,6 +70,8 @@ CHILD: dict[str, tuple[str, str]] = {
     "trunk_subports": ("trunk", "trunk_id"),
     "flavorserviceprofilebindings": ("flavor", "flavor_id"),
     "subnet_service_types": ("subnet", "subnet_id"),
+    # a project's auto-allocated network: made and removed with it
+    "auto_allocated_topologies": ("network", "network_id"),
 }
 # a top-level row made or removed with its parent (a group's own rules, created with it and
 # cascaded with it) is covered by the parent's create/delete entry
@@ -214,6 +217,7 @@ class World:
                 "trunks",
                 "flavors",
                 "service_profiles",
+                "segment_ranges",
             )
         }
         self.cidr = 0
@@ -693,6 +697,35 @@ class World:
                 )
                 self.deleted(kind, fid if kind == "flavors" else sid, self.api.delete(path))
 
+    def segment_range(self) -> None:
+        """The admin's ranges: made, resized, tagged, deleted (member networks draw from
+        them meanwhile)."""
+        rid = self.pick("segment_ranges")
+        path = f"/v2.0/network_segment_ranges/{rid}"
+        lo = 1000 + 10 * self.rng.randrange(20)
+        match self.rng.randrange(5):
+            case 0 | 1:
+                body: dict[str, Any] = {"network_type": "vxlan", "minimum": lo, "maximum": lo + 3}
+                if self.rng.random() < 0.6:
+                    body |= {"shared": False, "project_id": self.member.project_id}
+                r = self.api.post("/v2.0/network_segment_ranges", {"network_segment_range": body})
+                self.created("segment_ranges", "network_segment_range", r)
+            case 2:
+                body = self.rng.choice([{"name": "r"}, {"minimum": lo, "maximum": lo + 5}])
+                self.api.put(path, {"network_segment_range": body})
+            case 3:
+                self.api.put(f"{path}/tags/{self.rng.choice(['red', 'blue'])}")
+            case _:
+                self.deleted("segment_ranges", rid, self.api.delete(path))
+
+    def auto_allocate(self) -> None:
+        """Get-me-a-network: built (or refused: no default pool/network yet), deleted."""
+        path = f"/v2.0/auto-allocated-topology/{self.member.project_id}"
+        if self.rng.random() < 0.7:
+            self.member.get(path)
+        else:
+            self.member.delete(path)
+
     def port_bind(self) -> None:
         """A port moves host: a trunk's sub-ports follow their parent."""
         host = self.rng.choice(["hv1", "hv2", ""])
@@ -740,6 +773,8 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (6, w.trunk),
         (3, w.port_bind),
         (4, w.flavor),
+        (3, w.segment_range),
+        (2, w.auto_allocate),
     ]
 
 
@@ -765,7 +800,9 @@ def test_every_write_is_in_the_change_log(api: Caller, store: Store, seed: int) 
         },
     )
     assert r.status_code == 200, r.text  # an agent enforcing bandwidth limits: rules allowed
-    ext = api.network(name="public", **{"router:external": True, "shared": True})
+    ext = api.network(
+        name="public", **{"router:external": True, "shared": True, "is_default": True}
+    )
     api.subnet(ext["id"], "203.0.113.0/24")
     world = World(api, member, random.Random(seed))
     world.external = ext["id"]

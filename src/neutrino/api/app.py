@@ -29,6 +29,7 @@ from neutrino.api.identity import v3 as identity_v3
 from neutrino.api.neutrino import trace as trace_api
 from neutrino.api.neutron import address_groups as address_group_actions
 from neutrino.api.neutron import (
+    auto_allocate,
     dhcp_agents,
     floatingips,
     l3_agent_scheduler,
@@ -171,7 +172,21 @@ def create_app(
     app.include_router(
         collection_router("service_profiles", "service_profile", lambda s: s.service_profiles)
     )
+
+    # Neutron serves its collections under either spelling; clients use both for this one
+    # (openstacksdk underscores, tempest hyphens): the twin is left out of the document
+    for path, documented in (("network_segment_ranges", True), ("network-segment-ranges", False)):
+        app.include_router(
+            collection_router(
+                path,
+                "network_segment_range",
+                lambda s: s.segment_ranges,
+                key=path.replace("-", "_"),
+            ),
+            include_in_schema=documented,
+        )
     app.include_router(readonly.router)
+    app.include_router(auto_allocate.router)
     app.include_router(
         collection_router(
             "default-security-group-rules",

@@ -291,6 +291,16 @@ EXTENSIONS: tuple[Extension, ...] = (
     Extension("trunk", "Trunk Extension", "Provides support for trunk ports"),
     Extension("segment", "Segment", "Segments extension."),
     Extension(
+        "auto-allocated-topology",
+        "Auto Allocated Topology Services",
+        "Auto Allocated Topology Services.",
+    ),
+    Extension(
+        "network-segment-range",
+        "Neutron Network Segment Range",
+        "Provides support for the network segment range management",
+    ),
+    Extension(
         "standard-attr-segment",
         "Standard Attribute Segment Extension",
         "Add standard attributes to Segment resource",

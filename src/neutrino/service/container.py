@@ -9,6 +9,7 @@ from neutrino.domain.segments import SegmentConfig
 from neutrino.service.address_groups import AddressGroupService
 from neutrino.service.address_scopes import AddressScopeService
 from neutrino.service.agents import AgentService
+from neutrino.service.auto_allocate import AutoAllocateService
 from neutrino.service.availability_zones import AvailabilityZoneService
 from neutrino.service.changes import ChangeLogService
 from neutrino.service.default_security_group_rules import DefaultSecurityGroupRuleService
@@ -32,6 +33,7 @@ from neutrino.service.routers.port_forwardings import PortForwardingService
 from neutrino.service.security_group_rules import SecurityGroupRuleService
 from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.segment_alloc import SegmentAllocator
+from neutrino.service.segment_ranges import SegmentRangeService, sync_defaults
 from neutrino.service.segments import SegmentService
 from neutrino.service.service_providers import ServiceProviderService
 from neutrino.service.subnetpools import SubnetPoolService
@@ -80,6 +82,9 @@ class Services:
     flavors: FlavorService
     service_profiles: ServiceProfileService
 
+    segment_ranges: SegmentRangeService
+    auto_allocate: AutoAllocateService
+
     @classmethod
     def build(cls, settings: Settings, store: Store) -> Services:
         tokens = TokenAuthority(settings.signing_key(), settings.token_ttl_seconds)
@@ -90,6 +95,7 @@ class Services:
             settings.tenant_network_type,
             settings.underlay_mtu,
         )
+        sync_defaults(store, segments)  # the configured ranges, as ``default`` rows
         quotas = QuotaService(store, settings)
         dhcp = DhcpScheduler.from_settings(settings)
         ports = PortService(store, settings, quotas)
@@ -137,4 +143,6 @@ class Services:
             segments=SegmentService(store, SegmentAllocator(segments)),
             flavors=flavors,
             service_profiles=ServiceProfileService(store),
+            segment_ranges=SegmentRangeService(store),
+            auto_allocate=AutoAllocateService(store, networks, subnets, routers),
         )

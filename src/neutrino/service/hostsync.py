@@ -104,6 +104,8 @@ INTEREST = Interest(
         # own column, logged as a router change
         Resource.FLAVOR,
         Resource.SERVICE_PROFILE,
+        # ranges only choose ids for networks yet to be made (logged as network changes)
+        Resource.NETWORK_SEGMENT_RANGE,
     )
     | STATUS_REPORTS,
 )

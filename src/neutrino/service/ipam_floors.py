@@ -46,6 +46,7 @@ INTEREST = Interest(
         Resource.SEGMENT,  # a segment's subnets are subnet changes of their own
         Resource.FLAVOR,  # API-only catalogue entries: allocate nothing
         Resource.SERVICE_PROFILE,
+        Resource.NETWORK_SEGMENT_RANGE,  # segmentation ids, not addresses
     ),
 )
 FLOOR_TTL = 3600.0  # a floor unused this long is dropped (memory); validity is the change log's

@@ -216,6 +216,14 @@ class NetworkService:
             ensure_default_security_group(tx, project)  # as Neutron's ML2 does
         return [self._render_one(tx.conn, ctx, self._insert(tx, ctx, attrs)) for attrs in items]
 
+    def create_tx(self, tx: Tx, ctx: RequestContext, body: dict[str, Any]) -> str:
+        """One network made inside the caller's transaction as a create call would (its
+        quota, its project's default security group): the auto-allocated topology's."""
+        return str(self._create_tx(tx, ctx, [self._parse_create(ctx, body)])[0]["id"])
+
+    def delete_tx(self, tx: Tx, ctx: RequestContext, network_id: str) -> None:
+        self._delete_tx(tx, ctx, network_id, None)
+
     def create_system_tx(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
         """A network neutrino makes for itself inside the caller's transaction (an L3 HA
         network): no quota, no default security group, no QoS policy; returns its id."""
@@ -225,10 +233,14 @@ class NetworkService:
         network_id = new_id()
         now = clock.now()
         project = owner_project(ctx, attrs)
-        chosen = self._choose_segments(tx, attrs)
+        chosen = self._choose_segments(tx, attrs, project)
         net_type, physnet, seg_id = chosen[0]
         hints = attrs.get("availability_zone_hints") or []
         az.check_hints(tx.conn, dhcp_repo.DHCP_AGENT, hints)
+        external = bool(attrs.get("router:external"))
+        is_default = external and bool(attrs.get("is_default"))
+        if is_default:
+            check_single_default(tx.conn, network_id)
         max_mtu = self.segments.mtu_for(net_type)
         mtu = attrs.get("mtu", max_mtu)
         _check_mtu(mtu, max_mtu)
@@ -246,7 +258,7 @@ class NetworkService:
             "mtu": mtu,
             "port_security_enabled": attrs.get("port_security_enabled", True),
             "router_external": attrs.get("router:external", False),
-            "is_default": attrs.get("is_default", False),
+            "is_default": is_default,
             "network_type": net_type,
             "physical_network": physnet,
             "segmentation_id": seg_id,
@@ -277,22 +289,22 @@ class NetworkService:
         tx.created(Resource.NETWORK, row)
         return network_id
 
-    def _choose_segments(self, tx: Tx, attrs: dict[str, Any]) -> list[Segment]:
+    def _choose_segments(self, tx: Tx, attrs: dict[str, Any], project: str) -> list[Segment]:
         """The provider segment, or each of a multi-provider network's ``segments`` (the first
         one goes on the network row)."""
         wanted = attrs.get("segments")
         if wanted is None:
-            return [self.allocator.choose(tx, attrs)]
+            return [self.allocator.choose(tx, attrs, project=project)]
         if any(k in attrs for k in PROVIDER):
             raise InvalidInput("Segments and provider values cannot both be set.")
         if not wanted:
-            return [self.allocator.choose(tx, {})]
+            return [self.allocator.choose(tx, {}, project=project)]
         chosen: list[Segment] = []
         for item in wanted:
             unknown = [k for k in item if k not in PROVIDER]
             if unknown:
                 raise InvalidInput(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
-            segment = self.allocator.choose(tx, item, tuple(chosen))
+            segment = self.allocator.choose(tx, item, tuple(chosen), project)
             if segment in chosen:
                 raise InvalidInput("Duplicate segment entry in request.")
             chosen.append(segment)
@@ -331,12 +343,18 @@ class NetworkService:
             ("shared", "shared"),
             ("port_security_enabled", "port_security_enabled"),
             ("router:external", "router_external"),
-            ("is_default", "is_default"),
             ("mtu", "mtu"),
             ("dns_domain", "dns_domain"),
         ):
             if wire in attrs:
                 values[column] = attrs[wire]
+        external = values.get("router_external", row["router_external"])
+        if not external:  # a default flag lives with the external network (Neutron's)
+            values["is_default"] = False
+        elif "is_default" in attrs:
+            values["is_default"] = attrs["is_default"]
+            if attrs["is_default"]:
+                check_single_default(tx.conn, network_id)
         if "qos_policy_id" in attrs and attrs["qos_policy_id"] != row["qos_policy_id"]:
             values["qos_policy_id"] = qos.replace(
                 tx, ctx, row["qos_policy_id"], attrs["qos_policy_id"]
@@ -407,10 +425,23 @@ class NetworkService:
             subnet_repo.delete_row(tx.conn, subnet_id)
             tag_repo.delete_all(tx.conn, subnet_id)
         segment_svc.forget_network(tx, network_id)
+        repo.forget_topology(tx.conn, network_id)
         repo.delete_row(tx.conn, network_id)
         tag_repo.delete_all(tx.conn, network_id)
         rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, network_id))
         tx.deleted(Resource.NETWORK, row)
+
+
+def check_single_default(conn: Any, network_id: str) -> None:
+    """At most one external network is the default (Neutron's 409); concurrent writers take
+    one key first (PostgreSQL; SQLite runs one writer at a time)."""
+    locks.key(conn, "default-external-network")
+    other = repo.default_external(conn)
+    if other is not None and other != network_id:
+        raise NamedConflict(
+            "DefaultExternalNetworkExists",
+            f"A default external network already exists: {other}.",
+        )
 
 
 def check_unshare(conn: Any, row: Any) -> None:

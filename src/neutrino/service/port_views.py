@@ -53,6 +53,7 @@ INTEREST = Interest(
         Resource.SEGMENT,
         Resource.FLAVOR,  # API-only catalogue entries: no port shows them
         Resource.SERVICE_PROFILE,
+        Resource.NETWORK_SEGMENT_RANGE,  # ranges pick ids for new networks, ports show none
     ),
 )
 FULL_DROP_AFTER = 20_000  # more changes than this since last time: start over

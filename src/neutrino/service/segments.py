@@ -209,6 +209,7 @@ class SegmentService:
                     "provider:physical_network": attrs.get("physical_network"),
                     "provider:segmentation_id": attrs.get("segmentation_id"),
                 },
+                project=net["project_id"],
             )
             if segment[0] is None:
                 raise BadRequest(f"network_type value '{attrs['network_type']}' not supported")

@@ -207,6 +207,10 @@ class SubnetService:
             for attrs in items
         ]
 
+    def create_tx(self, tx: Tx, ctx: RequestContext, body: dict[str, Any]) -> str:
+        """One subnet made inside the caller's transaction as a create call would."""
+        return str(self._create_tx(tx, ctx, [_parse_create(body)])[0]["id"])
+
     def create_system_tx(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
         """A subnet neutrino makes for itself inside the caller's transaction (an L3 HA
         network's): no quota; returns its id."""

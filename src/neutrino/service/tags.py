@@ -31,6 +31,7 @@ RESOURCES = {
     "subnetpools": Resource.SUBNETPOOL,
     "qos/policies": Resource.QOS_POLICY,
     "trunks": Resource.TRUNK,
+    "network_segment_ranges": Resource.NETWORK_SEGMENT_RANGE,
 }  # collection -> the tagged resource
 KINDS = {
     "networks": "Network",
@@ -42,6 +43,7 @@ KINDS = {
     "subnetpools": "Subnetpool",
     "qos/policies": "QoS policy",
     "trunks": "Trunk",
+    "network_segment_ranges": "Network Segment Range",
 }  # collection -> the kind named by a 404
 
 

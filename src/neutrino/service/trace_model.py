@@ -60,6 +60,7 @@ INTEREST = Interest(
         Resource.QOS_POLICY,  # shapes bandwidth, passes or drops nothing
         Resource.FLAVOR,  # API-only catalogue entries
         Resource.SERVICE_PROFILE,
+        Resource.NETWORK_SEGMENT_RANGE,  # ids for networks to come; a network carries its own
     ),
 )
 

@@ -67,6 +67,9 @@ class Resource(enum.Enum):
     FLAVOR = ("flavor", "flavors", None, False)
     SERVICE_PROFILE = ("service_profile", "serviceprofiles", None, False)
 
+    # the ids tenant networks draw from; project '' on shared ranges
+    NETWORK_SEGMENT_RANGE = ("network_segment_range", "network_segment_ranges", None, True)
+
     def __init__(self, type_: str, table: str, network_column: str | None, revised: bool) -> None:
         self.type = type_
         self.table = table

@@ -26,6 +26,7 @@ from neutrino.store import (
     rbac,
     routers,
     security_groups,
+    segment_ranges,
     segments,
     subnetpools,
     subnets,
@@ -56,6 +57,7 @@ _LISTS: dict[str, tuple[Mapping[str, Column], Mapping[str, Any]]] = {
     "segments": (segments.COLUMNS, segments.HOOKS),
     "flavors": (flavors.FLAVOR_COLUMNS, flavors.HOOKS),
     "service_profiles": (flavors.PROFILE_COLUMNS, flavors.HOOKS),
+    "network_segment_ranges": (segment_ranges.COLUMNS, segment_ranges.HOOKS),
 }
 
 

@@ -319,6 +319,7 @@ Index("ix_subnets_subnetpool", Subnet.subnetpool_id)
 # puts them into ``Base.metadata`` for create_all and Alembic.
 from neutrino.store import (  # noqa: E402, F401
     models_address_groups,
+    models_auto_allocate,
     models_checks,
     models_flavors,
     models_l3,
@@ -326,6 +327,7 @@ from neutrino.store import (  # noqa: E402, F401
     models_qos,
     models_rbac,
     models_security,
+    models_segment_ranges,
     models_trunks,
     models_web,
 )

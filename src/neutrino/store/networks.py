@@ -13,6 +13,7 @@ from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.models import Network, Port, SegmentAllocation, Subnet
+from neutrino.store.models_auto_allocate import AutoAllocatedTopology
 from neutrino.store.query import (
     Column,
     check_keys,
@@ -29,6 +30,7 @@ networks = Network.__table__
 segments = SegmentAllocation.__table__
 subnets = Subnet.__table__
 ports = Port.__table__
+topologies = AutoAllocatedTopology.__table__
 
 
 c = networks.c
@@ -143,6 +145,18 @@ def insert_segment(
             network_id=network_id,
         )
     )
+
+
+def default_external(conn: Connection) -> str | None:
+    """The external network marked ``is_default``, if any."""
+    stmt = select(c.id).where(c.router_external.is_(True), c.is_default.is_(True))
+    return conn.execute(stmt.order_by(c.id)).scalars().first()
+
+
+def forget_topology(conn: Connection, network_id: str) -> None:
+    """A network goes: so does the auto-allocated topology naming it (the key cascades
+    too; this says so where it happens)."""
+    conn.execute(delete(topologies).where(topologies.c.network_id == network_id))
 
 
 def port_ids_on(conn: Connection, network_id: str) -> list[tuple[str, str]]:

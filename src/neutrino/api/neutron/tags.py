@@ -29,9 +29,16 @@ COLLECTIONS = (
     "subnetpools",
     "qos/policies",  # routed by ``api.neutron.qos``
     "trunks",
+    "network_segment_ranges",
 )
-SERVICES = {"qos/policies": "qos_policies"}  # the service of a collection not named after it
-ALIASES = {"policies": "qos/policies"}  # Neutron's tag path -> the collection
+SERVICES = {
+    "qos/policies": "qos_policies",
+    "network_segment_ranges": "segment_ranges",
+}  # the service of a collection not named after it
+ALIASES = {
+    "policies": "qos/policies",
+    "network-segment-ranges": "network_segment_ranges",
+}  # Neutron's tag path -> the collection
 
 
 def _canonical(collection: str) -> str:

@@ -36,6 +36,7 @@ from neutrino.service import (
     qos_attrs,
     quotas,
     rbac,
+    segment_ranges,
     segments,
     subnet_attrs,
     subnetpool_attrs,
@@ -57,6 +58,7 @@ TAG_COLLECTIONS = (
     "security-groups",
     "subnetpools",
     "trunks",
+    "network_segment_ranges",
 )
 
 
@@ -100,6 +102,7 @@ COLLECTIONS = (
     Collection("segments", "segment", segments.SPEC),
     Collection("flavors", "flavor", flavor_attrs.FLAVOR_SPEC),
     Collection("service_profiles", "service_profile", flavor_attrs.PROFILE_SPEC),
+    Collection("network_segment_ranges", "network_segment_range", segment_ranges.SPEC),
 )
 IF_MATCH = header("If-Match", {"type": "string", "pattern": "^revision_number=[0-9]+$"})
 FIELDS = query("fields", {"type": "array", "items": {"type": "string"}})
@@ -300,6 +303,13 @@ def extra_operations() -> Operations:
         "responses": responses(201, WRITE_ERRORS),
     }
     ops[(bindings + "/{profile_id}", "delete")] = {"responses": responses(204, WRITE_ERRORS)}
+
+    topology = "/v2.0/auto-allocated-topology/{project_id}"
+    ops[(topology, "get")] = {
+        "parameters": [FIELDS],
+        "responses": responses(200, (*READ_ERRORS, 409)),
+    }
+    ops[(topology, "delete")] = {"responses": responses(204, WRITE_ERRORS)}
     for action, schema in (
         ("add_router_interface", interface),
         ("remove_router_interface", interface),

@@ -172,6 +172,15 @@ class RouterService:
             raise InvalidInput(f"Provider {provider} does not support ha={attrs['ha']}")
         attrs["ha"] = ha
 
+    def create_tx(self, tx: Tx, ctx: RequestContext, body: dict[str, Any]) -> str:
+        """One router made inside the caller's transaction as a create call would."""
+        attrs = parse_create(body, SPEC)
+        attrs.setdefault("ha", self.ports.ha.default_ha and self.networks is not None)
+        return str(self._create_tx(tx, ctx, [attrs])[0]["id"])
+
+    def delete_tx(self, tx: Tx, ctx: RequestContext, router_id: str) -> None:
+        self._delete_tx(tx, ctx, router_id, None)
+
     # --- update
 
     def update(
