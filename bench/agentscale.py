@@ -182,6 +182,7 @@ def main() -> int:
         "the periodic full reads of the kernel out of the per-change figures",
     )
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep-logs", type=Path, metavar="DIR")
     args = parser.parse_args()
     os.environ["NEUTRINO_AGENT_RESYNC_INTERVAL"] = str(args.resync)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up on a kill too
@@ -212,6 +213,8 @@ def main() -> int:
                     file=sys.stderr,
                 )
     finally:
+        if args.keep_logs:  # what the controller and agent said (a failed run's only trace)
+            shutil.copytree(directory / "logs", args.keep_logs, dirs_exist_ok=True)
         subprocess.run(["ip", "netns", "del", sink], capture_output=True)
         lab.down()
         shutil.rmtree(directory, ignore_errors=True)
