@@ -1,4 +1,4 @@
-"""The link-dump parser on crafted netlink datagrams: fields read, errors and interrupted
+"""The link- and FDB-dump parsers on crafted netlink datagrams: fields read, errors and interrupted
 dumps surfaced (the kernel side is exercised by the L2 kernel tests)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import struct
 import pytest
 
 from neutrino.agent.dataplane.rtnl import Interrupted, parse_links
+from neutrino.agent.dataplane.rtnl_fdb import RawFdb, parse_fdb
 
 SEQ = 7
 
@@ -55,3 +56,25 @@ def test_errors_truncation_and_interrupted_dumps() -> None:
     assert exc.value.errno == errno.EIO
     with pytest.raises(Interrupted):
         parse_links(newlink(3, "tap", flags=0x10) + done(flags=0x10), SEQ)
+
+
+def newneigh(mac: bytes, *, dst: bytes = b"", master: int = 0, flags: int = 0) -> bytes:
+    body = struct.pack("=BxHiHBB", 7, 0, 5, 0x80, 2, 0) + attr(2, mac)
+    if dst:
+        body += attr(1, dst)
+    if master:
+        body += attr(9, struct.pack("=I", master))
+    return struct.pack("=IHHII", 16 + len(body), 28, flags, SEQ, 0) + body
+
+
+def test_fdb_entries_are_read_with_their_vtep_and_bridge() -> None:
+    vtep = newneigh(bytes([0xFA, 0x16, 0x3E, 0, 0, 1]), dst=bytes([198, 51, 100, 2]))
+    learned = newneigh(bytes([0xFA, 0x16, 0x3E, 0, 0, 2]), master=4)
+    entries, finished = parse_fdb(vtep + learned + done(), SEQ)
+    assert finished
+    assert entries == [
+        RawFdb("fa:16:3e:00:00:01", "198.51.100.2", 0),
+        RawFdb("fa:16:3e:00:00:02", None, 4),
+    ]
+    with pytest.raises(Interrupted):
+        parse_fdb(learned + done(flags=0x10), SEQ)

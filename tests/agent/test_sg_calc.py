@@ -293,7 +293,7 @@ def test_remote_member_leaving_and_port_security_turning_on() -> None:
     assert gone.flow.remote == "192.0.2.20" and gone.address == "192.0.2.11"
     # a port that was unfiltered and becomes filtered loses every flow it had
     open_ = compute_sg(state((replace(p1, port_security_enabled=False),), (group,)))
-    assert ANY_FLOW in open_.ports[P1].flows
+    assert ANY_FLOW in open_.flows(open_.ports[P1])
     (cut,) = conntrack_deletions(open_, new)
     assert cut.flow == ANY_FLOW
     assert conntrack_deletions(new, open_) == []  # turning it off cuts nothing

@@ -29,6 +29,7 @@ from neutrino.agent.dataplane.netlink import NetlinkKernel
 from neutrino.agent.dataplane.nft import NftError, NftManager, NftReport
 from neutrino.agent.model import AgentConfig
 from neutrino.agent.sg_calc import compute_sg
+from neutrino.agent.sg_nft import shape_of
 from neutrino.domain.hoststate import (
     FixedIp,
     HostState,
@@ -573,7 +574,12 @@ def test_manager_owns_only_its_tables_and_a_refused_ruleset_changes_nothing(lab:
     assert {"table inet other", "table inet neutrino", "table bridge neutrino"} <= set(tables)
     assert manager.apply(good).changes == []  # unchanged: nothing loaded
     before = run("ip", "netns", "exec", ns, "nft", "list", "table", "bridge", "neutrino")
-    broken = replace(good, text=good.text.replace("jump anti_spoof", "jump no_such_chain"))
+    layout = tuple(
+        p.replace("jump anti_spoof", "jump no_such_chain") if isinstance(p, str) else p
+        for p in good.layout
+    )
+    broken = replace(good, layout=layout, shape=shape_of(layout))
+    assert "jump no_such_chain" in broken.text
     with pytest.raises(NftError):
         manager.apply(broken)
     assert run("ip", "netns", "exec", ns, "nft", "list", "table", "bridge", "neutrino") == before

@@ -38,6 +38,7 @@ Rules (DESIGN.md "Data plane", DATAPLANE.md §1):
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from neutrino.agent.model import (
     FLOOD_MAC,
@@ -53,6 +54,7 @@ from neutrino.agent.model import (
 from neutrino.domain.hoststate import (
     HostState,
     L2Pop,
+    NetworkState,
     PortState,
     bridge_name,
     tap_name,
@@ -62,71 +64,166 @@ from neutrino.domain.hoststate import (
 from neutrino.domain.ipam import link_local
 from neutrino.domain.segments import device_mtu
 
-__all__ = ["compute_l2"]
+__all__ = ["L2Calc", "compute_l2"]
 
 
 def compute_l2(state: HostState, config: AgentConfig) -> L2State:
-    """The complete desired L2 state of this host (see the module docstring for the rules)."""
-    networks = {net.id: net for net in state.networks}
-    l2pop = {pop.network_id: pop for pop in state.l2pop}
-    ports_by_net: dict[str, list[PortState]] = defaultdict(list)
-    for port in state.ports:
-        if port.network_id in networks and port.admin_state_up:
-            ports_by_net[port.network_id].append(port)
+    """The complete desired L2 state of this host, from scratch (see the module docstring
+    for the rules)."""
+    return L2Calc(config).compute(state)
 
-    bridges: dict[str, BridgeSpec] = {}
-    vxlans: dict[str, VxlanSpec] = {}
-    attachments: dict[str, AttachmentSpec] = {}
-    vlans: dict[str, VlanSpec] = {}
-    fdb: set[FdbEntry] = set()
-    neigh: set[NeighEntry] = set()
 
-    for net_id in sorted(ports_by_net):
-        net = networks[net_id]
-        mtu = device_mtu(net.mtu, net.network_type, config.underlay_mtu)
-        brq = bridge_name(net.id)
-        if net.network_type == "vxlan" and net.segmentation_id is not None:
+@dataclass
+class _Net:
+    """One network's share of the L2 state, and what it was rendered from."""
+
+    network: NetworkState
+    pop: L2Pop | None
+    brq: str | None = None  # None: this host cannot serve it (it renders nothing)
+    mtu: int = 0
+    bridges: dict[str, BridgeSpec] = field(default_factory=dict)
+    vxlans: dict[str, VxlanSpec] = field(default_factory=dict)
+    vlans: dict[str, VlanSpec] = field(default_factory=dict)
+    uplinks: dict[str, AttachmentSpec] = field(default_factory=dict)
+    fdb: frozenset[FdbEntry] = frozenset()
+    neigh: frozenset[NeighEntry] = frozenset()
+    taps: dict[str, AttachmentSpec] = field(default_factory=dict)  # its ports' taps
+
+
+class L2Calc:
+    """``compute_l2`` with memory: a round renders only the networks, l2pop entries and
+    ports that differ from the last round's (``HostState.patched`` keeps untouched items as
+    the same objects: compared by identity, else by equality). One per agent."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self._ports: tuple[PortState, ...] = ()
+        self._seen: dict[str, PortState] = {}
+        self._up: dict[str, dict[str, PortState]] = defaultdict(dict)  # admin-up, by network
+        self._subports: dict[str, PortState] = {}
+        self._nets: dict[str, _Net] = {}
+
+    def compute(self, state: HostState) -> L2State:
+        """The complete desired L2 state of ``state`` (equal to ``compute_l2``)."""
+        dirty = self._changed_ports(state.ports)
+        pops = {pop.network_id: pop for pop in state.l2pop}
+        nets: dict[str, _Net] = {}
+        for network in state.networks:
+            if not self._up.get(network.id):
+                continue
+            net, pop = self._nets.get(network.id), pops.get(network.id)
+            if net is None or not _same(net.network, network):
+                net = self._render_net(network, pop)
+                dirty[network.id] = set(self._up[network.id])
+            elif not _same(net.pop, pop):
+                net.pop = pop
+                self._render_pop(net)
+            for pid in dirty.get(network.id, ()):
+                self._render_tap(net, pid)
+            nets[network.id] = net
+        self._nets = nets
+        attachments: dict[str, AttachmentSpec] = {}
+        vlans: dict[str, VlanSpec] = {}
+        for net in nets.values():
+            attachments.update(net.uplinks)
+            attachments.update(net.taps)
+            vlans.update(net.vlans)
+        subports = tuple(sorted(self._subports.values(), key=lambda p: p.id))
+        _render_subports(subports, self.config, attachments, vlans)
+        config = self.config
+        return L2State(
+            bridges={k: v for net in nets.values() for k, v in net.bridges.items()},
+            vxlans={k: v for net in nets.values() for k, v in net.vxlans.items()},
+            attachments=attachments,
+            fdb=frozenset().union(*(net.fdb for net in nets.values())),
+            neigh=frozenset().union(*(net.neigh for net in nets.values())),
+            vlans=vlans,
+            vlan_uplinks=frozenset(config.physical_interfaces.values())
+            if config.vlan
+            else frozenset(),
+        )
+
+    def _changed_ports(self, ports: tuple[PortState, ...]) -> dict[str, set[str]]:
+        """Networks -> ids of their admin-up ports to render again (the index updated)."""
+        dirty: dict[str, set[str]] = defaultdict(set)
+        if ports is self._ports:
+            return dirty
+        here = set()
+        for port in ports:
+            here.add(port.id)
+            had = self._seen.get(port.id)
+            if had is port or (had is not None and had == port):
+                continue
+            if had is not None:
+                self._forget(had, dirty)
+            self._seen[port.id] = port
+            if port.admin_state_up:
+                self._up[port.network_id][port.id] = port
+                dirty[port.network_id].add(port.id)
+            if port.trunk_parent is not None and port.vlan_id is not None:
+                self._subports[port.id] = port
+        for pid in [p for p in self._seen if p not in here]:
+            self._forget(self._seen.pop(pid), dirty)
+        self._ports = ports
+        return dirty
+
+    def _forget(self, port: PortState, dirty: dict[str, set[str]]) -> None:
+        if self._up[port.network_id].pop(port.id, None) is not None:
+            dirty[port.network_id].add(port.id)
+        self._subports.pop(port.id, None)
+
+    def _render_net(self, network: NetworkState, pop: L2Pop | None) -> _Net:
+        config, net = self.config, _Net(network, pop)
+        mtu = device_mtu(network.mtu, network.network_type, config.underlay_mtu)
+        brq = bridge_name(network.id)
+        physical = config.physical_interfaces.get(network.physical_network or "")
+        if network.network_type == "vxlan" and network.segmentation_id is not None:
             vx = VxlanSpec(
-                name=vxlan_name(net.segmentation_id),
-                vni=net.segmentation_id,
+                name=vxlan_name(network.segmentation_id),
+                vni=network.segmentation_id,
                 local_ip=config.local_ip,
                 dev=config.underlay_dev,
                 mtu=mtu,
                 bridge=brq,
             )
-            vxlans[vx.name] = vx
-            if net_id in l2pop:
-                _render_l2pop(vx.name, l2pop[net_id], config.local_ip, fdb, neigh)
-        elif net.network_type == "flat" and net.physical_network in config.physical_interfaces:
-            uplink = config.physical_interfaces[net.physical_network]
-            attachments[uplink] = AttachmentSpec(name=uplink, bridge=brq, mtu=None)
+            net.vxlans[vx.name] = vx
+        elif network.network_type == "flat" and physical is not None:
+            net.uplinks[physical] = AttachmentSpec(name=physical, bridge=brq, mtu=None)
         elif (
-            net.network_type == "vlan"
+            network.network_type == "vlan"
             and config.vlan
-            and net.segmentation_id is not None
-            and net.physical_network in config.physical_interfaces
+            and network.segmentation_id is not None
+            and physical is not None
         ):
-            physical = config.physical_interfaces[net.physical_network]
-            uplink = vlan_subinterface_name(physical, net.segmentation_id)
-            vlans[uplink] = VlanSpec(uplink, physical, net.segmentation_id)
-            attachments[uplink] = AttachmentSpec(name=uplink, bridge=brq, mtu=None)
+            uplink = vlan_subinterface_name(physical, network.segmentation_id)
+            net.vlans[uplink] = VlanSpec(uplink, physical, network.segmentation_id)
+            net.uplinks[uplink] = AttachmentSpec(name=uplink, bridge=brq, mtu=None)
         else:
-            continue
-        bridges[brq] = BridgeSpec(name=brq, mtu=mtu)
-        for port in ports_by_net[net_id]:
-            tap = tap_name(port.id)
-            attachments[tap] = AttachmentSpec(tap, brq, mtu, port.mac_address.lower())
+            return net
+        net.brq, net.mtu = brq, mtu
+        net.bridges[brq] = BridgeSpec(name=brq, mtu=mtu)
+        self._render_pop(net)
+        return net
 
-    _render_subports(state.ports, config, attachments, vlans)
-    return L2State(
-        bridges=bridges,
-        vxlans=vxlans,
-        attachments=attachments,
-        fdb=frozenset(fdb),
-        neigh=frozenset(neigh),
-        vlans=vlans,
-        vlan_uplinks=frozenset(config.physical_interfaces.values()) if config.vlan else frozenset(),
-    )
+    def _render_pop(self, net: _Net) -> None:
+        fdb: set[FdbEntry] = set()
+        neigh: set[NeighEntry] = set()
+        for vx in net.vxlans.values():
+            if net.pop is not None:
+                _render_l2pop(vx.name, net.pop, self.config.local_ip, fdb, neigh)
+        net.fdb, net.neigh = frozenset(fdb), frozenset(neigh)
+
+    def _render_tap(self, net: _Net, pid: str) -> None:
+        port = self._up[net.network.id].get(pid)
+        tap = tap_name(pid)
+        if port is None or net.brq is None:
+            net.taps.pop(tap, None)
+        else:
+            net.taps[tap] = AttachmentSpec(tap, net.brq, net.mtu, port.mac_address.lower())
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b or a == b
 
 
 def _render_subports(

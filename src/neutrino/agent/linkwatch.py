@@ -76,8 +76,7 @@ class LinkWatcher:
                 except OSError as exc:
                     if exc.errno != errno.ENOBUFS:
                         raise
-                    self._known = link_indexes(self.namespace)  # events were dropped
-                    self.on_change()  # let the loop look at everything
+                    self._relist()
                     continue
                 # every event must be seen (it updates the known devices): no short-circuit
                 relevant = [self._relevant(*event) for event in parse_link_events(data)]
@@ -85,6 +84,17 @@ class LinkWatcher:
                     self.on_change()
         finally:
             sock.close()
+
+    def _relist(self) -> None:
+        """Events were dropped: list the devices again and let the loop look at everything.
+        While devices are made by the thousand, the listing itself can be interrupted again
+        and again (EAGAIN): then the old list stays, and a device it lacks wakes one round
+        more when its next event comes (latency, never a dead watcher)."""
+        try:
+            self._known = link_indexes(self.namespace)
+        except BlockingIOError as exc:
+            log.warning("link list after dropped events: %s; keeping the last one", exc)
+        self.on_change()
 
     def _relevant(self, kind: int, index: int, name: str) -> bool:
         if kind == RTM_NEWLINK:

@@ -31,14 +31,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from neutrino.agent.calc import compute_l2
+from neutrino.agent.calc import L2Calc
 from neutrino.agent.dataplane import ApplyReport, DataplaneError, L2Manager
 from neutrino.agent.dhcp_calc import DhcpConfig, desired_dhcp
 from neutrino.agent.ha_report import HaReporter
 from neutrino.agent.isolation import apply_isolating
 from neutrino.agent.l3_calc import RouterConfig, desired_routers
 from neutrino.agent.model import AgentConfig, L2State
-from neutrino.agent.sg_calc import SgRuleset, compute_sg
+from neutrino.agent.sg_calc import PortFilter, SgCalc, SgRuleset
 from neutrino.client import Conflict, NotFound
 from neutrino.domain.hoststate import HostState
 
@@ -124,7 +124,8 @@ def log_failures(what: str, failed: Mapping[str, DataplaneError]) -> None:
 
 
 class L2Role:
-    """Bridges, VXLAN devices and their entries, taps attached: ``compute_l2`` → L2 manager."""
+    """Bridges, VXLAN devices and their entries, taps attached: ``L2Calc`` (memoised
+    ``compute_l2``) → L2 manager."""
 
     agent = ("L2 agent", "neutrino-agent")
 
@@ -133,13 +134,14 @@ class L2Role:
     ) -> None:
         self.manager = manager
         self.config = config
+        self.calc = L2Calc(config)
         self.configurations = configurations or {}
         self.frozen: set[str] = set()  # culprits of the last apply (agent.isolation)
         self.desired = L2State()
         self.applied: L2State | None = None  # what the last apply wrote in full
 
     def apply(self, rnd: Round) -> None:
-        desired = self.desired = compute_l2(rnd.state, self.config)
+        desired = self.desired = self.calc.compute(rnd.state)
         applied, self.applied = self.applied, None  # unknown until this apply is done
         trusted = None if rnd.full or self.frozen else applied
         rnd.report, self.frozen = apply_isolating(self.manager, desired, trusted)
@@ -309,6 +311,12 @@ class L3Role(KeyedRole):
         return {"routers": len(self.hosted)}
 
 
+def _in_force(before: SgRuleset, pid: str, now: PortFilter, ruleset: SgRuleset) -> bool:
+    """Whether port ``pid``'s filter in ``before`` (applied) is ``now``'s (in ``ruleset``)."""
+    was = before.ports.get(pid)
+    return was == now and before.flows(was) == ruleset.flows(now)
+
+
 class SecurityApplier(Protocol):
     """The security-group data plane (``dataplane.nft.NftManager`` is one)."""
 
@@ -318,7 +326,8 @@ class SecurityApplier(Protocol):
 
 
 class SecurityRole:
-    """Security groups: ``compute_sg`` (pure) → the nft manager, after the other roles.
+    """Security groups: ``SgCalc`` (pure, memoised: a round renders what changed) → the nft
+    manager, after the other roles.
 
     When the apply fails, the taps of the ports whose filter is not in force as rendered are
     removed from the round's wired taps, so none is reported ACTIVE before its filter is in
@@ -334,13 +343,14 @@ class SecurityRole:
         self.on_applied: Callable[[float], None] | None = None  # seconds (agent metrics)
         self.failed: DataplaneError | None = None
         self._rendered: tuple[HostState, SgRuleset] | None = None
+        self.calc = SgCalc()
 
     def apply(self, rnd: Round) -> None:
         state, wired = rnd.state, rnd.report.wired
         if self._rendered is not None and self._rendered[0] is state:
             ruleset = self._rendered[1]  # same state object (resync, retry): same ruleset
         else:
-            ruleset = compute_sg(state)
+            ruleset = self.calc.compute(state)
             self._rendered = (state, ruleset)
         started = time.perf_counter()
         try:
@@ -351,7 +361,8 @@ class SecurityRole:
             pending = {
                 f.device
                 for pid, f in ruleset.ports.items()
-                if pid in ruleset.protected and (before is None or before.ports.get(pid) != f)
+                if f.groups is not None
+                and (before is None or not _in_force(before, pid, f, ruleset))
             }
             wired.difference_update(pending)
             log.error("security groups not applied (%s); %d ports held back", exc, len(pending))

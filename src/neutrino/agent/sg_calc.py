@@ -66,20 +66,29 @@ going (a collision shifts a zone only while both networks are on the host).
 
 Output is deterministic: everything is rendered sorted, so an unchanged state gives the
 same text and the manager skips the apply.
+
+Memoised (``SgCalc``): the agent keeps one calculator, which keeps each port's share of the
+ruleset (its set and map elements, its filter) and each group's flows from the last round.
+``HostState.patched`` leaves untouched items as the very same objects, so a round renders only
+the ports and groups that differ (by identity, else by equality) and adjusts per-element
+counts; the text is rendered only when asked for (a full load). A host of 5,000 ports with
+one port bound costs one port's rendering, not 5,000. ``compute_sg`` is a fresh calculator's
+first round: the from-scratch result a memoised one must equal (``tests/agent``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import zlib
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from neutrino.agent.sg_nft import (
     FIXED_CHAINS,
     RAW_CHAINS,
     TABLE,
+    Piece,
     chain,
     collapsed,
     combo_chain,
@@ -87,107 +96,38 @@ from neutrino.agent.sg_nft import (
     nft_map,
     nft_set,
     protocol_number,
-    raw_maps,
     rule_text,
     shape_of,
     untracked,
 )
+from neutrino.agent.sg_ruleset import (
+    ANY_FLOW,
+    CtDelete,
+    Flow,
+    FlowMemo,
+    PortFilter,
+    SgRuleset,
+    conntrack_deletions,
+)
 from neutrino.domain.hoststate import HostState, PortState, bridge_name, tap_name
 from neutrino.domain.ipam import link_local
-from neutrino.domain.security_groups import ANY_PREFIXES
-from neutrino.domain.sgstate import RuleState, SecurityGroupState
+from neutrino.domain.sgstate import SecurityGroupState
 
 __all__ = [
     "ANY_FLOW",
     "CtDelete",
     "Flow",
     "PortFilter",
+    "SgCalc",
     "SgRuleset",
     "compute_sg",
     "conntrack_deletions",
     "protocol_number",
-    "shape_of",
     "zone_of",
 ]
 
 MAX_ZONE = 65000
-
-
-# --- output ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, order=True)
-class Flow:
-    """Traffic a port's filter admits (flattened from one rule; a remote group gives one flow
-    per member address). ``direction`` "any" is ``ANY_FLOW``: an unfiltered port."""
-
-    direction: str  # ingress | egress | any
-    ethertype: str  # IPv4 | IPv6 | any
-    protocol: int | None = None
-    port_min: int | None = None
-    port_max: int | None = None
-    remote: str | None = None  # CIDR of the other side, None = anywhere
-
-
-ANY_FLOW = Flow("any", "any")
-
-
-@dataclass(frozen=True)
-class PortFilter:
-    """One port's filter: its device, zone, addresses and the flows it admits."""
-
-    port_id: str
-    device: str
-    zone: int
-    addresses: tuple[str, ...]
-    flows: frozenset[Flow]
-
-
-@dataclass(frozen=True)
-class SgRuleset:
-    """The complete desired filter of one host (see the module docstring)."""
-
-    text: str
-    bridges: tuple[str, ...] = ()  # tenant bridges that need br_netfilter
-    plain_bridges: tuple[str, ...] = ()  # the host's other tenant bridges: br_netfilter off
-    ports: Mapping[str, PortFilter] = field(default_factory=dict)  # every port here, by id
-    shape: str = ""  # ``shape_of(text)``: equal shapes differ only in set/map elements
-    elements: Mapping[str, frozenset[str]] = field(default_factory=dict)  # "family set" ->
-
-    def element_delta(self, old: SgRuleset) -> str | None:
-        """The ``nft -f`` text turning ``old`` (applied) into this one by set and map element
-        changes only, in one transaction; None when the shapes differ (reload the tables)."""
-        if not self.shape or self.shape != old.shape:
-            return None
-        lines = []
-        for key in sorted(self.elements):
-            family, name = key.split(" ")
-            have, want = old.elements.get(key, frozenset()), self.elements[key]
-            gone = sorted(have - want)
-            if gone:  # map elements are deleted by key
-                keys = sorted({e.split(" : ")[0] for e in gone})
-                lines.append(f"delete element {family} {TABLE} {name} {{ {', '.join(keys)} }}")
-        for key in sorted(self.elements):
-            family, name = key.split(" ")
-            have, want = old.elements.get(key, frozenset()), self.elements[key]
-            new = sorted(want - have)
-            if new:
-                lines.append(f"add element {family} {TABLE} {name} {{ {', '.join(new)} }}")
-        return "\n".join(lines) + "\n" if lines else ""
-
-    @property
-    def protected(self) -> frozenset[str]:
-        """Ids of the ports whose filter is part of this ruleset."""
-        return frozenset(p for p, f in self.ports.items() if ANY_FLOW not in f.flows)
-
-
-@dataclass(frozen=True, order=True)
-class CtDelete:
-    """Delete the conntrack entries of ``zone`` that ``flow`` admitted for ``address``."""
-
-    zone: int
-    address: str
-    flow: Flow
+PORT_SETS = ("p_mac", "p_ip4", "p_ip6", "p_net4", "p_net6", "port_in", "port_out", "raw_src")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -216,197 +156,235 @@ def _filtered(port: PortState) -> bool:
     return port.port_security_enabled and not port.system_owned
 
 
-# --- flows (what conntrack cleanup compares) --------------------------------------------------
-
-
-def _rule_flows(rule: RuleState, members: Mapping[str, tuple[str, ...]]) -> list[Flow]:
-    """``members``: the addresses of remote groups and of address groups, by id (both ids
-    are UUIDs: they never collide)."""
-    proto = protocol_number(rule.protocol)
-    lo, hi = rule.port_range_min, rule.port_range_max
-    remote_set = rule.remote_group_id or rule.remote_address_group_id
-    if remote_set:
-        version = 6 if rule.ethertype == "IPv6" else 4
-        remotes: list[str | None] = list(collapsed(members.get(remote_set, ()), version))
-    elif rule.remote_ip_prefix and rule.remote_ip_prefix not in ANY_PREFIXES:
-        remotes = [rule.remote_ip_prefix]
-    else:
-        remotes = [None]
-    return [Flow(rule.direction, rule.ethertype, proto, lo, hi, r) for r in remotes]
-
-
-def _group_flows(
-    groups: Mapping[str, SecurityGroupState], members: Mapping[str, tuple[str, ...]]
-) -> dict[str, frozenset[Flow]]:
-    return {
-        gid: frozenset(f for rule in group.rules for f in _rule_flows(rule, members))
-        for gid, group in groups.items()
-    }
-
-
-def conntrack_deletions(old: SgRuleset | None, new: SgRuleset) -> list[CtDelete]:
-    """The conntrack entries to delete going from ``old`` to ``new``: for every port in both,
-    each flow ``old`` admitted and ``new`` does not (a rule removed, the port left a group, a
-    remote-group member left, port security turned on), for each of its old addresses."""
-    if old is None:
-        return []
-    out: set[CtDelete] = set()
-    for pid, after in new.ports.items():
-        before = old.ports.get(pid)
-        if before is None or ANY_FLOW in after.flows:
-            continue
-        for flow in before.flows - after.flows:
-            for address in before.addresses:
-                out.add(CtDelete(before.zone, address, flow))
-    return sorted(out, key=_ct_key)
-
-
-def _ct_key(d: CtDelete) -> tuple[int, str, str, str, int, int, int, str]:
-    f = d.flow
-    return (
-        d.zone,
-        d.address,
-        f.direction,
-        f.ethertype,
-        f.protocol or -1,
-        f.port_min or -1,
-        f.port_max or -1,
-        f.remote or "",
-    )
-
-
 # --- rendering -------------------------------------------------------------------------------
 
 
-def compute_sg(state: HostState) -> SgRuleset:
-    """The complete desired security-group ruleset of this host (see the module docstring)."""
-    groups = {g.id: g for g in state.security_groups}
-    members = {r.id: r.addresses for r in state.remote_groups}
-    cidrs = {a.id: a.addresses for a in state.address_groups}
-    networks = {n.id for n in state.networks} | {p.network_id for p in state.ports}
-    zones = zone_of(networks)
+@dataclass(frozen=True)
+class _PortShare:
+    """What one port adds to a host's ruleset, and what it was rendered from."""
 
-    protected = sorted((p for p in state.ports if _filtered(p)), key=lambda p: p.id)
-    p_mac: set[str] = set()
-    p_ip4: set[str] = set()
-    p_ip6: set[str] = set()
-    p_net4: set[str] = set()  # allowed-address-pair CIDRs (an interval set; hosts are hashed)
-    p_net6: set[str] = set()
-    port_in: set[str] = set()
-    port_out: set[str] = set()
-    raw: list[tuple[str, tuple[str, ...], bool]] = []  # (device, MACs, untracked)
-    combos: dict[str, tuple[str, ...]] = {}
-    for port in protected:
-        tap = f'"{tap_name(port.id)}"'
-        by_mac: dict[str, list[str]] = defaultdict(list)
-        mac = port.mac_address.lower()
-        by_mac[mac] += [f.ip_address for f in port.fixed_ips]
-        for pair in port.allowed_address_pairs:
-            by_mac[pair.mac_address.lower()].append(pair.ip_address)
-        for m, addresses in by_mac.items():
-            p_mac.add(f"{tap} . {m}")
-            for a in collapsed(addresses, 4):
-                (p_net4 if "/" in a else p_ip4).add(f"{tap} . {m} . {a}")
-            for a in collapsed([*addresses, link_local(m)], 6):
-                (p_net6 if "/" in a else p_ip6).add(f"{tap} . {m} . {a}")
-        own = tuple(sorted(g for g in dict.fromkeys(port.security_groups) if g in groups))
-        combo = _combo(own)
-        combos[combo] = own
-        port_in.add(f"{tap} : jump in-{combo}")
-        port_out.add(f"{tap} : jump out-{combo}")
-        raw.append((tap, tuple(by_mac), untracked(groups[g] for g in own)))
+    port: PortState
+    filter: PortFilter
+    elements: tuple[tuple[str, str], ...] = ()  # (set key, element)
+    macs: tuple[str, ...] = ()  # its MACs in ``raw_dst``
+    tracked: bool = False  # filtered, and conntrack sees its packets
 
-    used = sorted({g for own in combos.values() for g in own})
-    remote_ids = sorted(
-        {r.remote_group_id for gid in used for r in groups[gid].rules if r.remote_group_id}
-    )
-    sets: dict[str, frozenset[str]] = {}
-    parts = [
-        inet_table({bridge_name(n): z for n, z in zones.items()}, sets),
-        f"table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n",
-        nft_set("p_mac", "ifname . ether_addr", p_mac, sets),
-        nft_set("p_ip4", "ifname . ether_addr . ipv4_addr", p_ip4, sets),
-        nft_set("p_ip6", "ifname . ether_addr . ipv6_addr", p_ip6, sets),
-        nft_set("p_net4", "ifname . ether_addr . ipv4_addr", p_net4, sets, interval=True),
-        nft_set("p_net6", "ifname . ether_addr . ipv6_addr", p_net6, sets, interval=True),
-    ]
-    for gid in remote_ids:
-        member_addresses = members.get(gid, ())
-        parts.append(
-            nft_set(f"rg4-{gid}", "ipv4_addr", collapsed(member_addresses, 4), sets, interval=True)
-        )
-        parts.append(
-            nft_set(f"rg6-{gid}", "ipv6_addr", collapsed(member_addresses, 6), sets, interval=True)
-        )
-    address_ids = sorted(
-        {
-            r.remote_address_group_id
-            for gid in used
-            for r in groups[gid].rules
-            if r.remote_address_group_id
-        }
-    )
-    for aid in address_ids:
-        for version in (4, 6):
-            parts.append(
-                nft_set(
-                    f"ag{version}-{aid}",
-                    f"ipv{version}_addr",
-                    collapsed(cidrs.get(aid, ()), version),
-                    sets,
-                    interval=True,
-                )
-            )
-    parts += [
-        nft_map("port_in", port_in, sets),
-        nft_map("port_out", port_out, sets),
-        raw_maps(raw, sets),
-        RAW_CHAINS,
-        FIXED_CHAINS,
-    ]
-    for gid in used:
-        rules = sorted(groups[gid].rules, key=lambda r: r.id)
-        for direction, suffix in (("ingress", "in"), ("egress", "out")):
-            parts.append(
-                chain(
-                    f"sg-{gid}-{suffix}", [rule_text(r) for r in rules if r.direction == direction]
-                )
-            )
-    for combo, own in sorted(combos.items()):
-        listed = [groups[g] for g in own]
-        parts.append(combo_chain(f"in-{combo}", "ingress_common", listed, "in"))
-        parts.append(combo_chain(f"out-{combo}", "egress_common", listed, "out"))
-    parts.append("}\n")
 
-    group_flows = _group_flows(groups, {**cidrs, **members})
-    combo_flows: dict[tuple[str, ...], frozenset[Flow]] = {}
-    filters = {}
-    for port in state.ports:
-        if _filtered(port):
-            own = tuple(sorted(g for g in set(port.security_groups) if g in groups))
-            if own not in combo_flows:
-                combo_flows[own] = frozenset().union(*(group_flows[g] for g in own))
-            flows = combo_flows[own]
-        else:
-            flows = frozenset({ANY_FLOW})
+class SgCalc:
+    """``compute_sg`` with memory: each round renders only what differs from the last one
+    (see the module docstring). One per agent; not thread-safe."""
+
+    def __init__(self) -> None:
+        self._ports: tuple[PortState, ...] = ()
+        self._shares: dict[str, _PortShare] = {}
+        self._groups: dict[str, SecurityGroupState] = {}
+        self._zones: dict[str, int] = {}
+        self._counts: dict[str, Counter[str]] = {k: Counter() for k in PORT_SETS}
+        self._macs: dict[str, list[int]] = {}  # MAC -> its ports: [untracked, tracked]
+        self._raw_dst: dict[str, str] = {}  # MAC -> its ``raw_dst`` element
+        self._nets: Counter[str] = Counter()  # ports per network
+        self._tracked: Counter[str] = Counter()  # tracked filtered ports per network
+        self._combos: Counter[tuple[str, ...]] = Counter()  # filtered ports per set of groups
+        self._sets: dict[str, frozenset[str]] = {}
+        # group -> (inputs, each rule's flows, flows)
+        self._memo = FlowMemo()  # groups' flows and remote sets' elements
+        self._filters: dict[str, PortFilter] = {}
+        self._dirty_macs: set[str] = set()
+        self._dirty: set[str] = set()  # the port sets to make again
+
+    def compute(self, state: HostState) -> SgRuleset:
+        """The complete desired ruleset of ``state`` (equal to ``compute_sg(state)``)."""
+        groups = {g.id: g for g in state.security_groups}
+        members = {r.id: r.addresses for r in state.address_groups}
+        members.update((r.id, r.addresses) for r in state.remote_groups)
+        context = {g: (x.stateful,) for g, x in groups.items()}
+        stale = context != {g: (x.stateful,) for g, x in self._groups.items()}
+        self._groups = groups
+        changed = self._changed_ports(state.ports, everything=stale)
+        for port in changed.values():  # networks first: a new one may move zones
+            self._nets[port.network_id] += 1
+        zones = zone_of([*(n.id for n in state.networks), *self._nets])
+        moved = {n for n, z in zones.items() if self._zones.get(n) != z}
+        self._zones = zones
+        if moved:
+            for port in self._ports:
+                if port.id not in changed and port.network_id in moved:
+                    self._unshare(port.id, keep_network=True)
+                    changed[port.id] = port
+        for port in changed.values():
+            self._share(port)
+        self._update_sets()
+        return self._ruleset(state, groups, members)
+
+    def _changed_ports(
+        self, ports: tuple[PortState, ...], *, everything: bool
+    ) -> dict[str, PortState]:
+        """The ports to render again (their old shares taken out), by id."""
+        if ports is self._ports and not everything:
+            return {}
+        changed: dict[str, PortState] = {}
+        here = set()
+        for port in ports:
+            here.add(port.id)
+            share = self._shares.get(port.id)
+            if share is None or everything or not (share.port is port or share.port == port):
+                changed[port.id] = port
+        for pid in [p for p in self._shares if p not in here or p in changed]:
+            self._unshare(pid)
+        self._ports = ports
+        return changed
+
+    def _unshare(self, pid: str, *, keep_network: bool = False) -> None:
+        share = self._shares.pop(pid)
+        del self._filters[pid]
+        for key, element in share.elements:
+            self._counts[key][element] -= 1
+            if not self._counts[key][element]:
+                del self._counts[key][element]
+            self._dirty.add(key)
+        for mac in share.macs:
+            self._macs[mac][share.tracked] -= 1
+            self._dirty_macs.add(mac)
+        if not keep_network:
+            self._nets[share.port.network_id] -= 1
+            if not self._nets[share.port.network_id]:
+                del self._nets[share.port.network_id]
+        if share.tracked:
+            self._tracked[share.port.network_id] -= 1
+        if share.filter.groups is not None:
+            self._combos[share.filter.groups] -= 1
+
+    def _share(self, port: PortState) -> None:
+        """Render ``port`` and add its share (the sets it touches are marked dirty)."""
         own_addresses = {f.ip_address for f in port.fixed_ips}
         own_addresses |= {a.ip_address for a in port.allowed_address_pairs}
-        filters[port.id] = PortFilter(
-            port_id=port.id,
-            device=tap_name(port.id),
-            zone=zones[port.network_id],
-            addresses=tuple(sorted(own_addresses)),
-            flows=flows,
+        zone, device = self._zones[port.network_id], tap_name(port.id)
+        if not _filtered(port):
+            share = _PortShare(
+                port, PortFilter(port.id, device, zone, tuple(sorted(own_addresses)), None)
+            )
+            self._shares[port.id] = share
+            self._filters[port.id] = share.filter
+            return
+        own = tuple(sorted(g for g in dict.fromkeys(port.security_groups) if g in self._groups))
+        tap = f'"{device}"'
+        by_mac: dict[str, list[str]] = {port.mac_address.lower(): []}
+        by_mac[port.mac_address.lower()] += [f.ip_address for f in port.fixed_ips]
+        for pair in port.allowed_address_pairs:
+            by_mac.setdefault(pair.mac_address.lower(), []).append(pair.ip_address)
+        elements: list[tuple[str, str]] = []
+        for m, addresses in by_mac.items():
+            elements.append(("p_mac", f"{tap} . {m}"))
+            for a in collapsed(addresses, 4):
+                elements.append(("p_net4" if "/" in a else "p_ip4", f"{tap} . {m} . {a}"))
+            for a in collapsed([*addresses, link_local(m)], 6):
+                elements.append(("p_net6" if "/" in a else "p_ip6", f"{tap} . {m} . {a}"))
+        combo = _combo(own)
+        skip = untracked(self._groups[g] for g in own)
+        elements += [
+            ("port_in", f"{tap} : jump in-{combo}"),
+            ("port_out", f"{tap} : jump out-{combo}"),
+            ("raw_src", f"{tap} : {'goto from_stateless' if skip else 'accept'}"),
+        ]
+        filter_ = PortFilter(port.id, device, zone, tuple(sorted(own_addresses)), own)
+        share = _PortShare(port, filter_, tuple(elements), tuple(by_mac), not skip)
+        self._shares[port.id] = share
+        self._filters[port.id] = filter_
+        for key, element in share.elements:
+            self._counts[key][element] += 1
+            self._dirty.add(key)
+        for mac in share.macs:
+            self._macs.setdefault(mac, [0, 0])[share.tracked] += 1
+            self._dirty_macs.add(mac)
+        self._tracked[port.network_id] += share.tracked
+        self._combos[own] += 1
+
+    def _update_sets(self) -> None:
+        for key in self._dirty:
+            self._sets[f"bridge {key}"] = frozenset(self._counts[key])
+        for mac in self._dirty_macs:
+            untracked_, tracked = self._macs[mac]
+            if tracked:  # a MAC two ports claim goes to the stateful one (``RAW_CHAINS``)
+                self._raw_dst[mac] = f"{mac} : accept"
+            elif untracked_:
+                self._raw_dst[mac] = f"{mac} : goto untrack"
+            else:
+                del self._macs[mac]
+                self._raw_dst.pop(mac, None)
+        if self._dirty_macs or "bridge raw_dst" not in self._sets:
+            self._sets["bridge raw_dst"] = frozenset(self._raw_dst.values())
+        self._dirty_macs, self._dirty = set(), set()
+        for key in PORT_SETS:
+            self._sets.setdefault(f"bridge {key}", frozenset())
+
+    def _ruleset(
+        self,
+        state: HostState,
+        groups: Mapping[str, SecurityGroupState],
+        members: Mapping[str, tuple[str, ...]],
+    ) -> SgRuleset:
+        combos = {_combo(own): own for own in +self._combos}
+        used = sorted({g for own in combos.values() for g in own})
+        sets = dict(self._sets)
+        member_sets = self._memo.next_round()
+        sets["inet br_zone"] = frozenset(
+            f'"{bridge_name(n)}" : {z}' for n, z in self._zones.items()
         )
-    tracked = {p.network_id for p, (_, _, skip) in zip(protected, raw, strict=True) if not skip}
-    bridges = tuple(sorted(bridge_name(n) for n in tracked))
-    plain = tuple(sorted(bridge_name(n) for n in networks - tracked))
-    text = "".join(parts)
-    return SgRuleset(
-        text=text,
-        bridges=bridges,
-        plain_bridges=plain,
-        ports=filters,
-        shape=shape_of(text),
-        elements=sets,
-    )
+        layout: list[Piece] = [
+            *inet_table(),
+            f"table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n",
+            nft_set("p_mac", "ifname . ether_addr"),
+            nft_set("p_ip4", "ifname . ether_addr . ipv4_addr"),
+            nft_set("p_ip6", "ifname . ether_addr . ipv6_addr"),
+            nft_set("p_net4", "ifname . ether_addr . ipv4_addr", interval=True),
+            nft_set("p_net6", "ifname . ether_addr . ipv6_addr", interval=True),
+        ]
+        rules = [r for gid in used for r in groups[gid].rules]
+        for prefix, ids in (
+            ("rg", sorted({r.remote_group_id for r in rules if r.remote_group_id})),
+            ("ag", sorted({r.remote_address_group_id for r in rules if r.remote_address_group_id})),
+        ):
+            for sid in ids:
+                for version in (4, 6):
+                    name = f"{prefix}{version}-{sid}"
+                    layout.append(nft_set(name, f"ipv{version}_addr", interval=True))
+                    sets[f"bridge {name}"] = self._memo.member_set(
+                        name, members.get(sid, ()), version, member_sets
+                    )
+        layout += [
+            nft_map("port_in"),
+            nft_map("port_out"),
+            nft_map("raw_src"),
+            nft_map("raw_dst", key="ether_addr"),
+            RAW_CHAINS,
+            FIXED_CHAINS,
+        ]
+        for gid in used:
+            ordered = sorted(groups[gid].rules, key=lambda r: r.id)
+            for direction, suffix in (("ingress", "in"), ("egress", "out")):
+                lines = [rule_text(r) for r in ordered if r.direction == direction]
+                layout.append(chain(f"sg-{gid}-{suffix}", lines))
+        for combo, own in sorted(combos.items()):
+            listed = [groups[g] for g in own]
+            layout.append(combo_chain(f"in-{combo}", "ingress_common", listed, "in"))
+            layout.append(combo_chain(f"out-{combo}", "egress_common", listed, "out"))
+        layout.append("}\n")
+        flows = {g: self._memo.group_flows(groups[g], members) for g in used}
+        combo_flows = self._memo.by_combo(flows, combos.values())
+        networks = set(self._zones)
+        tracked = set(+self._tracked)
+        return SgRuleset(
+            layout=tuple(layout),
+            bridges=tuple(sorted(bridge_name(n) for n in tracked)),
+            plain_bridges=tuple(sorted(bridge_name(n) for n in networks - tracked)),
+            ports=dict(self._filters),
+            shape=shape_of(layout),
+            elements=sets,
+            combo_flows=combo_flows,
+        )
+
+
+def compute_sg(state: HostState) -> SgRuleset:
+    """The complete desired security-group ruleset of this host, from scratch (see the
+    module docstring)."""
+    return SgCalc().compute(state)

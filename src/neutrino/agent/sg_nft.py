@@ -2,10 +2,10 @@
 
 ``sg_calc`` decides what a host's filter holds; this module writes it as ``nft -f`` text:
 one rule line per security-group rule (``rule_text``), addresses as set elements
-(``collapsed``), named sets and verdict maps whose elements are also recorded for element
-deltas (``nft_set``/``nft_map``), the ``inet`` table that zones and marks conntrack
-(``inet_table``), the fixed base chains (``FIXED_CHAINS``), the bridge family's raw chains
-and maps that keep stateless ports out of conntrack (``RAW_CHAINS``/``raw_maps``) and one
+(``collapsed``), named sets and verdict maps as pieces of a layout whose elements are kept
+apart for element deltas (``nft_set``/``nft_map``; ``render`` joins them), the ``inet`` table
+that zones and marks conntrack (``inet_table``), the fixed base chains (``FIXED_CHAINS``), the
+bridge family's raw chains that keep stateless ports out of conntrack (``RAW_CHAINS``) and one
 chain per group and per set of groups (``chain``/``combo_chain``). ``shape_of`` is the
 ruleset without its elements: equal shapes differ only in set and map elements.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -75,6 +74,11 @@ def collapsed(addresses: Iterable[str], version: int) -> list[str]:
     return out
 
 
+Piece = str | tuple[str, str, str]
+"""A part of a ruleset's layout: literal text, or a named set or map as (head, element key,
+tail): its elements (recorded apart, by key) go between head and tail."""
+
+
 def _elements(items: Iterable[str]) -> str:
     listed = sorted(set(items))
     if not listed:
@@ -82,62 +86,40 @@ def _elements(items: Iterable[str]) -> str:
     return "\n        elements = { " + ",\n                     ".join(listed) + " }"
 
 
-def nft_set(
-    name: str,
-    kind: str,
-    items: Iterable[str],
-    into: dict[str, frozenset[str]],
-    interval: bool = False,
-) -> str:
-    """A bridge-table set; its elements are also recorded in ``into`` (for element deltas)."""
-    items = into[f"bridge {name}"] = frozenset(items)
+def nft_set(name: str, kind: str, interval: bool = False) -> Piece:
+    """A bridge-table set, its elements under the key ``bridge <name>``."""
     flags = " flags interval;" if interval else ""
-    return f"    set {name} {{ type {kind};{flags}{_elements(items)} }}\n"
+    return (f"    set {name} {{ type {kind};{flags}", f"bridge {name}", " }\n")
 
 
-def nft_map(
-    name: str, items: Iterable[str], into: dict[str, frozenset[str]], key: str = "ifname"
-) -> str:
-    """A bridge-table verdict map keyed by ``key``; elements recorded as ``nft_set`` does."""
-    items = into[f"bridge {name}"] = frozenset(items)
-    return f"    map {name} {{ type {key} : verdict;{_elements(items)} }}\n"
+def nft_map(name: str, key: str = "ifname") -> Piece:
+    """A bridge-table verdict map keyed by ``key``; elements as ``nft_set``'s."""
+    return (f"    map {name} {{ type {key} : verdict;", f"bridge {name}", " }\n")
 
 
-def raw_maps(
-    ports: Iterable[tuple[str, Iterable[str], bool]], into: dict[str, frozenset[str]]
-) -> str:
-    """The ``raw_src`` and ``raw_dst`` maps of ``RAW_CHAINS`` for the filtered ports, given as
-    (quoted device, MACs, untracked). A MAC two ports claim (on two networks) goes to the
-    stateful one: tracking a stateless port's packets costs speed, untracking a stateful
-    port's would cost its replies."""
-    src: set[str] = set()
-    dst: dict[str, str] = {}
-    for device, macs, skip in ports:
-        src.add(f"{device} : {'goto from_stateless' if skip else 'accept'}")
-        for mac in macs:
-            dst[mac] = "goto untrack" if skip and dst.get(mac) != "accept" else "accept"
-    return nft_map("raw_src", src, into) + nft_map(
-        "raw_dst", (f"{m} : {v}" for m, v in dst.items()), into, key="ether_addr"
+def render(layout: Iterable[Piece], elements: Mapping[str, Iterable[str]]) -> str:
+    """The ``nft -f`` text of a layout with its elements (sorted: the same state gives the
+    same text)."""
+    return "".join(
+        p if isinstance(p, str) else p[0] + _elements(elements[p[1]]) + p[2] for p in layout
     )
 
 
-_ELEMENTS = re.compile(r"\n\s*elements = \{[^}]*\}")
-
-
-def shape_of(text: str) -> str:
+def shape_of(layout: Iterable[Piece]) -> str:
     """Digest of a ruleset without its set and map elements: two rulesets of the same shape
     differ only in elements, which ``nft`` can change without reloading the tables."""
-    return hashlib.sha256(_ELEMENTS.sub("", text).encode()).hexdigest()
+    text = "".join(p if isinstance(p, str) else p[0] + p[2] for p in layout)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def inet_table(zones: Mapping[str, int], into: dict[str, frozenset[str]]) -> str:
-    items = into["inet br_zone"] = frozenset(f'"{br}" : {zone}' for br, zone in zones.items())
-    elements = _elements(items)
-    return f"""table inet {TABLE}
+def inet_table() -> list[Piece]:
+    """The ``inet`` table; its ``br_zone`` elements (``"<bridge>" : <zone>``) under the key
+    ``inet br_zone``."""
+    head = f"""table inet {TABLE}
 delete table inet {TABLE}
 table inet {TABLE} {{
-    map br_zone {{ typeof iifname : ct zone;{elements} }}
-    chain raw {{
+"""
+    tail = f"""    chain raw {{
         type filter hook prerouting priority raw; policy accept;
         udp dport {VXLAN_PORT} iifname != "brq*" notrack
         ct state != untracked ct zone set iifname map @br_zone
@@ -153,6 +135,7 @@ table inet {TABLE} {{
     }}
 }}
 """
+    return [head, ("    map br_zone { typeof iifname : ct zone;", "inet br_zone", " }\n"), tail]
 
 
 # Stateless ports skip conntrack (bridge family, before br_netfilter's inet pass at priority

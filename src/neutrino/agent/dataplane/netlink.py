@@ -35,6 +35,7 @@ from neutrino.agent.dataplane.base import (
 )
 from neutrino.agent.dataplane.netns import call, ensure_sysctl, inside, route
 from neutrino.agent.dataplane.rtnl import RawLink, dump_links, open_route_socket
+from neutrino.agent.dataplane.rtnl_fdb import dump_fdb, open_strict_socket
 from neutrino.agent.model import FLOOD_MAC, FdbEntry, NeighEntry
 
 __all__ = ["NetlinkKernel"]
@@ -56,6 +57,7 @@ class NetlinkKernel:
         self._iprs: list[IPRoute] = []  # every thread's, to close
         with inside(netns):
             self._dump_sock = open_route_socket()
+            self._fdb_sock = open_strict_socket()
         self._seq = 0
         self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
         self._learned: dict[str, set[str]] = {}  # device -> MACs its bridge learned, this apply
@@ -64,6 +66,7 @@ class NetlinkKernel:
         for ipr in self._iprs:
             ipr.close()
         self._dump_sock.close()
+        self._fdb_sock.close()
 
     @property
     def _ipr(self) -> IPRoute:
@@ -207,41 +210,28 @@ class NetlinkKernel:
     # --- fdb -----------------------------------------------------------------------------
 
     def list_fdb(self, device: str) -> set[FdbEntry]:
-        msgs = self._call("list fdb of " + device, "fdb", "dump", ifindex=self._index(device))
-        self._learned[device] = {
-            m.get("lladdr").lower() for m in msgs if m.get("master") and m.get("lladdr")
-        }
-        return {
-            FdbEntry(device=device, mac=m.get("lladdr").lower(), dst=m.get("dst"))
-            for m in msgs
-            if m.get("dst") is not None and m.get("lladdr")
-        }
+        self._seq += 1
+        try:  # this device's entries only, filtered by the kernel (``rtnl_fdb``)
+            entries = dump_fdb(self._fdb_sock, self._seq, self._index(device))
+        except OSError as exc:
+            raise error_from_errno(exc.errno or 0, "list fdb of " + device) from exc
+        self._learned[device] = {e.mac for e in entries if e.master and e.mac}
+        return {FdbEntry(device=device, mac=e.mac, dst=e.dst) for e in entries if e.dst and e.mac}
 
     def ensure_fdb(self, entry: FdbEntry) -> None:
-        index = self._index(entry.device)
-        if entry.mac == FLOOD_MAC:
-            # append: a flood list holds one entry per VTEP; appending a present one is a no-op
-            self._call(
-                f"add flood {entry}",
-                "fdb",
-                "append",
-                ifindex=index,
-                lladdr=entry.mac,
-                dst=entry.dst,
-                flags=NTF_SELF,
-                state=NUD_PERMANENT | NUD_NOARP,
-            )
-        else:
-            self._call(
-                f"add fdb {entry}",
-                "fdb",
-                "replace",
-                ifindex=index,
-                lladdr=entry.mac,
-                dst=entry.dst,
-                flags=NTF_SELF,
-                state=NUD_PERMANENT | NUD_NOARP,
-            )
+        # a flood list holds one entry per VTEP: appended (a present one is a no-op); a
+        # unicast entry replaces the MAC's
+        verb, what = ("append", "flood") if entry.mac == FLOOD_MAC else ("replace", "fdb")
+        self._call(
+            f"add {what} {entry}",
+            "fdb",
+            verb,
+            ifindex=self._index(entry.device),
+            lladdr=entry.mac,
+            dst=entry.dst,
+            flags=NTF_SELF,
+            state=NUD_PERMANENT | NUD_NOARP,
+        )
 
     def forget_learned(self, device: str, mac: str) -> None:
         if mac not in self._learned.get(device, {mac}):

@@ -14,7 +14,8 @@
    each of ``table inet neutrino`` and ``table bridge neutrino``), so the old filter stays
    until the new one is complete, and a rejected ruleset leaves the old one in place. Only
    those two tables are ever named: other tables in the namespace are never touched. It is
-   skipped when the text equals the last one applied; then, in a ``full`` apply only (the
+   skipped when the ruleset equals the last one applied (its shape and elements: the text
+   is rendered only for a whole load); then, in a ``full`` apply only (the
    agent's resync: listing costs ~50 ms with 1,000 ports), the tables are looked up and
    reloaded if someone deleted them. When the tables hold a ruleset of the same
    shape (``SgRuleset.shape``: the same chains and sets, other elements), only the element
@@ -56,13 +57,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from neutrino.agent.dataplane.base import error_from_errno
 from neutrino.agent.dataplane.netns import ensure_sysctl, inside, route
 from neutrino.agent.dataplane.nftables import Nft, NftError
-from neutrino.agent.sg_calc import (
-    ANY_FLOW,
-    CtDelete,
-    PortFilter,
-    SgRuleset,
-    conntrack_deletions,
-)
+from neutrino.agent.sg_calc import CtDelete, Flow, SgRuleset, conntrack_deletions
 from neutrino.agent.sg_nft import TABLE
 from neutrino.domain.security_groups import PORT_PROTOCOL_NUMBERS as PORT_PROTOCOLS
 
@@ -113,7 +108,7 @@ class NftManager:
         if full or last is None or (last.bridges, last.plain_bridges) != bridges:
             self._ensure_netfilter(ruleset, report)
         missing = full and not self._tables_present()
-        if self._loaded is None or ruleset.text != self._loaded.text or missing:
+        if self._loaded is None or _differ(ruleset, self._loaded) or missing:
             report.changes.append(self._converge(ruleset, reload=missing))
             self._loaded = ruleset
         deletions = conntrack_deletions(self.applied, ruleset)
@@ -223,8 +218,8 @@ class NftManager:
             # remote group the peer left): such a connection is not cut
             return any(
                 _matches(entry, CtDelete(d.zone, d.address, flow))
-                for pf in admitted_by.get((d.zone, d.address), ())
-                for flow in pf.flows
+                for flows in admitted_by.get((d.zone, d.address), ())
+                for flow in flows
                 if flow.direction == d.flow.direction
             )
 
@@ -249,10 +244,10 @@ class NftManager:
         def unadmitted(entry: Any) -> bool:
             zone, orig = entry.zone or 0, entry.tuple_orig
             for address, direction in ((str(orig.daddr), "ingress"), (str(orig.saddr), "egress")):
-                for pf in ports.get((zone, address), ()):
+                for flows in ports.get((zone, address), ()):
                     if not any(
                         _matches(entry, CtDelete(zone, address, flow))
-                        for flow in pf.flows
+                        for flow in flows
                         if flow.direction == direction
                     ):
                         return True
@@ -278,18 +273,24 @@ class NftManager:
         return count
 
 
+def _differ(a: SgRuleset, b: SgRuleset) -> bool:
+    """Whether two rulesets' texts differ, without rendering them (their elements are mostly
+    the very same sets: compared by identity first)."""
+    return a.shape != b.shape or a.elements != b.elements
+
+
 def _version(address: str) -> int:
     return 6 if ":" in address else 4
 
 
-def _filters_by_address(ruleset: SgRuleset) -> dict[tuple[int, str], list[PortFilter]]:
-    """(zone, address) -> the filters of the filtered ports holding that host address."""
-    ports: dict[tuple[int, str], list[PortFilter]] = {}
+def _filters_by_address(ruleset: SgRuleset) -> dict[tuple[int, str], list[frozenset[Flow]]]:
+    """(zone, address) -> the flows of each filtered port holding that host address."""
+    ports: dict[tuple[int, str], list[frozenset[Flow]]] = {}
     for pf in ruleset.ports.values():
-        if ANY_FLOW not in pf.flows:
+        if pf.groups is not None:
             for address in pf.addresses:
                 if "/" not in address:
-                    ports.setdefault((pf.zone, address), []).append(pf)
+                    ports.setdefault((pf.zone, address), []).append(ruleset.flows(pf))
     return ports
 
 
