@@ -67,6 +67,9 @@ CHILD: dict[str, tuple[str, str]] = {
     "subnetpool_prefixes": ("subnetpool", "subnetpool_id"),
     "address_group_addresses": ("address_group", "address_group_id"),
     "qos_bandwidth_limit_rules": ("qos_policy", "qos_policy_id"),
+    "qos_dscp_marking_rules": ("qos_policy", "qos_policy_id"),
+    "qos_minimum_bandwidth_rules": ("qos_policy", "qos_policy_id"),
+    "qos_minimum_packet_rate_rules": ("qos_policy", "qos_policy_id"),
     "trunk_subports": ("trunk", "trunk_id"),
     "flavorserviceprofilebindings": ("flavor", "flavor_id"),
     "subnet_service_types": ("subnet", "subnet_id"),
@@ -96,6 +99,15 @@ NOT_LOGGED = {
 }
 
 Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+
+
+# one body per QoS rule type, used for its create and for its update
+QOS_RULE_BODIES: list[tuple[str, dict[str, Any]]] = [
+    ("bandwidth_limit", {"max_kbps": 1000, "direction": "egress"}),
+    ("dscp_marking", {"dscp_mark": 26}),
+    ("minimum_bandwidth", {"min_kbps": 500, "direction": "egress"}),
+    ("minimum_packet_rate", {"min_kpps": 100, "direction": "any"}),
+]
 
 
 def snapshot(store: Store) -> Snapshot:
@@ -621,11 +633,10 @@ class World:
                 r = self.api.delete(f"/v2.0/qos/policies/{qid}")
                 self.deleted("qos_policies", qid, r)
             case 3:
-                direction = self.rng.choice(["egress", "ingress"])
-                body = {"max_kbps": 1000, "direction": direction}
-                r = self.api.post(rules, {"bandwidth_limit_rule": body})
+                kind, body = self.rng.choice(QOS_RULE_BODIES)
+                r = self.api.post(rules.replace("bandwidth_limit", kind), {f"{kind}_rule": body})
                 if r.status_code == 201:
-                    self.ids["qos_rules"].append(f"{qid}/{r.json()['bandwidth_limit_rule']['id']}")
+                    self.ids["qos_rules"].append(f"{qid}/{kind}/{r.json()[f'{kind}_rule']['id']}")
             case 4 | 5:
                 kind = self.rng.choice(["networks", "ports", "floatingips"])
                 member = kind.rstrip("s")
@@ -634,13 +645,18 @@ class World:
                     f"/v2.0/{kind}/{self.pick(kind)}", {member: {"qos_policy_id": value}}
                 )
             case 6:
-                self.api.put(self._rule(), {"bandwidth_limit_rule": {"max_kbps": 5}})
+                path, kind = self._rule()
+                change = dict(QOS_RULE_BODIES)[kind]
+                self.api.put(path, {f"{kind}_rule": change})
             case _:
-                self.api.delete(self._rule())
+                self.api.delete(self._rule()[0])
 
-    def _rule(self) -> str:
-        policy_rule = self.pick("qos_rules").replace("/", "/bandwidth_limit_rules/")
-        return f"/v2.0/qos/policies/{policy_rule}"
+    def _rule(self) -> tuple[str, str]:
+        picked = self.pick("qos_rules")
+        if picked.count("/") != 2:  # the pick's placeholder for "none made yet"
+            return f"/v2.0/qos/policies/{picked}/bandwidth_limit_rules/x", "bandwidth_limit"
+        qid, kind, rid = picked.split("/")
+        return f"/v2.0/qos/policies/{qid}/{kind}_rules/{rid}", kind
 
     def trunk(self) -> None:
         tid = self.pick("trunks")
