@@ -44,7 +44,13 @@ def test_cli_qos_policy_rules_and_port(clouds: Clouds) -> None:
     os = clouds.openstack
     register_agent(clouds.url)
     types = os(ADMIN_CLOUD, "network", "qos", "rule", "type", "list")
-    assert [t["Type"] for t in types] == ["bandwidth_limit"]
+    # what the test agent reports: the rule types it enforces and the placement-only ones
+    assert sorted(t["Type"] for t in types) == [
+        "bandwidth_limit",
+        "dscp_marking",
+        "minimum_bandwidth",
+        "minimum_packet_rate",
+    ]
     detail = os(ADMIN_CLOUD, "network", "qos", "rule", "type", "show", "bandwidth_limit")
     assert detail["drivers"][0]["name"] == "neutrino-l2-agent"  # the binary that reported it
     policy = os(ADMIN_CLOUD, "network", "qos", "policy", "create", "--share", "gold")
@@ -85,7 +91,9 @@ def test_cli_qos_policy_rules_and_port(clouds: Clouds) -> None:
         policy["id"],
         check=False,
     )
-    assert refused.returncode != 0 and "not supported" in refused.stderr  # 409
+    # a DSCP rule is enforced now (the agent reports it): accepted, with its mark
+    assert refused.returncode == 0, refused.stderr
+    assert "16" in refused.stdout
     net = os(ADMIN_CLOUD, "network", "create", "--qos-policy", "gold", "qos-net")
     assert net["qos_policy_id"] == policy["id"]
     port = os(ADMIN_CLOUD, "port", "create", "--network", net["id"], "qos-port")
