@@ -158,6 +158,9 @@ RAW_CHAINS = """    chain raw {
     }
 """
 
+# The common chains test the protocol first: TCP, the bulk of any port's traffic, is decided
+# by two rules per chain instead of four (every rule costs each packet on a fast path; see
+# docs/performance.md, stateless groups).
 FIXED_CHAINS = """    chain egress {
         type filter hook forward priority 100; policy accept;
         iifname vmap @port_out
@@ -195,6 +198,9 @@ FIXED_CHAINS = """    chain egress {
     }
     chain ingress_common {
         ether type arp accept
+        meta l4proto { udp, ipv6-icmp } goto ingress_l4
+    }
+    chain ingress_l4 {
         ether type ip udp sport 67 udp dport 68 accept
         ether type ip6 udp sport 547 udp dport 546 accept
         icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert,
@@ -202,6 +208,9 @@ FIXED_CHAINS = """    chain egress {
     }
     chain egress_common {
         ether type arp accept
+        meta l4proto { udp, ipv6-icmp } goto egress_l4
+    }
+    chain egress_l4 {
         ether type ip udp sport 68 udp dport 67 accept
         ether type ip6 udp sport 546 udp dport 547 accept
         icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert,
