@@ -17,7 +17,8 @@ VM each on one network; both ports are, in turn,
 Each state goes through the agent's own path (``compute_l2``/``L2Manager`` and
 ``compute_sg``/``NftManager``), then one iperf3 TCP stream (``--seconds``) from vm1 to vm2. The
 three variants are interleaved ``--repeats`` times, so a busy machine slows all of them alike;
-medians and the ratios to the unfiltered median are reported, with the load average before
+medians and the ratios to the unfiltered median are reported (and the median of each round's
+own ratio, steadier when the load drifts), with the load average before
 and after (``os.getloadavg``). After each stateless run the conntrack tables of both
 hypervisors are searched for the pair (``conntrack_entries_stateless``: must stay 0).
 
@@ -135,6 +136,11 @@ def bench(seconds: int, repeats: int) -> dict[str, Any]:
     base = out["unfiltered_median"]
     out["stateful_ratio"] = round(out["stateful_median"] / base, 3)
     out["stateless_ratio"] = round(out["stateless_median"] / base, 3)
+    # Each round's own ratio too: the three runs of a round are seconds apart, so a load that
+    # drifts over the minutes of the bench moves both sides of a round's ratio alike.
+    for variant in ("stateful", "stateless"):
+        paired = [v / u for v, u in zip(runs[variant], runs["unfiltered"], strict=True)]
+        out[f"{variant}_paired_ratio"] = round(statistics.median(paired), 3)
     out["conntrack_entries_stateless"] = leaked
     return out
 
@@ -152,6 +158,8 @@ def main() -> int:
     log(
         "median Gbit/s: unfiltered {unfiltered_median}, stateful {stateful_median} "
         "({stateful_ratio}), stateless {stateless_median} ({stateless_ratio}); "
+        "median of each round's ratio: stateful {stateful_paired_ratio}, "
+        "stateless {stateless_paired_ratio}; "
         "load {load_before} -> {load_after}; conntrack entries (stateless) "
         "{conntrack_entries_stateless}".format(**result)
     )
