@@ -6,7 +6,8 @@
 #   chromium); a private PostgreSQL server
 #   (NEUTRINO_TEST_PG_URL, unless already set) so store and API tests run on SQLite AND
 #   PostgreSQL; then ruff (lint and format check), mypy, the import contracts (lint-imports)
-#   and pytest (-n 2).
+#   and pytest (-n 2; the 25 slowest tests are listed at the end, to keep the suite's time
+#   in view).
 #
 # Usage: scripts/test.sh [PYTEST ARGS...]      e.g. scripts/test.sh tests/store -x
 # Every step runs even when an earlier one fails; the exit status is non-zero if any failed.
@@ -41,8 +42,8 @@ step ruff-format "$BIN/ruff" format --check src tests bench
 step mypy "$BIN/mypy"
 step import-contracts "$BIN/lint-imports" --no-cache
 
-log "pytest -n 2 $*"
-"$BIN/pytest" -n 2 "$@"
+log "pytest -n 2 --durations=25 $*"
+"$BIN/pytest" -n 2 --durations=25 "$@"
 rc=$?
 case $rc in
   0) ;;
