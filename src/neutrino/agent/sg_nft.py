@@ -158,9 +158,13 @@ RAW_CHAINS = """    chain raw {
     }
 """
 
-# The common chains test the protocol first: TCP, the bulk of any port's traffic, is decided
-# by two rules per chain instead of four (every rule costs each packet on a fast path; see
-# docs/performance.md, stateless groups).
+# Every rule costs each packet on the fast path (docs/performance.md, stateless groups), so
+# the common case is decided first. Anti-spoofing: an IP packet whose port . MAC . address is
+# bound passes on one set lookup, which proves its MAC too (every MAC of those sets is in
+# ``p_mac``); the MAC check and the unbound-source exceptions (DHCP discover, DAD) come only
+# after a miss. The rules that refuse a VM acting as a DHCP server or router come first, since
+# a bound source must not exempt them. The common chains test the protocol first: TCP is
+# decided by two rules per chain instead of four.
 FIXED_CHAINS = """    chain egress {
         type filter hook forward priority 100; policy accept;
         iifname vmap @port_out
@@ -170,26 +174,28 @@ FIXED_CHAINS = """    chain egress {
         oifname vmap @port_in
     }
     chain anti_spoof {
-        iifname . ether saddr != @p_mac drop
         ether type vmap { ip : goto spoof_ip4, ip6 : goto spoof_ip6, arp : goto spoof_arp }
         drop
     }
     chain spoof_ip4 {
-        ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return
         udp sport 67 udp dport 68 drop
         iifname . ether saddr . ip saddr @p_ip4 return
         iifname . ether saddr . ip saddr @p_net4 return
+        iifname . ether saddr != @p_mac drop
+        ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return
         drop
     }
     chain spoof_ip6 {
-        ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return
         icmpv6 type { nd-router-advert, nd-redirect } drop
         udp sport 547 udp dport 546 drop
         iifname . ether saddr . ip6 saddr @p_ip6 return
         iifname . ether saddr . ip6 saddr @p_net6 return
+        iifname . ether saddr != @p_mac drop
+        ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return
         drop
     }
     chain spoof_arp {
+        iifname . ether saddr != @p_mac drop
         iifname . arp saddr ether != @p_mac drop
         arp saddr ip 0.0.0.0 return
         iifname . arp saddr ether . arp saddr ip @p_ip4 return
