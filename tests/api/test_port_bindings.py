@@ -37,6 +37,8 @@ def _error(r: Any, status: int, kind: str) -> None:
 
 
 def test_live_migration_sequence(api: Caller) -> None:
+    aliases = {e["alias"] for e in api.get("/v2.0/extensions").json()["extensions"]}
+    assert {"binding", "binding-extended"} <= aliases
     service, port = _world(api)
     pid = port["id"]
     base = f"/v2.0/ports/{pid}/bindings"
