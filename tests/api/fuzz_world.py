@@ -57,10 +57,31 @@ class World:
             "role_id": [victim_role],
             "domain_id": ["default"],
         }
+        self._service_role(base, roles["service"])
         self._networking(self.admin, "192.0.2.0/26")
         self._networking(self.member, "192.0.2.64/26")
         self._external()
         self._qos()
+        self._bindings()
+
+    def _service_role(self, base: str, role: str) -> None:
+        """The admin holds the ``service`` role too (a fresh token), so the fuzz gets past the
+        port bindings' policy (their writers are the service role's alone) into the service."""
+        r = httpx.get(
+            base + "/v3/auth/tokens",
+            headers={"X-Auth-Token": self.admin, "X-Subject-Token": self.admin},
+        )
+        assert r.status_code == 200, r.text
+        found = r.json()["token"]
+        self._call(
+            "PUT", f"/v3/projects/{found['project']['id']}/users/{found['user']['id']}/roles/{role}"
+        )
+        self.admin = token(
+            base,
+            {"name": "admin", "domain": {"name": "Default"}},
+            ADMIN_PASSWORD,
+            {"name": "admin", "domain": {"name": "Default"}},
+        )
 
     def replenish(self, client: httpx.Client) -> None:
         """More of the networking resources, for the ids the fuzz has deleted or broken by
@@ -230,6 +251,25 @@ class World:
                 "rule_type": ["bandwidth_limit"],
             }
         )
+
+    def _bindings(self) -> None:
+        """A VM's port bound to one agent's host, with an inactive binding on another's."""
+        body = {
+            "agent": {
+                "host": "fuzz-hv2",
+                "agent_type": "L2 agent",
+                "configurations": {"tunnel_types": ["vxlan"], "tunnel_ip": "198.51.100.2"},
+            }
+        }
+        self._call("POST", "/agent/v1/agents", body)
+        attrs = {
+            "network_id": self.ids["networks"][0],
+            "device_owner": "compute:nova",
+            "binding:host_id": "fuzz-hv",
+        }
+        vm = self._post("/v2.0/ports", "port", attrs)
+        self._call("POST", f"/v2.0/ports/{vm}/bindings", {"binding": {"host": "fuzz-hv2"}})
+        self.ids.update({"port_id": [vm], "host": ["fuzz-hv2", "fuzz-hv"]})
 
     def _call(self, method: str, path: str, body: Any = None, tok: str | None = None) -> Any:
         send = self._client.request if self._client is not None else httpx.request

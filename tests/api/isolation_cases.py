@@ -322,6 +322,7 @@ def _sub_resources(who: str) -> list[Case]:
         401 if bad else 404 if not sees(who, "fip_pf") else 400 if may_write(who, "fip_pf") else 403
     )
     return [
+        *_bindings(who),
         Case(who, "GET", "/v2.0/networks/{net_a}/tags", tag_read),
         Case(
             who,
@@ -399,6 +400,43 @@ def _sub_resources(who: str) -> list[Case]:
                 }
             },
         ),
+    ]
+
+
+def _bindings(who: str) -> list[Case]:
+    """A's VM port's bindings (``binding-extended``): the admin reads them, only the service
+    role writes them (403 for the admin, even to create); A's callers see the port but none of
+    its bindings (an empty list, 404 for one); everyone else finds no port."""
+    base = "/v2.0/ports/{vm_a}/bindings"
+    one = base + "/hv-matrix"
+    if who in BAD_TOKENS:
+        return [
+            Case(who, "GET", base, 401),
+            Case(who, "GET", one, 401),
+            Case(who, "POST", base, 401, {"binding": {"host": "hv-x"}}),
+            Case(who, "PUT", one + "/activate", 401),
+            Case(who, "DELETE", one, 401),
+        ]
+    if who == "admin":
+        hidden, hidden_type = 403, "PolicyNotAuthorized"
+    elif sees(who, "port_a"):
+        hidden, hidden_type = 404, "HTTPNotFound"
+    else:
+        hidden, hidden_type = 404, "PortNotFound"
+    listing = 200 if sees(who, "port_a") else 404
+    return [
+        Case(who, "GET", base, listing, None, None if listing == 200 else "PortNotFound"),
+        Case(
+            who,
+            "GET",
+            one,
+            200 if who == "admin" else 404,
+            None,
+            None if who == "admin" else hidden_type,
+        ),
+        Case(who, "POST", base, 403, {"binding": {"host": "hv-x"}}, "PolicyNotAuthorized"),
+        Case(who, "PUT", one + "/activate", hidden, None, hidden_type),
+        Case(who, "DELETE", one, hidden, None, hidden_type),
     ]
 
 

@@ -373,6 +373,21 @@ def build(w: World, settings: Settings) -> None:
         status=200,
     )
     ids["agent"] = agent["agent"]["id"]
+    # a VM's port of A's with an inactive binding on the agent's host, made by a user with
+    # the ``service`` role (the bindings' only writer, as in Neutron; not a matrix caller)
+    make(
+        OWNER,
+        "ports",
+        "port",
+        "vm_a",
+        network_id=ids["net_a"],
+        name="vm",
+        device_owner="compute:nova",
+    )
+    service = f"service-{uuid.uuid4().hex[:6]}"
+    ids["user_service"] = _user(w, service, "service", ids["project_c"])
+    w.tokens["service"] = _issue(c, {"id": ids["user_service"]}, service, {"id": ids["project_c"]})
+    w.ok("service", "POST", "/v2.0/ports/{vm_a}/bindings", {"binding": {"host": "hv-matrix"}})
     flavor = w.ok("admin", "POST", "/v2.0/flavors", {"flavor": {"service_type": "L3_ROUTER_NAT"}})
     ids["flavor"] = flavor["flavor"]["id"]
     profile = w.ok(

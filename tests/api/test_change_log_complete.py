@@ -58,6 +58,7 @@ CHILD: dict[str, tuple[str, str]] = {
     "port_security_groups": ("port", "port_id"),
     "port_allowed_address_pairs": ("port", "port_id"),
     "port_extra_dhcp_opts": ("port", "port_id"),
+    "port_bindings": ("port", "port_id"),  # a port's inactive bindings
     "router_ports": ("router", "router_id"),
     "router_routes": ("router", "router_id"),
     "router_l3_bindings": ("router", "router_id"),
@@ -236,6 +237,8 @@ class World:
         self.external = ""
         self.routed_ports: list[str] = []
         self.free_fips: list[str] = []
+        self.service: Caller | None = None  # the service role: port bindings' writer
+        self.vm_ports: list[str] = []
 
     def pick(self, kind: str) -> str:
         return self.rng.choice(self.ids[kind]) if self.ids[kind] else "missing-id"
@@ -315,7 +318,13 @@ class World:
         body: dict[str, Any] = {"network_id": self.pick("networks")}
         if self.rng.random() < 0.3:
             body["extra_dhcp_opts"] = [{"opt_name": "mtu", "opt_value": "1400"}]
-        self.created("ports", "port", self.member.post("/v2.0/ports", {"port": body}))
+        vm = self.rng.random() < 0.4  # a VM's port: it may have several bindings
+        if vm:
+            body["device_owner"] = "compute:nova"
+        r = self.member.post("/v2.0/ports", {"port": body})
+        self.created("ports", "port", r)
+        if vm and r.status_code == 201:
+            self.vm_ports.append(r.json()["port"]["id"])
 
     def port_update(self) -> None:
         body = self.rng.choice(
@@ -481,6 +490,14 @@ class World:
             )
             self.created("floatingips", "floatingip", r)
             self.free_fips.append(r.json()["floatingip"]["id"])
+
+    def migratable(self) -> None:
+        """VM ports (compute owner) on the routed network, for the port bindings' calls."""
+        net = self.ids["networks"][-1]
+        for _ in range(3):
+            port = self.member.port(net, device_owner="compute:nova")["id"]
+            self.ids["ports"].append(port)
+            self.vm_ports.append(port)
 
     def forwarding(self) -> None:
         match self.rng.randrange(5):
@@ -748,6 +765,28 @@ class World:
         body = {"port": {"binding:host_id": host}}
         self.api.put(f"/v2.0/ports/{self.pick('ports')}", body)
 
+    def port_binding(self) -> None:
+        """A live migration's steps on a port: bind it on a host, switch, drop a binding."""
+        if self.service is None:
+            self.service = self.api.as_role("service")
+        port = self.pick("ports")
+        if self.vm_ports and self.rng.random() < 0.8:
+            port = self.rng.choice(self.vm_ports)  # maybe deleted since: a 404 then
+        base = f"/v2.0/ports/{port}/bindings"
+        host = self.rng.choice(["hv1", "hv2"])
+        match self.rng.randrange(4):
+            case 0 | 1:
+                self.service.post(base, {"binding": {"host": host}})
+            case 2:  # mostly a host that has an inactive binding: a switch that happens
+                found = self.service.get(base)
+                listed = found.json()["bindings"] if found.status_code == 200 else []
+                inactive = [b["host"] for b in listed if b["status"] == "INACTIVE"]
+                if inactive and self.rng.random() < 0.8:
+                    host = self.rng.choice(inactive)
+                self.service.put(f"{base}/{host}/activate")
+            case _:
+                self.service.delete(f"{base}/{host}")
+
     def quota(self) -> None:
         path = f"/v2.0/quotas/{self.member.project_id}"
         if self.rng.random() < 0.7:
@@ -788,6 +827,7 @@ def _calls(world: World) -> list[tuple[int, Callable[[], None]]]:
         (5, w.qos),
         (6, w.trunk),
         (3, w.port_bind),
+        (10, w.port_binding),
         (4, w.flavor),
         (3, w.segment_range),
         (2, w.auto_allocate),
@@ -823,6 +863,7 @@ def test_every_write_is_in_the_change_log(api: Caller, store: Store, seed: int) 
     world = World(api, member, random.Random(seed))
     world.external = ext["id"]
     world.forwardable()
+    world.migratable()
     register(api, "hv1", vlan_unavailable="no 8021q")  # sub-ports fail to bind here
     register(api, "hv2", trunk_segmentation_types=["vlan"])
     calls = _calls(world)

@@ -21,6 +21,7 @@ NO_BODY = {
     ("/v2.0/qos/policies/{policy_id}/tags/{tag}", "put"),
     ("/v3/projects/{project_id}/users/{user_id}/roles/{role_id}", "put"),
     ("/v2.0/agents", "post"),  # 405: agents register themselves
+    ("/v2.0/ports/{port_id}/bindings/{host}/activate", "put"),  # an action, no body
     ("/v2.0/security-group-rules/{resource_id}", "put"),  # 405: immutable
     ("/v2.0/default-security-group-rules/{resource_id}", "put"),  # 405: immutable
 }

@@ -10,7 +10,8 @@ group) deleted while ports are created on it is either refused as in use or leav
 behind that references it; 16 subnet creates from one pool never get overlapping cidrs and
 the pool's exhaustion answers 409; a pool deleted while subnets are carved from it is either
 refused or leaves no subnet naming it; of overlapping pools joining one address scope, and of
-default pools of one ip_version, one wins. Every round must be correct: one wrong round fails
+default pools of one ip_version, one wins; of activations of one port binding, one
+wins and the port ends bound once. Every round must be correct: one wrong round fails
 the test.
 
 Runs only with ``NEUTRINO_TEST_PG_URL`` (the servers are real ``neutrino serve`` processes,
@@ -641,5 +642,77 @@ def test_last_ha_router_delete_against_ha_router_creates(racer: Racer) -> None:
         for r in got[1:]:
             racer.call("DELETE", f"/v2.0/routers/{r.json()['router']['id']}", None, 204)
         assert ha_networks(tenant) == [], i
+
+    rounds(check)
+
+
+def _service_token(racer: Racer) -> str:
+    """A token of a new user holding the ``service`` role (port bindings' only writer)."""
+    suffix = uuid.uuid4().hex[:8]
+    project = racer.call("POST", "/v3/projects", {"project": {"name": f"svc-{suffix}"}}, 201)
+    pid = project["project"]["id"]
+    user = racer.call(
+        "POST",
+        "/v3/users",
+        {"user": {"name": f"svc-{suffix}", "password": suffix, "domain_id": "default"}},
+        201,
+    )["user"]["id"]
+    roles = {r["name"]: r["id"] for r in racer.call("GET", "/v3/roles", None, 200)["roles"]}
+    racer.call("PUT", f"/v3/projects/{pid}/users/{user}/roles/{roles['service']}", None, 204)
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"id": user, "password": suffix}},
+            },
+            "scope": {"project": {"id": pid}},
+        }
+    }
+    r = racer.api.post("/v3/auth/tokens", json=body)
+    assert r.status_code == 201, r.text
+    return r.headers["X-Subject-Token"]
+
+
+def test_activations_of_one_port_binding_one_wins(racer: Racer) -> None:
+    """Four activations of a VM port's binding on its destination: one switches the port,
+    three get 409 ``PortBindingAlreadyActive``; exactly one binding is ACTIVE after."""
+    service = {"X-Auth-Token": _service_token(racer)}
+    net_id, _ = _network(racer, "192.0.2.0/24", **{"provider:network_type": "vxlan"})
+
+    def check(i: int) -> None:
+        for n, host in enumerate(("race-src", "race-dst"), start=1):  # alive for the round
+            agent = {
+                "host": host,
+                "agent_type": "L2 agent",
+                "configurations": {"tunnel_types": ["vxlan"], "tunnel_ip": f"198.51.100.{n}"},
+            }
+            racer.call("POST", "/agent/v1/agents", {"agent": agent}, 200)
+        port = racer.call(
+            "POST",
+            "/v2.0/ports",
+            {
+                "port": {
+                    "network_id": net_id,
+                    "device_owner": "compute:nova",
+                    "binding:host_id": "race-src",
+                }
+            },
+            201,
+        )["port"]["id"]
+        base = f"/v2.0/ports/{port}/bindings"
+        made = racer.api.post(base, json={"binding": {"host": "race-dst"}}, headers=service)
+        assert made.status_code == 201, (i, made.text)
+        got = racer.race([("PUT", f"{base}/race-dst/activate", None, service)] * 4)
+        assert statuses(got) == {200: 1, 409: 3}, (i, [r.text for r in got])
+        assert {_error_type(r) for r in got if r.status_code == 409} == {
+            "PortBindingAlreadyActive"
+        }, i
+        listed = racer.api.get(base, headers=service).json()["bindings"]
+        assert sorted((b["host"], b["status"]) for b in listed) == [
+            ("race-dst", "ACTIVE"),
+            ("race-src", "INACTIVE"),
+        ], i
+        shown = racer.call("GET", f"/v2.0/ports/{port}", None, 200)["port"]
+        assert shown["binding:host_id"] == "race-dst", i
 
     rounds(check)

@@ -33,6 +33,7 @@ from neutrino.api.neutron import (
     dhcp_agents,
     floatingips,
     l3_agent_scheduler,
+    port_bindings,
     port_forwardings,
     qos,
     quotas,
@@ -200,6 +201,7 @@ def create_app(
     app.include_router(collection_router("floatingips", "floatingip", lambda s: s.floatingips))
     app.include_router(floatingips.router)
     app.include_router(port_forwardings.router)
+    app.include_router(port_bindings.router)
     app.include_router(collection_router("agents", "agent", lambda s: s.agents))
     app.include_router(dhcp_agents.router)
     app.include_router(l3_agent_scheduler.router)

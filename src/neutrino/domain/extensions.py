@@ -35,6 +35,11 @@ EXTENSIONS: tuple[Extension, ...] = (
     Extension(
         "binding", "Port Binding", "Expose port bindings of a virtual port to external application"
     ),
+    Extension(
+        "binding-extended",
+        "Port Bindings Extended",
+        "Expose port bindings of a virtual port to external application",
+    ),
     Extension("dns-integration", "DNS Integration", "Provides integration with DNS."),
     Extension(
         "dns-domain-ports",

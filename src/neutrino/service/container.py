@@ -22,6 +22,7 @@ from neutrino.service.ip_availability import IpAvailabilityService
 from neutrino.service.l3_agents import L3AgentsService
 from neutrino.service.liveness import LivenessSweeper
 from neutrino.service.networks import NetworkService
+from neutrino.service.port_bindings import PortBindingService
 from neutrino.service.ports import PortService
 from neutrino.service.qos import QosPolicyService
 from neutrino.service.qos_rules import QosRuleService
@@ -56,6 +57,7 @@ class Services:
     routers: RouterService
     floatingips: FloatingIpService
     port_forwardings: PortForwardingService
+    port_bindings: PortBindingService
     tags: TagService
     quotas: QuotaService
     rbac: RbacService
@@ -116,6 +118,7 @@ class Services:
             routers=routers,
             floatingips=floatingips,
             port_forwardings=PortForwardingService(store),
+            port_bindings=PortBindingService(store),
             tags=TagService(store),
             quotas=quotas,
             rbac=RbacService(store, quotas),

@@ -44,6 +44,7 @@ from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules, pf_rules
 from neutrino.store import changelog, locks, port_json, raw
 from neutrino.store import networks as network_repo
+from neutrino.store import port_bindings as port_bindings_repo
 from neutrino.store import ports as repo
 from neutrino.store import routers as router_repo
 from neutrino.store import tags as tag_repo
@@ -469,6 +470,8 @@ class PortService:
             )
             if host != row["binding_host_id"]:
                 values["status"] = "DOWN"
+                # an inactive binding on the new host is superseded by the active one
+                port_bindings_repo.delete_row(conn, port_id, host)
         if "binding:profile" in attrs:
             values["binding_profile"] = orjson.dumps(attrs["binding:profile"]).decode()
 

@@ -320,6 +320,7 @@ Index("ix_subnets_subnetpool", Subnet.subnetpool_id)
 from neutrino.store import (  # noqa: E402, F401
     models_address_groups,
     models_auto_allocate,
+    models_bindings,
     models_checks,
     models_flavors,
     models_l3,

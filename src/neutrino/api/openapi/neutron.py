@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from neutrino.api.openapi import bindings
 from neutrino.api.openapi.parts import (
     NEUTRON_ERROR,
     READ_ERRORS,
@@ -358,6 +359,7 @@ def operations() -> Operations:
     ops.update(extra_operations())
     ops.update(qos_operations())
     ops.update(forwarding_operations())
+    ops.update(bindings.operations())
     return ops
 
 
