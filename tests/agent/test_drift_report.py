@@ -58,18 +58,22 @@ class FakeController:
     def __init__(self, stop: threading.Event, polls: list[Any]) -> None:
         self.stop, self.polls = stop, polls
         self.answers: list[tuple[str, str, list[str]]] = []
+        self.probes: list[Any] = []
 
-    def poll_checks(self, host: str, timeout: float) -> list[str]:
+    def poll_check_requests(self, host: str, timeout: float) -> list[dict[str, Any]]:
         if not self.polls:
             self.stop.set()
             return []
         item = self.polls.pop(0)
         if isinstance(item, Exception):
             raise item
-        return list(item)
+        return [c if isinstance(c, dict) else {"id": c} for c in item]
 
-    def answer_check(self, host: str, check_id: str, differences: list[str]) -> None:
+    def answer_check(
+        self, host: str, check_id: str, differences: list[str], probe: Any = None
+    ) -> None:
         self.answers.append((host, check_id, differences))
+        self.probes.append(probe)
 
 
 def test_checks_are_answered_with_the_differences_of_the_moment() -> None:
@@ -97,13 +101,41 @@ def test_no_state_or_a_failed_check_leaves_the_check_unanswered() -> None:
         raise RuntimeError("boom")
 
     answerer = CheckAnswerer(Settings(), controller, lambda: states[0], check=check)  # type: ignore[arg-type]
-    original = answerer.controller.poll_checks
+    original = answerer.controller.poll_check_requests
 
-    def poll(host: str, timeout: float) -> list[str]:
+    def poll(host: str, timeout: float) -> list[dict[str, Any]]:
         found = original(host, timeout)
         states[0] = STATE  # the second check has a state, and its check fails
         return found
 
-    answerer.controller.poll_checks = poll  # type: ignore[method-assign]
+    answerer.controller.poll_check_requests = poll  # type: ignore[method-assign]
     answerer.run(stop)
     assert controller.answers == []
+
+
+def test_a_probe_is_run_before_the_drift_and_answered_with_it() -> None:
+    stop = threading.Event()
+    request = {"mark": 7, "send_at": 0.0}
+    controller = FakeController(stop, [[{"id": "c1", "probe": request}, "c2"]])
+    order: list[str] = []
+
+    def probe(asked: Any, state: HostState) -> dict[str, Any]:
+        order.append("probe")
+        assert asked == request and state is STATE
+        return {"lines": [], "sent": True}
+
+    def check(s: Any, st: Any) -> list[Drift]:
+        order.append("drift")
+        return FOUND[:1]
+
+    answerer = CheckAnswerer(
+        Settings(),  # type: ignore[arg-type]
+        controller,  # type: ignore[arg-type]
+        lambda: STATE,
+        check=check,
+        probe=probe,
+    )
+    answerer.run(stop)
+    assert order == ["probe", "drift"]
+    assert [a[1] for a in controller.answers] == ["c1", "c2"]
+    assert controller.probes == [{"lines": [], "sent": True}, None]  # only c1 asked one
