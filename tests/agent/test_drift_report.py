@@ -139,3 +139,31 @@ def test_a_probe_is_run_before_the_drift_and_answered_with_it() -> None:
     assert order == ["probe", "drift"]
     assert [a[1] for a in controller.answers] == ["c1", "c2"]
     assert controller.probes == [{"lines": [], "sent": True}, None]  # only c1 asked one
+
+
+def test_the_probe_places_are_the_namespaces_this_agent_owns() -> None:
+    from neutrino.agent.probe_responder import places_of, vm_taps
+    from neutrino.domain.hoststate import FixedIp, PortState
+    from neutrino.domain.l3state import RouterState
+
+    class Node:
+        host, netns, l3 = "net1", "lab-net1", True
+
+        def dhcp_namespace_suffix(self) -> str:
+            return "-lab-net1"
+
+    state = HostState(
+        host="net1",
+        revision=1,
+        routers=(RouterState(id="r-1"), RouterState(id="r-2")),
+        ports=(
+            PortState("vm-port-1", "n", "fa:16:3e:00:00:01", (FixedIp("s", "192.0.2.5"),), True),
+            PortState("rtr-port-1", "n", "fa:16:3e:00:00:02", (), True, "network:router_interface"),
+        ),
+    )
+    found = places_of(Node(), state, exists=lambda ns: ns != "qrouter-r-2-lab-net1")  # type: ignore[arg-type]
+    assert [(p.netns, p.role, p.label) for p in found] == [
+        ("lab-net1", "host", "net1"),
+        ("qrouter-r-1-lab-net1", "router", "r-1"),  # r-2's namespace is gone: not watched
+    ]
+    assert vm_taps(state) == ["tapvm-port-1"]

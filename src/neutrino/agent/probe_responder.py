@@ -26,6 +26,7 @@ request is malformed or whose kernel lacks a tool: the controller then reports t
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,10 @@ FLIGHT = 2.0  # seconds at most a host watches after ``send_at``
 QUIET = 0.5  # seconds without a trace line after which this host's watch ends
 
 
+def _netns_exists(name: str) -> bool:
+    return os.path.exists(f"/run/netns/{name}")
+
+
 def vm_taps(state: HostState) -> list[str]:
     """The taps of this host's VMs (not a router's or DHCP's port): the probe stops there."""
     return [
@@ -54,12 +59,17 @@ def vm_taps(state: HostState) -> list[str]:
     ]
 
 
-def places_of(settings: AgentSettings, state: HostState) -> list[Place]:
-    """The namespaces this agent owns on the path: its hypervisor's, its routers'."""
+def places_of(
+    settings: AgentSettings, state: HostState, exists: Callable[[str], bool] = _netns_exists
+) -> list[Place]:
+    """The namespaces this agent owns on the path: its hypervisor's, its routers' (those
+    there: a router namespace gone missing is a fault the probe should show as a packet
+    lost, not a probe that cannot start)."""
     places = [Place(settings.netns or "", "host", settings.host)]
     if settings.l3:
         suffix = settings.dhcp_namespace_suffix()  # the routers' namespaces take it too
-        places += [Place(f"qrouter-{r.id}{suffix}", "router", r.id) for r in state.routers]
+        routers = [(f"qrouter-{r.id}{suffix}", r.id) for r in state.routers]
+        places += [Place(ns, "router", rid) for ns, rid in routers if exists(ns)]
     return places
 
 
