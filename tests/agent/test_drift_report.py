@@ -167,3 +167,14 @@ def test_the_probe_places_are_the_namespaces_this_agent_owns() -> None:
         ("qrouter-r-1-lab-net1", "router", "r-1"),  # r-2's namespace is gone: not watched
     ]
     assert vm_taps(state) == ["tapvm-port-1"]
+
+
+def test_a_long_trace_line_keeps_its_head_and_its_verdict() -> None:
+    from neutrino.agent.probe_responder import MAX_LINE, _fit
+    from neutrino.domain.trace.probe import Place, parse_event
+
+    line = "trace id 1 bridge neutrino spoof_ip4 rule " + "x" * 3000 + " (verdict drop)"
+    fitted = _fit(line)
+    assert len(fitted) <= MAX_LINE and _fit("short") == "short"
+    event = parse_event(Place("hv1", "host", "hv1"), fitted)
+    assert event is not None and (event.chain, event.verdict) == ("spoof_ip4", "drop")

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 FLIGHT = 2.0  # seconds at most a host watches after ``send_at``
 QUIET = 0.5  # seconds without a trace line after which this host's watch ends
+MAX_LINE = 900  # characters of one trace line in the report (the controller takes 1,024)
 
 
 def _netns_exists(name: str) -> bool:
@@ -122,13 +123,22 @@ class ProbeResponder:
         }
 
 
+def _fit(line: str) -> str:
+    """A line within the controller's limit per line (``kernel_checks.MAX_LINE``, with room
+    for the role and label): its head (the chain, the packet's devices and TTL) and its
+    tail (the verdict) are what the reader needs."""
+    if len(line) <= MAX_LINE:
+        return line
+    return f"{line[: MAX_LINE - 300]} ... {line[-250:]}"
+
+
 def _lines(events: Sequence[Any]) -> list[list[str]]:
     """The events as ``[role, label, line]``, the line as ``nft monitor`` printed it."""
     return [
         [
             e.place.role,
             e.place.label,
-            f"trace id {e.trace_id} {e.family} {e.table} {e.chain} {e.text}",
+            _fit(f"trace id {e.trace_id} {e.family} {e.table} {e.chain} {e.text}"),
         ]
         for e in events
     ]
