@@ -23,6 +23,12 @@ trace request and the agent's long-poll may reach different server processes (``
 4. ``ask`` deletes its rows and returns each host's differences, None for a host that did not
    answer in time.
 
+A check may carry a request (``ask_with``: the row's ``request``, JSON, handed to the agent
+in its check as ``{"id", "probe"}``): today a trace's probe packet (``trace_probe``), which
+the agent runs before its drift check and reports with it (``probe_report`` checks that
+report: 400 otherwise). An agent of before ignores the request and answers the differences
+only; the asker sees no report and says so.
+
 Why polling and not the change log: a check is not a change of the intended network, and a
 change-log entry would wake every agent's host-state watch for nothing. The cost is bounded:
 ``FILED_POLL`` queries per second per process while agents wait, ``1/ANSWER_POLL`` per trace
