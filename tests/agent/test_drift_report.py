@@ -143,11 +143,11 @@ def test_a_probe_is_run_before_the_drift_and_answered_with_it() -> None:
 
 def test_the_probe_places_are_the_namespaces_this_agent_owns() -> None:
     from neutrino.agent.probe_responder import places_of, vm_taps
-    from neutrino.domain.hoststate import FixedIp, PortState
+    from neutrino.domain.hoststate import DhcpNetwork, FixedIp, PortState
     from neutrino.domain.l3state import RouterState
 
     class Node:
-        host, netns, l3 = "net1", "lab-net1", True
+        host, netns, l3, dhcp = "net1", "lab-net1", True, True
 
         def dhcp_namespace_suffix(self) -> str:
             return "-lab-net1"
@@ -156,6 +156,9 @@ def test_the_probe_places_are_the_namespaces_this_agent_owns() -> None:
         host="net1",
         revision=1,
         routers=(RouterState(id="r-1"), RouterState(id="r-2")),
+        dhcp=(
+            DhcpNetwork("net-g", PortState("dhcp-port-1", "net-g", "fa:16:3e:00:00:03", (), True)),
+        ),
         ports=(
             PortState("vm-port-1", "n", "fa:16:3e:00:00:01", (FixedIp("s", "192.0.2.5"),), True),
             PortState("rtr-port-1", "n", "fa:16:3e:00:00:02", (), True, "network:router_interface"),
@@ -165,6 +168,7 @@ def test_the_probe_places_are_the_namespaces_this_agent_owns() -> None:
     assert [(p.netns, p.role, p.label) for p in found] == [
         ("lab-net1", "host", "net1"),
         ("qrouter-r-1-lab-net1", "router", "r-1"),  # r-2's namespace is gone: not watched
+        ("qdhcp-net-g-lab-net1", "dhcp", "net-g"),
     ]
     assert vm_taps(state) == ["tapvm-port-1"]
 

@@ -15,7 +15,8 @@ the router's namespace (lost in the router, the route hop). Each time the drift 
 faulty host lists exactly that fault (the probe leaves nothing behind), and vm2 never sees a
 probe (a counter of the probe's payload in vm2's namespace, itself shown to count). IPv6
 too: vm1 to vm2's IPv6 address through r1 (the flow label is the mark), delivered, and
-dropped at the anti-spoofing hop when vm1's address leaves ``p_ip6``. No ``nprobe`` table or
+dropped at the anti-spoofing hop when vm1's address leaves ``p_ip6``; to blue's DHCP
+server, answered in its ``qdhcp-`` namespace (no dnsmasq sees it). No ``nprobe`` table or
 ``npi`` injection device is left on any host.
 """
 
@@ -239,6 +240,17 @@ def test_probe_names_the_hop_of_each_fault(
         f"add element bridge neutrino p_ip6 {{ {element6} }}",
     )
     assert _api_probe(lab, vm1.port_id, six2)["verdict"] == "agrees"
+
+    # the DHCP server's address on blue: answered in the network node's qdhcp- namespace
+    with lab.controller() as api:
+        dhcp_port = next(
+            p for p in api.session.request("GET", f"/v2.0/ports?network_id={blue['id']}")["ports"]
+            if p["device_owner"] == "network:dhcp"
+        )  # fmt: skip
+    dhcp_ip = next(f["ip_address"] for f in dhcp_port["fixed_ips"] if ":" not in f["ip_address"])
+    found = _api_probe(lab, vm1.port_id, dhcp_ip)
+    assert (found["verdict"], found["fate"]["outcome"]) == ("agrees", "answered"), found
+    assert found["fate"]["where"] == f"dhcp {blue['id']}", found
 
     # the CLI prints what the agents found (no probe of its own when theirs is available)
     cli = _cli_probe(directory, lease2.ip)

@@ -9,6 +9,7 @@ from typing import Any
 
 from neutrino.domain.hoststate import tap_name
 from neutrino.domain.trace import Packet, trace_from_port
+from neutrino.domain.trace.probe import fate, finding
 from neutrino.domain.trace.probe_request import assemble, plan, shape_of
 from neutrino.service.context import admin_context
 from neutrino.service.trace import trace_dict
@@ -87,7 +88,7 @@ def _line(tid: str, table: str, chain: str, text: str) -> str:
 def test_assembling_the_reports_and_the_reasons_it_cannot() -> None:
     accept = "policy accept"
     report = {"lines": [["host", "hv1", _line("a", "nprobe-1", "trace_in", accept)],
-                        ["dhcp", "x", _line("b", "nprobe-1", "trace_in", accept)]]}  # fmt: skip
+                        ["vm", "x", _line("b", "nprobe-1", "trace_in", accept)]]}  # fmt: skip
     events = assemble(["hv1"], {"hv1": {"differences": [], "probe": report}})
     assert isinstance(events, list) and len(events) == 1  # an unknown role is not read
     assert (events[0].place.netns, events[0].place.label) == ("hv1/host/hv1", "hv1")
@@ -153,3 +154,24 @@ def test_no_probe_without_every_host_or_a_source_port() -> None:
     }
     outside = Probe(trace, ["hv1"], ["hv1"], None, None)
     assert outside.judge({}, [], 0.0)["reason"].startswith("a trace from outside")
+
+
+def test_a_probe_answered_by_a_dhcp_server_agrees_with_a_delivery() -> None:
+    """A DHCP namespace is an endpoint: the probe reaching its input is answered there,
+    placed after the bridge pass that brought it, whatever order the monitors were read."""
+    name = "nprobe-5"
+    packet = 'packet: iif "tapaaaaaaaa-aa" oif "tapdddddddd-dd" ip ttl 64 ip id 5'
+    report = {
+        "hv1": {"differences": [], "probe": {"lines": [
+            ["dhcp", "net-web", "trace id b inet nprobe-5 trace_in packet: iif \"ns-d\" ip ttl 64"],
+            ["dhcp", "net-web", "trace id b inet nprobe-5 to_router rule drop (verdict drop)"],
+            ["host", "hv1", _line("a", name, "trace_in", packet)],
+            ["host", "hv1", _line("a", name, "forwarded", packet)],
+        ]}},
+    }  # fmt: skip
+    events = assemble(["hv1"], report)
+    assert not isinstance(events, str)
+    found = fate(events, name)
+    assert (found.outcome, found.path) == ("answered", ["host hv1", "dhcp net-web"]), found
+    hops = [{"step": "destination", "object": "port dhcp (dddddddd)", "verdict": "deliver"}]
+    assert finding(hops, "delivered", found)["verdict"] == "agrees"

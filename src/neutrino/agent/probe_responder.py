@@ -6,10 +6,12 @@ the packet, the nft match, the source tap and MACs, and ``send_at``, the epoch s
 which every host must be ready). ``ProbeResponder.run`` does this host's part with the lab's
 kernel code (``agent.dataplane.probe.send_probe``), in the namespaces this agent owns only:
 
-* its hypervisor namespace (``--netns``, else the host's own) and, with the L3 role, the
-  ``qrouter-`` namespace of each router scheduled here: a throwaway ``nprobe-<mark>`` table
-  and an ``nft monitor`` in each, the probe dropped before every VM tap of this host and as
-  it leaves a router's gateway, so no VM and nothing outside ever sees it;
+* its hypervisor namespace (``--netns``, else the host's own), with the L3 role the
+  ``qrouter-`` namespace of each router scheduled here, with the DHCP role the ``qdhcp-``
+  namespace of each network served here: a throwaway ``nprobe-<mark>`` table and an ``nft
+  monitor`` in each, the probe dropped before every VM tap of this host, as it leaves a
+  router's gateway and as it reaches a router or DHCP server itself, so no VM, dnsmasq or
+  anything outside ever sees it;
 * on the source port's host only, the packet written into the source tap's ingress (a
   ``TapInjection``: as if the VM had sent it, the VM untouched), at ``send_at``;
 * the trace lines each monitor saw until the probe was dropped, or went quiet, or a bounded
@@ -31,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from neutrino.domain.hoststate import HostState
+from neutrino.domain.hoststate import HostState, dhcp_namespace
 from neutrino.domain.trace.probe import Place
 from neutrino.domain.trace.probe_request import shape_of
 
@@ -63,14 +65,17 @@ def vm_taps(state: HostState) -> list[str]:
 def places_of(
     settings: AgentSettings, state: HostState, exists: Callable[[str], bool] = _netns_exists
 ) -> list[Place]:
-    """The namespaces this agent owns on the path: its hypervisor's, its routers' (those
-    there: a router namespace gone missing is a fault the probe should show as a packet
-    lost, not a probe that cannot start)."""
+    """The namespaces this agent owns on the path: its hypervisor's, its routers' and its
+    DHCP servers' (those there: a namespace gone missing is a fault the probe should show
+    as a packet lost, not a probe that cannot start)."""
     places = [Place(settings.netns or "", "host", settings.host)]
+    suffix = settings.dhcp_namespace_suffix()  # the routers' namespaces take it too
     if settings.l3:
-        suffix = settings.dhcp_namespace_suffix()  # the routers' namespaces take it too
         routers = [(f"qrouter-{r.id}{suffix}", r.id) for r in state.routers]
         places += [Place(ns, "router", rid) for ns, rid in routers if exists(ns)]
+    if settings.dhcp:
+        served = [(f"{dhcp_namespace(d.network_id)}{suffix}", d.network_id) for d in state.dhcp]
+        places += [Place(ns, "dhcp", net) for ns, net in served if exists(ns)]
     return places
 
 

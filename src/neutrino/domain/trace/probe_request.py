@@ -144,7 +144,7 @@ def assemble(
         if report.get("error"):
             return f"host {host}: {report['error']}"
         for role, label, line in report.get("lines", []):
-            if role not in ("host", "router"):
+            if role not in ("host", "router", "dhcp"):
                 continue
             event = parse_event(Place(f"{host}/{role}/{label}", role, label), line)
             if event is not None:
