@@ -32,8 +32,10 @@ from typer.testing import CliRunner
 
 from neutrino.cli.main import app
 from neutrino.domain.hoststate import tap_name
+from neutrino.domain.trace.probe import Place
 from neutrino.domain.trace.probe_packet import ProbePacket
 from neutrino.lab import Lab, create_vm
+from neutrino.lab.netns import list_namespaces
 from neutrino.lab.probe import places_of
 from tests.e2e.test_drift_verify_e2e import _check, _out, _sh
 from tests.e2e.test_l3_e2e import call, ipv6_by_hand, ping, until
@@ -142,6 +144,9 @@ def test_probe_names_the_hop_of_each_fault(
     _sh("ip", "netns", "exec", vm2.netns, "nft", SEEN)
     places = places_of(lab.state())
     assert {(p.role, p.label) for p in places} >= {("host", "hv1"), ("router", rid)}
+    served = [n for n in list_namespaces() if n.startswith("qdhcp-") and n.endswith(node.netns)]
+    assert served  # the agents' probe watches these too: none may keep a table either
+    places += [Place(n, "dhcp", n) for n in served]
 
     found = _api_probe(lab, vm1.port_id, lease2.ip)
     assert found["verdict"] == "agrees", found
