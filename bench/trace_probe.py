@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The probe's added time per ``trace --verify`` (issue 16): the kernel-state comparison
-alone beside the probe packet, in one lab, one run.
+alone beside the agents' probe packet and the lab's own, in one lab, one run.
 
 Runs as root on this machine (namespaces only, documentation addresses only) and removes
 everything it made, even on failure.
@@ -11,11 +11,14 @@ A lab of two hypervisors and a network node (controller on SQLite): networks blu
 joined by router r1 on the network node, vm1 and vm3 on blue on hv1, vm2 on green on hv2,
 all in the default group. Three traces from vm1: ``same host`` (to vm3: one bridge),
 ``routed`` (to vm2: hv1 -> network node -> r1 -> network node -> hv2) and ``spoofed`` (to
-vm2 with another source address: dropped by hv1's anti-spoofing chain). Each round times
-``verify`` (the API call with ``"verify": true``: the model walk and the agents' kernel
-checks) and then the probe of its answer (``lab.probe.probe``: the monitors and throwaway
-tables in every hypervisor and router namespace, the packet, the wait, the clean-up), and
-records the probe's own phases.
+vm2 with another source address: dropped by hv1's anti-spoofing chain). Each round times,
+side by side: ``plain``, the API's ``verify`` of the same trace as SCTP (the model walk and
+the agents' kernel checks of the same hosts; no probe: SCTP is not crafted); ``agents``, the
+API's ``verify`` as ICMP, whose kernel checks carry the probe (each agent of the path sets
+up its monitors and tables, the source host's writes the packet into vm1's tap at the
+controller's send time, all report; ``agent.probe_responder``), with the slowest host's
+phases; and ``lab``, the lab CLI's own probe of that answer (``lab.probe.probe``: the
+monitors and tables in every hypervisor and router namespace, sent from vm1's side).
 
 Output: JSON on stdout (``--json FILE`` too), a summary on stderr.
 
@@ -80,33 +83,47 @@ def main() -> None:
         with lab.controller() as api:
             vm1 = lab.state().vms["vm1"].port_id
             for name, question in cases.items():
-                verify, total, phases, fates = [], [], {}, set()
+                plain, agents, total, phases, fates = [], [], [], {}, set()
                 for _ in range(args.count):
+                    began = time.monotonic()
+                    answer = api.trace(
+                        source={"port_id": vm1}, protocol="sctp", destination_port=9,
+                        verify=True, **question,
+                    )  # fmt: skip
+                    plain.append(time.monotonic() - began)
+                    assert answer["verify"]["probe"]["verdict"] == "unavailable", answer
                     began = time.monotonic()
                     answer = api.trace(
                         source={"port_id": vm1}, protocol="icmp", verify=True, **question
                     )
-                    verify.append(time.monotonic() - began)
+                    agents.append(time.monotonic() - began)
+                    found = answer["verify"]["probe"]
+                    if found["verdict"] == "unavailable":
+                        raise RuntimeError(found["reason"])
+                    fates.add(("agents", found["verdict"], found["fate"]["outcome"]))
+                    for phase, ms in found["milliseconds"].items():
+                        phases.setdefault(phase, []).append(ms / 1000)
                     began = time.monotonic()
                     found = probe(lab.state(), "vm1", answer)
                     total.append(time.monotonic() - began)
                     if found["verdict"] == "unavailable":
                         raise RuntimeError(found["reason"])
-                    fates.add((found["verdict"], found["fate"]["outcome"]))
-                    for phase, ms in found["milliseconds"].items():
-                        phases.setdefault(phase, []).append(ms / 1000)
+                    fates.add(("lab", found["verdict"], found["fate"]["outcome"]))
                 results[name] = {
-                    "verify": summary(verify),
-                    "probe": summary(total),
-                    "phases": {k: summary(v) for k, v in phases.items()},
+                    "plain": summary(plain),
+                    "agents": summary(agents),
+                    "agent_phases": {k: summary(v) for k, v in phases.items()},
+                    "lab": summary(total),
                     "fates": sorted(fates),
                 }
+                r = results[name]
                 print(
-                    f"{name}: verify p50 {results[name]['verify']['p50_ms']} ms, "
-                    f"probe p50 {results[name]['probe']['p50_ms']} ms "
-                    f"(setup {results[name]['phases']['setup']['p50_ms']}, "
-                    f"flight {results[name]['phases']['flight']['p50_ms']}, "
-                    f"cleanup {results[name]['phases']['cleanup']['p50_ms']}); {sorted(fates)}",
+                    f"{name}: verify without probe p50 {r['plain']['p50_ms']} ms, with the "
+                    f"agents' probe p50 {r['agents']['p50_ms']} ms (slowest host: setup "
+                    f"{r['agent_phases']['setup']['p50_ms']}, flight "
+                    f"{r['agent_phases']['flight']['p50_ms']}, cleanup "
+                    f"{r['agent_phases']['cleanup']['p50_ms']}); lab probe p50 "
+                    f"{r['lab']['p50_ms']} ms; {sorted(fates)}",
                     file=sys.stderr,
                 )
     finally:

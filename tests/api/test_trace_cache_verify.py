@@ -76,13 +76,19 @@ def test_verify_is_for_admins_and_the_agent_side_keeps_its_auth(api: Caller) -> 
         {"differences": "x"},
         {"differences": [1]},
         {"differences": ["x"] * (MAX_DIFFERENCES + 1)},
+        {"differences": [], "probe": {"lines": "x"}},
+        {"differences": [], "probe": {"sent": "yes"}},
+        {"differences": [], "probe": {"milliseconds": {"setup": "slow"}}},
     ):
         r = api.post("/agent/v1/hosts/hv1/checks/nosuch", {"check": bad})
         assert r.status_code == 400, (bad, r.text)
 
 
 def _verify_answered(
-    api: Caller, w: dict[str, Any], answers: dict[str, list[str]]
+    api: Caller,
+    w: dict[str, Any],
+    answers: dict[str, list[str]],
+    seen: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run a verify in a thread while this one plays the agents of ``answers``."""
     _services(api).trace.verify_timeout = 5.0
@@ -106,7 +112,9 @@ def _verify_answered(
         for host in list(pending):
             checks = api.get(f"/agent/v1/hosts/{host}/checks?timeout=0.2").json()["checks"]
             for check in checks:
-                body = {"check": {"differences": pending.pop(host)}}
+                if seen is not None:
+                    seen.append(check)
+                body = {"check": {"differences": pending.pop(host)}}  # an agent of before
                 r = api.post(f"/agent/v1/hosts/{host}/checks/{check['id']}", body)
                 assert r.status_code == 204, r.text
     asker.join(15)
@@ -117,7 +125,16 @@ def test_verify_names_the_hop_relying_on_a_difference(api: Caller) -> None:
     w = _world(api.as_member(), api)
     tap_b = tap_name(w["b"]["id"])
     line = f"missing nft bridge port_in {tap_b} : jump in-0123456789"
-    found = _verify_answered(api, w, {"hv1": ["extra tapunrelated0"], "hv2": [line]})
+    seen: list[dict[str, Any]] = []
+    found = _verify_answered(api, w, {"hv1": ["extra tapunrelated0"], "hv2": [line]}, seen)
+    # every host of the path is asked to take part in the probe, from a's tap on hv1
+    assert [c["probe"]["source"]["tap"] for c in seen] == [tap_name(w["a"]["id"])] * 2
+    assert {c["probe"]["match"] for c in seen} == {seen[0]["probe"]["match"]}
+    # these agents answer as agents of before did: no probe report, so no probe judged
+    assert found["probe"] == {
+        "verdict": "unavailable",
+        "reason": "the agent of host hv1 does not know the probe (older than the server)",
+    }
     assert found["hosts"] == {"hv1": "answered", "hv2": "answered"}
     assert found["differences"] == {"hv1": 1, "hv2": 1}
     assert (found["verdict"], found["step"]) == ("differs", "ingress rules"), found
@@ -132,6 +149,10 @@ def test_a_silent_or_dead_agent_leaves_the_trace_unverified(api: Caller, store: 
     t = _trace(api, {"port_id": w["a"]["id"]}, w["b_ip"], protocol="icmp", verify=True)
     assert t["verify"]["verdict"] == "unverified"
     assert t["verify"]["hosts"] == {"hv1": "no answer", "hv2": "no answer"}
+    assert t["verify"]["probe"] == {
+        "verdict": "unavailable",
+        "reason": "host hv1 did not answer in time",
+    }
     long_ago = dt.datetime(2000, 1, 1)  # hv2's agent silent for years: dead, not waited for
     store.write(
         lambda tx: raw.run(
@@ -140,3 +161,5 @@ def test_a_silent_or_dead_agent_leaves_the_trace_unverified(api: Caller, store: 
     )
     t = _trace(api, {"port_id": w["a"]["id"]}, w["b_ip"], protocol="icmp", verify=True)
     assert t["verify"]["hosts"] == {"hv1": "no answer", "hv2": "no agent"}
+    reason = "host hv2 of the path has no live agent to follow the probe"
+    assert t["verify"]["probe"] == {"verdict": "unavailable", "reason": reason}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neutrino.agent.dataplane.probe import Injection, ProbeError, send_probe
+from neutrino.agent.dataplane.probe import Injection, ProbeError, TapInjection, send_probe
 from neutrino.domain.trace.probe import Place, fate
 from neutrino.domain.trace.probe_packet import ProbePacket
 from tests.kernel.lab import NetnsLab, run
@@ -82,3 +82,37 @@ def test_probe_delivered_dropped_and_cleaned_up(lab: NetnsLab) -> None:
     with pytest.raises(ProbeError):
         send_probe([place, missing], shape, injection, ["tapvm2"])
     assert "nprobe" not in _tables(hv) and _nft_children() == []
+
+
+def test_probe_written_into_a_tap_from_the_hypervisor_side(lab: NetnsLab) -> None:
+    """An agent's probe (``TapInjection``): written into tapvm1's ingress from the
+    hypervisor's namespace (vm1's namespace untouched), it crosses the bridge as vm1's own
+    packet would, at the send time given; a listener only listens; a host ready after the
+    send time sends nothing, nor one whose tap is missing; no table, monitor or injection
+    device is left."""
+    import time
+
+    hv, _vm1, vm2 = _world(lab)
+    place = Place(hv, "host", "hv")
+    shape = ProbePacket("192.0.2.1", "192.0.2.2", "icmp", mark=4243)
+    name = f"nprobe-{shape.mark:x}"
+    tap = TapInjection(hv, "tapvm1", MAC1, MAC2)
+    at = time.monotonic() + 1.5
+    run_ = send_probe([place], shape, tap, ["tapvm2"], send_at=at)
+    assert run_.events and time.monotonic() >= at
+    found = fate(run_.events, name)
+    assert (found.outcome, found.device) == ("delivered", "tapvm2"), found
+    first = next(e for e in run_.events if e.text.startswith("packet:"))
+    assert 'iif "tapvm1"' in first.text  # entered where vm1's packets do
+    assert "counter packets 0 " in run("ip", "netns", "exec", vm2, "nft", "list", "table",
+                                       "inet", "seen")  # fmt: skip
+    assert "npi" not in run("ip", "-n", hv, "-o", "link") and "nprobe" not in _tables(hv)
+
+    heard = send_probe([place], shape, None, ["tapvm2"], send_at=time.monotonic() + 0.8)
+    assert heard.events == [] and "flight" in heard.timings  # nothing sent, nothing seen
+    with pytest.raises(ProbeError, match="after the time to send"):
+        send_probe([place], shape, tap, ["tapvm2"], send_at=time.monotonic() - 1)
+    with pytest.raises(ProbeError, match="tapgone"):  # no such tap: the redirect fails
+        send_probe([place], shape, TapInjection(hv, "tapgone", MAC1, MAC2), ["tapvm2"])
+    assert "npi" not in run("ip", "-n", hv, "-o", "link") and "nprobe" not in _tables(hv)
+    assert _nft_children() == []

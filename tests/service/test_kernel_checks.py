@@ -29,7 +29,7 @@ def test_a_waiting_agent_is_woken_and_its_answer_reaches_the_asker(store: Store)
         asker = threading.Thread(target=ask)
         loop = asyncio.get_running_loop()
         loop.call_later(0.2, asker.start)
-        ids = await checks.pending("hv1", timeout=10.0)
+        ids = [c["id"] for c in await checks.pending("hv1", timeout=10.0)]
         waited = time.monotonic() - started
         assert len(ids) == 1
         with pytest.raises(NotFound):
@@ -73,7 +73,7 @@ def test_two_brokers_on_one_database(store: Store) -> None:
             asker = threading.Thread(target=lambda: result.update(asking.ask(["hv1"], 8.0)))
             started = time.monotonic()
             loop.call_later(0.3, asker.start)
-            ids = await polled.pending("hv1", timeout=10.0)
+            ids = [c["id"] for c in await polled.pending("hv1", timeout=10.0)]
             waited = time.monotonic() - started
             assert len(ids) == 1
             polled.answer("hv1", ids[0], {"differences": ["missing fdb vxlan-5 x"]})
@@ -114,3 +114,44 @@ def test_a_long_poll_for_another_host_writes_nothing(store: Store) -> None:
     finally:
         polled.close()
         other.dispose()
+
+
+def test_a_probe_request_goes_with_the_check_and_its_report_comes_back(store: Store) -> None:
+    """A check may carry a request (a trace's probe) to its host only, and the answer a
+    probe report, validated; an answer without one (an older agent) still counts."""
+    checks = KernelChecks(store)
+    result: dict[str, object] = {}
+    request = {"probe": {"mark": 42, "match": "ip id 42 ip protocol 1"}}
+    line = ["host", "hv1", "trace id 1 bridge nprobe-2a trace_in packet: iif tapx"]
+
+    async def agents() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        loop = asyncio.get_running_loop()
+        asker = threading.Thread(
+            target=lambda: result.update(checks.ask_with(["hv1", "hv2"], 5.0, {"hv1": request}))
+        )
+        loop.call_later(0.1, asker.start)
+        one = await checks.pending("hv1", timeout=10.0)
+        two = await checks.pending("hv2", timeout=10.0)
+        for bad in ({"lines": "x"}, {"lines": [["host", "hv1"]]}, {"error": 3}, {"other": 1}):
+            with pytest.raises(BadRequest):
+                checks.answer("hv1", str(one[0]["id"]), {"differences": [], "probe": bad})
+        report = {"lines": [line], "sent": True, "milliseconds": {"setup": 300.5}}
+        checks.answer("hv1", str(one[0]["id"]), {"differences": [], "probe": report})
+        checks.answer("hv2", str(two[0]["id"]), {"differences": ["missing tapy"]})
+        await loop.run_in_executor(None, asker.join)
+        return one, two
+
+    one, two = asyncio.run(agents())
+    assert one[0]["probe"] == request["probe"] and "probe" not in two[0]
+    assert result == {
+        "hv1": {
+            "differences": [],
+            "probe": {
+                "lines": [line],
+                "error": None,
+                "milliseconds": {"setup": 300.5},
+                "sent": True,
+            },
+        },
+        "hv2": {"differences": ["missing tapy"]},
+    }

@@ -16,7 +16,9 @@ loop and never instead of it (the loop's repair is unchanged):
 * **The checks** (a trace's ``verify``, ``service/kernel_checks.py``): ``CheckAnswerer.run``
   long-polls ``GET /agent/v1/hosts/{host}/checks`` in a thread of its own and answers each
   check with the differences of the moment. The check opens sockets of its own, so it never
-  shares one with the loop.
+  shares one with the loop. A check carrying a ``probe`` (a real packet down the path) first
+  has this host take part in it (``agent.probe_responder``: it has a deadline; the drift
+  check does not), then answers both.
 
 Errors: a failed check (or no host state yet) is logged and left unanswered (the trace then
 reports the host as not answering); a controller that is away or too old (404) is retried
@@ -98,6 +100,7 @@ class CheckAnswerer:
         state: Callable[[], HostState | None],
         check: Callable[[AgentSettings, HostState], list[Drift]] = _drift,
         poll_timeout: float = 30.0,
+        probe: Callable[[Any, HostState], dict[str, Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.controller = controller
@@ -105,17 +108,31 @@ class CheckAnswerer:
         self.check = check
         self.poll_timeout = poll_timeout
         self.answered = 0
+        if probe is None:
+            from neutrino.agent.probe_responder import ProbeResponder
+
+            probe = ProbeResponder(settings).run
+        self.probe = probe
 
     def run(self, stop: threading.Event) -> None:
         pause = 0.0
         host = self.settings.host
         while not stop.is_set():
             try:
-                ids = self.controller.poll_checks(host, self.poll_timeout)
-                differences = self._differences() if ids else None
+                checks = self.controller.poll_check_requests(host, self.poll_timeout)
+                state = self.state()
+                reports = {
+                    str(c["id"]): self.probe(c["probe"], state)
+                    for c in checks
+                    if "probe" in c and state is not None
+                }  # before the drift check: a probe has a deadline
+                differences = self._differences() if checks else None
                 if differences is not None:
-                    for check_id in ids:
-                        self.controller.answer_check(host, check_id, differences)
+                    for c in checks:
+                        check_id = str(c["id"])
+                        self.controller.answer_check(
+                            host, check_id, differences, probe=reports.get(check_id)
+                        )
                         self.answered += 1
                 pause = 0.0
             except ClientError as exc:

@@ -9,11 +9,12 @@ credentials it then uses) or a port id (credentials from the ``OS_*`` variables)
 ``--from-outside ADDR`` starts outside the model on an external network (``--network``, or the
 lab's). The hops print as a table; ``--json`` prints the API's answer. ``--verify`` (an
 admin's) also asks the agents of the hosts on the path whether their kernel has what each hop
-relies on, and names the first hop where it does not; in a lab it also sends a real probe
-packet from the source VM and names the hop where its fate parts from the model's (``lab.probe``:
-elsewhere it says that no probe was possible). The exit status is 0 when the packet is
-delivered or leaves the modelled network, 2 when it is dropped, 4 when ``--verify`` found the
-kernel differing from the model (or a host did not answer).
+relies on, and names the first hop where it does not; the same agents send a real probe
+packet down the path and say where its fate parts from the model's (the API's
+``verify.probe``). When they could not, in a lab the CLI sends the probe itself from the
+source VM (``lab.probe``); elsewhere the agents' reason stands. The exit status is 0 when
+the packet is delivered or leaves the modelled network, 2 when it is dropped, 4 when
+``--verify`` found the kernel differing from the model (or a host did not answer).
 """
 
 from __future__ import annotations
@@ -148,7 +149,10 @@ def trace(
             )
     except ClientError as exc:
         raise fail(str(exc)) from None
-    if "verify" in result:
+    if "verify" in result and result["verify"].get("probe", {}).get("verdict") in (
+        None,
+        "unavailable",
+    ):  # the agents could not probe: in a lab, the CLI can still send one itself
         result["verify"]["probe"] = _probe(lab, source, result)
     if as_json:
         typer.echo(json.dumps(result, indent=2))  # plain: rich would wrap long lines
@@ -168,10 +172,11 @@ def trace(
 
 
 def _probe(lab: Any, source: str | None, result: dict[str, Any]) -> dict[str, Any]:
-    """A real probe packet down the path when the lab owns the namespaces (``lab.probe``);
-    otherwise the kernel-state comparison stands alone, and the answer says why."""
+    """When the agents' probe was unavailable: a probe the lab sends itself, since it owns
+    the namespaces (``lab.probe``); otherwise the agents' reason stands."""
+    agents = result["verify"].get("probe") or {}
     if lab is None:
-        return {
+        return agents or {
             "verdict": "unavailable",
             "reason": "no lab: the hosts' namespaces are out of reach (kernel state compared only)",
         }

@@ -120,17 +120,31 @@ class Controller:
 
     def poll_checks(self, host: str, timeout: float = 30.0) -> list[str]:
         """Long-poll the drift checks the controller asks of ``host`` (``--verify``): ids."""
+        return [str(c["id"]) for c in self.poll_check_requests(host, timeout)]
+
+    def poll_check_requests(self, host: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Long-poll the checks the controller asks of ``host``: ``{"id", "probe"?}`` each
+        (``probe``: this host's part of a probe packet, ``agent.probe_responder``)."""
         body = self.session.request(
             "GET",
             f"{AGENT}/hosts/{host}/checks",
             params={"timeout": timeout},
             timeout=timeout + POLL_SLACK,
         )
-        return [str(c["id"]) for c in body.get("checks", [])]
+        return [c for c in body.get("checks", []) if isinstance(c, dict) and "id" in c]
 
-    def answer_check(self, host: str, check_id: str, differences: list[str]) -> None:
-        """The answer to check ``check_id``: the host's differences, as the check prints them."""
-        body = {"check": {"differences": differences}}
+    def answer_check(
+        self,
+        host: str,
+        check_id: str,
+        differences: list[str],
+        probe: dict[str, Any] | None = None,
+    ) -> None:
+        """The answer to check ``check_id``: the host's differences, as the check prints them,
+        and what its part of the probe saw, if it was asked one."""
+        body: dict[str, Any] = {"check": {"differences": differences}}
+        if probe is not None:
+            body["check"]["probe"] = probe
         self.session.request("POST", f"{AGENT}/hosts/{host}/checks/{check_id}", json=body)
 
     def report_router_ha_state(self, router_id: str, host: str, ha_state: str) -> dict[str, Any]:

@@ -23,6 +23,12 @@ trace request and the agent's long-poll may reach different server processes (``
 4. ``ask`` deletes its rows and returns each host's differences, None for a host that did not
    answer in time.
 
+A check may carry a request (``ask_with``: the row's ``request``, JSON, handed to the agent
+in its check as ``{"id", "probe"}``): today a trace's probe packet (``trace_probe``), which
+the agent runs before its drift check and reports with it (``probe_report`` checks that
+report: 400 otherwise). An agent of before ignores the request and answers the differences
+only; the asker sees no report and says so.
+
 Why polling and not the change log: a check is not a change of the intended network, and a
 change-log entry would wake every agent's host-state watch for nothing. The cost is bounded:
 ``FILED_POLL`` queries per second per process while agents wait, ``1/ANSWER_POLL`` per trace
@@ -50,13 +56,51 @@ from neutrino.common.wakeup import Wakeup
 from neutrino.store import kernel_checks as repo
 from neutrino.store.uow import Store, Tx
 
-__all__ = ["MAX_DIFFERENCES", "MAX_LINE", "KernelChecks"]
+__all__ = ["MAX_DIFFERENCES", "MAX_LINE", "KernelChecks", "probe_report"]
 
 MAX_DIFFERENCES = 5000
 MAX_LINE = 1024
 FILED_POLL = 0.2  # seconds between a process's looks for checks filed elsewhere
 ANSWER_POLL = 0.1  # seconds between a waiting trace's looks for answers given elsewhere
 STALE = 120.0  # seconds after which a check's row is swept (its asker is gone)
+PROBE_KEYS = frozenset({"lines", "error", "milliseconds", "sent"})
+
+
+def _answer_of(stored: Any) -> dict[str, Any]:
+    """A stored answer: ``{"differences", "probe"?}`` (a bare list: a server of before)."""
+    return stored if isinstance(stored, dict) else {"differences": stored}
+
+
+def probe_report(report: Any) -> dict[str, Any]:
+    """An agent's probe report, checked (400 otherwise): ``lines`` as ``[role, label,
+    line]`` (the nft monitor's trace lines of each namespace it watched), ``error`` (it
+    could not take part), ``milliseconds`` (phase -> ms), ``sent`` (it injected the probe)."""
+    if not isinstance(report, dict) or set(report) - PROBE_KEYS:
+        raise BadRequest(f"'probe' must be an object of {', '.join(sorted(PROBE_KEYS))}")
+    lines = report.get("lines", [])
+    if not isinstance(lines, list) or len(lines) > MAX_DIFFERENCES or not all(
+        isinstance(x, list) and len(x) == 3 and all(isinstance(f, str) for f in x)
+        and sum(len(f) for f in x) <= MAX_LINE
+        for x in lines
+    ):  # fmt: skip
+        raise BadRequest("'probe.lines' must be a list of [role, label, line] strings")
+    error = report.get("error")
+    if error is not None and (not isinstance(error, str) or len(error) > MAX_LINE):
+        raise BadRequest("'probe.error' must be a string")
+    timings = report.get("milliseconds", {})
+    if not isinstance(timings, dict) or len(timings) > 8 or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+        for k, v in timings.items()
+    ):  # fmt: skip
+        raise BadRequest("'probe.milliseconds' must map phases to numbers")
+    if not isinstance(report.get("sent", False), bool):
+        raise BadRequest("'probe.sent' must be true or false")
+    return {
+        "lines": lines,
+        "error": error,
+        "milliseconds": timings,
+        "sent": report.get("sent", False),
+    }
 
 
 class KernelChecks:
@@ -75,10 +119,22 @@ class KernelChecks:
 
     def ask(self, hosts: list[str], timeout: float) -> dict[str, list[str] | None]:
         """File one check per host; each host's differences, None if it did not answer."""
+        return {
+            host: None if found is None else found["differences"]
+            for host, found in self.ask_with(hosts, timeout).items()
+        }
+
+    def ask_with(
+        self, hosts: list[str], timeout: float, requests: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, dict[str, Any] | None]:
+        """File one check per host, carrying its entry of ``requests`` (e.g. ``{"probe":
+        ...}``) if any; each host's answer (``{"differences", "probe"?}``), None if it did not
+        answer in time."""
         filed = {uuid.uuid4().hex: host for host in hosts}
+        asked = {h: json.dumps(r) for h, r in (requests or {}).items() if h in hosts}
         now = time.time()
         self.store.write(
-            lambda tx: repo.file(tx.conn, list(filed.items()), now, now - STALE),
+            lambda tx: repo.file(tx.conn, list(filed.items()), now, now - STALE, asked),
         )
         with self._lock:
             self._named |= set(hosts)
@@ -96,22 +152,28 @@ class KernelChecks:
                 self._answered.wait_blocking(seen, min(left, ANSWER_POLL))
         finally:
             self.store.write(lambda tx: repo.forget(tx.conn, list(filed)))
-        return {host: json.loads(got[cid]) if cid in got else None for cid, host in filed.items()}
+        return {
+            host: _answer_of(json.loads(got[cid])) if cid in got else None
+            for cid, host in filed.items()
+        }
 
-    def _take(self, host: str) -> list[str]:
+    def _take(self, host: str) -> list[dict[str, Any]]:
         """Take ``host``'s waiting checks: a read first, the write only when some wait."""
         with self.store.read() as conn:
             if not repo.waiting_hosts(conn, host):
                 return []
 
-        def take(tx: Tx) -> list[str]:
+        def take(tx: Tx) -> list[tuple[str, str | None]]:
             return repo.take(tx.conn, host)
 
-        return self.store.write(take)
+        return [
+            {"id": cid, **(json.loads(request) if request else {})}
+            for cid, request in self.store.write(take)
+        ]
 
-    async def pending(self, host: str, timeout: float) -> list[str]:
-        """The ids of the checks filed for ``host``: at once if any wait, else as soon as one
-        is filed (by any process), else ``[]`` after ``timeout`` seconds."""
+    async def pending(self, host: str, timeout: float) -> list[dict[str, Any]]:
+        """The checks filed for ``host`` (``{"id", "probe"?}``): at once if any wait, else as
+        soon as one is filed (by any process), else ``[]`` after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         self._waiting(+1)
         look = True  # at the start, then when woken for this host
@@ -164,7 +226,7 @@ class KernelChecks:
         self._answered.notify()
 
     def answer(self, host: str, check_id: str, body: Any) -> None:
-        """Record an agent's answer (``{"differences": [str, ...]}``)."""
+        """Record an agent's answer (``{"differences": [str, ...], "probe"?: {...}}``)."""
         differences = body.get("differences") if isinstance(body, dict) else None
         if not isinstance(differences, list) or not all(isinstance(d, str) for d in differences):
             raise BadRequest("'differences' must be a list of strings")
@@ -172,7 +234,10 @@ class KernelChecks:
             raise BadRequest(
                 f"at most {MAX_DIFFERENCES} differences of at most {MAX_LINE} characters"
             )
-        lines = json.dumps(list(differences))
+        answer: dict[str, Any] = {"differences": list(differences)}
+        if body.get("probe") is not None:
+            answer["probe"] = probe_report(body["probe"])
+        lines = json.dumps(answer)
 
         def record(tx: Tx) -> bool:
             return repo.answer(tx.conn, host, check_id[:64], lines)

@@ -19,13 +19,15 @@ disagree for that one model, which the next change's rebuild settles.
 
 ``verify`` (admins only: it shows every project's kernel) asks the agents of the hosts the
 path crosses for their kernel's differences (``kernel_checks``) and names the first hop that
-relies on one (``domain.trace.kernel``).
+relies on one (``domain.trace.kernel``); the same checks carry a probe packet the agents send
+and follow (``trace_probe``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,6 +49,7 @@ from neutrino.service.routers.floatingips import FloatingIpService
 from neutrino.service.security_groups import SecurityGroupService
 from neutrino.service.subnets import SubnetService
 from neutrino.service.trace_model import ModelCache
+from neutrino.service.trace_probe import LEAD, Probe
 from neutrino.store import address_groups as address_group_repo
 from neutrino.store import trace as repo
 from neutrino.store.uow import Store
@@ -223,6 +226,7 @@ class TraceService:
         self.checks = KernelChecks(store)  # the agents' answers to ``verify`` (any process)
         self.models = ModelCache(store)
         self.verify_timeout = VERIFY_TIMEOUT
+        self.probe_lead = LEAD  # seconds the agents have to be ready for a probe
         self.networks, self.subnets, self.ports = networks, subnets, ports
         self.groups, self.routers, self.floatingips, self.agents = (
             groups,
@@ -283,12 +287,19 @@ class TraceService:
             trace = trace_from_external(model, request.network_id, request.address, request.packet)
         answer = trace_dict(trace, ctx)
         if request.verify:
-            answer["verify"] = self.verify(trace)
+            answer["verify"] = self.verify(trace, model, request.port_id, answer["hops"])
         return answer
 
-    def verify(self, trace: Trace) -> dict[str, Any]:
+    def verify(
+        self,
+        trace: Trace,
+        model: NetworkModel | None = None,
+        port_id: str | None = None,
+        hops: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """Ask the agents of the hosts the path crosses for their kernel's differences and
-        name the first hop relying on one (``domain.trace.kernel``)."""
+        name the first hop relying on one (``domain.trace.kernel``); with the ``model`` and
+        a source port, the same checks carry a probe packet (``trace_probe``)."""
         hosts = kernel.hosts_of(trace.hops)
         live = {
             a["host"]
@@ -296,7 +307,10 @@ class TraceService:
             if a.get("alive") and a.get("agent_type") == "L2 agent"
         }
         asked = [h for h in hosts if h in live]  # a host without a live agent: not waited for
-        answers = self.checks.ask(asked, self.verify_timeout) if asked else {}
+        probe = Probe(trace, hosts, asked, model, port_id, self.probe_lead)
+        begun = time.monotonic()
+        full = self.checks.ask_with(asked, self.verify_timeout, probe.requests()) if asked else {}
+        answers = {h: None if a is None else a["differences"] for h, a in full.items()}
         differences = {h: a for h, a in answers.items() if a is not None}
         silent = sorted(set(hosts) - set(differences))
         out: dict[str, Any] = {
@@ -319,6 +333,7 @@ class TraceService:
             )
         else:
             out["verdict"] = "unverified" if silent or not hosts else "agrees"
+        out["probe"] = probe.judge(full, hops or [], begun)
         return out
 
     def _check_outside(self, ctx: RequestContext, request: TraceRequest) -> None:

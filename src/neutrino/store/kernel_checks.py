@@ -8,21 +8,29 @@ or of another host, changes no row).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection
 
 from neutrino.store import raw
 
 
-def file(conn: Connection, checks: Sequence[tuple[str, str]], now: float, older: float) -> None:
-    """Insert ``(id, host)`` checks filed at ``now``; drop rows filed before ``older`` (left
-    by a process that died while it waited)."""
+def file(
+    conn: Connection,
+    checks: Sequence[tuple[str, str]],
+    now: float,
+    older: float,
+    requests: Mapping[str, str] | None = None,
+) -> None:
+    """Insert ``(id, host)`` checks filed at ``now``, each with its host's request (JSON) from
+    ``requests`` if any; drop rows filed before ``older`` (left by a process that died while
+    it waited)."""
+    requests = requests or {}
     raw.run(conn, "DELETE FROM kernel_checks WHERE filed_at < ?", (older,))
     raw.run_many(
         conn,
-        "INSERT INTO kernel_checks (id, host, filed_at, taken) VALUES (?, ?, ?, ?)",
-        [(cid, host, now, False) for cid, host in checks],
+        "INSERT INTO kernel_checks (id, host, filed_at, taken, request) VALUES (?, ?, ?, ?, ?)",
+        [(cid, host, now, False, requests.get(host)) for cid, host in checks],
     )
 
 
@@ -40,14 +48,14 @@ def waiting_hosts(conn: Connection, host: str | None = None) -> set[str]:
     return {r[0] for r in rows}
 
 
-def take(conn: Connection, host: str) -> list[str]:
-    """The ids of ``host``'s checks nobody took yet, now taken."""
+def take(conn: Connection, host: str) -> list[tuple[str, str | None]]:
+    """``host``'s checks nobody took yet, now taken: (id, request JSON or None)."""
     rows = raw.rows(
         conn,
-        "UPDATE kernel_checks SET taken = ? WHERE host = ? AND taken = ? RETURNING id",
+        "UPDATE kernel_checks SET taken = ? WHERE host = ? AND taken = ? RETURNING id, request",
         (True, host, False),
     )
-    return sorted(r[0] for r in rows)
+    return sorted((r[0], r[1]) for r in rows)
 
 
 def answer(conn: Connection, host: str, check_id: str, lines: str) -> bool:

@@ -24,7 +24,9 @@ class KernelCheck(Base):
     host: Mapped[str] = mapped_column(String(255))
     filed_at: Mapped[float] = mapped_column(Float)  # epoch seconds (old rows are swept)
     taken: Mapped[bool] = mapped_column(Boolean, default=False)
-    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of lines
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON (see the service)
+    # JSON: what the check asks beyond the drift (a trace's probe packet), None: only the drift
+    request: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 Index("ix_kernel_checks_host", KernelCheck.host, KernelCheck.taken)

@@ -8,14 +8,21 @@
    ``nft -f``); the probe is sent only once every monitor has printed a change of its own
    namespace's table (a monitor that subscribed after the table was added is shown an empty
    chain added to it), so no monitor can miss the probe's first trace;
-3. the probe itself, sent from ``inject``: a raw ``AF_PACKET`` frame on the interface when a
-   destination MAC is known (the source VM's side of its tap: the frame enters the path
-   exactly where the VM's would), else a raw IP socket whose kernel resolves the neighbour;
-   both opened inside the namespace by a short-lived thread (``setns`` is per thread);
+3. the probe itself, sent from ``injection``: the lab's ``Injection`` is a raw ``AF_PACKET``
+   frame on the source VM's interface when a destination MAC is known (the VM's side of its
+   tap: the frame enters the path exactly where the VM's would), else a raw IP socket whose
+   kernel resolves the neighbour; both opened inside the namespace by a short-lived thread
+   (``setns`` is per thread). An agent, which owns no VM namespace, uses a ``TapInjection``:
+   a throwaway veth pair ``npi<mark>``/``npj<mark>`` in the hypervisor's namespace whose
+   egress a tc ``mirred ingress redirect`` turns into the tap's *ingress*, so the frame
+   written on ``npi`` arrives on the bridge as if the VM had sent it (set up with the tables,
+   deleted with them). With ``send_at`` (a ``time.monotonic`` instant: the moment the
+   controller gave every host of the path) the probe waits for it, or fails as late;
+   without ``injection`` the run only listens (a host of the path that is not the source);
 4. the wait: until a trace line says ``drop`` (plus ``GRACE`` for the lines still in flight),
-   or ``QUIET`` seconds without a trace line, or ``timeout``;
-5. whatever happened before: every table it added is deleted and every monitor it started is
-   ended (by its own pid), on error and on timeout too.
+   or ``quiet`` seconds without a trace line, or ``timeout``;
+5. whatever happened before: every table and device it added is deleted and every monitor
+   it started is ended (by its own pid), on error and on timeout too.
 
 It returns the trace lines of the probe, in arrival order, and how long each phase took.
 """
@@ -35,7 +42,7 @@ from neutrino.agent.dataplane.netns import inside
 from neutrino.domain.trace.probe import Event, Place, parse_event, probe_table
 from neutrino.domain.trace.probe_packet import ProbePacket
 
-__all__ = ["Injection", "ProbeError", "ProbeRun", "send_probe"]
+__all__ = ["Injection", "ProbeError", "ProbeRun", "TapInjection", "send_probe"]
 
 GRACE = 0.05  # seconds to wait for lines still in flight after a drop
 QUIET = 0.4  # seconds without a trace line after which the probe is taken as gone
@@ -54,6 +61,20 @@ class Injection:
     dst_mac: str | None  # None: let the sender's kernel resolve the neighbour
 
 
+@dataclass(frozen=True)
+class TapInjection:
+    """The probe written into ``tap``'s ingress from the hypervisor's side (no VM needed)."""
+
+    netns: str | None  # the hypervisor's namespace (None: this host's own)
+    tap: str
+    src_mac: str
+    dst_mac: str
+
+
+def _ns(netns: str | None, *argv: str) -> list[str]:
+    return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+
+
 @dataclass
 class ProbeRun:
     events: list[Event] = field(default_factory=list)
@@ -67,7 +88,7 @@ class _Monitor:
         self.lines: list[tuple[float, str]] = []
         self.ready = threading.Event()
         self.process = subprocess.Popen(
-            ["ip", "netns", "exec", place.netns, "stdbuf", "-oL", "nft", "monitor"],
+            _ns(place.netns, "stdbuf", "-oL", "nft", "monitor"),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -106,7 +127,7 @@ def _nft_all(loads: Sequence[tuple[str, str]]) -> list[str]:
     Raises ``ProbeError`` naming a failure once every load has ended."""
     started = [
         (netns, text, subprocess.Popen(
-            ["ip", "netns", "exec", netns, "nft", "-f", "-"],
+            _ns(netns, "nft", "-f", "-"),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ))
         for netns, text in loads
@@ -139,13 +160,34 @@ def _await_monitors(monitors: Sequence[_Monitor], name: str) -> None:
             _nft(place.netns, f"add chain {place.family} {name} ping{count}\n")
 
 
-def _send(injection: Injection, probe: ProbePacket) -> None:
+def _run(argv: list[str]) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ProbeError(f"{' '.join(argv)}: {done.stderr.strip()}")
+
+
+def _injector(injection: TapInjection, name: str) -> None:
+    """The veth pair whose egress lands in the tap's ingress (see the module docstring)."""
+    ns, ends = injection.netns, (f"npi{name}", f"npj{name}")
+    _run(_ns(ns, "ip", "link", "add", ends[0], "type", "veth", "peer", "name", ends[1]))
+    _run(_ns(ns, "ip", "link", "set", ends[0], "up"))
+    _run(_ns(ns, "tc", "qdisc", "add", "dev", ends[0], "clsact"))
+    _run(_ns(ns, "tc", "filter", "add", "dev", ends[0], "egress", "protocol", "all", "u32",
+             "match", "u32", "0", "0", "action", "mirred", "ingress", "redirect", "dev",
+             injection.tap))  # fmt: skip
+
+
+def _send(injection: Injection | TapInjection, probe: ProbePacket, name: str = "") -> None:
     failure: list[BaseException] = []
 
     def send() -> None:
         try:
             with inside(injection.netns):
-                if injection.dst_mac is not None:
+                if isinstance(injection, TapInjection):
+                    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+                        s.bind((f"npi{name}", 0))
+                        s.send(probe.frame(injection.src_mac, injection.dst_mac))
+                elif injection.dst_mac is not None:
                     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
                         s.bind((injection.ifname, 0))
                         s.send(probe.frame(injection.src_mac, injection.dst_mac))
@@ -165,7 +207,7 @@ def _send(injection: Injection, probe: ProbePacket) -> None:
         raise ProbeError(f"sending the probe from {injection.netns}: {failure[0]}")
 
 
-def _wait(monitors: Sequence[_Monitor], started: float, timeout: float) -> None:
+def _wait(monitors: Sequence[_Monitor], started: float, timeout: float, quiet: float) -> None:
     deadline = started + timeout
     while True:
         now = time.monotonic()
@@ -174,7 +216,7 @@ def _wait(monitors: Sequence[_Monitor], started: float, timeout: float) -> None:
         if any("verdict drop" in text or "policy drop" in text for _, text in lines):
             time.sleep(GRACE)
             return
-        if now >= deadline or now - last >= QUIET:
+        if now >= deadline or now - last >= quiet:
             return
         time.sleep(0.01)
 
@@ -182,18 +224,24 @@ def _wait(monitors: Sequence[_Monitor], started: float, timeout: float) -> None:
 def send_probe(
     places: Sequence[Place],
     probe: ProbePacket,
-    injection: Injection,
+    injection: Injection | TapInjection | None,
     taps: Sequence[str],
     timeout: float = 2.0,
+    send_at: float | None = None,
+    quiet: float = QUIET,
 ) -> ProbeRun:
-    """Send ``probe`` from ``injection`` and collect its traces in ``places`` (see the module
-    docstring); raises ``ProbeError`` when it could not be set up (then nothing was sent)."""
+    """Send ``probe`` from ``injection`` (None: only listen) and collect its traces in
+    ``places`` (see the module docstring); raises ``ProbeError`` when it could not be set up
+    or was ready after ``send_at`` (then nothing was sent)."""
     run = ProbeRun()
     name = f"nprobe-{probe.mark:x}"
     begun = time.monotonic()
     monitors: list[_Monitor] = []
     installed: list[Place] = []
+    injector = isinstance(injection, TapInjection)
     try:
+        if isinstance(injection, TapInjection):
+            _injector(injection, f"{probe.mark:x}")
         for place in places:
             monitors.append(_Monitor(place, name))
         # every load is started before any is waited for: one that fails still has its
@@ -202,14 +250,23 @@ def send_probe(
         _nft_all([(p.netns, probe_table(p, probe.match(), name, taps)) for p in places])
         _await_monitors(monitors, name)
         run.timings["setup"] = time.monotonic() - begun
+        if send_at is not None:
+            early = send_at - time.monotonic()
+            if early < 0:
+                raise ProbeError(f"ready {-early:.2f} s after the time to send")
+            time.sleep(early)
         sent = time.monotonic()
-        _send(injection, probe)
-        _wait(monitors, sent, timeout)
+        if injection is not None:
+            _send(injection, probe, f"{probe.mark:x}")
+        _wait(monitors, sent, timeout, quiet)
         run.timings["flight"] = time.monotonic() - sent
     finally:
         cleanup = time.monotonic()
         with contextlib.suppress(ProbeError):
             _nft_all([(p.netns, f"delete table {p.family} {name}\n") for p in installed])
+        if isinstance(injection, TapInjection) and injector:  # deleting npi deletes npj too
+            with contextlib.suppress(ProbeError):
+                _run(_ns(injection.netns, "ip", "link", "del", f"npi{probe.mark:x}"))
         for monitor in monitors:
             monitor.terminate()  # all at once; then each waited for
         for monitor in monitors:

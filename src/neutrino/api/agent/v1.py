@@ -18,9 +18,11 @@
 - ``POST /agent/v1/floatingips/{id}/status`` {"floatingip": {status: ACTIVE|DOWN|ERROR}} ->
   {"floatingip": {id, status}}: an L3 agent has (not) configured the floating IP.
 
-- ``GET /agent/v1/hosts/{host}/checks?timeout=S`` -> {"checks": [{"id"}]}: a long-poll (S <=
-  60 s) for the drift checks a trace's ``verify`` asks of the host (``service.kernel_checks``);
-  ``POST /agent/v1/hosts/{host}/checks/{id}`` {"check": {"differences": [str]}} -> 204.
+- ``GET /agent/v1/hosts/{host}/checks?timeout=S`` -> {"checks": [{"id", "probe"?}]}: a
+  long-poll (S <= 60 s) for the drift checks a trace's ``verify`` asks of the host
+  (``service.kernel_checks``);
+  ``POST /agent/v1/hosts/{host}/checks/{id}`` {"check": {"differences": [str], "probe"?}} -> 204
+  (``probe``: what the host's part of a probe packet saw, ``service.kernel_checks``).
 
 All but the event need admin or the ``service`` role; the event needs only visibility of the
 port.
@@ -97,7 +99,7 @@ async def host_checks(request: Request, host: str) -> Response:
     timeout = _timeout(request)
     async with _long_poll(request):
         found = await services(request).trace.checks.pending(host, timeout)
-    return json_response({"checks": [{"id": c} for c in found]})
+    return json_response({"checks": found})
 
 
 @router.post(PREFIX + "/hosts/{host}/checks/{check_id}")

@@ -47,11 +47,13 @@ UUID = re.compile(r"\(([0-9a-f]{8}-[0-9a-f-]{27})\)")
 
 @dataclass(frozen=True)
 class Place:
-    """A namespace the probe may cross: a hypervisor's (``host``) or a router's (``router``)."""
+    """A namespace the probe may cross: a hypervisor's (``host``), a router's (``router``)
+    or a DHCP server's (``dhcp``: an endpoint, with a router's table: what reaches its input
+    is answered there)."""
 
     netns: str
-    role: str  # host | router
-    label: str  # the host's name, or the router's id
+    role: str  # host | router | dhcp
+    label: str  # the host's name, the router's id, or the DHCP server's network id
 
     @property
     def family(self) -> str:
@@ -159,6 +161,8 @@ def _key(group: list[Event]) -> tuple[int, int]:
     iif = IIF.search(line)
     if group[0].place.role == "router":
         rank = 2
+    elif group[0].place.role == "dhcp":
+        rank = 3  # an endpoint: after the bridge pass that brought the probe there
     else:
         rank = 1 if iif and iif.group(1).startswith("vxlan") else 0
     return (-int(ttl.group(1)) if ttl else 0, rank)
