@@ -1,7 +1,7 @@
 """kernel_checks.request: what a check asks beyond the drift (a trace's probe packet).
 
 Revision ID: 0028
-Revises: 0024
+Revises: 0026
 Create Date: 2026-12-04 04:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0028"
-down_revision: str | Sequence[str] | None = "0024"
+down_revision: str | Sequence[str] | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
