@@ -16,15 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from neutrino.domain.hoststate import VIF_BRIDGE
 from neutrino.store import locks, raw
-from neutrino.store.models import Agent
 
 L2_AGENT = "L2 agent"
 HA_INTERFACE = "network:router_ha_interface"
-agents = Agent.__table__
 
 
 def _marks(items: Sequence[Any]) -> str:
@@ -33,12 +31,13 @@ def _marks(items: Sequence[Any]) -> str:
 
 def l2_agent(conn: Connection, host: str) -> tuple[str, dt.datetime, bool] | None:
     """(configurations JSON, heartbeat_timestamp, admin_state_up) of the host's L2 agent."""
-    row = conn.execute(
-        select(
-            agents.c.configurations, agents.c.heartbeat_timestamp, agents.c.admin_state_up
-        ).where(agents.c.host == host, agents.c.agent_type == L2_AGENT)
-    ).first()
-    return None if row is None else (row[0], row[1], bool(row[2]))
+    row = raw.one(  # raw: every bound port create asks it (``store.raw``)
+        conn,
+        "SELECT configurations, heartbeat_timestamp, admin_state_up FROM agents "
+        "WHERE host = ? AND agent_type = ?",
+        (host, L2_AGENT),
+    )
+    return None if row is None else (row[0], raw.stored_time(row[1]), bool(row[2]))
 
 
 def l2_configurations(conn: Connection, hosts: Iterable[str]) -> dict[str, str]:
