@@ -204,18 +204,24 @@ def subport_tags(conn: Connection, port_ids: Sequence[str]) -> dict[str, tuple[s
     return {sub: (parent, int(tag)) for sub, parent, tag in rows}
 
 
-def remote_ports(conn: Connection, network_ids: Sequence[str], host: str) -> list[tuple[Any, ...]]:
+def remote_ports(
+    conn: Connection,
+    network_ids: Sequence[str],
+    host: str,
+    port_ids: Sequence[str] | None = None,
+) -> list[tuple[Any, ...]]:
     """(id, network_id, mac_address, binding_host_id, device_owner, device_id) of ports bound
-    on other hosts."""
-    if not network_ids:
+    on other hosts (of ``port_ids`` only, when given)."""
+    if not network_ids or port_ids == []:
         return []
+    only = "" if port_ids is None else f"AND id IN ({_marks(port_ids)}) "
     return raw.rows(
         conn,
         f"SELECT id, network_id, mac_address, binding_host_id, device_owner, device_id "
         f"FROM ports "
         f"WHERE network_id IN ({_marks(network_ids)}) AND binding_vif_type = ? "
-        f"AND binding_host_id <> ? ORDER BY id",
-        (*network_ids, VIF_BRIDGE, host),
+        f"AND binding_host_id <> ? {only}ORDER BY id",
+        (*network_ids, VIF_BRIDGE, host, *(port_ids or ())),
     )
 
 
