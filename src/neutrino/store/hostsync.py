@@ -16,15 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from neutrino.domain.hoststate import VIF_BRIDGE
 from neutrino.store import locks, raw
-from neutrino.store.models import Agent
 
 L2_AGENT = "L2 agent"
 HA_INTERFACE = "network:router_ha_interface"
-agents = Agent.__table__
 
 
 def _marks(items: Sequence[Any]) -> str:
@@ -33,12 +31,13 @@ def _marks(items: Sequence[Any]) -> str:
 
 def l2_agent(conn: Connection, host: str) -> tuple[str, dt.datetime, bool] | None:
     """(configurations JSON, heartbeat_timestamp, admin_state_up) of the host's L2 agent."""
-    row = conn.execute(
-        select(
-            agents.c.configurations, agents.c.heartbeat_timestamp, agents.c.admin_state_up
-        ).where(agents.c.host == host, agents.c.agent_type == L2_AGENT)
-    ).first()
-    return None if row is None else (row[0], row[1], bool(row[2]))
+    row = raw.one(  # raw: every bound port create asks it (``store.raw``)
+        conn,
+        "SELECT configurations, heartbeat_timestamp, admin_state_up FROM agents "
+        "WHERE host = ? AND agent_type = ?",
+        (host, L2_AGENT),
+    )
+    return None if row is None else (row[0], raw.stored_time(row[1]), bool(row[2]))
 
 
 def l2_configurations(conn: Connection, hosts: Iterable[str]) -> dict[str, str]:
@@ -205,18 +204,24 @@ def subport_tags(conn: Connection, port_ids: Sequence[str]) -> dict[str, tuple[s
     return {sub: (parent, int(tag)) for sub, parent, tag in rows}
 
 
-def remote_ports(conn: Connection, network_ids: Sequence[str], host: str) -> list[tuple[Any, ...]]:
+def remote_ports(
+    conn: Connection,
+    network_ids: Sequence[str],
+    host: str,
+    port_ids: Sequence[str] | None = None,
+) -> list[tuple[Any, ...]]:
     """(id, network_id, mac_address, binding_host_id, device_owner, device_id) of ports bound
-    on other hosts."""
-    if not network_ids:
+    on other hosts (of ``port_ids`` only, when given)."""
+    if not network_ids or port_ids == []:
         return []
+    only = "" if port_ids is None else f"AND id IN ({_marks(port_ids)}) "
     return raw.rows(
         conn,
         f"SELECT id, network_id, mac_address, binding_host_id, device_owner, device_id "
         f"FROM ports "
         f"WHERE network_id IN ({_marks(network_ids)}) AND binding_vif_type = ? "
-        f"AND binding_host_id <> ? ORDER BY id",
-        (*network_ids, VIF_BRIDGE, host),
+        f"AND binding_host_id <> ? {only}ORDER BY id",
+        (*network_ids, VIF_BRIDGE, host, *(port_ids or ())),
     )
 
 

@@ -20,10 +20,8 @@ from sqlalchemy import (
     Integer,
     RowMapping,
     Table,
-    case,
     delete,
     false,
-    func,
     insert,
     or_,
     select,
@@ -32,6 +30,7 @@ from sqlalchemy import (
 
 from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
+from neutrino.store import raw
 from neutrino.store.models import Network, Port
 from neutrino.store.models_l3 import FloatingIp
 from neutrino.store.models_qos import (
@@ -244,19 +243,19 @@ def port_dscp_marks(conn: Connection, port_ids: Sequence[str]) -> dict[str, int]
     follows), for the ports that have one (host state, one query)."""
     if not port_ids:
         return {}
-    p, n = Port.__table__.c, Network.__table__.c
-    dscp = RULE_TABLES["dscp_marking"].c
-    effective = func.coalesce(
-        p.qos_policy_id,
-        case((p.device_owner.like(NETWORK_OWNED), None), else_=n.qos_policy_id),
+    # raw (``store.raw``): it runs for every port change a host's state is built for, and
+    # the Core statement cost ~0.9 ms to build and compile each time; this one ~20 µs
+    ids = sorted(set(port_ids))
+    table = RULE_TABLES["dscp_marking"].name
+    rows = raw.rows(
+        conn,
+        f"SELECT p.id, d.dscp_mark FROM ports p JOIN networks n ON n.id = p.network_id "
+        f"JOIN {table} d ON d.qos_policy_id = COALESCE(p.qos_policy_id, "
+        f"CASE WHEN p.device_owner LIKE ? THEN NULL ELSE n.qos_policy_id END) "
+        f"WHERE p.id IN ({', '.join('?' * len(ids))})",
+        (NETWORK_OWNED, *ids),
     )
-    stmt = (
-        select(p.id, dscp.dscp_mark)
-        .join(Network.__table__, n.id == p.network_id)
-        .join(RULE_TABLES["dscp_marking"], dscp.qos_policy_id == effective)
-        .where(p.id.in_(sorted(set(port_ids))))
-    )
-    return {pid: mark for pid, mark in conn.execute(stmt)}
+    return {pid: mark for pid, mark in rows}
 
 
 # --- what placement is asked (service.port_resources) ----------------------------------------
@@ -264,9 +263,8 @@ def port_dscp_marks(conn: Connection, port_ids: Sequence[str]) -> dict[str, int]
 
 def any_rules(conn: Connection, rule_types: list[str]) -> bool:
     """Whether any policy has a rule of these types (one cheap query each)."""
-    for rule_type in rule_types:
-        table = RULE_TABLES[rule_type]
-        if conn.execute(select(table.c.id).limit(1)).first() is not None:
+    for rule_type in rule_types:  # raw: asked on every port create (``store.raw``)
+        if raw.one(conn, f"SELECT 1 FROM {RULE_TABLES[rule_type].name} LIMIT 1") is not None:
             return True
     return False
 

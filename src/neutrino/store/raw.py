@@ -117,6 +117,11 @@ def db_time(conn: Connection, when: dt.datetime) -> Any:
     return when if _is_pg(conn) else when.isoformat(" ", "microseconds")
 
 
+def stored_time(value: Any) -> dt.datetime:
+    """A stored (naive, UTC) timestamp as the datetime SQLAlchemy would have read."""
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
 def wire_time(value: Any) -> str:
     """A stored timestamp in Neutron's wire format ``YYYY-MM-DDTHH:MM:SSZ``."""
     if isinstance(value, str):

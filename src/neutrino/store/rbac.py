@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, delete, exists, insert, select, update
 
 from neutrino.domain.listing import ListQuery
+from neutrino.store import raw
 from neutrino.store.models import Port
 from neutrino.store.models_rbac import RbacPolicy
 from neutrino.store.query import Column, check_keys, compile_list
@@ -75,15 +76,14 @@ def granted_ids(
     """Of these objects, those granted to the project by name or to all."""
     if not project_id or not object_ids:
         return set()
-    return set(
-        conn.execute(
-            select(p.object_id).where(
-                p.object_id.in_(object_ids),
-                p.action == action,
-                p.target_project.in_([project_id, WILDCARD]),
-            )
-        ).scalars()
+    # raw (``store.raw``): every port create with security groups asks it
+    rows = raw.rows(
+        conn,
+        f"SELECT object_id FROM {policies.name} WHERE action = ? "
+        f"AND target_project IN (?, ?) AND object_id IN ({', '.join('?' * len(object_ids))})",
+        (action, project_id, WILDCARD, *object_ids),
     )
+    return {r[0] for r in rows}
 
 
 def find(conn: Connection, policy_id: str, *, for_update: bool = False) -> RowMapping | None:

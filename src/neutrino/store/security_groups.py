@@ -6,7 +6,7 @@ their rules.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -109,6 +109,20 @@ def groups_by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, RowMapping]
         return {}
     found = conn.execute(select(groups).where(g.id.in_(wanted))).mappings()
     return {row["id"]: row for row in found}
+
+
+def owners(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+    """Group id -> (project_id, stateful), for the groups that exist: what a port create
+    checks of its groups, raw (``store.raw``) as it is asked on every one."""
+    if not ids:
+        return {}
+    rows = raw.rows(
+        conn,
+        f"SELECT id, project_id, stateful FROM {groups.name} "
+        f"WHERE id IN ({', '.join('?' * len(ids))})",
+        tuple(ids),
+    )
+    return {gid: (project, bool(stateful)) for gid, project, stateful in rows}
 
 
 def list_groups(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, delete, insert, select
 
+from neutrino.store import raw
 from neutrino.store.models import Subnet
 from neutrino.store.models_flavors import SubnetServiceType
 
@@ -34,14 +35,16 @@ def of(conn: Connection, subnet_ids: Iterable[str]) -> dict[str, list[str]]:
 
 def on_network(conn: Connection, network_id: str) -> dict[str, list[str]]:
     """subnet id -> its service types, for the subnets of one network that have any."""
-    stmt = (
-        select(types.c.subnet_id, types.c.service_type)
-        .join(subnets, subnets.c.id == types.c.subnet_id)
-        .where(subnets.c.network_id == network_id)
-        .order_by(types.c.service_type)
+    # raw (``store.raw``): IPAM asks it on every port create
+    rows = raw.rows(
+        conn,
+        f"SELECT t.subnet_id, t.service_type FROM {types.name} t "
+        f"JOIN {subnets.name} s ON s.id = t.subnet_id WHERE s.network_id = ? "
+        f"ORDER BY t.service_type",
+        (network_id,),
     )
     out: dict[str, list[str]] = defaultdict(list)
-    for subnet_id, service_type in conn.execute(stmt):
+    for subnet_id, service_type in rows:
         out[subnet_id].append(service_type)
     return out
 

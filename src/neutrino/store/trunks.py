@@ -15,6 +15,7 @@ from sqlalchemy import Connection, RowMapping, delete, false, func, insert, sele
 
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
+from neutrino.store import raw
 from neutrino.store.models import Port
 from neutrino.store.models_trunks import Trunk, TrunkSubPort
 from neutrino.store.query import Column, check_keys, compile_list, standard_columns
@@ -67,12 +68,17 @@ def subports_of(conn: Connection, trunk_ids: Iterable[str]) -> dict[str, list[Su
     return out
 
 
+# raw (``store.raw``): asked on every port create and status report
+
+
 def trunk_of_parent(conn: Connection, port_id: str) -> str | None:
-    return conn.execute(select(t.id).where(t.port_id == port_id)).scalar()
+    row = raw.one(conn, f"SELECT id FROM {trunks.name} WHERE port_id = ?", (port_id,))
+    return None if row is None else str(row[0])
 
 
 def trunk_of_subport(conn: Connection, port_id: str) -> str | None:
-    return conn.execute(select(s.trunk_id).where(s.port_id == port_id)).scalar()
+    row = raw.one(conn, f"SELECT trunk_id FROM {subports.name} WHERE port_id = ?", (port_id,))
+    return None if row is None else str(row[0])
 
 
 def details_of(conn: Connection, port_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
