@@ -236,6 +236,13 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Expose details about QoS rule types supported by loaded backend drivers",
     ),
     Extension(
+        "qos-rule-type-filter",
+        "Allow to filter the list of QoS rule types",
+        'Allows to filter the QoS rule type list adding two new flags. "all_rules" prints all '
+        'implemented QoS rule types."all_supported" prints all supported QoS rule types by the '
+        "loaded mechanism drivers",
+    ),
+    Extension(
         "qos-rules-alias",
         "Quality of Service rules alias API",
         "API to enable GET, PUT and DELETE operations on QoS policy rules without specifying "
