@@ -278,6 +278,12 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Add new field with normalized remote_ip_prefix cidr in SG rule",
     ),
     Extension(
+        "security-groups-rules-belongs-to-default-sg",
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default "
+        "security group",
+    ),
+    Extension(
         "stateful-security-group",
         "Stateful security group",
         "Indicates if the security group is stateful or not",
