@@ -53,6 +53,11 @@ EXTENSIONS: tuple[Extension, ...] = (
         "on the external gateway",
     ),
     Extension("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    Extension(
+        "l3-port-ip-change-not-allowed",
+        "Prevent L3 router ports IP address change extension",
+        "Prevent change of IP address for some L3 router ports",
+    ),
     Extension("l3-ha", "HA Router extension", "Adds HA capability to routers."),
     Extension(
         "extraroute-atomic",

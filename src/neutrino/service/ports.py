@@ -52,6 +52,18 @@ from neutrino.store.changes import Resource
 from neutrino.store.raw import wire_time
 from neutrino.store.uow import Store, Tx
 
+# A router's own internal ports, whose IPv4 addresses only the router may change
+# (``l3-port-ip-change-not-allowed``); the gateway port stays writable, as in Neutron.
+IP_UPDATE_NOT_ALLOWED = frozenset(
+    {
+        "network:router_interface",
+        "network:router_ha_interface",
+        "network:ha_router_replicated_interface",
+        "network:router_centralized_snat",
+        "network:router_interface_distributed",
+    }
+)
+
 EMPTY_JSON = "{}"
 
 
@@ -491,6 +503,7 @@ class PortService:
         if "device_owner" in changed:
             changed["system_owned"] = False  # a new owner typed by hand is only a claim
         if "fixed_ips" in attrs:
+            owner = values.get("device_owner", row["device_owner"])
             current = [
                 {"subnet_id": s, "ip_address": a}
                 for s, a in repo.fixed_ips_of(conn, [port_id]).get(port_id, [])
@@ -502,8 +515,10 @@ class PortService:
                 current,
                 attrs["fixed_ips"],
                 mac,
-                device_owner=values.get("device_owner", row["device_owner"]),
+                device_owner=owner,
                 window=self.window,
+                ipv4_frozen=owner in IP_UPDATE_NOT_ALLOWED
+                and router_repo.exists(conn, values.get("device_id", row["device_id"])),
             )
             kept = repo.fixed_ips_of(conn, [port_id]).get(port_id, [])
             pf_rules.forget_port(tx, port_id, [a for _, a in kept])  # forwardings to gone IPs
