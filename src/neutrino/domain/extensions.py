@@ -299,6 +299,19 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Configure set of security group rules used as default rules for every new security group",
     ),
     Extension("port-security", "Port Security", "Provides port security"),
+    Extension(
+        "port-numa-affinity-policy",
+        "Port NUMA affinity policy",
+        "Expose the port NUMA affinity policy",
+    ),
+    Extension(
+        "port-numa-affinity-policy-socket",
+        'Port NUMA affinity policy "socket"',
+        'Adds "socket" to the supported port NUMA affinity policies',
+    ),
+    Extension(
+        "port-device-profile", "Port device profile", "Expose the port device profile (Cyborg)"
+    ),
     Extension("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
     Extension(
         "extra_dhcp_opt",

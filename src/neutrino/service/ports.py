@@ -36,6 +36,7 @@ from neutrino.service.macs import free_mac
 from neutrino.service.port_attrs import (
     SPEC,
     check_no_nulls,
+    check_numa_policy_unbound,
     check_port_security,
     pairs_with_mac,
 )
@@ -149,6 +150,8 @@ class PortService:
             dns_name,
             qos_policy_id,
             dns_domain,
+            numa_affinity_policy,
+            device_profile,
         ) = r
         port = {
             "id": pid,
@@ -174,6 +177,8 @@ class PortService:
             "dns_domain": dns_domain,
             "dns_assignment": self.dns.assignment((a for _, a in fixed), dns_name),
             "ip_allocation": "immediate",
+            "numa_affinity_policy": numa_affinity_policy,
+            "device_profile": device_profile,
             "tags": tags,
             "created_at": wire_time(created),
             "updated_at": wire_time(updated),
@@ -354,6 +359,8 @@ class PortService:
             "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
             **self._dns_values(attrs),
             "qos_policy_id": qos.attach(tx, ctx, attrs.get("qos_policy_id")),
+            "numa_affinity_policy": attrs.get("numa_affinity_policy"),
+            "device_profile": attrs.get("device_profile"),
         }
         repo.insert_row(conn, row)
         fixed = ipam.allocate(
@@ -463,9 +470,12 @@ class PortService:
             ("mac_address", "mac_address"),
             ("port_security_enabled", "port_security_enabled"),
             ("binding:vnic_type", "binding_vnic_type"),
+            ("numa_affinity_policy", "numa_affinity_policy"),
         ):
             if wire in attrs:
                 values[column] = attrs[wire]
+        if "numa_affinity_policy" in attrs:
+            check_numa_policy_unbound(row, attrs["numa_affinity_policy"])
         values.update(self._dns_values(attrs, update=True))
         if "qos_policy_id" in attrs and attrs["qos_policy_id"] != row["qos_policy_id"]:
             values["qos_policy_id"] = qos.replace(
