@@ -29,6 +29,8 @@ MEMBER_PORT_KEYS = {
     "dns_domain",
     "dns_assignment",
     "ip_allocation",
+    "numa_affinity_policy",
+    "device_profile",
     "tags",
     "created_at",
     "updated_at",

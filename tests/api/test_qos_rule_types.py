@@ -329,3 +329,58 @@ def test_resource_request_with_bandwidth_and_packet_rate_groups(api: Caller) -> 
     assert groups["request_groups"][1]["resources"] == {
         "NET_PACKET_RATE_EGR_KILOPACKET_PER_SEC": 1000
     }
+
+
+def other_driver(api: Caller, types: dict[str, Any]) -> None:
+    """An agent of another binary: Neutron's second QoS driver."""
+    r = api.post(
+        "/agent/v1/agents",
+        {
+            "agent": {
+                "host": "hv9",
+                "agent_type": "L3 agent",
+                "binary": "neutrino-l3-agent",
+                "configurations": {"qos_rule_types": types},
+            }
+        },
+    )
+    assert r.status_code == 200, r.text
+
+
+def type_names(caller: Caller, query: str = "") -> list[str]:
+    r = caller.get(f"/v2.0/qos/rule-types{query}")
+    assert r.status_code == 200, r.text
+    return [t["type"] for t in r.json()["rule_types"]]
+
+
+def test_rule_type_filter_flags(api: Caller) -> None:
+    everything = [
+        "bandwidth_limit",
+        "dscp_marking",
+        "minimum_bandwidth",
+        "minimum_packet_rate",
+        "packet_rate_limit",
+    ]
+    # no driver: nothing is supported, though every type exists
+    assert type_names(api) == [] and type_names(api, "?all_supported=true") == []
+    assert type_names(api.as_member(), "?all_rules=true") == everything
+    agent(api, types=ALL_TYPES)
+    other_driver(api, {"bandwidth_limit": []})
+    # by default the types every driver supports; all_supported: any driver's
+    assert type_names(api) == ["bandwidth_limit"]
+    assert type_names(api, "?all_supported=false") == ["bandwidth_limit"]
+    assert type_names(api, "?all_supported=True") == ["bandwidth_limit", "dscp_marking"]
+    assert type_names(api, "?all_rules=1&all_supported=true") == everything
+    assert type_names(api, "?all_rules=false&all_supported=false") == ["bandwidth_limit"]
+    r = api.get("/v2.0/qos/rule-types?all_rules=true&fields=type")
+    assert r.json()["rule_types"][0] == {"type": "bandwidth_limit"}
+
+
+@pytest.mark.parametrize(
+    "query", ["all_rules=maybe", "all_supported=2", "all_rules=true&all_rules=x"]
+)
+def test_rule_type_filter_values_must_be_booleans(api: Caller, query: str) -> None:
+    r = api.get(f"/v2.0/qos/rule-types?{query}")
+    assert r.status_code == 400, r.text
+    err = r.json()["NeutronError"]
+    assert err["type"] == "InvalidInput" and "cannot be converted to boolean" in err["message"]

@@ -37,6 +37,7 @@ RULE_KEYS = {
     "normalized_cidr",
     "remote_group_id",
     "remote_address_group_id",
+    "belongs_to_default_sg",
     "description",
     "created_at",
     "updated_at",

@@ -58,6 +58,11 @@ EXTENSIONS: tuple[Extension, ...] = (
         "on the external gateway",
     ),
     Extension("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    Extension(
+        "l3-port-ip-change-not-allowed",
+        "Prevent L3 router ports IP address change extension",
+        "Prevent change of IP address for some L3 router ports",
+    ),
     Extension("l3-ha", "HA Router extension", "Adds HA capability to routers."),
     Extension(
         "extraroute-atomic",
@@ -241,6 +246,13 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Expose details about QoS rule types supported by loaded backend drivers",
     ),
     Extension(
+        "qos-rule-type-filter",
+        "Allow to filter the list of QoS rule types",
+        'Allows to filter the QoS rule type list adding two new flags. "all_rules" prints all '
+        'implemented QoS rule types."all_supported" prints all supported QoS rule types by the '
+        "loaded mechanism drivers",
+    ),
+    Extension(
         "qos-rules-alias",
         "Quality of Service rules alias API",
         "API to enable GET, PUT and DELETE operations on QoS policy rules without specifying "
@@ -276,6 +288,12 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Add new field with normalized remote_ip_prefix cidr in SG rule",
     ),
     Extension(
+        "security-groups-rules-belongs-to-default-sg",
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default "
+        "security group",
+    ),
+    Extension(
         "stateful-security-group",
         "Stateful security group",
         "Indicates if the security group is stateful or not",
@@ -286,6 +304,19 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Configure set of security group rules used as default rules for every new security group",
     ),
     Extension("port-security", "Port Security", "Provides port security"),
+    Extension(
+        "port-numa-affinity-policy",
+        "Port NUMA affinity policy",
+        "Expose the port NUMA affinity policy",
+    ),
+    Extension(
+        "port-numa-affinity-policy-socket",
+        'Port NUMA affinity policy "socket"',
+        'Adds "socket" to the supported port NUMA affinity policies',
+    ),
+    Extension(
+        "port-device-profile", "Port device profile", "Expose the port device profile (Cyborg)"
+    ),
     Extension("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
     Extension(
         "extra_dhcp_opt",

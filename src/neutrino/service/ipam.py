@@ -28,6 +28,7 @@ where to start reading; the database stays the truth:
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import weakref
 from collections import defaultdict
@@ -386,10 +387,13 @@ def reallocate(
     *,
     device_owner: str,
     window: int,
+    ipv4_frozen: bool = False,
 ) -> list[dict[str, str]]:
     """Port update of ``fixed_ips``: keep what is asked again, release what is not (addresses
     on auto-address subnets stay unless the port is a router interface), allocate the rest.
-    Returns the port's fixed IPs afterwards."""
+    Returns the port's fixed IPs afterwards. ``ipv4_frozen`` (a router's own internal port,
+    ``l3-port-ip-change-not-allowed``): any IPv4 address added or removed is 400, as Neutron's
+    IPAM refuses it; IPv6 changes and kept addresses pass."""
     _check_format(requested)
     subnets = load_subnets(tx.conn, network_id)
     by_id = {s.id: s for s in subnets}
@@ -426,6 +430,10 @@ def reallocate(
     for old in maybe_remove:
         subnet = by_id.get(old["subnet_id"])
         (remove if router or subnet is None or not subnet.auto else keep).append(old)
+    if ipv4_frozen and any(_is_ipv4(e, by_id) for e in add + remove):
+        raise NamedBadRequest(
+            "BadRequest", f"Bad ports request: IP updates for port {port_id} are not allowed."
+        )
     handled = {o["subnet_id"] for o in keep + remove}
     usable = candidates(subnets, device_owner, network_id)
     wants = _plan(tx, usable, add, mac, network_id, device_owner, handled)
@@ -443,6 +451,18 @@ def reallocate(
         if any(c is k for k in keep)
     ]
     return kept + added
+
+
+def _is_ipv4(entry: dict[str, Any], by_id: dict[str, SubnetInfo]) -> bool:
+    """Whether a fixed-IP entry is IPv4: by its address, else by its subnet (an unknown subnet
+    is not, and fails later as it would anyway)."""
+    if entry.get("ip_address"):
+        try:
+            return ipaddress.ip_address(entry["ip_address"]).version == 4
+        except ValueError:
+            return False
+    subnet = by_id.get(entry.get("subnet_id") or "")
+    return subnet is not None and subnet.version == 4
 
 
 def release(tx: Tx, port_id: str) -> None:

@@ -26,6 +26,8 @@ from neutrino.domain.attributes import (
     uuid,
 )
 
+# Neutron's PORT_NUMA_POLICIES ("socket" from port-numa-affinity-policy-socket); null: none
+NUMA_AFFINITY_POLICIES = ("required", "preferred", "legacy", "socket")
 VNIC_TYPES = (
     "normal",
     "direct",
@@ -214,9 +216,23 @@ SPEC: dict[str, Attr] = {
     "dns_name": Attr(dns.dns_name),  # dns-integration
     "dns_domain": Attr(dns.dns_domain),  # dns-domain-ports
     "qos_policy_id": Attr(nullable(uuid)),
+    # port-numa-affinity-policy with its -socket addition; port-device-profile (create only)
+    "numa_affinity_policy": Attr(one_of(*NUMA_AFFINITY_POLICIES, None)),
+    "device_profile": Attr(nullable(string(255)), allow_put=False),
     "tags": Attr(list_of(string(255)), allow_put=False),
     "status": Attr(string(16), allow_post=False),
 }
+
+
+def check_numa_policy_unbound(row: Any, policy: str | None) -> None:
+    """Neutron's ML2 changes a port's NUMA affinity policy only while the port is not bound
+    (its binding as it stands before this update): else 409 ``PortBoundNUMAAffinityPolicy``."""
+    if row["binding_vif_type"] not in ("unbound", "binding_failed"):
+        raise NamedConflict(
+            "PortBoundNUMAAffinityPolicy",
+            f"Unable to complete operation on port {row['id']}, port is already bound to host "
+            f"{row['binding_host_id']}, numa_affinity_policy value given {policy}.",
+        )
 
 
 def check_no_nulls(attrs: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ from neutrino.service.macs import free_mac
 from neutrino.service.port_attrs import (
     SPEC,
     check_no_nulls,
+    check_numa_policy_unbound,
     check_port_security,
     pairs_with_mac,
 )
@@ -52,6 +53,18 @@ from neutrino.store import trunks as trunk_repo
 from neutrino.store.changes import Resource
 from neutrino.store.raw import wire_time
 from neutrino.store.uow import Store, Tx
+
+# A router's own internal ports, whose IPv4 addresses only the router may change
+# (``l3-port-ip-change-not-allowed``); the gateway port stays writable, as in Neutron.
+IP_UPDATE_NOT_ALLOWED = frozenset(
+    {
+        "network:router_interface",
+        "network:router_ha_interface",
+        "network:ha_router_replicated_interface",
+        "network:router_centralized_snat",
+        "network:router_interface_distributed",
+    }
+)
 
 EMPTY_JSON = "{}"
 
@@ -138,6 +151,8 @@ class PortService:
             dns_name,
             qos_policy_id,
             dns_domain,
+            numa_affinity_policy,
+            device_profile,
         ) = r
         port = {
             "id": pid,
@@ -163,6 +178,8 @@ class PortService:
             "dns_domain": dns_domain,
             "dns_assignment": self.dns.assignment((a for _, a in fixed), dns_name),
             "ip_allocation": "immediate",
+            "numa_affinity_policy": numa_affinity_policy,
+            "device_profile": device_profile,
             "tags": tags,
             "created_at": wire_time(created),
             "updated_at": wire_time(updated),
@@ -343,6 +360,8 @@ class PortService:
             "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
             **self._dns_values(attrs),
             "qos_policy_id": qos.attach(tx, ctx, attrs.get("qos_policy_id")),
+            "numa_affinity_policy": attrs.get("numa_affinity_policy"),
+            "device_profile": attrs.get("device_profile"),
         }
         repo.insert_row(conn, row)
         fixed = ipam.allocate(
@@ -452,9 +471,12 @@ class PortService:
             ("mac_address", "mac_address"),
             ("port_security_enabled", "port_security_enabled"),
             ("binding:vnic_type", "binding_vnic_type"),
+            ("numa_affinity_policy", "numa_affinity_policy"),
         ):
             if wire in attrs:
                 values[column] = attrs[wire]
+        if "numa_affinity_policy" in attrs:
+            check_numa_policy_unbound(row, attrs["numa_affinity_policy"])
         values.update(self._dns_values(attrs, update=True))
         if "qos_policy_id" in attrs and attrs["qos_policy_id"] != row["qos_policy_id"]:
             values["qos_policy_id"] = qos.replace(
@@ -494,6 +516,7 @@ class PortService:
         if "device_owner" in changed:
             changed["system_owned"] = False  # a new owner typed by hand is only a claim
         if "fixed_ips" in attrs:
+            owner = values.get("device_owner", row["device_owner"])
             current = [
                 {"subnet_id": s, "ip_address": a}
                 for s, a in repo.fixed_ips_of(conn, [port_id]).get(port_id, [])
@@ -505,8 +528,10 @@ class PortService:
                 current,
                 attrs["fixed_ips"],
                 mac,
-                device_owner=values.get("device_owner", row["device_owner"]),
+                device_owner=owner,
                 window=self.window,
+                ipv4_frozen=owner in IP_UPDATE_NOT_ALLOWED
+                and router_repo.exists(conn, values.get("device_id", row["device_id"])),
             )
             kept = repo.fixed_ips_of(conn, [port_id]).get(port_id, [])
             pf_rules.forget_port(tx, port_id, [a for _, a in kept])  # forwardings to gone IPs

@@ -61,9 +61,25 @@ class QosRuleService:
 
     # --- rule types
 
-    def rule_types(self, ctx: RequestContext) -> list[dict[str, Any]]:
+    def rule_types(
+        self, ctx: RequestContext, all_supported: bool = False, all_rules: bool = False
+    ) -> list[dict[str, Any]]:
+        """The rule types as Neutron's driver manager lists them (``qos-rule-type-filter``):
+        by default those every driver (agent binary) supports, with ``all_supported`` those
+        at least one supports, with ``all_rules`` every type Neutron defines."""
+        if all_rules:
+            return [{"type": t} for t in sorted(qa.RULE_TYPES)]
         with self.store.read() as conn:
-            return [{"type": t} for t in sorted(reported_types(conn))]
+            reported = reported_types(conn)
+        by_driver: dict[str, set[str]] = {}
+        for rule_type, drivers in reported.items():
+            for name, _ in drivers:
+                by_driver.setdefault(name, set()).add(rule_type)
+        if not by_driver:
+            return []
+        sets = list(by_driver.values())
+        types = set.union(*sets) if all_supported else set.intersection(*sets)
+        return [{"type": t} for t in sorted(types)]
 
     def rule_type(self, ctx: RequestContext, rule_type: str) -> dict[str, Any]:
         # the details name the deployment's drivers: admin only (Neutron's get_rule_type);

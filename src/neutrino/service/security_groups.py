@@ -88,7 +88,9 @@ RULE_SPEC: dict[str, Attr] = {
 # --- views -----------------------------------------------------------------------------------
 
 
-def rule_view(row: Any) -> dict[str, Any]:
+def rule_view(row: Any, listed_in_group: bool = False) -> dict[str, Any]:
+    """A rule; ``belongs_to_default_sg`` is null inside a listed group, as Neutron renders a
+    group list's rules from its database rows (a group's show and create compute it)."""
     return {
         "id": row["id"],
         "project_id": row["project_id"],
@@ -102,6 +104,7 @@ def rule_view(row: Any) -> dict[str, Any]:
         "normalized_cidr": row["normalized_cidr"],
         "remote_group_id": row["remote_group_id"],
         "remote_address_group_id": row["remote_address_group_id"],
+        "belongs_to_default_sg": None if listed_in_group else bool(row["belongs_to_default_sg"]),
         "description": row["description"],
         "created_at": clock.iso_seconds(row["created_at"]),
         "updated_at": clock.iso_seconds(row["updated_at"]),
@@ -110,7 +113,9 @@ def rule_view(row: Any) -> dict[str, Any]:
     }
 
 
-def group_view(row: Any, rules: list[Any], tags: list[str], shared: bool = False) -> dict[str, Any]:
+def group_view(
+    row: Any, rules: list[Any], tags: list[str], shared: bool = False, listed: bool = False
+) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -118,19 +123,23 @@ def group_view(row: Any, rules: list[Any], tags: list[str], shared: bool = False
         "tenant_id": row["project_id"],
         "project_id": row["project_id"],
         "shared": shared,
-        "security_group_rules": [rule_view(r) for r in rules],
+        "security_group_rules": [rule_view(r, listed) for r in rules],
         **standard_view(row, tags),
     }
 
 
-def _render_groups(conn: Any, rows: list[Any], project: str = "") -> list[dict[str, Any]]:
+def _render_groups(
+    conn: Any, rows: list[Any], project: str = "", listed: bool = False
+) -> list[dict[str, Any]]:
     """``shared``: shared to ``project`` (the caller's) by an RBAC policy, by name or to all."""
     ids = [row["id"] for row in rows]
     rules = repo.rules_of(conn, ids)
     tags = tag_repo.tags_of(conn, ids)
     shared = rbac_repo.granted_ids(conn, project, ids)
     return [
-        group_view(row, rules.get(row["id"], []), tags.get(row["id"], []), row["id"] in shared)
+        group_view(
+            row, rules.get(row["id"], []), tags.get(row["id"], []), row["id"] in shared, listed
+        )
         for row in rows
     ]
 
@@ -304,7 +313,7 @@ class SecurityGroupService:
         self._ensure_default_for_list(ctx, query)
         with self.store.read() as conn:
             rows = repo.list_groups(conn, query, ctx.list_scope)
-            return _render_groups(conn, rows, ctx.project_id)
+            return _render_groups(conn, rows, ctx.project_id, listed=True)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
         return self.create_bulk(ctx, [body])[0]

@@ -139,6 +139,9 @@ class Port(StandardAttrs, Base):
     binding_profile: Mapped[str] = mapped_column(Text, default="{}")
     dns_name: Mapped[str] = mapped_column(String(255), default="")
     dns_domain: Mapped[str] = mapped_column(String(255), default="", server_default=text("''"))
+    # port-numa-affinity-policy(-socket) and port-device-profile: kept for Nova, not enforced
+    numa_affinity_policy: Mapped[str | None] = mapped_column(String(16))
+    device_profile: Mapped[str | None] = mapped_column(String(255))
     # Set only by the controller's own creators (DHCP, router and floating-IP ports): the
     # agent leaves these unfiltered, never a port that merely claims a ``network:*`` owner.
     system_owned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

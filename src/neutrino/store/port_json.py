@@ -84,6 +84,8 @@ _COMMON = ", ".join(
         "'dns_domain', ports.dns_domain",
         "'dns_assignment', json({dns_assignment})",
         "'ip_allocation', 'immediate'",
+        "'numa_affinity_policy', ports.numa_affinity_policy",
+        "'device_profile', ports.device_profile",
         "'tags', json((SELECT json_group_array(tag) FROM (SELECT tag FROM tags "
         "WHERE resource_id = ports.id ORDER BY tag)))",
         f"'created_at', {_stamp('created_at')}",

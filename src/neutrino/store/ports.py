@@ -124,9 +124,16 @@ PORT_COLUMNS = (
     "dns_name",
     "qos_policy_id",
     "dns_domain",
+    "numa_affinity_policy",
+    "device_profile",
 )
 # what a column holds when an insert's values leave it out
-OPTIONAL: dict[str, Any] = {"qos_policy_id": None, "dns_domain": ""}
+OPTIONAL: dict[str, Any] = {
+    "qos_policy_id": None,
+    "dns_domain": "",
+    "numa_affinity_policy": None,
+    "device_profile": None,
+}
 F = {name: i for i, name in enumerate(PORT_COLUMNS)}
 _SELECT_PORTS = f"SELECT {', '.join(PORT_COLUMNS)} FROM ports"
 

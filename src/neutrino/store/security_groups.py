@@ -21,7 +21,8 @@ from sqlalchemy import (
     true,
 )
 
-from neutrino.domain.attributes import to_bool
+from neutrino.common.errors import InvalidInput
+from neutrino.domain.attributes import Invalid, to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.domain.security_groups import Template
 from neutrino.store import raw
@@ -93,7 +94,32 @@ RULE_COLUMNS: dict[str, Column] = {
     "created_at": timestamp_column(r.created_at),
     "updated_at": timestamp_column(r.updated_at),
 }
-RULE_HOOKS: dict[str, Any] = {**changed_since_filter(rules)}
+# ``belongs_to_default_sg`` (extension ``security-groups-rules-belongs-to-default-sg``): derived
+# from the default-group map, never stored; filterable but, as in Neutron, not a sort key
+IN_DEFAULT_GROUP = (
+    select(defaults.c.security_group_id)
+    .where(defaults.c.security_group_id == r.security_group_id)
+    .exists()
+)
+RULE_SELECT = (rules, IN_DEFAULT_GROUP.label("belongs_to_default_sg"))
+
+
+def _in_default_group(values: list[str]) -> ColumnElement[bool]:
+    wanted = set()
+    for value in values:
+        try:
+            wanted.add(to_bool(value))
+        except Invalid as exc:
+            raise InvalidInput(str(exc)) from None
+    if wanted == {True, False}:
+        return true()
+    return IN_DEFAULT_GROUP if True in wanted else ~IN_DEFAULT_GROUP
+
+
+RULE_HOOKS: dict[str, Any] = {
+    **changed_since_filter(rules),
+    "belongs_to_default_sg": _in_default_group,
+}
 
 
 # --- groups --------------------------------------------------------------------------------
@@ -188,7 +214,7 @@ def rules_of(conn: Connection, group_ids: list[str]) -> dict[str, list[RowMappin
     out: dict[str, list[RowMapping]] = defaultdict(list)
     if not group_ids:
         return out
-    stmt = select(rules).order_by(r.security_group_id, r.id)
+    stmt = select(*RULE_SELECT).order_by(r.security_group_id, r.id)
     if len(group_ids) <= IN_LIMIT:
         stmt = stmt.where(r.security_group_id.in_(group_ids))
     wanted = set(group_ids)
@@ -199,13 +225,13 @@ def rules_of(conn: Connection, group_ids: list[str]) -> dict[str, list[RowMappin
 
 
 def find_rule(conn: Connection, rule_id: str) -> RowMapping | None:
-    return conn.execute(select(rules).where(r.id == rule_id)).mappings().first()
+    return conn.execute(select(*RULE_SELECT).where(r.id == rule_id)).mappings().first()
 
 
 def list_rules(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """Rules; a project sees its own rules and every rule of its own groups."""
     check_keys(query, RULE_COLUMNS, RULE_HOOKS)
-    stmt = select(rules)
+    stmt = select(*RULE_SELECT)
     if visible_to is not None:
         own_groups = select(g.id).where(g.project_id == visible_to)
         stmt = stmt.where(

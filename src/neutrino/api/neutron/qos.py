@@ -24,7 +24,8 @@ from neutrino.api.http import (
 )
 from neutrino.api.neutron import tags
 from neutrino.api.neutron.resources import page_links
-from neutrino.common.errors import NotFound
+from neutrino.common.errors import InvalidInput, NotFound
+from neutrino.domain.attributes import Invalid, to_bool
 from neutrino.service.qos_attrs import KINDS, RULE_COLLECTIONS
 
 router = APIRouter()
@@ -78,10 +79,25 @@ async def remove_tag(request: Request, policy_id: str, tag: str) -> Response:
 @router.get("/v2.0/qos/rule-types")
 async def rule_types(request: Request) -> Response:
     ctx = context(request)
-    fields = list_query(request).fields
-    return json_response(
-        {"rule_types": select_fields(services(request).qos_rules.rule_types(ctx), fields)}
+    query = list_query(request)
+    found = services(request).qos_rules.rule_types(
+        ctx,
+        all_supported=_flag(query.filters.get("all_supported")),
+        all_rules=_flag(query.filters.get("all_rules")),
     )
+    return json_response({"rule_types": select_fields(found, query.fields)})
+
+
+def _flag(values: list[str] | None) -> bool:
+    """A ``qos-rule-type-filter`` flag: every value given must be a boolean (else 400
+    ``InvalidInput``, Neutron's converter); set when any of them is true."""
+    flags = []
+    for value in values or []:
+        try:
+            flags.append(to_bool(value))
+        except Invalid as exc:
+            raise InvalidInput(str(exc)) from None
+    return any(flags)
 
 
 @router.get("/v2.0/qos/rule-types/{rule_type}")
