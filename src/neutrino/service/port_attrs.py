@@ -22,6 +22,7 @@ from neutrino.domain.attributes import (
     one_of,
     schema_of,
     string,
+    tag_list,
     to_bool,
     uuid,
 )
@@ -214,7 +215,7 @@ SPEC: dict[str, Attr] = {
     "dns_name": Attr(dns.dns_name),  # dns-integration
     "dns_domain": Attr(dns.dns_domain),  # dns-domain-ports
     "qos_policy_id": Attr(nullable(uuid)),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
     "status": Attr(string(16), allow_post=False),
 }
 
