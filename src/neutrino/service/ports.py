@@ -137,6 +137,7 @@ class PortService:
             dns_name,
             qos_policy_id,
             dns_domain,
+            ip_allocation,
         ) = r
         port = {
             "id": pid,
@@ -161,7 +162,7 @@ class PortService:
             "dns_name": dns_name,
             "dns_domain": dns_domain,
             "dns_assignment": self.dns.assignment((a for _, a in fixed), dns_name),
-            "ip_allocation": "immediate",
+            "ip_allocation": ip_allocation,
             "tags": tags,
             "created_at": wire_time(created),
             "updated_at": wire_time(updated),
@@ -341,6 +342,9 @@ class PortService:
             "binding_vif_details": vif_details,
             "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
             **self._dns_values(attrs),
+            # Neutron: ``fixed_ips: []`` asks for an unaddressed port; else IPAM runs now
+            # (neutrino never defers it, so ``deferred`` does not occur)
+            "ip_allocation": "none" if attrs.get("fixed_ips") == [] else "immediate",
             "qos_policy_id": qos.attach(tx, ctx, attrs.get("qos_policy_id")),
         }
         repo.insert_row(conn, row)

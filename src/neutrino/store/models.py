@@ -139,6 +139,10 @@ class Port(StandardAttrs, Base):
     binding_profile: Mapped[str] = mapped_column(Text, default="{}")
     dns_name: Mapped[str] = mapped_column(String(255), default="")
     dns_domain: Mapped[str] = mapped_column(String(255), default="", server_default=text("''"))
+    # ``immediate`` or ``none`` (ip_allocation): decided once, at create
+    ip_allocation: Mapped[str] = mapped_column(
+        String(16), default="immediate", server_default=text("'immediate'")
+    )
     # Set only by the controller's own creators (DHCP, router and floating-IP ports): the
     # agent leaves these unfiltered, never a port that merely claims a ``network:*`` owner.
     system_owned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

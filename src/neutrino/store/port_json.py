@@ -83,7 +83,7 @@ _COMMON = ", ".join(
         "'dns_name', ports.dns_name",
         "'dns_domain', ports.dns_domain",
         "'dns_assignment', json({dns_assignment})",
-        "'ip_allocation', 'immediate'",
+        "'ip_allocation', ports.ip_allocation",
         "'tags', json((SELECT json_group_array(tag) FROM (SELECT tag FROM tags "
         "WHERE resource_id = ports.id ORDER BY tag)))",
         f"'created_at', {_stamp('created_at')}",

@@ -63,6 +63,7 @@ COLUMNS: dict[str, Column] = {
     "binding:vnic_type": Column(c.binding_vnic_type),
     "binding:vif_type": Column(c.binding_vif_type),
     "dns_name": Column(c.dns_name),
+    "ip_allocation": Column(c.ip_allocation),
 }
 
 
@@ -124,9 +125,10 @@ PORT_COLUMNS = (
     "dns_name",
     "qos_policy_id",
     "dns_domain",
+    "ip_allocation",
 )
 # what a column holds when an insert's values leave it out
-OPTIONAL: dict[str, Any] = {"qos_policy_id": None, "dns_domain": ""}
+OPTIONAL: dict[str, Any] = {"qos_policy_id": None, "dns_domain": "", "ip_allocation": "immediate"}
 F = {name: i for i, name in enumerate(PORT_COLUMNS)}
 _SELECT_PORTS = f"SELECT {', '.join(PORT_COLUMNS)} FROM ports"
 
