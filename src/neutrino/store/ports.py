@@ -20,7 +20,7 @@ from sqlalchemy import (
     select,
 )
 
-from neutrino.common.errors import BadRequest, ResourceNotFound
+from neutrino.common.errors import BadRequest, InvalidInput, ResourceNotFound, excerpt
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
@@ -72,7 +72,9 @@ def _fixed_ips_filter(values: list[str]) -> ColumnElement[bool]:
     (values of one key OR'ed), as Neutron does; ``ip_address_substr`` matches substrings."""
     wanted: dict[str, list[str]] = defaultdict(list)
     for v in values:
-        key, _, val = v.partition("=")
+        key, sep, val = v.partition("=")
+        if not sep or not key.strip():  # Neutron's key=value converter refuses the rest
+            raise InvalidInput(f"'{excerpt(v)}' is not of the form <key>=[value]")
         wanted[key].append(val)
     conds = [ips.c.port_id == c.id]
     for key, vals in wanted.items():
