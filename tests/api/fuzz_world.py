@@ -224,31 +224,36 @@ class World:
         self.ids.update({"fip_id": [forwarded], "pf_id": [pf]})
 
     def _qos(self) -> None:
-        """A QoS policy with a bandwidth-limit rule (an agent reporting the rule type first),
-        on the first port."""
+        """A QoS policy with a rule of every type (an agent reporting the types first), on
+        the first port: every rule route, by kind and by the alias, finds real ids."""
+        rules = {
+            "bandwidth_limit": {"max_kbps": 1000},
+            "dscp_marking": {"dscp_mark": 26},
+            "minimum_bandwidth": {"min_kbps": 1000},
+            "minimum_packet_rate": {"min_kpps": 1000},
+        }
         body = {
             "agent": {
                 "host": "fuzz-hv",
                 "agent_type": "L2 agent",
-                "configurations": {"qos_rule_types": {"bandwidth_limit": []}},
+                "configurations": {"qos_rule_types": {t: [] for t in rules}},
             }
         }
         self._call("POST", "/agent/v1/agents", body)
         policy = self._post("/v2.0/qos/policies", "policy", {"name": "q", "shared": True})
-        rule = self._post(
-            f"/v2.0/qos/policies/{policy}/bandwidth_limit_rules",
-            "bandwidth_limit_rule",
-            {"max_kbps": 1000},
-        )
+        made = [
+            self._post(f"/v2.0/qos/policies/{policy}/{t}_rules", f"{t}_rule", attrs)
+            for t, attrs in rules.items()
+        ]
         port = self.ids["ports"][0]
         self._call("PUT", f"/v2.0/ports/{port}", {"port": {"qos_policy_id": policy}})
         self.ids.update(
             {
                 "qos": [policy],
                 "policy_id": [policy],
-                "rule_id": [rule],
-                "rule_kind": ["bandwidth_limit_rules"],
-                "rule_type": ["bandwidth_limit"],
+                "rule_id": made,
+                "rule_kind": [f"{t}_rules" for t in rules],
+                "rule_type": list(rules),
             }
         )
 

@@ -12,11 +12,18 @@ from tests.api.isolation_world import (
     CALLERS,
     MEMBER_B,
     OWNER,
+    QOS_RULES,
     READER_A,
     READER_B,
 )
 
 # --- who sees what ---------------------------------------------------------------------------
+
+QOS_RULE_KEYS = (
+    *(key for key, _ in QOS_RULES.values()),
+    *(f"alias_{key}" for key, _ in QOS_RULES.values()),
+    "dscp_shared",
+)
 
 # resource key -> (item path, the projects that may see it)
 A, B, NOBODY = frozenset({"a"}), frozenset({"b"}), frozenset()
@@ -63,6 +70,16 @@ ITEMS: dict[str, tuple[str, frozenset[str]]] = {
     # QoS policies: read by their project (or all when shared), written by the admin only
     "qos_a": ("/v2.0/qos/policies/{qos_a}", A),
     "qos_shared": ("/v2.0/qos/policies/{qos_shared}", ALL),
+    # their rules: seen with the policy, written by the admin; by id alone too (the alias)
+    **{
+        key: (f"/v2.0/qos/policies/{{qos_a}}/{rule_type}_rules/{{{key}}}", A)
+        for rule_type, (key, _) in QOS_RULES.items()
+    },
+    **{
+        f"alias_{key}": (f"/v2.0/qos/alias-{rule_type.replace('_', '-')}-rules/{{{key}}}", A)
+        for rule_type, (key, _) in QOS_RULES.items()
+    },
+    "dscp_shared": ("/v2.0/qos/policies/{qos_shared}/dscp_marking_rules/{dscp_shared}", ALL),
     # service flavors: read by every caller holding a role, written by the admin; service
     # profiles: the admin's alone
     "flavor": ("/v2.0/flavors/{flavor}", ALL),
@@ -106,6 +123,7 @@ OWNED_BY = {
     "scope_shared": "admin",
     "qos_a": "a",
     "qos_shared": "admin",
+    **{key: "admin" for key in QOS_RULE_KEYS},
     "ag_a": "a",
     "ag_to_b": "a",
     "flavor": "admin",
@@ -172,6 +190,10 @@ UPDATES: dict[str, Any] = {
     "scope_shared": {"address_scope": {"name": "n"}},
     "qos_a": {"policy": {"name": "n"}},
     "qos_shared": {"policy": {"name": "n"}},
+    # the values they were made with: writes that change nothing
+    **{key: {f"{t}_rule": attrs} for t, (key, attrs) in QOS_RULES.items()},
+    **{f"alias_{key}": {f"alias_{t}_rule": attrs} for t, (key, attrs) in QOS_RULES.items()},
+    "dscp_shared": {"dscp_marking_rule": {"dscp_mark": 10}},
     "ag_a": {"address_group": {"name": "n"}},
     "ag_to_b": {"address_group": {"name": "n"}},
     "flavor": {"flavor": {"name": "n"}},
@@ -200,7 +222,7 @@ def may_write(who: str, key: str) -> bool:
 
 
 # Neutron: QoS policies, flavors and service profiles are the admin's
-ADMIN_WRITES = frozenset({"qos_a", "qos_shared", "flavor", "service_profile"})
+ADMIN_WRITES = frozenset({"qos_a", "qos_shared", "flavor", "service_profile", *QOS_RULE_KEYS})
 # Neutron: an address group shared through RBAC is not found by a stranger's update or delete
 HIDDEN_FROM_WRITERS = frozenset({"ag_to_b"})
 
@@ -298,9 +320,30 @@ def cases() -> list[Case]:
                 )
             )
         out.extend(_sub_resources(who))
+        out.extend(_qos_rule_lists(who))
     out.extend(use_cases())
     out.extend(pool_cases())
     out.extend(identity_cases())
+    return out
+
+
+def _qos_rule_lists(who: str) -> list[Case]:
+    """Rule lists follow their policy's visibility; the rule types list is open to every
+    caller with a role, a type's details (naming the drivers) to the admin alone."""
+    bad = who in BAD_TOKENS
+    out = [
+        Case(
+            who,
+            "GET",
+            f"/v2.0/qos/policies/{{{policy}}}/{rule_type}_rules",
+            401 if bad else 200 if sees(who, policy) else 404,
+        )
+        for rule_type in QOS_RULES
+        for policy in ("qos_a", "qos_shared")
+    ]
+    out.append(Case(who, "GET", "/v2.0/qos/rule-types", 401 if bad else 200))
+    detail = 401 if bad else 200 if who == "admin" else 403
+    out += [Case(who, "GET", f"/v2.0/qos/rule-types/{t}", detail) for t in QOS_RULES]
     return out
 
 

@@ -25,6 +25,13 @@ UNSCOPED, NOROLES = "unscoped", "noroles"
 BAD_TOKENS = ("forged", "expired", "revoked")
 SCOPED = (OWNER, READER_A, MEMBER_B, READER_B)
 NO_PROJECT = (UNSCOPED, NOROLES)
+# QoS rule type -> (world key, create body) of the rule each type has on A's policy
+QOS_RULES: dict[str, tuple[str, dict[str, Any]]] = {
+    "bandwidth_limit": ("bwl_a", {"max_kbps": 1000}),
+    "dscp_marking": ("dscp_a", {"dscp_mark": 26}),
+    "minimum_bandwidth": ("minbw_a", {"min_kbps": 1000}),
+    "minimum_packet_rate": ("minpps_a", {"min_kpps": 1000}),
+}
 CALLERS = ("admin", *SCOPED, *NO_PROJECT, *BAD_TOKENS)
 
 
@@ -367,7 +374,11 @@ def build(w: World, settings: Settings) -> None:
                 "host": "hv-matrix",
                 "agent_type": "L2 agent",
                 "binary": "neutrino-agent",
-                "configurations": {"tunnel_types": ["vxlan"], "tunnel_ip": "198.51.100.250"},
+                "configurations": {
+                    "tunnel_types": ["vxlan"],
+                    "tunnel_ip": "198.51.100.250",
+                    "qos_rule_types": {t: [] for t in QOS_RULES},
+                },
             }
         },
         status=200,
@@ -388,6 +399,15 @@ def build(w: World, settings: Settings) -> None:
     ids["user_service"] = _user(w, service, "service", ids["project_c"])
     w.tokens["service"] = _issue(c, {"id": ids["user_service"]}, service, {"id": ids["project_c"]})
     w.ok("service", "POST", "/v2.0/ports/{vm_a}/bindings", {"binding": {"host": "hv-matrix"}})
+    # a rule of every type on A's QoS policy, and one on the shared policy (the agent above
+    # reports the types, which creating a rule needs)
+    for rule_type, (key, attrs) in QOS_RULES.items():
+        path = f"/v2.0/qos/policies/{ids['qos_a']}/{rule_type}_rules"
+        made = w.ok("admin", "POST", path, {f"{rule_type}_rule": attrs})
+        ids[key] = made[f"{rule_type}_rule"]["id"]
+    path = f"/v2.0/qos/policies/{ids['qos_shared']}/dscp_marking_rules"
+    made = w.ok("admin", "POST", path, {"dscp_marking_rule": {"dscp_mark": 10}})
+    ids["dscp_shared"] = made["dscp_marking_rule"]["id"]
     flavor = w.ok("admin", "POST", "/v2.0/flavors", {"flavor": {"service_type": "L3_ROUTER_NAT"}})
     ids["flavor"] = flavor["flavor"]["id"]
     profile = w.ok(

@@ -91,9 +91,9 @@ def list_query(request: Request) -> ListQuery:
     for key in params:
         if key in PAGING_KEYS:
             continue
-        values = [v for v in params.getlist(key) if v]  # Neutron ignores empty values
-        if values:
-            query.filters[key] = values
+        # empty-string-filtering: ``?name=`` matches the empty name; each column's parser
+        # says what an empty value means elsewhere (a 400 for a boolean or an integer)
+        query.filters[key] = params.getlist(key)
     query.fields = [f for v in params.getlist("fields") for f in v.split(",") if f]
     keys = params.getlist("sort_key")
     dirs = params.getlist("sort_dir")

@@ -234,6 +234,42 @@ def list_of(convert: Converter) -> Converter:
     return described({"type": "array", "items": schema_of(convert)})(wrapped)
 
 
+MAX_TAG_LEN = 255
+
+
+def tag(value: Any) -> str:
+    """One tag: a non-empty string of at most 255 characters, without the ``,`` that
+    separates tags in a filter nor the ``/`` that would end its URL."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_TAG_LEN
+        or "," in value
+        or "/" in value
+    ):
+        raise Invalid(f"'{excerpt(value)}' is not a valid tag")
+    return value
+
+
+@described(
+    {
+        "type": "array",
+        "uniqueItems": True,
+        "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LEN},
+    }
+)
+def tag_list(value: Any) -> list[str]:
+    """The ``tags`` of a create body (tag-creation): unique tags, as Neutron's
+    ``list_of_unique_strings`` wants them; stored with the resource in its transaction."""
+    if not isinstance(value, list):
+        raise Invalid(f"'{excerpt(value)}' is not a list")
+    out = [tag(v) for v in value]
+    dupes = sorted({t for t in out if out.count(t) > 1})
+    if dupes:
+        raise Invalid(f"Duplicate items in the list: '{excerpt(', '.join(dupes))}'")
+    return out
+
+
 @described({"anyOf": [{"type": "object"}, {"type": "null"}]})
 def dict_value(value: Any) -> dict[str, Any]:
     if value is None:

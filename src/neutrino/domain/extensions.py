@@ -413,4 +413,20 @@ EXTENSIONS: tuple[Extension, ...] = (
         "Subnet service types",
         "Provides ability to set the subnet service_types field",
     ),
+    Extension(
+        "empty-string-filtering",
+        "Empty String Filtering Extension",
+        "Allow filtering by attributes with empty string value",
+    ),
+    Extension(
+        "security-groups-shared-filtering",
+        "Security group filtering on the shared field",
+        "Support filtering security groups on the shared field",
+    ),
+    Extension("ip_allocation", "IP Allocation", "IP allocation extension."),
+    Extension(
+        "tag-creation",
+        "Tag creation extension",
+        "Allow to create multiple tags for a resource",
+    ),
 )

@@ -42,6 +42,7 @@ from neutrino.domain.attributes import (
     parse_create,
     parse_update,
     string,
+    tag_list,
     to_bool,
     to_int,
     uuid,
@@ -81,7 +82,7 @@ SPEC: dict[str, Attr] = {
     "provider:physical_network": Attr(nullable(string(64)), admin_only=True),
     "provider:segmentation_id": Attr(nullable(to_int), admin_only=True),
     "availability_zone_hints": Attr(az.hints, allow_put=False),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
     "dns_domain": Attr(dns.dns_domain),  # dns-integration: stored and shown (domain.dns)
     "qos_policy_id": Attr(nullable(uuid)),
     "segments": Attr(list_of(dict_value), admin_only=True),

@@ -22,6 +22,7 @@ from neutrino.domain.attributes import (
     one_of,
     schema_of,
     string,
+    tag_list,
     to_bool,
     uuid,
 )
@@ -219,7 +220,7 @@ SPEC: dict[str, Attr] = {
     # port-numa-affinity-policy with its -socket addition; port-device-profile (create only)
     "numa_affinity_policy": Attr(one_of(*NUMA_AFFINITY_POLICIES, None)),
     "device_profile": Attr(nullable(string(255)), allow_put=False),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
     "status": Attr(string(16), allow_post=False),
 }
 

@@ -153,6 +153,7 @@ class PortService:
             dns_domain,
             numa_affinity_policy,
             device_profile,
+            ip_allocation,
         ) = r
         port = {
             "id": pid,
@@ -177,7 +178,7 @@ class PortService:
             "dns_name": dns_name,
             "dns_domain": dns_domain,
             "dns_assignment": self.dns.assignment((a for _, a in fixed), dns_name),
-            "ip_allocation": "immediate",
+            "ip_allocation": ip_allocation,
             "numa_affinity_policy": numa_affinity_policy,
             "device_profile": device_profile,
             "tags": tags,
@@ -359,6 +360,9 @@ class PortService:
             "binding_vif_details": vif_details,
             "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
             **self._dns_values(attrs),
+            # Neutron: ``fixed_ips: []`` asks for an unaddressed port; else IPAM runs now
+            # (neutrino never defers it, so ``deferred`` does not occur)
+            "ip_allocation": "none" if attrs.get("fixed_ips") == [] else "immediate",
             "qos_policy_id": qos.attach(tx, ctx, attrs.get("qos_policy_id")),
             "numa_affinity_policy": attrs.get("numa_affinity_policy"),
             "device_profile": attrs.get("device_profile"),

@@ -20,8 +20,8 @@ from neutrino.domain.attributes import (
     Attr,
     Invalid,
     described,
-    list_of,
     string,
+    tag_list,
     to_bool,
     to_int,
 )
@@ -88,7 +88,7 @@ POLICY_SPEC: dict[str, Attr] = {
     "name": Attr(string(255)),
     "shared": Attr(to_bool),
     "is_default": Attr(to_bool),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
 }
 RULE_SPEC: dict[str, Attr] = {
     "max_kbps": Attr(kbps, required=True),

@@ -41,13 +41,13 @@ from neutrino.domain import security_groups as sgd
 from neutrino.domain.attributes import (
     STANDARD,
     Attr,
-    list_of,
     nullable,
     one_of,
     parse_create,
     parse_update,
     project_id,
     string,
+    tag_list,
     to_bool,
     uuid,
 )
@@ -67,7 +67,7 @@ from neutrino.store.uow import Store, Tx
 GROUP_SPEC: dict[str, Attr] = {
     **STANDARD,
     "stateful": Attr(to_bool),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
 }
 RULE_SPEC: dict[str, Attr] = {
     "security_group_id": Attr(string(36), allow_put=False, required=True),
@@ -312,7 +312,7 @@ class SecurityGroupService:
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         self._ensure_default_for_list(ctx, query)
         with self.store.read() as conn:
-            rows = repo.list_groups(conn, query, ctx.list_scope)
+            rows = repo.list_groups(conn, query, ctx.list_scope, ctx.project_id)
             return _render_groups(conn, rows, ctx.project_id, listed=True)
 
     def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:

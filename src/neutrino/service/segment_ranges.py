@@ -49,6 +49,7 @@ from neutrino.domain.attributes import (
     parse_update,
     project_id,
     string,
+    tag_list,
     to_bool,
     to_int,
 )
@@ -70,6 +71,7 @@ SPEC: dict[str, Attr] = {
     "physical_network": Attr(nullable(string(64)), allow_put=False),
     "minimum": Attr(to_int, required=True),
     "maximum": Attr(to_int, required=True),
+    "tags": Attr(tag_list, allow_put=False),
 }
 LIMIT = (1, 2**32 - 1)  # Neutron's bounds of any range's ids, checked before the type's
 DEFAULTS_NAMESPACE = uuidlib.UUID("5c0a3e7e-1d2b-4c1e-9a57-6e6574726e6f")
@@ -274,14 +276,18 @@ class SegmentRangeService:
             "physical_network": (physnet or "") if net_type == "vlan" else "",
             "minimum": attrs["minimum"],
             "maximum": attrs["maximum"],
+            "tags": attrs.get("tags", []),
         }
 
     def _create_tx(
         self, tx: Tx, ctx: RequestContext, rows: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        for row in rows:
+        for parsed in rows:
+            row = {k: v for k, v in parsed.items() if k != "tags"}
             _check_overlap(tx.conn, row)
             repo.insert_row(tx.conn, row)
+            if parsed["tags"]:  # tag-creation: in the create's own transaction
+                tag_repo.replace_tags(tx.conn, "network_segment_ranges", row["id"], parsed["tags"])
             tx.created(Resource.NETWORK_SEGMENT_RANGE, row)
         return _render(tx.conn, [repo.find(tx.conn, row["id"]) for row in rows], [])
 

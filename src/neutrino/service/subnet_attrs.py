@@ -21,10 +21,9 @@ from neutrino.domain.attributes import (
     Invalid,
     described,
     ip_address,
-    list_of,
     nullable,
     schema_of,
-    string,
+    tag_list,
     to_bool,
     to_int,
     uuid,
@@ -196,7 +195,7 @@ SPEC: dict[str, Attr] = {
     "enable_dhcp": Attr(to_bool),
     "ipv6_ra_mode": Attr(_ipv6_mode, allow_put=False),
     "ipv6_address_mode": Attr(_ipv6_mode, allow_put=False),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
     "segment_id": Attr(nullable(uuid), admin_only=True),
     "service_types": Attr(service_types),  # subnet-service-types (``domain.service_types``)
 }

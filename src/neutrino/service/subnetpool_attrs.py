@@ -23,6 +23,7 @@ from neutrino.domain.attributes import (
     list_of,
     nullable,
     string,
+    tag_list,
     to_bool,
     to_int,
     uuid,
@@ -102,7 +103,7 @@ POOL_SPEC: dict[str, Attr] = {
     "is_default": Attr(to_bool, admin_only=True, default=False),
     "shared": Attr(to_bool, allow_put=False, admin_only=True, default=False),
     "address_scope_id": Attr(nullable(uuid)),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
 }
 SCOPE_SPEC: dict[str, Attr] = {
     "name": Attr(string(255)),

@@ -14,13 +14,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common.errors import BadRequest, NotFound, PolicyNotAuthorized, ResourceNotFound
+from neutrino.common.errors import (
+    BadRequest,
+    InvalidInput,
+    NotFound,
+    PolicyNotAuthorized,
+    ResourceNotFound,
+)
+from neutrino.domain.attributes import Invalid, tag_list
+from neutrino.domain.attributes import tag as valid_tag
 from neutrino.service.context import RequestContext
 from neutrino.store import tags as repo
 from neutrino.store.changes import Resource
 from neutrino.store.uow import Store, Tx
 
-MAX_TAG_LEN = 255
 RESOURCES = {
     "networks": Resource.NETWORK,
     "subnets": Resource.SUBNET,
@@ -52,10 +59,12 @@ def _resource_type(kind: str) -> str:
     return {"security-groups": "security_groups", "qos/policies": "qos_policies"}.get(kind, kind)
 
 
-def _check_tag(tag: Any) -> str:
-    if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LEN or "," in tag or "/" in tag:
-        raise BadRequest(f"Invalid input for tags. Reason: '{tag}' is not a valid tag.")
-    return tag
+def _check_tag(value: Any) -> str:
+    """The rule a create body's tags follow too (``attributes.tag``)."""
+    try:
+        return valid_tag(value)
+    except Invalid:
+        raise BadRequest(f"Invalid input for tags. Reason: '{value}' is not a valid tag.") from None
 
 
 def _touched(tx: Tx, kind: str, resource: dict[str, Any]) -> None:
@@ -88,6 +97,25 @@ class TagService:
     def _replace_tx(self, tx: Tx, kind: str, resource: dict[str, Any], tags: list[str]) -> None:
         _touched(tx, kind, resource)
         repo.replace_tags(tx.conn, _resource_type(kind), resource["id"], tags)
+
+    def create(
+        self, ctx: RequestContext, kind: str, resource: dict[str, Any], tags: Any
+    ) -> list[str]:
+        """``POST .../tags`` (tag-creation): add the tags the resource lacks, keep the others;
+        idempotent. The list must hold unique tags, as Neutron's validation wants."""
+        self._owner_check(ctx, resource)
+        try:
+            wanted = tag_list(tags)
+        except Invalid as exc:  # Neutron's ``validate_tags``: an InvalidInput
+            raise InvalidInput(str(exc)) from None
+
+        def tx_fn(tx: Tx) -> None:
+            _touched(tx, kind, resource)
+            for one in wanted:
+                repo.add_tag(tx.conn, _resource_type(kind), resource["id"], one)
+
+        self.store.write(tx_fn)
+        return wanted
 
     def add(self, ctx: RequestContext, kind: str, resource: dict[str, Any], tag: str) -> None:
         self._owner_check(ctx, resource)

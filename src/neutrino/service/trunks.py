@@ -41,10 +41,9 @@ from neutrino.domain.attributes import (
     STANDARD,
     Attr,
     described,
-    list_of,
     parse_create,
     parse_update,
-    string,
+    tag_list,
     to_bool,
     uuid,
 )
@@ -76,7 +75,7 @@ SPEC: dict[str, Attr] = {
     "admin_state_up": Attr(to_bool),
     "port_id": Attr(uuid, required=True, allow_put=False),
     "sub_ports": Attr(subports, allow_put=False),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
 }
 ACTION_SPEC: dict[str, Attr] = {"sub_ports": Attr(subports, required=True)}
 

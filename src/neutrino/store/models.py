@@ -142,6 +142,10 @@ class Port(StandardAttrs, Base):
     # port-numa-affinity-policy(-socket) and port-device-profile: kept for Nova, not enforced
     numa_affinity_policy: Mapped[str | None] = mapped_column(String(16))
     device_profile: Mapped[str | None] = mapped_column(String(255))
+    # ``immediate`` or ``none`` (ip_allocation): decided once, at create
+    ip_allocation: Mapped[str] = mapped_column(
+        String(16), default="immediate", server_default=text("'immediate'")
+    )
     # Set only by the controller's own creators (DHCP, router and floating-IP ports): the
     # agent leaves these unfiltered, never a port that merely claims a ``network:*`` owner.
     system_owned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -83,7 +83,7 @@ _COMMON = ", ".join(
         "'dns_name', ports.dns_name",
         "'dns_domain', ports.dns_domain",
         "'dns_assignment', json({dns_assignment})",
-        "'ip_allocation', 'immediate'",
+        "'ip_allocation', ports.ip_allocation",
         "'numa_affinity_policy', ports.numa_affinity_policy",
         "'device_profile', ports.device_profile",
         "'tags', json((SELECT json_group_array(tag) FROM (SELECT tag FROM tags "

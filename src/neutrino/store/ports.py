@@ -20,7 +20,7 @@ from sqlalchemy import (
     select,
 )
 
-from neutrino.common.errors import BadRequest, ResourceNotFound
+from neutrino.common.errors import BadRequest, InvalidInput, ResourceNotFound, excerpt
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
@@ -63,6 +63,7 @@ COLUMNS: dict[str, Column] = {
     "binding:vnic_type": Column(c.binding_vnic_type),
     "binding:vif_type": Column(c.binding_vif_type),
     "dns_name": Column(c.dns_name),
+    "ip_allocation": Column(c.ip_allocation),
 }
 
 
@@ -71,7 +72,9 @@ def _fixed_ips_filter(values: list[str]) -> ColumnElement[bool]:
     (values of one key OR'ed), as Neutron does; ``ip_address_substr`` matches substrings."""
     wanted: dict[str, list[str]] = defaultdict(list)
     for v in values:
-        key, _, val = v.partition("=")
+        key, sep, val = v.partition("=")
+        if not sep or not key.strip():  # Neutron's key=value converter refuses the rest
+            raise InvalidInput(f"'{excerpt(v)}' is not of the form <key>=[value]")
         wanted[key].append(val)
     conds = [ips.c.port_id == c.id]
     for key, vals in wanted.items():
@@ -126,6 +129,7 @@ PORT_COLUMNS = (
     "dns_domain",
     "numa_affinity_policy",
     "device_profile",
+    "ip_allocation",
 )
 # what a column holds when an insert's values leave it out
 OPTIONAL: dict[str, Any] = {
@@ -133,6 +137,7 @@ OPTIONAL: dict[str, Any] = {
     "dns_domain": "",
     "numa_affinity_policy": None,
     "device_profile": None,
+    "ip_allocation": "immediate",
 }
 F = {name: i for i, name in enumerate(PORT_COLUMNS)}
 _SELECT_PORTS = f"SELECT {', '.join(PORT_COLUMNS)} FROM ports"

@@ -11,6 +11,10 @@ there, and such a value simply matches nothing). A value the column could not ho
 outside its type's range, a string longer than its length) matches nothing either and is never
 sent to the database, where it would overflow. Timestamps match to the second, the precision
 the API shows them at.
+
+An empty value is a filter like any other (Neutron's ``empty-string-filtering``): ``?name=``
+matches the resources named "", a boolean or integer column refuses it as its converter does
+(400), and ``None``/``null`` stay the way to ask for NULL.
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ class Column:
 
 
 FilterHook = Callable[[list[Any]], ColumnElement[bool]]
-NULLS = ("", "None", "null")
+# ``None``/``null`` match NULL; an empty value matches the empty string (empty-string-filtering)
+NULLS = ("None", "null")
 # The narrowest range each integer type has on the databases we run on (PostgreSQL's).
 _INT_RANGES = ((BigInteger, 63), (SmallInteger, 15), (Integer, 31))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, exists, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, exists, false, insert, select, update
 
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
@@ -44,6 +44,19 @@ def granted_clause(object_id_column: Any, project_id: str) -> Any:
     """Rows whose object a policy grants to ``project_id``, by name or to all."""
     return exists().where(
         p.object_id == object_id_column, p.target_project.in_([project_id, WILDCARD])
+    )
+
+
+def shared_clause(object_id_column: Any, project_id: str) -> Any:
+    """Rows whose object is shared (``access_as_shared``) to ``project_id``, by name or to
+    all: the condition behind a derived ``shared`` attribute. An unscoped caller sees none
+    shared, as its views say (``granted_ids``)."""
+    if not project_id:
+        return false()
+    return exists().where(
+        p.object_id == object_id_column,
+        p.action == SHARED,
+        p.target_project.in_([project_id, WILDCARD]),
     )
 
 

@@ -43,7 +43,7 @@ from neutrino.store.query import (
     nullable_str,
     timestamp_column,
 )
-from neutrino.store.rbac import granted_clause
+from neutrino.store.rbac import granted_clause, shared_clause
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -66,7 +66,34 @@ GROUP_COLUMNS: dict[str, Column] = {
     "created_at": timestamp_column(g.created_at),
     "updated_at": timestamp_column(g.updated_at),
 }
-GROUP_HOOKS: dict[str, Any] = {**tag_filters(groups), **changed_since_filter(groups)}
+
+
+def shared_filter(project_id: str) -> Any:
+    """The ``shared`` filter as ``project_id`` sees it (security-groups-shared-filtering):
+    true keeps the groups an RBAC policy shares to that project or to all, false the others,
+    the same test as the view's ``shared``."""
+
+    def hook(values: list[Any]) -> ColumnElement[bool]:
+        try:
+            wanted = {to_bool(v) for v in values}
+        except Invalid as exc:  # Neutron converts the value: a malformed one is a 400
+            raise InvalidInput(str(exc)) from None
+        shared = shared_clause(g.id, project_id)
+        if wanted == {True}:
+            return shared  # type: ignore[no-any-return]
+        if wanted == {False}:
+            return ~shared  # type: ignore[no-any-return]
+        return true()
+
+    return hook
+
+
+# ``shared`` depends on the caller: ``list_groups`` replaces this project-less one.
+GROUP_HOOKS: dict[str, Any] = {
+    **tag_filters(groups),
+    **changed_since_filter(groups),
+    "shared": shared_filter(""),
+}
 
 
 def _no_address_group(values: list[Any]) -> ColumnElement[bool]:
@@ -151,8 +178,13 @@ def owners(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
     return {gid: (project, bool(stateful)) for gid, project, stateful in rows}
 
 
-def list_groups(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
-    check_keys(query, GROUP_COLUMNS, GROUP_HOOKS)
+def list_groups(
+    conn: Connection, query: ListQuery, visible_to: str | None, project_id: str = ""
+) -> list[RowMapping]:
+    """Groups ``visible_to`` a project (None: all), ``shared`` filtered as ``project_id``
+    (the caller's) sees it."""
+    hooks = {**GROUP_HOOKS, "shared": shared_filter(project_id)}
+    check_keys(query, GROUP_COLUMNS, hooks)
     stmt = select(groups)
     if visible_to is not None:  # own groups, and those an RBAC policy shares to the project
         stmt = stmt.where(
@@ -160,9 +192,7 @@ def list_groups(conn: Connection, query: ListQuery, visible_to: str | None) -> l
             if visible_to
             else false()
         )
-    stmt = compile_list(
-        conn, stmt, groups, query, GROUP_COLUMNS, GROUP_HOOKS, kind="Security group"
-    )
+    stmt = compile_list(conn, stmt, groups, query, GROUP_COLUMNS, hooks, kind="Security group")
     return list(conn.execute(stmt).mappings())
 
 

@@ -61,7 +61,8 @@ def tag_filters(table: Table) -> dict[str, object]:
     """Filter hooks for ``tags``, ``tags-any``, ``not-tags``, ``not-tags-any`` (comma lists)."""
 
     def _split(values: list[str]) -> list[str]:
-        return [t for v in values for t in str(v).split(",") if t]
+        # no tag is empty: ``?tags=`` (or ``a,,b``) names one that no resource carries
+        return [t for v in values for t in str(v).split(",")]
 
     def _count_of(wanted: list[str]) -> object:
         return (

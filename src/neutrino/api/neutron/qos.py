@@ -61,6 +61,11 @@ async def replace_tags(request: Request, policy_id: str) -> Response:
     return await tags.replace_tags(request, TAGGED, policy_id)
 
 
+@router.post(POLICY + "/tags")
+async def create_tags(request: Request, policy_id: str) -> Response:
+    return await tags.create_tags(request, TAGGED, policy_id)
+
+
 @router.put(POLICY + "/tags/{tag}")
 async def add_tag(request: Request, policy_id: str, tag: str) -> Response:
     return await tags.add_tag(request, TAGGED, policy_id, tag)

@@ -1,6 +1,7 @@
 """``/v2.0/{networks,subnets,ports,routers,floatingips,security-groups,subnetpools,trunks}/{id}/tags``
 (and ``.../tags/{tag}``)
-(extension ``standard-attr-tag``: every tagged resource Neutron has that neutrino serves).
+(extension ``standard-attr-tag``: every tagged resource Neutron has that neutrino serves;
+``POST .../tags`` adding several at once is ``tag-creation``).
 
 QoS policies' tags are at ``/v2.0/policies/{id}/tags``, where Neutron's tag extension puts
 them (its collection name, without the ``qos/`` prefix; tempest and the clients use it), and
@@ -85,6 +86,20 @@ async def replace_tags(request: Request, collection: str, rid: str) -> Response:
         ctx, collection, resource, body.get("tags") if isinstance(body, dict) else None
     )
     return json_response({"tags": tags})
+
+
+@router.post("/v2.0/{collection}/{rid}/tags")
+async def create_tags(request: Request, collection: str, rid: str) -> Response:
+    """tag-creation: add several tags at once, keeping those already there."""
+    collection = _canonical(collection)
+    ctx = context(request)
+    svc = services(request)
+    resource = _resource(svc, ctx, collection, rid)
+    body = await json_body(request)
+    tags = svc.tags.create(
+        ctx, collection, resource, body.get("tags") if isinstance(body, dict) else None
+    )
+    return json_response({"tags": tags}, 201)
 
 
 @router.put("/v2.0/{collection}/{rid}/tags/{tag}")

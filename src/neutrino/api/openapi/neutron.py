@@ -234,6 +234,7 @@ def extra_operations() -> Operations:
     ops: Operations = {
         (tags, "get"): {"responses": responses(200, READ_ERRORS)},
         (tags, "put"): {"requestBody": body(tag_list), "responses": responses(200, WRITE_ERRORS)},
+        (tags, "post"): {"requestBody": body(tag_list), "responses": responses(201, WRITE_ERRORS)},
         (tags, "delete"): {"responses": responses(204, WRITE_ERRORS)},
         (tags + "/{tag}", "get"): {"responses": responses(204, READ_ERRORS)},
         (tags + "/{tag}", "put"): {"responses": responses(201, WRITE_ERRORS)},
@@ -389,6 +390,7 @@ def qos_operations() -> Operations:
         (rule, "delete"): {"responses": responses(204, WRITE_ERRORS)},
         **alias_operations(),
         (tags, "put"): {"requestBody": body(tag_list), "responses": responses(200, WRITE_ERRORS)},
+        (tags, "post"): {"requestBody": body(tag_list), "responses": responses(201, WRITE_ERRORS)},
         (tags, "delete"): {"responses": responses(204, WRITE_ERRORS)},
         (tags + "/{tag}", "put"): {"responses": responses(201, WRITE_ERRORS)},
         (tags + "/{tag}", "delete"): {"responses": responses(204, WRITE_ERRORS)},

@@ -27,7 +27,7 @@ from neutrino.domain.attributes import (
     list_of,
     nullable,
     schema_of,
-    string,
+    tag_list,
     to_bool,
 )
 from neutrino.service import availability_zones as az
@@ -135,7 +135,7 @@ SPEC: dict[str, Attr] = {
     "routes": Attr(_routes, allow_post=False),
     # l3-ha: admin-only, as Neutron's policy; unset on create takes the server's ``l3_ha``
     "ha": Attr(to_bool, admin_only=True),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
     "availability_zone_hints": Attr(az.hints, allow_put=False),
     "flavor_id": Attr(_flavor_id, allow_put=False),
 }

@@ -42,12 +42,12 @@ from neutrino.domain import dns
 from neutrino.domain.attributes import (
     Attr,
     ip_address,
-    list_of,
     nullable,
     parse_create,
     parse_update,
     project_id,
     string,
+    tag_list,
     uuid,
 )
 from neutrino.domain.listing import ListQuery
@@ -81,7 +81,7 @@ SPEC: dict[str, Attr] = {
     "description": Attr(string(255)),
     "project_id": Attr(project_id, allow_put=False),
     "tenant_id": Attr(project_id, allow_put=False),
-    "tags": Attr(list_of(string(255)), allow_put=False),
+    "tags": Attr(tag_list, allow_put=False),
     "router_id": Attr(nullable(uuid)),  # floating-ip-router-writable
     "qos_policy_id": Attr(nullable(uuid)),  # qos-fip
     # dns-integration: checked, then kept nowhere (Neutron stores them only for an external
