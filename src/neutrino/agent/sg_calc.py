@@ -96,7 +96,8 @@ from neutrino.agent.sg_nft import (
     nft_map,
     nft_set,
     protocol_number,
-    rule_text,
+    remote_sets,
+    rule_lines,
     shape_of,
     untracked,
 )
@@ -347,10 +348,11 @@ class SgCalc:
             for sid in ids:
                 for version in (4, 6):
                     name = f"{prefix}{version}-{sid}"
-                    layout.append(nft_set(name, f"ipv{version}_addr", interval=True))
-                    sets[f"bridge {name}"] = self._memo.member_set(
+                    layout += remote_sets(name, version)
+                    _, (hosts, nets) = self._memo.member_set(
                         name, members.get(sid, ()), version, member_sets
                     )
+                    sets[f"bridge {name}"], sets[f"bridge {name}-net"] = hosts, nets
         layout += [
             nft_map("port_in"),
             nft_map("port_out"),
@@ -362,7 +364,7 @@ class SgCalc:
         for gid in used:
             ordered = sorted(groups[gid].rules, key=lambda r: r.id)
             for direction, suffix in (("ingress", "in"), ("egress", "out")):
-                lines = [rule_text(r) for r in ordered if r.direction == direction]
+                lines = [x for r in ordered if r.direction == direction for x in rule_lines(r)]
                 layout.append(chain(f"sg-{gid}-{suffix}", lines))
         for combo, own in sorted(combos.items()):
             listed = [groups[g] for g in own]
