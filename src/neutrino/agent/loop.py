@@ -177,17 +177,20 @@ class AgentLoop:
         return report
 
     def _report_statuses(self, state: HostState, report: ApplyReport) -> None:
-        here = {p.id for p in state.ports}
-        want = {p.id: ACTIVE if tap_name(p.id) in report.wired else DOWN for p in state.ports}
-        want.update({pid: DOWN for pid in self.reported if pid not in here})
-        # trunk sub-ports before the rest: the controller judges a trunk DEGRADED when its
-        # parent is wired and a sub-port is not, so a parent reported last never flickers it
-        subports = {p.id for p in state.ports if p.trunk_parent is not None}
-        todo = [
-            (port_id, status)
-            for port_id, status in sorted(want.items(), key=lambda i: (i[0] not in subports, i[0]))
-            if self.reported.get(port_id) != status or port_id not in here
-        ]
+        # one pass over the ports, and only what changed is sorted (a host of 5,000 ports
+        # reports one or two per round)
+        here, wired, reported = set(), report.wired, self.reported
+        changed: list[tuple[bool, str, str]] = []
+        for p in state.ports:
+            here.add(p.id)
+            status = ACTIVE if tap_name(p.id) in wired else DOWN
+            if reported.get(p.id) != status:
+                # trunk sub-ports before the rest: the controller judges a trunk DEGRADED
+                # when its parent is wired and a sub-port is not, so a parent reported last
+                # never flickers it
+                changed.append((p.trunk_parent is None, p.id, status))
+        changed += [(True, pid, DOWN) for pid in reported.keys() - here]
+        todo = [(port_id, status) for _, port_id, status in sorted(changed)]
         if len(todo) > 1:  # one call (and one commit) for many: a start reports every port
             for start in range(0, len(todo), STATUS_BATCH):
                 chunk = todo[start : start + STATUS_BATCH]

@@ -92,7 +92,7 @@ class L2Manager:
             (desired.attachments, applied.attachments),
             (desired.vlans, applied.vlans),
         ):
-            names |= {n for n, spec in want.items() if had.get(n) != spec}
+            names |= {n for n, spec in want.items() if not _same(had.get(n), spec)}
             names |= had.keys() - want.keys()
         names |= {v.link for v in desired.vlans.values() if v.name in names}
         links = {n: link for n in sorted(names) if (link := self.kernel.get_link(n)) is not None}
@@ -335,6 +335,11 @@ class L2Manager:
             ):
                 self.kernel.delete_link(name)
                 report.note(f"delete {name}")
+
+
+def _same(a: object, b: object) -> bool:
+    """``a == b``, at once for the same object (the calculator keeps unchanged items)."""
+    return a is b or a == b
 
 
 def _fdb_order(entry: FdbEntry) -> tuple[bool, FdbEntry]:
