@@ -32,9 +32,11 @@ the inet family and the bridge family reads it through the packet mark):
   groups (``in-<h>``/``out-<h>``, shared by every port with the same set) through the verdict
   maps ``port_in`` (oifname) and ``port_out`` (iifname): est/invalid (stateful groups), the
   common allowances, a jump to each group's chain, then ``drop``. Binding a port is only set
-  and map elements. A group named as ``remote_group_id`` is a pair of named sets
-  ``rg4-<id>``/``rg6-<id>`` of its members' addresses; an address group named as
-  ``remote_address_group_id`` the pair ``ag4-<id>``/``ag6-<id>`` of its CIDRs.
+  and map elements. A group named as ``remote_group_id`` is, per IP version, a hashed set
+  ``rg4-<id>`` of its members' host addresses and an interval set ``rg4-<id>-net`` of their
+  CIDRs (``sg_nft.remote_sets``: a big plain interval set would make every element change
+  cost libnftables a read of all its elements); an address group named as
+  ``remote_address_group_id`` the same pair ``ag4-<id>``/``ag4-<id>-net`` of its CIDRs.
 
 Neutron semantics kept:
 
