@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from neutrino.agent.dataplane import FakeKernel, L2Manager
+from neutrino.agent.linkwatch import LinkEvents
 from neutrino.agent.model import AgentConfig
 from neutrino.agent.qos_role import QosRole
 from neutrino.agent.roles import L2Role, Round
@@ -58,6 +59,7 @@ class Host:
         for kernel in self.kernels:
             kernel.add_device("eth1")
         self.revision = 0
+        self.events = LinkEvents()  # what a link watcher would note on kernel 0
 
     def _mac(self) -> str:
         return "fa:16:3e:" + ":".join(f"{self.rng.randrange(256):02x}" for _ in range(3))
@@ -107,6 +109,7 @@ class Host:
         taps = sorted({tap_name(p) for p in self.ports} | {"tapffffffff-ff"})
         tap = self.rng.choice(taps)
         replace_it = self.rng.random() < 0.3
+        self.events.note(tap)
         for kernel in self.kernels:
             if tap in kernel.links:
                 kernel.delete_link(tap)
@@ -134,10 +137,18 @@ class Host:
         )
 
 
+@pytest.mark.parametrize("watched", [False, True], ids=["dumped", "watched"])
 @pytest.mark.parametrize("seed", range(40))
-def test_incremental_l2_rounds_equal_full_rounds(seed: int) -> None:
+def test_incremental_l2_rounds_equal_full_rounds(seed: int, watched: bool) -> None:
+    """``watched``: the incremental role has the link watcher's names (``LinkEvents``) and
+    looks devices up instead of dumping the links."""
     host = Host(random.Random(seed))
     incremental, full = (L2Role(L2Manager(k), CONFIG) for k in host.kernels)
+    if watched:
+        incremental.link_events = host.events
+        dumps: list[object] = []
+        list_links = host.kernels[0].list_links
+        host.kernels[0].list_links = lambda p: dumps.append(p) or list_links(p)  # type: ignore[method-assign]
     for step in range(40):
         state = host.state()
         fast, slow = Round(state, full=step == 0), Round(state)
@@ -148,6 +159,8 @@ def test_incremental_l2_rounds_equal_full_rounds(seed: int) -> None:
         assert fast.report.wired == slow.report.wired
         assert fast.report.missing == slow.report.missing
         assert fast.report.attached == slow.report.attached
+        if watched:
+            assert len(dumps) == 1, f"seed {seed} step {step}: only the first round dumps"
         host.step()
 
 

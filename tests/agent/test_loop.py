@@ -51,6 +51,7 @@ class FakeController:
     def __init__(self, current: HostState) -> None:
         self.current = current
         self.statuses: list[tuple[str, str]] = []
+        self.batches: list[int] = []  # sizes of the batched reports
         self.agents: list[bool] = []
         self.deleted: set[str] = set()
         self.fail_watch = 0
@@ -83,6 +84,19 @@ class FakeController:
             raise NotFound(404, "PortNotFound", f"Port {port_id} could not be found.")
         self.statuses.append((port_id, status))
         return {"id": port_id, "status": status}
+
+    def report_port_statuses(
+        self, host: str, statuses: list[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        self.batches.append(len(statuses))
+        out: list[dict[str, Any]] = []
+        for port_id, status in statuses:
+            if port_id in self.deleted:
+                out.append({"id": port_id, "error": {"type": "PortNotFound", "message": ""}})
+            else:
+                self.statuses.append((port_id, status))
+                out.append({"id": port_id, "status": status})
+        return out
 
 
 def agent_loop(
@@ -122,6 +136,7 @@ def test_snapshot_applied_and_wired_ports_reported_active_once() -> None:
     assert report is not None and report.wired == {tap_name(P1)}
     assert kernel.links[tap_name(P1)].master == "brq" + NET[:11]
     assert sorted(ctl.statuses) == [(P1, "ACTIVE"), (P2, "DOWN")]
+    assert ctl.batches == [2]  # both in one call
     writes = kernel.writes
     loop.apply_once()  # converged: no kernel write, no report
     assert kernel.writes == writes and len(ctl.statuses) == 2
@@ -424,3 +439,22 @@ def test_a_trunks_sub_ports_are_wired_and_reported_before_their_parent() -> None
     assert report is not None and report.wired == {tap_name(P1), tap_name(P2)}
     assert kernel.links[tap_name(P2)].vlan == (200, tap_name(P1))
     assert ctl.statuses == [(P2, "ACTIVE"), (P1, "ACTIVE")]
+
+
+def test_many_statuses_go_in_batches_and_a_refused_port_is_forgotten() -> None:
+    from neutrino.agent.loop import STATUS_BATCH
+
+    ids = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(STATUS_BATCH + 3)]
+    kernel, ctl, watcher, loop = make(
+        state(*(port(p, f"192.0.2.{i % 250 + 1}") for i, p in enumerate(ids)))
+    )
+    for p in ids:
+        kernel.add_device(tap_name(p))
+    ctl.deleted.add(ids[0])
+    assert watcher.poll_once()
+    loop.apply_once()
+    assert ctl.batches == [STATUS_BATCH, 3]
+    assert len(ctl.statuses) == len(ids) - 1 and ids[0] not in loop.reported
+    ctl.deleted.clear()
+    loop.apply_once()  # the refused port is asked again, alone: one plain report
+    assert ctl.batches == [STATUS_BATCH, 3] and ctl.statuses[-1] == (ids[0], "ACTIVE")

@@ -164,7 +164,7 @@ def test_dhcp_applied_after_l2_and_its_port_active_in_the_same_round() -> None:
     manager = loop.roles[0].manager  # type: ignore[attr-defined]
     full_applies: list[object] = []
     apply = manager.apply
-    manager.apply = lambda desired, applied=None: (
+    manager.apply = lambda desired, applied=None, touched=None: (
         full_applies.append(desired) or apply(desired, applied)
     )
     watcher.poll_once()

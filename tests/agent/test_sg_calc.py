@@ -106,30 +106,39 @@ def test_rules_render_neutron_semantics() -> None:
         "ether type ip meta l4proto 47 accept",
         "ether type ip accept",  # protocol 0 from anywhere: all IPv4
         f"ether type ip ip saddr @rg4-{H} accept",
+        f"ether type ip ip saddr @rg4-{H}-net accept",
     ]
     assert chain(text, f"sg-{G}-out") == [
         "ether type ip accept",
         "ether type ip6 accept",
         "ether type ip ip daddr 203.0.113.0/24 meta l4proto 6 th dport 443 accept",
     ]
-    # remote group members as interval sets, split by family
+    # remote group members: host addresses in a hashed set, CIDRs in an interval set (kept
+    # small: libnftables reads every non-concatenated interval set before an element
+    # command), split by family
     assert (
-        f"set rg4-{H} {{ type ipv4_addr; flags interval;\n        elements = {{ "
-        "192.0.2.20,\n" in text
+        f"set rg4-{H} {{ type ipv4_addr;\n        elements = {{ 192.0.2.20,\n"
+        "                     192.0.2.21 } }" in text
     )
-    assert (
-        f"set rg6-{H} {{ type ipv6_addr; flags interval;\n        elements = {{ "
-        "2001:db8::5 }" in text
-    )
-    # overlapping members (a pair CIDR holding a fixed IP) are collapsed: no interval clash
+    assert f"set rg4-{H}-net {{ type ipv4_addr; flags interval; }}" in text
+    assert f"set rg6-{H} {{ type ipv6_addr;\n        elements = {{ 2001:db8::5 }} }}" in text
+    # overlapping CIDRs are collapsed (no interval clash); a host address a CIDR holds
+    # stays in the hashed set, where it clashes with nothing
     text = compute_sg(
         state(
             (port(P1, "192.0.2.11", "fa:16:3e:00:00:11"),),
             (SecurityGroupState(G, True, rules),),
-            (RemoteGroup(H, ("192.0.2.20", "192.0.2.20/30", "192.0.2.24")),),
+            (RemoteGroup(H, ("192.0.2.20", "192.0.2.20/30", "192.0.2.16/28", "192.0.2.40")),),
         )
     ).text
-    assert "elements = { 192.0.2.20/30,\n                     192.0.2.24 }" in text
+    assert (
+        f"set rg4-{H}-net {{ type ipv4_addr; flags interval;\n        elements = "
+        "{ 192.0.2.16/28 } }" in text
+    )
+    assert (
+        f"set rg4-{H} {{ type ipv4_addr;\n        elements = {{ 192.0.2.20,\n"
+        "                     192.0.2.40 } }" in text
+    )
 
 
 def test_ports_bind_through_maps_and_anti_spoofing_sets() -> None:
@@ -586,14 +595,18 @@ def test_address_group_rules_match_its_cidrs_and_a_removed_cidr_cuts_its_flows()
     old = compute_sg(with_cidrs(cidrs))
     assert chain(old.text, f"sg-{G}-in") == [
         f"ether type ip ip saddr @ag4-{AG} meta l4proto 6 th dport 22 accept",
+        f"ether type ip ip saddr @ag4-{AG}-net meta l4proto 6 th dport 22 accept",
         f"ether type ip6 ip6 saddr @ag6-{AG} accept",
+        f"ether type ip6 ip6 saddr @ag6-{AG}-net accept",
     ]
     # adjacent CIDRs collapse (an interval set refuses overlaps), a /32 is a bare host
     assert (
-        f"set ag4-{AG} {{ type ipv4_addr; flags interval;\n        elements = {{ "
+        f"set ag4-{AG}-net {{ type ipv4_addr; flags interval;\n        elements = {{ "
         "198.51.100.0/24,\n                     203.0.113.9 }" in old.text
     )
-    assert f"set ag6-{AG} {{ type ipv6_addr; flags interval;\n        elements = {{ " in old.text
+    assert (
+        f"set ag6-{AG}-net {{ type ipv6_addr; flags interval;\n        elements = {{ " in old.text
+    )
     assert "2001:db8:1::/48 }" in old.text
     new = compute_sg(with_cidrs(("198.51.100.0/24", "2001:db8:1::/48")))
     (gone,) = conntrack_deletions(old, new)
@@ -607,8 +620,10 @@ def test_address_group_rules_match_its_cidrs_and_a_removed_cidr_cuts_its_flows()
     )
     assert f"ag4-{AG}" not in bare.text
     empty = compute_sg(state((p1,), (SecurityGroupState(G, True, rules),)))
-    assert f"set ag4-{AG} {{ type ipv4_addr; flags interval; }}" in empty.text
+    assert f"set ag4-{AG} {{ type ipv4_addr; }}" in empty.text
+    assert f"set ag4-{AG}-net {{ type ipv4_addr; flags interval; }}" in empty.text
     assert empty.elements[f"bridge ag4-{AG}"] == frozenset()
+    assert empty.elements[f"bridge ag4-{AG}-net"] == frozenset()
 
 
 def test_address_groups_survive_the_wire_form() -> None:

@@ -229,3 +229,46 @@ def test_port_status_reports_and_plugged_event(api: Caller) -> None:
     assert timed["timed_out"] is True and timed["plugged"] is False
     other = api.as_member()
     assert other.get(path + "/events", params={"timeout": 0}).status_code == 404
+
+
+def test_port_statuses_in_one_batch(api: Caller) -> None:
+    register(api, "hv1")
+    net = api.network()
+    a, b = (api.port(net["id"], **{"binding:host_id": "hv1"}) for _ in range(2))
+    elsewhere = api.port(net["id"], **{"binding:host_id": "hv2"})
+    gone = "00000000-0000-4000-8000-00000000dead"
+    items = [
+        {"id": a["id"], "status": "ACTIVE", "host": "hv1"},
+        {"id": gone, "status": "ACTIVE", "host": "hv1"},
+        {"id": elsewhere["id"], "status": "ACTIVE", "host": "hv1"},
+        {"id": b["id"], "status": "ACTIVE", "host": "hv1"},
+    ]
+    r = api.post("/agent/v1/ports/status", {"ports": items})
+    assert r.status_code == 200, r.text
+    done = r.json()["ports"]
+    assert [d["id"] for d in done] == [i["id"] for i in items]  # in the given order
+    assert done[0] == {"id": a["id"], "status": "ACTIVE", "revision_number": 2}
+    assert done[1]["error"]["type"] == "PortNotFound"
+    assert done[2]["error"]["type"] == "PortNotBoundToHost"
+    assert done[3]["status"] == "ACTIVE"
+    # the refused items wrote nothing, the others are written
+    for port, status in ((a, "ACTIVE"), (b, "ACTIVE"), (elsewhere, "DOWN")):
+        assert api.get(f"/v2.0/ports/{port['id']}").json()["port"]["status"] == status
+    # a malformed item refuses the whole batch, nothing written
+    bad = [{"id": a["id"], "status": "DOWN", "host": "hv1"}, {"id": b["id"], "status": "UP"}]
+    for body in (
+        {"ports": bad},
+        {"ports": []},
+        {"ports": "x"},
+        {"ports": [{"status": "DOWN", "host": "hv1"}]},
+        {"port": {}},
+        {"ports": [{"id": a["id"], "status": "DOWN", "host": "hv1"}] * 1001},
+    ):
+        r = api.post("/agent/v1/ports/status", body)
+        assert r.status_code == 400, (body, r.text)
+        assert r.json()["NeutronError"]["type"]
+    assert api.get(f"/v2.0/ports/{a['id']}").json()["port"]["status"] == "ACTIVE"
+    # agents only
+    member = api.as_member()
+    r = member.post("/agent/v1/ports/status", {"ports": items[:1]})
+    assert r.status_code == 403, r.text

@@ -55,6 +55,10 @@ def test_crud_agent_calls_errors_and_reauth(client: TestClient) -> None:
     with pytest.raises(Conflict) as conflict:
         api.report_port_status(port["id"], "ACTIVE", "hv2")
     assert conflict.value.type == "PortNotBoundToHost" and conflict.value.status == 409
+    (refused,) = api.report_port_statuses("hv2", [(port["id"], "DOWN")])
+    assert refused["error"]["type"] == "PortNotBoundToHost"
+    (batched,) = api.report_port_statuses("hv1", [(port["id"], "DOWN")])
+    assert batched["status"] == "DOWN" and batched["id"] == port["id"]
     api.session._token = api.session.token().__class__(  # a revoked/garbage token: re-auth
         "garbage", api.session.token().expires_at, api.session.token().endpoint, "", ""
     )

@@ -110,3 +110,32 @@ def test_a_kernel_used_by_successive_threads_builds_in_its_own_namespace(
     assert done.stdout.strip() == "reused"  # the case that mattered did happen
     assert "brqreuse0000-1" in run("ip", "-n", target, "link", "show")
     assert "brqreuse0000-1" not in run("ip", "-n", host, "link", "show")
+
+
+def test_get_link_asks_for_one_device_and_equals_the_dump(lab: NetnsLab) -> None:
+    from neutrino.agent.dataplane.netlink import NetlinkKernel
+
+    ns = lab.ns("gl")
+    run("ip", "-n", ns, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+    run("ip", "-n", ns, "addr", "add", "198.51.100.7/24", "dev", "eth1")
+    kernel = NetlinkKernel(ns)
+    try:
+        kernel.ensure_bridge("brqgltest0001", 1450)
+        kernel.ensure_vxlan("vxlan-4242", 4242, "198.51.100.7", "eth1", 1450)
+        kernel.attach("vxlan-4242", "brqgltest0001")
+        run("ip", "-n", ns, "link", "add", "tapgl0001", "type", "veth", "peer", "name", "pgl")
+        kernel.attach("tapgl0001", "brqgltest0001")
+        dumped = kernel.list_links(("brq", "vxlan-", "tap"))
+        fresh = NetlinkKernel(ns)  # knows no index: the master and lower names are asked too
+        try:
+            for name in ("brqgltest0001", "vxlan-4242", "tapgl0001"):
+                assert fresh.get_link(name) == dumped[name]
+                assert kernel.get_link(name) == dumped[name]
+            assert dumped["tapgl0001"].master == "brqgltest0001"
+            assert dumped["vxlan-4242"].vxlan is not None
+            assert dumped["vxlan-4242"].vxlan[2] == "eth1"
+            assert fresh.get_link("tapnosuch0001") is None
+        finally:
+            fresh.close()
+    finally:
+        kernel.close()

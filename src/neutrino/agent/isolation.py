@@ -127,13 +127,17 @@ def freeze(desired: L2State, current: L2State, keys: Iterable[str]) -> L2State:
 
 
 def apply_isolating(
-    manager: L2Manager, desired: L2State, applied: L2State | None = None
+    manager: L2Manager,
+    desired: L2State,
+    applied: L2State | None = None,
+    touched: set[str] | None = None,
 ) -> tuple[ApplyReport, set[str]]:
-    """Apply ``desired`` (from ``applied``: ``L2Manager.apply``); on a non-retryable error,
-    freeze the culprit keys and apply the rest, reading the kernel whole. Returns the final
-    report and the culprits (empty when everything applied)."""
+    """Apply ``desired`` (from ``applied``, with the devices ``touched`` since:
+    ``L2Manager.apply``); on a non-retryable error, freeze the culprit keys and apply the
+    rest, reading the kernel whole. Returns the final report and the culprits (empty when
+    everything applied)."""
     try:
-        return manager.apply(desired, applied), set()
+        return manager.apply(desired, applied, touched), set()
     except DataplaneError as exc:
         if exc.retryable:
             raise

@@ -10,8 +10,10 @@ subscribes to rtnetlink link events in the managed namespace and calls ``on_chan
 * a device with one of ``owned_prefixes`` disappears — a VM gone, or a bridge deleted by
   hand, repaired now instead of at the next resync.
 
-It only signals; the loop re-reads the kernel and decides. A lost event costs latency only:
-the periodic resync still converges. Linux-only: the socket, its parser and the device list
+It only signals, and notes the names (``LinkEvents``): the L2 role looks those devices up
+between resyncs instead of dumping every link (``L2Manager.apply``'s ``touched``); dropped
+events (ENOBUFS) make the next round a full read. A lost event costs latency only: the
+periodic resync still converges. Linux-only: the socket, its parser and the device list
 come from ``dataplane.rtnl``. A plain socket and our parser instead of pyroute2's
 ``get``: pyroute2 0.9 reads ahead into its own buffers, so ``select`` on its descriptor can
 miss messages it already read.
@@ -34,9 +36,37 @@ from neutrino.agent.dataplane.rtnl import (
 )
 from neutrino.agent.model import OWNED_PREFIXES, TAP_PREFIX
 
-__all__ = ["LinkWatcher", "parse_link_events"]
+__all__ = ["LinkEvents", "LinkWatcher", "parse_link_events"]
 
 log = logging.getLogger(__name__)
+
+
+class LinkEvents:
+    """The names of the devices that appeared or vanished since the last ``take``, or None
+    when that is not known (before the watcher listens, after dropped events)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._names: set[str] = set()
+        self._known = False
+
+    def note(self, name: str) -> None:
+        with self._lock:
+            self._names.add(name)
+
+    def lost(self) -> None:
+        with self._lock:
+            self._known = False
+
+    def listening(self) -> None:
+        with self._lock:
+            self._known = True
+
+    def take(self) -> set[str] | None:
+        with self._lock:
+            names, known = self._names, self._known
+            self._names, self._known = set(), True
+        return names if known else None
 
 
 class LinkWatcher:
@@ -57,6 +87,7 @@ class LinkWatcher:
         self.owned_prefixes = owned_prefixes
         self.poll = poll
         self._known: set[int] = set()
+        self.events = LinkEvents()
         self.ready = threading.Event()  # set once subscribed: later events are seen
 
     def run(self, stop: threading.Event) -> None:
@@ -65,6 +96,7 @@ class LinkWatcher:
             # Subscribed first, then listed: a device made in between is in the list and
             # its event is ignored, so wake once now to cover it.
             self._known = link_indexes(self.namespace)
+            self.events.lost()  # the first take after this is a full round: it sees all
             self.ready.set()
             self.on_change()
             while not stop.is_set():
@@ -90,6 +122,7 @@ class LinkWatcher:
         While devices are made by the thousand, the listing itself can be interrupted again
         and again (EAGAIN): then the old list stays, and a device it lacks wakes one round
         more when its next event comes (latency, never a dead watcher)."""
+        self.events.lost()
         try:
             self._known = link_indexes(self.namespace)
         except BlockingIOError as exc:
@@ -103,10 +136,12 @@ class LinkWatcher:
             self._known.add(index)
             if name.startswith(self.plug_prefixes):
                 log.debug("link %s appeared", name)
+                self.events.note(name)
                 return True
         elif kind == RTM_DELLINK:
             self._known.discard(index)
             if name.startswith(self.owned_prefixes):
                 log.debug("link %s disappeared", name)
+                self.events.note(name)
                 return True
         return False

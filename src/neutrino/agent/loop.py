@@ -9,7 +9,8 @@ A round (``apply_once``): take the watcher's latest ``HostState`` → each role 
 groups, which hold back the ports whose filter is not in place) → report port statuses:
 ACTIVE for a port whose tap is wired, DOWN for one that is not (VM not plugged, admin down,
 frozen) or that left this host — each only when it differs from what was last reported, so
-a converged host sends nothing.
+a converged host sends nothing. Several changed statuses (a start reports every port) go in
+one call per ``STATUS_BATCH`` ports, one transaction on the controller.
 
 Invariants:
 
@@ -31,7 +32,8 @@ Retries: retryable errors — ``Busy`` from the kernel, transport/5xx from the c
 the round early and schedule a retry with jittered backoff; what a role lists in
 ``retryable()`` (a frozen culprit, a DHCP network or router waiting for its bridge, a ruleset
 not loaded) is retried the same way (the next round tries the full state again). A 404/409
-on a status report means the port is gone or moved: forgotten. Every other exception is a
+on a status report (or that error in a batch's item) means the port is gone or moved:
+forgotten. Every other exception is a
 bug or a misconfiguration and propagates out of ``run``: die loudly, let the supervisor
 restart the agent.
 """
@@ -55,6 +57,8 @@ __all__ = ["ACTIVE", "DOWN", "AgentLoop", "ControllerPort"]
 
 log = logging.getLogger(__name__)
 
+STATUS_BATCH = 500  # ports per batched status report (the API takes up to 1,000)
+
 ACTIVE, DOWN = "ACTIVE", "DOWN"
 
 
@@ -72,6 +76,10 @@ class ControllerPort(Protocol):
     ) -> dict[str, Any]: ...
 
     def report_port_status(self, port_id: str, status: str, host: str) -> dict[str, Any]: ...
+
+    def report_port_statuses(
+        self, host: str, statuses: list[tuple[str, str]]
+    ) -> list[dict[str, Any]]: ...
 
 
 class AgentLoop:
@@ -169,25 +177,45 @@ class AgentLoop:
         return report
 
     def _report_statuses(self, state: HostState, report: ApplyReport) -> None:
-        here = {p.id for p in state.ports}
-        want = {p.id: ACTIVE if tap_name(p.id) in report.wired else DOWN for p in state.ports}
-        want.update({pid: DOWN for pid in self.reported if pid not in here})
-        # trunk sub-ports before the rest: the controller judges a trunk DEGRADED when its
-        # parent is wired and a sub-port is not, so a parent reported last never flickers it
-        subports = {p.id for p in state.ports if p.trunk_parent is not None}
-        for port_id, status in sorted(want.items(), key=lambda i: (i[0] not in subports, i[0])):
-            if self.reported.get(port_id) == status and port_id in here:
-                continue
+        # one pass over the ports, and only what changed is sorted (a host of 5,000 ports
+        # reports one or two per round)
+        here, wired, reported = set(), report.wired, self.reported
+        changed: list[tuple[bool, str, str]] = []
+        for p in state.ports:
+            here.add(p.id)
+            status = ACTIVE if tap_name(p.id) in wired else DOWN
+            if reported.get(p.id) != status:
+                # trunk sub-ports before the rest: the controller judges a trunk DEGRADED
+                # when its parent is wired and a sub-port is not, so a parent reported last
+                # never flickers it
+                changed.append((p.trunk_parent is None, p.id, status))
+        changed += [(True, pid, DOWN) for pid in reported.keys() - here]
+        todo = [(port_id, status) for _, port_id, status in sorted(changed)]
+        if len(todo) > 1:  # one call (and one commit) for many: a start reports every port
+            for start in range(0, len(todo), STATUS_BATCH):
+                chunk = todo[start : start + STATUS_BATCH]
+                results = self.controller.report_port_statuses(self.host, chunk)
+                for (port_id, status), result in zip(chunk, results, strict=True):
+                    self._reported(port_id, status, here, result.get("error"))
+            return
+        for port_id, status in todo:
+            error = None
             try:
                 self.controller.report_port_status(port_id, status, self.host)
             except (NotFound, Conflict) as exc:
-                log.info("port %s: status %s not taken (%s)", port_id, status, exc.type)
-                self.reported.pop(port_id, None)
-                continue
-            if port_id in here:
-                self.reported[port_id] = status
-            else:
-                self.reported.pop(port_id, None)
+                error = {"type": exc.type}
+            self._reported(port_id, status, here, error)
+
+    def _reported(
+        self, port_id: str, status: str, here: set[str], error: dict[str, Any] | None
+    ) -> None:
+        if error is not None:  # gone, or bound elsewhere: asked again if it comes back
+            log.info("port %s: status %s not taken (%s)", port_id, status, error.get("type"))
+            self.reported.pop(port_id, None)
+        elif port_id in here:
+            self.reported[port_id] = status
+        else:
+            self.reported.pop(port_id, None)
 
     def _observe(self, seconds: float) -> None:
         assert self.metrics is not None

@@ -309,6 +309,9 @@ class Agent:
             if settings.watch_links and kernel is None
             else None
         )
+        for role in self.roles:  # L2 looks up what the watcher saw come and go, no dump
+            if isinstance(role, L2Role) and self.link_watcher is not None:
+                role.link_events = self.link_watcher.events
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._done = threading.Event()

@@ -37,6 +37,7 @@ from neutrino.agent.dhcp_calc import DhcpConfig, desired_dhcp
 from neutrino.agent.ha_report import HaReporter
 from neutrino.agent.isolation import apply_isolating
 from neutrino.agent.l3_calc import RouterConfig, desired_routers
+from neutrino.agent.linkwatch import LinkEvents
 from neutrino.agent.model import AgentConfig, L2State
 from neutrino.agent.sg_calc import PortFilter, SgCalc, SgRuleset
 from neutrino.client import Conflict, NotFound
@@ -139,12 +140,16 @@ class L2Role:
         self.frozen: set[str] = set()  # culprits of the last apply (agent.isolation)
         self.desired = L2State()
         self.applied: L2State | None = None  # what the last apply wrote in full
+        self.link_events: LinkEvents | None = None  # the link watcher's, when one runs
 
     def apply(self, rnd: Round) -> None:
         desired = self.desired = self.calc.compute(rnd.state)
         applied, self.applied = self.applied, None  # unknown until this apply is done
         trusted = None if rnd.full or self.frozen else applied
-        rnd.report, self.frozen = apply_isolating(self.manager, desired, trusted)
+        # the devices that came or went since the last apply: between resyncs, looked up
+        # one by one instead of dumping every link (taken every round, so none is lost)
+        touched = self.link_events.take() if self.link_events is not None else None
+        rnd.report, self.frozen = apply_isolating(self.manager, desired, trusted, touched)
         self.applied = None if self.frozen else desired
 
         def wire(taps: set[str]) -> None:

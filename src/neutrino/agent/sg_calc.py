@@ -32,9 +32,11 @@ the inet family and the bridge family reads it through the packet mark):
   groups (``in-<h>``/``out-<h>``, shared by every port with the same set) through the verdict
   maps ``port_in`` (oifname) and ``port_out`` (iifname): est/invalid (stateful groups), the
   common allowances, a jump to each group's chain, then ``drop``. Binding a port is only set
-  and map elements. A group named as ``remote_group_id`` is a pair of named sets
-  ``rg4-<id>``/``rg6-<id>`` of its members' addresses; an address group named as
-  ``remote_address_group_id`` the pair ``ag4-<id>``/``ag6-<id>`` of its CIDRs.
+  and map elements. A group named as ``remote_group_id`` is, per IP version, a hashed set
+  ``rg4-<id>`` of its members' host addresses and an interval set ``rg4-<id>-net`` of their
+  CIDRs (``sg_nft.remote_sets``: a big plain interval set would make every element change
+  cost libnftables a read of all its elements); an address group named as
+  ``remote_address_group_id`` the same pair ``ag4-<id>``/``ag4-<id>-net`` of its CIDRs.
 
 Neutron semantics kept:
 
@@ -96,7 +98,8 @@ from neutrino.agent.sg_nft import (
     nft_map,
     nft_set,
     protocol_number,
-    rule_text,
+    remote_sets,
+    rule_lines,
     shape_of,
     untracked,
 )
@@ -347,10 +350,11 @@ class SgCalc:
             for sid in ids:
                 for version in (4, 6):
                     name = f"{prefix}{version}-{sid}"
-                    layout.append(nft_set(name, f"ipv{version}_addr", interval=True))
-                    sets[f"bridge {name}"] = self._memo.member_set(
+                    layout += remote_sets(name, version)
+                    _, (hosts, nets) = self._memo.member_set(
                         name, members.get(sid, ()), version, member_sets
                     )
+                    sets[f"bridge {name}"], sets[f"bridge {name}-net"] = hosts, nets
         layout += [
             nft_map("port_in"),
             nft_map("port_out"),
@@ -362,7 +366,7 @@ class SgCalc:
         for gid in used:
             ordered = sorted(groups[gid].rules, key=lambda r: r.id)
             for direction, suffix in (("ingress", "in"), ("egress", "out")):
-                lines = [rule_text(r) for r in ordered if r.direction == direction]
+                lines = [x for r in ordered if r.direction == direction for x in rule_lines(r)]
                 layout.append(chain(f"sg-{gid}-{suffix}", lines))
         for combo, own in sorted(combos.items()):
             listed = [groups[g] for g in own]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from neutrino.agent.sg_nft import TABLE, Piece, collapsed, protocol_number, render
+from neutrino.agent.sg_nft import TABLE, Piece, collapsed, protocol_number, render, split_members
 from neutrino.domain.security_groups import ANY_PREFIXES
 from neutrino.domain.sgstate import RuleState, SecurityGroupState
 
@@ -203,6 +203,15 @@ def _of_version(addresses: Iterable[str], version: int) -> frozenset[str]:
     return frozenset(a for a in addresses if (":" in a) == (version == 6))
 
 
+def _hosts(addresses: Iterable[str], version: int) -> frozenset[str]:
+    return frozenset(a for a in _of_version(addresses, version) if "/" not in a)
+
+
+MemberSets = tuple[tuple[str, ...], tuple[frozenset[str], frozenset[str]]]
+"""A remote pair of sets as ``FlowMemo.member_set`` keeps it: (the member list it was made
+from, (host addresses, CIDRs collapsed))."""
+
+
 def _moved_flows(
     flows: frozenset[Flow], rule: RuleState, gone: frozenset[str], added: frozenset[str]
 ) -> frozenset[Flow]:
@@ -230,9 +239,9 @@ class FlowMemo:
         self._combo_flows: dict[
             tuple[str, ...], tuple[tuple[frozenset[Flow], ...], frozenset[Flow]]
         ] = {}
-        self._member_sets: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {}
+        self._member_sets: dict[str, MemberSets] = {}
 
-    def next_round(self) -> dict[str, tuple[tuple[str, ...], frozenset[str]]]:
+    def next_round(self) -> dict[str, MemberSets]:
         """Start a round: last round's remote sets, to pass to ``member_set`` (a set not
         asked for in this round is forgotten)."""
         last, self._member_sets = self._member_sets, {}
@@ -277,21 +286,26 @@ class FlowMemo:
         name: str,
         addresses: tuple[str, ...],
         version: int,
-        last: Mapping[str, tuple[tuple[str, ...], frozenset[str]]],
-    ) -> frozenset[str]:
-        """The elements of a remote set (``rg4-…``): last round's, changed by the members
-        that came and went when they are host addresses; else collapsed anew."""
+        last: Mapping[str, MemberSets],
+    ) -> MemberSets:
+        """The elements of a remote pair of sets (``sg_nft.remote_sets``: ``rg4-…`` its
+        host addresses, ``rg4-…-net`` its CIDRs): last round's, the host set changed by the
+        members that came and went, the CIDRs collapsed anew only when one of them moved."""
         cached = last.get(name)
         if cached is None or not _same(cached[0], addresses):
-            change = None if cached is None else _member_change(cached[0], addresses)
-            if cached is None or change is None:
-                made = frozenset(collapsed(addresses, version))
+            if cached is None:
+                made = split_members(addresses, version)
             else:
-                gone, added = change
-                made = cached[1] - _of_version(gone, version) | _of_version(added, version)
+                before, after = frozenset(cached[0]), frozenset(addresses)
+                gone, added = before - after, after - before
+                hosts = cached[1][0] - _hosts(gone, version) | _hosts(added, version)
+                nets = cached[1][1]
+                if "/" in "".join(gone | added):
+                    nets = split_members(addresses, version)[1]
+                made = (hosts, nets)
             cached = (addresses, made)
         self._member_sets[name] = cached
-        return cached[1]
+        return cached
 
     def by_combo(
         self, flows: Mapping[str, frozenset[Flow]], combos: Iterable[tuple[str, ...]]

@@ -5,7 +5,8 @@ Agent API (needs an admin or ``service``-role token):
 * ``report_agent`` — register / heartbeat (one call, ``start_flag`` on the first);
 * ``watch_host_state`` — the long-poll: a snapshot without ``since``; with it, the new state
   when something concerning the host changed, else ``state=None`` and the next revision;
-* ``report_port_status`` — ACTIVE when wired, DOWN when not;
+* ``report_port_status`` — ACTIVE when wired, DOWN when not; ``report_port_statuses`` many
+  in one call;
 * ``wait_port`` — the "vif plugged" event a manager waits on.
 
 Neutron resources (networks, subnets, ports; agents listed; the API root): ``create_*``,
@@ -111,6 +112,16 @@ class Controller:
         return self.session.request(  # type: ignore[no-any-return]
             "POST", f"{AGENT}/ports/{port_id}/status", json=body
         )["port"]
+
+    def report_port_statuses(
+        self, host: str, statuses: list[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """Many ports' (id, status) on ``host`` in one call: each port's result, or its
+        ``error`` ({type, message}) when it is gone or bound elsewhere."""
+        body = {"ports": [{"id": p, "status": s, "host": host} for p, s in statuses]}
+        return self.session.request(  # type: ignore[no-any-return]
+            "POST", f"{AGENT}/ports/status", json=body
+        )["ports"]
 
     def report_floatingip_status(self, fip_id: str, status: str) -> dict[str, Any]:
         body = {"floatingip": {"status": status}}

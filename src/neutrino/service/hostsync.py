@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import BadRequest, NamedConflict, ResourceNotFound
+from neutrino.common.errors import BadRequest
 from neutrino.domain import statedelta
-from neutrino.domain.hoststate import VIF_BRIDGE, HostState
-from neutrino.service import hostdelta, l3_hoststate, trunk_binding
+from neutrino.domain.hoststate import HostState
+from neutrino.service import hostdelta, l3_hoststate, port_status
 from neutrino.service.agents import require_agent_role
 from neutrino.service.changes import Interest
 from neutrino.service.changetail import Change, ChangeTail
@@ -50,14 +50,13 @@ from neutrino.service.context import RequestContext
 from neutrino.service.hostserved import Served, ServedMemory
 from neutrino.service.hoststate import compute
 from neutrino.service.ports import PortService
-from neutrino.store import changelog, locks
-from neutrino.store import hostsync as repo
+from neutrino.store import changelog
 from neutrino.store.changes import Op, Resource, kinds
-from neutrino.store.uow import Store, Tx
+from neutrino.store.uow import Store
 
 MAX_TIMEOUT = 60.0
 MAX_LOGGED = 256  # changes since the served state: more, and the state is recomputed whole
-PORT_STATUSES = ("ACTIVE", "DOWN")
+PORT_STATUSES = port_status.PORT_STATUSES
 # changes that may concern any host: tunnel endpoints, security-group definitions and the
 # address groups their rules name,
 # and QoS policies (their rules shape the ports, networks and floating IPs that name them: the
@@ -366,40 +365,15 @@ class HostSyncService:
     def report_status(
         self, ctx: RequestContext, port_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        """The agent on the port's host reports it wired (ACTIVE) or unwired (DOWN). A real
-        change bumps the port's revision and is recorded, so watchers wake. A host of the
-        port's HA router other than the one it is bound to is answered without a change. The port is
-        row-locked first (PostgreSQL): a concurrent update or liveness sweep is not lost."""
+        """The agent on the port's host reports it wired (ACTIVE) or unwired (DOWN)
+        (``port_status.set_status``)."""
         require_agent_role(ctx, "update_port_status")
-        status, host = body.get("status"), body.get("host")
-        if status not in PORT_STATUSES:
-            raise BadRequest(f"'status' must be one of {', '.join(PORT_STATUSES)}")
-        if not isinstance(host, str) or not host:
-            raise BadRequest("'host' must be a non-empty string")
+        status, host = port_status.validated(body)
+        return self.store.write(lambda tx: port_status.set_status(tx, port_id, status, host))
 
-        def tx_fn(tx: Tx) -> dict[str, Any]:
-            locks.for_change(tx.conn, "ports", port_id)  # the revision is built on
-            row = repo.port_binding(tx.conn, port_id)
-            if row is None:
-                raise ResourceNotFound("Port", port_id)
-            _project, _network_id, bound_host, current, revision, vif_type = row
-            if bound_host != host and repo.hosts_ha_router_of(tx.conn, port_id, host):
-                # a backup of its HA router wires it too; the master's report is the one kept
-                return {"id": port_id, "status": current, "revision_number": revision}
-            if bound_host != host:
-                raise NamedConflict(
-                    "PortNotBoundToHost", f"Port {port_id} is not bound to host {host}."
-                )
-            if status == "ACTIVE" and vif_type != VIF_BRIDGE:
-                raise NamedConflict(
-                    "PortBindingFailed", f"Port {port_id} has no successful binding on {host}."
-                )
-            if current != status:
-                revision = tx.updated(Resource.PORT, port_id, {"status": status}, Op.STATUS)
-                trunk_binding.port_status_changed(tx, port_id)
-            return {"id": port_id, "status": status, "revision_number": revision}
-
-        return self.store.write(tx_fn)
+    def report_statuses(self, ctx: RequestContext, items: object) -> list[dict[str, Any]]:
+        """Many ports' reports in one transaction (``port_status.report_many``)."""
+        return port_status.report_many(self.store, ctx, items)
 
     async def wait_port(
         self, ctx: RequestContext, port_id: str, status: str, timeout: float

@@ -23,10 +23,14 @@ difference with ``desired`` and writes only that difference:
   reachable only through the tunnel, to the host it left, until it sends a frame itself.
 
 Between resyncs (``apply(desired, applied)``, ``applied`` being what the last apply wrote) the
-links are still read (one dump, cheap), but the FDB and neighbour entries of a VXLAN device that
-is unchanged and in place are not: only the difference between ``applied`` and ``desired`` is
-written. Those dumps were most of an agent's round (a bridge FDB dump returns every tap's local
-entries); the periodic resync and a failed round read them again and repair any drift.
+FDB and neighbour entries of a VXLAN device that is unchanged and in place are not read: only
+the difference between ``applied`` and ``desired`` is written. Those dumps were most of an
+agent's round (a bridge FDB dump returns every tap's local entries); the periodic resync and a
+failed round read them again and repair any drift. When the caller also passes ``touched``
+(the link watcher's names of the devices that appeared or vanished since the last apply), the
+links are not dumped either (a dump of a host with 5,000 taps costs ~0.3 s of CPU): only the
+devices that differ between ``applied`` and ``desired``, the ones missing last time and the
+touched ones are looked up, one by one; every other desired attachment is wired as it was.
 
 Order: bridges, then VXLAN and VLAN devices, then attachments, then entries, then removals
 (VLANs before bridges), so a device is never enslaved to a missing bridge. Errors propagate
@@ -72,11 +76,70 @@ class L2Manager:
 
     def __init__(self, kernel: L2Kernel) -> None:
         self.kernel = kernel
+        self._last: ApplyReport | None = None  # the last apply's report, when it completed
+        self._last_applied: L2State | None = None  # what it applied
 
-    def apply(self, desired: L2State, applied: L2State | None = None) -> ApplyReport:
+    def _apply_changed(
+        self, desired: L2State, applied: L2State, touched: set[str], missing: set[str]
+    ) -> ApplyReport:
+        """``apply`` between resyncs with the link watcher's ``touched`` names (and the
+        devices ``missing`` last time): no dump."""
+        report = ApplyReport()
+        names = touched | missing
+        for want, had in (
+            (desired.bridges, applied.bridges),
+            (desired.vxlans, applied.vxlans),
+            (desired.attachments, applied.attachments),
+            (desired.vlans, applied.vlans),
+        ):
+            names |= {n for n, spec in want.items() if not _same(had.get(n), spec)}
+            names |= had.keys() - want.keys()
+        names |= {v.link for v in desired.vlans.values() if v.name in names}
+        links = {n: link for n in sorted(names) if (link := self.kernel.get_link(n)) is not None}
+        for spec in desired.bridges.values():
+            if spec.name in names:
+                self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
+        trusted = set()
+        for vx in desired.vxlans.values():
+            if vx.name not in names or (
+                self._apply_vxlan(vx, links.get(vx.name), report)
+                and applied.vxlans.get(vx.name) == vx
+            ):
+                trusted.add(vx.name)
+        for vlan in desired.vlans.values():
+            if vlan.name in names:
+                self._apply_vlan(vlan, links, report)
+        vxlan_of = {vx.bridge: vx.name for vx in desired.vxlans.values()}
+        fresh: dict[str, set[str]] = {vx.name: set() for vx in desired.vxlans.values()}
+        for att in desired.attachments.values():
+            if att.name not in names:
+                report.wired.add(att.name)  # wired by an earlier apply, and nothing vanished
+            elif self._apply_attachment(att, links, report) and att.mac and att.bridge in vxlan_of:
+                fresh[vxlan_of[att.bridge]].add(att.mac)
+        for vx in desired.vxlans.values():
+            have = applied if vx.name in trusted else None
+            self._apply_entries(vx.name, desired, have, report, fresh[vx.name])
+        self._remove_undesired(desired, links, report)
+        return report
+
+    def apply(
+        self, desired: L2State, applied: L2State | None = None, touched: set[str] | None = None
+    ) -> ApplyReport:
         """Converge to ``desired``. With ``applied`` (what the last apply wrote, between
         resyncs) a VXLAN device that did not change gets only the FDB and neighbour entries
-        that differ between the two, trusted and not dumped (the dumps are most of a round)."""
+        that differ between the two, trusted and not dumped (the dumps are most of a round);
+        with ``touched`` as well, the links are looked up, not dumped (module docstring)."""
+        last, self._last = self._last, None  # known again only once this apply is done
+        known = last is not None and applied is not None and applied is self._last_applied
+        if known and touched is not None:
+            assert last is not None and applied is not None
+            report = self._apply_changed(desired, applied, touched, last.missing)
+        else:
+            report = self._apply(desired, applied)
+        self._last, self._last_applied = report, desired
+        return report
+
+    def _apply(self, desired: L2State, applied: L2State | None) -> ApplyReport:
         report = ApplyReport()
         links = self.kernel.list_links(OWNED_PREFIXES)
         for spec in desired.bridges.values():
@@ -103,12 +166,13 @@ class L2Manager:
 
     def wire(self, desired: L2State, taps: set[str]) -> ApplyReport:
         """Attach only ``taps`` (made since ``apply``: a DHCP or router port) as ``desired``
-        says: one link dump, not a whole apply."""
+        says: those devices looked up, not a whole apply."""
         report = ApplyReport()
         # a parent's tap just made carries its trunk's sub-ports: their VLANs come with it
         riding = {v.name for v in desired.vlans.values() if v.link in taps}
         wanted = sorted((taps | riding) & desired.attachments.keys())
-        links = self.kernel.list_links(OWNED_PREFIXES) if wanted else {}
+        names = {*wanted, *riding, *(desired.vlans[n].link for n in riding)}
+        links = {n: link for n in sorted(names) if (link := self.kernel.get_link(n)) is not None}
         for name in sorted(riding):
             self._apply_vlan(desired.vlans[name], links, report)
         for name in wanted:
@@ -271,6 +335,11 @@ class L2Manager:
             ):
                 self.kernel.delete_link(name)
                 report.note(f"delete {name}")
+
+
+def _same(a: object, b: object) -> bool:
+    """``a == b``, at once for the same object (the calculator keeps unchanged items)."""
+    return a is b or a == b
 
 
 def _fdb_order(entry: FdbEntry) -> tuple[bool, FdbEntry]:

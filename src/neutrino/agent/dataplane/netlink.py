@@ -35,6 +35,7 @@ from neutrino.agent.dataplane.base import (
 )
 from neutrino.agent.dataplane.netns import call, ensure_sysctl, inside, route
 from neutrino.agent.dataplane.rtnl import RawLink, dump_links, open_route_socket
+from neutrino.agent.dataplane.rtnl import get_link as rtnl_get_link
 from neutrino.agent.dataplane.rtnl_fdb import dump_fdb, open_strict_socket
 from neutrino.agent.model import FLOOD_MAC, FdbEntry, NeighEntry
 
@@ -205,7 +206,28 @@ class NetlinkKernel:
         return {r.name: _from_raw(r, names) for r in raw if r.name.startswith(prefixes)}
 
     def get_link(self, name: str) -> Link | None:
-        return self.list_links((name,)).get(name)
+        """One device, asked of the kernel alone (its master's and lower device's names too,
+        when the last dump does not know their index)."""
+        self._learned.clear()  # as ``list_links``: an apply's first look at the kernel
+        raw = self._get_raw(name=name)
+        if raw is None:
+            return None
+        self._indexes[raw.name] = raw.index
+        wanted = {raw.master, raw.vxlan[2] if raw.vxlan else 0, raw.vlan[1] if raw.vlan else 0}
+        names = {i: n for n, i in self._indexes.items() if i in wanted}
+        for index in wanted - names.keys() - {0}:
+            other = self._get_raw(index=index)
+            if other is not None:
+                self._indexes[other.name] = other.index
+                names[index] = other.name
+        return _from_raw(raw, names)
+
+    def _get_raw(self, name: str = "", index: int = 0) -> RawLink | None:
+        self._seq += 1
+        try:
+            return rtnl_get_link(self._dump_sock, self._seq, name, index)
+        except OSError as exc:
+            raise error_from_errno(exc.errno or 0, f"get link {name or index}") from exc
 
     # --- fdb -----------------------------------------------------------------------------
 

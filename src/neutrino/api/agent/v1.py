@@ -10,6 +10,10 @@
   state served at ``since``, when this server still holds it (else a snapshot, as always).
 - ``POST /agent/v1/ports/{id}/status`` {"port": {status: ACTIVE|DOWN, host}} -> {"port": {id,
   status, revision_number}}.
+- ``POST /agent/v1/ports/status`` {"ports": [{id, status, host}, ...]} (at most 1,000) ->
+  {"ports": [{id, status, revision_number} | {id, error: {type, message}}]}: many reports in
+  one transaction (``service.port_status``); a malformed item is a 400 for the whole batch,
+  a port gone or bound elsewhere is its item's error.
 - ``GET /agent/v1/ports/{id}/events?status=ACTIVE&timeout=S`` -> {"event": {port_id, status,
   plugged, revision, timed_out}}: waits until the port has the status (managers' "vif plugged").
 - ``POST /agent/v1/routers/{id}/ha_state`` {"router": {host, ha_state: active|standby}} ->
@@ -43,7 +47,14 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from neutrino.api.http import context, json_response, member_body, query_number, services
+from neutrino.api.http import (
+    context,
+    json_body,
+    json_response,
+    member_body,
+    query_number,
+    services,
+)
 from neutrino.common.errors import BadRequest, ServiceUnavailable
 from neutrino.service.agents import require_agent_role
 from neutrino.service.hostsync import MAX_TIMEOUT
@@ -109,6 +120,15 @@ async def host_check_answer(request: Request, host: str, check_id: str) -> Respo
     body = await member_body(request, "check")
     services(request).trace.checks.answer(host, check_id, body)
     return Response(status_code=204)
+
+
+@router.post(PREFIX + "/ports/status")
+async def port_statuses(request: Request) -> Response:
+    ctx = context(request)
+    body = await json_body(request)
+    if not isinstance(body, dict) or "ports" not in body:
+        raise BadRequest("Request body must be an object with a 'ports' list.")
+    return json_response({"ports": services(request).hostsync.report_statuses(ctx, body["ports"])})
 
 
 @router.post(PREFIX + "/ports/{port_id}/status")

@@ -56,7 +56,8 @@ def _filter(port: Port, model: NetworkModel, direction: str, verdict_map: str) -
     refs += [(host, f"nft set bridge {verdict_map}")]
     for gid in _remote_groups(port, model, direction):
         for v in (4, 6):
-            refs += [(host, f"nft bridge rg{v}-{gid}"), (host, f"nft set bridge rg{v}-{gid}")]
+            for name in (f"rg{v}-{gid}", f"rg{v}-{gid}-net"):  # host addresses, CIDRs
+                refs += [(host, f"nft bridge {name}"), (host, f"nft set bridge {name}")]
     return refs
 
 
