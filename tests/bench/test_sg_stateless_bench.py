@@ -48,6 +48,9 @@ def test_stateless_bench_prints_three_figures_and_ratios() -> None:
     for variant in ("unfiltered", "stateful", "stateless"):
         assert len(res[f"{variant}_gbit"]) == 1 and res[f"{variant}_median"] > 0
     assert res["stateless_ratio"] == round(res["stateless_median"] / res["unfiltered_median"], 3)
+    # one round: its own ratio is the ratio of the single runs
+    paired = res["stateless_gbit"][0] / res["unfiltered_gbit"][0]
+    assert res["stateless_paired_ratio"] == round(paired, 3)
     assert res["stateful_ratio"] == round(res["stateful_median"] / res["unfiltered_median"], 3)
     assert res["conntrack_entries_stateless"] == 0
     assert len(res["load_before"]) == 3 and len(res["load_after"]) == 3
