@@ -127,7 +127,7 @@ def test_probe_names_the_hop_of_each_fault(
     with lab.controller() as api:
         routes = [{"destination": OUTSIDE, "nexthop": lease2.ip}]
         call(api, "PUT", f"/v2.0/routers/{rid}", {"router": {"routes": routes}})
-        six2 = ipv6_by_hand(api, vm2, gateway="2001:db8:9::1")  # answers the router's ND
+        six2 = ipv6_by_hand(api, vm2, gateway=six_g["gateway_ip"])  # answers the router's ND
         six1 = next(
             f["ip_address"]
             for f in api.get_port(vm1.port_id)["fixed_ips"]
