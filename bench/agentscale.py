@@ -11,7 +11,9 @@ on VXLAN networks of at most 900 ports each (a Linux bridge takes 1,024), each i
 project's default group, whose rules name the group itself as remote (so every port's
 address is part of the host's state and of its ruleset); their taps are made cheaply, veth
 pairs in one ``ip -batch`` (the peers in a sink namespace: no VM namespaces), and the step
-waits until the agent reported every port ACTIVE. Then, ``--changes`` times, one more port:
+waits until the agent reported every port ACTIVE and then until it is idle (``wait_quiet``:
+the full round a mass plug leaves behind is not a change's cost). Then, ``--changes`` times,
+one more port:
 
 1. ``POST /v2.0/ports`` bound to the host (t0);
 2. its tap made at once (one ``ip -batch``: the hypervisor plugging the VM), ``plugged``;
@@ -54,6 +56,9 @@ from neutrino.lab import Lab
 from neutrino.lab import netns as labns
 
 PER_NETWORK = 900  # a Linux bridge refuses its 1,025th port (EXFULL)
+QUIET_WINDOW = 2.0  # seconds
+QUIET_CPU = 0.05  # of a core: the agent between heartbeats
+QUIET_WINDOWS = 5  # the link watcher's re-listing starts 4-6 s after the last ACTIVE
 
 
 class Host:
@@ -130,6 +135,23 @@ def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def wait_quiet(lab: Lab, limit: float = 120.0) -> float:
+    """Seconds until the agent is idle (under ``QUIET_CPU`` of a core over ``QUIET_WINDOWS``
+    windows in a row) after a fill. Thousands of taps made at once overflow the agent's
+    link watcher, which lists every link again and runs one full round some seconds after
+    the last port is ACTIVE (the kernel's link events trail the plug): measured changes must
+    not pay for that aftermath of the fill."""
+    started = time.perf_counter()
+    calm = 0
+    while calm < QUIET_WINDOWS and time.perf_counter() - started < limit:
+        before = cpu_of_children(lab.dir)
+        time.sleep(QUIET_WINDOW)
+        after = cpu_of_children(lab.dir)
+        busy = max((after[n] - before[n]) / QUIET_WINDOW for n in after if n.startswith("agent"))
+        calm = calm + 1 if busy < QUIET_CPU else 0
+    return time.perf_counter() - started
+
+
 def grow_and_measure(host: Host, lab: Lab, size: int, changes: int) -> dict[str, Any]:
     fill = size - len(host.ports)
     t0 = time.perf_counter()
@@ -137,7 +159,7 @@ def grow_and_measure(host: Host, lab: Lab, size: int, changes: int) -> dict[str,
         host.plug(host.bind(fill))
     settle = host.wait_all_active(timeout=max(120.0, size * 0.2))
     filled = time.perf_counter() - t0
-    time.sleep(2.0)  # let the last status reports and watches go quiet
+    quiet_after = wait_quiet(lab)
     active, after_plug, plugs = [], [], []
     load_before = load_average()
     cpu_before = cpu_of_children(lab.dir)
@@ -158,6 +180,7 @@ def grow_and_measure(host: Host, lab: Lab, size: int, changes: int) -> dict[str,
         "ports_on_host": size,
         "fill_s": round(filled, 1),
         "all_active_after_fill_s": round(settle, 1),
+        "quiet_after_active_s": round(quiet_after, 1),
         "load_average": [load_before, load_average()],
         "cpu_ms_per_change": {
             name: round((cpu_after[name] - cpu_before[name]) * 1000 / changes, 1)
