@@ -4,6 +4,7 @@ here."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from neutrino.common.settings import Settings
@@ -24,9 +25,29 @@ def server_app(settings: Settings, store: Any = None) -> Any:
         device_owner=settings.vmm_device_owner,
         wait_timeout=settings.vmm_port_wait_timeout,
     )
+    plug = host_plug(settings.vmm_host_plug)
+    if plug is not None:
+        vmm.set_host_plug(plug.plug, plug.unplug, plug.prepare)
     return create_app(
         settings, store, extensions=[VmmExtension(vmm), WebUI(Manager(vmm, vmm_caller))]
     )
+
+
+def host_plug(setting: str) -> Any:
+    """The host plug the ``vmm_host_plug`` setting names: None (empty: the hypervisor plugs
+    the vNICs itself), or ``lab:DIR``, the namespace lab in DIR. Anything else, or a lab
+    that is not there, stops the server at start with the reason."""
+    if not setting:
+        return None
+    kind, _, where = setting.partition(":")
+    if kind != "lab" or not where:
+        raise ValueError(f"vmm_host_plug: {setting!r} is neither empty nor lab:DIR")
+    from neutrino.lab import Lab
+    from neutrino.lab.vmmplug import LabHostPlug
+
+    lab = Lab(Path(where))
+    lab.state()  # no lab there: LabError, with the reason
+    return LabHostPlug(lab)
 
 
 def vmm_caller(ctx: Any) -> Any:

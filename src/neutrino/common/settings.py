@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # Manager side (neutrino.vmm, /vmm/v1)
     vmm_device_owner: str = "compute:neutrino"  # device_owner of the ports of its vNICs
     vmm_port_wait_timeout: float = 30.0  # s a VM start waits for its ports to be ACTIVE
+    # who plugs a started VM's vNICs: empty, the hypervisor (its libvirt or hook); "lab:DIR",
+    # the namespace lab in DIR (``neutrino lab up`` sets it for the controller it starts)
+    vmm_host_plug: str = ""
 
     # Request and connection limits, per server process (docs/architecture.md says why each)
     max_body_bytes: int = 1024 * 1024  # larger request bodies are refused (413)

@@ -160,7 +160,12 @@ def main(directory: Path) -> int:
         controller = Child(
             "controller",
             controller_argv(state, directory),
-            {**os.environ, "NEUTRINO_ADMIN_PASSWORD": env["OS_PASSWORD"]},
+            {
+                **os.environ,
+                "NEUTRINO_ADMIN_PASSWORD": env["OS_PASSWORD"],
+                # the vmm in the lab's controller plugs VMs it starts into lab namespaces
+                "NEUTRINO_VMM_HOST_PLUG": f"lab:{directory}",
+            },
             logs / "controller.log",
         )
         children.append(controller)

@@ -4,7 +4,8 @@ Works from the record only, and signals a process only while its ``/proc/<pid>/c
 still names this lab (a recycled pid is left alone): the supervisor, any recorded child still
 alive, dnsmasq by its pid file, an HA router's keepalived and conntrackd by theirs; then the
 ``qdhcp-``/``qrouter-`` namespaces of the lab's hosts, the lab's own namespaces (which takes
-every device in them) and the record's files.
+every device in them; those of VMs the vmm plugged are found by the lab's prefix) and the
+record's files.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ def remove(lab: Lab) -> list[str]:
         if n.startswith(("qdhcp-", "qrouter-")) and any(n.endswith(f"-{h}") for h in host_ns)
     }
     present = netns.list_namespaces()
-    for name in [*sorted(qdhcp), *state.namespaces()]:
+    # the vmm's VMs (``lab.vmmplug``) are not in the record: every name under the prefix is ours
+    vmm_vms = sorted(n for n in present if state.prefix and n.startswith(state.prefix))
+    for name in dict.fromkeys([*sorted(qdhcp), *state.namespaces(), *vmm_vms]):
         if name in present:
             lab.progress(f"namespace {name}")
             netns.delete_namespace(name)
