@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from neutrino.cli.main import app
@@ -114,9 +115,16 @@ def test_the_vmm_cli_end_to_end(server: str) -> None:
 
 
 def test_every_command_has_help() -> None:
-    for group in ("provider", "dc", "cluster", "host", "network", "profile", "vm", "nic"):
+    vmm = typer.main.get_command(app).commands["vmm"]  # type: ignore[attr-defined]
+    groups = vmm.commands
+    assert set(groups) >= {"provider", "dc", "cluster", "host", "network", "profile", "vm", "nic"}
+    for group, command in groups.items():
         result = runner.invoke(app, ["vmm", group, "--help"])
-        assert result.exit_code == 0 and "Commands" in result.output
+        assert result.exit_code == 0 and "Commands" in result.output, group
+        for name, sub in command.commands.items():
+            result = runner.invoke(app, ["vmm", group, name, "--help"])
+            assert result.exit_code == 0 and "Usage:" in result.output, (group, name)
+            assert sub.help or sub.short_help, f"vmm {group} {name} has no help text"
 
 
 def test_subnet_option_parsing() -> None:

@@ -136,6 +136,23 @@ def test_auto_sync_offers_renames_marks_gone_and_unplugs(world: World) -> None:
     assert behind["id"] not in {n["external_id"] for n in nets.values()}  # offered, not taken
 
 
+def test_a_network_gone_under_a_running_vm_unplugs_its_vnic(world: World) -> None:
+    (gone,) = world.imported("gone")
+    nics = [{"name": "nic0", "profile_id": world.profile(gone["id"])["id"]}]
+    vm = world.vmm.vms.create(
+        ADMIN, {"name": "vm1", "cluster_id": world.cluster["id"], "nics": nics}
+    )
+    world.vmm.vms.start(ADMIN, vm["id"])
+    nic = world.vmm.vms.show(ADMIN, vm["id"])["nics"][0]
+    world.api.delete_port(nic["port_id"])  # a provider refuses to delete a network in use
+    world.api.delete_network(gone["external_id"])
+    report = world.vmm.sync.run(ADMIN, world.provider["id"])
+    assert report.gone == ["gone"] and report.unplugged == ["vm1/nic0"]
+    assert nic["id"] in world.unplugged  # the host let go of the running VM's vNIC
+    nic = world.vmm.vms.show(ADMIN, vm["id"])["nics"][0]
+    assert not nic["plugged"] and nic["port_id"] is None
+
+
 def test_auth_failure_stops_the_automatic_sync(world: World) -> None:
     with world.vmm.store.write() as repo:
         p = repo.get(m.Provider, world.provider["id"])

@@ -87,6 +87,15 @@ def test_start_stop_migrate_and_the_ports_the_provider_sees(world: World) -> Non
             world.api.get_port(port["id"])
 
 
+def test_the_configured_device_owner_reaches_the_provider(world: World) -> None:
+    (blue,) = world.imported("blue")
+    world.vmm.vms.device_owner = "compute:nova"  # setting vmm_device_owner
+    vm = _vm(world, world.profile(blue["id"])["id"])
+    world.vmm.vms.start(ADMIN, vm["id"])
+    (nic,) = world.vmm.vms.show(ADMIN, vm["id"])["nics"]
+    assert world.api.get_port(nic["port_id"])["device_owner"] == "compute:nova"
+
+
 def test_hot_plug_unplug_and_profile_move(world: World) -> None:
     blue, red = world.imported("blue", "red")
     vmm = world.vmm
