@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from neutrino.common.errors import PolicyNotAuthorized
+from neutrino.domain import statedelta
 from neutrino.service import hostdelta, hostsync
 from neutrino.service.binding import can_serve, parse_configurations, tunnel_ip_of
 from neutrino.service.context import RequestContext, admin_context
@@ -141,3 +142,44 @@ def test_a_status_report_wakes_no_host(
     woken = asyncio.run(watch_while("hv2", since, bound))
     assert woken.state is not None and computed == ["hv2"]
     assert len(woken.state.l2pop[0].ports) == 2
+
+
+def test_changes_a_watch_passed_over_are_not_read_again_to_make_its_delta(
+    api: Caller, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changes that did not concern the host (status reports here) move the watch's cursor
+    while it waits; the state it then makes is built from the changes after the cursor, not
+    from all those since the revision the agent holds: more of those than ``MAX_LOGGED``
+    would force a whole recompute (and a whole diff) on the first change that matters."""
+    sync = client.app.state.services.hostsync  # type: ignore[attr-defined]
+    register(api, "hv1", tunnel_ip="198.51.100.11")
+    net = api.network()
+    port = api.port(net["id"], **{"binding:host_id": "hv1"})
+    ctx = admin_context()
+    first = asyncio.run(sync.watch(ctx, "hv1", None, 0))
+    monkeypatch.setattr(hostsync, "MAX_LOGGED", 4)
+    computed: list[str] = []
+    real_compute = hostsync.compute
+    monkeypatch.setattr(
+        hostsync, "compute", lambda *a: computed.append("whole") or real_compute(*a)
+    )
+
+    def act() -> None:
+        for status in ("ACTIVE", "DOWN") * 3:  # six changes concerning no host
+            body = {"port": {"status": status, "host": "hv1"}}
+            api.post(f"/agent/v1/ports/{port['id']}/status", body)
+            time.sleep(0.05)  # each one passed over by the waiting watch
+        api.port(net["id"], **{"binding:host_id": "hv1"})
+
+    async def watch_while() -> WatchResult:
+        waiting = asyncio.create_task(sync.watch(ctx, "hv1", first.revision, 5.0, delta=True))
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(act)
+        return await waiting
+
+    result = asyncio.run(watch_while())
+    assert computed == [] and result.delta is not None and result.body is not None
+    assert statedelta.patch(first.body, result.delta) == result.body
+    with sync.store.read() as conn:
+        assert result.body == real_compute(conn, "hv1", result.revision).to_dict()
+    assert len(result.body["ports"]) == 2

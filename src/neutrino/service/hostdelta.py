@@ -39,6 +39,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from neutrino.domain import statedelta
 from neutrino.domain.dns import DnsConfig
 from neutrino.domain.hoststate import VIF_BRIDGE, HostState, PortState
 from neutrino.service.changetail import Change
@@ -84,7 +85,9 @@ def advance(
     delta: Delta = {"set": {"revision": revision}, "upsert": {}, "remove": {}}
     if not ops:
         return delta
-    old_ports = {p["id"]: p for p in base["ports"]}
+    # the changed ports as served (found by bisection: no walk of the host's other ports)
+    held = ((pid, statedelta.find(base["ports"], "id", pid)) for pid in ops)
+    old_ports = {pid: item for pid, item in held if item is not None}
     rows = {r[0]: r for r in repo.ports_by_id(conn, sorted(ops))}
     for pid in ops:
         owner = rows[pid][4] if pid in rows else old_ports.get(pid, {}).get("device_owner")

@@ -295,8 +295,8 @@ class HostSyncService:
     ) -> Fresh | int:
         """A new state for ``host`` if the changes after ``cursor`` altered it (or a revision
         from another database came: start over), else the revision looked up to. The new
-        state is built from the changes since ``since`` when this process holds what it
-        served there (``hostdelta``), else recomputed whole."""
+        state is built from the changes after ``cursor`` when this process holds what it
+        served at ``since`` (``hostdelta``), else recomputed whole."""
         with self.store.read() as conn:
             if found is None:
                 rows = changelog.with_hosts(conn, cursor)
@@ -306,7 +306,7 @@ class HostSyncService:
             if upto >= cursor and not concerns(conn, host, served, changes):
                 return upto
             base = self.memory.body(host, since) if upto >= cursor else None
-            fresh = None if base is None else self._advance(conn, host, since, base, served)
+            fresh = None if base is None else self._advance(conn, host, since, cursor, base, served)
             if isinstance(fresh, int):
                 return max(fresh, upto)
             if fresh is None:
@@ -319,12 +319,18 @@ class HostSyncService:
         return fresh
 
     def _advance(
-        self, conn: Any, host: str, since: int, base: dict[str, Any], served: Served
+        self, conn: Any, host: str, since: int, cursor: int, base: dict[str, Any], served: Served
     ) -> Fresh | int | None:
-        """The state built from the changes logged since ``since`` (read in this transaction,
-        so the items and the revision agree); the revision looked up to when they changed
-        nothing; None: they need a full recompute."""
-        rows = changelog.with_hosts(conn, since)
+        """The state built from the changes logged after ``cursor`` (read in this
+        transaction, so the items and the revision agree), as a delta from ``base`` (served
+        at ``since``); the revision looked up to when they changed nothing; None: they need
+        a full recompute. The changes from ``since`` to ``cursor`` left the host's state as
+        it was (the cursor only moves past such changes; a timeout relabels the body with it
+        on the same ground), so they are not read again: after a long wait over other hosts'
+        changes and status reports, more than ``MAX_LOGGED`` of them forced a whole
+        recompute and diff (``bench/agentscale.py``'s first change after a 5,000-port fill
+        paid one)."""
+        rows = changelog.with_hosts(conn, cursor)
         if not rows or len(rows) > MAX_LOGGED:
             return None
         label = int(rows[-1][0])
