@@ -194,6 +194,7 @@ class SgCalc:
         self._filters: dict[str, PortFilter] = {}
         self._dirty_macs: set[str] = set()
         self._dirty: set[str] = set()  # the port sets to make again
+        self._last: Mapping[str, PortFilter] | None = None  # last ruleset's ``ports``
 
     def compute(self, state: HostState) -> SgRuleset:
         """The complete desired ruleset of ``state`` (equal to ``compute_sg(state)``)."""
@@ -217,7 +218,9 @@ class SgCalc:
         for port in changed.values():
             self._share(port)
         self._update_sets()
-        return self._ruleset(state, groups, members)
+        ruleset = self._ruleset(state, groups, members, frozenset(changed))
+        self._last = ruleset.ports
+        return ruleset
 
     def _changed_ports(self, state: HostState, *, everything: bool) -> dict[str, PortState]:
         """The ports to render again (their old shares taken out), by id; only those the
@@ -325,6 +328,7 @@ class SgCalc:
         state: HostState,
         groups: Mapping[str, SecurityGroupState],
         members: Mapping[str, tuple[str, ...]],
+        changed: frozenset[str],
     ) -> SgRuleset:
         combos = {_combo(own): own for own in +self._combos}
         used = sorted({g for own in combos.values() for g in own})
@@ -385,6 +389,7 @@ class SgCalc:
             shape=shape_of(layout),
             elements=sets,
             combo_flows=combo_flows,
+            since=None if self._last is None else (self._last, changed),
         )
 
 
