@@ -200,3 +200,13 @@ def test_deleting_vxlan_drops_its_entries(k: L2Kernel) -> None:
     assert k.delete_link(VX)
     k.ensure_vxlan(VX, 1001, "198.51.100.1", "eth1", 1450)
     assert k.list_fdb(VX) == set() and k.list_neigh(VX) == set()
+
+
+def test_forgetting_a_mac_never_learned_keeps_the_index_cache(k: L2Kernel) -> None:
+    """No such FDB entry (ENOENT) is no device gone: a round that forgets a fresh MAC must
+    not make the next rounds look every device up again (netlink's ``_indexes``)."""
+    k.ensure_bridge("brqnet", 1450)
+    k.ensure_vxlan("vxlan-1001", 1001, "198.51.100.1", "eth1", 1450)
+    k.attach("vxlan-1001", "brqnet")
+    k.forget_learned("vxlan-1001", "fa:16:3e:00:00:99")
+    assert "vxlan-1001" in getattr(k, "_indexes", {"vxlan-1001": 0})

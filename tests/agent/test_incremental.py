@@ -20,8 +20,10 @@ import pytest
 from neutrino.agent.dataplane import FakeKernel, L2Manager
 from neutrino.agent.linkwatch import LinkEvents
 from neutrino.agent.model import AgentConfig
+from neutrino.agent.qos_calc import QosCalc
 from neutrino.agent.qos_role import QosRole
 from neutrino.agent.roles import L2Role, Round
+from neutrino.domain import statedelta
 from neutrino.domain.hoststate import (
     FixedIp,
     HostState,
@@ -31,6 +33,7 @@ from neutrino.domain.hoststate import (
     RemotePort,
     tap_name,
 )
+from neutrino.domain.qosstate import BandwidthLimit
 
 CONFIG = AgentConfig(local_ip="198.51.100.1", underlay_dev="eth1")
 NETS = (
@@ -60,6 +63,7 @@ class Host:
             kernel.add_device("eth1")
         self.revision = 0
         self.events = LinkEvents()  # what a link watcher would note on kernel 0
+        self.held: HostState | None = None  # the last state handed out
 
     def _mac(self) -> str:
         return "fa:16:3e:" + ":".join(f"{self.rng.randrange(256):02x}" for _ in range(3))
@@ -89,6 +93,10 @@ class Host:
                     replace(old, admin_state_up=not old.admin_state_up),
                     replace(old, network_id=rng.choice(nets)),
                     replace(old, mac_address=self._mac()),
+                    replace(old, dscp_mark=rng.choice([None, 0, 46])),
+                    replace(
+                        old, bandwidth_limits=rng.choice([(), (BandwidthLimit("egress", 1000),)])
+                    ),
                 ]
             )
         elif what == "remote" or (what == "unremote" and not self.remote):
@@ -127,7 +135,7 @@ class Host:
             )
             for n in NETS
         )
-        return HostState(
+        new = HostState(
             host="hv1",
             revision=self.revision,
             tunnel_ip=CONFIG.local_ip,
@@ -135,6 +143,11 @@ class Host:
             ports=tuple(self.ports[p] for p in sorted(self.ports)),
             l2pop=pops,
         )
+        if self.held is None or self.rng.random() < 0.2:  # a snapshot
+            self.held = new
+        elif self.held != new:  # a delta, patched as the watcher does
+            self.held = self.held.patched(statedelta.diff(self.held.to_dict(), new.to_dict()))
+        return self.held
 
 
 @pytest.mark.parametrize("watched", [False, True], ids=["dumped", "watched"])
@@ -175,7 +188,7 @@ def test_an_incremental_round_dumps_no_entries() -> None:
     list_fdb = kernel.list_fdb
     kernel.list_fdb = lambda device: dumps.append(device) or list_fdb(device)  # type: ignore[method-assign]
     host.remote["extra"] = (
-        NETS[0].id,
+        next(p.network_id for p in host.ports.values() if p.admin_state_up),  # one present
         RemotePort("extra", "fa:16:3e:aa:bb:cc", ("192.0.2.99",), VTEPS[2]),
     )
     role.apply(Round(host.state(), full=False))
@@ -189,22 +202,35 @@ class RecordingQos:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def apply(self, desired: dict[str, Any]) -> Any:
+    def apply(self, desired: dict[str, Any], force: bool = False) -> Any:
         self.calls.append(dict(desired))
         return type("Report", (), {"applied": list(desired), "failed": {}, "changes": []})()
+
+
+class RecordingMarks(RecordingQos):
+    def apply(self, desired: dict[str, Any], force: bool = False) -> Any:
+        super().apply(desired)
+        return []
 
 
 @pytest.mark.parametrize("seed", range(10))
 def test_qos_skips_only_rounds_that_change_nothing(seed: int) -> None:
     host = Host(random.Random(seed))
-    skipping, always = RecordingQos(), RecordingQos()
-    fast, slow = QosRole(skipping), QosRole(always)
+    skipping, always, marks, all_marks = (
+        RecordingQos(),
+        RecordingQos(),
+        RecordingMarks(),
+        RecordingMarks(),
+    )
+    fast, slow = QosRole(skipping, marks=marks), QosRole(always, marks=all_marks)
     l2 = L2Role(L2Manager(host.kernels[0]), CONFIG)
     for step in range(30):
         rnd = Round(host.state(), full=step == 0)
         l2.apply(rnd)
         fast.apply(rnd)
+        slow.calc = QosCalc()  # from scratch
         slow.apply(replace(rnd, full=True))
         assert skipping.calls[-1] == always.calls[-1]
+        assert marks.calls[-1] == all_marks.calls[-1]
         host.step()
     assert len(skipping.calls) < len(always.calls)

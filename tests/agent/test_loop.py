@@ -4,6 +4,7 @@ object frozen without stopping the rest, ``Busy`` retried, a bug propagated."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import replace
@@ -18,6 +19,7 @@ from neutrino.agent.roles import L2Role, Role
 from neutrino.agent.watcher import Backoff, Watcher
 from neutrino.client import HostStateWatch, NotFound, TransportError
 from neutrino.domain.hoststate import FixedIp, HostState, NetworkState, PortState, tap_name
+from neutrino.domain.statedelta import diff
 
 NET = "11111111-aaaa-4bbb-8ccc-000000000001"
 P1 = "22222222-1111-4a1a-9b1b-00000000000a"
@@ -458,3 +460,68 @@ def test_many_statuses_go_in_batches_and_a_refused_port_is_forgotten() -> None:
     ctl.deleted.clear()
     loop.apply_once()  # the refused port is asked again, alone: one plain report
     assert ctl.batches == [STATUS_BATCH, 3] and ctl.statuses[-1] == (ids[0], "ACTIVE")
+
+
+class WiredRole:
+    """A role whose round wires exactly the taps the test chose."""
+
+    agent = ("L2 agent", "x")
+    configurations: dict[str, Any] = {}
+
+    def __init__(self) -> None:
+        self.taps: set[str] = set()
+
+    def apply(self, rnd: Any) -> None:
+        rnd.report.wired = set(self.taps)
+
+    def retryable(self) -> list[str]:
+        return []
+
+    def errors(self) -> list[Any]:
+        return []
+
+    def gauges(self) -> dict[str, int]:
+        return {}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_incremental_status_reports_equal_full_ones(seed: int) -> None:
+    """Rounds between resyncs look only at the ports a patch touched, the taps wired or
+    unwired and the reports not taken: they must report exactly what a full round does.
+    States come as the watcher makes them (``HostState.patched``), now and then whole."""
+    rng = random.Random(seed)
+    ports: dict[str, PortState] = {}
+    role, current = WiredRole(), state()
+    loops = []
+    for _ in range(2):
+        ctl = FakeController(current)
+        loops.append((ctl, AgentLoop("hv1", ctl, lambda: current, [role])))
+    for step in range(300):
+        what = rng.choice(["bind", "unbind", "change", "wire", "wire", "gone", "whole", "resync"])
+        pid = f"{rng.randrange(40):08d}-1111-4a1a-9b1b-00000000000a"
+        if what == "bind":
+            parent = rng.choice([None, *sorted(ports)[:1]])
+            ports[pid] = replace(port(pid, "192.0.2.9"), trunk_parent=parent)
+        elif what == "unbind":
+            ports.pop(pid, None)
+        elif what == "change" and pid in ports:
+            ports[pid] = replace(ports[pid], admin_state_up=not ports[pid].admin_state_up)
+        elif what == "wire":
+            role.taps ^= {tap_name(pid)}
+        elif what == "gone":  # deleted on the controller: its reports are refused
+            for ctl, _ in loops:
+                ctl.deleted ^= {pid}
+        elif what == "resync":  # the controller asks for every status again
+            for ctl, loop in loops:
+                ctl.report_agent = lambda *a, **kw: {"resync_statuses": True}  # type: ignore[method-assign]
+                loop.heartbeat()
+        new = state(*(ports[p] for p in sorted(ports)), revision=step + 2)
+        whole = what == "whole" or rng.random() < 0.1
+        delta = diff(current.to_dict(), new.to_dict())
+        current = new if whole else current.patched(delta)
+        for full, (ctl, loop) in enumerate(loops):
+            ctl.statuses.clear()
+            loop.apply_once(full=bool(full))
+        (inc, inc_loop), (ref, ref_loop) = loops
+        assert sorted(inc.statuses) == sorted(ref.statuses), (step, what)
+        assert inc_loop.reported == ref_loop.reported, (step, what)

@@ -232,6 +232,7 @@ def test_memoised_calculators_equal_a_from_scratch_compute(seed: int) -> None:
         else:  # a snapshot: equal items, none of them the objects held before
             held = HostState.from_dict(new.to_dict())
         assert held == new
+        assert held.indexed("ports") == {p.id: p for p in new.ports}  # what the calcs look up
         memo, fresh = sg.compute(held), compute_sg(new)
         assert_same_ruleset(memo, fresh)
         assert conntrack_deletions(memo_before, memo) == conntrack_deletions(fresh_before, fresh)

@@ -97,7 +97,7 @@ class L2Calc:
 
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
-        self._ports: tuple[PortState, ...] = ()
+        self._ports: tuple[PortState, ...] | None = None
         self._seen: dict[str, PortState] = {}
         self._up: dict[str, dict[str, PortState]] = defaultdict(dict)  # admin-up, by network
         self._subports: dict[str, PortState] = {}
@@ -105,7 +105,7 @@ class L2Calc:
 
     def compute(self, state: HostState) -> L2State:
         """The complete desired L2 state of ``state`` (equal to ``compute_l2``)."""
-        dirty = self._changed_ports(state.ports)
+        dirty = self._changed_ports(state)
         pops = {pop.network_id: pop for pop in state.l2pop}
         nets: dict[str, _Net] = {}
         for network in state.networks:
@@ -143,28 +143,27 @@ class L2Calc:
             else frozenset(),
         )
 
-    def _changed_ports(self, ports: tuple[PortState, ...]) -> dict[str, set[str]]:
-        """Networks -> ids of their admin-up ports to render again (the index updated)."""
+    def _changed_ports(self, state: HostState) -> dict[str, set[str]]:
+        """Networks -> ids of their admin-up ports to render again (the index updated); only
+        the ports the state's patch touched are compared, when it was patched from ours."""
         dirty: dict[str, set[str]] = defaultdict(set)
-        if ports is self._ports:
-            return dirty
-        here = set()
-        for port in ports:
-            here.add(port.id)
-            had = self._seen.get(port.id)
+        ports: dict[str, PortState] = state.indexed("ports")
+        touched = state.touched("ports", self._ports)
+        for pid in set(ports) | self._seen.keys() if touched is None else touched:
+            port, had = ports.get(pid), self._seen.get(pid)
             if had is port or (had is not None and had == port):
                 continue
             if had is not None:
-                self._forget(had, dirty)
-            self._seen[port.id] = port
+                self._forget(self._seen.pop(pid), dirty)
+            if port is None:
+                continue
+            self._seen[pid] = port
             if port.admin_state_up:
-                self._up[port.network_id][port.id] = port
-                dirty[port.network_id].add(port.id)
+                self._up[port.network_id][pid] = port
+                dirty[port.network_id].add(pid)
             if port.trunk_parent is not None and port.vlan_id is not None:
-                self._subports[port.id] = port
-        for pid in [p for p in self._seen if p not in here]:
-            self._forget(self._seen.pop(pid), dirty)
-        self._ports = ports
+                self._subports[pid] = port
+        self._ports = state.ports
         return dirty
 
     def _forget(self, port: PortState, dirty: dict[str, set[str]]) -> None:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from neutrino.agent.dataplane import ApplyReport, DataplaneError
@@ -51,7 +51,7 @@ from neutrino.agent.metrics import AgentMetrics
 from neutrino.agent.roles import Role, Round
 from neutrino.agent.watcher import Backoff
 from neutrino.client import ClientError, Conflict, NotFound
-from neutrino.domain.hoststate import HostState, tap_name
+from neutrino.domain.hoststate import HostState, PortState, tap_name
 
 __all__ = ["ACTIVE", "DOWN", "AgentLoop", "ControllerPort"]
 
@@ -108,6 +108,12 @@ class AgentLoop:
         self.clock = clock
         self.metrics = metrics  # agent.metrics: round time, devices, errors (optional)
         self.reported: dict[str, str] = {}
+        # what the last status report looked at (``_to_check``): its ports, their taps, the
+        # wired taps, and the ports whose report was not taken (asked again)
+        self._ports: tuple[PortState, ...] | None = None
+        self._taps: dict[str, str] = {}
+        self._wired: set[str] = set()
+        self._unsent: set[str] = set()
         self.last_report: ApplyReport | None = None
         self.rounds = 0
         self._dirty = threading.Event()
@@ -153,6 +159,7 @@ class AgentLoop:
                 # we were silent past the down time (a long round, an outage): the controller
                 # may have set our ports DOWN; report every status again in the next round
                 self.reported.clear()
+                self._ports = None  # every status checked again
                 self._dirty.set()
         self._started = True
 
@@ -173,30 +180,33 @@ class AgentLoop:
             log.info("applied revision %s: %s", state.revision, "; ".join(report.changes))
         self.last_report = report
         self.rounds += 1
-        self._report_statuses(state, report)
+        self._report_statuses(state, report, full=full)
         return report
 
-    def _report_statuses(self, state: HostState, report: ApplyReport) -> None:
-        # one pass over the ports, and only what changed is sorted (a host of 5,000 ports
-        # reports one or two per round)
-        here, wired, reported = set(), report.wired, self.reported
+    def _report_statuses(self, state: HostState, report: ApplyReport, *, full: bool) -> None:
+        # only the ports whose status may have changed are looked at (a host of 5,000 ports
+        # reports one or two per round), and only what changed is sorted
+        ports: dict[str, PortState] = state.indexed("ports")
+        wired, reported = report.wired, self.reported
         changed: list[tuple[bool, str, str]] = []
-        for p in state.ports:
-            here.add(p.id)
-            status = ACTIVE if tap_name(p.id) in wired else DOWN
-            if reported.get(p.id) != status:
+        for pid in self._to_check(state, wired, full=full):
+            port = ports.get(pid)
+            status = ACTIVE if port is not None and tap_name(pid) in wired else DOWN
+            if port is None and pid in reported:
+                changed.append((True, pid, DOWN))
+            elif port is not None and reported.get(pid) != status:
                 # trunk sub-ports before the rest: the controller judges a trunk DEGRADED
                 # when its parent is wired and a sub-port is not, so a parent reported last
                 # never flickers it
-                changed.append((p.trunk_parent is None, p.id, status))
-        changed += [(True, pid, DOWN) for pid in reported.keys() - here]
+                changed.append((port.trunk_parent is None, pid, status))
         todo = [(port_id, status) for _, port_id, status in sorted(changed)]
+        self._unsent = set()
         if len(todo) > 1:  # one call (and one commit) for many: a start reports every port
             for start in range(0, len(todo), STATUS_BATCH):
                 chunk = todo[start : start + STATUS_BATCH]
                 results = self.controller.report_port_statuses(self.host, chunk)
                 for (port_id, status), result in zip(chunk, results, strict=True):
-                    self._reported(port_id, status, here, result.get("error"))
+                    self._reported(port_id, status, ports, result.get("error"))
             return
         for port_id, status in todo:
             error = None
@@ -204,14 +214,35 @@ class AgentLoop:
                 self.controller.report_port_status(port_id, status, self.host)
             except (NotFound, Conflict) as exc:
                 error = {"type": exc.type}
-            self._reported(port_id, status, here, error)
+            self._reported(port_id, status, ports, error)
+
+    def _to_check(self, state: HostState, wired: set[str], *, full: bool) -> set[str]:
+        """Ids of the ports whose status may differ from the one last reported: all of them
+        (and those reported) in a full round, else those the state's patch touched, those
+        whose tap was wired or unwired, and those whose last report was not taken."""
+        touched = None if full else state.touched("ports", self._ports)
+        if touched is None:
+            self._taps = {tap_name(pid): pid for pid in state.indexed("ports")}
+            touched = set(self._taps.values()) | self.reported.keys()
+        else:
+            ports = state.indexed("ports")
+            for pid in touched:
+                if pid in ports:
+                    self._taps[tap_name(pid)] = pid
+                elif self._taps.get(tap_name(pid)) == pid:
+                    del self._taps[tap_name(pid)]
+            touched |= {self._taps[t] for t in wired ^ self._wired if t in self._taps}
+            touched |= self._unsent
+        self._ports, self._wired = state.ports, set(wired)
+        return touched
 
     def _reported(
-        self, port_id: str, status: str, here: set[str], error: dict[str, Any] | None
+        self, port_id: str, status: str, here: Mapping[str, Any], error: dict[str, Any] | None
     ) -> None:
         if error is not None:  # gone, or bound elsewhere: asked again if it comes back
             log.info("port %s: status %s not taken (%s)", port_id, status, error.get("type"))
             self.reported.pop(port_id, None)
+            self._unsent.add(port_id)
         elif port_id in here:
             self.reported[port_id] = status
         else:
@@ -265,6 +296,7 @@ class AgentLoop:
                         # DOWN (liveness sweep): report every status again, now
                         heartbeat_failed = False
                         self.reported.clear()
+                        self._ports = None
                         self._dirty.set()
             if now >= next_resync:
                 next_resync = now + self.resync_interval

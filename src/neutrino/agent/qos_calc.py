@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neutrino.domain.hoststate import HostState, PortState
+from neutrino.domain.hoststate import HostState, PortState, tap_name
 from neutrino.domain.l3state import gateway_device, router_namespace
 from neutrino.domain.qosstate import EGRESS, INGRESS, VALID_DSCP_MARKS
 
@@ -88,19 +88,45 @@ def port_shaping(port: PortState) -> PortShaping | None:
     )
 
 
+class QosCalc:
+    """Each bound port's shaping (``port_shaping``) and DSCP mark, by device, with memory: a
+    round looks again only at the ports the state's patch touched (``HostState.touched``),
+    else at every port. One per agent."""
+
+    def __init__(self) -> None:
+        self._ports: tuple[PortState, ...] | None = None
+        self._shaping: dict[str, PortShaping] = {}
+        self._marks: dict[str, int] = {}
+
+    def compute(self, state: HostState) -> tuple[dict[str, PortShaping], dict[str, int]]:
+        """(device -> shaping of every port with a limit, device -> mark of every port
+        with one): new dicts, the caller may keep them."""
+        ports: dict[str, PortState] = state.indexed("ports")
+        touched = state.touched("ports", self._ports)
+        if touched is None:
+            self._shaping, self._marks, touched = {}, {}, set(ports)
+        for pid in touched:
+            device, port = tap_name(pid), ports.get(pid)
+            shaping = None if port is None else port_shaping(port)
+            mark = None if port is None else port.dscp_mark
+            self._shaping.pop(device, None)
+            self._marks.pop(device, None)
+            if shaping is not None:
+                self._shaping[device] = shaping
+            if mark is not None:
+                self._marks[device] = mark
+        self._ports = state.ports
+        return dict(self._shaping), dict(self._marks)
+
+
 def desired_shaping(state: HostState) -> dict[str, PortShaping]:
     """Device name -> its shaping, for every bound port with a limit."""
-    out = {}
-    for port in state.ports:
-        shaping = port_shaping(port)
-        if shaping is not None:
-            out[shaping.device] = shaping
-    return out
+    return QosCalc().compute(state)[0]
 
 
 def desired_marks(state: HostState) -> dict[str, int]:
     """Device name -> the DSCP mark of what the VM sends, for every bound port with one."""
-    return {p.device_name: p.dscp_mark for p in state.ports if p.dscp_mark is not None}
+    return QosCalc().compute(state)[1]
 
 
 def configurations() -> dict[str, object]:

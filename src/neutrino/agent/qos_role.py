@@ -19,10 +19,9 @@ from typing import Any, Protocol
 from neutrino.agent.dataplane.base import DataplaneError
 from neutrino.agent.qos_calc import (
     PortShaping,
+    QosCalc,
     RouterShaping,
     desired_fip_shaping,
-    desired_marks,
-    desired_shaping,
 )
 from neutrino.agent.roles import KeyedRole, Round, log_failures
 
@@ -63,17 +62,17 @@ class QosRole(KeyedRole):
         self.namespace_suffix = namespace_suffix
         self.configurations: dict[str, Any] = {}
         self.shaped: set[str] = set()
+        self.calc = QosCalc()
         self.failed: dict[str, DataplaneError] = {}
 
     def apply(self, rnd: Round) -> None:
-        desired = {
-            d: s for d, s in desired_shaping(rnd.state).items() if d not in rnd.report.missing
-        }
+        shaping, all_marks = self.calc.compute(rnd.state)
+        desired = {d: s for d, s in shaping.items() if d not in rnd.report.missing}
         fip_desired = (
             desired_fip_shaping(rnd.state, self.namespace_suffix) if self.routers else None
         )
         # a mark names its tap, present or not: the kernel matches the name when it comes
-        marks = desired_marks(rnd.state) if self.marks else None
+        marks = all_marks if self.marks else None
         unchanged = self.unchanged(rnd, desired, fip_desired, marks)
         if unchanged and not desired.keys() & rnd.report.attached:
             return  # the same shaping, no tap made anew: the resync still reads tc back

@@ -178,7 +178,7 @@ class SgCalc:
     (see the module docstring). One per agent; not thread-safe."""
 
     def __init__(self) -> None:
-        self._ports: tuple[PortState, ...] = ()
+        self._ports: tuple[PortState, ...] | None = None
         self._shares: dict[str, _PortShare] = {}
         self._groups: dict[str, SecurityGroupState] = {}
         self._zones: dict[str, int] = {}
@@ -194,6 +194,7 @@ class SgCalc:
         self._filters: dict[str, PortFilter] = {}
         self._dirty_macs: set[str] = set()
         self._dirty: set[str] = set()  # the port sets to make again
+        self._last: Mapping[str, PortFilter] | None = None  # last ruleset's ``ports``
 
     def compute(self, state: HostState) -> SgRuleset:
         """The complete desired ruleset of ``state`` (equal to ``compute_sg(state)``)."""
@@ -203,38 +204,40 @@ class SgCalc:
         context = {g: (x.stateful,) for g, x in groups.items()}
         stale = context != {g: (x.stateful,) for g, x in self._groups.items()}
         self._groups = groups
-        changed = self._changed_ports(state.ports, everything=stale)
+        changed = self._changed_ports(state, everything=stale)
         for port in changed.values():  # networks first: a new one may move zones
             self._nets[port.network_id] += 1
         zones = zone_of([*(n.id for n in state.networks), *self._nets])
         moved = {n for n, z in zones.items() if self._zones.get(n) != z}
         self._zones = zones
         if moved:
-            for port in self._ports:
+            for port in state.ports:
                 if port.id not in changed and port.network_id in moved:
                     self._unshare(port.id, keep_network=True)
                     changed[port.id] = port
         for port in changed.values():
             self._share(port)
         self._update_sets()
-        return self._ruleset(state, groups, members)
+        ruleset = self._ruleset(state, groups, members, frozenset(changed))
+        self._last = ruleset.ports
+        return ruleset
 
-    def _changed_ports(
-        self, ports: tuple[PortState, ...], *, everything: bool
-    ) -> dict[str, PortState]:
-        """The ports to render again (their old shares taken out), by id."""
-        if ports is self._ports and not everything:
-            return {}
+    def _changed_ports(self, state: HostState, *, everything: bool) -> dict[str, PortState]:
+        """The ports to render again (their old shares taken out), by id; only those the
+        state's patch touched are compared, when it was patched from ours."""
+        ports: dict[str, PortState] = state.indexed("ports")
+        touched = None if everything else state.touched("ports", self._ports)
         changed: dict[str, PortState] = {}
-        here = set()
-        for port in ports:
-            here.add(port.id)
-            share = self._shares.get(port.id)
-            if share is None or everything or not (share.port is port or share.port == port):
-                changed[port.id] = port
-        for pid in [p for p in self._shares if p not in here or p in changed]:
-            self._unshare(pid)
-        self._ports = ports
+        for pid in set(ports) | self._shares.keys() if touched is None else touched:
+            port, share = ports.get(pid), self._shares.get(pid)
+            kept = share is not None and (share.port is port or share.port == port)
+            if kept and not everything:
+                continue
+            if share is not None:
+                self._unshare(pid)
+            if port is not None:
+                changed[pid] = port
+        self._ports = state.ports
         return changed
 
     def _unshare(self, pid: str, *, keep_network: bool = False) -> None:
@@ -325,6 +328,7 @@ class SgCalc:
         state: HostState,
         groups: Mapping[str, SecurityGroupState],
         members: Mapping[str, tuple[str, ...]],
+        changed: frozenset[str],
     ) -> SgRuleset:
         combos = {_combo(own): own for own in +self._combos}
         used = sorted({g for own in combos.values() for g in own})
@@ -385,6 +389,7 @@ class SgCalc:
             shape=shape_of(layout),
             elements=sets,
             combo_flows=combo_flows,
+            since=None if self._last is None else (self._last, changed),
         )
 
 

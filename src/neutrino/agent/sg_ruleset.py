@@ -75,6 +75,9 @@ class SgRuleset:
     shape: str = ""  # ``shape_of(layout)``: equal shapes differ only in set/map elements
     elements: Mapping[str, frozenset[str]] = field(default_factory=dict)  # "family set" ->
     combo_flows: Mapping[tuple[str, ...], frozenset[Flow]] = field(default_factory=dict)
+    # (the ``ports`` of the ruleset its calculator made before, the ids whose filter is not
+    # the very object held there): what ``conntrack_deletions`` walks after that ruleset
+    since: tuple[Mapping[str, PortFilter], frozenset[str]] | None = None
 
     @cached_property
     def text(self) -> str:
@@ -156,8 +159,13 @@ def conntrack_deletions(old: SgRuleset | None, new: SgRuleset) -> list[CtDelete]
         for own, flows in new.combo_flows.items()
         if own in old.combo_flows and old.combo_flows[own] is not flows
     }
-    for pid, after in new.ports.items():
-        before = old.ports.get(pid)
+    pids: Iterable[str] = new.ports
+    if new.since is not None and new.since[0] is old.ports and not any(withdrawn.values()):
+        pids = new.since[1]  # the others' filters and flows are the very objects of ``old``
+    for pid in pids:
+        before, after = old.ports.get(pid), new.ports.get(pid)
+        if after is None:
+            continue
         if before is after:  # the _same filter object: only its groups' flows may differ
             if after.groups is None or not withdrawn.get(after.groups):
                 continue

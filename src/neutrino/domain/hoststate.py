@@ -366,6 +366,8 @@ class HostState:
         others kept as they are (the agent's copy of a 5,000-port host is not rebuilt for
         one port). ``HostState.from_dict(patch(self.to_dict(), delta))`` by another road."""
         changes: dict[str, Any] = {}
+        index: dict[str, Any] = {}
+        touched: dict[str, tuple[tuple[Any, ...], set[str]]] = {}  # name -> (parent's, keys)
         for name, value in delta["set"].items():
             kind = _SECTIONS.get(name)
             if kind is not None:
@@ -378,13 +380,41 @@ class HostState:
                 continue  # a section this agent does not know (a newer controller)
             spec = delta["upsert"].get(name) or delta["remove"][name]
             key = spec["key"]
-            items = {getattr(i, key): i for i in changes.get(name, getattr(self, name))}
+            keys: set[str] = set()
+            if name in changes:  # set whole by this delta as well: consumers compare it all
+                items = {getattr(i, key): i for i in changes[name]}
+            else:  # the parent's index copied (no walk over its items), the keys patched kept
+                items = dict(self.indexed(name, key))
+                touched[name] = (getattr(self, name), keys)
             for gone in delta["remove"].get(name, {}).get("keys", ()):
                 items.pop(gone, None)
+                keys.add(gone)
             for item in delta["upsert"].get(name, {}).get("items", ()):
                 items[item[key]] = kind.from_dict(item)
+                keys.add(item[key])
             changes[name] = tuple(items[k] for k in sorted(items))
-        return replace(self, **changes)
+            index[f"_by_{name}"] = items
+        state = replace(self, **changes)
+        state.__dict__.update(index, _touched=touched)
+        return state
+
+    def indexed(self, name: str, key: str = "id") -> dict[str, Any]:
+        """Section ``name``'s items by ``key`` (built once per state; ``patched`` hands its
+        own on). Read only."""
+        index: dict[str, Any] | None = self.__dict__.get(f"_by_{name}")
+        if index is None:
+            index = {getattr(i, key): i for i in getattr(self, name)}
+            self.__dict__[f"_by_{name}"] = index
+        return index
+
+    def touched(self, name: str, since: tuple[Any, ...] | None) -> set[str] | None:
+        """The keys of section ``name`` whose items may differ from those of ``since`` (an
+        earlier state's section): empty when it is the same tuple, the keys of the patch
+        that made this state from it, else None (unknown: compare every item)."""
+        if getattr(self, name) is since:
+            return set()
+        base, keys = self.__dict__.get("_touched", {}).get(name, (None, None))
+        return set(keys) if base is since and since is not None else None
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())

@@ -260,7 +260,10 @@ class NetlinkKernel:
             return  # not learned as of this apply's dump (none: call)
         with contextlib.suppress(LinkNotFound):  # nothing learned: nothing to forget
             index = self._index(device)
-            self._call(
+            # not ``_call``: its ENOENT is the entry's, which must not drop the index cache
+            # (every later round would look the bridge and VXLAN devices up again)
+            call(
+                self._ipr,
                 f"forget {mac} on {device}",
                 "fdb",
                 "del",
