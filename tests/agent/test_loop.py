@@ -462,26 +462,18 @@ def test_many_statuses_go_in_batches_and_a_refused_port_is_forgotten() -> None:
     assert ctl.batches == [STATUS_BATCH, 3] and ctl.statuses[-1] == (ids[0], "ACTIVE")
 
 
-class WiredRole:
+class WiredRole(RoundKinds):
     """A role whose round wires exactly the taps the test chose."""
 
-    agent = ("L2 agent", "x")
-    configurations: dict[str, Any] = {}
+    agent = ("L2 agent", "x")  # type: ignore[assignment]
 
     def __init__(self) -> None:
+        super().__init__()
         self.taps: set[str] = set()
 
     def apply(self, rnd: Any) -> None:
+        super().apply(rnd)
         rnd.report.wired = set(self.taps)
-
-    def retryable(self) -> list[str]:
-        return []
-
-    def errors(self) -> list[Any]:
-        return []
-
-    def gauges(self) -> dict[str, int]:
-        return {}
 
 
 @pytest.mark.parametrize("seed", range(6))
