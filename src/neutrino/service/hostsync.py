@@ -405,4 +405,4 @@ class HostSyncService:
 
     def _port_status(self, ctx: RequestContext, port_id: str) -> tuple[int, str]:
         revision = self.store.current_revision()
-        return revision, self.ports.get(ctx, port_id)["status"]
+        return revision, self.ports.status(ctx, port_id)

@@ -230,6 +230,12 @@ class PortService:
             self._load(conn, ctx, port_id)
             return self._render_ids(conn, ctx, [port_id])[0]
 
+    def status(self, ctx: RequestContext, port_id: str) -> str:
+        """The port's ``status`` alone (404 as ``get``): the port-event wait reads it on every
+        commit, and rendering the whole port for it cost as much as the port's size."""
+        with self.store.read() as conn:
+            return str(self._load(conn, ctx, port_id)["status"])
+
     def search(self, ctx: RequestContext, query: ListQuery) -> list[dict[str, Any]]:
         with self.store.read() as conn:
             rows = repo.list_rows(conn, query, ctx.list_scope)
