@@ -15,8 +15,8 @@ from rich.markup import escape
 
 from neutrino.common.settings import Settings
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 DbOption = Annotated[
     str | None,
