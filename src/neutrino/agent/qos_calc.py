@@ -129,59 +129,28 @@ def desired_marks(state: HostState) -> dict[str, int]:
     return QosCalc().compute(state)[1]
 
 
+def _parameter(name: str, kind: str, values: object) -> dict[str, object]:
+    """One parameter of a rule type, as ``qos-rule-type-details`` shows it."""
+    return {"parameter_name": name, "parameter_type": kind, "parameter_values": values}
+
+
 def configurations() -> dict[str, object]:
     """What the agent reports: the rule types it enforces and their parameters
     (``service.qos_attrs.CONFIG_KEY``)."""
     kbps_range = {"start": 0, "end": INT_MAX}
+    directions = _parameter("direction", "choices", [EGRESS, INGRESS])
     return {
         "qos_rule_types": {
             "bandwidth_limit": [
-                {
-                    "parameter_name": "max_kbps",
-                    "parameter_type": "range",
-                    "parameter_values": kbps_range,
-                },
-                {
-                    "parameter_name": "max_burst_kbps",
-                    "parameter_type": "range",
-                    "parameter_values": kbps_range,
-                },
-                {
-                    "parameter_name": "direction",
-                    "parameter_type": "choices",
-                    "parameter_values": [EGRESS, INGRESS],
-                },
+                _parameter("max_kbps", "range", kbps_range),
+                _parameter("max_burst_kbps", "range", kbps_range),
+                directions,
             ],
-            "dscp_marking": [
-                {
-                    "parameter_name": "dscp_mark",
-                    "parameter_type": "choices",
-                    "parameter_values": list(VALID_DSCP_MARKS),
-                }
-            ],
-            "minimum_bandwidth": [
-                {
-                    "parameter_name": "min_kbps",
-                    "parameter_type": "range",
-                    "parameter_values": kbps_range,
-                },
-                {
-                    "parameter_name": "direction",
-                    "parameter_type": "choices",
-                    "parameter_values": [EGRESS, INGRESS],
-                },
-            ],
+            "dscp_marking": [_parameter("dscp_mark", "choices", list(VALID_DSCP_MARKS))],
+            "minimum_bandwidth": [_parameter("min_kbps", "range", kbps_range), directions],
             "minimum_packet_rate": [
-                {
-                    "parameter_name": "min_kpps",
-                    "parameter_type": "range",
-                    "parameter_values": kbps_range,
-                },
-                {
-                    "parameter_name": "direction",
-                    "parameter_type": "choices",
-                    "parameter_values": ["any", INGRESS, EGRESS],
-                },
+                _parameter("min_kpps", "range", kbps_range),
+                _parameter("direction", "choices", ["any", INGRESS, EGRESS]),
             ],
         },
         # accepted for scheduling (the ports' resource_request), enforced by nothing here
