@@ -296,14 +296,11 @@ class L2Manager:
             ):
                 self.kernel.detach(name)
                 report.note(f"detach {name}")
-        for name in sorted(links):
-            if name.startswith(VXLAN_PREFIX) and name not in desired.vxlans:
-                self.kernel.delete_link(name)
-                report.note(f"delete {name}")
-        for name in sorted(links):
-            if name.startswith(BRIDGE_PREFIX) and name not in desired.bridges:
-                self.kernel.delete_link(name)
-                report.note(f"delete {name}")
+        for prefix, wanted in ((VXLAN_PREFIX, desired.vxlans), (BRIDGE_PREFIX, desired.bridges)):
+            for name in sorted(links):
+                if name.startswith(prefix) and name not in wanted:
+                    self.kernel.delete_link(name)
+                    report.note(f"delete {name}")
 
     def _remove_uplink_vlans(self, desired: L2State, report: ApplyReport) -> None:
         """Delete the VLAN sub-interfaces of mapped physical interfaces that we enslaved to a
