@@ -28,6 +28,7 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
 
+from neutrino.agent.dataplane.daemon import read
 from neutrino.agent.dataplane.dhcp import DhcpManager
 from neutrino.agent.dataplane.drift import Drift
 from neutrino.agent.dataplane.l3 import (
@@ -70,13 +71,6 @@ def _addresses(ipr: IPRoute, index: int) -> set[str]:
     return {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in dump if a["scope"] == 0}
 
 
-def _read(path: Path) -> list[str]:
-    try:
-        return path.read_text().splitlines()
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
 # --- DHCP -----------------------------------------------------------------------------------
 
 
@@ -103,11 +97,11 @@ def dhcp_drift(manager: DhcpManager, desired: Mapping[str, DhcpConfig]) -> list[
             ("addn_hosts", cfg.addn_hosts),
             ("opts", cfg.opts),
         ):
-            out += _lines(f"{obj} {name}", lines, _read(directory / name))
+            out += _lines(f"{obj} {name}", lines, read(directory / name).splitlines())
         pid = manager.running_pid(net_id)
         if pid is None:
             out.append(Drift(f"{obj} dnsmasq", "missing", "running", "not running"))
-        elif "\n".join(_read(directory / "args")) != "\n".join(manager.command(cfg)):
+        elif read(directory / "args") != "\n".join(manager.command(cfg)):
             out.append(Drift(f"{obj} dnsmasq", "args", "the rendered command line", "another"))
     out += [Drift(f"dhcp {n}", "extra") for n in sorted(manager.owned() - set(desired))]
     return sorted(out)
