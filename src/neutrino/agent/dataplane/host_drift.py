@@ -20,7 +20,6 @@ naming helpers, so they look where the managers build.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,14 +33,14 @@ from neutrino.agent.dataplane.drift import Drift
 from neutrino.agent.dataplane.l3 import (
     IFF_UP,
     ROUTER_DEVICES,
-    RTPROT_STATIC,
     L3Manager,
     nat_current,
+    static_routes,
 )
 from neutrino.agent.dataplane.netns import call, inside, route
 from neutrino.agent.dataplane.nftables import Nft
 from neutrino.agent.dhcp_calc import DhcpConfig
-from neutrino.agent.l3_calc import RouterConfig, RouteSpec
+from neutrino.agent.l3_calc import RouterConfig
 
 __all__ = ["dhcp_drift", "l3_drift"]
 
@@ -110,19 +109,6 @@ def dhcp_drift(manager: DhcpManager, desired: Mapping[str, DhcpConfig]) -> list[
 # --- routers --------------------------------------------------------------------------------
 
 
-def _routes(ipr: IPRoute) -> set[RouteSpec]:
-    have = set()
-    for family in (int(socket.AF_INET), int(socket.AF_INET6)):
-        for msg in call(ipr, "list routes", "route", "dump", family=family):
-            if msg["proto"] != RTPROT_STATIC or msg.get_attr("RTA_TABLE") != 254:
-                continue
-            gateway = msg.get_attr("RTA_GATEWAY")
-            dst = msg.get_attr("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
-            if gateway is not None:
-                have.add(RouteSpec(f"{dst}/{msg['dst_len']}", gateway))
-    return have
-
-
 def _forwarding() -> str:
     try:
         return Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
@@ -156,7 +142,7 @@ def _router(cfg: RouterConfig) -> list[Drift]:
                 if str(name).startswith(ROUTER_DEVICES) and name not in wanted
             ]
             want_routes = {f"{r.destination} via {r.nexthop}" for r in cfg.routes}
-            have_routes = {f"{r.destination} via {r.nexthop}" for r in _routes(ipr)}
+            have_routes = {f"{r.destination} via {r.nexthop}" for r in static_routes(ipr)}
             out += _lines(f"{obj} route", want_routes, have_routes)
     if cfg.nat is None:
         if digest is not None:
