@@ -179,7 +179,7 @@ def test_vm_gets_its_fixed_ip_gateway_dns_and_mtu(
 
     report = manager.apply(desired_dhcp(host_state(net_id, dhcp_port, "192.0.2.11")))
     assert report.applied == [net_id] and not report.failed
-    pid = manager._running_pid(net_id)
+    pid = manager.running_pid(net_id)
     assert pid is not None
     lease = udhcpc(vm, script, tmp_path / "env1")
     assert lease["ip"] == "192.0.2.11"
@@ -193,19 +193,19 @@ def test_vm_gets_its_fixed_ip_gateway_dns_and_mtu(
     # idempotent: same desired state, same dnsmasq, nothing recreated
     index = run("ip", "-n", hv, "-o", "link", "show", f"tap{dhcp_port[:11]}").split(":")[0]
     assert manager.apply(desired_dhcp(host_state(net_id, dhcp_port, "192.0.2.11"))).applied
-    assert manager._running_pid(net_id) == pid
+    assert manager.running_pid(net_id) == pid
     assert run("ip", "-n", hv, "-o", "link", "show", f"tap{dhcp_port[:11]}").split(":")[0] == index
 
     # a changed host entry is a SIGHUP, not a restart, and takes effect
     manager.apply(desired_dhcp(host_state(net_id, dhcp_port, "192.0.2.12")))
-    assert manager._running_pid(net_id) == pid
+    assert manager.running_pid(net_id) == pid
     lease = udhcpc(vm, script, tmp_path / "env2")
     assert lease["ip"] == "192.0.2.12"
 
     # a manager in a new agent process adopts the running dnsmasq
     again = DhcpManager(manager.state_dir, netns=hv)
     again.apply(desired_dhcp(host_state(net_id, dhcp_port, "192.0.2.12")))
-    assert again._running_pid(net_id) == pid
+    assert again.running_pid(net_id) == pid
 
     # teardown: nothing left
     report = manager.apply({})
@@ -323,7 +323,7 @@ def test_vm_lease_carries_its_name_and_dnsmasq_answers_port_names(
     cfg = desired_dhcp(named_state(net_id, dhcp_port, {"vm": "web-1", "db": "db-1"}))
     assert "--domain=example.org" in manager.command(cfg[net_id])
     assert manager.apply(cfg).applied == [net_id]
-    pid = manager._running_pid(net_id)
+    pid = manager.running_pid(net_id)
     lease = udhcpc(vm, script, tmp_path / "env")
     assert lease["ip"] == "192.0.2.11"
     assert lease["hostname"] == "web-1"
@@ -335,7 +335,7 @@ def test_vm_lease_carries_its_name_and_dnsmasq_answers_port_names(
 
     # a rename (a port update) is a rewritten addn-hosts file and a SIGHUP, no restart
     manager.apply(desired_dhcp(named_state(net_id, dhcp_port, {"vm": "web-1", "db": "db-2"})))
-    assert manager._running_pid(net_id) == pid
+    assert manager.running_pid(net_id) == pid
     assert "192.0.2.12" in lookup(vm, "db-2.example.org", "192.0.2.2").split("Name:")[-1]
     gone = lookup(vm, "db-1.example.org", "192.0.2.2")
     assert "192.0.2.12" not in gone.split("Name:")[-1], gone

@@ -107,7 +107,6 @@ class CheckAnswerer:
         self.state = state
         self.check = check
         self.poll_timeout = poll_timeout
-        self.answered = 0
         if probe is None:
             from neutrino.agent.probe_responder import ProbeResponder
 
@@ -133,7 +132,6 @@ class CheckAnswerer:
                         self.controller.answer_check(
                             host, check_id, differences, probe=reports.get(check_id)
                         )
-                        self.answered += 1
                 pause = 0.0
             except ClientError as exc:
                 pause = min(MAX_PAUSE, pause * 2 or 1.0)

@@ -58,10 +58,6 @@ class LinkEvents:
         with self._lock:
             self._known = False
 
-    def listening(self) -> None:
-        with self._lock:
-            self._known = True
-
     def take(self) -> set[str] | None:
         with self._lock:
             names, known = self._names, self._known

@@ -314,7 +314,6 @@ class Agent:
                 role.link_events = self.link_watcher.events
         self.error: BaseException | None = None
         self._stop = threading.Event()
-        self._done = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -364,7 +363,6 @@ class Agent:
         which ends its long-poll later by itself)."""
         self._stop.set()
         self.loop.stop()
-        self._done.set()
         if join:
             for thread in self._threads:
                 if thread is not threading.current_thread():
@@ -404,7 +402,7 @@ class Agent:
     def run(self) -> None:
         """Run until stopped (or a thread dies: its exception is re-raised here)."""
         self.start()
-        self._done.wait()
+        self._stop.wait()
         self.stop()
         if self.error is not None:
             raise self.error

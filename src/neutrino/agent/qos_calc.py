@@ -26,11 +26,12 @@ enforces either; ``qos_placement_only_rule_types`` names those.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from neutrino.domain.hoststate import HostState, PortState, tap_name
 from neutrino.domain.l3state import gateway_device, router_namespace
-from neutrino.domain.qosstate import EGRESS, INGRESS, VALID_DSCP_MARKS
+from neutrino.domain.qosstate import EGRESS, INGRESS, VALID_DSCP_MARKS, BandwidthLimit
 
 KERNEL_HZ = 250
 MIN_BURST_BYTES = 65536  # a GSO super-packet passes the bucket whole
@@ -73,19 +74,19 @@ def bucket(max_kbps: int, max_burst_kbps: int = 0) -> Tbf:
     return Tbf(rate=rate, burst=burst)
 
 
+def _buckets(limits: Iterable[BandwidthLimit]) -> dict[str, Tbf]:
+    """Direction -> the token bucket of its limit; a limit to 0 kbps, which Neutron treats
+    as no limit, has none."""
+    return {b.direction: bucket(b.max_kbps, b.max_burst_kbps) for b in limits if b.max_kbps > 0}
+
+
 def port_shaping(port: PortState) -> PortShaping | None:
-    """The port's shaping, or None when its policy sets no limit (or limits to 0 kbps,
-    which Neutron treats as no limit)."""
-    by_direction = {b.direction: b for b in port.bandwidth_limits if b.max_kbps > 0}
-    if not by_direction:
+    """The port's shaping, or None when its policy sets no limit."""
+    buckets = _buckets(port.bandwidth_limits)
+    if not buckets:
         return None
-    to_vm, from_vm = by_direction.get(INGRESS), by_direction.get(EGRESS)
-    return PortShaping(
-        device=port.device_name,
-        ifb=ifb_name(port.id),
-        to_vm=None if to_vm is None else bucket(to_vm.max_kbps, to_vm.max_burst_kbps),
-        from_vm=None if from_vm is None else bucket(from_vm.max_kbps, from_vm.max_burst_kbps),
-    )
+    to_vm, from_vm = buckets.get(INGRESS), buckets.get(EGRESS)
+    return PortShaping(port.device_name, ifb_name(port.id), to_vm, from_vm)
 
 
 class QosCalc:
@@ -129,59 +130,28 @@ def desired_marks(state: HostState) -> dict[str, int]:
     return QosCalc().compute(state)[1]
 
 
+def _parameter(name: str, kind: str, values: object) -> dict[str, object]:
+    """One parameter of a rule type, as ``qos-rule-type-details`` shows it."""
+    return {"parameter_name": name, "parameter_type": kind, "parameter_values": values}
+
+
 def configurations() -> dict[str, object]:
     """What the agent reports: the rule types it enforces and their parameters
     (``service.qos_attrs.CONFIG_KEY``)."""
     kbps_range = {"start": 0, "end": INT_MAX}
+    directions = _parameter("direction", "choices", [EGRESS, INGRESS])
     return {
         "qos_rule_types": {
             "bandwidth_limit": [
-                {
-                    "parameter_name": "max_kbps",
-                    "parameter_type": "range",
-                    "parameter_values": kbps_range,
-                },
-                {
-                    "parameter_name": "max_burst_kbps",
-                    "parameter_type": "range",
-                    "parameter_values": kbps_range,
-                },
-                {
-                    "parameter_name": "direction",
-                    "parameter_type": "choices",
-                    "parameter_values": [EGRESS, INGRESS],
-                },
+                _parameter("max_kbps", "range", kbps_range),
+                _parameter("max_burst_kbps", "range", kbps_range),
+                directions,
             ],
-            "dscp_marking": [
-                {
-                    "parameter_name": "dscp_mark",
-                    "parameter_type": "choices",
-                    "parameter_values": list(VALID_DSCP_MARKS),
-                }
-            ],
-            "minimum_bandwidth": [
-                {
-                    "parameter_name": "min_kbps",
-                    "parameter_type": "range",
-                    "parameter_values": kbps_range,
-                },
-                {
-                    "parameter_name": "direction",
-                    "parameter_type": "choices",
-                    "parameter_values": [EGRESS, INGRESS],
-                },
-            ],
+            "dscp_marking": [_parameter("dscp_mark", "choices", list(VALID_DSCP_MARKS))],
+            "minimum_bandwidth": [_parameter("min_kbps", "range", kbps_range), directions],
             "minimum_packet_rate": [
-                {
-                    "parameter_name": "min_kpps",
-                    "parameter_type": "range",
-                    "parameter_values": kbps_range,
-                },
-                {
-                    "parameter_name": "direction",
-                    "parameter_type": "choices",
-                    "parameter_values": ["any", INGRESS, EGRESS],
-                },
+                _parameter("min_kpps", "range", kbps_range),
+                _parameter("direction", "choices", ["any", INGRESS, EGRESS]),
             ],
         },
         # accepted for scheduling (the ports' resource_request), enforced by nothing here
@@ -223,20 +193,9 @@ def desired_fip_shaping(state: HostState, namespace_suffix: str = "") -> dict[st
             continue
         fips = []
         for fip in router.floating_ips:
-            limits = {b.direction: b for b in fip.bandwidth_limits if b.max_kbps > 0}
-            if limits:
-                to_vm, from_vm = limits.get(INGRESS), limits.get(EGRESS)
-                fips.append(
-                    FipShaping(
-                        address=fip.floating_ip_address,
-                        to_vm=None
-                        if to_vm is None
-                        else bucket(to_vm.max_kbps, to_vm.max_burst_kbps),
-                        from_vm=None
-                        if from_vm is None
-                        else bucket(from_vm.max_kbps, from_vm.max_burst_kbps),
-                    )
-                )
+            if buckets := _buckets(fip.bandwidth_limits):
+                to_vm, from_vm = buckets.get(INGRESS), buckets.get(EGRESS)
+                fips.append(FipShaping(fip.floating_ip_address, to_vm, from_vm))
         out[router.id] = RouterShaping(
             namespace=router_namespace(router.id) + namespace_suffix,
             device=gateway_device(router.gateway.id),

@@ -25,24 +25,21 @@ backoff; one bad network never blocks the others.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from pyroute2 import netns as pr_netns
 
-from neutrino.agent.dataplane.base import DataplaneError, KeyedReport, LinkNotFound
-from neutrino.agent.dataplane.netns import add_veth, argv, call, route, sync_addresses
+from neutrino.agent.dataplane.base import KeyedReport, LinkNotFound
+from neutrino.agent.dataplane.daemon import live_pid, read, spawn, terminate, wait_started
+from neutrino.agent.dataplane.netns import add_veth, call, route, sync_addresses
 from neutrino.agent.dhcp_calc import DhcpConfig
 
 __all__ = ["BridgeMissing", "DhcpManager", "DhcpReport"]
-
-STOP_WAIT = 3.0
 
 
 class BridgeMissing(LinkNotFound):
@@ -91,11 +88,11 @@ class DhcpManager:
         self._ensure_addresses(cfg)
         files_changed = self._write_files(cfg, directory)
         args = self._argv(cfg, directory)
-        pid = self._running_pid(cfg.network_id)
-        started_with = _read(directory / "args")
+        pid = self.running_pid(cfg.network_id)
+        started_with = read(directory / "args")
         if pid is None or started_with != "\n".join(args):
             if pid is not None:
-                self._stop(cfg.network_id, pid)
+                terminate(pid, self._children.pop(cfg.network_id, None))
             self._start(cfg, args)
         elif files_changed:
             os.kill(pid, signal.SIGHUP)
@@ -103,16 +100,16 @@ class DhcpManager:
     def teardown(self, network_id: str) -> None:
         """Stop dnsmasq, delete the tap (its peer goes with it), the namespace and the
         state directory. Safe to call for anything partly built or already gone."""
-        pid = self._running_pid(network_id)
+        pid = self.running_pid(network_id)
         if pid is not None:
-            self._stop(network_id, pid)
-        port_dev = _read(self._dir(network_id) / "device")
+            terminate(pid, self._children.pop(network_id, None))
+        port_dev = read(self._dir(network_id) / "device")
         if port_dev:
             with route(self.netns) as ipr:
                 idx = ipr.link_lookup(ifname=port_dev)
                 if idx:
                     call(ipr, f"delete {port_dev}", "link", "del", index=idx[0])
-        namespace = _read(self._dir(network_id) / "namespace") or f"qdhcp-{network_id}"
+        namespace = read(self._dir(network_id) / "namespace") or f"qdhcp-{network_id}"
         if namespace in pr_netns.listnetns():
             pr_netns.remove(namespace)
         shutil.rmtree(self._dir(network_id), ignore_errors=True)
@@ -174,10 +171,6 @@ class DhcpManager:
 
     # --- dnsmasq
 
-    def running_pid(self, network_id: str) -> int | None:
-        """The pid of this network's live dnsmasq, or None (read only: the drift check)."""
-        return self._running_pid(network_id)
-
     def command(self, cfg: DhcpConfig) -> list[str]:
         """The dnsmasq command line ``cfg`` is served with."""
         return self._argv(cfg, self._dir(cfg.network_id))
@@ -196,7 +189,7 @@ class DhcpManager:
         ):
             text = "".join(f"{line}\n" for line in lines)
             path = directory / name
-            if _read(path) != text:
+            if read(path) != text:
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(text)
                 tmp.chmod(0o644)
@@ -231,61 +224,13 @@ class DhcpManager:
     def _start(self, cfg: DhcpConfig, args: list[str]) -> None:
         directory = self._dir(cfg.network_id)
         (directory / "pid").unlink(missing_ok=True)
-        proc = subprocess.Popen(
-            argv(cfg.namespace, args),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = spawn(cfg.namespace, args, subprocess.DEVNULL, subprocess.PIPE)
         self._children[cfg.network_id] = proc
-        deadline = time.monotonic() + STOP_WAIT
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise DataplaneError(
-                    f"dnsmasq for {cfg.network_id} exited {proc.returncode}: {err.strip()}"
-                )
-            if _read(directory / "pid"):
-                (directory / "args").write_text("\n".join(args))
-                return
-            time.sleep(0.02)
-        raise DataplaneError(f"dnsmasq for {cfg.network_id} wrote no pid file")
+        started = lambda: bool(read(directory / "pid"))  # noqa: E731
+        wait_started(proc, started, f"dnsmasq for {cfg.network_id}")
+        (directory / "args").write_text("\n".join(args))
 
-    def _running_pid(self, network_id: str) -> int | None:
+    def running_pid(self, network_id: str) -> int | None:
         """The pid of this network's live dnsmasq (ours, or adopted via its pid file)."""
-        proc = self._children.get(network_id)
-        if proc is not None and proc.poll() is not None:
-            del self._children[network_id]  # reaped
-        text = _read(self._dir(network_id) / "pid").strip()
-        if not text.isdigit():
-            return None
-        pid = int(text)
-        cmdline = _read(Path(f"/proc/{pid}/cmdline"))
-        if str(self._dir(network_id) / "pid") not in cmdline:
-            return None
-        return pid
-
-    def _stop(self, network_id: str, pid: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        proc = self._children.pop(network_id, None)
-        deadline = time.monotonic() + STOP_WAIT
-        while time.monotonic() < deadline:
-            if proc is not None:
-                if proc.poll() is not None:
-                    return
-            elif not Path(f"/proc/{pid}").exists():
-                return
-            time.sleep(0.02)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        if proc is not None:
-            proc.wait(STOP_WAIT)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except (FileNotFoundError, NotADirectoryError):
-        return ""
+        pid_file = self._dir(network_id) / "pid"
+        return live_pid(pid_file, str(pid_file), self._children, network_id)

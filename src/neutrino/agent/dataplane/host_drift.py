@@ -20,7 +20,6 @@ naming helpers, so they look where the managers build.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,19 +27,20 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
 
+from neutrino.agent.dataplane.daemon import read
 from neutrino.agent.dataplane.dhcp import DhcpManager
 from neutrino.agent.dataplane.drift import Drift
 from neutrino.agent.dataplane.l3 import (
     IFF_UP,
     ROUTER_DEVICES,
-    RTPROT_STATIC,
     L3Manager,
     nat_current,
+    static_routes,
 )
 from neutrino.agent.dataplane.netns import call, inside, route
 from neutrino.agent.dataplane.nftables import Nft
 from neutrino.agent.dhcp_calc import DhcpConfig
-from neutrino.agent.l3_calc import RouterConfig, RouteSpec
+from neutrino.agent.l3_calc import RouterConfig
 
 __all__ = ["dhcp_drift", "l3_drift"]
 
@@ -70,13 +70,6 @@ def _addresses(ipr: IPRoute, index: int) -> set[str]:
     return {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in dump if a["scope"] == 0}
 
 
-def _read(path: Path) -> list[str]:
-    try:
-        return path.read_text().splitlines()
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
 # --- DHCP -----------------------------------------------------------------------------------
 
 
@@ -103,30 +96,17 @@ def dhcp_drift(manager: DhcpManager, desired: Mapping[str, DhcpConfig]) -> list[
             ("addn_hosts", cfg.addn_hosts),
             ("opts", cfg.opts),
         ):
-            out += _lines(f"{obj} {name}", lines, _read(directory / name))
+            out += _lines(f"{obj} {name}", lines, read(directory / name).splitlines())
         pid = manager.running_pid(net_id)
         if pid is None:
             out.append(Drift(f"{obj} dnsmasq", "missing", "running", "not running"))
-        elif "\n".join(_read(directory / "args")) != "\n".join(manager.command(cfg)):
+        elif read(directory / "args") != "\n".join(manager.command(cfg)):
             out.append(Drift(f"{obj} dnsmasq", "args", "the rendered command line", "another"))
     out += [Drift(f"dhcp {n}", "extra") for n in sorted(manager.owned() - set(desired))]
     return sorted(out)
 
 
 # --- routers --------------------------------------------------------------------------------
-
-
-def _routes(ipr: IPRoute) -> set[RouteSpec]:
-    have = set()
-    for family in (int(socket.AF_INET), int(socket.AF_INET6)):
-        for msg in call(ipr, "list routes", "route", "dump", family=family):
-            if msg["proto"] != RTPROT_STATIC or msg.get_attr("RTA_TABLE") != 254:
-                continue
-            gateway = msg.get_attr("RTA_GATEWAY")
-            dst = msg.get_attr("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
-            if gateway is not None:
-                have.add(RouteSpec(f"{dst}/{msg['dst_len']}", gateway))
-    return have
 
 
 def _forwarding() -> str:
@@ -162,7 +142,7 @@ def _router(cfg: RouterConfig) -> list[Drift]:
                 if str(name).startswith(ROUTER_DEVICES) and name not in wanted
             ]
             want_routes = {f"{r.destination} via {r.nexthop}" for r in cfg.routes}
-            have_routes = {f"{r.destination} via {r.nexthop}" for r in _routes(ipr)}
+            have_routes = {f"{r.destination} via {r.nexthop}" for r in static_routes(ipr)}
             out += _lines(f"{obj} route", want_routes, have_routes)
     if cfg.nat is None:
         if digest is not None:

@@ -26,16 +26,13 @@ retried by the caller's loop like any failed router.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-from neutrino.agent.dataplane.base import DataplaneError
-from neutrino.agent.dataplane.netns import argv
+from neutrino.agent.dataplane.daemon import live_pid, read, spawn, terminate, wait_started
 from neutrino.agent.ha_calc import (
     HaInstance,
     render_conntrackd,
@@ -45,8 +42,6 @@ from neutrino.agent.ha_calc import (
 
 __all__ = ["KeepalivedManager"]
 
-STOP_WAIT = 3.0
-START_WAIT = 3.0
 STATES = {"MASTER": "active", "BACKUP": "standby", "FAULT": "standby"}
 
 
@@ -72,12 +67,12 @@ class KeepalivedManager:
         ct_cmd = [self.conntrackd, "-C", str(d / "conntrackd.conf")] if ct_conf else []
         notify = d / "notify.sh"
         script = render_notify(str(d / "state"), ct_cmd, ipv6=instance.ipv6)
-        if _read(notify) != script:
+        if read(notify) != script:
             notify.write_text(script)
         notify.chmod(0o755)
         conf = d / "keepalived.conf"
         text = render_keepalived(instance, str(notify))
-        changed = _read(conf) != text
+        changed = read(conf) != text
         if changed:
             conf.write_text(text)
         pid = self.running_pid(instance.router_id)
@@ -95,9 +90,9 @@ class KeepalivedManager:
         d = self.directory(router_id)
         path = d / "conntrackd.conf"
         pid = self.conntrackd_pid(router_id)
-        if conf is None or _read(path) != conf:
+        if conf is None or read(path) != conf:
             if pid is not None:
-                _terminate(pid, self._ct_children.pop(router_id, None))
+                terminate(pid, self._ct_children.pop(router_id, None))
                 pid = None
             if conf is None:
                 path.unlink(missing_ok=True)
@@ -108,28 +103,16 @@ class KeepalivedManager:
         for name in ("conntrackd.ctl", "conntrackd.lock"):  # left by one that was killed
             (d / name).unlink(missing_ok=True)
         with open(d / "conntrackd.out", "ab") as out:
-            proc = subprocess.Popen(
-                argv(namespace, [self.conntrackd, "-C", str(path)]),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            command = [self.conntrackd, "-C", str(path)]
+            proc = spawn(namespace, command, out, subprocess.STDOUT)
         self._ct_children[router_id] = proc
         (d / "conntrackd.pid").write_text(str(proc.pid))  # `ip netns exec` execs it
         return True
 
     def conntrackd_pid(self, router_id: str) -> int | None:
-        proc = self._ct_children.get(router_id)
-        if proc is not None and proc.poll() is not None:
-            del self._ct_children[router_id]
         d = self.directory(router_id)
-        text = _read(d / "conntrackd.pid").strip()
-        if not text.isdigit():
-            return None
-        if str(d / "conntrackd.conf") not in _read(Path(f"/proc/{text}/cmdline")):
-            return None
-        return int(text)
+        conf = str(d / "conntrackd.conf")
+        return live_pid(d / "conntrackd.pid", conf, self._ct_children, router_id)
 
     def owned(self) -> set[str]:
         if not self.state_dir.is_dir():
@@ -137,31 +120,22 @@ class KeepalivedManager:
         return {p.name for p in self.state_dir.iterdir() if (p / "keepalived.conf").exists()}
 
     def state(self, router_id: str) -> str | None:
-        return STATES.get(_read(self.directory(router_id) / "state").strip())
+        return STATES.get(read(self.directory(router_id) / "state").strip())
 
     def stop(self, router_id: str) -> None:
         pid = self.running_pid(router_id)
         proc = self._children.pop(router_id, None)
         if pid is not None:
-            _terminate(pid, proc)
+            terminate(pid, proc)
         ct = self.conntrackd_pid(router_id)
         if ct is not None:
-            _terminate(ct, self._ct_children.pop(router_id, None))
+            terminate(ct, self._ct_children.pop(router_id, None))
         shutil.rmtree(self.directory(router_id), ignore_errors=True)
 
     def running_pid(self, router_id: str) -> int | None:
         """The pid of this router's live keepalived (ours, or adopted via its pid file)."""
-        proc = self._children.get(router_id)
-        if proc is not None and proc.poll() is not None:
-            del self._children[router_id]  # reaped
         d = self.directory(router_id)
-        text = _read(d / "pid").strip()
-        if not text.isdigit():
-            return None
-        cmdline = _read(Path(f"/proc/{text}/cmdline"))
-        if str(d / "keepalived.conf") not in cmdline:
-            return None
-        return int(text)
+        return live_pid(d / "pid", str(d / "keepalived.conf"), self._children, router_id)
 
     def _start(self, namespace: str, router_id: str) -> None:
         d = self.directory(router_id)
@@ -178,49 +152,7 @@ class KeepalivedManager:
             f"--vrrp_pid={d / 'vrrp.pid'}",
         ]
         with open(d / "log", "ab") as log:
-            proc = subprocess.Popen(
-                argv(namespace, args),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            proc = spawn(namespace, args, log, subprocess.STDOUT)
         self._children[router_id] = proc
-        deadline = time.monotonic() + START_WAIT
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise DataplaneError(
-                    f"keepalived for {router_id} exited {proc.returncode}; see {d / 'log'}"
-                )
-            if self.running_pid(router_id) is not None:
-                return
-            time.sleep(0.02)
-        raise DataplaneError(f"keepalived for {router_id} wrote no pid file")
-
-
-def _terminate(pid: int, proc: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM, then SIGKILL after ``STOP_WAIT``; reaps our own child."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_WAIT
-    while time.monotonic() < deadline and _alive(pid, proc):
-        time.sleep(0.02)
-    if _alive(pid, proc):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(STOP_WAIT)
-
-
-def _alive(pid: int, proc: subprocess.Popen[bytes] | None) -> bool:
-    if proc is not None:
-        return proc.poll() is None
-    return Path(f"/proc/{pid}").exists()
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except (FileNotFoundError, NotADirectoryError):
-        return ""
+        started = lambda: self.running_pid(router_id) is not None  # noqa: E731
+        wait_started(proc, started, f"keepalived for {router_id}", d / "log")

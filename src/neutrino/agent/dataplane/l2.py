@@ -84,7 +84,6 @@ class L2Manager:
     ) -> ApplyReport:
         """``apply`` between resyncs with the link watcher's ``touched`` names (and the
         devices ``missing`` last time): no dump."""
-        report = ApplyReport()
         names = touched | missing
         for want, had in (
             (desired.bridges, applied.bridges),
@@ -96,31 +95,7 @@ class L2Manager:
             names |= had.keys() - want.keys()
         names |= {v.link for v in desired.vlans.values() if v.name in names}
         links = {n: link for n in sorted(names) if (link := self.kernel.get_link(n)) is not None}
-        for spec in desired.bridges.values():
-            if spec.name in names:
-                self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
-        trusted = set()
-        for vx in desired.vxlans.values():
-            if vx.name not in names or (
-                self._apply_vxlan(vx, links.get(vx.name), report)
-                and applied.vxlans.get(vx.name) == vx
-            ):
-                trusted.add(vx.name)
-        for vlan in desired.vlans.values():
-            if vlan.name in names:
-                self._apply_vlan(vlan, links, report)
-        vxlan_of = {vx.bridge: vx.name for vx in desired.vxlans.values()}
-        fresh: dict[str, set[str]] = {vx.name: set() for vx in desired.vxlans.values()}
-        for att in desired.attachments.values():
-            if att.name not in names:
-                report.wired.add(att.name)  # wired by an earlier apply, and nothing vanished
-            elif self._apply_attachment(att, links, report) and att.mac and att.bridge in vxlan_of:
-                fresh[vxlan_of[att.bridge]].add(att.mac)
-        for vx in desired.vxlans.values():
-            have = applied if vx.name in trusted else None
-            self._apply_entries(vx.name, desired, have, report, fresh[vx.name])
-        self._remove_undesired(desired, links, report)
-        return report
+        return self._converge(desired, applied, links, names)
 
     def apply(
         self, desired: L2State, applied: L2State | None = None, touched: set[str] | None = None
@@ -135,28 +110,40 @@ class L2Manager:
             assert last is not None and applied is not None
             report = self._apply_changed(desired, applied, touched, last.missing)
         else:
-            report = self._apply(desired, applied)
+            report = self._converge(desired, applied, self.kernel.list_links(OWNED_PREFIXES))
         self._last, self._last_applied = report, desired
         return report
 
-    def _apply(self, desired: L2State, applied: L2State | None) -> ApplyReport:
+    def _converge(
+        self,
+        desired: L2State,
+        applied: L2State | None,
+        links: dict[str, Link],
+        names: set[str] | None = None,
+    ) -> ApplyReport:
+        """Converge the devices in ``links`` (all of them, or only those in ``names``: the
+        others were wired by an earlier apply and nothing vanished), then the entries."""
         report = ApplyReport()
-        links = self.kernel.list_links(OWNED_PREFIXES)
+        due = lambda name: names is None or name in names  # noqa: E731
         for spec in desired.bridges.values():
-            self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
+            if due(spec.name):
+                self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
         old_vx = applied.vxlans if applied is not None else {}
-        trusted = {  # unchanged, and found in place: its entries are the ones applied
+        trusted = {  # not looked at, or unchanged and in place: its entries are as applied
             vx.name
             for vx in desired.vxlans.values()
-            if self._apply_vxlan(vx, links.get(vx.name), report) and old_vx.get(vx.name) == vx
+            if not due(vx.name)
+            or (self._apply_vxlan(vx, links.get(vx.name), report) and old_vx.get(vx.name) == vx)
         }
         for vlan in desired.vlans.values():
-            self._apply_vlan(vlan, links, report)
+            if due(vlan.name):
+                self._apply_vlan(vlan, links, report)
         vxlan_of = {vx.bridge: vx.name for vx in desired.vxlans.values()}
         fresh: dict[str, set[str]] = {vx.name: set() for vx in desired.vxlans.values()}
         for att in desired.attachments.values():
-            attached = self._apply_attachment(att, links, report)
-            if attached and att.mac and att.bridge in vxlan_of:
+            if not due(att.name):
+                report.wired.add(att.name)
+            elif self._apply_attachment(att, links, report) and att.mac and att.bridge in vxlan_of:
                 fresh[vxlan_of[att.bridge]].add(att.mac)  # a VM that may have been remote
         for vx in desired.vxlans.values():
             have = applied if vx.name in trusted else None
@@ -309,14 +296,11 @@ class L2Manager:
             ):
                 self.kernel.detach(name)
                 report.note(f"detach {name}")
-        for name in sorted(links):
-            if name.startswith(VXLAN_PREFIX) and name not in desired.vxlans:
-                self.kernel.delete_link(name)
-                report.note(f"delete {name}")
-        for name in sorted(links):
-            if name.startswith(BRIDGE_PREFIX) and name not in desired.bridges:
-                self.kernel.delete_link(name)
-                report.note(f"delete {name}")
+        for prefix, wanted in ((VXLAN_PREFIX, desired.vxlans), (BRIDGE_PREFIX, desired.bridges)):
+            for name in sorted(links):
+                if name.startswith(prefix) and name not in wanted:
+                    self.kernel.delete_link(name)
+                    report.note(f"delete {name}")
 
     def _remove_uplink_vlans(self, desired: L2State, report: ApplyReport) -> None:
         """Delete the VLAN sub-interfaces of mapped physical interfaces that we enslaved to a

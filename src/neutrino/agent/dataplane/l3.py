@@ -37,7 +37,6 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2 import netns as pr_netns
@@ -439,22 +438,27 @@ def _ensure_addresses(
     return added, removed - fips
 
 
-def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
-    have: dict[RouteSpec, tuple[int, dict[str, Any]]] = {}
+def static_routes(ipr: IPRoute) -> dict[RouteSpec, int]:
+    """The routes the manager installs (``proto static`` via a gateway, main table), with
+    their address family."""
+    have = {}
     for family in (int(socket.AF_INET), int(socket.AF_INET6)):
         for msg in call(ipr, "list routes", "route", "dump", family=family):
             if msg["proto"] != RTPROT_STATIC or msg.get_attr("RTA_TABLE") != 254:
                 continue
             gateway = msg.get_attr("RTA_GATEWAY")
             dst = msg.get_attr("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
-            if gateway is None:
-                continue
-            spec = RouteSpec(f"{dst}/{msg['dst_len']}", gateway)
-            have[spec] = (family, {"dst": spec.destination, "gateway": gateway})
+            if gateway is not None:
+                have[RouteSpec(f"{dst}/{msg['dst_len']}", gateway)] = family
+    return have
+
+
+def _ensure_routes(ipr: IPRoute, cfg: RouterConfig, report: L3Report) -> None:
+    have = static_routes(ipr)
     want = set(cfg.routes)
     for spec in sorted(set(have) - want):
-        old_family, kw = have[spec]
-        call(ipr, f"del route {spec}", "route", "del", family=old_family, proto=RTPROT_STATIC, **kw)
+        kw = {"dst": spec.destination, "gateway": spec.nexthop, "proto": RTPROT_STATIC}
+        call(ipr, f"del route {spec}", "route", "del", family=have[spec], **kw)
         report.changes.append(f"{cfg.router_id}: del route {spec.destination}")
     for spec in sorted(want - set(have)):
         family = socket.AF_INET6 if ":" in spec.destination else socket.AF_INET

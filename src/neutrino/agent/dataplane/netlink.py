@@ -273,16 +273,9 @@ class NetlinkKernel:
             )
 
     def remove_fdb(self, entry: FdbEntry) -> None:
-        with contextlib.suppress(LinkNotFound):  # no such device or entry: already gone
-            self._call(
-                f"remove fdb {entry}",
-                "fdb",
-                "del",
-                ifindex=self._index(entry.device),
-                lladdr=entry.mac,
-                dst=entry.dst,
-                flags=NTF_SELF,
-            )
+        self._remove(
+            f"fdb {entry}", "fdb", entry.device, lladdr=entry.mac, dst=entry.dst, flags=NTF_SELF
+        )
 
     # --- neighbours ----------------------------------------------------------------------
 
@@ -307,15 +300,7 @@ class NetlinkKernel:
         )
 
     def remove_neigh(self, entry: NeighEntry) -> None:
-        with contextlib.suppress(LinkNotFound):  # no such device or entry: already gone
-            self._call(
-                f"remove neigh {entry}",
-                "neigh",
-                "del",
-                ifindex=self._index(entry.device),
-                dst=entry.ip,
-                family=_family(entry),
-            )
+        self._remove(f"neigh {entry}", "neigh", entry.device, dst=entry.ip, family=_family(entry))
 
     # --- the edge ------------------------------------------------------------------------
 
@@ -329,6 +314,10 @@ class NetlinkKernel:
             raise LinkNotFound(f"{name}: no such device")
         self._indexes[name] = int(found[0])
         return self._indexes[name]
+
+    def _remove(self, what: str, table: str, device: str, **kwargs: Any) -> None:
+        with contextlib.suppress(LinkNotFound):  # no such device or entry: already gone
+            self._call("remove " + what, table, "del", ifindex=self._index(device), **kwargs)
 
     def _call(self, what: str, verb: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``IPRoute.<verb>(*args, **kwargs)``; errno becomes a named ``DataplaneError``."""

@@ -32,6 +32,20 @@ TAP_PREFIX = "tap"
 BURST_TOLERANCE = 0.02  # tc rounds the burst through timer ticks
 
 
+def run_tool(tool: str, netns: str | None, args: list[str], stdin: str | None = None) -> str:
+    """The output of ``tool`` (ip, tc) run in ``netns`` (None: this namespace); a device or
+    namespace it cannot find is ``LinkNotFound``, any other failure ``DataplaneError``."""
+    where = ["-n", netns] if netns else []
+    done = subprocess.run([tool, *where, *args], input=stdin, capture_output=True, text=True)
+    if done.returncode != 0:
+        message = done.stderr.strip()[:1000]
+        what = " ".join([tool, *where, *args[:3]])
+        if any(s in message for s in ("Cannot find device", "does not exist", "No such file")):
+            raise LinkNotFound(f"{what}: {message}")
+        raise DataplaneError(f"{what}: {message}")
+    return done.stdout
+
+
 @dataclass
 class QosReport:
     applied: list[str] = field(default_factory=list)
@@ -56,14 +70,7 @@ class QosManager:
     # --- commands
 
     def _run(self, tool: str, args: list[str], stdin: str | None = None) -> str:
-        argv = [tool, *(["-n", self.netns] if self.netns else []), *args]
-        done = subprocess.run(argv, input=stdin, capture_output=True, text=True)
-        if done.returncode != 0:
-            message = done.stderr.strip()[:1000]
-            if "Cannot find device" in message or "does not exist" in message:
-                raise LinkNotFound(f"{tool}: {message}")
-            raise DataplaneError(f"{tool} {' '.join(args[:3])}: {message}")
-        return done.stdout
+        return run_tool(tool, self.netns, args, stdin)
 
     def _batch(self, ip_lines: list[str], tc_lines: list[str]) -> None:
         """ip's lines (ifb devices), then tc's, one process each."""

@@ -20,11 +20,10 @@ yet (``LinkNotFound``).
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Mapping
 
-from neutrino.agent.dataplane.base import DataplaneError, LinkNotFound
-from neutrino.agent.dataplane.qos import QosReport
+from neutrino.agent.dataplane.base import DataplaneError
+from neutrino.agent.dataplane.qos import QosReport, run_tool
 from neutrino.agent.qos_calc import RouterShaping, Tbf
 
 FIRST_CLASS = 10
@@ -69,27 +68,18 @@ class RouterQosManager:
     def __init__(self) -> None:
         self.applied: dict[str, RouterShaping] = {}
 
-    def _run(self, namespace: str, tool: str, args: list[str], stdin: str | None = None) -> None:
-        argv = [tool, "-n", namespace, *args]
-        done = subprocess.run(argv, input=stdin, capture_output=True, text=True)
-        if done.returncode != 0:
-            message = done.stderr.strip()[:1000]
-            if "Cannot find device" in message or "No such file" in message:
-                raise LinkNotFound(f"{tool} in {namespace}: {message}")
-            raise DataplaneError(f"{tool} in {namespace}: {message}")
-
     def _clear(self, shaping: RouterShaping) -> None:
         """Remove what of ours the gateway may have; what is not there is no error."""
         ns, dev = shaping.namespace, shaping.device
-        self._run(ns, "ip", ["link", "show", "dev", dev])  # LinkNotFound: not built yet
+        run_tool("ip", ns, ["link", "show", "dev", dev])  # LinkNotFound: not built yet
         for args in (
             ["qdisc", "del", "dev", dev, "root"],
             ["qdisc", "del", "dev", dev, "ingress"],
         ):
             with contextlib.suppress(DataplaneError):  # nothing there
-                self._run(ns, "tc", args)
+                run_tool("tc", ns, args)
         with contextlib.suppress(DataplaneError):
-            self._run(ns, "ip", ["link", "del", shaping.ifb])
+            run_tool("ip", ns, ["link", "del", shaping.ifb])
 
     def apply(self, desired: Mapping[str, RouterShaping]) -> QosReport:
         report = QosReport()
@@ -104,10 +94,10 @@ class RouterQosManager:
                 self._clear(shaping)
                 lines, ifb = commands(shaping)
                 if ifb:
-                    self._run(shaping.namespace, "ip", ["link", "add", shaping.ifb, "type", "ifb"])
-                    self._run(shaping.namespace, "ip", ["link", "set", shaping.ifb, "up"])
+                    run_tool("ip", shaping.namespace, ["link", "add", shaping.ifb, "type", "ifb"])
+                    run_tool("ip", shaping.namespace, ["link", "set", shaping.ifb, "up"])
                 if lines:
-                    self._run(shaping.namespace, "tc", ["-batch", "-"], "\n".join(lines) + "\n")
+                    run_tool("tc", shaping.namespace, ["-batch", "-"], "\n".join(lines) + "\n")
             except DataplaneError as exc:
                 report.failed[router_id] = exc
                 continue

@@ -17,17 +17,20 @@ import ipaddress
 import os
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from neutrino.agent.dataplane.netns import inside
 
 __all__ = [
     "RawLink",
+    "dump",
     "dump_links",
     "get_link",
     "link_indexes",
     "open_route_socket",
+    "parse_dump",
     "parse_link_events",
     "parse_links",
     "subscribe_link_events",
@@ -44,12 +47,14 @@ IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_LOCAL6 = 7, 11, 17
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 RTMGRP_LINK = 0x1
 NLA_TYPE_MASK = 0x3FFF  # without the nested / byte-order flags
+T = TypeVar("T")
 
 _NLMSG = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
 _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
 _RTA = struct.Struct("=HH")  # rtattr: length, type
 _U32 = struct.Struct("=I")
 _U16 = struct.Struct("=H")
+_SKIP_STATS = _RTA.pack(8, IFLA_EXT_MASK) + _U32.pack(RTEXT_FILTER_SKIP_STATS)
 
 
 @dataclass(frozen=True)
@@ -146,11 +151,14 @@ class Interrupted(Exception):
     """The links changed during the dump (``NLM_F_DUMP_INTR``): its view may be torn."""
 
 
-def parse_links(data: bytes, seq: int) -> tuple[list[RawLink], bool]:
-    """The links in one datagram of a dump answering ``seq``, and whether the dump is done.
-    Raises ``OSError`` with the kernel's errno on an error message (EIO on a truncated one)
-    and ``Interrupted`` when the kernel flags the dump as inconsistent."""
-    links: list[RawLink] = []
+def parse_dump(
+    data: bytes, seq: int, wanted: int, decode: Callable[[memoryview, int, int], T]
+) -> tuple[list[T], bool]:
+    """The messages of type ``wanted`` in one datagram of a dump answering ``seq``, each read
+    by ``decode(data, body start, end)``, and whether the dump is done. Raises ``OSError``
+    with the kernel's errno on an error message (EIO on a truncated one) and ``Interrupted``
+    when the kernel flags the dump as inconsistent."""
+    items: list[T] = []
     view = memoryview(data)
     offset = 0
     interrupted = False
@@ -163,17 +171,22 @@ def parse_links(data: bytes, seq: int) -> tuple[list[RawLink], bool]:
             if kind == NLMSG_DONE:
                 if interrupted:
                     raise Interrupted
-                return links, True
+                return items, True
             if kind == NLMSG_ERROR:
                 code = -struct.unpack_from("=i", view, offset + _NLMSG.size)[0]
                 if code:
                     raise OSError(code, os.strerror(code))
-            elif kind == RTM_NEWLINK:
-                links.append(_link(view, offset + _NLMSG.size, offset + length))
+            elif kind == wanted:
+                items.append(decode(view, offset + _NLMSG.size, offset + length))
         offset += (length + 3) & ~3
     if interrupted:
         raise Interrupted
-    return links, False
+    return items, False
+
+
+def parse_links(data: bytes, seq: int) -> tuple[list[RawLink], bool]:
+    """The links in one datagram of a dump answering ``seq``, and whether the dump is done."""
+    return parse_dump(data, seq, RTM_NEWLINK, _link)
 
 
 def parse_link_events(data: bytes) -> Iterator[tuple[int, int, str]]:
@@ -190,41 +203,48 @@ def parse_link_events(data: bytes) -> Iterator[tuple[int, int, str]]:
         offset += (length + 3) & ~3
 
 
-def dump_links(sock: socket.socket, seq: int, attempts: int = 5) -> list[RawLink]:
-    """Every link of the socket's namespace (one RTM_GETLINK dump, statistics skipped); a
-    dump the kernel flags as interrupted is drained and taken again."""
-    ext_mask = _RTA.pack(8, IFLA_EXT_MASK) + _U32.pack(RTEXT_FILTER_SKIP_STATS)
-    body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + ext_mask
+def dump(
+    sock: socket.socket,
+    seq: int,
+    request: tuple[int, bytes],
+    wanted: int,
+    decode: Callable[[memoryview, int, int], T],
+    attempts: int = 5,
+) -> list[T]:
+    """The ``wanted`` messages (read by ``decode``) answering a dump ``request`` (message type,
+    body); a dump the kernel flags as interrupted is drained and taken again."""
+    kind, body = request
     for attempt in range(attempts):
-        request = seq * attempts + attempt  # a fresh sequence number per attempt
-        sock.send(
-            _NLMSG.pack(
-                _NLMSG.size + len(body), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, request, 0
-            )
-            + body
-        )
-        links: list[RawLink] = []
+        number = seq * attempts + attempt  # a fresh sequence number per attempt
+        header = _NLMSG.pack(_NLMSG.size + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, number, 0)
+        sock.send(header + body)
+        items: list[T] = []
         interrupted = False
         while True:
             try:
-                chunk, done = parse_links(sock.recv(1 << 18), request)
+                chunk, done = parse_dump(sock.recv(1 << 18), number, wanted, decode)
             except Interrupted:
                 interrupted = True
                 continue  # drain the rest of this dump, then ask again
-            links.extend(chunk)
+            items.extend(chunk)
             if done:
                 break
         if not interrupted:
-            return links
-    raise OSError(errno.EAGAIN, "link dump interrupted repeatedly")
+            return items
+    raise OSError(errno.EAGAIN, f"netlink dump {kind} interrupted repeatedly")
+
+
+def dump_links(sock: socket.socket, seq: int) -> list[RawLink]:
+    """Every link of the socket's namespace (one RTM_GETLINK dump, statistics skipped)."""
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _SKIP_STATS
+    return dump(sock, seq, (RTM_GETLINK, body), RTM_NEWLINK, _link)
 
 
 def get_link(sock: socket.socket, seq: int, name: str = "", index: int = 0) -> RawLink | None:
     """One link by name (or ifindex): one RTM_GETLINK, not a dump; None when there is none.
     A round between resyncs looks up the few devices it changes this way (a dump of a host
     with 5,000 taps costs the kernel tens of ms)."""
-    ext_mask = _RTA.pack(8, IFLA_EXT_MASK) + _U32.pack(RTEXT_FILTER_SKIP_STATS)
-    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0) + ext_mask
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0) + _SKIP_STATS
     if name:
         value = name.encode() + b"\0"
         body += _RTA.pack(_RTA.size + len(value), IFLA_IFNAME) + value

@@ -13,23 +13,12 @@ dump's retry are ``rtnl``'s.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
-import os
 import socket
 import struct
 from dataclasses import dataclass
 
-from neutrino.agent.dataplane.rtnl import (
-    _NLMSG,
-    NLM_F_DUMP,
-    NLM_F_DUMP_INTR,
-    NLM_F_REQUEST,
-    NLMSG_DONE,
-    NLMSG_ERROR,
-    Interrupted,
-    _attrs,
-)
+from neutrino.agent.dataplane.rtnl import _attrs, dump, parse_dump
 
 __all__ = ["RawFdb", "dump_fdb", "open_strict_socket", "parse_fdb"]
 
@@ -60,34 +49,13 @@ def open_strict_socket() -> socket.socket:
 
 def parse_fdb(data: bytes, seq: int) -> tuple[list[RawFdb], bool]:
     """The entries in one datagram of a dump answering ``seq``, and whether it is done;
-    errors as ``rtnl.parse_links``'s."""
-    entries: list[RawFdb] = []
-    view, offset, interrupted = memoryview(data), 0, False
-    while offset + _NLMSG.size <= len(data):
-        length, kind, flags, got_seq, _pid = _NLMSG.unpack_from(view, offset)
-        if length < _NLMSG.size or offset + length > len(data):
-            raise OSError(errno.EIO, "truncated netlink message")
-        interrupted |= bool(flags & NLM_F_DUMP_INTR)
-        if got_seq == seq:
-            if kind == NLMSG_DONE:
-                if interrupted:
-                    raise Interrupted
-                return entries, True
-            if kind == NLMSG_ERROR:
-                code = -struct.unpack_from("=i", view, offset + _NLMSG.size)[0]
-                if code:
-                    raise OSError(code, os.strerror(code))
-            elif kind == RTM_NEWNEIGH:
-                entries.append(_entry(view, offset + _NLMSG.size + _NDMSG.size, offset + length))
-        offset += (length + 3) & ~3
-    if interrupted:
-        raise Interrupted
-    return entries, False
+    errors as ``rtnl.parse_dump``'s."""
+    return parse_dump(data, seq, RTM_NEWNEIGH, _entry)
 
 
-def _entry(data: memoryview, start: int, end: int) -> RawFdb:
+def _entry(data: memoryview, body: int, end: int) -> RawFdb:
     mac, dst, master = "", None, 0
-    for attr, a, b in _attrs(data, start, end):
+    for attr, a, b in _attrs(data, body + _NDMSG.size, end):
         if attr == NDA_LLADDR:
             mac = ":".join(f"{x:02x}" for x in data[a:b])
         elif attr == NDA_DST:
@@ -97,27 +65,8 @@ def _entry(data: memoryview, start: int, end: int) -> RawFdb:
     return RawFdb(mac, dst, master)
 
 
-def dump_fdb(sock: socket.socket, seq: int, ifindex: int, attempts: int = 5) -> list[RawFdb]:
+def dump_fdb(sock: socket.socket, seq: int, ifindex: int) -> list[RawFdb]:
     """The FDB entries of device ``ifindex`` (``sock`` from ``open_strict_socket``); asked
     again when the kernel flags the dump as interrupted. Raises ``OSError``."""
     body = _NDMSG.pack(AF_BRIDGE, 0, ifindex, 0, 0, 0)
-    for attempt in range(attempts):
-        request = seq * attempts + attempt
-        header = _NLMSG.pack(
-            _NLMSG.size + len(body), RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, request, 0
-        )
-        sock.send(header + body)
-        entries: list[RawFdb] = []
-        interrupted = False
-        while True:
-            try:
-                chunk, done = parse_fdb(sock.recv(1 << 18), request)
-            except Interrupted:
-                interrupted = True
-                continue
-            entries.extend(chunk)
-            if done:
-                break
-        if not interrupted:
-            return entries
-    raise OSError(errno.EAGAIN, "fdb dump interrupted repeatedly")
+    return dump(sock, seq, (RTM_GETNEIGH, body), RTM_NEWNEIGH, _entry)
