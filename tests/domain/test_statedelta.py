@@ -96,14 +96,18 @@ port_state = st.builds(
     st.lists(st.sampled_from("gh"), unique=True).map(tuple),
 )
 host_state = st.builds(
-    lambda ports, remotes, tunnel: HostState(
+    lambda ports, remotes, tunnel, groups: HostState(
         host="hv1",
         revision=1,
         tunnel_ip=tunnel,
         ports=tuple(sorted({p.id: p for p in ports}.values(), key=lambda p: p.id)),
         l2pop=(L2Pop(NET, ("198.51.100.2",), tuple(remotes)),) if remotes else (),
-        remote_groups=(
-            RemoteGroup("g", tuple(sorted({p.fixed_ips[0].ip_address for p in ports}))),
+        remote_groups=tuple(  # a group's members: its ports' addresses (it may have none)
+            RemoteGroup(
+                g,
+                tuple(sorted({p.fixed_ips[0].ip_address for p in ports if g in p.security_groups})),
+            )
+            for g in groups
         ),
     ),
     st.lists(port_state, max_size=6),
@@ -113,6 +117,7 @@ host_state = st.builds(
         unique_by=lambda r: r.id,
     ).map(lambda rs: sorted(rs, key=lambda r: r.id)),
     st.none() | st.just("198.51.100.1"),
+    st.lists(st.sampled_from("gh"), unique=True).map(sorted),
 )
 
 

@@ -198,3 +198,39 @@ def test_the_last_remote_port_of_a_network_takes_its_l2pop_item_along(
         assert delta is not None
         assert delta["remove"]["l2pop"]["keys"] == [world.nets[1]["id"]]
         assert patch(base, delta) == compute(conn, "hv1", rows[-1][0]).to_dict()
+
+
+def test_a_port_joining_a_remote_group_is_one_member_item(
+    api: Caller, client: TestClient, store: Store
+) -> None:
+    """A new port in a group the host's rules name as remote adds its addresses to the
+    delta, one ``remote_members`` item each, and nothing of the group's other members; a
+    deleted one takes its items away (the group is read again: its old addresses are not
+    logged)."""
+    world = World(api)
+    for _ in range(6):
+        world.run(("create", 0, "hv1", 0, False))  # the default group names itself
+    with store.read() as conn:
+        since = changelog.latest(conn)
+        base = compute(conn, "hv1", since).to_dict()
+    assert len(base["remote_members"]) == 7  # the DHCP port is in the default group too
+    world.run(("create", 0, "hv2", 0, True))  # a fixed IP and a pair, on the other host
+    new = world.ports[-1]
+    group = world.groups[0][0]
+    with store.read() as conn:
+        rows = changelog.with_hosts(conn, since)
+        delta = hostdelta.advance(conn, "hv1", base, rows, rows[-1][0])
+        assert delta is not None and "remote_groups" not in delta["upsert"]
+        addresses = [new["fixed_ips"][0]["ip_address"], "192.0.2.200/32"]
+        want = sorted(f"{group} {a}" for a in addresses)
+        assert [i["id"] for i in delta["upsert"]["remote_members"]["items"]] == want
+        base = patch(base, delta)
+        assert base == compute(conn, "hv1", rows[-1][0]).to_dict()
+        since = rows[-1][0]
+    world.run(("delete", len(world.ports) - 1))
+    with store.read() as conn:
+        rows = changelog.with_hosts(conn, since)
+        delta = hostdelta.advance(conn, "hv1", base, rows, rows[-1][0])
+        assert delta is not None and delta["remove"]["remote_members"]["keys"] == want
+        assert "remote_members" not in delta["upsert"]
+        assert patch(base, delta) == compute(conn, "hv1", rows[-1][0]).to_dict()

@@ -43,6 +43,8 @@ from neutrino.domain.sgstate import (
     AddressPair,
     RemoteGroup,
     SecurityGroupState,
+    remote_from_wire,
+    remote_to_wire,
 )
 
 SEGMENT_TYPES = ("flat", "vlan", "vxlan")
@@ -339,6 +341,7 @@ class HostState:
         for served, served_d in zip(self.dhcp, out["dhcp"], strict=True):
             served_d["port"]["device_name"] = served.port.device_name
             served_d["port"]["bridge_name"] = served.port.bridge_name
+        out.update(remote_to_wire(self.remote_groups))
         return out
 
     @classmethod
@@ -354,7 +357,7 @@ class HostState:
             security_groups=tuple(
                 SecurityGroupState.from_dict(x) for x in d.get("security_groups", ())
             ),
-            remote_groups=tuple(RemoteGroup.from_dict(x) for x in d.get("remote_groups", ())),
+            remote_groups=remote_from_wire(d),
             address_groups=tuple(
                 AddressGroupState.from_dict(x) for x in d.get("address_groups", ())
             ),
@@ -368,6 +371,11 @@ class HostState:
         changes: dict[str, Any] = {}
         index: dict[str, Any] = {}
         touched: dict[str, tuple[tuple[Any, ...], set[str]]] = {}  # name -> (parent's, keys)
+        if any(name in REMOTE for part in delta.values() for name in part):
+            index["_remote"] = statedelta.patch(self._remote_wire(), _only(delta, REMOTE))
+            changes["remote_groups"] = remote_from_wire(
+                index["_remote"], self.remote_groups, _remote_touched(delta)
+            )
         for name, value in delta["set"].items():
             kind = _SECTIONS.get(name)
             if kind is not None:
@@ -397,6 +405,13 @@ class HostState:
         state = replace(self, **changes)
         state.__dict__.update(index, _touched=touched)
         return state
+
+    def _remote_wire(self) -> dict[str, Any]:
+        """``remote_groups`` and ``remote_members`` as on the wire (kept for ``patched``)."""
+        wire: dict[str, Any] | None = self.__dict__.get("_remote")
+        if wire is None:
+            wire = self.__dict__["_remote"] = remote_to_wire(self.remote_groups)
+        return wire
 
     def indexed(self, name: str, key: str = "id") -> dict[str, Any]:
         """Section ``name``'s items by ``key`` (built once per state; ``patched`` hands its
@@ -446,7 +461,22 @@ _SECTIONS: dict[str, Any] = {
     "l2pop": L2Pop,
     "dhcp": DhcpNetwork,
     "security_groups": SecurityGroupState,
-    "remote_groups": RemoteGroup,
     "address_groups": AddressGroupState,
     "routers": RouterState,
 }
+REMOTE = ("remote_groups", "remote_members")  # ``HostState.remote_groups`` on the wire
+
+
+def _only(delta: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The part of ``delta`` that names the fields ``names``."""
+    return {part: {n: v for n, v in delta[part].items() if n in names} for part in delta}
+
+
+def _remote_touched(delta: dict[str, Any]) -> set[str] | None:
+    """The remote groups whose members ``delta`` may change (None: any)."""
+    if any(name in REMOTE for name in delta["set"]):
+        return None
+    upserted = delta["upsert"].get("remote_members", {}).get("items", ())
+    keys = [i["id"] for i in upserted] + delta["remove"].get("remote_members", {}).get("keys", [])
+    groups = delta["upsert"].get("remote_groups", {}).get("items", ())
+    return {k.split(" ", 1)[0] for k in keys} | {g["id"] for g in groups}

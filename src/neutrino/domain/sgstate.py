@@ -8,7 +8,9 @@
   a name or a decimal number, ``remote_ip_prefix`` normalized to its network);
 * ``remote_groups``: for every group named as ``remote_group_id`` by one of those rules, the
   addresses of its members — the fixed IPs and allowed-address-pair IPs/CIDRs of every port in
-  the group, on any host;
+  the group, on any host. On the wire a group is its id alone and each membership an item of
+  its own in ``remote_members`` (key ``"<group id> <address>"``, ``member_key``): a port
+  joining a group of 5,000 members is one item in a delta, not the group's whole list;
 * ``address_groups``: for every address group named as ``remote_address_group_id`` by one of
   those rules, its CIDRs (``AddressGroupState``).
 
@@ -18,10 +20,21 @@ same database contents always give equal states and the same ``HostState.digest`
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AddressGroupState", "AddressPair", "RemoteGroup", "RuleState", "SecurityGroupState"]
+__all__ = [
+    "AddressGroupState",
+    "AddressPair",
+    "RemoteGroup",
+    "RuleState",
+    "SecurityGroupState",
+    "member_key",
+    "members_of",
+    "remote_from_wire",
+    "remote_to_wire",
+]
 
 
 @dataclass(frozen=True)
@@ -69,9 +82,45 @@ class RemoteGroup:
     id: str
     addresses: tuple[str, ...] = ()
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RemoteGroup:
-        return cls(id=d["id"], addresses=tuple(d.get("addresses", ())))
+
+def member_key(group_id: str, address: str) -> str:
+    """A membership's wire key. Group ids hold no space and sort as the keys do, so the keys
+    sort by (group, address) and a group's members are one run of ``remote_members``."""
+    return f"{group_id} {address}"
+
+
+def remote_to_wire(groups: tuple[RemoteGroup, ...]) -> dict[str, list[dict[str, str]]]:
+    """``remote_groups`` and ``remote_members`` in their wire form (see the module docstring)."""
+    return {
+        "remote_groups": [{"id": g.id} for g in groups],
+        "remote_members": [{"id": member_key(g.id, a)} for g in groups for a in g.addresses],
+    }
+
+
+def remote_from_wire(
+    wire: dict[str, Any], known: tuple[RemoteGroup, ...] = (), touched: set[str] | None = None
+) -> tuple[RemoteGroup, ...]:
+    """The groups of a wire form (``remote_to_wire``). With ``touched``, the groups of
+    ``known`` not in it are kept as they are (a delta named none of their members)."""
+    members: list[dict[str, str]] = wire.get("remote_members", [])
+    kept = {g.id: g for g in known if touched is not None and g.id not in touched}
+    out = []
+    for item in wire.get("remote_groups", ()):
+        gid = item["id"]
+        if gid in kept:
+            out.append(kept[gid])
+            continue
+        out.append(
+            RemoteGroup(gid, tuple(i["id"][len(gid) + 1 :] for i in members_of(members, gid)))
+        )
+    return tuple(out)
+
+
+def members_of(members: list[dict[str, str]], group_id: str) -> list[dict[str, str]]:
+    """The items of ``remote_members`` (sorted) that are ``group_id``'s: one run, bisected."""
+    lo = bisect.bisect_left(members, f"{group_id} ", key=lambda i: i["id"])
+    hi = bisect.bisect_left(members, f"{group_id}!", lo, key=lambda i: i["id"])  # "!" > " "
+    return members[lo:hi]
 
 
 @dataclass(frozen=True)
