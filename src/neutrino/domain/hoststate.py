@@ -30,6 +30,7 @@ Invariants:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -389,6 +390,7 @@ class HostState:
             spec = delta["upsert"].get(name) or delta["remove"][name]
             key = spec["key"]
             keys: set[str] = set()
+            parent = changes.get(name, getattr(self, name))  # sorted by ``key``
             if name in changes:  # set whole by this delta as well: consumers compare it all
                 items = {getattr(i, key): i for i in changes[name]}
             else:  # the parent's index copied (no walk over its items), the keys patched kept
@@ -400,7 +402,8 @@ class HostState:
             for item in delta["upsert"].get(name, {}).get("items", ()):
                 items[item[key]] = kind.from_dict(item)
                 keys.add(item[key])
-            changes[name] = tuple(items[k] for k in sorted(items))
+            patched = statedelta.merged(parent, attrgetter(key), {k: items.get(k) for k in keys})
+            changes[name] = tuple(patched)
             index[f"_by_{name}"] = items
         state = replace(self, **changes)
         state.__dict__.update(index, _touched=touched)

@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
-__all__ = ["advance_digest", "diff", "digest", "find", "is_empty", "patch"]
+__all__ = ["advance_digest", "diff", "digest", "find", "is_empty", "merged", "patch"]
 
 KEYS = ("id", "network_id")
 
@@ -86,13 +87,14 @@ def patch(old: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
         spec = delta["upsert"].get(field) or delta["remove"][field]
         changes: dict[Any, Any] = dict.fromkeys(delta["remove"].get(field, {}).get("keys", ()))
         changes.update((i[spec["key"]], i) for i in delta["upsert"].get(field, {}).get("items", ()))
-        new[field] = _merged(old.get(field) or [], spec["key"], changes)
+        new[field] = merged(old.get(field) or [], itemgetter(spec["key"]), changes)
     return new
 
 
-def _merged(items: list[Any], key: str, changes: dict[Any, Any]) -> list[Any]:
-    """``items`` (sorted by ``key``) with each key of ``changes`` set to its item (None:
-    removed), still sorted: the runs between changed keys are copied as slices."""
+def merged(items: Sequence[Any], key: Callable[[Any], Any], changes: dict[Any, Any]) -> list[Any]:
+    """``items`` (sorted by ``key(item)``) with each key of ``changes`` set to its item (None:
+    removed), still sorted: the runs between changed keys are copied as slices, so one change
+    among 5,000 items costs no walk of the others in Python."""
     out: list[Any] = []
     at = 0
     for k in sorted(changes):
@@ -101,18 +103,20 @@ def _merged(items: list[Any], key: str, changes: dict[Any, Any]) -> list[Any]:
         at = pos + found
         if changes[k] is not None:
             out.append(changes[k])
-    return out + items[at:]
+    return out + list(items[at:])
 
 
-def _position(items: list[Any], key: str, k: Any, lo: int = 0) -> tuple[int, bool]:
+def _position(
+    items: Sequence[Any], key: Callable[[Any], Any], k: Any, lo: int = 0
+) -> tuple[int, bool]:
     """Where key ``k`` is, or would go, in ``items`` (sorted by ``key``), and whether it is."""
-    pos = bisect.bisect_left(items, k, lo, key=lambda i: i[key])
-    return pos, pos < len(items) and items[pos][key] == k
+    pos = bisect.bisect_left(items, k, lo, key=key)
+    return pos, pos < len(items) and key(items[pos]) == k
 
 
 def find(items: list[Any], key: str, k: Any) -> Any:
     """The item of ``items`` (a keyed list, sorted by ``key``) whose ``key`` is ``k``, or None."""
-    pos, found = _position(items, key, k)
+    pos, found = _position(items, itemgetter(key), k)
     return items[pos] if found else None
 
 
