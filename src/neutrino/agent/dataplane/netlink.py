@@ -61,6 +61,7 @@ class NetlinkKernel:
             self._fdb_sock = open_strict_socket()
         self._seq = 0
         self._indexes: dict[str, int] = {}  # name -> ifindex as of the last dump
+        self._names: dict[int, str] = {}  # and back (a 5,000-tap host's index is not walked)
         self._learned: dict[str, set[str]] = {}  # device -> MACs its bridge learned, this apply
 
     def close(self) -> None:
@@ -191,7 +192,7 @@ class NetlinkKernel:
         except LinkNotFound:
             return False
         finally:
-            self._indexes.pop(name, None)
+            self._names.pop(self._indexes.pop(name, 0), None)
         return True
 
     def list_links(self, prefixes: tuple[str, ...]) -> dict[str, Link]:
@@ -201,9 +202,9 @@ class NetlinkKernel:
             raw = dump_links(self._dump_sock, self._seq)
         except OSError as exc:
             raise error_from_errno(exc.errno or 0, "list links") from exc
-        names = {r.index: r.name for r in raw}
+        self._names = {r.index: r.name for r in raw}
         self._indexes = {r.name: r.index for r in raw}
-        return {r.name: _from_raw(r, names) for r in raw if r.name.startswith(prefixes)}
+        return {r.name: _from_raw(r, self._names) for r in raw if r.name.startswith(prefixes)}
 
     def get_link(self, name: str) -> Link | None:
         """One device, asked of the kernel alone (its master's and lower device's names too,
@@ -212,15 +213,13 @@ class NetlinkKernel:
         raw = self._get_raw(name=name)
         if raw is None:
             return None
-        self._indexes[raw.name] = raw.index
+        self._learn(raw.name, raw.index)
         wanted = {raw.master, raw.vxlan[2] if raw.vxlan else 0, raw.vlan[1] if raw.vlan else 0}
-        names = {i: n for n, i in self._indexes.items() if i in wanted}
-        for index in wanted - names.keys() - {0}:
+        for index in wanted - self._names.keys() - {0}:
             other = self._get_raw(index=index)
             if other is not None:
-                self._indexes[other.name] = other.index
-                names[index] = other.name
-        return _from_raw(raw, names)
+                self._learn(other.name, other.index)
+        return _from_raw(raw, self._names)
 
     def _get_raw(self, name: str = "", index: int = 0) -> RawLink | None:
         self._seq += 1
@@ -312,8 +311,13 @@ class NetlinkKernel:
         found = self._call("lookup " + name, "link_lookup", ifname=name)
         if not found:
             raise LinkNotFound(f"{name}: no such device")
-        self._indexes[name] = int(found[0])
+        self._learn(name, int(found[0]))
         return self._indexes[name]
+
+    def _learn(self, name: str, index: int) -> None:
+        if self._names.get(self._indexes.get(name, 0)) == name:
+            del self._names[self._indexes[name]]  # the device was made again
+        self._indexes[name], self._names[index] = index, name
 
     def _remove(self, what: str, table: str, device: str, **kwargs: Any) -> None:
         with contextlib.suppress(LinkNotFound):  # no such device or entry: already gone
@@ -325,6 +329,7 @@ class NetlinkKernel:
             return call(self._ipr, what, verb, *args, **kwargs)
         except LinkNotFound:  # ENODEV / ENOENT: a device may have been replaced
             self._indexes.clear()
+            self._names.clear()
             raise
 
 
