@@ -45,7 +45,7 @@ from fastapi.testclient import TestClient
 from stats import summary  # bench/stats.py
 
 from neutrino.api.app import create_app
-from neutrino.cli.serve import freeze_heap
+from neutrino.common import heap
 from neutrino.common.settings import Settings
 from neutrino.service.container import Services
 from neutrino.service.context import admin_context
@@ -182,7 +182,7 @@ def main() -> None:
         store.create_all()
         started = time.perf_counter()
         app = create_app(settings, store, extensions=[WebUI()])
-        freeze_heap()  # as `neutrino serve` does once the app is built
+        heap.settle()  # as `neutrino serve` does once the app is built
         with TestClient(app) as client:
             svc: Services = client.app.state.services  # type: ignore[attr-defined]
             svc.identity.bootstrap(PASSWORD)

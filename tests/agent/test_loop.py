@@ -295,6 +295,8 @@ def test_mark_full_makes_the_next_round_read_the_kernel_whole() -> None:
     kernel, _, watcher, loop = make(state(port(P1, "192.0.2.11")), kinds)
     kernel.add_device(tap_name(P1))
     asked: list[str] = []
+    settled: list[int] = []  # the heap is settled after each full round (common/heap.py)
+    loop.after_full = lambda: settled.append(len(kinds.full))
 
     def three_rounds() -> bool:
         if len(kinds.full) == 1 and not asked:
@@ -307,6 +309,7 @@ def test_mark_full_makes_the_next_round_read_the_kernel_whole() -> None:
 
     run_until(loop, watcher, three_rounds)
     assert kinds.full == [True, False, True]
+    assert settled == [1, 3]
 
 
 def test_unexpected_errors_propagate() -> None:

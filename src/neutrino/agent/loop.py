@@ -121,6 +121,7 @@ class AgentLoop:
         self._started = False
         self._full = True  # the next round reads the kernel whole (start, resync, retry)
         self.before_resync: Callable[[], None] | None = None
+        self.after_full: Callable[[], None] | None = None  # a full round done (common/heap.py)
 
     # --- signals from other threads ----------------------------------------------------------
 
@@ -337,4 +338,6 @@ class AgentLoop:
             log.warning("pending %s; retrying in %.1fs", pending, delay)
             return self.clock() + delay
         self.backoff.reset()
+        if full and self.after_full is not None:
+            self.after_full()
         return None

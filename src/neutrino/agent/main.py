@@ -48,6 +48,7 @@ from neutrino.agent.qos_role import QosRole
 from neutrino.agent.roles import DhcpRole, L2Role, L3Role, Role, SecurityRole
 from neutrino.agent.watcher import Watcher
 from neutrino.client import Controller, Credentials, Session
+from neutrino.common import heap
 from neutrino.common.settings import default_state_dir
 
 if TYPE_CHECKING:
@@ -293,6 +294,8 @@ class Agent:
             if isinstance(role, SecurityRole) and self.loop.metrics is not None:
                 role.on_applied = self.loop.metrics.nft_seconds.observe
         self.watcher.on_change = self.loop.mark_dirty
+        if self._real_kernel:  # a full walk of the kernel done: one of the heap too
+            self.loop.after_full = lambda: log.debug("heap settled in %.3fs", heap.settle())
         self.checks: CheckAnswerer | None = None
         if settings.drift_report and self._real_kernel:
             l2 = self.roles[0].configurations  # the L2 agent's status carries the report

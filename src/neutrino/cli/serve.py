@@ -20,7 +20,6 @@ commands (``version``, ``db``) stay quick.
 
 from __future__ import annotations
 
-import gc
 import inspect
 import logging
 import os
@@ -44,6 +43,7 @@ from neutrino.cli.options import (
     fail,
     load_settings,
 )
+from neutrino.common import heap
 from neutrino.common.settings import Settings
 
 # A worker imports the whole application before it answers the supervisor's first health
@@ -199,7 +199,7 @@ def _run(
         from neutrino.cli.vmm_app import server_app
 
         app = server_app(settings)
-        freeze_heap()
+        heap.settle()  # imports and the app live as long as the process (common/heap.py)
         if local is not None:
             app.state.on_exit = [local.terminate]
         uvicorn.run(app, **options)
@@ -251,16 +251,8 @@ def app_from_environment() -> Any:
     settings = Settings()
     connections.configure(settings)
     app = server_app(settings)
-    freeze_heap()
+    heap.settle()  # as in _run
     return app
-
-
-def freeze_heap() -> None:
-    """Move everything allocated so far (imports and the app: ~150,000 objects of FastAPI,
-    pydantic and SQLAlchemy, never freed) out of the collector's reach. Left in, every full
-    collection walks them: 100-125 ms pauses that were the web pages' p99 (bench/web.py)."""
-    gc.collect()
-    gc.freeze()
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
