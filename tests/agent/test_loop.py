@@ -296,7 +296,7 @@ def test_mark_full_makes_the_next_round_read_the_kernel_whole() -> None:
     kernel.add_device(tap_name(P1))
     asked: list[str] = []
     settled: list[int] = []  # the heap is settled after each full round (common/heap.py)
-    loop.after_full = lambda: settled.append(len(kinds.full))
+    loop.settle = lambda: settled.append(len(kinds.full))
 
     def three_rounds() -> bool:
         if len(kinds.full) == 1 and not asked:
@@ -310,6 +310,20 @@ def test_mark_full_makes_the_next_round_read_the_kernel_whole() -> None:
     run_until(loop, watcher, three_rounds)
     assert kinds.full == [True, False, True]
     assert settled == [1, 3]
+
+
+def test_the_heap_is_settled_after_full_rounds_and_when_the_host_grew_by_a_quarter() -> None:
+    many = [port(f"{n:04d}" + P1[4:], f"192.0.2.{n % 250 + 1}") for n in range(300)]
+    _, ctl, watcher, loop = make(state(*many[:1]))
+    settled: list[int] = []
+    loop.settle = lambda: settled.append(loop.rounds)
+    for count, revision in ((1, 1), (150, 2), (160, 3), (300, 4)):
+        ctl.current = state(*many[:count], revision=revision)
+        watcher.poll_once()
+        assert loop._round() is None
+    # round 1 is full; 150 ports outgrow 1 (by more than a quarter and 100), 160 do not
+    # outgrow 150, 300 do
+    assert settled == [1, 2, 4]
 
 
 def test_unexpected_errors_propagate() -> None:

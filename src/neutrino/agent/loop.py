@@ -121,7 +121,11 @@ class AgentLoop:
         self._started = False
         self._full = True  # the next round reads the kernel whole (start, resync, retry)
         self.before_resync: Callable[[], None] | None = None
-        self.after_full: Callable[[], None] | None = None  # a full round done (common/heap.py)
+        # the heap's settle (common/heap.py): after a full round, and after a round whose
+        # host grew by a quarter since (CPython's own trigger for a full collection, which
+        # would walk it all at a moment of its choosing)
+        self.settle: Callable[[], None] | None = None
+        self._settled_size = 0
 
     # --- signals from other threads ----------------------------------------------------------
 
@@ -338,6 +342,8 @@ class AgentLoop:
             log.warning("pending %s; retrying in %.1fs", pending, delay)
             return self.clock() + delay
         self.backoff.reset()
-        if full and self.after_full is not None:
-            self.after_full()
+        size = len(self._ports or ())
+        if self.settle is not None and (full or size > self._settled_size * 5 // 4 + 100):
+            self.settle()
+            self._settled_size = size
         return None

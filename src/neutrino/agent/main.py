@@ -295,7 +295,7 @@ class Agent:
                 role.on_applied = self.loop.metrics.nft_seconds.observe
         self.watcher.on_change = self.loop.mark_dirty
         if self._real_kernel:  # a full walk of the kernel done: one of the heap too
-            self.loop.after_full = lambda: log.debug("heap settled in %.3fs", heap.settle())
+            self.loop.settle = lambda: log.debug("heap settled in %.3fs", heap.settle())
         self.checks: CheckAnswerer | None = None
         if settings.drift_report and self._real_kernel:
             l2 = self.roles[0].configurations  # the L2 agent's status carries the report
