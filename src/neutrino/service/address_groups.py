@@ -50,7 +50,7 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service import rbac
-from neutrino.service.common import check_revision, owner_project
+from neutrino.service.common import check_revision, new_row, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.store import address_groups as repo
 from neutrino.store import locks
@@ -209,20 +209,8 @@ class AddressGroupService:
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
         ids = []
         for attrs in items:
-            group_id, now = new_id(), clock.now()
-            repo.insert_row(
-                tx.conn,
-                {
-                    "id": group_id,
-                    "project_id": attrs["project"],
-                    "name": attrs.get("name", ""),
-                    "description": attrs.get("description", ""),
-                    "created_at": now,
-                    "updated_at": now,
-                    "revision_number": 0,
-                    "shared": False,
-                },
-            )
+            group_id = new_id()
+            repo.insert_row(tx.conn, new_row(group_id, attrs["project"], attrs, shared=False))
             repo.add_addresses(tx.conn, group_id, sorted(set(attrs.get("addresses") or ())))
             tx.created(Resource.ADDRESS_GROUP, group_id)
             ids.append(group_id)

@@ -22,7 +22,7 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import policy, rbac, rbac_objects
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import check_revision, owner_project
+from neutrino.service.common import check_revision, new_row, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.subnet_from_pool import visible
@@ -95,21 +95,15 @@ class AddressScopeService:
             self.quotas.check(tx, project, "address_scope", count)
         ids = []
         for attrs in items:
-            scope_id, now = new_id(), clock.now()
-            repo.insert_scope(
-                tx.conn,
-                {
-                    "id": scope_id,
-                    "project_id": attrs["project"],
-                    "name": attrs.get("name", ""),
-                    "description": "",
-                    "created_at": now,
-                    "updated_at": now,
-                    "revision_number": 0,
-                    "ip_version": attrs["ip_version"],
-                    "shared": bool(attrs.get("shared")),
-                },
+            scope_id = new_id()
+            row = new_row(
+                scope_id,
+                attrs["project"],
+                attrs,
+                ip_version=attrs["ip_version"],
+                shared=bool(attrs.get("shared")),
             )
+            repo.insert_scope(tx.conn, row)
             if attrs.get("shared"):
                 rbac_objects.share_to_all(tx, "address_scope", scope_id, attrs["project"])
             tx.created(Resource.ADDRESS_SCOPE, scope_id)

@@ -27,6 +27,24 @@ def owner_project(ctx: RequestContext, body: Mapping[str, Any]) -> str:
     return str(wanted)
 
 
+def new_row(
+    row_id: str, project: str, attrs: Mapping[str, Any], *, revision: int = 0, **columns: Any
+) -> dict[str, Any]:
+    """A new resource's row: its id and owner, the name and description ``attrs`` give (else
+    empty), created and updated now at ``revision``, then the resource's own ``columns``."""
+    now = clock.now()
+    return {
+        "id": row_id,
+        "project_id": project,
+        "name": attrs.get("name", ""),
+        "description": attrs.get("description", ""),
+        "created_at": now,
+        "updated_at": now,
+        "revision_number": revision,
+        **columns,
+    }
+
+
 def check_revision(current: int, if_match: int | None) -> None:
     if if_match is not None and if_match != current:
         raise PreconditionFailed(f"Constrained to {if_match}, but current revision is {current}")

@@ -43,6 +43,7 @@ from neutrino.common.errors import NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.service import binding, ipam
+from neutrino.service.common import new_row
 from neutrino.service.macs import free_mac
 from neutrino.store import agents as agent_repo
 from neutrino.store import dhcp as repo
@@ -162,29 +163,25 @@ class DhcpScheduler:
         port_id = new_id()
         mac = free_mac(tx, network_id, self.base_mac)
         vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
-        now = clock.now()
-        row = {
-            "id": port_id,
-            "project_id": project,
-            "name": "",
-            "description": "",
-            "created_at": now,
-            "updated_at": now,
-            "revision_number": 1,
-            "network_id": network_id,
-            "mac_address": mac,
-            "admin_state_up": True,
-            "status": "DOWN",
-            "device_id": device_id(host, network_id),
-            "device_owner": DHCP_OWNER,
-            "port_security_enabled": False,
-            "binding_host_id": host,
-            "binding_vnic_type": "normal",
-            "binding_vif_type": vif_type,
-            "binding_vif_details": vif_details,
-            "binding_profile": "{}",
-            "dns_name": "",
-        }
+        row = new_row(
+            port_id,
+            project,
+            {},
+            revision=1,
+            network_id=network_id,
+            mac_address=mac,
+            admin_state_up=True,
+            status="DOWN",
+            device_id=device_id(host, network_id),
+            device_owner=DHCP_OWNER,
+            port_security_enabled=False,
+            binding_host_id=host,
+            binding_vnic_type="normal",
+            binding_vif_type=vif_type,
+            binding_vif_details=vif_details,
+            binding_profile="{}",
+            dns_name="",
+        )
         port_repo.insert_row(conn, row, system_owned=True)
         try:
             ipam.allocate(

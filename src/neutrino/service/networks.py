@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import (
     BadRequest,
     InvalidInput,
@@ -51,7 +50,7 @@ from neutrino.domain.listing import ListQuery
 from neutrino.service import availability_zones as az
 from neutrino.service import policy, qos, rbac
 from neutrino.service import segments as segment_svc
-from neutrino.service.common import check_revision, owner_project, standard_view
+from neutrino.service.common import check_revision, new_row, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
@@ -232,7 +231,6 @@ class NetworkService:
 
     def _insert(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
         network_id = new_id()
-        now = clock.now()
         project = owner_project(ctx, attrs)
         chosen = self._choose_segments(tx, attrs, project)
         net_type, physnet, seg_id = chosen[0]
@@ -245,34 +243,31 @@ class NetworkService:
         max_mtu = self.segments.mtu_for(net_type)
         mtu = attrs.get("mtu", max_mtu)
         _check_mtu(mtu, max_mtu)
-        row = {
-            "id": network_id,
-            "project_id": project,
-            "name": attrs.get("name", ""),
-            "description": attrs.get("description", ""),
-            "created_at": now,
-            "updated_at": now,
-            "revision_number": 1,
-            "admin_state_up": attrs.get("admin_state_up", True),
-            "status": "ACTIVE",
-            "shared": attrs.get("shared", False),
-            "mtu": mtu,
-            "port_security_enabled": attrs.get("port_security_enabled", True),
-            "router_external": attrs.get("router:external", False),
-            "is_default": is_default,
-            "network_type": net_type,
-            "physical_network": physnet,
-            "segmentation_id": seg_id,
-            "availability_zone_hints": az.hints_text(hints),
-            "dns_domain": attrs.get("dns_domain", ""),
-            "qos_policy_id": (
+        row = new_row(
+            network_id,
+            project,
+            attrs,
+            revision=1,
+            admin_state_up=attrs.get("admin_state_up", True),
+            status="ACTIVE",
+            shared=attrs.get("shared", False),
+            mtu=mtu,
+            port_security_enabled=attrs.get("port_security_enabled", True),
+            router_external=attrs.get("router:external", False),
+            is_default=is_default,
+            network_type=net_type,
+            physical_network=physnet,
+            segmentation_id=seg_id,
+            availability_zone_hints=az.hints_text(hints),
+            dns_domain=attrs.get("dns_domain", ""),
+            qos_policy_id=(
                 qos.attach(tx, ctx, attrs["qos_policy_id"])
                 if "qos_policy_id" in attrs
                 else None
                 if attrs.get("router:external")
                 else qos.default_for(tx.conn, project)  # Neutron's qos-default
             ),
-        }
+        )
         repo.insert_row(tx.conn, row)
         for segment in chosen:
             if segment[0] is not None:

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import NamedConflict, NamedForbidden, PolicyNotAuthorized
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import policy, rbac, rbac_objects
 from neutrino.service import qos_attrs as qa
-from neutrino.service.common import check_revision, owner_project, standard_view
+from neutrino.service.common import check_revision, new_row, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import qos as repo
@@ -152,21 +151,16 @@ class QosPolicyService:
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
         ids = []
         for attrs in items:
-            policy_id, now = new_id(), clock.now()
-            project = attrs["project"]
+            policy_id, project = new_id(), attrs["project"]
             if attrs.get("is_default"):
                 _check_no_default(tx, project, None)
-            row = {
-                "id": policy_id,
-                "project_id": project,
-                "name": attrs.get("name", ""),
-                "description": attrs.get("description", ""),
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 0,
-                "shared": bool(attrs.get("shared")),
-                "is_default": bool(attrs.get("is_default")),
-            }
+            row = new_row(
+                policy_id,
+                project,
+                attrs,
+                shared=bool(attrs.get("shared")),
+                is_default=bool(attrs.get("is_default")),
+            )
             repo.insert_row(tx.conn, row)
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "qos_policies", policy_id, attrs["tags"])

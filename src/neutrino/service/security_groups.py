@@ -53,7 +53,7 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service import rbac
-from neutrino.service.common import check_revision, owner_project, standard_view
+from neutrino.service.common import check_revision, new_row, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.default_security_group_rules import template_of
 from neutrino.service.quotas import QuotaService
@@ -159,20 +159,9 @@ def _insert_group(
 ) -> None:
     """Insert a group with its first rules, made from the default-rule templates for its kind
     (read here unless the caller already has them)."""
-    now = clock.now()
-    repo.insert_group(
-        tx.conn,
-        {
-            "id": group_id,
-            "project_id": project,
-            "name": name,
-            "description": description,
-            "created_at": now,
-            "updated_at": now,
-            "revision_number": 1,
-            "stateful": stateful,
-        },
-    )
+    group = {"name": name, "description": description}
+    row = new_row(group_id, project, group, revision=1, stateful=stateful)
+    repo.insert_group(tx.conn, row)
     if is_default:
         repo.insert_default(tx.conn, project, group_id)
     if templates is None:
@@ -180,7 +169,7 @@ def _insert_group(
     repo.insert_rules(
         tx.conn,
         [
-            rule_row(rule, project, None, now)
+            rule_row(rule, project, None, row["created_at"])
             for rule in sgd.rules_from_templates(group_id, templates)
         ],
     )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict, PolicyNotAuthorized
 from neutrino.common.ids import new_id
 from neutrino.domain import prefixes as px
@@ -31,7 +30,7 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import policy, rbac, rbac_objects
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import check_revision, owner_project, standard_view
+from neutrino.service.common import check_revision, new_row, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.subnet_from_pool import affinity_error, visible
@@ -124,30 +123,24 @@ class SubnetPoolService:
             self.quotas.check(tx, project, "subnetpool", count)
         ids = []
         for attrs in items:
-            pool_id, now = new_id(), clock.now()
+            pool_id = new_id()
             if attrs.get("is_default"):
                 _check_default_free(tx, attrs["ip_version"])
             _check_scope(tx, ctx, attrs.get("address_scope_id"), pool_id, attrs)
-            repo.insert_row(
-                tx.conn,
-                {
-                    "id": pool_id,
-                    "project_id": attrs["project"],
-                    "name": attrs["name"],
-                    "description": attrs.get("description", ""),
-                    "created_at": now,
-                    "updated_at": now,
-                    "revision_number": 0,
-                    "ip_version": attrs["ip_version"],
-                    "default_prefixlen": attrs["default_prefixlen"],
-                    "min_prefixlen": attrs["min_prefixlen"],
-                    "max_prefixlen": attrs["max_prefixlen"],
-                    "shared": bool(attrs.get("shared")),
-                    "is_default": bool(attrs.get("is_default")),
-                    "default_quota": attrs.get("default_quota"),
-                    "address_scope_id": attrs.get("address_scope_id"),
-                },
+            row = new_row(
+                pool_id,
+                attrs["project"],
+                attrs,
+                ip_version=attrs["ip_version"],
+                default_prefixlen=attrs["default_prefixlen"],
+                min_prefixlen=attrs["min_prefixlen"],
+                max_prefixlen=attrs["max_prefixlen"],
+                shared=bool(attrs.get("shared")),
+                is_default=bool(attrs.get("is_default")),
+                default_quota=attrs.get("default_quota"),
+                address_scope_id=attrs.get("address_scope_id"),
             )
+            repo.insert_row(tx.conn, row)
             repo.replace_prefixes(tx.conn, pool_id, attrs["prefixes"])
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "subnetpools", pool_id, attrs["tags"])

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import (
     InvalidInput,
     NamedConflict,
@@ -50,7 +49,7 @@ from neutrino.domain.attributes import (
 from neutrino.domain.hoststate import VIF_BRIDGE
 from neutrino.domain.listing import ListQuery
 from neutrino.service import trunk_binding
-from neutrino.service.common import check_revision, owner_project, standard_view
+from neutrino.service.common import check_revision, new_row, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import networks as network_repo
@@ -240,19 +239,15 @@ class TrunkService:
             locks.for_change(tx.conn, "ports", *named)
             parent = self._check_parent(tx.conn, ctx, attrs["port_id"])
             subs = self._check_subports(tx.conn, ctx, parent, attrs.get("sub_ports", []))
-            trunk_id, now = new_id(), clock.now()
-            row = {
-                "id": trunk_id,
-                "project_id": attrs["project"],
-                "name": attrs.get("name", ""),
-                "description": attrs.get("description", ""),
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 0,
-                "admin_state_up": attrs.get("admin_state_up", True),
-                "status": rules.DOWN,
-                "port_id": parent["id"],
-            }
+            trunk_id = new_id()
+            row = new_row(
+                trunk_id,
+                attrs["project"],
+                attrs,
+                admin_state_up=attrs.get("admin_state_up", True),
+                status=rules.DOWN,
+                port_id=parent["id"],
+            )
             repo.insert_row(tx.conn, row)
             repo.add_subports(tx.conn, trunk_id, subs)
             if attrs.get("tags"):

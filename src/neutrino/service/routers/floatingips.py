@@ -52,7 +52,7 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service import ipam, policy, qos, rbac
-from neutrino.service.common import check_revision, owner_project
+from neutrino.service.common import check_revision, new_row, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
 from neutrino.service.quotas import QuotaService
@@ -193,31 +193,27 @@ class FloatingIpService:
             if v
         }
         port_id = new_id()
-        now = clock.now()
         port_repo.insert_row(
             conn,
-            {
-                "id": port_id,
-                "project_id": "",
-                "name": "",
-                "description": "",
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 1,
-                "network_id": network_id,
-                "mac_address": free_mac(tx, network_id, self.base_mac),
-                "admin_state_up": True,
-                "status": "N/A",
-                "device_id": fip_id,
-                "device_owner": repo.DEVICE_OWNER,
-                "port_security_enabled": False,
-                "binding_host_id": "",
-                "binding_vnic_type": "normal",
-                "binding_vif_type": "unbound",
-                "binding_vif_details": "{}",
-                "binding_profile": "{}",
-                "dns_name": "",
-            },
+            new_row(
+                port_id,
+                "",
+                {},
+                revision=1,
+                network_id=network_id,
+                mac_address=free_mac(tx, network_id, self.base_mac),
+                admin_state_up=True,
+                status="N/A",
+                device_id=fip_id,
+                device_owner=repo.DEVICE_OWNER,
+                port_security_enabled=False,
+                binding_host_id="",
+                binding_vnic_type="normal",
+                binding_vif_type="unbound",
+                binding_vif_details="{}",
+                binding_profile="{}",
+                dns_name="",
+            ),
             system_owned=True,
         )
         mac = port_repo.get(conn, port_id)["mac_address"]

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.service import ipam
+from neutrino.service.common import new_row
 from neutrino.service.l3_ha import HaConfig
 from neutrino.service.macs import free_mac
 from neutrino.store import locks
@@ -57,31 +57,27 @@ class RouterPorts:
         conn = tx.conn
         locks.for_change(conn, "networks", network_id)
         port_id = new_id()
-        now = clock.now()
         port_repo.insert_row(
             conn,
-            {
-                "id": port_id,
-                "project_id": project,
-                "name": "",
-                "description": "",
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 1,
-                "network_id": network_id,
-                "mac_address": free_mac(tx, network_id, self.base_mac),
-                "admin_state_up": True,
-                "status": "DOWN",
-                "device_id": router_id,
-                "device_owner": owner,
-                "port_security_enabled": False,
-                "binding_host_id": "",
-                "binding_vnic_type": "normal",
-                "binding_vif_type": "unbound",
-                "binding_vif_details": "{}",
-                "binding_profile": "{}",
-                "dns_name": "",
-            },
+            new_row(
+                port_id,
+                project,
+                {},
+                revision=1,
+                network_id=network_id,
+                mac_address=free_mac(tx, network_id, self.base_mac),
+                admin_state_up=True,
+                status="DOWN",
+                device_id=router_id,
+                device_owner=owner,
+                port_security_enabled=False,
+                binding_host_id="",
+                binding_vnic_type="normal",
+                binding_vif_type="unbound",
+                binding_vif_details="{}",
+                binding_profile="{}",
+                dns_name="",
+            ),
             system_owned=True,
         )
         mac = port_repo.get(conn, port_id)["mac_address"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from neutrino.common import clock
 from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
@@ -31,7 +30,7 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import availability_zones as az
 from neutrino.service import l3_ha, l3_scheduler, policy
-from neutrino.service.common import check_revision, owner_project
+from neutrino.service.common import check_revision, new_row, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import interfaces
@@ -126,29 +125,25 @@ class RouterService:
             if "flavor_id" in attrs:
                 self._apply_flavor(tx, attrs)
             router_id = new_id()
-            now = clock.now()
             project = owner_project(ctx, attrs)
             hints = attrs.get("availability_zone_hints") or []
             az.check_hints(tx.conn, l3_scheduler.L3_AGENT, hints)
             repo.insert_row(
                 tx.conn,
-                {
-                    "id": router_id,
-                    "project_id": project,
-                    "name": attrs.get("name", ""),
-                    "description": attrs.get("description", ""),
-                    "created_at": now,
-                    "updated_at": now,
-                    "revision_number": 1,
-                    "admin_state_up": attrs.get("admin_state_up", True),
-                    "status": "ACTIVE",
-                    "gw_port_id": None,
-                    "enable_snat": True,
-                    "ha": attrs["ha"],
-                    "ha_vr_id": l3_ha.allocate_vr_id(tx, project) if attrs["ha"] else None,
-                    "availability_zone_hints": az.hints_text(hints),
-                    "flavor_id": attrs.get("flavor_id"),
-                },
+                new_row(
+                    router_id,
+                    project,
+                    attrs,
+                    revision=1,
+                    admin_state_up=attrs.get("admin_state_up", True),
+                    status="ACTIVE",
+                    gw_port_id=None,
+                    enable_snat=True,
+                    ha=attrs["ha"],
+                    ha_vr_id=l3_ha.allocate_vr_id(tx, project) if attrs["ha"] else None,
+                    availability_zone_hints=az.hints_text(hints),
+                    flavor_id=attrs.get("flavor_id"),
+                ),
             )
             if attrs["ha"]:
                 self._ensure_ha_network(tx, project)
