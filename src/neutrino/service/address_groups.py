@@ -50,7 +50,7 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service import rbac
-from neutrino.service.common import check_revision, new_row, owner_project
+from neutrino.service.common import changed_attrs, check_revision, new_row, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.store import address_groups as repo
 from neutrino.store import locks
@@ -232,9 +232,7 @@ class AddressGroupService:
         locks.for_change(tx.conn, "address_groups", group_id)
         row = self._load(tx.conn, ctx, group_id, "update_address_group")
         check_revision(row["revision_number"], if_match)
-        changed: dict[str, Any] = {
-            k: attrs[k] for k in ("name", "description") if k in attrs and attrs[k] != row[k]
-        }
+        changed = changed_attrs(attrs, row, ("name", "description"))
         if changed:
             tx.updated(Resource.ADDRESS_GROUP, group_id, changed)
         return render(tx.conn, [repo.find(tx.conn, group_id)], ctx.project_id)[0]

@@ -22,7 +22,7 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import policy, rbac, rbac_objects
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import check_revision, new_row, owner_project
+from neutrino.service.common import changed_attrs, check_revision, new_row, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.subnet_from_pool import visible
@@ -132,9 +132,7 @@ class AddressScopeService:
             )
         if attrs.get("shared") and not row["shared"]:
             rbac_objects.share_to_all(tx, "address_scope", scope_id, row["project_id"])
-        changed: dict[str, Any] = {
-            k: attrs[k] for k in ("name", "shared") if k in attrs and attrs[k] != row[k]
-        }
+        changed = changed_attrs(attrs, row, ("name", "shared"))
         if changed:
             tx.updated(Resource.ADDRESS_SCOPE, scope_id, changed)
         return render(tx.conn, [repo.find_scope(tx.conn, scope_id)], ctx.project_id)[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from neutrino.common import clock
@@ -43,6 +43,13 @@ def new_row(
         "revision_number": revision,
         **columns,
     }
+
+
+def changed_attrs(
+    attrs: Mapping[str, Any], row: Mapping[str, Any], keys: Iterable[str]
+) -> dict[str, Any]:
+    """The attributes among ``keys`` an update gives a value other than the row's."""
+    return {k: attrs[k] for k in keys if k in attrs and attrs[k] != row[k]}
 
 
 def check_revision(current: int, if_match: int | None) -> None:

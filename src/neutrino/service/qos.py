@@ -30,7 +30,13 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import policy, rbac, rbac_objects
 from neutrino.service import qos_attrs as qa
-from neutrino.service.common import check_revision, new_row, owner_project, standard_view
+from neutrino.service.common import (
+    changed_attrs,
+    check_revision,
+    new_row,
+    owner_project,
+    standard_view,
+)
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import qos as repo
@@ -193,11 +199,7 @@ class QosPolicyService:
             else:
                 rbac_objects.check_removable(tx.conn, "qos_policy", row, WILDCARD)
                 rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, policy_id, SHARED, WILDCARD))
-        changed: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "shared", "is_default")
-            if k in attrs and attrs[k] != row[k]
-        }
+        changed = changed_attrs(attrs, row, ("name", "description", "shared", "is_default"))
         if changed:
             tx.updated(Resource.QOS_POLICY, policy_id, changed)
         return render(tx.conn, [repo.find(tx.conn, policy_id)], ctx.project_id)[0]

@@ -53,7 +53,13 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service import rbac
-from neutrino.service.common import check_revision, new_row, owner_project, standard_view
+from neutrino.service.common import (
+    changed_attrs,
+    check_revision,
+    new_row,
+    owner_project,
+    standard_view,
+)
 from neutrino.service.context import RequestContext
 from neutrino.service.default_security_group_rules import template_of
 from neutrino.service.quotas import QuotaService
@@ -384,11 +390,7 @@ class SecurityGroupService:
             and repo.ports_using(tx.conn, group_id)
         ):
             raise sgd.in_use(group_id)
-        changed: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "stateful")
-            if k in attrs and attrs[k] != row[k]
-        }
+        changed = changed_attrs(attrs, row, ("name", "description", "stateful"))
         if changed:
             tx.updated(Resource.SECURITY_GROUP, group_id, changed)
         return _render_groups(tx.conn, [repo.find_group(tx.conn, group_id)], ctx.project_id)[0]

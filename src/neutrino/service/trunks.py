@@ -49,7 +49,13 @@ from neutrino.domain.attributes import (
 from neutrino.domain.hoststate import VIF_BRIDGE
 from neutrino.domain.listing import ListQuery
 from neutrino.service import trunk_binding
-from neutrino.service.common import check_revision, new_row, owner_project, standard_view
+from neutrino.service.common import (
+    changed_attrs,
+    check_revision,
+    new_row,
+    owner_project,
+    standard_view,
+)
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import networks as network_repo
@@ -272,11 +278,7 @@ class TrunkService:
         locks.for_change(tx.conn, "trunks", trunk_id)
         row = self._load(tx.conn, ctx, trunk_id)
         check_revision(row["revision_number"], if_match)
-        changed: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "admin_state_up")
-            if k in attrs and attrs[k] != row[k]
-        }
+        changed = changed_attrs(attrs, row, ("name", "description", "admin_state_up"))
         if changed:
             tx.updated(Resource.TRUNK, trunk_id, changed)
         return render(tx.conn, [repo.find(tx.conn, trunk_id)])[0]

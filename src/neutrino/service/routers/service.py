@@ -30,7 +30,7 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import availability_zones as az
 from neutrino.service import l3_ha, l3_scheduler, policy
-from neutrino.service.common import check_revision, new_row, owner_project
+from neutrino.service.common import changed_attrs, check_revision, new_row, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import interfaces
@@ -199,11 +199,7 @@ class RouterService:
     ) -> dict[str, Any]:
         row = load(tx.conn, ctx, router_id, for_update=True)
         check_revision(row["revision_number"], if_match)
-        values: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "admin_state_up")
-            if k in attrs and attrs[k] != row[k]
-        }
+        values = changed_attrs(attrs, row, ("name", "description", "admin_state_up"))
         resync = False
         if "ha" in attrs and attrs["ha"] != bool(row["ha"]):
             if row["flavor_id"]:
