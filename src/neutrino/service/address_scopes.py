@@ -22,7 +22,13 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import policy, rbac, rbac_objects
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import changed_attrs, check_revision, new_row, owner_project
+from neutrino.service.common import (
+    changed_attrs,
+    check_revision,
+    new_row,
+    owner_project,
+    per_project,
+)
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.subnet_from_pool import visible
@@ -88,10 +94,7 @@ class AddressScopeService:
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
-        counts: dict[str, int] = {}
-        for attrs in items:
-            counts[attrs["project"]] = counts.get(attrs["project"], 0) + 1
-        for project, count in sorted(counts.items()):
+        for project, count in per_project(ctx, items):
             self.quotas.check(tx, project, "address_scope", count)
         ids = []
         for attrs in items:

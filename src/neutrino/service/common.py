@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,6 +26,12 @@ def owner_project(ctx: RequestContext, body: Mapping[str, Any]) -> str:
             "project in request requires admin privileges"
         )
     return str(wanted)
+
+
+def per_project(ctx: RequestContext, items: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """How many of a bulk create's ``items`` each project gets, by project: quotas are
+    checked (and their keys locked) in that order."""
+    return sorted(Counter(owner_project(ctx, attrs) for attrs in items).items())
 
 
 def new_row(

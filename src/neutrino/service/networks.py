@@ -50,7 +50,13 @@ from neutrino.domain.listing import ListQuery
 from neutrino.service import availability_zones as az
 from neutrino.service import policy, qos, rbac
 from neutrino.service import segments as segment_svc
-from neutrino.service.common import check_revision, new_row, owner_project, standard_view
+from neutrino.service.common import (
+    check_revision,
+    new_row,
+    owner_project,
+    per_project,
+    standard_view,
+)
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
@@ -211,7 +217,7 @@ class NetworkService:
     def _create_tx(
         self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        for project, count in sorted(_per_project(ctx, items).items()):
+        for project, count in per_project(ctx, items):
             self.quotas.check(tx, project, "network", count)
             ensure_default_security_group(tx, project)  # as Neutron's ML2 does
         return [self._render_one(tx.conn, ctx, self._insert(tx, ctx, attrs)) for attrs in items]
@@ -452,14 +458,6 @@ def check_unshare(conn: Any, row: Any) -> None:
             f"Unable to reconfigure sharing settings for network {row['name']}. "
             f"Multiple tenants are using it.",
         )
-
-
-def _per_project(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for attrs in items:
-        project = owner_project(ctx, attrs)
-        counts[project] = counts.get(project, 0) + 1
-    return counts
 
 
 def _check_mtu(mtu: int, maximum: int) -> None:

@@ -29,7 +29,7 @@ from neutrino.domain.dns import DnsConfig
 from neutrino.domain.listing import ListQuery
 from neutrino.service import binding, ipam, policy, port_resources, qos, rbac, trunk_binding
 from neutrino.service import security_groups as sg_service
-from neutrino.service.common import check_revision, new_row, owner_project
+from neutrino.service.common import check_revision, new_row, owner_project, per_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
 from neutrino.service.port_attrs import (
@@ -298,11 +298,7 @@ class PortService:
     def _create_tx(
         self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        counts: dict[str, int] = {}
-        for attrs in items:
-            project = owner_project(ctx, attrs)
-            counts[project] = counts.get(project, 0) + 1
-        for project, count in sorted(counts.items()):
+        for project, count in per_project(ctx, items):
             self.quotas.check(tx, project, "port", count)
         locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
         return [self._create_one(tx, ctx, attrs) for attrs in items]

@@ -58,6 +58,7 @@ from neutrino.service.common import (
     check_revision,
     new_row,
     owner_project,
+    per_project,
     standard_view,
 )
 from neutrino.service.context import RequestContext
@@ -329,11 +330,7 @@ class SecurityGroupService:
         self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         templates = templates_for(tx, default_group=False)
-        per_project: dict[str, int] = {}
-        for attrs in items:
-            project = owner_project(ctx, attrs)
-            per_project[project] = per_project.get(project, 0) + 1
-        for project, count in sorted(per_project.items()):
+        for project, count in per_project(ctx, items):
             self.quotas.check(tx, project, "security_group", count)
             ensure_default(tx, project)
             self.quotas.check(tx, project, "security_group_rule", count * len(templates))

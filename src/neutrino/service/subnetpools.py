@@ -30,7 +30,13 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import policy, rbac, rbac_objects
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import check_revision, new_row, owner_project, standard_view
+from neutrino.service.common import (
+    check_revision,
+    new_row,
+    owner_project,
+    per_project,
+    standard_view,
+)
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.subnet_from_pool import affinity_error, visible
@@ -116,10 +122,7 @@ class SubnetPoolService:
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
-        counts: dict[str, int] = {}
-        for attrs in items:
-            counts[attrs["project"]] = counts.get(attrs["project"], 0) + 1
-        for project, count in sorted(counts.items()):
+        for project, count in per_project(ctx, items):
             self.quotas.check(tx, project, "subnetpool", count)
         ids = []
         for attrs in items:

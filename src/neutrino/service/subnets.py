@@ -50,7 +50,7 @@ from neutrino.service import segments as segment_svc
 from neutrino.service import subnet_attrs as sa
 from neutrino.service import subnet_from_pool as from_pool
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import check_revision, new_row, owner_project
+from neutrino.service.common import check_revision, new_row, owner_project, per_project
 from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.quotas import QuotaService
@@ -195,11 +195,7 @@ class SubnetService:
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
         if self.quotas is not None:
-            counts: dict[str, int] = {}
-            for attrs in items:
-                project = owner_project(ctx, attrs)
-                counts[project] = counts.get(project, 0) + 1
-            for project, count in sorted(counts.items()):
+            for project, count in per_project(ctx, items):
                 self.quotas.check(tx, project, "subnet", count)
         locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
         return [

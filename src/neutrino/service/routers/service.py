@@ -30,7 +30,13 @@ from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import availability_zones as az
 from neutrino.service import l3_ha, l3_scheduler, policy
-from neutrino.service.common import changed_attrs, check_revision, new_row, owner_project
+from neutrino.service.common import (
+    changed_attrs,
+    check_revision,
+    new_row,
+    owner_project,
+    per_project,
+)
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import interfaces
@@ -115,11 +121,7 @@ class RouterService:
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
         created = []
-        counts: dict[str, int] = {}
-        for attrs in items:
-            project = owner_project(ctx, attrs)
-            counts[project] = counts.get(project, 0) + 1
-        for project, count in sorted(counts.items()):
+        for project, count in per_project(ctx, items):
             self.quotas.check(tx, project, "router", count)
         for attrs in items:
             if "flavor_id" in attrs:
