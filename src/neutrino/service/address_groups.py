@@ -49,7 +49,7 @@ from neutrino.domain.attributes import (
     to_bool,
 )
 from neutrino.domain.listing import ListQuery
-from neutrino.service import rbac
+from neutrino.service import rbac, rbac_objects
 from neutrino.service.common import changed_attrs, check_revision, new_row, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.store import address_groups as repo
@@ -127,18 +127,10 @@ def render(conn: Any, rows: list[Any], project: str) -> list[dict[str, Any]]:
     ]
 
 
-def visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
-    return ctx.can_see(
-        row["project_id"],
-        public=bool(row["shared"])
-        or bool(rbac_repo.granted_ids(conn, ctx.project_id, [row["id"]])),
-    )
-
-
 def load_visible(conn: Any, ctx: RequestContext, group_id: str) -> Any:
     """The group, if the caller sees it (a rule may name a group shared to its project)."""
     row = None if "\x00" in group_id else repo.find(conn, group_id)
-    if row is None or not visible(conn, ctx, row):
+    if row is None or not rbac_objects.visible(conn, ctx, row):
         raise not_found(group_id)
     return row
 

@@ -31,7 +31,6 @@ from neutrino.service.common import (
 )
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
-from neutrino.service.subnet_from_pool import visible
 from neutrino.store import locks
 from neutrino.store import rbac as rbac_repo
 from neutrino.store import subnetpools as repo
@@ -67,7 +66,7 @@ class AddressScopeService:
 
     def _load(self, conn: Any, ctx: RequestContext, scope_id: str, action: str = "") -> Any:
         row = None if "\x00" in scope_id else repo.find_scope(conn, scope_id)
-        if row is None or not visible(conn, ctx, row):
+        if row is None or not rbac_objects.visible(conn, ctx, row):
             raise spa.scope_not_found(scope_id)
         if action and not ctx.owns(row["project_id"]):
             raise PolicyNotAuthorized(f"rule:{action}")

@@ -84,18 +84,10 @@ def render(conn: Any, rows: list[Any], project: str) -> list[dict[str, Any]]:
     ]
 
 
-def visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
-    return ctx.can_see(
-        row["project_id"],
-        public=bool(row["shared"])
-        or bool(rbac_repo.granted_ids(conn, ctx.project_id, [row["id"]])),
-    )
-
-
 def load(conn: Any, ctx: RequestContext, policy_id: str) -> Any:
     """The policy as the caller may see it, else 404 ``QosPolicyNotFound``."""
     row = None if "\x00" in policy_id else repo.find(conn, policy_id)
-    if row is None or not visible(conn, ctx, row):
+    if row is None or not rbac_objects.visible(conn, ctx, row):
         raise qa.policy_not_found(policy_id)
     return row
 
@@ -117,7 +109,7 @@ def replace(tx: Tx, ctx: RequestContext, old: str | None, new: str | None) -> st
     from its own network, 403 ``PolicyRemoveAuthorizationError``), then ``attach`` the new."""
     if old is not None:
         row = repo.find(tx.conn, old)
-        if row is not None and not visible(tx.conn, ctx, row):
+        if row is not None and not rbac_objects.visible(tx.conn, ctx, row):
             raise NamedForbidden(
                 "PolicyRemoveAuthorizationError",
                 f"Failed to remove provided policy {old} because you are not authorized.",

@@ -54,13 +54,19 @@ def find(conn: Any, object_type: str, object_id: str) -> Any:
     return pool_repo.find_scope(conn, object_id)
 
 
+def visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
+    """An object of these types is seen by its project, an admin, and a caller with a project
+    when it is shared to all or to that project."""
+    return ctx.can_see(
+        row["project_id"],
+        public=bool(row["shared"]) or bool(repo.granted_ids(conn, ctx.project_id, [row["id"]])),
+    )
+
+
 def owned_object(conn: Any, ctx: RequestContext, object_type: str, object_id: str) -> Any:
     """The policy's object, which the caller must see and, unless admin, own."""
     row = find(conn, object_type, object_id)
-    if row is None or not ctx.can_see(
-        row["project_id"],
-        public=bool(row["shared"]) or bool(repo.granted_ids(conn, ctx.project_id, [object_id])),
-    ):
+    if row is None or not visible(conn, ctx, row):
         if object_type == "address_group":
             raise NamedNotFound(
                 "AddressGroupNotFound", f"Address group {object_id} could not be found."

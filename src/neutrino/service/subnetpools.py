@@ -39,7 +39,7 @@ from neutrino.service.common import (
 )
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
-from neutrino.service.subnet_from_pool import affinity_error, visible
+from neutrino.service.subnet_from_pool import affinity_error
 from neutrino.store import locks
 from neutrino.store import rbac as rbac_repo
 from neutrino.store import subnetpools as repo
@@ -92,7 +92,7 @@ class SubnetPoolService:
 
     def _load(self, conn: Any, ctx: RequestContext, pool_id: str, action: str = "") -> Any:
         row = None if "\x00" in pool_id else repo.find(conn, pool_id)
-        if row is None or not visible(conn, ctx, row):
+        if row is None or not rbac_objects.visible(conn, ctx, row):
             raise spa.pool_not_found(pool_id)
         if action and not ctx.owns(row["project_id"]):
             raise PolicyNotAuthorized(f"rule:{action}")
@@ -283,7 +283,9 @@ def _check_scope(
         return
     locks.for_change(tx.conn, "address_scopes", scope_id)
     scope = repo.find_scope(tx.conn, scope_id)
-    if scope is None or not visible(tx.conn, ctx, scope):  # Neutron: not accessible = absent
+    if scope is None or not rbac_objects.visible(
+        tx.conn, ctx, scope
+    ):  # Neutron: not accessible = absent
         raise spa.scope_not_found(scope_id)
     if scope["ip_version"] != pool["ip_version"]:
         raise NamedBadRequest(
