@@ -20,15 +20,8 @@ from neutrino.common.errors import NamedBadRequest, NamedConflict, PolicyNotAuth
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import policy, rbac, rbac_objects
+from neutrino.service import common, policy, rbac, rbac_objects
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import (
-    changed_attrs,
-    check_revision,
-    new_row,
-    owner_project,
-    per_project,
-)
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.store import locks
@@ -88,17 +81,17 @@ class AddressScopeService:
         for body in bodies:
             attrs = parse_create(body, SPEC)
             policy.check_admin_only(ctx, "create_address_scope", SPEC, attrs)
-            attrs["project"] = owner_project(ctx, attrs)
+            attrs["project"] = common.owner_project(ctx, attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
-        for project, count in per_project(ctx, items):
+        for project, count in common.per_project(ctx, items):
             self.quotas.check(tx, project, "address_scope", count)
         ids = []
         for attrs in items:
             scope_id = new_id()
-            row = new_row(
+            row = common.new_row(
                 scope_id,
                 attrs["project"],
                 attrs,
@@ -125,7 +118,7 @@ class AddressScopeService:
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "address_scopes", scope_id)
         row = self._load(tx.conn, ctx, scope_id, "update_address_scope")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if row["shared"] and attrs.get("shared") is False:
             raise NamedBadRequest(
                 "AddressScopeUpdateError",
@@ -134,7 +127,7 @@ class AddressScopeService:
             )
         if attrs.get("shared") and not row["shared"]:
             rbac_objects.share_to_all(tx, "address_scope", scope_id, row["project_id"])
-        changed = changed_attrs(attrs, row, ("name", "shared"))
+        changed = common.changed_attrs(attrs, row, ("name", "shared"))
         if changed:
             tx.updated(Resource.ADDRESS_SCOPE, scope_id, changed)
         return render(tx.conn, [repo.find_scope(tx.conn, scope_id)], ctx.project_id)[0]
@@ -146,7 +139,7 @@ class AddressScopeService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, scope_id: str, if_match: Any) -> None:
         locks.for_delete(tx.conn, "address_scopes", scope_id)
         row = self._load(tx.conn, ctx, scope_id, "delete_address_scope")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if repo.scope_in_use(tx.conn, scope_id):
             raise NamedConflict(
                 "AddressScopeInUse",

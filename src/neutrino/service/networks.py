@@ -48,15 +48,8 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service import availability_zones as az
-from neutrino.service import policy, qos, rbac
+from neutrino.service import common, policy, qos, rbac
 from neutrino.service import segments as segment_svc
-from neutrino.service.common import (
-    check_revision,
-    new_row,
-    owner_project,
-    per_project,
-    standard_view,
-)
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
@@ -136,7 +129,7 @@ class NetworkService:
             "ipv6_address_scope": (scopes or {}).get(6),
             "qos_policy_id": row["qos_policy_id"],
             "dns_domain": row["dns_domain"],
-            **standard_view(row, tags),
+            **common.standard_view(row, tags),
         }
         if ctx.is_admin and segments:  # multi-provider: the list replaces the provider keys
             out["segments"] = [segment_svc.provider_view(s) for s in segments]
@@ -217,7 +210,7 @@ class NetworkService:
     def _create_tx(
         self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        for project, count in per_project(ctx, items):
+        for project, count in common.per_project(ctx, items):
             self.quotas.check(tx, project, "network", count)
             ensure_default_security_group(tx, project)  # as Neutron's ML2 does
         return [self._render_one(tx.conn, ctx, self._insert(tx, ctx, attrs)) for attrs in items]
@@ -237,7 +230,7 @@ class NetworkService:
 
     def _insert(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
         network_id = new_id()
-        project = owner_project(ctx, attrs)
+        project = common.owner_project(ctx, attrs)
         chosen = self._choose_segments(tx, attrs, project)
         net_type, physnet, seg_id = chosen[0]
         hints = attrs.get("availability_zone_hints") or []
@@ -249,7 +242,7 @@ class NetworkService:
         max_mtu = self.segments.mtu_for(net_type)
         mtu = attrs.get("mtu", max_mtu)
         _check_mtu(mtu, max_mtu)
-        row = new_row(
+        row = common.new_row(
             network_id,
             project,
             attrs,
@@ -336,7 +329,7 @@ class NetworkService:
         row = self._load(tx.conn, ctx, network_id)
         if not ctx.owns(row["project_id"]):
             raise PolicyNotAuthorized("rule:update_network")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         values: dict[str, Any] = {}
         for wire, column in (
             ("name", "name"),
@@ -409,7 +402,7 @@ class NetworkService:
         row = self._load(tx.conn, ctx, network_id)
         if not ctx.owns(row["project_id"]):  # visible (shared, external) but not ours
             raise PolicyNotAuthorized("rule:delete_network")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if row["router_external"]:
             fip_rules.delete_disassociated(tx, network_id)  # as Neutron does
         in_use = [

@@ -28,15 +28,8 @@ from neutrino.common.errors import NamedConflict, NamedForbidden, PolicyNotAutho
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import policy, rbac, rbac_objects
+from neutrino.service import common, policy, rbac, rbac_objects
 from neutrino.service import qos_attrs as qa
-from neutrino.service.common import (
-    changed_attrs,
-    check_revision,
-    new_row,
-    owner_project,
-    standard_view,
-)
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import qos as repo
@@ -65,7 +58,7 @@ def view(row: Any, rules: list[tuple[str, Any]], tags: list[str], shared: bool) 
         "rules": [
             {**rule_view(r, kind), "qos_policy_id": row["id"], "type": kind} for kind, r in rules
         ],
-        **standard_view(row, tags),
+        **common.standard_view(row, tags),
     }
 
 
@@ -143,7 +136,7 @@ class QosPolicyService:
         ctx.require_admin("create_policy")
         for attrs in parsed:
             policy.check_admin_only(ctx, "create_policy", SPEC, attrs)
-            attrs["project"] = owner_project(ctx, attrs)
+            attrs["project"] = common.owner_project(ctx, attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
@@ -152,7 +145,7 @@ class QosPolicyService:
             policy_id, project = new_id(), attrs["project"]
             if attrs.get("is_default"):
                 _check_no_default(tx, project, None)
-            row = new_row(
+            row = common.new_row(
                 policy_id,
                 project,
                 attrs,
@@ -182,7 +175,7 @@ class QosPolicyService:
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "qos_policies", policy_id)
         row = load(tx.conn, ctx, policy_id)
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if attrs.get("is_default") and not row["is_default"]:
             _check_no_default(tx, row["project_id"], policy_id)
         if "shared" in attrs and attrs["shared"] != bool(row["shared"]):
@@ -191,7 +184,7 @@ class QosPolicyService:
             else:
                 rbac_objects.check_removable(tx.conn, "qos_policy", row, WILDCARD)
                 rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, policy_id, SHARED, WILDCARD))
-        changed = changed_attrs(attrs, row, ("name", "description", "shared", "is_default"))
+        changed = common.changed_attrs(attrs, row, ("name", "description", "shared", "is_default"))
         if changed:
             tx.updated(Resource.QOS_POLICY, policy_id, changed)
         return render(tx.conn, [repo.find(tx.conn, policy_id)], ctx.project_id)[0]
@@ -205,7 +198,7 @@ class QosPolicyService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, policy_id: str, if_match: Any) -> None:
         locks.for_delete(tx.conn, "qos_policies", policy_id)
         row = load(tx.conn, ctx, policy_id)
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         user = repo.users(tx.conn, policy_id)
         if user is not None:
             raise qa.in_use(policy_id, *user)

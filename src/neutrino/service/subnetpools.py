@@ -28,15 +28,8 @@ from neutrino.common.ids import new_id
 from neutrino.domain import prefixes as px
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import policy, rbac, rbac_objects
+from neutrino.service import common, policy, rbac, rbac_objects
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import (
-    check_revision,
-    new_row,
-    owner_project,
-    per_project,
-    standard_view,
-)
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.subnet_from_pool import affinity_error
@@ -66,7 +59,7 @@ def view(row: Any, prefixes: list[str], tags: list[str], shared: bool) -> dict[s
         "is_default": bool(row["is_default"]),
         "shared": shared,
         "address_scope_id": row["address_scope_id"],
-        **standard_view(row, tags),
+        **common.standard_view(row, tags),
     }
 
 
@@ -116,13 +109,13 @@ class SubnetPoolService:
         for body in bodies:
             attrs = parse_create(body, SPEC)
             policy.check_admin_only(ctx, "create_subnetpool", SPEC, attrs)
-            attrs["project"] = owner_project(ctx, attrs)
+            attrs["project"] = common.owner_project(ctx, attrs)
             attrs.update(spa.read_pool(attrs))
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
-        for project, count in per_project(ctx, items):
+        for project, count in common.per_project(ctx, items):
             self.quotas.check(tx, project, "subnetpool", count)
         ids = []
         for attrs in items:
@@ -130,7 +123,7 @@ class SubnetPoolService:
             if attrs.get("is_default"):
                 _check_default_free(tx, attrs["ip_version"])
             _check_scope(tx, ctx, attrs.get("address_scope_id"), pool_id, attrs)
-            row = new_row(
+            row = common.new_row(
                 pool_id,
                 attrs["project"],
                 attrs,
@@ -168,7 +161,7 @@ class SubnetPoolService:
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "subnetpools", pool_id)
         row = self._load(tx.conn, ctx, pool_id, "update_subnetpool")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         old = repo.prefixes_of(tx.conn, [pool_id]).get(pool_id, [])
         if "prefixes" in attrs:
             spa.check_prefixes_grow(old, attrs["prefixes"])
@@ -237,7 +230,7 @@ class SubnetPoolService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, pool_id: str, if_match: Any) -> None:
         locks.for_delete(tx.conn, "subnetpools", pool_id)
         row = self._load(tx.conn, ctx, pool_id, "delete_subnetpool")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if repo.in_use(tx.conn, pool_id):
             raise NamedBadRequest(
                 "SubnetPoolDeleteError",

@@ -48,14 +48,7 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.hoststate import VIF_BRIDGE
 from neutrino.domain.listing import ListQuery
-from neutrino.service import trunk_binding
-from neutrino.service.common import (
-    changed_attrs,
-    check_revision,
-    new_row,
-    owner_project,
-    standard_view,
-)
+from neutrino.service import common, trunk_binding
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import networks as network_repo
@@ -114,7 +107,7 @@ def view(row: Any, subs: list[repo.SubPortRow], tags: list[str]) -> dict[str, An
         "sub_ports": [
             {"segmentation_id": i, "segmentation_type": t, "port_id": p} for p, t, i in subs
         ],
-        **standard_view(row, tags),
+        **common.standard_view(row, tags),
     }
 
 
@@ -234,7 +227,7 @@ class TrunkService:
         parsed = []
         for body in bodies:
             attrs = parse_create(body, SPEC)
-            attrs["project"] = owner_project(ctx, attrs)
+            attrs["project"] = common.owner_project(ctx, attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
@@ -246,7 +239,7 @@ class TrunkService:
             parent = self._check_parent(tx.conn, ctx, attrs["port_id"])
             subs = self._check_subports(tx.conn, ctx, parent, attrs.get("sub_ports", []))
             trunk_id = new_id()
-            row = new_row(
+            row = common.new_row(
                 trunk_id,
                 attrs["project"],
                 attrs,
@@ -277,8 +270,8 @@ class TrunkService:
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "trunks", trunk_id)
         row = self._load(tx.conn, ctx, trunk_id)
-        check_revision(row["revision_number"], if_match)
-        changed = changed_attrs(attrs, row, ("name", "description", "admin_state_up"))
+        common.check_revision(row["revision_number"], if_match)
+        changed = common.changed_attrs(attrs, row, ("name", "description", "admin_state_up"))
         if changed:
             tx.updated(Resource.TRUNK, trunk_id, changed)
         return render(tx.conn, [repo.find(tx.conn, trunk_id)])[0]
@@ -290,7 +283,7 @@ class TrunkService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, trunk_id: str, if_match: Any) -> None:
         locks.for_delete(tx.conn, "trunks", trunk_id)
         row = self._load(tx.conn, ctx, trunk_id)
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if not row["admin_state_up"]:
             raise _disabled(trunk_id)
         parent = port_repo.get(tx.conn, row["port_id"])

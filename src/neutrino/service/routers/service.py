@@ -29,14 +29,7 @@ from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import availability_zones as az
-from neutrino.service import l3_ha, l3_scheduler, policy
-from neutrino.service.common import (
-    changed_attrs,
-    check_revision,
-    new_row,
-    owner_project,
-    per_project,
-)
+from neutrino.service import common, l3_ha, l3_scheduler, policy
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import interfaces
@@ -121,18 +114,18 @@ class RouterService:
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
         created = []
-        for project, count in per_project(ctx, items):
+        for project, count in common.per_project(ctx, items):
             self.quotas.check(tx, project, "router", count)
         for attrs in items:
             if "flavor_id" in attrs:
                 self._apply_flavor(tx, attrs)
             router_id = new_id()
-            project = owner_project(ctx, attrs)
+            project = common.owner_project(ctx, attrs)
             hints = attrs.get("availability_zone_hints") or []
             az.check_hints(tx.conn, l3_scheduler.L3_AGENT, hints)
             repo.insert_row(
                 tx.conn,
-                new_row(
+                common.new_row(
                     router_id,
                     project,
                     attrs,
@@ -200,8 +193,8 @@ class RouterService:
         if_match: int | None,
     ) -> dict[str, Any]:
         row = load(tx.conn, ctx, router_id, for_update=True)
-        check_revision(row["revision_number"], if_match)
-        values = changed_attrs(attrs, row, ("name", "description", "admin_state_up"))
+        common.check_revision(row["revision_number"], if_match)
+        values = common.changed_attrs(attrs, row, ("name", "description", "admin_state_up"))
         resync = False
         if "ha" in attrs and attrs["ha"] != bool(row["ha"]):
             if row["flavor_id"]:
@@ -348,7 +341,7 @@ class RouterService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, router_id: str, if_match: int | None) -> None:
         conn = tx.conn
         row = load(conn, ctx, router_id, for_update=True)
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if repo.port_ids(conn, router_id, repo.INTERFACE):
             raise NamedConflict("RouterInUse", f"Router {router_id} still has ports")
         l3_ha.sync_ha_ports(tx, router_id, [], self.ports.ha)  # an HA router's HA ports
