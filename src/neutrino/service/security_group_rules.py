@@ -74,19 +74,7 @@ class SecurityGroupRuleService:
         for body in bodies:
             attrs = parse_create(body, RULE_SPEC)
             project = owner_project(ctx, attrs)
-            rule = sgd.canonical_rule(
-                sgd.Rule(
-                    security_group_id=attrs["security_group_id"],
-                    direction=attrs["direction"],
-                    ethertype=attrs.get("ethertype", "IPv4"),
-                    protocol=attrs.get("protocol"),
-                    port_range_min=attrs.get("port_range_min"),
-                    port_range_max=attrs.get("port_range_max"),
-                    remote_ip_prefix=attrs.get("remote_ip_prefix"),
-                    remote_group_id=attrs.get("remote_group_id"),
-                    remote_address_group_id=attrs.get("remote_address_group_id"),
-                )
-            )
+            rule = sgd.rule_from(attrs["security_group_id"], attrs)
             parsed.append((rule, project, attrs.get("description", "")))
         if len({rule.security_group_id for rule, _, _ in parsed}) > 1:
             raise sgd.invalid(
