@@ -97,12 +97,6 @@ SPEC: dict[str, Attr] = {
 }
 
 
-def not_found(group_id: str) -> NamedNotFound:
-    return NamedNotFound(
-        "AddressGroupNotFound", f"Address group {excerpt(group_id)} could not be found."
-    )
-
-
 def view(row: Any, addresses: list[str], shared: bool) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -125,14 +119,6 @@ def render(conn: Any, rows: list[Any], project: str) -> list[dict[str, Any]]:
     return [
         view(r, addresses.get(r["id"], []), bool(r["shared"]) or r["id"] in granted) for r in rows
     ]
-
-
-def load_visible(conn: Any, ctx: RequestContext, group_id: str) -> Any:
-    """The group, if the caller sees it (a rule may name a group shared to its project)."""
-    row = None if "\x00" in group_id else repo.find(conn, group_id)
-    if row is None or not rbac_objects.visible(conn, ctx, row):
-        raise not_found(group_id)
-    return row
 
 
 def _action_addresses(body: Any) -> list[str]:
@@ -162,13 +148,13 @@ class AddressGroupService:
         self.store = store
 
     def _load(self, conn: Any, ctx: RequestContext, group_id: str, action: str = "") -> Any:
-        row = load_visible(conn, ctx, group_id)
+        row = rbac_objects.load(conn, ctx, "address_group", group_id)
         if action and not ctx.owns(row["project_id"]):
             if action in ("update_address_group", "delete_address_group"):
                 # Neutron checks "may the caller see it" on the row as loaded for the update's
                 # policy, without ``shared``: a group shared through RBAC is not found (404).
                 # Its actions load the whole group, so there the caller gets a 403.
-                raise not_found(group_id)
+                raise rbac_objects.not_found("address_group", group_id)
             raise PolicyNotAuthorized(f"rule:{action}")
         return row
 

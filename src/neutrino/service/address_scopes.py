@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import NamedBadRequest, NamedConflict, PolicyNotAuthorized
+from neutrino.common.errors import NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
@@ -58,12 +58,7 @@ class AddressScopeService:
         self.quotas = quotas
 
     def _load(self, conn: Any, ctx: RequestContext, scope_id: str, action: str = "") -> Any:
-        row = None if "\x00" in scope_id else repo.find_scope(conn, scope_id)
-        if row is None or not rbac_objects.visible(conn, ctx, row):
-            raise spa.scope_not_found(scope_id)
-        if action and not ctx.owns(row["project_id"]):
-            raise PolicyNotAuthorized(f"rule:{action}")
-        return row
+        return rbac_objects.load(conn, ctx, "address_scope", scope_id, action)
 
     def get(self, ctx: RequestContext, scope_id: str) -> dict[str, Any]:
         with self.store.read() as conn:

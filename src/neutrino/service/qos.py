@@ -79,10 +79,7 @@ def render(conn: Any, rows: list[Any], project: str) -> list[dict[str, Any]]:
 
 def load(conn: Any, ctx: RequestContext, policy_id: str) -> Any:
     """The policy as the caller may see it, else 404 ``QosPolicyNotFound``."""
-    row = None if "\x00" in policy_id else repo.find(conn, policy_id)
-    if row is None or not rbac_objects.visible(conn, ctx, row):
-        raise qa.policy_not_found(policy_id)
-    return row
+    return rbac_objects.load(conn, ctx, "qos_policy", policy_id)
 
 
 def attach(tx: Tx, ctx: RequestContext, policy_id: str | None) -> str | None:

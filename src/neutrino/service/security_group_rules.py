@@ -22,7 +22,7 @@ from neutrino.common.errors import MethodNotAllowed
 from neutrino.domain import security_groups as sgd
 from neutrino.domain.attributes import parse_create
 from neutrino.domain.listing import ListQuery
-from neutrino.service import address_groups
+from neutrino.service import rbac_objects
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
@@ -154,7 +154,7 @@ class SecurityGroupRuleService:
             or row["shared"]
             or rbac_repo.granted_ids(conn, project, [group_id])
         ):
-            raise address_groups.not_found(group_id)
+            raise rbac_objects.not_found("address_group", group_id)
 
     def update(
         self, ctx: RequestContext, rule_id: str, body: dict[str, Any], if_match: int | None = None

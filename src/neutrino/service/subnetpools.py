@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict, PolicyNotAuthorized
+from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.domain import prefixes as px
 from neutrino.domain.attributes import parse_create, parse_update
@@ -84,12 +84,7 @@ class SubnetPoolService:
         self.quotas = quotas
 
     def _load(self, conn: Any, ctx: RequestContext, pool_id: str, action: str = "") -> Any:
-        row = None if "\x00" in pool_id else repo.find(conn, pool_id)
-        if row is None or not rbac_objects.visible(conn, ctx, row):
-            raise spa.pool_not_found(pool_id)
-        if action and not ctx.owns(row["project_id"]):
-            raise PolicyNotAuthorized(f"rule:{action}")
-        return row
+        return rbac_objects.load(conn, ctx, "subnetpool", pool_id, action)
 
     def get(self, ctx: RequestContext, pool_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
