@@ -139,9 +139,6 @@ class DefaultSecurityGroupRuleService:
         with self.store.read() as conn:
             return [template_view(row) for row in repo.list_templates(conn, query)]
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
-
     def create_bulk(
         self, ctx: RequestContext, bodies: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:

@@ -63,9 +63,6 @@ class SecurityGroupRuleService:
             rows = repo.list_rules(conn, query, ctx.list_scope)
             return [rule_view(row) for row in rows]
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
-
     def create_bulk(
         self, ctx: RequestContext, bodies: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:

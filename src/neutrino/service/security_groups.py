@@ -303,9 +303,6 @@ class SecurityGroupService:
             rows = repo.list_groups(conn, query, ctx.list_scope, ctx.project_id)
             return _render_groups(conn, rows, ctx.project_id, listed=True)
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
-
     def create_bulk(
         self, ctx: RequestContext, bodies: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:

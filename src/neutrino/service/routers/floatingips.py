@@ -115,9 +115,6 @@ class FloatingIpService:
 
     # --- create
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
-
     def create_bulk(self, ctx: RequestContext, bodies: Items) -> Items:
         ctx.require_write("create_floatingip")
         parsed = []

@@ -93,9 +93,6 @@ class RouterService:
 
     # --- create
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
-
     def create_bulk(self, ctx: RequestContext, bodies: Items) -> Items:
         ctx.require_write("create_router")
         parsed = []
