@@ -304,24 +304,21 @@ class RouterService:
     def add_interface(
         self, ctx: RequestContext, router_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        ctx.require_write_on("add_router_interface", lambda: self.get(ctx, router_id))
-        by_port, by_subnet = interface_keys(body, removal=False)
-        return self.store.write(
-            interfaces.add_tx,
-            ctx,
-            self.ports,
-            router_id,
-            body["port_id"] if by_port else None,
-            body["subnet_id"] if by_subnet else None,
-        )
+        return self._interface(ctx, router_id, body, removal=False)
 
     def remove_interface(
         self, ctx: RequestContext, router_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        ctx.require_write_on("remove_router_interface", lambda: self.get(ctx, router_id))
-        by_port, by_subnet = interface_keys(body, removal=True)
+        return self._interface(ctx, router_id, body, removal=True)
+
+    def _interface(
+        self, ctx: RequestContext, router_id: str, body: dict[str, Any], *, removal: bool
+    ) -> dict[str, Any]:
+        action = "remove_router_interface" if removal else "add_router_interface"
+        ctx.require_write_on(action, lambda: self.get(ctx, router_id))
+        by_port, by_subnet = interface_keys(body, removal=removal)
         return self.store.write(
-            interfaces.remove_tx,
+            interfaces.remove_tx if removal else interfaces.add_tx,
             ctx,
             self.ports,
             router_id,
