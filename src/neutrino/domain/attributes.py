@@ -51,6 +51,17 @@ def schema_of(convert: Converter | None) -> JsonSchema:
     return dict(_SCHEMAS.get(convert, {}))
 
 
+def nullable_objects(required: list[str], properties: JsonSchema) -> JsonSchema:
+    """The JSON Schema of a list (or null) of objects with these ``properties`` and no other."""
+    item = {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+    return {"anyOf": [{"type": "array", "items": item}, {"type": "null"}]}
+
+
 UNSET: Any = object()  # an admin-only attribute without a default: any value given counts
 
 

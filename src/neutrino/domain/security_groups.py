@@ -236,6 +236,23 @@ def protocol_number(protocol: str | None) -> int | None:
     return PROTOCOLS[protocol] if protocol in PROTOCOLS else int(protocol)
 
 
+def rule_from(group_id: str, attrs: Mapping[str, Any]) -> Rule:
+    """The canonical rule a parsed create body (a rule's or a default rule's) asks for."""
+    return canonical_rule(
+        Rule(
+            security_group_id=group_id,
+            direction=attrs["direction"],
+            ethertype=attrs.get("ethertype", "IPv4"),
+            protocol=attrs.get("protocol"),
+            port_range_min=attrs.get("port_range_min"),
+            port_range_max=attrs.get("port_range_max"),
+            remote_ip_prefix=attrs.get("remote_ip_prefix"),
+            remote_group_id=attrs.get("remote_group_id"),
+            remote_address_group_id=attrs.get("remote_address_group_id"),
+        )
+    )
+
+
 def canonical_rule(rule: Rule) -> Rule:
     rule = _canonical_icmpv6(rule)
     if rule.port_range_min == 1 and rule.port_range_max == 65535:

@@ -49,8 +49,8 @@ from neutrino.domain.attributes import (
     to_bool,
 )
 from neutrino.domain.listing import ListQuery
-from neutrino.service import rbac
-from neutrino.service.common import check_revision, owner_project
+from neutrino.service import rbac, rbac_objects
+from neutrino.service.common import changed_attrs, check_revision, new_row, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.store import address_groups as repo
 from neutrino.store import locks
@@ -97,12 +97,6 @@ SPEC: dict[str, Attr] = {
 }
 
 
-def not_found(group_id: str) -> NamedNotFound:
-    return NamedNotFound(
-        "AddressGroupNotFound", f"Address group {excerpt(group_id)} could not be found."
-    )
-
-
 def view(row: Any, addresses: list[str], shared: bool) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -125,22 +119,6 @@ def render(conn: Any, rows: list[Any], project: str) -> list[dict[str, Any]]:
     return [
         view(r, addresses.get(r["id"], []), bool(r["shared"]) or r["id"] in granted) for r in rows
     ]
-
-
-def visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
-    return ctx.can_see(
-        row["project_id"],
-        public=bool(row["shared"])
-        or bool(rbac_repo.granted_ids(conn, ctx.project_id, [row["id"]])),
-    )
-
-
-def load_visible(conn: Any, ctx: RequestContext, group_id: str) -> Any:
-    """The group, if the caller sees it (a rule may name a group shared to its project)."""
-    row = None if "\x00" in group_id else repo.find(conn, group_id)
-    if row is None or not visible(conn, ctx, row):
-        raise not_found(group_id)
-    return row
 
 
 def _action_addresses(body: Any) -> list[str]:
@@ -170,13 +148,13 @@ class AddressGroupService:
         self.store = store
 
     def _load(self, conn: Any, ctx: RequestContext, group_id: str, action: str = "") -> Any:
-        row = load_visible(conn, ctx, group_id)
+        row = rbac_objects.load(conn, ctx, "address_group", group_id)
         if action and not ctx.owns(row["project_id"]):
             if action in ("update_address_group", "delete_address_group"):
                 # Neutron checks "may the caller see it" on the row as loaded for the update's
                 # policy, without ``shared``: a group shared through RBAC is not found (404).
                 # Its actions load the whole group, so there the caller gets a 403.
-                raise not_found(group_id)
+                raise rbac_objects.not_found("address_group", group_id)
             raise PolicyNotAuthorized(f"rule:{action}")
         return row
 
@@ -209,20 +187,8 @@ class AddressGroupService:
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
         ids = []
         for attrs in items:
-            group_id, now = new_id(), clock.now()
-            repo.insert_row(
-                tx.conn,
-                {
-                    "id": group_id,
-                    "project_id": attrs["project"],
-                    "name": attrs.get("name", ""),
-                    "description": attrs.get("description", ""),
-                    "created_at": now,
-                    "updated_at": now,
-                    "revision_number": 0,
-                    "shared": False,
-                },
-            )
+            group_id = new_id()
+            repo.insert_row(tx.conn, new_row(group_id, attrs["project"], attrs, shared=False))
             repo.add_addresses(tx.conn, group_id, sorted(set(attrs.get("addresses") or ())))
             tx.created(Resource.ADDRESS_GROUP, group_id)
             ids.append(group_id)
@@ -244,9 +210,7 @@ class AddressGroupService:
         locks.for_change(tx.conn, "address_groups", group_id)
         row = self._load(tx.conn, ctx, group_id, "update_address_group")
         check_revision(row["revision_number"], if_match)
-        changed: dict[str, Any] = {
-            k: attrs[k] for k in ("name", "description") if k in attrs and attrs[k] != row[k]
-        }
+        changed = changed_attrs(attrs, row, ("name", "description"))
         if changed:
             tx.updated(Resource.ADDRESS_GROUP, group_id, changed)
         return render(tx.conn, [repo.find(tx.conn, group_id)], ctx.project_id)[0]

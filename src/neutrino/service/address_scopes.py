@@ -16,16 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.common import clock
-from neutrino.common.errors import NamedBadRequest, NamedConflict, PolicyNotAuthorized
+from neutrino.common.errors import NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import policy, rbac, rbac_objects
+from neutrino.service import common, policy, rbac, rbac_objects
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
-from neutrino.service.subnet_from_pool import visible
 from neutrino.store import locks
 from neutrino.store import rbac as rbac_repo
 from neutrino.store import subnetpools as repo
@@ -60,12 +58,7 @@ class AddressScopeService:
         self.quotas = quotas
 
     def _load(self, conn: Any, ctx: RequestContext, scope_id: str, action: str = "") -> Any:
-        row = None if "\x00" in scope_id else repo.find_scope(conn, scope_id)
-        if row is None or not visible(conn, ctx, row):
-            raise spa.scope_not_found(scope_id)
-        if action and not ctx.owns(row["project_id"]):
-            raise PolicyNotAuthorized(f"rule:{action}")
-        return row
+        return rbac_objects.load(conn, ctx, "address_scope", scope_id, action)
 
     def get(self, ctx: RequestContext, scope_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
@@ -83,33 +76,24 @@ class AddressScopeService:
         for body in bodies:
             attrs = parse_create(body, SPEC)
             policy.check_admin_only(ctx, "create_address_scope", SPEC, attrs)
-            attrs["project"] = owner_project(ctx, attrs)
+            attrs["project"] = common.owner_project(ctx, attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
-        counts: dict[str, int] = {}
-        for attrs in items:
-            counts[attrs["project"]] = counts.get(attrs["project"], 0) + 1
-        for project, count in sorted(counts.items()):
+        for project, count in common.per_project(ctx, items):
             self.quotas.check(tx, project, "address_scope", count)
         ids = []
         for attrs in items:
-            scope_id, now = new_id(), clock.now()
-            repo.insert_scope(
-                tx.conn,
-                {
-                    "id": scope_id,
-                    "project_id": attrs["project"],
-                    "name": attrs.get("name", ""),
-                    "description": "",
-                    "created_at": now,
-                    "updated_at": now,
-                    "revision_number": 0,
-                    "ip_version": attrs["ip_version"],
-                    "shared": bool(attrs.get("shared")),
-                },
+            scope_id = new_id()
+            row = common.new_row(
+                scope_id,
+                attrs["project"],
+                attrs,
+                ip_version=attrs["ip_version"],
+                shared=bool(attrs.get("shared")),
             )
+            repo.insert_scope(tx.conn, row)
             if attrs.get("shared"):
                 rbac_objects.share_to_all(tx, "address_scope", scope_id, attrs["project"])
             tx.created(Resource.ADDRESS_SCOPE, scope_id)
@@ -129,7 +113,7 @@ class AddressScopeService:
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "address_scopes", scope_id)
         row = self._load(tx.conn, ctx, scope_id, "update_address_scope")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if row["shared"] and attrs.get("shared") is False:
             raise NamedBadRequest(
                 "AddressScopeUpdateError",
@@ -138,9 +122,7 @@ class AddressScopeService:
             )
         if attrs.get("shared") and not row["shared"]:
             rbac_objects.share_to_all(tx, "address_scope", scope_id, row["project_id"])
-        changed: dict[str, Any] = {
-            k: attrs[k] for k in ("name", "shared") if k in attrs and attrs[k] != row[k]
-        }
+        changed = common.changed_attrs(attrs, row, ("name", "shared"))
         if changed:
             tx.updated(Resource.ADDRESS_SCOPE, scope_id, changed)
         return render(tx.conn, [repo.find_scope(tx.conn, scope_id)], ctx.project_id)[0]
@@ -152,7 +134,7 @@ class AddressScopeService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, scope_id: str, if_match: Any) -> None:
         locks.for_delete(tx.conn, "address_scopes", scope_id)
         row = self._load(tx.conn, ctx, scope_id, "delete_address_scope")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if repo.scope_in_use(tx.conn, scope_id):
             raise NamedConflict(
                 "AddressScopeInUse",

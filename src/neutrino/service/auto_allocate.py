@@ -32,9 +32,9 @@ from typing import Any
 from neutrino.common.errors import BadRequest, NamedConflict, NamedForbidden, NotFound
 from neutrino.service.context import RequestContext
 from neutrino.service.networks import NetworkService
+from neutrino.service.rbac_objects import visible
 from neutrino.service.routers import interfaces
 from neutrino.service.routers.service import RouterService
-from neutrino.service.subnet_from_pool import visible
 from neutrino.service.subnets import SubnetService
 from neutrino.store import auto_allocate as repo
 from neutrino.store import locks

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from neutrino.common import clock
@@ -25,6 +26,37 @@ def owner_project(ctx: RequestContext, body: Mapping[str, Any]) -> str:
             "project in request requires admin privileges"
         )
     return str(wanted)
+
+
+def per_project(ctx: RequestContext, items: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """How many of a bulk create's ``items`` each project gets, by project: quotas are
+    checked (and their keys locked) in that order."""
+    return sorted(Counter(owner_project(ctx, attrs) for attrs in items).items())
+
+
+def new_row(
+    row_id: str, project: str, attrs: Mapping[str, Any], *, revision: int = 0, **columns: Any
+) -> dict[str, Any]:
+    """A new resource's row: its id and owner, the name and description ``attrs`` give (else
+    empty), created and updated now at ``revision``, then the resource's own ``columns``."""
+    now = clock.now()
+    return {
+        "id": row_id,
+        "project_id": project,
+        "name": attrs.get("name", ""),
+        "description": attrs.get("description", ""),
+        "created_at": now,
+        "updated_at": now,
+        "revision_number": revision,
+        **columns,
+    }
+
+
+def changed_attrs(
+    attrs: Mapping[str, Any], row: Mapping[str, Any], keys: Iterable[str]
+) -> dict[str, Any]:
+    """The attributes among ``keys`` an update gives a value other than the row's."""
+    return {k: attrs[k] for k in keys if k in attrs and attrs[k] != row[k]}
 
 
 def check_revision(current: int, if_match: int | None) -> None:

@@ -114,20 +114,8 @@ def template_view(row: Any) -> dict[str, Any]:
 
 def _parse(body: dict[str, Any]) -> sgd.Template:
     attrs = parse_create(body, SPEC)
-    rule = sgd.canonical_rule(
-        sgd.Rule(
-            security_group_id=sgd.TEMPLATE_GROUP,
-            direction=attrs["direction"],
-            ethertype=attrs.get("ethertype", "IPv4"),
-            protocol=attrs.get("protocol"),
-            port_range_min=attrs.get("port_range_min"),
-            port_range_max=attrs.get("port_range_max"),
-            remote_ip_prefix=attrs.get("remote_ip_prefix"),
-            remote_group_id=attrs.get("remote_group_id"),
-        )
-    )
     return sgd.Template(
-        rule,
+        sgd.rule_from(sgd.TEMPLATE_GROUP, attrs),
         used_in_default_sg=attrs.get("used_in_default_sg", False),
         used_in_non_default_sg=attrs.get("used_in_non_default_sg", True),
         description=attrs.get("description") or "",
@@ -150,9 +138,6 @@ class DefaultSecurityGroupRuleService:
             return []
         with self.store.read() as conn:
             return [template_view(row) for row in repo.list_templates(conn, query)]
-
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
 
     def create_bulk(
         self, ctx: RequestContext, bodies: list[dict[str, Any]]

@@ -40,10 +40,8 @@ from typing import Any
 
 from neutrino.common import clock
 from neutrino.common.errors import NamedConflict
-from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
-from neutrino.service import binding, ipam
-from neutrino.service.macs import free_mac
+from neutrino.service import binding, ipam, system_ports
 from neutrino.store import agents as agent_repo
 from neutrino.store import dhcp as repo
 from neutrino.store import locks
@@ -158,40 +156,22 @@ class DhcpScheduler:
     def _create_port(
         self, tx: Tx, network_id: str, host: str, project: str, subnets: list[str]
     ) -> str | None:
-        conn = tx.conn
-        port_id = new_id()
-        mac = free_mac(tx, network_id, self.base_mac)
-        vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
-        now = clock.now()
-        row = {
-            "id": port_id,
-            "project_id": project,
-            "name": "",
-            "description": "",
-            "created_at": now,
-            "updated_at": now,
-            "revision_number": 1,
-            "network_id": network_id,
-            "mac_address": mac,
-            "admin_state_up": True,
-            "status": "DOWN",
-            "device_id": device_id(host, network_id),
-            "device_owner": DHCP_OWNER,
-            "port_security_enabled": False,
-            "binding_host_id": host,
-            "binding_vnic_type": "normal",
-            "binding_vif_type": vif_type,
-            "binding_vif_details": vif_details,
-            "binding_profile": "{}",
-            "dns_name": "",
-        }
-        port_repo.insert_row(conn, row, system_owned=True)
+        row = system_ports.insert(
+            tx,
+            network_id,
+            self.base_mac,
+            device_id=device_id(host, network_id),
+            device_owner=DHCP_OWNER,
+            project=project,
+            host=host,
+        )
+        port_id: str = row["id"]
         try:
             ipam.allocate(
                 tx,
                 network_id,
                 [{"subnet_id": s} for s in subnets],
-                mac,
+                row["mac_address"],
                 port_id=port_id,
                 device_owner=DHCP_OWNER,
                 window=1,
@@ -200,7 +180,7 @@ class DhcpScheduler:
             if exc.type != "IpAddressGenerationFailure":
                 raise
             ipam.release(tx, port_id)
-            port_repo.delete_row(conn, port_id)
+            port_repo.delete_row(tx.conn, port_id)
             return None
         tx.created(Resource.PORT, row)
         return port_id

@@ -34,6 +34,7 @@ from neutrino.common.ids import new_id
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import flavor_attrs as fa
+from neutrino.service.common import changed_attrs
 from neutrino.service.context import RequestContext
 from neutrino.store import flavors as repo
 from neutrino.store import locks
@@ -137,11 +138,7 @@ class FlavorService:
     def _update_tx(self, tx: Tx, flavor_id: str, attrs: dict[str, Any]) -> dict[str, Any]:
         locks.for_change(tx.conn, "flavors", flavor_id)
         row = self._load(tx.conn, flavor_id)
-        values: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "enabled")
-            if k in attrs and attrs[k] != row[k]
-        }
+        values = changed_attrs(attrs, row, ("name", "description", "enabled"))
         if values:
             repo.update_flavor(tx.conn, flavor_id, values)
             tx.updated(Resource.FLAVOR, dict(row))

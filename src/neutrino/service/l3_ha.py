@@ -34,11 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import NamedConflict
-from neutrino.common.ids import new_id
-from neutrino.service import binding, ipam
-from neutrino.service.macs import free_mac
+from neutrino.service import ipam, system_ports
 from neutrino.store import l3 as repo
 from neutrino.store import locks, raw
 from neutrino.store import ports as port_repo
@@ -127,35 +124,16 @@ def sync_ha_ports(tx: Tx, router_id: str, hosts: list[str], config: HaConfig) ->
 def _create_port(tx: Tx, router_id: str, network_id: str, host: str, config: HaConfig) -> None:
     conn = tx.conn
     locks.for_change(conn, "networks", network_id)
-    port_id, now = new_id(), clock.now()
-    vif_type, details = binding.bind(tx, port_id, network_id, host)
-    port_repo.insert_row(
-        conn,
-        {
-            "id": port_id,
-            "project_id": "",
-            "name": f"HA port tenant {router_id}",
-            "description": "",
-            "created_at": now,
-            "updated_at": now,
-            "revision_number": 1,
-            "network_id": network_id,
-            "mac_address": free_mac(tx, network_id, config.base_mac),
-            "admin_state_up": True,
-            "status": "DOWN",
-            "device_id": router_id,
-            "device_owner": HA_INTERFACE,
-            "port_security_enabled": False,
-            "binding_host_id": host,
-            "binding_vnic_type": "normal",
-            "binding_vif_type": vif_type,
-            "binding_vif_details": details,
-            "binding_profile": "{}",
-            "dns_name": "",
-        },
-        system_owned=True,
+    port = system_ports.insert(
+        tx,
+        network_id,
+        config.base_mac,
+        device_id=router_id,
+        device_owner=HA_INTERFACE,
+        name=f"HA port tenant {router_id}",
+        host=host,
     )
-    mac = port_repo.get(conn, port_id)["mac_address"]
+    port_id, mac = port["id"], port["mac_address"]
     ipam.allocate(
         tx, network_id, None, mac, port_id=port_id, device_owner=HA_INTERFACE, window=config.window
     )

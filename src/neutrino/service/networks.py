@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import (
     BadRequest,
     InvalidInput,
@@ -49,9 +48,8 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.listing import ListQuery
 from neutrino.service import availability_zones as az
-from neutrino.service import policy, qos, rbac
+from neutrino.service import common, policy, qos, rbac
 from neutrino.service import segments as segment_svc
-from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_rules
@@ -131,7 +129,7 @@ class NetworkService:
             "ipv6_address_scope": (scopes or {}).get(6),
             "qos_policy_id": row["qos_policy_id"],
             "dns_domain": row["dns_domain"],
-            **standard_view(row, tags),
+            **common.standard_view(row, tags),
         }
         if ctx.is_admin and segments:  # multi-provider: the list replaces the provider keys
             out["segments"] = [segment_svc.provider_view(s) for s in segments]
@@ -212,7 +210,7 @@ class NetworkService:
     def _create_tx(
         self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        for project, count in sorted(_per_project(ctx, items).items()):
+        for project, count in common.per_project(ctx, items):
             self.quotas.check(tx, project, "network", count)
             ensure_default_security_group(tx, project)  # as Neutron's ML2 does
         return [self._render_one(tx.conn, ctx, self._insert(tx, ctx, attrs)) for attrs in items]
@@ -232,8 +230,7 @@ class NetworkService:
 
     def _insert(self, tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> str:
         network_id = new_id()
-        now = clock.now()
-        project = owner_project(ctx, attrs)
+        project = common.owner_project(ctx, attrs)
         chosen = self._choose_segments(tx, attrs, project)
         net_type, physnet, seg_id = chosen[0]
         hints = attrs.get("availability_zone_hints") or []
@@ -245,34 +242,31 @@ class NetworkService:
         max_mtu = self.segments.mtu_for(net_type)
         mtu = attrs.get("mtu", max_mtu)
         _check_mtu(mtu, max_mtu)
-        row = {
-            "id": network_id,
-            "project_id": project,
-            "name": attrs.get("name", ""),
-            "description": attrs.get("description", ""),
-            "created_at": now,
-            "updated_at": now,
-            "revision_number": 1,
-            "admin_state_up": attrs.get("admin_state_up", True),
-            "status": "ACTIVE",
-            "shared": attrs.get("shared", False),
-            "mtu": mtu,
-            "port_security_enabled": attrs.get("port_security_enabled", True),
-            "router_external": attrs.get("router:external", False),
-            "is_default": is_default,
-            "network_type": net_type,
-            "physical_network": physnet,
-            "segmentation_id": seg_id,
-            "availability_zone_hints": az.hints_text(hints),
-            "dns_domain": attrs.get("dns_domain", ""),
-            "qos_policy_id": (
+        row = common.new_row(
+            network_id,
+            project,
+            attrs,
+            revision=1,
+            admin_state_up=attrs.get("admin_state_up", True),
+            status="ACTIVE",
+            shared=attrs.get("shared", False),
+            mtu=mtu,
+            port_security_enabled=attrs.get("port_security_enabled", True),
+            router_external=attrs.get("router:external", False),
+            is_default=is_default,
+            network_type=net_type,
+            physical_network=physnet,
+            segmentation_id=seg_id,
+            availability_zone_hints=az.hints_text(hints),
+            dns_domain=attrs.get("dns_domain", ""),
+            qos_policy_id=(
                 qos.attach(tx, ctx, attrs["qos_policy_id"])
                 if "qos_policy_id" in attrs
                 else None
                 if attrs.get("router:external")
                 else qos.default_for(tx.conn, project)  # Neutron's qos-default
             ),
-        }
+        )
         repo.insert_row(tx.conn, row)
         for segment in chosen:
             if segment[0] is not None:
@@ -335,7 +329,7 @@ class NetworkService:
         row = self._load(tx.conn, ctx, network_id)
         if not ctx.owns(row["project_id"]):
             raise PolicyNotAuthorized("rule:update_network")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         values: dict[str, Any] = {}
         for wire, column in (
             ("name", "name"),
@@ -408,7 +402,7 @@ class NetworkService:
         row = self._load(tx.conn, ctx, network_id)
         if not ctx.owns(row["project_id"]):  # visible (shared, external) but not ours
             raise PolicyNotAuthorized("rule:delete_network")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if row["router_external"]:
             fip_rules.delete_disassociated(tx, network_id)  # as Neutron does
         in_use = [
@@ -457,14 +451,6 @@ def check_unshare(conn: Any, row: Any) -> None:
             f"Unable to reconfigure sharing settings for network {row['name']}. "
             f"Multiple tenants are using it.",
         )
-
-
-def _per_project(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for attrs in items:
-        project = owner_project(ctx, attrs)
-        counts[project] = counts.get(project, 0) + 1
-    return counts
 
 
 def _check_mtu(mtu: int, maximum: int) -> None:

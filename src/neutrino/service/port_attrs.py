@@ -19,6 +19,7 @@ from neutrino.domain.attributes import (
     list_of,
     mac,
     nullable,
+    nullable_objects,
     one_of,
     schema_of,
     string,
@@ -76,23 +77,10 @@ def fixed_ips(value: Any) -> list[dict[str, str]]:
 
 
 @described(
-    {
-        "anyOf": [
-            {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["ip_address"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "ip_address": {"type": "string"},
-                        "mac_address": {"type": ["string", "null"]},
-                    },
-                },
-            },
-            {"type": "null"},
-        ]
-    }
+    nullable_objects(
+        ["ip_address"],
+        {"ip_address": {"type": "string"}, "mac_address": {"type": ["string", "null"]}},
+    )
 )
 def address_pairs(value: Any) -> list[dict[str, str | None]]:
     if value is None:
@@ -148,24 +136,14 @@ def _not_multicast(ip: str) -> None:
 
 
 @described(
-    {
-        "anyOf": [
-            {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["opt_name"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "opt_name": {"type": "string", "maxLength": 64},
-                        "opt_value": {"type": ["string", "null"], "maxLength": 255},
-                        "ip_version": {"enum": [4, 6]},
-                    },
-                },
-            },
-            {"type": "null"},
-        ]
-    }
+    nullable_objects(
+        ["opt_name"],
+        {
+            "opt_name": {"type": "string", "maxLength": 64},
+            "opt_value": {"type": ["string", "null"], "maxLength": 255},
+            "ip_version": {"enum": [4, 6]},
+        },
+    )
 )
 def dhcp_opts(value: Any) -> list[dict[str, Any]]:
     if value is None:

@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 
-from neutrino.common import clock
 from neutrino.common.errors import (
     NamedConflict,
     PolicyNotAuthorized,
@@ -30,7 +29,7 @@ from neutrino.domain.dns import DnsConfig
 from neutrino.domain.listing import ListQuery
 from neutrino.service import binding, ipam, policy, port_resources, qos, rbac, trunk_binding
 from neutrino.service import security_groups as sg_service
-from neutrino.service.common import check_revision, owner_project
+from neutrino.service.common import check_revision, new_row, owner_project, per_project
 from neutrino.service.context import RequestContext
 from neutrino.service.macs import free_mac
 from neutrino.service.port_attrs import (
@@ -299,11 +298,7 @@ class PortService:
     def _create_tx(
         self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        counts: dict[str, int] = {}
-        for attrs in items:
-            project = owner_project(ctx, attrs)
-            counts[project] = counts.get(project, 0) + 1
-        for project, count in sorted(counts.items()):
+        for project, count in per_project(ctx, items):
             self.quotas.check(tx, project, "port", count)
         locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
         return [self._create_one(tx, ctx, attrs) for attrs in items]
@@ -342,37 +337,33 @@ class PortService:
         pairs = attrs.get("allowed_address_pairs", [])
         check_port_security(port_security, requested or [], pairs)
         groups = sg_service.port_groups_on_create(tx, ctx, project, requested, port_security)
-        now = clock.now()
         host = attrs.get("binding:host_id") or ""
         vif_type, vif_details = binding.bind(tx, port_id, network_id, host)
-        row = {
-            "id": port_id,
-            "project_id": project,
-            "name": attrs.get("name", ""),
-            "description": attrs.get("description", ""),
-            "created_at": now,
-            "updated_at": now,
-            "revision_number": 1,
-            "network_id": network_id,
-            "mac_address": mac,
-            "admin_state_up": attrs.get("admin_state_up", True),
-            "status": "DOWN",
-            "device_id": attrs.get("device_id", ""),
-            "device_owner": attrs.get("device_owner", ""),
-            "port_security_enabled": port_security,
-            "binding_host_id": host,
-            "binding_vnic_type": attrs.get("binding:vnic_type", "normal"),
-            "binding_vif_type": vif_type,
-            "binding_vif_details": vif_details,
-            "binding_profile": orjson.dumps(attrs.get("binding:profile", {})).decode(),
+        row = new_row(
+            port_id,
+            project,
+            attrs,
+            revision=1,
+            network_id=network_id,
+            mac_address=mac,
+            admin_state_up=attrs.get("admin_state_up", True),
+            status="DOWN",
+            device_id=attrs.get("device_id", ""),
+            device_owner=attrs.get("device_owner", ""),
+            port_security_enabled=port_security,
+            binding_host_id=host,
+            binding_vnic_type=attrs.get("binding:vnic_type", "normal"),
+            binding_vif_type=vif_type,
+            binding_vif_details=vif_details,
+            binding_profile=orjson.dumps(attrs.get("binding:profile", {})).decode(),
             **self._dns_values(attrs),
             # Neutron: ``fixed_ips: []`` asks for an unaddressed port; else IPAM runs now
             # (neutrino never defers it, so ``deferred`` does not occur)
-            "ip_allocation": "none" if attrs.get("fixed_ips") == [] else "immediate",
-            "qos_policy_id": qos.attach(tx, ctx, attrs.get("qos_policy_id")),
-            "numa_affinity_policy": attrs.get("numa_affinity_policy"),
-            "device_profile": attrs.get("device_profile"),
-        }
+            ip_allocation="none" if attrs.get("fixed_ips") == [] else "immediate",
+            qos_policy_id=qos.attach(tx, ctx, attrs.get("qos_policy_id")),
+            numa_affinity_policy=attrs.get("numa_affinity_policy"),
+            device_profile=attrs.get("device_profile"),
+        )
         repo.insert_row(conn, row)
         fixed = ipam.allocate(
             tx,
@@ -390,7 +381,7 @@ class PortService:
         if tags:
             tag_repo.replace_tags(conn, "ports", port_id, tags)
         tx.created(Resource.PORT, row)
-        stamp = raw.db_time(conn, now)
+        stamp = raw.db_time(conn, row["created_at"])
         values = tuple(
             stamp if name in ("created_at", "updated_at") else row[name]
             for name in repo.PORT_COLUMNS

@@ -24,14 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import NamedConflict, NamedForbidden, PolicyNotAuthorized
 from neutrino.common.ids import new_id
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import policy, rbac, rbac_objects
+from neutrino.service import common, policy, rbac, rbac_objects
 from neutrino.service import qos_attrs as qa
-from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import qos as repo
@@ -60,7 +58,7 @@ def view(row: Any, rules: list[tuple[str, Any]], tags: list[str], shared: bool) 
         "rules": [
             {**rule_view(r, kind), "qos_policy_id": row["id"], "type": kind} for kind, r in rules
         ],
-        **standard_view(row, tags),
+        **common.standard_view(row, tags),
     }
 
 
@@ -79,20 +77,9 @@ def render(conn: Any, rows: list[Any], project: str) -> list[dict[str, Any]]:
     ]
 
 
-def visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
-    return ctx.can_see(
-        row["project_id"],
-        public=bool(row["shared"])
-        or bool(rbac_repo.granted_ids(conn, ctx.project_id, [row["id"]])),
-    )
-
-
 def load(conn: Any, ctx: RequestContext, policy_id: str) -> Any:
     """The policy as the caller may see it, else 404 ``QosPolicyNotFound``."""
-    row = None if "\x00" in policy_id else repo.find(conn, policy_id)
-    if row is None or not visible(conn, ctx, row):
-        raise qa.policy_not_found(policy_id)
-    return row
+    return rbac_objects.load(conn, ctx, "qos_policy", policy_id)
 
 
 def attach(tx: Tx, ctx: RequestContext, policy_id: str | None) -> str | None:
@@ -112,7 +99,7 @@ def replace(tx: Tx, ctx: RequestContext, old: str | None, new: str | None) -> st
     from its own network, 403 ``PolicyRemoveAuthorizationError``), then ``attach`` the new."""
     if old is not None:
         row = repo.find(tx.conn, old)
-        if row is not None and not visible(tx.conn, ctx, row):
+        if row is not None and not rbac_objects.visible(tx.conn, ctx, row):
             raise NamedForbidden(
                 "PolicyRemoveAuthorizationError",
                 f"Failed to remove provided policy {old} because you are not authorized.",
@@ -146,27 +133,22 @@ class QosPolicyService:
         ctx.require_admin("create_policy")
         for attrs in parsed:
             policy.check_admin_only(ctx, "create_policy", SPEC, attrs)
-            attrs["project"] = owner_project(ctx, attrs)
+            attrs["project"] = common.owner_project(ctx, attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
         ids = []
         for attrs in items:
-            policy_id, now = new_id(), clock.now()
-            project = attrs["project"]
+            policy_id, project = new_id(), attrs["project"]
             if attrs.get("is_default"):
                 _check_no_default(tx, project, None)
-            row = {
-                "id": policy_id,
-                "project_id": project,
-                "name": attrs.get("name", ""),
-                "description": attrs.get("description", ""),
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 0,
-                "shared": bool(attrs.get("shared")),
-                "is_default": bool(attrs.get("is_default")),
-            }
+            row = common.new_row(
+                policy_id,
+                project,
+                attrs,
+                shared=bool(attrs.get("shared")),
+                is_default=bool(attrs.get("is_default")),
+            )
             repo.insert_row(tx.conn, row)
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "qos_policies", policy_id, attrs["tags"])
@@ -190,7 +172,7 @@ class QosPolicyService:
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "qos_policies", policy_id)
         row = load(tx.conn, ctx, policy_id)
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if attrs.get("is_default") and not row["is_default"]:
             _check_no_default(tx, row["project_id"], policy_id)
         if "shared" in attrs and attrs["shared"] != bool(row["shared"]):
@@ -199,11 +181,7 @@ class QosPolicyService:
             else:
                 rbac_objects.check_removable(tx.conn, "qos_policy", row, WILDCARD)
                 rbac.record_deleted(tx, rbac_repo.delete_for(tx.conn, policy_id, SHARED, WILDCARD))
-        changed: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "shared", "is_default")
-            if k in attrs and attrs[k] != row[k]
-        }
+        changed = common.changed_attrs(attrs, row, ("name", "description", "shared", "is_default"))
         if changed:
             tx.updated(Resource.QOS_POLICY, policy_id, changed)
         return render(tx.conn, [repo.find(tx.conn, policy_id)], ctx.project_id)[0]
@@ -217,7 +195,7 @@ class QosPolicyService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, policy_id: str, if_match: Any) -> None:
         locks.for_delete(tx.conn, "qos_policies", policy_id)
         row = load(tx.conn, ctx, policy_id)
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         user = repo.users(tx.conn, policy_id)
         if user is not None:
             raise qa.in_use(policy_id, *user)

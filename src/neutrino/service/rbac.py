@@ -51,7 +51,7 @@ from neutrino.domain import security_groups as sgd
 from neutrino.domain.attributes import Attr, parse_create, parse_update, project_id, string, uuid
 from neutrino.domain.listing import ListQuery
 from neutrino.service import rbac_objects
-from neutrino.service.common import owner_project
+from neutrino.service.common import owner_project, per_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.store import locks
@@ -174,10 +174,7 @@ class RbacService:
     def _create_tx(
         self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        counts: dict[str, int] = {}
-        for attrs in items:
-            counts[attrs["project"]] = counts.get(attrs["project"], 0) + 1
-        for project, count in sorted(counts.items()):
+        for project, count in per_project(ctx, items):
             self.quotas.check(tx, project, "rbac_policy", count)
         for kind in TABLES:  # in the lock order
             ids = [a["object_id"] for a in items if a["object_type"] == kind]

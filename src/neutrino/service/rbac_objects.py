@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict, NamedNotFound
+from neutrino.common.errors import (
+    InvalidInput,
+    NamedBadRequest,
+    NamedConflict,
+    NamedNotFound,
+    PolicyNotAuthorized,
+    excerpt,
+)
 from neutrino.common.ids import new_id
 from neutrino.service import qos_attrs
 from neutrino.service import subnetpool_attrs as spa
@@ -54,22 +61,42 @@ def find(conn: Any, object_type: str, object_id: str) -> Any:
     return pool_repo.find_scope(conn, object_id)
 
 
+def visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
+    """An object of these types is seen by its project, an admin, and a caller with a project
+    when it is shared to all or to that project."""
+    return ctx.can_see(
+        row["project_id"],
+        public=bool(row["shared"]) or bool(repo.granted_ids(conn, ctx.project_id, [row["id"]])),
+    )
+
+
+def not_found(object_type: str, object_id: str) -> NamedNotFound:
+    """The 404 for an object the caller cannot see (or that does not exist)."""
+    if object_type == "address_group":
+        return NamedNotFound(
+            "AddressGroupNotFound", f"Address group {excerpt(object_id)} could not be found."
+        )
+    if object_type == "subnetpool":
+        return spa.pool_not_found(object_id)
+    if object_type == "qos_policy":
+        return qos_attrs.policy_not_found(object_id)
+    return spa.scope_not_found(object_id)
+
+
+def load(conn: Any, ctx: RequestContext, object_type: str, object_id: str, action: str = "") -> Any:
+    """The object if the caller sees it, else its 404; with ``action`` (a write), 403 unless
+    the caller owns it: an object only shared to its project is not its to change."""
+    row = None if "\x00" in object_id else find(conn, object_type, object_id)
+    if row is None or not visible(conn, ctx, row):
+        raise not_found(object_type, object_id)
+    if action and not ctx.owns(row["project_id"]):
+        raise PolicyNotAuthorized(f"rule:{action}")
+    return row
+
+
 def owned_object(conn: Any, ctx: RequestContext, object_type: str, object_id: str) -> Any:
     """The policy's object, which the caller must see and, unless admin, own."""
-    row = find(conn, object_type, object_id)
-    if row is None or not ctx.can_see(
-        row["project_id"],
-        public=bool(row["shared"]) or bool(repo.granted_ids(conn, ctx.project_id, [object_id])),
-    ):
-        if object_type == "address_group":
-            raise NamedNotFound(
-                "AddressGroupNotFound", f"Address group {object_id} could not be found."
-            )
-        if object_type == "subnetpool":
-            raise spa.pool_not_found(object_id)
-        if object_type == "qos_policy":
-            raise qos_attrs.policy_not_found(object_id)
-        raise spa.scope_not_found(object_id)
+    row = load(conn, ctx, object_type, object_id)
     if not ctx.owns(row["project_id"]):
         raise InvalidInput("Only admins can manipulate policies on objects they do not own")
     return row

@@ -22,7 +22,7 @@ from neutrino.common.errors import MethodNotAllowed
 from neutrino.domain import security_groups as sgd
 from neutrino.domain.attributes import parse_create
 from neutrino.domain.listing import ListQuery
-from neutrino.service import address_groups
+from neutrino.service import rbac_objects
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
@@ -63,9 +63,6 @@ class SecurityGroupRuleService:
             rows = repo.list_rules(conn, query, ctx.list_scope)
             return [rule_view(row) for row in rows]
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
-
     def create_bulk(
         self, ctx: RequestContext, bodies: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
@@ -74,19 +71,7 @@ class SecurityGroupRuleService:
         for body in bodies:
             attrs = parse_create(body, RULE_SPEC)
             project = owner_project(ctx, attrs)
-            rule = sgd.canonical_rule(
-                sgd.Rule(
-                    security_group_id=attrs["security_group_id"],
-                    direction=attrs["direction"],
-                    ethertype=attrs.get("ethertype", "IPv4"),
-                    protocol=attrs.get("protocol"),
-                    port_range_min=attrs.get("port_range_min"),
-                    port_range_max=attrs.get("port_range_max"),
-                    remote_ip_prefix=attrs.get("remote_ip_prefix"),
-                    remote_group_id=attrs.get("remote_group_id"),
-                    remote_address_group_id=attrs.get("remote_address_group_id"),
-                )
-            )
+            rule = sgd.rule_from(attrs["security_group_id"], attrs)
             parsed.append((rule, project, attrs.get("description", "")))
         if len({rule.security_group_id for rule, _, _ in parsed}) > 1:
             raise sgd.invalid(
@@ -166,7 +151,7 @@ class SecurityGroupRuleService:
             or row["shared"]
             or rbac_repo.granted_ids(conn, project, [group_id])
         ):
-            raise address_groups.not_found(group_id)
+            raise rbac_objects.not_found("address_group", group_id)
 
     def update(
         self, ctx: RequestContext, rule_id: str, body: dict[str, Any], if_match: int | None = None

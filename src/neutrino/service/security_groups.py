@@ -52,8 +52,7 @@ from neutrino.domain.attributes import (
     uuid,
 )
 from neutrino.domain.listing import ListQuery
-from neutrino.service import rbac
-from neutrino.service.common import check_revision, owner_project, standard_view
+from neutrino.service import common, rbac
 from neutrino.service.context import RequestContext
 from neutrino.service.default_security_group_rules import template_of
 from neutrino.service.quotas import QuotaService
@@ -124,7 +123,7 @@ def group_view(
         "project_id": row["project_id"],
         "shared": shared,
         "security_group_rules": [rule_view(r, listed) for r in rules],
-        **standard_view(row, tags),
+        **common.standard_view(row, tags),
     }
 
 
@@ -159,20 +158,9 @@ def _insert_group(
 ) -> None:
     """Insert a group with its first rules, made from the default-rule templates for its kind
     (read here unless the caller already has them)."""
-    now = clock.now()
-    repo.insert_group(
-        tx.conn,
-        {
-            "id": group_id,
-            "project_id": project,
-            "name": name,
-            "description": description,
-            "created_at": now,
-            "updated_at": now,
-            "revision_number": 1,
-            "stateful": stateful,
-        },
-    )
+    group = {"name": name, "description": description}
+    row = common.new_row(group_id, project, group, revision=1, stateful=stateful)
+    repo.insert_group(tx.conn, row)
     if is_default:
         repo.insert_default(tx.conn, project, group_id)
     if templates is None:
@@ -180,7 +168,7 @@ def _insert_group(
     repo.insert_rules(
         tx.conn,
         [
-            rule_row(rule, project, None, now)
+            rule_row(rule, project, None, row["created_at"])
             for rule in sgd.rules_from_templates(group_id, templates)
         ],
     )
@@ -315,9 +303,6 @@ class SecurityGroupService:
             rows = repo.list_groups(conn, query, ctx.list_scope, ctx.project_id)
             return _render_groups(conn, rows, ctx.project_id, listed=True)
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
-
     def create_bulk(
         self, ctx: RequestContext, bodies: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
@@ -334,17 +319,13 @@ class SecurityGroupService:
         self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         templates = templates_for(tx, default_group=False)
-        per_project: dict[str, int] = {}
-        for attrs in items:
-            project = owner_project(ctx, attrs)
-            per_project[project] = per_project.get(project, 0) + 1
-        for project, count in sorted(per_project.items()):
+        for project, count in common.per_project(ctx, items):
             self.quotas.check(tx, project, "security_group", count)
             ensure_default(tx, project)
             self.quotas.check(tx, project, "security_group_rule", count * len(templates))
         ids = []
         for attrs in items:
-            project = owner_project(ctx, attrs)
+            project = common.owner_project(ctx, attrs)
             group_id = new_id()
             _insert_group(
                 tx,
@@ -384,7 +365,7 @@ class SecurityGroupService:
         else:
             locks.for_change(tx.conn, "security_groups", group_id)
         row = self._load(tx.conn, ctx, group_id, "update_security_group")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if row["name"] == sgd.DEFAULT_NAME and "name" in attrs:
             raise NamedConflict(
                 "SecurityGroupCannotUpdateDefault", "Updating default security group not allowed."
@@ -395,11 +376,7 @@ class SecurityGroupService:
             and repo.ports_using(tx.conn, group_id)
         ):
             raise sgd.in_use(group_id)
-        changed: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "stateful")
-            if k in attrs and attrs[k] != row[k]
-        }
+        changed = common.changed_attrs(attrs, row, ("name", "description", "stateful"))
         if changed:
             tx.updated(Resource.SECURITY_GROUP, group_id, changed)
         return _render_groups(tx.conn, [repo.find_group(tx.conn, group_id)], ctx.project_id)[0]
@@ -411,7 +388,7 @@ class SecurityGroupService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, group_id: str, if_match: int | None) -> None:
         locks.for_delete(tx.conn, "security_groups", group_id)  # waits for ports binding it
         row = self._load(tx.conn, ctx, group_id, "delete_security_group")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if repo.ports_using(tx.conn, group_id):
             raise sgd.in_use(group_id)
         if row["name"] == sgd.DEFAULT_NAME and not ctx.is_admin:

@@ -54,6 +54,7 @@ from neutrino.domain.attributes import (
     to_int,
 )
 from neutrino.domain.listing import ListQuery
+from neutrino.service.common import changed_attrs
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import segment_ranges as repo
@@ -316,11 +317,7 @@ class SegmentRangeService:
             raise _referenced(range_id)
         _check_span(row["network_type"], new["minimum"], new["maximum"])
         _check_overlap(tx.conn, new, skip=range_id)
-        changed: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "minimum", "maximum")
-            if k in attrs and attrs[k] != row[k]
-        }
+        changed = changed_attrs(attrs, row, ("name", "description", "minimum", "maximum"))
         if changed:
             tx.updated(Resource.NETWORK_SEGMENT_RANGE, range_id, changed)
         return _render(tx.conn, [repo.find(tx.conn, range_id)], [])[0]

@@ -45,6 +45,7 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.hoststate import VIF_BRIDGE
 from neutrino.domain.listing import ListQuery
+from neutrino.service.common import new_row
 from neutrino.service.context import RequestContext
 from neutrino.service.segment_alloc import Segment, SegmentAllocator
 from neutrino.store import locks, raw
@@ -96,21 +97,17 @@ def provider_view(row: Any) -> dict[str, Any]:
 def add(tx: Tx, network_id: str, project: str, segment: Segment, name: str = "") -> str:
     """Write a segment row of a network (its allocation is the caller's) and log it."""
     net_type, physnet, seg_id = segment
-    segment_id, now = new_id(), clock.now()
-    row = {
-        "id": segment_id,
-        "network_id": network_id,
-        "project_id": project,
-        "name": name,
-        "description": "",
-        "created_at": now,
-        "updated_at": now,
-        "revision_number": 0,
-        "network_type": net_type,
-        "physical_network": physnet,
-        "segmentation_id": seg_id,
-        "segment_index": repo.next_index(tx.conn, network_id),
-    }
+    segment_id = new_id()
+    row = new_row(
+        segment_id,
+        project,
+        {"name": name},
+        network_id=network_id,
+        network_type=net_type,
+        physical_network=physnet,
+        segmentation_id=seg_id,
+        segment_index=repo.next_index(tx.conn, network_id),
+    )
     repo.insert_row(tx.conn, row)
     tx.created(Resource.SEGMENT, row)
     return segment_id

@@ -22,6 +22,7 @@ from neutrino.domain.attributes import (
     described,
     ip_address,
     nullable,
+    nullable_objects,
     schema_of,
     tag_list,
     to_bool,
@@ -90,20 +91,9 @@ def _dict_with(keys: list[str], value: Any) -> dict[str, Any]:
 
 
 @described(
-    {
-        "anyOf": [
-            {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["start", "end"],
-                    "additionalProperties": False,
-                    "properties": {"start": schema_of(ip_address), "end": schema_of(ip_address)},
-                },
-            },
-            {"type": "null"},
-        ]
-    }
+    nullable_objects(
+        ["start", "end"], {"start": schema_of(ip_address), "end": schema_of(ip_address)}
+    )
 )
 def _pools(value: Any) -> list[dict[str, str]]:
     if value is None:
@@ -144,23 +134,10 @@ def _route_cidr(value: Any) -> str:
 
 
 @described(
-    {
-        "anyOf": [
-            {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["destination", "nexthop"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "destination": {"type": "string"},
-                        "nexthop": schema_of(ip_address),
-                    },
-                },
-            },
-            {"type": "null"},
-        ]
-    }
+    nullable_objects(
+        ["destination", "nexthop"],
+        {"destination": {"type": "string"}, "nexthop": schema_of(ip_address)},
+    )
 )
 def _host_routes(value: Any) -> list[dict[str, str]]:
     if value is None:

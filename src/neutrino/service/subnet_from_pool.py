@@ -27,10 +27,10 @@ from typing import Any
 
 from neutrino.common.errors import NamedBadRequest, NamedConflict
 from neutrino.domain import prefixes as px
+from neutrino.service import rbac_objects
 from neutrino.service import subnetpool_attrs as spa
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
-from neutrino.store import rbac as rbac_repo
 from neutrino.store import subnetpools as repo
 from neutrino.store.uow import Tx
 
@@ -49,16 +49,6 @@ def affinity_error() -> NamedBadRequest:
     )
 
 
-def visible(conn: Any, ctx: RequestContext, row: Any) -> bool:
-    """A pool (or scope) is seen by its project, an admin, and a caller with a project when
-    it is shared to all or to that project."""
-    return ctx.can_see(
-        row["project_id"],
-        public=bool(row["shared"])
-        or bool(rbac_repo.granted_ids(conn, ctx.project_id, [row["id"]])),
-    )
-
-
 def pool_for(tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> Any:
     """The pool the request names (or its version's default), locked; None without one."""
     pool_id = attrs.get("subnetpool_id")
@@ -72,7 +62,7 @@ def pool_for(tx: Tx, ctx: RequestContext, attrs: dict[str, Any]) -> Any:
         return None
     locks.for_change(tx.conn, "subnetpools", pool_id)
     row = repo.find(tx.conn, pool_id)
-    if row is None or not visible(tx.conn, ctx, row):
+    if row is None or not rbac_objects.visible(tx.conn, ctx, row):
         raise spa.pool_not_found(pool_id)
     return row
 

@@ -23,18 +23,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
-from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict, PolicyNotAuthorized
+from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.domain import prefixes as px
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
-from neutrino.service import policy, rbac, rbac_objects
+from neutrino.service import common, policy, rbac, rbac_objects
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import check_revision, owner_project, standard_view
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
-from neutrino.service.subnet_from_pool import affinity_error, visible
+from neutrino.service.subnet_from_pool import affinity_error
 from neutrino.store import locks
 from neutrino.store import rbac as rbac_repo
 from neutrino.store import subnetpools as repo
@@ -61,7 +59,7 @@ def view(row: Any, prefixes: list[str], tags: list[str], shared: bool) -> dict[s
         "is_default": bool(row["is_default"]),
         "shared": shared,
         "address_scope_id": row["address_scope_id"],
-        **standard_view(row, tags),
+        **common.standard_view(row, tags),
     }
 
 
@@ -86,12 +84,7 @@ class SubnetPoolService:
         self.quotas = quotas
 
     def _load(self, conn: Any, ctx: RequestContext, pool_id: str, action: str = "") -> Any:
-        row = None if "\x00" in pool_id else repo.find(conn, pool_id)
-        if row is None or not visible(conn, ctx, row):
-            raise spa.pool_not_found(pool_id)
-        if action and not ctx.owns(row["project_id"]):
-            raise PolicyNotAuthorized(f"rule:{action}")
-        return row
+        return rbac_objects.load(conn, ctx, "subnetpool", pool_id, action)
 
     def get(self, ctx: RequestContext, pool_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
@@ -111,43 +104,34 @@ class SubnetPoolService:
         for body in bodies:
             attrs = parse_create(body, SPEC)
             policy.check_admin_only(ctx, "create_subnetpool", SPEC, attrs)
-            attrs["project"] = owner_project(ctx, attrs)
+            attrs["project"] = common.owner_project(ctx, attrs)
             attrs.update(spa.read_pool(attrs))
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: list[dict[str, Any]]) -> Any:
-        counts: dict[str, int] = {}
-        for attrs in items:
-            counts[attrs["project"]] = counts.get(attrs["project"], 0) + 1
-        for project, count in sorted(counts.items()):
+        for project, count in common.per_project(ctx, items):
             self.quotas.check(tx, project, "subnetpool", count)
         ids = []
         for attrs in items:
-            pool_id, now = new_id(), clock.now()
+            pool_id = new_id()
             if attrs.get("is_default"):
                 _check_default_free(tx, attrs["ip_version"])
             _check_scope(tx, ctx, attrs.get("address_scope_id"), pool_id, attrs)
-            repo.insert_row(
-                tx.conn,
-                {
-                    "id": pool_id,
-                    "project_id": attrs["project"],
-                    "name": attrs["name"],
-                    "description": attrs.get("description", ""),
-                    "created_at": now,
-                    "updated_at": now,
-                    "revision_number": 0,
-                    "ip_version": attrs["ip_version"],
-                    "default_prefixlen": attrs["default_prefixlen"],
-                    "min_prefixlen": attrs["min_prefixlen"],
-                    "max_prefixlen": attrs["max_prefixlen"],
-                    "shared": bool(attrs.get("shared")),
-                    "is_default": bool(attrs.get("is_default")),
-                    "default_quota": attrs.get("default_quota"),
-                    "address_scope_id": attrs.get("address_scope_id"),
-                },
+            row = common.new_row(
+                pool_id,
+                attrs["project"],
+                attrs,
+                ip_version=attrs["ip_version"],
+                default_prefixlen=attrs["default_prefixlen"],
+                min_prefixlen=attrs["min_prefixlen"],
+                max_prefixlen=attrs["max_prefixlen"],
+                shared=bool(attrs.get("shared")),
+                is_default=bool(attrs.get("is_default")),
+                default_quota=attrs.get("default_quota"),
+                address_scope_id=attrs.get("address_scope_id"),
             )
+            repo.insert_row(tx.conn, row)
             repo.replace_prefixes(tx.conn, pool_id, attrs["prefixes"])
             if attrs.get("tags"):
                 tag_repo.replace_tags(tx.conn, "subnetpools", pool_id, attrs["tags"])
@@ -172,7 +156,7 @@ class SubnetPoolService:
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "subnetpools", pool_id)
         row = self._load(tx.conn, ctx, pool_id, "update_subnetpool")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         old = repo.prefixes_of(tx.conn, [pool_id]).get(pool_id, [])
         if "prefixes" in attrs:
             spa.check_prefixes_grow(old, attrs["prefixes"])
@@ -241,7 +225,7 @@ class SubnetPoolService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, pool_id: str, if_match: Any) -> None:
         locks.for_delete(tx.conn, "subnetpools", pool_id)
         row = self._load(tx.conn, ctx, pool_id, "delete_subnetpool")
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if repo.in_use(tx.conn, pool_id):
             raise NamedBadRequest(
                 "SubnetPoolDeleteError",
@@ -287,7 +271,9 @@ def _check_scope(
         return
     locks.for_change(tx.conn, "address_scopes", scope_id)
     scope = repo.find_scope(tx.conn, scope_id)
-    if scope is None or not visible(tx.conn, ctx, scope):  # Neutron: not accessible = absent
+    if scope is None or not rbac_objects.visible(
+        tx.conn, ctx, scope
+    ):  # Neutron: not accessible = absent
         raise spa.scope_not_found(scope_id)
     if scope["ip_version"] != pool["ip_version"]:
         raise NamedBadRequest(

@@ -50,7 +50,7 @@ from neutrino.service import segments as segment_svc
 from neutrino.service import subnet_attrs as sa
 from neutrino.service import subnet_from_pool as from_pool
 from neutrino.service import subnetpool_attrs as spa
-from neutrino.service.common import check_revision, owner_project
+from neutrino.service.common import check_revision, new_row, owner_project, per_project
 from neutrino.service.context import RequestContext
 from neutrino.service.dhcp import DhcpScheduler
 from neutrino.service.quotas import QuotaService
@@ -195,11 +195,7 @@ class SubnetService:
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
         if self.quotas is not None:
-            counts: dict[str, int] = {}
-            for attrs in items:
-                project = owner_project(ctx, attrs)
-                counts[project] = counts.get(project, 0) + 1
-            for project, count in sorted(counts.items()):
+            for project, count in per_project(ctx, items):
                 self.quotas.check(tx, project, "subnet", count)
         locks.for_change(tx.conn, "networks", *(attrs["network_id"] for attrs in items))
         return [
@@ -251,25 +247,21 @@ class SubnetService:
         self._check_cidr(conn, net, network_id)
         from_pool.check_affinity(conn, network_id, net.version, pool)
         segment_svc.check_subnet_segment(conn, network_id, attrs.get("segment_id"), update=False)
-        subnet_id, now = new_id(), clock.now()
-        row = {
-            "id": subnet_id,
-            "project_id": project,
-            "name": attrs.get("name", ""),
-            "description": attrs.get("description", ""),
-            "created_at": now,
-            "updated_at": now,
-            "revision_number": 0,
-            "network_id": network_id,
-            "ip_version": net.version,
-            "cidr": str(net),
-            "gateway_ip": None if gateway is None else ip.to_text(gateway, net.version),
-            "enable_dhcp": attrs.get("enable_dhcp", True),
-            "ipv6_ra_mode": attrs.get("ipv6_ra_mode"),
-            "ipv6_address_mode": attrs.get("ipv6_address_mode"),
-            "subnetpool_id": None if pool is None else pool["id"],
-            "segment_id": attrs.get("segment_id"),
-        }
+        subnet_id = new_id()
+        row = new_row(
+            subnet_id,
+            project,
+            attrs,
+            network_id=network_id,
+            ip_version=net.version,
+            cidr=str(net),
+            gateway_ip=None if gateway is None else ip.to_text(gateway, net.version),
+            enable_dhcp=attrs.get("enable_dhcp", True),
+            ipv6_ra_mode=attrs.get("ipv6_ra_mode"),
+            ipv6_address_mode=attrs.get("ipv6_address_mode"),
+            subnetpool_id=None if pool is None else pool["id"],
+            segment_id=attrs.get("segment_id"),
+        )
         repo.insert_row(conn, row)
         repo.replace_pools(conn, subnet_id, _pool_texts(pools, net.version))
         repo.replace_dns(conn, subnet_id, attrs.get("dns_nameservers") or [])

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
 from neutrino.common.errors import (
     InvalidInput,
     NamedConflict,
@@ -49,8 +48,7 @@ from neutrino.domain.attributes import (
 )
 from neutrino.domain.hoststate import VIF_BRIDGE
 from neutrino.domain.listing import ListQuery
-from neutrino.service import trunk_binding
-from neutrino.service.common import check_revision, owner_project, standard_view
+from neutrino.service import common, trunk_binding
 from neutrino.service.context import RequestContext
 from neutrino.store import locks
 from neutrino.store import networks as network_repo
@@ -109,7 +107,7 @@ def view(row: Any, subs: list[repo.SubPortRow], tags: list[str]) -> dict[str, An
         "sub_ports": [
             {"segmentation_id": i, "segmentation_type": t, "port_id": p} for p, t, i in subs
         ],
-        **standard_view(row, tags),
+        **common.standard_view(row, tags),
     }
 
 
@@ -229,7 +227,7 @@ class TrunkService:
         parsed = []
         for body in bodies:
             attrs = parse_create(body, SPEC)
-            attrs["project"] = owner_project(ctx, attrs)
+            attrs["project"] = common.owner_project(ctx, attrs)
             parsed.append(attrs)
         return self.store.write(self._create_tx, ctx, parsed)
 
@@ -240,19 +238,15 @@ class TrunkService:
             locks.for_change(tx.conn, "ports", *named)
             parent = self._check_parent(tx.conn, ctx, attrs["port_id"])
             subs = self._check_subports(tx.conn, ctx, parent, attrs.get("sub_ports", []))
-            trunk_id, now = new_id(), clock.now()
-            row = {
-                "id": trunk_id,
-                "project_id": attrs["project"],
-                "name": attrs.get("name", ""),
-                "description": attrs.get("description", ""),
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 0,
-                "admin_state_up": attrs.get("admin_state_up", True),
-                "status": rules.DOWN,
-                "port_id": parent["id"],
-            }
+            trunk_id = new_id()
+            row = common.new_row(
+                trunk_id,
+                attrs["project"],
+                attrs,
+                admin_state_up=attrs.get("admin_state_up", True),
+                status=rules.DOWN,
+                port_id=parent["id"],
+            )
             repo.insert_row(tx.conn, row)
             repo.add_subports(tx.conn, trunk_id, subs)
             if attrs.get("tags"):
@@ -276,12 +270,8 @@ class TrunkService:
     ) -> dict[str, Any]:
         locks.for_change(tx.conn, "trunks", trunk_id)
         row = self._load(tx.conn, ctx, trunk_id)
-        check_revision(row["revision_number"], if_match)
-        changed: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "admin_state_up")
-            if k in attrs and attrs[k] != row[k]
-        }
+        common.check_revision(row["revision_number"], if_match)
+        changed = common.changed_attrs(attrs, row, ("name", "description", "admin_state_up"))
         if changed:
             tx.updated(Resource.TRUNK, trunk_id, changed)
         return render(tx.conn, [repo.find(tx.conn, trunk_id)])[0]
@@ -293,7 +283,7 @@ class TrunkService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, trunk_id: str, if_match: Any) -> None:
         locks.for_delete(tx.conn, "trunks", trunk_id)
         row = self._load(tx.conn, ctx, trunk_id)
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if not row["admin_state_up"]:
             raise _disabled(trunk_id)
         parent = port_repo.get(tx.conn, row["port_id"])

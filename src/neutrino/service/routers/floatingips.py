@@ -51,10 +51,9 @@ from neutrino.domain.attributes import (
     uuid,
 )
 from neutrino.domain.listing import ListQuery
-from neutrino.service import ipam, policy, qos, rbac
+from neutrino.service import ipam, policy, qos, rbac, system_ports
 from neutrino.service.common import check_revision, owner_project
 from neutrino.service.context import RequestContext
-from neutrino.service.macs import free_mac
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import fip_assoc, fip_rules, pf_rules
 from neutrino.service.routers.fip_views import pool_view, render, render_one
@@ -62,7 +61,6 @@ from neutrino.store import floatingips as repo
 from neutrino.store import locks
 from neutrino.store import networks as network_repo
 from neutrino.store import port_forwardings as pf_repo
-from neutrino.store import ports as port_repo
 from neutrino.store import subnets as subnet_repo
 from neutrino.store import tags as tag_repo
 from neutrino.store.changes import Resource
@@ -116,9 +114,6 @@ class FloatingIpService:
             return [pool_view(r) for r in repo.pools(conn)]
 
     # --- create
-
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
 
     def create_bulk(self, ctx: RequestContext, bodies: Items) -> Items:
         ctx.require_write("create_floatingip")
@@ -192,35 +187,15 @@ class FloatingIpService:
             )
             if v
         }
-        port_id = new_id()
-        now = clock.now()
-        port_repo.insert_row(
-            conn,
-            {
-                "id": port_id,
-                "project_id": "",
-                "name": "",
-                "description": "",
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 1,
-                "network_id": network_id,
-                "mac_address": free_mac(tx, network_id, self.base_mac),
-                "admin_state_up": True,
-                "status": "N/A",
-                "device_id": fip_id,
-                "device_owner": repo.DEVICE_OWNER,
-                "port_security_enabled": False,
-                "binding_host_id": "",
-                "binding_vnic_type": "normal",
-                "binding_vif_type": "unbound",
-                "binding_vif_details": "{}",
-                "binding_profile": "{}",
-                "dns_name": "",
-            },
-            system_owned=True,
+        port = system_ports.insert(
+            tx,
+            network_id,
+            self.base_mac,
+            device_id=fip_id,
+            device_owner=repo.DEVICE_OWNER,
+            status="N/A",
         )
-        mac = port_repo.get(conn, port_id)["mac_address"]
+        port_id, mac = port["id"], port["mac_address"]
         fixed = ipam.allocate(
             tx,
             network_id,

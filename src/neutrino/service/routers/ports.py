@@ -18,12 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.common import clock
-from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
-from neutrino.service import ipam
+from neutrino.service import ipam, system_ports
 from neutrino.service.l3_ha import HaConfig
-from neutrino.service.macs import free_mac
 from neutrino.store import locks
 from neutrino.store import ports as port_repo
 from neutrino.store import routers as repo
@@ -56,35 +53,10 @@ class RouterPorts:
         """Create a router-owned port; return its id and its allocated fixed IPs."""
         conn = tx.conn
         locks.for_change(conn, "networks", network_id)
-        port_id = new_id()
-        now = clock.now()
-        port_repo.insert_row(
-            conn,
-            {
-                "id": port_id,
-                "project_id": project,
-                "name": "",
-                "description": "",
-                "created_at": now,
-                "updated_at": now,
-                "revision_number": 1,
-                "network_id": network_id,
-                "mac_address": free_mac(tx, network_id, self.base_mac),
-                "admin_state_up": True,
-                "status": "DOWN",
-                "device_id": router_id,
-                "device_owner": owner,
-                "port_security_enabled": False,
-                "binding_host_id": "",
-                "binding_vnic_type": "normal",
-                "binding_vif_type": "unbound",
-                "binding_vif_details": "{}",
-                "binding_profile": "{}",
-                "dns_name": "",
-            },
-            system_owned=True,
+        port = system_ports.insert(
+            tx, network_id, self.base_mac, device_id=router_id, device_owner=owner, project=project
         )
-        mac = port_repo.get(conn, port_id)["mac_address"]
+        port_id, mac = port["id"], port["mac_address"]
         fixed = ipam.allocate(
             tx, network_id, requested, mac, port_id=port_id, device_owner=owner, window=self.window
         )

@@ -23,15 +23,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from neutrino.common import clock
 from neutrino.common.errors import InvalidInput, NamedBadRequest, NamedConflict
 from neutrino.common.ids import new_id
 from neutrino.common.settings import Settings
 from neutrino.domain.attributes import parse_create, parse_update
 from neutrino.domain.listing import ListQuery
 from neutrino.service import availability_zones as az
-from neutrino.service import l3_ha, l3_scheduler, policy
-from neutrino.service.common import check_revision, owner_project
+from neutrino.service import common, l3_ha, l3_scheduler, policy
 from neutrino.service.context import RequestContext
 from neutrino.service.quotas import QuotaService
 from neutrino.service.routers import interfaces
@@ -95,9 +93,6 @@ class RouterService:
 
     # --- create
 
-    def create(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
-        return self.create_bulk(ctx, [body])[0]
-
     def create_bulk(self, ctx: RequestContext, bodies: Items) -> Items:
         ctx.require_write("create_router")
         parsed = []
@@ -116,39 +111,31 @@ class RouterService:
 
     def _create_tx(self, tx: Tx, ctx: RequestContext, items: Items) -> Items:
         created = []
-        counts: dict[str, int] = {}
-        for attrs in items:
-            project = owner_project(ctx, attrs)
-            counts[project] = counts.get(project, 0) + 1
-        for project, count in sorted(counts.items()):
+        for project, count in common.per_project(ctx, items):
             self.quotas.check(tx, project, "router", count)
         for attrs in items:
             if "flavor_id" in attrs:
                 self._apply_flavor(tx, attrs)
             router_id = new_id()
-            now = clock.now()
-            project = owner_project(ctx, attrs)
+            project = common.owner_project(ctx, attrs)
             hints = attrs.get("availability_zone_hints") or []
             az.check_hints(tx.conn, l3_scheduler.L3_AGENT, hints)
             repo.insert_row(
                 tx.conn,
-                {
-                    "id": router_id,
-                    "project_id": project,
-                    "name": attrs.get("name", ""),
-                    "description": attrs.get("description", ""),
-                    "created_at": now,
-                    "updated_at": now,
-                    "revision_number": 1,
-                    "admin_state_up": attrs.get("admin_state_up", True),
-                    "status": "ACTIVE",
-                    "gw_port_id": None,
-                    "enable_snat": True,
-                    "ha": attrs["ha"],
-                    "ha_vr_id": l3_ha.allocate_vr_id(tx, project) if attrs["ha"] else None,
-                    "availability_zone_hints": az.hints_text(hints),
-                    "flavor_id": attrs.get("flavor_id"),
-                },
+                common.new_row(
+                    router_id,
+                    project,
+                    attrs,
+                    revision=1,
+                    admin_state_up=attrs.get("admin_state_up", True),
+                    status="ACTIVE",
+                    gw_port_id=None,
+                    enable_snat=True,
+                    ha=attrs["ha"],
+                    ha_vr_id=l3_ha.allocate_vr_id(tx, project) if attrs["ha"] else None,
+                    availability_zone_hints=az.hints_text(hints),
+                    flavor_id=attrs.get("flavor_id"),
+                ),
             )
             if attrs["ha"]:
                 self._ensure_ha_network(tx, project)
@@ -203,12 +190,8 @@ class RouterService:
         if_match: int | None,
     ) -> dict[str, Any]:
         row = load(tx.conn, ctx, router_id, for_update=True)
-        check_revision(row["revision_number"], if_match)
-        values: dict[str, Any] = {
-            k: attrs[k]
-            for k in ("name", "description", "admin_state_up")
-            if k in attrs and attrs[k] != row[k]
-        }
+        common.check_revision(row["revision_number"], if_match)
+        values = common.changed_attrs(attrs, row, ("name", "description", "admin_state_up"))
         resync = False
         if "ha" in attrs and attrs["ha"] != bool(row["ha"]):
             if row["flavor_id"]:
@@ -321,24 +304,21 @@ class RouterService:
     def add_interface(
         self, ctx: RequestContext, router_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        ctx.require_write_on("add_router_interface", lambda: self.get(ctx, router_id))
-        by_port, by_subnet = interface_keys(body, removal=False)
-        return self.store.write(
-            interfaces.add_tx,
-            ctx,
-            self.ports,
-            router_id,
-            body["port_id"] if by_port else None,
-            body["subnet_id"] if by_subnet else None,
-        )
+        return self._interface(ctx, router_id, body, removal=False)
 
     def remove_interface(
         self, ctx: RequestContext, router_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        ctx.require_write_on("remove_router_interface", lambda: self.get(ctx, router_id))
-        by_port, by_subnet = interface_keys(body, removal=True)
+        return self._interface(ctx, router_id, body, removal=True)
+
+    def _interface(
+        self, ctx: RequestContext, router_id: str, body: dict[str, Any], *, removal: bool
+    ) -> dict[str, Any]:
+        action = "remove_router_interface" if removal else "add_router_interface"
+        ctx.require_write_on(action, lambda: self.get(ctx, router_id))
+        by_port, by_subnet = interface_keys(body, removal=removal)
         return self.store.write(
-            interfaces.remove_tx,
+            interfaces.remove_tx if removal else interfaces.add_tx,
             ctx,
             self.ports,
             router_id,
@@ -355,7 +335,7 @@ class RouterService:
     def _delete_tx(self, tx: Tx, ctx: RequestContext, router_id: str, if_match: int | None) -> None:
         conn = tx.conn
         row = load(conn, ctx, router_id, for_update=True)
-        check_revision(row["revision_number"], if_match)
+        common.check_revision(row["revision_number"], if_match)
         if repo.port_ids(conn, router_id, repo.INTERFACE):
             raise NamedConflict("RouterInUse", f"Router {router_id} still has ports")
         l3_ha.sync_ha_ports(tx, router_id, [], self.ports.ha)  # an HA router's HA ports
