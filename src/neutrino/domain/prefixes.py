@@ -84,7 +84,7 @@ def blocks(intervals: Iterable[Interval], version: int) -> list[Network]:
     make = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
     out: list[Network] = []
     for first, last in intervals:
-        out.extend(ipaddress.summarize_address_range(make(first), make(last)))  # type: ignore[arg-type]
+        out.extend(ipaddress.summarize_address_range(make(first), make(last)))
     return out
 
 

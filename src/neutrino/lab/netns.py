@@ -208,9 +208,10 @@ def exec_in(
     namespace: str, argv: Sequence[str], **kwargs: object
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` inside ``namespace`` (``ip netns exec``), not checked."""
-    return subprocess.run(
+    done: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
         ["ip", "netns", "exec", namespace, *argv], text=True, check=False, **kwargs
-    )  # type: ignore[call-overload, no-any-return]
+    )
+    return done
 
 
 def _has_link(namespace: str, name: str) -> bool:

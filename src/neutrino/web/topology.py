@@ -209,7 +209,7 @@ def _owner_label(port: dict[str, Any]) -> str:
     owner = str(port["device_owner"])
     if owner == "network:dhcp":
         return "DHCP"
-    return port["id"][:8]
+    return str(port["id"])[:8]
 
 
 def status_class(status: str) -> str:

@@ -91,7 +91,7 @@ def _waiters(request: Request) -> anyio.CapacityLimiter:
     limiter = getattr(request.app.state, "ui_waiters", None)
     if limiter is None:
         limiter = request.app.state.ui_waiters = anyio.CapacityLimiter(MAX_WAITERS)
-    return limiter  # type: ignore[no-any-return]
+    return limiter
 
 
 @router.get("/ui/topology/changes")

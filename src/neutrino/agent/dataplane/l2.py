@@ -124,7 +124,10 @@ class L2Manager:
         """Converge the devices in ``links`` (all of them, or only those in ``names``: the
         others were wired by an earlier apply and nothing vanished), then the entries."""
         report = ApplyReport()
-        due = lambda name: names is None or name in names  # noqa: E731
+
+        def due(name: str) -> bool:
+            return names is None or name in names
+
         for spec in desired.bridges.values():
             if due(spec.name):
                 self._apply_bridge(spec.name, spec.mtu, links.get(spec.name), report)
