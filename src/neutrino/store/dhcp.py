@@ -36,16 +36,14 @@ def dhcp_agents(conn: Connection) -> list[tuple[str, dt.datetime, bool]]:
 
 def network_zones(conn: Connection, network_ids: Sequence[str]) -> dict[str, list[str]]:
     """network id -> the sorted zones of the DHCP agents serving it (``availability_zones``)."""
-    if not network_ids:
-        return {}
     out: dict[str, list[str]] = {}
-    for nid, zone in raw.rows(
+    for nid, zone in raw.rows_in(
         conn,
-        f"SELECT DISTINCT b.network_id, a.availability_zone FROM dhcp_bindings b "
-        f"JOIN agents a ON a.host = b.host AND a.agent_type = ? "
-        f"WHERE a.availability_zone IS NOT NULL AND a.availability_zone <> '' "
-        f"AND b.network_id IN ({','.join('?' * len(network_ids))}) "
-        f"ORDER BY b.network_id, a.availability_zone",
+        "SELECT DISTINCT b.network_id, a.availability_zone FROM dhcp_bindings b "
+        "JOIN agents a ON a.host = b.host AND a.agent_type = ? "
+        "WHERE a.availability_zone IS NOT NULL AND a.availability_zone <> '' "
+        "AND b.network_id IN ({ids}) ORDER BY b.network_id, a.availability_zone",
+        network_ids,
         (DHCP_AGENT, *network_ids),
     ):
         out.setdefault(str(nid), []).append(str(zone))

@@ -167,13 +167,8 @@ def groups_by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, RowMapping]
 def owners(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
     """Group id -> (project_id, stateful), for the groups that exist: what a port create
     checks of its groups, raw (``store.raw``) as it is asked on every one."""
-    if not ids:
-        return {}
-    rows = raw.rows(
-        conn,
-        f"SELECT id, project_id, stateful FROM {groups.name} "
-        f"WHERE id IN ({', '.join('?' * len(ids))})",
-        tuple(ids),
+    rows = raw.rows_in(
+        conn, f"SELECT id, project_id, stateful FROM {groups.name} WHERE id IN ({{ids}})", ids
     )
     return {gid: (project, bool(stateful)) for gid, project, stateful in rows}
 
