@@ -12,14 +12,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select
+from sqlalchemy import Connection, RowMapping, delete, insert, select
 
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models_address_groups import AddressGroup, AddressGroupAddress
 from neutrino.store.models_security import SecurityGroupRule
-from neutrino.store.query import Column, check_keys, compile_list, standard_columns
-from neutrino.store.rbac import granted_clause
+from neutrino.store.query import Column, listed, standard_columns
+from neutrino.store.rbac import shared_scope
 from neutrino.store.timestamps import changed_since_filter
 
 groups = AddressGroup.__table__
@@ -37,20 +37,8 @@ def find(conn: Connection, group_id: str) -> RowMapping | None:
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """``visible_to`` None: every group (an admin); "" none."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(groups)
-    if visible_to is not None:
-        stmt = stmt.where(
-            or_(
-                g.project_id == visible_to,
-                g.shared.is_(True),
-                granted_clause(g.id, visible_to),
-            )
-            if visible_to
-            else false()
-        )
-    stmt = compile_list(conn, stmt, groups, query, COLUMNS, HOOKS, kind="Address group")
-    return list(conn.execute(stmt).mappings())
+    scope = shared_scope(groups, visible_to)
+    return listed(conn, groups, query, COLUMNS, HOOKS, "Address group", scope)
 
 
 def addresses_of(conn: Connection, group_ids: Sequence[str]) -> dict[str, list[str]]:

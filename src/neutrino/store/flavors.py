@@ -18,7 +18,7 @@ from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models_flavors import Flavor, FlavorServiceProfileBinding, ServiceProfile
 from neutrino.store.models_l3 import Router
-from neutrino.store.query import Column, check_keys, compile_list, nullable_str
+from neutrino.store.query import Column, listed, nullable_str
 
 flavors = Flavor.__table__
 profiles = ServiceProfile.__table__
@@ -52,17 +52,11 @@ def find_profile(conn: Connection, profile_id: str) -> RowMapping | None:
 
 
 def list_flavors(conn: Connection, query: ListQuery) -> list[RowMapping]:
-    check_keys(query, FLAVOR_COLUMNS, HOOKS)
-    stmt = compile_list(conn, select(flavors), flavors, query, FLAVOR_COLUMNS, kind="Flavor")
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, flavors, query, FLAVOR_COLUMNS, HOOKS, "Flavor")
 
 
 def list_profiles(conn: Connection, query: ListQuery) -> list[RowMapping]:
-    check_keys(query, PROFILE_COLUMNS, HOOKS)
-    stmt = compile_list(
-        conn, select(profiles), profiles, query, PROFILE_COLUMNS, kind="Service Profile"
-    )
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, profiles, query, PROFILE_COLUMNS, HOOKS, "Service Profile")
 
 
 def profiles_of(conn: Connection, flavor_ids: Sequence[str]) -> dict[str, list[str]]:

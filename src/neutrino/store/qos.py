@@ -21,9 +21,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     delete,
-    false,
     insert,
-    or_,
     select,
     update,
 )
@@ -40,8 +38,8 @@ from neutrino.store.models_qos import (
     QosMinimumPacketRateRule,
     QosPolicy,
 )
-from neutrino.store.query import Column, check_keys, compile_list, standard_columns
-from neutrino.store.rbac import granted_clause
+from neutrino.store.query import Column, listed, standard_columns
+from neutrino.store.rbac import shared_scope
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -98,20 +96,8 @@ def find(conn: Connection, policy_id: str) -> RowMapping | None:
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """``visible_to`` None: every policy (an admin); "" none (unscoped)."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(policies)
-    if visible_to is not None:
-        stmt = stmt.where(
-            or_(
-                q.project_id == visible_to,
-                q.shared.is_(True),
-                granted_clause(q.id, visible_to),
-            )
-            if visible_to
-            else false()
-        )
-    stmt = compile_list(conn, stmt, policies, query, COLUMNS, HOOKS, kind="QoS policy")
-    return list(conn.execute(stmt).mappings())
+    scope = shared_scope(policies, visible_to)
+    return listed(conn, policies, query, COLUMNS, HOOKS, "QoS policy", scope)
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
@@ -176,10 +162,8 @@ def list_rules(
     conn: Connection, rule_type: str, policy_id: str, query: ListQuery
 ) -> list[RowMapping]:
     table, columns = RULE_TABLES[rule_type], RULE_COLUMNS[rule_type]
-    check_keys(query, columns, RULE_HOOKS)
-    stmt = select(table).where(table.c.qos_policy_id == policy_id)
-    stmt = compile_list(conn, stmt, table, query, columns, RULE_HOOKS, kind="QoS rule")
-    return list(conn.execute(stmt).mappings())
+    scope = table.c.qos_policy_id == policy_id
+    return listed(conn, table, query, columns, RULE_HOOKS, "QoS rule", scope)
 
 
 def policy_rules(conn: Connection, rule_type: str, policy_id: str) -> list[RowMapping]:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    RowMapping,
     Select,
     SmallInteger,
     String,
@@ -112,6 +113,33 @@ def standard_columns(table: Table) -> dict[str, Column]:
         "created_at": timestamp_column(c.created_at),
         "updated_at": timestamp_column(c.updated_at),
     }
+
+
+def own_rows(table: Table, visible_to: str | None) -> Any:
+    """The scope of a resource a project sees only its own of (None: every row; "": none)."""
+    if visible_to is None:
+        return None
+    return table.c.project_id == visible_to if visible_to else false()
+
+
+def listed(
+    conn: Connection,
+    table: Table,
+    query: ListQuery,
+    columns: Mapping[str, Column],
+    hooks: Mapping[str, FilterHook],
+    kind: str,
+    scope: Any = None,
+    stmt: Select[Any] | None = None,
+) -> list[RowMapping]:
+    """A list's rows: ``query``'s keys checked, then ``stmt`` (default: the whole table)
+    narrowed to ``scope`` (None: every row), filtered, sorted and paged."""
+    check_keys(query, columns, hooks)
+    stmt = select(table) if stmt is None else stmt
+    if scope is not None:
+        stmt = stmt.where(scope)
+    stmt = compile_list(conn, stmt, table, query, columns, hooks, kind)
+    return list(conn.execute(stmt).mappings())
 
 
 def compile_list(

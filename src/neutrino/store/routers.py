@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
@@ -18,8 +18,8 @@ from neutrino.store.models import IpAllocation, Port, Subnet
 from neutrino.store.models_l3 import Router, RouterPort, RouterRoute
 from neutrino.store.query import (
     Column,
-    check_keys,
-    compile_list,
+    listed,
+    own_rows,
     standard_columns,
 )
 from neutrino.store.tags import tag_filters
@@ -56,12 +56,7 @@ def exists(conn: Connection, router_id: str) -> bool:
 
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(routers)
-    if visible_to is not None:
-        stmt = stmt.where(c.project_id == visible_to if visible_to else false())
-    stmt = compile_list(conn, stmt, routers, query, COLUMNS, HOOKS, kind="Router")
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, routers, query, COLUMNS, HOOKS, "Router", own_rows(routers, visible_to))
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
