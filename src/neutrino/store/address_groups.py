@@ -8,7 +8,6 @@ also serves host state: the addresses of the groups the host's rules name.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +17,7 @@ from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models_address_groups import AddressGroup, AddressGroupAddress
 from neutrino.store.models_security import SecurityGroupRule
-from neutrino.store.query import Column, listed, standard_columns
+from neutrino.store.query import Column, listed, rows_by_key, standard_columns
 from neutrino.store.rbac import shared_scope
 from neutrino.store.timestamps import changed_since_filter
 
@@ -43,17 +42,8 @@ def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> lis
 
 def addresses_of(conn: Connection, group_ids: Sequence[str]) -> dict[str, list[str]]:
     """group id -> its addresses, sorted as strings."""
-    out: dict[str, list[str]] = defaultdict(list)
-    if not group_ids:
-        return out
-    stmt = select(addresses.c.address_group_id, addresses.c.address)
-    if len(group_ids) <= 500:
-        stmt = stmt.where(addresses.c.address_group_id.in_(list(group_ids)))
-    wanted = set(group_ids)
-    for gid, address in conn.execute(stmt.order_by(addresses.c.address)):
-        if gid in wanted:
-            out[gid].append(address)
-    return out
+    stmt = select(addresses.c.address_group_id, addresses.c.address).order_by(addresses.c.address)
+    return rows_by_key(conn, stmt, group_ids)
 
 
 def everything(conn: Connection) -> list[dict[str, Any]]:

@@ -16,12 +16,7 @@ from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.models import IpAllocation, Port, Subnet
 from neutrino.store.models_l3 import Router, RouterPort, RouterRoute
-from neutrino.store.query import (
-    Column,
-    listed,
-    own_rows,
-    standard_columns,
-)
+from neutrino.store.query import Column, listed, own_rows, rows_by_key, standard_columns
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -123,16 +118,9 @@ def attached_subnets(
 
 
 def routes_of(conn: Connection, router_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
-    ids = list(router_ids)
-    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if not ids:
-        return out
     stmt = select(routes.c.router_id, routes.c.destination, routes.c.nexthop)
-    if len(ids) <= 500:
-        stmt = stmt.where(routes.c.router_id.in_(ids))
-    for rid, dest, hop in conn.execute(stmt.order_by(routes.c.destination, routes.c.nexthop)):
-        out[rid].append((dest, hop))
-    return out
+    stmt = stmt.order_by(routes.c.destination, routes.c.nexthop)
+    return rows_by_key(conn, stmt, list(router_ids))
 
 
 def replace_routes(conn: Connection, router_id: str, items: Iterable[tuple[str, str]]) -> None:

@@ -24,6 +24,7 @@ from neutrino.store.query import (
     listed,
     nullable_int,
     nullable_str,
+    rows_by_key,
     standard_columns,
 )
 from neutrino.store.rbac import shared_scope
@@ -76,15 +77,7 @@ def default_pool(conn: Connection, ip_version: int) -> RowMapping | None:
 
 
 def prefixes_of(conn: Connection, pool_ids: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    if not pool_ids:
-        return out
-    stmt = select(prefixes.c.subnetpool_id, prefixes.c.cidr)
-    if len(pool_ids) <= 500:
-        stmt = stmt.where(prefixes.c.subnetpool_id.in_(pool_ids))
-    for pool_id, cidr in conn.execute(stmt):
-        out[pool_id].append(cidr)
-    return out
+    return rows_by_key(conn, select(prefixes.c.subnetpool_id, prefixes.c.cidr), pool_ids)
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:

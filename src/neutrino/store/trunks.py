@@ -7,7 +7,6 @@ returned in the order they were added (``position``), as Neutron lists them.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,12 +17,7 @@ from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.models import Port
 from neutrino.store.models_trunks import Trunk, TrunkSubPort
-from neutrino.store.query import (
-    Column,
-    listed,
-    own_rows,
-    standard_columns,
-)
+from neutrino.store.query import Column, listed, own_rows, rows_by_key, standard_columns
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -54,18 +48,10 @@ def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> lis
 
 
 def subports_of(conn: Connection, trunk_ids: Iterable[str]) -> dict[str, list[SubPortRow]]:
-    ids = list(trunk_ids)
-    out: dict[str, list[SubPortRow]] = defaultdict(list)
-    if not ids:
-        return out
     stmt = select(s.trunk_id, s.port_id, s.segmentation_type, s.segmentation_id).order_by(
         s.trunk_id, s.position, s.port_id
     )
-    if len(ids) <= 500:
-        stmt = stmt.where(s.trunk_id.in_(ids))
-    for trunk_id, port_id, seg_type, seg_id in conn.execute(stmt):
-        out[trunk_id].append((port_id, seg_type, seg_id))
-    return out
+    return rows_by_key(conn, stmt, list(trunk_ids))
 
 
 # raw (``store.raw``): asked on every port create and status report
