@@ -57,26 +57,20 @@ def network_hints(conn: Connection, network_id: str) -> list[str]:
 
 def dhcp_subnets(conn: Connection, network_id: str) -> list[str]:
     """Ids of the network's subnets with ``enable_dhcp``, by id."""
-    return [
-        r[0]
-        for r in raw.rows(
-            conn,
-            "SELECT id FROM subnets WHERE network_id = ? AND enable_dhcp = ? ORDER BY id",
-            (network_id, True),
-        )
-    ]
+    return raw.column(
+        conn,
+        "SELECT id FROM subnets WHERE network_id = ? AND enable_dhcp = ? ORDER BY id",
+        (network_id, True),
+    )
 
 
 def networks_needing_dhcp(conn: Connection) -> list[str]:
     """Ids of the networks with at least one DHCP-enabled subnet."""
-    return [
-        r[0]
-        for r in raw.rows(
-            conn,
-            "SELECT DISTINCT network_id FROM subnets WHERE enable_dhcp = ? ORDER BY network_id",
-            (True,),
-        )
-    ]
+    return raw.column(
+        conn,
+        "SELECT DISTINCT network_id FROM subnets WHERE enable_dhcp = ? ORDER BY network_id",
+        (True,),
+    )
 
 
 def dhcp_ports(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:

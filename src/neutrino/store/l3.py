@@ -46,26 +46,16 @@ def is_l3_host(conn: Connection, host: str) -> bool:
 
 
 def router_hosts(conn: Connection, router_id: str) -> list[str]:
-    return [
-        str(r[0])
-        for r in raw.rows(
-            conn,
-            "SELECT host FROM router_l3_bindings WHERE router_id = ? ORDER BY host",
-            (router_id,),
-        )
-    ]
+    return raw.column(
+        conn, "SELECT host FROM router_l3_bindings WHERE router_id = ? ORDER BY host", (router_id,)
+    )
 
 
 def routers_of_host(conn: Connection, host: str) -> list[str]:
     """The ids of the routers ``host`` hosts, by id."""
-    return [
-        str(r[0])
-        for r in raw.rows(
-            conn,
-            "SELECT router_id FROM router_l3_bindings WHERE host = ? ORDER BY router_id",
-            (host,),
-        )
-    ]
+    return raw.column(
+        conn, "SELECT router_id FROM router_l3_bindings WHERE host = ? ORDER BY router_id", (host,)
+    )
 
 
 def router_zones(conn: Connection, router_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -142,18 +132,17 @@ def router_ha(conn: Connection, router_id: str) -> tuple[bool, int | None, str] 
 
 
 def ha_router_ids(conn: Connection) -> set[str]:
-    return {str(r[0]) for r in raw.rows(conn, "SELECT id FROM routers WHERE ha", ())}
+    return set(raw.column(conn, "SELECT id FROM routers WHERE ha"))
 
 
 def used_vr_ids(conn: Connection, project_id: str) -> set[int]:
-    return {
-        int(r[0])
-        for r in raw.rows(
+    return set(
+        raw.column(
             conn,
             "SELECT ha_vr_id FROM routers WHERE project_id = ? AND ha_vr_id IS NOT NULL",
             (project_id,),
         )
-    }
+    )
 
 
 def ha_ports(conn: Connection, router_id: str) -> list[tuple[str, str]]:

@@ -71,6 +71,11 @@ def one(conn: Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ..
         cursor.close()
 
 
+def column(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """The first column of ``rows``."""
+    return [r[0] for r in rows(conn, sql, params)]
+
+
 def marks(items: Sequence[Any]) -> str:
     """One ``?`` per item, for ``IN (...)``."""
     return ",".join("?" * len(items))

@@ -116,13 +116,13 @@ def granted_ids(
     if not project_id or not object_ids:
         return set()
     # raw (``store.raw``): every port create with security groups asks it
-    rows = raw.rows(
+    found = raw.column(
         conn,
         f"SELECT object_id FROM {policies.name} WHERE action = ? "
-        f"AND target_project IN (?, ?) AND object_id IN ({', '.join('?' * len(object_ids))})",
+        f"AND target_project IN (?, ?) AND object_id IN ({raw.marks(object_ids)})",
         (action, project_id, WILDCARD, *object_ids),
     )
-    return {r[0] for r in rows}
+    return set(found)
 
 
 def find(conn: Connection, policy_id: str, *, for_update: bool = False) -> RowMapping | None:

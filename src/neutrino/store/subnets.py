@@ -256,7 +256,7 @@ def ipam_subnets(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:
 
 def used_keys(conn: Connection, subnet_id: str, lo_key: str, hi_key: str, limit: int) -> list[str]:
     """Keys of allocated addresses in ``[lo_key, hi_key]``, ascending, at most ``limit``."""
-    return [r[0] for r in raw.rows(conn, _USED_KEYS, (subnet_id, lo_key, hi_key, limit))]
+    return raw.column(conn, _USED_KEYS, (subnet_id, lo_key, hi_key, limit))
 
 
 def holder(conn: Connection, subnet_id: str, ip_address: str) -> str | None:
