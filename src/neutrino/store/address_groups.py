@@ -8,18 +8,17 @@ also serves host state: the addresses of the groups the host's rules name.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select
+from sqlalchemy import Connection, RowMapping, delete, insert, select
 
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models_address_groups import AddressGroup, AddressGroupAddress
 from neutrino.store.models_security import SecurityGroupRule
-from neutrino.store.query import Column, check_keys, compile_list, standard_columns
-from neutrino.store.rbac import granted_clause
+from neutrino.store.query import Column, listed, rows_by_key, standard_columns
+from neutrino.store.rbac import shared_scope
 from neutrino.store.timestamps import changed_since_filter
 
 groups = AddressGroup.__table__
@@ -37,35 +36,14 @@ def find(conn: Connection, group_id: str) -> RowMapping | None:
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """``visible_to`` None: every group (an admin); "" none."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(groups)
-    if visible_to is not None:
-        stmt = stmt.where(
-            or_(
-                g.project_id == visible_to,
-                g.shared.is_(True),
-                granted_clause(g.id, visible_to),
-            )
-            if visible_to
-            else false()
-        )
-    stmt = compile_list(conn, stmt, groups, query, COLUMNS, HOOKS, kind="Address group")
-    return list(conn.execute(stmt).mappings())
+    scope = shared_scope(groups, visible_to)
+    return listed(conn, groups, query, COLUMNS, HOOKS, "Address group", scope)
 
 
 def addresses_of(conn: Connection, group_ids: Sequence[str]) -> dict[str, list[str]]:
     """group id -> its addresses, sorted as strings."""
-    out: dict[str, list[str]] = defaultdict(list)
-    if not group_ids:
-        return out
-    stmt = select(addresses.c.address_group_id, addresses.c.address)
-    if len(group_ids) <= 500:
-        stmt = stmt.where(addresses.c.address_group_id.in_(list(group_ids)))
-    wanted = set(group_ids)
-    for gid, address in conn.execute(stmt.order_by(addresses.c.address)):
-        if gid in wanted:
-            out[gid].append(address)
-    return out
+    stmt = select(addresses.c.address_group_id, addresses.c.address).order_by(addresses.c.address)
+    return rows_by_key(conn, stmt, group_ids)
 
 
 def everything(conn: Connection) -> list[dict[str, Any]]:

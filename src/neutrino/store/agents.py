@@ -12,7 +12,7 @@ from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.models import Agent
-from neutrino.store.query import Column, check_keys, compile_list
+from neutrino.store.query import Column, listed
 
 agents = Agent.__table__
 c = agents.c
@@ -29,9 +29,7 @@ COLUMNS: dict[str, Column] = {
 
 
 def list_rows(conn: Connection, query: ListQuery) -> list[RowMapping]:
-    check_keys(query, COLUMNS, {})
-    stmt = compile_list(conn, select(agents), agents, query, COLUMNS, {}, kind="Agent")
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, agents, query, COLUMNS, {}, "Agent")
 
 
 def get(conn: Connection, agent_id: str) -> RowMapping:

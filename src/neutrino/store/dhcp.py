@@ -36,16 +36,14 @@ def dhcp_agents(conn: Connection) -> list[tuple[str, dt.datetime, bool]]:
 
 def network_zones(conn: Connection, network_ids: Sequence[str]) -> dict[str, list[str]]:
     """network id -> the sorted zones of the DHCP agents serving it (``availability_zones``)."""
-    if not network_ids:
-        return {}
     out: dict[str, list[str]] = {}
-    for nid, zone in raw.rows(
+    for nid, zone in raw.rows_in(
         conn,
-        f"SELECT DISTINCT b.network_id, a.availability_zone FROM dhcp_bindings b "
-        f"JOIN agents a ON a.host = b.host AND a.agent_type = ? "
-        f"WHERE a.availability_zone IS NOT NULL AND a.availability_zone <> '' "
-        f"AND b.network_id IN ({','.join('?' * len(network_ids))}) "
-        f"ORDER BY b.network_id, a.availability_zone",
+        "SELECT DISTINCT b.network_id, a.availability_zone FROM dhcp_bindings b "
+        "JOIN agents a ON a.host = b.host AND a.agent_type = ? "
+        "WHERE a.availability_zone IS NOT NULL AND a.availability_zone <> '' "
+        "AND b.network_id IN ({ids}) ORDER BY b.network_id, a.availability_zone",
+        network_ids,
         (DHCP_AGENT, *network_ids),
     ):
         out.setdefault(str(nid), []).append(str(zone))
@@ -59,26 +57,20 @@ def network_hints(conn: Connection, network_id: str) -> list[str]:
 
 def dhcp_subnets(conn: Connection, network_id: str) -> list[str]:
     """Ids of the network's subnets with ``enable_dhcp``, by id."""
-    return [
-        r[0]
-        for r in raw.rows(
-            conn,
-            "SELECT id FROM subnets WHERE network_id = ? AND enable_dhcp = ? ORDER BY id",
-            (network_id, True),
-        )
-    ]
+    return raw.column(
+        conn,
+        "SELECT id FROM subnets WHERE network_id = ? AND enable_dhcp = ? ORDER BY id",
+        (network_id, True),
+    )
 
 
 def networks_needing_dhcp(conn: Connection) -> list[str]:
     """Ids of the networks with at least one DHCP-enabled subnet."""
-    return [
-        r[0]
-        for r in raw.rows(
-            conn,
-            "SELECT DISTINCT network_id FROM subnets WHERE enable_dhcp = ? ORDER BY network_id",
-            (True,),
-        )
-    ]
+    return raw.column(
+        conn,
+        "SELECT DISTINCT network_id FROM subnets WHERE enable_dhcp = ? ORDER BY network_id",
+        (True,),
+    )
 
 
 def dhcp_ports(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:

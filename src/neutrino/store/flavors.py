@@ -8,7 +8,6 @@ sees every row (the service decides who may list at all).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +17,7 @@ from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models_flavors import Flavor, FlavorServiceProfileBinding, ServiceProfile
 from neutrino.store.models_l3 import Router
-from neutrino.store.query import Column, check_keys, compile_list, nullable_str
+from neutrino.store.query import Column, listed, nullable_str, rows_by_key
 
 flavors = Flavor.__table__
 profiles = ServiceProfile.__table__
@@ -40,7 +39,6 @@ PROFILE_COLUMNS: dict[str, Column] = {
     "enabled": Column(p.enabled, to_bool),
 }
 HOOKS: dict[str, Any] = {}
-_IN_LIMIT = 500
 
 
 def find_flavor(conn: Connection, flavor_id: str) -> RowMapping | None:
@@ -52,32 +50,17 @@ def find_profile(conn: Connection, profile_id: str) -> RowMapping | None:
 
 
 def list_flavors(conn: Connection, query: ListQuery) -> list[RowMapping]:
-    check_keys(query, FLAVOR_COLUMNS, HOOKS)
-    stmt = compile_list(conn, select(flavors), flavors, query, FLAVOR_COLUMNS, kind="Flavor")
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, flavors, query, FLAVOR_COLUMNS, HOOKS, "Flavor")
 
 
 def list_profiles(conn: Connection, query: ListQuery) -> list[RowMapping]:
-    check_keys(query, PROFILE_COLUMNS, HOOKS)
-    stmt = compile_list(
-        conn, select(profiles), profiles, query, PROFILE_COLUMNS, kind="Service Profile"
-    )
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, profiles, query, PROFILE_COLUMNS, HOOKS, "Service Profile")
 
 
 def profiles_of(conn: Connection, flavor_ids: Sequence[str]) -> dict[str, list[str]]:
     """flavor id -> the ids of its bound profiles, sorted."""
-    out: dict[str, list[str]] = defaultdict(list)
-    if not flavor_ids:
-        return out
     stmt = select(b.flavor_id, b.service_profile_id).order_by(b.service_profile_id)
-    if len(flavor_ids) <= _IN_LIMIT:
-        stmt = stmt.where(b.flavor_id.in_(list(flavor_ids)))
-    wanted = set(flavor_ids)
-    for flavor_id, profile_id in conn.execute(stmt):
-        if flavor_id in wanted:
-            out[flavor_id].append(profile_id)
-    return out
+    return rows_by_key(conn, stmt, flavor_ids)
 
 
 def insert_flavor(conn: Connection, values: dict[str, Any]) -> None:

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, select
+from sqlalchemy import Connection, RowMapping, delete, insert, select
 
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models import IpAllocation, Network, Port, Subnet
 from neutrino.store.models_l3 import FloatingIp, RouterPort
 from neutrino.store.query import (
     Column,
-    check_keys,
-    compile_list,
+    listed,
     nullable_str,
+    own_rows,
     standard_columns,
 )
 from neutrino.store.tags import tag_filters
@@ -58,12 +58,8 @@ def find(conn: Connection, fip_id: str, *, for_update: bool = False) -> RowMappi
 
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(floating_ips)
-    if visible_to is not None:
-        stmt = stmt.where(c.project_id == visible_to if visible_to else false())
-    stmt = compile_list(conn, stmt, floating_ips, query, COLUMNS, HOOKS, kind="Floating IP")
-    return list(conn.execute(stmt).mappings())
+    scope = own_rows(floating_ips, visible_to)
+    return listed(conn, floating_ips, query, COLUMNS, HOOKS, "Floating IP", scope)
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:

@@ -25,10 +25,6 @@ L2_AGENT = "L2 agent"
 HA_INTERFACE = "network:router_ha_interface"
 
 
-def _marks(items: Sequence[Any]) -> str:
-    return ",".join("?" * len(items))
-
-
 def l2_agent(conn: Connection, host: str) -> tuple[str, dt.datetime, bool] | None:
     """(configurations JSON, heartbeat_timestamp, admin_state_up) of the host's L2 agent."""
     row = raw.one(  # raw: every bound port create asks it (``store.raw``)
@@ -43,12 +39,10 @@ def l2_agent(conn: Connection, host: str) -> tuple[str, dt.datetime, bool] | Non
 def l2_configurations(conn: Connection, hosts: Iterable[str]) -> dict[str, str]:
     """host -> configurations JSON of its L2 agent."""
     wanted = sorted(set(hosts))
-    if not wanted:
-        return {}
-    rows = raw.rows(
+    rows = raw.rows_in(
         conn,
-        f"SELECT host, configurations FROM agents WHERE agent_type = ? "
-        f"AND host IN ({_marks(wanted)})",
+        "SELECT host, configurations FROM agents WHERE agent_type = ? AND host IN ({ids})",
+        wanted,
         (L2_AGENT, *wanted),
     )
     return {h: cfg for h, cfg in rows}
@@ -78,14 +72,12 @@ def has_port_on(conn: Connection, host: str, network_id: str) -> bool:
 def ports_by_id(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """``bound_ports``' columns, then binding_host_id and binding_vif_type, of the ports
     ``ids`` that exist (whatever their binding), ordered by id."""
-    if not ids:
-        return []
-    return raw.rows(
+    return raw.rows_in(
         conn,
-        f"SELECT id, network_id, mac_address, admin_state_up, device_owner, "
-        f"port_security_enabled, system_owned, binding_host_id, binding_vif_type FROM ports "
-        f"WHERE id IN ({_marks(ids)}) ORDER BY id",
-        tuple(ids),
+        "SELECT id, network_id, mac_address, admin_state_up, device_owner, "
+        "port_security_enabled, system_owned, binding_host_id, binding_vif_type FROM ports "
+        "WHERE id IN ({ids}) ORDER BY id",
+        ids,
     )
 
 
@@ -110,96 +102,74 @@ def bound_ports(conn: Connection, host: str) -> list[tuple[Any, ...]]:
 def bandwidth_limits(conn: Connection, port_ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """(port id, direction, max_kbps, max_burst_kbps) of these ports' effective QoS policy:
     the port's own, else its network's unless the network owns the port."""
-    if not port_ids:
-        return []
-    return raw.rows(
+    return raw.rows_in(
         conn,
         "SELECT p.id, r.direction, r.max_kbps, r.max_burst_kbps FROM ports p "
         "JOIN networks n ON n.id = p.network_id "
         "JOIN qos_bandwidth_limit_rules r ON r.qos_policy_id = COALESCE(p.qos_policy_id, "
         "CASE WHEN p.device_owner LIKE ? THEN NULL ELSE n.qos_policy_id END) "
-        f"WHERE p.id IN ({_marks(port_ids)}) ORDER BY p.id, r.direction",
+        "WHERE p.id IN ({ids}) ORDER BY p.id, r.direction",
+        port_ids,
         ("network:%", *port_ids),  # a parameter: psycopg reads a literal % as a placeholder
     )
 
 
 def networks(conn: Connection, ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """(id, network_type, segmentation_id, physical_network, mtu) ordered by id."""
-    if not ids:
-        return []
-    return raw.rows(
+    return raw.rows_in(
         conn,
-        f"SELECT id, network_type, segmentation_id, physical_network, mtu "
-        f"FROM networks WHERE id IN ({_marks(ids)}) ORDER BY id",
-        tuple(ids),
+        "SELECT id, network_type, segmentation_id, physical_network, mtu "
+        "FROM networks WHERE id IN ({ids}) ORDER BY id",
+        ids,
     )
 
 
 def subnets(conn: Connection, network_ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """(id, network_id, cidr, ip_version, gateway_ip, enable_dhcp, ra_mode, address_mode)."""
-    if not network_ids:
-        return []
-    return raw.rows(
+    return raw.rows_in(
         conn,
-        f"SELECT id, network_id, cidr, ip_version, gateway_ip, enable_dhcp, "
-        f"ipv6_ra_mode, ipv6_address_mode FROM subnets "
-        f"WHERE network_id IN ({_marks(network_ids)}) ORDER BY id",
-        tuple(network_ids),
+        "SELECT id, network_id, cidr, ip_version, gateway_ip, enable_dhcp, "
+        "ipv6_ra_mode, ipv6_address_mode FROM subnets WHERE network_id IN ({ids}) ORDER BY id",
+        network_ids,
     )
 
 
 def dns_and_routes(
     conn: Connection, subnet_ids: Sequence[str]
 ) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]]]:
-    dns: dict[str, list[str]] = defaultdict(list)
-    routes: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if not subnet_ids:
-        return dns, routes
-    marks = _marks(subnet_ids)
-    for sid, addr in raw.rows(
+    dns = raw.grouped(
         conn,
-        f"SELECT subnet_id, address FROM subnet_dns_nameservers "
-        f"WHERE subnet_id IN ({marks}) ORDER BY subnet_id, position",
-        tuple(subnet_ids),
-    ):
-        dns[sid].append(addr)
-    for sid, dest, hop in raw.rows(
+        "SELECT subnet_id, address FROM subnet_dns_nameservers "
+        "WHERE subnet_id IN ({ids}) ORDER BY subnet_id, position",
+        subnet_ids,
+    )
+    routes = raw.grouped(
         conn,
-        f"SELECT subnet_id, destination, nexthop FROM "
-        f"subnet_host_routes WHERE subnet_id IN ({marks}) "
-        f"ORDER BY subnet_id, destination, nexthop",
-        tuple(subnet_ids),
-    ):
-        routes[sid].append((dest, hop))
+        "SELECT subnet_id, destination, nexthop FROM subnet_host_routes "
+        "WHERE subnet_id IN ({ids}) ORDER BY subnet_id, destination, nexthop",
+        subnet_ids,
+    )
     return dns, routes
 
 
 def fixed_ips(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
     """port id -> [(subnet_id, ip_address)] in allocation order."""
-    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if not port_ids:
-        return out
-    for pid, sid, addr in raw.rows(
+    return raw.grouped(
         conn,
-        f"SELECT port_id, subnet_id, ip_address FROM "
-        f"ip_allocations WHERE port_id IN ({_marks(port_ids)}) "
-        f"ORDER BY port_id, position, ip_address",
-        tuple(port_ids),
-    ):
-        out[pid].append((sid, addr))
-    return out
+        "SELECT port_id, subnet_id, ip_address FROM ip_allocations "
+        "WHERE port_id IN ({ids}) ORDER BY port_id, position, ip_address",
+        port_ids,
+    )
 
 
 def subport_tags(conn: Connection, port_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
     """sub-port id -> (its trunk's parent port, its VLAN tag), for the trunk sub-ports among
     ``port_ids``."""
-    if not port_ids:
-        return {}
-    rows = raw.rows(
+    rows = raw.rows_in(
         conn,
-        f"SELECT s.port_id, t.port_id, s.segmentation_id FROM trunk_subports s "
-        f"JOIN trunks t ON t.id = s.trunk_id WHERE s.port_id IN ({_marks(port_ids)})",
-        tuple(port_ids),
+        "SELECT s.port_id, t.port_id, s.segmentation_id FROM trunk_subports s "
+        "JOIN trunks t ON t.id = s.trunk_id WHERE s.port_id IN ({ids})",
+        port_ids,
     )
     return {sub: (parent, int(tag)) for sub, parent, tag in rows}
 
@@ -214,12 +184,12 @@ def remote_ports(
     on other hosts (of ``port_ids`` only, when given)."""
     if not network_ids or port_ids == []:
         return []
-    only = "" if port_ids is None else f"AND id IN ({_marks(port_ids)}) "
+    only = "" if port_ids is None else f"AND id IN ({raw.marks(port_ids)}) "
     return raw.rows(
         conn,
         f"SELECT id, network_id, mac_address, binding_host_id, device_owner, device_id "
         f"FROM ports "
-        f"WHERE network_id IN ({_marks(network_ids)}) AND binding_vif_type = ? "
+        f"WHERE network_id IN ({raw.marks(network_ids)}) AND binding_vif_type = ? "
         f"AND binding_host_id <> ? {only}ORDER BY id",
         (*network_ids, VIF_BRIDGE, host, *(port_ids or ())),
     )
@@ -266,30 +236,22 @@ def unbound_ports_on(conn: Connection, host: str) -> list[tuple[Any, ...]]:
 def network_ports(conn: Connection, network_ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """(id, network_id, mac_address, device_owner, dns_name) of every port on the networks
     (DHCP entries: a DHCP server answers for ports whatever their binding)."""
-    if not network_ids:
-        return []
-    return raw.rows(
+    return raw.rows_in(
         conn,
-        f"SELECT id, network_id, mac_address, device_owner, dns_name FROM ports "
-        f"WHERE network_id IN ({_marks(network_ids)}) ORDER BY id",
-        tuple(network_ids),
+        "SELECT id, network_id, mac_address, device_owner, dns_name FROM ports "
+        "WHERE network_id IN ({ids}) ORDER BY id",
+        network_ids,
     )
 
 
 def dhcp_opts(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple[str, str, int]]]:
     """port id -> [(opt_name, opt_value, ip_version)] ordered by name."""
-    out: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    if not port_ids:
-        return out
-    for pid, name, value, version in raw.rows(
+    return raw.grouped(
         conn,
-        f"SELECT port_id, opt_name, opt_value, ip_version FROM port_extra_dhcp_opts "
-        f"WHERE port_id IN ({_marks(port_ids)}) ORDER BY port_id, opt_name, "
-        f"ip_version",
-        tuple(port_ids),
-    ):
-        out[pid].append((name, value, int(version)))
-    return out
+        "SELECT port_id, opt_name, opt_value, ip_version FROM port_extra_dhcp_opts "
+        "WHERE port_id IN ({ids}) ORDER BY port_id, opt_name, ip_version",
+        port_ids,
+    )
 
 
 # --- security groups (host state's security part; see domain/sgstate.py) ---------------------
@@ -297,37 +259,24 @@ def dhcp_opts(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[tuple
 
 def port_groups(conn: Connection, port_ids: Sequence[str]) -> dict[str, list[str]]:
     """port id -> its security group ids, sorted."""
-    out: dict[str, list[str]] = defaultdict(list)
-    if not port_ids:
-        return out
-    for pid, gid in raw.rows(
+    return raw.grouped(
         conn,
-        f"SELECT port_id, security_group_id FROM "
-        f"port_security_groups WHERE port_id IN ({_marks(port_ids)}) "
-        f"ORDER BY port_id, security_group_id",
-        tuple(port_ids),
-    ):
-        out[pid].append(gid)
-    return out
+        "SELECT port_id, security_group_id FROM port_security_groups "
+        "WHERE port_id IN ({ids}) ORDER BY port_id, security_group_id",
+        port_ids,
+    )
 
 
 def address_pairs(
     conn: Connection, port_ids: Sequence[str]
 ) -> dict[str, list[tuple[str, str | None]]]:
     """port id -> [(ip_address, mac_address)] of its allowed address pairs, sorted."""
-    out: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
-    if not port_ids:
-        return out
-    for pid, ip, mac in raw.rows(
+    return raw.grouped(
         conn,
-        f"SELECT port_id, ip_address, mac_address FROM "
-        f"port_allowed_address_pairs WHERE port_id IN "
-        f"({_marks(port_ids)}) ORDER BY port_id, ip_address, "
-        f"mac_address",
-        tuple(port_ids),
-    ):
-        out[pid].append((ip, mac))
-    return out
+        "SELECT port_id, ip_address, mac_address FROM port_allowed_address_pairs "
+        "WHERE port_id IN ({ids}) ORDER BY port_id, ip_address, mac_address",
+        port_ids,
+    )
 
 
 def router_floating_ips(
@@ -336,13 +285,11 @@ def router_floating_ips(
     """(router id, floating network id) -> the floating addresses the router holds there
     (associated, or carrying port forwardings), sorted."""
     out: dict[tuple[str, str], list[str]] = defaultdict(list)
-    if not router_ids:
-        return out
-    for rid, net, address in raw.rows(
+    for rid, net, address in raw.rows_in(
         conn,
-        f"SELECT router_id, floating_network_id, floating_ip_address FROM floating_ips "
-        f"WHERE router_id IN ({_marks(router_ids)}) ORDER BY floating_ip_address",
-        tuple(router_ids),
+        "SELECT router_id, floating_network_id, floating_ip_address FROM floating_ips "
+        "WHERE router_id IN ({ids}) ORDER BY floating_ip_address",
+        router_ids,
     ):
         out[(rid, net)].append(address)
     return out
@@ -350,12 +297,8 @@ def router_floating_ips(
 
 def security_groups(conn: Connection, group_ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """(id, stateful) of the groups, ordered by id."""
-    if not group_ids:
-        return []
-    return raw.rows(
-        conn,
-        f"SELECT id, stateful FROM security_groups WHERE id IN ({_marks(group_ids)}) ORDER BY id",
-        tuple(group_ids),
+    return raw.rows_in(
+        conn, "SELECT id, stateful FROM security_groups WHERE id IN ({ids}) ORDER BY id", group_ids
     )
 
 
@@ -363,17 +306,13 @@ def security_group_rules(conn: Connection, group_ids: Sequence[str]) -> list[tup
     """(security_group_id, id, direction, ethertype, protocol, port_range_min, port_range_max,
     normalized_cidr, remote_group_id, remote_address_group_id) of the groups' rules, ordered by
     group and rule id."""
-    if not group_ids:
-        return []
-    return raw.rows(
+    return raw.rows_in(
         conn,
-        f"SELECT security_group_id, id, direction, ethertype, protocol, "
-        f"port_range_min, port_range_max, "
-        f"COALESCE(normalized_cidr, remote_ip_prefix), remote_group_id, "
-        f"remote_address_group_id "
-        f"FROM security_group_rules WHERE security_group_id IN "
-        f"({_marks(group_ids)}) ORDER BY security_group_id, id",
-        tuple(group_ids),
+        "SELECT security_group_id, id, direction, ethertype, protocol, port_range_min, "
+        "port_range_max, COALESCE(normalized_cidr, remote_ip_prefix), remote_group_id, "
+        "remote_address_group_id FROM security_group_rules "
+        "WHERE security_group_id IN ({ids}) ORDER BY security_group_id, id",
+        group_ids,
     )
 
 
@@ -381,25 +320,12 @@ def group_member_addresses(conn: Connection, group_ids: Sequence[str]) -> dict[s
     """group id -> the fixed IPs and allowed-address-pair IPs of every port in it (any host,
     bound or not): two queries, one per address table."""
     out: dict[str, set[str]] = defaultdict(set)
-    if not group_ids:
-        return out
-    marks = _marks(group_ids)
-    for gid, addr in raw.rows(
-        conn,
-        f"SELECT g.security_group_id, a.ip_address FROM "
-        f"port_security_groups g JOIN ip_allocations a ON "
-        f"a.port_id = g.port_id WHERE g.security_group_id IN "
-        f"({marks})",
-        tuple(group_ids),
-    ):
-        out[gid].add(addr)
-    for gid, addr in raw.rows(
-        conn,
-        f"SELECT g.security_group_id, p.ip_address FROM "
-        f"port_security_groups g JOIN port_allowed_address_pairs p "
-        f"ON p.port_id = g.port_id WHERE g.security_group_id IN "
-        f"({marks})",
-        tuple(group_ids),
-    ):
-        out[gid].add(addr)
+    for table in ("ip_allocations", "port_allowed_address_pairs"):
+        for gid, addr in raw.rows_in(
+            conn,
+            f"SELECT g.security_group_id, a.ip_address FROM port_security_groups g "
+            f"JOIN {table} a ON a.port_id = g.port_id WHERE g.security_group_id IN ({{ids}})",
+            group_ids,
+        ):
+            out[gid].add(addr)
     return out

@@ -71,13 +71,8 @@ def answer(conn: Connection, host: str, check_id: str, lines: str) -> bool:
 
 def answers(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     """check id -> its answer (JSON), for those of ``ids`` answered."""
-    if not ids:
-        return {}
-    marks = ", ".join("?" for _ in ids)
-    rows = raw.rows(
-        conn,
-        f"SELECT id, answer FROM kernel_checks WHERE answer IS NOT NULL AND id IN ({marks})",
-        tuple(ids),
+    rows = raw.rows_in(
+        conn, "SELECT id, answer FROM kernel_checks WHERE answer IS NOT NULL AND id IN ({ids})", ids
     )
     return {r[0]: r[1] for r in rows}
 

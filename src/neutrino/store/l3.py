@@ -12,7 +12,6 @@ with one query per table for all the host's routers (no N+1). Agent rows go thro
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,10 +23,6 @@ from neutrino.store.models import Agent
 L3_AGENT = "L3 agent"
 HA_INTERFACE = "network:router_ha_interface"
 agents = Agent.__table__
-
-
-def _marks(items: Sequence[Any]) -> str:
-    return ",".join("?" * len(items))
 
 
 # --- scheduling ------------------------------------------------------------------------------
@@ -51,39 +46,28 @@ def is_l3_host(conn: Connection, host: str) -> bool:
 
 
 def router_hosts(conn: Connection, router_id: str) -> list[str]:
-    return [
-        str(r[0])
-        for r in raw.rows(
-            conn,
-            "SELECT host FROM router_l3_bindings WHERE router_id = ? ORDER BY host",
-            (router_id,),
-        )
-    ]
+    return raw.column(
+        conn, "SELECT host FROM router_l3_bindings WHERE router_id = ? ORDER BY host", (router_id,)
+    )
 
 
 def routers_of_host(conn: Connection, host: str) -> list[str]:
     """The ids of the routers ``host`` hosts, by id."""
-    return [
-        str(r[0])
-        for r in raw.rows(
-            conn,
-            "SELECT router_id FROM router_l3_bindings WHERE host = ? ORDER BY router_id",
-            (host,),
-        )
-    ]
+    return raw.column(
+        conn, "SELECT router_id FROM router_l3_bindings WHERE host = ? ORDER BY router_id", (host,)
+    )
 
 
 def router_zones(conn: Connection, router_ids: Sequence[str]) -> dict[str, list[str]]:
     """router id -> the sorted zones of the L3 agents hosting it (``availability_zones``)."""
     out: dict[str, list[str]] = {}
-    if not router_ids:
-        return out
-    for rid, zone in raw.rows(
+    for rid, zone in raw.rows_in(
         conn,
-        f"SELECT DISTINCT b.router_id, a.availability_zone FROM router_l3_bindings b "
-        f"JOIN agents a ON a.host = b.host AND a.agent_type = ? "
-        f"WHERE a.availability_zone IS NOT NULL AND a.availability_zone <> '' "
-        f"AND b.router_id IN ({_marks(router_ids)}) ORDER BY b.router_id, a.availability_zone",
+        "SELECT DISTINCT b.router_id, a.availability_zone FROM router_l3_bindings b "
+        "JOIN agents a ON a.host = b.host AND a.agent_type = ? "
+        "WHERE a.availability_zone IS NOT NULL AND a.availability_zone <> '' "
+        "AND b.router_id IN ({ids}) ORDER BY b.router_id, a.availability_zone",
+        router_ids,
         (L3_AGENT, *router_ids),
     ):
         out.setdefault(str(rid), []).append(str(zone))
@@ -148,18 +132,17 @@ def router_ha(conn: Connection, router_id: str) -> tuple[bool, int | None, str] 
 
 
 def ha_router_ids(conn: Connection) -> set[str]:
-    return {str(r[0]) for r in raw.rows(conn, "SELECT id FROM routers WHERE ha", ())}
+    return set(raw.column(conn, "SELECT id FROM routers WHERE ha"))
 
 
 def used_vr_ids(conn: Connection, project_id: str) -> set[int]:
-    return {
-        int(r[0])
-        for r in raw.rows(
+    return set(
+        raw.column(
             conn,
             "SELECT ha_vr_id FROM routers WHERE project_id = ? AND ha_vr_id IS NOT NULL",
             (project_id,),
         )
-    }
+    )
 
 
 def ha_ports(conn: Connection, router_id: str) -> list[tuple[str, str]]:
@@ -206,13 +189,10 @@ def routers_with_ports(conn: Connection) -> list[tuple[str, list[str]]]:
 
 def l3_load(conn: Connection, hosts: Sequence[str]) -> dict[str, int]:
     """host -> how many routers it hosts (the scheduler's load measure)."""
-    if not hosts:
-        return {}
-    rows = raw.rows(
+    rows = raw.rows_in(
         conn,
-        f"SELECT host, COUNT(*) FROM router_l3_bindings "
-        f"WHERE host IN ({_marks(hosts)}) GROUP BY host",
-        tuple(hosts),
+        "SELECT host, COUNT(*) FROM router_l3_bindings WHERE host IN ({ids}) GROUP BY host",
+        hosts,
     )
     return {h: int(n) for h, n in rows}
 
@@ -237,31 +217,29 @@ def hosted_ports(conn: Connection, router_ids: Sequence[str], host: str) -> list
     on ``host`` with a successful binding; of an HA router, every interface and gateway port
     (bound to whichever host was last master: every host of the router builds them) and its
     own HA port."""
-    if not router_ids:
-        return []
-    return raw.rows(
+    return raw.rows_in(
         conn,
-        f"SELECT rp.router_id, p.id, rp.port_type, p.network_id, "
-        f"p.mac_address FROM router_ports rp JOIN ports p ON p.id = rp.port_id "
-        f"JOIN routers r ON r.id = rp.router_id "
-        f"WHERE rp.router_id IN ({_marks(router_ids)}) AND p.binding_vif_type = 'bridge' "
-        f"AND (p.binding_host_id = ? OR (r.ha AND rp.port_type <> ?)) "
-        f"ORDER BY rp.router_id, p.id",
+        "SELECT rp.router_id, p.id, rp.port_type, p.network_id, "
+        "p.mac_address FROM router_ports rp JOIN ports p ON p.id = rp.port_id "
+        "JOIN routers r ON r.id = rp.router_id "
+        "WHERE rp.router_id IN ({ids}) AND p.binding_vif_type = 'bridge' "
+        "AND (p.binding_host_id = ? OR (r.ha AND rp.port_type <> ?)) "
+        "ORDER BY rp.router_id, p.id",
+        router_ids,
         (*router_ids, host, HA_INTERFACE),
     )
 
 
 def ha_port_hosts(conn: Connection, router_ids: Sequence[str]) -> list[tuple[str, str, str]]:
     """(router_id, port_id, binding_host_id) of the routers' HA ports (every host's)."""
-    if not router_ids:
-        return []
     return [
         (r[0], r[1], r[2])
-        for r in raw.rows(
+        for r in raw.rows_in(
             conn,
-            f"SELECT rp.router_id, p.id, p.binding_host_id FROM router_ports rp "
-            f"JOIN ports p ON p.id = rp.port_id WHERE rp.port_type = ? "
-            f"AND rp.router_id IN ({_marks(router_ids)}) ORDER BY rp.router_id, p.id",
+            "SELECT rp.router_id, p.id, p.binding_host_id FROM router_ports rp "
+            "JOIN ports p ON p.id = rp.port_id WHERE rp.port_type = ? "
+            "AND rp.router_id IN ({ids}) ORDER BY rp.router_id, p.id",
+            router_ids,
             (HA_INTERFACE, *router_ids),
         )
     ]
@@ -269,30 +247,19 @@ def ha_port_hosts(conn: Connection, router_ids: Sequence[str]) -> list[tuple[str
 
 def subnet_rows(conn: Connection, subnet_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
     """subnet id -> (cidr, gateway_ip)."""
-    if not subnet_ids:
-        return {}
-    rows = raw.rows(
-        conn,
-        f"SELECT id, cidr, gateway_ip FROM subnets WHERE id IN ({_marks(subnet_ids)})",
-        tuple(subnet_ids),
+    rows = raw.rows_in(
+        conn, "SELECT id, cidr, gateway_ip FROM subnets WHERE id IN ({ids})", subnet_ids
     )
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def extra_routes(conn: Connection, router_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
-    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if not router_ids:
-        return out
-    for rid, dest, hop in raw.rows(
+    return raw.grouped(
         conn,
-        f"SELECT router_id, destination, nexthop FROM "
-        f"router_routes WHERE router_id IN "
-        f"({_marks(router_ids)}) ORDER BY router_id, "
-        f"destination, nexthop",
-        tuple(router_ids),
-    ):
-        out[rid].append((dest, hop))
-    return out
+        "SELECT router_id, destination, nexthop FROM router_routes "
+        "WHERE router_id IN ({ids}) ORDER BY router_id, destination, nexthop",
+        router_ids,
+    )
 
 
 def floating_ips(
@@ -300,16 +267,11 @@ def floating_ips(
 ) -> dict[str, list[tuple[str, str, str, str]]]:
     """router id -> [(fip id, floating address, fixed address, fixed port id)] of its
     associated floating IPs."""
-    out: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
-    if not router_ids:
-        return out
-    for rid, fid, fip, fixed, port in raw.rows(
+    return raw.grouped(
         conn,
-        f"SELECT router_id, id, floating_ip_address, fixed_ip_address, fixed_port_id "
-        f"FROM floating_ips WHERE router_id IN ({_marks(router_ids)}) "
-        f"AND fixed_ip_address IS NOT NULL AND fixed_port_id IS NOT NULL "
-        f"ORDER BY router_id, floating_ip_address",
-        tuple(router_ids),
-    ):
-        out[rid].append((fid, fip, fixed, port))
-    return out
+        "SELECT router_id, id, floating_ip_address, fixed_ip_address, fixed_port_id "
+        "FROM floating_ips WHERE router_id IN ({ids}) "
+        "AND fixed_ip_address IS NOT NULL AND fixed_port_id IS NOT NULL "
+        "ORDER BY router_id, floating_ip_address",
+        router_ids,
+    )

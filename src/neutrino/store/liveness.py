@@ -28,29 +28,25 @@ def active_ports_on(conn: Connection, hosts: list[str]) -> list[tuple[Any, ...]]
     """(id, project_id, network_id, revision_number) of ACTIVE ports bound to ``hosts``,
     row-locked in id order on PostgreSQL (``FOR NO KEY UPDATE``): a port whose status a
     concurrent report changed is re-read after that commit, and skipped if no longer ACTIVE."""
-    if not hosts:
-        return []
-    marks = ",".join("?" * len(hosts))
     lock = " FOR NO KEY UPDATE" if locks.enabled(conn) else ""
-    return raw.rows(
+    return raw.rows_in(
         conn,
         f"SELECT id, project_id, network_id, revision_number FROM ports "
-        f"WHERE status = ? AND binding_host_id IN ({marks}) ORDER BY id{lock}",
+        f"WHERE status = ? AND binding_host_id IN ({{ids}}) ORDER BY id{lock}",
+        hosts,
         ("ACTIVE", *hosts),
     )
 
 
 def dhcp_ports_on(conn: Connection, owner: str, hosts: list[str]) -> list[tuple[str, str]]:
     """(port id, network id) of the DHCP ports bound to ``hosts``."""
-    if not hosts:
-        return []
-    marks = ",".join("?" * len(hosts))
     return [
         (r[0], r[1])
-        for r in raw.rows(
+        for r in raw.rows_in(
             conn,
-            f"SELECT id, network_id FROM ports WHERE device_owner = ? AND "
-            f"binding_host_id IN ({marks}) ORDER BY id",
+            "SELECT id, network_id FROM ports WHERE device_owner = ? AND "
+            "binding_host_id IN ({ids}) ORDER BY id",
+            hosts,
             (owner, *hosts),
         )
     ]

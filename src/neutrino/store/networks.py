@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select
+from sqlalchemy import Connection, RowMapping, delete, insert, select
 
 from neutrino.common.errors import ResourceNotFound
 from neutrino.domain.attributes import to_bool, to_int
@@ -16,13 +16,12 @@ from neutrino.store.models import Network, Port, SegmentAllocation, Subnet
 from neutrino.store.models_auto_allocate import AutoAllocatedTopology
 from neutrino.store.query import (
     Column,
-    check_keys,
-    compile_list,
+    listed,
     nullable_int,
     nullable_str,
     standard_columns,
 )
-from neutrino.store.rbac import granted_clause
+from neutrino.store.rbac import shared_scope
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -48,14 +47,6 @@ COLUMNS: dict[str, Column] = {
     "provider:segmentation_id": Column(c.segmentation_id, nullable_int),
 }
 HOOKS: dict[str, Any] = {**tag_filters(networks), **changed_since_filter(networks)}
-
-
-def visible_clause(project_id: str) -> Any:
-    """Own networks, and those an RBAC policy grants to the project (by name or to all: see
-    ``store.rbac``); ``shared`` mirrors the wildcard share and spares the lookup."""
-    if not project_id:  # unscoped: "" would match project-less rows
-        return false()
-    return or_(c.project_id == project_id, c.shared.is_(True), granted_clause(c.id, project_id))
 
 
 def get(conn: Connection, network_id: str, *, for_update: bool = False) -> RowMapping:
@@ -85,12 +76,8 @@ def for_port(conn: Connection, network_id: str) -> tuple[str, bool, bool, bool] 
 
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(networks)
-    if visible_to is not None:
-        stmt = stmt.where(visible_clause(visible_to))
-    stmt = compile_list(conn, stmt, networks, query, COLUMNS, HOOKS, kind="Network")
-    return list(conn.execute(stmt).mappings())
+    scope = shared_scope(networks, visible_to)
+    return listed(conn, networks, query, COLUMNS, HOOKS, "Network", scope)
 
 
 def subnet_ids(conn: Connection, network_ids: Iterable[str] | None) -> dict[str, list[str]]:

@@ -22,7 +22,7 @@ from neutrino.domain import port_forwarding as pfd
 from neutrino.domain.attributes import Invalid
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models_l3 import FloatingIp, PortForwarding
-from neutrino.store.query import Column, check_keys, compile_list
+from neutrino.store.query import Column, listed
 
 port_forwardings = PortForwarding.__table__
 floating_ips = FloatingIp.__table__
@@ -76,10 +76,8 @@ def list_rows(conn: Connection, fip_id: str, query: ListQuery) -> list[RowMappin
                 "PortForwardingNotSupportFilterField",
                 f"Port Forwarding filter {key} is not supported.",
             )
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(port_forwardings).where(c.floatingip_id == fip_id)
-    stmt = compile_list(conn, stmt, port_forwardings, query, COLUMNS, HOOKS, kind="Port Forwarding")
-    return list(conn.execute(stmt).mappings())
+    scope = c.floatingip_id == fip_id
+    return listed(conn, port_forwardings, query, COLUMNS, HOOKS, "Port Forwarding", scope)
 
 
 def find(conn: Connection, pf_id: str) -> RowMapping | None:

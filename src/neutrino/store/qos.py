@@ -21,9 +21,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     delete,
-    false,
     insert,
-    or_,
     select,
     update,
 )
@@ -40,8 +38,8 @@ from neutrino.store.models_qos import (
     QosMinimumPacketRateRule,
     QosPolicy,
 )
-from neutrino.store.query import Column, check_keys, compile_list, standard_columns
-from neutrino.store.rbac import granted_clause
+from neutrino.store.query import Column, listed, standard_columns
+from neutrino.store.rbac import shared_scope
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -98,20 +96,8 @@ def find(conn: Connection, policy_id: str) -> RowMapping | None:
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """``visible_to`` None: every policy (an admin); "" none (unscoped)."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(policies)
-    if visible_to is not None:
-        stmt = stmt.where(
-            or_(
-                q.project_id == visible_to,
-                q.shared.is_(True),
-                granted_clause(q.id, visible_to),
-            )
-            if visible_to
-            else false()
-        )
-    stmt = compile_list(conn, stmt, policies, query, COLUMNS, HOOKS, kind="QoS policy")
-    return list(conn.execute(stmt).mappings())
+    scope = shared_scope(policies, visible_to)
+    return listed(conn, policies, query, COLUMNS, HOOKS, "QoS policy", scope)
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
@@ -176,10 +162,8 @@ def list_rules(
     conn: Connection, rule_type: str, policy_id: str, query: ListQuery
 ) -> list[RowMapping]:
     table, columns = RULE_TABLES[rule_type], RULE_COLUMNS[rule_type]
-    check_keys(query, columns, RULE_HOOKS)
-    stmt = select(table).where(table.c.qos_policy_id == policy_id)
-    stmt = compile_list(conn, stmt, table, query, columns, RULE_HOOKS, kind="QoS rule")
-    return list(conn.execute(stmt).mappings())
+    scope = table.c.qos_policy_id == policy_id
+    return listed(conn, table, query, columns, RULE_HOOKS, "QoS rule", scope)
 
 
 def policy_rules(conn: Connection, rule_type: str, policy_id: str) -> list[RowMapping]:
@@ -241,18 +225,17 @@ def port_dscp_marks(conn: Connection, port_ids: Sequence[str]) -> dict[str, int]
     """Port id -> the DSCP mark of its effective policy (the port's own, else its network's
     unless the network owns the port: the rule ``bandwidth_limits`` of ``store.hostsync``
     follows), for the ports that have one (host state, one query)."""
-    if not port_ids:
-        return {}
     # raw (``store.raw``): it runs for every port change a host's state is built for, and
     # the Core statement cost ~0.9 ms to build and compile each time; this one ~20 µs
     ids = sorted(set(port_ids))
     table = RULE_TABLES["dscp_marking"].name
-    rows = raw.rows(
+    rows = raw.rows_in(
         conn,
         f"SELECT p.id, d.dscp_mark FROM ports p JOIN networks n ON n.id = p.network_id "
         f"JOIN {table} d ON d.qos_policy_id = COALESCE(p.qos_policy_id, "
         f"CASE WHEN p.device_owner LIKE ? THEN NULL ELSE n.qos_policy_id END) "
-        f"WHERE p.id IN ({', '.join('?' * len(ids))})",
+        f"WHERE p.id IN ({{ids}})",
+        ids,
         (NETWORK_OWNED, *ids),
     )
     return {pid: mark for pid, mark in rows}

@@ -20,7 +20,8 @@ matches the resources named "", a boolean or integer column refuses it as its co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    RowMapping,
     Select,
     SmallInteger,
     String,
@@ -59,6 +61,8 @@ class Column:
 FilterHook = Callable[[list[Any]], ColumnElement[bool]]
 # ``None``/``null`` match NULL; an empty value matches the empty string (empty-string-filtering)
 NULLS = ("None", "null")
+# More ids than this: read the whole table rather than bind a huge IN list (``rows_by_key``).
+IN_LIMIT = 500
 # The narrowest range each integer type has on the databases we run on (PostgreSQL's).
 _INT_RANGES = ((BigInteger, 63), (SmallInteger, 15), (Integer, 31))
 
@@ -112,6 +116,50 @@ def standard_columns(table: Table) -> dict[str, Column]:
         "created_at": timestamp_column(c.created_at),
         "updated_at": timestamp_column(c.updated_at),
     }
+
+
+def rows_by_key(
+    conn: Connection, stmt: Select[Any], ids: Sequence[Any]
+) -> defaultdict[Any, list[Any]]:
+    """The rows of ``stmt`` (selecting the key first) whose key is among ``ids``: key -> the
+    rest of each row (its value when one column is left), in row order."""
+    out: defaultdict[Any, list[Any]] = defaultdict(list)
+    if not ids:
+        return out
+    if len(ids) <= IN_LIMIT:
+        stmt = stmt.where(stmt.selected_columns[0].in_(list(ids)))
+    wanted = set(ids)
+    for key, *rest in conn.execute(stmt):
+        if key in wanted:
+            out[key].append(rest[0] if len(rest) == 1 else tuple(rest))
+    return out
+
+
+def own_rows(table: Table, visible_to: str | None) -> Any:
+    """The scope of a resource a project sees only its own of (None: every row; "": none)."""
+    if visible_to is None:
+        return None
+    return table.c.project_id == visible_to if visible_to else false()
+
+
+def listed(
+    conn: Connection,
+    table: Table,
+    query: ListQuery,
+    columns: Mapping[str, Column],
+    hooks: Mapping[str, FilterHook],
+    kind: str,
+    scope: Any = None,
+    stmt: Select[Any] | None = None,
+) -> list[RowMapping]:
+    """A list's rows: ``query``'s keys checked, then ``stmt`` (default: the whole table)
+    narrowed to ``scope`` (None: every row), filtered, sorted and paged."""
+    check_keys(query, columns, hooks)
+    stmt = select(table) if stmt is None else stmt
+    if scope is not None:
+        stmt = stmt.where(scope)
+    stmt = compile_list(conn, stmt, table, query, columns, hooks, kind)
+    return list(conn.execute(stmt).mappings())
 
 
 def compile_list(

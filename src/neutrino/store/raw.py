@@ -16,6 +16,7 @@ rows written here and by Core read back the same either way).
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -68,6 +69,37 @@ def one(conn: Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ..
         return cursor.fetchone()  # type: ignore[no-any-return]
     finally:
         cursor.close()
+
+
+def column(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """The first column of ``rows``."""
+    return [r[0] for r in rows(conn, sql, params)]
+
+
+def marks(items: Sequence[Any]) -> str:
+    """One ``?`` per item, for ``IN (...)``."""
+    return ",".join("?" * len(items))
+
+
+def rows_in(
+    conn: Connection, sql: str, ids: Sequence[Any], params: Sequence[Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """``rows`` of ``sql`` with ``{ids}`` spelled as one placeholder per id (no query for no
+    ids); ``params`` (default: the ids) when other values are bound too."""
+    if not ids:
+        return []
+    return rows(conn, sql.format(ids=marks(ids)), tuple(ids) if params is None else params)
+
+
+def grouped(
+    conn: Connection, sql: str, ids: Sequence[Any], params: Sequence[Any] | None = None
+) -> defaultdict[Any, list[Any]]:
+    """``rows_in`` by their first column: key -> the rest of each row (its value when one
+    column is left), in row order."""
+    out: defaultdict[Any, list[Any]] = defaultdict(list)
+    for key, *rest in rows_in(conn, sql, ids, params):
+        out[key].append(rest[0] if len(rest) == 1 else tuple(rest))
+    return out
 
 
 def select_rows(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:

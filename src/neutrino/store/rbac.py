@@ -12,13 +12,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, exists, false, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Table,
+    delete,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.models import Port
 from neutrino.store.models_rbac import RbacPolicy
-from neutrino.store.query import Column, check_keys, compile_list
+from neutrino.store.query import Column, listed, own_rows
 
 policies = RbacPolicy.__table__
 ports = Port.__table__
@@ -44,6 +55,21 @@ def granted_clause(object_id_column: Any, project_id: str) -> Any:
     """Rows whose object a policy grants to ``project_id``, by name or to all."""
     return exists().where(
         p.object_id == object_id_column, p.target_project.in_([project_id, WILDCARD])
+    )
+
+
+def shared_scope(table: Table, project_id: str | None) -> Any:
+    """The scope of a shareable resource for ``project_id`` (None: every row; "": none): its
+    own rows, those shared to all (``shared`` mirrors the wildcard policy and spares the
+    lookup) and those a policy grants to it (``granted_clause``)."""
+    if project_id is None:
+        return None
+    if not project_id:  # unscoped: "" would match project-less rows
+        return false()
+    return or_(
+        table.c.project_id == project_id,
+        table.c.shared.is_(True),
+        granted_clause(table.c.id, project_id),
     )
 
 
@@ -90,13 +116,13 @@ def granted_ids(
     if not project_id or not object_ids:
         return set()
     # raw (``store.raw``): every port create with security groups asks it
-    rows = raw.rows(
+    found = raw.column(
         conn,
         f"SELECT object_id FROM {policies.name} WHERE action = ? "
-        f"AND target_project IN (?, ?) AND object_id IN ({', '.join('?' * len(object_ids))})",
+        f"AND target_project IN (?, ?) AND object_id IN ({raw.marks(object_ids)})",
         (action, project_id, WILDCARD, *object_ids),
     )
-    return {r[0] for r in rows}
+    return set(found)
 
 
 def find(conn: Connection, policy_id: str, *, for_update: bool = False) -> RowMapping | None:
@@ -128,12 +154,7 @@ def targets(conn: Connection, object_id: str, action: str) -> set[str]:
 
 def list_rows(conn: Connection, query: ListQuery, owner: str | None) -> list[RowMapping]:
     """Policies are the owner's to see (``owner`` None: an admin sees all)."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(policies)
-    if owner is not None:
-        stmt = stmt.where(p.project_id == owner) if owner else stmt.where(p.id.is_(None))
-    stmt = compile_list(conn, stmt, policies, query, COLUMNS, HOOKS, kind="RBAC policy")
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, policies, query, COLUMNS, HOOKS, "RBAC policy", own_rows(policies, owner))
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:

@@ -9,19 +9,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.models import IpAllocation, Port, Subnet
 from neutrino.store.models_l3 import Router, RouterPort, RouterRoute
-from neutrino.store.query import (
-    Column,
-    check_keys,
-    compile_list,
-    standard_columns,
-)
+from neutrino.store.query import Column, listed, own_rows, rows_by_key, standard_columns
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -56,12 +51,7 @@ def exists(conn: Connection, router_id: str) -> bool:
 
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(routers)
-    if visible_to is not None:
-        stmt = stmt.where(c.project_id == visible_to if visible_to else false())
-    stmt = compile_list(conn, stmt, routers, query, COLUMNS, HOOKS, kind="Router")
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, routers, query, COLUMNS, HOOKS, "Router", own_rows(routers, visible_to))
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
@@ -128,16 +118,9 @@ def attached_subnets(
 
 
 def routes_of(conn: Connection, router_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
-    ids = list(router_ids)
-    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if not ids:
-        return out
     stmt = select(routes.c.router_id, routes.c.destination, routes.c.nexthop)
-    if len(ids) <= 500:
-        stmt = stmt.where(routes.c.router_id.in_(ids))
-    for rid, dest, hop in conn.execute(stmt.order_by(routes.c.destination, routes.c.nexthop)):
-        out[rid].append((dest, hop))
-    return out
+    stmt = stmt.order_by(routes.c.destination, routes.c.nexthop)
+    return rows_by_key(conn, stmt, list(router_ids))
 
 
 def replace_routes(conn: Connection, router_id: str, items: Iterable[tuple[str, str]]) -> None:

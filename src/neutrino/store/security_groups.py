@@ -37,8 +37,7 @@ from neutrino.store.models_security import (
 from neutrino.store.query import (
     NULLS,
     Column,
-    check_keys,
-    compile_list,
+    listed,
     nullable_int,
     nullable_str,
     timestamp_column,
@@ -167,13 +166,8 @@ def groups_by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, RowMapping]
 def owners(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
     """Group id -> (project_id, stateful), for the groups that exist: what a port create
     checks of its groups, raw (``store.raw``) as it is asked on every one."""
-    if not ids:
-        return {}
-    rows = raw.rows(
-        conn,
-        f"SELECT id, project_id, stateful FROM {groups.name} "
-        f"WHERE id IN ({', '.join('?' * len(ids))})",
-        tuple(ids),
+    rows = raw.rows_in(
+        conn, f"SELECT id, project_id, stateful FROM {groups.name} WHERE id IN ({{ids}})", ids
     )
     return {gid: (project, bool(stateful)) for gid, project, stateful in rows}
 
@@ -184,16 +178,14 @@ def list_groups(
     """Groups ``visible_to`` a project (None: all), ``shared`` filtered as ``project_id``
     (the caller's) sees it."""
     hooks = {**GROUP_HOOKS, "shared": shared_filter(project_id)}
-    check_keys(query, GROUP_COLUMNS, hooks)
-    stmt = select(groups)
+    scope = None
     if visible_to is not None:  # own groups, and those an RBAC policy shares to the project
-        stmt = stmt.where(
+        scope = (
             or_(g.project_id == visible_to, granted_clause(g.id, visible_to))
             if visible_to
             else false()
         )
-    stmt = compile_list(conn, stmt, groups, query, GROUP_COLUMNS, hooks, kind="Security group")
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, groups, query, GROUP_COLUMNS, hooks, "Security group", scope)
 
 
 def insert_group(conn: Connection, values: dict[str, Any]) -> None:
@@ -260,19 +252,16 @@ def find_rule(conn: Connection, rule_id: str) -> RowMapping | None:
 
 def list_rules(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """Rules; a project sees its own rules and every rule of its own groups."""
-    check_keys(query, RULE_COLUMNS, RULE_HOOKS)
-    stmt = select(*RULE_SELECT)
+    scope = None
     if visible_to is not None:
         own_groups = select(g.id).where(g.project_id == visible_to)
-        stmt = stmt.where(
+        scope = (
             or_(r.project_id == visible_to, r.security_group_id.in_(own_groups))
             if visible_to
             else false()
         )
-    stmt = compile_list(
-        conn, stmt, rules, query, RULE_COLUMNS, RULE_HOOKS, kind="Security group rule"
-    )
-    return list(conn.execute(stmt).mappings())
+    stmt = select(*RULE_SELECT)
+    return listed(conn, rules, query, RULE_COLUMNS, RULE_HOOKS, "Security group rule", scope, stmt)
 
 
 def insert_rules(conn: Connection, values: list[dict[str, Any]]) -> None:
@@ -305,17 +294,8 @@ TEMPLATE_HOOKS: dict[str, Any] = {"remote_address_group_id": _no_address_group}
 
 
 def list_templates(conn: Connection, query: ListQuery) -> list[RowMapping]:
-    check_keys(query, TEMPLATE_COLUMNS, TEMPLATE_HOOKS)
-    stmt = compile_list(
-        conn,
-        select(templates),
-        templates,
-        query,
-        TEMPLATE_COLUMNS,
-        TEMPLATE_HOOKS,
-        kind="Default security group rule",
-    )
-    return list(conn.execute(stmt).mappings())
+    kind = "Default security group rule"
+    return listed(conn, templates, query, TEMPLATE_COLUMNS, TEMPLATE_HOOKS, kind)
 
 
 def templates_for(conn: Connection, default_group: bool) -> list[RowMapping]:

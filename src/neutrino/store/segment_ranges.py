@@ -12,7 +12,7 @@ from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
 from neutrino.store.models import Network, SegmentAllocation
 from neutrino.store.models_segment_ranges import NetworkSegmentRange
-from neutrino.store.query import Column, check_keys, compile_list, standard_columns
+from neutrino.store.query import Column, listed, standard_columns
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -40,12 +40,8 @@ def find(conn: Connection, range_id: str) -> RowMapping | None:
 
 def list_rows(conn: Connection, query: ListQuery, admin: bool) -> list[RowMapping]:
     """Ranges are the admin's (Neutron's policy): anyone else lists none."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(ranges)
-    if not admin:
-        stmt = stmt.where(false())
-    stmt = compile_list(conn, stmt, ranges, query, COLUMNS, HOOKS, kind="NetworkSegmentRange")
-    return list(conn.execute(stmt).mappings())
+    scope = None if admin else false()
+    return listed(conn, ranges, query, COLUMNS, HOOKS, "NetworkSegmentRange", scope)
 
 
 def of_type(conn: Connection, network_type: str, physnet: str | None = None) -> list[RowMapping]:

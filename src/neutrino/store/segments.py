@@ -13,8 +13,7 @@ from neutrino.store.models import SegmentAllocation, Subnet
 from neutrino.store.models_trunks import NetworkSegment
 from neutrino.store.query import (
     Column,
-    check_keys,
-    compile_list,
+    listed,
     nullable_int,
     nullable_str,
     timestamp_column,
@@ -47,12 +46,8 @@ def find(conn: Connection, segment_id: str) -> RowMapping | None:
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """Segments are the admin's (Neutron's policy): anyone else lists none."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(segments)
-    if visible_to is not None:
-        stmt = stmt.where(false())
-    stmt = compile_list(conn, stmt, segments, query, COLUMNS, HOOKS, kind="Segment")
-    return list(conn.execute(stmt).mappings())
+    scope = None if visible_to is None else false()
+    return listed(conn, segments, query, COLUMNS, HOOKS, "Segment", scope)
 
 
 def of_network(conn: Connection, network_id: str) -> list[RowMapping]:

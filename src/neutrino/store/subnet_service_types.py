@@ -11,26 +11,16 @@ from sqlalchemy import Connection, delete, insert, select
 from neutrino.store import raw
 from neutrino.store.models import Subnet
 from neutrino.store.models_flavors import SubnetServiceType
+from neutrino.store.query import rows_by_key
 
 types = SubnetServiceType.__table__
 subnets = Subnet.__table__
-IN_LIMIT = 500
 
 
 def of(conn: Connection, subnet_ids: Iterable[str]) -> dict[str, list[str]]:
     """subnet id -> its service types, sorted."""
-    ids = list(subnet_ids)
-    out: dict[str, list[str]] = defaultdict(list)
-    if not ids:
-        return out
     stmt = select(types.c.subnet_id, types.c.service_type).order_by(types.c.service_type)
-    if len(ids) <= IN_LIMIT:
-        stmt = stmt.where(types.c.subnet_id.in_(ids))
-    wanted = set(ids)
-    for subnet_id, service_type in conn.execute(stmt):
-        if subnet_id in wanted:
-            out[subnet_id].append(service_type)
-    return out
+    return rows_by_key(conn, stmt, list(subnet_ids))
 
 
 def on_network(conn: Connection, network_id: str) -> dict[str, list[str]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from neutrino.domain.attributes import to_bool, to_int
 from neutrino.domain.listing import ListQuery
@@ -21,13 +21,13 @@ from neutrino.store.models import Subnet
 from neutrino.store.models_pools import AddressScope, SubnetPool, SubnetPoolPrefix
 from neutrino.store.query import (
     Column,
-    check_keys,
-    compile_list,
+    listed,
     nullable_int,
     nullable_str,
+    rows_by_key,
     standard_columns,
 )
-from neutrino.store.rbac import granted_clause
+from neutrino.store.rbac import shared_scope
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -59,18 +59,6 @@ SCOPE_COLUMNS: dict[str, Column] = {
 SCOPE_HOOKS: dict[str, Any] = {**changed_since_filter(scopes)}
 
 
-def _visible(table: Any, project_id: str | None) -> Any:
-    if project_id is None:
-        return None
-    if not project_id:
-        return false()
-    return or_(
-        table.c.project_id == project_id,
-        table.c.shared.is_(True),
-        granted_clause(table.c.id, project_id),
-    )
-
-
 # --- pools -----------------------------------------------------------------------------------
 
 
@@ -80,13 +68,7 @@ def find(conn: Connection, pool_id: str) -> RowMapping | None:
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """``visible_to`` None: every pool (an admin)."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(pools)
-    clause = _visible(pools, visible_to)
-    if clause is not None:
-        stmt = stmt.where(clause)
-    stmt = compile_list(conn, stmt, pools, query, COLUMNS, HOOKS, kind="Subnetpool")
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, pools, query, COLUMNS, HOOKS, "Subnetpool", shared_scope(pools, visible_to))
 
 
 def default_pool(conn: Connection, ip_version: int) -> RowMapping | None:
@@ -95,15 +77,7 @@ def default_pool(conn: Connection, ip_version: int) -> RowMapping | None:
 
 
 def prefixes_of(conn: Connection, pool_ids: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    if not pool_ids:
-        return out
-    stmt = select(prefixes.c.subnetpool_id, prefixes.c.cidr)
-    if len(pool_ids) <= 500:
-        stmt = stmt.where(prefixes.c.subnetpool_id.in_(pool_ids))
-    for pool_id, cidr in conn.execute(stmt):
-        out[pool_id].append(cidr)
-    return out
+    return rows_by_key(conn, select(prefixes.c.subnetpool_id, prefixes.c.cidr), pool_ids)
 
 
 def insert_row(conn: Connection, values: dict[str, Any]) -> None:
@@ -189,13 +163,8 @@ def find_scope(conn: Connection, scope_id: str) -> RowMapping | None:
 
 
 def list_scopes(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
-    check_keys(query, SCOPE_COLUMNS, SCOPE_HOOKS)
-    stmt = select(scopes)
-    clause = _visible(scopes, visible_to)
-    if clause is not None:
-        stmt = stmt.where(clause)
-    stmt = compile_list(conn, stmt, scopes, query, SCOPE_COLUMNS, SCOPE_HOOKS, kind="Address scope")
-    return list(conn.execute(stmt).mappings())
+    scope = shared_scope(scopes, visible_to)
+    return listed(conn, scopes, query, SCOPE_COLUMNS, SCOPE_HOOKS, "Address scope", scope)
 
 
 def insert_scope(conn: Connection, values: dict[str, Any]) -> None:

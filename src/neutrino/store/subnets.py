@@ -45,8 +45,7 @@ from neutrino.store.models import (
 from neutrino.store.query import (
     Column,
     FilterHook,
-    check_keys,
-    compile_list,
+    listed,
     nullable_str,
     standard_columns,
 )
@@ -131,12 +130,8 @@ def network_of(conn: Connection, subnet_id: str) -> str | None:
 
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = _joined()
-    if visible_to is not None:
-        stmt = stmt.where(visible_clause(visible_to))
-    stmt = compile_list(conn, stmt, subnets, query, COLUMNS, HOOKS, kind="Subnet")
-    return list(conn.execute(stmt).mappings())
+    scope = None if visible_to is None else visible_clause(visible_to)
+    return listed(conn, subnets, query, COLUMNS, HOOKS, "Subnet", scope, _joined())
 
 
 def on_network(conn: Connection, network_id: str) -> list[RowMapping]:
@@ -261,7 +256,7 @@ def ipam_subnets(conn: Connection, network_id: str) -> list[tuple[Any, ...]]:
 
 def used_keys(conn: Connection, subnet_id: str, lo_key: str, hi_key: str, limit: int) -> list[str]:
     """Keys of allocated addresses in ``[lo_key, hi_key]``, ascending, at most ``limit``."""
-    return [r[0] for r in raw.rows(conn, _USED_KEYS, (subnet_id, lo_key, hi_key, limit))]
+    return raw.column(conn, _USED_KEYS, (subnet_id, lo_key, hi_key, limit))
 
 
 def holder(conn: Connection, subnet_id: str, ip_address: str) -> str | None:

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, exists, func, insert, select
 
 from neutrino.store import raw
 from neutrino.store.models import Tag
+from neutrino.store.query import rows_by_key
 
 tags = Tag.__table__
 
 
 def tags_of(conn: Connection, resource_ids: Iterable[str]) -> dict[str, list[str]]:
-    ids = list(resource_ids)
-    out: dict[str, list[str]] = defaultdict(list)
-    if not ids:
-        return out
-    stmt = select(tags.c.resource_id, tags.c.tag)
-    if len(ids) <= 500:
-        stmt = stmt.where(tags.c.resource_id.in_(ids))
-    for rid, tag in conn.execute(stmt.order_by(tags.c.tag)):
-        out[rid].append(tag)
-    return out
+    stmt = select(tags.c.resource_id, tags.c.tag).order_by(tags.c.tag)
+    return rows_by_key(conn, stmt, list(resource_ids))
 
 
 def replace_tags(conn: Connection, resource_type: str, resource_id: str, new: list[str]) -> None:

@@ -12,7 +12,7 @@ from neutrino.store import raw
 def system_owned_ports(conn: Connection) -> list[str]:
     """Ids of the ports the controller made itself (DHCP, router, floating IP): the agents
     never filter them, and the wire form does not say it."""
-    return [r[0] for r in raw.rows(conn, "SELECT id FROM ports WHERE system_owned")]
+    return raw.column(conn, "SELECT id FROM ports WHERE system_owned")
 
 
 def port_forwardings(conn: Connection) -> list[tuple[Any, ...]]:

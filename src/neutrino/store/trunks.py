@@ -7,18 +7,17 @@ returned in the order they were added (``position``), as Neutron lists them.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, false, func, insert, select
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select
 
 from neutrino.domain.attributes import to_bool
 from neutrino.domain.listing import ListQuery
 from neutrino.store import raw
 from neutrino.store.models import Port
 from neutrino.store.models_trunks import Trunk, TrunkSubPort
-from neutrino.store.query import Column, check_keys, compile_list, standard_columns
+from neutrino.store.query import Column, listed, own_rows, rows_by_key, standard_columns
 from neutrino.store.tags import tag_filters
 from neutrino.store.timestamps import changed_since_filter
 
@@ -45,27 +44,14 @@ def find(conn: Connection, trunk_id: str) -> RowMapping | None:
 
 def list_rows(conn: Connection, query: ListQuery, visible_to: str | None) -> list[RowMapping]:
     """``visible_to`` None: every trunk (an admin)."""
-    check_keys(query, COLUMNS, HOOKS)
-    stmt = select(trunks)
-    if visible_to is not None:
-        stmt = stmt.where(t.project_id == visible_to if visible_to else false())
-    stmt = compile_list(conn, stmt, trunks, query, COLUMNS, HOOKS, kind="Trunk")
-    return list(conn.execute(stmt).mappings())
+    return listed(conn, trunks, query, COLUMNS, HOOKS, "Trunk", own_rows(trunks, visible_to))
 
 
 def subports_of(conn: Connection, trunk_ids: Iterable[str]) -> dict[str, list[SubPortRow]]:
-    ids = list(trunk_ids)
-    out: dict[str, list[SubPortRow]] = defaultdict(list)
-    if not ids:
-        return out
     stmt = select(s.trunk_id, s.port_id, s.segmentation_type, s.segmentation_id).order_by(
         s.trunk_id, s.position, s.port_id
     )
-    if len(ids) <= 500:
-        stmt = stmt.where(s.trunk_id.in_(ids))
-    for trunk_id, port_id, seg_type, seg_id in conn.execute(stmt):
-        out[trunk_id].append((port_id, seg_type, seg_id))
-    return out
+    return rows_by_key(conn, stmt, list(trunk_ids))
 
 
 # raw (``store.raw``): asked on every port create and status report
