@@ -80,3 +80,14 @@ def test_older_state_without_security_parses_unfiltered() -> None:
     state = HostState.from_dict(old)
     assert state.security_groups == () and state.remote_groups == ()
     assert not state.ports[0].port_security_enabled and state.ports[0].security_groups == ()
+
+
+def test_members_go_one_item_each_and_an_older_controllers_lists_are_read() -> None:
+    """On the wire a remote group is its id and each member an item of ``remote_members``;
+    a group item that still lists its ``addresses`` (an older controller) is read as is."""
+    wire = sample().to_dict()
+    assert wire["remote_groups"] == [{"id": G}]
+    assert wire["remote_members"] == [{"id": f"{G} 192.0.2.10"}, {"id": f"{G} 192.0.2.96/30"}]
+    older = {**wire, "remote_groups": [{"id": G, "addresses": ["192.0.2.10"]}]}
+    del older["remote_members"]
+    assert HostState.from_dict(older).remote_groups == (RemoteGroup(G, ("192.0.2.10",)),)

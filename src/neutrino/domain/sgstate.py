@@ -101,14 +101,15 @@ def remote_from_wire(
     wire: dict[str, Any], known: tuple[RemoteGroup, ...] = (), touched: set[str] | None = None
 ) -> tuple[RemoteGroup, ...]:
     """The groups of a wire form (``remote_to_wire``). With ``touched``, the groups of
-    ``known`` not in it are kept as they are (a delta named none of their members)."""
+    ``known`` not in it are kept as they are (a delta named none of their members). A group
+    item with its ``addresses`` (a controller from before ``remote_members``) is taken as is."""
     members: list[dict[str, str]] = wire.get("remote_members", [])
     kept = {g.id: g for g in known if touched is not None and g.id not in touched}
     out = []
     for item in wire.get("remote_groups", ()):
         gid = item["id"]
-        if gid in kept:
-            out.append(kept[gid])
+        if gid in kept or "addresses" in item:
+            out.append(kept.get(gid) or RemoteGroup(gid, tuple(item["addresses"])))
             continue
         out.append(
             RemoteGroup(gid, tuple(i["id"][len(gid) + 1 :] for i in members_of(members, gid)))
