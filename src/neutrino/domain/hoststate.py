@@ -45,6 +45,7 @@ from neutrino.domain.sgstate import (
     RemoteGroup,
     SecurityGroupState,
     remote_from_wire,
+    remote_patched,
     remote_to_wire,
 )
 
@@ -372,11 +373,9 @@ class HostState:
         changes: dict[str, Any] = {}
         index: dict[str, Any] = {}
         touched: dict[str, tuple[tuple[Any, ...], set[str]]] = {}  # name -> (parent's, keys)
-        if any(name in REMOTE for part in delta.values() for name in part):
-            index["_remote"] = statedelta.patch(self._remote_wire(), _only(delta, REMOTE))
-            changes["remote_groups"] = remote_from_wire(
-                index["_remote"], self.remote_groups, _remote_touched(delta)
-            )
+        remote = remote_patched(self._remote_wire(), self.remote_groups, delta)
+        if remote is not None:
+            index["_remote"], changes["remote_groups"] = remote
         for name, value in delta["set"].items():
             kind = _SECTIONS.get(name)
             if kind is not None:
@@ -467,19 +466,3 @@ _SECTIONS: dict[str, Any] = {
     "address_groups": AddressGroupState,
     "routers": RouterState,
 }
-REMOTE = ("remote_groups", "remote_members")  # ``HostState.remote_groups`` on the wire
-
-
-def _only(delta: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """The part of ``delta`` that names the fields ``names``."""
-    return {part: {n: v for n, v in delta[part].items() if n in names} for part in delta}
-
-
-def _remote_touched(delta: dict[str, Any]) -> set[str] | None:
-    """The remote groups whose members ``delta`` may change (None: any)."""
-    if any(name in REMOTE for name in delta["set"]):
-        return None
-    upserted = delta["upsert"].get("remote_members", {}).get("items", ())
-    keys = [i["id"] for i in upserted] + delta["remove"].get("remote_members", {}).get("keys", [])
-    groups = delta["upsert"].get("remote_groups", {}).get("items", ())
-    return {k.split(" ", 1)[0] for k in keys} | {g["id"] for g in groups}

@@ -24,6 +24,8 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
+from neutrino.domain import statedelta
+
 __all__ = [
     "AddressGroupState",
     "AddressPair",
@@ -33,6 +35,7 @@ __all__ = [
     "member_key",
     "members_of",
     "remote_from_wire",
+    "remote_patched",
     "remote_to_wire",
 ]
 
@@ -115,6 +118,28 @@ def remote_from_wire(
             RemoteGroup(gid, tuple(i["id"][len(gid) + 1 :] for i in members_of(members, gid)))
         )
     return tuple(out)
+
+
+REMOTE_FIELDS = ("remote_groups", "remote_members")
+
+
+def remote_patched(
+    wire: dict[str, Any], known: tuple[RemoteGroup, ...], delta: dict[str, Any]
+) -> tuple[dict[str, Any], tuple[RemoteGroup, ...]] | None:
+    """``wire`` (``remote_to_wire`` of ``known``) with the remote part of a ``statedelta``
+    applied, and its groups: only those whose members the delta names are rebuilt. None when
+    the delta names no remote field."""
+    part = {p: {n: v for n, v in delta[p].items() if n in REMOTE_FIELDS} for p in delta}
+    if not any(part.values()):
+        return None
+    patched = statedelta.patch(wire, part)
+    if part["set"]:
+        return patched, remote_from_wire(patched)
+    upserted = part["upsert"].get("remote_members", {}).get("items", ())
+    keys = [i["id"] for i in upserted] + part["remove"].get("remote_members", {}).get("keys", [])
+    groups = part["upsert"].get("remote_groups", {}).get("items", ())
+    touched = {k.split(" ", 1)[0] for k in keys} | {g["id"] for g in groups}
+    return patched, remote_from_wire(patched, known, touched)
 
 
 def members_of(members: list[dict[str, str]], group_id: str) -> list[dict[str, str]]:
